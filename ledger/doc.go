@@ -1,0 +1,88 @@
+// Package ledger is keyledger's append-only, durable, verifiable event log on
+// Pebble, with a mutable key/value state space beside it. It knows no domain.
+//
+// # Usage
+//
+//	reg := ledger.NewRegistry()
+//	reg.Register("key.granted", 1, KeyGranted{})       // names are persisted: never reuse one
+//	l, err := ledger.Open(dir, &ledger.Options{Registry: reg})
+//	res, err := l.Append(ctx, "key-42", ledger.ExpectNoStream,
+//		ledger.NewEvent{ID: id, Data: KeyGranted{...}})
+//	for ev, err := range l.ReadStream(ctx, "key-42", 0) { ... }
+//	for ev, err := range l.Subscribe(ctx, "key-list") { ... } // then ApplyState with SetCheckpoint
+//
+// # Guarantees
+//
+// Durability: Append, AppendMulti and ApplyState return only after their
+// Pebble batch is synced to the write-ahead log. Concurrent appenders share
+// syncs (group commit): the sequencer lock is held while positions are
+// assigned and the batch is applied, never across the fsync.
+//
+// Atomicity: one append — any number of events on any number of streams — is
+// one Pebble batch: after a crash it is entirely there or entirely absent.
+//
+// Ordering: positions are global, start at 1, have no gaps and follow commit
+// order. A stream's version is its event count; its first event is version 1.
+//
+// Optimistic concurrency: each stream in an append carries an Expect
+// (ExpectAny, ExpectNoStream, ExpectExists, ExpectVersion(v)). The check sees
+// every append already sequenced, synced or not. A failed check is a
+// *ConflictError (errors.Is ErrConflict) naming stream, expected and actual.
+//
+// Idempotency: an event ID is written once. Retrying an append with the same
+// IDs (same streams, same order) returns the original AppendResult, whatever
+// the expected versions say now; IDs that match only part of an earlier append
+// give ErrDuplicateID. Payloads of a retry are not compared. A zero ID is
+// replaced by a random one (no idempotency for that event).
+//
+// Visibility: Pebble makes a batch readable before its sync completes. Readers
+// here never see such an event: ReadAll, Follow and Subscribe stop at
+// DurablePosition, a watermark advanced only over a contiguous prefix of
+// synced batches; ReadStream, StreamVersion, EventAt and EventByID wait for the
+// sync of a pending event they would return (at most one group commit).
+//
+// Failure: Pebble's fatal errors (a failed WAL write or sync) become errors,
+// never a process exit. After one, the ledger is fail-stopped: batches applied
+// after the failed one may sit in memory on top of it, so no later write is
+// acknowledged and every write returns ErrFailed; reads of durable events keep
+// working. Close it and Open it again: Pebble replays exactly what reached
+// the log. Background errors (flush, compaction, detected corruption) are kept
+// and reported by Err and Close.
+//
+// Tamper evidence: record n stores hash_n = SHA-256(hash_{n-1} || canonical
+// bytes of record n), hash_0 = 32 zero bytes. Verify recomputes the chain and
+// names the first broken position in a *CorruptionError (errors.Is ErrCorrupt).
+// Head returns a Digest (position and hash) to export; CheckDigest proves that
+// the log still begins with the history a saved digest covers. Indexes and
+// state are derived data outside the chain.
+//
+// Event types: a Registry (one per ledger, never global) maps Go types to
+// stable names and schema versions; payloads are msgpack. Reading an older
+// schema runs the registered upcasters n -> n+1 up to the current one. An
+// event whose type is not registered is returned with Data nil and its Raw
+// payload, so a program can read logs written by a newer one; a known type with
+// an unknown (newer) schema or a failing upcaster is an error.
+//
+// Closed ledgers: every method returns ErrClosed after Close; none panics.
+// Close waits for operations in flight.
+//
+// # Keyspace
+//
+// One Pebble database. Prefix bytes are persisted: never renumber or reuse.
+//
+//	0x00 "format"                 -> "keyledger/ledger v1" (refused if different)
+//	'l' position(8 BE)            -> record (layout in record.go), ends with its chain hash
+//	's' stream 0x00 version(8 BE) -> position(8)          stream index
+//	'i' event ID(16)              -> position, first, last of its append (3×8 BE)
+//	'c' name                      -> position(8)          subscriber checkpoints
+//	'v' key                       -> value                state space
+//
+// Open reads the format marker and the last log record (for the tail position
+// and chain hash); it never scans the log, so its time and memory do not grow
+// with the log. Stream names are 1..1024 bytes of UTF-8 without NUL.
+//
+// # Storage interface
+//
+// Store is the contract commands and projections use; *Ledger implements it on
+// Pebble. ledgertest.Run is the conformance suite any other backend must pass.
+package ledger

@@ -1,0 +1,443 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/google/uuid"
+)
+
+// Options configure Open. The zero value (and nil) is a durable on-disk ledger.
+type Options struct {
+	// InMemory keeps everything in memory (Pebble's vfs.NewMem); for tests.
+	InMemory bool
+	// FS overrides the filesystem (crashable or fault-injecting filesystems in tests).
+	FS vfs.FS
+	// Clock stamps events whose NewEvent.Time is zero. Default time.Now.
+	Clock func() time.Time
+	// Registry maps Go types to event type names. Default: a new empty registry.
+	Registry *Registry
+}
+
+// pebbleFormat is pinned so a new store never starts at Pebble's oldest format
+// and an upgrade of Pebble never silently changes it.
+const pebbleFormat = pebble.FormatValueSeparation
+
+// Expect is an expected-version condition for an append.
+type Expect int64
+
+const (
+	// ExpectAny skips the check.
+	ExpectAny Expect = -1
+	// ExpectExists requires the stream to have at least one event.
+	ExpectExists Expect = -2
+	// ExpectNoStream requires the stream to be empty; the same as ExpectVersion(0).
+	ExpectNoStream Expect = 0
+)
+
+// ExpectVersion requires the stream to be at exactly version v (its event count).
+func ExpectVersion(v uint64) Expect {
+	if v > 1<<62 {
+		return Expect(-3) // rejected as invalid by Append
+	}
+	return Expect(v)
+}
+
+func (e Expect) String() string {
+	switch {
+	case e == ExpectAny:
+		return "any version"
+	case e == ExpectExists:
+		return "an existing stream"
+	case e == ExpectNoStream:
+		return "no stream"
+	case e > 0:
+		return fmt.Sprintf("version %d", int64(e))
+	}
+	return fmt.Sprintf("invalid expectation %d", int64(e))
+}
+
+func (e Expect) check(actual uint64) bool {
+	switch {
+	case e == ExpectAny:
+		return true
+	case e == ExpectExists:
+		return actual > 0
+	}
+	return uint64(e) == actual
+}
+
+// NewEvent is an event to append. Data's Go type must be registered.
+type NewEvent struct {
+	ID   uuid.UUID // idempotency key; zero means a random ID (no idempotency)
+	Data any
+	Time time.Time // zero means the ledger clock
+}
+
+// StreamAppend is one stream's part of an AppendMulti.
+type StreamAppend struct {
+	Stream string
+	Expect Expect
+	Events []NewEvent
+}
+
+// AppendResult describes a committed append. A retry with the same event IDs
+// returns the same result.
+type AppendResult struct {
+	First    uint64   // position of the first event written
+	Last     uint64   // position of the last event written
+	Versions []uint64 // each stream's version after the append, in request order
+}
+
+// Version is the new version of the first (for Append, the only) stream.
+func (r AppendResult) Version() uint64 {
+	if len(r.Versions) == 0 {
+		return 0
+	}
+	return r.Versions[0]
+}
+
+// Event is a stored event.
+type Event struct {
+	Position uint64 // global, gap-free, from 1
+	Stream   string
+	Version  uint64 // in its stream, from 1
+	ID       uuid.UUID
+	Type     string
+	Schema   uint16 // schema as stored (Data is upcast to the registered one)
+	Time     time.Time
+	Data     any    // decoded value of the registered type; nil if Type is unregistered
+	Raw      []byte // msgpack payload as stored
+}
+
+// Ledger is an append-only event log with a state space beside it, on Pebble.
+// All methods are safe for concurrent use.
+type Ledger struct {
+	db    *pebble.DB
+	reg   *Registry
+	clock func() time.Time
+
+	// gate is held shared by every operation while it touches Pebble and
+	// exclusively by Close, so Close never pulls the DB from under a caller.
+	gate    sync.RWMutex
+	closed  bool          // under gate
+	closing chan struct{} // closed when Close starts: wakes waiters
+
+	failed atomic.Pointer[error] // fail-stop error; set once
+	horked atomic.Bool           // Pebble panicked inside a commit: do not call db.Close
+	bgErr  atomic.Pointer[error] // first background error reported by Pebble
+
+	// Sequencer state, under seq.
+	seq      sync.Mutex
+	lastPos  uint64 // last position applied to Pebble (maybe not yet durable)
+	lastHash [32]byte
+	heads    map[string]uint64 // cached stream versions, including applied ones
+	assigned atomic.Uint64     // copy of lastPos for readers
+
+	// Durable watermark, under wm.
+	wm          sync.Mutex
+	pending     []*ticket
+	durableHash [32]byte
+	durable     atomic.Uint64
+	notify      chan struct{} // closed and replaced whenever durable advances or the ledger fails
+}
+
+type ticket struct {
+	last uint64
+	hash [32]byte
+	done bool
+}
+
+const maxCachedHeads = 1 << 16
+
+// Open opens or creates the ledger in dir. See Options for defaults.
+func Open(dir string, opts *Options) (l *Ledger, err error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	fs := o.FS
+	switch {
+	case fs != nil:
+	case o.InMemory:
+		fs = vfs.NewMem()
+	default:
+		fs = vfs.Default
+	}
+	if dir == "" {
+		if !o.InMemory && o.FS == nil {
+			return nil, invalidf("empty directory for an on-disk ledger")
+		}
+		dir = "ledger"
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Registry == nil {
+		o.Registry = NewRegistry()
+	}
+	l = &Ledger{
+		reg:     o.Registry,
+		clock:   o.Clock,
+		closing: make(chan struct{}),
+		notify:  make(chan struct{}),
+		heads:   map[string]uint64{},
+	}
+	po := &pebble.Options{
+		FS:                 fs,
+		FormatMajorVersion: pebbleFormat,
+		Logger:             quietLogger{},
+		EventListener: &pebble.EventListener{
+			BackgroundError: l.onBackgroundError,
+			DataCorruption: func(info pebble.DataCorruptionInfo) {
+				l.onBackgroundError(fmt.Errorf("%w: %s: %v", ErrCorrupt, info.Path, info.Details))
+			},
+		},
+	}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("ledger: open %s: %w", dir, panicError(r))
+			if l != nil && l.db != nil {
+				func() { defer func() { _ = recover() }(); _ = l.db.Close() }()
+			}
+			l = nil
+		}
+	}()
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s: %w", dir, err)
+	}
+	l.db = db
+	if err := l.load(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// load checks the format marker and reads the log tail. It never scans the log.
+func (l *Ledger) load() error {
+	v, closer, err := l.db.Get(formatKey)
+	switch {
+	case err == nil:
+		marker := string(v)
+		_ = closer.Close()
+		if marker != formatMarker {
+			return fmt.Errorf("%w: marker %q, want %q", ErrUnknownFormat, marker, formatMarker)
+		}
+	case errors.Is(err, pebble.ErrNotFound):
+		it, err := l.db.NewIter(nil)
+		if err != nil {
+			return err
+		}
+		nonEmpty := it.First()
+		if err := errors.Join(it.Error(), it.Close()); err != nil {
+			return err
+		}
+		if nonEmpty {
+			return fmt.Errorf("%w: database has data but no ledger format marker", ErrUnknownFormat)
+		}
+		if err := l.db.Set(formatKey, []byte(formatMarker), pebble.Sync); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixLog}, UpperBound: []byte{prefixLog + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	if it.Last() {
+		rec, err := decodeRecord(it.Value())
+		if err != nil {
+			return &CorruptionError{Position: u64(it.Key()[1:]), Reason: "last record undecodable: " + err.Error()}
+		}
+		l.lastPos, l.lastHash = rec.pos, rec.hash
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	// Everything recovered by Open counts as durable.
+	l.assigned.Store(l.lastPos)
+	l.durable.Store(l.lastPos)
+	l.durableHash = l.lastHash
+	return nil
+}
+
+// Close waits for in-flight operations, then closes the store. Later calls
+// return ErrClosed. Close returns the fail-stop or background error, if any.
+func (l *Ledger) Close() (err error) {
+	l.wm.Lock()
+	select {
+	case <-l.closing:
+		l.wm.Unlock()
+		return ErrClosed
+	default:
+		close(l.closing)
+	}
+	l.wm.Unlock()
+	l.gate.Lock()
+	defer l.gate.Unlock()
+	l.closed = true
+	if !l.horked.Load() {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					err = panicError(r)
+				}
+			}()
+			err = l.db.Close()
+		}()
+	}
+	if p := l.failed.Load(); p != nil {
+		err = errors.Join(*p, err)
+	} else if p := l.bgErr.Load(); p != nil {
+		err = errors.Join(*p, err)
+	}
+	return err
+}
+
+// Err reports the fail-stop error, else the first background error Pebble
+// reported (a failed flush or compaction, detected corruption), else nil.
+func (l *Ledger) Err() error {
+	if p := l.failed.Load(); p != nil {
+		return *p
+	}
+	if p := l.bgErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Registry returns the ledger's type registry.
+func (l *Ledger) Registry() *Registry { return l.reg }
+
+// DurablePosition is the highest position known to be synced; every event up
+// to it is durable and visible to readers and subscribers.
+func (l *Ledger) DurablePosition() uint64 { return l.durable.Load() }
+
+// enter admits an operation; the caller must call l.gate.RUnlock when done.
+func (l *Ledger) enter() error {
+	l.gate.RLock()
+	if l.closed {
+		l.gate.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (l *Ledger) failure() error {
+	if p := l.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail stops all later writes. Called when a WAL write or sync failed: later
+// batches may already be applied on top of the lost one, so nothing written
+// after it can be acknowledged until a reopen replays what was really synced.
+func (l *Ledger) fail(cause error) error {
+	err := fmt.Errorf("%w: %w", ErrFailed, cause)
+	if !l.failed.CompareAndSwap(nil, &err) {
+		return *l.failed.Load()
+	}
+	l.wm.Lock()
+	close(l.notify)
+	l.notify = make(chan struct{})
+	l.wm.Unlock()
+	return err
+}
+
+func (l *Ledger) onBackgroundError(err error) {
+	l.bgErr.CompareAndSwap(nil, &err)
+}
+
+// guard converts a Pebble panic (its Fatalf, or use of a broken DB) into an error
+// and fails the ledger. Use as: defer l.guard(&err).
+func (l *Ledger) guard(errp *error, commit bool) {
+	if r := recover(); r != nil {
+		if commit {
+			l.horked.Store(true)
+		}
+		*errp = l.fail(panicError(r))
+	}
+}
+
+func panicError(r any) error {
+	if err, ok := r.(error); ok {
+		return fmt.Errorf("pebble: %w", err)
+	}
+	return fmt.Errorf("pebble: %v", r)
+}
+
+// quietLogger drops Pebble's informational lines and turns Fatalf into a panic
+// that the ledger recovers into an error (Pebble's default would exit the process).
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Errorf(format, args...))
+}
+
+// WaitDurable blocks until position pos is durable, the context ends, the
+// ledger fails or it is closed.
+func (l *Ledger) WaitDurable(ctx context.Context, pos uint64) error {
+	for {
+		if l.durable.Load() >= pos {
+			return nil
+		}
+		if err := l.failure(); err != nil {
+			return err
+		}
+		l.wm.Lock()
+		ch := l.notify
+		l.wm.Unlock()
+		if l.durable.Load() >= pos {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-l.closing:
+			if l.durable.Load() >= pos {
+				return nil
+			}
+			return ErrClosed
+		}
+	}
+}
+
+// publish marks t synced and advances the watermark over the contiguous prefix
+// of synced batches (a later batch may report its sync before an earlier one).
+func (l *Ledger) publish(t *ticket) {
+	l.wm.Lock()
+	defer l.wm.Unlock()
+	t.done = true
+	n := 0
+	for n < len(l.pending) && l.pending[n].done {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	last := l.pending[n-1]
+	l.durableHash = last.hash
+	l.durable.Store(last.last)
+	clear(l.pending[:n])
+	l.pending = l.pending[n:]
+	close(l.notify)
+	l.notify = make(chan struct{})
+}

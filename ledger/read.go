@@ -1,0 +1,293 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+)
+
+// readChunk is how many events an iterator reads per Pebble iterator. Between
+// chunks no Pebble iterator is open and no lock is held, so a loop body may
+// call any method (even Close) and long reads pin no memtables.
+const readChunk = 256
+
+func (l *Ledger) toEvent(r record) (Event, error) {
+	e := Event{
+		Position: r.pos, Stream: r.stream, Version: r.version, ID: r.id,
+		Type: r.typ, Schema: r.schema, Time: time.Unix(0, r.time).UTC(), Raw: r.data,
+	}
+	d, err := l.reg.decode(r.typ, r.schema, r.data)
+	if err != nil {
+		return Event{}, fmt.Errorf("position %d: %w", r.pos, err)
+	}
+	e.Data = d
+	return e, nil
+}
+
+// EventAt returns the event at a global position. A position that is appended
+// but not yet synced waits for its sync; one beyond the log is ErrNotFound.
+func (l *Ledger) EventAt(ctx context.Context, pos uint64) (ev Event, err error) {
+	if err := l.enter(); err != nil {
+		return ev, err
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	return l.eventAt(ctx, pos)
+}
+
+func (l *Ledger) eventAt(ctx context.Context, pos uint64) (Event, error) {
+	if pos == 0 || pos > l.assigned.Load() {
+		return Event{}, fmt.Errorf("%w: position %d", ErrNotFound, pos)
+	}
+	if err := l.WaitDurable(ctx, pos); err != nil {
+		return Event{}, err
+	}
+	r, err := l.getRecord(pos)
+	if err != nil {
+		return Event{}, err
+	}
+	return l.toEvent(r)
+}
+
+// EventByID returns the event with the given ID.
+func (l *Ledger) EventByID(ctx context.Context, id uuid.UUID) (ev Event, err error) {
+	if err := l.enter(); err != nil {
+		return ev, err
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	v, closer, err := l.db.Get(idKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ev, fmt.Errorf("%w: event %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return ev, err
+	}
+	if len(v) != 24 {
+		_ = closer.Close()
+		return ev, &CorruptionError{Reason: fmt.Sprintf("event ID index for %s has %d bytes", id, len(v))}
+	}
+	pos := u64(v)
+	_ = closer.Close()
+	return l.eventAt(ctx, pos)
+}
+
+// ReadAll yields every durable event from position from (0 or 1 = the start)
+// up to the durable position when the iteration starts, in position order.
+// An error ends the iteration.
+func (l *Ledger) ReadAll(ctx context.Context, from uint64) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		end := l.durable.Load()
+		l.scan(ctx, max(from, 1), func() uint64 { return end }, false, yield)
+	}
+}
+
+// Follow yields durable events from position from, in order, and then waits
+// for new ones, until the context ends (the last value is ctx.Err()), the
+// ledger closes (ErrClosed) or fails. Only durable events are delivered.
+func (l *Ledger) Follow(ctx context.Context, from uint64) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		l.scan(ctx, max(from, 1), l.durable.Load, true, yield)
+	}
+}
+
+// Subscribe follows the log from just after the named checkpoint (see
+// Checkpoint). Subscribers record progress with StateBatch.SetCheckpoint in
+// the same ApplyState as their own writes, so a restart resumes exactly there
+// and delivery is at least once.
+func (l *Ledger) Subscribe(ctx context.Context, name string) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		cp, err := l.Checkpoint(ctx, name)
+		if err != nil {
+			yield(Event{}, err)
+			return
+		}
+		l.scan(ctx, cp+1, l.durable.Load, true, yield)
+	}
+}
+
+func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, follow bool, yield func(Event, error) bool) {
+	for {
+		if err := ctx.Err(); err != nil {
+			yield(Event{}, err)
+			return
+		}
+		end := limit()
+		if next > end {
+			if !follow {
+				return
+			}
+			if err := l.WaitDurable(ctx, next); err != nil {
+				yield(Event{}, err)
+				return
+			}
+			continue
+		}
+		batch, err := l.readChunk(next, end)
+		for _, e := range batch {
+			if !yield(e, nil) {
+				return
+			}
+			next = e.Position + 1
+		}
+		if err != nil {
+			yield(Event{}, err)
+			return
+		}
+	}
+}
+
+// readChunk reads up to readChunk events in [from, end].
+func (l *Ledger) readChunk(from, end uint64) (evs []Event, err error) {
+	if err := l.enter(); err != nil {
+		return nil, err
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	hi := min(end, from+readChunk-1)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: logKey(from), UpperBound: logKey(hi + 1)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	evs = make([]Event, 0, hi-from+1)
+	want := from
+	for ok := it.First(); ok; ok = it.Next() {
+		pos := u64(it.Key()[1:])
+		if pos != want {
+			return evs, &CorruptionError{Position: want, Reason: "record missing"}
+		}
+		r, err := decodeRecord(it.Value())
+		if err == nil && r.pos != pos {
+			err = fmt.Errorf("record claims position %d", r.pos)
+		}
+		if err != nil {
+			return evs, &CorruptionError{Position: pos, Reason: err.Error()}
+		}
+		e, err := l.toEvent(r)
+		if err != nil {
+			return evs, err
+		}
+		evs = append(evs, e)
+		want++
+	}
+	if err := it.Error(); err != nil {
+		return evs, &CorruptionError{Position: want, Reason: "storage read failed", Err: err}
+	}
+	if want != hi+1 {
+		return evs, &CorruptionError{Position: want, Reason: "record missing"}
+	}
+	return evs, nil
+}
+
+// ReadStream yields a stream's events from version from (0 or 1 = the start)
+// up to its version when the iteration starts. If the stream's latest events
+// are appended but not yet synced, it waits for their sync, so a reader sees
+// its own and everyone's acknowledged writes and never an event that is not
+// durable. A stream with no events yields nothing.
+func (l *Ledger) ReadStream(ctx context.Context, stream string, from uint64) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		if err := checkStream(stream); err != nil {
+			yield(Event{}, err)
+			return
+		}
+		head, err := l.readStreamHead(ctx, stream)
+		if err != nil {
+			yield(Event{}, err)
+			return
+		}
+		next := max(from, 1)
+		for next <= head {
+			if err := ctx.Err(); err != nil {
+				yield(Event{}, err)
+				return
+			}
+			batch, err := l.readStreamChunk(stream, next, head)
+			for _, e := range batch {
+				if !yield(e, nil) {
+					return
+				}
+				next = e.Version + 1
+			}
+			if err != nil {
+				yield(Event{}, err)
+				return
+			}
+		}
+	}
+}
+
+// StreamVersion returns a stream's durable version (0 if it has no events),
+// waiting for a pending sync like ReadStream.
+func (l *Ledger) StreamVersion(ctx context.Context, stream string) (uint64, error) {
+	if err := checkStream(stream); err != nil {
+		return 0, err
+	}
+	return l.readStreamHead(ctx, stream)
+}
+
+func (l *Ledger) readStreamHead(ctx context.Context, stream string) (v uint64, err error) {
+	if err := l.enter(); err != nil {
+		return 0, err
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	v, pos, err := l.streamHead(stream)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.WaitDurable(ctx, pos); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
+func (l *Ledger) readStreamChunk(stream string, from, head uint64) (evs []Event, err error) {
+	if err := l.enter(); err != nil {
+		return nil, err
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	hi := min(head, from+readChunk-1)
+	lo := appendStreamKey(nil, stream, from)
+	up := appendStreamKey(nil, stream, hi+1)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: up})
+	if err != nil {
+		return nil, err
+	}
+	positions := make([]uint64, 0, hi-from+1)
+	for ok := it.First(); ok; ok = it.Next() {
+		if len(it.Value()) != 8 {
+			_ = it.Close()
+			return nil, &CorruptionError{Reason: fmt.Sprintf("stream index entry for %q is malformed", stream)}
+		}
+		positions = append(positions, u64(it.Value()))
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, err
+	}
+	if uint64(len(positions)) != hi-from+1 {
+		return nil, &CorruptionError{Reason: fmt.Sprintf("stream %q index has %d entries for versions %d..%d", stream, len(positions), from, hi)}
+	}
+	evs = make([]Event, 0, len(positions))
+	for i, pos := range positions {
+		r, err := l.getRecord(pos)
+		if err != nil {
+			return evs, err
+		}
+		if r.stream != stream || r.version != from+uint64(i) {
+			return evs, &CorruptionError{Position: pos, Reason: fmt.Sprintf("index says %q version %d, record says %q version %d", stream, from+uint64(i), r.stream, r.version)}
+		}
+		e, err := l.toEvent(r)
+		if err != nil {
+			return evs, err
+		}
+		evs = append(evs, e)
+	}
+	return evs, nil
+}

@@ -1,0 +1,236 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// StateBatch collects state changes that ApplyState commits atomically.
+// The zero value is empty and ready to use.
+type StateBatch struct {
+	ops []stateOp
+}
+
+type stateOpKind uint8
+
+const (
+	opSet stateOpKind = iota
+	opDelete
+	opDeletePrefix
+	opCheckpoint
+)
+
+type stateOp struct {
+	kind  stateOpKind
+	key   []byte
+	value []byte
+	name  string
+	pos   uint64
+}
+
+// Set stores value under key. Both are copied.
+func (b *StateBatch) Set(key, value []byte) {
+	b.ops = append(b.ops, stateOp{kind: opSet, key: clone(key), value: clone(value)})
+}
+
+// Delete removes key.
+func (b *StateBatch) Delete(key []byte) {
+	b.ops = append(b.ops, stateOp{kind: opDelete, key: clone(key)})
+}
+
+// DeletePrefix removes every key starting with prefix (all state if empty).
+func (b *StateBatch) DeletePrefix(prefix []byte) {
+	b.ops = append(b.ops, stateOp{kind: opDeletePrefix, key: clone(prefix)})
+}
+
+// SetCheckpoint records that the named subscriber has processed every event up
+// to position pos. Zero removes the checkpoint.
+func (b *StateBatch) SetCheckpoint(name string, pos uint64) {
+	b.ops = append(b.ops, stateOp{kind: opCheckpoint, name: name, pos: pos})
+}
+
+// Len is the number of operations in the batch.
+func (b *StateBatch) Len() int { return len(b.ops) }
+
+// Reset empties the batch for reuse.
+func (b *StateBatch) Reset() { b.ops = b.ops[:0] }
+
+func clone(b []byte) []byte { return append([]byte{}, b...) }
+
+// StateEntry is one key/value pair of the state space.
+type StateEntry struct {
+	Key, Value []byte
+}
+
+// ApplyState commits the batch atomically and durably (synced), in order of
+// the calls that built it. State is not part of the hash chain.
+func (l *Ledger) ApplyState(ctx context.Context, sb *StateBatch) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.gate.RUnlock()
+	if err := l.failure(); err != nil {
+		return err
+	}
+	if sb == nil || len(sb.ops) == 0 {
+		return nil
+	}
+	for _, op := range sb.ops {
+		if op.kind == opCheckpoint && (op.name == "" || !validName([]byte(op.name))) {
+			return invalidf("checkpoint name %q must be non-empty UTF-8 without NUL", op.name)
+		}
+	}
+	defer l.guard(&err, true)
+	b := l.db.NewBatch()
+	defer b.Close()
+	for _, op := range sb.ops {
+		switch op.kind {
+		case opSet:
+			_ = b.Set(stateKey(op.key), op.value, nil)
+		case opDelete:
+			_ = b.Delete(stateKey(op.key), nil)
+		case opDeletePrefix:
+			lo, hi := stateRange(op.key)
+			_ = b.DeleteRange(lo, hi, nil)
+		case opCheckpoint:
+			if op.pos == 0 {
+				_ = b.Delete(checkpointKey(op.name), nil)
+			} else {
+				_ = b.Set(checkpointKey(op.name), putU64(op.pos), nil)
+			}
+		}
+	}
+	if err := l.db.Apply(b, pebble.Sync); err != nil {
+		return fmt.Errorf("ledger: apply state: %w", err)
+	}
+	return nil
+}
+
+// stateRange returns the Pebble key range holding state keys with prefix.
+func stateRange(prefix []byte) (lo, hi []byte) {
+	lo = stateKey(prefix)
+	hi = prefixEnd(lo) // never nil: lo starts with prefixState < 0xff
+	return lo, hi
+}
+
+// GetState returns the value stored under key, or ErrNotFound.
+func (l *Ledger) GetState(ctx context.Context, key []byte) (v []byte, err error) {
+	if err := l.enter(); err != nil {
+		return nil, err
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	val, closer, err := l.db.Get(stateKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("%w: state key %q", ErrNotFound, key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	v = clone(val)
+	return v, closer.Close()
+}
+
+// Checkpoint returns the position saved for a named subscriber, 0 if none.
+func (l *Ledger) Checkpoint(ctx context.Context, name string) (pos uint64, err error) {
+	if name == "" || !validName([]byte(name)) {
+		return 0, invalidf("checkpoint name %q must be non-empty UTF-8 without NUL", name)
+	}
+	if err := l.enter(); err != nil {
+		return 0, err
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	val, closer, err := l.db.Get(checkpointKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(val) != 8 {
+		return 0, &CorruptionError{Reason: fmt.Sprintf("checkpoint %q has %d bytes", name, len(val))}
+	}
+	return u64(val), nil
+}
+
+// ScanState yields the state entries whose keys start with prefix, in key
+// order, from a consistent view per chunk of entries. Keys and values are copies.
+func (l *Ledger) ScanState(ctx context.Context, prefix []byte) iter.Seq2[StateEntry, error] {
+	return func(yield func(StateEntry, error) bool) {
+		lo, hi := stateRange(prefix)
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(StateEntry{}, err)
+				return
+			}
+			batch, err := l.scanStateChunk(lo, hi)
+			for _, e := range batch {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if err != nil {
+				yield(StateEntry{}, err)
+				return
+			}
+			if len(batch) < readChunk {
+				return
+			}
+			lo = append(stateKey(batch[len(batch)-1].Key), 0)
+		}
+	}
+}
+
+func (l *Ledger) scanStateChunk(lo, hi []byte) (out []StateEntry, err error) {
+	if err := l.enter(); err != nil {
+		return nil, err
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, err
+	}
+	for ok := it.First(); ok && len(out) < readChunk; ok = it.Next() {
+		out = append(out, StateEntry{Key: clone(it.Key()[1:]), Value: clone(it.Value())})
+	}
+	return out, errors.Join(it.Error(), it.Close())
+}
+
+// CompactState makes deleted state under prefix physically gone from the
+// store's tables: it flushes the memtable and compacts the key range, so
+// tombstones drop the old values (crypto-shredding relies on this).
+//
+// What remains: the write-ahead log files that held the old value until Pebble
+// deletes or recycles them after the flush (a recycled WAL file keeps old bytes
+// until it is overwritten), and copies the filesystem or disk keep on its own
+// (journals, SSD remapping, backups). Keys are not shredded by this at all if a
+// Pebble snapshot or iterator still needs them; this package keeps none open
+// between calls.
+func (l *Ledger) CompactState(ctx context.Context, prefix []byte) (err error) {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.gate.RUnlock()
+	if err := l.failure(); err != nil {
+		return err
+	}
+	defer l.guard(&err, false)
+	lo, hi := stateRange(prefix)
+	if err := l.db.Flush(); err != nil {
+		return fmt.Errorf("ledger: flush: %w", err)
+	}
+	if err := l.db.Compact(ctx, lo, hi, true); err != nil {
+		return fmt.Errorf("ledger: compact state: %w", err)
+	}
+	return nil
+}
