@@ -126,9 +126,10 @@ type Ledger struct {
 
 	// gate is held shared by every operation while it touches Pebble and
 	// exclusively by Close, so Close never pulls the DB from under a caller.
-	gate    sync.RWMutex
-	closed  bool          // under gate
-	closing chan struct{} // closed when Close starts: wakes waiters
+	gate     sync.RWMutex
+	closed   bool          // under gate
+	isClosed atomic.Bool   // closed, readable without the gate
+	closing  chan struct{} // closed when Close starts: wakes waiters
 
 	failed atomic.Pointer[error] // fail-stop error; set once
 	horked atomic.Bool           // Pebble panicked inside a commit: do not call db.Close
@@ -290,6 +291,7 @@ func (l *Ledger) Close() (err error) {
 	l.gate.Lock()
 	defer l.gate.Unlock()
 	l.closed = true
+	l.isClosed.Store(true)
 	if !l.horked.Load() {
 		func() {
 			defer func() {
@@ -394,6 +396,9 @@ func (quietLogger) Fatalf(format string, args ...any) {
 // WaitDurable blocks until position pos is durable, the context ends, the
 // ledger fails or it is closed.
 func (l *Ledger) WaitDurable(ctx context.Context, pos uint64) error {
+	if l.isClosed.Load() {
+		return ErrClosed
+	}
 	for {
 		if l.durable.Load() >= pos {
 			return nil

@@ -75,6 +75,10 @@ func (l *Ledger) Head() (Digest, error) {
 // store could rewrite every later hash too; CheckDigest against a digest
 // exported earlier detects that.
 func (l *Ledger) Verify(ctx context.Context) (Digest, error) {
+	if err := l.enter(); err != nil {
+		return Digest{}, err
+	}
+	l.gate.RUnlock()
 	end := l.DurablePosition()
 	return l.walkChain(ctx, end)
 }
@@ -83,11 +87,11 @@ func (l *Ledger) Verify(ctx context.Context) (Digest, error) {
 // whether it ends in d.Hash. A mismatch or a log shorter than d is a
 // *CorruptionError: the history d covered was rewritten or truncated.
 func (l *Ledger) CheckDigest(ctx context.Context, d Digest) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	l.gate.RUnlock()
 	if d.Position > l.DurablePosition() {
-		if err := l.enter(); err != nil {
-			return err
-		}
-		l.gate.RUnlock()
 		return &CorruptionError{Position: l.DurablePosition() + 1, Reason: fmt.Sprintf("log ends before the digest's position %d", d.Position)}
 	}
 	got, err := l.walkChain(ctx, d.Position)
