@@ -24,6 +24,9 @@ type Options struct {
 	Clock func() time.Time
 	// Registry maps Go types to event type names. Default: a new empty registry.
 	Registry *Registry
+	// ReadOnly opens an existing ledger without writing to its directory
+	// (inspection tools). Appends and state writes then fail.
+	ReadOnly bool
 }
 
 // pebbleFormat is pinned so a new store never starts at Pebble's oldest format
@@ -193,6 +196,7 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 	}
 	po := &pebble.Options{
 		FS:                 fs,
+		ReadOnly:           o.ReadOnly,
 		FormatMajorVersion: pebbleFormat,
 		Logger:             quietLogger{},
 		EventListener: &pebble.EventListener{
@@ -219,7 +223,7 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 		return nil, fmt.Errorf("ledger: open %s: %w", dir, err)
 	}
 	l.db = db
-	if err := l.load(); err != nil {
+	if err := l.load(o.ReadOnly); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -227,7 +231,7 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 }
 
 // load checks the format marker and reads the log tail. It never scans the log.
-func (l *Ledger) load() error {
+func (l *Ledger) load(readOnly bool) error {
 	v, closer, err := l.db.Get(formatKey)
 	switch {
 	case err == nil:
@@ -247,6 +251,9 @@ func (l *Ledger) load() error {
 		}
 		if nonEmpty {
 			return fmt.Errorf("%w: database has data but no ledger format marker", ErrUnknownFormat)
+		}
+		if readOnly {
+			return fmt.Errorf("%w: read-only open of an empty database", ErrNotFound)
 		}
 		if err := l.db.Set(formatKey, []byte(formatMarker), pebble.Sync); err != nil {
 			return err

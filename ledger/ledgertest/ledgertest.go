@@ -611,9 +611,12 @@ func testClosed(t *testing.T, s ledger.Store) {
 		return nil
 	}
 	for name, call := range map[string]func() error{
-		"Close":         s.Close,
-		"Append":        func() error { _, err := s.Append(ctx, "a", ledger.ExpectAny, ev(2)); return err },
-		"AppendMulti":   func() error { _, err := s.AppendMulti(ctx, ledger.StreamAppend{Stream: "a", Events: []ledger.NewEvent{ev(2)}}); return err },
+		"Close":  s.Close,
+		"Append": func() error { _, err := s.Append(ctx, "a", ledger.ExpectAny, ev(2)); return err },
+		"AppendMulti": func() error {
+			_, err := s.AppendMulti(ctx, ledger.StreamAppend{Stream: "a", Events: []ledger.NewEvent{ev(2)}})
+			return err
+		},
 		"ReadStream":    func() error { return seqErr(s.ReadStream(ctx, "a", 0)) },
 		"StreamVersion": func() error { _, err := s.StreamVersion(ctx, "a"); return err },
 		"ReadAll":       func() error { return seqErr(s.ReadAll(ctx, 0)) },
