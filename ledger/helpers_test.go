@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 
 	"github.com/google/uuid"
@@ -13,7 +14,10 @@ type testOpened struct{ N int }
 
 type testNote struct{ Text string }
 
-func testRegistry(t testing.TB) *Registry {
+func testRegistry(t interface {
+	Helper()
+	Fatal(...any)
+}) *Registry {
 	t.Helper()
 	reg := NewRegistry()
 	if err := errors.Join(reg.Register("test.opened", 1, testOpened{}), reg.Register("test.note", 1, testNote{})); err != nil {
@@ -56,3 +60,5 @@ func readAll(t testing.TB, l *Ledger) []Event {
 	}
 	return out
 }
+
+func runtimeYield() { runtime.Gosched() }
