@@ -1,0 +1,398 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+func TestRegistryRules(t *testing.T) {
+	type A struct{ X int }
+	type B struct{ Y int }
+	for _, tc := range []struct {
+		name string
+		do   func(r *Registry) error
+		want error
+	}{
+		{"ok", func(r *Registry) error { return r.Register("b", 1, B{}) }, nil},
+		{"same name", func(r *Registry) error { return r.Register("a", 2, B{}) }, ErrDuplicateType},
+		{"same type", func(r *Registry) error { return r.Register("a2", 1, A{}) }, ErrDuplicateType},
+		{"pointer of a registered type", func(r *Registry) error { return r.Register("a3", 1, &A{}) }, ErrDuplicateType},
+		{"empty name", func(r *Registry) error { return r.Register("", 1, B{}) }, ErrInvalid},
+		{"NUL in name", func(r *Registry) error { return r.Register("b\x00", 1, B{}) }, ErrInvalid},
+		{"long name", func(r *Registry) error { return r.Register(strings.Repeat("n", 256), 1, B{}) }, ErrInvalid},
+		{"schema 0", func(r *Registry) error { return r.Register("b", 0, B{}) }, ErrInvalid},
+		{"nil prototype", func(r *Registry) error { return r.Register("b", 1, nil) }, ErrInvalid},
+		{"upcaster for unknown type", func(r *Registry) error { return r.RegisterUpcaster("zz", 1, identity) }, ErrUnknownType},
+		{"upcaster at current schema", func(r *Registry) error { return r.RegisterUpcaster("a", 1, identity) }, ErrInvalid},
+		{"nil upcaster", func(r *Registry) error { return r.RegisterUpcaster("a", 1, nil) }, ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRegistry()
+			if err := r.Register("a", 1, A{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.do(r); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	var zero Registry // the zero value works too
+	if err := zero.Register("a", 1, A{}); err != nil {
+		t.Fatal(err)
+	}
+	if name, schema, ok := zero.Lookup(&A{}); !ok || name != "a" || schema != 1 {
+		t.Fatalf("Lookup(*A) = %q %d %v", name, schema, ok)
+	}
+}
+
+func identity(b []byte) ([]byte, error) { return b, nil }
+
+// Schema evolution: events written at schema 1 are read at schema 3 through
+// two upcasters; an unregistered type reads back raw; a newer schema or a
+// missing upcaster is an error.
+type accountV1 struct{ Name string }
+
+type accountV3 struct {
+	First, Last string
+	Email       string
+}
+
+func TestUpcasting(t *testing.T) {
+	fs := vfs.NewMem()
+	old := NewRegistry()
+	if err := errors.Join(old.Register("account.created", 1, accountV1{}), old.Register("other", 1, testNote{})); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open("db", &Options{FS: fs, Registry: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(bg, "acc", ExpectAny, NewEvent{ID: tid(1), Data: accountV1{Name: "Ada Lovelace"}}, NewEvent{ID: tid(2), Data: testNote{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	_ = l.Close()
+
+	reopen := func(reg *Registry) *Ledger {
+		l, err := Open("db", &Options{FS: fs, Registry: reg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = l.Close() })
+		return l
+	}
+	cur := NewRegistry()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(cur.Register("account.created", 3, &accountV3{}))
+	must(cur.RegisterUpcaster("account.created", 1, func(b []byte) ([]byte, error) {
+		var v1 accountV1
+		if err := msgpack.Unmarshal(b, &v1); err != nil {
+			return nil, err
+		}
+		first, last, _ := strings.Cut(v1.Name, " ")
+		return msgpack.Marshal(map[string]string{"First": first, "Last": last})
+	}))
+	must(cur.RegisterUpcaster("account.created", 2, func(b []byte) ([]byte, error) {
+		var m map[string]string
+		if err := msgpack.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		m["Email"] = "unknown"
+		return msgpack.Marshal(m)
+	}))
+	l = reopen(cur)
+	evs := readAll(t, l)
+	got, ok := evs[0].Data.(*accountV3)
+	if !ok || *got != (accountV3{First: "Ada", Last: "Lovelace", Email: "unknown"}) || evs[0].Schema != 1 {
+		t.Fatalf("upcast event: %#v (schema %d)", evs[0].Data, evs[0].Schema)
+	}
+	if evs[1].Type != "other" || evs[1].Data != nil || len(evs[1].Raw) == 0 {
+		t.Fatalf("unregistered type: %+v", evs[1])
+	}
+	_ = l.Close()
+
+	missing := NewRegistry()
+	must(missing.Register("account.created", 3, accountV3{}))
+	must(missing.RegisterUpcaster("account.created", 2, identity))
+	l = reopen(missing)
+	if _, err := l.EventAt(bg, 1); !errors.Is(err, ErrUnknownType) {
+		t.Fatalf("missing upcaster: %v", err)
+	}
+	_ = l.Close()
+	// A program that knows only an older schema than the stored one refuses it.
+	l, err = Open("db", &Options{FS: fs, Registry: old})
+	must(err)
+	if _, err := l.Append(bg, "acc2", ExpectAny, NewEvent{ID: tid(3), Data: accountV1{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	_ = l.Close()
+	newer := NewRegistry()
+	must(newer.Register("account.created", 1, accountV3{}))
+	l = reopen(newer)
+	// The stored event claims schema 2; this program registers only schema 1.
+	v := rawRecord(t, l, 3)
+	r, _ := decodeRecord(v)
+	r.schema = 2
+	body := appendRecordBody(nil, &r)
+	h := chainHash([32]byte{}, body) // chain is irrelevant to decoding
+	_ = l.db.Set(logKey(3), append(body, h[:]...), pebble.Sync)
+	if _, err := l.EventAt(bg, 3); !errors.Is(err, ErrUnknownType) {
+		t.Fatalf("newer schema than registered: %v", err)
+	}
+}
+
+func TestUpcasterDuplicate(t *testing.T) {
+	r := NewRegistry()
+	if err := r.Register("x", 3, accountV3{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RegisterUpcaster("x", 1, identity); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RegisterUpcaster("x", 1, identity); !errors.Is(err, ErrDuplicateType) {
+		t.Fatalf("second upcaster for one schema: %v", err)
+	}
+}
+
+func TestOpenRules(t *testing.T) {
+	if _, err := Open("", nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Open with no directory: %v", err)
+	}
+	t.Run("foreign database", func(t *testing.T) {
+		fs := vfs.NewMem()
+		db, err := pebble.Open("db", &pebble.Options{FS: fs, Logger: quietLogger{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = db.Set([]byte("hello"), []byte("world"), pebble.Sync)
+		_ = db.Close()
+		if _, err := Open("db", &Options{FS: fs}); !errors.Is(err, ErrUnknownFormat) {
+			t.Fatalf("Open of a non-ledger database: %v", err)
+		}
+	})
+	t.Run("unknown marker", func(t *testing.T) {
+		fs := vfs.NewMem()
+		l, err := Open("db", &Options{FS: fs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = l.db.Set(formatKey, []byte("keyledger/ledger v99"), pebble.Sync)
+		_ = l.Close()
+		_, err = Open("db", &Options{FS: fs})
+		if !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "v99") {
+			t.Fatalf("Open of a future format: %v", err)
+		}
+	})
+	t.Run("pinned pebble format", func(t *testing.T) {
+		l := openMem(t)
+		if got := l.db.FormatMajorVersion(); got != pebbleFormat {
+			t.Fatalf("format major version %v, want %v", got, pebbleFormat)
+		}
+	})
+	t.Run("on disk, reopen", func(t *testing.T) {
+		dir := t.TempDir()
+		l, err := Open(dir, &Options{Registry: testRegistry(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill(t, l, 10)
+		d, _ := l.Head()
+		_ = l.Close()
+		l, err = Open(dir, &Options{Registry: testRegistry(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if h, _ := l.Head(); h != d {
+			t.Fatalf("head after reopen %v, before %v", h, d)
+		}
+		if r, err := l.Append(bg, "s1", ExpectAny, tev(100)); err != nil || r.First != 11 {
+			t.Fatalf("append after reopen: %+v %v", r, err)
+		}
+	})
+}
+
+// Pebble's informational lines ("Found 0 WALs", …) must not reach the log.
+func TestPebbleIsQuiet(t *testing.T) {
+	var buf bytes.Buffer
+	log.SetOutput(&buf)
+	defer log.SetOutput(os.Stderr)
+	dir := t.TempDir()
+	for range 2 {
+		l, err := Open(dir, &Options{Registry: testRegistry(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill(t, l, 5)
+		_ = l.db.Flush()
+		_ = l.Close()
+	}
+	if buf.Len() > 0 {
+		t.Fatalf("Pebble wrote to the log:\n%s", buf.String())
+	}
+}
+
+// syncGate blocks WAL syncs while closed.
+type syncGate struct {
+	mu      sync.Mutex
+	blocked chan struct{} // nil when open
+	entered chan struct{}
+}
+
+func (g *syncGate) String() string { return "sync-gate" }
+
+func (g *syncGate) MaybeError(op errorfs.Op) error {
+	if !strings.HasSuffix(op.Path, ".log") || (op.Kind != errorfs.OpFileSync && op.Kind != errorfs.OpFileSyncData) {
+		return nil
+	}
+	g.mu.Lock()
+	ch := g.blocked
+	g.mu.Unlock()
+	if ch != nil {
+		select {
+		case g.entered <- struct{}{}:
+		default:
+		}
+		<-ch
+	}
+	return nil
+}
+
+// Pebble makes a batch readable before its WAL sync; the ledger must not.
+func TestNothingVisibleBeforeDurable(t *testing.T) {
+	gate := &syncGate{entered: make(chan struct{}, 1)}
+	l, err := Open("db", &Options{FS: errorfs.Wrap(vfs.NewMem(), gate), Registry: testRegistry(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Append(bg, "s", ExpectNoStream, tev(1)); err != nil {
+		t.Fatal(err)
+	}
+	followed := make(chan Event, 10)
+	fctx, fcancel := context.WithCancel(bg)
+	defer fcancel()
+	go func() {
+		for e, err := range l.Follow(fctx, 1) {
+			if err != nil {
+				return
+			}
+			followed <- e
+		}
+	}()
+	if e := <-followed; e.Position != 1 {
+		t.Fatalf("follower got %d", e.Position)
+	}
+
+	gate.mu.Lock()
+	gate.blocked = make(chan struct{})
+	gate.mu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Append(bg, "s", ExpectVersion(1), tev(2))
+		done <- err
+	}()
+	<-gate.entered // the batch is applied; its sync is stuck
+	if _, c, err := l.db.Get(logKey(2)); err != nil {
+		t.Fatalf("precondition: Pebble should already show the record: %v", err)
+	} else {
+		c.Close()
+	}
+	if l.DurablePosition() != 1 {
+		t.Fatalf("durable position %d before the sync", l.DurablePosition())
+	}
+	if n := len(readAll(t, l)); n != 1 {
+		t.Fatalf("ReadAll shows %d events before the sync", n)
+	}
+	short, cancel := context.WithTimeout(bg, 30*time.Millisecond)
+	defer cancel()
+	if _, err := l.EventAt(short, 2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("EventAt of an unsynced event: %v, want to wait", err)
+	}
+	if _, err := l.StreamVersion(short, "s"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("StreamVersion with an unsynced event: %v, want to wait", err)
+	}
+	// The expected-version check does see the pending append.
+	_, err = l.Append(bg, "s", ExpectVersion(1), tev(3))
+	var ce *ConflictError
+	if !errors.As(err, &ce) || ce.Actual != 2 {
+		t.Fatalf("append behind a pending one: %v, want conflict with actual 2", err)
+	}
+	select {
+	case e := <-followed:
+		t.Fatalf("follower saw position %d before its sync", e.Position)
+	case <-time.After(20 * time.Millisecond):
+	}
+
+	gate.mu.Lock()
+	close(gate.blocked)
+	gate.blocked = nil
+	gate.mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if e := <-followed; e.Position != 2 {
+		t.Fatalf("follower got %d after the sync", e.Position)
+	}
+	if v, err := l.StreamVersion(bg, "s"); err != nil || v != 2 {
+		t.Fatalf("StreamVersion after the sync: %d %v", v, err)
+	}
+}
+
+func TestCloseWakesFollowers(t *testing.T) {
+	l := openMem(t)
+	done := make(chan error, 1)
+	go func() {
+		for _, err := range l.Follow(bg, 1) {
+			done <- err
+			return
+		}
+	}()
+	time.Sleep(10 * time.Millisecond)
+	_ = l.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("follower ended with %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not wake the follower")
+	}
+}
+
+// A loop body may call any method, including Close, without deadlocking.
+func TestCloseInsideReadLoop(t *testing.T) {
+	l := openMem(t)
+	fill(t, l, 600)
+	n := 0
+	var last error
+	for _, err := range l.ReadAll(bg, 0) {
+		if err != nil {
+			last = err
+			break
+		}
+		if n++; n == 10 {
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !errors.Is(last, ErrClosed) || n < 10 || n > readChunk {
+		t.Fatalf("after Close in the loop: %d events, last error %v", n, last)
+	}
+}
