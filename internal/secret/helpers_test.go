@@ -1,0 +1,38 @@
+package secret_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// testRoot is a fixed test key; production roots come from a secret manager.
+var testRoot = secret.New(bytes.Repeat([]byte{0x42}, 32))
+
+func newVault(t testing.TB, ks secret.Keystore) *secret.Vault {
+	t.Helper()
+	if ks == nil {
+		ks = secret.NewMemKeystore()
+	}
+	v, err := secret.NewVault(&secret.Options{Root: testRoot, Keystore: ks, Password: secret.TestPasswordParams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func openLedger(t testing.TB, dir string) *ledger.Ledger {
+	t.Helper()
+	var opts *ledger.Options
+	if dir == "" {
+		opts = &ledger.Options{InMemory: true}
+	}
+	l, err := ledger.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return l
+}
