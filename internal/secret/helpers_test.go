@@ -1,15 +1,15 @@
 package secret_test
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/internal/secret/secrettest"
 	"github.com/keyledger/keyledger/ledger"
 )
 
 // testRoot is a fixed test key; production roots come from a secret manager.
-var testRoot = secret.New(bytes.Repeat([]byte{0x42}, 32))
+var testRoot = secrettest.Root(0)
 
 func newVault(t testing.TB, ks secret.Keystore) *secret.Vault {
 	t.Helper()

@@ -1,0 +1,18 @@
+package secret_test
+
+import (
+	"testing"
+
+	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/internal/secret/secrettest"
+)
+
+func TestMemKeystoreConformance(t *testing.T) {
+	secrettest.RunKeystore(t, func(*testing.T) secret.Keystore { return secret.NewMemKeystore() })
+}
+
+func TestLedgerKeystoreConformance(t *testing.T) {
+	secrettest.RunKeystore(t, func(t *testing.T) secret.Keystore {
+		return secret.NewLedgerKeystore(openLedger(t, ""))
+	})
+}
