@@ -38,7 +38,7 @@ func (v *Vault) NewCode() (Secret, error) {
 		}
 		out = append(out, crockford[(x>>(5*(CodeLen-1-i)))&31])
 	}
-	return Secret{b: out}, nil
+	return wrapBytes(out), nil
 }
 
 // normalizeCode returns the canonical CodeLen characters of a code.
@@ -83,7 +83,7 @@ func validCodeChar(c byte) bool {
 // HashCode returns the keyed hash of a code (HMAC-SHA256 under a key derived
 // from the root). ErrInvalid if code is not a well-formed share code.
 func (v *Vault) HashCode(code Secret) (CodeHash, error) {
-	n, err := normalizeCode(code.b)
+	n, err := normalizeCode(code.bytes())
 	if err != nil {
 		return CodeHash{}, err
 	}

@@ -103,7 +103,7 @@ func HashPassword(r io.Reader, pw Secret, p PasswordParams) (PasswordHash, error
 	if _, err := io.ReadFull(r, salt); err != nil {
 		return "", fmt.Errorf("secret: random source: %w", err)
 	}
-	key := argon2.IDKey(pw.b, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	key := argon2.IDKey(pw.bytes(), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	return PasswordHash(encodePasswordHash(p, salt, key)), nil
 }
 
@@ -124,7 +124,7 @@ func VerifyPassword(pw Secret, h PasswordHash) error {
 	if err := checkPassword(pw); err != nil {
 		return ErrWrongPassword
 	}
-	got := argon2.IDKey(pw.b, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	got := argon2.IDKey(pw.bytes(), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrWrongPassword
 	}

@@ -44,7 +44,7 @@ func (v *Vault) NewPIN(digits int) (Secret, error) {
 			}
 		}
 	}
-	return Secret{b: out}, nil
+	return wrapBytes(out), nil
 }
 
 // ValidatePIN checks that pin is 4–6 ASCII digits. The error names the
@@ -53,7 +53,7 @@ func ValidatePIN(pin Secret) error {
 	if pin.Len() < MinPINDigits || pin.Len() > MaxPINDigits {
 		return invalidf("PIN of %d characters, want %d to %d digits", pin.Len(), MinPINDigits, MaxPINDigits)
 	}
-	for i, c := range pin.b {
+	for i, c := range pin.bytes() {
 		if c < '0' || c > '9' {
 			return invalidf("PIN has a non-digit at position %d", i)
 		}
@@ -73,7 +73,7 @@ func (v *Vault) HashPIN(lock string, pin Secret) (PINHash, error) {
 	m.Write([]byte("pin v1\x00"))
 	m.Write(n[:])
 	m.Write([]byte(lock))
-	m.Write(pin.b)
+	m.Write(pin.bytes())
 	var h PINHash
 	m.Sum(h[:0])
 	return h, nil

@@ -19,7 +19,7 @@ func TestSecretRedacts(t *testing.T) {
 	type event struct {
 		Code secret.Secret
 	}
-	for _, f := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T %v"} {
+	for _, f := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%o", "%b", "%c", "%U", "%e", "%t", "%T %v"} {
 		if out := fmt.Sprintf(f, s); strings.Contains(out, canary) || strings.Contains(out, fmt.Sprintf("%x", canary)) {
 			t.Errorf("%s prints the secret: %s", f, out)
 		}
@@ -28,6 +28,13 @@ func TestSecretRedacts(t *testing.T) {
 		}
 		if out := fmt.Sprintf(f, &event{s}); strings.Contains(out, canary) {
 			t.Errorf("%s of a pointer prints the secret: %s", f, out)
+		}
+		// fmt cannot call Format on an unexported field: the pointer inside
+		// Secret is what keeps the bytes out.
+		hidden := struct{ code secret.Secret }{s}
+		if out := fmt.Sprintf(f, hidden); strings.Contains(out, canary) || strings.Contains(out, "99 97 110") || strings.Contains(out, "c a n") || strings.Contains(out, "143 141") ||
+			strings.Contains(out, "0x63") || strings.Contains(out, fmt.Sprintf("%x", canary)) {
+			t.Errorf("%s of an unexported field prints the secret: %s", f, out)
 		}
 	}
 	var b strings.Builder

@@ -88,7 +88,7 @@ func NewVault(opts *Options) (*Vault, error) {
 		n = runtime.GOMAXPROCS(0)
 	}
 	v.hashSem = make(chan struct{}, n)
-	root := opts.Root.b
+	root := opts.Root.bytes()
 	v.kek = derive(root, "data-key wrapping")
 	v.codeKey = derive(root, "share code hmac")
 	v.pinKey = derive(root, "pin hmac")
@@ -192,7 +192,7 @@ func (v *Vault) Seal(ctx context.Context, s Secret, aad []byte) (Sealed, error) 
 	out[0] = sealedVersion
 	copy(out[1:17], id[:])
 	copy(out[17:sealedHeader], nonce)
-	out = aead.Seal(out, nonce, s.b, sealAAD(out[:sealedHeader], aad))
+	out = aead.Seal(out, nonce, s.bytes(), sealAAD(out[:sealedHeader], aad))
 	return Sealed(out), nil
 }
 
@@ -244,7 +244,7 @@ func (v *Vault) Open(ctx context.Context, s Sealed, aad []byte) (Secret, error) 
 	if err != nil {
 		return Secret{}, &KeyError{Op: "open", ID: id, Err: ErrAuthentication}
 	}
-	return Secret{b: pt}, nil
+	return wrapBytes(pt), nil
 }
 
 // Shred destroys the data keys with these IDs: afterwards Open of any value
