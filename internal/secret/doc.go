@@ -38,6 +38,10 @@
 // the log can never be opened again, by anyone, including the holder of the
 // root secret.
 //
+// A data key is stored before the event that carries its sealed value is
+// appended. If that append never happens (a failed or retried command) the
+// key is an orphan: it opens nothing that was ever stored, and costs 61 bytes.
+//
 // # What "destroyed" means on Pebble
 //
 // LedgerKeystore keeps wrapped keys in the ledger's state space under
@@ -48,9 +52,14 @@
 // manual compaction of that range, after which no sstable holds the value
 // (tested by scanning the files). What remains, precisely:
 //
-//   - The WAL segment that recorded the Put until Pebble deletes or recycles it
-//     after the flush. A recycled WAL file is overwritten gradually, so old
-//     bytes can survive in it. Pebble keeps no more than a few such files.
+//   - The WAL segment that recorded the Put. After the flush Pebble deletes it
+//     or, more often, recycles it: renames it to a new log number and
+//     overwrites it gradually, so the old bytes survive in its unwritten tail
+//     (seen in TestLedgerKeystoreShredOnDisk; Pebble keeps up to
+//     MemTableStopWritesThreshold+1 recyclable logs and has no option to turn
+//     recycling off). Pebble never reads them back, but they are on disk.
+//   - Obsolete sstables are deleted asynchronously, a few milliseconds after
+//     the compaction that made them obsolete.
 //   - Copies outside Pebble's control: filesystem journals, SSD block
 //     remapping, backups and snapshots of the directory.
 //   - A Pebble snapshot or open iterator pins old values; the ledger keeps none
