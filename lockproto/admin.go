@@ -1,0 +1,212 @@
+package lockproto
+
+import (
+	"crypto/ed25519"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// MaxZoneTransitions bounds the time-zone table a lock keeps.
+const MaxZoneTransitions = 8
+
+// maxOffset is the largest UTC offset accepted (±18 h, as time.FixedZone allows).
+const maxOffset = 18 * 3600
+
+// ZoneTransition says that from the instant From (Unix seconds) on, the lock's
+// local time is UTC+Offset seconds.
+type ZoneTransition struct {
+	From   uint32
+	Offset int32
+}
+
+// ZoneRules is a bounded table of offset transitions derived by the issuer
+// from the lock's IANA zone. Transitions are sorted by From. Before the first
+// transition, and from ValidUntil on (0 = forever), the offset is unknown.
+type ZoneRules struct {
+	ValidUntil  uint32
+	N           uint8
+	Transitions [MaxZoneTransitions]ZoneTransition
+}
+
+// OffsetAt returns the UTC offset in seconds at Unix time t.
+func (z *ZoneRules) OffsetAt(t uint32) (int, bool) {
+	if z.N == 0 || (z.ValidUntil != 0 && t >= z.ValidUntil) || t < z.Transitions[0].From {
+		return 0, false
+	}
+	off := z.Transitions[0].Offset
+	for i := 1; i < int(z.N) && i < MaxZoneTransitions; i++ {
+		if z.Transitions[i].From > t {
+			break
+		}
+		off = z.Transitions[i].Offset
+	}
+	return int(off), true
+}
+
+func (z *ZoneRules) validate() error {
+	if z.N == 0 || z.N > MaxZoneTransitions {
+		return invalidf("%d zone transitions, want 1..%d", z.N, MaxZoneTransitions)
+	}
+	for i := 0; i < int(z.N); i++ {
+		t := z.Transitions[i]
+		if t.Offset < -maxOffset || t.Offset > maxOffset {
+			return invalidf("zone transition %d: offset %d s", i, t.Offset)
+		}
+		if i > 0 && t.From <= z.Transitions[i-1].From {
+			return invalidf("zone transition %d: from %d not after %d", i, t.From, z.Transitions[i-1].From)
+		}
+	}
+	if z.ValidUntil != 0 && z.ValidUntil <= z.Transitions[z.N-1].From {
+		return invalidf("zone rules valid until %d, before the last transition", z.ValidUntil)
+	}
+	return nil
+}
+
+// Admin is an issuer-signed admin message (W4). Which fields count depends on
+// Type; the others must be zero.
+type Admin struct {
+	Type Type
+	Lock uuid.UUID
+	// Seq is strictly increasing per lock for every type but TypeTimeSync,
+	// which has Seq 0 and is bound to a lock nonce instead.
+	Seq        uint32
+	Slot       uint8        // reset, deactivate, revoke
+	Generation uint32       // reset, deactivate: the slot's new minimum; revoke: the credential's
+	Credential CredentialID // revoke
+	NotAfter   uint32       // revoke: the credential's end; the entry may be dropped after it (0 = never)
+	Nonce      [16]byte     // time sync: the lock's challenge nonce
+	Time       uint32       // time sync: Unix seconds at signing
+	Zone       ZoneRules    // time zone
+	Signature  [64]byte
+}
+
+const adminFixedSize = 2 + 16 + 4 + signatureSize // 86
+
+// MaxAdminSize is the size of the largest admin frame (time-zone rules).
+const MaxAdminSize = adminFixedSize + 5 + MaxZoneTransitions*8 // 155
+
+func (a *Admin) validate() error {
+	switch a.Type {
+	case TypeResetSlot, TypeDeactivateSlot, TypeRevoke, TypeTimeZone:
+		if a.Seq == 0 {
+			return invalidf("%v: sequence number 0", a.Type)
+		}
+	case TypeTimeSync:
+		if a.Seq != 0 {
+			return invalidf("time-sync: sequence number %d, must be 0", a.Seq)
+		}
+		if a.Time == 0 {
+			return invalidf("time-sync: time 0")
+		}
+	default:
+		return invalidf("%v is not an admin type", a.Type)
+	}
+	if a.Type == TypeTimeZone {
+		return a.Zone.validate()
+	}
+	return nil
+}
+
+func (a *Admin) appendUnsigned(dst []byte) []byte {
+	dst = appendHeader(dst, a.Type)
+	dst = append(dst, a.Lock[:]...)
+	dst = le.AppendUint32(dst, a.Seq)
+	switch a.Type {
+	case TypeResetSlot, TypeDeactivateSlot:
+		dst = append(dst, a.Slot)
+		dst = le.AppendUint32(dst, a.Generation)
+	case TypeRevoke:
+		dst = append(dst, a.Credential[:]...)
+		dst = append(dst, a.Slot)
+		dst = le.AppendUint32(dst, a.Generation)
+		dst = le.AppendUint32(dst, a.NotAfter)
+	case TypeTimeSync:
+		dst = append(dst, a.Nonce[:]...)
+		dst = le.AppendUint32(dst, a.Time)
+	case TypeTimeZone:
+		dst = le.AppendUint32(dst, a.Zone.ValidUntil)
+		n := min(int(a.Zone.N), MaxZoneTransitions)
+		dst = append(dst, byte(n))
+		for i := 0; i < n; i++ {
+			dst = le.AppendUint32(dst, a.Zone.Transitions[i].From)
+			dst = le.AppendUint32(dst, uint32(a.Zone.Transitions[i].Offset))
+		}
+	}
+	return dst
+}
+
+// AppendAdmin appends the encoded admin message, signature included.
+func AppendAdmin(dst []byte, a *Admin) ([]byte, error) {
+	if err := a.validate(); err != nil {
+		return dst, err
+	}
+	dst = a.appendUnsigned(dst)
+	return append(dst, a.Signature[:]...), nil
+}
+
+// DecodeAdmin decodes any admin frame. It checks the layout, not the signature.
+func DecodeAdmin(b []byte) (Admin, error) {
+	var a Admin
+	t, err := PeekType(b)
+	if err != nil {
+		return a, err
+	}
+	r := reader{b: b, name: "admin"}
+	if !t.IsAdmin() {
+		return a, r.failAt(1, ErrType, fmt.Sprintf("%v is not an admin type", t))
+	}
+	if len(b) > MaxAdminSize {
+		return a, r.failAt(MaxAdminSize, ErrMalformed, fmt.Sprintf("%d bytes, at most %d", len(b), MaxAdminSize))
+	}
+	r.name = t.String()
+	r.off = headerSize
+	a.Type = t
+	r.copy(a.Lock[:])
+	a.Seq = r.u32()
+	switch t {
+	case TypeResetSlot, TypeDeactivateSlot:
+		a.Slot = r.u8()
+		a.Generation = r.u32()
+	case TypeRevoke:
+		r.copy(a.Credential[:])
+		a.Slot = r.u8()
+		a.Generation = r.u32()
+		a.NotAfter = r.u32()
+	case TypeTimeSync:
+		r.copy(a.Nonce[:])
+		a.Time = r.u32()
+	case TypeTimeZone:
+		a.Zone.ValidUntil = r.u32()
+		at := r.off
+		n := r.u8()
+		if n > MaxZoneTransitions {
+			return a, r.failAt(at, ErrMalformed, fmt.Sprintf("%d zone transitions, at most %d", n, MaxZoneTransitions))
+		}
+		a.Zone.N = n
+		for i := 0; i < int(n); i++ {
+			a.Zone.Transitions[i].From = r.u32()
+			a.Zone.Transitions[i].Offset = int32(r.u32())
+		}
+	}
+	r.copy(a.Signature[:])
+	if err := r.end(); err != nil {
+		return a, err
+	}
+	if err := a.validate(); err != nil {
+		return a, r.fail(ErrMalformed, err.Error())
+	}
+	return a, nil
+}
+
+// VerifyAdmin decodes an admin frame and checks its issuer signature.
+func VerifyAdmin(raw []byte, issuer ed25519.PublicKey) (Admin, error) {
+	a, err := DecodeAdmin(raw)
+	if err != nil {
+		return a, err
+	}
+	if len(issuer) != ed25519.PublicKeySize || !ed25519.Verify(issuer, raw[:len(raw)-signatureSize], a.Signature[:]) {
+		return a, fmt.Errorf("%w: %v seq %d", ErrSignature, a.Type, a.Seq)
+	}
+	return a, nil
+}

@@ -1,0 +1,238 @@
+package lockproto
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+
+	"github.com/google/uuid"
+)
+
+// AuditKind is what an audit record is about. Append only: never renumber
+// or reuse a value.
+type AuditKind uint8
+
+const (
+	AuditUnlock AuditKind = 1 // an unlock attempt, granted or refused
+	AuditAdmin  AuditKind = 2 // an admin message applied or refused after its signature verified
+)
+
+// Audit sizes.
+const (
+	AuditTagSize      = 16
+	auditRecordSize   = 4 + 4 + 1 + 1 + 1 + 1 + 1 + 8 + 1 + 4 // 26
+	auditEntrySize    = auditRecordSize + AuditTagSize        // 42
+	MaxAuditBatch     = 16
+	auditBatchFixed   = 2 + 16 + AuditTagSize + 1                      // 35
+	MaxAuditBatchSize = auditBatchFixed + MaxAuditBatch*auditEntrySize // 707
+)
+
+// AuditRecord is one thing the lock did, as it recorded it (W5, H2).
+type AuditRecord struct {
+	Seq        uint32 // 1, 2, 3 ... per lock, never reused
+	LockTime   uint32 // the lock's Unix time, 0 if it did not know it
+	Kind       AuditKind
+	Granted    bool   // unlock granted / admin applied
+	Reason     Reason // ReasonGranted when Granted
+	Slot       uint8
+	Door       uint8
+	Credential CredentialID // unlock: the credential ID as presented (verified only if the reason is past ReasonBadProof)
+	AdminType  Type         // admin records: which message
+	Value      uint32       // unlock: counted uses after it; admin: the message's sequence number
+	// Tag = HMAC-SHA256(audit key, version || 0x30 || lock ID || previous tag || record)[:16];
+	// the previous tag of record 1 is all zeros.
+	Tag [AuditTagSize]byte
+}
+
+func (a *AuditRecord) append(dst []byte) []byte {
+	dst = le.AppendUint32(dst, a.Seq)
+	dst = le.AppendUint32(dst, a.LockTime)
+	g := byte(0)
+	if a.Granted {
+		g = 1
+	}
+	dst = append(dst, byte(a.Kind), g, byte(a.Reason), a.Slot, a.Door)
+	dst = append(dst, a.Credential[:]...)
+	dst = append(dst, byte(a.AdminType))
+	return le.AppendUint32(dst, a.Value)
+}
+
+func (a *AuditRecord) decode(r *reader) error {
+	at := r.off
+	a.Seq = r.u32()
+	a.LockTime = r.u32()
+	a.Kind = AuditKind(r.u8())
+	g := r.u8()
+	a.Reason = Reason(r.u8())
+	a.Slot = r.u8()
+	a.Door = r.u8()
+	r.copy(a.Credential[:])
+	a.AdminType = Type(r.u8())
+	a.Value = r.u32()
+	r.copy(a.Tag[:])
+	if r.bad {
+		return nil // end() reports it
+	}
+	a.Granted = g == 1
+	switch {
+	case a.Kind != AuditUnlock && a.Kind != AuditAdmin:
+		return r.failAt(at+8, ErrMalformed, fmt.Sprintf("record %d: kind %d", a.Seq, a.Kind))
+	case g > 1 || a.Granted != (a.Reason == ReasonGranted):
+		return r.failAt(at+9, ErrMalformed, fmt.Sprintf("record %d: granted byte %d with reason %d", a.Seq, g, a.Reason))
+	case a.Kind == AuditAdmin && !a.AdminType.IsAdmin(), a.Kind == AuditUnlock && a.AdminType != 0:
+		return r.failAt(at+21, ErrMalformed, fmt.Sprintf("record %d: admin type %v", a.Seq, a.AdminType))
+	case a.Door > 7:
+		return r.failAt(at+12, ErrMalformed, fmt.Sprintf("record %d: door %d", a.Seq, a.Door))
+	case a.Seq == 0:
+		return r.failAt(at, ErrMalformed, "record sequence number 0")
+	}
+	return nil
+}
+
+// auditMAC computes record tags under one lock's audit key.
+type auditMAC struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+	buf [2 + 16 + AuditTagSize + auditRecordSize]byte
+}
+
+func newAuditMAC(key [32]byte) *auditMAC { return &auditMAC{h: hmac.New(sha256.New, key[:])} }
+
+func (m *auditMAC) tag(lock uuid.UUID, prev *[AuditTagSize]byte, rec *AuditRecord) (t [AuditTagSize]byte) {
+	b := appendHeader(m.buf[:0], TypeAuditBatch)
+	b = append(b, lock[:]...)
+	b = append(b, prev[:]...)
+	b = rec.append(b)
+	m.h.Reset()
+	m.h.Write(b)
+	copy(t[:], m.h.Sum(m.sum[:0]))
+	return t
+}
+
+// AuditBatch is a batch of consecutive records for upload.
+type AuditBatch struct {
+	Lock    uuid.UUID
+	PrevTag [AuditTagSize]byte // tag of the record before the first (zeros before record 1)
+	N       uint8
+	Records [MaxAuditBatch]AuditRecord
+}
+
+// All returns the records in the batch.
+func (b *AuditBatch) All() []AuditRecord { return b.Records[:min(int(b.N), MaxAuditBatch)] }
+
+// AppendAuditBatch appends the encoded batch.
+func AppendAuditBatch(dst []byte, b *AuditBatch) ([]byte, error) {
+	if b.N > MaxAuditBatch {
+		return dst, invalidf("%d audit records, at most %d", b.N, MaxAuditBatch)
+	}
+	dst = appendHeader(dst, TypeAuditBatch)
+	dst = append(dst, b.Lock[:]...)
+	dst = append(dst, b.PrevTag[:]...)
+	dst = append(dst, b.N)
+	for i := 0; i < int(b.N); i++ {
+		dst = b.Records[i].append(dst)
+		dst = append(dst, b.Records[i].Tag[:]...)
+	}
+	return dst, nil
+}
+
+// DecodeAuditBatch decodes a batch without checking tags (VerifyAudit does).
+func DecodeAuditBatch(b []byte) (AuditBatch, error) {
+	var a AuditBatch
+	r := reader{b: b, name: "audit-batch"}
+	if err := r.header(TypeAuditBatch); err != nil {
+		return a, err
+	}
+	if len(b) > MaxAuditBatchSize {
+		return a, r.failAt(MaxAuditBatchSize, ErrMalformed, fmt.Sprintf("%d bytes, at most %d", len(b), MaxAuditBatchSize))
+	}
+	r.copy(a.Lock[:])
+	r.copy(a.PrevTag[:])
+	at := r.off
+	n := r.u8()
+	if n > MaxAuditBatch {
+		return a, r.failAt(at, ErrMalformed, fmt.Sprintf("%d records, at most %d", n, MaxAuditBatch))
+	}
+	a.N = n
+	for i := 0; i < int(n); i++ {
+		if err := a.Records[i].decode(&r); err != nil {
+			return a, err
+		}
+		if i > 0 && !r.bad && a.Records[i].Seq != a.Records[i-1].Seq+1 {
+			return a, r.fail(ErrMalformed, fmt.Sprintf("record %d follows %d", a.Records[i].Seq, a.Records[i-1].Seq))
+		}
+	}
+	if err := r.end(); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+// AuditCursor is how far a backend has verified one lock's records: the last
+// sequence number and its tag. The zero cursor means nothing yet.
+type AuditCursor struct {
+	Seq uint32
+	Tag [AuditTagSize]byte
+}
+
+// VerifyAudit decodes a batch from lock, checks every tag under the lock's
+// audit key and the chain against after, and returns the records newer than
+// after with the advanced cursor. Records at or before after are duplicates
+// of an earlier upload and are left out (uploads are idempotent). If records
+// are missing between after and the batch, the authentic records are still
+// returned, with an *AuditGapError.
+func VerifyAudit(auditKey [32]byte, lock uuid.UUID, after AuditCursor, batch []byte) ([]AuditRecord, AuditCursor, error) {
+	b, err := DecodeAuditBatch(batch)
+	if err != nil {
+		return nil, after, err
+	}
+	if b.Lock != lock {
+		return nil, after, fmt.Errorf("%w: audit batch from lock %v, want %v", ErrWrongLock, b.Lock, lock)
+	}
+	m := newAuditMAC(auditKey)
+	prev := b.PrevTag
+	recs := b.All()
+	if len(recs) > 0 && recs[0].Seq == 1 && prev != ([AuditTagSize]byte{}) {
+		return nil, after, fmt.Errorf("%w: audit record 1 with a previous tag", ErrMAC)
+	}
+	for i := range recs {
+		want := m.tag(lock, &prev, &recs[i])
+		if !hmac.Equal(want[:], recs[i].Tag[:]) {
+			return nil, after, fmt.Errorf("%w: audit record %d", ErrMAC, recs[i].Seq)
+		}
+		prev = recs[i].Tag
+	}
+	var out []AuditRecord
+	var gap error
+	for i := range recs {
+		r := &recs[i]
+		switch {
+		case r.Seq < after.Seq:
+			continue
+		case r.Seq == after.Seq:
+			if r.Tag != after.Tag {
+				return nil, after, fmt.Errorf("%w: audit record %d differs from the one verified before", ErrMAC, r.Seq)
+			}
+			continue
+		}
+		if len(out) == 0 {
+			link := b.PrevTag
+			if i > 0 {
+				link = recs[i-1].Tag
+			}
+			switch {
+			case r.Seq == after.Seq+1 && link != after.Tag:
+				return nil, after, fmt.Errorf("%w: audit record %d does not chain to %d", ErrMAC, r.Seq, after.Seq)
+			case r.Seq > after.Seq+1:
+				gap = &AuditGapError{After: after.Seq, First: r.Seq}
+			}
+		}
+		out = append(out, *r)
+	}
+	if len(out) > 0 {
+		last := out[len(out)-1]
+		after = AuditCursor{Seq: last.Seq, Tag: last.Tag}
+	}
+	return out, after, gap
+}

@@ -1,0 +1,133 @@
+package lockproto
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Signer holds the issuer's Ed25519 key. The embedding backend supplies it
+// (an HSM, a KMS, a sealed key); Ed25519Signer keeps one in memory.
+type Signer interface {
+	PublicKey() ed25519.PublicKey
+	// Sign returns the 64-byte Ed25519 signature of message (pure Ed25519,
+	// no pre-hash).
+	Sign(message []byte) ([]byte, error)
+}
+
+// Ed25519Signer is an in-memory Signer for tests, examples and small
+// deployments.
+type Ed25519Signer struct{ key ed25519.PrivateKey }
+
+// NewEd25519Signer wraps a private key.
+func NewEd25519Signer(key ed25519.PrivateKey) (*Ed25519Signer, error) {
+	if len(key) != ed25519.PrivateKeySize {
+		return nil, invalidf("ed25519 private key of %d bytes", len(key))
+	}
+	return &Ed25519Signer{key: key}, nil
+}
+
+// GenerateEd25519Signer makes a new key from rand (nil = crypto/rand).
+func GenerateEd25519Signer(r io.Reader) (*Ed25519Signer, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	_, priv, err := ed25519.GenerateKey(r)
+	if err != nil {
+		return nil, err
+	}
+	return &Ed25519Signer{key: priv}, nil
+}
+
+func (s *Ed25519Signer) PublicKey() ed25519.PublicKey { return s.key.Public().(ed25519.PublicKey) }
+
+func (s *Ed25519Signer) Sign(message []byte) ([]byte, error) {
+	return ed25519.Sign(s.key, message), nil
+}
+
+// Issuer signs credentials and admin messages with its Signer. It keeps no
+// state: the caller (the ledger side) chooses credential IDs and admin
+// sequence numbers and records what was issued.
+type Issuer struct{ signer Signer }
+
+// NewIssuer returns an Issuer signing with s.
+func NewIssuer(s Signer) *Issuer { return &Issuer{signer: s} }
+
+// PublicKey is the key a lock is paired with.
+func (i *Issuer) PublicKey() ed25519.PublicKey { return i.signer.PublicKey() }
+
+func (i *Issuer) sign(dst []byte, sig *[64]byte) error {
+	s, err := i.signer.Sign(dst)
+	if err != nil {
+		return fmt.Errorf("lockproto: signing: %w", err)
+	}
+	if len(s) != signatureSize {
+		return fmt.Errorf("lockproto: signer returned %d bytes, want %d", len(s), signatureSize)
+	}
+	copy(sig[:], s)
+	return nil
+}
+
+// IssueCredential signs c (its Signature field is ignored) and returns the
+// credential frame.
+func (i *Issuer) IssueCredential(c Credential) ([]byte, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	b := c.appendUnsigned(make([]byte, 0, MaxCredentialSize))
+	if err := i.sign(b, &c.Signature); err != nil {
+		return nil, err
+	}
+	return append(b, c.Signature[:]...), nil
+}
+
+// Admin signs a (its Signature field is ignored) and returns the frame.
+func (i *Issuer) Admin(a Admin) ([]byte, error) {
+	if err := a.validate(); err != nil {
+		return nil, err
+	}
+	b := a.appendUnsigned(make([]byte, 0, MaxAdminSize))
+	if err := i.sign(b, &a.Signature); err != nil {
+		return nil, err
+	}
+	return append(b, a.Signature[:]...), nil
+}
+
+// ResetSlot makes every credential of slot with a generation below minGen
+// lose at the lock (K5: the next holder's key overwrites the old one).
+func (i *Issuer) ResetSlot(lock uuid.UUID, seq uint32, slot uint8, minGen uint32) ([]byte, error) {
+	return i.Admin(Admin{Type: TypeResetSlot, Lock: lock, Seq: seq, Slot: slot, Generation: minGen})
+}
+
+// DeactivateSlot is a reset with no new holder yet (K6); the lock's audit
+// record of applying it is the deactivation's confirmation.
+func (i *Issuer) DeactivateSlot(lock uuid.UUID, seq uint32, slot uint8, minGen uint32) ([]byte, error) {
+	return i.Admin(Admin{Type: TypeDeactivateSlot, Lock: lock, Seq: seq, Slot: slot, Generation: minGen})
+}
+
+// RevokeCredential puts one credential on the lock's revocation list. c is
+// the credential as issued: its slot, generation and end let the lock drop
+// the entry once a reset or the end makes it moot.
+func (i *Issuer) RevokeCredential(lock uuid.UUID, seq uint32, c Credential) ([]byte, error) {
+	return i.Admin(Admin{Type: TypeRevoke, Lock: lock, Seq: seq, Credential: c.ID, Slot: c.Slot,
+		Generation: c.Generation, NotAfter: c.Policy.NotAfter})
+}
+
+// TimeSync sets the lock's clock to now; nonce is from a challenge the lock
+// issued moments ago, so the message works once and only at that lock.
+func (i *Issuer) TimeSync(lock uuid.UUID, nonce [16]byte, now time.Time) ([]byte, error) {
+	u := now.Unix()
+	if u <= 0 || u > 1<<32-1 {
+		return nil, invalidf("time %v outside uint32 Unix seconds", now)
+	}
+	return i.Admin(Admin{Type: TypeTimeSync, Lock: lock, Nonce: nonce, Time: uint32(u)})
+}
+
+// TimeZone gives the lock its UTC offset transitions.
+func (i *Issuer) TimeZone(lock uuid.UUID, seq uint32, rules ZoneRules) ([]byte, error) {
+	return i.Admin(Admin{Type: TypeTimeZone, Lock: lock, Seq: seq, Zone: rules})
+}
