@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
@@ -21,6 +23,7 @@ func (l *Ledger) Append(ctx context.Context, stream string, expect Expect, event
 type prepared struct {
 	stream int // index into the request
 	id     uuid.UUID
+	random bool // ID generated here: it cannot be stored yet
 	time   int64
 	typ    string
 	schema uint16
@@ -46,8 +49,15 @@ func (l *Ledger) AppendMulti(ctx context.Context, appends ...StreamAppend) (res 
 		return res, err
 	}
 
+	// Look the IDs up before taking the sequencer lock; appends sequenced
+	// meanwhile are checked against the in-memory recent-ID window.
+	seen := l.assigned.Load()
+	stored, err := l.anyIDStored(evs)
+	if err != nil {
+		return res, err
+	}
 	l.seq.Lock()
-	res, b, t, err := l.sequence(appends, evs)
+	res, b, t, err := l.sequence(appends, evs, seen, stored)
 	l.seq.Unlock()
 	if err != nil || b == nil {
 		if err == nil { // an idempotent retry: wait until the original is durable
@@ -78,15 +88,15 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 		return nil, invalidf("no streams to append to")
 	}
 	n := 0
-	seen := make(map[string]bool, len(appends))
-	for _, a := range appends {
+	for i, a := range appends {
 		if err := checkStream(a.Stream); err != nil {
 			return nil, err
 		}
-		if seen[a.Stream] {
-			return nil, invalidf("stream %q appears twice in one append", a.Stream)
+		for _, b := range appends[:i] {
+			if b.Stream == a.Stream {
+				return nil, invalidf("stream %q appears twice in one append", a.Stream)
+			}
 		}
-		seen[a.Stream] = true
 		if a.Expect < ExpectExists {
 			return nil, invalidf("stream %q: %v", a.Stream, a.Expect)
 		}
@@ -100,7 +110,10 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 	}
 	now := l.clock().UnixNano()
 	evs := make([]prepared, 0, n)
-	ids := make(map[uuid.UUID]bool, n)
+	var ids map[uuid.UUID]bool
+	if n > 1 {
+		ids = make(map[uuid.UUID]bool, n)
+	}
 	for i, a := range appends {
 		for _, e := range a.Events {
 			p := prepared{stream: i, id: e.ID, time: now}
@@ -109,12 +122,14 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 				if err != nil {
 					return nil, err
 				}
-				p.id = id
+				p.id, p.random = id, true
 			}
-			if ids[p.id] {
-				return nil, invalidf("event ID %s appears twice in one append", p.id)
+			if ids != nil {
+				if ids[p.id] {
+					return nil, invalidf("event ID %s appears twice in one append", p.id)
+				}
+				ids[p.id] = true
 			}
-			ids[p.id] = true
 			if !e.Time.IsZero() {
 				p.time = e.Time.UnixNano()
 			}
@@ -139,13 +154,15 @@ func checkStream(s string) error {
 // (seeing applied-but-unsynced appends, which Pebble makes visible at once),
 // assigns positions, extends the hash chain and applies the batch without
 // waiting for its sync. A nil batch with a nil error is an idempotent retry.
-func (l *Ledger) sequence(appends []StreamAppend, evs []prepared) (res AppendResult, b *pebble.Batch, t *ticket, err error) {
+func (l *Ledger) sequence(appends []StreamAppend, evs []prepared, seen uint64, stored bool) (res AppendResult, b *pebble.Batch, t *ticket, err error) {
 	defer l.guard(&err, true)
 	if err := l.failure(); err != nil {
 		return res, nil, nil, err
 	}
-	if res, retry, err := l.findRetry(appends, evs); err != nil || retry {
-		return res, nil, nil, err
+	if stored || l.recentHit(evs, seen) {
+		if res, retry, err := l.findRetry(appends, evs); err != nil || retry {
+			return res, nil, nil, err
+		}
 	}
 	versions := make([]uint64, len(appends))
 	for i, a := range appends {
@@ -194,10 +211,10 @@ func (l *Ledger) sequence(appends []StreamAppend, evs []prepared) (res AppendRes
 	for i, a := range appends {
 		l.heads[a.Stream] = versions[i]
 	}
+	for i := range evs {
+		l.recent.add(first+uint64(i), evs[i].id)
+	}
 	t = &ticket{last: last, hash: hash}
-	l.wm.Lock()
-	l.pending = append(l.pending, t)
-	l.wm.Unlock()
 	return AppendResult{First: first, Last: last, Versions: versions}, b, t, nil
 }
 
@@ -310,4 +327,95 @@ func (l *Ledger) getRecord(pos uint64) (record, error) {
 		return rec, &CorruptionError{Position: pos, Reason: fmt.Sprintf("record claims position %d", rec.pos)}
 	}
 	return rec, nil
+}
+
+// anyIDStored reports whether any event ID is already in the index, using one
+// iterator over the sorted IDs.
+func (l *Ledger) anyIDStored(evs []prepared) (found bool, err error) {
+	defer l.guard(&err, false)
+	keys := make([][]byte, 0, len(evs))
+	for i := range evs {
+		if !evs[i].random {
+			keys = append(keys, idKey(evs[i].id))
+		}
+	}
+	switch len(keys) {
+	case 0:
+		return false, nil
+	case 1:
+		_, closer, err := l.db.Get(keys[0])
+		if errors.Is(err, pebble.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return true, closer.Close()
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: keys[0], UpperBound: prefixEnd(keys[len(keys)-1])})
+	if err != nil {
+		return false, err
+	}
+	for _, k := range keys {
+		if it.SeekPrefixGE(k) && bytes.Equal(it.Key(), k) {
+			found = true
+			break
+		}
+	}
+	return found, errors.Join(it.Error(), it.Close())
+}
+
+// recentHit reports whether an ID may have been sequenced after position seen
+// (so the lookup before the lock could not see it): true if an ID is in the
+// recent window, or the window no longer reaches back to seen.
+func (l *Ledger) recentHit(evs []prepared, seen uint64) bool {
+	if seen < l.recent.floor {
+		for i := range evs {
+			if !evs[i].random {
+				return true
+			}
+		}
+	}
+	for i := range evs {
+		if _, ok := l.recent.ids[evs[i].id]; ok && !evs[i].random {
+			return true
+		}
+	}
+	return false
+}
+
+// recentIDs holds the IDs of the most recently sequenced events: every event
+// at a position above floor is in ids.
+type recentIDs struct {
+	ids   map[uuid.UUID]uint64
+	ring  []recentEntry
+	head  int // index of the oldest entry when the ring is full
+	floor uint64
+}
+
+type recentEntry struct {
+	pos uint64
+	id  uuid.UUID
+}
+
+const recentWindow = 1 << 14
+
+func (r *recentIDs) add(pos uint64, id uuid.UUID) {
+	if r.ids == nil {
+		r.ids = make(map[uuid.UUID]uint64, recentWindow)
+		r.floor = pos - 1
+	}
+	if len(r.ring) < recentWindow {
+		r.ring = append(r.ring, recentEntry{pos, id})
+	} else {
+		old := r.ring[r.head]
+		if r.ids[old.id] == old.pos {
+			delete(r.ids, old.id)
+		}
+		r.floor = old.pos
+		r.ring[r.head] = recentEntry{pos, id}
+		r.head = (r.head + 1) % recentWindow
+	}
+	r.ids[id] = pos
 }

@@ -143,11 +143,11 @@ type Ledger struct {
 	lastPos  uint64 // last position applied to Pebble (maybe not yet durable)
 	lastHash [32]byte
 	heads    map[string]uint64 // cached stream versions, including applied ones
+	recent   recentIDs         // IDs sequenced lately, for the lookup done before the lock
 	assigned atomic.Uint64     // copy of lastPos for readers
 
 	// Durable watermark, under wm.
 	wm          sync.Mutex
-	pending     []*ticket
 	durableHash [32]byte
 	durable     atomic.Uint64
 	notify      chan struct{} // closed and replaced whenever durable advances or the ledger fails
@@ -156,7 +156,6 @@ type Ledger struct {
 type ticket struct {
 	last uint64
 	hash [32]byte
-	done bool
 }
 
 const maxCachedHeads = 1 << 16
@@ -199,6 +198,7 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 		ReadOnly:           o.ReadOnly,
 		FormatMajorVersion: pebbleFormat,
 		Logger:             quietLogger{},
+		CacheSize:          64 << 20,
 		EventListener: &pebble.EventListener{
 			BackgroundError: l.onBackgroundError,
 			DataCorruption: func(info pebble.DataCorruptionInfo) {
@@ -278,6 +278,7 @@ func (l *Ledger) load(readOnly bool) error {
 	}
 	// Everything recovered by Open counts as durable.
 	l.assigned.Store(l.lastPos)
+	l.recent.floor = l.lastPos
 	l.durable.Store(l.lastPos)
 	l.durableHash = l.lastHash
 	return nil
@@ -432,24 +433,25 @@ func (l *Ledger) WaitDurable(ctx context.Context, pos uint64) error {
 	}
 }
 
-// publish marks t synced and advances the watermark over the contiguous prefix
-// of synced batches (a later batch may report its sync before an earlier one).
+// publish advances the watermark through t once t's sync succeeded.
+//
+// Batches enter Pebble's WAL in position order (the sequencer applies them
+// under its lock), and a WAL sync covers every record written before it: "any
+// record written to the LogWriter to this point will be flushed to the OS and
+// synced to disk" (pebble/record.LogWriter.SyncRecord). A failed sync is sticky
+// for that WAL file, and a failure while rotating to a new WAL panics before
+// any later batch is applied. So when t's SyncWait returns nil, every batch
+// sequenced before t is durable too, even if its own goroutine has not yet
+// returned from SyncWait: the watermark moves over the whole prefix up to t
+// without waiting for those goroutines to be scheduled.
 func (l *Ledger) publish(t *ticket) {
 	l.wm.Lock()
 	defer l.wm.Unlock()
-	t.done = true
-	n := 0
-	for n < len(l.pending) && l.pending[n].done {
-		n++
-	}
-	if n == 0 {
+	if l.failed.Load() != nil || t.last <= l.durable.Load() {
 		return
 	}
-	last := l.pending[n-1]
-	l.durableHash = last.hash
-	l.durable.Store(last.last)
-	clear(l.pending[:n])
-	l.pending = l.pending[n:]
+	l.durableHash = t.hash
+	l.durable.Store(t.last)
 	close(l.notify)
 	l.notify = make(chan struct{})
 }

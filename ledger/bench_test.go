@@ -1,0 +1,249 @@
+package ledger
+
+// Benchmarks with raw-Pebble baselines in the same file, so each ratio in
+// BENCHMARKS.part.md comes from one run. On-disk benchmarks use b.TempDir().
+//
+//	go test ./ledger -run '^$' -bench . -benchtime 1s -count 3
+//	KEYLEDGER_BENCH_1M=1 go test ./ledger -run '^$' -bench Open -benchtime 20x
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// benchPayload is a typical small event.
+var benchPayload = testNote{Text: strings.Repeat("k", 64)}
+
+func benchLedger(b *testing.B) *Ledger {
+	b.Helper()
+	l, err := Open(b.TempDir(), &Options{Registry: testRegistry(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+// rawDB opens Pebble with the same settings the ledger uses.
+func rawDB(b *testing.B) *pebble.DB {
+	b.Helper()
+	db, err := pebble.Open(b.TempDir(), &pebble.Options{FormatMajorVersion: pebbleFormat, Logger: quietLogger{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func rawValue(b *testing.B) []byte {
+	v, err := msgpack.Marshal(benchPayload)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Roughly the size of a stored record: header, names, payload, hash.
+	return append(make([]byte, 100), v...)
+}
+
+// BenchmarkAppend1: one writer, one event per durable append.
+func BenchmarkAppend1(b *testing.B) {
+	b.Run("raw-synced-set", func(b *testing.B) {
+		db, v := rawDB(b), rawValue(b)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if err := db.Set(logKey(uint64(i)), v, pebble.Sync); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ledger", func(b *testing.B) {
+		l := benchLedger(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := l.Append(bg, "s", ExpectAny, NewEvent{Data: benchPayload}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkAppend64: 64 concurrent writers on distinct streams.
+func BenchmarkAppend64(b *testing.B) {
+	b.Run("raw-synced-set", func(b *testing.B) {
+		db, v := rawDB(b), rawValue(b)
+		var n atomic.Uint64
+		b.ReportAllocs()
+		b.SetParallelism(64 / runtime.GOMAXPROCS(0))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := db.Set(logKey(n.Add(1)), v, pebble.Sync); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("ledger", func(b *testing.B) {
+		l := benchLedger(b)
+		var w atomic.Uint64
+		b.ReportAllocs()
+		b.SetParallelism(64 / runtime.GOMAXPROCS(0))
+		b.RunParallel(func(pb *testing.PB) {
+			stream := fmt.Sprintf("writer-%d", w.Add(1))
+			for pb.Next() {
+				if _, err := l.Append(bg, stream, ExpectAny, NewEvent{Data: benchPayload}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkAppend100: 100 events per durable append; compare events/s.
+func BenchmarkAppend100(b *testing.B) {
+	b.Run("raw-synced-batch", func(b *testing.B) {
+		db, v := rawDB(b), rawValue(b)
+		b.ReportAllocs()
+		k := uint64(0)
+		for b.Loop() {
+			batch := db.NewBatch()
+			for range 100 {
+				k++
+				_ = batch.Set(logKey(k), v, nil)
+			}
+			if err := batch.Commit(pebble.Sync); err != nil {
+				b.Fatal(err)
+			}
+			_ = batch.Close()
+		}
+		b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("ledger", func(b *testing.B) {
+		l := benchLedger(b)
+		evs := make([]NewEvent, 100)
+		for i := range evs {
+			evs[i] = NewEvent{Data: benchPayload}
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := l.Append(bg, "s", ExpectAny, evs...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "events/s")
+	})
+}
+
+// BenchmarkReadAll: read and decode 10,000 events per op.
+func BenchmarkReadAll(b *testing.B) {
+	const n = 10000
+	l := benchLedger(b)
+	evs := make([]NewEvent, 1000)
+	for i := range evs {
+		evs[i] = NewEvent{Data: benchPayload}
+	}
+	for range n / len(evs) {
+		if _, err := l.Append(bg, "s", ExpectAny, evs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("raw-iterate-decode", func(b *testing.B) {
+		// The same stored records, iterated directly; only the payload is decoded.
+		b.ReportAllocs()
+		for b.Loop() {
+			it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixLog}, UpperBound: []byte{prefixLog + 1}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			count := 0
+			for ok := it.First(); ok; ok = it.Next() {
+				v := it.Value()
+				payload := v[len(v)-32-len(rawPayload) : len(v)-32]
+				var p testNote
+				if err := msgpack.Unmarshal(payload, &p); err != nil {
+					b.Fatal(err)
+				}
+				count++
+			}
+			_ = it.Close()
+			if count != n {
+				b.Fatalf("read %d", count)
+			}
+		}
+		b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("ledger", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			count := 0
+			for e, err := range l.ReadAll(bg, 0) {
+				if err != nil || e.Data == nil {
+					b.Fatal(err)
+				}
+				count++
+			}
+			if count != n {
+				b.Fatalf("read %d", count)
+			}
+		}
+		b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+	})
+}
+
+var rawPayload, _ = msgpack.Marshal(benchPayload)
+
+// BenchmarkOpen: Open+Close of a ledger holding 10k events (and 1M with
+// KEYLEDGER_BENCH_1M=1). Time and allocations must not grow with the log.
+func BenchmarkOpen(b *testing.B) {
+	sizes := []int{10_000}
+	if os.Getenv("KEYLEDGER_BENCH_1M") != "" {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			reg := testRegistry(b)
+			l, err := Open(dir, &Options{Registry: reg})
+			if err != nil {
+				b.Fatal(err)
+			}
+			evs := make([]NewEvent, 1000)
+			for i := range evs {
+				evs[i] = NewEvent{Data: benchPayload}
+			}
+			for i := range n / len(evs) {
+				if _, err := l.Append(bg, fmt.Sprintf("s%d", i%100), ExpectAny, evs...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := l.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			var heap uint64
+			for b.Loop() {
+				l, err := Open(dir, &Options{Registry: reg})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if l.DurablePosition() != uint64(n) {
+					b.Fatalf("opened at %d", l.DurablePosition())
+				}
+				runtime.ReadMemStats(&after)
+				heap = max(heap, after.HeapAlloc-min(after.HeapAlloc, before.HeapAlloc))
+				_ = l.Close()
+			}
+			b.ReportMetric(float64(heap), "heap-bytes")
+		})
+	}
+}
