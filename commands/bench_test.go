@@ -1,0 +1,176 @@
+package commands_test
+
+// Benchmarks with the ledger's own baseline in the same run, so each ratio
+// in BENCHMARKS.part.md comes from one command:
+//
+//	go test ./commands -run '^$' -bench . -benchtime 2s
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// diskEnv is a service and projections over an on-disk (durable) ledger.
+func diskEnv(b *testing.B) *env {
+	b.Helper()
+	e := &env{t: b, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	reg := ledger.NewRegistry()
+	if err := commands.Register(reg); err != nil {
+		b.Fatal(err)
+	}
+	l, err := ledger.Open(b.TempDir(), &ledger.Options{Registry: reg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.l = l
+	if e.proj, err = projections.Open(l, nil); err != nil {
+		b.Fatal(err)
+	}
+	if e.svc, err = commands.New(l, &commands.Options{Clock: func() time.Time { return e.now }, Projections: e.proj, Root: testRoot}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(e.close)
+	return e
+}
+
+// downloadedKeys creates n intercom keys held by ann.
+func downloadedKeys(b *testing.B, e *env, n int) {
+	e.given(frontLock()...)
+	for i := range n {
+		k := fmt.Sprintf("b%d", i)
+		if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: k, Lock: "front", By: "bill", Kind: commands.KindIntercom}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: k, By: "bill", Method: commands.ShareToID, Account: "ann"}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: k, By: "ann"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+var benchCmd atomic.Uint64
+
+func benchID() uuid.UUID {
+	var u uuid.UUID
+	binary.BigEndian.PutUint64(u[8:], benchCmd.Add(1))
+	u[0], u[1] = 0xbe, byte(time.Now().UnixNano())
+	binary.BigEndian.PutUint64(u[2:], uint64(time.Now().UnixNano()))
+	return u
+}
+
+// BenchmarkUnlock64: 64 concurrent callers, each unlocking its own key:
+// decision, durable record, projections applied. Baseline: the ledger's own
+// 64-writer durable append of an event of the same type.
+func BenchmarkUnlock64(b *testing.B) {
+	par := 64 / runtime.GOMAXPROCS(0)
+	b.Run("ledger-append", func(b *testing.B) {
+		e := diskEnv(b)
+		var w atomic.Uint64
+		b.ReportAllocs()
+		b.SetParallelism(par)
+		b.RunParallel(func(pb *testing.PB) {
+			stream := fmt.Sprintf("key-w%d", w.Add(1))
+			ev := commands.UnlockAttempted{Key: stream, Lock: "front", By: "ann", Door: commands.DoorMain, Source: "app", Granted: true}
+			for pb.Next() {
+				if _, err := e.l.Append(bg, stream, ledger.ExpectAny, ledger.NewEvent{Data: ev}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	})
+	b.Run("unlock", func(b *testing.B) {
+		e := diskEnv(b)
+		downloadedKeys(b, e, 64)
+		var w atomic.Uint64
+		b.ReportAllocs()
+		b.SetParallelism(par)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			k := fmt.Sprintf("b%d", (w.Add(1)-1)%64)
+			for pb.Next() {
+				r, err := e.svc.Unlock(bg, commands.Unlock{ID: benchID(), Key: k, By: "ann"})
+				if err != nil || !r.Granted {
+					b.Errorf("%+v %v", r, err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	})
+}
+
+// BenchmarkKeyStatus: status of one key at an instant. Baseline: the bare
+// ledger GetState of a row of the same key.
+func BenchmarkKeyStatus(b *testing.B) {
+	e := newEnv(b)
+	downloadedKeys(b, e, 1)
+	key := []byte("p/st/b0") // the row KeyStatus reads
+	b.Run("ledger-getstate", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.l.GetState(bg, key); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("status", func(b *testing.B) {
+		b.ReportAllocs()
+		at := e.now
+		for b.Loop() {
+			if _, err := e.proj.KeyStatus(bg, "b0", at); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkRebuild: events per second of a projection rebuild against the
+// ledger's ReadAll over the same log.
+func BenchmarkRebuild(b *testing.B) {
+	e := diskEnv(b)
+	downloadedKeys(b, e, 16)
+	for i := range 200 { // 20,000 unlock records, 100 per append
+		evs := make([]ledger.NewEvent, 100)
+		for j := range evs {
+			evs[j] = ledger.NewEvent{Data: commands.UnlockAttempted{Key: "b3", Lock: "front", By: "ann", Door: commands.DoorMain,
+				Source: "app", Granted: true, Uses: uint32(i*100 + j + 1)}, Time: e.now.Add(time.Duration(i*100+j) * time.Second)}
+		}
+		if _, err := e.l.Append(bg, "key-b3", ledger.ExpectAny, evs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	n := e.l.DurablePosition()
+	b.Run("ledger-readall", func(b *testing.B) {
+		for b.Loop() {
+			c := 0
+			for _, err := range e.l.ReadAll(bg, 0) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				c++
+			}
+		}
+		b.ReportMetric(float64(b.N)*float64(n)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("rebuild", func(b *testing.B) {
+		for b.Loop() {
+			if err := e.proj.Rebuild(bg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)*float64(n)/b.Elapsed().Seconds(), "events/s")
+	})
+}

@@ -1,0 +1,236 @@
+package commands
+
+import (
+	"errors"
+
+	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// catalogue is every event type of commands, once: its stable name, its
+// schema version and its Go type. Names are persisted in the log.
+//
+// APPEND ONLY. Never rename, remove or reuse a name. A changed payload keeps
+// its name, bumps its schema and registers an upcaster for the old one.
+var catalogue = []struct {
+	name   string
+	schema uint16
+	proto  any
+}{
+	{"account.registered", 1, AccountRegistered{}},
+	{"account.contact_added", 1, ContactAdded{}},
+	{"account.contact_deleted", 1, ContactDeleted{}},
+	{"lock.registered", 1, LockRegistered{}},
+	{"lock.slot_assigned", 1, SlotAssigned{}},
+	{"lock.slot_released", 1, SlotReleased{}},
+	{"lock.pin_claimed", 1, PINClaimed{}},
+	{"lock.pin_released", 1, PINReleased{}},
+	{"lock.blackouts_set", 1, LockBlackoutsSet{}},
+	{"key.created", 1, KeyCreated{}},
+	{"key.shared", 1, KeyShared{}},
+	{"key.downloaded", 1, KeyDownloaded{}},
+	{"key.edited", 1, KeyEdited{}},
+	{"key.revoked", 1, KeyRevoked{}},
+	{"key.reset", 1, KeyReset{}},
+	{"key.deactivation_requested", 1, DeactivationRequested{}},
+	{"key.deactivation_confirmed", 1, DeactivationConfirmed{}},
+	{"key.deleted", 1, KeyDeleted{}},
+	{"key.unlock_attempted", 1, UnlockAttempted{}},
+	{"outbox.notification_queued", 1, NotificationQueued{}},
+	{"outbox.notification_acked", 1, NotificationAcked{}},
+	// Online keys and lock groups (issue 5) append here.
+}
+
+// Register registers every event type of the catalogue on reg. Open the
+// ledger with that registry (ledger.Options.Registry) before New.
+func Register(reg *ledger.Registry) error {
+	var errs []error
+	for _, e := range catalogue {
+		errs = append(errs, reg.Register(e.name, e.schema, e.proto))
+	}
+	return errors.Join(errs...)
+}
+
+// EventNames lists the catalogue's type names in table order.
+func EventNames() []string {
+	out := make([]string, len(catalogue))
+	for i, e := range catalogue {
+		out[i] = e.name
+	}
+	return out
+}
+
+// Account stream: "account-<id>".
+
+// AccountRegistered: a user ID with a name and an e-mail address.
+type AccountRegistered struct {
+	Account, Name, Email string
+}
+
+// ContactAdded: an entry of the account's address book.
+type ContactAdded struct {
+	Account, Contact, Name, Email string
+}
+
+// ContactDeleted removes an address-book entry.
+type ContactDeleted struct {
+	Account, Contact string
+}
+
+// Lock stream: "lock-<id>". It holds what rules across keys need: slots and
+// their generations, and the PIN hashes in use.
+
+// LockRegistered: a lock with its owner, name, IANA zone, slots and doors.
+type LockRegistered struct {
+	Lock, Owner, Name string
+	Zone              string // IANA time zone name
+	Slots             int    // number of share-key slots ("locations")
+	Doors             Doors
+}
+
+// SlotAssigned: a share key occupies a slot at the slot's current generation.
+type SlotAssigned struct {
+	Lock, Key  string
+	Slot       int
+	Generation uint32
+}
+
+// SlotReleased: the slot is free again; Generation is what the next key in
+// it gets (greater than the released key's after a reset or deactivation).
+type SlotReleased struct {
+	Lock, Key  string
+	Slot       int
+	Generation uint32
+}
+
+// PINClaimed: a key of the lock uses the PIN with this keyed hash.
+type PINClaimed struct {
+	Lock, Key string
+	Hash      []byte // secret.PINHash
+}
+
+// PINReleased: the PIN hash is free again.
+type PINReleased struct {
+	Lock, Key string
+	Hash      []byte
+}
+
+// LockBlackoutsSet replaces the lock-wide blackouts (S4), which apply to
+// every key's online decision in addition to its own policy.
+type LockBlackoutsSet struct {
+	Lock, By  string
+	Blackouts []Blackout
+}
+
+// Key stream: "key-<id>". Every key event names its key and lock so read
+// models need no lookups.
+
+// Settings are what an owner chooses for a key and may edit where allowed.
+type Settings struct {
+	Name     string // key name (intercom) or description (digital key)
+	Category Category
+	Role     Role
+	Doors    Doors
+	Policy   Policy
+	Welcome  string // welcome message for the recipient (seed 004)
+}
+
+// KeyCreated: a key for a lock with its kind, credential and settings.
+// Share keys carry their slot and its generation; digital keys their holder
+// (they are delivered on creation) and, for a PIN, its keyed hash.
+type KeyCreated struct {
+	Key, Lock, Owner string
+	Kind             Kind
+	Credential       Credential
+	Settings         Settings
+	Slot             int
+	Generation       uint32
+	Holder           string // digital keys: the user it is made for
+	Email            string // where the user is told, if the owner asked
+	PINHash          []byte `msgpack:",omitempty"`
+}
+
+// KeyShared: shared To ID (Account) or To Code (CodeHash: the keyed hash of
+// the generated code; the code itself is never stored).
+type KeyShared struct {
+	Key, Lock, Owner string
+	Method           ShareMethod
+	Account          string `msgpack:",omitempty"`
+	CodeHash         []byte `msgpack:",omitempty"`
+}
+
+// KeyDownloaded: the holder (To ID) or code bearer (To Code) has the key.
+type KeyDownloaded struct {
+	Key, Lock, Holder string
+	Method            ShareMethod
+}
+
+// KeyEdited replaces the key's settings.
+type KeyEdited struct {
+	Key, Lock, By string
+	Settings      Settings
+}
+
+// KeyRevoked: the share (or key) is cancelled.
+type KeyRevoked struct {
+	Key, Lock, By string
+}
+
+// KeyReset: after download, the slot got a new generation; the next holder's
+// key overwrites this one at the lock.
+type KeyReset struct {
+	Key, Lock, By string
+	Slot          int
+	Generation    uint32 // the slot's new generation
+}
+
+// DeactivationRequested: the owner asked the lock to deactivate the slot.
+type DeactivationRequested struct {
+	Key, Lock, By string
+	Slot          int
+}
+
+// DeactivationConfirmed: the lock confirmed the slot is deactivated.
+type DeactivationConfirmed struct {
+	Key, Lock, By string
+	Slot          int
+	Generation    uint32 // the slot's new generation
+}
+
+// KeyDeleted: the key is gone from every list.
+type KeyDeleted struct {
+	Key, Lock, By string
+}
+
+// UnlockAttempted records an online unlock, granted or denied with a reason.
+type UnlockAttempted struct {
+	Key, Lock, By string
+	Door          Door
+	Source        string // e.g. "app", "keypad", "intercom"
+	Granted       bool
+	Reason        string `msgpack:",omitempty"` // why denied
+	Uses          uint32 // granted uses after this attempt
+}
+
+// Outbox (N1): what the embedding backend must tell people.
+
+// Notification topics. Persisted: never change a value.
+const (
+	TopicKeyShared = "key_shared" // a key was shared with / made for someone
+	TopicWelcome   = "welcome"    // the owner's welcome message
+)
+
+// NotificationQueued is appended atomically with the events that cause it.
+// A code or PIN the recipient must learn is sealed (Secret), never plain.
+type NotificationQueued struct {
+	Topic     string
+	To, Email string
+	Lock, Key string
+	Message   string        `msgpack:",omitempty"`
+	Secret    secret.Sealed `msgpack:",omitempty"`
+}
+
+// NotificationAcked: the backend delivered the notification with this event ID.
+type NotificationAcked struct {
+	Notification [16]byte
+}

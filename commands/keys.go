@@ -1,0 +1,552 @@
+package commands
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// Secret is a share code or PIN: it prints as [REDACTED] and refuses every
+// serialization; Reveal returns the plaintext.
+type Secret = secret.Secret
+
+// NewSecret wraps a caller's PIN (or a code typed by a user) as a Secret.
+func NewSecret(s string) Secret { return secret.FromString(s) }
+
+// CreateKey creates a key for a lock (K1). The lock's owner creates it.
+type CreateKey struct {
+	ID       uuid.UUID
+	Key      string // new key ID, chosen by the caller
+	Lock, By string
+	Kind     Kind
+	Settings Settings
+	// Share keys: the slot (1..lock slots); 0 takes the lowest free one.
+	Slot int
+	// Digital keys: the user it is made for (a registered account), the
+	// credential (default app), a PIN for CredentialPIN (zero: the library
+	// draws a unique one of PINDigits digits, default 6), and whether the user
+	// is e-mailed (with the PIN, sealed in the outbox).
+	For        string
+	Credential Credential
+	PIN        Secret
+	PINDigits  int
+	Email      bool
+}
+
+// CreateResult is what the owner sees once a key is created.
+type CreateResult struct {
+	Key        string
+	Slot       int    // share keys
+	Generation uint32 // share keys: the slot generation the key is issued at
+	// PIN is the digital key's PIN on the first execution of the command
+	// (zero when a retried command ID returns the original result).
+	PIN Secret
+}
+
+func (c *CreateKey) validate() error {
+	if err := firstErr(checkID("key", c.Key), checkID("lock", c.Lock), checkID("by", c.By)); err != nil {
+		return err
+	}
+	if _, ok := kindRules[c.Kind]; !ok {
+		return invalid("kind", "%v is not a kind of key this command creates", c.Kind)
+	}
+	if c.Kind != KindShare && c.Slot != 0 {
+		return invalid("slot", "only share keys occupy a slot")
+	}
+	if c.Slot < 0 {
+		return invalid("slot", "%d, want 1..slots or 0 for any free one", c.Slot)
+	}
+	if c.Credential == 0 {
+		c.Credential = CredentialApp
+	}
+	switch {
+	case c.Credential < CredentialApp || c.Credential > CredentialKeycard:
+		return invalid("credential", "%v unknown", c.Credential)
+	case c.Kind != KindDigital && c.Credential != CredentialApp:
+		return invalid("credential", "%v is only for digital keys", c.Credential)
+	}
+	if c.Kind == KindDigital {
+		if err := checkID("for", c.For); err != nil {
+			return err
+		}
+	} else if c.For != "" || c.Email {
+		return invalid("for", "only digital keys are made for a user on creation; share the key instead")
+	}
+	if c.Credential != CredentialPIN && !c.PIN.IsZero() {
+		return invalid("pin", "a PIN is only for the PIN credential")
+	}
+	if !c.PIN.IsZero() {
+		if err := secret.ValidatePIN(c.PIN); err != nil {
+			return invalid("pin", "must be %d to %d digits", secret.MinPINDigits, secret.MaxPINDigits)
+		}
+	}
+	if c.PINDigits == 0 {
+		c.PINDigits = secret.MaxPINDigits
+	}
+	if c.PINDigits < secret.MinPINDigits || c.PINDigits > secret.MaxPINDigits {
+		return invalid("pin digits", "%d, want %d to %d", c.PINDigits, secret.MinPINDigits, secret.MaxPINDigits)
+	}
+	return c.Settings.validate(c.Kind)
+}
+
+func (st *Settings) validate(k Kind) error {
+	if st.Category == 0 {
+		st.Category = CategoryFriend
+	}
+	if st.Role == 0 {
+		st.Role = RoleUser
+	}
+	if st.Doors == 0 {
+		st.Doors = DoorMain
+	}
+	switch {
+	case st.Category > CategoryEmployee:
+		return invalid("category", "%v unknown", st.Category)
+	case st.Role > RoleAdmin:
+		return invalid("role", "%v unknown", st.Role)
+	case st.Doors&^allDoors != 0:
+		return invalid("doors", "%v unknown", st.Doors)
+	}
+	if err := firstErr(checkText("name", st.Name, MaxNameLen), checkText("welcome message", st.Welcome, MaxTextLen)); err != nil {
+		return err
+	}
+	return validatePolicy(st.Policy)
+}
+
+const maxPINDraws = 32
+
+// CreateKey creates a key. Share keys take a slot; digital keys are delivered
+// to their user at once (state sharing), with a PIN unique on the lock.
+func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, error) {
+	if err := c.validate(); err != nil {
+		return CreateResult{}, err
+	}
+	if c.Credential == CredentialPIN {
+		if err := s.needVault(); err != nil {
+			return CreateResult{}, err
+		}
+	}
+	draw := c.Credential == CredentialPIN && c.PIN.IsZero()
+	for tries := 0; ; tries++ {
+		pin := c.PIN
+		var hash []byte
+		var sealed secret.Sealed
+		if c.Credential == CredentialPIN {
+			if draw {
+				var err error
+				if pin, err = s.vault.NewPIN(c.PINDigits); err != nil {
+					return CreateResult{}, err
+				}
+			}
+			h, err := s.vault.HashPIN(c.Lock, pin)
+			if err != nil {
+				return CreateResult{}, invalid("pin", "must be %d to %d digits", secret.MinPINDigits, secret.MaxPINDigits)
+			}
+			hash = h[:]
+			if c.Email {
+				if sealed, err = s.vault.Seal(ctx, pin, notificationAAD(c.Key)); err != nil {
+					return CreateResult{}, err
+				}
+			}
+		}
+		evs, err := s.execute(ctx, c.ID, func(t *txn) error { return decideCreate(t, c, hash, sealed) })
+		if errors.Is(err, ErrPINTaken) && draw && tries < maxPINDraws {
+			continue
+		}
+		if err != nil {
+			return CreateResult{}, err
+		}
+		kc, _ := firstOf[KeyCreated](evs)
+		res := CreateResult{Key: kc.Key, Slot: kc.Slot, Generation: kc.Generation}
+		if !isReplay(evs) {
+			res.PIN = pin
+		}
+		return res, nil
+	}
+}
+
+func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) error {
+	l, err := t.lock(c.Lock)
+	if err != nil {
+		return err
+	}
+	if err := ownerOf(l, c.Lock, c.By); err != nil {
+		return err
+	}
+	if c.Settings.Doors&^l.Doors != 0 {
+		return invalid("doors", "lock %q has no %v door", c.Lock, c.Settings.Doors&^l.Doors)
+	}
+	k, err := t.key(c.Key)
+	if err != nil {
+		return err
+	}
+	if k.State != StateNone {
+		return exists("key", c.Key)
+	}
+	ev := KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: c.Kind, Credential: c.Credential, Settings: c.Settings}
+	var lockEvs []any
+	if kindRules[c.Kind].slot {
+		slot := c.Slot
+		if slot == 0 {
+			slot = l.FreeSlot()
+			if slot == 0 {
+				return ErrNoSlot
+			}
+		}
+		if slot > len(l.SlotKeys) {
+			return invalid("slot", "%d, lock %q has %d slots", slot, c.Lock, len(l.SlotKeys))
+		}
+		if other := l.SlotKeys[slot-1]; other != "" {
+			return invalid("slot", "slot %d of lock %q holds key %q", slot, c.Lock, other)
+		}
+		ev.Slot, ev.Generation = slot, l.SlotGens[slot-1]
+		lockEvs = append(lockEvs, SlotAssigned{Lock: c.Lock, Key: c.Key, Slot: slot, Generation: ev.Generation})
+	}
+	var notes []any
+	if c.Kind == KindDigital {
+		user, err := t.account(c.For)
+		if err != nil {
+			return err
+		}
+		if !user.Exists() {
+			return &NotFoundError{What: "account", ID: c.For}
+		}
+		ev.Holder = c.For
+		if c.Email {
+			ev.Email = user.Email
+			notes = append(notes, NotificationQueued{Topic: TopicKeyShared, To: c.For, Email: user.Email,
+				Lock: c.Lock, Key: c.Key, Message: c.Settings.Welcome, Secret: sealedPIN})
+		}
+	}
+	if pinHash != nil {
+		if other, taken := l.PINs[[32]byte(pinHash)]; taken {
+			_ = other // never name the PIN; the other key is not secret but is not the caller's business
+			return ErrPINTaken
+		}
+		ev.PINHash = pinHash
+		lockEvs = append(lockEvs, PINClaimed{Lock: c.Lock, Key: c.Key, Hash: pinHash})
+	}
+	t.emit(keyStream(c.Key), append([]any{ev}, notes...)...)
+	t.emit(lockStream(c.Lock), lockEvs...)
+	return nil
+}
+
+// notificationAAD binds a sealed outbox secret to its key.
+func notificationAAD(key string) []byte { return []byte("keyledger/outbox key " + key) }
+
+// NotificationAAD is the associated data to open the Secret of a
+// NotificationQueued about key with the vault.
+func NotificationAAD(key string) []byte { return notificationAAD(key) }
+
+// loadOwned loads a key and its lock and checks that by owns the lock.
+func loadOwned(t *txn, key, by string) (*KeyState, *LockState, error) {
+	k, err := t.key(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if k.State == StateNone {
+		return nil, nil, &NotFoundError{What: "key", ID: key}
+	}
+	l, err := t.lock(k.Lock)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ownerOf(l, k.Lock, by); err != nil {
+		return nil, nil, err
+	}
+	return k, l, nil
+}
+
+// ShareKey shares a key To ID (a registered account) or To Code (K2).
+type ShareKey struct {
+	ID      uuid.UUID
+	Key, By string
+	Method  ShareMethod
+	Account string // To ID
+	// Email, for To Code, is where the owner asks the code to be sent: the
+	// outbox then carries it, sealed.
+	Email string
+}
+
+// ShareResult is what the owner sees after sharing.
+type ShareResult struct {
+	Key     string
+	Method  ShareMethod
+	Account string
+	// Code is the generated share code (To Code), shown to the owner once:
+	// only its keyed hash is stored. Zero when a retried command ID returns
+	// the original result.
+	Code Secret
+}
+
+// ShareKey shares a key. To ID notifies the account through the outbox.
+func (s *Service) ShareKey(ctx context.Context, c ShareKey) (ShareResult, error) {
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkEmail("email", c.Email, false)); err != nil {
+		return ShareResult{}, err
+	}
+	var code Secret
+	var hash []byte
+	var sealed secret.Sealed
+	switch c.Method {
+	case ShareToID:
+		if err := checkID("account", c.Account); err != nil {
+			return ShareResult{}, err
+		}
+		if c.Email != "" {
+			return ShareResult{}, invalid("email", "To ID shares notify the account's own address")
+		}
+	case ShareToCode:
+		if c.Account != "" {
+			return ShareResult{}, invalid("account", "a To Code share names no account")
+		}
+		if err := s.needVault(); err != nil {
+			return ShareResult{}, err
+		}
+		var err error
+		if code, err = s.vault.NewCode(); err != nil {
+			return ShareResult{}, err
+		}
+		h, err := s.vault.HashCode(code)
+		if err != nil {
+			return ShareResult{}, err
+		}
+		hash = h[:]
+		if c.Email != "" {
+			if sealed, err = s.vault.Seal(ctx, code, notificationAAD(c.Key)); err != nil {
+				return ShareResult{}, err
+			}
+		}
+	default:
+		return ShareResult{}, invalid("method", "want To ID or To Code")
+	}
+	evs, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
+		k, _, err := loadOwned(t, c.Key, c.By)
+		if err != nil {
+			return err
+		}
+		if err := checkAllowed(c.Key, k.Kind, k.State, ActShare); err != nil {
+			return err
+		}
+		rule := kindRules[k.Kind]
+		if (c.Method == ShareToID && !rule.toID) || (c.Method == ShareToCode && !rule.toCode) {
+			return invalid("method", "%v keys cannot be shared %v", k.Kind, c.Method)
+		}
+		ev := KeyShared{Key: c.Key, Lock: k.Lock, Owner: c.By, Method: c.Method, Account: c.Account, CodeHash: hash}
+		evs := []any{ev}
+		if c.Method == ShareToID {
+			a, err := t.account(c.Account)
+			if err != nil {
+				return err
+			}
+			if !a.Exists() {
+				return &NotFoundError{What: "account", ID: c.Account}
+			}
+			evs = append(evs, NotificationQueued{Topic: TopicKeyShared, To: c.Account, Email: a.Email, Lock: k.Lock, Key: c.Key})
+		} else if c.Email != "" {
+			evs = append(evs, NotificationQueued{Topic: TopicKeyShared, Email: c.Email, Lock: k.Lock, Key: c.Key, Secret: sealed})
+		}
+		t.emit(keyStream(c.Key), evs...)
+		return nil
+	})
+	if err != nil {
+		return ShareResult{}, err
+	}
+	ks, _ := firstOf[KeyShared](evs)
+	res := ShareResult{Key: ks.Key, Method: ks.Method, Account: ks.Account}
+	if !isReplay(evs) && ks.Method == ShareToCode {
+		res.Code = code
+	}
+	return res, nil
+}
+
+// isReplay reports whether events came back from the log (a retried command
+// ID) rather than from this execution: execute leaves Type empty on the
+// events it has just appended; the log always stores a type name.
+func isReplay(evs []ledger.Event) bool { return len(evs) > 0 && evs[0].Type != "" }
+
+// DownloadKey is the holder (To ID) or code bearer (To Code) fetching the key (K4).
+type DownloadKey struct {
+	ID  uuid.UUID
+	Key string
+	// By is who downloads: the account shared To ID, or for To Code the
+	// bearer's account or device ID; it becomes the key's holder.
+	By   string
+	Code Secret // To Code
+}
+
+// DownloadResult is what the holder's phone receives.
+type DownloadResult struct {
+	Key, Lock  string
+	Slot       int
+	Generation uint32
+	Settings   Settings
+}
+
+// DownloadKey downloads a shared key. A wrong code or account is ErrNotPermitted.
+func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResult, error) {
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
+		return DownloadResult{}, err
+	}
+	evs, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
+		k, err := t.key(c.Key)
+		if err != nil {
+			return err
+		}
+		if err := checkAllowed(c.Key, k.Kind, k.State, ActDownload); err != nil {
+			return err
+		}
+		switch k.Method {
+		case ShareToID:
+			if c.By != k.Recipient {
+				return notPermitted("key %q was not shared with %q", c.Key, c.By)
+			}
+		case ShareToCode:
+			if s.vault == nil || c.Code.IsZero() || !s.vault.CheckCode(c.Code, secret.CodeHash(k.CodeHash)) {
+				return notPermitted("wrong or missing share code for key %q", c.Key)
+			}
+		}
+		evs := []any{KeyDownloaded{Key: c.Key, Lock: k.Lock, Holder: c.By, Method: k.Method}}
+		if k.Settings.Welcome != "" {
+			var email string
+			if a, err := t.account(c.By); err == nil && a.Exists() {
+				email = a.Email
+			}
+			evs = append(evs, NotificationQueued{Topic: TopicWelcome, To: c.By, Email: email, Lock: k.Lock, Key: c.Key, Message: k.Settings.Welcome})
+		}
+		t.emit(keyStream(c.Key), evs...)
+		return nil
+	})
+	if err != nil {
+		return DownloadResult{}, err
+	}
+	return s.downloadResult(ctx, c.Key, evs)
+}
+
+func (s *Service) downloadResult(ctx context.Context, key string, evs []ledger.Event) (DownloadResult, error) {
+	d, _ := firstOf[KeyDownloaded](evs)
+	e, err := s.cache.get(ctx, s.store, keyStream(key), func() aggregate { return &KeyState{} })
+	if err != nil {
+		return DownloadResult{}, err
+	}
+	k := e.state.(*KeyState)
+	return DownloadResult{Key: d.Key, Lock: d.Lock, Slot: k.Slot, Generation: k.Generation, Settings: k.Settings}, nil
+}
+
+// EditKey replaces a key's settings (K3, K7) where its kind and state allow.
+type EditKey struct {
+	ID       uuid.UUID
+	Key, By  string
+	Settings Settings
+}
+
+// EditKey edits a key. Share keys: only before download.
+func (s *Service) EditKey(ctx context.Context, c EditKey) error {
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
+		return err
+	}
+	_, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
+		k, l, err := loadOwned(t, c.Key, c.By)
+		if err != nil {
+			return err
+		}
+		if err := checkAllowed(c.Key, k.Kind, k.State, ActEdit); err != nil {
+			return err
+		}
+		st := c.Settings
+		if err := st.validate(k.Kind); err != nil {
+			return err
+		}
+		if st.Doors&^l.Doors != 0 {
+			return invalid("doors", "lock %q has no %v door", k.Lock, st.Doors&^l.Doors)
+		}
+		t.emit(keyStream(c.Key), KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
+		return nil
+	})
+	return err
+}
+
+// KeyCommand is a command on one key by its lock's owner: RevokeKey,
+// ResetKey, RequestDeactivation, ConfirmDeactivation, DeleteKey.
+type KeyCommand struct {
+	ID      uuid.UUID
+	Key, By string
+}
+
+// RevokeKey cancels a share before download (K3; intercom and digital keys at any time).
+func (s *Service) RevokeKey(ctx context.Context, c KeyCommand) error {
+	return s.keyCommand(ctx, c, ActRevoke, func(k *KeyState, l *LockState) ([]any, []any) {
+		return []any{KeyRevoked{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false)
+	})
+}
+
+// ResetKey gives a downloaded share key's slot a new generation (K5): the
+// slot is free to share again and the next holder's key overwrites this one.
+func (s *Service) ResetKey(ctx context.Context, c KeyCommand) error {
+	return s.keyCommand(ctx, c, ActReset, func(k *KeyState, l *LockState) ([]any, []any) {
+		return []any{KeyReset{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true)
+	})
+}
+
+// RequestDeactivation records that the owner asked the lock to deactivate a
+// downloaded key's slot (K6). The key is listed as pending until confirmed.
+func (s *Service) RequestDeactivation(ctx context.Context, c KeyCommand) error {
+	return s.keyCommand(ctx, c, ActRequestDeactivation, func(k *KeyState, l *LockState) ([]any, []any) {
+		return []any{DeactivationRequested{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot}}, nil
+	})
+}
+
+// ConfirmDeactivation records the lock's confirmation (K6); the slot is free
+// again at a new generation.
+func (s *Service) ConfirmDeactivation(ctx context.Context, c KeyCommand) error {
+	return s.keyCommand(ctx, c, ActConfirmDeactivation, func(k *KeyState, l *LockState) ([]any, []any) {
+		return []any{DeactivationConfirmed{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true)
+	})
+}
+
+// DeleteKey deletes a key where allowed (a downloaded share key must be
+// reset or deactivated first).
+func (s *Service) DeleteKey(ctx context.Context, c KeyCommand) error {
+	return s.keyCommand(ctx, c, ActDelete, func(k *KeyState, l *LockState) ([]any, []any) {
+		return []any{KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false)
+	})
+}
+
+// releaseAll returns the lock events that free what the key still holds: its
+// slot (at a new generation if bump) and its PIN.
+func releaseAll(k *KeyState, l *LockState, bump bool) []any {
+	var out []any
+	if k.Slot > 0 && k.Slot <= len(l.SlotKeys) && l.SlotKeys[k.Slot-1] == k.ID {
+		gen := l.SlotGens[k.Slot-1]
+		if bump {
+			gen++
+		}
+		out = append(out, SlotReleased{Lock: k.Lock, Key: k.ID, Slot: k.Slot, Generation: gen})
+	}
+	if k.PINHash != nil && l.PINs[[32]byte(k.PINHash)] == k.ID {
+		out = append(out, PINReleased{Lock: k.Lock, Key: k.ID, Hash: k.PINHash})
+	}
+	return out
+}
+
+func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a Action, decide func(*KeyState, *LockState) (keyEvs, lockEvs []any)) error {
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
+		return err
+	}
+	_, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
+		k, l, err := loadOwned(t, c.Key, c.By)
+		if err != nil {
+			return err
+		}
+		if err := checkAllowed(c.Key, k.Kind, k.State, a); err != nil {
+			return err
+		}
+		kev, lev := decide(k, l)
+		t.emit(keyStream(c.Key), kev...)
+		t.emit(lockStream(k.Lock), lev...)
+		return nil
+	})
+	return err
+}

@@ -1,0 +1,109 @@
+package commands
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// MaxSlots bounds a lock's share-key slots.
+const MaxSlots = 1024
+
+// RegisterLock registers a lock with its owner, name, IANA time zone, number
+// of share-key slots and doors (DoorMain, optionally DoorInner).
+type RegisterLock struct {
+	ID                uuid.UUID
+	Lock, Owner, Name string
+	Zone              string
+	Slots             int
+	Doors             Doors // default DoorMain
+}
+
+func (c *RegisterLock) validate() error {
+	if c.Doors == 0 {
+		c.Doors = DoorMain
+	}
+	if err := firstErr(checkID("lock", c.Lock), checkID("owner", c.Owner), checkText("name", c.Name, MaxNameLen)); err != nil {
+		return err
+	}
+	if c.Zone == "" {
+		return invalid("zone", "empty (an IANA time zone such as Europe/Berlin)")
+	}
+	if _, err := time.LoadLocation(c.Zone); err != nil {
+		return invalid("zone", "%q is not a known IANA time zone", c.Zone)
+	}
+	if c.Slots < 0 || c.Slots > MaxSlots {
+		return invalid("slots", "%d, want 0..%d", c.Slots, MaxSlots)
+	}
+	if c.Doors&^allDoors != 0 || c.Doors&DoorMain == 0 {
+		return invalid("doors", "%v must include the main door and nothing unknown", c.Doors)
+	}
+	return nil
+}
+
+// RegisterLock registers a lock; its owner must be a registered account.
+func (s *Service) RegisterLock(ctx context.Context, c RegisterLock) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	_, err := s.execute(ctx, c.ID, func(t *txn) error {
+		owner, err := t.account(c.Owner)
+		if err != nil {
+			return err
+		}
+		if !owner.Exists() {
+			return &NotFoundError{What: "account", ID: c.Owner}
+		}
+		l, err := t.lock(c.Lock)
+		if err != nil {
+			return err
+		}
+		if l.Exists() {
+			return exists("lock", c.Lock)
+		}
+		t.emit(lockStream(c.Lock), LockRegistered{Lock: c.Lock, Owner: c.Owner, Name: c.Name, Zone: c.Zone, Slots: c.Slots, Doors: c.Doors})
+		return nil
+	})
+	return err
+}
+
+// SetLockBlackouts replaces the lock-wide blackouts (S4): no key of the lock
+// opens it online inside one.
+type SetLockBlackouts struct {
+	ID        uuid.UUID
+	Lock, By  string
+	Blackouts []Blackout
+}
+
+// SetLockBlackouts sets the lock-wide blackouts; only the owner may.
+func (s *Service) SetLockBlackouts(ctx context.Context, c SetLockBlackouts) error {
+	if err := firstErr(checkID("lock", c.Lock), checkID("by", c.By)); err != nil {
+		return err
+	}
+	if err := validateBlackouts(c.Blackouts); err != nil {
+		return err
+	}
+	_, err := s.execute(ctx, c.ID, func(t *txn) error {
+		l, err := t.lock(c.Lock)
+		if err != nil {
+			return err
+		}
+		if err := ownerOf(l, c.Lock, c.By); err != nil {
+			return err
+		}
+		t.emit(lockStream(c.Lock), LockBlackoutsSet{Lock: c.Lock, By: c.By, Blackouts: c.Blackouts})
+		return nil
+	})
+	return err
+}
+
+func ownerOf(l *LockState, id, by string) error {
+	if !l.Exists() {
+		return &NotFoundError{What: "lock", ID: id}
+	}
+	if l.Owner != by {
+		return notPermitted("%q is not the owner of lock %q", by, id)
+	}
+	return nil
+}

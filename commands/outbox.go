@@ -1,0 +1,43 @@
+package commands
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// outboxStream holds acknowledgements (append-only, no version check).
+const outboxStream = "outbox"
+
+// AckNotification records that the backend delivered the notification whose
+// event ID is id (projections.Notification.ID). Acknowledging twice is a no-op
+// (the command ID derives from id); an unknown ID is a NotFoundError.
+func (s *Service) AckNotification(ctx context.Context, id uuid.UUID) error {
+	ev, err := s.store.EventByID(ctx, id)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return &NotFoundError{What: "notification", ID: id.String()}
+	}
+	if err != nil {
+		return err
+	}
+	if _, ok := ev.Data.(NotificationQueued); !ok {
+		return &NotFoundError{What: "notification", ID: id.String()}
+	}
+	_, err = s.execute(ctx, uuid.NewSHA1(id, []byte("ack")), func(t *txn) error {
+		t.emitAny(outboxStream, NotificationAcked{Notification: id})
+		return nil
+	})
+	return err
+}
+
+// RevealNotificationSecret opens the sealed code or PIN of a notification
+// about key, for the backend to put in the message it sends.
+func (s *Service) RevealNotificationSecret(ctx context.Context, key string, sealed []byte) (Secret, error) {
+	if err := s.needVault(); err != nil {
+		return Secret{}, err
+	}
+	return s.vault.Open(ctx, secret.Sealed(sealed), notificationAAD(key))
+}

@@ -1,0 +1,337 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// Waiter is what the service waits on before a command returns, so queries
+// read its writes (P6). *projections.Projections implements it.
+type Waiter interface {
+	WaitApplied(ctx context.Context, position uint64) error
+}
+
+// Options configure New. The zero value works for everything except codes
+// and PINs, which need Vault or Root.
+type Options struct {
+	// Clock is the time of every decision and event. Default time.Now.
+	Clock func() time.Time
+	// Vault hashes share codes and PINs and seals what the outbox must send.
+	// If nil and Root is set, New builds one over a secret.LedgerKeystore in
+	// the store.
+	Vault *secret.Vault
+	// Root is the root secret (≥ 32 random bytes from the backend's secret
+	// manager) used when Vault is nil. Never stored.
+	Root []byte
+	// Projections, if set, is waited on after every append (P6).
+	Projections Waiter
+	// MaxRetries bounds attempts on version conflicts. Default 64.
+	MaxRetries int
+	// CacheStreams bounds the folded stream states kept in memory. Default 4096.
+	CacheStreams int
+}
+
+// Service executes commands: it loads the streams a command reads (folded
+// state cached with its version), decides, and appends the resulting events
+// with the exact expected versions; a conflict refreshes the states and
+// decides again. Safe for concurrent use. Use one Service per ledger.
+type Service struct {
+	store   ledger.Store
+	vault   *secret.Vault
+	clock   func() time.Time
+	waiter  Waiter
+	retries int
+	cache   *stateCache
+	serial  keyLocks
+}
+
+// New returns a service over store, whose registry must hold the catalogue
+// (Register).
+func New(store ledger.Store, opts *Options) (*Service, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrInvalid)
+	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	if _, _, ok := store.Registry().Lookup(KeyCreated{}); !ok {
+		return nil, fmt.Errorf("%w: the ledger's registry lacks the commands catalogue (call commands.Register)", ErrInvalid)
+	}
+	s := &Service{store: store, vault: opts.Vault, clock: opts.Clock, waiter: opts.Projections,
+		retries: opts.MaxRetries, cache: newStateCache(opts.CacheStreams)}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.retries <= 0 {
+		s.retries = 64
+	}
+	if s.vault == nil && len(opts.Root) > 0 {
+		v, err := secret.NewVault(&secret.Options{Root: secret.New(opts.Root), Keystore: secret.NewLedgerKeystore(store)})
+		if err != nil {
+			return nil, err
+		}
+		s.vault = v
+	}
+	return s, nil
+}
+
+// Store returns the ledger the service writes to.
+func (s *Service) Store() ledger.Store { return s.store }
+
+// Vault returns the service's vault (nil if none was configured).
+func (s *Service) Vault() *secret.Vault { return s.vault }
+
+func (s *Service) needVault() error {
+	if s.vault == nil {
+		return fmt.Errorf("%w: codes and PINs need Options.Vault or Options.Root", ErrInvalid)
+	}
+	return nil
+}
+
+// eventID derives the ID of the i-th event of a command.
+func eventID(cmd uuid.UUID, i int) uuid.UUID {
+	return uuid.NewSHA1(cmd, []byte{'e', byte(i >> 8), byte(i)})
+}
+
+func checkCommandID(id uuid.UUID) error {
+	if id == uuid.Nil {
+		return invalid("command ID", "must be set by the caller (it makes retries idempotent)")
+	}
+	return nil
+}
+
+// txn is one attempt of one command: the states it loaded (with versions)
+// and the events it decided.
+type txn struct {
+	s      *Service
+	ctx    context.Context
+	now    time.Time
+	loaded map[string]cacheEntry
+	order  []string // streams to append to, in order
+	staged map[string][]any
+	anyVer map[string]bool // streams appended with ExpectAny (never loaded)
+}
+
+// load returns the folded state of a stream and remembers its version as the
+// expected version of any append to it. The returned state is shared: never
+// change it.
+func (t *txn) load(stream string, zero func() aggregate) (aggregate, error) {
+	if e, ok := t.loaded[stream]; ok {
+		return e.state, nil
+	}
+	e, err := t.s.cache.get(t.ctx, t.s.store, stream, zero)
+	if err != nil {
+		return nil, err
+	}
+	t.loaded[stream] = e
+	return e.state, nil
+}
+
+func (t *txn) key(id string) (*KeyState, error) {
+	a, err := t.load(keyStream(id), func() aggregate { return &KeyState{} })
+	if err != nil {
+		return nil, err
+	}
+	return a.(*KeyState), nil
+}
+
+func (t *txn) lock(id string) (*LockState, error) {
+	a, err := t.load(lockStream(id), func() aggregate { return &LockState{} })
+	if err != nil {
+		return nil, err
+	}
+	return a.(*LockState), nil
+}
+
+func (t *txn) account(id string) (*AccountState, error) {
+	a, err := t.load(accountStream(id), func() aggregate { return &AccountState{} })
+	if err != nil {
+		return nil, err
+	}
+	return a.(*AccountState), nil
+}
+
+// emit stages events for a stream that was loaded in this attempt (its
+// expected version is the loaded one). Event values, not pointers.
+func (t *txn) emit(stream string, events ...any) {
+	if len(events) == 0 {
+		return
+	}
+	if _, ok := t.staged[stream]; !ok {
+		t.order = append(t.order, stream)
+	}
+	t.staged[stream] = append(t.staged[stream], events...)
+}
+
+// emitAny stages events for a stream appended without a version check
+// (append-only logs such as the outbox acknowledgements).
+func (t *txn) emitAny(stream string, events ...any) {
+	if t.anyVer == nil {
+		t.anyVer = map[string]bool{}
+	}
+	t.anyVer[stream] = true
+	t.emit(stream, events...)
+}
+
+// execute runs a command: a command ID seen before returns the events it
+// appended then; otherwise decide runs against fresh state and its events are
+// appended atomically with exact expected versions, retrying on conflict.
+// decide must be a pure function of the loaded states (plus values computed
+// before execute); it may run several times.
+func (s *Service) execute(ctx context.Context, cmd uuid.UUID, decide func(t *txn) error) ([]ledger.Event, error) {
+	return s.executeOn(ctx, cmd, "", decide)
+}
+
+// executeOn is execute serialised with other commands on the same stream
+// (usually the key's) in this process.
+func (s *Service) executeOn(ctx context.Context, cmd uuid.UUID, stream string, decide func(t *txn) error) ([]ledger.Event, error) {
+	if err := checkCommandID(cmd); err != nil {
+		return nil, err
+	}
+	if evs, err := s.replay(ctx, cmd); err != nil || evs != nil {
+		return evs, err
+	}
+	var pos uint64
+	evs, err := func() ([]ledger.Event, error) {
+		if stream != "" {
+			defer s.serial.lock(stream)()
+		}
+		return s.attempts(ctx, cmd, decide, &pos)
+	}()
+	if err != nil || pos == 0 {
+		return evs, err
+	}
+	return evs, s.wait(ctx, pos)
+}
+
+func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, decide func(t *txn) error, last *uint64) ([]ledger.Event, error) {
+	for attempt := 0; attempt < s.retries; attempt++ {
+		if attempt > 0 {
+			backoff(ctx, attempt)
+		}
+		t := &txn{s: s, ctx: ctx, now: s.clock(), loaded: map[string]cacheEntry{}, staged: map[string][]any{}}
+		if err := decide(t); err != nil {
+			return nil, err
+		}
+		if len(t.order) == 0 {
+			return nil, nil
+		}
+		appends := make([]ledger.StreamAppend, len(t.order))
+		var out []ledger.Event
+		n := 0
+		for i, stream := range t.order {
+			e, ok := t.loaded[stream]
+			expect := ledger.ExpectVersion(e.version)
+			if t.anyVer[stream] {
+				expect = ledger.ExpectAny
+			} else if !ok {
+				return nil, fmt.Errorf("commands: internal: stream %q appended without being loaded", stream)
+			}
+			evs := make([]ledger.NewEvent, len(t.staged[stream]))
+			for j, d := range t.staged[stream] {
+				id := eventID(cmd, n)
+				n++
+				evs[j] = ledger.NewEvent{ID: id, Data: d, Time: t.now}
+				out = append(out, ledger.Event{Stream: stream, Version: e.version + uint64(j) + 1, ID: id, Time: t.now, Data: d})
+			}
+			appends[i] = ledger.StreamAppend{Stream: stream, Expect: expect, Events: evs}
+		}
+		res, err := s.store.AppendMulti(ctx, appends...)
+		if errors.Is(err, ledger.ErrConflict) {
+			for _, stream := range t.order {
+				s.cache.stale(stream)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			out[i].Position = res.First + uint64(i)
+		}
+		vi := 0
+		for i, stream := range t.order { // exact versions (ExpectAny streams too)
+			n := uint64(len(t.staged[stream]))
+			for j := range n {
+				out[vi].Version = res.Versions[i] - n + 1 + j
+				vi++
+			}
+		}
+		s.cache.advance(t, out)
+		*last = res.Last
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w (%d attempts)", ErrBusy, s.retries)
+}
+
+// backoff sleeps a little, with jitter, before another attempt.
+func backoff(ctx context.Context, attempt int) {
+	d := time.Duration(rand.Int64N(int64(50*time.Microsecond) << min(attempt, 8)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func (s *Service) wait(ctx context.Context, pos uint64) error {
+	if s.waiter == nil {
+		return nil
+	}
+	return s.waiter.WaitApplied(ctx, pos)
+}
+
+// replay returns the events a command appended before, or nil if it never did.
+func (s *Service) replay(ctx context.Context, cmd uuid.UUID) ([]ledger.Event, error) {
+	first, err := s.store.EventByID(ctx, eventID(cmd, 0))
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := []ledger.Event{first}
+	for i := 1; ; i++ {
+		ev, err := s.store.EventAt(ctx, first.Position+uint64(i))
+		if errors.Is(err, ledger.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ev.ID != eventID(cmd, i) {
+			break
+		}
+		out = append(out, ev)
+	}
+	return out, s.wait(ctx, out[len(out)-1].Position)
+}
+
+// eventsOf returns the Data of events of type T, in order.
+func eventsOf[T any](evs []ledger.Event) []T {
+	var out []T
+	for _, ev := range evs {
+		if d, ok := ev.Data.(T); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func firstOf[T any](evs []ledger.Event) (T, bool) {
+	for _, ev := range evs {
+		if d, ok := ev.Data.(T); ok {
+			return d, true
+		}
+	}
+	var zero T
+	return zero, false
+}

@@ -1,0 +1,156 @@
+package commands
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// aggregate is the folded state of one stream. evolve applies one event;
+// clone returns a copy that evolve may change without touching the original
+// (cached states are shared and never changed in place).
+type aggregate interface {
+	evolve(ev ledger.Event)
+	clone() aggregate
+}
+
+// Stream names.
+func accountStream(id string) string { return "account-" + id }
+func lockStream(id string) string    { return "lock-" + id }
+func keyStream(id string) string     { return "key-" + id }
+
+// AccountState is the fold of an account stream.
+type AccountState struct {
+	ID, Name, Email string
+	Contacts        map[string]ContactAdded
+}
+
+// Exists reports whether the account is registered.
+func (a *AccountState) Exists() bool { return a.ID != "" }
+
+func (a *AccountState) evolve(ev ledger.Event) {
+	switch e := ev.Data.(type) {
+	case AccountRegistered:
+		a.ID, a.Name, a.Email = e.Account, e.Name, e.Email
+	case ContactAdded:
+		if a.Contacts == nil {
+			a.Contacts = map[string]ContactAdded{}
+		}
+		a.Contacts[e.Contact] = e
+	case ContactDeleted:
+		delete(a.Contacts, e.Contact)
+	}
+}
+
+func (a *AccountState) clone() aggregate {
+	c := *a
+	c.Contacts = maps.Clone(a.Contacts)
+	return &c
+}
+
+// LockState is the fold of a lock stream.
+type LockState struct {
+	ID, Owner, Name, Zone string
+	Doors                 Doors
+	SlotKeys              []string            // key in slot i+1, "" = free
+	SlotGens              []uint32            // generation of slot i+1
+	PINs                  map[[32]byte]string // PIN hash -> key
+	Blackouts             []Blackout
+}
+
+// Exists reports whether the lock is registered.
+func (l *LockState) Exists() bool { return l.ID != "" }
+
+// FreeSlot returns the lowest free slot (from 1), or 0 if none is free.
+func (l *LockState) FreeSlot() int {
+	return slices.Index(l.SlotKeys, "") + 1
+}
+
+func (l *LockState) evolve(ev ledger.Event) {
+	switch e := ev.Data.(type) {
+	case LockRegistered:
+		l.ID, l.Owner, l.Name, l.Zone, l.Doors = e.Lock, e.Owner, e.Name, e.Zone, e.Doors
+		l.SlotKeys = make([]string, e.Slots)
+		l.SlotGens = make([]uint32, e.Slots)
+	case SlotAssigned: // slots are numbered from 1
+		if e.Slot >= 1 && e.Slot <= len(l.SlotKeys) {
+			l.SlotKeys[e.Slot-1], l.SlotGens[e.Slot-1] = e.Key, e.Generation
+		}
+	case SlotReleased:
+		if e.Slot >= 1 && e.Slot <= len(l.SlotKeys) {
+			l.SlotKeys[e.Slot-1], l.SlotGens[e.Slot-1] = "", e.Generation
+		}
+	case PINClaimed:
+		if l.PINs == nil {
+			l.PINs = map[[32]byte]string{}
+		}
+		l.PINs[[32]byte(e.Hash)] = e.Key
+	case PINReleased:
+		delete(l.PINs, [32]byte(e.Hash))
+	case LockBlackoutsSet:
+		l.Blackouts = e.Blackouts
+	}
+}
+
+func (l *LockState) clone() aggregate {
+	c := *l
+	c.SlotKeys = slices.Clone(l.SlotKeys)
+	c.SlotGens = slices.Clone(l.SlotGens)
+	c.PINs = maps.Clone(l.PINs)
+	return &c
+}
+
+// KeyState is the fold of a key stream.
+type KeyState struct {
+	ID, Lock, Owner string
+	Kind            Kind
+	Credential      Credential
+	Settings        Settings
+	State           State
+	Slot            int
+	Generation      uint32
+	Method          ShareMethod // how it was shared (0 = never)
+	Recipient       string      // To ID account
+	CodeHash        []byte      // To Code
+	Holder          string      // who downloaded it (or the digital key's user)
+	Email           string
+	Downloaded      bool
+	PINHash         []byte
+	Uses            uint32 // granted unlocks
+}
+
+func (k *KeyState) evolve(ev ledger.Event) {
+	switch e := ev.Data.(type) {
+	case KeyCreated:
+		k.ID, k.Lock, k.Owner, k.Kind, k.Credential = e.Key, e.Lock, e.Owner, e.Kind, e.Credential
+		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash
+		k.State = StateCreated
+		if e.Holder != "" { // delivered on creation
+			k.State, k.Method, k.Recipient = StateSharing, ShareToID, e.Holder
+		}
+	case KeyShared:
+		k.State, k.Method, k.Recipient, k.CodeHash = StateSharing, e.Method, e.Account, e.CodeHash
+	case KeyDownloaded:
+		k.State, k.Holder, k.Downloaded = StateDownloaded, e.Holder, true
+	case KeyEdited:
+		k.Settings = e.Settings
+	case KeyRevoked:
+		k.State = StateRevoked
+	case KeyReset:
+		k.State = StateReset
+	case DeactivationRequested:
+		k.State = StateDeactivationPending
+	case DeactivationConfirmed:
+		k.State = StateDeactivated
+	case KeyDeleted:
+		k.State = StateDeleted
+	case UnlockAttempted:
+		k.Uses = e.Uses
+	}
+}
+
+func (k *KeyState) clone() aggregate {
+	c := *k
+	return &c
+}

@@ -1,0 +1,129 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// Unlock is an online unlock attempt with a key (granted or denied, it is
+// recorded with its reason, door and source: H1).
+type Unlock struct {
+	ID      uuid.UUID
+	Key, By string // By: the account (or device) presenting the key
+	Door    Door   // default DoorMain
+	Source  string // e.g. "app", "keypad", "intercom"; default "app"
+}
+
+// UnlockResult is the decision.
+type UnlockResult struct {
+	Key     string
+	Granted bool
+	Reason  string // why denied (Reason… constants)
+	Uses    uint32 // granted uses so far, this one included
+}
+
+// Denial reasons recorded in UnlockAttempted. Persisted: never change a value.
+const (
+	ReasonNotHolder     = "not_holder"
+	ReasonNotDownloaded = "not_downloaded"
+	ReasonRevoked       = "revoked"
+	ReasonReset         = "reset"
+	ReasonDeactivated   = "deactivated"
+	ReasonDeleted       = "deleted"
+	ReasonDoor          = "door_not_permitted"
+	ReasonLockBlackout  = "lock_blackout"
+	// Schedule reasons come from the policy: see policyReason.
+)
+
+func stateReason(s State) string {
+	switch s {
+	case StateCreated, StateSharing:
+		return ReasonNotDownloaded
+	case StateRevoked:
+		return ReasonRevoked
+	case StateReset:
+		return ReasonReset
+	case StateDeactivationPending, StateDeactivated:
+		return ReasonDeactivated
+	case StateDeleted:
+		return ReasonDeleted
+	}
+	return fmt.Sprintf("state_%d", s)
+}
+
+// holderOf is the account that may use the key now.
+func holderOf(k *KeyState) string {
+	if k.Downloaded {
+		return k.Holder
+	}
+	if k.Method == ShareToID {
+		return k.Recipient
+	}
+	return ""
+}
+
+// Unlock decides an online unlock with the key's policy (and the lock-wide
+// blackouts) at the service clock's time and records it. A granted use
+// counts toward the use limit atomically: of two concurrent unlocks of a
+// single-use key exactly one is granted. Only an unknown key is an error.
+func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
+	if c.Door == 0 {
+		c.Door = DoorMain
+	}
+	if c.Source == "" {
+		c.Source = "app"
+	}
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkText("source", c.Source, MaxNameLen)); err != nil {
+		return UnlockResult{}, err
+	}
+	if c.Door != DoorMain && c.Door != DoorInner {
+		return UnlockResult{}, invalid("door", "%v: want the main or the inner door", c.Door)
+	}
+	evs, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
+		k, err := t.key(c.Key)
+		if err != nil {
+			return err
+		}
+		if k.State == StateNone {
+			return &NotFoundError{What: "key", ID: c.Key}
+		}
+		l, err := t.lockView(k.Lock)
+		if err != nil {
+			return err
+		}
+		ev := UnlockAttempted{Key: c.Key, Lock: k.Lock, By: c.By, Door: c.Door, Source: c.Source, Uses: k.Uses}
+		switch {
+		case c.By != holderOf(k):
+			ev.Reason = ReasonNotHolder
+		case !Allows(k.Kind, k.State, ActUnlock):
+			ev.Reason = stateReason(k.State)
+		case k.Settings.Doors&c.Door == 0:
+			ev.Reason = ReasonDoor
+		default:
+			ev.Reason = decideSchedule(k.Settings.Policy, l, t.now, k.Uses)
+		}
+		if ev.Reason == "" {
+			ev.Granted = true
+			ev.Uses++
+		}
+		t.emit(keyStream(c.Key), ev)
+		return nil
+	})
+	if err != nil {
+		return UnlockResult{}, err
+	}
+	u, _ := firstOf[UnlockAttempted](evs)
+	return UnlockResult{Key: u.Key, Granted: u.Granted, Reason: u.Reason, Uses: u.Uses}, nil
+}
+
+// lockView loads a lock only to read it (no append to it, so no expected
+// version): the cached state is used as it is.
+func (t *txn) lockView(id string) (*LockState, error) {
+	e, err := t.s.cache.get(t.ctx, t.s.store, lockStream(id), func() aggregate { return &LockState{} })
+	if err != nil {
+		return nil, err
+	}
+	return e.state.(*LockState), nil
+}

@@ -1,0 +1,196 @@
+// Command sharekey walks through seeds 001 and 002: an owner shares offline
+// keys of a lock To ID and To Code, guests download them, the owner tries to
+// edit a downloaded key (refused), resets one slot, deactivates another at
+// the lock, and looks at the key list, the slots, the history and the outbox.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/projections"
+)
+
+func main() {
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run() error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "keyledger-sharekey-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	reg := ledger.NewRegistry()
+	if err := commands.Register(reg); err != nil {
+		return err
+	}
+	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	proj, err := projections.Open(l, nil)
+	if err != nil {
+		return err
+	}
+	defer proj.Close()
+	// The root secret comes from the backend's secret manager; never from code.
+	svc, err := commands.New(l, &commands.Options{Clock: clock, Projections: proj, Root: []byte("example root secret: use your secret manager!")})
+	if err != nil {
+		return err
+	}
+	n := 0
+	id := func() uuid.UUID { n++; return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "sharekey-%d", n)) }
+	step := func(what string, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		fmt.Println("✓", what)
+		return nil
+	}
+
+	for _, a := range [][3]string{{"bill", "Bill", "bill@example.com"}, {"ann", "Ann", "ann@example.com"}} {
+		if err := step("register account "+a[0], svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: a[0], Name: a[1], Email: a[2]})); err != nil {
+			return err
+		}
+	}
+	if err := step("add Ann to Bill's address book", svc.AddContact(ctx, commands.AddContact{ID: id(), Account: "bill", Contact: "ann"})); err != nil {
+		return err
+	}
+	if err := step("register lock 'Front door' (3 locations)", svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 3})); err != nil {
+		return err
+	}
+	for _, k := range []string{"guest-ann", "guest-code"} {
+		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: commands.KindShare, Settings: commands.Settings{Name: k}})
+		if err := step("create share key "+k, err); err != nil {
+			return err
+		}
+	}
+	_, err = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest-ann", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	if err := step("share guest-ann To ID ann", err); err != nil {
+		return err
+	}
+	res, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest-code", By: "bill", Method: commands.ShareToCode})
+	if err := step("share guest-code To Code", err); err != nil {
+		return err
+	}
+	code := res.Code.Reveal() // shown to the owner once; the ledger keeps only its keyed hash
+	fmt.Printf("  the owner passes on the code (%d characters; printed as %v)\n", len(code), res.Code)
+
+	printKeys(ctx, proj, now, "Key list before download")
+
+	_, err = svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "guest-ann", By: "ann"})
+	if err := step("Ann downloads guest-ann", err); err != nil {
+		return err
+	}
+	_, err = svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "guest-code", By: "guest-phone", Code: commands.NewSecret(string(code))})
+	if err := step("a guest's phone downloads guest-code with the code", err); err != nil {
+		return err
+	}
+	now = now.Add(time.Hour)
+	r, err := svc.Unlock(ctx, commands.Unlock{ID: id(), Key: "guest-ann", By: "ann"})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("✓ Ann unlocks online: granted=%v\n", r.Granted)
+
+	err = svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "guest-ann", By: "bill", Settings: commands.Settings{Name: "renamed"}})
+	var se *commands.StateError
+	if !errors.As(err, &se) {
+		return fmt.Errorf("edit after download was not refused: %v", err)
+	}
+	fmt.Printf("✗ edit after download refused: %v\n", err)
+
+	if err := step("reset guest-ann (the slot's next holder overwrites Ann's key)", svc.ResetKey(ctx, commands.KeyCommand{ID: id(), Key: "guest-ann", By: "bill"})); err != nil {
+		return err
+	}
+	if err := step("request deactivation of guest-code at the lock", svc.RequestDeactivation(ctx, commands.KeyCommand{ID: id(), Key: "guest-code", By: "bill"})); err != nil {
+		return err
+	}
+	pend, err := proj.PendingDeactivations(ctx, "front", now)
+	if err != nil {
+		return err
+	}
+	for _, k := range pend {
+		fmt.Printf("  pending at the lock: %s (slot %d) — may still open until the lock confirms\n", k.Key, k.Slot)
+	}
+	if err := step("the lock confirms the deactivation", svc.ConfirmDeactivation(ctx, commands.KeyCommand{ID: id(), Key: "guest-code", By: "bill"})); err != nil {
+		return err
+	}
+
+	printKeys(ctx, proj, now, "Key list at the end")
+	slots, err := proj.Slots(ctx, "front")
+	if err != nil {
+		return err
+	}
+	fmt.Println("\nShare Key Management (locations)")
+	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SLOT\tSTATE\tKEY\tGENERATION")
+	for _, s := range slots {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%d\n", s.Slot, s.State, s.Key, s.Generation)
+	}
+	w.Flush()
+
+	page, err := proj.History(ctx, projections.HistoryQuery{Lock: "front", Limit: 100})
+	if err != nil {
+		return err
+	}
+	fmt.Println("\nHistory of the front door")
+	w = tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TIME\tEVENT\tKEY\tBY\tRESULT")
+	for _, h := range page.Entries {
+		result := ""
+		if h.Type == "key.unlock_attempted" {
+			result = "granted"
+			if !h.Granted {
+				result = "denied: " + h.Reason
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", h.Time.Format("15:04"), h.Type, h.Key, h.Account, result)
+	}
+	w.Flush()
+
+	out, err := proj.Pending(ctx, 10)
+	if err != nil {
+		return err
+	}
+	fmt.Println("\nOutbox")
+	for _, m := range out {
+		fmt.Printf("  to %s <%s>: %s about %s\n", m.To, m.Email, m.Topic, m.Key)
+		if err := svc.AckNotification(ctx, m.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printKeys(ctx context.Context, proj *projections.Projections, at time.Time, title string) {
+	keys, err := proj.KeyList(ctx, "front", at)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("\n" + title)
+	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "KEY\tSLOT\tSHARED\tSTATUS\tHOLDER")
+	for _, k := range keys {
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", k.Key, k.Slot, strings.ToUpper(k.Status.Sharing.String()[:1])+k.Status.Sharing.String()[1:], k.Status.Status, k.Holder)
+	}
+	w.Flush()
+	fmt.Println()
+}

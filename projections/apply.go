@@ -1,0 +1,265 @@
+package projections
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// batch applies a run of events: rows read once, changed in memory, and
+// written with the checkpoint in one ApplyState.
+type batch struct {
+	ctx   context.Context
+	p     *Projections
+	sb    ledger.StateBatch
+	keys  map[string]*KeyRow
+	locks map[string]*LockRow
+	obi   map[[16]byte]uint64 // outbox entries queued in this batch
+	hist  map[string]*histRow // history rows by entity and day
+}
+
+func newBatch(ctx context.Context, p *Projections) *batch {
+	return &batch{ctx: ctx, p: p, keys: map[string]*KeyRow{}, locks: map[string]*LockRow{}, obi: map[[16]byte]uint64{}, hist: map[string]*histRow{}}
+}
+
+func getRow[T any](ctx context.Context, store ledger.Store, key []byte) (*T, error) {
+	v, err := store.GetState(ctx, key)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := new(T)
+	if err := msgpack.Unmarshal(v, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (b *batch) key(id string) (*KeyRow, error) {
+	if r, ok := b.keys[id]; ok {
+		return r, nil
+	}
+	r, err := getRow[KeyRow](b.ctx, b.p.store, rowKey("key", id))
+	if err != nil || r == nil {
+		return nil, err
+	}
+	b.keys[id] = r
+	return r, nil
+}
+
+func (b *batch) lock(id string) (*LockRow, error) {
+	if r, ok := b.locks[id]; ok {
+		return r, nil
+	}
+	r, err := getRow[LockRow](b.ctx, b.p.store, rowKey("lock", id))
+	if err != nil || r == nil {
+		return nil, err
+	}
+	b.locks[id] = r
+	return r, nil
+}
+
+func (b *batch) set(key []byte, v any) error {
+	enc, err := msgpack.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b.sb.Set(key, enc)
+	return nil
+}
+
+func (b *batch) flush(last uint64) error {
+	for id, r := range b.keys {
+		if err := b.set(rowKey("key", id), r); err != nil {
+			return err
+		}
+		b.sb.Set(rowKey("st", id), appendStatusRow(nil, r))
+	}
+	for id, r := range b.locks {
+		if err := b.set(rowKey("lock", id), r); err != nil {
+			return err
+		}
+	}
+	for k, r := range b.hist {
+		b.sb.Set(binary.BigEndian.AppendUint64(append([]byte(k), '/'), r.first), r.entries)
+	}
+	b.sb.SetCheckpoint(b.p.name, last)
+	return b.p.store.ApplyState(b.ctx, &b.sb)
+}
+
+// history indexes an event under its lock, key and the accounts involved.
+// The index holds no copy of the event: a query reads it from the log by
+// position. Entries of one batch for one entity and day share one row
+// (keyed by the batch's first position there), so a rebuild writes few rows.
+func (b *batch) history(h *HistoryEntry) error {
+	day := uint32(h.Time.Unix() / 86400)
+	put := func(kind, id string) {
+		if id == "" {
+			return
+		}
+		k := make([]byte, 0, len(prefix)+5+len(id)+5)
+		k = append(append(append(k, prefix...), "h/"+kind+"/"...), id...)
+		k = binary.BigEndian.AppendUint32(append(k, '/'), day)
+		r := b.hist[string(k)]
+		if r == nil {
+			r = &histRow{first: h.Position}
+			b.hist[string(k)] = r
+		}
+		r.entries = binary.BigEndian.AppendUint64(r.entries, h.Position)
+		r.entries = binary.BigEndian.AppendUint64(r.entries, uint64(h.Time.UnixNano()))
+	}
+	put("l", h.Lock)
+	put("k", h.Key)
+	put("a", h.Account)
+	if h.Subject != h.Account {
+		put("a", h.Subject)
+	}
+	return nil
+}
+
+// histRow is one history index row being built: (position, unix ns) pairs.
+type histRow struct {
+	first   uint64
+	entries []byte
+}
+
+func (b *batch) apply(ev *ledger.Event) error {
+	h := &HistoryEntry{}
+	describe(ev, h)
+	switch e := ev.Data.(type) {
+	case commands.AccountRegistered:
+	case commands.ContactAdded:
+		if err := b.set(rowKey("contact", e.Account, e.Contact), Contact{Account: e.Contact, Name: e.Name, Email: e.Email}); err != nil {
+			return err
+		}
+	case commands.ContactDeleted:
+		b.sb.Delete(rowKey("contact", e.Account, e.Contact))
+	case commands.LockRegistered:
+		b.locks[e.Lock] = &LockRow{Lock: e.Lock, Owner: e.Owner, Name: e.Name, Zone: e.Zone, Slots: e.Slots, Doors: e.Doors}
+		for s := 1; s <= e.Slots; s++ {
+			if err := b.set(rowKey("slot", e.Lock, u32(uint32(s))), SlotRow{}); err != nil {
+				return err
+			}
+		}
+	case commands.LockBlackoutsSet:
+		l, err := b.lock(e.Lock)
+		if err != nil || l == nil {
+			return err
+		}
+		l.Blackouts = e.Blackouts
+	case commands.SlotAssigned:
+		return b.set(rowKey("slot", e.Lock, u32(uint32(e.Slot))), SlotRow{Key: e.Key, Generation: e.Generation})
+	case commands.SlotReleased:
+		return b.set(rowKey("slot", e.Lock, u32(uint32(e.Slot))), SlotRow{Generation: e.Generation})
+	case commands.PINClaimed, commands.PINReleased:
+		return nil // no read model; never in history (hashes are not for display)
+	case commands.KeyCreated:
+		r := &KeyRow{Key: e.Key, Lock: e.Lock, Owner: e.Owner, Kind: e.Kind, Credential: e.Credential,
+			Settings: e.Settings, State: commands.StateCreated, Slot: e.Slot, Generation: e.Generation,
+			Created: ev.Time, Updated: ev.Time, SettingsAt: ev.Position}
+		if l, err := b.lock(e.Lock); err != nil {
+			return err
+		} else if l != nil {
+			r.LockName, r.Zone = l.Name, l.Zone
+		}
+		if e.Holder != "" {
+			r.State, r.Method, r.Recipient = commands.StateSharing, commands.ShareToID, e.Holder
+			b.sb.Set(rowKey("hk", e.Holder, e.Key), nil)
+		}
+		b.keys[e.Key] = r
+		b.sb.Set(rowKey("lk", e.Lock, e.Key), nil)
+		switch e.Kind {
+		case commands.KindDigital:
+			b.sb.Set(rowKey("dk", e.Owner, e.Key), nil)
+		default:
+			b.sb.Set(rowKey("ok", e.Owner, e.Key), nil)
+		}
+	case commands.KeyShared:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
+			r.State, r.Method, r.Recipient = commands.StateSharing, e.Method, e.Account
+			if e.Account != "" {
+				b.sb.Set(rowKey("hk", e.Account, e.Key), nil)
+			}
+		})
+	case commands.KeyDownloaded:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
+			r.State, r.Holder, r.Downloaded = commands.StateDownloaded, e.Holder, true
+			b.sb.Set(rowKey("hk", e.Holder, e.Key), nil)
+		})
+	case commands.KeyEdited:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.Settings, r.SettingsAt = e.Settings, ev.Position })
+	case commands.KeyRevoked:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = commands.StateRevoked })
+	case commands.KeyReset:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = commands.StateReset })
+	case commands.DeactivationRequested:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
+			r.State = commands.StateDeactivationPending
+			b.sb.Set(rowKey("pd", e.Lock, e.Key), nil)
+		})
+	case commands.DeactivationConfirmed:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
+			r.State = commands.StateDeactivated
+			b.sb.Delete(rowKey("pd", e.Lock, e.Key))
+		})
+	case commands.KeyDeleted:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
+			r.State = commands.StateDeleted
+			b.sb.Delete(rowKey("lk", r.Lock, r.Key))
+			b.sb.Delete(rowKey("ok", r.Owner, r.Key))
+			b.sb.Delete(rowKey("dk", r.Owner, r.Key))
+			for _, a := range []string{r.Recipient, r.Holder} {
+				if a != "" {
+					b.sb.Delete(rowKey("hk", a, r.Key))
+				}
+			}
+		})
+	case commands.UnlockAttempted:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.Uses = e.Uses })
+	case commands.NotificationQueued:
+		n := Notification{ID: ev.ID, Position: ev.Position, Time: ev.Time, NotificationQueued: e}
+		b.sb.Set(rowKey("obi", string(ev.ID[:])), []byte(u64(ev.Position)))
+		b.obi[ev.ID] = ev.Position
+		return b.set(rowKey("ob", u64(ev.Position)), n)
+	case commands.NotificationAcked:
+		k := rowKey("obi", string(e.Notification[:]))
+		if pos, ok := b.obi[e.Notification]; ok {
+			delete(b.obi, e.Notification)
+			b.sb.Delete(rowKey("ob", u64(pos)))
+			b.sb.Delete(k)
+			return nil
+		}
+		v, err := b.p.store.GetState(b.ctx, k)
+		if errors.Is(err, ledger.ErrNotFound) {
+			return nil // acked twice, or an unknown ID
+		}
+		if err != nil {
+			return err
+		}
+		b.sb.Delete(rowKey("ob", string(v)))
+		b.sb.Delete(k)
+		return nil
+	default:
+		return nil // not ours (other packages' events, or newer ones)
+	}
+	return b.history(h)
+}
+
+// keyChange applies f to a key's row and records the history entry.
+func (b *batch) keyChange(ev *ledger.Event, key string, h *HistoryEntry, f func(*KeyRow)) error {
+	r, err := b.key(key)
+	if err != nil {
+		return err
+	}
+	if r != nil {
+		f(r)
+		r.Updated = ev.Time
+	}
+	return b.history(h)
+}

@@ -1,0 +1,47 @@
+// Package projections is keyledger's read side: the read models apps show,
+// derived from the log alone and kept in the ledger's state space under the
+// prefix "p/".
+//
+// # Usage
+//
+//	proj, err := projections.Open(l, nil)          // follows the log from its checkpoint
+//	svc, err := commands.New(l, &commands.Options{Projections: proj, …})
+//	st, err := proj.KeyStatus(ctx, "k1", time.Now())  // K8
+//	keys, err := proj.KeyList(ctx, "front", time.Now()) // P1
+//	page, err := proj.History(ctx, projections.HistoryQuery{Lock: "front", Limit: 50})
+//	for _, n := range must(proj.Pending(ctx, 100)) { send(n); svc.AckNotification(ctx, n.ID) }
+//
+// # Read models
+//
+//   - KeyStatus (K8): UPCOMING / ACTIVE / EXPIRED / EXHAUSTED / REVOKED /
+//     DELETED at an instant, the sharing state, whether a window is open and
+//     when the next one opens — by point reads only.
+//   - KeyList per lock (P1), ShareKeyList per owner across locks (P2),
+//     HolderKeys per holder (P3), DigitalKeys per manager (P4), Slots of a
+//     lock with "Not Shared" / "Sharing" / "Shared" (P5),
+//     PendingDeactivations (keys whose deactivation the lock has not yet
+//     confirmed, K6), Contacts (address book).
+//   - History per lock, key or account by time range, paginated (H1): every
+//     action and every unlock attempt, granted or denied, with reason,
+//     source and door.
+//   - Pending: the outbox of notifications (N1), drained by the backend and
+//     acknowledged with commands.Service.AckNotification (an event, so a
+//     rebuild keeps the acknowledgement).
+//
+// # Guarantees
+//
+// Order and atomicity (P8): events are applied in log position order, in
+// batches; each batch's rows and the checkpoint are committed in one
+// ApplyState, so after a crash the read models are exactly those of some
+// position and resume from it.
+//
+// Read-your-writes (P6): WaitApplied(pos) returns once every event up to
+// pos is applied; commands.Service calls it before a command returns.
+//
+// Rebuild (P7): Rebuild deletes every row under "p/" and replays the whole
+// log; the result is byte-for-byte what incremental application produced
+// (tested). It never touches secret.StatePrefix.
+//
+// Events of types this package does not know (other packages' events) are
+// skipped; the checkpoint still advances past them.
+package projections

@@ -1,0 +1,273 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// DefaultName is the checkpoint name of the read models.
+const DefaultName = "keyledger/projections"
+
+// prefix is the state-space prefix of every row of the read models. Rebuild
+// deletes exactly this prefix (never secret.StatePrefix).
+const prefix = "p/"
+
+// Options configure Open. The zero value works.
+type Options struct {
+	// Name is the checkpoint name. Default DefaultName.
+	Name string
+	// BatchSize bounds the events applied per ApplyState. Default 1024.
+	BatchSize int
+}
+
+// Projections maintains keyledger's read models from the log. It follows the
+// log as a subscriber, applies events in position order and commits the rows
+// and the checkpoint in one ApplyState (P8). Safe for concurrent use.
+type Projections struct {
+	store ledger.Store
+	name  string
+	batch int
+
+	applied atomic.Uint64
+	wm      sync.Mutex
+	notify  chan struct{}
+	failed  atomic.Pointer[error]
+
+	run     sync.Mutex // held while starting, stopping or rebuilding
+	cancel  context.CancelFunc
+	done    chan struct{}
+	closed  atomic.Bool
+	zones   sync.Map // zone name -> *time.Location
+	sched   scheduleCache
+	rebuild atomic.Bool
+}
+
+// Open loads the checkpoint and starts following the log from just after it.
+// The store's registry must hold the commands catalogue.
+func Open(store ledger.Store, opts *Options) (*Projections, error) {
+	if store == nil {
+		return nil, errors.New("projections: nil store")
+	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	p := &Projections{store: store, name: opts.Name, batch: opts.BatchSize, notify: make(chan struct{})}
+	if p.name == "" {
+		p.name = DefaultName
+	}
+	if p.batch <= 0 {
+		p.batch = 1024
+	}
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Projections) start() error {
+	cp, err := p.store.Checkpoint(context.Background(), p.name)
+	if err != nil {
+		return err
+	}
+	p.applied.Store(cp)
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan struct{})
+	go p.loop(ctx, cp, p.done)
+	return nil
+}
+
+func (p *Projections) stop() {
+	if p.cancel != nil {
+		p.cancel()
+		<-p.done
+		p.cancel = nil
+	}
+}
+
+// Close stops following the log. Queries keep working on what was applied.
+func (p *Projections) Close() error {
+	p.run.Lock()
+	defer p.run.Unlock()
+	p.stop()
+	p.closed.Store(true)
+	p.signal()
+	return nil
+}
+
+// Applied is the position up to which every event has been applied.
+func (p *Projections) Applied() uint64 { return p.applied.Load() }
+
+// Err is the error that stopped the projections, if any.
+func (p *Projections) Err() error {
+	if e := p.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (p *Projections) signal() {
+	p.wm.Lock()
+	close(p.notify)
+	p.notify = make(chan struct{})
+	p.wm.Unlock()
+}
+
+// WaitApplied blocks until the event at position pos has been applied (so a
+// query sees it), the context ends, or the projections failed or closed.
+func (p *Projections) WaitApplied(ctx context.Context, pos uint64) error {
+	for {
+		if p.applied.Load() >= pos {
+			return nil
+		}
+		if err := p.Err(); err != nil {
+			return err
+		}
+		p.wm.Lock()
+		ch := p.notify
+		p.wm.Unlock()
+		if p.applied.Load() >= pos {
+			return nil
+		}
+		if p.closed.Load() {
+			return errors.New("projections: closed")
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// loop follows the log from after cp, applying events in batches: it takes
+// what has arrived (at most BatchSize), applies it and commits rows and
+// checkpoint together.
+func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}) {
+	defer close(done)
+	ch := make(chan ledger.Event, p.batch)
+	errc := make(chan error, 1)
+	fctx, fcancel := context.WithCancel(ctx)
+	defer fcancel()
+	go func() {
+		defer close(ch)
+		for ev, err := range p.store.Follow(fctx, cp+1) {
+			if err != nil {
+				if fctx.Err() == nil {
+					errc <- err
+				}
+				return
+			}
+			select {
+			case ch <- ev:
+			case <-fctx.Done():
+				return
+			}
+		}
+	}()
+	evs := make([]ledger.Event, 0, p.batch)
+	for {
+		evs = evs[:0]
+		ev, ok := <-ch
+		if !ok {
+			select {
+			case err := <-errc:
+				p.fail(err)
+			default:
+			}
+			return
+		}
+		evs = append(evs, ev)
+	drain:
+		for len(evs) < p.batch {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					break drain
+				}
+				evs = append(evs, ev)
+			default:
+				break drain
+			}
+		}
+		if err := p.applyBatch(ctx, evs); err != nil {
+			if ctx.Err() == nil {
+				p.fail(err)
+			}
+			return
+		}
+	}
+}
+
+func (p *Projections) fail(err error) {
+	err = fmt.Errorf("projections: stopped: %w", err)
+	p.failed.CompareAndSwap(nil, &err)
+	p.signal()
+}
+
+func (p *Projections) applyBatch(ctx context.Context, evs []ledger.Event) error {
+	b := newBatch(ctx, p)
+	for i := range evs {
+		if err := b.apply(&evs[i]); err != nil {
+			return fmt.Errorf("event at position %d: %w", evs[i].Position, err)
+		}
+	}
+	last := evs[len(evs)-1].Position
+	if err := b.flush(last); err != nil {
+		return err
+	}
+	p.applied.Store(last)
+	p.signal()
+	return nil
+}
+
+// Rebuild clears every read model and replays the whole log (P7). Commands
+// waiting on WaitApplied keep waiting until the replay reaches them.
+func (p *Projections) Rebuild(ctx context.Context) error {
+	p.run.Lock()
+	defer p.run.Unlock()
+	if p.closed.Load() {
+		return errors.New("projections: closed")
+	}
+	p.stop()
+	var sb ledger.StateBatch
+	sb.DeletePrefix([]byte(prefix))
+	sb.SetCheckpoint(p.name, 0)
+	if err := p.store.ApplyState(ctx, &sb); err != nil {
+		return err
+	}
+	p.failed.Store(nil)
+	target := p.store.DurablePosition()
+	if err := p.start(); err != nil {
+		return err
+	}
+	return p.waitLocked(ctx, target)
+}
+
+func (p *Projections) waitLocked(ctx context.Context, pos uint64) error {
+	for {
+		if p.applied.Load() >= pos {
+			return nil
+		}
+		if err := p.Err(); err != nil {
+			return err
+		}
+		p.wm.Lock()
+		ch := p.notify
+		p.wm.Unlock()
+		if p.applied.Load() >= pos {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

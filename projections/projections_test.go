@@ -1,0 +1,221 @@
+package projections_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/projections"
+)
+
+var bg = context.Background()
+
+type env struct {
+	t    testing.TB
+	l    *ledger.Ledger
+	svc  *commands.Service
+	proj *projections.Projections
+	now  time.Time
+	n    uint64
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	e := &env{t: t, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	reg := ledger.NewRegistry()
+	if err := commands.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg, Clock: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.l = l
+	if e.proj, err = projections.Open(l, &projections.Options{BatchSize: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if e.svc, err = commands.New(l, &commands.Options{Clock: func() time.Time { return e.now }, Projections: e.proj,
+		Root: []byte("projections test root secret, at least 32 bytes")}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.proj.Close(); _ = l.Close() })
+	return e
+}
+
+func (e *env) id() uuid.UUID {
+	e.n++
+	var u uuid.UUID
+	binary.BigEndian.PutUint64(u[8:], e.n)
+	u[0] = 0xd0
+	return u
+}
+
+func (e *env) must(err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) setup() {
+	for _, a := range []string{"bill", "ann", "bob"} {
+		e.must(e.svc.RegisterAccount(bg, commands.RegisterAccount{ID: e.id(), Account: a, Name: a, Email: a + "@example.com"}))
+	}
+	e.must(e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "front", Owner: "bill", Name: "Front", Zone: "Europe/Berlin", Slots: 4}))
+	e.must(e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "garage", Owner: "bill", Name: "Garage", Zone: "UTC", Slots: 1}))
+}
+
+// dump returns every row of the read models.
+func dump(t testing.TB, l *ledger.Ledger) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for e, err := range l.ScanState(bg, []byte("p/")) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		normalize(out, e.Key, e.Value)
+	}
+	return out
+}
+
+func TestListsAndRebuild(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	mk := func(key, lock string) {
+		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: lock, By: "bill", Kind: commands.KindShare, Settings: commands.Settings{Name: key}})
+		e.must(err)
+	}
+	mk("f1", "front")
+	mk("f2", "front")
+	mk("g1", "garage")
+	_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "f1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	e.must(err)
+	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "f1", By: "ann"})
+	e.must(err)
+	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "g1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	e.must(err)
+
+	front, err := e.proj.KeyList(bg, "front", e.now)
+	e.must(err)
+	if len(front) != 2 || front[0].Key != "f1" || front[0].Status.Sharing != commands.Shared || front[1].Status.Sharing != commands.NotShared {
+		t.Fatalf("front key list %+v", front)
+	}
+	all, err := e.proj.ShareKeyList(bg, "bill", e.now)
+	e.must(err)
+	if len(all) != 3 {
+		t.Fatalf("share key list across locks: %d keys", len(all))
+	}
+	mine, err := e.proj.HolderKeys(bg, "ann", e.now)
+	e.must(err)
+	if len(mine) != 2 || mine[0].Key != "f1" || mine[1].Key != "g1" || mine[1].Status.Sharing != commands.InSharing {
+		t.Fatalf("ann's keys %+v", mine)
+	}
+	if r, _ := e.proj.Key(bg, "f1"); r.LockName != "Front" || r.Holder != "ann" || !r.Downloaded {
+		t.Fatalf("row %+v", r)
+	}
+
+	before := dump(t, e.l)
+	if err := e.proj.Rebuild(bg); err != nil {
+		t.Fatal(err)
+	}
+	after := dump(t, e.l)
+	if len(before) != len(after) {
+		t.Fatalf("rebuild has %d rows, incremental %d", len(after), len(before))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("row %q differs after rebuild", k)
+		}
+	}
+	// Commands keep working after a rebuild (read-your-writes).
+	e.must(e.svc.RevokeKey(bg, commands.KeyCommand{ID: e.id(), Key: "g1", By: "bill"}))
+	if st, _ := e.proj.KeyStatus(bg, "g1", e.now); st.Status != projections.StatusRevoked {
+		t.Fatalf("status after revoke %+v", st)
+	}
+}
+
+func TestHistoryPagination(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: commands.KindIntercom})
+	e.must(err)
+	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	e.must(err)
+	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
+	e.must(err)
+	start := e.now
+	for i := range 25 { // one unlock every 6 hours over about a week
+		e.now = start.Add(time.Duration(i) * 6 * time.Hour)
+		door := commands.DoorMain
+		if i%5 == 4 {
+			door = commands.DoorInner // not permitted: denied, still history
+		}
+		_, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann", Door: door, Source: "intercom"})
+		e.must(err)
+	}
+	from, to := start.Add(24*time.Hour), start.Add(5*24*time.Hour) // unlocks 4..19
+	var got []projections.HistoryEntry
+	q := projections.HistoryQuery{Key: "i1", From: from, To: to, Limit: 6}
+	pages := 0
+	for {
+		p, err := e.proj.History(bg, q)
+		e.must(err)
+		pages++
+		got = append(got, p.Entries...)
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+	}
+	if len(got) != 16 || pages != 3 {
+		t.Fatalf("%d entries in %d pages, want 16 in 3", len(got), pages)
+	}
+	for i, h := range got {
+		if !h.Time.Equal(start.Add(time.Duration(i+4) * 6 * time.Hour)) {
+			t.Fatalf("entry %d at %v", i, h.Time)
+		}
+		if h.Type != "key.unlock_attempted" || h.Account != "ann" || h.Source != "intercom" {
+			t.Fatalf("entry %+v", h)
+		}
+		if wantDenied := (i+4)%5 == 4; h.Granted == wantDenied || (wantDenied && h.Reason != commands.ReasonDoor) {
+			t.Fatalf("entry %d granted=%v reason=%q", i, h.Granted, h.Reason)
+		}
+	}
+	// The lock's and the account's histories hold the same attempts, plus
+	// their other actions; an open range gives all of them.
+	lp, err := e.proj.History(bg, projections.HistoryQuery{Lock: "front", Limit: 1000})
+	e.must(err)
+	if len(lp.Entries) != 1+3+25 { // lock registered, key created+shared+downloaded, 25 unlocks
+		t.Fatalf("lock history has %d entries", len(lp.Entries))
+	}
+	ap, err := e.proj.History(bg, projections.HistoryQuery{Account: "ann", From: start, Limit: 1000})
+	e.must(err)
+	if len(ap.Entries) != 3+25 { // registered, shared with her, downloaded; 25 unlocks
+		t.Fatalf("account history has %d entries", len(ap.Entries))
+	}
+	if _, err := e.proj.History(bg, projections.HistoryQuery{Key: "i1", Lock: "front"}); err == nil {
+		t.Fatal("two subjects accepted")
+	}
+	if _, err := e.proj.History(bg, projections.HistoryQuery{Key: "i1", Cursor: "zz"}); err == nil {
+		t.Fatal("bad cursor accepted")
+	}
+}
+
+// normalize expands history index rows (grouped per batch, so their keys
+// depend on batch boundaries) into one entry per event, so a rebuild and
+// incremental application compare equal whatever their batches were.
+func normalize(out map[string]string, key, value []byte) {
+	if !bytes.HasPrefix(key, []byte("p/h/")) {
+		out[string(key)] = string(value)
+		return
+	}
+	row := key[:len(key)-8] // drop the row's first position
+	for v := value; len(v) >= 16; v = v[16:] {
+		out[string(row)+string(v[:16])] = ""
+	}
+}

@@ -1,0 +1,312 @@
+package projections
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// ErrNotFound means no row exists for the ID asked about.
+var ErrNotFound = errors.New("projections: not found")
+
+// ErrInvalid means a query broke a documented rule.
+var ErrInvalid = errors.New("projections: invalid query")
+
+func notFound(what, id string) error { return fmt.Errorf("%w: %s %q", ErrNotFound, what, id) }
+
+// Key returns a key's row (deleted keys included).
+func (p *Projections) Key(ctx context.Context, key string) (KeyRow, error) {
+	r, err := getRow[KeyRow](ctx, p.store, rowKey("key", key))
+	if err != nil {
+		return KeyRow{}, err
+	}
+	if r == nil {
+		return KeyRow{}, notFound("key", key)
+	}
+	return *r, nil
+}
+
+// Lock returns a lock's row.
+func (p *Projections) Lock(ctx context.Context, lock string) (LockRow, error) {
+	r, err := getRow[LockRow](ctx, p.store, rowKey("lock", lock))
+	if err != nil {
+		return LockRow{}, err
+	}
+	if r == nil {
+		return LockRow{}, notFound("lock", lock)
+	}
+	return *r, nil
+}
+
+// KeyView is a key in a list with its status at the query's instant.
+type KeyView struct {
+	KeyRow
+	Status KeyStatus
+}
+
+// index lists the keys under an index prefix, with their status at at.
+func (p *Projections) index(ctx context.Context, kind, id string, at time.Time, filter func(*KeyRow) bool) ([]KeyView, error) {
+	pre := append(rowKey(kind, id), '/')
+	var out []KeyView
+	for e, err := range p.store.ScanState(ctx, pre) {
+		if err != nil {
+			return nil, err
+		}
+		key := string(e.Key[len(pre):])
+		r, err := getRow[KeyRow](ctx, p.store, rowKey("key", key))
+		if err != nil {
+			return nil, err
+		}
+		if r == nil || (filter != nil && !filter(r)) {
+			continue
+		}
+		v := KeyView{KeyRow: *r}
+		p.statusOf(r, at, &v.Status)
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// KeyList lists the keys of a lock with their status at at (P1, "Key list").
+func (p *Projections) KeyList(ctx context.Context, lock string, at time.Time) ([]KeyView, error) {
+	return p.index(ctx, "lk", lock, at, nil)
+}
+
+// ShareKeyList lists the keys an owner made, across all their locks (P2,
+// "Share key list"); digital keys are in DigitalKeys.
+func (p *Projections) ShareKeyList(ctx context.Context, owner string, at time.Time) ([]KeyView, error) {
+	return p.index(ctx, "ok", owner, at, nil)
+}
+
+// HolderKeys lists the keys shared with or downloaded by an account (P3, "my keys").
+func (p *Projections) HolderKeys(ctx context.Context, holder string, at time.Time) ([]KeyView, error) {
+	return p.index(ctx, "hk", holder, at, func(r *KeyRow) bool {
+		return r.Recipient == holder || r.Holder == holder
+	})
+}
+
+// DigitalKeys is the digital-keys table of an account manager (P4): each key
+// with ACTIVE, UPCOMING or EXPIRED (or EXHAUSTED, REVOKED) at at.
+func (p *Projections) DigitalKeys(ctx context.Context, owner string, at time.Time) ([]KeyView, error) {
+	return p.index(ctx, "dk", owner, at, nil)
+}
+
+// PendingDeactivations lists a lock's keys whose deactivation was requested
+// but not yet confirmed by the lock: the window in which a revoked offline
+// key may still open (K6).
+func (p *Projections) PendingDeactivations(ctx context.Context, lock string, at time.Time) ([]KeyView, error) {
+	return p.index(ctx, "pd", lock, at, nil)
+}
+
+// SlotState is what a slot shows ("Not Shared location", seed 002).
+type SlotState string
+
+const (
+	SlotNotShared           SlotState = "Not Shared"
+	SlotSharing             SlotState = "Sharing"
+	SlotShared              SlotState = "Shared"
+	SlotDeactivationPending SlotState = "Deactivation pending"
+)
+
+// SlotView is one slot of a lock.
+type SlotView struct {
+	Slot       int
+	Generation uint32
+	Key        string // "" when free
+	State      SlotState
+}
+
+// Slots lists every slot of a lock with its state (P5).
+func (p *Projections) Slots(ctx context.Context, lock string) ([]SlotView, error) {
+	l, err := p.Lock(ctx, lock)
+	if err != nil {
+		return nil, err
+	}
+	pre := append(rowKey("slot", lock), '/')
+	out := make([]SlotView, 0, l.Slots)
+	for e, err := range p.store.ScanState(ctx, pre) {
+		if err != nil {
+			return nil, err
+		}
+		var s SlotRow
+		if err := msgpack.Unmarshal(e.Value, &s); err != nil {
+			return nil, err
+		}
+		v := SlotView{Slot: int(binary.BigEndian.Uint32(e.Key[len(pre):])), Generation: s.Generation, Key: s.Key, State: SlotNotShared}
+		if s.Key != "" {
+			r, err := getRow[KeyRow](ctx, p.store, rowKey("key", s.Key))
+			if err != nil {
+				return nil, err
+			}
+			if r != nil {
+				switch r.State {
+				case commands.StateSharing:
+					v.State = SlotSharing
+				case commands.StateDownloaded:
+					v.State = SlotShared
+				case commands.StateDeactivationPending:
+					v.State = SlotDeactivationPending
+				}
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Contacts lists an account's address book, by contact ID.
+func (p *Projections) Contacts(ctx context.Context, account string) ([]Contact, error) {
+	pre := append(rowKey("contact", account), '/')
+	var out []Contact
+	for e, err := range p.store.ScanState(ctx, pre) {
+		if err != nil {
+			return nil, err
+		}
+		var c Contact
+		if err := msgpack.Unmarshal(e.Value, &c); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Pending returns up to limit undelivered notifications, oldest first (N1).
+// Deliver each, then acknowledge it with commands.Service.AckNotification;
+// delivery is at least once.
+func (p *Projections) Pending(ctx context.Context, limit int) ([]Notification, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []Notification
+	for e, err := range p.store.ScanState(ctx, append(rowKey("ob"), '/')) {
+		if err != nil {
+			return nil, err
+		}
+		var n Notification
+		if err := msgpack.Unmarshal(e.Value, &n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+		if len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// HistoryQuery selects one history: exactly one of Lock, Key, Account.
+type HistoryQuery struct {
+	Lock, Key, Account string
+	From, To           time.Time // [From, To) of event time; zero = open
+	Cursor             string    // Next of the previous page; "" = first page
+	Limit              int       // default 50, at most 1000
+}
+
+// HistoryPage is one page of a history, oldest first (by UTC day of the
+// event time, then log position).
+type HistoryPage struct {
+	Entries []HistoryEntry
+	Next    string // cursor of the next page; "" when there is none
+}
+
+// History returns actions and unlock attempts (granted or denied, with reason,
+// source and door) of a lock, key or account in a time range, paginated (H1).
+// Each entry is read from the log by position (point reads).
+func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage, error) {
+	var kind, id string
+	n := 0
+	for _, c := range []struct{ k, v string }{{"l", q.Lock}, {"k", q.Key}, {"a", q.Account}} {
+		if c.v != "" {
+			kind, id = c.k, c.v
+			n++
+		}
+	}
+	if n != 1 {
+		return HistoryPage{}, fmt.Errorf("%w: name exactly one of lock, key, account", ErrInvalid)
+	}
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	if q.Limit > 1000 {
+		q.Limit = 1000
+	}
+	var after [12]byte // day (4), position (8)
+	if q.Cursor != "" {
+		c, err := hex.DecodeString(q.Cursor)
+		if err != nil || len(c) != len(after) {
+			return HistoryPage{}, fmt.Errorf("%w: malformed cursor", ErrInvalid)
+		}
+		copy(after[:], c)
+	}
+	lastDay := uint32(1<<32 - 1)
+	if !q.To.IsZero() {
+		lastDay = uint32(q.To.Unix() / 86400)
+	}
+	pre := append(rowKey("h", kind, id), '/')
+	var page HistoryPage
+	var cur [12]byte
+	for e, err := range p.scanHistory(ctx, pre, q.From, q.To) {
+		if err != nil {
+			return HistoryPage{}, err
+		}
+		day := binary.BigEndian.Uint32(e.Key[len(pre):])
+		if day > lastDay {
+			break
+		}
+		for v := e.Value; len(v) >= 16; v = v[16:] {
+			pos, ns := binary.BigEndian.Uint64(v), int64(binary.BigEndian.Uint64(v[8:]))
+			binary.BigEndian.PutUint32(cur[:4], day)
+			binary.BigEndian.PutUint64(cur[4:], pos)
+			if q.Cursor != "" && bytes.Compare(cur[:], after[:]) <= 0 {
+				continue
+			}
+			if (!q.From.IsZero() && ns < q.From.UnixNano()) || (!q.To.IsZero() && ns >= q.To.UnixNano()) {
+				continue
+			}
+			if len(page.Entries) == q.Limit {
+				page.Next = hex.EncodeToString(after[:])
+				return page, nil
+			}
+			ev, err := p.store.EventAt(ctx, pos)
+			if err != nil {
+				return HistoryPage{}, err
+			}
+			var h HistoryEntry
+			describe(&ev, &h)
+			page.Entries = append(page.Entries, h)
+			after = cur
+		}
+	}
+	return page, nil
+}
+
+// scanHistory scans an entity's history rows from the day of from: one
+// prefix per day while the range is short, else the whole entity prefix.
+func (p *Projections) scanHistory(ctx context.Context, pre []byte, from, to time.Time) func(func(ledger.StateEntry, error) bool) {
+	return func(yield func(ledger.StateEntry, error) bool) {
+		if from.IsZero() || to.IsZero() || to.Sub(from) > 62*24*time.Hour {
+			for e, err := range p.store.ScanState(ctx, pre) {
+				if !yield(e, err) || err != nil {
+					return
+				}
+			}
+			return
+		}
+		for d := from.Unix() / 86400; d <= to.Unix()/86400; d++ {
+			for e, err := range p.store.ScanState(ctx, binary.BigEndian.AppendUint32(append([]byte{}, pre...), uint32(d))) {
+				if !yield(e, err) || err != nil {
+					return
+				}
+			}
+		}
+	}
+}

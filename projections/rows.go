@@ -1,0 +1,108 @@
+package projections
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/commands"
+)
+
+// Row keys. Persisted layout of the read models (rebuildable, so changing it
+// only needs a Rebuild). IDs never contain '/' (commands refuses them).
+//
+//	p/key/<key>                     -> KeyRow (msgpack)
+//	p/st/<key>                      -> status row (fixed layout, statusRow)
+//	p/lock/<lock>                   -> LockRow
+//	p/slot/<lock>/<slot 4 BE>       -> SlotRow
+//	p/contact/<account>/<contact>   -> Contact
+//	p/lk/<lock>/<key>               -> ""  keys of a lock (P1)
+//	p/ok/<owner>/<key>              -> ""  share keys of an owner (P2)
+//	p/hk/<holder>/<key>             -> ""  keys of a holder (P3)
+//	p/dk/<owner>/<key>              -> ""  digital keys of a manager (P4)
+//	p/pd/<lock>/<key>               -> ""  deactivation pending at the lock (K6)
+//	p/h/<l|k|a>/<id>/<day 4 BE>/<unix ns 8 BE><pos 8 BE> -> HistoryEntry
+//	p/ob/<pos 8 BE>                 -> Notification (pending)
+//	p/obi/<event ID 16>             -> pos (8 BE)
+func rowKey(parts ...string) []byte {
+	n := len(prefix)
+	for _, s := range parts {
+		n += len(s) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, prefix...)
+	for i, s := range parts {
+		if i > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, s...)
+	}
+	return b
+}
+
+func u32(v uint32) string { return string(binary.BigEndian.AppendUint32(nil, v)) }
+func u64(v uint64) string { return string(binary.BigEndian.AppendUint64(nil, v)) }
+
+// KeyRow is everything the lists show about a key.
+type KeyRow struct {
+	Key, Lock, LockName, Zone, Owner string
+	Kind                             commands.Kind
+	Credential                       commands.Credential
+	Settings                         commands.Settings
+	State                            commands.State
+	Method                           commands.ShareMethod
+	Recipient, Holder                string
+	Downloaded                       bool
+	Slot                             int
+	Generation                       uint32
+	Uses                             uint32
+	Created, Updated                 time.Time
+	SettingsAt                       uint64 // log position of the settings now in force
+}
+
+// Sharing is the sharing state users see.
+func (r *KeyRow) Sharing() commands.Sharing {
+	return commands.SharingOf(r.State, r.Method != 0, r.Downloaded)
+}
+
+// LockRow is a registered lock.
+type LockRow struct {
+	Lock, Owner, Name, Zone string
+	Slots                   int
+	Doors                   commands.Doors
+	Blackouts               []commands.Blackout
+}
+
+// SlotRow is the occupant of a slot (Key "" = free) and its generation.
+type SlotRow struct {
+	Key        string
+	Generation uint32
+}
+
+// Contact is an address-book entry.
+type Contact struct {
+	Account, Name, Email string
+}
+
+// HistoryEntry is one action or unlock attempt in a history.
+type HistoryEntry struct {
+	Position uint64
+	Time     time.Time
+	Type     string // event type name
+	Lock     string
+	Key      string
+	Account  string // who acted
+	Subject  string // who it concerns (recipient, holder, contact), if anyone
+	Door     commands.Doors
+	Source   string
+	Granted  bool
+	Reason   string
+}
+
+// Notification is a pending outbox entry.
+type Notification struct {
+	ID       uuid.UUID // the event ID; pass it to commands.Service.AckNotification
+	Position uint64
+	Time     time.Time
+	commands.NotificationQueued
+}

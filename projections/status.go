@@ -1,0 +1,151 @@
+package projections
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// Status is a key's status at an instant (K8).
+type Status string
+
+const (
+	StatusUpcoming  Status = "UPCOMING"
+	StatusActive    Status = "ACTIVE"
+	StatusExpired   Status = "EXPIRED"
+	StatusExhausted Status = "EXHAUSTED"
+	StatusRevoked   Status = "REVOKED"
+	StatusDeleted   Status = "DELETED"
+)
+
+// KeyStatus is what K8 asks for: the status, the sharing state, whether the
+// key's policy has a window open at the instant and when one next opens
+// (lock-wide blackouts apply to online decisions, not to this status).
+type KeyStatus struct {
+	Status   Status
+	State    commands.State
+	Sharing  commands.Sharing
+	InWindow bool
+	NextOpen time.Time // zero: never again, or not applicable (revoked, deleted)
+	Uses     uint32
+}
+
+// statusRow is the fixed layout of p/st/<key>, decoded without allocating:
+//
+//	version(1)=1 | state(1) | sharing(1) | uses(4 BE) | settings position(8 BE)
+const statusRowLen = 15
+
+func appendStatusRow(dst []byte, r *KeyRow) []byte {
+	dst = append(dst, 1, byte(r.State), byte(r.Sharing()))
+	dst = binary.BigEndian.AppendUint32(dst, r.Uses)
+	return binary.BigEndian.AppendUint64(dst, r.SettingsAt)
+}
+
+// schedule is a key's policy and zone as of a settings position, cached in
+// memory so a status query reads one row.
+type schedule struct {
+	at     uint64
+	policy commands.Policy
+	loc    *time.Location
+}
+
+type scheduleCache struct {
+	mu sync.RWMutex
+	m  map[string]*schedule
+}
+
+var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64); return &b }}
+
+// KeyStatus returns a key's status at at. It reads one state row (a point
+// read, no scan) and, in the steady state, allocates nothing beyond what
+// the ledger's GetState allocates.
+func (p *Projections) KeyStatus(ctx context.Context, key string, at time.Time) (KeyStatus, error) {
+	var st KeyStatus
+	bp := keyBufs.Get().(*[]byte)
+	k := append(append((*bp)[:0], prefix+"st/"...), key...)
+	v, err := p.store.GetState(ctx, k)
+	*bp = k
+	keyBufs.Put(bp)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return st, notFound("key", key)
+	}
+	if err != nil {
+		return st, err
+	}
+	if len(v) != statusRowLen || v[0] != 1 {
+		return st, errors.New("projections: malformed status row")
+	}
+	st.State, st.Sharing = commands.State(v[1]), commands.Sharing(v[2])
+	st.Uses = binary.BigEndian.Uint32(v[3:])
+	if done := terminalStatus(&st); done {
+		return st, nil
+	}
+	sc, err := p.scheduleOf(ctx, key, binary.BigEndian.Uint64(v[7:]))
+	if err != nil {
+		return st, err
+	}
+	evalStatus(&st, &sc.policy, sc.loc, at)
+	return st, nil
+}
+
+func (p *Projections) scheduleOf(ctx context.Context, key string, at uint64) (*schedule, error) {
+	p.sched.mu.RLock()
+	sc := p.sched.m[key]
+	p.sched.mu.RUnlock()
+	if sc != nil && sc.at == at {
+		return sc, nil
+	}
+	r, err := p.Key(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	sc = &schedule{at: r.SettingsAt, policy: r.Settings.Policy, loc: p.location(r.Zone)}
+	p.sched.mu.Lock()
+	if p.sched.m == nil {
+		p.sched.m = map[string]*schedule{}
+	}
+	if old := p.sched.m[key]; old == nil || old.at <= sc.at {
+		p.sched.m[key] = sc
+	}
+	p.sched.mu.Unlock()
+	return sc, nil
+}
+
+func (p *Projections) location(zone string) *time.Location {
+	if l, ok := p.zones.Load(zone); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(zone)
+	if err != nil {
+		l = time.UTC
+	}
+	p.zones.Store(zone, l)
+	return l
+}
+
+// terminalStatus sets the status of revoked and deleted keys.
+func terminalStatus(st *KeyStatus) bool {
+	switch st.State {
+	case commands.StateDeleted:
+		st.Status = StatusDeleted
+		return true
+	case commands.StateRevoked, commands.StateReset, commands.StateDeactivationPending, commands.StateDeactivated:
+		st.Status = StatusRevoked
+		return true
+	}
+	return false
+}
+
+// statusOf computes the status of a key row (lists).
+func (p *Projections) statusOf(r *KeyRow, at time.Time, st *KeyStatus) {
+	st.State, st.Sharing, st.Uses = r.State, r.Sharing(), r.Uses
+	if terminalStatus(st) {
+		return
+	}
+	evalStatus(st, &r.Settings.Policy, p.location(r.Zone), at)
+}
