@@ -157,19 +157,34 @@ func (l *Ledger) readChunk(from, end uint64) (evs []Event, err error) {
 	defer it.Close()
 	evs = make([]Event, 0, hi-from+1)
 	want := from
+	var stream, typ string // interned: consecutive events mostly share them
+	var arena []byte       // payload copies for this chunk, one allocation at a time
 	for ok := it.First(); ok; ok = it.Next() {
 		pos := u64(it.Key()[1:])
 		if pos != want {
 			return evs, &CorruptionError{Position: want, Reason: "record missing"}
 		}
-		r, err := decodeRecord(it.Value())
+		r, err := parseRecord(it.Value())
 		if err == nil && r.pos != pos {
 			err = fmt.Errorf("record claims position %d", r.pos)
 		}
 		if err != nil {
 			return evs, &CorruptionError{Position: pos, Reason: err.Error()}
 		}
-		e, err := l.toEvent(r)
+		if string(r.stream) != stream {
+			stream = string(r.stream)
+		}
+		if string(r.typ) != typ {
+			typ = string(r.typ)
+		}
+		if cap(arena)-len(arena) < len(r.data) {
+			arena = make([]byte, 0, max(16<<10, len(r.data)))
+		}
+		start := len(arena)
+		arena = append(arena, r.data...)
+		data := arena[start:len(arena):len(arena)] // full slice: appends to Raw cannot clobber a neighbour
+		e, err := l.toEvent(record{pos: pos, version: r.version, id: r.id, time: r.time, schema: r.schema,
+			stream: stream, typ: typ, data: data})
 		if err != nil {
 			return evs, err
 		}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -75,10 +76,21 @@ func chainHash(prev [32]byte, body []byte) [32]byte {
 	return out
 }
 
-// decodeRecord parses a stored record. It copies what it keeps, so b may be reused.
-// It never panics; any malformed input is an error.
-func decodeRecord(b []byte) (record, error) {
-	var r record
+// recordView is a parsed record whose slices point into the stored bytes.
+type recordView struct {
+	pos, version uint64
+	id           uuid.UUID
+	time         int64
+	schema       uint16
+	stream, typ  []byte
+	data         []byte
+	hash         [32]byte
+}
+
+// parseRecord parses a stored record without copying. It never panics; any
+// malformed input is an error.
+func parseRecord(b []byte) (recordView, error) {
+	var r recordView
 	if len(b) < recordFixedLen {
 		return r, fmt.Errorf("record is %d bytes, shorter than the minimum %d", len(b), recordFixedLen)
 	}
@@ -95,31 +107,39 @@ func decodeRecord(b []byte) (record, error) {
 	if n == 0 || n > maxStreamLen || len(rest) < n+1 {
 		return r, fmt.Errorf("bad stream name length %d", n)
 	}
-	stream := rest[:n]
+	r.stream = rest[:n]
 	rest = rest[n:]
 	m := int(rest[0])
 	rest = rest[1:]
 	if m == 0 || len(rest) < m+4 {
 		return r, fmt.Errorf("bad type name length %d", m)
 	}
-	typ := rest[:m]
+	r.typ = rest[:m]
 	rest = rest[m:]
 	d := binary.BigEndian.Uint32(rest)
 	rest = rest[4:]
 	if uint64(d) > maxPayloadLen || uint64(len(rest)) != uint64(d)+sha256.Size {
 		return r, fmt.Errorf("bad payload length %d for %d remaining bytes", d, len(rest))
 	}
-	if !validName(stream) || !utf8.Valid(typ) {
+	if !validName(r.stream) || !utf8.Valid(r.typ) {
 		return r, fmt.Errorf("stream or type name is not valid UTF-8 without NUL")
 	}
 	if r.pos == 0 || r.version == 0 {
 		return r, fmt.Errorf("zero position or version")
 	}
-	r.stream = string(stream)
-	r.typ = string(typ)
-	r.data = append([]byte(nil), rest[:d]...)
+	r.data = rest[:d]
 	copy(r.hash[:], rest[d:])
 	return r, nil
+}
+
+// decodeRecord parses a stored record and copies what it keeps, so b may be reused.
+func decodeRecord(b []byte) (record, error) {
+	v, err := parseRecord(b)
+	if err != nil {
+		return record{}, err
+	}
+	return record{pos: v.pos, version: v.version, id: v.id, time: v.time, schema: v.schema,
+		stream: string(v.stream), typ: string(v.typ), data: bytes.Clone(v.data), hash: v.hash}, nil
 }
 
 // recordBody returns the canonical bytes of an encoded record (without its hash).

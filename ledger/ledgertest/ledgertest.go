@@ -451,21 +451,33 @@ func testSubscribe(t *testing.T, s ledger.Store) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("subscription ended with %v, want context.Canceled", err)
 	}
-	// Follow from an explicit position, and Follow past the head waits.
-	fctx, fcancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer fcancel()
+	// Follow from an explicit position delivers everything from there, in order.
+	fctx, fcancel := context.WithCancel(ctx)
 	var ps []uint64
+	var last error
 	for e, err := range s.Follow(fctx, 3) {
 		if err != nil {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("Follow ended with %v", err)
-			}
+			last = err
 			break
 		}
-		ps = append(ps, e.Position)
+		if ps = append(ps, e.Position); len(ps) == 2 {
+			fcancel()
+		}
 	}
-	if !slices.Equal(ps, []uint64{3, 4}) {
-		t.Fatalf("Follow(3) delivered %v", ps)
+	fcancel()
+	if !slices.Equal(ps, []uint64{3, 4}) || !errors.Is(last, context.Canceled) {
+		t.Fatalf("Follow(3) delivered %v and ended with %v", ps, last)
+	}
+	// Following past the head waits for new events.
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	defer wcancel()
+	for e, err := range s.Follow(wctx, 5) {
+		if err == nil {
+			t.Fatalf("Follow past the head delivered %+v", e)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Follow past the head ended with %v", err)
+		}
 	}
 	// Removing a checkpoint restarts from the beginning.
 	cp = ledger.StateBatch{}
