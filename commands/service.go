@@ -126,7 +126,7 @@ func (t *txn) load(stream string, zero func() aggregate) (aggregate, error) {
 	if e, ok := t.loaded[stream]; ok {
 		return e.state, nil
 	}
-	e, err := t.s.cache.get(t.ctx, t.s.store, stream, zero)
+	e, err := t.s.cache.get(t.ctx, t.s.store, stream, zero) // validated after decide or by the append
 	if err != nil {
 		return nil, err
 	}
@@ -195,9 +195,6 @@ func (s *Service) executeOn(ctx context.Context, cmd uuid.UUID, stream string, d
 	if err := checkCommandID(cmd); err != nil {
 		return nil, err
 	}
-	if evs, err := s.replay(ctx, cmd); err != nil || evs != nil {
-		return evs, err
-	}
 	var pos uint64
 	evs, err := func() ([]ledger.Event, error) {
 		if stream != "" {
@@ -211,17 +208,56 @@ func (s *Service) executeOn(ctx context.Context, cmd uuid.UUID, stream string, d
 	return evs, s.wait(ctx, pos)
 }
 
+// attempts decides and appends until the append holds. A command ID seen
+// before is recognised without a lookup on the common path: the ledger
+// returns the original result for an append whose event IDs it has already
+// written, and the versions in that result tell it apart from a fresh one.
+// Only when deciding fails (the retried command may be refused now), the IDs
+// clash, or every stream is appended without a version check, is the log
+// asked for the command's first event ID.
 func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, decide func(t *txn) error, last *uint64) ([]ledger.Event, error) {
+	replayed := func() ([]ledger.Event, bool, error) {
+		evs, err := s.replay(ctx, cmd)
+		if err != nil || evs == nil {
+			return nil, false, err
+		}
+		*last = evs[len(evs)-1].Position
+		return evs, true, nil
+	}
 	for attempt := 0; attempt < s.retries; attempt++ {
 		if attempt > 0 {
 			backoff(ctx, attempt)
 		}
 		t := &txn{s: s, ctx: ctx, now: s.clock(), loaded: map[string]cacheEntry{}, staged: map[string][]any{}}
 		if err := decide(t); err != nil {
+			if evs, ok, rerr := replayed(); rerr != nil || ok {
+				return evs, rerr
+			}
+			// Refuse only on current state: a cached state may be behind
+			// events another writer appended.
+			if cur, verr := s.current(ctx, t, nil); verr != nil || !cur {
+				if verr != nil {
+					return nil, verr
+				}
+				continue
+			}
 			return nil, err
 		}
 		if len(t.order) == 0 {
 			return nil, nil
+		}
+		if len(t.anyVer) == len(t.order) { // no version check to tell a retry
+			if evs, ok, rerr := replayed(); rerr != nil || ok {
+				return evs, rerr
+			}
+		}
+		// Streams only read must still be current (other writers, or a
+		// cached state never validated): one version read each.
+		if cur, err := s.current(ctx, t, t.staged); err != nil || !cur {
+			if err != nil {
+				return nil, err
+			}
+			continue
 		}
 		appends := make([]ledger.StreamAppend, len(t.order))
 		var out []ledger.Event
@@ -250,8 +286,30 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, decide func(t *tx
 			}
 			continue
 		}
+		if errors.Is(err, ledger.ErrDuplicateID) { // the command ID did something else before
+			if evs, ok, rerr := replayed(); rerr != nil || ok {
+				return evs, rerr
+			}
+		}
 		if err != nil {
 			return nil, err
+		}
+		retry := len(res.Versions) != len(t.order)
+		for i, stream := range t.order {
+			if !t.anyVer[stream] && !retry && res.Versions[i] != t.loaded[stream].version+uint64(len(t.staged[stream])) {
+				retry = true
+			}
+		}
+		if retry { // the ledger returned the original append of this command ID
+			for _, stream := range t.order {
+				s.cache.stale(stream)
+			}
+			evs, err := s.readRange(ctx, res.First, res.Last)
+			if err != nil {
+				return nil, err
+			}
+			*last = res.Last
+			return evs, nil
 		}
 		for i := range out {
 			out[i].Position = res.First + uint64(i)
@@ -269,6 +327,38 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, decide func(t *tx
 		return out, nil
 	}
 	return nil, fmt.Errorf("%w (%d attempts)", ErrBusy, s.retries)
+}
+
+// current reports whether the streams t loaded (except those in skip) are
+// still at the versions it saw; stale ones are marked for refresh.
+func (s *Service) current(ctx context.Context, t *txn, skip map[string][]any) (bool, error) {
+	cur := true
+	for stream, e := range t.loaded {
+		if _, ok := skip[stream]; ok {
+			continue
+		}
+		v, err := s.store.StreamVersion(ctx, stream)
+		if err != nil {
+			return false, err
+		}
+		if v != e.version {
+			s.cache.stale(stream)
+			cur = false
+		}
+	}
+	return cur, nil
+}
+
+func (s *Service) readRange(ctx context.Context, first, last uint64) ([]ledger.Event, error) {
+	out := make([]ledger.Event, 0, last-first+1)
+	for p := first; p <= last; p++ {
+		ev, err := s.store.EventAt(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
 }
 
 // backoff sleeps a little, with jitter, before another attempt.
@@ -312,7 +402,7 @@ func (s *Service) replay(ctx context.Context, cmd uuid.UUID) ([]ledger.Event, er
 		}
 		out = append(out, ev)
 	}
-	return out, s.wait(ctx, out[len(out)-1].Position)
+	return out, nil
 }
 
 // eventsOf returns the Data of events of type T, in order.

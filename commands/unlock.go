@@ -118,8 +118,11 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 	return UnlockResult{Key: u.Key, Granted: u.Granted, Reason: u.Reason, Uses: u.Uses}, nil
 }
 
-// lockView loads a lock only to read it (no append to it, so no expected
-// version): the cached state is used as it is.
+// lockView reads a lock's cached state without the version check that
+// t.lock's streams get after deciding: for the hot unlock path, where the
+// lock supplies only its zone and lock-wide blackouts. It reflects every
+// change made through this Service; one made by another Service on the same
+// ledger shows once this one next writes or refreshes the lock.
 func (t *txn) lockView(id string) (*LockState, error) {
 	e, err := t.s.cache.get(t.ctx, t.s.store, lockStream(id), func() aggregate { return &LockState{} })
 	if err != nil {

@@ -45,6 +45,10 @@ func (b *batch) key(id string) (*KeyRow, error) {
 	if r, ok := b.keys[id]; ok {
 		return r, nil
 	}
+	if r, ok := b.p.rows[id]; ok { // as written by an earlier batch
+		b.keys[id] = r
+		return r, nil
+	}
 	r, err := getRow[KeyRow](b.ctx, b.p.store, rowKey("key", id))
 	if err != nil || r == nil {
 		return nil, err
@@ -90,8 +94,22 @@ func (b *batch) flush(last uint64) error {
 		b.sb.Set(binary.BigEndian.AppendUint64(append([]byte(k), '/'), r.first), r.entries)
 	}
 	b.sb.SetCheckpoint(b.p.name, last)
-	return b.p.store.ApplyState(b.ctx, &b.sb)
+	if err := b.p.store.ApplyState(b.ctx, &b.sb); err != nil {
+		clear(b.p.rows) // they may hold changes that were not written
+		return err
+	}
+	if len(b.p.rows)+len(b.keys) > maxCachedRows {
+		clear(b.p.rows)
+	}
+	for id, r := range b.keys {
+		b.p.rows[id] = r
+	}
+	return nil
 }
+
+// maxCachedRows bounds the key rows the projections keep decoded in memory
+// (owned by the applying goroutine) so hot keys are not re-read per batch.
+const maxCachedRows = 1 << 14
 
 // history indexes an event under its lock, key and the accounts involved.
 // The index holds no copy of the event: a query reads it from the log by

@@ -45,6 +45,7 @@ type Projections struct {
 	closed  atomic.Bool
 	zones   sync.Map // zone name -> *time.Location
 	sched   scheduleCache
+	rows    map[string]*KeyRow // see maxCachedRows; only the applying goroutine
 	rebuild atomic.Bool
 }
 
@@ -76,6 +77,7 @@ func (p *Projections) start() error {
 		return err
 	}
 	p.applied.Store(cp)
+	p.rows = map[string]*KeyRow{}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
 	go p.loop(ctx, cp, p.done)
