@@ -264,6 +264,11 @@ func (b *batch) apply(ev *ledger.Event) error {
 		b.sb.Delete(k)
 		return nil
 	default:
+		for _, f := range appliers {
+			if ok, err := f(b, ev); ok || err != nil {
+				return err
+			}
+		}
 		return nil // not ours (other packages' events, or newer ones)
 	}
 	return b.history(h)
