@@ -38,7 +38,22 @@ var catalogue = []struct {
 	{"key.unlock_attempted", 1, UnlockAttempted{}},
 	{"outbox.notification_queued", 1, NotificationQueued{}},
 	{"outbox.notification_acked", 1, NotificationAcked{}},
-	// Online keys and lock groups (issue 5) append here.
+	// Online keys and lock groups (issue 5): types in online.go.
+	{"group.network_on", 1, NetworkManagementOn{}},
+	{"group.network_off", 1, NetworkManagementOff{}},
+	{"group.online_key_added", 1, OnlineKeyAdded{}},
+	{"group.member_invited", 1, MemberInvited{}},
+	{"group.invitation_accepted", 1, InvitationAccepted{}},
+	{"group.invitation_declined", 1, InvitationDeclined{}},
+	{"group.invitation_withdrawn", 1, InvitationWithdrawn{}},
+	{"group.invitation_expired", 1, InvitationExpired{}},
+	{"group.member_permissions_set", 1, MemberPermissionsSet{}},
+	{"group.member_removed", 1, MemberRemoved{}},
+	{"group.password_rejected", 1, PasswordRejected{}},
+	{"group.password_failures_cleared", 1, PasswordFailuresCleared{}},
+	{"group.member_password_set", 1, MemberPasswordSet{}},
+	{"group.online_key_edited", 1, OnlineKeyEdited{}},
+	{"group.online_key_removed", 1, OnlineKeyRemoved{}},
 }
 
 // Register registers every event type of the catalogue on reg. Open the

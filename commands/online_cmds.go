@@ -1,0 +1,914 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// Associated data binding sealed group secrets to their place. IDs never
+// contain NUL, so the encoding is unambiguous.
+func networkAAD(lock string) []byte { return []byte("keyledger/group\x00" + lock + "\x00master code") }
+func memberAAD(lock, account string) []byte {
+	return []byte("keyledger/group\x00" + lock + "\x00member\x00" + account + "\x00password")
+}
+
+// shredAfter destroys the data keys that events of a command erased (master
+// codes turned off or expired, removed members' password hashes). It runs
+// after the append, also when a retried command ID replays the events, so a
+// crash between append and shred is repaired by retrying the command (or by
+// SweepGroup).
+func (s *Service) shredAfter(ctx context.Context, evs []ledger.Event) error {
+	var ids []secret.KeyID
+	for _, ev := range evs {
+		switch e := ev.Data.(type) {
+		case NetworkManagementOff:
+			if e.Shredded != ([16]byte{}) {
+				ids = append(ids, secret.KeyID(e.Shredded))
+			}
+		case MemberRemoved:
+			if e.Shredded != ([16]byte{}) {
+				ids = append(ids, secret.KeyID(e.Shredded))
+			}
+		case MemberPasswordSet:
+			if e.Shredded != ([16]byte{}) {
+				ids = append(ids, secret.KeyID(e.Shredded))
+			}
+		}
+	}
+	if len(ids) == 0 || s.vault == nil {
+		return nil
+	}
+	return s.vault.Shred(ctx, ids...)
+}
+
+func sealedID(s secret.Sealed) [16]byte {
+	id, err := s.KeyID()
+	if err != nil {
+		return [16]byte{}
+	}
+	return id
+}
+
+// expireNetwork stages the expiry of network management if its operating
+// duration is over at the transaction's time; it reports whether it did.
+func (t *txn) expireNetwork(lock string, g *GroupState) bool {
+	if !g.Network.On || g.Network.ActiveAt(t.now) {
+		return false
+	}
+	t.emit(groupStream(lock), NetworkManagementOff{Lock: lock, Reason: NetworkExpired, Shredded: sealedID(g.Network.MasterCode)})
+	return true
+}
+
+func checkMasterCode(c Secret) error {
+	if c.Len() < 4 || c.Len() > 64 {
+		return invalid("master code", "%d bytes, want 4 to 64", c.Len())
+	}
+	return nil
+}
+
+// TurnOnNetwork turns on network management of a lock (O1): the owner's
+// master code is stored, sealed, for Duration.
+type TurnOnNetwork struct {
+	ID         uuid.UUID
+	Lock, By   string
+	MasterCode Secret
+	Duration   time.Duration
+}
+
+// NetworkStatus is the state of a lock's network management.
+type NetworkStatus struct {
+	Lock  string
+	On    bool
+	Until time.Time // end of the operating duration (when on)
+}
+
+// TurnOnNetwork stores the master code for the operating duration. Only the
+// lock's owner may; turning it on again replaces (and erases) the old code.
+func (s *Service) TurnOnNetwork(ctx context.Context, c TurnOnNetwork) (NetworkStatus, error) {
+	if err := firstErr(checkID("lock", c.Lock), checkID("by", c.By), checkMasterCode(c.MasterCode)); err != nil {
+		return NetworkStatus{}, err
+	}
+	if c.Duration <= 0 || c.Duration > MaxNetworkDuration {
+		return NetworkStatus{}, invalid("duration", "%v, want more than 0 and at most %v", c.Duration, MaxNetworkDuration)
+	}
+	if err := s.needVault(); err != nil {
+		return NetworkStatus{}, err
+	}
+	sealed, err := s.vault.Seal(ctx, c.MasterCode, networkAAD(c.Lock))
+	if err != nil {
+		return NetworkStatus{}, err
+	}
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+		l, err := t.lock(c.Lock)
+		if err != nil {
+			return err
+		}
+		if err := ownerOf(l, c.Lock, c.By); err != nil {
+			return err
+		}
+		g, err := t.group(c.Lock)
+		if err != nil {
+			return err
+		}
+		if !t.expireNetwork(c.Lock, g) && g.Network.On {
+			t.emit(groupStream(c.Lock), NetworkManagementOff{Lock: c.Lock, By: c.By, Reason: NetworkReplaced, Shredded: sealedID(g.Network.MasterCode)})
+		}
+		t.emit(groupStream(c.Lock), NetworkManagementOn{Lock: c.Lock, By: c.By, Until: t.now.Add(c.Duration), MasterCode: sealed})
+		return nil
+	})
+	if err != nil || isReplay(evs) {
+		// The sealed code is in no event: destroy its key now.
+		_ = s.vault.ShredSealed(ctx, sealed)
+	}
+	if err != nil {
+		return NetworkStatus{}, err
+	}
+	if err := s.shredAfter(ctx, evs); err != nil {
+		return NetworkStatus{}, err
+	}
+	on, _ := firstOf[NetworkManagementOn](evs)
+	return NetworkStatus{Lock: c.Lock, On: true, Until: on.Until}, nil
+}
+
+// TurnOffNetwork turns network management off: the master code's data key
+// is shredded, so the sealed code in the log can never be opened again.
+type TurnOffNetwork struct {
+	ID       uuid.UUID
+	Lock, By string
+}
+
+// TurnOffNetwork erases the master code. Only the owner may; ErrNetworkOff
+// if it is not on.
+func (s *Service) TurnOffNetwork(ctx context.Context, c TurnOffNetwork) error {
+	if err := firstErr(checkID("lock", c.Lock), checkID("by", c.By)); err != nil {
+		return err
+	}
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+		l, err := t.lock(c.Lock)
+		if err != nil {
+			return err
+		}
+		if err := ownerOf(l, c.Lock, c.By); err != nil {
+			return err
+		}
+		g, err := t.group(c.Lock)
+		if err != nil {
+			return err
+		}
+		if !g.Network.On {
+			return fmt.Errorf("%w: lock %q", ErrNetworkOff, c.Lock)
+		}
+		reason := NetworkTurnedOff
+		if !g.Network.ActiveAt(t.now) {
+			reason = NetworkExpired
+		}
+		t.emit(groupStream(c.Lock), NetworkManagementOff{Lock: c.Lock, By: c.By, Reason: reason, Shredded: sealedID(g.Network.MasterCode)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.shredAfter(ctx, evs)
+}
+
+// CheckNetwork records the end of a lock's network management if its
+// operating duration is over (and shreds the code). Commands do this on their
+// own whenever they meet an expired duration; a backend may also call it on
+// a timer so the code does not outlive its duration until the next command.
+type CheckNetwork struct {
+	ID   uuid.UUID
+	Lock string
+}
+
+// CheckNetwork returns the network status after recording a due expiry.
+func (s *Service) CheckNetwork(ctx context.Context, c CheckNetwork) (NetworkStatus, error) {
+	if err := checkID("lock", c.Lock); err != nil {
+		return NetworkStatus{}, err
+	}
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+		g, err := t.group(c.Lock)
+		if err != nil {
+			return err
+		}
+		t.expireNetwork(c.Lock, g)
+		return nil
+	})
+	if err != nil {
+		return NetworkStatus{}, err
+	}
+	if err := s.shredAfter(ctx, evs); err != nil {
+		return NetworkStatus{}, err
+	}
+	g, err := s.groupState(ctx, c.Lock)
+	if err != nil {
+		return NetworkStatus{}, err
+	}
+	now := s.clock()
+	return NetworkStatus{Lock: c.Lock, On: g.Network.ActiveAt(now), Until: g.Network.Until}, nil
+}
+
+// SweepGroup shreds again every data key the group's log says was erased
+// (idempotent). Run it after a crash that may have fallen between an append
+// and its shred.
+func (s *Service) SweepGroup(ctx context.Context, lock string) error {
+	if err := checkID("lock", lock); err != nil {
+		return err
+	}
+	var evs []ledger.Event
+	for ev, err := range s.store.ReadStream(ctx, groupStream(lock), 1) {
+		if err != nil {
+			return err
+		}
+		evs = append(evs, ev)
+	}
+	return s.shredAfter(ctx, evs)
+}
+
+// RevealMasterCode returns the stored master code to the lock's owner while
+// network management is on; ErrNetworkOff otherwise.
+func (s *Service) RevealMasterCode(ctx context.Context, lock, by string) (Secret, error) {
+	if err := firstErr(checkID("lock", lock), checkID("by", by)); err != nil {
+		return Secret{}, err
+	}
+	if err := s.needVault(); err != nil {
+		return Secret{}, err
+	}
+	l, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	if err != nil {
+		return Secret{}, err
+	}
+	if err := ownerOf(l.state.(*LockState), lock, by); err != nil {
+		return Secret{}, err
+	}
+	g, err := s.groupState(ctx, lock)
+	if err != nil {
+		return Secret{}, err
+	}
+	if !g.Network.ActiveAt(s.clock()) {
+		return Secret{}, fmt.Errorf("%w: lock %q", ErrNetworkOff, lock)
+	}
+	return s.vault.Open(ctx, g.Network.MasterCode, networkAAD(lock))
+}
+
+// groupState reads the folded group stream (fresh: refreshed from the log).
+func (s *Service) groupState(ctx context.Context, lock string) (*GroupState, error) {
+	s.cache.stale(groupStream(lock))
+	e, err := s.cache.get(ctx, s.store, groupStream(lock), func() aggregate { return &GroupState{} })
+	if err != nil {
+		return nil, err
+	}
+	return e.state.(*GroupState), nil
+}
+
+// CreateOnlineKey makes an online key for a lock (seed 000: generated with
+// the master code on the service, so network management must be on). Its
+// Settings carry the policy: weekly windows, blackouts ("invalid at night"),
+// validity, doors.
+type CreateOnlineKey struct {
+	ID       uuid.UUID
+	Key      string
+	Lock, By string
+	Settings Settings
+}
+
+// CreateOnlineKey creates the key. ErrNetworkOff if network management is off.
+func (s *Service) CreateOnlineKey(ctx context.Context, c CreateOnlineKey) error {
+	if err := firstErr(checkID("key", c.Key), checkID("lock", c.Lock), checkID("by", c.By)); err != nil {
+		return err
+	}
+	if err := c.Settings.validate(KindOnline); err != nil {
+		return err
+	}
+	expired := false
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+		l, err := t.lock(c.Lock)
+		if err != nil {
+			return err
+		}
+		if err := ownerOf(l, c.Lock, c.By); err != nil {
+			return err
+		}
+		if c.Settings.Doors&^l.Doors != 0 {
+			return invalid("doors", "lock %q has no %v door", c.Lock, c.Settings.Doors&^l.Doors)
+		}
+		g, err := t.group(c.Lock)
+		if err != nil {
+			return err
+		}
+		if expired = t.expireNetwork(c.Lock, g); expired {
+			return nil
+		}
+		if !g.Network.On {
+			return fmt.Errorf("%w: lock %q: turn it on (with the master code) to make online keys", ErrNetworkOff, c.Lock)
+		}
+		k, err := t.key(c.Key)
+		if err != nil {
+			return err
+		}
+		if k.State != StateNone {
+			return exists("key", c.Key)
+		}
+		t.emit(keyStream(c.Key), KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: KindOnline, Credential: CredentialApp, Settings: c.Settings})
+		t.emit(groupStream(c.Lock), OnlineKeyAdded{Lock: c.Lock, Key: c.Key, By: c.By})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.shredAfter(ctx, evs); err != nil {
+		return err
+	}
+	if _, ok := firstOf[KeyCreated](evs); !ok {
+		return fmt.Errorf("%w: lock %q: its operating duration ended", ErrNetworkOff, c.Lock)
+	}
+	return nil
+}
+
+// mayManage checks that by is the lock's owner or a member with management
+// rights; it returns whether by is the owner.
+func mayManage(l *LockState, g *GroupState, lock, by string) (owner bool, err error) {
+	if !l.Exists() {
+		return false, &NotFoundError{What: "lock", ID: lock}
+	}
+	if l.Owner == by {
+		return true, nil
+	}
+	if m, ok := g.Members[by]; ok && m.State == InviteAccepted && m.Permissions.Ops&OpManage != 0 {
+		return false, nil
+	}
+	return false, notPermitted("%q has no management rights in the group of lock %q", by, lock)
+}
+
+func validatePermissions(p Permissions) error {
+	if p.Doors == 0 || p.Doors&^allDoors != 0 {
+		return invalid("permissions", "doors %v: want main and/or inner", p.Doors)
+	}
+	if p.Ops&^allOps != 0 {
+		return invalid("permissions", "operations %v unknown", p.Ops)
+	}
+	return nil
+}
+
+// checkGrant checks permissions against the key and who grants them.
+func checkGrant(p Permissions, k *KeyState, owner bool) error {
+	if err := validatePermissions(p); err != nil {
+		return err
+	}
+	if p.Doors&^k.Settings.Doors != 0 {
+		return invalid("permissions", "online key %q does not open the %v door", k.ID, p.Doors&^k.Settings.Doors)
+	}
+	if p.Ops&OpManage != 0 && !owner {
+		return notPermitted("only the owner grants management rights")
+	}
+	return nil
+}
+
+// InviteMember invites a registered account to use an online key ("Join
+// Bill's group", O2). The owner, or a member with management rights, invites.
+type InviteMember struct {
+	ID                     uuid.UUID
+	Lock, Key, Account, By string
+	// Permissions of the member; zero means DefaultPermissions limited to
+	// the key's doors.
+	Permissions Permissions
+	// TTL is how long the invitation stays open; 0 means DefaultInvitationTTL.
+	TTL time.Duration
+}
+
+// InviteMember records the invitation and queues the invitee's notification.
+// The 6th account of an online key is refused with a *GroupFullError.
+func (s *Service) InviteMember(ctx context.Context, c InviteMember) error {
+	if err := firstErr(checkID("lock", c.Lock), checkID("key", c.Key), checkID("account", c.Account), checkID("by", c.By)); err != nil {
+		return err
+	}
+	if c.TTL == 0 {
+		c.TTL = DefaultInvitationTTL
+	}
+	if c.TTL < 0 || c.TTL > 366*24*time.Hour {
+		return invalid("ttl", "%v, want up to a year", c.TTL)
+	}
+	_, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+		l, err := t.lock(c.Lock)
+		if err != nil {
+			return err
+		}
+		g, err := t.group(c.Lock)
+		if err != nil {
+			return err
+		}
+		owner, err := mayManage(l, g, c.Lock, c.By)
+		if err != nil {
+			return err
+		}
+		k, err := t.key(c.Key)
+		if err != nil {
+			return err
+		}
+		if !g.Keys[c.Key] || k.State == StateNone || k.State == StateDeleted {
+			return &NotFoundError{What: "online key", ID: c.Key}
+		}
+		a, err := t.account(c.Account)
+		if err != nil {
+			return err
+		}
+		if !a.Exists() {
+			return &NotFoundError{What: "account", ID: c.Account}
+		}
+		if c.Account == l.Owner {
+			return invalid("account", "%q owns lock %q", c.Account, c.Lock)
+		}
+		if m, ok := g.Members[c.Account]; ok && m.holdsSeat(t.now) {
+			return exists("group member or invitation", c.Account)
+		}
+		if g.seats(c.Key, t.now) >= MaxOnlineAccounts {
+			return &GroupFullError{Key: c.Key, Max: MaxOnlineAccounts}
+		}
+		p := c.Permissions
+		if p == (Permissions{}) {
+			p = Permissions{Doors: DefaultPermissions.Doors & k.Settings.Doors, Ops: DefaultPermissions.Ops}
+			if p.Doors == 0 {
+				p.Doors = k.Settings.Doors
+			}
+		}
+		if err := checkGrant(p, k, owner); err != nil {
+			return err
+		}
+		ownerName := l.Owner
+		if o, err := t.account(l.Owner); err == nil && o.Name != "" {
+			ownerName = o.Name
+		}
+		t.emit(groupStream(c.Lock),
+			MemberInvited{Lock: c.Lock, Key: c.Key, Account: c.Account, By: c.By, Expires: t.now.Add(c.TTL), Permissions: p},
+			NotificationQueued{Topic: TopicGroupInvitation, To: c.Account, Email: a.Email, Lock: c.Lock, Key: c.Key,
+				Message: fmt.Sprintf("Join %s's group", ownerName)})
+		return nil
+	})
+	return err
+}
+
+// AcceptInvitation is the invitee joining (O3) with a personal password
+// (stored only as an argon2id hash, sealed) and their own name for the lock.
+type AcceptInvitation struct {
+	ID            uuid.UUID
+	Lock, Account string
+	Password      Secret
+	LockName      string // default: the lock's name
+}
+
+// expireInvitation stages the expiry of a pending invitation past its end.
+func (t *txn) expireInvitation(lock string, m Member) bool {
+	if m.State == InvitePending && m.StateAt(t.now) == InviteExpired {
+		t.emit(groupStream(lock), InvitationExpired{Lock: lock, Key: m.Key, Account: m.Account})
+		return true
+	}
+	return false
+}
+
+// AcceptInvitation makes the invitee a member. Accepting twice, or after
+// withdrawal, decline or expiry, is an *InvitationError naming the state.
+func (s *Service) AcceptInvitation(ctx context.Context, c AcceptInvitation) error {
+	if err := firstErr(checkID("lock", c.Lock), checkID("account", c.Account), checkText("lock name", c.LockName, MaxNameLen)); err != nil {
+		return err
+	}
+	if c.Password.Len() < MinPasswordLen || c.Password.Len() > secret.MaxPasswordLen {
+		return invalid("password", "%d bytes, want %d to %d", c.Password.Len(), MinPasswordLen, secret.MaxPasswordLen)
+	}
+	if err := s.needVault(); err != nil {
+		return err
+	}
+	hash, err := s.vault.HashPassword(c.Password)
+	if err != nil {
+		return err
+	}
+	sealed, err := s.vault.Seal(ctx, secret.FromString(string(hash)), memberAAD(c.Lock, c.Account))
+	if err != nil {
+		return err
+	}
+	var expired *InvitationError
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+		expired = nil
+		l, err := t.lock(c.Lock)
+		if err != nil {
+			return err
+		}
+		if !l.Exists() {
+			return &NotFoundError{What: "lock", ID: c.Lock}
+		}
+		g, err := t.group(c.Lock)
+		if err != nil {
+			return err
+		}
+		m := g.Members[c.Account]
+		if t.expireInvitation(c.Lock, m) {
+			expired = &InvitationError{Lock: c.Lock, Account: c.Account, State: InviteExpired, Action: "accept"}
+			return nil
+		}
+		if m.State != InvitePending {
+			return &InvitationError{Lock: c.Lock, Account: c.Account, State: m.State, Action: "accept"}
+		}
+		name := c.LockName
+		if name == "" {
+			name = l.Name
+		}
+		t.emit(groupStream(c.Lock), InvitationAccepted{Lock: c.Lock, Key: m.Key, Account: c.Account, LockName: name, Password: sealed})
+		return nil
+	})
+	if acc, ok := firstOf[InvitationAccepted](evs); err != nil || !ok || string(acc.Password) != string(sealed) {
+		_ = s.vault.ShredSealed(ctx, sealed) // not in the log: destroy it now
+	}
+	if err != nil {
+		return err
+	}
+	if expired != nil {
+		return expired
+	}
+	if _, ok := firstOf[InvitationAccepted](evs); !ok && isReplay(evs) {
+		return &InvitationError{Lock: c.Lock, Account: c.Account, State: InviteExpired, Action: "accept"}
+	}
+	return nil
+}
+
+// InvitationCommand is a command on one account's invitation or membership.
+type InvitationCommand struct {
+	ID            uuid.UUID
+	Lock, Account string
+	By            string // who acts (DeclineInvitation: ignored, the invitee)
+}
+
+// DeclineInvitation is the invitee saying no; the owner is notified (O2).
+func (s *Service) DeclineInvitation(ctx context.Context, c InvitationCommand) error {
+	return s.invitationCommand(ctx, c, "decline", false, func(t *txn, l *LockState, m Member) error {
+		o, err := t.account(l.Owner)
+		if err != nil {
+			return err
+		}
+		t.emit(groupStream(c.Lock),
+			InvitationDeclined{Lock: c.Lock, Key: m.Key, Account: c.Account},
+			NotificationQueued{Topic: TopicGroupDeclined, To: l.Owner, Email: o.Email, Lock: c.Lock, Key: m.Key,
+				Message: fmt.Sprintf("%s declined to join the group of %s", c.Account, l.Name)})
+		return nil
+	})
+}
+
+// WithdrawInvitation takes a pending invitation back (owner or manager).
+func (s *Service) WithdrawInvitation(ctx context.Context, c InvitationCommand) error {
+	return s.invitationCommand(ctx, c, "withdraw", true, func(t *txn, l *LockState, m Member) error {
+		t.emit(groupStream(c.Lock), InvitationWithdrawn{Lock: c.Lock, Key: m.Key, Account: c.Account, By: c.By})
+		return nil
+	})
+}
+
+// invitationCommand runs an action on a pending invitation.
+func (s *Service) invitationCommand(ctx context.Context, c InvitationCommand, action string, manager bool,
+	decide func(t *txn, l *LockState, m Member) error) error {
+	if err := firstErr(checkID("lock", c.Lock), checkID("account", c.Account)); err != nil {
+		return err
+	}
+	if manager {
+		if err := checkID("by", c.By); err != nil {
+			return err
+		}
+	}
+	var expired *InvitationError
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+		expired = nil
+		l, err := t.lock(c.Lock)
+		if err != nil {
+			return err
+		}
+		if !l.Exists() {
+			return &NotFoundError{What: "lock", ID: c.Lock}
+		}
+		g, err := t.group(c.Lock)
+		if err != nil {
+			return err
+		}
+		if manager {
+			if _, err := mayManage(l, g, c.Lock, c.By); err != nil {
+				return err
+			}
+		}
+		m := g.Members[c.Account]
+		if t.expireInvitation(c.Lock, m) {
+			expired = &InvitationError{Lock: c.Lock, Account: c.Account, State: InviteExpired, Action: action}
+			return nil
+		}
+		if m.State != InvitePending {
+			return &InvitationError{Lock: c.Lock, Account: c.Account, State: m.State, Action: action}
+		}
+		return decide(t, l, m)
+	})
+	if err != nil {
+		return err
+	}
+	if expired != nil {
+		return expired
+	}
+	if _, ok := firstOf[InvitationExpired](evs); ok {
+		return &InvitationError{Lock: c.Lock, Account: c.Account, State: InviteExpired, Action: action}
+	}
+	return nil
+}
+
+// SetMemberPermissions sets which doors and operations a member (or
+// invitee) has (O5). Owner or manager; only the owner grants OpManage.
+type SetMemberPermissions struct {
+	ID                uuid.UUID
+	Lock, Account, By string
+	Permissions       Permissions
+}
+
+// SetMemberPermissions records the new permissions.
+func (s *Service) SetMemberPermissions(ctx context.Context, c SetMemberPermissions) error {
+	if err := firstErr(checkID("lock", c.Lock), checkID("account", c.Account), checkID("by", c.By), validatePermissions(c.Permissions)); err != nil {
+		return err
+	}
+	_, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+		l, err := t.lock(c.Lock)
+		if err != nil {
+			return err
+		}
+		g, err := t.group(c.Lock)
+		if err != nil {
+			return err
+		}
+		owner, err := mayManage(l, g, c.Lock, c.By)
+		if err != nil {
+			return err
+		}
+		m, ok := g.Members[c.Account]
+		if !ok || !m.holdsSeat(t.now) {
+			return &NotFoundError{What: "group member", ID: c.Account}
+		}
+		k, err := t.key(m.Key)
+		if err != nil {
+			return err
+		}
+		if err := checkGrant(c.Permissions, k, owner); err != nil {
+			return err
+		}
+		if !owner && m.Permissions.Ops&OpManage != 0 {
+			return notPermitted("only the owner changes a manager's permissions")
+		}
+		t.emit(groupStream(c.Lock), MemberPermissionsSet{Lock: c.Lock, Account: c.Account, By: c.By, Permissions: c.Permissions})
+		return nil
+	})
+	return err
+}
+
+// RemoveMember removes a member (owner, manager, or the member leaving);
+// the member's password hash is shredded.
+func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
+	if err := firstErr(checkID("lock", c.Lock), checkID("account", c.Account), checkID("by", c.By)); err != nil {
+		return err
+	}
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+		l, err := t.lock(c.Lock)
+		if err != nil {
+			return err
+		}
+		g, err := t.group(c.Lock)
+		if err != nil {
+			return err
+		}
+		if c.By != c.Account {
+			owner, err := mayManage(l, g, c.Lock, c.By)
+			if err != nil {
+				return err
+			}
+			if !owner && g.Members[c.Account].Permissions.Ops&OpManage != 0 {
+				return notPermitted("only the owner removes a manager")
+			}
+		} else if !l.Exists() {
+			return &NotFoundError{What: "lock", ID: c.Lock}
+		}
+		m := g.Members[c.Account]
+		if m.State != InviteAccepted {
+			return &InvitationError{Lock: c.Lock, Account: c.Account, State: m.StateAt(t.now), Action: "remove"}
+		}
+		t.emit(groupStream(c.Lock), MemberRemoved{Lock: c.Lock, Key: m.Key, Account: c.Account, By: c.By, Shredded: sealedID(m.Password)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.shredAfter(ctx, evs)
+}
+
+// EditOnlineKey replaces an online key's settings (policy, doors, name).
+type EditOnlineKey struct {
+	ID       uuid.UUID
+	Key, By  string
+	Settings Settings
+}
+
+// EditOnlineKey records the new settings; only the lock's owner may.
+func (s *Service) EditOnlineKey(ctx context.Context, c EditOnlineKey) error {
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
+		return err
+	}
+	if err := c.Settings.validate(KindOnline); err != nil {
+		return err
+	}
+	lock, err := s.lockOfKey(ctx, c.Key)
+	if err != nil {
+		return err
+	}
+	_, err = s.executeOn(ctx, c.ID, groupStream(lock), func(t *txn) error {
+		k, l, g, err := loadOnline(t, c.Key, c.By)
+		if err != nil {
+			return err
+		}
+		if c.Settings.Doors&^l.Doors != 0 {
+			return invalid("doors", "lock %q has no %v door", k.Lock, c.Settings.Doors&^l.Doors)
+		}
+		_ = g
+		t.emit(keyStream(c.Key), KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: c.Settings})
+		t.emit(groupStream(k.Lock), OnlineKeyEdited{Lock: k.Lock, Key: c.Key, By: c.By})
+		return nil
+	})
+	return err
+}
+
+// DeleteOnlineKey deletes an online key: its members are removed (their
+// password hashes shredded) and its open invitations withdrawn.
+type DeleteOnlineKey struct {
+	ID      uuid.UUID
+	Key, By string
+}
+
+// DeleteOnlineKey deletes the key; only the lock's owner may.
+func (s *Service) DeleteOnlineKey(ctx context.Context, c DeleteOnlineKey) error {
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
+		return err
+	}
+	lock, err := s.lockOfKey(ctx, c.Key)
+	if err != nil {
+		return err
+	}
+	evs, err := s.executeOn(ctx, c.ID, groupStream(lock), func(t *txn) error {
+		k, _, g, err := loadOnline(t, c.Key, c.By)
+		if err != nil {
+			return err
+		}
+		var ge []any
+		accounts := slices.Sorted(maps.Keys(g.Members))
+		for _, a := range accounts {
+			m := g.Members[a]
+			if m.Key != c.Key {
+				continue
+			}
+			switch m.StateAt(t.now) {
+			case InviteAccepted:
+				ge = append(ge, MemberRemoved{Lock: k.Lock, Key: c.Key, Account: a, By: c.By, Shredded: sealedID(m.Password)})
+			case InvitePending:
+				ge = append(ge, InvitationWithdrawn{Lock: k.Lock, Key: c.Key, Account: a, By: c.By})
+			}
+		}
+		ge = append(ge, OnlineKeyRemoved{Lock: k.Lock, Key: c.Key, By: c.By})
+		t.emit(keyStream(c.Key), KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By})
+		t.emit(groupStream(k.Lock), ge...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.shredAfter(ctx, evs)
+}
+
+// lockOfKey returns the lock of an online key (it never changes), to
+// serialise the key's commands on the lock's group stream.
+func (s *Service) lockOfKey(ctx context.Context, key string) (string, error) {
+	e, err := s.cache.get(ctx, s.store, keyStream(key), func() aggregate { return &KeyState{} })
+	if err != nil {
+		return "", err
+	}
+	k := e.state.(*KeyState)
+	if k.State == StateNone {
+		s.cache.stale(keyStream(key)) // maybe created meanwhile by another writer
+		if e, err = s.cache.get(ctx, s.store, keyStream(key), func() aggregate { return &KeyState{} }); err != nil {
+			return "", err
+		}
+		k = e.state.(*KeyState)
+	}
+	if k.State == StateNone {
+		return "", &NotFoundError{What: "key", ID: key}
+	}
+	return k.Lock, nil
+}
+
+// loadOnline loads an online key, its lock and group, and checks that by owns
+// the lock.
+func loadOnline(t *txn, key, by string) (*KeyState, *LockState, *GroupState, error) {
+	k, err := t.key(key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if k.State == StateNone || k.Kind != KindOnline {
+		return nil, nil, nil, &NotFoundError{What: "online key", ID: key}
+	}
+	if k.State == StateDeleted {
+		return nil, nil, nil, &StateError{Key: key, Kind: KindOnline, State: k.State, Action: ActEdit}
+	}
+	l, err := t.lock(k.Lock)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := ownerOf(l, k.Lock, by); err != nil {
+		return nil, nil, nil, err
+	}
+	g, err := t.group(k.Lock)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return k, l, g, nil
+}
+
+// ChangePassword is a member setting a new personal password; the old one
+// must be given. The old hash is shredded.
+type ChangePassword struct {
+	ID            uuid.UUID
+	Lock, Account string
+	Old, New      Secret
+}
+
+// ChangePassword verifies the old password (a wrong one counts toward the
+// lockout like a wrong unlock) and stores the new one. ErrNotPermitted for a
+// wrong or locked-out old password.
+func (s *Service) ChangePassword(ctx context.Context, c ChangePassword) error {
+	if err := firstErr(checkID("lock", c.Lock), checkID("account", c.Account)); err != nil {
+		return err
+	}
+	if c.New.Len() < MinPasswordLen || c.New.Len() > secret.MaxPasswordLen {
+		return invalid("password", "%d bytes, want %d to %d", c.New.Len(), MinPasswordLen, secret.MaxPasswordLen)
+	}
+	if err := s.needVault(); err != nil {
+		return err
+	}
+	g, err := s.groupState(ctx, c.Lock)
+	if err != nil {
+		return err
+	}
+	pw, err := s.verifySealed(ctx, c.Lock, c.Account, g.Members[c.Account].Password, c.Old)
+	if err != nil {
+		return err
+	}
+	hash, err := s.vault.HashPassword(c.New)
+	if err != nil {
+		return err
+	}
+	sealed, err := s.vault.Seal(ctx, secret.FromString(string(hash)), memberAAD(c.Lock, c.Account))
+	if err != nil {
+		return err
+	}
+	wrong := false
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+		wrong = false
+		g, err := t.group(c.Lock)
+		if err != nil {
+			return err
+		}
+		m := g.Members[c.Account]
+		switch {
+		case m.State != InviteAccepted:
+			return &InvitationError{Lock: c.Lock, Account: c.Account, State: m.StateAt(t.now), Action: "change the password of"}
+		case t.now.Before(m.LockedUntil):
+			return notPermitted("%q is locked out after wrong passwords", c.Account)
+		case string(pw.sealed) != string(m.Password):
+			return errReverify
+		case !pw.ok:
+			wrong = true
+			rej := PasswordRejected{Lock: c.Lock, Account: c.Account, Failures: m.Failures + 1}
+			if rej.Failures >= MaxPasswordFailures {
+				rej.LockedUntil = t.now.Add(LockoutDuration)
+			}
+			t.emit(groupStream(c.Lock), rej)
+			return nil
+		}
+		t.emit(groupStream(c.Lock), MemberPasswordSet{Lock: c.Lock, Account: c.Account, Password: sealed, Shredded: sealedID(m.Password)})
+		return nil
+	})
+	if set, ok := firstOf[MemberPasswordSet](evs); err != nil || !ok || string(set.Password) != string(sealed) {
+		_ = s.vault.ShredSealed(ctx, sealed)
+	}
+	if errors.Is(err, errReverify) {
+		return fmt.Errorf("%w (the password changed meanwhile)", ErrBusy)
+	}
+	if err != nil {
+		return err
+	}
+	if _, ok := firstOf[PasswordRejected](evs); ok || wrong {
+		return notPermitted("wrong password for %q", c.Account)
+	}
+	return s.shredAfter(ctx, evs)
+}
+
+var errReverify = errors.New("commands: internal: password changed; verify again")

@@ -1,0 +1,98 @@
+package commands
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// GroupStatus is what the owner sees of a lock group (seed 000 "Online Key
+// group status", O5): network management, online keys with their seats, and
+// every account with its invitation state and permissions.
+type GroupStatus struct {
+	Lock, Owner, LockName string
+	Network               NetworkStatus
+	Keys                  []OnlineKeyStatus // by key ID
+	Members               []MemberStatus    // by key, then account
+}
+
+// OnlineKeyStatus is one online key of the group.
+type OnlineKeyStatus struct {
+	Key, Name string
+	Doors     Doors
+	State     State
+	Accounts  int // members and open invitations (at most MaxOnlineAccounts)
+}
+
+// MemberStatus is one account's place in the group at the query's instant.
+// It never carries the password or its hash.
+type MemberStatus struct {
+	Account, Key string
+	State        InvitationState
+	Permissions  Permissions
+	LockName     string // the member's own name for the lock
+	InvitedBy    string
+	Invited      time.Time
+	Expires      time.Time // of a pending invitation
+	Joined       time.Time
+	LockedOut    bool // locked out after wrong passwords
+	LockedUntil  time.Time
+}
+
+// GroupStatus reads a lock's group at instant at, straight from the log
+// (read-your-writes: every command that returned is included). Expiries
+// (network duration, invitations) are evaluated at at; they are recorded as
+// events by the next command that meets them.
+func (s *Service) GroupStatus(ctx context.Context, lock string, at time.Time) (GroupStatus, error) {
+	if err := checkID("lock", lock); err != nil {
+		return GroupStatus{}, err
+	}
+	le, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	if err != nil {
+		return GroupStatus{}, err
+	}
+	l := le.state.(*LockState)
+	if !l.Exists() {
+		return GroupStatus{}, &NotFoundError{What: "lock", ID: lock}
+	}
+	g, err := s.groupState(ctx, lock)
+	if err != nil {
+		return GroupStatus{}, err
+	}
+	out := GroupStatus{Lock: lock, Owner: l.Owner, LockName: l.Name,
+		Network: NetworkStatus{Lock: lock, On: g.Network.ActiveAt(at)}}
+	if out.Network.On {
+		out.Network.Until = g.Network.Until
+	}
+	for key := range g.Keys {
+		s.cache.stale(keyStream(key))
+		ke, err := s.cache.get(ctx, s.store, keyStream(key), func() aggregate { return &KeyState{} })
+		if err != nil {
+			return GroupStatus{}, err
+		}
+		k := ke.state.(*KeyState)
+		out.Keys = append(out.Keys, OnlineKeyStatus{Key: key, Name: k.Settings.Name, Doors: k.Settings.Doors,
+			State: k.State, Accounts: g.seats(key, at)})
+	}
+	slices.SortFunc(out.Keys, func(a, b OnlineKeyStatus) int { return strings.Compare(a.Key, b.Key) })
+	for _, m := range g.Members {
+		ms := MemberStatus{Account: m.Account, Key: m.Key, State: m.StateAt(at), Permissions: m.Permissions,
+			LockName: m.LockName, InvitedBy: m.InvitedBy, Invited: m.Invited, Joined: m.Joined,
+			LockedOut: at.Before(m.LockedUntil)}
+		if ms.State == InvitePending {
+			ms.Expires = m.Expires
+		}
+		if ms.LockedOut {
+			ms.LockedUntil = m.LockedUntil
+		}
+		out.Members = append(out.Members, ms)
+	}
+	slices.SortFunc(out.Members, func(a, b MemberStatus) int {
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Account, b.Account)
+	})
+	return out, nil
+}

@@ -1,0 +1,205 @@
+package commands
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// UnlockOnline is a member operating the lock with an online key (O6).
+type UnlockOnline struct {
+	ID       uuid.UUID
+	Key, By  string // By: the member's account
+	Password Secret // the member's personal password
+	Door     Door   // default DoorMain
+	Source   string // default "online"
+}
+
+// passwordCheck is the result of verifying a password against one sealed
+// hash (identified by its bytes), done before the decision because argon2id
+// is slow and a decision may run several times.
+type passwordCheck struct {
+	sealed secret.Sealed
+	ok     bool
+	rehash secret.Sealed // the password under the current parameters, if they changed
+}
+
+// UnlockOnline authorises an online unlock against the current state —
+// network management on, membership, password (with lockout), the member's
+// permissions, the key's state, doors and schedule — and records it granted
+// or denied with the reason (UnlockAttempted, on the lock's group stream;
+// key, lock and account histories show it). Granted uses of an online key
+// are counted there too. Only an unknown key or invalid input is an error.
+func (s *Service) UnlockOnline(ctx context.Context, c UnlockOnline) (UnlockResult, error) {
+	if c.Door == 0 {
+		c.Door = DoorMain
+	}
+	if c.Source == "" {
+		c.Source = "online"
+	}
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkText("source", c.Source, MaxNameLen)); err != nil {
+		return UnlockResult{}, err
+	}
+	if c.Door != DoorMain && c.Door != DoorInner {
+		return UnlockResult{}, invalid("door", "%v: want the main or the inner door", c.Door)
+	}
+	if c.Password.Len() > secret.MaxPasswordLen {
+		return UnlockResult{}, invalid("password", "%d bytes, at most %d", c.Password.Len(), secret.MaxPasswordLen)
+	}
+	lock, err := s.lockOfKey(ctx, c.Key)
+	if err != nil {
+		return UnlockResult{}, err
+	}
+	var pw passwordCheck
+	dropRehash := func(evs []ledger.Event) { // a new hash no event carries
+		if set, ok := firstOf[MemberPasswordSet](evs); len(pw.rehash) > 0 && (!ok || string(set.Password) != string(pw.rehash)) {
+			_ = s.vault.ShredSealed(ctx, pw.rehash)
+		}
+	}
+	for attempt := 0; attempt < 4; attempt++ {
+		evs, err := s.executeOn(ctx, c.ID, groupStream(lock), func(t *txn) error { return decideUnlockOnline(t, c, pw) })
+		if errors.Is(err, errReverify) {
+			dropRehash(nil)
+			if pw, err = s.verifyMember(ctx, c); err != nil {
+				return UnlockResult{}, err
+			}
+			continue
+		}
+		dropRehash(evs)
+		if err != nil {
+			return UnlockResult{}, err
+		}
+		if err := s.shredAfter(ctx, evs); err != nil {
+			return UnlockResult{}, err
+		}
+		u, _ := firstOf[UnlockAttempted](evs)
+		return UnlockResult{Key: u.Key, Granted: u.Granted, Reason: u.Reason, Uses: u.Uses}, nil
+	}
+	return UnlockResult{}, ErrBusy
+}
+
+// verifyMember verifies c.Password against the member's current hash.
+func (s *Service) verifyMember(ctx context.Context, c UnlockOnline) (passwordCheck, error) {
+	ke, err := s.cache.get(ctx, s.store, keyStream(c.Key), func() aggregate { return &KeyState{} })
+	if err != nil {
+		return passwordCheck{}, err
+	}
+	k := ke.state.(*KeyState)
+	g, err := s.groupState(ctx, k.Lock)
+	if err != nil {
+		return passwordCheck{}, err
+	}
+	return s.verifySealed(ctx, k.Lock, c.By, g.Members[c.By].Password, c.Password)
+}
+
+// verifySealed verifies pw against a member's sealed hash. If it matches and
+// the hash's argon2id parameters are below the vault's, it also returns a
+// new sealed hash under the current ones (rehash).
+func (s *Service) verifySealed(ctx context.Context, lock, account string, sealed secret.Sealed, pw Secret) (passwordCheck, error) {
+	if len(sealed) == 0 {
+		return passwordCheck{}, nil
+	}
+	if err := s.needVault(); err != nil {
+		return passwordCheck{}, err
+	}
+	h, err := s.vault.Open(ctx, sealed, memberAAD(lock, account))
+	if err != nil {
+		// Shredded (the member was removed meanwhile) or damaged: the
+		// password cannot match; the decision will see the new state.
+		return passwordCheck{sealed: sealed}, nil
+	}
+	hash := secret.PasswordHash(h.Reveal())
+	err = s.vault.VerifyPassword(pw, hash)
+	if err != nil && !errors.Is(err, secret.ErrWrongPassword) {
+		return passwordCheck{}, err
+	}
+	out := passwordCheck{sealed: sealed, ok: err == nil}
+	if out.ok && s.vault.NeedsRehash(hash) {
+		nh, err := s.vault.HashPassword(pw)
+		if err != nil {
+			return passwordCheck{}, err
+		}
+		if out.rehash, err = s.vault.Seal(ctx, secret.FromString(string(nh)), memberAAD(lock, account)); err != nil {
+			return passwordCheck{}, err
+		}
+	}
+	return out, nil
+}
+
+func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
+	k, err := t.key(c.Key)
+	if err != nil {
+		return err
+	}
+	if k.State == StateNone {
+		return &NotFoundError{What: "key", ID: c.Key}
+	}
+	ev := UnlockAttempted{Key: c.Key, Lock: k.Lock, By: c.By, Door: c.Door, Source: c.Source, Uses: k.Uses}
+	if k.Kind != KindOnline {
+		ev.Reason = ReasonNotOnlineKey
+		t.emit(keyStream(c.Key), ev)
+		return nil
+	}
+	// The attempt is recorded on the group stream: the decision read it, so
+	// its expected version makes the decision current (a removal or turning
+	// network management off that commits first forces a new decision).
+	g, err := t.group(k.Lock)
+	if err != nil {
+		return err
+	}
+	ev.Uses = g.Uses[c.Key]
+	deny := func(reason string) error {
+		ev.Reason = reason
+		t.emit(groupStream(k.Lock), ev)
+		return nil
+	}
+	if t.expireNetwork(k.Lock, g) || !g.Network.On {
+		return deny(ReasonNetworkOff)
+	}
+	m, ok := g.Members[c.By]
+	if !ok || m.Key != c.Key || m.State != InviteAccepted {
+		return deny(ReasonNotMember)
+	}
+	if t.now.Before(m.LockedUntil) {
+		return deny(ReasonLockedOut)
+	}
+	if string(pw.sealed) != string(m.Password) || len(pw.sealed) == 0 {
+		return errReverify
+	}
+	if !pw.ok {
+		rej := PasswordRejected{Lock: k.Lock, Account: c.By, Failures: m.Failures + 1}
+		if rej.Failures >= MaxPasswordFailures {
+			rej.LockedUntil = t.now.Add(LockoutDuration)
+		}
+		t.emit(groupStream(k.Lock), rej)
+		return deny(ReasonWrongPassword)
+	}
+	if m.Failures > 0 {
+		t.emit(groupStream(k.Lock), PasswordFailuresCleared{Lock: k.Lock, Account: c.By})
+	}
+	if len(pw.rehash) > 0 {
+		t.emit(groupStream(k.Lock), MemberPasswordSet{Lock: k.Lock, Account: c.By, Password: pw.rehash, Shredded: sealedID(m.Password), Rehash: true})
+	}
+	switch {
+	case m.Permissions.Ops&OpUnlock == 0:
+		return deny(ReasonOpNotPermitted)
+	case m.Permissions.Doors&c.Door == 0, k.Settings.Doors&c.Door == 0:
+		return deny(ReasonDoor)
+	case k.State == StateDeleted || k.State == StateRevoked:
+		return deny(stateReason(k.State))
+	}
+	l, err := t.lockView(k.Lock)
+	if err != nil {
+		return err
+	}
+	if r := decideSchedule(k.Settings.Policy, l, t.now, ev.Uses); r != "" {
+		return deny(r)
+	}
+	ev.Granted = true
+	ev.Uses++
+	t.emit(groupStream(k.Lock), ev)
+	return nil
+}
