@@ -38,6 +38,7 @@ var catalogue = []struct {
 	{"key.unlock_attempted", 1, UnlockAttempted{}},
 	{"outbox.notification_queued", 1, NotificationQueued{}},
 	{"outbox.notification_acked", 1, NotificationAcked{}},
+	{"key.share_code_issued", 1, ShareCodeIssued{}},
 	// Online keys and lock groups (issue 5): types in online.go.
 	{"group.network_on", 1, NetworkManagementOn{}},
 	{"group.network_off", 1, NetworkManagementOff{}},
@@ -172,6 +173,13 @@ type KeyShared struct {
 	Method           ShareMethod
 	Account          string `msgpack:",omitempty"`
 	CodeHash         []byte `msgpack:",omitempty"`
+}
+
+// ShareCodeIssued, on stream "sharecode-<hex of the code's keyed hash>",
+// lets a bearer redeem a code without knowing the key; appended with the
+// KeyShared it indexes.
+type ShareCodeIssued struct {
+	Key, Lock string
 }
 
 // KeyDownloaded: the holder (To ID) or code bearer (To Code) has the key.

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 
 	"github.com/google/uuid"
@@ -336,6 +337,7 @@ func (s *Service) ShareKey(ctx context.Context, c ShareKey) (ShareResult, error)
 		}
 		ev := KeyShared{Key: c.Key, Lock: k.Lock, Owner: c.By, Method: c.Method, Account: c.Account, CodeHash: hash}
 		evs := []any{ev}
+
 		if c.Method == ShareToID {
 			a, err := t.account(c.Account)
 			if err != nil {
@@ -349,6 +351,13 @@ func (s *Service) ShareKey(ctx context.Context, c ShareKey) (ShareResult, error)
 			evs = append(evs, NotificationQueued{Topic: TopicKeyShared, Email: c.Email, Lock: k.Lock, Key: c.Key, Secret: sealed})
 		}
 		t.emit(keyStream(c.Key), evs...)
+		if c.Method == ShareToCode { // redemption by the code alone
+			stream := codeStream(hash)
+			if _, err := t.load(stream, func() aggregate { return &codeIndex{} }); err != nil {
+				return err
+			}
+			t.emit(stream, ShareCodeIssued{Key: c.Key, Lock: k.Lock})
+		}
 		return nil
 	})
 	if err != nil {
@@ -362,6 +371,40 @@ func (s *Service) ShareKey(ctx context.Context, c ShareKey) (ShareResult, error)
 	return res, nil
 }
 
+// codeStream is the stream that maps a share code's keyed hash to its key.
+func codeStream(hash []byte) string { return "sharecode-" + hex.EncodeToString(hash) }
+
+// codeIndex is the fold of a share-code stream.
+type codeIndex struct{ key string }
+
+func (c *codeIndex) evolve(ev ledger.Event) {
+	if e, ok := ev.Data.(ShareCodeIssued); ok {
+		c.key = e.Key
+	}
+}
+func (c *codeIndex) clone() aggregate { d := *c; return &d }
+
+// keyForCode finds the key a share code was issued for. A code that was never
+// issued is ErrNotPermitted (the same answer as a wrong code for a key).
+func (s *Service) keyForCode(ctx context.Context, code Secret) (string, error) {
+	if err := s.needVault(); err != nil {
+		return "", err
+	}
+	h, err := s.vault.HashCode(code)
+	if err != nil {
+		return "", notPermitted("malformed share code")
+	}
+	for ev, err := range s.store.ReadStream(ctx, codeStream(h[:]), 0) {
+		if err != nil {
+			return "", err
+		}
+		if e, ok := ev.Data.(ShareCodeIssued); ok {
+			return e.Key, nil
+		}
+	}
+	return "", notPermitted("no key was shared with this code")
+}
+
 // isReplay reports whether events came back from the log (a retried command
 // ID) rather than from this execution: execute leaves Type empty on the
 // events it has just appended; the log always stores a type name.
@@ -370,7 +413,7 @@ func isReplay(evs []ledger.Event) bool { return len(evs) > 0 && evs[0].Type != "
 // DownloadKey is the holder (To ID) or code bearer (To Code) fetching the key (K4).
 type DownloadKey struct {
 	ID  uuid.UUID
-	Key string
+	Key string // may be empty when Code is given: the code finds its key
 	// By is who downloads: the account shared To ID, or for To Code the
 	// bearer's account or device ID; it becomes the key's holder.
 	By   string
@@ -387,6 +430,13 @@ type DownloadResult struct {
 
 // DownloadKey downloads a shared key. A wrong code or account is ErrNotPermitted.
 func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResult, error) {
+	if c.Key == "" && !c.Code.IsZero() { // the bearer knows only the code
+		key, err := s.keyForCode(ctx, c.Code)
+		if err != nil {
+			return DownloadResult{}, err
+		}
+		c.Key = key
+	}
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
 		return DownloadResult{}, err
 	}

@@ -170,7 +170,8 @@ func TestShareToCodeFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := e.eventsSince(pos), []any{commands.KeyShared{Key: "k1", Lock: "front", Owner: "bill", Method: commands.ShareToCode, CodeHash: h[:]}}; !equal(got, want) {
+	if got, want := e.eventsSince(pos), []any{commands.KeyShared{Key: "k1", Lock: "front", Owner: "bill", Method: commands.ShareToCode, CodeHash: h[:]},
+		commands.ShareCodeIssued{Key: "k1", Lock: "front"}}; !equal(got, want) {
 		t.Fatalf("events %#v, want %#v", got, want)
 	}
 	// A retried command returns the original outcome and writes nothing; the
@@ -189,10 +190,18 @@ func TestShareToCodeFlow(t *testing.T) {
 		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "k1", By: "guest-phone"})
 		return err
 	}, commands.ErrNotPermitted)
-	// Codes are read leniently: lower case, no hyphens.
+	// The bearer may know only the code; codes are read leniently: lower
+	// case, no hyphens.
 	typed := bytes.ToLower(bytes.ReplaceAll(res.Code.Reveal(), []byte("-"), nil))
+	e.refused(func() error {
+		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), By: "guest-phone", Code: commands.NewSecret("0000-0000-0001")})
+		return err
+	}, commands.ErrNotPermitted)
 	e.then(func() error {
-		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "k1", By: "guest-phone", Code: commands.NewSecret(string(typed))})
+		d, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), By: "guest-phone", Code: commands.NewSecret(string(typed))})
+		if err == nil && d.Key != "k1" {
+			t.Errorf("downloaded %q", d.Key)
+		}
 		return err
 	}, commands.KeyDownloaded{Key: "k1", Lock: "front", Holder: "guest-phone", Method: commands.ShareToCode})
 	// Downloaded once: a second download is refused.
