@@ -20,6 +20,8 @@ type batch struct {
 	locks map[string]*LockRow
 	obi   map[[16]byte]uint64 // outbox entries queued in this batch
 	hist  map[string]*histRow // history rows by entity and day
+	kbuf  []byte
+	h     HistoryEntry // scratch
 }
 
 func newBatch(ctx context.Context, p *Projections) *batch {
@@ -121,10 +123,10 @@ func (b *batch) history(h *HistoryEntry) error {
 		if id == "" {
 			return
 		}
-		k := make([]byte, 0, len(prefix)+5+len(id)+5)
-		k = append(append(append(k, prefix...), "h/"+kind+"/"...), id...)
-		k = binary.BigEndian.AppendUint32(append(k, '/'), day)
-		r := b.hist[string(k)]
+		k := append(append(append(append(b.kbuf[:0], prefix...), "h/"...), kind...), '/')
+		k = binary.BigEndian.AppendUint32(append(append(k, id...), '/'), day)
+		b.kbuf = k
+		r := b.hist[string(k)] // no allocation for the lookup
 		if r == nil {
 			r = &histRow{first: h.Position}
 			b.hist[string(k)] = r
@@ -148,7 +150,8 @@ type histRow struct {
 }
 
 func (b *batch) apply(ev *ledger.Event) error {
-	h := &HistoryEntry{}
+	b.h = HistoryEntry{}
+	h := &b.h
 	describe(ev, h)
 	switch e := ev.Data.(type) {
 	case commands.AccountRegistered:

@@ -194,7 +194,17 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}) {
 				}
 				evs = append(evs, ev)
 			default:
-				break drain
+				// Catching up (a rebuild, a restart): more durable events
+				// are on their way, so fill the batch rather than pay a
+				// synced ApplyState for a few. At the head, apply now.
+				if evs[len(evs)-1].Position >= p.store.DurablePosition() {
+					break drain
+				}
+				ev, ok := <-ch
+				if !ok {
+					break drain
+				}
+				evs = append(evs, ev)
 			}
 		}
 		if err := p.applyBatch(ctx, evs); err != nil {
