@@ -102,6 +102,7 @@ type LockRegistered struct {
 	Zone              string // IANA time zone name
 	Slots             int    // number of share-key slots ("locations")
 	Doors             Doors
+	LockKey           []byte `msgpack:",omitempty"` // X25519 public key (lockproto pairing)
 }
 
 // SlotAssigned: a share key occupies a slot at the slot's current generation.
@@ -186,6 +187,7 @@ type ShareCodeIssued struct {
 type KeyDownloaded struct {
 	Key, Lock, Holder string
 	Method            ShareMethod
+	HolderKey         []byte `msgpack:",omitempty"` // the phone's X25519 public key, if it got a credential
 }
 
 // KeyEdited replaces the key's settings.

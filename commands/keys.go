@@ -418,6 +418,9 @@ type DownloadKey struct {
 	// bearer's account or device ID; it becomes the key's holder.
 	By   string
 	Code Secret // To Code
+	// HolderKey is the phone's X25519 public key: with Options.Issuer set,
+	// a share key's download carries a signed offline credential bound to it.
+	HolderKey [32]byte
 }
 
 // DownloadResult is what the holder's phone receives.
@@ -426,6 +429,10 @@ type DownloadResult struct {
 	Slot       int
 	Generation uint32
 	Settings   Settings
+	// Credential is the signed offline credential and Download the
+	// lockproto download frame (credential and the lock's public key), when
+	// issued (see DownloadKey.HolderKey).
+	Credential, Download []byte
 }
 
 // DownloadKey downloads a shared key. A wrong code or account is ErrNotPermitted.
@@ -458,7 +465,16 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 				return notPermitted("wrong or missing share code for key %q", c.Key)
 			}
 		}
-		evs := []any{KeyDownloaded{Key: c.Key, Lock: k.Lock, Holder: c.By, Method: k.Method}}
+		if s.issuer != nil && c.HolderKey != ([32]byte{}) && kindRules[k.Kind].slot {
+			l, err := t.lock(k.Lock)
+			if err != nil {
+				return err
+			}
+			if len(l.LockKey) != 32 {
+				return invalid("holder key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
+			}
+		}
+		evs := []any{KeyDownloaded{Key: c.Key, Lock: k.Lock, Holder: c.By, Method: k.Method, HolderKey: lockKeyBytes(c.HolderKey)}}
 		if k.Settings.Welcome != "" {
 			var email string
 			if a, err := t.account(c.By); err == nil && a.Exists() {
@@ -482,7 +498,13 @@ func (s *Service) downloadResult(ctx context.Context, key string, evs []ledger.E
 		return DownloadResult{}, err
 	}
 	k := e.state.(*KeyState)
-	return DownloadResult{Key: d.Key, Lock: d.Lock, Slot: k.Slot, Generation: k.Generation, Settings: k.Settings}, nil
+	l, err := s.cache.get(ctx, s.store, lockStream(k.Lock), func() aggregate { return &LockState{} })
+	if err != nil {
+		return DownloadResult{}, err
+	}
+	res := DownloadResult{Key: d.Key, Lock: d.Lock, Slot: k.Slot, Generation: k.Generation, Settings: k.Settings}
+	res.Credential, res.Download, err = s.issue(ctx, k, l.state.(*LockState))
+	return res, err
 }
 
 // EditKey replaces a key's settings (K3, K7) where its kind and state allow.

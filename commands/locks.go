@@ -7,8 +7,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// MaxSlots bounds a lock's share-key slots.
-const MaxSlots = 1024
+// MaxSlots bounds a lock's share-key slots (a credential carries its slot
+// in one byte, lockproto W2).
+const MaxSlots = 255
 
 // RegisterLock registers a lock with its owner, name, IANA time zone, number
 // of share-key slots and doors (DoorMain, optionally DoorInner).
@@ -18,6 +19,9 @@ type RegisterLock struct {
 	Zone              string
 	Slots             int
 	Doors             Doors // default DoorMain
+	// LockKey is the lock's X25519 public key from its pairing
+	// (lockproto.Pairing.LockPublicKey); downloads of offline keys carry it.
+	LockKey [32]byte
 }
 
 func (c *RegisterLock) validate() error {
@@ -62,7 +66,7 @@ func (s *Service) RegisterLock(ctx context.Context, c RegisterLock) error {
 		if l.Exists() {
 			return exists("lock", c.Lock)
 		}
-		t.emit(lockStream(c.Lock), LockRegistered{Lock: c.Lock, Owner: c.Owner, Name: c.Name, Zone: c.Zone, Slots: c.Slots, Doors: c.Doors})
+		t.emit(lockStream(c.Lock), LockRegistered{Lock: c.Lock, Owner: c.Owner, Name: c.Name, Zone: c.Zone, Slots: c.Slots, Doors: c.Doors, LockKey: lockKeyBytes(c.LockKey)})
 		return nil
 	})
 	return err

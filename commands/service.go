@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/lockproto"
 )
 
 // Waiter is what the service waits on before a command returns, so queries
@@ -36,6 +37,9 @@ type Options struct {
 	MaxRetries int
 	// CacheStreams bounds the folded stream states kept in memory. Default 4096.
 	CacheStreams int
+	// Issuer, if set, signs an offline credential when a share key is
+	// downloaded with DownloadKey.HolderKey (lockproto W2).
+	Issuer *lockproto.Issuer
 }
 
 // Service executes commands: it loads the streams a command reads (folded
@@ -50,6 +54,7 @@ type Service struct {
 	retries int
 	cache   *stateCache
 	serial  keyLocks
+	issuer  *lockproto.Issuer
 }
 
 // New returns a service over store, whose registry must hold the catalogue
@@ -65,7 +70,7 @@ func New(store ledger.Store, opts *Options) (*Service, error) {
 		return nil, fmt.Errorf("%w: the ledger's registry lacks the commands catalogue (call commands.Register)", ErrInvalid)
 	}
 	s := &Service{store: store, vault: opts.Vault, clock: opts.Clock, waiter: opts.Projections,
-		retries: opts.MaxRetries, cache: newStateCache(opts.CacheStreams)}
+		retries: opts.MaxRetries, cache: newStateCache(opts.CacheStreams), issuer: opts.Issuer}
 	if s.clock == nil {
 		s.clock = time.Now
 	}

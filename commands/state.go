@@ -53,6 +53,7 @@ func (a *AccountState) clone() aggregate {
 type LockState struct {
 	ID, Owner, Name, Zone string
 	Doors                 Doors
+	LockKey               []byte
 	SlotKeys              []string            // key in slot i+1, "" = free
 	SlotGens              []uint32            // generation of slot i+1
 	PINs                  map[[32]byte]string // PIN hash -> key
@@ -70,7 +71,7 @@ func (l *LockState) FreeSlot() int {
 func (l *LockState) evolve(ev ledger.Event) {
 	switch e := ev.Data.(type) {
 	case LockRegistered:
-		l.ID, l.Owner, l.Name, l.Zone, l.Doors = e.Lock, e.Owner, e.Name, e.Zone, e.Doors
+		l.ID, l.Owner, l.Name, l.Zone, l.Doors, l.LockKey = e.Lock, e.Owner, e.Name, e.Zone, e.Doors, e.LockKey
 		l.SlotKeys = make([]string, e.Slots)
 		l.SlotGens = make([]uint32, e.Slots)
 	case SlotAssigned: // slots are numbered from 1
@@ -116,6 +117,7 @@ type KeyState struct {
 	Holder          string      // who downloaded it (or the digital key's user)
 	Email           string
 	Downloaded      bool
+	HolderKey       []byte
 	PINHash         []byte
 	Uses            uint32 // granted unlocks
 }
@@ -132,7 +134,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	case KeyShared:
 		k.State, k.Method, k.Recipient, k.CodeHash = StateSharing, e.Method, e.Account, e.CodeHash
 	case KeyDownloaded:
-		k.State, k.Holder, k.Downloaded = StateDownloaded, e.Holder, true
+		k.State, k.Holder, k.Downloaded, k.HolderKey = StateDownloaded, e.Holder, true, e.HolderKey
 	case KeyEdited:
 		k.Settings = e.Settings
 	case KeyRevoked:

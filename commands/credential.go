@@ -1,0 +1,57 @@
+package commands
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/lockproto"
+)
+
+// lockNamespace derives lockproto's 16-byte lock IDs from lock IDs.
+var lockNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://keyledger/lock"))
+
+// LockUUID is the lockproto identity of a lock (what its pairing uses).
+func LockUUID(lock string) uuid.UUID { return uuid.NewSHA1(lockNamespace, []byte(lock)) }
+
+func lockKeyBytes(k [32]byte) []byte {
+	if k == ([32]byte{}) {
+		return nil
+	}
+	return k[:]
+}
+
+// credentialID names the one credential a key's download issues: a share
+// key is downloaded once and cannot change afterwards (only reset, which
+// makes a new key), so the ID never names two different contents.
+func credentialID(k *KeyState) lockproto.CredentialID {
+	h := sha256.Sum256(fmt.Appendf(nil, "keyledger credential\x00%s\x00%s\x00%d\x00%d", k.Lock, k.ID, k.Slot, k.Generation))
+	return lockproto.CredentialID(h[:8])
+}
+
+// issue signs the offline credential of a downloaded share key and wraps it
+// with the lock's public key in the download frame the phone receives.
+func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, download []byte, err error) {
+	if s.issuer == nil || len(k.HolderKey) != 32 || !kindRules[k.Kind].slot {
+		return nil, nil, nil
+	}
+	if len(l.LockKey) != 32 {
+		return nil, nil, invalid("lock key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
+	}
+	compact, err := compactOf(k.Settings.Policy)
+	if err != nil {
+		return nil, nil, err
+	}
+	role := lockproto.RoleUser
+	if k.Settings.Role == RoleAdmin {
+		role = lockproto.RoleAdmin
+	}
+	c := lockproto.Credential{Lock: LockUUID(k.Lock), ID: credentialID(k), Slot: uint8(k.Slot), Generation: k.Generation,
+		Doors: uint8(k.Settings.Doors), Role: role, Policy: compact, HolderKey: [32]byte(k.HolderKey)}
+	if cred, err = s.issuer.IssueCredential(c); err != nil {
+		return nil, nil, err
+	}
+	download, err = lockproto.AppendDownload(nil, &lockproto.Download{LockKey: [32]byte(l.LockKey), Credential: cred})
+	return cred, download, err
+}

@@ -1,0 +1,97 @@
+package commands_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/lockproto"
+)
+
+// A share key downloaded with the phone's public key carries an offline
+// credential signed by the issuer for the key's slot and generation; after a
+// reset the slot's next key is issued at the next generation.
+func TestDownloadIssuesCredential(t *testing.T) {
+	e := newEnv(t)
+	signer, err := lockproto.GenerateEd25519Signer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := lockproto.NewIssuer(signer)
+	svc, err := commands.New(e.l, &commands.Options{Clock: func() time.Time { return e.now }, Vault: e.vault, Projections: e.proj, Issuer: issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairing, err := lockproto.NewPairing(commands.LockUUID("front"), issuer.PublicKey(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockPub, err := pairing.LockPublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.given(accounts()...)
+	if err := svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "front", Owner: "bill", Name: "Front", Zone: "Europe/Berlin",
+		Slots: 2, Doors: commands.DoorMain | commands.DoorInner, LockKey: lockPub}); err != nil {
+		t.Fatal(err)
+	}
+	phone, err := lockproto.GenerateHolderKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	download := func(key string, slotWant int, genWant uint32) {
+		t.Helper()
+		st := settings(key)
+		st.Doors = commands.DoorMain | commands.DoorInner
+		st.Role = commands.RoleAdmin
+		if _, err := svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: "front", By: "bill", Kind: commands.KindShare, Settings: st, Slot: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: key, By: "bill", Method: commands.ShareToID, Account: "ann"}); err != nil {
+			t.Fatal(err)
+		}
+		cmd := commands.DownloadKey{ID: e.id(), Key: key, By: "ann", HolderKey: phone.PublicKey()}
+		res, err := svc.DownloadKey(bg, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := lockproto.VerifyCredential(res.Credential, issuer.PublicKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Lock != commands.LockUUID("front") || int(c.Slot) != slotWant || c.Generation != genWant || c.Doors != 3 ||
+			c.Role != lockproto.RoleAdmin || c.HolderKey != phone.PublicKey() {
+			t.Fatalf("credential %+v", c)
+		}
+		d, err := lockproto.DecodeDownload(res.Download)
+		if err != nil || d.LockKey != lockPub || string(d.Credential) != string(res.Credential) {
+			t.Fatalf("download frame %+v %v", d, err)
+		}
+		if _, err := lockproto.NewHolder(phone, res.Credential, d.LockKey); err != nil {
+			t.Fatal(err)
+		}
+		// A retried download returns the same credential.
+		again, err := svc.DownloadKey(bg, cmd)
+		if err != nil || string(again.Credential) != string(res.Credential) {
+			t.Fatalf("retried download: %v", err)
+		}
+	}
+	download("k1", 1, 0)
+	if err := svc.ResetKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	download("k2", 1, 1)
+
+	// The phone's public key is recorded; no private material is.
+	for ev, err := range e.l.ReadStream(bg, "key-k2", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := ev.Data.(commands.KeyDownloaded); ok {
+			pub := phone.PublicKey()
+			if string(d.HolderKey) != string(pub[:]) {
+				t.Fatalf("holder key %x", d.HolderKey)
+			}
+		}
+	}
+}
