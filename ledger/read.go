@@ -129,13 +129,16 @@ func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, fol
 			continue
 		}
 		batch, err := l.readChunk(next, end)
-		for _, e := range batch {
+		for i, e := range batch {
+			if i > 0 && ctx.Err() != nil {
+				break // reported at the top of the loop
+			}
 			if !yield(e, nil) {
 				return
 			}
 			next = e.Position + 1
 		}
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			yield(Event{}, err)
 			return
 		}
