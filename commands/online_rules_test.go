@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/ledger"
 )
 
 // groupReady: network on for 30 days, online key "client" (always open,
@@ -344,4 +345,51 @@ func TestEditAndDeleteOnlineKey(t *testing.T) {
 	}
 	e.refusedNothing(e.mark(), e.svc.DeleteOnlineKey(bg, commands.DeleteOnlineKey{ID: e.id(), Key: "client", By: "bill"}), commands.ErrForbidden)
 	e.refusedNothing(e.mark(), e.invite("cid", "bill"), commands.ErrNotFound)
+}
+
+// A crash between the append of NetworkManagementOff and its shred leaves
+// the data key behind; SweepGroup (or retrying the command) finishes it.
+func TestSweepGroupAfterCrashBeforeShred(t *testing.T) {
+	e := groupReady(t)
+	var sealed secret.Sealed
+	for ev, err := range e.l.ReadStream(bg, "group-garage", 1) {
+		e.must(err)
+		if on, ok := ev.Data.(commands.NetworkManagementOn); ok {
+			sealed = on.MasterCode
+		}
+	}
+	// The event as TurnOffNetwork appends it, without the shred that follows.
+	_, err := e.l.Append(bg, "group-garage", ledger.ExpectAny, ledger.NewEvent{Data: commands.NetworkManagementOff{
+		Lock: "garage", By: "bill", Reason: commands.NetworkTurnedOff, Shredded: sealedKey(t, sealed)}})
+	e.must(err)
+	if _, err := e.vault.Open(bg, sealed, nil); errors.Is(err, secret.ErrShredded) {
+		t.Fatal("test premise: the key should still exist")
+	}
+	e.must(e.svc.SweepGroup(bg, "garage"))
+	if _, err := e.vault.Open(bg, sealed, nil); !errors.Is(err, secret.ErrShredded) {
+		t.Fatalf("after SweepGroup: %v", err)
+	}
+}
+
+// CheckNetwork records a due expiry without any other command.
+func TestCheckNetwork(t *testing.T) {
+	e := groupReady(t)
+	st, err := e.svc.CheckNetwork(bg, commands.CheckNetwork{ID: e.id(), Lock: "garage"})
+	e.must(err)
+	if !st.On {
+		t.Fatalf("before the end: %+v", st)
+	}
+	e.now = st.Until
+	pos := e.mark()
+	st, err = e.svc.CheckNetwork(bg, commands.CheckNetwork{ID: e.id(), Lock: "garage"})
+	e.must(err)
+	if got := e.eventsSince(pos); st.On || len(got) != 1 || got[0].(commands.NetworkManagementOff).Reason != commands.NetworkExpired {
+		t.Fatalf("at the end: %+v, %#v", st, got)
+	}
+	pos = e.mark()
+	_, err = e.svc.CheckNetwork(bg, commands.CheckNetwork{ID: e.id(), Lock: "garage"})
+	e.must(err)
+	if got := e.eventsSince(pos); len(got) != 0 {
+		t.Fatalf("expiry recorded twice: %#v", got)
+	}
 }
