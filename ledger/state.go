@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -232,5 +233,16 @@ func (l *Ledger) CompactState(ctx context.Context, prefix []byte) (err error) {
 	if err := l.db.Compact(ctx, lo, hi, true); err != nil {
 		return fmt.Errorf("ledger: compact state: %w", err)
 	}
-	return nil
+	// Replaced tables are deleted in the background; wait until they are gone.
+	for {
+		m := l.db.Metrics()
+		if m.Table.ZombieCount == 0 && m.Table.ObsoleteCount == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
