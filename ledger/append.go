@@ -179,8 +179,9 @@ func (l *Ledger) sequence(appends []StreamAppend, evs []prepared, seen uint64, s
 	last := l.lastPos + uint64(len(evs))
 	b = l.db.NewBatch()
 	hash := l.lastHash
-	var buf, key []byte
-	idVal := make([]byte, 24)
+	buf, key, h := l.buf[:0], l.key[:0], l.hasher
+	var idVal [24]byte
+	var posVal [8]byte
 	putBE(idVal[8:], first)
 	putBE(idVal[16:], last)
 	for i := range evs {
@@ -190,16 +191,22 @@ func (l *Ledger) sequence(appends []StreamAppend, evs []prepared, seen uint64, s
 		r := record{pos: pos, version: versions[e.stream], id: e.id, time: e.time,
 			schema: e.schema, stream: appends[e.stream].Stream, typ: e.typ, data: e.data}
 		buf = appendRecordBody(buf[:0], &r)
-		hash = chainHash(hash, buf)
+		h.Reset()
+		h.Write(hash[:])
+		h.Write(buf)
+		h.Sum(hash[:0])
 		buf = append(buf, hash[:]...)
 		key = appendLogKey(key[:0], pos)
 		_ = b.Set(key, buf, nil)
 		key = appendStreamKey(key[:0], r.stream, r.version)
-		posVal := putU64(pos)
-		_ = b.Set(key, posVal, nil)
-		putBE(idVal, pos)
-		_ = b.Set(idKey(e.id), idVal, nil)
+		putBE(posVal[:], pos)
+		_ = b.Set(key, posVal[:], nil)
+		putBE(idVal[:], pos)
+		key = append(key[:0], prefixID)
+		key = append(key, e.id[:]...)
+		_ = b.Set(key, idVal[:], nil)
 	}
+	l.buf, l.key = buf, key
 	if err := l.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		return res, nil, nil, l.fail(err)
 	}

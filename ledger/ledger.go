@@ -2,8 +2,10 @@ package ledger
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,6 +146,8 @@ type Ledger struct {
 	lastHash [32]byte
 	heads    map[string]uint64 // cached stream versions, including applied ones
 	recent   recentIDs         // IDs sequenced lately, for the lookup done before the lock
+	hasher   hash.Hash         // SHA-256 for the chain
+	buf, key []byte            // scratch space
 	assigned atomic.Uint64     // copy of lastPos for readers
 
 	// Durable watermark, under wm.
@@ -192,6 +196,7 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 		closing: make(chan struct{}),
 		notify:  make(chan struct{}),
 		heads:   map[string]uint64{},
+		hasher:  sha256.New(),
 	}
 	po := &pebble.Options{
 		FS:                 fs,
