@@ -154,3 +154,32 @@ func TestUnknownKeyAndValidation(t *testing.T) {
 		}
 	}
 }
+
+// Only the lock's owner manages its keys: every owner command by someone
+// else is ErrNotPermitted and appends nothing.
+func TestOnlyOwnerManages(t *testing.T) {
+	e := newEnv(t)
+	e.given(cat(frontLock(), shareKeyCreated("k", 1, 0), []given{sharedToID("k", "ann")})...)
+	kc := func() commands.KeyCommand { return commands.KeyCommand{ID: e.id(), Key: "k", By: "ann"} }
+	for name, f := range map[string]func() error{
+		"create": func() error {
+			_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "x", Lock: "front", By: "ann", Kind: commands.KindIntercom})
+			return err
+		},
+		"share": func() error {
+			_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k", By: "ann", Method: commands.ShareToCode})
+			return err
+		},
+		"edit":       func() error { return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k", By: "ann"}) },
+		"revoke":     func() error { return e.svc.RevokeKey(bg, kc()) },
+		"reset":      func() error { return e.svc.ResetKey(bg, kc()) },
+		"deactivate": func() error { return e.svc.RequestDeactivation(bg, kc()) },
+		"confirm":    func() error { return e.svc.ConfirmDeactivation(bg, kc()) },
+		"delete":     func() error { return e.svc.DeleteKey(bg, kc()) },
+		"blackouts": func() error {
+			return e.svc.SetLockBlackouts(bg, commands.SetLockBlackouts{ID: e.id(), Lock: "front", By: "ann"})
+		},
+	} {
+		t.Run(name, func(t *testing.T) { e.refused(f, commands.ErrNotPermitted) })
+	}
+}
