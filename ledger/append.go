@@ -41,7 +41,7 @@ func (l *Ledger) AppendMulti(ctx context.Context, appends ...StreamAppend) (res 
 		return res, err
 	}
 	defer l.gate.RUnlock()
-	if err := l.failure(); err != nil {
+	if err := l.writable(); err != nil {
 		return res, err
 	}
 	evs, err := l.prepare(appends)

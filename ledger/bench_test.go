@@ -34,7 +34,7 @@ func benchLedger(b *testing.B) *Ledger {
 // rawDB opens Pebble with the same settings the ledger uses.
 func rawDB(b *testing.B) *pebble.DB {
 	b.Helper()
-	db, err := pebble.Open(b.TempDir(), &pebble.Options{FormatMajorVersion: pebbleFormat, Logger: quietLogger{}})
+	db, err := pebble.Open(b.TempDir(), pebbleOptions())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func BenchmarkOpen(b *testing.B) {
 						b.StartTimer()
 						var closer func() error
 						if raw {
-							db, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebbleFormat, Logger: quietLogger{}, CacheSize: 64 << 20})
+							db, err := pebble.Open(dir, pebbleOptions())
 							if err != nil {
 								b.Fatal(err)
 							}

@@ -35,6 +35,24 @@ type Options struct {
 // and an upgrade of Pebble never silently changes it.
 const pebbleFormat = pebble.FormatValueSeparation
 
+// pebbleOptions are the Pebble settings of every ledger (the benchmarks'
+// raw-Pebble baselines use them too).
+func pebbleOptions() *pebble.Options {
+	po := &pebble.Options{
+		FormatMajorVersion: pebbleFormat,
+		Logger:             quietLogger{},
+		CacheSize:          64 << 20,
+		// Each event is three keys (record, stream index, ID index); a larger
+		// memtable means fewer, larger flushes and less L0 compaction.
+		MemTableSize: 32 << 20,
+	}
+	for i := range po.Levels {
+		// Bloom filters make the idempotency lookup of a new event ID cheap.
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	return po
+}
+
 // Expect is an expected-version condition for an append.
 type Expect int64
 
@@ -132,8 +150,9 @@ type Ledger struct {
 	// gate is held shared by every operation while it touches Pebble and
 	// exclusively by Close, so Close never pulls the DB from under a caller.
 	gate     sync.RWMutex
-	closed   bool          // under gate
-	isClosed atomic.Bool   // closed, readable without the gate
+	closed   bool // under gate
+	isClosed atomic.Bool
+	readOnly bool          // closed, readable without the gate
 	closing  chan struct{} // closed when Close starts: wakes waiters
 
 	failed atomic.Pointer[error] // fail-stop error; set once
@@ -198,21 +217,15 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 		heads:   map[string]uint64{},
 		hasher:  sha256.New(),
 	}
-	po := &pebble.Options{
-		FS:                 fs,
-		ReadOnly:           o.ReadOnly,
-		FormatMajorVersion: pebbleFormat,
-		Logger:             quietLogger{},
-		CacheSize:          64 << 20,
-		EventListener: &pebble.EventListener{
-			BackgroundError: l.onBackgroundError,
-			DataCorruption: func(info pebble.DataCorruptionInfo) {
-				l.onBackgroundError(fmt.Errorf("%w: %s: %v", ErrCorrupt, info.Path, info.Details))
-			},
+	po := pebbleOptions()
+	po.FS = fs
+	po.ReadOnly = o.ReadOnly
+	l.readOnly = o.ReadOnly
+	po.EventListener = &pebble.EventListener{
+		BackgroundError: l.onBackgroundError,
+		DataCorruption: func(info pebble.DataCorruptionInfo) {
+			l.onBackgroundError(fmt.Errorf("%w: %s: %v", ErrCorrupt, info.Path, info.Details))
 		},
-	}
-	for i := range po.Levels {
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -357,6 +370,14 @@ func (l *Ledger) failure() error {
 		return *p
 	}
 	return nil
+}
+
+// writable reports why the ledger cannot take writes, or nil.
+func (l *Ledger) writable() error {
+	if l.readOnly {
+		return invalidf("ledger opened read-only")
+	}
+	return l.failure()
 }
 
 // fail stops all later writes. Called when a WAL write or sync failed: later

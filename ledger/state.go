@@ -77,7 +77,7 @@ func (l *Ledger) ApplyState(ctx context.Context, sb *StateBatch) (err error) {
 		return err
 	}
 	defer l.gate.RUnlock()
-	if err := l.failure(); err != nil {
+	if err := l.writable(); err != nil {
 		return err
 	}
 	if sb == nil || len(sb.ops) == 0 {
@@ -222,7 +222,7 @@ func (l *Ledger) CompactState(ctx context.Context, prefix []byte) (err error) {
 		return err
 	}
 	defer l.gate.RUnlock()
-	if err := l.failure(); err != nil {
+	if err := l.writable(); err != nil {
 		return err
 	}
 	defer l.guard(&err, false)
