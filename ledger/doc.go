@@ -15,8 +15,10 @@
 //
 // Durability: Append, AppendMulti and ApplyState return only after their
 // Pebble batch is synced to the write-ahead log. Concurrent appenders share
-// syncs (group commit): the sequencer lock is held while positions are
-// assigned and the batch is applied, never across the fsync.
+// syncs (group commit): a sequencer lock is held while an append's expected
+// versions are checked, positions assigned, the hash chain extended and the
+// batch applied with Pebble's ApplyNoSyncWait; it is released before the
+// fsync, which the appender then waits for with the others.
 //
 // Atomicity: one append — any number of events on any number of streams — is
 // one Pebble batch: after a crash it is entirely there or entirely absent.
@@ -33,13 +35,18 @@
 // IDs (same streams, same order) returns the original AppendResult, whatever
 // the expected versions say now; IDs that match only part of an earlier append
 // give ErrDuplicateID. Payloads of a retry are not compared. A zero ID is
-// replaced by a random one (no idempotency for that event).
+// replaced by a random one (no idempotency for that event, and no index lookup).
+// The lookup of caller IDs happens before the sequencer lock; appends
+// sequenced meanwhile are caught by an in-memory window of recent IDs.
 //
 // Visibility: Pebble makes a batch readable before its sync completes. Readers
 // here never see such an event: ReadAll, Follow and Subscribe stop at
-// DurablePosition, a watermark advanced only over a contiguous prefix of
-// synced batches; ReadStream, StreamVersion, EventAt and EventByID wait for the
-// sync of a pending event they would return (at most one group commit).
+// DurablePosition, a watermark that only covers synced batches (batches enter
+// the WAL in position order and a WAL sync covers everything written before
+// it, so a successful sync of position p makes 1..p durable; see publish);
+// ReadStream, StreamVersion, EventAt and EventByID wait for the sync of a
+// pending event they would return (at most one group commit). After Append
+// returns, every read sees it.
 //
 // Failure: Pebble's fatal errors (a failed WAL write or sync) become errors,
 // never a process exit. After one, the ledger is fail-stopped: batches applied
@@ -64,7 +71,13 @@
 // an unknown (newer) schema or a failing upcaster is an error.
 //
 // Closed ledgers: every method returns ErrClosed after Close; none panics.
-// Close waits for operations in flight.
+// Close waits for operations in flight. Options.ReadOnly opens an existing
+// ledger for inspection; writes then return ErrInvalid.
+//
+// Crypto-shredding: state is mutable. After deleting a key, CompactState
+// flushes and compacts its range and waits until the replaced tables are
+// deleted, so the value is gone from the tables; write-ahead log files (and
+// recycled ones) may still hold it until Pebble deletes or overwrites them.
 //
 // # Keyspace
 //
