@@ -265,3 +265,48 @@ func TestCatchUpAfterRestart(t *testing.T) {
 		}
 	}
 }
+
+// A rebuild while commands run: commands keep returning (their waits end
+// once the replay reaches them) and the result equals a quiet rebuild.
+func TestRebuildDuringCommands(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: commands.KindIntercom})
+	e.must(err)
+	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	e.must(err)
+	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
+	e.must(err)
+	ids := make([]uuid.UUID, 40)
+	for i := range ids {
+		ids[i] = e.id()
+	}
+	done := make(chan error, 1)
+	go func() {
+		for _, id := range ids {
+			if _, err := e.svc.Unlock(bg, commands.Unlock{ID: id, Key: "i1", By: "ann"}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 3 {
+		e.must(e.proj.Rebuild(bg))
+	}
+	e.must(<-done)
+	if r, _ := e.proj.Key(bg, "i1"); r.Uses != 40 {
+		t.Fatalf("uses %d after rebuilds during unlocks", r.Uses)
+	}
+	before := dump(t, e.l)
+	e.must(e.proj.Rebuild(bg))
+	after := dump(t, e.l)
+	if len(before) != len(after) {
+		t.Fatalf("rows %d vs %d", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("row %q differs", k)
+		}
+	}
+}
