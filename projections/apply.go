@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/ledger"
@@ -38,7 +39,7 @@ func getRow[T any](ctx context.Context, store ledger.Store, key []byte) (*T, err
 	}
 	r := new(T)
 	if err := msgpack.Unmarshal(v, r); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %q: %v", ErrCorrupt, key, err)
 	}
 	return r, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"testing"
 	"time"
 
@@ -308,5 +309,36 @@ func TestRebuildDuringCommands(t *testing.T) {
 		if after[k] != v {
 			t.Fatalf("row %q differs", k)
 		}
+	}
+}
+
+// Damaged rows are reported as ErrCorrupt, never a panic, and a rebuild
+// repairs them.
+func TestCorruptRows(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: commands.KindShare})
+	e.must(err)
+	var sb ledger.StateBatch
+	sb.Set([]byte("p/st/i1"), []byte{1, 2})
+	sb.Set([]byte("p/key/i1"), []byte{0xc1})
+	sb.Set([]byte("p/h/l/front/x"), []byte{1})
+	sb.Set([]byte("p/slot/front/\x00"), []byte{0xc1})
+	e.must(e.l.ApplyState(bg, &sb))
+	if _, err := e.proj.KeyStatus(bg, "i1", e.now); !errors.Is(err, projections.ErrCorrupt) {
+		t.Fatalf("status: %v", err)
+	}
+	if _, err := e.proj.Key(bg, "i1"); !errors.Is(err, projections.ErrCorrupt) {
+		t.Fatalf("key: %v", err)
+	}
+	if _, err := e.proj.History(bg, projections.HistoryQuery{Lock: "front"}); !errors.Is(err, projections.ErrCorrupt) {
+		t.Fatalf("history: %v", err)
+	}
+	if _, err := e.proj.Slots(bg, "front"); !errors.Is(err, projections.ErrCorrupt) {
+		t.Fatalf("slots: %v", err)
+	}
+	e.must(e.proj.Rebuild(bg))
+	if st, err := e.proj.KeyStatus(bg, "i1", e.now); err != nil || st.State != commands.StateCreated {
+		t.Fatalf("after rebuild: %+v %v", st, err)
 	}
 }

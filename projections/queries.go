@@ -20,6 +20,9 @@ var ErrNotFound = errors.New("projections: not found")
 // ErrInvalid means a query broke a documented rule.
 var ErrInvalid = errors.New("projections: invalid query")
 
+// ErrCorrupt means a stored row does not decode (Rebuild repairs it).
+var ErrCorrupt = errors.New("projections: corrupt row")
+
 func notFound(what, id string) error { return fmt.Errorf("%w: %s %q", ErrNotFound, what, id) }
 
 // Key returns a key's row (deleted keys included).
@@ -137,8 +140,8 @@ func (p *Projections) Slots(ctx context.Context, lock string) ([]SlotView, error
 			return nil, err
 		}
 		var s SlotRow
-		if err := msgpack.Unmarshal(e.Value, &s); err != nil {
-			return nil, err
+		if err := msgpack.Unmarshal(e.Value, &s); err != nil || len(e.Key) != len(pre)+4 {
+			return nil, fmt.Errorf("%w: slot row %q", ErrCorrupt, e.Key)
 		}
 		v := SlotView{Slot: int(binary.BigEndian.Uint32(e.Key[len(pre):])), Generation: s.Generation, Key: s.Key, State: SlotNotShared}
 		if s.Key != "" {
@@ -257,6 +260,9 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 	for e, err := range p.scanHistory(ctx, pre, q.From, q.To) {
 		if err != nil {
 			return HistoryPage{}, err
+		}
+		if len(e.Key) < len(pre)+4 || len(e.Value)%16 != 0 {
+			return HistoryPage{}, fmt.Errorf("%w: history row %q", ErrCorrupt, e.Key)
 		}
 		day := binary.BigEndian.Uint32(e.Key[len(pre):])
 		if day > lastDay {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -78,7 +79,7 @@ func (p *Projections) KeyStatus(ctx context.Context, key string, at time.Time) (
 		return st, err
 	}
 	if len(v) != statusRowLen || v[0] != 1 {
-		return st, errors.New("projections: malformed status row")
+		return st, fmt.Errorf("%w: status row of key %q", ErrCorrupt, key)
 	}
 	st.State, st.Sharing = commands.State(v[1]), commands.Sharing(v[2])
 	st.Uses = binary.BigEndian.Uint32(v[3:])
