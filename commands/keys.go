@@ -461,7 +461,7 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 				return notPermitted("key %q was not shared with %q", c.Key, c.By)
 			}
 		case ShareToCode:
-			if s.vault == nil || c.Code.IsZero() || !s.vault.CheckCode(c.Code, secret.CodeHash(k.CodeHash)) {
+			if s.vault == nil || c.Code.IsZero() || len(k.CodeHash) != len(secret.CodeHash{}) || !s.vault.CheckCode(c.Code, secret.CodeHash(k.CodeHash)) {
 				return notPermitted("wrong or missing share code for key %q", c.Key)
 			}
 		}
@@ -597,7 +597,7 @@ func releaseAll(k *KeyState, l *LockState, bump bool) []any {
 		}
 		out = append(out, SlotReleased{Lock: k.Lock, Key: k.ID, Slot: k.Slot, Generation: gen})
 	}
-	if k.PINHash != nil && l.PINs[[32]byte(k.PINHash)] == k.ID {
+	if len(k.PINHash) == 32 && l.PINs[[32]byte(k.PINHash)] == k.ID {
 		out = append(out, PINReleased{Lock: k.Lock, Key: k.ID, Hash: k.PINHash})
 	}
 	return out

@@ -83,12 +83,17 @@ func (l *LockState) evolve(ev ledger.Event) {
 			l.SlotKeys[e.Slot-1], l.SlotGens[e.Slot-1] = "", e.Generation
 		}
 	case PINClaimed:
+		if len(e.Hash) != 32 {
+			return // never written so; a damaged event must not panic
+		}
 		if l.PINs == nil {
 			l.PINs = map[[32]byte]string{}
 		}
 		l.PINs[[32]byte(e.Hash)] = e.Key
 	case PINReleased:
-		delete(l.PINs, [32]byte(e.Hash))
+		if len(e.Hash) == 32 {
+			delete(l.PINs, [32]byte(e.Hash))
+		}
 	case LockBlackoutsSet:
 		l.Blackouts = e.Blackouts
 	}
