@@ -58,6 +58,13 @@
 //
 // Time: every decision and event uses Options.Clock.
 //
+// Offline credentials: with Options.Issuer set and the lock registered with
+// its public key (RegisterLock.LockKey), downloading a share key with the
+// phone's public key (DownloadKey.HolderKey) returns a signed lockproto
+// credential for the key's slot and generation, wrapped in the download
+// frame the phone takes to the lock. A reset gives the slot's next key the
+// next generation, so the lock lets it overwrite the old one.
+//
 // # Lifecycle rules (K3–K7)
 //
 //	share keys:    created → sharing → downloaded → reset | deactivation pending → deactivated

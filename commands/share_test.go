@@ -328,3 +328,9 @@ func TestSlots(t *testing.T) {
 func itoa(i int) string { return string(rune('0' + i)) }
 
 func equal(a, b []any) bool { return len(a) == len(b) && deepEqual(a, b) }
+
+func TestAckUnknownNotification(t *testing.T) {
+	e := newEnv(t)
+	e.given(accounts()...)
+	e.refused(func() error { return e.svc.AckNotification(bg, e.id()) }, commands.ErrNotFound)
+}
