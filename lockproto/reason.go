@@ -50,8 +50,13 @@ func (r Reason) String() string {
 }
 
 // countsAsFailure reports whether a refusal counts towards the rate limit:
-// everything up to and including the holder proof, i.e. what a guesser or a
-// forger would trigger. Schedule refusals of an authentic holder do not.
+// what a guesser, forger or garbage sender triggers. Refusals of a revoked,
+// superseded or uncached credential (cheap, no cryptography, and what an
+// honest phone meets) and schedule refusals of an authentic holder do not.
 func (r Reason) countsAsFailure() bool {
-	return r != ReasonGranted && r <= ReasonNotCached
+	switch r {
+	case ReasonMalformed, ReasonVersion, ReasonType, ReasonWrongLock, ReasonBadNonce, ReasonBadSignature, ReasonBadProof:
+		return true
+	}
+	return false
 }

@@ -1,0 +1,233 @@
+package lockproto
+
+import (
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/policy"
+)
+
+// Baselines: the primitives the targets are ratios of.
+
+func BenchmarkBaselineEd25519VerifyPlusX25519(b *testing.B) {
+	_, priv, _ := ed25519.GenerateKey(newDetRand(1))
+	msg := make([]byte, MaxCredentialSize-signatureSize)
+	sig := ed25519.Sign(priv, msg)
+	pub := priv.Public().(ed25519.PublicKey)
+	k1, _ := ecdh.X25519().GenerateKey(newDetRand(2))
+	k2, _ := ecdh.X25519().GenerateKey(newDetRand(3))
+	peer := k2.PublicKey().Bytes()
+	b.ReportAllocs()
+	for b.Loop() {
+		if !ed25519.Verify(pub, msg, sig) {
+			b.Fatal("verify")
+		}
+		p, _ := ecdh.X25519().NewPublicKey(peer)
+		if _, err := k1.ECDH(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBaselineHMACSHA256of100B(b *testing.B) {
+	key := make([]byte, 32)
+	msg := make([]byte, 100)
+	b.ReportAllocs()
+	for b.Loop() {
+		m := hmac.New(sha256.New, key)
+		m.Write(msg)
+		m.Sum(nil)
+	}
+}
+
+// counterRand makes nonces 0, 1, 2 ...: twin locks given equal readers
+// issue the same challenges, so requests can be built outside the timer.
+type counterRand struct{ n uint64 }
+
+func (c *counterRand) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 0
+	}
+	if len(p) >= 8 {
+		binary.LittleEndian.PutUint64(p, c.n)
+	}
+	c.n++
+	return len(p), nil
+}
+
+// benchUnlock times Lock.Challenge + Lock.HandleUnlock only; the phone's
+// requests are built ahead in chunks with the timer stopped.
+func benchUnlock(b *testing.B, ncreds int, cached bool) {
+	w := newWorld(b)
+	w.syncTime(3600)
+	lockClock := w.clock.now
+	mk := func() *Lock {
+		l, err := RestoreLock(w.lock.State(), &Config{Clock: lockClock, Rand: &counterRand{}})
+		w.must(err)
+		return l
+	}
+	l, twin := mk(), mk()
+	holders := make([]*Holder, ncreds)
+	for i := range holders {
+		c := baseCredential(w.key)
+		c.ID = CredentialID{byte(i), byte(i >> 8), 0xbe}
+		if !schedulePending {
+			c.Policy.NumWindows = 1
+			c.Policy.Windows[0] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
+		}
+		holders[i], _ = w.holder(c)
+	}
+	if cached { // warm the cache
+		for _, h := range holders {
+			ch, _ := DecodeChallenge(must1(twin.Challenge()))
+			l.Challenge()
+			if d := l.HandleUnlock(must1(h.Unlock(ch, 0))); !d.Granted {
+				b.Fatal(d.Reason)
+			}
+		}
+	}
+	const chunk = 4096
+	reqs := make([][]byte, 0, chunk)
+	next := 0
+	fill := func() {
+		reqs = reqs[:0]
+		for range chunk {
+			ch, _ := DecodeChallenge(must1(twin.Challenge()))
+			h := holders[next%len(holders)]
+			next++
+			if cached {
+				reqs = append(reqs, must1(h.UnlockCached(ch, 0)))
+			} else {
+				reqs = append(reqs, must1(h.Unlock(ch, 0)))
+			}
+		}
+	}
+	fill()
+	i := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if i == len(reqs) {
+			b.StopTimer()
+			fill()
+			i = 0
+			b.StartTimer()
+		}
+		if _, err := l.Challenge(); err != nil {
+			b.Fatal(err)
+		}
+		if d := l.HandleUnlock(reqs[i]); !d.Granted {
+			b.Fatalf("request %d: %v", i, d.Reason)
+		}
+		i++
+	}
+	_ = time.Second
+}
+
+func must1[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// First unlock of a credential: more credentials than the cache holds, so
+// every request misses (Ed25519 verify + X25519 + HKDF).
+func BenchmarkUnlockFirst(b *testing.B) { benchUnlock(b, 2*MaxCachedCredentials, false) }
+
+// Repeat unlock of a cached credential (ID-only request): HMACs only.
+func BenchmarkUnlockCached(b *testing.B) { benchUnlock(b, 1, true) }
+
+func benchFrames(b *testing.B) (cred, unlock, admin, audit, chal, resp []byte) {
+	w := newWorld(b)
+	w.syncTime(3600)
+	c := baseCredential(w.key)
+	if !schedulePending {
+		c.Policy.NumWindows = 4
+		for i := range 4 {
+			c.Policy.Windows[i] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
+		}
+	}
+	h, raw := w.holder(c)
+	for range MaxAuditBatch {
+		w.unlock(h, 0)
+	}
+	chb := must1(w.lock.Challenge())
+	ch, _ := DecodeChallenge(chb)
+	req := must1(h.Unlock(ch, 0))
+	d := w.lock.HandleUnlock(req)
+	z := ZoneRules{N: MaxZoneTransitions}
+	for i := range z.Transitions {
+		z.Transitions[i] = ZoneTransition{From: uint32(i * 1000), Offset: 3600}
+	}
+	adm := must1(w.issuer.TimeZone(testLock, 9, z))
+	batch := must1(VerifyAuditBatchBytes(w))
+	return raw, req, adm, batch, chb, d.Response
+}
+
+// VerifyAuditBatchBytes drains one full batch.
+func VerifyAuditBatchBytes(w *world) ([]byte, error) { return w.lock.DrainAudit(), nil }
+
+func BenchmarkCodec(b *testing.B) {
+	cred, unlock, admin, audit, chal, resp := benchFrames(b)
+	c, _ := DecodeCredential(cred)
+	buf := make([]byte, 0, MaxAuditBatchSize)
+	cases := []struct {
+		name string
+		f    func() error
+	}{
+		{"DecodeCredential", func() error { _, err := DecodeCredential(cred); return err }},
+		{"AppendCredential", func() error { _, err := AppendCredential(buf[:0], &c); return err }},
+		{"DecodeUnlock", func() error { _, err := DecodeUnlock(unlock); return err }},
+		{"DecodeChallenge", func() error { _, err := DecodeChallenge(chal); return err }},
+		{"DecodeResponse", func() error { _, err := DecodeResponse(resp); return err }},
+		{"DecodeAdmin", func() error { _, err := DecodeAdmin(admin); return err }},
+		{"DecodeAuditBatch", func() error { _, err := DecodeAuditBatch(audit); return err }},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := tc.f(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// Encoding and decoding never allocate.
+func TestCodecZeroAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip()
+	}
+	w := newWorld(t)
+	w.syncTime(0)
+	c := baseCredential(w.key)
+	h, raw := w.holder(c)
+	for range 3 {
+		w.unlock(h, 0)
+	}
+	ch := w.challenge()
+	req, _ := h.Unlock(ch, 0)
+	batch := w.lock.DrainAudit()
+	adm, _ := w.issuer.ResetSlot(testLock, 9, 1, 1)
+	buf := make([]byte, 0, MaxAuditBatchSize)
+	for name, f := range map[string]func(){
+		"DecodeCredential": func() { DecodeCredential(raw) },
+		"AppendCredential": func() { AppendCredential(buf[:0], &c) },
+		"DecodeUnlock":     func() { DecodeUnlock(req) },
+		"DecodeAdmin":      func() { DecodeAdmin(adm) },
+		"DecodeAuditBatch": func() { DecodeAuditBatch(batch) },
+		"AppendChallenge":  func() { AppendChallenge(buf[:0], &ch) },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 0 {
+			t.Errorf("%s: %v allocations", name, n)
+		}
+	}
+}

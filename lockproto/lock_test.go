@@ -1,0 +1,623 @@
+package lockproto
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/policy"
+)
+
+func TestUnlockGrantedThenCachedWithoutPublicKeyWork(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(3600)
+	h, _ := w.holder(baseCredential(w.key))
+	d, resp := w.unlock(h, 0)
+	if !d.Granted || !resp.Authenticated {
+		t.Fatalf("first unlock: %+v %+v", d, resp)
+	}
+	c := w.challenge()
+	req, err := h.UnlockCached(c, 0)
+	w.must(err)
+	if len(req) != UnlockCachedSize {
+		t.Fatalf("cached request is %d bytes, want %d", len(req), UnlockCachedSize)
+	}
+	d = w.lock.HandleUnlock(req)
+	resp, err = h.ReadResponse(c, d.Response)
+	w.must(err)
+	if !d.Granted || !resp.Authenticated || resp.LockTime != uint32(w.serverT.Unix()) {
+		t.Fatalf("cached unlock: %+v %+v", d, resp)
+	}
+}
+
+// refusal is one attack or rule: set up the world, then the attempt's
+// expected reason.
+func TestUnlockRefusals(t *testing.T) {
+	type setup func(w *world) (req []byte, ch Challenge, h *Holder)
+	full := func(mod func(*Credential), door uint8, before func(w *world, h *Holder)) setup {
+		return func(w *world) ([]byte, Challenge, *Holder) {
+			c := baseCredential(w.key)
+			if mod != nil {
+				mod(&c)
+			}
+			h, _ := w.holder(c)
+			if before != nil {
+				before(w, h)
+			}
+			ch := w.challenge()
+			req, err := h.Unlock(ch, door)
+			w.must(err)
+			return req, ch, h
+		}
+	}
+	window := func(days policy.Weekdays, from, to uint16) func(*Credential) {
+		return func(c *Credential) {
+			c.Policy.NumWindows = 1
+			c.Policy.Windows[0] = policy.CompactWindow{Days: days, From: from, To: to}
+		}
+	}
+	cases := []struct {
+		name   string
+		noSync bool
+		setup  setup
+		want   Reason
+		authed bool // the response carries a valid MAC
+		policy bool // needs policy.Compact.Allowed
+	}{
+		{name: "granted", setup: full(nil, 0, nil), want: ReasonGranted, authed: true},
+		{name: "forged signature", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			other, _ := GenerateEd25519Signer(newDetRand(9))
+			raw, err := NewIssuer(other).IssueCredential(baseCredential(w.key))
+			w.must(err)
+			h, err := NewHolder(w.key, raw, w.lock.PublicKey())
+			w.must(err)
+			ch := w.challenge()
+			req, _ := h.Unlock(ch, 0)
+			return req, ch, h
+		}, want: ReasonBadSignature},
+		{name: "someone else's proof", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			// The thief has the credential bytes but not the holder's private key.
+			_, raw := w.holder(baseCredential(w.key))
+			thief, _ := GenerateHolderKey(newDetRand(7))
+			traw, err := w.issuer.IssueCredential(baseCredential(thief))
+			w.must(err)
+			h, err := NewHolder(thief, traw, w.lock.PublicKey()) // a proof under the thief's key ...
+			w.must(err)
+			ch := w.challenge()
+			req, _ := h.Unlock(ch, 0)
+			// ... spliced onto the victim's credential.
+			spliced := append(append(append([]byte{}, req[:5]...), raw...), req[len(req)-ProofSize:]...)
+			return spliced, ch, h
+		}, want: ReasonBadProof},
+		{name: "wrong lock", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			c := baseCredential(w.key)
+			c.Lock = otherLock
+			h, _ := w.holder(c)
+			ch := w.challenge()
+			other := ch
+			other.Lock = otherLock // the phone thinks it talks to the other lock
+			req, err := h.Unlock(other, 0)
+			w.must(err)
+			return req, ch, h
+		}, want: ReasonWrongLock},
+		{name: "expired", setup: full(func(c *Credential) { c.Policy.NotAfter = uint32(t0.Unix()) }, 0, nil), want: ReasonExpired, authed: true},
+		{name: "not yet valid", setup: full(func(c *Credential) { c.Policy.NotBefore = uint32(t0.Add(time.Minute).Unix()) }, 0, nil), want: ReasonNotYetValid, authed: true},
+		// t0 is Monday 10:00 UTC; the lock is at UTC+1, so 11:00 local.
+		{name: "out of window (wrong day)", setup: full(window(1<<time.Tuesday, 0, 1440), 0, nil), want: ReasonOutsideWindow, authed: true, policy: true},
+		{name: "out of window (wrong hour)", setup: full(window(1<<time.Monday, 9*60, 11*60), 0, nil), want: ReasonOutsideWindow, authed: true, policy: true},
+		{name: "in window (local time)", setup: full(window(1<<time.Monday, 11*60, 12*60), 0, nil), want: ReasonGranted, authed: true, policy: true},
+		{name: "exhausted", setup: full(func(c *Credential) { c.Policy.UseLimit = 2 }, 0, func(w *world, h *Holder) {
+			for range 2 {
+				if d, _ := w.unlock(h, 0); !d.Granted {
+					w.t.Fatalf("use refused: %v", d.Reason)
+				}
+			}
+		}), want: ReasonExhausted, authed: true},
+		{name: "lower generation after reset", setup: full(nil, 0, func(w *world, h *Holder) {
+			if d, _ := w.unlock(h, 0); !d.Granted { // cached now
+				w.t.Fatal(d.Reason)
+			}
+			w.seq++
+			m, err := w.issuer.ResetSlot(testLock, w.seq, 3, 2)
+			w.must(err)
+			w.must(w.lock.HandleAdmin(m))
+		}), want: ReasonSuperseded},
+		{name: "revoked", setup: full(nil, 0, func(w *world, h *Holder) {
+			if d, _ := w.unlock(h, 0); !d.Granted {
+				w.t.Fatal(d.Reason)
+			}
+			w.seq++
+			m, err := w.issuer.RevokeCredential(testLock, w.seq, h.Credential())
+			w.must(err)
+			w.must(w.lock.HandleAdmin(m))
+		}), want: ReasonRevoked},
+		{name: "clock unknown", noSync: true, setup: full(nil, 0, nil), want: ReasonClockUnknown, authed: true},
+		{name: "clock too old", setup: full(nil, 0, func(w *world, h *Holder) { w.advance(31 * 24 * time.Hour) }),
+			want: ReasonClockUnknown, authed: true},
+		{name: "wrong door", setup: full(nil, 1, nil), want: ReasonWrongDoor, authed: true},
+		{name: "replayed request", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			req, ch, h := full(nil, 0, nil)(w)
+			if d := w.lock.HandleUnlock(req); !d.Granted {
+				w.t.Fatal(d.Reason)
+			}
+			return req, ch, h
+		}, want: ReasonBadNonce},
+		{name: "reused nonce", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			c := baseCredential(w.key)
+			c.Doors = 0b11
+			h, _ := w.holder(c)
+			ch := w.challenge()
+			first, _ := h.Unlock(ch, 0)
+			if d := w.lock.HandleUnlock(first); !d.Granted {
+				w.t.Fatal(d.Reason)
+			}
+			second, _ := h.Unlock(ch, 1)
+			return second, ch, h
+		}, want: ReasonBadNonce},
+		{name: "expired nonce", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			req, ch, h := full(nil, 0, nil)(w)
+			w.advance(31 * time.Second)
+			return req, ch, h
+		}, want: ReasonBadNonce},
+		{name: "evicted nonce", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			req, ch, h := full(nil, 0, nil)(w)
+			for range MaxOutstandingNonces {
+				w.advance(time.Second)
+				w.challenge()
+			}
+			return req, ch, h
+		}, want: ReasonBadNonce},
+		{name: "not cached", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			h, _ := w.holder(baseCredential(w.key))
+			ch := w.challenge()
+			req, _ := h.UnlockCached(ch, 0)
+			return req, ch, h
+		}, want: ReasonNotCached},
+		{name: "downgrade: version 0", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			req, ch, h := full(nil, 0, nil)(w)
+			req[0] = 0
+			return req, ch, h
+		}, want: ReasonVersion},
+		{name: "downgrade: inner credential version", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			req, ch, h := full(nil, 0, nil)(w)
+			req[5] = 2
+			return req, ch, h
+		}, want: ReasonVersion},
+		{name: "oversized", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			req, ch, h := full(nil, 0, nil)(w)
+			return append(req, 0), ch, h
+		}, want: ReasonMalformed}, // one more byte is read as part of the credential
+		{name: "oversized past the limit", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			c := baseCredential(w.key)
+			c.Policy.NumWindows = 4
+			for i := range 4 {
+				c.Policy.Windows[i] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
+			}
+			req, ch, h := full(func(x *Credential) { *x = c }, 0, nil)(w)
+			if len(req) != MaxUnlockSize {
+				w.t.Fatalf("largest request %d bytes, want %d", len(req), MaxUnlockSize)
+			}
+			return append(req, 0), ch, h
+		}, want: ReasonMalformed},
+		{name: "truncated", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			req, ch, h := full(nil, 0, nil)(w)
+			return req[:len(req)-1], ch, h
+		}, want: ReasonMalformed},
+		{name: "wrong type", setup: func(w *world) ([]byte, Challenge, *Holder) {
+			req, ch, h := full(nil, 0, nil)(w)
+			req[1] = byte(TypeChallenge)
+			return req, ch, h
+		}, want: ReasonType},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.policy && schedulePending {
+				t.Skip("needs policy.Compact.Allowed")
+			}
+			w := newWorld(t)
+			if !tc.noSync {
+				w.syncTime(3600)
+			}
+			req, ch, h := tc.setup(w)
+			d := w.lock.HandleUnlock(req)
+			if d.Reason != tc.want || d.Granted != (tc.want == ReasonGranted) {
+				t.Fatalf("decision %v (granted %v), want %v", d.Reason, d.Granted, tc.want)
+			}
+			resp, err := h.ReadResponse(ch, d.Response)
+			if err != nil {
+				t.Fatalf("response: %v", err)
+			}
+			if resp.Reason != tc.want || resp.Authenticated != tc.authed {
+				t.Fatalf("response reason %v authenticated %v, want %v %v", resp.Reason, resp.Authenticated, tc.want, tc.authed)
+			}
+			rec := lastAudit(t, w)
+			if rec.Reason != tc.want || rec.Seq != d.AuditSeq || rec.Kind != AuditUnlock {
+				t.Fatalf("audit record %+v, want reason %v seq %d", rec, tc.want, d.AuditSeq)
+			}
+		})
+	}
+}
+
+func lastAudit(t *testing.T, w *world) AuditRecord {
+	t.Helper()
+	seq := w.lock.State().AuditSeq
+	recs, _, err := VerifyAudit(w.pairing.AuditKey, testLock, AuditCursor{}, w.lock.AuditFrom(seq))
+	if err != nil && !errors.Is(err, ErrAuditGap) {
+		t.Fatal(err)
+	}
+	return recs[len(recs)-1]
+}
+
+// Every single-bit change anywhere in a full request is refused, whether or
+// not the lock has the credential cached.
+func TestAlteredByteAnywhereIsRefused(t *testing.T) {
+	for _, cached := range []bool{false, true} {
+		w := newWorldConfig(t, Config{MaxFailures: 1 << 20})
+		w.syncTime(3600)
+		c := baseCredential(w.key)
+		c.Doors = 0xff
+		if !schedulePending {
+			c.Policy.NumWindows = 1
+			c.Policy.Windows[0] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
+		}
+		h, _ := w.holder(c)
+		if cached {
+			if d, _ := w.unlock(h, 0); !d.Granted {
+				t.Fatal(d.Reason)
+			}
+		}
+		n, size := 0, 0
+		for i := 0; ; i++ {
+			ch := w.challenge()
+			req, err := h.Unlock(ch, 2)
+			w.must(err)
+			if size = len(req); i == size {
+				break
+			}
+			for _, bit := range []byte{0x01, 0x80} {
+				bad := bytes.Clone(req)
+				bad[i] ^= bit
+				if d := w.lock.HandleUnlock(bad); d.Granted {
+					t.Fatalf("cached=%v: byte %d ^ 0x%02x granted", cached, i, bit)
+				}
+				n++
+			}
+			if d := w.lock.HandleUnlock(req); d.Reason != ReasonBadNonce && d.Reason != ReasonGranted {
+				// the tampered copy may not have consumed the nonce (bad challenge ID)
+				t.Fatalf("byte %d: original refused with %v", i, d.Reason)
+			}
+		}
+		if n != 2*size {
+			t.Fatalf("only %d alterations tried", n)
+		}
+	}
+}
+
+func TestHolderRefusesChallengeFromAnotherLock(t *testing.T) {
+	w := newWorld(t)
+	h, _ := w.holder(baseCredential(w.key))
+	ch := w.challenge()
+	ch.Lock = otherLock
+	if _, err := h.Unlock(ch, 0); !errors.Is(err, ErrWrongLock) {
+		t.Fatalf("err = %v, want ErrWrongLock", err)
+	}
+}
+
+func TestTamperedGrantResponseIsRejectedByPhone(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	h, _ := w.holder(baseCredential(w.key))
+	ch := w.challenge()
+	req, _ := h.Unlock(ch, 0)
+	d := w.lock.HandleUnlock(req)
+	for i := range d.Response {
+		bad := bytes.Clone(d.Response)
+		bad[i] ^= 1
+		if p, err := h.ReadResponse(ch, bad); err == nil && p.Granted {
+			t.Fatalf("byte %d altered, response still accepted as a grant", i)
+		}
+	}
+	// A relay cannot turn a grant into an unauthenticated-looking refusal either:
+	// a denial with a wrong MAC is an error.
+	bad := bytes.Clone(d.Response)
+	bad[4], bad[5] = 0, byte(ReasonExpired)
+	if _, err := h.ReadResponse(ch, bad); !errors.Is(err, ErrMAC) {
+		t.Fatalf("err = %v, want ErrMAC", err)
+	}
+}
+
+func TestRateLimitBacksOffAndRecovers(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	for i := range 5 {
+		if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != ReasonMalformed {
+			t.Fatalf("attempt %d: %v", i, d.Reason)
+		}
+	}
+	_, err := w.lock.Challenge()
+	var re *RefusalError
+	if !errors.As(err, &re) || re.Reason != ReasonRateLimited {
+		t.Fatalf("challenge during backoff: %v", err)
+	}
+	if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != ReasonRateLimited || d.AuditSeq != 0 {
+		t.Fatalf("request during backoff: %+v", d)
+	}
+	w.advance(time.Second)
+	if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != ReasonMalformed {
+		t.Fatal(d.Reason)
+	}
+	// The sixth failure doubles the wait.
+	w.advance(time.Second)
+	if _, err := w.lock.Challenge(); err == nil {
+		t.Fatal("challenge allowed one second into a two-second backoff")
+	}
+	w.advance(time.Second)
+	h, _ := w.holder(baseCredential(w.key))
+	if d, _ := w.unlock(h, 0); !d.Granted {
+		t.Fatal(d.Reason)
+	}
+	if f := w.lock.State().Failures; f != 0 {
+		t.Fatalf("failures after a grant = %d", f)
+	}
+	// Schedule refusals of an authentic holder do not count.
+	c := baseCredential(w.key)
+	c.ID[0] = 9
+	c.Doors = 0b10
+	h2, _ := w.holder(c)
+	for range 10 {
+		if d, _ := w.unlock(h2, 0); d.Reason != ReasonWrongDoor {
+			t.Fatal(d.Reason)
+		}
+	}
+}
+
+func TestNewGenerationOverwritesOldKeyWithoutAdminMessage(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	old, _ := w.holder(baseCredential(w.key))
+	if d, _ := w.unlock(old, 0); !d.Granted {
+		t.Fatal(d.Reason)
+	}
+	newKey, _ := GenerateHolderKey(newDetRand(5))
+	c := baseCredential(newKey)
+	c.ID = CredentialID{9}
+	c.Generation = 2
+	raw, err := w.issuer.IssueCredential(c)
+	w.must(err)
+	next, err := NewHolder(newKey, raw, w.lock.PublicKey())
+	w.must(err)
+	if d, _ := w.unlock(next, 0); !d.Granted {
+		t.Fatal(d.Reason)
+	}
+	if d, _ := w.unlock(old, 0); d.Reason != ReasonSuperseded {
+		t.Fatalf("old key after the new one opened: %v", d.Reason)
+	}
+}
+
+func TestAdminRefusals(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0) // seq 1 used
+	reset := func(seq uint32, slot uint8) []byte {
+		m, err := w.issuer.ResetSlot(testLock, seq, slot, 5)
+		w.must(err)
+		return m
+	}
+	reason := func(err error) Reason {
+		var re *RefusalError
+		if err == nil {
+			return ReasonGranted
+		}
+		if !errors.As(err, &re) {
+			t.Fatalf("%v is not a RefusalError", err)
+		}
+		return re.Reason
+	}
+	m2 := reset(2, 1)
+	if r := reason(w.lock.HandleAdmin(m2)); r != ReasonGranted {
+		t.Fatal(r)
+	}
+	if r := reason(w.lock.HandleAdmin(m2)); r != ReasonStaleSequence {
+		t.Fatalf("replayed admin: %v", r)
+	}
+	if r := reason(w.lock.HandleAdmin(reset(2, 2))); r != ReasonStaleSequence {
+		t.Fatalf("equal sequence: %v", r)
+	}
+	forged := reset(3, 1)
+	forged[len(forged)-1] ^= 1
+	if r := reason(w.lock.HandleAdmin(forged)); r != ReasonBadSignature {
+		t.Fatalf("forged: %v", r)
+	}
+	other, err := w.issuer.ResetSlot(otherLock, 3, 1, 5)
+	w.must(err)
+	if r := reason(w.lock.HandleAdmin(other)); r != ReasonWrongLock {
+		t.Fatalf("other lock: %v", r)
+	}
+	if r := reason(w.lock.HandleAdmin(reset(3, MaxSlots))); r != ReasonBadSlot {
+		t.Fatalf("bad slot: %v", r)
+	}
+	if s := w.lock.State().AdminSeq; s != 3 {
+		t.Fatalf("admin seq after a signed but inapplicable message = %d, want 3", s)
+	}
+	// Time sync: bound to a live nonce of this lock, once.
+	ch := w.challenge()
+	ts, err := w.issuer.TimeSync(testLock, ch.Nonce, t0)
+	w.must(err)
+	w.must(w.lock.HandleAdmin(ts))
+	if r := reason(w.lock.HandleAdmin(ts)); r != ReasonBadNonce {
+		t.Fatalf("replayed time sync: %v", r)
+	}
+	ts2, err := w.issuer.TimeSync(testLock, [16]byte{1}, t0)
+	w.must(err)
+	if r := reason(w.lock.HandleAdmin(ts2)); r != ReasonBadNonce {
+		t.Fatalf("time sync with an invented nonce: %v", r)
+	}
+	var v [MaxAdminSize + 1]byte
+	v[0], v[1] = 2, byte(TypeResetSlot)
+	if r := reason(w.lock.HandleAdmin(v[:])); r != ReasonVersion {
+		t.Fatalf("version 2: %v", r)
+	}
+}
+
+func TestRevocationListBoundedAndCleaned(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	seq := w.seq
+	revoke := func(id byte, slot uint8, gen uint32) error {
+		seq++
+		c := Credential{ID: CredentialID{id}, Slot: slot, Generation: gen}
+		m, err := w.issuer.RevokeCredential(testLock, seq, c)
+		w.must(err)
+		return w.lock.HandleAdmin(m)
+	}
+	for i := range MaxRevocations {
+		w.must(revoke(byte(i+1), 2, 1))
+	}
+	var re *RefusalError
+	if err := revoke(200, 4, 1); !errors.As(err, &re) || re.Reason != ReasonRevocationsFull {
+		t.Fatalf("revocation into a full list: %v", err)
+	}
+	// A reset of slot 2 makes those entries moot, so there is room again.
+	seq++
+	m, _ := w.issuer.ResetSlot(testLock, seq, 2, 2)
+	w.must(w.lock.HandleAdmin(m))
+	w.must(revoke(201, 4, 1))
+}
+
+func TestStateSurvivesRestart(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	c := baseCredential(w.key)
+	c.Policy.UseLimit = 1
+	h, _ := w.holder(c)
+	if d, _ := w.unlock(h, 0); !d.Granted {
+		t.Fatal(d.Reason)
+	}
+	l2, err := RestoreLock(w.lock.State(), &Config{Clock: w.clock.now, Rand: newDetRand(4)})
+	w.must(err)
+	w.lock = l2
+	if d, _ := w.unlock(h, 0); d.Reason != ReasonExhausted {
+		t.Fatalf("single-use key after a restart: %v", d.Reason)
+	}
+}
+
+func TestUseTableFullFailsClosed(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	for i := range MaxUseCounters + 1 {
+		c := baseCredential(w.key)
+		c.ID = CredentialID{byte(i), byte(i >> 8), 1}
+		c.Policy.UseLimit = 3
+		h, _ := w.holder(c)
+		d, _ := w.unlock(h, 0)
+		want := ReasonGranted
+		if i == MaxUseCounters {
+			want = ReasonUseTableFull
+		}
+		if d.Reason != want {
+			t.Fatalf("credential %d: %v, want %v", i, d.Reason, want)
+		}
+	}
+}
+
+func TestZoneUnknownOnlyMattersForWindows(t *testing.T) {
+	w := newWorld(t)
+	ch := w.challenge()
+	m, _ := w.issuer.TimeSync(testLock, ch.Nonce, t0)
+	w.must(w.lock.HandleAdmin(m))
+	h, _ := w.holder(baseCredential(w.key))
+	if d, _ := w.unlock(h, 0); !d.Granted {
+		t.Fatalf("no windows, no zone: %v", d.Reason)
+	}
+	c := baseCredential(w.key)
+	c.ID[0] = 7
+	c.Policy.NumWindows = 1
+	c.Policy.Windows[0] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
+	h2, _ := w.holder(c)
+	if d, _ := w.unlock(h2, 0); d.Reason != ReasonZoneUnknown {
+		t.Fatalf("windows without a zone: %v", d.Reason)
+	}
+}
+
+func TestIssuerRefusesWhatLockWouldRefuse(t *testing.T) {
+	w := newWorld(t)
+	bad := []func(*Credential){
+		func(c *Credential) { c.Doors = 0 },
+		func(c *Credential) { c.Role = 2 },
+		func(c *Credential) { c.Policy.NumWindows = policy.MaxCompactWindows + 1 },
+		func(c *Credential) { c.Policy.NotBefore, c.Policy.NotAfter = 10, 10 },
+		func(c *Credential) {
+			c.Policy.NumWindows = 1
+			c.Policy.Windows[0] = policy.CompactWindow{Days: 0x80, From: 0, To: 1}
+		},
+		func(c *Credential) {
+			c.Policy.NumWindows = 1
+			c.Policy.Windows[0] = policy.CompactWindow{Days: 1, From: 60, To: 60}
+		},
+		func(c *Credential) {
+			c.Policy.NumWindows = 1
+			c.Policy.Windows[0] = policy.CompactWindow{Days: 1, From: 1440, To: 60}
+		},
+		func(c *Credential) {
+			c.Policy.NumWindows = 1
+			c.Policy.Windows[0] = policy.CompactWindow{Days: 1, From: 0, To: 1441}
+		},
+	}
+	for i, mod := range bad {
+		c := baseCredential(w.key)
+		mod(&c)
+		if _, err := w.issuer.IssueCredential(c); !errors.Is(err, ErrInvalid) {
+			t.Errorf("case %d: err = %v, want ErrInvalid", i, err)
+		}
+	}
+	if _, err := VerifyCredential([]byte{1, 1}, ed25519.PublicKey(make([]byte, 32))); !errors.Is(err, ErrMalformed) {
+		t.Errorf("short credential: %v", err)
+	}
+}
+
+func TestCredentialCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	hs := make([]*Holder, MaxCachedCredentials+1)
+	for i := range hs {
+		c := baseCredential(w.key)
+		c.ID = CredentialID{byte(i), 0xcc}
+		hs[i], _ = w.holder(c)
+	}
+	for _, h := range hs[:MaxCachedCredentials] {
+		w.unlock(h, 0)
+	}
+	w.unlock(hs[0], 0)                    // 0 is now the most recent; 1 the least
+	w.unlock(hs[MaxCachedCredentials], 0) // evicts 1
+	for i, want := range map[int]Reason{0: ReasonGranted, 1: ReasonNotCached, 2: ReasonGranted} {
+		ch := w.challenge()
+		req, _ := hs[i].UnlockCached(ch, 0)
+		if d := w.lock.HandleUnlock(req); d.Reason != want {
+			t.Errorf("credential %d: %v, want %v", i, d.Reason, want)
+		}
+	}
+}
+
+// A credential reissued under the same ID (an edit) replaces the cached one:
+// the short request then follows the new policy, not the old.
+func TestReissuedCredentialReplacesCacheEntry(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	c := baseCredential(w.key)
+	c.Doors = 0b11
+	old, _ := w.holder(c)
+	if d, _ := w.unlock(old, 1); !d.Granted {
+		t.Fatal(d.Reason)
+	}
+	c.Doors = 0b01 // narrowed
+	edited, _ := w.holder(c)
+	if d, _ := w.unlock(edited, 0); !d.Granted {
+		t.Fatal(d.Reason)
+	}
+	ch := w.challenge()
+	req, _ := old.UnlockCached(ch, 1)
+	if d := w.lock.HandleUnlock(req); d.Reason != ReasonWrongDoor {
+		t.Fatalf("cached request after the edit: %v, want wrong door", d.Reason)
+	}
+}

@@ -1,0 +1,63 @@
+//go:build policyallowed
+
+package lockproto
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/policy"
+	"pgregory.net/rapid"
+)
+
+func drawCompact(t *rapid.T, base time.Time) policy.Compact {
+	var p policy.Compact
+	day := int64(24 * 3600)
+	if rapid.Bool().Draw(t, "hasStart") {
+		p.NotBefore = uint32(base.Unix() + rapid.Int64Range(-3*day, 5*day).Draw(t, "start"))
+	}
+	if rapid.Bool().Draw(t, "hasEnd") {
+		lo := base.Unix() - 2*day
+		if p.NotBefore != 0 {
+			lo = int64(p.NotBefore) + 1
+		}
+		p.NotAfter = uint32(rapid.Int64Range(lo, lo+20*day).Draw(t, "end"))
+	}
+	p.UseLimit = uint16(rapid.IntRange(0, 4).Draw(t, "limit"))
+	p.NumWindows = uint8(rapid.IntRange(0, policy.MaxCompactWindows).Draw(t, "windows"))
+	for i := 0; i < int(p.NumWindows); i++ {
+		from := uint16(rapid.IntRange(0, 1439).Draw(t, "from"))
+		to := uint16(rapid.IntRange(1, 1440).Filter(func(v int) bool { return v != int(from) }).Draw(t, "to"))
+		p.Windows[i] = policy.CompactWindow{Days: policy.Weekdays(rapid.IntRange(1, 127).Draw(t, "days")), From: from, To: to}
+	}
+	return p
+}
+
+// The reference lock decides exactly as policy.Compact.Allowed on its own
+// clock and offset, plus use counting (only grants count).
+func TestLockAgreesWithPolicy(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		w := newWorld(t)
+		offset := int32(rapid.IntRange(-48, 56).Draw(rt, "offsetQuarterHours") * 900)
+		w.syncTime(offset)
+		c := baseCredential(w.key)
+		c.Policy = drawCompact(rt, w.serverT)
+		h, _ := w.holder(c)
+		var uses uint32
+		for i := range rapid.IntRange(1, 25).Draw(rt, "steps") {
+			w.advance(time.Duration(rapid.Int64Range(0, 24*3600).Draw(rt, "advanceSeconds")) * time.Second)
+			at := w.serverT
+			want := c.Policy.Allowed(at, int(offset), uses)
+			d, _ := w.unlock(h, 0)
+			if d.Granted != (want == policyOK) {
+				rt.Fatalf("step %d at %v (offset %d, uses %d): lock %v, policy %v", i, at, offset, uses, d.Reason, want)
+			}
+			if !d.Granted && d.Reason != fromPolicy(want) {
+				rt.Fatalf("step %d: lock reason %v, policy reason %v", i, d.Reason, want)
+			}
+			if d.Granted && c.Policy.UseLimit > 0 {
+				uses++
+			}
+		}
+	})
+}
