@@ -621,3 +621,72 @@ func TestReissuedCredentialReplacesCacheEntry(t *testing.T) {
 		t.Fatalf("cached request after the edit: %v, want wrong door", d.Reason)
 	}
 }
+
+func TestChallengeFlagsAndFreshNonces(t *testing.T) {
+	w := newWorld(t)
+	if c := w.challenge(); c.Flags != 0 || c.Lock != testLock {
+		t.Fatalf("unsynced lock: flags %b", c.Flags)
+	}
+	w.syncTime(3600)
+	c1, c2 := w.challenge(), w.challenge()
+	if c1.Flags != FlagClockKnown|FlagZoneKnown || c1.AdminSeq != 1 {
+		t.Fatalf("synced lock: flags %b admin seq %d", c1.Flags, c1.AdminSeq)
+	}
+	if c1.Nonce == c2.Nonce || c1.ID == c2.ID {
+		t.Fatal("two challenges share a nonce or an ID")
+	}
+	// The default random source is crypto/rand.
+	l, err := NewLock(w.pairing, nil)
+	w.must(err)
+	a, _ := l.Challenge()
+	b, _ := l.Challenge()
+	if bytes.Equal(a[20:36], b[20:36]) || bytes.Equal(a[20:36], make([]byte, 16)) {
+		t.Fatal("default nonces are not random")
+	}
+}
+
+// Windows follow the lock's wall clock across a DST change: a window at
+// 08:00-09:00 local opens at 07:00 UTC in winter (UTC+1) and 06:00 UTC in
+// summer (UTC+2).
+func TestWindowFollowsZoneTransitions(t *testing.T) {
+	if schedulePending {
+		t.Skip("needs policy.Compact.Allowed")
+	}
+	w := newWorld(t)
+	w.serverT = time.Date(2026, 3, 23, 6, 30, 0, 0, time.UTC) // Monday, 07:30 local (UTC+1)
+	ch := w.challenge()
+	m, _ := w.issuer.TimeSync(testLock, ch.Nonce, w.serverT)
+	w.must(w.lock.HandleAdmin(m))
+	z := ZoneRules{N: 2}
+	z.Transitions[0] = ZoneTransition{From: uint32(time.Date(2025, 10, 26, 1, 0, 0, 0, time.UTC).Unix()), Offset: 3600}
+	z.Transitions[1] = ZoneTransition{From: uint32(time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC).Unix()), Offset: 7200}
+	m, _ = w.issuer.TimeZone(testLock, 1, z)
+	w.must(w.lock.HandleAdmin(m))
+	c := baseCredential(w.key)
+	c.Policy = policy.Compact{NumWindows: 1}
+	c.Policy.Windows[0] = policy.CompactWindow{Days: 1 << time.Monday, From: 8 * 60, To: 9 * 60}
+	h, _ := w.holder(c)
+	steps := []struct {
+		advance time.Duration
+		want    Reason
+	}{
+		{0, ReasonOutsideWindow},                  // Mon 23rd 06:30 UTC = 07:30 local
+		{time.Hour, ReasonGranted},                // 07:30 UTC = 08:30 local
+		{7 * 24 * time.Hour, ReasonOutsideWindow}, // Mon 30th 07:30 UTC = 09:30 local (summer)
+		{-time.Hour, ReasonGranted},               // 06:30 UTC = 08:30 local
+	}
+	for i, s := range steps {
+		if s.advance < 0 {
+			// Only forward on the lock's RTC; re-sync to go back.
+			w.serverT = w.serverT.Add(s.advance)
+			ch := w.challenge()
+			m, _ := w.issuer.TimeSync(testLock, ch.Nonce, w.serverT)
+			w.must(w.lock.HandleAdmin(m))
+		} else {
+			w.advance(s.advance)
+		}
+		if d, _ := w.unlock(h, 0); d.Reason != s.want {
+			t.Errorf("step %d at %v: %v, want %v", i, w.serverT, d.Reason, s.want)
+		}
+	}
+}
