@@ -32,6 +32,7 @@ func credentialID(k *KeyState) lockproto.CredentialID {
 
 // issue signs the offline credential of a downloaded share key and wraps it
 // with the lock's public key in the download frame the phone receives.
+// Slots are numbered from 1 here and from 0 on the wire.
 func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, download []byte, err error) {
 	if s.issuer == nil || len(k.HolderKey) != 32 || !kindRules[k.Kind].slot {
 		return nil, nil, nil
@@ -47,7 +48,7 @@ func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, d
 	if k.Settings.Role == RoleAdmin {
 		role = lockproto.RoleAdmin
 	}
-	c := lockproto.Credential{Lock: LockUUID(k.Lock), ID: credentialID(k), Slot: uint8(k.Slot), Generation: k.Generation,
+	c := lockproto.Credential{Lock: LockUUID(k.Lock), ID: credentialID(k), Slot: uint8(k.Slot - 1), Generation: k.Generation,
 		Doors: uint8(k.Settings.Doors), Role: role, Policy: compact, HolderKey: [32]byte(k.HolderKey)}
 	if cred, err = s.issuer.IssueCredential(c); err != nil {
 		return nil, nil, err

@@ -35,11 +35,11 @@ func TestDownloadIssuesCredential(t *testing.T) {
 		Slots: 2, Doors: commands.DoorMain | commands.DoorInner, LockKey: lockPub}); err != nil {
 		t.Fatal(err)
 	}
-	phone, err := lockproto.GenerateHolderKey(nil)
+	phone, err := lockproto.GenerateHolderKey(nil) // one phone, two keys in turn
 	if err != nil {
 		t.Fatal(err)
 	}
-	download := func(key string, slotWant int, genWant uint32) {
+	download := func(key string, slotWant int, genWant uint32) *lockproto.Holder {
 		t.Helper()
 		st := settings(key)
 		st.Doors = commands.DoorMain | commands.DoorInner
@@ -59,7 +59,7 @@ func TestDownloadIssuesCredential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Lock != commands.LockUUID("front") || int(c.Slot) != slotWant || c.Generation != genWant || c.Doors != 3 ||
+		if c.Lock != commands.LockUUID("front") || int(c.Slot) != slotWant-1 || c.Generation != genWant || c.Doors != 3 ||
 			c.Role != lockproto.RoleAdmin || c.HolderKey != phone.PublicKey() {
 			t.Fatalf("credential %+v", c)
 		}
@@ -67,7 +67,8 @@ func TestDownloadIssuesCredential(t *testing.T) {
 		if err != nil || d.LockKey != lockPub || string(d.Credential) != string(res.Credential) {
 			t.Fatalf("download frame %+v %v", d, err)
 		}
-		if _, err := lockproto.NewHolder(phone, res.Credential, d.LockKey); err != nil {
+		h, err := lockproto.NewHolder(phone, res.Credential, d.LockKey)
+		if err != nil {
 			t.Fatal(err)
 		}
 		// A retried download returns the same credential.
@@ -75,12 +76,59 @@ func TestDownloadIssuesCredential(t *testing.T) {
 		if err != nil || string(again.Credential) != string(res.Credential) {
 			t.Fatalf("retried download: %v", err)
 		}
+		return h
 	}
-	download("k1", 1, 0)
+	lock, err := lockproto.NewLock(pairing, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Installation: the owner's phone sets the lock's clock (signed time for the lock's nonce).
+	chb, err := lock.Challenge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := lockproto.DecodeChallenge(chb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync, err := issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.HandleAdmin(sync); err != nil {
+		t.Fatal(err)
+	}
+	visit := func(h *lockproto.Holder) lockproto.Decision {
+		t.Helper()
+		chb, err := lock.Challenge()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := lockproto.DecodeChallenge(chb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := h.Unlock(ch, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lock.HandleUnlock(req)
+	}
+	alice := download("k1", 1, 0)
+	if d := visit(alice); !d.Granted {
+		t.Fatalf("downloaded key refused at the lock: %v", d.Reason)
+	}
 	if err := svc.ResetKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}); err != nil {
 		t.Fatal(err)
 	}
-	download("k2", 1, 1)
+	next := download("k2", 1, 1)
+	if d := visit(next); !d.Granted {
+		t.Fatalf("next holder refused: %v", d.Reason)
+	}
+	// The next holder's key overwrote the slot: the reset key loses (K5).
+	if d := visit(alice); d.Granted {
+		t.Fatal("the reset key still opens after the slot's next key was used")
+	}
 
 	// The phone's public key is recorded; no private material is.
 	for ev, err := range e.l.ReadStream(bg, "key-k2", 0) {
