@@ -18,6 +18,7 @@ type batch struct {
 	p     *Projections
 	sb    ledger.StateBatch
 	keys  map[string]*KeyRow
+	full  map[string]bool // keys whose row changed beyond the use count
 	locks map[string]*LockRow
 	obi   map[[16]byte]uint64 // outbox entries queued in this batch
 	hist  map[string]*histRow // history rows by entity and day
@@ -26,7 +27,7 @@ type batch struct {
 }
 
 func newBatch(ctx context.Context, p *Projections) *batch {
-	return &batch{ctx: ctx, p: p, keys: map[string]*KeyRow{}, locks: map[string]*LockRow{}, obi: map[[16]byte]uint64{}, hist: map[string]*histRow{}}
+	return &batch{ctx: ctx, p: p, keys: map[string]*KeyRow{}, full: map[string]bool{}, locks: map[string]*LockRow{}, obi: map[[16]byte]uint64{}, hist: map[string]*histRow{}}
 }
 
 func getRow[T any](ctx context.Context, store ledger.Store, key []byte) (*T, error) {
@@ -52,7 +53,7 @@ func (b *batch) key(id string) (*KeyRow, error) {
 		b.keys[id] = r
 		return r, nil
 	}
-	r, err := getRow[KeyRow](b.ctx, b.p.store, rowKey("key", id))
+	r, err := keyRow(b.ctx, b.p.store, id)
 	if err != nil || r == nil {
 		return nil, err
 	}
@@ -83,8 +84,10 @@ func (b *batch) set(key []byte, v any) error {
 
 func (b *batch) flush(last uint64) error {
 	for id, r := range b.keys {
-		if err := b.set(rowKey("key", id), r); err != nil {
-			return err
+		if b.full[id] {
+			if err := b.set(rowKey("key", id), r); err != nil {
+				return err
+			}
 		}
 		b.sb.Set(rowKey("st", id), appendStatusRow(nil, r))
 	}
@@ -194,7 +197,7 @@ func (b *batch) apply(ev *ledger.Event) error {
 			r.State, r.Method, r.Recipient = commands.StateSharing, commands.ShareToID, e.Holder
 			b.sb.Set(rowKey("hk", e.Holder, e.Key), nil)
 		}
-		b.keys[e.Key] = r
+		b.keys[e.Key], b.full[e.Key] = r, true
 		b.sb.Set(rowKey("lk", e.Lock, e.Key), nil)
 		switch e.Kind {
 		case commands.KindDigital:
@@ -243,7 +246,14 @@ func (b *batch) apply(ev *ledger.Event) error {
 			}
 		})
 	case commands.UnlockAttempted:
-		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.Uses = e.Uses })
+		r, err := b.key(e.Key)
+		if err != nil {
+			return err
+		}
+		if r != nil {
+			r.Uses = e.Uses // the status row alone records it
+		}
+		return b.history(h)
 	case commands.NotificationQueued:
 		n := Notification{ID: ev.ID, Position: ev.Position, Time: ev.Time, NotificationQueued: e}
 		b.sb.Set(rowKey("obi", string(ev.ID[:])), []byte(u64(ev.Position)))
@@ -287,6 +297,7 @@ func (b *batch) keyChange(ev *ledger.Event, key string, h *HistoryEntry, f func(
 	if r != nil {
 		f(r)
 		r.Updated = ev.Time
+		b.full[key] = true
 	}
 	return b.history(h)
 }

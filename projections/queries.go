@@ -27,7 +27,7 @@ func notFound(what, id string) error { return fmt.Errorf("%w: %s %q", ErrNotFoun
 
 // Key returns a key's row (deleted keys included).
 func (p *Projections) Key(ctx context.Context, key string) (KeyRow, error) {
-	r, err := getRow[KeyRow](ctx, p.store, rowKey("key", key))
+	r, err := keyRow(ctx, p.store, key)
 	if err != nil {
 		return KeyRow{}, err
 	}
@@ -64,7 +64,7 @@ func (p *Projections) index(ctx context.Context, kind, id string, at time.Time, 
 			return nil, err
 		}
 		key := string(e.Key[len(pre):])
-		r, err := getRow[KeyRow](ctx, p.store, rowKey("key", key))
+		r, err := keyRow(ctx, p.store, key)
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +145,7 @@ func (p *Projections) Slots(ctx context.Context, lock string) ([]SlotView, error
 		}
 		v := SlotView{Slot: int(binary.BigEndian.Uint32(e.Key[len(pre):])), Generation: s.Generation, Key: s.Key, State: SlotNotShared}
 		if s.Key != "" {
-			r, err := getRow[KeyRow](ctx, p.store, rowKey("key", s.Key))
+			r, err := keyRow(ctx, p.store, s.Key)
 			if err != nil {
 				return nil, err
 			}

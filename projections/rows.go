@@ -55,7 +55,7 @@ type KeyRow struct {
 	Downloaded                       bool
 	Slot                             int
 	Generation                       uint32
-	Uses                             uint32
+	Uses                             uint32 `msgpack:"-"` // stored in the status row only
 	Created, Updated                 time.Time
 	SettingsAt                       uint64 // log position of the settings now in force
 }

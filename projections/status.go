@@ -150,3 +150,24 @@ func (p *Projections) statusOf(r *KeyRow, at time.Time, st *KeyStatus) {
 	}
 	evalStatus(st, &r.Settings.Policy, p.location(r.Zone), at)
 }
+
+// keyRow reads a key's row and its use count (kept in the status row, so an
+// unlock rewrites 15 bytes rather than the whole row).
+func keyRow(ctx context.Context, store ledger.Store, key string) (*KeyRow, error) {
+	r, err := getRow[KeyRow](ctx, store, rowKey("key", key))
+	if err != nil || r == nil {
+		return r, err
+	}
+	v, err := store.GetState(ctx, rowKey("st", key))
+	if err != nil {
+		if errors.Is(err, ledger.ErrNotFound) {
+			return nil, fmt.Errorf("%w: key %q has no status row", ErrCorrupt, key)
+		}
+		return nil, err
+	}
+	if len(v) != statusRowLen || v[0] != 1 {
+		return nil, fmt.Errorf("%w: status row of key %q", ErrCorrupt, key)
+	}
+	r.Uses = binary.BigEndian.Uint32(v[3:])
+	return r, nil
+}
