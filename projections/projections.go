@@ -152,12 +152,16 @@ func (p *Projections) WaitApplied(ctx context.Context, pos uint64) error {
 // checkpoint together.
 func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}) {
 	defer close(done)
-	ch := make(chan ledger.Event, p.batch)
+	// The reader hands over runs of events (up to 256, fewer once it has
+	// reached the durable head), so catching up costs one channel operation
+	// per run, not per event, and decoding overlaps applying.
+	ch := make(chan []ledger.Event, 8)
 	errc := make(chan error, 1)
 	fctx, fcancel := context.WithCancel(ctx)
 	defer fcancel()
 	go func() {
 		defer close(ch)
+		var run []ledger.Event
 		for ev, err := range p.store.Follow(fctx, cp+1) {
 			if err != nil {
 				if fctx.Err() == nil {
@@ -165,8 +169,13 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}) {
 				}
 				return
 			}
+			run = append(run, ev)
+			if len(run) < 256 && ev.Position < p.store.DurablePosition() {
+				continue
+			}
 			select {
-			case ch <- ev:
+			case ch <- run:
+				run = nil
 			case <-fctx.Done():
 				return
 			}
@@ -175,7 +184,7 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}) {
 	evs := make([]ledger.Event, 0, p.batch)
 	for {
 		evs = evs[:0]
-		ev, ok := <-ch
+		run, ok := <-ch
 		if !ok {
 			select {
 			case err := <-errc:
@@ -184,15 +193,15 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}) {
 			}
 			return
 		}
-		evs = append(evs, ev)
+		evs = append(evs, run...)
 	drain:
 		for len(evs) < p.batch {
 			select {
-			case ev, ok := <-ch:
+			case run, ok := <-ch:
 				if !ok {
 					break drain
 				}
-				evs = append(evs, ev)
+				evs = append(evs, run...)
 			default:
 				// Catching up (a rebuild, a restart): more durable events
 				// are on their way, so fill the batch rather than pay a
@@ -200,11 +209,11 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}) {
 				if evs[len(evs)-1].Position >= p.store.DurablePosition() {
 					break drain
 				}
-				ev, ok := <-ch
+				run, ok := <-ch
 				if !ok {
 					break drain
 				}
-				evs = append(evs, ev)
+				evs = append(evs, run...)
 			}
 		}
 		if err := p.applyBatch(ctx, evs); err != nil {
