@@ -1,0 +1,280 @@
+package policy
+
+import (
+	"math"
+	"math/bits"
+	"sort"
+	"time"
+)
+
+// Allowed evaluates the compact form at an instant read with the lock's UTC
+// offset (seconds east), by the same wall-clock rule as Policy.Allowed.
+// A malformed form fails closed (InvalidPolicy).
+func (c *Compact) Allowed(at time.Time, utcOffsetSeconds int, usesSoFar uint32) Reason {
+	if int(c.NumWindows) > MaxCompactWindows {
+		return InvalidPolicy
+	}
+	u := at.Unix()
+	if c.NotBefore != 0 && u < int64(c.NotBefore) {
+		return NotYetValid
+	}
+	if c.NotAfter != 0 && u >= int64(c.NotAfter) {
+		return Expired
+	}
+	if c.UseLimit != 0 && usesSoFar >= uint32(c.UseLimit) {
+		return Exhausted
+	}
+	if c.NumWindows == 0 {
+		return Granted
+	}
+	wd, m := wall(u, utcOffsetSeconds)
+	for i := 0; i < int(c.NumWindows); i++ {
+		w := &c.Windows[i]
+		if w.Days&0x80 == 0 && w.From < MinutesPerDay && w.To <= MinutesPerDay && covers(w.Days, w.From, w.To, wd, m) {
+			return Granted
+		}
+	}
+	return OutsideWindow
+}
+
+const weekMinutes = 7 * MinutesPerDay
+
+type weekSet [(weekMinutes + 63) / 64]uint64
+
+func (s *weekSet) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
+func (s *weekSet) set(i int, v bool) {
+	if v {
+		s[i/64] |= 1 << (i % 64)
+	} else {
+		s[i/64] &^= 1 << (i % 64)
+	}
+}
+
+// fill sets (or clears) every week minute a weekly range covers.
+func (s *weekSet) fill(days Weekdays, from, to uint16, v bool) {
+	n := int(to) - int(from)
+	if n <= 0 {
+		n += MinutesPerDay
+	}
+	for d := 0; d < 7; d++ {
+		if !days.Has(time.Weekday(d)) {
+			continue
+		}
+		start := d*MinutesPerDay + int(from)
+		for k := 0; k < n; k++ {
+			s.set((start+k)%weekMinutes, v)
+		}
+	}
+}
+
+// Compact converts p to the form a lock enforces offline. Weekly blackouts
+// are subtracted from the windows exactly. With a nil error the result grants
+// exactly when p does (given the right UTC offset). An error wrapping ErrLossy
+// comes with a usable result that is strictly narrower (never wider);
+// ErrNotCompact comes with a zero Compact that must not be issued.
+// See doc.go for what is lost.
+func (p *Policy) Compact() (Compact, error) {
+	var c Compact
+	var lossy []string
+	// Validity, in whole seconds, narrowed inward.
+	var nb, na int64 // 0 = open
+	if !p.Start.IsZero() {
+		nb = p.Start.Unix()
+		if p.Start.Nanosecond() != 0 {
+			nb++
+		}
+		if nb <= 0 {
+			nb = 0 // lock time never precedes 1970: open is equivalent
+		}
+	}
+	if !p.End.IsZero() {
+		na = p.End.Unix()
+		if na <= 0 {
+			return Compact{}, &CompactError{What: "End before 1970", Err: ErrNotCompact}
+		}
+		if na > math.MaxUint32 {
+			na = math.MaxUint32
+			lossy = append(lossy, "End after 2106 narrowed to 2106-02-07")
+		}
+	}
+	// Absolute blackouts: narrow validity around them.
+	abs := make([]Blackout, 0, len(p.Blackouts))
+	for _, b := range p.Blackouts {
+		if b.Days == 0 {
+			abs = append(abs, b)
+		}
+	}
+	sort.Slice(abs, func(i, j int) bool { return abs[i].Start.Before(abs[j].Start) })
+	for _, b := range abs {
+		bs, be := b.Start.Unix(), b.End.Unix()
+		if b.End.Nanosecond() != 0 {
+			be++
+		}
+		if na != 0 && bs >= na || be <= nb {
+			continue // outside validity: nothing lost
+		}
+		if bs <= nb || nb == 0 && bs <= 0 {
+			nb = be // covers the start: start later, exactly
+			continue
+		}
+		if na == 0 || bs < na {
+			na = bs // end at the blackout: narrower
+			lossy = append(lossy, "absolute blackout: validity ends at its start "+b.Start.UTC().Format(time.RFC3339))
+		}
+	}
+	if nb > math.MaxUint32 {
+		return Compact{}, &CompactError{What: "Start after 2106", Err: ErrNotCompact}
+	}
+	if na != 0 && nb >= na {
+		return Compact{}, &CompactError{What: "never valid", Err: ErrNotCompact}
+	}
+	c.NotBefore, c.NotAfter = uint32(nb), uint32(na)
+	if p.Uses.Limited {
+		if p.Uses.N == 0 {
+			return Compact{}, &CompactError{What: "use limit 0", Err: ErrNotCompact}
+		}
+		if p.Uses.N > math.MaxUint16 {
+			c.UseLimit = math.MaxUint16
+			lossy = append(lossy, "use limit above 65535 narrowed to 65535")
+		} else {
+			c.UseLimit = uint16(p.Uses.N)
+		}
+	}
+	// Weekly: windows minus weekly blackouts, as a set of week minutes.
+	var s weekSet
+	if len(p.Windows) == 0 {
+		for i := range s {
+			s[i] = ^uint64(0)
+		}
+	}
+	for _, w := range p.Windows {
+		s.fill(w.Days, w.From, w.To, true)
+	}
+	for _, b := range p.Blackouts {
+		if b.Days != 0 {
+			s.fill(b.Days, b.From, b.To, false)
+		}
+	}
+	count := 0
+	for i := 0; i < weekMinutes; i++ {
+		if s.has(i) {
+			count++
+		}
+	}
+	switch {
+	case count == 0:
+		return Compact{}, &CompactError{What: "no open minute in the week", Err: ErrNotCompact}
+	case count == weekMinutes:
+		// no weekly restriction
+	default:
+		ws := windowsOf(&s)
+		if len(ws) > MaxCompactWindows {
+			sort.SliceStable(ws, func(i, j int) bool { return ws[i].size() > ws[j].size() })
+			ws = ws[:MaxCompactWindows]
+			lossy = append(lossy, "more weekly windows than fit: the smallest were dropped")
+		}
+		c.NumWindows = uint8(len(ws))
+		copy(c.Windows[:], ws)
+	}
+	if len(lossy) > 0 {
+		what := lossy[0]
+		for _, l := range lossy[1:] {
+			what += "; " + l
+		}
+		return c, &CompactError{What: what, Err: ErrLossy}
+	}
+	return c, nil
+}
+
+func (w CompactWindow) size() int {
+	n := int(w.To) - int(w.From)
+	if n <= 0 {
+		n += MinutesPerDay
+	}
+	return n * bits.OnesCount8(uint8(w.Days))
+}
+
+// windowsOf splits the open week minutes into day ranges and merges ranges
+// with equal [From, To) into one window with several days.
+func windowsOf(s *weekSet) []CompactWindow {
+	// Start scanning at a closed minute so no run wraps the scan.
+	start := 0
+	for s.has(start) {
+		start++
+	}
+	type key struct{ from, to uint16 }
+	var order []key
+	days := map[key]Weekdays{}
+	add := func(day int, from, to int) {
+		k := key{uint16(from), uint16(to)}
+		if _, ok := days[k]; !ok {
+			order = append(order, k)
+		}
+		days[k] |= 1 << uint(day)
+	}
+	for k := 0; k < weekMinutes; {
+		i := (start + k) % weekMinutes
+		if !s.has(i) {
+			k++
+			continue
+		}
+		n := 0
+		for k+n < weekMinutes && s.has((start+k+n)%weekMinutes) {
+			n++
+		}
+		// Run [i, i+n): emit as day pieces; a run that crosses one midnight
+		// and is shorter than a day is one midnight-crossing window.
+		day, from := i/MinutesPerDay, i%MinutesPerDay
+		if from+n > MinutesPerDay && n < MinutesPerDay && from > 0 {
+			add(day, from, (from+n)-MinutesPerDay)
+		} else {
+			rem := n
+			for rem > 0 {
+				m := min(rem, MinutesPerDay-from)
+				add(day, from, from+m)
+				rem -= m
+				day, from = (day+1)%7, 0
+			}
+		}
+		k += n
+	}
+	out := make([]CompactWindow, 0, len(order))
+	for _, k := range order {
+		out = append(out, CompactWindow{Days: days[k], From: k.from, To: k.to})
+	}
+	return out
+}
+
+// Transition is a UTC offset in force from a Unix time on.
+type Transition struct {
+	At     uint32 // Unix seconds
+	Offset int32  // seconds east of UTC
+}
+
+// OffsetTransitions lists the offsets of loc over [from, to): the first entry
+// is the offset at from, each later one a change. It returns at most max
+// entries and the instant up to which they are exact (to, or the first change
+// that did not fit). Changes of name only are skipped.
+func OffsetTransitions(loc *time.Location, from, to time.Time, max int) ([]Transition, time.Time) {
+	if loc == nil || max <= 0 || !to.After(from) || from.Unix() < 0 || to.Unix() > math.MaxUint32 {
+		return nil, from
+	}
+	_, off := from.In(loc).Zone()
+	out := []Transition{{At: uint32(from.Unix()), Offset: int32(off)}}
+	t := from
+	for {
+		_, end := t.In(loc).ZoneBounds()
+		if end.IsZero() || !end.Before(to) {
+			return out, to
+		}
+		t = end
+		_, o := t.In(loc).Zone()
+		if int32(o) == out[len(out)-1].Offset {
+			continue
+		}
+		if len(out) == max {
+			return out, t
+		}
+		out = append(out, Transition{At: uint32(t.Unix()), Offset: int32(o)})
+	}
+}

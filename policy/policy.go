@@ -1,0 +1,309 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+	_ "time/tzdata" // zone data on machines without /usr/share/zoneinfo
+)
+
+// Errors. Every validation problem wraps ErrInvalid; an unknown zone also
+// wraps ErrUnknownZone.
+var (
+	ErrInvalid     = errors.New("policy: invalid")
+	ErrUnknownZone = fmt.Errorf("%w: unknown time zone", ErrInvalid)
+	// ErrLossy: the compact form is narrower than the policy (see doc.go).
+	ErrLossy = errors.New("policy: compact form narrower than the policy")
+	// ErrNotCompact: no compact form can express the policy safely.
+	ErrNotCompact = errors.New("policy: not expressible in the compact form")
+)
+
+// ValidationError names one problem with a policy.
+type ValidationError struct {
+	Field  string // e.g. "Windows[2].To"
+	Value  any    // the offending value
+	Reason string
+	Err    error // ErrInvalid or ErrUnknownZone
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("policy: %s = %v: %s", e.Field, e.Value, e.Reason)
+}
+
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+// CompactError says what the compact form could not express.
+type CompactError struct {
+	What string
+	Err  error // ErrLossy or ErrNotCompact
+}
+
+func (e *CompactError) Error() string { return e.Err.Error() + ": " + e.What }
+func (e *CompactError) Unwrap() error { return e.Err }
+
+// Uses is a use limit. The zero value is Unlimited; a limit of 0 is invalid.
+type Uses struct {
+	Limited bool
+	N       uint32 // granted uses allowed when Limited
+}
+
+var (
+	Unlimited = Uses{}
+	SingleUse = Uses{Limited: true, N: 1}
+)
+
+// UsesN limits a key to n granted uses.
+func UsesN(n uint32) Uses { return Uses{Limited: true, N: n} }
+
+// MinutesPerDay is the largest minute value (24:00).
+const MinutesPerDay = 1440
+
+// Window is a weekly wall-clock range: on each day in Days, minutes [From, To)
+// of the lock's local day. To may be 1440; To < From crosses midnight and
+// belongs to the day it starts.
+type Window struct {
+	Days     Weekdays
+	From, To uint16
+}
+
+// Blackout is either weekly (Days != 0: a Window during which the key is
+// refused) or absolute (Days == 0: the instants [Start, End)).
+type Blackout struct {
+	Days       Weekdays
+	From, To   uint16
+	Start, End time.Time
+}
+
+// Policy is the schedule of one key. Zone is the lock's IANA zone name
+// ("" = UTC). All conditions are AND-combined; Windows are OR-combined
+// (none = no weekly restriction); Blackouts override windows.
+type Policy struct {
+	Start, End time.Time // validity [Start, End); zero = open side
+	Uses       Uses
+	Windows    []Window
+	Blackouts  []Blackout
+	Zone       string
+
+	loc *time.Location // resolved Zone, set by Validate or WithLocation
+}
+
+var zones sync.Map // zone name -> *time.Location
+
+// LoadZone resolves an IANA zone name, caching the result. "" is UTC;
+// "Local" is refused (a lock's zone must be explicit).
+func LoadZone(name string) (*time.Location, error) {
+	if name == "" || name == "UTC" {
+		return time.UTC, nil
+	}
+	if v, ok := zones.Load(name); ok {
+		return v.(*time.Location), nil
+	}
+	if name == "Local" {
+		return nil, &ValidationError{Field: "Zone", Value: name, Reason: "the lock's zone must be named", Err: ErrUnknownZone}
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, &ValidationError{Field: "Zone", Value: name, Reason: "unknown time zone", Err: ErrUnknownZone}
+	}
+	zones.Store(name, loc)
+	return loc, nil
+}
+
+// WithLocation returns p with Zone = loc.String() and the location cached.
+func (p Policy) WithLocation(loc *time.Location) Policy {
+	p.Zone, p.loc = loc.String(), loc
+	if p.Zone == "UTC" {
+		p.Zone = ""
+	}
+	return p
+}
+
+// Location resolves the policy's zone (cached after Validate).
+func (p *Policy) Location() (*time.Location, error) {
+	if p.loc != nil {
+		return p.loc, nil
+	}
+	return LoadZone(p.Zone)
+}
+
+// WithBlackouts returns p with the lock-wide blackouts added to its own.
+func (p Policy) WithBlackouts(lock []Blackout) Policy {
+	if len(lock) == 0 {
+		return p
+	}
+	b := make([]Blackout, 0, len(p.Blackouts)+len(lock))
+	p.Blackouts = append(append(b, p.Blackouts...), lock...)
+	return p
+}
+
+// Validate reports every problem (errors.Join) and caches the resolved zone,
+// so that Allowed and NextOpen do not allocate. Call it after decoding.
+func (p *Policy) Validate() error {
+	var errs []error
+	bad := func(field string, v any, reason string) {
+		errs = append(errs, &ValidationError{Field: field, Value: v, Reason: reason, Err: ErrInvalid})
+	}
+	if !p.Start.IsZero() && !p.End.IsZero() && !p.End.After(p.Start) {
+		bad("End", p.End, "not after Start "+p.Start.String())
+	}
+	if p.Uses.Limited && p.Uses.N == 0 {
+		bad("Uses.N", 0, "a use limit of 0 never opens")
+	}
+	if !p.Uses.Limited && p.Uses.N != 0 {
+		bad("Uses.N", p.Uses.N, "set on an unlimited key")
+	}
+	for i, w := range p.Windows {
+		checkRange(fmt.Sprintf("Windows[%d]", i), w.Days, w.From, w.To, bad)
+	}
+	for i, b := range p.Blackouts {
+		f := fmt.Sprintf("Blackouts[%d]", i)
+		if b.Days != 0 {
+			checkRange(f, b.Days, b.From, b.To, bad)
+			if !b.Start.IsZero() || !b.End.IsZero() {
+				bad(f+".Start", b.Start, "a weekly blackout has no instants")
+			}
+			continue
+		}
+		if b.From != 0 || b.To != 0 {
+			bad(f+".Days", 0, "empty weekday set")
+		}
+		if b.Start.IsZero() || b.End.IsZero() {
+			bad(f+".End", b.End, "an absolute blackout needs Start and End")
+		} else if !b.End.After(b.Start) {
+			bad(f+".End", b.End, "not after Start "+b.Start.String())
+		}
+	}
+	loc, err := LoadZone(p.Zone)
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		p.loc = loc
+	}
+	return errors.Join(errs...)
+}
+
+func checkRange(f string, d Weekdays, from, to uint16, bad func(string, any, string)) {
+	if d == 0 {
+		bad(f+".Days", d, "empty weekday set")
+	} else if d&0x80 != 0 {
+		bad(f+".Days", uint8(d), "bit 7 set")
+	}
+	if from >= MinutesPerDay {
+		bad(f+".From", from, "minutes outside 0..1439")
+	}
+	if to > MinutesPerDay {
+		bad(f+".To", to, "minutes outside 0..1440")
+	}
+	if from == to {
+		bad(f+".To", to, "From == To")
+	}
+}
+
+// Reason is why a key may not open; Granted when it may. Codes are
+// append-only: never renumber or reuse.
+type Reason uint8
+
+const (
+	Granted       Reason = 0
+	NotYetValid   Reason = 1
+	Expired       Reason = 2
+	Exhausted     Reason = 3
+	OutsideWindow Reason = 4
+	InBlackout    Reason = 5
+	InvalidPolicy Reason = 6 // unknown zone or malformed compact form: fail closed
+)
+
+var reasonNames = [...]string{"granted", "not yet valid", "expired", "exhausted", "outside window", "blackout", "invalid policy"}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
+
+// wall returns the weekday and minute of day of a Unix time read with a UTC
+// offset. The same arithmetic serves Policy and Compact.
+func wall(unix int64, offset int) (time.Weekday, int) {
+	w := unix + int64(offset)
+	day := floorDiv(w, 86400)
+	sec := w - day*86400
+	return time.Weekday(floorMod(day+4, 7)), int(sec / 60) // 1970-01-01 was a Thursday
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
+
+// covers reports whether a weekly range contains (weekday, minute).
+func covers(days Weekdays, from, to uint16, wd time.Weekday, m int) bool {
+	f, t := int(from), int(to)
+	if f < t {
+		return days.Has(wd) && m >= f && m < t
+	}
+	if f == t {
+		return false
+	}
+	return (days.Has(wd) && m >= f) || (days.Has((wd+6)%7) && m < t)
+}
+
+// Allowed reports whether the key may open at the instant, given how many
+// uses were granted so far; otherwise the first failing reason in the order
+// NotYetValid, Expired, Exhausted, OutsideWindow, InBlackout.
+func (p *Policy) Allowed(at time.Time, usesSoFar uint32) Reason {
+	if !p.Start.IsZero() && at.Before(p.Start) {
+		return NotYetValid
+	}
+	if !p.End.IsZero() && !at.Before(p.End) {
+		return Expired
+	}
+	if p.Uses.Limited && usesSoFar >= p.Uses.N {
+		return Exhausted
+	}
+	loc := p.loc
+	if loc == nil {
+		var err error
+		if loc, err = LoadZone(p.Zone); err != nil {
+			return InvalidPolicy
+		}
+	}
+	_, off := at.In(loc).Zone()
+	return p.weekly(at, off)
+}
+
+// weekly applies windows and blackouts at an instant whose offset is off.
+func (p *Policy) weekly(at time.Time, off int) Reason {
+	wd, m := wall(at.Unix(), off)
+	if len(p.Windows) > 0 {
+		in := false
+		for i := range p.Windows {
+			w := &p.Windows[i]
+			if covers(w.Days, w.From, w.To, wd, m) {
+				in = true
+				break
+			}
+		}
+		if !in {
+			return OutsideWindow
+		}
+	}
+	for i := range p.Blackouts {
+		b := &p.Blackouts[i]
+		if b.Days != 0 {
+			if covers(b.Days, b.From, b.To, wd, m) {
+				return InBlackout
+			}
+		} else if !at.Before(b.Start) && at.Before(b.End) {
+			return InBlackout
+		}
+	}
+	return Granted
+}
+
