@@ -306,4 +306,3 @@ func (p *Policy) weekly(at time.Time, off int) Reason {
 	}
 	return Granted
 }
-

@@ -1,0 +1,177 @@
+package policy
+
+import (
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+var testZones = []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Tokyo", "UTC"}
+
+// DST change days of 2026 (and a quiet week), so random instants hit them.
+var testBases = []time.Time{
+	time.Date(2026, 3, 27, 0, 0, 0, 0, time.UTC), // EU spring
+	time.Date(2026, 10, 23, 0, 0, 0, 0, time.UTC), // EU autumn
+	time.Date(2026, 3, 6, 0, 0, 0, 0, time.UTC),   // US spring
+	time.Date(2026, 10, 30, 0, 0, 0, 0, time.UTC), // US autumn
+	time.Date(2026, 4, 3, 0, 0, 0, 0, time.UTC),   // Lord Howe back
+	time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC),  // Lord Howe forward
+	time.Date(2026, 6, 12, 0, 0, 0, 0, time.UTC),
+}
+
+func drawRange(t *rapid.T, label string) (Weekdays, uint16, uint16) {
+	days := Weekdays(rapid.IntRange(1, 127).Draw(t, label+"days"))
+	step := rapid.SampledFrom([]int{1, 15, 30, 60}).Draw(t, label+"step")
+	from := rapid.IntRange(0, 1439/step).Draw(t, label+"from") * step
+	to := rapid.IntRange(1, 1440/step).Draw(t, label+"to") * step
+	if to == from {
+		to = (from + step) % 1440
+		if to == 0 {
+			to = 1440
+		}
+	}
+	return days, uint16(from), uint16(to)
+}
+
+func drawPolicy(t *rapid.T) (Policy, time.Time) {
+	zone := rapid.SampledFrom(testZones).Draw(t, "zone")
+	base := rapid.SampledFrom(testBases).Draw(t, "base")
+	var p Policy
+	p.Zone = zone
+	if rapid.Bool().Draw(t, "start") {
+		p.Start = base.Add(time.Duration(rapid.IntRange(0, 7*24*60).Draw(t, "startMin")) * time.Minute)
+	}
+	if rapid.Bool().Draw(t, "end") {
+		p.End = base.Add(time.Duration(rapid.IntRange(7*24*60+1, 14*24*60).Draw(t, "endMin")) * time.Minute)
+	}
+	if rapid.Bool().Draw(t, "limited") {
+		p.Uses = UsesN(uint32(rapid.IntRange(1, 5).Draw(t, "n")))
+	}
+	for i := rapid.IntRange(0, 3).Draw(t, "windows"); i > 0; i-- {
+		d, f, to := drawRange(t, "w")
+		p.Windows = append(p.Windows, Window{Days: d, From: f, To: to})
+	}
+	for i := rapid.IntRange(0, 2).Draw(t, "weeklyBlackouts"); i > 0; i-- {
+		d, f, to := drawRange(t, "b")
+		p.Blackouts = append(p.Blackouts, Blackout{Days: d, From: f, To: to})
+	}
+	if rapid.Bool().Draw(t, "absBlackout") {
+		s := base.Add(time.Duration(rapid.IntRange(0, 10*24*60).Draw(t, "absStart")) * time.Minute)
+		p.Blackouts = append(p.Blackouts, Blackout{Start: s, End: s.Add(time.Duration(rapid.IntRange(1, 3*24*60).Draw(t, "absLen")) * time.Minute)})
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("drawn policy invalid: %v", err)
+	}
+	return p, base
+}
+
+// naive is an independent evaluation: calendar fields of t.In(loc).
+func naive(p *Policy, at time.Time, uses uint32) bool {
+	if !p.Start.IsZero() && at.Before(p.Start) || !p.End.IsZero() && !at.Before(p.End) {
+		return false
+	}
+	if p.Uses.Limited && uses >= p.Uses.N {
+		return false
+	}
+	loc, _ := LoadZone(p.Zone)
+	lt := at.In(loc)
+	wd, m := lt.Weekday(), lt.Hour()*60+lt.Minute()
+	yesterday := lt.AddDate(0, 0, -1).Weekday()
+	in := func(days Weekdays, from, to uint16) bool {
+		if from < to {
+			return days&(1<<uint(wd)) != 0 && m >= int(from) && m < int(to)
+		}
+		return days&(1<<uint(wd)) != 0 && m >= int(from) || days&(1<<uint(yesterday)) != 0 && m < int(to)
+	}
+	ok := len(p.Windows) == 0
+	for _, w := range p.Windows {
+		ok = ok || in(w.Days, w.From, w.To)
+	}
+	for _, b := range p.Blackouts {
+		if b.Days != 0 && in(b.Days, b.From, b.To) || b.Days == 0 && !at.Before(b.Start) && at.Before(b.End) {
+			ok = false
+		}
+	}
+	return ok
+}
+
+func TestPropAllowedMatchesNaive(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p, base := drawPolicy(t)
+		uses := uint32(rapid.IntRange(0, 6).Draw(t, "uses"))
+		for i := 0; i < 50; i++ {
+			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
+			if got, want := p.Allowed(at, uses) == Granted, naive(&p, at, uses); got != want {
+				t.Fatalf("at %v (%v): Allowed %v (%v), naive %v", at, at.In(p.loc), got, p.Allowed(at, uses), want)
+			}
+		}
+	})
+}
+
+func TestPropNextOpenIsFirstOpenMinute(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p, base := drawPolicy(t)
+		uses := uint32(rapid.IntRange(0, 6).Draw(t, "uses"))
+		from := base.Add(time.Duration(rapid.IntRange(-24*60, 10*24*60).Draw(t, "from")) * time.Minute)
+		const horizon = 9 * 24 * 60
+		var want time.Time
+		for m := 0; m <= horizon; m++ {
+			if c := from.Add(time.Duration(m) * time.Minute); p.Allowed(c, uses) == Granted {
+				want = c
+				break
+			}
+		}
+		got, ok := p.NextOpen(from, uses)
+		if want.IsZero() {
+			if ok && !got.After(from.Add(horizon*time.Minute)) {
+				t.Fatalf("NextOpen %v, brute force none within horizon", got)
+			}
+			return
+		}
+		if !ok || !got.Equal(want) {
+			t.Fatalf("NextOpen(%v) = %v %v, brute force %v (%v)", from, got, ok, want, want.In(p.loc))
+		}
+	})
+}
+
+func TestPropCompactAgrees(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p, base := drawPolicy(t)
+		c, err := p.Compact()
+		if err != nil {
+			t.Skip("lossy")
+		}
+		uses := uint32(rapid.IntRange(0, 6).Draw(t, "uses"))
+		for i := 0; i < 50; i++ {
+			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
+			_, off := at.In(p.loc).Zone()
+			if got, want := c.Allowed(at, off, uses) == Granted, p.Allowed(at, uses) == Granted; got != want {
+				t.Fatalf("at %v: compact %v (%+v), policy %v", at.In(p.loc), c.Allowed(at, off, uses), c, p.Allowed(at, uses))
+			}
+		}
+	})
+}
+
+// A lossy compact form never grants where the policy refuses.
+func TestPropCompactNeverWider(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p, base := drawPolicy(t)
+		for i := rapid.IntRange(0, 4).Draw(t, "extra"); i > 0; i-- {
+			d, f, to := drawRange(t, "x")
+			p.Windows = append(p.Windows, Window{Days: d, From: f, To: to})
+		}
+		c, err := p.Compact()
+		if err != nil && c == (Compact{}) {
+			return
+		}
+		uses := uint32(rapid.IntRange(0, 6).Draw(t, "uses"))
+		for i := 0; i < 50; i++ {
+			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
+			_, off := at.In(p.loc).Zone()
+			if c.Allowed(at, off, uses) == Granted && p.Allowed(at, uses) != Granted {
+				t.Fatalf("at %v: compact grants (%+v, %v), policy %v", at.In(p.loc), c, err, p.Allowed(at, uses))
+			}
+		}
+	})
+}
