@@ -11,7 +11,7 @@ var testZones = []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Ho
 
 // DST change days of 2026 (and a quiet week), so random instants hit them.
 var testBases = []time.Time{
-	time.Date(2026, 3, 27, 0, 0, 0, 0, time.UTC), // EU spring
+	time.Date(2026, 3, 27, 0, 0, 0, 0, time.UTC),  // EU spring
 	time.Date(2026, 10, 23, 0, 0, 0, 0, time.UTC), // EU autumn
 	time.Date(2026, 3, 6, 0, 0, 0, 0, time.UTC),   // US spring
 	time.Date(2026, 10, 30, 0, 0, 0, 0, time.UTC), // US autumn

@@ -1,0 +1,91 @@
+package policy
+
+import (
+	"testing"
+	"time"
+)
+
+// Change days of 2026: Berlin 29 Mar (02:00->03:00) / 25 Oct (03:00->02:00);
+// New York 8 Mar (02:00->03:00) / 1 Nov (02:00->01:00); Lord Howe 5 Apr
+// (02:00->01:30) / 4 Oct (02:00->02:30); Tokyo none.
+func TestDST(t *testing.T) {
+	type check struct {
+		utc  string // instant in UTC
+		want Reason
+	}
+	for _, c := range []struct {
+		name   string
+		zone   string
+		w      Window
+		checks []check
+		// from, next: NextOpen(from) == next (UTC); next "" = none expected within a week
+		from, next string
+	}{
+		{"Berlin skipped hour: never opens that day", "Europe/Berlin", Window{EveryDay, 2*60 + 15, 2*60 + 45},
+			[]check{{"2026-03-29 00:59", OutsideWindow}, {"2026-03-29 01:00", OutsideWindow}, {"2026-03-28 01:15", Granted}},
+			"2026-03-29 00:00", "2026-03-30 00:15"},
+		{"Berlin repeated hour: open in both passes", "Europe/Berlin", Window{EveryDay, 2*60 + 15, 2*60 + 45},
+			[]check{{"2026-10-25 00:15", Granted}, {"2026-10-25 00:44", Granted}, {"2026-10-25 00:45", OutsideWindow},
+				{"2026-10-25 01:14", OutsideWindow}, {"2026-10-25 01:15", Granted}, {"2026-10-25 01:45", OutsideWindow}},
+			"2026-10-25 00:45", "2026-10-25 01:15"},
+		{"Berlin midnight-crossing, spring day", "Europe/Berlin", Window{Days(time.Saturday), 23 * 60, 3 * 60},
+			// Sat 23:00 CET = 22:00Z; Sun 02:00 CET -> 03:00 CEST at 01:00Z; window ends 03:00 wall = 01:00Z
+			[]check{{"2026-03-28 21:59", OutsideWindow}, {"2026-03-28 22:00", Granted}, {"2026-03-29 00:59", Granted}, {"2026-03-29 01:00", OutsideWindow}},
+			"2026-03-28 12:00", "2026-03-28 22:00"},
+		{"Berlin midnight-crossing, autumn day", "Europe/Berlin", Window{Days(time.Saturday), 23 * 60, 3 * 60},
+			// Sat 23:00 CEST = 21:00Z; wall 03:00 CET (second pass) = 02:00Z: four hours
+			[]check{{"2026-10-24 20:59", OutsideWindow}, {"2026-10-24 21:00", Granted}, {"2026-10-25 01:59", Granted}, {"2026-10-25 02:00", OutsideWindow}},
+			"2026-10-25 02:00", "2026-10-31 22:00"},
+		{"New York skipped hour", "America/New_York", Window{EveryDay, 2 * 60, 2*60 + 30},
+			[]check{{"2026-03-08 06:59", OutsideWindow}, {"2026-03-08 07:00", OutsideWindow}, {"2026-03-07 07:00", Granted}},
+			"2026-03-08 05:00", "2026-03-09 06:00"},
+		{"New York repeated hour", "America/New_York", Window{EveryDay, 1*60 + 30, 2 * 60},
+			// 01:30 EDT = 05:30Z, 01:30 EST = 06:30Z
+			[]check{{"2026-11-01 05:30", Granted}, {"2026-11-01 06:00", OutsideWindow}, {"2026-11-01 06:30", Granted}, {"2026-11-01 06:59", Granted}, {"2026-11-01 07:00", OutsideWindow}},
+			"2026-11-01 06:00", "2026-11-01 06:30"},
+		{"New York midnight-crossing over spring change", "America/New_York", Window{Days(time.Saturday), 22 * 60, 4 * 60},
+			// Sat 22:00 EST = 03:00Z; Sun 04:00 EDT = 08:00Z
+			[]check{{"2026-03-08 02:59", OutsideWindow}, {"2026-03-08 03:00", Granted}, {"2026-03-08 07:59", Granted}, {"2026-03-08 08:00", OutsideWindow}},
+			"2026-03-07 12:00", "2026-03-08 03:00"},
+		{"Lord Howe 30-minute skip", "Australia/Lord_Howe", Window{EveryDay, 2*60 + 5, 2*60 + 25},
+			// 4 Oct 2026 02:00 LHST(+10:30) -> 02:30 LHDT(+11) at 15:30Z on 3 Oct
+			[]check{{"2026-10-03 15:29", OutsideWindow}, {"2026-10-03 15:30", OutsideWindow}, {"2026-10-02 15:35", Granted}},
+			"2026-10-03 15:00", "2026-10-04 15:05"},
+		{"Lord Howe 30-minute repeat", "Australia/Lord_Howe", Window{EveryDay, 1*60 + 40, 1*60 + 50},
+			// 5 Apr 2026 02:00 LHDT(+11) -> 01:30 LHST(+10:30) at 15:00Z on 4 Apr
+			[]check{{"2026-04-04 14:40", Granted}, {"2026-04-04 14:50", OutsideWindow}, {"2026-04-04 15:10", Granted}, {"2026-04-04 15:20", OutsideWindow}},
+			"2026-04-04 14:50", "2026-04-04 15:10"},
+		{"Lord Howe midnight-crossing on forward day", "Australia/Lord_Howe", Window{Days(time.Saturday), 23 * 60, 3 * 60},
+			// Sat 23:00 +10:30 = 12:30Z; Sun 03:00 +11 = 16:00Z
+			[]check{{"2026-10-03 12:29", OutsideWindow}, {"2026-10-03 12:30", Granted}, {"2026-10-03 15:59", Granted}, {"2026-10-03 16:00", OutsideWindow}},
+			"2026-10-03 16:00", "2026-10-10 12:00"}, // +11 now
+		{"Tokyo: no change", "Asia/Tokyo", Window{EveryDay, 2 * 60, 3 * 60},
+			[]check{{"2026-03-28 16:59", OutsideWindow}, {"2026-03-28 17:00", Granted}, {"2026-03-28 17:59", Granted}, {"2026-03-28 18:00", OutsideWindow}},
+			"2026-03-28 18:00", "2026-03-29 17:00"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := Policy{Zone: c.zone, Windows: []Window{c.w}}
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range c.checks {
+				u := at(t, time.UTC, k.utc)
+				if got := p.Allowed(u, 0); got != k.want {
+					t.Errorf("%s (%s): %v, want %v", k.utc, u.In(p.loc).Format("Mon 15:04 MST"), got, k.want)
+				}
+				_, off := u.In(p.loc).Zone()
+				cp, err := p.Compact()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := cp.Allowed(u, off, 0); (got == Granted) != (k.want == Granted) {
+					t.Errorf("compact %s: %v, want %v", k.utc, got, k.want)
+				}
+			}
+			got, ok := p.NextOpen(at(t, time.UTC, c.from), 0)
+			if want := at(t, time.UTC, c.next); !ok || !got.Equal(want) {
+				t.Errorf("NextOpen(%s) = %v %v, want %v", c.from, got.UTC(), ok, want)
+			}
+		})
+	}
+}
