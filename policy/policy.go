@@ -227,9 +227,13 @@ func (r Reason) String() string {
 // offset. The same arithmetic serves Policy and Compact.
 func wall(unix int64, offset int) (time.Weekday, int) {
 	w := unix + int64(offset)
+	if w >= 0 { // fast path: unsigned division by constants
+		u := uint64(w)
+		return time.Weekday((u/86400 + 4) % 7), int(u % 86400 / 60) // 1970-01-01 was a Thursday
+	}
 	day := floorDiv(w, 86400)
 	sec := w - day*86400
-	return time.Weekday(floorMod(day+4, 7)), int(sec / 60) // 1970-01-01 was a Thursday
+	return time.Weekday(floorMod(day+4, 7)), int(sec / 60)
 }
 
 func floorDiv(a, b int64) int64 {
