@@ -11,8 +11,8 @@ var sinkReason Reason
 func benchPolicy(b testing.TB) Policy {
 	p := Policy{Zone: "Europe/Berlin",
 		Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
-		Uses: UsesN(100),
-		Windows: []Window{{Workdays, 8 * 60, 12 * 60}, {Workdays, 13 * 60, 18 * 60}, {Days(time.Friday), 22 * 60, 2 * 60}},
+		Uses:      UsesN(100),
+		Windows:   []Window{{Workdays, 8 * 60, 12 * 60}, {Workdays, 13 * 60, 18 * 60}, {Days(time.Friday), 22 * 60, 2 * 60}},
 		Blackouts: []Blackout{{Days: EveryDay, From: 22 * 60, To: 6 * 60}}}
 	if err := p.Validate(); err != nil {
 		b.Fatal(err)
