@@ -1,0 +1,99 @@
+// Package policy is the one schedule model of keyledger: may this key open
+// now, what is its status, and when does it next open. It depends on no
+// storage; commands, projections and lockproto all use it.
+//
+// # Model
+//
+// A Policy is AND-combined: validity [Start, End) (a zero side is open), a
+// use limit (Unlimited, SingleUse, UsesN(n); the caller passes the number of
+// granted uses so far), weekly Windows (OR-combined; none = no weekly
+// restriction) and Blackouts that override windows: weekly ones (Days set,
+// e.g. 22:00–06:00 every day, "invalid at night") and absolute instant
+// ranges (Days zero, [Start, End)). Lock-wide blackouts join a key's with
+// WithBlackouts. Allowed checks in this order and returns the first failure:
+// NotYetValid, Expired, Exhausted, OutsideWindow, InBlackout.
+//
+// Zone is the lock's IANA zone name ("" = UTC), stored as a string so it
+// serialises (msgpack, exported fields); Validate resolves it once and caches
+// the *time.Location, so call Validate after building or decoding a Policy
+// (Allowed and NextOpen allocate nothing then). An unknown zone is a
+// *ValidationError wrapping ErrUnknownZone (and ErrInvalid); Allowed on such a
+// policy fails closed with InvalidPolicy. Validate reports every problem at
+// once (errors.Join).
+//
+// # The DST rule
+//
+// Windows and weekly blackouts are evaluated on the wall-clock reading of
+// the instant in the lock's zone: the weekday and minute of day of
+// t.In(loc), computed as Unix seconds plus the zone's UTC offset at t. So:
+//
+//   - a window wholly inside the hour skipped on the spring-forward day
+//     never opens that day (those wall minutes do not exist);
+//   - a window inside the repeated hour on the fall-back day is open during
+//     both passes (it lasts twice as long in real time);
+//   - a window with To < From crosses midnight and belongs to the day it
+//     starts: Fri 22:00–02:00 covers Sat 00:00–02:00, and on a change night
+//     it is an hour shorter or longer in real time;
+//   - To may be 24:00 (1440); windows are whole minutes, [From, To).
+//
+// The lock evaluates the compact form by the same arithmetic from a UTC
+// offset (Compact.Allowed), so lock and server agree exactly whenever the
+// lock knows the right offset. That is why the rule is wall-clock based.
+// OffsetTransitions gives the issuer a bounded table of offsets for a zone
+// over a period, which lockproto sends to the lock in a signed admin message.
+//
+// # NextOpen and Status
+//
+// NextOpen(after, uses) is the first instant >= after at which Allowed is
+// Granted. It steps over candidate instants (window and blackout edges in
+// wall time, wall midnights, zone offset changes, absolute blackout ends,
+// Start), not minute by minute, and allocates nothing. It reports none when
+// the key is exhausted, expired, or has no open minute within 15 days after
+// the later of after/Start and the last absolute blackout (the weekly pattern
+// repeats, so it then never opens). Status adds the K8 state (UPCOMING,
+// ACTIVE, EXPIRED, EXHAUSTED), whether the key may open now, and NextOpen.
+//
+// # The compact form and what it loses
+//
+// Policy.Compact converts to Compact, the fixed-size form in an offline
+// credential. Exact: validity in whole Unix seconds (Start rounded up, End
+// down), use limits up to 65535, weekly windows with weekly blackouts
+// subtracted (computed on a minute map of the week, then re-split into at
+// most MaxCompactWindows windows, merging equal daily ranges across days),
+// and absolute blackouts that cover the start of validity (NotBefore moves
+// to their end). With a nil error Compact.Allowed grants exactly when
+// Policy.Allowed does, given the zone's offset at that instant. Reasons may
+// differ: a weekly blackout reads as OutsideWindow on the lock.
+//
+// Lost, reported as a *CompactError wrapping ErrLossy together with a result
+// that is narrower, never wider:
+//   - an absolute blackout after the start: NotAfter becomes its start (the
+//     issuer reissues after the blackout, or keeps the key online-only);
+//   - more distinct windows than fit: the smallest (in minutes per week) are
+//     dropped;
+//   - a use limit above 65535: 65535; an End after 2106: 2106-02-07.
+//
+// Refused with ErrNotCompact (zero result, must not be issued): an End
+// before 1970, a Start after 2106, no open minute in the week, or validity
+// made empty by blackouts. The issuer handles ErrLossy by issuing the
+// narrower credential and telling the user (or refusing), and ErrNotCompact
+// by not issuing an offline credential. Lock-wide blackouts are merged with
+// WithBlackouts before converting. Per-lock time: the lock must also hold the
+// right UTC offset (OffsetTransitions); with a wrong offset it is wrong by
+// exactly that offset difference.
+//
+// # Interop
+//
+// Weekdays uses Matter's DaysMask bit order (bit 0 = Sunday). FromMatter,
+// FromNuki (64 = Monday … 1 = Sunday) and FromTTLock (1 = Sunday … 7 =
+// Saturday) and the matching methods convert; invalid input is a
+// *FormatError wrapping ErrInvalid. ParseClock and FormatClock handle
+// "HH:MM" (00:00–24:00).
+//
+// # Time zone data
+//
+// The package imports time/tzdata, so zones resolve on machines without
+// /usr/share/zoneinfo (about 450 KB in binaries that import policy). The
+// system database is still preferred when present; its version decides
+// future offsets.
+package policy
