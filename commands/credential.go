@@ -40,7 +40,7 @@ func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, d
 	if len(l.LockKey) != 32 {
 		return nil, nil, invalid("lock key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
 	}
-	compact, err := compactOf(k.Settings.Policy)
+	compact, err := compactOf(k.Settings.Policy, l.Blackouts)
 	if err != nil {
 		return nil, nil, err
 	}

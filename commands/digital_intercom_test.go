@@ -109,7 +109,8 @@ func TestIntercomKey(t *testing.T) {
 		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: commands.KindIntercom, Settings: st})
 		return err
 	}, commands.KeyCreated{Key: "i1", Lock: "front", Owner: "bill", Kind: commands.KindIntercom, Credential: commands.CredentialApp,
-		Settings: commands.Settings{Name: "Cleaner", Category: commands.CategoryServices, Role: commands.RoleUser, Doors: commands.DoorMain | commands.DoorInner, Welcome: "Hi! Code is on the fridge."}})
+		Settings: commands.Settings{Name: "Cleaner", Category: commands.CategoryServices, Role: commands.RoleUser, Doors: commands.DoorMain | commands.DoorInner, Welcome: "Hi! Code is on the fridge.",
+			Policy: commands.Policy{Zone: "Europe/Berlin"}}})
 	// Defaults: Friend, main door only.
 	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i2", Lock: "front", By: "bill", Kind: commands.KindIntercom, Settings: commands.Settings{Name: "Me"}}); err != nil {
 		t.Fatal(err)

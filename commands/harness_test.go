@@ -157,7 +157,8 @@ func frontLock() []given {
 }
 
 func settings(name string) commands.Settings {
-	return commands.Settings{Name: name, Category: commands.CategoryFriend, Role: commands.RoleUser, Doors: commands.DoorMain}
+	return commands.Settings{Name: name, Category: commands.CategoryFriend, Role: commands.RoleUser, Doors: commands.DoorMain,
+		Policy: commands.Policy{Zone: "Europe/Berlin"}} // a key's policy takes its lock's zone
 }
 
 func shareKeyCreated(key string, slot int, gen uint32) []given {

@@ -111,10 +111,7 @@ func (st *Settings) validate(k Kind) error {
 	case st.Doors&^allDoors != 0:
 		return invalid("doors", "%v unknown", st.Doors)
 	}
-	if err := firstErr(checkText("name", st.Name, MaxNameLen), checkText("welcome message", st.Welcome, MaxTextLen)); err != nil {
-		return err
-	}
-	return validatePolicy(st.Policy)
+	return firstErr(checkText("name", st.Name, MaxNameLen), checkText("welcome message", st.Welcome, MaxTextLen))
 }
 
 const maxPINDraws = 32
@@ -179,6 +176,9 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 	}
 	if c.Settings.Doors&^l.Doors != 0 {
 		return invalid("doors", "lock %q has no %v door", c.Lock, c.Settings.Doors&^l.Doors)
+	}
+	if err := bindPolicy(&c.Settings, l); err != nil {
+		return err
 	}
 	k, err := t.key(c.Key)
 	if err != nil {
@@ -533,6 +533,9 @@ func (s *Service) EditKey(ctx context.Context, c EditKey) error {
 		}
 		if st.Doors&^l.Doors != 0 {
 			return invalid("doors", "lock %q has no %v door", k.Lock, st.Doors&^l.Doors)
+		}
+		if err := bindPolicy(&st, l); err != nil {
+			return err
 		}
 		t.emit(keyStream(c.Key), KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
 		return nil

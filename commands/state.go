@@ -132,6 +132,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	case KeyCreated:
 		k.ID, k.Lock, k.Owner, k.Kind, k.Credential = e.Key, e.Lock, e.Owner, e.Kind, e.Credential
 		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash
+		_ = k.Settings.Policy.Validate() // caches the zone; a bad one fails closed in Allowed
 		k.State = StateCreated
 		if e.Holder != "" { // delivered on creation
 			k.State, k.Method, k.Recipient = StateSharing, ShareToID, e.Holder
@@ -142,6 +143,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 		k.State, k.Holder, k.Downloaded, k.HolderKey = StateDownloaded, e.Holder, true, e.HolderKey
 	case KeyEdited:
 		k.Settings = e.Settings
+		_ = k.Settings.Policy.Validate()
 	case KeyRevoked:
 		k.State = StateRevoked
 	case KeyReset:

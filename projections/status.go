@@ -52,7 +52,6 @@ func appendStatusRow(dst []byte, r *KeyRow) []byte {
 type schedule struct {
 	at     uint64
 	policy commands.Policy
-	loc    *time.Location
 }
 
 type scheduleCache struct {
@@ -90,7 +89,7 @@ func (p *Projections) KeyStatus(ctx context.Context, key string, at time.Time) (
 	if err != nil {
 		return st, err
 	}
-	evalStatus(&st, &sc.policy, sc.loc, at)
+	evalStatus(&st, &sc.policy, at)
 	return st, nil
 }
 
@@ -105,7 +104,8 @@ func (p *Projections) scheduleOf(ctx context.Context, key string, at uint64) (*s
 	if err != nil {
 		return nil, err
 	}
-	sc = &schedule{at: r.SettingsAt, policy: r.Settings.Policy, loc: p.location(r.Zone)}
+	sc = &schedule{at: r.SettingsAt, policy: r.Settings.Policy}
+	_ = sc.policy.Validate() // caches the zone; an invalid policy fails closed
 	p.sched.mu.Lock()
 	if p.sched.m == nil {
 		p.sched.m = map[string]*schedule{}
@@ -148,7 +148,9 @@ func (p *Projections) statusOf(r *KeyRow, at time.Time, st *KeyStatus) {
 	if terminalStatus(st) {
 		return
 	}
-	evalStatus(st, &r.Settings.Policy, p.location(r.Zone), at)
+	pol := r.Settings.Policy
+	_ = pol.Validate()
+	evalStatus(st, &pol, at)
 }
 
 // keyRow reads a key's row and its use count (kept in the status row, so an
