@@ -175,3 +175,55 @@ func TestPropCompactNeverWider(t *testing.T) {
 		}
 	})
 }
+
+// The lock's view: offsets from an OffsetTransitions table, then
+// Compact.Allowed — agrees with Policy.Allowed for lossless policies.
+func TestPropLockWithTransitionTable(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p, base := drawPolicy(t)
+		c, err := p.Compact()
+		if err != nil {
+			t.Skip("lossy")
+		}
+		table, until := OffsetTransitions(p.loc, base.Add(-48*time.Hour), base.Add(20*24*time.Hour), 8)
+		for i := 0; i < 50; i++ {
+			at := base.Add(time.Duration(rapid.IntRange(-24*60*60, 15*24*60*60).Draw(t, "atSec")) * time.Second)
+			if !at.Before(until) {
+				continue
+			}
+			off := 0
+			for _, tr := range table {
+				if at.Unix() >= int64(tr.At) {
+					off = int(tr.Offset)
+				}
+			}
+			if (c.Allowed(at, off, 0) == Granted) != (p.Allowed(at, 0) == Granted) {
+				t.Fatalf("at %v offset %d: lock %v, policy %v", at.In(p.loc), off, c.Allowed(at, off, 0), p.Allowed(at, 0))
+			}
+		}
+	})
+}
+
+// NextOpen from an instant with seconds and nanoseconds.
+func TestPropNextOpenSubMinute(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p, base := drawPolicy(t)
+		from := base.Add(time.Duration(rapid.Int64Range(0, int64(10*24*time.Hour)).Draw(t, "fromNs")))
+		got, ok := p.NextOpen(from, 0)
+		if !ok {
+			return
+		}
+		if got.Before(from) || p.Allowed(got, 0) != Granted {
+			t.Fatalf("NextOpen(%v) = %v: before from or not allowed (%v)", from, got, p.Allowed(got, 0))
+		}
+		// Nothing open between from and got: check whole seconds and from itself.
+		if got.After(from) && p.Allowed(from, 0) == Granted {
+			t.Fatalf("from %v is open but NextOpen = %v", from, got)
+		}
+		for s := from.Truncate(time.Minute).Add(time.Minute); s.Before(got); s = s.Add(time.Minute) {
+			if p.Allowed(s, 0) == Granted {
+				t.Fatalf("open at %v before NextOpen %v", s, got)
+			}
+		}
+	})
+}
