@@ -76,10 +76,9 @@ func benchUnlock(b *testing.B, ncreds int, cached bool) {
 	for i := range holders {
 		c := baseCredential(w.key)
 		c.ID = CredentialID{byte(i), byte(i >> 8), 0xbe}
-		if !schedulePending {
-			c.Policy.NumWindows = 1
-			c.Policy.Windows[0] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
-		}
+		c.Policy.NumWindows = 1
+		c.Policy.Windows[0] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
+
 		holders[i], _ = w.holder(c)
 	}
 	if cached { // warm the cache
@@ -147,12 +146,11 @@ func benchFrames(b *testing.B) (cred, unlock, admin, audit, chal, resp []byte) {
 	w := newWorld(b)
 	w.syncTime(3600)
 	c := baseCredential(w.key)
-	if !schedulePending {
-		c.Policy.NumWindows = 4
-		for i := range 4 {
-			c.Policy.Windows[i] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
-		}
+	c.Policy.NumWindows = 4
+	for i := range 4 {
+		c.Policy.Windows[i] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
 	}
+
 	h, raw := w.holder(c)
 	for range MaxAuditBatch {
 		w.unlock(h, 0)

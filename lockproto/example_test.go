@@ -29,7 +29,8 @@ func Example() {
 		Lock: lockID, ID: lockproto.CredentialID{1}, Slot: 0, Generation: 1, Doors: 1,
 		HolderKey: key.PublicKey(),
 		Policy: policy.Compact{
-			NotAfter: uint32(now.Add(7 * 24 * time.Hour).Unix()), UseLimit: 2,
+			NotAfter: uint32(now.Add(7 * 24 * time.Hour).Unix()), UseLimit: 2, NumWindows: 1,
+			Windows: [policy.MaxCompactWindows]policy.CompactWindow{{Days: 0b0111110, From: 8 * 60, To: 18 * 60}},
 		},
 	}
 	raw, _ := issuer.IssueCredential(cred)
@@ -55,9 +56,9 @@ func Example() {
 		rtc += time.Minute
 	}
 	// Output:
-	// credential bytes: 140
+	// credential bytes: 145
 	// time sync: <nil> zone: <nil>
-	// request 161 bytes: granted=true reason="granted" uses=1 authenticated=true err=<nil>
-	// request 161 bytes: granted=true reason="granted" uses=2 authenticated=true err=<nil>
-	// request 161 bytes: granted=false reason="exhausted" uses=2 authenticated=true err=<nil>
+	// request 166 bytes: granted=true reason="granted" uses=1 authenticated=true err=<nil>
+	// request 166 bytes: granted=true reason="granted" uses=2 authenticated=true err=<nil>
+	// request 166 bytes: granted=false reason="exhausted" uses=2 authenticated=true err=<nil>
 }

@@ -169,3 +169,29 @@ func hexString(b []byte) string {
 	}
 	return string(out)
 }
+
+func TestZoneRulesFor(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	z, err := ZoneRulesFor(loc, from, from.AddDate(1, 0, 0))
+	w := newWorld(t)
+	w.must(err)
+	if z.N != 3 || z.ValidUntil != uint32(from.AddDate(1, 0, 0).Unix()) {
+		t.Fatalf("rules %+v", z)
+	}
+	for _, at := range []time.Time{from, time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)} {
+		_, want := at.In(loc).Zone()
+		if got, ok := z.OffsetAt(uint32(at.Unix())); !ok || got != want {
+			t.Errorf("offset at %v = %d %v, want %d", at, got, ok, want)
+		}
+	}
+	if _, ok := z.OffsetAt(z.ValidUntil); ok {
+		t.Error("offset known past ValidUntil")
+	}
+	if _, err := w.issuer.TimeZone(testLock, 1, z); err != nil {
+		t.Fatal(err)
+	}
+}

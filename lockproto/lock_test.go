@@ -64,7 +64,6 @@ func TestUnlockRefusals(t *testing.T) {
 		setup  setup
 		want   Reason
 		authed bool // the response carries a valid MAC
-		policy bool // needs policy.Compact.Allowed
 	}{
 		{name: "granted", setup: full(nil, 0, nil), want: ReasonGranted, authed: true},
 		{name: "forged signature", setup: func(w *world) ([]byte, Challenge, *Holder) {
@@ -105,9 +104,9 @@ func TestUnlockRefusals(t *testing.T) {
 		{name: "expired", setup: full(func(c *Credential) { c.Policy.NotAfter = uint32(t0.Unix()) }, 0, nil), want: ReasonExpired, authed: true},
 		{name: "not yet valid", setup: full(func(c *Credential) { c.Policy.NotBefore = uint32(t0.Add(time.Minute).Unix()) }, 0, nil), want: ReasonNotYetValid, authed: true},
 		// t0 is Monday 10:00 UTC; the lock is at UTC+1, so 11:00 local.
-		{name: "out of window (wrong day)", setup: full(window(1<<time.Tuesday, 0, 1440), 0, nil), want: ReasonOutsideWindow, authed: true, policy: true},
-		{name: "out of window (wrong hour)", setup: full(window(1<<time.Monday, 9*60, 11*60), 0, nil), want: ReasonOutsideWindow, authed: true, policy: true},
-		{name: "in window (local time)", setup: full(window(1<<time.Monday, 11*60, 12*60), 0, nil), want: ReasonGranted, authed: true, policy: true},
+		{name: "out of window (wrong day)", setup: full(window(1<<time.Tuesday, 0, 1440), 0, nil), want: ReasonOutsideWindow, authed: true},
+		{name: "out of window (wrong hour)", setup: full(window(1<<time.Monday, 9*60, 11*60), 0, nil), want: ReasonOutsideWindow, authed: true},
+		{name: "in window (local time)", setup: full(window(1<<time.Monday, 11*60, 12*60), 0, nil), want: ReasonGranted, authed: true},
 		{name: "exhausted", setup: full(func(c *Credential) { c.Policy.UseLimit = 2 }, 0, func(w *world, h *Holder) {
 			for range 2 {
 				if d, _ := w.unlock(h, 0); !d.Granted {
@@ -213,9 +212,6 @@ func TestUnlockRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.policy && schedulePending {
-				t.Skip("needs policy.Compact.Allowed")
-			}
 			w := newWorld(t)
 			if !tc.noSync {
 				w.syncTime(3600)
@@ -258,10 +254,9 @@ func TestAlteredByteAnywhereIsRefused(t *testing.T) {
 		w.syncTime(3600)
 		c := baseCredential(w.key)
 		c.Doors = 0xff
-		if !schedulePending {
-			c.Policy.NumWindows = 1
-			c.Policy.Windows[0] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
-		}
+		c.Policy.NumWindows = 1
+		c.Policy.Windows[0] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
+
 		h, _ := w.holder(c)
 		if cached {
 			if d, _ := w.unlock(h, 0); !d.Granted {
@@ -649,9 +644,6 @@ func TestChallengeFlagsAndFreshNonces(t *testing.T) {
 // 08:00-09:00 local opens at 07:00 UTC in winter (UTC+1) and 06:00 UTC in
 // summer (UTC+2).
 func TestWindowFollowsZoneTransitions(t *testing.T) {
-	if schedulePending {
-		t.Skip("needs policy.Compact.Allowed")
-	}
 	w := newWorld(t)
 	w.serverT = time.Date(2026, 3, 23, 6, 30, 0, 0, time.UTC) // Monday, 07:30 local (UTC+1)
 	ch := w.challenge()

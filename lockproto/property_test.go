@@ -1,5 +1,3 @@
-//go:build policyallowed
-
 package lockproto
 
 import (
@@ -49,7 +47,7 @@ func TestLockAgreesWithPolicy(t *testing.T) {
 			at := w.serverT
 			want := c.Policy.Allowed(at, int(offset), uses)
 			d, _ := w.unlock(h, 0)
-			if d.Granted != (want == policyOK) {
+			if d.Granted != (want == policy.Granted) {
 				rt.Fatalf("step %d at %v (offset %d, uses %d): lock %v, policy %v", i, at, offset, uses, d.Reason, want)
 			}
 			if !d.Granted && d.Reason != fromPolicy(want) {

@@ -1,27 +1,50 @@
 package lockproto
 
+import (
+	"time"
+
+	"github.com/keyledger/keyledger/policy"
+)
+
 // schedule is check 12 of HandleUnlock: validity, weekly windows and use
-// limit, on the lock's clock and offset.
-//
-// TEMPORARY: policy.Compact.Allowed, the one schedule evaluator, has not
-// landed yet. Until it does this shim fails closed on weekly windows
-// (ReasonPolicy: a credential with windows never opens) and applies only
-// the field comments of policy.Compact for validity and the use limit. It
-// is replaced by a call to Allowed, and nothing else changes.
+// limit by policy.Compact.Allowed (the one schedule evaluator) on the lock's
+// own clock and UTC offset, with the uses it counted.
 func (l *Lock) schedule(c *Credential, unix uint32, offset int, used uint32) Reason {
-	p := &c.Policy
-	switch {
-	case p.NotBefore != 0 && unix < p.NotBefore:
-		return ReasonNotYetValid
-	case p.NotAfter != 0 && unix >= p.NotAfter:
-		return ReasonExpired
-	case p.UseLimit != 0 && used >= uint32(p.UseLimit):
-		return ReasonExhausted
-	case p.NumWindows > 0:
-		return ReasonPolicy
-	}
-	return ReasonGranted
+	return fromPolicy(c.Policy.Allowed(time.Unix(int64(unix), 0), offset, used))
 }
 
-// schedulePending marks tests that need policy.Compact.Allowed.
-const schedulePending = true
+// fromPolicy maps policy's reasons to reason codes; anything without its own
+// code (a blackout, a malformed form, a later reason) is ReasonPolicy.
+func fromPolicy(r policy.Reason) Reason {
+	switch r {
+	case policy.Granted:
+		return ReasonGranted
+	case policy.NotYetValid:
+		return ReasonNotYetValid
+	case policy.Expired:
+		return ReasonExpired
+	case policy.Exhausted:
+		return ReasonExhausted
+	case policy.OutsideWindow:
+		return ReasonOutsideWindow
+	}
+	return ReasonPolicy
+}
+
+// ZoneRulesFor derives a lock's time-zone rules from its IANA zone over
+// [from, to) (policy.OffsetTransitions). ValidUntil is where the table stops
+// being exact; from then on the lock fails closed on windows until the
+// issuer sends fresh rules.
+func ZoneRulesFor(loc *time.Location, from, to time.Time) (ZoneRules, error) {
+	var z ZoneRules
+	ts, exact := policy.OffsetTransitions(loc, from, to, MaxZoneTransitions)
+	if len(ts) == 0 {
+		return z, invalidf("no offsets for zone %v over [%v, %v)", loc, from, to)
+	}
+	for i, t := range ts {
+		z.Transitions[i] = ZoneTransition{From: t.At, Offset: t.Offset}
+	}
+	z.N = uint8(len(ts))
+	z.ValidUntil = uint32(exact.Unix())
+	return z, z.validate()
+}
