@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 	"pgregory.net/rapid"
 )
@@ -281,6 +282,15 @@ func (m *model) checkReadModels(rt *rapid.T, e *env) {
 				rt.Fatalf("%s status %v, model revoked", k, st.Status)
 			}
 		}
+		if !terminal(mk.state) {
+			pol := mk.settings.Policy
+			pol.Zone = "Europe/Berlin"
+			want := map[policy.State]projections.Status{policy.StateUpcoming: projections.StatusUpcoming, policy.StateActive: projections.StatusActive,
+				policy.StateExpired: projections.StatusExpired, policy.StateExhausted: projections.StatusExhausted}[pol.Status(e.now, mk.uses).State]
+			if st.Status != want {
+				rt.Fatalf("%s status %v at %v, model %v", k, st.Status, e.now, want)
+			}
+		}
 		if want := commands.SharingOf(mk.state, mk.method != 0, mk.downloaded); st.Sharing != want {
 			rt.Fatalf("%s sharing %v, model %v", k, st.Sharing, want)
 		}
@@ -323,6 +333,14 @@ func scanKeyspace(rt *rapid.T, e *env, secrets [][]byte) {
 			rt.Fatalf("a generated code or PIN appears in state key %q", en.Key)
 		}
 	}
+}
+
+func terminal(s commands.State) bool {
+	switch s {
+	case commands.StateRevoked, commands.StateReset, commands.StateDeactivationPending, commands.StateDeactivated, commands.StateDeleted:
+		return true
+	}
+	return false
 }
 
 func dumpRows(rt *rapid.T, e *env) map[string]string {

@@ -43,7 +43,6 @@ type Projections struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	closed  atomic.Bool
-	zones   sync.Map // zone name -> *time.Location
 	sched   scheduleCache
 	rows    map[string]*KeyRow // see maxCachedRows; only the applying goroutine
 	rebuild atomic.Bool

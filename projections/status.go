@@ -117,18 +117,6 @@ func (p *Projections) scheduleOf(ctx context.Context, key string, at uint64) (*s
 	return sc, nil
 }
 
-func (p *Projections) location(zone string) *time.Location {
-	if l, ok := p.zones.Load(zone); ok {
-		return l.(*time.Location)
-	}
-	l, err := time.LoadLocation(zone)
-	if err != nil {
-		l = time.UTC
-	}
-	p.zones.Store(zone, l)
-	return l
-}
-
 // terminalStatus sets the status of revoked and deleted keys.
 func terminalStatus(st *KeyStatus) bool {
 	switch st.State {
