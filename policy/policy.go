@@ -226,14 +226,16 @@ func (r Reason) String() string {
 // wall returns the weekday and minute of day of a Unix time read with a UTC
 // offset. The same arithmetic serves Policy and Compact.
 func wall(unix int64, offset int) (time.Weekday, int) {
-	w := unix + int64(offset)
-	if w >= 0 { // fast path: unsigned division by constants
+	if w := unix + int64(offset); w >= 0 { // fast path: unsigned division by constants
 		u := uint64(w)
 		return time.Weekday((u/86400 + 4) % 7), int(u % 86400 / 60) // 1970-01-01 was a Thursday
 	}
+	return wallBefore1970(unix + int64(offset))
+}
+
+func wallBefore1970(w int64) (time.Weekday, int) {
 	day := floorDiv(w, 86400)
-	sec := w - day*86400
-	return time.Weekday(floorMod(day+4, 7)), int(sec / 60)
+	return time.Weekday(floorMod(day+4, 7)), int((w - day*86400) / 60)
 }
 
 func floorDiv(a, b int64) int64 {
