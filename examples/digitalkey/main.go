@@ -1,9 +1,7 @@
 // Command digitalkey walks through seed 003: an account manager creates
-// digital keys (PIN, app, keycard; role USER or ADMIN) for users, with an
-// e-mail carrying the PIN, reads the digital-keys table and drains the outbox.
-//
-// The keys' date-time ranges (ACTIVE / UPCOMING / EXPIRED) join this example
-// once package policy publishes its schedule model.
+// time-limited digital keys (PIN, app, keycard; role USER or ADMIN) for users,
+// with an e-mail carrying the PIN, reads the digital-keys table with
+// ACTIVE / UPCOMING / EXPIRED at different instants, and drains the outbox.
 package main
 
 import (
@@ -69,20 +67,20 @@ func run() error {
 		return err
 	}
 	day := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, berlin) }
-	_ = day
 	keys := []struct {
 		key, desc, user string
 		cred            commands.Credential
 		role            commands.Role
+		from, to        time.Time
 	}{
-		{"dk-1", "technician, keypad", "tech", commands.CredentialPIN, commands.RoleUser},
-		{"dk-2", "site admin, writes keycards", "admin", commands.CredentialKeycard, commands.RoleAdmin},
-		{"dk-3", "technician, phone", "tech", commands.CredentialApp, commands.RoleUser},
+		{"dk-1", "technician, Friday business hours", "tech", commands.CredentialPIN, commands.RoleUser, day(6, 9), day(6, 17)},
+		{"dk-2", "admin, next week", "admin", commands.CredentialKeycard, commands.RoleAdmin, day(9, 0), day(14, 0)},
+		{"dk-3", "technician, this morning", "tech", commands.CredentialApp, commands.RoleUser, day(6, 7), day(6, 10)},
 	}
 	for _, k := range keys {
 		res, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k.key, Lock: "office", By: "manager", Kind: commands.KindDigital,
 			For: k.user, Credential: k.cred, Email: k.cred == commands.CredentialPIN,
-			Settings: commands.Settings{Name: k.desc, Role: k.role}})
+			Settings: commands.Settings{Name: k.desc, Role: k.role, Policy: validity(k.from, k.to)}})
 		if err != nil {
 			return err
 		}
@@ -93,21 +91,19 @@ func run() error {
 		fmt.Println()
 	}
 
-	// The user's app fetches the key (a PIN user just types the PIN).
-	if _, err := svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "dk-3", By: "tech"}); err != nil {
-		return err
+	for _, at := range []time.Time{day(6, 8), day(6, 12), day(10, 12), day(20, 12)} {
+		table, err := proj.DigitalKeys(ctx, "manager", at)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("\nDigital keys at %s\n", at.Format("Mon 2 Jan 15:04 MST"))
+		w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "KEY\tUSER\tTYPE\tROLE\tSTATUS\tDESCRIPTION")
+		for _, k := range table {
+			fmt.Fprintf(w, "%s\t%s\t%v\tROLE-%v\t%s\t%s\n", k.Key, k.Recipient, k.Credential, k.Settings.Role, k.Status.Status, k.Settings.Name)
+		}
+		w.Flush()
 	}
-	table, err := proj.DigitalKeys(ctx, "manager", now)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("\nDigital keys\n")
-	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "KEY\tUSER\tTYPE\tROLE\tIN APP\tDESCRIPTION")
-	for _, k := range table {
-		fmt.Fprintf(w, "%s\t%s\t%v\tROLE-%v\t%v\t%s\n", k.Key, k.Recipient, k.Credential, k.Settings.Role, k.Downloaded, k.Settings.Name)
-	}
-	w.Flush()
 
 	now = day(6, 12)
 	for _, k := range []string{"dk-1", "dk-2", "dk-3"} {
@@ -125,11 +121,7 @@ func run() error {
 			if err := svc.RevokeKey(ctx, commands.KeyCommand{ID: id(), Key: "dk-2", By: "manager"}); err != nil {
 				return err
 			}
-			r, err := svc.Unlock(ctx, commands.Unlock{ID: id(), Key: k, By: u, Source: "keycard"})
-			if err != nil {
-				return err
-			}
-			fmt.Printf("\n%s opens with %s after the manager revoked it: granted=%v %s", u, k, r.Granted, r.Reason)
+			fmt.Printf("\nthe manager revokes dk-2")
 		}
 	}
 	fmt.Println()
@@ -151,3 +143,6 @@ func run() error {
 	}
 	return nil
 }
+
+// validity is a key valid in [from, to) (the lock's zone is set by the library).
+func validity(from, to time.Time) commands.Policy { return commands.Policy{Start: from, End: to} }
