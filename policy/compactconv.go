@@ -278,3 +278,14 @@ func OffsetTransitions(loc *time.Location, from, to time.Time, max int) ([]Trans
 		out = append(out, Transition{At: uint32(t.Unix()), Offset: int32(o)})
 	}
 }
+
+// CompactFrom is Compact for a credential issued at now: validity starts no
+// earlier than now (whole seconds), so absolute blackouts already over cost
+// nothing. Issuers should use it rather than Compact.
+func (p *Policy) CompactFrom(now time.Time) (Compact, error) {
+	q := *p
+	if n := now.Truncate(time.Second); q.Start.IsZero() || q.Start.Before(n) {
+		q.Start = n
+	}
+	return q.Compact()
+}

@@ -55,7 +55,8 @@
 //
 // # The compact form and what it loses
 //
-// Policy.Compact converts to Compact, the fixed-size form in an offline
+// Policy.Compact converts to Compact (issuers use CompactFrom(now), which
+// first starts validity at now so past absolute blackouts cost nothing), the fixed-size form in an offline
 // credential. Exact: validity in whole Unix seconds (Start rounded up, End
 // down), use limits up to 65535, weekly windows with weekly blackouts
 // subtracted (computed on a minute map of the week, then re-split into at

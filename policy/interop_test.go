@@ -224,3 +224,15 @@ func TestOffsetTransitions(t *testing.T) {
 		t.Fatalf("tokyo: %v", ts)
 	}
 }
+
+func TestCompactFromIgnoresPastBlackouts(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 500, time.UTC)
+	p := Policy{Blackouts: []Blackout{{Start: now.Add(-48 * time.Hour), End: now.Add(-24 * time.Hour)}}}
+	if _, err := p.Compact(); !errors.Is(err, ErrLossy) {
+		t.Fatalf("Compact with an open start and a past blackout: %v, want ErrLossy", err)
+	}
+	c, err := p.CompactFrom(now)
+	if err != nil || c != (Compact{NotBefore: uint32(now.Unix())}) {
+		t.Fatalf("CompactFrom: %+v %v", c, err)
+	}
+}
