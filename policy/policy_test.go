@@ -112,3 +112,33 @@ func TestValidate(t *testing.T) {
 		t.Errorf("want all 4 problems, got %d: %v", n, err)
 	}
 }
+
+func TestLockBlackoutsAndUnknownZone(t *testing.T) {
+	loc := mustLoc(t, "America/New_York")
+	key := Policy{Zone: "America/New_York", Windows: []Window{{EveryDay, 0, 1440}}}
+	lock := []Blackout{{Days: EveryDay, From: 22 * 60, To: 6 * 60}} // the lock is closed at night
+	p := key.WithBlackouts(lock)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(key.Blackouts) != 0 {
+		t.Fatal("WithBlackouts changed the key's own policy")
+	}
+	night, day := at(t, loc, "2026-07-01 23:00"), at(t, loc, "2026-07-01 06:00")
+	if r := p.Allowed(night, 0); r != InBlackout {
+		t.Errorf("night: %v", r)
+	}
+	if r := key.Allowed(night, 0); r != Granted {
+		t.Errorf("key alone at night: %v", r)
+	}
+	if next, ok := p.NextOpen(night, 0); !ok || !next.Equal(day.AddDate(0, 0, 1)) {
+		t.Errorf("NextOpen at night = %v %v", next, ok)
+	}
+	bad := Policy{Zone: "Atlantis/Capital"}
+	if r := bad.Allowed(night, 0); r != InvalidPolicy {
+		t.Errorf("unknown zone: %v, want fail closed", r)
+	}
+	if _, ok := bad.NextOpen(night, 0); ok {
+		t.Error("unknown zone: NextOpen found an instant")
+	}
+}
