@@ -1,6 +1,6 @@
 // Command intercom walks through seed 004: intercom keys with a category
 // (Friend by default), unlimited, single-use and recurring, "also opens inner
-// door" and a welcome message; a key is shared, edited at any time, used at
+// door" and a welcome message; keys are shared, edited at any time, used at
 // the main and inner doors, and deleted.
 package main
 
@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -75,8 +76,12 @@ func run() error {
 		st          commands.Settings
 	}{
 		{"mine", "me", commands.Settings{Name: "My key"}}, // unlimited, Friend
+		{"delivery", "courier", commands.Settings{Name: "Parcel drop", Category: commands.CategoryDelivery,
+			Policy: commands.Policy{Start: day(2, 8), End: day(2, 18), Uses: policy.SingleUse}}},
 		{"cleaning", "cleaner", commands.Settings{Name: "House cleaner", Category: commands.CategoryServices,
-			Doors: commands.DoorMain | commands.DoorInner, Welcome: "Welcome! Inner door is the second on the left."}},
+			Doors: commands.DoorMain | commands.DoorInner, Welcome: "Welcome! Inner door is the second on the left.",
+			Policy: commands.Policy{Start: day(1, 0), End: day(31, 0), // recurring: Mondays and Wednesdays 08-12
+				Windows: []policy.Window{{Days: policy.Days(time.Monday, time.Wednesday), From: 8 * 60, To: 12 * 60}}}}},
 	}
 	for _, k := range keys {
 		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k.key, Lock: "building", By: "owner", Kind: commands.KindIntercom, Settings: k.st})
@@ -99,9 +104,13 @@ func run() error {
 		fmt.Printf("  %s %-8s %-9s %-5v door → %s\n", at.Format("Mon 15:04"), by, key, door, res)
 	}
 	fmt.Println("\nUnlocks")
+	try(day(2, 9), "delivery", "courier", commands.DoorMain)
 	try(day(2, 9), "cleaning", "cleaner", commands.DoorInner)
-	try(day(4, 11), "mine", "me", commands.DoorInner)     // my key: main door only
-	try(day(4, 11), "mine", "courier", commands.DoorMain) // not the holder
+	try(day(2, 10), "delivery", "courier", commands.DoorMain) // single use: already used
+	try(day(3, 9), "cleaning", "cleaner", commands.DoorMain)  // Tuesday: not a cleaning day
+	try(day(4, 13), "cleaning", "cleaner", commands.DoorMain) // Wednesday after 12
+	try(day(4, 11), "mine", "me", commands.DoorInner)         // my key: main door only
+	try(day(4, 11), "mine", "courier", commands.DoorMain)     // not the holder
 
 	// "A key can be edited at any time."
 	st := keys[0].st
