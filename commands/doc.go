@@ -58,6 +58,14 @@
 //
 // Time: every decision and event uses Options.Clock.
 //
+// Schedules: Settings.Policy is policy.Policy (aliased as Policy). A key's
+// policy takes its lock's IANA zone when created or edited and is validated
+// then. Unlock asks policy's Allowed with the uses granted so far and then
+// the lock-wide blackouts (SetLockBlackouts); a denial is recorded with the
+// reason (ReasonNotYetValid, ReasonExpired, ReasonExhausted,
+// ReasonOutsideWindow, ReasonBlackout, ReasonLockBlackout, or a lifecycle,
+// holder or door reason).
+//
 // Offline credentials: with Options.Issuer set and the lock registered with
 // its public key (RegisterLock.LockKey), downloading a share key with the
 // phone's public key (DownloadKey.HolderKey) returns a signed lockproto
