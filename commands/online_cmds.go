@@ -296,8 +296,12 @@ func (s *Service) CreateOnlineKey(ctx context.Context, c CreateOnlineKey) error 
 		if err := ownerOf(l, c.Lock, c.By); err != nil {
 			return err
 		}
-		if c.Settings.Doors&^l.Doors != 0 {
-			return invalid("doors", "lock %q has no %v door", c.Lock, c.Settings.Doors&^l.Doors)
+		st := c.Settings
+		if st.Doors&^l.Doors != 0 {
+			return invalid("doors", "lock %q has no %v door", c.Lock, st.Doors&^l.Doors)
+		}
+		if err := bindPolicy(&st, l); err != nil { // windows are in the lock's zone
+			return err
 		}
 		g, err := t.group(c.Lock)
 		if err != nil {
@@ -316,7 +320,7 @@ func (s *Service) CreateOnlineKey(ctx context.Context, c CreateOnlineKey) error 
 		if k.State != StateNone {
 			return exists("key", c.Key)
 		}
-		t.emit(keyStream(c.Key), KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: KindOnline, Credential: CredentialApp, Settings: c.Settings})
+		t.emit(keyStream(c.Key), KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: KindOnline, Credential: CredentialApp, Settings: st})
 		t.emit(groupStream(c.Lock), OnlineKeyAdded{Lock: c.Lock, Key: c.Key, By: c.By})
 		return nil
 	})
@@ -727,11 +731,15 @@ func (s *Service) EditOnlineKey(ctx context.Context, c EditOnlineKey) error {
 		if err != nil {
 			return err
 		}
-		if c.Settings.Doors&^l.Doors != 0 {
-			return invalid("doors", "lock %q has no %v door", k.Lock, c.Settings.Doors&^l.Doors)
+		st := c.Settings
+		if st.Doors&^l.Doors != 0 {
+			return invalid("doors", "lock %q has no %v door", k.Lock, st.Doors&^l.Doors)
+		}
+		if err := bindPolicy(&st, l); err != nil {
+			return err
 		}
 		_ = g
-		t.emit(keyStream(c.Key), KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: c.Settings})
+		t.emit(keyStream(c.Key), KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
 		t.emit(groupStream(k.Lock), OnlineKeyEdited{Lock: k.Lock, Key: c.Key, By: c.By})
 		return nil
 	})

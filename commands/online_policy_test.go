@@ -1,21 +1,25 @@
 package commands_test
 
-import "github.com/keyledger/keyledger/commands"
+import (
+	"time"
 
-// The one place these tests build a schedule.
-//
-// TEMPORARY, like model_policy_test.go: package policy has not published
-// Policy yet and commands.Policy is an empty placeholder that allows every
-// instant. schedulesEnforced gates the assertions about windows and
-// blackouts; when policy lands, build the two policies below with it and set
-// schedulesEnforced to true.
-const schedulesEnforced = false
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/policy"
+)
+
+// The one place these tests build a schedule. schedulesEnforced gates the
+// assertions about windows and blackouts (false while package policy was a
+// placeholder).
+const schedulesEnforced = true
 
 // tuesday10to12 is seed 000's weekly recurrence: every Tuesday 10:00–12:00
 // in the lock's zone.
-func tuesday10to12() commands.Policy { return commands.Policy{} }
+func tuesday10to12() commands.Policy {
+	return commands.Policy{Windows: []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}}
+}
 
-// staffNoNights: every day, but invalid at night (22:00–06:00).
+// staffNoNights: every day, but invalid at night (22:00–06:00, crossing midnight).
 func staffNoNights() commands.Settings {
-	return commands.Settings{Name: "Staff", Doors: commands.DoorMain | commands.DoorInner, Policy: commands.Policy{}}
+	return commands.Settings{Name: "Staff", Doors: commands.DoorMain | commands.DoorInner,
+		Policy: commands.Policy{Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 22 * 60, To: 6 * 60}}}}
 }

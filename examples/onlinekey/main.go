@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -231,12 +232,12 @@ func printStatus(ctx context.Context, svc *commands.Service, at time.Time) error
 	return nil
 }
 
-// TEMPORARY: package policy has not published Policy yet; commands.Policy is
-// an empty placeholder that allows every instant, so the refusals outside the
-// window and at night below appear once these two are built with policy.
-
 // tuesdayTenToNoon: every Tuesday 10:00–12:00 in the lock's zone.
-func tuesdayTenToNoon() commands.Policy { return commands.Policy{} }
+func tuesdayTenToNoon() commands.Policy {
+	return commands.Policy{Windows: []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}}
+}
 
-// notAtNight: any day, never 22:00–06:00.
-func notAtNight() commands.Policy { return commands.Policy{} }
+// notAtNight: any day, never 22:00–06:00 (the blackout crosses midnight).
+func notAtNight() commands.Policy {
+	return commands.Policy{Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 22 * 60, To: 6 * 60}}}
+}
