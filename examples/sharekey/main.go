@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -77,8 +78,10 @@ func run() error {
 		return err
 	}
 	for _, k := range []string{"guest-ann", "guest-code"} {
-		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: commands.KindShare, Settings: commands.Settings{Name: k}})
-		if err := step("create share key "+k, err); err != nil {
+		// Seed 001: start date AND end date AND available times.
+		st := commands.Settings{Name: k, Policy: commands.Policy{Start: now, End: now.AddDate(0, 0, 7), Uses: policy.UsesN(3)}}
+		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: commands.KindShare, Settings: st})
+		if err := step("create share key "+k+" (7 days, 3 times)", err); err != nil {
 			return err
 		}
 	}
@@ -108,7 +111,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("✓ Ann unlocks online: granted=%v\n", r.Granted)
+	fmt.Printf("✓ Ann unlocks online: granted=%v (uses %d of 3)\n", r.Granted, r.Uses)
+	now = now.AddDate(0, 0, 8)
+	if r, err = svc.Unlock(ctx, commands.Unlock{ID: id(), Key: "guest-ann", By: "ann"}); err != nil {
+		return err
+	}
+	fmt.Printf("✗ Ann a week later: granted=%v (%s)\n", r.Granted, r.Reason)
 
 	err = svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "guest-ann", By: "bill", Settings: commands.Settings{Name: "renamed"}})
 	var se *commands.StateError
@@ -187,9 +195,9 @@ func printKeys(ctx context.Context, proj *projections.Projections, at time.Time,
 	}
 	fmt.Println("\n" + title)
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "KEY\tSLOT\tSHARED\tSTATUS\tHOLDER")
+	fmt.Fprintln(w, "KEY\tSLOT\tSHARED\tSTATUS\tUSES\tHOLDER")
 	for _, k := range keys {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", k.Key, k.Slot, strings.ToUpper(k.Status.Sharing.String()[:1])+k.Status.Sharing.String()[1:], k.Status.Status, k.Holder)
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%s\n", k.Key, k.Slot, strings.ToUpper(k.Status.Sharing.String()[:1])+k.Status.Sharing.String()[1:], k.Status.Status, k.Uses, k.Holder)
 	}
 	w.Flush()
 	fmt.Println()
