@@ -6,6 +6,7 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/policy"
 )
 
 // A share key downloaded with the phone's public key carries an offline
@@ -44,6 +45,8 @@ func TestDownloadIssuesCredential(t *testing.T) {
 		st := settings(key)
 		st.Doors = commands.DoorMain | commands.DoorInner
 		st.Role = commands.RoleAdmin
+		st.Policy.Uses = policy.UsesN(10)
+		st.Policy.Windows = []policy.Window{{Days: policy.Workdays, From: 8 * 60, To: 18 * 60}} // the visit is Monday 11:00
 		if _, err := svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: "front", By: "bill", Kind: commands.KindShare, Settings: st, Slot: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +63,7 @@ func TestDownloadIssuesCredential(t *testing.T) {
 			t.Fatal(err)
 		}
 		if c.Lock != commands.LockUUID("front") || int(c.Slot) != slotWant-1 || c.Generation != genWant || c.Doors != 3 ||
-			c.Role != lockproto.RoleAdmin || c.HolderKey != phone.PublicKey() {
+			c.Role != lockproto.RoleAdmin || c.HolderKey != phone.PublicKey() || c.Policy.UseLimit != 10 || c.Policy.NumWindows != 1 {
 			t.Fatalf("credential %+v", c)
 		}
 		d, err := lockproto.DecodeDownload(res.Download)
@@ -96,6 +99,15 @@ func TestDownloadIssuesCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := lock.HandleAdmin(sync); err != nil {
+		t.Fatal(err)
+	}
+	zr := lockproto.ZoneRules{N: 1, ValidUntil: uint32(e.now.AddDate(0, 0, 20).Unix())} // Berlin in winter: UTC+1
+	zr.Transitions[0] = lockproto.ZoneTransition{From: uint32(e.now.AddDate(0, 0, -1).Unix()), Offset: 3600}
+	tz, err := issuer.TimeZone(commands.LockUUID("front"), 1, zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.HandleAdmin(tz); err != nil {
 		t.Fatal(err)
 	}
 	visit := func(h *lockproto.Holder) lockproto.Decision {
