@@ -148,13 +148,29 @@ func cmdID(run, g, seq int) uuid.UUID {
 var setupNS = uuid.MustParse("6b1e7f0a-3c55-4d7e-9a51-0d1f2a3b4c5d")
 
 // setupID is the fixed command ID of a setup step, so a restarted worker
-// re-runs its setup idempotently.
-func setupID(g int, step string) uuid.UUID {
-	return uuid.NewSHA1(setupNS, fmt.Appendf(nil, "%d/%s", g, step))
+// re-runs its setup idempotently. Accounts are shared by every run (run 0);
+// each run has its own locks, so keys a crash left half-way through their
+// lifecycle never exhaust a lock's slots.
+func setupID(run, g int, step string) uuid.UUID {
+	return uuid.NewSHA1(setupNS, fmt.Appendf(nil, "%d/%d/%s", run, g, step))
 }
 
-func (k *worker) lock() string  { return fmt.Sprintf("lk-%d", k.g) }
+func (k *worker) lock() string  { return fmt.Sprintf("lk-%d-%d", k.w.run, k.g) }
 func (k *worker) owner() string { return fmt.Sprintf("own-%d", k.g) }
+
+// setupStep runs a setup command with a fixed ID, reported as started and
+// acknowledged like the others.
+func (k *worker) setupStep(run int, what string, f func(id uuid.UUID) error) error {
+	id := setupID(run, k.g, what)
+	if k.w.started != nil {
+		k.w.started(id)
+	}
+	err := f(id)
+	if err == nil && k.w.acked != nil {
+		k.w.acked(id, "setup "+what)
+	}
+	return err
+}
 
 // step runs one command with a fresh ID, reporting it started and, after it
 // returned nil, acknowledged.
@@ -183,20 +199,27 @@ func (k *worker) setup(ctx context.Context) error {
 		accounts = append(accounts, fmt.Sprintf("m-%d-%d", k.g, m))
 	}
 	for _, a := range accounts {
-		if err := svc.RegisterAccount(ctx, commands.RegisterAccount{ID: setupID(k.g, "acct/"+a), Account: a, Name: a, Email: a + "@example.com"}); err != nil {
+		if err := k.setupStep(0, "account "+a, func(id uuid.UUID) error {
+			return svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id, Account: a, Name: a, Email: a + "@example.com"})
+		}); err != nil {
 			return fmt.Errorf("register %s: %w", a, err)
 		}
 	}
 	var lockKey [32]byte
 	_, _ = crand.Read(lockKey[:])
-	if err := svc.RegisterLock(ctx, commands.RegisterLock{ID: setupID(k.g, "lock"), Lock: k.lock(), Owner: k.owner(), Name: "Lock " + k.lock(),
-		Zone: "Europe/Berlin", Slots: commands.MaxSlots, Doors: commands.DoorMain | commands.DoorInner, LockKey: lockKey}); err != nil {
+	if err := k.setupStep(k.w.run, "lock", func(id uuid.UUID) error {
+		return svc.RegisterLock(ctx, commands.RegisterLock{ID: id, Lock: k.lock(), Owner: k.owner(), Name: "Lock " + k.lock(),
+			Zone: "Europe/Berlin", Slots: commands.MaxSlots, Doors: commands.DoorMain | commands.DoorInner, LockKey: lockKey})
+	}); err != nil {
 		return fmt.Errorf("register lock: %w", err)
 	}
 	code := randomDigits(8)
 	k.w.secrets.add("master code", []byte(code))
-	if _, err := svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: setupID(k.g, "network"), Lock: k.lock(), By: k.owner(),
-		MasterCode: secret.FromString(code), Duration: 365 * 24 * time.Hour}); err != nil {
+	if err := k.setupStep(k.w.run, "network", func(id uuid.UUID) error {
+		_, err := svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: id, Lock: k.lock(), By: k.owner(),
+			MasterCode: secret.FromString(code), Duration: 365 * 24 * time.Hour})
+		return err
+	}); err != nil {
 		return fmt.Errorf("network on: %w", err)
 	}
 	return nil
