@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,9 +17,20 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// openLedger opens an existing ledger directory. It never creates one: a
-// missing or empty directory is an error, so a typo cannot make a new ledger.
-func openLedger(dir string) (*ledger.Ledger, error) {
+// openLedger opens an existing ledger directory read-only. It never creates
+// one: a missing or empty directory is an error, so a typo cannot make a new
+// ledger.
+func openLedger(dir string, reg *ledger.Registry) (*ledger.Ledger, error) {
+	return open(dir, reg, true)
+}
+
+// openWritable opens an existing ledger directory for writing (rebuild
+// -write). It takes the directory's lock like any writer.
+func openWritable(dir string, reg *ledger.Registry) (*ledger.Ledger, error) {
+	return open(dir, reg, false)
+}
+
+func open(dir string, reg *ledger.Registry, readOnly bool) (*ledger.Ledger, error) {
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -35,7 +45,7 @@ func openLedger(dir string) (*ledger.Ledger, error) {
 			return nil, fmt.Errorf("no ledger at %s: not a ledger directory", dir)
 		}
 	}
-	l, err := ledger.Open(dir, &ledger.Options{ReadOnly: true, Registry: newRegistry()})
+	l, err := ledger.Open(dir, &ledger.Options{ReadOnly: readOnly, Registry: reg})
 	if err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN) || strings.Contains(err.Error(), "lock held") {
 			return nil, fmt.Errorf("ledger at %s is locked by another process (close it first): %w", dir, err)
@@ -47,7 +57,12 @@ func openLedger(dir string) (*ledger.Ledger, error) {
 
 func isCorrupt(err error) bool { return errors.Is(err, ledger.ErrCorrupt) }
 
-func runVerify(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+const verifyHelp = `Recomputes every record's hash and the chain from the first event to the
+head and prints the head digest (POS:HASH). Save it: -digest later proves
+that the log still begins with exactly that history. Exits 3 when a record
+or link is broken, naming the first bad position. Read-only.`
+
+func runVerify(ctx context.Context, fs *flags, args []string, stdout, stderr io.Writer) error {
 	digest := fs.String("digest", "", "a head digest saved earlier (POS:HASH); fail unless it is still a prefix of the log")
 	dir, err := parse(fs, args)
 	if err != nil {
@@ -59,7 +74,7 @@ func runVerify(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.W
 			return usageErr("-digest %q: %v", *digest, err)
 		}
 	}
-	l, err := openLedger(dir)
+	l, err := openLedger(dir, rawRegistry())
 	if err != nil {
 		return err
 	}
@@ -90,7 +105,12 @@ type jsonEvent struct {
 	Data     any    `json:"data"`
 }
 
-func runEvents(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+const eventsHelp = `Prints events as JSON lines: position, stream, version, ID, type name,
+schema, time (UTC) and the payload as stored (msgpack decoded generically,
+bytes as hex), so it reads logs whose event types or schemas this build
+does not know. -tail N prints the last N events. Read-only.`
+
+func runEvents(ctx context.Context, fs *flags, args []string, stdout, stderr io.Writer) error {
 	from := fs.Uint64("from", 1, "first position")
 	n := fs.Int("n", 0, "print at most this many events (0 = all)")
 	tail := fs.Int("tail", 0, "print only the last N events (overrides -from)")
@@ -101,7 +121,7 @@ func runEvents(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.W
 	if *n < 0 || *tail < 0 {
 		return usageErr("-n and -tail must not be negative")
 	}
-	l, err := openLedger(dir)
+	l, err := openLedger(dir, rawRegistry())
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,3 @@
-// Command keyledger inspects a keyledger directory without writing code.
-//
-//	keyledger verify  [-digest POS:HASH] DIR   check the hash chain, print the head digest
-//	keyledger events  [-from N] [-n N] DIR     print events as JSON lines
-//
-// Every subcommand takes -help. Commands only read, unless a subcommand says otherwise.
 package main
 
 import (
@@ -13,25 +7,33 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 )
 
 // exit codes
 const (
 	exitOK      = 0
-	exitFailed  = 1 // the check failed or the ledger could not be read
+	exitFailed  = 1 // the check failed, the ledger could not be read, or an unknown ID
 	exitUsage   = 2
 	exitCorrupt = 3 // Verify found a broken record or chain link
 )
 
 type command struct {
 	name, args, summary string
-	run                 func(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error
+	help                string // paragraphs after the summary in the command's help
+	run                 func(ctx context.Context, fs *flags, args []string, stdout, stderr io.Writer) error
 }
 
-func commands() []command {
+func subcommands() []command {
 	return []command{
-		{"verify", "[-digest POS:HASH] DIR", "check every record and the hash chain; print the head digest", runVerify},
-		{"events", "[-from POS] [-n COUNT] DIR", "print events as JSON lines, oldest first", runEvents},
+		{"verify", "[-digest POS:HASH] DIR", "check every record and the hash chain; print the head digest", verifyHelp, runVerify},
+		{"events", "[-from POS] [-n COUNT] [-tail COUNT] DIR", "print events as JSON lines, oldest first", eventsHelp, runEvents},
+		{"history", "(-lock ID | -key ID | -account ID) [-since T] [-until T] [-n COUNT] [-tz ZONE] [-json] [-replay] DIR",
+			"print the history of a lock, key or account", historyHelp, runHistory},
+		{"keys", "(-lock ID | -owner ID | -holder ID) [-at T] [-tz ZONE] [-json] [-replay] DIR",
+			"list keys with their status at an instant", keysHelp, runKeys},
+		{"rebuild", "[-write] DIR", "replay the log into the read models and compare with the stored ones", rebuildHelp, runRebuild},
 	}
 }
 
@@ -41,11 +43,53 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: keyledger <command> [flags] DIR")
+	fmt.Fprintln(w, "\nInspects a keyledger directory. Only 'rebuild -write' ever writes to it.")
 	fmt.Fprintln(w, "\ncommands:")
-	for _, c := range commands() {
+	for _, c := range subcommands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'keyledger <command> -help' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'keyledger help <command>' or 'keyledger <command> -help' for a command's flags.")
+}
+
+func find(name string) (command, bool) {
+	for _, c := range subcommands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// flags is a command's flag set and its help. Parse errors are reported
+// by run on one line; the full help is printed only when asked for.
+type flags struct {
+	*flag.FlagSet
+	help func()
+}
+
+func flagSet(c command, helpOut io.Writer) *flags {
+	fs := flag.NewFlagSet("keyledger "+c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	f := &flags{FlagSet: fs}
+	f.help = func() {
+		fmt.Fprintf(helpOut, "usage: keyledger %s %s\n\n%s.\n", c.name, c.args, capitalize(c.summary))
+		if c.help != "" {
+			fmt.Fprintf(helpOut, "\n%s\n", c.help)
+		}
+		fmt.Fprintln(helpOut, "\nflags:")
+		fs.SetOutput(helpOut)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return f
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -54,42 +98,54 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch args[0] {
-	case "-h", "-help", "--help", "help":
+	case "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
-	}
-	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
-		}
-		fs := flag.NewFlagSet("keyledger "+c.name, flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		fs.Usage = func() {
-			fmt.Fprintf(fs.Output(), "usage: keyledger %s %s\n\n%s\n\nflags:\n", c.name, c.args, c.summary)
-			fs.PrintDefaults()
-		}
-		err := c.run(ctx, fs, args[1:], stdout)
-		switch {
-		case err == nil:
+	case "help":
+		if len(args) == 1 {
+			usage(stdout)
 			return exitOK
-		case errors.Is(err, flag.ErrHelp):
-			return exitOK
-		case errors.Is(err, errUsage):
-			fmt.Fprintf(stderr, "keyledger %s: %v\n", c.name, err)
-			fs.Usage()
+		}
+		c, ok := find(args[1])
+		if !ok || len(args) > 2 {
+			fmt.Fprintf(stderr, "keyledger help: unknown command %q\n", strings.Join(args[1:], " "))
+			usage(stderr)
 			return exitUsage
-		default:
-			fmt.Fprintf(stderr, "keyledger %s: %v\n", c.name, err)
-			if isCorrupt(err) {
-				return exitCorrupt
-			}
-			return exitFailed
 		}
+		// The command prints its help for -help before it touches anything.
+		fs := flagSet(c, stdout)
+		_ = c.run(ctx, fs, []string{"-help"}, stdout, stderr)
+		return exitOK
 	}
-	fmt.Fprintf(stderr, "keyledger: unknown command %q\n", args[0])
-	usage(stderr)
-	return exitUsage
+	c, ok := find(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "keyledger: unknown command %q\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	fs := flagSet(c, stdout)
+	err := c.run(ctx, fs, args[1:], stdout, stderr)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "keyledger %s: %v\n", c.name, strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		fmt.Fprintf(stderr, "usage: keyledger %s %s (see 'keyledger help %s')\n", c.name, c.args, c.name)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "keyledger %s: %s\n", c.name, oneLine(err.Error()))
+		if isCorrupt(err) {
+			return exitCorrupt
+		}
+		return exitFailed
+	}
 }
+
+// oneLine keeps an error on one line of stderr (errors.Join separates with
+// newlines).
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
 
 var errUsage = errors.New("usage")
 
@@ -98,9 +154,10 @@ func usageErr(format string, a ...any) error {
 }
 
 // parse parses flags and returns the one directory argument.
-func parse(fs *flag.FlagSet, args []string) (string, error) {
+func parse(fs *flags, args []string) (string, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.help()
 			return "", err
 		}
 		return "", fmt.Errorf("%w: %v", errUsage, err)
@@ -111,5 +168,21 @@ func parse(fs *flag.FlagSet, args []string) (string, error) {
 	case 1:
 		return fs.Arg(0), nil
 	}
-	return "", usageErr("want one directory, got %d arguments %q", fs.NArg(), fs.Args())
+	return "", usageErr("want one directory, got %d arguments %q (flags go before the directory)", fs.NArg(), fs.Args())
+}
+
+// warn prints a note that is not an error (the command still succeeds).
+func warn(w io.Writer, note string) {
+	if note != "" {
+		fmt.Fprintf(w, "keyledger: note: %s\n", note)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

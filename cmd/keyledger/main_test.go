@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +17,7 @@ import (
 	"github.com/keyledger/keyledger/ledger"
 )
 
-var binary string
+var cliBinary string
 
 // TestMain builds the real binary once; the tests run it as a user would.
 func TestMain(m *testing.M) {
@@ -23,13 +25,16 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "keyledger")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	cliBinary = filepath.Join(dir, "keyledger")
+	if out, err := exec.Command("go", "build", "-o", cliBinary, ".").CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		panic("build: " + err.Error() + "\n" + string(out))
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if fixtureRoot != "" {
+		os.RemoveAll(fixtureRoot)
+	}
 	os.Exit(code)
 }
 
@@ -65,7 +70,7 @@ func makeLedger(t *testing.T, n int) (string, ledger.Digest) {
 
 func cli(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(cliBinary, args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -137,22 +142,29 @@ func TestVerifyDoesNotModifyTheDirectory(t *testing.T) {
 	}
 }
 
+// snapshot names every file under dir with its size, modification time and
+// content hash, so any write shows (LOCK is flock'd by every open, read-only
+// too, and not compared).
 func snapshot(t *testing.T, dir string) string {
-	entries, err := os.ReadDir(dir)
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "LOCK" {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d %s %x\n", path[len(dir):], info.Size(), info.ModTime().UTC().Format(time.RFC3339Nano), sha256.Sum256(data))
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, e := range entries {
-		if e.Name() == "LOCK" { // flock'd by every open, read-only too
-			continue
-		}
-		info, _ := e.Info()
-		b.WriteString(e.Name())
-		b.WriteString(":")
-		b.WriteString(info.ModTime().String())
-		b.WriteString(fmt.Sprint(info.Size()))
-		b.WriteString(" ")
 	}
 	return b.String()
 }
@@ -202,13 +214,18 @@ func TestHelpForEverySubcommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("-help exit %d", code)
 	}
-	for _, c := range commands() {
+	for _, c := range subcommands() {
 		if !strings.Contains(out, c.name) {
 			t.Errorf("top-level help lacks %s", c.name)
 		}
-		_, errOut, code := cli(t, c.name, "-help")
-		if code != 0 || !strings.Contains(errOut, "usage: keyledger "+c.name) {
-			t.Errorf("%s -help: exit %d, %q", c.name, code, errOut)
+		for _, args := range [][]string{{c.name, "-h"}, {c.name, "--help"}, {"help", c.name}} {
+			out, errOut, code := cli(t, args...)
+			if code != 0 || !strings.HasPrefix(out, "usage: keyledger "+c.name+" ") || errOut != "" {
+				t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+			}
+			if !strings.Contains(out, "flags:\n") {
+				t.Errorf("%q lists no flags: %q", args, out)
+			}
 		}
 	}
 }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// t0 is the fixture's first instant (a Monday).
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// How far the stored read models of a fixture got.
+type fixtureMode int
+
+const (
+	projCurrent fixtureMode = iota // applied up to the head
+	projBehind                     // stopped before the last phase's events
+	projNone                       // never ran: no rows, no checkpoint
+)
+
+var fixtures struct {
+	once sync.Once
+	dirs [3]string
+	err  error
+}
+
+// fixture returns a ledger directory built through the commands API with a
+// fixed clock, shared by the tests that only read it. Callers that write
+// (or hold its lock) take a copyFixture instead.
+//
+//	accounts bill, ann, bob; locks front (Europe/Berlin, 3 slots), garage (UTC, 2 slots)
+//	front:  ann-week    share, t0..t0+7d, 3 uses, To ID ann, downloaded; 1 unlock granted,
+//	                    bob denied (not_holder), ann denied at t0+8d (expired)
+//	        guest-code  share To Code, downloaded by guest-phone, deactivation requested
+//	        bob-later   share from t0+30d, To ID bob, not downloaded (UPCOMING)
+//	garage: once        intercom, single use, To ID ann, downloaded; granted, then exhausted
+//	        revoked-one intercom To ID bob, revoked
+//	        bob-digital digital for bob, until t0+2d; bob denied at t0+8d (expired)
+func fixture(t *testing.T, mode fixtureMode) string {
+	t.Helper()
+	fixtures.once.Do(func() {
+		root, err := os.MkdirTemp("", "keyledger-fixture")
+		if err != nil {
+			fixtures.err = err
+			return
+		}
+		fixtureRoot = root
+		for m := range fixtures.dirs {
+			dir := filepath.Join(root, fmt.Sprint(m), "db")
+			if err := buildFixture(dir, fixtureMode(m)); err != nil {
+				fixtures.err = fmt.Errorf("fixture %d: %w", m, err)
+				return
+			}
+			fixtures.dirs[m] = dir
+		}
+	})
+	if fixtures.err != nil {
+		t.Fatal(fixtures.err)
+	}
+	return fixtures.dirs[mode]
+}
+
+// fixtureRoot is removed by TestMain.
+var fixtureRoot string
+
+// copyFixture copies a fixture (a closed ledger) into a directory of t's own.
+func copyFixture(t *testing.T, mode fixtureMode) string {
+	t.Helper()
+	src := fixture(t, mode)
+	dst := filepath.Join(t.TempDir(), "db")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func buildFixture(dir string, mode fixtureMode) (err error) {
+	ctx := context.Background()
+	now := t0
+	clock := func() time.Time { return now }
+	reg := ledger.NewRegistry()
+	if err := commands.Register(reg); err != nil {
+		return err
+	}
+	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
+	if err != nil {
+		return err
+	}
+	var closers []io.Closer
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			if cerr := closers[i].Close(); err == nil {
+				err = cerr
+			}
+		}
+		if cerr := l.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	root := []byte("keyledger cli fixture root secret, 32+ bytes")
+	var proj *projections.Projections
+	if mode != projNone {
+		if proj, err = projections.Open(l, nil); err != nil {
+			return err
+		}
+		closers = append(closers, proj)
+	}
+	newService := func() (*commands.Service, error) {
+		opts := &commands.Options{Clock: clock, Root: root}
+		if proj != nil {
+			opts.Projections = proj
+		}
+		return commands.New(l, opts)
+	}
+	svc, err := newService()
+	if err != nil {
+		return err
+	}
+	n := 0
+	id := func() uuid.UUID { n++; return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "cli-fixture-%d", n)) }
+	var first error
+	must := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	must2 := func(_ any, err error) { must(err) }
+	unlock := func(key, by string, granted bool) {
+		r, err := svc.Unlock(ctx, commands.Unlock{ID: id(), Key: key, By: by})
+		must(err)
+		if err == nil && r.Granted != granted {
+			must(fmt.Errorf("unlock %s by %s: granted %v (%s), want %v", key, by, r.Granted, r.Reason, granted))
+		}
+	}
+
+	for _, a := range []string{"bill", "ann", "bob"} {
+		must(svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: a, Name: a, Email: a + "@example.com"}))
+	}
+	must(svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 3}))
+	must(svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "garage", Owner: "bill", Name: "Garage", Zone: "UTC", Slots: 2}))
+	create := func(key, lock string, kind commands.Kind, name string, p commands.Policy, forAccount string) {
+		must2(svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: key, Lock: lock, By: "bill", Kind: kind, For: forAccount,
+			Settings: commands.Settings{Name: name, Policy: p}}))
+	}
+	share := func(key, account string) {
+		must2(svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: key, By: "bill", Method: commands.ShareToID, Account: account}))
+	}
+	create("ann-week", "front", commands.KindShare, "Ann's week", commands.Policy{Start: t0, End: t0.AddDate(0, 0, 7), Uses: policy.UsesN(3)}, "")
+	share("ann-week", "ann")
+	create("guest-code", "front", commands.KindShare, "Guest", commands.Policy{}, "")
+	res, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest-code", By: "bill", Method: commands.ShareToCode})
+	must(err)
+	create("bob-later", "front", commands.KindShare, "Bob next month", commands.Policy{Start: t0.AddDate(0, 0, 30)}, "")
+	share("bob-later", "bob")
+	create("once", "garage", commands.KindIntercom, "Parcel", commands.Policy{Uses: policy.SingleUse}, "")
+	share("once", "ann")
+	create("revoked-one", "garage", commands.KindIntercom, "Old", commands.Policy{}, "")
+	share("revoked-one", "bob")
+	create("bob-digital", "garage", commands.KindDigital, "Bob's app key", commands.Policy{End: t0.AddDate(0, 0, 2)}, "bob")
+
+	now = t0.Add(30 * time.Minute)
+	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "ann-week", By: "ann"}))
+	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), By: "guest-phone", Code: commands.NewSecret(string(res.Code.Reveal()))}))
+	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "once", By: "ann"}))
+
+	now = t0.Add(time.Hour)
+	unlock("ann-week", "ann", true)
+	unlock("ann-week", "bob", false) // not_holder
+
+	now = t0.Add(2 * time.Hour)
+	unlock("once", "ann", true)
+	unlock("once", "ann", false) // exhausted
+	must(svc.RevokeKey(ctx, commands.KeyCommand{ID: id(), Key: "revoked-one", By: "bill"}))
+	must(svc.RequestDeactivation(ctx, commands.KeyCommand{ID: id(), Key: "guest-code", By: "bill"}))
+	if first != nil {
+		return first
+	}
+
+	if mode == projBehind {
+		// The read models stop here, as if their process died; the last
+		// commands come from a process without them.
+		if err := proj.Close(); err != nil {
+			return err
+		}
+		proj = nil
+		if svc, err = newService(); err != nil {
+			return err
+		}
+	}
+	now = t0.AddDate(0, 0, 8)
+	unlock("ann-week", "ann", false)    // expired
+	unlock("bob-digital", "bob", false) // expired
+	return first
+}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/projections"
+)
+
+const historyHelp = `Prints the history of one lock, key or account (H1): every action and
+every unlock attempt, granted or denied with its reason, oldest first (by
+UTC day, then log position). -since and -until select [since, until) of
+event time. The table shows times in UTC unless -tz names an IANA zone.
+
+` + servingHelp
+
+// servingHelp is how history and keys answer without writing.
+const servingHelp = `The directory is opened read-only and never written. The answer is always
+that of the log head: if the stored read models are at the head they are
+queried in place; if they are behind it (a process stopped before its
+projections caught up), they are copied into memory and the missing events
+applied there; if there are none, the whole log is replayed in memory. A
+note on stderr says when memory was used. -replay ignores the stored read
+models and replays the whole log (to rule them out when in doubt).`
+
+// historyLine is one line of 'keyledger history -json'.
+type historyLine struct {
+	Position uint64 `json:"position"`
+	Time     string `json:"time"`
+	Type     string `json:"type"`
+	What     string `json:"what"`
+	Lock     string `json:"lock,omitempty"`
+	Key      string `json:"key,omitempty"`
+	By       string `json:"by,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+	Door     string `json:"door,omitempty"`
+	Source   string `json:"source,omitempty"`
+	Granted  *bool  `json:"granted,omitempty"` // unlock attempts only
+	Reason   string `json:"reason,omitempty"`
+}
+
+func runHistory(ctx context.Context, fs *flags, args []string, stdout, stderr io.Writer) error {
+	lock := fs.String("lock", "", "history of this lock")
+	key := fs.String("key", "", "history of this key")
+	account := fs.String("account", "", "history of this account (as actor or as the one concerned)")
+	since := fs.String("since", "", "first instant, RFC 3339 (default: the beginning)")
+	until := fs.String("until", "", "end instant, exclusive, RFC 3339 (default: no end)")
+	n := fs.Int("n", 0, "print at most this many entries (0 = all)")
+	tz := fs.String("tz", "", "IANA zone for the table's times (default UTC)")
+	asJSON := fs.Bool("json", false, "print JSON lines instead of a table")
+	replay := fs.Bool("replay", false, "ignore the stored read models: replay the whole log in memory")
+	dir, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	q := projections.HistoryQuery{Lock: *lock, Key: *key, Account: *account}
+	what, id, err := exactlyOne(map[string]string{"-lock": *lock, "-key": *key, "-account": *account})
+	if err != nil {
+		return err
+	}
+	if q.From, err = parseTime("-since", *since); err != nil {
+		return err
+	}
+	if q.To, err = parseTime("-until", *until); err != nil {
+		return err
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return usageErr("-since %s is not before -until %s", *since, *until)
+	}
+	if *n < 0 {
+		return usageErr("-n %d must not be negative", *n)
+	}
+	loc, err := zoneFlag(*tz)
+	if err != nil {
+		return err
+	}
+	reg, err := newRegistry()
+	if err != nil {
+		return err
+	}
+	l, err := openLedger(dir, reg)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	s, err := serve(ctx, l, *replay)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := known(ctx, s, what, id); err != nil {
+		return err
+	}
+	var entries []projections.HistoryEntry
+	for {
+		q.Limit = 1000
+		if *n > 0 {
+			q.Limit = min(1000, *n-len(entries))
+		}
+		page, err := s.proj.History(ctx, q)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, page.Entries...)
+		if page.Next == "" || (*n > 0 && len(entries) >= *n) {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	if what == "-account" && len(entries) == 0 {
+		// An account need not be registered to have a history (a device
+		// that downloaded a key To Code), but one with neither is a typo.
+		if v, err := l.StreamVersion(ctx, "account-"+id); err != nil {
+			return err
+		} else if v == 0 && q.From.IsZero() && q.To.IsZero() {
+			return fmt.Errorf("unknown account %q: not registered and no history", id)
+		}
+	}
+	warn(stderr, s.note())
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, h := range entries {
+			if err := enc.Encode(toHistoryLine(h)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	w := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TIME\tWHAT\tLOCK\tKEY\tBY\tFOR\tOUTCOME")
+	for _, h := range entries {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Time.In(loc).Format(time.RFC3339), describeEntry(h),
+			dash(h.Lock), dash(h.Key), dash(h.Account), dash(h.Subject), dash(outcome(h)))
+	}
+	return w.Flush()
+}
+
+func toHistoryLine(h projections.HistoryEntry) historyLine {
+	hl := historyLine{Position: h.Position, Time: h.Time.UTC().Format(time.RFC3339Nano), Type: h.Type,
+		What: describeEntry(h), Lock: h.Lock, Key: h.Key, By: h.Account, Subject: h.Subject,
+		Source: h.Source, Reason: h.Reason}
+	if h.Door != 0 {
+		hl.Door = h.Door.String()
+	}
+	if h.Type == unlockType {
+		g := h.Granted
+		hl.Granted = &g
+	}
+	return hl
+}
+
+const unlockType = "key.unlock_attempted"
+
+// words says what an event type in a history means, for people. Types not
+// listed (newer ones) show their type name.
+var words = map[string]string{
+	"account.registered":           "account registered",
+	"account.contact_added":        "contact added",
+	"account.contact_deleted":      "contact deleted",
+	"lock.registered":              "lock registered",
+	"lock.blackouts_set":           "lock blackouts set",
+	"key.created":                  "key created",
+	"key.shared":                   "key shared",
+	"key.downloaded":               "key downloaded",
+	"key.edited":                   "key edited",
+	"key.revoked":                  "key revoked",
+	"key.reset":                    "key reset",
+	"key.deactivation_requested":   "deactivation requested",
+	"key.deactivation_confirmed":   "deactivation confirmed",
+	"key.deleted":                  "key deleted",
+	unlockType:                     "unlock",
+	"group.network_on":             "network management on",
+	"group.network_off":            "network management off",
+	"group.member_invited":         "member invited",
+	"group.invitation_accepted":    "invitation accepted",
+	"group.invitation_declined":    "invitation declined",
+	"group.invitation_withdrawn":   "invitation withdrawn",
+	"group.invitation_expired":     "invitation expired",
+	"group.member_permissions_set": "permissions set",
+	"group.member_removed":         "member removed",
+	"group.member_password_set":    "password set",
+	"group.password_rejected":      "password rejected",
+}
+
+func describeEntry(h projections.HistoryEntry) string {
+	w, ok := words[h.Type]
+	if !ok {
+		return h.Type
+	}
+	if h.Type == unlockType {
+		door := h.Door
+		if door == 0 {
+			door = commands.DoorMain
+		}
+		w += " (" + door.String()
+		if h.Source != "" {
+			w += ", " + h.Source
+		}
+		w += ")"
+	}
+	return w
+}
+
+func outcome(h projections.HistoryEntry) string {
+	switch {
+	case h.Type == unlockType && h.Granted:
+		return "granted"
+	case h.Type == unlockType:
+		return "denied: " + h.Reason
+	}
+	return h.Reason
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// exactlyOne returns the one flag of set that has a value.
+func exactlyOne(set map[string]string) (name, value string, err error) {
+	n := 0
+	for k, v := range set {
+		if v != "" {
+			name, value = k, v
+			n++
+		}
+	}
+	if n != 1 {
+		names := ""
+		for _, k := range sortedKeys(set) {
+			if names != "" {
+				names += ", "
+			}
+			names += k
+		}
+		return "", "", usageErr("name exactly one of %s (got %d)", names, n)
+	}
+	return name, value, nil
+}
+
+// parseTime parses an RFC 3339 flag value; "" is the zero time.
+func parseTime(flagName, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, usageErr("%s %q: not an RFC 3339 time (like 2026-03-02T09:00:00Z)", flagName, v)
+	}
+	return t, nil
+}
+
+// known checks that the lock or key asked about exists in the read models.
+func known(ctx context.Context, s *served, what, id string) error {
+	var err error
+	switch what {
+	case "-lock":
+		_, err = s.proj.Lock(ctx, id)
+	case "-key":
+		_, err = s.proj.Key(ctx, id)
+	default:
+		return nil
+	}
+	if errors.Is(err, projections.ErrNotFound) {
+		return fmt.Errorf("unknown %s %q", what[1:], id)
+	}
+	return err
+}
