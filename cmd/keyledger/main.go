@@ -108,8 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		c, ok := find(args[1])
 		if !ok || len(args) > 2 {
-			fmt.Fprintf(stderr, "keyledger help: unknown command %q\n", strings.Join(args[1:], " "))
-			usage(stderr)
+			fmt.Fprintf(stderr, "keyledger help: unknown command %q (see 'keyledger help')\n", strings.Join(args[1:], " "))
 			return exitUsage
 		}
 		// The command prints its help for -help before it touches anything.
@@ -119,8 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c, ok := find(args[0])
 	if !ok {
-		fmt.Fprintf(stderr, "keyledger: unknown command %q\n", args[0])
-		usage(stderr)
+		fmt.Fprintf(stderr, "keyledger: unknown command %q (see 'keyledger help')\n", args[0])
 		return exitUsage
 	}
 	fs := flagSet(c, stdout)
@@ -131,8 +129,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "keyledger %s: %v\n", c.name, strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
-		fmt.Fprintf(stderr, "usage: keyledger %s %s (see 'keyledger help %s')\n", c.name, c.args, c.name)
+		msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
+		fmt.Fprintf(stderr, "keyledger %s: %s (see 'keyledger help %s')\n", c.name, oneLine(msg), c.name)
 		return exitUsage
 	default:
 		fmt.Fprintf(stderr, "keyledger %s: %s\n", c.name, oneLine(err.Error()))

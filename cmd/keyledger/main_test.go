@@ -229,3 +229,326 @@ func TestHelpForEverySubcommand(t *testing.T) {
 		}
 	}
 }
+
+// ok runs the CLI and fails the test unless it exits 0.
+func ok(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	out, errOut, code := cli(t, args...)
+	if code != 0 {
+		t.Fatalf("%q: exit %d, stderr %q", args, code, errOut)
+	}
+	return out, errOut
+}
+
+// lines splits output into lines without trailing blanks.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		out = append(out, strings.TrimRight(l, " "))
+	}
+	return out
+}
+
+func wantLines(t *testing.T, what, got string, want ...string) {
+	t.Helper()
+	g := lines(got)
+	if strings.Join(g, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("%s:\ngot\n%s\nwant\n%s", what, strings.Join(g, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestKeysTableAtAnInstant(t *testing.T) {
+	dir := fixture(t, projCurrent)
+	out, errOut := ok(t, "keys", "-lock", "front", "-at", "2026-03-03T09:00:00Z", dir)
+	if errOut != "" {
+		t.Fatalf("stderr %q for current read models", errOut)
+	}
+	wantLines(t, "keys -lock front", out,
+		"KEY         LOCK   KIND   NAME            STATE                 SHARING  STATUS    USES  HOLDER       FROM                  UNTIL                 NEXT OPEN",
+		"ann-week    front  share  Ann's week      downloaded            shared   ACTIVE    1/3   ann          2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  now",
+		"bob-later   front  share  Bob next month  sharing               sharing  UPCOMING  0     bob          2026-04-01T09:00:00Z  -                     2026-04-01T09:00:00Z",
+		"guest-code  front  share  Guest           deactivation pending  shared   REVOKED   0     guest-phone  -                     -                     -",
+	)
+	// A week later Ann's key has expired; in Berlin time with -tz.
+	out, _ = ok(t, "keys", "-lock", "front", "-at", "2026-03-10T09:00:00Z", "-tz", "Europe/Berlin", dir)
+	if l := lines(out)[1]; !strings.HasPrefix(l, "ann-week ") || !strings.Contains(l, " EXPIRED ") || !strings.Contains(l, "2026-03-09T10:00:00+01:00") {
+		t.Fatalf("ann-week at t0+8d: %q", l)
+	}
+	// Before its start Ann's key is upcoming, and opens at its start.
+	out, _ = ok(t, "keys", "-holder", "ann", "-at", "2026-03-01T00:00:00Z", dir)
+	wantLines(t, "keys -holder ann", out,
+		"KEY       LOCK    KIND      NAME        STATE       SHARING  STATUS     USES  HOLDER  FROM                  UNTIL                 NEXT OPEN",
+		"ann-week  front   share     Ann's week  downloaded  shared   UPCOMING   1/3   ann     2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  2026-03-02T09:00:00Z",
+		"once      garage  intercom  Parcel      downloaded  shared   EXHAUSTED  1/1   ann     -                     -                     -",
+	)
+}
+
+func TestKeysJSON(t *testing.T) {
+	dir := fixture(t, projCurrent)
+	out, _ := ok(t, "keys", "-owner", "bill", "-at", "2026-03-03T09:00:00Z", "-json", dir)
+	got := map[string]keyLine{}
+	for _, l := range lines(out) {
+		var k keyLine
+		if err := json.Unmarshal([]byte(l), &k); err != nil {
+			t.Fatalf("%v: %q", err, l)
+		}
+		got[k.Key] = k
+	}
+	for key, status := range map[string]string{"ann-week": "ACTIVE", "bob-digital": "ACTIVE", "bob-later": "UPCOMING",
+		"guest-code": "REVOKED", "once": "EXHAUSTED", "revoked-one": "REVOKED"} {
+		if got[key].Status != status {
+			t.Errorf("%s: status %q, want %q", key, got[key].Status, status)
+		}
+	}
+	if len(got) != 6 {
+		t.Errorf("bill owns %d keys, want 6 (share, intercom and digital)", len(got))
+	}
+	aw := got["ann-week"]
+	if aw.Uses != 1 || aw.UseLimit != 3 || aw.Holder != "ann" || aw.State != "downloaded" || aw.Sharing != "shared" ||
+		aw.Zone != "Europe/Berlin" || aw.ValidUntil != "2026-03-09T09:00:00Z" || aw.At != "2026-03-03T09:00:00Z" || !aw.InWindow {
+		t.Errorf("ann-week = %+v", aw)
+	}
+	if gc := got["guest-code"]; gc.State != "deactivation pending" || gc.Method != "To Code" || gc.Holder != "guest-phone" {
+		t.Errorf("guest-code = %+v", gc)
+	}
+	if bd := got["bob-digital"]; bd.Kind != "digital" || bd.Recipient != "bob" {
+		t.Errorf("bob-digital = %+v", bd)
+	}
+}
+
+func TestHistoryTable(t *testing.T) {
+	dir := fixture(t, projCurrent)
+	out, _ := ok(t, "history", "-key", "ann-week", dir)
+	wantLines(t, "history -key ann-week", out,
+		"TIME                  WHAT                LOCK   KEY       BY    FOR  OUTCOME",
+		"2026-03-02T09:00:00Z  key created         front  ann-week  bill  -    -",
+		"2026-03-02T09:00:00Z  key shared          front  ann-week  bill  ann  -",
+		"2026-03-02T09:30:00Z  key downloaded      front  ann-week  ann   -    -",
+		"2026-03-02T10:00:00Z  unlock (main, app)  front  ann-week  ann   -    granted",
+		"2026-03-02T10:00:00Z  unlock (main, app)  front  ann-week  bob   -    denied: not_holder",
+		"2026-03-10T09:00:00Z  unlock (main, app)  front  ann-week  ann   -    denied: expired",
+	)
+	out, _ = ok(t, "history", "-account", "bob", "-tz", "Europe/Berlin", "-n", "2", dir)
+	wantLines(t, "history -account bob -n 2", out,
+		"TIME                       WHAT                LOCK   KEY        BY    FOR  OUTCOME",
+		"2026-03-02T10:00:00+01:00  account registered  -      -          bob   -    -",
+		"2026-03-02T10:00:00+01:00  key shared          front  bob-later  bill  bob  -",
+	)
+	// A device that downloaded To Code has a history without an account.
+	out, _ = ok(t, "history", "-account", "guest-phone", dir)
+	if l := lines(out); len(l) != 2 || !strings.Contains(l[1], "key downloaded") {
+		t.Fatalf("guest-phone history %q", out)
+	}
+}
+
+func TestHistoryJSONInATimeRange(t *testing.T) {
+	dir := fixture(t, projCurrent)
+	out, _ := ok(t, "history", "-lock", "garage", "-since", "2026-03-02T10:30:00Z", "-until", "2026-03-03T00:00:00Z", "-json", dir)
+	var got []historyLine
+	for _, l := range lines(out) {
+		var h historyLine
+		if err := json.Unmarshal([]byte(l), &h); err != nil {
+			t.Fatalf("%v: %q", err, l)
+		}
+		got = append(got, h)
+	}
+	if len(got) != 3 {
+		t.Fatalf("want the 3 garage entries of 11:00, got %d: %s", len(got), out)
+	}
+	g, d, r := got[0], got[1], got[2]
+	if g.Type != "key.unlock_attempted" || g.Granted == nil || !*g.Granted || g.Key != "once" || g.By != "ann" || g.Door != "main" || g.Source != "app" || g.Time != "2026-03-02T11:00:00Z" {
+		t.Errorf("granted unlock = %+v", g)
+	}
+	if d.Granted == nil || *d.Granted || d.Reason != "exhausted" || d.What != "unlock (main, app)" {
+		t.Errorf("denied unlock = %+v", d)
+	}
+	if r.Type != "key.revoked" || r.What != "key revoked" || r.Granted != nil || r.Key != "revoked-one" || r.By != "bill" {
+		t.Errorf("revocation = %+v", r)
+	}
+	if !(g.Position < d.Position && d.Position < r.Position) {
+		t.Errorf("positions not ascending: %d %d %d", g.Position, d.Position, r.Position)
+	}
+	// -until is exclusive.
+	out, _ = ok(t, "history", "-lock", "garage", "-since", "2026-03-02T10:30:00Z", "-until", "2026-03-02T11:00:00Z", dir)
+	if l := lines(out); len(l) != 1 {
+		t.Fatalf("[10:30, 11:00) holds nothing, got %q", out)
+	}
+}
+
+// Read models behind the head, absent, or ignored with -replay give the
+// answer of the head, and say how on stderr.
+func TestStaleOrMissingReadModelsAnswerAtTheHead(t *testing.T) {
+	queries := [][]string{
+		{"keys", "-owner", "bill", "-at", "2026-03-03T09:00:00Z"},
+		{"keys", "-holder", "bob", "-at", "2026-03-10T09:00:00Z", "-json"},
+		{"history", "-lock", "garage"},
+		{"history", "-account", "bob", "-json"},
+	}
+	current := fixture(t, projCurrent)
+	for _, q := range queries {
+		want, _ := ok(t, append(q, current)...)
+		for _, c := range []struct {
+			name string
+			args []string
+			note string
+		}{
+			{"behind", append(q, fixture(t, projBehind)), "stored read models are at position 33 of 35: applied the last 2 events in memory (nothing written)"},
+			{"none", append(q, fixture(t, projNone)), "no stored read models: replayed 35 events in memory (nothing written)"},
+			{"replay", append(append([]string{q[0], "-replay"}, q[1:]...), current), "replayed 35 events in memory (-replay; nothing written)"},
+		} {
+			out, errOut := ok(t, c.args...)
+			if out != want {
+				t.Errorf("%s %q:\n%s\nwant\n%s", c.name, q, out, want)
+			}
+			if errOut != "keyledger: note: "+c.note+"\n" {
+				t.Errorf("%s %q: stderr %q", c.name, q, errOut)
+			}
+		}
+	}
+}
+
+func TestRebuildComparesWithTheStoredReadModels(t *testing.T) {
+	out, _ := ok(t, "rebuild", fixture(t, projCurrent))
+	if l := lines(out); len(l) != 3 || !strings.HasPrefix(l[0], "replayed 35 events in ") || !strings.HasSuffix(l[0], " (in memory; nothing written)") ||
+		l[1] != "stored read models: at position 35 of 35" || !strings.HasPrefix(l[2], "agree: ") {
+		t.Fatalf("current: %q", out)
+	}
+	out, _ = ok(t, "rebuild", fixture(t, projBehind))
+	if !strings.Contains(out, "stored read models: at position 33 of 35 (caught up in memory for the comparison)\nagree: ") {
+		t.Fatalf("behind: %q", out)
+	}
+	out, _ = ok(t, "rebuild", fixture(t, projNone))
+	if !strings.Contains(out, "stored read models: none") {
+		t.Fatalf("none: %q", out)
+	}
+
+	// A stored row that no replay would produce is found and named.
+	dir := copyFixture(t, projCurrent)
+	tamper(t, dir, func(b *ledger.StateBatch) {
+		b.Set([]byte("p/lock/front"), []byte{0xa3, 'b', 'a', 'd'}) // msgpack "bad"
+		b.Set([]byte("p/zz/extra"), nil)
+	})
+	out, errOut, code := cli(t, "rebuild", dir)
+	if code != exitFailed || !strings.Contains(out, `differ: 2 of `) ||
+		!strings.Contains(out, `first: row "p/lock/front": stored "bad", rebuilt {"`) ||
+		!strings.Contains(out, `"Name":"Front door"`) {
+		t.Fatalf("tampered: exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "stored read models differ from a rebuild (2 rows); repair with 'keyledger rebuild -write ") {
+		t.Fatalf("tampered: stderr %q", errOut)
+	}
+
+	// -write repairs them in place; afterwards they agree.
+	out, _ = ok(t, "rebuild", "-write", dir)
+	if !strings.HasPrefix(out, "rebuilt the read models in "+dir+": replayed 35 events in ") {
+		t.Fatalf("-write: %q", out)
+	}
+	out, _ = ok(t, "rebuild", dir)
+	if !strings.Contains(out, "\nagree: ") {
+		t.Fatalf("after -write: %q", out)
+	}
+	out, _ = ok(t, "keys", "-lock", "front", "-at", "2026-03-03T09:00:00Z", dir)
+	want, _ := ok(t, "keys", "-lock", "front", "-at", "2026-03-03T09:00:00Z", fixture(t, projCurrent))
+	if out != want {
+		t.Fatalf("keys after -write:\n%s\nwant\n%s", out, want)
+	}
+}
+
+// tamper writes state rows straight into a closed ledger directory.
+func tamper(t *testing.T, dir string, f func(*ledger.StateBatch)) {
+	t.Helper()
+	l, err := ledger.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b ledger.StateBatch
+	f(&b)
+	if err := l.ApplyState(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadOnlyCommandsLeaveTheDirectoryAlone(t *testing.T) {
+	for _, mode := range []fixtureMode{projCurrent, projBehind, projNone} {
+		dir := fixture(t, mode)
+		before := snapshot(t, dir)
+		for _, args := range [][]string{
+			{"verify"}, {"events"}, {"events", "-tail", "3"},
+			{"history", "-lock", "front"}, {"history", "-key", "once", "-json"}, {"history", "-account", "ann", "-replay"},
+			{"keys", "-lock", "garage"}, {"keys", "-owner", "bill", "-json"}, {"keys", "-holder", "ann", "-replay"},
+			{"rebuild"},
+			{"history", "-lock", "nope"}, // errors too
+		} {
+			cli(t, append(args, dir)...)
+		}
+		if after := snapshot(t, dir); after != before {
+			t.Fatalf("mode %d: read-only commands changed the directory:\nbefore\n%s\nafter\n%s", mode, before, after)
+		}
+	}
+}
+
+func TestInspectionErrors(t *testing.T) {
+	dir := fixture(t, projCurrent)
+	missing := filepath.Join(t.TempDir(), "nope")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"history", "-lock", "front", missing}, exitFailed, "no ledger at " + missing + ": directory does not exist"},
+		{[]string{"keys", "-lock", "front", missing}, exitFailed, "directory does not exist"},
+		{[]string{"rebuild", missing}, exitFailed, "directory does not exist"},
+		{[]string{"rebuild", "-write", missing}, exitFailed, "directory does not exist"},
+		{[]string{"history", dir}, exitUsage, "name exactly one of -account, -key, -lock (got 0)"},
+		{[]string{"history", "-lock", "front", "-key", "once", dir}, exitUsage, "name exactly one of -account, -key, -lock (got 2)"},
+		{[]string{"keys", dir}, exitUsage, "name exactly one of -holder, -lock, -owner (got 0)"},
+		{[]string{"history", "-lock", "front", "-since", "yesterday", dir}, exitUsage, `-since "yesterday": not an RFC 3339 time`},
+		{[]string{"history", "-lock", "front", "-until", "2026-03-02", dir}, exitUsage, `-until "2026-03-02": not an RFC 3339 time`},
+		{[]string{"history", "-lock", "front", "-since", "2026-03-03T00:00:00Z", "-until", "2026-03-02T00:00:00Z", dir}, exitUsage, "-since 2026-03-03T00:00:00Z is not before -until 2026-03-02T00:00:00Z"},
+		{[]string{"history", "-lock", "front", "-n", "-1", dir}, exitUsage, "-n -1 must not be negative"},
+		{[]string{"keys", "-lock", "front", "-at", "noon", dir}, exitUsage, `-at "noon": not an RFC 3339 time`},
+		{[]string{"keys", "-lock", "front", "-tz", "Mars/Olympus", dir}, exitUsage, `-tz "Mars/Olympus": not an IANA time zone`},
+		{[]string{"keys", "-frob", dir}, exitUsage, "flag provided but not defined: -frob"},
+		{[]string{"keys", "-lock", "front", dir, "extra"}, exitUsage, "want one directory"},
+		{[]string{"help", "frob"}, exitUsage, `unknown command "frob"`},
+		{[]string{"history", "-lock", "nope", dir}, exitFailed, `unknown lock "nope"`},
+		{[]string{"history", "-key", "nope", dir}, exitFailed, `unknown key "nope"`},
+		{[]string{"history", "-account", "nobody", dir}, exitFailed, `unknown account "nobody": not registered and no history`},
+		{[]string{"keys", "-lock", "nope", dir}, exitFailed, `unknown lock "nope"`},
+		{[]string{"keys", "-owner", "nobody", dir}, exitFailed, `unknown account "nobody": not registered and no keys`},
+		{[]string{"keys", "-holder", "nobody", dir}, exitFailed, `unknown account "nobody"`},
+	} {
+		_, errOut, code := cli(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%q: exit %d (want %d), stderr %q (want one line with %q)", tc.args, code, tc.code, errOut, tc.want)
+		}
+	}
+	// A registered account with no keys is not an error.
+	if out, _ := ok(t, "keys", "-holder", "bill", dir); len(lines(out)) != 1 {
+		t.Errorf("bill holds no keys: %q", out)
+	}
+}
+
+func TestEveryCommandRefusesALockedDirectory(t *testing.T) {
+	dir := copyFixture(t, projCurrent)
+	reg, err := newRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(dir, &ledger.Options{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, args := range [][]string{
+		{"verify"}, {"events"}, {"history", "-lock", "front"}, {"keys", "-lock", "front"}, {"rebuild"}, {"rebuild", "-write"},
+	} {
+		_, errOut, code := cli(t, append(args, dir)...)
+		if code != exitFailed || !strings.Contains(errOut, "ledger at "+dir+" is locked by another process") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%q: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
