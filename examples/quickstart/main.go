@@ -1,129 +1,926 @@
-// Command quickstart demonstrates the ledger: open in a temporary directory,
-// append, read, subscribe, verify and print the head digest.
+// Command quickstart is the keyledger product tour: on an embedded ledger in
+// a temporary directory (removed at exit) it runs the flow of every product
+// document in the specification's seeds and prints what the people using the
+// product would see.
+//
+//   - Share keys (seeds 001, 002): shared To ID and To Code, downloaded, an
+//     edit after download refused with the typed reason, a reset whose next
+//     holder overwrites the old key, a deactivation requested and confirmed
+//     at the lock; key list, slots, "Share key list" and "my keys".
+//   - Digital keys (seed 003): PIN, app and keycard keys, USER and ADMIN,
+//     and the digital-keys table with ACTIVE / UPCOMING / EXPIRED at chosen
+//     instants.
+//   - Intercom keys (seed 004): unlimited, single-use and recurring keys,
+//     "also opens inner door", a welcome message, edit and delete.
+//   - Online keys (seed 000): network management, a lock group with one
+//     invitation accepted and one declined, a weekly window and a night
+//     blackout, the group status.
+//   - Unlocks granted and denied with their reasons, histories, the outbox
+//     (codes and PINs stay sealed) and the verified head digest of the log.
+//
+// Run it from the module root:
+//
+//	go run ./examples/quickstart
+//
+// The output is deterministic (a fixed clock, fixed command IDs and a seeded
+// random source), so the head digest is the same on every run;
+// main_test.go pins it in testdata/quickstart.golden
+// (go test ./examples/quickstart -update rewrites it).
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"math/rand/v2"
 	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/projections"
 )
 
-// KeyGranted and KeyRevoked are demo event payloads.
-type KeyGranted struct {
-	Lock   string
-	Holder string
-}
-
-type KeyRevoked struct {
-	Reason string
-}
-
 func main() {
-	if err := run(); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run() error {
-	ctx := context.Background()
+// The tour's locks, all in Berlin.
+const (
+	zone     = "Europe/Berlin"
+	front    = "front"    // share keys (seeds 001, 002)
+	office   = "office"   // digital keys (seed 003)
+	building = "building" // intercom with an inner door (seed 004)
+	garage   = "garage"   // online keys (seed 000)
+)
+
+// tour holds what every section uses.
+type tour struct {
+	ctx   context.Context
+	w     io.Writer
+	l     *ledger.Ledger
+	proj  *projections.Projections
+	svc   *commands.Service
+	clock *clock
+	loc   *time.Location
+	n     int // command IDs issued so far
+}
+
+// run is the whole tour, written to w.
+func run(ctx context.Context, w io.Writer) error {
 	dir, err := os.MkdirTemp("", "keyledger-quickstart-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-
-	reg := ledger.NewRegistry()
-	if err := errors.Join(
-		reg.Register("demo.key_granted", 1, KeyGranted{}),
-		reg.Register("demo.key_revoked", 1, KeyRevoked{}),
-	); err != nil {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
 		return err
 	}
-	// A fixed clock keeps the output (and so the head digest) the same on every run.
-	clock := func() time.Time { return time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC) }
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
+	// Monday 2 March 2026, 09:00 in Berlin. Every command and event takes its
+	// time from this clock; the tour moves it forward.
+	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, loc)}
+
+	reg := ledger.NewRegistry()
+	if err := commands.Register(reg); err != nil {
+		return err
+	}
+	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clk.Now})
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-
-	id := func(n byte) uuid.UUID { return uuid.UUID{15: n} } // fixed IDs: deterministic demo
-	if _, err := l.Append(ctx, "key-1", ledger.ExpectNoStream,
-		ledger.NewEvent{ID: id(1), Data: KeyGranted{Lock: "front-door", Holder: "alice"}}); err != nil {
-		return err
-	}
-	res, err := l.Append(ctx, "key-1", ledger.ExpectVersion(1),
-		ledger.NewEvent{ID: id(2), Data: KeyRevoked{Reason: "moved out"}})
+	proj, err := projections.Open(l, nil)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("appended key-1 up to version %d at position %d\n", res.Version(), res.Last)
-
-	// A retry with the same event ID is answered from the log, not written twice.
-	again, err := l.Append(ctx, "key-1", ledger.ExpectVersion(1),
-		ledger.NewEvent{ID: id(2), Data: KeyRevoked{Reason: "moved out"}})
+	defer proj.Close()
+	vault, err := demoVault(l)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("retry returned the original position %d\n", again.Last)
-
-	// A stale expected version is a typed conflict.
-	_, err = l.Append(ctx, "key-1", ledger.ExpectVersion(1), ledger.NewEvent{ID: id(3), Data: KeyRevoked{}})
-	var conflict *ledger.ConflictError
-	if errors.As(err, &conflict) {
-		fmt.Printf("conflict: stream %s expected %v, actual version %d\n", conflict.Stream, conflict.Expected, conflict.Actual)
+	svc, err := commands.New(l, &commands.Options{Clock: clk.Now, Projections: proj, Vault: vault})
+	if err != nil {
+		return err
 	}
 
-	fmt.Println("stream key-1:")
-	for ev, err := range l.ReadStream(ctx, "key-1", 0) {
+	t := &tour{ctx: ctx, w: w, l: l, proj: proj, svc: svc, clock: clk, loc: loc}
+	for _, section := range []func() error{
+		t.setup, t.shareKeys, t.digitalKeys, t.intercomKeys, t.onlineKeys,
+		t.keyLists, t.histories, t.outbox, t.verify,
+	} {
+		if err := section(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// demoVault is the service's vault with a seeded random source, so that the
+// share codes, PINs, salts and data keys — and with them the head digest —
+// are the same on every run of the tour. A backend never does this: it
+// passes commands.Options{Root: …} from its secret manager and the library
+// draws everything from crypto/rand.
+func demoVault(l *ledger.Ledger) (*secret.Vault, error) {
+	return secret.NewVault(&secret.Options{
+		Root:     secret.New([]byte("quickstart root secret: production roots come from a secret manager")),
+		Keystore: secret.NewLedgerKeystore(l),
+		Rand:     &seeded{r: rand.NewChaCha8([32]byte{'k', 'e', 'y', 'l', 'e', 'd', 'g', 'e', 'r'})},
+	})
+}
+
+// seeded is a deterministic io.Reader, safe for concurrent use.
+type seeded struct {
+	mu sync.Mutex
+	r  *rand.ChaCha8
+}
+
+func (s *seeded) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r.Read(p)
+}
+
+// clock is the tour's settable clock (read by the ledger and the service).
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+
+// id is the next command ID: fixed, so runs are reproducible (a backend
+// would use one UUID per user request, reused when the request is retried).
+func (t *tour) id() uuid.UUID {
+	t.n++
+	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "https://example.com/keyledger/quickstart/%d", t.n))
+}
+
+// at is an instant in Berlin in March 2026.
+func (t *tour) at(day, hour, min int) time.Time {
+	return time.Date(2026, 3, day, hour, min, 0, 0, t.loc)
+}
+
+// when formats an instant in the locks' zone.
+func (t *tour) when(at time.Time) string { return at.In(t.loc).Format("Mon 02 Jan 15:04") }
+
+func (t *tour) heading(title string) {
+	fmt.Fprintf(t.w, "\n== %s\n\n", title)
+}
+
+func (t *tour) say(format string, args ...any) { fmt.Fprintf(t.w, format+"\n", args...) }
+
+// ok prints a step that worked, or returns its error.
+func (t *tour) ok(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	t.say("  ✓ %s", what)
+	return nil
+}
+
+// table prints rows aligned under a header; empty cells show as "-".
+func (t *tour) table(header []string, rows [][]string) {
+	tw := tabwriter.NewWriter(t.w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  "+strings.Join(header, "\t"))
+	for _, r := range rows {
+		for i := range r {
+			if r[i] == "" {
+				r[i] = "-"
+			}
+		}
+		fmt.Fprintln(tw, "  "+strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// setup registers the people and the locks of the tour.
+func (t *tour) setup() error {
+	t.heading("Accounts and locks")
+	people := [][3]string{
+		{"bill", "Bill", "bill@example.com"}, // owns the locks
+		{"ann", "Ann", "ann@example.com"},
+		{"bob", "Bob", "bob@example.com"},
+		{"cid", "Cid", "cid@example.com"},
+		{"mia", "Mia", "mia@example.com"}, // account manager (digital keys)
+		{"tech", "Technician", "tech@example.com"},
+		{"sam", "Site Admin", "sam@example.com"},
+		{"courier", "Courier", "courier@example.com"},
+		{"cleaner", "Cleaner", "cleaner@example.com"},
+	}
+	var rows [][]string
+	for _, p := range people {
+		if err := t.svc.RegisterAccount(t.ctx, commands.RegisterAccount{ID: t.id(), Account: p[0], Name: p[1], Email: p[2]}); err != nil {
+			return err
+		}
+		rows = append(rows, p[:])
+	}
+	t.table(strings.Fields("ACCOUNT NAME EMAIL"), rows)
+	t.say("")
+
+	locks := []commands.RegisterLock{
+		{Lock: front, Owner: "bill", Name: "Front door", Slots: 3},
+		{Lock: office, Owner: "mia", Name: "Office"},
+		{Lock: building, Owner: "bill", Name: "Phonein Intercom", Doors: commands.DoorMain | commands.DoorInner},
+		{Lock: garage, Owner: "bill", Name: "Garage", Doors: commands.DoorMain | commands.DoorInner},
+	}
+	rows = nil
+	for _, c := range locks {
+		c.ID, c.Zone = t.id(), zone
+		if err := t.svc.RegisterLock(t.ctx, c); err != nil {
+			return err
+		}
+		r, err := t.proj.Lock(t.ctx, c.Lock)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("  v%d %s %+v\n", ev.Version, ev.Type, ev.Data)
+		rows = append(rows, []string{r.Lock, r.Name, r.Owner, r.Zone, fmt.Sprint(r.Slots), r.Doors.String()})
 	}
+	t.table(strings.Fields("LOCK NAME OWNER ZONE SLOTS DOORS"), rows)
+	t.say("")
 
-	// A subscriber catches up from its checkpoint and then follows live appends.
-	subCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	seen := make(chan ledger.Event)
-	go func() {
-		defer close(seen)
-		for ev, err := range l.Subscribe(subCtx, "demo") {
-			if err != nil {
-				return
-			}
-			seen <- ev
+	// The address book (seeds 001, 002): Ann and Bob are a tap away for Bill.
+	for _, c := range []string{"ann", "bob"} {
+		if err := t.svc.AddContact(t.ctx, commands.AddContact{ID: t.id(), Account: "bill", Contact: c}); err != nil {
+			return err
 		}
-	}()
-	for range 2 {
-		ev := <-seen
-		fmt.Printf("subscriber caught up: position %d %s\n", ev.Position, ev.Type)
 	}
-	if _, err := l.Append(ctx, "key-2", ledger.ExpectNoStream,
-		ledger.NewEvent{ID: id(4), Data: KeyGranted{Lock: "front-door", Holder: "bob"}}); err != nil {
-		return err
-	}
-	ev := <-seen
-	fmt.Printf("subscriber live: position %d %s %+v\n", ev.Position, ev.Type, ev.Data)
-	var cp ledger.StateBatch
-	cp.SetCheckpoint("demo", ev.Position)
-	if err := l.ApplyState(ctx, &cp); err != nil {
-		return err
-	}
-	cancel()
-	for range seen {
-	}
-
-	head, err := l.Verify(ctx)
+	contacts, err := t.proj.Contacts(t.ctx, "bill")
 	if err != nil {
 		return err
 	}
-	fmt.Printf("verified %d events; head digest %s\n", head.Position, head)
-	return l.CheckDigest(ctx, head)
+	rows = nil
+	for _, c := range contacts {
+		rows = append(rows, []string{c.Account, c.Name, c.Email})
+	}
+	t.say("Bill's address book")
+	t.table(strings.Fields("ID NAME EMAIL"), rows)
+	return nil
+}
+
+// shareKeys is seeds 001 and 002 on the front door.
+func (t *tour) shareKeys() error {
+	t.heading("Share keys (seeds 001, 002): the front door")
+	week := commands.Policy{Start: t.at(2, 9, 0), End: t.at(9, 9, 0), Uses: policy.UsesN(3)}
+	// Start date AND end date AND available times.
+	for _, k := range []struct{ key, name string }{
+		{"guest-ann", "Ann's week"}, {"guest-code", "Guest (code)"}, {"guest-cid", "Cid's week"},
+	} {
+		_, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: k.key, Lock: front, By: "bill", Kind: commands.KindShare,
+			Settings: commands.Settings{Name: k.name, Policy: week}})
+		if err := t.ok("Bill creates "+k.key+": 7 days AND 3 times", err); err != nil {
+			return err
+		}
+	}
+	_, err := t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-ann", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	if err := t.ok("Bill shares guest-ann To ID ann", err); err != nil {
+		return err
+	}
+	res, err := t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-code", By: "bill", Method: commands.ShareToCode,
+		Email: "guest@example.net"})
+	if err := t.ok("Bill shares guest-code To Code, e-mailed to guest@example.net", err); err != nil {
+		return err
+	}
+	code := res.Code.Reveal() // shown to Bill once; the log keeps only a keyed hash
+	t.say("    the server-generated code: %v (%d characters, shown to Bill once)", res.Code, len(code))
+	_, err = t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-cid", By: "bill", Method: commands.ShareToID, Account: "cid"})
+	if err := t.ok("Bill shares guest-cid To ID cid", err); err != nil {
+		return err
+	}
+	// Not downloaded yet: the owner may still edit or cancel (K3).
+	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-code", By: "bill",
+		Settings: commands.Settings{Name: "Guest (code), 2 times", Policy: commands.Policy{Start: week.Start, End: week.End, Uses: policy.UsesN(2)}}})
+	if err := t.ok("Bill edits guest-code before download: 2 times", err); err != nil {
+		return err
+	}
+	if err := t.ok("Bill revokes guest-cid before download", t.svc.RevokeKey(t.ctx, commands.KeyCommand{ID: t.id(), Key: "guest-cid", By: "bill"})); err != nil {
+		return err
+	}
+	if err := t.keyList(front, "Key list of the front door (Mon 09:00)"); err != nil {
+		return err
+	}
+
+	t.clock.Set(t.at(2, 9, 30))
+	t.say("")
+	_, err = t.svc.DownloadKey(t.ctx, commands.DownloadKey{ID: t.id(), Key: "guest-ann", By: "bob"})
+	if err := t.refused("Bob tries to download guest-ann, shared with Ann", err); err != nil {
+		return err
+	}
+	_, err = t.svc.DownloadKey(t.ctx, commands.DownloadKey{ID: t.id(), Key: "guest-ann", By: "ann"})
+	if err := t.ok("Ann downloads guest-ann (lock and internet in reach)", err); err != nil {
+		return err
+	}
+	_, err = t.svc.DownloadKey(t.ctx, commands.DownloadKey{ID: t.id(), By: "guest-phone", Code: commands.NewSecret(string(code))})
+	if err := t.ok("a guest's phone downloads with the code alone", err); err != nil {
+		return err
+	}
+
+	t.clock.Set(t.at(2, 10, 0))
+	if err := t.unlock("guest-ann", "ann", commands.DoorMain); err != nil {
+		return err
+	}
+	// Downloaded: the owner can no longer edit or revoke, only reset (K5).
+	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-ann", By: "bill", Settings: commands.Settings{Name: "Ann's month"}})
+	if err := t.refused("Bill edits guest-ann after download", err); err != nil {
+		return err
+	}
+	err = t.svc.RevokeKey(t.ctx, commands.KeyCommand{ID: t.id(), Key: "guest-ann", By: "bill"})
+	if err := t.refused("Bill revokes guest-ann after download", err); err != nil {
+		return err
+	}
+
+	t.clock.Set(t.at(2, 11, 0))
+	if err := t.ok("Bill resets guest-ann: slot 1 gets a new generation", t.svc.ResetKey(t.ctx, commands.KeyCommand{ID: t.id(), Key: "guest-ann", By: "bill"})); err != nil {
+		return err
+	}
+	cr, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: "guest-bob", Lock: front, By: "bill", Kind: commands.KindShare, Slot: 1,
+		Settings: commands.Settings{Name: "Bob's week", Policy: commands.Policy{Start: t.at(2, 11, 0), End: t.at(9, 11, 0)}}})
+	if err := t.ok("Bill creates guest-bob in slot 1", err); err != nil {
+		return err
+	}
+	t.say("    slot %d, generation %d: Bob's key overwrites Ann's at the lock", cr.Slot, cr.Generation)
+	_, err = t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-bob", By: "bill", Method: commands.ShareToID, Account: "bob"})
+	if err := t.ok("Bill shares guest-bob To ID bob", err); err != nil {
+		return err
+	}
+	_, err = t.svc.DownloadKey(t.ctx, commands.DownloadKey{ID: t.id(), Key: "guest-bob", By: "bob"})
+	if err := t.ok("Bob downloads guest-bob", err); err != nil {
+		return err
+	}
+	t.clock.Set(t.at(2, 11, 15))
+	if err := t.unlock("guest-ann", "ann", commands.DoorMain); err != nil {
+		return err
+	}
+	if err := t.unlock("guest-bob", "bob", commands.DoorMain); err != nil {
+		return err
+	}
+
+	// Deleting a downloaded key at once: deactivate its slot at the lock (K6).
+	t.clock.Set(t.at(2, 11, 30))
+	if err := t.ok("Bill requests deactivation of guest-code", t.svc.RequestDeactivation(t.ctx, commands.KeyCommand{ID: t.id(), Key: "guest-code", By: "bill"})); err != nil {
+		return err
+	}
+	pend, err := t.proj.PendingDeactivations(t.ctx, front, t.clock.Now())
+	if err != nil {
+		return err
+	}
+	for _, k := range pend {
+		t.say("    pending at the lock: %s in slot %d (its offline key may still open until the lock confirms)", k.Key, k.Slot)
+	}
+	if err := t.unlock("guest-code", "guest-phone", commands.DoorMain); err != nil {
+		return err
+	}
+	t.clock.Set(t.at(2, 11, 45))
+	if err := t.ok("Bill's phone at the lock: the lock confirms the deactivation", t.svc.ConfirmDeactivation(t.ctx, commands.KeyCommand{ID: t.id(), Key: "guest-code", By: "bill"})); err != nil {
+		return err
+	}
+	if err := t.ok("Bill deletes guest-cid (cancelled, never downloaded)", t.svc.DeleteKey(t.ctx, commands.KeyCommand{ID: t.id(), Key: "guest-cid", By: "bill"})); err != nil {
+		return err
+	}
+
+	if err := t.keyList(front, "Key list of the front door (Mon 12:00)"); err != nil {
+		return err
+	}
+	slots, err := t.proj.Slots(t.ctx, front)
+	if err != nil {
+		return err
+	}
+	var rows [][]string
+	for _, s := range slots {
+		rows = append(rows, []string{fmt.Sprint(s.Slot), string(s.State), fmt.Sprint(s.Generation), s.Key})
+	}
+	t.say("\nShare Key Management: locations of the front door")
+	t.table(strings.Fields("SLOT STATE GENERATION KEY"), rows)
+	return nil
+}
+
+// digitalKeys is seed 003 on the office.
+func (t *tour) digitalKeys() error {
+	t.heading("Digital keys (seed 003): the office")
+	t.clock.Set(t.at(2, 12, 0))
+	keys := []struct {
+		key, desc, user string
+		cred            commands.Credential
+		role            commands.Role
+		from, to        time.Time
+	}{
+		{"dk-clean", "cleaning crew, this morning", "cid", commands.CredentialApp, commands.RoleUser, t.at(2, 7, 0), t.at(2, 13, 0)},
+		{"dk-tech", "technician, Friday business hours", "tech", commands.CredentialPIN, commands.RoleUser, t.at(6, 9, 0), t.at(6, 17, 0)},
+		{"dk-admin", "site admin, next week", "sam", commands.CredentialKeycard, commands.RoleAdmin, t.at(9, 0, 0), t.at(14, 0, 0)},
+	}
+	for _, k := range keys {
+		res, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: k.key, Lock: office, By: "mia", Kind: commands.KindDigital,
+			For: k.user, Credential: k.cred, Email: k.cred == commands.CredentialPIN,
+			Settings: commands.Settings{Name: k.desc, Role: k.role, Policy: commands.Policy{Start: k.from, End: k.to}}})
+		if err := t.ok(fmt.Sprintf("Mia creates %s for %s (%v, ROLE-%v)", k.key, k.user, k.cred, k.role), err); err != nil {
+			return err
+		}
+		if !res.PIN.IsZero() {
+			t.say("    PIN %v (%d digits, shown to Mia once; e-mailed to %s sealed)", res.PIN, res.PIN.Len(), k.user)
+		}
+	}
+
+	instants := []time.Time{t.at(2, 12, 0), t.at(6, 12, 0), t.at(10, 12, 0), t.at(16, 12, 0)}
+	header := strings.Fields("KEY USER TYPE ROLE FROM TO")
+	status := map[string][]string{}
+	for _, at := range instants {
+		header = append(header, at.Format("Mon 02 Jan"))
+		table, err := t.proj.DigitalKeys(t.ctx, "mia", at)
+		if err != nil {
+			return err
+		}
+		for _, k := range table {
+			status[k.Key] = append(status[k.Key], string(k.Status.Status))
+		}
+	}
+	table, err := t.proj.DigitalKeys(t.ctx, "mia", t.clock.Now())
+	if err != nil {
+		return err
+	}
+	var rows [][]string
+	for _, k := range table {
+		p := k.Settings.Policy
+		rows = append(rows, append([]string{k.Key, k.Recipient, k.Credential.String(), "ROLE-" + k.Settings.Role.String(),
+			t.when(p.Start), t.when(p.End)}, status[k.Key]...))
+	}
+	t.say("\nDigital keys table, status at noon on four days")
+	t.table(header, rows)
+
+	t.say("")
+	if err := t.unlockFrom("dk-clean", "cid", commands.DoorMain, "app"); err != nil {
+		return err
+	}
+	if err := t.unlockFrom("dk-tech", "tech", commands.DoorMain, "keypad"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// intercomKeys is seed 004 on the intercom of a building with an inner door.
+func (t *tour) intercomKeys() error {
+	t.heading("Intercom keys (seed 004): Phonein Intercom")
+	t.clock.Set(t.at(2, 13, 0))
+	keys := []struct {
+		key, holder string
+		st          commands.Settings
+	}{
+		{"mine", "bill", commands.Settings{Name: "My key"}}, // unlimited, Friend (the defaults)
+		{"parcel", "courier", commands.Settings{Name: "Parcel drop", Category: commands.CategoryDelivery,
+			Policy: commands.Policy{Start: t.at(3, 8, 0), End: t.at(3, 18, 0), Uses: policy.SingleUse}}},
+		{"cleaning", "cleaner", commands.Settings{Name: "House cleaner", Category: commands.CategoryServices,
+			Doors: commands.DoorMain | commands.DoorInner, Welcome: "Welcome! The inner door is the second on the left.",
+			Policy: commands.Policy{Start: t.at(1, 0, 0), End: t.at(31, 0, 0),
+				Windows: []policy.Window{{Days: policy.Days(time.Monday, time.Wednesday), From: 8 * 60, To: 12 * 60}}}}},
+	}
+	for _, k := range keys {
+		_, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: k.key, Lock: building, By: "bill", Kind: commands.KindIntercom, Settings: k.st})
+		if err != nil {
+			return err
+		}
+		_, err = t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: k.key, By: "bill", Method: commands.ShareToID, Account: k.holder})
+		if err != nil {
+			return err
+		}
+		_, err = t.svc.DownloadKey(t.ctx, commands.DownloadKey{ID: t.id(), Key: k.key, By: k.holder})
+		if err := t.ok(fmt.Sprintf("Bill creates %q and shares it with %s, who opens it in the app", k.st.Name, k.holder), err); err != nil {
+			return err
+		}
+	}
+	if err := t.keyList(building, "Keys of the intercom (Mon 13:00)"); err != nil {
+		return err
+	}
+
+	t.say("")
+	for _, u := range []struct {
+		at      time.Time
+		key, by string
+		door    commands.Door
+	}{
+		{t.at(3, 9, 0), "parcel", "courier", commands.DoorMain},
+		{t.at(3, 9, 30), "cleaning", "cleaner", commands.DoorMain},
+		{t.at(3, 10, 0), "parcel", "courier", commands.DoorMain},
+		{t.at(4, 9, 0), "cleaning", "cleaner", commands.DoorInner},
+		{t.at(4, 13, 0), "cleaning", "cleaner", commands.DoorMain},
+		{t.at(4, 13, 5), "mine", "bill", commands.DoorInner},
+		{t.at(4, 13, 10), "mine", "courier", commands.DoorMain},
+	} {
+		t.clock.Set(u.at)
+		if err := t.unlockFrom(u.key, u.by, u.door, "intercom"); err != nil {
+			return err
+		}
+	}
+	// "A key can be edited at any time."
+	t.clock.Set(t.at(4, 13, 15))
+	st := keys[0].st
+	st.Doors = commands.DoorMain | commands.DoorInner
+	if err := t.ok(`Bill edits "My key": also opens inner door`, t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "mine", By: "bill", Settings: st})); err != nil {
+		return err
+	}
+	t.clock.Set(t.at(4, 13, 20))
+	if err := t.unlockFrom("mine", "bill", commands.DoorInner, "intercom"); err != nil {
+		return err
+	}
+	t.clock.Set(t.at(4, 13, 30))
+	if err := t.ok(`Bill deletes "House cleaner"`, t.svc.DeleteKey(t.ctx, commands.KeyCommand{ID: t.id(), Key: "cleaning", By: "bill"})); err != nil {
+		return err
+	}
+	t.clock.Set(t.at(4, 13, 35))
+	if err := t.unlockFrom("cleaning", "cleaner", commands.DoorMain, "intercom"); err != nil {
+		return err
+	}
+	return t.keyList(building, "Keys of the intercom (Wed 13:35)")
+}
+
+// onlineKeys is seed 000 on the garage.
+func (t *tour) onlineKeys() error {
+	t.heading("Online keys (seed 000): the garage's lock group")
+	t.clock.Set(t.at(9, 9, 0))
+	st, err := t.svc.TurnOnNetwork(t.ctx, commands.TurnOnNetwork{ID: t.id(), Lock: garage, By: "bill",
+		MasterCode: commands.NewSecret("731946"), Duration: 30 * 24 * time.Hour})
+	if err := t.ok("Bill turns on network management (master code stored sealed)", err); err != nil {
+		return err
+	}
+	t.say("    operating duration ends %s", t.when(st.Until))
+	err = t.svc.CreateOnlineKey(t.ctx, commands.CreateOnlineKey{ID: t.id(), Key: "client", Lock: garage, By: "bill",
+		Settings: commands.Settings{Name: "Client, Tue 10-12", Policy: commands.Policy{
+			Windows: []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}}}})
+	if err := t.ok("Bill creates online key client: every Tuesday 10:00-12:00", err); err != nil {
+		return err
+	}
+	err = t.svc.CreateOnlineKey(t.ctx, commands.CreateOnlineKey{ID: t.id(), Key: "staff", Lock: garage, By: "bill",
+		Settings: commands.Settings{Name: "Staff, not at night", Doors: commands.DoorMain | commands.DoorInner, Policy: commands.Policy{
+			Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 22 * 60, To: 6 * 60}}}}})
+	if err := t.ok("Bill creates online key staff: any day, invalid at night 22:00-06:00", err); err != nil {
+		return err
+	}
+	for _, inv := range []struct{ key, account string }{{"client", "ann"}, {"client", "bob"}, {"staff", "cid"}} {
+		err := t.svc.InviteMember(t.ctx, commands.InviteMember{ID: t.id(), Lock: garage, Key: inv.key, Account: inv.account, By: "bill"})
+		if err := t.ok(fmt.Sprintf("Bill invites %s to key %s (\"Join Bill's group\")", inv.account, inv.key), err); err != nil {
+			return err
+		}
+	}
+	t.clock.Set(t.at(9, 9, 30))
+	err = t.svc.AcceptInvitation(t.ctx, commands.AcceptInvitation{ID: t.id(), Lock: garage, Account: "ann",
+		Password: commands.NewSecret("ann's personal password"), LockName: "Bill's garage"})
+	if err := t.ok("Ann accepts, sets a personal password and names the lock \"Bill's garage\"", err); err != nil {
+		return err
+	}
+	err = t.svc.DeclineInvitation(t.ctx, commands.InvitationCommand{ID: t.id(), Lock: garage, Account: "bob"})
+	if err := t.ok("Bob declines (Bill is notified)", err); err != nil {
+		return err
+	}
+	err = t.svc.AcceptInvitation(t.ctx, commands.AcceptInvitation{ID: t.id(), Lock: garage, Account: "cid",
+		Password: commands.NewSecret("cid's personal password"), LockName: "Workshop"})
+	if err := t.ok("Cid accepts and names the lock \"Workshop\"", err); err != nil {
+		return err
+	}
+	err = t.svc.SetMemberPermissions(t.ctx, commands.SetMemberPermissions{ID: t.id(), Lock: garage, Account: "cid", By: "bill",
+		Permissions: commands.Permissions{Doors: commands.DoorMain | commands.DoorInner, Ops: commands.OpUnlock}})
+	if err := t.ok("Bill lets Cid open both doors (unlock only, no history)", err); err != nil {
+		return err
+	}
+	if err := t.groupStatus("Online Key group status (Mon 09 Mar 09:30)"); err != nil {
+		return err
+	}
+
+	t.say("")
+	for _, u := range []struct {
+		at      time.Time
+		key, by string
+		pw      string
+		door    commands.Door
+	}{
+		{t.at(10, 10, 30), "client", "ann", "ann's personal password", commands.DoorMain},
+		{t.at(10, 10, 35), "client", "ann", "a wrong password", commands.DoorMain},
+		{t.at(10, 10, 40), "client", "bob", "bob's guess", commands.DoorMain},
+		{t.at(10, 13, 0), "client", "ann", "ann's personal password", commands.DoorMain},
+		{t.at(10, 13, 0), "staff", "cid", "cid's personal password", commands.DoorInner},
+		{t.at(10, 23, 0), "staff", "cid", "cid's personal password", commands.DoorMain},
+		{t.at(11, 10, 30), "client", "ann", "ann's personal password", commands.DoorMain},
+	} {
+		t.clock.Set(u.at)
+		r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: u.key, By: u.by, Password: commands.NewSecret(u.pw), Door: u.door})
+		if err != nil {
+			return err
+		}
+		t.decision(u.key, u.by, u.door, "online", r)
+	}
+	t.clock.Set(t.at(11, 11, 0))
+	err = t.svc.TurnOffNetwork(t.ctx, commands.TurnOffNetwork{ID: t.id(), Lock: garage, By: "bill"})
+	if err := t.ok("Bill turns network management off: the master code is erased", err); err != nil {
+		return err
+	}
+	_, err = t.svc.RevealMasterCode(t.ctx, garage, "bill")
+	if err := t.refused("the service reads the master code", err); err != nil {
+		return err
+	}
+	t.clock.Set(t.at(17, 10, 30))
+	r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: "client", By: "ann", Password: commands.NewSecret("ann's personal password")})
+	if err != nil {
+		return err
+	}
+	t.decision("client", "ann", commands.DoorMain, "online", r)
+	return nil
+}
+
+// keyLists prints the lists across locks: the owner's "Share key list"
+// (P2) and a holder's "my keys" (P3), with status at the clock's time.
+func (t *tour) keyLists() error {
+	now := t.clock.Now()
+	t.heading("Key lists across locks at " + t.when(now))
+	for _, q := range []struct {
+		title string
+		list  func(context.Context, string, time.Time) ([]projections.KeyView, error)
+		who   string
+	}{
+		{"Bill's share key list (every key he made, all locks)", t.proj.ShareKeyList, "bill"},
+		{"Ann's keys", t.proj.HolderKeys, "ann"},
+	} {
+		keys, err := q.list(t.ctx, q.who, now)
+		if err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, k := range keys {
+			next := ""
+			if !k.Status.NextOpen.IsZero() {
+				next = t.when(k.Status.NextOpen)
+			}
+			rows = append(rows, []string{k.LockName, k.Key, k.Kind.String(), sharing(k), string(k.Status.Status), yesNo(k.Status.InWindow), next, k.Holder})
+		}
+		t.say("%s", q.title)
+		t.table(strings.Fields("LOCK KEY KIND SHARING STATUS OPEN-NOW NEXT-OPEN HOLDER"), rows)
+		t.say("")
+	}
+	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// histories prints the front door's history and Ann's across locks (H1).
+func (t *tour) histories() error {
+	t.heading("History")
+	for _, q := range []struct {
+		title string
+		q     projections.HistoryQuery
+	}{
+		{"Front door", projections.HistoryQuery{Lock: front}},
+		{"Ann, across all locks", projections.HistoryQuery{Account: "ann"}},
+	} {
+		q.q.Limit = 100
+		page, err := t.proj.History(t.ctx, q.q)
+		if err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, h := range page.Entries {
+			rows = append(rows, []string{t.when(h.Time), h.Lock, h.Type, h.Key, h.Account, h.Subject, detail(h)})
+		}
+		t.say("%s", q.title)
+		t.table(strings.Fields("TIME LOCK EVENT KEY BY CONCERNS RESULT"), rows)
+		t.say("")
+	}
+	return nil
+}
+
+// detail is the outcome column of a history entry.
+func detail(h projections.HistoryEntry) string {
+	switch {
+	case h.Type == "key.unlock_attempted" && h.Granted:
+		return fmt.Sprintf("granted (%v door, %s)", h.Door, h.Source)
+	case h.Type == "key.unlock_attempted":
+		return fmt.Sprintf("denied: %s (%v door, %s)", h.Reason, h.Door, h.Source)
+	}
+	return h.Reason
+}
+
+// outbox shows what the backend must tell people (N1), then delivers and
+// acknowledges it.
+func (t *tour) outbox() error {
+	t.heading("Outbox: what the backend must send (drained, acknowledged)")
+	pending, err := t.proj.Pending(t.ctx, 100)
+	if err != nil {
+		return err
+	}
+	var rows [][]string
+	for _, m := range pending {
+		sealed := ""
+		if len(m.Secret) > 0 {
+			// The backend opens it (RevealNotificationSecret) only to put it
+			// in the message it sends; the tour shows just that it is sealed.
+			sealed = fmt.Sprintf("sealed, %d bytes", len(m.Secret))
+		}
+		rows = append(rows, []string{m.Topic, m.To, m.Email, m.Key, m.Message, sealed})
+	}
+	t.table(strings.Fields("TOPIC TO EMAIL KEY MESSAGE SECRET"), rows)
+	for _, m := range pending {
+		if err := t.svc.AckNotification(t.ctx, m.ID); err != nil {
+			return err
+		}
+	}
+	left, err := t.proj.Pending(t.ctx, 100)
+	if err != nil {
+		return err
+	}
+	t.say("\n  %d delivered and acknowledged; %d pending", len(pending), len(left))
+	return nil
+}
+
+// verify checks the hash chain of the whole log and prints its head digest (H3).
+func (t *tour) verify() error {
+	t.heading("Tamper evidence")
+	head, err := t.l.Verify(t.ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.l.CheckDigest(t.ctx, head); err != nil {
+		return err
+	}
+	t.say("  verified %d events, chain intact", head.Position)
+	t.say("  head digest %s", head)
+	t.say("  (export it: an auditor's CheckDigest later proves the history was not rewritten)")
+	return nil
+}
+
+// keyList prints a lock's key list with status at the clock's time (P1, K8).
+func (t *tour) keyList(lock, title string) error {
+	keys, err := t.proj.KeyList(t.ctx, lock, t.clock.Now())
+	if err != nil {
+		return err
+	}
+	var rows [][]string
+	for _, k := range keys {
+		slot := ""
+		if k.Slot > 0 {
+			slot = fmt.Sprintf("%d/g%d", k.Slot, k.Generation)
+		}
+		holder := k.Holder
+		if holder == "" {
+			holder = k.Recipient
+		}
+		rows = append(rows, []string{k.Key, k.Settings.Name, k.Kind.String(), slot, sharing(k), k.State.String(),
+			string(k.Status.Status), uses(k), describe(k.Settings, k.Kind, t.loc), holder})
+	}
+	t.say("\n%s", title)
+	t.table(strings.Fields("KEY NAME KIND SLOT SHARING STATE STATUS USES SCHEDULE HOLDER"), rows)
+	return nil
+}
+
+// sharing is the sharing state as the apps word it.
+func sharing(k projections.KeyView) string {
+	switch k.Status.Sharing {
+	case commands.InSharing:
+		return "Sharing"
+	case commands.Shared:
+		return "Shared"
+	}
+	return "Not shared"
+}
+
+func uses(k projections.KeyView) string {
+	u := k.Settings.Policy.Uses
+	if !u.Limited {
+		return fmt.Sprint(k.Status.Uses)
+	}
+	return fmt.Sprintf("%d of %d", k.Status.Uses, u.N)
+}
+
+// describe is a key's settings in a few words.
+func describe(st commands.Settings, kind commands.Kind, loc *time.Location) string {
+	var parts []string
+	p := st.Policy
+	for _, w := range p.Windows {
+		parts = append(parts, days(w.Days)+" "+policy.FormatClock(w.From)+"-"+policy.FormatClock(w.To))
+	}
+	for _, b := range p.Blackouts {
+		parts = append(parts, "not "+policy.FormatClock(b.From)+"-"+policy.FormatClock(b.To))
+	}
+	const day = "02 Jan 15:04"
+	switch {
+	case !p.Start.IsZero() && !p.End.IsZero():
+		parts = append([]string{p.Start.In(loc).Format(day) + " to " + p.End.In(loc).Format(day)}, parts...)
+	case !p.End.IsZero():
+		parts = append([]string{"until " + p.End.In(loc).Format(day)}, parts...)
+	case !p.Start.IsZero():
+		parts = append([]string{"from " + p.Start.In(loc).Format(day)}, parts...)
+	case len(parts) == 0:
+		parts = append(parts, "always")
+	}
+	if st.Doors&commands.DoorInner != 0 {
+		parts = append(parts, "inner door")
+	}
+	if kind == commands.KindIntercom {
+		parts = append(parts, st.Category.String())
+	}
+	if st.Welcome != "" {
+		parts = append(parts, "welcome message")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// days is a set of weekdays, "Mon+Wed".
+func days(d policy.Weekdays) string {
+	if d == policy.EveryDay {
+		return "daily"
+	}
+	var s []string
+	for i := time.Sunday; i <= time.Saturday; i++ {
+		wd := (i + 1) % 7 // from Monday
+		if d.Has(wd) {
+			s = append(s, wd.String()[:3])
+		}
+	}
+	return strings.Join(s, "+")
+}
+
+// unlock is an online unlock from the app.
+func (t *tour) unlock(key, by string, door commands.Door) error {
+	return t.unlockFrom(key, by, door, "app")
+}
+
+func (t *tour) unlockFrom(key, by string, door commands.Door, source string) error {
+	r, err := t.svc.Unlock(t.ctx, commands.Unlock{ID: t.id(), Key: key, By: by, Door: door, Source: source})
+	if err != nil {
+		return err
+	}
+	t.decision(key, by, door, source, r)
+	return nil
+}
+
+// decision prints an unlock decision: a refusal is a recorded answer with a
+// reason, not an error.
+func (t *tour) decision(key, by string, door commands.Door, source string, r commands.UnlockResult) {
+	verdict := fmt.Sprintf("granted (use %d)", r.Uses)
+	mark := "✓"
+	if !r.Granted {
+		verdict, mark = "denied: "+r.Reason, "✗"
+	}
+	t.say("  %s %s  %-11s %-10s %-5v door via %-8s → %s", mark, t.when(t.clock.Now()), by, key, door, source, verdict)
+}
+
+// refused prints a refused command with its typed reason; any other outcome
+// is an error of the tour.
+func (t *tour) refused(what string, err error) error {
+	var (
+		se *commands.StateError
+		nf *commands.NotFoundError
+	)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%s: expected a refusal, got none", what)
+	case errors.As(err, &se):
+		t.say("  ✗ %s: refused, ErrForbidden (*StateError: %s key in state %q, action %q)", what, se.Kind, se.State, se.Action)
+	case errors.Is(err, commands.ErrNotPermitted):
+		t.say("  ✗ %s: refused, ErrNotPermitted", what)
+	case errors.Is(err, commands.ErrNetworkOff):
+		t.say("  ✗ %s: refused, ErrNetworkOff", what)
+	case errors.As(err, &nf):
+		t.say("  ✗ %s: refused, ErrNotFound (%s %q)", what, nf.What, nf.ID)
+	default:
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	t.say("      %v", err)
+	return nil
+}
+
+// groupStatus prints the garage's group (seed 000 step 6).
+func (t *tour) groupStatus(title string) error {
+	gs, err := t.svc.GroupStatus(t.ctx, garage, t.clock.Now())
+	if err != nil {
+		return err
+	}
+	network := "off"
+	if gs.Network.On {
+		network = "on until " + t.when(gs.Network.Until)
+	}
+	t.say("\n%s: %s, owner %s, network management %s", title, gs.LockName, gs.Owner, network)
+	var rows [][]string
+	for _, k := range gs.Keys {
+		rows = append(rows, []string{k.Key, k.Name, k.Doors.String(), k.State.String(), fmt.Sprintf("%d of %d", k.Accounts, commands.MaxOnlineAccounts)})
+	}
+	t.table(strings.Fields("KEY NAME DOORS STATE ACCOUNTS"), rows)
+	t.say("")
+	rows = nil
+	for _, m := range gs.Members {
+		rows = append(rows, []string{m.Account, m.Key, m.State.String(), m.Permissions.Doors.String(), m.Permissions.Ops.String(), m.LockName})
+	}
+	t.table(strings.Fields("ACCOUNT KEY INVITATION DOORS MAY LOCK-NAME"), rows)
+	return nil
 }
