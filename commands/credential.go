@@ -26,23 +26,28 @@ func lockKeyBytes(k [32]byte) []byte {
 // key is downloaded once and cannot change afterwards (only reset, which
 // makes a new key), so the ID never names two different contents.
 func credentialID(k *KeyState) lockproto.CredentialID {
-	h := sha256.Sum256(fmt.Appendf(nil, "keyledger credential\x00%s\x00%s\x00%d\x00%d", k.Lock, k.ID, k.Slot, k.Generation))
+	return credentialIDFor(k.Lock, k.ID, k.Slot, k.Generation)
+}
+
+func credentialIDFor(lock, key string, slot int, gen uint32) lockproto.CredentialID {
+	h := sha256.Sum256(fmt.Appendf(nil, "keyledger credential\x00%s\x00%s\x00%d\x00%d", lock, key, slot, gen))
 	return lockproto.CredentialID(h[:8])
 }
 
 // issue signs the offline credential of a downloaded share key and wraps it
-// with the lock's public key in the download frame the phone receives.
+// with the lock's public key and its pending admin messages in the download
+// frame the phone receives.
 // Slots are numbered from 1 here and from 0 on the wire.
-func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, download []byte, err error) {
+func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, download []byte, admin [][]byte, err error) {
 	if s.issuer == nil || len(k.HolderKey) != 32 || !kindRules[k.Kind].slot {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	if len(l.LockKey) != 32 {
-		return nil, nil, invalid("lock key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
+		return nil, nil, nil, invalid("lock key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
 	}
 	compact, err := compactOf(k.Settings.Policy, l.Blackouts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	role := lockproto.RoleUser
 	if k.Settings.Role == RoleAdmin {
@@ -51,8 +56,9 @@ func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, d
 	c := lockproto.Credential{Lock: LockUUID(k.Lock), ID: credentialID(k), Slot: uint8(k.Slot - 1), Generation: k.Generation,
 		Doors: uint8(k.Settings.Doors), Role: role, Policy: compact, HolderKey: [32]byte(k.HolderKey)}
 	if cred, err = s.issuer.IssueCredential(c); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	download, err = lockproto.AppendDownload(nil, &lockproto.Download{LockKey: [32]byte(l.LockKey), Credential: cred})
-	return cred, download, err
+	admin = pendingFrames(l)
+	download, err = lockproto.AppendDownload(nil, &lockproto.Download{LockKey: [32]byte(l.LockKey), Credential: cred, Admin: admin})
+	return cred, download, admin, err
 }

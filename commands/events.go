@@ -55,6 +55,12 @@ var catalogue = []struct {
 	{"group.member_password_set", 1, MemberPasswordSet{}},
 	{"group.online_key_edited", 1, OnlineKeyEdited{}},
 	{"group.online_key_removed", 1, OnlineKeyRemoved{}},
+	// The path from the ledger to the lock and back (issue 6): types in lockadmin.go.
+	{"lock.admin_issued", 1, AdminIssued{}},
+	{"lock.admin_applied", 1, AdminApplied{}},
+	{"lock.audit_recorded", 1, AuditRecorded{}},
+	{"lock.audit_gap", 1, AuditGap{}},
+	{"key.offline_unlocks_counted", 1, OfflineUnlocksCounted{}},
 }
 
 // Register registers every event type of the catalogue on reg. Open the
@@ -103,6 +109,9 @@ type LockRegistered struct {
 	Slots             int    // number of share-key slots ("locations")
 	Doors             Doors
 	LockKey           []byte `msgpack:",omitempty"` // X25519 public key (lockproto pairing)
+	// AuditKey is the lock's audit MAC key from its pairing, sealed under its
+	// own data key (internal/secret); IngestAudit opens it.
+	AuditKey secret.Sealed `msgpack:",omitempty"`
 }
 
 // SlotAssigned: a share key occupies a slot at the slot's current generation.

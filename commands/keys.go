@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/lockproto"
 )
 
 // Secret is a share code or PIN: it prints as [REDACTED] and refuses every
@@ -16,6 +17,10 @@ type Secret = secret.Secret
 
 // NewSecret wraps a caller's PIN (or a code typed by a user) as a Secret.
 func NewSecret(s string) Secret { return secret.FromString(s) }
+
+// NewSecretBytes wraps key material (a lock's audit key) as a Secret; it
+// copies b.
+func NewSecretBytes(b []byte) Secret { return secret.New(b) }
 
 // CreateKey creates a key for a lock (K1). The lock's owner creates it.
 type CreateKey struct {
@@ -430,9 +435,13 @@ type DownloadResult struct {
 	Generation uint32
 	Settings   Settings
 	// Credential is the signed offline credential and Download the
-	// lockproto download frame (credential and the lock's public key), when
-	// issued (see DownloadKey.HolderKey).
+	// lockproto download frame (credential, the lock's public key and the
+	// lock's pending admin messages), when issued (see DownloadKey.HolderKey).
 	Credential, Download []byte
+	// Admin are the lock's pending admin messages in sequence order (also
+	// inside Download): the phone delivers them to the lock before it
+	// unlocks, whoever's key they concern (lockproto W4).
+	Admin [][]byte
 }
 
 // DownloadKey downloads a shared key. A wrong code or account is ErrNotPermitted.
@@ -503,7 +512,7 @@ func (s *Service) downloadResult(ctx context.Context, key string, evs []ledger.E
 		return DownloadResult{}, err
 	}
 	res := DownloadResult{Key: d.Key, Lock: d.Lock, Slot: k.Slot, Generation: k.Generation, Settings: k.Settings}
-	res.Credential, res.Download, err = s.issue(ctx, k, l.state.(*LockState))
+	res.Credential, res.Download, res.Admin, err = s.issue(ctx, k, l.state.(*LockState))
 	return res, err
 }
 
@@ -552,40 +561,41 @@ type KeyCommand struct {
 
 // RevokeKey cancels a share before download (K3; intercom and digital keys at any time).
 func (s *Service) RevokeKey(ctx context.Context, c KeyCommand) error {
-	return s.keyCommand(ctx, c, ActRevoke, func(k *KeyState, l *LockState) ([]any, []any) {
-		return []any{KeyRevoked{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false)
+	return s.keyCommand(ctx, c, ActRevoke, func(k *KeyState, l *LockState) ([]any, []any, error) {
+		return s.withAdmin(k, l, lockproto.TypeRevoke, []any{KeyRevoked{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false))
 	})
 }
 
 // ResetKey gives a downloaded share key's slot a new generation (K5): the
 // slot is free to share again and the next holder's key overwrites this one.
 func (s *Service) ResetKey(ctx context.Context, c KeyCommand) error {
-	return s.keyCommand(ctx, c, ActReset, func(k *KeyState, l *LockState) ([]any, []any) {
-		return []any{KeyReset{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true)
+	return s.keyCommand(ctx, c, ActReset, func(k *KeyState, l *LockState) ([]any, []any, error) {
+		return s.withAdmin(k, l, lockproto.TypeResetSlot,
+			[]any{KeyReset{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true))
 	})
 }
 
 // RequestDeactivation records that the owner asked the lock to deactivate a
 // downloaded key's slot (K6). The key is listed as pending until confirmed.
 func (s *Service) RequestDeactivation(ctx context.Context, c KeyCommand) error {
-	return s.keyCommand(ctx, c, ActRequestDeactivation, func(k *KeyState, l *LockState) ([]any, []any) {
-		return []any{DeactivationRequested{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot}}, nil
+	return s.keyCommand(ctx, c, ActRequestDeactivation, func(k *KeyState, l *LockState) ([]any, []any, error) {
+		return s.withAdmin(k, l, lockproto.TypeDeactivateSlot, []any{DeactivationRequested{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot}}, nil)
 	})
 }
 
 // ConfirmDeactivation records the lock's confirmation (K6); the slot is free
 // again at a new generation.
 func (s *Service) ConfirmDeactivation(ctx context.Context, c KeyCommand) error {
-	return s.keyCommand(ctx, c, ActConfirmDeactivation, func(k *KeyState, l *LockState) ([]any, []any) {
-		return []any{DeactivationConfirmed{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true)
+	return s.keyCommand(ctx, c, ActConfirmDeactivation, func(k *KeyState, l *LockState) ([]any, []any, error) {
+		return []any{DeactivationConfirmed{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true), nil
 	})
 }
 
 // DeleteKey deletes a key where allowed (a downloaded share key must be
 // reset or deactivated first).
 func (s *Service) DeleteKey(ctx context.Context, c KeyCommand) error {
-	return s.keyCommand(ctx, c, ActDelete, func(k *KeyState, l *LockState) ([]any, []any) {
-		return []any{KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false)
+	return s.keyCommand(ctx, c, ActDelete, func(k *KeyState, l *LockState) ([]any, []any, error) {
+		return []any{KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false), nil
 	})
 }
 
@@ -606,7 +616,20 @@ func releaseAll(k *KeyState, l *LockState, bump bool) []any {
 	return out
 }
 
-func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a Action, decide func(*KeyState, *LockState) (keyEvs, lockEvs []any)) error {
+// withAdmin adds to a key action's lock events the admin message it sends
+// to the lock, if the key holds an offline credential (lockadmin.go).
+func (s *Service) withAdmin(k *KeyState, l *LockState, typ lockproto.Type, keyEvs, lockEvs []any) ([]any, []any, error) {
+	a, ok, err := s.adminOf(k, l, typ)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok {
+		lockEvs = append(lockEvs, a)
+	}
+	return keyEvs, lockEvs, nil
+}
+
+func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a Action, decide func(*KeyState, *LockState) (keyEvs, lockEvs []any, err error)) error {
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
 		return err
 	}
@@ -618,7 +641,10 @@ func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a Action, decide
 		if err := checkAllowed(c.Key, k.Kind, k.State, a); err != nil {
 			return err
 		}
-		kev, lev := decide(k, l)
+		kev, lev, err := decide(k, l)
+		if err != nil {
+			return err
+		}
 		t.emit(keyStream(c.Key), kev...)
 		t.emit(lockStream(k.Lock), lev...)
 		return nil

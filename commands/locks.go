@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/internal/secret"
 )
 
 // MaxSlots bounds a lock's share-key slots (a credential carries its slot
@@ -22,6 +23,10 @@ type RegisterLock struct {
 	// LockKey is the lock's X25519 public key from its pairing
 	// (lockproto.Pairing.LockPublicKey); downloads of offline keys carry it.
 	LockKey [32]byte
+	// AuditKey is the pairing's audit MAC key (lockproto.Pairing.AuditKey,
+	// 32 bytes; NewSecretBytes): sealed under its own data key before it is
+	// recorded, it lets IngestAudit verify the lock's audit records.
+	AuditKey Secret
 }
 
 func (c *RegisterLock) validate() error {
@@ -43,6 +48,9 @@ func (c *RegisterLock) validate() error {
 	if c.Doors&^allDoors != 0 || c.Doors&DoorMain == 0 {
 		return invalid("doors", "%v must include the main door and nothing unknown", c.Doors)
 	}
+	if !c.AuditKey.IsZero() && c.AuditKey.Len() != 32 {
+		return invalid("audit key", "%d bytes, want 32", c.AuditKey.Len())
+	}
 	return nil
 }
 
@@ -51,7 +59,17 @@ func (s *Service) RegisterLock(ctx context.Context, c RegisterLock) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	_, err := s.execute(ctx, c.ID, func(t *txn) error {
+	var sealed secret.Sealed
+	if !c.AuditKey.IsZero() {
+		if err := s.needVault(); err != nil {
+			return err
+		}
+		var err error
+		if sealed, err = s.vault.Seal(ctx, c.AuditKey, auditAAD(c.Lock)); err != nil {
+			return err
+		}
+	}
+	evs, err := s.execute(ctx, c.ID, func(t *txn) error {
 		owner, err := t.account(c.Owner)
 		if err != nil {
 			return err
@@ -66,9 +84,13 @@ func (s *Service) RegisterLock(ctx context.Context, c RegisterLock) error {
 		if l.Exists() {
 			return exists("lock", c.Lock)
 		}
-		t.emit(lockStream(c.Lock), LockRegistered{Lock: c.Lock, Owner: c.Owner, Name: c.Name, Zone: c.Zone, Slots: c.Slots, Doors: c.Doors, LockKey: lockKeyBytes(c.LockKey)})
+		t.emit(lockStream(c.Lock), LockRegistered{Lock: c.Lock, Owner: c.Owner, Name: c.Name, Zone: c.Zone, Slots: c.Slots, Doors: c.Doors,
+			LockKey: lockKeyBytes(c.LockKey), AuditKey: sealed})
 		return nil
 	})
+	if sealed != nil && (err != nil || isReplay(evs)) {
+		_ = s.vault.ShredSealed(ctx, sealed) // in no event: destroy its key now
+	}
 	return err
 }
 

@@ -121,7 +121,8 @@ type txn struct {
 	loaded map[string]cacheEntry
 	order  []string // streams to append to, in order
 	staged map[string][]any
-	anyVer map[string]bool // streams appended with ExpectAny (never loaded)
+	anyVer map[string]bool        // streams appended with ExpectAny (never loaded)
+	ids    map[string][]uuid.UUID // event IDs chosen by the command (emitID), else derived from its ID
 }
 
 // load returns the folded state of a stream and remembers its version as the
@@ -173,6 +174,17 @@ func (t *txn) emit(stream string, events ...any) {
 		t.order = append(t.order, stream)
 	}
 	t.staged[stream] = append(t.staged[stream], events...)
+}
+
+// emitID stages one event with an ID the command chose (audit ingest
+// derives them from the lock and the audit sequence number). A stream's
+// events are all emitted with emitID or none.
+func (t *txn) emitID(stream string, id uuid.UUID, event any) {
+	if t.ids == nil {
+		t.ids = map[string][]uuid.UUID{}
+	}
+	t.ids[stream] = append(t.ids[stream], id)
+	t.emit(stream, event)
 }
 
 // emitAny stages events for a stream appended without a version check
@@ -278,6 +290,9 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, decide func(t *tx
 			evs := make([]ledger.NewEvent, len(t.staged[stream]))
 			for j, d := range t.staged[stream] {
 				id := eventID(cmd, n)
+				if ids := t.ids[stream]; j < len(ids) {
+					id = ids[j]
+				}
 				n++
 				evs[j] = ledger.NewEvent{ID: id, Data: d, Time: t.now}
 				out = append(out, ledger.Event{Stream: stream, Version: e.version + uint64(j) + 1, ID: id, Time: t.now, Data: d})

@@ -4,7 +4,9 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/lockproto"
 )
 
 // aggregate is the folded state of one stream. evolve applies one event;
@@ -58,6 +60,17 @@ type LockState struct {
 	SlotGens              []uint32            // generation of slot i+1
 	PINs                  map[[32]byte]string // PIN hash -> key
 	Blackouts             []Blackout
+	AuditKey              secret.Sealed // the pairing's audit MAC key, sealed
+	// Admin messages to the lock (lockadmin.go): AdminSeq is the last
+	// sequence number issued, Pending those issued and not yet seen in the
+	// lock's audit (in sequence order), AdminSeen the highest sequence
+	// number the audit showed the lock consumed.
+	AdminSeq  uint32
+	AdminSeen uint32
+	Pending   []AdminIssued
+	// Credentials maps the credential ID of every key that ever held a
+	// slot of the lock to the key (audit records name credentials).
+	Credentials map[lockproto.CredentialID]string
 }
 
 // Exists reports whether the lock is registered.
@@ -72,12 +85,17 @@ func (l *LockState) evolve(ev ledger.Event) {
 	switch e := ev.Data.(type) {
 	case LockRegistered:
 		l.ID, l.Owner, l.Name, l.Zone, l.Doors, l.LockKey = e.Lock, e.Owner, e.Name, e.Zone, e.Doors, e.LockKey
+		l.AuditKey = e.AuditKey
 		l.SlotKeys = make([]string, e.Slots)
 		l.SlotGens = make([]uint32, e.Slots)
 	case SlotAssigned: // slots are numbered from 1
 		if e.Slot >= 1 && e.Slot <= len(l.SlotKeys) {
 			l.SlotKeys[e.Slot-1], l.SlotGens[e.Slot-1] = e.Key, e.Generation
 		}
+		if l.Credentials == nil {
+			l.Credentials = map[lockproto.CredentialID]string{}
+		}
+		l.Credentials[credentialIDFor(e.Lock, e.Key, e.Slot, e.Generation)] = e.Key
 	case SlotReleased:
 		if e.Slot >= 1 && e.Slot <= len(l.SlotKeys) {
 			l.SlotKeys[e.Slot-1], l.SlotGens[e.Slot-1] = "", e.Generation
@@ -96,6 +114,12 @@ func (l *LockState) evolve(ev ledger.Event) {
 		}
 	case LockBlackoutsSet:
 		l.Blackouts = e.Blackouts
+	case AdminIssued:
+		l.AdminSeq = max(l.AdminSeq, e.Seq)
+		l.Pending = append(slices.Clip(l.Pending), e)
+	case AdminApplied:
+		l.AdminSeen = max(l.AdminSeen, e.Seq)
+		l.Pending = slices.DeleteFunc(slices.Clone(l.Pending), func(p AdminIssued) bool { return p.Seq <= e.Seq })
 	}
 }
 
@@ -104,6 +128,8 @@ func (l *LockState) clone() aggregate {
 	c.SlotKeys = slices.Clone(l.SlotKeys)
 	c.SlotGens = slices.Clone(l.SlotGens)
 	c.PINs = maps.Clone(l.PINs)
+	c.Pending = slices.Clip(l.Pending) // evolve never writes in place
+	c.Credentials = maps.Clone(l.Credentials)
 	return &c
 }
 
@@ -155,6 +181,8 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	case KeyDeleted:
 		k.State = StateDeleted
 	case UnlockAttempted:
+		k.Uses = e.Uses
+	case OfflineUnlocksCounted:
 		k.Uses = e.Uses
 	}
 }

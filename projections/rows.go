@@ -97,6 +97,15 @@ type HistoryEntry struct {
 	Source   string
 	Granted  bool
 	Reason   string
+	// Records the lock made offline (commands.AuditRecorded, H2): Time is
+	// the lock's own time (the upload time if the lock did not know it),
+	// AuditSeq its sequence number, Uploaded when it reached the ledger.
+	// Presented names the key of an unverified credential a refused attempt
+	// showed (not trusted, not indexed under the key).
+	Offline   bool      `msgpack:",omitempty"`
+	AuditSeq  uint32    `msgpack:",omitempty"`
+	Uploaded  time.Time `msgpack:",omitempty"`
+	Presented string    `msgpack:",omitempty"`
 }
 
 // Notification is a pending outbox entry.

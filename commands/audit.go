@@ -1,0 +1,399 @@
+package commands
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/lockproto"
+)
+
+// Back from the lock (H2, K6): IngestAudit verifies a batch of the lock's
+// audit records and appends them to history once each.
+
+// auditStream holds a lock's uploaded audit records, in its sequence order.
+func auditStream(lock string) string { return "lockaudit-" + lock }
+
+// auditAAD binds a lock's sealed audit key to the lock.
+func auditAAD(lock string) []byte { return []byte("keyledger/lock\x00" + lock + "\x00audit key") }
+
+// AuditRecorded is one record the lock wrote, as uploaded (H2): the lock's
+// own time and sequence number; the event's time is the upload time.
+type AuditRecorded struct {
+	Lock string
+	// Key is the key whose credential the record names, when the lock had
+	// verified it (issuer signature and holder proof). Presented names the
+	// key of an unverified credential ID (a refused, reset or revoked
+	// credential, or a forgery naming it): shown, never trusted.
+	Key       string `msgpack:",omitempty"`
+	Presented string `msgpack:",omitempty"`
+	By        string // who uploaded the batch
+	Seq       uint32
+	LockTime  time.Time // zero if the lock did not know the time
+	Kind      lockproto.AuditKind
+	Granted   bool
+	Reason    string `msgpack:",omitempty"` // LockReason of the lock's code
+	Code      lockproto.Reason
+	Slot      int  // 1-based; 0 when the record names none
+	Door      Door // unlock records
+	// Credential is the credential ID as presented (unlock) or revoked (admin).
+	Credential [8]byte
+	AdminType  lockproto.Type `msgpack:",omitempty"`
+	Value      uint32         // unlock: the lock's use count after it; admin: the message's sequence number
+	Tag        [lockproto.AuditTagSize]byte
+}
+
+// AuditGap: records After+1 .. First-1 of the lock never reached the ledger
+// (overwritten in the lock's ring before anyone uploaded them).
+type AuditGap struct {
+	Lock, By     string
+	After, First uint32
+}
+
+// OfflineUnlocksCounted: an upload brought Granted offline unlocks of the
+// key; Uses is its use count after them (online and offline, S2).
+type OfflineUnlocksCounted struct {
+	Key, Lock string
+	Granted   uint32
+	Uses      uint32
+	AuditSeq  uint32 // the last record counted
+}
+
+// auditState is the fold of a lock's audit stream: how far it is verified.
+type auditState struct{ cursor lockproto.AuditCursor }
+
+func (a *auditState) evolve(ev ledger.Event) {
+	if e, ok := ev.Data.(AuditRecorded); ok && e.Seq > a.cursor.Seq {
+		a.cursor = lockproto.AuditCursor{Seq: e.Seq, Tag: e.Tag}
+	}
+}
+func (a *auditState) clone() aggregate { c := *a; return &c }
+
+// ErrAudit means an audit batch was refused: it does not verify under the
+// lock's audit key (forged, altered, truncated, from another lock, or
+// forking the records already recorded). See AuditError.
+var ErrAudit = errors.New("commands: audit batch refused")
+
+// AuditError names the lock whose batch was refused and lockproto's reason
+// (errors.Is with lockproto.ErrMAC, ErrMalformed, ErrWrongLock …).
+type AuditError struct {
+	Lock string
+	Err  error
+}
+
+func (e *AuditError) Error() string {
+	return fmt.Sprintf("commands: audit batch for lock %q refused: %v", e.Lock, e.Err)
+}
+
+// Unwrap makes errors.Is true for ErrAudit and for lockproto's error.
+func (e *AuditError) Unwrap() []error { return []error{ErrAudit, e.Err} }
+
+// UploadAudit is a batch of a lock's audit records (lockproto.Lock.DrainAudit
+// or AuditFrom) carried to the backend by a phone.
+type UploadAudit struct {
+	Lock  string
+	By    string // the account or device that carried it
+	Batch []byte
+}
+
+// AuditResult is what an upload added.
+type AuditResult struct {
+	Lock       string
+	New        int    // records appended to the history
+	Duplicates int    // records already recorded by an earlier upload
+	Cursor     uint32 // the lock's last audit sequence number now recorded
+	// Gap is set when records were missing between what was recorded and
+	// this batch (the lock overwrote them): the batch's records are
+	// recorded all the same, and the gap is in the lock's history.
+	Gap *lockproto.AuditGapError
+	// Confirmed lists keys whose deactivation the lock confirmed (K6).
+	Confirmed []string
+	// Applied lists admin sequence numbers the lock consumed; Reissued those
+	// issued anew because the lock passed them without applying them.
+	Applied, Reissued []uint32
+}
+
+// IngestAudit verifies an audit batch with the lock's audit key (sealed at
+// RegisterLock) and appends every record not yet recorded, once (H2): event
+// IDs derive from the lock and the record's sequence number, and the lock's
+// cursor (the last record and its tag) lives in the stream
+// "lockaudit-<lock>", appended with an exact expected version. So the same
+// batch uploaded twice, or overlapping batches from two phones, record each
+// record once. With the records, in the same atomic append:
+//
+//   - granted offline unlocks count toward their key's uses
+//     (OfflineUnlocksCounted), so an exhausted key is EXHAUSTED and refused
+//     online too;
+//   - admin messages the lock consumed stop being pending (AdminApplied); a
+//     deactivation it applied confirms the key's deactivation (K6:
+//     DeactivationConfirmed, the slot freed at the next generation);
+//   - pending messages the lock passed without applying (a phone delivered a
+//     later one first) are issued again under new sequence numbers;
+//   - missing records are an AuditGap event and AuditResult.Gap.
+//
+// Errors: *NotFoundError for an unknown lock, ErrInvalid for a lock without
+// an audit key or a service without a vault, *AuditError (ErrAudit) for a
+// batch that does not verify. Nothing is appended on error.
+func (s *Service) IngestAudit(ctx context.Context, c UploadAudit) (AuditResult, error) {
+	if err := firstErr(checkID("lock", c.Lock), checkID("by", c.By)); err != nil {
+		return AuditResult{}, err
+	}
+	if len(c.Batch) == 0 {
+		return AuditResult{}, invalid("batch", "empty")
+	}
+	if err := s.needVault(); err != nil {
+		return AuditResult{}, err
+	}
+	le, err := s.cache.get(ctx, s.store, lockStream(c.Lock), func() aggregate { return &LockState{} })
+	if err != nil {
+		return AuditResult{}, err
+	}
+	if l := le.state.(*LockState); !l.Exists() {
+		return AuditResult{}, &NotFoundError{What: "lock", ID: c.Lock}
+	} else if len(l.AuditKey) == 0 {
+		return AuditResult{}, invalid("lock", "%q was registered without its audit key (RegisterLock.AuditKey)", c.Lock)
+	}
+	key, err := s.vault.Open(ctx, le.state.(*LockState).AuditKey, auditAAD(c.Lock))
+	if err != nil {
+		return AuditResult{}, err
+	}
+	kb := key.Reveal()
+	if len(kb) != 32 {
+		clear(kb)
+		return AuditResult{}, invalid("lock", "%q: audit key of %d bytes", c.Lock, len(kb))
+	}
+	auditKey := [32]byte(kb)
+	clear(kb)
+	defer clear(auditKey[:])
+
+	lockID := LockUUID(c.Lock)
+	sum := sha256.Sum256(c.Batch)
+	cmd := uuid.NewSHA1(lockID, append([]byte("audit batch\x00"), sum[:]...))
+	var res AuditResult
+	_, err = s.executeOn(ctx, cmd, auditStream(c.Lock), func(t *txn) error {
+		res = AuditResult{Lock: c.Lock}
+		return s.decideAudit(t, c, lockID, &auditKey, &res)
+	})
+	if err != nil {
+		return AuditResult{}, err
+	}
+	return res, nil
+}
+
+func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey *[32]byte, res *AuditResult) error {
+	l, err := t.lock(c.Lock)
+	if err != nil {
+		return err
+	}
+	a, err := t.load(auditStream(c.Lock), func() aggregate { return &auditState{} })
+	if err != nil {
+		return err
+	}
+	cursor := a.(*auditState).cursor
+	res.Cursor = cursor.Seq
+	recs, next, verr := lockproto.VerifyAudit(*auditKey, lockID, cursor, c.Batch)
+	var gap *lockproto.AuditGapError
+	if verr != nil && !errors.As(verr, &gap) {
+		return &AuditError{Lock: c.Lock, Err: verr}
+	}
+	if b, err := lockproto.DecodeAuditBatch(c.Batch); err == nil {
+		res.Duplicates = int(b.N) - len(recs)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	res.New, res.Cursor, res.Gap = len(recs), next.Seq, gap
+
+	// Event IDs: lock, record sequence number, index of the event among
+	// those the record caused.
+	n := map[uint32]int{}
+	emit := func(stream string, seq uint32, ev any) {
+		t.emitID(stream, uuid.NewSHA1(lockID, fmt.Appendf(nil, "audit\x00%d\x00%d", seq, n[seq])), ev)
+		n[seq]++
+	}
+	stream := auditStream(c.Lock)
+	if gap != nil {
+		emit(stream, recs[0].Seq, AuditGap{Lock: c.Lock, By: c.By, After: gap.After, First: gap.First})
+	}
+	type counted struct {
+		n, last uint32
+	}
+	uses := map[string]*counted{}
+	var order []string
+	pending := l.Pending // issued, not yet seen; shrinks as records show them
+	seen, nextSeq := l.AdminSeen, l.AdminSeq
+	for i := range recs {
+		r := &recs[i]
+		ev := AuditRecorded{Lock: c.Lock, By: c.By, Seq: r.Seq, Kind: r.Kind, Granted: r.Granted, Reason: LockReason(r.Reason),
+			Code: r.Reason, Credential: r.Credential, AdminType: r.AdminType, Value: r.Value, Tag: r.Tag}
+		if r.Granted {
+			ev.Reason = ""
+		}
+		if r.LockTime != 0 {
+			ev.LockTime = time.Unix(int64(r.LockTime), 0).UTC()
+		}
+		switch r.Kind {
+		case lockproto.AuditUnlock:
+			ev.Door = Door(1) << r.Door
+			owner := l.Credentials[lockproto.CredentialID(r.Credential)]
+			if verifiedUnlock(r.Reason) {
+				ev.Key, ev.Slot = owner, int(r.Slot)+1
+			} else {
+				ev.Presented = owner
+			}
+			if r.Granted && ev.Key != "" {
+				u := uses[ev.Key]
+				if u == nil {
+					u = &counted{}
+					uses[ev.Key] = u
+					order = append(order, ev.Key)
+				}
+				u.n++
+				u.last = r.Seq
+			}
+			emit(stream, r.Seq, ev)
+		case lockproto.AuditAdmin:
+			if r.AdminType != lockproto.TypeTimeSync {
+				ev.Slot = int(r.Slot) + 1
+			}
+			emit(stream, r.Seq, ev)
+			if r.AdminType == lockproto.TypeTimeSync || r.Value <= seen {
+				continue
+			}
+			seen = r.Value
+			res.Applied = append(res.Applied, r.Value)
+			emit(lockStream(c.Lock), r.Seq, AdminApplied{Lock: c.Lock, Seq: r.Value, Type: r.AdminType, Applied: r.Granted,
+				Reason: ev.Reason, AuditSeq: r.Seq})
+			var passed []AdminIssued
+			for len(pending) > 0 && pending[0].Seq <= r.Value {
+				p := pending[0]
+				pending = pending[1:]
+				if p.Seq < r.Value {
+					passed = append(passed, p)
+					continue
+				}
+				if p.Type == lockproto.TypeDeactivateSlot && r.Granted && p.Key != "" {
+					if err := s.confirmAtLock(t, c, l, p, r.Seq, emit, res); err != nil {
+						return err
+					}
+				}
+			}
+			// The lock passed these without applying them (a phone
+			// delivered a later message first): issue them again.
+			for _, p := range passed {
+				nextSeq++
+				again, err := s.reissue(p, nextSeq)
+				if err != nil {
+					return err
+				}
+				res.Reissued = append(res.Reissued, again.Seq)
+				emit(lockStream(c.Lock), r.Seq, again)
+			}
+		}
+	}
+	for _, key := range order {
+		k, err := t.key(key)
+		if err != nil {
+			return err
+		}
+		if k.State == StateNone {
+			continue
+		}
+		u := uses[key]
+		emit(keyStream(key), u.last, OfflineUnlocksCounted{Key: key, Lock: c.Lock, Granted: u.n, Uses: k.Uses + u.n, AuditSeq: u.last})
+	}
+	return nil
+}
+
+// confirmAtLock records the lock's confirmation of a key's deactivation.
+func (s *Service) confirmAtLock(t *txn, c UploadAudit, l *LockState, p AdminIssued, seq uint32, emit func(string, uint32, any), res *AuditResult) error {
+	k, err := t.key(p.Key)
+	if err != nil {
+		return err
+	}
+	if k.State != StateDeactivationPending || k.Slot != p.Slot {
+		return nil // confirmed by hand already, or another key's
+	}
+	emit(keyStream(p.Key), seq, DeactivationConfirmed{Key: p.Key, Lock: c.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1})
+	for _, ev := range releaseAll(k, l, true) {
+		emit(lockStream(c.Lock), seq, ev)
+	}
+	res.Confirmed = append(res.Confirmed, p.Key)
+	return nil
+}
+
+// reissue signs an admin message again under a new sequence number.
+func (s *Service) reissue(p AdminIssued, seq uint32) (AdminIssued, error) {
+	if s.issuer == nil || seq == 0 {
+		return AdminIssued{}, invalid("issuer", "admin message %d of lock %q must be issued again: set Options.Issuer", p.Seq, p.Lock)
+	}
+	a, err := lockproto.DecodeAdmin(p.Message)
+	if err != nil {
+		return AdminIssued{}, fmt.Errorf("commands: pending admin message %d of lock %q: %w", p.Seq, p.Lock, err)
+	}
+	a.Seq = seq
+	msg, err := s.issuer.Admin(a)
+	if err != nil {
+		return AdminIssued{}, err
+	}
+	p.Seq, p.Message = seq, msg
+	return p, nil
+}
+
+// verifiedUnlock reports whether the lock reached this reason only after the
+// credential's issuer signature and holder proof verified (lockproto's
+// check order: the record's slot and credential ID are then authentic).
+func verifiedUnlock(r lockproto.Reason) bool {
+	switch r {
+	case lockproto.ReasonGranted, lockproto.ReasonClockUnknown, lockproto.ReasonZoneUnknown, lockproto.ReasonNotYetValid,
+		lockproto.ReasonExpired, lockproto.ReasonOutsideWindow, lockproto.ReasonExhausted, lockproto.ReasonWrongDoor,
+		lockproto.ReasonUseTableFull, lockproto.ReasonPolicy:
+		return true
+	}
+	return false
+}
+
+// LockReason names a lock's reason code in history (AuditRecorded.Reason).
+// Schedule and door refusals use the names online unlocks use; the rest
+// are "lock_" and lockproto's name. Persisted: never change a value.
+func LockReason(r lockproto.Reason) string {
+	switch r {
+	case lockproto.ReasonGranted:
+		return ""
+	case lockproto.ReasonNotYetValid:
+		return ReasonNotYetValid
+	case lockproto.ReasonExpired:
+		return ReasonExpired
+	case lockproto.ReasonOutsideWindow:
+		return ReasonOutsideWindow
+	case lockproto.ReasonExhausted:
+		return ReasonExhausted
+	case lockproto.ReasonWrongDoor:
+		return ReasonDoor
+	case lockproto.ReasonRevoked:
+		return ReasonRevoked
+	case lockproto.ReasonSuperseded:
+		return ReasonSuperseded
+	}
+	if int(r) < len(lockReasonNames) {
+		return "lock_" + lockReasonNames[r]
+	}
+	return fmt.Sprintf("lock_reason_%d", uint8(r))
+}
+
+// lockReasonNames by lockproto reason code. Append only, never change one.
+var lockReasonNames = [...]string{
+	"granted", "malformed", "version", "type", "wrong_lock",
+	"bad_nonce", "revoked", "superseded", "bad_signature", "bad_proof",
+	"not_cached", "clock_unknown", "zone_unknown", "not_yet_valid", "expired",
+	"outside_window", "exhausted", "wrong_door", "rate_limited", "use_table_full",
+	"stale_sequence", "revocations_full", "bad_slot", "policy",
+}
+
+// ReasonSuperseded: the lock refused a credential whose slot was reset or
+// deactivated (a newer generation overwrote it, K5).
+const ReasonSuperseded = "superseded"

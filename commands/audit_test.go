@@ -1,0 +1,454 @@
+package commands_test
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/projections"
+)
+
+func limited(key string, n uint32) commands.Settings {
+	st := settings(key)
+	st.Policy.Uses = policy.UsesN(n)
+	return st
+}
+
+// Offline unlocks at the lock come back with the audit: they are in the
+// lock's and the key's history with the lock's time and reasons, count
+// toward the key's uses, and an online unlock afterwards respects them.
+func TestAuditOfflineUsesCount(t *testing.T) {
+	e := newLockEnv(t)
+	ann := e.shareTo("k1", "ann", 1, limited("k1", 3))
+	var lockTimes []time.Time
+	for i := range 3 {
+		e.now = e.now.Add(time.Hour)
+		if d := e.visit(e.lock, ann, 0); !d.Granted {
+			t.Fatalf("offline unlock %d refused: %v", i, d.Reason)
+		}
+		lockTimes = append(lockTimes, e.now.Truncate(time.Second))
+	}
+	e.now = e.now.Add(time.Minute)
+	if d := e.visit(e.lock, ann, 1); d.Granted || d.Reason != lockproto.ReasonWrongDoor {
+		t.Fatalf("inner door: %+v", d)
+	}
+	if d := e.visit(e.lock, ann, 0); d.Granted || d.Reason != lockproto.ReasonExhausted {
+		t.Fatalf("fourth use: %+v", d)
+	}
+	e.now = e.now.Add(24 * time.Hour) // uploaded a day later
+	res := e.upload(e.lock, "front")
+	// 3 grants, wrong door, exhausted (1 and 2 were uploaded at pairing)
+	if res.New != 5 || res.Gap != nil || res.Cursor != 7 {
+		t.Fatalf("upload %+v", res)
+	}
+	st, err := e.proj.KeyStatus(bg, "k1", e.now)
+	if err != nil || st.Uses != 3 || st.Status != projections.StatusExhausted {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	u, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "k1", By: "ann"})
+	if err != nil || u.Granted || u.Reason != commands.ReasonExhausted {
+		t.Fatalf("online unlock after three offline uses: %+v %v", u, err)
+	}
+
+	page, err := e.proj.History(bg, projections.HistoryQuery{Key: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offline []projections.HistoryEntry
+	for _, h := range page.Entries {
+		if h.Offline {
+			offline = append(offline, h)
+		}
+	}
+	if len(offline) != 5 {
+		t.Fatalf("offline entries in the key's history: %+v", offline)
+	}
+	for i, h := range offline[:3] {
+		if !h.Granted || !h.Time.Equal(lockTimes[i]) || h.AuditSeq != uint32(3+i) || h.Door != commands.DoorMain || !h.Uploaded.Equal(e.now) {
+			t.Fatalf("offline unlock %d: %+v", i, h)
+		}
+	}
+	if offline[3].Reason != commands.ReasonDoor || offline[3].Door != commands.DoorInner || offline[4].Reason != commands.ReasonExhausted {
+		t.Fatalf("denials: %+v", offline[3:])
+	}
+	lp, err := e.proj.History(bg, projections.HistoryQuery{Lock: "front"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, h := range lp.Entries {
+		if h.Offline {
+			n++
+		}
+	}
+	if n != 7 {
+		t.Fatalf("lock history has %d offline entries, want 7 (2 admin, 5 unlock)", n)
+	}
+}
+
+// H2: the same batch twice, overlapping batches from two phones, and an
+// old batch after a newer one record each record once.
+func TestAuditIdempotent(t *testing.T) {
+	e := newLockEnv(t)
+	ann := e.shareTo("k1", "ann", 1, limited("k1", 10))
+	for range 4 {
+		e.now = e.now.Add(time.Minute)
+		e.visit(e.lock, ann, 0)
+	}
+	first := e.lock.AuditFrom(1) // records 1..6, 1 and 2 uploaded at pairing
+	r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: first})
+	if err != nil || r.New != 4 || r.Duplicates != 2 {
+		t.Fatalf("first upload %+v %v", r, err)
+	}
+	pos := e.l.DurablePosition()
+	again, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "bob", Batch: first})
+	if err != nil || again.New != 0 || again.Duplicates != 6 || again.Cursor != 6 {
+		t.Fatalf("same batch again %+v %v", again, err)
+	}
+	for range 2 {
+		e.now = e.now.Add(time.Minute)
+		e.visit(e.lock, ann, 0)
+	}
+	overlap := e.lock.AuditFrom(4) // 4..8: 4..6 known
+	r, err = e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "bob", Batch: overlap})
+	if err != nil || r.New != 2 || r.Duplicates != 3 || r.Cursor != 8 {
+		t.Fatalf("overlapping batch %+v %v", r, err)
+	}
+	old := e.lock.AuditFrom(2)
+	r, err = e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: old})
+	if err != nil || r.New != 0 || r.Duplicates != 7 {
+		t.Fatalf("old batch %+v %v", r, err)
+	}
+	var recs, counted int
+	var seqs []uint32
+	for ev, err := range e.l.ReadAll(bg, pos+1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch d := ev.Data.(type) {
+		case commands.AuditRecorded:
+			recs++
+			seqs = append(seqs, d.Seq)
+		case commands.OfflineUnlocksCounted:
+			counted++
+		}
+	}
+	if recs != 2 || !slices.Equal(seqs, []uint32{7, 8}) || counted != 1 {
+		t.Fatalf("after the first upload: %d records %v, %d counts", recs, seqs, counted)
+	}
+	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.Uses != 6 {
+		t.Fatalf("uses %d, want 6", st.Uses)
+	}
+}
+
+// Concurrent uploads of overlapping batches by two phones record each
+// record once (the lock's audit stream is appended with an exact version).
+func TestAuditConcurrentUploads(t *testing.T) {
+	e := newLockEnv(t)
+	ann := e.shareTo("k1", "ann", 1, settings("k1"))
+	for range 14 {
+		e.now = e.now.Add(time.Minute)
+		e.visit(e.lock, ann, 0)
+	}
+	batches := [][]byte{e.lock.AuditFrom(1), e.lock.AuditFrom(5), e.lock.AuditFrom(9), e.lock.AuditFrom(1)}
+	errs := make(chan error, len(batches))
+	for _, b := range batches {
+		go func() {
+			_, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: b})
+			errs <- err
+		}()
+	}
+	for range batches {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[uint32]int{}
+	for ev, err := range e.l.ReadStream(bg, "lockaudit-front", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := ev.Data.(commands.AuditRecorded); ok {
+			seen[d.Seq]++
+		}
+	}
+	if len(seen) != 16 {
+		t.Fatalf("%d records recorded, want 16", len(seen))
+	}
+	for s, n := range seen {
+		if n != 1 {
+			t.Fatalf("record %d recorded %d times", s, n)
+		}
+	}
+	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.Uses != 14 {
+		t.Fatalf("uses %d, want 14", st.Uses)
+	}
+}
+
+// Records the lock overwrote before upload are reported as a gap; the
+// records of the batch are recorded all the same.
+func TestAuditGap(t *testing.T) {
+	e := newLockEnv(t)
+	ann := e.shareTo("k1", "ann", 1, settings("k1"))
+	for range lockproto.AuditRingSize + 4 {
+		e.now = e.now.Add(time.Second)
+		e.visit(e.lock, ann, 0)
+	}
+	b := e.lock.AuditFrom(1) // the oldest still in the ring: 7
+	r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: b})
+	if err != nil || r.Gap == nil || r.Gap.After != 2 || r.Gap.First != 7 || r.New != 16 {
+		t.Fatalf("gap upload %+v %v", r, err)
+	}
+	if !errors.Is(r.Gap, lockproto.ErrAuditGap) {
+		t.Fatal("gap does not match lockproto.ErrAuditGap")
+	}
+	page, err := e.proj.History(bg, projections.HistoryQuery{Lock: "front", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gaps int
+	for _, h := range page.Entries {
+		if h.Reason == projections.ReasonAuditGap {
+			gaps++
+		}
+	}
+	if gaps != 1 {
+		t.Fatalf("%d gap entries in the lock's history", gaps)
+	}
+	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.Uses != 16 {
+		t.Fatalf("uses %d: only the uploaded grants count", st.Uses)
+	}
+}
+
+// K5: a reset issues a signed reset message, pending until the lock's audit
+// shows it; it rides with the next download of any phone of the lock, and
+// the old key loses at the lock as soon as that phone delivers it.
+func TestResetRidesWithAnotherDownload(t *testing.T) {
+	e := newLockEnv(t)
+	ann := e.shareTo("k1", "ann", 1, settings("k1"))
+	if d := e.visit(e.lock, ann, 0); !d.Granted {
+		t.Fatalf("ann refused: %v", d.Reason)
+	}
+	resetID := e.id()
+	if err := e.svc.ResetKey(bg, commands.KeyCommand{ID: resetID, Key: "k1", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.ResetKey(bg, commands.KeyCommand{ID: resetID, Key: "k1", By: "bill"}); err != nil { // a retry
+		t.Fatal(err)
+	}
+	pend := e.pending("front")
+	if len(pend) != 1 {
+		t.Fatalf("%d pending admin messages after one reset", len(pend))
+	}
+	a, err := lockproto.VerifyAdmin(pend[0], e.issuer.PublicKey())
+	if err != nil || a.Type != lockproto.TypeResetSlot || a.Seq != 2 || a.Slot != 0 || a.Generation != 1 || a.Lock != commands.LockUUID("front") {
+		t.Fatalf("reset message %+v %v", a, err)
+	}
+	// Bob downloads a key for the other slot: the reset rides along.
+	bob := e.shareTo("k2", "bob", 2, settings("k2"))
+	if len(bob.res.Admin) != 1 || !bytes.Equal(bob.res.Admin[0], pend[0]) {
+		t.Fatalf("download carries %d admin messages", len(bob.res.Admin))
+	}
+	d, err := lockproto.DecodeDownload(bob.res.Download)
+	if err != nil || len(d.Admin) != 1 {
+		t.Fatalf("download frame: %d admin messages, %v", len(d.Admin), err)
+	}
+	if d := e.visit(e.lock, bob, 0); !d.Granted {
+		t.Fatalf("bob refused: %v", d.Reason)
+	}
+	if d := e.visit(e.lock, ann, 0); d.Granted || d.Reason != lockproto.ReasonSuperseded {
+		t.Fatalf("reset key at the lock: %+v", d)
+	}
+	res := e.upload(e.lock, "front")
+	if !slices.Equal(res.Applied, []uint32{2}) || len(res.Reissued) != 0 {
+		t.Fatalf("upload %+v", res)
+	}
+	if p := e.pending("front"); len(p) != 0 {
+		t.Fatalf("still pending after the audit showed it: %d", len(p))
+	}
+	// The superseded attempt names ann's key as presented, not as verified.
+	page, err := e.proj.History(bg, projections.HistoryQuery{Lock: "front", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := page.Entries[len(page.Entries)-1]
+	if !last.Offline || last.Reason != commands.ReasonSuperseded || last.Presented != "k1" || last.Key != "" {
+		t.Fatalf("superseded entry %+v", last)
+	}
+	// A new Service on the same ledger (a restart) continues the sequence.
+	svc2, err := commands.New(e.l, &commands.Options{Clock: func() time.Time { return e.now }, Vault: e.vault, Projections: e.proj, Issuer: e.issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc2.ResetKey(bg, commands.KeyCommand{ID: e.id(), Key: "k2", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc2.PendingAdmin(bg, "front")
+	if err != nil || len(p) != 1 {
+		t.Fatalf("pending %d %v", len(p), err)
+	}
+	if a, _ := lockproto.DecodeAdmin(p[0]); a.Seq != 3 || a.Slot != 1 {
+		t.Fatalf("after a restart: %+v", a)
+	}
+}
+
+// K6: a deactivation request issues the signed message; the owner's phone
+// delivers it; the lock's audit confirms the deactivation.
+func TestDeactivationConfirmedByAudit(t *testing.T) {
+	e := newLockEnv(t)
+	ann := e.shareTo("k1", "ann", 1, settings("k1"))
+	if err := e.svc.RequestDeactivation(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	pd, err := e.proj.PendingDeactivations(bg, "front", e.now)
+	if err != nil || len(pd) != 1 {
+		t.Fatalf("pending deactivations %v %v", pd, err)
+	}
+	// Ann still opens until a phone brings the message (the K6 window).
+	if d := e.visit(e.lock, ann, 0); !d.Granted {
+		t.Fatalf("before delivery: %v", d.Reason)
+	}
+	e.deliver(e.lock, e.pending("front")) // the owner's phone at the lock
+	if d := e.visit(e.lock, ann, 0); d.Granted || d.Reason != lockproto.ReasonSuperseded {
+		t.Fatalf("deactivated key at the lock: %+v", d)
+	}
+	res := e.upload(e.lock, "front")
+	if !slices.Equal(res.Confirmed, []string{"k1"}) {
+		t.Fatalf("upload %+v", res)
+	}
+	st, err := e.proj.KeyStatus(bg, "k1", e.now)
+	if err != nil || st.State != commands.StateDeactivated {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	if pd, _ := e.proj.PendingDeactivations(bg, "front", e.now); len(pd) != 0 {
+		t.Fatalf("still pending: %v", pd)
+	}
+	slots, err := e.proj.Slots(bg, "front")
+	if err != nil || slots[0].Key != "" || slots[0].Generation != 1 {
+		t.Fatalf("slots %+v %v", slots, err)
+	}
+	// Uploading again confirms nothing twice.
+	r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "bill", Batch: e.lock.AuditFrom(1)})
+	if err != nil || r.New != 0 || len(r.Confirmed) != 0 {
+		t.Fatalf("again %+v %v", r, err)
+	}
+}
+
+// A phone that delivers a later admin message first makes the lock pass
+// the earlier one: the audit shows it, and the ledger issues it again.
+func TestPassedAdminIsReissued(t *testing.T) {
+	e := newLockEnv(t)
+	ann := e.shareTo("k1", "ann", 1, settings("k1"))
+	bob := e.shareTo("k2", "bob", 2, settings("k2"))
+	if err := e.svc.ResetKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RequestDeactivation(bg, commands.KeyCommand{ID: e.id(), Key: "k2", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	pend := e.pending("front") // seq 2 (reset k1), 3 (deactivate k2)
+	if len(pend) != 2 {
+		t.Fatalf("%d pending", len(pend))
+	}
+	e.deliver(e.lock, pend[1:])
+	res := e.upload(e.lock, "front")
+	if !slices.Equal(res.Confirmed, []string{"k2"}) || !slices.Equal(res.Reissued, []uint32{4}) {
+		t.Fatalf("upload %+v", res)
+	}
+	again := e.pending("front")
+	if a, _ := lockproto.DecodeAdmin(again[0]); len(again) != 1 || a.Seq != 4 || a.Type != lockproto.TypeResetSlot || a.Slot != 0 {
+		t.Fatalf("reissued %+v", a)
+	}
+	if d := e.visit(e.lock, ann, 0); !d.Granted {
+		t.Fatalf("the reset never reached the lock, ann still opens: %v", d.Reason)
+	}
+	e.deliver(e.lock, again)
+	if d := e.visit(e.lock, ann, 0); d.Granted {
+		t.Fatal("the reissued reset did not take")
+	}
+	_ = bob
+	if res := e.upload(e.lock, "front"); !slices.Equal(res.Applied, []uint32{4}) || len(e.pending("front")) != 0 {
+		t.Fatalf("second upload %+v", res)
+	}
+}
+
+// Refused uploads: unknown lock, forged or altered batch, batch from
+// another lock, garbage, a lock without audit key; nothing is appended.
+func TestAuditErrors(t *testing.T) {
+	e := newLockEnv(t)
+	ann := e.shareTo("k1", "ann", 1, settings("k1"))
+	e.visit(e.lock, ann, 0)
+	good := e.lock.AuditFrom(1)
+	_, back := e.pair("back")
+	backBatch := back.AuditFrom(1)
+	e.upload(back, "back")
+
+	upload := func(lock string, b []byte) func() error {
+		return func() error {
+			_, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: lock, By: "ann", Batch: b})
+			return err
+		}
+	}
+	err := e.refused(upload("nowhere", good), commands.ErrNotFound)
+	var nf *commands.NotFoundError
+	if !errors.As(err, &nf) || nf.What != "lock" || nf.ID != "nowhere" {
+		t.Fatalf("unknown lock: %v", err)
+	}
+	for i := 40; i < len(good); i += 7 { // every altered byte of a record or tag
+		bad := bytes.Clone(good)
+		bad[i] ^= 0x10
+		err := e.refused(upload("front", bad), commands.ErrAudit)
+		var ae *commands.AuditError
+		if !errors.As(err, &ae) || ae.Lock != "front" {
+			t.Fatalf("altered byte %d: %v", i, err)
+		}
+	}
+	forged := bytes.Clone(good)
+	copy(forged[len(forged)-16:], make([]byte, 16))
+	e.refused(upload("front", forged), lockproto.ErrMAC)
+	e.refused(upload("front", backBatch), lockproto.ErrWrongLock)
+	e.refused(upload("back", good), lockproto.ErrWrongLock)
+	e.refused(upload("front", []byte{1, 0x30, 0}), lockproto.ErrMalformed)
+	e.refused(upload("front", nil), commands.ErrInvalid)
+	// A record that forks what was recorded (same sequence number, another
+	// tag) is refused: replaying another lock's or an old pairing's chain.
+	e.upload(e.lock, "front")
+	if err := e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "side", Owner: "bill", Name: "side", Zone: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
+	e.refused(upload("side", good), commands.ErrInvalid) // registered without an audit key
+
+	// The audit key is in no stored event in plaintext.
+	for ev, err := range e.l.ReadAll(bg, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(ev.Raw, e.pairing.AuditKey[:]) {
+			t.Fatalf("event %d (%s) holds the audit key in plaintext", ev.Position, ev.Type)
+		}
+	}
+}
+
+// An audit batch whose record 1 matches the sequence number recorded but not
+// its tag (a second lock paired under the same ID, or a forged chain) is
+// refused as a fork.
+func TestAuditForkRefused(t *testing.T) {
+	e := newLockEnv(t)
+	// A lock with the same pairing but another history.
+	impostor, err := lockproto.NewLock(e.pairing, &lockproto.Config{Clock: func() time.Duration { return e.now.Sub(e.start) + time.Hour }, Rand: e.rnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		impostor.HandleUnlock([]byte{1, 3, 0, 0}) // garbage: refused, recorded
+	}
+	e.refused(func() error {
+		_, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: impostor.AuditFrom(1)})
+		return err
+	}, lockproto.ErrMAC)
+}

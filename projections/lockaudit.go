@@ -1,0 +1,77 @@
+package projections
+
+import (
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/lockproto"
+)
+
+// The path back from the lock (issue 6) in the read models:
+//
+//   - commands.AuditRecorded (a record the lock made offline, H2) is in the
+//     lock's history and, when the lock verified the credential, the key's;
+//     its entry carries the lock's time, the audit sequence number and the
+//     upload time, so offline unlocks merge into the histories by the
+//     lock's time (within a UTC day, in upload order).
+//   - commands.AuditGap (records the lock overwrote before upload) is in the
+//     lock's history with reason "audit_records_missing".
+//   - commands.OfflineUnlocksCounted sets the key's use count (K8 status,
+//     EXHAUSTED); the records themselves are the history.
+//   - commands.AdminIssued and AdminApplied are bookkeeping of the lock's
+//     pending admin messages (commands.Service.PendingAdmin): not history.
+//   - A deactivation the audit confirms is a commands.DeactivationConfirmed,
+//     applied like a manual one (PendingDeactivations drops it).
+//
+// Registered through the extension points of history.go.
+
+// ReasonAuditGap is the history reason of a commands.AuditGap.
+const ReasonAuditGap = "audit_records_missing"
+
+func init() {
+	describers = append(describers, describeAudit)
+	appliers = append(appliers, applyAudit)
+}
+
+func applyAudit(b *batch, ev *ledger.Event) (bool, error) {
+	switch e := ev.Data.(type) {
+	case commands.OfflineUnlocksCounted:
+		r, err := b.key(e.Key)
+		if err != nil {
+			return true, err
+		}
+		if r != nil {
+			r.Uses = e.Uses // the status row alone records it
+		}
+		return true, nil
+	case commands.AdminIssued, commands.AdminApplied:
+		return true, nil
+	case commands.AuditRecorded, commands.AuditGap:
+		h := &HistoryEntry{}
+		describeAudit(ev, h)
+		return true, b.history(h)
+	}
+	return false, nil
+}
+
+func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
+	switch e := ev.Data.(type) {
+	case commands.AuditRecorded:
+		h.Position, h.Type, h.Uploaded = ev.Position, ev.Type, ev.Time
+		h.Time = e.LockTime
+		if h.Time.IsZero() {
+			h.Time = ev.Time
+		}
+		h.Lock, h.Key, h.Account, h.Presented = e.Lock, e.Key, "", e.Presented
+		h.Offline, h.AuditSeq, h.Source = true, e.Seq, "lock"
+		h.Granted, h.Reason = e.Granted, e.Reason
+		if e.Kind == lockproto.AuditUnlock {
+			h.Door = e.Door
+		}
+	case commands.AuditGap:
+		h.Position, h.Time, h.Type = ev.Position, ev.Time, ev.Type
+		h.Lock, h.Account, h.Reason = e.Lock, e.By, ReasonAuditGap
+	default:
+		return false
+	}
+	return true
+}
