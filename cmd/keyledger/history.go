@@ -97,48 +97,59 @@ func runHistory(ctx context.Context, fs *flags, args []string, stdout, stderr io
 	if err := known(ctx, s, what, id); err != nil {
 		return err
 	}
-	var entries []projections.HistoryEntry
+	// Pages are printed as they come: JSON lines stream; the table is
+	// aligned over all its rows, so tabwriter holds its text until the end
+	// (nothing is printed if the first page turns out to be an error).
+	var emit func(h projections.HistoryEntry) error
+	flush := func() error { return nil }
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		emit = func(h projections.HistoryEntry) error { return enc.Encode(toHistoryLine(h)) }
+	} else {
+		w := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "TIME\tWHAT\tLOCK\tKEY\tBY\tFOR\tOUTCOME")
+		emit = func(h projections.HistoryEntry) error {
+			_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Time.In(loc).Format(time.RFC3339), describeEntry(h),
+				dash(h.Lock), dash(h.Key), dash(h.Account), dash(h.Subject), dash(outcome(h)))
+			return err
+		}
+		flush = w.Flush
+	}
+	printed := 0
 	for {
 		q.Limit = 1000
 		if *n > 0 {
-			q.Limit = min(1000, *n-len(entries))
+			q.Limit = min(1000, *n-printed)
 		}
 		page, err := s.proj.History(ctx, q)
 		if err != nil {
 			return err
 		}
-		entries = append(entries, page.Entries...)
-		if page.Next == "" || (*n > 0 && len(entries) >= *n) {
+		if printed == 0 {
+			if len(page.Entries) == 0 && what == "-account" && q.From.IsZero() && q.To.IsZero() {
+				// An account need not be registered to have a history (a
+				// device that downloaded a key To Code), but one with
+				// neither is a typo.
+				if v, err := l.StreamVersion(ctx, "account-"+id); err != nil {
+					return err
+				} else if v == 0 {
+					return fmt.Errorf("unknown account %q: not registered and no history", id)
+				}
+			}
+			warn(stderr, s.note())
+		}
+		for _, h := range page.Entries {
+			if err := emit(h); err != nil {
+				return err
+			}
+			printed++
+		}
+		if page.Next == "" || (*n > 0 && printed >= *n) {
 			break
 		}
 		q.Cursor = page.Next
 	}
-	if what == "-account" && len(entries) == 0 {
-		// An account need not be registered to have a history (a device
-		// that downloaded a key To Code), but one with neither is a typo.
-		if v, err := l.StreamVersion(ctx, "account-"+id); err != nil {
-			return err
-		} else if v == 0 && q.From.IsZero() && q.To.IsZero() {
-			return fmt.Errorf("unknown account %q: not registered and no history", id)
-		}
-	}
-	warn(stderr, s.note())
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		for _, h := range entries {
-			if err := enc.Encode(toHistoryLine(h)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	w := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "TIME\tWHAT\tLOCK\tKEY\tBY\tFOR\tOUTCOME")
-	for _, h := range entries {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Time.In(loc).Format(time.RFC3339), describeEntry(h),
-			dash(h.Lock), dash(h.Key), dash(h.Account), dash(h.Subject), dash(outcome(h)))
-	}
-	return w.Flush()
+	return flush()
 }
 
 func toHistoryLine(h projections.HistoryEntry) historyLine {
