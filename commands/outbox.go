@@ -13,8 +13,10 @@ import (
 const outboxStream = "outbox"
 
 // AckNotification records that the backend delivered the notification whose
-// event ID is id (projections.Notification.ID). Acknowledging twice is a no-op
-// (the command ID derives from id); an unknown ID is a NotFoundError.
+// event ID is id (projections.Notification.ID) and shreds its sealed secret
+// (code or PIN): afterwards RevealNotificationSecret fails with
+// secret.ErrShredded. Acknowledging twice is a no-op (the command ID derives
+// from id); an unknown ID is a NotFoundError.
 func (s *Service) AckNotification(ctx context.Context, id uuid.UUID) error {
 	ev, err := s.store.EventByID(ctx, id)
 	if errors.Is(err, ledger.ErrNotFound) {
@@ -23,14 +25,25 @@ func (s *Service) AckNotification(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := ev.Data.(NotificationQueued); !ok {
+	n, ok := ev.Data.(NotificationQueued)
+	if !ok {
 		return &NotFoundError{What: "notification", ID: id.String()}
 	}
 	_, err = s.execute(ctx, uuid.NewSHA1(id, []byte("ack")), func(t *txn) error {
 		t.emitAny(outboxStream, NotificationAcked{Notification: id})
 		return nil
 	})
-	return err
+	if err != nil || len(n.Secret) == 0 {
+		return err
+	}
+	// Delivered: the sealed code or PIN has done its job. Destroy its data
+	// key (crypto-shredding); the log keeps ciphertext nobody can open. This
+	// runs on a repeated ack too, so a crash between the append and the shred
+	// is repaired by acknowledging again.
+	if s.vault == nil {
+		return s.needVault()
+	}
+	return s.vault.ShredSealed(ctx, n.Secret)
 }
 
 // RevealNotificationSecret opens the sealed code or PIN of a notification
