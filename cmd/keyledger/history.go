@@ -123,7 +123,7 @@ func runHistory(ctx context.Context, fs *flags, args []string, stdout, stderr io
 		}
 		page, err := s.proj.History(ctx, q)
 		if err != nil {
-			return err
+			return queryErr(err)
 		}
 		if printed == 0 {
 			if len(page.Entries) == 0 && what == "-account" && q.From.IsZero() && q.To.IsZero() {
@@ -283,5 +283,5 @@ func known(ctx context.Context, s *served, what, id string) error {
 	if errors.Is(err, projections.ErrNotFound) {
 		return fmt.Errorf("unknown %s %q", what[1:], id)
 	}
-	return err
+	return queryErr(err)
 }

@@ -112,7 +112,7 @@ func runKeys(ctx context.Context, fs *flags, args []string, stdout, stderr io.Wr
 		}
 	}
 	if err != nil {
-		return err
+		return queryErr(err)
 	}
 	if len(keys) == 0 && what != "-lock" {
 		if v, err := l.StreamVersion(ctx, "account-"+id); err != nil {

@@ -552,3 +552,20 @@ func TestEveryCommandRefusesALockedDirectory(t *testing.T) {
 		}
 	}
 }
+
+// A stored row that does not decode is an error that says what to do, and
+// -replay answers from the log regardless.
+func TestDamagedReadModels(t *testing.T) {
+	dir := copyFixture(t, projCurrent)
+	tamper(t, dir, func(b *ledger.StateBatch) { b.Set([]byte("p/key/ann-week"), []byte{0xc1}) })
+	_, errOut, code := cli(t, "keys", "-lock", "front", "-at", "2026-03-03T09:00:00Z", dir)
+	if code != exitFailed || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, `"p/key/ann-week"`) ||
+		!strings.Contains(errOut, "-replay answers from the log") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	out, _ := ok(t, "keys", "-replay", "-lock", "front", "-at", "2026-03-03T09:00:00Z", dir)
+	want, _ := ok(t, "keys", "-lock", "front", "-at", "2026-03-03T09:00:00Z", fixture(t, projCurrent))
+	if out != want {
+		t.Fatalf("-replay:\n%s\nwant\n%s", out, want)
+	}
+}

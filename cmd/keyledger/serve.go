@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 
@@ -177,4 +178,12 @@ func serve(ctx context.Context, l *ledger.Ledger, replay bool) (*served, error) 
 		return nil, fmt.Errorf("applying the log: %w", err)
 	}
 	return s, nil
+}
+
+// queryErr adds what to do when a stored read-model row does not decode.
+func queryErr(err error) error {
+	if errors.Is(err, projections.ErrCorrupt) {
+		return fmt.Errorf("%w (the stored read models are damaged: -replay answers from the log; 'keyledger rebuild' checks them)", err)
+	}
+	return err
 }
