@@ -159,14 +159,17 @@ func toHistoryLine(h projections.HistoryEntry) historyLine {
 	if h.Door != 0 {
 		hl.Door = h.Door.String()
 	}
-	if h.Type == unlockType {
+	if isUnlock(h) {
 		g := h.Granted
 		hl.Granted = &g
 	}
 	return hl
 }
 
-const unlockType = "key.unlock_attempted"
+const (
+	unlockType = "key.unlock_attempted"
+	auditType  = "lock.audit_recorded" // a record the lock made offline (issue 6)
+)
 
 // words says what an event type in a history means, for people. Types not
 // listed (newer ones) show their type name.
@@ -204,10 +207,13 @@ func describeEntry(h projections.HistoryEntry) string {
 	if !ok {
 		return h.Type
 	}
-	if h.Type == unlockType {
+	if isUnlock(h) {
 		door := h.Door
 		if door == 0 {
 			door = commands.DoorMain
+		}
+		if h.Type == auditType {
+			w = "offline unlock"
 		}
 		w += " (" + door.String()
 		if h.Source != "" {
@@ -218,11 +224,17 @@ func describeEntry(h projections.HistoryEntry) string {
 	return w
 }
 
+// isUnlock reports an unlock attempt: online, or recorded by the lock
+// offline and uploaded (an audit record with a door).
+func isUnlock(h projections.HistoryEntry) bool {
+	return h.Type == unlockType || (h.Type == auditType && h.Door != 0)
+}
+
 func outcome(h projections.HistoryEntry) string {
 	switch {
-	case h.Type == unlockType && h.Granted:
+	case isUnlock(h) && h.Granted:
 		return "granted"
-	case h.Type == unlockType:
+	case isUnlock(h):
 		return "denied: " + h.Reason
 	}
 	return h.Reason
