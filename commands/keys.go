@@ -482,6 +482,9 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 			if len(l.LockKey) != 32 {
 				return invalid("holder key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
 			}
+			if _, err := compactOf(k.Settings.Policy, l.Blackouts); err != nil {
+				return err // refused before anything is recorded: no credential could carry the policy
+			}
 		}
 		evs := []any{KeyDownloaded{Key: c.Key, Lock: k.Lock, Holder: c.By, Method: k.Method, HolderKey: lockKeyBytes(c.HolderKey)}}
 		if k.Settings.Welcome != "" {
