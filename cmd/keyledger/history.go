@@ -276,7 +276,7 @@ func parseTime(flagName, v string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, usageErr("%s %q: not an RFC 3339 time (like 2026-03-02T09:00:00Z)", flagName, v)
+		return time.Time{}, usageErr("%s %q: not an RFC 3339 time, like 2026-03-02T09:00:00Z", flagName, v)
 	}
 	return t, nil
 }

@@ -73,9 +73,11 @@ func flagSet(c command, helpOut io.Writer) *flags {
 	fs.Usage = func() {}
 	f := &flags{FlagSet: fs}
 	f.help = func() {
-		fmt.Fprintf(helpOut, "usage: keyledger %s %s\n\n%s.\n", c.name, c.args, capitalize(c.summary))
+		fmt.Fprintf(helpOut, "usage: keyledger %s %s\n\n", c.name, c.args)
 		if c.help != "" {
-			fmt.Fprintf(helpOut, "\n%s\n", c.help)
+			fmt.Fprintln(helpOut, c.help) // begins with what the summary says
+		} else {
+			fmt.Fprintf(helpOut, "%s.\n", capitalize(c.summary))
 		}
 		fmt.Fprintln(helpOut, "\nflags:")
 		fs.SetOutput(helpOut)

@@ -16,14 +16,15 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-const rebuildHelp = `Without -write (the default) nothing is written: the whole log is replayed
-into read models in memory, and the stored read models are compared with
-them row by row (history index rows are compared entry by entry, since
-their grouping depends on batch boundaries). If the stored read models are
-behind the log head, they are first caught up in memory, as history and
-keys would serve them. Prints the events replayed, the time taken and
-whether the stored read models agree; on a difference, the first differing
-row, and exits 1. Holds the whole state in memory while it runs.
+const rebuildHelp = `Rebuilds the read models from the log (P7). Without -write (the default)
+nothing is written: the whole log is replayed into read models in memory,
+and the stored read models are compared with them row by row (history
+index rows entry by entry, since their grouping depends on batch
+boundaries). If the stored read models are behind the log head, they are
+first caught up in memory, as history and keys would serve them. Prints
+the events replayed, the time taken and whether the stored read models
+agree; on a difference, the first differing row, and exits 1. Holds the
+whole state in memory while it runs.
 
 -write rebuilds in place (projections.Rebuild): opens the directory for
 writing (it takes the lock, so no other process may have it open), deletes
