@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"fmt"
+
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
@@ -64,8 +66,13 @@ func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 		h.Lock, h.Key, h.Account, h.Presented = e.Lock, e.Key, "", e.Presented
 		h.Offline, h.AuditSeq, h.Source = true, e.Seq, "lock"
 		h.Granted, h.Reason = e.Granted, e.Reason
-		if e.Kind == lockproto.AuditUnlock {
+		switch {
+		case e.Kind == lockproto.AuditUnlock:
 			h.Door = e.Door
+		case e.AdminType == lockproto.TypeTimeSync:
+			h.Admin = e.AdminType.String()
+		default:
+			h.Admin = fmt.Sprintf("%v seq %d", e.AdminType, e.Value)
 		}
 	case commands.AuditGap:
 		h.Position, h.Time, h.Type = ev.Position, ev.Time, ev.Type

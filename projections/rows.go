@@ -106,6 +106,7 @@ type HistoryEntry struct {
 	AuditSeq  uint32    `msgpack:",omitempty"`
 	Uploaded  time.Time `msgpack:",omitempty"`
 	Presented string    `msgpack:",omitempty"`
+	Admin     string    `msgpack:",omitempty"` // admin records: the message, e.g. "reset-slot seq 2"
 }
 
 // Notification is a pending outbox entry.
