@@ -1,0 +1,134 @@
+// Command server shows how a backend embeds keyledger: a small net/http JSON
+// API over commands (the write side) and projections (the read side) on a
+// ledger in a directory — accounts and locks; create, share (To ID or To
+// Code), download, edit, revoke, reset, deactivate and delete keys; online
+// unlocks; key lists with status per lock and per account; histories.
+//
+// The handler is newServer (server.go, handlers.go, api.go): request
+// validation with JSON error bodies {"error": …, "code": …}, status codes
+// mapped from the library's typed errors with errors.Is / errors.As
+// (classify), a body size limit, idempotent retries through an
+// Idempotency-Key header, and no code, PIN or password in any log line or
+// error body. server_test.go drives it end to end with httptest.
+//
+// Run it from the module root and try it with curl (7.82 or later for --json):
+//
+//	go run ./examples/server -addr 127.0.0.1:8080   # -dir DIR keeps the ledger; default: a temp dir
+//	curl localhost:8080/v1/accounts --json '{"account":"bill","name":"Bill","email":"bill@example.com"}'
+//	curl localhost:8080/v1/locks -H 'X-Account: bill' --json '{"lock":"front","name":"Front door","zone":"Europe/Berlin","slots":3}'
+//	curl localhost:8080/v1/locks/front/keys -H 'X-Account: bill' --json '{"key":"k1","kind":"share","policy":{"uses":3}}'
+//	curl localhost:8080/v1/keys/k1/share -H 'X-Account: bill' --json '{"method":"code"}'
+//	curl localhost:8080/v1/locks/front/keys -H 'X-Account: bill'
+//
+// X-Account stands in for authentication (a real backend takes the account
+// from its session). The root secret comes from KEYLEDGER_ROOT (at least 32
+// bytes); without it the server makes an ephemeral one, and share codes,
+// PINs and sealed secrets do not survive a restart. Stop it with Ctrl-C: it
+// finishes the requests in flight and closes the ledger.
+//
+// CI does not `go run` this example (it serves until stopped: see
+// .no-ci-run); `go test ./examples/server` covers it.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/projections"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	dir := flag.String("dir", "", "ledger directory (default: a temporary directory removed at exit)")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, log, *addr, *dir); err != nil {
+		log.Error("server stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// serve opens the ledger, serves the API on addr until ctx is done, then
+// shuts down gracefully.
+func serve(ctx context.Context, log *slog.Logger, addr, dir string) (err error) {
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "keyledger-server-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	root := []byte(os.Getenv("KEYLEDGER_ROOT"))
+	if len(root) == 0 {
+		log.Warn("KEYLEDGER_ROOT is not set: using an ephemeral root secret; codes, PINs and sealed secrets will not survive a restart")
+		root = make([]byte, 32)
+		if _, err := rand.Read(root); err != nil {
+			return err
+		}
+	}
+
+	reg := ledger.NewRegistry()
+	if err := commands.Register(reg); err != nil {
+		return err
+	}
+	l, err := ledger.Open(dir, &ledger.Options{Registry: reg})
+	if err != nil {
+		return fmt.Errorf("open ledger in %s: %w", dir, err)
+	}
+	defer func() { err = errors.Join(err, l.Close()) }()
+	proj, err := projections.Open(l, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, proj.Close()) }()
+	svc, err := commands.New(l, &commands.Options{Root: root, Projections: proj})
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           newServer(svc, proj, withLogger(log)),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "dir", dir)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/projections"
+)
+
+// api is a server on a fresh ledger with a fixed clock, and a client.
+type api struct {
+	t    *testing.T
+	srv  *httptest.Server
+	logs *syncBuffer
+	now  time.Time
+}
+
+// start is Monday 2 March 2026, 09:00 in Berlin.
+var start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+
+func newAPI(t *testing.T) *api {
+	t.Helper()
+	reg := ledger.NewRegistry()
+	if err := commands.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time { return start }
+	l, err := ledger.Open(t.TempDir(), &ledger.Options{Registry: reg, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj, err := projections.Open(l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := commands.New(l, &commands.Options{Clock: clock, Projections: proj, Root: []byte("server test root secret, 32 bytes or more")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	srv := httptest.NewServer(newServer(svc, proj, withClock(clock), withLogger(slog.New(slog.NewTextHandler(logs, nil)))))
+	t.Cleanup(func() {
+		srv.Close()
+		proj.Close()
+		l.Close()
+	})
+	return &api{t: t, srv: srv, logs: logs, now: start}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v\n%s", err, r.body)
+	}
+	return m
+}
+
+// do sends a request as account (no X-Account if "") with a raw body.
+func (a *api) do(method, path, account, body string, headers ...string) response {
+	a.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, a.srv.URL+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if account != "" {
+		req.Header.Set(headerAccount, account)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// must sends a request and fails the test unless it gets status.
+func (a *api) must(status int, method, path, account, body string, headers ...string) map[string]any {
+	a.t.Helper()
+	r := a.do(method, path, account, body, headers...)
+	if r.status != status {
+		a.t.Fatalf("%s %s: status %d, want %d\n%s", method, path, r.status, status, r.body)
+	}
+	if status == http.StatusNoContent {
+		return nil
+	}
+	return r.json(a.t)
+}
+
+// setup registers bill (owner of lock front, 2 slots) and ann.
+func (a *api) setup() {
+	a.t.Helper()
+	a.must(201, "POST", "/v1/accounts", "", `{"account":"bill","name":"Bill","email":"bill@example.com"}`)
+	a.must(201, "POST", "/v1/accounts", "", `{"account":"ann","name":"Ann","email":"ann@example.com"}`)
+	a.must(201, "POST", "/v1/locks", "bill", `{"lock":"front","name":"Front door","zone":"Europe/Berlin","slots":2,"doors":["main","inner"]}`)
+}
+
+func TestHappyPath(t *testing.T) {
+	a := newAPI(t)
+	a.setup()
+	created := a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"share","name":"Ann's week",
+		"policy":{"start":"2026-03-02T08:00:00Z","end":"2026-03-09T08:00:00Z","uses":3,
+		"windows":[{"days":["mon","tue","wed","thu","fri"],"from":"08:00","to":"18:00"}]}}`)
+	if created["slot"] != 1.0 {
+		t.Errorf("created %v, want slot 1", created)
+	}
+	shared := a.must(200, "POST", "/v1/keys/k1/share", "bill", `{"method":"id","account":"ann"}`)
+	if _, ok := shared["code"]; ok {
+		t.Errorf("a To ID share returned a code: %v", shared)
+	}
+	k := a.must(200, "GET", "/v1/keys/k1", "bill", "")
+	if k["sharing"] != "sharing" || k["status"] != "ACTIVE" || k["state"] != "sharing" {
+		t.Errorf("before download: %v", k)
+	}
+	dl := a.must(200, "POST", "/v1/keys/k1/download", "ann", `{}`)
+	if dl["lock"] != "front" {
+		t.Errorf("download: %v", dl)
+	}
+	u := a.must(200, "POST", "/v1/keys/k1/unlock", "ann", `{"door":"main","source":"app"}`)
+	if u["granted"] != true || u["uses"] != 1.0 {
+		t.Errorf("unlock: %v", u)
+	}
+	u = a.must(200, "POST", "/v1/keys/k1/unlock", "ann", `{"door":"inner"}`)
+	if u["granted"] != false || u["reason"] != commands.ReasonDoor {
+		t.Errorf("inner door: %v, want denied %s", u, commands.ReasonDoor)
+	}
+
+	list := a.must(200, "GET", "/v1/locks/front/keys?at=2026-03-03T10:00:00Z", "bill", "")
+	keys := list["keys"].([]any)
+	if len(keys) != 1 {
+		t.Fatalf("key list: %v", list)
+	}
+	k = keys[0].(map[string]any)
+	if k["key"] != "k1" || k["sharing"] != "shared" || k["status"] != "ACTIVE" || k["holder"] != "ann" || k["uses"] != 1.0 || k["in_window"] != true {
+		t.Errorf("key list row: %v", k)
+	}
+	mine := a.must(200, "GET", "/v1/accounts/ann/keys", "ann", "")
+	if n := len(mine["keys"].([]any)); n != 1 {
+		t.Errorf("ann's keys: %v", mine)
+	}
+	made := a.must(200, "GET", "/v1/accounts/bill/keys?role=owner", "bill", "")
+	if n := len(made["keys"].([]any)); n != 1 {
+		t.Errorf("bill's share key list: %v", made)
+	}
+
+	h := a.must(200, "GET", "/v1/keys/k1/history", "ann", "")
+	var types []string
+	for _, e := range h["entries"].([]any) {
+		types = append(types, e.(map[string]any)["type"].(string))
+	}
+	want := "key.created key.shared key.downloaded key.unlock_attempted key.unlock_attempted"
+	if got := strings.Join(types, " "); got != want {
+		t.Errorf("key history: %s, want %s", got, want)
+	}
+	lh := a.must(200, "GET", "/v1/locks/front/history?limit=2", "bill", "")
+	if len(lh["entries"].([]any)) != 2 || lh["next"] == nil {
+		t.Errorf("lock history page: %v", lh)
+	}
+	next := a.must(200, "GET", "/v1/locks/front/history?limit=100&cursor="+lh["next"].(string), "bill", "")
+	if len(next["entries"].([]any)) == 0 {
+		t.Errorf("second page empty: %v", next)
+	}
+	ah := a.must(200, "GET", "/v1/accounts/ann/history", "ann", "")
+	if len(ah["entries"].([]any)) == 0 {
+		t.Errorf("account history empty")
+	}
+
+	// After download: reset, then the next key takes the slot at a new generation.
+	a.must(200, "POST", "/v1/keys/k1/reset", "bill", "")
+	next2 := a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k2","kind":"share","slot":1}`)
+	if next2["generation"] != 1.0 {
+		t.Errorf("after reset: %v, want generation 1", next2)
+	}
+	u = a.must(200, "POST", "/v1/keys/k1/unlock", "ann", `{}`)
+	if u["granted"] != false || u["reason"] != commands.ReasonReset {
+		t.Errorf("unlock after reset: %v", u)
+	}
+	a.must(204, "DELETE", "/v1/keys/k2", "bill", "")
+}
+
+func TestShareToCode(t *testing.T) {
+	a := newAPI(t)
+	a.setup()
+	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"share"}`)
+	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k2","kind":"share"}`)
+	idem := uuid.NewString()
+	shared := a.must(200, "POST", "/v1/keys/k1/share", "bill", `{"method":"code","email":"guest@example.net"}`, headerIdempotency, idem)
+	code, _ := shared["code"].(string)
+	if len(code) < 10 {
+		t.Fatalf("share To Code: %v", shared)
+	}
+	// A retry answers from the log: the code is not stored, so not repeated.
+	again := a.must(200, "POST", "/v1/keys/k1/share", "bill", `{"method":"code","email":"guest@example.net"}`, headerIdempotency, idem)
+	if _, ok := again["code"]; ok {
+		t.Errorf("a retried share repeated the code")
+	}
+
+	r := a.do("POST", "/v1/downloads", "phone", `{"code":"`+strings.Repeat("A", len(code))+`"}`)
+	if r.status != http.StatusForbidden {
+		t.Errorf("wrong code: status %d, want 403\n%s", r.status, r.body)
+	}
+	r = a.do("POST", "/v1/keys/k2/download", "phone", `{"code":"`+code+`"}`)
+	if r.status != http.StatusConflict && r.status != http.StatusForbidden {
+		t.Errorf("code of k1 on k2 (not shared): status %d\n%s", r.status, r.body)
+	}
+	if bytes.Contains(r.body, []byte(code)) {
+		t.Errorf("an error body contains the code")
+	}
+	dl := a.must(200, "POST", "/v1/downloads", "phone", `{"code":"`+code+`"}`)
+	if dl["key"] != "k1" {
+		t.Errorf("download by code: %v", dl)
+	}
+	a.must(409, "POST", "/v1/keys/k1/revoke", "bill", "")
+	a.must(200, "POST", "/v1/keys/k1/deactivation", "bill", "")
+	k := a.must(200, "POST", "/v1/keys/k1/deactivation/confirm", "bill", "")
+	if k["state"] != "deactivated" {
+		t.Errorf("after confirmation: %v", k)
+	}
+
+	// PINs: shown to the creator once, never in an error or a log line.
+	a.must(201, "POST", "/v1/accounts", "", `{"account":"tech","name":"Tech","email":"tech@example.com"}`)
+	pin := a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"d1","kind":"digital","for":"tech","credential":"pin","pin":"482913","email":true}`)
+	if pin["pin"] != "482913" {
+		t.Errorf("digital key: %v", pin)
+	}
+	r = a.do("POST", "/v1/locks/front/keys", "bill", `{"key":"d2","kind":"digital","for":"tech","credential":"pin","pin":"482913"}`)
+	if r.status != http.StatusConflict || r.json(t)["code"] != "pin_taken" || bytes.Contains(r.body, []byte("482913")) {
+		t.Errorf("PIN taken: %d %s", r.status, r.body)
+	}
+	for _, s := range []string{code, "482913"} {
+		if strings.Contains(a.logs.String(), s) {
+			t.Errorf("the log contains a secret:\n%s", a.logs.String())
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	a := newAPI(t)
+	a.setup()
+	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"share"}`)
+	a.must(200, "POST", "/v1/keys/k1/share", "bill", `{"method":"id","account":"ann"}`)
+	a.must(200, "POST", "/v1/keys/k1/download", "ann", `{}`)
+	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k2","kind":"share"}`)
+
+	big := `{"account":"x","name":"` + strings.Repeat("x", maxBody) + `"}`
+	for _, c := range []struct {
+		name               string
+		method, path, as   string
+		body               string
+		headers            []string
+		status             int
+		code, field, state string
+	}{
+		{name: "bad JSON", method: "POST", path: "/v1/accounts", body: `{"account":`, status: 400, code: "bad_json"},
+		{name: "not JSON", method: "POST", path: "/v1/accounts", body: `account=bill`, status: 400, code: "bad_json"},
+		{name: "unknown field", method: "POST", path: "/v1/accounts", body: `{"acount":"x"}`, status: 400, code: "bad_json"},
+		{name: "wrong type", method: "POST", path: "/v1/locks", as: "bill", body: `{"lock":"l","slots":"three"}`, status: 400, code: "bad_json"},
+		{name: "two objects", method: "POST", path: "/v1/accounts", body: `{"account":"x"}{"account":"y"}`, status: 400, code: "bad_json"},
+		{name: "empty body", method: "POST", path: "/v1/keys/k2/share", as: "bill", status: 400, code: "bad_json"},
+		{name: "oversized body", method: "POST", path: "/v1/accounts", body: big, status: 413, code: "too_large"},
+		{name: "wrong media type", method: "POST", path: "/v1/accounts", body: `{}`, headers: []string{"Content-Type", "text/plain"}, status: 415, code: "unsupported_media_type"},
+		{name: "no route", method: "GET", path: "/v1/nothing", status: 404, code: "no_route"},
+		{name: "wrong method", method: "DELETE", path: "/v1/accounts", status: 405, code: "method_not_allowed"},
+		{name: "wrong method on a key", method: "PATCH", path: "/v1/keys/k1", as: "bill", body: `{}`, status: 405, code: "method_not_allowed"},
+		{name: "no account", method: "POST", path: "/v1/keys/k2/share", body: `{"method":"id","account":"ann"}`, status: 401, code: "unauthenticated"},
+		{name: "invalid input", method: "POST", path: "/v1/accounts", body: `{"account":"","name":"X","email":"x@example.com"}`, status: 400, code: "invalid", field: "account"},
+		{name: "unknown enum", method: "POST", path: "/v1/locks/front/keys", as: "bill", body: `{"key":"k3","kind":"magic"}`, status: 400, code: "invalid", field: "kind"},
+		{name: "bad weekday", method: "POST", path: "/v1/locks/front/keys", as: "bill", body: `{"key":"k3","kind":"intercom","policy":{"windows":[{"days":["funday"],"from":"08:00","to":"12:00"}]}}`, status: 400, code: "invalid", field: "policy.windows[0].days"},
+		{name: "invalid policy", method: "POST", path: "/v1/locks/front/keys", as: "bill", body: `{"key":"k3","kind":"intercom","policy":{"start":"2026-03-09T00:00:00Z","end":"2026-03-02T00:00:00Z"}}`, status: 422, code: "invalid_policy", field: "policy"},
+		{name: "bad idempotency key", method: "POST", path: "/v1/keys/k2/revoke", as: "bill", headers: []string{headerIdempotency, "retry-1"}, status: 400, code: "invalid"},
+		{name: "bad instant", method: "GET", path: "/v1/locks/front/keys?at=tomorrow", as: "bill", status: 400, code: "invalid", field: "at"},
+		{name: "bad cursor", method: "GET", path: "/v1/locks/front/history?cursor=zz", as: "bill", status: 400, code: "invalid_query"},
+		{name: "unknown lock", method: "GET", path: "/v1/locks/back/keys", as: "bill", status: 404, code: "not_found"},
+		{name: "unknown lock on create", method: "POST", path: "/v1/locks/back/keys", as: "bill", body: `{"key":"k9","kind":"share"}`, status: 404, code: "not_found"},
+		{name: "unknown key", method: "POST", path: "/v1/keys/nope/unlock", as: "ann", body: `{}`, status: 404, code: "not_found"},
+		{name: "unknown key read", method: "GET", path: "/v1/keys/nope", as: "ann", status: 404, code: "not_found"},
+		{name: "unknown share account", method: "POST", path: "/v1/keys/k2/share", as: "bill", body: `{"method":"id","account":"zed"}`, status: 404, code: "not_found"},
+		{name: "not the owner", method: "POST", path: "/v1/keys/k2/share", as: "ann", body: `{"method":"id","account":"ann"}`, status: 403, code: "not_permitted"},
+		{name: "not the owner's list", method: "GET", path: "/v1/locks/front/keys", as: "ann", status: 403, code: "not_permitted"},
+		{name: "someone else's keys", method: "GET", path: "/v1/accounts/bill/keys", as: "ann", status: 403, code: "not_permitted"},
+		{name: "edit after download", method: "PUT", path: "/v1/keys/k1/settings", as: "bill", body: `{"name":"renamed"}`, status: 409, code: "forbidden_state", state: "downloaded"},
+		{name: "revoke after download", method: "POST", path: "/v1/keys/k1/revoke", as: "bill", status: 409, code: "forbidden_state", state: "downloaded"},
+		{name: "duplicate account", method: "POST", path: "/v1/accounts", body: `{"account":"ann","name":"Ann","email":"ann@example.com"}`, status: 409, code: "exists"},
+		{name: "no free slot", method: "POST", path: "/v1/locks/front/keys", as: "bill", body: `{"key":"k3","kind":"share"}`, status: 409, code: "no_free_slot"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := a.do(c.method, c.path, c.as, c.body, c.headers...)
+			if r.status != c.status {
+				t.Fatalf("status %d, want %d\n%s", r.status, c.status, r.body)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			body := r.json(t)
+			if body["code"] != c.code || body["error"] == "" {
+				t.Errorf("body %v, want code %q and an error message", body, c.code)
+			}
+			if c.field != "" && body["field"] != c.field {
+				t.Errorf("field %v, want %q", body["field"], c.field)
+			}
+			if c.state != "" && body["state"] != c.state {
+				t.Errorf("state %v, want %q", body["state"], c.state)
+			}
+			if c.status == 405 && r.header.Get("Allow") == "" {
+				t.Errorf("405 without an Allow header")
+			}
+		})
+	}
+}
+
+// TestIdempotentCreate: a retried request with the same Idempotency-Key
+// returns the first outcome and creates nothing twice.
+func TestIdempotentCreate(t *testing.T) {
+	a := newAPI(t)
+	a.setup()
+	idem := uuid.NewString()
+	first := a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"share"}`, headerIdempotency, idem)
+	again := a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"share"}`, headerIdempotency, idem)
+	if first["slot"] != again["slot"] || first["key"] != again["key"] {
+		t.Errorf("retry %v, first %v", again, first)
+	}
+	list := a.must(200, "GET", "/v1/locks/front/keys", "bill", "")
+	if n := len(list["keys"].([]any)); n != 1 {
+		t.Errorf("%d keys after a retried create", n)
+	}
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
