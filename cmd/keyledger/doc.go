@@ -33,7 +33,8 @@
 // keys lists the keys of a lock, of an owner or of a holder with the status
 // package policy computes at -at (default now): ACTIVE, UPCOMING, EXPIRED,
 // EXHAUSTED or REVOKED, plus the lifecycle and sharing state, uses and the
-// use limit, validity and the next open window.
+// use limit, validity and the next open window. -at moves the schedule's
+// clock only: lifecycle state and uses are those at the log head.
 //
 // rebuild replays the whole log into read models in memory and compares the
 // stored read models with them row by row, printing the first difference;

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -39,7 +41,8 @@ var fixtures struct {
 // fixed clock, shared by the tests that only read it. Callers that write
 // (or hold its lock) take a copyFixture instead.
 //
-//	accounts bill, ann, bob; locks front (Europe/Berlin, 3 slots), garage (UTC, 2 slots)
+//	accounts bill, ann, bob; locks front (Europe/Berlin, 3 slots), garage (UTC, 2 slots),
+//	back (UTC, 1 slot, paired with a reference lock)
 //	front:  ann-week    share, t0..t0+7d, 3 uses, To ID ann, downloaded; 1 unlock granted,
 //	                    bob denied (not_holder), ann denied at t0+8d (expired)
 //	        guest-code  share To Code, downloaded by guest-phone, deactivation requested
@@ -47,6 +50,9 @@ var fixtures struct {
 //	garage: once        intercom, single use, To ID ann, downloaded; granted, then exhausted
 //	        revoked-one intercom To ID bob, revoked
 //	        bob-digital digital for bob, until t0+2d; bob denied at t0+8d (expired)
+//	back:   ann-back    share To ID ann with an offline credential; at the reference
+//	                    lock, main door granted and inner door denied; the lock's
+//	                    audit records uploaded at t0+3h05
 func fixture(t *testing.T, mode fixtureMode) string {
 	t.Helper()
 	fixtures.once.Do(func() {
@@ -109,6 +115,12 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 		}
 	}()
 	root := []byte("keyledger cli fixture root secret, 32+ bytes")
+	issuerRand := rand.NewChaCha8([32]byte{7})
+	signer, err := lockproto.GenerateEd25519Signer(issuerRand)
+	if err != nil {
+		return err
+	}
+	issuer := lockproto.NewIssuer(signer)
 	var proj *projections.Projections
 	if mode != projNone {
 		if proj, err = projections.Open(l, nil); err != nil {
@@ -117,7 +129,7 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 		closers = append(closers, proj)
 	}
 	newService := func() (*commands.Service, error) {
-		opts := &commands.Options{Clock: clock, Root: root}
+		opts := &commands.Options{Clock: clock, Root: root, Issuer: issuer}
 		if proj != nil {
 			opts.Projections = proj
 		}
@@ -186,6 +198,9 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 	if first != nil {
 		return first
 	}
+	if err := pairedLock(ctx, svc, issuer, id, &now, issuerRand); err != nil {
+		return fmt.Errorf("lock back: %w", err)
+	}
 
 	if mode == projBehind {
 		// The read models stop here, as if their process died; the last
@@ -202,4 +217,95 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 	unlock("ann-week", "ann", false)    // expired
 	unlock("bob-digital", "bob", false) // expired
 	return first
+}
+
+// pairedLock registers lock "back" paired with a reference lock, gives Ann
+// an offline key, opens the lock with it (granted at the main door, denied
+// at the inner one) and uploads the lock's audit records (H2) at t0+3h05.
+func pairedLock(ctx context.Context, svc *commands.Service, issuer *lockproto.Issuer, id func() uuid.UUID, now *time.Time, rnd io.Reader) error {
+	*now = t0.Add(3 * time.Hour)
+	installed := *now
+	lockID := commands.LockUUID("back")
+	pairing, err := lockproto.NewPairing(lockID, issuer.PublicKey(), rnd)
+	if err != nil {
+		return err
+	}
+	pub, err := pairing.LockPublicKey()
+	if err != nil {
+		return err
+	}
+	if err := svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "back", Owner: "bill", Name: "Back door", Zone: "UTC",
+		Slots: 1, LockKey: pub, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])}); err != nil {
+		return err
+	}
+	lock, err := lockproto.NewLock(pairing, &lockproto.Config{Clock: func() time.Duration { return now.Sub(installed) },
+		Rand: rnd, ClockValidity: 10 * 365 * 24 * time.Hour})
+	if err != nil {
+		return err
+	}
+	challenge := func() (lockproto.Challenge, error) {
+		b, err := lock.Challenge()
+		if err != nil {
+			return lockproto.Challenge{}, err
+		}
+		return lockproto.DecodeChallenge(b)
+	}
+	ch, err := challenge()
+	if err != nil {
+		return err
+	}
+	sync, err := issuer.TimeSync(lockID, ch.Nonce, *now)
+	if err != nil {
+		return err
+	}
+	if err := lock.HandleAdmin(sync); err != nil {
+		return err
+	}
+	if _, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "ann-back", Lock: "back", By: "bill", Kind: commands.KindShare,
+		Settings: commands.Settings{Name: "Ann offline"}}); err != nil {
+		return err
+	}
+	if _, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "ann-back", By: "bill", Method: commands.ShareToID, Account: "ann"}); err != nil {
+		return err
+	}
+	hk, err := lockproto.GenerateHolderKey(rnd)
+	if err != nil {
+		return err
+	}
+	res, err := svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "ann-back", By: "ann", HolderKey: hk.PublicKey()})
+	if err != nil {
+		return err
+	}
+	d, err := lockproto.DecodeDownload(res.Download)
+	if err != nil {
+		return err
+	}
+	phone, err := lockproto.NewHolder(hk, d.Credential, d.LockKey)
+	if err != nil {
+		return err
+	}
+	for _, m := range d.Admin { // what the download carries for the lock
+		_ = lock.HandleAdmin(m)
+	}
+	*now = now.Add(time.Minute)
+	for door, want := range []bool{true, false} { // main: granted; inner: not on this key
+		ch, err := challenge()
+		if err != nil {
+			return err
+		}
+		req, err := phone.Unlock(ch, uint8(door))
+		if err != nil {
+			return err
+		}
+		if got := lock.HandleUnlock(req); got.Granted != want {
+			return fmt.Errorf("offline unlock of door %d: granted %v (%v)", door, got.Granted, got.Reason)
+		}
+	}
+	*now = t0.Add(3*time.Hour + 5*time.Minute)
+	for b := lock.DrainAudit(); b != nil; b = lock.DrainAudit() {
+		if _, err := svc.IngestAudit(ctx, commands.UploadAudit{Lock: "back", By: "ann", Batch: b}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -43,6 +43,12 @@ type historyLine struct {
 	Source   string `json:"source,omitempty"`
 	Granted  *bool  `json:"granted,omitempty"` // unlock attempts only
 	Reason   string `json:"reason,omitempty"`
+	// Records the lock made offline and a phone uploaded: Time is the
+	// lock's time, Uploaded when the record reached the ledger.
+	Offline   bool   `json:"offline,omitempty"`
+	AuditSeq  uint32 `json:"audit_seq,omitempty"`
+	Uploaded  string `json:"uploaded,omitempty"`
+	Presented string `json:"presented,omitempty"` // key of an unverified credential shown
 }
 
 func runHistory(ctx context.Context, fs *flags, args []string, stdout, stderr io.Writer) error {
@@ -159,6 +165,10 @@ func toHistoryLine(h projections.HistoryEntry) historyLine {
 	if h.Door != 0 {
 		hl.Door = h.Door.String()
 	}
+	if h.Offline {
+		hl.Offline, hl.AuditSeq, hl.Presented = true, h.AuditSeq, h.Presented
+		hl.Uploaded = rfc3339(h.Uploaded)
+	}
 	if isUnlock(h) {
 		g := h.Granted
 		hl.Granted = &g
@@ -200,6 +210,8 @@ var words = map[string]string{
 	"group.member_removed":         "member removed",
 	"group.member_password_set":    "password set",
 	"group.password_rejected":      "password rejected",
+	auditType:                      "lock record",
+	"lock.audit_gap":               "lock records lost",
 }
 
 func describeEntry(h projections.HistoryEntry) string {

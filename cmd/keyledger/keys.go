@@ -23,6 +23,12 @@ see STATE) — plus the lifecycle state, the sharing state, uses so far and
 the use limit, the holder, the validity and when a window next opens.
 Deleted keys are in no list. Times are UTC unless -tz names an IANA zone.
 
+-at moves only the schedule's clock: the keys, their lifecycle state and
+their uses are those at the log head (the read models keep no past
+states), so -at in the past does not show a key as it was then; it shows
+what today's key would say at that instant (for "was it valid last
+Tuesday", read the key's history).
+
 ` + servingHelp
 
 // keyLine is one line of 'keyledger keys -json'.

@@ -274,12 +274,14 @@ func TestKeysTableAtAnInstant(t *testing.T) {
 	if l := lines(out)[1]; !strings.HasPrefix(l, "ann-week ") || !strings.Contains(l, " EXPIRED ") || !strings.Contains(l, "2026-03-09T10:00:00+01:00") {
 		t.Fatalf("ann-week at t0+8d: %q", l)
 	}
-	// Before its start Ann's key is upcoming, and opens at its start.
+	// Before its start Ann's week key is upcoming, and opens at its start.
+	// -at moves the schedule's clock only: state and uses are the head's.
 	out, _ = ok(t, "keys", "-holder", "ann", "-at", "2026-03-01T00:00:00Z", dir)
 	wantLines(t, "keys -holder ann", out,
-		"KEY       LOCK    KIND      NAME        STATE       SHARING  STATUS     USES  HOLDER  FROM                  UNTIL                 NEXT OPEN",
-		"ann-week  front   share     Ann's week  downloaded  shared   UPCOMING   1/3   ann     2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  2026-03-02T09:00:00Z",
-		"once      garage  intercom  Parcel      downloaded  shared   EXHAUSTED  1/1   ann     -                     -                     -",
+		"KEY       LOCK    KIND      NAME         STATE       SHARING  STATUS     USES  HOLDER  FROM                  UNTIL                 NEXT OPEN",
+		"ann-back  back    share     Ann offline  downloaded  shared   ACTIVE     1     ann     -                     -                     now",
+		"ann-week  front   share     Ann's week   downloaded  shared   UPCOMING   1/3   ann     2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  2026-03-02T09:00:00Z",
+		"once      garage  intercom  Parcel       downloaded  shared   EXHAUSTED  1/1   ann     -                     -                     -",
 	)
 }
 
@@ -295,13 +297,16 @@ func TestKeysJSON(t *testing.T) {
 		got[k.Key] = k
 	}
 	for key, status := range map[string]string{"ann-week": "ACTIVE", "bob-digital": "ACTIVE", "bob-later": "UPCOMING",
-		"guest-code": "REVOKED", "once": "EXHAUSTED", "revoked-one": "REVOKED"} {
+		"guest-code": "REVOKED", "once": "EXHAUSTED", "revoked-one": "REVOKED", "ann-back": "ACTIVE"} {
 		if got[key].Status != status {
 			t.Errorf("%s: status %q, want %q", key, got[key].Status, status)
 		}
 	}
-	if len(got) != 6 {
-		t.Errorf("bill owns %d keys, want 6 (share, intercom and digital)", len(got))
+	if len(got) != 7 {
+		t.Errorf("bill owns %d keys, want 7 (share, intercom and digital)", len(got))
+	}
+	if ab := got["ann-back"]; ab.Uses != 1 {
+		t.Errorf("ann-back counts %d uses, want the offline one", ab.Uses)
 	}
 	aw := got["ann-week"]
 	if aw.Uses != 1 || aw.UseLimit != 3 || aw.Holder != "ann" || aw.State != "downloaded" || aw.Sharing != "shared" ||
@@ -338,6 +343,30 @@ func TestHistoryTable(t *testing.T) {
 	out, _ = ok(t, "history", "-account", "guest-phone", dir)
 	if l := lines(out); len(l) != 2 || !strings.Contains(l[1], "key downloaded") {
 		t.Fatalf("guest-phone history %q", out)
+	}
+}
+
+// Records the lock made offline come back through IngestAudit and show in
+// the lock's and the key's history by the lock's time.
+func TestHistoryOfflineRecords(t *testing.T) {
+	dir := fixture(t, projCurrent)
+	out, _ := ok(t, "history", "-key", "ann-back", dir)
+	wantLines(t, "history -key ann-back", out,
+		"TIME                  WHAT                          LOCK  KEY       BY    FOR  OUTCOME",
+		"2026-03-02T12:00:00Z  key created                   back  ann-back  bill  -    -",
+		"2026-03-02T12:00:00Z  key shared                    back  ann-back  bill  ann  -",
+		"2026-03-02T12:00:00Z  key downloaded                back  ann-back  ann   -    -",
+		"2026-03-02T12:01:00Z  offline unlock (main, lock)   back  ann-back  -     -    granted",
+		"2026-03-02T12:01:00Z  offline unlock (inner, lock)  back  ann-back  -     -    denied: door_not_permitted",
+	)
+	out, _ = ok(t, "history", "-lock", "back", "-since", "2026-03-02T12:01:00Z", "-json", dir)
+	var h historyLine
+	if err := json.Unmarshal([]byte(lines(out)[0]), &h); err != nil {
+		t.Fatal(err)
+	}
+	if !h.Offline || h.AuditSeq == 0 || h.Uploaded != "2026-03-02T12:05:00Z" || h.Time != "2026-03-02T12:01:00Z" ||
+		h.Granted == nil || !*h.Granted || h.Door != "main" || h.What != "offline unlock (main, lock)" {
+		t.Fatalf("offline unlock = %+v", h)
 	}
 }
 
@@ -392,9 +421,9 @@ func TestStaleOrMissingReadModelsAnswerAtTheHead(t *testing.T) {
 			args []string
 			note string
 		}{
-			{"behind", append(q, fixture(t, projBehind)), "stored read models are at position 33 of 35: applied the last 2 events in memory (nothing written)"},
-			{"none", append(q, fixture(t, projNone)), "no stored read models: replayed 35 events in memory (nothing written)"},
-			{"replay", append(append([]string{q[0], "-replay"}, q[1:]...), current), "replayed 35 events in memory (-replay; nothing written)"},
+			{"behind", append(q, fixture(t, projBehind)), "stored read models are at position 43 of 45: applied the last 2 events in memory (nothing written)"},
+			{"none", append(q, fixture(t, projNone)), "no stored read models: replayed 45 events in memory (nothing written)"},
+			{"replay", append(append([]string{q[0], "-replay"}, q[1:]...), current), "replayed 45 events in memory (-replay; nothing written)"},
 		} {
 			out, errOut := ok(t, c.args...)
 			if out != want {
@@ -409,12 +438,12 @@ func TestStaleOrMissingReadModelsAnswerAtTheHead(t *testing.T) {
 
 func TestRebuildComparesWithTheStoredReadModels(t *testing.T) {
 	out, _ := ok(t, "rebuild", fixture(t, projCurrent))
-	if l := lines(out); len(l) != 3 || !strings.HasPrefix(l[0], "replayed 35 events in ") || !strings.HasSuffix(l[0], " (in memory; nothing written)") ||
-		l[1] != "stored read models: at position 35 of 35" || !strings.HasPrefix(l[2], "agree: ") {
+	if l := lines(out); len(l) != 3 || !strings.HasPrefix(l[0], "replayed 45 events in ") || !strings.HasSuffix(l[0], " (in memory; nothing written)") ||
+		l[1] != "stored read models: at position 45 of 45" || !strings.HasPrefix(l[2], "agree: ") {
 		t.Fatalf("current: %q", out)
 	}
 	out, _ = ok(t, "rebuild", fixture(t, projBehind))
-	if !strings.Contains(out, "stored read models: at position 33 of 35 (caught up in memory for the comparison)\nagree: ") {
+	if !strings.Contains(out, "stored read models: at position 43 of 45 (caught up in memory for the comparison)\nagree: ") {
 		t.Fatalf("behind: %q", out)
 	}
 	out, _ = ok(t, "rebuild", fixture(t, projNone))
@@ -440,7 +469,7 @@ func TestRebuildComparesWithTheStoredReadModels(t *testing.T) {
 
 	// -write repairs them in place; afterwards they agree.
 	out, _ = ok(t, "rebuild", "-write", dir)
-	if !strings.HasPrefix(out, "rebuilt the read models in "+dir+": replayed 35 events in ") {
+	if !strings.HasPrefix(out, "rebuilt the read models in "+dir+": replayed 45 events in ") {
 		t.Fatalf("-write: %q", out)
 	}
 	out, _ = ok(t, "rebuild", dir)
