@@ -21,7 +21,8 @@
 // "account-<id>" (registration, address book), "lock-<id>" (owner, zone,
 // slots and their generations, PIN hashes in use, lock-wide blackouts),
 // "key-<id>" (a key's lifecycle, unlock attempts and the notifications they
-// cause) and "outbox" (acknowledgements). Rules across keys (a slot holds
+// cause), "outbox" (acknowledgements) and "lockaudit-<lock>" (the lock's
+// uploaded audit records; the lock stream holds its admin messages). Rules across keys (a slot holds
 // one key, a PIN is unique on its lock) live in the lock stream, and a
 // command that touches them appends to the key and the lock stream in one
 // atomic AppendMulti with an exact expected version for each.
@@ -72,6 +73,43 @@
 // credential for the key's slot and generation, wrapped in the download
 // frame the phone takes to the lock. A reset gives the slot's next key the
 // next generation, so the lock lets it overwrite the old one.
+//
+// Admin messages (lockproto W4): with Options.Issuer set, a reset, a
+// deactivation request or a revocation of a key that holds an offline
+// credential also appends to the lock's stream, in the same atomic append,
+// an AdminIssued event carrying the issuer-signed message (reset slot,
+// deactivate slot, revoke credential) under the lock's next admin sequence
+// number. The counter is the lock stream's (exact expected version), so it
+// is strictly increasing per lock, survives restarts, and a retried command
+// ID returns the same message. SendZoneRules issues the lock's UTC offset
+// table the same way. Every message is pending until the lock's audit shows
+// the lock consumed its sequence number; DownloadResult.Admin (and the
+// download frame) carry all pending messages of the lock, oldest first, to
+// any phone downloading a key of that lock, and PendingAdmin lists them for
+// a phone that already has its credential.
+//
+// Audit upload (H2, K6): RegisterLock.AuditKey, the pairing's audit MAC key,
+// is sealed under its own data key before it is recorded (never in
+// plaintext). IngestAudit(UploadAudit{Lock, By, Batch}) verifies a batch
+// with it (lockproto.VerifyAudit against the cursor kept in the stream
+// "lockaudit-<lock>") and appends each new record once as AuditRecorded —
+// the lock's time and sequence number, the upload time, the decision and
+// reason (LockReason), the key when the lock verified its credential — with
+// event IDs derived from the lock and the record's sequence number. In the
+// same append: granted offline unlocks count toward their key's uses
+// (OfflineUnlocksCounted), so status and online unlocks respect them;
+// consumed admin messages stop being pending (AdminApplied); an applied
+// deactivation confirms the key's (DeactivationConfirmed, slot freed);
+// messages the lock passed without applying are issued again; records lost
+// before upload are an AuditGap event and AuditResult.Gap
+// (*lockproto.AuditGapError). The same batch twice, an old batch, or
+// overlapping batches from two phones (concurrently too) add nothing twice.
+// A batch that does not verify is *AuditError (ErrAudit, and lockproto's
+// ErrMAC, ErrMalformed or ErrWrongLock), an unknown lock *NotFoundError.
+//
+// Outbox secrets: AckNotification shreds the acknowledged notification's
+// sealed code or PIN (crypto-shredding): it can never be revealed again
+// (secret.ErrShredded).
 //
 // # Lifecycle rules (K3–K7)
 //

@@ -23,16 +23,19 @@ type lockEnv struct {
 	start   time.Time
 }
 
-func newLockEnv(t testing.TB) *lockEnv {
+func newLockEnv(t testing.TB) *lockEnv { return newLockEnvOn(t, newEnv(t)) }
+
+// newLockEnvOn builds the lock environment over an env (diskEnv for benchmarks).
+func newLockEnvOn(t testing.TB, base *env) *lockEnv {
 	t.Helper()
-	e := &lockEnv{env: newEnv(t), rnd: seedRand{rand.NewChaCha8([32]byte{6})}}
+	e := &lockEnv{env: base, rnd: seedRand{rand.NewChaCha8([32]byte{6})}}
 	e.start = e.now
 	signer, err := lockproto.GenerateEd25519Signer(e.rnd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.issuer = lockproto.NewIssuer(signer)
-	e.svc, err = commands.New(e.l, &commands.Options{Clock: func() time.Time { return e.now }, Vault: e.vault, Projections: e.proj, Issuer: e.issuer})
+	e.svc, err = commands.New(e.l, &commands.Options{Clock: func() time.Time { return e.now }, Vault: e.vault, Root: testRoot, Projections: e.proj, Issuer: e.issuer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,18 @@
 //     source and door.
 //   - Pending: the outbox of notifications (N1), drained by the backend and
 //     acknowledged with commands.Service.AckNotification (an event, so a
-//     rebuild keeps the acknowledgement).
+//     rebuild keeps the acknowledgement; the ack also shreds the sealed code
+//     or PIN, and the row holding it is deleted).
+//   - Records the lock made offline (commands.AuditRecorded, uploaded with
+//     commands.Service.IngestAudit) are in the lock's history and, when the
+//     lock verified the credential, the key's: HistoryEntry.Offline, Time =
+//     the lock's own time, AuditSeq, Uploaded, Door, Granted and Reason,
+//     Admin for admin records, Presented for the key an unverified
+//     credential named. Within a UTC day entries are in log order, so an
+//     upload's records follow what was recorded online before it. An
+//     AuditGap is a lock history entry with ReasonAuditGap. Offline uses
+//     (commands.OfflineUnlocksCounted) set the key's use count, so KeyStatus
+//     shows EXHAUSTED once the lock's grants used the key up.
 //
 // # Guarantees
 //
