@@ -3,10 +3,12 @@
 // document in the specification's seeds and prints what the people using the
 // product would see.
 //
-//   - Share keys (seeds 001, 002): shared To ID and To Code, downloaded, an
-//     edit after download refused with the typed reason, a reset whose next
-//     holder overwrites the old key, a deactivation requested and confirmed
-//     at the lock; key list, slots, "Share key list" and "my keys".
+//   - Share keys (seeds 001, 002): shared To ID and To Code, downloaded as
+//     signed offline credentials, an edit after download refused with the
+//     typed reason, a reset whose next holder overwrites the old key at the
+//     lock, a deactivation requested, applied by the lock and confirmed by
+//     its uploaded audit; phones open lockproto's reference lock offline;
+//     key list and slots.
 //   - Digital keys (seed 003): PIN, app and keycard keys, USER and ADMIN,
 //     and the digital-keys table with ACTIVE / UPCOMING / EXPIRED at chosen
 //     instants.
@@ -15,15 +17,17 @@
 //   - Online keys (seed 000): network management, a lock group with one
 //     invitation accepted and one declined, a weekly window and a night
 //     blackout, the group status.
-//   - Unlocks granted and denied with their reasons, histories, the outbox
-//     (codes and PINs stay sealed) and the verified head digest of the log.
+//   - Unlocks granted and denied with their reasons, the "Share key list"
+//     and "my keys", histories (offline records at the lock's time), the
+//     outbox (codes and PINs stay sealed) and the verified head digest.
 //
 // Run it from the module root:
 //
 //	go run ./examples/quickstart
 //
-// The output is deterministic (a fixed clock, fixed command IDs and a seeded
-// random source), so the head digest is the same on every run;
+// The output is deterministic (a fixed clock, fixed command IDs and seeded
+// random sources for the vault, the issuer, the lock and the phones), so the
+// head digest is the same on every run;
 // main_test.go pins it in testdata/quickstart.golden
 // (go test ./examples/quickstart -update rewrites it).
 package main
@@ -45,6 +49,7 @@ import (
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -64,6 +69,12 @@ const (
 	garage   = "garage"   // online keys (seed 000)
 )
 
+// Door numbers at the lock (lockproto: bit i of a credential's doors is door i).
+const (
+	lockDoorMain  uint8 = 0
+	lockDoorInner uint8 = 1
+)
+
 // tour holds what every section uses.
 type tour struct {
 	ctx   context.Context
@@ -74,6 +85,10 @@ type tour struct {
 	clock *clock
 	loc   *time.Location
 	n     int // command IDs issued so far
+
+	issuer *lockproto.Issuer
+	door   *lockproto.Lock // the front door: lockproto's reference lock
+	phones map[string]*phone
 }
 
 // run is the whole tour, written to w.
@@ -109,12 +124,19 @@ func run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc, err := commands.New(l, &commands.Options{Clock: clk.Now, Projections: proj, Vault: vault})
+	// The issuer signs offline credentials and admin messages for locks; its
+	// key belongs to the backend (an HSM or KMS: any lockproto.Signer).
+	signer, err := lockproto.GenerateEd25519Signer(newSeeded("issuer"))
+	if err != nil {
+		return err
+	}
+	issuer := lockproto.NewIssuer(signer)
+	svc, err := commands.New(l, &commands.Options{Clock: clk.Now, Projections: proj, Vault: vault, Issuer: issuer})
 	if err != nil {
 		return err
 	}
 
-	t := &tour{ctx: ctx, w: w, l: l, proj: proj, svc: svc, clock: clk, loc: loc}
+	t := &tour{ctx: ctx, w: w, l: l, proj: proj, svc: svc, clock: clk, loc: loc, issuer: issuer}
 	for _, section := range []func() error{
 		t.setup, t.shareKeys, t.digitalKeys, t.intercomKeys, t.onlineKeys,
 		t.keyLists, t.histories, t.outbox, t.verify,
@@ -135,7 +157,7 @@ func demoVault(l *ledger.Ledger) (*secret.Vault, error) {
 	return secret.NewVault(&secret.Options{
 		Root:     secret.New([]byte("quickstart root secret: production roots come from a secret manager")),
 		Keystore: secret.NewLedgerKeystore(l),
-		Rand:     &seeded{r: rand.NewChaCha8([32]byte{'k', 'e', 'y', 'l', 'e', 'd', 'g', 'e', 'r'})},
+		Rand:     newSeeded("vault"),
 	})
 }
 
@@ -143,6 +165,12 @@ func demoVault(l *ledger.Ledger) (*secret.Vault, error) {
 type seeded struct {
 	mu sync.Mutex
 	r  *rand.ChaCha8
+}
+
+func newSeeded(label string) *seeded {
+	var seed [32]byte
+	copy(seed[:], label)
+	return &seeded{r: rand.NewChaCha8(seed)}
 }
 
 func (s *seeded) Read(p []byte) (int, error) {
@@ -230,8 +258,18 @@ func (t *tour) setup() error {
 	t.table(strings.Fields("ACCOUNT NAME EMAIL"), rows)
 	t.say("")
 
+	// The front door is paired at installation: the backend keeps its
+	// public key and its audit key (sealed in the log).
+	pairing, err := lockproto.NewPairing(commands.LockUUID(front), t.issuer.PublicKey(), newSeeded("pairing"))
+	if err != nil {
+		return err
+	}
+	lockKey, err := pairing.LockPublicKey()
+	if err != nil {
+		return err
+	}
 	locks := []commands.RegisterLock{
-		{Lock: front, Owner: "bill", Name: "Front door", Slots: 3},
+		{Lock: front, Owner: "bill", Name: "Front door", Slots: 3, LockKey: lockKey, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])},
 		{Lock: office, Owner: "mia", Name: "Office"},
 		{Lock: building, Owner: "bill", Name: "Phonein Intercom", Doors: commands.DoorMain | commands.DoorInner},
 		{Lock: garage, Owner: "bill", Name: "Garage", Doors: commands.DoorMain | commands.DoorInner},
@@ -249,6 +287,9 @@ func (t *tour) setup() error {
 		rows = append(rows, []string{r.Lock, r.Name, r.Owner, r.Zone, fmt.Sprint(r.Slots), r.Doors.String()})
 	}
 	t.table(strings.Fields("LOCK NAME OWNER ZONE SLOTS DOORS"), rows)
+	if err := t.install(pairing); err != nil {
+		return err
+	}
 	t.say("")
 
 	// The address book (seeds 001, 002): Ann and Bob are a tap away for Bill.
@@ -270,7 +311,8 @@ func (t *tour) setup() error {
 	return nil
 }
 
-// shareKeys is seeds 001 and 002 on the front door.
+// shareKeys is seeds 001 and 002 on the front door, with phones that take
+// their keys to the (reference) lock offline.
 func (t *tour) shareKeys() error {
 	t.heading("Share keys (seeds 001, 002): the front door")
 	week := commands.Policy{Start: t.at(2, 9, 0), End: t.at(9, 9, 0), Uses: policy.UsesN(3)}
@@ -293,8 +335,8 @@ func (t *tour) shareKeys() error {
 	if err := t.ok("Bill shares guest-code To Code, e-mailed to guest@example.net", err); err != nil {
 		return err
 	}
-	code := res.Code.Reveal() // shown to Bill once; the log keeps only a keyed hash
-	t.say("    the server-generated code: %v (%d characters, shown to Bill once)", res.Code, len(code))
+	code := res.Code // shown to Bill once; the log keeps only a keyed hash
+	t.say("    the server-generated code: %v (%d characters, shown to Bill once)", code, code.Len())
 	_, err = t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-cid", By: "bill", Method: commands.ShareToID, Account: "cid"})
 	if err := t.ok("Bill shares guest-cid To ID cid", err); err != nil {
 		return err
@@ -318,17 +360,17 @@ func (t *tour) shareKeys() error {
 	if err := t.refused("Bob tries to download guest-ann, shared with Ann", err); err != nil {
 		return err
 	}
-	_, err = t.svc.DownloadKey(t.ctx, commands.DownloadKey{ID: t.id(), Key: "guest-ann", By: "ann"})
-	if err := t.ok("Ann downloads guest-ann (lock and internet in reach)", err); err != nil {
+	// Downloading needs internet and the lock in reach; afterwards the key
+	// works offline (a signed credential bound to the phone's key).
+	if err := t.download("guest-ann", "ann", commands.Secret{}); err != nil {
 		return err
 	}
-	_, err = t.svc.DownloadKey(t.ctx, commands.DownloadKey{ID: t.id(), By: "guest-phone", Code: commands.NewSecret(string(code))})
-	if err := t.ok("a guest's phone downloads with the code alone", err); err != nil {
+	if err := t.download("", "guest", code); err != nil { // the code alone finds the key
 		return err
 	}
 
 	t.clock.Set(t.at(2, 10, 0))
-	if err := t.unlock("guest-ann", "ann", commands.DoorMain); err != nil {
+	if err := t.visit("ann", lockDoorMain); err != nil {
 		return err
 	}
 	// Downloaded: the owner can no longer edit or revoke, only reset (K5).
@@ -345,25 +387,26 @@ func (t *tour) shareKeys() error {
 	if err := t.ok("Bill resets guest-ann: slot 1 gets a new generation", t.svc.ResetKey(t.ctx, commands.KeyCommand{ID: t.id(), Key: "guest-ann", By: "bill"})); err != nil {
 		return err
 	}
-	cr, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: "guest-bob", Lock: front, By: "bill", Kind: commands.KindShare, Slot: 1,
-		Settings: commands.Settings{Name: "Bob's week", Policy: commands.Policy{Start: t.at(2, 11, 0), End: t.at(9, 11, 0)}}})
-	if err := t.ok("Bill creates guest-bob in slot 1", err); err != nil {
+	if err := t.pendingAdmin(); err != nil {
 		return err
 	}
-	t.say("    slot %d, generation %d: Bob's key overwrites Ann's at the lock", cr.Slot, cr.Generation)
+	cr, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: "guest-bob", Lock: front, By: "bill", Kind: commands.KindShare, Slot: 1,
+		Settings: commands.Settings{Name: "Bob's week", Policy: commands.Policy{Start: t.at(2, 11, 0), End: t.at(9, 11, 0)}}})
+	if err := t.ok(fmt.Sprintf("Bill creates guest-bob in slot %d at generation %d", cr.Slot, cr.Generation), err); err != nil {
+		return err
+	}
 	_, err = t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-bob", By: "bill", Method: commands.ShareToID, Account: "bob"})
 	if err := t.ok("Bill shares guest-bob To ID bob", err); err != nil {
 		return err
 	}
-	_, err = t.svc.DownloadKey(t.ctx, commands.DownloadKey{ID: t.id(), Key: "guest-bob", By: "bob"})
-	if err := t.ok("Bob downloads guest-bob", err); err != nil {
+	if err := t.download("guest-bob", "bob", commands.Secret{}); err != nil {
 		return err
 	}
 	t.clock.Set(t.at(2, 11, 15))
-	if err := t.unlock("guest-ann", "ann", commands.DoorMain); err != nil {
+	if err := t.visit("bob", lockDoorMain); err != nil { // overwrites Ann's key at the lock
 		return err
 	}
-	if err := t.unlock("guest-bob", "bob", commands.DoorMain); err != nil {
+	if err := t.visit("ann", lockDoorMain); err != nil {
 		return err
 	}
 
@@ -377,20 +420,29 @@ func (t *tour) shareKeys() error {
 		return err
 	}
 	for _, k := range pend {
-		t.say("    pending at the lock: %s in slot %d (its offline key may still open until the lock confirms)", k.Key, k.Slot)
+		t.say("    pending at the lock: %s in slot %d — its offline key opens until the lock applies it", k.Key, k.Slot)
 	}
-	if err := t.unlock("guest-code", "guest-phone", commands.DoorMain); err != nil {
+	if err := t.unlock("guest-code", "guest", commands.DoorMain); err != nil { // online: refused at once
+		return err
+	}
+	if err := t.visit("guest", lockDoorMain); err != nil { // offline: the lock does not know yet
 		return err
 	}
 	t.clock.Set(t.at(2, 11, 45))
-	if err := t.ok("Bill's phone at the lock: the lock confirms the deactivation", t.svc.ConfirmDeactivation(t.ctx, commands.KeyCommand{ID: t.id(), Key: "guest-code", By: "bill"})); err != nil {
+	if err := t.atTheLock(); err != nil {
+		return err
+	}
+	if err := t.visit("guest", lockDoorMain); err != nil {
+		return err
+	}
+	if err := t.uploadAudit(); err != nil {
 		return err
 	}
 	if err := t.ok("Bill deletes guest-cid (cancelled, never downloaded)", t.svc.DeleteKey(t.ctx, commands.KeyCommand{ID: t.id(), Key: "guest-cid", By: "bill"})); err != nil {
 		return err
 	}
 
-	if err := t.keyList(front, "Key list of the front door (Mon 12:00)"); err != nil {
+	if err := t.keyList(front, "Key list of the front door (Mon 11:45)"); err != nil {
 		return err
 	}
 	slots, err := t.proj.Slots(t.ctx, front)
@@ -404,6 +456,185 @@ func (t *tour) shareKeys() error {
 	t.say("\nShare Key Management: locations of the front door")
 	t.table(strings.Fields("SLOT STATE GENERATION KEY"), rows)
 	return nil
+}
+
+// install starts the front door (lockproto's reference lock, the executable
+// specification of the firmware): Bill's phone sets its clock with a signed
+// time sync bound to the lock's nonce, and the ledger issues the lock's
+// time-zone rules, which ride with the next download.
+func (t *tour) install(p lockproto.Pairing) error {
+	start := t.clock.Now()
+	var err error
+	t.door, err = lockproto.NewLock(p, &lockproto.Config{Clock: func() time.Duration { return t.clock.Now().Sub(start) }, Rand: newSeeded("lock")})
+	if err != nil {
+		return err
+	}
+	ch, err := challenge(t.door)
+	if err != nil {
+		return err
+	}
+	sync, err := t.issuer.TimeSync(commands.LockUUID(front), ch.Nonce, t.clock.Now())
+	if err != nil {
+		return err
+	}
+	if err := t.door.HandleAdmin(sync); err != nil {
+		return err
+	}
+	_, err = t.svc.SendZoneRules(t.ctx, commands.SendZoneRules{ID: t.id(), Lock: front, By: "bill", From: start, Until: start.AddDate(0, 6, 0)})
+	if err != nil {
+		return err
+	}
+	t.say("\n  The front door is paired; Bill's phone sets its clock. Its time-zone rules wait for the next download.")
+	return nil
+}
+
+// phone is a holder's app: the key it downloaded, its credential and the
+// admin messages it carries to the lock.
+type phone struct {
+	name, key string
+	holder    *lockproto.Holder
+	admin     [][]byte
+}
+
+// download is a phone fetching a share key (by key or by code alone) with
+// its public key: the answer is a signed offline credential.
+func (t *tour) download(key, by string, code commands.Secret) error {
+	hk, err := lockproto.GenerateHolderKey(newSeeded("phone of " + by))
+	if err != nil {
+		return err
+	}
+	res, err := t.svc.DownloadKey(t.ctx, commands.DownloadKey{ID: t.id(), Key: key, By: by, Code: code, HolderKey: hk.PublicKey()})
+	if err != nil {
+		return err
+	}
+	dl, err := lockproto.DecodeDownload(res.Download)
+	if err != nil {
+		return err
+	}
+	h, err := lockproto.NewHolder(hk, dl.Credential, dl.LockKey)
+	if err != nil {
+		return err
+	}
+	if t.phones == nil {
+		t.phones = map[string]*phone{}
+	}
+	t.phones[by] = &phone{name: by, key: res.Key, holder: h, admin: dl.Admin}
+	how := "To ID"
+	if !code.IsZero() {
+		how = "with the code alone"
+	}
+	t.say("  ✓ %s's phone downloads %s %s: a signed credential of %d bytes, %d admin message(s) for the lock", by, res.Key, how, len(dl.Credential), len(dl.Admin))
+	return nil
+}
+
+// visit is a phone at the front door, offline: it delivers the admin
+// messages the lock lacks, then unlocks (challenge, proof of its key, the
+// lock's decision).
+func (t *tour) visit(name string, door uint8) error {
+	p := t.phones[name]
+	ch, err := challenge(t.door)
+	if err != nil {
+		return err
+	}
+	if err := t.deliver(name, ch, p.admin); err != nil {
+		return err
+	}
+	req, err := p.holder.Unlock(ch, door)
+	if err != nil {
+		return err
+	}
+	resp, err := p.holder.ReadResponse(ch, t.door.HandleUnlock(req).Response)
+	if err != nil {
+		return err
+	}
+	verdict, mark := "granted", "✓"
+	if !resp.Granted {
+		verdict, mark = "refused: "+resp.Reason.String(), "✗"
+	}
+	d := commands.DoorMain
+	if door == lockDoorInner {
+		d = commands.DoorInner
+	}
+	t.say("  %s %s  %-11s %-10s %-5v door at the lock → %s (offline)", mark, t.when(t.clock.Now()), name, p.key, d, verdict)
+	return nil
+}
+
+// deliver hands the lock the admin messages newer than it has applied.
+func (t *tour) deliver(who string, ch lockproto.Challenge, msgs [][]byte) error {
+	for _, m := range msgs {
+		a, err := lockproto.DecodeAdmin(m)
+		if err != nil {
+			return err
+		}
+		if a.Seq <= ch.AdminSeq { // the challenge says what the lock has
+			continue
+		}
+		t.say("    %s's phone delivers %v seq %d: %s", who, a.Type, a.Seq, outcome(t.door.HandleAdmin(m)))
+	}
+	return nil
+}
+
+// pendingAdmin prints how many signed admin messages wait for the lock.
+func (t *tour) pendingAdmin() error {
+	p, err := t.svc.PendingAdmin(t.ctx, front)
+	if err != nil {
+		return err
+	}
+	if len(p) == 0 {
+		t.say("    no admin message waits for the lock any more")
+		return nil
+	}
+	t.say("    %d signed admin message(s) wait for the lock; every download carries them", len(p))
+	return nil
+}
+
+// atTheLock is Bill's phone connected to the lock: it delivers the pending
+// admin messages (here the deactivation).
+func (t *tour) atTheLock() error {
+	t.say("  ✓ Bill's phone connects to the lock")
+	msgs, err := t.svc.PendingAdmin(t.ctx, front)
+	if err != nil {
+		return err
+	}
+	ch, err := challenge(t.door)
+	if err != nil {
+		return err
+	}
+	return t.deliver("bill", ch, msgs)
+}
+
+// uploadAudit carries the lock's audit records to the ledger (H2): they are
+// verified, recorded once each, count offline uses, and confirm the
+// deactivation the lock applied (K6).
+func (t *tour) uploadAudit() error {
+	for b := t.door.DrainAudit(); b != nil; b = t.door.DrainAudit() {
+		res, err := t.svc.IngestAudit(t.ctx, commands.UploadAudit{Lock: front, By: "bill", Batch: b})
+		if err != nil {
+			return err
+		}
+		t.say("  ✓ Bill's phone uploads the lock's audit: %d new record(s) up to #%d; deactivation confirmed by the lock: %s",
+			res.New, res.Cursor, strings.Join(res.Confirmed, ", "))
+	}
+	return t.pendingAdmin()
+}
+
+func challenge(l *lockproto.Lock) (lockproto.Challenge, error) {
+	b, err := l.Challenge()
+	if err != nil {
+		return lockproto.Challenge{}, err
+	}
+	return lockproto.DecodeChallenge(b)
+}
+
+func outcome(err error) string {
+	var re *lockproto.RefusalError
+	switch {
+	case err == nil:
+		return "applied"
+	case errors.As(err, &re):
+		return "refused: " + re.Reason.String()
+	}
+	return "error: " + err.Error()
 }
 
 // digitalKeys is seed 003 on the office.
@@ -691,7 +922,11 @@ func (t *tour) histories() error {
 		}
 		var rows [][]string
 		for _, h := range page.Entries {
-			rows = append(rows, []string{t.when(h.Time), h.Lock, h.Type, h.Key, h.Account, h.Subject, detail(h)})
+			key, result := h.Key, detail(h)
+			if key == "" && h.Presented != "" { // a credential the lock refused before verifying it
+				key, result = h.Presented, result+", unverified"
+			}
+			rows = append(rows, []string{t.when(h.Time), h.Lock, h.Type, key, h.Account, h.Subject, result})
 		}
 		t.say("%s", q.title)
 		t.table(strings.Fields("TIME LOCK EVENT KEY BY CONCERNS RESULT"), rows)
@@ -702,6 +937,18 @@ func (t *tour) histories() error {
 
 // detail is the outcome column of a history entry.
 func detail(h projections.HistoryEntry) string {
+	if h.Offline { // a record the lock wrote, at the lock's time
+		what := fmt.Sprintf("%v door granted", h.Door)
+		switch {
+		case h.Door == 0 && h.Granted:
+			what = h.Admin + " applied"
+		case h.Door == 0:
+			what = h.Admin + " refused: " + h.Reason
+		case !h.Granted:
+			what = fmt.Sprintf("%v door refused: %s", h.Door, h.Reason)
+		}
+		return fmt.Sprintf("%s (lock record #%d)", what, h.AuditSeq)
+	}
 	switch {
 	case h.Type == "key.unlock_attempted" && h.Granted:
 		return fmt.Sprintf("granted (%v door, %s)", h.Door, h.Source)
