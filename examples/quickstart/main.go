@@ -137,6 +137,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 
 	t := &tour{ctx: ctx, w: w, l: l, proj: proj, svc: svc, clock: clk, loc: loc, issuer: issuer}
+	t.say("keyledger quickstart: the product tour on an embedded ledger in a temporary directory")
 	for _, section := range []func() error{
 		t.setup, t.shareKeys, t.digitalKeys, t.intercomKeys, t.onlineKeys,
 		t.keyLists, t.histories, t.outbox, t.verify,
@@ -879,6 +880,9 @@ func (t *tour) keyLists() error {
 		{"Bill's share key list (every key he made, all locks)", t.proj.ShareKeyList, "bill"},
 		{"Ann's keys", t.proj.HolderKeys, "ann"},
 	} {
+		if q.who != "bill" {
+			t.say("")
+		}
 		keys, err := q.list(t.ctx, q.who, now)
 		if err != nil {
 			return err
@@ -893,7 +897,6 @@ func (t *tour) keyLists() error {
 		}
 		t.say("%s", q.title)
 		t.table(strings.Fields("LOCK KEY KIND SHARING STATUS OPEN-NOW NEXT-OPEN HOLDER"), rows)
-		t.say("")
 	}
 	return nil
 }
@@ -915,6 +918,9 @@ func (t *tour) histories() error {
 		{"Front door", projections.HistoryQuery{Lock: front}},
 		{"Ann, across all locks", projections.HistoryQuery{Account: "ann"}},
 	} {
+		if q.q.Lock == "" {
+			t.say("")
+		}
 		q.q.Limit = 100
 		page, err := t.proj.History(t.ctx, q.q)
 		if err != nil {
@@ -930,7 +936,6 @@ func (t *tour) histories() error {
 		}
 		t.say("%s", q.title)
 		t.table(strings.Fields("TIME LOCK EVENT KEY BY CONCERNS RESULT"), rows)
-		t.say("")
 	}
 	return nil
 }
