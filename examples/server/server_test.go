@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -390,5 +392,42 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not return after its context ended")
+	}
+}
+
+// TestClassify pins the mapping from the library's errors to HTTP answers,
+// including the ones the end-to-end tests cannot easily provoke.
+func TestClassify(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{&commands.ValidationError{Field: "name", Reason: "too long"}, 400, "invalid"},
+		{&commands.ValidationError{Field: "policy", Reason: "end before start"}, 422, "invalid_policy"},
+		{&commands.NotFoundError{What: "key", ID: "k"}, 404, "not_found"},
+		{fmt.Errorf("wrapped: %w", projections.ErrNotFound), 404, "not_found"},
+		{&commands.StateError{Key: "k", Kind: commands.KindShare, State: commands.StateDownloaded, Action: commands.ActEdit}, 409, "forbidden_state"},
+		{&commands.InvitationError{Lock: "l", Account: "a", State: commands.InviteDeclined, Action: "accept"}, 409, "forbidden_state"},
+		{fmt.Errorf("%w: x", commands.ErrNotPermitted), 403, "not_permitted"},
+		{fmt.Errorf("%w: x", commands.ErrExists), 409, "exists"},
+		{commands.ErrNoSlot, 409, "no_free_slot"},
+		{commands.ErrPINTaken, 409, "pin_taken"},
+		{&commands.GroupFullError{Key: "k", Max: 5}, 409, "group_full"},
+		{commands.ErrNetworkOff, 409, "network_off"},
+		{&ledger.ConflictError{Stream: "s"}, 409, "conflict"},
+		{commands.ErrBusy, 503, "busy"},
+		{ledger.ErrClosed, 503, "unavailable"},
+		{context.DeadlineExceeded, 503, "unavailable"},
+		{&http.MaxBytesError{Limit: maxBody}, 413, "too_large"},
+		{errors.New("disk on fire: /var/lib/secret-path"), 500, "internal"},
+	} {
+		e := classify(c.err)
+		if e.status != c.status || e.code != c.code {
+			t.Errorf("%v: %d %s, want %d %s", c.err, e.status, e.code, c.status, c.code)
+		}
+		if c.status == 500 && e.msg != "internal error" {
+			t.Errorf("a 500 tells the client %q", e.msg)
+		}
 	}
 }
