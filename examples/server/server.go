@@ -88,6 +88,9 @@ func newServer(svc *commands.Service, proj *projections.Projections, opts ...opt
 // every request by its route pattern (never its body).
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// The limit is set on the server's own writer, so that an oversized body
+	// also closes the connection instead of being drained.
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	sw := &statusWriter{ResponseWriter: w}
 	h, pattern := s.mux.Handler(r)
 	switch {
@@ -115,7 +118,6 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // endpoint adapts a handler returning (status, body, error) to http.Handler.
 func (s *server) endpoint(h func(*http.Request) (int, any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		status, body, err := h(r)
 		if err != nil {
 			e := classify(err)
@@ -245,7 +247,7 @@ func decode(r *http.Request, v any) error {
 			return &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", msg: "send application/json"}
 		}
 	}
-	dec := json.NewDecoder(r.Body) // limited to maxBody by endpoint
+	dec := json.NewDecoder(r.Body) // limited to maxBody by ServeHTTP
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	var (
@@ -363,6 +365,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // discard is a ResponseWriter that keeps only headers.
 type discard struct{ h http.Header }
