@@ -174,10 +174,20 @@ func (s *Service) IngestAudit(ctx context.Context, c UploadAudit) (AuditResult, 
 	sum := sha256.Sum256(c.Batch)
 	cmd := uuid.NewSHA1(lockID, append([]byte("audit batch\x00"), sum[:]...))
 	var res AuditResult
-	_, err = s.executeOn(ctx, cmd, auditStream(c.Lock), func(t *txn) error {
-		res = AuditResult{Lock: c.Lock}
-		return s.decideAudit(t, c, lockID, &auditKey, &res)
-	})
+	for try := 0; ; try++ {
+		_, err = s.executeOn(ctx, cmd, auditStream(c.Lock), func(t *txn) error {
+			res = AuditResult{Lock: c.Lock}
+			return s.decideAudit(t, c, lockID, &auditKey, &res)
+		})
+		// Another process recorded some of these records first (their event
+		// IDs are the records'): catch up and record only the rest.
+		if errors.Is(err, ledger.ErrDuplicateID) && try < 3 {
+			s.cache.stale(auditStream(c.Lock))
+			s.cache.stale(lockStream(c.Lock))
+			continue
+		}
+		break
+	}
 	if err != nil {
 		return AuditResult{}, err
 	}
@@ -225,7 +235,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 	uses := map[string]*counted{}
 	var order []string
 	pending := l.Pending // issued, not yet seen; shrinks as records show them
-	seen, nextSeq := l.AdminSeen, l.AdminSeq
+	seen, nextSeq := l.AdminSeen, l.nextAdminSeq()-1
 	for i := range recs {
 		r := &recs[i]
 		ev := AuditRecorded{Lock: c.Lock, By: c.By, Seq: r.Seq, Kind: r.Kind, Granted: r.Granted, Reason: LockReason(r.Reason),
@@ -283,8 +293,13 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				}
 			}
 			// The lock passed these without applying them (a phone
-			// delivered a later message first): issue them again.
+			// delivered a later message first): issue them again, above
+			// what the lock consumed. (Without an issuer they are dropped.)
+			nextSeq = max(nextSeq, seen)
 			for _, p := range passed {
+				if s.issuer == nil {
+					break
+				}
 				nextSeq++
 				again, err := s.reissue(p, nextSeq)
 				if err != nil {
@@ -328,8 +343,8 @@ func (s *Service) confirmAtLock(t *txn, c UploadAudit, l *LockState, p AdminIssu
 
 // reissue signs an admin message again under a new sequence number.
 func (s *Service) reissue(p AdminIssued, seq uint32) (AdminIssued, error) {
-	if s.issuer == nil || seq == 0 {
-		return AdminIssued{}, invalid("issuer", "admin message %d of lock %q must be issued again: set Options.Issuer", p.Seq, p.Lock)
+	if seq == 0 {
+		return AdminIssued{}, invalid("admin sequence", "lock %q has used every sequence number", p.Lock)
 	}
 	a, err := lockproto.DecodeAdmin(p.Message)
 	if err != nil {

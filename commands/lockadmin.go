@@ -55,7 +55,7 @@ func (s *Service) adminOf(k *KeyState, l *LockState, typ lockproto.Type) (AdminI
 	if s.issuer == nil || len(k.HolderKey) != 32 || !kindRules[k.Kind].slot || len(l.LockKey) != 32 || k.Slot < 1 || k.Slot > 256 {
 		return AdminIssued{}, false, nil
 	}
-	a := AdminIssued{Lock: k.Lock, Key: k.ID, Seq: l.AdminSeq + 1, Type: typ, Slot: k.Slot, Generation: k.Generation + 1}
+	a := AdminIssued{Lock: k.Lock, Key: k.ID, Seq: l.nextAdminSeq(), Type: typ, Slot: k.Slot, Generation: k.Generation + 1}
 	if a.Seq == 0 { // 2^32 messages: the counter cannot wrap
 		return AdminIssued{}, false, invalid("admin sequence", "lock %q has used every sequence number", k.Lock)
 	}
@@ -80,6 +80,12 @@ func (s *Service) adminOf(k *KeyState, l *LockState, typ lockproto.Type) (AdminI
 	}
 	return a, true, nil
 }
+
+// nextAdminSeq is the sequence number of the lock's next admin message:
+// above every one issued and every one the lock's audit showed it consumed
+// (a message signed outside this ledger raises the lock's counter too;
+// the lock refuses anything at or below it). 0 when exhausted.
+func (l *LockState) nextAdminSeq() uint32 { return max(l.AdminSeq, l.AdminSeen) + 1 }
 
 // pendingFrames returns the pending admin messages of a lock, oldest first,
 // at most lockproto.MaxPendingAdmin (the rest ride with a later download).
@@ -152,7 +158,7 @@ func (s *Service) SendZoneRules(ctx context.Context, c SendZoneRules) ([]byte, e
 		if err != nil {
 			return invalid("zone", "lock %q: %v", c.Lock, err)
 		}
-		a := AdminIssued{Lock: c.Lock, Seq: l.AdminSeq + 1, Type: lockproto.TypeTimeZone}
+		a := AdminIssued{Lock: c.Lock, Seq: l.nextAdminSeq(), Type: lockproto.TypeTimeZone}
 		if a.Seq == 0 {
 			return invalid("admin sequence", "lock %q has used every sequence number", c.Lock)
 		}

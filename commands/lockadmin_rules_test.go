@@ -166,3 +166,34 @@ func rows(t *testing.T, e *env) map[string]string {
 	}
 	return out
 }
+
+// A message signed outside the ledger (here zone rules at sequence 7)
+// raises the lock's counter; once the audit shows it, the ledger's next
+// message is numbered above it, so the lock does not refuse it as stale.
+func TestAdminSeqAboveWhatTheLockSaw(t *testing.T) {
+	e := newLockEnv(t)
+	ann := e.shareTo("k1", "ann", 1, settings("k1"))
+	zr, err := lockproto.ZoneRulesFor(time.UTC, e.now, e.now.AddDate(0, 1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tz, err := e.issuer.TimeZone(commands.LockUUID("front"), 7, zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.deliver(e.lock, [][]byte{tz})
+	if res := e.upload(e.lock, "front"); len(res.Applied) != 1 || res.Applied[0] != 7 {
+		t.Fatalf("upload %+v", res)
+	}
+	if err := e.svc.ResetKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.pending("front")
+	if a, _ := lockproto.DecodeAdmin(p[0]); len(p) != 1 || a.Seq != 8 {
+		t.Fatalf("next message %+v", a)
+	}
+	e.deliver(e.lock, p)
+	if d := e.visit(e.lock, ann, 0); d.Granted {
+		t.Fatal("the reset did not take")
+	}
+}
