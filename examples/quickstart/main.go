@@ -34,7 +34,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -42,7 +41,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
@@ -200,39 +198,6 @@ func (t *tour) id() uuid.UUID {
 // at is an instant in Berlin in March 2026.
 func (t *tour) at(day, hour, min int) time.Time {
 	return time.Date(2026, 3, day, hour, min, 0, 0, t.loc)
-}
-
-// when formats an instant in the locks' zone.
-func (t *tour) when(at time.Time) string { return at.In(t.loc).Format("Mon 02 Jan 15:04") }
-
-func (t *tour) heading(title string) {
-	fmt.Fprintf(t.w, "\n== %s\n\n", title)
-}
-
-func (t *tour) say(format string, args ...any) { fmt.Fprintf(t.w, format+"\n", args...) }
-
-// ok prints a step that worked, or returns its error.
-func (t *tour) ok(what string, err error) error {
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	t.say("  ✓ %s", what)
-	return nil
-}
-
-// table prints rows aligned under a header; empty cells show as "-".
-func (t *tour) table(header []string, rows [][]string) {
-	tw := tabwriter.NewWriter(t.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  "+strings.Join(header, "\t"))
-	for _, r := range rows {
-		for i := range r {
-			if r[i] == "" {
-				r[i] = "-"
-			}
-		}
-		fmt.Fprintln(tw, "  "+strings.Join(r, "\t"))
-	}
-	tw.Flush()
 }
 
 // setup registers the people and the locks of the tour.
@@ -457,185 +422,6 @@ func (t *tour) shareKeys() error {
 	t.say("\nShare Key Management: locations of the front door")
 	t.table(strings.Fields("SLOT STATE GENERATION KEY"), rows)
 	return nil
-}
-
-// install starts the front door (lockproto's reference lock, the executable
-// specification of the firmware): Bill's phone sets its clock with a signed
-// time sync bound to the lock's nonce, and the ledger issues the lock's
-// time-zone rules, which ride with the next download.
-func (t *tour) install(p lockproto.Pairing) error {
-	start := t.clock.Now()
-	var err error
-	t.door, err = lockproto.NewLock(p, &lockproto.Config{Clock: func() time.Duration { return t.clock.Now().Sub(start) }, Rand: newSeeded("lock")})
-	if err != nil {
-		return err
-	}
-	ch, err := challenge(t.door)
-	if err != nil {
-		return err
-	}
-	sync, err := t.issuer.TimeSync(commands.LockUUID(front), ch.Nonce, t.clock.Now())
-	if err != nil {
-		return err
-	}
-	if err := t.door.HandleAdmin(sync); err != nil {
-		return err
-	}
-	_, err = t.svc.SendZoneRules(t.ctx, commands.SendZoneRules{ID: t.id(), Lock: front, By: "bill", From: start, Until: start.AddDate(0, 6, 0)})
-	if err != nil {
-		return err
-	}
-	t.say("\n  The front door is paired; Bill's phone sets its clock. Its time-zone rules wait for the next download.")
-	return nil
-}
-
-// phone is a holder's app: the key it downloaded, its credential and the
-// admin messages it carries to the lock.
-type phone struct {
-	name, key string
-	holder    *lockproto.Holder
-	admin     [][]byte
-}
-
-// download is a phone fetching a share key (by key or by code alone) with
-// its public key: the answer is a signed offline credential.
-func (t *tour) download(key, by string, code commands.Secret) error {
-	hk, err := lockproto.GenerateHolderKey(newSeeded("phone of " + by))
-	if err != nil {
-		return err
-	}
-	res, err := t.svc.DownloadKey(t.ctx, commands.DownloadKey{ID: t.id(), Key: key, By: by, Code: code, HolderKey: hk.PublicKey()})
-	if err != nil {
-		return err
-	}
-	dl, err := lockproto.DecodeDownload(res.Download)
-	if err != nil {
-		return err
-	}
-	h, err := lockproto.NewHolder(hk, dl.Credential, dl.LockKey)
-	if err != nil {
-		return err
-	}
-	if t.phones == nil {
-		t.phones = map[string]*phone{}
-	}
-	t.phones[by] = &phone{name: by, key: res.Key, holder: h, admin: dl.Admin}
-	how := "To ID"
-	if !code.IsZero() {
-		how = "with the code alone"
-	}
-	t.say("  ✓ %s's phone downloads %s %s: a signed credential of %d bytes, %d admin message(s) for the lock", by, res.Key, how, len(dl.Credential), len(dl.Admin))
-	return nil
-}
-
-// visit is a phone at the front door, offline: it delivers the admin
-// messages the lock lacks, then unlocks (challenge, proof of its key, the
-// lock's decision).
-func (t *tour) visit(name string, door uint8) error {
-	p := t.phones[name]
-	ch, err := challenge(t.door)
-	if err != nil {
-		return err
-	}
-	if err := t.deliver(name, ch, p.admin); err != nil {
-		return err
-	}
-	req, err := p.holder.Unlock(ch, door)
-	if err != nil {
-		return err
-	}
-	resp, err := p.holder.ReadResponse(ch, t.door.HandleUnlock(req).Response)
-	if err != nil {
-		return err
-	}
-	verdict, mark := "granted", "✓"
-	if !resp.Granted {
-		verdict, mark = "refused: "+resp.Reason.String(), "✗"
-	}
-	d := commands.DoorMain
-	if door == lockDoorInner {
-		d = commands.DoorInner
-	}
-	t.say("  %s %s  %-11s %-10s %-5v door at the lock → %s (offline)", mark, t.when(t.clock.Now()), name, p.key, d, verdict)
-	return nil
-}
-
-// deliver hands the lock the admin messages newer than it has applied.
-func (t *tour) deliver(who string, ch lockproto.Challenge, msgs [][]byte) error {
-	for _, m := range msgs {
-		a, err := lockproto.DecodeAdmin(m)
-		if err != nil {
-			return err
-		}
-		if a.Seq <= ch.AdminSeq { // the challenge says what the lock has
-			continue
-		}
-		t.say("    %s's phone delivers %v seq %d: %s", who, a.Type, a.Seq, outcome(t.door.HandleAdmin(m)))
-	}
-	return nil
-}
-
-// pendingAdmin prints how many signed admin messages wait for the lock.
-func (t *tour) pendingAdmin() error {
-	p, err := t.svc.PendingAdmin(t.ctx, front)
-	if err != nil {
-		return err
-	}
-	if len(p) == 0 {
-		t.say("    no admin message waits for the lock any more")
-		return nil
-	}
-	t.say("    %d signed admin message(s) wait for the lock; every download carries them", len(p))
-	return nil
-}
-
-// atTheLock is Bill's phone connected to the lock: it delivers the pending
-// admin messages (here the deactivation).
-func (t *tour) atTheLock() error {
-	t.say("  ✓ Bill's phone connects to the lock")
-	msgs, err := t.svc.PendingAdmin(t.ctx, front)
-	if err != nil {
-		return err
-	}
-	ch, err := challenge(t.door)
-	if err != nil {
-		return err
-	}
-	return t.deliver("bill", ch, msgs)
-}
-
-// uploadAudit carries the lock's audit records to the ledger (H2): they are
-// verified, recorded once each, count offline uses, and confirm the
-// deactivation the lock applied (K6).
-func (t *tour) uploadAudit() error {
-	for b := t.door.DrainAudit(); b != nil; b = t.door.DrainAudit() {
-		res, err := t.svc.IngestAudit(t.ctx, commands.UploadAudit{Lock: front, By: "bill", Batch: b})
-		if err != nil {
-			return err
-		}
-		t.say("  ✓ Bill's phone uploads the lock's audit: %d new record(s) up to #%d; deactivation confirmed by the lock: %s",
-			res.New, res.Cursor, strings.Join(res.Confirmed, ", "))
-	}
-	return t.pendingAdmin()
-}
-
-func challenge(l *lockproto.Lock) (lockproto.Challenge, error) {
-	b, err := l.Challenge()
-	if err != nil {
-		return lockproto.Challenge{}, err
-	}
-	return lockproto.DecodeChallenge(b)
-}
-
-func outcome(err error) string {
-	var re *lockproto.RefusalError
-	switch {
-	case err == nil:
-		return "applied"
-	case errors.As(err, &re):
-		return "refused: " + re.Reason.String()
-	}
-	return "error: " + err.Error()
 }
 
 // digitalKeys is seed 003 on the office.
@@ -901,13 +687,6 @@ func (t *tour) keyLists() error {
 	return nil
 }
 
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
 // histories prints the front door's history and Ann's across locks (H1).
 func (t *tour) histories() error {
 	t.heading("History")
@@ -938,29 +717,6 @@ func (t *tour) histories() error {
 		t.table(strings.Fields("TIME LOCK EVENT KEY BY CONCERNS RESULT"), rows)
 	}
 	return nil
-}
-
-// detail is the outcome column of a history entry.
-func detail(h projections.HistoryEntry) string {
-	if h.Offline { // a record the lock wrote, at the lock's time
-		what := fmt.Sprintf("%v door granted", h.Door)
-		switch {
-		case h.Door == 0 && h.Granted:
-			what = h.Admin + " applied"
-		case h.Door == 0:
-			what = h.Admin + " refused: " + h.Reason
-		case !h.Granted:
-			what = fmt.Sprintf("%v door refused: %s", h.Door, h.Reason)
-		}
-		return fmt.Sprintf("%s (lock record #%d)", what, h.AuditSeq)
-	}
-	switch {
-	case h.Type == "key.unlock_attempted" && h.Granted:
-		return fmt.Sprintf("granted (%v door, %s)", h.Door, h.Source)
-	case h.Type == "key.unlock_attempted":
-		return fmt.Sprintf("denied: %s (%v door, %s)", h.Reason, h.Door, h.Source)
-	}
-	return h.Reason
 }
 
 // outbox shows what the backend must tell people (N1), then delivers and
@@ -1008,171 +764,5 @@ func (t *tour) verify() error {
 	t.say("  verified %d events, chain intact", head.Position)
 	t.say("  head digest %s", head)
 	t.say("  (export it: an auditor's CheckDigest later proves the history was not rewritten)")
-	return nil
-}
-
-// keyList prints a lock's key list with status at the clock's time (P1, K8).
-func (t *tour) keyList(lock, title string) error {
-	keys, err := t.proj.KeyList(t.ctx, lock, t.clock.Now())
-	if err != nil {
-		return err
-	}
-	var rows [][]string
-	for _, k := range keys {
-		slot := ""
-		if k.Slot > 0 {
-			slot = fmt.Sprintf("%d/g%d", k.Slot, k.Generation)
-		}
-		holder := k.Holder
-		if holder == "" {
-			holder = k.Recipient
-		}
-		rows = append(rows, []string{k.Key, k.Settings.Name, k.Kind.String(), slot, sharing(k), k.State.String(),
-			string(k.Status.Status), uses(k), describe(k.Settings, k.Kind, t.loc), holder})
-	}
-	t.say("\n%s", title)
-	t.table(strings.Fields("KEY NAME KIND SLOT SHARING STATE STATUS USES SCHEDULE HOLDER"), rows)
-	return nil
-}
-
-// sharing is the sharing state as the apps word it.
-func sharing(k projections.KeyView) string {
-	switch k.Status.Sharing {
-	case commands.InSharing:
-		return "Sharing"
-	case commands.Shared:
-		return "Shared"
-	}
-	return "Not shared"
-}
-
-func uses(k projections.KeyView) string {
-	u := k.Settings.Policy.Uses
-	if !u.Limited {
-		return fmt.Sprint(k.Status.Uses)
-	}
-	return fmt.Sprintf("%d of %d", k.Status.Uses, u.N)
-}
-
-// describe is a key's settings in a few words.
-func describe(st commands.Settings, kind commands.Kind, loc *time.Location) string {
-	var parts []string
-	p := st.Policy
-	for _, w := range p.Windows {
-		parts = append(parts, days(w.Days)+" "+policy.FormatClock(w.From)+"-"+policy.FormatClock(w.To))
-	}
-	for _, b := range p.Blackouts {
-		parts = append(parts, "not "+policy.FormatClock(b.From)+"-"+policy.FormatClock(b.To))
-	}
-	const day = "02 Jan 15:04"
-	switch {
-	case !p.Start.IsZero() && !p.End.IsZero():
-		parts = append([]string{p.Start.In(loc).Format(day) + " to " + p.End.In(loc).Format(day)}, parts...)
-	case !p.End.IsZero():
-		parts = append([]string{"until " + p.End.In(loc).Format(day)}, parts...)
-	case !p.Start.IsZero():
-		parts = append([]string{"from " + p.Start.In(loc).Format(day)}, parts...)
-	case len(parts) == 0:
-		parts = append(parts, "always")
-	}
-	if st.Doors&commands.DoorInner != 0 {
-		parts = append(parts, "inner door")
-	}
-	if kind == commands.KindIntercom {
-		parts = append(parts, st.Category.String())
-	}
-	if st.Welcome != "" {
-		parts = append(parts, "welcome message")
-	}
-	return strings.Join(parts, ", ")
-}
-
-// days is a set of weekdays, "Mon+Wed".
-func days(d policy.Weekdays) string {
-	if d == policy.EveryDay {
-		return "daily"
-	}
-	var s []string
-	for i := time.Sunday; i <= time.Saturday; i++ {
-		wd := (i + 1) % 7 // from Monday
-		if d.Has(wd) {
-			s = append(s, wd.String()[:3])
-		}
-	}
-	return strings.Join(s, "+")
-}
-
-// unlock is an online unlock from the app.
-func (t *tour) unlock(key, by string, door commands.Door) error {
-	return t.unlockFrom(key, by, door, "app")
-}
-
-func (t *tour) unlockFrom(key, by string, door commands.Door, source string) error {
-	r, err := t.svc.Unlock(t.ctx, commands.Unlock{ID: t.id(), Key: key, By: by, Door: door, Source: source})
-	if err != nil {
-		return err
-	}
-	t.decision(key, by, door, source, r)
-	return nil
-}
-
-// decision prints an unlock decision: a refusal is a recorded answer with a
-// reason, not an error.
-func (t *tour) decision(key, by string, door commands.Door, source string, r commands.UnlockResult) {
-	verdict := fmt.Sprintf("granted (use %d)", r.Uses)
-	mark := "✓"
-	if !r.Granted {
-		verdict, mark = "denied: "+r.Reason, "✗"
-	}
-	t.say("  %s %s  %-11s %-10s %-5v door via %-8s → %s", mark, t.when(t.clock.Now()), by, key, door, source, verdict)
-}
-
-// refused prints a refused command with its typed reason; any other outcome
-// is an error of the tour.
-func (t *tour) refused(what string, err error) error {
-	var (
-		se *commands.StateError
-		nf *commands.NotFoundError
-	)
-	switch {
-	case err == nil:
-		return fmt.Errorf("%s: expected a refusal, got none", what)
-	case errors.As(err, &se):
-		t.say("  ✗ %s: refused, ErrForbidden (*StateError: %s key in state %q, action %q)", what, se.Kind, se.State, se.Action)
-	case errors.Is(err, commands.ErrNotPermitted):
-		t.say("  ✗ %s: refused, ErrNotPermitted", what)
-	case errors.Is(err, commands.ErrNetworkOff):
-		t.say("  ✗ %s: refused, ErrNetworkOff", what)
-	case errors.As(err, &nf):
-		t.say("  ✗ %s: refused, ErrNotFound (%s %q)", what, nf.What, nf.ID)
-	default:
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	t.say("      %v", err)
-	return nil
-}
-
-// groupStatus prints the garage's group (seed 000 step 6).
-func (t *tour) groupStatus(title string) error {
-	gs, err := t.svc.GroupStatus(t.ctx, garage, t.clock.Now())
-	if err != nil {
-		return err
-	}
-	network := "off"
-	if gs.Network.On {
-		network = "on until " + t.when(gs.Network.Until)
-	}
-	t.say("\n%s: %s, owner %s, network management %s", title, gs.LockName, gs.Owner, network)
-	var rows [][]string
-	for _, k := range gs.Keys {
-		rows = append(rows, []string{k.Key, k.Name, k.Doors.String(), k.State.String(), fmt.Sprintf("%d of %d", k.Accounts, commands.MaxOnlineAccounts)})
-	}
-	t.table(strings.Fields("KEY NAME DOORS STATE ACCOUNTS"), rows)
-	t.say("")
-	rows = nil
-	for _, m := range gs.Members {
-		rows = append(rows, []string{m.Account, m.Key, m.State.String(), m.Permissions.Doors.String(), m.Permissions.Ops.String(), m.LockName})
-	}
-	t.table(strings.Fields("ACCOUNT KEY INVITATION DOORS MAY LOCK-NAME"), rows)
 	return nil
 }
