@@ -609,6 +609,18 @@ func (t *tour) onlineKeys() error {
 	if err := t.ok("Bill lets Cid open both doors (unlock only, no history)", err); err != nil {
 		return err
 	}
+	// An online key can be assigned to at most 5 accounts (members and open
+	// invitations; Bob's decline freed his seat).
+	for _, a := range []string{"mia", "tech", "sam", "courier"} {
+		if err := t.svc.InviteMember(t.ctx, commands.InviteMember{ID: t.id(), Lock: garage, Key: "client", Account: a, By: "bill"}); err != nil {
+			return err
+		}
+	}
+	t.say("  ✓ Bill invites mia, tech, sam and courier to key client: 5 accounts")
+	err = t.svc.InviteMember(t.ctx, commands.InviteMember{ID: t.id(), Lock: garage, Key: "client", Account: "cleaner", By: "bill"})
+	if err := t.refused("Bill invites a 6th account, cleaner, to key client", err); err != nil {
+		return err
+	}
 	if err := t.groupStatus("Online Key group status (Mon 09 Mar 09:30)"); err != nil {
 		return err
 	}

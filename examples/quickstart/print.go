@@ -199,6 +199,7 @@ func (t *tour) refused(what string, err error) error {
 	var (
 		se *commands.StateError
 		nf *commands.NotFoundError
+		gf *commands.GroupFullError
 	)
 	switch {
 	case err == nil:
@@ -207,6 +208,8 @@ func (t *tour) refused(what string, err error) error {
 		t.say("  ✗ %s: refused, ErrForbidden (*StateError: %s key in state %q, action %q)", what, se.Kind, se.State, se.Action)
 	case errors.Is(err, commands.ErrNotPermitted):
 		t.say("  ✗ %s: refused, ErrNotPermitted", what)
+	case errors.As(err, &gf):
+		t.say("  ✗ %s: refused, ErrGroupFull (*GroupFullError: key %q, at most %d accounts)", what, gf.Key, gf.Max)
 	case errors.Is(err, commands.ErrNetworkOff):
 		t.say("  ✗ %s: refused, ErrNetworkOff", what)
 	case errors.As(err, &nf):
