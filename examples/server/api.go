@@ -149,6 +149,17 @@ type keysResponse struct {
 	Keys []keyJSON `json:"keys"`
 }
 
+type slotJSON struct {
+	Slot       int    `json:"slot"`
+	State      string `json:"state"` // Not Shared, Sharing, Shared, Deactivation pending
+	Generation uint32 `json:"generation"`
+	Key        string `json:"key,omitempty"`
+}
+
+type slotsResponse struct {
+	Slots []slotJSON `json:"slots"`
+}
+
 type historyEntryJSON struct {
 	Position uint64    `json:"position"`
 	Time     time.Time `json:"time"`

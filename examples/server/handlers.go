@@ -345,6 +345,23 @@ func (s *server) lockKeys(r *http.Request) (int, any, error) {
 	return http.StatusOK, keyList(at, views), nil
 }
 
+// lockSlots is "Share Key Management": every slot with its state (P5).
+func (s *server) lockSlots(r *http.Request) (int, any, error) {
+	lock, err := s.ownLock(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	slots, err := s.proj.Slots(r.Context(), lock)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := slotsResponse{Slots: []slotJSON{}}
+	for _, v := range slots {
+		out.Slots = append(out.Slots, slotJSON{Slot: v.Slot, State: string(v.State), Generation: v.Generation, Key: v.Key})
+	}
+	return http.StatusOK, out, nil
+}
+
 // accountKeys is "my keys" (?role=holder, the default, P3) or the keys the
 // account made across its locks (?role=owner, P2 "Share key list").
 func (s *server) accountKeys(r *http.Request) (int, any, error) {

@@ -2,7 +2,8 @@
 // API over commands (the write side) and projections (the read side) on a
 // ledger in a directory — accounts and locks; create, share (To ID or To
 // Code), download, edit, revoke, reset, deactivate and delete keys; online
-// unlocks; key lists with status per lock and per account; histories.
+// unlocks; key lists with status per lock and per account; a lock's slots;
+// histories.
 //
 // The handler is newServer (server.go, handlers.go, api.go): request
 // validation with JSON error bodies {"error": …, "code": …}, status codes

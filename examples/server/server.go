@@ -63,6 +63,7 @@ func newServer(svc *commands.Service, proj *projections.Projections, opts ...opt
 		{"GET /v1/locks/{lock}/keys", s.lockKeys},
 		{"POST /v1/locks/{lock}/keys", s.createKey},
 		{"GET /v1/locks/{lock}/history", s.lockHistory},
+		{"GET /v1/locks/{lock}/slots", s.lockSlots},
 		{"GET /v1/keys/{key}", s.key},
 		{"PUT /v1/keys/{key}/settings", s.editKey},
 		{"DELETE /v1/keys/{key}", s.keyCommand(actDelete)},

@@ -209,6 +209,10 @@ func TestHappyPath(t *testing.T) {
 	if u["granted"] != false || u["reason"] != commands.ReasonReset {
 		t.Errorf("unlock after reset: %v", u)
 	}
+	slots := a.must(200, "GET", "/v1/locks/front/slots", "bill", "")["slots"].([]any)
+	if s := slots[0].(map[string]any); len(slots) != 2 || s["key"] != "k2" || s["generation"] != 1.0 {
+		t.Errorf("slots: %v, want k2 in slot 1 at generation 1", slots)
+	}
 	a.must(204, "DELETE", "/v1/keys/k2", "bill", "")
 }
 
