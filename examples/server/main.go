@@ -12,6 +12,28 @@
 // Idempotency-Key header, and no code, PIN or password in any log line or
 // error body. server_test.go drives it end to end with httptest.
 //
+// Routes (X-Account is the caller; bodies are JSON):
+//
+//	POST   /v1/accounts                          register an account
+//	POST   /v1/locks                             register a lock (owner: the caller)
+//	POST   /v1/locks/{lock}/keys                 create a key (share, digital, intercom)
+//	GET    /v1/locks/{lock}/keys?at=             key list with status (P1)
+//	GET    /v1/locks/{lock}/slots                slots and their state (P5)
+//	GET    /v1/locks/{lock}/history              ?from=&to=&cursor=&limit=
+//	GET    /v1/keys/{key}?at=                    one key with status (K8)
+//	PUT    /v1/keys/{key}/settings               edit (before download, for share keys)
+//	DELETE /v1/keys/{key}                        delete
+//	POST   /v1/keys/{key}/share                  To ID or To Code (the code is in the answer, once)
+//	POST   /v1/keys/{key}/download               the holder, or a code bearer
+//	POST   /v1/downloads                         a code bearer with the code alone
+//	POST   /v1/keys/{key}/revoke                 before download
+//	POST   /v1/keys/{key}/reset                  after download
+//	POST   /v1/keys/{key}/deactivation[/confirm] deactivate at the lock
+//	POST   /v1/keys/{key}/unlock                 200 granted or denied, with the reason
+//	GET    /v1/keys/{key}/history
+//	GET    /v1/accounts/{account}/keys?role=     holder ("my keys", P3) or owner (P2)
+//	GET    /v1/accounts/{account}/history
+//
 // Run it from the module root and try it with curl (7.82 or later for --json):
 //
 //	go run ./examples/server -addr 127.0.0.1:8080   # -dir DIR keeps the ledger; default: a temp dir
