@@ -452,3 +452,43 @@ func TestAuditForkRefused(t *testing.T) {
 		return err
 	}, lockproto.ErrMAC)
 }
+
+// H2: with ByTime, a record the lock made offline merges into the history
+// at the lock's time, also across pages; by default entries of a day keep
+// log order (the upload comes after what was recorded before it).
+func TestOfflineRecordsMergeByTime(t *testing.T) {
+	e := newLockEnv(t)
+	ann := e.shareTo("k1", "ann", 1, settings("k1")) // Monday 10:00 UTC
+	e.now = e.now.Add(time.Hour)
+	e.visit(e.lock, ann, 0) // offline, 11:00
+	e.now = e.now.Add(4 * time.Hour)
+	if _, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "k1", By: "ann"}); err != nil { // online, 15:00
+		t.Fatal(err)
+	}
+	e.now = e.now.Add(time.Hour)
+	e.upload(e.lock, "front") // 16:00
+	times := func(q projections.HistoryQuery) []string {
+		var out []string
+		for {
+			p, err := e.proj.History(bg, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range p.Entries {
+				if h.Type == "lock.audit_recorded" || h.Type == "key.unlock_attempted" {
+					out = append(out, h.Time.Format("15:04"))
+				}
+			}
+			if p.Next == "" {
+				return out
+			}
+			q.Cursor = p.Next
+		}
+	}
+	if got := times(projections.HistoryQuery{Key: "k1", ByTime: true, Limit: 1}); !slices.Equal(got, []string{"11:00", "15:00"}) {
+		t.Fatalf("by time: %v", got)
+	}
+	if got := times(projections.HistoryQuery{Key: "k1", Limit: 2}); !slices.Equal(got, []string{"15:00", "11:00"}) {
+		t.Fatalf("by position: %v", got)
+	}
+}

@@ -33,8 +33,10 @@
 //     lock verified the credential, the key's: HistoryEntry.Offline, Time =
 //     the lock's own time, AuditSeq, Uploaded, Door, Granted and Reason,
 //     Admin for admin records, Presented for the key an unverified
-//     credential named. Within a UTC day entries are in log order, so an
-//     upload's records follow what was recorded online before it. An
+//     credential named. Within a UTC day entries are in log order (an
+//     upload's records follow what was recorded online before it), or with
+//     HistoryQuery.ByTime in time order, so they merge in at the lock's
+//     time (H2). An
 //     AuditGap is a lock history entry with ReasonAuditGap. Offline uses
 //     (commands.OfflineUnlocksCounted) set the key's use count, so KeyStatus
 //     shows EXHAUSTED once the lock's grants used the key up.

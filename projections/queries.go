@@ -2,11 +2,13 @@ package projections
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
@@ -212,10 +214,15 @@ type HistoryQuery struct {
 	From, To           time.Time // [From, To) of event time; zero = open
 	Cursor             string    // Next of the previous page; "" = first page
 	Limit              int       // default 50, at most 1000
+	// ByTime orders each UTC day's entries by event time, then position,
+	// instead of by log position: records a lock made offline, uploaded
+	// later, then merge in at the lock's time (H2). A cursor belongs to
+	// the order it was made in.
+	ByTime bool
 }
 
-// HistoryPage is one page of a history, oldest first (by UTC day of the
-// event time, then log position).
+// HistoryPage is one page of a history, oldest first: by UTC day of the
+// event time, then log position (HistoryQuery.ByTime: then event time).
 type HistoryPage struct {
 	Entries []HistoryEntry
 	Next    string // cursor of the next page; "" when there is none
@@ -242,7 +249,7 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 	if q.Limit > 1000 {
 		q.Limit = 1000
 	}
-	var after [12]byte // day (4), position (8)
+	var after [histCursorLen]byte
 	if q.Cursor != "" {
 		c, err := hex.DecodeString(q.Cursor)
 		if err != nil || len(c) != len(after) {
@@ -256,7 +263,38 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 	}
 	pre := append(rowKey("h", kind, id), '/')
 	var page HistoryPage
-	var cur [12]byte
+	// Entries of one UTC day are collected from its rows and ordered by
+	// position, or with ByTime by time, then position.
+	var day []histRef
+	dayOf := uint32(0)
+	flush := func() (bool, error) {
+		slices.SortFunc(day, func(a, b histRef) int {
+			return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.pos, b.pos))
+		})
+		for _, r := range day {
+			cur := r.cursor(dayOf)
+			if q.Cursor != "" && bytes.Compare(cur[:], after[:]) <= 0 {
+				continue
+			}
+			if (!q.From.IsZero() && r.ns < q.From.UnixNano()) || (!q.To.IsZero() && r.ns >= q.To.UnixNano()) {
+				continue
+			}
+			if len(page.Entries) == q.Limit {
+				page.Next = hex.EncodeToString(after[:])
+				return true, nil
+			}
+			ev, err := p.store.EventAt(ctx, r.pos)
+			if err != nil {
+				return false, err
+			}
+			var h HistoryEntry
+			describe(&ev, &h)
+			page.Entries = append(page.Entries, h)
+			after = cur
+		}
+		day = day[:0]
+		return false, nil
+	}
 	for e, err := range p.scanHistory(ctx, pre, q.From, q.To) {
 		if err != nil {
 			return HistoryPage{}, err
@@ -264,35 +302,48 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 		if len(e.Key) < len(pre)+4 || len(e.Value)%16 != 0 {
 			return HistoryPage{}, fmt.Errorf("%w: history row %q", ErrCorrupt, e.Key)
 		}
-		day := binary.BigEndian.Uint32(e.Key[len(pre):])
-		if day > lastDay {
+		d := binary.BigEndian.Uint32(e.Key[len(pre):])
+		if d != dayOf && len(day) > 0 {
+			if full, err := flush(); full || err != nil {
+				return page, err
+			}
+		}
+		if d > lastDay {
 			break
 		}
+		dayOf = d
 		for v := e.Value; len(v) >= 16; v = v[16:] {
-			pos, ns := binary.BigEndian.Uint64(v), int64(binary.BigEndian.Uint64(v[8:]))
-			binary.BigEndian.PutUint32(cur[:4], day)
-			binary.BigEndian.PutUint64(cur[4:], pos)
-			if q.Cursor != "" && bytes.Compare(cur[:], after[:]) <= 0 {
-				continue
+			r := histRef{pos: binary.BigEndian.Uint64(v), ns: int64(binary.BigEndian.Uint64(v[8:]))}
+			r.key = r.pos
+			if q.ByTime {
+				r.key = uint64(r.ns) ^ 1<<63 // sign flipped: orders as the number
 			}
-			if (!q.From.IsZero() && ns < q.From.UnixNano()) || (!q.To.IsZero() && ns >= q.To.UnixNano()) {
-				continue
-			}
-			if len(page.Entries) == q.Limit {
-				page.Next = hex.EncodeToString(after[:])
-				return page, nil
-			}
-			ev, err := p.store.EventAt(ctx, pos)
-			if err != nil {
-				return HistoryPage{}, err
-			}
-			var h HistoryEntry
-			describe(&ev, &h)
-			page.Entries = append(page.Entries, h)
-			after = cur
+			day = append(day, r)
 		}
 	}
+	if _, err := flush(); err != nil {
+		return HistoryPage{}, err
+	}
 	return page, nil
+}
+
+// histRef is one history index entry: the event's position and time, and
+// its sort key within its day (the position, or with ByTime the time).
+type histRef struct {
+	pos uint64
+	ns  int64
+	key uint64
+}
+
+// histCursorLen: a page cursor is the last entry's day (4), sort key (8)
+// and position (8), big-endian.
+const histCursorLen = 20
+
+func (r histRef) cursor(day uint32) (c [histCursorLen]byte) {
+	binary.BigEndian.PutUint32(c[:4], day)
+	binary.BigEndian.PutUint64(c[4:12], r.key)
+	binary.BigEndian.PutUint64(c[12:], r.pos)
+	return c
 }
 
 // scanHistory scans an entity's history rows from the day of from: one
