@@ -503,16 +503,22 @@ func dumpProjections(ctx context.Context, l ledger.Store) (map[string]string, er
 		if err != nil {
 			return nil, err
 		}
-		if !bytes.HasPrefix(e.Key, []byte("p/h/")) || len(e.Key) < 8 {
-			out[string(e.Key)] = string(e.Value)
-			continue
-		}
-		row := e.Key[:len(e.Key)-8]
-		for v := e.Value; len(v) >= 16; v = v[16:] {
-			out[string(row)+string(v[:16])] = ""
-		}
+		normalizeRow(out, e.Key, e.Value)
 	}
 	return out, nil
+}
+
+// normalizeRow adds a read-model row to out, a history bucket as its
+// entries (keyed without the bucket's first position).
+func normalizeRow(out map[string]string, key, value []byte) {
+	if !bytes.HasPrefix(key, []byte("p/h/")) || len(key) < 8 {
+		out[string(key)] = string(value)
+		return
+	}
+	row := key[:len(key)-8]
+	for v := value; len(v) >= 16; v = v[16:] {
+		out[string(row)+string(v[:16])] = ""
+	}
 }
 
 // checkProjections catches the projections up to the durable head and
