@@ -316,7 +316,7 @@ func diskFaultRound(t *testing.T, kind faultKind, seed uint64) faultRound {
 	if fr.ackedEvents, err = checkAcked(ctx, s2.l, acks); err != nil {
 		t.Fatalf("%s after %d faults: %v", kind.name, fr.injected, err)
 	}
-	spans, n, err := commandSpans(ctx, s2.l, started)
+	spans, n, err := commandSpans(ctx, s2.l, refsOf(started))
 	if err != nil {
 		t.Fatalf("%s after %d faults: %v", kind.name, fr.injected, err)
 	}
