@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,16 +43,20 @@ type AuditRecorded struct {
 	Door      Door // unlock records
 	// Credential is the credential ID as presented (unlock) or revoked (admin).
 	Credential [8]byte
-	AdminType  lockproto.Type `msgpack:",omitempty"`
-	Value      uint32         // unlock: the lock's use count after it; admin: the message's sequence number
-	Tag        [lockproto.AuditTagSize]byte
+	AdminType  lockproto.Type               `msgpack:",omitempty"`
+	Value      uint32                       // unlock: the lock's use count after it; admin: the message's sequence number
+	Tag        [lockproto.AuditTagSize]byte // how later uploads are checked against this one
 }
 
-// AuditGap: records After+1 .. First-1 of the lock never reached the ledger
-// (overwritten in the lock's ring before anyone uploaded them).
+// AuditGap: records After+1 .. First-1 of the lock have not reached the
+// ledger: a phone that drained them has not uploaded them yet, or the lock
+// overwrote them in its ring. A later upload of them fills the gap; one
+// that chains from AfterTag (the tag of record After) or into Link (the tag
+// record First chains from) must match them.
 type AuditGap struct {
-	Lock, By     string
-	After, First uint32
+	Lock, By       string
+	After, First   uint32
+	AfterTag, Link [lockproto.AuditTagSize]byte
 }
 
 // OfflineUnlocksCounted: an upload brought Granted offline unlocks of the
@@ -63,15 +68,53 @@ type OfflineUnlocksCounted struct {
 	AuditSeq  uint32 // the last record counted
 }
 
-// auditState is the fold of a lock's audit stream: how far it is verified.
-type auditState struct{ cursor lockproto.AuditCursor }
+// auditState is the fold of a lock's audit stream: the last record recorded
+// (cursor) and the runs of records before it not recorded yet (gaps).
+type auditState struct {
+	cursor lockproto.AuditCursor
+	gaps   []AuditGap // in sequence order, disjoint
+}
 
 func (a *auditState) evolve(ev ledger.Event) {
-	if e, ok := ev.Data.(AuditRecorded); ok && e.Seq > a.cursor.Seq {
-		a.cursor = lockproto.AuditCursor{Seq: e.Seq, Tag: e.Tag}
+	switch e := ev.Data.(type) {
+	case AuditGap:
+		a.gaps = append(slices.Clip(a.gaps), e)
+	case AuditRecorded:
+		if e.Seq > a.cursor.Seq {
+			a.cursor = lockproto.AuditCursor{Seq: e.Seq, Tag: e.Tag}
+			return
+		}
+		i := a.gapOf(e.Seq)
+		if i < 0 {
+			return
+		}
+		// The record fills part of the gap: what is left after it stays a
+		// gap (what is left before it was appended as its own AuditGap just
+		// before this record, since only the upload knew its link).
+		g := a.gaps[i]
+		var rest []AuditGap
+		if e.Seq+1 < g.First {
+			rest = append(rest, AuditGap{Lock: g.Lock, By: g.By, After: e.Seq, AfterTag: e.Tag, First: g.First, Link: g.Link})
+		}
+		a.gaps = slices.Concat(a.gaps[:i], rest, a.gaps[i+1:])
 	}
 }
-func (a *auditState) clone() aggregate { c := *a; return &c }
+
+// gapOf returns the index of the gap holding record seq, or -1.
+func (a *auditState) gapOf(seq uint32) int {
+	for i, g := range a.gaps {
+		if g.After < seq && seq < g.First {
+			return i
+		}
+	}
+	return -1
+}
+
+func (a *auditState) clone() aggregate {
+	c := *a
+	c.gaps = slices.Clip(a.gaps) // evolve never writes in place
+	return &c
+}
 
 // ErrAudit means an audit batch was refused: it does not verify under the
 // lock's audit key (forged, altered, truncated, from another lock, or
@@ -133,7 +176,10 @@ type AuditResult struct {
 //     DeactivationConfirmed, the slot freed at the next generation);
 //   - pending messages the lock passed without applying (a phone delivered a
 //     later one first) are issued again under new sequence numbers;
-//   - missing records are an AuditGap event and AuditResult.Gap.
+//   - records missing before the batch are an AuditGap event and
+//     AuditResult.Gap; a later upload of them fills the gap (records of a
+//     gap must chain to the recorded ones on both sides, or the batch is
+//     refused as a fork).
 //
 // Errors: *NotFoundError for an unknown lock, ErrInvalid for a lock without
 // an audit key or a service without a vault, *AuditError (ErrAudit) for a
@@ -203,20 +249,22 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 	if err != nil {
 		return err
 	}
-	cursor := a.(*auditState).cursor
-	res.Cursor = cursor.Seq
-	recs, next, verr := lockproto.VerifyAudit(*auditKey, lockID, cursor, c.Batch)
+	st := a.clone().(*auditState) // evolved below with the events decided
+	res.Cursor = st.cursor.Seq
+	// Every tag and the chain inside the batch under the lock's key; how the
+	// batch joins what is recorded is checked below.
+	recs, _, verr := lockproto.VerifyAudit(*auditKey, lockID, lockproto.AuditCursor{}, c.Batch)
 	var gap *lockproto.AuditGapError
 	if verr != nil && !errors.As(verr, &gap) {
 		return &AuditError{Lock: c.Lock, Err: verr}
 	}
-	if b, err := lockproto.DecodeAuditBatch(c.Batch); err == nil {
-		res.Duplicates = int(b.N) - len(recs)
+	b, err := lockproto.DecodeAuditBatch(c.Batch)
+	if err != nil {
+		return &AuditError{Lock: c.Lock, Err: err}
 	}
-	if len(recs) == 0 {
-		return nil
+	fork := func(seq uint32) error {
+		return &AuditError{Lock: c.Lock, Err: fmt.Errorf("%w: audit record %d does not chain to the records recorded", lockproto.ErrMAC, seq)}
 	}
-	res.New, res.Cursor, res.Gap = len(recs), next.Seq, gap
 
 	// Event IDs: lock, record sequence number, index of the event among
 	// those the record caused.
@@ -226,9 +274,53 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 		n[seq]++
 	}
 	stream := auditStream(c.Lock)
-	if gap != nil {
-		emit(stream, recs[0].Seq, AuditGap{Lock: c.Lock, By: c.By, After: gap.After, First: gap.First})
+	var fresh []lockproto.AuditRecord
+	for i, r := range recs {
+		prev := b.PrevTag
+		if i > 0 {
+			prev = recs[i-1].Tag
+		}
+		cur := st.cursor
+		switch {
+		case r.Seq == cur.Seq:
+			if r.Tag != cur.Tag {
+				return fork(r.Seq)
+			}
+			continue
+		case r.Seq == cur.Seq+1:
+			if prev != cur.Tag {
+				return fork(r.Seq)
+			}
+		case r.Seq > cur.Seq:
+			g := AuditGap{Lock: c.Lock, By: c.By, After: cur.Seq, AfterTag: cur.Tag, First: r.Seq, Link: prev}
+			emit(stream, r.Seq, g)
+			st.evolve(ledger.Event{Data: g})
+			res.Gap = &lockproto.AuditGapError{After: cur.Seq, First: r.Seq}
+		default: // before the cursor: new only inside a gap
+			gi := st.gapOf(r.Seq)
+			if gi < 0 {
+				continue
+			}
+			g := st.gaps[gi]
+			if (r.Seq == g.After+1 && prev != g.AfterTag) || (r.Seq+1 == g.First && r.Tag != g.Link) {
+				return fork(r.Seq)
+			}
+			if r.Seq > g.After+1 { // records before this one are still missing
+				left := AuditGap{Lock: c.Lock, By: c.By, After: g.After, AfterTag: g.AfterTag, First: r.Seq, Link: prev}
+				emit(stream, r.Seq, left)
+				st.evolve(ledger.Event{Data: left})
+			}
+		}
+		st.evolve(ledger.Event{Data: AuditRecorded{Seq: r.Seq, Tag: r.Tag}})
+		fresh = append(fresh, r)
 	}
+	res.Duplicates = len(recs) - len(fresh)
+	res.Cursor = st.cursor.Seq
+	if len(fresh) == 0 {
+		return nil
+	}
+	res.New = len(fresh)
+	recs = fresh
 	type counted struct {
 		n, last uint32
 	}

@@ -100,10 +100,12 @@
 // (OfflineUnlocksCounted), so status and online unlocks respect them;
 // consumed admin messages stop being pending (AdminApplied); an applied
 // deactivation confirms the key's (DeactivationConfirmed, slot freed);
-// messages the lock passed without applying are issued again; records lost
-// before upload are an AuditGap event and AuditResult.Gap
-// (*lockproto.AuditGapError). The same batch twice, an old batch, or
-// overlapping batches from two phones (concurrently too) add nothing twice.
+// messages the lock passed without applying are issued again; records
+// missing before a batch are an AuditGap event and AuditResult.Gap
+// (*lockproto.AuditGapError), filled when a phone that drained them uploads
+// them later (they must chain to the records on both sides). The same batch
+// twice, an old batch, or overlapping batches from two phones (concurrently
+// too, in any order) add nothing twice and lose nothing.
 // A batch that does not verify is *AuditError (ErrAudit, and lockproto's
 // ErrMAC, ErrMalformed or ErrWrongLock), an unknown lock *NotFoundError.
 //
