@@ -3,12 +3,17 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Append appends events to one stream atomically if the stream matches expect.
@@ -19,15 +24,38 @@ func (l *Ledger) Append(ctx context.Context, stream string, expect Expect, event
 	return l.AppendMulti(ctx, StreamAppend{Stream: stream, Expect: expect, Events: events})
 }
 
-// prepared is an event encoded outside the sequencer lock.
+// prepared is an event encoded outside the sequencer: its record is complete
+// but for position, version and chain hash, which the sequencer fills in place.
 type prepared struct {
 	stream int // index into the request
 	id     uuid.UUID
-	random bool // ID generated here: it cannot be stored yet
-	time   int64
+	random bool // ID generated here: nobody can retry with it, so no lookup
 	typ    string
 	schema uint16
-	data   []byte
+	rec    []byte // record bytes without the hash; cap leaves room for it
+	data   []byte // the payload inside rec
+	off    int    // offset of rec in prepare's buffer
+	pos    uint64 // set by the sequencer
+	ver    uint64 // set by the sequencer
+}
+
+// appendReq is one AppendMulti on its way through the sequencer.
+type appendReq struct {
+	appends []StreamAppend
+	evs     []prepared
+	seen    uint64 // l.assigned before the ID lookup
+	stored  bool   // an ID was found by the lookup
+
+	res   AppendResult
+	err   error
+	retry bool // res is an earlier append's (idempotent retry)
+}
+
+// group is the Pebble batch of an append, applied and then synced.
+type group struct {
+	b   *pebble.Batch
+	t   ticket
+	err error
 }
 
 // AppendMulti appends to several streams in one atomic, durable batch: every
@@ -51,36 +79,147 @@ func (l *Ledger) AppendMulti(ctx context.Context, appends ...StreamAppend) (res 
 
 	// Look the IDs up before taking the sequencer lock; appends sequenced
 	// meanwhile are checked against the in-memory recent-ID window.
-	seen := l.assigned.Load()
-	stored, err := l.anyIDStored(evs)
-	if err != nil {
+	r := appendReq{appends: appends, evs: evs, seen: l.assigned.Load()}
+	if r.stored, err = l.anyIDStored(evs); err != nil {
 		return res, err
 	}
+	var g group
 	l.seq.Lock()
-	res, b, t, err := l.sequence(appends, evs, seen, stored)
+	written := l.sequenceOne(&r, &g)
 	l.seq.Unlock()
-	if err != nil || b == nil {
-		if err == nil { // an idempotent retry: wait until the original is durable
-			err = l.WaitDurable(context.WithoutCancel(ctx), res.Last)
+	if written && g.err == nil {
+		// The lock is released: other appenders sequence their batches while
+		// this one waits for the WAL sync they will share.
+		if err := g.b.SyncWait(); err != nil {
+			return AppendResult{}, l.fail(fmt.Errorf("wal sync: %w", err))
 		}
-		if err != nil {
-			return AppendResult{}, err
-		}
-		return res, nil
+		_ = g.b.Close()
+		l.publish(&g.t)
 	}
-	// The lock is released: other appenders sequence their batches while this
-	// one waits for the WAL sync they will share.
-	if err := b.SyncWait(); err != nil {
-		return AppendResult{}, l.fail(fmt.Errorf("wal sync: %w", err))
+	if written && g.err != nil {
+		return AppendResult{}, g.err
 	}
-	_ = b.Close()
-	l.publish(t)
+	if r.err != nil {
+		return AppendResult{}, r.err
+	}
 	// Read-your-writes: readers see up to the watermark, which may trail this
-	// batch by a goroutine hand-off. The events are durable either way.
-	if err := l.WaitDurable(context.WithoutCancel(ctx), res.Last); err != nil && !errors.Is(err, ErrClosed) {
+	// batch by a goroutine hand-off; a retry waits until the original is
+	// durable. Either way every read now sees them.
+	if err := l.WaitDurable(context.WithoutCancel(ctx), r.res.Last); err != nil && (r.retry || !errors.Is(err, ErrClosed)) {
 		return AppendResult{}, err
 	}
-	return res, nil
+	return r.res, nil
+}
+
+// sequenceOne runs under l.seq: it detects retries, checks expected versions
+// (seeing every append sequenced before, synced or not), assigns positions,
+// extends the hash chain and applies the batch without waiting for its sync.
+// It reports whether it applied a batch to g (if not, r.err or r.retry say why).
+func (l *Ledger) sequenceOne(r *appendReq, g *group) bool {
+	if err := l.failure(); err != nil {
+		r.err = err
+		return false
+	}
+	if r.stored || l.recentHit(r.evs, r.seen) {
+		res, retry, err := l.findRetryGuarded(r.appends, r.evs)
+		if err != nil || retry {
+			r.res, r.retry, r.err = res, retry, err
+			return false
+		}
+	}
+	if len(l.heads) > maxCachedHeads {
+		clear(l.heads)
+	}
+	g.b = l.db.NewBatch()
+	if err := l.sequence(g, r); err != nil {
+		_ = g.b.Close()
+		r.err = err
+		return false
+	}
+	l.applyGroup(g, r)
+	return true
+}
+
+func (l *Ledger) findRetryGuarded(appends []StreamAppend, evs []prepared) (res AppendResult, retry bool, err error) {
+	defer l.guard(&err, false)
+	return l.findRetry(appends, evs)
+}
+
+// sequence checks one append's expected versions and adds its records to
+// g's batch. Nothing in the ledger changes if it returns an error.
+func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
+	defer l.guard(&err, false)
+	versions := make([]uint64, len(r.appends))
+	for i, a := range r.appends {
+		v, err := l.headLocked(a.Stream)
+		if err != nil {
+			return err
+		}
+		if !a.Expect.check(v) {
+			return &ConflictError{Stream: a.Stream, Expected: a.Expect, Actual: v}
+		}
+		versions[i] = v
+	}
+	first := l.lastPos + 1
+	hash, key, h := l.lastHash, l.key[:0], l.hasher
+	for i := range r.evs {
+		e := &r.evs[i]
+		e.pos = first + uint64(i)
+		versions[e.stream]++
+		e.ver = versions[e.stream]
+		putBE(e.rec[1:], e.pos)
+		putBE(e.rec[9:], e.ver)
+		h.Reset()
+		h.Write(hash[:])
+		h.Write(e.rec)
+		h.Sum(hash[:0])
+		rec := append(e.rec, hash[:]...) // in place: prepare left room
+		key = appendLogKey(key[:0], e.pos)
+		_ = g.b.Set(key, rec, nil)
+	}
+	l.key = key
+	l.lastPos, l.lastHash = first+uint64(len(r.evs))-1, hash
+	for i, a := range r.appends {
+		l.heads[a.Stream] = versions[i]
+	}
+	for i := range r.evs {
+		l.recent.add(r.evs[i].pos, r.evs[i].id)
+	}
+	r.res = AppendResult{First: first, Last: l.lastPos, Versions: versions}
+	g.t = ticket{last: l.lastPos, hash: hash}
+	return nil
+}
+
+// applyGroup adds the index entries of g's appends and applies the batch
+// without waiting for its sync. Log records went in first and the index
+// entries follow grouped by kind, so Pebble's memtable inserts mostly land
+// next to the previous one.
+func (l *Ledger) applyGroup(g *group, r *appendReq) {
+	defer l.guard(&g.err, true)
+	key := l.key[:0]
+	var posVal [8]byte
+	for i := range r.evs {
+		e := &r.evs[i]
+		key = appendStreamKey(key[:0], r.appends[e.stream].Stream, e.ver)
+		putBE(posVal[:], e.pos)
+		_ = g.b.Set(key, posVal[:], nil)
+	}
+	var idVal [24]byte
+	putBE(idVal[8:], r.res.First)
+	putBE(idVal[16:], r.res.Last)
+	for i := range r.evs {
+		e := &r.evs[i]
+		putBE(idVal[:], e.pos)
+		key = append(key[:0], prefixID)
+		key = append(key, e.id[:]...)
+		_ = g.b.Set(key, idVal[:], nil)
+	}
+	l.key = key
+	if err := l.db.ApplyNoSyncWait(g.b, pebble.Sync); err != nil {
+		g.err = l.fail(err)
+		return
+	}
+	l.assigned.Store(g.t.last)
 }
 
 func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
@@ -109,20 +248,38 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 		return nil, invalidf("%d events in one append, over the %d limit", n, maxEventsAppend)
 	}
 	now := l.clock().UnixNano()
-	evs := make([]prepared, 0, n)
+	evs := make([]prepared, n)
+	var random []byte // random IDs, drawn in one read
 	var ids map[uuid.UUID]bool
 	if n > 1 {
 		ids = make(map[uuid.UUID]bool, n)
 	}
+	// All records of the append share one buffer; each keeps room for its hash.
+	size := 0
+	for _, a := range appends {
+		size += len(a.Events) * (recordFixedLen + len(a.Stream) + 96) // 96: type name and a small payload
+	}
+	w := &appendWriter{b: make([]byte, 0, size)}
+	enc := msgpack.GetEncoder()
+	defer msgpack.PutEncoder(enc)
+	k := 0
 	for i, a := range appends {
 		for _, e := range a.Events {
-			p := prepared{stream: i, id: e.ID, time: now}
+			p := &evs[k]
+			k++
+			p.stream, p.id = i, e.ID
 			if p.id == (uuid.UUID{}) {
-				id, err := uuid.NewRandom()
-				if err != nil {
-					return nil, err
+				if len(random) == 0 {
+					random = make([]byte, 16*(n-k+1))
+					if _, err := rand.Read(random); err != nil {
+						return nil, err
+					}
 				}
-				p.id, p.random = id, true
+				copy(p.id[:], random[:16])
+				random = random[16:]
+				p.id[6] = p.id[6]&0x0f | 0x40 // version 4
+				p.id[8] = p.id[8]&0x3f | 0x80 // RFC 4122 variant
+				p.random = true
 			}
 			if ids != nil {
 				if ids[p.id] {
@@ -130,17 +287,78 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 				}
 				ids[p.id] = true
 			}
+			t := now
 			if !e.Time.IsZero() {
-				p.time = e.Time.UnixNano()
+				t = e.Time.UnixNano()
 			}
-			var err error
-			if p.typ, p.schema, p.data, err = l.reg.encode(e.Data); err != nil {
-				return nil, fmt.Errorf("stream %q: %w", a.Stream, err)
+			et := l.reg.forValue(e.Data)
+			if et == nil {
+				return nil, fmt.Errorf("stream %q: %w: Go type %T is not registered", a.Stream, ErrUnknownType, e.Data)
 			}
-			evs = append(evs, p)
+			p.typ, p.schema = et.name, et.schema
+			p.off = len(w.b)
+			b := w.b
+			b = append(b, recordFormat)
+			b = append(b, make([]byte, 16)...) // position, version: set by the sequencer
+			b = append(b, p.id[:]...)
+			b = binary.BigEndian.AppendUint64(b, uint64(t))
+			b = binary.BigEndian.AppendUint16(b, p.schema)
+			b = binary.BigEndian.AppendUint16(b, uint16(len(a.Stream)))
+			b = append(b, a.Stream...)
+			b = append(b, byte(len(p.typ)))
+			b = append(b, p.typ...)
+			b = append(b, 0, 0, 0, 0) // payload length
+			w.b = b
+			enc.Reset(w)
+			if err := enc.Encode(e.Data); err != nil {
+				return nil, fmt.Errorf("stream %q: %w", a.Stream, invalidf("encode %s: %v", p.typ, err))
+			}
+			d := len(w.b) - len(b)
+			if d > maxPayloadLen {
+				return nil, fmt.Errorf("stream %q: %w", a.Stream, invalidf("%s payload is %d bytes, over the %d limit", p.typ, d, maxPayloadLen))
+			}
+			binary.BigEndian.PutUint32(w.b[len(b)-4:], uint32(d))
+			w.b = append(w.b, make([]byte, sha256.Size)...) // room for the hash
 		}
 	}
+	for i := range evs {
+		end := len(w.b)
+		if i+1 < len(evs) {
+			end = evs[i+1].off
+		}
+		rec := w.b[evs[i].off:end:end]
+		body := len(rec) - sha256.Size
+		p := &evs[i]
+		p.rec = rec[:body]
+		p.data = payloadOf(p.rec)
+	}
 	return evs, nil
+}
+
+// payloadOf returns the payload inside canonical record bytes built by prepare.
+func payloadOf(body []byte) []byte {
+	n := int(binary.BigEndian.Uint16(body[43:]))
+	m := int(body[45+n])
+	return body[50+n+m:]
+}
+
+// appendWriter is an io.Writer (and io.ByteWriter, so msgpack writes to it
+// directly) that appends to a slice.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *appendWriter) WriteByte(c byte) error {
+	w.b = append(w.b, c)
+	return nil
+}
+
+func (w *appendWriter) WriteString(s string) (int, error) {
+	w.b = append(w.b, s...)
+	return len(s), nil
 }
 
 func checkStream(s string) error {
@@ -148,81 +366,6 @@ func checkStream(s string) error {
 		return invalidf("stream name %q must be 1..%d bytes of UTF-8 without NUL", s, maxStreamLen)
 	}
 	return nil
-}
-
-// sequence runs under l.seq: it detects retries, checks expected versions
-// (seeing applied-but-unsynced appends, which Pebble makes visible at once),
-// assigns positions, extends the hash chain and applies the batch without
-// waiting for its sync. A nil batch with a nil error is an idempotent retry.
-func (l *Ledger) sequence(appends []StreamAppend, evs []prepared, seen uint64, stored bool) (res AppendResult, b *pebble.Batch, t *ticket, err error) {
-	defer l.guard(&err, true)
-	if err := l.failure(); err != nil {
-		return res, nil, nil, err
-	}
-	if stored || l.recentHit(evs, seen) {
-		if res, retry, err := l.findRetry(appends, evs); err != nil || retry {
-			return res, nil, nil, err
-		}
-	}
-	versions := make([]uint64, len(appends))
-	for i, a := range appends {
-		v, err := l.headLocked(a.Stream)
-		if err != nil {
-			return res, nil, nil, err
-		}
-		if !a.Expect.check(v) {
-			return res, nil, nil, &ConflictError{Stream: a.Stream, Expected: a.Expect, Actual: v}
-		}
-		versions[i] = v
-	}
-	first := l.lastPos + 1
-	last := l.lastPos + uint64(len(evs))
-	b = l.db.NewBatch()
-	hash := l.lastHash
-	buf, key, h := l.buf[:0], l.key[:0], l.hasher
-	var idVal [24]byte
-	var posVal [8]byte
-	putBE(idVal[8:], first)
-	putBE(idVal[16:], last)
-	for i := range evs {
-		e := &evs[i]
-		pos := first + uint64(i)
-		versions[e.stream]++
-		r := record{pos: pos, version: versions[e.stream], id: e.id, time: e.time,
-			schema: e.schema, stream: appends[e.stream].Stream, typ: e.typ, data: e.data}
-		buf = appendRecordBody(buf[:0], &r)
-		h.Reset()
-		h.Write(hash[:])
-		h.Write(buf)
-		h.Sum(hash[:0])
-		buf = append(buf, hash[:]...)
-		key = appendLogKey(key[:0], pos)
-		_ = b.Set(key, buf, nil)
-		key = appendStreamKey(key[:0], r.stream, r.version)
-		putBE(posVal[:], pos)
-		_ = b.Set(key, posVal[:], nil)
-		putBE(idVal[:], pos)
-		key = append(key[:0], prefixID)
-		key = append(key, e.id[:]...)
-		_ = b.Set(key, idVal[:], nil)
-	}
-	l.buf, l.key = buf, key
-	if err := l.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
-		return res, nil, nil, l.fail(err)
-	}
-	l.lastPos, l.lastHash = last, hash
-	l.assigned.Store(last)
-	if len(l.heads) > maxCachedHeads {
-		clear(l.heads)
-	}
-	for i, a := range appends {
-		l.heads[a.Stream] = versions[i]
-	}
-	for i := range evs {
-		l.recent.add(first+uint64(i), evs[i].id)
-	}
-	t = &ticket{last: last, hash: hash}
-	return AppendResult{First: first, Last: last, Versions: versions}, b, t, nil
 }
 
 func putBE(b []byte, v uint64) {
@@ -277,12 +420,38 @@ func (l *Ledger) findRetry(appends []StreamAppend, evs []prepared) (AppendResult
 		if err != nil {
 			return AppendResult{}, false, err
 		}
-		if rec.stream != appends[e.stream].Stream || rec.typ != e.typ {
-			return AppendResult{}, false, fmt.Errorf("%w: %s was appended to stream %q as %q", ErrDuplicateID, e.id, rec.stream, rec.typ)
+		if err := l.sameEvent(&rec, appends[e.stream].Stream, &evs[i]); err != nil {
+			return AppendResult{}, false, err
 		}
 		res.Versions[e.stream] = rec.version
 	}
 	return res, true, nil
+}
+
+// sameEvent reports (as an *IDReusedError) how a retried event differs from
+// the stored one with its ID: stream, type, schema or payload. Payload bytes
+// are compared first; if they differ (msgpack does not order map keys), both
+// are decoded and compared as values.
+func (l *Ledger) sameEvent(rec *record, stream string, e *prepared) error {
+	reused := func(what string) error {
+		return &IDReusedError{ID: e.id, Position: rec.pos, Stream: rec.stream, Differs: what}
+	}
+	switch {
+	case rec.stream != stream:
+		return reused(fmt.Sprintf("stream %q, not %q", stream, rec.stream))
+	case rec.typ != e.typ:
+		return reused(fmt.Sprintf("type %q, not %q", e.typ, rec.typ))
+	case rec.schema != e.schema:
+		return reused(fmt.Sprintf("schema %d, not %d", e.schema, rec.schema))
+	case bytes.Equal(rec.data, e.data):
+		return nil
+	}
+	was, err1 := l.reg.decode(rec.typ, rec.schema, rec.data)
+	now, err2 := l.reg.decode(e.typ, e.schema, e.data)
+	if err1 != nil || err2 != nil || was == nil || !reflect.DeepEqual(was, now) {
+		return reused("payload")
+	}
+	return nil
 }
 
 // headLocked returns a stream's version, including applied-but-unsynced appends.
@@ -341,9 +510,16 @@ func (l *Ledger) getRecord(pos uint64) (record, error) {
 func (l *Ledger) anyIDStored(evs []prepared) (found bool, err error) {
 	defer l.guard(&err, false)
 	keys := make([][]byte, 0, len(evs))
+	var buf []byte // every key in one allocation
 	for i := range evs {
 		if !evs[i].random {
-			keys = append(keys, idKey(evs[i].id))
+			if buf == nil {
+				buf = make([]byte, 0, 17*(len(evs)-i))
+			}
+			start := len(buf)
+			buf = append(buf, prefixID)
+			buf = append(buf, evs[i].id[:]...)
+			keys = append(keys, buf[start:len(buf):len(buf)])
 		}
 	}
 	switch len(keys) {

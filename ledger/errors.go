@@ -3,6 +3,8 @@ package ledger
 import (
 	"errors"
 	"fmt"
+
+	"github.com/google/uuid"
 )
 
 // Sentinel errors. Match them with errors.Is; the typed errors below add context.
@@ -18,6 +20,10 @@ var (
 	// ErrDuplicateID means an event ID was already written by a different append
 	// (a retry must repeat the original append exactly: same IDs, same streams, same order).
 	ErrDuplicateID = errors.New("ledger: event ID already used by a different append")
+	// ErrIDReused means an append repeated stored event IDs (as a retry does)
+	// but with a different stream, type, schema or payload (see IDReusedError).
+	// Such an error also matches ErrDuplicateID.
+	ErrIDReused = errors.New("ledger: event ID reused for a different event")
 	// ErrUnknownType means an event's Go type or stored type name/schema is not registered.
 	ErrUnknownType = errors.New("ledger: unknown event type")
 	// ErrDuplicateType is returned by Registry.Register for a name or Go type registered twice.
@@ -71,3 +77,39 @@ func (e *CorruptionError) Unwrap() []error {
 func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
+
+// IDReusedError reports a retry whose event IDs match a stored append but
+// whose content does not: the first differing event, where it is stored and
+// what differs. errors.Is matches ErrIDReused and ErrDuplicateID.
+type IDReusedError struct {
+	ID       uuid.UUID
+	Position uint64 // where the stored event with ID is
+	Stream   string // the stored event's stream
+	Differs  string // what the retry has differently, e.g. "payload"
+}
+
+func (e *IDReusedError) Error() string {
+	return fmt.Sprintf("ledger: event ID %s (stored at position %d on stream %q) reused with a different %s", e.ID, e.Position, e.Stream, e.Differs)
+}
+
+// Unwrap makes errors.Is(err, ErrIDReused) and errors.Is(err, ErrDuplicateID) true.
+func (e *IDReusedError) Unwrap() []error { return []error{ErrIDReused, ErrDuplicateID} }
+
+// IndexError names an index entry that Verify found missing, pointing at the
+// wrong event, or pointing at no event. errors.Is(err, ErrCorrupt) is true.
+type IndexError struct {
+	Index    string    // "stream" or "id"
+	Position uint64    // the event's position, or where the entry points
+	Stream   string    // the event's stream, or the entry's for the stream index
+	Version  uint64    // the event's version, or the entry's for the stream index
+	ID       uuid.UUID // the event's ID, or the entry's for the ID index
+	Reason   string
+}
+
+func (e *IndexError) Error() string {
+	return fmt.Sprintf("ledger: corrupt %s index at position %d (stream %q version %d, ID %s): %s",
+		e.Index, e.Position, e.Stream, e.Version, e.ID, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrCorrupt) true.
+func (e *IndexError) Unwrap() error { return ErrCorrupt }

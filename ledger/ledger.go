@@ -155,19 +155,21 @@ type Ledger struct {
 	readOnly bool          // closed, readable without the gate
 	closing  chan struct{} // closed when Close starts: wakes waiters
 
+	syncers sync.WaitGroup // waits for the syncs of ApplyState batches with SetNoSyncWait
+
 	failed atomic.Pointer[error] // fail-stop error; set once
 	horked atomic.Bool           // Pebble panicked inside a commit: do not call db.Close
 	bgErr  atomic.Pointer[error] // first background error reported by Pebble
 
 	// Sequencer state, under seq.
 	seq      sync.Mutex
-	lastPos  uint64 // last position applied to Pebble (maybe not yet durable)
+	lastPos  uint64 // last position sequenced (applied, maybe not yet durable)
 	lastHash [32]byte
-	heads    map[string]uint64 // cached stream versions, including applied ones
+	heads    map[string]uint64 // cached stream versions, including unsynced ones
 	recent   recentIDs         // IDs sequenced lately, for the lookup done before the lock
 	hasher   hash.Hash         // SHA-256 for the chain
-	buf, key []byte            // scratch space
-	assigned atomic.Uint64     // copy of lastPos for readers
+	key      []byte            // scratch space
+	assigned atomic.Uint64     // last position applied to Pebble, for readers
 
 	// Durable watermark, under wm.
 	wm          sync.Mutex
@@ -319,6 +321,8 @@ func (l *Ledger) Close() (err error) {
 	l.closed = true
 	l.isClosed.Store(true)
 	if !l.horked.Load() {
+		l.syncers.Wait() // no new ones: they start under the gate
+
 		func() {
 			defer func() {
 				if r := recover(); r != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"os"
 	"strings"
@@ -394,5 +395,47 @@ func TestCloseInsideReadLoop(t *testing.T) {
 	}
 	if !errors.Is(last, ErrClosed) || n < 10 || n > readChunk {
 		t.Fatalf("after Close in the loop: %d events, last error %v", n, last)
+	}
+}
+
+type testMapped struct{ M map[string]int }
+
+// A retry carries the same payload, but msgpack writes map keys in Go's
+// random order: the comparison must look at values, not only bytes. A changed
+// map value is a reuse of the ID.
+func TestRetryComparesPayloadValues(t *testing.T) {
+	reg := testRegistry(t)
+	if err := reg.Register("test.mapped", 1, testMapped{}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open("", &Options{InMemory: true, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	m := map[string]int{}
+	for i := range 40 {
+		m[fmt.Sprintf("k%02d", i)] = i
+	}
+	ev := NewEvent{ID: tid(1), Data: testMapped{M: m}}
+	first, err := l.Append(bg, "s", ExpectNoStream, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		again, err := l.Append(bg, "s", ExpectNoStream, ev)
+		if err != nil || again.First != first.First {
+			t.Fatalf("retry with an equal map: %+v, %v", again, err)
+		}
+	}
+	m2 := make(map[string]int, len(m))
+	for k, v := range m {
+		m2[k] = v
+	}
+	m2["k07"] = -7
+	_, err = l.Append(bg, "s", ExpectNoStream, NewEvent{ID: tid(1), Data: testMapped{M: m2}})
+	var re *IDReusedError
+	if !errors.As(err, &re) || re.ID != tid(1) || re.Position != 1 || re.Differs != "payload" {
+		t.Fatalf("retry with a changed map value: %v, want IDReusedError for the payload at 1", err)
 	}
 }

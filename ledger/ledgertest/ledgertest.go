@@ -271,6 +271,36 @@ func testIdempotency(t *testing.T, s ledger.Store) {
 	if n := len(collect(t, s.ReadAll(ctx, 0))); n != 4 {
 		t.Fatalf("log has %d events after refused overlaps, want 4", n)
 	}
+	// Same IDs, same shape, different content: not a retry but a reuse of the IDs.
+	changed := func(n int, data any) ledger.NewEvent { return ledger.NewEvent{ID: id(n), Data: data} }
+	for _, tc := range []struct {
+		name string
+		try  func() error
+	}{
+		{"other payload", func() error {
+			_, err := s.Append(ctx, "s", ledger.ExpectAny, ev(1), changed(2, Opened{N: 999}))
+			return err
+		}},
+		{"other type", func() error {
+			_, err := s.Append(ctx, "s", ledger.ExpectAny, changed(1, Noted{Text: "1"}), ev(2))
+			return err
+		}},
+		{"other stream", func() error { _, err := s.Append(ctx, "s2", ledger.ExpectAny, ev(1), ev(2)); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.try()
+			if !errors.Is(err, ledger.ErrIDReused) || !errors.Is(err, ledger.ErrDuplicateID) {
+				t.Fatalf("got %v, want ErrIDReused (and ErrDuplicateID)", err)
+			}
+			var re *ledger.IDReusedError
+			if !errors.As(err, &re) || re.Position < first.First || re.Position > first.Last || re.Stream != "s" {
+				t.Fatalf("got %#v, want an *IDReusedError naming the stored event", err)
+			}
+		})
+	}
+	if n := len(collect(t, s.ReadAll(ctx, 0))); n != 4 {
+		t.Fatalf("log has %d events after refused reuses, want 4", n)
+	}
 	// A multi-stream retry returns each stream's version.
 	m := []ledger.StreamAppend{
 		{Stream: "m1", Expect: ledger.ExpectNoStream, Events: []ledger.NewEvent{ev(10)}},
