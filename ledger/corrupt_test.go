@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/google/uuid"
 )
 
 // fill appends n single-event appends over three streams.
@@ -186,5 +188,76 @@ func TestVerifyCatchesDamagedTable(t *testing.T) {
 	}
 	if !errors.Is(l.Err(), ErrCorrupt) {
 		t.Fatalf("Pebble's corruption event was not surfaced: Err() = %v", l.Err())
+	}
+}
+
+// Verify checks both indexes against the log: an entry missing or pointing
+// at the wrong event is named with the event's position, stream and ID; an
+// entry pointing at nothing is named with its own key.
+func TestVerifyNamesBrokenIndexEntry(t *testing.T) {
+	const n, at = 50, 23 // fill puts position i on stream s(i%3) with ID tid(i)
+	atStream, atVersion := "s2", uint64(at/3+1)
+	ghost := uuid.MustParse("0badc0de-0000-4000-8000-000000000001")
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, l *Ledger)
+		want   IndexError // Reason is matched as a prefix
+	}{
+		{"stream entry deleted", func(t *testing.T, l *Ledger) {
+			_ = l.db.Delete(appendStreamKey(nil, atStream, atVersion), pebble.Sync)
+		}, IndexError{Index: "stream", Position: at, Stream: atStream, Version: atVersion, ID: tid(at), Reason: "entry missing"}},
+		{"stream entry redirected", func(t *testing.T, l *Ledger) {
+			_ = l.db.Set(appendStreamKey(nil, atStream, atVersion), putU64(at+3), pebble.Sync)
+		}, IndexError{Index: "stream", Position: at, Stream: atStream, Version: atVersion, ID: tid(at), Reason: "entry points at position 26"}},
+		{"id entry deleted", func(t *testing.T, l *Ledger) {
+			_ = l.db.Delete(idKey(tid(at)), pebble.Sync)
+		}, IndexError{Index: "id", Position: at, Stream: atStream, Version: atVersion, ID: tid(at), Reason: "entry missing"}},
+		{"id entry redirected", func(t *testing.T, l *Ledger) {
+			v := append(putU64(at+1), append(putU64(at+1), putU64(at+1)...)...)
+			_ = l.db.Set(idKey(tid(at)), v, pebble.Sync)
+		}, IndexError{Index: "id", Position: at, Stream: atStream, Version: atVersion, ID: tid(at), Reason: "entry points at position 24"}},
+		{"stream entry for a ghost event", func(t *testing.T, l *Ledger) {
+			_ = l.db.Set(appendStreamKey(nil, "ghost", 1), putU64(at), pebble.Sync)
+		}, IndexError{Index: "stream", Position: at, Stream: "ghost", Version: 1, Reason: "entry points at position 23, which holds"}},
+		{"stream entry beyond the log", func(t *testing.T, l *Ledger) {
+			_ = l.db.Set(appendStreamKey(nil, "s1", 99), putU64(1000), pebble.Sync)
+		}, IndexError{Index: "stream", Position: 1000, Stream: "s1", Version: 99, Reason: "entry points at no event"}},
+		{"id entry for a ghost event", func(t *testing.T, l *Ledger) {
+			v := append(putU64(at), append(putU64(at), putU64(at)...)...)
+			_ = l.db.Set(idKey(ghost), v, pebble.Sync)
+		}, IndexError{Index: "id", Position: at, ID: ghost, Reason: "entry points at position 23, which holds"}},
+		{"id entry at position 0", func(t *testing.T, l *Ledger) {
+			_ = l.db.Set(idKey(ghost), make([]byte, 24), pebble.Sync)
+		}, IndexError{Index: "id", Position: 0, ID: ghost, Reason: "entry points at no event"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := openMem(t)
+			fill(t, l, n)
+			if r, err := l.EventAt(bg, at); err != nil || r.Stream != atStream || r.Version != atVersion {
+				t.Fatalf("precondition: event %d is %q v%d (%v)", at, r.Stream, r.Version, err)
+			}
+			before, err := l.Verify(bg)
+			if err != nil {
+				t.Fatalf("Verify before tampering: %v", err)
+			}
+			tc.tamper(t, l)
+			_, err = l.Verify(bg)
+			var ie *IndexError
+			if !errors.As(err, &ie) || !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Verify after tampering: %v, want an IndexError", err)
+			}
+			got := *ie
+			if !strings.HasPrefix(got.Reason, tc.want.Reason) {
+				t.Fatalf("reason %q, want %q…", got.Reason, tc.want.Reason)
+			}
+			got.Reason = tc.want.Reason
+			if got != tc.want {
+				t.Fatalf("Verify named %+v, want %+v", got, tc.want)
+			}
+			// The chain is intact: CheckDigest does not look at indexes.
+			if err := l.CheckDigest(bg, before); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
