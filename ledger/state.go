@@ -13,7 +13,8 @@ import (
 // StateBatch collects state changes that ApplyState commits atomically.
 // The zero value is empty and ready to use.
 type StateBatch struct {
-	ops []stateOp
+	ops        []stateOp
+	noSyncWait bool
 }
 
 type stateOpKind uint8
@@ -54,6 +55,28 @@ func (b *StateBatch) SetCheckpoint(name string, pos uint64) {
 	b.ops = append(b.ops, stateOp{kind: opCheckpoint, name: name, pos: pos})
 }
 
+// SetNoSyncWait(true) makes ApplyState return once the batch is applied,
+// without waiting for its write-ahead-log sync. Use it for state that can be
+// rebuilt from the log, such as read models written with their subscriber
+// checkpoint. Reset keeps the setting.
+//
+// What still holds: the batch is atomic (its rows and its checkpoint commit as
+// one, and after a crash are both there or both absent) and is visible to
+// every reader as soon as ApplyState returns. Batches reach the log in order
+// and the sync is requested at once, so the batch is durable within about one
+// group commit, and at the latest when any later synced write (an Append, a
+// synced ApplyState) returns.
+//
+// What a crash (power loss, kernel panic, or a process crash before the log
+// write reaches the OS) can lose: only the newest such batches, those whose
+// sync had not completed, as whole batches. It never loses a ledger event
+// (appends always wait for their sync), and never splits rows from their
+// checkpoint: after a restart the subscriber resumes from the older
+// checkpoint and rewrites the rows that were lost. A failed sync is not
+// reported to the ApplyState that requested it (it has returned): it fails
+// the ledger as a failed append does (Err, and ErrFailed from later writes).
+func (b *StateBatch) SetNoSyncWait(on bool) { b.noSyncWait = on }
+
 // Len is the number of operations in the batch.
 func (b *StateBatch) Len() int { return len(b.ops) }
 
@@ -68,7 +91,9 @@ type StateEntry struct {
 }
 
 // ApplyState commits the batch atomically and durably (synced), in order of
-// the calls that built it. State is not part of the hash chain.
+// the calls that built it. State is not part of the hash chain. A batch with
+// SetNoSyncWait(true) is atomic and visible at once but not waited for: see
+// SetNoSyncWait for what a crash can then lose.
 func (l *Ledger) ApplyState(ctx context.Context, sb *StateBatch) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -90,7 +115,6 @@ func (l *Ledger) ApplyState(ctx context.Context, sb *StateBatch) (err error) {
 	}
 	defer l.guard(&err, true)
 	b := l.db.NewBatch()
-	defer b.Close()
 	for _, op := range sb.ops {
 		switch op.kind {
 		case opSet:
@@ -108,9 +132,27 @@ func (l *Ledger) ApplyState(ctx context.Context, sb *StateBatch) (err error) {
 			}
 		}
 	}
-	if err := l.db.Apply(b, pebble.Sync); err != nil {
+	if !sb.noSyncWait {
+		defer b.Close()
+		if err := l.db.Apply(b, pebble.Sync); err != nil {
+			return fmt.Errorf("ledger: apply state: %w", err)
+		}
+		return nil
+	}
+	if err := l.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		return fmt.Errorf("ledger: apply state: %w", err)
 	}
+	// The sync is under way; someone must wait for it before the batch is
+	// released. Close waits for these goroutines before closing Pebble.
+	l.syncers.Add(1)
+	go func() {
+		defer l.syncers.Done()
+		if err := b.SyncWait(); err != nil {
+			_ = l.fail(fmt.Errorf("wal sync of state: %w", err))
+			return
+		}
+		_ = b.Close()
+	}()
 	return nil
 }
 
