@@ -363,7 +363,20 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				ev.Slot = int(r.Slot) + 1
 			}
 			emit(stream, r.Seq, ev)
-			if r.AdminType == lockproto.TypeTimeSync || r.Value <= seen {
+			if r.AdminType == lockproto.TypeTimeSync {
+				continue
+			}
+			if r.Value <= seen {
+				// An older record, from a gap filled late: the message was
+				// taken for passed and reissued; a deactivation it shows
+				// applied confirms the key now.
+				for _, p := range pending {
+					if p.Reissues == r.Value && p.Type == lockproto.TypeDeactivateSlot && r.Granted && p.Key != "" {
+						if err := s.confirmAtLock(t, c, l, p, r.Seq, emit, res); err != nil {
+							return err
+						}
+					}
+				}
 				continue
 			}
 			seen = r.Value
@@ -447,7 +460,7 @@ func (s *Service) reissue(p AdminIssued, seq uint32) (AdminIssued, error) {
 	if err != nil {
 		return AdminIssued{}, err
 	}
-	p.Seq, p.Message = seq, msg
+	p.Reissues, p.Seq, p.Message = p.Seq, seq, msg
 	return p, nil
 }
 

@@ -595,3 +595,40 @@ func TestAuditGapFilledByLateUpload(t *testing.T) {
 		}
 	}
 }
+
+// A deactivation applied at the lock whose record reaches the ledger only
+// after a later record (two phones, the later batch first) still confirms
+// the key: the message was reissued in between, and the late record of the
+// original confirms it.
+func TestLateDeactivationRecordConfirms(t *testing.T) {
+	e := newLockEnv(t)
+	e.shareTo("k1", "ann", 1, settings("k1"))
+	e.shareTo("k2", "bob", 2, settings("k2"))
+	if err := e.svc.RequestDeactivation(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.ResetKey(bg, commands.KeyCommand{ID: e.id(), Key: "k2", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	pend := e.pending("front") // 2 deactivate k1, 3 reset k2
+	e.deliver(e.lock, pend[:1])
+	phoneA := e.lock.DrainAudit()
+	e.deliver(e.lock, pend[1:])
+	phoneB := e.lock.DrainAudit()
+	r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "bob", Batch: phoneB})
+	if err != nil || r.Gap == nil || len(r.Confirmed) != 0 || !slices.Equal(r.Reissued, []uint32{4}) {
+		t.Fatalf("later batch first: %+v %v", r, err)
+	}
+	r, err = e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: phoneA})
+	if err != nil || !slices.Equal(r.Confirmed, []string{"k1"}) {
+		t.Fatalf("late record: %+v %v", r, err)
+	}
+	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.State != commands.StateDeactivated {
+		t.Fatalf("k1 %v", st.State)
+	}
+	// The reissued message, delivered and audited later, changes nothing.
+	e.deliver(e.lock, e.pending("front"))
+	if r := e.upload(e.lock, "front"); len(r.Confirmed) != 0 || len(e.pending("front")) != 0 {
+		t.Fatalf("after the reissue: %+v", r)
+	}
+}

@@ -33,6 +33,9 @@ type AdminIssued struct {
 	Slot       int    // 1-based, as in SlotAssigned (0 for none)
 	Generation uint32 // reset/deactivate: the slot's new minimum generation
 	Message    []byte
+	// Reissues is the sequence number of the message this one repeats (the
+	// lock passed it without applying it, as far as the audit showed).
+	Reissues uint32 `msgpack:",omitempty"`
 }
 
 // AdminApplied: the lock's audit record (AuditSeq) shows the lock consumed
