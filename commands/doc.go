@@ -53,8 +53,8 @@
 //
 // Errors: ErrForbidden (*StateError naming the key, its state and the
 // action), ErrNotFound (*NotFoundError), ErrInvalid (*ValidationError naming
-// the field), ErrExists, ErrNotPermitted, ErrNoSlot, ErrPINTaken, ErrBusy —
-// use errors.Is and errors.As. An unlock that is refused is not an error: it
+// the field), ErrExists, ErrNotPermitted, ErrNoSlot, ErrPINTaken, ErrBusy,
+// ErrAudit (*AuditError naming the lock) — use errors.Is and errors.As. An unlock that is refused is not an error: it
 // is recorded and returned as UnlockResult{Granted: false, Reason: …}.
 //
 // Time: every decision and event uses Options.Clock.
