@@ -15,10 +15,15 @@
 //
 // Durability: Append, AppendMulti and ApplyState return only after their
 // Pebble batch is synced to the write-ahead log. Concurrent appenders share
-// syncs (group commit): a sequencer lock is held while an append's expected
-// versions are checked, positions assigned, the hash chain extended and the
-// batch applied with Pebble's ApplyNoSyncWait; it is released before the
-// fsync, which the appender then waits for with the others.
+// syncs (group commit): records are encoded and caller IDs looked up first;
+// then a sequencer lock is held while an append's expected versions are
+// checked, positions and versions written into its records, the hash chain
+// extended and the batch applied with Pebble's ApplyNoSyncWait; it is
+// released before the fsync, which the appender then waits for with the
+// others. The exception is ApplyState of a batch marked
+// StateBatch.SetNoSyncWait, meant for rebuildable read models: atomic and
+// visible at once, durable shortly after; a crash can lose the newest such
+// batches, whole, but never a ledger event (see SetNoSyncWait).
 //
 // Atomicity: one append — any number of events on any number of streams — is
 // one Pebble batch: after a crash it is entirely there or entirely absent.
@@ -32,12 +37,16 @@
 // *ConflictError (errors.Is ErrConflict) naming stream, expected and actual.
 //
 // Idempotency: an event ID is written once. Retrying an append with the same
-// IDs (same streams, same order) returns the original AppendResult, whatever
-// the expected versions say now; IDs that match only part of an earlier append
-// give ErrDuplicateID. Payloads of a retry are not compared. A zero ID is
-// replaced by a random one (no idempotency for that event, and no index lookup).
-// The lookup of caller IDs happens before the sequencer lock; appends
-// sequenced meanwhile are caught by an in-memory window of recent IDs.
+// IDs (same streams, same order, same event types and payloads) returns the
+// original AppendResult, whatever the expected versions say now; IDs that
+// match only part of an earlier append give ErrDuplicateID. A retry whose
+// events differ from the stored ones in stream, type, schema or payload is an
+// *IDReusedError (errors.Is ErrIDReused and ErrDuplicateID): payloads are
+// compared as bytes, and if those differ (msgpack does not order map keys) as
+// decoded values. Event times are not compared (a retry is stamped anew). A
+// zero ID is replaced by a random one (no idempotency for that event, and no
+// index lookup). The lookup of caller IDs happens before the sequencer lock;
+// appends sequenced meanwhile are caught by an in-memory window of recent IDs.
 //
 // Visibility: Pebble makes a batch readable before its sync completes. Readers
 // here never see such an event: ReadAll, Follow and Subscribe stop at
@@ -61,7 +70,10 @@
 // names the first broken position in a *CorruptionError (errors.Is ErrCorrupt).
 // Head returns a Digest (position and hash) to export; CheckDigest proves that
 // the log still begins with the history a saved digest covers. Indexes and
-// state are derived data outside the chain.
+// state are derived data outside the chain; Verify also checks the indexes
+// against the log (every event has its stream-index and ID-index entry
+// pointing at it, and no entry points at anything else) and names a broken
+// entry in an *IndexError (errors.Is ErrCorrupt). State is not verified.
 //
 // Event types: a Registry (one per ledger, never global) maps Go types to
 // stable names and schema versions; payloads are msgpack. Reading an older
