@@ -55,18 +55,31 @@ func (e *NotFoundError) Error() string { return fmt.Sprintf("commands: %s %q not
 // Unwrap makes errors.Is(err, ErrNotFound) true.
 func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 
-// ValidationError names the field that broke a rule. Value is never a secret.
+// ValidationError names the field that broke a rule. Reason never holds a
+// secret; instants in it are RFC 3339.
 type ValidationError struct {
 	Field  string
 	Reason string
+	// Err is the cause from another package, if any: for Field "policy"
+	// and "blackouts" policy's error (an errors.Join of
+	// *policy.ValidationError, each wrapping policy.ErrInvalid), for an
+	// offline credential's policy a *policy.CompactError.
+	Err error
 }
 
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("commands: invalid %s: %s", e.Field, e.Reason)
 }
 
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
+// Unwrap makes errors.Is(err, ErrInvalid) true, and reaches Err (so
+// errors.As(err, new(*policy.ValidationError)) and errors.Is(err,
+// policy.ErrInvalid) work on a policy that does not validate).
+func (e *ValidationError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalid}
+	}
+	return []error{ErrInvalid, e.Err}
+}
 
 func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}

@@ -2,12 +2,66 @@ package commands
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keyledger/keyledger/policy"
 )
 
 // The only place commands touch the schedule model (package policy).
+
+// policyInvalid is the *ValidationError for a policy that does not
+// validate: Err keeps policy's error (errors.Join of *policy.ValidationError,
+// so errors.As and errors.Is(err, policy.ErrInvalid) reach it) and Reason
+// lists its problems with every instant in RFC 3339.
+func policyInvalid(field string, p *Policy, err error) error {
+	var parts []string
+	for _, e := range flatten(err) {
+		var ve *policy.ValidationError
+		if !errors.As(e, &ve) {
+			parts = append(parts, e.Error())
+			continue
+		}
+		v := fmt.Sprint(ve.Value)
+		if t, ok := ve.Value.(time.Time); ok {
+			v = rfc3339(t)
+		}
+		parts = append(parts, ve.Field+" = "+v+": "+rfc3339Instants(p, ve.Reason))
+	}
+	return &ValidationError{Field: field, Reason: strings.Join(parts, "; "), Err: err}
+}
+
+// flatten lists the errors an errors.Join holds (err itself otherwise).
+func flatten(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
+}
+
+func rfc3339(t time.Time) string { return t.Format(time.RFC3339Nano) }
+
+// rfc3339Instants rewrites the policy's instants that policy's reasons print
+// in Go's default format (e.g. "not after Start 2026-01-02 00:00:00 +0000
+// UTC") as RFC 3339.
+func rfc3339Instants(p *Policy, reason string) string {
+	ts := []time.Time{p.Start, p.End}
+	for _, b := range p.Blackouts {
+		ts = append(ts, b.Start, b.End)
+	}
+	for _, t := range ts {
+		if !t.IsZero() {
+			reason = strings.ReplaceAll(reason, t.String(), rfc3339(t))
+		}
+	}
+	return reason
+}
 
 // Policy is a key's schedule: validity, use limit, weekly windows, blackouts,
 // in the lock's zone (set from the lock when a key is created or edited).
@@ -20,7 +74,7 @@ type Blackout = policy.Blackout
 func bindPolicy(st *Settings, l *LockState) error {
 	st.Policy.Zone = l.Zone
 	if err := st.Policy.Validate(); err != nil {
-		return invalid("policy", "%v", err)
+		return policyInvalid("policy", &st.Policy, err)
 	}
 	return nil
 }
@@ -28,7 +82,7 @@ func bindPolicy(st *Settings, l *LockState) error {
 func validateBlackouts(bs []Blackout) error {
 	p := Policy{Blackouts: bs}
 	if err := p.Validate(); err != nil {
-		return invalid("blackouts", "%v", err)
+		return policyInvalid("blackouts", &p, err)
 	}
 	return nil
 }
@@ -82,7 +136,7 @@ func compactOf(p Policy, lock []Blackout) (policy.Compact, error) {
 	withLock := p.WithBlackouts(lock)
 	c, err := withLock.Compact()
 	if err != nil && !errors.Is(err, policy.ErrLossy) {
-		return policy.Compact{}, invalid("policy", "no offline credential can carry it: %v", err)
+		return policy.Compact{}, &ValidationError{Field: "policy", Reason: "no offline credential can carry it: " + err.Error(), Err: err}
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,5 +141,62 @@ func TestSchedules(t *testing.T) {
 	if err := e.svc.SetLockBlackouts(bg, commands.SetLockBlackouts{ID: e.id(), Lock: "front", By: "bill",
 		Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 2000, To: 60}}}); !errors.Is(err, commands.ErrInvalid) {
 		t.Fatalf("invalid blackout: %v", err)
+	}
+}
+
+// A policy that does not validate is commands' *ValidationError (ErrInvalid)
+// and policy's error at once, and its message shows instants in RFC 3339.
+func TestPolicyErrorsKeepTheirType(t *testing.T) {
+	e := newEnv(t)
+	e.given(frontLock()...)
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name      string
+		create    bool // CreateKey; else SetLockBlackouts
+		mutate    func(*commands.Settings)
+		blackouts []policy.Blackout
+		field     string // commands' field
+		pfield    string // policy's field
+		msg       string // in the message
+	}{
+		{"end before start", true, func(s *commands.Settings) { s.Policy.Start, s.Policy.End = start, start.Add(-time.Hour) },
+			nil, "policy", "End", "End = 2026-03-02T08:00:00Z: not after Start 2026-03-02T09:00:00Z"},
+		{"empty window", true, func(s *commands.Settings) { s.Policy.Windows = []policy.Window{{From: 60, To: 60}} },
+			nil, "policy", "Windows[0].Days", "Windows[0].To = 60: From == To"},
+		{"use limit 0", true, func(s *commands.Settings) { s.Policy.Uses = policy.Uses{Limited: true} },
+			nil, "policy", "Uses.N", "Uses.N = 0"},
+		{"absolute blackout reversed", false, nil, []policy.Blackout{{Start: start, End: start.Add(-time.Minute)}},
+			"blackouts", "Blackouts[0].End", "not after Start 2026-03-02T09:00:00Z"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			if c.create {
+				st := settings("bad")
+				c.mutate(&st)
+				_, err = e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "bad", Lock: "front", By: "bill", Kind: commands.KindIntercom, Settings: st})
+			} else {
+				err = e.svc.SetLockBlackouts(bg, commands.SetLockBlackouts{ID: e.id(), Lock: "front", By: "bill", Blackouts: c.blackouts})
+			}
+			var ve *commands.ValidationError
+			if !errors.As(err, &ve) || ve.Field != c.field || !errors.Is(err, commands.ErrInvalid) {
+				t.Fatalf("%v: want commands' *ValidationError for %q", err, c.field)
+			}
+			var pe *policy.ValidationError
+			if !errors.As(err, &pe) || !errors.Is(err, policy.ErrInvalid) {
+				t.Fatalf("%v: policy's error is not reachable", err)
+			}
+			found := false
+			for _, e := range ve.Err.(interface{ Unwrap() []error }).Unwrap() {
+				if errors.As(e, &pe) && pe.Field == c.pfield {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("%v: no *policy.ValidationError for %s", err, c.pfield)
+			}
+			if msg := err.Error(); !strings.Contains(msg, c.msg) || strings.Contains(msg, "+0000 UTC") {
+				t.Fatalf("message %q, want it to contain %q and no Go default time format", msg, c.msg)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -169,6 +170,7 @@ func classify(err error) *apiError {
 		ae *apiError
 		fe *fieldError
 		ve *commands.ValidationError
+		pe *policy.ValidationError
 		se *commands.StateError
 		ie *commands.InvitationError
 		nf *commands.NotFoundError
@@ -181,8 +183,12 @@ func classify(err error) *apiError {
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("request body larger than %d bytes", mb.Limit)}
 	case errors.As(err, &fe):
 		return &apiError{status: http.StatusBadRequest, code: "invalid", msg: fe.Error(), field: fe.field}
-	case errors.As(err, &ve) && (ve.Field == "policy" || ve.Field == "blackouts"):
-		return &apiError{status: http.StatusUnprocessableEntity, code: "invalid_policy", msg: ve.Error(), field: ve.Field}
+	case errors.As(err, &pe):
+		field := pe.Field
+		if errors.As(err, &ve) {
+			field = ve.Field
+		}
+		return &apiError{status: http.StatusUnprocessableEntity, code: "invalid_policy", msg: err.Error(), field: field}
 	case errors.As(err, &ve):
 		return &apiError{status: http.StatusBadRequest, code: "invalid", msg: ve.Error(), field: ve.Field}
 	case errors.Is(err, commands.ErrInvalid):

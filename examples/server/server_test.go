@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -408,7 +409,8 @@ func TestClassify(t *testing.T) {
 		code   string
 	}{
 		{&commands.ValidationError{Field: "name", Reason: "too long"}, 400, "invalid"},
-		{&commands.ValidationError{Field: "policy", Reason: "end before start"}, 422, "invalid_policy"},
+		{&commands.ValidationError{Field: "policy", Reason: "end before start", Err: &policy.ValidationError{Field: "End", Err: policy.ErrInvalid}}, 422, "invalid_policy"},
+		{&commands.ValidationError{Field: "policy", Reason: "not one a server would match by name"}, 400, "invalid"},
 		{&commands.NotFoundError{What: "key", ID: "k"}, 404, "not_found"},
 		{fmt.Errorf("wrapped: %w", projections.ErrNotFound), 404, "not_found"},
 		{&commands.StateError{Key: "k", Kind: commands.KindShare, State: commands.StateDownloaded, Action: commands.ActEdit}, 409, "forbidden_state"},
