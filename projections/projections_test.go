@@ -342,3 +342,48 @@ func TestCorruptRows(t *testing.T) {
 		t.Fatalf("after rebuild: %+v %v", st, err)
 	}
 }
+
+// Per-lock queries of a lock that is not registered, and a key's history of
+// an unknown key, are *NotFoundError naming it (errors.Is both packages'
+// ErrNotFound), not an empty list.
+func TestUnknownLockIsNotFound(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	for _, c := range []struct {
+		name, what, id string
+		query          func() error
+	}{
+		{"KeyList", "lock", "back", func() error { _, err := e.proj.KeyList(bg, "back", e.now); return err }},
+		{"Slots", "lock", "back", func() error { _, err := e.proj.Slots(bg, "back"); return err }},
+		{"PendingDeactivations", "lock", "back", func() error { _, err := e.proj.PendingDeactivations(bg, "back", e.now); return err }},
+		{"History of a lock", "lock", "back", func() error {
+			_, err := e.proj.History(bg, projections.HistoryQuery{Lock: "back"})
+			return err
+		}},
+		{"History of a key", "key", "nope", func() error {
+			_, err := e.proj.History(bg, projections.HistoryQuery{Key: "nope"})
+			return err
+		}},
+		{"Lock", "lock", "back", func() error { _, err := e.proj.Lock(bg, "back"); return err }},
+		{"KeyStatus", "key", "nope", func() error { _, err := e.proj.KeyStatus(bg, "nope", e.now); return err }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.query()
+			var nf *projections.NotFoundError
+			if !errors.As(err, &nf) || nf.What != c.what || nf.ID != c.id {
+				t.Fatalf("%v, want *NotFoundError for %s %q", err, c.what, c.id)
+			}
+			if !errors.Is(err, projections.ErrNotFound) || !errors.Is(err, commands.ErrNotFound) {
+				t.Fatalf("%v: not errors.Is both ErrNotFound", err)
+			}
+		})
+	}
+	// A registered lock with no keys is an empty list, and an account
+	// nothing concerns an empty history.
+	if keys, err := e.proj.KeyList(bg, "garage", e.now); err != nil || len(keys) != 0 {
+		t.Fatalf("garage: %v, %v", keys, err)
+	}
+	if p, err := e.proj.History(bg, projections.HistoryQuery{Account: "zed"}); err != nil || len(p.Entries) != 0 {
+		t.Fatalf("zed: %v, %v", p, err)
+	}
+}

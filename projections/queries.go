@@ -16,8 +16,35 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// ErrNotFound means no row exists for the ID asked about.
-var ErrNotFound = errors.New("projections: not found")
+// ErrNotFound means no row exists for the ID asked about (a key, or a lock
+// for the per-lock queries). It wraps commands.ErrNotFound, so
+// errors.Is(err, commands.ErrNotFound) matches a missing ID whichever
+// package reported it; errors.Is(err, ErrNotFound) matches only the read
+// side's. The typed error is *NotFoundError.
+var ErrNotFound error = &sentinel{"projections: not found", commands.ErrNotFound}
+
+// sentinel is a sentinel error that wraps another package's.
+type sentinel struct {
+	msg    string
+	parent error
+}
+
+func (e *sentinel) Error() string { return e.msg }
+func (e *sentinel) Unwrap() error { return e.parent }
+
+// NotFoundError names what a query asked about that the read models do not
+// hold: What is "key" or "lock".
+type NotFoundError struct {
+	What, ID string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("projections: %s %q not found", e.What, e.ID)
+}
+
+// Unwrap makes errors.Is(err, ErrNotFound) and errors.Is(err,
+// commands.ErrNotFound) true.
+func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 
 // ErrInvalid means a query broke a documented rule.
 var ErrInvalid = errors.New("projections: invalid query")
@@ -25,7 +52,16 @@ var ErrInvalid = errors.New("projections: invalid query")
 // ErrCorrupt means a stored row does not decode (Rebuild repairs it).
 var ErrCorrupt = errors.New("projections: corrupt row")
 
-func notFound(what, id string) error { return fmt.Errorf("%w: %s %q", ErrNotFound, what, id) }
+func notFound(what, id string) error { return &NotFoundError{What: what, ID: id} }
+
+// lockExists reports notFound unless the lock is registered.
+func (p *Projections) lockExists(ctx context.Context, lock string) error {
+	_, err := p.store.GetState(ctx, rowKey("lock", lock))
+	if errors.Is(err, ledger.ErrNotFound) {
+		return notFound("lock", lock)
+	}
+	return err
+}
 
 // Key returns a key's row (deleted keys included).
 func (p *Projections) Key(ctx context.Context, key string) (KeyRow, error) {
@@ -80,10 +116,18 @@ func (p *Projections) index(ctx context.Context, kind, id string, at time.Time, 
 	return out, nil
 }
 
-// KeyList lists the keys of a lock with their status at at (P1, "Key list").
+// KeyList lists the keys of a lock with their status at at (P1, "Key
+// list"); *NotFoundError if the lock is not registered.
 func (p *Projections) KeyList(ctx context.Context, lock string, at time.Time) ([]KeyView, error) {
+	if err := p.lockExists(ctx, lock); err != nil {
+		return nil, err
+	}
 	return p.index(ctx, "lk", lock, at, nil)
 }
+
+// The per-account lists (ShareKeyList, HolderKeys, DigitalKeys) are empty
+// for an account they hold nothing of: accounts have no row here to tell an
+// unknown one apart.
 
 // ShareKeyList lists the keys an owner made, across all their locks (P2,
 // "Share key list"); digital keys are in DigitalKeys.
@@ -106,8 +150,11 @@ func (p *Projections) DigitalKeys(ctx context.Context, owner string, at time.Tim
 
 // PendingDeactivations lists a lock's keys whose deactivation was requested
 // but not yet confirmed by the lock: the window in which a revoked offline
-// key may still open (K6).
+// key may still open (K6). *NotFoundError if the lock is not registered.
 func (p *Projections) PendingDeactivations(ctx context.Context, lock string, at time.Time) ([]KeyView, error) {
+	if err := p.lockExists(ctx, lock); err != nil {
+		return nil, err
+	}
 	return p.index(ctx, "pd", lock, at, nil)
 }
 
@@ -129,7 +176,8 @@ type SlotView struct {
 	State      SlotState
 }
 
-// Slots lists every slot of a lock with its state (P5).
+// Slots lists every slot of a lock with its state (P5); *NotFoundError if
+// the lock is not registered.
 func (p *Projections) Slots(ctx context.Context, lock string) ([]SlotView, error) {
 	l, err := p.Lock(ctx, lock)
 	if err != nil {
@@ -208,7 +256,9 @@ func (p *Projections) Pending(ctx context.Context, limit int) ([]Notification, e
 	return out, nil
 }
 
-// HistoryQuery selects one history: exactly one of Lock, Key, Account.
+// HistoryQuery selects one history: exactly one of Lock, Key, Account. An
+// unknown lock or key is *NotFoundError; accounts have no row in the read
+// models, so an account nothing concerns has an empty history.
 type HistoryQuery struct {
 	Lock, Key, Account string
 	From, To           time.Time // [From, To) of event time; zero = open
@@ -242,6 +292,18 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 	}
 	if n != 1 {
 		return HistoryPage{}, fmt.Errorf("%w: name exactly one of lock, key, account", ErrInvalid)
+	}
+	switch {
+	case q.Lock != "":
+		if err := p.lockExists(ctx, q.Lock); err != nil {
+			return HistoryPage{}, err
+		}
+	case q.Key != "":
+		if _, err := p.store.GetState(ctx, rowKey("st", q.Key)); errors.Is(err, ledger.ErrNotFound) {
+			return HistoryPage{}, notFound("key", q.Key)
+		} else if err != nil {
+			return HistoryPage{}, err
+		}
 	}
 	if q.Limit <= 0 {
 		q.Limit = 50

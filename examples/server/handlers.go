@@ -260,6 +260,8 @@ func (s *server) ownLock(r *http.Request) (string, error) {
 		return "", err
 	}
 	lock := r.PathValue("lock")
+	// The row is read for its owner; an unknown lock is projections'
+	// *NotFoundError here (404), as KeyList, Slots and History report it.
 	row, err := s.proj.Lock(r.Context(), lock)
 	if err != nil {
 		return "", err

@@ -174,6 +174,7 @@ func classify(err error) *apiError {
 		se *commands.StateError
 		ie *commands.InvitationError
 		nf *commands.NotFoundError
+		pn *projections.NotFoundError
 		mb *http.MaxBytesError
 	)
 	switch {
@@ -197,7 +198,9 @@ func classify(err error) *apiError {
 		return &apiError{status: http.StatusBadRequest, code: "invalid_query", msg: err.Error()}
 	case errors.As(err, &nf):
 		return &apiError{status: http.StatusNotFound, code: "not_found", msg: nf.Error()}
-	case errors.Is(err, commands.ErrNotFound), errors.Is(err, projections.ErrNotFound):
+	case errors.As(err, &pn):
+		return &apiError{status: http.StatusNotFound, code: "not_found", msg: pn.Error()}
+	case errors.Is(err, commands.ErrNotFound): // projections.ErrNotFound wraps it
 		return &apiError{status: http.StatusNotFound, code: "not_found", msg: err.Error()}
 	case errors.As(err, &se):
 		return &apiError{status: http.StatusConflict, code: "forbidden_state", msg: se.Error(), state: se.State.String()}
