@@ -2,12 +2,14 @@ package ledger
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -257,6 +259,56 @@ func TestVerifyNamesBrokenIndexEntry(t *testing.T) {
 			// The chain is intact: CheckDigest does not look at indexes.
 			if err := l.CheckDigest(bg, before); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Reads through a damaged index entry report an IndexError: never another
+// event, never ErrNotFound for an event that exists, never a wait forever.
+func TestReadsThroughDamagedIndex(t *testing.T) {
+	const n, at = 50, 23
+	atStream, atVersion := "s2", uint64(at/3+1)
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name   string
+		tamper func(l *Ledger)
+		read   func(l *Ledger) error
+	}{
+		{"id entry redirected", func(l *Ledger) {
+			v := append(putU64(at+1), append(putU64(at+1), putU64(at+1)...)...)
+			_ = l.db.Set(idKey(tid(at)), v, pebble.Sync)
+		}, func(l *Ledger) error { _, err := l.EventByID(ctx, tid(at)); return err }},
+		{"id entry past the log", func(l *Ledger) {
+			v := append(putU64(1000), append(putU64(1000), putU64(1000)...)...)
+			_ = l.db.Set(idKey(tid(at)), v, pebble.Sync)
+		}, func(l *Ledger) error { _, err := l.EventByID(ctx, tid(at)); return err }},
+		{"stream head past the log", func(l *Ledger) {
+			_ = l.db.Set(appendStreamKey(nil, atStream, 17), putU64(1000), pebble.Sync)
+		}, func(l *Ledger) error { _, err := l.StreamVersion(ctx, atStream); return err }},
+		{"stream entry at a missing record", func(l *Ledger) {
+			_ = l.db.Set(appendStreamKey(nil, atStream, atVersion), putU64(1000), pebble.Sync)
+		}, func(l *Ledger) error {
+			for _, err := range l.ReadStream(ctx, atStream, 0) {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := openMem(t)
+			fill(t, l, n)
+			if err := tc.read(l); err != nil {
+				t.Fatalf("read before tampering: %v", err)
+			}
+			tc.tamper(l)
+			err := tc.read(l)
+			var ie *IndexError
+			if !errors.As(err, &ie) || !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("read after tampering: %v, want an IndexError", err)
 			}
 		})
 	}

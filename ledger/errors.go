@@ -96,7 +96,10 @@ func (e *IDReusedError) Error() string {
 func (e *IDReusedError) Unwrap() []error { return []error{ErrIDReused, ErrDuplicateID} }
 
 // IndexError names an index entry that Verify found missing, pointing at the
-// wrong event, or pointing at no event. errors.Is(err, ErrCorrupt) is true.
+// wrong event, or pointing at no event; EventByID, ReadStream and
+// StreamVersion return one when the entry they follow is damaged (rather than
+// another event, ErrNotFound or a wait that never ends).
+// errors.Is(err, ErrCorrupt) is true.
 type IndexError struct {
 	Index    string    // "stream" or "id"
 	Position uint64    // the event's position, or where the entry points

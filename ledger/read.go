@@ -74,7 +74,33 @@ func (l *Ledger) EventByID(ctx context.Context, id uuid.UUID) (ev Event, err err
 	}
 	pos := u64(v)
 	_ = closer.Close()
-	return l.eventAt(ctx, pos)
+	// The entry is derived data: an entry pointing past the log or at another
+	// event is damage, not absence.
+	if pos == 0 || l.beyondLog(pos) {
+		return ev, &IndexError{Index: "id", Position: pos, ID: id, Reason: "entry points past the log"}
+	}
+	ev, err = l.eventAt(ctx, pos)
+	if err == nil && ev.ID != id {
+		return Event{}, &IndexError{Index: "id", Position: pos, ID: id,
+			Reason: fmt.Sprintf("entry points at position %d, which holds ID %s", pos, ev.ID)}
+	}
+	if errors.Is(err, ErrNotFound) {
+		return Event{}, &IndexError{Index: "id", Position: pos, ID: id, Reason: "entry points at a missing record"}
+	}
+	return ev, err
+}
+
+// beyondLog reports whether pos is past every position applied to Pebble.
+// An index entry is readable a moment before l.assigned covers its batch, so
+// a miss is checked again under the sequencer lock, which is held from a
+// batch's apply until assigned covers it.
+func (l *Ledger) beyondLog(pos uint64) bool {
+	if pos <= l.assigned.Load() {
+		return false
+	}
+	l.seq.Lock()
+	defer l.seq.Unlock()
+	return pos > l.assigned.Load()
 }
 
 // ReadAll yields every durable event from position from (0 or 1 = the start)
@@ -259,6 +285,10 @@ func (l *Ledger) readStreamHead(ctx context.Context, stream string) (v uint64, e
 	if err != nil {
 		return 0, err
 	}
+	if v > 0 && (pos == 0 || l.beyondLog(pos)) {
+		// Waiting for it to become durable would wait forever.
+		return 0, &IndexError{Index: "stream", Position: pos, Stream: stream, Version: v, Reason: "entry points past the log"}
+	}
 	if err := l.WaitDurable(ctx, pos); err != nil {
 		return 0, err
 	}
@@ -295,6 +325,9 @@ func (l *Ledger) readStreamChunk(stream string, from, head uint64) (evs []Event,
 	evs = make([]Event, 0, len(positions))
 	for i, pos := range positions {
 		r, err := l.getRecord(pos)
+		if errors.Is(err, ErrNotFound) {
+			return evs, &IndexError{Index: "stream", Position: pos, Stream: stream, Version: from + uint64(i), Reason: "entry points at a missing record"}
+		}
 		if err != nil {
 			return evs, err
 		}
