@@ -239,7 +239,7 @@ func (b *batch) apply(ev *ledger.Event) error {
 			b.sb.Delete(rowKey("lk", r.Lock, r.Key))
 			b.sb.Delete(rowKey("ok", r.Owner, r.Key))
 			b.sb.Delete(rowKey("dk", r.Owner, r.Key))
-			for _, a := range []string{r.Recipient, r.Holder} {
+			for _, a := range append([]string{r.Recipient, r.Holder}, r.Members...) {
 				if a != "" {
 					b.sb.Delete(rowKey("hk", a, r.Key))
 				}

@@ -15,9 +15,15 @@
 //
 //   - KeyStatus (K8): UPCOMING / ACTIVE / EXPIRED / EXHAUSTED / REVOKED /
 //     DELETED at an instant, the sharing state, whether a window is open and
-//     when the next one opens — by point reads only.
+//     when the next one opens — by point reads only. An online key whose
+//     lock's network management is off at the instant (O1, O6) keeps the
+//     status its schedule gives but shows KeyStatus.NetworkOff, InWindow
+//     false and no NextOpen: UnlockOnline refuses it (network_off) until the
+//     owner turns network management on.
 //   - KeyList per lock (P1), ShareKeyList per owner across locks (P2),
-//     HolderKeys per holder (P3), DigitalKeys per manager (P4), Slots of a
+//     HolderKeys per holder (P3: keys shared with or downloaded by the
+//     account, and online keys it accepted an invitation to, KeyRow.Members),
+//     DigitalKeys per manager (P4), Slots of a
 //     lock with "Not Shared" / "Sharing" / "Shared" (P5),
 //     PendingDeactivations (keys whose deactivation the lock has not yet
 //     confirmed, K6), Contacts (address book).

@@ -1,6 +1,13 @@
 package projections
 
 import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/ledger"
 )
@@ -12,11 +19,31 @@ import (
 // status itself is read from the group stream by
 // commands.Service.GroupStatus (exact, read-your-writes, no read model).
 //
+// Network management (O1) is the row p/net/<lock>: the end of its operating
+// duration while it is on (absent when off). An online key's status reads
+// it: while network management is off (or its duration is over), the key
+// shows NetworkOff, not in a window, as commands.Service.UnlockOnline would
+// refuse it (network_off) whatever its schedule says.
+//
 // Registered through the extension points of history.go.
 
 func init() {
 	describers = append(describers, describeGroup)
 	appliers = append(appliers, func(b *batch, ev *ledger.Event) (bool, error) {
+		switch e := ev.Data.(type) {
+		case commands.NetworkManagementOn:
+			b.sb.Set(rowKey("net", e.Lock), binary.BigEndian.AppendUint64(nil, uint64(e.Until.UnixNano())))
+		case commands.NetworkManagementOff:
+			b.sb.Delete(rowKey("net", e.Lock))
+		case commands.InvitationAccepted:
+			if err := b.member(e.Key, e.Account, true); err != nil {
+				return true, err
+			}
+		case commands.MemberRemoved:
+			if err := b.member(e.Key, e.Account, false); err != nil {
+				return true, err
+			}
+		}
 		h := &HistoryEntry{}
 		if !describeGroup(ev, h) {
 			return false, nil
@@ -65,4 +92,55 @@ func describeGroup(ev *ledger.Event, h *HistoryEntry) bool {
 		return false
 	}
 	return true
+}
+
+// networkOn reports whether a lock's network management is on at at (the
+// read model of commands.NetworkState.ActiveAt).
+func (p *Projections) networkOn(ctx context.Context, lock string, at time.Time) (bool, error) {
+	v, err := p.store.GetState(ctx, rowKey("net", lock))
+	if errors.Is(err, ledger.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if len(v) != 8 {
+		return false, fmt.Errorf("%w: network row of lock %q", ErrCorrupt, lock)
+	}
+	return at.UnixNano() < int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// onlineStatus marks an online key's status while its lock's network
+// management is off: UnlockOnline would refuse it, so no window is open
+// and none opens until the owner turns network management on.
+func onlineStatus(st *KeyStatus, networkOn bool) {
+	if networkOn {
+		return
+	}
+	st.NetworkOff, st.InWindow, st.NextOpen = true, false, time.Time{}
+}
+
+// member adds an account that accepted an invitation to an online key's
+// members (KeyRow.Members, and the holder index, so HolderKeys lists the key:
+// P3 "my keys"), or removes it.
+func (b *batch) member(key, account string, in bool) error {
+	r, err := b.key(key)
+	if err != nil || r == nil {
+		return err
+	}
+	i := slices.Index(r.Members, account)
+	switch {
+	case in && i < 0:
+		r.Members = append(r.Members, account)
+		b.sb.Set(rowKey("hk", account, key), nil)
+	case !in && i >= 0:
+		r.Members = slices.Delete(slices.Clone(r.Members), i, i+1)
+		if r.Recipient != account && r.Holder != account {
+			b.sb.Delete(rowKey("hk", account, key))
+		}
+	default:
+		return nil
+	}
+	b.full[key] = true
+	return nil
 }

@@ -97,6 +97,7 @@ type KeyView struct {
 func (p *Projections) index(ctx context.Context, kind, id string, at time.Time, filter func(*KeyRow) bool) ([]KeyView, error) {
 	pre := append(rowKey(kind, id), '/')
 	var out []KeyView
+	network := map[string]bool{}
 	for e, err := range p.store.ScanState(ctx, pre) {
 		if err != nil {
 			return nil, err
@@ -110,7 +111,9 @@ func (p *Projections) index(ctx context.Context, kind, id string, at time.Time, 
 			continue
 		}
 		v := KeyView{KeyRow: *r}
-		p.statusOf(r, at, &v.Status)
+		if err := p.statusOf(ctx, r, at, &v.Status, network); err != nil {
+			return nil, err
+		}
 		out = append(out, v)
 	}
 	return out, nil
@@ -135,10 +138,11 @@ func (p *Projections) ShareKeyList(ctx context.Context, owner string, at time.Ti
 	return p.index(ctx, "ok", owner, at, nil)
 }
 
-// HolderKeys lists the keys shared with or downloaded by an account (P3, "my keys").
+// HolderKeys lists the keys shared with or downloaded by an account, and
+// the online keys it is an accepted member of (P3, "my keys"), by key ID.
 func (p *Projections) HolderKeys(ctx context.Context, holder string, at time.Time) ([]KeyView, error) {
 	return p.index(ctx, "hk", holder, at, func(r *KeyRow) bool {
-		return r.Recipient == holder || r.Holder == holder
+		return r.Recipient == holder || r.Holder == holder || slices.Contains(r.Members, holder)
 	})
 }
 

@@ -18,9 +18,10 @@ import (
 //	p/contact/<account>/<contact>   -> Contact
 //	p/lk/<lock>/<key>               -> ""  keys of a lock (P1)
 //	p/ok/<owner>/<key>              -> ""  share keys of an owner (P2)
-//	p/hk/<holder>/<key>             -> ""  keys of a holder (P3)
+//	p/hk/<account>/<key>            -> ""  keys shared with, downloaded by or (online) joined by an account (P3)
 //	p/dk/<owner>/<key>              -> ""  digital keys of a manager (P4)
 //	p/pd/<lock>/<key>               -> ""  deactivation pending at the lock (K6)
+//	p/net/<lock>                    -> end of network management's operating duration, unix ns (8 BE); absent when off
 //	p/h/<l|k|a>/<id>/<day 4 BE>/<unix ns 8 BE><pos 8 BE> -> HistoryEntry
 //	p/ob/<pos 8 BE>                 -> Notification (pending)
 //	p/obi/<event ID 16>             -> pos (8 BE)
@@ -52,6 +53,7 @@ type KeyRow struct {
 	State                            commands.State
 	Method                           commands.ShareMethod
 	Recipient, Holder                string
+	Members                          []string `msgpack:",omitempty"` // online keys: accounts that accepted an invitation, in order
 	Downloaded                       bool
 	Slot                             int
 	Generation                       uint32

@@ -32,8 +32,16 @@ type KeyStatus struct {
 	State    commands.State
 	Sharing  commands.Sharing
 	InWindow bool
-	NextOpen time.Time // zero: never again, or not applicable (revoked, deleted)
+	NextOpen time.Time // zero: never again, or not applicable (revoked, deleted, NetworkOff)
 	Uses     uint32
+	// NetworkOff: an online key (commands.KindOnline) whose lock's network
+	// management is off at the instant (turned off, or its operating
+	// duration over). commands.Service.UnlockOnline refuses it
+	// (commands.ReasonNetworkOff) whatever the schedule says, so InWindow
+	// is false and NextOpen zero; Status still says what the schedule
+	// makes of the key (ACTIVE, UPCOMING, …) once the owner turns network
+	// management on again.
+	NetworkOff bool
 }
 
 // statusRow is the fixed layout of p/st/<key>, decoded without allocating:
@@ -52,6 +60,7 @@ func appendStatusRow(dst []byte, r *KeyRow) []byte {
 type schedule struct {
 	at     uint64
 	policy commands.Policy
+	online string // the lock of an online key; "" for other kinds
 }
 
 type scheduleCache struct {
@@ -90,6 +99,13 @@ func (p *Projections) KeyStatus(ctx context.Context, key string, at time.Time) (
 		return st, err
 	}
 	evalStatus(&st, &sc.policy, at)
+	if sc.online != "" {
+		on, err := p.networkOn(ctx, sc.online, at)
+		if err != nil {
+			return st, err
+		}
+		onlineStatus(&st, on)
+	}
 	return st, nil
 }
 
@@ -105,6 +121,9 @@ func (p *Projections) scheduleOf(ctx context.Context, key string, at uint64) (*s
 		return nil, err
 	}
 	sc = &schedule{at: r.SettingsAt, policy: r.Settings.Policy}
+	if r.Kind == commands.KindOnline {
+		sc.online = r.Lock
+	}
 	_ = sc.policy.Validate() // caches the zone; an invalid policy fails closed
 	p.sched.mu.Lock()
 	if p.sched.m == nil {
@@ -130,15 +149,29 @@ func terminalStatus(st *KeyStatus) bool {
 	return false
 }
 
-// statusOf computes the status of a key row (lists).
-func (p *Projections) statusOf(r *KeyRow, at time.Time, st *KeyStatus) {
+// statusOf computes the status of a key row (lists). network memoises the
+// network state of the locks of online keys within one list.
+func (p *Projections) statusOf(ctx context.Context, r *KeyRow, at time.Time, st *KeyStatus, network map[string]bool) error {
 	st.State, st.Sharing, st.Uses = r.State, r.Sharing(), r.Uses
 	if terminalStatus(st) {
-		return
+		return nil
 	}
 	pol := r.Settings.Policy
 	_ = pol.Validate()
 	evalStatus(st, &pol, at)
+	if r.Kind != commands.KindOnline {
+		return nil
+	}
+	on, ok := network[r.Lock]
+	if !ok {
+		var err error
+		if on, err = p.networkOn(ctx, r.Lock, at); err != nil {
+			return err
+		}
+		network[r.Lock] = on
+	}
+	onlineStatus(st, on)
+	return nil
 }
 
 // keyRow reads a key's row and its use count (kept in the status row, so an

@@ -46,6 +46,7 @@ type keyLine struct {
 	At         string `json:"at"`
 	InWindow   bool   `json:"in_window"`
 	NextOpen   string `json:"next_open,omitempty"`
+	NetworkOff bool   `json:"network_off,omitempty"` // online key whose lock's network management is off
 	Uses       uint32 `json:"uses"`
 	UseLimit   uint32 `json:"use_limit,omitempty"` // 0: unlimited
 	Method     string `json:"method,omitempty"`
@@ -168,6 +169,8 @@ func nextOpen(k projections.KeyView, loc *time.Location) string {
 	switch {
 	case k.Status.Status != projections.StatusActive && k.Status.Status != projections.StatusUpcoming:
 		return "-"
+	case k.Status.NetworkOff:
+		return "network off"
 	case k.Status.InWindow:
 		return "now"
 	}
@@ -192,7 +195,7 @@ func toKeyLine(k projections.KeyView, at time.Time) keyLine {
 	kl := keyLine{Key: k.Key, Lock: k.Lock, LockName: k.LockName, Zone: k.Zone, Owner: k.Owner,
 		Kind: k.Kind.String(), Name: k.Settings.Name, State: k.State.String(),
 		Sharing: k.Status.Sharing.String(), Status: string(k.Status.Status), At: rfc3339(at),
-		InWindow: k.Status.InWindow, NextOpen: rfc3339(k.Status.NextOpen), Uses: k.Status.Uses,
+		InWindow: k.Status.InWindow, NextOpen: rfc3339(k.Status.NextOpen), NetworkOff: k.Status.NetworkOff, Uses: k.Status.Uses,
 		Recipient: k.Recipient, Holder: k.Holder, Slot: k.Slot, Generation: k.Generation,
 		ValidFrom: rfc3339(k.Settings.Policy.Start), ValidUntil: rfc3339(k.Settings.Policy.End),
 		Created: rfc3339(k.Created), Updated: rfc3339(k.Updated)}

@@ -688,10 +688,17 @@ func (t *tour) keyLists() error {
 		var rows [][]string
 		for _, k := range keys {
 			next := ""
-			if !k.Status.NextOpen.IsZero() {
+			switch {
+			case k.Status.NetworkOff: // an online key opens only with network management on
+				next = "network off"
+			case !k.Status.NextOpen.IsZero():
 				next = t.when(k.Status.NextOpen)
 			}
-			rows = append(rows, []string{k.LockName, k.Key, k.Kind.String(), sharing(k), string(k.Status.Status), yesNo(k.Status.InWindow), next, k.Holder})
+			holder := k.Holder
+			if len(k.Members) > 0 { // an online key's accepted members
+				holder = strings.Join(k.Members, ",")
+			}
+			rows = append(rows, []string{k.LockName, k.Key, k.Kind.String(), sharing(k), string(k.Status.Status), yesNo(k.Status.InWindow), next, holder})
 		}
 		t.say("%s", q.title)
 		t.table(strings.Fields("LOCK KEY KIND SHARING STATUS OPEN-NOW NEXT-OPEN HOLDER"), rows)

@@ -134,6 +134,8 @@ type keyJSON struct {
 	Status     string       `json:"status"`
 	InWindow   bool         `json:"in_window"`
 	NextOpen   time.Time    `json:"next_open,omitzero"`
+	NetworkOff bool         `json:"network_off,omitempty"` // online key whose lock's network management is off
+	Members    []string     `json:"members,omitempty"`     // online key: accounts that joined
 	Uses       uint32       `json:"uses"`
 	Slot       int          `json:"slot,omitempty"`
 	Generation uint32       `json:"generation,omitempty"`
@@ -369,7 +371,7 @@ func settingsOut(st commands.Settings) settingsJSON {
 func keyOut(k projections.KeyRow, st projections.KeyStatus) keyJSON {
 	out := keyJSON{Key: k.Key, Lock: k.Lock, LockName: k.LockName, Owner: k.Owner, Kind: k.Kind.String(),
 		State: k.State.String(), Sharing: st.Sharing.String(), Status: string(st.Status), InWindow: st.InWindow,
-		NextOpen: st.NextOpen, Uses: st.Uses, Slot: k.Slot, Generation: k.Generation, Recipient: k.Recipient,
+		NextOpen: st.NextOpen, NetworkOff: st.NetworkOff, Members: k.Members, Uses: st.Uses, Slot: k.Slot, Generation: k.Generation, Recipient: k.Recipient,
 		Holder: k.Holder, Downloaded: k.Downloaded, Settings: settingsOut(k.Settings)}
 	if k.Kind == commands.KindDigital {
 		out.Credential = strings.ToLower(k.Credential.String())
