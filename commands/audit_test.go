@@ -632,3 +632,50 @@ func TestLateDeactivationRecordConfirms(t *testing.T) {
 		t.Fatalf("after the reissue: %+v", r)
 	}
 }
+
+// H1 per account: the offline records of a verified credential are in its
+// holder's history (Account = the holder who downloaded the key), not in the
+// uploader's; a rebuild gives the same entries.
+func TestOfflineRecordsInHolderHistory(t *testing.T) {
+	e := newLockEnv(t)
+	bob := e.shareTo("k1", "bob", 1, settings("k1"))
+	for range 2 {
+		e.now = e.now.Add(time.Minute)
+		if d := e.visit(e.lock, bob, 0); !d.Granted {
+			t.Fatal(d.Reason)
+		}
+	}
+	e.now = e.now.Add(time.Hour)
+	e.upload(e.lock, "front") // ann's phone uploads
+	offline := func(account string) []projections.HistoryEntry {
+		t.Helper()
+		p, err := e.proj.History(bg, projections.HistoryQuery{Account: account, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []projections.HistoryEntry
+		for _, h := range p.Entries {
+			if h.Offline {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+	for _, pass := range []string{"incremental", "rebuilt"} {
+		got := offline("bob")
+		if len(got) != 2 {
+			t.Fatalf("%s: bob's history has %d offline records, want his 2 unlocks", pass, len(got))
+		}
+		for _, h := range got {
+			if h.Account != "bob" || h.Key != "k1" || !h.Granted {
+				t.Fatalf("%s: %+v", pass, h)
+			}
+		}
+		if n := len(offline("ann")); n != 0 {
+			t.Fatalf("%s: the uploader's history has %d offline records", pass, n)
+		}
+		if err := e.proj.Rebuild(bg); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -14,7 +14,9 @@ import (
 //     lock's history and, when the lock verified the credential, the key's;
 //     its entry carries the lock's time, the audit sequence number and the
 //     upload time, so offline unlocks merge into the histories by the
-//     lock's time (within a UTC day, in upload order).
+//     lock's time. A verified credential's record is also in its holder's
+//     account history (HistoryEntry.Account: the holder who downloaded the
+//     key, read from the key's row; the record itself names only the key).
 //   - commands.AuditGap (records the lock overwrote before upload) is in the
 //     lock's history with reason "audit_records_missing".
 //   - commands.OfflineUnlocksCounted sets the key's use count (K8 status,
@@ -50,6 +52,15 @@ func applyAudit(b *batch, ev *ledger.Event) (bool, error) {
 	case commands.AuditRecorded, commands.AuditGap:
 		h := &HistoryEntry{}
 		describeAudit(ev, h)
+		if h.Key != "" {
+			r, err := b.key(h.Key)
+			if err != nil {
+				return true, err
+			}
+			if r != nil {
+				h.Account = r.Holder // the verified credential's holder acted
+			}
+		}
 		return true, b.history(h)
 	}
 	return false, nil

@@ -329,6 +329,7 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 	}
 	pre := append(rowKey("h", kind, id), '/')
 	var page HistoryPage
+	holders := holderMemo{}
 	// Entries of one UTC day are collected from its rows and ordered by
 	// position, or with ByTime by time, then position.
 	var day []histRef
@@ -355,6 +356,11 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 			}
 			var h HistoryEntry
 			describe(&ev, &h)
+			if h.Offline && h.Key != "" && h.Account == "" {
+				if h.Account, err = holders.of(ctx, p.store, h.Key); err != nil {
+					return false, err
+				}
+			}
 			page.Entries = append(page.Entries, h)
 			after = cur
 		}
@@ -432,4 +438,20 @@ func (p *Projections) scanHistory(ctx context.Context, pre []byte, from, to time
 			}
 		}
 	}
+}
+
+// holderMemo finds the holder of the keys offline records name (the
+// account they are indexed under), reading each key's row once per page.
+type holderMemo map[string]string
+
+func (m holderMemo) of(ctx context.Context, store ledger.Store, key string) (string, error) {
+	if h, ok := m[key]; ok {
+		return h, nil
+	}
+	r, err := keyRow(ctx, store, key)
+	if err != nil || r == nil {
+		return "", err
+	}
+	m[key] = r.Holder
+	return r.Holder, nil
 }

@@ -93,7 +93,7 @@ type HistoryEntry struct {
 	Type     string // event type name
 	Lock     string
 	Key      string
-	Account  string // who acted
+	Account  string // who acted (an offline record of a verified credential: its holder)
 	Subject  string // who it concerns (recipient, holder, contact), if anyone
 	Door     commands.Doors
 	Source   string

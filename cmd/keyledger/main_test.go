@@ -356,8 +356,8 @@ func TestHistoryOfflineRecords(t *testing.T) {
 		"2026-03-02T12:00:00Z  key created                   back  ann-back  bill  -    -",
 		"2026-03-02T12:00:00Z  key shared                    back  ann-back  bill  ann  -",
 		"2026-03-02T12:00:00Z  key downloaded                back  ann-back  ann   -    -",
-		"2026-03-02T12:01:00Z  offline unlock (main, lock)   back  ann-back  -     -    granted",
-		"2026-03-02T12:01:00Z  offline unlock (inner, lock)  back  ann-back  -     -    denied: door_not_permitted",
+		"2026-03-02T12:01:00Z  offline unlock (main, lock)   back  ann-back  ann   -    granted",
+		"2026-03-02T12:01:00Z  offline unlock (inner, lock)  back  ann-back  ann   -    denied: door_not_permitted",
 	)
 	out, _ = ok(t, "history", "-lock", "back", "-since", "2026-03-02T12:01:00Z", "-json", dir)
 	var h historyLine
