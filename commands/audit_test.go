@@ -453,9 +453,10 @@ func TestAuditForkRefused(t *testing.T) {
 	}, lockproto.ErrMAC)
 }
 
-// H2: with ByTime, a record the lock made offline merges into the history
-// at the lock's time, also across pages; by default entries of a day keep
-// log order (the upload comes after what was recorded before it).
+// H2: by default a record the lock made offline merges into the history at
+// the lock's time, also across pages; with ByPosition entries of a day keep
+// log order (the upload comes after what was recorded before it), and a
+// cursor of one order is refused by the other.
 func TestOfflineRecordsMergeByTime(t *testing.T) {
 	e := newLockEnv(t)
 	ann := e.shareTo("k1", "ann", 1, settings("k1")) // Monday 10:00 UTC
@@ -475,7 +476,7 @@ func TestOfflineRecordsMergeByTime(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, h := range p.Entries {
-				if h.Type == "lock.audit_recorded" || h.Type == "key.unlock_attempted" {
+				if (h.Type == "lock.audit_recorded" || h.Type == "key.unlock_attempted") && h.Key == "k1" {
 					out = append(out, h.Time.Format("15:04"))
 				}
 			}
@@ -485,11 +486,27 @@ func TestOfflineRecordsMergeByTime(t *testing.T) {
 			q.Cursor = p.Next
 		}
 	}
-	if got := times(projections.HistoryQuery{Key: "k1", ByTime: true, Limit: 1}); !slices.Equal(got, []string{"11:00", "15:00"}) {
-		t.Fatalf("by time: %v", got)
+	for _, c := range []struct {
+		name string
+		q    projections.HistoryQuery
+		want []string
+	}{
+		{"by time (default), one per page", projections.HistoryQuery{Key: "k1", Limit: 1}, []string{"11:00", "15:00"}},
+		{"by time, lock", projections.HistoryQuery{Lock: "front", Limit: 2}, []string{"11:00", "15:00"}},
+		{"by time, holder", projections.HistoryQuery{Account: "ann", Limit: 3}, []string{"11:00", "15:00"}},
+		{"by position", projections.HistoryQuery{Key: "k1", Limit: 2, ByPosition: true}, []string{"15:00", "11:00"}},
+		{"by position, one per page", projections.HistoryQuery{Key: "k1", Limit: 1, ByPosition: true}, []string{"15:00", "11:00"}},
+	} {
+		if got := times(c.q); !slices.Equal(got, c.want) {
+			t.Fatalf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
-	if got := times(projections.HistoryQuery{Key: "k1", Limit: 2}); !slices.Equal(got, []string{"15:00", "11:00"}) {
-		t.Fatalf("by position: %v", got)
+	p, err := e.proj.History(bg, projections.HistoryQuery{Key: "k1", Limit: 1})
+	if err != nil || p.Next == "" {
+		t.Fatal(p, err)
+	}
+	if _, err := e.proj.History(bg, projections.HistoryQuery{Key: "k1", Limit: 1, ByPosition: true, Cursor: p.Next}); !errors.Is(err, projections.ErrInvalid) {
+		t.Fatalf("a time-order cursor in position order: %v", err)
 	}
 }
 

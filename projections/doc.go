@@ -39,13 +39,19 @@
 //     lock verified the credential, the key's: HistoryEntry.Offline, Time =
 //     the lock's own time, AuditSeq, Uploaded, Door, Granted and Reason,
 //     Admin for admin records, Presented for the key an unverified
-//     credential named. Within a UTC day entries are in log order (an
-//     upload's records follow what was recorded online before it), or with
-//     HistoryQuery.ByTime in time order, so they merge in at the lock's
-//     time (H2). An
-//     AuditGap is a lock history entry with ReasonAuditGap. Offline uses
+//     credential named. A verified credential's records are in its holder's
+//     history too (Account = the holder). An AuditGap is a lock history
+//     entry with ReasonAuditGap. Offline uses
 //     (commands.OfflineUnlocksCounted) set the key's use count, so KeyStatus
 //     shows EXHAUSTED once the lock's grants used the key up.
+//   - History order: by time — the lock's time for offline records, the
+//     event time otherwise — ties by log position, so offline records merge
+//     in at the lock's time (H2), across pages too. A cursor is the last
+//     entry's (time, position): paging resumes there however many entries
+//     uploads add meanwhile (those before it show when the history is read
+//     again). HistoryQuery.ByPosition gives log order within each UTC day
+//     instead (an upload's records after what was recorded online before
+//     it); a cursor belongs to its order.
 //
 // # Guarantees
 //

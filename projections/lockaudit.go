@@ -14,7 +14,7 @@ import (
 //     lock's history and, when the lock verified the credential, the key's;
 //     its entry carries the lock's time, the audit sequence number and the
 //     upload time, so offline unlocks merge into the histories by the
-//     lock's time. A verified credential's record is also in its holder's
+//     lock's time (the default order). A verified credential's record is also in its holder's
 //     account history (HistoryEntry.Account: the holder who downloaded the
 //     key, read from the key's row; the record itself names only the key).
 //   - commands.AuditGap (records the lock overwrote before upload) is in the

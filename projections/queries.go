@@ -268,15 +268,18 @@ type HistoryQuery struct {
 	From, To           time.Time // [From, To) of event time; zero = open
 	Cursor             string    // Next of the previous page; "" = first page
 	Limit              int       // default 50, at most 1000
-	// ByTime orders each UTC day's entries by event time, then position,
-	// instead of by log position: records a lock made offline, uploaded
-	// later, then merge in at the lock's time (H2). A cursor belongs to
-	// the order it was made in.
-	ByTime bool
+	// ByPosition orders entries by UTC day of their time, then log
+	// position, instead of by time: within a day, the records of an upload
+	// follow what was recorded online before it. The default (false) is
+	// time order (H2): records a lock made offline and uploaded later merge
+	// in at the lock's time; ties by position. A cursor belongs to the order
+	// it was made in (another order's cursor is ErrInvalid).
+	ByPosition bool
 }
 
-// HistoryPage is one page of a history, oldest first: by UTC day of the
-// event time, then log position (HistoryQuery.ByTime: then event time).
+// HistoryPage is one page of a history, oldest first: by time (the lock's
+// time for offline records, the event time otherwise), ties by log
+// position; with HistoryQuery.ByPosition by UTC day, then log position.
 type HistoryPage struct {
 	Entries []HistoryEntry
 	Next    string // cursor of the next page; "" when there is none
@@ -316,10 +319,17 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 		q.Limit = 1000
 	}
 	var after [histCursorLen]byte
+	order := byte(cursorByTime)
+	if q.ByPosition {
+		order = cursorByPosition
+	}
 	if q.Cursor != "" {
 		c, err := hex.DecodeString(q.Cursor)
-		if err != nil || len(c) != len(after) {
+		if err != nil || len(c) != len(after) || (c[0] != cursorByTime && c[0] != cursorByPosition) {
 			return HistoryPage{}, fmt.Errorf("%w: malformed cursor", ErrInvalid)
+		}
+		if c[0] != order {
+			return HistoryPage{}, fmt.Errorf("%w: the cursor belongs to the other order (HistoryQuery.ByPosition)", ErrInvalid)
 		}
 		copy(after[:], c)
 	}
@@ -331,7 +341,8 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 	var page HistoryPage
 	holders := holderMemo{}
 	// Entries of one UTC day are collected from its rows and ordered by
-	// position, or with ByTime by time, then position.
+	// time, then position (the day is the time's, so this is time order
+	// across days too), or with ByPosition by position.
 	var day []histRef
 	dayOf := uint32(0)
 	flush := func() (bool, error) {
@@ -339,7 +350,7 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 			return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.pos, b.pos))
 		})
 		for _, r := range day {
-			cur := r.cursor(dayOf)
+			cur := r.cursor(order, dayOf)
 			if q.Cursor != "" && bytes.Compare(cur[:], after[:]) <= 0 {
 				continue
 			}
@@ -386,9 +397,9 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 		dayOf = d
 		for v := e.Value; len(v) >= 16; v = v[16:] {
 			r := histRef{pos: binary.BigEndian.Uint64(v), ns: int64(binary.BigEndian.Uint64(v[8:]))}
-			r.key = r.pos
-			if q.ByTime {
-				r.key = uint64(r.ns) ^ 1<<63 // sign flipped: orders as the number
+			r.key = uint64(r.ns) ^ 1<<63 // sign flipped: orders as the number
+			if q.ByPosition {
+				r.key = r.pos
 			}
 			day = append(day, r)
 		}
@@ -400,21 +411,28 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 }
 
 // histRef is one history index entry: the event's position and time, and
-// its sort key within its day (the position, or with ByTime the time).
+// its sort key within its day (the time, or with ByPosition the position).
 type histRef struct {
 	pos uint64
 	ns  int64
 	key uint64
 }
 
-// histCursorLen: a page cursor is the last entry's day (4), sort key (8)
-// and position (8), big-endian.
-const histCursorLen = 20
+// histCursorLen: a page cursor is the order (1: cursorByTime or
+// cursorByPosition), then the last entry's day (4), sort key (8) and
+// position (8), big-endian; compared as bytes.
+const histCursorLen = 21
 
-func (r histRef) cursor(day uint32) (c [histCursorLen]byte) {
-	binary.BigEndian.PutUint32(c[:4], day)
-	binary.BigEndian.PutUint64(c[4:12], r.key)
-	binary.BigEndian.PutUint64(c[12:], r.pos)
+const (
+	cursorByTime     = 't'
+	cursorByPosition = 'p'
+)
+
+func (r histRef) cursor(order byte, day uint32) (c [histCursorLen]byte) {
+	c[0] = order
+	binary.BigEndian.PutUint32(c[1:5], day)
+	binary.BigEndian.PutUint64(c[5:13], r.key)
+	binary.BigEndian.PutUint64(c[13:], r.pos)
 	return c
 }
 

@@ -14,9 +14,12 @@ import (
 )
 
 const historyHelp = `Prints the history of one lock, key or account (H1): every action and
-every unlock attempt, granted or denied with its reason, oldest first (by
-UTC day, then log position). -since and -until select [since, until) of
-event time. The table shows times in UTC unless -tz names an IANA zone.
+every unlock attempt, granted or denied with its reason, oldest first by
+time (a record the lock made offline at the lock's time, so uploads merge
+in where they happened; ties by log position). -by-position prints each
+UTC day in log order instead (uploads after what was recorded before
+them). -since and -until select [since, until) of that time. The table
+shows times in UTC unless -tz names an IANA zone.
 
 ` + servingHelp
 
@@ -61,11 +64,12 @@ func runHistory(ctx context.Context, fs *flags, args []string, stdout, stderr io
 	tz := fs.String("tz", "", "IANA zone for the table's times (default UTC)")
 	asJSON := fs.Bool("json", false, "print JSON lines instead of a table")
 	replay := fs.Bool("replay", false, "ignore the stored read models: replay the whole log in memory")
+	byPosition := fs.Bool("by-position", false, "order each UTC day by log position instead of by time")
 	dir, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	q := projections.HistoryQuery{Lock: *lock, Key: *key, Account: *account}
+	q := projections.HistoryQuery{Lock: *lock, Key: *key, Account: *account, ByPosition: *byPosition}
 	what, id, err := exactlyOne(map[string]string{"-lock": *lock, "-key": *key, "-account": *account})
 	if err != nil {
 		return err

@@ -359,6 +359,11 @@ func TestHistoryOfflineRecords(t *testing.T) {
 		"2026-03-02T12:01:00Z  offline unlock (main, lock)   back  ann-back  ann   -    granted",
 		"2026-03-02T12:01:00Z  offline unlock (inner, lock)  back  ann-back  ann   -    denied: door_not_permitted",
 	)
+	byTime, _ := ok(t, "history", "-lock", "back", dir)
+	byPos, _ := ok(t, "history", "-lock", "back", "-by-position", dir)
+	if len(lines(byTime)) != len(lines(byPos)) || len(lines(byTime)) < 3 {
+		t.Fatalf("-by-position gives other entries:\n%s\nvs\n%s", byPos, byTime)
+	}
 	out, _ = ok(t, "history", "-lock", "back", "-since", "2026-03-02T12:01:00Z", "-json", dir)
 	var h historyLine
 	if err := json.Unmarshal([]byte(lines(out)[0]), &h); err != nil {

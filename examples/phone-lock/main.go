@@ -297,7 +297,7 @@ func (d *demo) audit(*lockproto.Issuer) error {
 		d.printf("  %s: %s, %s, %d use(s) counted\n", key, st.State, st.Status, st.Uses)
 	}
 
-	page, err := d.proj.History(d.ctx, projections.HistoryQuery{Lock: "front", Limit: 100, ByTime: true})
+	page, err := d.proj.History(d.ctx, projections.HistoryQuery{Lock: "front", Limit: 100})
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@
 //	POST   /v1/locks/{lock}/keys                 create a key (share, digital, intercom)
 //	GET    /v1/locks/{lock}/keys?at=             key list with status (P1)
 //	GET    /v1/locks/{lock}/slots                slots and their state (P5)
-//	GET    /v1/locks/{lock}/history              ?from=&to=&cursor=&limit=
+//	GET    /v1/locks/{lock}/history              ?from=&to=&cursor=&limit=&order=time|position
 //	GET    /v1/keys/{key}?at=                    one key with status (K8)
 //	PUT    /v1/keys/{key}/settings               edit (before download, for share keys)
 //	DELETE /v1/keys/{key}                        delete

@@ -329,7 +329,9 @@ func (s *server) at(r *http.Request) (time.Time, error) {
 	return t, nil
 }
 
-// historyQuery reads ?from=&to=&cursor=&limit=.
+// historyQuery reads ?from=&to=&cursor=&limit=&order=: order=time (the
+// default: offline records at the lock's time) or position (log order
+// within each UTC day).
 func historyQuery(r *http.Request) (projections.HistoryQuery, error) {
 	var q projections.HistoryQuery
 	v := r.URL.Query()
@@ -351,6 +353,13 @@ func historyQuery(r *http.Request) (projections.HistoryQuery, error) {
 			return q, badField("limit", "%q, want 1..1000", s)
 		}
 		q.Limit = n
+	}
+	switch o := v.Get("order"); o {
+	case "", "time":
+	case "position":
+		q.ByPosition = true
+	default:
+		return q, badField("order", "%q, want time or position", o)
 	}
 	q.Cursor = v.Get("cursor")
 	return q, nil

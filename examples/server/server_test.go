@@ -195,6 +195,10 @@ func TestHappyPath(t *testing.T) {
 	if len(next["entries"].([]any)) == 0 {
 		t.Errorf("second page empty: %v", next)
 	}
+	if bp := a.must(200, "GET", "/v1/locks/front/history?limit=100&order=position", "bill", ""); len(bp["entries"].([]any)) != 2+len(next["entries"].([]any)) {
+		t.Errorf("log order has another number of entries: %v", bp)
+	}
+	a.must(400, "GET", "/v1/locks/front/history?order=position&cursor="+lh["next"].(string), "bill", "") // a time-order cursor
 	ah := a.must(200, "GET", "/v1/accounts/ann/history", "ann", "")
 	if len(ah["entries"].([]any)) == 0 {
 		t.Errorf("account history empty")
@@ -309,6 +313,7 @@ func TestErrors(t *testing.T) {
 		{name: "bad idempotency key", method: "POST", path: "/v1/keys/k2/revoke", as: "bill", headers: []string{headerIdempotency, "retry-1"}, status: 400, code: "invalid"},
 		{name: "bad instant", method: "GET", path: "/v1/locks/front/keys?at=tomorrow", as: "bill", status: 400, code: "invalid", field: "at"},
 		{name: "bad cursor", method: "GET", path: "/v1/locks/front/history?cursor=zz", as: "bill", status: 400, code: "invalid_query"},
+		{name: "bad order", method: "GET", path: "/v1/locks/front/history?order=random", as: "bill", status: 400, code: "invalid", field: "order"},
 		{name: "unknown lock", method: "GET", path: "/v1/locks/back/keys", as: "bill", status: 404, code: "not_found"},
 		{name: "unknown lock slots", method: "GET", path: "/v1/locks/back/slots", as: "bill", status: 404, code: "not_found"},
 		{name: "unknown lock history", method: "GET", path: "/v1/locks/back/history", as: "bill", status: 404, code: "not_found"},
