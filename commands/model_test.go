@@ -345,11 +345,11 @@ func terminal(s commands.State) bool {
 
 func dumpRows(rt *rapid.T, e *env) map[string]string {
 	out := map[string]string{}
-	for en, err := range e.l.ScanState(bg, []byte("p/")) {
+	for en, err := range projections.Dump(bg, e.l) { // history rows one per entry
 		if err != nil {
 			rt.Fatal(err)
 		}
-		normalize(out, en.Key, en.Value)
+		out[string(en.Key)] = string(en.Value)
 	}
 	return out
 }
@@ -376,19 +376,5 @@ func scanForSecrets(rt *rapid.T, fs vfs.FS, secrets [][]byte) {
 				rt.Fatalf("a generated code or PIN appears in %s", n)
 			}
 		}
-	}
-}
-
-// normalize expands history index rows (grouped per batch, so their keys
-// depend on batch boundaries) into one entry per event, so a rebuild and
-// incremental application compare equal whatever their batches were.
-func normalize(out map[string]string, key, value []byte) {
-	if !bytes.HasPrefix(key, []byte("p/h/")) {
-		out[string(key)] = string(value)
-		return
-	}
-	row := key[:len(key)-8] // drop the row's first position
-	for v := value; len(v) >= 16; v = v[16:] {
-		out[string(row)+string(v[:16])] = ""
 	}
 }

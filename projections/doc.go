@@ -63,9 +63,15 @@
 // Read-your-writes (P6): WaitApplied(pos) returns once every event up to
 // pos is applied; commands.Service calls it before a command returns.
 //
-// Rebuild (P7): Rebuild deletes every row under "p/" and replays the whole
-// log; the result is byte-for-byte what incremental application produced
-// (tested). It never touches secret.StatePrefix.
+// Rebuild (P7): Rebuild deletes every row under "p/" (StatePrefix) and
+// replays the whole log. The result equals what incremental application
+// produced row for row, byte for byte, except that history index rows group
+// the entries of one batch (keyed by the batch's first position), and
+// batches differ between a rebuild and a live service: the two hold the
+// same history entries, grouped differently. Dump gives the canonical form
+// (one row per history entry) in which they are equal, and Compare
+// compares two stores in it (tested; the CLI's "keyledger rebuild" uses
+// it). Rebuild never touches secret.StatePrefix.
 //
 // Events of types this package does not know (other packages' events) are
 // skipped; the checkpoint still advances past them.

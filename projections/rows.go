@@ -22,7 +22,12 @@ import (
 //	p/dk/<owner>/<key>              -> ""  digital keys of a manager (P4)
 //	p/pd/<lock>/<key>               -> ""  deactivation pending at the lock (K6)
 //	p/net/<lock>                    -> end of network management's operating duration, unix ns (8 BE); absent when off
-//	p/h/<l|k|a>/<id>/<day 4 BE>/<unix ns 8 BE><pos 8 BE> -> HistoryEntry
+//	p/h/<l|k|a>/<id>/<day 4 BE>/<first pos 8 BE> -> (pos 8 BE, unix ns 8 BE)...
+//	    the history index of a lock, key or account: the entries one batch
+//	    indexed for that entity and UTC day (of the entry's time), in
+//	    position order, keyed by the first one's position. No copy of the
+//	    event: History reads it from the log by position. The grouping
+//	    depends on batch boundaries; Dump expands it to one row per entry.
 //	p/ob/<pos 8 BE>                 -> Notification (pending)
 //	p/obi/<event ID 16>             -> pos (8 BE)
 func rowKey(parts ...string) []byte {

@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"time"
 
 	"github.com/keyledger/keyledger/ledger"
@@ -18,9 +16,9 @@ import (
 
 const rebuildHelp = `Rebuilds the read models from the log (P7). Without -write (the default)
 nothing is written: the whole log is replayed into read models in memory,
-and the stored read models are compared with them row by row (history
-index rows entry by entry, since their grouping depends on batch
-boundaries). If the stored read models are behind the log head, they are
+and the stored read models are compared with them row by row
+(projections.Compare: history index rows entry by entry, since their
+grouping depends on batch boundaries). If the stored read models are behind the log head, they are
 first caught up in memory, as history and keys would serve them. Prints
 the events replayed, the time taken and whether the stored read models
 agree; on a difference, the first differing row, and exits 1. Holds the
@@ -72,20 +70,16 @@ func runRebuild(ctx context.Context, fs *flags, args []string, stdout, stderr io
 	} else {
 		fmt.Fprintf(stdout, "stored read models: at position %d of %d (caught up in memory for the comparison)\n", stored.stored, stored.head)
 	}
-	want, err := dumpRows(ctx, rebuilt.store)
+	c, err := projections.Compare(ctx, stored.store, rebuilt.store)
 	if err != nil {
-		return fmt.Errorf("reading the rebuilt read models: %w", err)
+		return fmt.Errorf("comparing the stored read models with a rebuild: %w", err)
 	}
-	got, err := dumpRows(ctx, stored.store)
-	if err != nil {
-		return fmt.Errorf("reading the stored read models: %w", err)
-	}
-	n, first := compareRows(got, want)
-	if n == 0 {
-		fmt.Fprintf(stdout, "agree: %d rows compared\n", len(want))
+	if c.Differ == 0 {
+		fmt.Fprintf(stdout, "agree: %d rows compared\n", c.Rows)
 		return nil
 	}
-	fmt.Fprintf(stdout, "differ: %d of %d rows; first: %s\n", n, len(want), first)
+	fmt.Fprintf(stdout, "differ: %d of %d rows; first: %s\n", c.Differ, c.Rows, describeDiff(c.First))
+	n := c.Differ
 	return fmt.Errorf("stored read models differ from a rebuild (%d rows); repair with 'keyledger rebuild -write %s'", n, dir)
 }
 
@@ -115,78 +109,15 @@ func rebuildInPlace(ctx context.Context, dir string, reg *ledger.Registry, stdou
 	return nil
 }
 
-// dumpRows reads every read-model row. History index rows group the
-// entries of one batch (their key ends with the batch's first position), so
-// they are expanded into one row per entry: the key without that position
-// plus the entry's position and time, with an empty value.
-func dumpRows(ctx context.Context, s ledger.Store) (map[string]string, error) {
-	out := map[string]string{}
-	for e, err := range s.ScanState(ctx, projectionsPrefix) {
-		if err != nil {
-			return nil, err
-		}
-		if !bytes.HasPrefix(e.Key, historyPrefix) {
-			out[string(e.Key)] = string(e.Value)
-			continue
-		}
-		if len(e.Key) < len(historyPrefix)+8 || len(e.Value)%16 != 0 {
-			out[string(e.Key)] = string(e.Value) // malformed: compared as it is
-			continue
-		}
-		row := e.Key[:len(e.Key)-8]
-		for v := e.Value; len(v) >= 16; v = v[16:] {
-			out[string(row)+string(v[:16])] = ""
-		}
+// describeDiff says how a row differs, with its values.
+func describeDiff(d *projections.RowDiff) string {
+	switch {
+	case !d.InA:
+		return fmt.Sprintf("%s missing from the stored read models (rebuilt: %s)", d.Row, showValue(string(d.B)))
+	case !d.InB:
+		return fmt.Sprintf("%s stored but not in a rebuild (stored: %s)", d.Row, showValue(string(d.A)))
 	}
-	return out, nil
-}
-
-var historyPrefix = []byte("p/h/")
-
-// compareRows counts the rows that differ and describes the first one in
-// key order.
-func compareRows(stored, rebuilt map[string]string) (n int, first string) {
-	keys := make([]string, 0, len(rebuilt))
-	for k := range rebuilt {
-		keys = append(keys, k)
-	}
-	for k := range stored {
-		if _, ok := rebuilt[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		g, inStored := stored[k]
-		w, inRebuilt := rebuilt[k]
-		if inStored == inRebuilt && g == w {
-			continue
-		}
-		n++
-		if n > 1 {
-			continue
-		}
-		switch {
-		case !inStored:
-			first = fmt.Sprintf("%s missing from the stored read models (rebuilt: %s)", rowName(k), showValue(w))
-		case !inRebuilt:
-			first = fmt.Sprintf("%s stored but not in a rebuild (stored: %s)", rowName(k), showValue(g))
-		default:
-			first = fmt.Sprintf("%s: stored %s, rebuilt %s", rowName(k), showValue(g), showValue(w))
-		}
-	}
-	return n, first
-}
-
-// rowName shows a row key; for an expanded history entry, what it indexes.
-func rowName(k string) string {
-	if bytes.HasPrefix([]byte(k), historyPrefix) && len(k) >= len(historyPrefix)+16 {
-		entry := []byte(k[len(k)-16:])
-		pos := binary.BigEndian.Uint64(entry)
-		at := time.Unix(0, int64(binary.BigEndian.Uint64(entry[8:]))).UTC()
-		return fmt.Sprintf("history row %q, entry for the event at position %d (%s)", k[:len(k)-16], pos, at.Format(time.RFC3339))
-	}
-	return fmt.Sprintf("row %q", k)
+	return fmt.Sprintf("%s: stored %s, rebuilt %s", d.Row, showValue(string(d.A)), showValue(string(d.B)))
 }
 
 // showValue shows a row value: msgpack decoded to JSON if it is exactly

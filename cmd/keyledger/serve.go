@@ -83,8 +83,8 @@ func (m *memStore) Subscribe(ctx context.Context, name string) iter.Seq2[ledger.
 // Close closes the in-memory state only; the caller owns the log.
 func (m *memStore) Close() error { return m.state.Close() }
 
-// projectionsPrefix is where projections keeps its rows (projections/doc.go).
-var projectionsPrefix = []byte("p/")
+// projectionsPrefix is where projections keeps its rows.
+var projectionsPrefix = []byte(projections.StatePrefix)
 
 // copyState copies the stored read models and their checkpoint into m.
 func (m *memStore) copyState(ctx context.Context, from ledger.Store, checkpoint uint64) error {
