@@ -58,7 +58,12 @@
 // Order and atomicity (P8): events are applied in log position order, in
 // batches; each batch's rows and the checkpoint are committed in one
 // ApplyState, so after a crash the read models are exactly those of some
-// position and resume from it.
+// position and resume from it. That ApplyState does not wait for its WAL
+// sync (ledger.StateBatch.SetNoSyncWait: the read models are rebuildable):
+// a crash can lose the newest batches, whole and with their checkpoint,
+// and Open applies those events again (tested with a crash before the
+// sync); acknowledged events are never lost, only their read models
+// redone.
 //
 // Read-your-writes (P6): WaitApplied(pos) returns once every event up to
 // pos is applied; commands.Service calls it before a command returns.

@@ -203,8 +203,8 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}) {
 				evs = append(evs, run...)
 			default:
 				// Catching up (a rebuild, a restart): more durable events
-				// are on their way, so fill the batch rather than pay a
-				// synced ApplyState for a few. At the head, apply now.
+				// are on their way, so fill the batch rather than pay an
+				// ApplyState for a few. At the head, apply now.
 				if evs[len(evs)-1].Position >= p.store.DurablePosition() {
 					break drain
 				}
