@@ -52,8 +52,11 @@
 // code or PIN.
 //
 // Errors: ErrForbidden (*StateError naming the key, its state and the
-// action), ErrNotFound (*NotFoundError), ErrInvalid (*ValidationError naming
-// the field), ErrExists, ErrNotPermitted, ErrNoSlot, ErrPINTaken, ErrBusy,
+// action), ErrNotFound (*NotFoundError; projections.ErrNotFound wraps it),
+// ErrInvalid (*ValidationError naming the field; for a policy or blackouts
+// that do not validate its Err is policy's error, so errors.As(err,
+// new(*policy.ValidationError)) and errors.Is(err, policy.ErrInvalid) work
+// too), ErrExists, ErrNotPermitted, ErrNoSlot, ErrPINTaken, ErrBusy,
 // ErrAudit (*AuditError naming the lock) — use errors.Is and errors.As. An unlock that is refused is not an error: it
 // is recorded and returned as UnlockResult{Granted: false, Reason: …}.
 //

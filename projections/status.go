@@ -72,7 +72,8 @@ var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64); return &b }}
 
 // KeyStatus returns a key's status at at. It reads one state row (a point
 // read, no scan) and, in the steady state, allocates nothing beyond what
-// the ledger's GetState allocates.
+// the ledger's GetState allocates. An online key's status reads one more
+// row, its lock's network management (KeyStatus.NetworkOff).
 func (p *Projections) KeyStatus(ctx context.Context, key string, at time.Time) (KeyStatus, error) {
 	var st KeyStatus
 	bp := keyBufs.Get().(*[]byte)

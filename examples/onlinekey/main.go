@@ -197,6 +197,20 @@ func run() error {
 	if err := try(tue.Add(7*24*time.Hour+90*time.Minute), "client", "ann", "ann's personal password", commands.DoorMain); err != nil {
 		return err
 	}
+	// Ann's "my keys" (P3) lists the online key she joined; with network
+	// management off it is not open, whatever its schedule says.
+	mine, err := proj.HolderKeys(ctx, "ann", now)
+	if err != nil {
+		return err
+	}
+	fmt.Println("  ann's keys:")
+	for _, k := range mine {
+		open := fmt.Sprint("open now: ", k.Status.InWindow)
+		if k.Status.NetworkOff {
+			open = "not open: network management is off"
+		}
+		fmt.Printf("    %s %s (%s, members %s) %s, %s\n", k.LockName, k.Key, k.Kind, strings.Join(k.Members, ","), k.Status.Status, open)
+	}
 
 	// 8. The online history record of the lock: group actions and unlocks.
 	page, err := proj.History(ctx, projections.HistoryQuery{Lock: "garage", Limit: 100})
