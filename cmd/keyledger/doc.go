@@ -8,7 +8,7 @@
 //
 //	keyledger verify  [-digest POS:HASH] DIR
 //	keyledger events  [-from POS] [-n COUNT] [-tail COUNT] DIR
-//	keyledger history (-lock ID | -key ID | -account ID) [-since T] [-until T] [-n COUNT] [-tz ZONE] [-json] [-replay] DIR
+//	keyledger history (-lock ID | -key ID | -account ID) [-since T] [-until T] [-n COUNT] [-tz ZONE] [-by-position] [-json] [-replay] DIR
 //	keyledger keys    (-lock ID | -owner ID | -holder ID) [-at T] [-tz ZONE] [-json] [-replay] DIR
 //	keyledger rebuild [-write] DIR
 //	keyledger help [COMMAND]
@@ -28,13 +28,17 @@
 //
 // history prints every action and unlock attempt (granted, or denied with
 // the reason) of one lock, key or account in a time range [since, until),
-// oldest first, as an aligned table or, with -json, JSON lines.
+// oldest first by time (a record the lock made offline at the lock's time;
+// -by-position: each UTC day in log order), as an aligned table or, with
+// -json, JSON lines.
 //
 // keys lists the keys of a lock, of an owner or of a holder with the status
 // package policy computes at -at (default now): ACTIVE, UPCOMING, EXPIRED,
 // EXHAUSTED or REVOKED, plus the lifecycle and sharing state, uses and the
 // use limit, validity and the next open window. -at moves the schedule's
-// clock only: lifecycle state and uses are those at the log head.
+// clock only: lifecycle state and uses are those at the log head. An online
+// key whose lock's network management is off at -at is not open: its next
+// open window reads "network off" (network_off in JSON).
 //
 // rebuild replays the whole log into read models in memory and compares the
 // stored read models with them row by row, printing the first difference;
