@@ -340,6 +340,20 @@ func diskFaultRound(t *testing.T, kind faultKind, seed uint64) faultRound {
 	if fr.injected == 0 {
 		t.Logf("%s: no fault was injected in this round (the workload did no matching operation while armed)", kind.name)
 	}
+	for class, n := range fr.errClasses {
+		if strings.Contains(class, "wrong password") || strings.Contains(class, "wrong_password") {
+			// The workload always gives the right password: a refusal for a
+			// wrong one means an I/O error was taken for a wrong password.
+			msg := fmt.Sprintf("KNOWN BUG (commands, R2): %d correct passwords refused as wrong under %s faults (%s): verifySealed "+
+				"treats any vault.Open error, an I/O error included, as a non-matching password, records PasswordRejected and counts it toward the lockout",
+				n, kind.name, class)
+			if os.Getenv("KEYLEDGER_STRICT") != "" {
+				t.Error(msg)
+			} else {
+				t.Log(msg)
+			}
+		}
+	}
 	t.Logf("%s: %d faults %v; %d commands acknowledged, %d failed %v; %s; log %d events", kind.name, fr.injected, fr.byFile, fr.acked, fr.failed, fr.errClasses, fr.probe, fr.logEvents)
 	return fr
 }
