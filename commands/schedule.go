@@ -14,8 +14,8 @@ import (
 // policyInvalid is the *ValidationError for a policy that does not
 // validate: Err keeps policy's error (errors.Join of *policy.ValidationError,
 // so errors.As and errors.Is(err, policy.ErrInvalid) reach it) and Reason
-// lists its problems with every instant in RFC 3339.
-func policyInvalid(field string, p *Policy, err error) error {
+// lists its problems (policy prints instants in RFC 3339).
+func policyInvalid(field string, err error) error {
 	var parts []string
 	for _, e := range flatten(err) {
 		var ve *policy.ValidationError
@@ -25,9 +25,9 @@ func policyInvalid(field string, p *Policy, err error) error {
 		}
 		v := fmt.Sprint(ve.Value)
 		if t, ok := ve.Value.(time.Time); ok {
-			v = rfc3339(t)
+			v = t.Format(time.RFC3339Nano)
 		}
-		parts = append(parts, ve.Field+" = "+v+": "+rfc3339Instants(p, ve.Reason))
+		parts = append(parts, ve.Field+" = "+v+": "+ve.Reason)
 	}
 	return &ValidationError{Field: field, Reason: strings.Join(parts, "; "), Err: err}
 }
@@ -45,24 +45,6 @@ func flatten(err error) []error {
 	return out
 }
 
-func rfc3339(t time.Time) string { return t.Format(time.RFC3339Nano) }
-
-// rfc3339Instants rewrites the policy's instants that policy's reasons print
-// in Go's default format (e.g. "not after Start 2026-01-02 00:00:00 +0000
-// UTC") as RFC 3339.
-func rfc3339Instants(p *Policy, reason string) string {
-	ts := []time.Time{p.Start, p.End}
-	for _, b := range p.Blackouts {
-		ts = append(ts, b.Start, b.End)
-	}
-	for _, t := range ts {
-		if !t.IsZero() {
-			reason = strings.ReplaceAll(reason, t.String(), rfc3339(t))
-		}
-	}
-	return reason
-}
-
 // Policy is a key's schedule: validity, use limit, weekly windows, blackouts,
 // in the lock's zone (set from the lock when a key is created or edited).
 type Policy = policy.Policy
@@ -74,7 +56,7 @@ type Blackout = policy.Blackout
 func bindPolicy(st *Settings, l *LockState) error {
 	st.Policy.Zone = l.Zone
 	if err := st.Policy.Validate(); err != nil {
-		return policyInvalid("policy", &st.Policy, err)
+		return policyInvalid("policy", err)
 	}
 	return nil
 }
@@ -82,7 +64,7 @@ func bindPolicy(st *Settings, l *LockState) error {
 func validateBlackouts(bs []Blackout) error {
 	p := Policy{Blackouts: bs}
 	if err := p.Validate(); err != nil {
-		return policyInvalid("blackouts", &p, err)
+		return policyInvalid("blackouts", err)
 	}
 	return nil
 }

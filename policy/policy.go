@@ -28,7 +28,11 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string {
-	return fmt.Sprintf("policy: %s = %v: %s", e.Field, e.Value, e.Reason)
+	v := e.Value
+	if t, ok := v.(time.Time); ok {
+		v = t.Format(time.RFC3339Nano)
+	}
+	return fmt.Sprintf("policy: %s = %v: %s", e.Field, v, e.Reason)
 }
 
 func (e *ValidationError) Unwrap() error { return e.Err }
@@ -145,7 +149,7 @@ func (p *Policy) Validate() error {
 		errs = append(errs, &ValidationError{Field: field, Value: v, Reason: reason, Err: ErrInvalid})
 	}
 	if !p.Start.IsZero() && !p.End.IsZero() && !p.End.After(p.Start) {
-		bad("End", p.End, "not after Start "+p.Start.String())
+		bad("End", p.End, "not after Start "+p.Start.Format(time.RFC3339Nano))
 	}
 	if p.Uses.Limited && p.Uses.N == 0 {
 		bad("Uses.N", 0, "a use limit of 0 never opens")
@@ -171,7 +175,7 @@ func (p *Policy) Validate() error {
 		if b.Start.IsZero() || b.End.IsZero() {
 			bad(f+".End", b.End, "an absolute blackout needs Start and End")
 		} else if !b.End.After(b.Start) {
-			bad(f+".End", b.End, "not after Start "+b.Start.String())
+			bad(f+".End", b.End, "not after Start "+b.Start.Format(time.RFC3339Nano))
 		}
 	}
 	loc, err := LoadZone(p.Zone)

@@ -111,6 +111,12 @@ func TestValidate(t *testing.T) {
 	if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != 4 {
 		t.Errorf("want all 4 problems, got %d: %v", n, err)
 	}
+	// Messages name instants in RFC 3339, as users write them in APIs.
+	bad := Policy{Start: t0, End: t0.Add(-time.Hour)}
+	want := "policy: End = 2025-12-31T23:00:00Z: not after Start 2026-01-01T00:00:00Z"
+	if err := bad.Validate(); err == nil || err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
+	}
 }
 
 func TestLockBlackoutsAndUnknownZone(t *testing.T) {
