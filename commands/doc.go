@@ -112,6 +112,10 @@
 // A batch that does not verify is *AuditError (ErrAudit, and lockproto's
 // ErrMAC, ErrMalformed or ErrWrongLock), an unknown lock *NotFoundError.
 //
+// Who reads a lock's history (O5, H1): projections answer queries and know
+// no callers, so a backend asks CanViewHistory(lock, account) first — the
+// owner always, a member only while accepted and granted OpViewHistory.
+//
 // Outbox secrets: AckNotification shreds the acknowledged notification's
 // sealed code or PIN (crypto-shredding): it can never be revealed again
 // (secret.ErrShredded).

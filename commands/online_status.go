@@ -96,3 +96,38 @@ func (s *Service) GroupStatus(ctx context.Context, lock string, at time.Time) (G
 	})
 	return out, nil
 }
+
+// CanViewHistory says whether account by may read lock's history (O5, H1):
+// the owner always; a member only while accepted and granted OpViewHistory.
+// Queries live in projections, which know no callers, so an embedding
+// backend asks this before projections.History for a lock. The answer is
+// nil or an error:
+// ErrNotPermitted naming account and lock, a *NotFoundError for an unknown
+// lock, ErrInvalid for a bad ID.
+func (s *Service) CanViewHistory(ctx context.Context, lock, by string) error {
+	if err := checkID("lock", lock); err != nil {
+		return err
+	}
+	if err := checkID("account", by); err != nil {
+		return err
+	}
+	le, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	if err != nil {
+		return err
+	}
+	l := le.state.(*LockState)
+	if !l.Exists() {
+		return &NotFoundError{What: "lock", ID: lock}
+	}
+	if l.Owner == by {
+		return nil
+	}
+	g, err := s.groupState(ctx, lock)
+	if err != nil {
+		return err
+	}
+	if m, ok := g.Members[by]; ok && m.StateAt(s.clock()) == InviteAccepted && m.Permissions.Ops&OpViewHistory != 0 {
+		return nil
+	}
+	return notPermitted("%q may not view the history of lock %q", by, lock)
+}
