@@ -2,10 +2,11 @@ package commands
 
 import (
 	"context"
-	"time"
+	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/policy"
 )
 
 // MaxSlots bounds a lock's share-key slots (a credential carries its slot
@@ -39,8 +40,11 @@ func (c *RegisterLock) validate() error {
 	if c.Zone == "" {
 		return invalid("zone", "empty (an IANA time zone such as Europe/Berlin)")
 	}
-	if _, err := time.LoadLocation(c.Zone); err != nil {
-		return invalid("zone", "%q is not a known IANA time zone", c.Zone)
+	// The zone policy will resolve for every key of the lock: a zone
+	// time.LoadLocation accepts but policy refuses ("Local") would make
+	// every CreateKey on the lock fail for ever.
+	if _, err := policy.LoadZone(c.Zone); err != nil {
+		return &ValidationError{Field: "zone", Reason: fmt.Sprintf("%q is not a named IANA time zone (such as Europe/Berlin)", c.Zone), Err: err}
 	}
 	if c.Slots < 0 || c.Slots > MaxSlots {
 		return invalid("slots", "%d, want 0..%d", c.Slots, MaxSlots)
@@ -66,7 +70,7 @@ func (s *Service) RegisterLock(ctx context.Context, c RegisterLock) error {
 		}
 		var err error
 		if sealed, err = s.vault.Seal(ctx, c.AuditKey, auditAAD(c.Lock)); err != nil {
-			return err
+			return vaultErr(err, "audit key")
 		}
 	}
 	evs, err := s.execute(ctx, c.ID, func(t *txn) error {
