@@ -205,7 +205,7 @@ func (s *Service) IngestAudit(ctx context.Context, c UploadAudit) (AuditResult, 
 	}
 	key, err := s.vault.Open(ctx, le.state.(*LockState).AuditKey, auditAAD(c.Lock))
 	if err != nil {
-		return AuditResult{}, err
+		return AuditResult{}, vaultErr(err, "")
 	}
 	kb := key.Reveal()
 	if len(kb) != 32 {

@@ -57,8 +57,28 @@
 // that do not validate its Err is policy's error, so errors.As(err,
 // new(*policy.ValidationError)) and errors.Is(err, policy.ErrInvalid) work
 // too), ErrExists, ErrNotPermitted, ErrNoSlot, ErrPINTaken, ErrBusy,
-// ErrAudit (*AuditError naming the lock) — use errors.Is and errors.As. An unlock that is refused is not an error: it
+// ErrAudit (*AuditError naming the lock), ErrShredded — use errors.Is and errors.As. An unlock that is refused is not an error: it
 // is recorded and returned as UnlockResult{Granted: false, Reason: …}.
+// A zone policy refuses ("Local", unknown names) is refused by
+// RegisterLock: *ValidationError for "zone", ErrInvalid and
+// policy.ErrUnknownZone.
+//
+// Errors of the vault (internal/secret, which callers outside the module
+// cannot import) never leave a public method unmapped:
+//
+//	data key shredded                       ErrShredded (the vault's sentinel, re-exported)
+//	caller's sealed bytes malformed, altered,
+//	  sealed for something else             ErrInvalid (*ValidationError, Field "sealed")
+//	caller's sealed bytes, unknown data key ErrNotFound (*NotFoundError)
+//	a secret given as input refused         ErrInvalid (*ValidationError naming the field)
+//	a sealed value from the log that does
+//	  not open (malformed, altered, no key) ledger.ErrCorrupt
+//	the keystore's storage error            the ledger's error, unchanged (ErrFailed, ErrCorrupt, …)
+//
+// Only a password that does not match its hash is a wrong password: an
+// online unlock or a password change whose stored hash cannot be read
+// (a read error, a damaged hash) returns that error and records nothing —
+// no PasswordRejected, no step toward the lockout.
 //
 // Time: every decision and event uses Options.Clock.
 //
@@ -118,7 +138,7 @@
 //
 // Outbox secrets: AckNotification shreds the acknowledged notification's
 // sealed code or PIN (crypto-shredding): it can never be revealed again
-// (secret.ErrShredded).
+// (ErrShredded).
 //
 // # Lifecycle rules (K3–K7)
 //

@@ -3,6 +3,9 @@ package commands
 import (
 	"errors"
 	"fmt"
+
+	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/ledger"
 )
 
 // Sentinel errors. Match them with errors.Is; the typed errors below add the
@@ -27,6 +30,11 @@ var (
 	// ErrBusy means a command kept meeting concurrent changes and gave up
 	// after Options.MaxRetries attempts.
 	ErrBusy = errors.New("commands: too many concurrent changes; retry")
+	// ErrShredded means a sealed code, PIN, password hash or master code can
+	// never be opened again: its data key was destroyed (crypto-shredding,
+	// for instance by AckNotification). It is the vault's own sentinel, so
+	// callers outside the module can match it.
+	ErrShredded = secret.ErrShredded
 )
 
 // StateError reports a forbidden transition and names the current state.
@@ -63,7 +71,9 @@ type ValidationError struct {
 	// Err is the cause from another package, if any: for Field "policy"
 	// and "blackouts" policy's error (an errors.Join of
 	// *policy.ValidationError, each wrapping policy.ErrInvalid), for an
-	// offline credential's policy a *policy.CompactError.
+	// offline credential's policy a *policy.CompactError, for Field "zone"
+	// policy.LoadZone's (wrapping policy.ErrUnknownZone), for a sealed
+	// value or secret given as input the vault's (internal: match ErrInvalid).
 	Err error
 }
 
@@ -89,4 +99,39 @@ func exists(what, id string) error { return fmt.Errorf("%w: %s %q", ErrExists, w
 
 func notPermitted(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrNotPermitted}, args...)...)
+}
+
+// vaultErr maps an error of internal/secret, which callers outside the
+// module cannot import, to this package's sentinels, so every error a
+// public method returns matches an exported one:
+//
+//   - a shredded data key stays ErrShredded (the same value);
+//   - field != "" (the sealed value or secret came from the caller):
+//     malformed, unauthenticated or otherwise invalid input, and a data key
+//     the keystore never had, is a *ValidationError (ErrInvalid) for field,
+//     or a *NotFoundError (ErrNotFound) for the unknown data key;
+//   - field == "" (the value came from the log): the same failures mean the
+//     stored data is damaged: ledger.ErrCorrupt;
+//   - anything else (the keystore's storage error, a cancelled context, the
+//     random source) is returned unchanged: those are the ledger's typed
+//     errors or the standard library's, never a wrong password.
+//
+// The vault's error stays in the chain (errors.Unwrap) for logs; its
+// message holds key IDs and lengths, never a secret.
+func vaultErr(err error, field string) error {
+	var ke *secret.KeyError
+	switch {
+	case err == nil, errors.Is(err, secret.ErrShredded):
+		return err
+	case !errors.Is(err, secret.ErrMalformed) && !errors.Is(err, secret.ErrAuthentication) && !errors.Is(err, secret.ErrUnknownKey) &&
+		!errors.Is(err, secret.ErrInvalid) && !errors.Is(err, secret.ErrWrongPassword) && !errors.Is(err, secret.ErrConfig) &&
+		!errors.Is(err, secret.ErrNotSerializable):
+		return err
+	case field == "":
+		return fmt.Errorf("commands: a sealed value in the log does not open: %w: %w", ledger.ErrCorrupt, err)
+	case errors.Is(err, secret.ErrUnknownKey) && errors.As(err, &ke):
+		return &NotFoundError{What: "data key of " + field, ID: ke.ID.String()}
+	default:
+		return &ValidationError{Field: field, Reason: err.Error(), Err: err}
+	}
 }

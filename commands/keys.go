@@ -141,7 +141,7 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 			if draw {
 				var err error
 				if pin, err = s.vault.NewPIN(c.PINDigits); err != nil {
-					return CreateResult{}, err
+					return CreateResult{}, vaultErr(err, "pin digits")
 				}
 			}
 			h, err := s.vault.HashPIN(c.Lock, pin)
@@ -151,7 +151,7 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 			hash = h[:]
 			if c.Email {
 				if sealed, err = s.vault.Seal(ctx, pin, notificationAAD(c.Key)); err != nil {
-					return CreateResult{}, err
+					return CreateResult{}, vaultErr(err, "pin")
 				}
 			}
 		}
@@ -313,16 +313,16 @@ func (s *Service) ShareKey(ctx context.Context, c ShareKey) (ShareResult, error)
 		}
 		var err error
 		if code, err = s.vault.NewCode(); err != nil {
-			return ShareResult{}, err
+			return ShareResult{}, vaultErr(err, "")
 		}
 		h, err := s.vault.HashCode(code)
 		if err != nil {
-			return ShareResult{}, err
+			return ShareResult{}, vaultErr(err, "")
 		}
 		hash = h[:]
 		if c.Email != "" {
 			if sealed, err = s.vault.Seal(ctx, code, notificationAAD(c.Key)); err != nil {
-				return ShareResult{}, err
+				return ShareResult{}, vaultErr(err, "")
 			}
 		}
 	default:

@@ -46,7 +46,7 @@ func (s *Service) shredAfter(ctx context.Context, evs []ledger.Event) error {
 	if len(ids) == 0 || s.vault == nil {
 		return nil
 	}
-	return s.vault.Shred(ctx, ids...)
+	return vaultErr(s.vault.Shred(ctx, ids...), "")
 }
 
 func sealedID(s secret.Sealed) [16]byte {
@@ -104,7 +104,7 @@ func (s *Service) TurnOnNetwork(ctx context.Context, c TurnOnNetwork) (NetworkSt
 	}
 	sealed, err := s.vault.Seal(ctx, c.MasterCode, networkAAD(c.Lock))
 	if err != nil {
-		return NetworkStatus{}, err
+		return NetworkStatus{}, vaultErr(err, "master code")
 	}
 	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
 		l, err := t.lock(c.Lock)
@@ -255,7 +255,8 @@ func (s *Service) RevealMasterCode(ctx context.Context, lock, by string) (Secret
 	if !g.Network.ActiveAt(s.clock()) {
 		return Secret{}, fmt.Errorf("%w: lock %q", ErrNetworkOff, lock)
 	}
-	return s.vault.Open(ctx, g.Network.MasterCode, networkAAD(lock))
+	code, err := s.vault.Open(ctx, g.Network.MasterCode, networkAAD(lock))
+	return code, vaultErr(err, "")
 }
 
 // groupState reads the folded group stream (fresh: refreshed from the log).
@@ -490,11 +491,11 @@ func (s *Service) AcceptInvitation(ctx context.Context, c AcceptInvitation) erro
 	}
 	hash, err := s.vault.HashPassword(c.Password)
 	if err != nil {
-		return err
+		return vaultErr(err, "password")
 	}
 	sealed, err := s.vault.Seal(ctx, secret.FromString(string(hash)), memberAAD(c.Lock, c.Account))
 	if err != nil {
-		return err
+		return vaultErr(err, "")
 	}
 	var expired *InvitationError
 	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
@@ -871,11 +872,11 @@ func (s *Service) ChangePassword(ctx context.Context, c ChangePassword) error {
 	}
 	hash, err := s.vault.HashPassword(c.New)
 	if err != nil {
-		return err
+		return vaultErr(err, "new password")
 	}
 	sealed, err := s.vault.Seal(ctx, secret.FromString(string(hash)), memberAAD(c.Lock, c.Account))
 	if err != nil {
-		return err
+		return vaultErr(err, "")
 	}
 	wrong := false
 	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
@@ -892,6 +893,8 @@ func (s *Service) ChangePassword(ctx context.Context, c ChangePassword) error {
 			return notPermitted("%q is locked out after wrong passwords", c.Account)
 		case string(pw.sealed) != string(m.Password):
 			return errReverify
+		case pw.err != nil: // the current hash does not open: no verdict, nothing recorded
+			return pw.err
 		case !pw.ok:
 			wrong = true
 			rej := PasswordRejected{Lock: c.Lock, Account: c.Account, Failures: m.Failures + 1}

@@ -52,6 +52,13 @@ func newOnlineEnv(t testing.TB, dir string) *onlineEnv {
 // newOnlineEnvParams uses the given argon2id cost (benchmarks: the default).
 func newOnlineEnvParams(t testing.TB, dir string, pw secret.PasswordParams) *onlineEnv {
 	t.Helper()
+	return newOnlineEnvKeystore(t, dir, pw, nil)
+}
+
+// newOnlineEnvKeystore lets wrap put a keystore in front of the ledger's
+// (fault injection); nil: the ledger keystore itself.
+func newOnlineEnvKeystore(t testing.TB, dir string, pw secret.PasswordParams, wrap func(*secret.LedgerKeystore) secret.Keystore) *onlineEnv {
+	t.Helper()
 	e := &onlineEnv{t: t, dir: dir, now: tuesday9}
 	reg := ledger.NewRegistry()
 	if err := commands.Register(reg); err != nil {
@@ -66,9 +73,13 @@ func newOnlineEnvParams(t testing.TB, dir string, pw secret.PasswordParams) *onl
 		t.Fatal(err)
 	}
 	e.l = l
+	var ks secret.Keystore = secret.NewLedgerKeystore(l)
+	if wrap != nil {
+		ks = wrap(ks.(*secret.LedgerKeystore))
+	}
 	e.vault, err = secret.NewVault(&secret.Options{
 		Root:     secret.New([]byte("keyledger online-key test root, not for production")),
-		Keystore: secret.NewLedgerKeystore(l),
+		Keystore: ks,
 		Rand:     seedRand{rand.NewChaCha8([32]byte{5})},
 		Password: pw,
 	})

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/internal/secret"
@@ -25,6 +26,12 @@ type passwordCheck struct {
 	sealed secret.Sealed
 	ok     bool
 	rehash secret.Sealed // the password under the current parameters, if they changed
+	// err: the hash could not be opened because its data key is shredded
+	// (ErrShredded). That is no verdict on the password: the member was
+	// removed or the password changed meanwhile, so the decision verifies
+	// again against the new state; if the hash is still current, the
+	// decision returns err and records nothing.
+	err error
 }
 
 // UnlockOnline authorises an online unlock against the current state —
@@ -105,25 +112,31 @@ func (s *Service) verifySealed(ctx context.Context, lock, account string, sealed
 	if err := s.needVault(); err != nil {
 		return passwordCheck{}, err
 	}
+	// Only ErrWrongPassword from VerifyPassword is a mismatch, the one
+	// outcome a decision may record as PasswordRejected and count toward the
+	// lockout. A failure to read the hash (the keystore's or the ledger's
+	// I/O error, a damaged value) says nothing about the password: it is the
+	// command's error and nothing is recorded.
 	h, err := s.vault.Open(ctx, sealed, memberAAD(lock, account))
+	if errors.Is(err, secret.ErrShredded) {
+		return passwordCheck{sealed: sealed, err: fmt.Errorf("commands: the password hash of %q on lock %q: %w", account, lock, err)}, nil
+	}
 	if err != nil {
-		// Shredded (the member was removed meanwhile) or damaged: the
-		// password cannot match; the decision will see the new state.
-		return passwordCheck{sealed: sealed}, nil
+		return passwordCheck{}, vaultErr(err, "")
 	}
 	hash := secret.PasswordHash(h.Reveal())
 	err = s.vault.VerifyPassword(pw, hash)
 	if err != nil && !errors.Is(err, secret.ErrWrongPassword) {
-		return passwordCheck{}, err
+		return passwordCheck{}, vaultErr(err, "")
 	}
 	out := passwordCheck{sealed: sealed, ok: err == nil}
 	if out.ok && s.vault.NeedsRehash(hash) {
 		nh, err := s.vault.HashPassword(pw)
 		if err != nil {
-			return passwordCheck{}, err
+			return passwordCheck{}, vaultErr(err, "password")
 		}
 		if out.rehash, err = s.vault.Seal(ctx, secret.FromString(string(nh)), memberAAD(lock, account)); err != nil {
-			return passwordCheck{}, err
+			return passwordCheck{}, vaultErr(err, "")
 		}
 	}
 	return out, nil
@@ -168,6 +181,9 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 	}
 	if string(pw.sealed) != string(m.Password) || len(pw.sealed) == 0 {
 		return errReverify
+	}
+	if pw.err != nil { // the current hash does not open: no verdict, nothing recorded
+		return pw.err
 	}
 	if !pw.ok {
 		rej := PasswordRejected{Lock: k.Lock, Account: c.By, Failures: m.Failures + 1}

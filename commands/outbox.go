@@ -15,7 +15,7 @@ const outboxStream = "outbox"
 // AckNotification records that the backend delivered the notification whose
 // event ID is id (projections.Notification.ID) and shreds its sealed secret
 // (code or PIN): afterwards RevealNotificationSecret fails with
-// secret.ErrShredded. Acknowledging twice is a no-op (the command ID derives
+// ErrShredded. Acknowledging twice is a no-op (the command ID derives
 // from id); an unknown ID is a NotFoundError.
 func (s *Service) AckNotification(ctx context.Context, id uuid.UUID) error {
 	ev, err := s.store.EventByID(ctx, id)
@@ -43,14 +43,20 @@ func (s *Service) AckNotification(ctx context.Context, id uuid.UUID) error {
 	if s.vault == nil {
 		return s.needVault()
 	}
-	return s.vault.ShredSealed(ctx, n.Secret)
+	return vaultErr(s.vault.ShredSealed(ctx, n.Secret), "")
 }
 
 // RevealNotificationSecret opens the sealed code or PIN of a notification
-// about key, for the backend to put in the message it sends.
+// about key, for the backend to put in the message it sends. Errors:
+// ErrShredded once the notification was acknowledged; ErrInvalid
+// (*ValidationError, Field "sealed") for bytes that are not a sealed value
+// or were not sealed for this key's notification; ErrNotFound
+// (*NotFoundError) for a sealed value whose data key this keystore never
+// had; otherwise the keystore's storage error (the ledger's).
 func (s *Service) RevealNotificationSecret(ctx context.Context, key string, sealed []byte) (Secret, error) {
 	if err := s.needVault(); err != nil {
 		return Secret{}, err
 	}
-	return s.vault.Open(ctx, secret.Sealed(sealed), notificationAAD(key))
+	sec, err := s.vault.Open(ctx, secret.Sealed(sealed), notificationAAD(key))
+	return sec, vaultErr(err, "sealed")
 }
