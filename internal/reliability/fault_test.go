@@ -344,14 +344,10 @@ func diskFaultRound(t *testing.T, kind faultKind, seed uint64) faultRound {
 		if strings.Contains(class, "wrong password") || strings.Contains(class, "wrong_password") {
 			// The workload always gives the right password: a refusal for a
 			// wrong one means an I/O error was taken for a wrong password.
-			msg := fmt.Sprintf("KNOWN BUG (commands, R2): %d correct passwords refused as wrong under %s faults (%s): verifySealed "+
-				"treats any vault.Open error, an I/O error included, as a non-matching password, records PasswordRejected and counts it toward the lockout",
+			// Fixed (RELIABILITY.md bug 7): always a failure now.
+			t.Errorf("commands, R2: %d correct passwords refused as wrong under %s faults (%s): an I/O error reading the "+
+				"password hash was taken for a non-matching password (PasswordRejected recorded, counted toward the lockout)",
 				n, kind.name, class)
-			if os.Getenv("KEYLEDGER_STRICT") != "" {
-				t.Error(msg)
-			} else {
-				t.Log(msg)
-			}
 		}
 	}
 	t.Logf("%s: %d faults %v; %d commands acknowledged, %d failed %v; %s; log %d events", kind.name, fr.injected, fr.byFile, fr.acked, fr.failed, fr.errClasses, fr.probe, fr.logEvents)
