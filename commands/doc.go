@@ -71,6 +71,8 @@
 //	  sealed for something else             ErrInvalid (*ValidationError, Field "sealed")
 //	caller's sealed bytes, unknown data key ErrNotFound (*NotFoundError)
 //	a secret given as input refused         ErrInvalid (*ValidationError naming the field)
+//	Options.Root too short (New)            ErrInvalid (*ValidationError, Field "root")
+//	a Secret asked to serialize             ErrNotSerializable (re-exported)
 //	a sealed value from the log that does
 //	  not open (malformed, altered, no key) ledger.ErrCorrupt
 //	the keystore's storage error            the ledger's error, unchanged (ErrFailed, ErrCorrupt, …)

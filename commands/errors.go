@@ -35,6 +35,10 @@ var (
 	// for instance by AckNotification). It is the vault's own sentinel, so
 	// callers outside the module can match it.
 	ErrShredded = secret.ErrShredded
+	// ErrNotSerializable is returned by every marshaling method of Secret:
+	// a secret must be sealed before it is stored or sent. It is the
+	// vault's own sentinel, re-exported.
+	ErrNotSerializable = secret.ErrNotSerializable
 )
 
 // StateError reports a forbidden transition and names the current state.

@@ -12,7 +12,7 @@ import (
 )
 
 // Secret is a share code or PIN: it prints as [REDACTED] and refuses every
-// serialization; Reveal returns the plaintext.
+// serialization (ErrNotSerializable); Reveal returns the plaintext.
 type Secret = secret.Secret
 
 // NewSecret wraps a caller's PIN (or a code typed by a user) as a Secret.

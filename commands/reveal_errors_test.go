@@ -59,3 +59,17 @@ func TestRevealNotificationSecretErrors(t *testing.T) {
 		t.Fatalf("after ack: %v; want commands.ErrShredded", err)
 	}
 }
+
+// The vault's other errors that reach callers match commands sentinels too:
+// New with a root secret that is too short, and a Secret asked to serialize.
+func TestVaultErrorsExported(t *testing.T) {
+	e := newEnv(t)
+	_, err := commands.New(e.l, &commands.Options{Root: []byte("too short")})
+	var ve *commands.ValidationError
+	if !errors.Is(err, commands.ErrInvalid) || !errors.As(err, &ve) || ve.Field != "root" {
+		t.Fatalf("New with a 9-byte root: %v; want ErrInvalid for root", err)
+	}
+	if _, err := commands.NewSecret("123456").MarshalJSON(); !errors.Is(err, commands.ErrNotSerializable) {
+		t.Fatalf("marshal a Secret: %v; want commands.ErrNotSerializable", err)
+	}
+}

@@ -80,7 +80,7 @@ func New(store ledger.Store, opts *Options) (*Service, error) {
 	if s.vault == nil && len(opts.Root) > 0 {
 		v, err := secret.NewVault(&secret.Options{Root: secret.New(opts.Root), Keystore: secret.NewLedgerKeystore(store)})
 		if err != nil {
-			return nil, err
+			return nil, vaultErr(err, "root") // too short: ErrInvalid
 		}
 		s.vault = v
 	}
