@@ -94,6 +94,11 @@ func (l *Ledger) AppendMulti(ctx context.Context, appends ...StreamAppend) (res 
 			return AppendResult{}, l.fail(fmt.Errorf("wal sync: %w", err))
 		}
 		_ = g.b.Close()
+		// A failure hidden from Pebble (failFS) makes later syncs report
+		// success: it is recorded before Pebble returns from the sync.
+		if err := l.failure(); err != nil {
+			return AppendResult{}, err
+		}
 		l.publish(&g.t)
 	}
 	if written && g.err != nil {

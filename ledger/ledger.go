@@ -158,8 +158,11 @@ type Ledger struct {
 	syncers sync.WaitGroup // waits for the syncs of ApplyState batches with SetNoSyncWait
 
 	failed atomic.Pointer[error] // fail-stop error; set once
+	fs     *failFS               // freezes the directory on failure; nil if read-only
 	horked atomic.Bool           // Pebble panicked inside a commit: do not call db.Close
 	bgErr  atomic.Pointer[error] // first background error reported by Pebble
+	bgLast atomic.Pointer[error] // latest background error
+	bgSeq  atomic.Uint64         // background errors so far
 
 	// Sequencer state, under seq.
 	seq      sync.Mutex
@@ -220,7 +223,12 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 		hasher:  sha256.New(),
 	}
 	po := pebbleOptions()
+	if !o.ReadOnly {
+		l.fs = newFailFS(fs, func(err error) { _ = l.fail(err) })
+		fs = l.fs
+	}
 	po.FS = fs
+	po.Logger = ledgerLogger{l}
 	po.ReadOnly = o.ReadOnly
 	l.readOnly = o.ReadOnly
 	po.EventListener = &pebble.EventListener{
@@ -243,8 +251,14 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 		return nil, fmt.Errorf("ledger: open %s: %w", dir, err)
 	}
 	l.db = db
-	if err := l.load(o.ReadOnly); err != nil {
-		_ = db.Close()
+	err = l.load(o.ReadOnly)
+	if err == nil {
+		err = l.failure() // a write of Open's hidden by failFS
+	}
+	if err != nil {
+		if !l.horked.Load() {
+			_ = db.Close()
+		}
 		return nil, err
 	}
 	return l, nil
@@ -276,6 +290,9 @@ func (l *Ledger) load(readOnly bool) error {
 			return fmt.Errorf("%w: read-only open of an empty database", ErrNotFound)
 		}
 		if err := l.db.Set(formatKey, []byte(formatMarker), pebble.Sync); err != nil {
+			return err
+		}
+		if err := l.failure(); err != nil {
 			return err
 		}
 	default:
@@ -387,10 +404,14 @@ func (l *Ledger) writable() error {
 // fail stops all later writes. Called when a WAL write or sync failed: later
 // batches may already be applied on top of the lost one, so nothing written
 // after it can be acknowledged until a reopen replays what was really synced.
+// It freezes the directory (see failFS): Pebble writes nothing more to disk.
 func (l *Ledger) fail(cause error) error {
 	err := fmt.Errorf("%w: %w", ErrFailed, cause)
 	if !l.failed.CompareAndSwap(nil, &err) {
 		return *l.failed.Load()
+	}
+	if l.fs != nil {
+		l.fs.freeze()
 	}
 	l.wm.Lock()
 	close(l.notify)
@@ -401,6 +422,8 @@ func (l *Ledger) fail(cause error) error {
 
 func (l *Ledger) onBackgroundError(err error) {
 	l.bgErr.CompareAndSwap(nil, &err)
+	l.bgLast.Store(&err)
+	l.bgSeq.Add(1)
 }
 
 // guard converts a Pebble panic (its Fatalf, or use of a broken DB) into an error
@@ -429,6 +452,22 @@ func (quietLogger) Infof(string, ...any)  {}
 func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Errorf(format, args...))
+}
+
+// ledgerLogger is a ledger's Pebble logger: Fatalf fails the ledger (which
+// freezes the directory) and then panics. On a caller's goroutine (a commit)
+// the ledger's guard recovers the panic into ErrFailed. On one of Pebble's
+// background goroutines nothing can recover it and the process ends; failFS
+// keeps I/O errors from getting there, so what remains are Pebble's internal
+// invariant checks and file-size mismatches it finds at open.
+type ledgerLogger struct{ l *Ledger }
+
+func (ledgerLogger) Infof(string, ...any)  {}
+func (ledgerLogger) Errorf(string, ...any) {}
+func (g ledgerLogger) Fatalf(format string, args ...any) {
+	err := fmt.Errorf(format, args...)
+	_ = g.l.fail(err)
+	panic(err)
 }
 
 // WaitDurable blocks until position pos is durable, the context ends, the

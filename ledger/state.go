@@ -137,7 +137,7 @@ func (l *Ledger) ApplyState(ctx context.Context, sb *StateBatch) (err error) {
 		if err := l.db.Apply(b, pebble.Sync); err != nil {
 			return fmt.Errorf("ledger: apply state: %w", err)
 		}
-		return nil
+		return l.failure() // a sync after a hidden failure is not real (failFS)
 	}
 	if err := l.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		return fmt.Errorf("ledger: apply state: %w", err)
@@ -269,8 +269,15 @@ func (l *Ledger) CompactState(ctx context.Context, prefix []byte) (err error) {
 	}
 	defer l.guard(&err, false)
 	lo, hi := stateRange(prefix)
-	if err := l.db.Flush(); err != nil {
+	// Not db.Flush: it waits for the flush however often it fails (Pebble
+	// retries a failed flush until the disk lets it through).
+	seq := l.bgSeq.Load()
+	flushed, err := l.db.AsyncFlush()
+	if err != nil {
 		return fmt.Errorf("ledger: flush: %w", err)
+	}
+	if err := l.waitFlushed(ctx, flushed, seq); err != nil {
+		return err
 	}
 	if err := l.db.Compact(ctx, lo, hi, true); err != nil {
 		return fmt.Errorf("ledger: compact state: %w", err)
@@ -278,6 +285,11 @@ func (l *Ledger) CompactState(ctx context.Context, prefix []byte) (err error) {
 	// Replaced tables are deleted in the background; wait until they are gone.
 	for {
 		m := l.db.Metrics()
+		if err := l.failure(); err != nil {
+			// The directory froze (failFS): the flush and compaction may have
+			// reached memory only, and nothing is deleted from disk anymore.
+			return err
+		}
 		if m.Table.ZombieCount == 0 && m.Table.ObsoleteCount == 0 {
 			return nil
 		}
@@ -285,6 +297,29 @@ func (l *Ledger) CompactState(ctx context.Context, prefix []byte) (err error) {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// waitFlushed waits until flushed is closed, the ledger fails, Pebble reports
+// a background error after the one numbered seq (a failed flush: Pebble
+// retries it while the caller gets the error), or ctx ends.
+func (l *Ledger) waitFlushed(ctx context.Context, flushed <-chan struct{}, seq uint64) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-flushed:
+			return l.failure()
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		if err := l.failure(); err != nil {
+			return err
+		}
+		if l.bgSeq.Load() != seq {
+			return fmt.Errorf("ledger: flush: %w", *l.bgLast.Load())
 		}
 	}
 }
