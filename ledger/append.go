@@ -394,7 +394,7 @@ func (l *Ledger) findRetry(appends []StreamAppend, evs []prepared) (AppendResult
 			continue
 		}
 		if err != nil {
-			return res, false, err
+			return res, false, readErr(0, err)
 		}
 		if len(v) != 24 {
 			_ = closer.Close()
@@ -477,7 +477,7 @@ func (l *Ledger) streamHead(stream string) (version, pos uint64, err error) {
 	p := streamPrefix(stream)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, readErr(0, err)
 	}
 	defer it.Close()
 	if it.Last() {
@@ -487,7 +487,7 @@ func (l *Ledger) streamHead(stream string) (version, pos uint64, err error) {
 		}
 		version, pos = u64(k[len(p):]), u64(v)
 	}
-	return version, pos, it.Error()
+	return version, pos, readErr(0, it.Error())
 }
 
 // getRecord reads and decodes the record at pos.
@@ -497,7 +497,7 @@ func (l *Ledger) getRecord(pos uint64) (record, error) {
 		return record{}, fmt.Errorf("%w: position %d", ErrNotFound, pos)
 	}
 	if err != nil {
-		return record{}, err
+		return record{}, readErr(pos, err)
 	}
 	defer closer.Close()
 	rec, err := decodeRecord(v)
@@ -536,14 +536,14 @@ func (l *Ledger) anyIDStored(evs []prepared) (found bool, err error) {
 			return false, nil
 		}
 		if err != nil {
-			return false, err
+			return false, readErr(0, err)
 		}
 		return true, closer.Close()
 	}
 	slices.SortFunc(keys, bytes.Compare)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: keys[0], UpperBound: prefixEnd(keys[len(keys)-1])})
 	if err != nil {
-		return false, err
+		return false, readErr(0, err)
 	}
 	for _, k := range keys {
 		if it.SeekPrefixGE(k) && bytes.Equal(it.Key(), k) {
@@ -551,7 +551,7 @@ func (l *Ledger) anyIDStored(evs []prepared) (found bool, err error) {
 			break
 		}
 	}
-	return found, errors.Join(it.Error(), it.Close())
+	return found, readErr(0, errors.Join(it.Error(), it.Close()))
 }
 
 // recentHit reports whether an ID may have been sequenced after position seen

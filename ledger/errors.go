@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 )
 
@@ -35,6 +36,12 @@ var (
 	// ErrFailed means the ledger stopped accepting writes after a storage failure
 	// (a failed WAL write or sync). Close it and open it again to recover.
 	ErrFailed = errors.New("ledger: failed after a storage error; reopen")
+	// ErrIO means a read failed in the storage below the ledger (the disk or
+	// filesystem returned an error) without showing the data to be damaged:
+	// it may succeed if tried again. The storage error is wrapped with it.
+	// Data that Pebble or the ledger found damaged is ErrCorrupt instead; an
+	// error is never both.
+	ErrIO = errors.New("ledger: storage read error")
 )
 
 // ConflictError reports a failed expected-version check.
@@ -51,7 +58,10 @@ func (e *ConflictError) Error() string {
 // Unwrap makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Unwrap() error { return ErrConflict }
 
-// CorruptionError names the first log position whose record or chain link is broken.
+// CorruptionError names the first log position whose record or chain link is
+// broken, or data Pebble found damaged (Err holds Pebble's error, for which
+// pebble.IsCorruptionError is true). A read that failed without evidence of
+// damage is ErrIO, not a CorruptionError.
 type CorruptionError struct {
 	Position uint64
 	Reason   string
@@ -72,6 +82,25 @@ func (e *CorruptionError) Unwrap() []error {
 		return []error{ErrCorrupt, e.Err}
 	}
 	return []error{ErrCorrupt}
+}
+
+// readErr classifies the error of a Pebble read at position pos (0 if none
+// applies). Damage Pebble detected (pebble.IsCorruptionError: a checksum
+// mismatch, a malformed block or table) is a *CorruptionError; any other error
+// (a failing disk, an injected fault) wraps ErrIO and the cause. Errors the
+// ledger already classified pass through.
+func readErr(pos uint64, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrIO), errors.Is(err, ErrCorrupt), errors.Is(err, ErrClosed), errors.Is(err, ErrFailed):
+		return err
+	case pebble.IsCorruptionError(err):
+		return &CorruptionError{Position: pos, Reason: "storage reports damaged data", Err: err}
+	case pos > 0:
+		return fmt.Errorf("%w at position %d: %w", ErrIO, pos, err)
+	}
+	return fmt.Errorf("%w: %w", ErrIO, err)
 }
 
 func invalidf(format string, args ...any) error {

@@ -66,7 +66,7 @@ func (l *Ledger) EventByID(ctx context.Context, id uuid.UUID) (ev Event, err err
 		return ev, fmt.Errorf("%w: event %s", ErrNotFound, id)
 	}
 	if err != nil {
-		return ev, err
+		return ev, readErr(0, err)
 	}
 	if len(v) != 24 {
 		_ = closer.Close()
@@ -181,7 +181,7 @@ func (l *Ledger) readChunk(from, end uint64) (evs []Event, err error) {
 	hi := min(end, from+readChunk-1)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: logKey(from), UpperBound: logKey(hi + 1)})
 	if err != nil {
-		return nil, err
+		return nil, readErr(from, err)
 	}
 	defer it.Close()
 	evs = make([]Event, 0, hi-from+1)
@@ -221,7 +221,7 @@ func (l *Ledger) readChunk(from, end uint64) (evs []Event, err error) {
 		want++
 	}
 	if err := it.Error(); err != nil {
-		return evs, &CorruptionError{Position: want, Reason: "storage read failed", Err: err}
+		return evs, readErr(want, err)
 	}
 	if want != hi+1 {
 		return evs, &CorruptionError{Position: want, Reason: "record missing"}
@@ -306,7 +306,7 @@ func (l *Ledger) readStreamChunk(stream string, from, head uint64) (evs []Event,
 	up := appendStreamKey(nil, stream, hi+1)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: up})
 	if err != nil {
-		return nil, err
+		return nil, readErr(0, err)
 	}
 	positions := make([]uint64, 0, hi-from+1)
 	for ok := it.First(); ok; ok = it.Next() {
@@ -317,7 +317,7 @@ func (l *Ledger) readStreamChunk(stream string, from, head uint64) (evs []Event,
 		positions = append(positions, u64(it.Value()))
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return nil, err
+		return nil, readErr(0, err)
 	}
 	if uint64(len(positions)) != hi-from+1 {
 		return nil, &CorruptionError{Reason: fmt.Sprintf("stream %q index has %d entries for versions %d..%d", stream, len(positions), from, hi)}

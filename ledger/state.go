@@ -175,7 +175,7 @@ func (l *Ledger) GetState(ctx context.Context, key []byte) (v []byte, err error)
 		return nil, fmt.Errorf("%w: state key %q", ErrNotFound, key)
 	}
 	if err != nil {
-		return nil, err
+		return nil, readErr(0, err)
 	}
 	v = clone(val)
 	return v, closer.Close()
@@ -196,7 +196,7 @@ func (l *Ledger) Checkpoint(ctx context.Context, name string) (pos uint64, err e
 		return 0, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, readErr(0, err)
 	}
 	defer closer.Close()
 	if len(val) != 8 {
@@ -241,12 +241,12 @@ func (l *Ledger) scanStateChunk(lo, hi []byte) (out []StateEntry, err error) {
 	defer l.guard(&err, false)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return nil, err
+		return nil, readErr(0, err)
 	}
 	for ok := it.First(); ok && len(out) < readChunk; ok = it.Next() {
 		out = append(out, StateEntry{Key: clone(it.Key()[1:]), Value: clone(it.Value())})
 	}
-	return out, errors.Join(it.Error(), it.Close())
+	return out, readErr(0, errors.Join(it.Error(), it.Close()))
 }
 
 // CompactState makes deleted state under prefix physically gone from the

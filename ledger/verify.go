@@ -149,7 +149,7 @@ func (l *Ledger) verifyChunk(from, hi uint64, prev [32]byte, indexes bool) (next
 	defer l.guard(&err, false)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: logKey(from), UpperBound: logKey(hi + 1)})
 	if err != nil {
-		return 0, prev, err
+		return 0, prev, readErr(from, err)
 	}
 	defer it.Close()
 	want := from
@@ -179,7 +179,7 @@ func (l *Ledger) verifyChunk(from, hi uint64, prev [32]byte, indexes bool) (next
 		want++
 	}
 	if err := it.Error(); err != nil {
-		return 0, prev, &CorruptionError{Position: want, Reason: "storage read failed", Err: err}
+		return 0, prev, readErr(want, err)
 	}
 	if want != hi+1 {
 		return 0, prev, &CorruptionError{Position: want, Reason: "record missing"}
@@ -197,7 +197,7 @@ func (l *Ledger) checkEntries(r *record) error {
 	case errors.Is(err, pebble.ErrNotFound):
 		return bad("stream", "entry missing")
 	case err != nil:
-		return &CorruptionError{Position: r.pos, Reason: "storage read failed", Err: err}
+		return readErr(r.pos, err)
 	}
 	var pos uint64
 	if len(v) == 8 {
@@ -212,7 +212,7 @@ func (l *Ledger) checkEntries(r *record) error {
 	case errors.Is(err, pebble.ErrNotFound):
 		return bad("id", "entry missing")
 	case err != nil:
-		return &CorruptionError{Position: r.pos, Reason: "storage read failed", Err: err}
+		return readErr(r.pos, err)
 	}
 	var first, last uint64
 	pos = 0
@@ -265,7 +265,7 @@ func (l *Ledger) danglingChunk(index byte, name string, lo, hi []byte, end uint6
 	defer l.guard(&err, false)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, readErr(0, err)
 	}
 	defer it.Close()
 	for ok := it.First(); ok && n < 4096; ok = it.Next() {
@@ -284,7 +284,7 @@ func (l *Ledger) danglingChunk(index byte, name string, lo, hi []byte, end uint6
 		next = append(next[:0], it.Key()...)
 	}
 	if err := it.Error(); err != nil {
-		return n, nil, &CorruptionError{Reason: "storage read failed", Err: err}
+		return n, nil, readErr(0, err)
 	}
 	return n, append(next, 0), nil
 }
@@ -352,7 +352,7 @@ func (l *Ledger) entryChunk(index byte, name string, lo, hi []byte) (out []*Inde
 	defer l.guard(&err, false)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, readErr(0, err)
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
@@ -367,7 +367,7 @@ func (l *Ledger) entryChunk(index byte, name string, lo, hi []byte) (out []*Inde
 		out = append(out, e)
 	}
 	if err := it.Error(); err != nil {
-		return nil, nil, &CorruptionError{Reason: "storage read failed", Err: err}
+		return nil, nil, readErr(0, err)
 	}
 	return out, next, nil
 }
