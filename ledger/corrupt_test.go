@@ -188,6 +188,9 @@ func TestVerifyCatchesDamagedTable(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Position == 0 || ce.Position > 150 {
 		t.Fatalf("Verify of a damaged table: %v, want corruption at or before 150", err)
 	}
+	if errors.Is(err, ErrIO) {
+		t.Fatalf("damage Pebble detected is reported as an I/O error: %v", err)
+	}
 	if !errors.Is(l.Err(), ErrCorrupt) {
 		t.Fatalf("Pebble's corruption event was not surfaced: Err() = %v", l.Err())
 	}
@@ -284,6 +287,32 @@ func TestReadsThroughDamagedIndex(t *testing.T) {
 			v := append(putU64(1000), append(putU64(1000), putU64(1000)...)...)
 			_ = l.db.Set(idKey(tid(at)), v, pebble.Sync)
 		}, func(l *Ledger) error { _, err := l.EventByID(ctx, tid(at)); return err }},
+		{"id entry just past the log", func(l *Ledger) {
+			v := append(putU64(n+1), append(putU64(n+1), putU64(n+1)...)...)
+			_ = l.db.Set(idKey(tid(at)), v, pebble.Sync)
+		}, func(l *Ledger) error { _, err := l.EventByID(bg, tid(at)); return err }},
+		{"stream head just past the log", func(l *Ledger) {
+			// ReadStream with no deadline: waiting for position n+1 to
+			// become durable would never end.
+			_ = l.db.Set(appendStreamKey(nil, atStream, 17), putU64(n+1), pebble.Sync)
+		}, func(l *Ledger) error {
+			for _, err := range l.ReadStream(bg, atStream, 0) {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"stream entry just past the log", func(l *Ledger) {
+			_ = l.db.Set(appendStreamKey(nil, atStream, atVersion), putU64(n+1), pebble.Sync)
+		}, func(l *Ledger) error {
+			for _, err := range l.ReadStream(bg, atStream, 0) {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
 		{"stream head past the log", func(l *Ledger) {
 			_ = l.db.Set(appendStreamKey(nil, atStream, 17), putU64(1000), pebble.Sync)
 		}, func(l *Ledger) error { _, err := l.StreamVersion(ctx, atStream); return err }},
