@@ -57,13 +57,36 @@
 // pending event they would return (at most one group commit). After Append
 // returns, every read sees it.
 //
-// Failure: Pebble's fatal errors (a failed WAL write or sync) become errors,
-// never a process exit. After one, the ledger is fail-stopped: batches applied
-// after the failed one may sit in memory on top of it, so no later write is
-// acknowledged and every write returns ErrFailed; reads of durable events keep
-// working. Close it and Open it again: Pebble replays exactly what reached
-// the log. Background errors (flush, compaction, detected corruption) are kept
-// and reported by Err and Close.
+// Failure: a storage error Pebble treats as fatal never ends the process. A
+// failed write, sync, create, rename or removal of Pebble's write-ahead log,
+// MANIFEST, marker, OPTIONS file or directory is caught below Pebble, by the
+// ledger's filesystem layer (failfs.go), before Pebble sees it: Pebble would
+// end the process (a MANIFEST failure reaches Logger.Fatalf on its background
+// flush goroutine, versionSet.UpdateVersionLocked; a WAL failure while a
+// memtable is rotated makes DB.rotateWAL panic with DB.mu released, a fatal
+// "unlock of unlocked mutex"). The layer fail-stops the ledger and freezes the
+// directory: from then on writes of those files and every file removal are
+// no-ops that report success, so Pebble carries on in memory while the disk
+// keeps the state of the moment of failure. After a failure no write is
+// acknowledged and every write returns ErrFailed, wrapping the cause
+// (errors.Is(err, syscall.ENOSPC) for a full disk); Err and Close report it;
+// reads keep working and Close returns. Close it and Open it again: Pebble
+// replays exactly what reached the disk, and nothing acknowledged is lost (no
+// WAL record lands after a lost one, and no table or log that the MANIFEST on
+// disk may still need is removed; tables Pebble writes after the freeze are
+// unreferenced on disk and removed by the next Open). Write and sync errors
+// of sstables are not fatal in Pebble, which retries the flush or compaction:
+// they are background errors (Err, Close), and CompactState returns them.
+// A read the storage fails is ErrIO with the cause and does not fail the
+// ledger; data Pebble or the ledger finds damaged is ErrCorrupt; never both.
+//
+// What remains fatal: Logger.Fatalf also guards Pebble's internal invariants
+// and a table-size mismatch its table-stats collector may find after an
+// open; the ledger's Fatalf fails and freezes the ledger, then panics, which
+// on a caller's goroutine becomes ErrFailed but on one of Pebble's background
+// goroutines still ends the process. No I/O error reaches those paths through
+// the ledger. A read-only ledger (Options.ReadOnly) writes nothing and has no
+// such layer.
 //
 // Tamper evidence: record n stores hash_n = SHA-256(hash_{n-1} || canonical
 // bytes of record n), hash_0 = 32 zero bytes. Verify recomputes the chain and
@@ -90,6 +113,9 @@
 // flushes and compacts its range and waits until the replaced tables are
 // deleted, so the value is gone from the tables; write-ahead log files (and
 // recycled ones) may still hold it until Pebble deletes or overwrites them.
+// If the ledger fails meanwhile, CompactState returns ErrFailed: the disk was
+// frozen, so the value may still be in its tables until the next Open and a
+// new CompactState.
 //
 // # Keyspace
 //

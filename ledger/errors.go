@@ -34,7 +34,9 @@ var (
 	// ErrUnknownFormat means the directory holds a database this version does not understand.
 	ErrUnknownFormat = errors.New("ledger: unknown storage format")
 	// ErrFailed means the ledger stopped accepting writes after a storage failure
-	// (a failed WAL write or sync). Close it and open it again to recover.
+	// (a failed write, sync, create, rename or removal of the write-ahead log,
+	// MANIFEST, marker, OPTIONS file or directory; or a fatal error reported
+	// by Pebble). The cause is wrapped. Close it and open it again to recover.
 	ErrFailed = errors.New("ledger: failed after a storage error; reopen")
 	// ErrIO means a read failed in the storage below the ledger (the disk or
 	// filesystem returned an error) without showing the data to be damaged:

@@ -251,7 +251,10 @@ func (l *Ledger) scanStateChunk(lo, hi []byte) (out []StateEntry, err error) {
 
 // CompactState makes deleted state under prefix physically gone from the
 // store's tables: it flushes the memtable and compacts the key range, so
-// tombstones drop the old values (crypto-shredding relies on this).
+// tombstones drop the old values (crypto-shredding relies on this). It returns
+// a failed flush's error (Pebble retries the flush in the background) and
+// ErrFailed if the ledger failed meanwhile: then the values may still be on
+// disk.
 //
 // What remains: the write-ahead log files that held the old value until Pebble
 // deletes or recycles them after the flush (a recycled WAL file keeps old bytes
