@@ -77,6 +77,8 @@
 // unreferenced on disk and removed by the next Open). Write and sync errors
 // of sstables are not fatal in Pebble, which retries the flush or compaction:
 // they are background errors (Err, Close), and CompactState returns them.
+// Pebble retries a failed flush without backing off, so a ledger on a full
+// disk uses CPU until the disk has room or the ledger is closed.
 // A read the storage fails is ErrIO with the cause and does not fail the
 // ledger; data Pebble or the ledger finds damaged is ErrCorrupt; never both.
 //
