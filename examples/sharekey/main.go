@@ -2,12 +2,22 @@
 // keys of a lock To ID and To Code, guests download them, the owner tries to
 // edit a downloaded key (refused), resets one slot, deactivates another at
 // the lock, and looks at the key list, the slots, the history and the outbox.
+//
+// Run it from the module root:
+//
+//	go run ./examples/sharekey
+//
+// The output is deterministic (a fixed clock and fixed command IDs; the share
+// code prints as [REDACTED]), and run fails if a step that must be refused is
+// granted or the other way round. main_test.go pins the output in
+// testdata/sharekey.golden (go test ./examples/sharekey -update rewrites it).
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"strings"
@@ -22,13 +32,13 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run() error {
-	ctx := context.Background()
+// run is the whole walk-through, written to w.
+func run(ctx context.Context, w io.Writer) error {
 	dir, err := os.MkdirTemp("", "keyledger-sharekey-")
 	if err != nil {
 		return err
@@ -62,7 +72,7 @@ func run() error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		fmt.Println("✓", what)
+		fmt.Fprintln(w, "✓", what)
 		return nil
 	}
 
@@ -94,9 +104,11 @@ func run() error {
 		return err
 	}
 	code := res.Code.Reveal() // shown to the owner once; the ledger keeps only its keyed hash
-	fmt.Printf("  the owner passes on the code (%d characters; printed as %v)\n", len(code), res.Code)
+	fmt.Fprintf(w, "  the owner passes on the code (%d characters; printed as %v)\n", len(code), res.Code)
 
-	printKeys(ctx, proj, now, "Key list before download")
+	if err := printKeys(ctx, w, proj, now, "Key list before download"); err != nil {
+		return err
+	}
 
 	_, err = svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "guest-ann", By: "ann"})
 	if err := step("Ann downloads guest-ann", err); err != nil {
@@ -111,19 +123,25 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("✓ Ann unlocks online: granted=%v (uses %d of 3)\n", r.Granted, r.Uses)
+	if !r.Granted || r.Uses != 1 {
+		return fmt.Errorf("Ann's first unlock: want granted, use 1 of 3; got granted=%v (%s), uses %d", r.Granted, r.Reason, r.Uses)
+	}
+	fmt.Fprintf(w, "✓ Ann unlocks online: granted=%v (uses %d of 3)\n", r.Granted, r.Uses)
 	now = now.AddDate(0, 0, 8)
 	if r, err = svc.Unlock(ctx, commands.Unlock{ID: id(), Key: "guest-ann", By: "ann"}); err != nil {
 		return err
 	}
-	fmt.Printf("✗ Ann a week later: granted=%v (%s)\n", r.Granted, r.Reason)
+	if r.Granted || r.Reason != commands.ReasonExpired {
+		return fmt.Errorf("Ann's unlock a week later: want denied (%s), got granted=%v (%s)", commands.ReasonExpired, r.Granted, r.Reason)
+	}
+	fmt.Fprintf(w, "✗ Ann a week later: granted=%v (%s)\n", r.Granted, r.Reason)
 
 	err = svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "guest-ann", By: "bill", Settings: commands.Settings{Name: "renamed"}})
 	var se *commands.StateError
 	if !errors.As(err, &se) {
 		return fmt.Errorf("edit after download was not refused: %v", err)
 	}
-	fmt.Printf("✗ edit after download refused: %v\n", err)
+	fmt.Fprintf(w, "✗ edit after download refused: %v\n", err)
 
 	if err := step("reset guest-ann (the slot's next holder overwrites Ann's key)", svc.ResetKey(ctx, commands.KeyCommand{ID: id(), Key: "guest-ann", By: "bill"})); err != nil {
 		return err
@@ -135,33 +153,38 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if len(pend) != 1 || pend[0].Key != "guest-code" {
+		return fmt.Errorf("pending deactivations: want guest-code only, got %d", len(pend))
+	}
 	for _, k := range pend {
-		fmt.Printf("  pending at the lock: %s (slot %d) — may still open until the lock confirms\n", k.Key, k.Slot)
+		fmt.Fprintf(w, "  pending at the lock: %s (slot %d) — may still open until the lock confirms\n", k.Key, k.Slot)
 	}
 	if err := step("the lock confirms the deactivation", svc.ConfirmDeactivation(ctx, commands.KeyCommand{ID: id(), Key: "guest-code", By: "bill"})); err != nil {
 		return err
 	}
 
-	printKeys(ctx, proj, now, "Key list at the end")
+	if err := printKeys(ctx, w, proj, now, "Key list at the end"); err != nil {
+		return err
+	}
 	slots, err := proj.Slots(ctx, "front")
 	if err != nil {
 		return err
 	}
-	fmt.Println("\nShare Key Management (locations)")
-	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "SLOT\tSTATE\tKEY\tGENERATION")
+	fmt.Fprintln(w, "\nShare Key Management (locations)")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLOT\tSTATE\tKEY\tGENERATION")
 	for _, s := range slots {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%d\n", s.Slot, s.State, s.Key, s.Generation)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\n", s.Slot, s.State, s.Key, s.Generation)
 	}
-	w.Flush()
+	tw.Flush()
 
 	page, err := proj.History(ctx, projections.HistoryQuery{Lock: "front", Limit: 100})
 	if err != nil {
 		return err
 	}
-	fmt.Println("\nHistory of the front door")
-	w = tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "TIME\tEVENT\tKEY\tBY\tRESULT")
+	fmt.Fprintln(w, "\nHistory of the front door")
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tEVENT\tKEY\tBY\tRESULT")
 	for _, h := range page.Entries {
 		result := ""
 		if h.Type == "key.unlock_attempted" {
@@ -170,17 +193,18 @@ func run() error {
 				result = "denied: " + h.Reason
 			}
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", h.Time.Format("15:04"), h.Type, h.Key, h.Account, result)
+		// The day too: Ann's second unlock is a week after her first.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.Time.Format("Mon 02 Jan 15:04"), h.Type, h.Key, h.Account, result)
 	}
-	w.Flush()
+	tw.Flush()
 
 	out, err := proj.Pending(ctx, 10)
 	if err != nil {
 		return err
 	}
-	fmt.Println("\nOutbox")
+	fmt.Fprintln(w, "\nOutbox")
 	for _, m := range out {
-		fmt.Printf("  to %s <%s>: %s about %s\n", m.To, m.Email, m.Topic, m.Key)
+		fmt.Fprintf(w, "  to %s <%s>: %s about %s\n", m.To, m.Email, m.Topic, m.Key)
 		if err := svc.AckNotification(ctx, m.ID); err != nil {
 			return err
 		}
@@ -188,17 +212,18 @@ func run() error {
 	return nil
 }
 
-func printKeys(ctx context.Context, proj *projections.Projections, at time.Time, title string) {
+func printKeys(ctx context.Context, w io.Writer, proj *projections.Projections, at time.Time, title string) error {
 	keys, err := proj.KeyList(ctx, "front", at)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	fmt.Println("\n" + title)
-	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "KEY\tSLOT\tSHARED\tSTATUS\tUSES\tHOLDER")
+	fmt.Fprintln(w, "\n"+title)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tSLOT\tSHARED\tSTATUS\tUSES\tHOLDER")
 	for _, k := range keys {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%s\n", k.Key, k.Slot, strings.ToUpper(k.Status.Sharing.String()[:1])+k.Status.Sharing.String()[1:], k.Status.Status, k.Uses, k.Holder)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\n", k.Key, k.Slot, strings.ToUpper(k.Status.Sharing.String()[:1])+k.Status.Sharing.String()[1:], k.Status.Status, k.Uses, k.Holder)
 	}
-	w.Flush()
-	fmt.Println()
+	tw.Flush()
+	fmt.Fprintln(w)
+	return nil
 }
