@@ -2,13 +2,25 @@
 // time-limited digital keys (PIN, app, keycard; role USER or ADMIN) for users,
 // with an e-mail carrying the PIN, reads the digital-keys table with
 // ACTIVE / UPCOMING / EXPIRED at different instants, and drains the outbox.
+//
+// Run it from the module root:
+//
+//	go run ./examples/digitalkey
+//
+// The output is deterministic (a fixed clock and fixed command IDs; the PIN
+// prints as [REDACTED]), and run fails if a key's status or an unlock
+// decision is not the one seed 003 expects. main_test.go pins the output in
+// testdata/digitalkey.golden (go test ./examples/digitalkey -update rewrites
+// it).
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -19,13 +31,13 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run() error {
-	ctx := context.Background()
+// run is the whole walk-through, written to w.
+func run(ctx context.Context, w io.Writer) error {
 	dir, err := os.MkdirTemp("", "keyledger-digitalkey-")
 	if err != nil {
 		return err
@@ -84,59 +96,90 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("✓ created %s for %s (%v, ROLE-%v)", k.key, k.user, k.cred, k.role)
-		if !res.PIN.IsZero() {
-			fmt.Printf(", PIN of %d digits shown to the manager once", res.PIN.Len())
+		if res.PIN.IsZero() != (k.cred != commands.CredentialPIN) {
+			return fmt.Errorf("created %s (%v): PIN generated = %v", k.key, k.cred, !res.PIN.IsZero())
 		}
-		fmt.Println()
+		fmt.Fprintf(w, "✓ created %s for %s (%v, ROLE-%v)", k.key, k.user, k.cred, k.role)
+		if !res.PIN.IsZero() {
+			fmt.Fprintf(w, ", PIN %v (%d digits) shown to the manager once", res.PIN, res.PIN.Len())
+		}
+		fmt.Fprintln(w)
 	}
 
-	for _, at := range []time.Time{day(6, 8), day(6, 12), day(10, 12), day(20, 12)} {
-		table, err := proj.DigitalKeys(ctx, "manager", at)
+	// The table at four instants, with the status each key must have
+	// (dk-1, dk-2, dk-3).
+	for _, c := range []struct {
+		at   time.Time
+		want []string
+	}{
+		{day(6, 8), []string{"UPCOMING", "UPCOMING", "ACTIVE"}},
+		{day(6, 12), []string{"ACTIVE", "UPCOMING", "EXPIRED"}},
+		{day(10, 12), []string{"EXPIRED", "ACTIVE", "EXPIRED"}},
+		{day(20, 12), []string{"EXPIRED", "EXPIRED", "EXPIRED"}},
+	} {
+		table, err := proj.DigitalKeys(ctx, "manager", c.at)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("\nDigital keys at %s\n", at.Format("Mon 2 Jan 15:04 MST"))
-		w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "KEY\tUSER\tTYPE\tROLE\tSTATUS\tDESCRIPTION")
+		fmt.Fprintf(w, "\nDigital keys at %s\n", c.at.Format("Mon 2 Jan 15:04 MST"))
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY\tUSER\tTYPE\tROLE\tSTATUS\tDESCRIPTION")
+		var got []string
 		for _, k := range table {
-			fmt.Fprintf(w, "%s\t%s\t%v\tROLE-%v\t%s\t%s\n", k.Key, k.Recipient, k.Credential, k.Settings.Role, k.Status.Status, k.Settings.Name)
+			fmt.Fprintf(tw, "%s\t%s\t%v\tROLE-%v\t%s\t%s\n", k.Key, k.Recipient, k.Credential, k.Settings.Role, k.Status.Status, k.Settings.Name)
+			got = append(got, string(k.Status.Status))
 		}
-		w.Flush()
+		tw.Flush()
+		if !slices.Equal(got, c.want) {
+			return fmt.Errorf("digital keys at %s: statuses %v, want %v", c.at.Format("Mon 2 Jan 15:04"), got, c.want)
+		}
 	}
 
 	now = day(6, 12)
-	for _, k := range []string{"dk-1", "dk-2", "dk-3"} {
-		u := "tech"
-		if k == "dk-2" {
-			u = "admin"
-		}
-		r, err := svc.Unlock(ctx, commands.Unlock{ID: id(), Key: k, By: u, Source: "keypad"})
+	fmt.Fprintln(w)
+	for _, u := range []struct {
+		key, by string
+		reason  string // "" for granted
+	}{
+		{"dk-1", "tech", ""},
+		{"dk-2", "admin", commands.ReasonNotYetValid},
+		{"dk-3", "tech", commands.ReasonExpired},
+	} {
+		r, err := svc.Unlock(ctx, commands.Unlock{ID: id(), Key: u.key, By: u.by, Source: "keypad"})
 		if err != nil {
 			return err
 		}
-		fmt.Printf("\n%s opens with %s at 12:00 Friday: granted=%v %s", u, k, r.Granted, r.Reason)
-		if k == "dk-2" {
+		if r.Granted != (u.reason == "") || r.Reason != u.reason {
+			return fmt.Errorf("%s opens with %s: granted=%v %q, want granted=%v %q", u.by, u.key, r.Granted, r.Reason, u.reason == "", u.reason)
+		}
+		verdict := "granted"
+		if !r.Granted {
+			verdict = "denied: " + r.Reason
+		}
+		fmt.Fprintf(w, "%s opens with %s at 12:00 Friday: %s\n", u.by, u.key, verdict)
+		if u.key == "dk-2" {
 			// Seed 003: the manager can revoke a digital key at any time.
 			if err := svc.RevokeKey(ctx, commands.KeyCommand{ID: id(), Key: "dk-2", By: "manager"}); err != nil {
 				return err
 			}
-			fmt.Printf("\nthe manager revokes dk-2")
+			fmt.Fprintln(w, "the manager revokes dk-2")
 		}
 	}
-	fmt.Println()
 
 	out, err := proj.Pending(ctx, 10)
 	if err != nil {
 		return err
 	}
-	fmt.Println("\nOutbox (the backend e-mails these; the PIN is sealed until then)")
+	fmt.Fprintln(w, "\nOutbox (the backend e-mails these; the PIN is sealed until then)")
+	if len(out) != 1 || out[0].Key != "dk-1" {
+		return fmt.Errorf("outbox: want one e-mail, for dk-1's PIN; got %d", len(out))
+	}
 	for _, m := range out {
 		pin, err := svc.RevealNotificationSecret(ctx, m.Key, m.Secret)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("  to %s <%s>: your digital key %s (PIN of %d digits enclosed)\n", m.To, m.Email, m.Key, pin.Len())
+		fmt.Fprintf(w, "  to %s <%s>: your digital key %s (PIN %v, %d digits, enclosed)\n", m.To, m.Email, m.Key, pin, pin.Len())
 		if err := svc.AckNotification(ctx, m.ID); err != nil {
 			return err
 		}
