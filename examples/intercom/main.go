@@ -2,11 +2,21 @@
 // (Friend by default), unlimited, single-use and recurring, "also opens inner
 // door" and a welcome message; keys are shared, edited at any time, used at
 // the main and inner doors, and deleted.
+//
+// Run it from the module root:
+//
+//	go run ./examples/intercom
+//
+// The output is deterministic (a fixed clock and fixed command IDs), and run
+// fails if an unlock is granted that seed 004 refuses, or the other way
+// round. main_test.go pins the output in testdata/intercom.golden
+// (go test ./examples/intercom -update rewrites it).
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"text/tabwriter"
@@ -20,13 +30,13 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run() error {
-	ctx := context.Background()
+// run is the whole walk-through, written to w.
+func run(ctx context.Context, w io.Writer) error {
 	dir, err := os.MkdirTemp("", "keyledger-intercom-")
 	if err != nil {
 		return err
@@ -58,17 +68,16 @@ func run() error {
 	}
 	n := 0
 	id := func() uuid.UUID { n++; return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "intercom-%d", n)) }
-	must := func(err error) {
-		if err != nil {
-			log.Fatal(err)
-		}
-	}
 
 	for _, a := range []string{"owner", "cleaner", "courier", "me"} {
-		must(svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: a, Name: a, Email: a + "@example.com"}))
+		if err := svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: a, Name: a, Email: a + "@example.com"}); err != nil {
+			return err
+		}
 	}
-	must(svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "building", Owner: "owner", Name: "Phonein Intercom",
-		Zone: "America/New_York", Doors: commands.DoorMain | commands.DoorInner}))
+	if err := svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "building", Owner: "owner", Name: "Phonein Intercom",
+		Zone: "America/New_York", Doors: commands.DoorMain | commands.DoorInner}); err != nil {
+		return err
+	}
 
 	day := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, zone) }
 	keys := []struct {
@@ -84,64 +93,100 @@ func run() error {
 				Windows: []policy.Window{{Days: policy.Days(time.Monday, time.Wednesday), From: 8 * 60, To: 12 * 60}}}}},
 	}
 	for _, k := range keys {
-		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k.key, Lock: "building", By: "owner", Kind: commands.KindIntercom, Settings: k.st})
-		must(err)
-		_, err = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: k.key, By: "owner", Method: commands.ShareToID, Account: k.holder})
-		must(err)
-		_, err = svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: k.key, By: k.holder})
-		must(err)
-		fmt.Printf("✓ key %q (%v) shared with %s and in their app\n", k.st.Name, category(k.st), k.holder)
+		if _, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k.key, Lock: "building", By: "owner", Kind: commands.KindIntercom, Settings: k.st}); err != nil {
+			return err
+		}
+		if _, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: k.key, By: "owner", Method: commands.ShareToID, Account: k.holder}); err != nil {
+			return err
+		}
+		if _, err := svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: k.key, By: k.holder}); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "✓ key %q (%v) shared with %s and in their app\n", k.st.Name, category(k.st), k.holder)
 	}
 
-	try := func(at time.Time, key, by string, door commands.Door) {
+	// try unlocks at the intercom and checks the decision: want is the
+	// refusal's reason, "" for granted.
+	try := func(at time.Time, key, by string, door commands.Door, want string) error {
 		now = at
 		r, err := svc.Unlock(ctx, commands.Unlock{ID: id(), Key: key, By: by, Door: door, Source: "intercom"})
-		must(err)
+		if err != nil {
+			return err
+		}
 		res := "granted"
 		if !r.Granted {
 			res = "denied: " + r.Reason
 		}
-		fmt.Printf("  %s %-8s %-9s %-5v door → %s\n", at.Format("Mon 15:04"), by, key, door, res)
+		fmt.Fprintf(w, "  %s %-8s %-9s %-5v door → %s\n", at.Format("Mon 15:04"), by, key, door, res)
+		if r.Granted != (want == "") || r.Reason != want {
+			return fmt.Errorf("%s opens with %s (%v door) at %s: %s, want %q", by, key, door, at.Format("Mon 15:04"), res, want)
+		}
+		return nil
 	}
-	fmt.Println("\nUnlocks")
-	try(day(2, 9), "delivery", "courier", commands.DoorMain)
-	try(day(2, 9), "cleaning", "cleaner", commands.DoorInner)
-	try(day(2, 10), "delivery", "courier", commands.DoorMain) // single use: already used
-	try(day(3, 9), "cleaning", "cleaner", commands.DoorMain)  // Tuesday: not a cleaning day
-	try(day(4, 13), "cleaning", "cleaner", commands.DoorMain) // Wednesday after 12
-	try(day(4, 11), "mine", "me", commands.DoorInner)         // my key: main door only
-	try(day(4, 11), "mine", "courier", commands.DoorMain)     // not the holder
+	fmt.Fprintln(w, "\nUnlocks")
+	for _, u := range []struct {
+		at      time.Time
+		key, by string
+		door    commands.Door
+		want    string
+	}{
+		{day(2, 9), "delivery", "courier", commands.DoorMain, ""},
+		{day(2, 9), "cleaning", "cleaner", commands.DoorInner, ""},
+		{day(2, 10), "delivery", "courier", commands.DoorMain, commands.ReasonExhausted},     // single use: already used
+		{day(3, 9), "cleaning", "cleaner", commands.DoorMain, commands.ReasonOutsideWindow},  // Tuesday: not a cleaning day
+		{day(4, 13), "cleaning", "cleaner", commands.DoorMain, commands.ReasonOutsideWindow}, // Wednesday after 12
+		{day(4, 11), "mine", "me", commands.DoorInner, commands.ReasonDoor},                  // my key: main door only
+		{day(4, 11), "mine", "courier", commands.DoorMain, commands.ReasonNotHolder},         // not the holder
+	} {
+		if err := try(u.at, u.key, u.by, u.door, u.want); err != nil {
+			return err
+		}
+	}
 
 	// "A key can be edited at any time."
 	st := keys[0].st
 	st.Doors = commands.DoorMain | commands.DoorInner
-	must(svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "mine", By: "owner", Settings: st}))
-	fmt.Println("✓ edited 'My key': also opens inner door")
-	try(day(4, 11), "mine", "me", commands.DoorInner)
-	must(svc.DeleteKey(ctx, commands.KeyCommand{ID: id(), Key: "cleaning", By: "owner"}))
-	fmt.Println("✓ deleted 'House cleaner'")
-	try(day(4, 12), "cleaning", "cleaner", commands.DoorMain)
+	if err := svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "mine", By: "owner", Settings: st}); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "✓ edited 'My key': also opens inner door")
+	if err := try(day(4, 11), "mine", "me", commands.DoorInner, ""); err != nil {
+		return err
+	}
+	if err := svc.DeleteKey(ctx, commands.KeyCommand{ID: id(), Key: "cleaning", By: "owner"}); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "✓ deleted 'House cleaner'")
+	if err := try(day(4, 12), "cleaning", "cleaner", commands.DoorMain, commands.ReasonDeleted); err != nil {
+		return err
+	}
 
 	list, err := proj.KeyList(ctx, "building", now)
-	must(err)
-	fmt.Printf("\nKeys at %s\n", now.Format("Mon 2 Jan 15:04"))
-	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tCATEGORY\tDOORS\tSTATUS\tUSES\tHOLDER")
-	for _, k := range list {
-		fmt.Fprintf(w, "%s\t%v\t%v\t%s\t%d\t%s\n", k.Settings.Name, k.Settings.Category, k.Settings.Doors, k.Status.Status, k.Uses, k.Holder)
+	if err != nil {
+		return err
 	}
-	w.Flush()
+	fmt.Fprintf(w, "\nKeys at %s\n", now.Format("Mon 2 Jan 15:04"))
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tCATEGORY\tDOORS\tSTATUS\tUSES\tHOLDER")
+	for _, k := range list {
+		fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%d\t%s\n", k.Settings.Name, k.Settings.Category, k.Settings.Doors, k.Status.Status, k.Uses, k.Holder)
+	}
+	tw.Flush()
 
 	out, err := proj.Pending(ctx, 10)
-	must(err)
-	fmt.Println("\nOutbox")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nOutbox")
 	for _, m := range out {
 		msg := m.Message
 		if msg == "" {
 			msg = "a key was shared with you"
 		}
-		fmt.Printf("  %-8s to %s: %s\n", m.Topic, m.To, msg)
-		must(svc.AckNotification(ctx, m.ID))
+		fmt.Fprintf(w, "  %-8s to %s: %s\n", m.Topic, m.To, msg)
+		if err := svc.AckNotification(ctx, m.ID); err != nil {
+			return err
+		}
 	}
 	return nil
 }
