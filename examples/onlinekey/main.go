@@ -4,12 +4,25 @@
 // accepted and declined, personal passwords and lock names, per-member
 // permissions, online unlocks, and network management turned off again. It
 // prints the group status and history a user would see.
+//
+// Run it from the module root:
+//
+//	go run ./examples/onlinekey
+//
+// The output is deterministic (a fixed clock and fixed command IDs; the
+// master code prints as [REDACTED], passwords never), and run fails if an
+// unlock is granted that seed 000 refuses or the other way round, or if the
+// master code can still be read once network management is off.
+// main_test.go pins the output in testdata/onlinekey.golden
+// (go test ./examples/onlinekey -update rewrites it).
 package main
 
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"strings"
@@ -23,13 +36,13 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run() error {
-	ctx := context.Background()
+// run is the whole walk-through, written to w.
+func run(ctx context.Context, w io.Writer) error {
 	dir, err := os.MkdirTemp("", "keyledger-onlinekey-")
 	if err != nil {
 		return err
@@ -90,12 +103,13 @@ func run() error {
 	}
 
 	// 3. Turn on network management: Bill's master code is stored, sealed, for 30 days.
+	master := commands.NewSecret("731946")
 	st, err := svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: id(), Lock: "garage", By: "bill",
-		MasterCode: commands.NewSecret("731946"), Duration: 30 * 24 * time.Hour})
+		MasterCode: master, Duration: 30 * 24 * time.Hour})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("network management on until %s\n", st.Until.In(berlin).Format("2006-01-02 15:04"))
+	fmt.Fprintf(w, "network management on until %s (master code %v, sealed in the log)\n", st.Until.In(berlin).Format("2006-01-02 15:04"), master)
 
 	// Online keys: a client every Tuesday 10–12; staff every day but never at night.
 	if err := step("client key", svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "client", Lock: "garage", By: "bill",
@@ -137,22 +151,24 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("\noutbox:")
+	fmt.Fprintln(w, "\noutbox:")
 	for _, nt := range notes {
-		fmt.Printf("  to %-4s %-16s %q\n", nt.To, nt.Topic, nt.Message)
+		fmt.Fprintf(w, "  to %-4s %-16s %q\n", nt.To, nt.Topic, nt.Message)
 		if err := svc.AckNotification(ctx, nt.ID); err != nil {
 			return err
 		}
 	}
 
 	// 6. Group status.
-	if err := printStatus(ctx, svc, now); err != nil {
+	if err := printStatus(ctx, w, svc, now); err != nil {
 		return err
 	}
 
 	// Unlocks inside and outside the window, at night, with a wrong password.
-	fmt.Println("\nunlocks:")
-	try := func(at time.Time, key, by, pw string, door commands.Door) error {
+	fmt.Fprintln(w, "\nunlocks:")
+	// try unlocks online and checks the decision: want is the refusal's
+	// reason, "" for granted.
+	try := func(at time.Time, key, by, pw string, door commands.Door, want string) error {
 		now = at
 		r, err := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: id(), Key: key, By: by, Password: commands.NewSecret(pw), Door: door})
 		if err != nil {
@@ -162,25 +178,30 @@ func run() error {
 		if !r.Granted {
 			verdict = "denied: " + r.Reason
 		}
-		fmt.Printf("  %s %-3s %-6s %-5v %s\n", at.In(berlin).Format("Mon 15:04"), by, key, door, verdict)
+		fmt.Fprintf(w, "  %s %-3s %-6s %-5v %s\n", at.In(berlin).Format("Mon 15:04"), by, key, door, verdict)
+		if r.Granted != (want == "") || r.Reason != want {
+			return fmt.Errorf("%s opens with %s (%v door) at %s: %s, want %q", by, key, door, at.In(berlin).Format("Mon 15:04"), verdict, want)
+		}
 		return nil
 	}
+	// In time order: the clock only moves forward.
 	tue := now
 	for _, u := range []struct {
 		at      time.Time
 		key, by string
 		pw      string
 		door    commands.Door
+		want    string
 	}{
-		{tue.Add(90 * time.Minute), "client", "ann", "ann's personal password", commands.DoorMain},
-		{tue.Add(95 * time.Minute), "client", "ann", "a wrong password", commands.DoorMain},
-		{tue.Add(4 * time.Hour), "client", "ann", "ann's personal password", commands.DoorMain},
-		{tue.Add(25 * time.Hour), "client", "ann", "ann's personal password", commands.DoorMain},
-		{tue.Add(4 * time.Hour), "staff", "cid", "cid's personal password", commands.DoorInner},
-		{tue.Add(14 * time.Hour), "staff", "cid", "cid's personal password", commands.DoorMain},
-		{tue.Add(90 * time.Minute), "client", "bob", "bob's guess", commands.DoorMain},
+		{tue.Add(90 * time.Minute), "client", "ann", "ann's personal password", commands.DoorMain, ""},
+		{tue.Add(90 * time.Minute), "client", "bob", "bob's guess", commands.DoorMain, commands.ReasonNotMember},
+		{tue.Add(95 * time.Minute), "client", "ann", "a wrong password", commands.DoorMain, commands.ReasonWrongPassword},
+		{tue.Add(4 * time.Hour), "client", "ann", "ann's personal password", commands.DoorMain, commands.ReasonOutsideWindow},
+		{tue.Add(4 * time.Hour), "staff", "cid", "cid's personal password", commands.DoorInner, ""},
+		{tue.Add(14 * time.Hour), "staff", "cid", "cid's personal password", commands.DoorMain, commands.ReasonBlackout},
+		{tue.Add(25 * time.Hour), "client", "ann", "ann's personal password", commands.DoorMain, commands.ReasonOutsideWindow},
 	} {
-		if err := try(u.at, u.key, u.by, u.pw, u.door); err != nil {
+		if err := try(u.at, u.key, u.by, u.pw, u.door, u.want); err != nil {
 			return err
 		}
 	}
@@ -190,11 +211,13 @@ func run() error {
 	if err := step("turn off", svc.TurnOffNetwork(ctx, commands.TurnOffNetwork{ID: id(), Lock: "garage", By: "bill"})); err != nil {
 		return err
 	}
-	fmt.Println("\nnetwork management turned off")
-	if _, err := svc.RevealMasterCode(ctx, "garage", "bill"); err != nil {
-		fmt.Println("  master code:", err)
+	fmt.Fprintln(w, "\nnetwork management turned off")
+	_, err = svc.RevealMasterCode(ctx, "garage", "bill")
+	if !errors.Is(err, commands.ErrNetworkOff) {
+		return fmt.Errorf("reading the master code after network management is off: %v, want %v", err, commands.ErrNetworkOff)
 	}
-	if err := try(tue.Add(7*24*time.Hour+90*time.Minute), "client", "ann", "ann's personal password", commands.DoorMain); err != nil {
+	fmt.Fprintln(w, "  master code:", err)
+	if err := try(tue.Add(7*24*time.Hour+90*time.Minute), "client", "ann", "ann's personal password", commands.DoorMain, commands.ReasonNetworkOff); err != nil {
 		return err
 	}
 	// Ann's "my keys" (P3) lists the online key she joined; with network
@@ -203,13 +226,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("  ann's keys:")
+	fmt.Fprintln(w, "  ann's keys:")
 	for _, k := range mine {
 		open := fmt.Sprint("open now: ", k.Status.InWindow)
 		if k.Status.NetworkOff {
 			open = "not open: network management is off"
 		}
-		fmt.Printf("    %s %s (%s, members %s) %s, %s\n", k.LockName, k.Key, k.Kind, strings.Join(k.Members, ","), k.Status.Status, open)
+		fmt.Fprintf(w, "    %s %s (%s, members %s) %s, %s\n", k.LockName, k.Key, k.Kind, strings.Join(k.Members, ","), k.Status.Status, open)
 	}
 
 	// 8. The online history record of the lock: group actions and unlocks.
@@ -217,7 +240,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("\nhistory of lock garage:")
+	fmt.Fprintln(w, "\nhistory of lock garage:")
 	for _, h := range page.Entries {
 		line := fmt.Sprintf("  %s %-30s %-4s %-4s %-6s", h.Time.In(berlin).Format("Mon 01-02 15:04"), h.Type, h.Account, h.Subject, h.Key)
 		switch {
@@ -226,22 +249,22 @@ func run() error {
 		case h.Reason != "":
 			line += " " + h.Reason
 		}
-		fmt.Println(strings.TrimRight(line, " "))
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 	return nil
 }
 
-func printStatus(ctx context.Context, svc *commands.Service, at time.Time) error {
+func printStatus(ctx context.Context, w io.Writer, svc *commands.Service, at time.Time) error {
 	gs, err := svc.GroupStatus(ctx, "garage", at)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\ngroup of %s (owner %s), network management on: %v\n", gs.LockName, gs.Owner, gs.Network.On)
+	fmt.Fprintf(w, "\ngroup of %s (owner %s), network management on: %v\n", gs.LockName, gs.Owner, gs.Network.On)
 	for _, k := range gs.Keys {
-		fmt.Printf("  online key %-6s %-22q doors %-10v accounts %d/%d\n", k.Key, k.Name, k.Doors, k.Accounts, commands.MaxOnlineAccounts)
+		fmt.Fprintf(w, "  online key %-6s %-22q doors %-10v accounts %d/%d\n", k.Key, k.Name, k.Doors, k.Accounts, commands.MaxOnlineAccounts)
 	}
 	for _, m := range gs.Members {
-		fmt.Printf("  %-4s key %-6s %-9v doors %-10v may %-15v lock name %q\n", m.Account, m.Key, m.State, m.Permissions.Doors, m.Permissions.Ops, m.LockName)
+		fmt.Fprintf(w, "  %-4s key %-6s %-9v doors %-10v may %-15v lock name %q\n", m.Account, m.Key, m.State, m.Permissions.Doors, m.Permissions.Ops, m.LockName)
 	}
 	return nil
 }
