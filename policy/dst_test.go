@@ -71,9 +71,9 @@ func TestDST(t *testing.T) {
 			for _, k := range c.checks {
 				u := at(t, time.UTC, k.utc)
 				if got := p.Allowed(u, 0); got != k.want {
-					t.Errorf("%s (%s): %v, want %v", k.utc, u.In(p.loc).Format("Mon 15:04 MST"), got, k.want)
+					t.Errorf("%s (%s): %v, want %v", k.utc, u.In(p.tz.loc).Format("Mon 15:04 MST"), got, k.want)
 				}
-				_, off := u.In(p.loc).Zone()
+				_, off := u.In(p.tz.loc).Zone()
 				cp, err := p.Compact()
 				if err != nil {
 					t.Fatal(err)

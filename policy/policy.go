@@ -3,7 +3,6 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 	_ "time/tzdata" // zone data on machines without /usr/share/zoneinfo
 )
@@ -89,34 +88,22 @@ type Policy struct {
 	Blackouts  []Blackout
 	Zone       string
 
-	loc *time.Location // resolved Zone, set by Validate or WithLocation
+	tz *zone // resolved Zone, set by Validate or WithLocation (shared per zone, see zone.go)
 }
-
-var zones sync.Map // zone name -> *time.Location
 
 // LoadZone resolves an IANA zone name, caching the result. "" is UTC;
 // "Local" is refused (a lock's zone must be explicit).
 func LoadZone(name string) (*time.Location, error) {
-	if name == "" || name == "UTC" {
-		return time.UTC, nil
-	}
-	if v, ok := zones.Load(name); ok {
-		return v.(*time.Location), nil
-	}
-	if name == "Local" {
-		return nil, &ValidationError{Field: "Zone", Value: name, Reason: "the lock's zone must be named", Err: ErrUnknownZone}
-	}
-	loc, err := time.LoadLocation(name)
+	z, err := loadZone(name)
 	if err != nil {
-		return nil, &ValidationError{Field: "Zone", Value: name, Reason: "unknown time zone", Err: ErrUnknownZone}
+		return nil, err
 	}
-	zones.Store(name, loc)
-	return loc, nil
+	return z.loc, nil
 }
 
 // WithLocation returns p with Zone = loc.String() and the location cached.
 func (p Policy) WithLocation(loc *time.Location) Policy {
-	p.Zone, p.loc = loc.String(), loc
+	p.Zone, p.tz = loc.String(), zoneOf(loc)
 	if p.Zone == "UTC" {
 		p.Zone = ""
 	}
@@ -125,8 +112,8 @@ func (p Policy) WithLocation(loc *time.Location) Policy {
 
 // Location resolves the policy's zone (cached after Validate).
 func (p *Policy) Location() (*time.Location, error) {
-	if p.loc != nil {
-		return p.loc, nil
+	if p.tz != nil {
+		return p.tz.loc, nil
 	}
 	return LoadZone(p.Zone)
 }
@@ -178,11 +165,11 @@ func (p *Policy) Validate() error {
 			bad(f+".End", b.End, "not after Start "+b.Start.Format(time.RFC3339Nano))
 		}
 	}
-	loc, err := LoadZone(p.Zone)
+	z, err := loadZone(p.Zone)
 	if err != nil {
 		errs = append(errs, err)
 	} else {
-		p.loc = loc
+		p.tz = z
 	}
 	return errors.Join(errs...)
 }
@@ -277,20 +264,27 @@ func (p *Policy) Allowed(at time.Time, usesSoFar uint32) Reason {
 	if p.Uses.Limited && usesSoFar >= p.Uses.N {
 		return Exhausted
 	}
-	loc := p.loc
-	if loc == nil {
+	z := p.tz
+	if z == nil {
 		var err error
-		if loc, err = LoadZone(p.Zone); err != nil {
+		if z, err = loadZone(p.Zone); err != nil {
 			return InvalidPolicy
 		}
 	}
-	_, off := at.In(loc).Zone()
-	return p.weekly(at, off)
+	u := at.Unix()
+	var off int
+	if s := z.last.Load(); s != nil && s.start <= u && u < s.end { // z.offset, inlined by hand
+		off = s.off
+	} else {
+		off = z.lookup(at).off
+	}
+	return p.weekly(at, u, off)
 }
 
-// weekly applies windows and blackouts at an instant whose offset is off.
-func (p *Policy) weekly(at time.Time, off int) Reason {
-	wd, m := wall(at.Unix(), off)
+// weekly applies windows and blackouts at an instant (u = at.Unix()) whose
+// offset is off.
+func (p *Policy) weekly(at time.Time, u int64, off int) Reason {
+	wd, m := wall(u, off)
 	if len(p.Windows) > 0 {
 		in := false
 		for i := range p.Windows {

@@ -103,7 +103,7 @@ func TestPropAllowedMatchesNaive(t *testing.T) {
 		for i := 0; i < 50; i++ {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
 			if got, want := p.Allowed(at, uses) == Granted, naive(&p, at, uses); got != want {
-				t.Fatalf("at %v (%v): Allowed %v (%v), naive %v", at, at.In(p.loc), got, p.Allowed(at, uses), want)
+				t.Fatalf("at %v (%v): Allowed %v (%v), naive %v", at, at.In(p.tz.loc), got, p.Allowed(at, uses), want)
 			}
 		}
 	})
@@ -130,7 +130,7 @@ func TestPropNextOpenIsFirstOpenMinute(t *testing.T) {
 			return
 		}
 		if !ok || !got.Equal(want) {
-			t.Fatalf("NextOpen(%v) = %v %v, brute force %v (%v)", from, got, ok, want, want.In(p.loc))
+			t.Fatalf("NextOpen(%v) = %v %v, brute force %v (%v)", from, got, ok, want, want.In(p.tz.loc))
 		}
 	})
 }
@@ -145,9 +145,9 @@ func TestPropCompactAgrees(t *testing.T) {
 		uses := uint32(rapid.IntRange(0, 6).Draw(t, "uses"))
 		for i := 0; i < 50; i++ {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
-			_, off := at.In(p.loc).Zone()
+			_, off := at.In(p.tz.loc).Zone()
 			if got, want := c.Allowed(at, off, uses) == Granted, p.Allowed(at, uses) == Granted; got != want {
-				t.Fatalf("at %v: compact %v (%+v), policy %v", at.In(p.loc), c.Allowed(at, off, uses), c, p.Allowed(at, uses))
+				t.Fatalf("at %v: compact %v (%+v), policy %v", at.In(p.tz.loc), c.Allowed(at, off, uses), c, p.Allowed(at, uses))
 			}
 		}
 	})
@@ -168,9 +168,9 @@ func TestPropCompactNeverWider(t *testing.T) {
 		uses := uint32(rapid.IntRange(0, 6).Draw(t, "uses"))
 		for i := 0; i < 50; i++ {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
-			_, off := at.In(p.loc).Zone()
+			_, off := at.In(p.tz.loc).Zone()
 			if c.Allowed(at, off, uses) == Granted && p.Allowed(at, uses) != Granted {
-				t.Fatalf("at %v: compact grants (%+v, %v), policy %v", at.In(p.loc), c, err, p.Allowed(at, uses))
+				t.Fatalf("at %v: compact grants (%+v, %v), policy %v", at.In(p.tz.loc), c, err, p.Allowed(at, uses))
 			}
 		}
 	})
@@ -185,7 +185,7 @@ func TestPropLockWithTransitionTable(t *testing.T) {
 		if err != nil {
 			t.Skip("lossy")
 		}
-		table, until := OffsetTransitions(p.loc, base.Add(-48*time.Hour), base.Add(20*24*time.Hour), 8)
+		table, until := OffsetTransitions(p.tz.loc, base.Add(-48*time.Hour), base.Add(20*24*time.Hour), 8)
 		for i := 0; i < 50; i++ {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60*60, 15*24*60*60).Draw(t, "atSec")) * time.Second)
 			if !at.Before(until) {
@@ -198,7 +198,7 @@ func TestPropLockWithTransitionTable(t *testing.T) {
 				}
 			}
 			if (c.Allowed(at, off, 0) == Granted) != (p.Allowed(at, 0) == Granted) {
-				t.Fatalf("at %v offset %d: lock %v, policy %v", at.In(p.loc), off, c.Allowed(at, off, 0), p.Allowed(at, 0))
+				t.Fatalf("at %v offset %d: lock %v, policy %v", at.In(p.tz.loc), off, c.Allowed(at, off, 0), p.Allowed(at, 0))
 			}
 		}
 	})

@@ -1,6 +1,9 @@
 package policy
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // State is the K8 status of a key at an instant. Codes are append-only.
 type State uint8
@@ -69,10 +72,10 @@ func (p *Policy) NextOpen(after time.Time, usesSoFar uint32) (time.Time, bool) {
 	if p.Uses.Limited && usesSoFar >= p.Uses.N {
 		return time.Time{}, false
 	}
-	loc := p.loc
-	if loc == nil {
+	z := p.tz
+	if z == nil {
 		var err error
-		if loc, err = LoadZone(p.Zone); err != nil {
+		if z, err = loadZone(p.Zone); err != nil {
 			return time.Time{}, false
 		}
 	}
@@ -93,21 +96,21 @@ func (p *Policy) NextOpen(after time.Time, usesSoFar uint32) (time.Time, bool) {
 		if t.After(limit) {
 			return time.Time{}, false
 		}
-		lt := t.In(loc)
-		_, off := lt.Zone()
-		if p.weekly(t, off) == Granted {
+		zp := z.period(t)
+		if p.weekly(t, t.Unix(), zp.off) == Granted {
 			return t, true
 		}
-		t = p.nextEdge(lt, off)
+		t = p.nextEdge(t, zp)
 	}
 	return time.Time{}, false
 }
 
-// nextEdge returns the first instant after lt at which weekly() may change.
-func (p *Policy) nextEdge(lt time.Time, off int) time.Time {
+// nextEdge returns the first instant after lt at which weekly() may change;
+// zp is the zone's offset period containing lt.
+func (p *Policy) nextEdge(lt time.Time, zp span) time.Time {
 	u := lt.Unix()
-	sec := floorMod(u+int64(off), 86400) // second of the wall day
-	best := 86400 - sec                  // next wall midnight
+	sec := floorMod(u+int64(zp.off), 86400) // second of the wall day
+	best := 86400 - sec                     // next wall midnight
 	edge := func(m uint16) {
 		d := int64(m)*60 - sec
 		if d <= 0 {
@@ -130,8 +133,10 @@ func (p *Policy) nextEdge(lt time.Time, off int) time.Time {
 			next = b.End
 		}
 	}
-	if _, end := lt.ZoneBounds(); !end.IsZero() && end.After(lt) && end.Before(next) {
-		next = end
+	if zp.end != math.MaxInt64 {
+		if end := time.Unix(zp.end, 0); end.After(lt) && end.Before(next) {
+			next = end
+		}
 	}
 	return next
 }
