@@ -6,7 +6,8 @@
 //     child process with SIGKILL and check what it acknowledged;
 //   - R2, disk faults: TestDiskFaults (errorfs write, sync, read, ENOSPC and
 //     sstable errors under the commands workload) and
-//     TestDiskFaultsKnownCrashes (the faults that kill the process today);
+//     TestDiskFaultsFatalPaths (MANIFEST, WAL-rotation and full-disk faults,
+//     which used to kill the process, in child processes);
 //   - R3, concurrency: TestConcurrentConflicts;
 //   - R4, corruption and bad input: TestCorruption, TestHostileInputs;
 //   - R5, secrets at rest: TestNoPlaintextSecrets.

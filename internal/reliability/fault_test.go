@@ -31,13 +31,14 @@ type faultKind struct {
 	full  bool    // ENOSPC: once hit, every write fails until disarmed (a full disk)
 	paths string  // "" = every file; else a part of the name (".log", ".sst", "MANIFEST")
 	// skip excludes files whose name contains it. The in-process rounds
-	// spare the MANIFEST: a MANIFEST write or sync failure in a background
-	// flush kills the process (see TestDiskFaultsManifest).
+	// spare the MANIFEST: MANIFEST faults run in child processes
+	// (TestDiskFaultsFatalPaths), where a regression to a process death is
+	// a failure instead of the end of the suite.
 	skip string
 	// flush runs a goroutine forcing flushes and compactions (CompactState)
-	// so sstables and the MANIFEST are written. Not with WAL faults in
-	// process: a WAL fault while a flush rotates the WAL kills the process
-	// (see TestDiskFaultsKnownCrashes), and so does shredding (shred).
+	// so sstables and the MANIFEST are written. WAL faults during a flush
+	// (WAL rotation) and shredding run in child processes too
+	// (TestDiskFaultsFatalPaths), for the same reason.
 	flush bool
 	// shred lets the workload run online-key scenarios, whose shredding
 	// flushes the ledger (CompactState) like the flush goroutine.
@@ -356,11 +357,11 @@ func diskFaultRound(t *testing.T, kind faultKind, seed uint64) faultRound {
 
 const envFaultChild = "KEYLEDGER_FAULT_CHILD"
 
-// TestDiskFaultsChild runs one fault round for TestDiskFaultsKnownCrashes.
+// TestDiskFaultsChild runs one fault round for TestDiskFaultsFatalPaths.
 func TestDiskFaultsChild(t *testing.T) {
 	name := os.Getenv(envFaultChild)
 	if name == "" {
-		t.Skip("runs only as the child of TestDiskFaultsKnownCrashes")
+		t.Skip("runs only as the child of TestDiskFaultsFatalPaths")
 	}
 	for _, k := range crashingFaultKinds {
 		if k.name == name {
@@ -371,52 +372,25 @@ func TestDiskFaultsChild(t *testing.T) {
 	t.Fatalf("no fault kind %q", name)
 }
 
-// knownCrashes are the process deaths of today's ledger under disk faults,
-// by a line of the child's output.
-var knownCrashes = []struct{ match, what string }{
-	{"MANIFEST", "a MANIFEST write/sync failure in a background flush reaches Logger.Fatalf in Pebble's goroutine; the ledger's Fatalf panics there, out of reach of any recover"},
-	{"unlock of unlocked mutex", "a WAL write/close failure while a flush rotates the WAL (CompactState, called by every shred: ChangePassword, RemoveMember, TurnOffNetwork …): Pebble's rotateWAL panics with DB.mu released and the deferred unlock is a fatal runtime error"},
-}
-
-// TestDiskFaultsKnownCrashes (R2) runs the fault rounds that kill the
-// process today — write and sync errors in the MANIFEST, WAL write errors
-// while flushes rotate the WAL, a full disk everywhere — each in a child
-// process that runs the same checks as TestDiskFaults. A child that passes
-// passes; a child that dies of a known crash is reported and the test is
-// skipped (KEYLEDGER_STRICT=1: failed); any other failure fails the test.
-func TestDiskFaultsKnownCrashes(t *testing.T) {
+// TestDiskFaultsFatalPaths (R2) runs the fault rounds that used to kill the
+// process — write and sync errors in the MANIFEST, WAL write errors while
+// flushes rotate the WAL, a full disk everywhere — each in a child process
+// (so a regression to a process death is caught, not fatal to the suite)
+// that runs the same checks as TestDiskFaults. Since db1c54c the ledger
+// fail-stops on them (ledger/failfs.go); any child failure fails the test.
+func TestDiskFaultsFatalPaths(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")
 	}
-	var known []string
 	for _, k := range crashingFaultKinds {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskFaultsChild$", "-test.count=1", "-test.v")
 		cmd.Env = append(os.Environ(), envFaultChild+"="+k.name)
 		out, err := cmd.CombinedOutput()
-		if err == nil {
-			t.Logf("%s: the child passed every check", k.name)
+		if err != nil {
+			t.Errorf("%s: child failed (a process death here is a ledger regression): %v\n%s", k.name, err, out)
 			continue
 		}
-		text := string(out)
-		matched := false
-		for _, c := range knownCrashes {
-			if i := strings.Index(text, "panic: "); i >= 0 && strings.Contains(text, c.match) {
-				line := strings.SplitN(text[i:], "\n", 2)[0]
-				known = append(known, fmt.Sprintf("%s: process died (%s): %s", k.name, line, c.what))
-				matched = true
-				break
-			}
-		}
-		if !matched {
-			t.Fatalf("%s: child failed: %v\n%s", k.name, err, text)
-		}
-	}
-	if len(known) > 0 {
-		msg := "KNOWN BUGS (ledger on Pebble, R2): disk faults that kill the process:\n  " + strings.Join(known, "\n  ")
-		if os.Getenv("KEYLEDGER_STRICT") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		t.Logf("%s: the child passed every check", k.name)
 	}
 }
 
