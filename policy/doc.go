@@ -15,11 +15,19 @@
 //
 // Zone is the lock's IANA zone name ("" = UTC), stored as a string so it
 // serialises (msgpack, exported fields); Validate resolves it once and caches
-// the *time.Location, so call Validate after building or decoding a Policy
-// (Allowed and NextOpen allocate nothing then). An unknown zone is a
-// *ValidationError wrapping ErrUnknownZone (and ErrInvalid); Allowed on such a
-// policy fails closed with InvalidPolicy. Validate reports every problem at
-// once (errors.Join).
+// the zone, so call Validate after building or decoding a Policy (Allowed
+// and NextOpen allocate nothing then, except on a zone-cache miss, below).
+// Each zone loaded by LoadZone remembers the UTC-offset period (between two
+// offset changes) of its last lookup, shared by all policies in that zone:
+// Allowed on an instant in that period costs an atomic load and two compares
+// instead of t.In(loc).Zone(); an instant in another period (across a DST
+// change, or far away) looks the offset up, stores its period and allocates
+// that one 24-byte record. Results are exactly those of t.In(loc).Zone().
+// WithLocation with a location that LoadZone did not return is not cached.
+//
+// An unknown zone is a *ValidationError wrapping ErrUnknownZone (and
+// ErrInvalid); Allowed on such a policy fails closed with InvalidPolicy.
+// Validate reports every problem at once (errors.Join).
 //
 // # The DST rule
 //
