@@ -15,7 +15,7 @@ import (
 // wait for the projections (history rows, status row) — against the
 // ledger's own durable Append of the same number of AuditRecorded events in
 // the same run; the -mem pair does the same on Pebble over vfs.NewMem (no
-// fsync: the CPU cost). Figures are records/s; see BENCHMARKS.part.md.
+// fsync: the CPU cost). Figures are records/s; see BENCHMARKS.md (repository root).
 //
 //	go test ./commands -run '^$' -bench AuditIngest -benchtime 2000x -count 3
 func BenchmarkAuditIngest(b *testing.B) {

@@ -1,7 +1,7 @@
 package commands_test
 
 // Benchmarks with the ledger's own baseline in the same run, so each ratio
-// in BENCHMARKS.part.md comes from one command:
+// in BENCHMARKS.md (repository root) comes from one command:
 //
 //	go test ./commands -run '^$' -bench . -benchtime 2s
 

@@ -1,7 +1,7 @@
 package ledger
 
 // Benchmarks with raw-Pebble baselines in the same file, so each ratio in
-// BENCHMARKS.part.md comes from one run. On-disk benchmarks use b.TempDir().
+// BENCHMARKS.md (repository root) comes from one run. On-disk benchmarks use b.TempDir().
 //
 //	go test ./ledger -run '^$' -bench . -benchtime 1s -count 3
 //	KEYLEDGER_BENCH_1M=1 go test ./ledger -run '^$' -bench Open -benchtime 20x

@@ -24,7 +24,7 @@ type PasswordParams struct {
 
 // DefaultPasswordParams is OWASP's first argon2id minimum: 19 MiB, 2 passes,
 // 1 thread; 16-byte salt, 32-byte hash. Cost per verification on the 2-core
-// development VM: see BENCHMARKS.part.md.
+// development VM: see BENCHMARKS.md (repository root).
 var DefaultPasswordParams = PasswordParams{Memory: 19 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // TestPasswordParams is a cheap cost for tests only (64 KiB, 1 pass). Never
