@@ -3,81 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
+
+	"github.com/keyledger/keyledger/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/digitalkey.golden with the example's output")
-
-// TestDigitalkey pins the example's output: it must equal the golden file byte
-// for byte, so it is deterministic (fixed clock and command IDs) and any
-// change in what users see shows up in review. Run itself fails if a key's status in the table or an unlock decision differs from seed 003.
+// TestDigitalkey pins the example's output to testdata/digitalkey.golden (go test
+// ./examples/digitalkey -update rewrites it after a deliberate change): two runs
+// print the same bytes, they equal the golden file, and no secret appears.
+// Run itself fails if a status or an unlock differs from seed 003.
 func TestDigitalkey(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(context.Background(), &out); err != nil {
-		t.Fatal(err)
-	}
-	golden := filepath.Join("testdata", "digitalkey.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./examples/digitalkey -update to create it)", err)
-	}
-	if got := out.Bytes(); !bytes.Equal(got, want) {
-		g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < len(g) || i < len(w); i++ {
-			var gl, wl string
-			if i < len(g) {
-				gl = g[i]
-			}
-			if i < len(w) {
-				wl = w[i]
-			}
-			if gl != wl {
-				t.Fatalf("output differs from %s at line %d:\n got: %q\nwant: %q\n(go test ./examples/digitalkey -update rewrites it after a deliberate change)", golden, i+1, gl, wl)
-			}
-		}
-	}
-	// The secrets the example types in never appear.
-	for _, s := range []string{"example root secret: use your secret manager!"} {
-		if strings.Contains(out.String(), s) {
-			t.Errorf("the output contains the secret %q", s)
-		}
-	}
-	if !strings.Contains(out.String(), "[REDACTED]") {
-		t.Error("the output does not show the generated secret as [REDACTED]")
-	}
+	out := golden.Twice(t, func(w *bytes.Buffer) error { return run(context.Background(), w) })
+	golden.Check(t, "digitalkey", out)
+	golden.NoSecrets(t, out, true, "example root secret: use your secret manager!")
 	// The PIN is drawn at random, so the test cannot name it: no run of six
 	// digits may appear at all.
-	if pin := regexp.MustCompile(`[0-9]{6}`).FindString(out.String()); pin != "" {
+	if pin := regexp.MustCompile(`[0-9]{6}`).Find(out); pin != nil {
 		t.Errorf("the output contains %q, which looks like the PIN", pin)
-	}
-}
-
-// TestDigitalkeyDeterministic runs the example twice in one process: the two
-// outputs must be identical (no wall-clock time, random value or temporary
-// path leaks into what it prints).
-func TestDigitalkeyDeterministic(t *testing.T) {
-	var a, b bytes.Buffer
-	if err := run(context.Background(), &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := run(context.Background(), &b); err != nil {
-		t.Fatal(err)
-	}
-	if a.String() != b.String() {
-		t.Errorf("two runs differ:\n--- first\n%s\n--- second\n%s", a.String(), b.String())
 	}
 }
