@@ -29,19 +29,12 @@ func (s *server) registerAccount(r *http.Request) (int, any, error) {
 }
 
 func (s *server) registerLock(r *http.Request) (int, any, error) {
-	by, err := caller(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var req lockRequest
-	if err := decode(r, &req); err != nil {
+	by, id, err := command(r, &req)
+	if err != nil {
 		return 0, nil, err
 	}
 	d, err := doors("doors", req.Doors)
-	if err != nil {
-		return 0, nil, err
-	}
-	id, err := commandID(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -57,12 +50,9 @@ func (s *server) registerLock(r *http.Request) (int, any, error) {
 }
 
 func (s *server) createKey(r *http.Request) (int, any, error) {
-	by, err := caller(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var req createKeyRequest
-	if err := decode(r, &req); err != nil {
+	by, id, err := command(r, &req)
+	if err != nil {
 		return 0, nil, err
 	}
 	c := commands.CreateKey{Key: req.Key, Lock: r.PathValue("lock"), By: by, Slot: req.Slot, For: req.For, Email: req.Email}
@@ -81,9 +71,7 @@ func (s *server) createKey(r *http.Request) (int, any, error) {
 	if c.Settings, err = req.settings(); err != nil {
 		return 0, nil, err
 	}
-	if c.ID, err = commandID(r); err != nil {
-		return 0, nil, err
-	}
+	c.ID = id
 	res, err := s.svc.CreateKey(r.Context(), c)
 	if err != nil {
 		return 0, nil, err
@@ -96,19 +84,12 @@ func (s *server) createKey(r *http.Request) (int, any, error) {
 }
 
 func (s *server) editKey(r *http.Request) (int, any, error) {
-	by, err := caller(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var req settingsJSON
-	if err := decode(r, &req); err != nil {
+	by, id, err := command(r, &req)
+	if err != nil {
 		return 0, nil, err
 	}
 	st, err := req.settings()
-	if err != nil {
-		return 0, nil, err
-	}
-	id, err := commandID(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -120,22 +101,15 @@ func (s *server) editKey(r *http.Request) (int, any, error) {
 }
 
 func (s *server) shareKey(r *http.Request) (int, any, error) {
-	by, err := caller(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var req shareRequest
-	if err := decode(r, &req); err != nil {
+	by, id, err := command(r, &req)
+	if err != nil {
 		return 0, nil, err
 	}
 	if req.Method == "" {
 		return 0, nil, badField("method", "required: id or code")
 	}
 	m, err := enum("method", req.Method, methods)
-	if err != nil {
-		return 0, nil, err
-	}
-	id, err := commandID(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -153,21 +127,14 @@ func (s *server) shareKey(r *http.Request) (int, any, error) {
 // downloadKey serves POST /v1/keys/{key}/download (the holder, or a code
 // bearer who knows the key) and POST /v1/downloads (the code alone).
 func (s *server) downloadKey(r *http.Request) (int, any, error) {
-	by, err := caller(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var req downloadRequest
-	if err := decode(r, &req); err != nil {
+	by, id, err := command(r, &req)
+	if err != nil {
 		return 0, nil, err
 	}
 	key := r.PathValue("key")
 	if key == "" && req.Code == "" {
 		return 0, nil, badField("code", "required when no key is named")
-	}
-	id, err := commandID(r)
-	if err != nil {
-		return 0, nil, err
 	}
 	c := commands.DownloadKey{ID: id, Key: key, By: by}
 	if req.Code != "" {
@@ -192,11 +159,7 @@ const (
 
 func (s *server) keyCommand(act int) func(*http.Request) (int, any, error) {
 	return func(r *http.Request) (int, any, error) {
-		by, err := caller(r)
-		if err != nil {
-			return 0, nil, err
-		}
-		id, err := commandID(r)
+		by, id, err := command(r, nil)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -227,19 +190,12 @@ func (s *server) keyCommand(act int) func(*http.Request) (int, any, error) {
 // unlock answers 200 whether granted or not: a refusal is a recorded
 // decision with its reason, not an error.
 func (s *server) unlock(r *http.Request) (int, any, error) {
-	by, err := caller(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var req unlockRequest
-	if err := decode(r, &req); err != nil {
+	by, id, err := command(r, &req)
+	if err != nil {
 		return 0, nil, err
 	}
 	door, err := enum("door", req.Door, doorNames)
-	if err != nil {
-		return 0, nil, err
-	}
-	id, err := commandID(r)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -295,6 +295,23 @@ func badJSON(msg string) error {
 }
 
 // caller is the authenticated account (here: the X-Account header).
+// command reads what every command handler needs, in this order: the
+// caller, the JSON body into req (unless req is nil) and the command ID.
+func command(r *http.Request, req any) (by string, id uuid.UUID, err error) {
+	if by, err = caller(r); err != nil {
+		return "", uuid.Nil, err
+	}
+	if req != nil {
+		if err = decode(r, req); err != nil {
+			return "", uuid.Nil, err
+		}
+	}
+	if id, err = commandID(r); err != nil {
+		return "", uuid.Nil, err
+	}
+	return by, id, nil
+}
+
 func caller(r *http.Request) (string, error) {
 	a := r.Header.Get(headerAccount)
 	if a == "" {
