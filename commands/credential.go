@@ -38,16 +38,18 @@ func credentialIDFor(lock, key string, slot int, gen uint32) lockproto.Credentia
 // with the lock's public key and its pending admin messages in the download
 // frame the phone receives.
 // Slots are numbered from 1 here and from 0 on the wire.
-func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, download []byte, admin [][]byte, err error) {
-	if s.issuer == nil || len(k.HolderKey) != 32 || !kindRules[k.Kind].slot {
-		return nil, nil, nil, nil
+// The credential's validity starts no earlier than the download, so a
+// retried download gets the same bytes.
+func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, download []byte, admin [][]byte, narrowed, err error) {
+	if !s.credentialed(k) {
+		return nil, nil, nil, nil, nil
 	}
 	if len(l.LockKey) != 32 {
-		return nil, nil, nil, invalid("lock key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
+		return nil, nil, nil, nil, invalid("lock key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
 	}
-	compact, err := compactOf(k.Settings.Policy, l.Blackouts)
+	compact, narrowed, err := compactOf(k.Settings.Policy, l.Blackouts, k.DownloadedAt)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	role := lockproto.RoleUser
 	if k.Settings.Role == RoleAdmin {
@@ -56,9 +58,14 @@ func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, d
 	c := lockproto.Credential{Lock: LockUUID(k.Lock), ID: credentialID(k), Slot: uint8(k.Slot - 1), Generation: k.Generation,
 		Doors: uint8(k.Settings.Doors), Role: role, Policy: compact, HolderKey: [32]byte(k.HolderKey)}
 	if cred, err = s.issuer.IssueCredential(c); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	admin = pendingFrames(l)
 	download, err = lockproto.AppendDownload(nil, &lockproto.Download{LockKey: [32]byte(l.LockKey), Credential: cred, Admin: admin})
-	return cred, download, admin, err
+	return cred, download, admin, narrowed, err
+}
+
+// credentialed reports whether a downloaded key holds an offline credential.
+func (s *Service) credentialed(k *KeyState) bool {
+	return s.issuer != nil && len(k.HolderKey) == 32 && kindRules[k.Kind].slot
 }

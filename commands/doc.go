@@ -97,7 +97,13 @@
 // phone's public key (DownloadKey.HolderKey) returns a signed lockproto
 // credential for the key's slot and generation, wrapped in the download
 // frame the phone takes to the lock. A reset gives the slot's next key the
-// next generation, so the lock lets it overwrite the old one.
+// next generation, so the lock lets it overwrite the old one. The
+// credential carries policy.CompactFrom(download time): validity starts at
+// the download (a retry gets the same bytes), blackouts already over cost
+// nothing, and a form narrower than the policy is issued with
+// DownloadResult.Narrowed saying what was lost. A use-limited key that holds
+// a credential is counted by the lock alone: Unlock refuses it online
+// (ReasonUsesAtLock), so offline and online uses never add up past the limit.
 //
 // Admin messages (lockproto W4): with Options.Issuer set, a reset, a
 // deactivation request or a revocation of a key that holds an offline

@@ -442,6 +442,11 @@ type DownloadResult struct {
 	// inside Download): the phone delivers them to the lock before it
 	// unlocks, whoever's key they concern (lockproto W4).
 	Admin [][]byte
+	// Narrowed is non-nil when the credential grants less than the policy
+	// (a *policy.CompactError wrapping policy.ErrLossy naming what was
+	// lost, e.g. validity cut at a later absolute blackout): the owner
+	// should be told, or the key kept online-only.
+	Narrowed error
 }
 
 // DownloadKey downloads a shared key. A wrong code or account is ErrNotPermitted.
@@ -482,7 +487,7 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 			if len(l.LockKey) != 32 {
 				return invalid("holder key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
 			}
-			if _, err := compactOf(k.Settings.Policy, l.Blackouts); err != nil {
+			if _, _, err := compactOf(k.Settings.Policy, l.Blackouts, t.now); err != nil {
 				return err // refused before anything is recorded: no credential could carry the policy
 			}
 		}
@@ -515,7 +520,7 @@ func (s *Service) downloadResult(ctx context.Context, key string, evs []ledger.E
 		return DownloadResult{}, err
 	}
 	res := DownloadResult{Key: d.Key, Lock: d.Lock, Slot: k.Slot, Generation: k.Generation, Settings: k.Settings}
-	res.Credential, res.Download, res.Admin, err = s.issue(ctx, k, l.state.(*LockState))
+	res.Credential, res.Download, res.Admin, res.Narrowed, err = s.issue(ctx, k, l.state.(*LockState))
 	return res, err
 }
 

@@ -55,7 +55,7 @@ type AdminApplied struct {
 // credential sends to its lock; it reports false when there is none (no
 // issuer, no credential issued, or no pairing).
 func (s *Service) adminOf(k *KeyState, l *LockState, typ lockproto.Type) (AdminIssued, bool, error) {
-	if s.issuer == nil || len(k.HolderKey) != 32 || !kindRules[k.Kind].slot || len(l.LockKey) != 32 || k.Slot < 1 || k.Slot > 256 {
+	if !s.credentialed(k) || len(l.LockKey) != 32 || k.Slot < 1 || k.Slot > 256 {
 		return AdminIssued{}, false, nil
 	}
 	a := AdminIssued{Lock: k.Lock, Key: k.ID, Seq: l.nextAdminSeq(), Type: typ, Slot: k.Slot, Generation: k.Generation + 1}

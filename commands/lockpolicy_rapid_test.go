@@ -23,7 +23,7 @@ import (
 // Documented limits of the compact form (policy/doc.go), which is what the
 // credential carries:
 //
-//   - exact (Compact() returns nil): the lock grants exactly when Allowed
+//   - exact (CompactFrom(download time) returns nil): the lock grants exactly when Allowed
 //     does;
 //   - lossy (ErrLossy: an absolute blackout after the start cuts validity
 //     at its start; more distinct windows — after subtracting weekly
@@ -74,7 +74,7 @@ func TestPropLockAgreesWithPolicy(t *testing.T) {
 		if err != nil {
 			rt.Fatal(err)
 		}
-		compact, cerr := pol.Compact()
+		compact, cerr := pol.CompactFrom(e.now) // what the issuer carries: validity from the download on
 		before := e.l.DurablePosition()
 		res, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: key, By: "ann", HolderKey: hk.PublicKey()})
 		if errors.Is(cerr, policy.ErrNotCompact) {
@@ -86,6 +86,9 @@ func TestPropLockAgreesWithPolicy(t *testing.T) {
 		}
 		if err != nil {
 			rt.Fatalf("download: %v", err)
+		}
+		if (res.Narrowed != nil) != errors.Is(cerr, policy.ErrLossy) || res.Narrowed != nil && !errors.Is(res.Narrowed, policy.ErrLossy) {
+			rt.Fatalf("DownloadResult.Narrowed = %v, the compact form's loss %v", res.Narrowed, cerr)
 		}
 		if cerr == nil {
 			exact++

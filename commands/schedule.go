@@ -112,13 +112,19 @@ func decideSchedule(p Policy, l *LockState, now time.Time, uses uint32) string {
 }
 
 // compactOf is the form of a key's policy (with the lock-wide blackouts) an
-// offline credential carries. A lossy form is narrower than the policy,
-// never wider, so it is issued; one that cannot be expressed safely is not.
-func compactOf(p Policy, lock []Blackout) (policy.Compact, error) {
+// offline credential issued at from carries: validity starts no earlier than
+// from, so blackouts already over cost nothing (policy.CompactFrom). A lossy
+// form is narrower than the policy, never wider: it is issued and the loss
+// returned as narrowed (*policy.CompactError wrapping policy.ErrLossy); one
+// that cannot be expressed safely is not issued.
+func compactOf(p Policy, lock []Blackout, from time.Time) (c policy.Compact, narrowed error, err error) {
 	withLock := p.WithBlackouts(lock)
-	c, err := withLock.Compact()
-	if err != nil && !errors.Is(err, policy.ErrLossy) {
-		return policy.Compact{}, &ValidationError{Field: "policy", Reason: "no offline credential can carry it: " + err.Error(), Err: err}
+	c, err = withLock.CompactFrom(from)
+	if errors.Is(err, policy.ErrLossy) {
+		return c, err, nil
 	}
-	return c, nil
+	if err != nil {
+		return policy.Compact{}, nil, &ValidationError{Field: "policy", Reason: "no offline credential can carry it: " + err.Error(), Err: err}
+	}
+	return c, nil, nil
 }

@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"time"
+
 	"maps"
 	"slices"
 
@@ -148,6 +150,7 @@ type KeyState struct {
 	Holder          string      // who downloaded it (or the digital key's user)
 	Email           string
 	Downloaded      bool
+	DownloadedAt    time.Time // when (the credential's validity starts no earlier)
 	HolderKey       []byte
 	PINHash         []byte
 	Uses            uint32 // granted unlocks
@@ -166,7 +169,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	case KeyShared:
 		k.State, k.Method, k.Recipient, k.CodeHash = StateSharing, e.Method, e.Account, e.CodeHash
 	case KeyDownloaded:
-		k.State, k.Holder, k.Downloaded, k.HolderKey = StateDownloaded, e.Holder, true, e.HolderKey
+		k.State, k.Holder, k.Downloaded, k.HolderKey, k.DownloadedAt = StateDownloaded, e.Holder, true, e.HolderKey, ev.Time
 	case KeyEdited:
 		k.Settings = e.Settings
 		_ = k.Settings.Policy.Validate()

@@ -34,6 +34,10 @@ const (
 	ReasonDeleted       = "deleted"
 	ReasonDoor          = "door_not_permitted"
 	ReasonLockBlackout  = "lock_blackout"
+	// ReasonUsesAtLock refuses an online unlock of a use-limited key that
+	// holds an offline credential: the lock counts its uses (uploaded in its
+	// audit), and counting them in two places could grant more than the limit.
+	ReasonUsesAtLock = "uses_at_lock"
 	// Schedule reasons come from the policy: see policyReason.
 )
 
@@ -101,6 +105,8 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 			ev.Reason = stateReason(k.State)
 		case k.Settings.Doors&c.Door == 0:
 			ev.Reason = ReasonDoor
+		case k.Settings.Policy.Uses.Limited && s.credentialed(k):
+			ev.Reason = ReasonUsesAtLock
 		default:
 			ev.Reason = decideSchedule(k.Settings.Policy, l, t.now, k.Uses)
 		}
