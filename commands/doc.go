@@ -2,8 +2,8 @@
 // share To ID or To Code, download, edit, revoke, reset, deactivate, delete,
 // unlock — as a command that decides against the current state and appends
 // events to the ledger. One key model serves share (offline) keys, digital
-// keys and intercom keys; the kinds differ only in a table of rules
-// (Allows), not in code paths.
+// keys, intercom keys and online keys; the kinds differ only in a table of
+// rules (Allows) and in delivery, not in code paths.
 //
 // # Usage
 //
@@ -21,8 +21,10 @@
 // "account-<id>" (registration, address book), "lock-<id>" (owner, zone,
 // slots and their generations, PIN hashes in use, lock-wide blackouts),
 // "key-<id>" (a key's lifecycle, unlock attempts and the notifications they
-// cause), "outbox" (acknowledgements) and "lockaudit-<lock>" (the lock's
-// uploaded audit records; the lock stream holds its admin messages). Rules across keys (a slot holds
+// cause), "outbox" (acknowledgements), "sharecode-<hash>" (redeeming a code
+// without knowing its key), "group-<lock>" (online keys, below) and
+// "lockaudit-<lock>" (the lock's uploaded audit records; the lock stream
+// holds its admin messages). Rules across keys (a slot holds
 // one key, a PIN is unique on its lock) live in the lock stream, and a
 // command that touches them appends to the key and the lock stream in one
 // atomic AppendMulti with an exact expected version for each.
@@ -139,6 +141,23 @@
 // too, in any order) add nothing twice and lose nothing.
 // A batch that does not verify is *AuditError (ErrAudit, and lockproto's
 // ErrMAC, ErrMalformed or ErrWrongLock), an unknown lock *NotFoundError.
+//
+// Online keys (seed 000, O1–O6): every operation is authorised online
+// against the lock's group stream "group-<lock>". TurnOnNetwork seals the
+// lock's master code for an operating duration; TurnOffNetwork (or the
+// duration ending, seen by the next command) shreds it, and online keys of
+// the lock are refused (ErrNetworkOff, reason network_off). InviteMember,
+// AcceptInvitation (personal password kept as a sealed argon2id hash, own
+// lock name), DeclineInvitation (the owner is notified), WithdrawInvitation,
+// SetMemberPermissions and RemoveMember manage the group; an online key is
+// assigned to at most MaxOnlineAccounts accounts, members and open
+// invitations together (ErrGroupFull, *GroupFullError). UnlockOnline checks
+// membership, password (MaxPasswordFailures wrong ones lock the member out
+// for LockoutDuration), permissions, schedule and network management, and
+// records the attempt granted or denied with its reason. GroupStatus lists
+// members, invitations and permissions. One stream per lock makes the
+// 5-account bound, the lockout counter and every decision exact under
+// concurrency.
 //
 // Who reads a lock's history (O5, H1): projections answer queries and know
 // no callers, so a backend asks CanViewHistory(lock, account) first — the

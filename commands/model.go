@@ -11,7 +11,7 @@ const (
 	KindShare    Kind = 1 // offline share key in a lock slot (seeds 001, 002)
 	KindDigital  Kind = 2 // digital key made for a user: PIN, app or keycard (seed 003)
 	KindIntercom Kind = 3 // intercom key (seed 004)
-	// KindOnline = 4 is reserved for online keys (issue 5).
+	// KindOnline (4), online keys, is defined with them in online.go.
 )
 
 func (k Kind) String() string {

@@ -29,7 +29,7 @@ func subcommands() []command {
 	return []command{
 		{"verify", "[-digest POS:HASH] DIR", "check every record and the hash chain; print the head digest", verifyHelp, runVerify},
 		{"events", "[-from POS] [-n COUNT] [-tail COUNT] DIR", "print events as JSON lines, oldest first", eventsHelp, runEvents},
-		{"history", "(-lock ID | -key ID | -account ID) [-since T] [-until T] [-n COUNT] [-tz ZONE] [-json] [-replay] DIR",
+		{"history", "(-lock ID | -key ID | -account ID) [-since T] [-until T] [-n COUNT] [-by-position] [-tz ZONE] [-json] [-replay] DIR",
 			"print the history of a lock, key or account", historyHelp, runHistory},
 		{"keys", "(-lock ID | -owner ID | -holder ID) [-at T] [-tz ZONE] [-json] [-replay] DIR",
 			"list keys with their status at an instant", keysHelp, runKeys},

@@ -19,7 +19,7 @@ import (
 //
 //   - stored read models at the log head: queried where they are;
 //   - behind the head (a process stopped before its projections applied the
-//     last events) or -replay: the read models are copied into an in-memory
+//     last events): the read models are copied into an in-memory
 //     state space and the missing events applied there — the log is still
 //     read from the directory, so history reads the real events;
 //   - absent (no checkpoint) or -replay: the whole log is replayed into an
