@@ -25,6 +25,14 @@
 // that one 24-byte record. Results are exactly those of t.In(loc).Zone().
 // WithLocation with a location that LoadZone did not return is not cached.
 //
+// Validate (and WithLocation) also turn the weekly rules — windows and
+// weekly blackouts — into one bit per minute of the week (2.5 KB per
+// policy), so Allowed tests a bit instead of walking the windows; the bits
+// are exactly what the windows and blackouts say (property-tested). A policy
+// whose Windows or Blackouts slices were reassigned or appended to after
+// Validate (and WithBlackouts' result) is decided from the rules themselves;
+// edit elements in place only with Validate again.
+//
 // An unknown zone is a *ValidationError wrapping ErrUnknownZone (and
 // ErrInvalid); Allowed on such a policy fails closed with InvalidPolicy.
 // Validate reports every problem at once (errors.Join).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 	_ "time/tzdata" // zone data on machines without /usr/share/zoneinfo
+	"unsafe"
 )
 
 // Errors. Every validation problem wraps ErrInvalid; an unknown zone also
@@ -88,7 +89,88 @@ type Policy struct {
 	Blackouts  []Blackout
 	Zone       string
 
-	tz *zone // resolved Zone, set by Validate or WithLocation (shared per zone, see zone.go)
+	tz *zone     // resolved Zone, set by Validate or WithLocation (shared per zone, see zone.go)
+	wk *weekMask // Windows and weekly Blackouts as minute-of-week bits, set by Validate
+}
+
+// weekMask holds a valid policy's weekly rules as one bit per minute of the
+// week (bit 0 = Sunday 00:00), so Allowed tests a bit instead of walking the
+// windows; it says nothing the rules do not (covers decides every bit).
+type weekMask struct {
+	open, black weekBits
+	absolute    bool // some blackout is absolute (checked by instant)
+	// The slices it was built from: a policy whose Windows or Blackouts
+	// were reassigned or appended to since Validate walks them instead.
+	// (Editing elements in place needs Validate again, as the doc says.)
+	windows   *Window
+	nWindows  int
+	blackouts *Blackout
+	nBlack    int
+}
+
+// current reports whether w was built from p's present Windows and Blackouts.
+func (w *weekMask) current(p *Policy) bool {
+	return w.windows == unsafe.SliceData(p.Windows) && w.nWindows == len(p.Windows) &&
+		w.blackouts == unsafe.SliceData(p.Blackouts) && w.nBlack == len(p.Blackouts)
+}
+
+type weekBits [(7*MinutesPerDay + 63) / 64]uint64
+
+func (m *weekBits) set(days Weekdays, from, to uint16) {
+	f, t := min(int(from), MinutesPerDay), min(int(to), MinutesPerDay)
+	for d := range 7 {
+		if days&(1<<d) == 0 {
+			continue
+		}
+		day, next := d*MinutesPerDay, (d+1)%7*MinutesPerDay
+		switch {
+		case f < t:
+			m.setRange(day+f, day+t)
+		case f > t: // crosses midnight: belongs to the day it starts
+			m.setRange(day+f, day+MinutesPerDay)
+			m.setRange(next, next+t)
+		}
+	}
+}
+
+func (m *weekBits) setRange(lo, hi int) {
+	for i := lo; i < hi; {
+		if i%64 == 0 && i+64 <= hi {
+			m[i/64] = ^uint64(0)
+			i += 64
+			continue
+		}
+		m[i/64] |= 1 << (i % 64)
+		i++
+	}
+}
+
+func newWeekMask(p *Policy) *weekMask {
+	w := &weekMask{windows: unsafe.SliceData(p.Windows), nWindows: len(p.Windows),
+		blackouts: unsafe.SliceData(p.Blackouts), nBlack: len(p.Blackouts)}
+	if len(p.Windows) == 0 {
+		for i := range 7 * MinutesPerDay {
+			w.open[i/64] |= 1 << (i % 64)
+		}
+	}
+	for _, win := range p.Windows {
+		w.open.set(win.Days, win.From, win.To)
+	}
+	for _, b := range p.Blackouts {
+		if b.Days != 0 {
+			w.black.set(b.Days, b.From, b.To)
+		} else {
+			w.absolute = true
+		}
+	}
+	return w
+}
+
+// minuteOfWeek is the minute of the week (0 = Sunday 00:00) of a Unix time
+// read at a UTC offset.
+func minuteOfWeek(unix int64, offset int) int {
+	wd, m := wall(unix, offset)
+	return int(wd)*MinutesPerDay + m
 }
 
 // LoadZone resolves an IANA zone name, caching the result. "" is UTC;
@@ -107,6 +189,7 @@ func (p Policy) WithLocation(loc *time.Location) Policy {
 	if p.Zone == "UTC" {
 		p.Zone = ""
 	}
+	p.wk = newWeekMask(&p) // bit for bit what covers decides, valid or not
 	return p
 }
 
@@ -125,11 +208,14 @@ func (p Policy) WithBlackouts(lock []Blackout) Policy {
 	}
 	b := make([]Blackout, 0, len(p.Blackouts)+len(lock))
 	p.Blackouts = append(append(b, p.Blackouts...), lock...)
+	p.wk = nil // the weekly rules changed: Allowed walks them (or Validate again)
 	return p
 }
 
-// Validate reports every problem (errors.Join) and caches the resolved zone,
-// so that Allowed and NextOpen do not allocate. Call it after decoding.
+// Validate reports every problem (errors.Join) and caches the resolved zone
+// and, for a valid policy, its weekly rules as a minute-of-week bit map, so
+// that Allowed and NextOpen do not allocate and Allowed tests one bit. Call
+// it after decoding, and again after changing a validated policy's fields.
 func (p *Policy) Validate() error {
 	var errs []error
 	bad := func(field string, v any, reason string) {
@@ -170,6 +256,10 @@ func (p *Policy) Validate() error {
 		errs = append(errs, err)
 	} else {
 		p.tz = z
+	}
+	p.wk = nil
+	if len(errs) == 0 {
+		p.wk = newWeekMask(p)
 	}
 	return errors.Join(errs...)
 }
@@ -278,7 +368,30 @@ func (p *Policy) Allowed(at time.Time, usesSoFar uint32) Reason {
 	} else {
 		off = z.lookup(at).off
 	}
+	if w := p.wk; w != nil && w.current(p) {
+		i := minuteOfWeek(u, off)
+		if w.open[i/64]&(1<<(i%64)) == 0 {
+			return OutsideWindow
+		}
+		if w.black[i/64]&(1<<(i%64)) != 0 {
+			return InBlackout
+		}
+		if w.absolute {
+			return p.absoluteBlackout(at)
+		}
+		return Granted
+	}
 	return p.weekly(at, u, off)
+}
+
+// absoluteBlackout is InBlackout if an absolute blackout covers at.
+func (p *Policy) absoluteBlackout(at time.Time) Reason {
+	for i := range p.Blackouts {
+		if b := &p.Blackouts[i]; b.Days == 0 && !at.Before(b.Start) && at.Before(b.End) {
+			return InBlackout
+		}
+	}
+	return Granted
 }
 
 // weekly applies windows and blackouts at an instant (u = at.Unix()) whose

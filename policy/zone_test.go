@@ -173,3 +173,60 @@ func TestZoneSharedDeepEqual(t *testing.T) {
 		t.Fatalf("own location: %v", c.Allowed(at, 0))
 	}
 }
+
+// Allowed's minute-of-week bits never outlive the rules they were built
+// from: reassigning or appending windows, or adding lock-wide blackouts,
+// after Validate is still decided by the present rules.
+func TestWeekMaskFollowsRuleChanges(t *testing.T) {
+	loc, _ := LoadZone("Europe/Berlin")
+	tue10 := time.Date(2026, 3, 3, 10, 30, 0, 0, loc)
+	p := Policy{Zone: "Europe/Berlin", Windows: []Window{{Days: Days(time.Monday), From: 600, To: 720}}}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Allowed(tue10, 0); r != OutsideWindow {
+		t.Fatalf("Tuesday with a Monday window: %v", r)
+	}
+	p.Windows = append(p.Windows, Window{Days: Days(time.Tuesday), From: 600, To: 720})
+	if r := p.Allowed(tue10, 0); r != Granted {
+		t.Fatalf("after appending a Tuesday window: %v", r)
+	}
+	p.Windows = []Window{{Days: Days(time.Tuesday), From: 0, To: 60}}
+	if r := p.Allowed(tue10, 0); r != OutsideWindow {
+		t.Fatalf("after reassigning the windows: %v", r)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	q := Policy{Zone: "Europe/Berlin"}
+	if err := q.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	closed := q.WithBlackouts([]Blackout{{Days: EveryDay, From: 600, To: 660}})
+	if r := closed.Allowed(tue10, 0); r != InBlackout {
+		t.Fatalf("lock-wide blackout added after Validate: %v", r)
+	}
+	if r := q.Allowed(tue10, 0); r != Granted {
+		t.Fatalf("the key's own policy changed: %v", r)
+	}
+}
+
+// The minute-of-week bits say exactly what covers says, for any range,
+// valid or not.
+func TestWeekBitsEqualCovers(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		days := Weekdays(rapid.Uint8().Draw(t, "days"))
+		from := uint16(rapid.IntRange(0, 1500).Draw(t, "from"))
+		to := uint16(rapid.IntRange(0, 1500).Draw(t, "to"))
+		var m weekBits
+		m.set(days, from, to)
+		for d := time.Sunday; d <= time.Saturday; d++ {
+			for minute := 0; minute < MinutesPerDay; minute++ {
+				i := int(d)*MinutesPerDay + minute
+				if got, want := m[i/64]&(1<<(i%64)) != 0, covers(days, from, to, d, minute); got != want {
+					t.Fatalf("days %08b [%d, %d) at %v %d: bit %v, covers %v", days, from, to, d, minute, got, want)
+				}
+			}
+		}
+	})
+}
