@@ -90,23 +90,12 @@ func runHistory(ctx context.Context, fs *flags, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	reg, err := newRegistry()
-	if err != nil {
-		return err
-	}
-	l, err := openLedger(dir, reg)
+	l, s, err := openServed(ctx, dir, *replay, what, id)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	s, err := serve(ctx, l, *replay)
-	if err != nil {
-		return err
-	}
 	defer s.Close()
-	if err := known(ctx, s, what, id); err != nil {
-		return err
-	}
 	// Pages are printed as they come: JSON lines stream; the table is
 	// aligned over all its rows, so tabwriter holds its text until the end
 	// (nothing is printed if the first page turns out to be an error).

@@ -87,23 +87,12 @@ func runKeys(ctx context.Context, fs *flags, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	reg, err := newRegistry()
-	if err != nil {
-		return err
-	}
-	l, err := openLedger(dir, reg)
+	l, s, err := openServed(ctx, dir, *replay, what, id)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	s, err := serve(ctx, l, *replay)
-	if err != nil {
-		return err
-	}
 	defer s.Close()
-	if err := known(ctx, s, what, id); err != nil {
-		return err
-	}
 	var keys []projections.KeyView
 	switch what {
 	case "-lock":

@@ -139,6 +139,29 @@ func (s *served) note() string {
 		s.stored, s.head, s.applied)
 }
 
+// openServed opens dir read-only with the commands catalogue, serves its
+// read models (see serve) and checks that the lock or key asked about
+// (what = "-lock" or "-key") exists. The caller closes s, then l.
+func openServed(ctx context.Context, dir string, replay bool, what, id string) (l *ledger.Ledger, s *served, err error) {
+	reg, err := newRegistry()
+	if err != nil {
+		return nil, nil, err
+	}
+	if l, err = openLedger(dir, reg); err != nil {
+		return nil, nil, err
+	}
+	if s, err = serve(ctx, l, replay); err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	if err = known(ctx, s, what, id); err != nil {
+		s.Close()
+		l.Close()
+		return nil, nil, err
+	}
+	return l, s, nil
+}
+
 // serve returns read models of l at its head without writing to l: the
 // stored ones if current, else a copy caught up in memory, or with replay
 // (or none stored) a full replay in memory. l must be read-only and opened
