@@ -99,7 +99,7 @@ func (e Expect) check(actual uint64) bool {
 
 // NewEvent is an event to append. Data's Go type must be registered.
 type NewEvent struct {
-	ID   uuid.UUID // idempotency key; zero means a random ID (no idempotency)
+	ID   uuid.UUID // idempotency key; zero means a generated UUIDv7 (no idempotency)
 	Data any
 	Time time.Time // zero means the ledger clock
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/google/uuid"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -437,5 +438,50 @@ func TestRetryComparesPayloadValues(t *testing.T) {
 	var re *IDReusedError
 	if !errors.As(err, &re) || re.ID != tid(1) || re.Position != 1 || re.Differs != "payload" {
 		t.Fatalf("retry with a changed map value: %v, want IDReusedError for the payload at 1", err)
+	}
+}
+
+// Generated IDs are UUIDv7 carrying the ledger clock, so later appends sort
+// after earlier ones (the ID index grows at its end); within a millisecond
+// they differ in their random bits.
+func TestGeneratedIDsAreV7(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	l, err := Open("", &Options{InMemory: true, Registry: testRegistry(t), Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var ids []uuid.UUID
+	for i := range 3 {
+		now = now.Add(time.Duration(i) * time.Millisecond) // +0, +1, +2 ms
+		res, err := l.Append(bg, "s", ExpectAny, NewEvent{Data: testNote{}}, NewEvent{Data: testNote{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := res.First; p <= res.Last; p++ {
+			ev, err := l.EventAt(bg, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.ID.Version() != 7 || ev.ID.Variant() != uuid.RFC4122 {
+				t.Fatalf("position %d: ID %s is version %d, variant %v", p, ev.ID, ev.ID.Version(), ev.ID.Variant())
+			}
+			sec, nsec := ev.ID.Time().UnixTime()
+			if got := time.Unix(sec, nsec); !got.Equal(now) {
+				t.Fatalf("position %d: ID time %v, want the append's %v", p, got.UTC(), now)
+			}
+			ids = append(ids, ev.ID)
+		}
+	}
+	if ids[0] == ids[1] {
+		t.Fatalf("two events of one append got the same ID %s", ids[0])
+	}
+	for i := 2; i < len(ids); i += 2 { // each append's IDs sort after the previous append's
+		if bytes.Compare(ids[i][:], ids[i-1][:]) <= 0 || bytes.Compare(ids[i][:], ids[i-2][:]) <= 0 {
+			t.Fatalf("ID %s of a later millisecond sorts before %s", ids[i], ids[i-1])
+		}
+	}
+	if _, err := l.EventByID(bg, ids[3]); err != nil {
+		t.Fatalf("EventByID of a generated ID: %v", err)
 	}
 }
