@@ -46,11 +46,25 @@ func pebbleOptions() *pebble.Options {
 		// memtable means fewer, larger flushes and less L0 compaction.
 		MemTableSize: 32 << 20,
 	}
+	// Every flushed or compacted table holds keys of one kind only (one
+	// first byte: log, stream index, ID index, state ...). The log and the ID
+	// index of time-ordered IDs then grow at their ends in tables that
+	// overlap nothing, so compactions move them instead of rewriting them, and
+	// looking up a new ID probes no table.
+	po.Experimental.SpanPolicyFunc = splitByKind
 	for i := range po.Levels {
 		// Bloom filters make the idempotency lookup of a new event ID cheap.
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	return po
+}
+
+// splitByKind ends each output table where the keys' first byte changes.
+func splitByKind(start []byte) (pebble.SpanPolicy, []byte, error) {
+	if len(start) == 0 || start[0] == 0xff {
+		return pebble.SpanPolicy{}, nil, nil
+	}
+	return pebble.SpanPolicy{}, []byte{start[0] + 1}, nil
 }
 
 // Expect is an expected-version condition for an append.

@@ -485,3 +485,51 @@ func TestGeneratedIDsAreV7(t *testing.T) {
 		t.Fatalf("EventByID of a generated ID: %v", err)
 	}
 }
+
+// Flushes and compactions cut tables where the key kind changes, so the log,
+// the two indexes and the state space never share a table (see splitByKind).
+func TestTablesHoldOneKind(t *testing.T) {
+	l := openMem(t)
+	for i := range 20 {
+		evs := make([]NewEvent, 100)
+		for j := range evs {
+			evs[j] = tev(uint64(i*100 + j + 1))
+		}
+		if _, err := l.Append(bg, fmt.Sprintf("s%d", i%3), ExpectAny, evs...); err != nil {
+			t.Fatal(err)
+		}
+		var b StateBatch
+		b.Set([]byte(fmt.Sprintf("row%d", i)), []byte("v"))
+		b.SetCheckpoint("p", uint64(i*100+100))
+		if err := l.ApplyState(bg, &b); err != nil {
+			t.Fatal(err)
+		}
+		if i%5 == 4 {
+			if err := l.db.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.db.Compact(bg, []byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatal(err)
+	}
+	levels, err := l.db.SSTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[byte]bool{}
+	for _, tables := range levels {
+		for _, tb := range tables {
+			lo, hi := tb.Smallest.UserKey, tb.Largest.UserKey
+			if lo[0] != hi[0] {
+				t.Fatalf("a table holds keys %q .. %q of two kinds", lo, hi)
+			}
+			kinds[lo[0]] = true
+		}
+	}
+	for _, k := range []byte{prefixMeta, prefixCheckpoint, prefixID, prefixLog, prefixStream, prefixState} {
+		if !kinds[k] {
+			t.Fatalf("no table holds keys of kind %q (have %v)", k, kinds)
+		}
+	}
+}
