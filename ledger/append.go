@@ -110,6 +110,9 @@ func (l *Ledger) AppendMulti(ctx context.Context, appends ...StreamAppend) (res 
 	// Read-your-writes: readers see up to the watermark, which may trail this
 	// batch by a goroutine hand-off; a retry waits until the original is
 	// durable. Either way every read now sees them.
+	if l.durable.Load() >= r.res.Last {
+		return r.res, nil
+	}
 	if err := l.WaitDurable(context.WithoutCancel(ctx), r.res.Last); err != nil && (r.retry || !errors.Is(err, ErrClosed)) {
 		return AppendResult{}, err
 	}
@@ -188,7 +191,9 @@ func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
 		l.heads[a.Stream] = versions[i]
 	}
 	for i := range r.evs {
-		l.recent.add(r.evs[i].pos, r.evs[i].id)
+		if !r.evs[i].random {
+			l.recent.add(r.evs[i].pos, r.evs[i].id)
+		}
 	}
 	r.res = AppendResult{First: first, Last: l.lastPos, Versions: versions}
 	g.t = ticket{last: l.lastPos, hash: hash}
@@ -586,8 +591,10 @@ func (l *Ledger) recentHit(evs []prepared, seen uint64) bool {
 	return false
 }
 
-// recentIDs holds the IDs of the most recently sequenced events: every event
-// at a position above floor is in ids.
+// recentIDs holds the caller-supplied IDs of the most recently sequenced
+// events: every such event at a position above floor is in ids. Generated IDs
+// are left out: nobody can know one before its append is durable, and then
+// the lookup before the lock finds it in Pebble.
 type recentIDs struct {
 	ids   map[uuid.UUID]uint64
 	ring  []recentEntry
