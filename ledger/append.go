@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
@@ -194,6 +195,7 @@ func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
 		if !r.evs[i].random {
 			l.recent.add(r.evs[i].pos, r.evs[i].id)
 		}
+		l.maxID.raise(r.evs[i].id)
 	}
 	r.res = AppendResult{First: first, Last: l.lastPos, Versions: versions}
 	g.t = ticket{last: l.lastPos, hash: hash}
@@ -530,12 +532,16 @@ func (l *Ledger) getRecord(pos uint64) (record, error) {
 
 // anyIDStored reports whether any event ID is already in the index, using one
 // iterator over the sorted IDs.
+//
+// IDs above the largest one sequenced so far are skipped: with time-ordered
+// IDs (UUIDv7) that is nearly every new one, and it needs no read at all.
 func (l *Ledger) anyIDStored(evs []prepared) (found bool, err error) {
 	defer l.guard(&err, false)
 	keys := make([][]byte, 0, len(evs))
 	var buf []byte // every key in one allocation
+	hi, lo := l.maxID.load()
 	for i := range evs {
-		if !evs[i].random {
+		if !evs[i].random && !idAbove(evs[i].id, hi, lo) {
 			if buf == nil {
 				buf = make([]byte, 0, 17*(len(evs)-i))
 			}
@@ -626,4 +632,39 @@ func (r *recentIDs) add(pos uint64, id uuid.UUID) {
 		r.head = (r.head + 1) % recentWindow
 	}
 	r.ids[id] = pos
+}
+
+// maxIDs is the largest event ID sequenced (stored or about to be), as two
+// big-endian halves behind a sequence lock: written under l.seq, read without
+// it by the lookup before the lock. Read after l.assigned, it covers every ID
+// at a position up to that.
+type maxIDs struct {
+	seq    atomic.Uint64 // odd while a write is in progress
+	hi, lo atomic.Uint64
+}
+
+func (m *maxIDs) raise(id uuid.UUID) {
+	if !idAbove(id, m.hi.Load(), m.lo.Load()) {
+		return
+	}
+	m.seq.Add(1)
+	m.hi.Store(binary.BigEndian.Uint64(id[:8]))
+	m.lo.Store(binary.BigEndian.Uint64(id[8:]))
+	m.seq.Add(1)
+}
+
+func (m *maxIDs) load() (hi, lo uint64) {
+	for {
+		s := m.seq.Load()
+		hi, lo = m.hi.Load(), m.lo.Load()
+		if s&1 == 0 && m.seq.Load() == s {
+			return hi, lo
+		}
+	}
+}
+
+// idAbove reports whether id sorts after the ID with halves hi, lo.
+func idAbove(id uuid.UUID, hi, lo uint64) bool {
+	h := binary.BigEndian.Uint64(id[:8])
+	return h > hi || h == hi && binary.BigEndian.Uint64(id[8:]) > lo
 }

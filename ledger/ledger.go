@@ -184,6 +184,7 @@ type Ledger struct {
 	lastHash [32]byte
 	heads    map[string]uint64 // cached stream versions, including unsynced ones
 	recent   recentIDs         // IDs sequenced lately, for the lookup done before the lock
+	maxID    maxIDs            // the largest ID sequenced, for the lookup done before the lock
 	hasher   hash.Hash         // SHA-256 for the chain
 	key      []byte            // scratch space
 	assigned atomic.Uint64     // last position applied to Pebble, for readers
@@ -327,12 +328,30 @@ func (l *Ledger) load(readOnly bool) error {
 	if err := it.Error(); err != nil {
 		return err
 	}
+	if err := l.loadMaxID(); err != nil {
+		return err
+	}
 	// Everything recovered by Open counts as durable.
 	l.assigned.Store(l.lastPos)
 	l.recent.floor = l.lastPos
 	l.durable.Store(l.lastPos)
 	l.durableHash = l.lastHash
 	return nil
+}
+
+// loadMaxID reads the largest ID in the ID index.
+func (l *Ledger) loadMaxID() error {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixID}, UpperBound: []byte{prefixID + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	if it.Last() {
+		var id uuid.UUID
+		copy(id[:], it.Key()[1:]) // a malformed key still gives an upper bound
+		l.maxID.raise(id)
+	}
+	return it.Error()
 }
 
 // Close waits for in-flight operations, then closes the store. Later calls

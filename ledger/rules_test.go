@@ -533,3 +533,47 @@ func TestTablesHoldOneKind(t *testing.T) {
 		}
 	}
 }
+
+// The lookup before the lock skips IDs above the largest one sequenced; that
+// bound survives a reopen, so retrying the newest append is still a retry and
+// reusing its ID elsewhere is still refused.
+func TestRetryOfNewestIDAfterReopen(t *testing.T) {
+	fs := vfs.NewMem()
+	open := func() *Ledger {
+		l, err := Open("d", &Options{FS: fs, Registry: testRegistry(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := open()
+	first, err := l.Append(bg, "a", ExpectAny, tev(10), tev(20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = open()
+	defer l.Close()
+	again, err := l.Append(bg, "a", ExpectAny, tev(10), tev(20))
+	if err != nil || again.First != first.First || again.Last != first.Last {
+		t.Fatalf("retry after reopen = %+v, %v; want %+v", again, err, first)
+	}
+	if _, err := l.Append(bg, "b", ExpectAny, tev(20)); !errors.Is(err, ErrDuplicateID) {
+		t.Fatalf("newest ID reused in one event: %v, want ErrDuplicateID", err)
+	}
+	var reused *IDReusedError
+	if _, err := l.Append(bg, "b", ExpectAny, NewEvent{ID: tid(20), Data: testNote{}}, NewEvent{ID: tid(10), Data: testNote{}}); !errors.As(err, &reused) && !errors.Is(err, ErrDuplicateID) {
+		t.Fatalf("newest IDs reused in another stream: %v", err)
+	}
+	if _, err := l.Append(bg, "a", ExpectAny, tev(30)); err != nil {
+		t.Fatalf("an ID above the newest: %v", err)
+	}
+	if _, err := l.Append(bg, "a", ExpectAny, tev(30)); err != nil {
+		t.Fatalf("retry of it: %v", err)
+	}
+	if v, _ := l.StreamVersion(bg, "a"); v != 3 {
+		t.Fatalf("stream a at version %d, want 3 (no duplicates)", v)
+	}
+}
