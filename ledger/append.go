@@ -537,13 +537,14 @@ func (l *Ledger) getRecord(pos uint64) (record, error) {
 // IDs (UUIDv7) that is nearly every new one, and it needs no read at all.
 func (l *Ledger) anyIDStored(evs []prepared) (found bool, err error) {
 	defer l.guard(&err, false)
-	keys := make([][]byte, 0, len(evs))
+	var keys [][]byte
 	var buf []byte // every key in one allocation
 	hi, lo := l.maxID.load()
 	for i := range evs {
 		if !evs[i].random && !idAbove(evs[i].id, hi, lo) {
 			if buf == nil {
 				buf = make([]byte, 0, 17*(len(evs)-i))
+				keys = make([][]byte, 0, len(evs)-i)
 			}
 			start := len(buf)
 			buf = append(buf, prefixID)
