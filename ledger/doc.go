@@ -44,9 +44,15 @@
 // *IDReusedError (errors.Is ErrIDReused and ErrDuplicateID): payloads are
 // compared as bytes, and if those differ (msgpack does not order map keys) as
 // decoded values. Event times are not compared (a retry is stamped anew). A
-// zero ID is replaced by a random one (no idempotency for that event, and no
-// index lookup). The lookup of caller IDs happens before the sequencer lock;
-// appends sequenced meanwhile are caught by an in-memory window of recent IDs.
+// zero ID is replaced by a generated UUIDv7 (RFC 9562: the append's Unix
+// milliseconds from the ledger clock, then 74 random bits): no idempotency
+// for that event and no index lookup; generated IDs sort by append time (and
+// so reveal it). The lookup of caller IDs happens before the sequencer lock;
+// appends sequenced meanwhile are caught by an in-memory window of recent
+// caller IDs. An ID above the largest one stored or sequenced (kept in memory,
+// read from the index at Open) cannot be stored and is not looked up: that
+// saves the read when every ID a caller uses is time-ordered (UUIDv7), and
+// rarely otherwise, since one random (v4, v5) ID raises the bound near the top.
 //
 // Visibility: Pebble makes a batch readable before its sync completes. Readers
 // here never see such an event: ReadAll, Follow and Subscribe stop at
@@ -130,9 +136,17 @@
 //	'c' name                      -> position(8)          subscriber checkpoints
 //	'v' key                       -> value                state space
 //
-// Open reads the format marker and the last log record (for the tail position
-// and chain hash); it never scans the log, so its time and memory do not grow
-// with the log. Stream names are 1..1024 bytes of UTF-8 without NUL.
+// Every table Pebble flushes or compacts holds keys of one kind (one prefix
+// byte; Options.Experimental.SpanPolicyFunc ends a table where the prefix
+// changes). The log, and the ID index of time-ordered IDs, then grow at their
+// ends in tables that overlap no other, so compactions move those tables
+// instead of rewriting them and a lookup of a new ID probes none of them.
+//
+// Open reads the format marker, the last log record (for the tail position
+// and chain hash) and the last ID-index key (if that read fails, the lookup
+// skip is off until the next Open; Verify names the damage); it never scans
+// the log, so its time and memory do not grow with the log. Stream names are
+// 1..1024 bytes of UTF-8 without NUL.
 //
 // # Storage interface
 //

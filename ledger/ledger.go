@@ -328,9 +328,7 @@ func (l *Ledger) load(readOnly bool) error {
 	if err := it.Error(); err != nil {
 		return err
 	}
-	if err := l.loadMaxID(); err != nil {
-		return err
-	}
+	l.loadMaxID()
 	// Everything recovered by Open counts as durable.
 	l.assigned.Store(l.lastPos)
 	l.recent.floor = l.lastPos
@@ -339,19 +337,22 @@ func (l *Ledger) load(readOnly bool) error {
 	return nil
 }
 
-// loadMaxID reads the largest ID in the ID index.
-func (l *Ledger) loadMaxID() error {
+// loadMaxID reads the largest ID in the ID index. The ID index is derived
+// data: if it cannot be read, Open goes on with the skip of the lookup
+// turned off (every ID is looked up) and Verify reports the damage.
+func (l *Ledger) loadMaxID() {
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixID}, UpperBound: []byte{prefixID + 1}})
+	if err == nil {
+		if it.Last() {
+			var id uuid.UUID
+			copy(id[:], it.Key()[1:]) // a malformed key still gives an upper bound
+			l.maxID.raise(id)
+		}
+		err = errors.Join(it.Error(), it.Close())
+	}
 	if err != nil {
-		return err
+		l.maxID.raise(uuid.Max)
 	}
-	defer it.Close()
-	if it.Last() {
-		var id uuid.UUID
-		copy(id[:], it.Key()[1:]) // a malformed key still gives an upper bound
-		l.maxID.raise(id)
-	}
-	return it.Error()
 }
 
 // Close waits for in-flight operations, then closes the store. Later calls

@@ -577,3 +577,54 @@ func TestRetryOfNewestIDAfterReopen(t *testing.T) {
 		t.Fatalf("stream a at version %d, want 3 (no duplicates)", v)
 	}
 }
+
+// A generated ID read back from the log and appended again is a reused ID,
+// though generated IDs skip the recent-ID window: the lookup bound covers
+// them.
+func TestGeneratedIDReusedIsRefused(t *testing.T) {
+	l := openMem(t)
+	res, err := l.Append(bg, "a", ExpectAny, NewEvent{Data: testNote{Text: "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := l.EventAt(bg, res.First)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(bg, "b", ExpectAny, NewEvent{ID: ev.ID, Data: testNote{Text: "x"}}); !errors.Is(err, ErrDuplicateID) {
+		t.Fatalf("generated ID %s appended again to another stream: %v, want ErrDuplicateID", ev.ID, err)
+	}
+	if _, err := l.Append(bg, "a", ExpectAny, NewEvent{ID: ev.ID, Data: testNote{Text: "x"}}); err != nil {
+		t.Fatalf("the same event under its read-back ID is a retry: %v", err)
+	}
+	if v, _ := l.StreamVersion(bg, "a"); v != 1 {
+		t.Fatalf("stream a at version %d, want 1", v)
+	}
+}
+
+// A retry long after its append, once the recent-ID window has moved on, is
+// found by the lookup before the lock: the bound of the lookup skip counts
+// every ID sequenced, not just those read at Open.
+func TestRetryBeyondRecentWindow(t *testing.T) {
+	l := openMem(t)
+	first, err := l.Append(bg, "a", ExpectAny, tev(1<<40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := make([]NewEvent, 1000)
+	for n := uint64(1); n <= recentWindow+1000; n += uint64(len(evs)) {
+		for i := range evs {
+			evs[i] = tev(n + uint64(i))
+		}
+		if _, err := l.Append(bg, "b", ExpectAny, evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, err := l.Append(bg, "a", ExpectAny, tev(1<<40))
+	if err != nil || again.First != first.First {
+		t.Fatalf("retry beyond the recent window = %+v, %v; want position %d", again, err, first.First)
+	}
+	if v, _ := l.StreamVersion(bg, "a"); v != 1 {
+		t.Fatalf("stream a at version %d, want 1 (the retry was appended again)", v)
+	}
+}
