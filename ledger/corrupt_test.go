@@ -27,6 +27,22 @@ func fill(t testing.TB, l *Ledger, n int) {
 	}
 }
 
+// flushedLedger opens a ledger in directory "db" of a new in-memory
+// filesystem, fills it with n events and flushes them into tables.
+func flushedLedger(t *testing.T, n int) (vfs.FS, *Registry, *Ledger) {
+	t.Helper()
+	fs, reg := vfs.NewMem(), testRegistry(t)
+	l, err := Open("db", &Options{FS: fs, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, l, n)
+	if err := l.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return fs, reg, l
+}
+
 func rawRecord(t *testing.T, l *Ledger, pos uint64) []byte {
 	t.Helper()
 	v, c, err := l.db.Get(logKey(pos))
@@ -141,16 +157,7 @@ func TestCheckDigestCatchesRewrittenChain(t *testing.T) {
 // Flipping a byte in an sstable on disk is caught by Pebble's block checksum;
 // Verify reports it as corruption at or before the damaged record.
 func TestVerifyCatchesDamagedTable(t *testing.T) {
-	fs := vfs.NewMem()
-	reg := testRegistry(t)
-	l, err := Open("db", &Options{FS: fs, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fill(t, l, 200)
-	if err := l.db.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	fs, reg, l := flushedLedger(t, 200)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +185,7 @@ func TestVerifyCatchesDamagedTable(t *testing.T) {
 	if !damaged {
 		t.Fatal("payload not found verbatim in any table")
 	}
-	l, err = Open("db", &Options{FS: fs, Registry: reg})
+	l, err := Open("db", &Options{FS: fs, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,16 +355,7 @@ func TestReadsThroughDamagedIndex(t *testing.T) {
 // ledger opens (read-write and read-only), Verify names the damage as
 // ErrCorrupt, and no retry is mistaken for a new append.
 func TestOpenWithDamagedIDIndex(t *testing.T) {
-	fs := vfs.NewMem()
-	reg := testRegistry(t)
-	l, err := Open("db", &Options{FS: fs, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fill(t, l, 200)
-	if err := l.db.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	fs, reg, l := flushedLedger(t, 200)
 	levels, err := l.db.SSTables()
 	if err != nil {
 		t.Fatal(err)
