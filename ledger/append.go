@@ -533,8 +533,9 @@ func (l *Ledger) getRecord(pos uint64) (record, error) {
 // anyIDStored reports whether any event ID is already in the index, using one
 // iterator over the sorted IDs.
 //
-// IDs above the largest one sequenced so far are skipped: with time-ordered
-// IDs (UUIDv7) that is nearly every new one, and it needs no read at all.
+// IDs above the largest one stored or sequenced are skipped without a read:
+// when a caller's IDs are all time-ordered (UUIDv7) that is nearly every new
+// one; one random ID anywhere raises the bound near the top and ends it.
 func (l *Ledger) anyIDStored(evs []prepared) (found bool, err error) {
 	defer l.guard(&err, false)
 	var keys [][]byte

@@ -183,7 +183,7 @@ type Ledger struct {
 	lastPos  uint64 // last position sequenced (applied, maybe not yet durable)
 	lastHash [32]byte
 	heads    map[string]uint64 // cached stream versions, including unsynced ones
-	recent   recentIDs         // IDs sequenced lately, for the lookup done before the lock
+	recent   recentIDs         // caller IDs sequenced lately, for the lookup done before the lock
 	maxID    maxIDs            // the largest ID sequenced, for the lookup done before the lock
 	hasher   hash.Hash         // SHA-256 for the chain
 	key      []byte            // scratch space
