@@ -57,6 +57,7 @@ func TestApplyStateNoSyncWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	defer gate.open()
 	for i := uint64(1); i <= 3; i++ {
 		if _, err := l.Append(bg, "s", ExpectAny, tev(i)); err != nil {
 			t.Fatal(err)
@@ -119,10 +120,7 @@ func TestApplyStateNoSyncWait(t *testing.T) {
 		_ = l2.Close()
 	}
 
-	gate.mu.Lock()
-	close(gate.blocked)
-	gate.blocked = nil
-	gate.mu.Unlock()
+	gate.open()
 
 	// An acknowledged append syncs the log behind the state batch too.
 	if err := l.ApplyState(bg, rowsAt(6, true)); err != nil {

@@ -258,6 +258,17 @@ type syncGate struct {
 
 func (g *syncGate) String() string { return "sync-gate" }
 
+// open lets syncs through again; deferred, a failing test does not hang in
+// Close behind a blocked sync.
+func (g *syncGate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.blocked != nil {
+		close(g.blocked)
+		g.blocked = nil
+	}
+}
+
 func (g *syncGate) MaybeError(op errorfs.Op) error {
 	if !strings.HasSuffix(op.Path, ".log") || (op.Kind != errorfs.OpFileSync && op.Kind != errorfs.OpFileSyncData) {
 		return nil
@@ -283,6 +294,7 @@ func TestNothingVisibleBeforeDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	defer gate.open()
 	if _, err := l.Append(bg, "s", ExpectNoStream, tev(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -309,11 +321,16 @@ func TestNothingVisibleBeforeDurable(t *testing.T) {
 		_, err := l.Append(bg, "s", ExpectVersion(1), tev(2))
 		done <- err
 	}()
-	<-gate.entered // the batch is applied; its sync is stuck
-	if _, c, err := l.db.Get(logKey(2)); err != nil {
-		t.Fatalf("precondition: Pebble should already show the record: %v", err)
-	} else {
-		c.Close()
+	<-gate.entered // a WAL sync is stuck: maybe a late one of the first append's
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		_, c, err := l.db.Get(logKey(2))
+		if err == nil {
+			c.Close()
+			break // the batch is applied; its sync waits behind the stuck one
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("precondition: Pebble should show the record before its sync: %v", err)
+		}
 	}
 	if l.DurablePosition() != 1 {
 		t.Fatalf("durable position %d before the sync", l.DurablePosition())
@@ -341,10 +358,7 @@ func TestNothingVisibleBeforeDurable(t *testing.T) {
 	case <-time.After(20 * time.Millisecond):
 	}
 
-	gate.mu.Lock()
-	close(gate.blocked)
-	gate.blocked = nil
-	gate.mu.Unlock()
+	gate.open()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
