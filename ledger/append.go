@@ -136,9 +136,6 @@ func (l *Ledger) sequenceOne(r *appendReq, g *group) bool {
 			return false
 		}
 	}
-	if len(l.heads) > maxCachedHeads {
-		clear(l.heads)
-	}
 	g.b = l.db.NewBatch()
 	if err := l.sequence(g, r); err != nil {
 		_ = g.b.Close()
@@ -158,26 +155,28 @@ func (l *Ledger) findRetryGuarded(appends []StreamAppend, evs []prepared) (res A
 // g's batch. Nothing in the ledger changes if it returns an error.
 func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
 	defer l.guard(&err, false)
-	versions := make([]uint64, len(r.appends))
+	heads := make([]streamHead, len(r.appends))
 	for i, a := range r.appends {
-		v, err := l.headLocked(a.Stream)
+		h, err := l.headLocked(a.Stream)
 		if err != nil {
 			return err
 		}
-		if !a.Expect.check(v) {
-			return &ConflictError{Stream: a.Stream, Expected: a.Expect, Actual: v}
+		if !a.Expect.check(h.ver) {
+			return &ConflictError{Stream: a.Stream, Expected: a.Expect, Actual: h.ver}
 		}
-		versions[i] = v
+		heads[i] = h
 	}
 	first := l.lastPos + 1
 	hash, key, h := l.lastHash, l.key[:0], l.hasher
 	for i := range r.evs {
 		e := &r.evs[i]
 		e.pos = first + uint64(i)
-		versions[e.stream]++
-		e.ver = versions[e.stream]
+		sh := &heads[e.stream]
+		e.ver = sh.ver + 1
 		putBE(e.rec[1:], e.pos)
 		putBE(e.rec[9:], e.ver)
+		putBE(e.rec[len(e.rec)-8:], sh.pos) // back-pointer to the stream's previous event
+		sh.ver, sh.pos = e.ver, e.pos
 		h.Reset()
 		h.Write(hash[:])
 		h.Write(e.rec)
@@ -188,8 +187,10 @@ func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
 	}
 	l.key = key
 	l.lastPos, l.lastHash = first+uint64(len(r.evs))-1, hash
-	for i, a := range r.appends {
-		l.heads[a.Stream] = versions[i]
+	l.setHeadsLocked(r.appends, heads)
+	versions := make([]uint64, len(heads))
+	for i, h := range heads {
+		versions[i] = h.ver
 	}
 	for i := range r.evs {
 		if !r.evs[i].random {
@@ -202,19 +203,21 @@ func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
 	return nil
 }
 
-// applyGroup adds the index entries of g's appends and applies the batch
-// without waiting for its sync. Log records went in first and the index
-// entries follow grouped by kind, so Pebble's memtable inserts mostly land
-// next to the previous one.
+// applyGroup adds the index entries of g's appends (and, when due, the
+// stream heads) and applies the batch without waiting for its sync. Log
+// records went in first and the index entries follow grouped by kind, so
+// Pebble's memtable inserts mostly land next to the previous one.
 func (l *Ledger) applyGroup(g *group, r *appendReq) {
 	defer l.guard(&g.err, true)
 	key := l.key[:0]
 	var posVal [8]byte
 	for i := range r.evs {
 		e := &r.evs[i]
-		key = appendStreamKey(key[:0], r.appends[e.stream].Stream, e.ver)
-		putBE(posVal[:], e.pos)
-		_ = g.b.Set(key, posVal[:], nil)
+		if e.ver%anchorEvery == 0 {
+			key = appendStreamKey(key[:0], r.appends[e.stream].Stream, e.ver)
+			putBE(posVal[:], e.pos)
+			_ = g.b.Set(key, posVal[:], nil)
+		}
 	}
 	var idVal [24]byte
 	putBE(idVal[8:], r.res.First)
@@ -227,9 +230,16 @@ func (l *Ledger) applyGroup(g *group, r *appendReq) {
 		_ = g.b.Set(key, idVal[:], nil)
 	}
 	l.key = key
+	heads := l.headsDue(g.t.last)
+	if heads {
+		l.writeHeadsLocked(g.b, g.t.last)
+	}
 	if err := l.db.ApplyNoSyncWait(g.b, pebble.Sync); err != nil {
 		g.err = l.fail(err)
 		return
+	}
+	if heads {
+		l.headsWrittenLocked(g.t.last)
 	}
 	l.assigned.Store(g.t.last)
 }
@@ -269,7 +279,7 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 	// All records of the append share one buffer; each keeps room for its hash.
 	size := 0
 	for _, a := range appends {
-		size += len(a.Events) * (recordFixedLen + len(a.Stream) + 96) // 96: type name and a small payload
+		size += len(a.Events) * (recordFixedLen + 8 + len(a.Stream) + 96) // 96: type name and a small payload
 	}
 	w := &appendWriter{b: make([]byte, 0, size)}
 	enc := msgpack.GetEncoder()
@@ -328,7 +338,7 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 				return nil, fmt.Errorf("stream %q: %w", a.Stream, invalidf("%s payload is %d bytes, over the %d limit", p.typ, d, maxPayloadLen))
 			}
 			binary.BigEndian.PutUint32(w.b[len(b)-4:], uint32(d))
-			w.b = append(w.b, make([]byte, sha256.Size)...) // room for the hash
+			w.b = append(w.b, make([]byte, 8+sha256.Size)...) // back-pointer (set by the sequencer), room for the hash
 		}
 	}
 	for i := range evs {
@@ -360,11 +370,12 @@ func newV7(unixNano int64, random []byte) uuid.UUID {
 	return id
 }
 
-// payloadOf returns the payload inside canonical record bytes built by prepare.
+// payloadOf returns the payload inside canonical (format 2) record bytes built by prepare.
 func payloadOf(body []byte) []byte {
 	n := int(binary.BigEndian.Uint16(body[43:]))
 	m := int(body[45+n])
-	return body[50+n+m:]
+	d := int(binary.BigEndian.Uint32(body[46+n+m:]))
+	return body[50+n+m : 50+n+m+d]
 }
 
 // appendWriter is an io.Writer (and io.ByteWriter, so msgpack writes to it
@@ -477,37 +488,6 @@ func (l *Ledger) sameEvent(rec *record, stream string, e *prepared) error {
 		return reused("payload")
 	}
 	return nil
-}
-
-// headLocked returns a stream's version, including applied-but-unsynced appends.
-func (l *Ledger) headLocked(stream string) (uint64, error) {
-	if v, ok := l.heads[stream]; ok {
-		return v, nil
-	}
-	v, _, err := l.streamHead(stream)
-	if err != nil {
-		return 0, err
-	}
-	l.heads[stream] = v
-	return v, nil
-}
-
-// streamHead reads a stream's last version and its position from the index.
-func (l *Ledger) streamHead(stream string) (version, pos uint64, err error) {
-	p := streamPrefix(stream)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
-	if err != nil {
-		return 0, 0, readErr(0, err)
-	}
-	defer it.Close()
-	if it.Last() {
-		k, v := it.Key(), it.Value()
-		if len(k) != len(p)+8 || len(v) != 8 {
-			return 0, 0, &CorruptionError{Reason: fmt.Sprintf("stream index entry for %q is malformed", stream)}
-		}
-		version, pos = u64(k[len(p):]), u64(v)
-	}
-	return version, pos, readErr(0, it.Error())
 }
 
 // getRecord reads and decodes the record at pos.

@@ -43,6 +43,32 @@ func flushedLedger(t *testing.T, n int) (vfs.FS, *Registry, *Ledger) {
 	return fs, reg, l
 }
 
+// reopenedLedger fills a ledger with exactly headsEvery events, so that the
+// last append writes the stream heads, and reopens it: no head is in memory
+// and every read or append starts from the stored heads.
+func reopenedLedger(t *testing.T) (vfs.FS, *Registry, *Ledger) {
+	t.Helper()
+	fs, reg := vfs.NewMem(), testRegistry(t)
+	l, err := Open("db", &Options{FS: fs, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, l, headsEvery)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = Open("db", &Options{FS: fs, Registry: reg}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	if len(l.heads) != 0 || l.headsThrough != headsEvery {
+		t.Fatalf("precondition: %d heads in memory, stored through %d", len(l.heads), l.headsThrough)
+	}
+	return fs, reg, l
+}
+
+func headVal(ver, pos uint64) []byte { return append(putU64(ver), putU64(pos)...) }
+
 func rawRecord(t *testing.T, l *Ledger, pos uint64) []byte {
 	t.Helper()
 	v, c, err := l.db.Get(logKey(pos))
@@ -203,11 +229,14 @@ func TestVerifyCatchesDamagedTable(t *testing.T) {
 	}
 }
 
-// Verify checks both indexes against the log: an entry missing or pointing
-// at the wrong event is named with the event's position, stream and ID; an
-// entry pointing at nothing is named with its own key.
+// Verify checks the indexes and stored heads against the log: an entry
+// missing or pointing at the wrong event is named with the event's position,
+// stream and ID; an entry pointing at nothing is named with its own key.
 func TestVerifyNamesBrokenIndexEntry(t *testing.T) {
-	const n, at = 50, 23 // fill puts position i on stream s(i%3) with ID tid(i)
+	// fill puts position i on stream s(i%3) with ID tid(i); 767 is s2's
+	// version 256, which has a stream-index entry (anchorEvery). The heads are
+	// stored through headsEvery; s1's last event by then is 2047, version 683.
+	const n, at = headsEvery + 50, 767
 	atStream, atVersion := "s2", uint64(at/3+1)
 	ghost := uuid.MustParse("0badc0de-0000-4000-8000-000000000001")
 	for _, tc := range []struct {
@@ -220,24 +249,36 @@ func TestVerifyNamesBrokenIndexEntry(t *testing.T) {
 		}, IndexError{Index: "stream", Position: at, Stream: atStream, Version: atVersion, ID: tid(at), Reason: "entry missing"}},
 		{"stream entry redirected", func(t *testing.T, l *Ledger) {
 			_ = l.db.Set(appendStreamKey(nil, atStream, atVersion), putU64(at+3), pebble.Sync)
-		}, IndexError{Index: "stream", Position: at, Stream: atStream, Version: atVersion, ID: tid(at), Reason: "entry points at position 26"}},
+		}, IndexError{Index: "stream", Position: at, Stream: atStream, Version: atVersion, ID: tid(at), Reason: "entry points at position 770"}},
 		{"id entry deleted", func(t *testing.T, l *Ledger) {
 			_ = l.db.Delete(idKey(tid(at)), pebble.Sync)
 		}, IndexError{Index: "id", Position: at, Stream: atStream, Version: atVersion, ID: tid(at), Reason: "entry missing"}},
 		{"id entry redirected", func(t *testing.T, l *Ledger) {
 			v := append(putU64(at+1), append(putU64(at+1), putU64(at+1)...)...)
 			_ = l.db.Set(idKey(tid(at)), v, pebble.Sync)
-		}, IndexError{Index: "id", Position: at, Stream: atStream, Version: atVersion, ID: tid(at), Reason: "entry points at position 24"}},
+		}, IndexError{Index: "id", Position: at, Stream: atStream, Version: atVersion, ID: tid(at), Reason: "entry points at position 768"}},
 		{"stream entry for a ghost event", func(t *testing.T, l *Ledger) {
 			_ = l.db.Set(appendStreamKey(nil, "ghost", 1), putU64(at), pebble.Sync)
-		}, IndexError{Index: "stream", Position: at, Stream: "ghost", Version: 1, Reason: "entry points at position 23, which holds"}},
+		}, IndexError{Index: "stream", Position: at, Stream: "ghost", Version: 1, Reason: "entry points at position 767, which holds"}},
 		{"stream entry beyond the log", func(t *testing.T, l *Ledger) {
-			_ = l.db.Set(appendStreamKey(nil, "s1", 99), putU64(1000), pebble.Sync)
-		}, IndexError{Index: "stream", Position: 1000, Stream: "s1", Version: 99, Reason: "entry points at no event"}},
+			_ = l.db.Set(appendStreamKey(nil, "s1", 9999), putU64(10000), pebble.Sync)
+		}, IndexError{Index: "stream", Position: 10000, Stream: "s1", Version: 9999, Reason: "entry points at no event"}},
+		{"stream entry for a version without one", func(t *testing.T, l *Ledger) {
+			_ = l.db.Set(appendStreamKey(nil, atStream, atVersion-1), putU64(at-3), pebble.Sync)
+		}, IndexError{Index: "stream", Reason: "index has more entries than the"}},
+		{"head entry deleted", func(t *testing.T, l *Ledger) {
+			_ = l.db.Delete(headKey("s1"), pebble.Sync)
+		}, IndexError{Index: "head", Position: 2047, Stream: "s1", Version: 683, Reason: "entry missing"}},
+		{"head entry stale", func(t *testing.T, l *Ledger) {
+			_ = l.db.Set(headKey("s1"), headVal(682, 2044), pebble.Sync)
+		}, IndexError{Index: "head", Position: 2044, Stream: "s1", Version: 682, Reason: "entry differs from the stream's last event through position 2048: version 683 at 2047"}},
+		{"head entry for a ghost stream", func(t *testing.T, l *Ledger) {
+			_ = l.db.Set(headKey("ghost"), headVal(1, at), pebble.Sync)
+		}, IndexError{Index: "head", Position: at, Stream: "ghost", Version: 1, Reason: "entry for a stream with no event"}},
 		{"id entry for a ghost event", func(t *testing.T, l *Ledger) {
 			v := append(putU64(at), append(putU64(at), putU64(at)...)...)
 			_ = l.db.Set(idKey(ghost), v, pebble.Sync)
-		}, IndexError{Index: "id", Position: at, ID: ghost, Reason: "entry points at position 23, which holds"}},
+		}, IndexError{Index: "id", Position: at, ID: ghost, Reason: "entry points at position 767, which holds"}},
 		{"id entry at position 0", func(t *testing.T, l *Ledger) {
 			_ = l.db.Set(idKey(ghost), make([]byte, 24), pebble.Sync)
 		}, IndexError{Index: "id", Position: 0, ID: ghost, Reason: "entry points at no event"}},
@@ -274,10 +315,11 @@ func TestVerifyNamesBrokenIndexEntry(t *testing.T) {
 	}
 }
 
-// Reads through a damaged index entry report an IndexError: never another
-// event, never ErrNotFound for an event that exists, never a wait forever.
+// Reads through a damaged index entry or stored head report an IndexError:
+// never another event, never ErrNotFound for an event that exists, never a
+// wait forever.
 func TestReadsThroughDamagedIndex(t *testing.T) {
-	const n, at = 50, 23
+	const n, at = headsEvery, 767 // s2 version 256, an anchor; s2's head is 2048, version 683
 	atStream, atVersion := "s2", uint64(at/3+1)
 	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
 	defer cancel()
@@ -301,7 +343,7 @@ func TestReadsThroughDamagedIndex(t *testing.T) {
 		{"stream head just past the log", func(l *Ledger) {
 			// ReadStream with no deadline: waiting for position n+1 to
 			// become durable would never end.
-			_ = l.db.Set(appendStreamKey(nil, atStream, 17), putU64(n+1), pebble.Sync)
+			_ = l.db.Set(headKey(atStream), headVal(683, n+1), pebble.Sync)
 		}, func(l *Ledger) error {
 			for _, err := range l.ReadStream(bg, atStream, 0) {
 				if err != nil {
@@ -321,9 +363,28 @@ func TestReadsThroughDamagedIndex(t *testing.T) {
 			return nil
 		}},
 		{"stream head past the log", func(l *Ledger) {
-			_ = l.db.Set(appendStreamKey(nil, atStream, 17), putU64(1000), pebble.Sync)
+			_ = l.db.Set(headKey(atStream), headVal(683, 10000), pebble.Sync)
 		}, func(l *Ledger) error { _, err := l.StreamVersion(ctx, atStream); return err }},
-		{"stream entry at a missing record", func(l *Ledger) {
+		{"stream head at another stream's event", func(l *Ledger) {
+			_ = l.db.Set(headKey(atStream), headVal(683, 2047), pebble.Sync)
+		}, func(l *Ledger) error {
+			for _, err := range l.ReadStream(ctx, atStream, 0) {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"append on a stream head at another stream's event", func(l *Ledger) {
+			_ = l.db.Set(headKey(atStream), headVal(683, 2047), pebble.Sync)
+		}, func(l *Ledger) error {
+			_, err := l.Append(ctx, atStream, ExpectAny, NewEvent{Data: testNote{}})
+			if err == nil && l.lastPos != n {
+				err = fmt.Errorf("appended at %d", l.lastPos)
+			}
+			return err
+		}},
+		{"stream entry at another stream's event", func(l *Ledger) {
 			_ = l.db.Set(appendStreamKey(nil, atStream, atVersion), putU64(1000), pebble.Sync)
 		}, func(l *Ledger) error {
 			for _, err := range l.ReadStream(ctx, atStream, 0) {
@@ -335,11 +396,7 @@ func TestReadsThroughDamagedIndex(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := openMem(t)
-			fill(t, l, n)
-			if err := tc.read(l); err != nil {
-				t.Fatalf("read before tampering: %v", err)
-			}
+			_, _, l := reopenedLedger(t)
 			tc.tamper(l)
 			err := tc.read(l)
 			var ie *IndexError

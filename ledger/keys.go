@@ -10,16 +10,36 @@ import (
 const (
 	prefixMeta       = 0x00 // 0x00 "format" -> format marker
 	prefixCheckpoint = 'c'  // 'c' name -> position (8, big-endian)
+	prefixHead       = 'h'  // 'h' stream -> version, position (2×8) as of the heads checkpoint
 	prefixID         = 'i'  // 'i' id(16) -> position, first, last of its append (3×8)
 	prefixLog        = 'l'  // 'l' position(8) -> record (record.go)
-	prefixStream     = 's'  // 's' stream 0x00 version(8) -> position(8)
+	prefixStream     = 's'  // 's' stream 0x00 version(8) -> position(8): format-1 events, and every anchorEvery-th version
 	prefixState      = 'v'  // 'v' key -> value
 )
 
-var formatKey = []byte("\x00format")
+var (
+	formatKey = []byte("\x00format")
+	headsKey  = []byte("\x00heads") // -> position(8) the 'h' entries are complete through
+	v1EndKey  = []byte("\x00v1end") // -> position(8) of the last format-1 record, written by the upgrade
+)
 
-// formatMarker identifies this package's layout. A store with another marker is refused.
-const formatMarker = "keyledger/ledger v1"
+// formatMarker identifies this package's layout. A store with another marker
+// is refused, except formatMarkerV1, which Open upgrades (see doc.go).
+const (
+	formatMarker   = "keyledger/ledger v2"
+	formatMarkerV1 = "keyledger/ledger v1"
+)
+
+// anchorEvery: format-2 events whose version is a multiple of it get a
+// stream-index entry, so a read of a long stream starts each chunk at an
+// entry instead of walking back from the head. It equals readChunk.
+const anchorEvery = readChunk
+
+func headKey(stream string) []byte {
+	k := make([]byte, 0, len(stream)+1)
+	k = append(k, prefixHead)
+	return append(k, stream...)
+}
 
 func logKey(pos uint64) []byte {
 	k := make([]byte, 9)

@@ -182,12 +182,19 @@ type Ledger struct {
 	seq      sync.Mutex
 	lastPos  uint64 // last position sequenced (applied, maybe not yet durable)
 	lastHash [32]byte
-	heads    map[string]uint64 // cached stream versions, including unsynced ones
-	recent   recentIDs         // caller IDs sequenced lately, for the lookup done before the lock
-	maxID    maxIDs            // the largest ID sequenced, for the lookup done before the lock
-	hasher   hash.Hash         // SHA-256 for the chain
-	key      []byte            // scratch space
-	assigned atomic.Uint64     // last position applied to Pebble, for readers
+	heads    map[string]headEntry // cached heads, including unsynced ones; written under seq and hmu
+	hmu      sync.RWMutex         // guards heads for readers
+	dirty    []string             // streams whose head changed since headsThrough
+	// headsThrough is the position the stored heads ('h') are complete through.
+	headsThrough uint64
+	headsEvery   uint64        // headsEvery; tests lower it
+	headsErr     error         // set at Open if the records after headsThrough could not be replayed
+	v1End        uint64        // last position of a format-1 record (0: none; see storedHead)
+	recent       recentIDs     // caller IDs sequenced lately, for the lookup done before the lock
+	maxID        maxIDs        // the largest ID sequenced, for the lookup done before the lock
+	hasher       hash.Hash     // SHA-256 for the chain
+	key          []byte        // scratch space
+	assigned     atomic.Uint64 // last position applied to Pebble, for readers
 
 	// Durable watermark, under wm.
 	wm          sync.Mutex
@@ -200,8 +207,6 @@ type ticket struct {
 	last uint64
 	hash [32]byte
 }
-
-const maxCachedHeads = 1 << 16
 
 // Open opens or creates the ledger in dir. See Options for defaults.
 func Open(dir string, opts *Options) (l *Ledger, err error) {
@@ -230,12 +235,13 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 		o.Registry = NewRegistry()
 	}
 	l = &Ledger{
-		reg:     o.Registry,
-		clock:   o.Clock,
-		closing: make(chan struct{}),
-		notify:  make(chan struct{}),
-		heads:   map[string]uint64{},
-		hasher:  sha256.New(),
+		reg:        o.Registry,
+		clock:      o.Clock,
+		closing:    make(chan struct{}),
+		notify:     make(chan struct{}),
+		heads:      map[string]headEntry{},
+		headsEvery: headsEvery,
+		hasher:     sha256.New(),
 	}
 	po := pebbleOptions()
 	if !o.ReadOnly {
@@ -279,14 +285,21 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 	return l, nil
 }
 
-// load checks the format marker and reads the log tail. It never scans the log.
+// load checks the format marker, reads the log tail and rebuilds the heads
+// not yet written (at most headsEvery plus one append's records). It never
+// scans the log.
 func (l *Ledger) load(readOnly bool) error {
+	upgrade := false
 	v, closer, err := l.db.Get(formatKey)
 	switch {
 	case err == nil:
 		marker := string(v)
 		_ = closer.Close()
-		if marker != formatMarker {
+		switch marker {
+		case formatMarker:
+		case formatMarkerV1:
+			upgrade = true
+		default:
 			return fmt.Errorf("%w: marker %q, want %q", ErrUnknownFormat, marker, formatMarker)
 		}
 	case errors.Is(err, pebble.ErrNotFound):
@@ -328,12 +341,59 @@ func (l *Ledger) load(readOnly bool) error {
 	if err := it.Error(); err != nil {
 		return err
 	}
+	if upgrade {
+		if err := l.upgradeV1(readOnly); err != nil {
+			return err
+		}
+	} else if err := l.loadV1End(); err != nil {
+		return err
+	}
+	if err := l.loadHeads(); err != nil {
+		return err
+	}
 	l.loadMaxID()
 	// Everything recovered by Open counts as durable.
 	l.assigned.Store(l.lastPos)
 	l.recent.floor = l.lastPos
 	l.durable.Store(l.lastPos)
 	l.durableHash = l.lastHash
+	return nil
+}
+
+// upgradeV1 turns a format-1 store (every event with a stream-index entry, no
+// heads) into a format-2 one without rewriting a record, so digests exported
+// before stay valid: the stored heads are declared complete through the
+// last format-1 record, where the stream index serves them (storedHead).
+// Read-only, the upgrade happens in memory only.
+func (l *Ledger) upgradeV1(readOnly bool) error {
+	l.v1End, l.headsThrough = l.lastPos, l.lastPos
+	if readOnly {
+		return nil
+	}
+	b := l.db.NewBatch()
+	defer b.Close()
+	_ = b.Set(v1EndKey, putU64(l.lastPos), nil)
+	_ = b.Set(headsKey, putU64(l.lastPos), nil)
+	_ = b.Set(formatKey, []byte(formatMarker), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	return l.failure()
+}
+
+func (l *Ledger) loadV1End() error {
+	v, closer, err := l.db.Get(v1EndKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	if len(v) != 8 || u64(v) > l.lastPos {
+		return &CorruptionError{Reason: fmt.Sprintf("format-1 end marker %x is malformed or beyond the log end %d", v, l.lastPos)}
+	}
+	l.v1End = u64(v)
 	return nil
 }
 
@@ -373,6 +433,7 @@ func (l *Ledger) Close() (err error) {
 	l.isClosed.Store(true)
 	if !l.horked.Load() {
 		l.syncers.Wait() // no new ones: they start under the gate
+		err = l.writeHeadsOnClose()
 
 		func() {
 			defer func() {
@@ -380,7 +441,7 @@ func (l *Ledger) Close() (err error) {
 					err = panicError(r)
 				}
 			}()
-			err = l.db.Close()
+			err = errors.Join(err, l.db.Close())
 		}()
 	}
 	if p := l.failed.Load(); p != nil {

@@ -39,6 +39,9 @@ type machine struct {
 	l      *Ledger
 	m      model
 	nextID uint64
+	// headsEvery is lowered so the heads are stored every few events, and
+	// crashes land before, at and after their writes.
+	headsEvery uint64
 }
 
 var modelStreams = []string{"a", "b", "c", "d"}
@@ -48,6 +51,12 @@ func (s *machine) open(fs *vfs.MemFS) {
 	if err != nil {
 		s.t.Fatalf("open: %v", err)
 	}
+	// Open replays at most the events since the heads were stored: fewer
+	// than headsEvery, plus one append's.
+	if l.lastPos-l.headsThrough >= s.headsEvery+9 {
+		s.t.Fatalf("open: heads stored through %d of %d (every %d)", l.headsThrough, l.lastPos, s.headsEvery)
+	}
+	l.headsEvery = s.headsEvery
 	s.fs, s.l = fs, l
 }
 
@@ -144,11 +153,17 @@ func (s *machine) check(t *rapid.T) {
 	if err != nil || d.Position != uint64(len(s.m.events)) {
 		t.Fatalf("Verify: %v, %v", d, err)
 	}
+	for _, stream := range modelStreams {
+		if v, err := s.l.StreamVersion(bg, stream); err != nil || v != s.m.versions[stream] {
+			t.Fatalf("StreamVersion(%s) = %d, %v; model %d", stream, v, err, s.m.versions[stream])
+		}
+	}
 }
 
 func TestModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := &machine{t: t, reg: testRegistry(t), m: model{versions: map[string]uint64{}}}
+		s.headsEvery = rapid.Uint64Range(1, 12).Draw(t, "headsEvery")
 		s.open(vfs.NewCrashableMem())
 		defer func() { _ = s.l.Close() }()
 		t.Repeat(map[string]func(*rapid.T){

@@ -234,6 +234,10 @@ func (l *Ledger) readChunk(from, end uint64) (evs []Event, err error) {
 // are appended but not yet synced, it waits for their sync, so a reader sees
 // its own and everyone's acknowledged writes and never an event that is not
 // durable. A stream with no events yields nothing.
+//
+// Events are found from the stream's head backwards, each record pointing at
+// its stream predecessor; a read of more than anchorEvery events starts each
+// chunk at a stream-index entry kept for every anchorEvery-th version.
 func (l *Ledger) ReadStream(ctx context.Context, stream string, from uint64) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		if err := checkStream(stream); err != nil {
@@ -246,7 +250,7 @@ func (l *Ledger) ReadStream(ctx context.Context, stream string, from uint64) ite
 			return
 		}
 		next := max(from, 1)
-		for next <= head {
+		for next <= head.ver {
 			if err := ctx.Err(); err != nil {
 				yield(Event{}, err)
 				return
@@ -272,68 +276,74 @@ func (l *Ledger) StreamVersion(ctx context.Context, stream string) (uint64, erro
 	if err := checkStream(stream); err != nil {
 		return 0, err
 	}
-	return l.readStreamHead(ctx, stream)
+	h, err := l.readStreamHead(ctx, stream)
+	return h.ver, err
 }
 
-func (l *Ledger) readStreamHead(ctx context.Context, stream string) (v uint64, err error) {
+func (l *Ledger) readStreamHead(ctx context.Context, stream string) (h streamHead, err error) {
 	if err := l.enter(); err != nil {
-		return 0, err
+		return h, err
 	}
 	defer l.gate.RUnlock()
 	defer l.guard(&err, false)
-	v, pos, err := l.streamHead(stream)
-	if err != nil {
-		return 0, err
+	if h, err = l.headOf(stream); err != nil {
+		return streamHead{}, err
 	}
-	if v > 0 && (pos == 0 || l.beyondLog(pos)) {
-		// Waiting for it to become durable would wait forever.
-		return 0, &IndexError{Index: "stream", Position: pos, Stream: stream, Version: v, Reason: "entry points past the log"}
+	if err := l.WaitDurable(ctx, h.pos); err != nil {
+		return streamHead{}, err
 	}
-	if err := l.WaitDurable(ctx, pos); err != nil {
-		return 0, err
-	}
-	return v, nil
+	return h, nil
 }
 
-func (l *Ledger) readStreamChunk(stream string, from, head uint64) (evs []Event, err error) {
+// readStreamChunk reads the stream's events from version from up to the next
+// anchor version (a multiple of anchorEvery) or the head, whichever is first,
+// walking back from there.
+func (l *Ledger) readStreamChunk(stream string, from uint64, head streamHead) (evs []Event, err error) {
 	if err := l.enter(); err != nil {
 		return nil, err
 	}
 	defer l.gate.RUnlock()
 	defer l.guard(&err, false)
-	hi := min(head, from+readChunk-1)
-	lo := appendStreamKey(nil, stream, from)
-	up := appendStreamKey(nil, stream, hi+1)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: up})
-	if err != nil {
-		return nil, readErr(0, err)
+	hi, pos, via := (from/anchorEvery+1)*anchorEvery, head.pos, "head"
+	if hi >= head.ver {
+		hi = head.ver
+	} else if pos, err = l.indexed(stream, hi); err != nil {
+		return nil, err
+	} else {
+		via = "stream"
 	}
-	positions := make([]uint64, 0, hi-from+1)
-	for ok := it.First(); ok; ok = it.Next() {
-		if len(it.Value()) != 8 {
-			_ = it.Close()
-			return nil, &CorruptionError{Reason: fmt.Sprintf("stream index entry for %q is malformed", stream)}
-		}
-		positions = append(positions, u64(it.Value()))
-	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return nil, readErr(0, err)
-	}
-	if uint64(len(positions)) != hi-from+1 {
-		return nil, &CorruptionError{Reason: fmt.Sprintf("stream %q index has %d entries for versions %d..%d", stream, len(positions), from, hi)}
-	}
-	evs = make([]Event, 0, len(positions))
-	for i, pos := range positions {
+	recs := make([]record, hi-from+1)
+	for ver := hi; ; ver-- {
 		r, err := l.getRecord(pos)
-		if errors.Is(err, ErrNotFound) {
-			return evs, &IndexError{Index: "stream", Position: pos, Stream: stream, Version: from + uint64(i), Reason: "entry points at a missing record"}
+		if err == nil && (r.stream != stream || r.version != ver) {
+			err = fmt.Errorf("%w: position %d holds %q version %d", errWrongEvent, pos, r.stream, r.version)
+		}
+		if errors.Is(err, ErrNotFound) || errors.Is(err, errWrongEvent) {
+			// An index entry pointing wrong is an IndexError; a record's
+			// back-pointer pointing wrong is damage to the record before.
+			if via == "" {
+				return nil, &CorruptionError{Position: recs[ver-from+1].pos, Reason: fmt.Sprintf("back-pointer to version %d: %v", ver, err)}
+			}
+			return nil, &IndexError{Index: via, Position: pos, Stream: stream, Version: ver, Reason: err.Error()}
 		}
 		if err != nil {
-			return evs, err
+			return nil, err
 		}
-		if r.stream != stream || r.version != from+uint64(i) {
-			return evs, &CorruptionError{Position: pos, Reason: fmt.Sprintf("index says %q version %d, record says %q version %d", stream, from+uint64(i), r.stream, r.version)}
+		recs[ver-from] = r
+		if ver == from {
+			break
 		}
+		via = ""
+		if r.format == recordFormat {
+			pos = r.prev
+		} else if pos, err = l.indexed(stream, ver-1); err != nil {
+			return nil, err
+		} else {
+			via = "stream"
+		}
+	}
+	evs = make([]Event, 0, len(recs))
+	for _, r := range recs {
 		e, err := l.toEvent(r)
 		if err != nil {
 			return evs, err
@@ -341,4 +351,26 @@ func (l *Ledger) readStreamChunk(stream string, from, head uint64) (evs []Event,
 		evs = append(evs, e)
 	}
 	return evs, nil
+}
+
+var errWrongEvent = errors.New("not the stream's event")
+
+// indexed returns the position of a stream's version from its stream-index
+// entry (every format-1 event and every anchor version has one).
+func (l *Ledger) indexed(stream string, ver uint64) (uint64, error) {
+	v, closer, err := l.db.Get(appendStreamKey(nil, stream, ver))
+	bad := &IndexError{Index: "stream", Stream: stream, Version: ver}
+	if errors.Is(err, pebble.ErrNotFound) {
+		bad.Reason = "entry missing"
+		return 0, bad
+	}
+	if err != nil {
+		return 0, readErr(0, err)
+	}
+	defer closer.Close()
+	if len(v) != 8 || u64(v) == 0 || l.beyondLog(u64(v)) {
+		bad.Reason = fmt.Sprintf("entry %x is malformed or points past the log", v)
+		return 0, bad
+	}
+	return u64(v), nil
 }

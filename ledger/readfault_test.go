@@ -18,7 +18,7 @@ func TestReadErrorsAreIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill(t, l, 2000)
+	fill(t, l, headsEvery) // the heads are stored: after the reopen StreamVersion reads them
 	var sb StateBatch
 	sb.Set([]byte("k"), []byte("v"))
 	if err := l.ApplyState(bg, &sb); err != nil {

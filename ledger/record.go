@@ -13,7 +13,7 @@ import (
 // A stored record, the value at key 'l' position:
 //
 //	offset size  field
-//	0      1     record format (1)
+//	0      1     record format (1 or 2)
 //	1      8     position, big-endian
 //	9      8     stream version, big-endian
 //	17     16    event ID
@@ -25,13 +25,17 @@ import (
 //	46+n   m     type name
 //	46+n+m 4     d = length of payload
 //	50+n+m d     payload (msgpack)
+//	…      8     format 2 only: position of the stream's previous event (0 at version 1)
 //	…      32    chain hash = SHA-256(previous chain hash || all bytes above)
 //
 // The bytes before the hash are the record's canonical bytes; position 1 chains
-// from 32 zero bytes.
+// from 32 zero bytes. Format 2 is written since the back-pointer replaced the
+// per-event stream-index entry; format 1 records (written before) keep their
+// stream-index entries and are read as they are.
 const (
-	recordFormat    = 1
-	recordFixedLen  = 1 + 8 + 8 + 16 + 8 + 2 + 2 + 1 + 4 + sha256.Size
+	recordFormat    = 2
+	recordFormatV1  = 1
+	recordFixedLen  = 1 + 8 + 8 + 16 + 8 + 2 + 2 + 1 + 4 + sha256.Size // format 1; format 2 adds 8
 	maxStreamLen    = 1024
 	maxTypeLen      = 255
 	maxPayloadLen   = 1 << 20
@@ -39,7 +43,9 @@ const (
 )
 
 type record struct {
+	format  byte // 0 means recordFormat
 	pos     uint64
+	prev    uint64 // format 2: position of the stream's previous event
 	version uint64
 	id      uuid.UUID
 	time    int64
@@ -52,7 +58,11 @@ type record struct {
 
 // appendRecordBody appends the canonical bytes (everything but the hash).
 func appendRecordBody(dst []byte, r *record) []byte {
-	dst = append(dst, recordFormat)
+	f := r.format
+	if f == 0 {
+		f = recordFormat
+	}
+	dst = append(dst, f)
 	dst = binary.BigEndian.AppendUint64(dst, r.pos)
 	dst = binary.BigEndian.AppendUint64(dst, r.version)
 	dst = append(dst, r.id[:]...)
@@ -63,7 +73,11 @@ func appendRecordBody(dst []byte, r *record) []byte {
 	dst = append(dst, byte(len(r.typ)))
 	dst = append(dst, r.typ...)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.data)))
-	return append(dst, r.data...)
+	dst = append(dst, r.data...)
+	if f == recordFormat {
+		dst = binary.BigEndian.AppendUint64(dst, r.prev)
+	}
+	return dst
 }
 
 // chainHash returns SHA-256(prev || body).
@@ -78,7 +92,9 @@ func chainHash(prev [32]byte, body []byte) [32]byte {
 
 // recordView is a parsed record whose slices point into the stored bytes.
 type recordView struct {
+	format       byte
 	pos, version uint64
+	prev         uint64 // format 2 only
 	id           uuid.UUID
 	time         int64
 	schema       uint16
@@ -94,7 +110,13 @@ func parseRecord(b []byte) (recordView, error) {
 	if len(b) < recordFixedLen {
 		return r, fmt.Errorf("record is %d bytes, shorter than the minimum %d", len(b), recordFixedLen)
 	}
-	if b[0] != recordFormat {
+	r.format = b[0]
+	tail := sha256.Size // bytes after the payload
+	switch r.format {
+	case recordFormatV1:
+	case recordFormat:
+		tail += 8
+	default:
 		return r, fmt.Errorf("unknown record format %d", b[0])
 	}
 	r.pos = binary.BigEndian.Uint64(b[1:])
@@ -118,7 +140,7 @@ func parseRecord(b []byte) (recordView, error) {
 	rest = rest[m:]
 	d := binary.BigEndian.Uint32(rest)
 	rest = rest[4:]
-	if uint64(d) > maxPayloadLen || uint64(len(rest)) != uint64(d)+sha256.Size {
+	if uint64(d) > maxPayloadLen || uint64(len(rest)) != uint64(d)+uint64(tail) {
 		return r, fmt.Errorf("bad payload length %d for %d remaining bytes", d, len(rest))
 	}
 	if !validName(r.stream) || !utf8.Valid(r.typ) {
@@ -128,7 +150,13 @@ func parseRecord(b []byte) (recordView, error) {
 		return r, fmt.Errorf("zero position or version")
 	}
 	r.data = rest[:d]
-	copy(r.hash[:], rest[d:])
+	if r.format == recordFormat {
+		r.prev = binary.BigEndian.Uint64(rest[d:])
+		if (r.version == 1) != (r.prev == 0) || r.prev >= r.pos {
+			return r, fmt.Errorf("version %d with previous position %d", r.version, r.prev)
+		}
+	}
+	copy(r.hash[:], rest[len(rest)-sha256.Size:])
 	return r, nil
 }
 
@@ -138,7 +166,7 @@ func decodeRecord(b []byte) (record, error) {
 	if err != nil {
 		return record{}, err
 	}
-	return record{pos: v.pos, version: v.version, id: v.id, time: v.time, schema: v.schema,
+	return record{format: v.format, pos: v.pos, prev: v.prev, version: v.version, id: v.id, time: v.time, schema: v.schema,
 		stream: string(v.stream), typ: string(v.typ), data: bytes.Clone(v.data), hash: v.hash}, nil
 }
 

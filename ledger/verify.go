@@ -70,36 +70,100 @@ func (l *Ledger) Head() (Digest, error) {
 // Verify streams the durable log from position 1, decoding every record and
 // recomputing the hash chain, and returns the digest of what it verified. The
 // first broken position is reported as a *CorruptionError (errors.Is ErrCorrupt):
-// a record missing, undecodable, at the wrong position, or whose stored hash
-// differs from the recomputed chain.
+// a record missing, undecodable, at the wrong position, whose stored hash
+// differs from the recomputed chain, or whose stream version or back-pointer
+// does not follow its stream's previous event.
 //
-// It also checks the two indexes against the log: each event's stream-index
-// entry (stream, version) and ID-index entry must exist and point at it, and
-// no entry of either index may point at a position without that event. A
-// broken entry is an *IndexError (errors.Is ErrCorrupt) naming the index,
-// position, stream, version and event ID; events are checked in position
-// order, so a missing or wrong entry is reported for the lowest position,
-// and entries pointing at nothing after the whole log checked.
+// It also checks the derived data against the log: each event's ID-index
+// entry, and stream-index entry where it has one (format-1 events and every
+// anchorEvery-th version), must exist and point at it; no entry of either
+// index may point at a position without that event; and the stored stream
+// heads must be exactly the streams' last events as of the position they are
+// complete through. A broken entry is an *IndexError (errors.Is ErrCorrupt)
+// naming the index ("stream", "id" or "head"), position, stream, version and
+// event ID; events are checked in position order, so a missing or wrong entry
+// is reported for the lowest position, and entries pointing at nothing after
+// the whole log checked. The exact check of the heads needs every stream in
+// memory; past maxVerifyStreams streams each head entry is only checked to
+// point at its stream's event.
 //
 // Verify proves the log is internally consistent. Someone able to rewrite the
 // store could rewrite every later hash too; CheckDigest against a digest
 // exported earlier detects that.
-func (l *Ledger) Verify(ctx context.Context) (Digest, error) {
+func (l *Ledger) Verify(ctx context.Context) (d Digest, err error) {
 	if err := l.enter(); err != nil {
 		return Digest{}, err
 	}
-	l.gate.RUnlock()
 	end := l.DurablePosition()
-	d, err := l.walk(ctx, end, true)
-	if err != nil {
+	// The heads and their position are read from one snapshot taken after
+	// end: everything they cover up to end is in it.
+	v := &verifyState{streams: map[string]streamHead{}, snap: l.db.NewSnapshot()}
+	l.gate.RUnlock()
+	defer func() {
+		if e := l.closeSnapshot(v.snap); err == nil {
+			err = e
+		}
+	}()
+	if v.through, err = l.snapHeadsThrough(v.snap); err != nil {
 		return Digest{}, err
 	}
-	for _, idx := range []byte{prefixStream, prefixID} {
-		if err := l.checkDangling(ctx, idx, end); err != nil {
+	if d, err = l.walk(ctx, end, v); err != nil {
+		return Digest{}, err
+	}
+	if !v.headsChecked {
+		if err := l.checkHeadPointers(ctx, v, end); err != nil {
 			return Digest{}, err
 		}
 	}
+	if err := l.checkDangling(ctx, prefixStream, end, v.indexed); err != nil {
+		return Digest{}, err
+	}
+	if err := l.checkDangling(ctx, prefixID, end, end); err != nil {
+		return Digest{}, err
+	}
 	return d, nil
+}
+
+// maxVerifyStreams bounds the memory of Verify's per-stream state.
+const maxVerifyStreams = 1 << 18
+
+// verifyState is what Verify carries along the log.
+type verifyState struct {
+	streams      map[string]streamHead // each stream's last event so far
+	overflow     bool                  // streams was cleared: it no longer holds every stream
+	indexed      uint64                // stream-index entries the events so far must have
+	snap         *pebble.Snapshot
+	through      uint64 // the heads' position in snap (0: none written)
+	headsChecked bool
+}
+
+func (l *Ledger) closeSnapshot(s *pebble.Snapshot) (err error) {
+	if err := l.enter(); err != nil {
+		return nil // Close released it with the DB
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	return s.Close()
+}
+
+func (l *Ledger) snapHeadsThrough(s *pebble.Snapshot) (through uint64, err error) {
+	if err := l.enter(); err != nil {
+		return 0, err
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	v, closer, err := s.Get(headsKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, readErr(0, err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, &IndexError{Index: "head", Reason: fmt.Sprintf("malformed heads position %x", v)}
+	}
+	return u64(v), nil
 }
 
 // CheckDigest verifies the chain from position 1 to d.Position and reports
@@ -113,7 +177,7 @@ func (l *Ledger) CheckDigest(ctx context.Context, d Digest) error {
 	if d.Position > l.DurablePosition() {
 		return &CorruptionError{Position: l.DurablePosition() + 1, Reason: fmt.Sprintf("log ends before the digest's position %d", d.Position)}
 	}
-	got, err := l.walk(ctx, d.Position, false)
+	got, err := l.walk(ctx, d.Position, nil)
 	if err != nil {
 		return err
 	}
@@ -123,17 +187,31 @@ func (l *Ledger) CheckDigest(ctx context.Context, d Digest) error {
 	return nil
 }
 
-// walk verifies positions 1..end: the chain, and with indexes each event's
-// entries in the stream and ID indexes.
-func (l *Ledger) walk(ctx context.Context, end uint64, indexes bool) (Digest, error) {
+// walk verifies positions 1..end: the chain, and with v the streams and
+// each event's index entries. Where the stored heads are complete (v.through)
+// it stops to compare them with the streams walked so far.
+func (l *Ledger) walk(ctx context.Context, end uint64, v *verifyState) (Digest, error) {
 	var prev [32]byte
 	next := uint64(1)
-	for next <= end {
+	for {
+		if v != nil && !v.headsChecked && next == v.through+1 && v.through <= end && !v.overflow {
+			if err := l.checkHeads(ctx, v); err != nil {
+				return Digest{}, err
+			}
+			v.headsChecked = true
+		}
+		if next > end {
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			return Digest{}, err
 		}
+		hi := min(end, next+4095)
+		if v != nil && v.through >= next && v.through < hi {
+			hi = v.through
+		}
 		var err error
-		next, prev, err = l.verifyChunk(next, min(end, next+4095), prev, indexes)
+		next, prev, err = l.verifyChunk(next, hi, prev, v)
 		if err != nil {
 			return Digest{}, err
 		}
@@ -141,7 +219,7 @@ func (l *Ledger) walk(ctx context.Context, end uint64, indexes bool) (Digest, er
 	return Digest{Position: end, Hash: prev}, nil
 }
 
-func (l *Ledger) verifyChunk(from, hi uint64, prev [32]byte, indexes bool) (next uint64, hash [32]byte, err error) {
+func (l *Ledger) verifyChunk(from, hi uint64, prev [32]byte, v *verifyState) (next uint64, hash [32]byte, err error) {
 	if err := l.enter(); err != nil {
 		return 0, prev, err
 	}
@@ -158,21 +236,24 @@ func (l *Ledger) verifyChunk(from, hi uint64, prev [32]byte, indexes bool) (next
 		if pos != want {
 			return 0, prev, &CorruptionError{Position: want, Reason: "record missing"}
 		}
-		v := it.Value()
-		r, err := decodeRecord(v)
+		val := it.Value()
+		r, err := decodeRecord(val)
 		if err != nil {
 			return 0, prev, &CorruptionError{Position: pos, Reason: "undecodable record: " + err.Error()}
 		}
 		if r.pos != pos {
 			return 0, prev, &CorruptionError{Position: pos, Reason: fmt.Sprintf("record claims position %d", r.pos)}
 		}
-		h := chainHash(prev, recordBody(v))
+		h := chainHash(prev, recordBody(val))
 		if h != r.hash {
 			return 0, prev, &CorruptionError{Position: pos, Reason: "hash chain broken"}
 		}
 		prev = h
-		if indexes {
-			if err := l.checkEntries(&r); err != nil {
+		if v != nil {
+			if err := l.checkStreamOrder(&r, v); err != nil {
+				return 0, prev, err
+			}
+			if err := l.checkEntries(&r, v); err != nil {
 				return 0, prev, err
 			}
 		}
@@ -187,35 +268,69 @@ func (l *Ledger) verifyChunk(from, hi uint64, prev [32]byte, indexes bool) (next
 	return want, prev, nil
 }
 
-// checkEntries checks that r's stream-index and ID-index entries point at it.
-func (l *Ledger) checkEntries(r *record) error {
+// checkStreamOrder checks that r follows its stream's previous event: the
+// next version and, in format 2, a back-pointer to that event.
+func (l *Ledger) checkStreamOrder(r *record, v *verifyState) error {
+	bad := func(reason string, args ...any) error {
+		return &CorruptionError{Position: r.pos, Reason: fmt.Sprintf("%q version %d: ", r.stream, r.version) + fmt.Sprintf(reason, args...)}
+	}
+	last, seen := v.streams[r.stream]
+	switch {
+	case seen && r.version != last.ver+1:
+		return bad("the stream's previous event (position %d) is version %d", last.pos, last.ver)
+	case seen && r.format == recordFormat && r.prev != last.pos:
+		return bad("points back at position %d, the stream's previous event is at %d", r.prev, last.pos)
+	case !seen && !v.overflow && r.version != 1:
+		return bad("the stream has no earlier event")
+	case !seen && v.overflow && r.format == recordFormat && r.version > 1:
+		p, err := l.getRecord(r.prev)
+		if err != nil {
+			return err
+		}
+		if p.stream != r.stream || p.version != r.version-1 {
+			return bad("points back at position %d, which holds %q version %d", r.prev, p.stream, p.version)
+		}
+	}
+	if !seen && len(v.streams) >= maxVerifyStreams {
+		clear(v.streams)
+		v.overflow = true
+	}
+	v.streams[r.stream] = streamHead{ver: r.version, pos: r.pos}
+	return nil
+}
+
+// checkEntries checks that r's stream-index entry (if it has one) and
+// ID-index entry point at it.
+func (l *Ledger) checkEntries(r *record, st *verifyState) error {
 	bad := func(index, reason string) error {
 		return &IndexError{Index: index, Position: r.pos, Stream: r.stream, Version: r.version, ID: r.id, Reason: reason}
 	}
-	v, closer, err := l.db.Get(appendStreamKey(nil, r.stream, r.version))
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-		return bad("stream", "entry missing")
-	case err != nil:
-		return readErr(r.pos, err)
+	if r.format == recordFormatV1 || r.version%anchorEvery == 0 {
+		st.indexed++
+		v, closer, err := l.db.Get(appendStreamKey(nil, r.stream, r.version))
+		switch {
+		case errors.Is(err, pebble.ErrNotFound):
+			return bad("stream", "entry missing")
+		case err != nil:
+			return readErr(r.pos, err)
+		}
+		var pos uint64
+		if len(v) == 8 {
+			pos = u64(v)
+		}
+		_ = closer.Close()
+		if pos != r.pos {
+			return bad("stream", fmt.Sprintf("entry points at position %d", pos))
+		}
 	}
-	var pos uint64
-	if len(v) == 8 {
-		pos = u64(v)
-	}
-	_ = closer.Close()
-	if pos != r.pos {
-		return bad("stream", fmt.Sprintf("entry points at position %d", pos))
-	}
-	v, closer, err = l.db.Get(idKey(r.id))
+	v, closer, err := l.db.Get(idKey(r.id))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 		return bad("id", "entry missing")
 	case err != nil:
 		return readErr(r.pos, err)
 	}
-	var first, last uint64
-	pos = 0
+	var first, last, pos uint64
 	if len(v) == 24 {
 		pos, first, last = u64(v), u64(v[8:]), u64(v[16:])
 	}
@@ -226,12 +341,141 @@ func (l *Ledger) checkEntries(r *record) error {
 	return nil
 }
 
+// checkHeads compares the stored heads in v.snap with the streams' last
+// events up to v.through (the walk has just passed it): a stream whose last
+// event is format 2 has an entry naming it, a stream with only format-1
+// events (read from the stream index) has none, and there is no other entry.
+func (l *Ledger) checkHeads(ctx context.Context, v *verifyState) error {
+	want := 0
+	for _, h := range v.streams {
+		if h.pos > l.v1End {
+			want++
+		}
+	}
+	got := 0
+	err := l.eachHead(ctx, v.snap, func(stream string, h streamHead) error {
+		got++
+		last, ok := v.streams[stream]
+		switch {
+		case !ok:
+			return &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver, Reason: "entry for a stream with no event"}
+		case last != h:
+			return &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver,
+				Reason: fmt.Sprintf("entry differs from the stream's last event through position %d: version %d at %d", v.through, last.ver, last.pos)}
+		case last.pos <= l.v1End:
+			return &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver, Reason: "entry for a stream of format-1 events"}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if got != want {
+		for s, h := range v.streams {
+			if h.pos > l.v1End && !l.hasHead(v.snap, s) {
+				return &IndexError{Index: "head", Position: h.pos, Stream: s, Version: h.ver, Reason: "entry missing"}
+			}
+		}
+	}
+	return nil
+}
+
+// checkHeadPointers is the check of the stored heads when checkHeads could
+// not run: each entry up to end must point at its stream's event.
+func (l *Ledger) checkHeadPointers(ctx context.Context, v *verifyState, end uint64) error {
+	return l.eachHead(ctx, v.snap, func(stream string, h streamHead) error {
+		bad := &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver}
+		if h.pos > end {
+			if h.pos > l.assigned.Load() {
+				bad.Reason = "entry points at no event"
+				return bad
+			}
+			return nil // an append in flight
+		}
+		if err := l.enter(); err != nil {
+			return err
+		}
+		r, err := l.getRecord(h.pos)
+		l.gate.RUnlock()
+		if err != nil {
+			return err
+		}
+		if r.stream != stream || r.version != h.ver {
+			bad.Reason = fmt.Sprintf("entry points at position %d, which holds %q version %d", h.pos, r.stream, r.version)
+			return bad
+		}
+		return nil
+	})
+}
+
+func (l *Ledger) hasHead(s *pebble.Snapshot, stream string) bool {
+	if err := l.enter(); err != nil {
+		return false
+	}
+	defer l.gate.RUnlock()
+	_, closer, err := s.Get(headKey(stream))
+	if err == nil {
+		_ = closer.Close()
+	}
+	return err == nil
+}
+
+// eachHead calls f for every stored head in s, in chunks (no iterator is
+// open while f runs).
+func (l *Ledger) eachHead(ctx context.Context, s *pebble.Snapshot, f func(string, streamHead) error) error {
+	lo := []byte{prefixHead}
+	for lo != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var names []string
+		var heads []streamHead
+		var err error
+		names, heads, lo, err = l.headChunk(s, lo)
+		if err != nil {
+			return err
+		}
+		for i := range names {
+			if err := f(names[i], heads[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (l *Ledger) headChunk(s *pebble.Snapshot, lo []byte) (names []string, heads []streamHead, next []byte, err error) {
+	if err := l.enter(); err != nil {
+		return nil, nil, nil, err
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	it, err := s.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: []byte{prefixHead + 1}})
+	if err != nil {
+		return nil, nil, nil, readErr(0, err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if len(names) == 4096 {
+			next = bytes.Clone(it.Key())
+			break
+		}
+		k, v := it.Key(), it.Value()
+		if len(v) != 16 || len(k) < 2 {
+			return nil, nil, nil, &IndexError{Index: "head", Stream: string(k[1:]), Reason: "malformed entry"}
+		}
+		names = append(names, string(k[1:]))
+		heads = append(heads, streamHead{ver: u64(v), pos: u64(v[8:])})
+	}
+	return names, heads, next, readErr(0, it.Error())
+}
+
 // checkDangling looks for entries of one index (prefixStream or prefixID)
 // that point at no event: Verify has already proved that each of the end
 // events has its own entry, so any further entry pointing at a position up to
 // end, or beyond every position sequenced, is one. Entries beyond end but
 // sequenced belong to appends whose sync is still in flight.
-func (l *Ledger) checkDangling(ctx context.Context, index byte, end uint64) error {
+func (l *Ledger) checkDangling(ctx context.Context, index byte, end, want uint64) error {
 	name := map[byte]string{prefixStream: "stream", prefixID: "id"}[index]
 	count := uint64(0)
 	lo, hi := []byte{index}, []byte{index + 1}
@@ -248,9 +492,9 @@ func (l *Ledger) checkDangling(ctx context.Context, index byte, end uint64) erro
 		}
 		lo = next
 	}
-	if count != end {
+	if count != want {
 		// Some entry points at a position whose event has another key: find it.
-		return l.findMisdirected(ctx, index, name, end)
+		return l.findMisdirected(ctx, index, name, end, want)
 	}
 	return nil
 }
@@ -310,7 +554,7 @@ func parseEntry(index byte, name string, k, v []byte) (*IndexError, error) {
 
 // findMisdirected finds the first index entry that points at an event up to
 // end which has another stream/version or ID.
-func (l *Ledger) findMisdirected(ctx context.Context, index byte, name string, end uint64) error {
+func (l *Ledger) findMisdirected(ctx context.Context, index byte, name string, end, want uint64) error {
 	lo, hi := []byte{index}, []byte{index + 1}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -338,7 +582,7 @@ func (l *Ledger) findMisdirected(ctx context.Context, index byte, name string, e
 			}
 		}
 		if next == nil {
-			return &IndexError{Index: name, Reason: fmt.Sprintf("index has more entries than the %d events", end)}
+			return &IndexError{Index: name, Reason: fmt.Sprintf("index has more entries than the %d the events through position %d have", want, end)}
 		}
 		lo = next
 	}

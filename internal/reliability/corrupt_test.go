@@ -43,9 +43,9 @@ const (
 const readDeadline = 2 * time.Second
 
 // corruptTargets are the file kinds the corruption test damages. "record",
-// "stream-index", "id-index" and "projection-row" damage our own rows
+// "stream-head", "id-index" and "projection-row" damage our own rows
 // through Pebble (valid Pebble checksums, wrong contents).
-var corruptTargets = []string{"wal", "sstable", "manifest", "options", "record", "stream-index", "id-index", "projection-row"}
+var corruptTargets = []string{"wal", "sstable", "manifest", "options", "record", "stream-head", "id-index", "projection-row"}
 
 // snapshot is everything a reader can get out of a ledger, for comparing a
 // damaged copy with the pristine one.
@@ -187,7 +187,7 @@ func copyDir(t testing.TB, from, to string) {
 // damage corrupts one thing of the given kind in dir and describes it.
 func damage(dir, target string, rng *rand.Rand) (string, error) {
 	switch target {
-	case "record", "stream-index", "id-index", "projection-row":
+	case "record", "stream-head", "id-index", "projection-row":
 		return damageRow(dir, target, rng)
 	}
 	ents, err := os.ReadDir(dir)
@@ -240,7 +240,7 @@ func damageRow(dir, target string, rng *rand.Rand) (string, error) {
 		return "", err
 	}
 	defer db.Close()
-	lo := map[string][]byte{"record": {'l'}, "stream-index": {'s'}, "id-index": {'i'}, "projection-row": []byte("vp/")}[target]
+	lo := map[string][]byte{"record": {'l'}, "stream-head": {'h'}, "id-index": {'i'}, "projection-row": []byte("vp/")}[target]
 	hi := append(bytes.Clone(lo[:len(lo)-1]), lo[len(lo)-1]+1)
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -548,7 +548,7 @@ func TestCorruption(t *testing.T) {
 			len(wrongEvent), strings.Join(wrongEvent, "; "))
 	}
 	if len(hangs) > 0 {
-		t.Errorf("a damaged stream-index entry pointing past the log's end made ReadStream wait (%d trials): %s",
+		t.Errorf("a damaged stream head or index entry pointing past the log's end made ReadStream wait (%d trials): %s",
 			len(hangs), strings.Join(hangs, "; "))
 	}
 }

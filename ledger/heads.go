@@ -1,0 +1,274 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Stream heads. A stream's head is its last version and that event's
+// position. Appends need it for the expected-version check and the new
+// record's back-pointer; reads start walking there. Heads are kept in memory
+// and written to Pebble ('h' keys) only every headsEvery events, inside an
+// append's batch, with the position they are complete through (headsKey). So
+// an event costs two keys (record and ID index), not three. Open replays the
+// records after that position, at most headsEvery plus one append's, to
+// rebuild the heads not yet written.
+
+// headsEvery is how many events may pass between two writes of the heads:
+// it bounds the records Open replays.
+const headsEvery = 2048
+
+// streamHead is a stream's version and the position of its last event.
+type streamHead struct{ ver, pos uint64 }
+
+// headEntry is a cached head; dirty if it changed since the heads were last
+// written (then it must stay in memory until they are written again).
+type headEntry struct {
+	streamHead
+	dirty bool
+}
+
+const maxCachedHeads = 1 << 16
+
+// headLocked returns a stream's head, including appends sequenced but not yet
+// synced. Under l.seq (the only writer of l.heads, so it reads without hmu).
+func (l *Ledger) headLocked(stream string) (streamHead, error) {
+	if e, ok := l.heads[stream]; ok {
+		return e.streamHead, nil
+	}
+	if l.headsErr != nil {
+		return streamHead{}, l.headsErr
+	}
+	h, err := l.storedHead(stream)
+	if err != nil {
+		return h, err
+	}
+	if err := l.checkHead(stream, h); err != nil {
+		return h, err
+	}
+	l.hmu.Lock()
+	if len(l.heads) >= maxCachedHeads {
+		for s, e := range l.heads {
+			if !e.dirty {
+				delete(l.heads, s)
+			}
+		}
+	}
+	l.heads[stream] = headEntry{streamHead: h}
+	l.hmu.Unlock()
+	return h, nil
+}
+
+// checkHead checks that a stored head points at its stream's event, so a
+// damaged entry is reported instead of chaining a new event to the wrong one.
+func (l *Ledger) checkHead(stream string, h streamHead) error {
+	if h.ver == 0 {
+		return nil
+	}
+	bad := &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver}
+	if h.pos > l.lastPos {
+		bad.Reason = "entry points past the log"
+		return bad
+	}
+	r, err := l.getRecord(h.pos)
+	if err != nil {
+		return err
+	}
+	if r.stream != stream || r.version != h.ver {
+		bad.Reason = fmt.Sprintf("entry points at position %d, which holds %q version %d", h.pos, r.stream, r.version)
+		return bad
+	}
+	return nil
+}
+
+// setHeadsLocked records the heads an append moved. Under l.seq.
+func (l *Ledger) setHeadsLocked(streams []StreamAppend, heads []streamHead) {
+	l.hmu.Lock()
+	for i, a := range streams {
+		if e, ok := l.heads[a.Stream]; !ok || !e.dirty {
+			l.dirty = append(l.dirty, a.Stream)
+		}
+		l.heads[a.Stream] = headEntry{streamHead: heads[i], dirty: true}
+	}
+	l.hmu.Unlock()
+}
+
+// headsDue reports whether the batch ending at last should carry the heads.
+func (l *Ledger) headsDue(last uint64) bool { return last-l.headsThrough >= l.headsEvery }
+
+// writeHeadsLocked adds every dirty head and the position they are complete
+// through to b. Under l.seq.
+func (l *Ledger) writeHeadsLocked(b *pebble.Batch, through uint64) {
+	key := l.key[:0]
+	var v [16]byte
+	for _, s := range l.dirty {
+		h := l.heads[s]
+		putBE(v[:], h.ver)
+		putBE(v[8:], h.pos)
+		key = append(append(key[:0], prefixHead), s...)
+		_ = b.Set(key, v[:], nil)
+	}
+	putBE(v[:], through)
+	_ = b.Set(headsKey, v[:8], nil)
+	l.key = key
+}
+
+// headsWrittenLocked marks the dirty heads clean once the batch carrying them
+// is applied (Pebble now serves them to a reader that misses the cache).
+func (l *Ledger) headsWrittenLocked(through uint64) {
+	l.hmu.Lock()
+	for _, s := range l.dirty {
+		e := l.heads[s]
+		e.dirty = false
+		l.heads[s] = e
+	}
+	l.hmu.Unlock()
+	clear(l.dirty)
+	l.dirty = l.dirty[:0]
+	l.headsThrough = through
+}
+
+// writeHeadsOnClose stores the heads not yet written, so the next Open
+// replays nothing. Every append has returned (Close holds the gate), so the
+// whole log is durable. A failure only costs that replay.
+func (l *Ledger) writeHeadsOnClose() (err error) {
+	if l.readOnly || l.failure() != nil || l.headsErr != nil || len(l.dirty) == 0 {
+		return nil
+	}
+	defer l.guard(&err, true)
+	l.seq.Lock()
+	defer l.seq.Unlock()
+	b := l.db.NewBatch()
+	defer b.Close()
+	l.writeHeadsLocked(b, l.lastPos)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return l.fail(fmt.Errorf("write heads: %w", err))
+	}
+	if err := l.failure(); err != nil {
+		return err
+	}
+	l.headsWrittenLocked(l.lastPos)
+	return nil
+}
+
+// headOf returns a stream's head for a reader: the cached one (maybe not yet
+// durable: the caller waits for it), else the stored one.
+func (l *Ledger) headOf(stream string) (streamHead, error) {
+	l.hmu.RLock()
+	e, ok := l.heads[stream]
+	l.hmu.RUnlock()
+	if ok {
+		return e.streamHead, nil
+	}
+	if l.headsErr != nil {
+		return streamHead{}, l.headsErr
+	}
+	h, err := l.storedHead(stream)
+	if err == nil && h.ver > 0 && (h.pos == 0 || l.beyondLog(h.pos)) {
+		// Waiting for it to become durable would wait forever.
+		err = &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver, Reason: "entry points past the log"}
+	}
+	return h, err
+}
+
+// storedHead reads a stream's head from its 'h' entry or, for a stream with
+// only format-1 events (no 'h' entry), from the last stream-index entry.
+func (l *Ledger) storedHead(stream string) (h streamHead, err error) {
+	v, closer, err := l.db.Get(headKey(stream))
+	switch {
+	case err == nil:
+		ok := len(v) == 16
+		if ok {
+			h = streamHead{ver: u64(v), pos: u64(v[8:])}
+		}
+		_ = closer.Close()
+		if !ok || (h.ver == 0) != (h.pos == 0) {
+			return streamHead{}, &IndexError{Index: "head", Stream: stream, Reason: "malformed entry"}
+		}
+		return h, nil
+	case !errors.Is(err, pebble.ErrNotFound):
+		return h, readErr(0, err)
+	case l.v1End == 0:
+		return h, nil
+	}
+	return l.lastIndexed(stream)
+}
+
+// lastIndexed reads a stream's last stream-index entry (format-1 streams).
+func (l *Ledger) lastIndexed(stream string) (h streamHead, err error) {
+	p := streamPrefix(stream)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return h, readErr(0, err)
+	}
+	defer it.Close()
+	if it.Last() {
+		k, v := it.Key(), it.Value()
+		if len(k) != len(p)+8 || len(v) != 8 {
+			return h, &IndexError{Index: "stream", Stream: stream, Reason: "malformed entry"}
+		}
+		h = streamHead{ver: u64(k[len(p):]), pos: u64(v)}
+	}
+	return h, readErr(0, it.Error())
+}
+
+// loadHeads reads the heads checkpoint and replays the records after it into
+// the cache as dirty heads. A record it cannot read does not fail Open (Verify
+// must still be able to name it): every head lookup returns the error instead,
+// so nothing is appended on top of heads that may be wrong.
+func (l *Ledger) loadHeads() error {
+	v, closer, err := l.db.Get(headsKey)
+	switch {
+	case err == nil:
+		ok := len(v) == 8
+		if ok {
+			l.headsThrough = u64(v)
+		}
+		_ = closer.Close()
+		if !ok || l.headsThrough > l.lastPos {
+			l.headsErr = &CorruptionError{Reason: fmt.Sprintf("heads checkpoint %x is malformed or beyond the log end %d", v, l.lastPos)}
+			return nil
+		}
+	case errors.Is(err, pebble.ErrNotFound):
+	default:
+		return err
+	}
+	if l.lastPos == l.headsThrough {
+		return nil
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: logKey(l.headsThrough + 1), UpperBound: logKey(l.lastPos + 1)})
+	if err != nil {
+		return err
+	}
+	want := l.headsThrough + 1
+	for ok := it.First(); ok; ok = it.Next() {
+		r, err := parseRecord(it.Value())
+		if err == nil && r.pos != want {
+			err = fmt.Errorf("record claims position %d, stored at %d", r.pos, want)
+		}
+		if err != nil {
+			l.headsErr = &CorruptionError{Position: want, Reason: "heads replay: " + err.Error()}
+			break
+		}
+		s := string(r.stream)
+		if e, ok := l.heads[s]; !ok || !e.dirty {
+			l.dirty = append(l.dirty, s)
+		}
+		l.heads[s] = headEntry{streamHead: streamHead{ver: r.version, pos: r.pos}, dirty: true}
+		want++
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil && l.headsErr == nil {
+		l.headsErr = readErr(want, err)
+	}
+	if l.headsErr == nil && want != l.lastPos+1 {
+		l.headsErr = &CorruptionError{Position: want, Reason: "heads replay: record missing"}
+	}
+	if l.headsErr != nil {
+		// What was replayed may be older than what was not.
+		clear(l.heads)
+		l.dirty = nil
+	}
+	return nil
+}
