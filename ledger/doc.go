@@ -100,11 +100,28 @@
 // bytes of record n), hash_0 = 32 zero bytes. Verify recomputes the chain and
 // names the first broken position in a *CorruptionError (errors.Is ErrCorrupt).
 // Head returns a Digest (position and hash) to export; CheckDigest proves that
-// the log still begins with the history a saved digest covers. Indexes and
-// state are derived data outside the chain; Verify also checks the indexes
-// against the log (every event has its stream-index and ID-index entry
-// pointing at it, and no entry points at anything else) and names a broken
-// entry in an *IndexError (errors.Is ErrCorrupt). State is not verified.
+// the log still begins with the history a saved digest covers. Each record
+// also names the position of its stream's previous event (inside the chain),
+// and Verify checks that every event follows its stream's previous one.
+// Indexes, stored heads and state are derived data outside the chain; Verify
+// also checks the indexes and heads against the log (every event has its
+// ID-index entry, and its stream-index entry where it has one, pointing at
+// it; no entry points at anything else; the stored heads are exactly the
+// streams' last events as of the position they were stored at) and names a
+// broken entry in an *IndexError (errors.Is ErrCorrupt). State is not verified.
+//
+// Streams: an event is two keys, its record and its ID-index entry. There is
+// no per-event stream-index key (it was a third of the write cost of an
+// event): a stream is the chain of its records' back-pointers. The head of
+// each stream (version, position of the last event) is kept in memory and
+// stored ('h' keys) inside an append batch every 2048 events, with the
+// position it is complete through, and at Close; after a crash Open replays
+// the records after that position (at most 2048 plus one append's) to find
+// the newer heads. ReadStream starts at the head and walks back; for a long
+// stream every 256th version has a stream-index entry, so each chunk of a
+// read starts at one and the walk never goes back further than a chunk.
+// If a record Open must replay cannot be read, Open still succeeds (so
+// Verify can name it), reads by stream and appends return that error.
 //
 // Event types: a Registry (one per ledger, never global) maps Go types to
 // stable names and schema versions; payloads are msgpack. Reading an older
@@ -129,9 +146,13 @@
 //
 // One Pebble database. Prefix bytes are persisted: never renumber or reuse.
 //
-//	0x00 "format"                 -> "keyledger/ledger v1" (refused if different)
+//	0x00 "format"                 -> "keyledger/ledger v2" (v1 is upgraded, anything else refused)
+//	0x00 "heads"                  -> position(8) the 'h' entries are complete through
+//	0x00 "v1end"                  -> position(8) of the last format-1 record (upgraded stores)
 //	'l' position(8 BE)            -> record (layout in record.go), ends with its chain hash
-//	's' stream 0x00 version(8 BE) -> position(8)          stream index
+//	'h' stream                    -> version, position (2×8 BE)  stored stream head
+//	's' stream 0x00 version(8 BE) -> position(8)          stream index: versions that are a
+//	                                                      multiple of 256, and every format-1 event
 //	'i' event ID(16)              -> position, first, last of its append (3×8 BE)
 //	'c' name                      -> position(8)          subscriber checkpoints
 //	'v' key                       -> value                state space
@@ -142,11 +163,20 @@
 // ends in tables that overlap no other, so compactions move those tables
 // instead of rewriting them and a lookup of a new ID probes none of them.
 //
+// Format 1 (before the back-pointers) wrote a stream-index entry for every
+// event and no heads. Open upgrades such a store in place without rewriting
+// a record, so digests exported before stay valid: it declares the stored
+// heads complete through the last format-1 record, and a stream without an
+// 'h' entry takes its head from its last stream-index entry. A read-only
+// Open upgrades in memory only. Older versions of this package refuse an
+// upgraded store (its marker is v2).
+//
 // Open reads the format marker, the last log record (for the tail position
-// and chain hash) and the last ID-index key (if that read fails, the lookup
-// skip is off until the next Open; Verify names the damage); it never scans
-// the log, so its time and memory do not grow with the log. Stream names are
-// 1..1024 bytes of UTF-8 without NUL.
+// and chain hash), the last ID-index key (if that read fails, the lookup
+// skip is off until the next Open; Verify names the damage) and the records
+// after the stored heads (none after a Close); it never scans the log, so
+// its time and memory do not grow with the log. Stream names are 1..1024
+// bytes of UTF-8 without NUL.
 //
 // # Storage interface
 //

@@ -132,7 +132,7 @@ func (e *IDReusedError) Unwrap() []error { return []error{ErrIDReused, ErrDuplic
 // another event, ErrNotFound or a wait that never ends).
 // errors.Is(err, ErrCorrupt) is true.
 type IndexError struct {
-	Index    string    // "stream" or "id"
+	Index    string    // "stream", "id" or "head" (a stored stream head)
 	Position uint64    // the event's position, or where the entry points
 	Stream   string    // the event's stream, or the entry's for the stream index
 	Version  uint64    // the event's version, or the entry's for the stream index

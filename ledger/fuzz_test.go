@@ -8,7 +8,8 @@ import (
 func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range []record{
 		{pos: 1, version: 1, id: tid(1), time: 1, schema: 1, stream: "s", typ: "t", data: []byte{0x80}},
-		{pos: 1 << 40, version: 7, id: tid(9), time: -5, schema: 3, stream: "lock/ü", typ: "key.granted", data: bytes.Repeat([]byte{0xa1, 'x'}, 40)},
+		{pos: 1 << 40, version: 7, prev: 1<<40 - 3, id: tid(9), time: -5, schema: 3, stream: "lock/ü", typ: "key.granted", data: bytes.Repeat([]byte{0xa1, 'x'}, 40)},
+		{format: recordFormatV1, pos: 9, version: 2, id: tid(2), time: 7, schema: 1, stream: "s", typ: "t", data: []byte{0xc0}},
 	} {
 		body := appendRecordBody(nil, &r)
 		h := chainHash([32]byte{}, body)
@@ -16,6 +17,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{recordFormat})
+	f.Add([]byte{recordFormatV1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeRecord(b)
 		if err != nil {

@@ -42,7 +42,7 @@ func pebbleOptions() *pebble.Options {
 		FormatMajorVersion: pebbleFormat,
 		Logger:             quietLogger{},
 		CacheSize:          64 << 20,
-		// Each event is three keys (record, stream index, ID index); a larger
+		// Each event is two keys (record, ID index); a larger
 		// memtable means fewer, larger flushes and less L0 compaction.
 		MemTableSize: 32 << 20,
 	}
