@@ -107,6 +107,10 @@ func (l *Ledger) Verify(ctx context.Context) (d Digest, err error) {
 	if v.through, err = l.snapHeadsThrough(v.snap); err != nil {
 		return Digest{}, err
 	}
+	if v.through > end && l.beyondLog(v.through) {
+		// Open would refuse to append on such heads.
+		return Digest{}, &IndexError{Index: "head", Position: v.through, Reason: "heads stored through a position past the log"}
+	}
 	if d, err = l.walk(ctx, end, v); err != nil {
 		return Digest{}, err
 	}
@@ -386,7 +390,7 @@ func (l *Ledger) checkHeadPointers(ctx context.Context, v *verifyState, end uint
 	return l.eachHead(ctx, v.snap, func(stream string, h streamHead) error {
 		bad := &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver}
 		if h.pos > end {
-			if h.pos > l.assigned.Load() {
+			if l.beyondLog(h.pos) {
 				bad.Reason = "entry points at no event"
 				return bad
 			}
@@ -521,7 +525,7 @@ func (l *Ledger) danglingChunk(index byte, name string, lo, hi []byte, end uint6
 		switch {
 		case e.Position >= 1 && e.Position <= end:
 			*count++
-		case e.Position == 0 || e.Position > l.assigned.Load():
+		case e.Position == 0 || l.beyondLog(e.Position):
 			e.Reason = "entry points at no event"
 			return n, nil, e
 		}
