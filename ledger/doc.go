@@ -121,7 +121,13 @@
 // stream every 256th version has a stream-index entry, so each chunk of a
 // read starts at one and the walk never goes back further than a chunk.
 // If a record Open must replay cannot be read, Open still succeeds (so
-// Verify can name it), reads by stream and appends return that error.
+// Verify can name it), reads by stream and appends return that error. An
+// append checks that a stored head it loads names its stream's event at
+// that version; a stored head that is well formed but stale (an earlier
+// event of the stream, which only damage to the store produces) is not
+// caught there, and an append on it writes a second event with an existing
+// version, which Verify then reports. Format 1 had the same exposure to a
+// lost stream-index entry.
 //
 // Event types: a Registry (one per ledger, never global) maps Go types to
 // stable names and schema versions; payloads are msgpack. Reading an older
