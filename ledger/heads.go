@@ -67,18 +67,22 @@ func (l *Ledger) checkHead(stream string, h streamHead) error {
 	if h.ver == 0 {
 		return nil
 	}
-	bad := &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver}
 	if h.pos > l.lastPos {
-		bad.Reason = "entry points past the log"
-		return bad
+		return &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver, Reason: "entry points past the log"}
 	}
+	return l.headAtEvent(stream, h)
+}
+
+// headAtEvent reads the record a head names and reports an *IndexError if it
+// is not the stream's event at that version.
+func (l *Ledger) headAtEvent(stream string, h streamHead) error {
 	r, err := l.getRecord(h.pos)
 	if err != nil {
 		return err
 	}
 	if r.stream != stream || r.version != h.ver {
-		bad.Reason = fmt.Sprintf("entry points at position %d, which holds %q version %d", h.pos, r.stream, r.version)
-		return bad
+		return &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver,
+			Reason: fmt.Sprintf("entry points at position %d, which holds %q version %d", h.pos, r.stream, r.version)}
 	}
 	return nil
 }

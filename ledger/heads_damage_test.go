@@ -72,34 +72,19 @@ func TestVerifyBackPointerPastStreamLimit(t *testing.T) {
 		t.Skip("writes 2^18 streams")
 	}
 	fs, reg := vfs.NewMem(), testRegistry(t)
-	po := pebbleOptions()
-	po.FS = fs
-	db, err := pebble.Open("db", po)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := db.NewBatch()
-	_ = b.Set(formatKey, []byte(formatMarker), nil)
 	data, _ := msgpack.Marshal(testOpened{N: 1})
-	var hash [32]byte
-	put := func(pos uint64, stream string, ver, prev uint64) {
-		r := record{pos: pos, prev: prev, version: ver, id: tid(pos), time: 1, schema: 1, stream: stream, typ: "test.opened", data: data}
-		body := appendRecordBody(nil, &r)
-		hash = chainHash(hash, body)
-		_ = b.Set(logKey(pos), append(body, hash[:]...), nil)
-		_ = b.Set(idKey(tid(pos)), append(putU64(pos), append(putU64(pos), putU64(pos)...)...), nil)
-	}
 	n := uint64(maxVerifyStreams + 2)
-	put(1, "a", 1, 0)
-	for pos := uint64(2); pos < n; pos++ {
-		put(pos, fmt.Sprintf("x%d", pos), 1, 0)
-	}
-	put(n, "a", 2, 2) // a's version 1 is at 1, not 2
-	_ = b.Set(headsKey, putU64(n), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Close()
+	writeRaw(t, fs, formatMarker, func(b *pebble.Batch, put func(record)) {
+		event := func(pos uint64, stream string, ver, prev uint64) record {
+			return record{pos: pos, prev: prev, version: ver, time: 1, schema: 1, stream: stream, typ: "test.opened", data: data}
+		}
+		put(event(1, "a", 1, 0))
+		for pos := uint64(2); pos < n; pos++ {
+			put(event(pos, fmt.Sprintf("x%d", pos), 1, 0))
+		}
+		put(event(n, "a", 2, 2)) // a's version 1 is at 1, not 2
+		_ = b.Set(headsKey, putU64(n), nil)
+	})
 	l, err := Open("db", &Options{FS: fs, Registry: reg})
 	if err != nil {
 		t.Fatal(err)

@@ -206,9 +206,10 @@ func TestVerifyNamesBrokenBackPointer(t *testing.T) {
 	t.Fatal("ReadStream followed the broken back-pointer without an error")
 }
 
-// writeV1 writes a store as format 1 wrote it: marker v1, format-1 records,
-// a stream-index entry for every event, the ID index, no heads.
-func writeV1(t *testing.T, fs vfs.FS, streams []string, n int) {
+// writeRaw writes a store in directory "db" of fs below the ledger: fill
+// gets a batch with the format marker and a put that stores a record (its ID
+// and chain hash filled in) with its ID-index entry.
+func writeRaw(t *testing.T, fs vfs.FS, marker string, fill func(b *pebble.Batch, put func(r record))) {
 	t.Helper()
 	po := pebbleOptions()
 	po.FS = fs
@@ -217,26 +218,34 @@ func writeV1(t *testing.T, fs vfs.FS, streams []string, n int) {
 		t.Fatal(err)
 	}
 	b := db.NewBatch()
-	_ = b.Set(formatKey, []byte(formatMarkerV1), nil)
+	_ = b.Set(formatKey, []byte(marker), nil)
 	var hash [32]byte
-	versions := map[string]uint64{}
-	for pos := uint64(1); pos <= uint64(n); pos++ {
-		s := streams[int(pos)%len(streams)]
-		versions[s]++
-		data, _ := msgpack.Marshal(testOpened{N: int(pos)})
-		r := record{format: recordFormatV1, pos: pos, version: versions[s], id: tid(pos), time: int64(pos), schema: 1, stream: s, typ: "test.opened", data: data}
+	fill(b, func(r record) {
+		r.id = tid(r.pos)
 		body := appendRecordBody(nil, &r)
 		hash = chainHash(hash, body)
-		_ = b.Set(logKey(pos), append(body, hash[:]...), nil)
-		_ = b.Set(appendStreamKey(nil, s, versions[s]), putU64(pos), nil)
-		_ = b.Set(idKey(tid(pos)), append(putU64(pos), append(putU64(pos), putU64(pos)...)...), nil)
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
+		_ = b.Set(logKey(r.pos), append(body, hash[:]...), nil)
+		_ = b.Set(idKey(r.id), append(putU64(r.pos), append(putU64(r.pos), putU64(r.pos)...)...), nil)
+	})
+	if err := errors.Join(b.Commit(pebble.Sync), db.Close()); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+}
+
+// writeV1 writes a store as format 1 wrote it: marker v1, format-1 records,
+// a stream-index entry for every event, the ID index, no heads.
+func writeV1(t *testing.T, fs vfs.FS, streams []string, n int) {
+	t.Helper()
+	writeRaw(t, fs, formatMarkerV1, func(b *pebble.Batch, put func(record)) {
+		versions := map[string]uint64{}
+		for pos := uint64(1); pos <= uint64(n); pos++ {
+			s := streams[int(pos)%len(streams)]
+			versions[s]++
+			data, _ := msgpack.Marshal(testOpened{N: int(pos)})
+			put(record{format: recordFormatV1, pos: pos, version: versions[s], time: int64(pos), schema: 1, stream: s, typ: "test.opened", data: data})
+			_ = b.Set(appendStreamKey(nil, s, versions[s]), putU64(pos), nil)
+		}
+	})
 }
 
 // A store written by format 1 opens: read-only without a write, read-write

@@ -388,27 +388,17 @@ func (l *Ledger) checkHeads(ctx context.Context, v *verifyState) error {
 // not run: each entry up to end must point at its stream's event.
 func (l *Ledger) checkHeadPointers(ctx context.Context, v *verifyState, end uint64) error {
 	return l.eachHead(ctx, v.snap, func(stream string, h streamHead) error {
-		bad := &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver}
 		if h.pos > end {
 			if l.beyondLog(h.pos) {
-				bad.Reason = "entry points at no event"
-				return bad
+				return &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver, Reason: "entry points at no event"}
 			}
 			return nil // an append in flight
 		}
 		if err := l.enter(); err != nil {
 			return err
 		}
-		r, err := l.getRecord(h.pos)
-		l.gate.RUnlock()
-		if err != nil {
-			return err
-		}
-		if r.stream != stream || r.version != h.ver {
-			bad.Reason = fmt.Sprintf("entry points at position %d, which holds %q version %d", h.pos, r.stream, r.version)
-			return bad
-		}
-		return nil
+		defer l.gate.RUnlock()
+		return l.headAtEvent(stream, h)
 	})
 }
 
