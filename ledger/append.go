@@ -21,6 +21,9 @@ import (
 // It returns once the events are durable (synced), sharing the sync with
 // concurrent appenders (group commit). A retry with the same event IDs returns
 // the original result without writing; a partial overlap is ErrDuplicateID.
+// If a stored head of a stream in the append is damaged, or Open could not
+// replay the records after the stored heads, it returns that *IndexError or
+// *CorruptionError (errors.Is ErrCorrupt), or ErrIO, and writes nothing.
 func (l *Ledger) Append(ctx context.Context, stream string, expect Expect, events ...NewEvent) (AppendResult, error) {
 	return l.AppendMulti(ctx, StreamAppend{Stream: stream, Expect: expect, Events: events})
 }
@@ -230,15 +233,15 @@ func (l *Ledger) applyGroup(g *group, r *appendReq) {
 		_ = g.b.Set(key, idVal[:], nil)
 	}
 	l.key = key
-	heads := l.headsDue(g.t.last)
-	if heads {
+	storeHeads := l.headsDue(g.t.last)
+	if storeHeads {
 		l.writeHeadsLocked(g.b, g.t.last)
 	}
 	if err := l.db.ApplyNoSyncWait(g.b, pebble.Sync); err != nil {
 		g.err = l.fail(err)
 		return
 	}
-	if heads {
+	if storeHeads {
 		l.headsWrittenLocked(g.t.last)
 	}
 	l.assigned.Store(g.t.last)

@@ -375,6 +375,9 @@ func TestReadsThroughDamagedIndex(t *testing.T) {
 			}
 			return nil
 		}},
+		{"stream version on a head at another stream's event", func(l *Ledger) {
+			_ = l.db.Set(headKey(atStream), headVal(700, 2048), pebble.Sync) // 2048 holds s2 version 683
+		}, func(l *Ledger) error { _, err := l.StreamVersion(ctx, atStream); return err }},
 		{"append on a stream head at another stream's event", func(l *Ledger) {
 			_ = l.db.Set(headKey(atStream), headVal(683, 2047), pebble.Sync)
 		}, func(l *Ledger) error {

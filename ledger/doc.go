@@ -107,27 +107,36 @@
 // also checks the indexes and heads against the log (every event has its
 // ID-index entry, and its stream-index entry where it has one, pointing at
 // it; no entry points at anything else; the stored heads are exactly the
-// streams' last events as of the position they were stored at) and names a
-// broken entry in an *IndexError (errors.Is ErrCorrupt). State is not verified.
+// streams' last events as of the position they were stored at — with at most
+// 262,144 streams and heads stored through a durable position, otherwise
+// each head is only checked to name its stream's event) and names a broken
+// entry in an *IndexError (errors.Is ErrCorrupt). State is not verified.
 //
-// Streams: an event is two keys, its record and its ID-index entry. There is
-// no per-event stream-index key (it was a third of the write cost of an
-// event): a stream is the chain of its records' back-pointers. The head of
-// each stream (version, position of the last event) is kept in memory and
-// stored ('h' keys) inside an append batch every 2048 events, with the
-// position it is complete through, and at Close; after a crash Open replays
-// the records after that position (at most 2048 plus one append's) to find
-// the newer heads. ReadStream starts at the head and walks back; for a long
-// stream every 256th version has a stream-index entry, so each chunk of a
-// read starts at one and the walk never goes back further than a chunk.
-// If a record Open must replay cannot be read, Open still succeeds (so
-// Verify can name it), reads by stream and appends return that error. An
-// append checks that a stored head it loads names its stream's event at
-// that version; a stored head that is well formed but stale (an earlier
-// event of the stream, which only damage to the store produces) is not
-// caught there, and an append on it writes a second event with an existing
-// version, which Verify then reports. Format 1 had the same exposure to a
-// lost stream-index entry.
+// Streams: an event is two keys, its record and its ID-index entry (plus a
+// stream-index entry at every 256th version of its stream). There is no
+// per-event stream-index key (it was one of three keys per event, and the
+// 64-writer append throughput was bound by per-key CPU): a stream is the
+// chain of its records' back-pointers. The head of each stream (version,
+// position of the last event) is kept in memory and stored ('h' keys), with
+// the position the stored heads are complete through, in the batch of the
+// first append that ends 2048 or more positions after the last store, and at
+// Close; after a crash Open replays the records after that position (fewer
+// than 2048) to find the newer heads. ReadStream starts at the head and
+// walks back; every 256th version of a stream has a stream-index entry, so
+// each chunk of a read starts at one (the last at the head) and the walk
+// never goes back further than a chunk.
+//
+// If the stored heads position is damaged or a record Open must replay
+// cannot be read, Open still succeeds (so Verify can name it), and
+// ReadStream, StreamVersion, Append and AppendMulti return that error on
+// every stream. Appends and StreamVersion check that a stored head they load
+// names its stream's event at that version. A stored head that is well
+// formed but stale (an earlier event of the stream, which only damage to the
+// store produces) is not caught there: ReadStream and StreamVersion end at
+// that version without an error, and an append on it writes a second event
+// with an existing version. Verify reports the stale entry (or, once newer
+// heads are stored, the repeated version). Format 1 had the same exposure to
+// a lost stream-index entry.
 //
 // Event types: a Registry (one per ledger, never global) maps Go types to
 // stable names and schema versions; payloads are msgpack. Reading an older
@@ -137,8 +146,10 @@
 // an unknown (newer) schema or a failing upcaster is an error.
 //
 // Closed ledgers: every method returns ErrClosed after Close; none panics.
-// Close waits for operations in flight. Options.ReadOnly opens an existing
-// ledger for inspection; writes then return ErrInvalid.
+// Close waits for operations in flight and stores the stream heads (a
+// failure there is ErrFailed; the next Open then replays the tail).
+// Options.ReadOnly opens an existing ledger for inspection; writes then
+// return ErrInvalid.
 //
 // Crypto-shredding: state is mutable. After deleting a key, CompactState
 // flushes and compacts its range and waits until the replaced tables are
@@ -177,12 +188,14 @@
 // Open upgrades in memory only. Older versions of this package refuse an
 // upgraded store (its marker is v2).
 //
-// Open reads the format marker, the last log record (for the tail position
-// and chain hash), the last ID-index key (if that read fails, the lookup
-// skip is off until the next Open; Verify names the damage) and the records
-// after the stored heads (none after a Close); it never scans the log, so
-// its time and memory do not grow with the log. Stream names are 1..1024
-// bytes of UTF-8 without NUL.
+// Open reads the format marker, the heads position and the format-1 end
+// marker, the last log record (for the tail position and chain hash), the
+// last ID-index key (if that read fails, the lookup skip is off until the
+// next Open; Verify names the damage) and the records after the stored heads
+// (none after a Close that stored them, fewer than 2048 after a crash);
+// opening a format-1 store read-write also writes the upgrade (one synced
+// batch). It never scans the log, so its time and memory do not grow with
+// the log. Stream names are 1..1024 bytes of UTF-8 without NUL.
 //
 // # Storage interface
 //

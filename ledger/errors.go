@@ -126,16 +126,17 @@ func (e *IDReusedError) Error() string {
 // Unwrap makes errors.Is(err, ErrIDReused) and errors.Is(err, ErrDuplicateID) true.
 func (e *IDReusedError) Unwrap() []error { return []error{ErrIDReused, ErrDuplicateID} }
 
-// IndexError names an index entry that Verify found missing, pointing at the
-// wrong event, or pointing at no event; EventByID, ReadStream and
-// StreamVersion return one when the entry they follow is damaged (rather than
-// another event, ErrNotFound or a wait that never ends).
+// IndexError names an index entry or stored stream head that Verify found
+// missing, pointing at the wrong event, or pointing at no event; EventByID,
+// ReadStream and StreamVersion return one when the entry they follow is
+// damaged, Append and AppendMulti when a stored head they load is (rather
+// than another event, ErrNotFound or a wait that never ends).
 // errors.Is(err, ErrCorrupt) is true.
 type IndexError struct {
 	Index    string    // "stream", "id" or "head" (a stored stream head)
 	Position uint64    // the event's position, or where the entry points
-	Stream   string    // the event's stream, or the entry's for the stream index
-	Version  uint64    // the event's version, or the entry's for the stream index
+	Stream   string    // the event's stream, or the entry's for the stream index or a head
+	Version  uint64    // the event's version, or the entry's for the stream index or a head
 	ID       uuid.UUID // the event's ID, or the entry's for the ID index
 	Reason   string
 }

@@ -10,14 +10,15 @@ import (
 // Stream heads. A stream's head is its last version and that event's
 // position. Appends need it for the expected-version check and the new
 // record's back-pointer; reads start walking there. Heads are kept in memory
-// and written to Pebble ('h' keys) only every headsEvery events, inside an
-// append's batch, with the position they are complete through (headsKey). So
-// an event costs two keys (record and ID index), not three. Open replays the
-// records after that position, at most headsEvery plus one append's, to
-// rebuild the heads not yet written.
+// and written to Pebble ('h' keys), with the position they are complete
+// through (headsKey), in the batch of the first append that ends headsEvery
+// or more positions after the last write, and at Close. So an event costs two
+// keys (record and ID index), not three. Open replays the records after that
+// position, fewer than headsEvery, to rebuild the heads not yet written.
 
-// headsEvery is how many events may pass between two writes of the heads:
-// it bounds the records Open replays.
+// headsEvery: the append whose batch reaches headsEvery positions past the
+// last write of the heads carries them, so Open replays fewer than headsEvery
+// records.
 const headsEvery = 2048
 
 // streamHead is a stream's version and the position of its last event.
@@ -30,6 +31,8 @@ type headEntry struct {
 	dirty bool
 }
 
+// maxCachedHeads: when the cache reaches it, clean heads (already stored)
+// are dropped; dirty ones stay.
 const maxCachedHeads = 1 << 16
 
 // headLocked returns a stream's head, including appends sequenced but not yet
@@ -136,7 +139,8 @@ func (l *Ledger) headsWrittenLocked(through uint64) {
 
 // writeHeadsOnClose stores the heads not yet written, so the next Open
 // replays nothing. Every append has returned (Close holds the gate), so the
-// whole log is durable. A failure only costs that replay.
+// whole log is durable. A failure fails the ledger (Close returns ErrFailed)
+// but loses nothing: the next Open replays the tail.
 func (l *Ledger) writeHeadsOnClose() (err error) {
 	if l.readOnly || l.failure() != nil || l.headsErr != nil || len(l.dirty) == 0 {
 		return nil
@@ -158,23 +162,24 @@ func (l *Ledger) writeHeadsOnClose() (err error) {
 }
 
 // headOf returns a stream's head for a reader: the cached one (maybe not yet
-// durable: the caller waits for it), else the stored one.
-func (l *Ledger) headOf(stream string) (streamHead, error) {
+// durable: the caller waits for it), else the stored one (stored is true),
+// checked here only to lie inside the log.
+func (l *Ledger) headOf(stream string) (h streamHead, stored bool, err error) {
 	l.hmu.RLock()
 	e, ok := l.heads[stream]
 	l.hmu.RUnlock()
 	if ok {
-		return e.streamHead, nil
+		return e.streamHead, false, nil
 	}
 	if l.headsErr != nil {
-		return streamHead{}, l.headsErr
+		return streamHead{}, false, l.headsErr
 	}
-	h, err := l.storedHead(stream)
+	h, err = l.storedHead(stream)
 	if err == nil && h.ver > 0 && (h.pos == 0 || l.beyondLog(h.pos)) {
 		// Waiting for it to become durable would wait forever.
 		err = &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver, Reason: "entry points past the log"}
 	}
-	return h, err
+	return h, true, err
 }
 
 // storedHead reads a stream's head from its 'h' entry or, for a stream with
@@ -237,14 +242,14 @@ func (l *Ledger) loadHeads() error {
 		}
 	case errors.Is(err, pebble.ErrNotFound):
 	default:
-		return err
+		return readErr(0, err)
 	}
 	if l.lastPos == l.headsThrough {
 		return nil
 	}
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: logKey(l.headsThrough + 1), UpperBound: logKey(l.lastPos + 1)})
 	if err != nil {
-		return err
+		return readErr(l.headsThrough+1, err)
 	}
 	want := l.headsThrough + 1
 	for ok := it.First(); ok; ok = it.Next() {

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"runtime"
 	"testing"
@@ -62,3 +63,28 @@ func readAll(t testing.TB, l *Ledger) []Event {
 }
 
 func runtimeYield() { runtime.Gosched() }
+
+// appendRecordBody appends a record's canonical bytes (everything but the
+// hash) as the ledger writes them: tests build and rewrite records with it.
+func appendRecordBody(dst []byte, r *record) []byte {
+	f := r.format
+	if f == 0 {
+		f = recordFormat
+	}
+	dst = append(dst, f)
+	dst = binary.BigEndian.AppendUint64(dst, r.pos)
+	dst = binary.BigEndian.AppendUint64(dst, r.version)
+	dst = append(dst, r.id[:]...)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(r.time))
+	dst = binary.BigEndian.AppendUint16(dst, r.schema)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(r.stream)))
+	dst = append(dst, r.stream...)
+	dst = append(dst, byte(len(r.typ)))
+	dst = append(dst, r.typ...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.data)))
+	dst = append(dst, r.data...)
+	if f == recordFormat {
+		dst = binary.BigEndian.AppendUint64(dst, r.prev)
+	}
+	return dst
+}

@@ -188,7 +188,7 @@ type Ledger struct {
 	// headsThrough is the position the stored heads ('h') are complete through.
 	headsThrough uint64
 	headsEvery   uint64        // headsEvery; tests lower it
-	headsErr     error         // set at Open if the records after headsThrough could not be replayed
+	headsErr     error         // set at Open if the heads position is damaged or the records after it could not be replayed
 	v1End        uint64        // last position of a format-1 record (0: none; see storedHead)
 	recent       recentIDs     // caller IDs sequenced lately, for the lookup done before the lock
 	maxID        maxIDs        // the largest ID sequenced, for the lookup done before the lock
@@ -285,9 +285,9 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 	return l, nil
 }
 
-// load checks the format marker, reads the log tail and rebuilds the heads
-// not yet written (at most headsEvery plus one append's records). It never
-// scans the log.
+// load checks the format marker (upgrading a format-1 store), reads the log
+// tail and rebuilds the heads not yet written (fewer than headsEvery
+// records). It never scans the log.
 func (l *Ledger) load(readOnly bool) error {
 	upgrade := false
 	v, closer, err := l.db.Get(formatKey)
@@ -415,8 +415,12 @@ func (l *Ledger) loadMaxID() {
 	}
 }
 
-// Close waits for in-flight operations, then closes the store. Later calls
-// return ErrClosed. Close returns the fail-stop or background error, if any.
+// Close waits for in-flight operations, stores the stream heads not yet
+// stored (one synced batch; skipped if the ledger is read-only or failed),
+// then closes the store. Later calls return ErrClosed. Close returns the
+// fail-stop or background error, if any; a failure to store the heads fails
+// the ledger and is returned as ErrFailed (nothing is lost: the next Open
+// replays the tail).
 func (l *Ledger) Close() (err error) {
 	l.wm.Lock()
 	select {
@@ -445,7 +449,9 @@ func (l *Ledger) Close() (err error) {
 		}()
 	}
 	if p := l.failed.Load(); p != nil {
-		err = errors.Join(*p, err)
+		if !errors.Is(err, *p) {
+			err = errors.Join(*p, err)
+		}
 	} else if p := l.bgErr.Load(); p != nil {
 		err = errors.Join(*p, err)
 	}

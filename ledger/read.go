@@ -11,7 +11,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// readChunk is how many events an iterator reads per Pebble iterator. Between
+// readChunk is how many events ReadAll reads per Pebble iterator (stream
+// reads are chunked by anchorEvery instead). Between
 // chunks no Pebble iterator is open and no lock is held, so a loop body may
 // call any method (even Close) and long reads pin no memtables.
 const readChunk = 256
@@ -235,16 +236,18 @@ func (l *Ledger) readChunk(from, end uint64) (evs []Event, err error) {
 // its own and everyone's acknowledged writes and never an event that is not
 // durable. A stream with no events yields nothing.
 //
-// Events are found from the stream's head backwards, each record pointing at
-// its stream predecessor; a read of more than anchorEvery events starts each
-// chunk at a stream-index entry kept for every anchorEvery-th version.
+// Events are found walking back through each record's pointer to its stream
+// predecessor. Each chunk ends at the next multiple of anchorEvery, found
+// through its stream-index entry, or at the head, and is read backwards from
+// there. A damaged head, anchor entry or back-pointer ends the iteration with
+// an *IndexError or *CorruptionError, as does a tail Open could not replay.
 func (l *Ledger) ReadStream(ctx context.Context, stream string, from uint64) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		if err := checkStream(stream); err != nil {
 			yield(Event{}, err)
 			return
 		}
-		head, err := l.readStreamHead(ctx, stream)
+		head, err := l.readStreamHead(ctx, stream, false)
 		if err != nil {
 			yield(Event{}, err)
 			return
@@ -271,26 +274,37 @@ func (l *Ledger) ReadStream(ctx context.Context, stream string, from uint64) ite
 }
 
 // StreamVersion returns a stream's durable version (0 if it has no events),
-// waiting for a pending sync like ReadStream.
+// waiting for a pending sync like ReadStream. A stored head that does not
+// name its stream's event, or a tail Open could not replay, is an error
+// (errors.Is ErrCorrupt, or ErrIO).
 func (l *Ledger) StreamVersion(ctx context.Context, stream string) (uint64, error) {
 	if err := checkStream(stream); err != nil {
 		return 0, err
 	}
-	h, err := l.readStreamHead(ctx, stream)
+	h, err := l.readStreamHead(ctx, stream, true)
 	return h.ver, err
 }
 
-func (l *Ledger) readStreamHead(ctx context.Context, stream string) (h streamHead, err error) {
+// readStreamHead returns a stream's head once it is durable. With check, a
+// head read from the store is checked to name its stream's event (ReadStream
+// checks every event it walks to, the head first).
+func (l *Ledger) readStreamHead(ctx context.Context, stream string, check bool) (h streamHead, err error) {
 	if err := l.enter(); err != nil {
 		return h, err
 	}
 	defer l.gate.RUnlock()
 	defer l.guard(&err, false)
-	if h, err = l.headOf(stream); err != nil {
+	h, stored, err := l.headOf(stream)
+	if err != nil {
 		return streamHead{}, err
 	}
 	if err := l.WaitDurable(ctx, h.pos); err != nil {
 		return streamHead{}, err
+	}
+	if check && stored && h.ver > 0 {
+		if err := l.headAtEvent(stream, h); err != nil {
+			return streamHead{}, err
+		}
 	}
 	return h, nil
 }

@@ -56,30 +56,6 @@ type record struct {
 	hash    [32]byte
 }
 
-// appendRecordBody appends the canonical bytes (everything but the hash).
-func appendRecordBody(dst []byte, r *record) []byte {
-	f := r.format
-	if f == 0 {
-		f = recordFormat
-	}
-	dst = append(dst, f)
-	dst = binary.BigEndian.AppendUint64(dst, r.pos)
-	dst = binary.BigEndian.AppendUint64(dst, r.version)
-	dst = append(dst, r.id[:]...)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(r.time))
-	dst = binary.BigEndian.AppendUint16(dst, r.schema)
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(r.stream)))
-	dst = append(dst, r.stream...)
-	dst = append(dst, byte(len(r.typ)))
-	dst = append(dst, r.typ...)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.data)))
-	dst = append(dst, r.data...)
-	if f == recordFormat {
-		dst = binary.BigEndian.AppendUint64(dst, r.prev)
-	}
-	return dst
-}
-
 // chainHash returns SHA-256(prev || body).
 func chainHash(prev [32]byte, body []byte) [32]byte {
 	h := sha256.New()

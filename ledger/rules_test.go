@@ -504,7 +504,7 @@ func TestGeneratedIDsAreV7(t *testing.T) {
 // the two indexes and the state space never share a table (see splitByKind).
 func TestTablesHoldOneKind(t *testing.T) {
 	l := openMem(t)
-	for i := range 20 {
+	for i := range 21 { // 2100 events: the heads are stored at 2100
 		evs := make([]NewEvent, 100)
 		for j := range evs {
 			evs[j] = tev(uint64(i*100 + j + 1))
@@ -541,7 +541,7 @@ func TestTablesHoldOneKind(t *testing.T) {
 			kinds[lo[0]] = true
 		}
 	}
-	for _, k := range []byte{prefixMeta, prefixCheckpoint, prefixID, prefixLog, prefixStream, prefixState} {
+	for _, k := range []byte{prefixMeta, prefixCheckpoint, prefixHead, prefixID, prefixLog, prefixStream, prefixState} {
 		if !kinds[k] {
 			t.Fatalf("no table holds keys of kind %q (have %v)", k, kinds)
 		}

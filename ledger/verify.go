@@ -84,8 +84,9 @@ func (l *Ledger) Head() (Digest, error) {
 // event ID; events are checked in position order, so a missing or wrong entry
 // is reported for the lowest position, and entries pointing at nothing after
 // the whole log checked. The exact check of the heads needs every stream in
-// memory; past maxVerifyStreams streams each head entry is only checked to
-// point at its stream's event.
+// memory; past maxVerifyStreams streams, or when the heads were stored by an
+// append not yet durable when Verify started, each head entry is only
+// checked to point at its stream's event.
 //
 // Verify proves the log is internally consistent. Someone able to rewrite the
 // store could rewrite every later hash too; CheckDigest against a digest
@@ -465,9 +466,11 @@ func (l *Ledger) headChunk(s *pebble.Snapshot, lo []byte) (names []string, heads
 }
 
 // checkDangling looks for entries of one index (prefixStream or prefixID)
-// that point at no event: Verify has already proved that each of the end
-// events has its own entry, so any further entry pointing at a position up to
-// end, or beyond every position sequenced, is one. Entries beyond end but
+// that point at no event: Verify has already proved that each event through
+// end that must have an entry (every event in the ID index; format-1 events
+// and anchor versions in the stream index) has its own, and want counts them,
+// so any further entry pointing at a position up to end, or beyond every
+// position sequenced, is one. Entries beyond end but
 // sequenced belong to appends whose sync is still in flight.
 func (l *Ledger) checkDangling(ctx context.Context, index byte, end, want uint64) error {
 	name := map[byte]string{prefixStream: "stream", prefixID: "id"}[index]
