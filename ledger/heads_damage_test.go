@@ -10,7 +10,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -339,18 +338,10 @@ func TestVerifyHeadPointersDuringInFlightAppend(t *testing.T) {
 		{"head past the log", "ghost", 1, 500, "points at no event"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			gate := &syncGate{entered: make(chan struct{}, 1)}
-			l, err := Open("db", &Options{FS: errorfs.Wrap(vfs.NewMem(), gate), Registry: testRegistry(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			defer gate.open()
+			l, gate := gatedLedger(t, vfs.NewMem(), testRegistry(t))
 			l.headsEvery = 10
 			fill(t, l, 12) // heads stored through 10
-			gate.mu.Lock()
-			gate.blocked = make(chan struct{})
-			gate.mu.Unlock()
+			gate.block()
 			done := make(chan error, 1)
 			go func() {
 				var as []StreamAppend
@@ -369,7 +360,7 @@ func TestVerifyHeadPointersDuringInFlightAppend(t *testing.T) {
 				t.Fatalf("Verify before tampering: %v, %v", d, err)
 			}
 			_ = l.db.Set(headKey(tc.stream), headVal(tc.ver, tc.pos), pebble.NoSync)
-			_, err = l.Verify(bg)
+			_, err := l.Verify(bg)
 			var ie *IndexError
 			if !errors.As(err, &ie) || ie.Index != "head" || ie.Stream != tc.stream || !strings.Contains(ie.Reason, tc.reason) {
 				t.Fatalf("Verify: %v, want a head IndexError for %s (%s)", err, tc.stream, tc.reason)

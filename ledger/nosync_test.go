@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 )
 
 // rowsAt writes rows r1..rk (r1 rewritten as "x<k>" from k=4 on) and checkpoint k.
@@ -50,14 +49,8 @@ func checkRows(t *testing.T, l *Ledger, cp uint64) {
 // together (never one without the other) and never a ledger event.
 func TestApplyStateNoSyncWait(t *testing.T) {
 	base := vfs.NewCrashableMem()
-	gate := &syncGate{entered: make(chan struct{}, 1)}
 	reg := testRegistry(t)
-	l, err := Open("db", &Options{FS: errorfs.Wrap(base, gate), Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	defer gate.open()
+	l, gate := gatedLedger(t, base, reg)
 	for i := uint64(1); i <= 3; i++ {
 		if _, err := l.Append(bg, "s", ExpectAny, tev(i)); err != nil {
 			t.Fatal(err)
@@ -67,9 +60,7 @@ func TestApplyStateNoSyncWait(t *testing.T) {
 		}
 	}
 
-	gate.mu.Lock()
-	gate.blocked = make(chan struct{})
-	gate.mu.Unlock()
+	gate.block()
 	done := make(chan error, 1)
 	go func() {
 		err := l.ApplyState(bg, rowsAt(4, true))

@@ -258,8 +258,28 @@ type syncGate struct {
 
 func (g *syncGate) String() string { return "sync-gate" }
 
-// open lets syncs through again; deferred, a failing test does not hang in
-// Close behind a blocked sync.
+// gatedLedger opens a ledger on fs (in directory "db") whose WAL syncs a
+// gate can block. Cleanup opens the gate before closing the ledger, so a
+// failing test does not hang in Close behind a blocked sync.
+func gatedLedger(t *testing.T, fs vfs.FS, reg *Registry) (*Ledger, *syncGate) {
+	t.Helper()
+	gate := &syncGate{entered: make(chan struct{}, 1)}
+	l, err := Open("db", &Options{FS: errorfs.Wrap(fs, gate), Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gate.open(); _ = l.Close() })
+	return l, gate
+}
+
+// block makes WAL syncs wait until open.
+func (g *syncGate) block() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.blocked = make(chan struct{})
+}
+
+// open lets syncs through again.
 func (g *syncGate) open() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -288,13 +308,7 @@ func (g *syncGate) MaybeError(op errorfs.Op) error {
 
 // Pebble makes a batch readable before its WAL sync; the ledger must not.
 func TestNothingVisibleBeforeDurable(t *testing.T) {
-	gate := &syncGate{entered: make(chan struct{}, 1)}
-	l, err := Open("db", &Options{FS: errorfs.Wrap(vfs.NewMem(), gate), Registry: testRegistry(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	defer gate.open()
+	l, gate := gatedLedger(t, vfs.NewMem(), testRegistry(t))
 	if _, err := l.Append(bg, "s", ExpectNoStream, tev(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -313,9 +327,7 @@ func TestNothingVisibleBeforeDurable(t *testing.T) {
 		t.Fatalf("follower got %d", e.Position)
 	}
 
-	gate.mu.Lock()
-	gate.blocked = make(chan struct{})
-	gate.mu.Unlock()
+	gate.block()
 	done := make(chan error, 1)
 	go func() {
 		_, err := l.Append(bg, "s", ExpectVersion(1), tev(2))
@@ -347,7 +359,7 @@ func TestNothingVisibleBeforeDurable(t *testing.T) {
 		t.Fatalf("StreamVersion with an unsynced event: %v, want to wait", err)
 	}
 	// The expected-version check does see the pending append.
-	_, err = l.Append(bg, "s", ExpectVersion(1), tev(3))
+	_, err := l.Append(bg, "s", ExpectVersion(1), tev(3))
 	var ce *ConflictError
 	if !errors.As(err, &ce) || ce.Actual != 2 {
 		t.Fatalf("append behind a pending one: %v, want conflict with actual 2", err)
