@@ -67,7 +67,7 @@ func TestVerifyNamesStreamStartingPastVersionOne(t *testing.T) {
 
 // Past maxVerifyStreams streams a back-pointer is still checked.
 func TestVerifyBackPointerPastStreamLimit(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		t.Skip("writes 2^18 streams")
 	}
 	fs, reg := vfs.NewMem(), testRegistry(t)
@@ -285,7 +285,7 @@ func TestAppendOnDamagedStoredHead(t *testing.T) {
 // The head cache is full of heads not yet stored: none is dropped (the
 // stored head is older).
 func TestHeadCacheKeepsUnstoredHeads(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		t.Skip("appends 2^16 streams")
 	}
 	l := openMem(t)
