@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/events"
 )
 
 // Input limits (bytes). IDs appear in stream names.
@@ -81,7 +82,7 @@ func (s *Service) RegisterAccount(ctx context.Context, c RegisterAccount) error 
 		if a.Exists() {
 			return exists("account", c.Account)
 		}
-		t.emit(accountStream(c.Account), AccountRegistered{Account: c.Account, Name: c.Name, Email: c.Email})
+		t.emit(accountStream(c.Account), events.AccountRegistered{Account: c.Account, Name: c.Name, Email: c.Email})
 		return nil
 	})
 	return err
@@ -122,7 +123,7 @@ func (s *Service) AddContact(ctx context.Context, c AddContact) error {
 		if email == "" {
 			email = other.Email
 		}
-		t.emit(accountStream(c.Account), ContactAdded{Account: c.Account, Contact: c.Contact, Name: name, Email: email})
+		t.emit(accountStream(c.Account), events.ContactAdded{Account: c.Account, Contact: c.Contact, Name: name, Email: email})
 		return nil
 	})
 	return err
@@ -150,7 +151,7 @@ func (s *Service) DeleteContact(ctx context.Context, c DeleteContact) error {
 		if _, ok := a.Contacts[c.Contact]; !ok {
 			return &NotFoundError{What: "contact", ID: c.Contact}
 		}
-		t.emit(accountStream(c.Account), ContactDeleted{Account: c.Account, Contact: c.Contact})
+		t.emit(accountStream(c.Account), events.ContactDeleted{Account: c.Account, Contact: c.Contact})
 		return nil
 	})
 	return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 )
@@ -22,64 +23,18 @@ func auditStream(lock string) string { return "lockaudit-" + lock }
 // auditAAD binds a lock's sealed audit key to the lock.
 func auditAAD(lock string) []byte { return []byte("keyledger/lock\x00" + lock + "\x00audit key") }
 
-// AuditRecorded is one record the lock wrote, as uploaded (H2): the lock's
-// own time and sequence number; the event's time is the upload time.
-type AuditRecorded struct {
-	Lock string
-	// Key is the key whose credential the record names, when the lock had
-	// verified it (issuer signature and holder proof). Presented names the
-	// key of an unverified credential ID (a refused, reset or revoked
-	// credential, or a forgery naming it): shown, never trusted.
-	Key       string `msgpack:",omitempty"`
-	Presented string `msgpack:",omitempty"`
-	By        string // who uploaded the batch
-	Seq       uint32
-	LockTime  time.Time // zero if the lock did not know the time
-	Kind      lockproto.AuditKind
-	Granted   bool
-	Reason    string `msgpack:",omitempty"` // LockReason of the lock's code
-	Code      lockproto.Reason
-	Slot      int  // 1-based; 0 when the record names none
-	Door      Door // unlock records
-	// Credential is the credential ID as presented (unlock) or revoked (admin).
-	Credential [8]byte
-	AdminType  lockproto.Type               `msgpack:",omitempty"`
-	Value      uint32                       // unlock: the lock's use count after it; admin: the message's sequence number
-	Tag        [lockproto.AuditTagSize]byte // how later uploads are checked against this one
-}
-
-// AuditGap: records After+1 .. First-1 of the lock have not reached the
-// ledger: a phone that drained them has not uploaded them yet, or the lock
-// overwrote them in its ring. A later upload of them fills the gap; one
-// that chains from AfterTag (the tag of record After) or into Link (the tag
-// record First chains from) must match them.
-type AuditGap struct {
-	Lock, By       string
-	After, First   uint32
-	AfterTag, Link [lockproto.AuditTagSize]byte
-}
-
-// OfflineUnlocksCounted: an upload brought Granted offline unlocks of the
-// key; Uses is its use count after them (online and offline, S2).
-type OfflineUnlocksCounted struct {
-	Key, Lock string
-	Granted   uint32
-	Uses      uint32
-	AuditSeq  uint32 // the last record counted
-}
-
 // auditState is the fold of a lock's audit stream: the last record recorded
 // (cursor) and the runs of records before it not recorded yet (gaps).
 type auditState struct {
 	cursor lockproto.AuditCursor
-	gaps   []AuditGap // in sequence order, disjoint
+	gaps   []events.AuditGap // in sequence order, disjoint
 }
 
 func (a *auditState) evolve(ev ledger.Event) {
 	switch e := ev.Data.(type) {
-	case AuditGap:
+	case events.AuditGap:
 		a.gaps = append(slices.Clip(a.gaps), e)
-	case AuditRecorded:
+	case events.AuditRecorded:
 		if e.Seq > a.cursor.Seq {
 			a.cursor = lockproto.AuditCursor{Seq: e.Seq, Tag: e.Tag}
 			return
@@ -92,9 +47,9 @@ func (a *auditState) evolve(ev ledger.Event) {
 		// gap (what is left before it was appended as its own AuditGap just
 		// before this record, since only the upload knew its link).
 		g := a.gaps[i]
-		var rest []AuditGap
+		var rest []events.AuditGap
 		if e.Seq+1 < g.First {
-			rest = append(rest, AuditGap{Lock: g.Lock, By: g.By, After: e.Seq, AfterTag: e.Tag, First: g.First, Link: g.Link})
+			rest = append(rest, events.AuditGap{Lock: g.Lock, By: g.By, After: e.Seq, AfterTag: e.Tag, First: g.First, Link: g.Link})
 		}
 		a.gaps = slices.Concat(a.gaps[:i], rest, a.gaps[i+1:])
 	}
@@ -292,7 +247,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				return fork(r.Seq)
 			}
 		case r.Seq > cur.Seq:
-			g := AuditGap{Lock: c.Lock, By: c.By, After: cur.Seq, AfterTag: cur.Tag, First: r.Seq, Link: prev}
+			g := events.AuditGap{Lock: c.Lock, By: c.By, After: cur.Seq, AfterTag: cur.Tag, First: r.Seq, Link: prev}
 			emit(stream, r.Seq, g)
 			st.evolve(ledger.Event{Data: g})
 			res.Gap = &lockproto.AuditGapError{After: cur.Seq, First: r.Seq}
@@ -306,12 +261,12 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				return fork(r.Seq)
 			}
 			if r.Seq > g.After+1 { // records before this one are still missing
-				left := AuditGap{Lock: c.Lock, By: c.By, After: g.After, AfterTag: g.AfterTag, First: r.Seq, Link: prev}
+				left := events.AuditGap{Lock: c.Lock, By: c.By, After: g.After, AfterTag: g.AfterTag, First: r.Seq, Link: prev}
 				emit(stream, r.Seq, left)
 				st.evolve(ledger.Event{Data: left})
 			}
 		}
-		st.evolve(ledger.Event{Data: AuditRecorded{Seq: r.Seq, Tag: r.Tag}})
+		st.evolve(ledger.Event{Data: events.AuditRecorded{Seq: r.Seq, Tag: r.Tag}})
 		fresh = append(fresh, r)
 	}
 	res.Duplicates = len(recs) - len(fresh)
@@ -330,7 +285,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 	seen, nextSeq := l.AdminSeen, l.nextAdminSeq()-1
 	for i := range recs {
 		r := &recs[i]
-		ev := AuditRecorded{Lock: c.Lock, By: c.By, Seq: r.Seq, Kind: r.Kind, Granted: r.Granted, Reason: LockReason(r.Reason),
+		ev := events.AuditRecorded{Lock: c.Lock, By: c.By, Seq: r.Seq, Kind: r.Kind, Granted: r.Granted, Reason: events.LockReason(r.Reason),
 			Code: r.Reason, Credential: r.Credential, AdminType: r.AdminType, Value: r.Value, Tag: r.Tag}
 		if r.Granted {
 			ev.Reason = ""
@@ -340,7 +295,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 		}
 		switch r.Kind {
 		case lockproto.AuditUnlock:
-			ev.Door = Door(1) << r.Door
+			ev.Door = events.Door(1) << r.Door
 			owner := l.Credentials[lockproto.CredentialID(r.Credential)]
 			if verifiedUnlock(r.Reason) {
 				ev.Key, ev.Slot = owner, int(r.Slot)+1
@@ -381,9 +336,9 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 			}
 			seen = r.Value
 			res.Applied = append(res.Applied, r.Value)
-			emit(lockStream(c.Lock), r.Seq, AdminApplied{Lock: c.Lock, Seq: r.Value, Type: r.AdminType, Applied: r.Granted,
+			emit(lockStream(c.Lock), r.Seq, events.AdminApplied{Lock: c.Lock, Seq: r.Value, Type: r.AdminType, Applied: r.Granted,
 				Reason: ev.Reason, AuditSeq: r.Seq})
-			var passed []AdminIssued
+			var passed []events.AdminIssued
 			for len(pending) > 0 && pending[0].Seq <= r.Value {
 				p := pending[0]
 				pending = pending[1:]
@@ -420,25 +375,25 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 		if err != nil {
 			return err
 		}
-		if k.State == StateNone {
+		if k.State == events.StateNone {
 			continue
 		}
 		u := uses[key]
-		emit(keyStream(key), u.last, OfflineUnlocksCounted{Key: key, Lock: c.Lock, Granted: u.n, Uses: k.Uses + u.n, AuditSeq: u.last})
+		emit(keyStream(key), u.last, events.OfflineUnlocksCounted{Key: key, Lock: c.Lock, Granted: u.n, Uses: k.Uses + u.n, AuditSeq: u.last})
 	}
 	return nil
 }
 
 // confirmAtLock records the lock's confirmation of a key's deactivation.
-func (s *Service) confirmAtLock(t *txn, c UploadAudit, l *LockState, p AdminIssued, seq uint32, emit func(string, uint32, any), res *AuditResult) error {
+func (s *Service) confirmAtLock(t *txn, c UploadAudit, l *LockState, p events.AdminIssued, seq uint32, emit func(string, uint32, any), res *AuditResult) error {
 	k, err := t.key(p.Key)
 	if err != nil {
 		return err
 	}
-	if k.State != StateDeactivationPending || k.Slot != p.Slot {
+	if k.State != events.StateDeactivationPending || k.Slot != p.Slot {
 		return nil // confirmed by hand already, or another key's
 	}
-	emit(keyStream(p.Key), seq, DeactivationConfirmed{Key: p.Key, Lock: c.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1})
+	emit(keyStream(p.Key), seq, events.DeactivationConfirmed{Key: p.Key, Lock: c.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1})
 	for _, ev := range releaseAll(k, l, true) {
 		emit(lockStream(c.Lock), seq, ev)
 	}
@@ -447,18 +402,18 @@ func (s *Service) confirmAtLock(t *txn, c UploadAudit, l *LockState, p AdminIssu
 }
 
 // reissue signs an admin message again under a new sequence number.
-func (s *Service) reissue(p AdminIssued, seq uint32) (AdminIssued, error) {
+func (s *Service) reissue(p events.AdminIssued, seq uint32) (events.AdminIssued, error) {
 	if seq == 0 {
-		return AdminIssued{}, invalid("admin sequence", "lock %q has used every sequence number", p.Lock)
+		return events.AdminIssued{}, invalid("admin sequence", "lock %q has used every sequence number", p.Lock)
 	}
 	a, err := lockproto.DecodeAdmin(p.Message)
 	if err != nil {
-		return AdminIssued{}, fmt.Errorf("commands: pending admin message %d of lock %q: %w", p.Seq, p.Lock, err)
+		return events.AdminIssued{}, fmt.Errorf("commands: pending admin message %d of lock %q: %w", p.Seq, p.Lock, err)
 	}
 	a.Seq = seq
 	msg, err := s.issuer.Admin(a)
 	if err != nil {
-		return AdminIssued{}, err
+		return events.AdminIssued{}, err
 	}
 	p.Reissues, p.Seq, p.Message = p.Seq, seq, msg
 	return p, nil
@@ -476,44 +431,3 @@ func verifiedUnlock(r lockproto.Reason) bool {
 	}
 	return false
 }
-
-// LockReason names a lock's reason code in history (AuditRecorded.Reason).
-// Schedule and door refusals use the names online unlocks use; the rest
-// are "lock_" and lockproto's name. Persisted: never change a value.
-func LockReason(r lockproto.Reason) string {
-	switch r {
-	case lockproto.ReasonGranted:
-		return ""
-	case lockproto.ReasonNotYetValid:
-		return ReasonNotYetValid
-	case lockproto.ReasonExpired:
-		return ReasonExpired
-	case lockproto.ReasonOutsideWindow:
-		return ReasonOutsideWindow
-	case lockproto.ReasonExhausted:
-		return ReasonExhausted
-	case lockproto.ReasonWrongDoor:
-		return ReasonDoor
-	case lockproto.ReasonRevoked:
-		return ReasonRevoked
-	case lockproto.ReasonSuperseded:
-		return ReasonSuperseded
-	}
-	if int(r) < len(lockReasonNames) {
-		return "lock_" + lockReasonNames[r]
-	}
-	return fmt.Sprintf("lock_reason_%d", uint8(r))
-}
-
-// lockReasonNames by lockproto reason code. Append only, never change one.
-var lockReasonNames = [...]string{
-	"granted", "malformed", "version", "type", "wrong_lock",
-	"bad_nonce", "revoked", "superseded", "bad_signature", "bad_proof",
-	"not_cached", "clock_unknown", "zone_unknown", "not_yet_valid", "expired",
-	"outside_window", "exhausted", "wrong_door", "rate_limited", "use_table_full",
-	"stale_sequence", "revocations_full", "bad_slot", "policy",
-}
-
-// ReasonSuperseded: the lock refused a credential whose slot was reset or
-// deactivated (a newer generation overwrote it, K5).
-const ReasonSuperseded = "superseded"

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 )
@@ -59,8 +60,8 @@ func benchAuditIngest(b *testing.B, store func(*testing.B) *env, suffix string) 
 		start := time.Now()
 		for i := range b.N {
 			for j := range evs {
-				evs[j] = ledger.NewEvent{Data: commands.AuditRecorded{Lock: "front", Key: "k1", By: "ann", Seq: uint32(i*len(evs) + j + 1),
-					LockTime: e.now, Kind: lockproto.AuditUnlock, Granted: true, Door: commands.DoorMain}}
+				evs[j] = ledger.NewEvent{Data: events.AuditRecorded{Lock: "front", Key: "k1", By: "ann", Seq: uint32(i*len(evs) + j + 1),
+					LockTime: e.now, Kind: lockproto.AuditUnlock, Granted: true, Door: events.DoorMain}}
 			}
 			if _, err := e.l.Append(bg, "lockaudit-front", ledger.ExpectAny, evs...); err != nil {
 				b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/projections"
@@ -20,7 +21,7 @@ func ExampleService_IngestAudit() {
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	reg := ledger.NewRegistry()
-	_ = commands.Register(reg)
+	_ = events.Register(reg)
 	l, _ := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg, Clock: clock})
 	defer l.Close()
 	proj, _ := projections.Open(l, nil)
@@ -47,8 +48,8 @@ func ExampleService_IngestAudit() {
 	_ = lock.HandleAdmin(sync)
 
 	// Ann's phone downloads her key (online), then opens the lock twice offline.
-	_, _ = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "guest", Lock: "front", By: "bill", Kind: commands.KindShare})
-	_, _ = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	_, _ = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "guest", Lock: "front", By: "bill", Kind: events.KindShare})
+	_, _ = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest", By: "bill", Method: events.ShareToID, Account: "ann"})
 	phoneKey, _ := lockproto.GenerateHolderKey(nil)
 	dl, _ := svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "guest", By: "ann", HolderKey: phoneKey.PublicKey()})
 	phone, _ := lockproto.NewHolder(phoneKey, dl.Credential, pub)

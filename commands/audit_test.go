@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
 
-func limited(key string, n uint32) commands.Settings {
+func limited(key string, n uint32) events.Settings {
 	st := settings(key)
 	st.Policy.Uses = policy.UsesN(n)
 	return st
@@ -53,7 +54,7 @@ func TestAuditOfflineUsesCount(t *testing.T) {
 	// The lock counts a use-limited credential's uses: the app never grants
 	// one online (which could add uses the lock does not know of).
 	u, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "k1", By: "ann"})
-	if err != nil || u.Granted || u.Reason != commands.ReasonUsesAtLock {
+	if err != nil || u.Granted || u.Reason != events.ReasonUsesAtLock {
 		t.Fatalf("online unlock after three offline uses: %+v %v", u, err)
 	}
 
@@ -71,11 +72,11 @@ func TestAuditOfflineUsesCount(t *testing.T) {
 		t.Fatalf("offline entries in the key's history: %+v", offline)
 	}
 	for i, h := range offline[:3] {
-		if !h.Granted || !h.Time.Equal(lockTimes[i]) || h.AuditSeq != uint32(3+i) || h.Door != commands.DoorMain || !h.Uploaded.Equal(e.now) {
+		if !h.Granted || !h.Time.Equal(lockTimes[i]) || h.AuditSeq != uint32(3+i) || h.Door != events.DoorMain || !h.Uploaded.Equal(e.now) {
 			t.Fatalf("offline unlock %d: %+v", i, h)
 		}
 	}
-	if offline[3].Reason != commands.ReasonDoor || offline[3].Door != commands.DoorInner || offline[4].Reason != commands.ReasonExhausted {
+	if offline[3].Reason != events.ReasonDoor || offline[3].Door != events.DoorInner || offline[4].Reason != events.ReasonExhausted {
 		t.Fatalf("denials: %+v", offline[3:])
 	}
 	lp, err := e.proj.History(bg, projections.HistoryQuery{Lock: "front"})
@@ -133,10 +134,10 @@ func TestAuditIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 		switch d := ev.Data.(type) {
-		case commands.AuditRecorded:
+		case events.AuditRecorded:
 			recs++
 			seqs = append(seqs, d.Seq)
-		case commands.OfflineUnlocksCounted:
+		case events.OfflineUnlocksCounted:
 			counted++
 		}
 	}
@@ -175,7 +176,7 @@ func TestAuditConcurrentUploads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d, ok := ev.Data.(commands.AuditRecorded); ok {
+		if d, ok := ev.Data.(events.AuditRecorded); ok {
 			seen[d.Seq]++
 		}
 	}
@@ -279,7 +280,7 @@ func TestResetRidesWithAnotherDownload(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := page.Entries[len(page.Entries)-1]
-	if !last.Offline || last.Reason != commands.ReasonSuperseded || last.Presented != "k1" || last.Key != "" {
+	if !last.Offline || last.Reason != events.ReasonSuperseded || last.Presented != "k1" || last.Key != "" {
 		t.Fatalf("superseded entry %+v", last)
 	}
 	// A new Service on the same ledger (a restart) continues the sequence.
@@ -324,7 +325,7 @@ func TestDeactivationConfirmedByAudit(t *testing.T) {
 		t.Fatalf("upload %+v", res)
 	}
 	st, err := e.proj.KeyStatus(bg, "k1", e.now)
-	if err != nil || st.State != commands.StateDeactivated {
+	if err != nil || st.State != events.StateDeactivated {
 		t.Fatalf("status %+v %v", st, err)
 	}
 	if pd, _ := e.proj.PendingDeactivations(bg, "front", e.now); len(pd) != 0 {
@@ -604,7 +605,7 @@ func TestAuditGapFilledByLateUpload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d, ok := ev.Data.(commands.AuditRecorded); ok {
+		if d, ok := ev.Data.(events.AuditRecorded); ok {
 			seen[d.Seq]++
 		}
 	}
@@ -642,7 +643,7 @@ func TestLateDeactivationRecordConfirms(t *testing.T) {
 	if err != nil || !slices.Equal(r.Confirmed, []string{"k1"}) {
 		t.Fatalf("late record: %+v %v", r, err)
 	}
-	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.State != commands.StateDeactivated {
+	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.State != events.StateDeactivated {
 		t.Fatalf("k1 %v", st.State)
 	}
 	// The reissued message, delivered and audited later, changes nothing.

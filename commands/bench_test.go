@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -24,7 +25,7 @@ func diskEnv(b *testing.B) *env {
 	b.Helper()
 	e := &env{t: b, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		b.Fatal(err)
 	}
 	l, err := ledger.Open(b.TempDir(), &ledger.Options{Registry: reg})
@@ -47,10 +48,10 @@ func downloadedKeys(b *testing.B, e *env, n int) {
 	e.given(frontLock()...)
 	for i := range n {
 		k := fmt.Sprintf("b%d", i)
-		if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: k, Lock: "front", By: "bill", Kind: commands.KindIntercom}); err != nil {
+		if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: k, Lock: "front", By: "bill", Kind: events.KindIntercom}); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: k, By: "bill", Method: commands.ShareToID, Account: "ann"}); err != nil {
+		if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: k, By: "bill", Method: events.ShareToID, Account: "ann"}); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: k, By: "ann"}); err != nil {
@@ -81,7 +82,7 @@ func BenchmarkUnlock64(b *testing.B) {
 		b.SetParallelism(par)
 		b.RunParallel(func(pb *testing.PB) {
 			stream := fmt.Sprintf("key-w%d", w.Add(1))
-			ev := commands.UnlockAttempted{Key: stream, Lock: "front", By: "ann", Door: commands.DoorMain, Source: "app", Granted: true}
+			ev := events.UnlockAttempted{Key: stream, Lock: "front", By: "ann", Door: events.DoorMain, Source: "app", Granted: true}
 			for pb.Next() {
 				if _, err := e.l.Append(bg, stream, ledger.ExpectAny, ledger.NewEvent{Data: ev}); err != nil {
 					b.Error(err)
@@ -145,7 +146,7 @@ func BenchmarkRebuild(b *testing.B) {
 	for i := range 200 { // 20,000 unlock records, 100 per append
 		evs := make([]ledger.NewEvent, 100)
 		for j := range evs {
-			evs[j] = ledger.NewEvent{Data: commands.UnlockAttempted{Key: "b3", Lock: "front", By: "ann", Door: commands.DoorMain,
+			evs[j] = ledger.NewEvent{Data: events.UnlockAttempted{Key: "b3", Lock: "front", By: "ann", Door: events.DoorMain,
 				Source: "app", Granted: true, Uses: uint32(i*100 + j + 1)}, Time: e.now.Add(time.Duration(i*100+j) * time.Second)}
 		}
 		if _, err := e.l.Append(bg, "key-b3", ledger.ExpectAny, evs...); err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 )
 
 // TestConcurrentUnlockAndEditLoseNothing: many goroutines unlock and edit one
@@ -14,10 +15,10 @@ import (
 func TestConcurrentUnlockAndEditLoseNothing(t *testing.T) {
 	e := newEnv(t)
 	e.given(frontLock()...)
-	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: commands.KindIntercom}); err != nil {
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: commands.ShareToID, Account: "ann"}); err != nil {
+	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"}); err != nil {
@@ -70,12 +71,12 @@ func TestConcurrentUnlockAndEditLoseNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		switch d := ev.Data.(type) {
-		case commands.UnlockAttempted:
+		case events.UnlockAttempted:
 			unlocks++
 			if d.Uses != uint32(unlocks) {
 				t.Fatalf("unlock %d recorded uses %d", unlocks, d.Uses)
 			}
-		case commands.KeyEdited:
+		case events.KeyEdited:
 			edited++
 			last = d.Settings.Name
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 )
 
@@ -52,7 +53,7 @@ func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, d
 		return nil, nil, nil, nil, err
 	}
 	role := lockproto.RoleUser
-	if k.Settings.Role == RoleAdmin {
+	if k.Settings.Role == events.RoleAdmin {
 		role = lockproto.RoleAdmin
 	}
 	c := lockproto.Credential{Lock: LockUUID(k.Lock), ID: credentialID(k), Slot: uint8(k.Slot - 1), Generation: k.Generation,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 )
@@ -33,7 +34,7 @@ func TestDownloadIssuesCredential(t *testing.T) {
 	}
 	e.given(accounts()...)
 	if err := svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "front", Owner: "bill", Name: "Front", Zone: "Europe/Berlin",
-		Slots: 2, Doors: commands.DoorMain | commands.DoorInner, LockKey: lockPub}); err != nil {
+		Slots: 2, Doors: events.DoorMain | events.DoorInner, LockKey: lockPub}); err != nil {
 		t.Fatal(err)
 	}
 	phone, err := lockproto.GenerateHolderKey(nil) // one phone, two keys in turn
@@ -43,14 +44,14 @@ func TestDownloadIssuesCredential(t *testing.T) {
 	download := func(key string, slotWant int, genWant uint32) *lockproto.Holder {
 		t.Helper()
 		st := settings(key)
-		st.Doors = commands.DoorMain | commands.DoorInner
-		st.Role = commands.RoleAdmin
+		st.Doors = events.DoorMain | events.DoorInner
+		st.Role = events.RoleAdmin
 		st.Policy.Uses = policy.UsesN(10)
 		st.Policy.Windows = []policy.Window{{Days: policy.Workdays, From: 8 * 60, To: 18 * 60}} // the visit is Monday 11:00
-		if _, err := svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: "front", By: "bill", Kind: commands.KindShare, Settings: st, Slot: 1}); err != nil {
+		if _, err := svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: "front", By: "bill", Kind: events.KindShare, Settings: st, Slot: 1}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: key, By: "bill", Method: commands.ShareToID, Account: "ann"}); err != nil {
+		if _, err := svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: key, By: "bill", Method: events.ShareToID, Account: "ann"}); err != nil {
 			t.Fatal(err)
 		}
 		cmd := commands.DownloadKey{ID: e.id(), Key: key, By: "ann", HolderKey: phone.PublicKey()}
@@ -147,7 +148,7 @@ func TestDownloadIssuesCredential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d, ok := ev.Data.(commands.KeyDownloaded); ok {
+		if d, ok := ev.Data.(events.KeyDownloaded); ok {
 			pub := phone.PublicKey()
 			if string(d.HolderKey) != string(pub[:]) {
 				t.Fatalf("holder key %x", d.HolderKey)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 )
@@ -17,7 +18,7 @@ func TestCredentialUsesCountedOnce(t *testing.T) {
 	online := func(step string) {
 		t.Helper()
 		u, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "k1", By: "ann"})
-		if err != nil || u.Granted || u.Reason != commands.ReasonUsesAtLock {
+		if err != nil || u.Granted || u.Reason != events.ReasonUsesAtLock {
 			t.Fatalf("%s: online unlock of a single-use credential: %+v %v", step, u, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 )
@@ -15,7 +16,7 @@ var (
 	// (see StateError).
 	ErrForbidden = errors.New("commands: not allowed in the current state")
 	// ErrNotFound means the account, lock, key or contact does not exist (see NotFoundError).
-	ErrNotFound = errors.New("commands: not found")
+	ErrNotFound = events.ErrNotFound
 	// ErrExists means the account, lock or key already exists.
 	ErrExists = errors.New("commands: already exists")
 	// ErrInvalid means a command broke a documented input rule (see ValidationError).
@@ -44,9 +45,9 @@ var (
 // StateError reports a forbidden transition and names the current state.
 type StateError struct {
 	Key    string
-	Kind   Kind
-	State  State
-	Action Action
+	Kind   events.Kind
+	State  events.State
+	Action events.Action
 }
 
 func (e *StateError) Error() string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -17,7 +18,7 @@ func Example() {
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	reg := ledger.NewRegistry()
-	_ = commands.Register(reg)
+	_ = events.Register(reg)
 	l, _ := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg, Clock: clock})
 	defer l.Close()
 	proj, _ := projections.Open(l, nil)
@@ -29,8 +30,8 @@ func Example() {
 
 	_ = svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: "bill", Name: "Bill", Email: "bill@example.com"})
 	_ = svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 4})
-	_, _ = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "guest", Lock: "front", By: "bill", Kind: commands.KindShare})
-	share, _ := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest", By: "bill", Method: commands.ShareToCode})
+	_, _ = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "guest", Lock: "front", By: "bill", Kind: events.KindShare})
+	share, _ := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest", By: "bill", Method: events.ShareToCode})
 	fmt.Println("code:", share.Code) // a Secret prints redacted; Reveal() gives the owner the code
 
 	st, _ := proj.KeyStatus(ctx, "guest", now)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 )
 
 // FuzzCreateKey: arbitrary input never panics, fails only with the package's
@@ -17,9 +18,9 @@ func FuzzCreateKey(f *testing.F) {
 	e := newEnv(f)
 	e.given(frontLock()...)
 	f.Fuzz(func(t *testing.T, key, lock, by string, kind uint8, slot int, name, pin string, cred, doors, cat uint8, user string) {
-		c := commands.CreateKey{ID: e.id(), Key: key, Lock: lock, By: by, Kind: commands.Kind(kind), Slot: slot,
-			Credential: commands.Credential(cred), For: user,
-			Settings: commands.Settings{Name: name, Doors: commands.Doors(doors), Category: commands.Category(cat)}}
+		c := commands.CreateKey{ID: e.id(), Key: key, Lock: lock, By: by, Kind: events.Kind(kind), Slot: slot,
+			Credential: events.Credential(cred), For: user,
+			Settings: events.Settings{Name: name, Doors: events.Doors(doors), Category: events.Category(cat)}}
 		if pin != "" {
 			c.PIN = commands.NewSecret(pin)
 		}
@@ -50,7 +51,7 @@ func FuzzDownloadCode(f *testing.F) {
 	f.Add("\x00\xff-")
 	e := newEnv(f)
 	e.given(cat(frontLock(), shareKeyCreated("k1", 1, 0))...)
-	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: commands.ShareToCode}); err != nil {
+	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: events.ShareToCode}); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, code string) {

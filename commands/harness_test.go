@@ -12,8 +12,10 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -43,7 +45,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, fs: vfs.NewMem(), now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		t.Fatal(err)
 	}
 	l, err := ledger.Open("db", &ledger.Options{FS: e.fs, Registry: reg, Clock: func() time.Time { return e.now }})
@@ -145,36 +147,36 @@ func (e *env) refused(when func() error, target error) error {
 // door); Ann and Bob are registered.
 func accounts() []given {
 	return []given{
-		{"account-bill", commands.AccountRegistered{Account: "bill", Name: "Bill", Email: "bill@example.com"}},
-		{"account-ann", commands.AccountRegistered{Account: "ann", Name: "Ann", Email: "ann@example.com"}},
-		{"account-bob", commands.AccountRegistered{Account: "bob", Name: "Bob", Email: "bob@example.com"}},
+		{"account-bill", events.AccountRegistered{Account: "bill", Name: "Bill", Email: "bill@example.com"}},
+		{"account-ann", events.AccountRegistered{Account: "ann", Name: "Ann", Email: "ann@example.com"}},
+		{"account-bob", events.AccountRegistered{Account: "bob", Name: "Bob", Email: "bob@example.com"}},
 	}
 }
 
 func frontLock() []given {
-	return append(accounts(), given{"lock-front", commands.LockRegistered{Lock: "front", Owner: "bill", Name: "Front door",
-		Zone: "Europe/Berlin", Slots: 2, Doors: commands.DoorMain | commands.DoorInner}})
+	return append(accounts(), given{"lock-front", events.LockRegistered{Lock: "front", Owner: "bill", Name: "Front door",
+		Zone: "Europe/Berlin", Slots: 2, Doors: events.DoorMain | events.DoorInner}})
 }
 
-func settings(name string) commands.Settings {
-	return commands.Settings{Name: name, Category: commands.CategoryFriend, Role: commands.RoleUser, Doors: commands.DoorMain,
-		Policy: commands.Policy{Zone: "Europe/Berlin"}} // a key's policy takes its lock's zone
+func settings(name string) events.Settings {
+	return events.Settings{Name: name, Category: events.CategoryFriend, Role: events.RoleUser, Doors: events.DoorMain,
+		Policy: policy.Policy{Zone: "Europe/Berlin"}} // a key's policy takes its lock's zone
 }
 
 func shareKeyCreated(key string, slot int, gen uint32) []given {
 	return []given{
-		{"key-" + key, commands.KeyCreated{Key: key, Lock: "front", Owner: "bill", Kind: commands.KindShare,
-			Credential: commands.CredentialApp, Settings: settings(key), Slot: slot, Generation: gen}},
-		{"lock-front", commands.SlotAssigned{Lock: "front", Key: key, Slot: slot, Generation: gen}},
+		{"key-" + key, events.KeyCreated{Key: key, Lock: "front", Owner: "bill", Kind: events.KindShare,
+			Credential: events.CredentialApp, Settings: settings(key), Slot: slot, Generation: gen}},
+		{"lock-front", events.SlotAssigned{Lock: "front", Key: key, Slot: slot, Generation: gen}},
 	}
 }
 
 func sharedToID(key, account string) given {
-	return given{"key-" + key, commands.KeyShared{Key: key, Lock: "front", Owner: "bill", Method: commands.ShareToID, Account: account}}
+	return given{"key-" + key, events.KeyShared{Key: key, Lock: "front", Owner: "bill", Method: events.ShareToID, Account: account}}
 }
 
 func downloaded(key, holder string) given {
-	return given{"key-" + key, commands.KeyDownloaded{Key: key, Lock: "front", Holder: holder, Method: commands.ShareToID}}
+	return given{"key-" + key, events.KeyDownloaded{Key: key, Lock: "front", Holder: holder, Method: events.ShareToID}}
 }
 
 func cat(gs ...[]given) []given {

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
@@ -27,8 +28,8 @@ type CreateKey struct {
 	ID       uuid.UUID
 	Key      string // new key ID, chosen by the caller
 	Lock, By string
-	Kind     Kind
-	Settings Settings
+	Kind     events.Kind
+	Settings events.Settings
 	// Share keys: the slot (1..lock slots); 0 takes the lowest free one.
 	Slot int
 	// Digital keys: the user it is made for (a registered account), the
@@ -36,7 +37,7 @@ type CreateKey struct {
 	// draws a unique one of PINDigits digits, default 6), and whether the user
 	// is e-mailed (with the PIN, sealed in the outbox).
 	For        string
-	Credential Credential
+	Credential events.Credential
 	PIN        Secret
 	PINDigits  int
 	Email      bool
@@ -59,29 +60,29 @@ func (c *CreateKey) validate() error {
 	if _, ok := kindRules[c.Kind]; !ok {
 		return invalid("kind", "%v is not a kind of key this command creates", c.Kind)
 	}
-	if c.Kind != KindShare && c.Slot != 0 {
+	if c.Kind != events.KindShare && c.Slot != 0 {
 		return invalid("slot", "only share keys occupy a slot")
 	}
 	if c.Slot < 0 {
 		return invalid("slot", "%d, want 1..slots or 0 for any free one", c.Slot)
 	}
 	if c.Credential == 0 {
-		c.Credential = CredentialApp
+		c.Credential = events.CredentialApp
 	}
 	switch {
-	case c.Credential < CredentialApp || c.Credential > CredentialKeycard:
+	case c.Credential < events.CredentialApp || c.Credential > events.CredentialKeycard:
 		return invalid("credential", "%v unknown", c.Credential)
-	case c.Kind != KindDigital && c.Credential != CredentialApp:
+	case c.Kind != events.KindDigital && c.Credential != events.CredentialApp:
 		return invalid("credential", "%v is only for digital keys", c.Credential)
 	}
-	if c.Kind == KindDigital {
+	if c.Kind == events.KindDigital {
 		if err := checkID("for", c.For); err != nil {
 			return err
 		}
 	} else if c.For != "" || c.Email {
 		return invalid("for", "only digital keys are made for a user on creation; share the key instead")
 	}
-	if c.Credential != CredentialPIN && !c.PIN.IsZero() {
+	if c.Credential != events.CredentialPIN && !c.PIN.IsZero() {
 		return invalid("pin", "a PIN is only for the PIN credential")
 	}
 	if !c.PIN.IsZero() {
@@ -95,23 +96,23 @@ func (c *CreateKey) validate() error {
 	if c.PINDigits < secret.MinPINDigits || c.PINDigits > secret.MaxPINDigits {
 		return invalid("pin digits", "%d, want %d to %d", c.PINDigits, secret.MinPINDigits, secret.MaxPINDigits)
 	}
-	return c.Settings.validate(c.Kind)
+	return validateSettings(&c.Settings, c.Kind)
 }
 
-func (st *Settings) validate(k Kind) error {
+func validateSettings(st *events.Settings, k events.Kind) error {
 	if st.Category == 0 {
-		st.Category = CategoryFriend
+		st.Category = events.CategoryFriend
 	}
 	if st.Role == 0 {
-		st.Role = RoleUser
+		st.Role = events.RoleUser
 	}
 	if st.Doors == 0 {
-		st.Doors = DoorMain
+		st.Doors = events.DoorMain
 	}
 	switch {
-	case st.Category > CategoryEmployee:
+	case st.Category > events.CategoryEmployee:
 		return invalid("category", "%v unknown", st.Category)
-	case st.Role > RoleAdmin:
+	case st.Role > events.RoleAdmin:
 		return invalid("role", "%v unknown", st.Role)
 	case st.Doors&^allDoors != 0:
 		return invalid("doors", "%v unknown", st.Doors)
@@ -127,17 +128,17 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 	if err := c.validate(); err != nil {
 		return CreateResult{}, err
 	}
-	if c.Credential == CredentialPIN {
+	if c.Credential == events.CredentialPIN {
 		if err := s.needVault(); err != nil {
 			return CreateResult{}, err
 		}
 	}
-	draw := c.Credential == CredentialPIN && c.PIN.IsZero()
+	draw := c.Credential == events.CredentialPIN && c.PIN.IsZero()
 	for tries := 0; ; tries++ {
 		pin := c.PIN
 		var hash []byte
 		var sealed secret.Sealed
-		if c.Credential == CredentialPIN {
+		if c.Credential == events.CredentialPIN {
 			if draw {
 				var err error
 				if pin, err = s.vault.NewPIN(c.PINDigits); err != nil {
@@ -162,7 +163,7 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 		if err != nil {
 			return CreateResult{}, err
 		}
-		kc, _ := firstOf[KeyCreated](evs)
+		kc, _ := firstOf[events.KeyCreated](evs)
 		res := CreateResult{Key: kc.Key, Slot: kc.Slot, Generation: kc.Generation}
 		if !isReplay(evs) {
 			res.PIN = pin
@@ -189,10 +190,10 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 	if err != nil {
 		return err
 	}
-	if k.State != StateNone {
+	if k.State != events.StateNone {
 		return exists("key", c.Key)
 	}
-	ev := KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: c.Kind, Credential: c.Credential, Settings: c.Settings}
+	ev := events.KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: c.Kind, Credential: c.Credential, Settings: c.Settings}
 	var lockEvs []any
 	if kindRules[c.Kind].slot {
 		slot := c.Slot
@@ -209,10 +210,10 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 			return invalid("slot", "slot %d of lock %q holds key %q", slot, c.Lock, other)
 		}
 		ev.Slot, ev.Generation = slot, l.SlotGens[slot-1]
-		lockEvs = append(lockEvs, SlotAssigned{Lock: c.Lock, Key: c.Key, Slot: slot, Generation: ev.Generation})
+		lockEvs = append(lockEvs, events.SlotAssigned{Lock: c.Lock, Key: c.Key, Slot: slot, Generation: ev.Generation})
 	}
 	var notes []any
-	if c.Kind == KindDigital {
+	if c.Kind == events.KindDigital {
 		user, err := t.account(c.For)
 		if err != nil {
 			return err
@@ -223,7 +224,7 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 		ev.Holder = c.For
 		if c.Email {
 			ev.Email = user.Email
-			notes = append(notes, NotificationQueued{Topic: TopicKeyShared, To: c.For, Email: user.Email,
+			notes = append(notes, events.NotificationQueued{Topic: events.TopicKeyShared, To: c.For, Email: user.Email,
 				Lock: c.Lock, Key: c.Key, Message: c.Settings.Welcome, Secret: sealedPIN})
 		}
 	}
@@ -233,7 +234,7 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 			return ErrPINTaken
 		}
 		ev.PINHash = pinHash
-		lockEvs = append(lockEvs, PINClaimed{Lock: c.Lock, Key: c.Key, Hash: pinHash})
+		lockEvs = append(lockEvs, events.PINClaimed{Lock: c.Lock, Key: c.Key, Hash: pinHash})
 	}
 	t.emit(keyStream(c.Key), append([]any{ev}, notes...)...)
 	t.emit(lockStream(c.Lock), lockEvs...)
@@ -253,7 +254,7 @@ func loadOwned(t *txn, key, by string) (*KeyState, *LockState, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if k.State == StateNone {
+	if k.State == events.StateNone {
 		return nil, nil, &NotFoundError{What: "key", ID: key}
 	}
 	l, err := t.lock(k.Lock)
@@ -270,7 +271,7 @@ func loadOwned(t *txn, key, by string) (*KeyState, *LockState, error) {
 type ShareKey struct {
 	ID      uuid.UUID
 	Key, By string
-	Method  ShareMethod
+	Method  events.ShareMethod
 	Account string // To ID
 	// Email, for To Code, is where the owner asks the code to be sent: the
 	// outbox then carries it, sealed.
@@ -280,7 +281,7 @@ type ShareKey struct {
 // ShareResult is what the owner sees after sharing.
 type ShareResult struct {
 	Key     string
-	Method  ShareMethod
+	Method  events.ShareMethod
 	Account string
 	// Code is the generated share code (To Code), shown to the owner once:
 	// only its keyed hash is stored. Zero when a retried command ID returns
@@ -297,14 +298,14 @@ func (s *Service) ShareKey(ctx context.Context, c ShareKey) (ShareResult, error)
 	var hash []byte
 	var sealed secret.Sealed
 	switch c.Method {
-	case ShareToID:
+	case events.ShareToID:
 		if err := checkID("account", c.Account); err != nil {
 			return ShareResult{}, err
 		}
 		if c.Email != "" {
 			return ShareResult{}, invalid("email", "To ID shares notify the account's own address")
 		}
-	case ShareToCode:
+	case events.ShareToCode:
 		if c.Account != "" {
 			return ShareResult{}, invalid("account", "a To Code share names no account")
 		}
@@ -333,17 +334,17 @@ func (s *Service) ShareKey(ctx context.Context, c ShareKey) (ShareResult, error)
 		if err != nil {
 			return err
 		}
-		if err := checkAllowed(c.Key, k.Kind, k.State, ActShare); err != nil {
+		if err := checkAllowed(c.Key, k.Kind, k.State, events.ActShare); err != nil {
 			return err
 		}
 		rule := kindRules[k.Kind]
-		if (c.Method == ShareToID && !rule.toID) || (c.Method == ShareToCode && !rule.toCode) {
+		if (c.Method == events.ShareToID && !rule.toID) || (c.Method == events.ShareToCode && !rule.toCode) {
 			return invalid("method", "%v keys cannot be shared %v", k.Kind, c.Method)
 		}
-		ev := KeyShared{Key: c.Key, Lock: k.Lock, Owner: c.By, Method: c.Method, Account: c.Account, CodeHash: hash}
+		ev := events.KeyShared{Key: c.Key, Lock: k.Lock, Owner: c.By, Method: c.Method, Account: c.Account, CodeHash: hash}
 		evs := []any{ev}
 
-		if c.Method == ShareToID {
+		if c.Method == events.ShareToID {
 			a, err := t.account(c.Account)
 			if err != nil {
 				return err
@@ -351,26 +352,26 @@ func (s *Service) ShareKey(ctx context.Context, c ShareKey) (ShareResult, error)
 			if !a.Exists() {
 				return &NotFoundError{What: "account", ID: c.Account}
 			}
-			evs = append(evs, NotificationQueued{Topic: TopicKeyShared, To: c.Account, Email: a.Email, Lock: k.Lock, Key: c.Key})
+			evs = append(evs, events.NotificationQueued{Topic: events.TopicKeyShared, To: c.Account, Email: a.Email, Lock: k.Lock, Key: c.Key})
 		} else if c.Email != "" {
-			evs = append(evs, NotificationQueued{Topic: TopicKeyShared, Email: c.Email, Lock: k.Lock, Key: c.Key, Secret: sealed})
+			evs = append(evs, events.NotificationQueued{Topic: events.TopicKeyShared, Email: c.Email, Lock: k.Lock, Key: c.Key, Secret: sealed})
 		}
 		t.emit(keyStream(c.Key), evs...)
-		if c.Method == ShareToCode { // redemption by the code alone
+		if c.Method == events.ShareToCode { // redemption by the code alone
 			stream := codeStream(hash)
 			if _, err := t.load(stream, func() aggregate { return &codeIndex{} }); err != nil {
 				return err
 			}
-			t.emit(stream, ShareCodeIssued{Key: c.Key, Lock: k.Lock})
+			t.emit(stream, events.ShareCodeIssued{Key: c.Key, Lock: k.Lock})
 		}
 		return nil
 	})
 	if err != nil {
 		return ShareResult{}, err
 	}
-	ks, _ := firstOf[KeyShared](evs)
+	ks, _ := firstOf[events.KeyShared](evs)
 	res := ShareResult{Key: ks.Key, Method: ks.Method, Account: ks.Account}
-	if !isReplay(evs) && ks.Method == ShareToCode {
+	if !isReplay(evs) && ks.Method == events.ShareToCode {
 		res.Code = code
 	}
 	return res, nil
@@ -383,7 +384,7 @@ func codeStream(hash []byte) string { return "sharecode-" + hex.EncodeToString(h
 type codeIndex struct{ key string }
 
 func (c *codeIndex) evolve(ev ledger.Event) {
-	if e, ok := ev.Data.(ShareCodeIssued); ok {
+	if e, ok := ev.Data.(events.ShareCodeIssued); ok {
 		c.key = e.Key
 	}
 }
@@ -403,7 +404,7 @@ func (s *Service) keyForCode(ctx context.Context, code Secret) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if e, ok := ev.Data.(ShareCodeIssued); ok {
+		if e, ok := ev.Data.(events.ShareCodeIssued); ok {
 			return e.Key, nil
 		}
 	}
@@ -433,7 +434,7 @@ type DownloadResult struct {
 	Key, Lock  string
 	Slot       int
 	Generation uint32
-	Settings   Settings
+	Settings   events.Settings
 	// Credential is the signed offline credential and Download the
 	// lockproto download frame (credential, the lock's public key and the
 	// lock's pending admin messages), when issued (see DownloadKey.HolderKey).
@@ -466,15 +467,15 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 		if err != nil {
 			return err
 		}
-		if err := checkAllowed(c.Key, k.Kind, k.State, ActDownload); err != nil {
+		if err := checkAllowed(c.Key, k.Kind, k.State, events.ActDownload); err != nil {
 			return err
 		}
 		switch k.Method {
-		case ShareToID:
+		case events.ShareToID:
 			if c.By != k.Recipient {
 				return notPermitted("key %q was not shared with %q", c.Key, c.By)
 			}
-		case ShareToCode:
+		case events.ShareToCode:
 			if s.vault == nil || c.Code.IsZero() || len(k.CodeHash) != len(secret.CodeHash{}) || !s.vault.CheckCode(c.Code, secret.CodeHash(k.CodeHash)) {
 				return notPermitted("wrong or missing share code for key %q", c.Key)
 			}
@@ -491,13 +492,13 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 				return err // refused before anything is recorded: no credential could carry the policy
 			}
 		}
-		evs := []any{KeyDownloaded{Key: c.Key, Lock: k.Lock, Holder: c.By, Method: k.Method, HolderKey: lockKeyBytes(c.HolderKey)}}
+		evs := []any{events.KeyDownloaded{Key: c.Key, Lock: k.Lock, Holder: c.By, Method: k.Method, HolderKey: lockKeyBytes(c.HolderKey)}}
 		if k.Settings.Welcome != "" {
 			var email string
 			if a, err := t.account(c.By); err == nil && a.Exists() {
 				email = a.Email
 			}
-			evs = append(evs, NotificationQueued{Topic: TopicWelcome, To: c.By, Email: email, Lock: k.Lock, Key: c.Key, Message: k.Settings.Welcome})
+			evs = append(evs, events.NotificationQueued{Topic: events.TopicWelcome, To: c.By, Email: email, Lock: k.Lock, Key: c.Key, Message: k.Settings.Welcome})
 		}
 		t.emit(keyStream(c.Key), evs...)
 		return nil
@@ -509,7 +510,7 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 }
 
 func (s *Service) downloadResult(ctx context.Context, key string, evs []ledger.Event) (DownloadResult, error) {
-	d, _ := firstOf[KeyDownloaded](evs)
+	d, _ := firstOf[events.KeyDownloaded](evs)
 	e, err := s.cache.get(ctx, s.store, keyStream(key), func() aggregate { return &KeyState{} })
 	if err != nil {
 		return DownloadResult{}, err
@@ -528,7 +529,7 @@ func (s *Service) downloadResult(ctx context.Context, key string, evs []ledger.E
 type EditKey struct {
 	ID       uuid.UUID
 	Key, By  string
-	Settings Settings
+	Settings events.Settings
 }
 
 // EditKey edits a key. Share keys: only before download.
@@ -541,11 +542,11 @@ func (s *Service) EditKey(ctx context.Context, c EditKey) error {
 		if err != nil {
 			return err
 		}
-		if err := checkAllowed(c.Key, k.Kind, k.State, ActEdit); err != nil {
+		if err := checkAllowed(c.Key, k.Kind, k.State, events.ActEdit); err != nil {
 			return err
 		}
 		st := c.Settings
-		if err := st.validate(k.Kind); err != nil {
+		if err := validateSettings(&st, k.Kind); err != nil {
 			return err
 		}
 		if st.Doors&^l.Doors != 0 {
@@ -554,7 +555,7 @@ func (s *Service) EditKey(ctx context.Context, c EditKey) error {
 		if err := bindPolicy(&st, l); err != nil {
 			return err
 		}
-		t.emit(keyStream(c.Key), KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
+		t.emit(keyStream(c.Key), events.KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
 		return nil
 	})
 	return err
@@ -569,41 +570,41 @@ type KeyCommand struct {
 
 // RevokeKey cancels a share before download (K3; intercom and digital keys at any time).
 func (s *Service) RevokeKey(ctx context.Context, c KeyCommand) error {
-	return s.keyCommand(ctx, c, ActRevoke, func(k *KeyState, l *LockState) ([]any, []any, error) {
-		return s.withAdmin(k, l, lockproto.TypeRevoke, []any{KeyRevoked{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false))
+	return s.keyCommand(ctx, c, events.ActRevoke, func(k *KeyState, l *LockState) ([]any, []any, error) {
+		return s.withAdmin(k, l, lockproto.TypeRevoke, []any{events.KeyRevoked{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false))
 	})
 }
 
 // ResetKey gives a downloaded share key's slot a new generation (K5): the
 // slot is free to share again and the next holder's key overwrites this one.
 func (s *Service) ResetKey(ctx context.Context, c KeyCommand) error {
-	return s.keyCommand(ctx, c, ActReset, func(k *KeyState, l *LockState) ([]any, []any, error) {
+	return s.keyCommand(ctx, c, events.ActReset, func(k *KeyState, l *LockState) ([]any, []any, error) {
 		return s.withAdmin(k, l, lockproto.TypeResetSlot,
-			[]any{KeyReset{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true))
+			[]any{events.KeyReset{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true))
 	})
 }
 
 // RequestDeactivation records that the owner asked the lock to deactivate a
 // downloaded key's slot (K6). The key is listed as pending until confirmed.
 func (s *Service) RequestDeactivation(ctx context.Context, c KeyCommand) error {
-	return s.keyCommand(ctx, c, ActRequestDeactivation, func(k *KeyState, l *LockState) ([]any, []any, error) {
-		return s.withAdmin(k, l, lockproto.TypeDeactivateSlot, []any{DeactivationRequested{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot}}, nil)
+	return s.keyCommand(ctx, c, events.ActRequestDeactivation, func(k *KeyState, l *LockState) ([]any, []any, error) {
+		return s.withAdmin(k, l, lockproto.TypeDeactivateSlot, []any{events.DeactivationRequested{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot}}, nil)
 	})
 }
 
 // ConfirmDeactivation records the lock's confirmation (K6); the slot is free
 // again at a new generation.
 func (s *Service) ConfirmDeactivation(ctx context.Context, c KeyCommand) error {
-	return s.keyCommand(ctx, c, ActConfirmDeactivation, func(k *KeyState, l *LockState) ([]any, []any, error) {
-		return []any{DeactivationConfirmed{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true), nil
+	return s.keyCommand(ctx, c, events.ActConfirmDeactivation, func(k *KeyState, l *LockState) ([]any, []any, error) {
+		return []any{events.DeactivationConfirmed{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true), nil
 	})
 }
 
 // DeleteKey deletes a key where allowed (a downloaded share key must be
 // reset or deactivated first).
 func (s *Service) DeleteKey(ctx context.Context, c KeyCommand) error {
-	return s.keyCommand(ctx, c, ActDelete, func(k *KeyState, l *LockState) ([]any, []any, error) {
-		return []any{KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false), nil
+	return s.keyCommand(ctx, c, events.ActDelete, func(k *KeyState, l *LockState) ([]any, []any, error) {
+		return []any{events.KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false), nil
 	})
 }
 
@@ -616,10 +617,10 @@ func releaseAll(k *KeyState, l *LockState, bump bool) []any {
 		if bump {
 			gen++
 		}
-		out = append(out, SlotReleased{Lock: k.Lock, Key: k.ID, Slot: k.Slot, Generation: gen})
+		out = append(out, events.SlotReleased{Lock: k.Lock, Key: k.ID, Slot: k.Slot, Generation: gen})
 	}
 	if len(k.PINHash) == 32 && l.PINs[[32]byte(k.PINHash)] == k.ID {
-		out = append(out, PINReleased{Lock: k.Lock, Key: k.ID, Hash: k.PINHash})
+		out = append(out, events.PINReleased{Lock: k.Lock, Key: k.ID, Hash: k.PINHash})
 	}
 	return out
 }
@@ -637,7 +638,7 @@ func (s *Service) withAdmin(k *KeyState, l *LockState, typ lockproto.Type, keyEv
 	return keyEvs, lockEvs, nil
 }
 
-func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a Action, decide func(*KeyState, *LockState) (keyEvs, lockEvs []any, err error)) error {
+func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a events.Action, decide func(*KeyState, *LockState) (keyEvs, lockEvs []any, err error)) error {
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
 		return err
 	}

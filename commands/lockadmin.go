@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 )
@@ -23,44 +24,16 @@ import (
 // lock carries all pending messages in order (at most
 // lockproto.MaxPendingAdmin, oldest first), whichever phone downloads.
 
-// AdminIssued: an issuer-signed admin message for the lock, pending until
-// the lock's audit shows it. Message is the frame as signed (not secret).
-type AdminIssued struct {
-	Lock       string
-	Key        string `msgpack:",omitempty"` // the key it concerns, if any
-	Seq        uint32
-	Type       lockproto.Type
-	Slot       int    // 1-based, as in SlotAssigned (0 for none)
-	Generation uint32 // reset/deactivate: the slot's new minimum generation
-	Message    []byte
-	// Reissues is the sequence number of the message this one repeats (the
-	// lock passed it without applying it, as far as the audit showed).
-	Reissues uint32 `msgpack:",omitempty"`
-}
-
-// AdminApplied: the lock's audit record (AuditSeq) shows the lock consumed
-// admin message Seq, applied it (Applied) or refused it after its signature
-// verified (Reason). Every message at or below Seq is no longer pending: the
-// lock refuses sequence numbers it has passed.
-type AdminApplied struct {
-	Lock     string
-	Seq      uint32
-	Type     lockproto.Type
-	Applied  bool
-	Reason   string `msgpack:",omitempty"`
-	AuditSeq uint32
-}
-
 // adminOf stages the admin message an action on a key with an offline
 // credential sends to its lock; it reports false when there is none (no
 // issuer, no credential issued, or no pairing).
-func (s *Service) adminOf(k *KeyState, l *LockState, typ lockproto.Type) (AdminIssued, bool, error) {
+func (s *Service) adminOf(k *KeyState, l *LockState, typ lockproto.Type) (events.AdminIssued, bool, error) {
 	if !s.credentialed(k) || len(l.LockKey) != 32 || k.Slot < 1 || k.Slot > 256 {
-		return AdminIssued{}, false, nil
+		return events.AdminIssued{}, false, nil
 	}
-	a := AdminIssued{Lock: k.Lock, Key: k.ID, Seq: l.nextAdminSeq(), Type: typ, Slot: k.Slot, Generation: k.Generation + 1}
+	a := events.AdminIssued{Lock: k.Lock, Key: k.ID, Seq: l.nextAdminSeq(), Type: typ, Slot: k.Slot, Generation: k.Generation + 1}
 	if a.Seq == 0 { // 2^32 messages: the counter cannot wrap
-		return AdminIssued{}, false, invalid("admin sequence", "lock %q has used every sequence number", k.Lock)
+		return events.AdminIssued{}, false, invalid("admin sequence", "lock %q has used every sequence number", k.Lock)
 	}
 	lock, slot := LockUUID(k.Lock), uint8(k.Slot-1)
 	var err error
@@ -76,10 +49,10 @@ func (s *Service) adminOf(k *KeyState, l *LockState, typ lockproto.Type) (AdminI
 		a.Generation = k.Generation
 		a.Message, err = s.issuer.RevokeCredential(lock, a.Seq, lockproto.Credential{ID: credentialID(k), Slot: slot, Generation: k.Generation})
 	default:
-		return AdminIssued{}, false, invalid("admin type", "%v is not issued for a key", typ)
+		return events.AdminIssued{}, false, invalid("admin type", "%v is not issued for a key", typ)
 	}
 	if err != nil {
-		return AdminIssued{}, false, err
+		return events.AdminIssued{}, false, err
 	}
 	return a, true, nil
 }
@@ -161,7 +134,7 @@ func (s *Service) SendZoneRules(ctx context.Context, c SendZoneRules) ([]byte, e
 		if err != nil {
 			return invalid("zone", "lock %q: %v", c.Lock, err)
 		}
-		a := AdminIssued{Lock: c.Lock, Seq: l.nextAdminSeq(), Type: lockproto.TypeTimeZone}
+		a := events.AdminIssued{Lock: c.Lock, Seq: l.nextAdminSeq(), Type: lockproto.TypeTimeZone}
 		if a.Seq == 0 {
 			return invalid("admin sequence", "lock %q has used every sequence number", c.Lock)
 		}
@@ -174,6 +147,6 @@ func (s *Service) SendZoneRules(ctx context.Context, c SendZoneRules) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	a, _ := firstOf[AdminIssued](evs)
+	a, _ := firstOf[events.AdminIssued](evs)
 	return a.Message, nil
 }

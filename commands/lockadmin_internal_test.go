@@ -3,6 +3,7 @@ package commands
 import (
 	"testing"
 
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 )
@@ -13,7 +14,7 @@ import (
 // (kindRules) — so it is checked here, below the commands.
 func TestRevokeMessageNamesTheCredential(t *testing.T) {
 	reg := ledger.NewRegistry()
-	if err := Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		t.Fatal(err)
 	}
 	l, err := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg})
@@ -29,7 +30,7 @@ func TestRevokeMessageNamesTheCredential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &KeyState{ID: "k1", Lock: "front", Kind: KindShare, Slot: 3, Generation: 5, HolderKey: make([]byte, 32)}
+	k := &KeyState{ID: "k1", Lock: "front", Kind: events.KindShare, Slot: 3, Generation: 5, HolderKey: make([]byte, 32)}
 	lk := &LockState{ID: "front", LockKey: make([]byte, 32), AdminSeq: 6, AdminSeen: 4}
 	a, ok, err := s.adminOf(k, lk, lockproto.TypeRevoke)
 	if err != nil || !ok {
@@ -40,7 +41,7 @@ func TestRevokeMessageNamesTheCredential(t *testing.T) {
 		m.Slot != 2 || m.Generation != 5 || m.NotAfter != 0 || m.Lock != LockUUID("front") {
 		t.Fatalf("revoke %+v (%+v) %v", m, a, err)
 	}
-	if _, ok, _ := s.adminOf(&KeyState{ID: "k2", Lock: "front", Kind: KindIntercom, HolderKey: make([]byte, 32)}, lk, lockproto.TypeRevoke); ok {
+	if _, ok, _ := s.adminOf(&KeyState{ID: "k2", Lock: "front", Kind: events.KindIntercom, HolderKey: make([]byte, 32)}, lk, lockproto.TypeRevoke); ok {
 		t.Fatal("a key without a slot got a revocation")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -36,10 +37,10 @@ func TestAdminMessageRules(t *testing.T) {
 			if tc.credential {
 				e.shareTo("k1", "ann", 2, settings("k1"))
 			} else {
-				if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k1", Lock: "front", By: "bill", Kind: commands.KindShare, Settings: settings("k1"), Slot: 2}); err != nil {
+				if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k1", Lock: "front", By: "bill", Kind: events.KindShare, Settings: settings("k1"), Slot: 2}); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: commands.ShareToID, Account: "ann"}); err != nil {
+				if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: events.ShareToID, Account: "ann"}); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "k1", By: "ann"}); err != nil {
@@ -54,9 +55,9 @@ func TestAdminMessageRules(t *testing.T) {
 			if err := tc.act(svc, bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}); err != nil {
 				t.Fatal(err)
 			}
-			var got []commands.AdminIssued
+			var got []events.AdminIssued
 			for _, d := range e.eventsSince(pos) {
-				if a, ok := d.(commands.AdminIssued); ok {
+				if a, ok := d.(events.AdminIssued); ok {
 					got = append(got, a)
 				}
 			}
@@ -83,19 +84,19 @@ func TestAdminMessageRules(t *testing.T) {
 func TestLockReasonNames(t *testing.T) {
 	for r, want := range map[lockproto.Reason]string{
 		lockproto.ReasonGranted:       "",
-		lockproto.ReasonNotYetValid:   commands.ReasonNotYetValid,
-		lockproto.ReasonExpired:       commands.ReasonExpired,
-		lockproto.ReasonOutsideWindow: commands.ReasonOutsideWindow,
-		lockproto.ReasonExhausted:     commands.ReasonExhausted,
-		lockproto.ReasonWrongDoor:     commands.ReasonDoor,
-		lockproto.ReasonRevoked:       commands.ReasonRevoked,
-		lockproto.ReasonSuperseded:    commands.ReasonSuperseded,
+		lockproto.ReasonNotYetValid:   events.ReasonNotYetValid,
+		lockproto.ReasonExpired:       events.ReasonExpired,
+		lockproto.ReasonOutsideWindow: events.ReasonOutsideWindow,
+		lockproto.ReasonExhausted:     events.ReasonExhausted,
+		lockproto.ReasonWrongDoor:     events.ReasonDoor,
+		lockproto.ReasonRevoked:       events.ReasonRevoked,
+		lockproto.ReasonSuperseded:    events.ReasonSuperseded,
 		lockproto.ReasonBadProof:      "lock_bad_proof",
 		lockproto.ReasonClockUnknown:  "lock_clock_unknown",
 		lockproto.ReasonPolicy:        "lock_policy",
 		lockproto.Reason(200):         "lock_reason_200",
 	} {
-		if got := commands.LockReason(r); got != want {
+		if got := events.LockReason(r); got != want {
 			t.Errorf("LockReason(%d) = %q, want %q", r, got, want)
 		}
 	}
@@ -128,7 +129,7 @@ func TestAuditRebuildAndNoPlainKey(t *testing.T) {
 			t.Fatalf("row %q differs after rebuild", k)
 		}
 	}
-	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.Uses != 2 || st.State != commands.StateDeactivated {
+	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.Uses != 2 || st.State != events.StateDeactivated {
 		t.Fatalf("after rebuild: %+v", st)
 	}
 	page, err := e.proj.History(bg, projections.HistoryQuery{Key: "k1"})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 )
 
@@ -58,7 +59,7 @@ func (e *lockEnv) pair(lock string) (lockproto.Pairing, *lockproto.Lock) {
 		e.t.Fatal(err)
 	}
 	if err := e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: lock, Owner: "bill", Name: lock, Zone: "Europe/Berlin",
-		Slots: 2, Doors: commands.DoorMain | commands.DoorInner, LockKey: pub, AuditKey: commands.NewSecretBytes(p.AuditKey[:])}); err != nil {
+		Slots: 2, Doors: events.DoorMain | events.DoorInner, LockKey: pub, AuditKey: commands.NewSecretBytes(p.AuditKey[:])}); err != nil {
 		e.t.Fatal(err)
 	}
 	l, err := lockproto.NewLock(p, &lockproto.Config{Clock: func() time.Duration { return e.now.Sub(e.start) }, Rand: e.rnd,
@@ -127,12 +128,12 @@ type phone struct {
 
 // shareTo creates a share key in slot (0 = any free), shares it To ID with
 // account and downloads it on a fresh phone.
-func (e *lockEnv) shareTo(key, account string, slot int, st commands.Settings) *phone {
+func (e *lockEnv) shareTo(key, account string, slot int, st events.Settings) *phone {
 	e.t.Helper()
-	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: "front", By: "bill", Kind: commands.KindShare, Settings: st, Slot: slot}); err != nil {
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: "front", By: "bill", Kind: events.KindShare, Settings: st, Slot: slot}); err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: key, By: "bill", Method: commands.ShareToID, Account: account}); err != nil {
+	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: key, By: "bill", Method: events.ShareToID, Account: account}); err != nil {
 		e.t.Fatal(err)
 	}
 	hk, err := lockproto.GenerateHolderKey(e.rnd)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"pgregory.net/rapid"
@@ -64,10 +65,10 @@ func TestPropLockAgreesWithPolicy(t *testing.T) {
 		st := settings("prop")
 		st.Policy = pol
 		key := "pk" + lock
-		if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: lock, By: "bill", Kind: commands.KindShare, Settings: st}); err != nil {
+		if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: lock, By: "bill", Kind: events.KindShare, Settings: st}); err != nil {
 			rt.Fatalf("create: %v", err)
 		}
-		if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: key, By: "bill", Method: commands.ShareToID, Account: "ann"}); err != nil {
+		if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: key, By: "bill", Method: events.ShareToID, Account: "ann"}); err != nil {
 			rt.Fatal(err)
 		}
 		hk, err := lockproto.GenerateHolderKey(e.rnd)

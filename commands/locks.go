@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/policy"
 )
@@ -20,7 +21,7 @@ type RegisterLock struct {
 	Lock, Owner, Name string
 	Zone              string
 	Slots             int
-	Doors             Doors // default DoorMain
+	Doors             events.Doors // default DoorMain
 	// LockKey is the lock's X25519 public key from its pairing
 	// (lockproto.Pairing.LockPublicKey); downloads of offline keys carry it.
 	LockKey [32]byte
@@ -32,7 +33,7 @@ type RegisterLock struct {
 
 func (c *RegisterLock) validate() error {
 	if c.Doors == 0 {
-		c.Doors = DoorMain
+		c.Doors = events.DoorMain
 	}
 	if err := firstErr(checkID("lock", c.Lock), checkID("owner", c.Owner), checkText("name", c.Name, MaxNameLen)); err != nil {
 		return err
@@ -49,7 +50,7 @@ func (c *RegisterLock) validate() error {
 	if c.Slots < 0 || c.Slots > MaxSlots {
 		return invalid("slots", "%d, want 0..%d", c.Slots, MaxSlots)
 	}
-	if c.Doors&^allDoors != 0 || c.Doors&DoorMain == 0 {
+	if c.Doors&^allDoors != 0 || c.Doors&events.DoorMain == 0 {
 		return invalid("doors", "%v must include the main door and nothing unknown", c.Doors)
 	}
 	if !c.AuditKey.IsZero() && c.AuditKey.Len() != 32 {
@@ -88,7 +89,7 @@ func (s *Service) RegisterLock(ctx context.Context, c RegisterLock) error {
 		if l.Exists() {
 			return exists("lock", c.Lock)
 		}
-		t.emit(lockStream(c.Lock), LockRegistered{Lock: c.Lock, Owner: c.Owner, Name: c.Name, Zone: c.Zone, Slots: c.Slots, Doors: c.Doors,
+		t.emit(lockStream(c.Lock), events.LockRegistered{Lock: c.Lock, Owner: c.Owner, Name: c.Name, Zone: c.Zone, Slots: c.Slots, Doors: c.Doors,
 			LockKey: lockKeyBytes(c.LockKey), AuditKey: sealed})
 		return nil
 	})
@@ -103,7 +104,7 @@ func (s *Service) RegisterLock(ctx context.Context, c RegisterLock) error {
 type SetLockBlackouts struct {
 	ID        uuid.UUID
 	Lock, By  string
-	Blackouts []Blackout
+	Blackouts []policy.Blackout
 }
 
 // SetLockBlackouts sets the lock-wide blackouts; only the owner may.
@@ -122,7 +123,7 @@ func (s *Service) SetLockBlackouts(ctx context.Context, c SetLockBlackouts) erro
 		if err := ownerOf(l, c.Lock, c.By); err != nil {
 			return err
 		}
-		t.emit(lockStream(c.Lock), LockBlackoutsSet{Lock: c.Lock, By: c.By, Blackouts: c.Blackouts})
+		t.emit(lockStream(c.Lock), events.LockBlackoutsSet{Lock: c.Lock, By: c.By, Blackouts: c.Blackouts})
 		return nil
 	})
 	return err

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 )
 
@@ -32,8 +33,8 @@ func TestRegisterLockZone(t *testing.T) {
 			if !tc.unknown {
 				e.must(err)
 				// The lock is usable: a key can be created on it.
-				_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k1", Lock: "l1", By: "bill", Kind: commands.KindShare,
-					Settings: commands.Settings{Name: "k1", Doors: commands.DoorMain}})
+				_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k1", Lock: "l1", By: "bill", Kind: events.KindShare,
+					Settings: events.Settings{Name: "k1", Doors: events.DoorMain}})
 				e.must(err)
 				return
 			}

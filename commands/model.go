@@ -1,223 +1,16 @@
 package commands
 
-import "fmt"
-
-// Kind is what a key is for. One key model serves every kind; kinds differ
-// only in the rules of kindRules (delivery, credential, what each state allows).
-// Persisted: never renumber; append new kinds at the end.
-type Kind uint8
-
-const (
-	KindShare    Kind = 1 // offline share key in a lock slot (seeds 001, 002)
-	KindDigital  Kind = 2 // digital key made for a user: PIN, app or keycard (seed 003)
-	KindIntercom Kind = 3 // intercom key (seed 004)
-	// KindOnline (4), online keys, is defined with them in online.go.
+import (
+	"github.com/keyledger/keyledger/events"
 )
 
-func (k Kind) String() string {
-	switch k {
-	case KindShare:
-		return "share"
-	case KindDigital:
-		return "digital"
-	case KindIntercom:
-		return "intercom"
-	case 4:
-		return "online"
-	}
-	return fmt.Sprintf("kind(%d)", uint8(k))
-}
-
-// Credential is how a holder presents a digital key. Persisted.
-type Credential uint8
-
 const (
-	CredentialApp     Credential = 1 // phone app (default)
-	CredentialPIN     Credential = 2 // 4–6 digits, unique per lock
-	CredentialKeycard Credential = 3
+	allDoors = events.DoorMain | events.DoorInner
 )
-
-func (c Credential) String() string {
-	switch c {
-	case CredentialApp:
-		return "app"
-	case CredentialPIN:
-		return "PIN"
-	case CredentialKeycard:
-		return "keycard"
-	}
-	return fmt.Sprintf("credential(%d)", uint8(c))
-}
-
-// Role of a digital key's user (seed 003). Persisted.
-type Role uint8
-
-const (
-	RoleUser  Role = 1 // default
-	RoleAdmin Role = 2 // extra features such as write-to-keycard
-)
-
-func (r Role) String() string {
-	switch r {
-	case RoleUser:
-		return "USER"
-	case RoleAdmin:
-		return "ADMIN"
-	}
-	return fmt.Sprintf("role(%d)", uint8(r))
-}
-
-// Category of an intercom key (seed 004). Persisted.
-type Category uint8
-
-const (
-	CategoryFriend   Category = 1 // default
-	CategoryCustomer Category = 2
-	CategoryServices Category = 3
-	CategoryEvent    Category = 4
-	CategoryDelivery Category = 5
-	CategoryRenter   Category = 6
-	CategoryEmployee Category = 7
-)
-
-var categoryNames = [...]string{"", "Friend", "Customer", "Services", "Event", "Delivery", "Renter", "Employee"}
-
-func (c Category) String() string {
-	if int(c) < len(categoryNames) && c != 0 {
-		return categoryNames[c]
-	}
-	return fmt.Sprintf("category(%d)", uint8(c))
-}
-
-// Doors is a set of doors of a lock. Persisted bit values.
-type Doors uint8
-
-const (
-	DoorMain  Doors = 1 << 0
-	DoorInner Doors = 1 << 1 // "also opens inner door" (seed 004)
-	allDoors        = DoorMain | DoorInner
-)
-
-func (d Doors) String() string {
-	switch d {
-	case 0:
-		return "none"
-	case DoorMain:
-		return "main"
-	case DoorInner:
-		return "inner"
-	case DoorMain | DoorInner:
-		return "main+inner"
-	}
-	return fmt.Sprintf("doors(%#x)", uint8(d))
-}
-
-// Door is the single door an unlock asks for (DoorMain or DoorInner).
-type Door = Doors
-
-// ShareMethod is how a key was shared (K2). Persisted.
-type ShareMethod uint8
-
-const (
-	ShareToID   ShareMethod = 1 // to a registered account
-	ShareToCode ShareMethod = 2 // to whoever holds the generated code
-)
-
-func (m ShareMethod) String() string {
-	switch m {
-	case ShareToID:
-		return "To ID"
-	case ShareToCode:
-		return "To Code"
-	}
-	return "not shared"
-}
-
-// State is where a key is in its lifecycle. Persisted (in read models).
-type State uint8
-
-const (
-	StateNone                State = 0 // no such key
-	StateCreated             State = 1 // created, not shared
-	StateSharing             State = 2 // shared, not downloaded yet
-	StateDownloaded          State = 3 // downloaded by its holder ("Shared")
-	StateRevoked             State = 4 // share cancelled (or key revoked)
-	StateReset               State = 5 // slot given a new generation; the next holder overwrites
-	StateDeactivationPending State = 6 // deactivation requested, not yet confirmed by the lock
-	StateDeactivated         State = 7 // the lock confirmed the slot is deactivated
-	StateDeleted             State = 8
-)
-
-var stateNames = [...]string{"none", "created", "sharing", "downloaded", "revoked", "reset",
-	"deactivation pending", "deactivated", "deleted"}
-
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("state(%d)", uint8(s))
-}
-
-// Sharing is the sharing state users see (K8): not shared / sharing / shared.
-type Sharing uint8
-
-const (
-	NotShared Sharing = 0
-	InSharing Sharing = 1 // shared, not downloaded ("Sharing", "not downloaded yet")
-	Shared    Sharing = 2 // downloaded
-)
-
-func (s Sharing) String() string {
-	switch s {
-	case InSharing:
-		return "sharing"
-	case Shared:
-		return "shared"
-	}
-	return "not shared"
-}
-
-// SharingOf maps a lifecycle state (and whether the key was ever downloaded)
-// to what users see.
-func SharingOf(st State, shared, downloaded bool) Sharing {
-	switch {
-	case downloaded:
-		return Shared
-	case shared && st == StateSharing:
-		return InSharing
-	}
-	return NotShared
-}
-
-// Action is something done to a key; the rules table says in which state of
-// which kind it is allowed.
-type Action uint8
-
-const (
-	ActShare Action = iota + 1
-	ActDownload
-	ActEdit
-	ActRevoke
-	ActReset
-	ActRequestDeactivation
-	ActConfirmDeactivation
-	ActDelete
-	ActUnlock
-)
-
-var actionNames = [...]string{"", "share", "download", "edit", "revoke", "reset",
-	"request deactivation", "confirm deactivation", "delete", "unlock"}
-
-func (a Action) String() string {
-	if int(a) < len(actionNames) && a != 0 {
-		return actionNames[a]
-	}
-	return fmt.Sprintf("action(%d)", uint8(a))
-}
 
 type actions uint16
 
-func acts(as ...Action) actions {
+func acts(as ...events.Action) actions {
 	var s actions
 	for _, a := range as {
 		s |= 1 << a
@@ -225,7 +18,7 @@ func acts(as ...Action) actions {
 	return s
 }
 
-func (s actions) has(a Action) bool { return s&(1<<a) != 0 }
+func (s actions) has(a events.Action) bool { return s&(1<<a) != 0 }
 
 // kindRule is what one kind of key allows in each state, and how it is delivered.
 type kindRule struct {
@@ -233,7 +26,7 @@ type kindRule struct {
 	toCode   bool // may be shared To Code
 	toID     bool // may be shared To ID
 	delivery bool // created already shared To ID (digital keys go straight to their user)
-	allowed  map[State]actions
+	allowed  map[events.State]actions
 }
 
 // kindRules is the one table of lifecycle rules (K3–K7). Seed 001/002: share
@@ -241,37 +34,37 @@ type kindRule struct {
 // or deactivation at the lock. Seed 004: intercom keys may be edited and
 // deleted at any time. Seed 003: digital keys are delivered to their user on
 // creation and managed online.
-var kindRules = map[Kind]kindRule{
-	KindShare: {slot: true, toCode: true, toID: true, allowed: map[State]actions{
-		StateCreated:             acts(ActShare, ActEdit, ActDelete),
-		StateSharing:             acts(ActEdit, ActRevoke, ActDownload, ActDelete),
-		StateDownloaded:          acts(ActReset, ActRequestDeactivation, ActUnlock),
-		StateRevoked:             acts(ActDelete),
-		StateReset:               acts(ActDelete),
-		StateDeactivationPending: acts(ActConfirmDeactivation),
-		StateDeactivated:         acts(ActDelete),
+var kindRules = map[events.Kind]kindRule{
+	events.KindShare: {slot: true, toCode: true, toID: true, allowed: map[events.State]actions{
+		events.StateCreated:             acts(events.ActShare, events.ActEdit, events.ActDelete),
+		events.StateSharing:             acts(events.ActEdit, events.ActRevoke, events.ActDownload, events.ActDelete),
+		events.StateDownloaded:          acts(events.ActReset, events.ActRequestDeactivation, events.ActUnlock),
+		events.StateRevoked:             acts(events.ActDelete),
+		events.StateReset:               acts(events.ActDelete),
+		events.StateDeactivationPending: acts(events.ActConfirmDeactivation),
+		events.StateDeactivated:         acts(events.ActDelete),
 	}},
-	KindDigital: {toID: true, delivery: true, allowed: map[State]actions{
-		StateSharing:    acts(ActEdit, ActRevoke, ActDownload, ActDelete, ActUnlock),
-		StateDownloaded: acts(ActEdit, ActRevoke, ActDelete, ActUnlock),
-		StateRevoked:    acts(ActDelete),
+	events.KindDigital: {toID: true, delivery: true, allowed: map[events.State]actions{
+		events.StateSharing:    acts(events.ActEdit, events.ActRevoke, events.ActDownload, events.ActDelete, events.ActUnlock),
+		events.StateDownloaded: acts(events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock),
+		events.StateRevoked:    acts(events.ActDelete),
 	}},
-	KindIntercom: {toCode: true, toID: true, allowed: map[State]actions{
-		StateCreated:    acts(ActShare, ActEdit, ActRevoke, ActDelete),
-		StateSharing:    acts(ActEdit, ActRevoke, ActDownload, ActDelete),
-		StateDownloaded: acts(ActEdit, ActRevoke, ActDelete, ActUnlock),
-		StateRevoked:    acts(ActDelete),
+	events.KindIntercom: {toCode: true, toID: true, allowed: map[events.State]actions{
+		events.StateCreated:    acts(events.ActShare, events.ActEdit, events.ActRevoke, events.ActDelete),
+		events.StateSharing:    acts(events.ActEdit, events.ActRevoke, events.ActDownload, events.ActDelete),
+		events.StateDownloaded: acts(events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock),
+		events.StateRevoked:    acts(events.ActDelete),
 	}},
 }
 
 // Allows reports whether a key of this kind in this state allows the action.
-func Allows(k Kind, s State, a Action) bool {
+func Allows(k events.Kind, s events.State, a events.Action) bool {
 	r, ok := kindRules[k]
 	return ok && r.allowed[s].has(a)
 }
 
-func checkAllowed(key string, k Kind, s State, a Action) error {
-	if s == StateNone {
+func checkAllowed(key string, k events.Kind, s events.State, a events.Action) error {
+	if s == events.StateNone {
 		return &NotFoundError{What: "key", ID: key}
 	}
 	if !Allows(k, s, a) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 	"pgregory.net/rapid"
@@ -17,15 +18,15 @@ import (
 
 // mkey is the model of one key: the rules, not the implementation.
 type mkey struct {
-	kind       commands.Kind
-	state      commands.State
+	kind       events.Kind
+	state      events.State
 	slot       int
-	method     commands.ShareMethod
+	method     events.ShareMethod
 	recipient  string
 	holder     string
 	code       commands.Secret
 	uses       uint32
-	settings   commands.Settings
+	settings   events.Settings
 	downloaded bool
 }
 
@@ -59,7 +60,7 @@ func TestModel(t *testing.T) {
 			k := rapid.SampledFrom(pool).Draw(rt, "key")
 			return k, m.keys[k]
 		}
-		ownerCmd := func(a commands.Action, f func(commands.KeyCommand) error) func(*rapid.T) {
+		ownerCmd := func(a events.Action, f func(commands.KeyCommand) error) func(*rapid.T) {
 			return func(rt *rapid.T) {
 				k, mk := pick(rt)
 				err := f(commands.KeyCommand{ID: e.id(), Key: k, By: "bill"})
@@ -80,19 +81,19 @@ func TestModel(t *testing.T) {
 					}
 				}
 				switch a {
-				case commands.ActRevoke:
-					mk.state = commands.StateRevoked
+				case events.ActRevoke:
+					mk.state = events.StateRevoked
 					release()
-				case commands.ActReset:
-					mk.state = commands.StateReset
+				case events.ActReset:
+					mk.state = events.StateReset
 					release()
-				case commands.ActRequestDeactivation:
-					mk.state = commands.StateDeactivationPending
-				case commands.ActConfirmDeactivation:
-					mk.state = commands.StateDeactivated
+				case events.ActRequestDeactivation:
+					mk.state = events.StateDeactivationPending
+				case events.ActConfirmDeactivation:
+					mk.state = events.StateDeactivated
 					release()
-				case commands.ActDelete:
-					mk.state = commands.StateDeleted
+				case events.ActDelete:
+					mk.state = events.StateDeleted
 					release()
 				}
 			}
@@ -100,17 +101,17 @@ func TestModel(t *testing.T) {
 		rt.Repeat(map[string]func(*rapid.T){
 			"create": func(rt *rapid.T) {
 				k, mk := pick(rt)
-				kind := rapid.SampledFrom([]commands.Kind{commands.KindShare, commands.KindDigital, commands.KindIntercom}).Draw(rt, "kind")
+				kind := rapid.SampledFrom([]events.Kind{events.KindShare, events.KindDigital, events.KindIntercom}).Draw(rt, "kind")
 				c := commands.CreateKey{ID: e.id(), Key: k, Lock: "front", By: "bill", Kind: kind, Settings: randomSettings(rt, e.now)}
-				if kind == commands.KindDigital {
+				if kind == events.KindDigital {
 					c.For = "ann"
 					if rapid.Bool().Draw(rt, "pin") {
-						c.Credential, c.Email = commands.CredentialPIN, rapid.Bool().Draw(rt, "email")
+						c.Credential, c.Email = events.CredentialPIN, rapid.Bool().Draw(rt, "email")
 					}
 				}
 				res, err := e.svc.CreateKey(bg, c)
 				free := 0
-				if kind == commands.KindShare {
+				if kind == events.KindShare {
 					for i, s := range m.slots {
 						if s == "" && free == 0 {
 							free = i + 1
@@ -123,22 +124,22 @@ func TestModel(t *testing.T) {
 					}
 					return
 				}
-				if kind == commands.KindShare && free == 0 {
+				if kind == events.KindShare && free == 0 {
 					if !errors.Is(err, commands.ErrNoSlot) {
 						rt.Fatalf("create with no free slot: %v", err)
 					}
 					return
 				}
 				check(err, true, "create")
-				n := &mkey{kind: kind, state: commands.StateCreated, slot: free, settings: c.Settings}
-				if kind == commands.KindShare {
+				n := &mkey{kind: kind, state: events.StateCreated, slot: free, settings: c.Settings}
+				if kind == events.KindShare {
 					m.slots[free-1] = k
 					if res.Slot != free {
 						rt.Fatalf("slot %d, model %d", res.Slot, free)
 					}
 				}
-				if kind == commands.KindDigital {
-					n.state, n.method, n.recipient = commands.StateSharing, commands.ShareToID, "ann"
+				if kind == events.KindDigital {
+					n.state, n.method, n.recipient = events.StateSharing, events.ShareToID, "ann"
 				}
 				if !res.PIN.IsZero() {
 					m.secrets = append(m.secrets, res.PIN.Reveal())
@@ -148,9 +149,9 @@ func TestModel(t *testing.T) {
 			"share": func(rt *rapid.T) {
 				k, mk := pick(rt)
 				toCode := rapid.Bool().Draw(rt, "toCode")
-				c := commands.ShareKey{ID: e.id(), Key: k, By: "bill", Method: commands.ShareToID, Account: rapid.SampledFrom([]string{"ann", "bob"}).Draw(rt, "to")}
+				c := commands.ShareKey{ID: e.id(), Key: k, By: "bill", Method: events.ShareToID, Account: rapid.SampledFrom([]string{"ann", "bob"}).Draw(rt, "to")}
 				if toCode {
-					c.Method, c.Account = commands.ShareToCode, ""
+					c.Method, c.Account = events.ShareToCode, ""
 					if rapid.Bool().Draw(rt, "email") {
 						c.Email = "guest@example.com"
 					}
@@ -160,10 +161,10 @@ func TestModel(t *testing.T) {
 					check(err, false, "share unknown")
 					return
 				}
-				if !check(err, commands.Allows(mk.kind, mk.state, commands.ActShare), fmt.Sprintf("share %v in %v", mk.kind, mk.state)) {
+				if !check(err, commands.Allows(mk.kind, mk.state, events.ActShare), fmt.Sprintf("share %v in %v", mk.kind, mk.state)) {
 					return
 				}
-				mk.state, mk.method, mk.recipient = commands.StateSharing, c.Method, c.Account
+				mk.state, mk.method, mk.recipient = events.StateSharing, c.Method, c.Account
 				if toCode {
 					mk.code = res.Code
 					m.secrets = append(m.secrets, res.Code.Reveal(), bytes.ReplaceAll(res.Code.Reveal(), []byte("-"), nil))
@@ -175,11 +176,11 @@ func TestModel(t *testing.T) {
 				c := commands.DownloadKey{ID: e.id(), Key: k, By: "bob"}
 				if mk != nil && right {
 					c.By = mk.recipient
-					if mk.method == commands.ShareToCode {
+					if mk.method == events.ShareToCode {
 						c.By, c.Code = "phone-1", mk.code
 					}
 				}
-				if mk != nil && !right && mk.method == commands.ShareToCode {
+				if mk != nil && !right && mk.method == events.ShareToCode {
 					c.Code = commands.NewSecret("AAAA-BBBB-CCCC")
 				}
 				_, err := e.svc.DownloadKey(bg, c)
@@ -187,15 +188,15 @@ func TestModel(t *testing.T) {
 					check(err, false, "download unknown")
 					return
 				}
-				allowed := commands.Allows(mk.kind, mk.state, commands.ActDownload)
-				ok := allowed && (c.By == mk.recipient || (mk.method == commands.ShareToCode && right))
+				allowed := commands.Allows(mk.kind, mk.state, events.ActDownload)
+				ok := allowed && (c.By == mk.recipient || (mk.method == events.ShareToCode && right))
 				if !check(err, ok, fmt.Sprintf("download %v in %v by %s", mk.kind, mk.state, c.By)) {
 					if allowed && !errors.Is(err, commands.ErrNotPermitted) {
 						rt.Fatalf("wrong holder or code: %v", err)
 					}
 					return
 				}
-				mk.state, mk.holder, mk.downloaded = commands.StateDownloaded, c.By, true
+				mk.state, mk.holder, mk.downloaded = events.StateDownloaded, c.By, true
 			},
 			"edit": func(rt *rapid.T) {
 				k, mk := pick(rt)
@@ -205,15 +206,15 @@ func TestModel(t *testing.T) {
 					check(err, false, "edit unknown")
 					return
 				}
-				if check(err, commands.Allows(mk.kind, mk.state, commands.ActEdit), fmt.Sprintf("edit %v in %v", mk.kind, mk.state)) {
+				if check(err, commands.Allows(mk.kind, mk.state, events.ActEdit), fmt.Sprintf("edit %v in %v", mk.kind, mk.state)) {
 					mk.settings = st
 				}
 			},
-			"revoke":     ownerCmd(commands.ActRevoke, func(c commands.KeyCommand) error { return e.svc.RevokeKey(bg, c) }),
-			"reset":      ownerCmd(commands.ActReset, func(c commands.KeyCommand) error { return e.svc.ResetKey(bg, c) }),
-			"deactivate": ownerCmd(commands.ActRequestDeactivation, func(c commands.KeyCommand) error { return e.svc.RequestDeactivation(bg, c) }),
-			"confirm":    ownerCmd(commands.ActConfirmDeactivation, func(c commands.KeyCommand) error { return e.svc.ConfirmDeactivation(bg, c) }),
-			"delete":     ownerCmd(commands.ActDelete, func(c commands.KeyCommand) error { return e.svc.DeleteKey(bg, c) }),
+			"revoke":     ownerCmd(events.ActRevoke, func(c commands.KeyCommand) error { return e.svc.RevokeKey(bg, c) }),
+			"reset":      ownerCmd(events.ActReset, func(c commands.KeyCommand) error { return e.svc.ResetKey(bg, c) }),
+			"deactivate": ownerCmd(events.ActRequestDeactivation, func(c commands.KeyCommand) error { return e.svc.RequestDeactivation(bg, c) }),
+			"confirm":    ownerCmd(events.ActConfirmDeactivation, func(c commands.KeyCommand) error { return e.svc.ConfirmDeactivation(bg, c) }),
+			"delete":     ownerCmd(events.ActDelete, func(c commands.KeyCommand) error { return e.svc.DeleteKey(bg, c) }),
 			"unlock": func(rt *rapid.T) {
 				k, mk := pick(rt)
 				by := rapid.SampledFrom([]string{"ann", "bob", "phone-1"}).Draw(rt, "by")
@@ -224,10 +225,10 @@ func TestModel(t *testing.T) {
 				}
 				check(err, true, "unlock")
 				holder := mk.holder
-				if !mk.downloaded && mk.method == commands.ShareToID {
+				if !mk.downloaded && mk.method == events.ShareToID {
 					holder = mk.recipient
 				}
-				want := by == holder && commands.Allows(mk.kind, mk.state, commands.ActUnlock) && scheduleAllows(mk.settings, e.now, mk.uses)
+				want := by == holder && commands.Allows(mk.kind, mk.state, events.ActUnlock) && scheduleAllows(mk.settings, e.now, mk.uses)
 				if r.Granted != want {
 					rt.Fatalf("unlock %v key in %v by %s at %v: granted=%v (%s), model %v", mk.kind, mk.state, by, e.now, r.Granted, r.Reason, want)
 				}
@@ -273,11 +274,11 @@ func (m *model) checkReadModels(rt *rapid.T, e *env) {
 			rt.Fatal(err)
 		}
 		switch mk.state {
-		case commands.StateDeleted:
+		case events.StateDeleted:
 			if st.Status != projections.StatusDeleted {
 				rt.Fatalf("%s status %v, model deleted", k, st.Status)
 			}
-		case commands.StateRevoked, commands.StateReset, commands.StateDeactivationPending, commands.StateDeactivated:
+		case events.StateRevoked, events.StateReset, events.StateDeactivationPending, events.StateDeactivated:
 			if st.Status != projections.StatusRevoked {
 				rt.Fatalf("%s status %v, model revoked", k, st.Status)
 			}
@@ -291,7 +292,7 @@ func (m *model) checkReadModels(rt *rapid.T, e *env) {
 				rt.Fatalf("%s status %v at %v, model %v", k, st.Status, e.now, want)
 			}
 		}
-		if want := commands.SharingOf(mk.state, mk.method != 0, mk.downloaded); st.Sharing != want {
+		if want := events.SharingOf(mk.state, mk.method != 0, mk.downloaded); st.Sharing != want {
 			rt.Fatalf("%s sharing %v, model %v", k, st.Sharing, want)
 		}
 	}
@@ -335,9 +336,9 @@ func scanKeyspace(rt *rapid.T, e *env, secrets [][]byte) {
 	}
 }
 
-func terminal(s commands.State) bool {
+func terminal(s events.State) bool {
 	switch s {
-	case commands.StateRevoked, commands.StateReset, commands.StateDeactivationPending, commands.StateDeactivated, commands.StateDeleted:
+	case events.StateRevoked, events.StateReset, events.StateDeactivationPending, events.StateDeactivated, events.StateDeleted:
 		return true
 	}
 	return false

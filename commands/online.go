@@ -6,6 +6,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 )
@@ -20,9 +21,6 @@ import (
 // unlock attempts. One stream per lock makes the 5-account bound, the lockout
 // counter and every unlock decision exact under concurrency: each decision
 // appends to the stream it read, with its expected version.
-
-// KindOnline is an online key: every operation is authorised online (seed 000).
-const KindOnline Kind = 4
 
 // Online-key rules.
 const (
@@ -65,34 +63,11 @@ func (e *GroupFullError) Error() string {
 // Unwrap makes errors.Is(err, ErrGroupFull) true.
 func (e *GroupFullError) Unwrap() error { return ErrGroupFull }
 
-// InvitationState is where an account stands in a lock group. Persisted in
-// read models: never renumber.
-type InvitationState uint8
-
-const (
-	InviteNone      InvitationState = 0
-	InvitePending   InvitationState = 1
-	InviteAccepted  InvitationState = 2 // a member
-	InviteDeclined  InvitationState = 3
-	InviteWithdrawn InvitationState = 4
-	InviteExpired   InvitationState = 5
-	InviteRemoved   InvitationState = 6 // was a member, removed
-)
-
-var invitationNames = [...]string{"none", "pending", "accepted", "declined", "withdrawn", "expired", "removed"}
-
-func (s InvitationState) String() string {
-	if int(s) < len(invitationNames) {
-		return invitationNames[s]
-	}
-	return fmt.Sprintf("invitation(%d)", uint8(s))
-}
-
 // InvitationError reports an invitation action its state forbids (accepting
 // twice, accepting after withdrawal or expiry, …) and names the state.
 type InvitationError struct {
 	Lock, Account string
-	State         InvitationState
+	State         events.InvitationState
 	Action        string // "accept", "decline", "withdraw", "remove", …
 }
 
@@ -103,181 +78,23 @@ func (e *InvitationError) Error() string {
 // Unwrap makes errors.Is(err, ErrForbidden) true.
 func (e *InvitationError) Unwrap() error { return ErrForbidden }
 
-// Operations a member may perform. Persisted bits.
-type Operations uint8
-
 const (
-	OpUnlock      Operations = 1 << 0 // operate the lock online
-	OpViewHistory Operations = 1 << 1 // read the group's history
-	OpManage      Operations = 1 << 2 // management rights: invite, withdraw, set permissions, remove
-	allOps                   = OpUnlock | OpViewHistory | OpManage
-)
-
-func (o Operations) String() string {
-	if o == 0 {
-		return "none"
-	}
-	s := ""
-	for _, x := range []struct {
-		op   Operations
-		name string
-	}{{OpUnlock, "unlock"}, {OpViewHistory, "history"}, {OpManage, "manage"}} {
-		if o&x.op != 0 {
-			if s != "" {
-				s += "+"
-			}
-			s += x.name
-		}
-	}
-	if o&^allOps != 0 {
-		s += fmt.Sprintf("+%#x", uint8(o&^allOps))
-	}
-	return s
-}
-
-// Permissions of one member (O5): which doors and which operations.
-type Permissions struct {
-	Doors Doors
-	Ops   Operations
-}
-
-// DefaultPermissions: the main door, unlock and history.
-var DefaultPermissions = Permissions{Doors: DoorMain, Ops: OpUnlock | OpViewHistory}
-
-// Denial reasons of online unlocks (in UnlockAttempted). Persisted.
-const (
-	ReasonNetworkOff     = "network_off"
-	ReasonNotMember      = "not_member"
-	ReasonWrongPassword  = "wrong_password"
-	ReasonLockedOut      = "locked_out"
-	ReasonOpNotPermitted = "operation_not_permitted"
-	ReasonNotOnlineKey   = "not_online_key"
-)
-
-// Network-off reasons. Persisted.
-const (
-	NetworkTurnedOff = "turned_off"
-	NetworkExpired   = "expired"
-	NetworkReplaced  = "replaced" // turned on again with a new master code
-)
-
-// Notification topics of groups. Persisted.
-const (
-	TopicGroupInvitation = "group_invitation" // "Join Bill's group"
-	TopicGroupDeclined   = "group_declined"   // to the owner
+	allOps = events.OpUnlock | events.OpViewHistory | events.OpManage
 )
 
 func groupStream(lock string) string { return "group-" + lock }
 
 // Events of the group stream "group-<lock>".
 
-// NetworkManagementOn: the owner stored the lock's master code (sealed) for
-// an operating duration ending at Until.
-type NetworkManagementOn struct {
-	Lock, By   string
-	Until      time.Time
-	MasterCode secret.Sealed
-}
-
-// NetworkManagementOff: the master code was erased (its data key shredded):
-// turned off by the owner, expired (observed at command time) or replaced.
-type NetworkManagementOff struct {
-	Lock, By string // By is "" when it expired
-	Reason   string
-	Shredded [16]byte // the data key destroyed (secret.KeyID)
-}
-
-// OnlineKeyAdded: an online key joined the lock's group (with its KeyCreated).
-type OnlineKeyAdded struct {
-	Lock, Key, By string
-}
-
-// MemberInvited: an account is invited to use an online key ("Join Bill's group").
-type MemberInvited struct {
-	Lock, Key, Account, By string
-	Expires                time.Time
-	Permissions            Permissions
-}
-
-// InvitationAccepted: the invitee joined, with their personal password (its
-// argon2id hash, sealed so removal can erase it) and their name for the lock.
-type InvitationAccepted struct {
-	Lock, Key, Account string
-	LockName           string
-	Password           secret.Sealed
-}
-
-// InvitationDeclined: the invitee said no; the owner is notified.
-type InvitationDeclined struct {
-	Lock, Key, Account string
-}
-
-// InvitationWithdrawn: the owner (or a manager) took the invitation back.
-type InvitationWithdrawn struct {
-	Lock, Key, Account, By string
-}
-
-// InvitationExpired: an action met an invitation past its expiry.
-type InvitationExpired struct {
-	Lock, Key, Account string
-}
-
-// MemberPermissionsSet replaces a member's (or invitee's) permissions.
-type MemberPermissionsSet struct {
-	Lock, Account, By string
-	Permissions       Permissions
-}
-
-// MemberRemoved: a member left or was removed; their password hash is shredded.
-type MemberRemoved struct {
-	Lock, Key, Account, By string
-	Shredded               [16]byte
-}
-
-// PasswordRejected: a wrong personal password. Failures counts consecutive
-// ones; LockedUntil is set when this one starts a lockout.
-type PasswordRejected struct {
-	Lock, Account string
-	Failures      uint32
-	LockedUntil   time.Time `msgpack:",omitempty"`
-}
-
-// PasswordFailuresCleared: a correct password after wrong ones.
-type PasswordFailuresCleared struct {
-	Lock, Account string
-}
-
-// MemberPasswordSet: a member's new password hash (changed by the member, or
-// rehashed at a successful login when the argon2id parameters were raised);
-// the old hash's data key is shredded.
-type MemberPasswordSet struct {
-	Lock, Account string
-	Password      secret.Sealed
-	Shredded      [16]byte
-	Rehash        bool // an upgrade of the parameters, not a new password
-}
-
-// OnlineKeyEdited: the online key's settings changed (its KeyEdited is on the
-// key stream; this marks the group so unlock decisions see the change).
-type OnlineKeyEdited struct {
-	Lock, Key, By string
-}
-
-// OnlineKeyRemoved: the online key was deleted; its members were removed and
-// its invitations withdrawn in the same append.
-type OnlineKeyRemoved struct {
-	Lock, Key, By string
-}
-
 // Member is one account's place in a lock group.
 type Member struct {
 	Account, Key string
-	State        InvitationState
+	State        events.InvitationState
 	InvitedBy    string
 	Invited      time.Time
 	Expires      time.Time
 	Joined       time.Time
-	Permissions  Permissions
+	Permissions  events.Permissions
 	LockName     string
 	Password     secret.Sealed // sealed argon2id hash (accepted members)
 	Failures     uint32
@@ -286,9 +103,9 @@ type Member struct {
 
 // StateAt is the member's invitation state at an instant (a pending
 // invitation past its expiry reads as expired).
-func (m Member) StateAt(at time.Time) InvitationState {
-	if m.State == InvitePending && !at.Before(m.Expires) {
-		return InviteExpired
+func (m Member) StateAt(at time.Time) events.InvitationState {
+	if m.State == events.InvitePending && !at.Before(m.Expires) {
+		return events.InviteExpired
 	}
 	return m.State
 }
@@ -296,7 +113,7 @@ func (m Member) StateAt(at time.Time) InvitationState {
 // holdsSeat reports whether the account counts toward its key's bound at.
 func (m Member) holdsSeat(at time.Time) bool {
 	s := m.StateAt(at)
-	return s == InvitePending || s == InviteAccepted
+	return s == events.InvitePending || s == events.InviteAccepted
 }
 
 // NetworkState is the lock's network management.
@@ -331,53 +148,53 @@ func (g *GroupState) evolve(ev ledger.Event) {
 		g.Members[account] = m
 	}
 	switch e := ev.Data.(type) {
-	case NetworkManagementOn:
+	case events.NetworkManagementOn:
 		g.Lock = e.Lock
 		g.Network = NetworkState{On: true, By: e.By, Since: ev.Time, Until: e.Until, MasterCode: e.MasterCode}
-	case NetworkManagementOff:
+	case events.NetworkManagementOff:
 		g.Lock = e.Lock
 		g.Network = NetworkState{}
-	case OnlineKeyAdded:
+	case events.OnlineKeyAdded:
 		g.Lock = e.Lock
 		if g.Keys == nil {
 			g.Keys = map[string]bool{}
 		}
 		g.Keys[e.Key] = true
-	case MemberInvited:
+	case events.MemberInvited:
 		upd(e.Account, func(m *Member) {
-			*m = Member{Account: e.Account, Key: e.Key, State: InvitePending, InvitedBy: e.By,
+			*m = Member{Account: e.Account, Key: e.Key, State: events.InvitePending, InvitedBy: e.By,
 				Invited: ev.Time, Expires: e.Expires, Permissions: e.Permissions}
 		})
-	case InvitationAccepted:
+	case events.InvitationAccepted:
 		upd(e.Account, func(m *Member) {
-			m.State, m.Joined, m.LockName, m.Password = InviteAccepted, ev.Time, e.LockName, e.Password
+			m.State, m.Joined, m.LockName, m.Password = events.InviteAccepted, ev.Time, e.LockName, e.Password
 		})
-	case InvitationDeclined:
-		upd(e.Account, func(m *Member) { m.State = InviteDeclined })
-	case InvitationWithdrawn:
-		upd(e.Account, func(m *Member) { m.State = InviteWithdrawn })
-	case InvitationExpired:
-		upd(e.Account, func(m *Member) { m.State = InviteExpired })
-	case MemberPermissionsSet:
+	case events.InvitationDeclined:
+		upd(e.Account, func(m *Member) { m.State = events.InviteDeclined })
+	case events.InvitationWithdrawn:
+		upd(e.Account, func(m *Member) { m.State = events.InviteWithdrawn })
+	case events.InvitationExpired:
+		upd(e.Account, func(m *Member) { m.State = events.InviteExpired })
+	case events.MemberPermissionsSet:
 		upd(e.Account, func(m *Member) { m.Permissions = e.Permissions })
-	case MemberRemoved:
+	case events.MemberRemoved:
 		upd(e.Account, func(m *Member) {
-			m.State, m.Password, m.Failures, m.LockedUntil = InviteRemoved, nil, 0, time.Time{}
+			m.State, m.Password, m.Failures, m.LockedUntil = events.InviteRemoved, nil, 0, time.Time{}
 		})
-	case PasswordRejected:
+	case events.PasswordRejected:
 		upd(e.Account, func(m *Member) {
 			m.Failures = e.Failures
 			if !e.LockedUntil.IsZero() {
 				m.LockedUntil, m.Failures = e.LockedUntil, 0
 			}
 		})
-	case PasswordFailuresCleared:
+	case events.PasswordFailuresCleared:
 		upd(e.Account, func(m *Member) { m.Failures = 0 })
-	case MemberPasswordSet:
+	case events.MemberPasswordSet:
 		upd(e.Account, func(m *Member) { m.Password = e.Password })
-	case OnlineKeyRemoved:
+	case events.OnlineKeyRemoved:
 		delete(g.Keys, e.Key)
-	case UnlockAttempted:
+	case events.UnlockAttempted:
 		if e.Granted {
 			if g.Uses == nil {
 				g.Uses = map[string]uint32{}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 )
@@ -29,15 +30,15 @@ func (s *Service) shredAfter(ctx context.Context, evs []ledger.Event) error {
 	var ids []secret.KeyID
 	for _, ev := range evs {
 		switch e := ev.Data.(type) {
-		case NetworkManagementOff:
+		case events.NetworkManagementOff:
 			if e.Shredded != ([16]byte{}) {
 				ids = append(ids, secret.KeyID(e.Shredded))
 			}
-		case MemberRemoved:
+		case events.MemberRemoved:
 			if e.Shredded != ([16]byte{}) {
 				ids = append(ids, secret.KeyID(e.Shredded))
 			}
-		case MemberPasswordSet:
+		case events.MemberPasswordSet:
 			if e.Shredded != ([16]byte{}) {
 				ids = append(ids, secret.KeyID(e.Shredded))
 			}
@@ -63,7 +64,7 @@ func (t *txn) expireNetwork(lock string, g *GroupState) bool {
 	if !g.Network.On || g.Network.ActiveAt(t.now) {
 		return false
 	}
-	t.emit(groupStream(lock), NetworkManagementOff{Lock: lock, Reason: NetworkExpired, Shredded: sealedID(g.Network.MasterCode)})
+	t.emit(groupStream(lock), events.NetworkManagementOff{Lock: lock, Reason: events.NetworkExpired, Shredded: sealedID(g.Network.MasterCode)})
 	return true
 }
 
@@ -119,9 +120,9 @@ func (s *Service) TurnOnNetwork(ctx context.Context, c TurnOnNetwork) (NetworkSt
 			return err
 		}
 		if !t.expireNetwork(c.Lock, g) && g.Network.On {
-			t.emit(groupStream(c.Lock), NetworkManagementOff{Lock: c.Lock, By: c.By, Reason: NetworkReplaced, Shredded: sealedID(g.Network.MasterCode)})
+			t.emit(groupStream(c.Lock), events.NetworkManagementOff{Lock: c.Lock, By: c.By, Reason: events.NetworkReplaced, Shredded: sealedID(g.Network.MasterCode)})
 		}
-		t.emit(groupStream(c.Lock), NetworkManagementOn{Lock: c.Lock, By: c.By, Until: t.now.Add(c.Duration), MasterCode: sealed})
+		t.emit(groupStream(c.Lock), events.NetworkManagementOn{Lock: c.Lock, By: c.By, Until: t.now.Add(c.Duration), MasterCode: sealed})
 		return nil
 	})
 	if err != nil || isReplay(evs) {
@@ -134,7 +135,7 @@ func (s *Service) TurnOnNetwork(ctx context.Context, c TurnOnNetwork) (NetworkSt
 	if err := s.shredAfter(ctx, evs); err != nil {
 		return NetworkStatus{}, err
 	}
-	on, _ := firstOf[NetworkManagementOn](evs)
+	on, _ := firstOf[events.NetworkManagementOn](evs)
 	return NetworkStatus{Lock: c.Lock, On: true, Until: on.Until}, nil
 }
 
@@ -166,11 +167,11 @@ func (s *Service) TurnOffNetwork(ctx context.Context, c TurnOffNetwork) error {
 		if !g.Network.On {
 			return fmt.Errorf("%w: lock %q", ErrNetworkOff, c.Lock)
 		}
-		reason := NetworkTurnedOff
+		reason := events.NetworkTurnedOff
 		if !g.Network.ActiveAt(t.now) {
-			reason = NetworkExpired
+			reason = events.NetworkExpired
 		}
-		t.emit(groupStream(c.Lock), NetworkManagementOff{Lock: c.Lock, By: c.By, Reason: reason, Shredded: sealedID(g.Network.MasterCode)})
+		t.emit(groupStream(c.Lock), events.NetworkManagementOff{Lock: c.Lock, By: c.By, Reason: reason, Shredded: sealedID(g.Network.MasterCode)})
 		return nil
 	})
 	if err != nil {
@@ -277,7 +278,7 @@ type CreateOnlineKey struct {
 	ID       uuid.UUID
 	Key      string
 	Lock, By string
-	Settings Settings
+	Settings events.Settings
 }
 
 // CreateOnlineKey creates the key. ErrNetworkOff if network management is off.
@@ -285,7 +286,7 @@ func (s *Service) CreateOnlineKey(ctx context.Context, c CreateOnlineKey) error 
 	if err := firstErr(checkID("key", c.Key), checkID("lock", c.Lock), checkID("by", c.By)); err != nil {
 		return err
 	}
-	if err := c.Settings.validate(KindOnline); err != nil {
+	if err := validateSettings(&c.Settings, events.KindOnline); err != nil {
 		return err
 	}
 	expired := false
@@ -318,11 +319,11 @@ func (s *Service) CreateOnlineKey(ctx context.Context, c CreateOnlineKey) error 
 		if err != nil {
 			return err
 		}
-		if k.State != StateNone {
+		if k.State != events.StateNone {
 			return exists("key", c.Key)
 		}
-		t.emit(keyStream(c.Key), KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: KindOnline, Credential: CredentialApp, Settings: st})
-		t.emit(groupStream(c.Lock), OnlineKeyAdded{Lock: c.Lock, Key: c.Key, By: c.By})
+		t.emit(keyStream(c.Key), events.KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: events.KindOnline, Credential: events.CredentialApp, Settings: st})
+		t.emit(groupStream(c.Lock), events.OnlineKeyAdded{Lock: c.Lock, Key: c.Key, By: c.By})
 		return nil
 	})
 	if err != nil {
@@ -331,7 +332,7 @@ func (s *Service) CreateOnlineKey(ctx context.Context, c CreateOnlineKey) error 
 	if err := s.shredAfter(ctx, evs); err != nil {
 		return err
 	}
-	if _, ok := firstOf[KeyCreated](evs); !ok {
+	if _, ok := firstOf[events.KeyCreated](evs); !ok {
 		return fmt.Errorf("%w: lock %q: its operating duration ended", ErrNetworkOff, c.Lock)
 	}
 	return nil
@@ -346,13 +347,13 @@ func mayManage(l *LockState, g *GroupState, lock, by string) (owner bool, err er
 	if l.Owner == by {
 		return true, nil
 	}
-	if m, ok := g.Members[by]; ok && m.State == InviteAccepted && m.Permissions.Ops&OpManage != 0 {
+	if m, ok := g.Members[by]; ok && m.State == events.InviteAccepted && m.Permissions.Ops&events.OpManage != 0 {
 		return false, nil
 	}
 	return false, notPermitted("%q has no management rights in the group of lock %q", by, lock)
 }
 
-func validatePermissions(p Permissions) error {
+func validatePermissions(p events.Permissions) error {
 	if p.Doors == 0 || p.Doors&^allDoors != 0 {
 		return invalid("permissions", "doors %v: want main and/or inner", p.Doors)
 	}
@@ -363,14 +364,14 @@ func validatePermissions(p Permissions) error {
 }
 
 // checkGrant checks permissions against the key and who grants them.
-func checkGrant(p Permissions, k *KeyState, owner bool) error {
+func checkGrant(p events.Permissions, k *KeyState, owner bool) error {
 	if err := validatePermissions(p); err != nil {
 		return err
 	}
 	if p.Doors&^k.Settings.Doors != 0 {
 		return invalid("permissions", "online key %q does not open the %v door", k.ID, p.Doors&^k.Settings.Doors)
 	}
-	if p.Ops&OpManage != 0 && !owner {
+	if p.Ops&events.OpManage != 0 && !owner {
 		return notPermitted("only the owner grants management rights")
 	}
 	return nil
@@ -383,7 +384,7 @@ type InviteMember struct {
 	Lock, Key, Account, By string
 	// Permissions of the member; zero means DefaultPermissions limited to
 	// the key's doors.
-	Permissions Permissions
+	Permissions events.Permissions
 	// TTL is how long the invitation stays open; 0 means DefaultInvitationTTL.
 	TTL time.Duration
 }
@@ -417,7 +418,7 @@ func (s *Service) InviteMember(ctx context.Context, c InviteMember) error {
 		if err != nil {
 			return err
 		}
-		if !g.Keys[c.Key] || k.State == StateNone || k.State == StateDeleted {
+		if !g.Keys[c.Key] || k.State == events.StateNone || k.State == events.StateDeleted {
 			return &NotFoundError{What: "online key", ID: c.Key}
 		}
 		a, err := t.account(c.Account)
@@ -437,8 +438,8 @@ func (s *Service) InviteMember(ctx context.Context, c InviteMember) error {
 			return &GroupFullError{Key: c.Key, Max: MaxOnlineAccounts}
 		}
 		p := c.Permissions
-		if p == (Permissions{}) {
-			p = Permissions{Doors: DefaultPermissions.Doors & k.Settings.Doors, Ops: DefaultPermissions.Ops}
+		if p == (events.Permissions{}) {
+			p = events.Permissions{Doors: events.DefaultPermissions.Doors & k.Settings.Doors, Ops: events.DefaultPermissions.Ops}
 			if p.Doors == 0 {
 				p.Doors = k.Settings.Doors
 			}
@@ -451,8 +452,8 @@ func (s *Service) InviteMember(ctx context.Context, c InviteMember) error {
 			ownerName = o.Name
 		}
 		t.emit(groupStream(c.Lock),
-			MemberInvited{Lock: c.Lock, Key: c.Key, Account: c.Account, By: c.By, Expires: t.now.Add(c.TTL), Permissions: p},
-			NotificationQueued{Topic: TopicGroupInvitation, To: c.Account, Email: a.Email, Lock: c.Lock, Key: c.Key,
+			events.MemberInvited{Lock: c.Lock, Key: c.Key, Account: c.Account, By: c.By, Expires: t.now.Add(c.TTL), Permissions: p},
+			events.NotificationQueued{Topic: events.TopicGroupInvitation, To: c.Account, Email: a.Email, Lock: c.Lock, Key: c.Key,
 				Message: fmt.Sprintf("Join %s's group", ownerName)})
 		return nil
 	})
@@ -470,8 +471,8 @@ type AcceptInvitation struct {
 
 // expireInvitation stages the expiry of a pending invitation past its end.
 func (t *txn) expireInvitation(lock string, m Member) bool {
-	if m.State == InvitePending && m.StateAt(t.now) == InviteExpired {
-		t.emit(groupStream(lock), InvitationExpired{Lock: lock, Key: m.Key, Account: m.Account})
+	if m.State == events.InvitePending && m.StateAt(t.now) == events.InviteExpired {
+		t.emit(groupStream(lock), events.InvitationExpired{Lock: lock, Key: m.Key, Account: m.Account})
 		return true
 	}
 	return false
@@ -513,20 +514,20 @@ func (s *Service) AcceptInvitation(ctx context.Context, c AcceptInvitation) erro
 		}
 		m := g.Members[c.Account]
 		if t.expireInvitation(c.Lock, m) {
-			expired = &InvitationError{Lock: c.Lock, Account: c.Account, State: InviteExpired, Action: "accept"}
+			expired = &InvitationError{Lock: c.Lock, Account: c.Account, State: events.InviteExpired, Action: "accept"}
 			return nil
 		}
-		if m.State != InvitePending {
+		if m.State != events.InvitePending {
 			return &InvitationError{Lock: c.Lock, Account: c.Account, State: m.State, Action: "accept"}
 		}
 		name := c.LockName
 		if name == "" {
 			name = l.Name
 		}
-		t.emit(groupStream(c.Lock), InvitationAccepted{Lock: c.Lock, Key: m.Key, Account: c.Account, LockName: name, Password: sealed})
+		t.emit(groupStream(c.Lock), events.InvitationAccepted{Lock: c.Lock, Key: m.Key, Account: c.Account, LockName: name, Password: sealed})
 		return nil
 	})
-	if acc, ok := firstOf[InvitationAccepted](evs); err != nil || !ok || string(acc.Password) != string(sealed) {
+	if acc, ok := firstOf[events.InvitationAccepted](evs); err != nil || !ok || string(acc.Password) != string(sealed) {
 		_ = s.vault.ShredSealed(ctx, sealed) // not in the log: destroy it now
 	}
 	if err != nil {
@@ -535,8 +536,8 @@ func (s *Service) AcceptInvitation(ctx context.Context, c AcceptInvitation) erro
 	if expired != nil {
 		return expired
 	}
-	if _, ok := firstOf[InvitationAccepted](evs); !ok && isReplay(evs) {
-		return &InvitationError{Lock: c.Lock, Account: c.Account, State: InviteExpired, Action: "accept"}
+	if _, ok := firstOf[events.InvitationAccepted](evs); !ok && isReplay(evs) {
+		return &InvitationError{Lock: c.Lock, Account: c.Account, State: events.InviteExpired, Action: "accept"}
 	}
 	return nil
 }
@@ -556,8 +557,8 @@ func (s *Service) DeclineInvitation(ctx context.Context, c InvitationCommand) er
 			return err
 		}
 		t.emit(groupStream(c.Lock),
-			InvitationDeclined{Lock: c.Lock, Key: m.Key, Account: c.Account},
-			NotificationQueued{Topic: TopicGroupDeclined, To: l.Owner, Email: o.Email, Lock: c.Lock, Key: m.Key,
+			events.InvitationDeclined{Lock: c.Lock, Key: m.Key, Account: c.Account},
+			events.NotificationQueued{Topic: events.TopicGroupDeclined, To: l.Owner, Email: o.Email, Lock: c.Lock, Key: m.Key,
 				Message: fmt.Sprintf("%s declined to join the group of %s", c.Account, l.Name)})
 		return nil
 	})
@@ -566,7 +567,7 @@ func (s *Service) DeclineInvitation(ctx context.Context, c InvitationCommand) er
 // WithdrawInvitation takes a pending invitation back (owner or manager).
 func (s *Service) WithdrawInvitation(ctx context.Context, c InvitationCommand) error {
 	return s.invitationCommand(ctx, c, "withdraw", true, func(t *txn, l *LockState, m Member) error {
-		t.emit(groupStream(c.Lock), InvitationWithdrawn{Lock: c.Lock, Key: m.Key, Account: c.Account, By: c.By})
+		t.emit(groupStream(c.Lock), events.InvitationWithdrawn{Lock: c.Lock, Key: m.Key, Account: c.Account, By: c.By})
 		return nil
 	})
 }
@@ -603,10 +604,10 @@ func (s *Service) invitationCommand(ctx context.Context, c InvitationCommand, ac
 		}
 		m := g.Members[c.Account]
 		if t.expireInvitation(c.Lock, m) {
-			expired = &InvitationError{Lock: c.Lock, Account: c.Account, State: InviteExpired, Action: action}
+			expired = &InvitationError{Lock: c.Lock, Account: c.Account, State: events.InviteExpired, Action: action}
 			return nil
 		}
-		if m.State != InvitePending {
+		if m.State != events.InvitePending {
 			return &InvitationError{Lock: c.Lock, Account: c.Account, State: m.State, Action: action}
 		}
 		return decide(t, l, m)
@@ -617,8 +618,8 @@ func (s *Service) invitationCommand(ctx context.Context, c InvitationCommand, ac
 	if expired != nil {
 		return expired
 	}
-	if _, ok := firstOf[InvitationExpired](evs); ok {
-		return &InvitationError{Lock: c.Lock, Account: c.Account, State: InviteExpired, Action: action}
+	if _, ok := firstOf[events.InvitationExpired](evs); ok {
+		return &InvitationError{Lock: c.Lock, Account: c.Account, State: events.InviteExpired, Action: action}
 	}
 	return nil
 }
@@ -628,7 +629,7 @@ func (s *Service) invitationCommand(ctx context.Context, c InvitationCommand, ac
 type SetMemberPermissions struct {
 	ID                uuid.UUID
 	Lock, Account, By string
-	Permissions       Permissions
+	Permissions       events.Permissions
 }
 
 // SetMemberPermissions records the new permissions.
@@ -660,10 +661,10 @@ func (s *Service) SetMemberPermissions(ctx context.Context, c SetMemberPermissio
 		if err := checkGrant(c.Permissions, k, owner); err != nil {
 			return err
 		}
-		if !owner && m.Permissions.Ops&OpManage != 0 {
+		if !owner && m.Permissions.Ops&events.OpManage != 0 {
 			return notPermitted("only the owner changes a manager's permissions")
 		}
-		t.emit(groupStream(c.Lock), MemberPermissionsSet{Lock: c.Lock, Account: c.Account, By: c.By, Permissions: c.Permissions})
+		t.emit(groupStream(c.Lock), events.MemberPermissionsSet{Lock: c.Lock, Account: c.Account, By: c.By, Permissions: c.Permissions})
 		return nil
 	})
 	return err
@@ -689,17 +690,17 @@ func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
 			if err != nil {
 				return err
 			}
-			if !owner && g.Members[c.Account].Permissions.Ops&OpManage != 0 {
+			if !owner && g.Members[c.Account].Permissions.Ops&events.OpManage != 0 {
 				return notPermitted("only the owner removes a manager")
 			}
 		} else if !l.Exists() {
 			return &NotFoundError{What: "lock", ID: c.Lock}
 		}
 		m := g.Members[c.Account]
-		if m.State != InviteAccepted {
+		if m.State != events.InviteAccepted {
 			return &InvitationError{Lock: c.Lock, Account: c.Account, State: m.StateAt(t.now), Action: "remove"}
 		}
-		t.emit(groupStream(c.Lock), MemberRemoved{Lock: c.Lock, Key: m.Key, Account: c.Account, By: c.By, Shredded: sealedID(m.Password)})
+		t.emit(groupStream(c.Lock), events.MemberRemoved{Lock: c.Lock, Key: m.Key, Account: c.Account, By: c.By, Shredded: sealedID(m.Password)})
 		return nil
 	})
 	if err != nil {
@@ -712,7 +713,7 @@ func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
 type EditOnlineKey struct {
 	ID       uuid.UUID
 	Key, By  string
-	Settings Settings
+	Settings events.Settings
 }
 
 // EditOnlineKey records the new settings; only the lock's owner may.
@@ -720,7 +721,7 @@ func (s *Service) EditOnlineKey(ctx context.Context, c EditOnlineKey) error {
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
 		return err
 	}
-	if err := c.Settings.validate(KindOnline); err != nil {
+	if err := validateSettings(&c.Settings, events.KindOnline); err != nil {
 		return err
 	}
 	lock, err := s.lockOfKey(ctx, c.Key)
@@ -740,8 +741,8 @@ func (s *Service) EditOnlineKey(ctx context.Context, c EditOnlineKey) error {
 			return err
 		}
 		_ = g
-		t.emit(keyStream(c.Key), KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
-		t.emit(groupStream(k.Lock), OnlineKeyEdited{Lock: k.Lock, Key: c.Key, By: c.By})
+		t.emit(keyStream(c.Key), events.KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
+		t.emit(groupStream(k.Lock), events.OnlineKeyEdited{Lock: k.Lock, Key: c.Key, By: c.By})
 		return nil
 	})
 	return err
@@ -776,14 +777,14 @@ func (s *Service) DeleteOnlineKey(ctx context.Context, c DeleteOnlineKey) error 
 				continue
 			}
 			switch m.StateAt(t.now) {
-			case InviteAccepted:
-				ge = append(ge, MemberRemoved{Lock: k.Lock, Key: c.Key, Account: a, By: c.By, Shredded: sealedID(m.Password)})
-			case InvitePending:
-				ge = append(ge, InvitationWithdrawn{Lock: k.Lock, Key: c.Key, Account: a, By: c.By})
+			case events.InviteAccepted:
+				ge = append(ge, events.MemberRemoved{Lock: k.Lock, Key: c.Key, Account: a, By: c.By, Shredded: sealedID(m.Password)})
+			case events.InvitePending:
+				ge = append(ge, events.InvitationWithdrawn{Lock: k.Lock, Key: c.Key, Account: a, By: c.By})
 			}
 		}
-		ge = append(ge, OnlineKeyRemoved{Lock: k.Lock, Key: c.Key, By: c.By})
-		t.emit(keyStream(c.Key), KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By})
+		ge = append(ge, events.OnlineKeyRemoved{Lock: k.Lock, Key: c.Key, By: c.By})
+		t.emit(keyStream(c.Key), events.KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By})
 		t.emit(groupStream(k.Lock), ge...)
 		return nil
 	})
@@ -801,14 +802,14 @@ func (s *Service) lockOfKey(ctx context.Context, key string) (string, error) {
 		return "", err
 	}
 	k := e.state.(*KeyState)
-	if k.State == StateNone {
+	if k.State == events.StateNone {
 		s.cache.stale(keyStream(key)) // maybe created meanwhile by another writer
 		if e, err = s.cache.get(ctx, s.store, keyStream(key), func() aggregate { return &KeyState{} }); err != nil {
 			return "", err
 		}
 		k = e.state.(*KeyState)
 	}
-	if k.State == StateNone {
+	if k.State == events.StateNone {
 		return "", &NotFoundError{What: "key", ID: key}
 	}
 	return k.Lock, nil
@@ -821,11 +822,11 @@ func loadOnline(t *txn, key, by string) (*KeyState, *LockState, *GroupState, err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if k.State == StateNone || k.Kind != KindOnline {
+	if k.State == events.StateNone || k.Kind != events.KindOnline {
 		return nil, nil, nil, &NotFoundError{What: "online key", ID: key}
 	}
-	if k.State == StateDeleted {
-		return nil, nil, nil, &StateError{Key: key, Kind: KindOnline, State: k.State, Action: ActEdit}
+	if k.State == events.StateDeleted {
+		return nil, nil, nil, &StateError{Key: key, Kind: events.KindOnline, State: k.State, Action: events.ActEdit}
 	}
 	l, err := t.lock(k.Lock)
 	if err != nil {
@@ -887,7 +888,7 @@ func (s *Service) ChangePassword(ctx context.Context, c ChangePassword) error {
 		}
 		m := g.Members[c.Account]
 		switch {
-		case m.State != InviteAccepted:
+		case m.State != events.InviteAccepted:
 			return &InvitationError{Lock: c.Lock, Account: c.Account, State: m.StateAt(t.now), Action: "change the password of"}
 		case t.now.Before(m.LockedUntil):
 			return notPermitted("%q is locked out after wrong passwords", c.Account)
@@ -897,17 +898,17 @@ func (s *Service) ChangePassword(ctx context.Context, c ChangePassword) error {
 			return pw.err
 		case !pw.ok:
 			wrong = true
-			rej := PasswordRejected{Lock: c.Lock, Account: c.Account, Failures: m.Failures + 1}
+			rej := events.PasswordRejected{Lock: c.Lock, Account: c.Account, Failures: m.Failures + 1}
 			if rej.Failures >= MaxPasswordFailures {
 				rej.LockedUntil = t.now.Add(LockoutDuration)
 			}
 			t.emit(groupStream(c.Lock), rej)
 			return nil
 		}
-		t.emit(groupStream(c.Lock), MemberPasswordSet{Lock: c.Lock, Account: c.Account, Password: sealed, Shredded: sealedID(m.Password)})
+		t.emit(groupStream(c.Lock), events.MemberPasswordSet{Lock: c.Lock, Account: c.Account, Password: sealed, Shredded: sealedID(m.Password)})
 		return nil
 	})
-	if set, ok := firstOf[MemberPasswordSet](evs); err != nil || !ok || string(set.Password) != string(sealed) {
+	if set, ok := firstOf[events.MemberPasswordSet](evs); err != nil || !ok || string(set.Password) != string(sealed) {
 		_ = s.vault.ShredSealed(ctx, sealed)
 	}
 	if errors.Is(err, errReverify) {
@@ -916,7 +917,7 @@ func (s *Service) ChangePassword(ctx context.Context, c ChangePassword) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := firstOf[PasswordRejected](evs); ok || wrong {
+	if _, ok := firstOf[events.PasswordRejected](evs); ok || wrong {
 		return notPermitted("wrong password for %q", c.Account)
 	}
 	return s.shredAfter(ctx, evs)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 )
 
@@ -19,7 +20,7 @@ func ExampleService_UnlockOnline() {
 	now := time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	reg := ledger.NewRegistry()
-	_ = commands.Register(reg)
+	_ = events.Register(reg)
 	l, _ := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg, Clock: clock})
 	defer l.Close()
 	svc, _ := commands.New(l, &commands.Options{Clock: clock, Root: []byte("example root secret from your secret manager")})
@@ -34,7 +35,7 @@ func ExampleService_UnlockOnline() {
 		MasterCode: commands.NewSecret("731946"), Duration: 30 * 24 * time.Hour})
 	fmt.Println("network management until", st.Until.Format("2006-01-02"))
 	_ = svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "client", Lock: "garage", By: "bill",
-		Settings: commands.Settings{Name: "Client"}})
+		Settings: events.Settings{Name: "Client"}})
 	_ = svc.InviteMember(ctx, commands.InviteMember{ID: id(), Lock: "garage", Key: "client", Account: "ann", By: "bill"})
 	_ = svc.AcceptInvitation(ctx, commands.AcceptInvitation{ID: id(), Lock: "garage", Account: "ann",
 		Password: commands.NewSecret("ann's password"), LockName: "Bill's garage"})

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
@@ -61,7 +62,7 @@ func newOnlineEnvKeystore(t testing.TB, dir string, pw secret.PasswordParams, wr
 	t.Helper()
 	e := &onlineEnv{t: t, dir: dir, now: tuesday9}
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		t.Fatal(err)
 	}
 	opts := &ledger.Options{Registry: reg, Clock: func() time.Time { return e.now }}
@@ -138,13 +139,13 @@ func (e *onlineEnv) seed000() {
 		e.must(e.svc.RegisterAccount(bg, commands.RegisterAccount{ID: e.id(), Account: a, Name: string(a[0]-32) + a[1:], Email: a + "@example.com"}))
 	}
 	e.must(e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "garage", Owner: "bill", Name: "Garage",
-		Zone: "Europe/Berlin", Slots: 2, Doors: commands.DoorMain | commands.DoorInner}))
+		Zone: "Europe/Berlin", Slots: 2, Doors: events.DoorMain | events.DoorInner}))
 }
 
 // tuesdayClient is seed 000's online key: every Tuesday 10:00–12:00, and
 // never at night (22:00–06:00), main door.
-func tuesdayClient() commands.Settings {
-	return commands.Settings{Name: "Client", Doors: commands.DoorMain | commands.DoorInner, Policy: tuesday10to12()}
+func tuesdayClient() events.Settings {
+	return events.Settings{Name: "Client", Doors: events.DoorMain | events.DoorInner, Policy: tuesday10to12()}
 }
 
 // onPebble reports whether needle occurs in any file of the ledger directory.

@@ -3,7 +3,7 @@ package commands_test
 import (
 	"time"
 
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 )
 
@@ -14,12 +14,12 @@ const schedulesEnforced = true
 
 // tuesday10to12 is seed 000's weekly recurrence: every Tuesday 10:00–12:00
 // in the lock's zone.
-func tuesday10to12() commands.Policy {
-	return commands.Policy{Windows: []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}}
+func tuesday10to12() policy.Policy {
+	return policy.Policy{Windows: []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}}
 }
 
 // staffNoNights: every day, but invalid at night (22:00–06:00, crossing midnight).
-func staffNoNights() commands.Settings {
-	return commands.Settings{Name: "Staff", Doors: commands.DoorMain | commands.DoorInner,
-		Policy: commands.Policy{Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 22 * 60, To: 6 * 60}}}}
+func staffNoNights() events.Settings {
+	return events.Settings{Name: "Staff", Doors: events.DoorMain | events.DoorInner,
+		Policy: policy.Policy{Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 22 * 60, To: 6 * 60}}}}
 }

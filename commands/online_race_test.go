@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 )
 
@@ -43,7 +44,7 @@ func TestConcurrentWrongPasswordsLockOutExactly(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if reasons[commands.ReasonWrongPassword] != commands.MaxPasswordFailures || reasons[commands.ReasonLockedOut] != 24-commands.MaxPasswordFailures {
+	if reasons[events.ReasonWrongPassword] != commands.MaxPasswordFailures || reasons[events.ReasonLockedOut] != 24-commands.MaxPasswordFailures {
 		t.Fatalf("reasons %v", reasons)
 	}
 }
@@ -86,9 +87,9 @@ func TestConcurrentUnlocksNeverAfterRemovalOrOff(t *testing.T) {
 	for ev, err := range e.l.ReadStream(bg, "group-garage", 1) {
 		e.must(err)
 		switch d := ev.Data.(type) {
-		case commands.MemberRemoved:
+		case events.MemberRemoved:
 			removed = true
-		case commands.UnlockAttempted:
+		case events.UnlockAttempted:
 			if d.Granted {
 				if removed {
 					t.Fatalf("unlock granted at version %d after the removal", ev.Version)

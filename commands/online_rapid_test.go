@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"pgregory.net/rapid"
 )
 
 // The simple model of one online key's group.
 type memberModel struct {
-	state       commands.InvitationState
+	state       events.InvitationState
 	expires     time.Time
 	failures    int
 	lockedUntil time.Time
@@ -26,13 +27,13 @@ type groupModel struct {
 	members map[string]*memberModel
 }
 
-func (g *groupModel) stateAt(a string, now time.Time) commands.InvitationState {
+func (g *groupModel) stateAt(a string, now time.Time) events.InvitationState {
 	m := g.members[a]
 	if m == nil {
-		return commands.InviteNone
+		return events.InviteNone
 	}
-	if m.state == commands.InvitePending && !now.Before(m.expires) {
-		return commands.InviteExpired
+	if m.state == events.InvitePending && !now.Before(m.expires) {
+		return events.InviteExpired
 	}
 	return m.state
 }
@@ -40,7 +41,7 @@ func (g *groupModel) stateAt(a string, now time.Time) commands.InvitationState {
 func (g *groupModel) seats(now time.Time) int {
 	n := 0
 	for a := range g.members {
-		if s := g.stateAt(a, now); s == commands.InvitePending || s == commands.InviteAccepted {
+		if s := g.stateAt(a, now); s == events.InvitePending || s == events.InviteAccepted {
 			n++
 		}
 	}
@@ -61,7 +62,7 @@ func TestRapidOnlineGroup(t *testing.T) {
 		_, err := e.svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 24 * time.Hour})
 		e.must(err)
 		e.must(e.svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill",
-			Settings: commands.Settings{Name: "Client", Doors: commands.DoorMain}}))
+			Settings: events.Settings{Name: "Client", Doors: events.DoorMain}}))
 		m := &groupModel{on: true, until: e.now.Add(24 * time.Hour), members: map[string]*memberModel{}}
 		account := func(rt *rapid.T) string { return rapid.SampledFrom(rapidAccounts).Draw(rt, "account") }
 		invErr := func(rt *rapid.T, err error, a string) {
@@ -70,8 +71,8 @@ func TestRapidOnlineGroup(t *testing.T) {
 			if !errors.As(err, &ie) || ie.State != want {
 				rt.Fatalf("%s: error %v, want InvitationError in state %v", a, err, want)
 			}
-			if want == commands.InviteExpired {
-				m.members[a].state = commands.InviteExpired
+			if want == events.InviteExpired {
+				m.members[a].state = events.InviteExpired
 			}
 		}
 
@@ -90,13 +91,13 @@ func TestRapidOnlineGroup(t *testing.T) {
 			switch {
 			case !m.on || !e.now.Before(m.until):
 				m.on = false
-				want = commands.ReasonNetworkOff
-			case mm == nil || mm.state != commands.InviteAccepted:
-				want = commands.ReasonNotMember
+				want = events.ReasonNetworkOff
+			case mm == nil || mm.state != events.InviteAccepted:
+				want = events.ReasonNotMember
 			case e.now.Before(mm.lockedUntil):
-				want = commands.ReasonLockedOut
+				want = events.ReasonLockedOut
 			case !right:
-				want = commands.ReasonWrongPassword
+				want = events.ReasonWrongPassword
 				mm.failures++
 				if mm.failures >= commands.MaxPasswordFailures {
 					mm.failures, mm.lockedUntil = 0, e.now.Add(commands.LockoutDuration)
@@ -111,7 +112,7 @@ func TestRapidOnlineGroup(t *testing.T) {
 		// Ann starts as a member so unlock paths are reached early.
 		e.must(e.svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "client", Account: "ann", By: "bill", TTL: inviteTTL}))
 		e.must(e.svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: "ann", Password: secret.FromString(pw("ann"))}))
-		m.members["ann"] = &memberModel{state: commands.InviteAccepted}
+		m.members["ann"] = &memberModel{state: events.InviteAccepted}
 
 		rt.Repeat(map[string]func(*rapid.T){
 			"invite": func(rt *rapid.T) {
@@ -119,7 +120,7 @@ func TestRapidOnlineGroup(t *testing.T) {
 				err := e.svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "client", Account: a, By: "bill", TTL: inviteTTL})
 				s := m.stateAt(a, e.now)
 				switch {
-				case s == commands.InvitePending || s == commands.InviteAccepted:
+				case s == events.InvitePending || s == events.InviteAccepted:
 					if !errors.Is(err, commands.ErrExists) {
 						rt.Fatalf("invite %s (%v): %v", a, s, err)
 					}
@@ -131,17 +132,17 @@ func TestRapidOnlineGroup(t *testing.T) {
 					if err != nil {
 						rt.Fatalf("invite %s: %v", a, err)
 					}
-					m.members[a] = &memberModel{state: commands.InvitePending, expires: e.now.Add(inviteTTL)}
+					m.members[a] = &memberModel{state: events.InvitePending, expires: e.now.Add(inviteTTL)}
 				}
 			},
 			"accept": func(rt *rapid.T) {
 				a := account(rt)
 				err := e.svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: a, Password: secret.FromString(pw(a))})
-				if m.stateAt(a, e.now) == commands.InvitePending {
+				if m.stateAt(a, e.now) == events.InvitePending {
 					if err != nil {
 						rt.Fatalf("accept %s: %v", a, err)
 					}
-					m.members[a].state = commands.InviteAccepted
+					m.members[a].state = events.InviteAccepted
 					return
 				}
 				invErr(rt, err, a)
@@ -149,11 +150,11 @@ func TestRapidOnlineGroup(t *testing.T) {
 			"decline": func(rt *rapid.T) {
 				a := account(rt)
 				err := e.svc.DeclineInvitation(bg, commands.InvitationCommand{ID: e.id(), Lock: "garage", Account: a})
-				if m.stateAt(a, e.now) == commands.InvitePending {
+				if m.stateAt(a, e.now) == events.InvitePending {
 					if err != nil {
 						rt.Fatalf("decline %s: %v", a, err)
 					}
-					m.members[a].state = commands.InviteDeclined
+					m.members[a].state = events.InviteDeclined
 					return
 				}
 				invErr(rt, err, a)
@@ -161,11 +162,11 @@ func TestRapidOnlineGroup(t *testing.T) {
 			"withdraw": func(rt *rapid.T) {
 				a := account(rt)
 				err := e.svc.WithdrawInvitation(bg, commands.InvitationCommand{ID: e.id(), Lock: "garage", Account: a, By: "bill"})
-				if m.stateAt(a, e.now) == commands.InvitePending {
+				if m.stateAt(a, e.now) == events.InvitePending {
 					if err != nil {
 						rt.Fatalf("withdraw %s: %v", a, err)
 					}
-					m.members[a].state = commands.InviteWithdrawn
+					m.members[a].state = events.InviteWithdrawn
 					return
 				}
 				invErr(rt, err, a)
@@ -173,11 +174,11 @@ func TestRapidOnlineGroup(t *testing.T) {
 			"remove": func(rt *rapid.T) {
 				a := account(rt)
 				err := e.svc.RemoveMember(bg, commands.InvitationCommand{ID: e.id(), Lock: "garage", Account: a, By: "bill"})
-				if mm := m.members[a]; mm != nil && mm.state == commands.InviteAccepted {
+				if mm := m.members[a]; mm != nil && mm.state == events.InviteAccepted {
 					if err != nil {
 						rt.Fatalf("remove %s: %v", a, err)
 					}
-					*mm = memberModel{state: commands.InviteRemoved}
+					*mm = memberModel{state: events.InviteRemoved}
 					return
 				}
 				var ie *commands.InvitationError

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 )
@@ -20,7 +21,7 @@ func groupReady(t *testing.T) *onlineEnv {
 	_, err := e.svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 30 * 24 * time.Hour})
 	e.must(err)
 	e.must(e.svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill",
-		Settings: commands.Settings{Name: "Client", Doors: commands.DoorMain}}))
+		Settings: events.Settings{Name: "Client", Doors: events.DoorMain}}))
 	e.must(e.svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "client", Account: "ann", By: "bill"}))
 	e.must(e.svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: "ann", Password: secret.FromString("ann-pass-2026")}))
 	return e
@@ -80,7 +81,7 @@ func TestInvitationTransitions(t *testing.T) {
 	accept := func(a string) error {
 		return svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: a, Password: secret.FromString("long-enough-pw")})
 	}
-	wantState := func(err error, st commands.InvitationState) {
+	wantState := func(err error, st events.InvitationState) {
 		t.Helper()
 		var ie *commands.InvitationError
 		if !errors.As(err, &ie) || ie.State != st || !errors.Is(err, commands.ErrForbidden) {
@@ -92,29 +93,29 @@ func TestInvitationTransitions(t *testing.T) {
 	e.must(svc.WithdrawInvitation(bg, cmd("bob")))
 	pos := e.mark()
 	err := accept("bob")
-	wantState(err, commands.InviteWithdrawn)
+	wantState(err, events.InviteWithdrawn)
 	e.refusedNothing(pos, err, commands.ErrForbidden)
-	wantState(svc.DeclineInvitation(bg, cmd("bob")), commands.InviteWithdrawn)
-	wantState(svc.WithdrawInvitation(bg, cmd("bob")), commands.InviteWithdrawn)
+	wantState(svc.DeclineInvitation(bg, cmd("bob")), events.InviteWithdrawn)
+	wantState(svc.WithdrawInvitation(bg, cmd("bob")), events.InviteWithdrawn)
 
 	// Declined, then accepted or declined again.
 	e.must(e.invite("cid", "bill"))
 	e.must(svc.DeclineInvitation(bg, cmd("cid")))
-	wantState(accept("cid"), commands.InviteDeclined)
-	wantState(svc.DeclineInvitation(bg, cmd("cid")), commands.InviteDeclined)
+	wantState(accept("cid"), events.InviteDeclined)
+	wantState(svc.DeclineInvitation(bg, cmd("cid")), events.InviteDeclined)
 
 	// Expired (evaluated at command time): the expiry is recorded.
 	e.must(svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "client", Account: "dee", By: "bill", TTL: time.Hour}))
 	e.now = e.now.Add(time.Hour)
 	pos = e.mark()
-	wantState(accept("dee"), commands.InviteExpired)
-	if got := e.eventsSince(pos); len(got) != 1 || got[0] != (commands.InvitationExpired{Lock: "garage", Key: "client", Account: "dee"}) {
+	wantState(accept("dee"), events.InviteExpired)
+	if got := e.eventsSince(pos); len(got) != 1 || got[0] != (events.InvitationExpired{Lock: "garage", Key: "client", Account: "dee"}) {
 		t.Fatalf("expiry recorded as %#v", got)
 	}
-	wantState(accept("dee"), commands.InviteExpired)
+	wantState(accept("dee"), events.InviteExpired)
 
 	// Never invited.
-	wantState(accept("eve"), commands.InviteNone)
+	wantState(accept("eve"), events.InviteNone)
 	// Re-inviting after a decline works; inviting a member or pending twice does not.
 	e.must(e.invite("cid", "bill"))
 	e.refusedNothing(e.mark(), e.invite("cid", "bill"), commands.ErrExists)
@@ -128,20 +129,20 @@ func TestInvitationTransitions(t *testing.T) {
 
 	// Management rights: the owner grants them; a manager invites but cannot grant them.
 	e.must(svc.SetMemberPermissions(bg, commands.SetMemberPermissions{ID: e.id(), Lock: "garage", Account: "ann", By: "bill",
-		Permissions: commands.Permissions{Doors: commands.DoorMain, Ops: commands.OpUnlock | commands.OpManage}}))
+		Permissions: events.Permissions{Doors: events.DoorMain, Ops: events.OpUnlock | events.OpManage}}))
 	e.must(e.invite("fay", "ann"))
 	err = svc.SetMemberPermissions(bg, commands.SetMemberPermissions{ID: e.id(), Lock: "garage", Account: "fay", By: "ann",
-		Permissions: commands.Permissions{Doors: commands.DoorMain, Ops: commands.OpManage}})
+		Permissions: events.Permissions{Doors: events.DoorMain, Ops: events.OpManage}})
 	e.refusedNothing(e.mark(), err, commands.ErrNotPermitted)
 	err = svc.SetMemberPermissions(bg, commands.SetMemberPermissions{ID: e.id(), Lock: "garage", Account: "fay", By: "bill",
-		Permissions: commands.Permissions{Doors: commands.DoorInner, Ops: commands.OpUnlock}})
+		Permissions: events.Permissions{Doors: events.DoorInner, Ops: events.OpUnlock}})
 	e.refusedNothing(e.mark(), err, commands.ErrInvalid) // the key does not open the inner door
 }
 
 func TestPasswordLockout(t *testing.T) {
 	e := groupReady(t)
 	for i := 1; i < commands.MaxPasswordFailures; i++ {
-		if r := e.unlock("ann", "not-my-password"); r.Granted || r.Reason != commands.ReasonWrongPassword {
+		if r := e.unlock("ann", "not-my-password"); r.Granted || r.Reason != events.ReasonWrongPassword {
 			t.Fatalf("wrong password %d: %+v", i, r)
 		}
 	}
@@ -153,7 +154,7 @@ func TestPasswordLockout(t *testing.T) {
 		e.unlock("ann", "not-my-password")
 	}
 	pos := e.mark()
-	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != commands.ReasonLockedOut {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != events.ReasonLockedOut {
 		t.Fatalf("locked out member with the right password: %+v", r)
 	}
 	if got := e.eventsSince(pos); len(got) != 1 {
@@ -179,23 +180,23 @@ func TestNetworkDurationEnds(t *testing.T) {
 	var sealed secret.Sealed
 	for ev, err := range e.l.ReadStream(bg, "group-garage", 1) {
 		e.must(err)
-		if on, ok := ev.Data.(commands.NetworkManagementOn); ok {
+		if on, ok := ev.Data.(events.NetworkManagementOn); ok {
 			sealed = on.MasterCode
 		}
 	}
 	e.now = g.Network.Until
 	pos := e.mark()
-	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != commands.ReasonNetworkOff {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != events.ReasonNetworkOff {
 		t.Fatalf("unlock after the duration: %+v", r)
 	}
 	evs := e.eventsSince(pos)
-	if off, ok := evs[0].(commands.NetworkManagementOff); !ok || off.Reason != commands.NetworkExpired || off.Shredded != sealedKey(t, sealed) {
+	if off, ok := evs[0].(events.NetworkManagementOff); !ok || off.Reason != events.NetworkExpired || off.Shredded != sealedKey(t, sealed) {
 		t.Fatalf("expiry recorded as %#v", evs)
 	}
 	if _, err := e.vault.Open(bg, sealed, nil); !errors.Is(err, secret.ErrShredded) {
 		t.Fatalf("master code after expiry: %v", err)
 	}
-	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != commands.ReasonNetworkOff {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != events.ReasonNetworkOff {
 		t.Fatalf("second unlock: %+v", r)
 	}
 	e.refusedNothing(e.mark(), e.svc.TurnOffNetwork(bg, commands.TurnOffNetwork{ID: e.id(), Lock: "garage", By: "bill"}), commands.ErrNetworkOff)
@@ -213,7 +214,7 @@ func TestRemoveMemberAndRetries(t *testing.T) {
 	var sealed secret.Sealed
 	for ev, err := range e.l.ReadStream(bg, "group-garage", 1) {
 		e.must(err)
-		if a, ok := ev.Data.(commands.InvitationAccepted); ok {
+		if a, ok := ev.Data.(events.InvitationAccepted); ok {
 			sealed = a.Password
 		}
 	}
@@ -228,7 +229,7 @@ func TestRemoveMemberAndRetries(t *testing.T) {
 	if _, err := e.vault.Open(bg, sealed, nil); !errors.Is(err, secret.ErrShredded) {
 		t.Fatalf("password hash after removal: %v", err)
 	}
-	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != commands.ReasonNotMember {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != events.ReasonNotMember {
 		t.Fatalf("removed member: %+v", r)
 	}
 	e.refusedNothing(e.mark(), e.svc.RemoveMember(bg, commands.InvitationCommand{ID: e.id(), Lock: "garage", Account: "ann", By: "bill"}), commands.ErrForbidden)
@@ -269,11 +270,11 @@ func TestChangePasswordAndRehash(t *testing.T) {
 	if !errors.Is(err, commands.ErrNotPermitted) {
 		t.Fatalf("wrong old password: %v", err)
 	}
-	if got := e.eventsSince(pos); len(got) != 1 || got[0].(commands.PasswordRejected).Failures != 1 {
+	if got := e.eventsSince(pos); len(got) != 1 || got[0].(events.PasswordRejected).Failures != 1 {
 		t.Fatalf("a wrong old password counts as a failure: %#v", got)
 	}
 	e.must(cp("ann-pass-2026", "new-password-1"))
-	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != commands.ReasonWrongPassword {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != events.ReasonWrongPassword {
 		t.Fatalf("old password after change: %+v", r)
 	}
 	if r := e.unlock("ann", "new-password-1"); !r.Granted {
@@ -293,9 +294,9 @@ func TestChangePasswordAndRehash(t *testing.T) {
 	if !r.Granted {
 		t.Fatalf("unlock with raised parameters: %+v", r)
 	}
-	var set commands.MemberPasswordSet
+	var set events.MemberPasswordSet
 	for _, ev := range e.eventsSince(pos) {
-		if s, ok := ev.(commands.MemberPasswordSet); ok {
+		if s, ok := ev.(events.MemberPasswordSet); ok {
 			set = s
 		}
 	}
@@ -317,30 +318,30 @@ func TestEditAndDeleteOnlineKey(t *testing.T) {
 	e := groupReady(t)
 	e.must(e.invite("bob", "bill"))
 	// Owner only; the new settings apply to the next unlock.
-	err := e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "ann", Settings: commands.Settings{Name: "x", Doors: commands.DoorMain}})
+	err := e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "ann", Settings: events.Settings{Name: "x", Doors: events.DoorMain}})
 	e.refusedNothing(e.mark(), err, commands.ErrNotPermitted)
 	e.must(e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "bill",
-		Settings: commands.Settings{Name: "Client", Doors: commands.DoorMain, Policy: tuesday10to12()}}))
+		Settings: events.Settings{Name: "Client", Doors: events.DoorMain, Policy: tuesday10to12()}}))
 	if r := e.unlock("ann", "ann-pass-2026"); r.Granted && schedulesEnforced { // 09:00 Tuesday: before the window
 		t.Fatalf("edit not applied: %+v", r)
 	}
 	var sealed secret.Sealed
 	for ev, err := range e.l.ReadStream(bg, "group-garage", 1) {
 		e.must(err)
-		if a, ok := ev.Data.(commands.InvitationAccepted); ok {
+		if a, ok := ev.Data.(events.InvitationAccepted); ok {
 			sealed = a.Password
 		}
 	}
 	e.must(e.svc.DeleteOnlineKey(bg, commands.DeleteOnlineKey{ID: e.id(), Key: "client", By: "bill"}))
 	gs, err := e.svc.GroupStatus(bg, "garage", e.now)
 	e.must(err)
-	if len(gs.Keys) != 0 || gs.Members[0].State != commands.InviteRemoved || gs.Members[1].State != commands.InviteWithdrawn {
+	if len(gs.Keys) != 0 || gs.Members[0].State != events.InviteRemoved || gs.Members[1].State != events.InviteWithdrawn {
 		t.Fatalf("after delete: %+v", gs)
 	}
 	if _, err := e.vault.Open(bg, sealed, nil); !errors.Is(err, secret.ErrShredded) {
 		t.Fatalf("member password after key deletion: %v", err)
 	}
-	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != commands.ReasonNotMember {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != events.ReasonNotMember {
 		t.Fatalf("unlock of a deleted key: %+v", r)
 	}
 	e.refusedNothing(e.mark(), e.svc.DeleteOnlineKey(bg, commands.DeleteOnlineKey{ID: e.id(), Key: "client", By: "bill"}), commands.ErrForbidden)
@@ -354,13 +355,13 @@ func TestSweepGroupAfterCrashBeforeShred(t *testing.T) {
 	var sealed secret.Sealed
 	for ev, err := range e.l.ReadStream(bg, "group-garage", 1) {
 		e.must(err)
-		if on, ok := ev.Data.(commands.NetworkManagementOn); ok {
+		if on, ok := ev.Data.(events.NetworkManagementOn); ok {
 			sealed = on.MasterCode
 		}
 	}
 	// The event as TurnOffNetwork appends it, without the shred that follows.
-	_, err := e.l.Append(bg, "group-garage", ledger.ExpectAny, ledger.NewEvent{Data: commands.NetworkManagementOff{
-		Lock: "garage", By: "bill", Reason: commands.NetworkTurnedOff, Shredded: sealedKey(t, sealed)}})
+	_, err := e.l.Append(bg, "group-garage", ledger.ExpectAny, ledger.NewEvent{Data: events.NetworkManagementOff{
+		Lock: "garage", By: "bill", Reason: events.NetworkTurnedOff, Shredded: sealedKey(t, sealed)}})
 	e.must(err)
 	if _, err := e.vault.Open(bg, sealed, nil); errors.Is(err, secret.ErrShredded) {
 		t.Fatal("test premise: the key should still exist")
@@ -383,7 +384,7 @@ func TestCheckNetwork(t *testing.T) {
 	pos := e.mark()
 	st, err = e.svc.CheckNetwork(bg, commands.CheckNetwork{ID: e.id(), Lock: "garage"})
 	e.must(err)
-	if got := e.eventsSince(pos); st.On || len(got) != 1 || got[0].(commands.NetworkManagementOff).Reason != commands.NetworkExpired {
+	if got := e.eventsSince(pos); st.On || len(got) != 1 || got[0].(events.NetworkManagementOff).Reason != events.NetworkExpired {
 		t.Fatalf("at the end: %+v, %#v", st, got)
 	}
 	pos = e.mark()

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/keyledger/keyledger/events"
 )
 
 // GroupStatus is what the owner sees of a lock group (seed 000 "Online Key
@@ -20,8 +22,8 @@ type GroupStatus struct {
 // OnlineKeyStatus is one online key of the group.
 type OnlineKeyStatus struct {
 	Key, Name string
-	Doors     Doors
-	State     State
+	Doors     events.Doors
+	State     events.State
 	Accounts  int // members and open invitations (at most MaxOnlineAccounts)
 }
 
@@ -29,8 +31,8 @@ type OnlineKeyStatus struct {
 // It never carries the password or its hash.
 type MemberStatus struct {
 	Account, Key string
-	State        InvitationState
-	Permissions  Permissions
+	State        events.InvitationState
+	Permissions  events.Permissions
 	LockName     string // the member's own name for the lock
 	InvitedBy    string
 	Invited      time.Time
@@ -80,7 +82,7 @@ func (s *Service) GroupStatus(ctx context.Context, lock string, at time.Time) (G
 		ms := MemberStatus{Account: m.Account, Key: m.Key, State: m.StateAt(at), Permissions: m.Permissions,
 			LockName: m.LockName, InvitedBy: m.InvitedBy, Invited: m.Invited, Joined: m.Joined,
 			LockedOut: at.Before(m.LockedUntil)}
-		if ms.State == InvitePending {
+		if ms.State == events.InvitePending {
 			ms.Expires = m.Expires
 		}
 		if ms.LockedOut {
@@ -126,7 +128,7 @@ func (s *Service) CanViewHistory(ctx context.Context, lock, by string) error {
 	if err != nil {
 		return err
 	}
-	if m, ok := g.Members[by]; ok && m.StateAt(s.clock()) == InviteAccepted && m.Permissions.Ops&OpViewHistory != 0 {
+	if m, ok := g.Members[by]; ok && m.StateAt(s.clock()) == events.InviteAccepted && m.Permissions.Ops&events.OpViewHistory != 0 {
 		return nil
 	}
 	return notPermitted("%q may not view the history of lock %q", by, lock)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -40,7 +41,7 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 		t.Fatalf("network status %+v", st)
 	}
 	evs := e.eventsSince(pos)
-	on, ok := evs[0].(commands.NetworkManagementOn)
+	on, ok := evs[0].(events.NetworkManagementOn)
 	if len(evs) != 1 || !ok || on.Lock != "garage" || on.By != "bill" || strings.Contains(string(on.MasterCode), masterCode) {
 		t.Fatalf("turn on appended %#v", evs)
 	}
@@ -60,9 +61,9 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	pos = e.mark()
 	e.must(svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "client", Account: "ann", By: "bill"}))
 	want := []any{
-		commands.MemberInvited{Lock: "garage", Key: "client", Account: "ann", By: "bill", Expires: e.now.Add(commands.DefaultInvitationTTL).Local(), // msgpack decodes times as Local
-			Permissions: commands.Permissions{Doors: commands.DoorMain, Ops: commands.OpUnlock | commands.OpViewHistory}},
-		commands.NotificationQueued{Topic: commands.TopicGroupInvitation, To: "ann", Email: "ann@example.com", Lock: "garage", Key: "client", Message: "Join Bill's group"},
+		events.MemberInvited{Lock: "garage", Key: "client", Account: "ann", By: "bill", Expires: e.now.Add(commands.DefaultInvitationTTL).Local(), // msgpack decodes times as Local
+			Permissions: events.Permissions{Doors: events.DoorMain, Ops: events.OpUnlock | events.OpViewHistory}},
+		events.NotificationQueued{Topic: events.TopicGroupInvitation, To: "ann", Email: "ann@example.com", Lock: "garage", Key: "client", Message: "Join Bill's group"},
 	}
 	if got := e.eventsSince(pos); !reflect.DeepEqual(got, want) {
 		t.Fatalf("invite:\n got %#v\nwant %#v", got, want)
@@ -73,13 +74,13 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	pos = e.mark()
 	e.must(svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: "ann", Password: secret.FromString("ann-pass-2026"), LockName: "Bill's garage"}))
 	evs = e.eventsSince(pos)
-	acc, ok := evs[0].(commands.InvitationAccepted)
+	acc, ok := evs[0].(events.InvitationAccepted)
 	if len(evs) != 1 || !ok || acc.Account != "ann" || acc.Key != "client" || acc.LockName != "Bill's garage" || len(acc.Password) == 0 {
 		t.Fatalf("accept appended %#v", evs)
 	}
 	err = svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: "ann", Password: secret.FromString("ann-pass-2026")})
 	var ie *commands.InvitationError
-	if !errors.As(err, &ie) || ie.State != commands.InviteAccepted || !errors.Is(err, commands.ErrForbidden) {
+	if !errors.As(err, &ie) || ie.State != events.InviteAccepted || !errors.Is(err, commands.ErrForbidden) {
 		t.Fatalf("accepting twice: %v", err)
 	}
 
@@ -87,8 +88,8 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	pos = e.mark()
 	e.must(svc.DeclineInvitation(bg, commands.InvitationCommand{ID: e.id(), Lock: "garage", Account: "bob"}))
 	want = []any{
-		commands.InvitationDeclined{Lock: "garage", Key: "client", Account: "bob"},
-		commands.NotificationQueued{Topic: commands.TopicGroupDeclined, To: "bill", Email: "bill@example.com", Lock: "garage", Key: "client", Message: "bob declined to join the group of Garage"},
+		events.InvitationDeclined{Lock: "garage", Key: "client", Account: "bob"},
+		events.NotificationQueued{Topic: events.TopicGroupDeclined, To: "bill", Email: "bill@example.com", Lock: "garage", Key: "client", Message: "bob declined to join the group of Garage"},
 	}
 	if got := e.eventsSince(pos); !reflect.DeepEqual(got, want) {
 		t.Fatalf("decline:\n got %#v\nwant %#v", got, want)
@@ -108,9 +109,9 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	e.must(svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: "cid", Password: secret.FromString("cid-pass-2026")}))
 	// 7. Per-member permissions.
 	e.must(svc.SetMemberPermissions(bg, commands.SetMemberPermissions{ID: e.id(), Lock: "garage", Account: "cid", By: "bill",
-		Permissions: commands.Permissions{Doors: commands.DoorMain | commands.DoorInner, Ops: commands.OpUnlock}}))
+		Permissions: events.Permissions{Doors: events.DoorMain | events.DoorInner, Ops: events.OpUnlock}}))
 	err = svc.SetMemberPermissions(bg, commands.SetMemberPermissions{ID: e.id(), Lock: "garage", Account: "cid", By: "ann",
-		Permissions: commands.Permissions{Doors: commands.DoorMain, Ops: commands.OpUnlock}})
+		Permissions: events.Permissions{Doors: events.DoorMain, Ops: events.OpUnlock}})
 	if !errors.Is(err, commands.ErrNotPermitted) {
 		t.Fatalf("permissions set by a member without management rights: %v", err)
 	}
@@ -135,7 +136,7 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	}
 
 	// O6: unlocks inside and outside the weekly window and at night.
-	unlock := func(key, by, pw string, door commands.Door) commands.UnlockResult {
+	unlock := func(key, by, pw string, door events.Door) commands.UnlockResult {
 		t.Helper()
 		r, err := svc.UnlockOnline(bg, commands.UnlockOnline{ID: e.id(), Key: key, By: by, Password: secret.FromString(pw), Door: door})
 		e.must(err)
@@ -153,21 +154,21 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 			expect(r, false, "")
 		}
 	}
-	window(unlock("client", "ann", "ann-pass-2026", commands.DoorMain)) // 09:00: before the window
-	e.now = tuesday9.Add(90 * time.Minute)                              // Tuesday 10:30
-	expect(unlock("client", "ann", "ann-pass-2026", commands.DoorMain), true, "")
-	expect(unlock("client", "ann", "wrong-password", commands.DoorMain), false, commands.ReasonWrongPassword)
-	expect(unlock("client", "ann", "ann-pass-2026", commands.DoorInner), false, commands.ReasonDoor)
-	expect(unlock("client", "bob", "whatever-pw", commands.DoorMain), false, commands.ReasonNotMember)
-	expect(unlock("client", "cid", "cid-pass-2026", commands.DoorMain), false, commands.ReasonNotMember)
-	expect(unlock("staff", "cid", "cid-pass-2026", commands.DoorInner), true, "")
+	window(unlock("client", "ann", "ann-pass-2026", events.DoorMain)) // 09:00: before the window
+	e.now = tuesday9.Add(90 * time.Minute)                            // Tuesday 10:30
+	expect(unlock("client", "ann", "ann-pass-2026", events.DoorMain), true, "")
+	expect(unlock("client", "ann", "wrong-password", events.DoorMain), false, events.ReasonWrongPassword)
+	expect(unlock("client", "ann", "ann-pass-2026", events.DoorInner), false, events.ReasonDoor)
+	expect(unlock("client", "bob", "whatever-pw", events.DoorMain), false, events.ReasonNotMember)
+	expect(unlock("client", "cid", "cid-pass-2026", events.DoorMain), false, events.ReasonNotMember)
+	expect(unlock("staff", "cid", "cid-pass-2026", events.DoorInner), true, "")
 	e.now = tuesday9.Add(4 * time.Hour) // 13:00, outside the client's window
-	window(unlock("client", "ann", "ann-pass-2026", commands.DoorMain))
-	expect(unlock("staff", "cid", "cid-pass-2026", commands.DoorMain), true, "")
+	window(unlock("client", "ann", "ann-pass-2026", events.DoorMain))
+	expect(unlock("staff", "cid", "cid-pass-2026", events.DoorMain), true, "")
 	e.now = tuesday9.Add(14 * time.Hour) // 23:00: staff is invalid at night
-	window(unlock("staff", "cid", "cid-pass-2026", commands.DoorMain))
+	window(unlock("staff", "cid", "cid-pass-2026", events.DoorMain))
 	e.now = tuesday9.Add(7*24*time.Hour + 90*time.Minute) // next Tuesday 10:30
-	expect(unlock("client", "ann", "ann-pass-2026", commands.DoorMain), true, "")
+	expect(unlock("client", "ann", "ann-pass-2026", events.DoorMain), true, "")
 
 	// 8. History: every attempt, granted or denied, with reason and door.
 	hist, err := e.proj.History(bg, projections.HistoryQuery{Key: "client"})
@@ -197,11 +198,11 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	pos = e.mark()
 	e.must(svc.TurnOffNetwork(bg, commands.TurnOffNetwork{ID: e.id(), Lock: "garage", By: "bill"}))
 	evs = e.eventsSince(pos)
-	off, ok := evs[0].(commands.NetworkManagementOff)
-	if len(evs) != 1 || !ok || off.Reason != commands.NetworkTurnedOff || off.Shredded != sealedKey(t, on.MasterCode) {
+	off, ok := evs[0].(events.NetworkManagementOff)
+	if len(evs) != 1 || !ok || off.Reason != events.NetworkTurnedOff || off.Shredded != sealedKey(t, on.MasterCode) {
 		t.Fatalf("turn off appended %#v", evs)
 	}
-	expect(unlock("client", "ann", "ann-pass-2026", commands.DoorMain), false, commands.ReasonNetworkOff)
+	expect(unlock("client", "ann", "ann-pass-2026", events.DoorMain), false, events.ReasonNetworkOff)
 	if _, err := e.vault.Open(bg, on.MasterCode, nil); !errors.Is(err, secret.ErrShredded) {
 		t.Fatalf("sealed master code after turning off: %v", err)
 	}

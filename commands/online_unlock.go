@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 )
@@ -13,10 +14,10 @@ import (
 // UnlockOnline is a member operating the lock with an online key (O6).
 type UnlockOnline struct {
 	ID       uuid.UUID
-	Key, By  string // By: the member's account
-	Password Secret // the member's personal password
-	Door     Door   // default DoorMain
-	Source   string // default "online"
+	Key, By  string      // By: the member's account
+	Password Secret      // the member's personal password
+	Door     events.Door // default DoorMain
+	Source   string      // default "online"
 }
 
 // passwordCheck is the result of verifying a password against one sealed
@@ -42,7 +43,7 @@ type passwordCheck struct {
 // are counted there too. Only an unknown key or invalid input is an error.
 func (s *Service) UnlockOnline(ctx context.Context, c UnlockOnline) (UnlockResult, error) {
 	if c.Door == 0 {
-		c.Door = DoorMain
+		c.Door = events.DoorMain
 	}
 	if c.Source == "" {
 		c.Source = "online"
@@ -50,7 +51,7 @@ func (s *Service) UnlockOnline(ctx context.Context, c UnlockOnline) (UnlockResul
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkText("source", c.Source, MaxNameLen)); err != nil {
 		return UnlockResult{}, err
 	}
-	if c.Door != DoorMain && c.Door != DoorInner {
+	if c.Door != events.DoorMain && c.Door != events.DoorInner {
 		return UnlockResult{}, invalid("door", "%v: want the main or the inner door", c.Door)
 	}
 	if c.Password.Len() > secret.MaxPasswordLen {
@@ -62,7 +63,7 @@ func (s *Service) UnlockOnline(ctx context.Context, c UnlockOnline) (UnlockResul
 	}
 	var pw passwordCheck
 	dropRehash := func(evs []ledger.Event) { // a new hash no event carries
-		if set, ok := firstOf[MemberPasswordSet](evs); len(pw.rehash) > 0 && (!ok || string(set.Password) != string(pw.rehash)) {
+		if set, ok := firstOf[events.MemberPasswordSet](evs); len(pw.rehash) > 0 && (!ok || string(set.Password) != string(pw.rehash)) {
 			_ = s.vault.ShredSealed(ctx, pw.rehash)
 		}
 	}
@@ -82,7 +83,7 @@ func (s *Service) UnlockOnline(ctx context.Context, c UnlockOnline) (UnlockResul
 		if err := s.shredAfter(ctx, evs); err != nil {
 			return UnlockResult{}, err
 		}
-		u, _ := firstOf[UnlockAttempted](evs)
+		u, _ := firstOf[events.UnlockAttempted](evs)
 		return UnlockResult{Key: u.Key, Granted: u.Granted, Reason: u.Reason, Uses: u.Uses}, nil
 	}
 	return UnlockResult{}, ErrBusy
@@ -147,12 +148,12 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 	if err != nil {
 		return err
 	}
-	if k.State == StateNone {
+	if k.State == events.StateNone {
 		return &NotFoundError{What: "key", ID: c.Key}
 	}
-	ev := UnlockAttempted{Key: c.Key, Lock: k.Lock, By: c.By, Door: c.Door, Source: c.Source, Uses: k.Uses}
-	if k.Kind != KindOnline {
-		ev.Reason = ReasonNotOnlineKey
+	ev := events.UnlockAttempted{Key: c.Key, Lock: k.Lock, By: c.By, Door: c.Door, Source: c.Source, Uses: k.Uses}
+	if k.Kind != events.KindOnline {
+		ev.Reason = events.ReasonNotOnlineKey
 		t.emit(keyStream(c.Key), ev)
 		return nil
 	}
@@ -170,14 +171,14 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 		return nil
 	}
 	if t.expireNetwork(k.Lock, g) || !g.Network.On {
-		return deny(ReasonNetworkOff)
+		return deny(events.ReasonNetworkOff)
 	}
 	m, ok := g.Members[c.By]
-	if !ok || m.Key != c.Key || m.State != InviteAccepted {
-		return deny(ReasonNotMember)
+	if !ok || m.Key != c.Key || m.State != events.InviteAccepted {
+		return deny(events.ReasonNotMember)
 	}
 	if t.now.Before(m.LockedUntil) {
-		return deny(ReasonLockedOut)
+		return deny(events.ReasonLockedOut)
 	}
 	if string(pw.sealed) != string(m.Password) || len(pw.sealed) == 0 {
 		return errReverify
@@ -186,25 +187,25 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 		return pw.err
 	}
 	if !pw.ok {
-		rej := PasswordRejected{Lock: k.Lock, Account: c.By, Failures: m.Failures + 1}
+		rej := events.PasswordRejected{Lock: k.Lock, Account: c.By, Failures: m.Failures + 1}
 		if rej.Failures >= MaxPasswordFailures {
 			rej.LockedUntil = t.now.Add(LockoutDuration)
 		}
 		t.emit(groupStream(k.Lock), rej)
-		return deny(ReasonWrongPassword)
+		return deny(events.ReasonWrongPassword)
 	}
 	if m.Failures > 0 {
-		t.emit(groupStream(k.Lock), PasswordFailuresCleared{Lock: k.Lock, Account: c.By})
+		t.emit(groupStream(k.Lock), events.PasswordFailuresCleared{Lock: k.Lock, Account: c.By})
 	}
 	if len(pw.rehash) > 0 {
-		t.emit(groupStream(k.Lock), MemberPasswordSet{Lock: k.Lock, Account: c.By, Password: pw.rehash, Shredded: sealedID(m.Password), Rehash: true})
+		t.emit(groupStream(k.Lock), events.MemberPasswordSet{Lock: k.Lock, Account: c.By, Password: pw.rehash, Shredded: sealedID(m.Password), Rehash: true})
 	}
 	switch {
-	case m.Permissions.Ops&OpUnlock == 0:
-		return deny(ReasonOpNotPermitted)
+	case m.Permissions.Ops&events.OpUnlock == 0:
+		return deny(events.ReasonOpNotPermitted)
 	case m.Permissions.Doors&c.Door == 0, k.Settings.Doors&c.Door == 0:
-		return deny(ReasonDoor)
-	case k.State == StateDeleted || k.State == StateRevoked:
+		return deny(events.ReasonDoor)
+	case k.State == events.StateDeleted || k.State == events.StateRevoked:
 		return deny(stateReason(k.State))
 	}
 	l, err := t.lockView(k.Lock)

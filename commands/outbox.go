@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 )
@@ -25,12 +26,12 @@ func (s *Service) AckNotification(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	n, ok := ev.Data.(NotificationQueued)
+	n, ok := ev.Data.(events.NotificationQueued)
 	if !ok {
 		return &NotFoundError{What: "notification", ID: id.String()}
 	}
 	_, err = s.execute(ctx, uuid.NewSHA1(id, []byte("ack")), func(t *txn) error {
-		t.emitAny(outboxStream, NotificationAcked{Notification: id})
+		t.emitAny(outboxStream, events.NotificationAcked{Notification: id})
 		return nil
 	})
 	if err != nil || len(n.Secret) == 0 {

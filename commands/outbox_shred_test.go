@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 )
 
@@ -15,12 +16,12 @@ import (
 func TestAckShredsSealedSecrets(t *testing.T) {
 	e := newEnv(t)
 	e.given(cat(frontLock(), shareKeyCreated("k1", 1, 0))...)
-	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: commands.ShareToCode, Email: "guest@example.com"}); err != nil {
+	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: events.ShareToCode, Email: "guest@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	st := settings("d1")
-	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "d1", Lock: "front", By: "bill", Kind: commands.KindDigital,
-		Settings: st, For: "ann", Credential: commands.CredentialPIN, Email: true}); err != nil {
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
+		Settings: st, For: "ann", Credential: events.CredentialPIN, Email: true}); err != nil {
 		t.Fatal(err)
 	}
 	pending, err := e.proj.Pending(bg, 10)

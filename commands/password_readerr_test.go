@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 )
 
@@ -71,7 +72,7 @@ func TestPasswordReadErrorIsNotAWrongPassword(t *testing.T) {
 		t.Fatalf("unlock after the disk recovered: %+v, %v", res, err)
 	}
 	for _, ev := range e.eventsSince(pos) {
-		if _, ok := ev.(commands.PasswordRejected); ok {
+		if _, ok := ev.(events.PasswordRejected); ok {
 			t.Fatalf("a PasswordRejected was recorded: %#v", ev)
 		}
 	}

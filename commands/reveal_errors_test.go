@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 )
 
 // Every error RevealNotificationSecret returns matches a commands sentinel:
@@ -12,7 +13,7 @@ import (
 func TestRevealNotificationSecretErrors(t *testing.T) {
 	e := newEnv(t)
 	e.given(cat(frontLock(), shareKeyCreated("k1", 1, 0))...)
-	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: commands.ShareToCode, Email: "guest@example.com"}); err != nil {
+	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: events.ShareToCode, Email: "guest@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	pending, err := e.proj.Pending(bg, 10)

@@ -6,61 +6,62 @@ import (
 	"testing"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 )
 
 // reach returns the events that bring key k of a kind into state st (nil if
 // that kind never is in st).
-func reach(kind commands.Kind, st commands.State) []given {
+func reach(kind events.Kind, st events.State) []given {
 	const k = "k"
-	created := given{"key-k", commands.KeyCreated{Key: k, Lock: "front", Owner: "bill", Kind: kind, Credential: commands.CredentialApp, Settings: settings(k)}}
+	created := given{"key-k", events.KeyCreated{Key: k, Lock: "front", Owner: "bill", Kind: kind, Credential: events.CredentialApp, Settings: settings(k)}}
 	var base []given
 	switch kind {
-	case commands.KindShare:
+	case events.KindShare:
 		base = shareKeyCreated(k, 1, 0)
-	case commands.KindDigital:
-		c := created.data.(commands.KeyCreated)
+	case events.KindDigital:
+		c := created.data.(events.KeyCreated)
 		c.Holder = "ann"
 		base = []given{{"key-k", c}}
-		if st == commands.StateCreated || st == commands.StateReset || st >= commands.StateDeactivationPending && st != commands.StateDeleted {
+		if st == events.StateCreated || st == events.StateReset || st >= events.StateDeactivationPending && st != events.StateDeleted {
 			return nil
 		}
 	default:
 		base = []given{created}
 	}
 	share := []given{sharedToID(k, "ann")}
-	if kind == commands.KindDigital {
+	if kind == events.KindDigital {
 		share = nil
 	}
 	dl := []given{downloaded(k, "ann")}
-	rel := []given{{"lock-front", commands.SlotReleased{Lock: "front", Key: k, Slot: 1, Generation: 1}}}
-	if kind != commands.KindShare {
+	rel := []given{{"lock-front", events.SlotReleased{Lock: "front", Key: k, Slot: 1, Generation: 1}}}
+	if kind != events.KindShare {
 		rel = nil
 	}
 	switch st {
-	case commands.StateCreated:
+	case events.StateCreated:
 		return base
-	case commands.StateSharing:
+	case events.StateSharing:
 		return cat(base, share)
-	case commands.StateDownloaded:
+	case events.StateDownloaded:
 		return cat(base, share, dl)
-	case commands.StateRevoked:
-		return cat(base, share, []given{{"key-k", commands.KeyRevoked{Key: k, Lock: "front", By: "bill"}}}, rel)
-	case commands.StateReset:
-		if kind != commands.KindShare {
+	case events.StateRevoked:
+		return cat(base, share, []given{{"key-k", events.KeyRevoked{Key: k, Lock: "front", By: "bill"}}}, rel)
+	case events.StateReset:
+		if kind != events.KindShare {
 			return nil
 		}
-		return cat(base, share, dl, []given{{"key-k", commands.KeyReset{Key: k, Lock: "front", By: "bill", Slot: 1, Generation: 1}}}, rel)
-	case commands.StateDeactivationPending, commands.StateDeactivated:
-		if kind != commands.KindShare {
+		return cat(base, share, dl, []given{{"key-k", events.KeyReset{Key: k, Lock: "front", By: "bill", Slot: 1, Generation: 1}}}, rel)
+	case events.StateDeactivationPending, events.StateDeactivated:
+		if kind != events.KindShare {
 			return nil
 		}
-		evs := cat(base, share, dl, []given{{"key-k", commands.DeactivationRequested{Key: k, Lock: "front", By: "bill", Slot: 1}}})
-		if st == commands.StateDeactivated {
-			evs = cat(evs, []given{{"key-k", commands.DeactivationConfirmed{Key: k, Lock: "front", By: "bill", Slot: 1, Generation: 1}}}, rel)
+		evs := cat(base, share, dl, []given{{"key-k", events.DeactivationRequested{Key: k, Lock: "front", By: "bill", Slot: 1}}})
+		if st == events.StateDeactivated {
+			evs = cat(evs, []given{{"key-k", events.DeactivationConfirmed{Key: k, Lock: "front", By: "bill", Slot: 1, Generation: 1}}}, rel)
 		}
 		return evs
-	case commands.StateDeleted:
-		return cat(base, []given{{"key-k", commands.KeyDeleted{Key: k, Lock: "front", By: "bill"}}})
+	case events.StateDeleted:
+		return cat(base, []given{{"key-k", events.KeyDeleted{Key: k, Lock: "front", By: "bill"}}})
 	}
 	return nil
 }
@@ -69,11 +70,11 @@ func reach(kind commands.Kind, st commands.State) []given {
 // the rules table forbids is refused with a StateError naming the state and
 // appends nothing; what it allows goes through.
 func TestTransitionMatrix(t *testing.T) {
-	kinds := []commands.Kind{commands.KindShare, commands.KindDigital, commands.KindIntercom}
-	states := []commands.State{commands.StateCreated, commands.StateSharing, commands.StateDownloaded, commands.StateRevoked,
-		commands.StateReset, commands.StateDeactivationPending, commands.StateDeactivated, commands.StateDeleted}
-	actions := []commands.Action{commands.ActShare, commands.ActDownload, commands.ActEdit, commands.ActRevoke, commands.ActReset,
-		commands.ActRequestDeactivation, commands.ActConfirmDeactivation, commands.ActDelete}
+	kinds := []events.Kind{events.KindShare, events.KindDigital, events.KindIntercom}
+	states := []events.State{events.StateCreated, events.StateSharing, events.StateDownloaded, events.StateRevoked,
+		events.StateReset, events.StateDeactivationPending, events.StateDeactivated, events.StateDeleted}
+	actions := []events.Action{events.ActShare, events.ActDownload, events.ActEdit, events.ActRevoke, events.ActReset,
+		events.ActRequestDeactivation, events.ActConfirmDeactivation, events.ActDelete}
 	for _, kind := range kinds {
 		for _, st := range states {
 			evs := reach(kind, st)
@@ -102,26 +103,26 @@ func TestTransitionMatrix(t *testing.T) {
 	}
 }
 
-func do(e *env, a commands.Action) error {
+func do(e *env, a events.Action) error {
 	kc := commands.KeyCommand{ID: e.id(), Key: "k", By: "bill"}
 	switch a {
-	case commands.ActShare:
-		_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k", By: "bill", Method: commands.ShareToID, Account: "bob"})
+	case events.ActShare:
+		_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k", By: "bill", Method: events.ShareToID, Account: "bob"})
 		return err
-	case commands.ActDownload:
+	case events.ActDownload:
 		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "k", By: "ann"})
 		return err
-	case commands.ActEdit:
+	case events.ActEdit:
 		return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k", By: "bill", Settings: settings("renamed")})
-	case commands.ActRevoke:
+	case events.ActRevoke:
 		return e.svc.RevokeKey(bg, kc)
-	case commands.ActReset:
+	case events.ActReset:
 		return e.svc.ResetKey(bg, kc)
-	case commands.ActRequestDeactivation:
+	case events.ActRequestDeactivation:
 		return e.svc.RequestDeactivation(bg, kc)
-	case commands.ActConfirmDeactivation:
+	case events.ActConfirmDeactivation:
 		return e.svc.ConfirmDeactivation(bg, kc)
-	case commands.ActDelete:
+	case events.ActDelete:
 		return e.svc.DeleteKey(bg, kc)
 	}
 	panic("unknown action")
@@ -136,15 +137,15 @@ func TestUnknownKeyAndValidation(t *testing.T) {
 		return err
 	}, commands.ErrNotFound)
 	for _, c := range []commands.CreateKey{
-		{Key: "", Lock: "front", By: "bill", Kind: commands.KindShare},
+		{Key: "", Lock: "front", By: "bill", Kind: events.KindShare},
 		{Key: "k", Lock: "front", By: "bill", Kind: 9},
-		{Key: "k", Lock: "front", By: "bill", Kind: commands.KindIntercom, Slot: 1},
-		{Key: "k", Lock: "front", By: "bill", Kind: commands.KindIntercom, Credential: commands.CredentialPIN},
-		{Key: "k", Lock: "front", By: "bill", Kind: commands.KindDigital},
-		{Key: "k", Lock: "front", By: "bill", Kind: commands.KindDigital, For: "ann", Credential: commands.CredentialPIN, PIN: commands.NewSecret("12a4")},
-		{Key: "k", Lock: "front", By: "bill", Kind: commands.KindDigital, For: "ann", Credential: commands.CredentialPIN, PIN: commands.NewSecret("123")},
-		{Key: "k", Lock: "front", By: "bill", Kind: commands.KindIntercom, Settings: commands.Settings{Category: 42}},
-		{Key: "k", Lock: "front", By: "bill", Kind: commands.KindIntercom, Settings: commands.Settings{Doors: 8}},
+		{Key: "k", Lock: "front", By: "bill", Kind: events.KindIntercom, Slot: 1},
+		{Key: "k", Lock: "front", By: "bill", Kind: events.KindIntercom, Credential: events.CredentialPIN},
+		{Key: "k", Lock: "front", By: "bill", Kind: events.KindDigital},
+		{Key: "k", Lock: "front", By: "bill", Kind: events.KindDigital, For: "ann", Credential: events.CredentialPIN, PIN: commands.NewSecret("12a4")},
+		{Key: "k", Lock: "front", By: "bill", Kind: events.KindDigital, For: "ann", Credential: events.CredentialPIN, PIN: commands.NewSecret("123")},
+		{Key: "k", Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: events.Settings{Category: 42}},
+		{Key: "k", Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: events.Settings{Doors: 8}},
 	} {
 		c.ID = e.id()
 		err := e.refused(func() error { _, err := e.svc.CreateKey(bg, c); return err }, commands.ErrInvalid)
@@ -163,11 +164,11 @@ func TestOnlyOwnerManages(t *testing.T) {
 	kc := func() commands.KeyCommand { return commands.KeyCommand{ID: e.id(), Key: "k", By: "ann"} }
 	for name, f := range map[string]func() error{
 		"create": func() error {
-			_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "x", Lock: "front", By: "ann", Kind: commands.KindIntercom})
+			_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "x", Lock: "front", By: "ann", Kind: events.KindIntercom})
 			return err
 		},
 		"share": func() error {
-			_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k", By: "ann", Method: commands.ShareToCode})
+			_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k", By: "ann", Method: events.ShareToCode})
 			return err
 		},
 		"edit":       func() error { return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k", By: "ann"}) },

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 )
 
@@ -45,15 +46,8 @@ func flatten(err error) []error {
 	return out
 }
 
-// Policy is a key's schedule: validity, use limit, weekly windows, blackouts,
-// in the lock's zone (set from the lock when a key is created or edited).
-type Policy = policy.Policy
-
-// Blackout is a range in which a key is refused (per key, or lock-wide).
-type Blackout = policy.Blackout
-
 // bindPolicy sets the policy's zone to the lock's and validates it.
-func bindPolicy(st *Settings, l *LockState) error {
+func bindPolicy(st *events.Settings, l *LockState) error {
 	st.Policy.Zone = l.Zone
 	if err := st.Policy.Validate(); err != nil {
 		return policyInvalid("policy", err)
@@ -61,51 +55,40 @@ func bindPolicy(st *Settings, l *LockState) error {
 	return nil
 }
 
-func validateBlackouts(bs []Blackout) error {
-	p := Policy{Blackouts: bs}
+func validateBlackouts(bs []policy.Blackout) error {
+	p := policy.Policy{Blackouts: bs}
 	if err := p.Validate(); err != nil {
 		return policyInvalid("blackouts", err)
 	}
 	return nil
 }
 
-// Schedule reasons recorded in UnlockAttempted (policy.Reason names).
-// Persisted: never change a value.
-const (
-	ReasonNotYetValid   = "not_yet_valid"
-	ReasonExpired       = "expired"
-	ReasonExhausted     = "exhausted"
-	ReasonOutsideWindow = "outside_window"
-	ReasonBlackout      = "blackout"
-	ReasonBadPolicy     = "invalid_policy"
-)
-
 func policyReason(r policy.Reason) string {
 	switch r {
 	case policy.NotYetValid:
-		return ReasonNotYetValid
+		return events.ReasonNotYetValid
 	case policy.Expired:
-		return ReasonExpired
+		return events.ReasonExpired
 	case policy.Exhausted:
-		return ReasonExhausted
+		return events.ReasonExhausted
 	case policy.OutsideWindow:
-		return ReasonOutsideWindow
+		return events.ReasonOutsideWindow
 	case policy.InBlackout:
-		return ReasonBlackout
+		return events.ReasonBlackout
 	}
-	return ReasonBadPolicy
+	return events.ReasonBadPolicy
 }
 
 // decideSchedule returns "" if the key's policy and the lock-wide blackouts
 // allow an unlock at now with uses granted so far, else the reason.
-func decideSchedule(p Policy, l *LockState, now time.Time, uses uint32) string {
+func decideSchedule(p policy.Policy, l *LockState, now time.Time, uses uint32) string {
 	if r := p.Allowed(now, uses); r != policy.Granted {
 		return policyReason(r)
 	}
 	if len(l.Blackouts) > 0 {
 		withLock := p.WithBlackouts(l.Blackouts)
 		if withLock.Allowed(now, uses) != policy.Granted {
-			return ReasonLockBlackout
+			return events.ReasonLockBlackout
 		}
 	}
 	return ""
@@ -117,7 +100,7 @@ func decideSchedule(p Policy, l *LockState, now time.Time, uses uint32) string {
 // form is narrower than the policy, never wider: it is issued and the loss
 // returned as narrowed (*policy.CompactError wrapping policy.ErrLossy); one
 // that cannot be expressed safely is not issued.
-func compactOf(p Policy, lock []Blackout, from time.Time) (c policy.Compact, narrowed error, err error) {
+func compactOf(p policy.Policy, lock []policy.Blackout, from time.Time) (c policy.Compact, narrowed error, err error) {
 	withLock := p.WithBlackouts(lock)
 	c, err = withLock.CompactFrom(from)
 	if errors.Is(err, policy.ErrLossy) {

@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
 
-func heldIntercom(t *testing.T, e *env, key string, st commands.Settings) {
+func heldIntercom(t *testing.T, e *env, key string, st events.Settings) {
 	t.Helper()
-	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: "front", By: "bill", Kind: commands.KindIntercom, Settings: st}); err != nil {
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: st}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: key, By: "bill", Method: commands.ShareToID, Account: "ann"}); err != nil {
+	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: key, By: "bill", Method: events.ShareToID, Account: "ann"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: key, By: "ann"}); err != nil {
@@ -53,7 +54,7 @@ func TestSingleUseConcurrent(t *testing.T) {
 		if loser.Granted {
 			loser = results[1]
 		}
-		if loser.Reason != commands.ReasonExhausted {
+		if loser.Reason != events.ReasonExhausted {
 			t.Fatalf("loser's reason %q", loser.Reason)
 		}
 		if s, _ := e.proj.KeyStatus(bg, "once", e.now); s.Status != projections.StatusExhausted || s.Uses != 1 {
@@ -73,7 +74,7 @@ func TestSchedules(t *testing.T) {
 	mk := func(key string, from, to time.Time) {
 		st := settings(key)
 		st.Policy.Start, st.Policy.End = from, to
-		if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: "front", By: "bill", Kind: commands.KindDigital, For: "ann", Settings: st}); err != nil {
+		if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: "front", By: "bill", Kind: events.KindDigital, For: "ann", Settings: st}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -115,7 +116,7 @@ func TestSchedules(t *testing.T) {
 	if r := unlock(day(3, 11)); !r.Granted {
 		t.Fatalf("Tuesday 11:00: %+v", r)
 	}
-	if r := unlock(day(4, 11)); r.Granted || r.Reason != commands.ReasonOutsideWindow {
+	if r := unlock(day(4, 11)); r.Granted || r.Reason != events.ReasonOutsideWindow {
 		t.Fatalf("Wednesday 11:00: %+v", r)
 	}
 	// Lock-wide blackout, invalid at night (seed 000) — here over Tuesday 10:30-11:30.
@@ -123,7 +124,7 @@ func TestSchedules(t *testing.T) {
 		Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 10*60 + 30, To: 11*60 + 30}}}); err != nil {
 		t.Fatal(err)
 	}
-	if r := unlock(day(10, 11)); r.Granted || r.Reason != commands.ReasonLockBlackout {
+	if r := unlock(day(10, 11)); r.Granted || r.Reason != events.ReasonLockBlackout {
 		t.Fatalf("in the lock-wide blackout: %+v", r)
 	}
 	if r := unlock(day(10, 11).Add(45 * time.Minute)); !r.Granted {
@@ -133,7 +134,7 @@ func TestSchedules(t *testing.T) {
 	// Invalid policies are refused with the field named.
 	bad := settings("bad")
 	bad.Policy.Windows = []policy.Window{{Days: 0, From: 60, To: 60}}
-	_, err = e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "bad", Lock: "front", By: "bill", Kind: commands.KindIntercom, Settings: bad})
+	_, err = e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "bad", Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: bad})
 	var ve *commands.ValidationError
 	if !errors.As(err, &ve) || ve.Field != "policy" {
 		t.Fatalf("invalid policy: %v", err)
@@ -153,17 +154,17 @@ func TestPolicyErrorsKeepTheirType(t *testing.T) {
 	for _, c := range []struct {
 		name      string
 		create    bool // CreateKey; else SetLockBlackouts
-		mutate    func(*commands.Settings)
+		mutate    func(*events.Settings)
 		blackouts []policy.Blackout
 		field     string // commands' field
 		pfield    string // policy's field
 		msg       string // in the message
 	}{
-		{"end before start", true, func(s *commands.Settings) { s.Policy.Start, s.Policy.End = start, start.Add(-time.Hour) },
+		{"end before start", true, func(s *events.Settings) { s.Policy.Start, s.Policy.End = start, start.Add(-time.Hour) },
 			nil, "policy", "End", "End = 2026-03-02T08:00:00Z: not after Start 2026-03-02T09:00:00Z"},
-		{"empty window", true, func(s *commands.Settings) { s.Policy.Windows = []policy.Window{{From: 60, To: 60}} },
+		{"empty window", true, func(s *events.Settings) { s.Policy.Windows = []policy.Window{{From: 60, To: 60}} },
 			nil, "policy", "Windows[0].Days", "Windows[0].To = 60: From == To"},
-		{"use limit 0", true, func(s *commands.Settings) { s.Policy.Uses = policy.Uses{Limited: true} },
+		{"use limit 0", true, func(s *events.Settings) { s.Policy.Uses = policy.Uses{Limited: true} },
 			nil, "policy", "Uses.N", "Uses.N = 0"},
 		{"absolute blackout reversed", false, nil, []policy.Blackout{{Start: start, End: start.Add(-time.Minute)}},
 			"blackouts", "Blackouts[0].End", "not after Start 2026-03-02T09:00:00Z"},
@@ -173,7 +174,7 @@ func TestPolicyErrorsKeepTheirType(t *testing.T) {
 			if c.create {
 				st := settings("bad")
 				c.mutate(&st)
-				_, err = e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "bad", Lock: "front", By: "bill", Kind: commands.KindIntercom, Settings: st})
+				_, err = e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "bad", Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: st})
 			} else {
 				err = e.svc.SetLockBlackouts(bg, commands.SetLockBlackouts{ID: e.id(), Lock: "front", By: "bill", Blackouts: c.blackouts})
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
@@ -66,7 +67,7 @@ func New(store ledger.Store, opts *Options) (*Service, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	if _, _, ok := store.Registry().Lookup(KeyCreated{}); !ok {
+	if _, _, ok := store.Registry().Lookup(events.KeyCreated{}); !ok {
 		return nil, fmt.Errorf("%w: the ledger's registry lacks the commands catalogue (call commands.Register)", ErrInvalid)
 	}
 	s := &Service{store: store, vault: opts.Vault, clock: opts.Clock, waiter: opts.Projections,

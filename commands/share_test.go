@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 )
 
 // Seeds 001 and 002: accounts, address book, share keys To ID and To Code,
@@ -15,7 +16,7 @@ func TestAccountsAndAddressBook(t *testing.T) {
 	e := newEnv(t)
 	e.then(func() error {
 		return e.svc.RegisterAccount(bg, commands.RegisterAccount{ID: e.id(), Account: "bill", Name: "Bill", Email: "bill@example.com"})
-	}, commands.AccountRegistered{Account: "bill", Name: "Bill", Email: "bill@example.com"})
+	}, events.AccountRegistered{Account: "bill", Name: "Bill", Email: "bill@example.com"})
 	e.refused(func() error {
 		return e.svc.RegisterAccount(bg, commands.RegisterAccount{ID: e.id(), Account: "bill", Name: "B", Email: "b@example.com"})
 	}, commands.ErrExists)
@@ -33,17 +34,17 @@ func TestAccountsAndAddressBook(t *testing.T) {
 	e.given(accounts()[1:]...)
 	e.then(func() error {
 		return e.svc.AddContact(bg, commands.AddContact{ID: e.id(), Account: "bill", Contact: "ann"})
-	}, commands.ContactAdded{Account: "bill", Contact: "ann", Name: "Ann", Email: "ann@example.com"})
+	}, events.ContactAdded{Account: "bill", Contact: "ann", Name: "Ann", Email: "ann@example.com"})
 	e.then(func() error {
 		return e.svc.AddContact(bg, commands.AddContact{ID: e.id(), Account: "bill", Contact: "bob", Name: "Bobby"})
-	}, commands.ContactAdded{Account: "bill", Contact: "bob", Name: "Bobby", Email: "bob@example.com"})
+	}, events.ContactAdded{Account: "bill", Contact: "bob", Name: "Bobby", Email: "bob@example.com"})
 	cs, err := e.proj.Contacts(bg, "bill")
 	if err != nil || len(cs) != 2 || cs[0].Account != "ann" || cs[1].Name != "Bobby" {
 		t.Fatalf("contacts %+v, %v", cs, err)
 	}
 	e.then(func() error {
 		return e.svc.DeleteContact(bg, commands.DeleteContact{ID: e.id(), Account: "bill", Contact: "ann"})
-	}, commands.ContactDeleted{Account: "bill", Contact: "ann"})
+	}, events.ContactDeleted{Account: "bill", Contact: "ann"})
 	e.refused(func() error {
 		return e.svc.DeleteContact(bg, commands.DeleteContact{ID: e.id(), Account: "bill", Contact: "ann"})
 	}, commands.ErrNotFound)
@@ -58,11 +59,11 @@ func TestRegisterLock(t *testing.T) {
 	e.given(accounts()...)
 	e.then(func() error {
 		return e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 2})
-	}, commands.LockRegistered{Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 2, Doors: commands.DoorMain})
+	}, events.LockRegistered{Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 2, Doors: events.DoorMain})
 	for _, c := range []commands.RegisterLock{
 		{Lock: "l2", Owner: "bill", Zone: "Mars/Olympus", Slots: 1},
 		{Lock: "l2", Owner: "bill", Zone: "UTC", Slots: -1},
-		{Lock: "l2", Owner: "bill", Zone: "UTC", Doors: commands.DoorInner},
+		{Lock: "l2", Owner: "bill", Zone: "UTC", Doors: events.DoorInner},
 		{Lock: "a/b", Owner: "bill", Zone: "UTC"},
 	} {
 		c.ID = e.id()
@@ -77,7 +78,7 @@ func TestShareToIDFlow(t *testing.T) {
 	e := newEnv(t)
 	e.given(frontLock()...)
 	e.then(func() error {
-		res, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k1", Lock: "front", By: "bill", Kind: commands.KindShare, Settings: settings("k1")})
+		res, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k1", Lock: "front", By: "bill", Kind: events.KindShare, Settings: settings("k1")})
 		if err == nil && (res.Slot != 1 || res.Generation != 0) {
 			t.Errorf("slot %d gen %d", res.Slot, res.Generation)
 		}
@@ -86,26 +87,26 @@ func TestShareToIDFlow(t *testing.T) {
 
 	// Only the lock's owner manages its keys; To ID needs a registered account.
 	e.refused(func() error {
-		_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "ann", Method: commands.ShareToID, Account: "bob"})
+		_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "ann", Method: events.ShareToID, Account: "bob"})
 		return err
 	}, commands.ErrNotPermitted)
 	e.refused(func() error {
-		_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: commands.ShareToID, Account: "nobody"})
+		_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: events.ShareToID, Account: "nobody"})
 		return err
 	}, commands.ErrNotFound)
 
 	e.then(func() error {
-		_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+		_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: events.ShareToID, Account: "ann"})
 		return err
 	}, sharedToID("k1", "ann").data,
-		commands.NotificationQueued{Topic: commands.TopicKeyShared, To: "ann", Email: "ann@example.com", Lock: "front", Key: "k1"})
+		events.NotificationQueued{Topic: events.TopicKeyShared, To: "ann", Email: "ann@example.com", Lock: "front", Key: "k1"})
 
 	// Sharing: the owner may still edit.
 	edited := settings("k1 edited")
-	edited.Doors = commands.DoorMain | commands.DoorInner
+	edited.Doors = events.DoorMain | events.DoorInner
 	e.then(func() error {
 		return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k1", By: "bill", Settings: edited})
-	}, commands.KeyEdited{Key: "k1", Lock: "front", By: "bill", Settings: edited})
+	}, events.KeyEdited{Key: "k1", Lock: "front", By: "bill", Settings: edited})
 
 	// Only the account it was shared with downloads it.
 	e.refused(func() error {
@@ -128,25 +129,25 @@ func TestShareToIDFlow(t *testing.T) {
 		func() error { return e.svc.RevokeKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}) },
 		func() error { return e.svc.DeleteKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}) },
 		func() error {
-			_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: commands.ShareToID, Account: "bob"})
+			_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: events.ShareToID, Account: "bob"})
 			return err
 		},
 	} {
 		err := e.refused(f, commands.ErrForbidden)
 		var se *commands.StateError
-		if !errors.As(err, &se) || se.State != commands.StateDownloaded || se.Key != "k1" {
+		if !errors.As(err, &se) || se.State != events.StateDownloaded || se.Key != "k1" {
 			t.Fatalf("error %v does not name the downloaded state", err)
 		}
 	}
 
 	e.then(func() error {
 		return e.svc.ResetKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"})
-	}, commands.KeyReset{Key: "k1", Lock: "front", By: "bill", Slot: 1, Generation: 1},
-		commands.SlotReleased{Lock: "front", Key: "k1", Slot: 1, Generation: 1})
+	}, events.KeyReset{Key: "k1", Lock: "front", By: "bill", Slot: 1, Generation: 1},
+		events.SlotReleased{Lock: "front", Key: "k1", Slot: 1, Generation: 1})
 
 	// The slot is free again at the new generation: the next holder overwrites.
 	e.then(func() error {
-		res, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k2", Lock: "front", By: "bill", Kind: commands.KindShare, Settings: settings("k2")})
+		res, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k2", Lock: "front", By: "bill", Kind: events.KindShare, Settings: settings("k2")})
 		if err == nil && (res.Slot != 1 || res.Generation != 1) {
 			t.Errorf("slot %d gen %d", res.Slot, res.Generation)
 		}
@@ -157,7 +158,7 @@ func TestShareToIDFlow(t *testing.T) {
 func TestShareToCodeFlow(t *testing.T) {
 	e := newEnv(t)
 	e.given(cat(frontLock(), shareKeyCreated("k1", 1, 0))...)
-	cmd := commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: commands.ShareToCode}
+	cmd := commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: events.ShareToCode}
 	pos := e.l.DurablePosition()
 	res, err := e.svc.ShareKey(bg, cmd)
 	if err != nil {
@@ -170,15 +171,15 @@ func TestShareToCodeFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := e.eventsSince(pos), []any{commands.KeyShared{Key: "k1", Lock: "front", Owner: "bill", Method: commands.ShareToCode, CodeHash: h[:]},
-		commands.ShareCodeIssued{Key: "k1", Lock: "front"}}; !equal(got, want) {
+	if got, want := e.eventsSince(pos), []any{events.KeyShared{Key: "k1", Lock: "front", Owner: "bill", Method: events.ShareToCode, CodeHash: h[:]},
+		events.ShareCodeIssued{Key: "k1", Lock: "front"}}; !equal(got, want) {
 		t.Fatalf("events %#v, want %#v", got, want)
 	}
 	// A retried command returns the original outcome and writes nothing; the
 	// code was shown once and is not stored, so the retry cannot show it.
 	pos = e.l.DurablePosition()
 	again, err := e.svc.ShareKey(bg, cmd)
-	if err != nil || again.Method != commands.ShareToCode || !again.Code.IsZero() || e.l.DurablePosition() != pos {
+	if err != nil || again.Method != events.ShareToCode || !again.Code.IsZero() || e.l.DurablePosition() != pos {
 		t.Fatalf("retry: %+v %v (position %d -> %d)", again, err, pos, e.l.DurablePosition())
 	}
 
@@ -203,7 +204,7 @@ func TestShareToCodeFlow(t *testing.T) {
 			t.Errorf("downloaded %q", d.Key)
 		}
 		return err
-	}, commands.KeyDownloaded{Key: "k1", Lock: "front", Holder: "guest-phone", Method: commands.ShareToCode})
+	}, events.KeyDownloaded{Key: "k1", Lock: "front", Holder: "guest-phone", Method: events.ShareToCode})
 	// Downloaded once: a second download is refused.
 	e.refused(func() error {
 		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "k1", By: "guest-phone", Code: res.Code})
@@ -214,7 +215,7 @@ func TestShareToCodeFlow(t *testing.T) {
 func TestShareToCodeEmailedSealed(t *testing.T) {
 	e := newEnv(t)
 	e.given(cat(frontLock(), shareKeyCreated("k1", 1, 0))...)
-	res, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: commands.ShareToCode, Email: "guest@example.com"})
+	res, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k1", By: "bill", Method: events.ShareToCode, Email: "guest@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func TestShareToCodeEmailedSealed(t *testing.T) {
 		t.Fatalf("pending %+v %v", pending, err)
 	}
 	n := pending[0]
-	if n.Email != "guest@example.com" || n.Topic != commands.TopicKeyShared || len(n.Secret) == 0 {
+	if n.Email != "guest@example.com" || n.Topic != events.TopicKeyShared || len(n.Secret) == 0 {
 		t.Fatalf("notification %+v", n)
 	}
 	code, err := e.svc.RevealNotificationSecret(bg, n.Key, n.Secret)
@@ -253,15 +254,15 @@ func TestRevokeBeforeDownloadFreesSlot(t *testing.T) {
 	e.given(cat(frontLock(), shareKeyCreated("k1", 1, 0), []given{sharedToID("k1", "ann")})...)
 	e.then(func() error {
 		return e.svc.RevokeKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"})
-	}, commands.KeyRevoked{Key: "k1", Lock: "front", By: "bill"},
-		commands.SlotReleased{Lock: "front", Key: "k1", Slot: 1, Generation: 0})
+	}, events.KeyRevoked{Key: "k1", Lock: "front", By: "bill"},
+		events.SlotReleased{Lock: "front", Key: "k1", Slot: 1, Generation: 0})
 	e.refused(func() error {
 		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "k1", By: "ann"})
 		return err
 	}, commands.ErrForbidden)
 	e.then(func() error {
 		return e.svc.DeleteKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"})
-	}, commands.KeyDeleted{Key: "k1", Lock: "front", By: "bill"})
+	}, events.KeyDeleted{Key: "k1", Lock: "front", By: "bill"})
 }
 
 func TestDeactivationFlow(t *testing.T) {
@@ -269,7 +270,7 @@ func TestDeactivationFlow(t *testing.T) {
 	e.given(cat(frontLock(), shareKeyCreated("k1", 2, 3), []given{sharedToID("k1", "ann"), downloaded("k1", "ann")})...)
 	e.then(func() error {
 		return e.svc.RequestDeactivation(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"})
-	}, commands.DeactivationRequested{Key: "k1", Lock: "front", By: "bill", Slot: 2})
+	}, events.DeactivationRequested{Key: "k1", Lock: "front", By: "bill", Slot: 2})
 	pend, err := e.proj.PendingDeactivations(bg, "front", e.now)
 	if err != nil || len(pend) != 1 || pend[0].Key != "k1" {
 		t.Fatalf("pending %+v %v", pend, err)
@@ -279,8 +280,8 @@ func TestDeactivationFlow(t *testing.T) {
 	e.refused(func() error { return e.svc.ResetKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}) }, commands.ErrForbidden)
 	e.then(func() error {
 		return e.svc.ConfirmDeactivation(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"})
-	}, commands.DeactivationConfirmed{Key: "k1", Lock: "front", By: "bill", Slot: 2, Generation: 4},
-		commands.SlotReleased{Lock: "front", Key: "k1", Slot: 2, Generation: 4})
+	}, events.DeactivationConfirmed{Key: "k1", Lock: "front", By: "bill", Slot: 2, Generation: 4},
+		events.SlotReleased{Lock: "front", Key: "k1", Slot: 2, Generation: 4})
 	if pend, _ := e.proj.PendingDeactivations(bg, "front", e.now); len(pend) != 0 {
 		t.Fatalf("still pending %+v", pend)
 	}
@@ -289,28 +290,28 @@ func TestDeactivationFlow(t *testing.T) {
 	}, commands.ErrForbidden)
 	e.then(func() error {
 		return e.svc.DeleteKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"})
-	}, commands.KeyDeleted{Key: "k1", Lock: "front", By: "bill"})
+	}, events.KeyDeleted{Key: "k1", Lock: "front", By: "bill"})
 }
 
 func TestSlots(t *testing.T) {
 	e := newEnv(t)
 	e.given(cat(frontLock(), shareKeyCreated("k1", 1, 0), shareKeyCreated("k2", 2, 0))...)
 	e.refused(func() error {
-		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k3", Lock: "front", By: "bill", Kind: commands.KindShare})
+		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k3", Lock: "front", By: "bill", Kind: events.KindShare})
 		return err
 	}, commands.ErrNoSlot)
 	e.refused(func() error {
-		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k3", Lock: "front", By: "bill", Kind: commands.KindShare, Slot: 3})
+		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k3", Lock: "front", By: "bill", Kind: events.KindShare, Slot: 3})
 		return err
 	}, commands.ErrInvalid)
 	e.refused(func() error {
-		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k1", Lock: "front", By: "bill", Kind: commands.KindIntercom})
+		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k1", Lock: "front", By: "bill", Kind: events.KindIntercom})
 		return err
 	}, commands.ErrExists)
 	if err := e.svc.DeleteKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k2", By: "bill", Method: commands.ShareToID, Account: "ann"}); err != nil {
+	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k2", By: "bill", Method: events.ShareToID, Account: "ann"}); err != nil {
 		t.Fatal(err)
 	}
 	slots, err := e.proj.Slots(bg, "front")

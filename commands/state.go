@@ -6,9 +6,11 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/policy"
 )
 
 // aggregate is the folded state of one stream. evolve applies one event;
@@ -27,7 +29,7 @@ func keyStream(id string) string     { return "key-" + id }
 // AccountState is the fold of an account stream.
 type AccountState struct {
 	ID, Name, Email string
-	Contacts        map[string]ContactAdded
+	Contacts        map[string]events.ContactAdded
 }
 
 // Exists reports whether the account is registered.
@@ -35,14 +37,14 @@ func (a *AccountState) Exists() bool { return a.ID != "" }
 
 func (a *AccountState) evolve(ev ledger.Event) {
 	switch e := ev.Data.(type) {
-	case AccountRegistered:
+	case events.AccountRegistered:
 		a.ID, a.Name, a.Email = e.Account, e.Name, e.Email
-	case ContactAdded:
+	case events.ContactAdded:
 		if a.Contacts == nil {
-			a.Contacts = map[string]ContactAdded{}
+			a.Contacts = map[string]events.ContactAdded{}
 		}
 		a.Contacts[e.Contact] = e
-	case ContactDeleted:
+	case events.ContactDeleted:
 		delete(a.Contacts, e.Contact)
 	}
 }
@@ -56,12 +58,12 @@ func (a *AccountState) clone() aggregate {
 // LockState is the fold of a lock stream.
 type LockState struct {
 	ID, Owner, Name, Zone string
-	Doors                 Doors
+	Doors                 events.Doors
 	LockKey               []byte
 	SlotKeys              []string            // key in slot i+1, "" = free
 	SlotGens              []uint32            // generation of slot i+1
 	PINs                  map[[32]byte]string // PIN hash -> key
-	Blackouts             []Blackout
+	Blackouts             []policy.Blackout
 	AuditKey              secret.Sealed // the pairing's audit MAC key, sealed
 	// Admin messages to the lock (lockadmin.go): AdminSeq is the last
 	// sequence number issued, Pending those issued and not yet seen in the
@@ -69,7 +71,7 @@ type LockState struct {
 	// number the audit showed the lock consumed.
 	AdminSeq  uint32
 	AdminSeen uint32
-	Pending   []AdminIssued
+	Pending   []events.AdminIssued
 	// Credentials maps the credential ID of every key that ever held a
 	// slot of the lock to the key (audit records name credentials).
 	Credentials map[lockproto.CredentialID]string
@@ -85,12 +87,12 @@ func (l *LockState) FreeSlot() int {
 
 func (l *LockState) evolve(ev ledger.Event) {
 	switch e := ev.Data.(type) {
-	case LockRegistered:
+	case events.LockRegistered:
 		l.ID, l.Owner, l.Name, l.Zone, l.Doors, l.LockKey = e.Lock, e.Owner, e.Name, e.Zone, e.Doors, e.LockKey
 		l.AuditKey = e.AuditKey
 		l.SlotKeys = make([]string, e.Slots)
 		l.SlotGens = make([]uint32, e.Slots)
-	case SlotAssigned: // slots are numbered from 1
+	case events.SlotAssigned: // slots are numbered from 1
 		if e.Slot >= 1 && e.Slot <= len(l.SlotKeys) {
 			l.SlotKeys[e.Slot-1], l.SlotGens[e.Slot-1] = e.Key, e.Generation
 		}
@@ -98,11 +100,11 @@ func (l *LockState) evolve(ev ledger.Event) {
 			l.Credentials = map[lockproto.CredentialID]string{}
 		}
 		l.Credentials[credentialIDFor(e.Lock, e.Key, e.Slot, e.Generation)] = e.Key
-	case SlotReleased:
+	case events.SlotReleased:
 		if e.Slot >= 1 && e.Slot <= len(l.SlotKeys) {
 			l.SlotKeys[e.Slot-1], l.SlotGens[e.Slot-1] = "", e.Generation
 		}
-	case PINClaimed:
+	case events.PINClaimed:
 		if len(e.Hash) != 32 {
 			return // never written so; a damaged event must not panic
 		}
@@ -110,18 +112,18 @@ func (l *LockState) evolve(ev ledger.Event) {
 			l.PINs = map[[32]byte]string{}
 		}
 		l.PINs[[32]byte(e.Hash)] = e.Key
-	case PINReleased:
+	case events.PINReleased:
 		if len(e.Hash) == 32 {
 			delete(l.PINs, [32]byte(e.Hash))
 		}
-	case LockBlackoutsSet:
+	case events.LockBlackoutsSet:
 		l.Blackouts = e.Blackouts
-	case AdminIssued:
+	case events.AdminIssued:
 		l.AdminSeq = max(l.AdminSeq, e.Seq)
 		l.Pending = append(slices.Clip(l.Pending), e)
-	case AdminApplied:
+	case events.AdminApplied:
 		l.AdminSeen = max(l.AdminSeen, e.Seq)
-		l.Pending = slices.DeleteFunc(slices.Clone(l.Pending), func(p AdminIssued) bool { return p.Seq <= e.Seq })
+		l.Pending = slices.DeleteFunc(slices.Clone(l.Pending), func(p events.AdminIssued) bool { return p.Seq <= e.Seq })
 	}
 }
 
@@ -138,16 +140,16 @@ func (l *LockState) clone() aggregate {
 // KeyState is the fold of a key stream.
 type KeyState struct {
 	ID, Lock, Owner string
-	Kind            Kind
-	Credential      Credential
-	Settings        Settings
-	State           State
+	Kind            events.Kind
+	Credential      events.Credential
+	Settings        events.Settings
+	State           events.State
 	Slot            int
 	Generation      uint32
-	Method          ShareMethod // how it was shared (0 = never)
-	Recipient       string      // To ID account
-	CodeHash        []byte      // To Code
-	Holder          string      // who downloaded it (or the digital key's user)
+	Method          events.ShareMethod // how it was shared (0 = never)
+	Recipient       string             // To ID account
+	CodeHash        []byte             // To Code
+	Holder          string             // who downloaded it (or the digital key's user)
 	Email           string
 	Downloaded      bool
 	DownloadedAt    time.Time // when (the credential's validity starts no earlier)
@@ -158,34 +160,34 @@ type KeyState struct {
 
 func (k *KeyState) evolve(ev ledger.Event) {
 	switch e := ev.Data.(type) {
-	case KeyCreated:
+	case events.KeyCreated:
 		k.ID, k.Lock, k.Owner, k.Kind, k.Credential = e.Key, e.Lock, e.Owner, e.Kind, e.Credential
 		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash
 		_ = k.Settings.Policy.Validate() // caches the zone; a bad one fails closed in Allowed
-		k.State = StateCreated
+		k.State = events.StateCreated
 		if e.Holder != "" { // delivered on creation
-			k.State, k.Method, k.Recipient = StateSharing, ShareToID, e.Holder
+			k.State, k.Method, k.Recipient = events.StateSharing, events.ShareToID, e.Holder
 		}
-	case KeyShared:
-		k.State, k.Method, k.Recipient, k.CodeHash = StateSharing, e.Method, e.Account, e.CodeHash
-	case KeyDownloaded:
-		k.State, k.Holder, k.Downloaded, k.HolderKey, k.DownloadedAt = StateDownloaded, e.Holder, true, e.HolderKey, ev.Time
-	case KeyEdited:
+	case events.KeyShared:
+		k.State, k.Method, k.Recipient, k.CodeHash = events.StateSharing, e.Method, e.Account, e.CodeHash
+	case events.KeyDownloaded:
+		k.State, k.Holder, k.Downloaded, k.HolderKey, k.DownloadedAt = events.StateDownloaded, e.Holder, true, e.HolderKey, ev.Time
+	case events.KeyEdited:
 		k.Settings = e.Settings
 		_ = k.Settings.Policy.Validate()
-	case KeyRevoked:
-		k.State = StateRevoked
-	case KeyReset:
-		k.State = StateReset
-	case DeactivationRequested:
-		k.State = StateDeactivationPending
-	case DeactivationConfirmed:
-		k.State = StateDeactivated
-	case KeyDeleted:
-		k.State = StateDeleted
-	case UnlockAttempted:
+	case events.KeyRevoked:
+		k.State = events.StateRevoked
+	case events.KeyReset:
+		k.State = events.StateReset
+	case events.DeactivationRequested:
+		k.State = events.StateDeactivationPending
+	case events.DeactivationConfirmed:
+		k.State = events.StateDeactivated
+	case events.KeyDeleted:
+		k.State = events.StateDeleted
+	case events.UnlockAttempted:
 		k.Uses = e.Uses
-	case OfflineUnlocksCounted:
+	case events.OfflineUnlocksCounted:
 		k.Uses = e.Uses
 	}
 }

@@ -5,15 +5,16 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/events"
 )
 
 // Unlock is an online unlock attempt with a key (granted or denied, it is
 // recorded with its reason, door and source: H1).
 type Unlock struct {
 	ID      uuid.UUID
-	Key, By string // By: the account (or device) presenting the key
-	Door    Door   // default DoorMain
-	Source  string // e.g. "app", "keypad", "intercom"; default "app"
+	Key, By string      // By: the account (or device) presenting the key
+	Door    events.Door // default DoorMain
+	Source  string      // e.g. "app", "keypad", "intercom"; default "app"
 }
 
 // UnlockResult is the decision.
@@ -24,35 +25,18 @@ type UnlockResult struct {
 	Uses    uint32 // granted uses so far, this one included
 }
 
-// Denial reasons recorded in UnlockAttempted. Persisted: never change a value.
-const (
-	ReasonNotHolder     = "not_holder"
-	ReasonNotDownloaded = "not_downloaded"
-	ReasonRevoked       = "revoked"
-	ReasonReset         = "reset"
-	ReasonDeactivated   = "deactivated"
-	ReasonDeleted       = "deleted"
-	ReasonDoor          = "door_not_permitted"
-	ReasonLockBlackout  = "lock_blackout"
-	// ReasonUsesAtLock refuses an online unlock of a use-limited key that
-	// holds an offline credential: the lock counts its uses (uploaded in its
-	// audit), and counting them in two places could grant more than the limit.
-	ReasonUsesAtLock = "uses_at_lock"
-	// Schedule reasons come from the policy: see policyReason.
-)
-
-func stateReason(s State) string {
+func stateReason(s events.State) string {
 	switch s {
-	case StateCreated, StateSharing:
-		return ReasonNotDownloaded
-	case StateRevoked:
-		return ReasonRevoked
-	case StateReset:
-		return ReasonReset
-	case StateDeactivationPending, StateDeactivated:
-		return ReasonDeactivated
-	case StateDeleted:
-		return ReasonDeleted
+	case events.StateCreated, events.StateSharing:
+		return events.ReasonNotDownloaded
+	case events.StateRevoked:
+		return events.ReasonRevoked
+	case events.StateReset:
+		return events.ReasonReset
+	case events.StateDeactivationPending, events.StateDeactivated:
+		return events.ReasonDeactivated
+	case events.StateDeleted:
+		return events.ReasonDeleted
 	}
 	return fmt.Sprintf("state_%d", s)
 }
@@ -62,7 +46,7 @@ func holderOf(k *KeyState) string {
 	if k.Downloaded {
 		return k.Holder
 	}
-	if k.Method == ShareToID {
+	if k.Method == events.ShareToID {
 		return k.Recipient
 	}
 	return ""
@@ -74,7 +58,7 @@ func holderOf(k *KeyState) string {
 // single-use key exactly one is granted. Only an unknown key is an error.
 func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 	if c.Door == 0 {
-		c.Door = DoorMain
+		c.Door = events.DoorMain
 	}
 	if c.Source == "" {
 		c.Source = "app"
@@ -82,7 +66,7 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkText("source", c.Source, MaxNameLen)); err != nil {
 		return UnlockResult{}, err
 	}
-	if c.Door != DoorMain && c.Door != DoorInner {
+	if c.Door != events.DoorMain && c.Door != events.DoorInner {
 		return UnlockResult{}, invalid("door", "%v: want the main or the inner door", c.Door)
 	}
 	evs, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
@@ -90,23 +74,23 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 		if err != nil {
 			return err
 		}
-		if k.State == StateNone {
+		if k.State == events.StateNone {
 			return &NotFoundError{What: "key", ID: c.Key}
 		}
 		l, err := t.lockView(k.Lock)
 		if err != nil {
 			return err
 		}
-		ev := UnlockAttempted{Key: c.Key, Lock: k.Lock, By: c.By, Door: c.Door, Source: c.Source, Uses: k.Uses}
+		ev := events.UnlockAttempted{Key: c.Key, Lock: k.Lock, By: c.By, Door: c.Door, Source: c.Source, Uses: k.Uses}
 		switch {
 		case c.By != holderOf(k):
-			ev.Reason = ReasonNotHolder
-		case !Allows(k.Kind, k.State, ActUnlock):
+			ev.Reason = events.ReasonNotHolder
+		case !Allows(k.Kind, k.State, events.ActUnlock):
 			ev.Reason = stateReason(k.State)
 		case k.Settings.Doors&c.Door == 0:
-			ev.Reason = ReasonDoor
+			ev.Reason = events.ReasonDoor
 		case k.Settings.Policy.Uses.Limited && s.credentialed(k):
-			ev.Reason = ReasonUsesAtLock
+			ev.Reason = events.ReasonUsesAtLock
 		default:
 			ev.Reason = decideSchedule(k.Settings.Policy, l, t.now, k.Uses)
 		}
@@ -120,7 +104,7 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 	if err != nil {
 		return UnlockResult{}, err
 	}
-	u, _ := firstOf[UnlockAttempted](evs)
+	u, _ := firstOf[events.UnlockAttempted](evs)
 	return UnlockResult{Key: u.Key, Granted: u.Granted, Reason: u.Reason, Uses: u.Uses}, nil
 }
 

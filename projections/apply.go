@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -167,35 +167,35 @@ func (b *batch) apply(ev *ledger.Event) error {
 	h := &b.h
 	describe(ev, h)
 	switch e := ev.Data.(type) {
-	case commands.AccountRegistered:
-	case commands.ContactAdded:
+	case events.AccountRegistered:
+	case events.ContactAdded:
 		if err := b.set(rowKey("contact", e.Account, e.Contact), Contact{Account: e.Contact, Name: e.Name, Email: e.Email}); err != nil {
 			return err
 		}
-	case commands.ContactDeleted:
+	case events.ContactDeleted:
 		b.sb.Delete(rowKey("contact", e.Account, e.Contact))
-	case commands.LockRegistered:
+	case events.LockRegistered:
 		b.locks[e.Lock] = &LockRow{Lock: e.Lock, Owner: e.Owner, Name: e.Name, Zone: e.Zone, Slots: e.Slots, Doors: e.Doors}
 		for s := 1; s <= e.Slots; s++ {
 			if err := b.set(rowKey("slot", e.Lock, u32(uint32(s))), SlotRow{}); err != nil {
 				return err
 			}
 		}
-	case commands.LockBlackoutsSet:
+	case events.LockBlackoutsSet:
 		l, err := b.lock(e.Lock)
 		if err != nil || l == nil {
 			return err
 		}
 		l.Blackouts = e.Blackouts
-	case commands.SlotAssigned:
+	case events.SlotAssigned:
 		return b.set(rowKey("slot", e.Lock, u32(uint32(e.Slot))), SlotRow{Key: e.Key, Generation: e.Generation})
-	case commands.SlotReleased:
+	case events.SlotReleased:
 		return b.set(rowKey("slot", e.Lock, u32(uint32(e.Slot))), SlotRow{Generation: e.Generation})
-	case commands.PINClaimed, commands.PINReleased:
+	case events.PINClaimed, events.PINReleased:
 		return nil // no read model; never in history (hashes are not for display)
-	case commands.KeyCreated:
+	case events.KeyCreated:
 		r := &KeyRow{Key: e.Key, Lock: e.Lock, Owner: e.Owner, Kind: e.Kind, Credential: e.Credential,
-			Settings: e.Settings, State: commands.StateCreated, Slot: e.Slot, Generation: e.Generation,
+			Settings: e.Settings, State: events.StateCreated, Slot: e.Slot, Generation: e.Generation,
 			Created: ev.Time, Updated: ev.Time, SettingsAt: ev.Position}
 		if l, err := b.lock(e.Lock); err != nil {
 			return err
@@ -203,48 +203,48 @@ func (b *batch) apply(ev *ledger.Event) error {
 			r.LockName, r.Zone = l.Name, l.Zone
 		}
 		if e.Holder != "" {
-			r.State, r.Method, r.Recipient = commands.StateSharing, commands.ShareToID, e.Holder
+			r.State, r.Method, r.Recipient = events.StateSharing, events.ShareToID, e.Holder
 			b.sb.Set(rowKey("hk", e.Holder, e.Key), nil)
 		}
 		b.keys[e.Key], b.full[e.Key] = r, true
 		b.sb.Set(rowKey("lk", e.Lock, e.Key), nil)
 		switch e.Kind {
-		case commands.KindDigital:
+		case events.KindDigital:
 			b.sb.Set(rowKey("dk", e.Owner, e.Key), nil)
 		default:
 			b.sb.Set(rowKey("ok", e.Owner, e.Key), nil)
 		}
-	case commands.KeyShared:
+	case events.KeyShared:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
-			r.State, r.Method, r.Recipient = commands.StateSharing, e.Method, e.Account
+			r.State, r.Method, r.Recipient = events.StateSharing, e.Method, e.Account
 			if e.Account != "" {
 				b.sb.Set(rowKey("hk", e.Account, e.Key), nil)
 			}
 		})
-	case commands.KeyDownloaded:
+	case events.KeyDownloaded:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
-			r.State, r.Holder, r.Downloaded = commands.StateDownloaded, e.Holder, true
+			r.State, r.Holder, r.Downloaded = events.StateDownloaded, e.Holder, true
 			b.sb.Set(rowKey("hk", e.Holder, e.Key), nil)
 		})
-	case commands.KeyEdited:
+	case events.KeyEdited:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.Settings, r.SettingsAt = e.Settings, ev.Position })
-	case commands.KeyRevoked:
-		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = commands.StateRevoked })
-	case commands.KeyReset:
-		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = commands.StateReset })
-	case commands.DeactivationRequested:
+	case events.KeyRevoked:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = events.StateRevoked })
+	case events.KeyReset:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = events.StateReset })
+	case events.DeactivationRequested:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
-			r.State = commands.StateDeactivationPending
+			r.State = events.StateDeactivationPending
 			b.sb.Set(rowKey("pd", e.Lock, e.Key), nil)
 		})
-	case commands.DeactivationConfirmed:
+	case events.DeactivationConfirmed:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
-			r.State = commands.StateDeactivated
+			r.State = events.StateDeactivated
 			b.sb.Delete(rowKey("pd", e.Lock, e.Key))
 		})
-	case commands.KeyDeleted:
+	case events.KeyDeleted:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
-			r.State = commands.StateDeleted
+			r.State = events.StateDeleted
 			b.sb.Delete(rowKey("lk", r.Lock, r.Key))
 			b.sb.Delete(rowKey("ok", r.Owner, r.Key))
 			b.sb.Delete(rowKey("dk", r.Owner, r.Key))
@@ -254,7 +254,7 @@ func (b *batch) apply(ev *ledger.Event) error {
 				}
 			}
 		})
-	case commands.UnlockAttempted:
+	case events.UnlockAttempted:
 		r, err := b.key(e.Key)
 		if err != nil {
 			return err
@@ -263,12 +263,12 @@ func (b *batch) apply(ev *ledger.Event) error {
 			r.Uses = e.Uses // the status row alone records it
 		}
 		return b.history(h)
-	case commands.NotificationQueued:
+	case events.NotificationQueued:
 		n := Notification{ID: ev.ID, Position: ev.Position, Time: ev.Time, NotificationQueued: e}
 		b.sb.Set(rowKey("obi", string(ev.ID[:])), []byte(u64(ev.Position)))
 		b.obi[ev.ID] = ev.Position
 		return b.set(rowKey("ob", u64(ev.Position)), n)
-	case commands.NotificationAcked:
+	case events.NotificationAcked:
 		k := rowKey("obi", string(e.Notification[:]))
 		if pos, ok := b.obi[e.Notification]; ok {
 			delete(b.obi, e.Notification)

@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/vmihailenco/msgpack/v5"
@@ -61,7 +62,7 @@ func TestCrashBeforeProjectionSync(t *testing.T) {
 	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		t.Fatal(err)
 	}
 	base := vfs.NewCrashableMem()
@@ -82,9 +83,9 @@ func TestCrashBeforeProjectionSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.setup()
-	_, err = e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: commands.KindIntercom})
+	_, err = e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
 	e.must(err)
-	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
 	e.must(err)
 	synced := p.Applied()
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -17,7 +18,7 @@ func ExampleProjections_KeyStatus() {
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	reg := ledger.NewRegistry()
-	_ = commands.Register(reg)
+	_ = events.Register(reg)
 	l, _ := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg, Clock: clock})
 	defer l.Close()
 	proj, _ := projections.Open(l, nil)
@@ -28,11 +29,11 @@ func ExampleProjections_KeyStatus() {
 	_ = svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: "bill", Name: "Bill", Email: "bill@example.com"})
 	_ = svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: "ann", Name: "Ann", Email: "ann@example.com"})
 	_ = svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 2})
-	_, _ = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "k1", Lock: "front", By: "bill", Kind: commands.KindShare})
-	_, _ = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "k2", Lock: "front", By: "bill", Kind: commands.KindShare})
-	_, _ = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "k1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	_, _ = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "k1", Lock: "front", By: "bill", Kind: events.KindShare})
+	_, _ = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "k2", Lock: "front", By: "bill", Kind: events.KindShare})
+	_, _ = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "k1", By: "bill", Method: events.ShareToID, Account: "ann"})
 	_, _ = svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "k1", By: "ann"})
-	_, _ = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "k2", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	_, _ = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "k2", By: "bill", Method: events.ShareToID, Account: "ann"})
 	fmt.Println(svc.RevokeKey(ctx, commands.KeyCommand{ID: id(), Key: "k2", By: "bill"})) // before download: allowed
 
 	keys, _ := proj.KeyList(ctx, "front", now)

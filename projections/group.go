@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 )
 
@@ -31,15 +31,15 @@ func init() {
 	describers = append(describers, describeGroup)
 	appliers = append(appliers, func(b *batch, ev *ledger.Event) (bool, error) {
 		switch e := ev.Data.(type) {
-		case commands.NetworkManagementOn:
+		case events.NetworkManagementOn:
 			b.sb.Set(rowKey("net", e.Lock), binary.BigEndian.AppendUint64(nil, uint64(e.Until.UnixNano())))
-		case commands.NetworkManagementOff:
+		case events.NetworkManagementOff:
 			b.sb.Delete(rowKey("net", e.Lock))
-		case commands.InvitationAccepted:
+		case events.InvitationAccepted:
 			if err := b.member(e.Key, e.Account, true); err != nil {
 				return true, err
 			}
-		case commands.MemberRemoved:
+		case events.MemberRemoved:
 			if err := b.member(e.Key, e.Account, false); err != nil {
 				return true, err
 			}
@@ -57,33 +57,33 @@ func init() {
 func describeGroup(ev *ledger.Event, h *HistoryEntry) bool {
 	h.Position, h.Time, h.Type = ev.Position, ev.Time, ev.Type
 	switch e := ev.Data.(type) {
-	case commands.NetworkManagementOn:
+	case events.NetworkManagementOn:
 		h.Lock, h.Account = e.Lock, e.By
-	case commands.NetworkManagementOff:
+	case events.NetworkManagementOff:
 		h.Lock, h.Account, h.Reason = e.Lock, e.By, e.Reason
-	case commands.MemberInvited:
+	case events.MemberInvited:
 		h.Lock, h.Key, h.Account, h.Subject = e.Lock, e.Key, e.By, e.Account
-	case commands.InvitationAccepted:
+	case events.InvitationAccepted:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.Account
-	case commands.InvitationDeclined:
+	case events.InvitationDeclined:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.Account
-	case commands.InvitationWithdrawn:
+	case events.InvitationWithdrawn:
 		h.Lock, h.Key, h.Account, h.Subject = e.Lock, e.Key, e.By, e.Account
-	case commands.InvitationExpired:
+	case events.InvitationExpired:
 		h.Lock, h.Key, h.Subject = e.Lock, e.Key, e.Account
-	case commands.MemberPermissionsSet:
+	case events.MemberPermissionsSet:
 		h.Lock, h.Account, h.Subject = e.Lock, e.By, e.Account
-	case commands.MemberRemoved:
+	case events.MemberRemoved:
 		h.Lock, h.Key, h.Account, h.Subject = e.Lock, e.Key, e.By, e.Account
-	case commands.MemberPasswordSet:
+	case events.MemberPasswordSet:
 		if e.Rehash {
 			return false // an upgrade of the stored hash, not an action
 		}
 		h.Lock, h.Account = e.Lock, e.Account
-	case commands.PasswordRejected:
-		h.Lock, h.Account, h.Reason = e.Lock, e.Account, commands.ReasonWrongPassword
+	case events.PasswordRejected:
+		h.Lock, h.Account, h.Reason = e.Lock, e.Account, events.ReasonWrongPassword
 		if !e.LockedUntil.IsZero() {
-			h.Reason = commands.ReasonLockedOut
+			h.Reason = events.ReasonLockedOut
 		}
 	default:
 		// OnlineKeyAdded, OnlineKeyEdited, OnlineKeyRemoved: their KeyCreated,

@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
@@ -22,7 +23,7 @@ func TestGroupHistory(t *testing.T) {
 	now := time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		t.Fatal(err)
 	}
 	l, err := ledger.Open("db", &ledger.Options{FS: vfs.NewMem(), Registry: reg, Clock: clock})
@@ -63,7 +64,7 @@ func TestGroupHistory(t *testing.T) {
 	must(svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "garage", Owner: "bill", Name: "Garage", Zone: "Europe/Berlin"}))
 	_, err = svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: id(), Lock: "garage", By: "bill", MasterCode: secret.FromString("MASTER-9"), Duration: time.Hour})
 	must(err)
-	must(svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "k", Lock: "garage", By: "bill", Settings: commands.Settings{Name: "k"}}))
+	must(svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "k", Lock: "garage", By: "bill", Settings: events.Settings{Name: "k"}}))
 	must(svc.InviteMember(ctx, commands.InviteMember{ID: id(), Lock: "garage", Key: "k", Account: "ann", By: "bill"}))
 	must(svc.InviteMember(ctx, commands.InviteMember{ID: id(), Lock: "garage", Key: "k", Account: "bob", By: "bill"}))
 	must(svc.AcceptInvitation(ctx, commands.AcceptInvitation{ID: id(), Lock: "garage", Account: "ann", Password: secret.FromString("ann-password")}))

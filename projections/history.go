@@ -1,7 +1,7 @@
 package projections
 
 import (
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 )
 
@@ -12,35 +12,35 @@ import (
 func describe(ev *ledger.Event, h *HistoryEntry) bool {
 	h.Position, h.Time, h.Type = ev.Position, ev.Time, ev.Type
 	switch e := ev.Data.(type) {
-	case commands.AccountRegistered:
+	case events.AccountRegistered:
 		h.Account = e.Account
-	case commands.ContactAdded:
+	case events.ContactAdded:
 		h.Account, h.Subject = e.Account, e.Contact
-	case commands.ContactDeleted:
+	case events.ContactDeleted:
 		h.Account, h.Subject = e.Account, e.Contact
-	case commands.LockRegistered:
+	case events.LockRegistered:
 		h.Lock, h.Account = e.Lock, e.Owner
-	case commands.LockBlackoutsSet:
+	case events.LockBlackoutsSet:
 		h.Lock, h.Account = e.Lock, e.By
-	case commands.KeyCreated:
+	case events.KeyCreated:
 		h.Lock, h.Key, h.Account, h.Subject = e.Lock, e.Key, e.Owner, e.Holder
-	case commands.KeyShared:
+	case events.KeyShared:
 		h.Lock, h.Key, h.Account, h.Subject = e.Lock, e.Key, e.Owner, e.Account
-	case commands.KeyDownloaded:
+	case events.KeyDownloaded:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.Holder
-	case commands.KeyEdited:
+	case events.KeyEdited:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
-	case commands.KeyRevoked:
+	case events.KeyRevoked:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
-	case commands.KeyReset:
+	case events.KeyReset:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
-	case commands.DeactivationRequested:
+	case events.DeactivationRequested:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
-	case commands.DeactivationConfirmed:
+	case events.DeactivationConfirmed:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
-	case commands.KeyDeleted:
+	case events.KeyDeleted:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
-	case commands.UnlockAttempted:
+	case events.UnlockAttempted:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
 		h.Door, h.Source, h.Granted, h.Reason = e.Door, e.Source, e.Granted, e.Reason
 	default:

@@ -3,7 +3,7 @@ package projections
 import (
 	"fmt"
 
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 )
@@ -38,7 +38,7 @@ func init() {
 
 func applyAudit(b *batch, ev *ledger.Event) (bool, error) {
 	switch e := ev.Data.(type) {
-	case commands.OfflineUnlocksCounted:
+	case events.OfflineUnlocksCounted:
 		r, err := b.key(e.Key)
 		if err != nil {
 			return true, err
@@ -47,9 +47,9 @@ func applyAudit(b *batch, ev *ledger.Event) (bool, error) {
 			r.Uses = e.Uses // the status row alone records it
 		}
 		return true, nil
-	case commands.AdminIssued, commands.AdminApplied:
+	case events.AdminIssued, events.AdminApplied:
 		return true, nil
-	case commands.AuditRecorded, commands.AuditGap:
+	case events.AuditRecorded, events.AuditGap:
 		h := &HistoryEntry{}
 		describeAudit(ev, h)
 		if h.Key != "" {
@@ -68,7 +68,7 @@ func applyAudit(b *batch, ev *ledger.Event) (bool, error) {
 
 func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 	switch e := ev.Data.(type) {
-	case commands.AuditRecorded:
+	case events.AuditRecorded:
 		h.Position, h.Type, h.Uploaded = ev.Position, ev.Type, ev.Time
 		h.Time = e.LockTime
 		if h.Time.IsZero() {
@@ -85,7 +85,7 @@ func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 		default:
 			h.Admin = fmt.Sprintf("%v seq %d", e.AdminType, e.Value)
 		}
-	case commands.AuditGap:
+	case events.AuditGap:
 		h.Position, h.Time, h.Type = ev.Position, ev.Time, ev.Type
 		h.Lock, h.Account, h.Reason = e.Lock, e.By, ReasonAuditGap
 	default:

@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
@@ -30,7 +31,7 @@ func newOnlineEnv(t *testing.T) *onlineEnv {
 	e := &onlineEnv{t: t, ctx: context.Background(), now: time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)} // a Tuesday
 	clock := func() time.Time { return e.now }
 	reg := ledger.NewRegistry()
-	e.must(commands.Register(reg))
+	e.must(events.Register(reg))
 	var err error
 	e.l, err = ledger.Open("db", &ledger.Options{FS: vfs.NewMem(), Registry: reg, Clock: clock})
 	e.must(err)
@@ -83,7 +84,7 @@ func (e *onlineEnv) member(key, account string) {
 func TestOnlineKeyStatusNetworkOff(t *testing.T) {
 	e := newOnlineEnv(t)
 	e.networkOn(time.Hour) // until 10:00
-	e.must(e.svc.CreateOnlineKey(e.ctx, commands.CreateOnlineKey{ID: e.id(), Key: "k", Lock: "garage", By: "bill", Settings: commands.Settings{Name: "k"}}))
+	e.must(e.svc.CreateOnlineKey(e.ctx, commands.CreateOnlineKey{ID: e.id(), Key: "k", Lock: "garage", By: "bill", Settings: events.Settings{Name: "k"}}))
 	e.member("k", "ann")
 	check := func(name string, at time.Time, wantOff bool) {
 		t.Helper()
@@ -102,7 +103,7 @@ func TestOnlineKeyStatusNetworkOff(t *testing.T) {
 		}
 		r, err := e.svc.UnlockOnline(e.ctx, commands.UnlockOnline{ID: e.id(), Key: "k", By: "ann", Password: secret.FromString("ann-password")})
 		e.must(err)
-		if r.Granted == wantOff || (wantOff && r.Reason != commands.ReasonNetworkOff) {
+		if r.Granted == wantOff || (wantOff && r.Reason != events.ReasonNetworkOff) {
 			t.Fatalf("%s: UnlockOnline %+v, but status says NetworkOff=%v", name, r, wantOff)
 		}
 	}
@@ -140,7 +141,7 @@ func TestHolderKeysOnlineMembers(t *testing.T) {
 	e := newOnlineEnv(t)
 	e.networkOn(time.Hour)
 	for _, k := range []string{"k1", "k2"} {
-		e.must(e.svc.CreateOnlineKey(e.ctx, commands.CreateOnlineKey{ID: e.id(), Key: k, Lock: "garage", By: "bill", Settings: commands.Settings{Name: k}}))
+		e.must(e.svc.CreateOnlineKey(e.ctx, commands.CreateOnlineKey{ID: e.id(), Key: k, Lock: "garage", By: "bill", Settings: events.Settings{Name: k}}))
 	}
 	e.member("k1", "ann")
 	e.member("k2", "cid")

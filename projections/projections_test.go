@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -30,7 +31,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		t.Fatal(err)
 	}
 	l, err := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg, Clock: func() time.Time { return e.now }})
@@ -89,22 +90,22 @@ func TestListsAndRebuild(t *testing.T) {
 	e := newEnv(t)
 	e.setup()
 	mk := func(key, lock string) {
-		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: lock, By: "bill", Kind: commands.KindShare, Settings: commands.Settings{Name: key}})
+		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: lock, By: "bill", Kind: events.KindShare, Settings: events.Settings{Name: key}})
 		e.must(err)
 	}
 	mk("f1", "front")
 	mk("f2", "front")
 	mk("g1", "garage")
-	_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "f1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "f1", By: "bill", Method: events.ShareToID, Account: "ann"})
 	e.must(err)
 	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "f1", By: "ann"})
 	e.must(err)
-	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "g1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "g1", By: "bill", Method: events.ShareToID, Account: "ann"})
 	e.must(err)
 
 	front, err := e.proj.KeyList(bg, "front", e.now)
 	e.must(err)
-	if len(front) != 2 || front[0].Key != "f1" || front[0].Status.Sharing != commands.Shared || front[1].Status.Sharing != commands.NotShared {
+	if len(front) != 2 || front[0].Key != "f1" || front[0].Status.Sharing != events.Shared || front[1].Status.Sharing != events.NotShared {
 		t.Fatalf("front key list %+v", front)
 	}
 	all, err := e.proj.ShareKeyList(bg, "bill", e.now)
@@ -114,7 +115,7 @@ func TestListsAndRebuild(t *testing.T) {
 	}
 	mine, err := e.proj.HolderKeys(bg, "ann", e.now)
 	e.must(err)
-	if len(mine) != 2 || mine[0].Key != "f1" || mine[1].Key != "g1" || mine[1].Status.Sharing != commands.InSharing {
+	if len(mine) != 2 || mine[0].Key != "f1" || mine[1].Key != "g1" || mine[1].Status.Sharing != events.InSharing {
 		t.Fatalf("ann's keys %+v", mine)
 	}
 	if r, _ := e.proj.Key(bg, "f1"); r.LockName != "Front" || r.Holder != "ann" || !r.Downloaded {
@@ -144,18 +145,18 @@ func TestListsAndRebuild(t *testing.T) {
 func TestHistoryPagination(t *testing.T) {
 	e := newEnv(t)
 	e.setup()
-	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: commands.KindIntercom})
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
 	e.must(err)
-	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
 	e.must(err)
 	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
 	e.must(err)
 	start := e.now
 	for i := range 25 { // one unlock every 6 hours over about a week
 		e.now = start.Add(time.Duration(i) * 6 * time.Hour)
-		door := commands.DoorMain
+		door := events.DoorMain
 		if i%5 == 4 {
-			door = commands.DoorInner // not permitted: denied, still history
+			door = events.DoorInner // not permitted: denied, still history
 		}
 		_, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann", Door: door, Source: "intercom"})
 		e.must(err)
@@ -184,7 +185,7 @@ func TestHistoryPagination(t *testing.T) {
 		if h.Type != "key.unlock_attempted" || h.Account != "ann" || h.Source != "intercom" {
 			t.Fatalf("entry %+v", h)
 		}
-		if wantDenied := (i+4)%5 == 4; h.Granted == wantDenied || (wantDenied && h.Reason != commands.ReasonDoor) {
+		if wantDenied := (i+4)%5 == 4; h.Granted == wantDenied || (wantDenied && h.Reason != events.ReasonDoor) {
 			t.Fatalf("entry %d granted=%v reason=%q", i, h.Granted, h.Reason)
 		}
 	}
@@ -213,14 +214,14 @@ func TestHistoryPagination(t *testing.T) {
 func TestCatchUpAfterRestart(t *testing.T) {
 	e := newEnv(t)
 	e.setup()
-	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: commands.KindIntercom})
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
 	e.must(err)
 	e.must(e.proj.Close())
 	// Commands without read models meanwhile (another process, or a crash
 	// before the projections applied them).
 	bare, err := commands.New(e.l, &commands.Options{Clock: func() time.Time { return e.now }})
 	e.must(err)
-	_, err = bare.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	_, err = bare.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
 	e.must(err)
 	_, err = bare.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
 	e.must(err)
@@ -259,9 +260,9 @@ func TestCatchUpAfterRestart(t *testing.T) {
 func TestRebuildDuringCommands(t *testing.T) {
 	e := newEnv(t)
 	e.setup()
-	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: commands.KindIntercom})
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
 	e.must(err)
-	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
 	e.must(err)
 	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
 	e.must(err)
@@ -304,7 +305,7 @@ func TestRebuildDuringCommands(t *testing.T) {
 func TestCorruptRows(t *testing.T) {
 	e := newEnv(t)
 	e.setup()
-	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: commands.KindShare})
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindShare})
 	e.must(err)
 	var sb ledger.StateBatch
 	sb.Set([]byte("p/st/i1"), []byte{1, 2})
@@ -325,7 +326,7 @@ func TestCorruptRows(t *testing.T) {
 		t.Fatalf("slots: %v", err)
 	}
 	e.must(e.proj.Rebuild(bg))
-	if st, err := e.proj.KeyStatus(bg, "i1", e.now); err != nil || st.State != commands.StateCreated {
+	if st, err := e.proj.KeyStatus(bg, "i1", e.now); err != nil || st.State != events.StateCreated {
 		t.Fatalf("after rebuild: %+v %v", st, err)
 	}
 }
@@ -383,9 +384,9 @@ func TestCompareRebuild(t *testing.T) {
 	e := newEnv(t)
 	e.setup()
 	for i, k := range []string{"a", "b", "c"} {
-		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: k, Lock: "front", By: "bill", Kind: commands.KindIntercom})
+		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: k, Lock: "front", By: "bill", Kind: events.KindIntercom})
 		e.must(err)
-		_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: k, By: "bill", Method: commands.ShareToID, Account: "ann"})
+		_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: k, By: "bill", Method: events.ShareToID, Account: "ann"})
 		e.must(err)
 		_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: k, By: "ann"})
 		e.must(err)

@@ -11,17 +11,17 @@ import (
 	"slices"
 	"time"
 
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
 // ErrNotFound means no row exists for the ID asked about (a key, or a lock
-// for the per-lock queries). It wraps commands.ErrNotFound, so
-// errors.Is(err, commands.ErrNotFound) matches a missing ID whichever
+// for the per-lock queries). It wraps events.ErrNotFound, so
+// errors.Is(err, events.ErrNotFound) matches a missing ID whichever
 // package reported it; errors.Is(err, ErrNotFound) matches only the read
 // side's. The typed error is *NotFoundError.
-var ErrNotFound error = &sentinel{"projections: not found", commands.ErrNotFound}
+var ErrNotFound error = &sentinel{"projections: not found", events.ErrNotFound}
 
 // sentinel is a sentinel error that wraps another package's.
 type sentinel struct {
@@ -43,7 +43,7 @@ func (e *NotFoundError) Error() string {
 }
 
 // Unwrap makes errors.Is(err, ErrNotFound) and errors.Is(err,
-// commands.ErrNotFound) true.
+// events.ErrNotFound) true.
 func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 
 // ErrInvalid means a query broke a documented rule.
@@ -205,11 +205,11 @@ func (p *Projections) Slots(ctx context.Context, lock string) ([]SlotView, error
 			}
 			if r != nil {
 				switch r.State {
-				case commands.StateSharing:
+				case events.StateSharing:
 					v.State = SlotSharing
-				case commands.StateDownloaded:
+				case events.StateDownloaded:
 					v.State = SlotShared
-				case commands.StateDeactivationPending:
+				case events.StateDeactivationPending:
 					v.State = SlotDeactivationPending
 				}
 			}

@@ -5,7 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/policy"
 )
 
 // Row keys. Persisted layout of the read models (rebuildable, so changing it
@@ -52,11 +53,11 @@ func u64(v uint64) string { return string(binary.BigEndian.AppendUint64(nil, v))
 // KeyRow is everything the lists show about a key.
 type KeyRow struct {
 	Key, Lock, LockName, Zone, Owner string
-	Kind                             commands.Kind
-	Credential                       commands.Credential
-	Settings                         commands.Settings
-	State                            commands.State
-	Method                           commands.ShareMethod
+	Kind                             events.Kind
+	Credential                       events.Credential
+	Settings                         events.Settings
+	State                            events.State
+	Method                           events.ShareMethod
 	Recipient, Holder                string
 	Members                          []string `msgpack:",omitempty"` // online keys: accounts that accepted an invitation, in order
 	Downloaded                       bool
@@ -68,16 +69,16 @@ type KeyRow struct {
 }
 
 // Sharing is the sharing state users see.
-func (r *KeyRow) Sharing() commands.Sharing {
-	return commands.SharingOf(r.State, r.Method != 0, r.Downloaded)
+func (r *KeyRow) Sharing() events.Sharing {
+	return events.SharingOf(r.State, r.Method != 0, r.Downloaded)
 }
 
 // LockRow is a registered lock.
 type LockRow struct {
 	Lock, Owner, Name, Zone string
 	Slots                   int
-	Doors                   commands.Doors
-	Blackouts               []commands.Blackout
+	Doors                   events.Doors
+	Blackouts               []policy.Blackout
 }
 
 // SlotRow is the occupant of a slot (Key "" = free) and its generation.
@@ -100,7 +101,7 @@ type HistoryEntry struct {
 	Key      string
 	Account  string // who acted (an offline record of a verified credential: its holder)
 	Subject  string // who it concerns (recipient, holder, contact), if anyone
-	Door     commands.Doors
+	Door     events.Doors
 	Source   string
 	Granted  bool
 	Reason   string
@@ -121,5 +122,5 @@ type Notification struct {
 	ID       uuid.UUID // the event ID; pass it to commands.Service.AckNotification
 	Position uint64
 	Time     time.Time
-	commands.NotificationQueued
+	events.NotificationQueued
 }

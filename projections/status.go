@@ -8,8 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/policy"
 )
 
 // Status is a key's status at an instant (K8).
@@ -29,8 +30,8 @@ const (
 // (lock-wide blackouts apply to online decisions, not to this status).
 type KeyStatus struct {
 	Status   Status
-	State    commands.State
-	Sharing  commands.Sharing
+	State    events.State
+	Sharing  events.Sharing
 	InWindow bool
 	NextOpen time.Time // zero: never again, or not applicable (revoked, deleted, NetworkOff)
 	Uses     uint32
@@ -59,7 +60,7 @@ func appendStatusRow(dst []byte, r *KeyRow) []byte {
 // memory so a status query reads one row.
 type schedule struct {
 	at     uint64
-	policy commands.Policy
+	policy policy.Policy
 	online string // the lock of an online key; "" for other kinds
 }
 
@@ -90,7 +91,7 @@ func (p *Projections) KeyStatus(ctx context.Context, key string, at time.Time) (
 	if len(v) != statusRowLen || v[0] != 1 {
 		return st, fmt.Errorf("%w: status row of key %q", ErrCorrupt, key)
 	}
-	st.State, st.Sharing = commands.State(v[1]), commands.Sharing(v[2])
+	st.State, st.Sharing = events.State(v[1]), events.Sharing(v[2])
 	st.Uses = binary.BigEndian.Uint32(v[3:])
 	if done := terminalStatus(&st); done {
 		return st, nil
@@ -122,7 +123,7 @@ func (p *Projections) scheduleOf(ctx context.Context, key string, at uint64) (*s
 		return nil, err
 	}
 	sc = &schedule{at: r.SettingsAt, policy: r.Settings.Policy}
-	if r.Kind == commands.KindOnline {
+	if r.Kind == events.KindOnline {
 		sc.online = r.Lock
 	}
 	_ = sc.policy.Validate() // caches the zone; an invalid policy fails closed
@@ -140,10 +141,10 @@ func (p *Projections) scheduleOf(ctx context.Context, key string, at uint64) (*s
 // terminalStatus sets the status of revoked and deleted keys.
 func terminalStatus(st *KeyStatus) bool {
 	switch st.State {
-	case commands.StateDeleted:
+	case events.StateDeleted:
 		st.Status = StatusDeleted
 		return true
-	case commands.StateRevoked, commands.StateReset, commands.StateDeactivationPending, commands.StateDeactivated:
+	case events.StateRevoked, events.StateReset, events.StateDeactivationPending, events.StateDeactivated:
 		st.Status = StatusRevoked
 		return true
 	}
@@ -160,7 +161,7 @@ func (p *Projections) statusOf(ctx context.Context, r *KeyRow, at time.Time, st 
 	pol := r.Settings.Policy
 	_ = pol.Validate()
 	evalStatus(st, &pol, at)
-	if r.Kind != commands.KindOnline {
+	if r.Kind != events.KindOnline {
 		return nil
 	}
 	on, ok := network[r.Lock]

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
@@ -96,7 +97,7 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 	now := t0
 	clock := func() time.Time { return now }
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		return err
 	}
 	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
@@ -161,25 +162,25 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 	}
 	must(svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 3}))
 	must(svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "garage", Owner: "bill", Name: "Garage", Zone: "UTC", Slots: 2}))
-	create := func(key, lock string, kind commands.Kind, name string, p commands.Policy, forAccount string) {
+	create := func(key, lock string, kind events.Kind, name string, p policy.Policy, forAccount string) {
 		must2(svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: key, Lock: lock, By: "bill", Kind: kind, For: forAccount,
-			Settings: commands.Settings{Name: name, Policy: p}}))
+			Settings: events.Settings{Name: name, Policy: p}}))
 	}
 	share := func(key, account string) {
-		must2(svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: key, By: "bill", Method: commands.ShareToID, Account: account}))
+		must2(svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: key, By: "bill", Method: events.ShareToID, Account: account}))
 	}
-	create("ann-week", "front", commands.KindShare, "Ann's week", commands.Policy{Start: t0, End: t0.AddDate(0, 0, 7), Uses: policy.UsesN(3)}, "")
+	create("ann-week", "front", events.KindShare, "Ann's week", policy.Policy{Start: t0, End: t0.AddDate(0, 0, 7), Uses: policy.UsesN(3)}, "")
 	share("ann-week", "ann")
-	create("guest-code", "front", commands.KindShare, "Guest", commands.Policy{}, "")
-	res, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest-code", By: "bill", Method: commands.ShareToCode})
+	create("guest-code", "front", events.KindShare, "Guest", policy.Policy{}, "")
+	res, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest-code", By: "bill", Method: events.ShareToCode})
 	must(err)
-	create("bob-later", "front", commands.KindShare, "Bob next month", commands.Policy{Start: t0.AddDate(0, 0, 30)}, "")
+	create("bob-later", "front", events.KindShare, "Bob next month", policy.Policy{Start: t0.AddDate(0, 0, 30)}, "")
 	share("bob-later", "bob")
-	create("once", "garage", commands.KindIntercom, "Parcel", commands.Policy{Uses: policy.SingleUse}, "")
+	create("once", "garage", events.KindIntercom, "Parcel", policy.Policy{Uses: policy.SingleUse}, "")
 	share("once", "ann")
-	create("revoked-one", "garage", commands.KindIntercom, "Old", commands.Policy{}, "")
+	create("revoked-one", "garage", events.KindIntercom, "Old", policy.Policy{}, "")
 	share("revoked-one", "bob")
-	create("bob-digital", "garage", commands.KindDigital, "Bob's app key", commands.Policy{End: t0.AddDate(0, 0, 2)}, "bob")
+	create("bob-digital", "garage", events.KindDigital, "Bob's app key", policy.Policy{End: t0.AddDate(0, 0, 2)}, "bob")
 
 	now = t0.Add(30 * time.Minute)
 	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "ann-week", By: "ann"}))
@@ -261,11 +262,11 @@ func pairedLock(ctx context.Context, svc *commands.Service, issuer *lockproto.Is
 	if err := lock.HandleAdmin(sync); err != nil {
 		return err
 	}
-	if _, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "ann-back", Lock: "back", By: "bill", Kind: commands.KindShare,
-		Settings: commands.Settings{Name: "Ann offline"}}); err != nil {
+	if _, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "ann-back", Lock: "back", By: "bill", Kind: events.KindShare,
+		Settings: events.Settings{Name: "Ann offline"}}); err != nil {
 		return err
 	}
-	if _, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "ann-back", By: "bill", Method: commands.ShareToID, Account: "ann"}); err != nil {
+	if _, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "ann-back", By: "bill", Method: events.ShareToID, Account: "ann"}); err != nil {
 		return err
 	}
 	hk, err := lockproto.GenerateHolderKey(rnd)

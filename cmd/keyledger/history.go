@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -215,7 +215,7 @@ func describeEntry(h projections.HistoryEntry) string {
 	if isUnlock(h) {
 		door := h.Door
 		if door == 0 {
-			door = commands.DoorMain
+			door = events.DoorMain
 		}
 		if h.Type == auditType {
 			w = "offline unlock"

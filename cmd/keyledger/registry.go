@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 )
 
@@ -13,7 +13,7 @@ import (
 // by a newer program) still reads back, with Data nil; the projections skip it.
 func newRegistry() (*ledger.Registry, error) {
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		return nil, fmt.Errorf("event catalogue: %w", err)
 	}
 	return reg, nil

@@ -26,7 +26,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -50,7 +52,7 @@ func run(ctx context.Context, w io.Writer) error {
 	now := time.Date(2026, 3, 6, 8, 0, 0, 0, berlin) // a Friday morning
 	clock := func() time.Time { return now }
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		return err
 	}
 	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
@@ -81,22 +83,22 @@ func run(ctx context.Context, w io.Writer) error {
 	day := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, berlin) }
 	keys := []struct {
 		key, desc, user string
-		cred            commands.Credential
-		role            commands.Role
+		cred            events.Credential
+		role            events.Role
 		from, to        time.Time
 	}{
-		{"dk-1", "technician, Friday business hours", "tech", commands.CredentialPIN, commands.RoleUser, day(6, 9), day(6, 17)},
-		{"dk-2", "admin, next week", "admin", commands.CredentialKeycard, commands.RoleAdmin, day(9, 0), day(14, 0)},
-		{"dk-3", "technician, this morning", "tech", commands.CredentialApp, commands.RoleUser, day(6, 7), day(6, 10)},
+		{"dk-1", "technician, Friday business hours", "tech", events.CredentialPIN, events.RoleUser, day(6, 9), day(6, 17)},
+		{"dk-2", "admin, next week", "admin", events.CredentialKeycard, events.RoleAdmin, day(9, 0), day(14, 0)},
+		{"dk-3", "technician, this morning", "tech", events.CredentialApp, events.RoleUser, day(6, 7), day(6, 10)},
 	}
 	for _, k := range keys {
-		res, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k.key, Lock: "office", By: "manager", Kind: commands.KindDigital,
-			For: k.user, Credential: k.cred, Email: k.cred == commands.CredentialPIN,
-			Settings: commands.Settings{Name: k.desc, Role: k.role, Policy: validity(k.from, k.to)}})
+		res, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k.key, Lock: "office", By: "manager", Kind: events.KindDigital,
+			For: k.user, Credential: k.cred, Email: k.cred == events.CredentialPIN,
+			Settings: events.Settings{Name: k.desc, Role: k.role, Policy: validity(k.from, k.to)}})
 		if err != nil {
 			return err
 		}
-		if res.PIN.IsZero() != (k.cred != commands.CredentialPIN) {
+		if res.PIN.IsZero() != (k.cred != events.CredentialPIN) {
 			return fmt.Errorf("created %s (%v): PIN generated = %v", k.key, k.cred, !res.PIN.IsZero())
 		}
 		fmt.Fprintf(w, "✓ created %s for %s (%v, ROLE-%v)", k.key, k.user, k.cred, k.role)
@@ -142,8 +144,8 @@ func run(ctx context.Context, w io.Writer) error {
 		reason  string // "" for granted
 	}{
 		{"dk-1", "tech", ""},
-		{"dk-2", "admin", commands.ReasonNotYetValid},
-		{"dk-3", "tech", commands.ReasonExpired},
+		{"dk-2", "admin", events.ReasonNotYetValid},
+		{"dk-3", "tech", events.ReasonExpired},
 	} {
 		r, err := svc.Unlock(ctx, commands.Unlock{ID: id(), Key: u.key, By: u.by, Source: "keypad"})
 		if err != nil {
@@ -188,4 +190,4 @@ func run(ctx context.Context, w io.Writer) error {
 }
 
 // validity is a key valid in [from, to) (the lock's zone is set by the library).
-func validity(from, to time.Time) commands.Policy { return commands.Policy{Start: from, End: to} }
+func validity(from, to time.Time) policy.Policy { return policy.Policy{Start: from, End: to} }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
@@ -49,7 +50,7 @@ func run(ctx context.Context, w io.Writer) error {
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, zone) // a Monday
 	clock := func() time.Time { return now }
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		return err
 	}
 	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
@@ -75,28 +76,28 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 	}
 	if err := svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "building", Owner: "owner", Name: "Phonein Intercom",
-		Zone: "America/New_York", Doors: commands.DoorMain | commands.DoorInner}); err != nil {
+		Zone: "America/New_York", Doors: events.DoorMain | events.DoorInner}); err != nil {
 		return err
 	}
 
 	day := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, zone) }
 	keys := []struct {
 		key, holder string
-		st          commands.Settings
+		st          events.Settings
 	}{
-		{"mine", "me", commands.Settings{Name: "My key"}}, // unlimited, Friend
-		{"delivery", "courier", commands.Settings{Name: "Parcel drop", Category: commands.CategoryDelivery,
-			Policy: commands.Policy{Start: day(2, 8), End: day(2, 18), Uses: policy.SingleUse}}},
-		{"cleaning", "cleaner", commands.Settings{Name: "House cleaner", Category: commands.CategoryServices,
-			Doors: commands.DoorMain | commands.DoorInner, Welcome: "Welcome! Inner door is the second on the left.",
-			Policy: commands.Policy{Start: day(1, 0), End: day(31, 0), // recurring: Mondays and Wednesdays 08-12
+		{"mine", "me", events.Settings{Name: "My key"}}, // unlimited, Friend
+		{"delivery", "courier", events.Settings{Name: "Parcel drop", Category: events.CategoryDelivery,
+			Policy: policy.Policy{Start: day(2, 8), End: day(2, 18), Uses: policy.SingleUse}}},
+		{"cleaning", "cleaner", events.Settings{Name: "House cleaner", Category: events.CategoryServices,
+			Doors: events.DoorMain | events.DoorInner, Welcome: "Welcome! Inner door is the second on the left.",
+			Policy: policy.Policy{Start: day(1, 0), End: day(31, 0), // recurring: Mondays and Wednesdays 08-12
 				Windows: []policy.Window{{Days: policy.Days(time.Monday, time.Wednesday), From: 8 * 60, To: 12 * 60}}}}},
 	}
 	for _, k := range keys {
-		if _, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k.key, Lock: "building", By: "owner", Kind: commands.KindIntercom, Settings: k.st}); err != nil {
+		if _, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k.key, Lock: "building", By: "owner", Kind: events.KindIntercom, Settings: k.st}); err != nil {
 			return err
 		}
-		if _, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: k.key, By: "owner", Method: commands.ShareToID, Account: k.holder}); err != nil {
+		if _, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: k.key, By: "owner", Method: events.ShareToID, Account: k.holder}); err != nil {
 			return err
 		}
 		if _, err := svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: k.key, By: k.holder}); err != nil {
@@ -107,7 +108,7 @@ func run(ctx context.Context, w io.Writer) error {
 
 	// try unlocks at the intercom and checks the decision: want is the
 	// refusal's reason, "" for granted.
-	try := func(at time.Time, key, by string, door commands.Door, want string) error {
+	try := func(at time.Time, key, by string, door events.Door, want string) error {
 		now = at
 		r, err := svc.Unlock(ctx, commands.Unlock{ID: id(), Key: key, By: by, Door: door, Source: "intercom"})
 		if err != nil {
@@ -127,16 +128,16 @@ func run(ctx context.Context, w io.Writer) error {
 	for _, u := range []struct {
 		at      time.Time
 		key, by string
-		door    commands.Door
+		door    events.Door
 		want    string
 	}{
-		{day(2, 9), "delivery", "courier", commands.DoorMain, ""},
-		{day(2, 9), "cleaning", "cleaner", commands.DoorInner, ""},
-		{day(2, 10), "delivery", "courier", commands.DoorMain, commands.ReasonExhausted},     // single use: already used
-		{day(3, 9), "cleaning", "cleaner", commands.DoorMain, commands.ReasonOutsideWindow},  // Tuesday: not a cleaning day
-		{day(4, 13), "cleaning", "cleaner", commands.DoorMain, commands.ReasonOutsideWindow}, // Wednesday after 12
-		{day(4, 11), "mine", "me", commands.DoorInner, commands.ReasonDoor},                  // my key: main door only
-		{day(4, 11), "mine", "courier", commands.DoorMain, commands.ReasonNotHolder},         // not the holder
+		{day(2, 9), "delivery", "courier", events.DoorMain, ""},
+		{day(2, 9), "cleaning", "cleaner", events.DoorInner, ""},
+		{day(2, 10), "delivery", "courier", events.DoorMain, events.ReasonExhausted},     // single use: already used
+		{day(3, 9), "cleaning", "cleaner", events.DoorMain, events.ReasonOutsideWindow},  // Tuesday: not a cleaning day
+		{day(4, 13), "cleaning", "cleaner", events.DoorMain, events.ReasonOutsideWindow}, // Wednesday after 12
+		{day(4, 11), "mine", "me", events.DoorInner, events.ReasonDoor},                  // my key: main door only
+		{day(4, 11), "mine", "courier", events.DoorMain, events.ReasonNotHolder},         // not the holder
 	} {
 		if err := try(u.at, u.key, u.by, u.door, u.want); err != nil {
 			return err
@@ -145,19 +146,19 @@ func run(ctx context.Context, w io.Writer) error {
 
 	// "A key can be edited at any time."
 	st := keys[0].st
-	st.Doors = commands.DoorMain | commands.DoorInner
+	st.Doors = events.DoorMain | events.DoorInner
 	if err := svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "mine", By: "owner", Settings: st}); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "✓ edited 'My key': also opens inner door")
-	if err := try(day(4, 11), "mine", "me", commands.DoorInner, ""); err != nil {
+	if err := try(day(4, 11), "mine", "me", events.DoorInner, ""); err != nil {
 		return err
 	}
 	if err := svc.DeleteKey(ctx, commands.KeyCommand{ID: id(), Key: "cleaning", By: "owner"}); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "✓ deleted 'House cleaner'")
-	if err := try(day(4, 12), "cleaning", "cleaner", commands.DoorMain, commands.ReasonDeleted); err != nil {
+	if err := try(day(4, 12), "cleaning", "cleaner", events.DoorMain, events.ReasonDeleted); err != nil {
 		return err
 	}
 
@@ -191,9 +192,9 @@ func run(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
-func category(st commands.Settings) commands.Category {
+func category(st events.Settings) events.Category {
 	if st.Category == 0 {
-		return commands.CategoryFriend
+		return events.CategoryFriend
 	}
 	return st.Category
 }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
@@ -50,7 +51,7 @@ func run(ctx context.Context, w io.Writer) error {
 	defer os.RemoveAll(dir)
 
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		return err
 	}
 	berlin, err := time.LoadLocation("Europe/Berlin")
@@ -98,7 +99,7 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 	}
 	if err := step("register lock", svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "garage", Owner: "bill", Name: "Garage",
-		Zone: "Europe/Berlin", Slots: 2, Doors: commands.DoorMain | commands.DoorInner})); err != nil {
+		Zone: "Europe/Berlin", Slots: 2, Doors: events.DoorMain | events.DoorInner})); err != nil {
 		return err
 	}
 
@@ -113,11 +114,11 @@ func run(ctx context.Context, w io.Writer) error {
 
 	// Online keys: a client every Tuesday 10–12; staff every day but never at night.
 	if err := step("client key", svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "client", Lock: "garage", By: "bill",
-		Settings: commands.Settings{Name: "Client (Tue 10-12)", Doors: commands.DoorMain, Policy: tuesdayTenToNoon()}})); err != nil {
+		Settings: events.Settings{Name: "Client (Tue 10-12)", Doors: events.DoorMain, Policy: tuesdayTenToNoon()}})); err != nil {
 		return err
 	}
 	if err := step("staff key", svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "staff", Lock: "garage", By: "bill",
-		Settings: commands.Settings{Name: "Staff (not at night)", Doors: commands.DoorMain | commands.DoorInner, Policy: notAtNight()}})); err != nil {
+		Settings: events.Settings{Name: "Staff (not at night)", Doors: events.DoorMain | events.DoorInner, Policy: notAtNight()}})); err != nil {
 		return err
 	}
 
@@ -143,7 +144,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	// 7. Permissions per member: Cid may open both doors.
 	if err := step("permissions", svc.SetMemberPermissions(ctx, commands.SetMemberPermissions{ID: id(), Lock: "garage", Account: "cid", By: "bill",
-		Permissions: commands.Permissions{Doors: commands.DoorMain | commands.DoorInner, Ops: commands.OpUnlock}})); err != nil {
+		Permissions: events.Permissions{Doors: events.DoorMain | events.DoorInner, Ops: events.OpUnlock}})); err != nil {
 		return err
 	}
 
@@ -168,7 +169,7 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintln(w, "\nunlocks:")
 	// try unlocks online and checks the decision: want is the refusal's
 	// reason, "" for granted.
-	try := func(at time.Time, key, by, pw string, door commands.Door, want string) error {
+	try := func(at time.Time, key, by, pw string, door events.Door, want string) error {
 		now = at
 		r, err := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: id(), Key: key, By: by, Password: commands.NewSecret(pw), Door: door})
 		if err != nil {
@@ -190,16 +191,16 @@ func run(ctx context.Context, w io.Writer) error {
 		at      time.Time
 		key, by string
 		pw      string
-		door    commands.Door
+		door    events.Door
 		want    string
 	}{
-		{tue.Add(90 * time.Minute), "client", "ann", "ann's personal password", commands.DoorMain, ""},
-		{tue.Add(90 * time.Minute), "client", "bob", "bob's guess", commands.DoorMain, commands.ReasonNotMember},
-		{tue.Add(95 * time.Minute), "client", "ann", "a wrong password", commands.DoorMain, commands.ReasonWrongPassword},
-		{tue.Add(4 * time.Hour), "client", "ann", "ann's personal password", commands.DoorMain, commands.ReasonOutsideWindow},
-		{tue.Add(4 * time.Hour), "staff", "cid", "cid's personal password", commands.DoorInner, ""},
-		{tue.Add(14 * time.Hour), "staff", "cid", "cid's personal password", commands.DoorMain, commands.ReasonBlackout},
-		{tue.Add(25 * time.Hour), "client", "ann", "ann's personal password", commands.DoorMain, commands.ReasonOutsideWindow},
+		{tue.Add(90 * time.Minute), "client", "ann", "ann's personal password", events.DoorMain, ""},
+		{tue.Add(90 * time.Minute), "client", "bob", "bob's guess", events.DoorMain, events.ReasonNotMember},
+		{tue.Add(95 * time.Minute), "client", "ann", "a wrong password", events.DoorMain, events.ReasonWrongPassword},
+		{tue.Add(4 * time.Hour), "client", "ann", "ann's personal password", events.DoorMain, events.ReasonOutsideWindow},
+		{tue.Add(4 * time.Hour), "staff", "cid", "cid's personal password", events.DoorInner, ""},
+		{tue.Add(14 * time.Hour), "staff", "cid", "cid's personal password", events.DoorMain, events.ReasonBlackout},
+		{tue.Add(25 * time.Hour), "client", "ann", "ann's personal password", events.DoorMain, events.ReasonOutsideWindow},
 	} {
 		if err := try(u.at, u.key, u.by, u.pw, u.door, u.want); err != nil {
 			return err
@@ -217,7 +218,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("reading the master code after network management is off: %v, want %v", err, commands.ErrNetworkOff)
 	}
 	fmt.Fprintln(w, "  master code:", err)
-	if err := try(tue.Add(7*24*time.Hour+90*time.Minute), "client", "ann", "ann's personal password", commands.DoorMain, commands.ReasonNetworkOff); err != nil {
+	if err := try(tue.Add(7*24*time.Hour+90*time.Minute), "client", "ann", "ann's personal password", events.DoorMain, events.ReasonNetworkOff); err != nil {
 		return err
 	}
 	// Ann's "my keys" (P3) lists the online key she joined; with network
@@ -270,11 +271,11 @@ func printStatus(ctx context.Context, w io.Writer, svc *commands.Service, at tim
 }
 
 // tuesdayTenToNoon: every Tuesday 10:00–12:00 in the lock's zone.
-func tuesdayTenToNoon() commands.Policy {
-	return commands.Policy{Windows: []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}}
+func tuesdayTenToNoon() policy.Policy {
+	return policy.Policy{Windows: []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}}
 }
 
 // notAtNight: any day, never 22:00–06:00 (the blackout crosses midnight).
-func notAtNight() commands.Policy {
-	return commands.Policy{Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 22 * 60, To: 6 * 60}}}
+func notAtNight() policy.Policy {
+	return policy.Policy{Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 22 * 60, To: 6 * 60}}}
 }

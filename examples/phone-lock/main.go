@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
@@ -89,7 +90,7 @@ func run(ctx context.Context, w io.Writer) error {
 	clock := func() time.Time { return d.now }
 
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		return err
 	}
 	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
@@ -142,7 +143,7 @@ func (d *demo) install(issuer *lockproto.Issuer) error {
 		return err
 	}
 	if err := d.svc.RegisterLock(d.ctx, commands.RegisterLock{ID: d.id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: zone,
-		Slots: 4, Doors: commands.DoorMain | commands.DoorInner, LockKey: pub, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])}); err != nil {
+		Slots: 4, Doors: events.DoorMain | events.DoorInner, LockKey: pub, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])}); err != nil {
 		return err
 	}
 	d.lock, err = lockproto.NewLock(pairing, &lockproto.Config{Clock: func() time.Duration { return d.now.Sub(d.start) }, Rand: newSeeded("lock")})
@@ -168,7 +169,7 @@ func (d *demo) install(issuer *lockproto.Issuer) error {
 	d.printf("  the ledger issued the lock's time-zone rules: %d admin message(s) pending\n", len(p))
 
 	// Alice's key: workdays 08:00-18:00 Paris time, 10 uses, main door.
-	st := commands.Settings{Name: "Alice", Doors: commands.DoorMain, Policy: policy.Policy{Uses: policy.UsesN(10),
+	st := events.Settings{Name: "Alice", Doors: events.DoorMain, Policy: policy.Policy{Uses: policy.UsesN(10),
 		Windows: []policy.Window{{Days: policy.Workdays, From: 8 * 60, To: 18 * 60}}}}
 	if alice, err = d.shareAndDownload("k-alice", "alice", st); err != nil {
 		return err
@@ -178,12 +179,12 @@ func (d *demo) install(issuer *lockproto.Issuer) error {
 
 // shareAndDownload: bill creates a share key and shares it To ID; the
 // holder's phone downloads it with its public key.
-func (d *demo) shareAndDownload(key, to string, st commands.Settings) (*phone, error) {
-	cr, err := d.svc.CreateKey(d.ctx, commands.CreateKey{ID: d.id(), Key: key, Lock: "front", By: "bill", Kind: commands.KindShare, Settings: st, Slot: 1})
+func (d *demo) shareAndDownload(key, to string, st events.Settings) (*phone, error) {
+	cr, err := d.svc.CreateKey(d.ctx, commands.CreateKey{ID: d.id(), Key: key, Lock: "front", By: "bill", Kind: events.KindShare, Settings: st, Slot: 1})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := d.svc.ShareKey(d.ctx, commands.ShareKey{ID: d.id(), Key: key, By: "bill", Method: commands.ShareToID, Account: to}); err != nil {
+	if _, err := d.svc.ShareKey(d.ctx, commands.ShareKey{ID: d.id(), Key: key, By: "bill", Method: events.ShareToID, Account: to}); err != nil {
 		return nil, err
 	}
 	hk, err := lockproto.GenerateHolderKey(newSeeded("phone of " + to))
@@ -249,7 +250,7 @@ func (d *demo) reset(*lockproto.Issuer) error {
 	}
 	d.printf("%s bill resets k-alice (K5): the ledger issues a signed reset; %d admin message(s) pending\n", d.when(d.now), len(p))
 	d.now = d.now.Add(15 * time.Minute)
-	st := commands.Settings{Name: "Bob", Doors: commands.DoorMain | commands.DoorInner}
+	st := events.Settings{Name: "Bob", Doors: events.DoorMain | events.DoorInner}
 	if bob, err = d.shareAndDownload("k-bob", "bob", st); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 )
 
@@ -106,9 +107,9 @@ func (t *tour) visit(name string, door uint8) error {
 	if !resp.Granted {
 		verdict, mark = "refused: "+resp.Reason.String(), "✗"
 	}
-	d := commands.DoorMain
+	d := events.DoorMain
 	if door == lockDoorInner {
-		d = commands.DoorInner
+		d = events.DoorInner
 	}
 	t.say("  %s %s  %-11s %-10s %-5v door at the lock → %s (offline)", mark, t.when(t.clock.Now()), name, p.key, d, verdict)
 	return nil

@@ -45,6 +45,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
@@ -105,7 +106,7 @@ func run(ctx context.Context, w io.Writer) error {
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, loc)}
 
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		return err
 	}
 	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clk.Now})
@@ -237,8 +238,8 @@ func (t *tour) setup() error {
 	locks := []commands.RegisterLock{
 		{Lock: front, Owner: "bill", Name: "Front door", Slots: 3, LockKey: lockKey, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])},
 		{Lock: office, Owner: "mia", Name: "Office"},
-		{Lock: building, Owner: "bill", Name: "Phonein Intercom", Doors: commands.DoorMain | commands.DoorInner},
-		{Lock: garage, Owner: "bill", Name: "Garage", Doors: commands.DoorMain | commands.DoorInner},
+		{Lock: building, Owner: "bill", Name: "Phonein Intercom", Doors: events.DoorMain | events.DoorInner},
+		{Lock: garage, Owner: "bill", Name: "Garage", Doors: events.DoorMain | events.DoorInner},
 	}
 	rows = nil
 	for _, c := range locks {
@@ -281,35 +282,35 @@ func (t *tour) setup() error {
 // their keys to the (reference) lock offline.
 func (t *tour) shareKeys() error {
 	t.heading("Share keys (seeds 001, 002): the front door")
-	week := commands.Policy{Start: t.at(2, 9, 0), End: t.at(9, 9, 0), Uses: policy.UsesN(3)}
+	week := policy.Policy{Start: t.at(2, 9, 0), End: t.at(9, 9, 0), Uses: policy.UsesN(3)}
 	// Start date AND end date AND available times.
 	for _, k := range []struct{ key, name string }{
 		{"guest-ann", "Ann's week"}, {"guest-code", "Guest (code)"}, {"guest-cid", "Cid's week"},
 	} {
-		_, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: k.key, Lock: front, By: "bill", Kind: commands.KindShare,
-			Settings: commands.Settings{Name: k.name, Policy: week}})
+		_, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: k.key, Lock: front, By: "bill", Kind: events.KindShare,
+			Settings: events.Settings{Name: k.name, Policy: week}})
 		if err := t.ok("Bill creates "+k.key+": 7 days AND 3 times", err); err != nil {
 			return err
 		}
 	}
-	_, err := t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-ann", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	_, err := t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-ann", By: "bill", Method: events.ShareToID, Account: "ann"})
 	if err := t.ok("Bill shares guest-ann To ID ann", err); err != nil {
 		return err
 	}
-	res, err := t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-code", By: "bill", Method: commands.ShareToCode,
+	res, err := t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-code", By: "bill", Method: events.ShareToCode,
 		Email: "guest@example.net"})
 	if err := t.ok("Bill shares guest-code To Code, e-mailed to guest@example.net", err); err != nil {
 		return err
 	}
 	code := res.Code // shown to Bill once; the log keeps only a keyed hash
 	t.say("    the server-generated code: %v (%d characters, shown to Bill once)", code, code.Len())
-	_, err = t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-cid", By: "bill", Method: commands.ShareToID, Account: "cid"})
+	_, err = t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-cid", By: "bill", Method: events.ShareToID, Account: "cid"})
 	if err := t.ok("Bill shares guest-cid To ID cid", err); err != nil {
 		return err
 	}
 	// Not downloaded yet: the owner may still edit or cancel (K3).
 	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-code", By: "bill",
-		Settings: commands.Settings{Name: "Guest (code), 2 times", Policy: commands.Policy{Start: week.Start, End: week.End, Uses: policy.UsesN(2)}}})
+		Settings: events.Settings{Name: "Guest (code), 2 times", Policy: policy.Policy{Start: week.Start, End: week.End, Uses: policy.UsesN(2)}}})
 	if err := t.ok("Bill edits guest-code before download: 2 times", err); err != nil {
 		return err
 	}
@@ -340,7 +341,7 @@ func (t *tour) shareKeys() error {
 		return err
 	}
 	// Downloaded: the owner can no longer edit or revoke, only reset (K5).
-	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-ann", By: "bill", Settings: commands.Settings{Name: "Ann's month"}})
+	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-ann", By: "bill", Settings: events.Settings{Name: "Ann's month"}})
 	if err := t.refused("Bill edits guest-ann after download", err); err != nil {
 		return err
 	}
@@ -356,12 +357,12 @@ func (t *tour) shareKeys() error {
 	if err := t.pendingAdmin(); err != nil {
 		return err
 	}
-	cr, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: "guest-bob", Lock: front, By: "bill", Kind: commands.KindShare, Slot: 1,
-		Settings: commands.Settings{Name: "Bob's week", Policy: commands.Policy{Start: t.at(2, 11, 0), End: t.at(9, 11, 0)}}})
+	cr, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: "guest-bob", Lock: front, By: "bill", Kind: events.KindShare, Slot: 1,
+		Settings: events.Settings{Name: "Bob's week", Policy: policy.Policy{Start: t.at(2, 11, 0), End: t.at(9, 11, 0)}}})
 	if err := t.ok(fmt.Sprintf("Bill creates guest-bob in slot %d at generation %d", cr.Slot, cr.Generation), err); err != nil {
 		return err
 	}
-	_, err = t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-bob", By: "bill", Method: commands.ShareToID, Account: "bob"})
+	_, err = t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: "guest-bob", By: "bill", Method: events.ShareToID, Account: "bob"})
 	if err := t.ok("Bill shares guest-bob To ID bob", err); err != nil {
 		return err
 	}
@@ -388,7 +389,7 @@ func (t *tour) shareKeys() error {
 	for _, k := range pend {
 		t.say("    pending at the lock: %s in slot %d — its offline key opens until the lock applies it", k.Key, k.Slot)
 	}
-	if err := t.unlock("guest-code", "guest", commands.DoorMain); err != nil { // online: refused at once
+	if err := t.unlock("guest-code", "guest", events.DoorMain); err != nil { // online: refused at once
 		return err
 	}
 	if err := t.visit("guest", lockDoorMain); err != nil { // offline: the lock does not know yet
@@ -430,18 +431,18 @@ func (t *tour) digitalKeys() error {
 	t.clock.Set(t.at(2, 12, 0))
 	keys := []struct {
 		key, desc, user string
-		cred            commands.Credential
-		role            commands.Role
+		cred            events.Credential
+		role            events.Role
 		from, to        time.Time
 	}{
-		{"dk-clean", "cleaning crew, this morning", "cid", commands.CredentialApp, commands.RoleUser, t.at(2, 7, 0), t.at(2, 13, 0)},
-		{"dk-tech", "technician, Friday business hours", "tech", commands.CredentialPIN, commands.RoleUser, t.at(6, 9, 0), t.at(6, 17, 0)},
-		{"dk-admin", "site admin, next week", "sam", commands.CredentialKeycard, commands.RoleAdmin, t.at(9, 0, 0), t.at(14, 0, 0)},
+		{"dk-clean", "cleaning crew, this morning", "cid", events.CredentialApp, events.RoleUser, t.at(2, 7, 0), t.at(2, 13, 0)},
+		{"dk-tech", "technician, Friday business hours", "tech", events.CredentialPIN, events.RoleUser, t.at(6, 9, 0), t.at(6, 17, 0)},
+		{"dk-admin", "site admin, next week", "sam", events.CredentialKeycard, events.RoleAdmin, t.at(9, 0, 0), t.at(14, 0, 0)},
 	}
 	for _, k := range keys {
-		res, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: k.key, Lock: office, By: "mia", Kind: commands.KindDigital,
-			For: k.user, Credential: k.cred, Email: k.cred == commands.CredentialPIN,
-			Settings: commands.Settings{Name: k.desc, Role: k.role, Policy: commands.Policy{Start: k.from, End: k.to}}})
+		res, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: k.key, Lock: office, By: "mia", Kind: events.KindDigital,
+			For: k.user, Credential: k.cred, Email: k.cred == events.CredentialPIN,
+			Settings: events.Settings{Name: k.desc, Role: k.role, Policy: policy.Policy{Start: k.from, End: k.to}}})
 		if err := t.ok(fmt.Sprintf("Mia creates %s for %s (%v, ROLE-%v)", k.key, k.user, k.cred, k.role), err); err != nil {
 			return err
 		}
@@ -477,10 +478,10 @@ func (t *tour) digitalKeys() error {
 	t.table(header, rows)
 
 	t.say("")
-	if err := t.unlockFrom("dk-clean", "cid", commands.DoorMain, "app"); err != nil {
+	if err := t.unlockFrom("dk-clean", "cid", events.DoorMain, "app"); err != nil {
 		return err
 	}
-	if err := t.unlockFrom("dk-tech", "tech", commands.DoorMain, "keypad"); err != nil {
+	if err := t.unlockFrom("dk-tech", "tech", events.DoorMain, "keypad"); err != nil {
 		return err
 	}
 	return nil
@@ -492,22 +493,22 @@ func (t *tour) intercomKeys() error {
 	t.clock.Set(t.at(2, 13, 0))
 	keys := []struct {
 		key, holder string
-		st          commands.Settings
+		st          events.Settings
 	}{
-		{"mine", "bill", commands.Settings{Name: "My key"}}, // unlimited, Friend (the defaults)
-		{"parcel", "courier", commands.Settings{Name: "Parcel drop", Category: commands.CategoryDelivery,
-			Policy: commands.Policy{Start: t.at(3, 8, 0), End: t.at(3, 18, 0), Uses: policy.SingleUse}}},
-		{"cleaning", "cleaner", commands.Settings{Name: "House cleaner", Category: commands.CategoryServices,
-			Doors: commands.DoorMain | commands.DoorInner, Welcome: "Welcome! The inner door is the second on the left.",
-			Policy: commands.Policy{Start: t.at(1, 0, 0), End: t.at(31, 0, 0),
+		{"mine", "bill", events.Settings{Name: "My key"}}, // unlimited, Friend (the defaults)
+		{"parcel", "courier", events.Settings{Name: "Parcel drop", Category: events.CategoryDelivery,
+			Policy: policy.Policy{Start: t.at(3, 8, 0), End: t.at(3, 18, 0), Uses: policy.SingleUse}}},
+		{"cleaning", "cleaner", events.Settings{Name: "House cleaner", Category: events.CategoryServices,
+			Doors: events.DoorMain | events.DoorInner, Welcome: "Welcome! The inner door is the second on the left.",
+			Policy: policy.Policy{Start: t.at(1, 0, 0), End: t.at(31, 0, 0),
 				Windows: []policy.Window{{Days: policy.Days(time.Monday, time.Wednesday), From: 8 * 60, To: 12 * 60}}}}},
 	}
 	for _, k := range keys {
-		_, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: k.key, Lock: building, By: "bill", Kind: commands.KindIntercom, Settings: k.st})
+		_, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: k.key, Lock: building, By: "bill", Kind: events.KindIntercom, Settings: k.st})
 		if err != nil {
 			return err
 		}
-		_, err = t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: k.key, By: "bill", Method: commands.ShareToID, Account: k.holder})
+		_, err = t.svc.ShareKey(t.ctx, commands.ShareKey{ID: t.id(), Key: k.key, By: "bill", Method: events.ShareToID, Account: k.holder})
 		if err != nil {
 			return err
 		}
@@ -524,15 +525,15 @@ func (t *tour) intercomKeys() error {
 	for _, u := range []struct {
 		at      time.Time
 		key, by string
-		door    commands.Door
+		door    events.Door
 	}{
-		{t.at(3, 9, 0), "parcel", "courier", commands.DoorMain},
-		{t.at(3, 9, 30), "cleaning", "cleaner", commands.DoorMain},
-		{t.at(3, 10, 0), "parcel", "courier", commands.DoorMain},
-		{t.at(4, 9, 0), "cleaning", "cleaner", commands.DoorInner},
-		{t.at(4, 13, 0), "cleaning", "cleaner", commands.DoorMain},
-		{t.at(4, 13, 5), "mine", "bill", commands.DoorInner},
-		{t.at(4, 13, 10), "mine", "courier", commands.DoorMain},
+		{t.at(3, 9, 0), "parcel", "courier", events.DoorMain},
+		{t.at(3, 9, 30), "cleaning", "cleaner", events.DoorMain},
+		{t.at(3, 10, 0), "parcel", "courier", events.DoorMain},
+		{t.at(4, 9, 0), "cleaning", "cleaner", events.DoorInner},
+		{t.at(4, 13, 0), "cleaning", "cleaner", events.DoorMain},
+		{t.at(4, 13, 5), "mine", "bill", events.DoorInner},
+		{t.at(4, 13, 10), "mine", "courier", events.DoorMain},
 	} {
 		t.clock.Set(u.at)
 		if err := t.unlockFrom(u.key, u.by, u.door, "intercom"); err != nil {
@@ -542,12 +543,12 @@ func (t *tour) intercomKeys() error {
 	// "A key can be edited at any time."
 	t.clock.Set(t.at(4, 13, 15))
 	st := keys[0].st
-	st.Doors = commands.DoorMain | commands.DoorInner
+	st.Doors = events.DoorMain | events.DoorInner
 	if err := t.ok(`Bill edits "My key": also opens inner door`, t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "mine", By: "bill", Settings: st})); err != nil {
 		return err
 	}
 	t.clock.Set(t.at(4, 13, 20))
-	if err := t.unlockFrom("mine", "bill", commands.DoorInner, "intercom"); err != nil {
+	if err := t.unlockFrom("mine", "bill", events.DoorInner, "intercom"); err != nil {
 		return err
 	}
 	t.clock.Set(t.at(4, 13, 30))
@@ -555,7 +556,7 @@ func (t *tour) intercomKeys() error {
 		return err
 	}
 	t.clock.Set(t.at(4, 13, 35))
-	if err := t.unlockFrom("cleaning", "cleaner", commands.DoorMain, "intercom"); err != nil {
+	if err := t.unlockFrom("cleaning", "cleaner", events.DoorMain, "intercom"); err != nil {
 		return err
 	}
 	return t.keyList(building, "Keys of the intercom (Wed 13:35)")
@@ -572,13 +573,13 @@ func (t *tour) onlineKeys() error {
 	}
 	t.say("    operating duration ends %s", t.when(st.Until))
 	err = t.svc.CreateOnlineKey(t.ctx, commands.CreateOnlineKey{ID: t.id(), Key: "client", Lock: garage, By: "bill",
-		Settings: commands.Settings{Name: "Client, Tue 10-12", Policy: commands.Policy{
+		Settings: events.Settings{Name: "Client, Tue 10-12", Policy: policy.Policy{
 			Windows: []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}}}})
 	if err := t.ok("Bill creates online key client: every Tuesday 10:00-12:00", err); err != nil {
 		return err
 	}
 	err = t.svc.CreateOnlineKey(t.ctx, commands.CreateOnlineKey{ID: t.id(), Key: "staff", Lock: garage, By: "bill",
-		Settings: commands.Settings{Name: "Staff, not at night", Doors: commands.DoorMain | commands.DoorInner, Policy: commands.Policy{
+		Settings: events.Settings{Name: "Staff, not at night", Doors: events.DoorMain | events.DoorInner, Policy: policy.Policy{
 			Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 22 * 60, To: 6 * 60}}}}})
 	if err := t.ok("Bill creates online key staff: any day, invalid at night 22:00-06:00", err); err != nil {
 		return err
@@ -605,7 +606,7 @@ func (t *tour) onlineKeys() error {
 		return err
 	}
 	err = t.svc.SetMemberPermissions(t.ctx, commands.SetMemberPermissions{ID: t.id(), Lock: garage, Account: "cid", By: "bill",
-		Permissions: commands.Permissions{Doors: commands.DoorMain | commands.DoorInner, Ops: commands.OpUnlock}})
+		Permissions: events.Permissions{Doors: events.DoorMain | events.DoorInner, Ops: events.OpUnlock}})
 	if err := t.ok("Bill lets Cid open both doors (unlock only, no history)", err); err != nil {
 		return err
 	}
@@ -630,15 +631,15 @@ func (t *tour) onlineKeys() error {
 		at      time.Time
 		key, by string
 		pw      string
-		door    commands.Door
+		door    events.Door
 	}{
-		{t.at(10, 10, 30), "client", "ann", "ann's personal password", commands.DoorMain},
-		{t.at(10, 10, 35), "client", "ann", "a wrong password", commands.DoorMain},
-		{t.at(10, 10, 40), "client", "bob", "bob's guess", commands.DoorMain},
-		{t.at(10, 13, 0), "client", "ann", "ann's personal password", commands.DoorMain},
-		{t.at(10, 13, 0), "staff", "cid", "cid's personal password", commands.DoorInner},
-		{t.at(10, 23, 0), "staff", "cid", "cid's personal password", commands.DoorMain},
-		{t.at(11, 10, 30), "client", "ann", "ann's personal password", commands.DoorMain},
+		{t.at(10, 10, 30), "client", "ann", "ann's personal password", events.DoorMain},
+		{t.at(10, 10, 35), "client", "ann", "a wrong password", events.DoorMain},
+		{t.at(10, 10, 40), "client", "bob", "bob's guess", events.DoorMain},
+		{t.at(10, 13, 0), "client", "ann", "ann's personal password", events.DoorMain},
+		{t.at(10, 13, 0), "staff", "cid", "cid's personal password", events.DoorInner},
+		{t.at(10, 23, 0), "staff", "cid", "cid's personal password", events.DoorMain},
+		{t.at(11, 10, 30), "client", "ann", "ann's personal password", events.DoorMain},
 	} {
 		t.clock.Set(u.at)
 		r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: u.key, By: u.by, Password: commands.NewSecret(u.pw), Door: u.door})
@@ -661,7 +662,7 @@ func (t *tour) onlineKeys() error {
 	if err != nil {
 		return err
 	}
-	t.decision("client", "ann", commands.DoorMain, "online", r)
+	t.decision("client", "ann", events.DoorMain, "online", r)
 	return nil
 }
 

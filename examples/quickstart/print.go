@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -104,9 +105,9 @@ func (t *tour) keyList(lock, title string) error {
 // sharing is the sharing state as the apps word it.
 func sharing(k projections.KeyView) string {
 	switch k.Status.Sharing {
-	case commands.InSharing:
+	case events.InSharing:
 		return "Sharing"
-	case commands.Shared:
+	case events.Shared:
 		return "Shared"
 	}
 	return "Not shared"
@@ -121,7 +122,7 @@ func uses(k projections.KeyView) string {
 }
 
 // describe is a key's settings in a few words.
-func describe(st commands.Settings, kind commands.Kind, loc *time.Location) string {
+func describe(st events.Settings, kind events.Kind, loc *time.Location) string {
 	var parts []string
 	p := st.Policy
 	for _, w := range p.Windows {
@@ -141,10 +142,10 @@ func describe(st commands.Settings, kind commands.Kind, loc *time.Location) stri
 	case len(parts) == 0:
 		parts = append(parts, "always")
 	}
-	if st.Doors&commands.DoorInner != 0 {
+	if st.Doors&events.DoorInner != 0 {
 		parts = append(parts, "inner door")
 	}
-	if kind == commands.KindIntercom {
+	if kind == events.KindIntercom {
 		parts = append(parts, st.Category.String())
 	}
 	if st.Welcome != "" {
@@ -169,11 +170,11 @@ func days(d policy.Weekdays) string {
 }
 
 // unlock is an online unlock from the app.
-func (t *tour) unlock(key, by string, door commands.Door) error {
+func (t *tour) unlock(key, by string, door events.Door) error {
 	return t.unlockFrom(key, by, door, "app")
 }
 
-func (t *tour) unlockFrom(key, by string, door commands.Door, source string) error {
+func (t *tour) unlockFrom(key, by string, door events.Door, source string) error {
 	r, err := t.svc.Unlock(t.ctx, commands.Unlock{ID: t.id(), Key: key, By: by, Door: door, Source: source})
 	if err != nil {
 		return err
@@ -184,7 +185,7 @@ func (t *tour) unlockFrom(key, by string, door commands.Door, source string) err
 
 // decision prints an unlock decision: a refusal is a recorded answer with a
 // reason, not an error.
-func (t *tour) decision(key, by string, door commands.Door, source string, r commands.UnlockResult) {
+func (t *tour) decision(key, by string, door events.Door, source string, r commands.UnlockResult) {
 	verdict := fmt.Sprintf("granted (use %d)", r.Uses)
 	mark := "✓"
 	if !r.Granted {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -192,11 +192,11 @@ func badField(field, format string, args ...any) error {
 }
 
 var (
-	kinds       = map[string]commands.Kind{"share": commands.KindShare, "digital": commands.KindDigital, "intercom": commands.KindIntercom}
-	credentials = map[string]commands.Credential{"app": commands.CredentialApp, "pin": commands.CredentialPIN, "keycard": commands.CredentialKeycard}
-	roles       = map[string]commands.Role{"user": commands.RoleUser, "admin": commands.RoleAdmin}
-	doorNames   = map[string]commands.Doors{"main": commands.DoorMain, "inner": commands.DoorInner}
-	methods     = map[string]commands.ShareMethod{"id": commands.ShareToID, "code": commands.ShareToCode}
+	kinds       = map[string]events.Kind{"share": events.KindShare, "digital": events.KindDigital, "intercom": events.KindIntercom}
+	credentials = map[string]events.Credential{"app": events.CredentialApp, "pin": events.CredentialPIN, "keycard": events.CredentialKeycard}
+	roles       = map[string]events.Role{"user": events.RoleUser, "admin": events.RoleAdmin}
+	doorNames   = map[string]events.Doors{"main": events.DoorMain, "inner": events.DoorInner}
+	methods     = map[string]events.ShareMethod{"id": events.ShareToID, "code": events.ShareToCode}
 	weekdays    = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
 		"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
 )
@@ -214,11 +214,11 @@ func enum[T any](field, s string, names map[string]T) (T, error) {
 	return v, nil
 }
 
-func category(s string) (commands.Category, error) {
+func category(s string) (events.Category, error) {
 	if s == "" {
 		return 0, nil
 	}
-	for c := commands.CategoryFriend; c <= commands.CategoryEmployee; c++ {
+	for c := events.CategoryFriend; c <= events.CategoryEmployee; c++ {
 		if strings.EqualFold(c.String(), s) {
 			return c, nil
 		}
@@ -226,8 +226,8 @@ func category(s string) (commands.Category, error) {
 	return 0, badField("category", "unknown value %q", s)
 }
 
-func doors(field string, names []string) (commands.Doors, error) {
-	var d commands.Doors
+func doors(field string, names []string) (events.Doors, error) {
+	var d events.Doors
 	for _, n := range names {
 		v, err := enum(field, n, doorNames)
 		if err != nil {
@@ -238,12 +238,12 @@ func doors(field string, names []string) (commands.Doors, error) {
 	return d, nil
 }
 
-func doorList(d commands.Doors) []string {
+func doorList(d events.Doors) []string {
 	var out []string
-	if d&commands.DoorMain != 0 {
+	if d&events.DoorMain != 0 {
 		out = append(out, "main")
 	}
-	if d&commands.DoorInner != 0 {
+	if d&events.DoorInner != 0 {
 		out = append(out, "inner")
 	}
 	return out
@@ -283,8 +283,8 @@ func clockRange(field, from, to string) (uint16, uint16, error) {
 	return f, t, nil
 }
 
-func (s settingsJSON) settings() (commands.Settings, error) {
-	var st commands.Settings
+func (s settingsJSON) settings() (events.Settings, error) {
+	var st events.Settings
 	var err error
 	st.Name, st.Welcome = s.Name, s.Welcome
 	if st.Category, err = category(s.Category); err != nil {
@@ -338,7 +338,7 @@ func (p policyJSON) policy() (policy.Policy, error) {
 	return out, nil
 }
 
-func settingsOut(st commands.Settings) settingsJSON {
+func settingsOut(st events.Settings) settingsJSON {
 	out := settingsJSON{Name: st.Name, Welcome: st.Welcome, Doors: doorList(st.Doors)}
 	if st.Category != 0 {
 		out.Category = strings.ToLower(st.Category.String())
@@ -373,13 +373,13 @@ func keyOut(k projections.KeyRow, st projections.KeyStatus) keyJSON {
 		State: k.State.String(), Sharing: st.Sharing.String(), Status: string(st.Status), InWindow: st.InWindow,
 		NextOpen: st.NextOpen, NetworkOff: st.NetworkOff, Members: k.Members, Uses: st.Uses, Slot: k.Slot, Generation: k.Generation, Recipient: k.Recipient,
 		Holder: k.Holder, Downloaded: k.Downloaded, Settings: settingsOut(k.Settings)}
-	if k.Kind == commands.KindDigital {
+	if k.Kind == events.KindDigital {
 		out.Credential = strings.ToLower(k.Credential.String())
 	}
 	switch k.Method {
-	case commands.ShareToID:
+	case events.ShareToID:
 		out.Method = "id"
-	case commands.ShareToCode:
+	case events.ShareToCode:
 		out.Method = "code"
 	}
 	return out

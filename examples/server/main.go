@@ -68,6 +68,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -106,7 +107,7 @@ func serve(ctx context.Context, log *slog.Logger, addr, dir string) (err error) 
 	}
 
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		return err
 	}
 	l, err := ledger.Open(dir, &ledger.Options{Registry: reg})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
@@ -36,7 +37,7 @@ var start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 func newAPI(t *testing.T) *api {
 	t.Helper()
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		t.Fatal(err)
 	}
 	clock := func() time.Time { return start }
@@ -156,8 +157,8 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("unlock: %v", u)
 	}
 	u = a.must(200, "POST", "/v1/keys/k1/unlock", "ann", `{"door":"inner"}`)
-	if u["granted"] != false || u["reason"] != commands.ReasonDoor {
-		t.Errorf("inner door: %v, want denied %s", u, commands.ReasonDoor)
+	if u["granted"] != false || u["reason"] != events.ReasonDoor {
+		t.Errorf("inner door: %v, want denied %s", u, events.ReasonDoor)
 	}
 
 	list := a.must(200, "GET", "/v1/locks/front/keys?at=2026-03-03T10:00:00Z", "bill", "")
@@ -211,7 +212,7 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("after reset: %v, want generation 1", next2)
 	}
 	u = a.must(200, "POST", "/v1/keys/k1/unlock", "ann", `{}`)
-	if u["granted"] != false || u["reason"] != commands.ReasonReset {
+	if u["granted"] != false || u["reason"] != events.ReasonReset {
 		t.Errorf("unlock after reset: %v", u)
 	}
 	slots := a.must(200, "GET", "/v1/locks/front/slots", "bill", "")["slots"].([]any)
@@ -422,8 +423,8 @@ func TestClassify(t *testing.T) {
 		{&commands.NotFoundError{What: "key", ID: "k"}, 404, "not_found"},
 		{fmt.Errorf("wrapped: %w", projections.ErrNotFound), 404, "not_found"},
 		{&projections.NotFoundError{What: "lock", ID: "l"}, 404, "not_found"},
-		{&commands.StateError{Key: "k", Kind: commands.KindShare, State: commands.StateDownloaded, Action: commands.ActEdit}, 409, "forbidden_state"},
-		{&commands.InvitationError{Lock: "l", Account: "a", State: commands.InviteDeclined, Action: "accept"}, 409, "forbidden_state"},
+		{&commands.StateError{Key: "k", Kind: events.KindShare, State: events.StateDownloaded, Action: events.ActEdit}, 409, "forbidden_state"},
+		{&commands.InvitationError{Lock: "l", Account: "a", State: events.InviteDeclined, Action: "accept"}, 409, "forbidden_state"},
 		{fmt.Errorf("%w: x", commands.ErrNotPermitted), 403, "not_permitted"},
 		{fmt.Errorf("%w: x", commands.ErrExists), 409, "exists"},
 		{commands.ErrNoSlot, 409, "no_free_slot"},

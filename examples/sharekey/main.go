@@ -26,6 +26,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
@@ -48,7 +49,7 @@ func run(ctx context.Context, w io.Writer) error {
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		return err
 	}
 	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
@@ -89,17 +90,17 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	for _, k := range []string{"guest-ann", "guest-code"} {
 		// Seed 001: start date AND end date AND available times.
-		st := commands.Settings{Name: k, Policy: commands.Policy{Start: now, End: now.AddDate(0, 0, 7), Uses: policy.UsesN(3)}}
-		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: commands.KindShare, Settings: st})
+		st := events.Settings{Name: k, Policy: policy.Policy{Start: now, End: now.AddDate(0, 0, 7), Uses: policy.UsesN(3)}}
+		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: events.KindShare, Settings: st})
 		if err := step("create share key "+k+" (7 days, 3 times)", err); err != nil {
 			return err
 		}
 	}
-	_, err = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest-ann", By: "bill", Method: commands.ShareToID, Account: "ann"})
+	_, err = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest-ann", By: "bill", Method: events.ShareToID, Account: "ann"})
 	if err := step("share guest-ann To ID ann", err); err != nil {
 		return err
 	}
-	res, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest-code", By: "bill", Method: commands.ShareToCode})
+	res, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "guest-code", By: "bill", Method: events.ShareToCode})
 	if err := step("share guest-code To Code", err); err != nil {
 		return err
 	}
@@ -131,12 +132,12 @@ func run(ctx context.Context, w io.Writer) error {
 	if r, err = svc.Unlock(ctx, commands.Unlock{ID: id(), Key: "guest-ann", By: "ann"}); err != nil {
 		return err
 	}
-	if r.Granted || r.Reason != commands.ReasonExpired {
-		return fmt.Errorf("Ann's unlock a week later: want denied (%s), got granted=%v (%s)", commands.ReasonExpired, r.Granted, r.Reason)
+	if r.Granted || r.Reason != events.ReasonExpired {
+		return fmt.Errorf("Ann's unlock a week later: want denied (%s), got granted=%v (%s)", events.ReasonExpired, r.Granted, r.Reason)
 	}
 	fmt.Fprintf(w, "✗ Ann a week later: granted=%v (%s)\n", r.Granted, r.Reason)
 
-	err = svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "guest-ann", By: "bill", Settings: commands.Settings{Name: "renamed"}})
+	err = svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "guest-ann", By: "bill", Settings: events.Settings{Name: "renamed"}})
 	var se *commands.StateError
 	if !errors.As(err, &se) {
 		return fmt.Errorf("edit after download was not refused: %v", err)

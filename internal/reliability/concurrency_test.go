@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/policy"
 )
@@ -153,10 +154,10 @@ func conflictRound(t *testing.T, round int) *conflictStats {
 	// Limited keys, downloaded by ann.
 	limits := map[string]uint32{"single-1": 1, "single-2": 1, "single-3": 1, "three-1": 3}
 	for k, n := range limits {
-		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: commands.KindIntercom,
-			Settings: commands.Settings{Name: k, Policy: policy.Policy{Uses: policy.UsesN(n)}}})
+		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: events.KindIntercom,
+			Settings: events.Settings{Name: k, Policy: policy.Policy{Uses: policy.UsesN(n)}}})
 		must(err)
-		_, err = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: k, By: "bill", Method: commands.ShareToID, Account: "ann"})
+		_, err = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: k, By: "bill", Method: events.ShareToID, Account: "ann"})
 		must(err)
 		_, err = svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: k, By: "ann"})
 		must(err)
@@ -164,14 +165,14 @@ func conflictRound(t *testing.T, round int) *conflictStats {
 	// Share keys shared to ann, not downloaded: edits race downloads and resets.
 	shareKeys := []string{"s-1", "s-2", "s-3", "s-4"}
 	for _, k := range shareKeys {
-		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: commands.KindShare, Settings: commands.Settings{Name: k}})
+		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: events.KindShare, Settings: events.Settings{Name: k}})
 		must(err)
-		_, err = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: k, By: "bill", Method: commands.ShareToID, Account: "ann"})
+		_, err = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: k, By: "bill", Method: events.ShareToID, Account: "ann"})
 		must(err)
 	}
 	onlineKeys := []string{"o-1", "o-2"}
 	for _, k := range onlineKeys {
-		must(svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: k, Lock: "front", By: "bill", Settings: commands.Settings{Name: k}}))
+		must(svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: k, Lock: "front", By: "bill", Settings: events.Settings{Name: k}}))
 	}
 
 	var wg sync.WaitGroup
@@ -249,7 +250,7 @@ func conflictRound(t *testing.T, round int) *conflictStats {
 		for e := range 12 {
 			spawn(func() {
 				cid := id()
-				err := svc.EditKey(ctx, commands.EditKey{ID: cid, Key: k, By: "bill", Settings: commands.Settings{Name: fmt.Sprintf("%s edit %d", k, e)}})
+				err := svc.EditKey(ctx, commands.EditKey{ID: cid, Key: k, By: "bill", Settings: events.Settings{Name: fmt.Sprintf("%s edit %d", k, e)}})
 				st.record(t, "edit", err)
 				if err == nil {
 					editOK.Store(cid, k)
@@ -283,7 +284,7 @@ func conflictRound(t *testing.T, round int) *conflictStats {
 		logGranted := 0
 		for ev, err := range s.l.ReadStream(ctx, "key-"+k, 0) {
 			must(err)
-			if u, ok := ev.Data.(commands.UnlockAttempted); ok && u.Granted {
+			if u, ok := ev.Data.(events.UnlockAttempted); ok && u.Granted {
 				logGranted++
 			}
 		}
@@ -304,7 +305,7 @@ func conflictRound(t *testing.T, round int) *conflictStats {
 	for ev, err := range s.l.ReadStream(ctx, "group-front", 0) {
 		must(err)
 		switch e := ev.Data.(type) {
-		case commands.MemberInvited:
+		case events.MemberInvited:
 			if seats[e.Key] == nil {
 				seats[e.Key] = map[string]bool{}
 			}
@@ -313,13 +314,13 @@ func conflictRound(t *testing.T, round int) *conflictStats {
 			if len(seats[e.Key]) > commands.MaxOnlineAccounts {
 				t.Errorf("online key %s holds %d seats at position %d", e.Key, len(seats[e.Key]), ev.Position)
 			}
-		case commands.InvitationWithdrawn:
+		case events.InvitationWithdrawn:
 			delete(seats[e.Key], e.Account)
-		case commands.InvitationDeclined:
+		case events.InvitationDeclined:
 			delete(seats[e.Key], e.Account)
-		case commands.InvitationExpired:
+		case events.InvitationExpired:
 			delete(seats[e.Key], e.Account)
-		case commands.MemberRemoved:
+		case events.MemberRemoved:
 			delete(seats[e.Key], e.Account)
 		}
 	}
@@ -345,16 +346,16 @@ func conflictRound(t *testing.T, round int) *conflictStats {
 		for ev, err := range s.l.ReadStream(ctx, "key-"+k, 0) {
 			must(err)
 			switch e := ev.Data.(type) {
-			case commands.KeyEdited:
+			case events.KeyEdited:
 				editEvents[ev.ID] = true
 				if downloaded > 0 {
 					t.Errorf("key %s: edit accepted after its download (position %d)", k, ev.Position)
 				}
 				st.edits++
-			case commands.KeyDownloaded:
+			case events.KeyDownloaded:
 				downloaded++
 				st.downloads++
-			case commands.KeyReset:
+			case events.KeyReset:
 				if downloaded == 0 {
 					t.Errorf("key %s: reset before download (position %d)", k, ev.Position)
 				}

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 )
 
@@ -65,7 +65,7 @@ func readAllOf(ctx context.Context, dir string) (snap snapshot, phase string, er
 		}
 	}()
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		return snap, "setup", err
 	}
 	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, ReadOnly: true})
@@ -357,7 +357,7 @@ func classifyDiff(dir, target string, want, got snapshot) (string, string) {
 	}
 	if prefix {
 		reg := ledger.NewRegistry()
-		_ = commands.Register(reg)
+		_ = events.Register(reg)
 		l, err := ledger.Open(dir, &ledger.Options{Registry: reg, ReadOnly: true})
 		if err != nil {
 			return outSilent, detail + "; reopen: " + err.Error()

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
@@ -189,9 +190,9 @@ func TestHostileInputs(t *testing.T) {
 		must(svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: a, Name: a, Email: a + "@example.com"}))
 	}
 	must(svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "front", Owner: "bill", Name: "Front", Zone: "Europe/Berlin", Slots: 4}))
-	_, err = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "k1", Lock: "front", By: "bill", Kind: commands.KindShare})
+	_, err = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "k1", Lock: "front", By: "bill", Kind: events.KindShare})
 	must(err)
-	_, err = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "k1", By: "bill", Method: commands.ShareToCode})
+	_, err = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "k1", By: "bill", Method: events.ShareToCode})
 	must(err)
 	_, err = svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: id(), Lock: "front", By: "bill", MasterCode: secret.FromString("90210333"), Duration: time.Hour})
 	must(err)
@@ -210,7 +211,7 @@ func TestHostileInputs(t *testing.T) {
 			return svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: bid, Owner: "bill", Name: "L", Zone: "UTC", Slots: 1})
 		})
 		add("commands.CreateKey", name+" key ID", cinv, func() error {
-			_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: bid, Lock: "front", By: "bill", Kind: commands.KindIntercom})
+			_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: bid, Lock: "front", By: "bill", Kind: events.KindIntercom})
 			return err
 		})
 		add("commands.Unlock", name+" key ID", []error{commands.ErrInvalid, commands.ErrNotFound}, func() error {
@@ -254,11 +255,11 @@ func TestHostileInputs(t *testing.T) {
 	}
 	for name, p := range badPolicies {
 		add("commands.CreateKey", "policy: "+name, cinv, func() error {
-			_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kp", Lock: "front", By: "bill", Kind: commands.KindIntercom, Settings: commands.Settings{Policy: p}})
+			_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kp", Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: events.Settings{Policy: p}})
 			return err
 		})
 		add("commands.EditKey", "policy: "+name, cinv, func() error {
-			return svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "k1", By: "bill", Settings: commands.Settings{Policy: p}})
+			return svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "k1", By: "bill", Settings: events.Settings{Policy: p}})
 		})
 	}
 	add("commands.CreateKey", "unknown kind", cinv, func() error {
@@ -266,26 +267,26 @@ func TestHostileInputs(t *testing.T) {
 		return err
 	})
 	add("commands.CreateKey", "slot 300", []error{commands.ErrInvalid, commands.ErrNoSlot}, func() error {
-		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kx", Lock: "front", By: "bill", Kind: commands.KindShare, Slot: 300})
+		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kx", Lock: "front", By: "bill", Kind: events.KindShare, Slot: 300})
 		return err
 	})
 	add("commands.CreateKey", "unknown lock", notFound, func() error {
-		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kx", Lock: "nolock", By: "bill", Kind: commands.KindShare})
+		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kx", Lock: "nolock", By: "bill", Kind: events.KindShare})
 		return err
 	})
 	add("commands.CreateKey", "2049-byte welcome", cinv, func() error {
-		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kx", Lock: "front", By: "bill", Kind: commands.KindIntercom,
-			Settings: commands.Settings{Welcome: strings.Repeat("w", commands.MaxTextLen+1)}})
+		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kx", Lock: "front", By: "bill", Kind: events.KindIntercom,
+			Settings: events.Settings{Welcome: strings.Repeat("w", commands.MaxTextLen+1)}})
 		return err
 	})
 	add("commands.CreateKey", "not the owner", []error{commands.ErrNotPermitted}, func() error {
-		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kx", Lock: "front", By: "ann", Kind: commands.KindIntercom})
+		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kx", Lock: "front", By: "ann", Kind: events.KindIntercom})
 		return err
 	})
 	for _, pin := range []string{"12a4", "123", "1234567", "１２３４"} {
 		bad = append(bad, badInput{api: "commands.CreateKey", name: fmt.Sprintf("PIN %q", pin), want: cinv, secret: pin, call: func() error {
-			_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kd", Lock: "front", By: "bill", Kind: commands.KindDigital, For: "ann",
-				Credential: commands.CredentialPIN, PIN: secret.FromString(pin)})
+			_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "kd", Lock: "front", By: "bill", Kind: events.KindDigital, For: "ann",
+				Credential: events.CredentialPIN, PIN: secret.FromString(pin)})
 			return err
 		}})
 	}
@@ -294,7 +295,7 @@ func TestHostileInputs(t *testing.T) {
 		return err
 	})
 	add("commands.ShareKey", "unknown key", notFound, func() error {
-		_, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "nokey", By: "bill", Method: commands.ShareToCode})
+		_, err := svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: "nokey", By: "bill", Method: events.ShareToCode})
 		return err
 	})
 	for _, code := range []string{"AAAA-BBBB-CCCC", "", strings.Repeat("Z", 5000), "\xff\xfe\xfd\xfc"} {

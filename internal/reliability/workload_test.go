@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
@@ -40,7 +41,7 @@ type stack struct {
 // openStack opens every layer on dir (fs nil = the OS filesystem).
 func openStack(dir string, fs vfs.FS) (*stack, error) {
 	reg := ledger.NewRegistry()
-	if err := commands.Register(reg); err != nil {
+	if err := events.Register(reg); err != nil {
 		return nil, err
 	}
 	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, FS: fs})
@@ -212,7 +213,7 @@ func (k *worker) setup(ctx context.Context) error {
 	_, _ = crand.Read(lockKey[:])
 	if err := k.setupStep(k.w.run, "lock", func(id uuid.UUID) error {
 		return svc.RegisterLock(ctx, commands.RegisterLock{ID: id, Lock: k.lock(), Owner: k.owner(), Name: "Lock " + k.lock(),
-			Zone: "Europe/Berlin", Slots: commands.MaxSlots, Doors: commands.DoorMain | commands.DoorInner, LockKey: lockKey})
+			Zone: "Europe/Berlin", Slots: commands.MaxSlots, Doors: events.DoorMain | events.DoorInner, LockKey: lockKey})
 	}); err != nil {
 		return fmt.Errorf("register lock: %w", err)
 	}
@@ -269,8 +270,8 @@ func (k *worker) keyID() string { return fmt.Sprintf("k-%d-%d-%d", k.w.run, k.g,
 func (k *worker) shareKey(ctx context.Context) error {
 	svc, key, holder := k.w.svc, k.keyID(), fmt.Sprintf("m-%d-0", k.g)
 	if err := k.step("create share", func(id uuid.UUID) error {
-		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(), Kind: commands.KindShare,
-			Settings: commands.Settings{Name: "share " + key, Policy: policy.Policy{Uses: policy.UsesN(3)}}})
+		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(), Kind: events.KindShare,
+			Settings: events.Settings{Name: "share " + key, Policy: policy.Policy{Uses: policy.UsesN(3)}}})
 		return err
 	}); err != nil {
 		return err
@@ -278,9 +279,9 @@ func (k *worker) shareKey(ctx context.Context) error {
 	toCode := k.rng.IntN(2) == 0
 	var code secret.Secret
 	if err := k.step("share", func(id uuid.UUID) error {
-		c := commands.ShareKey{ID: id, Key: key, By: k.owner(), Method: commands.ShareToID, Account: holder}
+		c := commands.ShareKey{ID: id, Key: key, By: k.owner(), Method: events.ShareToID, Account: holder}
 		if toCode {
-			c = commands.ShareKey{ID: id, Key: key, By: k.owner(), Method: commands.ShareToCode, Email: holder + "@example.com"}
+			c = commands.ShareKey{ID: id, Key: key, By: k.owner(), Method: events.ShareToCode, Email: holder + "@example.com"}
 		}
 		res, err := svc.ShareKey(ctx, c)
 		code = res.Code
@@ -291,7 +292,7 @@ func (k *worker) shareKey(ctx context.Context) error {
 	}
 	if k.rng.IntN(2) == 0 {
 		if err := k.step("edit", func(id uuid.UUID) error {
-			return svc.EditKey(ctx, commands.EditKey{ID: id, Key: key, By: k.owner(), Settings: commands.Settings{Name: "edited " + key}})
+			return svc.EditKey(ctx, commands.EditKey{ID: id, Key: key, By: k.owner(), Settings: events.Settings{Name: "edited " + key}})
 		}); err != nil {
 			return err
 		}
@@ -315,7 +316,7 @@ func (k *worker) shareKey(ctx context.Context) error {
 		// service with an issuer) the lock counts its uses, so the app's
 		// unlock is recorded as refused with ReasonUsesAtLock.
 		res, err := svc.Unlock(ctx, commands.Unlock{ID: id, Key: key, By: holder})
-		if err == nil && !res.Granted && res.Reason != commands.ReasonUsesAtLock {
+		if err == nil && !res.Granted && res.Reason != events.ReasonUsesAtLock {
 			err = fmt.Errorf("unlock of a downloaded share key refused: %s", res.Reason)
 		}
 		return err
@@ -343,8 +344,8 @@ func (k *worker) shareKey(ctx context.Context) error {
 func (k *worker) digitalKey(ctx context.Context) error {
 	svc, key, user := k.w.svc, k.keyID(), fmt.Sprintf("m-%d-1", k.g)
 	if err := k.step("create digital", func(id uuid.UUID) error {
-		c := commands.CreateKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(), Kind: commands.KindDigital, For: user,
-			Credential: commands.CredentialPIN, PINDigits: 6, Email: true, Settings: commands.Settings{Name: "digital " + key}}
+		c := commands.CreateKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(), Kind: events.KindDigital, For: user,
+			Credential: events.CredentialPIN, PINDigits: 6, Email: true, Settings: events.Settings{Name: "digital " + key}}
 		res, err := svc.CreateKey(ctx, c)
 		k.w.secrets.add("PIN", res.PIN.Reveal())
 		return err
@@ -361,7 +362,7 @@ func (k *worker) digitalKey(ctx context.Context) error {
 		return err
 	}
 	if err := k.step("edit", func(id uuid.UUID) error {
-		return svc.EditKey(ctx, commands.EditKey{ID: id, Key: key, By: k.owner(), Settings: commands.Settings{Name: "renamed " + key}})
+		return svc.EditKey(ctx, commands.EditKey{ID: id, Key: key, By: k.owner(), Settings: events.Settings{Name: "renamed " + key}})
 	}); err != nil {
 		return err
 	}
@@ -383,12 +384,12 @@ func (k *worker) intercomKey(ctx context.Context) error {
 		f    func(id uuid.UUID) error
 	}{
 		{"create intercom", func(id uuid.UUID) error {
-			_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(), Kind: commands.KindIntercom,
-				Settings: commands.Settings{Name: "intercom " + key, Category: commands.CategoryDelivery, Welcome: "hello"}})
+			_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(), Kind: events.KindIntercom,
+				Settings: events.Settings{Name: "intercom " + key, Category: events.CategoryDelivery, Welcome: "hello"}})
 			return err
 		}},
 		{"share", func(id uuid.UUID) error {
-			_, err := svc.ShareKey(ctx, commands.ShareKey{ID: id, Key: key, By: k.owner(), Method: commands.ShareToID, Account: holder})
+			_, err := svc.ShareKey(ctx, commands.ShareKey{ID: id, Key: key, By: k.owner(), Method: events.ShareToID, Account: holder})
 			return err
 		}},
 		{"download", func(id uuid.UUID) error {
@@ -433,7 +434,7 @@ func (k *worker) onlineKey(ctx context.Context) error {
 		}},
 		{"create online", func(id uuid.UUID) error {
 			return svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(),
-				Settings: commands.Settings{Name: "online " + key, Doors: commands.DoorMain}})
+				Settings: events.Settings{Name: "online " + key, Doors: events.DoorMain}})
 		}},
 		{"invite", func(id uuid.UUID) error {
 			return svc.InviteMember(ctx, commands.InviteMember{ID: id, Lock: k.lock(), Key: key, Account: member, By: k.owner()})
