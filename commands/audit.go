@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
@@ -285,17 +286,17 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 	seen, nextSeq := l.AdminSeen, l.nextAdminSeq()-1
 	for i := range recs {
 		r := &recs[i]
-		ev := events.AuditRecorded{Lock: c.Lock, By: c.By, Seq: r.Seq, Kind: r.Kind, Granted: r.Granted, Reason: events.LockReason(r.Reason),
-			Code: r.Reason, Credential: r.Credential, AdminType: r.AdminType, Value: r.Value, Tag: r.Tag}
+		ev := events.AuditRecorded{Lock: c.Lock, By: c.By, Seq: r.Seq, Kind: r.Kind, Granted: r.Granted, Reason: r.Reason,
+			Code: uint8(r.Reason), Credential: r.Credential, AdminType: r.AdminType, Value: r.Value, Tag: r.Tag}
 		if r.Granted {
-			ev.Reason = ""
+			ev.Reason = access.Granted
 		}
 		if r.LockTime != 0 {
 			ev.LockTime = time.Unix(int64(r.LockTime), 0).UTC()
 		}
 		switch r.Kind {
 		case lockproto.AuditUnlock:
-			ev.Door = events.Door(1) << r.Door
+			ev.Door = access.Doors(1) << r.Door
 			owner := l.Credentials[lockproto.CredentialID(r.Credential)]
 			if verifiedUnlock(r.Reason) {
 				ev.Key, ev.Slot = owner, int(r.Slot)+1
@@ -422,11 +423,11 @@ func (s *Service) reissue(p events.AdminIssued, seq uint32) (events.AdminIssued,
 // verifiedUnlock reports whether the lock reached this reason only after the
 // credential's issuer signature and holder proof verified (lockproto's
 // check order: the record's slot and credential ID are then authentic).
-func verifiedUnlock(r lockproto.Reason) bool {
+func verifiedUnlock(r access.Reason) bool {
 	switch r {
-	case lockproto.ReasonGranted, lockproto.ReasonClockUnknown, lockproto.ReasonZoneUnknown, lockproto.ReasonNotYetValid,
-		lockproto.ReasonExpired, lockproto.ReasonOutsideWindow, lockproto.ReasonExhausted, lockproto.ReasonWrongDoor,
-		lockproto.ReasonUseTableFull, lockproto.ReasonPolicy:
+	case access.Granted, access.ClockUnknown, access.ZoneUnknown, access.NotYetValid,
+		access.Expired, access.OutsideWindow, access.Exhausted, access.WrongDoor,
+		access.UseTableFull, access.Policy:
 		return true
 	}
 	return false

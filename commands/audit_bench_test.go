@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -61,7 +62,7 @@ func benchAuditIngest(b *testing.B, store func(*testing.B) *env, suffix string) 
 		for i := range b.N {
 			for j := range evs {
 				evs[j] = ledger.NewEvent{Data: events.AuditRecorded{Lock: "front", Key: "k1", By: "ann", Seq: uint32(i*len(evs) + j + 1),
-					LockTime: e.now, Kind: lockproto.AuditUnlock, Granted: true, Door: events.DoorMain}}
+					LockTime: e.now, Kind: lockproto.AuditUnlock, Granted: true, Door: access.Main}}
 			}
 			if _, err := e.l.Append(bg, "lockaudit-front", ledger.ExpectAny, evs...); err != nil {
 				b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
@@ -35,10 +36,10 @@ func TestAuditOfflineUsesCount(t *testing.T) {
 		lockTimes = append(lockTimes, e.now.Truncate(time.Second))
 	}
 	e.now = e.now.Add(time.Minute)
-	if d := e.visit(e.lock, ann, 1); d.Granted || d.Reason != lockproto.ReasonWrongDoor {
+	if d := e.visit(e.lock, ann, 1); d.Granted || d.Reason != access.WrongDoor {
 		t.Fatalf("inner door: %+v", d)
 	}
-	if d := e.visit(e.lock, ann, 0); d.Granted || d.Reason != lockproto.ReasonExhausted {
+	if d := e.visit(e.lock, ann, 0); d.Granted || d.Reason != access.Exhausted {
 		t.Fatalf("fourth use: %+v", d)
 	}
 	e.now = e.now.Add(24 * time.Hour) // uploaded a day later
@@ -54,7 +55,7 @@ func TestAuditOfflineUsesCount(t *testing.T) {
 	// The lock counts a use-limited credential's uses: the app never grants
 	// one online (which could add uses the lock does not know of).
 	u, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "k1", By: "ann"})
-	if err != nil || u.Granted || u.Reason != events.ReasonUsesAtLock {
+	if err != nil || u.Granted || u.Reason != access.UsesAtLock {
 		t.Fatalf("online unlock after three offline uses: %+v %v", u, err)
 	}
 
@@ -72,11 +73,11 @@ func TestAuditOfflineUsesCount(t *testing.T) {
 		t.Fatalf("offline entries in the key's history: %+v", offline)
 	}
 	for i, h := range offline[:3] {
-		if !h.Granted || !h.Time.Equal(lockTimes[i]) || h.AuditSeq != uint32(3+i) || h.Door != events.DoorMain || !h.Uploaded.Equal(e.now) {
+		if !h.Granted || !h.Time.Equal(lockTimes[i]) || h.AuditSeq != uint32(3+i) || h.Door != access.Main || !h.Uploaded.Equal(e.now) {
 			t.Fatalf("offline unlock %d: %+v", i, h)
 		}
 	}
-	if offline[3].Reason != events.ReasonDoor || offline[3].Door != events.DoorInner || offline[4].Reason != events.ReasonExhausted {
+	if offline[3].Reason != access.WrongDoor || offline[3].Door != access.Inner || offline[4].Reason != access.Exhausted {
 		t.Fatalf("denials: %+v", offline[3:])
 	}
 	lp, err := e.proj.History(bg, projections.HistoryQuery{Lock: "front"})
@@ -216,7 +217,7 @@ func TestAuditGap(t *testing.T) {
 	}
 	var gaps int
 	for _, h := range page.Entries {
-		if h.Reason == projections.ReasonAuditGap {
+		if h.Reason == access.AuditRecordsMissing {
 			gaps++
 		}
 	}
@@ -264,7 +265,7 @@ func TestResetRidesWithAnotherDownload(t *testing.T) {
 	if d := e.visit(e.lock, bob, 0); !d.Granted {
 		t.Fatalf("bob refused: %v", d.Reason)
 	}
-	if d := e.visit(e.lock, ann, 0); d.Granted || d.Reason != lockproto.ReasonSuperseded {
+	if d := e.visit(e.lock, ann, 0); d.Granted || d.Reason != access.Superseded {
 		t.Fatalf("reset key at the lock: %+v", d)
 	}
 	res := e.upload(e.lock, "front")
@@ -280,7 +281,7 @@ func TestResetRidesWithAnotherDownload(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := page.Entries[len(page.Entries)-1]
-	if !last.Offline || last.Reason != events.ReasonSuperseded || last.Presented != "k1" || last.Key != "" {
+	if !last.Offline || last.Reason != access.Superseded || last.Presented != "k1" || last.Key != "" {
 		t.Fatalf("superseded entry %+v", last)
 	}
 	// A new Service on the same ledger (a restart) continues the sequence.
@@ -317,7 +318,7 @@ func TestDeactivationConfirmedByAudit(t *testing.T) {
 		t.Fatalf("before delivery: %v", d.Reason)
 	}
 	e.deliver(e.lock, e.pending("front")) // the owner's phone at the lock
-	if d := e.visit(e.lock, ann, 0); d.Granted || d.Reason != lockproto.ReasonSuperseded {
+	if d := e.visit(e.lock, ann, 0); d.Granted || d.Reason != access.Superseded {
 		t.Fatalf("deactivated key at the lock: %+v", d)
 	}
 	res := e.upload(e.lock, "front")
@@ -531,7 +532,7 @@ func TestAuditRacesOnlineUnlocks(t *testing.T) {
 		go func() {
 			r, err := e.svc.Unlock(bg, commands.Unlock{ID: id, Key: "k1", By: "ann"})
 			if err == nil && !r.Granted {
-				err = errors.New(r.Reason)
+				err = errors.New(r.Reason.Name())
 			}
 			errs <- err
 		}()

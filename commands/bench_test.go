@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -82,7 +83,7 @@ func BenchmarkUnlock64(b *testing.B) {
 		b.SetParallelism(par)
 		b.RunParallel(func(pb *testing.PB) {
 			stream := fmt.Sprintf("key-w%d", w.Add(1))
-			ev := events.UnlockAttempted{Key: stream, Lock: "front", By: "ann", Door: events.DoorMain, Source: "app", Granted: true}
+			ev := events.UnlockAttempted{Key: stream, Lock: "front", By: "ann", Door: access.Main, Source: "app", Granted: true}
 			for pb.Next() {
 				if _, err := e.l.Append(bg, stream, ledger.ExpectAny, ledger.NewEvent{Data: ev}); err != nil {
 					b.Error(err)
@@ -146,7 +147,7 @@ func BenchmarkRebuild(b *testing.B) {
 	for i := range 200 { // 20,000 unlock records, 100 per append
 		evs := make([]ledger.NewEvent, 100)
 		for j := range evs {
-			evs[j] = ledger.NewEvent{Data: events.UnlockAttempted{Key: "b3", Lock: "front", By: "ann", Door: events.DoorMain,
+			evs[j] = ledger.NewEvent{Data: events.UnlockAttempted{Key: "b3", Lock: "front", By: "ann", Door: access.Main,
 				Source: "app", Granted: true, Uses: uint32(i*100 + j + 1)}, Time: e.now.Add(time.Duration(i*100+j) * time.Second)}
 		}
 		if _, err := e.l.Append(bg, "key-b3", ledger.ExpectAny, evs...); err != nil {

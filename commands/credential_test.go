@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
@@ -34,7 +35,7 @@ func TestDownloadIssuesCredential(t *testing.T) {
 	}
 	e.given(accounts()...)
 	if err := svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "front", Owner: "bill", Name: "Front", Zone: "Europe/Berlin",
-		Slots: 2, Doors: events.DoorMain | events.DoorInner, LockKey: lockPub}); err != nil {
+		Slots: 2, Doors: access.Main | access.Inner, LockKey: lockPub}); err != nil {
 		t.Fatal(err)
 	}
 	phone, err := lockproto.GenerateHolderKey(nil) // one phone, two keys in turn
@@ -44,7 +45,7 @@ func TestDownloadIssuesCredential(t *testing.T) {
 	download := func(key string, slotWant int, genWant uint32) *lockproto.Holder {
 		t.Helper()
 		st := settings(key)
-		st.Doors = events.DoorMain | events.DoorInner
+		st.Doors = access.Main | access.Inner
 		st.Role = events.RoleAdmin
 		st.Policy.Uses = policy.UsesN(10)
 		st.Policy.Windows = []policy.Window{{Days: policy.Workdays, From: 8 * 60, To: 18 * 60}} // the visit is Monday 11:00

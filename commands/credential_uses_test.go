@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
-	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 )
@@ -18,7 +18,7 @@ func TestCredentialUsesCountedOnce(t *testing.T) {
 	online := func(step string) {
 		t.Helper()
 		u, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "k1", By: "ann"})
-		if err != nil || u.Granted || u.Reason != events.ReasonUsesAtLock {
+		if err != nil || u.Granted || u.Reason != access.UsesAtLock {
 			t.Fatalf("%s: online unlock of a single-use credential: %+v %v", step, u, err)
 		}
 	}
@@ -29,7 +29,7 @@ func TestCredentialUsesCountedOnce(t *testing.T) {
 	}
 	online("after the use at the lock")
 	e.now = e.now.Add(time.Minute)
-	if d := e.visit(e.lock, ann, 0); d.Granted || d.Reason != lockproto.ReasonExhausted {
+	if d := e.visit(e.lock, ann, 0); d.Granted || d.Reason != access.Exhausted {
 		t.Fatalf("second use at the lock: %+v", d)
 	}
 }

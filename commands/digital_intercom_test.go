@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
@@ -106,18 +107,18 @@ func TestDigitalKeyApp(t *testing.T) {
 func TestIntercomKey(t *testing.T) {
 	e := newEnv(t)
 	e.given(frontLock()...)
-	st := events.Settings{Name: "Cleaner", Category: events.CategoryServices, Doors: events.DoorMain | events.DoorInner, Welcome: "Hi! Code is on the fridge."}
+	st := events.Settings{Name: "Cleaner", Category: events.CategoryServices, Doors: access.Main | access.Inner, Welcome: "Hi! Code is on the fridge."}
 	e.then(func() error {
 		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: st})
 		return err
 	}, events.KeyCreated{Key: "i1", Lock: "front", Owner: "bill", Kind: events.KindIntercom, Credential: events.CredentialApp,
-		Settings: events.Settings{Name: "Cleaner", Category: events.CategoryServices, Role: events.RoleUser, Doors: events.DoorMain | events.DoorInner, Welcome: "Hi! Code is on the fridge.",
+		Settings: events.Settings{Name: "Cleaner", Category: events.CategoryServices, Role: events.RoleUser, Doors: access.Main | access.Inner, Welcome: "Hi! Code is on the fridge.",
 			Policy: policy.Policy{Zone: "Europe/Berlin"}}})
 	// Defaults: Friend, main door only.
 	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i2", Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: events.Settings{Name: "Me"}}); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := e.proj.Key(bg, "i2"); r.Settings.Category != events.CategoryFriend || r.Settings.Doors != events.DoorMain {
+	if r, _ := e.proj.Key(bg, "i2"); r.Settings.Category != events.CategoryFriend || r.Settings.Doors != access.Main {
 		t.Fatalf("defaults %+v", r.Settings)
 	}
 	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"}); err != nil {
@@ -130,26 +131,26 @@ func TestIntercomKey(t *testing.T) {
 	}, events.KeyDownloaded{Key: "i1", Lock: "front", Holder: "ann", Method: events.ShareToID},
 		events.NotificationQueued{Topic: events.TopicWelcome, To: "ann", Email: "ann@example.com", Lock: "front", Key: "i1", Message: "Hi! Code is on the fridge."})
 	// "A key can be edited at any time."
-	st.Doors = events.DoorMain
+	st.Doors = access.Main
 	if err := e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "i1", By: "bill", Settings: st}); err != nil {
 		t.Fatal(err)
 	}
 	// Inner door no longer allowed: denied with a reason and recorded.
 	e.then(func() error {
-		r, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann", Door: events.DoorInner, Source: "intercom"})
-		if err == nil && (r.Granted || r.Reason != events.ReasonDoor) {
+		r, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann", Door: access.InnerDoor, Source: "intercom"})
+		if err == nil && (r.Granted || r.Reason != access.WrongDoor) {
 			t.Errorf("unlock %+v", r)
 		}
 		return err
-	}, events.UnlockAttempted{Key: "i1", Lock: "front", By: "ann", Door: events.DoorInner, Source: "intercom", Reason: events.ReasonDoor})
+	}, events.UnlockAttempted{Key: "i1", Lock: "front", By: "ann", Door: access.Inner, Source: "intercom", Reason: access.WrongDoor})
 	// Someone else holding the key ID is refused and recorded.
-	if r, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "bob"}); err != nil || r.Granted || r.Reason != events.ReasonNotHolder {
+	if r, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "bob"}); err != nil || r.Granted || r.Reason != access.NotHolder {
 		t.Fatalf("stranger unlock %+v %v", r, err)
 	}
 	if err := e.svc.DeleteKey(bg, commands.KeyCommand{ID: e.id(), Key: "i1", By: "bill"}); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann"}); err != nil || r.Granted || r.Reason != events.ReasonDeleted {
+	if r, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann"}); err != nil || r.Granted || r.Reason != access.Deleted {
 		t.Fatalf("deleted key unlock %+v %v", r, err)
 	}
 	list, _ := e.proj.KeyList(bg, "front", e.now)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 )
@@ -20,7 +21,7 @@ func FuzzCreateKey(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, lock, by string, kind uint8, slot int, name, pin string, cred, doors, cat uint8, user string) {
 		c := commands.CreateKey{ID: e.id(), Key: key, Lock: lock, By: by, Kind: events.Kind(kind), Slot: slot,
 			Credential: events.Credential(cred), For: user,
-			Settings: events.Settings{Name: name, Doors: events.Doors(doors), Category: events.Category(cat)}}
+			Settings: events.Settings{Name: name, Doors: access.Doors(doors), Category: events.Category(cat)}}
 		if pin != "" {
 			c.PIN = commands.NewSecret(pin)
 		}

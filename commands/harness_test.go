@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
@@ -155,11 +156,11 @@ func accounts() []given {
 
 func frontLock() []given {
 	return append(accounts(), given{"lock-front", events.LockRegistered{Lock: "front", Owner: "bill", Name: "Front door",
-		Zone: "Europe/Berlin", Slots: 2, Doors: events.DoorMain | events.DoorInner}})
+		Zone: "Europe/Berlin", Slots: 2, Doors: access.Main | access.Inner}})
 }
 
 func settings(name string) events.Settings {
-	return events.Settings{Name: name, Category: events.CategoryFriend, Role: events.RoleUser, Doors: events.DoorMain,
+	return events.Settings{Name: name, Category: events.CategoryFriend, Role: events.RoleUser, Doors: access.Main,
 		Policy: policy.Policy{Zone: "Europe/Berlin"}} // a key's policy takes its lock's zone
 }
 

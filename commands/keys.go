@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
@@ -107,7 +108,7 @@ func validateSettings(st *events.Settings, k events.Kind) error {
 		st.Role = events.RoleUser
 	}
 	if st.Doors == 0 {
-		st.Doors = events.DoorMain
+		st.Doors = access.Main
 	}
 	switch {
 	case st.Category > events.CategoryEmployee:

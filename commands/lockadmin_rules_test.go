@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
@@ -80,24 +81,25 @@ func TestAdminMessageRules(t *testing.T) {
 	}
 }
 
-// The names audit records get in history.
+// The names audit records get in history: a refusal both the server and the
+// lock make has one name; one only a lock makes is marked as the lock's.
 func TestLockReasonNames(t *testing.T) {
-	for r, want := range map[lockproto.Reason]string{
-		lockproto.ReasonGranted:       "",
-		lockproto.ReasonNotYetValid:   events.ReasonNotYetValid,
-		lockproto.ReasonExpired:       events.ReasonExpired,
-		lockproto.ReasonOutsideWindow: events.ReasonOutsideWindow,
-		lockproto.ReasonExhausted:     events.ReasonExhausted,
-		lockproto.ReasonWrongDoor:     events.ReasonDoor,
-		lockproto.ReasonRevoked:       events.ReasonRevoked,
-		lockproto.ReasonSuperseded:    events.ReasonSuperseded,
-		lockproto.ReasonBadProof:      "lock_bad_proof",
-		lockproto.ReasonClockUnknown:  "lock_clock_unknown",
-		lockproto.ReasonPolicy:        "lock_policy",
-		lockproto.Reason(200):         "lock_reason_200",
+	for r, want := range map[access.Reason]string{
+		access.Granted:       "",
+		access.NotYetValid:   "not_yet_valid",
+		access.Expired:       "expired",
+		access.OutsideWindow: "outside_window",
+		access.Exhausted:     "exhausted",
+		access.WrongDoor:     "door_not_permitted",
+		access.Revoked:       "revoked",
+		access.Superseded:    "superseded",
+		access.BadProof:      "lock_bad_proof",
+		access.ClockUnknown:  "lock_clock_unknown",
+		access.Policy:        "lock_policy",
+		access.Reason(200):   "reason_200",
 	} {
-		if got := events.LockReason(r); got != want {
-			t.Errorf("LockReason(%d) = %q, want %q", r, got, want)
+		if got := r.Name(); got != want {
+			t.Errorf("Reason(%d).Name() = %q, want %q", r, got, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
@@ -59,7 +60,7 @@ func (e *lockEnv) pair(lock string) (lockproto.Pairing, *lockproto.Lock) {
 		e.t.Fatal(err)
 	}
 	if err := e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: lock, Owner: "bill", Name: lock, Zone: "Europe/Berlin",
-		Slots: 2, Doors: events.DoorMain | events.DoorInner, LockKey: pub, AuditKey: commands.NewSecretBytes(p.AuditKey[:])}); err != nil {
+		Slots: 2, Doors: access.Main | access.Inner, LockKey: pub, AuditKey: commands.NewSecretBytes(p.AuditKey[:])}); err != nil {
 		e.t.Fatal(err)
 	}
 	l, err := lockproto.NewLock(p, &lockproto.Config{Clock: func() time.Duration { return e.now.Sub(e.start) }, Rand: e.rnd,
@@ -113,7 +114,7 @@ func (e *lockEnv) deliver(l *lockproto.Lock, msgs [][]byte) {
 	for _, m := range msgs {
 		if err := l.HandleAdmin(m); err != nil {
 			var re *lockproto.RefusalError
-			if !errors.As(err, &re) || re.Reason != lockproto.ReasonStaleSequence {
+			if !errors.As(err, &re) || re.Reason != access.StaleSequence {
 				e.t.Fatalf("admin message refused: %v", err)
 			}
 		}

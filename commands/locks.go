@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/policy"
@@ -21,7 +22,7 @@ type RegisterLock struct {
 	Lock, Owner, Name string
 	Zone              string
 	Slots             int
-	Doors             events.Doors // default DoorMain
+	Doors             access.Doors // default DoorMain
 	// LockKey is the lock's X25519 public key from its pairing
 	// (lockproto.Pairing.LockPublicKey); downloads of offline keys carry it.
 	LockKey [32]byte
@@ -33,7 +34,7 @@ type RegisterLock struct {
 
 func (c *RegisterLock) validate() error {
 	if c.Doors == 0 {
-		c.Doors = events.DoorMain
+		c.Doors = access.Main
 	}
 	if err := firstErr(checkID("lock", c.Lock), checkID("owner", c.Owner), checkText("name", c.Name, MaxNameLen)); err != nil {
 		return err
@@ -50,7 +51,7 @@ func (c *RegisterLock) validate() error {
 	if c.Slots < 0 || c.Slots > MaxSlots {
 		return invalid("slots", "%d, want 0..%d", c.Slots, MaxSlots)
 	}
-	if c.Doors&^allDoors != 0 || c.Doors&events.DoorMain == 0 {
+	if c.Doors&^allDoors != 0 || c.Doors&access.Main == 0 {
 		return invalid("doors", "%v must include the main door and nothing unknown", c.Doors)
 	}
 	if !c.AuditKey.IsZero() && c.AuditKey.Len() != 32 {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
@@ -34,7 +35,7 @@ func TestRegisterLockZone(t *testing.T) {
 				e.must(err)
 				// The lock is usable: a key can be created on it.
 				_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k1", Lock: "l1", By: "bill", Kind: events.KindShare,
-					Settings: events.Settings{Name: "k1", Doors: events.DoorMain}})
+					Settings: events.Settings{Name: "k1", Doors: access.Main}})
 				e.must(err)
 				return
 			}

@@ -1,11 +1,12 @@
 package commands
 
 import (
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 )
 
 const (
-	allDoors = events.DoorMain | events.DoorInner
+	allDoors = access.Main | access.Inner
 )
 
 type actions uint16

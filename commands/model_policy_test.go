@@ -3,6 +3,7 @@ package commands_test
 import (
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 	"pgregory.net/rapid"
@@ -12,7 +13,7 @@ import (
 // around now, maybe a use limit, maybe a weekday window.
 func randomSettings(rt *rapid.T, now time.Time) events.Settings {
 	st := events.Settings{Name: rapid.StringMatching(`[a-z]{1,8}`).Draw(rt, "name")}
-	st.Category, st.Role, st.Doors = events.CategoryFriend, events.RoleUser, events.DoorMain
+	st.Category, st.Role, st.Doors = events.CategoryFriend, events.RoleUser, access.Main
 	if rapid.Bool().Draw(rt, "dated") {
 		st.Policy.Start = now.Add(time.Duration(rapid.IntRange(-72, 72).Draw(rt, "startH")) * time.Hour)
 		st.Policy.End = st.Policy.Start.Add(time.Duration(rapid.IntRange(1, 240).Draw(rt, "hours")) * time.Hour)

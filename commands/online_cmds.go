@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
@@ -64,7 +65,7 @@ func (t *txn) expireNetwork(lock string, g *GroupState) bool {
 	if !g.Network.On || g.Network.ActiveAt(t.now) {
 		return false
 	}
-	t.emit(groupStream(lock), events.NetworkManagementOff{Lock: lock, Reason: events.NetworkExpired, Shredded: sealedID(g.Network.MasterCode)})
+	t.emit(groupStream(lock), events.NetworkManagementOff{Lock: lock, Reason: access.Expired, Shredded: sealedID(g.Network.MasterCode)})
 	return true
 }
 
@@ -120,7 +121,7 @@ func (s *Service) TurnOnNetwork(ctx context.Context, c TurnOnNetwork) (NetworkSt
 			return err
 		}
 		if !t.expireNetwork(c.Lock, g) && g.Network.On {
-			t.emit(groupStream(c.Lock), events.NetworkManagementOff{Lock: c.Lock, By: c.By, Reason: events.NetworkReplaced, Shredded: sealedID(g.Network.MasterCode)})
+			t.emit(groupStream(c.Lock), events.NetworkManagementOff{Lock: c.Lock, By: c.By, Reason: access.Replaced, Shredded: sealedID(g.Network.MasterCode)})
 		}
 		t.emit(groupStream(c.Lock), events.NetworkManagementOn{Lock: c.Lock, By: c.By, Until: t.now.Add(c.Duration), MasterCode: sealed})
 		return nil
@@ -167,9 +168,9 @@ func (s *Service) TurnOffNetwork(ctx context.Context, c TurnOffNetwork) error {
 		if !g.Network.On {
 			return fmt.Errorf("%w: lock %q", ErrNetworkOff, c.Lock)
 		}
-		reason := events.NetworkTurnedOff
+		reason := access.TurnedOff
 		if !g.Network.ActiveAt(t.now) {
-			reason = events.NetworkExpired
+			reason = access.Expired
 		}
 		t.emit(groupStream(c.Lock), events.NetworkManagementOff{Lock: c.Lock, By: c.By, Reason: reason, Shredded: sealedID(g.Network.MasterCode)})
 		return nil

@@ -67,5 +67,5 @@ func verdict(r commands.UnlockResult) string {
 	if r.Granted {
 		return "granted"
 	}
-	return "denied: " + r.Reason
+	return "denied: " + r.Reason.Name()
 }

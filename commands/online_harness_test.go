@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
@@ -139,13 +140,13 @@ func (e *onlineEnv) seed000() {
 		e.must(e.svc.RegisterAccount(bg, commands.RegisterAccount{ID: e.id(), Account: a, Name: string(a[0]-32) + a[1:], Email: a + "@example.com"}))
 	}
 	e.must(e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "garage", Owner: "bill", Name: "Garage",
-		Zone: "Europe/Berlin", Slots: 2, Doors: events.DoorMain | events.DoorInner}))
+		Zone: "Europe/Berlin", Slots: 2, Doors: access.Main | access.Inner}))
 }
 
 // tuesdayClient is seed 000's online key: every Tuesday 10:00–12:00, and
 // never at night (22:00–06:00), main door.
 func tuesdayClient() events.Settings {
-	return events.Settings{Name: "Client", Doors: events.DoorMain | events.DoorInner, Policy: tuesday10to12()}
+	return events.Settings{Name: "Client", Doors: access.Main | access.Inner, Policy: tuesday10to12()}
 }
 
 // onPebble reports whether needle occurs in any file of the ledger directory.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
@@ -34,7 +35,7 @@ func TestCanViewHistory(t *testing.T) {
 	e.must(svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: "ann", Password: secret.FromString("ann-pass-2026"), LockName: "garage"}))
 	check("accepted with the default permissions", "garage", "ann", nil)
 	e.must(svc.SetMemberPermissions(bg, commands.SetMemberPermissions{ID: e.id(), Lock: "garage", Account: "ann", By: "bill",
-		Permissions: events.Permissions{Doors: events.DoorMain, Ops: events.OpUnlock}}))
+		Permissions: events.Permissions{Doors: access.Main, Ops: events.OpUnlock}}))
 	check("history permission withdrawn", "garage", "ann", commands.ErrNotPermitted)
 	e.must(svc.DeclineInvitation(bg, commands.InvitationCommand{ID: e.id(), Lock: "garage", Account: "bob", By: "bob"}))
 	check("declined", "garage", "bob", commands.ErrNotPermitted)

@@ -3,6 +3,7 @@ package commands_test
 import (
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 )
@@ -20,6 +21,6 @@ func tuesday10to12() policy.Policy {
 
 // staffNoNights: every day, but invalid at night (22:00–06:00, crossing midnight).
 func staffNoNights() events.Settings {
-	return events.Settings{Name: "Staff", Doors: events.DoorMain | events.DoorInner,
+	return events.Settings{Name: "Staff", Doors: access.Main | access.Inner,
 		Policy: policy.Policy{Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 22 * 60, To: 6 * 60}}}}
 }

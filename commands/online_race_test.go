@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
@@ -26,7 +27,7 @@ func TestConcurrentWrongPasswordsLockOutExactly(t *testing.T) {
 	var n atomic.Uint64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	reasons := map[string]int{}
+	reasons := map[access.Reason]int{}
 	for range 8 {
 		wg.Add(1)
 		go func() {
@@ -44,7 +45,7 @@ func TestConcurrentWrongPasswordsLockOutExactly(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if reasons[events.ReasonWrongPassword] != commands.MaxPasswordFailures || reasons[events.ReasonLockedOut] != 24-commands.MaxPasswordFailures {
+	if reasons[access.WrongPassword] != commands.MaxPasswordFailures || reasons[access.LockedOut] != 24-commands.MaxPasswordFailures {
 		t.Fatalf("reasons %v", reasons)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
@@ -62,7 +63,7 @@ func TestRapidOnlineGroup(t *testing.T) {
 		_, err := e.svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 24 * time.Hour})
 		e.must(err)
 		e.must(e.svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill",
-			Settings: events.Settings{Name: "Client", Doors: events.DoorMain}}))
+			Settings: events.Settings{Name: "Client", Doors: access.Main}}))
 		m := &groupModel{on: true, until: e.now.Add(24 * time.Hour), members: map[string]*memberModel{}}
 		account := func(rt *rapid.T) string { return rapid.SampledFrom(rapidAccounts).Draw(rt, "account") }
 		invErr := func(rt *rapid.T, err error, a string) {
@@ -86,18 +87,18 @@ func TestRapidOnlineGroup(t *testing.T) {
 			if err != nil {
 				rt.Fatal(err)
 			}
-			want := ""
+			want := access.Granted
 			mm := m.members[a]
 			switch {
 			case !m.on || !e.now.Before(m.until):
 				m.on = false
-				want = events.ReasonNetworkOff
+				want = access.NetworkOff
 			case mm == nil || mm.state != events.InviteAccepted:
-				want = events.ReasonNotMember
+				want = access.NotMember
 			case e.now.Before(mm.lockedUntil):
-				want = events.ReasonLockedOut
+				want = access.LockedOut
 			case !right:
-				want = events.ReasonWrongPassword
+				want = access.WrongPassword
 				mm.failures++
 				if mm.failures >= commands.MaxPasswordFailures {
 					mm.failures, mm.lockedUntil = 0, e.now.Add(commands.LockoutDuration)
@@ -105,7 +106,7 @@ func TestRapidOnlineGroup(t *testing.T) {
 			default:
 				mm.failures = 0
 			}
-			if r.Granted != (want == "") || r.Reason != want {
+			if r.Granted != (want == access.Granted) || r.Reason != want {
 				rt.Fatalf("unlock by %s (right=%v): %+v, want reason %q", a, right, r, want)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
@@ -21,7 +22,7 @@ func groupReady(t *testing.T) *onlineEnv {
 	_, err := e.svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 30 * 24 * time.Hour})
 	e.must(err)
 	e.must(e.svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill",
-		Settings: events.Settings{Name: "Client", Doors: events.DoorMain}}))
+		Settings: events.Settings{Name: "Client", Doors: access.Main}}))
 	e.must(e.svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "client", Account: "ann", By: "bill"}))
 	e.must(e.svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: "ann", Password: secret.FromString("ann-pass-2026")}))
 	return e
@@ -129,20 +130,20 @@ func TestInvitationTransitions(t *testing.T) {
 
 	// Management rights: the owner grants them; a manager invites but cannot grant them.
 	e.must(svc.SetMemberPermissions(bg, commands.SetMemberPermissions{ID: e.id(), Lock: "garage", Account: "ann", By: "bill",
-		Permissions: events.Permissions{Doors: events.DoorMain, Ops: events.OpUnlock | events.OpManage}}))
+		Permissions: events.Permissions{Doors: access.Main, Ops: events.OpUnlock | events.OpManage}}))
 	e.must(e.invite("fay", "ann"))
 	err = svc.SetMemberPermissions(bg, commands.SetMemberPermissions{ID: e.id(), Lock: "garage", Account: "fay", By: "ann",
-		Permissions: events.Permissions{Doors: events.DoorMain, Ops: events.OpManage}})
+		Permissions: events.Permissions{Doors: access.Main, Ops: events.OpManage}})
 	e.refusedNothing(e.mark(), err, commands.ErrNotPermitted)
 	err = svc.SetMemberPermissions(bg, commands.SetMemberPermissions{ID: e.id(), Lock: "garage", Account: "fay", By: "bill",
-		Permissions: events.Permissions{Doors: events.DoorInner, Ops: events.OpUnlock}})
+		Permissions: events.Permissions{Doors: access.Inner, Ops: events.OpUnlock}})
 	e.refusedNothing(e.mark(), err, commands.ErrInvalid) // the key does not open the inner door
 }
 
 func TestPasswordLockout(t *testing.T) {
 	e := groupReady(t)
 	for i := 1; i < commands.MaxPasswordFailures; i++ {
-		if r := e.unlock("ann", "not-my-password"); r.Granted || r.Reason != events.ReasonWrongPassword {
+		if r := e.unlock("ann", "not-my-password"); r.Granted || r.Reason != access.WrongPassword {
 			t.Fatalf("wrong password %d: %+v", i, r)
 		}
 	}
@@ -154,7 +155,7 @@ func TestPasswordLockout(t *testing.T) {
 		e.unlock("ann", "not-my-password")
 	}
 	pos := e.mark()
-	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != events.ReasonLockedOut {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != access.LockedOut {
 		t.Fatalf("locked out member with the right password: %+v", r)
 	}
 	if got := e.eventsSince(pos); len(got) != 1 {
@@ -186,17 +187,17 @@ func TestNetworkDurationEnds(t *testing.T) {
 	}
 	e.now = g.Network.Until
 	pos := e.mark()
-	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != events.ReasonNetworkOff {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != access.NetworkOff {
 		t.Fatalf("unlock after the duration: %+v", r)
 	}
 	evs := e.eventsSince(pos)
-	if off, ok := evs[0].(events.NetworkManagementOff); !ok || off.Reason != events.NetworkExpired || off.Shredded != sealedKey(t, sealed) {
+	if off, ok := evs[0].(events.NetworkManagementOff); !ok || off.Reason != access.Expired || off.Shredded != sealedKey(t, sealed) {
 		t.Fatalf("expiry recorded as %#v", evs)
 	}
 	if _, err := e.vault.Open(bg, sealed, nil); !errors.Is(err, secret.ErrShredded) {
 		t.Fatalf("master code after expiry: %v", err)
 	}
-	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != events.ReasonNetworkOff {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != access.NetworkOff {
 		t.Fatalf("second unlock: %+v", r)
 	}
 	e.refusedNothing(e.mark(), e.svc.TurnOffNetwork(bg, commands.TurnOffNetwork{ID: e.id(), Lock: "garage", By: "bill"}), commands.ErrNetworkOff)
@@ -229,7 +230,7 @@ func TestRemoveMemberAndRetries(t *testing.T) {
 	if _, err := e.vault.Open(bg, sealed, nil); !errors.Is(err, secret.ErrShredded) {
 		t.Fatalf("password hash after removal: %v", err)
 	}
-	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != events.ReasonNotMember {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != access.NotMember {
 		t.Fatalf("removed member: %+v", r)
 	}
 	e.refusedNothing(e.mark(), e.svc.RemoveMember(bg, commands.InvitationCommand{ID: e.id(), Lock: "garage", Account: "ann", By: "bill"}), commands.ErrForbidden)
@@ -274,7 +275,7 @@ func TestChangePasswordAndRehash(t *testing.T) {
 		t.Fatalf("a wrong old password counts as a failure: %#v", got)
 	}
 	e.must(cp("ann-pass-2026", "new-password-1"))
-	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != events.ReasonWrongPassword {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Reason != access.WrongPassword {
 		t.Fatalf("old password after change: %+v", r)
 	}
 	if r := e.unlock("ann", "new-password-1"); !r.Granted {
@@ -318,10 +319,10 @@ func TestEditAndDeleteOnlineKey(t *testing.T) {
 	e := groupReady(t)
 	e.must(e.invite("bob", "bill"))
 	// Owner only; the new settings apply to the next unlock.
-	err := e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "ann", Settings: events.Settings{Name: "x", Doors: events.DoorMain}})
+	err := e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "ann", Settings: events.Settings{Name: "x", Doors: access.Main}})
 	e.refusedNothing(e.mark(), err, commands.ErrNotPermitted)
 	e.must(e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "bill",
-		Settings: events.Settings{Name: "Client", Doors: events.DoorMain, Policy: tuesday10to12()}}))
+		Settings: events.Settings{Name: "Client", Doors: access.Main, Policy: tuesday10to12()}}))
 	if r := e.unlock("ann", "ann-pass-2026"); r.Granted && schedulesEnforced { // 09:00 Tuesday: before the window
 		t.Fatalf("edit not applied: %+v", r)
 	}
@@ -341,7 +342,7 @@ func TestEditAndDeleteOnlineKey(t *testing.T) {
 	if _, err := e.vault.Open(bg, sealed, nil); !errors.Is(err, secret.ErrShredded) {
 		t.Fatalf("member password after key deletion: %v", err)
 	}
-	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != events.ReasonNotMember {
+	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != access.NotMember {
 		t.Fatalf("unlock of a deleted key: %+v", r)
 	}
 	e.refusedNothing(e.mark(), e.svc.DeleteOnlineKey(bg, commands.DeleteOnlineKey{ID: e.id(), Key: "client", By: "bill"}), commands.ErrForbidden)
@@ -361,7 +362,7 @@ func TestSweepGroupAfterCrashBeforeShred(t *testing.T) {
 	}
 	// The event as TurnOffNetwork appends it, without the shred that follows.
 	_, err := e.l.Append(bg, "group-garage", ledger.ExpectAny, ledger.NewEvent{Data: events.NetworkManagementOff{
-		Lock: "garage", By: "bill", Reason: events.NetworkTurnedOff, Shredded: sealedKey(t, sealed)}})
+		Lock: "garage", By: "bill", Reason: access.TurnedOff, Shredded: sealedKey(t, sealed)}})
 	e.must(err)
 	if _, err := e.vault.Open(bg, sealed, nil); errors.Is(err, secret.ErrShredded) {
 		t.Fatal("test premise: the key should still exist")
@@ -384,7 +385,7 @@ func TestCheckNetwork(t *testing.T) {
 	pos := e.mark()
 	st, err = e.svc.CheckNetwork(bg, commands.CheckNetwork{ID: e.id(), Lock: "garage"})
 	e.must(err)
-	if got := e.eventsSince(pos); st.On || len(got) != 1 || got[0].(events.NetworkManagementOff).Reason != events.NetworkExpired {
+	if got := e.eventsSince(pos); st.On || len(got) != 1 || got[0].(events.NetworkManagementOff).Reason != access.Expired {
 		t.Fatalf("at the end: %+v, %#v", st, got)
 	}
 	pos = e.mark()

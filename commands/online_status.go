@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 )
 
@@ -22,7 +23,7 @@ type GroupStatus struct {
 // OnlineKeyStatus is one online key of the group.
 type OnlineKeyStatus struct {
 	Key, Name string
-	Doors     events.Doors
+	Doors     access.Doors
 	State     events.State
 	Accounts  int // members and open invitations (at most MaxOnlineAccounts)
 }

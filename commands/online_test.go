@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
@@ -62,7 +63,7 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	e.must(svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "client", Account: "ann", By: "bill"}))
 	want := []any{
 		events.MemberInvited{Lock: "garage", Key: "client", Account: "ann", By: "bill", Expires: e.now.Add(commands.DefaultInvitationTTL).Local(), // msgpack decodes times as Local
-			Permissions: events.Permissions{Doors: events.DoorMain, Ops: events.OpUnlock | events.OpViewHistory}},
+			Permissions: events.Permissions{Doors: access.Main, Ops: events.OpUnlock | events.OpViewHistory}},
 		events.NotificationQueued{Topic: events.TopicGroupInvitation, To: "ann", Email: "ann@example.com", Lock: "garage", Key: "client", Message: "Join Bill's group"},
 	}
 	if got := e.eventsSince(pos); !reflect.DeepEqual(got, want) {
@@ -109,9 +110,9 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	e.must(svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: "cid", Password: secret.FromString("cid-pass-2026")}))
 	// 7. Per-member permissions.
 	e.must(svc.SetMemberPermissions(bg, commands.SetMemberPermissions{ID: e.id(), Lock: "garage", Account: "cid", By: "bill",
-		Permissions: events.Permissions{Doors: events.DoorMain | events.DoorInner, Ops: events.OpUnlock}}))
+		Permissions: events.Permissions{Doors: access.Main | access.Inner, Ops: events.OpUnlock}}))
 	err = svc.SetMemberPermissions(bg, commands.SetMemberPermissions{ID: e.id(), Lock: "garage", Account: "cid", By: "ann",
-		Permissions: events.Permissions{Doors: events.DoorMain, Ops: events.OpUnlock}})
+		Permissions: events.Permissions{Doors: access.Main, Ops: events.OpUnlock}})
 	if !errors.Is(err, commands.ErrNotPermitted) {
 		t.Fatalf("permissions set by a member without management rights: %v", err)
 	}
@@ -136,39 +137,39 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	}
 
 	// O6: unlocks inside and outside the weekly window and at night.
-	unlock := func(key, by, pw string, door events.Door) commands.UnlockResult {
+	unlock := func(key, by, pw string, door access.Door) commands.UnlockResult {
 		t.Helper()
 		r, err := svc.UnlockOnline(bg, commands.UnlockOnline{ID: e.id(), Key: key, By: by, Password: secret.FromString(pw), Door: door})
 		e.must(err)
 		return r
 	}
-	expect := func(r commands.UnlockResult, granted bool, reason string) {
+	expect := func(r commands.UnlockResult, granted bool, reason access.Reason) {
 		t.Helper()
-		if r.Granted != granted || (!granted && !strings.Contains(r.Reason, reason)) {
+		if r.Granted != granted || (!granted && reason != access.Granted && r.Reason != reason) {
 			t.Fatalf("unlock = %+v, want granted=%v reason %q", r, granted, reason)
 		}
 	}
 	window := func(r commands.UnlockResult) { // refused by the schedule (once policy enforces it)
 		t.Helper()
 		if schedulesEnforced {
-			expect(r, false, "")
+			expect(r, false, access.Granted)
 		}
 	}
-	window(unlock("client", "ann", "ann-pass-2026", events.DoorMain)) // 09:00: before the window
+	window(unlock("client", "ann", "ann-pass-2026", access.MainDoor)) // 09:00: before the window
 	e.now = tuesday9.Add(90 * time.Minute)                            // Tuesday 10:30
-	expect(unlock("client", "ann", "ann-pass-2026", events.DoorMain), true, "")
-	expect(unlock("client", "ann", "wrong-password", events.DoorMain), false, events.ReasonWrongPassword)
-	expect(unlock("client", "ann", "ann-pass-2026", events.DoorInner), false, events.ReasonDoor)
-	expect(unlock("client", "bob", "whatever-pw", events.DoorMain), false, events.ReasonNotMember)
-	expect(unlock("client", "cid", "cid-pass-2026", events.DoorMain), false, events.ReasonNotMember)
-	expect(unlock("staff", "cid", "cid-pass-2026", events.DoorInner), true, "")
+	expect(unlock("client", "ann", "ann-pass-2026", access.MainDoor), true, access.Granted)
+	expect(unlock("client", "ann", "wrong-password", access.MainDoor), false, access.WrongPassword)
+	expect(unlock("client", "ann", "ann-pass-2026", access.InnerDoor), false, access.WrongDoor)
+	expect(unlock("client", "bob", "whatever-pw", access.MainDoor), false, access.NotMember)
+	expect(unlock("client", "cid", "cid-pass-2026", access.MainDoor), false, access.NotMember)
+	expect(unlock("staff", "cid", "cid-pass-2026", access.InnerDoor), true, access.Granted)
 	e.now = tuesday9.Add(4 * time.Hour) // 13:00, outside the client's window
-	window(unlock("client", "ann", "ann-pass-2026", events.DoorMain))
-	expect(unlock("staff", "cid", "cid-pass-2026", events.DoorMain), true, "")
+	window(unlock("client", "ann", "ann-pass-2026", access.MainDoor))
+	expect(unlock("staff", "cid", "cid-pass-2026", access.MainDoor), true, access.Granted)
 	e.now = tuesday9.Add(14 * time.Hour) // 23:00: staff is invalid at night
-	window(unlock("staff", "cid", "cid-pass-2026", events.DoorMain))
+	window(unlock("staff", "cid", "cid-pass-2026", access.MainDoor))
 	e.now = tuesday9.Add(7*24*time.Hour + 90*time.Minute) // next Tuesday 10:30
-	expect(unlock("client", "ann", "ann-pass-2026", events.DoorMain), true, "")
+	expect(unlock("client", "ann", "ann-pass-2026", access.MainDoor), true, access.Granted)
 
 	// 8. History: every attempt, granted or denied, with reason and door.
 	hist, err := e.proj.History(bg, projections.HistoryQuery{Key: "client"})
@@ -199,10 +200,10 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	e.must(svc.TurnOffNetwork(bg, commands.TurnOffNetwork{ID: e.id(), Lock: "garage", By: "bill"}))
 	evs = e.eventsSince(pos)
 	off, ok := evs[0].(events.NetworkManagementOff)
-	if len(evs) != 1 || !ok || off.Reason != events.NetworkTurnedOff || off.Shredded != sealedKey(t, on.MasterCode) {
+	if len(evs) != 1 || !ok || off.Reason != access.TurnedOff || off.Shredded != sealedKey(t, on.MasterCode) {
 		t.Fatalf("turn off appended %#v", evs)
 	}
-	expect(unlock("client", "ann", "ann-pass-2026", events.DoorMain), false, events.ReasonNetworkOff)
+	expect(unlock("client", "ann", "ann-pass-2026", access.MainDoor), false, access.NetworkOff)
 	if _, err := e.vault.Open(bg, on.MasterCode, nil); !errors.Is(err, secret.ErrShredded) {
 		t.Fatalf("sealed master code after turning off: %v", err)
 	}

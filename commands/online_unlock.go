@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
@@ -14,10 +15,10 @@ import (
 // UnlockOnline is a member operating the lock with an online key (O6).
 type UnlockOnline struct {
 	ID       uuid.UUID
-	Key, By  string      // By: the member's account
-	Password Secret      // the member's personal password
-	Door     events.Door // default DoorMain
-	Source   string      // default "online"
+	Key, By  string       // By: the member's account
+	Password Secret       // the member's personal password
+	Door     access.Door // default access.MainDoor
+	Source   string       // default "online"
 }
 
 // passwordCheck is the result of verifying a password against one sealed
@@ -42,16 +43,13 @@ type passwordCheck struct {
 // key, lock and account histories show it). Granted uses of an online key
 // are counted there too. Only an unknown key or invalid input is an error.
 func (s *Service) UnlockOnline(ctx context.Context, c UnlockOnline) (UnlockResult, error) {
-	if c.Door == 0 {
-		c.Door = events.DoorMain
-	}
 	if c.Source == "" {
 		c.Source = "online"
 	}
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkText("source", c.Source, MaxNameLen)); err != nil {
 		return UnlockResult{}, err
 	}
-	if c.Door != events.DoorMain && c.Door != events.DoorInner {
+	if c.Door != access.MainDoor && c.Door != access.InnerDoor {
 		return UnlockResult{}, invalid("door", "%v: want the main or the inner door", c.Door)
 	}
 	if c.Password.Len() > secret.MaxPasswordLen {
@@ -151,9 +149,9 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 	if k.State == events.StateNone {
 		return &NotFoundError{What: "key", ID: c.Key}
 	}
-	ev := events.UnlockAttempted{Key: c.Key, Lock: k.Lock, By: c.By, Door: c.Door, Source: c.Source, Uses: k.Uses}
+	ev := events.UnlockAttempted{Key: c.Key, Lock: k.Lock, By: c.By, Door: c.Door.Set(), Source: c.Source, Uses: k.Uses}
 	if k.Kind != events.KindOnline {
-		ev.Reason = events.ReasonNotOnlineKey
+		ev.Reason = access.NotOnlineKey
 		t.emit(keyStream(c.Key), ev)
 		return nil
 	}
@@ -165,20 +163,20 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 		return err
 	}
 	ev.Uses = g.Uses[c.Key]
-	deny := func(reason string) error {
+	deny := func(reason access.Reason) error {
 		ev.Reason = reason
 		t.emit(groupStream(k.Lock), ev)
 		return nil
 	}
 	if t.expireNetwork(k.Lock, g) || !g.Network.On {
-		return deny(events.ReasonNetworkOff)
+		return deny(access.NetworkOff)
 	}
 	m, ok := g.Members[c.By]
 	if !ok || m.Key != c.Key || m.State != events.InviteAccepted {
-		return deny(events.ReasonNotMember)
+		return deny(access.NotMember)
 	}
 	if t.now.Before(m.LockedUntil) {
-		return deny(events.ReasonLockedOut)
+		return deny(access.LockedOut)
 	}
 	if string(pw.sealed) != string(m.Password) || len(pw.sealed) == 0 {
 		return errReverify
@@ -192,7 +190,7 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 			rej.LockedUntil = t.now.Add(LockoutDuration)
 		}
 		t.emit(groupStream(k.Lock), rej)
-		return deny(events.ReasonWrongPassword)
+		return deny(access.WrongPassword)
 	}
 	if m.Failures > 0 {
 		t.emit(groupStream(k.Lock), events.PasswordFailuresCleared{Lock: k.Lock, Account: c.By})
@@ -202,9 +200,9 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 	}
 	switch {
 	case m.Permissions.Ops&events.OpUnlock == 0:
-		return deny(events.ReasonOpNotPermitted)
-	case m.Permissions.Doors&c.Door == 0, k.Settings.Doors&c.Door == 0:
-		return deny(events.ReasonDoor)
+		return deny(access.OpNotPermitted)
+	case !m.Permissions.Doors.Has(c.Door), !k.Settings.Doors.Has(c.Door):
+		return deny(access.WrongDoor)
 	case k.State == events.StateDeleted || k.State == events.StateRevoked:
 		return deny(stateReason(k.State))
 	}
@@ -212,7 +210,7 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 	if err != nil {
 		return err
 	}
-	if r := decideSchedule(k.Settings.Policy, l, t.now, ev.Uses); r != "" {
+	if r := decideSchedule(k.Settings.Policy, l, t.now, ev.Uses); r != access.Granted {
 		return deny(r)
 	}
 	ev.Granted = true

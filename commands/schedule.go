@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 )
@@ -63,35 +64,35 @@ func validateBlackouts(bs []policy.Blackout) error {
 	return nil
 }
 
-func policyReason(r policy.Reason) string {
+func policyReason(r policy.Reason) access.Reason {
 	switch r {
 	case policy.NotYetValid:
-		return events.ReasonNotYetValid
+		return access.NotYetValid
 	case policy.Expired:
-		return events.ReasonExpired
+		return access.Expired
 	case policy.Exhausted:
-		return events.ReasonExhausted
+		return access.Exhausted
 	case policy.OutsideWindow:
-		return events.ReasonOutsideWindow
+		return access.OutsideWindow
 	case policy.InBlackout:
-		return events.ReasonBlackout
+		return access.InBlackout
 	}
-	return events.ReasonBadPolicy
+	return access.InvalidPolicy
 }
 
-// decideSchedule returns "" if the key's policy and the lock-wide blackouts
+// decideSchedule returns access.Granted if the key's policy and the lock-wide blackouts
 // allow an unlock at now with uses granted so far, else the reason.
-func decideSchedule(p policy.Policy, l *LockState, now time.Time, uses uint32) string {
+func decideSchedule(p policy.Policy, l *LockState, now time.Time, uses uint32) access.Reason {
 	if r := p.Allowed(now, uses); r != policy.Granted {
 		return policyReason(r)
 	}
 	if len(l.Blackouts) > 0 {
 		withLock := p.WithBlackouts(l.Blackouts)
 		if withLock.Allowed(now, uses) != policy.Granted {
-			return events.ReasonLockBlackout
+			return access.LockBlackout
 		}
 	}
-	return ""
+	return access.Granted
 }
 
 // compactOf is the form of a key's policy (with the lock-wide blackouts) an

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
@@ -54,7 +55,7 @@ func TestSingleUseConcurrent(t *testing.T) {
 		if loser.Granted {
 			loser = results[1]
 		}
-		if loser.Reason != events.ReasonExhausted {
+		if loser.Reason != access.Exhausted {
 			t.Fatalf("loser's reason %q", loser.Reason)
 		}
 		if s, _ := e.proj.KeyStatus(bg, "once", e.now); s.Status != projections.StatusExhausted || s.Uses != 1 {
@@ -116,7 +117,7 @@ func TestSchedules(t *testing.T) {
 	if r := unlock(day(3, 11)); !r.Granted {
 		t.Fatalf("Tuesday 11:00: %+v", r)
 	}
-	if r := unlock(day(4, 11)); r.Granted || r.Reason != events.ReasonOutsideWindow {
+	if r := unlock(day(4, 11)); r.Granted || r.Reason != access.OutsideWindow {
 		t.Fatalf("Wednesday 11:00: %+v", r)
 	}
 	// Lock-wide blackout, invalid at night (seed 000) — here over Tuesday 10:30-11:30.
@@ -124,7 +125,7 @@ func TestSchedules(t *testing.T) {
 		Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 10*60 + 30, To: 11*60 + 30}}}); err != nil {
 		t.Fatal(err)
 	}
-	if r := unlock(day(10, 11)); r.Granted || r.Reason != events.ReasonLockBlackout {
+	if r := unlock(day(10, 11)); r.Granted || r.Reason != access.LockBlackout {
 		t.Fatalf("in the lock-wide blackout: %+v", r)
 	}
 	if r := unlock(day(10, 11).Add(45 * time.Minute)); !r.Granted {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 )
@@ -59,11 +60,11 @@ func TestRegisterLock(t *testing.T) {
 	e.given(accounts()...)
 	e.then(func() error {
 		return e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 2})
-	}, events.LockRegistered{Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 2, Doors: events.DoorMain})
+	}, events.LockRegistered{Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 2, Doors: access.Main})
 	for _, c := range []commands.RegisterLock{
 		{Lock: "l2", Owner: "bill", Zone: "Mars/Olympus", Slots: 1},
 		{Lock: "l2", Owner: "bill", Zone: "UTC", Slots: -1},
-		{Lock: "l2", Owner: "bill", Zone: "UTC", Doors: events.DoorInner},
+		{Lock: "l2", Owner: "bill", Zone: "UTC", Doors: access.Inner},
 		{Lock: "a/b", Owner: "bill", Zone: "UTC"},
 	} {
 		c.ID = e.id()
@@ -103,7 +104,7 @@ func TestShareToIDFlow(t *testing.T) {
 
 	// Sharing: the owner may still edit.
 	edited := settings("k1 edited")
-	edited.Doors = events.DoorMain | events.DoorInner
+	edited.Doors = access.Main | access.Inner
 	e.then(func() error {
 		return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k1", By: "bill", Settings: edited})
 	}, events.KeyEdited{Key: "k1", Lock: "front", By: "bill", Settings: edited})

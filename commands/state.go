@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
@@ -58,7 +59,7 @@ func (a *AccountState) clone() aggregate {
 // LockState is the fold of a lock stream.
 type LockState struct {
 	ID, Owner, Name, Zone string
-	Doors                 events.Doors
+	Doors                 access.Doors
 	LockKey               []byte
 	SlotKeys              []string            // key in slot i+1, "" = free
 	SlotGens              []uint32            // generation of slot i+1

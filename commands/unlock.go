@@ -2,9 +2,9 @@ package commands
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 )
 
@@ -13,7 +13,7 @@ import (
 type Unlock struct {
 	ID      uuid.UUID
 	Key, By string      // By: the account (or device) presenting the key
-	Door    events.Door // default DoorMain
+	Door    access.Door // default access.MainDoor
 	Source  string      // e.g. "app", "keypad", "intercom"; default "app"
 }
 
@@ -21,24 +21,24 @@ type Unlock struct {
 type UnlockResult struct {
 	Key     string
 	Granted bool
-	Reason  string // why denied (Reason… constants)
-	Uses    uint32 // granted uses so far, this one included
+	Reason  access.Reason // why denied
+	Uses    uint32        // granted uses so far, this one included
 }
 
-func stateReason(s events.State) string {
+func stateReason(s events.State) access.Reason {
 	switch s {
 	case events.StateCreated, events.StateSharing:
-		return events.ReasonNotDownloaded
+		return access.NotDownloaded
 	case events.StateRevoked:
-		return events.ReasonRevoked
+		return access.Revoked
 	case events.StateReset:
-		return events.ReasonReset
+		return access.Reset
 	case events.StateDeactivationPending, events.StateDeactivated:
-		return events.ReasonDeactivated
+		return access.Deactivated
 	case events.StateDeleted:
-		return events.ReasonDeleted
+		return access.Deleted
 	}
-	return fmt.Sprintf("state_%d", s)
+	return access.Unknown
 }
 
 // holderOf is the account that may use the key now.
@@ -57,16 +57,13 @@ func holderOf(k *KeyState) string {
 // counts toward the use limit atomically: of two concurrent unlocks of a
 // single-use key exactly one is granted. Only an unknown key is an error.
 func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
-	if c.Door == 0 {
-		c.Door = events.DoorMain
-	}
 	if c.Source == "" {
 		c.Source = "app"
 	}
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkText("source", c.Source, MaxNameLen)); err != nil {
 		return UnlockResult{}, err
 	}
-	if c.Door != events.DoorMain && c.Door != events.DoorInner {
+	if c.Door != access.MainDoor && c.Door != access.InnerDoor {
 		return UnlockResult{}, invalid("door", "%v: want the main or the inner door", c.Door)
 	}
 	evs, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
@@ -81,20 +78,20 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 		if err != nil {
 			return err
 		}
-		ev := events.UnlockAttempted{Key: c.Key, Lock: k.Lock, By: c.By, Door: c.Door, Source: c.Source, Uses: k.Uses}
+		ev := events.UnlockAttempted{Key: c.Key, Lock: k.Lock, By: c.By, Door: c.Door.Set(), Source: c.Source, Uses: k.Uses}
 		switch {
 		case c.By != holderOf(k):
-			ev.Reason = events.ReasonNotHolder
+			ev.Reason = access.NotHolder
 		case !Allows(k.Kind, k.State, events.ActUnlock):
 			ev.Reason = stateReason(k.State)
-		case k.Settings.Doors&c.Door == 0:
-			ev.Reason = events.ReasonDoor
+		case !k.Settings.Doors.Has(c.Door):
+			ev.Reason = access.WrongDoor
 		case k.Settings.Policy.Uses.Limited && s.credentialed(k):
-			ev.Reason = events.ReasonUsesAtLock
+			ev.Reason = access.UsesAtLock
 		default:
 			ev.Reason = decideSchedule(k.Settings.Policy, l, t.now, k.Uses)
 		}
-		if ev.Reason == "" {
+		if ev.Reason == access.Granted {
 			ev.Granted = true
 			ev.Uses++
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/policy"
 )
@@ -114,7 +115,7 @@ type LockRegistered struct {
 	Lock, Owner, Name string
 	Zone              string // IANA time zone name
 	Slots             int    // number of share-key slots ("locations")
-	Doors             Doors
+	Doors             access.Doors
 	LockKey           []byte `msgpack:",omitempty"` // X25519 public key (lockproto pairing)
 	// AuditKey is the lock's audit MAC key from its pairing, sealed under its
 	// own data key (internal/secret); IngestAudit opens it.
@@ -160,7 +161,7 @@ type Settings struct {
 	Name     string // key name (intercom) or description (digital key)
 	Category Category
 	Role     Role
-	Doors    Doors
+	Doors    access.Doors
 	Policy   policy.Policy
 	Welcome  string // welcome message for the recipient
 }
@@ -243,11 +244,11 @@ type KeyDeleted struct {
 // UnlockAttempted records an online unlock, granted or denied with a reason.
 type UnlockAttempted struct {
 	Key, Lock, By string
-	Door          Door
-	Source        string // e.g. "app", "keypad", "intercom"
+	Door          access.Doors // the door asked for, as a one-door set (the stored form)
+	Source        string       // e.g. "app", "keypad", "intercom"
 	Granted       bool
-	Reason        string `msgpack:",omitempty"` // why denied
-	Uses          uint32 // granted uses after this attempt
+	Reason        access.Reason `msgpack:",omitempty"` // why denied; stored by name
+	Uses          uint32        // granted uses after this attempt
 }
 
 // Notification topics. Persisted: never change a value.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/internal/secret"
 )
 
@@ -66,29 +67,12 @@ func (o Operations) String() string {
 
 // Permissions of one member: which doors and which operations.
 type Permissions struct {
-	Doors Doors
+	Doors access.Doors
 	Ops   Operations
 }
 
 // DefaultPermissions: the main door, unlock and history.
-var DefaultPermissions = Permissions{Doors: DoorMain, Ops: OpUnlock | OpViewHistory}
-
-// Denial reasons of online unlocks (in UnlockAttempted). Persisted.
-const (
-	ReasonNetworkOff     = "network_off"
-	ReasonNotMember      = "not_member"
-	ReasonWrongPassword  = "wrong_password"
-	ReasonLockedOut      = "locked_out"
-	ReasonOpNotPermitted = "operation_not_permitted"
-	ReasonNotOnlineKey   = "not_online_key"
-)
-
-// Network-off reasons. Persisted.
-const (
-	NetworkTurnedOff = "turned_off"
-	NetworkExpired   = "expired"
-	NetworkReplaced  = "replaced" // turned on again with a new master code
-)
+var DefaultPermissions = Permissions{Doors: access.Main, Ops: OpUnlock | OpViewHistory}
 
 // Notification topics of groups. Persisted.
 const (
@@ -107,9 +91,9 @@ type NetworkManagementOn struct {
 // NetworkManagementOff: the master code was erased (its data key shredded):
 // turned off by the owner, expired (observed at command time) or replaced.
 type NetworkManagementOff struct {
-	Lock, By string // By is "" when it expired
-	Reason   string
-	Shredded [16]byte // the data key destroyed (secret.KeyID)
+	Lock, By string        // By is "" when it expired
+	Reason   access.Reason // access.TurnedOff, Expired or Replaced; stored by name
+	Shredded [16]byte      // the data key destroyed (secret.KeyID)
 }
 
 // OnlineKeyAdded: an online key joined the lock's group (with its KeyCreated).

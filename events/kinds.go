@@ -1,6 +1,8 @@
 package events
 
-import "fmt"
+import (
+	"fmt"
+)
 
 // Kind is what a key is for. One key model serves every kind; kinds differ
 // only in the rules of commands' rules table (delivery, credential, what each state allows).
@@ -88,31 +90,6 @@ func (c Category) String() string {
 	}
 	return fmt.Sprintf("category(%d)", uint8(c))
 }
-
-// Doors is a set of doors of a lock. Persisted bit values.
-type Doors uint8
-
-const (
-	DoorMain  Doors = 1 << 0
-	DoorInner Doors = 1 << 1 // "also opens inner door"
-)
-
-func (d Doors) String() string {
-	switch d {
-	case 0:
-		return "none"
-	case DoorMain:
-		return "main"
-	case DoorInner:
-		return "inner"
-	case DoorMain | DoorInner:
-		return "main+inner"
-	}
-	return fmt.Sprintf("doors(%#x)", uint8(d))
-}
-
-// Door is the single door an unlock asks for (DoorMain or DoorInner).
-type Door = Doors
 
 // ShareMethod is how a key was shared. Persisted.
 type ShareMethod uint8

@@ -1,9 +1,9 @@
 package events
 
 import (
-	"fmt"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/lockproto"
 )
 
@@ -31,7 +31,7 @@ type AdminApplied struct {
 	Seq      uint32
 	Type     lockproto.Type
 	Applied  bool
-	Reason   string `msgpack:",omitempty"`
+	Reason   access.Reason `msgpack:",omitempty"`
 	AuditSeq uint32
 }
 
@@ -50,10 +50,10 @@ type AuditRecorded struct {
 	LockTime  time.Time // zero if the lock did not know the time
 	Kind      lockproto.AuditKind
 	Granted   bool
-	Reason    string `msgpack:",omitempty"` // LockReason of the lock's code
-	Code      lockproto.Reason
-	Slot      int  // 1-based; 0 when the record names none
-	Door      Door // unlock records
+	Reason    access.Reason `msgpack:",omitempty"` // stored by name
+	Code      uint8         // the reason's code as the lock sent it
+	Slot      int           // 1-based; 0 when the record names none
+	Door      access.Doors  // unlock records
 	// Credential is the credential ID as presented (unlock) or revoked (admin).
 	Credential [8]byte
 	AdminType  lockproto.Type               `msgpack:",omitempty"`
@@ -80,44 +80,3 @@ type OfflineUnlocksCounted struct {
 	Uses      uint32
 	AuditSeq  uint32 // the last record counted
 }
-
-// LockReason names a lock's reason code in history (AuditRecorded.Reason).
-// Schedule and door refusals use the names online unlocks use; the rest
-// are "lock_" and lockproto's name. Persisted: never change a value.
-func LockReason(r lockproto.Reason) string {
-	switch r {
-	case lockproto.ReasonGranted:
-		return ""
-	case lockproto.ReasonNotYetValid:
-		return ReasonNotYetValid
-	case lockproto.ReasonExpired:
-		return ReasonExpired
-	case lockproto.ReasonOutsideWindow:
-		return ReasonOutsideWindow
-	case lockproto.ReasonExhausted:
-		return ReasonExhausted
-	case lockproto.ReasonWrongDoor:
-		return ReasonDoor
-	case lockproto.ReasonRevoked:
-		return ReasonRevoked
-	case lockproto.ReasonSuperseded:
-		return ReasonSuperseded
-	}
-	if int(r) < len(lockReasonNames) {
-		return "lock_" + lockReasonNames[r]
-	}
-	return fmt.Sprintf("lock_reason_%d", uint8(r))
-}
-
-// lockReasonNames by lockproto reason code. Append only, never change one.
-var lockReasonNames = [...]string{
-	"granted", "malformed", "version", "type", "wrong_lock",
-	"bad_nonce", "revoked", "superseded", "bad_signature", "bad_proof",
-	"not_cached", "clock_unknown", "zone_unknown", "not_yet_valid", "expired",
-	"outside_window", "exhausted", "wrong_door", "rate_limited", "use_table_full",
-	"stale_sequence", "revocations_full", "bad_slot", "policy",
-}
-
-// ReasonSuperseded: the lock refused a credential whose slot was reset or
-// deactivated (a newer generation overwrote it).
-const ReasonSuperseded = "superseded"

@@ -7,6 +7,7 @@ import (
 	"hash"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 )
 
 // AuditKind is what an audit record is about. Append only: never renumber
@@ -33,8 +34,8 @@ type AuditRecord struct {
 	Seq        uint32 // 1, 2, 3 ... per lock, never reused
 	LockTime   uint32 // the lock's Unix time, 0 if it did not know it
 	Kind       AuditKind
-	Granted    bool   // unlock granted / admin applied
-	Reason     Reason // ReasonGranted when Granted
+	Granted    bool          // unlock granted / admin applied
+	Reason     access.Reason // ReasonGranted when Granted
 	Slot       uint8
 	Door       uint8
 	Credential CredentialID // unlock: the credential ID as presented (verified only if the reason is past ReasonBadProof)
@@ -64,7 +65,7 @@ func (a *AuditRecord) decode(r *reader) error {
 	a.LockTime = r.u32()
 	a.Kind = AuditKind(r.u8())
 	g := r.u8()
-	a.Reason = Reason(r.u8())
+	a.Reason = access.Reason(r.u8())
 	a.Slot = r.u8()
 	a.Door = r.u8()
 	r.copy(a.Credential[:])
@@ -78,7 +79,7 @@ func (a *AuditRecord) decode(r *reader) error {
 	switch {
 	case a.Kind != AuditUnlock && a.Kind != AuditAdmin:
 		return r.failAt(at+8, ErrMalformed, fmt.Sprintf("record %d: kind %d", a.Seq, a.Kind))
-	case g > 1 || a.Granted != (a.Reason == ReasonGranted):
+	case g > 1 || a.Granted != (a.Reason == access.Granted):
 		return r.failAt(at+9, ErrMalformed, fmt.Sprintf("record %d: granted byte %d with reason %d", a.Seq, g, a.Reason))
 	case a.Kind == AuditAdmin && !a.AdminType.IsAdmin(), a.Kind == AuditUnlock && a.AdminType != 0:
 		return r.failAt(at+21, ErrMalformed, fmt.Sprintf("record %d: admin type %v", a.Seq, a.AdminType))

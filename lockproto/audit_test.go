@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/keyledger/keyledger/access"
 )
 
 // drainAll drains the lock into the backend's view, batch by batch.
@@ -49,7 +51,7 @@ func TestAuditRecordsVerifyChainAndConfirmAdmin(t *testing.T) {
 	if r := recs[2]; r.Kind != AuditUnlock || !r.Granted || r.Credential != h.Credential().ID || r.Slot != 3 {
 		t.Fatalf("unlock record %+v", r)
 	}
-	if r := recs[22]; r.Granted || r.Reason != ReasonWrongDoor || r.Door != 1 {
+	if r := recs[22]; r.Granted || r.Reason != access.WrongDoor || r.Door != 1 {
 		t.Fatalf("refusal record %+v", r)
 	}
 	// K6: the deactivation's confirmation is this record.

@@ -3,6 +3,8 @@ package lockproto
 import (
 	"errors"
 	"fmt"
+
+	"github.com/keyledger/keyledger/access"
 )
 
 // Sentinel errors; use errors.Is. Typed errors below wrap them.
@@ -37,7 +39,7 @@ func (e *FrameError) Unwrap() error { return e.Err }
 // RefusalError is a lock's refusal of a frame with its reason code. It
 // unwraps to ErrRefused.
 type RefusalError struct {
-	Reason Reason
+	Reason access.Reason
 	Detail string
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 )
 
 // Bounds of the reference lock's state: every table is a fixed array.
@@ -248,8 +249,8 @@ func (l *Lock) wallAt(now time.Duration) (uint32, bool) {
 
 func (l *Lock) blocked(now time.Duration) bool { return now < l.st.BlockedUntil }
 
-func (l *Lock) failed(now time.Duration, r Reason) {
-	if !r.countsAsFailure() {
+func (l *Lock) failed(now time.Duration, r access.Reason) {
+	if !countsAsFailure(r) {
 		return
 	}
 	l.st.Failures++
@@ -267,7 +268,7 @@ func (l *Lock) failed(now time.Duration, r Reason) {
 func (l *Lock) Challenge() ([]byte, error) {
 	now := l.cfg.Clock()
 	if l.blocked(now) {
-		return nil, &RefusalError{Reason: ReasonRateLimited, Detail: fmt.Sprintf("for %v", l.st.BlockedUntil-now)}
+		return nil, &RefusalError{Reason: access.RateLimited, Detail: fmt.Sprintf("for %v", l.st.BlockedUntil-now)}
 	}
 	slot := 0
 	for i := range l.nonces {
@@ -316,21 +317,21 @@ func (l *Lock) takeNonce(now time.Duration, id uint16, nonce *[NonceSize]byte) (
 // Decision is the outcome of one unlock request.
 type Decision struct {
 	Granted    bool
-	Reason     Reason
+	Reason     access.Reason
 	Credential CredentialID // as presented
 	Door       uint8
 	AuditSeq   uint32 // 0 if no record was written (rate limited)
 	Response   []byte // the frame for the phone; valid until the next call
 }
 
-func reasonOf(err error) Reason {
+func reasonOf(err error) access.Reason {
 	switch {
 	case errors.Is(err, ErrVersion):
-		return ReasonVersion
+		return access.BadVersion
 	case errors.Is(err, ErrType):
-		return ReasonType
+		return access.UnexpectedType
 	}
-	return ReasonMalformed
+	return access.Malformed
 }
 
 // HandleUnlock runs every check on an unlock request, in this order (cheap
@@ -361,7 +362,7 @@ func (l *Lock) HandleUnlock(req []byte) Decision {
 	now := l.cfg.Clock()
 	d := Decision{}
 	if l.blocked(now) {
-		d.Reason = ReasonRateLimited
+		d.Reason = access.RateLimited
 		var echo uint16
 		if len(req) >= 4 {
 			echo = le.Uint16(req[2:])
@@ -386,46 +387,46 @@ func (l *Lock) HandleUnlock(req []byte) Decision {
 			return l.refuse(now, &d, reasonOf(err), u.Challenge, nil, nil)
 		}
 		if l.scratch.Lock != l.st.Pairing.Lock {
-			return l.refuse(now, &d, ReasonWrongLock, u.Challenge, nil, nil)
+			return l.refuse(now, &d, access.WrongLock, u.Challenge, nil, nil)
 		}
 		cred = &l.scratch
 	}
 	n, ok := l.takeNonce(now, u.Challenge, nil)
 	if !ok {
-		return l.refuse(now, &d, ReasonBadNonce, u.Challenge, nil, nil)
+		return l.refuse(now, &d, access.BadNonce, u.Challenge, nil, nil)
 	}
 	ce = l.cached(u.CredentialID)
 	if u.Type == TypeUnlockCached {
 		if ce == nil {
-			return l.refuse(now, &d, ReasonNotCached, u.Challenge, nil, nil)
+			return l.refuse(now, &d, access.NotCached, u.Challenge, nil, nil)
 		}
 		cred = &ce.cred
 	} else if ce != nil && !bytes.Equal(ce.raw[:ce.n], u.Credential) {
 		ce = nil // same ID, other bytes: verify from scratch
 	}
 	if l.isRevoked(cred.ID) {
-		return l.refuse(now, &d, ReasonRevoked, u.Challenge, nil, nil)
+		return l.refuse(now, &d, access.Revoked, u.Challenge, nil, nil)
 	}
 	if int(cred.Slot) >= MaxSlots {
-		return l.refuse(now, &d, ReasonBadSlot, u.Challenge, nil, nil)
+		return l.refuse(now, &d, access.BadSlot, u.Challenge, nil, nil)
 	}
 	if cred.Generation < l.st.MinGen[cred.Slot] {
-		return l.refuse(now, &d, ReasonSuperseded, u.Challenge, nil, nil)
+		return l.refuse(now, &d, access.Superseded, u.Challenge, nil, nil)
 	}
 	var s *session
 	if ce != nil {
 		s = ce.s
 	} else {
 		if !ed25519.Verify(l.st.Pairing.Issuer[:], credentialSigned(u.Credential), cred.Signature[:]) {
-			return l.refuse(now, &d, ReasonBadSignature, u.Challenge, nil, nil)
+			return l.refuse(now, &d, access.BadSignature, u.Challenge, nil, nil)
 		}
 		if s, err = newSession(l.priv, cred.HolderKey[:], cred.Lock, cred.ID, cred.HolderKey[:], l.pub[:]); err != nil {
-			return l.refuse(now, &d, ReasonBadProof, u.Challenge, nil, nil)
+			return l.refuse(now, &d, access.BadProof, u.Challenge, nil, nil)
 		}
 	}
 	want := s.proof(u.Type, l.st.Pairing.Lock, &n.nonce, u.Challenge, u.Door, cred.ID)
 	if !hmac.Equal(want[:], u.Proof[:]) {
-		return l.refuse(now, &d, ReasonBadProof, u.Challenge, nil, nil)
+		return l.refuse(now, &d, access.BadProof, u.Challenge, nil, nil)
 	}
 	// Authentic from here: the issuer signed cred, the holder answered this nonce.
 	l.st.Failures = 0
@@ -442,17 +443,17 @@ func (l *Lock) HandleUnlock(req []byte) Decision {
 
 	unix, ok := l.wallAt(now)
 	if !ok {
-		return l.refuse(now, &d, ReasonClockUnknown, u.Challenge, auth, nil)
+		return l.refuse(now, &d, access.ClockUnknown, u.Challenge, auth, nil)
 	}
 	offset, ok := l.st.Zone.OffsetAt(unix)
 	if !ok {
 		if cred.Policy.NumWindows > 0 {
-			return l.refuse(now, &d, ReasonZoneUnknown, u.Challenge, auth, nil)
+			return l.refuse(now, &d, access.ZoneUnknown, u.Challenge, auth, nil)
 		}
 		offset = 0 // validity and use limit do not depend on it
 	}
 	if cred.Doors&(1<<u.Door) == 0 {
-		return l.refuse(now, &d, ReasonWrongDoor, u.Challenge, auth, nil)
+		return l.refuse(now, &d, access.WrongDoor, u.Challenge, auth, nil)
 	}
 	var uc *UseCounter
 	var used uint32
@@ -461,18 +462,18 @@ func (l *Lock) HandleUnlock(req []byte) Decision {
 			used = uc.Uses
 		}
 	}
-	if r := l.schedule(cred, unix, offset, used); r != ReasonGranted {
+	if r := l.schedule(cred, unix, offset, used); r != access.Granted {
 		return l.refuse(now, &d, r, u.Challenge, auth, uc)
 	}
 	if cred.Policy.UseLimit > 0 {
 		if uc == nil {
 			if uc = l.newUseCounter(unix, cred); uc == nil {
-				return l.refuse(now, &d, ReasonUseTableFull, u.Challenge, auth, nil)
+				return l.refuse(now, &d, access.UseTableFull, u.Challenge, auth, nil)
 			}
 		}
 		uc.Uses++
 	}
-	d.Granted, d.Reason = true, ReasonGranted
+	d.Granted, d.Reason = true, access.Granted
 	d.AuditSeq = l.record(unix, true, AuditRecord{Kind: AuditUnlock, Slot: cred.Slot, Door: u.Door, Credential: cred.ID, Value: usesOf(uc)})
 	d.Response = l.respond(&d, u.Challenge, auth, uc, unix)
 	return d
@@ -491,7 +492,7 @@ func usesOf(uc *UseCounter) uint32 {
 	return uc.Uses
 }
 
-func (l *Lock) refuse(now time.Duration, d *Decision, r Reason, chal uint16, a *authed, uc *UseCounter) Decision {
+func (l *Lock) refuse(now time.Duration, d *Decision, r access.Reason, chal uint16, a *authed, uc *UseCounter) Decision {
 	l.failed(now, r)
 	d.Reason = r
 	unix, known := l.wallAt(now)
@@ -601,7 +602,7 @@ func (l *Lock) record(unix uint32, known bool, r AuditRecord) uint32 {
 	if known {
 		r.LockTime = unix
 	}
-	r.Granted = r.Reason == ReasonGranted
+	r.Granted = r.Reason == access.Granted
 	prev := l.st.AuditTag
 	r.Tag = l.audit.tag(l.st.Pairing.Lock, &prev, &r)
 	l.st.AuditTag = r.Tag
@@ -618,9 +619,9 @@ func (l *Lock) record(unix uint32, known bool, r AuditRecord) uint32 {
 func (l *Lock) HandleAdmin(msg []byte) error {
 	now := l.cfg.Clock()
 	if l.blocked(now) {
-		return &RefusalError{Reason: ReasonRateLimited}
+		return &RefusalError{Reason: access.RateLimited}
 	}
-	refuse := func(r Reason, detail string) error {
+	refuse := func(r access.Reason, detail string) error {
 		l.failed(now, r)
 		return &RefusalError{Reason: r, Detail: detail}
 	}
@@ -629,18 +630,18 @@ func (l *Lock) HandleAdmin(msg []byte) error {
 		return refuse(reasonOf(err), err.Error())
 	}
 	if a.Lock != l.st.Pairing.Lock {
-		return refuse(ReasonWrongLock, fmt.Sprintf("for lock %v", a.Lock))
+		return refuse(access.WrongLock, fmt.Sprintf("for lock %v", a.Lock))
 	}
 	if a.Type == TypeTimeSync {
 		if _, ok := l.takeNonce(now, 0, &a.Nonce); !ok {
-			return refuse(ReasonBadNonce, "time sync for no live challenge")
+			return refuse(access.BadNonce, "time sync for no live challenge")
 		}
 	} else if a.Seq <= l.st.AdminSeq {
 		// Normal when several phones carry the same pending messages: not a failure.
-		return &RefusalError{Reason: ReasonStaleSequence, Detail: fmt.Sprintf("sequence %d, already at %d", a.Seq, l.st.AdminSeq)}
+		return &RefusalError{Reason: access.StaleSequence, Detail: fmt.Sprintf("sequence %d, already at %d", a.Seq, l.st.AdminSeq)}
 	}
 	if !ed25519.Verify(l.st.Pairing.Issuer[:], msg[:len(msg)-signatureSize], a.Signature[:]) {
-		return refuse(ReasonBadSignature, fmt.Sprintf("%v seq %d", a.Type, a.Seq))
+		return refuse(access.BadSignature, fmt.Sprintf("%v seq %d", a.Type, a.Seq))
 	}
 	l.st.Failures = 0
 	if a.Type != TypeTimeSync {
@@ -649,22 +650,22 @@ func (l *Lock) HandleAdmin(msg []byte) error {
 	r := l.apply(now, &a)
 	unix, known := l.wallAt(now)
 	l.record(unix, known, AuditRecord{Kind: AuditAdmin, Reason: r, Slot: a.Slot, Credential: a.Credential, AdminType: a.Type, Value: a.Seq})
-	if r != ReasonGranted {
+	if r != access.Granted {
 		return &RefusalError{Reason: r, Detail: fmt.Sprintf("%v seq %d", a.Type, a.Seq)}
 	}
 	return nil
 }
 
-func (l *Lock) apply(now time.Duration, a *Admin) Reason {
+func (l *Lock) apply(now time.Duration, a *Admin) access.Reason {
 	switch a.Type {
 	case TypeResetSlot, TypeDeactivateSlot:
 		if int(a.Slot) >= MaxSlots {
-			return ReasonBadSlot
+			return access.BadSlot
 		}
 		l.st.MinGen[a.Slot] = max(l.st.MinGen[a.Slot], a.Generation)
 	case TypeRevoke:
 		if l.isRevoked(a.Credential) {
-			return ReasonGranted
+			return access.Granted
 		}
 		unix, known := l.wallAt(now)
 		for i := range l.st.Revoked {
@@ -672,16 +673,16 @@ func (l *Lock) apply(now time.Duration, a *Admin) Reason {
 			if !e.InUse || l.moot(e.Slot, e.Generation, e.NotAfter, unix, known) {
 				*e = Revocation{InUse: true, Credential: a.Credential, Slot: a.Slot, Generation: a.Generation, NotAfter: a.NotAfter}
 				l.forget(a.Credential)
-				return ReasonGranted
+				return access.Granted
 			}
 		}
-		return ReasonRevocationsFull
+		return access.RevocationsFull
 	case TypeTimeSync:
 		l.st.Clock = ClockState{Synced: true, Unix: a.Time, At: now}
 	case TypeTimeZone:
 		l.st.Zone = a.Zone
 	}
-	return ReasonGranted
+	return access.Granted
 }
 
 // DrainAudit returns a batch of the oldest records not yet drained (at most

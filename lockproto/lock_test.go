@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/policy"
 )
 
@@ -62,10 +63,10 @@ func TestUnlockRefusals(t *testing.T) {
 		name   string
 		noSync bool
 		setup  setup
-		want   Reason
+		want   access.Reason
 		authed bool // the response carries a valid MAC
 	}{
-		{name: "granted", setup: full(nil, 0, nil), want: ReasonGranted, authed: true},
+		{name: "granted", setup: full(nil, 0, nil), want: access.Granted, authed: true},
 		{name: "forged signature", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			other, _ := GenerateEd25519Signer(newDetRand(9))
 			raw, err := NewIssuer(other).IssueCredential(baseCredential(w.key))
@@ -75,7 +76,7 @@ func TestUnlockRefusals(t *testing.T) {
 			ch := w.challenge()
 			req, _ := h.Unlock(ch, 0)
 			return req, ch, h
-		}, want: ReasonBadSignature},
+		}, want: access.BadSignature},
 		{name: "someone else's proof", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			// The thief has the credential bytes but not the holder's private key.
 			_, raw := w.holder(baseCredential(w.key))
@@ -89,7 +90,7 @@ func TestUnlockRefusals(t *testing.T) {
 			// ... spliced onto the victim's credential.
 			spliced := append(append(append([]byte{}, req[:5]...), raw...), req[len(req)-ProofSize:]...)
 			return spliced, ch, h
-		}, want: ReasonBadProof},
+		}, want: access.BadProof},
 		{name: "wrong lock", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			c := baseCredential(w.key)
 			c.Lock = otherLock
@@ -100,20 +101,20 @@ func TestUnlockRefusals(t *testing.T) {
 			req, err := h.Unlock(other, 0)
 			w.must(err)
 			return req, ch, h
-		}, want: ReasonWrongLock},
-		{name: "expired", setup: full(func(c *Credential) { c.Policy.NotAfter = uint32(t0.Unix()) }, 0, nil), want: ReasonExpired, authed: true},
-		{name: "not yet valid", setup: full(func(c *Credential) { c.Policy.NotBefore = uint32(t0.Add(time.Minute).Unix()) }, 0, nil), want: ReasonNotYetValid, authed: true},
+		}, want: access.WrongLock},
+		{name: "expired", setup: full(func(c *Credential) { c.Policy.NotAfter = uint32(t0.Unix()) }, 0, nil), want: access.Expired, authed: true},
+		{name: "not yet valid", setup: full(func(c *Credential) { c.Policy.NotBefore = uint32(t0.Add(time.Minute).Unix()) }, 0, nil), want: access.NotYetValid, authed: true},
 		// t0 is Monday 10:00 UTC; the lock is at UTC+1, so 11:00 local.
-		{name: "out of window (wrong day)", setup: full(window(1<<time.Tuesday, 0, 1440), 0, nil), want: ReasonOutsideWindow, authed: true},
-		{name: "out of window (wrong hour)", setup: full(window(1<<time.Monday, 9*60, 11*60), 0, nil), want: ReasonOutsideWindow, authed: true},
-		{name: "in window (local time)", setup: full(window(1<<time.Monday, 11*60, 12*60), 0, nil), want: ReasonGranted, authed: true},
+		{name: "out of window (wrong day)", setup: full(window(1<<time.Tuesday, 0, 1440), 0, nil), want: access.OutsideWindow, authed: true},
+		{name: "out of window (wrong hour)", setup: full(window(1<<time.Monday, 9*60, 11*60), 0, nil), want: access.OutsideWindow, authed: true},
+		{name: "in window (local time)", setup: full(window(1<<time.Monday, 11*60, 12*60), 0, nil), want: access.Granted, authed: true},
 		{name: "exhausted", setup: full(func(c *Credential) { c.Policy.UseLimit = 2 }, 0, func(w *world, h *Holder) {
 			for range 2 {
 				if d, _ := w.unlock(h, 0); !d.Granted {
 					w.t.Fatalf("use refused: %v", d.Reason)
 				}
 			}
-		}), want: ReasonExhausted, authed: true},
+		}), want: access.Exhausted, authed: true},
 		{name: "lower generation after reset", setup: full(nil, 0, func(w *world, h *Holder) {
 			if d, _ := w.unlock(h, 0); !d.Granted { // cached now
 				w.t.Fatal(d.Reason)
@@ -122,7 +123,7 @@ func TestUnlockRefusals(t *testing.T) {
 			m, err := w.issuer.ResetSlot(testLock, w.seq, 3, 2)
 			w.must(err)
 			w.must(w.lock.HandleAdmin(m))
-		}), want: ReasonSuperseded},
+		}), want: access.Superseded},
 		{name: "revoked", setup: full(nil, 0, func(w *world, h *Holder) {
 			if d, _ := w.unlock(h, 0); !d.Granted {
 				w.t.Fatal(d.Reason)
@@ -131,18 +132,18 @@ func TestUnlockRefusals(t *testing.T) {
 			m, err := w.issuer.RevokeCredential(testLock, w.seq, h.Credential())
 			w.must(err)
 			w.must(w.lock.HandleAdmin(m))
-		}), want: ReasonRevoked},
-		{name: "clock unknown", noSync: true, setup: full(nil, 0, nil), want: ReasonClockUnknown, authed: true},
+		}), want: access.Revoked},
+		{name: "clock unknown", noSync: true, setup: full(nil, 0, nil), want: access.ClockUnknown, authed: true},
 		{name: "clock too old", setup: full(nil, 0, func(w *world, h *Holder) { w.advance(31 * 24 * time.Hour) }),
-			want: ReasonClockUnknown, authed: true},
-		{name: "wrong door", setup: full(nil, 1, nil), want: ReasonWrongDoor, authed: true},
+			want: access.ClockUnknown, authed: true},
+		{name: "wrong door", setup: full(nil, 1, nil), want: access.WrongDoor, authed: true},
 		{name: "replayed request", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			req, ch, h := full(nil, 0, nil)(w)
 			if d := w.lock.HandleUnlock(req); !d.Granted {
 				w.t.Fatal(d.Reason)
 			}
 			return req, ch, h
-		}, want: ReasonBadNonce},
+		}, want: access.BadNonce},
 		{name: "reused nonce", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			c := baseCredential(w.key)
 			c.Doors = 0b11
@@ -154,12 +155,12 @@ func TestUnlockRefusals(t *testing.T) {
 			}
 			second, _ := h.Unlock(ch, 1)
 			return second, ch, h
-		}, want: ReasonBadNonce},
+		}, want: access.BadNonce},
 		{name: "expired nonce", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			req, ch, h := full(nil, 0, nil)(w)
 			w.advance(31 * time.Second)
 			return req, ch, h
-		}, want: ReasonBadNonce},
+		}, want: access.BadNonce},
 		{name: "evicted nonce", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			req, ch, h := full(nil, 0, nil)(w)
 			for range MaxOutstandingNonces {
@@ -167,27 +168,27 @@ func TestUnlockRefusals(t *testing.T) {
 				w.challenge()
 			}
 			return req, ch, h
-		}, want: ReasonBadNonce},
+		}, want: access.BadNonce},
 		{name: "not cached", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			h, _ := w.holder(baseCredential(w.key))
 			ch := w.challenge()
 			req, _ := h.UnlockCached(ch, 0)
 			return req, ch, h
-		}, want: ReasonNotCached},
+		}, want: access.NotCached},
 		{name: "downgrade: version 0", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			req, ch, h := full(nil, 0, nil)(w)
 			req[0] = 0
 			return req, ch, h
-		}, want: ReasonVersion},
+		}, want: access.BadVersion},
 		{name: "downgrade: inner credential version", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			req, ch, h := full(nil, 0, nil)(w)
 			req[5] = 2
 			return req, ch, h
-		}, want: ReasonVersion},
+		}, want: access.BadVersion},
 		{name: "oversized", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			req, ch, h := full(nil, 0, nil)(w)
 			return append(req, 0), ch, h
-		}, want: ReasonMalformed}, // one more byte is read as part of the credential
+		}, want: access.Malformed}, // one more byte is read as part of the credential
 		{name: "oversized past the limit", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			c := baseCredential(w.key)
 			c.Policy.NumWindows = 4
@@ -199,16 +200,16 @@ func TestUnlockRefusals(t *testing.T) {
 				w.t.Fatalf("largest request %d bytes, want %d", len(req), MaxUnlockSize)
 			}
 			return append(req, 0), ch, h
-		}, want: ReasonMalformed},
+		}, want: access.Malformed},
 		{name: "truncated", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			req, ch, h := full(nil, 0, nil)(w)
 			return req[:len(req)-1], ch, h
-		}, want: ReasonMalformed},
+		}, want: access.Malformed},
 		{name: "wrong type", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			req, ch, h := full(nil, 0, nil)(w)
 			req[1] = byte(TypeChallenge)
 			return req, ch, h
-		}, want: ReasonType},
+		}, want: access.UnexpectedType},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -218,7 +219,7 @@ func TestUnlockRefusals(t *testing.T) {
 			}
 			req, ch, h := tc.setup(w)
 			d := w.lock.HandleUnlock(req)
-			if d.Reason != tc.want || d.Granted != (tc.want == ReasonGranted) {
+			if d.Reason != tc.want || d.Granted != (tc.want == access.Granted) {
 				t.Fatalf("decision %v (granted %v), want %v", d.Reason, d.Granted, tc.want)
 			}
 			resp, err := h.ReadResponse(ch, d.Response)
@@ -279,7 +280,7 @@ func TestAlteredByteAnywhereIsRefused(t *testing.T) {
 				}
 				n++
 			}
-			if d := w.lock.HandleUnlock(req); d.Reason != ReasonBadNonce && d.Reason != ReasonGranted {
+			if d := w.lock.HandleUnlock(req); d.Reason != access.BadNonce && d.Reason != access.Granted {
 				// the tampered copy may not have consumed the nonce (bad challenge ID)
 				t.Fatalf("byte %d: original refused with %v", i, d.Reason)
 			}
@@ -317,7 +318,7 @@ func TestTamperedGrantResponseIsRejectedByPhone(t *testing.T) {
 	// A relay cannot turn a grant into an unauthenticated-looking refusal either:
 	// a denial with a wrong MAC is an error.
 	bad := bytes.Clone(d.Response)
-	bad[4], bad[5] = 0, byte(ReasonExpired)
+	bad[4], bad[5] = 0, byte(access.Expired)
 	if _, err := h.ReadResponse(ch, bad); !errors.Is(err, ErrMAC) {
 		t.Fatalf("err = %v, want ErrMAC", err)
 	}
@@ -327,20 +328,20 @@ func TestRateLimitBacksOffAndRecovers(t *testing.T) {
 	w := newWorld(t)
 	w.syncTime(0)
 	for i := range 5 {
-		if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != ReasonMalformed {
+		if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != access.Malformed {
 			t.Fatalf("attempt %d: %v", i, d.Reason)
 		}
 	}
 	_, err := w.lock.Challenge()
 	var re *RefusalError
-	if !errors.As(err, &re) || re.Reason != ReasonRateLimited {
+	if !errors.As(err, &re) || re.Reason != access.RateLimited {
 		t.Fatalf("challenge during backoff: %v", err)
 	}
-	if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != ReasonRateLimited || d.AuditSeq != 0 {
+	if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != access.RateLimited || d.AuditSeq != 0 {
 		t.Fatalf("request during backoff: %+v", d)
 	}
 	w.advance(time.Second)
-	if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != ReasonMalformed {
+	if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != access.Malformed {
 		t.Fatal(d.Reason)
 	}
 	// The sixth failure doubles the wait.
@@ -362,7 +363,7 @@ func TestRateLimitBacksOffAndRecovers(t *testing.T) {
 	c.Doors = 0b10
 	h2, _ := w.holder(c)
 	for range 10 {
-		if d, _ := w.unlock(h2, 0); d.Reason != ReasonWrongDoor {
+		if d, _ := w.unlock(h2, 0); d.Reason != access.WrongDoor {
 			t.Fatal(d.Reason)
 		}
 	}
@@ -386,7 +387,7 @@ func TestNewGenerationOverwritesOldKeyWithoutAdminMessage(t *testing.T) {
 	if d, _ := w.unlock(next, 0); !d.Granted {
 		t.Fatal(d.Reason)
 	}
-	if d, _ := w.unlock(old, 0); d.Reason != ReasonSuperseded {
+	if d, _ := w.unlock(old, 0); d.Reason != access.Superseded {
 		t.Fatalf("old key after the new one opened: %v", d.Reason)
 	}
 }
@@ -399,10 +400,10 @@ func TestAdminRefusals(t *testing.T) {
 		w.must(err)
 		return m
 	}
-	reason := func(err error) Reason {
+	reason := func(err error) access.Reason {
 		var re *RefusalError
 		if err == nil {
-			return ReasonGranted
+			return access.Granted
 		}
 		if !errors.As(err, &re) {
 			t.Fatalf("%v is not a RefusalError", err)
@@ -410,26 +411,26 @@ func TestAdminRefusals(t *testing.T) {
 		return re.Reason
 	}
 	m2 := reset(2, 1)
-	if r := reason(w.lock.HandleAdmin(m2)); r != ReasonGranted {
+	if r := reason(w.lock.HandleAdmin(m2)); r != access.Granted {
 		t.Fatal(r)
 	}
-	if r := reason(w.lock.HandleAdmin(m2)); r != ReasonStaleSequence {
+	if r := reason(w.lock.HandleAdmin(m2)); r != access.StaleSequence {
 		t.Fatalf("replayed admin: %v", r)
 	}
-	if r := reason(w.lock.HandleAdmin(reset(2, 2))); r != ReasonStaleSequence {
+	if r := reason(w.lock.HandleAdmin(reset(2, 2))); r != access.StaleSequence {
 		t.Fatalf("equal sequence: %v", r)
 	}
 	forged := reset(3, 1)
 	forged[len(forged)-1] ^= 1
-	if r := reason(w.lock.HandleAdmin(forged)); r != ReasonBadSignature {
+	if r := reason(w.lock.HandleAdmin(forged)); r != access.BadSignature {
 		t.Fatalf("forged: %v", r)
 	}
 	other, err := w.issuer.ResetSlot(otherLock, 3, 1, 5)
 	w.must(err)
-	if r := reason(w.lock.HandleAdmin(other)); r != ReasonWrongLock {
+	if r := reason(w.lock.HandleAdmin(other)); r != access.WrongLock {
 		t.Fatalf("other lock: %v", r)
 	}
-	if r := reason(w.lock.HandleAdmin(reset(3, MaxSlots))); r != ReasonBadSlot {
+	if r := reason(w.lock.HandleAdmin(reset(3, MaxSlots))); r != access.BadSlot {
 		t.Fatalf("bad slot: %v", r)
 	}
 	if s := w.lock.State().AdminSeq; s != 3 {
@@ -440,17 +441,17 @@ func TestAdminRefusals(t *testing.T) {
 	ts, err := w.issuer.TimeSync(testLock, ch.Nonce, t0)
 	w.must(err)
 	w.must(w.lock.HandleAdmin(ts))
-	if r := reason(w.lock.HandleAdmin(ts)); r != ReasonBadNonce {
+	if r := reason(w.lock.HandleAdmin(ts)); r != access.BadNonce {
 		t.Fatalf("replayed time sync: %v", r)
 	}
 	ts2, err := w.issuer.TimeSync(testLock, [16]byte{1}, t0)
 	w.must(err)
-	if r := reason(w.lock.HandleAdmin(ts2)); r != ReasonBadNonce {
+	if r := reason(w.lock.HandleAdmin(ts2)); r != access.BadNonce {
 		t.Fatalf("time sync with an invented nonce: %v", r)
 	}
 	var v [MaxAdminSize + 1]byte
 	v[0], v[1] = 2, byte(TypeResetSlot)
-	if r := reason(w.lock.HandleAdmin(v[:])); r != ReasonVersion {
+	if r := reason(w.lock.HandleAdmin(v[:])); r != access.BadVersion {
 		t.Fatalf("version 2: %v", r)
 	}
 }
@@ -470,7 +471,7 @@ func TestRevocationListBoundedAndCleaned(t *testing.T) {
 		w.must(revoke(byte(i+1), 2, 1))
 	}
 	var re *RefusalError
-	if err := revoke(200, 4, 1); !errors.As(err, &re) || re.Reason != ReasonRevocationsFull {
+	if err := revoke(200, 4, 1); !errors.As(err, &re) || re.Reason != access.RevocationsFull {
 		t.Fatalf("revocation into a full list: %v", err)
 	}
 	// A reset of slot 2 makes those entries moot, so there is room again.
@@ -492,7 +493,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	l2, err := RestoreLock(w.lock.State(), &Config{Clock: w.clock.now, Rand: newDetRand(4)})
 	w.must(err)
 	w.lock = l2
-	if d, _ := w.unlock(h, 0); d.Reason != ReasonExhausted {
+	if d, _ := w.unlock(h, 0); d.Reason != access.Exhausted {
 		t.Fatalf("single-use key after a restart: %v", d.Reason)
 	}
 }
@@ -506,9 +507,9 @@ func TestUseTableFullFailsClosed(t *testing.T) {
 		c.Policy.UseLimit = 3
 		h, _ := w.holder(c)
 		d, _ := w.unlock(h, 0)
-		want := ReasonGranted
+		want := access.Granted
 		if i == MaxUseCounters {
-			want = ReasonUseTableFull
+			want = access.UseTableFull
 		}
 		if d.Reason != want {
 			t.Fatalf("credential %d: %v, want %v", i, d.Reason, want)
@@ -530,7 +531,7 @@ func TestZoneUnknownOnlyMattersForWindows(t *testing.T) {
 	c.Policy.NumWindows = 1
 	c.Policy.Windows[0] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
 	h2, _ := w.holder(c)
-	if d, _ := w.unlock(h2, 0); d.Reason != ReasonZoneUnknown {
+	if d, _ := w.unlock(h2, 0); d.Reason != access.ZoneUnknown {
 		t.Fatalf("windows without a zone: %v", d.Reason)
 	}
 }
@@ -585,7 +586,7 @@ func TestCredentialCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	}
 	w.unlock(hs[0], 0)                    // 0 is now the most recent; 1 the least
 	w.unlock(hs[MaxCachedCredentials], 0) // evicts 1
-	for i, want := range map[int]Reason{0: ReasonGranted, 1: ReasonNotCached, 2: ReasonGranted} {
+	for i, want := range map[int]access.Reason{0: access.Granted, 1: access.NotCached, 2: access.Granted} {
 		ch := w.challenge()
 		req, _ := hs[i].UnlockCached(ch, 0)
 		if d := w.lock.HandleUnlock(req); d.Reason != want {
@@ -612,7 +613,7 @@ func TestReissuedCredentialReplacesCacheEntry(t *testing.T) {
 	}
 	ch := w.challenge()
 	req, _ := old.UnlockCached(ch, 1)
-	if d := w.lock.HandleUnlock(req); d.Reason != ReasonWrongDoor {
+	if d := w.lock.HandleUnlock(req); d.Reason != access.WrongDoor {
 		t.Fatalf("cached request after the edit: %v, want wrong door", d.Reason)
 	}
 }
@@ -660,12 +661,12 @@ func TestWindowFollowsZoneTransitions(t *testing.T) {
 	h, _ := w.holder(c)
 	steps := []struct {
 		advance time.Duration
-		want    Reason
+		want    access.Reason
 	}{
-		{0, ReasonOutsideWindow},                  // Mon 23rd 06:30 UTC = 07:30 local
-		{time.Hour, ReasonGranted},                // 07:30 UTC = 08:30 local
-		{7 * 24 * time.Hour, ReasonOutsideWindow}, // Mon 30th 07:30 UTC = 09:30 local (summer)
-		{-time.Hour, ReasonGranted},               // 06:30 UTC = 08:30 local
+		{0, access.OutsideWindow},                  // Mon 23rd 06:30 UTC = 07:30 local
+		{time.Hour, access.Granted},                // 07:30 UTC = 08:30 local
+		{7 * 24 * time.Hour, access.OutsideWindow}, // Mon 30th 07:30 UTC = 09:30 local (summer)
+		{-time.Hour, access.Granted},               // 06:30 UTC = 08:30 local
 	}
 	for i, s := range steps {
 		if s.advance < 0 {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"pgregory.net/rapid"
 )
 
@@ -80,19 +81,19 @@ func TestLockMatchesSlotModel(t *testing.T) {
 				}
 				d := w.lock.HandleUnlock(req)
 				superseded := c.c.Generation < minGen[c.c.Slot]
-				want := ReasonGranted
+				want := access.Granted
 				switch {
 				case revoked[c.c.ID]:
-					want = ReasonRevoked
+					want = access.Revoked
 				case superseded:
-					want = ReasonSuperseded
+					want = access.Superseded
 				}
-				if cached && d.Reason == ReasonNotCached {
+				if cached && d.Reason == access.NotCached {
 					return // the cache is volatile and bounded; the phone retries in full
 				}
 				// A revocation made moot by a reset may be dropped from the
 				// bounded list; the credential still loses, as superseded.
-				if revoked[c.c.ID] && superseded && d.Reason == ReasonSuperseded {
+				if revoked[c.c.ID] && superseded && d.Reason == access.Superseded {
 					return
 				}
 				if d.Reason != want {

@@ -3,32 +3,33 @@ package lockproto
 import (
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/policy"
 )
 
 // schedule is check 12 of HandleUnlock: validity, weekly windows and use
 // limit by policy.Compact.Allowed (the one schedule evaluator) on the lock's
 // own clock and UTC offset, with the uses it counted.
-func (l *Lock) schedule(c *Credential, unix uint32, offset int, used uint32) Reason {
+func (l *Lock) schedule(c *Credential, unix uint32, offset int, used uint32) access.Reason {
 	return fromPolicy(c.Policy.Allowed(time.Unix(int64(unix), 0), offset, used))
 }
 
 // fromPolicy maps policy's reasons to reason codes; anything without its own
 // code (a blackout, a malformed form, a later reason) is ReasonPolicy.
-func fromPolicy(r policy.Reason) Reason {
+func fromPolicy(r policy.Reason) access.Reason {
 	switch r {
 	case policy.Granted:
-		return ReasonGranted
+		return access.Granted
 	case policy.NotYetValid:
-		return ReasonNotYetValid
+		return access.NotYetValid
 	case policy.Expired:
-		return ReasonExpired
+		return access.Expired
 	case policy.Exhausted:
-		return ReasonExhausted
+		return access.Exhausted
 	case policy.OutsideWindow:
-		return ReasonOutsideWindow
+		return access.OutsideWindow
 	}
-	return ReasonPolicy
+	return access.Policy
 }
 
 // ZoneRulesFor derives a lock's time-zone rules from its IANA zone over

@@ -9,6 +9,7 @@ import (
 	"hash"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 )
 
 // Sizes of the session frames.
@@ -127,7 +128,7 @@ func DecodeUnlock(b []byte) (UnlockRequest, error) {
 type Response struct {
 	Challenge uint16
 	Granted   bool
-	Reason    Reason
+	Reason    access.Reason
 	LockTime  uint32 // the lock's Unix time, 0 if unknown
 	Uses      uint32 // granted uses counted for a limited credential, after this one
 	AuditSeq  uint32 // sequence number of the audit record of this attempt
@@ -164,7 +165,7 @@ func DecodeResponse(b []byte) (Response, error) {
 	}
 	p.Challenge = r.u16()
 	g := r.u8()
-	p.Reason = Reason(r.u8())
+	p.Reason = access.Reason(r.u8())
 	p.LockTime = r.u32()
 	p.Uses = r.u32()
 	p.AuditSeq = r.u32()
@@ -172,7 +173,7 @@ func DecodeResponse(b []byte) (Response, error) {
 	if err := r.end(); err != nil {
 		return p, err
 	}
-	if g > 1 || (g == 1) != (p.Reason == ReasonGranted) {
+	if g > 1 || (g == 1) != (p.Reason == access.Granted) {
 		return p, r.failAt(4, ErrMalformed, fmt.Sprintf("granted byte %d with reason %d", g, p.Reason))
 	}
 	p.Granted = g == 1

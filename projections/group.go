@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 )
@@ -81,9 +82,9 @@ func describeGroup(ev *ledger.Event, h *HistoryEntry) bool {
 		}
 		h.Lock, h.Account = e.Lock, e.Account
 	case events.PasswordRejected:
-		h.Lock, h.Account, h.Reason = e.Lock, e.Account, events.ReasonWrongPassword
+		h.Lock, h.Account, h.Reason = e.Lock, e.Account, access.WrongPassword
 		if !e.LockedUntil.IsZero() {
-			h.Reason = events.ReasonLockedOut
+			h.Reason = access.LockedOut
 		}
 	default:
 		// OnlineKeyAdded, OnlineKeyEdited, OnlineKeyRemoved: their KeyCreated,

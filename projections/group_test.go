@@ -82,7 +82,7 @@ func TestGroupHistory(t *testing.T) {
 		must(err)
 		var out []string
 		for _, h := range page.Entries {
-			out = append(out, h.Type+" "+h.Account+">"+h.Subject+" "+h.Reason)
+			out = append(out, h.Type+" "+h.Account+">"+h.Subject+" "+h.Reason.Name())
 		}
 		return out
 	}

@@ -3,6 +3,7 @@ package projections
 import (
 	"fmt"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
@@ -27,9 +28,6 @@ import (
 //     applied like a manual one (PendingDeactivations drops it).
 //
 // Registered through the extension points of history.go.
-
-// ReasonAuditGap is the history reason of a commands.AuditGap.
-const ReasonAuditGap = "audit_records_missing"
 
 func init() {
 	describers = append(describers, describeAudit)
@@ -87,7 +85,7 @@ func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 		}
 	case events.AuditGap:
 		h.Position, h.Time, h.Type = ev.Position, ev.Time, ev.Type
-		h.Lock, h.Account, h.Reason = e.Lock, e.By, ReasonAuditGap
+		h.Lock, h.Account, h.Reason = e.Lock, e.By, access.AuditRecordsMissing
 	default:
 		return false
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
@@ -103,7 +104,7 @@ func TestOnlineKeyStatusNetworkOff(t *testing.T) {
 		}
 		r, err := e.svc.UnlockOnline(e.ctx, commands.UnlockOnline{ID: e.id(), Key: "k", By: "ann", Password: secret.FromString("ann-password")})
 		e.must(err)
-		if r.Granted == wantOff || (wantOff && r.Reason != events.ReasonNetworkOff) {
+		if r.Granted == wantOff || (wantOff && r.Reason != access.NetworkOff) {
 			t.Fatalf("%s: UnlockOnline %+v, but status says NetworkOff=%v", name, r, wantOff)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -154,9 +155,9 @@ func TestHistoryPagination(t *testing.T) {
 	start := e.now
 	for i := range 25 { // one unlock every 6 hours over about a week
 		e.now = start.Add(time.Duration(i) * 6 * time.Hour)
-		door := events.DoorMain
+		door := access.MainDoor
 		if i%5 == 4 {
-			door = events.DoorInner // not permitted: denied, still history
+			door = access.InnerDoor // not permitted: denied, still history
 		}
 		_, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann", Door: door, Source: "intercom"})
 		e.must(err)
@@ -185,7 +186,7 @@ func TestHistoryPagination(t *testing.T) {
 		if h.Type != "key.unlock_attempted" || h.Account != "ann" || h.Source != "intercom" {
 			t.Fatalf("entry %+v", h)
 		}
-		if wantDenied := (i+4)%5 == 4; h.Granted == wantDenied || (wantDenied && h.Reason != events.ReasonDoor) {
+		if wantDenied := (i+4)%5 == 4; h.Granted == wantDenied || (wantDenied && h.Reason != access.WrongDoor) {
 			t.Fatalf("entry %d granted=%v reason=%q", i, h.Granted, h.Reason)
 		}
 	}

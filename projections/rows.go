@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 )
@@ -77,7 +78,7 @@ func (r *KeyRow) Sharing() events.Sharing {
 type LockRow struct {
 	Lock, Owner, Name, Zone string
 	Slots                   int
-	Doors                   events.Doors
+	Doors                   access.Doors
 	Blackouts               []policy.Blackout
 }
 
@@ -101,10 +102,10 @@ type HistoryEntry struct {
 	Key      string
 	Account  string // who acted (an offline record of a verified credential: its holder)
 	Subject  string // who it concerns (recipient, holder, contact), if anyone
-	Door     events.Doors
+	Door     access.Doors
 	Source   string
 	Granted  bool
-	Reason   string
+	Reason   access.Reason
 	// Records the lock made offline (commands.AuditRecorded, H2): Time is
 	// the lock's own time (the upload time if the lock did not know it),
 	// AuditSeq its sequence number, Uploaded when it reached the ledger.

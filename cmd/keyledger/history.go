@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/projections"
 )
 
@@ -154,7 +154,7 @@ func runHistory(ctx context.Context, fs *flags, args []string, stdout, stderr io
 func toHistoryLine(h projections.HistoryEntry) historyLine {
 	hl := historyLine{Position: h.Position, Time: h.Time.UTC().Format(time.RFC3339Nano), Type: h.Type,
 		What: describeEntry(h), Lock: h.Lock, Key: h.Key, By: h.Account, Subject: h.Subject,
-		Source: h.Source, Reason: h.Reason}
+		Source: h.Source, Reason: h.Reason.Name()}
 	if h.Door != 0 {
 		hl.Door = h.Door.String()
 	}
@@ -215,7 +215,7 @@ func describeEntry(h projections.HistoryEntry) string {
 	if isUnlock(h) {
 		door := h.Door
 		if door == 0 {
-			door = events.DoorMain
+			door = access.Main
 		}
 		if h.Type == auditType {
 			w = "offline unlock"
@@ -240,9 +240,9 @@ func outcome(h projections.HistoryEntry) string {
 	case isUnlock(h) && h.Granted:
 		return "granted"
 	case isUnlock(h):
-		return "denied: " + h.Reason
+		return "denied: " + h.Reason.Name()
 	}
-	return h.Reason
+	return h.Reason.Name()
 }
 
 func dash(s string) string {

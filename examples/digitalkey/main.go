@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -141,22 +142,22 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintln(w)
 	for _, u := range []struct {
 		key, by string
-		reason  string // "" for granted
+		reason  access.Reason // access.Granted for granted
 	}{
-		{"dk-1", "tech", ""},
-		{"dk-2", "admin", events.ReasonNotYetValid},
-		{"dk-3", "tech", events.ReasonExpired},
+		{"dk-1", "tech", access.Granted},
+		{"dk-2", "admin", access.NotYetValid},
+		{"dk-3", "tech", access.Expired},
 	} {
 		r, err := svc.Unlock(ctx, commands.Unlock{ID: id(), Key: u.key, By: u.by, Source: "keypad"})
 		if err != nil {
 			return err
 		}
-		if r.Granted != (u.reason == "") || r.Reason != u.reason {
-			return fmt.Errorf("%s opens with %s: granted=%v %q, want granted=%v %q", u.by, u.key, r.Granted, r.Reason, u.reason == "", u.reason)
+		if r.Granted != (u.reason == access.Granted) || r.Reason != u.reason {
+			return fmt.Errorf("%s opens with %s: granted=%v %q, want granted=%v %q", u.by, u.key, r.Granted, r.Reason, u.reason == access.Granted, u.reason)
 		}
 		verdict := "granted"
 		if !r.Granted {
-			verdict = "denied: " + r.Reason
+			verdict = "denied: " + r.Reason.Name()
 		}
 		fmt.Fprintf(w, "%s opens with %s at 12:00 Friday: %s\n", u.by, u.key, verdict)
 		if u.key == "dk-2" {

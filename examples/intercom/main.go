@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -76,7 +77,7 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 	}
 	if err := svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "building", Owner: "owner", Name: "Phonein Intercom",
-		Zone: "America/New_York", Doors: events.DoorMain | events.DoorInner}); err != nil {
+		Zone: "America/New_York", Doors: access.Main | access.Inner}); err != nil {
 		return err
 	}
 
@@ -89,7 +90,7 @@ func run(ctx context.Context, w io.Writer) error {
 		{"delivery", "courier", events.Settings{Name: "Parcel drop", Category: events.CategoryDelivery,
 			Policy: policy.Policy{Start: day(2, 8), End: day(2, 18), Uses: policy.SingleUse}}},
 		{"cleaning", "cleaner", events.Settings{Name: "House cleaner", Category: events.CategoryServices,
-			Doors: events.DoorMain | events.DoorInner, Welcome: "Welcome! Inner door is the second on the left.",
+			Doors: access.Main | access.Inner, Welcome: "Welcome! Inner door is the second on the left.",
 			Policy: policy.Policy{Start: day(1, 0), End: day(31, 0), // recurring: Mondays and Wednesdays 08-12
 				Windows: []policy.Window{{Days: policy.Days(time.Monday, time.Wednesday), From: 8 * 60, To: 12 * 60}}}}},
 	}
@@ -108,7 +109,7 @@ func run(ctx context.Context, w io.Writer) error {
 
 	// try unlocks at the intercom and checks the decision: want is the
 	// refusal's reason, "" for granted.
-	try := func(at time.Time, key, by string, door events.Door, want string) error {
+	try := func(at time.Time, key, by string, door access.Door, want access.Reason) error {
 		now = at
 		r, err := svc.Unlock(ctx, commands.Unlock{ID: id(), Key: key, By: by, Door: door, Source: "intercom"})
 		if err != nil {
@@ -116,10 +117,10 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 		res := "granted"
 		if !r.Granted {
-			res = "denied: " + r.Reason
+			res = "denied: " + r.Reason.Name()
 		}
 		fmt.Fprintf(w, "  %s %-8s %-9s %-5v door → %s\n", at.Format("Mon 15:04"), by, key, door, res)
-		if r.Granted != (want == "") || r.Reason != want {
+		if r.Granted != (want == access.Granted) || r.Reason != want {
 			return fmt.Errorf("%s opens with %s (%v door) at %s: %s, want %q", by, key, door, at.Format("Mon 15:04"), res, want)
 		}
 		return nil
@@ -128,16 +129,16 @@ func run(ctx context.Context, w io.Writer) error {
 	for _, u := range []struct {
 		at      time.Time
 		key, by string
-		door    events.Door
-		want    string
+		door    access.Door
+		want    access.Reason
 	}{
-		{day(2, 9), "delivery", "courier", events.DoorMain, ""},
-		{day(2, 9), "cleaning", "cleaner", events.DoorInner, ""},
-		{day(2, 10), "delivery", "courier", events.DoorMain, events.ReasonExhausted},     // single use: already used
-		{day(3, 9), "cleaning", "cleaner", events.DoorMain, events.ReasonOutsideWindow},  // Tuesday: not a cleaning day
-		{day(4, 13), "cleaning", "cleaner", events.DoorMain, events.ReasonOutsideWindow}, // Wednesday after 12
-		{day(4, 11), "mine", "me", events.DoorInner, events.ReasonDoor},                  // my key: main door only
-		{day(4, 11), "mine", "courier", events.DoorMain, events.ReasonNotHolder},         // not the holder
+		{day(2, 9), "delivery", "courier", access.MainDoor, access.Granted},
+		{day(2, 9), "cleaning", "cleaner", access.InnerDoor, access.Granted},
+		{day(2, 10), "delivery", "courier", access.MainDoor, access.Exhausted},     // single use: already used
+		{day(3, 9), "cleaning", "cleaner", access.MainDoor, access.OutsideWindow},  // Tuesday: not a cleaning day
+		{day(4, 13), "cleaning", "cleaner", access.MainDoor, access.OutsideWindow}, // Wednesday after 12
+		{day(4, 11), "mine", "me", access.InnerDoor, access.WrongDoor},             // my key: main door only
+		{day(4, 11), "mine", "courier", access.MainDoor, access.NotHolder},         // not the holder
 	} {
 		if err := try(u.at, u.key, u.by, u.door, u.want); err != nil {
 			return err
@@ -146,19 +147,19 @@ func run(ctx context.Context, w io.Writer) error {
 
 	// "A key can be edited at any time."
 	st := keys[0].st
-	st.Doors = events.DoorMain | events.DoorInner
+	st.Doors = access.Main | access.Inner
 	if err := svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "mine", By: "owner", Settings: st}); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "✓ edited 'My key': also opens inner door")
-	if err := try(day(4, 11), "mine", "me", events.DoorInner, ""); err != nil {
+	if err := try(day(4, 11), "mine", "me", access.InnerDoor, access.Granted); err != nil {
 		return err
 	}
 	if err := svc.DeleteKey(ctx, commands.KeyCommand{ID: id(), Key: "cleaning", By: "owner"}); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "✓ deleted 'House cleaner'")
-	if err := try(day(4, 12), "cleaning", "cleaner", events.DoorMain, events.ReasonDeleted); err != nil {
+	if err := try(day(4, 12), "cleaning", "cleaner", access.MainDoor, access.Deleted); err != nil {
 		return err
 	}
 

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -99,7 +100,7 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 	}
 	if err := step("register lock", svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "garage", Owner: "bill", Name: "Garage",
-		Zone: "Europe/Berlin", Slots: 2, Doors: events.DoorMain | events.DoorInner})); err != nil {
+		Zone: "Europe/Berlin", Slots: 2, Doors: access.Main | access.Inner})); err != nil {
 		return err
 	}
 
@@ -114,11 +115,11 @@ func run(ctx context.Context, w io.Writer) error {
 
 	// Online keys: a client every Tuesday 10–12; staff every day but never at night.
 	if err := step("client key", svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "client", Lock: "garage", By: "bill",
-		Settings: events.Settings{Name: "Client (Tue 10-12)", Doors: events.DoorMain, Policy: tuesdayTenToNoon()}})); err != nil {
+		Settings: events.Settings{Name: "Client (Tue 10-12)", Doors: access.Main, Policy: tuesdayTenToNoon()}})); err != nil {
 		return err
 	}
 	if err := step("staff key", svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "staff", Lock: "garage", By: "bill",
-		Settings: events.Settings{Name: "Staff (not at night)", Doors: events.DoorMain | events.DoorInner, Policy: notAtNight()}})); err != nil {
+		Settings: events.Settings{Name: "Staff (not at night)", Doors: access.Main | access.Inner, Policy: notAtNight()}})); err != nil {
 		return err
 	}
 
@@ -144,7 +145,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	// 7. Permissions per member: Cid may open both doors.
 	if err := step("permissions", svc.SetMemberPermissions(ctx, commands.SetMemberPermissions{ID: id(), Lock: "garage", Account: "cid", By: "bill",
-		Permissions: events.Permissions{Doors: events.DoorMain | events.DoorInner, Ops: events.OpUnlock}})); err != nil {
+		Permissions: events.Permissions{Doors: access.Main | access.Inner, Ops: events.OpUnlock}})); err != nil {
 		return err
 	}
 
@@ -169,7 +170,7 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintln(w, "\nunlocks:")
 	// try unlocks online and checks the decision: want is the refusal's
 	// reason, "" for granted.
-	try := func(at time.Time, key, by, pw string, door events.Door, want string) error {
+	try := func(at time.Time, key, by, pw string, door access.Door, want access.Reason) error {
 		now = at
 		r, err := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: id(), Key: key, By: by, Password: commands.NewSecret(pw), Door: door})
 		if err != nil {
@@ -177,10 +178,10 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 		verdict := "granted"
 		if !r.Granted {
-			verdict = "denied: " + r.Reason
+			verdict = "denied: " + r.Reason.Name()
 		}
 		fmt.Fprintf(w, "  %s %-3s %-6s %-5v %s\n", at.In(berlin).Format("Mon 15:04"), by, key, door, verdict)
-		if r.Granted != (want == "") || r.Reason != want {
+		if r.Granted != (want == access.Granted) || r.Reason != want {
 			return fmt.Errorf("%s opens with %s (%v door) at %s: %s, want %q", by, key, door, at.In(berlin).Format("Mon 15:04"), verdict, want)
 		}
 		return nil
@@ -191,16 +192,16 @@ func run(ctx context.Context, w io.Writer) error {
 		at      time.Time
 		key, by string
 		pw      string
-		door    events.Door
-		want    string
+		door    access.Door
+		want    access.Reason
 	}{
-		{tue.Add(90 * time.Minute), "client", "ann", "ann's personal password", events.DoorMain, ""},
-		{tue.Add(90 * time.Minute), "client", "bob", "bob's guess", events.DoorMain, events.ReasonNotMember},
-		{tue.Add(95 * time.Minute), "client", "ann", "a wrong password", events.DoorMain, events.ReasonWrongPassword},
-		{tue.Add(4 * time.Hour), "client", "ann", "ann's personal password", events.DoorMain, events.ReasonOutsideWindow},
-		{tue.Add(4 * time.Hour), "staff", "cid", "cid's personal password", events.DoorInner, ""},
-		{tue.Add(14 * time.Hour), "staff", "cid", "cid's personal password", events.DoorMain, events.ReasonBlackout},
-		{tue.Add(25 * time.Hour), "client", "ann", "ann's personal password", events.DoorMain, events.ReasonOutsideWindow},
+		{tue.Add(90 * time.Minute), "client", "ann", "ann's personal password", access.MainDoor, access.Granted},
+		{tue.Add(90 * time.Minute), "client", "bob", "bob's guess", access.MainDoor, access.NotMember},
+		{tue.Add(95 * time.Minute), "client", "ann", "a wrong password", access.MainDoor, access.WrongPassword},
+		{tue.Add(4 * time.Hour), "client", "ann", "ann's personal password", access.MainDoor, access.OutsideWindow},
+		{tue.Add(4 * time.Hour), "staff", "cid", "cid's personal password", access.InnerDoor, access.Granted},
+		{tue.Add(14 * time.Hour), "staff", "cid", "cid's personal password", access.MainDoor, access.InBlackout},
+		{tue.Add(25 * time.Hour), "client", "ann", "ann's personal password", access.MainDoor, access.OutsideWindow},
 	} {
 		if err := try(u.at, u.key, u.by, u.pw, u.door, u.want); err != nil {
 			return err
@@ -218,7 +219,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("reading the master code after network management is off: %v, want %v", err, commands.ErrNetworkOff)
 	}
 	fmt.Fprintln(w, "  master code:", err)
-	if err := try(tue.Add(7*24*time.Hour+90*time.Minute), "client", "ann", "ann's personal password", events.DoorMain, events.ReasonNetworkOff); err != nil {
+	if err := try(tue.Add(7*24*time.Hour+90*time.Minute), "client", "ann", "ann's personal password", access.MainDoor, access.NetworkOff); err != nil {
 		return err
 	}
 	// Ann's "my keys" (P3) lists the online key she joined; with network
@@ -247,8 +248,8 @@ func run(ctx context.Context, w io.Writer) error {
 		switch {
 		case h.Type == "key.unlock_attempted" && h.Granted:
 			line += " granted"
-		case h.Reason != "":
-			line += " " + h.Reason
+		case h.Reason != access.Granted:
+			line += " " + h.Reason.Name()
 		}
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -143,7 +144,7 @@ func (d *demo) install(issuer *lockproto.Issuer) error {
 		return err
 	}
 	if err := d.svc.RegisterLock(d.ctx, commands.RegisterLock{ID: d.id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: zone,
-		Slots: 4, Doors: events.DoorMain | events.DoorInner, LockKey: pub, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])}); err != nil {
+		Slots: 4, Doors: access.Main | access.Inner, LockKey: pub, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])}); err != nil {
 		return err
 	}
 	d.lock, err = lockproto.NewLock(pairing, &lockproto.Config{Clock: func() time.Duration { return d.now.Sub(d.start) }, Rand: newSeeded("lock")})
@@ -169,7 +170,7 @@ func (d *demo) install(issuer *lockproto.Issuer) error {
 	d.printf("  the ledger issued the lock's time-zone rules: %d admin message(s) pending\n", len(p))
 
 	// Alice's key: workdays 08:00-18:00 Paris time, 10 uses, main door.
-	st := events.Settings{Name: "Alice", Doors: events.DoorMain, Policy: policy.Policy{Uses: policy.UsesN(10),
+	st := events.Settings{Name: "Alice", Doors: access.Main, Policy: policy.Policy{Uses: policy.UsesN(10),
 		Windows: []policy.Window{{Days: policy.Workdays, From: 8 * 60, To: 18 * 60}}}}
 	if alice, err = d.shareAndDownload("k-alice", "alice", st); err != nil {
 		return err
@@ -250,7 +251,7 @@ func (d *demo) reset(*lockproto.Issuer) error {
 	}
 	d.printf("%s bill resets k-alice (K5): the ledger issues a signed reset; %d admin message(s) pending\n", d.when(d.now), len(p))
 	d.now = d.now.Add(15 * time.Minute)
-	st := events.Settings{Name: "Bob", Doors: events.DoorMain | events.DoorInner}
+	st := events.Settings{Name: "Bob", Doors: access.Main | access.Inner}
 	if bob, err = d.shareAndDownload("k-bob", "bob", st); err != nil {
 		return err
 	}
@@ -320,9 +321,9 @@ func (d *demo) audit(*lockproto.Issuer) error {
 				outcome = fmt.Sprintf("%v door granted", h.Door)
 			}
 			if !h.Granted {
-				outcome = fmt.Sprintf("%v door refused: %s", h.Door, h.Reason)
+				outcome = fmt.Sprintf("%v door refused: %s", h.Door, h.Reason.Name())
 				if h.Door == 0 {
-					outcome = h.Admin + " refused: " + h.Reason
+					outcome = h.Admin + " refused: " + h.Reason.Name()
 				}
 			}
 			line += fmt.Sprintf(" — %s (lock record #%d, uploaded %s)", outcome, h.AuditSeq, d.when(h.Uploaded))

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
-	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 )
 
@@ -107,9 +107,9 @@ func (t *tour) visit(name string, door uint8) error {
 	if !resp.Granted {
 		verdict, mark = "refused: "+resp.Reason.String(), "✗"
 	}
-	d := events.DoorMain
+	d := access.Main
 	if door == lockDoorInner {
-		d = events.DoorInner
+		d = access.Inner
 	}
 	t.say("  %s %s  %-11s %-10s %-5v door at the lock → %s (offline)", mark, t.when(t.clock.Now()), name, p.key, d, verdict)
 	return nil

@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
@@ -238,8 +239,8 @@ func (t *tour) setup() error {
 	locks := []commands.RegisterLock{
 		{Lock: front, Owner: "bill", Name: "Front door", Slots: 3, LockKey: lockKey, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])},
 		{Lock: office, Owner: "mia", Name: "Office"},
-		{Lock: building, Owner: "bill", Name: "Phonein Intercom", Doors: events.DoorMain | events.DoorInner},
-		{Lock: garage, Owner: "bill", Name: "Garage", Doors: events.DoorMain | events.DoorInner},
+		{Lock: building, Owner: "bill", Name: "Phonein Intercom", Doors: access.Main | access.Inner},
+		{Lock: garage, Owner: "bill", Name: "Garage", Doors: access.Main | access.Inner},
 	}
 	rows = nil
 	for _, c := range locks {
@@ -389,7 +390,7 @@ func (t *tour) shareKeys() error {
 	for _, k := range pend {
 		t.say("    pending at the lock: %s in slot %d — its offline key opens until the lock applies it", k.Key, k.Slot)
 	}
-	if err := t.unlock("guest-code", "guest", events.DoorMain); err != nil { // online: refused at once
+	if err := t.unlock("guest-code", "guest", access.MainDoor); err != nil { // online: refused at once
 		return err
 	}
 	if err := t.visit("guest", lockDoorMain); err != nil { // offline: the lock does not know yet
@@ -478,10 +479,10 @@ func (t *tour) digitalKeys() error {
 	t.table(header, rows)
 
 	t.say("")
-	if err := t.unlockFrom("dk-clean", "cid", events.DoorMain, "app"); err != nil {
+	if err := t.unlockFrom("dk-clean", "cid", access.MainDoor, "app"); err != nil {
 		return err
 	}
-	if err := t.unlockFrom("dk-tech", "tech", events.DoorMain, "keypad"); err != nil {
+	if err := t.unlockFrom("dk-tech", "tech", access.MainDoor, "keypad"); err != nil {
 		return err
 	}
 	return nil
@@ -499,7 +500,7 @@ func (t *tour) intercomKeys() error {
 		{"parcel", "courier", events.Settings{Name: "Parcel drop", Category: events.CategoryDelivery,
 			Policy: policy.Policy{Start: t.at(3, 8, 0), End: t.at(3, 18, 0), Uses: policy.SingleUse}}},
 		{"cleaning", "cleaner", events.Settings{Name: "House cleaner", Category: events.CategoryServices,
-			Doors: events.DoorMain | events.DoorInner, Welcome: "Welcome! The inner door is the second on the left.",
+			Doors: access.Main | access.Inner, Welcome: "Welcome! The inner door is the second on the left.",
 			Policy: policy.Policy{Start: t.at(1, 0, 0), End: t.at(31, 0, 0),
 				Windows: []policy.Window{{Days: policy.Days(time.Monday, time.Wednesday), From: 8 * 60, To: 12 * 60}}}}},
 	}
@@ -525,15 +526,15 @@ func (t *tour) intercomKeys() error {
 	for _, u := range []struct {
 		at      time.Time
 		key, by string
-		door    events.Door
+		door    access.Door
 	}{
-		{t.at(3, 9, 0), "parcel", "courier", events.DoorMain},
-		{t.at(3, 9, 30), "cleaning", "cleaner", events.DoorMain},
-		{t.at(3, 10, 0), "parcel", "courier", events.DoorMain},
-		{t.at(4, 9, 0), "cleaning", "cleaner", events.DoorInner},
-		{t.at(4, 13, 0), "cleaning", "cleaner", events.DoorMain},
-		{t.at(4, 13, 5), "mine", "bill", events.DoorInner},
-		{t.at(4, 13, 10), "mine", "courier", events.DoorMain},
+		{t.at(3, 9, 0), "parcel", "courier", access.MainDoor},
+		{t.at(3, 9, 30), "cleaning", "cleaner", access.MainDoor},
+		{t.at(3, 10, 0), "parcel", "courier", access.MainDoor},
+		{t.at(4, 9, 0), "cleaning", "cleaner", access.InnerDoor},
+		{t.at(4, 13, 0), "cleaning", "cleaner", access.MainDoor},
+		{t.at(4, 13, 5), "mine", "bill", access.InnerDoor},
+		{t.at(4, 13, 10), "mine", "courier", access.MainDoor},
 	} {
 		t.clock.Set(u.at)
 		if err := t.unlockFrom(u.key, u.by, u.door, "intercom"); err != nil {
@@ -543,12 +544,12 @@ func (t *tour) intercomKeys() error {
 	// "A key can be edited at any time."
 	t.clock.Set(t.at(4, 13, 15))
 	st := keys[0].st
-	st.Doors = events.DoorMain | events.DoorInner
+	st.Doors = access.Main | access.Inner
 	if err := t.ok(`Bill edits "My key": also opens inner door`, t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "mine", By: "bill", Settings: st})); err != nil {
 		return err
 	}
 	t.clock.Set(t.at(4, 13, 20))
-	if err := t.unlockFrom("mine", "bill", events.DoorInner, "intercom"); err != nil {
+	if err := t.unlockFrom("mine", "bill", access.InnerDoor, "intercom"); err != nil {
 		return err
 	}
 	t.clock.Set(t.at(4, 13, 30))
@@ -556,7 +557,7 @@ func (t *tour) intercomKeys() error {
 		return err
 	}
 	t.clock.Set(t.at(4, 13, 35))
-	if err := t.unlockFrom("cleaning", "cleaner", events.DoorMain, "intercom"); err != nil {
+	if err := t.unlockFrom("cleaning", "cleaner", access.MainDoor, "intercom"); err != nil {
 		return err
 	}
 	return t.keyList(building, "Keys of the intercom (Wed 13:35)")
@@ -579,7 +580,7 @@ func (t *tour) onlineKeys() error {
 		return err
 	}
 	err = t.svc.CreateOnlineKey(t.ctx, commands.CreateOnlineKey{ID: t.id(), Key: "staff", Lock: garage, By: "bill",
-		Settings: events.Settings{Name: "Staff, not at night", Doors: events.DoorMain | events.DoorInner, Policy: policy.Policy{
+		Settings: events.Settings{Name: "Staff, not at night", Doors: access.Main | access.Inner, Policy: policy.Policy{
 			Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 22 * 60, To: 6 * 60}}}}})
 	if err := t.ok("Bill creates online key staff: any day, invalid at night 22:00-06:00", err); err != nil {
 		return err
@@ -606,7 +607,7 @@ func (t *tour) onlineKeys() error {
 		return err
 	}
 	err = t.svc.SetMemberPermissions(t.ctx, commands.SetMemberPermissions{ID: t.id(), Lock: garage, Account: "cid", By: "bill",
-		Permissions: events.Permissions{Doors: events.DoorMain | events.DoorInner, Ops: events.OpUnlock}})
+		Permissions: events.Permissions{Doors: access.Main | access.Inner, Ops: events.OpUnlock}})
 	if err := t.ok("Bill lets Cid open both doors (unlock only, no history)", err); err != nil {
 		return err
 	}
@@ -631,15 +632,15 @@ func (t *tour) onlineKeys() error {
 		at      time.Time
 		key, by string
 		pw      string
-		door    events.Door
+		door    access.Door
 	}{
-		{t.at(10, 10, 30), "client", "ann", "ann's personal password", events.DoorMain},
-		{t.at(10, 10, 35), "client", "ann", "a wrong password", events.DoorMain},
-		{t.at(10, 10, 40), "client", "bob", "bob's guess", events.DoorMain},
-		{t.at(10, 13, 0), "client", "ann", "ann's personal password", events.DoorMain},
-		{t.at(10, 13, 0), "staff", "cid", "cid's personal password", events.DoorInner},
-		{t.at(10, 23, 0), "staff", "cid", "cid's personal password", events.DoorMain},
-		{t.at(11, 10, 30), "client", "ann", "ann's personal password", events.DoorMain},
+		{t.at(10, 10, 30), "client", "ann", "ann's personal password", access.MainDoor},
+		{t.at(10, 10, 35), "client", "ann", "a wrong password", access.MainDoor},
+		{t.at(10, 10, 40), "client", "bob", "bob's guess", access.MainDoor},
+		{t.at(10, 13, 0), "client", "ann", "ann's personal password", access.MainDoor},
+		{t.at(10, 13, 0), "staff", "cid", "cid's personal password", access.InnerDoor},
+		{t.at(10, 23, 0), "staff", "cid", "cid's personal password", access.MainDoor},
+		{t.at(11, 10, 30), "client", "ann", "ann's personal password", access.MainDoor},
 	} {
 		t.clock.Set(u.at)
 		r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: u.key, By: u.by, Password: commands.NewSecret(u.pw), Door: u.door})
@@ -662,7 +663,7 @@ func (t *tour) onlineKeys() error {
 	if err != nil {
 		return err
 	}
-	t.decision("client", "ann", events.DoorMain, "online", r)
+	t.decision("client", "ann", access.MainDoor, "online", r)
 	return nil
 }
 

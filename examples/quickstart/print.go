@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
@@ -63,9 +64,9 @@ func detail(h projections.HistoryEntry) string {
 		case h.Door == 0 && h.Granted:
 			what = h.Admin + " applied"
 		case h.Door == 0:
-			what = h.Admin + " refused: " + h.Reason
+			what = h.Admin + " refused: " + h.Reason.Name()
 		case !h.Granted:
-			what = fmt.Sprintf("%v door refused: %s", h.Door, h.Reason)
+			what = fmt.Sprintf("%v door refused: %s", h.Door, h.Reason.Name())
 		}
 		return fmt.Sprintf("%s (lock record #%d)", what, h.AuditSeq)
 	}
@@ -73,9 +74,9 @@ func detail(h projections.HistoryEntry) string {
 	case h.Type == "key.unlock_attempted" && h.Granted:
 		return fmt.Sprintf("granted (%v door, %s)", h.Door, h.Source)
 	case h.Type == "key.unlock_attempted":
-		return fmt.Sprintf("denied: %s (%v door, %s)", h.Reason, h.Door, h.Source)
+		return fmt.Sprintf("denied: %s (%v door, %s)", h.Reason.Name(), h.Door, h.Source)
 	}
-	return h.Reason
+	return h.Reason.Name()
 }
 
 // keyList prints a lock's key list with status at the clock's time (P1, K8).
@@ -142,7 +143,7 @@ func describe(st events.Settings, kind events.Kind, loc *time.Location) string {
 	case len(parts) == 0:
 		parts = append(parts, "always")
 	}
-	if st.Doors&events.DoorInner != 0 {
+	if st.Doors&access.Inner != 0 {
 		parts = append(parts, "inner door")
 	}
 	if kind == events.KindIntercom {
@@ -170,11 +171,11 @@ func days(d policy.Weekdays) string {
 }
 
 // unlock is an online unlock from the app.
-func (t *tour) unlock(key, by string, door events.Door) error {
+func (t *tour) unlock(key, by string, door access.Door) error {
 	return t.unlockFrom(key, by, door, "app")
 }
 
-func (t *tour) unlockFrom(key, by string, door events.Door, source string) error {
+func (t *tour) unlockFrom(key, by string, door access.Door, source string) error {
 	r, err := t.svc.Unlock(t.ctx, commands.Unlock{ID: t.id(), Key: key, By: by, Door: door, Source: source})
 	if err != nil {
 		return err
@@ -185,11 +186,11 @@ func (t *tour) unlockFrom(key, by string, door events.Door, source string) error
 
 // decision prints an unlock decision: a refusal is a recorded answer with a
 // reason, not an error.
-func (t *tour) decision(key, by string, door events.Door, source string, r commands.UnlockResult) {
+func (t *tour) decision(key, by string, door access.Door, source string, r commands.UnlockResult) {
 	verdict := fmt.Sprintf("granted (use %d)", r.Uses)
 	mark := "✓"
 	if !r.Granted {
-		verdict, mark = "denied: "+r.Reason, "✗"
+		verdict, mark = "denied: "+r.Reason.Name(), "✗"
 	}
 	t.say("  %s %s  %-11s %-10s %-5v door via %-8s → %s", mark, t.when(t.clock.Now()), by, key, door, source, verdict)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
@@ -195,7 +196,8 @@ var (
 	kinds       = map[string]events.Kind{"share": events.KindShare, "digital": events.KindDigital, "intercom": events.KindIntercom}
 	credentials = map[string]events.Credential{"app": events.CredentialApp, "pin": events.CredentialPIN, "keycard": events.CredentialKeycard}
 	roles       = map[string]events.Role{"user": events.RoleUser, "admin": events.RoleAdmin}
-	doorNames   = map[string]events.Doors{"main": events.DoorMain, "inner": events.DoorInner}
+	doorNames   = map[string]access.Doors{"main": access.Main, "inner": access.Inner}
+	unlockDoors = map[string]access.Door{"main": access.MainDoor, "inner": access.InnerDoor}
 	methods     = map[string]events.ShareMethod{"id": events.ShareToID, "code": events.ShareToCode}
 	weekdays    = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
 		"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
@@ -226,8 +228,8 @@ func category(s string) (events.Category, error) {
 	return 0, badField("category", "unknown value %q", s)
 }
 
-func doors(field string, names []string) (events.Doors, error) {
-	var d events.Doors
+func doors(field string, names []string) (access.Doors, error) {
+	var d access.Doors
 	for _, n := range names {
 		v, err := enum(field, n, doorNames)
 		if err != nil {
@@ -238,12 +240,12 @@ func doors(field string, names []string) (events.Doors, error) {
 	return d, nil
 }
 
-func doorList(d events.Doors) []string {
+func doorList(d access.Doors) []string {
 	var out []string
-	if d&events.DoorMain != 0 {
+	if d&access.Main != 0 {
 		out = append(out, "main")
 	}
-	if d&events.DoorInner != 0 {
+	if d&access.Inner != 0 {
 		out = append(out, "inner")
 	}
 	return out
@@ -389,7 +391,7 @@ func historyOut(page projections.HistoryPage) historyResponse {
 	out := historyResponse{Entries: []historyEntryJSON{}, Next: page.Next}
 	for _, h := range page.Entries {
 		e := historyEntryJSON{Position: h.Position, Time: h.Time, Type: h.Type, Lock: h.Lock, Key: h.Key,
-			Account: h.Account, Subject: h.Subject, Source: h.Source, Reason: h.Reason}
+			Account: h.Account, Subject: h.Subject, Source: h.Source, Reason: h.Reason.Name()}
 		if h.Type == "key.unlock_attempted" {
 			g := h.Granted
 			e.Granted = &g

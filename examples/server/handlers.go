@@ -195,7 +195,7 @@ func (s *server) unlock(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	door, err := enum("door", req.Door, doorNames)
+	door, err := enum("door", req.Door, unlockDoors)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -203,7 +203,7 @@ func (s *server) unlock(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, unlockResponse{Key: res.Key, Granted: res.Granted, Reason: res.Reason, Uses: res.Uses}, nil
+	return http.StatusOK, unlockResponse{Key: res.Key, Granted: res.Granted, Reason: res.Reason.Name(), Uses: res.Uses}, nil
 }
 
 // Reads. The library answers every query; who may see what is the

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -157,8 +158,8 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("unlock: %v", u)
 	}
 	u = a.must(200, "POST", "/v1/keys/k1/unlock", "ann", `{"door":"inner"}`)
-	if u["granted"] != false || u["reason"] != events.ReasonDoor {
-		t.Errorf("inner door: %v, want denied %s", u, events.ReasonDoor)
+	if u["granted"] != false || u["reason"] != access.WrongDoor.Name() {
+		t.Errorf("inner door: %v, want denied %s", u, access.WrongDoor)
 	}
 
 	list := a.must(200, "GET", "/v1/locks/front/keys?at=2026-03-03T10:00:00Z", "bill", "")
@@ -212,7 +213,7 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("after reset: %v, want generation 1", next2)
 	}
 	u = a.must(200, "POST", "/v1/keys/k1/unlock", "ann", `{}`)
-	if u["granted"] != false || u["reason"] != events.ReasonReset {
+	if u["granted"] != false || u["reason"] != access.Reset.Name() {
 		t.Errorf("unlock after reset: %v", u)
 	}
 	slots := a.must(200, "GET", "/v1/locks/front/slots", "bill", "")["slots"].([]any)

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -132,8 +133,8 @@ func run(ctx context.Context, w io.Writer) error {
 	if r, err = svc.Unlock(ctx, commands.Unlock{ID: id(), Key: "guest-ann", By: "ann"}); err != nil {
 		return err
 	}
-	if r.Granted || r.Reason != events.ReasonExpired {
-		return fmt.Errorf("Ann's unlock a week later: want denied (%s), got granted=%v (%s)", events.ReasonExpired, r.Granted, r.Reason)
+	if r.Granted || r.Reason != access.Expired {
+		return fmt.Errorf("Ann's unlock a week later: want denied (%s), got granted=%v (%s)", access.Expired, r.Granted, r.Reason)
 	}
 	fmt.Fprintf(w, "✗ Ann a week later: granted=%v (%s)\n", r.Granted, r.Reason)
 
@@ -191,7 +192,7 @@ func run(ctx context.Context, w io.Writer) error {
 		if h.Type == "key.unlock_attempted" {
 			result = "granted"
 			if !h.Granted {
-				result = "denied: " + h.Reason
+				result = "denied: " + h.Reason.Name()
 			}
 		}
 		// The day too: Ann's second unlock is a week after her first.

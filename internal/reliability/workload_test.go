@@ -15,6 +15,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/secret"
@@ -213,7 +214,7 @@ func (k *worker) setup(ctx context.Context) error {
 	_, _ = crand.Read(lockKey[:])
 	if err := k.setupStep(k.w.run, "lock", func(id uuid.UUID) error {
 		return svc.RegisterLock(ctx, commands.RegisterLock{ID: id, Lock: k.lock(), Owner: k.owner(), Name: "Lock " + k.lock(),
-			Zone: "Europe/Berlin", Slots: commands.MaxSlots, Doors: events.DoorMain | events.DoorInner, LockKey: lockKey})
+			Zone: "Europe/Berlin", Slots: commands.MaxSlots, Doors: access.Main | access.Inner, LockKey: lockKey})
 	}); err != nil {
 		return fmt.Errorf("register lock: %w", err)
 	}
@@ -316,7 +317,7 @@ func (k *worker) shareKey(ctx context.Context) error {
 		// service with an issuer) the lock counts its uses, so the app's
 		// unlock is recorded as refused with ReasonUsesAtLock.
 		res, err := svc.Unlock(ctx, commands.Unlock{ID: id, Key: key, By: holder})
-		if err == nil && !res.Granted && res.Reason != events.ReasonUsesAtLock {
+		if err == nil && !res.Granted && res.Reason != access.UsesAtLock {
 			err = fmt.Errorf("unlock of a downloaded share key refused: %s", res.Reason)
 		}
 		return err
@@ -434,7 +435,7 @@ func (k *worker) onlineKey(ctx context.Context) error {
 		}},
 		{"create online", func(id uuid.UUID) error {
 			return svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(),
-				Settings: events.Settings{Name: "online " + key, Doors: events.DoorMain}})
+				Settings: events.Settings{Name: "online " + key, Doors: access.Main}})
 		}},
 		{"invite", func(id uuid.UUID) error {
 			return svc.InviteMember(ctx, commands.InviteMember{ID: id, Lock: k.lock(), Key: key, Account: member, By: k.owner()})
