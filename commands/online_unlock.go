@@ -15,10 +15,10 @@ import (
 // UnlockOnline is a member operating the lock with an online key (O6).
 type UnlockOnline struct {
 	ID       uuid.UUID
-	Key, By  string       // By: the member's account
-	Password Secret       // the member's personal password
+	Key, By  string      // By: the member's account
+	Password Secret      // the member's personal password
 	Door     access.Door // default access.MainDoor
-	Source   string       // default "online"
+	Source   string      // default "online"
 }
 
 // passwordCheck is the result of verifying a password against one sealed
