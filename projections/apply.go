@@ -287,12 +287,13 @@ func (b *batch) apply(ev *ledger.Event) error {
 		b.sb.Delete(k)
 		return nil
 	default:
-		for _, f := range appliers {
-			if ok, err := f(b, ev); ok || err != nil {
-				return err
-			}
+		// Group and lock audit events have their own files; anything else
+		// is not the projections' (another package's or a newer type).
+		if ok, err := applyGroup(b, ev); ok || err != nil {
+			return err
 		}
-		return nil // not ours (other packages' events, or newer ones)
+		_, err := applyAudit(b, ev)
+		return err
 	}
 	return b.history(h)
 }

@@ -25,32 +25,28 @@ import (
 // it: while network management is off (or its duration is over), the key
 // shows NetworkOff, not in a window, as commands.Service.UnlockOnline would
 // refuse it (network_off) whatever its schedule says.
-//
-// Registered through the extension points of history.go.
 
-func init() {
-	describers = append(describers, describeGroup)
-	appliers = append(appliers, func(b *batch, ev *ledger.Event) (bool, error) {
-		switch e := ev.Data.(type) {
-		case events.NetworkManagementOn:
-			b.sb.Set(rowKey("net", e.Lock), binary.BigEndian.AppendUint64(nil, uint64(e.Until.UnixNano())))
-		case events.NetworkManagementOff:
-			b.sb.Delete(rowKey("net", e.Lock))
-		case events.InvitationAccepted:
-			if err := b.member(e.Key, e.Account, true); err != nil {
-				return true, err
-			}
-		case events.MemberRemoved:
-			if err := b.member(e.Key, e.Account, false); err != nil {
-				return true, err
-			}
+// applyGroup applies a group event; it reports false for other events.
+func applyGroup(b *batch, ev *ledger.Event) (bool, error) {
+	switch e := ev.Data.(type) {
+	case events.NetworkManagementOn:
+		b.sb.Set(rowKey("net", e.Lock), binary.BigEndian.AppendUint64(nil, uint64(e.Until.UnixNano())))
+	case events.NetworkManagementOff:
+		b.sb.Delete(rowKey("net", e.Lock))
+	case events.InvitationAccepted:
+		if err := b.member(e.Key, e.Account, true); err != nil {
+			return true, err
 		}
-		h := &HistoryEntry{}
-		if !describeGroup(ev, h) {
-			return false, nil
+	case events.MemberRemoved:
+		if err := b.member(e.Key, e.Account, false); err != nil {
+			return true, err
 		}
-		return true, b.history(h)
-	})
+	}
+	h := &HistoryEntry{}
+	if !describeGroup(ev, h) {
+		return false, nil
+	}
+	return true, b.history(h)
 }
 
 // describeGroup fills a history entry from a group event; it reports false

@@ -44,21 +44,7 @@ func describe(ev *ledger.Event, h *HistoryEntry) bool {
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
 		h.Door, h.Source, h.Granted, h.Reason = e.Door, e.Source, e.Granted, e.Reason
 	default:
-		for _, d := range describers {
-			if d(ev, h) {
-				return true
-			}
-		}
-		return false
+		return describeGroup(ev, h) || describeAudit(ev, h)
 	}
 	return true
 }
-
-// Extension points for read models of event types defined elsewhere in
-// commands (online keys and lock groups: projections/group*.go registers
-// them from an init function). An applier reports whether the event was
-// its own; a describer fills a history entry like describe.
-var (
-	appliers   []func(b *batch, ev *ledger.Event) (bool, error)
-	describers []func(ev *ledger.Event, h *HistoryEntry) bool
-)

@@ -26,14 +26,8 @@ import (
 //     pending admin messages (commands.Service.PendingAdmin): not history.
 //   - A deactivation the audit confirms is a commands.DeactivationConfirmed,
 //     applied like a manual one (PendingDeactivations drops it).
-//
-// Registered through the extension points of history.go.
 
-func init() {
-	describers = append(describers, describeAudit)
-	appliers = append(appliers, applyAudit)
-}
-
+// applyAudit applies a lock audit event; it reports false for other events.
 func applyAudit(b *batch, ev *ledger.Event) (bool, error) {
 	switch e := ev.Data.(type) {
 	case events.OfflineUnlocksCounted:
