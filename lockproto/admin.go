@@ -63,7 +63,7 @@ func (z *ZoneRules) validate() error {
 	return nil
 }
 
-// Admin is an issuer-signed admin message (W4). Which fields count depends on
+// Admin is an issuer-signed admin message. Which fields count depends on
 // Type; the others must be zero.
 type Admin struct {
 	Type Type

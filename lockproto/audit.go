@@ -29,7 +29,8 @@ const (
 	MaxAuditBatchSize = auditBatchFixed + MaxAuditBatch*auditEntrySize // 707
 )
 
-// AuditRecord is one thing the lock did, as it recorded it (W5, H2).
+// AuditRecord is one thing the lock did, as it recorded it, with its own
+// sequence number and time, for later upload.
 type AuditRecord struct {
 	Seq        uint32 // 1, 2, 3 ... per lock, never reused
 	LockTime   uint32 // the lock's Unix time, 0 if it did not know it

@@ -54,7 +54,7 @@ func TestAuditRecordsVerifyChainAndConfirmAdmin(t *testing.T) {
 	if r := recs[22]; r.Granted || r.Reason != access.WrongDoor || r.Door != 1 {
 		t.Fatalf("refusal record %+v", r)
 	}
-	// K6: the deactivation's confirmation is this record.
+	// The lock's confirmation of a deactivation is this record.
 	if r := recs[23]; r.Kind != AuditAdmin || r.AdminType != TypeDeactivateSlot || r.Value != 2 || r.Slot != 3 || !r.Granted {
 		t.Fatalf("deactivation record %+v", r)
 	}

@@ -33,7 +33,7 @@ const (
 	minutesPerDay     = 1440
 )
 
-// Credential is an offline credential (W2): what one holder may do at one
+// Credential is an offline credential: what one holder may do at one
 // lock, signed by the issuer. Decoding never allocates.
 type Credential struct {
 	Lock       uuid.UUID

@@ -2,7 +2,7 @@ package lockproto
 
 import "fmt"
 
-// Fragmentation (W6) carries a frame over links whose writes are smaller
+// Fragmentation carries a frame over links whose writes are smaller
 // than it, down to the 20-byte payload of a default BLE ATT MTU. Each
 // fragment is [index][count][payload]: index 0..count-1, count 1..MaxFragments,
 // every payload but the last as long as the first.

@@ -98,13 +98,15 @@ func (i *Issuer) Admin(a Admin) ([]byte, error) {
 }
 
 // ResetSlot makes every credential of slot with a generation below minGen
-// lose at the lock (K5: the next holder's key overwrites the old one).
+// lose at the lock: the slot's new generation lets the next holder's key
+// overwrite the old one.
 func (i *Issuer) ResetSlot(lock uuid.UUID, seq uint32, slot uint8, minGen uint32) ([]byte, error) {
 	return i.Admin(Admin{Type: TypeResetSlot, Lock: lock, Seq: seq, Slot: slot, Generation: minGen})
 }
 
-// DeactivateSlot is a reset with no new holder yet (K6); the lock's audit
-// record of applying it is the deactivation's confirmation.
+// DeactivateSlot is a reset with no new holder yet, for deleting a
+// downloaded key at once; the lock's audit record of applying it is the
+// deactivation's confirmation.
 func (i *Issuer) DeactivateSlot(lock uuid.UUID, seq uint32, slot uint8, minGen uint32) ([]byte, error) {
 	return i.Admin(Admin{Type: TypeDeactivateSlot, Lock: lock, Seq: seq, Slot: slot, Generation: minGen})
 }

@@ -185,7 +185,7 @@ type cacheEntry struct {
 	used  uint64 // tick of last use, for LRU eviction
 }
 
-// Lock is the reference lock (W7). It is not safe for concurrent use: a
+// Lock is the reference lock. It is not safe for concurrent use: a
 // lock handles one frame at a time.
 type Lock struct {
 	st  State
