@@ -154,7 +154,7 @@ func TestVerifyNamesTamperedPosition(t *testing.T) {
 func TestCheckDigestCatchesRewrittenChain(t *testing.T) {
 	l := openMem(t)
 	fill(t, l, 30)
-	exported, err := l.Head()
+	exported, err := l.Head(bg)
 	if err != nil {
 		t.Fatal(err)
 	}

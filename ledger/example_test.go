@@ -143,7 +143,7 @@ func ExampleLedger_CheckDigest() {
 	if _, err := l.Append(ctx, "key-1", ledger.ExpectAny, ledger.NewEvent{ID: id(1), Data: KeyGranted{Lock: "front", Holder: "alice"}}); err != nil {
 		panic(err)
 	}
-	saved, _ := l.Head()
+	saved, _ := l.Head(ctx)
 	text := saved.String() // store it somewhere the ledger's operator cannot change
 
 	if _, err := l.Append(ctx, "key-1", ledger.ExpectAny, ledger.NewEvent{ID: id(2), Data: KeyRevoked{Reason: "expired"}}); err != nil {

@@ -7,7 +7,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Store is the ledger's contract with the code above it (L11). *Ledger on
+// Store is the ledger's contract with the code above it. *Ledger on
 // Pebble implements it; another backend must pass ledgertest.Run to be used
 // in its place. Semantics are documented on the *Ledger methods.
 type Store interface {
@@ -31,7 +31,7 @@ type Store interface {
 	ApplyState(ctx context.Context, b *StateBatch) error
 	CompactState(ctx context.Context, prefix []byte) error
 
-	Head() (Digest, error)
+	Head(ctx context.Context) (Digest, error)
 	Verify(ctx context.Context) (Digest, error)
 	CheckDigest(ctx context.Context, d Digest) error
 

@@ -593,7 +593,7 @@ func testState(t *testing.T, s ledger.Store) {
 }
 
 func testDigest(t *testing.T, s ledger.Store) {
-	empty, err := s.Head()
+	empty, err := s.Head(ctx)
 	if err != nil || empty.Position != 0 {
 		t.Fatalf("Head of an empty log = %v, %v", empty, err)
 	}
@@ -601,7 +601,7 @@ func testDigest(t *testing.T, s ledger.Store) {
 		t.Fatalf("Verify of an empty log = %v, %v", d, err)
 	}
 	mustAppend(t, s, "a", ledger.ExpectAny, ev(1), ev(2))
-	d2, err := s.Head()
+	d2, err := s.Head(ctx)
 	if err != nil || d2.Position != 2 {
 		t.Fatalf("Head = %v, %v", d2, err)
 	}
@@ -610,7 +610,7 @@ func testDigest(t *testing.T, s ledger.Store) {
 	if err != nil || d3.Position != 3 || d3.Hash == d2.Hash {
 		t.Fatalf("Verify = %v, %v", d3, err)
 	}
-	if h, _ := s.Head(); h != d3 {
+	if h, _ := s.Head(ctx); h != d3 {
 		t.Fatalf("Head %v differs from Verify %v", h, d3)
 	}
 	for _, d := range []ledger.Digest{empty, d2, d3} {
@@ -677,7 +677,7 @@ func testClosed(t *testing.T, s ledger.Store) {
 		},
 		"ApplyState":   func() error { return s.ApplyState(ctx, &b) },
 		"CompactState": func() error { return s.CompactState(ctx, nil) },
-		"Head":         func() error { _, err := s.Head(); return err },
+		"Head":         func() error { _, err := s.Head(ctx); return err },
 		"Verify":       func() error { _, err := s.Verify(ctx); return err },
 		"CheckDigest":  func() error { return s.CheckDigest(ctx, ledger.Digest{}) },
 	} {
