@@ -35,6 +35,10 @@
 // (ExpectAny, ExpectNoStream, ExpectExists, ExpectVersion(v)). The check sees
 // every append already sequenced, synced or not. A failed check is a
 // *ConflictError (errors.Is ErrConflict) naming stream, expected and actual.
+// A stream without events in an AppendMulti is a condition only: checked in
+// the same atomic append, nothing appended to it (a decision that read a
+// stream it does not write stays valid only if that stream did not move). An
+// append of conditions only is ErrInvalid: it would write nothing.
 //
 // Idempotency: an event ID is written once. Retrying an append with the same
 // IDs (same streams, same order, same event types and payloads) returns the
