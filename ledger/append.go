@@ -516,8 +516,8 @@ func (l *Ledger) sameEvent(rec *record, stream string, e *prepared) error {
 	case bytes.Equal(rec.data, e.data):
 		return nil
 	}
-	was, err1 := l.reg.decode(rec.typ, rec.schema, rec.data)
-	now, err2 := l.reg.decode(e.typ, e.schema, e.data)
+	was, err1 := l.reg.Decode(rec.typ, rec.schema, rec.data)
+	now, err2 := l.reg.Decode(e.typ, e.schema, e.data)
 	if err1 != nil || err2 != nil || was == nil || !reflect.DeepEqual(was, now) {
 		return reused("payload")
 	}

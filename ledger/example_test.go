@@ -157,3 +157,37 @@ func ExampleLedger_CheckDigest() {
 	// still a prefix: true
 	// verified up to 2 <nil>
 }
+
+// Another backend reproduces the ledger's digests: it chains each event's
+// canonical bytes, which name the position of its stream's previous event.
+func ExampleAppendCanonical() {
+	ctx := context.Background()
+	l := exampleLedger()
+	defer l.Close()
+	if _, err := l.AppendMulti(ctx,
+		ledger.StreamAppend{Stream: "key-1", Expect: ledger.ExpectNoStream, Events: []ledger.NewEvent{{Data: KeyGranted{Lock: "front", Holder: "alice"}}}},
+		ledger.StreamAppend{Stream: "key-2", Expect: ledger.ExpectNoStream, Events: []ledger.NewEvent{{Data: KeyGranted{Lock: "back", Holder: "bob"}}}},
+	); err != nil {
+		panic(err)
+	}
+	if _, err := l.Append(ctx, "key-1", ledger.ExpectVersion(1), ledger.NewEvent{Data: KeyRevoked{Reason: "lost"}}); err != nil {
+		panic(err)
+	}
+
+	var chain ledger.Digest // the empty log's
+	previous := map[string]uint64{}
+	for ev, err := range l.ReadAll(ctx, 0) {
+		if err != nil {
+			panic(err)
+		}
+		canonical, err := ledger.AppendCanonical(nil, &ev, previous[ev.Stream])
+		if err != nil {
+			panic(err)
+		}
+		chain = ledger.Digest{Position: ev.Position, Hash: ledger.ChainHash(chain.Hash, canonical)}
+		previous[ev.Stream] = ev.Position
+	}
+	head, _ := l.Head(ctx)
+	fmt.Println("same head:", chain == head)
+	// Output: same head: true
+}

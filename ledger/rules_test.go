@@ -151,7 +151,7 @@ func TestUpcasting(t *testing.T) {
 	r, _ := decodeRecord(v)
 	r.schema = 2
 	body := appendRecordBody(nil, &r)
-	h := chainHash([32]byte{}, body) // chain is irrelevant to decoding
+	h := ChainHash([32]byte{}, body) // chain is irrelevant to decoding
 	_ = l.db.Set(logKey(3), append(body, h[:]...), pebble.Sync)
 	if _, err := l.EventAt(bg, 3); !errors.Is(err, ErrUnknownType) {
 		t.Fatalf("newer schema than registered: %v", err)

@@ -250,7 +250,7 @@ func (l *Ledger) verifyChunk(from, hi uint64, prev [32]byte, v *verifyState) (ne
 		if r.pos != pos {
 			return 0, prev, &CorruptionError{Position: pos, Reason: fmt.Sprintf("record claims position %d", r.pos)}
 		}
-		h := chainHash(prev, recordBody(val))
+		h := ChainHash(prev, recordBody(val))
 		if h != r.hash {
 			return 0, prev, &CorruptionError{Position: pos, Reason: "hash chain broken"}
 		}
