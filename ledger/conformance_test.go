@@ -36,3 +36,33 @@ func TestConformanceOnDisk(t *testing.T) {
 		},
 	})
 }
+
+// handle is a store handle on a shared *Ledger; only the first one closes
+// it. Two handles on one ledger stand in for two instances on one storage,
+// so the suite's tests of two instances run (and are checked) here too.
+type handle struct {
+	*ledger.Ledger
+	owner bool
+}
+
+func (h handle) Close() error {
+	if h.owner {
+		return h.Ledger.Close()
+	}
+	return nil
+}
+
+func TestConformanceTwoHandles(t *testing.T) {
+	ledgertest.Run(t, ledgertest.Backend[handle]{
+		Open: func(t *testing.T, reg *ledger.Registry) handle {
+			l, err := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return handle{l, true}
+		},
+		OpenSecond: func(t *testing.T, first handle, _ *ledger.Registry) handle {
+			return handle{first.Ledger, false}
+		},
+	})
+}
