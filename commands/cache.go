@@ -31,7 +31,7 @@ func newStateCache(max int) *stateCache {
 	return &stateCache{m: make(map[string]cacheEntry), max: max}
 }
 
-func (c *stateCache) get(ctx context.Context, store ledger.Store, stream string, zero func() aggregate) (cacheEntry, error) {
+func (c *stateCache) get(ctx context.Context, store ledger.Log, stream string, zero func() aggregate) (cacheEntry, error) {
 	c.mu.Lock()
 	e, ok := c.m[stream]
 	c.mu.Unlock()

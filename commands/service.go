@@ -20,6 +20,14 @@ type Waiter interface {
 	WaitApplied(ctx context.Context, position uint64) error
 }
 
+// Store is what a Service needs of its storage: the log it reads and appends
+// to, and the state space its vault keeps data keys in (Options.Root).
+// *ledger.Ledger implements it.
+type Store interface {
+	ledger.Log
+	ledger.StateStore
+}
+
 // Options configure New. The zero value works for everything except codes
 // and PINs, which need Vault or Root.
 type Options struct {
@@ -48,7 +56,7 @@ type Options struct {
 // with the exact expected versions; a conflict refreshes the states and
 // decides again. Safe for concurrent use. Use one Service per ledger.
 type Service struct {
-	store   ledger.Store
+	store   Store
 	vault   *secret.Vault
 	clock   func() time.Time
 	waiter  Waiter
@@ -60,7 +68,7 @@ type Service struct {
 
 // New returns a service over store, whose registry must hold the catalogue
 // (Register).
-func New(store ledger.Store, opts *Options) (*Service, error) {
+func New(store Store, opts *Options) (*Service, error) {
 	if store == nil {
 		return nil, fmt.Errorf("%w: nil store", ErrInvalid)
 	}
@@ -89,7 +97,7 @@ func New(store ledger.Store, opts *Options) (*Service, error) {
 }
 
 // Store returns the ledger the service writes to.
-func (s *Service) Store() ledger.Store { return s.store }
+func (s *Service) Store() Store { return s.store }
 
 // Vault returns the service's vault (nil if none was configured).
 func (s *Service) Vault() *secret.Vault { return s.vault }

@@ -21,6 +21,7 @@ import (
 // It returns once the events are durable (synced), sharing the sync with
 // concurrent appenders (group commit). A retry with the same event IDs returns
 // the original result without writing; a partial overlap is ErrDuplicateID.
+// Appending no events is ErrInvalid.
 // If a stored head of a stream in the append is damaged, or Open could not
 // replay the records after the stored heads, it returns that *IndexError or
 // *CorruptionError (errors.Is ErrCorrupt), or ErrIO, and writes nothing.
@@ -65,6 +66,13 @@ type group struct {
 // AppendMulti appends to several streams in one atomic, durable batch: every
 // expected version must hold, or nothing is written. Positions follow request
 // order. Each stream may appear once.
+//
+// A StreamAppend without events is a condition only: its Expect is checked
+// with the others and nothing is appended to its stream; its entry in
+// AppendResult.Versions is the version it was checked at (a retry returns
+// that version too, the stream's version just before the original append).
+// An append whose streams all lack events is ErrInvalid: it would write
+// nothing and have no position (StreamVersion reads a version).
 func (l *Ledger) AppendMulti(ctx context.Context, appends ...StreamAppend) (res AppendResult, err error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -111,14 +119,37 @@ func (l *Ledger) AppendMulti(ctx context.Context, appends ...StreamAppend) (res 
 	if r.err != nil {
 		return AppendResult{}, r.err
 	}
+	if r.retry {
+		return l.retried(ctx, &r)
+	}
 	// Read-your-writes: readers see up to the watermark, which may trail this
 	// batch by a goroutine hand-off; a retry waits until the original is
 	// durable. Either way every read now sees them.
 	if l.durable.Load() >= r.res.Last {
 		return r.res, nil
 	}
-	if err := l.WaitDurable(context.WithoutCancel(ctx), r.res.Last); err != nil && (r.retry || !errors.Is(err, ErrClosed)) {
+	if err := l.WaitDurable(context.WithoutCancel(ctx), r.res.Last); err != nil && !errors.Is(err, ErrClosed) {
 		return AppendResult{}, err
+	}
+	return r.res, nil
+}
+
+// retried completes the result of a retry once the original append is
+// durable: the versions its condition-only streams were checked at, which
+// the stored events do not name.
+func (l *Ledger) retried(ctx context.Context, r *appendReq) (AppendResult, error) {
+	if err := l.WaitDurable(context.WithoutCancel(ctx), r.res.Last); err != nil {
+		return AppendResult{}, err
+	}
+	for i, a := range r.appends {
+		if len(a.Events) > 0 {
+			continue
+		}
+		v, err := l.versionBefore(ctx, a.Stream, r.res.First)
+		if err != nil {
+			return AppendResult{}, err
+		}
+		r.res.Versions[i] = v
 	}
 	return r.res, nil
 }
@@ -264,10 +295,10 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 		if a.Expect < ExpectExists {
 			return nil, invalidf("stream %q: %v", a.Stream, a.Expect)
 		}
-		if len(a.Events) == 0 {
-			return nil, invalidf("stream %q: no events", a.Stream)
-		}
 		n += len(a.Events)
+	}
+	if n == 0 {
+		return nil, invalidf("no events to append (a stream without events is only a condition)")
 	}
 	if n > maxEventsAppend {
 		return nil, invalidf("%d events in one append, over the %d limit", n, maxEventsAppend)
@@ -485,8 +516,8 @@ func (l *Ledger) sameEvent(rec *record, stream string, e *prepared) error {
 	case bytes.Equal(rec.data, e.data):
 		return nil
 	}
-	was, err1 := l.reg.decode(rec.typ, rec.schema, rec.data)
-	now, err2 := l.reg.decode(e.typ, e.schema, e.data)
+	was, err1 := l.reg.Decode(rec.typ, rec.schema, rec.data)
+	now, err2 := l.reg.Decode(e.typ, e.schema, e.data)
 	if err1 != nil || err2 != nil || was == nil || !reflect.DeepEqual(was, now) {
 		return reused("payload")
 	}

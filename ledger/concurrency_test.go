@@ -98,7 +98,7 @@ func TestConcurrentUseAndClose(t *testing.T) {
 					return
 				}
 			}
-			if _, err := l.Head(); !report("head", err) {
+			if _, err := l.Head(bg); !report("head", err) {
 				return
 			}
 		}

@@ -154,7 +154,7 @@ func TestVerifyNamesTamperedPosition(t *testing.T) {
 func TestCheckDigestCatchesRewrittenChain(t *testing.T) {
 	l := openMem(t)
 	fill(t, l, 30)
-	exported, err := l.Head()
+	exported, err := l.Head(bg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestCheckDigestCatchesRewrittenChain(t *testing.T) {
 			r.data = bytes.Replace(r.data, []byte("MARKER"), []byte("FORGED"), 1)
 		}
 		body := appendRecordBody(nil, &r)
-		prev = chainHash(prev, body)
+		prev = ChainHash(prev, body)
 		_ = l.db.Set(logKey(pos), append(body, prev[:]...), pebble.Sync)
 	}
 	if _, err := l.Verify(bg); err != nil {

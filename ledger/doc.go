@@ -35,6 +35,10 @@
 // (ExpectAny, ExpectNoStream, ExpectExists, ExpectVersion(v)). The check sees
 // every append already sequenced, synced or not. A failed check is a
 // *ConflictError (errors.Is ErrConflict) naming stream, expected and actual.
+// A stream without events in an AppendMulti is a condition only: checked in
+// the same atomic append, nothing appended to it (a decision that read a
+// stream it does not write stays valid only if that stream did not move). An
+// append of conditions only is ErrInvalid: it would write nothing.
 //
 // Idempotency: an event ID is written once. Retrying an append with the same
 // IDs (same streams, same order, same event types and payloads) returns the
@@ -197,8 +201,46 @@
 // batch). It never scans the log, so its time and memory do not grow with
 // the log. Stream names are 1..1024 bytes of UTF-8 without NUL.
 //
-// # Storage interface
+// # Storage roles
 //
-// Store is the contract commands and projections use; *Ledger implements it on
-// Pebble. ledgertest.Run is the conformance suite any other backend must pass.
+// The code above the ledger sees it through four small interfaces, and each
+// consumer declares the ones it uses (commands: Log and StateStore;
+// projections: Feed, StateStore and EventAt):
+//
+//	Log         Append, AppendMulti, ReadStream, StreamVersion, ReadAll, EventAt, EventByID, Registry
+//	Feed        Follow, Subscribe, DurablePosition, WaitDurable
+//	StateStore  GetState, ScanState, ApplyState, CompactState, Checkpoint
+//	Verifier    Head, Verify, CheckDigest
+//
+// Checkpoints belong to the StateStore: ApplyState writes them with the rows
+// they cover. *Ledger implements every role and io.Closer; another backend
+// (PostgreSQL, say) implements them and passes ledgertest.Run, whose parts
+// RunLog, RunFeed, RunState and RunVerifier check one role each.
+//
+// # Other backends
+//
+// A backend gives the same digests as this one for the same events if it
+// stores each event's payload as Registry.Encode gives it (Decode reads it
+// back through the upcasters), its time in Unix nanoseconds, and the
+// position of its stream's previous event; the event's chain hash is
+// ChainHash(previous chain hash, AppendCanonical(event, previous position)),
+// from the zero hash before position 1, and Head is the last one. It applies
+// a StateBatch by iterating Ops in order, all or none (Validate reports what
+// ApplyState refuses; NoSyncWait says whether the caller waits for
+// durability).
+//
+// # Retries
+//
+// A networked backend can fail where Pebble cannot, and says how: with
+// ErrUnavailable nothing was written, and the call may be repeated as it is;
+// with ErrUnknownOutcome a write may or may not have committed. The answer to
+// both is the same retry: repeat the append with the same event IDs, streams,
+// types and payloads. If it had committed, the retry returns the original
+// AppendResult (with the versions its conditions were checked at) and writes
+// nothing, whatever the expected versions say now; if not, it is appended
+// with its expected versions checked. The same IDs with a different payload
+// are an *IDReusedError. Events with generated IDs cannot be retried this
+// way. A StateBatch applied again gives the same state unless another write
+// came between. The ledger on Pebble returns neither error: its writes are
+// local, and a storage failure is ErrFailed.
 package ledger

@@ -44,6 +44,22 @@ var (
 	// Data that Pebble or the ledger found damaged is ErrCorrupt instead; an
 	// error is never both.
 	ErrIO = errors.New("ledger: storage read error")
+
+	// ErrUnavailable means a networked backend could not do the operation
+	// (its server unreachable, overloaded or failing over) and wrote
+	// nothing: the same call may be retried as it is, later. The ledger on
+	// Pebble never returns it.
+	ErrUnavailable = errors.New("ledger: storage unavailable; nothing written")
+	// ErrUnknownOutcome means a networked backend sent a write but lost its
+	// answer (the connection ended during the commit): it may or may not
+	// have committed. Retry an append with the same event IDs, streams,
+	// types and payloads: if the first attempt committed, the retry returns
+	// its AppendResult and writes nothing, whatever the expected versions
+	// say now; if not, it appends, checking them. Events with generated IDs
+	// (a zero NewEvent.ID) cannot be retried safely. Retry an ApplyState with
+	// the same batch, before the state is written again. The ledger on
+	// Pebble never returns it: its commits are local, a failure is ErrFailed.
+	ErrUnknownOutcome = errors.New("ledger: write outcome unknown; retry with the same event IDs")
 )
 
 // ConflictError reports a failed expected-version check.

@@ -143,7 +143,7 @@ func ExampleLedger_CheckDigest() {
 	if _, err := l.Append(ctx, "key-1", ledger.ExpectAny, ledger.NewEvent{ID: id(1), Data: KeyGranted{Lock: "front", Holder: "alice"}}); err != nil {
 		panic(err)
 	}
-	saved, _ := l.Head()
+	saved, _ := l.Head(ctx)
 	text := saved.String() // store it somewhere the ledger's operator cannot change
 
 	if _, err := l.Append(ctx, "key-1", ledger.ExpectAny, ledger.NewEvent{ID: id(2), Data: KeyRevoked{Reason: "expired"}}); err != nil {
@@ -156,4 +156,38 @@ func ExampleLedger_CheckDigest() {
 	// Output:
 	// still a prefix: true
 	// verified up to 2 <nil>
+}
+
+// Another backend reproduces the ledger's digests: it chains each event's
+// canonical bytes, which name the position of its stream's previous event.
+func ExampleAppendCanonical() {
+	ctx := context.Background()
+	l := exampleLedger()
+	defer l.Close()
+	if _, err := l.AppendMulti(ctx,
+		ledger.StreamAppend{Stream: "key-1", Expect: ledger.ExpectNoStream, Events: []ledger.NewEvent{{Data: KeyGranted{Lock: "front", Holder: "alice"}}}},
+		ledger.StreamAppend{Stream: "key-2", Expect: ledger.ExpectNoStream, Events: []ledger.NewEvent{{Data: KeyGranted{Lock: "back", Holder: "bob"}}}},
+	); err != nil {
+		panic(err)
+	}
+	if _, err := l.Append(ctx, "key-1", ledger.ExpectVersion(1), ledger.NewEvent{Data: KeyRevoked{Reason: "lost"}}); err != nil {
+		panic(err)
+	}
+
+	var chain ledger.Digest // the empty log's
+	previous := map[string]uint64{}
+	for ev, err := range l.ReadAll(ctx, 0) {
+		if err != nil {
+			panic(err)
+		}
+		canonical, err := ledger.AppendCanonical(nil, &ev, previous[ev.Stream])
+		if err != nil {
+			panic(err)
+		}
+		chain = ledger.Digest{Position: ev.Position, Hash: ledger.ChainHash(chain.Hash, canonical)}
+		previous[ev.Stream] = ev.Position
+	}
+	head, _ := l.Head(ctx)
+	fmt.Println("same head:", chain == head)
+	// Output: same head: true
 }

@@ -12,7 +12,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		{format: recordFormatV1, pos: 9, version: 2, id: tid(2), time: 7, schema: 1, stream: "s", typ: "t", data: []byte{0xc0}},
 	} {
 		body := appendRecordBody(nil, &r)
-		h := chainHash([32]byte{}, body)
+		h := ChainHash([32]byte{}, body)
 		f.Add(append(body, h[:]...))
 	}
 	f.Add([]byte{})

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -94,6 +95,9 @@ func (l *Ledger) headAtEvent(stream string, h streamHead) error {
 func (l *Ledger) setHeadsLocked(streams []StreamAppend, heads []streamHead) {
 	l.hmu.Lock()
 	for i, a := range streams {
+		if len(a.Events) == 0 {
+			continue // a condition only: its head did not move
+		}
 		if e, ok := l.heads[a.Stream]; !ok || !e.dirty {
 			l.dirty = append(l.dirty, a.Stream)
 		}
@@ -280,4 +284,63 @@ func (l *Ledger) loadHeads() error {
 		l.dirty = nil
 	}
 	return nil
+}
+
+// versionBefore returns a stream's version just before position pos: the
+// number of its events at lower positions. It bisects the stream's anchor
+// versions (stream-index entries, every anchorEvery-th version) for the last
+// one before pos and walks back from the next anchor, or the head: at most
+// log2(version/anchorEvery) index reads and anchorEvery record reads. Called
+// inside an operation (l.enter), not under l.seq.
+func (l *Ledger) versionBefore(ctx context.Context, stream string, pos uint64) (v uint64, err error) {
+	defer l.guard(&err, false)
+	h, _, err := l.headOf(stream)
+	if err != nil || h.pos < pos {
+		return h.ver, err
+	}
+	if err := l.WaitDurable(ctx, h.pos); err != nil {
+		return 0, err
+	}
+	// Anchor lo is before pos (0 stands for no event), anchor hi is not.
+	lo, hi := uint64(0), h.ver/anchorEvery+1
+	ver, at, via := h.ver, h.pos, "head"
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		p, err := l.indexed(stream, mid*anchorEvery)
+		if err != nil {
+			return 0, err
+		}
+		if p < pos {
+			lo = mid
+		} else {
+			hi, ver, at, via = mid, mid*anchorEvery, p, "stream"
+		}
+	}
+	for next := uint64(0); at >= pos; ver-- {
+		r, err := l.getRecord(at)
+		if err == nil && (r.stream != stream || r.version != ver) {
+			err = fmt.Errorf("%w: position %d holds %q version %d", errWrongEvent, at, r.stream, r.version)
+		}
+		if errors.Is(err, ErrNotFound) || errors.Is(err, errWrongEvent) {
+			if via == "" {
+				return 0, &CorruptionError{Position: next, Reason: fmt.Sprintf("back-pointer to version %d: %v", ver, err)}
+			}
+			return 0, &IndexError{Index: via, Position: at, Stream: stream, Version: ver, Reason: err.Error()}
+		}
+		if err != nil {
+			return 0, err
+		}
+		if ver == 1 {
+			return 0, nil
+		}
+		next, via = at, ""
+		if r.format == recordFormat {
+			at = r.prev
+		} else if at, err = l.indexed(stream, ver-1); err != nil {
+			return 0, err
+		} else {
+			via = "stream"
+		}
+	}
+	return ver, nil
 }

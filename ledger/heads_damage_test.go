@@ -25,7 +25,7 @@ func rechain(t *testing.T, l *Ledger, n uint64, edit func(r *record)) {
 		}
 		edit(&r)
 		body := appendRecordBody(nil, &r)
-		prev = chainHash(prev, body)
+		prev = ChainHash(prev, body)
 		_ = l.db.Set(logKey(pos), append(body, prev[:]...), pebble.Sync)
 	}
 }
@@ -157,7 +157,7 @@ func TestDecodeRefusesForwardBackPointer(t *testing.T) {
 	for _, prev := range []uint64{5, 6, 1 << 40} {
 		r := record{pos: 5, prev: prev, version: 2, id: tid(5), time: 1, schema: 1, stream: "s", typ: "t", data: []byte{0x80}}
 		body := appendRecordBody(nil, &r)
-		h := chainHash([32]byte{}, body)
+		h := ChainHash([32]byte{}, body)
 		if _, err := decodeRecord(append(body, h[:]...)); err == nil {
 			t.Errorf("record at 5 pointing back at %d decoded", prev)
 		}

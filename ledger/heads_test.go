@@ -188,7 +188,7 @@ func TestVerifyNamesBrokenBackPointer(t *testing.T) {
 			r.prev = 14
 		}
 		body := appendRecordBody(nil, &r)
-		prev = chainHash(prev, body)
+		prev = ChainHash(prev, body)
 		_ = l.db.Set(logKey(pos), append(body, prev[:]...), pebble.Sync)
 	}
 	var ce *CorruptionError
@@ -223,7 +223,7 @@ func writeRaw(t *testing.T, fs vfs.FS, marker string, fill func(b *pebble.Batch,
 	fill(b, func(r record) {
 		r.id = tid(r.pos)
 		body := appendRecordBody(nil, &r)
-		hash = chainHash(hash, body)
+		hash = ChainHash(hash, body)
 		_ = b.Set(logKey(r.pos), append(body, hash[:]...), nil)
 		_ = b.Set(idKey(r.id), append(putU64(r.pos), append(putU64(r.pos), putU64(r.pos)...)...), nil)
 	})

@@ -118,7 +118,8 @@ type NewEvent struct {
 	Time time.Time // zero means the ledger clock
 }
 
-// StreamAppend is one stream's part of an AppendMulti.
+// StreamAppend is one stream's part of an AppendMulti. Without Events it is
+// a condition only: Expect is checked and nothing is appended to Stream.
 type StreamAppend struct {
 	Stream string
 	Expect Expect
@@ -130,7 +131,7 @@ type StreamAppend struct {
 type AppendResult struct {
 	First    uint64   // position of the first event written
 	Last     uint64   // position of the last event written
-	Versions []uint64 // each stream's version after the append, in request order
+	Versions []uint64 // each stream's version after the append, in request order (unchanged for a condition only)
 }
 
 // Version is the new version of the first (for Append, the only) stream.

@@ -92,6 +92,16 @@ func (s *machine) drawExpect(t *rapid.T, stream string) Expect {
 
 func (s *machine) doAppend(t *rapid.T, req []StreamAppend) {
 	res, err := s.l.AppendMulti(bg, req...)
+	n := 0
+	for _, a := range req {
+		n += len(a.Events)
+	}
+	if n == 0 {
+		if !errors.Is(err, ErrInvalid) {
+			t.Fatalf("append of conditions only %v: %v, want ErrInvalid", req, err)
+		}
+		return
+	}
 	var conflict *ConflictError
 	var want *ConflictError
 	for _, a := range req {
@@ -176,6 +186,9 @@ func TestModel(t *testing.T) {
 				req := make([]StreamAppend, len(streams))
 				for i, st := range streams {
 					req[i] = StreamAppend{Stream: st, Expect: s.drawExpect(t, st), Events: s.newEvents(t)}
+					if rapid.IntRange(0, 3).Draw(t, "conditionOnly") == 0 {
+						req[i].Events = nil
+					}
 				}
 				s.doAppend(t, req)
 			},
@@ -205,7 +218,8 @@ func TestModel(t *testing.T) {
 				}
 				a := rapid.SampledFrom(multi).Draw(t, "append")
 				s.nextID++
-				req := []StreamAppend{{Stream: a.req[0].Stream, Expect: ExpectAny, Events: []NewEvent{a.req[0].Events[0], tev(s.nextID)}}}
+				i := slices.IndexFunc(a.req, func(r StreamAppend) bool { return len(r.Events) > 0 })
+				req := []StreamAppend{{Stream: a.req[i].Stream, Expect: ExpectAny, Events: []NewEvent{a.req[i].Events[0], tev(s.nextID)}}}
 				if _, err := s.l.AppendMulti(bg, req...); !errors.Is(err, ErrDuplicateID) {
 					t.Fatalf("partial retry: %v, want ErrDuplicateID", err)
 				}

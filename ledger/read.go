@@ -22,7 +22,7 @@ func (l *Ledger) toEvent(r record) (Event, error) {
 		Position: r.pos, Stream: r.stream, Version: r.version, ID: r.id,
 		Type: r.typ, Schema: r.schema, Time: time.Unix(0, r.time).UTC(), Raw: r.data,
 	}
-	d, err := l.reg.decode(r.typ, r.schema, r.data)
+	d, err := l.reg.Decode(r.typ, r.schema, r.data)
 	if err != nil {
 		return Event{}, fmt.Errorf("position %d: %w", r.pos, err)
 	}

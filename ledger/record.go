@@ -56,14 +56,61 @@ type record struct {
 	hash    [32]byte
 }
 
-// chainHash returns SHA-256(prev || body).
-func chainHash(prev [32]byte, body []byte) [32]byte {
+// ChainHash returns the chain hash of a record: SHA-256(prev || canonical),
+// where prev is the chain hash of the record before (32 zero bytes, the zero
+// Digest's Hash, before position 1) and canonical the record's canonical
+// bytes (AppendCanonical). The chain hash of the last durable record is the
+// Hash of Head.
+func ChainHash(prev [32]byte, canonical []byte) [32]byte {
 	h := sha256.New()
 	h.Write(prev[:])
-	h.Write(body)
+	h.Write(canonical)
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
+}
+
+// AppendCanonical appends the canonical bytes of ev to dst: the bytes of its
+// record (format 2, laid out above) that the hash chain covers. prev is the
+// position of the previous event of ev's stream, 0 at version 1. They are
+// ev's Position, Stream, Version, ID, Time (as Unix nanoseconds: a backend
+// must keep all nine digits), Type, Schema and Raw, the payload as stored
+// (Registry.Encode); Data is not used. A backend that produces the same
+// events and computes ChainHash over these bytes has the same Head as a
+// Pebble ledger. A field outside the record's limits (a position or version
+// of 0, prev not below the position or not 0 exactly at version 1, a stream
+// name or type name too long, empty or not UTF-8 without NUL, a payload over
+// 1 MiB) is ErrInvalid, and dst is returned unchanged.
+//
+// Records written before format 2 (in a ledger upgraded from format 1) keep
+// their own canonical bytes, without the back-pointer.
+func AppendCanonical(dst []byte, ev *Event, prev uint64) ([]byte, error) {
+	switch {
+	case ev.Position == 0 || ev.Version == 0:
+		return dst, invalidf("event at position %d version %d: both must be >= 1", ev.Position, ev.Version)
+	case (ev.Version == 1) != (prev == 0) || prev >= ev.Position:
+		return dst, invalidf("event at position %d version %d: previous position %d", ev.Position, ev.Version, prev)
+	case len(ev.Type) == 0 || len(ev.Type) > maxTypeLen || !validName([]byte(ev.Type)):
+		return dst, invalidf("event type name %q must be 1..%d bytes of UTF-8 without NUL", ev.Type, maxTypeLen)
+	case len(ev.Raw) > maxPayloadLen:
+		return dst, invalidf("%s payload is %d bytes, over the %d limit", ev.Type, len(ev.Raw), maxPayloadLen)
+	}
+	if err := checkStream(ev.Stream); err != nil {
+		return dst, err
+	}
+	b := append(dst, recordFormat)
+	b = binary.BigEndian.AppendUint64(b, ev.Position)
+	b = binary.BigEndian.AppendUint64(b, ev.Version)
+	b = append(b, ev.ID[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(ev.Time.UnixNano()))
+	b = binary.BigEndian.AppendUint16(b, ev.Schema)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(ev.Stream)))
+	b = append(b, ev.Stream...)
+	b = append(b, byte(len(ev.Type)))
+	b = append(b, ev.Type...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ev.Raw)))
+	b = append(b, ev.Raw...)
+	return binary.BigEndian.AppendUint64(b, prev), nil
 }
 
 // recordView is a parsed record whose slices point into the stored bytes.

@@ -127,8 +127,11 @@ func (r *Registry) forValue(v any) *eventType {
 	return et
 }
 
-// encode returns the type name, schema and msgpack payload of v.
-func (r *Registry) encode(v any) (string, uint16, []byte, error) {
+// Encode returns the registered type name and schema of v and its msgpack
+// payload: exactly the bytes Append stores (and the hash chain covers) for an
+// event with Data v. An unregistered Go type is ErrUnknownType; a payload
+// that cannot be encoded or is over 1 MiB is ErrInvalid.
+func (r *Registry) Encode(v any) (name string, schema uint16, payload []byte, err error) {
 	et := r.forValue(v)
 	if et == nil {
 		return "", 0, nil, fmt.Errorf("%w: Go type %T is not registered", ErrUnknownType, v)
@@ -143,10 +146,14 @@ func (r *Registry) encode(v any) (string, uint16, []byte, error) {
 	return et.name, et.schema, b, nil
 }
 
-// decode returns the payload as a value of the registered type, upcast to the
-// current schema. An unregistered name gives (nil, nil): readers skip types they
-// do not know (events written by a newer program stay readable as Raw).
-func (r *Registry) decode(name string, schema uint16, payload []byte) (any, error) {
+// Decode returns a stored payload as a value of the type registered under
+// name, running the registered upcasters from schema up to the current one,
+// as reads fill Event.Data. An unregistered name gives (nil, nil): readers
+// pass over types they do not know (events written by a newer program stay
+// readable as Raw). A schema newer than the registered one, or a missing
+// upcaster, is ErrUnknownType; a failing upcaster or a payload that does not
+// decode is an error naming the type.
+func (r *Registry) Decode(name string, schema uint16, payload []byte) (any, error) {
 	if r == nil {
 		return nil, nil
 	}

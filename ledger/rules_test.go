@@ -151,7 +151,7 @@ func TestUpcasting(t *testing.T) {
 	r, _ := decodeRecord(v)
 	r.schema = 2
 	body := appendRecordBody(nil, &r)
-	h := chainHash([32]byte{}, body) // chain is irrelevant to decoding
+	h := ChainHash([32]byte{}, body) // chain is irrelevant to decoding
 	_ = l.db.Set(logKey(3), append(body, h[:]...), pebble.Sync)
 	if _, err := l.EventAt(bg, 3); !errors.Is(err, ErrUnknownType) {
 		t.Fatalf("newer schema than registered: %v", err)
@@ -213,14 +213,14 @@ func TestOpenRules(t *testing.T) {
 			t.Fatal(err)
 		}
 		fill(t, l, 10)
-		d, _ := l.Head()
+		d, _ := l.Head(bg)
 		_ = l.Close()
 		l, err = Open(dir, &Options{Registry: testRegistry(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer l.Close()
-		if h, _ := l.Head(); h != d {
+		if h, _ := l.Head(bg); h != d {
 			t.Fatalf("head after reopen %v, before %v", h, d)
 		}
 		if r, err := l.Append(bg, "s1", ExpectAny, tev(100)); err != nil || r.First != 11 {

@@ -13,46 +13,91 @@ import (
 // StateBatch collects state changes that ApplyState commits atomically.
 // The zero value is empty and ready to use.
 type StateBatch struct {
-	ops        []stateOp
+	ops        []StateOp
 	noSyncWait bool
 }
 
-type stateOpKind uint8
+// StateOpKind says what a StateOp does.
+type StateOpKind uint8
 
+// The kinds of StateOp.
 const (
-	opSet stateOpKind = iota
-	opDelete
-	opDeletePrefix
-	opCheckpoint
+	OpSet           StateOpKind = iota // Key = Value
+	OpDelete                           // remove Key
+	OpDeletePrefix                     // remove every key starting with Key (all state if empty)
+	OpSetCheckpoint                    // checkpoint Name = Position; 0 removes it
 )
 
-type stateOp struct {
-	kind  stateOpKind
-	key   []byte
-	value []byte
-	name  string
-	pos   uint64
+func (k StateOpKind) String() string {
+	switch k {
+	case OpSet:
+		return "set"
+	case OpDelete:
+		return "delete"
+	case OpDeletePrefix:
+		return "delete prefix"
+	case OpSetCheckpoint:
+		return "set checkpoint"
+	}
+	return fmt.Sprintf("StateOpKind(%d)", uint8(k))
+}
+
+// StateOp is one operation of a StateBatch, as a backend applies it. Key
+// and Value belong to the batch: a backend must not modify them.
+type StateOp struct {
+	Kind     StateOpKind
+	Key      []byte // OpSet, OpDelete: the key; OpDeletePrefix: the prefix
+	Value    []byte // OpSet
+	Name     string // OpSetCheckpoint: the subscriber
+	Position uint64 // OpSetCheckpoint
 }
 
 // Set stores value under key. Both are copied.
 func (b *StateBatch) Set(key, value []byte) {
-	b.ops = append(b.ops, stateOp{kind: opSet, key: clone(key), value: clone(value)})
+	b.ops = append(b.ops, StateOp{Kind: OpSet, Key: clone(key), Value: clone(value)})
 }
 
 // Delete removes key.
 func (b *StateBatch) Delete(key []byte) {
-	b.ops = append(b.ops, stateOp{kind: opDelete, key: clone(key)})
+	b.ops = append(b.ops, StateOp{Kind: OpDelete, Key: clone(key)})
 }
 
 // DeletePrefix removes every key starting with prefix (all state if empty).
 func (b *StateBatch) DeletePrefix(prefix []byte) {
-	b.ops = append(b.ops, stateOp{kind: opDeletePrefix, key: clone(prefix)})
+	b.ops = append(b.ops, StateOp{Kind: OpDeletePrefix, Key: clone(prefix)})
 }
 
 // SetCheckpoint records that the named subscriber has processed every event up
 // to position pos. Zero removes the checkpoint.
 func (b *StateBatch) SetCheckpoint(name string, pos uint64) {
-	b.ops = append(b.ops, stateOp{kind: opCheckpoint, name: name, pos: pos})
+	b.ops = append(b.ops, StateOp{Kind: OpSetCheckpoint, Name: name, Position: pos})
+}
+
+// Ops yields the batch's operations in the order they were added; a backend
+// applies them in that order, all or none (a later operation wins over an
+// earlier one on the same key).
+func (b *StateBatch) Ops() iter.Seq[StateOp] {
+	return func(yield func(StateOp) bool) {
+		for _, op := range b.ops {
+			if !yield(op) {
+				return
+			}
+		}
+	}
+}
+
+// NoSyncWait reports the SetNoSyncWait setting.
+func (b *StateBatch) NoSyncWait() bool { return b.noSyncWait }
+
+// Validate reports the first operation ApplyState refuses (ErrInvalid): a
+// checkpoint name that is empty or not UTF-8 without NUL.
+func (b *StateBatch) Validate() error {
+	for _, op := range b.ops {
+		if op.Kind == OpSetCheckpoint && (op.Name == "" || !validName([]byte(op.Name))) {
+			return invalidf("checkpoint name %q must be non-empty UTF-8 without NUL", op.Name)
+		}
+	}
+	return nil
 }
 
 // SetNoSyncWait(true) makes ApplyState return once the batch is applied,
@@ -108,27 +153,25 @@ func (l *Ledger) ApplyState(ctx context.Context, sb *StateBatch) (err error) {
 	if sb == nil || len(sb.ops) == 0 {
 		return nil
 	}
-	for _, op := range sb.ops {
-		if op.kind == opCheckpoint && (op.name == "" || !validName([]byte(op.name))) {
-			return invalidf("checkpoint name %q must be non-empty UTF-8 without NUL", op.name)
-		}
+	if err := sb.Validate(); err != nil {
+		return err
 	}
 	defer l.guard(&err, true)
 	b := l.db.NewBatch()
 	for _, op := range sb.ops {
-		switch op.kind {
-		case opSet:
-			_ = b.Set(stateKey(op.key), op.value, nil)
-		case opDelete:
-			_ = b.Delete(stateKey(op.key), nil)
-		case opDeletePrefix:
-			lo, hi := stateRange(op.key)
+		switch op.Kind {
+		case OpSet:
+			_ = b.Set(stateKey(op.Key), op.Value, nil)
+		case OpDelete:
+			_ = b.Delete(stateKey(op.Key), nil)
+		case OpDeletePrefix:
+			lo, hi := stateRange(op.Key)
 			_ = b.DeleteRange(lo, hi, nil)
-		case opCheckpoint:
-			if op.pos == 0 {
-				_ = b.Delete(checkpointKey(op.name), nil)
+		case OpSetCheckpoint:
+			if op.Position == 0 {
+				_ = b.Delete(checkpointKey(op.Name), nil)
 			} else {
-				_ = b.Set(checkpointKey(op.name), putU64(op.pos), nil)
+				_ = b.Set(checkpointKey(op.Name), putU64(op.Position), nil)
 			}
 		}
 	}

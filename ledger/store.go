@@ -2,41 +2,64 @@ package ledger
 
 import (
 	"context"
+	"io"
 	"iter"
 
 	"github.com/google/uuid"
 )
 
-// Store is the ledger's contract with the code above it (L11). *Ledger on
-// Pebble implements it; another backend must pass ledgertest.Run to be used
-// in its place. Semantics are documented on the *Ledger methods.
-type Store interface {
+// The storage roles. *Ledger implements each on Pebble; another backend
+// implements them and passes ledgertest.Run to be used in its place. Code
+// above the ledger declares the roles it uses (commands a Log and a
+// StateStore, projections a Feed, a StateStore and EventAt). Semantics are
+// documented on the *Ledger methods; what a networked backend may return on
+// top is ErrUnavailable and ErrUnknownOutcome (see doc.go, Retries).
+
+// Log is the event log: atomic appends with expected versions and
+// idempotent event IDs, and reads of what is durable.
+type Log interface {
 	Append(ctx context.Context, stream string, expect Expect, events ...NewEvent) (AppendResult, error)
 	AppendMulti(ctx context.Context, appends ...StreamAppend) (AppendResult, error)
-
 	ReadStream(ctx context.Context, stream string, from uint64) iter.Seq2[Event, error]
 	StreamVersion(ctx context.Context, stream string) (uint64, error)
 	ReadAll(ctx context.Context, from uint64) iter.Seq2[Event, error]
 	EventAt(ctx context.Context, pos uint64) (Event, error)
 	EventByID(ctx context.Context, id uuid.UUID) (Event, error)
+	Registry() *Registry
+}
 
+// Feed delivers the durable log in position order and waits for more.
+// Subscribe resumes after a checkpoint that the same backend's
+// StateStore.ApplyState stored (StateBatch.SetCheckpoint).
+type Feed interface {
 	Follow(ctx context.Context, from uint64) iter.Seq2[Event, error]
 	Subscribe(ctx context.Context, name string) iter.Seq2[Event, error]
-	Checkpoint(ctx context.Context, name string) (uint64, error)
 	DurablePosition() uint64
 	WaitDurable(ctx context.Context, pos uint64) error
+}
 
+// StateStore is the mutable key/value space beside the log, outside the
+// hash chain, with the subscribers' checkpoints: ApplyState commits rows and
+// a checkpoint as one, so a subscriber resumes exactly after what it wrote.
+type StateStore interface {
 	GetState(ctx context.Context, key []byte) ([]byte, error)
 	ScanState(ctx context.Context, prefix []byte) iter.Seq2[StateEntry, error]
 	ApplyState(ctx context.Context, b *StateBatch) error
 	CompactState(ctx context.Context, prefix []byte) error
-
-	Head() (Digest, error)
-	Verify(ctx context.Context) (Digest, error)
-	CheckDigest(ctx context.Context, d Digest) error
-
-	Registry() *Registry
-	Close() error
+	Checkpoint(ctx context.Context, name string) (uint64, error)
 }
 
-var _ Store = (*Ledger)(nil)
+// Verifier proves the log's integrity with its hash chain.
+type Verifier interface {
+	Head(ctx context.Context) (Digest, error)
+	Verify(ctx context.Context) (Digest, error)
+	CheckDigest(ctx context.Context, d Digest) error
+}
+
+var (
+	_ Log        = (*Ledger)(nil)
+	_ Feed       = (*Ledger)(nil)
+	_ StateStore = (*Ledger)(nil)
+	_ Verifier   = (*Ledger)(nil)
+	_ io.Closer  = (*Ledger)(nil)
+)

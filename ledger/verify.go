@@ -56,8 +56,9 @@ func ParseDigest(s string) (Digest, error) {
 	return d, nil
 }
 
-// Head returns the digest of the durable log.
-func (l *Ledger) Head() (Digest, error) {
+// Head returns the digest of the durable log. The ledger answers from memory
+// and does not use ctx; a backend that asks a server bounds the call by it.
+func (l *Ledger) Head(ctx context.Context) (Digest, error) {
 	if err := l.enter(); err != nil {
 		return Digest{}, err
 	}
@@ -249,7 +250,7 @@ func (l *Ledger) verifyChunk(from, hi uint64, prev [32]byte, v *verifyState) (ne
 		if r.pos != pos {
 			return 0, prev, &CorruptionError{Position: pos, Reason: fmt.Sprintf("record claims position %d", r.pos)}
 		}
-		h := chainHash(prev, recordBody(val))
+		h := ChainHash(prev, recordBody(val))
 		if h != r.hash {
 			return 0, prev, &CorruptionError{Position: pos, Reason: "hash chain broken"}
 		}

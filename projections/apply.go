@@ -30,7 +30,7 @@ func newBatch(ctx context.Context, p *Projections) *batch {
 	return &batch{ctx: ctx, p: p, keys: map[string]*KeyRow{}, full: map[string]bool{}, locks: map[string]*LockRow{}, obi: map[[16]byte]uint64{}, hist: map[string]*histRow{}}
 }
 
-func getRow[T any](ctx context.Context, store ledger.Store, key []byte) (*T, error) {
+func getRow[T any](ctx context.Context, store ledger.StateStore, key []byte) (*T, error) {
 	v, err := store.GetState(ctx, key)
 	if errors.Is(err, ledger.ErrNotFound) {
 		return nil, nil

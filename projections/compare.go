@@ -25,7 +25,7 @@ import (
 
 // StatePrefix is the state-space prefix of every read-model row: Rebuild
 // deletes exactly this prefix. Copying a store's rows under it copies the
-// read models (with the checkpoint, ledger.Store.Checkpoint(Options.Name)).
+// read models (with the checkpoint, ledger.StateStore.Checkpoint(Options.Name)).
 const StatePrefix = prefix
 
 // Dump yields every read-model row of a store in canonical form, in key
@@ -33,7 +33,7 @@ const StatePrefix = prefix
 // per entry (the row's key without its batch position, then the entry's
 // position and time, 8 bytes each, big-endian; an empty value). Two stores
 // hold equal read models exactly when their Dumps are equal.
-func Dump(ctx context.Context, s ledger.Store) iter.Seq2[ledger.StateEntry, error] {
+func Dump(ctx context.Context, s ledger.StateStore) iter.Seq2[ledger.StateEntry, error] {
 	return func(yield func(ledger.StateEntry, error) bool) {
 		// History rows of one entity and day are contiguous; their entries
 		// are gathered and sorted, so the order never depends on batches.
@@ -114,7 +114,7 @@ func (d *RowDiff) String() string {
 // Compare compares the read models of two stores row by row in canonical
 // form (Dump): agreeing stores have Differ == 0. It streams both and holds
 // one history group in memory at a time.
-func Compare(ctx context.Context, a, b ledger.Store) (Comparison, error) {
+func Compare(ctx context.Context, a, b ledger.StateStore) (Comparison, error) {
 	var c Comparison
 	na, stopA := iter.Pull2(Dump(ctx, a))
 	defer stopA()

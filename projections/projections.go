@@ -26,11 +26,20 @@ type Options struct {
 	BatchSize int
 }
 
+// Store is what Projections needs of its storage: the log it follows, the
+// events it reads back by position, and the state space that holds its rows
+// and checkpoint. *ledger.Ledger implements it.
+type Store interface {
+	ledger.Feed
+	ledger.StateStore
+	EventAt(ctx context.Context, pos uint64) (ledger.Event, error)
+}
+
 // Projections maintains keyledger's read models from the log. It follows the
 // log as a subscriber, applies events in position order and commits the rows
 // and the checkpoint in one ApplyState (P8). Safe for concurrent use.
 type Projections struct {
-	store ledger.Store
+	store Store
 	name  string
 	batch int
 
@@ -50,7 +59,7 @@ type Projections struct {
 
 // Open loads the checkpoint and starts following the log from just after it.
 // The store's registry must hold the commands catalogue.
-func Open(store ledger.Store, opts *Options) (*Projections, error) {
+func Open(store Store, opts *Options) (*Projections, error) {
 	if store == nil {
 		return nil, errors.New("projections: nil store")
 	}

@@ -411,7 +411,7 @@ func TestCompareRebuild(t *testing.T) {
 		e.must(live.ApplyState(bg, &sb))
 	}
 	copyRows()
-	raw := func(s ledger.Store) map[string]string {
+	raw := func(s ledger.StateStore) map[string]string {
 		out := map[string]string{}
 		for r, err := range s.ScanState(bg, []byte(projections.StatePrefix)) {
 			e.must(err)

@@ -462,7 +462,7 @@ func (p *Projections) scanHistory(ctx context.Context, pre []byte, from, to time
 // account they are indexed under), reading each key's row once per page.
 type holderMemo map[string]string
 
-func (m holderMemo) of(ctx context.Context, store ledger.Store, key string) (string, error) {
+func (m holderMemo) of(ctx context.Context, store ledger.StateStore, key string) (string, error) {
 	if h, ok := m[key]; ok {
 		return h, nil
 	}

@@ -178,7 +178,7 @@ func (p *Projections) statusOf(ctx context.Context, r *KeyRow, at time.Time, st 
 
 // keyRow reads a key's row and its use count (kept in the status row, so an
 // unlock rewrites 15 bytes rather than the whole row).
-func keyRow(ctx context.Context, store ledger.Store, key string) (*KeyRow, error) {
+func keyRow(ctx context.Context, store ledger.StateStore, key string) (*KeyRow, error) {
 	r, err := getRow[KeyRow](ctx, store, rowKey("key", key))
 	if err != nil || r == nil {
 		return r, err

@@ -58,7 +58,7 @@ func makeLedger(t *testing.T, n int) (string, ledger.Digest) {
 			t.Fatal(err)
 		}
 	}
-	head, err := l.Head()
+	head, err := l.Head(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

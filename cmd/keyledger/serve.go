@@ -28,43 +28,40 @@ import (
 // The answer is therefore always that of the log head, and nothing is ever
 // written to the directory.
 
-// memStore is a ledger.Store whose log is the on-disk ledger (read-only) and
-// whose state space — projection rows and checkpoints — is an in-memory
-// ledger. Only what the projections use is redirected; appends still go to
-// the read-only ledger and fail.
+// memStore is a projections.Store whose log is the on-disk ledger (read-only)
+// and whose state space — projection rows and checkpoints — is an in-memory
+// ledger.
 type memStore struct {
-	*ledger.Ledger                // the log, read-only
-	state          *ledger.Ledger // in memory
+	ledger.StateStore                // the in-memory state space
+	log               *ledger.Ledger // read-only
+	state             *ledger.Ledger // what StateStore is
 }
+
+var _ projections.Store = (*memStore)(nil)
 
 func newMemStore(log *ledger.Ledger) (*memStore, error) {
 	state, err := ledger.Open("", &ledger.Options{InMemory: true})
 	if err != nil {
 		return nil, err
 	}
-	return &memStore{Ledger: log, state: state}, nil
+	return &memStore{StateStore: state, log: log, state: state}, nil
 }
 
-func (m *memStore) GetState(ctx context.Context, key []byte) ([]byte, error) {
-	return m.state.GetState(ctx, key)
+func (m *memStore) Follow(ctx context.Context, from uint64) iter.Seq2[ledger.Event, error] {
+	return m.log.Follow(ctx, from)
 }
 
-func (m *memStore) ScanState(ctx context.Context, prefix []byte) iter.Seq2[ledger.StateEntry, error] {
-	return m.state.ScanState(ctx, prefix)
+func (m *memStore) DurablePosition() uint64 { return m.log.DurablePosition() }
+
+func (m *memStore) WaitDurable(ctx context.Context, pos uint64) error {
+	return m.log.WaitDurable(ctx, pos)
 }
 
-func (m *memStore) ApplyState(ctx context.Context, b *ledger.StateBatch) error {
-	return m.state.ApplyState(ctx, b)
+func (m *memStore) EventAt(ctx context.Context, pos uint64) (ledger.Event, error) {
+	return m.log.EventAt(ctx, pos)
 }
 
-func (m *memStore) CompactState(ctx context.Context, prefix []byte) error {
-	return m.state.CompactState(ctx, prefix)
-}
-
-func (m *memStore) Checkpoint(ctx context.Context, name string) (uint64, error) {
-	return m.state.Checkpoint(ctx, name)
-}
-
+// Subscribe follows the log from the in-memory checkpoint.
 func (m *memStore) Subscribe(ctx context.Context, name string) iter.Seq2[ledger.Event, error] {
 	return func(yield func(ledger.Event, error) bool) {
 		cp, err := m.Checkpoint(ctx, name)
@@ -87,7 +84,7 @@ func (m *memStore) Close() error { return m.state.Close() }
 var projectionsPrefix = []byte(projections.StatePrefix)
 
 // copyState copies the stored read models and their checkpoint into m.
-func (m *memStore) copyState(ctx context.Context, from ledger.Store, checkpoint uint64) error {
+func (m *memStore) copyState(ctx context.Context, from ledger.StateStore, checkpoint uint64) error {
 	var b ledger.StateBatch
 	for e, err := range from.ScanState(ctx, projectionsPrefix) {
 		if err != nil {
@@ -108,11 +105,11 @@ func (m *memStore) copyState(ctx context.Context, from ledger.Store, checkpoint 
 // served is what history and keys query, and how it was obtained.
 type served struct {
 	proj    *projections.Projections
-	store   ledger.Store // what proj reads: the ledger or a memStore over it
-	head    uint64       // the log head; proj has applied every event up to it
-	stored  uint64       // the stored read models' checkpoint
-	applied uint64       // events applied in memory (0: stored read models as they are)
-	mem     *memStore    // nil when the stored read models are queried in place
+	store   projections.Store // what proj reads: the ledger or a memStore over it
+	head    uint64            // the log head; proj has applied every event up to it
+	stored  uint64            // the stored read models' checkpoint
+	applied uint64            // events applied in memory (0: stored read models as they are)
+	mem     *memStore         // nil when the stored read models are queried in place
 }
 
 func (s *served) Close() {

@@ -234,7 +234,7 @@ type span struct {
 // checkAcked: every acknowledged command has all the events it had when
 // acknowledged (a negative count: at least its first), at consecutive
 // positions, and no more. It returns the events checked.
-func checkAcked(ctx context.Context, l ledger.Store, acks []cmdAck) (int, error) {
+func checkAcked(ctx context.Context, l ledger.Log, acks []cmdAck) (int, error) {
 	checked := 0
 	for _, a := range acks {
 		n := a.events
@@ -284,7 +284,7 @@ func refsOf(started map[uuid.UUID]bool) map[uuid.UUID]eventRef {
 // commandSpans reads the whole log: positions have no gaps, every event
 // belongs to a started command, and a command's events are consecutive and
 // in its order. It returns each present command's span and the event count.
-func commandSpans(ctx context.Context, l ledger.Store, ref map[uuid.UUID]eventRef) (map[uuid.UUID]*span, int, error) {
+func commandSpans(ctx context.Context, l ledger.Log, ref map[uuid.UUID]eventRef) (map[uuid.UUID]*span, int, error) {
 	spans := map[uuid.UUID]*span{}
 	n := 0
 	want := uint64(1)

@@ -167,7 +167,7 @@ func TestHostileInputs(t *testing.T) {
 	add("ledger.CheckDigest", "wrong hash", []error{ledger.ErrCorrupt}, func() error {
 		return l.CheckDigest(ctx, ledger.Digest{Position: 1, Hash: [32]byte{1}})
 	})
-	headBefore, err := l.Head()
+	headBefore, err := l.Head(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestHostileInputs(t *testing.T) {
 		}
 	}
 	// Refusals wrote nothing.
-	if h, err := l.Head(); err != nil || h.Position != headBefore.Position+1 { // +1: the ErrDuplicateID setup append
+	if h, err := l.Head(ctx); err != nil || h.Position != headBefore.Position+1 { // +1: the ErrDuplicateID setup append
 		t.Errorf("ledger head moved under refused appends: %v -> %v (%v)", headBefore, h, err)
 	}
 	if _, err := l.Verify(ctx); err != nil {

@@ -83,7 +83,7 @@ func eventID(cmd uuid.UUID, i int) uuid.UUID {
 
 // commandEvents counts the events a command appended (its IDs 0, 1, … found
 // in the log).
-func commandEvents(ctx context.Context, l ledger.Store, cmd uuid.UUID) (int, error) {
+func commandEvents(ctx context.Context, l ledger.Log, cmd uuid.UUID) (int, error) {
 	n := 0
 	for ; n < 1<<10; n++ {
 		_, err := l.EventByID(ctx, eventID(cmd, n))
@@ -502,7 +502,7 @@ func (w *workload) runWorkers(ctx context.Context, n, scenarios int) error {
 // dumpProjections returns every read-model row, with history buckets
 // flattened (a bucket's key carries the position of its first entry, which
 // depends on how events were batched).
-func dumpProjections(ctx context.Context, l ledger.Store) (map[string]string, error) {
+func dumpProjections(ctx context.Context, l ledger.StateStore) (map[string]string, error) {
 	out := map[string]string{}
 	for e, err := range l.ScanState(ctx, []byte("p/")) {
 		if err != nil {

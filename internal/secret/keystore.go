@@ -123,7 +123,7 @@ const (
 	shreddedPrefix = StatePrefix + "shredded/" // + id(16) -> empty (shred record)
 )
 
-// StateStore is the part of ledger.Store a LedgerKeystore needs.
+// StateStore is the part of ledger.StateStore a LedgerKeystore needs.
 type StateStore interface {
 	GetState(ctx context.Context, key []byte) ([]byte, error)
 	ApplyState(ctx context.Context, b *ledger.StateBatch) error
