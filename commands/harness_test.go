@@ -13,10 +13,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 var bg = context.Background()

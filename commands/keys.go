@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Secret is a share code or PIN: it prints as [REDACTED] and refuses every

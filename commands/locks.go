@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // MaxSlots bounds a lock's share-key slots (a credential carries its slot

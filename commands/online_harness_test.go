@@ -14,9 +14,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // onlineEnv is a service over a real Pebble ledger (on disk when dir is set,

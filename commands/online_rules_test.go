@@ -9,8 +9,8 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // groupReady: network on for 30 days, online key "client" (always open,

@@ -9,8 +9,8 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 const masterCode = "MC-731946"
@@ -231,7 +231,7 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 		if strings.HasSuffix(f, ".sst") {
 			t.Errorf("the shredded master code's wrapped data key is still in %s", f)
 		} else {
-			t.Logf("the wrapped key remains in %s (WAL residue, see internal/secret doc)", f)
+			t.Logf("the wrapped key remains in %s (WAL residue, see LedgerKeystore)", f)
 		}
 	}
 }

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // UnlockOnline is a member operating the lock with an online key (O6).

@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // outboxStream holds acknowledgements (append-only, no version check).

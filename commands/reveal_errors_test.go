@@ -8,8 +8,8 @@ import (
 	"github.com/keyledger/keyledger/events"
 )
 
-// Every error RevealNotificationSecret returns matches a commands sentinel:
-// callers outside the module cannot import internal/secret (R4, bug 6).
+// Every error RevealNotificationSecret returns matches a commands sentinel,
+// so a caller handles it without knowing the vault's own errors.
 func TestRevealNotificationSecretErrors(t *testing.T) {
 	e := newEnv(t)
 	e.given(cat(frontLock(), shareKeyCreated("k1", 1, 0))...)

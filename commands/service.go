@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Waiter is what the service waits on before a command returns, so queries

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // KindOnline is an online key: every operation is authorised online.

@@ -11,9 +11,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Group actions appear in the lock's and the accounts' histories, and a

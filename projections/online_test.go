@@ -10,9 +10,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // onlineEnv is a lock "garage" owned by bill with network management on for

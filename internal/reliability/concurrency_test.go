@@ -13,8 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // typedCommandError reports whether err is one of the commands package's

@@ -3,9 +3,9 @@ package secret_test
 import (
 	"testing"
 
-	"github.com/keyledger/keyledger/internal/secret"
-	"github.com/keyledger/keyledger/internal/secret/secrettest"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
+	"github.com/keyledger/keyledger/secret/secrettest"
 )
 
 // testRoot is a fixed test key; production roots come from a secret manager.

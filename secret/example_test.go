@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/keyledger/keyledger/internal/secret"
-	"github.com/keyledger/keyledger/internal/secret/secrettest"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
+	"github.com/keyledger/keyledger/secret/secrettest"
 )
 
 // Seal a lock's master code into an event payload, then crypto-shred it when

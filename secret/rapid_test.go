@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
 	"pgregory.net/rapid"
 )
 

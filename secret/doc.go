@@ -1,5 +1,5 @@
 // Package secret is keyledger's one place for secrets: sealing with
-// crypto-shredding, share codes, PINs and passwords (SPEC O1, O3, K2, R5).
+// crypto-shredding, share codes, PINs and passwords.
 //
 // # Usage
 //

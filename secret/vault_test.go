@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func TestNewVaultOptions(t *testing.T) {

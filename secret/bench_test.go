@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func BenchmarkSealMem(b *testing.B) {

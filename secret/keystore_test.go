@@ -3,8 +3,8 @@ package secret_test
 import (
 	"testing"
 
-	"github.com/keyledger/keyledger/internal/secret"
-	"github.com/keyledger/keyledger/internal/secret/secrettest"
+	"github.com/keyledger/keyledger/secret"
+	"github.com/keyledger/keyledger/secret/secrettest"
 )
 
 func TestMemKeystoreConformance(t *testing.T) {

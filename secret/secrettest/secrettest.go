@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Root returns a fixed root secret for tests and examples (never production).
