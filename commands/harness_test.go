@@ -53,7 +53,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e.l = l
-	e.vault, err = secret.NewVault(&secret.Options{Root: secret.New(testRoot), Keystore: secret.NewLedgerKeystore(l),
+	e.vault, err = secret.NewVault(&secret.Options{Root: secret.New(testRoot), Keystore: commands.NewLedgerKeystore(l),
 		Rand: seedRand{rand.NewChaCha8([32]byte{1})}})
 	if err != nil {
 		t.Fatal(err)

@@ -193,7 +193,7 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	}
 
 	// Turn network management off: the code is shredded, unlocks are refused.
-	wrapped, err := secret.NewLedgerKeystore(e.l).Get(bg, sealedKey(t, on.MasterCode))
+	wrapped, err := commands.NewLedgerKeystore(e.l).Get(bg, sealedKey(t, on.MasterCode))
 	e.must(err)
 	pos = e.mark()
 	e.must(svc.TurnOffNetwork(bg, commands.TurnOffNetwork{ID: e.id(), Lock: "garage", By: "bill"}))

@@ -76,7 +76,7 @@
 // same history entries, grouped differently. Dump gives the canonical form
 // (one row per history entry) in which they are equal, and Compare
 // compares two stores in it (tested; the CLI's "keyledger rebuild" uses
-// it). Rebuild never touches secret.StatePrefix.
+// it). Rebuild never touches commands.KeystorePrefix (the data keys).
 //
 // Events of types this package does not know (other packages' events) are
 // skipped; the checkpoint still advances past them.

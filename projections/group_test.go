@@ -32,7 +32,7 @@ func TestGroupHistory(t *testing.T) {
 	}
 	defer l.Close()
 	v, err := secret.NewVault(&secret.Options{Root: secret.New([]byte("projections group test root, 32+ bytes")),
-		Keystore: secret.NewLedgerKeystore(l), Password: secret.TestPasswordParams})
+		Keystore: commands.NewLedgerKeystore(l), Password: secret.TestPasswordParams})
 	if err != nil {
 		t.Fatal(err)
 	}

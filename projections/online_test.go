@@ -37,7 +37,7 @@ func newOnlineEnv(t *testing.T) *onlineEnv {
 	e.must(err)
 	t.Cleanup(func() { _ = e.l.Close() })
 	v, err := secret.NewVault(&secret.Options{Root: secret.New([]byte("projections online test root, 32+ bytes")),
-		Keystore: secret.NewLedgerKeystore(e.l), Password: secret.TestPasswordParams})
+		Keystore: commands.NewLedgerKeystore(e.l), Password: secret.TestPasswordParams})
 	e.must(err)
 	e.p, err = projections.Open(e.l, nil)
 	e.must(err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/secret"
 	"github.com/keyledger/keyledger/secret/secrettest"
 )
@@ -14,11 +13,9 @@ import (
 // network management is turned off.
 func ExampleVault_Shred() {
 	ctx := context.Background()
-	l, _ := ledger.Open("", &ledger.Options{InMemory: true})
-	defer l.Close()
 	v, err := secret.NewVault(&secret.Options{
-		Root:     secrettest.Root(1), // production: from the backend's secret manager
-		Keystore: secret.NewLedgerKeystore(l),
+		Root:     secrettest.Root(1),      // production: from the backend's secret manager
+		Keystore: secret.NewMemKeystore(), // a keyledger stack: commands.NewLedgerKeystore
 	})
 	if err != nil {
 		fmt.Println(err)

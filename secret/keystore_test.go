@@ -10,9 +10,3 @@ import (
 func TestMemKeystoreConformance(t *testing.T) {
 	secrettest.RunKeystore(t, func(*testing.T) secret.Keystore { return secret.NewMemKeystore() })
 }
-
-func TestLedgerKeystoreConformance(t *testing.T) {
-	secrettest.RunKeystore(t, func(t *testing.T) secret.Keystore {
-		return secret.NewLedgerKeystore(openLedger(t, ""))
-	})
-}

@@ -156,7 +156,7 @@ func run(ctx context.Context, w io.Writer) error {
 func demoVault(l *ledger.Ledger) (*secret.Vault, error) {
 	return secret.NewVault(&secret.Options{
 		Root:     secret.New([]byte("quickstart root secret: production roots come from a secret manager")),
-		Keystore: secret.NewLedgerKeystore(l),
+		Keystore: commands.NewLedgerKeystore(l),
 		Rand:     newSeeded("vault"),
 	})
 }

@@ -49,7 +49,7 @@ func openStack(dir string, fs vfs.FS) (*stack, error) {
 		return nil, err
 	}
 	s := &stack{l: l}
-	if s.vault, err = secret.NewVault(&secret.Options{Root: secret.New(testRoot), Keystore: secret.NewLedgerKeystore(l),
+	if s.vault, err = secret.NewVault(&secret.Options{Root: secret.New(testRoot), Keystore: commands.NewLedgerKeystore(l),
 		Password: secret.TestPasswordParams}); err != nil {
 		_ = l.Close()
 		return nil, err
