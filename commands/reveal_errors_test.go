@@ -6,6 +6,7 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Every error RevealNotificationSecret returns matches a commands sentinel,
@@ -70,7 +71,7 @@ func TestVaultErrorsExported(t *testing.T) {
 	if !errors.Is(err, commands.ErrInvalid) || !errors.As(err, &ve) || ve.Field != "root" {
 		t.Fatalf("New with a 9-byte root: %v; want ErrInvalid for root", err)
 	}
-	if _, err := commands.NewSecret("123456").MarshalJSON(); !errors.Is(err, commands.ErrNotSerializable) {
+	if _, err := secret.FromString("123456").MarshalJSON(); !errors.Is(err, commands.ErrNotSerializable) {
 		t.Fatalf("marshal a Secret: %v; want commands.ErrNotSerializable", err)
 	}
 }

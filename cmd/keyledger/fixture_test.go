@@ -18,6 +18,7 @@ import (
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // t0 is the fixture's first instant (a Monday).
@@ -184,7 +185,7 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 
 	now = t0.Add(30 * time.Minute)
 	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "ann-week", By: "ann"}))
-	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), By: "guest-phone", Code: commands.NewSecret(string(res.Code.Reveal()))}))
+	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), By: "guest-phone", Code: secret.FromString(string(res.Code.Reveal()))}))
 	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "once", By: "ann"}))
 
 	now = t0.Add(time.Hour)
@@ -236,7 +237,7 @@ func pairedLock(ctx context.Context, svc *commands.Service, issuer *lockproto.Is
 		return err
 	}
 	if err := svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "back", Owner: "bill", Name: "Back door", Zone: "UTC",
-		Slots: 1, LockKey: pub, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])}); err != nil {
+		Slots: 1, LockKey: pub, AuditKey: secret.New(pairing.AuditKey[:])}); err != nil {
 		return err
 	}
 	lock, err := lockproto.NewLock(pairing, &lockproto.Config{Clock: func() time.Duration { return now.Sub(installed) },

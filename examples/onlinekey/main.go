@@ -34,6 +34,7 @@ import (
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func main() {
@@ -104,7 +105,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 
 	// 3. Turn on network management: Bill's master code is stored, sealed, for 30 days.
-	master := commands.NewSecret("731946")
+	master := secret.FromString("731946")
 	st, err := svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: id(), Lock: "garage", By: "bill",
 		MasterCode: master, Duration: 30 * 24 * time.Hour})
 	if err != nil {
@@ -132,14 +133,14 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 	}
 	if err := step("ann accepts", svc.AcceptInvitation(ctx, commands.AcceptInvitation{ID: id(), Lock: "garage", Account: "ann",
-		Password: commands.NewSecret("ann's personal password"), LockName: "Bill's garage"})); err != nil {
+		Password: secret.FromString("ann's personal password"), LockName: "Bill's garage"})); err != nil {
 		return err
 	}
 	if err := step("bob declines", svc.DeclineInvitation(ctx, commands.InvitationCommand{ID: id(), Lock: "garage", Account: "bob"})); err != nil {
 		return err
 	}
 	if err := step("cid accepts", svc.AcceptInvitation(ctx, commands.AcceptInvitation{ID: id(), Lock: "garage", Account: "cid",
-		Password: commands.NewSecret("cid's personal password"), LockName: "Workshop"})); err != nil {
+		Password: secret.FromString("cid's personal password"), LockName: "Workshop"})); err != nil {
 		return err
 	}
 	// 7. Permissions per member: Cid may open both doors.
@@ -171,7 +172,7 @@ func run(ctx context.Context, w io.Writer) error {
 	// reason, "" for granted.
 	try := func(at time.Time, key, by, pw string, door events.Door, want string) error {
 		now = at
-		r, err := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: id(), Key: key, By: by, Password: commands.NewSecret(pw), Door: door})
+		r, err := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: id(), Key: key, By: by, Password: secret.FromString(pw), Door: door})
 		if err != nil {
 			return err
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func main() {
@@ -143,7 +144,7 @@ func (d *demo) install(issuer *lockproto.Issuer) error {
 		return err
 	}
 	if err := d.svc.RegisterLock(d.ctx, commands.RegisterLock{ID: d.id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: zone,
-		Slots: 4, Doors: events.DoorMain | events.DoorInner, LockKey: pub, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])}); err != nil {
+		Slots: 4, Doors: events.DoorMain | events.DoorInner, LockKey: pub, AuditKey: secret.New(pairing.AuditKey[:])}); err != nil {
 		return err
 	}
 	d.lock, err = lockproto.NewLock(pairing, &lockproto.Config{Clock: func() time.Duration { return d.now.Sub(d.start) }, Rand: newSeeded("lock")})

@@ -236,7 +236,7 @@ func (t *tour) setup() error {
 		return err
 	}
 	locks := []commands.RegisterLock{
-		{Lock: front, Owner: "bill", Name: "Front door", Slots: 3, LockKey: lockKey, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])},
+		{Lock: front, Owner: "bill", Name: "Front door", Slots: 3, LockKey: lockKey, AuditKey: secret.New(pairing.AuditKey[:])},
 		{Lock: office, Owner: "mia", Name: "Office"},
 		{Lock: building, Owner: "bill", Name: "Phonein Intercom", Doors: events.DoorMain | events.DoorInner},
 		{Lock: garage, Owner: "bill", Name: "Garage", Doors: events.DoorMain | events.DoorInner},
@@ -329,7 +329,7 @@ func (t *tour) shareKeys() error {
 	}
 	// Downloading needs internet and the lock in reach; afterwards the key
 	// works offline (a signed credential bound to the phone's key).
-	if err := t.download("guest-ann", "ann", commands.Secret{}); err != nil {
+	if err := t.download("guest-ann", "ann", secret.Secret{}); err != nil {
 		return err
 	}
 	if err := t.download("", "guest", code); err != nil { // the code alone finds the key
@@ -366,7 +366,7 @@ func (t *tour) shareKeys() error {
 	if err := t.ok("Bill shares guest-bob To ID bob", err); err != nil {
 		return err
 	}
-	if err := t.download("guest-bob", "bob", commands.Secret{}); err != nil {
+	if err := t.download("guest-bob", "bob", secret.Secret{}); err != nil {
 		return err
 	}
 	t.clock.Set(t.at(2, 11, 15))
@@ -567,7 +567,7 @@ func (t *tour) onlineKeys() error {
 	t.heading("Online keys (seed 000): the garage's lock group")
 	t.clock.Set(t.at(9, 9, 0))
 	st, err := t.svc.TurnOnNetwork(t.ctx, commands.TurnOnNetwork{ID: t.id(), Lock: garage, By: "bill",
-		MasterCode: commands.NewSecret("731946"), Duration: 30 * 24 * time.Hour})
+		MasterCode: secret.FromString("731946"), Duration: 30 * 24 * time.Hour})
 	if err := t.ok("Bill turns on network management (master code stored sealed)", err); err != nil {
 		return err
 	}
@@ -592,7 +592,7 @@ func (t *tour) onlineKeys() error {
 	}
 	t.clock.Set(t.at(9, 9, 30))
 	err = t.svc.AcceptInvitation(t.ctx, commands.AcceptInvitation{ID: t.id(), Lock: garage, Account: "ann",
-		Password: commands.NewSecret("ann's personal password"), LockName: "Bill's garage"})
+		Password: secret.FromString("ann's personal password"), LockName: "Bill's garage"})
 	if err := t.ok("Ann accepts, sets a personal password and names the lock \"Bill's garage\"", err); err != nil {
 		return err
 	}
@@ -601,7 +601,7 @@ func (t *tour) onlineKeys() error {
 		return err
 	}
 	err = t.svc.AcceptInvitation(t.ctx, commands.AcceptInvitation{ID: t.id(), Lock: garage, Account: "cid",
-		Password: commands.NewSecret("cid's personal password"), LockName: "Workshop"})
+		Password: secret.FromString("cid's personal password"), LockName: "Workshop"})
 	if err := t.ok("Cid accepts and names the lock \"Workshop\"", err); err != nil {
 		return err
 	}
@@ -642,7 +642,7 @@ func (t *tour) onlineKeys() error {
 		{t.at(11, 10, 30), "client", "ann", "ann's personal password", events.DoorMain},
 	} {
 		t.clock.Set(u.at)
-		r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: u.key, By: u.by, Password: commands.NewSecret(u.pw), Door: u.door})
+		r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: u.key, By: u.by, Password: secret.FromString(u.pw), Door: u.door})
 		if err != nil {
 			return err
 		}
@@ -658,7 +658,7 @@ func (t *tour) onlineKeys() error {
 		return err
 	}
 	t.clock.Set(t.at(17, 10, 30))
-	r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: "client", By: "ann", Password: commands.NewSecret("ann's personal password")})
+	r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: "client", By: "ann", Password: secret.FromString("ann's personal password")})
 	if err != nil {
 		return err
 	}

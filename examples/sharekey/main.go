@@ -30,6 +30,7 @@ import (
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func main() {
@@ -115,7 +116,7 @@ func run(ctx context.Context, w io.Writer) error {
 	if err := step("Ann downloads guest-ann", err); err != nil {
 		return err
 	}
-	_, err = svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "guest-code", By: "guest-phone", Code: commands.NewSecret(string(code))})
+	_, err = svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "guest-code", By: "guest-phone", Code: secret.FromString(string(code))})
 	if err := step("a guest's phone downloads guest-code with the code", err); err != nil {
 		return err
 	}
