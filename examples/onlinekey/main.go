@@ -1,4 +1,4 @@
-// Command onlinekey runs seed 000 ("How to add Online Key") on an embedded
+// Command onlinekey walks through "How to add Online Key" on an embedded
 // ledger in a temporary directory: network management with the master code,
 // online keys with a weekly window and "invalid at night", invitations
 // accepted and declined, personal passwords and lock names, per-member
@@ -9,17 +9,16 @@
 //
 //	go run ./examples/onlinekey
 //
-// The output is deterministic (a fixed clock and fixed command IDs; the
-// master code prints as [REDACTED], passwords never), and run fails if an
-// unlock is granted that seed 000 refuses or the other way round, or if the
-// master code can still be read once network management is off.
-// main_test.go pins the output in testdata/onlinekey.golden
-// (go test ./examples/onlinekey -update rewrites it).
+// The output is deterministic (a fixed clock; command IDs are fresh but
+// never printed; the master code prints as [REDACTED], passwords never), and
+// run fails if an unlock that must be refused is granted or the other way
+// round, or if the master code can still be read once network management is
+// off. main_test.go pins the output in testdata/onlinekey.golden (go test
+// ./examples/onlinekey -update rewrites it).
 package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -28,10 +27,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/secret"
@@ -51,10 +49,6 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		return err
-	}
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
 		return err
@@ -62,31 +56,16 @@ func run(ctx context.Context, w io.Writer) error {
 	// A settable clock: Tuesday 3 March 2026, 09:00 in Berlin.
 	now := time.Date(2026, 3, 3, 9, 0, 0, 0, berlin)
 	clock := func() time.Time { return now }
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	proj, err := projections.Open(l, nil)
-	if err != nil {
-		return err
-	}
-	defer proj.Close()
-	svc, err := commands.New(l, &commands.Options{
-		Clock:       clock,
-		Root:        []byte("example root secret: production roots come from a secret manager"),
-		Projections: proj,
+	stack, err := keyledger.Open(dir, &keyledger.Options{
+		Clock: clock,
+		Root:  secret.New([]byte("example root secret: production roots come from a secret manager")),
 	})
 	if err != nil {
 		return err
 	}
-	var n uint64
-	id := func() uuid.UUID { // deterministic command IDs for the demo
-		n++
-		var u uuid.UUID
-		binary.BigEndian.PutUint64(u[8:], n)
-		return u
-	}
+	defer stack.Close()
+	svc, proj := stack.Commands, stack.Projections
+	id := commands.NewID // one per user request; a retry reuses it
 	step := func(what string, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)

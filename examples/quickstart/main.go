@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -105,24 +106,6 @@ func run(ctx context.Context, w io.Writer) error {
 	// time from this clock; the tour moves it forward.
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, loc)}
 
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		return err
-	}
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clk.Now})
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	proj, err := projections.Open(l, nil)
-	if err != nil {
-		return err
-	}
-	defer proj.Close()
-	vault, err := demoVault(l)
-	if err != nil {
-		return err
-	}
 	// The issuer signs offline credentials and admin messages for locks; its
 	// key belongs to the backend (an HSM or KMS: any lockproto.Signer).
 	signer, err := lockproto.GenerateEd25519Signer(newSeeded("issuer"))
@@ -130,12 +113,23 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	issuer := lockproto.NewIssuer(signer)
-	svc, err := commands.New(l, &commands.Options{Clock: clk.Now, Projections: proj, Vault: vault, Issuer: issuer})
+	// One call opens the ledger in dir, the read models and the command
+	// service. The root secret comes from the backend's secret manager. Rand
+	// is seeded so that the share codes, PINs, salts and data keys — and with
+	// them the head digest — are the same on every run of the tour; a backend
+	// leaves it nil and the library draws everything from crypto/rand.
+	stack, err := keyledger.Open(dir, &keyledger.Options{
+		Clock:  clk.Now,
+		Root:   secret.New([]byte("quickstart root secret: production roots come from a secret manager")),
+		Rand:   newSeeded("vault"),
+		Issuer: issuer,
+	})
 	if err != nil {
 		return err
 	}
+	defer stack.Close()
 
-	t := &tour{ctx: ctx, w: w, l: l, proj: proj, svc: svc, clock: clk, loc: loc, issuer: issuer}
+	t := &tour{ctx: ctx, w: w, l: stack.Ledger, proj: stack.Projections, svc: stack.Commands, clock: clk, loc: loc, issuer: issuer}
 	t.say("keyledger quickstart: the product tour on an embedded ledger in a temporary directory")
 	for _, section := range []func() error{
 		t.setup, t.shareKeys, t.digitalKeys, t.intercomKeys, t.onlineKeys,
@@ -146,19 +140,6 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 	}
 	return nil
-}
-
-// demoVault is the service's vault with a seeded random source, so that the
-// share codes, PINs, salts and data keys — and with them the head digest —
-// are the same on every run of the tour. A backend never does this: it
-// passes commands.Options{Root: …} from its secret manager and the library
-// draws everything from crypto/rand.
-func demoVault(l *ledger.Ledger) (*secret.Vault, error) {
-	return secret.NewVault(&secret.Options{
-		Root:     secret.New([]byte("quickstart root secret: production roots come from a secret manager")),
-		Keystore: commands.NewLedgerKeystore(l),
-		Rand:     newSeeded("vault"),
-	})
 }
 
 // seeded is a deterministic io.Reader, safe for concurrent use.
@@ -189,8 +170,9 @@ func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
-// id is the next command ID: fixed, so runs are reproducible (a backend
-// would use one UUID per user request, reused when the request is retried).
+// id is the next command ID: fixed, because event IDs derive from command IDs
+// and the head digest covers them. A backend makes one per user request with
+// commands.NewID and reuses it when the request is retried.
 func (t *tour) id() uuid.UUID {
 	t.n++
 	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "https://example.com/keyledger/quickstart/%d", t.n))
