@@ -7,14 +7,16 @@
 //
 // # Usage
 //
-//	reg := ledger.NewRegistry()
-//	commands.Register(reg)                                // the event catalogue
-//	l, _ := ledger.Open(dir, &ledger.Options{Registry: reg})
-//	proj, _ := projections.Open(l, nil)                   // read models
-//	svc, _ := commands.New(l, &commands.Options{Root: root, Projections: proj})
-//	res, err := svc.ShareKey(ctx, commands.ShareKey{ID: uuid.New(), Key: "k1",
-//		By: "bill", Method: commands.ShareToCode})
+//	st, err := keyledger.Open(dir, &keyledger.Options{Root: root}) // ledger, read models, service
+//	svc := st.Commands
+//	res, err := svc.ShareKey(ctx, commands.ShareKey{ID: commands.NewID(), Key: "k1",
+//		By: "bill", Method: events.ShareToCode})
 //	// res.Code is shown to the owner once; only its keyed hash is stored.
+//
+// keyledger.Open is the wiring done by hand: the event catalogue
+// (events.Register) on the ledger's registry, the ledger, the read models,
+// and New with Options.Projections set (without it a command returns before
+// the read models have applied it) and a Vault or Root.
 //
 // # Streams
 //

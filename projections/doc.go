@@ -4,8 +4,8 @@
 //
 // # Usage
 //
-//	proj, err := projections.Open(l, nil)          // follows the log from its checkpoint
-//	svc, err := commands.New(l, &commands.Options{Projections: proj, …})
+//	st, err := keyledger.Open(dir, opts)             // the ledger, these read models and the commands
+//	proj := st.Projections                           // follows the log from its checkpoint
 //	st, err := proj.KeyStatus(ctx, "k1", time.Now())  // K8
 //	keys, err := proj.KeyList(ctx, "front", time.Now()) // P1
 //	page, err := proj.History(ctx, projections.HistoryQuery{Lock: "front", Limit: 50})
