@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
@@ -116,7 +115,7 @@ func (c *conflictStats) record(t *testing.T, what string, err error) {
 
 func conflictRound(t *testing.T, round int) *conflictStats {
 	ctx := context.Background()
-	s, err := openStack("db", vfs.NewMem())
+	s, err := openStack("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,7 +173,7 @@ func TestHostileInputs(t *testing.T) {
 	}
 
 	// commands
-	s, err := openStack("cmd", vfs.NewMem())
+	s, err := openStack("")
 	if err != nil {
 		t.Fatal(err)
 	}
