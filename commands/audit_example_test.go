@@ -11,6 +11,7 @@ import (
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // A phone downloads a credential, opens the reference lock offline, and
@@ -39,7 +40,7 @@ func ExampleService_IngestAudit() {
 	_ = svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: "bill", Name: "Bill", Email: "bill@example.com"})
 	_ = svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: "ann", Name: "Ann", Email: "ann@example.com"})
 	_ = svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: "UTC", Slots: 4,
-		LockKey: pub, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])})
+		LockKey: pub, AuditKey: secret.New(pairing.AuditKey[:])})
 	var rtc time.Duration
 	lock, _ := lockproto.NewLock(pairing, &lockproto.Config{Clock: func() time.Duration { return rtc }})
 	chb, _ := lock.Challenge()

@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Sentinel errors. Match them with errors.Is; the typed errors below add the
@@ -106,9 +106,10 @@ func notPermitted(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrNotPermitted}, args...)...)
 }
 
-// vaultErr maps an error of internal/secret, which callers outside the
-// module cannot import, to this package's sentinels, so every error a
-// public method returns matches an exported one:
+// vaultErr maps an error of the vault (package secret) to this package's
+// sentinels, so every error a public method returns matches one of them
+// (the vault cannot tell a caller's bad input from damaged stored data; the
+// command can):
 //
 //   - a shredded data key stays ErrShredded (the same value);
 //   - field != "" (the sealed value or secret came from the caller):

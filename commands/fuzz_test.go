@@ -8,6 +8,7 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // FuzzCreateKey: arbitrary input never panics, fails only with the package's
@@ -23,7 +24,7 @@ func FuzzCreateKey(f *testing.F) {
 			Credential: events.Credential(cred), For: user,
 			Settings: events.Settings{Name: name, Doors: access.Doors(doors), Category: events.Category(cat)}}
 		if pin != "" {
-			c.PIN = commands.NewSecret(pin)
+			c.PIN = secret.FromString(pin)
 		}
 		_, err := e.svc.CreateKey(bg, c)
 		if err == nil {
@@ -56,7 +57,7 @@ func FuzzDownloadCode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, code string) {
-		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "k1", By: "phone", Code: commands.NewSecret(code)})
+		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "k1", By: "phone", Code: secret.FromString(code)})
 		if err == nil {
 			t.Fatalf("a guessed code downloaded the key")
 		}

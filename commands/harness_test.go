@@ -14,10 +14,10 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 var bg = context.Background()
@@ -54,7 +54,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e.l = l
-	e.vault, err = secret.NewVault(&secret.Options{Root: secret.New(testRoot), Keystore: secret.NewLedgerKeystore(l),
+	e.vault, err = secret.NewVault(&secret.Options{Root: secret.New(testRoot), Keystore: commands.NewLedgerKeystore(l),
 		Rand: seedRand{rand.NewChaCha8([32]byte{1})}})
 	if err != nil {
 		t.Fatal(err)

@@ -8,21 +8,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/secret"
 )
-
-// Secret is a share code or PIN: it prints as [REDACTED] and refuses every
-// serialization (ErrNotSerializable); Reveal returns the plaintext.
-type Secret = secret.Secret
-
-// NewSecret wraps a caller's PIN (or a code typed by a user) as a Secret.
-func NewSecret(s string) Secret { return secret.FromString(s) }
-
-// NewSecretBytes wraps key material (a lock's audit key) as a Secret; it
-// copies b.
-func NewSecretBytes(b []byte) Secret { return secret.New(b) }
 
 // CreateKey creates a key for a lock (K1). The lock's owner creates it.
 type CreateKey struct {
@@ -39,7 +28,7 @@ type CreateKey struct {
 	// is e-mailed (with the PIN, sealed in the outbox).
 	For        string
 	Credential events.Credential
-	PIN        Secret
+	PIN        secret.Secret
 	PINDigits  int
 	Email      bool
 }
@@ -51,7 +40,7 @@ type CreateResult struct {
 	Generation uint32 // share keys: the slot generation the key is issued at
 	// PIN is the digital key's PIN on the first execution of the command
 	// (zero when a retried command ID returns the original result).
-	PIN Secret
+	PIN secret.Secret
 }
 
 func (c *CreateKey) validate() error {
@@ -287,7 +276,7 @@ type ShareResult struct {
 	// Code is the generated share code (To Code), shown to the owner once:
 	// only its keyed hash is stored. Zero when a retried command ID returns
 	// the original result.
-	Code Secret
+	Code secret.Secret
 }
 
 // ShareKey shares a key. To ID notifies the account through the outbox.
@@ -295,7 +284,7 @@ func (s *Service) ShareKey(ctx context.Context, c ShareKey) (ShareResult, error)
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkEmail("email", c.Email, false)); err != nil {
 		return ShareResult{}, err
 	}
-	var code Secret
+	var code secret.Secret
 	var hash []byte
 	var sealed secret.Sealed
 	switch c.Method {
@@ -393,7 +382,7 @@ func (c *codeIndex) clone() aggregate { d := *c; return &d }
 
 // keyForCode finds the key a share code was issued for. A code that was never
 // issued is ErrNotPermitted (the same answer as a wrong code for a key).
-func (s *Service) keyForCode(ctx context.Context, code Secret) (string, error) {
+func (s *Service) keyForCode(ctx context.Context, code secret.Secret) (string, error) {
 	if err := s.needVault(); err != nil {
 		return "", err
 	}
@@ -424,7 +413,7 @@ type DownloadKey struct {
 	// By is who downloads: the account shared To ID, or for To Code the
 	// bearer's account or device ID; it becomes the key's holder.
 	By   string
-	Code Secret // To Code
+	Code secret.Secret // To Code
 	// HolderKey is the phone's X25519 public key: with Options.Issuer set,
 	// a share key's download carries a signed offline credential bound to it.
 	HolderKey [32]byte

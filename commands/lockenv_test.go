@@ -10,6 +10,7 @@ import (
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // lockEnv is env with an issuer, a lock "front" paired and registered with
@@ -60,7 +61,7 @@ func (e *lockEnv) pair(lock string) (lockproto.Pairing, *lockproto.Lock) {
 		e.t.Fatal(err)
 	}
 	if err := e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: lock, Owner: "bill", Name: lock, Zone: "Europe/Berlin",
-		Slots: 2, Doors: access.Main | access.Inner, LockKey: pub, AuditKey: commands.NewSecretBytes(p.AuditKey[:])}); err != nil {
+		Slots: 2, Doors: access.Main | access.Inner, LockKey: pub, AuditKey: secret.New(p.AuditKey[:])}); err != nil {
 		e.t.Fatal(err)
 	}
 	l, err := lockproto.NewLock(p, &lockproto.Config{Clock: func() time.Duration { return e.now.Sub(e.start) }, Rand: e.rnd,

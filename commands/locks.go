@@ -7,8 +7,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // MaxSlots bounds a lock's share-key slots (a credential carries its slot
@@ -27,9 +27,9 @@ type RegisterLock struct {
 	// (lockproto.Pairing.LockPublicKey); downloads of offline keys carry it.
 	LockKey [32]byte
 	// AuditKey is the pairing's audit MAC key (lockproto.Pairing.AuditKey,
-	// 32 bytes; NewSecretBytes): sealed under its own data key before it is
+	// 32 bytes; secret.New): sealed under its own data key before it is
 	// recorded, it lets IngestAudit verify the lock's audit records.
-	AuditKey Secret
+	AuditKey secret.Secret
 }
 
 func (c *RegisterLock) validate() error {

@@ -13,6 +13,7 @@ import (
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 	"pgregory.net/rapid"
 )
 
@@ -24,7 +25,7 @@ type mkey struct {
 	method     events.ShareMethod
 	recipient  string
 	holder     string
-	code       commands.Secret
+	code       secret.Secret
 	uses       uint32
 	settings   events.Settings
 	downloaded bool
@@ -181,7 +182,7 @@ func TestModel(t *testing.T) {
 					}
 				}
 				if mk != nil && !right && mk.method == events.ShareToCode {
-					c.Code = commands.NewSecret("AAAA-BBBB-CCCC")
+					c.Code = secret.FromString("AAAA-BBBB-CCCC")
 				}
 				_, err := e.svc.DownloadKey(bg, c)
 				if mk == nil {

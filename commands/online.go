@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Online keys and lock groups (issue 5, seed 000, SPEC O1–O6).

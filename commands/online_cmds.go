@@ -11,8 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Associated data binding sealed group secrets to their place. IDs never
@@ -69,7 +69,7 @@ func (t *txn) expireNetwork(lock string, g *GroupState) bool {
 	return true
 }
 
-func checkMasterCode(c Secret) error {
+func checkMasterCode(c secret.Secret) error {
 	if c.Len() < 4 || c.Len() > 64 {
 		return invalid("master code", "%d bytes, want 4 to 64", c.Len())
 	}
@@ -81,7 +81,7 @@ func checkMasterCode(c Secret) error {
 type TurnOnNetwork struct {
 	ID         uuid.UUID
 	Lock, By   string
-	MasterCode Secret
+	MasterCode secret.Secret
 	Duration   time.Duration
 }
 
@@ -236,26 +236,26 @@ func (s *Service) SweepGroup(ctx context.Context, lock string) error {
 
 // RevealMasterCode returns the stored master code to the lock's owner while
 // network management is on; ErrNetworkOff otherwise.
-func (s *Service) RevealMasterCode(ctx context.Context, lock, by string) (Secret, error) {
+func (s *Service) RevealMasterCode(ctx context.Context, lock, by string) (secret.Secret, error) {
 	if err := firstErr(checkID("lock", lock), checkID("by", by)); err != nil {
-		return Secret{}, err
+		return secret.Secret{}, err
 	}
 	if err := s.needVault(); err != nil {
-		return Secret{}, err
+		return secret.Secret{}, err
 	}
 	l, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
 	if err != nil {
-		return Secret{}, err
+		return secret.Secret{}, err
 	}
 	if err := ownerOf(l.state.(*LockState), lock, by); err != nil {
-		return Secret{}, err
+		return secret.Secret{}, err
 	}
 	g, err := s.groupState(ctx, lock)
 	if err != nil {
-		return Secret{}, err
+		return secret.Secret{}, err
 	}
 	if !g.Network.ActiveAt(s.clock()) {
-		return Secret{}, fmt.Errorf("%w: lock %q", ErrNetworkOff, lock)
+		return secret.Secret{}, fmt.Errorf("%w: lock %q", ErrNetworkOff, lock)
 	}
 	code, err := s.vault.Open(ctx, g.Network.MasterCode, networkAAD(lock))
 	return code, vaultErr(err, "")
@@ -466,7 +466,7 @@ func (s *Service) InviteMember(ctx context.Context, c InviteMember) error {
 type AcceptInvitation struct {
 	ID            uuid.UUID
 	Lock, Account string
-	Password      Secret
+	Password      secret.Secret
 	LockName      string // default: the lock's name
 }
 
@@ -848,7 +848,7 @@ func loadOnline(t *txn, key, by string) (*KeyState, *LockState, *GroupState, err
 type ChangePassword struct {
 	ID            uuid.UUID
 	Lock, Account string
-	Old, New      Secret
+	Old, New      secret.Secret
 }
 
 // ChangePassword verifies the old password (a wrong one counts toward the

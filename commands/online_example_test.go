@@ -10,6 +10,7 @@ import (
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Seed 000 in short: network management on with the master code, an online
@@ -32,20 +33,20 @@ func ExampleService_UnlockOnline() {
 	_ = svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "garage", Owner: "bill", Name: "Garage", Zone: "Europe/Berlin"})
 
 	st, _ := svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: id(), Lock: "garage", By: "bill",
-		MasterCode: commands.NewSecret("731946"), Duration: 30 * 24 * time.Hour})
+		MasterCode: secret.FromString("731946"), Duration: 30 * 24 * time.Hour})
 	fmt.Println("network management until", st.Until.Format("2006-01-02"))
 	_ = svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "client", Lock: "garage", By: "bill",
 		Settings: events.Settings{Name: "Client"}})
 	_ = svc.InviteMember(ctx, commands.InviteMember{ID: id(), Lock: "garage", Key: "client", Account: "ann", By: "bill"})
 	_ = svc.AcceptInvitation(ctx, commands.AcceptInvitation{ID: id(), Lock: "garage", Account: "ann",
-		Password: commands.NewSecret("ann's password"), LockName: "Bill's garage"})
+		Password: secret.FromString("ann's password"), LockName: "Bill's garage"})
 
 	for _, pw := range []string{"ann's password", "a guess"} {
-		r, _ := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: id(), Key: "client", By: "ann", Password: commands.NewSecret(pw)})
+		r, _ := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: id(), Key: "client", By: "ann", Password: secret.FromString(pw)})
 		fmt.Println(verdict(r))
 	}
 	_ = svc.TurnOffNetwork(ctx, commands.TurnOffNetwork{ID: id(), Lock: "garage", By: "bill"})
-	r, _ := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: id(), Key: "client", By: "ann", Password: commands.NewSecret("ann's password")})
+	r, _ := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: id(), Key: "client", By: "ann", Password: secret.FromString("ann's password")})
 	fmt.Println(verdict(r))
 	_, err := svc.RevealMasterCode(ctx, "garage", "bill")
 	fmt.Println(errors.Is(err, commands.ErrNetworkOff))

@@ -15,9 +15,9 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // onlineEnv is a service over a real Pebble ledger (on disk when dir is set,
@@ -59,7 +59,7 @@ func newOnlineEnvParams(t testing.TB, dir string, pw secret.PasswordParams) *onl
 
 // newOnlineEnvKeystore lets wrap put a keystore in front of the ledger's
 // (fault injection); nil: the ledger keystore itself.
-func newOnlineEnvKeystore(t testing.TB, dir string, pw secret.PasswordParams, wrap func(*secret.LedgerKeystore) secret.Keystore) *onlineEnv {
+func newOnlineEnvKeystore(t testing.TB, dir string, pw secret.PasswordParams, wrap func(*commands.LedgerKeystore) secret.Keystore) *onlineEnv {
 	t.Helper()
 	e := &onlineEnv{t: t, dir: dir, now: tuesday9}
 	reg := ledger.NewRegistry()
@@ -75,9 +75,9 @@ func newOnlineEnvKeystore(t testing.TB, dir string, pw secret.PasswordParams, wr
 		t.Fatal(err)
 	}
 	e.l = l
-	var ks secret.Keystore = secret.NewLedgerKeystore(l)
+	var ks secret.Keystore = commands.NewLedgerKeystore(l)
 	if wrap != nil {
-		ks = wrap(ks.(*secret.LedgerKeystore))
+		ks = wrap(ks.(*commands.LedgerKeystore))
 	}
 	e.vault, err = secret.NewVault(&secret.Options{
 		Root:     secret.New([]byte("keyledger online-key test root, not for production")),

@@ -11,7 +11,7 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func raceID(n *atomic.Uint64) uuid.UUID {

@@ -10,8 +10,8 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // groupReady: network on for 30 days, online key "client" (always open,
@@ -285,7 +285,7 @@ func TestChangePasswordAndRehash(t *testing.T) {
 	// Raising the argon2id parameters: the next successful login rehashes.
 	stronger := secret.PasswordParams{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 	v2, err := secret.NewVault(&secret.Options{Root: secret.New([]byte("keyledger online-key test root, not for production")),
-		Keystore: secret.NewLedgerKeystore(e.l), Password: stronger})
+		Keystore: commands.NewLedgerKeystore(e.l), Password: stronger})
 	e.must(err)
 	svc2, err := commands.New(e.l, &commands.Options{Clock: func() time.Time { return e.now }, Vault: v2, Projections: e.proj})
 	e.must(err)

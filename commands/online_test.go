@@ -10,8 +10,8 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 const masterCode = "MC-731946"
@@ -194,7 +194,7 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 	}
 
 	// Turn network management off: the code is shredded, unlocks are refused.
-	wrapped, err := secret.NewLedgerKeystore(e.l).Get(bg, sealedKey(t, on.MasterCode))
+	wrapped, err := commands.NewLedgerKeystore(e.l).Get(bg, sealedKey(t, on.MasterCode))
 	e.must(err)
 	pos = e.mark()
 	e.must(svc.TurnOffNetwork(bg, commands.TurnOffNetwork{ID: e.id(), Lock: "garage", By: "bill"}))
@@ -232,7 +232,7 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 		if strings.HasSuffix(f, ".sst") {
 			t.Errorf("the shredded master code's wrapped data key is still in %s", f)
 		} else {
-			t.Logf("the wrapped key remains in %s (WAL residue, see internal/secret doc)", f)
+			t.Logf("the wrapped key remains in %s (WAL residue, see LedgerKeystore)", f)
 		}
 	}
 }

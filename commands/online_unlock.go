@@ -8,17 +8,17 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // UnlockOnline is a member operating the lock with an online key (O6).
 type UnlockOnline struct {
 	ID       uuid.UUID
-	Key, By  string      // By: the member's account
-	Password Secret      // the member's personal password
-	Door     access.Door // default access.MainDoor
-	Source   string      // default "online"
+	Key, By  string        // By: the member's account
+	Password secret.Secret // the member's personal password
+	Door     access.Door   // default access.MainDoor
+	Source   string        // default "online"
 }
 
 // passwordCheck is the result of verifying a password against one sealed
@@ -104,7 +104,7 @@ func (s *Service) verifyMember(ctx context.Context, c UnlockOnline) (passwordChe
 // verifySealed verifies pw against a member's sealed hash. If it matches and
 // the hash's argon2id parameters are below the vault's, it also returns a
 // new sealed hash under the current ones (rehash).
-func (s *Service) verifySealed(ctx context.Context, lock, account string, sealed secret.Sealed, pw Secret) (passwordCheck, error) {
+func (s *Service) verifySealed(ctx context.Context, lock, account string, sealed secret.Sealed, pw secret.Secret) (passwordCheck, error) {
 	if len(sealed) == 0 {
 		return passwordCheck{}, nil
 	}

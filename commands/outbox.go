@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // outboxStream holds acknowledgements (append-only, no version check).
@@ -54,9 +54,9 @@ func (s *Service) AckNotification(ctx context.Context, id uuid.UUID) error {
 // or were not sealed for this key's notification; ErrNotFound
 // (*NotFoundError) for a sealed value whose data key this keystore never
 // had; otherwise the keystore's storage error (the ledger's).
-func (s *Service) RevealNotificationSecret(ctx context.Context, key string, sealed []byte) (Secret, error) {
+func (s *Service) RevealNotificationSecret(ctx context.Context, key string, sealed []byte) (secret.Secret, error) {
 	if err := s.needVault(); err != nil {
-		return Secret{}, err
+		return secret.Secret{}, err
 	}
 	sec, err := s.vault.Open(ctx, secret.Sealed(sealed), notificationAAD(key))
 	return sec, vaultErr(err, "sealed")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
 )
 
 var errInjectedRead = errors.New("injected read error")
@@ -17,7 +17,7 @@ var errInjectedRead = errors.New("injected read error")
 // readFaultKeystore is the ledger keystore (real Pebble underneath) whose
 // reads fail while armed, as a failing disk under the keystore does.
 type readFaultKeystore struct {
-	*secret.LedgerKeystore
+	*commands.LedgerKeystore
 	armed atomic.Bool
 }
 
@@ -34,7 +34,7 @@ func (k *readFaultKeystore) Get(ctx context.Context, id secret.KeyID) ([]byte, e
 // once the disk reads again, the right password opens (R2, bug 7).
 func TestPasswordReadErrorIsNotAWrongPassword(t *testing.T) {
 	var ks *readFaultKeystore
-	e := newOnlineEnvKeystore(t, "", secret.TestPasswordParams, func(l *secret.LedgerKeystore) secret.Keystore {
+	e := newOnlineEnvKeystore(t, "", secret.TestPasswordParams, func(l *commands.LedgerKeystore) secret.Keystore {
 		ks = &readFaultKeystore{LedgerKeystore: l}
 		return ks
 	})

@@ -6,10 +6,11 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/secret"
 )
 
-// Every error RevealNotificationSecret returns matches a commands sentinel:
-// callers outside the module cannot import internal/secret (R4, bug 6).
+// Every error RevealNotificationSecret returns matches a commands sentinel,
+// so a caller handles it without knowing the vault's own errors.
 func TestRevealNotificationSecretErrors(t *testing.T) {
 	e := newEnv(t)
 	e.given(cat(frontLock(), shareKeyCreated("k1", 1, 0))...)
@@ -70,7 +71,7 @@ func TestVaultErrorsExported(t *testing.T) {
 	if !errors.Is(err, commands.ErrInvalid) || !errors.As(err, &ve) || ve.Field != "root" {
 		t.Fatalf("New with a 9-byte root: %v; want ErrInvalid for root", err)
 	}
-	if _, err := commands.NewSecret("123456").MarshalJSON(); !errors.Is(err, commands.ErrNotSerializable) {
+	if _, err := secret.FromString("123456").MarshalJSON(); !errors.Is(err, commands.ErrNotSerializable) {
 		t.Fatalf("marshal a Secret: %v; want commands.ErrNotSerializable", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // reach returns the events that bring key k of a kind into state st (nil if
@@ -142,8 +143,8 @@ func TestUnknownKeyAndValidation(t *testing.T) {
 		{Key: "k", Lock: "front", By: "bill", Kind: events.KindIntercom, Slot: 1},
 		{Key: "k", Lock: "front", By: "bill", Kind: events.KindIntercom, Credential: events.CredentialPIN},
 		{Key: "k", Lock: "front", By: "bill", Kind: events.KindDigital},
-		{Key: "k", Lock: "front", By: "bill", Kind: events.KindDigital, For: "ann", Credential: events.CredentialPIN, PIN: commands.NewSecret("12a4")},
-		{Key: "k", Lock: "front", By: "bill", Kind: events.KindDigital, For: "ann", Credential: events.CredentialPIN, PIN: commands.NewSecret("123")},
+		{Key: "k", Lock: "front", By: "bill", Kind: events.KindDigital, For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString("12a4")},
+		{Key: "k", Lock: "front", By: "bill", Kind: events.KindDigital, For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString("123")},
 		{Key: "k", Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: events.Settings{Category: 42}},
 		{Key: "k", Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: events.Settings{Doors: 8}},
 	} {

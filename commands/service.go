@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Waiter is what the service waits on before a command returns, so queries
@@ -34,7 +34,7 @@ type Options struct {
 	// Clock is the time of every decision and event. Default time.Now.
 	Clock func() time.Time
 	// Vault hashes share codes and PINs and seals what the outbox must send.
-	// If nil and Root is set, New builds one over a secret.LedgerKeystore in
+	// If nil and Root is set, New builds one over a LedgerKeystore in
 	// the store.
 	Vault *secret.Vault
 	// Root is the root secret (≥ 32 random bytes from the backend's secret
@@ -87,7 +87,7 @@ func New(store Store, opts *Options) (*Service, error) {
 		s.retries = 64
 	}
 	if s.vault == nil && len(opts.Root) > 0 {
-		v, err := secret.NewVault(&secret.Options{Root: secret.New(opts.Root), Keystore: secret.NewLedgerKeystore(store)})
+		v, err := secret.NewVault(&secret.Options{Root: secret.New(opts.Root), Keystore: NewLedgerKeystore(store)})
 		if err != nil {
 			return nil, vaultErr(err, "root") // too short: ErrInvalid
 		}

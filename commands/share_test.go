@@ -8,6 +8,7 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Seeds 001 and 002: accounts, address book, share keys To ID and To Code,
@@ -185,7 +186,7 @@ func TestShareToCodeFlow(t *testing.T) {
 	}
 
 	e.refused(func() error {
-		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "k1", By: "guest-phone", Code: commands.NewSecret("0000-0000-0000")})
+		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "k1", By: "guest-phone", Code: secret.FromString("0000-0000-0000")})
 		return err
 	}, commands.ErrNotPermitted)
 	e.refused(func() error {
@@ -196,11 +197,11 @@ func TestShareToCodeFlow(t *testing.T) {
 	// case, no hyphens.
 	typed := bytes.ToLower(bytes.ReplaceAll(res.Code.Reveal(), []byte("-"), nil))
 	e.refused(func() error {
-		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), By: "guest-phone", Code: commands.NewSecret("0000-0000-0001")})
+		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), By: "guest-phone", Code: secret.FromString("0000-0000-0001")})
 		return err
 	}, commands.ErrNotPermitted)
 	e.then(func() error {
-		d, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), By: "guest-phone", Code: commands.NewSecret(string(typed))})
+		d, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), By: "guest-phone", Code: secret.FromString(string(typed))})
 		if err == nil && d.Key != "k1" {
 			t.Errorf("downloaded %q", d.Key)
 		}

@@ -8,10 +8,10 @@ import (
 
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // aggregate is the folded state of one stream. evolve applies one event;

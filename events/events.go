@@ -5,8 +5,8 @@ import (
 	"slices"
 
 	"github.com/keyledger/keyledger/access"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // catalogue is every event type, once: its stable name, its schema version
@@ -118,7 +118,7 @@ type LockRegistered struct {
 	Doors             access.Doors
 	LockKey           []byte `msgpack:",omitempty"` // X25519 public key (lockproto pairing)
 	// AuditKey is the lock's audit MAC key from its pairing, sealed under its
-	// own data key (internal/secret); IngestAudit opens it.
+	// own data key (package secret); IngestAudit opens it.
 	AuditKey secret.Sealed `msgpack:",omitempty"`
 }
 

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/access"
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // KindOnline is an online key: every operation is authorised online.

@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/keyledgertest"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/vmihailenco/msgpack/v5"
@@ -78,7 +79,7 @@ func TestCrashBeforeProjectionSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, l: l, proj: p, now: now}
+	e := &env{t: t, l: l, proj: p, clock: keyledgertest.NewClock(now)}
 	if e.svc, err = commands.New(l, &commands.Options{Clock: clock, Projections: p, Root: root}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,8 @@
 //
 // # Usage
 //
-//	proj, err := projections.Open(l, nil)          // follows the log from its checkpoint
-//	svc, err := commands.New(l, &commands.Options{Projections: proj, …})
+//	st, err := keyledger.Open(dir, opts)             // the ledger, these read models and the commands
+//	proj := st.Projections                           // follows the log from its checkpoint
 //	st, err := proj.KeyStatus(ctx, "k1", time.Now())  // K8
 //	keys, err := proj.KeyList(ctx, "front", time.Now()) // P1
 //	page, err := proj.History(ctx, projections.HistoryQuery{Lock: "front", Limit: 50})
@@ -76,7 +76,7 @@
 // same history entries, grouped differently. Dump gives the canonical form
 // (one row per history entry) in which they are equal, and Compare
 // compares two stores in it (tested; the CLI's "keyledger rebuild" uses
-// it). Rebuild never touches secret.StatePrefix.
+// it). Rebuild never touches commands.KeystorePrefix (the data keys).
 //
 // Events of types this package does not know (other packages' events) are
 // skipped; the checkpoint still advances past them.

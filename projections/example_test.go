@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/ledger"
-	"github.com/keyledger/keyledger/projections"
 )
 
 // The key list of a lock and one key's status at an instant.
@@ -17,15 +15,10 @@ func ExampleProjections_KeyStatus() {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	reg := ledger.NewRegistry()
-	_ = events.Register(reg)
-	l, _ := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg, Clock: clock})
-	defer l.Close()
-	proj, _ := projections.Open(l, nil)
-	defer proj.Close()
-	svc, _ := commands.New(l, &commands.Options{Clock: clock, Projections: proj})
-	n := 0
-	id := func() uuid.UUID { n++; return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "status-%d", n)) }
+	stack, _ := keyledger.Open("", &keyledger.Options{Clock: clock}) // in memory
+	defer stack.Close()
+	svc, proj := stack.Commands, stack.Projections
+	id := commands.NewID
 	_ = svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: "bill", Name: "Bill", Email: "bill@example.com"})
 	_ = svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: "ann", Name: "Ann", Email: "ann@example.com"})
 	_ = svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: "Europe/Berlin", Slots: 2})

@@ -7,44 +7,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
-	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/keyledgertest"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Group actions appear in the lock's and the accounts' histories, and a
 // rebuild from the log gives the same entries.
 func TestGroupHistory(t *testing.T) {
 	ctx := context.Background()
+	st := keyledgertest.New(t)
 	now := time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	l, err := ledger.Open("db", &ledger.Options{FS: vfs.NewMem(), Registry: reg, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	v, err := secret.NewVault(&secret.Options{Root: secret.New([]byte("projections group test root, 32+ bytes")),
-		Keystore: secret.NewLedgerKeystore(l), Password: secret.TestPasswordParams})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := projections.Open(l, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	svc, err := commands.New(l, &commands.Options{Clock: clock, Vault: v, Projections: p})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st.Clock.Set(now)
+	p, svc := st.Projections, st.Commands
 	var n uint64
 	id := func() uuid.UUID {
 		n++
@@ -62,7 +40,7 @@ func TestGroupHistory(t *testing.T) {
 		must(svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: a, Name: a, Email: a + "@example.com"}))
 	}
 	must(svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "garage", Owner: "bill", Name: "Garage", Zone: "Europe/Berlin"}))
-	_, err = svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: id(), Lock: "garage", By: "bill", MasterCode: secret.FromString("MASTER-9"), Duration: time.Hour})
+	_, err := svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: id(), Lock: "garage", By: "bill", MasterCode: secret.FromString("MASTER-9"), Duration: time.Hour})
 	must(err)
 	must(svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "k", Lock: "garage", By: "bill", Settings: events.Settings{Name: "k"}}))
 	must(svc.InviteMember(ctx, commands.InviteMember{ID: id(), Lock: "garage", Key: "k", Account: "ann", By: "bill"}))

@@ -6,45 +6,32 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/keyledgertest"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // onlineEnv is a lock "garage" owned by bill with network management on for
 // an hour and an online key "k" (Tuesdays 10:00-12:00 UTC when windowed).
 type onlineEnv struct {
-	t   *testing.T
-	ctx context.Context
-	now time.Time
-	l   *ledger.Ledger
-	p   *projections.Projections
-	svc *commands.Service
-	n   uint64
+	t     *testing.T
+	ctx   context.Context
+	clock *keyledgertest.Clock
+	l     *ledger.Ledger
+	p     *projections.Projections
+	svc   *commands.Service
+	n     uint64
 }
 
 func newOnlineEnv(t *testing.T) *onlineEnv {
-	e := &onlineEnv{t: t, ctx: context.Background(), now: time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)} // a Tuesday
-	clock := func() time.Time { return e.now }
-	reg := ledger.NewRegistry()
-	e.must(events.Register(reg))
-	var err error
-	e.l, err = ledger.Open("db", &ledger.Options{FS: vfs.NewMem(), Registry: reg, Clock: clock})
-	e.must(err)
-	t.Cleanup(func() { _ = e.l.Close() })
-	v, err := secret.NewVault(&secret.Options{Root: secret.New([]byte("projections online test root, 32+ bytes")),
-		Keystore: secret.NewLedgerKeystore(e.l), Password: secret.TestPasswordParams})
-	e.must(err)
-	e.p, err = projections.Open(e.l, nil)
-	e.must(err)
-	t.Cleanup(func() { _ = e.p.Close() })
-	e.svc, err = commands.New(e.l, &commands.Options{Clock: clock, Vault: v, Projections: e.p})
-	e.must(err)
+	st := keyledgertest.New(t)
+	st.Clock.Set(time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)) // a Tuesday
+	e := &onlineEnv{t: t, ctx: context.Background(), clock: st.Clock, l: st.Ledger, p: st.Projections, svc: st.Commands}
 	for _, a := range []string{"bill", "ann", "bob", "cid"} {
 		e.must(e.svc.RegisterAccount(e.ctx, commands.RegisterAccount{ID: e.id(), Account: a, Name: a, Email: a + "@example.com"}))
 	}
@@ -89,7 +76,7 @@ func TestOnlineKeyStatusNetworkOff(t *testing.T) {
 	e.member("k", "ann")
 	check := func(name string, at time.Time, wantOff bool) {
 		t.Helper()
-		e.now = at
+		e.clock.Set(at)
 		st, err := e.p.KeyStatus(e.ctx, "k", at)
 		e.must(err)
 		list, err := e.p.KeyList(e.ctx, "garage", at)
@@ -122,15 +109,15 @@ func TestOnlineKeyStatusNetworkOff(t *testing.T) {
 		}, time.Date(2026, 3, 3, 10, 40, 0, 0, time.UTC), true},
 	} {
 		if c.before != nil {
-			e.now = c.at.Add(-time.Minute)
+			e.clock.Set(c.at.Add(-time.Minute))
 			c.before()
 		}
 		check(c.name, c.at, c.off)
 	}
-	st, err := e.p.KeyStatus(e.ctx, "k", e.now)
+	st, err := e.p.KeyStatus(e.ctx, "k", e.clock.Now())
 	e.must(err)
 	e.must(e.p.Rebuild(e.ctx))
-	if again, err := e.p.KeyStatus(e.ctx, "k", e.now); err != nil || again != st {
+	if again, err := e.p.KeyStatus(e.ctx, "k", e.clock.Now()); err != nil || again != st {
 		t.Fatalf("after a rebuild %+v, %v; before %+v", again, err, st)
 	}
 }
@@ -149,7 +136,7 @@ func TestHolderKeysOnlineMembers(t *testing.T) {
 	e.must(e.svc.InviteMember(e.ctx, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "k1", Account: "bob", By: "bill"})) // pending
 	keys := func(account string) []string {
 		t.Helper()
-		views, err := e.p.HolderKeys(e.ctx, account, e.now)
+		views, err := e.p.HolderKeys(e.ctx, account, e.clock.Now())
 		e.must(err)
 		var out []string
 		for _, v := range views {

@@ -15,7 +15,7 @@ import (
 const DefaultName = "keyledger/projections"
 
 // prefix is the state-space prefix of every row of the read models. Rebuild
-// deletes exactly this prefix (never secret.StatePrefix).
+// deletes exactly this prefix (never commands.KeystorePrefix).
 const prefix = "p/"
 
 // Options configure Open. The zero value works.

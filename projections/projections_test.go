@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/keyledgertest"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -20,35 +22,21 @@ import (
 var bg = context.Background()
 
 type env struct {
-	t    testing.TB
-	l    *ledger.Ledger
-	svc  *commands.Service
-	proj *projections.Projections
-	now  time.Time
-	n    uint64
+	t     testing.TB
+	l     *ledger.Ledger
+	svc   *commands.Service
+	proj  *projections.Projections
+	clock *keyledgertest.Clock
+	n     uint64
 }
 
+// newEnv is a stack whose read models apply small batches (7 events), so
+// tests cross batch boundaries.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	l, err := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg, Clock: func() time.Time { return e.now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.l = l
-	if e.proj, err = projections.Open(l, &projections.Options{BatchSize: 7}); err != nil {
-		t.Fatal(err)
-	}
-	if e.svc, err = commands.New(l, &commands.Options{Clock: func() time.Time { return e.now }, Projections: e.proj,
-		Root: []byte("projections test root secret, at least 32 bytes")}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.proj.Close(); _ = l.Close() })
-	return e
+	st := keyledgertest.New(t, func(o *keyledger.Options) { o.BatchSize = 7 })
+	st.Clock.Set(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
+	return &env{t: t, l: st.Ledger, svc: st.Commands, proj: st.Projections, clock: st.Clock}
 }
 
 func (e *env) id() uuid.UUID {
@@ -104,17 +92,17 @@ func TestListsAndRebuild(t *testing.T) {
 	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "g1", By: "bill", Method: events.ShareToID, Account: "ann"})
 	e.must(err)
 
-	front, err := e.proj.KeyList(bg, "front", e.now)
+	front, err := e.proj.KeyList(bg, "front", e.clock.Now())
 	e.must(err)
 	if len(front) != 2 || front[0].Key != "f1" || front[0].Status.Sharing != events.Shared || front[1].Status.Sharing != events.NotShared {
 		t.Fatalf("front key list %+v", front)
 	}
-	all, err := e.proj.ShareKeyList(bg, "bill", e.now)
+	all, err := e.proj.ShareKeyList(bg, "bill", e.clock.Now())
 	e.must(err)
 	if len(all) != 3 {
 		t.Fatalf("share key list across locks: %d keys", len(all))
 	}
-	mine, err := e.proj.HolderKeys(bg, "ann", e.now)
+	mine, err := e.proj.HolderKeys(bg, "ann", e.clock.Now())
 	e.must(err)
 	if len(mine) != 2 || mine[0].Key != "f1" || mine[1].Key != "g1" || mine[1].Status.Sharing != events.InSharing {
 		t.Fatalf("ann's keys %+v", mine)
@@ -138,7 +126,7 @@ func TestListsAndRebuild(t *testing.T) {
 	}
 	// Commands keep working after a rebuild (read-your-writes).
 	e.must(e.svc.RevokeKey(bg, commands.KeyCommand{ID: e.id(), Key: "g1", By: "bill"}))
-	if st, _ := e.proj.KeyStatus(bg, "g1", e.now); st.Status != projections.StatusRevoked {
+	if st, _ := e.proj.KeyStatus(bg, "g1", e.clock.Now()); st.Status != projections.StatusRevoked {
 		t.Fatalf("status after revoke %+v", st)
 	}
 }
@@ -152,9 +140,9 @@ func TestHistoryPagination(t *testing.T) {
 	e.must(err)
 	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
 	e.must(err)
-	start := e.now
+	start := e.clock.Now()
 	for i := range 25 { // one unlock every 6 hours over about a week
-		e.now = start.Add(time.Duration(i) * 6 * time.Hour)
+		e.clock.Set(start.Add(time.Duration(i) * 6 * time.Hour))
 		door := access.MainDoor
 		if i%5 == 4 {
 			door = access.InnerDoor // not permitted: denied, still history
@@ -220,7 +208,7 @@ func TestCatchUpAfterRestart(t *testing.T) {
 	e.must(e.proj.Close())
 	// Commands without read models meanwhile (another process, or a crash
 	// before the projections applied them).
-	bare, err := commands.New(e.l, &commands.Options{Clock: func() time.Time { return e.now }})
+	bare, err := commands.New(e.l, &commands.Options{Clock: e.clock.Now})
 	e.must(err)
 	_, err = bare.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
 	e.must(err)
@@ -314,7 +302,7 @@ func TestCorruptRows(t *testing.T) {
 	sb.Set([]byte("p/h/l/front/x"), []byte{1})
 	sb.Set([]byte("p/slot/front/\x00"), []byte{0xc1})
 	e.must(e.l.ApplyState(bg, &sb))
-	if _, err := e.proj.KeyStatus(bg, "i1", e.now); !errors.Is(err, projections.ErrCorrupt) {
+	if _, err := e.proj.KeyStatus(bg, "i1", e.clock.Now()); !errors.Is(err, projections.ErrCorrupt) {
 		t.Fatalf("status: %v", err)
 	}
 	if _, err := e.proj.Key(bg, "i1"); !errors.Is(err, projections.ErrCorrupt) {
@@ -327,7 +315,7 @@ func TestCorruptRows(t *testing.T) {
 		t.Fatalf("slots: %v", err)
 	}
 	e.must(e.proj.Rebuild(bg))
-	if st, err := e.proj.KeyStatus(bg, "i1", e.now); err != nil || st.State != events.StateCreated {
+	if st, err := e.proj.KeyStatus(bg, "i1", e.clock.Now()); err != nil || st.State != events.StateCreated {
 		t.Fatalf("after rebuild: %+v %v", st, err)
 	}
 }
@@ -342,9 +330,9 @@ func TestUnknownLockIsNotFound(t *testing.T) {
 		name, what, id string
 		query          func() error
 	}{
-		{"KeyList", "lock", "back", func() error { _, err := e.proj.KeyList(bg, "back", e.now); return err }},
+		{"KeyList", "lock", "back", func() error { _, err := e.proj.KeyList(bg, "back", e.clock.Now()); return err }},
 		{"Slots", "lock", "back", func() error { _, err := e.proj.Slots(bg, "back"); return err }},
-		{"PendingDeactivations", "lock", "back", func() error { _, err := e.proj.PendingDeactivations(bg, "back", e.now); return err }},
+		{"PendingDeactivations", "lock", "back", func() error { _, err := e.proj.PendingDeactivations(bg, "back", e.clock.Now()); return err }},
 		{"History of a lock", "lock", "back", func() error {
 			_, err := e.proj.History(bg, projections.HistoryQuery{Lock: "back"})
 			return err
@@ -354,7 +342,7 @@ func TestUnknownLockIsNotFound(t *testing.T) {
 			return err
 		}},
 		{"Lock", "lock", "back", func() error { _, err := e.proj.Lock(bg, "back"); return err }},
-		{"KeyStatus", "key", "nope", func() error { _, err := e.proj.KeyStatus(bg, "nope", e.now); return err }},
+		{"KeyStatus", "key", "nope", func() error { _, err := e.proj.KeyStatus(bg, "nope", e.clock.Now()); return err }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.query()
@@ -369,7 +357,7 @@ func TestUnknownLockIsNotFound(t *testing.T) {
 	}
 	// A registered lock with no keys is an empty list, and an account
 	// nothing concerns an empty history.
-	if keys, err := e.proj.KeyList(bg, "garage", e.now); err != nil || len(keys) != 0 {
+	if keys, err := e.proj.KeyList(bg, "garage", e.clock.Now()); err != nil || len(keys) != 0 {
 		t.Fatalf("garage: %v, %v", keys, err)
 	}
 	if p, err := e.proj.History(bg, projections.HistoryQuery{Account: "zed"}); err != nil || len(p.Entries) != 0 {
@@ -392,7 +380,7 @@ func TestCompareRebuild(t *testing.T) {
 		_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: k, By: "ann"})
 		e.must(err)
 		for range i + 2 {
-			e.now = e.now.Add(time.Hour)
+			e.clock.Advance(time.Hour)
 			_, err = e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: k, By: "ann"})
 			e.must(err)
 		}

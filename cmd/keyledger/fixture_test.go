@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
-	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // t0 is the fixture's first instant (a Monday).
@@ -96,49 +96,37 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 	ctx := context.Background()
 	now := t0
 	clock := func() time.Time { return now }
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		return err
-	}
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
-	if err != nil {
-		return err
-	}
-	var closers []io.Closer
-	defer func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			if cerr := closers[i].Close(); err == nil {
-				err = cerr
-			}
-		}
-		if cerr := l.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	root := []byte("keyledger cli fixture root secret, 32+ bytes")
 	issuerRand := rand.NewChaCha8([32]byte{7})
 	signer, err := lockproto.GenerateEd25519Signer(issuerRand)
 	if err != nil {
 		return err
 	}
 	issuer := lockproto.NewIssuer(signer)
-	var proj *projections.Projections
-	if mode != projNone {
-		if proj, err = projections.Open(l, nil); err != nil {
-			return err
-		}
-		closers = append(closers, proj)
-	}
-	newService := func() (*commands.Service, error) {
-		opts := &commands.Options{Clock: clock, Root: root, Issuer: issuer}
-		if proj != nil {
-			opts.Projections = proj
-		}
-		return commands.New(l, opts)
-	}
-	svc, err := newService()
+	st, err := keyledger.Open(dir, &keyledger.Options{Clock: clock, Issuer: issuer,
+		Root: secret.New([]byte("keyledger cli fixture root secret, 32+ bytes"))})
 	if err != nil {
 		return err
+	}
+	defer func() {
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	svc := st.Commands
+	// stopProjections stops the read models, as if their process died; the
+	// commands after it come from a process without them.
+	stopProjections := func() error {
+		if err := st.Projections.Close(); err != nil {
+			return err
+		}
+		noWait, err := commands.New(st.Ledger, &commands.Options{Clock: clock, Vault: st.Commands.Vault(), Issuer: issuer})
+		svc = noWait
+		return err
+	}
+	if mode == projNone { // before the first event: no rows, no checkpoint
+		if err := stopProjections(); err != nil {
+			return err
+		}
 	}
 	n := 0
 	id := func() uuid.UUID { n++; return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "cli-fixture-%d", n)) }
@@ -184,7 +172,7 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 
 	now = t0.Add(30 * time.Minute)
 	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "ann-week", By: "ann"}))
-	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), By: "guest-phone", Code: commands.NewSecret(string(res.Code.Reveal()))}))
+	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), By: "guest-phone", Code: secret.FromString(string(res.Code.Reveal()))}))
 	must2(svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "once", By: "ann"}))
 
 	now = t0.Add(time.Hour)
@@ -203,14 +191,8 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 		return fmt.Errorf("lock back: %w", err)
 	}
 
-	if mode == projBehind {
-		// The read models stop here, as if their process died; the last
-		// commands come from a process without them.
-		if err := proj.Close(); err != nil {
-			return err
-		}
-		proj = nil
-		if svc, err = newService(); err != nil {
+	if mode == projBehind { // the last commands come after the read models stopped
+		if err := stopProjections(); err != nil {
 			return err
 		}
 	}
@@ -236,7 +218,7 @@ func pairedLock(ctx context.Context, svc *commands.Service, issuer *lockproto.Is
 		return err
 	}
 	if err := svc.RegisterLock(ctx, commands.RegisterLock{ID: id(), Lock: "back", Owner: "bill", Name: "Back door", Zone: "UTC",
-		Slots: 1, LockKey: pub, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])}); err != nil {
+		Slots: 1, LockKey: pub, AuditKey: secret.New(pairing.AuditKey[:])}); err != nil {
 		return err
 	}
 	lock, err := lockproto.NewLock(pairing, &lockproto.Config{Clock: func() time.Duration { return now.Sub(installed) },

@@ -1,4 +1,4 @@
-// Command digitalkey walks through seed 003: an account manager creates
+// Command digitalkey walks through digital keys: an account manager creates
 // time-limited digital keys (PIN, app, keycard; role USER or ADMIN) for users,
 // with an e-mail carrying the PIN, reads the digital-keys table with
 // ACTIVE / UPCOMING / EXPIRED at different instants, and drains the outbox.
@@ -7,9 +7,9 @@
 //
 //	go run ./examples/digitalkey
 //
-// The output is deterministic (a fixed clock and fixed command IDs; the PIN
-// prints as [REDACTED]), and run fails if a key's status or an unlock
-// decision is not the one seed 003 expects. main_test.go pins the output in
+// The output is deterministic (a fixed clock; command IDs are fresh but
+// never printed; the PIN prints as [REDACTED]), and run fails if a key's
+// status or an unlock decision is not the expected one. main_test.go pins the output in
 // testdata/digitalkey.golden (go test ./examples/digitalkey -update rewrites
 // it).
 package main
@@ -24,13 +24,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
-	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func main() {
@@ -52,26 +51,14 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	now := time.Date(2026, 3, 6, 8, 0, 0, 0, berlin) // a Friday morning
 	clock := func() time.Time { return now }
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		return err
-	}
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
+	// The root secret comes from the backend's secret manager; never from code.
+	stack, err := keyledger.Open(dir, &keyledger.Options{Clock: clock, Root: secret.New([]byte("example root secret: use your secret manager!"))})
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	proj, err := projections.Open(l, nil)
-	if err != nil {
-		return err
-	}
-	defer proj.Close()
-	svc, err := commands.New(l, &commands.Options{Clock: clock, Projections: proj, Root: []byte("example root secret: use your secret manager!")})
-	if err != nil {
-		return err
-	}
-	n := 0
-	id := func() uuid.UUID { n++; return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "digitalkey-%d", n)) }
+	defer stack.Close()
+	svc, proj := stack.Commands, stack.Projections
+	id := commands.NewID // one per user request; a retry reuses it
 
 	for _, a := range [][3]string{{"manager", "Account Manager", "manager@example.com"}, {"tech", "Technician", "tech@example.com"}, {"admin", "Site Admin", "admin@example.com"}} {
 		if err := svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: a[0], Name: a[1], Email: a[2]}); err != nil {
@@ -161,7 +148,7 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "%s opens with %s at 12:00 Friday: %s\n", u.by, u.key, verdict)
 		if u.key == "dk-2" {
-			// Seed 003: the manager can revoke a digital key at any time.
+			// The manager can revoke a digital key at any time.
 			if err := svc.RevokeKey(ctx, commands.KeyCommand{ID: id(), Key: "dk-2", By: "manager"}); err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-// Command intercom walks through seed 004: intercom keys with a category
+// Command intercom walks through intercom keys: keys with a category
 // (Friend by default), unlimited, single-use and recurring, "also opens inner
 // door" and a welcome message; keys are shared, edited at any time, used at
 // the main and inner doors, and deleted.
@@ -7,9 +7,9 @@
 //
 //	go run ./examples/intercom
 //
-// The output is deterministic (a fixed clock and fixed command IDs), and run
-// fails if an unlock is granted that seed 004 refuses, or the other way
-// round. main_test.go pins the output in testdata/intercom.golden
+// The output is deterministic (a fixed clock; command IDs are fresh but
+// never printed), and run fails if an unlock that must be refused is
+// granted, or the other way round. main_test.go pins the output in testdata/intercom.golden
 // (go test ./examples/intercom -update rewrites it).
 package main
 
@@ -22,13 +22,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
-	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func main() {
@@ -50,26 +49,14 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, zone) // a Monday
 	clock := func() time.Time { return now }
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		return err
-	}
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
+	// The root secret comes from the backend's secret manager; never from code.
+	stack, err := keyledger.Open(dir, &keyledger.Options{Clock: clock, Root: secret.New([]byte("example root secret: use your secret manager!"))})
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	proj, err := projections.Open(l, nil)
-	if err != nil {
-		return err
-	}
-	defer proj.Close()
-	svc, err := commands.New(l, &commands.Options{Clock: clock, Projections: proj, Root: []byte("example root secret: use your secret manager!")})
-	if err != nil {
-		return err
-	}
-	n := 0
-	id := func() uuid.UUID { n++; return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "intercom-%d", n)) }
+	defer stack.Close()
+	svc, proj := stack.Commands, stack.Projections
+	id := commands.NewID // one per user request; a retry reuses it
 
 	for _, a := range []string{"owner", "cleaner", "courier", "me"} {
 		if err := svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id(), Account: a, Name: a, Email: a + "@example.com"}); err != nil {

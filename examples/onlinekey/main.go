@@ -1,4 +1,4 @@
-// Command onlinekey runs seed 000 ("How to add Online Key") on an embedded
+// Command onlinekey walks through "How to add Online Key" on an embedded
 // ledger in a temporary directory: network management with the master code,
 // online keys with a weekly window and "invalid at night", invitations
 // accepted and declined, personal passwords and lock names, per-member
@@ -9,17 +9,16 @@
 //
 //	go run ./examples/onlinekey
 //
-// The output is deterministic (a fixed clock and fixed command IDs; the
-// master code prints as [REDACTED], passwords never), and run fails if an
-// unlock is granted that seed 000 refuses or the other way round, or if the
-// master code can still be read once network management is off.
-// main_test.go pins the output in testdata/onlinekey.golden
-// (go test ./examples/onlinekey -update rewrites it).
+// The output is deterministic (a fixed clock; command IDs are fresh but
+// never printed; the master code prints as [REDACTED], passwords never), and
+// run fails if an unlock that must be refused is granted or the other way
+// round, or if the master code can still be read once network management is
+// off. main_test.go pins the output in testdata/onlinekey.golden (go test
+// ./examples/onlinekey -update rewrites it).
 package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -28,13 +27,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func main() {
@@ -51,10 +50,6 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		return err
-	}
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
 		return err
@@ -62,31 +57,16 @@ func run(ctx context.Context, w io.Writer) error {
 	// A settable clock: Tuesday 3 March 2026, 09:00 in Berlin.
 	now := time.Date(2026, 3, 3, 9, 0, 0, 0, berlin)
 	clock := func() time.Time { return now }
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	proj, err := projections.Open(l, nil)
-	if err != nil {
-		return err
-	}
-	defer proj.Close()
-	svc, err := commands.New(l, &commands.Options{
-		Clock:       clock,
-		Root:        []byte("example root secret: production roots come from a secret manager"),
-		Projections: proj,
+	stack, err := keyledger.Open(dir, &keyledger.Options{
+		Clock: clock,
+		Root:  secret.New([]byte("example root secret: production roots come from a secret manager")),
 	})
 	if err != nil {
 		return err
 	}
-	var n uint64
-	id := func() uuid.UUID { // deterministic command IDs for the demo
-		n++
-		var u uuid.UUID
-		binary.BigEndian.PutUint64(u[8:], n)
-		return u
-	}
+	defer stack.Close()
+	svc, proj := stack.Commands, stack.Projections
+	id := commands.NewID // one per user request; a retry reuses it
 	step := func(what string, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
@@ -105,7 +85,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 
 	// 3. Turn on network management: Bill's master code is stored, sealed, for 30 days.
-	master := commands.NewSecret("731946")
+	master := secret.FromString("731946")
 	st, err := svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: id(), Lock: "garage", By: "bill",
 		MasterCode: master, Duration: 30 * 24 * time.Hour})
 	if err != nil {
@@ -133,14 +113,14 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 	}
 	if err := step("ann accepts", svc.AcceptInvitation(ctx, commands.AcceptInvitation{ID: id(), Lock: "garage", Account: "ann",
-		Password: commands.NewSecret("ann's personal password"), LockName: "Bill's garage"})); err != nil {
+		Password: secret.FromString("ann's personal password"), LockName: "Bill's garage"})); err != nil {
 		return err
 	}
 	if err := step("bob declines", svc.DeclineInvitation(ctx, commands.InvitationCommand{ID: id(), Lock: "garage", Account: "bob"})); err != nil {
 		return err
 	}
 	if err := step("cid accepts", svc.AcceptInvitation(ctx, commands.AcceptInvitation{ID: id(), Lock: "garage", Account: "cid",
-		Password: commands.NewSecret("cid's personal password"), LockName: "Workshop"})); err != nil {
+		Password: secret.FromString("cid's personal password"), LockName: "Workshop"})); err != nil {
 		return err
 	}
 	// 7. Permissions per member: Cid may open both doors.
@@ -172,7 +152,7 @@ func run(ctx context.Context, w io.Writer) error {
 	// reason, "" for granted.
 	try := func(at time.Time, key, by, pw string, door access.Door, want access.Reason) error {
 		now = at
-		r, err := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: id(), Key: key, By: by, Password: commands.NewSecret(pw), Door: door})
+		r, err := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: id(), Key: key, By: by, Password: secret.FromString(pw), Door: door})
 		if err != nil {
 			return err
 		}

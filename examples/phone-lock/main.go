@@ -22,14 +22,14 @@ import (
 	"os"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func main() {
@@ -63,13 +63,6 @@ type demo struct {
 	svc   *commands.Service
 	proj  *projections.Projections
 	lock  *lockproto.Lock
-	cmds  int
-}
-
-// id is the next command ID (fixed, so retries and output are reproducible).
-func (d *demo) id() uuid.UUID {
-	d.cmds++
-	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "https://example.com/keyledger/phone-lock/%d", d.cmds))
 }
 
 func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.w, format, args...) }
@@ -90,19 +83,6 @@ func run(ctx context.Context, w io.Writer) error {
 	d.now = d.start
 	clock := func() time.Time { return d.now }
 
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		return err
-	}
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	if d.proj, err = projections.Open(l, nil); err != nil {
-		return err
-	}
-	defer d.proj.Close()
 	// The issuer's signing key belongs to the backend (an HSM or KMS in
 	// production: anything implementing lockproto.Signer).
 	signer, err := lockproto.GenerateEd25519Signer(newSeeded("issuer"))
@@ -110,11 +90,13 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	issuer := lockproto.NewIssuer(signer)
-	d.svc, err = commands.New(l, &commands.Options{Clock: clock, Projections: d.proj, Issuer: issuer,
-		Root: []byte("phone-lock example root secret; production roots come from a secret manager")})
+	stack, err := keyledger.Open(dir, &keyledger.Options{Clock: clock, Issuer: issuer,
+		Root: secret.New([]byte("phone-lock example root secret; production roots come from a secret manager"))})
 	if err != nil {
 		return err
 	}
+	defer stack.Close()
+	d.svc, d.proj = stack.Commands, stack.Projections
 	for _, step := range []func(*lockproto.Issuer) error{d.install, d.visits, d.reset, d.audit} {
 		if err := step(issuer); err != nil {
 			return err
@@ -131,7 +113,7 @@ var alice, bob *phone
 // lock's time-zone rules become a pending admin message.
 func (d *demo) install(issuer *lockproto.Issuer) error {
 	for _, a := range []string{"bill", "alice", "bob"} {
-		if err := d.svc.RegisterAccount(d.ctx, commands.RegisterAccount{ID: d.id(), Account: a, Name: a, Email: a + "@example.com"}); err != nil {
+		if err := d.svc.RegisterAccount(d.ctx, commands.RegisterAccount{ID: commands.NewID(), Account: a, Name: a, Email: a + "@example.com"}); err != nil {
 			return err
 		}
 	}
@@ -143,8 +125,8 @@ func (d *demo) install(issuer *lockproto.Issuer) error {
 	if err != nil {
 		return err
 	}
-	if err := d.svc.RegisterLock(d.ctx, commands.RegisterLock{ID: d.id(), Lock: "front", Owner: "bill", Name: "Front door", Zone: zone,
-		Slots: 4, Doors: access.Main | access.Inner, LockKey: pub, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])}); err != nil {
+	if err := d.svc.RegisterLock(d.ctx, commands.RegisterLock{ID: commands.NewID(), Lock: "front", Owner: "bill", Name: "Front door", Zone: zone,
+		Slots: 4, Doors: access.Main | access.Inner, LockKey: pub, AuditKey: secret.New(pairing.AuditKey[:])}); err != nil {
 		return err
 	}
 	d.lock, err = lockproto.NewLock(pairing, &lockproto.Config{Clock: func() time.Duration { return d.now.Sub(d.start) }, Rand: newSeeded("lock")})
@@ -160,7 +142,7 @@ func (d *demo) install(issuer *lockproto.Issuer) error {
 		return err
 	}
 	d.printf("%s installation: lock %q (%s, 4 slots) paired; bill's phone sets its clock: %s\n", d.when(d.now), "front", zone, outcome(d.lock.HandleAdmin(sync)))
-	if _, err := d.svc.SendZoneRules(d.ctx, commands.SendZoneRules{ID: d.id(), Lock: "front", By: "bill", From: d.now, Until: d.now.AddDate(0, 6, 0)}); err != nil {
+	if _, err := d.svc.SendZoneRules(d.ctx, commands.SendZoneRules{ID: commands.NewID(), Lock: "front", By: "bill", From: d.now, Until: d.now.AddDate(0, 6, 0)}); err != nil {
 		return err
 	}
 	p, err := d.svc.PendingAdmin(d.ctx, "front")
@@ -181,18 +163,18 @@ func (d *demo) install(issuer *lockproto.Issuer) error {
 // shareAndDownload: bill creates a share key and shares it To ID; the
 // holder's phone downloads it with its public key.
 func (d *demo) shareAndDownload(key, to string, st events.Settings) (*phone, error) {
-	cr, err := d.svc.CreateKey(d.ctx, commands.CreateKey{ID: d.id(), Key: key, Lock: "front", By: "bill", Kind: events.KindShare, Settings: st, Slot: 1})
+	cr, err := d.svc.CreateKey(d.ctx, commands.CreateKey{ID: commands.NewID(), Key: key, Lock: "front", By: "bill", Kind: events.KindShare, Settings: st, Slot: 1})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := d.svc.ShareKey(d.ctx, commands.ShareKey{ID: d.id(), Key: key, By: "bill", Method: events.ShareToID, Account: to}); err != nil {
+	if _, err := d.svc.ShareKey(d.ctx, commands.ShareKey{ID: commands.NewID(), Key: key, By: "bill", Method: events.ShareToID, Account: to}); err != nil {
 		return nil, err
 	}
 	hk, err := lockproto.GenerateHolderKey(newSeeded("phone of " + to))
 	if err != nil {
 		return nil, err
 	}
-	res, err := d.svc.DownloadKey(d.ctx, commands.DownloadKey{ID: d.id(), Key: key, By: to, HolderKey: hk.PublicKey()})
+	res, err := d.svc.DownloadKey(d.ctx, commands.DownloadKey{ID: commands.NewID(), Key: key, By: to, HolderKey: hk.PublicKey()})
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +224,7 @@ func (d *demo) visits(*lockproto.Issuer) error {
 // and Alice's key loses at the lock.
 func (d *demo) reset(*lockproto.Issuer) error {
 	d.now = time.Date(2026, 3, 3, 9, 30, 0, 0, d.loc)
-	if err := d.svc.ResetKey(d.ctx, commands.KeyCommand{ID: d.id(), Key: "k-alice", By: "bill"}); err != nil {
+	if err := d.svc.ResetKey(d.ctx, commands.KeyCommand{ID: commands.NewID(), Key: "k-alice", By: "bill"}); err != nil {
 		return err
 	}
 	p, err := d.svc.PendingAdmin(d.ctx, "front")

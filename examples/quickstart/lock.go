@@ -8,6 +8,7 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // The front door is lockproto's reference lock (the executable
@@ -54,7 +55,7 @@ type phone struct {
 
 // download is a phone fetching a share key (by key or by code alone) with
 // its public key: the answer is a signed offline credential.
-func (t *tour) download(key, by string, code commands.Secret) error {
+func (t *tour) download(key, by string, code secret.Secret) error {
 	hk, err := lockproto.GenerateHolderKey(newSeeded("phone of " + by))
 	if err != nil {
 		return err

@@ -44,14 +44,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func main() {
@@ -106,24 +107,6 @@ func run(ctx context.Context, w io.Writer) error {
 	// time from this clock; the tour moves it forward.
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, loc)}
 
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		return err
-	}
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clk.Now})
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	proj, err := projections.Open(l, nil)
-	if err != nil {
-		return err
-	}
-	defer proj.Close()
-	vault, err := demoVault(l)
-	if err != nil {
-		return err
-	}
 	// The issuer signs offline credentials and admin messages for locks; its
 	// key belongs to the backend (an HSM or KMS: any lockproto.Signer).
 	signer, err := lockproto.GenerateEd25519Signer(newSeeded("issuer"))
@@ -131,12 +114,23 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	issuer := lockproto.NewIssuer(signer)
-	svc, err := commands.New(l, &commands.Options{Clock: clk.Now, Projections: proj, Vault: vault, Issuer: issuer})
+	// One call opens the ledger in dir, the read models and the command
+	// service. The root secret comes from the backend's secret manager. Rand
+	// is seeded so that the share codes, PINs, salts and data keys — and with
+	// them the head digest — are the same on every run of the tour; a backend
+	// leaves it nil and the library draws everything from crypto/rand.
+	stack, err := keyledger.Open(dir, &keyledger.Options{
+		Clock:  clk.Now,
+		Root:   secret.New([]byte("quickstart root secret: production roots come from a secret manager")),
+		Rand:   newSeeded("vault"),
+		Issuer: issuer,
+	})
 	if err != nil {
 		return err
 	}
+	defer stack.Close()
 
-	t := &tour{ctx: ctx, w: w, l: l, proj: proj, svc: svc, clock: clk, loc: loc, issuer: issuer}
+	t := &tour{ctx: ctx, w: w, l: stack.Ledger, proj: stack.Projections, svc: stack.Commands, clock: clk, loc: loc, issuer: issuer}
 	t.say("keyledger quickstart: the product tour on an embedded ledger in a temporary directory")
 	for _, section := range []func() error{
 		t.setup, t.shareKeys, t.digitalKeys, t.intercomKeys, t.onlineKeys,
@@ -147,19 +141,6 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 	}
 	return nil
-}
-
-// demoVault is the service's vault with a seeded random source, so that the
-// share codes, PINs, salts and data keys — and with them the head digest —
-// are the same on every run of the tour. A backend never does this: it
-// passes commands.Options{Root: …} from its secret manager and the library
-// draws everything from crypto/rand.
-func demoVault(l *ledger.Ledger) (*secret.Vault, error) {
-	return secret.NewVault(&secret.Options{
-		Root:     secret.New([]byte("quickstart root secret: production roots come from a secret manager")),
-		Keystore: secret.NewLedgerKeystore(l),
-		Rand:     newSeeded("vault"),
-	})
 }
 
 // seeded is a deterministic io.Reader, safe for concurrent use.
@@ -190,8 +171,9 @@ func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
-// id is the next command ID: fixed, so runs are reproducible (a backend
-// would use one UUID per user request, reused when the request is retried).
+// id is the next command ID: fixed, because event IDs derive from command IDs
+// and the head digest covers them. A backend makes one per user request with
+// commands.NewID and reuses it when the request is retried.
 func (t *tour) id() uuid.UUID {
 	t.n++
 	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "https://example.com/keyledger/quickstart/%d", t.n))
@@ -237,7 +219,7 @@ func (t *tour) setup() error {
 		return err
 	}
 	locks := []commands.RegisterLock{
-		{Lock: front, Owner: "bill", Name: "Front door", Slots: 3, LockKey: lockKey, AuditKey: commands.NewSecretBytes(pairing.AuditKey[:])},
+		{Lock: front, Owner: "bill", Name: "Front door", Slots: 3, LockKey: lockKey, AuditKey: secret.New(pairing.AuditKey[:])},
 		{Lock: office, Owner: "mia", Name: "Office"},
 		{Lock: building, Owner: "bill", Name: "Phonein Intercom", Doors: access.Main | access.Inner},
 		{Lock: garage, Owner: "bill", Name: "Garage", Doors: access.Main | access.Inner},
@@ -330,7 +312,7 @@ func (t *tour) shareKeys() error {
 	}
 	// Downloading needs internet and the lock in reach; afterwards the key
 	// works offline (a signed credential bound to the phone's key).
-	if err := t.download("guest-ann", "ann", commands.Secret{}); err != nil {
+	if err := t.download("guest-ann", "ann", secret.Secret{}); err != nil {
 		return err
 	}
 	if err := t.download("", "guest", code); err != nil { // the code alone finds the key
@@ -367,7 +349,7 @@ func (t *tour) shareKeys() error {
 	if err := t.ok("Bill shares guest-bob To ID bob", err); err != nil {
 		return err
 	}
-	if err := t.download("guest-bob", "bob", commands.Secret{}); err != nil {
+	if err := t.download("guest-bob", "bob", secret.Secret{}); err != nil {
 		return err
 	}
 	t.clock.Set(t.at(2, 11, 15))
@@ -568,7 +550,7 @@ func (t *tour) onlineKeys() error {
 	t.heading("Online keys (seed 000): the garage's lock group")
 	t.clock.Set(t.at(9, 9, 0))
 	st, err := t.svc.TurnOnNetwork(t.ctx, commands.TurnOnNetwork{ID: t.id(), Lock: garage, By: "bill",
-		MasterCode: commands.NewSecret("731946"), Duration: 30 * 24 * time.Hour})
+		MasterCode: secret.FromString("731946"), Duration: 30 * 24 * time.Hour})
 	if err := t.ok("Bill turns on network management (master code stored sealed)", err); err != nil {
 		return err
 	}
@@ -593,7 +575,7 @@ func (t *tour) onlineKeys() error {
 	}
 	t.clock.Set(t.at(9, 9, 30))
 	err = t.svc.AcceptInvitation(t.ctx, commands.AcceptInvitation{ID: t.id(), Lock: garage, Account: "ann",
-		Password: commands.NewSecret("ann's personal password"), LockName: "Bill's garage"})
+		Password: secret.FromString("ann's personal password"), LockName: "Bill's garage"})
 	if err := t.ok("Ann accepts, sets a personal password and names the lock \"Bill's garage\"", err); err != nil {
 		return err
 	}
@@ -602,7 +584,7 @@ func (t *tour) onlineKeys() error {
 		return err
 	}
 	err = t.svc.AcceptInvitation(t.ctx, commands.AcceptInvitation{ID: t.id(), Lock: garage, Account: "cid",
-		Password: commands.NewSecret("cid's personal password"), LockName: "Workshop"})
+		Password: secret.FromString("cid's personal password"), LockName: "Workshop"})
 	if err := t.ok("Cid accepts and names the lock \"Workshop\"", err); err != nil {
 		return err
 	}
@@ -643,7 +625,7 @@ func (t *tour) onlineKeys() error {
 		{t.at(11, 10, 30), "client", "ann", "ann's personal password", access.MainDoor},
 	} {
 		t.clock.Set(u.at)
-		r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: u.key, By: u.by, Password: commands.NewSecret(u.pw), Door: u.door})
+		r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: u.key, By: u.by, Password: secret.FromString(u.pw), Door: u.door})
 		if err != nil {
 			return err
 		}
@@ -659,7 +641,7 @@ func (t *tour) onlineKeys() error {
 		return err
 	}
 	t.clock.Set(t.at(17, 10, 30))
-	r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: "client", By: "ann", Password: commands.NewSecret("ann's personal password")})
+	r, err := t.svc.UnlockOnline(t.ctx, commands.UnlockOnline{ID: t.id(), Key: "client", By: "ann", Password: secret.FromString("ann's personal password")})
 	if err != nil {
 		return err
 	}

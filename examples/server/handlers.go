@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Handlers: decode and check the request, run one command or query, answer.
@@ -66,7 +67,7 @@ func (s *server) createKey(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if req.PIN != "" {
-		c.PIN = commands.NewSecret(req.PIN)
+		c.PIN = secret.FromString(req.PIN)
 	}
 	if c.Settings, err = req.settings(); err != nil {
 		return 0, nil, err
@@ -138,7 +139,7 @@ func (s *server) downloadKey(r *http.Request) (int, any, error) {
 	}
 	c := commands.DownloadKey{ID: id, Key: key, By: by}
 	if req.Code != "" {
-		c.Code = commands.NewSecret(req.Code)
+		c.Code = secret.FromString(req.Code)
 	}
 	res, err := s.svc.DownloadKey(r.Context(), c)
 	if err != nil {

@@ -58,7 +58,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,10 +66,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keyledger/keyledger/commands"
-	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/ledger"
-	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func main() {
@@ -106,27 +103,14 @@ func serve(ctx context.Context, log *slog.Logger, addr, dir string) (err error) 
 		}
 	}
 
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		return err
-	}
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg})
-	if err != nil {
-		return fmt.Errorf("open ledger in %s: %w", dir, err)
-	}
-	defer func() { err = errors.Join(err, l.Close()) }()
-	proj, err := projections.Open(l, nil)
+	stack, err := keyledger.Open(dir, &keyledger.Options{Root: secret.New(root)})
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, proj.Close()) }()
-	svc, err := commands.New(l, &commands.Options{Root: root, Projections: proj})
-	if err != nil {
-		return err
-	}
+	defer func() { err = errors.Join(err, stack.Close()) }()
 
 	srv := &http.Server{
-		Handler:           newServer(svc, proj, withLogger(log)),
+		Handler:           newServer(stack.Commands, stack.Projections, withLogger(log)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -324,7 +324,7 @@ func caller(r *http.Request) (string, error) {
 func commandID(r *http.Request) (uuid.UUID, error) {
 	k := r.Header.Get(headerIdempotency)
 	if k == "" {
-		return uuid.New(), nil
+		return commands.NewID(), nil
 	}
 	id, err := uuid.Parse(k)
 	if err != nil || id == uuid.Nil {

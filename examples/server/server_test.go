@@ -16,12 +16,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/keyledgertest"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // api is a server on a fresh ledger with a fixed clock, and a client.
@@ -37,30 +40,11 @@ var start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 
 func newAPI(t *testing.T) *api {
 	t.Helper()
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	clock := func() time.Time { return start }
-	l, err := ledger.Open(t.TempDir(), &ledger.Options{Registry: reg, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	proj, err := projections.Open(l, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := commands.New(l, &commands.Options{Clock: clock, Projections: proj, Root: []byte("server test root secret, 32 bytes or more")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := keyledgertest.New(t, func(o *keyledger.Options) { o.Root = secret.New([]byte("server test root secret, 32 bytes or more")) })
+	st.Clock.Set(start)
 	logs := &syncBuffer{}
-	srv := httptest.NewServer(newServer(svc, proj, withClock(clock), withLogger(slog.New(slog.NewTextHandler(logs, nil)))))
-	t.Cleanup(func() {
-		srv.Close()
-		proj.Close()
-		l.Close()
-	})
+	srv := httptest.NewServer(newServer(st.Commands, st.Projections, withClock(st.Clock.Now), withLogger(slog.New(slog.NewTextHandler(logs, nil)))))
+	t.Cleanup(srv.Close) // before the stack's Close (cleanups run last first)
 	return &api{t: t, srv: srv, logs: logs, now: start}
 }
 

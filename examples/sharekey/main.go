@@ -1,4 +1,4 @@
-// Command sharekey walks through seeds 001 and 002: an owner shares offline
+// Command sharekey walks through share keys: an owner shares offline
 // keys of a lock To ID and To Code, guests download them, the owner tries to
 // edit a downloaded key (refused), resets one slot, deactivates another at
 // the lock, and looks at the key list, the slots, the history and the outbox.
@@ -7,8 +7,8 @@
 //
 //	go run ./examples/sharekey
 //
-// The output is deterministic (a fixed clock and fixed command IDs; the share
-// code prints as [REDACTED]), and run fails if a step that must be refused is
+// The output is deterministic (a fixed clock; command IDs are fresh but
+// never printed; the share code prints as [REDACTED]), and run fails if a step that must be refused is
 // granted or the other way round. main_test.go pins the output in
 // testdata/sharekey.golden (go test ./examples/sharekey -update rewrites it).
 package main
@@ -24,13 +24,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func main() {
@@ -49,27 +49,14 @@ func run(ctx context.Context, w io.Writer) error {
 
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		return err
-	}
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock})
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	proj, err := projections.Open(l, nil)
-	if err != nil {
-		return err
-	}
-	defer proj.Close()
 	// The root secret comes from the backend's secret manager; never from code.
-	svc, err := commands.New(l, &commands.Options{Clock: clock, Projections: proj, Root: []byte("example root secret: use your secret manager!")})
+	stack, err := keyledger.Open(dir, &keyledger.Options{Clock: clock, Root: secret.New([]byte("example root secret: use your secret manager!"))})
 	if err != nil {
 		return err
 	}
-	n := 0
-	id := func() uuid.UUID { n++; return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "sharekey-%d", n)) }
+	defer stack.Close()
+	svc, proj := stack.Commands, stack.Projections
+	id := commands.NewID // one per user request; a retry reuses it
 	step := func(what string, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
@@ -90,7 +77,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	for _, k := range []string{"guest-ann", "guest-code"} {
-		// Seed 001: start date AND end date AND available times.
+		// Start date AND end date AND available times.
 		st := events.Settings{Name: k, Policy: policy.Policy{Start: now, End: now.AddDate(0, 0, 7), Uses: policy.UsesN(3)}}
 		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: events.KindShare, Settings: st})
 		if err := step("create share key "+k+" (7 days, 3 times)", err); err != nil {
@@ -116,7 +103,7 @@ func run(ctx context.Context, w io.Writer) error {
 	if err := step("Ann downloads guest-ann", err); err != nil {
 		return err
 	}
-	_, err = svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "guest-code", By: "guest-phone", Code: commands.NewSecret(string(code))})
+	_, err = svc.DownloadKey(ctx, commands.DownloadKey{ID: id(), Key: "guest-code", By: "guest-phone", Code: secret.FromString(string(code))})
 	if err := step("a guest's phone downloads guest-code with the code", err); err != nil {
 		return err
 	}

@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // typedCommandError reports whether err is one of the commands package's
@@ -116,7 +115,7 @@ func (c *conflictStats) record(t *testing.T, what string, err error) {
 
 func conflictRound(t *testing.T, round int) *conflictStats {
 	ctx := context.Background()
-	s, err := openStack("db", vfs.NewMem())
+	s, err := openStack("")
 	if err != nil {
 		t.Fatal(err)
 	}

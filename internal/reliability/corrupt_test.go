@@ -145,7 +145,7 @@ func (a snapshot) diff(b snapshot) string {
 // buildPristine writes a ledger with the whole workload: a first part
 // flushed into sstables, a second part left in the WAL.
 func buildPristine(t testing.TB, dir string) {
-	s, err := openStack(dir, nil)
+	s, err := openStack(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func classifyDiff(dir, target string, want, got snapshot) (string, string) {
 // projections catch up (or rebuilds them) and compares every row with the
 // undamaged ledger's.
 func projectionsMatch(dir string, want snapshot, rebuild bool) string {
-	s, err := openStack(dir, nil)
+	s, err := openStack(dir)
 	if err != nil {
 		return "open: " + err.Error()
 	}

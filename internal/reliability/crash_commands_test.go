@@ -43,7 +43,7 @@ func TestCrashCommandsChild(t *testing.T) {
 		t.Skip("runs only as the child of TestCrashCommandsKill9")
 	}
 	run, _ := strconv.Atoi(os.Getenv(envCmdCrashRun))
-	s, err := openStack(dir, nil)
+	s, err := openStack(dir)
 	if err != nil {
 		fmt.Printf("open-error %v\n", err)
 		os.Exit(1)
@@ -361,7 +361,7 @@ func checkCommandsAfterCrash(t *testing.T, dir string, ref map[uuid.UUID]eventRe
 	t.Helper()
 	ctx := context.Background()
 	crash := st.crashes + 1
-	s, err := openStack(dir, nil)
+	s, err := openStack(dir)
 	if err != nil {
 		t.Fatalf("reopen after crash %d: %v", crash, err)
 	}

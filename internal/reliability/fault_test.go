@@ -215,7 +215,7 @@ func diskFaultRound(t *testing.T, kind faultKind, seed uint64) faultRound {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	base := vfs.NewCrashableMem()
 	inj := &injector{kind: kind, max: 40, rng: rand.New(rand.NewPCG(seed, 5))}
-	s, err := openStack("db", errorfs.Wrap(base, inj))
+	s, err := openStackFS("db", errorfs.Wrap(base, inj))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func diskFaultRound(t *testing.T, kind faultKind, seed uint64) faultRound {
 	// A power cut now, then reopen on the underlying filesystem.
 	crashed := base.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(101), RNG: rand.New(rand.NewPCG(seed, 9))})
 	_ = s.close() // may report the failure; must not panic
-	s2, err := openStack("db", crashed)
+	s2, err := openStackFS("db", crashed)
 	if err != nil {
 		t.Fatalf("%s: reopen after %d faults: %v", kind.name, fr.injected, err)
 	}

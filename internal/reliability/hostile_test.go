@@ -14,10 +14,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // badInput is one hostile call: it must fail with an error matching want
@@ -173,7 +173,7 @@ func TestHostileInputs(t *testing.T) {
 	}
 
 	// commands
-	s, err := openStack("cmd", vfs.NewMem())
+	s, err := openStack("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func encodings(s string) map[string][]byte {
 // encoding, which is what a careless log line would contain.
 func TestNoPlaintextSecrets(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ledger")
-	s, err := openStack(dir, nil)
+	s, err := openStack(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

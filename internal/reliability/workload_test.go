@@ -15,14 +15,15 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/internal/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 var bg = context.Background()
@@ -31,16 +32,44 @@ var bg = context.Background()
 var testRoot = []byte("keyledger reliability test root secret, not for production")
 
 // stack is the whole library as an embedding backend runs it: a ledger,
-// the vault over its keystore, the projections and the command service.
+// the projections and the command service with a vault over the ledger's
+// keystore.
 type stack struct {
-	l     *ledger.Ledger
-	vault *secret.Vault
-	proj  *projections.Projections
-	svc   *commands.Service
+	l    *ledger.Ledger
+	proj *projections.Projections
+	svc  *commands.Service
 }
 
-// openStack opens every layer on dir (fs nil = the OS filesystem).
-func openStack(dir string, fs vfs.FS) (*stack, error) {
+// stackOptions are the options of every stack in this package.
+func stackOptions() (*keyledger.Options, error) {
+	signer, err := lockproto.GenerateEd25519Signer(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &keyledger.Options{Root: secret.New(testRoot), Password: secret.TestPasswordParams, Issuer: lockproto.NewIssuer(signer)}, nil
+}
+
+// openStack opens the stack on dir ("" = in memory) with keyledger.Open,
+// as a backend does.
+func openStack(dir string) (*stack, error) {
+	opts, err := stackOptions()
+	if err != nil {
+		return nil, err
+	}
+	st, err := keyledger.Open(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &stack{l: st.Ledger, proj: st.Projections, svc: st.Commands}, nil
+}
+
+// openStackFS wires the same stack by hand on fs: keyledger.Open takes no
+// filesystem, and the fault tests need ones that fail and crash.
+func openStackFS(dir string, fs vfs.FS) (*stack, error) {
+	opts, err := stackOptions()
+	if err != nil {
+		return nil, err
+	}
 	reg := ledger.NewRegistry()
 	if err := events.Register(reg); err != nil {
 		return nil, err
@@ -50,8 +79,8 @@ func openStack(dir string, fs vfs.FS) (*stack, error) {
 		return nil, err
 	}
 	s := &stack{l: l}
-	if s.vault, err = secret.NewVault(&secret.Options{Root: secret.New(testRoot), Keystore: secret.NewLedgerKeystore(l),
-		Password: secret.TestPasswordParams}); err != nil {
+	vault, err := secret.NewVault(&secret.Options{Root: opts.Root, Keystore: commands.NewLedgerKeystore(l), Password: opts.Password})
+	if err != nil {
 		_ = l.Close()
 		return nil, err
 	}
@@ -59,17 +88,15 @@ func openStack(dir string, fs vfs.FS) (*stack, error) {
 		_ = l.Close()
 		return nil, err
 	}
-	signer, err := lockproto.GenerateEd25519Signer(nil)
-	if err != nil {
-		return nil, err
-	}
-	if s.svc, err = commands.New(l, &commands.Options{Vault: s.vault, Projections: s.proj, Issuer: lockproto.NewIssuer(signer)}); err != nil {
+	if s.svc, err = commands.New(l, &commands.Options{Vault: vault, Projections: s.proj, Issuer: opts.Issuer}); err != nil {
 		_ = s.close()
 		return nil, err
 	}
 	return s, nil
 }
 
+// close stops the projections, then closes the ledger (keyledger.Stack's
+// order).
 func (s *stack) close() error {
 	return errors.Join(s.proj.Close(), s.l.Close())
 }

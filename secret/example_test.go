@@ -5,20 +5,17 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/keyledger/keyledger/internal/secret"
-	"github.com/keyledger/keyledger/internal/secret/secrettest"
-	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
+	"github.com/keyledger/keyledger/secret/secrettest"
 )
 
 // Seal a lock's master code into an event payload, then crypto-shred it when
 // network management is turned off.
 func ExampleVault_Shred() {
 	ctx := context.Background()
-	l, _ := ledger.Open("", &ledger.Options{InMemory: true})
-	defer l.Close()
 	v, err := secret.NewVault(&secret.Options{
-		Root:     secrettest.Root(1), // production: from the backend's secret manager
-		Keystore: secret.NewLedgerKeystore(l),
+		Root:     secrettest.Root(1),      // production: from the backend's secret manager
+		Keystore: secret.NewMemKeystore(), // a keyledger stack: commands.NewLedgerKeystore
 	})
 	if err != nil {
 		fmt.Println(err)

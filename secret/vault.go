@@ -28,8 +28,8 @@ type Options struct {
 	// be stored in the ledger; losing it makes every sealed value unopenable
 	// and every code, PIN hash unmatchable.
 	Root Secret
-	// Keystore holds the wrapped data keys (NewLedgerKeystore in production,
-	// NewMemKeystore in tests).
+	// Keystore holds the wrapped data keys (commands.LedgerKeystore in a
+	// keyledger stack, NewMemKeystore in tests).
 	Keystore Keystore
 	// Rand is the source of keys, nonces, salts, codes and PINs. Default
 	// crypto/rand.Reader. Tests may pass a deterministic reader.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // Open of arbitrary bytes never panics and fails with a documented error

@@ -3,9 +3,8 @@ package secret_test
 import (
 	"testing"
 
-	"github.com/keyledger/keyledger/internal/secret"
-	"github.com/keyledger/keyledger/internal/secret/secrettest"
-	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
+	"github.com/keyledger/keyledger/secret/secrettest"
 )
 
 // testRoot is a fixed test key; production roots come from a secret manager.
@@ -21,18 +20,4 @@ func newVault(t testing.TB, ks secret.Keystore) *secret.Vault {
 		t.Fatal(err)
 	}
 	return v
-}
-
-func openLedger(t testing.TB, dir string) *ledger.Ledger {
-	t.Helper()
-	var opts *ledger.Options
-	if dir == "" {
-		opts = &ledger.Options{InMemory: true}
-	}
-	l, err := ledger.Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	return l
 }

@@ -1,5 +1,10 @@
 // Package secrettest is the conformance suite every secret.Keystore must pass,
 // and fixed test roots for tests and examples.
+//
+// RunKeystore checks the keystore alone (copies, permanent deletes,
+// concurrency) and then a vault over it: random sequences of seals, opens
+// (with the right and the wrong associated data) and shreds must behave like
+// a map of live and shredded secrets (a rapid state-machine test).
 package secrettest
 
 import (
@@ -9,7 +14,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
+	"pgregory.net/rapid"
 )
 
 // Root returns a fixed root secret for tests and examples (never production).
@@ -114,5 +120,81 @@ func RunKeystore(t *testing.T, open func(t *testing.T) secret.Keystore) {
 			}()
 		}
 		wg.Wait()
+	})
+	t.Run("SealOpenShred", func(t *testing.T) {
+		rapid.Check(t, func(rt *rapid.T) { sealOpenShred(rt, open(t)) })
+	})
+}
+
+type sealedModel struct {
+	sealed   secret.Sealed
+	plain    []byte
+	aad      []byte
+	shredded bool
+}
+
+// sealOpenShred drives a vault over ks against a model.
+func sealOpenShred(rt *rapid.T, ks secret.Keystore) {
+	ctx := context.Background()
+	v, err := secret.NewVault(&secret.Options{Root: Root(0), Keystore: ks, Password: secret.TestPasswordParams})
+	if err != nil {
+		rt.Fatal(err)
+	}
+	var model []*sealedModel
+	pick := func(rt *rapid.T) *sealedModel {
+		return model[rapid.IntRange(0, len(model)-1).Draw(rt, "i")]
+	}
+	rt.Repeat(map[string]func(*rapid.T){
+		"seal": func(rt *rapid.T) {
+			m := &sealedModel{
+				plain: rapid.SliceOfN(rapid.Byte(), 0, 64).Draw(rt, "plain"),
+				aad:   rapid.SliceOfN(rapid.Byte(), 0, 8).Draw(rt, "aad"),
+			}
+			s, err := v.Seal(ctx, secret.New(m.plain), m.aad)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			m.sealed = s
+			model = append(model, m)
+		},
+		"open": func(rt *rapid.T) {
+			if len(model) == 0 {
+				rt.Skip()
+			}
+			m := pick(rt)
+			got, err := v.Open(ctx, m.sealed, m.aad)
+			switch {
+			case m.shredded && !errors.Is(err, secret.ErrShredded):
+				rt.Fatalf("open of shredded: %v", err)
+			case !m.shredded && err != nil:
+				rt.Fatalf("open: %v", err)
+			case !m.shredded && string(got.Reveal()) != string(m.plain):
+				rt.Fatal("open returned other bytes")
+			}
+		},
+		"openWrongAAD": func(rt *rapid.T) {
+			if len(model) == 0 {
+				rt.Skip()
+			}
+			m := pick(rt)
+			_, err := v.Open(ctx, m.sealed, append(append([]byte(nil), m.aad...), 'x'))
+			want := secret.ErrAuthentication
+			if m.shredded {
+				want = secret.ErrShredded
+			}
+			if !errors.Is(err, want) {
+				rt.Fatalf("open with wrong aad: %v, want %v", err, want)
+			}
+		},
+		"shred": func(rt *rapid.T) {
+			if len(model) == 0 {
+				rt.Skip()
+			}
+			m := pick(rt)
+			if err := v.ShredSealed(ctx, m.sealed); err != nil {
+				rt.Fatal(err)
+			}
+			m.shredded = true
+		},
 	})
 }

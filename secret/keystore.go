@@ -3,11 +3,8 @@ package secret
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sync"
-
-	"github.com/keyledger/keyledger/ledger"
 )
 
 // KeyID names one data key. IDs are random (128 bits), never reused, and not
@@ -55,6 +52,7 @@ type Purger interface {
 }
 
 // MemKeystore is an in-memory Keystore for tests. The zero value is ready.
+// A keyledger stack keeps its data keys in the ledger (commands.LedgerKeystore).
 type MemKeystore struct {
 	mu       sync.Mutex
 	keys     map[KeyID][]byte
@@ -112,79 +110,4 @@ func (m *MemKeystore) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.keys)
-}
-
-// State-space prefixes used by LedgerKeystore. Persisted: never change them.
-// Code that clears state (a projection Rebuild) must never delete under
-// StatePrefix: that would shred every secret at once.
-const (
-	StatePrefix    = "secret/"
-	keyPrefix      = StatePrefix + "dk/"       // + id(16) -> wrapped data key
-	shreddedPrefix = StatePrefix + "shredded/" // + id(16) -> empty (shred record)
-)
-
-// StateStore is the part of ledger.StateStore a LedgerKeystore needs.
-type StateStore interface {
-	GetState(ctx context.Context, key []byte) ([]byte, error)
-	ApplyState(ctx context.Context, b *ledger.StateBatch) error
-	CompactState(ctx context.Context, prefix []byte) error
-}
-
-// LedgerKeystore keeps wrapped data keys in the ledger's state space (the same
-// Pebble database as the log, outside the hash chain), under StatePrefix.
-// Every write is synced (ApplyState). Purge flushes and compacts the key range
-// (ledger CompactState) so deleted keys leave the sstables; see the package
-// documentation for what remains in WAL files.
-type LedgerKeystore struct {
-	s StateStore
-}
-
-// NewLedgerKeystore returns a keystore over s (a *ledger.Ledger).
-func NewLedgerKeystore(s StateStore) *LedgerKeystore { return &LedgerKeystore{s: s} }
-
-func stateKeyFor(prefix string, id KeyID) []byte {
-	return append([]byte(prefix), id[:]...)
-}
-
-// Get implements Keystore.
-func (k *LedgerKeystore) Get(ctx context.Context, id KeyID) ([]byte, error) {
-	v, err := k.s.GetState(ctx, stateKeyFor(keyPrefix, id))
-	if err == nil {
-		return v, nil
-	}
-	if !errors.Is(err, ledger.ErrNotFound) {
-		return nil, err
-	}
-	if _, err := k.s.GetState(ctx, stateKeyFor(shreddedPrefix, id)); err == nil {
-		return nil, ErrShredded
-	} else if !errors.Is(err, ledger.ErrNotFound) {
-		return nil, err
-	}
-	return nil, ErrUnknownKey
-}
-
-// Put implements Keystore. It refuses an ID that was shredded.
-func (k *LedgerKeystore) Put(ctx context.Context, id KeyID, wrapped []byte) error {
-	if _, err := k.s.GetState(ctx, stateKeyFor(shreddedPrefix, id)); err == nil {
-		return ErrShredded
-	} else if !errors.Is(err, ledger.ErrNotFound) {
-		return err
-	}
-	var b ledger.StateBatch
-	b.Set(stateKeyFor(keyPrefix, id), wrapped)
-	return k.s.ApplyState(ctx, &b)
-}
-
-// Delete implements Keystore: it deletes the key and records the shred in
-// one synced batch. The old value stays in Pebble's tables until Purge.
-func (k *LedgerKeystore) Delete(ctx context.Context, id KeyID) error {
-	var b ledger.StateBatch
-	b.Delete(stateKeyFor(keyPrefix, id))
-	b.Set(stateKeyFor(shreddedPrefix, id), nil)
-	return k.s.ApplyState(ctx, &b)
-}
-
-// Purge implements Purger: flush and compact the data-key range.
-func (k *LedgerKeystore) Purge(ctx context.Context) error {
-	return k.s.CompactState(ctx, []byte(keyPrefix))
 }

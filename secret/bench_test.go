@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func BenchmarkSealMem(b *testing.B) {
@@ -24,43 +24,6 @@ func BenchmarkOpenMem(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.Open(context.Background(), sealed, []byte("lock-7")); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// Seal with a synced ApplyState per data key (on-disk ledger).
-func BenchmarkSealLedgerDisk(b *testing.B) {
-	v := newVault(b, secret.NewLedgerKeystore(openLedger(b, b.TempDir())))
-	s := secret.FromString("831964-master-code")
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := v.Seal(context.Background(), s, []byte("lock-7")); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkOpenLedgerDisk(b *testing.B) {
-	v := newVault(b, secret.NewLedgerKeystore(openLedger(b, b.TempDir())))
-	sealed, _ := v.Seal(context.Background(), secret.FromString("831964-master-code"), []byte("lock-7"))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := v.Open(context.Background(), sealed, []byte("lock-7")); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// Shred = synced delete + flush + compaction of the key range.
-func BenchmarkShredLedgerDisk(b *testing.B) {
-	ctx := context.Background()
-	v := newVault(b, secret.NewLedgerKeystore(openLedger(b, b.TempDir())))
-	for b.Loop() {
-		b.StopTimer()
-		sealed, _ := v.Seal(ctx, secret.FromString("x"), nil)
-		b.StartTimer()
-		if err := v.ShredSealed(ctx, sealed); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"encoding/hex"
 )
 
-// PIN lengths (digital keys, seed 003).
+// PIN lengths (a digital key's PIN credential).
 const (
 	MinPINDigits = 4
 	MaxPINDigits = 6

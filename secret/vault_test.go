@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/keyledger/keyledger/internal/secret"
+	"github.com/keyledger/keyledger/secret"
 )
 
 func TestNewVaultOptions(t *testing.T) {
@@ -185,91 +181,4 @@ func TestShredIsPerSecret(t *testing.T) {
 	if ks.Len() != 1 {
 		t.Errorf("keystore holds %d keys, want 1", ks.Len())
 	}
-}
-
-// The ledger keystore survives a reopen, and after Shred no sstable holds the
-// wrapped key and no file holds the plaintext.
-func TestLedgerKeystoreShredOnDisk(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	l := openLedger(t, dir)
-	ks := secret.NewLedgerKeystore(l)
-	v := newVault(t, ks)
-	const plain = "MASTER-CODE-93715"
-	sealed, err := v.Seal(ctx, secret.FromString(plain), []byte("net"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, _ := sealed.KeyID()
-	wrapped, err := ks.Get(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Force the key into an sstable, as it would be after normal operation.
-	if err := l.CompactState(ctx, []byte(secret.StatePrefix)); err != nil {
-		t.Fatal(err)
-	}
-	if !anyFileContains(t, dir, wrapped, ".sst") {
-		t.Fatal("test premise: wrapped key should be in an sstable before shredding")
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l = openLedger(t, dir)
-	ks = secret.NewLedgerKeystore(l)
-	v = newVault(t, ks)
-	if got, err := v.Open(ctx, sealed, []byte("net")); err != nil || string(got.Reveal()) != plain {
-		t.Fatalf("open after reopen: %v", err)
-	}
-	if err := v.Shred(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Open(ctx, sealed, []byte("net")); !errors.Is(err, secret.ErrShredded) {
-		t.Fatalf("open after shred: %v", err)
-	}
-	// Pebble deletes obsolete sstables asynchronously, just after the compaction.
-	deadline := time.Now().Add(5 * time.Second)
-	for anyFileContains(t, dir, wrapped, ".sst") {
-		if time.Now().After(deadline) {
-			t.Fatal("an sstable still holds the shredded wrapped key")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if anyFileContains(t, dir, wrapped, "") {
-		t.Log("a non-sstable file (WAL) still holds the wrapped key: the documented residue")
-	}
-	if anyFileContains(t, dir, []byte(plain), "") {
-		t.Error("plaintext found in the Pebble directory")
-	}
-	if _, err := ks.Get(ctx, secret.KeyID{1}); !errors.Is(err, secret.ErrUnknownKey) {
-		t.Errorf("unknown ID: %v", err)
-	}
-}
-
-func anyFileContains(t testing.TB, dir string, needle []byte, suffix string) bool {
-	t.Helper()
-	found := false
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, suffix) {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) { // Pebble deleted it meanwhile
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if bytes.Contains(b, needle) {
-			found = true
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }

@@ -1,11 +1,11 @@
 // Package secret is keyledger's one place for secrets: sealing with
-// crypto-shredding, share codes, PINs and passwords (SPEC O1, O3, K2, R5).
+// crypto-shredding, share codes, PINs and passwords.
 //
 // # Usage
 //
 //	v, err := secret.NewVault(&secret.Options{
 //		Root:     secret.New(rootFromSecretManager), // ≥ 32 random bytes, never in the ledger
-//		Keystore: secret.NewLedgerKeystore(l),       // l is the *ledger.Ledger
+//		Keystore: commands.NewLedgerKeystore(l),     // l is the *ledger.Ledger
 //	})
 //	sealed, err := v.Seal(ctx, masterCode, []byte("lock-7/network"))  // goes in the event
 //	code, err := v.Open(ctx, sealed, []byte("lock-7/network"))
@@ -42,37 +42,20 @@
 // appended. If that append never happens (a failed or retried command) the
 // key is an orphan: it opens nothing that was ever stored, and costs 61 bytes.
 //
-// # What "destroyed" means on Pebble
+// # Where data keys live
 //
-// LedgerKeystore keeps wrapped keys in the ledger's state space under
-// StatePrefix ("secret/"), in the same Pebble database as the log. Deleting a
-// key writes a tombstone; until a compaction drops the old value it remains
-// in an sstable (and in the memtable and write-ahead log). Shred therefore
-// calls Purge, which runs ledger.CompactState over "secret/dk/": a flush and a
-// manual compaction of that range, after which no sstable holds the value
-// (tested by scanning the files). What remains, precisely:
+// A Keystore holds the wrapped data keys; this package imports no storage.
+// A keyledger stack (keyledger.Open) keeps them in the ledger's state space
+// with commands.LedgerKeystore, whose documentation says what "destroyed"
+// means on Pebble and what bytes remain on disk after a shred; tests use
+// MemKeystore. Every keystore passes secrettest.RunKeystore.
 //
-//   - The WAL segment that recorded the Put. After the flush Pebble deletes it
-//     or, more often, recycles it: renames it to a new log number and
-//     overwrites it gradually, so the old bytes survive in its unwritten tail
-//     (seen in TestLedgerKeystoreShredOnDisk; Pebble keeps up to
-//     MemTableStopWritesThreshold+1 recyclable logs and has no option to turn
-//     recycling off). Pebble never reads them back, but they are on disk.
-//   - Obsolete sstables are deleted asynchronously, a few milliseconds after
-//     the compaction that made them obsolete.
-//   - Copies outside Pebble's control: filesystem journals, SSD block
-//     remapping, backups and snapshots of the directory.
-//   - A Pebble snapshot or open iterator pins old values; the ledger keeps none
-//     between calls.
-//
-// What protects the leftovers: a leftover is a wrapped key, useless without the
-// root secret, which is never stored in the database. So recovering a shredded
-// secret needs both a pre-compaction copy of the bytes and the root. Backups
-// taken before a shred keep it recoverable with the root: that is inherent to
-// backups, and why the root belongs in a secret manager.
-//
-// Whoever clears state (a projection Rebuild) must never delete under
-// StatePrefix: that would shred every secret at once.
+// What protects the leftovers of a shred: a leftover is a wrapped key,
+// useless without the root secret, which is never stored with the keys. So
+// recovering a shredded secret needs both a copy of the keystore from before
+// the shred and the root. Backups taken before a shred keep it recoverable
+// with the root: that is inherent to backups, and why the root belongs in a
+// secret manager.
 //
 // # Share codes
 //

@@ -1,0 +1,166 @@
+package keyledger
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
+)
+
+// ErrInvalidOptions means Options failed validation; Open returns every
+// problem at once (errors.Join), each wrapping it and naming the field.
+var ErrInvalidOptions = errors.New("keyledger: invalid options")
+
+// Options configure Open. nil and the zero value give a durable stack on
+// dir with the system clock and no root secret.
+type Options struct {
+	// InMemory keeps the ledger in memory: nothing survives Close. For tests
+	// and demos. Open with dir "" is in memory too; InMemory with a
+	// directory is refused.
+	InMemory bool
+	// Clock is the time of every decision and event. Default time.Now.
+	Clock func() time.Time
+
+	// Root is the root secret: at least secret.MinRootLen random bytes from
+	// the backend's secret manager, never stored. Every key that seals a
+	// secret or hashes a share code or PIN derives from it, so it must stay
+	// the same across restarts. Without it the stack works, but commands
+	// that make or check share codes, PINs, passwords or sealed secrets
+	// return commands.ErrInvalid.
+	Root secret.Secret
+	// Keystore holds the vault's wrapped data keys. Default: the ledger's
+	// own state space (commands.LedgerKeystore). Needs Root.
+	Keystore secret.Keystore
+	// Rand is the source of share codes, PINs, salts and data keys. Default
+	// crypto/rand. Demos and tests may pass a deterministic reader. Needs Root.
+	Rand io.Reader
+	// Password is the argon2id cost of new password hashes. Zero value:
+	// secret.DefaultPasswordParams. Needs Root.
+	Password secret.PasswordParams
+
+	// Issuer signs offline credentials (a share key downloaded with the
+	// phone's public key) and admin messages for locks. Default none: such
+	// downloads carry no credential.
+	Issuer *lockproto.Issuer
+	// BatchSize bounds the events the read models apply per batch while they
+	// catch up with the log. Default 1024.
+	BatchSize int
+}
+
+// validate returns every problem of o (nil is valid), joined.
+func (o *Options) validate(dir string) error {
+	if o == nil {
+		return nil
+	}
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
+	}
+	if o.InMemory && dir != "" {
+		bad("InMemory with the directory %q: choose one", dir)
+	}
+	if n := o.Root.Len(); n > 0 && n < secret.MinRootLen {
+		bad("Root has %d bytes, need at least %d", n, secret.MinRootLen)
+	}
+	if o.Root.IsZero() {
+		if o.Keystore != nil {
+			bad("Keystore is set without Root")
+		}
+		if o.Rand != nil {
+			bad("Rand is set without Root")
+		}
+		if o.Password != (secret.PasswordParams{}) {
+			bad("Password is set without Root")
+		}
+	}
+	if o.BatchSize < 0 {
+		bad("BatchSize %d < 0", o.BatchSize)
+	}
+	return errors.Join(errs...)
+}
+
+// Stack is a working keyledger: the ledger, the read models following it,
+// and the command service writing to it with read-your-writes. Use the
+// fields directly; Close releases them in order.
+type Stack struct {
+	Ledger      *ledger.Ledger
+	Projections *projections.Projections
+	Commands    *commands.Service
+}
+
+// Open opens (or creates) the ledger in dir — in memory if dir is "" or
+// opts.InMemory — and returns the whole stack over it: the event catalogue
+// registered, the read models caught up from their checkpoint and following
+// the log, and a command service that waits for them before a command
+// returns, with a vault over the root secret if opts.Root is set.
+//
+// Errors: ErrInvalidOptions (all problems, joined) before anything is
+// opened; the ledger's errors from ledger.Open (ledger.ErrCorrupt,
+// ledger.ErrFailed, …) with the directory named; secret.ErrConfig for
+// Password parameters the vault refuses. On error nothing stays open.
+func Open(dir string, opts *Options) (*Stack, error) {
+	if err := opts.validate(dir); err != nil {
+		return nil, err
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	reg := ledger.NewRegistry()
+	if err := events.Register(reg); err != nil {
+		return nil, err
+	}
+	l, err := ledger.Open(dir, &ledger.Options{InMemory: dir == "", Registry: reg, Clock: o.Clock})
+	if err != nil {
+		if dir == "" {
+			return nil, fmt.Errorf("keyledger: open in-memory ledger: %w", err)
+		}
+		return nil, fmt.Errorf("keyledger: open ledger in %s: %w", dir, err)
+	}
+	s, err := wire(l, &o)
+	if err != nil {
+		return nil, errors.Join(err, l.Close())
+	}
+	return s, nil
+}
+
+// wire builds the vault, the read models and the service over l.
+func wire(l *ledger.Ledger, o *Options) (*Stack, error) {
+	var vault *secret.Vault
+	if !o.Root.IsZero() {
+		ks := o.Keystore
+		if ks == nil {
+			ks = commands.NewLedgerKeystore(l)
+		}
+		v, err := secret.NewVault(&secret.Options{Root: o.Root, Keystore: ks, Rand: o.Rand, Password: o.Password})
+		if err != nil {
+			return nil, fmt.Errorf("keyledger: vault: %w", err)
+		}
+		vault = v
+	}
+	proj, err := projections.Open(l, &projections.Options{BatchSize: o.BatchSize})
+	if err != nil {
+		return nil, fmt.Errorf("keyledger: open read models: %w", err)
+	}
+	svc, err := commands.New(l, &commands.Options{Clock: o.Clock, Vault: vault, Projections: proj, Issuer: o.Issuer})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("keyledger: command service: %w", err), proj.Close())
+	}
+	return &Stack{Ledger: l, Projections: proj, Commands: svc}, nil
+}
+
+// Close stops the read models, then closes the ledger (which stores what it
+// keeps for a fast reopen). Call it after the last command has returned: a
+// command still running fails, and may have been recorded without its read
+// models applied (they catch up at the next Open). A second Close returns
+// ledger.ErrClosed.
+func (s *Stack) Close() error {
+	return errors.Join(s.Projections.Close(), s.Ledger.Close())
+}

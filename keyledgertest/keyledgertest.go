@@ -1,0 +1,102 @@
+// Package keyledgertest builds keyledger stacks for tests: in memory, with a
+// clock the test sets, a fixed root secret and a cheap password cost, closed
+// when the test ends.
+//
+//	st := keyledgertest.New(t)
+//	err := st.Commands.RegisterAccount(ctx, commands.RegisterAccount{ID: commands.NewID(), …})
+//	st.Clock.Advance(8 * 24 * time.Hour)
+//	status, err := st.Projections.KeyStatus(ctx, "k1", st.Clock.Now())
+//
+// Nothing here is for production: the root secret is a published test value
+// and the password cost is far below any safe one.
+package keyledgertest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/secret"
+	"github.com/keyledger/keyledger/secret/secrettest"
+)
+
+// Start is where the clock of a new stack starts: Monday 2 March 2026,
+// 09:00 UTC.
+var Start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// Clock is a clock a test sets: it stands still between Set and Advance.
+// Safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now is the clock's time. Its method value is a keyledger.Options.Clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Set moves the clock to t (backwards too).
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// Advance moves the clock by d and returns the new time.
+func (c *Clock) Advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	return c.now
+}
+
+// Stack is an in-memory keyledger stack and the clock it runs on.
+type Stack struct {
+	*keyledger.Stack
+	Clock *Clock
+}
+
+// Option changes the keyledger.Options of a test stack before Open: Root,
+// Keystore, Rand, Password, Issuer, BatchSize. The clock and the storage
+// stay the test's.
+type Option func(*keyledger.Options)
+
+// New opens an in-memory stack for t and closes it when t ends (an error
+// of that Close other than an earlier Close fails t). Its clock is
+// st.Clock, at Start; unless an option says otherwise its root secret is
+// secrettest.Root(0) and its password cost secret.TestPasswordParams. A
+// failed Open fails t.
+func New(t testing.TB, opts ...Option) *Stack {
+	t.Helper()
+	var o keyledger.Options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	clock := NewClock(Start)
+	o.Clock, o.InMemory = clock.Now, true
+	if o.Root.IsZero() {
+		o.Root = secrettest.Root(0)
+	}
+	if o.Password == (secret.PasswordParams{}) {
+		o.Password = secret.TestPasswordParams
+	}
+	st, err := keyledger.Open("", &o)
+	if err != nil {
+		t.Fatalf("keyledgertest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil && !errors.Is(err, ledger.ErrClosed) {
+			t.Errorf("keyledgertest: close: %v", err)
+		}
+	})
+	return &Stack{Stack: st, Clock: clock}
+}
