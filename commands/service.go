@@ -426,17 +426,6 @@ func (s *Service) replay(ctx context.Context, cmd uuid.UUID) ([]ledger.Event, er
 	return out, nil
 }
 
-// eventsOf returns the Data of events of type T, in order.
-func eventsOf[T any](evs []ledger.Event) []T {
-	var out []T
-	for _, ev := range evs {
-		if d, ok := ev.Data.(T); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 func firstOf[T any](evs []ledger.Event) (T, bool) {
 	for _, ev := range evs {
 		if d, ok := ev.Data.(T); ok {

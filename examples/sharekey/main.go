@@ -125,7 +125,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	if !r.Granted || r.Uses != 1 {
-		return fmt.Errorf("Ann's first unlock: want granted, use 1 of 3; got granted=%v (%s), uses %d", r.Granted, r.Reason, r.Uses)
+		return fmt.Errorf("first unlock by Ann: want granted, use 1 of 3; got granted=%v (%s), uses %d", r.Granted, r.Reason, r.Uses)
 	}
 	fmt.Fprintf(w, "✓ Ann unlocks online: granted=%v (uses %d of 3)\n", r.Granted, r.Uses)
 	now = now.AddDate(0, 0, 8)
@@ -133,7 +133,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	if r.Granted || r.Reason != events.ReasonExpired {
-		return fmt.Errorf("Ann's unlock a week later: want denied (%s), got granted=%v (%s)", events.ReasonExpired, r.Granted, r.Reason)
+		return fmt.Errorf("unlock by Ann a week later: want denied (%s), got granted=%v (%s)", events.ReasonExpired, r.Granted, r.Reason)
 	}
 	fmt.Fprintf(w, "✗ Ann a week later: granted=%v (%s)\n", r.Granted, r.Reason)
 
