@@ -373,6 +373,22 @@ func TestIdempotentCreate(t *testing.T) {
 	}
 }
 
+// An Idempotency-Key names one request: the same request again gets the
+// first answer; a different request with it is refused with 422 id_reused
+// and changes nothing (it used to answer 201 with the new body and
+// register nobody).
+func TestIdempotencyKeyReusedForAnotherRequest(t *testing.T) {
+	a := newAPI(t)
+	idem := uuid.NewString()
+	a.must(201, "POST", "/v1/accounts", "", `{"account":"dan","name":"Dan","email":"dan@example.com"}`, headerIdempotency, idem)
+	r := a.do("POST", "/v1/accounts", "", `{"account":"eve","name":"Eve","email":"eve@example.com"}`, headerIdempotency, idem)
+	if body := r.json(t); r.status != 422 || body["code"] != "id_reused" || !strings.Contains(body["error"].(string), idem) {
+		t.Fatalf("reused key: %d %s", r.status, r.body)
+	}
+	a.must(201, "POST", "/v1/accounts", "", `{"account":"dan","name":"Dan","email":"dan@example.com"}`, headerIdempotency, idem)
+	a.must(201, "POST", "/v1/accounts", "", `{"account":"eve","name":"Eve","email":"eve@example.com"}`) // eve is still free
+}
+
 // syncBuffer is a log sink safe for the server's goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -432,6 +448,7 @@ func TestClassify(t *testing.T) {
 		{&commands.GroupFullError{Key: "k", Max: 5}, 409, "group_full"},
 		{commands.ErrNetworkOff, 409, "network_off"},
 		{&ledger.ConflictError{Stream: "s"}, 409, "conflict"},
+		{&commands.IDReusedError{ID: uuid.New(), Position: 4, Event: "account.registered", Field: "account"}, 422, "id_reused"},
 		{commands.ErrBusy, 503, "busy"},
 		{ledger.ErrClosed, 503, "unavailable"},
 		{context.DeadlineExceeded, 503, "unavailable"},
