@@ -190,11 +190,11 @@ func TestCommandIDRetriedIsANoOpAndReusedIsRefused(t *testing.T) {
 		{name: "EditKey", env: reuseBase, field: "name",
 			setup: createShareKey("k1"),
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
-				st := settings("renamed")
+				p := commands.SettingsPatch{Name: new("renamed")}
 				if other {
-					st.Name = "other name"
+					p.Name = new("other name")
 				}
-				return "", r.svc.EditKey(bg, commands.EditKey{ID: id, Key: "k1", By: "bill", Settings: st})
+				return "", r.svc.EditKey(bg, commands.EditKey{ID: id, Key: "k1", By: "bill", Settings: p})
 			}},
 		{name: "RevokeKey, then DeleteKey", env: reuseBase, field: "command",
 			setup: func(t *testing.T, r reuseEnv) {
@@ -313,11 +313,11 @@ func TestCommandIDRetriedIsANoOpAndReusedIsRefused(t *testing.T) {
 			}},
 		{name: "EditOnlineKey", env: reuseGroup, field: "name",
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
-				st := events.Settings{Name: "Client v2", Doors: events.DoorMain}
+				p := commands.SettingsPatch{Name: new("Client v2")}
 				if other {
-					st.Name = "Client v3"
+					p.Name = new("Client v3")
 				}
-				return "", r.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: id, Key: "client", By: "bill", Settings: st})
+				return "", r.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: id, Key: "client", By: "bill", Settings: p})
 			}},
 		{name: "DeleteOnlineKey", env: reuseGroup, field: "by",
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {

@@ -589,16 +589,18 @@ func (s *Service) downloadResult(ctx context.Context, key string, evs []ledger.E
 	return res, err
 }
 
-// EditKey replaces a key's settings (K3, K7) where its kind and state allow.
+// EditKey changes some of a key's settings (K3, K7) where its kind and
+// state allow: the settings Settings sets, the others keep their value.
 type EditKey struct {
 	ID       uuid.UUID
 	Key, By  string
-	Settings events.Settings
+	Settings SettingsPatch
 }
 
-// EditKey edits a key. Share keys: only before download.
+// EditKey edits a key. Share keys: only before download. An edit that sets
+// no setting is a *ValidationError for "settings".
 func (s *Service) EditKey(ctx context.Context, c EditKey) error {
-	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkPatch(c.Settings)); err != nil {
 		return err
 	}
 	_, err := s.executeOn(ctx, c.ID, keyStream(c.Key), c.same, func(t *txn) error {
@@ -609,14 +611,8 @@ func (s *Service) EditKey(ctx context.Context, c EditKey) error {
 		if err := checkAllowed(c.Key, k.Kind, k.State, events.ActEdit); err != nil {
 			return err
 		}
-		st := c.Settings
-		if err := validateSettings(&st, k.Kind); err != nil {
-			return err
-		}
-		if st.Doors&^l.Doors != 0 {
-			return invalid("doors", "lock %q has no %v door", k.Lock, st.Doors&^l.Doors)
-		}
-		if err := bindPolicy(&st, l); err != nil {
+		st, err := c.Settings.edit(k, l)
+		if err != nil {
 			return err
 		}
 		t.emit(keyStream(c.Key), events.KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
@@ -625,18 +621,16 @@ func (s *Service) EditKey(ctx context.Context, c EditKey) error {
 	return err
 }
 
-// same compares with a recorded edit.
+// same compares with a recorded edit of a key that is not online.
 func (c EditKey) same(orig []ledger.Event) (string, error) {
 	r, ok := first[events.KeyEdited](orig)
-	if !ok {
+	if _, online := firstOf[events.OnlineKeyEdited](orig); !ok || online {
 		return otherCommand, nil
 	}
 	if d := firstDiff(field{"key", r.Key == c.Key}, field{"by", r.By == c.By}); d != "" {
 		return d, nil
 	}
-	st := c.Settings
-	_ = validateSettings(&st, events.KindShare) // defaults only; it validated when it ran
-	return sameSettings(st, r.Settings), nil
+	return c.Settings.same(r.Settings), nil
 }
 
 // KeyCommand is a command on one key by its lock's owner: RevokeKey,

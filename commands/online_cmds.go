@@ -807,19 +807,18 @@ func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
 	return s.shredAfter(ctx, evs)
 }
 
-// EditOnlineKey replaces an online key's settings (policy, doors, name).
+// EditOnlineKey changes some of an online key's settings (policy, doors,
+// name): those Settings sets, the others keep their value.
 type EditOnlineKey struct {
 	ID       uuid.UUID
 	Key, By  string
-	Settings events.Settings
+	Settings SettingsPatch
 }
 
-// EditOnlineKey records the new settings; only the lock's owner may.
+// EditOnlineKey records the new settings; only the lock's owner may. An
+// edit that sets no setting is a *ValidationError for "settings".
 func (s *Service) EditOnlineKey(ctx context.Context, c EditOnlineKey) error {
-	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
-		return err
-	}
-	if err := validateSettings(&c.Settings, events.KindOnline); err != nil {
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkPatch(c.Settings)); err != nil {
 		return err
 	}
 	lock, err := s.lockOfKey(ctx, c.Key)
@@ -834,21 +833,17 @@ func (s *Service) EditOnlineKey(ctx context.Context, c EditOnlineKey) error {
 		if d := firstDiff(field{"key", r.Key == c.Key}, field{"by", r.By == c.By}); d != "" {
 			return d, nil
 		}
-		return sameSettings(c.Settings, r.Settings), nil
+		return c.Settings.same(r.Settings), nil
 	}
 	_, err = s.executeOn(ctx, c.ID, groupStream(lock), same, func(t *txn) error {
-		k, l, g, err := loadOnline(t, c.Key, c.By)
+		k, l, _, err := loadOnline(t, c.Key, c.By)
 		if err != nil {
 			return err
 		}
-		st := c.Settings
-		if st.Doors&^l.Doors != 0 {
-			return invalid("doors", "lock %q has no %v door", k.Lock, st.Doors&^l.Doors)
-		}
-		if err := bindPolicy(&st, l); err != nil {
+		st, err := c.Settings.edit(k, l)
+		if err != nil {
 			return err
 		}
-		_ = g
 		t.emit(keyStream(c.Key), events.KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
 		t.emit(groupStream(k.Lock), events.OnlineKeyEdited{Lock: k.Lock, Key: c.Key, By: c.By})
 		return nil

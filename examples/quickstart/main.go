@@ -309,8 +309,8 @@ func (t *tour) shareKeys() error {
 		return err
 	}
 	// Not downloaded yet: the owner may still edit or cancel (K3).
-	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-code", By: "bill",
-		Settings: events.Settings{Name: "Guest (code), 2 times", Policy: policy.Policy{Start: week.Start, End: week.End, Uses: policy.UsesN(2)}}})
+	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-code", By: "bill", Settings: commands.SettingsPatch{
+		Name: new("Guest (code), 2 times"), Policy: new(policy.Policy{Start: week.Start, End: week.End, Uses: policy.UsesN(2)})}})
 	if err := t.ok("Bill edits guest-code before download: 2 times", err); err != nil {
 		return err
 	}
@@ -341,7 +341,7 @@ func (t *tour) shareKeys() error {
 		return err
 	}
 	// Downloaded: the owner can no longer edit or revoke, only reset (K5).
-	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-ann", By: "bill", Settings: events.Settings{Name: "Ann's month"}})
+	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-ann", By: "bill", Settings: commands.SettingsPatch{Name: new("Ann's month")}})
 	if err := t.refused("Bill edits guest-ann after download", err); err != nil {
 		return err
 	}
@@ -542,9 +542,8 @@ func (t *tour) intercomKeys() error {
 	}
 	// "A key can be edited at any time."
 	t.clock.Set(t.at(4, 13, 15))
-	st := keys[0].st
-	st.Doors = events.DoorMain | events.DoorInner
-	if err := t.ok(`Bill edits "My key": also opens inner door`, t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "mine", By: "bill", Settings: st})); err != nil {
+	both := events.DoorMain | events.DoorInner
+	if err := t.ok(`Bill edits "My key": also opens inner door`, t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "mine", By: "bill", Settings: commands.SettingsPatch{Doors: &both}})); err != nil {
 		return err
 	}
 	t.clock.Set(t.at(4, 13, 20))

@@ -21,7 +21,7 @@
 //	GET    /v1/locks/{lock}/slots                slots and their state (P5)
 //	GET    /v1/locks/{lock}/history              ?from=&to=&cursor=&limit=&order=time|position
 //	GET    /v1/keys/{key}?at=                    one key with status (K8)
-//	PUT    /v1/keys/{key}/settings               edit (before download, for share keys)
+//	PUT    /v1/keys/{key}/settings               edit the settings sent, keep the rest (share keys: before download)
 //	DELETE /v1/keys/{key}                        delete
 //	POST   /v1/keys/{key}/share                  To ID or To Code (the code is in the answer, once)
 //	POST   /v1/keys/{key}/download               the holder, or a code bearer

@@ -373,6 +373,33 @@ func TestIdempotentCreate(t *testing.T) {
 	}
 }
 
+// An edit never widens a key by leaving something out: a field absent from
+// PUT /settings keeps its value. Renaming a key open Mon/Wed/Fri 08–18 used
+// to make it open at all times.
+func TestEditKeepsWhatItOmits(t *testing.T) {
+	a := newAPI(t)
+	a.setup()
+	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"intercom","doors":["main","inner"],"welcome":"Hi",
+		"policy":{"windows":[{"days":["mon","wed","fri"],"from":"08:00","to":"18:00"}]}}`)
+	before := a.must(200, "GET", "/v1/keys/k1", "bill", "")
+	edited := a.must(200, "PUT", "/v1/keys/k1/settings", "bill", `{"name":"x"}`)
+	st, was := edited["settings"].(map[string]any), before["settings"].(map[string]any)
+	if st["name"] != "x" || fmt.Sprint(st["policy"]) != fmt.Sprint(was["policy"]) || fmt.Sprint(st["doors"]) != fmt.Sprint(was["doors"]) ||
+		st["welcome"] != "Hi" || st["policy"] == nil {
+		t.Fatalf("after renaming: %v, want only the name changed from %v", st, was)
+	}
+	// Tuesday 2026-03-03 10:00 in Berlin: outside the schedule, still.
+	if k := a.must(200, "GET", "/v1/keys/k1?at=2026-03-03T09:00:00Z", "bill", ""); k["in_window"] != false {
+		t.Errorf("on a Tuesday after renaming: %v", k)
+	}
+	// What is sent is set; "policy": {} makes the key unlimited, explicitly.
+	edited = a.must(200, "PUT", "/v1/keys/k1/settings", "bill", `{"doors":["main"],"policy":{}}`)
+	if st := edited["settings"].(map[string]any); st["name"] != "x" || fmt.Sprint(st["doors"]) != "[main]" || st["policy"] != nil {
+		t.Errorf("after setting doors and policy: %v", st)
+	}
+	a.must(400, "PUT", "/v1/keys/k1/settings", "bill", `{}`) // an edit that sets nothing
+}
+
 // An Idempotency-Key names one request: the same request again gets the
 // first answer; a different request with it is refused with 422 id_reused
 // and changes nothing (it used to answer 201 with the new body and

@@ -137,7 +137,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "✗ Ann a week later: granted=%v (%s)\n", r.Granted, r.Reason)
 
-	err = svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "guest-ann", By: "bill", Settings: events.Settings{Name: "renamed"}})
+	err = svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "guest-ann", By: "bill", Settings: commands.SettingsPatch{Name: new("renamed")}})
 	var se *commands.StateError
 	if !errors.As(err, &se) {
 		return fmt.Errorf("edit after download was not refused: %v", err)
