@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/projections"
 )
 
 var cliBinary string
@@ -257,6 +258,8 @@ func wantLines(t *testing.T, what, got string, want ...string) {
 	}
 }
 
+// With -at, NEXT OPEN of a key open at that instant is the instant itself,
+// not "now" (which the table says only of the present).
 func TestKeysTableAtAnInstant(t *testing.T) {
 	dir := fixture(t, projCurrent)
 	out, errOut := ok(t, "keys", "-lock", "front", "-at", "2026-03-03T09:00:00Z", dir)
@@ -265,7 +268,7 @@ func TestKeysTableAtAnInstant(t *testing.T) {
 	}
 	wantLines(t, "keys -lock front", out,
 		"KEY         LOCK   KIND   NAME            STATE                 SHARING  STATUS    USES  HOLDER       FROM                  UNTIL                 NEXT OPEN",
-		"ann-week    front  share  Ann's week      downloaded            shared   ACTIVE    1/3   ann          2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  now",
+		"ann-week    front  share  Ann's week      downloaded            shared   ACTIVE    1/3   ann          2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  2026-03-03T09:00:00Z",
 		"bob-later   front  share  Bob next month  sharing               sharing  UPCOMING  0     bob          2026-04-01T09:00:00Z  -                     2026-04-01T09:00:00Z",
 		"guest-code  front  share  Guest           deactivation pending  shared   REVOKED   0     guest-phone  -                     -                     -",
 	)
@@ -279,10 +282,22 @@ func TestKeysTableAtAnInstant(t *testing.T) {
 	out, _ = ok(t, "keys", "-holder", "ann", "-at", "2026-03-01T00:00:00Z", dir)
 	wantLines(t, "keys -holder ann", out,
 		"KEY       LOCK    KIND      NAME         STATE       SHARING  STATUS     USES  HOLDER  FROM                  UNTIL                 NEXT OPEN",
-		"ann-back  back    share     Ann offline  downloaded  shared   ACTIVE     1     ann     -                     -                     now",
+		"ann-back  back    share     Ann offline  downloaded  shared   ACTIVE     1     ann     -                     -                     2026-03-01T00:00:00Z",
 		"ann-week  front   share     Ann's week   downloaded  shared   UPCOMING   1/3   ann     2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  2026-03-02T09:00:00Z",
 		"once      garage  intercom  Parcel       downloaded  shared   EXHAUSTED  1/1   ann     -                     -                     -",
 	)
+}
+
+// NEXT OPEN says "now" only when the status is the present's (no -at).
+func TestNextOpenSaysNowOnlyWithoutAt(t *testing.T) {
+	at := time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)
+	k := projections.KeyView{Status: projections.KeyStatus{Status: projections.StatusActive, InWindow: true, NextOpen: at}}
+	if got := nextOpen(k, true, time.UTC); got != "now" {
+		t.Errorf("open now: %q, want now", got)
+	}
+	if got := nextOpen(k, false, time.UTC); got != "2026-03-03T09:00:00Z" {
+		t.Errorf("open at -at: %q, want the instant", got)
+	}
 }
 
 func TestKeysJSON(t *testing.T) {
