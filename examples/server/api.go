@@ -114,6 +114,8 @@ type downloadRequest struct {
 	Code string `json:"code,omitempty"`
 }
 
+func (downloadRequest) optionalBody() {}
+
 type downloadResponse struct {
 	Key        string       `json:"key"`
 	Lock       string       `json:"lock"`
@@ -126,6 +128,8 @@ type unlockRequest struct {
 	Door   string `json:"door,omitempty"` // main (default), inner
 	Source string `json:"source,omitempty"`
 }
+
+func (unlockRequest) optionalBody() {}
 
 type unlockResponse struct {
 	Key     string `json:"key"`

@@ -12,7 +12,8 @@
 // Idempotency-Key header, and no code, PIN or password in any log line or
 // error body. server_test.go drives it end to end with httptest.
 //
-// Routes (X-Account is the caller; bodies are JSON):
+// Routes (X-Account is the caller; bodies are JSON, and may be left out
+// where every field is optional: download by the holder, unlock):
 //
 //	POST   /v1/accounts                          register an account
 //	POST   /v1/locks                             register a lock (owner: the caller)

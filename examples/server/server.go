@@ -253,8 +253,13 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	}
 }
 
+// optionalBody marks a request whose fields are all optional: an empty
+// body is the same as {}.
+type optionalBody interface{ optionalBody() }
+
 // decode reads exactly one JSON object of at most maxBody bytes into v,
-// refusing unknown fields. Its messages never quote the body.
+// refusing unknown fields. An empty body is an error unless v is an
+// optionalBody. Its messages never quote the body.
 func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
@@ -274,6 +279,9 @@ func decode(r *http.Request, v any) error {
 	case errors.As(err, &mb):
 		return err
 	case errors.Is(err, io.EOF):
+		if _, ok := v.(optionalBody); ok {
+			return nil
+		}
 		return badJSON("empty body: send a JSON object")
 	case errors.As(err, &syn):
 		return badJSON(fmt.Sprintf("malformed JSON at byte %d", syn.Offset))

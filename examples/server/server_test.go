@@ -400,6 +400,26 @@ func TestEditKeepsWhatItOmits(t *testing.T) {
 	a.must(400, "PUT", "/v1/keys/k1/settings", "bill", `{}`) // an edit that sets nothing
 }
 
+// A request whose fields are all optional (download by the holder, unlock)
+// needs no body: an empty one is the same as {}. Download used to answer
+// 400 without "{}".
+func TestEmptyBodyWhereEveryFieldIsOptional(t *testing.T) {
+	a := newAPI(t)
+	a.setup()
+	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"share"}`)
+	a.must(200, "POST", "/v1/keys/k1/share", "bill", `{"method":"id","account":"ann"}`)
+	if dl := a.must(200, "POST", "/v1/keys/k1/download", "ann", ""); dl["key"] != "k1" {
+		t.Errorf("download without a body: %v", dl)
+	}
+	if u := a.must(200, "POST", "/v1/keys/k1/unlock", "ann", ""); u["granted"] != true {
+		t.Errorf("unlock without a body: %v", u)
+	}
+	// Where a field is required the body still is: the code alone.
+	if r := a.do("POST", "/v1/downloads", "ann", ""); r.status != 400 || r.json(t)["field"] != "code" {
+		t.Errorf("download by code without a body: %d %s", r.status, r.body)
+	}
+}
+
 // An Idempotency-Key names one request: the same request again gets the
 // first answer; a different request with it is refused with 422 id_reused
 // and changes nothing (it used to answer 201 with the new body and
