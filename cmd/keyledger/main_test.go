@@ -336,23 +336,25 @@ func TestKeysJSON(t *testing.T) {
 	}
 }
 
+// The account an entry is about is the SUBJECT column: the word of -json
+// ("subject"), of the server's JSON and of the quickstart's table.
 func TestHistoryTable(t *testing.T) {
 	dir := fixture(t, projCurrent)
 	out, _ := ok(t, "history", "-key", "ann-week", dir)
 	wantLines(t, "history -key ann-week", out,
-		"TIME                  WHAT                LOCK   KEY       BY    FOR  OUTCOME",
-		"2026-03-02T09:00:00Z  key created         front  ann-week  bill  -    -",
-		"2026-03-02T09:00:00Z  key shared          front  ann-week  bill  ann  -",
-		"2026-03-02T09:30:00Z  key downloaded      front  ann-week  ann   -    -",
-		"2026-03-02T10:00:00Z  unlock (main, app)  front  ann-week  ann   -    granted",
-		"2026-03-02T10:00:00Z  unlock (main, app)  front  ann-week  bob   -    denied: not_holder",
-		"2026-03-10T09:00:00Z  unlock (main, app)  front  ann-week  ann   -    denied: expired",
+		"TIME                  WHAT                LOCK   KEY       BY    SUBJECT  OUTCOME",
+		"2026-03-02T09:00:00Z  key created         front  ann-week  bill  -        -",
+		"2026-03-02T09:00:00Z  key shared          front  ann-week  bill  ann      -",
+		"2026-03-02T09:30:00Z  key downloaded      front  ann-week  ann   -        -",
+		"2026-03-02T10:00:00Z  unlock (main, app)  front  ann-week  ann   -        granted",
+		"2026-03-02T10:00:00Z  unlock (main, app)  front  ann-week  bob   -        denied: not_holder",
+		"2026-03-10T09:00:00Z  unlock (main, app)  front  ann-week  ann   -        denied: expired",
 	)
 	out, _ = ok(t, "history", "-account", "bob", "-tz", "Europe/Berlin", "-n", "2", dir)
 	wantLines(t, "history -account bob -n 2", out,
-		"TIME                       WHAT                LOCK   KEY        BY    FOR  OUTCOME",
-		"2026-03-02T10:00:00+01:00  account registered  -      -          bob   -    -",
-		"2026-03-02T10:00:00+01:00  key shared          front  bob-later  bill  bob  -",
+		"TIME                       WHAT                LOCK   KEY        BY    SUBJECT  OUTCOME",
+		"2026-03-02T10:00:00+01:00  account registered  -      -          bob   -        -",
+		"2026-03-02T10:00:00+01:00  key shared          front  bob-later  bill  bob      -",
 	)
 	// A device that downloaded To Code has a history without an account.
 	out, _ = ok(t, "history", "-account", "guest-phone", dir)
@@ -367,12 +369,12 @@ func TestHistoryOfflineRecords(t *testing.T) {
 	dir := fixture(t, projCurrent)
 	out, _ := ok(t, "history", "-key", "ann-back", dir)
 	wantLines(t, "history -key ann-back", out,
-		"TIME                  WHAT                          LOCK  KEY       BY    FOR  OUTCOME",
-		"2026-03-02T12:00:00Z  key created                   back  ann-back  bill  -    -",
-		"2026-03-02T12:00:00Z  key shared                    back  ann-back  bill  ann  -",
-		"2026-03-02T12:00:00Z  key downloaded                back  ann-back  ann   -    -",
-		"2026-03-02T12:01:00Z  offline unlock (main, lock)   back  ann-back  ann   -    granted",
-		"2026-03-02T12:01:00Z  offline unlock (inner, lock)  back  ann-back  ann   -    denied: door_not_permitted",
+		"TIME                  WHAT                          LOCK  KEY       BY    SUBJECT  OUTCOME",
+		"2026-03-02T12:00:00Z  key created                   back  ann-back  bill  -        -",
+		"2026-03-02T12:00:00Z  key shared                    back  ann-back  bill  ann      -",
+		"2026-03-02T12:00:00Z  key downloaded                back  ann-back  ann   -        -",
+		"2026-03-02T12:01:00Z  offline unlock (main, lock)   back  ann-back  ann   -        granted",
+		"2026-03-02T12:01:00Z  offline unlock (inner, lock)  back  ann-back  ann   -        denied: door_not_permitted",
 	)
 	byTime, _ := ok(t, "history", "-lock", "back", dir)
 	byPos, _ := ok(t, "history", "-lock", "back", "-by-position", dir)

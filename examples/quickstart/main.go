@@ -733,7 +733,7 @@ func (t *tour) histories() error {
 			rows = append(rows, []string{t.when(h.Time), h.Lock, h.Type, key, h.Account, h.Subject, result})
 		}
 		t.say("%s", q.title)
-		t.table(strings.Fields("TIME LOCK EVENT KEY BY CONCERNS RESULT"), rows)
+		t.table(strings.Fields("TIME LOCK EVENT KEY BY SUBJECT RESULT"), rows)
 	}
 	return nil
 }
