@@ -173,9 +173,13 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	fmt.Fprintln(w, "\nShare Key Management (locations)")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLOT\tSTATE\tKEY\tGENERATION")
+	fmt.Fprintln(tw, "SLOT\tSTATE\tGENERATION\tKEY") // the quickstart's columns
 	for _, s := range slots {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\n", s.Slot, s.State, s.Key, s.Generation)
+		key := s.Key
+		if key == "" {
+			key = "-" // as the quickstart prints a free slot
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\n", s.Slot, s.State, s.Generation, key)
 	}
 	tw.Flush()
 
