@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/ledger"
 )
 
 // Input limits (bytes). IDs appear in stream names.
@@ -74,7 +75,7 @@ func (s *Service) RegisterAccount(ctx context.Context, c RegisterAccount) error 
 	if err := c.validate(); err != nil {
 		return err
 	}
-	_, err := s.execute(ctx, c.ID, func(t *txn) error {
+	_, err := s.execute(ctx, c.ID, c.same, func(t *txn) error {
 		a, err := t.account(c.Account)
 		if err != nil {
 			return err
@@ -86,6 +87,15 @@ func (s *Service) RegisterAccount(ctx context.Context, c RegisterAccount) error 
 		return nil
 	})
 	return err
+}
+
+// same reports whether an account registration recorded this command.
+func (c RegisterAccount) same(orig []ledger.Event) (string, error) {
+	r, ok := first[events.AccountRegistered](orig)
+	if !ok {
+		return otherCommand, nil
+	}
+	return differs(field{"account", r.Account == c.Account}, field{"name", r.Name == c.Name}, field{"email", r.Email == c.Email})
 }
 
 // AddContact adds (or updates) an address-book entry. The contact must be a
@@ -101,7 +111,7 @@ func (s *Service) AddContact(ctx context.Context, c AddContact) error {
 		checkText("name", c.Name, MaxNameLen), checkEmail("email", c.Email, false)); err != nil {
 		return err
 	}
-	_, err := s.execute(ctx, c.ID, func(t *txn) error {
+	_, err := s.execute(ctx, c.ID, c.same, func(t *txn) error {
 		a, err := t.account(c.Account)
 		if err != nil {
 			return err
@@ -129,6 +139,17 @@ func (s *Service) AddContact(ctx context.Context, c AddContact) error {
 	return err
 }
 
+// same compares with a recorded contact. An empty name or e-mail address
+// took the contact's own, which the event keeps in its place.
+func (c AddContact) same(orig []ledger.Event) (string, error) {
+	r, ok := first[events.ContactAdded](orig)
+	if !ok {
+		return otherCommand, nil
+	}
+	return differs(field{"account", r.Account == c.Account}, field{"contact", r.Contact == c.Contact},
+		field{"name", c.Name == "" || r.Name == c.Name}, field{"email", c.Email == "" || r.Email == c.Email})
+}
+
 // DeleteContact removes an address-book entry.
 type DeleteContact struct {
 	ID               uuid.UUID
@@ -140,7 +161,7 @@ func (s *Service) DeleteContact(ctx context.Context, c DeleteContact) error {
 	if err := firstErr(checkID("account", c.Account), checkID("contact", c.Contact)); err != nil {
 		return err
 	}
-	_, err := s.execute(ctx, c.ID, func(t *txn) error {
+	_, err := s.execute(ctx, c.ID, c.same, func(t *txn) error {
 		a, err := t.account(c.Account)
 		if err != nil {
 			return err
@@ -155,6 +176,14 @@ func (s *Service) DeleteContact(ctx context.Context, c DeleteContact) error {
 		return nil
 	})
 	return err
+}
+
+func (c DeleteContact) same(orig []ledger.Event) (string, error) {
+	r, ok := first[events.ContactDeleted](orig)
+	if !ok {
+		return otherCommand, nil
+	}
+	return differs(field{"account", r.Account == c.Account}, field{"contact", r.Contact == c.Contact})
 }
 
 func firstErr(errs ...error) error {

@@ -177,7 +177,8 @@ func (s *Service) IngestAudit(ctx context.Context, c UploadAudit) (AuditResult, 
 	cmd := uuid.NewSHA1(lockID, append([]byte("audit batch\x00"), sum[:]...))
 	var res AuditResult
 	for try := 0; ; try++ {
-		_, err = s.executeOn(ctx, cmd, auditStream(c.Lock), func(t *txn) error {
+		// The command ID is the batch's digest: nothing else can reuse it.
+		_, err = s.executeOn(ctx, cmd, auditStream(c.Lock), nil, func(t *txn) error {
 			res = AuditResult{Lock: c.Lock}
 			return s.decideAudit(t, c, lockID, &auditKey, &res)
 		})

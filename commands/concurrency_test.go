@@ -30,7 +30,7 @@ func TestConcurrentUnlockAndEditLoseNothing(t *testing.T) {
 	for w := range workers {
 		for i := range each {
 			ids[w] = append(ids[w], commands.Unlock{ID: e.id(), Key: "i1", By: "ann"})
-			edits[w] = append(edits[w], commands.EditKey{ID: e.id(), Key: "i1", By: "bill", Settings: settings(fmt.Sprintf("w%d-%d", w, i))})
+			edits[w] = append(edits[w], commands.EditKey{ID: e.id(), Key: "i1", By: "bill", Settings: commands.AllSettings(settings(fmt.Sprintf("w%d-%d", w, i)))})
 		}
 	}
 	var wg sync.WaitGroup

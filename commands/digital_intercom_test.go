@@ -91,7 +91,7 @@ func TestDigitalKeyApp(t *testing.T) {
 	}, events.KeyDownloaded{Key: "d1", Lock: "front", Holder: "ann", Method: events.ShareToID})
 	// Managed online: edited after download.
 	e.then(func() error {
-		return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "d1", By: "bill", Settings: settings("d1 v2")})
+		return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "d1", By: "bill", Settings: commands.AllSettings(settings("d1 v2"))})
 	}, events.KeyEdited{Key: "d1", Lock: "front", By: "bill", Settings: settings("d1 v2")})
 	table, err := e.proj.DigitalKeys(bg, "bill", e.now)
 	if err != nil || len(table) != 1 || table[0].Settings.Name != "d1 v2" {
@@ -132,7 +132,7 @@ func TestIntercomKey(t *testing.T) {
 		events.NotificationQueued{Topic: events.TopicWelcome, To: "ann", Email: "ann@example.com", Lock: "front", Key: "i1", Message: "Hi! Code is on the fridge."})
 	// "A key can be edited at any time."
 	st.Doors = access.Main
-	if err := e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "i1", By: "bill", Settings: st}); err != nil {
+	if err := e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "i1", By: "bill", Settings: commands.AllSettings(st)}); err != nil {
 		t.Fatal(err)
 	}
 	// Inner door no longer allowed: denied with a reason and recorded.

@@ -42,9 +42,14 @@
 // unlocks of one key lose no update.
 //
 // Idempotency: every command carries a caller-chosen ID; its events' IDs
-// derive from it (UUIDv5). Executing a command ID again returns the outcome
-// recorded the first time and appends nothing. A generated share code or PIN
-// is returned only by the first execution: it is not stored.
+// derive from it (UUIDv5). Executing the same command with its ID again
+// returns the outcome recorded the first time and appends nothing, also when
+// the command draws a code or PIN or seals a secret anew on each run. A
+// generated share code or PIN is returned only by the first execution: it is
+// not stored. A different command sent with a used ID (another kind of
+// command, or a field changed) is refused with ErrIDReused (*IDReusedError
+// naming the ID and the field) and appends nothing: the command's fields are
+// compared with what the ID's events recorded (idreuse.go says how).
 //
 // Read-your-writes: with Options.Projections set, a command returns only
 // after the read models have applied its events.
@@ -61,6 +66,7 @@
 // that do not validate its Err is policy's error, so errors.As(err,
 // new(*policy.ValidationError)) and errors.Is(err, policy.ErrInvalid) work
 // too), ErrExists, ErrNotPermitted, ErrNoSlot, ErrPINTaken, ErrBusy,
+// ErrIDReused (*IDReusedError naming the command ID and the field),
 // ErrAudit (*AuditError naming the lock), ErrShredded — use errors.Is and errors.As. An unlock that is refused is not an error: it
 // is recorded and returned as UnlockResult{Granted: false, Reason: …}.
 // A zone policy refuses ("Local", unknown names) is refused by

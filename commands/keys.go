@@ -146,7 +146,8 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 				}
 			}
 		}
-		evs, err := s.execute(ctx, c.ID, func(t *txn) error { return decideCreate(t, c, hash, sealed) })
+		evs, err := s.execute(ctx, c.ID, func(orig []ledger.Event) (string, error) { return s.sameCreate(c, orig), nil },
+			func(t *txn) error { return decideCreate(t, c, hash, sealed) })
 		if errors.Is(err, ErrPINTaken) && draw && tries < maxPINDraws {
 			continue
 		}
@@ -160,6 +161,25 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 		}
 		return res, nil
 	}
+}
+
+// sameCreate compares a validated CreateKey with a recorded key creation. A
+// zero Slot matches the slot it took; a drawn PIN is not kept, so neither
+// are its digits; a PIN the caller chose is compared by its keyed hash.
+func (s *Service) sameCreate(c CreateKey, orig []ledger.Event) string {
+	r, ok := first[events.KeyCreated](orig)
+	if !ok || r.Kind == events.KindOnline {
+		return otherCommand
+	}
+	if d := firstDiff(field{"key", r.Key == c.Key}, field{"lock", r.Lock == c.Lock}, field{"by", r.Owner == c.By},
+		field{"kind", r.Kind == c.Kind}, field{"credential", r.Credential == c.Credential}); d != "" {
+		return d
+	}
+	if d := sameSettings(c.Settings, r.Settings); d != "" {
+		return d
+	}
+	return firstDiff(field{"slot", c.Slot == 0 || r.Slot == c.Slot}, field{"for", r.Holder == c.For}, field{"email", c.Email == (r.Email != "")},
+		field{"pin", c.PIN.IsZero() || (s.vault != nil && len(r.PINHash) == len(secret.PINHash{}) && s.vault.CheckPIN(c.Lock, c.PIN, secret.PINHash(r.PINHash)))})
 }
 
 func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) error {
@@ -319,7 +339,7 @@ func (s *Service) ShareKey(ctx context.Context, c ShareKey) (ShareResult, error)
 	default:
 		return ShareResult{}, invalid("method", "want To ID or To Code")
 	}
-	evs, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
+	evs, err := s.executeOn(ctx, c.ID, keyStream(c.Key), c.same, func(t *txn) error {
 		k, _, err := loadOwned(t, c.Key, c.By)
 		if err != nil {
 			return err
@@ -365,6 +385,21 @@ func (s *Service) ShareKey(ctx context.Context, c ShareKey) (ShareResult, error)
 		res.Code = code
 	}
 	return res, nil
+}
+
+// same compares with a recorded share. The code is drawn by the command,
+// not one of its fields; the address it is e-mailed to is.
+func (c ShareKey) same(orig []ledger.Event) (string, error) {
+	r, ok := first[events.KeyShared](orig)
+	if !ok {
+		return otherCommand, nil
+	}
+	email := ""
+	if n, ok := firstOf[events.NotificationQueued](orig); ok && r.Method == events.ShareToCode {
+		email = n.Email
+	}
+	return differs(field{"key", r.Key == c.Key}, field{"by", r.Owner == c.By}, field{"method", r.Method == c.Method},
+		field{"account", r.Account == c.Account}, field{"email", email == c.Email})
 }
 
 // codeStream is the stream that maps a share code's keyed hash to its key.
@@ -452,7 +487,8 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
 		return DownloadResult{}, err
 	}
-	evs, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
+	same := func(orig []ledger.Event) (string, error) { return s.sameDownload(ctx, c, orig) }
+	evs, err := s.executeOn(ctx, c.ID, keyStream(c.Key), same, func(t *txn) error {
 		k, err := t.key(c.Key)
 		if err != nil {
 			return err
@@ -499,6 +535,34 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 	return s.downloadResult(ctx, c.Key, evs)
 }
 
+// sameDownload compares with a recorded download. The share code is checked
+// against the keyed hash of the share the download redeemed: a download
+// retried with another code is not the same command (and gets no key).
+func (s *Service) sameDownload(ctx context.Context, c DownloadKey, orig []ledger.Event) (string, error) {
+	r, ok := first[events.KeyDownloaded](orig)
+	if !ok {
+		return otherCommand, nil
+	}
+	if d := firstDiff(field{"key", r.Key == c.Key}, field{"by", r.Holder == c.By},
+		field{"holder key", string(r.HolderKey) == string(lockKeyBytes(c.HolderKey))}); d != "" || r.Method != events.ShareToCode {
+		return d, nil
+	}
+	var share events.KeyShared
+	for ev, err := range s.store.ReadStream(ctx, keyStream(c.Key), 1) {
+		if err != nil {
+			return "", err
+		}
+		if ev.Version >= orig[0].Version {
+			break
+		}
+		if e, ok := ev.Data.(events.KeyShared); ok {
+			share = e
+		}
+	}
+	ok = s.vault != nil && !c.Code.IsZero() && len(share.CodeHash) == len(secret.CodeHash{}) && s.vault.CheckCode(c.Code, secret.CodeHash(share.CodeHash))
+	return firstDiff(field{"code", ok}), nil
+}
+
 func (s *Service) downloadResult(ctx context.Context, key string, evs []ledger.Event) (DownloadResult, error) {
 	d, _ := firstOf[events.KeyDownloaded](evs)
 	e, err := s.cache.get(ctx, s.store, keyStream(key), func() aggregate { return &KeyState{} })
@@ -515,19 +579,21 @@ func (s *Service) downloadResult(ctx context.Context, key string, evs []ledger.E
 	return res, err
 }
 
-// EditKey replaces a key's settings (K3, K7) where its kind and state allow.
+// EditKey changes some of a key's settings (K3, K7) where its kind and
+// state allow: the settings Settings sets, the others keep their value.
 type EditKey struct {
 	ID       uuid.UUID
 	Key, By  string
-	Settings events.Settings
+	Settings SettingsPatch
 }
 
-// EditKey edits a key. Share keys: only before download.
+// EditKey edits a key. Share keys: only before download. An edit that sets
+// no setting is a *ValidationError for "settings".
 func (s *Service) EditKey(ctx context.Context, c EditKey) error {
-	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkPatch(c.Settings)); err != nil {
 		return err
 	}
-	_, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
+	_, err := s.executeOn(ctx, c.ID, keyStream(c.Key), c.same, func(t *txn) error {
 		k, l, err := loadOwned(t, c.Key, c.By)
 		if err != nil {
 			return err
@@ -535,20 +601,26 @@ func (s *Service) EditKey(ctx context.Context, c EditKey) error {
 		if err := checkAllowed(c.Key, k.Kind, k.State, events.ActEdit); err != nil {
 			return err
 		}
-		st := c.Settings
-		if err := validateSettings(&st, k.Kind); err != nil {
-			return err
-		}
-		if st.Doors&^l.Doors != 0 {
-			return invalid("doors", "lock %q has no %v door", k.Lock, st.Doors&^l.Doors)
-		}
-		if err := bindPolicy(&st, l); err != nil {
+		st, err := c.Settings.edit(k, l)
+		if err != nil {
 			return err
 		}
 		t.emit(keyStream(c.Key), events.KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
 		return nil
 	})
 	return err
+}
+
+// same compares with a recorded edit of a key that is not online.
+func (c EditKey) same(orig []ledger.Event) (string, error) {
+	r, ok := first[events.KeyEdited](orig)
+	if _, online := firstOf[events.OnlineKeyEdited](orig); !ok || online {
+		return otherCommand, nil
+	}
+	if d := firstDiff(field{"key", r.Key == c.Key}, field{"by", r.By == c.By}); d != "" {
+		return d, nil
+	}
+	return c.Settings.same(r.Settings), nil
 }
 
 // KeyCommand is a command on one key by its lock's owner: RevokeKey,
@@ -632,7 +704,14 @@ func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a events.Action,
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
 		return err
 	}
-	_, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
+	same := func(orig []ledger.Event) (string, error) {
+		act, key, by := keyActionOf(orig[0].Data)
+		if act != a {
+			return otherCommand, nil
+		}
+		return differs(field{"key", key == c.Key}, field{"by", by == c.By})
+	}
+	_, err := s.executeOn(ctx, c.ID, keyStream(c.Key), same, func(t *txn) error {
 		k, l, err := loadOwned(t, c.Key, c.By)
 		if err != nil {
 			return err
@@ -649,4 +728,22 @@ func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a events.Action,
 		return nil
 	})
 	return err
+}
+
+// keyActionOf returns the action a KeyCommand's first event records, with
+// its key and who acted (0 for other events).
+func keyActionOf(d any) (events.Action, string, string) {
+	switch e := d.(type) {
+	case events.KeyRevoked:
+		return events.ActRevoke, e.Key, e.By
+	case events.KeyReset:
+		return events.ActReset, e.Key, e.By
+	case events.DeactivationRequested:
+		return events.ActRequestDeactivation, e.Key, e.By
+	case events.DeactivationConfirmed:
+		return events.ActConfirmDeactivation, e.Key, e.By
+	case events.KeyDeleted:
+		return events.ActDelete, e.Key, e.By
+	}
+	return 0, "", ""
 }

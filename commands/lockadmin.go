@@ -2,10 +2,12 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 )
@@ -118,7 +120,7 @@ func (s *Service) SendZoneRules(ctx context.Context, c SendZoneRules) ([]byte, e
 	if c.From.IsZero() || !c.Until.After(c.From) {
 		return nil, invalid("until", "%v is not after from %v", c.Until, c.From)
 	}
-	evs, err := s.execute(ctx, c.ID, func(t *txn) error {
+	evs, err := s.execute(ctx, c.ID, func(orig []ledger.Event) (string, error) { return s.sameZoneRules(ctx, c, orig) }, func(t *txn) error {
 		l, err := t.lock(c.Lock)
 		if err != nil {
 			return err
@@ -149,4 +151,35 @@ func (s *Service) SendZoneRules(ctx context.Context, c SendZoneRules) ([]byte, e
 	}
 	a, _ := firstOf[events.AdminIssued](evs)
 	return a.Message, nil
+}
+
+// sameZoneRules compares with a recorded time-zone message: the event does
+// not name who sent it (only the lock's owner may) nor the period, which
+// the message's offset table stands for.
+func (s *Service) sameZoneRules(ctx context.Context, c SendZoneRules, orig []ledger.Event) (string, error) {
+	r, ok := first[events.AdminIssued](orig)
+	if !ok || r.Type != lockproto.TypeTimeZone {
+		return otherCommand, nil
+	}
+	if r.Lock != c.Lock {
+		return "lock", nil
+	}
+	e, err := s.cache.get(ctx, s.store, lockStream(c.Lock), func() aggregate { return &LockState{} })
+	if err != nil {
+		return "", err
+	}
+	l := e.state.(*LockState)
+	if l.Owner != c.By {
+		return "by", nil
+	}
+	a, err := lockproto.DecodeAdmin(r.Message)
+	if err != nil {
+		return "", fmt.Errorf("commands: the time-zone message at position %d: %w: %w", orig[0].Position, ledger.ErrCorrupt, err)
+	}
+	loc, err := policy.LoadZone(l.Zone)
+	if err != nil {
+		return "", invalid("zone", "lock %q: %q: %v", c.Lock, l.Zone, err)
+	}
+	rules, err := lockproto.ZoneRulesFor(loc, c.From, c.Until)
+	return firstDiff(field{"period", err == nil && rules == a.Zone}), nil
 }

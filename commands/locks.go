@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/secret"
 )
@@ -75,7 +76,20 @@ func (s *Service) RegisterLock(ctx context.Context, c RegisterLock) error {
 			return vaultErr(err, "audit key")
 		}
 	}
-	evs, err := s.execute(ctx, c.ID, func(t *txn) error {
+	same := func(orig []ledger.Event) (string, error) {
+		r, ok := first[events.LockRegistered](orig)
+		if !ok {
+			return otherCommand, nil
+		}
+		if d := firstDiff(field{"lock", r.Lock == c.Lock}, field{"owner", r.Owner == c.Owner}, field{"name", r.Name == c.Name},
+			field{"zone", r.Zone == c.Zone}, field{"slots", r.Slots == c.Slots}, field{"doors", r.Doors == c.Doors},
+			field{"lock key", string(r.LockKey) == string(lockKeyBytes(c.LockKey))}); d != "" {
+			return d, nil
+		}
+		ok, err := s.sameSealed(ctx, r.AuditKey, auditAAD(c.Lock), c.AuditKey)
+		return firstDiff(field{"audit key", ok}), err
+	}
+	evs, err := s.execute(ctx, c.ID, same, func(t *txn) error {
 		owner, err := t.account(c.Owner)
 		if err != nil {
 			return err
@@ -116,7 +130,14 @@ func (s *Service) SetLockBlackouts(ctx context.Context, c SetLockBlackouts) erro
 	if err := validateBlackouts(c.Blackouts); err != nil {
 		return err
 	}
-	_, err := s.execute(ctx, c.ID, func(t *txn) error {
+	same := func(orig []ledger.Event) (string, error) {
+		r, ok := first[events.LockBlackoutsSet](orig)
+		if !ok {
+			return otherCommand, nil
+		}
+		return differs(field{"lock", r.Lock == c.Lock}, field{"by", r.By == c.By}, field{"blackouts", sameBlackouts(r.Blackouts, c.Blackouts)})
+	}
+	_, err := s.execute(ctx, c.ID, same, func(t *txn) error {
 		l, err := t.lock(c.Lock)
 		if err != nil {
 			return err

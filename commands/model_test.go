@@ -202,7 +202,7 @@ func TestModel(t *testing.T) {
 			"edit": func(rt *rapid.T) {
 				k, mk := pick(rt)
 				st := randomSettings(rt, e.now)
-				err := e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: k, By: "bill", Settings: st})
+				err := e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: k, By: "bill", Settings: commands.AllSettings(st)})
 				if mk == nil {
 					check(err, false, "edit unknown")
 					return

@@ -108,7 +108,19 @@ func (s *Service) TurnOnNetwork(ctx context.Context, c TurnOnNetwork) (NetworkSt
 	if err != nil {
 		return NetworkStatus{}, vaultErr(err, "master code")
 	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+	same := func(orig []ledger.Event) (string, error) {
+		on, ok := firstOf[events.NetworkManagementOn](orig)
+		if !ok {
+			return otherCommand, nil
+		}
+		if d := firstDiff(field{"lock", on.Lock == c.Lock}, field{"by", on.By == c.By},
+			field{"duration", sameDuration(c.Duration, orig[0], on.Until)}); d != "" {
+			return d, nil
+		}
+		ok, err := s.sameSealed(ctx, on.MasterCode, networkAAD(c.Lock), c.MasterCode)
+		return firstDiff(field{"master code", ok}), err
+	}
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		l, err := t.lock(c.Lock)
 		if err != nil {
 			return err
@@ -153,7 +165,14 @@ func (s *Service) TurnOffNetwork(ctx context.Context, c TurnOffNetwork) error {
 	if err := firstErr(checkID("lock", c.Lock), checkID("by", c.By)); err != nil {
 		return err
 	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+	same := func(orig []ledger.Event) (string, error) {
+		r, ok := first[events.NetworkManagementOff](orig)
+		if !ok || len(orig) != 1 || r.By == "" {
+			return otherCommand, nil
+		}
+		return differs(field{"lock", r.Lock == c.Lock}, field{"by", r.By == c.By})
+	}
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		l, err := t.lock(c.Lock)
 		if err != nil {
 			return err
@@ -195,7 +214,14 @@ func (s *Service) CheckNetwork(ctx context.Context, c CheckNetwork) (NetworkStat
 	if err := checkID("lock", c.Lock); err != nil {
 		return NetworkStatus{}, err
 	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+	same := func(orig []ledger.Event) (string, error) {
+		r, ok := first[events.NetworkManagementOff](orig)
+		if !ok || len(orig) != 1 || r.By != "" {
+			return otherCommand, nil
+		}
+		return differs(field{"lock", r.Lock == c.Lock})
+	}
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		g, err := t.group(c.Lock)
 		if err != nil {
 			return err
@@ -290,8 +316,22 @@ func (s *Service) CreateOnlineKey(ctx context.Context, c CreateOnlineKey) error 
 	if err := validateSettings(&c.Settings, events.KindOnline); err != nil {
 		return err
 	}
+	same := func(orig []ledger.Event) (string, error) {
+		if off, ok := first[events.NetworkManagementOff](orig); ok && len(orig) == 1 && off.By == "" {
+			// It met the end of the operating duration and recorded only that.
+			return differs(field{"lock", off.Lock == c.Lock})
+		}
+		r, ok := first[events.KeyCreated](orig)
+		if !ok || r.Kind != events.KindOnline {
+			return otherCommand, nil
+		}
+		if d := firstDiff(field{"key", r.Key == c.Key}, field{"lock", r.Lock == c.Lock}, field{"by", r.Owner == c.By}); d != "" {
+			return d, nil
+		}
+		return sameSettings(c.Settings, r.Settings), nil
+	}
 	expired := false
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		l, err := t.lock(c.Lock)
 		if err != nil {
 			return err
@@ -402,7 +442,16 @@ func (s *Service) InviteMember(ctx context.Context, c InviteMember) error {
 	if c.TTL < 0 || c.TTL > 366*24*time.Hour {
 		return invalid("ttl", "%v, want up to a year", c.TTL)
 	}
-	_, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+	same := func(orig []ledger.Event) (string, error) {
+		r, ok := first[events.MemberInvited](orig)
+		if !ok {
+			return otherCommand, nil
+		}
+		return differs(field{"lock", r.Lock == c.Lock}, field{"key", r.Key == c.Key}, field{"account", r.Account == c.Account},
+			field{"by", r.By == c.By}, field{"ttl", sameDuration(c.TTL, orig[0], r.Expires)},
+			field{"permissions", c.Permissions == (events.Permissions{}) || c.Permissions == r.Permissions})
+	}
+	_, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		l, err := t.lock(c.Lock)
 		if err != nil {
 			return err
@@ -499,8 +548,22 @@ func (s *Service) AcceptInvitation(ctx context.Context, c AcceptInvitation) erro
 	if err != nil {
 		return vaultErr(err, "")
 	}
+	same := func(orig []ledger.Event) (string, error) {
+		switch r := orig[0].Data.(type) {
+		case events.InvitationExpired: // it met the end of the invitation and recorded only that
+			return differs(field{"lock", r.Lock == c.Lock}, field{"account", r.Account == c.Account})
+		case events.InvitationAccepted:
+			if d := firstDiff(field{"lock", r.Lock == c.Lock}, field{"account", r.Account == c.Account},
+				field{"lock name", c.LockName == "" || c.LockName == r.LockName}); d != "" {
+				return d, nil
+			}
+			v, err := s.samePassword(ctx, r.Password, memberAAD(c.Lock, c.Account), c.Password)
+			return firstDiff(field{"password", v != passwordDiffers}), err
+		}
+		return otherCommand, nil
+	}
 	var expired *InvitationError
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		expired = nil
 		l, err := t.lock(c.Lock)
 		if err != nil {
@@ -584,8 +647,28 @@ func (s *Service) invitationCommand(ctx context.Context, c InvitationCommand, ac
 			return err
 		}
 	}
+	same := func(orig []ledger.Event) (string, error) {
+		var lock, account, by string
+		switch r := orig[0].Data.(type) {
+		case events.InvitationExpired: // it met the end of the invitation and recorded only that
+			lock, account, by = r.Lock, r.Account, c.By
+		case events.InvitationDeclined:
+			lock, account, by = r.Lock, r.Account, c.By
+			if action != "decline" {
+				return otherCommand, nil
+			}
+		case events.InvitationWithdrawn:
+			lock, account, by = r.Lock, r.Account, r.By
+			if action != "withdraw" {
+				return otherCommand, nil
+			}
+		default:
+			return otherCommand, nil
+		}
+		return differs(field{"lock", lock == c.Lock}, field{"account", account == c.Account}, field{"by", !manager || by == c.By})
+	}
 	var expired *InvitationError
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		expired = nil
 		l, err := t.lock(c.Lock)
 		if err != nil {
@@ -638,7 +721,15 @@ func (s *Service) SetMemberPermissions(ctx context.Context, c SetMemberPermissio
 	if err := firstErr(checkID("lock", c.Lock), checkID("account", c.Account), checkID("by", c.By), validatePermissions(c.Permissions)); err != nil {
 		return err
 	}
-	_, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+	same := func(orig []ledger.Event) (string, error) {
+		r, ok := first[events.MemberPermissionsSet](orig)
+		if !ok {
+			return otherCommand, nil
+		}
+		return differs(field{"lock", r.Lock == c.Lock}, field{"account", r.Account == c.Account}, field{"by", r.By == c.By},
+			field{"permissions", r.Permissions == c.Permissions})
+	}
+	_, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		l, err := t.lock(c.Lock)
 		if err != nil {
 			return err
@@ -677,7 +768,14 @@ func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
 	if err := firstErr(checkID("lock", c.Lock), checkID("account", c.Account), checkID("by", c.By)); err != nil {
 		return err
 	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
+	same := func(orig []ledger.Event) (string, error) {
+		r, ok := first[events.MemberRemoved](orig)
+		if !ok || len(orig) != 1 {
+			return otherCommand, nil
+		}
+		return differs(field{"lock", r.Lock == c.Lock}, field{"account", r.Account == c.Account}, field{"by", r.By == c.By})
+	}
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		l, err := t.lock(c.Lock)
 		if err != nil {
 			return err
@@ -710,38 +808,43 @@ func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
 	return s.shredAfter(ctx, evs)
 }
 
-// EditOnlineKey replaces an online key's settings (policy, doors, name).
+// EditOnlineKey changes some of an online key's settings (policy, doors,
+// name): those Settings sets, the others keep their value.
 type EditOnlineKey struct {
 	ID       uuid.UUID
 	Key, By  string
-	Settings events.Settings
+	Settings SettingsPatch
 }
 
-// EditOnlineKey records the new settings; only the lock's owner may.
+// EditOnlineKey records the new settings; only the lock's owner may. An
+// edit that sets no setting is a *ValidationError for "settings".
 func (s *Service) EditOnlineKey(ctx context.Context, c EditOnlineKey) error {
-	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
-		return err
-	}
-	if err := validateSettings(&c.Settings, events.KindOnline); err != nil {
+	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkPatch(c.Settings)); err != nil {
 		return err
 	}
 	lock, err := s.lockOfKey(ctx, c.Key)
 	if err != nil {
 		return err
 	}
-	_, err = s.executeOn(ctx, c.ID, groupStream(lock), func(t *txn) error {
-		k, l, g, err := loadOnline(t, c.Key, c.By)
+	same := func(orig []ledger.Event) (string, error) {
+		r, ok := first[events.KeyEdited](orig)
+		if _, online := firstOf[events.OnlineKeyEdited](orig); !ok || !online {
+			return otherCommand, nil
+		}
+		if d := firstDiff(field{"key", r.Key == c.Key}, field{"by", r.By == c.By}); d != "" {
+			return d, nil
+		}
+		return c.Settings.same(r.Settings), nil
+	}
+	_, err = s.executeOn(ctx, c.ID, groupStream(lock), same, func(t *txn) error {
+		k, l, _, err := loadOnline(t, c.Key, c.By)
 		if err != nil {
 			return err
 		}
-		st := c.Settings
-		if st.Doors&^l.Doors != 0 {
-			return invalid("doors", "lock %q has no %v door", k.Lock, st.Doors&^l.Doors)
-		}
-		if err := bindPolicy(&st, l); err != nil {
+		st, err := c.Settings.edit(k, l)
+		if err != nil {
 			return err
 		}
-		_ = g
 		t.emit(keyStream(c.Key), events.KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
 		t.emit(groupStream(k.Lock), events.OnlineKeyEdited{Lock: k.Lock, Key: c.Key, By: c.By})
 		return nil
@@ -765,7 +868,14 @@ func (s *Service) DeleteOnlineKey(ctx context.Context, c DeleteOnlineKey) error 
 	if err != nil {
 		return err
 	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(lock), func(t *txn) error {
+	same := func(orig []ledger.Event) (string, error) {
+		r, ok := first[events.KeyDeleted](orig)
+		if _, online := firstOf[events.OnlineKeyRemoved](orig); !ok || !online {
+			return otherCommand, nil
+		}
+		return differs(field{"key", r.Key == c.Key}, field{"by", r.By == c.By})
+	}
+	evs, err := s.executeOn(ctx, c.ID, groupStream(lock), same, func(t *txn) error {
 		k, _, g, err := loadOnline(t, c.Key, c.By)
 		if err != nil {
 			return err
@@ -880,9 +990,27 @@ func (s *Service) ChangePassword(ctx context.Context, c ChangePassword) error {
 	if err != nil {
 		return vaultErr(err, "")
 	}
-	wrong := false
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), func(t *txn) error {
-		wrong = false
+	// The old password is checked when the command runs; no event keeps it.
+	same := func(orig []ledger.Event) (string, error) {
+		switch r := orig[0].Data.(type) {
+		case events.PasswordRejected:
+			if len(orig) != 1 { // an online unlock's
+				return otherCommand, nil
+			}
+			return differs(field{"lock", r.Lock == c.Lock}, field{"account", r.Account == c.Account})
+		case events.MemberPasswordSet:
+			if r.Rehash { // an online unlock's
+				return otherCommand, nil
+			}
+			if d := firstDiff(field{"lock", r.Lock == c.Lock}, field{"account", r.Account == c.Account}); d != "" {
+				return d, nil
+			}
+			v, err := s.samePassword(ctx, r.Password, memberAAD(c.Lock, c.Account), c.New)
+			return firstDiff(field{"new password", v != passwordDiffers}), err
+		}
+		return otherCommand, nil
+	}
+	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		g, err := t.group(c.Lock)
 		if err != nil {
 			return err
@@ -898,7 +1026,6 @@ func (s *Service) ChangePassword(ctx context.Context, c ChangePassword) error {
 		case pw.err != nil: // the current hash does not open: no verdict, nothing recorded
 			return pw.err
 		case !pw.ok:
-			wrong = true
 			rej := events.PasswordRejected{Lock: c.Lock, Account: c.Account, Failures: m.Failures + 1}
 			if rej.Failures >= MaxPasswordFailures {
 				rej.LockedUntil = t.now.Add(LockoutDuration)
@@ -918,7 +1045,8 @@ func (s *Service) ChangePassword(ctx context.Context, c ChangePassword) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := firstOf[events.PasswordRejected](evs); ok || wrong {
+	// The events answer, fresh or replayed: a retry answers as the first run did.
+	if _, ok := firstOf[events.PasswordRejected](evs); ok {
 		return notPermitted("wrong password for %q", c.Account)
 	}
 	return s.shredAfter(ctx, evs)

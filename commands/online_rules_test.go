@@ -319,10 +319,10 @@ func TestEditAndDeleteOnlineKey(t *testing.T) {
 	e := groupReady(t)
 	e.must(e.invite("bob", "bill"))
 	// Owner only; the new settings apply to the next unlock.
-	err := e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "ann", Settings: events.Settings{Name: "x", Doors: access.Main}})
+	err := e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "ann", Settings: commands.SettingsPatch{Name: new("x")}})
 	e.refusedNothing(e.mark(), err, commands.ErrNotPermitted)
 	e.must(e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "bill",
-		Settings: events.Settings{Name: "Client", Doors: access.Main, Policy: tuesday10to12()}}))
+		Settings: commands.SettingsPatch{Policy: new(tuesday10to12())}}))
 	if r := e.unlock("ann", "ann-pass-2026"); r.Granted && schedulesEnforced { // 09:00 Tuesday: before the window
 		t.Fatalf("edit not applied: %+v", r)
 	}

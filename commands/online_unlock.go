@@ -66,7 +66,8 @@ func (s *Service) UnlockOnline(ctx context.Context, c UnlockOnline) (UnlockResul
 		}
 	}
 	for attempt := 0; attempt < 4; attempt++ {
-		evs, err := s.executeOn(ctx, c.ID, groupStream(lock), func(t *txn) error { return decideUnlockOnline(t, c, pw) })
+		same := func(orig []ledger.Event) (string, error) { return s.sameUnlockOnline(ctx, c, orig) }
+		evs, err := s.executeOn(ctx, c.ID, groupStream(lock), same, func(t *txn) error { return decideUnlockOnline(t, c, pw) })
 		if errors.Is(err, errReverify) {
 			dropRehash(nil)
 			if pw, err = s.verifyMember(ctx, c); err != nil {
@@ -85,6 +86,40 @@ func (s *Service) UnlockOnline(ctx context.Context, c UnlockOnline) (UnlockResul
 		return UnlockResult{Key: u.Key, Granted: u.Granted, Reason: u.Reason, Uses: u.Uses}, nil
 	}
 	return UnlockResult{}, ErrBusy
+}
+
+// sameUnlockOnline compares with a recorded online unlock. When the first
+// decision weighed the password (granted, or denied at or after the
+// password check), the password must get the same verdict now from the
+// member's current hash: a retry with another password is not the same
+// command and never receives a grant. If that hash cannot say (member
+// removed, password changed since), a first grant is not handed out again.
+func (s *Service) sameUnlockOnline(ctx context.Context, c UnlockOnline, orig []ledger.Event) (string, error) {
+	r, ok := firstOf[events.UnlockAttempted](orig)
+	if !ok {
+		return otherCommand, nil
+	}
+	if d := firstDiff(field{"key", r.Key == c.Key}, field{"by", r.By == c.By}, field{"door", r.Door == c.Door.Set()},
+		field{"source", r.Source == c.Source}); d != "" {
+		return d, nil
+	}
+	_, rejected := firstOf[events.PasswordRejected](orig)
+	switch r.Reason {
+	case access.NotOnlineKey, access.NetworkOff, access.NotMember, access.LockedOut:
+		return "", nil // decided before the password was looked at
+	}
+	g, err := s.groupState(ctx, r.Lock)
+	if err != nil {
+		return "", err
+	}
+	v, err := s.samePassword(ctx, g.Members[c.By].Password, memberAAD(r.Lock, c.By), c.Password)
+	if err != nil {
+		return "", err
+	}
+	if rejected {
+		return firstDiff(field{"password", v != passwordSame}), nil
+	}
+	return firstDiff(field{"password", v == passwordSame}), nil
 }
 
 // verifyMember verifies c.Password against the member's current hash.

@@ -30,7 +30,8 @@ func (s *Service) AckNotification(ctx context.Context, id uuid.UUID) error {
 	if !ok {
 		return &NotFoundError{What: "notification", ID: id.String()}
 	}
-	_, err = s.execute(ctx, uuid.NewSHA1(id, []byte("ack")), func(t *txn) error {
+	// The command ID derives from the notification's: nothing else can reuse it.
+	_, err = s.execute(ctx, uuid.NewSHA1(id, []byte("ack")), nil, func(t *txn) error {
 		t.emitAny(outboxStream, events.NotificationAcked{Notification: id})
 		return nil
 	})

@@ -114,7 +114,7 @@ func do(e *env, a events.Action) error {
 		_, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "k", By: "ann"})
 		return err
 	case events.ActEdit:
-		return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k", By: "bill", Settings: settings("renamed")})
+		return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k", By: "bill", Settings: commands.AllSettings(settings("renamed"))})
 	case events.ActRevoke:
 		return e.svc.RevokeKey(bg, kc)
 	case events.ActReset:
@@ -172,7 +172,9 @@ func TestOnlyOwnerManages(t *testing.T) {
 			_, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "k", By: "ann", Method: events.ShareToCode})
 			return err
 		},
-		"edit":       func() error { return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k", By: "ann"}) },
+		"edit": func() error {
+			return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k", By: "ann", Settings: commands.SettingsPatch{Name: new("x")}})
+		},
 		"revoke":     func() error { return e.svc.RevokeKey(bg, kc()) },
 		"reset":      func() error { return e.svc.ResetKey(bg, kc()) },
 		"deactivate": func() error { return e.svc.RequestDeactivation(bg, kc()) },

@@ -207,17 +207,19 @@ func (t *txn) emitAny(stream string, events ...any) {
 }
 
 // execute runs a command: a command ID seen before returns the events it
-// appended then; otherwise decide runs against fresh state and its events are
-// appended atomically with exact expected versions, retrying on conflict.
-// decide must be a pure function of the loaded states (plus values computed
-// before execute); it may run several times.
-func (s *Service) execute(ctx context.Context, cmd uuid.UUID, decide func(t *txn) error) ([]ledger.Event, error) {
-	return s.executeOn(ctx, cmd, "", decide)
+// appended then, if same finds they are this command's (else an
+// *IDReusedError; idreuse.go); otherwise decide runs against fresh state and
+// its events are appended atomically with exact expected versions, retrying
+// on conflict. decide must be a pure function of the loaded states (plus
+// values computed before execute); it may run several times. same is nil
+// only for commands whose ID derives from their content.
+func (s *Service) execute(ctx context.Context, cmd uuid.UUID, same sameFunc, decide func(t *txn) error) ([]ledger.Event, error) {
+	return s.executeOn(ctx, cmd, "", same, decide)
 }
 
 // executeOn is execute serialised with other commands on the same stream
 // (usually the key's) in this process.
-func (s *Service) executeOn(ctx context.Context, cmd uuid.UUID, stream string, decide func(t *txn) error) ([]ledger.Event, error) {
+func (s *Service) executeOn(ctx context.Context, cmd uuid.UUID, stream string, same sameFunc, decide func(t *txn) error) ([]ledger.Event, error) {
 	if err := checkCommandID(cmd); err != nil {
 		return nil, err
 	}
@@ -226,7 +228,7 @@ func (s *Service) executeOn(ctx context.Context, cmd uuid.UUID, stream string, d
 		if stream != "" {
 			defer s.serial.lock(stream)()
 		}
-		return s.attempts(ctx, cmd, decide, &pos)
+		return s.attempts(ctx, cmd, same, decide, &pos)
 	}()
 	if err != nil || pos == 0 {
 		return evs, err
@@ -239,13 +241,18 @@ func (s *Service) executeOn(ctx context.Context, cmd uuid.UUID, stream string, d
 // returns the original result for an append whose event IDs it has already
 // written, and the versions in that result tell it apart from a fresh one.
 // Only when deciding fails (the retried command may be refused now), the IDs
-// clash, or every stream is appended without a version check, is the log
-// asked for the command's first event ID.
-func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, decide func(t *txn) error, last *uint64) ([]ledger.Event, error) {
+// clash (the retry decided other events, or the ID was reused), or every
+// stream is appended without a version check, is the log asked for the
+// command's first event ID. Whatever the ID appended before is returned only
+// if same finds it was this command.
+func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, same sameFunc, decide func(t *txn) error, last *uint64) ([]ledger.Event, error) {
 	replayed := func() ([]ledger.Event, bool, error) {
 		evs, err := s.replay(ctx, cmd)
 		if err != nil || evs == nil {
 			return nil, false, err
+		}
+		if err := checkSame(cmd, evs, same); err != nil {
+			return nil, true, err
 		}
 		*last = evs[len(evs)-1].Position
 		return evs, true, nil
@@ -269,7 +276,10 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, decide func(t *tx
 			}
 			return nil, err
 		}
-		if len(t.order) == 0 {
+		if len(t.order) == 0 { // nothing to do, unless the ID did something else before
+			if evs, ok, rerr := replayed(); rerr != nil || ok {
+				return evs, rerr
+			}
 			return nil, nil
 		}
 		if len(t.anyVer) == len(t.order) { // no version check to tell a retry
@@ -315,7 +325,7 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, decide func(t *tx
 			}
 			continue
 		}
-		if errors.Is(err, ledger.ErrDuplicateID) { // the command ID did something else before
+		if errors.Is(err, ledger.ErrDuplicateID) { // the command ID appended other events before
 			if evs, ok, rerr := replayed(); rerr != nil || ok {
 				return evs, rerr
 			}
@@ -335,6 +345,9 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, decide func(t *tx
 			}
 			evs, err := s.readRange(ctx, res.First, res.Last)
 			if err != nil {
+				return nil, err
+			}
+			if err := checkSame(cmd, evs, same); err != nil {
 				return nil, err
 			}
 			*last = res.Last
@@ -432,17 +445,6 @@ func (s *Service) replay(ctx context.Context, cmd uuid.UUID) ([]ledger.Event, er
 		out = append(out, ev)
 	}
 	return out, nil
-}
-
-// eventsOf returns the Data of events of type T, in order.
-func eventsOf[T any](evs []ledger.Event) []T {
-	var out []T
-	for _, ev := range evs {
-		if d, ok := ev.Data.(T); ok {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 func firstOf[T any](evs []ledger.Event) (T, bool) {

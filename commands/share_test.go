@@ -107,7 +107,7 @@ func TestShareToIDFlow(t *testing.T) {
 	edited := settings("k1 edited")
 	edited.Doors = access.Main | access.Inner
 	e.then(func() error {
-		return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k1", By: "bill", Settings: edited})
+		return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k1", By: "bill", Settings: commands.AllSettings(edited)})
 	}, events.KeyEdited{Key: "k1", Lock: "front", By: "bill", Settings: edited})
 
 	// Only the account it was shared with downloads it.
@@ -126,7 +126,7 @@ func TestShareToIDFlow(t *testing.T) {
 	// Downloaded: only reset (or deactivation). Each refusal names the state.
 	for _, f := range []func() error{
 		func() error {
-			return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k1", By: "bill", Settings: settings("x")})
+			return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k1", By: "bill", Settings: commands.AllSettings(settings("x"))})
 		},
 		func() error { return e.svc.RevokeKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}) },
 		func() error { return e.svc.DeleteKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}) },

@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/ledger"
 )
 
 // Unlock is an online unlock attempt with a key (granted or denied, it is
@@ -66,7 +67,7 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 	if c.Door != access.MainDoor && c.Door != access.InnerDoor {
 		return UnlockResult{}, invalid("door", "%v: want the main or the inner door", c.Door)
 	}
-	evs, err := s.executeOn(ctx, c.ID, keyStream(c.Key), func(t *txn) error {
+	evs, err := s.executeOn(ctx, c.ID, keyStream(c.Key), c.same, func(t *txn) error {
 		k, err := t.key(c.Key)
 		if err != nil {
 			return err
@@ -103,6 +104,16 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 	}
 	u, _ := firstOf[events.UnlockAttempted](evs)
 	return UnlockResult{Key: u.Key, Granted: u.Granted, Reason: u.Reason, Uses: u.Uses}, nil
+}
+
+// same compares with a recorded unlock attempt (door and source with their
+// defaults filled in).
+func (c Unlock) same(orig []ledger.Event) (string, error) {
+	r, ok := first[events.UnlockAttempted](orig)
+	if !ok {
+		return otherCommand, nil
+	}
+	return differs(field{"key", r.Key == c.Key}, field{"by", r.By == c.By}, field{"door", r.Door == c.Door.Set()}, field{"source", r.Source == c.Source})
 }
 
 // lockView reads a lock's cached state without the version check that

@@ -48,13 +48,12 @@ type Projections struct {
 	notify  chan struct{}
 	failed  atomic.Pointer[error]
 
-	run     sync.Mutex // held while starting, stopping or rebuilding
-	cancel  context.CancelFunc
-	done    chan struct{}
-	closed  atomic.Bool
-	sched   scheduleCache
-	rows    map[string]*KeyRow // see maxCachedRows; only the applying goroutine
-	rebuild atomic.Bool
+	run    sync.Mutex // held while starting, stopping or rebuilding
+	cancel context.CancelFunc
+	done   chan struct{}
+	closed atomic.Bool
+	sched  scheduleCache
+	rows   map[string]*KeyRow // see maxCachedRows; only the applying goroutine
 }
 
 // Open loads the checkpoint and starts following the log from just after it.

@@ -19,7 +19,10 @@ time (a record the lock made offline at the lock's time, so uploads merge
 in where they happened; ties by log position). -by-position prints each
 UTC day in log order instead (uploads after what was recorded before
 them). -since and -until select [since, until) of that time. The table
-shows times in UTC unless -tz names an IANA zone.
+shows times in UTC unless -tz names an IANA zone. BY is the account that
+acted, SUBJECT the account the entry is about (the one a key was shared
+with or made for, the contact, the member): "subject" in -json, as in the
+library (projections.HistoryEntry.Subject).
 
 ` + servingHelp
 
@@ -106,7 +109,7 @@ func runHistory(ctx context.Context, fs *flags, args []string, stdout, stderr io
 		emit = func(h projections.HistoryEntry) error { return enc.Encode(toHistoryLine(h)) }
 	} else {
 		w := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "TIME\tWHAT\tLOCK\tKEY\tBY\tFOR\tOUTCOME")
+		fmt.Fprintln(w, "TIME\tWHAT\tLOCK\tKEY\tBY\tSUBJECT\tOUTCOME")
 		emit = func(h projections.HistoryEntry) error {
 			_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Time.In(loc).Format(time.RFC3339), describeEntry(h),
 				dash(h.Lock), dash(h.Key), dash(h.Account), dash(h.Subject), dash(outcome(h)))

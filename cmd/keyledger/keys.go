@@ -20,8 +20,10 @@ account (-holder), each with its status at -at (default now) as the read
 models compute it with package policy: ACTIVE, UPCOMING, EXPIRED or
 EXHAUSTED, or REVOKED (revoked, reset, deactivation pending or deactivated:
 see STATE) — plus the lifecycle state, the sharing state, uses so far and
-the use limit, the holder, the validity and when a window next opens.
-Deleted keys are in no list. Times are UTC unless -tz names an IANA zone.
+the use limit, the holder, the validity and when a window next opens
+(NEXT OPEN: "now" if the key is open now; with -at, the first instant at
+or after -at, so -at itself if it is open then). Deleted keys are in no
+list. Times are UTC unless -tz names an IANA zone.
 
 -at moves only the schedule's clock: the keys, their lifecycle state and
 their uses are those at the log head (the read models keep no past
@@ -80,7 +82,8 @@ func runKeys(ctx context.Context, fs *flags, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	if when.IsZero() {
+	now := when.IsZero()
+	if now {
 		when = time.Now()
 	}
 	loc, err := zoneFlag(*tz)
@@ -133,7 +136,7 @@ func runKeys(ctx context.Context, fs *flags, args []string, stdout, stderr io.Wr
 		p := k.Settings.Policy
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Key, k.Lock, k.Kind, dash(k.Settings.Name),
 			k.State, k.Status.Sharing, k.Status.Status, uses(k), dash(holderOf(k)),
-			stamp(p.Start, loc), stamp(p.End, loc), nextOpen(k, loc))
+			stamp(p.Start, loc), stamp(p.End, loc), nextOpen(k, now, loc))
 	}
 	return w.Flush()
 }
@@ -154,13 +157,15 @@ func uses(k projections.KeyView) string {
 	return strconv.FormatUint(uint64(k.Status.Uses), 10)
 }
 
-func nextOpen(k projections.KeyView, loc *time.Location) string {
+// nextOpen is the NEXT OPEN column: "now" only when the status is the
+// present's (no -at); at another instant, open then reads as that instant.
+func nextOpen(k projections.KeyView, now bool, loc *time.Location) string {
 	switch {
 	case k.Status.Status != projections.StatusActive && k.Status.Status != projections.StatusUpcoming:
 		return "-"
 	case k.Status.NetworkOff:
 		return "network off"
-	case k.Status.InWindow:
+	case k.Status.InWindow && now:
 		return "now"
 	}
 	return stamp(k.Status.NextOpen, loc)

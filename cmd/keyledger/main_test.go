@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/projections"
 )
 
 var cliBinary string
@@ -257,6 +258,8 @@ func wantLines(t *testing.T, what, got string, want ...string) {
 	}
 }
 
+// With -at, NEXT OPEN of a key open at that instant is the instant itself,
+// not "now" (which the table says only of the present).
 func TestKeysTableAtAnInstant(t *testing.T) {
 	dir := fixture(t, projCurrent)
 	out, errOut := ok(t, "keys", "-lock", "front", "-at", "2026-03-03T09:00:00Z", dir)
@@ -265,7 +268,7 @@ func TestKeysTableAtAnInstant(t *testing.T) {
 	}
 	wantLines(t, "keys -lock front", out,
 		"KEY         LOCK   KIND   NAME            STATE                 SHARING  STATUS    USES  HOLDER       FROM                  UNTIL                 NEXT OPEN",
-		"ann-week    front  share  Ann's week      downloaded            shared   ACTIVE    1/3   ann          2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  now",
+		"ann-week    front  share  Ann's week      downloaded            shared   ACTIVE    1/3   ann          2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  2026-03-03T09:00:00Z",
 		"bob-later   front  share  Bob next month  sharing               sharing  UPCOMING  0     bob          2026-04-01T09:00:00Z  -                     2026-04-01T09:00:00Z",
 		"guest-code  front  share  Guest           deactivation pending  shared   REVOKED   0     guest-phone  -                     -                     -",
 	)
@@ -279,10 +282,22 @@ func TestKeysTableAtAnInstant(t *testing.T) {
 	out, _ = ok(t, "keys", "-holder", "ann", "-at", "2026-03-01T00:00:00Z", dir)
 	wantLines(t, "keys -holder ann", out,
 		"KEY       LOCK    KIND      NAME         STATE       SHARING  STATUS     USES  HOLDER  FROM                  UNTIL                 NEXT OPEN",
-		"ann-back  back    share     Ann offline  downloaded  shared   ACTIVE     1     ann     -                     -                     now",
+		"ann-back  back    share     Ann offline  downloaded  shared   ACTIVE     1     ann     -                     -                     2026-03-01T00:00:00Z",
 		"ann-week  front   share     Ann's week   downloaded  shared   UPCOMING   1/3   ann     2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  2026-03-02T09:00:00Z",
 		"once      garage  intercom  Parcel       downloaded  shared   EXHAUSTED  1/1   ann     -                     -                     -",
 	)
+}
+
+// NEXT OPEN says "now" only when the status is the present's (no -at).
+func TestNextOpenSaysNowOnlyWithoutAt(t *testing.T) {
+	at := time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)
+	k := projections.KeyView{Status: projections.KeyStatus{Status: projections.StatusActive, InWindow: true, NextOpen: at}}
+	if got := nextOpen(k, true, time.UTC); got != "now" {
+		t.Errorf("open now: %q, want now", got)
+	}
+	if got := nextOpen(k, false, time.UTC); got != "2026-03-03T09:00:00Z" {
+		t.Errorf("open at -at: %q, want the instant", got)
+	}
 }
 
 func TestKeysJSON(t *testing.T) {
@@ -321,23 +336,25 @@ func TestKeysJSON(t *testing.T) {
 	}
 }
 
+// The account an entry is about is the SUBJECT column: the word of -json
+// ("subject"), of the server's JSON and of the quickstart's table.
 func TestHistoryTable(t *testing.T) {
 	dir := fixture(t, projCurrent)
 	out, _ := ok(t, "history", "-key", "ann-week", dir)
 	wantLines(t, "history -key ann-week", out,
-		"TIME                  WHAT                LOCK   KEY       BY    FOR  OUTCOME",
-		"2026-03-02T09:00:00Z  key created         front  ann-week  bill  -    -",
-		"2026-03-02T09:00:00Z  key shared          front  ann-week  bill  ann  -",
-		"2026-03-02T09:30:00Z  key downloaded      front  ann-week  ann   -    -",
-		"2026-03-02T10:00:00Z  unlock (main, app)  front  ann-week  ann   -    granted",
-		"2026-03-02T10:00:00Z  unlock (main, app)  front  ann-week  bob   -    denied: not_holder",
-		"2026-03-10T09:00:00Z  unlock (main, app)  front  ann-week  ann   -    denied: expired",
+		"TIME                  WHAT                LOCK   KEY       BY    SUBJECT  OUTCOME",
+		"2026-03-02T09:00:00Z  key created         front  ann-week  bill  -        -",
+		"2026-03-02T09:00:00Z  key shared          front  ann-week  bill  ann      -",
+		"2026-03-02T09:30:00Z  key downloaded      front  ann-week  ann   -        -",
+		"2026-03-02T10:00:00Z  unlock (main, app)  front  ann-week  ann   -        granted",
+		"2026-03-02T10:00:00Z  unlock (main, app)  front  ann-week  bob   -        denied: not_holder",
+		"2026-03-10T09:00:00Z  unlock (main, app)  front  ann-week  ann   -        denied: expired",
 	)
 	out, _ = ok(t, "history", "-account", "bob", "-tz", "Europe/Berlin", "-n", "2", dir)
 	wantLines(t, "history -account bob -n 2", out,
-		"TIME                       WHAT                LOCK   KEY        BY    FOR  OUTCOME",
-		"2026-03-02T10:00:00+01:00  account registered  -      -          bob   -    -",
-		"2026-03-02T10:00:00+01:00  key shared          front  bob-later  bill  bob  -",
+		"TIME                       WHAT                LOCK   KEY        BY    SUBJECT  OUTCOME",
+		"2026-03-02T10:00:00+01:00  account registered  -      -          bob   -        -",
+		"2026-03-02T10:00:00+01:00  key shared          front  bob-later  bill  bob      -",
 	)
 	// A device that downloaded To Code has a history without an account.
 	out, _ = ok(t, "history", "-account", "guest-phone", dir)
@@ -352,12 +369,12 @@ func TestHistoryOfflineRecords(t *testing.T) {
 	dir := fixture(t, projCurrent)
 	out, _ := ok(t, "history", "-key", "ann-back", dir)
 	wantLines(t, "history -key ann-back", out,
-		"TIME                  WHAT                          LOCK  KEY       BY    FOR  OUTCOME",
-		"2026-03-02T12:00:00Z  key created                   back  ann-back  bill  -    -",
-		"2026-03-02T12:00:00Z  key shared                    back  ann-back  bill  ann  -",
-		"2026-03-02T12:00:00Z  key downloaded                back  ann-back  ann   -    -",
-		"2026-03-02T12:01:00Z  offline unlock (main, lock)   back  ann-back  ann   -    granted",
-		"2026-03-02T12:01:00Z  offline unlock (inner, lock)  back  ann-back  ann   -    denied: door_not_permitted",
+		"TIME                  WHAT                          LOCK  KEY       BY    SUBJECT  OUTCOME",
+		"2026-03-02T12:00:00Z  key created                   back  ann-back  bill  -        -",
+		"2026-03-02T12:00:00Z  key shared                    back  ann-back  bill  ann      -",
+		"2026-03-02T12:00:00Z  key downloaded                back  ann-back  ann   -        -",
+		"2026-03-02T12:01:00Z  offline unlock (main, lock)   back  ann-back  ann   -        granted",
+		"2026-03-02T12:01:00Z  offline unlock (inner, lock)  back  ann-back  ann   -        denied: door_not_permitted",
 	)
 	byTime, _ := ok(t, "history", "-lock", "back", dir)
 	byPos, _ := ok(t, "history", "-lock", "back", "-by-position", dir)

@@ -133,9 +133,8 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 
 	// "A key can be edited at any time."
-	st := keys[0].st
-	st.Doors = access.Main | access.Inner
-	if err := svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "mine", By: "owner", Settings: st}); err != nil {
+	both := access.Main | access.Inner
+	if err := svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "mine", By: "owner", Settings: commands.SettingsPatch{Doors: &both}}); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "✓ edited 'My key': also opens inner door")

@@ -292,8 +292,8 @@ func (t *tour) shareKeys() error {
 		return err
 	}
 	// Not downloaded yet: the owner may still edit or cancel (K3).
-	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-code", By: "bill",
-		Settings: events.Settings{Name: "Guest (code), 2 times", Policy: policy.Policy{Start: week.Start, End: week.End, Uses: policy.UsesN(2)}}})
+	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-code", By: "bill", Settings: commands.SettingsPatch{
+		Name: new("Guest (code), 2 times"), Policy: new(policy.Policy{Start: week.Start, End: week.End, Uses: policy.UsesN(2)})}})
 	if err := t.ok("Bill edits guest-code before download: 2 times", err); err != nil {
 		return err
 	}
@@ -324,7 +324,7 @@ func (t *tour) shareKeys() error {
 		return err
 	}
 	// Downloaded: the owner can no longer edit or revoke, only reset (K5).
-	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-ann", By: "bill", Settings: events.Settings{Name: "Ann's month"}})
+	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-ann", By: "bill", Settings: commands.SettingsPatch{Name: new("Ann's month")}})
 	if err := t.refused("Bill edits guest-ann after download", err); err != nil {
 		return err
 	}
@@ -525,9 +525,8 @@ func (t *tour) intercomKeys() error {
 	}
 	// "A key can be edited at any time."
 	t.clock.Set(t.at(4, 13, 15))
-	st := keys[0].st
-	st.Doors = access.Main | access.Inner
-	if err := t.ok(`Bill edits "My key": also opens inner door`, t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "mine", By: "bill", Settings: st})); err != nil {
+	both := access.Main | access.Inner
+	if err := t.ok(`Bill edits "My key": also opens inner door`, t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "mine", By: "bill", Settings: commands.SettingsPatch{Doors: &both}})); err != nil {
 		return err
 	}
 	t.clock.Set(t.at(4, 13, 20))
@@ -717,7 +716,7 @@ func (t *tour) histories() error {
 			rows = append(rows, []string{t.when(h.Time), h.Lock, h.Type, key, h.Account, h.Subject, result})
 		}
 		t.say("%s", q.title)
-		t.table(strings.Fields("TIME LOCK EVENT KEY BY CONCERNS RESULT"), rows)
+		t.table(strings.Fields("TIME LOCK EVENT KEY BY SUBJECT RESULT"), rows)
 	}
 	return nil
 }

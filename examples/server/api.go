@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/access"
+	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
@@ -37,6 +38,18 @@ type settingsJSON struct {
 	Doors    []string    `json:"doors,omitempty"`
 	Welcome  string      `json:"welcome,omitempty"`
 	Policy   *policyJSON `json:"policy,omitempty"`
+}
+
+// settingsEditJSON is an edit (PUT /settings, commands.SettingsPatch): a
+// field that is absent or null keeps its value, so an edit never widens a
+// key by leaving something out; "policy": {} makes the key unlimited.
+type settingsEditJSON struct {
+	Name     *string     `json:"name"`
+	Category *string     `json:"category"`
+	Role     *string     `json:"role"`
+	Doors    *[]string   `json:"doors"`
+	Welcome  *string     `json:"welcome"`
+	Policy   *policyJSON `json:"policy"`
 }
 
 // policyJSON is a schedule (policy.Policy): all conditions AND-combined.
@@ -102,6 +115,8 @@ type downloadRequest struct {
 	Code string `json:"code,omitempty"`
 }
 
+func (downloadRequest) optionalBody() {}
+
 type downloadResponse struct {
 	Key        string       `json:"key"`
 	Lock       string       `json:"lock"`
@@ -114,6 +129,8 @@ type unlockRequest struct {
 	Door   string `json:"door,omitempty"` // main (default), inner
 	Source string `json:"source,omitempty"`
 }
+
+func (unlockRequest) optionalBody() {}
 
 type unlockResponse struct {
 	Key     string `json:"key"`
@@ -302,6 +319,39 @@ func (s settingsJSON) settings() (events.Settings, error) {
 		st.Policy, err = s.Policy.policy()
 	}
 	return st, err
+}
+
+func (s settingsEditJSON) patch() (commands.SettingsPatch, error) {
+	p := commands.SettingsPatch{Name: s.Name, Welcome: s.Welcome}
+	if s.Category != nil {
+		c, err := category(*s.Category)
+		if err != nil {
+			return p, err
+		}
+		p.Category = &c
+	}
+	if s.Role != nil {
+		r, err := enum("role", *s.Role, roles)
+		if err != nil {
+			return p, err
+		}
+		p.Role = &r
+	}
+	if s.Doors != nil {
+		d, err := doors("doors", *s.Doors)
+		if err != nil {
+			return p, err
+		}
+		p.Doors = &d
+	}
+	if s.Policy != nil {
+		pol, err := s.Policy.policy()
+		if err != nil {
+			return p, err
+		}
+		p.Policy = &pol
+	}
+	return p, nil
 }
 
 func (p policyJSON) policy() (policy.Policy, error) {

@@ -84,18 +84,19 @@ func (s *server) createKey(r *http.Request) (int, any, error) {
 	return http.StatusCreated, out, nil
 }
 
+// editKey changes the settings the body names; the others keep their value.
 func (s *server) editKey(r *http.Request) (int, any, error) {
-	var req settingsJSON
+	var req settingsEditJSON
 	by, id, err := command(r, &req)
 	if err != nil {
 		return 0, nil, err
 	}
-	st, err := req.settings()
+	p, err := req.patch()
 	if err != nil {
 		return 0, nil, err
 	}
 	key := r.PathValue("key")
-	if err := s.svc.EditKey(r.Context(), commands.EditKey{ID: id, Key: key, By: by, Settings: st}); err != nil {
+	if err := s.svc.EditKey(r.Context(), commands.EditKey{ID: id, Key: key, By: by, Settings: p}); err != nil {
 		return 0, nil, err
 	}
 	return s.keyView(r.Context(), key, s.now())

@@ -12,7 +12,8 @@
 // Idempotency-Key header, and no code, PIN or password in any log line or
 // error body. server_test.go drives it end to end with httptest.
 //
-// Routes (X-Account is the caller; bodies are JSON):
+// Routes (X-Account is the caller; bodies are JSON, and may be left out
+// where every field is optional: download by the holder, unlock):
 //
 //	POST   /v1/accounts                          register an account
 //	POST   /v1/locks                             register a lock (owner: the caller)
@@ -21,7 +22,7 @@
 //	GET    /v1/locks/{lock}/slots                slots and their state (P5)
 //	GET    /v1/locks/{lock}/history              ?from=&to=&cursor=&limit=&order=time|position
 //	GET    /v1/keys/{key}?at=                    one key with status (K8)
-//	PUT    /v1/keys/{key}/settings               edit (before download, for share keys)
+//	PUT    /v1/keys/{key}/settings               edit the settings sent, keep the rest (share keys: before download)
 //	DELETE /v1/keys/{key}                        delete
 //	POST   /v1/keys/{key}/share                  To ID or To Code (the code is in the answer, once)
 //	POST   /v1/keys/{key}/download               the holder, or a code bearer

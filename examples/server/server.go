@@ -27,7 +27,7 @@ const maxBody = 64 << 10
 // token, never from the client.
 const (
 	headerAccount     = "X-Account"
-	headerIdempotency = "Idempotency-Key" // a UUID; the command ID (retries return the first outcome)
+	headerIdempotency = "Idempotency-Key" // a UUID; the command ID (retries return the first outcome; another request with it is 422)
 )
 
 // server is the HTTP API over one commands.Service and its projections.
@@ -163,6 +163,8 @@ type errorBody struct {
 //	    network_off, conflict               the current state says no
 //	413 too_large, 415 unsupported_media_type
 //	422 invalid_policy                     the schedule does not validate
+//	422 id_reused                          the Idempotency-Key already named
+//	                                       a different request
 //	503 busy (Retry-After), unavailable    retry later
 //	500 internal                           anything else (logged, no detail)
 func classify(err error) *apiError {
@@ -184,6 +186,8 @@ func classify(err error) *apiError {
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("request body larger than %d bytes", mb.Limit)}
 	case errors.As(err, &fe):
 		return &apiError{status: http.StatusBadRequest, code: "invalid", msg: fe.Error(), field: fe.field}
+	case errors.Is(err, commands.ErrIDReused): // names the key and the field that differs, never a value
+		return &apiError{status: http.StatusUnprocessableEntity, code: "id_reused", msg: err.Error()}
 	case errors.As(err, &pe):
 		field := pe.Field
 		if errors.As(err, &ve) {
@@ -249,8 +253,13 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	}
 }
 
+// optionalBody marks a request whose fields are all optional: an empty
+// body is the same as {}.
+type optionalBody interface{ optionalBody() }
+
 // decode reads exactly one JSON object of at most maxBody bytes into v,
-// refusing unknown fields. Its messages never quote the body.
+// refusing unknown fields. An empty body is an error unless v is an
+// optionalBody. Its messages never quote the body.
 func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
@@ -270,6 +279,9 @@ func decode(r *http.Request, v any) error {
 	case errors.As(err, &mb):
 		return err
 	case errors.Is(err, io.EOF):
+		if _, ok := v.(optionalBody); ok {
+			return nil
+		}
 		return badJSON("empty body: send a JSON object")
 	case errors.As(err, &syn):
 		return badJSON(fmt.Sprintf("malformed JSON at byte %d", syn.Offset))

@@ -358,6 +358,69 @@ func TestIdempotentCreate(t *testing.T) {
 	}
 }
 
+// An edit never widens a key by leaving something out: a field absent from
+// PUT /settings keeps its value. Renaming a key open Mon/Wed/Fri 08–18 used
+// to make it open at all times.
+func TestEditKeepsWhatItOmits(t *testing.T) {
+	a := newAPI(t)
+	a.setup()
+	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"intercom","doors":["main","inner"],"welcome":"Hi",
+		"policy":{"windows":[{"days":["mon","wed","fri"],"from":"08:00","to":"18:00"}]}}`)
+	before := a.must(200, "GET", "/v1/keys/k1", "bill", "")
+	edited := a.must(200, "PUT", "/v1/keys/k1/settings", "bill", `{"name":"x"}`)
+	st, was := edited["settings"].(map[string]any), before["settings"].(map[string]any)
+	if st["name"] != "x" || fmt.Sprint(st["policy"]) != fmt.Sprint(was["policy"]) || fmt.Sprint(st["doors"]) != fmt.Sprint(was["doors"]) ||
+		st["welcome"] != "Hi" || st["policy"] == nil {
+		t.Fatalf("after renaming: %v, want only the name changed from %v", st, was)
+	}
+	// Tuesday 2026-03-03 10:00 in Berlin: outside the schedule, still.
+	if k := a.must(200, "GET", "/v1/keys/k1?at=2026-03-03T09:00:00Z", "bill", ""); k["in_window"] != false {
+		t.Errorf("on a Tuesday after renaming: %v", k)
+	}
+	// What is sent is set; "policy": {} makes the key unlimited, explicitly.
+	edited = a.must(200, "PUT", "/v1/keys/k1/settings", "bill", `{"doors":["main"],"policy":{}}`)
+	if st := edited["settings"].(map[string]any); st["name"] != "x" || fmt.Sprint(st["doors"]) != "[main]" || st["policy"] != nil {
+		t.Errorf("after setting doors and policy: %v", st)
+	}
+	a.must(400, "PUT", "/v1/keys/k1/settings", "bill", `{}`) // an edit that sets nothing
+}
+
+// A request whose fields are all optional (download by the holder, unlock)
+// needs no body: an empty one is the same as {}. Download used to answer
+// 400 without "{}".
+func TestEmptyBodyWhereEveryFieldIsOptional(t *testing.T) {
+	a := newAPI(t)
+	a.setup()
+	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"share"}`)
+	a.must(200, "POST", "/v1/keys/k1/share", "bill", `{"method":"id","account":"ann"}`)
+	if dl := a.must(200, "POST", "/v1/keys/k1/download", "ann", ""); dl["key"] != "k1" {
+		t.Errorf("download without a body: %v", dl)
+	}
+	if u := a.must(200, "POST", "/v1/keys/k1/unlock", "ann", ""); u["granted"] != true {
+		t.Errorf("unlock without a body: %v", u)
+	}
+	// Where a field is required the body still is: the code alone.
+	if r := a.do("POST", "/v1/downloads", "ann", ""); r.status != 400 || r.json(t)["field"] != "code" {
+		t.Errorf("download by code without a body: %d %s", r.status, r.body)
+	}
+}
+
+// An Idempotency-Key names one request: the same request again gets the
+// first answer; a different request with it is refused with 422 id_reused
+// and changes nothing (it used to answer 201 with the new body and
+// register nobody).
+func TestIdempotencyKeyReusedForAnotherRequest(t *testing.T) {
+	a := newAPI(t)
+	idem := uuid.NewString()
+	a.must(201, "POST", "/v1/accounts", "", `{"account":"dan","name":"Dan","email":"dan@example.com"}`, headerIdempotency, idem)
+	r := a.do("POST", "/v1/accounts", "", `{"account":"eve","name":"Eve","email":"eve@example.com"}`, headerIdempotency, idem)
+	if body := r.json(t); r.status != 422 || body["code"] != "id_reused" || !strings.Contains(body["error"].(string), idem) {
+		t.Fatalf("reused key: %d %s", r.status, r.body)
+	}
+	a.must(201, "POST", "/v1/accounts", "", `{"account":"dan","name":"Dan","email":"dan@example.com"}`, headerIdempotency, idem)
+	a.must(201, "POST", "/v1/accounts", "", `{"account":"eve","name":"Eve","email":"eve@example.com"}`) // eve is still free
+}
+
 // syncBuffer is a log sink safe for the server's goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -417,6 +480,7 @@ func TestClassify(t *testing.T) {
 		{&commands.GroupFullError{Key: "k", Max: 5}, 409, "group_full"},
 		{commands.ErrNetworkOff, 409, "network_off"},
 		{&ledger.ConflictError{Stream: "s"}, 409, "conflict"},
+		{&commands.IDReusedError{ID: uuid.New(), Position: 4, Event: "account.registered", Field: "account"}, 422, "id_reused"},
 		{commands.ErrBusy, 503, "busy"},
 		{ledger.ErrClosed, 503, "unavailable"},
 		{context.DeadlineExceeded, 503, "unavailable"},

@@ -113,7 +113,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	if !r.Granted || r.Uses != 1 {
-		return fmt.Errorf("Ann's first unlock: want granted, use 1 of 3; got granted=%v (%s), uses %d", r.Granted, r.Reason, r.Uses)
+		return fmt.Errorf("first unlock by Ann: want granted, use 1 of 3; got granted=%v (%s), uses %d", r.Granted, r.Reason, r.Uses)
 	}
 	fmt.Fprintf(w, "✓ Ann unlocks online: granted=%v (uses %d of 3)\n", r.Granted, r.Uses)
 	now = now.AddDate(0, 0, 8)
@@ -121,11 +121,11 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	if r.Granted || r.Reason != access.Expired {
-		return fmt.Errorf("Ann's unlock a week later: want denied (%s), got granted=%v (%s)", access.Expired, r.Granted, r.Reason)
+		return fmt.Errorf("unlock by Ann a week later: want denied (%s), got granted=%v (%s)", access.Expired, r.Granted, r.Reason)
 	}
 	fmt.Fprintf(w, "✗ Ann a week later: granted=%v (%s)\n", r.Granted, r.Reason)
 
-	err = svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "guest-ann", By: "bill", Settings: events.Settings{Name: "renamed"}})
+	err = svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "guest-ann", By: "bill", Settings: commands.SettingsPatch{Name: new("renamed")}})
 	var se *commands.StateError
 	if !errors.As(err, &se) {
 		return fmt.Errorf("edit after download was not refused: %v", err)
@@ -161,9 +161,13 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	fmt.Fprintln(w, "\nShare Key Management (locations)")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLOT\tSTATE\tKEY\tGENERATION")
+	fmt.Fprintln(tw, "SLOT\tSTATE\tGENERATION\tKEY") // the quickstart's columns
 	for _, s := range slots {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\n", s.Slot, s.State, s.Key, s.Generation)
+		key := s.Key
+		if key == "" {
+			key = "-" // as the quickstart prints a free slot
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\n", s.Slot, s.State, s.Generation, key)
 	}
 	tw.Flush()
 

@@ -249,7 +249,7 @@ func conflictRound(t *testing.T, round int) *conflictStats {
 		for e := range 12 {
 			spawn(func() {
 				cid := id()
-				err := svc.EditKey(ctx, commands.EditKey{ID: cid, Key: k, By: "bill", Settings: events.Settings{Name: fmt.Sprintf("%s edit %d", k, e)}})
+				err := svc.EditKey(ctx, commands.EditKey{ID: cid, Key: k, By: "bill", Settings: commands.SettingsPatch{Name: new(fmt.Sprintf("%s edit %d", k, e))}})
 				st.record(t, "edit", err)
 				if err == nil {
 					editOK.Store(cid, k)

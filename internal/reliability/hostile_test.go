@@ -259,7 +259,7 @@ func TestHostileInputs(t *testing.T) {
 			return err
 		})
 		add("commands.EditKey", "policy: "+name, cinv, func() error {
-			return svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "k1", By: "bill", Settings: events.Settings{Policy: p}})
+			return svc.EditKey(ctx, commands.EditKey{ID: id(), Key: "k1", By: "bill", Settings: commands.SettingsPatch{Policy: &p}})
 		})
 	}
 	add("commands.CreateKey", "unknown kind", cinv, func() error {

@@ -320,7 +320,7 @@ func (k *worker) shareKey(ctx context.Context) error {
 	}
 	if k.rng.IntN(2) == 0 {
 		if err := k.step("edit", func(id uuid.UUID) error {
-			return svc.EditKey(ctx, commands.EditKey{ID: id, Key: key, By: k.owner(), Settings: events.Settings{Name: "edited " + key}})
+			return svc.EditKey(ctx, commands.EditKey{ID: id, Key: key, By: k.owner(), Settings: commands.SettingsPatch{Name: new("edited " + key)}})
 		}); err != nil {
 			return err
 		}
@@ -390,7 +390,7 @@ func (k *worker) digitalKey(ctx context.Context) error {
 		return err
 	}
 	if err := k.step("edit", func(id uuid.UUID) error {
-		return svc.EditKey(ctx, commands.EditKey{ID: id, Key: key, By: k.owner(), Settings: events.Settings{Name: "renamed " + key}})
+		return svc.EditKey(ctx, commands.EditKey{ID: id, Key: key, By: k.owner(), Settings: commands.SettingsPatch{Name: new("renamed " + key)}})
 	}); err != nil {
 		return err
 	}
