@@ -89,7 +89,7 @@ func (s *Service) RegisterAccount(ctx context.Context, c RegisterAccount) error 
 }
 
 // AddContact adds (or updates) an address-book entry. The contact must be a
-// registered account (seed 001: "This ID account must have been registered").
+// registered account ("This ID account must have been registered").
 type AddContact struct {
 	ID                            uuid.UUID
 	Account, Contact, Name, Email string
