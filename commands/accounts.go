@@ -99,7 +99,7 @@ func (c RegisterAccount) same(orig []ledger.Event) (string, error) {
 }
 
 // AddContact adds (or updates) an address-book entry. The contact must be a
-// registered account (seed 001: "This ID account must have been registered").
+// registered account ("This ID account must have been registered").
 type AddContact struct {
 	ID                            uuid.UUID
 	Account, Contact, Name, Email string

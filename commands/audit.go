@@ -15,8 +15,9 @@ import (
 	"github.com/keyledger/keyledger/lockproto"
 )
 
-// Back from the lock (H2, K6): IngestAudit verifies a batch of the lock's
-// audit records and appends them to history once each.
+// Back from the lock: IngestAudit verifies a batch of the lock's audit
+// records and appends them to history once each, at the lock's own time, and
+// confirms the deactivations the lock applied.
 
 // auditStream holds a lock's uploaded audit records, in its sequence order.
 func auditStream(lock string) string { return "lockaudit-" + lock }
@@ -109,7 +110,7 @@ type AuditResult struct {
 	// this batch (the lock overwrote them): the batch's records are
 	// recorded all the same, and the gap is in the lock's history.
 	Gap *lockproto.AuditGapError
-	// Confirmed lists keys whose deactivation the lock confirmed (K6).
+	// Confirmed lists keys whose deactivation the lock confirmed.
 	Confirmed []string
 	// Applied lists admin sequence numbers the lock consumed; Reissued those
 	// issued anew because the lock passed them without applying them.
@@ -117,7 +118,7 @@ type AuditResult struct {
 }
 
 // IngestAudit verifies an audit batch with the lock's audit key (sealed at
-// RegisterLock) and appends every record not yet recorded, once (H2): event
+// RegisterLock) and appends every record not yet recorded, once: event
 // IDs derive from the lock and the record's sequence number, and the lock's
 // cursor (the last record and its tag) lives in the stream
 // "lockaudit-<lock>", appended with an exact expected version. So the same
@@ -128,8 +129,8 @@ type AuditResult struct {
 //     (OfflineUnlocksCounted), so an exhausted key is EXHAUSTED and refused
 //     online too;
 //   - admin messages the lock consumed stop being pending (AdminApplied); a
-//     deactivation it applied confirms the key's deactivation (K6:
-//     DeactivationConfirmed, the slot freed at the next generation);
+//     deactivation it applied confirms the key's deactivation
+//     (DeactivationConfirmed, the slot freed at the next generation);
 //   - pending messages the lock passed without applying (a phone delivered a
 //     later one first) are issued again under new sequence numbers;
 //   - records missing before the batch are an AuditGap event and

@@ -95,7 +95,7 @@ func TestAuditOfflineUsesCount(t *testing.T) {
 	}
 }
 
-// H2: the same batch twice, overlapping batches from two phones, and an
+// The same batch twice, overlapping batches from two phones, and an
 // old batch after a newer one record each record once.
 func TestAuditIdempotent(t *testing.T) {
 	e := newLockEnv(t)
@@ -229,7 +229,7 @@ func TestAuditGap(t *testing.T) {
 	}
 }
 
-// K5: a reset issues a signed reset message, pending until the lock's audit
+// A reset issues a signed reset message, pending until the lock's audit
 // shows it; it rides with the next download of any phone of the lock, and
 // the old key loses at the lock as soon as that phone delivers it.
 func TestResetRidesWithAnotherDownload(t *testing.T) {
@@ -301,7 +301,7 @@ func TestResetRidesWithAnotherDownload(t *testing.T) {
 	}
 }
 
-// K6: a deactivation request issues the signed message; the owner's phone
+// A deactivation request issues the signed message; the owner's phone
 // delivers it; the lock's audit confirms the deactivation.
 func TestDeactivationConfirmedByAudit(t *testing.T) {
 	e := newLockEnv(t)
@@ -313,7 +313,8 @@ func TestDeactivationConfirmedByAudit(t *testing.T) {
 	if err != nil || len(pd) != 1 {
 		t.Fatalf("pending deactivations %v %v", pd, err)
 	}
-	// Ann still opens until a phone brings the message (the K6 window).
+	// Ann still opens until a phone brings the message to the lock: the key
+	// stays valid there until its slot is deactivated.
 	if d := e.visit(e.lock, ann, 0); !d.Granted {
 		t.Fatalf("before delivery: %v", d.Reason)
 	}
@@ -457,7 +458,7 @@ func TestAuditForkRefused(t *testing.T) {
 	}, lockproto.ErrMAC)
 }
 
-// H2: by default a record the lock made offline merges into the history at
+// By default a record the lock made offline merges into the history at
 // the lock's time, also across pages; with ByPosition entries of a day keep
 // log order (the upload comes after what was recorded before it), and a
 // cursor of one order is refused by the other.
@@ -514,7 +515,7 @@ func TestOfflineRecordsMergeByTime(t *testing.T) {
 	}
 }
 
-// R3: uploads from two phones race with online unlocks of the same key;
+// Uploads from two phones race with online unlocks of the same key;
 // no use is lost or counted twice.
 func TestAuditRacesOnlineUnlocks(t *testing.T) {
 	e := newLockEnv(t)
@@ -654,7 +655,7 @@ func TestLateDeactivationRecordConfirms(t *testing.T) {
 	}
 }
 
-// H1 per account: the offline records of a verified credential are in its
+// History per account: the offline records of a verified credential are in its
 // holder's history (Account = the holder who downloaded the key), not in the
 // uploader's; a rebuild gives the same entries.
 func TestOfflineRecordsInHolderHistory(t *testing.T) {

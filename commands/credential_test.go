@@ -139,7 +139,7 @@ func TestDownloadIssuesCredential(t *testing.T) {
 	if d := visit(next); !d.Granted {
 		t.Fatalf("next holder refused: %v", d.Reason)
 	}
-	// The next holder's key overwrote the slot: the reset key loses (K5).
+	// The next holder's key overwrote the slot: the reset key loses.
 	if d := visit(alice); d.Granted {
 		t.Fatal("the reset key still opens after the slot's next key was used")
 	}

@@ -8,4 +8,5 @@ package commands
 // Key stream: "key-<id>". Every key event names its key and lock so read
 // models need no lookups.
 
-// Outbox (N1): what the embedding backend must tell people.
+// Outbox: what the embedding backend must tell people (the library sends
+// no e-mail or push itself).

@@ -12,7 +12,8 @@ import (
 	"github.com/keyledger/keyledger/policy"
 )
 
-// Admin messages to the lock (lockproto W4, K5, K6). A reset, a deactivation
+// Admin messages to the lock (reset slot, deactivate slot, revoke
+// credential: lockproto's signed admin messages). A reset, a deactivation
 // request or a revocation of a key that holds an offline credential also
 // appends, to the lock's stream and in the same atomic append, an
 // AdminIssued event with the issuer-signed message and the lock's next
@@ -83,7 +84,7 @@ func pendingFrames(l *LockState) [][]byte {
 // consume, in sequence order (at most lockproto.MaxPendingAdmin): what any
 // phone in reach of the lock should deliver (Lock.HandleAdmin) before it
 // unlocks. Downloads carry them already; this is for a phone that has its
-// credential (the owner's, deactivating a slot, K6).
+// credential (the owner's, deactivating a slot).
 func (s *Service) PendingAdmin(ctx context.Context, lock string) ([][]byte, error) {
 	if err := checkID("lock", lock); err != nil {
 		return nil, err

@@ -104,8 +104,9 @@ func TestLockReasonNames(t *testing.T) {
 	}
 }
 
-// P7 with the audit events: a rebuild equals the incrementally applied read
-// models; and the audit key appears in no file of the database.
+// With the audit events in the log, a rebuild from the log alone equals the
+// incrementally applied read models; and the audit key appears in no file of
+// the database.
 func TestAuditRebuildAndNoPlainKey(t *testing.T) {
 	e := newLockEnv(t)
 	ann := e.shareTo("k1", "ann", 1, limited("k1", 2))

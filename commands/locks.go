@@ -13,7 +13,7 @@ import (
 )
 
 // MaxSlots bounds a lock's share-key slots (a credential carries its slot
-// in one byte, lockproto W2).
+// in one byte in lockproto's wire format).
 const MaxSlots = 255
 
 // RegisterLock registers a lock with its owner, name, IANA time zone, number
@@ -114,8 +114,8 @@ func (s *Service) RegisterLock(ctx context.Context, c RegisterLock) error {
 	return err
 }
 
-// SetLockBlackouts replaces the lock-wide blackouts (S4): no key of the lock
-// opens it online inside one.
+// SetLockBlackouts replaces the lock-wide blackouts: no key of the lock
+// opens it online inside one, even inside the key's own windows.
 type SetLockBlackouts struct {
 	ID        uuid.UUID
 	Lock, By  string

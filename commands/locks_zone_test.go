@@ -12,8 +12,8 @@ import (
 )
 
 // RegisterLock validates the zone as policy will for every key of the lock:
-// a zone policy refuses would leave a lock on which no key can be created
-// (R4, bug 5).
+// a zone policy refuses would leave a lock on which no key can be created,
+// so RegisterLock refuses it up front (policy.ErrUnknownZone).
 func TestRegisterLockZone(t *testing.T) {
 	for _, tc := range []struct {
 		zone    string
@@ -30,7 +30,7 @@ func TestRegisterLockZone(t *testing.T) {
 			e := newOnlineEnv(t, "")
 			e.must(e.svc.RegisterAccount(bg, commands.RegisterAccount{ID: e.id(), Account: "bill", Name: "Bill", Email: "bill@example.com"}))
 			pos := e.mark()
-			err := e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "l1", Owner: "bill", Name: "L1", Zone: tc.zone, Slots: 2})
+			err := e.svc.RegisterLock(bg, commands.RegisterLock{ID: e.id(), Lock: "l1", Owner: "bill", Name: "Lock one", Zone: tc.zone, Slots: 2})
 			if !tc.unknown {
 				e.must(err)
 				// The lock is usable: a key can be created on it.

@@ -30,11 +30,11 @@ type kindRule struct {
 	allowed  map[events.State]actions
 }
 
-// kindRules is the one table of lifecycle rules (K3–K7). Seed 001/002: share
-// keys may be edited or revoked only before download; afterwards only reset
-// or deactivation at the lock. Seed 004: intercom keys may be edited and
-// deleted at any time. Seed 003: digital keys are delivered to their user on
-// creation and managed online.
+// kindRules is the one table of lifecycle rules, from sharing to deletion:
+// share keys may be edited or revoked only before download; afterwards only
+// reset or deactivation at the lock. Intercom keys may be edited and deleted
+// at any time. Digital keys are delivered to their user on creation and
+// managed online.
 var kindRules = map[events.Kind]kindRule{
 	events.KindShare: {slot: true, toCode: true, toID: true, allowed: map[events.State]actions{
 		events.StateCreated:             acts(events.ActShare, events.ActEdit, events.ActDelete),

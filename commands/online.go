@@ -11,7 +11,8 @@ import (
 	"github.com/keyledger/keyledger/secret"
 )
 
-// Online keys and lock groups (issue 5, seed 000, SPEC O1–O6).
+// Online keys and lock groups: network management, invitations, members with
+// passwords, per-member permissions and online unlocks.
 //
 // An online key is a key of the one key model (KeyCreated with KindOnline on
 // "key-<id>", so key lists and key history show it). Everything about who may
@@ -25,7 +26,7 @@ import (
 // Online-key rules.
 const (
 	// MaxOnlineAccounts is how many accounts one online key may be assigned
-	// to (seed 000); pending invitations hold a seat until they end.
+	// to; pending invitations hold a seat until they end.
 	MaxOnlineAccounts = 5
 	// MaxPasswordFailures consecutive wrong passwords lock a member out.
 	MaxPasswordFailures = 5

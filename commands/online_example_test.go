@@ -13,9 +13,10 @@ import (
 	"github.com/keyledger/keyledger/secret"
 )
 
-// Seed 000 in short: network management on with the master code, an online
-// key, an invitation accepted with a personal password, online unlocks, and
-// network management off (the master code is crypto-shredded).
+// The online-key flow in short: network management on with the master
+// code, an online key, an invitation accepted with a personal password,
+// online unlocks, and network management off (the master code is
+// crypto-shredded).
 func ExampleService_UnlockOnline() {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)

@@ -143,8 +143,8 @@ func (e *onlineEnv) seed000() {
 		Zone: "Europe/Berlin", Slots: 2, Doors: access.Main | access.Inner}))
 }
 
-// tuesdayClient is seed 000's online key: every Tuesday 10:00–12:00, and
-// never at night (22:00–06:00), main door.
+// tuesdayClient is the garage client's online key: every Tuesday
+// 10:00–12:00, and never at night (22:00–06:00), main door.
 func tuesdayClient() events.Settings {
 	return events.Settings{Name: "Client", Doors: access.Main | access.Inner, Policy: tuesday10to12()}
 }

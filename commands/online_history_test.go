@@ -12,7 +12,7 @@ import (
 )
 
 // A group's history is the owner's and, while accepted, a member's with
-// OpViewHistory (O5, H1); nobody else's.
+// OpViewHistory; nobody else's.
 func TestCanViewHistory(t *testing.T) {
 	e := newOnlineEnv(t, t.TempDir())
 	e.seed000()

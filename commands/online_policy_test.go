@@ -13,8 +13,8 @@ import (
 // placeholder).
 const schedulesEnforced = true
 
-// tuesday10to12 is seed 000's weekly recurrence: every Tuesday 10:00–12:00
-// in the lock's zone.
+// tuesday10to12 is the online key's weekly recurrence: every Tuesday
+// 10:00–12:00 in the lock's zone.
 func tuesday10to12() policy.Policy {
 	return policy.Policy{Windows: []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}}
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/keyledger/keyledger/events"
 )
 
-// GroupStatus is what the owner sees of a lock group (seed 000 "Online Key
-// group status", O5): network management, online keys with their seats, and
+// GroupStatus is what the owner sees of a lock group ("Online Key group
+// status"): network management, online keys with their seats, and
 // every account with its invitation state and permissions.
 type GroupStatus struct {
 	Lock, Owner, LockName string
@@ -100,7 +100,7 @@ func (s *Service) GroupStatus(ctx context.Context, lock string, at time.Time) (G
 	return out, nil
 }
 
-// CanViewHistory says whether account by may read lock's history (O5, H1):
+// CanViewHistory says whether account by may read lock's history:
 // the owner always; a member only while accepted and granted OpViewHistory.
 // Queries live in projections, which know no callers, so an embedding
 // backend asks this before projections.History for a lock. The answer is

@@ -16,9 +16,10 @@ import (
 
 const masterCode = "MC-731946"
 
-// Seed 000 end to end, Given/When/Then, on a ledger on disk; at the end every
-// byte of the Pebble directory is scanned for the master code and passwords.
-func TestSeed000OnlineKeyFlow(t *testing.T) {
+// The online-key flow end to end, Given/When/Then, on a ledger on disk; at
+// the end every byte of the Pebble directory is scanned for the master code
+// and passwords.
+func TestOnlineKeyFlow(t *testing.T) {
 	dir := t.TempDir()
 	e := newOnlineEnv(t, dir)
 	e.seed000()
@@ -136,7 +137,8 @@ func TestSeed000OnlineKeyFlow(t *testing.T) {
 		t.Fatalf("members:\n got %v\nwant %v", states, wantStates)
 	}
 
-	// O6: unlocks inside and outside the weekly window and at night.
+	// Unlocks inside and outside the weekly window and at night, each
+	// authorised against the current state.
 	unlock := func(key, by, pw string, door access.Door) commands.UnlockResult {
 		t.Helper()
 		r, err := svc.UnlockOnline(bg, commands.UnlockOnline{ID: e.id(), Key: key, By: by, Password: secret.FromString(pw), Door: door})

@@ -12,7 +12,8 @@ import (
 	"github.com/keyledger/keyledger/secret"
 )
 
-// UnlockOnline is a member operating the lock with an online key (O6).
+// UnlockOnline is a member operating the lock with an online key, authorised
+// against the current state and recorded whether granted or denied.
 type UnlockOnline struct {
 	ID       uuid.UUID
 	Key, By  string        // By: the member's account

@@ -10,7 +10,7 @@ import (
 	"github.com/keyledger/keyledger/secret"
 )
 
-// N1 with R5: once the backend acknowledges a notification, the code or PIN
+// Once the backend acknowledges a notification, the code or PIN
 // sealed in it is crypto-shredded: it can never be revealed again, its data
 // key is gone from the state, and so is the outbox row holding it.
 func TestAckShredsSealedSecrets(t *testing.T) {

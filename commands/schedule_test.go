@@ -64,9 +64,8 @@ func TestSingleUseConcurrent(t *testing.T) {
 	}
 }
 
-// Seed 003: the digital-keys table shows ACTIVE / UPCOMING / EXPIRED at the
-// query's instant; seed 000/004: weekly windows and lock-wide blackouts deny
-// with a reason.
+// The digital-keys table shows ACTIVE / UPCOMING / EXPIRED at the query's
+// instant; weekly windows and lock-wide blackouts deny with a reason.
 func TestSchedules(t *testing.T) {
 	e := newEnv(t)
 	e.given(frontLock()...)
@@ -100,7 +99,7 @@ func TestSchedules(t *testing.T) {
 		t.Fatalf("next open %+v", st)
 	}
 
-	// Weekly window: Tuesdays 10-12 (seed 000).
+	// Weekly window: Tuesdays 10-12.
 	st := settings("tuesday")
 	st.Policy.Windows = []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}
 	e.now = day(2, 9)
@@ -120,7 +119,7 @@ func TestSchedules(t *testing.T) {
 	if r := unlock(day(4, 11)); r.Granted || r.Reason != access.OutsideWindow {
 		t.Fatalf("Wednesday 11:00: %+v", r)
 	}
-	// Lock-wide blackout, invalid at night (seed 000) — here over Tuesday 10:30-11:30.
+	// Lock-wide blackout, invalid at night — here over Tuesday 10:30-11:30.
 	if err := e.svc.SetLockBlackouts(bg, commands.SetLockBlackouts{ID: e.id(), Lock: "front", By: "bill",
 		Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 10*60 + 30, To: 11*60 + 30}}}); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 )
 
 // Unlock is an online unlock attempt with a key (granted or denied, it is
-// recorded with its reason, door and source: H1).
+// recorded with its reason, door and source).
 type Unlock struct {
 	ID      uuid.UUID
 	Key, By string      // By: the account (or device) presenting the key

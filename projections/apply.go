@@ -103,11 +103,12 @@ func (b *batch) flush(last uint64) error {
 	// Rows and checkpoint are rebuildable from the log, so the batch does
 	// not wait for its WAL sync (ledger.StateBatch.SetNoSyncWait): it is
 	// atomic and visible when ApplyState returns (WaitApplied still means
-	// a query sees it, P6), durable within about one group commit. A crash
-	// before that loses whole batches with their checkpoint, never rows
-	// without it (P8): Open resumes from the older checkpoint and applies
-	// those events again. Nothing here must outlive a crash on its own (the
-	// secret keystore writes through its own synced ApplyState).
+	// a query sees it: read-your-writes holds), durable within about one
+	// group commit. A crash before that loses whole batches with their
+	// checkpoint, never rows without it nor it without them: Open resumes
+	// from the older checkpoint and applies those events again. Nothing
+	// here must outlive a crash on its own (the secret keystore writes
+	// through its own synced ApplyState).
 	b.sb.SetNoSyncWait(true)
 	if err := b.p.store.ApplyState(b.ctx, &b.sb); err != nil {
 		clear(b.p.rows) // they may hold changes that were not written

@@ -12,7 +12,7 @@ import (
 	"github.com/keyledger/keyledger/ledger"
 )
 
-// What "a rebuild equals the incrementally maintained state" (P7) means
+// What "a rebuild equals the incrementally maintained state" means
 // exactly: every row is byte-for-byte the same except the history index
 // rows, which group the entries one batch wrote for one lock, key or
 // account and UTC day under that batch's first position. Their grouping

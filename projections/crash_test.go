@@ -54,11 +54,11 @@ func (g *syncGate) set(closed bool) {
 	}
 }
 
-// P6, P8 with batches that do not wait for their sync: the read models
-// show a command's effects while their batch's WAL sync is still stuck; a
-// crash then loses that batch with its checkpoint (never one without the
-// other) but no event; reopened, the projections catch up from the older
-// checkpoint and equal a rebuild.
+// Read-your-writes and atomic checkpoints with batches that do not wait for
+// their sync: the read models show a command's effects while their batch's
+// WAL sync is still stuck; a crash then loses that batch with its
+// checkpoint (never one without the other) but no event; reopened, the
+// projections catch up from the older checkpoint and equal a rebuild.
 func TestCrashBeforeProjectionSync(t *testing.T) {
 	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }

@@ -6,34 +6,35 @@
 //
 //	st, err := keyledger.Open(dir, opts)             // the ledger, these read models and the commands
 //	proj := st.Projections                           // follows the log from its checkpoint
-//	st, err := proj.KeyStatus(ctx, "k1", time.Now())  // K8
-//	keys, err := proj.KeyList(ctx, "front", time.Now()) // P1
+//	st, err := proj.KeyStatus(ctx, "k1", time.Now())  // a key's status now
+//	keys, err := proj.KeyList(ctx, "front", time.Now()) // the keys of a lock
 //	page, err := proj.History(ctx, projections.HistoryQuery{Lock: "front", Limit: 50})
 //	for _, n := range must(proj.Pending(ctx, 100)) { send(n); svc.AckNotification(ctx, n.ID) }
 //
 // # Read models
 //
-//   - KeyStatus (K8): UPCOMING / ACTIVE / EXPIRED / EXHAUSTED / REVOKED /
+//   - KeyStatus: UPCOMING / ACTIVE / EXPIRED / EXHAUSTED / REVOKED /
 //     DELETED at an instant, the sharing state, whether a window is open and
 //     when the next one opens — by point reads only. An online key whose
-//     lock's network management is off at the instant (O1, O6) keeps the
-//     status its schedule gives but shows KeyStatus.NetworkOff, InWindow
-//     false and no NextOpen: UnlockOnline refuses it (network_off) until the
+//     lock's network management is off at the instant keeps the status
+//     its schedule gives but shows KeyStatus.NetworkOff, InWindow false
+//     and no NextOpen: UnlockOnline refuses it (network_off) until the
 //     owner turns network management on.
-//   - KeyList per lock (P1), ShareKeyList per owner across locks (P2),
-//     HolderKeys per holder (P3: keys shared with or downloaded by the
-//     account, and online keys it accepted an invitation to, KeyRow.Members),
-//     DigitalKeys per manager (P4), Slots of a
-//     lock with "Not Shared" / "Sharing" / "Shared" (P5),
+//   - KeyList per lock, ShareKeyList per owner across locks, HolderKeys per
+//     holder ("my keys": keys shared with or downloaded by the account, and
+//     online keys it accepted an invitation to, KeyRow.Members),
+//     DigitalKeys per manager (ACTIVE / UPCOMING / EXPIRED at query time),
+//     Slots of a lock with "Not Shared" / "Sharing" / "Shared",
 //     PendingDeactivations (keys whose deactivation the lock has not yet
-//     confirmed, K6), Contacts (address book).
-//   - History per lock, key or account by time range, paginated (H1): every
+//     confirmed, so they may still open it), Contacts (address book).
+//   - History per lock, key or account by time range, paginated: every
 //     action and every unlock attempt, granted or denied, with reason,
 //     source and door.
-//   - Pending: the outbox of notifications (N1), drained by the backend and
-//     acknowledged with commands.Service.AckNotification (an event, so a
-//     rebuild keeps the acknowledgement; the ack also shreds the sealed code
-//     or PIN, and the row holding it is deleted).
+//   - Pending: the outbox of notifications (the library sends none itself),
+//     drained by the backend and acknowledged with
+//     commands.Service.AckNotification (an event, so a rebuild keeps the
+//     acknowledgement; the ack also shreds the sealed code or PIN, and the
+//     row holding it is deleted).
 //   - Records the lock made offline (commands.AuditRecorded, uploaded with
 //     commands.Service.IngestAudit) are in the lock's history and, when the
 //     lock verified the credential, the key's: HistoryEntry.Offline, Time =
@@ -46,7 +47,7 @@
 //     shows EXHAUSTED once the lock's grants used the key up.
 //   - History order: by time — the lock's time for offline records, the
 //     event time otherwise — ties by log position, so offline records merge
-//     in at the lock's time (H2), across pages too. A cursor is the last
+//     in at the lock's time, across pages too. A cursor is the last
 //     entry's (time, position): paging resumes there however many entries
 //     uploads add meanwhile (those before it show when the history is read
 //     again). HistoryQuery.ByPosition gives log order within each UTC day
@@ -55,7 +56,7 @@
 //
 // # Guarantees
 //
-// Order and atomicity (P8): events are applied in log position order, in
+// Order and atomicity: events are applied in log position order, in
 // batches; each batch's rows and the checkpoint are committed in one
 // ApplyState, so after a crash the read models are exactly those of some
 // position and resume from it. That ApplyState does not wait for its WAL
@@ -65,10 +66,10 @@
 // sync); acknowledged events are never lost, only their read models
 // redone.
 //
-// Read-your-writes (P6): WaitApplied(pos) returns once every event up to
+// Read-your-writes: WaitApplied(pos) returns once every event up to
 // pos is applied; commands.Service calls it before a command returns.
 //
-// Rebuild (P7): Rebuild deletes every row under "p/" (StatePrefix) and
+// Rebuild: Rebuild deletes every row under "p/" (StatePrefix) and
 // replays the whole log. The result equals what incremental application
 // produced row for row, byte for byte, except that history index rows group
 // the entries of one batch (keyed by the batch's first position), and

@@ -13,14 +13,14 @@ import (
 	"github.com/keyledger/keyledger/ledger"
 )
 
-// Lock groups and online keys (issue 5) in the histories (H1): network
-// management on and off, invitations and their answers, permissions,
-// removals, wrong personal passwords. Online unlocks are
-// commands.UnlockAttempted events, described by describe already. The group
-// status itself is read from the group stream by
-// commands.Service.GroupStatus (exact, read-your-writes, no read model).
+// Lock groups and online keys in the histories: network management on and
+// off, invitations and their answers, permissions, removals, wrong personal
+// passwords. Online unlocks are commands.UnlockAttempted events, described
+// by describe already. The group status itself is read from the group
+// stream by commands.Service.GroupStatus (exact, read-your-writes, no read
+// model).
 //
-// Network management (O1) is the row p/net/<lock>: the end of its operating
+// Network management is the row p/net/<lock>: the end of its operating
 // duration while it is on (absent when off). An online key's status reads
 // it: while network management is off (or its duration is over), the key
 // shows NetworkOff, not in a window, as commands.Service.UnlockOnline would
@@ -118,8 +118,8 @@ func onlineStatus(st *KeyStatus, networkOn bool) {
 }
 
 // member adds an account that accepted an invitation to an online key's
-// members (KeyRow.Members, and the holder index, so HolderKeys lists the key:
-// P3 "my keys"), or removes it.
+// members (KeyRow.Members, and the holder index, so HolderKeys lists the key
+// among the account's "my keys"), or removes it.
 func (b *batch) member(key, account string, in bool) error {
 	r, err := b.key(key)
 	if err != nil || r == nil {

@@ -9,9 +9,9 @@ import (
 	"github.com/keyledger/keyledger/lockproto"
 )
 
-// The path back from the lock (issue 6) in the read models:
+// The path back from the lock in the read models:
 //
-//   - commands.AuditRecorded (a record the lock made offline, H2) is in the
+//   - commands.AuditRecorded (a record the lock made offline) is in the
 //     lock's history and, when the lock verified the credential, the key's;
 //     its entry carries the lock's time, the audit sequence number and the
 //     upload time, so offline unlocks merge into the histories by the
@@ -20,8 +20,8 @@ import (
 //     key, read from the key's row; the record itself names only the key).
 //   - commands.AuditGap (records the lock overwrote before upload) is in the
 //     lock's history with reason "audit_records_missing".
-//   - commands.OfflineUnlocksCounted sets the key's use count (K8 status,
-//     EXHAUSTED); the records themselves are the history.
+//   - commands.OfflineUnlocksCounted sets the key's use count (the status
+//     shows EXHAUSTED once used up); the records themselves are the history.
 //   - commands.AdminIssued and AdminApplied are bookkeeping of the lock's
 //     pending admin messages (commands.Service.PendingAdmin): not history.
 //   - A deactivation the audit confirms is a commands.DeactivationConfirmed,

@@ -122,7 +122,7 @@ func TestOnlineKeyStatusNetworkOff(t *testing.T) {
 	}
 }
 
-// HolderKeys ("my keys", P3) lists the online keys an account accepted an
+// HolderKeys ("my keys") lists the online keys an account accepted an
 // invitation to, and stops listing them when it is removed or the key is
 // deleted; pending and declined invitations are not listed.
 func TestHolderKeysOnlineMembers(t *testing.T) {

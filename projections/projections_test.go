@@ -199,7 +199,7 @@ func TestHistoryPagination(t *testing.T) {
 }
 
 // Projections stopped while commands go on catch up from their checkpoint
-// when reopened, and end equal to a rebuild (P7, P8).
+// when reopened, and end equal to a rebuild.
 func TestCatchUpAfterRestart(t *testing.T) {
 	e := newEnv(t)
 	e.setup()

@@ -119,8 +119,8 @@ func (p *Projections) index(ctx context.Context, kind, id string, at time.Time, 
 	return out, nil
 }
 
-// KeyList lists the keys of a lock with their status at at (P1, "Key
-// list"); *NotFoundError if the lock is not registered.
+// KeyList lists the keys of a lock with their status at at ("Key list");
+// *NotFoundError if the lock is not registered.
 func (p *Projections) KeyList(ctx context.Context, lock string, at time.Time) ([]KeyView, error) {
 	if err := p.lockExists(ctx, lock); err != nil {
 		return nil, err
@@ -132,21 +132,21 @@ func (p *Projections) KeyList(ctx context.Context, lock string, at time.Time) ([
 // for an account they hold nothing of: accounts have no row here to tell an
 // unknown one apart.
 
-// ShareKeyList lists the keys an owner made, across all their locks (P2,
-// "Share key list"); digital keys are in DigitalKeys.
+// ShareKeyList lists the keys an owner made, across all their locks ("Share
+// key list"); digital keys are in DigitalKeys.
 func (p *Projections) ShareKeyList(ctx context.Context, owner string, at time.Time) ([]KeyView, error) {
 	return p.index(ctx, "ok", owner, at, nil)
 }
 
 // HolderKeys lists the keys shared with or downloaded by an account, and
-// the online keys it is an accepted member of (P3, "my keys"), by key ID.
+// the online keys it is an accepted member of ("my keys"), by key ID.
 func (p *Projections) HolderKeys(ctx context.Context, holder string, at time.Time) ([]KeyView, error) {
 	return p.index(ctx, "hk", holder, at, func(r *KeyRow) bool {
 		return r.Recipient == holder || r.Holder == holder || slices.Contains(r.Members, holder)
 	})
 }
 
-// DigitalKeys is the digital-keys table of an account manager (P4): each key
+// DigitalKeys is the digital-keys table of an account manager: each key
 // with ACTIVE, UPCOMING or EXPIRED (or EXHAUSTED, REVOKED) at at.
 func (p *Projections) DigitalKeys(ctx context.Context, owner string, at time.Time) ([]KeyView, error) {
 	return p.index(ctx, "dk", owner, at, nil)
@@ -154,7 +154,7 @@ func (p *Projections) DigitalKeys(ctx context.Context, owner string, at time.Tim
 
 // PendingDeactivations lists a lock's keys whose deactivation was requested
 // but not yet confirmed by the lock: the window in which a revoked offline
-// key may still open (K6). *NotFoundError if the lock is not registered.
+// key may still open. *NotFoundError if the lock is not registered.
 func (p *Projections) PendingDeactivations(ctx context.Context, lock string, at time.Time) ([]KeyView, error) {
 	if err := p.lockExists(ctx, lock); err != nil {
 		return nil, err
@@ -162,7 +162,7 @@ func (p *Projections) PendingDeactivations(ctx context.Context, lock string, at 
 	return p.index(ctx, "pd", lock, at, nil)
 }
 
-// SlotState is what a slot shows ("Not Shared location", seed 002).
+// SlotState is what a slot shows ("Not Shared location").
 type SlotState string
 
 const (
@@ -180,7 +180,7 @@ type SlotView struct {
 	State      SlotState
 }
 
-// Slots lists every slot of a lock with its state (P5); *NotFoundError if
+// Slots lists every slot of a lock with its state; *NotFoundError if
 // the lock is not registered.
 func (p *Projections) Slots(ctx context.Context, lock string) ([]SlotView, error) {
 	l, err := p.Lock(ctx, lock)
@@ -236,7 +236,7 @@ func (p *Projections) Contacts(ctx context.Context, account string) ([]Contact, 
 	return out, nil
 }
 
-// Pending returns up to limit undelivered notifications, oldest first (N1).
+// Pending returns up to limit undelivered notifications, oldest first.
 // Deliver each, then acknowledge it with commands.Service.AckNotification;
 // delivery is at least once.
 func (p *Projections) Pending(ctx context.Context, limit int) ([]Notification, error) {
@@ -271,7 +271,7 @@ type HistoryQuery struct {
 	// ByPosition orders entries by UTC day of their time, then log
 	// position, instead of by time: within a day, the records of an upload
 	// follow what was recorded online before it. The default (false) is
-	// time order (H2): records a lock made offline and uploaded later merge
+	// time order: records a lock made offline and uploaded later merge
 	// in at the lock's time; ties by position. A cursor belongs to the order
 	// it was made in (another order's cursor is ErrInvalid).
 	ByPosition bool
@@ -286,7 +286,7 @@ type HistoryPage struct {
 }
 
 // History returns actions and unlock attempts (granted or denied, with reason,
-// source and door) of a lock, key or account in a time range, paginated (H1).
+// source and door) of a lock, key or account in a time range, paginated.
 // Each entry is read from the log by position (point reads).
 func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage, error) {
 	var kind, id string

@@ -18,11 +18,11 @@ import (
 //	p/lock/<lock>                   -> LockRow
 //	p/slot/<lock>/<slot 4 BE>       -> SlotRow
 //	p/contact/<account>/<contact>   -> Contact
-//	p/lk/<lock>/<key>               -> ""  keys of a lock (P1)
-//	p/ok/<owner>/<key>              -> ""  share keys of an owner (P2)
-//	p/hk/<account>/<key>            -> ""  keys shared with, downloaded by or (online) joined by an account (P3)
-//	p/dk/<owner>/<key>              -> ""  digital keys of a manager (P4)
-//	p/pd/<lock>/<key>               -> ""  deactivation pending at the lock (K6)
+//	p/lk/<lock>/<key>               -> ""  keys of a lock
+//	p/ok/<owner>/<key>              -> ""  share keys of an owner
+//	p/hk/<account>/<key>            -> ""  keys shared with, downloaded by or (online) joined by an account
+//	p/dk/<owner>/<key>              -> ""  digital keys of a manager
+//	p/pd/<lock>/<key>               -> ""  deactivation pending at the lock
 //	p/net/<lock>                    -> end of network management's operating duration, unix ns (8 BE); absent when off
 //	p/h/<l|k|a>/<id>/<day 4 BE>/<first pos 8 BE> -> (pos 8 BE, unix ns 8 BE)...
 //	    the history index of a lock, key or account: the entries one batch
@@ -106,7 +106,7 @@ type HistoryEntry struct {
 	Source   string
 	Granted  bool
 	Reason   access.Reason
-	// Records the lock made offline (commands.AuditRecorded, H2): Time is
+	// Records the lock made offline (commands.AuditRecorded): Time is
 	// the lock's own time (the upload time if the lock did not know it),
 	// AuditSeq its sequence number, Uploaded when it reached the ledger.
 	// Presented names the key of an unverified credential a refused attempt

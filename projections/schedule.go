@@ -6,7 +6,8 @@ import (
 	"github.com/keyledger/keyledger/policy"
 )
 
-// evalStatus asks the schedule model for the time-dependent part of K8.
+// evalStatus asks the schedule model for the time-dependent part of a key's
+// status.
 // The only place projections touch the policy. p must have been validated
 // (its zone cached), so this does not allocate.
 func evalStatus(st *KeyStatus, p *policy.Policy, at time.Time) {

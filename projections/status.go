@@ -13,7 +13,7 @@ import (
 	"github.com/keyledger/keyledger/policy"
 )
 
-// Status is a key's status at an instant (K8).
+// Status is a key's status at an instant.
 type Status string
 
 const (
@@ -25,7 +25,7 @@ const (
 	StatusDeleted   Status = "DELETED"
 )
 
-// KeyStatus is what K8 asks for: the status, the sharing state, whether the
+// KeyStatus is a key's status at an instant: the status, the sharing state, whether the
 // key's policy has a window open at the instant and when one next opens
 // (lock-wide blackouts apply to online decisions, not to this status).
 type KeyStatus struct {

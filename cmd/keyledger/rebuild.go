@@ -14,7 +14,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-const rebuildHelp = `Rebuilds the read models from the log (P7). Without -write (the default)
+const rebuildHelp = `Rebuilds the read models from the log alone. Without -write (the default)
 nothing is written: the whole log is replayed into read models in memory,
 and the stored read models are compared with them row by row
 (projections.Compare: history index rows entry by entry, since their

@@ -28,7 +28,8 @@ func typedCommandError(err error) bool {
 	return false
 }
 
-// TestConcurrentConflicts (R3) has hundreds of goroutines issue conflicting
+// TestConcurrentConflicts checks that concurrent commands on the same key
+// never lose an update: it has hundreds of goroutines issue conflicting
 // commands on few keys of one lock, then checks the invariants on the log
 // itself (not only on what the commands returned):
 //   - single-use and 3-use keys unlocked by 48 goroutines at once: granted

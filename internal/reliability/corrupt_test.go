@@ -424,7 +424,7 @@ func projectionsMatch(dir string, want snapshot, rebuild bool) string {
 	return ""
 }
 
-// TestCorruption (R4) flips bytes in the files of a closed ledger written by
+// TestCorruption flips bytes in the files of a closed ledger written by
 // the whole workload — WAL, sstables, MANIFEST, OPTIONS — and rewrites our
 // own rows (log records, stream and ID index entries, state rows) with a
 // flipped byte under valid Pebble checksums. Each damaged copy is opened
@@ -538,7 +538,7 @@ func TestCorruption(t *testing.T) {
 		t.Errorf("damage crashed the process: %s", p)
 	}
 	if len(truncated) > 0 {
-		t.Logf("KNOWN GAP (Pebble WAL recovery, R4): a damaged newest WAL ends the log at the damage without an error; Verify passes "+
+		t.Logf("KNOWN GAP (Pebble WAL recovery): a damaged newest WAL ends the log at the damage without an error; Verify passes "+
 			"(the chain prefix is intact); CheckDigest of a digest saved before reports it (%d trials): %s", len(truncated), strings.Join(truncated, "; "))
 	}
 	// Fixed in 24c6deb (ledger: reads through a damaged index entry report an

@@ -84,7 +84,7 @@ type cmdCrashStats struct {
 	checkedUpTo                                                            uint64 // appends before it were checked whole
 }
 
-// TestCrashCommandsKill9 (R1) kills the commands workload with SIGKILL at a
+// TestCrashCommandsKill9 kills the commands workload with SIGKILL at a
 // random moment, reopens the whole stack and checks:
 //   - every acknowledged command's events are in the log, all of them
 //     (as many as the child counted after the return), at consecutive

@@ -155,7 +155,7 @@ type faultRound struct {
 	ackedEvents, logEvents int
 }
 
-// TestDiskFaults (R2) runs the commands workload on a ledger whose
+// TestDiskFaults runs the commands workload on a ledger whose
 // filesystem (Pebble's crashable in-memory FS under errorfs) starts failing
 // at a random moment: write, sync and read errors, a full disk (ENOSPC),
 // and write/sync errors aimed at sstables and the MANIFEST (with a goroutine
@@ -345,8 +345,8 @@ func diskFaultRound(t *testing.T, kind faultKind, seed uint64) faultRound {
 		if strings.Contains(class, "wrong password") || strings.Contains(class, "wrong_password") {
 			// The workload always gives the right password: a refusal for a
 			// wrong one means an I/O error was taken for a wrong password.
-			// Fixed (RELIABILITY.md bug 7): always a failure now.
-			t.Errorf("commands, R2: %d correct passwords refused as wrong under %s faults (%s): an I/O error reading the "+
+			// This was a bug, now fixed: always a failure.
+			t.Errorf("commands under disk faults: %d correct passwords refused as wrong under %s faults (%s): an I/O error reading the "+
 				"password hash was taken for a non-matching password (PasswordRejected recorded, counted toward the lockout)",
 				n, kind.name, class)
 		}
@@ -372,7 +372,7 @@ func TestDiskFaultsChild(t *testing.T) {
 	t.Fatalf("no fault kind %q", name)
 }
 
-// TestDiskFaultsFatalPaths (R2) runs the fault rounds that used to kill the
+// TestDiskFaultsFatalPaths runs the fault rounds that used to kill the
 // process — write and sync errors in the MANIFEST, WAL write errors while
 // flushes rotate the WAL, a full disk everywhere — each in a child process
 // (so a regression to a process death is caught, not fatal to the suite)

@@ -58,7 +58,7 @@ func tryBad(b badInput) (problem string) {
 
 type hostileData struct{ S string }
 
-// TestHostileInputs (R4, R5) tries a table of bad inputs on every public
+// TestHostileInputs tries a table of bad inputs on every public
 // API that takes them — ledger appends, reads and state; every command with
 // empty, unknown, overlong, NUL, '/' and invalid-UTF-8 IDs, bad policies
 // and secrets of the wrong shape; every lockproto decoder with every

@@ -35,7 +35,7 @@ func encodings(s string) map[string][]byte {
 	}
 }
 
-// TestNoPlaintextSecrets (R5) runs the full workload on disk — PINs drawn by
+// TestNoPlaintextSecrets runs the full workload on disk — PINs drawn by
 // the library, share codes, members' passwords (and their changes), lock
 // master codes — closes the ledger and scans every file of the data
 // directory (WAL, sstables, MANIFEST, OPTIONS, …) for each secret in every

@@ -125,7 +125,7 @@ func commandEvents(ctx context.Context, l ledger.Log, cmd uuid.UUID) (int, error
 }
 
 // secretLog collects every secret the workload generated or chose, for the
-// plaintext scan (R5).
+// plaintext scan of the data directory.
 type secretLog struct {
 	mu   sync.Mutex
 	list []string
