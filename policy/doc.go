@@ -102,8 +102,9 @@
 // # Interop
 //
 // Weekdays uses Matter's DaysMask bit order (bit 0 = Sunday). FromMatter,
-// FromNuki (64 = Monday … 1 = Sunday) and FromTTLock (1 = Sunday … 7 =
-// Saturday) and the matching methods convert; invalid input is a
+// FromNuki (64 = Monday … 1 = Sunday) and FromTTLock (1 = Monday … 7 =
+// Sunday, as TTLock's SDK numbers days for cyclic credentials and passage
+// mode) and the matching methods convert; invalid input is a
 // *FormatError wrapping ErrInvalid. ParseClock and FormatClock handle
 // "HH:MM" (00:00–24:00).
 //
