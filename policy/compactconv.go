@@ -30,7 +30,7 @@ func (c *Compact) Allowed(at time.Time, utcOffsetSeconds int, usesSoFar uint32) 
 	wd, m := wall(u, utcOffsetSeconds)
 	for i := 0; i < int(c.NumWindows); i++ {
 		w := &c.Windows[i]
-		if w.Days&0x80 == 0 && w.From < MinutesPerDay && w.To <= MinutesPerDay && covers(w.Days, w.From, w.To, wd, m) {
+		if w.Days&0x80 == 0 && covers(w.Days, w.From, w.To, wd, m) { // covers: bad minutes cover nothing
 			return Granted
 		}
 	}

@@ -52,6 +52,10 @@
 //     it is an hour shorter or longer in real time;
 //   - To may be 24:00 (1440); windows are whole minutes, [From, To).
 //
+// Minutes follow one rule: From in 0..1439, To in 0..1440, From != To.
+// Validate refuses any other range; the week bits, the rule walk and the
+// compact form's evaluator all read such a range as covering no minute.
+//
 // The lock evaluates the compact form by the same arithmetic from a UTC
 // offset (Compact.Allowed), so lock and server agree exactly whenever the
 // lock knows the right offset. That is why the rule is wall-clock based.

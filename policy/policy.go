@@ -116,17 +116,21 @@ func (w *weekMask) current(p *Policy) bool {
 
 type weekBits [(7*MinutesPerDay + 63) / 64]uint64
 
+// set sets the minutes a weekly range covers, exactly as covers decides
+// (property-tested); a range breaking minutesOK sets nothing.
 func (m *weekBits) set(days Weekdays, from, to uint16) {
-	f, t := min(int(from), MinutesPerDay), min(int(to), MinutesPerDay)
+	if !minutesOK(from, to) {
+		return
+	}
+	f, t := int(from), int(to)
 	for d := range 7 {
 		if days&(1<<d) == 0 {
 			continue
 		}
 		day, next := d*MinutesPerDay, (d+1)%7*MinutesPerDay
-		switch {
-		case f < t:
+		if f < t {
 			m.setRange(day+f, day+t)
-		case f > t: // crosses midnight: belongs to the day it starts
+		} else { // crosses midnight: belongs to the day it starts
 			m.setRange(day+f, day+MinutesPerDay)
 			m.setRange(next, next+t)
 		}
@@ -329,16 +333,23 @@ func floorDiv(a, b int64) int64 {
 
 func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
 
-// covers reports whether a weekly range contains (weekday, minute).
+// minutesOK is the one rule for a weekly range's minutes: From in 0..1439,
+// To in 0..1440 (24:00), From != To. A range that breaks it covers no minute
+// (covers and the week bits agree on that) and Validate refuses it.
+func minutesOK(from, to uint16) bool {
+	return from < MinutesPerDay && to <= MinutesPerDay && from != to
+}
+
+// covers reports whether a weekly range contains (weekday, minute). A range
+// whose minutes break minutesOK covers nothing.
 func covers(days Weekdays, from, to uint16, wd time.Weekday, m int) bool {
-	f, t := int(from), int(to)
-	if f < t {
-		return days.Has(wd) && m >= f && m < t
-	}
-	if f == t {
+	if !minutesOK(from, to) {
 		return false
 	}
-	return (days.Has(wd) && m >= f) || (days.Has((wd+6)%7) && m < t)
+	if from < to {
+		return days.Has(wd) && m >= int(from) && m < int(to)
+	}
+	return (days.Has(wd) && m >= int(from)) || (days.Has((wd+6)%7) && m < int(to))
 }
 
 // Allowed reports whether the key may open at the instant, given how many

@@ -212,21 +212,52 @@ func TestWeekMaskFollowsRuleChanges(t *testing.T) {
 }
 
 // The minute-of-week bits say exactly what covers says, for any range,
-// valid or not.
+// valid or not: minutes outside the one rule (From 0..1439, To 0..1440,
+// From != To) cover nothing in both. Out-of-range minutes are drawn often.
 func TestWeekBitsEqualCovers(t *testing.T) {
+	minutes := rapid.OneOf(rapid.IntRange(0, MinutesPerDay), rapid.IntRange(MinutesPerDay+1, 65535),
+		rapid.SampledFrom([]int{0, 1, 1439, 1440, 1441, 1500, 65535}))
 	rapid.Check(t, func(t *rapid.T) {
 		days := Weekdays(rapid.Uint8().Draw(t, "days"))
-		from := uint16(rapid.IntRange(0, 1500).Draw(t, "from"))
-		to := uint16(rapid.IntRange(0, 1500).Draw(t, "to"))
+		from := uint16(minutes.Draw(t, "from"))
+		to := uint16(minutes.Draw(t, "to"))
+		checkBitsEqualCovers(t, days, from, to)
+	})
+}
+
+// A Sunday range from minute 1500 to 1440 once had the bits closed and
+// covers open all Monday (covers read it as crossing midnight).
+func TestWeekBitsEqualCoversOutOfRange(t *testing.T) {
+	for _, c := range []struct {
+		days     Weekdays
+		from, to uint16
+	}{
+		{Days(time.Sunday), 1500, 1440},
+		{Days(time.Sunday), 1440, 60},
+		{EveryDay, 60, 1441},
+		{EveryDay, 65535, 0},
+		{EveryDay, 600, 600},
+	} {
+		checkBitsEqualCovers(t, c.days, c.from, c.to)
 		var m weekBits
-		m.set(days, from, to)
-		for d := time.Sunday; d <= time.Saturday; d++ {
-			for minute := 0; minute < MinutesPerDay; minute++ {
-				i := int(d)*MinutesPerDay + minute
-				if got, want := m[i/64]&(1<<(i%64)) != 0, covers(days, from, to, d, minute); got != want {
-					t.Fatalf("days %08b [%d, %d) at %v %d: bit %v, covers %v", days, from, to, d, minute, got, want)
-				}
+		if m.set(c.days, c.from, c.to); m != (weekBits{}) {
+			t.Errorf("%08b [%d, %d): bits set for a range outside the minutes rule", c.days, c.from, c.to)
+		}
+		if covers(c.days, c.from, c.to, time.Monday, 0) {
+			t.Errorf("%08b [%d, %d): covers Monday 00:00", c.days, c.from, c.to)
+		}
+	}
+}
+
+func checkBitsEqualCovers(t interface{ Fatalf(string, ...any) }, days Weekdays, from, to uint16) {
+	var m weekBits
+	m.set(days, from, to)
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		for minute := 0; minute < MinutesPerDay; minute++ {
+			i := int(d)*MinutesPerDay + minute
+			if got, want := m[i/64]&(1<<(i%64)) != 0, covers(days, from, to, d, minute); got != want {
+				t.Fatalf("days %08b [%d, %d) at %v %d: bit %v, covers %v", days, from, to, d, minute, got, want)
 			}
 		}
-	})
+	}
 }
