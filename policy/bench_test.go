@@ -7,6 +7,7 @@ import (
 
 var sinkTime time.Time
 var sinkReason Reason
+var sinkSchedule *Schedule
 
 func benchPolicy(b testing.TB) Policy {
 	p := Policy{Zone: "Europe/Berlin",
@@ -20,6 +21,8 @@ func benchPolicy(b testing.TB) Policy {
 	return p
 }
 
+func benchSchedule(b testing.TB) *Schedule { return mustCompile(b, benchPolicy(b)) }
+
 // Baseline: a bare t.In(loc), the cost the Allowed target is measured against.
 func BenchmarkBaselineIn(b *testing.B) {
 	p := benchPolicy(b)
@@ -31,7 +34,19 @@ func BenchmarkBaselineIn(b *testing.B) {
 	}
 }
 
+// Schedule.Allowed, the hot path: target <= 3x BaselineIn, 0 allocs.
 func BenchmarkAllowed(b *testing.B) {
+	s := benchSchedule(b)
+	t := time.Date(2026, 6, 10, 9, 30, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		sinkReason = s.Allowed(t.Add(time.Duration(i&1023)*time.Minute), 3)
+	}
+}
+
+// Policy.Allowed compiles on each call: what a caller pays for not keeping
+// the *Schedule.
+func BenchmarkPolicyAllowed(b *testing.B) {
 	p := benchPolicy(b)
 	t := time.Date(2026, 6, 10, 9, 30, 0, 0, time.UTC)
 	b.ReportAllocs()
@@ -40,9 +55,16 @@ func BenchmarkAllowed(b *testing.B) {
 	}
 }
 
-func BenchmarkCompactAllowed(b *testing.B) {
+func BenchmarkCompile(b *testing.B) {
 	p := benchPolicy(b)
-	c, _ := p.Compact()
+	b.ReportAllocs()
+	for b.Loop() {
+		sinkSchedule, _ = Compile(p)
+	}
+}
+
+func BenchmarkCompactAllowed(b *testing.B) {
+	c, _ := benchSchedule(b).Compact()
 	t := time.Date(2026, 6, 10, 9, 30, 0, 0, time.UTC)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -51,22 +73,31 @@ func BenchmarkCompactAllowed(b *testing.B) {
 }
 
 func BenchmarkNextOpen(b *testing.B) {
-	p := benchPolicy(b)
+	s := benchSchedule(b)
 	t := time.Date(2026, 6, 12, 19, 30, 0, 0, time.UTC) // Friday evening: next is Monday 08:00
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		sinkTime, _ = p.NextOpen(t.Add(time.Duration(i&63)*time.Minute), 3)
+		sinkTime, _ = s.NextOpen(t.Add(time.Duration(i&63)*time.Minute), 3)
 	}
 }
 
+// Deciding allocates nothing, compiled or not (the Policy methods compile
+// into a Schedule on the stack).
 func TestAllowedAllocs(t *testing.T) {
 	p := benchPolicy(t)
+	s := mustCompile(t, p)
 	at := time.Date(2026, 6, 12, 19, 30, 0, 0, time.UTC)
-	if n := testing.AllocsPerRun(100, func() { sinkReason = p.Allowed(at, 3) }); n != 0 {
-		t.Errorf("Allowed: %v allocs", n)
-	}
-	if n := testing.AllocsPerRun(100, func() { sinkTime, _ = p.NextOpen(at, 3) }); n != 0 {
-		t.Errorf("NextOpen: %v allocs", n)
+	for name, f := range map[string]func(){
+		"Schedule.Allowed":  func() { sinkReason = s.Allowed(at, 3) },
+		"Schedule.NextOpen": func() { sinkTime, _ = s.NextOpen(at, 3) },
+		"Schedule.Status":   func() { sinkTime = s.Status(at, 3).Next },
+		"Policy.Allowed":    func() { sinkReason = p.Allowed(at, 3) },
+		"Policy.NextOpen":   func() { sinkTime, _ = p.NextOpen(at, 3) },
+		"Policy.Status":     func() { sinkTime = p.Status(at, 3).Next },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 0 {
+			t.Errorf("%s: %v allocs", name, n)
+		}
 	}
 }
 

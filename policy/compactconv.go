@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 	"sort"
@@ -8,7 +9,7 @@ import (
 )
 
 // Allowed evaluates the compact form at an instant read with the lock's UTC
-// offset (seconds east), by the same wall-clock rule as Policy.Allowed.
+// offset (seconds east), by the same wall-clock rule as Schedule.Allowed.
 // A malformed form fails closed (InvalidPolicy).
 func (c *Compact) Allowed(at time.Time, utcOffsetSeconds int, usesSoFar uint32) Reason {
 	if int(c.NumWindows) > MaxCompactWindows {
@@ -30,65 +31,82 @@ func (c *Compact) Allowed(at time.Time, utcOffsetSeconds int, usesSoFar uint32) 
 	wd, m := wall(u, utcOffsetSeconds)
 	for i := 0; i < int(c.NumWindows); i++ {
 		w := &c.Windows[i]
-		if w.Days&0x80 == 0 && w.From < MinutesPerDay && w.To <= MinutesPerDay && covers(w.Days, w.From, w.To, wd, m) {
+		if w.Days&0x80 == 0 && covers(w.Days, w.From, w.To, wd, m) { // covers: bad minutes cover nothing
 			return Granted
 		}
 	}
 	return OutsideWindow
 }
 
-const weekMinutes = 7 * MinutesPerDay
-
-type weekSet [(weekMinutes + 63) / 64]uint64
-
-func (s *weekSet) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
-func (s *weekSet) set(i int, v bool) {
-	if v {
-		s[i/64] |= 1 << (i % 64)
-	} else {
-		s[i/64] &^= 1 << (i % 64)
+// Compact converts the schedule to the form a lock enforces offline. Weekly
+// blackouts are subtracted from the windows exactly. With a nil error the
+// result grants exactly when s does (given the right UTC offset). An error
+// wrapping ErrLossy comes with a usable result that is strictly narrower
+// (never wider); ErrNotCompact comes with a zero Compact that must not be
+// issued. See doc.go for what is lost. Issuers use CompactFrom.
+func (s *Schedule) Compact() (Compact, error) {
+	if s == nil || s.tz == nil {
+		return Compact{}, &CompactError{What: "no compiled schedule", Err: ErrNotCompact}
 	}
+	return s.compact(s.start)
 }
 
-// fill sets (or clears) every week minute a weekly range covers.
-func (s *weekSet) fill(days Weekdays, from, to uint16, v bool) {
-	n := int(to) - int(from)
-	if n <= 0 {
-		n += MinutesPerDay
+// CompactFrom is Compact for a credential issued at now: validity starts no
+// earlier than now (whole seconds), so absolute blackouts already over cost
+// nothing. Issuers should use it rather than Compact.
+func (s *Schedule) CompactFrom(now time.Time) (Compact, error) {
+	if s == nil || s.tz == nil {
+		return Compact{}, &CompactError{What: "no compiled schedule", Err: ErrNotCompact}
 	}
-	for d := 0; d < 7; d++ {
-		if !days.Has(time.Weekday(d)) {
-			continue
-		}
-		start := d*MinutesPerDay + int(from)
-		for k := 0; k < n; k++ {
-			s.set((start+k)%weekMinutes, v)
-		}
+	start := s.start
+	if n := now.Truncate(time.Second); start.IsZero() || start.Before(n) {
+		start = n
 	}
+	return s.compact(start)
 }
 
-// Compact converts p to the form a lock enforces offline. Weekly blackouts
-// are subtracted from the windows exactly. With a nil error the result grants
-// exactly when p does (given the right UTC offset). An error wrapping ErrLossy
-// comes with a usable result that is strictly narrower (never wider);
-// ErrNotCompact comes with a zero Compact that must not be issued.
-// See doc.go for what is lost.
+// Compact is Schedule.Compact for p, compiled on each call. An invalid
+// policy yields a zero Compact and Validate's errors, wrapped together with
+// ErrNotCompact.
 func (p *Policy) Compact() (Compact, error) {
+	var s Schedule
+	if !p.compileTo(&s) {
+		return Compact{}, notCompact(p)
+	}
+	return s.Compact()
+}
+
+// CompactFrom is Schedule.CompactFrom for p, compiled on each call; an
+// invalid policy is refused as by Compact.
+func (p *Policy) CompactFrom(now time.Time) (Compact, error) {
+	var s Schedule
+	if !p.compileTo(&s) {
+		return Compact{}, notCompact(p)
+	}
+	return s.CompactFrom(now)
+}
+
+func notCompact(p *Policy) error {
+	return fmt.Errorf("%w: %w", ErrNotCompact, p.Validate())
+}
+
+// compact converts s with validity starting at start.
+func (s *Schedule) compact(start time.Time) (Compact, error) {
 	var c Compact
 	var lossy []string
 	// Validity, in whole seconds, narrowed inward.
 	var nb, na int64 // 0 = open
-	if !p.Start.IsZero() {
-		nb = p.Start.Unix()
-		if p.Start.Nanosecond() != 0 {
+	if !start.IsZero() {
+		nb = start.Unix()
+		if start.Nanosecond() != 0 {
 			nb++
 		}
 		if nb <= 0 {
 			nb = 0 // lock time never precedes 1970: open is equivalent
 		}
 	}
-	if !p.End.IsZero() {
-		na = p.End.Unix()
+	if !s.end.IsZero() {
+		na = s.end.Unix()
 		if na <= 0 {
 			return Compact{}, &CompactError{What: "End before 1970", Err: ErrNotCompact}
 		}
@@ -98,8 +116,8 @@ func (p *Policy) Compact() (Compact, error) {
 		}
 	}
 	// Absolute blackouts: narrow validity around them.
-	abs := make([]Blackout, 0, len(p.Blackouts))
-	for _, b := range p.Blackouts {
+	abs := make([]Blackout, 0, len(s.blackouts))
+	for _, b := range s.blackouts {
 		if b.Days == 0 {
 			abs = append(abs, b)
 		}
@@ -129,37 +147,20 @@ func (p *Policy) Compact() (Compact, error) {
 		return Compact{}, &CompactError{What: "never valid", Err: ErrNotCompact}
 	}
 	c.NotBefore, c.NotAfter = uint32(nb), uint32(na)
-	if p.Uses.Limited {
-		if p.Uses.N == 0 {
-			return Compact{}, &CompactError{What: "use limit 0", Err: ErrNotCompact}
-		}
-		if p.Uses.N > math.MaxUint16 {
+	if s.uses.Limited { // N > 0: Compile refuses a limit of 0
+		if s.uses.N > math.MaxUint16 {
 			c.UseLimit = math.MaxUint16
 			lossy = append(lossy, "use limit above 65535 narrowed to 65535")
 		} else {
-			c.UseLimit = uint16(p.Uses.N)
+			c.UseLimit = uint16(s.uses.N)
 		}
 	}
 	// Weekly: windows minus weekly blackouts, as a set of week minutes.
-	var s weekSet
-	if len(p.Windows) == 0 {
-		for i := range s {
-			s[i] = ^uint64(0)
-		}
-	}
-	for _, w := range p.Windows {
-		s.fill(w.Days, w.From, w.To, true)
-	}
-	for _, b := range p.Blackouts {
-		if b.Days != 0 {
-			s.fill(b.Days, b.From, b.To, false)
-		}
-	}
+	var open weekBits
 	count := 0
-	for i := 0; i < weekMinutes; i++ {
-		if s.has(i) {
-			count++
-		}
+	for i := range open {
+		open[i] = s.open[i] &^ s.black[i]
+		count += bits.OnesCount64(open[i])
 	}
 	switch {
 	case count == 0:
@@ -167,7 +168,7 @@ func (p *Policy) Compact() (Compact, error) {
 	case count == weekMinutes:
 		// no weekly restriction
 	default:
-		ws := windowsOf(&s)
+		ws := windowsOf(&open)
 		if len(ws) > MaxCompactWindows {
 			sort.SliceStable(ws, func(i, j int) bool { return ws[i].size() > ws[j].size() })
 			ws = ws[:MaxCompactWindows]
@@ -196,10 +197,10 @@ func (w CompactWindow) size() int {
 
 // windowsOf splits the open week minutes into day ranges and merges ranges
 // with equal [From, To) into one window with several days.
-func windowsOf(s *weekSet) []CompactWindow {
+func windowsOf(s *weekBits) []CompactWindow {
 	// Start scanning at a closed minute so no run wraps the scan.
 	start := 0
-	for s.has(start) {
+	for s.has(uint(start)) {
 		start++
 	}
 	type key struct{ from, to uint16 }
@@ -214,12 +215,12 @@ func windowsOf(s *weekSet) []CompactWindow {
 	}
 	for k := 0; k < weekMinutes; {
 		i := (start + k) % weekMinutes
-		if !s.has(i) {
+		if !s.has(uint(i)) {
 			k++
 			continue
 		}
 		n := 0
-		for k+n < weekMinutes && s.has((start+k+n)%weekMinutes) {
+		for k+n < weekMinutes && s.has(uint((start+k+n)%weekMinutes)) {
 			n++
 		}
 		// Run [i, i+n): emit as day pieces; a run that crosses one midnight
@@ -277,15 +278,4 @@ func OffsetTransitions(loc *time.Location, from, to time.Time, max int) ([]Trans
 		}
 		out = append(out, Transition{At: uint32(t.Unix()), Offset: int32(o)})
 	}
-}
-
-// CompactFrom is Compact for a credential issued at now: validity starts no
-// earlier than now (whole seconds), so absolute blackouts already over cost
-// nothing. Issuers should use it rather than Compact.
-func (p *Policy) CompactFrom(now time.Time) (Compact, error) {
-	q := *p
-	if n := now.Truncate(time.Second); q.Start.IsZero() || q.Start.Before(n) {
-		q.Start = n
-	}
-	return q.Compact()
 }

@@ -13,29 +13,40 @@
 // WithBlackouts. Allowed checks in this order and returns the first failure:
 // NotYetValid, Expired, Exhausted, OutsideWindow, InBlackout.
 //
-// Zone is the lock's IANA zone name ("" = UTC), stored as a string so it
-// serialises (msgpack, exported fields); Validate resolves it once and caches
-// the zone, so call Validate after building or decoding a Policy (Allowed
-// and NextOpen allocate nothing then, except on a zone-cache miss, below).
-// Each zone loaded by LoadZone remembers the UTC-offset period (between two
-// offset changes) of its last lookup, shared by all policies in that zone:
-// Allowed on an instant in that period costs an atomic load and two compares
-// instead of t.In(loc).Zone(); an instant in another period (across a DST
-// change, or far away) looks the offset up, stores its period and allocates
-// that one 24-byte record. Results are exactly those of t.In(loc).Zone().
-// WithLocation with a location that LoadZone did not return is not cached.
+// Zone is the lock's IANA zone name ("" = UTC), stored as a string so a
+// Policy serialises (msgpack, exported fields). Validate reports every
+// problem at once (errors.Join of *ValidationError wrapping ErrInvalid; an
+// unknown zone also wraps ErrUnknownZone).
 //
-// Validate (and WithLocation) also turn the weekly rules — windows and
-// weekly blackouts — into one bit per minute of the week (2.5 KB per
-// policy), so Allowed tests a bit instead of walking the windows; the bits
-// are exactly what the windows and blackouts say (property-tested). A policy
-// whose Windows or Blackouts slices were reassigned or appended to after
-// Validate (and WithBlackouts' result) is decided from the rules themselves;
-// edit elements in place only with Validate again.
+// # Compile and Schedule
 //
-// An unknown zone is a *ValidationError wrapping ErrUnknownZone (and
-// ErrInvalid); Allowed on such a policy fails closed with InvalidPolicy.
-// Validate reports every problem at once (errors.Join).
+// A Policy is plain data: what a user wrote, nothing derived, no hidden
+// caches. Compile(p) validates it (returning Validate's errors) and returns a
+// *Schedule, the form that decides: the zone resolved once, and windows and
+// weekly blackouts turned into one bit per minute of the week (2.5 KB), so
+// Allowed tests a bit instead of walking rules. A Schedule is immutable —
+// Compile copies the slices it keeps, so later edits to the Policy do not
+// reach it — and may be shared by any number of goroutines without locks.
+// Its Allowed, NextOpen and Status allocate nothing. A nil or zero Schedule
+// refuses everything (InvalidPolicy), so a failed Compile fails closed.
+//
+// The same methods on Policy are conveniences that compile on each call (on
+// the stack, without allocating, but rebuilding the bits: Policy.Allowed
+// costs some 20 times Schedule.Allowed); an invalid policy fails closed with
+// InvalidPolicy. Hot paths compile once per policy version and keep the
+// *Schedule.
+//
+// Minutes follow one rule: From in 0..1439, To in 0..1440, From != To.
+// Validate refuses any other range, so no compiled schedule holds one; the
+// compact form's evaluator and the week bits both read such a range as
+// covering no minute.
+//
+// Each zone keeps the UTC-offset period (between two offset changes) of its
+// last lookup, shared by every Schedule in that zone: Allowed on an instant
+// in that period costs an atomic load and two compares instead of
+// t.In(loc).Zone(); an instant in another period (across a DST change, or
+// far away) looks the offset up, stores its period and allocates that one
+// 24-byte record. Results are exactly those of t.In(loc).Zone().
 //
 // # The DST rule
 //
@@ -61,25 +72,25 @@
 // # NextOpen and Status
 //
 // NextOpen(after, uses) is the first instant >= after at which Allowed is
-// Granted. It steps over candidate instants (window and blackout edges in
-// wall time, wall midnights, zone offset changes, absolute blackout ends,
+// Granted. It jumps from candidate to candidate (the next open minute of
+// the week's bits in wall time, zone offset changes, absolute blackout ends,
 // Start), not minute by minute, and allocates nothing. It reports none when
 // the key is exhausted, expired, or has no open minute within 15 days after
 // the later of after/Start and the last absolute blackout (the weekly pattern
-// repeats, so it then never opens). Status adds the K8 state (UPCOMING,
+// repeats, so it then never opens). Status adds the key's state (UPCOMING,
 // ACTIVE, EXPIRED, EXHAUSTED), whether the key may open now, and NextOpen.
 //
 // # The compact form and what it loses
 //
-// Policy.Compact converts to Compact (issuers use CompactFrom(now), which
-// first starts validity at now so past absolute blackouts cost nothing), the fixed-size form in an offline
-// credential. Exact: validity in whole Unix seconds (Start rounded up, End
+// Schedule.Compact converts to Compact (issuers use CompactFrom(now), which
+// first starts validity at now so past absolute blackouts cost nothing), the
+// fixed-size form in an offline credential. Exact: validity in whole Unix seconds (Start rounded up, End
 // down), use limits up to 65535, weekly windows with weekly blackouts
 // subtracted (computed on a minute map of the week, then re-split into at
 // most MaxCompactWindows windows, merging equal daily ranges across days),
 // and absolute blackouts that cover the start of validity (NotBefore moves
 // to their end). With a nil error Compact.Allowed grants exactly when
-// Policy.Allowed does, given the zone's offset at that instant. Reasons may
+// Schedule.Allowed does, given the zone's offset at that instant. Reasons may
 // differ: a weekly blackout reads as OutsideWindow on the lock.
 //
 // Lost, reported as a *CompactError wrapping ErrLossy together with a result
@@ -102,8 +113,9 @@
 // # Interop
 //
 // Weekdays uses Matter's DaysMask bit order (bit 0 = Sunday). FromMatter,
-// FromNuki (64 = Monday … 1 = Sunday) and FromTTLock (1 = Sunday … 7 =
-// Saturday) and the matching methods convert; invalid input is a
+// FromNuki (64 = Monday … 1 = Sunday) and FromTTLock (1 = Monday … 7 =
+// Sunday, as TTLock's SDK numbers days for cyclic credentials and passage
+// mode) and the matching methods convert; invalid input is a
 // *FormatError wrapping ErrInvalid. ParseClock and FormatClock handle
 // "HH:MM" (00:00–24:00).
 //

@@ -65,26 +65,30 @@ func TestDST(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := Policy{Zone: c.zone, Windows: []Window{c.w}}
-			if err := p.Validate(); err != nil {
+			s := mustCompile(t, p)
+			cp, err := s.Compact()
+			if err != nil {
 				t.Fatal(err)
 			}
 			for _, k := range c.checks {
 				u := at(t, time.UTC, k.utc)
+				if got := s.Allowed(u, 0); got != k.want {
+					t.Errorf("%s (%s): %v, want %v", k.utc, u.In(s.Location()).Format("Mon 15:04 MST"), got, k.want)
+				}
 				if got := p.Allowed(u, 0); got != k.want {
-					t.Errorf("%s (%s): %v, want %v", k.utc, u.In(p.tz.loc).Format("Mon 15:04 MST"), got, k.want)
+					t.Errorf("Policy.Allowed %s: %v, want %v", k.utc, got, k.want)
 				}
-				_, off := u.In(p.tz.loc).Zone()
-				cp, err := p.Compact()
-				if err != nil {
-					t.Fatal(err)
-				}
+				_, off := u.In(s.Location()).Zone()
 				if got := cp.Allowed(u, off, 0); (got == Granted) != (k.want == Granted) {
 					t.Errorf("compact %s: %v, want %v", k.utc, got, k.want)
 				}
 			}
-			got, ok := p.NextOpen(at(t, time.UTC, c.from), 0)
-			if want := at(t, time.UTC, c.next); !ok || !got.Equal(want) {
+			want := at(t, time.UTC, c.next)
+			if got, ok := s.NextOpen(at(t, time.UTC, c.from), 0); !ok || !got.Equal(want) {
 				t.Errorf("NextOpen(%s) = %v %v, want %v", c.from, got.UTC(), ok, want)
+			}
+			if got, ok := p.NextOpen(at(t, time.UTC, c.from), 0); !ok || !got.Equal(want) {
+				t.Errorf("Policy.NextOpen(%s) = %v %v, want %v", c.from, got.UTC(), ok, want)
 			}
 		})
 	}

@@ -18,8 +18,8 @@ func TestWeekdaysInterop(t *testing.T) {
 	if mon.Matter() != 2 || Days(time.Sunday).Matter() != 1 {
 		t.Errorf("matter: Monday %d", mon.Matter())
 	}
-	if got := Weekend.TTLock(); !reflect.DeepEqual(got, []int{1, 7}) {
-		t.Errorf("ttlock weekend = %v", got)
+	if got := Weekend.TTLock(); !reflect.DeepEqual(got, []int{6, 7}) {
+		t.Errorf("ttlock weekend = %v, want [6 7] (Saturday, Sunday)", got)
 	}
 	for w := Weekdays(1); w < 128; w++ {
 		if v, err := FromMatter(w.Matter()); err != nil || v != w {
@@ -40,6 +40,35 @@ func TestWeekdaysInterop(t *testing.T) {
 		var fe *FormatError
 		if !errors.Is(err, ErrInvalid) || !errors.As(err, &fe) {
 			t.Errorf("want *FormatError wrapping ErrInvalid, got %v", err)
+		}
+	}
+}
+
+// TTLock numbers the days of the week from Monday: 1 is Monday, 6 is
+// Saturday and 7 is Sunday (there is no 0).
+func TestTTLockNumbering(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		ttlock []int
+		want   Weekdays
+	}{
+		{"1 is Monday", []int{1}, Days(time.Monday)},
+		{"2 is Tuesday", []int{2}, Days(time.Tuesday)},
+		{"3 is Wednesday", []int{3}, Days(time.Wednesday)},
+		{"4 is Thursday", []int{4}, Days(time.Thursday)},
+		{"5 is Friday", []int{5}, Days(time.Friday)},
+		{"6 is Saturday", []int{6}, Days(time.Saturday)},
+		{"7 is Sunday", []int{7}, Days(time.Sunday)},
+		{"1 to 5 are the workdays", []int{1, 2, 3, 4, 5}, Workdays},
+		{"6 and 7 are the weekend", []int{6, 7}, Weekend},
+		{"1 to 7 are every day", []int{1, 2, 3, 4, 5, 6, 7}, EveryDay},
+	} {
+		got, err := FromTTLock(c.ttlock)
+		if err != nil || got != c.want {
+			t.Errorf("%s: FromTTLock(%v) = %07b %v, want %07b", c.name, c.ttlock, got, err, c.want)
+		}
+		if back := c.want.TTLock(); !reflect.DeepEqual(back, c.ttlock) {
+			t.Errorf("%s: %07b.TTLock() = %v, want %v", c.name, c.want, back, c.ttlock)
 		}
 	}
 }
@@ -101,7 +130,7 @@ func FuzzFromTTLock(f *testing.F) {
 
 func TestMsgpackRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		p, _ := drawPolicy(t)
+		p, s, _ := drawPolicy(t)
 		b, err := msgpack.Marshal(&p)
 		if err != nil {
 			t.Fatal(err)
@@ -110,7 +139,8 @@ func TestMsgpackRoundTrip(t *testing.T) {
 		if err := msgpack.Unmarshal(b, &q); err != nil {
 			t.Fatal(err)
 		}
-		if err := q.Validate(); err != nil {
+		qs, err := Compile(q)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if !q.Start.Equal(p.Start) || !q.End.Equal(p.End) || q.Uses != p.Uses || q.Zone != p.Zone ||
@@ -125,7 +155,7 @@ func TestMsgpackRoundTrip(t *testing.T) {
 		}
 		for i := 0; i < 20; i++ {
 			at := time.Unix(int64(rapid.IntRange(1_770_000_000, 1_800_000_000).Draw(t, "at")), 0)
-			if p.Allowed(at, 0) != q.Allowed(at, 0) {
+			if s.Allowed(at, 0) != qs.Allowed(at, 0) {
 				t.Fatalf("decoded policy decides differently at %v", at)
 			}
 		}

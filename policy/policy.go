@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 	_ "time/tzdata" // zone data on machines without /usr/share/zoneinfo
-	"unsafe"
 )
 
 // Errors. Every validation problem wraps ErrInvalid; an unknown zone also
@@ -79,98 +78,17 @@ type Blackout struct {
 	Start, End time.Time
 }
 
-// Policy is the schedule of one key. Zone is the lock's IANA zone name
-// ("" = UTC). All conditions are AND-combined; Windows are OR-combined
-// (none = no weekly restriction); Blackouts override windows.
+// Policy is the schedule of one key, as plain data: it serialises as it is
+// and holds nothing derived. Zone is the lock's IANA zone name ("" = UTC).
+// All conditions are AND-combined; Windows are OR-combined (none = no weekly
+// restriction); Blackouts override windows. Compile turns a valid Policy
+// into a *Schedule, the form that decides.
 type Policy struct {
 	Start, End time.Time // validity [Start, End); zero = open side
 	Uses       Uses
 	Windows    []Window
 	Blackouts  []Blackout
 	Zone       string
-
-	tz *zone     // resolved Zone, set by Validate or WithLocation (shared per zone, see zone.go)
-	wk *weekMask // Windows and weekly Blackouts as minute-of-week bits, set by Validate
-}
-
-// weekMask holds a valid policy's weekly rules as one bit per minute of the
-// week (bit 0 = Sunday 00:00), so Allowed tests a bit instead of walking the
-// windows; it says nothing the rules do not (covers decides every bit).
-type weekMask struct {
-	open, black weekBits
-	absolute    bool // some blackout is absolute (checked by instant)
-	// The slices it was built from: a policy whose Windows or Blackouts
-	// were reassigned or appended to since Validate walks them instead.
-	// (Editing elements in place needs Validate again, as the doc says.)
-	windows   *Window
-	nWindows  int
-	blackouts *Blackout
-	nBlack    int
-}
-
-// current reports whether w was built from p's present Windows and Blackouts.
-func (w *weekMask) current(p *Policy) bool {
-	return w.windows == unsafe.SliceData(p.Windows) && w.nWindows == len(p.Windows) &&
-		w.blackouts == unsafe.SliceData(p.Blackouts) && w.nBlack == len(p.Blackouts)
-}
-
-type weekBits [(7*MinutesPerDay + 63) / 64]uint64
-
-func (m *weekBits) set(days Weekdays, from, to uint16) {
-	f, t := min(int(from), MinutesPerDay), min(int(to), MinutesPerDay)
-	for d := range 7 {
-		if days&(1<<d) == 0 {
-			continue
-		}
-		day, next := d*MinutesPerDay, (d+1)%7*MinutesPerDay
-		switch {
-		case f < t:
-			m.setRange(day+f, day+t)
-		case f > t: // crosses midnight: belongs to the day it starts
-			m.setRange(day+f, day+MinutesPerDay)
-			m.setRange(next, next+t)
-		}
-	}
-}
-
-func (m *weekBits) setRange(lo, hi int) {
-	for i := lo; i < hi; {
-		if i%64 == 0 && i+64 <= hi {
-			m[i/64] = ^uint64(0)
-			i += 64
-			continue
-		}
-		m[i/64] |= 1 << (i % 64)
-		i++
-	}
-}
-
-func newWeekMask(p *Policy) *weekMask {
-	w := &weekMask{windows: unsafe.SliceData(p.Windows), nWindows: len(p.Windows),
-		blackouts: unsafe.SliceData(p.Blackouts), nBlack: len(p.Blackouts)}
-	if len(p.Windows) == 0 {
-		for i := range 7 * MinutesPerDay {
-			w.open[i/64] |= 1 << (i % 64)
-		}
-	}
-	for _, win := range p.Windows {
-		w.open.set(win.Days, win.From, win.To)
-	}
-	for _, b := range p.Blackouts {
-		if b.Days != 0 {
-			w.black.set(b.Days, b.From, b.To)
-		} else {
-			w.absolute = true
-		}
-	}
-	return w
-}
-
-// minuteOfWeek is the minute of the week (0 = Sunday 00:00) of a Unix time
-// read at a UTC offset.
-func minuteOfWeek(unix int64, offset int) int {
-	wd, m := wall(unix, offset)
-	return int(wd)*MinutesPerDay + m
 }
 
 // LoadZone resolves an IANA zone name, caching the result. "" is UTC;
@@ -183,45 +101,46 @@ func LoadZone(name string) (*time.Location, error) {
 	return z.loc, nil
 }
 
-// WithLocation returns p with Zone = loc.String() and the location cached.
+// WithLocation returns p with Zone set to loc's name ("" for UTC). Only the
+// name is kept, so loc must be a zone LoadZone resolves by that name; any
+// other location (time.FixedZone) leaves an unknown zone.
 func (p Policy) WithLocation(loc *time.Location) Policy {
-	p.Zone, p.tz = loc.String(), zoneOf(loc)
+	p.Zone = loc.String()
 	if p.Zone == "UTC" {
 		p.Zone = ""
 	}
-	p.wk = newWeekMask(&p) // bit for bit what covers decides, valid or not
 	return p
 }
 
-// Location resolves the policy's zone (cached after Validate).
-func (p *Policy) Location() (*time.Location, error) {
-	if p.tz != nil {
-		return p.tz.loc, nil
-	}
-	return LoadZone(p.Zone)
-}
+// Location resolves the policy's zone.
+func (p *Policy) Location() (*time.Location, error) { return LoadZone(p.Zone) }
 
-// WithBlackouts returns p with the lock-wide blackouts added to its own.
+// WithBlackouts returns p with the lock-wide blackouts added to its own
+// (a new slice: p's is not changed).
 func (p Policy) WithBlackouts(lock []Blackout) Policy {
 	if len(lock) == 0 {
 		return p
 	}
 	b := make([]Blackout, 0, len(p.Blackouts)+len(lock))
 	p.Blackouts = append(append(b, p.Blackouts...), lock...)
-	p.wk = nil // the weekly rules changed: Allowed walks them (or Validate again)
 	return p
 }
 
-// Validate reports every problem (errors.Join) and caches the resolved zone
-// and, for a valid policy, its weekly rules as a minute-of-week bit map, so
-// that Allowed and NextOpen do not allocate and Allowed tests one bit. Call
-// it after decoding, and again after changing a validated policy's fields.
+// Validate reports every problem with the policy at once (errors.Join of
+// *ValidationError). Compile returns the same errors; nil means Compile
+// succeeds.
 func (p *Policy) Validate() error {
+	_, err := p.validate()
+	return err
+}
+
+// validate is Validate that also returns the resolved zone.
+func (p *Policy) validate() (*zone, error) {
 	var errs []error
 	bad := func(field string, v any, reason string) {
 		errs = append(errs, &ValidationError{Field: field, Value: v, Reason: reason, Err: ErrInvalid})
 	}
-	if !p.Start.IsZero() && !p.End.IsZero() && !p.End.After(p.Start) {
+	if !validityOK(p.Start, p.End) {
 		bad("End", p.End, "not after Start "+p.Start.Format(time.RFC3339Nano))
 	}
 	if p.Uses.Limited && p.Uses.N == 0 {
@@ -231,9 +150,14 @@ func (p *Policy) Validate() error {
 		bad("Uses.N", p.Uses.N, "set on an unlimited key")
 	}
 	for i, w := range p.Windows {
-		checkRange(fmt.Sprintf("Windows[%d]", i), w.Days, w.From, w.To, bad)
+		if !rangeOK(w.Days, w.From, w.To) {
+			checkRange(fmt.Sprintf("Windows[%d]", i), w.Days, w.From, w.To, bad)
+		}
 	}
 	for i, b := range p.Blackouts {
+		if blackoutOK(&b) {
+			continue
+		}
 		f := fmt.Sprintf("Blackouts[%d]", i)
 		if b.Days != 0 {
 			checkRange(f, b.Days, b.From, b.To, bad)
@@ -254,14 +178,55 @@ func (p *Policy) Validate() error {
 	z, err := loadZone(p.Zone)
 	if err != nil {
 		errs = append(errs, err)
-	} else {
-		p.tz = z
 	}
-	p.wk = nil
-	if len(errs) == 0 {
-		p.wk = newWeekMask(p)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
-	return errors.Join(errs...)
+	return z, nil
+}
+
+// valid is Validate() == nil without building errors: it allocates nothing
+// (for a zone LoadZone has resolved before). A property test holds the two
+// equal.
+func (p *Policy) valid() (*zone, bool) {
+	if !validityOK(p.Start, p.End) || p.Uses.Limited != (p.Uses.N != 0) {
+		return nil, false
+	}
+	for i := range p.Windows {
+		if w := &p.Windows[i]; !rangeOK(w.Days, w.From, w.To) {
+			return nil, false
+		}
+	}
+	for i := range p.Blackouts {
+		if !blackoutOK(&p.Blackouts[i]) {
+			return nil, false
+		}
+	}
+	z, err := loadZone(p.Zone)
+	return z, err == nil
+}
+
+func validityOK(start, end time.Time) bool {
+	return start.IsZero() || end.IsZero() || end.After(start)
+}
+
+// minutesOK is the one rule for a weekly range's minutes: From in 0..1439,
+// To in 0..1440 (24:00), From != To. A range that breaks it covers no minute
+// (covers and the compiled week bits agree on that) and Validate refuses it.
+func minutesOK(from, to uint16) bool {
+	return from < MinutesPerDay && to <= MinutesPerDay && from != to
+}
+
+// rangeOK: a valid weekly range (some day, no bit 7, minutesOK).
+func rangeOK(d Weekdays, from, to uint16) bool {
+	return d != 0 && d&0x80 == 0 && minutesOK(from, to)
+}
+
+func blackoutOK(b *Blackout) bool {
+	if b.Days != 0 {
+		return rangeOK(b.Days, b.From, b.To) && b.Start.IsZero() && b.End.IsZero()
+	}
+	return b.From == 0 && b.To == 0 && !b.Start.IsZero() && !b.End.IsZero() && b.End.After(b.Start)
 }
 
 func checkRange(f string, d Weekdays, from, to uint16, bad func(string, any, string)) {
@@ -292,7 +257,7 @@ const (
 	Exhausted     Reason = 3
 	OutsideWindow Reason = 4
 	InBlackout    Reason = 5
-	InvalidPolicy Reason = 6 // unknown zone or malformed compact form: fail closed
+	InvalidPolicy Reason = 6 // the policy does not validate (or the compact form is malformed): fail closed
 )
 
 var reasonNames = [...]string{"granted", "not yet valid", "expired", "exhausted", "outside window", "blackout", "invalid policy"}
@@ -329,97 +294,25 @@ func floorDiv(a, b int64) int64 {
 
 func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
 
-// covers reports whether a weekly range contains (weekday, minute).
+// covers reports whether a weekly range contains (weekday, minute). A range
+// whose minutes break minutesOK covers nothing.
 func covers(days Weekdays, from, to uint16, wd time.Weekday, m int) bool {
-	f, t := int(from), int(to)
-	if f < t {
-		return days.Has(wd) && m >= f && m < t
-	}
-	if f == t {
+	if !minutesOK(from, to) {
 		return false
 	}
-	return (days.Has(wd) && m >= f) || (days.Has((wd+6)%7) && m < t)
+	if from < to {
+		return days.Has(wd) && m >= int(from) && m < int(to)
+	}
+	return (days.Has(wd) && m >= int(from)) || (days.Has((wd+6)%7) && m < int(to))
 }
 
-// Allowed reports whether the key may open at the instant, given how many
-// uses were granted so far; otherwise the first failing reason in the order
-// NotYetValid, Expired, Exhausted, OutsideWindow, InBlackout.
+// Allowed is Schedule.Allowed for p, compiled on each call (without
+// allocating): an invalid policy fails closed with InvalidPolicy. Hot paths
+// compile once and keep the *Schedule.
 func (p *Policy) Allowed(at time.Time, usesSoFar uint32) Reason {
-	if !p.Start.IsZero() && at.Before(p.Start) {
-		return NotYetValid
+	var s Schedule
+	if !p.compileTo(&s) {
+		return InvalidPolicy
 	}
-	if !p.End.IsZero() && !at.Before(p.End) {
-		return Expired
-	}
-	if p.Uses.Limited && usesSoFar >= p.Uses.N {
-		return Exhausted
-	}
-	z := p.tz
-	if z == nil {
-		var err error
-		if z, err = loadZone(p.Zone); err != nil {
-			return InvalidPolicy
-		}
-	}
-	u := at.Unix()
-	var off int
-	if s := z.last.Load(); s != nil && s.start <= u && u < s.end { // z.offset, inlined by hand
-		off = s.off
-	} else {
-		off = z.lookup(at).off
-	}
-	if w := p.wk; w != nil && w.current(p) {
-		i := minuteOfWeek(u, off)
-		if w.open[i/64]&(1<<(i%64)) == 0 {
-			return OutsideWindow
-		}
-		if w.black[i/64]&(1<<(i%64)) != 0 {
-			return InBlackout
-		}
-		if w.absolute {
-			return p.absoluteBlackout(at)
-		}
-		return Granted
-	}
-	return p.weekly(at, u, off)
-}
-
-// absoluteBlackout is InBlackout if an absolute blackout covers at.
-func (p *Policy) absoluteBlackout(at time.Time) Reason {
-	for i := range p.Blackouts {
-		if b := &p.Blackouts[i]; b.Days == 0 && !at.Before(b.Start) && at.Before(b.End) {
-			return InBlackout
-		}
-	}
-	return Granted
-}
-
-// weekly applies windows and blackouts at an instant (u = at.Unix()) whose
-// offset is off.
-func (p *Policy) weekly(at time.Time, u int64, off int) Reason {
-	wd, m := wall(u, off)
-	if len(p.Windows) > 0 {
-		in := false
-		for i := range p.Windows {
-			w := &p.Windows[i]
-			if covers(w.Days, w.From, w.To, wd, m) {
-				in = true
-				break
-			}
-		}
-		if !in {
-			return OutsideWindow
-		}
-	}
-	for i := range p.Blackouts {
-		b := &p.Blackouts[i]
-		if b.Days != 0 {
-			if covers(b.Days, b.From, b.To, wd, m) {
-				return InBlackout
-			}
-		} else if !at.Before(b.Start) && at.Before(b.End) {
-			return InBlackout
-		}
-	}
-	return Granted
+	return s.Allowed(at, usesSoFar)
 }

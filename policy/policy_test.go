@@ -15,6 +15,15 @@ func mustLoc(t testing.TB, name string) *time.Location {
 	return loc
 }
 
+func mustCompile(t testing.TB, p Policy) *Schedule {
+	t.Helper()
+	s, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func at(t testing.TB, loc *time.Location, s string) time.Time {
 	t.Helper()
 	v, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
@@ -37,9 +46,7 @@ func TestAllowedBoundaries(t *testing.T) {
 		},
 		Zone: "Europe/Berlin",
 	}
-	if err := p.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	s := mustCompile(t, p)
 	for _, c := range []struct {
 		when string
 		uses uint32
@@ -69,8 +76,11 @@ func TestAllowedBoundaries(t *testing.T) {
 		{"2026-03-31 17:59", 0, Granted},
 		{"2026-04-01 00:00", 0, Expired},
 	} {
-		if got := p.Allowed(at(t, loc, c.when), c.uses); got != c.want {
+		if got := s.Allowed(at(t, loc, c.when), c.uses); got != c.want {
 			t.Errorf("%s uses %d: %v, want %v", c.when, c.uses, got, c.want)
+		}
+		if got := p.Allowed(at(t, loc, c.when), c.uses); got != c.want {
+			t.Errorf("Policy.Allowed %s uses %d: %v, want %v", c.when, c.uses, got, c.want)
 		}
 	}
 }

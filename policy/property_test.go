@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -34,7 +36,9 @@ func drawRange(t *rapid.T, label string) (Weekdays, uint16, uint16) {
 	return days, uint16(from), uint16(to)
 }
 
-func drawPolicy(t *rapid.T) (Policy, time.Time) {
+// drawPolicy draws a valid policy in a DST week, its compiled schedule and
+// the week's base instant.
+func drawPolicy(t *rapid.T) (Policy, *Schedule, time.Time) {
 	zone := rapid.SampledFrom(testZones).Draw(t, "zone")
 	base := rapid.SampledFrom(testBases).Draw(t, "base")
 	var p Policy
@@ -60,10 +64,11 @@ func drawPolicy(t *rapid.T) (Policy, time.Time) {
 		s := base.Add(time.Duration(rapid.IntRange(0, 10*24*60).Draw(t, "absStart")) * time.Minute)
 		p.Blackouts = append(p.Blackouts, Blackout{Start: s, End: s.Add(time.Duration(rapid.IntRange(1, 3*24*60).Draw(t, "absLen")) * time.Minute)})
 	}
-	if err := p.Validate(); err != nil {
+	s, err := Compile(p)
+	if err != nil {
 		t.Fatalf("drawn policy invalid: %v", err)
 	}
-	return p, base
+	return p, s, base
 }
 
 // naive is an independent evaluation: calendar fields of t.In(loc).
@@ -96,14 +101,20 @@ func naive(p *Policy, at time.Time, uses uint32) bool {
 	return ok
 }
 
+// The compiled schedule decides as the calendar fields say, and the
+// Policy's convenience method gives the same reason.
 func TestPropAllowedMatchesNaive(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		p, base := drawPolicy(t)
+		p, s, base := drawPolicy(t)
 		uses := uint32(rapid.IntRange(0, 6).Draw(t, "uses"))
 		for i := 0; i < 50; i++ {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
-			if got, want := p.Allowed(at, uses) == Granted, naive(&p, at, uses); got != want {
-				t.Fatalf("at %v (%v): Allowed %v (%v), naive %v", at, at.In(p.tz.loc), got, p.Allowed(at, uses), want)
+			r := s.Allowed(at, uses)
+			if got, want := r == Granted, naive(&p, at, uses); got != want {
+				t.Fatalf("at %v (%v): Allowed %v (%v), naive %v", at, at.In(s.Location()), got, r, want)
+			}
+			if pr := p.Allowed(at, uses); pr != r {
+				t.Fatalf("at %v: Policy.Allowed %v, Schedule.Allowed %v", at, pr, r)
 			}
 		}
 	})
@@ -111,18 +122,21 @@ func TestPropAllowedMatchesNaive(t *testing.T) {
 
 func TestPropNextOpenIsFirstOpenMinute(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		p, base := drawPolicy(t)
+		p, s, base := drawPolicy(t)
 		uses := uint32(rapid.IntRange(0, 6).Draw(t, "uses"))
 		from := base.Add(time.Duration(rapid.IntRange(-24*60, 10*24*60).Draw(t, "from")) * time.Minute)
 		const horizon = 9 * 24 * 60
 		var want time.Time
 		for m := 0; m <= horizon; m++ {
-			if c := from.Add(time.Duration(m) * time.Minute); p.Allowed(c, uses) == Granted {
+			if c := from.Add(time.Duration(m) * time.Minute); s.Allowed(c, uses) == Granted {
 				want = c
 				break
 			}
 		}
-		got, ok := p.NextOpen(from, uses)
+		got, ok := s.NextOpen(from, uses)
+		if pg, pok := p.NextOpen(from, uses); pok != ok || !pg.Equal(got) {
+			t.Fatalf("Policy.NextOpen %v %v, Schedule.NextOpen %v %v", pg, pok, got, ok)
+		}
 		if want.IsZero() {
 			if ok && !got.After(from.Add(horizon*time.Minute)) {
 				t.Fatalf("NextOpen %v, brute force none within horizon", got)
@@ -130,24 +144,27 @@ func TestPropNextOpenIsFirstOpenMinute(t *testing.T) {
 			return
 		}
 		if !ok || !got.Equal(want) {
-			t.Fatalf("NextOpen(%v) = %v %v, brute force %v (%v)", from, got, ok, want, want.In(p.tz.loc))
+			t.Fatalf("NextOpen(%v) = %v %v, brute force %v (%v)", from, got, ok, want, want.In(s.Location()))
 		}
 	})
 }
 
 func TestPropCompactAgrees(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		p, base := drawPolicy(t)
-		c, err := p.Compact()
+		p, s, base := drawPolicy(t)
+		c, err := s.Compact()
+		if pc, perr := p.Compact(); pc != c || (perr == nil) != (err == nil) {
+			t.Fatalf("Policy.Compact %+v %v, Schedule.Compact %+v %v", pc, perr, c, err)
+		}
 		if err != nil {
 			t.Skip("lossy")
 		}
 		uses := uint32(rapid.IntRange(0, 6).Draw(t, "uses"))
 		for i := 0; i < 50; i++ {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
-			_, off := at.In(p.tz.loc).Zone()
-			if got, want := c.Allowed(at, off, uses) == Granted, p.Allowed(at, uses) == Granted; got != want {
-				t.Fatalf("at %v: compact %v (%+v), policy %v", at.In(p.tz.loc), c.Allowed(at, off, uses), c, p.Allowed(at, uses))
+			_, off := at.In(s.Location()).Zone()
+			if got, want := c.Allowed(at, off, uses) == Granted, s.Allowed(at, uses) == Granted; got != want {
+				t.Fatalf("at %v: compact %v (%+v), policy %v", at.In(s.Location()), c.Allowed(at, off, uses), c, s.Allowed(at, uses))
 			}
 		}
 	})
@@ -156,36 +173,40 @@ func TestPropCompactAgrees(t *testing.T) {
 // A lossy compact form never grants where the policy refuses.
 func TestPropCompactNeverWider(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		p, base := drawPolicy(t)
+		p, _, base := drawPolicy(t)
 		for i := rapid.IntRange(0, 4).Draw(t, "extra"); i > 0; i-- {
 			d, f, to := drawRange(t, "x")
 			p.Windows = append(p.Windows, Window{Days: d, From: f, To: to})
 		}
-		c, err := p.Compact()
+		s, err := Compile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Compact()
 		if err != nil && c == (Compact{}) {
 			return
 		}
 		uses := uint32(rapid.IntRange(0, 6).Draw(t, "uses"))
 		for i := 0; i < 50; i++ {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
-			_, off := at.In(p.tz.loc).Zone()
-			if c.Allowed(at, off, uses) == Granted && p.Allowed(at, uses) != Granted {
-				t.Fatalf("at %v: compact grants (%+v, %v), policy %v", at.In(p.tz.loc), c, err, p.Allowed(at, uses))
+			_, off := at.In(s.Location()).Zone()
+			if c.Allowed(at, off, uses) == Granted && s.Allowed(at, uses) != Granted {
+				t.Fatalf("at %v: compact grants (%+v, %v), policy %v", at.In(s.Location()), c, err, s.Allowed(at, uses))
 			}
 		}
 	})
 }
 
 // The lock's view: offsets from an OffsetTransitions table, then
-// Compact.Allowed — agrees with Policy.Allowed for lossless policies.
+// Compact.Allowed — agrees with Schedule.Allowed for lossless policies.
 func TestPropLockWithTransitionTable(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		p, base := drawPolicy(t)
-		c, err := p.Compact()
+		_, s, base := drawPolicy(t)
+		c, err := s.Compact()
 		if err != nil {
 			t.Skip("lossy")
 		}
-		table, until := OffsetTransitions(p.tz.loc, base.Add(-48*time.Hour), base.Add(20*24*time.Hour), 8)
+		table, until := OffsetTransitions(s.Location(), base.Add(-48*time.Hour), base.Add(20*24*time.Hour), 8)
 		for i := 0; i < 50; i++ {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60*60, 15*24*60*60).Draw(t, "atSec")) * time.Second)
 			if !at.Before(until) {
@@ -197,8 +218,8 @@ func TestPropLockWithTransitionTable(t *testing.T) {
 					off = int(tr.Offset)
 				}
 			}
-			if (c.Allowed(at, off, 0) == Granted) != (p.Allowed(at, 0) == Granted) {
-				t.Fatalf("at %v offset %d: lock %v, policy %v", at.In(p.tz.loc), off, c.Allowed(at, off, 0), p.Allowed(at, 0))
+			if (c.Allowed(at, off, 0) == Granted) != (s.Allowed(at, 0) == Granted) {
+				t.Fatalf("at %v offset %d: lock %v, policy %v", at.In(s.Location()), off, c.Allowed(at, off, 0), s.Allowed(at, 0))
 			}
 		}
 	})
@@ -207,22 +228,71 @@ func TestPropLockWithTransitionTable(t *testing.T) {
 // NextOpen from an instant with seconds and nanoseconds.
 func TestPropNextOpenSubMinute(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		p, base := drawPolicy(t)
+		_, s, base := drawPolicy(t)
 		from := base.Add(time.Duration(rapid.Int64Range(0, int64(10*24*time.Hour)).Draw(t, "fromNs")))
-		got, ok := p.NextOpen(from, 0)
+		got, ok := s.NextOpen(from, 0)
 		if !ok {
 			return
 		}
-		if got.Before(from) || p.Allowed(got, 0) != Granted {
-			t.Fatalf("NextOpen(%v) = %v: before from or not allowed (%v)", from, got, p.Allowed(got, 0))
+		if got.Before(from) || s.Allowed(got, 0) != Granted {
+			t.Fatalf("NextOpen(%v) = %v: before from or not allowed (%v)", from, got, s.Allowed(got, 0))
 		}
 		// Nothing open between from and got: check whole seconds and from itself.
-		if got.After(from) && p.Allowed(from, 0) == Granted {
+		if got.After(from) && s.Allowed(from, 0) == Granted {
 			t.Fatalf("from %v is open but NextOpen = %v", from, got)
 		}
-		for s := from.Truncate(time.Minute).Add(time.Minute); s.Before(got); s = s.Add(time.Minute) {
-			if p.Allowed(s, 0) == Granted {
-				t.Fatalf("open at %v before NextOpen %v", s, got)
+		for m := from.Truncate(time.Minute).Add(time.Minute); m.Before(got); m = m.Add(time.Minute) {
+			if s.Allowed(m, 0) == Granted {
+				t.Fatalf("open at %v before NextOpen %v", m, got)
+			}
+		}
+	})
+}
+
+// Validate, Compile and the allocation-free check behind the Policy
+// methods agree on every policy, valid or not: the same verdict and, for
+// Compile, the same errors.
+func TestPropValidityAgrees(t *testing.T) {
+	edgeMinutes := rapid.OneOf(rapid.IntRange(0, MinutesPerDay), rapid.SampledFrom([]int{0, 1, 1439, 1440, 1441, 1500, 65535}))
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	instant := func(t *rapid.T, label string) time.Time {
+		if rapid.IntRange(0, 4).Draw(t, label+"Zero") == 0 {
+			return time.Time{}
+		}
+		return t0.Add(time.Duration(rapid.IntRange(-3, 3).Draw(t, label)) * time.Hour)
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		p := Policy{Start: instant(t, "start"), End: instant(t, "end"),
+			Uses: Uses{Limited: rapid.Bool().Draw(t, "limited"), N: uint32(rapid.IntRange(0, 2).Draw(t, "n"))},
+			Zone: rapid.SampledFrom([]string{"", "UTC", "Europe/Berlin", "Local", "Mars/Olympus"}).Draw(t, "zone")}
+		for i := rapid.IntRange(0, 2).Draw(t, "windows"); i > 0; i-- {
+			p.Windows = append(p.Windows, Window{Days: Weekdays(rapid.Uint8().Draw(t, "wdays")),
+				From: uint16(edgeMinutes.Draw(t, "wfrom")), To: uint16(edgeMinutes.Draw(t, "wto"))})
+		}
+		for i := rapid.IntRange(0, 2).Draw(t, "blackouts"); i > 0; i-- {
+			p.Blackouts = append(p.Blackouts, Blackout{Days: Weekdays(rapid.SampledFrom([]uint8{0, 0, 1, 0x7f, 0x80}).Draw(t, "bdays")),
+				From: uint16(edgeMinutes.Draw(t, "bfrom")), To: uint16(edgeMinutes.Draw(t, "bto")),
+				Start: instant(t, "bstart"), End: instant(t, "bend")})
+		}
+		verr := p.Validate()
+		_, ok := p.valid()
+		if ok != (verr == nil) {
+			t.Fatalf("valid %v, Validate %v", ok, verr)
+		}
+		s, cerr := Compile(p)
+		if (s == nil) != (verr != nil) || fmt.Sprint(cerr) != fmt.Sprint(verr) {
+			t.Fatalf("Compile %v %v, Validate %v", s != nil, cerr, verr)
+		}
+		if verr != nil {
+			now := t0.Add(time.Minute)
+			if r := p.Allowed(now, 0); r != InvalidPolicy {
+				t.Fatalf("invalid policy (%v): Allowed %v, want InvalidPolicy", verr, r)
+			}
+			if _, ok := p.NextOpen(now, 0); ok {
+				t.Fatalf("invalid policy (%v): NextOpen found an instant", verr)
+			}
+			if c, err := p.Compact(); c != (Compact{}) || !errors.Is(err, ErrNotCompact) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("invalid policy: Compact %+v %v", c, err)
 			}
 		}
 	})

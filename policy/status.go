@@ -1,11 +1,11 @@
 package policy
 
 import (
-	"math"
+	"math/bits"
 	"time"
 )
 
-// State is the K8 status of a key at an instant. Codes are append-only.
+// State is the lifecycle status of a key at an instant. Codes are append-only.
 type State uint8
 
 const (
@@ -37,26 +37,42 @@ type Status struct {
 	Next     time.Time // NextOpen from the instant; zero if none
 }
 
-// Status reports the key's state at an instant, whether it may open now and
-// when it next may.
-func (p *Policy) Status(at time.Time, usesSoFar uint32) Status {
-	var s Status
+func stateAt(start, end time.Time, uses Uses, at time.Time, usesSoFar uint32) State {
 	switch {
-	case !p.Start.IsZero() && at.Before(p.Start):
-		s.State = StateUpcoming
-	case !p.End.IsZero() && !at.Before(p.End):
-		s.State = StateExpired
-	case p.Uses.Limited && usesSoFar >= p.Uses.N:
-		s.State = StateExhausted
-	default:
-		s.State = StateActive
+	case !start.IsZero() && at.Before(start):
+		return StateUpcoming
+	case !end.IsZero() && !at.Before(end):
+		return StateExpired
+	case uses.Limited && usesSoFar >= uses.N:
+		return StateExhausted
 	}
-	s.Reason = p.Allowed(at, usesSoFar)
-	s.InWindow = s.Reason == Granted
-	if next, ok := p.NextOpen(at, usesSoFar); ok {
-		s.Next = next
+	return StateActive
+}
+
+// Status reports the key's state at an instant, whether it may open now and
+// when it next may. A nil or zero Schedule has State zero and Reason
+// InvalidPolicy.
+func (s *Schedule) Status(at time.Time, usesSoFar uint32) Status {
+	if s == nil || s.tz == nil {
+		return Status{Reason: InvalidPolicy}
 	}
-	return s
+	st := Status{State: stateAt(s.start, s.end, s.uses, at, usesSoFar), Reason: s.Allowed(at, usesSoFar)}
+	st.InWindow = st.Reason == Granted
+	if next, ok := s.NextOpen(at, usesSoFar); ok {
+		st.Next = next
+	}
+	return st
+}
+
+// Status is Schedule.Status for p, compiled on each call (without
+// allocating). An invalid policy has the state its dates and uses give,
+// Reason InvalidPolicy and no next opening. Hot paths compile once.
+func (p *Policy) Status(at time.Time, usesSoFar uint32) Status {
+	var s Schedule
+	if !p.compileTo(&s) {
+		return Status{State: stateAt(p.Start, p.End, p.Uses, at, usesSoFar), Reason: InvalidPolicy}
+	}
+	return s.Status(at, usesSoFar)
 }
 
 // horizon bounds NextOpen's search past the last absolute edge: the weekly
@@ -65,78 +81,79 @@ func (p *Policy) Status(at time.Time, usesSoFar uint32) Status {
 const horizon = 15 * 24 * time.Hour
 
 // NextOpen returns the first instant >= after at which Allowed is Granted,
-// or false if there is none (expired, exhausted, or never opens).
-// It steps over candidate instants (window and blackout edges in wall-clock
-// time, zone offset changes, blackout ends, Start), not minute by minute.
-func (p *Policy) NextOpen(after time.Time, usesSoFar uint32) (time.Time, bool) {
-	if p.Uses.Limited && usesSoFar >= p.Uses.N {
+// or false if there is none (expired, exhausted, or never opens). It jumps
+// from instant to instant — the next open minute of the week's bits, a zone
+// offset change, the end of an absolute blackout — and allocates nothing.
+func (s *Schedule) NextOpen(after time.Time, usesSoFar uint32) (time.Time, bool) {
+	if s == nil || s.tz == nil || s.uses.Limited && usesSoFar >= s.uses.N {
 		return time.Time{}, false
 	}
-	z := p.tz
-	if z == nil {
-		var err error
-		if z, err = loadZone(p.Zone); err != nil {
-			return time.Time{}, false
-		}
-	}
 	t := after
-	if !p.Start.IsZero() && t.Before(p.Start) {
-		t = p.Start
+	if !s.start.IsZero() && t.Before(s.start) {
+		t = s.start
 	}
 	limit := t.Add(horizon)
-	for i := range p.Blackouts {
-		if b := &p.Blackouts[i]; b.Days == 0 && b.End.Add(horizon).After(limit) {
+	for i := range s.blackouts {
+		if b := &s.blackouts[i]; b.Days == 0 && b.End.Add(horizon).After(limit) {
 			limit = b.End.Add(horizon)
 		}
 	}
+	// Each step moves t past a closed stretch, an offset change or an
+	// absolute blackout, so steps are few; the bound only guards the loop.
 	for n := 0; n < 100000; n++ {
-		if !p.End.IsZero() && !t.Before(p.End) {
+		if !s.end.IsZero() && !t.Before(s.end) || t.After(limit) {
 			return time.Time{}, false
 		}
-		if t.After(limit) {
-			return time.Time{}, false
+		u := t.Unix()
+		zp := s.tz.period(t)
+		i := minuteOfWeek(u, zp.off)
+		if s.open.has(i) && !s.black.has(i) {
+			b := s.blackoutAt(t)
+			if b == nil {
+				return t, true
+			}
+			t = b.End
+			continue
 		}
-		zp := z.period(t)
-		if p.weekly(t, t.Unix(), zp.off) == Granted {
-			return t, true
+		d := s.untilOpen(i)
+		if d == 0 {
+			return time.Time{}, false // no open minute in the week
 		}
-		t = p.nextEdge(t, zp)
+		// The wall minute i starts at u - (u+off) mod 60 in Unix time; within
+		// the offset period wall time runs with real time.
+		next := u - floorMod(u+int64(zp.off), 60) + int64(d)*60
+		if next > zp.end && zp.end > u { // an end at or before u is Go's imprecision (zone.lookup)
+			next = zp.end
+		}
+		t = time.Unix(next, 0)
 	}
 	return time.Time{}, false
 }
 
-// nextEdge returns the first instant after lt at which weekly() may change;
-// zp is the zone's offset period containing lt.
-func (p *Policy) nextEdge(lt time.Time, zp span) time.Time {
-	u := lt.Unix()
-	sec := floorMod(u+int64(zp.off), 86400) // second of the wall day
-	best := 86400 - sec                     // next wall midnight
-	edge := func(m uint16) {
-		d := int64(m)*60 - sec
-		if d <= 0 {
-			d += 86400
+// untilOpen returns how many minutes after week minute i the next minute the
+// weekly rules open (windows minus weekly blackouts) starts, cyclically:
+// 1..weekMinutes-1, or 0 if no minute of the week is open. i is closed.
+func (s *Schedule) untilOpen(i uint) uint {
+	j := (i + 1) % weekMinutes
+	for range len(weekBits{}) + 1 { // from j round the week back to i's word
+		w := j / 64
+		if v := (s.open[w] &^ s.black[w]) >> (j % 64); v != 0 {
+			n := j + uint(bits.TrailingZeros64(v))
+			return (n + weekMinutes - i) % weekMinutes
 		}
-		best = min(best, d)
-	}
-	for i := range p.Windows {
-		edge(p.Windows[i].From)
-		edge(p.Windows[i].To % MinutesPerDay)
-	}
-	for i := range p.Blackouts {
-		if b := &p.Blackouts[i]; b.Days != 0 {
-			edge(b.To % MinutesPerDay)
+		if j = (w + 1) * 64; j >= weekMinutes {
+			j = 0
 		}
 	}
-	next := time.Unix(u+best, 0)
-	for i := range p.Blackouts {
-		if b := &p.Blackouts[i]; b.Days == 0 && b.End.After(lt) && b.End.Before(next) {
-			next = b.End
-		}
+	return 0
+}
+
+// NextOpen is Schedule.NextOpen for p, compiled on each call (without
+// allocating); none for an invalid policy. Hot paths compile once.
+func (p *Policy) NextOpen(after time.Time, usesSoFar uint32) (time.Time, bool) {
+	var s Schedule
+	if !p.compileTo(&s) {
+		return time.Time{}, false
 	}
-	if zp.end != math.MaxInt64 {
-		if end := time.Unix(zp.end, 0); end.After(lt) && end.Before(next) {
-			next = end
-		}
-	}
-	return next
+	return s.NextOpen(after, usesSoFar)
 }

@@ -80,7 +80,12 @@ func (w Weekdays) Nuki() uint8 {
 	return v
 }
 
-// FromTTLock converts a TTLock week-day list (1 = Sunday … 7 = Saturday).
+// ttlockDay is the weekday TTLock numbers v: 1 = Monday … 6 = Saturday,
+// 7 = Sunday (ISO 8601, as its SDK documents for cyclic cards, fingerprints,
+// passcodes and passage mode).
+func ttlockDay(v int) time.Weekday { return time.Weekday(v % 7) }
+
+// FromTTLock converts a TTLock week-day list (1 = Monday … 7 = Sunday).
 // Empty lists, values outside 1..7 and repeats are invalid.
 func FromTTLock(days []int) (Weekdays, error) {
 	if len(days) == 0 {
@@ -91,20 +96,20 @@ func FromTTLock(days []int) (Weekdays, error) {
 		if v < 1 || v > 7 {
 			return 0, &FormatError{"ttlock", strconv.Itoa(v), "outside 1..7"}
 		}
-		if w&(1<<uint(v-1)) != 0 {
+		if w.Has(ttlockDay(v)) {
 			return 0, &FormatError{"ttlock", strconv.Itoa(v), "repeated"}
 		}
-		w |= 1 << uint(v-1)
+		w |= 1 << uint(ttlockDay(v))
 	}
 	return w, nil
 }
 
-// TTLock returns the TTLock list, ascending.
+// TTLock returns the TTLock list (1 = Monday … 7 = Sunday), ascending.
 func (w Weekdays) TTLock() []int {
 	var out []int
-	for d := time.Sunday; d <= time.Saturday; d++ {
-		if w.Has(d) {
-			out = append(out, int(d)+1)
+	for v := 1; v <= 7; v++ {
+		if w.Has(ttlockDay(v)) {
+			out = append(out, v)
 		}
 	}
 	return out

@@ -11,14 +11,11 @@ import (
 // last looked up: t.In(loc).Zone() costs a table search on every call, and a
 // lock's instants almost always fall into the same period (months long).
 //
-// One *zone is shared by every Policy whose Zone resolves through LoadZone
-// (and by WithLocation given such a location), so equal validated Policies
-// hold the same pointer and stay reflect.DeepEqual; a Policy holds only the
-// pointer, so copying a Policy copies no atomic value.
+// One *zone is shared by every Schedule compiled in that zone; a Schedule
+// holds only the pointer, so copying one copies no atomic value.
 type zone struct {
-	loc    *time.Location
-	cached bool // false: a location WithLocation did not get from LoadZone; never stored into
-	last   atomic.Pointer[span]
+	loc  *time.Location
+	last atomic.Pointer[span]
 }
 
 // span is an immutable offset period: the offset is off for every Unix second
@@ -31,7 +28,7 @@ type span struct {
 var (
 	zones   sync.Map // zone name -> *zone, filled by LoadZone
 	utcZone = func() *zone {
-		z := &zone{loc: time.UTC, cached: true}
+		z := &zone{loc: time.UTC}
 		z.last.Store(&span{start: math.MinInt64, end: math.MaxInt64})
 		return z
 	}()
@@ -52,21 +49,8 @@ func loadZone(name string) (*zone, error) {
 	if err != nil {
 		return nil, &ValidationError{Field: "Zone", Value: name, Reason: "unknown time zone", Err: ErrUnknownZone}
 	}
-	v, _ := zones.LoadOrStore(name, &zone{loc: loc, cached: true}) // racing loaders share one
+	v, _ := zones.LoadOrStore(name, &zone{loc: loc}) // racing loaders share one
 	return v.(*zone), nil
-}
-
-// zoneOf returns the *zone for a location given to WithLocation: the shared
-// one when loc is UTC or came from LoadZone, otherwise an uncached wrapper
-// (a map keyed by arbitrary locations would grow without bound).
-func zoneOf(loc *time.Location) *zone {
-	if loc == nil || loc == time.UTC {
-		return utcZone
-	}
-	if v, ok := zones.Load(loc.String()); ok && v.(*zone).loc == loc {
-		return v.(*zone)
-	}
-	return &zone{loc: loc}
 }
 
 // offset returns the zone's UTC offset (seconds east) at the instant, exactly
@@ -106,7 +90,7 @@ func (z *zone) lookup(at time.Time) span {
 		s.end = end.Unix()
 	}
 	u := at.Unix()
-	if !z.cached || s.end <= u {
+	if s.end <= u {
 		return s
 	}
 	if !start.IsZero() {
