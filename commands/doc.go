@@ -116,7 +116,7 @@
 // a credential is counted by the lock alone: Unlock refuses it online
 // (ReasonUsesAtLock), so offline and online uses never add up past the limit.
 //
-// Admin messages (lockproto W4): with Options.Issuer set, a reset, a
+// Admin messages: with Options.Issuer set, a reset, a
 // deactivation request or a revocation of a key that holds an offline
 // credential also appends to the lock's stream, in the same atomic append,
 // an AdminIssued event carrying the issuer-signed message (reset slot,
@@ -130,7 +130,7 @@
 // any phone downloading a key of that lock, and PendingAdmin lists them for
 // a phone that already has its credential.
 //
-// Audit upload (H2, K6): RegisterLock.AuditKey, the pairing's audit MAC key,
+// Audit upload: RegisterLock.AuditKey, the pairing's audit MAC key,
 // is sealed under its own data key before it is recorded (never in
 // plaintext). IngestAudit(UploadAudit{Lock, By, Batch}) verifies a batch
 // with it (lockproto.VerifyAudit against the cursor kept in the stream
@@ -151,7 +151,7 @@
 // A batch that does not verify is *AuditError (ErrAudit, and lockproto's
 // ErrMAC, ErrMalformed or ErrWrongLock), an unknown lock *NotFoundError.
 //
-// Online keys (seed 000, O1–O6): every operation is authorised online
+// Online keys: every operation is authorised online
 // against the lock's group stream "group-<lock>". TurnOnNetwork seals the
 // lock's master code for an operating duration; TurnOffNetwork (or the
 // duration ending, seen by the next command) shreds it, and online keys of
@@ -168,7 +168,7 @@
 // 5-account bound, the lockout counter and every decision exact under
 // concurrency.
 //
-// Who reads a lock's history (O5, H1): projections answer queries and know
+// Who reads a lock's history: projections answer queries and know
 // no callers, so a backend asks CanViewHistory(lock, account) first — the
 // owner always, a member only while accepted and granted OpViewHistory.
 //
@@ -176,7 +176,7 @@
 // sealed code or PIN (crypto-shredding): it can never be revealed again
 // (ErrShredded).
 //
-// # Lifecycle rules (K3–K7)
+// # Lifecycle rules
 //
 //	share keys:    created → sharing → downloaded → reset | deactivation pending → deactivated
 //	               edit and revoke only before download; delete when not held at a lock

@@ -13,7 +13,7 @@ import (
 	"github.com/keyledger/keyledger/secret"
 )
 
-// CreateKey creates a key for a lock (K1). The lock's owner creates it.
+// CreateKey creates a key for a lock. The lock's owner creates it.
 type CreateKey struct {
 	ID       uuid.UUID
 	Key      string // new key ID, chosen by the caller
@@ -277,7 +277,7 @@ func loadOwned(t *txn, key, by string) (*KeyState, *LockState, error) {
 	return k, l, nil
 }
 
-// ShareKey shares a key To ID (a registered account) or To Code (K2).
+// ShareKey shares a key To ID (a registered account) or To Code.
 type ShareKey struct {
 	ID      uuid.UUID
 	Key, By string
@@ -441,7 +441,7 @@ func (s *Service) keyForCode(ctx context.Context, code secret.Secret) (string, e
 // events it has just appended; the log always stores a type name.
 func isReplay(evs []ledger.Event) bool { return len(evs) > 0 && evs[0].Type != "" }
 
-// DownloadKey is the holder (To ID) or code bearer (To Code) fetching the key (K4).
+// DownloadKey is the holder (To ID) or code bearer (To Code) fetching the key.
 type DownloadKey struct {
 	ID  uuid.UUID
 	Key string // may be empty when Code is given: the code finds its key
@@ -466,7 +466,7 @@ type DownloadResult struct {
 	Credential, Download []byte
 	// Admin are the lock's pending admin messages in sequence order (also
 	// inside Download): the phone delivers them to the lock before it
-	// unlocks, whoever's key they concern (lockproto W4).
+	// unlocks, whoever's key they concern.
 	Admin [][]byte
 	// Narrowed is non-nil when the credential grants less than the policy
 	// (a *policy.CompactError wrapping policy.ErrLossy naming what was
@@ -579,7 +579,7 @@ func (s *Service) downloadResult(ctx context.Context, key string, evs []ledger.E
 	return res, err
 }
 
-// EditKey changes some of a key's settings (K3, K7) where its kind and
+// EditKey changes some of a key's settings where its kind and
 // state allow: the settings Settings sets, the others keep their value.
 type EditKey struct {
 	ID       uuid.UUID
@@ -630,14 +630,14 @@ type KeyCommand struct {
 	Key, By string
 }
 
-// RevokeKey cancels a share before download (K3; intercom and digital keys at any time).
+// RevokeKey cancels a share before download (intercom and digital keys at any time).
 func (s *Service) RevokeKey(ctx context.Context, c KeyCommand) error {
 	return s.keyCommand(ctx, c, events.ActRevoke, func(k *KeyState, l *LockState) ([]any, []any, error) {
 		return s.withAdmin(k, l, lockproto.TypeRevoke, []any{events.KeyRevoked{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false))
 	})
 }
 
-// ResetKey gives a downloaded share key's slot a new generation (K5): the
+// ResetKey gives a downloaded share key's slot a new generation: the
 // slot is free to share again and the next holder's key overwrites this one.
 func (s *Service) ResetKey(ctx context.Context, c KeyCommand) error {
 	return s.keyCommand(ctx, c, events.ActReset, func(k *KeyState, l *LockState) ([]any, []any, error) {
@@ -647,14 +647,14 @@ func (s *Service) ResetKey(ctx context.Context, c KeyCommand) error {
 }
 
 // RequestDeactivation records that the owner asked the lock to deactivate a
-// downloaded key's slot (K6). The key is listed as pending until confirmed.
+// downloaded key's slot. The key is listed as pending until confirmed.
 func (s *Service) RequestDeactivation(ctx context.Context, c KeyCommand) error {
 	return s.keyCommand(ctx, c, events.ActRequestDeactivation, func(k *KeyState, l *LockState) ([]any, []any, error) {
 		return s.withAdmin(k, l, lockproto.TypeDeactivateSlot, []any{events.DeactivationRequested{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot}}, nil)
 	})
 }
 
-// ConfirmDeactivation records the lock's confirmation (K6); the slot is free
+// ConfirmDeactivation records the lock's confirmation; the slot is free
 // again at a new generation.
 func (s *Service) ConfirmDeactivation(ctx context.Context, c KeyCommand) error {
 	return s.keyCommand(ctx, c, events.ActConfirmDeactivation, func(k *KeyState, l *LockState) ([]any, []any, error) {

@@ -76,7 +76,7 @@ func checkMasterCode(c secret.Secret) error {
 	return nil
 }
 
-// TurnOnNetwork turns on network management of a lock (O1): the owner's
+// TurnOnNetwork turns on network management of a lock: the owner's
 // master code is stored, sealed, for Duration.
 type TurnOnNetwork struct {
 	ID         uuid.UUID
@@ -297,7 +297,7 @@ func (s *Service) groupState(ctx context.Context, lock string) (*GroupState, err
 	return e.state.(*GroupState), nil
 }
 
-// CreateOnlineKey makes an online key for a lock (seed 000: generated with
+// CreateOnlineKey makes an online key for a lock (generated with
 // the master code on the service, so network management must be on). Its
 // Settings carry the policy: weekly windows, blackouts ("invalid at night"),
 // validity, doors.
@@ -419,7 +419,7 @@ func checkGrant(p events.Permissions, k *KeyState, owner bool) error {
 }
 
 // InviteMember invites a registered account to use an online key ("Join
-// Bill's group", O2). The owner, or a member with management rights, invites.
+// Bill's group"). The owner, or a member with management rights, invites.
 type InviteMember struct {
 	ID                     uuid.UUID
 	Lock, Key, Account, By string
@@ -510,7 +510,7 @@ func (s *Service) InviteMember(ctx context.Context, c InviteMember) error {
 	return err
 }
 
-// AcceptInvitation is the invitee joining (O3) with a personal password
+// AcceptInvitation is the invitee joining with a personal password
 // (stored only as an argon2id hash, sealed) and their own name for the lock.
 type AcceptInvitation struct {
 	ID            uuid.UUID
@@ -613,7 +613,7 @@ type InvitationCommand struct {
 	By            string // who acts (DeclineInvitation: ignored, the invitee)
 }
 
-// DeclineInvitation is the invitee saying no; the owner is notified (O2).
+// DeclineInvitation is the invitee saying no; the owner is notified.
 func (s *Service) DeclineInvitation(ctx context.Context, c InvitationCommand) error {
 	return s.invitationCommand(ctx, c, "decline", false, func(t *txn, l *LockState, m Member) error {
 		o, err := t.account(l.Owner)
@@ -709,7 +709,7 @@ func (s *Service) invitationCommand(ctx context.Context, c InvitationCommand, ac
 }
 
 // SetMemberPermissions sets which doors and operations a member (or
-// invitee) has (O5). Owner or manager; only the owner grants OpManage.
+// invitee) has. Owner or manager; only the owner grants OpManage.
 type SetMemberPermissions struct {
 	ID                uuid.UUID
 	Lock, Account, By string

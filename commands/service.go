@@ -15,7 +15,7 @@ import (
 )
 
 // Waiter is what the service waits on before a command returns, so queries
-// read its writes (P6). *projections.Projections implements it.
+// read its writes. *projections.Projections implements it.
 type Waiter interface {
 	WaitApplied(ctx context.Context, position uint64) error
 }
@@ -40,14 +40,14 @@ type Options struct {
 	// Root is the root secret (≥ 32 random bytes from the backend's secret
 	// manager) used when Vault is nil. Never stored.
 	Root []byte
-	// Projections, if set, is waited on after every append (P6).
+	// Projections, if set, is waited on after every append.
 	Projections Waiter
 	// MaxRetries bounds attempts on version conflicts. Default 64.
 	MaxRetries int
 	// CacheStreams bounds the folded stream states kept in memory. Default 4096.
 	CacheStreams int
 	// Issuer, if set, signs an offline credential when a share key is
-	// downloaded with DownloadKey.HolderKey (lockproto W2).
+	// downloaded with DownloadKey.HolderKey.
 	Issuer *lockproto.Issuer
 }
 

@@ -37,7 +37,7 @@ type Store interface {
 
 // Projections maintains keyledger's read models from the log. It follows the
 // log as a subscriber, applies events in position order and commits the rows
-// and the checkpoint in one ApplyState (P8). Safe for concurrent use.
+// and the checkpoint in one ApplyState. Safe for concurrent use.
 type Projections struct {
 	store Store
 	name  string
@@ -254,7 +254,7 @@ func (p *Projections) applyBatch(ctx context.Context, evs []ledger.Event) error 
 	return nil
 }
 
-// Rebuild clears every read model and replays the whole log (P7). Commands
+// Rebuild clears every read model and replays the whole log. Commands
 // waiting on WaitApplied keep waiting until the replay reaches them.
 func (p *Projections) Rebuild(ctx context.Context) error {
 	p.run.Lock()

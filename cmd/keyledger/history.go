@@ -13,7 +13,7 @@ import (
 	"github.com/keyledger/keyledger/projections"
 )
 
-const historyHelp = `Prints the history of one lock, key or account (H1): every action and
+const historyHelp = `Prints the history of one lock, key or account: every action and
 every unlock attempt, granted or denied with its reason, oldest first by
 time (a record the lock made offline at the lock's time, so uploads merge
 in where they happened; ties by log position). -by-position prints each
@@ -174,7 +174,7 @@ func toHistoryLine(h projections.HistoryEntry) historyLine {
 
 const (
 	unlockType = "key.unlock_attempted"
-	auditType  = "lock.audit_recorded" // a record the lock made offline (issue 6)
+	auditType  = "lock.audit_recorded" // a record the lock made offline
 )
 
 // words says what an event type in a history means, for people. Types not

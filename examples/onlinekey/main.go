@@ -202,7 +202,7 @@ func run(ctx context.Context, w io.Writer) error {
 	if err := try(tue.Add(7*24*time.Hour+90*time.Minute), "client", "ann", "ann's personal password", access.MainDoor, access.NetworkOff); err != nil {
 		return err
 	}
-	// Ann's "my keys" (P3) lists the online key she joined; with network
+	// Ann's "my keys" lists the online key she joined; with network
 	// management off it is not open, whatever its schedule says.
 	mine, err := proj.HolderKeys(ctx, "ann", now)
 	if err != nil {

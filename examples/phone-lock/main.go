@@ -219,7 +219,7 @@ func (d *demo) visits(*lockproto.Issuer) error {
 	return alice.visit(d, 0)
 }
 
-// reset: bill resets Alice's key (K5) and shares the slot with Bob; the
+// reset: bill resets Alice's key and shares the slot with Bob; the
 // signed reset message rides with Bob's download, Bob's phone delivers it,
 // and Alice's key loses at the lock.
 func (d *demo) reset(*lockproto.Issuer) error {
@@ -231,7 +231,7 @@ func (d *demo) reset(*lockproto.Issuer) error {
 	if err != nil {
 		return err
 	}
-	d.printf("%s bill resets k-alice (K5): the ledger issues a signed reset; %d admin message(s) pending\n", d.when(d.now), len(p))
+	d.printf("%s bill resets k-alice: the ledger issues a signed reset; %d admin message(s) pending\n", d.when(d.now), len(p))
 	d.now = d.now.Add(15 * time.Minute)
 	st := events.Settings{Name: "Bob", Doors: access.Main | access.Inner}
 	if bob, err = d.shareAndDownload("k-bob", "bob", st); err != nil {

@@ -160,9 +160,9 @@ func (t *tour) atTheLock() error {
 	return t.deliver("bill", ch, msgs)
 }
 
-// uploadAudit carries the lock's audit records to the ledger (H2): they are
+// uploadAudit carries the lock's audit records to the ledger: they are
 // verified, recorded once each, count offline uses, and confirm the
-// deactivation the lock applied (K6).
+// deactivation the lock applied.
 func (t *tour) uploadAudit() error {
 	for b := t.door.DrainAudit(); b != nil; b = t.door.DrainAudit() {
 		res, err := t.svc.IngestAudit(t.ctx, commands.UploadAudit{Lock: front, By: "bill", Batch: b})

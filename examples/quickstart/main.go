@@ -3,18 +3,18 @@
 // document in the specification's seeds and prints what the people using the
 // product would see.
 //
-//   - Share keys (seeds 001, 002): shared To ID and To Code, downloaded as
+//   - Share keys: shared To ID and To Code, downloaded as
 //     signed offline credentials, an edit after download refused with the
 //     typed reason, a reset whose next holder overwrites the old key at the
 //     lock, a deactivation requested, applied by the lock and confirmed by
 //     its uploaded audit; phones open lockproto's reference lock offline;
 //     key list and slots.
-//   - Digital keys (seed 003): PIN, app and keycard keys, USER and ADMIN,
+//   - Digital keys: PIN, app and keycard keys, USER and ADMIN,
 //     and the digital-keys table with ACTIVE / UPCOMING / EXPIRED at chosen
 //     instants.
-//   - Intercom keys (seed 004): unlimited, single-use and recurring keys,
+//   - Intercom keys: unlimited, single-use and recurring keys,
 //     "also opens inner door", a welcome message, edit and delete.
-//   - Online keys (seed 000): network management, a lock group with one
+//   - Online keys: network management, a lock group with one
 //     invitation accepted and one declined, a weekly window and a night
 //     blackout, the group status.
 //   - Unlocks granted and denied with their reasons, the "Share key list"
@@ -64,10 +64,10 @@ func main() {
 // The tour's locks, all in Berlin.
 const (
 	zone     = "Europe/Berlin"
-	front    = "front"    // share keys (seeds 001, 002)
-	office   = "office"   // digital keys (seed 003)
-	building = "building" // intercom with an inner door (seed 004)
-	garage   = "garage"   // online keys (seed 000)
+	front    = "front"    // share keys
+	office   = "office"   // digital keys
+	building = "building" // intercom with an inner door
+	garage   = "garage"   // online keys
 )
 
 // Door numbers at the lock (lockproto: bit i of a credential's doors is door i).
@@ -242,7 +242,7 @@ func (t *tour) setup() error {
 	}
 	t.say("")
 
-	// The address book (seeds 001, 002): Ann and Bob are a tap away for Bill.
+	// The address book: Ann and Bob are a tap away for Bill.
 	for _, c := range []string{"ann", "bob"} {
 		if err := t.svc.AddContact(t.ctx, commands.AddContact{ID: t.id(), Account: "bill", Contact: c}); err != nil {
 			return err
@@ -261,10 +261,10 @@ func (t *tour) setup() error {
 	return nil
 }
 
-// shareKeys is seeds 001 and 002 on the front door, with phones that take
+// shareKeys shares keys of the front door, with phones that take
 // their keys to the (reference) lock offline.
 func (t *tour) shareKeys() error {
-	t.heading("Share keys (seeds 001, 002): the front door")
+	t.heading("Share keys: the front door")
 	week := policy.Policy{Start: t.at(2, 9, 0), End: t.at(9, 9, 0), Uses: policy.UsesN(3)}
 	// Start date AND end date AND available times.
 	for _, k := range []struct{ key, name string }{
@@ -291,7 +291,7 @@ func (t *tour) shareKeys() error {
 	if err := t.ok("Bill shares guest-cid To ID cid", err); err != nil {
 		return err
 	}
-	// Not downloaded yet: the owner may still edit or cancel (K3).
+	// Not downloaded yet: the owner may still edit or cancel.
 	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-code", By: "bill", Settings: commands.SettingsPatch{
 		Name: new("Guest (code), 2 times"), Policy: new(policy.Policy{Start: week.Start, End: week.End, Uses: policy.UsesN(2)})}})
 	if err := t.ok("Bill edits guest-code before download: 2 times", err); err != nil {
@@ -323,7 +323,7 @@ func (t *tour) shareKeys() error {
 	if err := t.visit("ann", lockDoorMain); err != nil {
 		return err
 	}
-	// Downloaded: the owner can no longer edit or revoke, only reset (K5).
+	// Downloaded: the owner can no longer edit or revoke, only reset.
 	err = t.svc.EditKey(t.ctx, commands.EditKey{ID: t.id(), Key: "guest-ann", By: "bill", Settings: commands.SettingsPatch{Name: new("Ann's month")}})
 	if err := t.refused("Bill edits guest-ann after download", err); err != nil {
 		return err
@@ -360,7 +360,7 @@ func (t *tour) shareKeys() error {
 		return err
 	}
 
-	// Deleting a downloaded key at once: deactivate its slot at the lock (K6).
+	// Deleting a downloaded key at once: deactivate its slot at the lock.
 	t.clock.Set(t.at(2, 11, 30))
 	if err := t.ok("Bill requests deactivation of guest-code", t.svc.RequestDeactivation(t.ctx, commands.KeyCommand{ID: t.id(), Key: "guest-code", By: "bill"})); err != nil {
 		return err
@@ -408,9 +408,9 @@ func (t *tour) shareKeys() error {
 	return nil
 }
 
-// digitalKeys is seed 003 on the office.
+// digitalKeys makes digital keys for the office.
 func (t *tour) digitalKeys() error {
-	t.heading("Digital keys (seed 003): the office")
+	t.heading("Digital keys: the office")
 	t.clock.Set(t.at(2, 12, 0))
 	keys := []struct {
 		key, desc, user string
@@ -470,9 +470,9 @@ func (t *tour) digitalKeys() error {
 	return nil
 }
 
-// intercomKeys is seed 004 on the intercom of a building with an inner door.
+// intercomKeys makes intercom keys for the intercom of a building with an inner door.
 func (t *tour) intercomKeys() error {
-	t.heading("Intercom keys (seed 004): Phonein Intercom")
+	t.heading("Intercom keys: Phonein Intercom")
 	t.clock.Set(t.at(2, 13, 0))
 	keys := []struct {
 		key, holder string
@@ -544,9 +544,9 @@ func (t *tour) intercomKeys() error {
 	return t.keyList(building, "Keys of the intercom (Wed 13:35)")
 }
 
-// onlineKeys is seed 000 on the garage.
+// onlineKeys runs the garage as an online lock group.
 func (t *tour) onlineKeys() error {
-	t.heading("Online keys (seed 000): the garage's lock group")
+	t.heading("Online keys: the garage's lock group")
 	t.clock.Set(t.at(9, 9, 0))
 	st, err := t.svc.TurnOnNetwork(t.ctx, commands.TurnOnNetwork{ID: t.id(), Lock: garage, By: "bill",
 		MasterCode: secret.FromString("731946"), Duration: 30 * 24 * time.Hour})
@@ -649,7 +649,7 @@ func (t *tour) onlineKeys() error {
 }
 
 // keyLists prints the lists across locks: the owner's "Share key list"
-// (P2) and a holder's "my keys" (P3), with status at the clock's time.
+// and a holder's "my keys", with status at the clock's time.
 func (t *tour) keyLists() error {
 	now := t.clock.Now()
 	t.heading("Key lists across locks at " + t.when(now))
@@ -689,7 +689,7 @@ func (t *tour) keyLists() error {
 	return nil
 }
 
-// histories prints the front door's history and Ann's across locks (H1).
+// histories prints the front door's history and Ann's across locks.
 func (t *tour) histories() error {
 	t.heading("History")
 	for _, q := range []struct {
@@ -721,7 +721,7 @@ func (t *tour) histories() error {
 	return nil
 }
 
-// outbox shows what the backend must tell people (N1), then delivers and
+// outbox shows what the backend must tell people, then delivers and
 // acknowledges it.
 func (t *tour) outbox() error {
 	t.heading("Outbox: what the backend must send (drained, acknowledged)")
@@ -753,7 +753,7 @@ func (t *tour) outbox() error {
 	return nil
 }
 
-// verify checks the hash chain of the whole log and prints its head digest (H3).
+// verify checks the hash chain of the whole log and prints its head digest.
 func (t *tour) verify() error {
 	t.heading("Tamper evidence")
 	head, err := t.l.Verify(t.ctx)

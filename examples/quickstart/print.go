@@ -79,7 +79,7 @@ func detail(h projections.HistoryEntry) string {
 	return h.Reason.Name()
 }
 
-// keyList prints a lock's key list with status at the clock's time (P1, K8).
+// keyList prints a lock's key list with status at the clock's time.
 func (t *tour) keyList(lock, title string) error {
 	keys, err := t.proj.KeyList(t.ctx, lock, t.clock.Now())
 	if err != nil {
@@ -223,7 +223,7 @@ func (t *tour) refused(what string, err error) error {
 	return nil
 }
 
-// groupStatus prints the garage's group (seed 000 step 6).
+// groupStatus prints the garage's group.
 func (t *tour) groupStatus(title string) error {
 	gs, err := t.svc.GroupStatus(t.ctx, garage, t.clock.Now())
 	if err != nil {

@@ -139,7 +139,7 @@ type unlockResponse struct {
 	Uses    uint32 `json:"uses"`
 }
 
-// keyJSON is a key with its status at the query's instant (K8).
+// keyJSON is a key with its status at the query's instant.
 type keyJSON struct {
 	Key        string       `json:"key"`
 	Lock       string       `json:"lock"`

@@ -288,7 +288,7 @@ func keyList(at time.Time, views []projections.KeyView) keysResponse {
 	return out
 }
 
-// lockKeys is the lock's key list with status (P1).
+// lockKeys is the lock's key list with status.
 func (s *server) lockKeys(r *http.Request) (int, any, error) {
 	lock, err := s.ownLock(r)
 	if err != nil {
@@ -305,7 +305,7 @@ func (s *server) lockKeys(r *http.Request) (int, any, error) {
 	return http.StatusOK, keyList(at, views), nil
 }
 
-// lockSlots is "Share Key Management": every slot with its state (P5).
+// lockSlots is "Share Key Management": every slot with its state.
 func (s *server) lockSlots(r *http.Request) (int, any, error) {
 	lock, err := s.ownLock(r)
 	if err != nil {
@@ -322,8 +322,8 @@ func (s *server) lockSlots(r *http.Request) (int, any, error) {
 	return http.StatusOK, out, nil
 }
 
-// accountKeys is "my keys" (?role=holder, the default, P3) or the keys the
-// account made across its locks (?role=owner, P2 "Share key list").
+// accountKeys is "my keys" (?role=holder, the default) or the keys the
+// account made across its locks (?role=owner, "Share key list").
 func (s *server) accountKeys(r *http.Request) (int, any, error) {
 	account, err := s.ownAccount(r)
 	if err != nil {

@@ -18,10 +18,10 @@
 //	POST   /v1/accounts                          register an account
 //	POST   /v1/locks                             register a lock (owner: the caller)
 //	POST   /v1/locks/{lock}/keys                 create a key (share, digital, intercom)
-//	GET    /v1/locks/{lock}/keys?at=             key list with status (P1)
-//	GET    /v1/locks/{lock}/slots                slots and their state (P5)
+//	GET    /v1/locks/{lock}/keys?at=             key list with status
+//	GET    /v1/locks/{lock}/slots                slots and their state
 //	GET    /v1/locks/{lock}/history              ?from=&to=&cursor=&limit=&order=time|position
-//	GET    /v1/keys/{key}?at=                    one key with status (K8)
+//	GET    /v1/keys/{key}?at=                    one key with status
 //	PUT    /v1/keys/{key}/settings               edit the settings sent, keep the rest (share keys: before download)
 //	DELETE /v1/keys/{key}                        delete
 //	POST   /v1/keys/{key}/share                  To ID or To Code (the code is in the answer, once)
@@ -32,7 +32,7 @@
 //	POST   /v1/keys/{key}/deactivation[/confirm] deactivate at the lock
 //	POST   /v1/keys/{key}/unlock                 200 granted or denied, with the reason
 //	GET    /v1/keys/{key}/history
-//	GET    /v1/accounts/{account}/keys?role=     holder ("my keys", P3) or owner (P2)
+//	GET    /v1/accounts/{account}/keys?role=     holder ("my keys") or owner
 //	GET    /v1/accounts/{account}/history
 //
 // Run it from the module root and try it with curl (7.82 or later for --json):
