@@ -18,9 +18,8 @@ func TestLockMatchesSlotModel(t *testing.T) {
 		w := newWorld(t)
 		w.syncTime(0)
 		type cred struct {
-			h    *Holder
-			c    Credential
-			stub bool
+			h *Holder
+			c Credential
 		}
 		var creds []cred
 		minGen := map[uint8]uint32{}
