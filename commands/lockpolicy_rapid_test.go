@@ -13,7 +13,7 @@ import (
 	"pgregory.net/rapid"
 )
 
-// The lock and the ledger agree (issue 6). A random policy goes through the
+// The lock and the ledger agree. A random policy goes through the
 // commands (CreateKey, ShareKey, DownloadKey with the phone's key) to a
 // signed credential; the reference lock, its clock set by signed time syncs
 // and its zone rules delivered through the ledger's pending admin messages,

@@ -31,7 +31,7 @@ func (k *readFaultKeystore) Get(ctx context.Context, id secret.KeyID) ([]byte, e
 // A read error on the member's sealed password hash is no verdict on the
 // password: UnlockOnline and ChangePassword return it and record nothing —
 // no PasswordRejected, no step toward the lockout, no refused attempt — and
-// once the disk reads again, the right password opens (R2, bug 7).
+// once the disk reads again, the right password opens, which was once a bug.
 func TestPasswordReadErrorIsNotAWrongPassword(t *testing.T) {
 	var ks *readFaultKeystore
 	e := newOnlineEnvKeystore(t, "", secret.TestPasswordParams, func(l *commands.LedgerKeystore) secret.Keystore {

@@ -204,7 +204,7 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 
 // pairedLock registers lock "back" paired with a reference lock, gives Ann
 // an offline key, opens the lock with it (granted at the main door, denied
-// at the inner one) and uploads the lock's audit records (H2) at t0+3h05.
+// at the inner one) and uploads the lock's audit records at t0+3h05.
 func pairedLock(ctx context.Context, svc *commands.Service, issuer *lockproto.Issuer, id func() uuid.UUID, now *time.Time, rnd io.Reader) error {
 	*now = t0.Add(3 * time.Hour)
 	installed := *now

@@ -12,7 +12,7 @@ import (
 // TestDigitalkey pins the example's output to testdata/digitalkey.golden (go test
 // ./examples/digitalkey -update rewrites it after a deliberate change): two runs
 // print the same bytes, they equal the golden file, and no secret appears.
-// Run itself fails if a status or an unlock differs from seed 003.
+// Run itself fails if a status or an unlock differs from what the example expects.
 func TestDigitalkey(t *testing.T) {
 	out := golden.Twice(t, func(w *bytes.Buffer) error { return run(context.Background(), w) })
 	golden.Check(t, "digitalkey", out)
