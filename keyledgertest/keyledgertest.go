@@ -1,14 +1,3 @@
-// Package keyledgertest builds keyledger stacks for tests: in memory, with a
-// clock the test sets, a fixed root secret and a cheap password cost, closed
-// when the test ends.
-//
-//	st := keyledgertest.New(t)
-//	err := st.Commands.RegisterAccount(ctx, commands.RegisterAccount{ID: commands.NewID(), …})
-//	st.Clock.Advance(8 * 24 * time.Hour)
-//	status, err := st.Projections.KeyStatus(ctx, "k1", st.Clock.Now())
-//
-// Nothing here is for production: the root secret is a published test value
-// and the password cost is far below any safe one.
 package keyledgertest
 
 import (
