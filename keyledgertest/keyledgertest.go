@@ -1,20 +1,8 @@
-// Package keyledgertest builds keyledger stacks for tests: in memory, with a
-// clock the test sets, a fixed root secret and a cheap password cost, closed
-// when the test ends.
-//
-//	st := keyledgertest.New(t)
-//	err := st.Commands.RegisterAccount(ctx, commands.RegisterAccount{ID: commands.NewID(), …})
-//	st.Clock.Advance(8 * 24 * time.Hour)
-//	status, err := st.Projections.KeyStatus(ctx, "k1", st.Clock.Now())
-//
-// Nothing here is for production: the root secret is a published test value
-// and the password cost is far below any safe one.
 package keyledgertest
 
 import (
 	"errors"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/keyledger/keyledger"
@@ -59,7 +47,10 @@ func (c *Clock) Advance(d time.Duration) time.Time {
 	return c.now
 }
 
-// Stack is an in-memory keyledger stack and the clock it runs on.
+// Stack is an in-memory keyledger stack and the clock it runs on. A stack
+// built another way (on a file system the test inspects, say) joins the
+// kit as a composite literal: &Stack{Stack: st, Clock: clock}, where clock
+// is the one st's Options.Clock reads.
 type Stack struct {
 	*keyledger.Stack
 	Clock *Clock
@@ -70,13 +61,21 @@ type Stack struct {
 // stay the test's.
 type Option func(*keyledger.Options)
 
-// New opens an in-memory stack for t and closes it when t ends (an error
-// of that Close other than an earlier Close fails t). Its clock is
+// TB is what New needs of a test: *testing.T, *testing.B, *testing.F and
+// *rapid.T (whose Cleanup runs at the end of each property run) have it.
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// Open opens an in-memory stack the caller closes, for code that has no
+// test to hand (an Example): the same stack New makes. Its clock is
 // st.Clock, at Start; unless an option says otherwise its root secret is
-// secrettest.Root(0) and its password cost secret.TestPasswordParams. A
-// failed Open fails t.
-func New(t testing.TB, opts ...Option) *Stack {
-	t.Helper()
+// secrettest.Root(0) and its password cost secret.TestPasswordParams.
+// Errors are keyledger.Open's.
+func Open(opts ...Option) (*Stack, error) {
 	var o keyledger.Options
 	for _, opt := range opts {
 		opt(&o)
@@ -91,6 +90,18 @@ func New(t testing.TB, opts ...Option) *Stack {
 	}
 	st, err := keyledger.Open("", &o)
 	if err != nil {
+		return nil, err
+	}
+	return &Stack{Stack: st, Clock: clock}, nil
+}
+
+// New opens an in-memory stack for t (see Open) and closes it when t ends
+// (an error of that Close other than an earlier Close fails t). A failed
+// Open fails t. Inside rapid.Check, New(rt) gives each run its own stack.
+func New(t TB, opts ...Option) *Stack {
+	t.Helper()
+	st, err := Open(opts...)
+	if err != nil {
 		t.Fatalf("keyledgertest: %v", err)
 	}
 	t.Cleanup(func() {
@@ -98,5 +109,5 @@ func New(t testing.TB, opts ...Option) *Stack {
 			t.Errorf("keyledgertest: close: %v", err)
 		}
 	})
-	return &Stack{Stack: st, Clock: clock}
+	return st
 }

@@ -24,6 +24,12 @@
 // Run it from the module root:
 //
 //	go run ./examples/quickstart
+//	go run ./examples/quickstart -keep /tmp/tour   # keep the ledger for the CLI
+//
+// It prints where its ledger lives. With -keep DIR it writes the ledger to
+// DIR (which must not exist or be empty) and leaves it there, and ends with
+// the keyledger CLI commands that inspect it (go run ./cmd/keyledger verify
+// DIR, history, keys).
 //
 // The output is deterministic (a fixed clock, fixed command IDs and seeded
 // random sources for the vault, the issuer, the lock and the phones), so the
@@ -34,6 +40,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -56,7 +63,17 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Stdout); err != nil {
+	keep := flag.String("keep", "", "write the ledger to `DIR` (new or empty) and keep it for the keyledger CLI")
+	flag.Usage = func() {
+		fmt.Fprintln(flag.CommandLine.Output(), "usage: quickstart [-keep DIR]")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := run(context.Background(), os.Stdout, *keep); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -92,13 +109,16 @@ type tour struct {
 	phones map[string]*phone
 }
 
-// run is the whole tour, written to w.
-func run(ctx context.Context, w io.Writer) error {
-	dir, err := os.MkdirTemp("", "keyledger-quickstart-")
+// run is the whole tour, written to w, on a ledger in keep (kept) or, if
+// keep is "", in a temporary directory removed at the end.
+func run(ctx context.Context, w io.Writer, keep string) error {
+	dir, err := ledgerDir(keep)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if keep == "" {
+		defer os.RemoveAll(dir)
+	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
 		return err
@@ -131,7 +151,12 @@ func run(ctx context.Context, w io.Writer) error {
 	defer stack.Close()
 
 	t := &tour{ctx: ctx, w: w, l: stack.Ledger, proj: stack.Projections, svc: stack.Commands, clock: clk, loc: loc, issuer: issuer}
-	t.say("keyledger quickstart: the product tour on an embedded ledger in a temporary directory")
+	t.say("keyledger quickstart: the product tour on an embedded ledger")
+	if keep == "" {
+		t.say("  ledger directory: %s (temporary, removed at exit; -keep DIR keeps one)", dir)
+	} else {
+		t.say("  ledger directory: %s (kept)", dir)
+	}
 	for _, section := range []func() error{
 		t.setup, t.shareKeys, t.digitalKeys, t.intercomKeys, t.onlineKeys,
 		t.keyLists, t.histories, t.outbox, t.verify,
@@ -140,7 +165,43 @@ func run(ctx context.Context, w io.Writer) error {
 			return err
 		}
 	}
+	if keep != "" {
+		q := shellQuote(dir)
+		t.heading("The ledger stays in " + dir)
+		t.say("  Inspect it with the keyledger CLI, from the module root:")
+		t.say("    go run ./cmd/keyledger verify %s", q)
+		t.say("    go run ./cmd/keyledger history -lock %s %s", front, q)
+		t.say("    go run ./cmd/keyledger keys -lock %s -at 2026-03-02T10:00:00Z %s", front, q)
+	}
 	return nil
+}
+
+// ledgerDir returns the directory the tour writes its ledger to: keep,
+// created if missing and refused unless empty (the tour writes a new
+// ledger, with fixed command IDs), or a new temporary directory.
+func ledgerDir(keep string) (string, error) {
+	if keep == "" {
+		return os.MkdirTemp("", "keyledger-quickstart-")
+	}
+	if err := os.MkdirAll(keep, 0o755); err != nil {
+		return "", fmt.Errorf("-keep: %w", err)
+	}
+	entries, err := os.ReadDir(keep)
+	if err != nil {
+		return "", fmt.Errorf("-keep: %w", err)
+	}
+	if len(entries) > 0 {
+		return "", fmt.Errorf("-keep %s: the directory is not empty; the tour writes a new ledger (choose a new directory)", keep)
+	}
+	return keep, nil
+}
+
+// shellQuote quotes a path for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"$`\\;&|<>()*?[]{}~#!") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // seeded is a deterministic io.Reader, safe for concurrent use.
