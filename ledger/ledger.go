@@ -202,6 +202,8 @@ type Ledger struct {
 	durableHash [32]byte
 	durable     atomic.Uint64
 	notify      chan struct{} // closed and replaced whenever durable advances or the ledger fails
+
+	stats stats // counters for Stats, apart from the fields above
 }
 
 type ticket struct {
@@ -247,6 +249,7 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 	po := pebbleOptions()
 	if !o.ReadOnly {
 		l.fs = newFailFS(fs, func(err error) { _ = l.fail(err) })
+		l.fs.onSync = l.stats.fsynced
 		fs = l.fs
 	}
 	po.FS = fs
