@@ -184,4 +184,29 @@
 //	intercom keys: created → sharing → downloaded; edit, revoke, delete at any time
 //
 // The full table is kindRules in model.go; Allows answers it.
+//
+// # Observability
+//
+// The service logs through Options.Logger (log/slog; nil logs nothing),
+// from the events a command appended (never for a replayed command ID):
+//
+//	Warn  a member locked out after wrong passwords (lock, account,
+//	      failures, locked_until)
+//	Warn  an audit upload recorded a gap: lock records that have not
+//	      reached the ledger (lock, by, after, first, missing)
+//	Warn  a command gave up with ErrBusy (command ID, attempts)
+//	Info  an admin message reissued because the lock passed it (lock, key,
+//	      type, seq, reissues: the sequence number it repeats)
+//
+// No line holds a code, PIN, password, master code or sealed value: the
+// fields logged are IDs, names and counts.
+//
+// Stats counts, with an atomic add per event and no allocation, the
+// unlock decisions by access.Reason (the service's own, and those locks
+// made offline as uploaded with IngestAudit), audit gaps, wrong passwords
+// and lockouts, admin messages issued, reissued and shown applied, and
+// commands that gave up with ErrBusy. The admin messages still waiting for
+// a lock are per lock (PendingAdmin); a total would read every lock's
+// stream, so Stats does not keep one. examples/metrics exports these
+// snapshots, the ledger's and the projections' as Prometheus metrics.
 package commands

@@ -86,7 +86,7 @@ func (s *Service) UnlockOnline(ctx context.Context, c UnlockOnline) (UnlockResul
 		u, _ := firstOf[events.UnlockAttempted](evs)
 		return UnlockResult{Key: u.Key, Granted: u.Granted, Reason: u.Reason, Uses: u.Uses}, nil
 	}
-	return UnlockResult{}, ErrBusy
+	return UnlockResult{}, s.busy(ctx, c.ID, 4)
 }
 
 // sameUnlockOnline compares with a recorded online unlock. When the first

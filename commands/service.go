@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -49,6 +50,9 @@ type Options struct {
 	// Issuer, if set, signs an offline credential when a share key is
 	// downloaded with DownloadKey.HolderKey.
 	Issuer *lockproto.Issuer
+	// Logger receives what an operator must see (see the package
+	// documentation, Observability). Default: nothing is logged.
+	Logger *slog.Logger
 }
 
 // Service executes commands: it loads the streams a command reads (folded
@@ -64,6 +68,7 @@ type Service struct {
 	cache   *stateCache
 	serial  keyLocks
 	issuer  *lockproto.Issuer
+	obs     observer
 }
 
 // New returns a service over store, whose registry must hold the catalogue
@@ -80,6 +85,7 @@ func New(store Store, opts *Options) (*Service, error) {
 	}
 	s := &Service{store: store, vault: opts.Vault, clock: opts.Clock, waiter: opts.Projections,
 		retries: opts.MaxRetries, cache: newStateCache(opts.CacheStreams), issuer: opts.Issuer}
+	s.obs.init(opts.Logger)
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -366,9 +372,10 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, same sameFunc, de
 		}
 		s.cache.advance(t, out)
 		*last = res.Last
+		s.observe(ctx, out)
 		return out, nil
 	}
-	return nil, fmt.Errorf("%w (%d attempts)", ErrBusy, s.retries)
+	return nil, s.busy(ctx, cmd, s.retries)
 }
 
 // current reports whether the streams t loaded (except those in skip) are

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
@@ -73,7 +74,14 @@ type group struct {
 // that version too, the stream's version just before the original append).
 // An append whose streams all lack events is ErrInvalid: it would write
 // nothing and have no position (StreamVersion reads a version).
-func (l *Ledger) AppendMulti(ctx context.Context, appends ...StreamAppend) (res AppendResult, err error) {
+func (l *Ledger) AppendMulti(ctx context.Context, appends ...StreamAppend) (AppendResult, error) {
+	start := time.Now()
+	res, err := l.appendMulti(ctx, appends)
+	l.stats.appended(start, err)
+	return res, err
+}
+
+func (l *Ledger) appendMulti(ctx context.Context, appends []StreamAppend) (res AppendResult, err error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -120,7 +128,11 @@ func (l *Ledger) AppendMulti(ctx context.Context, appends ...StreamAppend) (res 
 		return AppendResult{}, r.err
 	}
 	if r.retry {
-		return l.retried(ctx, &r)
+		res, err := l.retried(ctx, &r)
+		if err == nil {
+			l.stats.retries.Add(1)
+		}
+		return res, err
 	}
 	// Read-your-writes: readers see up to the watermark, which may trail this
 	// batch by a goroutine hand-off; a retry waits until the original is
@@ -268,6 +280,7 @@ func (l *Ledger) applyGroup(g *group, r *appendReq) {
 	if storeHeads {
 		l.writeHeadsLocked(g.b, g.t.last)
 	}
+	l.stats.sequenced(len(r.evs))
 	if err := l.db.ApplyNoSyncWait(g.b, pebble.Sync); err != nil {
 		g.err = l.fail(err)
 		return

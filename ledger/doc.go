@@ -243,4 +243,35 @@
 // way. A StateBatch applied again gives the same state unless another write
 // came between. The ledger on Pebble returns neither error: its writes are
 // local, and a storage failure is ErrFailed.
+//
+// # Observability
+//
+// The ledger logs through Options.Logger (log/slog; nil logs nothing) what
+// an operator must act on, and nothing on the path of a healthy append:
+//
+//	Error  the ledger failed after a storage error (once; err: the cause,
+//	       durable_position); writes are refused until it is reopened
+//	Error  a background error from Pebble: a failed flush or compaction
+//	       (err, background_errors: the count so far)
+//	Error  damaged data Pebble found in a file (file, err)
+//	Error  at Open: the stored stream heads are damaged (position, reason)
+//	Warn   Verify or CheckDigest found damage (op, position, reason; for an
+//	       index also index, stream, version) or could not read (op, err)
+//	Warn   a line Pebble logs as an error; Debug: its informational lines
+//
+// Background errors and damage repeat (Pebble retries a failed flush
+// without backing off): each is logged at most once per 10 seconds, with
+// the count. No line holds an event payload or a state value: errors name
+// positions, streams, event IDs and files.
+//
+// Stats returns counters kept with one atomic add each where they happen,
+// without a lock or an allocation on the append path (two clock reads per
+// append time it): appends that succeeded (retries too, and how many were
+// retries), events written, failed appends by kind (conflict, invalid,
+// failed, other), the append latency from call to durable return and the
+// number of appends each WAL sync made durable (group commit size), as
+// fixed-bucket histograms, WAL syncs and all syncs through the ledger's
+// filesystem layer, background errors, the durable position and whether
+// the ledger failed. How far a subscriber trails the log is
+// DurablePosition minus its checkpoint (projections.Projections.Lag).
 package ledger

@@ -55,7 +55,8 @@ import (
 type failFS struct {
 	vfs.FS
 	frozen atomic.Bool
-	onFail func(error) // fail-stops the ledger; called before freezing
+	onFail func(error)    // fail-stops the ledger; called before freezing
+	onSync func(wal bool) // counts a successful sync (nil: none); wal for a write-ahead log file
 }
 
 func newFailFS(inner vfs.FS, onFail func(error)) *failFS {
@@ -75,6 +76,13 @@ func (f *failFS) fail(op, name string, err error) {
 }
 
 func (f *failFS) freeze() { f.frozen.Store(true) }
+
+// synced reports a successful sync of name to onSync.
+func (f *failFS) synced(name string) {
+	if f.onSync != nil {
+		f.onSync(strings.HasSuffix(name, ".log"))
+	}
+}
 
 func (f *failFS) Unwrap() vfs.FS { return f.FS }
 
@@ -217,7 +225,9 @@ func (f *failFile) Sync() error {
 	}
 	if err := f.File.Sync(); err != nil {
 		f.fs.fail("sync", f.name, err)
+		return nil
 	}
+	f.fs.synced(f.name)
 	return nil
 }
 
@@ -227,7 +237,9 @@ func (f *failFile) SyncData() error {
 	}
 	if err := f.File.SyncData(); err != nil {
 		f.fs.fail("sync", f.name, err)
+		return nil
 	}
+	f.fs.synced(f.name)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,9 @@ type Options struct {
 	// ReadOnly opens an existing ledger without writing to its directory
 	// (inspection tools). Appends and state writes then fail.
 	ReadOnly bool
+	// Logger receives what an operator must see (see the package
+	// documentation, Observability). Default: nothing is logged.
+	Logger *slog.Logger
 }
 
 // pebbleFormat is pinned so a new store never starts at Pebble's oldest format
@@ -179,6 +183,9 @@ type Ledger struct {
 	bgLast atomic.Pointer[error] // latest background error
 	bgSeq  atomic.Uint64         // background errors so far
 
+	log   *slog.Logger
+	logAt logTimes // when rate-limited lines were last logged
+
 	// Sequencer state, under seq.
 	seq      sync.Mutex
 	lastPos  uint64 // last position sequenced (applied, maybe not yet durable)
@@ -202,6 +209,8 @@ type Ledger struct {
 	durableHash [32]byte
 	durable     atomic.Uint64
 	notify      chan struct{} // closed and replaced whenever durable advances or the ledger fails
+
+	stats stats // counters for Stats, apart from the fields above
 }
 
 type ticket struct {
@@ -235,9 +244,13 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 	if o.Registry == nil {
 		o.Registry = NewRegistry()
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	l = &Ledger{
 		reg:        o.Registry,
 		clock:      o.Clock,
+		log:        o.Logger,
 		closing:    make(chan struct{}),
 		notify:     make(chan struct{}),
 		heads:      map[string]headEntry{},
@@ -247,6 +260,7 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 	po := pebbleOptions()
 	if !o.ReadOnly {
 		l.fs = newFailFS(fs, func(err error) { _ = l.fail(err) })
+		l.fs.onSync = l.stats.fsynced
 		fs = l.fs
 	}
 	po.FS = fs
@@ -255,9 +269,7 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 	l.readOnly = o.ReadOnly
 	po.EventListener = &pebble.EventListener{
 		BackgroundError: l.onBackgroundError,
-		DataCorruption: func(info pebble.DataCorruptionInfo) {
-			l.onBackgroundError(fmt.Errorf("%w: %s: %v", ErrCorrupt, info.Path, info.Details))
-		},
+		DataCorruption:  l.onDataCorruption,
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -276,6 +288,9 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 	err = l.load(o.ReadOnly)
 	if err == nil {
 		err = l.failure() // a write of Open's hidden by failFS
+	}
+	if err == nil && l.headsErr != nil {
+		l.logHeadsDamaged()
 	}
 	if err != nil {
 		if !l.horked.Load() {
@@ -519,13 +534,26 @@ func (l *Ledger) fail(cause error) error {
 	close(l.notify)
 	l.notify = make(chan struct{})
 	l.wm.Unlock()
+	l.logFailed(cause) // after the freeze: a slow logger must not let writes land
 	return err
 }
 
 func (l *Ledger) onBackgroundError(err error) {
+	n := l.background(err)
+	l.logBackground(err, n)
+}
+
+func (l *Ledger) onDataCorruption(info pebble.DataCorruptionInfo) {
+	err := fmt.Errorf("%w: %s: %v", ErrCorrupt, info.Path, info.Details)
+	n := l.background(err)
+	l.logCorruption(info, n)
+}
+
+// background records a background error and returns how many there were.
+func (l *Ledger) background(err error) uint64 {
 	l.bgErr.CompareAndSwap(nil, &err)
 	l.bgLast.Store(&err)
-	l.bgSeq.Add(1)
+	return l.bgSeq.Add(1)
 }
 
 // guard converts a Pebble panic (its Fatalf, or use of a broken DB) into an error
@@ -564,8 +592,8 @@ func (quietLogger) Fatalf(format string, args ...any) {
 // invariant checks and file-size mismatches it finds at open.
 type ledgerLogger struct{ l *Ledger }
 
-func (ledgerLogger) Infof(string, ...any)  {}
-func (ledgerLogger) Errorf(string, ...any) {}
+func (g ledgerLogger) Infof(format string, args ...any)  { g.l.logPebble(slog.LevelDebug, format, args) }
+func (g ledgerLogger) Errorf(format string, args ...any) { g.l.logPebble(slog.LevelWarn, format, args) }
 func (g ledgerLogger) Fatalf(format string, args ...any) {
 	err := fmt.Errorf(format, args...)
 	_ = g.l.fail(err)

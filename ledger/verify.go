@@ -93,6 +93,7 @@ func (l *Ledger) Head(ctx context.Context) (Digest, error) {
 // store could rewrite every later hash too; CheckDigest against a digest
 // exported earlier detects that.
 func (l *Ledger) Verify(ctx context.Context) (d Digest, err error) {
+	defer func() { l.logDamage(ctx, "verify", err) }()
 	if err := l.enter(); err != nil {
 		return Digest{}, err
 	}
@@ -175,7 +176,8 @@ func (l *Ledger) snapHeadsThrough(s *pebble.Snapshot) (through uint64, err error
 // CheckDigest verifies the chain from position 1 to d.Position and reports
 // whether it ends in d.Hash. A mismatch or a log shorter than d is a
 // *CorruptionError: the history d covered was rewritten or truncated.
-func (l *Ledger) CheckDigest(ctx context.Context, d Digest) error {
+func (l *Ledger) CheckDigest(ctx context.Context, d Digest) (err error) {
+	defer func() { l.logDamage(ctx, "check_digest", err) }()
 	if err := l.enter(); err != nil {
 		return err
 	}

@@ -81,4 +81,16 @@
 //
 // Events of types this package does not know (other packages' events) are
 // skipped; the checkpoint still advances past them.
+//
+// # Observability
+//
+// Options.Logger (log/slog; nil logs nothing) receives: Error when an
+// error stops the projections (err, applied, durable) and when a durable
+// event has waited longer than Options.LagAlert to be applied (applied,
+// durable, lag, waited; once until they are back at the head of the log,
+// Info); Info when they start and finish catching up after Open from an
+// older checkpoint or a Rebuild (from, to; applied, events, took), which
+// is never reported as falling behind. The check runs after each batch.
+// Lag and Stats report how far the read models trail the log, and the
+// batches and events applied.
 package projections

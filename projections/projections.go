@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,14 @@ type Options struct {
 	Name string
 	// BatchSize bounds the events applied per ApplyState. Default 1024.
 	BatchSize int
+	// Logger receives what an operator must see: the projections stopping
+	// on an error, falling behind the log, catching up (see the package
+	// documentation, Observability). Default: nothing is logged.
+	Logger *slog.Logger
+	// LagAlert is how long a durable event may wait to be applied before
+	// the projections log that they fall behind. Default 10 s; negative:
+	// never.
+	LagAlert time.Duration
 }
 
 // Store is what Projections needs of its storage: the log it follows, the
@@ -54,6 +63,11 @@ type Projections struct {
 	closed atomic.Bool
 	sched  scheduleCache
 	rows   map[string]*KeyRow // see maxCachedRows; only the applying goroutine
+
+	log      *slog.Logger
+	lagAlert time.Duration
+	batches  atomic.Uint64
+	events   atomic.Uint64
 }
 
 // Open loads the checkpoint and starts following the log from just after it.
@@ -65,9 +79,16 @@ func Open(store Store, opts *Options) (*Projections, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	p := &Projections{store: store, name: opts.Name, batch: opts.BatchSize, notify: make(chan struct{})}
+	p := &Projections{store: store, name: opts.Name, batch: opts.BatchSize, notify: make(chan struct{}),
+		log: opts.Logger, lagAlert: opts.LagAlert}
 	if p.name == "" {
 		p.name = DefaultName
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.lagAlert == 0 {
+		p.lagAlert = defaultLagAlert
 	}
 	if p.batch <= 0 {
 		p.batch = 1024
@@ -87,7 +108,7 @@ func (p *Projections) start() error {
 	p.rows = map[string]*KeyRow{}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
-	go p.loop(ctx, cp, p.done)
+	go p.loop(ctx, cp, p.done, p.newLagWatch(cp))
 	return nil
 }
 
@@ -157,7 +178,7 @@ func (p *Projections) WaitApplied(ctx context.Context, pos uint64) error {
 // loop follows the log from after cp, applying events in batches: it takes
 // what has arrived (at most BatchSize), applies it and commits rows and
 // checkpoint together.
-func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}) {
+func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, lag *lagWatch) {
 	defer close(done)
 	// The reader hands over runs of events (up to 256, fewer once it has
 	// reached the durable head), so catching up costs one channel operation
@@ -229,12 +250,17 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}) {
 			}
 			return
 		}
+		p.batches.Add(1)
+		p.events.Add(uint64(len(evs)))
+		lag.check(ctx)
 	}
 }
 
 func (p *Projections) fail(err error) {
 	err = fmt.Errorf("projections: stopped: %w", err)
-	p.failed.CompareAndSwap(nil, &err)
+	if p.failed.CompareAndSwap(nil, &err) {
+		p.logFailed(err)
+	}
 	p.signal()
 }
 
