@@ -121,14 +121,7 @@ func (s *Service) TurnOnNetwork(ctx context.Context, c TurnOnNetwork) (NetworkSt
 		return firstDiff(field{"master code", ok}), err
 	}
 	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		if err := ownerOf(l, c.Lock, c.By); err != nil {
-			return err
-		}
-		g, err := t.group(c.Lock)
+		_, g, err := t.ownedGroup(c.Lock, c.By)
 		if err != nil {
 			return err
 		}
@@ -172,15 +165,8 @@ func (s *Service) TurnOffNetwork(ctx context.Context, c TurnOffNetwork) error {
 		}
 		return differs(field{"lock", r.Lock == c.Lock}, field{"by", r.By == c.By})
 	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		if err := ownerOf(l, c.Lock, c.By); err != nil {
-			return err
-		}
-		g, err := t.group(c.Lock)
+	_, err := s.executeGroup(ctx, c.ID, c.Lock, same, func(t *txn) error {
+		_, g, err := t.ownedGroup(c.Lock, c.By)
 		if err != nil {
 			return err
 		}
@@ -194,10 +180,7 @@ func (s *Service) TurnOffNetwork(ctx context.Context, c TurnOffNetwork) error {
 		t.emit(groupStream(c.Lock), events.NetworkManagementOff{Lock: c.Lock, By: c.By, Reason: reason, Shredded: sealedID(g.Network.MasterCode)})
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return s.shredAfter(ctx, evs)
+	return err
 }
 
 // CheckNetwork records the end of a lock's network management if its
@@ -221,18 +204,14 @@ func (s *Service) CheckNetwork(ctx context.Context, c CheckNetwork) (NetworkStat
 		}
 		return differs(field{"lock", r.Lock == c.Lock})
 	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
+	if _, err := s.executeGroup(ctx, c.ID, c.Lock, same, func(t *txn) error {
 		g, err := t.group(c.Lock)
 		if err != nil {
 			return err
 		}
 		t.expireNetwork(c.Lock, g)
 		return nil
-	})
-	if err != nil {
-		return NetworkStatus{}, err
-	}
-	if err := s.shredAfter(ctx, evs); err != nil {
+	}); err != nil {
 		return NetworkStatus{}, err
 	}
 	g, err := s.groupState(ctx, c.Lock)
@@ -295,6 +274,51 @@ func (s *Service) groupState(ctx context.Context, lock string) (*GroupState, err
 		return nil, err
 	}
 	return e.state.(*GroupState), nil
+}
+
+// executeGroup is executeOn on a lock's group stream, then the shred of the
+// data keys its events erased (also when a retried command ID replays them).
+func (s *Service) executeGroup(ctx context.Context, cmd uuid.UUID, lock string, same sameFunc, decide func(t *txn) error) ([]ledger.Event, error) {
+	evs, err := s.executeOn(ctx, cmd, groupStream(lock), same, decide)
+	if err != nil {
+		return nil, err
+	}
+	return evs, s.shredAfter(ctx, evs)
+}
+
+// lockGroup loads a registered lock and its group.
+func (t *txn) lockGroup(lock string) (*LockState, *GroupState, error) {
+	l, err := t.lock(lock)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !l.Exists() {
+		return nil, nil, &NotFoundError{What: "lock", ID: lock}
+	}
+	g, err := t.group(lock)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, g, nil
+}
+
+// ownedGroup is lockGroup for the lock's owner only.
+func (t *txn) ownedGroup(lock, by string) (*LockState, *GroupState, error) {
+	l, g, err := t.lockGroup(lock)
+	if err == nil {
+		err = ownerOf(l, lock, by)
+	}
+	return l, g, err
+}
+
+// managedGroup is lockGroup for the owner or a member with management
+// rights; owner reports which.
+func (t *txn) managedGroup(lock, by string) (l *LockState, g *GroupState, owner bool, err error) {
+	if l, g, err = t.lockGroup(lock); err != nil {
+		return nil, nil, false, err
+	}
+	owner, err = mayManage(l, g, lock, by)
+	return l, g, owner, err
 }
 
 // networkOn checks, for making an online key, that the lock's network
@@ -421,15 +445,7 @@ func (s *Service) InviteMember(ctx context.Context, c InviteMember) error {
 			field{"permissions", c.Permissions == (events.Permissions{}) || c.Permissions == r.Permissions})
 	}
 	_, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		g, err := t.group(c.Lock)
-		if err != nil {
-			return err
-		}
-		owner, err := mayManage(l, g, c.Lock, c.By)
+		l, g, owner, err := t.managedGroup(c.Lock, c.By)
 		if err != nil {
 			return err
 		}
@@ -534,14 +550,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, c AcceptInvitation) erro
 	var expired *InvitationError
 	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		expired = nil
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		if !l.Exists() {
-			return &NotFoundError{What: "lock", ID: c.Lock}
-		}
-		g, err := t.group(c.Lock)
+		l, g, err := t.lockGroup(c.Lock)
 		if err != nil {
 			return err
 		}
@@ -639,14 +648,7 @@ func (s *Service) invitationCommand(ctx context.Context, c InvitationCommand, ac
 	var expired *InvitationError
 	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		expired = nil
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		if !l.Exists() {
-			return &NotFoundError{What: "lock", ID: c.Lock}
-		}
-		g, err := t.group(c.Lock)
+		l, g, err := t.lockGroup(c.Lock)
 		if err != nil {
 			return err
 		}
@@ -699,15 +701,7 @@ func (s *Service) SetMemberPermissions(ctx context.Context, c SetMemberPermissio
 			field{"permissions", r.Permissions == c.Permissions})
 	}
 	_, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		g, err := t.group(c.Lock)
-		if err != nil {
-			return err
-		}
-		owner, err := mayManage(l, g, c.Lock, c.By)
+		_, g, owner, err := t.managedGroup(c.Lock, c.By)
 		if err != nil {
 			return err
 		}
@@ -744,12 +738,8 @@ func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
 		}
 		return differs(field{"lock", r.Lock == c.Lock}, field{"account", r.Account == c.Account}, field{"by", r.By == c.By})
 	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		g, err := t.group(c.Lock)
+	_, err := s.executeGroup(ctx, c.ID, c.Lock, same, func(t *txn) error {
+		l, g, err := t.lockGroup(c.Lock)
 		if err != nil {
 			return err
 		}
@@ -761,8 +751,6 @@ func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
 			if !owner && g.Members[c.Account].Permissions.Ops&events.OpManage != 0 {
 				return notPermitted("only the owner removes a manager")
 			}
-		} else if !l.Exists() {
-			return &NotFoundError{What: "lock", ID: c.Lock}
 		}
 		m := g.Members[c.Account]
 		if m.State != events.InviteAccepted {
@@ -771,10 +759,7 @@ func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
 		t.emit(groupStream(c.Lock), events.MemberRemoved{Lock: c.Lock, Key: m.Key, Account: c.Account, By: c.By, Shredded: sealedID(m.Password)})
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return s.shredAfter(ctx, evs)
+	return err
 }
 
 // lockOfKey returns the lock of a key (it never changes), to serialise an
