@@ -5,6 +5,23 @@
 // keys, intercom keys and online keys; the kinds differ only in a table of
 // rules (Allows) and in delivery, not in code paths.
 //
+// # One key model
+//
+// CreateKey, EditKey and DeleteKey (and the other key commands) serve every
+// kind. What sets a kind apart is a row of kindRules in model.go: which
+// actions each state allows, whether the key takes a slot, how it may be
+// shared, and for online keys (group) that it is made only while the lock's
+// network management is on and that its creation, edits and deletion are
+// recorded on the lock's group stream in the same atomic append
+// (OnlineKeyAdded, OnlineKeyEdited; a deletion also removes the key's
+// members and withdraws its open invitations). The commands that keep their
+// own path do something no key command does: UnlockOnline takes a member's
+// personal password and decides on group membership, lockout and
+// permissions (Unlock decides on the key's holder); TurnOnNetwork and
+// TurnOffNetwork hold a lock's master code, not a key; the invitation and
+// permission commands act on an account's place in a lock's group, where
+// managers act as well as the owner. Every key command stays the owner's.
+//
 // # Usage
 //
 //	st, err := keyledger.Open(dir, &keyledger.Options{Root: root}) // ledger, read models, service
@@ -155,7 +172,8 @@
 // against the lock's group stream "group-<lock>". TurnOnNetwork seals the
 // lock's master code for an operating duration; TurnOffNetwork (or the
 // duration ending, seen by the next command) shreds it, and online keys of
-// the lock are refused (ErrNetworkOff, reason network_off). InviteMember,
+// the lock are refused (ErrNetworkOff, reason network_off): CreateKey with
+// KindOnline makes one only while it is on. InviteMember,
 // AcceptInvitation (personal password kept as a sealed argon2id hash, own
 // lock name), DeclineInvitation (the owner is notified), WithdrawInvitation,
 // SetMemberPermissions and RemoveMember manage the group; an online key is
@@ -182,6 +200,8 @@
 //	               edit and revoke only before download; delete when not held at a lock
 //	digital keys:  delivered to their user on creation; edit, revoke, delete at any time
 //	intercom keys: created → sharing → downloaded; edit, revoke, delete at any time
+//	online keys:   created (network management on); edit and delete at any time;
+//	               used by the members of the lock's group (UnlockOnline)
 //
 // The full table is kindRules in model.go; Allows answers it.
 //

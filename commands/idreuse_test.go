@@ -250,13 +250,36 @@ func TestCommandIDRetriedIsANoOpAndReusedIsRefused(t *testing.T) {
 				st, err := r.svc.CheckNetwork(bg, commands.CheckNetwork{ID: id, Lock: "garage"})
 				return fmt.Sprintf("%+v", st), err
 			}},
-		{name: "CreateOnlineKey", env: reuseGroup, field: "key",
+		{name: "CreateKey of an online key", env: reuseGroup, field: "key",
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
-				c := commands.CreateOnlineKey{ID: id, Key: "staff", Lock: "garage", By: "bill", Settings: events.Settings{Name: "Staff"}}
+				c := commands.CreateKey{ID: id, Key: "staff", Lock: "garage", By: "bill", Kind: events.KindOnline, Settings: events.Settings{Name: "Staff"}}
 				if other {
 					c.Key = "staff2"
 				}
-				return "", r.svc.CreateOnlineKey(bg, c)
+				res, err := r.svc.CreateKey(bg, c)
+				return fmt.Sprint(res.Key, res.Slot, res.Generation), err
+			}},
+		{name: "CreateKey of an online key, then of an intercom key", env: reuseGroup, field: "kind",
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				c := commands.CreateKey{ID: id, Key: "staff", Lock: "garage", By: "bill", Kind: events.KindOnline}
+				if other {
+					c.Kind = events.KindIntercom
+				}
+				res, err := r.svc.CreateKey(bg, c)
+				return res.Key, err
+			}},
+		{name: "CreateKey of an online key once network management ended", env: reuseGroup, field: "lock",
+			setup: func(t *testing.T, r reuseEnv) { *r.now = r.now.AddDate(0, 2, 0) }, // past the operating duration
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				c := commands.CreateKey{ID: id, Key: "staff", Lock: "garage", By: "bill", Kind: events.KindOnline}
+				if other {
+					c.Lock = "front"
+				}
+				_, err := r.svc.CreateKey(bg, c)
+				if errors.Is(err, commands.ErrNetworkOff) { // the first outcome: only the end is recorded
+					return err.Error(), nil
+				}
+				return "", err
 			}},
 		{name: "InviteMember", env: reuseGroup, field: "account",
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
@@ -312,21 +335,41 @@ func TestCommandIDRetriedIsANoOpAndReusedIsRefused(t *testing.T) {
 				}
 				return "", r.svc.RemoveMember(bg, c)
 			}},
-		{name: "EditOnlineKey", env: reuseGroup, field: "name",
+		{name: "EditKey of an online key", env: reuseGroup, field: "name",
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
 				p := commands.SettingsPatch{Name: new("Client v2")}
 				if other {
 					p.Name = new("Client v3")
 				}
-				return "", r.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: id, Key: "client", By: "bill", Settings: p})
+				return "", r.svc.EditKey(bg, commands.EditKey{ID: id, Key: "client", By: "bill", Settings: p})
 			}},
-		{name: "DeleteOnlineKey", env: reuseGroup, field: "by",
+		{name: "EditKey of an online key, then of another key", env: reuseGroup, field: "key",
+			setup: func(t *testing.T, r reuseEnv) {
+				_, err := r.svc.CreateKey(bg, commands.CreateKey{ID: r.id(), Key: "i1", Lock: "garage", By: "bill", Kind: events.KindIntercom})
+				r.must(t, err)
+			},
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
-				c := commands.DeleteOnlineKey{ID: id, Key: "client", By: "bill"}
+				c := commands.EditKey{ID: id, Key: "client", By: "bill", Settings: commands.SettingsPatch{Name: new("Client v2")}}
+				if other {
+					c.Key = "i1"
+				}
+				return "", r.svc.EditKey(bg, c)
+			}},
+		{name: "DeleteKey of an online key", env: reuseGroup, field: "by",
+			setup: inviteBob, // deleting withdraws Bob's invitation and removes Ann
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				c := commands.KeyCommand{ID: id, Key: "client", By: "bill"}
 				if other {
 					c.By = "ann"
 				}
-				return "", r.svc.DeleteOnlineKey(bg, c)
+				return "", r.svc.DeleteKey(bg, c)
+			}},
+		{name: "DeleteKey of an online key, then EditKey", env: reuseGroup, field: "command",
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				if other {
+					return "", r.svc.EditKey(bg, commands.EditKey{ID: id, Key: "client", By: "bill", Settings: commands.SettingsPatch{Name: new("x")}})
+				}
+				return "", r.svc.DeleteKey(bg, commands.KeyCommand{ID: id, Key: "client", By: "bill"})
 			}},
 		{name: "ChangePassword", env: reuseGroup, field: "new password", secret: "SECRET-NEW-OTHER",
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/access"
@@ -13,7 +14,9 @@ import (
 	"github.com/keyledger/keyledger/secret"
 )
 
-// CreateKey creates a key for a lock. The lock's owner creates it.
+// CreateKey creates a key for a lock. The lock's owner creates it. An
+// online key (KindOnline) needs the lock's network management on; its
+// Settings carry the policy the group's online unlocks are checked against.
 type CreateKey struct {
 	ID       uuid.UUID
 	Key      string // new key ID, chosen by the caller
@@ -113,10 +116,16 @@ func validateSettings(st *events.Settings, k events.Kind) error {
 const maxPINDraws = 32
 
 // CreateKey creates a key. Share keys take a slot; digital keys are delivered
-// to their user at once (state sharing), with a PIN unique on the lock.
+// to their user at once (state sharing), with a PIN unique on the lock;
+// online keys join their lock's group (ErrNetworkOff while network
+// management is off or once its operating duration has ended).
 func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, error) {
 	if err := c.validate(); err != nil {
 		return CreateResult{}, err
+	}
+	serial := "" // an online key's commands queue on its lock's group stream
+	if kindRules[c.Kind].group {
+		serial = groupStream(c.Lock)
 	}
 	if c.Credential == events.CredentialPIN {
 		if err := s.needVault(); err != nil {
@@ -146,7 +155,7 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 				}
 			}
 		}
-		evs, err := s.execute(ctx, c.ID, func(orig []ledger.Event) (string, error) { return s.sameCreate(c, orig), nil },
+		evs, err := s.executeOn(ctx, c.ID, serial, func(orig []ledger.Event) (string, error) { return s.sameCreate(c, orig), nil },
 			func(t *txn) error { return decideCreate(t, c, hash, sealed) })
 		if errors.Is(err, ErrPINTaken) && draw && tries < maxPINDraws {
 			continue
@@ -154,7 +163,13 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 		if err != nil {
 			return CreateResult{}, err
 		}
-		kc, _ := firstOf[events.KeyCreated](evs)
+		if err := s.shredAfter(ctx, evs); err != nil { // a master code whose duration ended on the way
+			return CreateResult{}, err
+		}
+		kc, ok := firstOf[events.KeyCreated](evs)
+		if !ok { // it met the end of network management and recorded only that
+			return CreateResult{}, fmt.Errorf("%w: lock %q: its operating duration ended", ErrNetworkOff, c.Lock)
+		}
 		res := CreateResult{Key: kc.Key, Slot: kc.Slot, Generation: kc.Generation}
 		if !isReplay(evs) {
 			res.PIN = pin
@@ -165,10 +180,15 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 
 // sameCreate compares a validated CreateKey with a recorded key creation. A
 // zero Slot matches the slot it took; a drawn PIN is not kept, so neither
-// are its digits; a PIN the caller chose is compared by its keyed hash.
+// are its digits; a PIN the caller chose is compared by its keyed hash. An
+// online key's creation that met the end of network management recorded
+// only that end: its lock is all it kept.
 func (s *Service) sameCreate(c CreateKey, orig []ledger.Event) string {
+	if off, ok := first[events.NetworkManagementOff](orig); ok && len(orig) == 1 && off.By == "" && kindRules[c.Kind].group {
+		return firstDiff(field{"lock", off.Lock == c.Lock})
+	}
 	r, ok := first[events.KeyCreated](orig)
-	if !ok || r.Kind == events.KindOnline {
+	if !ok {
 		return otherCommand
 	}
 	if d := firstDiff(field{"key", r.Key == c.Key}, field{"lock", r.Lock == c.Lock}, field{"by", r.Owner == c.By},
@@ -196,6 +216,12 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 	if err := bindPolicy(&c.Settings, l); err != nil {
 		return err
 	}
+	rule := kindRules[c.Kind]
+	if rule.group {
+		if ended, err := t.networkOn(c.Lock); ended || err != nil {
+			return err // ended: the end is recorded alone
+		}
+	}
 	k, err := t.key(c.Key)
 	if err != nil {
 		return err
@@ -205,7 +231,7 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 	}
 	ev := events.KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: c.Kind, Credential: c.Credential, Settings: c.Settings}
 	var lockEvs []any
-	if kindRules[c.Kind].slot {
+	if rule.slot {
 		slot := c.Slot
 		if slot == 0 {
 			slot = l.FreeSlot()
@@ -248,6 +274,9 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 	}
 	t.emit(keyStream(c.Key), append([]any{ev}, notes...)...)
 	t.emit(lockStream(c.Lock), lockEvs...)
+	if rule.group { // after the key's events: event IDs follow this order
+		t.emit(groupStream(c.Lock), events.OnlineKeyAdded{Lock: c.Lock, Key: c.Key, By: c.By})
+	}
 	return nil
 }
 
@@ -587,13 +616,14 @@ type EditKey struct {
 	Settings SettingsPatch
 }
 
-// EditKey edits a key. Share keys: only before download. An edit that sets
-// no setting is a *ValidationError for "settings".
+// EditKey edits a key. Share keys: only before download. An online key's
+// edit is marked on its lock's group stream too (OnlineKeyEdited). An edit
+// that sets no setting is a *ValidationError for "settings".
 func (s *Service) EditKey(ctx context.Context, c EditKey) error {
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkPatch(c.Settings)); err != nil {
 		return err
 	}
-	_, err := s.executeOn(ctx, c.ID, keyStream(c.Key), c.same, func(t *txn) error {
+	_, err := s.executeOn(ctx, c.ID, s.serialStream(ctx, c.Key), c.same, func(t *txn) error {
 		k, l, err := loadOwned(t, c.Key, c.By)
 		if err != nil {
 			return err
@@ -606,15 +636,15 @@ func (s *Service) EditKey(ctx context.Context, c EditKey) error {
 			return err
 		}
 		t.emit(keyStream(c.Key), events.KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
-		return nil
+		return t.inGroup(k, events.ActEdit, c.By)
 	})
 	return err
 }
 
-// same compares with a recorded edit of a key that is not online.
+// same compares with a recorded edit.
 func (c EditKey) same(orig []ledger.Event) (string, error) {
 	r, ok := first[events.KeyEdited](orig)
-	if _, online := firstOf[events.OnlineKeyEdited](orig); !ok || online {
+	if !ok {
 		return otherCommand, nil
 	}
 	if d := firstDiff(field{"key", r.Key == c.Key}, field{"by", r.By == c.By}); d != "" {
@@ -663,7 +693,9 @@ func (s *Service) ConfirmDeactivation(ctx context.Context, c KeyCommand) error {
 }
 
 // DeleteKey deletes a key where allowed (a downloaded share key must be
-// reset or deactivated first).
+// reset or deactivated first). Deleting an online key also removes its
+// members (their password hashes are shredded) and withdraws its open
+// invitations.
 func (s *Service) DeleteKey(ctx context.Context, c KeyCommand) error {
 	return s.keyCommand(ctx, c, events.ActDelete, func(k *KeyState, l *LockState) ([]any, []any, error) {
 		return []any{events.KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false), nil
@@ -711,7 +743,7 @@ func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a events.Action,
 		}
 		return differs(field{"key", key == c.Key}, field{"by", by == c.By})
 	}
-	_, err := s.executeOn(ctx, c.ID, keyStream(c.Key), same, func(t *txn) error {
+	evs, err := s.executeOn(ctx, c.ID, s.serialStream(ctx, c.Key), same, func(t *txn) error {
 		k, l, err := loadOwned(t, c.Key, c.By)
 		if err != nil {
 			return err
@@ -725,9 +757,27 @@ func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a events.Action,
 		}
 		t.emit(keyStream(c.Key), kev...)
 		t.emit(lockStream(k.Lock), lev...)
-		return nil
+		return t.inGroup(k, a, c.By)
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return s.shredAfter(ctx, evs) // an online key's removed members (a retry shreds again)
+}
+
+// serialStream is the stream a command on an existing key queues on in this
+// process: an online key's lock group (all its commands append there), else
+// the key's own stream. A key created by another writer since this service
+// last read it queues on its own stream; the expected versions keep the
+// decision exact either way.
+func (s *Service) serialStream(ctx context.Context, key string) string {
+	stream := keyStream(key)
+	if e, err := s.cache.get(ctx, s.store, stream, func() aggregate { return &KeyState{} }); err == nil {
+		if k := e.state.(*KeyState); kindRules[k.Kind].group {
+			return groupStream(k.Lock)
+		}
+	}
+	return stream
 }
 
 // keyActionOf returns the action a KeyCommand's first event records, with

@@ -27,14 +27,21 @@ type kindRule struct {
 	toCode   bool // may be shared To Code
 	toID     bool // may be shared To ID
 	delivery bool // created already shared To ID (digital keys go straight to their user)
-	allowed  map[events.State]actions
+	// group: an online key. It is created only while its lock's network
+	// management is on, and its creation, edits and deletion are recorded
+	// on the lock's group stream too, in the same append; deleting it ends
+	// its members and open invitations.
+	group   bool
+	allowed map[events.State]actions
 }
 
 // kindRules is the one table of lifecycle rules, from sharing to deletion:
 // share keys may be edited or revoked only before download; afterwards only
 // reset or deactivation at the lock. Intercom keys may be edited and deleted
 // at any time. Digital keys are delivered to their user on creation and
-// managed online.
+// managed online. Online keys are never shared, downloaded or revoked: who
+// uses them is their lock group's business (invitations, UnlockOnline), and
+// the owner edits or deletes them at any time.
 var kindRules = map[events.Kind]kindRule{
 	events.KindShare: {slot: true, toCode: true, toID: true, allowed: map[events.State]actions{
 		events.StateCreated:             acts(events.ActShare, events.ActEdit, events.ActDelete),
@@ -55,6 +62,9 @@ var kindRules = map[events.Kind]kindRule{
 		events.StateSharing:    acts(events.ActEdit, events.ActRevoke, events.ActDownload, events.ActDelete),
 		events.StateDownloaded: acts(events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock),
 		events.StateRevoked:    acts(events.ActDelete),
+	}},
+	events.KindOnline: {group: true, allowed: map[events.State]actions{
+		events.StateCreated: acts(events.ActEdit, events.ActDelete),
 	}},
 }
 

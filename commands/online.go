@@ -14,9 +14,11 @@ import (
 // Online keys and lock groups: network management, invitations, members with
 // passwords, per-member permissions and online unlocks.
 //
-// An online key is a key of the one key model (KeyCreated with KindOnline on
-// "key-<id>", so key lists and key history show it). Everything about who may
-// use it lives in the lock's group stream "group-<lock>": network management
+// An online key is a key of the one key model: CreateKey, EditKey and
+// DeleteKey with KindOnline (KeyCreated on "key-<id>", so key lists and key
+// history show it; its row of the rules table adds the group's record).
+// Everything about who may use it lives in the lock's group stream
+// "group-<lock>": network management
 // (the sealed master code), the lock's online keys, invitations, members with
 // their sealed password hashes, permissions, password lockouts and the online
 // unlock attempts. One stream per lock makes the 5-account bound, the lockout

@@ -29,8 +29,7 @@ func BenchmarkUnlockOnline(b *testing.B) {
 			e.seed000()
 			_, err := e.svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 24 * time.Hour})
 			e.must(err)
-			e.must(e.svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill",
-				Settings: events.Settings{Name: "Client", Doors: access.Main}}))
+			e.must(e.createOnline("client", events.Settings{Name: "Client", Doors: access.Main}))
 			e.must(e.svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "client", Account: "ann", By: "bill"}))
 			e.must(e.svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: "ann", Password: secret.FromString("ann-pass-2026")}))
 			pw := secret.FromString("ann-pass-2026")

@@ -121,14 +121,7 @@ func (s *Service) TurnOnNetwork(ctx context.Context, c TurnOnNetwork) (NetworkSt
 		return firstDiff(field{"master code", ok}), err
 	}
 	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		if err := ownerOf(l, c.Lock, c.By); err != nil {
-			return err
-		}
-		g, err := t.group(c.Lock)
+		_, g, err := t.ownedGroup(c.Lock, c.By)
 		if err != nil {
 			return err
 		}
@@ -172,15 +165,8 @@ func (s *Service) TurnOffNetwork(ctx context.Context, c TurnOffNetwork) error {
 		}
 		return differs(field{"lock", r.Lock == c.Lock}, field{"by", r.By == c.By})
 	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		if err := ownerOf(l, c.Lock, c.By); err != nil {
-			return err
-		}
-		g, err := t.group(c.Lock)
+	_, err := s.executeGroup(ctx, c.ID, c.Lock, same, func(t *txn) error {
+		_, g, err := t.ownedGroup(c.Lock, c.By)
 		if err != nil {
 			return err
 		}
@@ -194,10 +180,7 @@ func (s *Service) TurnOffNetwork(ctx context.Context, c TurnOffNetwork) error {
 		t.emit(groupStream(c.Lock), events.NetworkManagementOff{Lock: c.Lock, By: c.By, Reason: reason, Shredded: sealedID(g.Network.MasterCode)})
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return s.shredAfter(ctx, evs)
+	return err
 }
 
 // CheckNetwork records the end of a lock's network management if its
@@ -221,18 +204,14 @@ func (s *Service) CheckNetwork(ctx context.Context, c CheckNetwork) (NetworkStat
 		}
 		return differs(field{"lock", r.Lock == c.Lock})
 	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
+	if _, err := s.executeGroup(ctx, c.ID, c.Lock, same, func(t *txn) error {
 		g, err := t.group(c.Lock)
 		if err != nil {
 			return err
 		}
 		t.expireNetwork(c.Lock, g)
 		return nil
-	})
-	if err != nil {
-		return NetworkStatus{}, err
-	}
-	if err := s.shredAfter(ctx, evs); err != nil {
+	}); err != nil {
 		return NetworkStatus{}, err
 	}
 	g, err := s.groupState(ctx, c.Lock)
@@ -297,85 +276,99 @@ func (s *Service) groupState(ctx context.Context, lock string) (*GroupState, err
 	return e.state.(*GroupState), nil
 }
 
-// CreateOnlineKey makes an online key for a lock (generated with
-// the master code on the service, so network management must be on). Its
-// Settings carry the policy: weekly windows, blackouts ("invalid at night"),
-// validity, doors.
-type CreateOnlineKey struct {
-	ID       uuid.UUID
-	Key      string
-	Lock, By string
-	Settings events.Settings
+// executeGroup is executeOn on a lock's group stream, then the shred of the
+// data keys its events erased (also when a retried command ID replays them).
+func (s *Service) executeGroup(ctx context.Context, cmd uuid.UUID, lock string, same sameFunc, decide func(t *txn) error) ([]ledger.Event, error) {
+	evs, err := s.executeOn(ctx, cmd, groupStream(lock), same, decide)
+	if err != nil {
+		return nil, err
+	}
+	return evs, s.shredAfter(ctx, evs)
 }
 
-// CreateOnlineKey creates the key. ErrNetworkOff if network management is off.
-func (s *Service) CreateOnlineKey(ctx context.Context, c CreateOnlineKey) error {
-	if err := firstErr(checkID("key", c.Key), checkID("lock", c.Lock), checkID("by", c.By)); err != nil {
-		return err
+// lockGroup loads a registered lock and its group.
+func (t *txn) lockGroup(lock string) (*LockState, *GroupState, error) {
+	l, err := t.lock(lock)
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := validateSettings(&c.Settings, events.KindOnline); err != nil {
-		return err
+	if !l.Exists() {
+		return nil, nil, &NotFoundError{What: "lock", ID: lock}
 	}
-	same := func(orig []ledger.Event) (string, error) {
-		if off, ok := first[events.NetworkManagementOff](orig); ok && len(orig) == 1 && off.By == "" {
-			// It met the end of the operating duration and recorded only that.
-			return differs(field{"lock", off.Lock == c.Lock})
-		}
-		r, ok := first[events.KeyCreated](orig)
-		if !ok || r.Kind != events.KindOnline {
-			return otherCommand, nil
-		}
-		if d := firstDiff(field{"key", r.Key == c.Key}, field{"lock", r.Lock == c.Lock}, field{"by", r.Owner == c.By}); d != "" {
-			return d, nil
-		}
-		return sameSettings(c.Settings, r.Settings), nil
+	g, err := t.group(lock)
+	if err != nil {
+		return nil, nil, err
 	}
-	expired := false
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		if err := ownerOf(l, c.Lock, c.By); err != nil {
-			return err
-		}
-		st := c.Settings
-		if st.Doors&^l.Doors != 0 {
-			return invalid("doors", "lock %q has no %v door", c.Lock, st.Doors&^l.Doors)
-		}
-		if err := bindPolicy(&st, l); err != nil { // windows are in the lock's zone
-			return err
-		}
-		g, err := t.group(c.Lock)
-		if err != nil {
-			return err
-		}
-		if expired = t.expireNetwork(c.Lock, g); expired {
-			return nil
-		}
-		if !g.Network.On {
-			return fmt.Errorf("%w: lock %q: turn it on (with the master code) to make online keys", ErrNetworkOff, c.Lock)
-		}
-		k, err := t.key(c.Key)
-		if err != nil {
-			return err
-		}
-		if k.State != events.StateNone {
-			return exists("key", c.Key)
-		}
-		t.emit(keyStream(c.Key), events.KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: events.KindOnline, Credential: events.CredentialApp, Settings: st})
-		t.emit(groupStream(c.Lock), events.OnlineKeyAdded{Lock: c.Lock, Key: c.Key, By: c.By})
+	return l, g, nil
+}
+
+// ownedGroup is lockGroup for the lock's owner only.
+func (t *txn) ownedGroup(lock, by string) (*LockState, *GroupState, error) {
+	l, g, err := t.lockGroup(lock)
+	if err == nil {
+		err = ownerOf(l, lock, by)
+	}
+	return l, g, err
+}
+
+// managedGroup is lockGroup for the owner or a member with management
+// rights; owner reports which.
+func (t *txn) managedGroup(lock, by string) (l *LockState, g *GroupState, owner bool, err error) {
+	if l, g, err = t.lockGroup(lock); err != nil {
+		return nil, nil, false, err
+	}
+	owner, err = mayManage(l, g, lock, by)
+	return l, g, owner, err
+}
+
+// networkOn checks, for making an online key, that the lock's network
+// management is on. If its operating duration is over it stages the end
+// (ended: the command records only that and decides nothing else).
+func (t *txn) networkOn(lock string) (ended bool, err error) {
+	g, err := t.group(lock)
+	if err != nil {
+		return false, err
+	}
+	if t.expireNetwork(lock, g) {
+		return true, nil
+	}
+	if !g.Network.On {
+		return false, fmt.Errorf("%w: lock %q: turn it on (with the master code) to make online keys", ErrNetworkOff, lock)
+	}
+	return false, nil
+}
+
+// inGroup stages what action a on key k records on its lock's group stream
+// when k is an online key, after the key's own events (event IDs follow
+// the order of emission): an edit marks the key; a deletion removes its
+// members (their password hashes are shredded after the append), withdraws
+// its open invitations and removes the key from the group.
+func (t *txn) inGroup(k *KeyState, a events.Action, by string) error {
+	if !kindRules[k.Kind].group || (a != events.ActEdit && a != events.ActDelete) {
 		return nil
-	})
+	}
+	g, err := t.group(k.Lock)
 	if err != nil {
 		return err
 	}
-	if err := s.shredAfter(ctx, evs); err != nil {
-		return err
+	stream := groupStream(k.Lock)
+	if a == events.ActEdit {
+		t.emit(stream, events.OnlineKeyEdited{Lock: k.Lock, Key: k.ID, By: by})
+		return nil
 	}
-	if _, ok := firstOf[events.KeyCreated](evs); !ok {
-		return fmt.Errorf("%w: lock %q: its operating duration ended", ErrNetworkOff, c.Lock)
+	for _, account := range slices.Sorted(maps.Keys(g.Members)) {
+		m := g.Members[account]
+		if m.Key != k.ID {
+			continue
+		}
+		switch m.StateAt(t.now) {
+		case events.InviteAccepted:
+			t.emit(stream, events.MemberRemoved{Lock: k.Lock, Key: k.ID, Account: account, By: by, Shredded: sealedID(m.Password)})
+		case events.InvitePending:
+			t.emit(stream, events.InvitationWithdrawn{Lock: k.Lock, Key: k.ID, Account: account, By: by})
+		}
 	}
+	t.emit(stream, events.OnlineKeyRemoved{Lock: k.Lock, Key: k.ID, By: by})
 	return nil
 }
 
@@ -452,15 +445,7 @@ func (s *Service) InviteMember(ctx context.Context, c InviteMember) error {
 			field{"permissions", c.Permissions == (events.Permissions{}) || c.Permissions == r.Permissions})
 	}
 	_, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		g, err := t.group(c.Lock)
-		if err != nil {
-			return err
-		}
-		owner, err := mayManage(l, g, c.Lock, c.By)
+		l, g, owner, err := t.managedGroup(c.Lock, c.By)
 		if err != nil {
 			return err
 		}
@@ -565,14 +550,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, c AcceptInvitation) erro
 	var expired *InvitationError
 	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		expired = nil
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		if !l.Exists() {
-			return &NotFoundError{What: "lock", ID: c.Lock}
-		}
-		g, err := t.group(c.Lock)
+		l, g, err := t.lockGroup(c.Lock)
 		if err != nil {
 			return err
 		}
@@ -670,14 +648,7 @@ func (s *Service) invitationCommand(ctx context.Context, c InvitationCommand, ac
 	var expired *InvitationError
 	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
 		expired = nil
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		if !l.Exists() {
-			return &NotFoundError{What: "lock", ID: c.Lock}
-		}
-		g, err := t.group(c.Lock)
+		l, g, err := t.lockGroup(c.Lock)
 		if err != nil {
 			return err
 		}
@@ -730,15 +701,7 @@ func (s *Service) SetMemberPermissions(ctx context.Context, c SetMemberPermissio
 			field{"permissions", r.Permissions == c.Permissions})
 	}
 	_, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		g, err := t.group(c.Lock)
-		if err != nil {
-			return err
-		}
-		owner, err := mayManage(l, g, c.Lock, c.By)
+		_, g, owner, err := t.managedGroup(c.Lock, c.By)
 		if err != nil {
 			return err
 		}
@@ -775,12 +738,8 @@ func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
 		}
 		return differs(field{"lock", r.Lock == c.Lock}, field{"account", r.Account == c.Account}, field{"by", r.By == c.By})
 	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		g, err := t.group(c.Lock)
+	_, err := s.executeGroup(ctx, c.ID, c.Lock, same, func(t *txn) error {
+		l, g, err := t.lockGroup(c.Lock)
 		if err != nil {
 			return err
 		}
@@ -792,8 +751,6 @@ func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
 			if !owner && g.Members[c.Account].Permissions.Ops&events.OpManage != 0 {
 				return notPermitted("only the owner removes a manager")
 			}
-		} else if !l.Exists() {
-			return &NotFoundError{What: "lock", ID: c.Lock}
 		}
 		m := g.Members[c.Account]
 		if m.State != events.InviteAccepted {
@@ -802,111 +759,11 @@ func (s *Service) RemoveMember(ctx context.Context, c InvitationCommand) error {
 		t.emit(groupStream(c.Lock), events.MemberRemoved{Lock: c.Lock, Key: m.Key, Account: c.Account, By: c.By, Shredded: sealedID(m.Password)})
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return s.shredAfter(ctx, evs)
-}
-
-// EditOnlineKey changes some of an online key's settings (policy, doors,
-// name): those Settings sets, the others keep their value.
-type EditOnlineKey struct {
-	ID       uuid.UUID
-	Key, By  string
-	Settings SettingsPatch
-}
-
-// EditOnlineKey records the new settings; only the lock's owner may. An
-// edit that sets no setting is a *ValidationError for "settings".
-func (s *Service) EditOnlineKey(ctx context.Context, c EditOnlineKey) error {
-	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkPatch(c.Settings)); err != nil {
-		return err
-	}
-	lock, err := s.lockOfKey(ctx, c.Key)
-	if err != nil {
-		return err
-	}
-	same := func(orig []ledger.Event) (string, error) {
-		r, ok := first[events.KeyEdited](orig)
-		if _, online := firstOf[events.OnlineKeyEdited](orig); !ok || !online {
-			return otherCommand, nil
-		}
-		if d := firstDiff(field{"key", r.Key == c.Key}, field{"by", r.By == c.By}); d != "" {
-			return d, nil
-		}
-		return c.Settings.same(r.Settings), nil
-	}
-	_, err = s.executeOn(ctx, c.ID, groupStream(lock), same, func(t *txn) error {
-		k, l, _, err := loadOnline(t, c.Key, c.By)
-		if err != nil {
-			return err
-		}
-		st, err := c.Settings.edit(k, l)
-		if err != nil {
-			return err
-		}
-		t.emit(keyStream(c.Key), events.KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
-		t.emit(groupStream(k.Lock), events.OnlineKeyEdited{Lock: k.Lock, Key: c.Key, By: c.By})
-		return nil
-	})
 	return err
 }
 
-// DeleteOnlineKey deletes an online key: its members are removed (their
-// password hashes shredded) and its open invitations withdrawn.
-type DeleteOnlineKey struct {
-	ID      uuid.UUID
-	Key, By string
-}
-
-// DeleteOnlineKey deletes the key; only the lock's owner may.
-func (s *Service) DeleteOnlineKey(ctx context.Context, c DeleteOnlineKey) error {
-	if err := firstErr(checkID("key", c.Key), checkID("by", c.By)); err != nil {
-		return err
-	}
-	lock, err := s.lockOfKey(ctx, c.Key)
-	if err != nil {
-		return err
-	}
-	same := func(orig []ledger.Event) (string, error) {
-		r, ok := first[events.KeyDeleted](orig)
-		if _, online := firstOf[events.OnlineKeyRemoved](orig); !ok || !online {
-			return otherCommand, nil
-		}
-		return differs(field{"key", r.Key == c.Key}, field{"by", r.By == c.By})
-	}
-	evs, err := s.executeOn(ctx, c.ID, groupStream(lock), same, func(t *txn) error {
-		k, _, g, err := loadOnline(t, c.Key, c.By)
-		if err != nil {
-			return err
-		}
-		var ge []any
-		accounts := slices.Sorted(maps.Keys(g.Members))
-		for _, a := range accounts {
-			m := g.Members[a]
-			if m.Key != c.Key {
-				continue
-			}
-			switch m.StateAt(t.now) {
-			case events.InviteAccepted:
-				ge = append(ge, events.MemberRemoved{Lock: k.Lock, Key: c.Key, Account: a, By: c.By, Shredded: sealedID(m.Password)})
-			case events.InvitePending:
-				ge = append(ge, events.InvitationWithdrawn{Lock: k.Lock, Key: c.Key, Account: a, By: c.By})
-			}
-		}
-		ge = append(ge, events.OnlineKeyRemoved{Lock: k.Lock, Key: c.Key, By: c.By})
-		t.emit(keyStream(c.Key), events.KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By})
-		t.emit(groupStream(k.Lock), ge...)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return s.shredAfter(ctx, evs)
-}
-
-// lockOfKey returns the lock of an online key (it never changes), to
-// serialise the key's commands on the lock's group stream.
+// lockOfKey returns the lock of a key (it never changes), to serialise an
+// online unlock on the lock's group stream.
 func (s *Service) lockOfKey(ctx context.Context, key string) (string, error) {
 	e, err := s.cache.get(ctx, s.store, keyStream(key), func() aggregate { return &KeyState{} })
 	if err != nil {
@@ -924,33 +781,6 @@ func (s *Service) lockOfKey(ctx context.Context, key string) (string, error) {
 		return "", &NotFoundError{What: "key", ID: key}
 	}
 	return k.Lock, nil
-}
-
-// loadOnline loads an online key, its lock and group, and checks that by owns
-// the lock.
-func loadOnline(t *txn, key, by string) (*KeyState, *LockState, *GroupState, error) {
-	k, err := t.key(key)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if k.State == events.StateNone || k.Kind != events.KindOnline {
-		return nil, nil, nil, &NotFoundError{What: "online key", ID: key}
-	}
-	if k.State == events.StateDeleted {
-		return nil, nil, nil, &StateError{Key: key, Kind: events.KindOnline, State: k.State, Action: events.ActEdit}
-	}
-	l, err := t.lock(k.Lock)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := ownerOf(l, k.Lock, by); err != nil {
-		return nil, nil, nil, err
-	}
-	g, err := t.group(k.Lock)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return k, l, g, nil
 }
 
 // ChangePassword is a member setting a new personal password; the old one

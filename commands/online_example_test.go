@@ -36,7 +36,7 @@ func ExampleService_UnlockOnline() {
 	st, _ := svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: id(), Lock: "garage", By: "bill",
 		MasterCode: secret.FromString("731946"), Duration: 30 * 24 * time.Hour})
 	fmt.Println("network management until", st.Until.Format("2006-01-02"))
-	_ = svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "client", Lock: "garage", By: "bill",
+	_, _ = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "client", Lock: "garage", By: "bill", Kind: events.KindOnline,
 		Settings: events.Settings{Name: "Client"}})
 	_ = svc.InviteMember(ctx, commands.InviteMember{ID: id(), Lock: "garage", Key: "client", Account: "ann", By: "bill"})
 	_ = svc.AcceptInvitation(ctx, commands.AcceptInvitation{ID: id(), Lock: "garage", Account: "ann",

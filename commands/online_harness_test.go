@@ -46,6 +46,12 @@ func mustZone(name string) *time.Location {
 	return l
 }
 
+// createOnline makes an online key of lock "garage" as its owner Bill.
+func (e *onlineEnv) createOnline(key string, st events.Settings) error {
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: key, Lock: "garage", By: "bill", Kind: events.KindOnline, Settings: st})
+	return err
+}
+
 func newOnlineEnv(t testing.TB, dir string) *onlineEnv {
 	t.Helper()
 	return newOnlineEnvParams(t, dir, secret.TestPasswordParams)

@@ -19,7 +19,7 @@ func TestCanViewHistory(t *testing.T) {
 	svc := e.svc
 	_, err := svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString("1234-5678"), Duration: 24 * time.Hour})
 	e.must(err)
-	e.must(svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill", Settings: tuesdayClient()}))
+	e.must(e.createOnline("client", tuesdayClient()))
 	e.must(svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "client", Account: "ann", By: "bill"}))
 	e.must(svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "client", Account: "bob", By: "bill"}))
 

@@ -2,6 +2,8 @@ package commands_test
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -105,3 +107,87 @@ func TestConcurrentUnlocksNeverAfterRemovalOrOff(t *testing.T) {
 }
 
 func runtimeGosched() { runtime.Gosched() }
+
+// DeleteKey of an online key racing invitations, acceptances, edits and
+// online unlocks of it: the deletion and the end of its members and
+// invitations are one append, so in the group's log nothing of the key
+// follows its removal, and no member or open invitation of it survives.
+func TestConcurrentDeleteOfAnOnlineKey(t *testing.T) {
+	e := groupReady(t)
+	var n atomic.Uint64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	worker := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := f(); err != nil && !errors.Is(err, commands.ErrForbidden) && !errors.Is(err, commands.ErrNotFound) &&
+					!errors.Is(err, commands.ErrExists) && !errors.Is(err, commands.ErrGroupFull) {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	worker(func() error { // one goroutine only draws randomness: the test vault's reader is not safe for concurrent use
+		err := e.svc.InviteMember(bg, commands.InviteMember{ID: raceID(&n), Lock: "garage", Key: "client", Account: "bob", By: "bill"})
+		if err != nil {
+			return err
+		}
+		return e.svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: raceID(&n), Lock: "garage", Account: "bob", Password: secret.FromString("bob-pass-2026")})
+	})
+	for _, a := range []string{"cid", "dee"} {
+		worker(func() error {
+			return e.svc.InviteMember(bg, commands.InviteMember{ID: raceID(&n), Lock: "garage", Key: "client", Account: a, By: "bill"})
+		})
+	}
+	worker(func() error {
+		return e.svc.EditKey(bg, commands.EditKey{ID: raceID(&n), Key: "client", By: "bill", Settings: commands.SettingsPatch{Name: new(fmt.Sprint("client ", n.Load()))}})
+	})
+	worker(func() error {
+		_, err := e.svc.UnlockOnline(bg, commands.UnlockOnline{ID: raceID(&n), Key: "client", By: "ann", Password: secret.FromString("ann-pass-2026")})
+		return err
+	})
+	for n.Load() < 30 {
+		runtimeGosched()
+	}
+	e.must(e.svc.DeleteKey(bg, commands.KeyCommand{ID: e.id(), Key: "client", By: "bill"}))
+	for start := n.Load(); n.Load() < start+30; {
+		runtimeGosched()
+	}
+	close(stop)
+	wg.Wait()
+
+	removed := false
+	for ev, err := range e.l.ReadStream(bg, "group-garage", 1) {
+		e.must(err)
+		switch d := ev.Data.(type) {
+		case events.OnlineKeyRemoved:
+			removed = true
+		case events.MemberInvited, events.InvitationAccepted, events.OnlineKeyEdited:
+			if removed {
+				t.Fatalf("%T at version %d after the key's removal", d, ev.Version)
+			}
+		case events.UnlockAttempted:
+			if removed && d.Granted {
+				t.Fatalf("unlock granted at version %d after the key's removal", ev.Version)
+			}
+		}
+	}
+	gs, err := e.svc.GroupStatus(bg, "garage", e.now)
+	e.must(err)
+	for _, m := range gs.Members {
+		if m.State == events.InvitePending || m.State == events.InviteAccepted {
+			t.Fatalf("%s is still %v after the key's deletion", m.Account, m.State)
+		}
+	}
+	if !removed || len(gs.Keys) != 0 {
+		t.Fatalf("removed=%v keys=%+v", removed, gs.Keys)
+	}
+}

@@ -62,8 +62,7 @@ func TestRapidOnlineGroup(t *testing.T) {
 		e.seed000()
 		_, err := e.svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 24 * time.Hour})
 		e.must(err)
-		e.must(e.svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill",
-			Settings: events.Settings{Name: "Client", Doors: access.Main}}))
+		e.must(e.createOnline("client", events.Settings{Name: "Client", Doors: access.Main}))
 		m := &groupModel{on: true, until: e.now.Add(24 * time.Hour), members: map[string]*memberModel{}}
 		account := func(rt *rapid.T) string { return rapid.SampledFrom(rapidAccounts).Draw(rt, "account") }
 		invErr := func(rt *rapid.T, err error, a string) {

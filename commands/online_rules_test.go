@@ -21,8 +21,7 @@ func groupReady(t *testing.T) *onlineEnv {
 	e.seed000()
 	_, err := e.svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 30 * 24 * time.Hour})
 	e.must(err)
-	e.must(e.svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill",
-		Settings: events.Settings{Name: "Client", Doors: access.Main}}))
+	e.must(e.createOnline("client", events.Settings{Name: "Client", Doors: access.Main}))
 	e.must(e.svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "client", Account: "ann", By: "bill"}))
 	e.must(e.svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: "ann", Password: secret.FromString("ann-pass-2026")}))
 	return e
@@ -319,9 +318,9 @@ func TestEditAndDeleteOnlineKey(t *testing.T) {
 	e := groupReady(t)
 	e.must(e.invite("bob", "bill"))
 	// Owner only; the new settings apply to the next unlock.
-	err := e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "ann", Settings: commands.SettingsPatch{Name: new("x")}})
+	err := e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "client", By: "ann", Settings: commands.SettingsPatch{Name: new("x")}})
 	e.refusedNothing(e.mark(), err, commands.ErrNotPermitted)
-	e.must(e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "bill",
+	e.must(e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "client", By: "bill",
 		Settings: commands.SettingsPatch{Policy: new(tuesday10to12())}}))
 	if r := e.unlock("ann", "ann-pass-2026"); r.Granted && schedulesEnforced { // 09:00 Tuesday: before the window
 		t.Fatalf("edit not applied: %+v", r)
@@ -333,7 +332,7 @@ func TestEditAndDeleteOnlineKey(t *testing.T) {
 			sealed = a.Password
 		}
 	}
-	e.must(e.svc.DeleteOnlineKey(bg, commands.DeleteOnlineKey{ID: e.id(), Key: "client", By: "bill"}))
+	e.must(e.svc.DeleteKey(bg, commands.KeyCommand{ID: e.id(), Key: "client", By: "bill"}))
 	gs, err := e.svc.GroupStatus(bg, "garage", e.now)
 	e.must(err)
 	if len(gs.Keys) != 0 || gs.Members[0].State != events.InviteRemoved || gs.Members[1].State != events.InviteWithdrawn {
@@ -345,7 +344,7 @@ func TestEditAndDeleteOnlineKey(t *testing.T) {
 	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != access.NotMember {
 		t.Fatalf("unlock of a deleted key: %+v", r)
 	}
-	e.refusedNothing(e.mark(), e.svc.DeleteOnlineKey(bg, commands.DeleteOnlineKey{ID: e.id(), Key: "client", By: "bill"}), commands.ErrForbidden)
+	e.refusedNothing(e.mark(), e.svc.DeleteKey(bg, commands.KeyCommand{ID: e.id(), Key: "client", By: "bill"}), commands.ErrForbidden)
 	e.refusedNothing(e.mark(), e.invite("cid", "bill"), commands.ErrNotFound)
 }
 

@@ -26,7 +26,7 @@ func TestOnlineKeyFlow(t *testing.T) {
 	svc := e.svc
 
 	// Online keys need network management: refused before it is on.
-	err := svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill", Settings: tuesdayClient()})
+	_, err := svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill", Kind: events.KindOnline, Settings: tuesdayClient()})
 	if !errors.Is(err, commands.ErrNetworkOff) {
 		t.Fatalf("online key with network management off: %v", err)
 	}
@@ -56,8 +56,10 @@ func TestOnlineKeyFlow(t *testing.T) {
 	}
 
 	// Online keys: Tuesday 10–12 for a client; all day but never at night for staff.
-	e.must(svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill", Settings: tuesdayClient()}))
-	e.must(svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "staff", Lock: "garage", By: "bill", Settings: staffNoNights()}))
+	_, err = svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "client", Lock: "garage", By: "bill", Kind: events.KindOnline, Settings: tuesdayClient()})
+	e.must(err)
+	_, err = svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "staff", Lock: "garage", By: "bill", Kind: events.KindOnline, Settings: staffNoNights()})
+	e.must(err)
 
 	// 4. Add a user account: "Join Bill's group" reaches Ann through the outbox.
 	pos = e.mark()

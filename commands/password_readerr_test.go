@@ -42,7 +42,7 @@ func TestPasswordReadErrorIsNotAWrongPassword(t *testing.T) {
 	svc := e.svc
 	_, err := svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 30 * 24 * time.Hour})
 	e.must(err)
-	e.must(svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: e.id(), Key: "staff", Lock: "garage", By: "bill", Settings: staffNoNights()}))
+	e.must(e.createOnline("staff", staffNoNights()))
 	e.must(svc.InviteMember(bg, commands.InviteMember{ID: e.id(), Lock: "garage", Key: "staff", Account: "ann", By: "bill"}))
 	const pw = "ann-pass-2026"
 	e.must(svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: e.id(), Lock: "garage", Account: "ann", Password: secret.FromString(pw)}))

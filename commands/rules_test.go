@@ -26,6 +26,11 @@ func reach(kind events.Kind, st events.State) []given {
 		if st == events.StateCreated || st == events.StateReset || st >= events.StateDeactivationPending && st != events.StateDeleted {
 			return nil
 		}
+	case events.KindOnline: // never shared: created, then deleted
+		if st != events.StateCreated && st != events.StateDeleted {
+			return nil
+		}
+		base = []given{created}
 	default:
 		base = []given{created}
 	}
@@ -71,7 +76,7 @@ func reach(kind events.Kind, st events.State) []given {
 // the rules table forbids is refused with a StateError naming the state and
 // appends nothing; what it allows goes through.
 func TestTransitionMatrix(t *testing.T) {
-	kinds := []events.Kind{events.KindShare, events.KindDigital, events.KindIntercom}
+	kinds := []events.Kind{events.KindShare, events.KindDigital, events.KindIntercom, events.KindOnline}
 	states := []events.State{events.StateCreated, events.StateSharing, events.StateDownloaded, events.StateRevoked,
 		events.StateReset, events.StateDeactivationPending, events.StateDeactivated, events.StateDeleted}
 	actions := []events.Action{events.ActShare, events.ActDownload, events.ActEdit, events.ActRevoke, events.ActReset,

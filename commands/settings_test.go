@@ -66,8 +66,8 @@ func TestEditKeyChangesOnlyWhatItSets(t *testing.T) {
 // The same rule for online keys: an edit keeps the schedule it omits.
 func TestEditOnlineKeyChangesOnlyWhatItSets(t *testing.T) {
 	e := groupReady(t)
-	e.must(e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "bill", Settings: commands.SettingsPatch{Policy: new(tuesday10to12())}}))
-	e.must(e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "bill", Settings: commands.SettingsPatch{Name: new("Renamed")}}))
+	e.must(e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "client", By: "bill", Settings: commands.SettingsPatch{Policy: new(tuesday10to12())}}))
+	e.must(e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "client", By: "bill", Settings: commands.SettingsPatch{Name: new("Renamed")}}))
 	row, err := e.proj.Key(bg, "client")
 	if err != nil || row.Settings.Name != "Renamed" || len(row.Settings.Policy.Windows) != 1 || row.Settings.Doors != access.Main {
 		t.Fatalf("after renaming: %+v, %v; want the Tuesday window and the main door kept", row.Settings, err)
@@ -75,5 +75,5 @@ func TestEditOnlineKeyChangesOnlyWhatItSets(t *testing.T) {
 	if r := e.unlock("ann", "ann-pass-2026"); r.Granted || r.Reason != access.OutsideWindow { // Tuesday 09:00
 		t.Fatalf("renamed key before its window: %+v", r)
 	}
-	e.refusedNothing(e.mark(), e.svc.EditOnlineKey(bg, commands.EditOnlineKey{ID: e.id(), Key: "client", By: "bill"}), commands.ErrInvalid)
+	e.refusedNothing(e.mark(), e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "client", By: "bill"}), commands.ErrInvalid)
 }

@@ -60,6 +60,13 @@ func (e *onlineEnv) networkOn(d time.Duration) {
 	e.must(err)
 }
 
+// createOnline makes online key key of lock "garage" as its owner Bill.
+func (e *onlineEnv) createOnline(key string) {
+	e.t.Helper()
+	_, err := e.svc.CreateKey(e.ctx, commands.CreateKey{ID: e.id(), Key: key, Lock: "garage", By: "bill", Kind: events.KindOnline, Settings: events.Settings{Name: key}})
+	e.must(err)
+}
+
 func (e *onlineEnv) member(key, account string) {
 	e.t.Helper()
 	e.must(e.svc.InviteMember(e.ctx, commands.InviteMember{ID: e.id(), Lock: "garage", Key: key, Account: account, By: "bill"}))
@@ -72,7 +79,7 @@ func (e *onlineEnv) member(key, account string) {
 func TestOnlineKeyStatusNetworkOff(t *testing.T) {
 	e := newOnlineEnv(t)
 	e.networkOn(time.Hour) // until 10:00
-	e.must(e.svc.CreateOnlineKey(e.ctx, commands.CreateOnlineKey{ID: e.id(), Key: "k", Lock: "garage", By: "bill", Settings: events.Settings{Name: "k"}}))
+	e.createOnline("k")
 	e.member("k", "ann")
 	check := func(name string, at time.Time, wantOff bool) {
 		t.Helper()
@@ -129,7 +136,7 @@ func TestHolderKeysOnlineMembers(t *testing.T) {
 	e := newOnlineEnv(t)
 	e.networkOn(time.Hour)
 	for _, k := range []string{"k1", "k2"} {
-		e.must(e.svc.CreateOnlineKey(e.ctx, commands.CreateOnlineKey{ID: e.id(), Key: k, Lock: "garage", By: "bill", Settings: events.Settings{Name: k}}))
+		e.createOnline(k)
 	}
 	e.member("k1", "ann")
 	e.member("k2", "cid")
@@ -159,7 +166,7 @@ func TestHolderKeysOnlineMembers(t *testing.T) {
 			e.must(e.svc.RemoveMember(e.ctx, commands.InvitationCommand{ID: e.id(), Lock: "garage", Account: "ann", By: "bill"}))
 		}, nil},
 		{"key deleted", "cid", func() {
-			e.must(e.svc.DeleteOnlineKey(e.ctx, commands.DeleteOnlineKey{ID: e.id(), Key: "k2", By: "bill"}))
+			e.must(e.svc.DeleteKey(e.ctx, commands.KeyCommand{ID: e.id(), Key: "k2", By: "bill"}))
 		}, nil},
 	} {
 		if c.step != nil {

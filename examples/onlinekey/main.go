@@ -94,13 +94,16 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "network management on until %s (master code %v, sealed in the log)\n", st.Until.In(berlin).Format("2006-01-02 15:04"), master)
 
 	// Online keys: a client every Tuesday 10–12; staff every day but never at night.
-	if err := step("client key", svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "client", Lock: "garage", By: "bill",
-		Settings: events.Settings{Name: "Client (Tue 10-12)", Doors: access.Main, Policy: tuesdayTenToNoon()}})); err != nil {
-		return err
-	}
-	if err := step("staff key", svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "staff", Lock: "garage", By: "bill",
-		Settings: events.Settings{Name: "Staff (not at night)", Doors: access.Main | access.Inner, Policy: notAtNight()}})); err != nil {
-		return err
+	// They are keys of the one key model: CreateKey with KindOnline.
+	for _, k := range []commands.CreateKey{
+		{Key: "client", Settings: events.Settings{Name: "Client (Tue 10-12)", Doors: access.Main, Policy: tuesdayTenToNoon()}},
+		{Key: "staff", Settings: events.Settings{Name: "Staff (not at night)", Doors: access.Main | access.Inner, Policy: notAtNight()}},
+	} {
+		k.ID, k.Lock, k.By, k.Kind = id(), "garage", "bill", events.KindOnline
+		_, err := svc.CreateKey(ctx, k)
+		if err := step(k.Key+" key", err); err != nil {
+			return err
+		}
 	}
 
 	// 4–5. Invitations: Ann accepts, Bob declines, Cid joins staff.

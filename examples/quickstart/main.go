@@ -615,13 +615,13 @@ func (t *tour) onlineKeys() error {
 		return err
 	}
 	t.say("    operating duration ends %s", t.when(st.Until))
-	err = t.svc.CreateOnlineKey(t.ctx, commands.CreateOnlineKey{ID: t.id(), Key: "client", Lock: garage, By: "bill",
+	_, err = t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: "client", Lock: garage, By: "bill", Kind: events.KindOnline,
 		Settings: events.Settings{Name: "Client, Tue 10-12", Policy: policy.Policy{
 			Windows: []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}}}})
 	if err := t.ok("Bill creates online key client: every Tuesday 10:00-12:00", err); err != nil {
 		return err
 	}
-	err = t.svc.CreateOnlineKey(t.ctx, commands.CreateOnlineKey{ID: t.id(), Key: "staff", Lock: garage, By: "bill",
+	_, err = t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: "staff", Lock: garage, By: "bill", Kind: events.KindOnline,
 		Settings: events.Settings{Name: "Staff, not at night", Doors: access.Main | access.Inner, Policy: policy.Policy{
 			Blackouts: []policy.Blackout{{Days: policy.EveryDay, From: 22 * 60, To: 6 * 60}}}}})
 	if err := t.ok("Bill creates online key staff: any day, invalid at night 22:00-06:00", err); err != nil {

@@ -172,7 +172,8 @@ func conflictRound(t *testing.T, round int) *conflictStats {
 	}
 	onlineKeys := []string{"o-1", "o-2"}
 	for _, k := range onlineKeys {
-		must(svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: k, Lock: "front", By: "bill", Settings: events.Settings{Name: k}}))
+		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: events.KindOnline, Settings: events.Settings{Name: k}})
+		must(err)
 	}
 
 	var wg sync.WaitGroup

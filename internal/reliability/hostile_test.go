@@ -196,7 +196,8 @@ func TestHostileInputs(t *testing.T) {
 	must(err)
 	_, err = svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: id(), Lock: "front", By: "bill", MasterCode: secret.FromString("90210333"), Duration: time.Hour})
 	must(err)
-	must(svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id(), Key: "o1", Lock: "front", By: "bill"}))
+	_, err = svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: "o1", Lock: "front", By: "bill", Kind: events.KindOnline})
+	must(err)
 	must(svc.InviteMember(ctx, commands.InviteMember{ID: id(), Lock: "front", Key: "o1", Account: "ann", By: "bill"}))
 	cmdHead := s.l.DurablePosition()
 

@@ -461,8 +461,9 @@ func (k *worker) onlineKey(ctx context.Context) error {
 			return svc.RegisterAccount(ctx, commands.RegisterAccount{ID: id, Account: member, Name: member, Email: member + "@example.com"})
 		}},
 		{"create online", func(id uuid.UUID) error {
-			return svc.CreateOnlineKey(ctx, commands.CreateOnlineKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(),
+			_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(), Kind: events.KindOnline,
 				Settings: events.Settings{Name: "online " + key, Doors: access.Main}})
+			return err
 		}},
 		{"invite", func(id uuid.UUID) error {
 			return svc.InviteMember(ctx, commands.InviteMember{ID: id, Lock: k.lock(), Key: key, Account: member, By: k.owner()})
@@ -484,7 +485,7 @@ func (k *worker) onlineKey(ctx context.Context) error {
 			return svc.RemoveMember(ctx, commands.InvitationCommand{ID: id, Lock: k.lock(), Account: member, By: k.owner()})
 		}},
 		{"delete online", func(id uuid.UUID) error {
-			return svc.DeleteOnlineKey(ctx, commands.DeleteOnlineKey{ID: id, Key: key, By: k.owner()})
+			return svc.DeleteKey(ctx, commands.KeyCommand{ID: id, Key: key, By: k.owner()})
 		}},
 	}
 	for _, s := range steps {
