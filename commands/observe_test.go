@@ -16,10 +16,10 @@ import (
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/logtest"
-	"github.com/keyledger/keyledger/secret"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // newObservedEnv is newEnv with log given to the ledger, the projections
@@ -131,7 +131,8 @@ func lockoutScenario(t *testing.T, log *slog.Logger, sec secrets) *env {
 	if c, err := svc.RevealMasterCode(bg, "garage", "bill"); err != nil || string(c.Reveal()) != master {
 		t.Fatalf("reveal: %v", err)
 	}
-	must(svc.CreateOnlineKey(bg, commands.CreateOnlineKey{ID: id(), Key: "client", Lock: "garage", By: "bill", Settings: tuesdayClient()}))
+	_, err = svc.CreateKey(bg, commands.CreateKey{ID: id(), Key: "client", Lock: "garage", By: "bill", Kind: events.KindOnline, Settings: tuesdayClient()})
+	must(err)
 	must(svc.InviteMember(bg, commands.InviteMember{ID: id(), Lock: "garage", Key: "client", Account: "ann", By: "bill"}))
 	must(svc.AcceptInvitation(bg, commands.AcceptInvitation{ID: id(), Lock: "garage", Account: "ann", Password: secret.FromString(pw1)}))
 	unlock := func(pw string, want access.Reason) {
