@@ -26,7 +26,7 @@ func BenchmarkUnlockOnline(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			e := newOnlineEnvParams(b, b.TempDir(), c.pw)
-			e.seed000()
+			e.setUpGarage()
 			_, err := e.svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 24 * time.Hour})
 			e.must(err)
 			e.must(e.createOnline("client", events.Settings{Name: "Client", Doors: access.Main}))

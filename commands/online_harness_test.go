@@ -138,9 +138,9 @@ func (e *onlineEnv) must(err error) {
 	}
 }
 
-// seed000 registers Bill (owner), Ann, Bob, Cid, Dee, Eve, Fay, Gus and
+// setUpGarage registers Bill (owner), Ann, Bob, Cid, Dee, Eve, Fay, Gus and
 // Bill's lock "garage" (Berlin; main and inner door).
-func (e *onlineEnv) seed000() {
+func (e *onlineEnv) setUpGarage() {
 	e.t.Helper()
 	for _, a := range []string{"bill", "ann", "bob", "cid", "dee", "eve", "fay", "gus"} {
 		e.must(e.svc.RegisterAccount(bg, commands.RegisterAccount{ID: e.id(), Account: a, Name: string(a[0]-32) + a[1:], Email: a + "@example.com"}))

@@ -15,7 +15,7 @@ import (
 // OpViewHistory; nobody else's.
 func TestCanViewHistory(t *testing.T) {
 	e := newOnlineEnv(t, t.TempDir())
-	e.seed000()
+	e.setUpGarage()
 	svc := e.svc
 	_, err := svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString("1234-5678"), Duration: 24 * time.Hour})
 	e.must(err)

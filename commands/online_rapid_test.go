@@ -59,7 +59,7 @@ const inviteTTL = 3 * time.Hour
 func TestRapidOnlineGroup(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		e := newOnlineEnv(t, "")
-		e.seed000()
+		e.setUpGarage()
 		_, err := e.svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 24 * time.Hour})
 		e.must(err)
 		e.must(e.createOnline("client", events.Settings{Name: "Client", Doors: access.Main}))

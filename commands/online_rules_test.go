@@ -18,7 +18,7 @@ import (
 // main door), Ann a member with password "ann-pass-2026".
 func groupReady(t *testing.T) *onlineEnv {
 	e := newOnlineEnv(t, "")
-	e.seed000()
+	e.setUpGarage()
 	_, err := e.svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 30 * 24 * time.Hour})
 	e.must(err)
 	e.must(e.createOnline("client", events.Settings{Name: "Client", Doors: access.Main}))

@@ -22,7 +22,7 @@ const masterCode = "MC-731946"
 func TestOnlineKeyFlow(t *testing.T) {
 	dir := t.TempDir()
 	e := newOnlineEnv(t, dir)
-	e.seed000()
+	e.setUpGarage()
 	svc := e.svc
 
 	// Online keys need network management: refused before it is on.

@@ -38,7 +38,7 @@ func TestPasswordReadErrorIsNotAWrongPassword(t *testing.T) {
 		ks = &readFaultKeystore{LedgerKeystore: l}
 		return ks
 	})
-	e.seed000()
+	e.setUpGarage()
 	svc := e.svc
 	_, err := svc.TurnOnNetwork(bg, commands.TurnOnNetwork{ID: e.id(), Lock: "garage", By: "bill", MasterCode: secret.FromString(masterCode), Duration: 30 * 24 * time.Hour})
 	e.must(err)
