@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
@@ -52,6 +53,9 @@ type Options struct {
 	// BatchSize bounds the events the read models apply per batch while they
 	// catch up with the log. Default 1024.
 	BatchSize int
+	// Logger receives what an operator must see from the ledger, the read
+	// models and the commands (never a secret). Default nil: silent.
+	Logger *slog.Logger
 }
 
 // validate returns every problem of o (nil is valid), joined.
@@ -117,7 +121,7 @@ func Open(dir string, opts *Options) (*Stack, error) {
 	if err := events.Register(reg); err != nil {
 		return nil, err
 	}
-	l, err := ledger.Open(dir, &ledger.Options{InMemory: dir == "", Registry: reg, Clock: o.Clock})
+	l, err := ledger.Open(dir, &ledger.Options{InMemory: dir == "", Registry: reg, Clock: o.Clock, Logger: o.Logger})
 	if err != nil {
 		if dir == "" {
 			return nil, fmt.Errorf("keyledger: open in-memory ledger: %w", err)
@@ -145,11 +149,11 @@ func wire(l *ledger.Ledger, o *Options) (*Stack, error) {
 		}
 		vault = v
 	}
-	proj, err := projections.Open(l, &projections.Options{BatchSize: o.BatchSize})
+	proj, err := projections.Open(l, &projections.Options{BatchSize: o.BatchSize, Logger: o.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("keyledger: open read models: %w", err)
 	}
-	svc, err := commands.New(l, &commands.Options{Clock: o.Clock, Vault: vault, Projections: proj, Issuer: o.Issuer})
+	svc, err := commands.New(l, &commands.Options{Clock: o.Clock, Vault: vault, Projections: proj, Issuer: o.Issuer, Logger: o.Logger})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("keyledger: command service: %w", err), proj.Close())
 	}

@@ -25,11 +25,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 )
@@ -50,27 +52,17 @@ func run(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 	}
 	defer os.RemoveAll(dir)
 
-	reg := ledger.NewRegistry()
-	if err := events.Register(reg); err != nil {
-		return err
-	}
 	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	l, err := ledger.Open(dir, &ledger.Options{Registry: reg, Clock: clock, Logger: logger})
+	st, err := keyledger.Open(dir, &keyledger.Options{
+		Clock:  func() time.Time { return now },
+		Root:   secret.New([]byte("example root secret: production roots come from a secret manager")),
+		Logger: logger,
+	})
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	proj, err := projections.Open(l, &projections.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer proj.Close()
-	svc, err := commands.New(l, &commands.Options{Clock: clock, Projections: proj, Logger: logger,
-		Root: []byte("example root secret: production roots come from a secret manager")})
-	if err != nil {
-		return err
-	}
+	defer st.Close()
+	l, proj, svc := st.Ledger, st.Projections, st.Commands
 	if err := unlocks(ctx, svc); err != nil {
 		return err
 	}
