@@ -242,7 +242,7 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 	case k.State == events.StateDeleted || k.State == events.StateRevoked:
 		return deny(stateReason(k.State))
 	}
-	l, err := t.lockView(k.Lock)
+	l, err := t.lock(k.Lock)
 	if err != nil {
 		return err
 	}
