@@ -64,31 +64,15 @@ func validateBlackouts(bs []policy.Blackout) error {
 	return nil
 }
 
-func policyReason(r policy.Reason) access.Reason {
-	switch r {
-	case policy.NotYetValid:
-		return access.NotYetValid
-	case policy.Expired:
-		return access.Expired
-	case policy.Exhausted:
-		return access.Exhausted
-	case policy.OutsideWindow:
-		return access.OutsideWindow
-	case policy.InBlackout:
-		return access.InBlackout
-	}
-	return access.InvalidPolicy
-}
-
 // decideSchedule returns access.Granted if the key's policy and the lock-wide blackouts
 // allow an unlock at now with uses granted so far, else the reason.
 func decideSchedule(p policy.Policy, l *LockState, now time.Time, uses uint32) access.Reason {
-	if r := p.Allowed(now, uses); r != policy.Granted {
-		return policyReason(r)
+	if r := p.Allowed(now, uses); r != access.Granted {
+		return r // policy's reasons are access reasons
 	}
 	if len(l.Blackouts) > 0 {
 		withLock := p.WithBlackouts(l.Blackouts)
-		if withLock.Allowed(now, uses) != policy.Granted {
+		if withLock.Allowed(now, uses) != access.Granted {
 			return access.LockBlackout
 		}
 	}
