@@ -246,7 +246,7 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 	if err != nil {
 		return err
 	}
-	if r := decideSchedule(k.Settings.Policy, l, t.now, ev.Uses); r != access.Granted {
+	if r := decideSchedule(k, l, t.now, ev.Uses); r != access.Granted {
 		return deny(r)
 	}
 	ev.Granted = true

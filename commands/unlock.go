@@ -90,7 +90,7 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 		case k.Settings.Policy.Uses.Limited && s.credentialed(k):
 			ev.Reason = access.UsesAtLock
 		default:
-			ev.Reason = decideSchedule(k.Settings.Policy, l, t.now, k.Uses)
+			ev.Reason = decideSchedule(k, l, t.now, k.Uses)
 		}
 		if ev.Reason == access.Granted {
 			ev.Granted = true
