@@ -36,8 +36,8 @@ func (c *stateCache) get(ctx context.Context, store ledger.Log, stream string, z
 	e, ok := c.m[stream]
 	c.mu.Unlock()
 	if ok && !e.stale {
-		// Trusted here: an append to the stream checks its version, and
-		// streams only read are checked after deciding (txn). A stale
+		// Trusted here: the append checks the version of every stream the
+		// decision loaded, written or only read (txn.appends). A stale
 		// entry is caught up by reading only the events after its version.
 		return e, nil
 	}

@@ -51,12 +51,19 @@
 // # Guarantees
 //
 // Consistency: a command loads the streams it reads (folded state, cached
-// with its version), decides, and appends with the exact expected versions.
-// If another command got there first the ledger reports a conflict; the
-// command refreshes its state (reading only the new events) and decides
-// again, up to Options.MaxRetries times (then ErrBusy). So two concurrent
-// unlocks of a single-use key grant exactly one, and concurrent edits and
-// unlocks of one key lose no update.
+// with its version), decides, and appends with the exact expected versions:
+// of the streams it writes, and, as conditions that append nothing, of the
+// streams it only read (a lock's blackouts for an unlock, an account for a
+// share), all checked inside the one atomic append. If another command got
+// there first the ledger reports a conflict; the command refreshes its state
+// (reading only the new events) and decides again, up to Options.MaxRetries
+// times (then ErrBusy). So two concurrent unlocks of a single-use key grant
+// exactly one, concurrent edits and unlocks of one key lose no update, and
+// an unlock decided as blackouts change sees the new ones. A refusal, or a
+// decision to append nothing, is checked against the streams' current
+// versions before it is returned. A stream whose moves would refuse appends
+// for nothing (the outbox, appended by every acknowledgement) is never read
+// by a decision.
 //
 // Idempotency: every command carries a caller-chosen ID; its events' IDs
 // derive from it (UUIDv5). Executing the same command with its ID again

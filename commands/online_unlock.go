@@ -242,11 +242,11 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 	case k.State == events.StateDeleted || k.State == events.StateRevoked:
 		return deny(stateReason(k.State))
 	}
-	l, err := t.lockView(k.Lock)
+	l, err := t.lock(k.Lock)
 	if err != nil {
 		return err
 	}
-	if r := decideSchedule(k.Settings.Policy, l, t.now, ev.Uses); r != access.Granted {
+	if r := decideSchedule(k, l, t.now, ev.Uses); r != access.Granted {
 		return deny(r)
 	}
 	ev.Granted = true

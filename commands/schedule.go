@@ -64,33 +64,19 @@ func validateBlackouts(bs []policy.Blackout) error {
 	return nil
 }
 
-func policyReason(r policy.Reason) access.Reason {
-	switch r {
-	case policy.NotYetValid:
-		return access.NotYetValid
-	case policy.Expired:
-		return access.Expired
-	case policy.Exhausted:
-		return access.Exhausted
-	case policy.OutsideWindow:
-		return access.OutsideWindow
-	case policy.InBlackout:
-		return access.InBlackout
+// decideSchedule returns access.Granted if the key's policy and the lock-wide
+// blackouts allow an unlock at now with uses granted so far, else the reason.
+// Both are compiled once per version of the key's settings and of the lock's
+// blackouts (kept with the folded states), not on every unlock.
+func decideSchedule(k *KeyState, l *LockState, now time.Time, uses uint32) access.Reason {
+	if r := k.compiledSchedule().Allowed(now, uses); r != access.Granted {
+		return r // policy's reasons are access reasons
 	}
-	return access.InvalidPolicy
-}
-
-// decideSchedule returns access.Granted if the key's policy and the lock-wide blackouts
-// allow an unlock at now with uses granted so far, else the reason.
-func decideSchedule(p policy.Policy, l *LockState, now time.Time, uses uint32) access.Reason {
-	if r := p.Allowed(now, uses); r != policy.Granted {
-		return policyReason(r)
-	}
-	if len(l.Blackouts) > 0 {
-		withLock := p.WithBlackouts(l.Blackouts)
-		if withLock.Allowed(now, uses) != policy.Granted {
-			return access.LockBlackout
-		}
+	// The key's policy with the lock's blackouts added refuses exactly when
+	// one of those covers now (or they do not validate): they are checked
+	// on their own, in the key's zone.
+	if len(l.Blackouts) > 0 && l.blackoutSchedule(k.Settings.Policy.Zone).Allowed(now, 0) != access.Granted {
+		return access.LockBlackout
 	}
 	return access.Granted
 }

@@ -57,8 +57,9 @@ type Options struct {
 
 // Service executes commands: it loads the streams a command reads (folded
 // state cached with its version), decides, and appends the resulting events
-// with the exact expected versions; a conflict refreshes the states and
-// decides again. Safe for concurrent use. Use one Service per ledger.
+// with the exact expected version of every stream it loaded, written or only
+// read; a conflict refreshes the states and decides again. Safe for
+// concurrent use. Use one Service per ledger.
 type Service struct {
 	store   Store
 	vault   *secret.Vault
@@ -134,24 +135,28 @@ type txn struct {
 	ctx    context.Context
 	now    time.Time
 	loaded map[string]cacheEntry
+	reads  []string // streams loaded, in order: those not written are the append's conditions
+	rbuf   [4]string
 	order  []string // streams to append to, in order
 	staged map[string][]any
 	anyVer map[string]bool        // streams appended with ExpectAny (never loaded)
 	ids    map[string][]uuid.UUID // event IDs chosen by the command (emitID), else derived from its ID
 }
 
-// load returns the folded state of a stream and remembers its version as the
-// expected version of any append to it. The returned state is shared: never
-// change it.
+// load returns the folded state of a stream and remembers its version: the
+// expected version of an append to it, or, for a stream the command only
+// reads, a condition of the append (the decision holds only if the stream
+// did not move). The returned state is shared: never change it.
 func (t *txn) load(stream string, zero func() aggregate) (aggregate, error) {
 	if e, ok := t.loaded[stream]; ok {
 		return e.state, nil
 	}
-	e, err := t.s.cache.get(t.ctx, t.s.store, stream, zero) // validated after decide or by the append
+	e, err := t.s.cache.get(t.ctx, t.s.store, stream, zero) // checked by the append (or by current)
 	if err != nil {
 		return nil, err
 	}
 	t.loaded[stream] = e
+	t.reads = append(t.reads, stream)
 	return e.state, nil
 }
 
@@ -268,13 +273,14 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, same sameFunc, de
 			backoff(ctx, attempt)
 		}
 		t := &txn{s: s, ctx: ctx, now: s.clock(), loaded: map[string]cacheEntry{}, staged: map[string][]any{}}
+		t.reads = t.rbuf[:0]
 		if err := decide(t); err != nil {
 			if evs, ok, rerr := replayed(); rerr != nil || ok {
 				return evs, rerr
 			}
 			// Refuse only on current state: a cached state may be behind
 			// events another writer appended.
-			if cur, verr := s.current(ctx, t, nil); verr != nil || !cur {
+			if cur, verr := s.current(ctx, t); verr != nil || !cur {
 				if verr != nil {
 					return nil, verr
 				}
@@ -286,6 +292,14 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, same sameFunc, de
 			if evs, ok, rerr := replayed(); rerr != nil || ok {
 				return evs, rerr
 			}
+			// No append checks what it read: like a refusal, "nothing to
+			// do" stands only on current state.
+			if cur, err := s.current(ctx, t); err != nil || !cur {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
 			return nil, nil
 		}
 		if len(t.anyVer) == len(t.order) { // no version check to tell a retry
@@ -293,41 +307,14 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, same sameFunc, de
 				return evs, rerr
 			}
 		}
-		// Streams only read must still be current (other writers, or a
-		// cached state never validated): one version read each.
-		if cur, err := s.current(ctx, t, t.staged); err != nil || !cur {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		appends := make([]ledger.StreamAppend, len(t.order))
-		var out []ledger.Event
-		n := 0
-		for i, stream := range t.order {
-			e, ok := t.loaded[stream]
-			expect := ledger.ExpectVersion(e.version)
-			if t.anyVer[stream] {
-				expect = ledger.ExpectAny
-			} else if !ok {
-				return nil, fmt.Errorf("commands: internal: stream %q appended without being loaded", stream)
-			}
-			evs := make([]ledger.NewEvent, len(t.staged[stream]))
-			for j, d := range t.staged[stream] {
-				id := eventID(cmd, n)
-				if ids := t.ids[stream]; j < len(ids) {
-					id = ids[j]
-				}
-				n++
-				evs[j] = ledger.NewEvent{ID: id, Data: d, Time: t.now}
-				out = append(out, ledger.Event{Stream: stream, Version: e.version + uint64(j) + 1, ID: id, Time: t.now, Data: d})
-			}
-			appends[i] = ledger.StreamAppend{Stream: stream, Expect: expect, Events: evs}
+		appends, out, err := t.appends(cmd)
+		if err != nil {
+			return nil, err
 		}
 		res, err := s.store.AppendMulti(ctx, appends...)
-		if errors.Is(err, ledger.ErrConflict) {
-			for _, stream := range t.order {
-				s.cache.stale(stream)
+		if errors.Is(err, ledger.ErrConflict) { // a stream written or read moved: decide again
+			for _, a := range appends {
+				s.cache.stale(a.Stream)
 			}
 			continue
 		}
@@ -339,7 +326,9 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, same sameFunc, de
 		if err != nil {
 			return nil, err
 		}
-		retry := len(res.Versions) != len(t.order)
+		// Versions has an entry per append entry; a condition's is the
+		// version it was checked at and tells nothing.
+		retry := len(res.Versions) != len(appends)
 		for i, stream := range t.order {
 			if !t.anyVer[stream] && !retry && res.Versions[i] != t.loaded[stream].version+uint64(len(t.staged[stream])) {
 				retry = true
@@ -378,14 +367,58 @@ func (s *Service) attempts(ctx context.Context, cmd uuid.UUID, same sameFunc, de
 	return nil, s.busy(ctx, cmd, s.retries)
 }
 
-// current reports whether the streams t loaded (except those in skip) are
-// still at the versions it saw; stale ones are marked for refresh.
-func (s *Service) current(ctx context.Context, t *txn, skip map[string][]any) (bool, error) {
+// appends turns t's decision into the entries of one AppendMulti: each
+// stream written with its events and the version it was loaded at (or
+// ExpectAny), then each stream only read, as a condition at the version it
+// was loaded at, so the decision holds for everything it read. It also
+// returns the events as they will be stored (positions and versions of
+// ExpectAny streams are filled in after the append).
+//
+// Every read is a condition. A stream must not be loaded by a decision if
+// its moves would refuse appends for nothing: a log appended without a
+// version check (the outbox, whose acknowledgements come from every
+// delivery) is written with emitAny and never loaded; what a command reads
+// outside its decision (the lookups that pick the stream it serialises on,
+// the sameFunc comparisons, queries) is no condition, and a decision loads
+// again whatever it relies on.
+func (t *txn) appends(cmd uuid.UUID) ([]ledger.StreamAppend, []ledger.Event, error) {
+	appends := make([]ledger.StreamAppend, 0, len(t.order)+len(t.reads))
+	var out []ledger.Event
+	n := 0
+	for _, stream := range t.order {
+		e, ok := t.loaded[stream]
+		expect := ledger.ExpectVersion(e.version)
+		if t.anyVer[stream] {
+			expect = ledger.ExpectAny
+		} else if !ok {
+			return nil, nil, fmt.Errorf("commands: internal: stream %q appended without being loaded", stream)
+		}
+		evs := make([]ledger.NewEvent, len(t.staged[stream]))
+		for j, d := range t.staged[stream] {
+			id := eventID(cmd, n)
+			if ids := t.ids[stream]; j < len(ids) {
+				id = ids[j]
+			}
+			n++
+			evs[j] = ledger.NewEvent{ID: id, Data: d, Time: t.now}
+			out = append(out, ledger.Event{Stream: stream, Version: e.version + uint64(j) + 1, ID: id, Time: t.now, Data: d})
+		}
+		appends = append(appends, ledger.StreamAppend{Stream: stream, Expect: expect, Events: evs})
+	}
+	for _, stream := range t.reads {
+		if _, written := t.staged[stream]; !written {
+			appends = append(appends, ledger.StreamAppend{Stream: stream, Expect: ledger.ExpectVersion(t.loaded[stream].version)})
+		}
+	}
+	return appends, out, nil
+}
+
+// current reports whether the streams t loaded are still at the versions it
+// saw (one version read each), for a decision that appends nothing to check
+// them; stale ones are marked for refresh.
+func (s *Service) current(ctx context.Context, t *txn) (bool, error) {
 	cur := true
 	for stream, e := range t.loaded {
-		if _, ok := skip[stream]; ok {
-			continue
-		}
 		v, err := s.store.StreamVersion(ctx, stream)
 		if err != nil {
 			return false, err

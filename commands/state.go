@@ -1,10 +1,10 @@
 package commands
 
 import (
-	"time"
-
 	"maps"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
@@ -76,6 +76,8 @@ type LockState struct {
 	// Credentials maps the credential ID of every key that ever held a
 	// slot of the lock to the key (audit records name credentials).
 	Credentials map[lockproto.CredentialID]string
+
+	blackouts *compiled // Blackouts in the lock's zone, compiled on first use
 }
 
 // Exists reports whether the lock is registered.
@@ -90,6 +92,7 @@ func (l *LockState) evolve(ev ledger.Event) {
 	switch e := ev.Data.(type) {
 	case events.LockRegistered:
 		l.ID, l.Owner, l.Name, l.Zone, l.Doors, l.LockKey = e.Lock, e.Owner, e.Name, e.Zone, e.Doors, e.LockKey
+		l.blackouts = &compiled{policy: policy.Policy{Blackouts: l.Blackouts, Zone: l.Zone}}
 		l.AuditKey = e.AuditKey
 		l.SlotKeys = make([]string, e.Slots)
 		l.SlotGens = make([]uint32, e.Slots)
@@ -119,6 +122,7 @@ func (l *LockState) evolve(ev ledger.Event) {
 		}
 	case events.LockBlackoutsSet:
 		l.Blackouts = e.Blackouts
+		l.blackouts = &compiled{policy: policy.Policy{Blackouts: l.Blackouts, Zone: l.Zone}}
 	case events.AdminIssued:
 		l.AdminSeq = max(l.AdminSeq, e.Seq)
 		l.Pending = append(slices.Clip(l.Pending), e)
@@ -157,6 +161,8 @@ type KeyState struct {
 	HolderKey       []byte
 	PINHash         []byte
 	Uses            uint32 // granted unlocks
+
+	schedule *compiled // Settings.Policy, compiled on first use
 }
 
 func (k *KeyState) evolve(ev ledger.Event) {
@@ -165,6 +171,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 		k.ID, k.Lock, k.Owner, k.Kind, k.Credential = e.Key, e.Lock, e.Owner, e.Kind, e.Credential
 		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash
 		_ = k.Settings.Policy.Validate() // caches the zone; a bad one fails closed in Allowed
+		k.schedule = &compiled{policy: k.Settings.Policy}
 		k.State = events.StateCreated
 		if e.Holder != "" { // delivered on creation
 			k.State, k.Method, k.Recipient = events.StateSharing, events.ShareToID, e.Holder
@@ -176,6 +183,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	case events.KeyEdited:
 		k.Settings = e.Settings
 		_ = k.Settings.Policy.Validate()
+		k.schedule = &compiled{policy: k.Settings.Policy}
 	case events.KeyRevoked:
 		k.State = events.StateRevoked
 	case events.KeyReset:
@@ -196,4 +204,41 @@ func (k *KeyState) evolve(ev ledger.Event) {
 func (k *KeyState) clone() aggregate {
 	c := *k
 	return &c
+}
+
+// compiled is a policy compiled on first use and kept with the folded state
+// that holds it. States are immutable and cloned by value, so every clone
+// that keeps the same policy shares one compilation; an event that changes
+// the policy gives the new state a new one. Its size is bounded by the
+// state cache's. Safe for concurrent use.
+type compiled struct {
+	once     sync.Once
+	policy   policy.Policy
+	schedule *policy.Schedule // nil if policy does not validate: Allowed refuses (InvalidPolicy)
+}
+
+func (c *compiled) get() *policy.Schedule {
+	c.once.Do(func() { c.schedule, _ = policy.Compile(c.policy) })
+	return c.schedule
+}
+
+// compiledSchedule returns the key's compiled policy (nil if it does not
+// validate).
+func (k *KeyState) compiledSchedule() *policy.Schedule {
+	if k.schedule == nil { // a state not folded from events
+		s, _ := policy.Compile(k.Settings.Policy)
+		return s
+	}
+	return k.schedule.get()
+}
+
+// blackoutSchedule returns the lock-wide blackouts compiled in zone, the
+// zone of the key policy they are added to (nil if they do not validate).
+// Only the one in the lock's own zone (every key's) is kept.
+func (l *LockState) blackoutSchedule(zone string) *policy.Schedule {
+	c := l.blackouts
+	if c == nil || zone != l.Zone { // a state not folded from events, or a key in another zone
+		c = &compiled{policy: policy.Policy{Blackouts: l.Blackouts, Zone: zone}}
+	}
+	return c.get()
 }

@@ -75,7 +75,7 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 		if k.State == events.StateNone {
 			return &NotFoundError{What: "key", ID: c.Key}
 		}
-		l, err := t.lockView(k.Lock)
+		l, err := t.lock(k.Lock) // read only: a condition of the append (blackouts)
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 		case k.Settings.Policy.Uses.Limited && s.credentialed(k):
 			ev.Reason = access.UsesAtLock
 		default:
-			ev.Reason = decideSchedule(k.Settings.Policy, l, t.now, k.Uses)
+			ev.Reason = decideSchedule(k, l, t.now, k.Uses)
 		}
 		if ev.Reason == access.Granted {
 			ev.Granted = true
@@ -114,17 +114,4 @@ func (c Unlock) same(orig []ledger.Event) (string, error) {
 		return otherCommand, nil
 	}
 	return differs(field{"key", r.Key == c.Key}, field{"by", r.By == c.By}, field{"door", r.Door == c.Door.Set()}, field{"source", r.Source == c.Source})
-}
-
-// lockView reads a lock's cached state without the version check that
-// t.lock's streams get after deciding: for the hot unlock path, where the
-// lock supplies only its zone and lock-wide blackouts. It reflects every
-// change made through this Service; one made by another Service on the same
-// ledger shows once this one next writes or refreshes the lock.
-func (t *txn) lockView(id string) (*LockState, error) {
-	e, err := t.s.cache.get(t.ctx, t.s.store, lockStream(id), func() aggregate { return &LockState{} })
-	if err != nil {
-		return nil, err
-	}
-	return e.state.(*LockState), nil
 }

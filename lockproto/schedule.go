@@ -14,20 +14,13 @@ func (l *Lock) schedule(c *Credential, unix uint32, offset int, used uint32) acc
 	return fromPolicy(c.Policy.Allowed(time.Unix(int64(unix), 0), offset, used))
 }
 
-// fromPolicy maps policy's reasons to reason codes; anything without its own
-// code (a blackout, a malformed form, a later reason) is ReasonPolicy.
+// fromPolicy keeps the schedule's reasons a lock reports (policy's reasons
+// are access reasons); any other (a malformed form's InvalidPolicy, a
+// blackout, a later reason) is access.Policy.
 func fromPolicy(r policy.Reason) access.Reason {
 	switch r {
-	case policy.Granted:
-		return access.Granted
-	case policy.NotYetValid:
-		return access.NotYetValid
-	case policy.Expired:
-		return access.Expired
-	case policy.Exhausted:
-		return access.Exhausted
-	case policy.OutsideWindow:
-		return access.OutsideWindow
+	case access.Granted, access.NotYetValid, access.Expired, access.Exhausted, access.OutsideWindow:
+		return r
 	}
 	return access.Policy
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 	_ "time/tzdata" // zone data on machines without /usr/share/zoneinfo
+
+	"github.com/keyledger/keyledger/access"
 )
 
 // Errors. Every validation problem wraps ErrInvalid; an unknown zone also
@@ -246,28 +248,22 @@ func checkRange(f string, d Weekdays, from, to uint16, bad func(string, any, str
 	}
 }
 
-// Reason is why a key may not open; Granted when it may. Codes are
-// append-only: never renumber or reuse.
-type Reason uint8
+// Reason is why a key may not open; Granted when it may. It is
+// access.Reason, the one vocabulary of refusals (its codes and names are
+// persisted there, append-only): a schedule's refusal travels into events,
+// wire frames and audit records without a mapping.
+type Reason = access.Reason
 
+// The reasons a schedule gives.
 const (
-	Granted       Reason = 0
-	NotYetValid   Reason = 1
-	Expired       Reason = 2
-	Exhausted     Reason = 3
-	OutsideWindow Reason = 4
-	InBlackout    Reason = 5
-	InvalidPolicy Reason = 6 // the policy does not validate (or the compact form is malformed): fail closed
+	Granted       = access.Granted
+	NotYetValid   = access.NotYetValid
+	Expired       = access.Expired
+	Exhausted     = access.Exhausted
+	OutsideWindow = access.OutsideWindow
+	InBlackout    = access.InBlackout
+	InvalidPolicy = access.InvalidPolicy // the policy does not validate (or the compact form is malformed): fail closed
 )
-
-var reasonNames = [...]string{"granted", "not yet valid", "expired", "exhausted", "outside window", "blackout", "invalid policy"}
-
-func (r Reason) String() string {
-	if int(r) < len(reasonNames) {
-		return reasonNames[r]
-	}
-	return fmt.Sprintf("reason(%d)", uint8(r))
-}
 
 // wall returns the weekday and minute of day of a Unix time read with a UTC
 // offset. The same arithmetic serves Policy and Compact.

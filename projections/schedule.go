@@ -7,11 +7,16 @@ import (
 )
 
 // evalStatus asks the schedule model for the time-dependent part of a key's
-// status.
-// The only place projections touch the policy. p must have been validated
-// (its zone cached), so this does not allocate.
-func evalStatus(st *KeyStatus, p *policy.Policy, at time.Time) {
-	s := p.Status(at, st.Uses)
+// status: the compiled schedule's, or, without one, the policy's (compiled
+// for the call, or invalid: its dates and uses give the state and it never
+// opens). The only place projections touch the policy. It does not allocate.
+func evalStatus(st *KeyStatus, sc *schedule, at time.Time) {
+	var s policy.Status
+	if sc.sched != nil {
+		s = sc.sched.Status(at, st.Uses)
+	} else {
+		s = sc.policy.Status(at, st.Uses)
+	}
 	switch s.State {
 	case policy.StateUpcoming:
 		st.Status = StatusUpcoming

@@ -56,17 +56,69 @@ func appendStatusRow(dst []byte, r *KeyRow) []byte {
 	return binary.BigEndian.AppendUint64(dst, r.SettingsAt)
 }
 
-// schedule is a key's policy and zone as of a settings position, cached in
-// memory so a status query reads one row.
+// schedule is a key's compiled policy as of a settings position, cached in
+// memory so a status query reads one row and compiles nothing.
 type schedule struct {
 	at     uint64
-	policy policy.Policy
-	online string // the lock of an online key; "" for other kinds
+	sched  *policy.Schedule // nil if the policy does not validate
+	policy policy.Policy    // kept when sched is nil: its dates and uses still give a state
+	online string           // the lock of an online key; "" for other kinds
 }
 
+// maxSchedules bounds the schedules cached (a compiled one is about 2.7 KB):
+// past it, adding one evicts an arbitrary other.
+const maxSchedules = 4096
+
+// scheduleCache holds the schedules of the keys whose status was asked
+// (KeyStatus); lists only use them. Safe for concurrent use; the zero
+// value is empty.
 type scheduleCache struct {
 	mu sync.RWMutex
 	m  map[string]*schedule
+}
+
+// get returns key's schedule if it is cached as of settings position at.
+func (c *scheduleCache) get(key string, at uint64) *schedule {
+	c.mu.RLock()
+	sc := c.m[key]
+	c.mu.RUnlock()
+	if sc != nil && sc.at == at {
+		return sc
+	}
+	return nil
+}
+
+// put caches sc unless a newer one is cached.
+func (c *scheduleCache) put(key string, sc *schedule) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*schedule{}
+	}
+	old, ok := c.m[key]
+	if ok && old.at > sc.at {
+		return
+	}
+	if !ok && len(c.m) >= maxSchedules {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[key] = sc
+}
+
+// compileSchedule compiles a key's policy as of its settings position.
+func compileSchedule(r *KeyRow) *schedule {
+	sc := &schedule{at: r.SettingsAt}
+	var err error
+	if sc.sched, err = policy.Compile(r.Settings.Policy); err != nil {
+		sc.policy = r.Settings.Policy // an invalid policy fails closed (evalStatus)
+	}
+	if r.Kind == events.KindOnline {
+		sc.online = r.Lock
+	}
+	return sc
 }
 
 var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64); return &b }}
@@ -100,7 +152,7 @@ func (p *Projections) KeyStatus(ctx context.Context, key string, at time.Time) (
 	if err != nil {
 		return st, err
 	}
-	evalStatus(&st, &sc.policy, at)
+	evalStatus(&st, sc, at)
 	if sc.online != "" {
 		on, err := p.networkOn(ctx, sc.online, at)
 		if err != nil {
@@ -112,29 +164,15 @@ func (p *Projections) KeyStatus(ctx context.Context, key string, at time.Time) (
 }
 
 func (p *Projections) scheduleOf(ctx context.Context, key string, at uint64) (*schedule, error) {
-	p.sched.mu.RLock()
-	sc := p.sched.m[key]
-	p.sched.mu.RUnlock()
-	if sc != nil && sc.at == at {
+	if sc := p.sched.get(key, at); sc != nil {
 		return sc, nil
 	}
 	r, err := p.Key(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	sc = &schedule{at: r.SettingsAt, policy: r.Settings.Policy}
-	if r.Kind == events.KindOnline {
-		sc.online = r.Lock
-	}
-	_ = sc.policy.Validate() // caches the zone; an invalid policy fails closed
-	p.sched.mu.Lock()
-	if p.sched.m == nil {
-		p.sched.m = map[string]*schedule{}
-	}
-	if old := p.sched.m[key]; old == nil || old.at <= sc.at {
-		p.sched.m[key] = sc
-	}
-	p.sched.mu.Unlock()
+	sc := compileSchedule(&r)
+	p.sched.put(key, sc)
 	return sc, nil
 }
 
@@ -158,9 +196,11 @@ func (p *Projections) statusOf(ctx context.Context, r *KeyRow, at time.Time, st 
 	if terminalStatus(st) {
 		return nil
 	}
-	pol := r.Settings.Policy
-	_ = pol.Validate()
-	evalStatus(st, &pol, at)
+	if sc := p.sched.get(r.Key, r.SettingsAt); sc != nil {
+		evalStatus(st, sc, at)
+	} else { // compiled for this call only (no allocation), not cached: a list may be longer than the cache
+		evalStatus(st, &schedule{policy: r.Settings.Policy}, at)
+	}
 	if r.Kind != events.KindOnline {
 		return nil
 	}
