@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
@@ -147,15 +148,15 @@ func TestPropLockAgreesWithPolicy(t *testing.T) {
 			if !ok {
 				rt.Fatalf("zone rules do not cover %v", at)
 			}
-			if cw := compact.Allowed(at, off, uses); d.Granted != (cw == policy.Granted) {
+			if cw := compact.Allowed(at, off, uses); d.Granted != (cw == access.Granted) {
 				rt.Fatalf("attempt %d at %v: lock %v, its credential's compact form %v", i, at, d.Reason, cw)
 			}
 			switch {
-			case cerr == nil && d.Granted != (want == policy.Granted):
+			case cerr == nil && d.Granted != (want == access.Granted):
 				rt.Fatalf("attempt %d at %v (%v) uses %d: lock %v, policy %v (exact compact form)", i, at, at.In(propZone(rt, pol.Zone)), uses, d.Reason, want)
-			case d.Granted && want != policy.Granted:
+			case d.Granted && want != access.Granted:
 				rt.Fatalf("attempt %d at %v: the lock granted what policy refuses (%v): the credential is wider", i, at, want)
-			case !d.Granted && want == policy.Granted: // only with a lossy form (checked above)
+			case !d.Granted && want == access.Granted: // only with a lossy form (checked above)
 				lossyRefusedMore++
 				if cw := compact.Allowed(at, off, uses); !documentedLoss(&pol, &compact, cw) {
 					rt.Fatalf("attempt %d at %v: the lock refused (%v) beyond the documented losses of the compact form %+v", i, at, cw, compact)
@@ -178,15 +179,15 @@ func TestPropLockAgreesWithPolicy(t *testing.T) {
 // NotAfter equal to such a blackout's start), or windows dropped because
 // more than MaxCompactWindows remained (OutsideWindow with every window
 // slot used).
-func documentedLoss(p *policy.Policy, c *policy.Compact, r policy.Reason) bool {
+func documentedLoss(p *policy.Policy, c *policy.Compact, r access.Reason) bool {
 	switch r {
-	case policy.Expired:
+	case access.Expired:
 		for _, b := range p.Blackouts {
 			if b.Days == 0 && c.NotAfter != 0 && b.Start.Unix() == int64(c.NotAfter) {
 				return true
 			}
 		}
-	case policy.OutsideWindow:
+	case access.OutsideWindow:
 		return c.NumWindows == policy.MaxCompactWindows
 	}
 	return false

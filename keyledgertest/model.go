@@ -132,9 +132,9 @@ func (k *Key) unlock(by string, door access.Door, at time.Time) access.Reason {
 	case !k.Settings.Doors.Has(door):
 		return access.WrongDoor
 	}
-	return map[policy.Reason]access.Reason{policy.Granted: access.Granted, policy.NotYetValid: access.NotYetValid,
-		policy.Expired: access.Expired, policy.Exhausted: access.Exhausted, policy.OutsideWindow: access.OutsideWindow,
-		policy.InBlackout: access.InBlackout, policy.InvalidPolicy: access.InvalidPolicy}[k.Settings.Policy.Allowed(at, k.Uses)]
+	return map[access.Reason]access.Reason{access.Granted: access.Granted, access.NotYetValid: access.NotYetValid,
+		access.Expired: access.Expired, access.Exhausted: access.Exhausted, access.OutsideWindow: access.OutsideWindow,
+		access.InBlackout: access.InBlackout, access.InvalidPolicy: access.InvalidPolicy}[k.Settings.Policy.Allowed(at, k.Uses)]
 }
 
 // Slot is the model of one share-key slot of the lock.

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/policy"
 	"pgregory.net/rapid"
 )
@@ -47,7 +48,7 @@ func TestLockAgreesWithPolicy(t *testing.T) {
 			at := w.serverT
 			want := c.Policy.Allowed(at, int(offset), uses)
 			d, _ := w.unlock(h, 0)
-			if d.Granted != (want == policy.Granted) {
+			if d.Granted != (want == access.Granted) {
 				rt.Fatalf("step %d at %v (offset %d, uses %d): lock %v, policy %v", i, at, offset, uses, d.Reason, want)
 			}
 			if !d.Granted && d.Reason != fromPolicy(want) {

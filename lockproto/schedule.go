@@ -17,7 +17,7 @@ func (l *Lock) schedule(c *Credential, unix uint32, offset int, used uint32) acc
 // fromPolicy keeps the schedule's reasons a lock reports (policy's reasons
 // are access reasons); any other (a malformed form's InvalidPolicy, a
 // blackout, a later reason) is access.Policy.
-func fromPolicy(r policy.Reason) access.Reason {
+func fromPolicy(r access.Reason) access.Reason {
 	switch r {
 	case access.Granted, access.NotYetValid, access.Expired, access.Exhausted, access.OutsideWindow:
 		return r

@@ -3,10 +3,12 @@ package policy
 import (
 	"testing"
 	"time"
+
+	"github.com/keyledger/keyledger/access"
 )
 
 var sinkTime time.Time
-var sinkReason Reason
+var sinkReason access.Reason
 var sinkSchedule *Schedule
 
 func benchPolicy(b testing.TB) Policy {
@@ -112,5 +114,5 @@ func BenchmarkBaselineInClock(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		h, _, _ = t.Add(time.Duration(i&1023) * time.Minute).In(loc).Clock()
 	}
-	sinkReason = Reason(h)
+	sinkReason = access.Reason(h)
 }

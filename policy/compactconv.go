@@ -6,36 +6,38 @@ import (
 	"math/bits"
 	"sort"
 	"time"
+
+	"github.com/keyledger/keyledger/access"
 )
 
 // Allowed evaluates the compact form at an instant read with the lock's UTC
 // offset (seconds east), by the same wall-clock rule as Schedule.Allowed.
 // A malformed form fails closed (InvalidPolicy).
-func (c *Compact) Allowed(at time.Time, utcOffsetSeconds int, usesSoFar uint32) Reason {
+func (c *Compact) Allowed(at time.Time, utcOffsetSeconds int, usesSoFar uint32) access.Reason {
 	if int(c.NumWindows) > MaxCompactWindows {
-		return InvalidPolicy
+		return access.InvalidPolicy
 	}
 	u := at.Unix()
 	if c.NotBefore != 0 && u < int64(c.NotBefore) {
-		return NotYetValid
+		return access.NotYetValid
 	}
 	if c.NotAfter != 0 && u >= int64(c.NotAfter) {
-		return Expired
+		return access.Expired
 	}
 	if c.UseLimit != 0 && usesSoFar >= uint32(c.UseLimit) {
-		return Exhausted
+		return access.Exhausted
 	}
 	if c.NumWindows == 0 {
-		return Granted
+		return access.Granted
 	}
 	wd, m := wall(u, utcOffsetSeconds)
 	for i := 0; i < int(c.NumWindows); i++ {
 		w := &c.Windows[i]
 		if w.Days&0x80 == 0 && covers(w.Days, w.From, w.To, wd, m) { // covers: bad minutes cover nothing
-			return Granted
+			return access.Granted
 		}
 	}
-	return OutsideWindow
+	return access.OutsideWindow
 }
 
 // Compact converts the schedule to the form a lock enforces offline. Weekly

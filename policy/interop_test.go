@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/vmihailenco/msgpack/v5"
 	"pgregory.net/rapid"
 )
@@ -226,7 +227,7 @@ func TestCompactAllowedMalformedFailsClosed(t *testing.T) {
 		{NumWindows: 1, Windows: [4]CompactWindow{{0x7f, 1440, 60}}},
 		{NumWindows: 1, Windows: [4]CompactWindow{{0x7f, 60, 60}}},
 	} {
-		if r := c.Allowed(now, 0, 0); r == Granted {
+		if r := c.Allowed(now, 0, 0); r == access.Granted {
 			t.Errorf("%+v granted", c)
 		}
 	}

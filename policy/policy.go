@@ -248,23 +248,6 @@ func checkRange(f string, d Weekdays, from, to uint16, bad func(string, any, str
 	}
 }
 
-// Reason is why a key may not open; Granted when it may. It is
-// access.Reason, the one vocabulary of refusals (its codes and names are
-// persisted there, append-only): a schedule's refusal travels into events,
-// wire frames and audit records without a mapping.
-type Reason = access.Reason
-
-// The reasons a schedule gives.
-const (
-	Granted       = access.Granted
-	NotYetValid   = access.NotYetValid
-	Expired       = access.Expired
-	Exhausted     = access.Exhausted
-	OutsideWindow = access.OutsideWindow
-	InBlackout    = access.InBlackout
-	InvalidPolicy = access.InvalidPolicy // the policy does not validate (or the compact form is malformed): fail closed
-)
-
 // wall returns the weekday and minute of day of a Unix time read with a UTC
 // offset. The same arithmetic serves Policy and Compact.
 func wall(unix int64, offset int) (time.Weekday, int) {
@@ -305,10 +288,10 @@ func covers(days Weekdays, from, to uint16, wd time.Weekday, m int) bool {
 // Allowed is Schedule.Allowed for p, compiled on each call (without
 // allocating): an invalid policy fails closed with InvalidPolicy. Hot paths
 // compile once and keep the *Schedule.
-func (p *Policy) Allowed(at time.Time, usesSoFar uint32) Reason {
+func (p *Policy) Allowed(at time.Time, usesSoFar uint32) access.Reason {
 	var s Schedule
 	if !p.compileTo(&s) {
-		return InvalidPolicy
+		return access.InvalidPolicy
 	}
 	return s.Allowed(at, usesSoFar)
 }

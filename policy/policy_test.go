@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/keyledger/keyledger/access"
 )
 
 func mustLoc(t testing.TB, name string) *time.Location {
@@ -50,31 +52,31 @@ func TestAllowedBoundaries(t *testing.T) {
 	for _, c := range []struct {
 		when string
 		uses uint32
-		want Reason
+		want access.Reason
 	}{
-		{"2026-03-01 23:59", 0, NotYetValid},
-		{"2026-03-02 00:00", 0, OutsideWindow}, // Monday 00:00
-		{"2026-03-02 07:59", 0, OutsideWindow},
-		{"2026-03-02 08:00", 0, Granted}, // inclusive start
-		{"2026-03-02 08:01", 0, Granted},
-		{"2026-03-02 11:59", 0, Granted},
-		{"2026-03-02 12:00", 0, InBlackout},
-		{"2026-03-02 12:59", 0, InBlackout},
-		{"2026-03-02 13:00", 0, Granted},
-		{"2026-03-02 17:59", 0, Granted},
-		{"2026-03-02 18:00", 0, OutsideWindow}, // exclusive end
-		{"2026-03-02 09:00", 2, Granted},
-		{"2026-03-02 09:00", 3, Exhausted},
-		{"2026-03-06 21:59", 0, OutsideWindow}, // Friday
-		{"2026-03-06 22:00", 0, Granted},
-		{"2026-03-07 01:59", 0, Granted}, // Saturday, belongs to Friday's window
-		{"2026-03-07 02:00", 0, OutsideWindow},
-		{"2026-03-07 22:00", 0, OutsideWindow}, // Saturday night: not a Friday
-		{"2026-03-09 23:59", 0, OutsideWindow},
-		{"2026-03-10 09:00", 0, InBlackout}, // absolute
-		{"2026-03-11 09:00", 0, Granted},
-		{"2026-03-31 17:59", 0, Granted},
-		{"2026-04-01 00:00", 0, Expired},
+		{"2026-03-01 23:59", 0, access.NotYetValid},
+		{"2026-03-02 00:00", 0, access.OutsideWindow}, // Monday 00:00
+		{"2026-03-02 07:59", 0, access.OutsideWindow},
+		{"2026-03-02 08:00", 0, access.Granted}, // inclusive start
+		{"2026-03-02 08:01", 0, access.Granted},
+		{"2026-03-02 11:59", 0, access.Granted},
+		{"2026-03-02 12:00", 0, access.InBlackout},
+		{"2026-03-02 12:59", 0, access.InBlackout},
+		{"2026-03-02 13:00", 0, access.Granted},
+		{"2026-03-02 17:59", 0, access.Granted},
+		{"2026-03-02 18:00", 0, access.OutsideWindow}, // exclusive end
+		{"2026-03-02 09:00", 2, access.Granted},
+		{"2026-03-02 09:00", 3, access.Exhausted},
+		{"2026-03-06 21:59", 0, access.OutsideWindow}, // Friday
+		{"2026-03-06 22:00", 0, access.Granted},
+		{"2026-03-07 01:59", 0, access.Granted}, // Saturday, belongs to Friday's window
+		{"2026-03-07 02:00", 0, access.OutsideWindow},
+		{"2026-03-07 22:00", 0, access.OutsideWindow}, // Saturday night: not a Friday
+		{"2026-03-09 23:59", 0, access.OutsideWindow},
+		{"2026-03-10 09:00", 0, access.InBlackout}, // absolute
+		{"2026-03-11 09:00", 0, access.Granted},
+		{"2026-03-31 17:59", 0, access.Granted},
+		{"2026-04-01 00:00", 0, access.Expired},
 	} {
 		if got := s.Allowed(at(t, loc, c.when), c.uses); got != c.want {
 			t.Errorf("%s uses %d: %v, want %v", c.when, c.uses, got, c.want)
@@ -141,17 +143,17 @@ func TestLockBlackoutsAndUnknownZone(t *testing.T) {
 		t.Fatal("WithBlackouts changed the key's own policy")
 	}
 	night, day := at(t, loc, "2026-07-01 23:00"), at(t, loc, "2026-07-01 06:00")
-	if r := p.Allowed(night, 0); r != InBlackout {
+	if r := p.Allowed(night, 0); r != access.InBlackout {
 		t.Errorf("night: %v", r)
 	}
-	if r := key.Allowed(night, 0); r != Granted {
+	if r := key.Allowed(night, 0); r != access.Granted {
 		t.Errorf("key alone at night: %v", r)
 	}
 	if next, ok := p.NextOpen(night, 0); !ok || !next.Equal(day.AddDate(0, 0, 1)) {
 		t.Errorf("NextOpen at night = %v %v", next, ok)
 	}
 	bad := Policy{Zone: "Atlantis/Capital"}
-	if r := bad.Allowed(night, 0); r != InvalidPolicy {
+	if r := bad.Allowed(night, 0); r != access.InvalidPolicy {
 		t.Errorf("unknown zone: %v, want fail closed", r)
 	}
 	if _, ok := bad.NextOpen(night, 0); ok {

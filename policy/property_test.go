@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"pgregory.net/rapid"
 )
 
@@ -110,7 +111,7 @@ func TestPropAllowedMatchesNaive(t *testing.T) {
 		for i := 0; i < 50; i++ {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
 			r := s.Allowed(at, uses)
-			if got, want := r == Granted, naive(&p, at, uses); got != want {
+			if got, want := r == access.Granted, naive(&p, at, uses); got != want {
 				t.Fatalf("at %v (%v): Allowed %v (%v), naive %v", at, at.In(s.Location()), got, r, want)
 			}
 			if pr := p.Allowed(at, uses); pr != r {
@@ -128,7 +129,7 @@ func TestPropNextOpenIsFirstOpenMinute(t *testing.T) {
 		const horizon = 9 * 24 * 60
 		var want time.Time
 		for m := 0; m <= horizon; m++ {
-			if c := from.Add(time.Duration(m) * time.Minute); s.Allowed(c, uses) == Granted {
+			if c := from.Add(time.Duration(m) * time.Minute); s.Allowed(c, uses) == access.Granted {
 				want = c
 				break
 			}
@@ -163,7 +164,7 @@ func TestPropCompactAgrees(t *testing.T) {
 		for i := 0; i < 50; i++ {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
 			_, off := at.In(s.Location()).Zone()
-			if got, want := c.Allowed(at, off, uses) == Granted, s.Allowed(at, uses) == Granted; got != want {
+			if got, want := c.Allowed(at, off, uses) == access.Granted, s.Allowed(at, uses) == access.Granted; got != want {
 				t.Fatalf("at %v: compact %v (%+v), policy %v", at.In(s.Location()), c.Allowed(at, off, uses), c, s.Allowed(at, uses))
 			}
 		}
@@ -190,7 +191,7 @@ func TestPropCompactNeverWider(t *testing.T) {
 		for i := 0; i < 50; i++ {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(t, "at")) * time.Minute)
 			_, off := at.In(s.Location()).Zone()
-			if c.Allowed(at, off, uses) == Granted && s.Allowed(at, uses) != Granted {
+			if c.Allowed(at, off, uses) == access.Granted && s.Allowed(at, uses) != access.Granted {
 				t.Fatalf("at %v: compact grants (%+v, %v), policy %v", at.In(s.Location()), c, err, s.Allowed(at, uses))
 			}
 		}
@@ -218,7 +219,7 @@ func TestPropLockWithTransitionTable(t *testing.T) {
 					off = int(tr.Offset)
 				}
 			}
-			if (c.Allowed(at, off, 0) == Granted) != (s.Allowed(at, 0) == Granted) {
+			if (c.Allowed(at, off, 0) == access.Granted) != (s.Allowed(at, 0) == access.Granted) {
 				t.Fatalf("at %v offset %d: lock %v, policy %v", at.In(s.Location()), off, c.Allowed(at, off, 0), s.Allowed(at, 0))
 			}
 		}
@@ -234,15 +235,15 @@ func TestPropNextOpenSubMinute(t *testing.T) {
 		if !ok {
 			return
 		}
-		if got.Before(from) || s.Allowed(got, 0) != Granted {
+		if got.Before(from) || s.Allowed(got, 0) != access.Granted {
 			t.Fatalf("NextOpen(%v) = %v: before from or not allowed (%v)", from, got, s.Allowed(got, 0))
 		}
 		// Nothing open between from and got: check whole seconds and from itself.
-		if got.After(from) && s.Allowed(from, 0) == Granted {
+		if got.After(from) && s.Allowed(from, 0) == access.Granted {
 			t.Fatalf("from %v is open but NextOpen = %v", from, got)
 		}
 		for m := from.Truncate(time.Minute).Add(time.Minute); m.Before(got); m = m.Add(time.Minute) {
-			if s.Allowed(m, 0) == Granted {
+			if s.Allowed(m, 0) == access.Granted {
 				t.Fatalf("open at %v before NextOpen %v", m, got)
 			}
 		}
@@ -285,7 +286,7 @@ func TestPropValidityAgrees(t *testing.T) {
 		}
 		if verr != nil {
 			now := t0.Add(time.Minute)
-			if r := p.Allowed(now, 0); r != InvalidPolicy {
+			if r := p.Allowed(now, 0); r != access.InvalidPolicy {
 				t.Fatalf("invalid policy (%v): Allowed %v, want InvalidPolicy", verr, r)
 			}
 			if _, ok := p.NextOpen(now, 0); ok {

@@ -3,6 +3,8 @@ package policy
 import (
 	"slices"
 	"time"
+
+	"github.com/keyledger/keyledger/access"
 )
 
 // Schedule is a compiled Policy: validated, its zone resolved and its weekly
@@ -88,18 +90,18 @@ func (s *Schedule) Location() *time.Location {
 // NotYetValid, Expired, Exhausted, OutsideWindow, InBlackout. It allocates
 // nothing (except a 24-byte record when the instant falls into another UTC
 // offset period than the zone's last lookup, see zone.go).
-func (s *Schedule) Allowed(at time.Time, usesSoFar uint32) Reason {
+func (s *Schedule) Allowed(at time.Time, usesSoFar uint32) access.Reason {
 	if s == nil || s.tz == nil {
-		return InvalidPolicy
+		return access.InvalidPolicy
 	}
 	if !s.start.IsZero() && at.Before(s.start) {
-		return NotYetValid
+		return access.NotYetValid
 	}
 	if !s.end.IsZero() && !at.Before(s.end) {
-		return Expired
+		return access.Expired
 	}
 	if s.uses.Limited && usesSoFar >= s.uses.N {
-		return Exhausted
+		return access.Exhausted
 	}
 	u := at.Unix()
 	var off int
@@ -110,15 +112,15 @@ func (s *Schedule) Allowed(at time.Time, usesSoFar uint32) Reason {
 	}
 	i := minuteOfWeek(u, off)
 	if !s.open.has(i) {
-		return OutsideWindow
+		return access.OutsideWindow
 	}
 	if s.black.has(i) {
-		return InBlackout
+		return access.InBlackout
 	}
 	if s.absolute && s.blackoutAt(at) != nil {
-		return InBlackout
+		return access.InBlackout
 	}
-	return Granted
+	return access.Granted
 }
 
 // blackoutAt returns the absolute blackout covering at that ends last, or nil.

@@ -3,6 +3,8 @@ package policy
 import (
 	"math/bits"
 	"time"
+
+	"github.com/keyledger/keyledger/access"
 )
 
 // State is the lifecycle status of a key at an instant. Codes are append-only.
@@ -32,9 +34,9 @@ func (s State) String() string {
 // Status is the answer to "what is this key's state at an instant".
 type Status struct {
 	State    State
-	Reason   Reason    // Allowed at the instant
-	InWindow bool      // Reason == Granted
-	Next     time.Time // NextOpen from the instant; zero if none
+	Reason   access.Reason // Allowed at the instant
+	InWindow bool          // Reason == Granted
+	Next     time.Time     // NextOpen from the instant; zero if none
 }
 
 func stateAt(start, end time.Time, uses Uses, at time.Time, usesSoFar uint32) State {
@@ -54,10 +56,10 @@ func stateAt(start, end time.Time, uses Uses, at time.Time, usesSoFar uint32) St
 // InvalidPolicy.
 func (s *Schedule) Status(at time.Time, usesSoFar uint32) Status {
 	if s == nil || s.tz == nil {
-		return Status{Reason: InvalidPolicy}
+		return Status{Reason: access.InvalidPolicy}
 	}
 	st := Status{State: stateAt(s.start, s.end, s.uses, at, usesSoFar), Reason: s.Allowed(at, usesSoFar)}
-	st.InWindow = st.Reason == Granted
+	st.InWindow = st.Reason == access.Granted
 	if next, ok := s.NextOpen(at, usesSoFar); ok {
 		st.Next = next
 	}
@@ -70,7 +72,7 @@ func (s *Schedule) Status(at time.Time, usesSoFar uint32) Status {
 func (p *Policy) Status(at time.Time, usesSoFar uint32) Status {
 	var s Schedule
 	if !p.compileTo(&s) {
-		return Status{State: stateAt(p.Start, p.End, p.Uses, at, usesSoFar), Reason: InvalidPolicy}
+		return Status{State: stateAt(p.Start, p.End, p.Uses, at, usesSoFar), Reason: access.InvalidPolicy}
 	}
 	return s.Status(at, usesSoFar)
 }

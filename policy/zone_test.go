@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"pgregory.net/rapid"
 )
 
@@ -18,19 +19,19 @@ var cacheZones = []string{"Europe/Berlin", "America/New_York", "Australia/Lord_H
 // uncachedAllowed is Allowed by walking p's rules, with the offset from
 // t.In(loc).Zone() itself: an oracle independent of the zone cache and the
 // week bits.
-func uncachedAllowed(p *Policy, at time.Time, uses uint32) Reason {
+func uncachedAllowed(p *Policy, at time.Time, uses uint32) access.Reason {
 	if !p.Start.IsZero() && at.Before(p.Start) {
-		return NotYetValid
+		return access.NotYetValid
 	}
 	if !p.End.IsZero() && !at.Before(p.End) {
-		return Expired
+		return access.Expired
 	}
 	if p.Uses.Limited && uses >= p.Uses.N {
-		return Exhausted
+		return access.Exhausted
 	}
 	loc, err := LoadZone(p.Zone)
 	if err != nil {
-		return InvalidPolicy
+		return access.InvalidPolicy
 	}
 	_, off := at.In(loc).Zone()
 	wd, m := wall(at.Unix(), off)
@@ -39,14 +40,14 @@ func uncachedAllowed(p *Policy, at time.Time, uses uint32) Reason {
 		in = in || covers(w.Days, w.From, w.To, wd, m)
 	}
 	if !in {
-		return OutsideWindow
+		return access.OutsideWindow
 	}
 	for _, b := range p.Blackouts {
 		if b.Days != 0 && covers(b.Days, b.From, b.To, wd, m) || b.Days == 0 && !at.Before(b.Start) && at.Before(b.End) {
-			return InBlackout
+			return access.InBlackout
 		}
 	}
-	return Granted
+	return access.Granted
 }
 
 // checkSpan: the stored span holds the instant's offset at its edges.
@@ -153,7 +154,7 @@ func TestScheduleConcurrent(t *testing.T) {
 					t.Errorf("at %v: Allowed %v, uncached %v", at.In(s.Location()), got, want)
 					return
 				}
-				if next, ok := s.NextOpen(at, 0); !ok || s.Allowed(next, 0) != Granted {
+				if next, ok := s.NextOpen(at, 0); !ok || s.Allowed(next, 0) != access.Granted {
 					t.Errorf("NextOpen(%v) = %v %v", at, next, ok)
 					return
 				}
@@ -179,7 +180,7 @@ func TestSchedulesShareZone(t *testing.T) {
 	if own, err := time.LoadLocation("Europe/Berlin"); err == nil {
 		c := mustCompile(t, Policy{Windows: []Window{{Workdays, 8 * 60, 12 * 60}}}.WithLocation(own))
 		at := time.Date(2026, 7, 1, 7, 30, 0, 0, time.UTC) // 09:30 CEST, Wednesday
-		if c.Allowed(at, 0) != Granted || c.tz != a.tz {
+		if c.Allowed(at, 0) != access.Granted || c.tz != a.tz {
 			t.Fatalf("a Berlin location of its own: %v", c.Allowed(at, 0))
 		}
 	}
@@ -197,16 +198,16 @@ func TestScheduleIgnoresLaterEdits(t *testing.T) {
 	tue10 := time.Date(2026, 3, 3, 10, 30, 0, 0, loc)
 	p := Policy{Zone: "Europe/Berlin", Windows: []Window{{Days: Days(time.Monday), From: 600, To: 720}}}
 	s := mustCompile(t, p)
-	if r := p.Allowed(tue10, 0); r != OutsideWindow {
+	if r := p.Allowed(tue10, 0); r != access.OutsideWindow {
 		t.Fatalf("Tuesday with a Monday window: %v", r)
 	}
 	p.Windows = append(p.Windows, Window{Days: Days(time.Tuesday), From: 600, To: 720})
-	if r := p.Allowed(tue10, 0); r != Granted {
+	if r := p.Allowed(tue10, 0); r != access.Granted {
 		t.Fatalf("after appending a Tuesday window: %v", r)
 	}
 	p.Windows[0].Days = Days(time.Tuesday) // in place, in the slice Compile was given
 	p.Windows[0].From = 0
-	if r := s.Allowed(tue10, 0); r != OutsideWindow {
+	if r := s.Allowed(tue10, 0); r != access.OutsideWindow {
 		t.Fatalf("schedule changed with the policy's slice: %v", r)
 	}
 	if got := s.Policy(); len(got.Windows) != 1 || got.Windows[0].Days != Days(time.Monday) {
@@ -218,10 +219,10 @@ func TestScheduleIgnoresLaterEdits(t *testing.T) {
 	}
 	q := Policy{Zone: "Europe/Berlin"}
 	closed := q.WithBlackouts([]Blackout{{Days: EveryDay, From: 600, To: 660}})
-	if r := closed.Allowed(tue10, 0); r != InBlackout {
+	if r := closed.Allowed(tue10, 0); r != access.InBlackout {
 		t.Fatalf("lock-wide blackout: %v", r)
 	}
-	if r := q.Allowed(tue10, 0); r != Granted {
+	if r := q.Allowed(tue10, 0); r != access.Granted {
 		t.Fatalf("the key's own policy changed: %v", r)
 	}
 }
@@ -231,13 +232,13 @@ func TestScheduleIgnoresLaterEdits(t *testing.T) {
 func TestZeroScheduleFailsClosed(t *testing.T) {
 	now := time.Date(2026, 3, 3, 10, 30, 0, 0, time.UTC)
 	for _, s := range []*Schedule{nil, {}} {
-		if r := s.Allowed(now, 0); r != InvalidPolicy {
+		if r := s.Allowed(now, 0); r != access.InvalidPolicy {
 			t.Errorf("%v: Allowed %v", s, r)
 		}
 		if _, ok := s.NextOpen(now, 0); ok {
 			t.Errorf("%v: NextOpen found an instant", s)
 		}
-		if st := s.Status(now, 0); st.Reason != InvalidPolicy || st.InWindow || !st.Next.IsZero() {
+		if st := s.Status(now, 0); st.Reason != access.InvalidPolicy || st.InWindow || !st.Next.IsZero() {
 			t.Errorf("%v: Status %+v", s, st)
 		}
 		if c, err := s.Compact(); c != (Compact{}) || !errors.Is(err, ErrNotCompact) {
