@@ -170,7 +170,6 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	case events.KeyCreated:
 		k.ID, k.Lock, k.Owner, k.Kind, k.Credential = e.Key, e.Lock, e.Owner, e.Kind, e.Credential
 		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash
-		_ = k.Settings.Policy.Validate() // caches the zone; a bad one fails closed in Allowed
 		k.schedule = &compiled{policy: k.Settings.Policy}
 		k.State = events.StateCreated
 		if e.Holder != "" { // delivered on creation
@@ -182,7 +181,6 @@ func (k *KeyState) evolve(ev ledger.Event) {
 		k.State, k.Holder, k.Downloaded, k.HolderKey, k.DownloadedAt = events.StateDownloaded, e.Holder, true, e.HolderKey, ev.Time
 	case events.KeyEdited:
 		k.Settings = e.Settings
-		_ = k.Settings.Policy.Validate()
 		k.schedule = &compiled{policy: k.Settings.Policy}
 	case events.KeyRevoked:
 		k.State = events.StateRevoked
