@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -212,17 +213,21 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// writeConn returns the committer's connection, connecting if needed.
-func (s *Store) writeConn(ctx context.Context) (*pgx.Conn, error) {
+// writeConn returns the committer's connection, connecting if needed, and
+// whether it sat idle for longer than idleCheck since it was last used.
+func (s *Store) writeConn(ctx context.Context) (*pgx.Conn, bool, error) {
+	now := time.Now()
 	if s.wconn != nil && !s.wconn.IsClosed() {
-		return s.wconn, nil
+		idle := now.Sub(s.wused) > s.idleAfter
+		s.wused = now
+		return s.wconn, idle, nil
 	}
 	c, err := pgx.ConnectConfig(ctx, s.connCfg.Copy())
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	s.wconn = c
-	return c, nil
+	s.wconn, s.wused = c, now
+	return c, false, nil
 }
 
 // dropConn closes the committer's connection: after an error its session

@@ -3,7 +3,9 @@ package pgledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,12 +46,14 @@ type batch struct {
 	payloads, hashes                                 [][]byte
 }
 
-// runBatch commits reqs in one transaction, in two round trips: BEGIN, the
-// append lock, and the reads the checks need (the log's head, the streams'
-// heads, stored event IDs); then the rows, COMMIT and NOTIFY. Every request
-// leaves with its result or error, or goes back to the queue.
+// runBatch commits reqs in one transaction. The usual way takes two round
+// trips: BEGIN, the append lock, and the reads the checks need (the log's
+// head, the streams' heads, stored event IDs); then the rows, COMMIT and
+// NOTIFY. While no other process appends, one round trip does (see
+// tryFast). Every request leaves with its result or error, or goes back to
+// the queue.
 func (s *Store) runBatch(reqs []*appendReq) {
-	b := newBatch(reqs)
+	var b *batch
 	ctx, cancel := context.WithTimeout(context.Background(), s.wtime)
 	defer cancel()
 	defer func() {
@@ -69,13 +73,37 @@ func (s *Store) runBatch(reqs []*appendReq) {
 			r.err = err
 		}
 	}
-	conn, err := s.writeConn(ctx)
+	b = newBatch(reqs)
+	conn, idle, err := s.writeConn(ctx)
 	if err != nil {
 		fail(readErr(ctx, "append", err), reqs)
 		return
 	}
+	if done, err := s.tryFast(ctx, conn, b, idle); done || err != nil {
+		if err != nil {
+			s.forget()
+			s.dropConn()
+			s.logAppendFailed(err, b)
+			fail(err, b.accepted)
+		}
+		return
+	}
+	for _, r := range reqs {
+		r.res, r.err, r.retry = ledger.AppendResult{}, nil, false
+	}
+	b = newBatch(reqs)
 	found, err := s.lockAndRead(ctx, conn, b)
+	if err != nil && connectionLost(err) && ctx.Err() == nil {
+		// Nothing was written: a connection the server dropped while it was
+		// idle (a restart, a timeout) is replaced once, unseen by callers.
+		s.dropConn()
+		if conn, _, err = s.writeConn(ctx); err == nil {
+			b = newBatch(reqs)
+			found, err = s.lockAndRead(ctx, conn, b)
+		}
+	}
 	if err != nil {
+		s.forget()
 		s.dropConn()
 		fail(readErr(ctx, "append", err), reqs)
 		return
@@ -90,16 +118,166 @@ func (s *Store) runBatch(reqs []*appendReq) {
 		return
 	}
 	if err := s.write(ctx, conn, b); err != nil {
+		s.forget()
 		s.dropConn()
 		s.logAppendFailed(err, b)
 		fail(err, b.accepted)
 		return
 	}
+	s.counts.twoTrips.Add(1)
+	s.remember(b)
 	s.advance(b.pos)
+}
+
+// batchCounts count committed batches by path, and one-trip attempts that
+// found another process's appends.
+type batchCounts struct {
+	oneTrip, twoTrips, missed atomic.Uint64
 }
 
 func newBatch(reqs []*appendReq) *batch {
 	return &batch{reqs: reqs, heads: map[string]streamHead{}, batchIDs: map[uuid.UUID]struct{}{}}
+}
+
+// The committer's view of the log, for the one-round-trip path: the head
+// and the heads of streams it read or wrote, exact as of pos as long as no
+// other process has appended since.
+type view struct {
+	valid bool
+	pos   uint64
+	hash  [32]byte
+	heads map[string]streamHead // {0, 0}: the stream had no event at pos
+	skip  int                   // batches to run the usual way: another process appends
+}
+
+const (
+	// idleCheck: a connection idle for longer may have been dropped by the
+	// server unseen; the first round trip of the two-trip way finds out
+	// without having sent a COMMIT (an error there is ErrUnavailable, and
+	// retried on a new connection), where the one-trip way could only
+	// report ErrUnknownOutcome.
+	idleCheck = time.Second
+	// viewStreams bounds the streams the view keeps; past it, it starts over.
+	viewStreams = 1 << 16
+	// skipAfterOther is how many batches take two round trips after one found
+	// another process's appends: while processes take turns, the one-trip
+	// path would mostly fail and cost a round trip.
+	skipAfterOther = 16
+)
+
+// tryFast commits b in one round trip if the committer's view may still be
+// exact: BEGIN, the lock, an INSERT that writes all rows only if the log's
+// head is still the view's, none of the event IDs is stored and none of
+// the streams the view does not know has events; COMMIT; NOTIFY. It
+// sequences b on the view first and gives up (done false, nothing sent)
+// unless every request is accepted: a refusal, a retry or a repeated ID is
+// decided by the usual way on what it reads. If the INSERT writes nothing,
+// another process appended: nothing was written, and the caller runs the
+// usual way. It is not tried on a connection that sat idle (see idleCheck).
+func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool) (done bool, err error) {
+	v := &s.view
+	if !v.valid || v.skip > 0 || idle {
+		if v.skip > 0 {
+			v.skip--
+		}
+		return false, nil
+	}
+	var absent []string
+	var ids [][16]byte
+	for _, r := range b.reqs {
+		for _, a := range r.appends {
+			h, ok := v.heads[a.Stream]
+			if !ok {
+				if _, seen := b.heads[a.Stream]; !seen {
+					absent = append(absent, a.Stream)
+				}
+			}
+			b.heads[a.Stream] = h
+		}
+		for i := range r.evs {
+			if !r.evs[i].random {
+				ids = append(ids, r.evs[i].id)
+			}
+		}
+	}
+	b.pos, b.hash = v.pos, v.hash
+	for _, r := range b.reqs {
+		s.sequence(b, r, nil)
+		if r.err != nil || len(b.requeue) > 0 {
+			return false, nil
+		}
+	}
+	pb := &pgx.Batch{}
+	pb.Queue("BEGIN")
+	pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
+	pb.Queue(s.q.insertGuarded, b.positions, b.streams, b.versions, b.ids, b.types, b.schemas, b.times, b.payloads, b.prevs, b.hashes, b.firsts, b.lasts,
+		int64(v.pos), ids, absent)
+	pb.Queue("COMMIT")
+	pb.Queue(s.q.notify, s.q.channel)
+	br := conn.SendBatch(ctx, pb)
+	if h := s.hooks.commitSent; h != nil {
+		h(conn)
+	}
+	var wrote int64
+	for i := range 4 {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return true, commitErr(ctx, "append", err, i == 3)
+		}
+		if i == 2 {
+			wrote = tag.RowsAffected()
+		}
+	}
+	s.notifySent(br)
+	switch {
+	case wrote == 0:
+		s.counts.missed.Add(1)
+		v.valid, v.skip = false, skipAfterOther
+		return false, nil
+	case wrote != int64(len(b.positions)):
+		return true, fmt.Errorf("pgledger: append: %w: the guarded insert wrote %d of %d rows", ledger.ErrUnknownOutcome, wrote, len(b.positions))
+	}
+	s.counts.oneTrip.Add(1)
+	s.remember(b)
+	s.advance(b.pos)
+	return true, nil
+}
+
+// remember updates the view after b committed.
+func (s *Store) remember(b *batch) {
+	v := &s.view
+	if v.heads == nil || len(v.heads) > viewStreams {
+		v.heads = make(map[string]streamHead, len(b.heads))
+	}
+	for st, h := range b.heads {
+		v.heads[st] = h
+	}
+	v.valid, v.pos, v.hash = true, b.pos, b.hash
+}
+
+// forget drops the view after an error: the outcome may be unknown.
+func (s *Store) forget() {
+	s.view.valid = false
+	clear(s.view.heads)
+}
+
+// observe takes what the usual way read under the lock into the view.
+// streams are the batch's streams; b.heads holds those that have events.
+func (s *Store) observe(b *batch, streams []string) {
+	v := &s.view
+	if v.valid && b.pos != v.pos {
+		v.skip = skipAfterOther // another process appended since this one did
+	} else if v.valid {
+		v.skip = 0
+	}
+	if !v.valid || b.pos != v.pos || v.heads == nil || len(v.heads) > viewStreams {
+		v.heads = make(map[string]streamHead, len(streams))
+	}
+	for _, st := range streams {
+		v.heads[st] = b.heads[st]
+	}
+	v.valid, v.pos, v.hash = true, b.pos, b.hash
 }
 
 // lockAndRead runs the first round trip and returns the stored rows of the
@@ -158,6 +336,7 @@ func (s *Store) lockAndRead(ctx context.Context, conn *pgx.Conn, b *batch) (map[
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	s.observe(b, streams)
 	found := map[uuid.UUID]*row{}
 	if len(ids) > 0 {
 		rows, err := br.Query()

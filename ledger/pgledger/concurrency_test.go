@@ -290,3 +290,74 @@ func TestCancelMidAppend(t *testing.T) {
 		t.Fatalf("append with an ended context: %v", err)
 	}
 }
+
+// The one-round-trip path trusts the committer's view of the log only while
+// no other process appends: each way another process can have moved a
+// stream the view knows, or one it does not, sends the batch the usual way,
+// with the same answer a fresh read gives.
+func TestOneTripSeesOthers(t *testing.T) {
+	reg := testRegistry(t)
+	a := open(t, reg)
+	b := second(t, a, reg)
+	a.idleAfter = time.Hour // a slow machine must not send a's batches the two-trip way
+	app := func(s *Store, stream string, e ledger.Expect, n uint64) (ledger.AppendResult, error) {
+		return s.Append(bg, stream, e, ledger.NewEvent{ID: tid(n), Data: testCount{N: int(n)}})
+	}
+	must := func(r ledger.AppendResult, err error) ledger.AppendResult {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	wantConflict := func(err error, actual uint64) {
+		t.Helper()
+		var ce *ledger.ConflictError
+		if !errors.As(err, &ce) || ce.Actual != actual {
+			t.Fatalf("got %v, want a conflict at version %d", err, actual)
+		}
+	}
+	must(app(b, "old", ledger.ExpectAny, 1))
+	must(app(a, "s", ledger.ExpectNoStream, 2)) // a's first batch: the usual way
+	must(app(a, "s", ledger.ExpectVersion(1), 3))
+	if n := a.counts.oneTrip.Load(); n != 1 {
+		t.Fatalf("%d one-trip batches, want 1 once the view is known", n)
+	}
+	// A stream the view does not know already has an event.
+	_, err := app(a, "old", ledger.ExpectNoStream, 4)
+	wantConflict(err, 1)
+	if a.counts.missed.Load() != 1 {
+		t.Fatalf("the guarded insert missed %d times, want 1", a.counts.missed.Load())
+	}
+	// Let a find its way back to one trip, then another process moves a stream a knows.
+	for i := range skipAfterOther + 2 {
+		must(app(a, "s", ledger.ExpectAny, uint64(10+i)))
+	}
+	before := a.counts.oneTrip.Load()
+	must(app(a, "s", ledger.ExpectAny, 40))
+	if a.counts.oneTrip.Load() != before+1 {
+		t.Fatal("a single writer did not return to one-trip batches")
+	}
+	v, err := a.StreamVersion(bg, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(app(b, "s", ledger.ExpectVersion(v), 41))
+	_, err = app(a, "s", ledger.ExpectVersion(v), 42)
+	wantConflict(err, v+1)
+	// A retry of an append stored while the view was exact.
+	r := must(app(a, "t", ledger.ExpectNoStream, 50))
+	again := must(app(a, "t", ledger.ExpectNoStream, 50))
+	if again.First != r.First {
+		t.Fatalf("retry %+v, original %+v", again, r)
+	}
+	all := collect(t, a.ReadAll(bg, 0))
+	for i, e := range all {
+		if e.Position != uint64(i+1) {
+			t.Fatalf("gap at %d", i)
+		}
+	}
+	if _, err := a.Verify(bg); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -52,6 +52,18 @@
 // were accepted earlier in the same batch (the same append sent twice at
 // once) waits for the next batch, where it is a retry.
 //
+// While no other process appends, one round trip does: the committer keeps
+// the head and the stream heads it last read or wrote, which stay exact
+// until another process appends. It checks the batch against them, and
+// sends BEGIN, the lock, an INSERT guarded by one condition evaluated under
+// the lock (the head is still the one it knows, no event ID of the batch is
+// stored, and no stream it does not know has events), COMMIT and NOTIFY.
+// Only if every append is accepted on that view: a conflict, a retry or a
+// repeated ID goes the two-trip way, which decides it on what it reads. If
+// the guard fails, nothing was written and the batch goes the two-trip
+// way; after seeing another process's appends the committer keeps to two
+// trips until a read shows none since its own last commit.
+//
 // The log has no derived tables: a stream's head is its highest version
 // and the log's head its highest position, each one descent of an index
 // the constraints need anyway. Tables of stream heads and of the log head,

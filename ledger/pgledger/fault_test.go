@@ -74,14 +74,26 @@ func TestSessionsKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(bg)
-	var killed int
-	if err := admin.QueryRow(bg, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").Scan(&killed); err != nil {
-		t.Fatal(err)
+	kill := func() {
+		t.Helper()
+		var killed int
+		if err := admin.QueryRow(bg, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").Scan(&killed); err != nil {
+			t.Fatal(err)
+		}
+		if killed < 4 {
+			t.Fatalf("terminated %d sessions, want the committers, listeners and pools of both stores", killed)
+		}
 	}
-	if killed < 4 {
-		t.Fatalf("terminated %d sessions, want the committers, listeners and pools of both stores", killed)
+	// Sessions ended while the store is idle: the next append notices before
+	// it sends anything, and goes through on a new connection.
+	kill()
+	time.Sleep(idleCheck + 100*time.Millisecond)
+	if _, err := s.Append(bg, "a", ledger.ExpectAny, ledger.NewEvent{ID: tid(2), Data: testNote{}}); err != nil {
+		t.Fatalf("append after its idle connection was ended: %v", err)
 	}
-	n := uint64(2)
+	// Sessions ended while the store is busy.
+	kill()
+	n := uint64(3)
 	for i := range 20 {
 		_, err := s.Append(bg, "a", ledger.ExpectAny, ledger.NewEvent{ID: tid(n), Data: testCount{N: i}})
 		switch {
@@ -93,8 +105,8 @@ func TestSessionsKilled(t *testing.T) {
 			t.Fatalf("append after the sessions were killed: %v, want success or a typed error", err)
 		}
 	}
-	if n < 15 {
-		t.Fatalf("only %d of 20 appends succeeded after the sessions were killed", n-2)
+	if n < 16 {
+		t.Fatalf("only %d of 20 appends succeeded after the sessions were killed", n-3)
 	}
 	for want := uint64(1); want < n; want++ {
 		select {

@@ -11,7 +11,8 @@ type queries struct {
 	channel string // NOTIFY channel of appends
 
 	lookupIDs, streamHeads, head string
-	insertEvents, notify         string
+	insertEvents, insertGuarded  string
+	notify                       string
 
 	readFrom, readRange, readStream, eventAt, eventByID string
 	streamVersion, versionBefore                        string
@@ -42,6 +43,14 @@ func newQueries(schema string) queries {
 		head: t("SELECT position, hash FROM §events ORDER BY position DESC LIMIT 1"),
 		insertEvents: t(`INSERT INTO §events (position, stream, version, id, type, schema, time, payload, prev_pos, hash, append_first, append_last)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::integer[], $7::bigint[], $8::bytea[], $9::bigint[], $10::bytea[], $11::bigint[], $12::bigint[])`),
+		// The INSERT of the one-round-trip path: all rows if the head is
+		// still $13, no ID of $14 is stored and no stream of $15 has events;
+		// else none.
+		insertGuarded: t(`INSERT INTO §events (position, stream, version, id, type, schema, time, payload, prev_pos, hash, append_first, append_last)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::integer[], $7::bigint[], $8::bytea[], $9::bigint[], $10::bytea[], $11::bigint[], $12::bigint[])
+			WHERE (SELECT coalesce(max(position), 0) FROM §events) = $13
+				AND NOT EXISTS (SELECT 1 FROM §events WHERE id = ANY($14::uuid[]))
+				AND NOT EXISTS (SELECT 1 FROM §events WHERE stream = ANY($15::text[]))`),
 		// Sent after the COMMIT, in a transaction of its own: it names the
 		// last position committed, whatever the append's outcome.
 		notify: t("SELECT pg_notify($1, (SELECT coalesce(max(position), 0) FROM §events)::text)"),

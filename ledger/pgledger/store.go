@@ -80,15 +80,19 @@ type Store struct {
 	stopBG   context.CancelFunc // ends the listener
 
 	// The append queue, drained by the committer goroutine.
-	qmu    sync.Mutex
-	queue  []*appendReq
-	wake   chan struct{} // cap 1
-	cdone  chan struct{} // closed when the committer has stopped
-	ldone  chan struct{} // closed when the listener has stopped
-	wconn  *pgx.Conn     // the committer's connection; only it touches it
-	hooks  testHooks
-	logAt  logTimes
-	closer sync.Once
+	qmu       sync.Mutex
+	queue     []*appendReq
+	wake      chan struct{} // cap 1
+	cdone     chan struct{} // closed when the committer has stopped
+	ldone     chan struct{} // closed when the listener has stopped
+	wconn     *pgx.Conn     // the committer's connection; only it touches it
+	wused     time.Time     // when the committer last used wconn
+	idleAfter time.Duration // idleCheck; tests raise it
+	view      view          // the committer's view of the log; only it touches it
+	counts    batchCounts
+	hooks     testHooks
+	logAt     logTimes
+	closer    sync.Once
 
 	// The durable watermark: every position up to it is committed.
 	wm      sync.Mutex
@@ -134,6 +138,8 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		cdone:   make(chan struct{}),
 		ldone:   make(chan struct{}),
 		notify:  make(chan struct{}),
+
+		idleAfter: idleCheck,
 	}
 	s.appendKey = lockKey(o.Schema)
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
