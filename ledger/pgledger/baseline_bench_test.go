@@ -8,16 +8,13 @@ package pgledger_test
 //
 // They write to a table shaped like the backend's events table (the same
 // columns, keys and unique indexes), in a database of their own on the
-// server named by KEYLEDGER_PG_DSN, and use pgx alone: no code of the
-// backend, so the baseline stays fixed while the backend changes.
+// server named by KEYLEDGER_PG_DSN (pgtest.Database), and use pgx alone:
+// no code of the backend, so the baseline stays fixed while it changes.
 
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -27,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/internal/pgtest"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -76,41 +74,11 @@ func baselineArgs(pos int64, stream string, version, prev int64) []any {
 	return []any{pos, stream, version, id, time.Now().UnixNano(), baselinePayload, prev, hash}
 }
 
-// baselineDB creates a database with the events table on the server named
-// by KEYLEDGER_PG_DSN and returns its DSN; it is dropped when b ends. Without
-// the variable the benchmark is skipped, or fails when CI=true.
+// baselineDB creates a database with the events table on the test server
+// (pgtest.Database: KEYLEDGER_PG_DSN) and returns its DSN.
 func baselineDB(b *testing.B) string {
 	b.Helper()
-	base := os.Getenv("KEYLEDGER_PG_DSN")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			b.Fatal("KEYLEDGER_PG_DSN is not set, and in CI (CI=true) the PostgreSQL benchmarks must run")
-		}
-		b.Skip("KEYLEDGER_PG_DSN is not set: PostgreSQL benchmarks skipped")
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		b.Fatalf("KEYLEDGER_PG_DSN must be a postgres:// URL for the baselines: %q", base)
-	}
-	var r [8]byte
-	_, _ = rand.Read(r[:])
-	name := "keyledger_bench_" + hex.EncodeToString(r[:])
-	admin := func(sql string) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			b.Fatalf("connect to KEYLEDGER_PG_DSN: %v", err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			b.Fatalf("%s: %v", sql, err)
-		}
-	}
-	admin("CREATE DATABASE " + name + " TEMPLATE template0")
-	b.Cleanup(func() { admin("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u.Path = "/" + name
-	dsn := u.String()
+	dsn := pgtest.Database(b)
 	conn := baselineConn(b, dsn)
 	if _, err := conn.Exec(context.Background(), baselineTable); err != nil {
 		b.Fatal(err)
