@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -387,13 +389,28 @@ func TestProxyDSN(t *testing.T) {
 	}
 }
 
+// testServer returns a fresh database on the test server (Database) and
+// the server's host:port, for a proxy in front of it.
+func testServer(t *testing.T) (dsn, addr string) {
+	t.Helper()
+	dsn = Database(t)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dsn, "://") || strings.HasPrefix(cfg.Host, "/") {
+		t.Skipf("the proxy needs a postgres:// URL naming a TCP host, not %q", cfg.Host)
+	}
+	return dsn, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+}
+
 // Against a real server: a transaction whose COMMIT was sent and whose
 // connection was then cut committed, but the client saw only an error.
 func TestProxyCutAfterCommitOnServer(t *testing.T) {
-	cl := StartCluster(t)
+	dsn, addr := testServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	direct, err := pgx.Connect(ctx, cl.DSN())
+	direct, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,9 +418,9 @@ func TestProxyCutAfterCommitOnServer(t *testing.T) {
 	if _, err := direct.Exec(ctx, "create table t (id int primary key)"); err != nil {
 		t.Fatal(err)
 	}
-	p := NewProxy(t, cl.Addr())
+	p := NewProxy(t, addr)
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
-		cfg, err := pgx.ParseConfig(p.DSN(cl.DSN()))
+		cfg, err := pgx.ParseConfig(p.DSN(dsn))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -451,10 +468,10 @@ func eventually(ctx context.Context, conn *pgx.Conn, id int) (int, error) {
 // A pipelined batch that ends in COMMIT (one Sync for all of it) is cut
 // after the Sync: all of it ran.
 func TestProxyCutAfterCommitInBatch(t *testing.T) {
-	cl := StartCluster(t)
+	dsn, addr := testServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	direct, err := pgx.Connect(ctx, cl.DSN())
+	direct, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,8 +479,8 @@ func TestProxyCutAfterCommitInBatch(t *testing.T) {
 	if _, err := direct.Exec(ctx, "create table t (id int primary key)"); err != nil {
 		t.Fatal(err)
 	}
-	p := NewProxy(t, cl.Addr())
-	conn, err := pgx.Connect(ctx, p.DSN(cl.DSN()))
+	p := NewProxy(t, addr)
+	conn, err := pgx.Connect(ctx, p.DSN(dsn))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,11 +503,11 @@ func TestProxyCutAfterCommitInBatch(t *testing.T) {
 
 // A stalled server makes a query with a deadline fail by the deadline.
 func TestProxyStallWithDeadline(t *testing.T) {
-	cl := StartCluster(t)
-	p := NewProxy(t, cl.Addr())
+	dsn, addr := testServer(t)
+	p := NewProxy(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, p.DSN(cl.DSN()))
+	conn, err := pgx.Connect(ctx, p.DSN(dsn))
 	if err != nil {
 		t.Fatal(err)
 	}
