@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,7 +31,6 @@ type batch struct {
 	accepted []*appendReq
 	requeue  []*appendReq
 	heads    map[string]streamHead // as of the lock, then as each accepted append leaves them
-	touched  []string              // streams whose head the batch moves, in first-touch order
 	batchIDs map[uuid.UUID]struct{}
 	pos      uint64
 	hash     [32]byte
@@ -47,11 +45,11 @@ type batch struct {
 }
 
 // runBatch commits reqs in one transaction, in two round trips: BEGIN, the
-// append lock, and the reads the checks need (head, stream heads, stored
-// event IDs); then the rows, stream heads, head, COMMIT and NOTIFY. Every
-// request leaves with its result or error, or goes back to the queue.
+// append lock, and the reads the checks need (the log's head, the streams'
+// heads, stored event IDs); then the rows, COMMIT and NOTIFY. Every request
+// leaves with its result or error, or goes back to the queue.
 func (s *Store) runBatch(reqs []*appendReq) {
-	b := &batch{reqs: reqs, heads: map[string]streamHead{}, batchIDs: map[uuid.UUID]struct{}{}}
+	b := newBatch(reqs)
 	ctx, cancel := context.WithTimeout(context.Background(), s.wtime)
 	defer cancel()
 	defer func() {
@@ -100,6 +98,10 @@ func (s *Store) runBatch(reqs []*appendReq) {
 	s.advance(b.pos)
 }
 
+func newBatch(reqs []*appendReq) *batch {
+	return &batch{reqs: reqs, heads: map[string]streamHead{}, batchIDs: map[uuid.UUID]struct{}{}}
+}
+
 // lockAndRead runs the first round trip and returns the stored rows of the
 // batch's event IDs.
 func (s *Store) lockAndRead(ctx context.Context, conn *pgx.Conn, b *batch) (map[uuid.UUID]*row, error) {
@@ -145,12 +147,12 @@ func (s *Store) lockAndRead(ctx context.Context, conn *pgx.Conn, b *batch) (map[
 	}
 	for rows.Next() {
 		var st string
-		var ver, last int64
-		if err := rows.Scan(&st, &ver, &last); err != nil {
+		var ver, pos int64
+		if err := rows.Scan(&st, &ver, &pos); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		b.heads[st] = streamHead{uint64(ver), uint64(last)}
+		b.heads[st] = streamHead{uint64(ver), uint64(pos)}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -248,9 +250,6 @@ func (s *Store) sequence(b *batch, r *appendReq, found map[uuid.UUID]*row) {
 	for i, a := range r.appends {
 		versions[i] = heads[i].ver
 		if len(a.Events) > 0 {
-			if _, ok := b.heads[a.Stream]; !ok || b.heads[a.Stream] != heads[i] {
-				b.touch(a.Stream)
-			}
 			b.heads[a.Stream] = heads[i]
 		}
 	}
@@ -262,15 +261,6 @@ func (s *Store) sequence(b *batch, r *appendReq, found map[uuid.UUID]*row) {
 	b.pos, b.hash = last, hash
 	r.res = ledger.AppendResult{First: first, Last: last, Versions: versions}
 	b.accepted = append(b.accepted, r)
-}
-
-func (b *batch) touch(stream string) {
-	for _, t := range b.touched {
-		if t == stream {
-			return
-		}
-	}
-	b.touched = append(b.touched, stream)
 }
 
 // truncate drops the rows from n on (those of a request being refused).
@@ -290,27 +280,18 @@ func check(e ledger.Expect, actual uint64) bool {
 	return uint64(e) == actual
 }
 
-// write runs the second round trip: rows, stream heads, head and COMMIT,
-// then NOTIFY, pipelined. The NOTIFY runs in a transaction of its own
-// after the COMMIT: inside the append's, it would hold PostgreSQL's
-// cluster-wide notification lock through the append's WAL flush, making
-// appends to every database on the server wait for each other's flushes.
-// A NOTIFY lost with its connection only delays listeners until they poll.
+// write runs the second round trip: the rows and COMMIT, then NOTIFY,
+// pipelined. The NOTIFY runs in a transaction of its own after the COMMIT:
+// inside the append's, it would hold PostgreSQL's cluster-wide notification
+// lock through the append's WAL flush, making appends to every database on
+// the server wait for each other's flushes. A NOTIFY lost with its
+// connection only delays listeners until they poll.
 func (s *Store) write(ctx context.Context, conn *pgx.Conn, b *batch) error {
-	hs := make([]string, len(b.touched))
-	vs := make([]int64, len(b.touched))
-	ps := make([]int64, len(b.touched))
-	for i, st := range b.touched {
-		h := b.heads[st]
-		hs[i], vs[i], ps[i] = st, int64(h.ver), int64(h.pos)
-	}
 	pb := &pgx.Batch{}
 	pb.Queue(s.q.insertEvents, b.positions, b.streams, b.versions, b.ids, b.types, b.schemas, b.times, b.payloads, b.prevs, b.hashes, b.firsts, b.lasts)
-	pb.Queue(s.q.upsertStreams, hs, vs, ps)
-	pb.Queue(s.q.setHead, int64(b.pos), b.hash[:])
 	pb.Queue("COMMIT")
 	commit := pb.Len() - 1
-	pb.Queue(s.q.notify, s.q.channel, strconv.FormatUint(b.pos, 10))
+	pb.Queue(s.q.notify, s.q.channel)
 	br := conn.SendBatch(ctx, pb)
 	if h := s.hooks.commitSent; h != nil {
 		h(conn)
@@ -321,12 +302,17 @@ func (s *Store) write(ctx context.Context, conn *pgx.Conn, b *batch) error {
 			return commitErr(ctx, "append", err, i == commit)
 		}
 	}
-	// Committed. A failure from here on costs listeners a notification.
+	s.notifySent(br)
+	return nil
+}
+
+// notifySent reads the result of the NOTIFY that follows a COMMIT. The
+// append has committed: a failure here costs listeners a notification.
+func (s *Store) notifySent(br pgx.BatchResults) {
 	_, err := br.Exec()
 	if err = errors.Join(err, br.Close()); err != nil {
 		s.dropConn()
 	}
-	return nil
 }
 
 func (s *Store) logAppendFailed(err error, b *batch) {

@@ -32,27 +32,31 @@
 // committer goroutine that gathers the appends queued while its previous
 // transaction ran and commits them together, in two round trips:
 //
-//  1. BEGIN; pg_advisory_xact_lock; read the head row (last position and
-//     chain hash), the heads of the streams in the batch, and the stored
-//     events with the batch's event IDs.
+//  1. BEGIN; pg_advisory_xact_lock; read the log's head (its last position
+//     and chain hash), the heads of the streams in the batch, and the
+//     stored events with the batch's event IDs.
 //  2. Check each append in queue order against what was read and what the
 //     appends before it in the batch did: a retry of a stored append gets
 //     the stored result, a failed expected version its *ConflictError,
 //     reused IDs ErrDuplicateID or *IDReusedError (none of these affects
 //     the others); assign positions and versions; compute each chain hash
 //     in Go (ledger.AppendCanonical, ledger.ChainHash); then INSERT the
-//     rows (unnest of arrays), upsert the stream heads, update the head
-//     row, COMMIT, and NOTIFY after it, pipelined.
+//     rows (unnest of arrays) and COMMIT, and NOTIFY after it, pipelined.
 //
 // Every statement of step 1 after the lock takes its snapshot after the
 // lock is granted, so it sees every append committed before. Event IDs are
-// looked up under the lock, in the same round trip that takes it, rather
-// than before: that costs no extra round trip, and a lookup before would
-// have to be repeated under the lock anyway. UNIQUE(id) and
-// UNIQUE(stream, version) are the backstop should a writer ever skip the
-// lock. An append whose IDs were accepted earlier in the same batch (the
-// same append sent twice at once) waits for the next batch, where it is a
-// retry.
+// looked up under the lock, in the round trip that takes it, rather than
+// before: that costs no extra round trip, and a lookup before would have to
+// be repeated under the lock anyway. UNIQUE(id) and UNIQUE(stream, version)
+// are the backstop should a writer ever skip the lock. An append whose IDs
+// were accepted earlier in the same batch (the same append sent twice at
+// once) waits for the next batch, where it is a retry.
+//
+// The log has no derived tables: a stream's head is its highest version
+// and the log's head its highest position, each one descent of an index
+// the constraints need anyway. Tables of stream heads and of the log head,
+// written by every append, made the append transaction slower and left
+// more to verify.
 //
 // # Guarantees
 //
@@ -139,12 +143,12 @@
 //
 // # Verification
 //
-// Head reads the head row. Verify reads the whole log in one repeatable
-// read snapshot, recomputing the chain, checking each stream's versions
-// and back-pointers, then the derived rows: the head row (an *IndexError
-// with Index "log head") and the stored stream heads (Index "head").
-// CheckDigest proves the log still begins with the history a saved digest
-// covers, whichever backend exported it.
+// Head reads the last event. Verify reads the whole log in one repeatable
+// read snapshot, recomputing the chain and checking each stream's versions
+// and back-pointers; the table's constraints keep IDs and stream versions
+// unique. Events cut from the end of the log leave a shorter, consistent
+// log, as on Pebble: CheckDigest against a digest exported earlier (from
+// either backend) finds them.
 //
 // # Tables
 //
@@ -156,8 +160,6 @@
 //	events       position PK, stream, version, id UNIQUE, type, schema, time (Unix ns),
 //	             payload (msgpack), prev_pos, hash, append_first, append_last;
 //	             UNIQUE (stream, version)
-//	streams      stream PK, version, last_pos    each stream's last event
-//	head         position, hash                  the log's last event (one row)
 //	checkpoints  name PK, position
 //	state        key PK, value                   bytea, ordered bytewise
 //

@@ -257,11 +257,11 @@ func (s *Store) streamChunk(ctx context.Context, stream string, from, head uint6
 	}
 	for i, e := range evs {
 		if e.Version != from+uint64(i) {
-			return evs[:i], &ledger.IndexError{Index: "stream", Stream: stream, Version: from + uint64(i), Reason: "version missing"}
+			return evs[:i], &ledger.CorruptionError{Position: e.Position, Reason: fmt.Sprintf("stream %q: version %d missing before version %d", stream, from+uint64(i), e.Version)}
 		}
 	}
 	if len(evs) == 0 {
-		return nil, &ledger.IndexError{Index: "head", Stream: stream, Version: head, Reason: fmt.Sprintf("stored head names version %d, but version %d is missing", head, from)}
+		return nil, &ledger.CorruptionError{Reason: fmt.Sprintf("stream %q: version %d missing below version %d", stream, from, head)}
 	}
 	return evs, nil
 }

@@ -20,7 +20,7 @@ const verifyChunk = 4096
 const maxVerifyStreams = 1 << 18
 
 // Head returns the digest of the log: the position and chain hash of its
-// last committed event, from the head row every append updates.
+// last committed event.
 func (s *Store) Head(ctx context.Context) (ledger.Digest, error) {
 	if err := s.enter(); err != nil {
 		return ledger.Digest{}, err
@@ -34,20 +34,21 @@ func (s *Store) Head(ctx context.Context) (ledger.Digest, error) {
 	return d, nil
 }
 
-// scanHead reads the head row.
+// scanHead reads the last event's position and hash (none: the empty log's
+// zero Digest).
 func scanHead(r pgx.Row) (ledger.Digest, error) {
 	var pos int64
 	var hash []byte
 	err := r.Scan(&pos, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return ledger.Digest{}, &ledger.IndexError{Index: "log head", Reason: "head row missing"}
+		return ledger.Digest{}, nil
 	}
 	if err != nil {
 		return ledger.Digest{}, err
 	}
 	d := ledger.Digest{Position: uint64(pos)}
-	if pos < 0 || len(hash) != len(d.Hash) {
-		return ledger.Digest{}, &ledger.IndexError{Index: "log head", Position: d.Position, Reason: fmt.Sprintf("head row holds position %d and a %d-byte hash", pos, len(hash))}
+	if pos < 1 || len(hash) != len(d.Hash) {
+		return ledger.Digest{}, &ledger.CorruptionError{Position: d.Position, Reason: fmt.Sprintf("last event holds position %d and a %d-byte hash", pos, len(hash))}
 	}
 	copy(d.Hash[:], hash)
 	return d, nil
@@ -58,12 +59,11 @@ func scanHead(r pgx.Row) (ledger.Digest, error) {
 // event's canonical bytes, and returns the digest of what it verified. The
 // first broken position is a *CorruptionError (errors.Is ErrCorrupt): an
 // event missing, one whose stored hash differs from the recomputed chain,
-// or one whose version or back-pointer does not follow its stream's
-// previous event. It then checks the derived rows against the log, as
-// *IndexError: the head row (Index "log head": it must name the last event
-// and its hash), and the stored stream heads (Index "head": each must name
-// its stream's last event, and every stream must have one). State is not
-// verified.
+// one outside its append's positions, or one whose version or back-pointer
+// does not follow its stream's previous event. The table's constraints
+// keep IDs and stream versions unique. State is not verified. Events cut
+// from the end of the log leave a shorter, consistent log: CheckDigest
+// against a digest exported earlier finds them.
 func (s *Store) Verify(ctx context.Context) (d ledger.Digest, err error) {
 	defer func() { s.logDamage(ctx, "verify", err) }()
 	err = s.inSnapshot(ctx, "verify", func(tx pgx.Tx) error {
@@ -72,10 +72,8 @@ func (s *Store) Verify(ctx context.Context) (d ledger.Digest, err error) {
 			return err
 		}
 		v := &verifyState{streams: map[string]streamHead{}}
-		if d, err = s.walk(ctx, tx, head.Position, v); err != nil {
-			return err
-		}
-		return s.checkDerived(ctx, tx, head, d)
+		d, err = s.walk(ctx, tx, head.Position, v)
+		return err
 	})
 	if err != nil {
 		return ledger.Digest{}, err
@@ -225,39 +223,6 @@ func (s *Store) checkStreamOrder(ctx context.Context, tx pgx.Tx, w *row, v *veri
 		v.overflow = true
 	}
 	v.streams[w.stream] = streamHead{ver: w.ver, pos: w.pos}
-	return nil
-}
-
-// checkDerived checks the head row and the stored stream heads against the
-// log verified through d.
-func (s *Store) checkDerived(ctx context.Context, tx pgx.Tx, head, d ledger.Digest) error {
-	var after int64
-	err := tx.QueryRow(ctx, s.q.afterHead, int64(head.Position)).Scan(&after)
-	switch {
-	case err == nil:
-		return &ledger.IndexError{Index: "log head", Position: head.Position, Reason: fmt.Sprintf("head row names position %d, but the log goes on at %d", head.Position, after)}
-	case !errors.Is(err, pgx.ErrNoRows):
-		return err
-	case head.Hash != d.Hash:
-		return &ledger.IndexError{Index: "log head", Position: head.Position, Reason: "head row's hash differs from the chain"}
-	}
-	var stream, estream string
-	var ver, pos, ever, lver int64
-	err = tx.QueryRow(ctx, s.q.checkHeads).Scan(&stream, &ver, &pos, &estream, &ever, &lver)
-	switch {
-	case err == nil:
-		return &ledger.IndexError{Index: "head", Position: uint64(pos), Stream: stream, Version: uint64(ver),
-			Reason: fmt.Sprintf("names position %d, which holds %q version %d; the stream's last version is %d", pos, estream, ever, lver)}
-	case !errors.Is(err, pgx.ErrNoRows):
-		return err
-	}
-	err = tx.QueryRow(ctx, s.q.missingHeads).Scan(&stream, &pos)
-	switch {
-	case err == nil:
-		return &ledger.IndexError{Index: "head", Position: uint64(pos), Stream: stream, Version: 1, Reason: "entry missing"}
-	case !errors.Is(err, pgx.ErrNoRows):
-		return err
-	}
 	return nil
 }
 
