@@ -56,7 +56,19 @@ type Verifier interface {
 	CheckDigest(ctx context.Context, d Digest) error
 }
 
+// Backend is every role and Close: what a whole stack runs on (the root
+// package's Options.Backend). *Ledger is the embedded one; a backend on a
+// database server implements it and passes ledgertest.Run.
+type Backend interface {
+	Log
+	Feed
+	StateStore
+	Verifier
+	io.Closer
+}
+
 var (
+	_ Backend    = (*Ledger)(nil)
 	_ Log        = (*Ledger)(nil)
 	_ Feed       = (*Ledger)(nil)
 	_ StateStore = (*Ledger)(nil)
