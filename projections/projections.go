@@ -12,6 +12,10 @@ import (
 	"github.com/keyledger/keyledger/ledger"
 )
 
+// ErrClosed is returned by WaitApplied and Rebuild after Close (queries
+// keep answering from what was applied).
+var ErrClosed = errors.New("projections: closed")
+
 // DefaultName is the checkpoint name of the read models.
 const DefaultName = "keyledger/projections"
 
@@ -257,7 +261,7 @@ func (p *Projections) WaitApplied(ctx context.Context, pos uint64) error {
 			return nil
 		}
 		if p.closed.Load() {
-			return errors.New("projections: closed")
+			return ErrClosed
 		}
 		select {
 		case <-ch:
@@ -379,7 +383,7 @@ func (p *Projections) Rebuild(ctx context.Context) error {
 	p.run.Lock()
 	defer p.run.Unlock()
 	if p.closed.Load() {
-		return errors.New("projections: closed")
+		return ErrClosed
 	}
 	p.stop()
 	if err := p.clear(ctx); err != nil {

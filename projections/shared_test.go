@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -145,5 +146,20 @@ func TestSharedStoreOneProcessApplies(t *testing.T) {
 		if _, err := other.proj.Lock(bg, name); err != nil {
 			t.Fatalf("after the handover, lock %s: %v", name, err)
 		}
+	}
+}
+
+// After Close, waiting and rebuilding say so with a sentinel; queries still
+// answer from what was applied.
+func TestClosedIsTyped(t *testing.T) {
+	e := newEnv(t)
+	if err := e.proj.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.proj.WaitApplied(bg, e.l.DurablePosition()+1); !errors.Is(err, projections.ErrClosed) {
+		t.Fatalf("WaitApplied after Close: %v, want ErrClosed", err)
+	}
+	if err := e.proj.Rebuild(bg); !errors.Is(err, projections.ErrClosed) {
+		t.Fatalf("Rebuild after Close: %v, want ErrClosed", err)
 	}
 }
