@@ -1,0 +1,343 @@
+package pgledger
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// Advisory lock classes (the first key of the two-key form; the second is
+// derived from the schema, or from the schema and a subscriber's name).
+// Persisted in the sense that every process on one database must agree:
+// never change them.
+const (
+	classAppend  int32 = 0x6b6c6101 // "kla": held by each append transaction
+	classLease   int32 = 0x6b6c7301 // "kls": a subscriber's lease
+	classMigrate int32 = 0x6b6c6d01 // "klm": held while migrating at Open
+)
+
+// streamHead is a stream's version and the position of its last event.
+type streamHead struct{ ver, pos uint64 }
+
+// batch is one transaction of the committer: the appends it took, and the
+// rows of those it accepts.
+type batch struct {
+	reqs     []*appendReq
+	accepted []*appendReq
+	requeue  []*appendReq
+	heads    map[string]streamHead // as of the lock, then as each accepted append leaves them
+	touched  []string              // streams whose head the batch moves, in first-touch order
+	batchIDs map[uuid.UUID]struct{}
+	pos      uint64
+	hash     [32]byte
+	canon    []byte
+
+	// Columns of the rows to insert.
+	positions, versions, times, prevs, firsts, lasts []int64
+	streams, types                                   []string
+	ids                                              [][16]byte
+	schemas                                          []int32
+	payloads, hashes                                 [][]byte
+}
+
+// runBatch commits reqs in one transaction, in two round trips: BEGIN, the
+// append lock, and the reads the checks need (head, stream heads, stored
+// event IDs); then the rows, stream heads, head, COMMIT and NOTIFY. Every
+// request leaves with its result or error, or goes back to the queue.
+func (s *Store) runBatch(reqs []*appendReq) {
+	b := &batch{reqs: reqs, heads: map[string]streamHead{}, batchIDs: map[uuid.UUID]struct{}{}}
+	ctx, cancel := context.WithTimeout(context.Background(), s.wtime)
+	defer cancel()
+	defer func() {
+		requeued := map[*appendReq]bool{}
+		for _, r := range b.requeue {
+			requeued[r] = true
+		}
+		for _, r := range reqs {
+			if !requeued[r] {
+				close(r.done)
+			}
+		}
+		s.requeue(b.requeue)
+	}()
+	fail := func(err error, rs []*appendReq) {
+		for _, r := range rs {
+			r.err = err
+		}
+	}
+	conn, err := s.writeConn(ctx)
+	if err != nil {
+		fail(readErr(ctx, "append", err), reqs)
+		return
+	}
+	found, err := s.lockAndRead(ctx, conn, b)
+	if err != nil {
+		s.dropConn()
+		fail(readErr(ctx, "append", err), reqs)
+		return
+	}
+	for _, r := range reqs {
+		s.sequence(b, r, found)
+	}
+	if len(b.accepted) == 0 {
+		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+			s.dropConn()
+		}
+		return
+	}
+	if err := s.write(ctx, conn, b); err != nil {
+		s.dropConn()
+		s.logAppendFailed(err, b)
+		fail(err, b.accepted)
+		return
+	}
+	s.advance(b.pos)
+}
+
+// lockAndRead runs the first round trip and returns the stored rows of the
+// batch's event IDs.
+func (s *Store) lockAndRead(ctx context.Context, conn *pgx.Conn, b *batch) (map[uuid.UUID]*row, error) {
+	var streams []string
+	seen := map[string]bool{}
+	var ids [][16]byte
+	for _, r := range b.reqs {
+		for _, a := range r.appends {
+			if !seen[a.Stream] {
+				seen[a.Stream] = true
+				streams = append(streams, a.Stream)
+			}
+		}
+		for i := range r.evs {
+			if !r.evs[i].random {
+				ids = append(ids, r.evs[i].id)
+			}
+		}
+	}
+	pb := &pgx.Batch{}
+	pb.Queue("BEGIN")
+	pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
+	pb.Queue(s.q.head)
+	pb.Queue(s.q.streamHeads, streams)
+	if len(ids) > 0 {
+		pb.Queue(s.q.lookupIDs, ids)
+	}
+	br := conn.SendBatch(ctx, pb)
+	defer br.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	head, err := scanHead(br.QueryRow())
+	if err != nil {
+		return nil, err
+	}
+	b.pos, b.hash = head.Position, head.Hash
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var st string
+		var ver, last int64
+		if err := rows.Scan(&st, &ver, &last); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		b.heads[st] = streamHead{uint64(ver), uint64(last)}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	found := map[uuid.UUID]*row{}
+	if len(ids) > 0 {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		var rd rowReader
+		for rows.Next() {
+			w, err := rd.read(rows, true)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			found[w.id] = &w
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return found, br.Close()
+}
+
+// sequence decides one request under the lock: a retry of a stored append,
+// a refused one (IDs reused, expected versions not met), one to try again
+// in the next batch (its IDs overlap an append accepted in this one), or
+// one accepted, with positions, versions and chain hashes assigned.
+func (s *Store) sequence(b *batch, r *appendReq, found map[uuid.UUID]*row) {
+	for i := range r.evs {
+		if _, ok := b.batchIDs[r.evs[i].id]; ok && !r.evs[i].random {
+			b.requeue = append(b.requeue, r)
+			return
+		}
+	}
+	for i := range r.evs {
+		if _, ok := found[r.evs[i].id]; ok {
+			r.res, r.retry, r.err = s.findRetry(r, found)
+			if r.retry || r.err != nil {
+				return
+			}
+			break
+		}
+	}
+	for _, a := range r.appends {
+		if h := b.heads[a.Stream]; !check(a.Expect, h.ver) {
+			r.err = &ledger.ConflictError{Stream: a.Stream, Expected: a.Expect, Actual: h.ver}
+			return
+		}
+	}
+	// Chain the events into local state first: nothing of b changes unless
+	// every event's canonical bytes are valid.
+	n := len(b.positions)
+	heads := make([]streamHead, len(r.appends))
+	for i, a := range r.appends {
+		heads[i] = b.heads[a.Stream]
+	}
+	hash, first := b.hash, b.pos+1
+	hashes := make([]byte, 0, 32*len(r.evs))
+	for i := range r.evs {
+		e := &r.evs[i]
+		h := &heads[e.stream]
+		ev := ledger.Event{Position: first + uint64(i), Stream: r.appends[e.stream].Stream, Version: h.ver + 1,
+			ID: e.id, Type: e.typ, Schema: e.schema, Time: time.Unix(0, e.time), Raw: e.payload}
+		var err error
+		if b.canon, err = ledger.AppendCanonical(b.canon[:0], &ev, h.pos); err != nil {
+			r.err = err
+			b.truncate(n)
+			return
+		}
+		hash = ledger.ChainHash(hash, b.canon)
+		hashes = append(hashes, hash[:]...)
+		b.positions = append(b.positions, int64(ev.Position))
+		b.streams = append(b.streams, ev.Stream)
+		b.versions = append(b.versions, int64(ev.Version))
+		b.ids = append(b.ids, e.id)
+		b.types = append(b.types, e.typ)
+		b.schemas = append(b.schemas, int32(e.schema))
+		b.times = append(b.times, e.time)
+		b.payloads = append(b.payloads, e.payload)
+		b.prevs = append(b.prevs, int64(h.pos))
+		b.hashes = append(b.hashes, hashes[len(hashes)-32:])
+		h.ver, h.pos = ev.Version, ev.Position
+	}
+	last := first + uint64(len(r.evs)) - 1
+	for range r.evs {
+		b.firsts = append(b.firsts, int64(first))
+		b.lasts = append(b.lasts, int64(last))
+	}
+	versions := make([]uint64, len(r.appends))
+	for i, a := range r.appends {
+		versions[i] = heads[i].ver
+		if len(a.Events) > 0 {
+			if _, ok := b.heads[a.Stream]; !ok || b.heads[a.Stream] != heads[i] {
+				b.touch(a.Stream)
+			}
+			b.heads[a.Stream] = heads[i]
+		}
+	}
+	for i := range r.evs {
+		if !r.evs[i].random {
+			b.batchIDs[r.evs[i].id] = struct{}{}
+		}
+	}
+	b.pos, b.hash = last, hash
+	r.res = ledger.AppendResult{First: first, Last: last, Versions: versions}
+	b.accepted = append(b.accepted, r)
+}
+
+func (b *batch) touch(stream string) {
+	for _, t := range b.touched {
+		if t == stream {
+			return
+		}
+	}
+	b.touched = append(b.touched, stream)
+}
+
+// truncate drops the rows from n on (those of a request being refused).
+func (b *batch) truncate(n int) {
+	b.positions, b.streams, b.versions, b.ids = b.positions[:n], b.streams[:n], b.versions[:n], b.ids[:n]
+	b.types, b.schemas, b.times, b.payloads = b.types[:n], b.schemas[:n], b.times[:n], b.payloads[:n]
+	b.prevs, b.hashes = b.prevs[:n], b.hashes[:n]
+}
+
+func check(e ledger.Expect, actual uint64) bool {
+	switch {
+	case e == ledger.ExpectAny:
+		return true
+	case e == ledger.ExpectExists:
+		return actual > 0
+	}
+	return uint64(e) == actual
+}
+
+// write runs the second round trip: rows, stream heads, head and COMMIT,
+// then NOTIFY, pipelined. The NOTIFY runs in a transaction of its own
+// after the COMMIT: inside the append's, it would hold PostgreSQL's
+// cluster-wide notification lock through the append's WAL flush, making
+// appends to every database on the server wait for each other's flushes.
+// A NOTIFY lost with its connection only delays listeners until they poll.
+func (s *Store) write(ctx context.Context, conn *pgx.Conn, b *batch) error {
+	hs := make([]string, len(b.touched))
+	vs := make([]int64, len(b.touched))
+	ps := make([]int64, len(b.touched))
+	for i, st := range b.touched {
+		h := b.heads[st]
+		hs[i], vs[i], ps[i] = st, int64(h.ver), int64(h.pos)
+	}
+	pb := &pgx.Batch{}
+	pb.Queue(s.q.insertEvents, b.positions, b.streams, b.versions, b.ids, b.types, b.schemas, b.times, b.payloads, b.prevs, b.hashes, b.firsts, b.lasts)
+	pb.Queue(s.q.upsertStreams, hs, vs, ps)
+	pb.Queue(s.q.setHead, int64(b.pos), b.hash[:])
+	pb.Queue("COMMIT")
+	commit := pb.Len() - 1
+	pb.Queue(s.q.notify, s.q.channel, strconv.FormatUint(b.pos, 10))
+	br := conn.SendBatch(ctx, pb)
+	if h := s.hooks.commitSent; h != nil {
+		h(conn)
+	}
+	for i := range commit + 1 {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return commitErr(ctx, "append", err, i == commit)
+		}
+	}
+	// Committed. A failure from here on costs listeners a notification.
+	_, err := br.Exec()
+	if err = errors.Join(err, br.Close()); err != nil {
+		s.dropConn()
+	}
+	return nil
+}
+
+func (s *Store) logAppendFailed(err error, b *batch) {
+	if !due(&s.logAt.append) {
+		return
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelError, "pgledger: append transaction failed",
+		slog.Any("err", err), slog.Int("appends", len(b.accepted)), slog.Uint64("first", uint64(b.positions[0])), slog.Uint64("last", b.pos))
+}
+
+// testHooks let tests break things at exact moments. Nil in production.
+type testHooks struct {
+	commitSent func(*pgx.Conn) // after the round trip carrying COMMIT is sent
+}

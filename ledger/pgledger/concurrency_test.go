@@ -1,0 +1,292 @@
+package pgledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// Many goroutines on two instances (two processes' worth of pools and
+// committers) append to the same few streams with expected versions. Every
+// refusal is a typed conflict, every acknowledged event is stored once, the
+// log has no gaps, each stream's versions follow each other, and the chain
+// verifies on both.
+func TestTwoInstancesContend(t *testing.T) {
+	reg := testRegistry(t)
+	a := open(t, reg)
+	b := second(t, a, reg)
+	const writers, each, streams = 24, 15, 3
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		acked     = map[uuid.UUID]ledger.AppendResult{}
+		conflicts atomic.Int64
+		next      atomic.Uint64
+	)
+	for w := range writers {
+		s := a
+		if w%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			for i := range each {
+				stream := fmt.Sprintf("hot-%d", (w+i)%streams)
+				for {
+					v, err := s.StreamVersion(bg, stream)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					id := tid(next.Add(1))
+					appends := []ledger.StreamAppend{{Stream: stream, Expect: ledger.ExpectVersion(v), Events: []ledger.NewEvent{{ID: id, Data: testCount{N: w}}}}}
+					if i%3 == 0 { // a condition on another hot stream, as a decision that read it
+						other := fmt.Sprintf("hot-%d", (w+i+1)%streams)
+						ov, err := s.StreamVersion(bg, other)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						appends = append(appends, ledger.StreamAppend{Stream: other, Expect: ledger.ExpectVersion(ov)})
+					}
+					r, err := s.AppendMulti(bg, appends...)
+					var ce *ledger.ConflictError
+					if errors.As(err, &ce) {
+						if !errors.Is(err, ledger.ErrConflict) || ce.Actual == uint64(ce.Expected) {
+							t.Errorf("conflict %+v does not say what moved", ce)
+						}
+						conflicts.Add(1)
+						continue
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					acked[id] = r
+					mu.Unlock()
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	t.Logf("%d appends, %d conflicts", len(acked), conflicts.Load())
+	if len(acked) != writers*each {
+		t.Fatalf("%d appends acknowledged, want %d", len(acked), writers*each)
+	}
+	for _, s := range []*Store{a, b} {
+		all := collect(t, s.ReadAll(bg, 0))
+		if len(all) != writers*each {
+			t.Fatalf("ReadAll gave %d events, want %d", len(all), writers*each)
+		}
+		seen := map[uuid.UUID]bool{}
+		vers := map[string]uint64{}
+		for i, e := range all {
+			if e.Position != uint64(i+1) {
+				t.Fatalf("event %d at position %d: a gap", i, e.Position)
+			}
+			if seen[e.ID] {
+				t.Fatalf("event %s stored twice", e.ID)
+			}
+			seen[e.ID] = true
+			r, ok := acked[e.ID]
+			if !ok || r.First != e.Position || r.Version() != e.Version {
+				t.Fatalf("event %+v was not acknowledged as %+v", e, r)
+			}
+			if vers[e.Stream]++; e.Version != vers[e.Stream] {
+				t.Fatalf("%s version %d at position %d, want %d", e.Stream, e.Version, e.Position, vers[e.Stream])
+			}
+		}
+		head, err := s.Head(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.Verify(bg); err != nil || d != head || d.Position != uint64(writers*each) {
+			t.Fatalf("Verify = %v, %v; head %v", d, err, head)
+		}
+	}
+}
+
+// The same append sent at once by two instances, and twice by one (so both
+// copies can land in one batch), is stored once; every sender gets the
+// original result.
+func TestConcurrentRetries(t *testing.T) {
+	reg := testRegistry(t)
+	a := open(t, reg)
+	b := second(t, a, reg)
+	const n = 40
+	results := make([][4]ledger.AppendResult, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		for j, s := range []*Store{a, b, a, b} {
+			wg.Go(func() {
+				r, err := s.Append(bg, fmt.Sprintf("s-%d", k%5), ledger.ExpectAny,
+					ledger.NewEvent{ID: tid(uint64(2*k + 1)), Data: testCount{N: k}}, ledger.NewEvent{ID: tid(uint64(2*k + 2)), Data: testNote{}})
+				if err != nil {
+					t.Errorf("append %d, sender %d: %v", k, j, err)
+				}
+				results[k][j] = r
+			})
+		}
+	}
+	wg.Wait()
+	for k, rs := range results {
+		for j := range rs {
+			if rs[j].First != rs[0].First || rs[j].Last != rs[0].Last || !slices.Equal(rs[j].Versions, rs[0].Versions) {
+				t.Fatalf("append %d: sender %d got %+v, sender 0 %+v", k, j, rs[j], rs[0])
+			}
+		}
+	}
+	if all := collect(t, a.ReadAll(bg, 0)); len(all) != 2*n {
+		t.Fatalf("%d events stored, want %d", len(all), 2*n)
+	}
+	if _, err := a.Verify(bg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stall holds the append lock of s's schema from a connection of its own,
+// so s's next batch waits inside its transaction; release lets it go.
+func stall(t *testing.T, s *Store) (release func()) {
+	t.Helper()
+	conn, err := s.pool.Acquire(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(bg, "SELECT pg_advisory_lock($1, $2)", classAppend, s.appendKey); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			if _, err := conn.Exec(bg, "SELECT pg_advisory_unlock($1, $2)", classAppend, s.appendKey); err != nil {
+				t.Error(err)
+			}
+			conn.Release()
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting until %s", what)
+}
+
+// lockWaiters counts the sessions waiting for an advisory lock in s's database.
+func lockWaiters(t *testing.T, s *Store) int {
+	t.Helper()
+	var n int
+	err := s.pool.QueryRow(bg, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()").Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (s *Store) queued() int {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return len(s.queue)
+}
+
+// Two copies of one append queued behind a batch land in the same batch:
+// the second waits for the first to commit and returns its result.
+func TestRetryInOneBatch(t *testing.T) {
+	s := open(t, testRegistry(t))
+	release := stall(t, s)
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Append(bg, "blocker", ledger.ExpectAny, ledger.NewEvent{ID: tid(100), Data: testNote{}})
+		first <- err
+	}()
+	waitFor(t, "the blocker's batch waits for the lock", func() bool { return lockWaiters(t, s) == 1 })
+	type out struct {
+		r   ledger.AppendResult
+		err error
+	}
+	outs := make(chan out, 2)
+	for range 2 {
+		go func() {
+			r, err := s.Append(bg, "dup", ledger.ExpectNoStream, ledger.NewEvent{ID: tid(1), Data: testNote{Text: "once"}})
+			outs <- out{r, err}
+		}()
+	}
+	waitFor(t, "both copies are queued", func() bool { return s.queued() == 2 })
+	release()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	o1, o2 := <-outs, <-outs
+	if o1.err != nil || o2.err != nil || o1.r.First != o2.r.First || o1.r.First != 2 || o1.r.Version() != 1 || o2.r.Version() != 1 {
+		t.Fatalf("copies: %+v, %v and %+v, %v; want both at position 2, version 1", o1.r, o1.err, o2.r, o2.err)
+	}
+	if all := collect(t, s.ReadAll(bg, 0)); len(all) != 2 {
+		t.Fatalf("%d events stored, want 2", len(all))
+	}
+}
+
+// A context that ends while the append waits in the queue withdraws it
+// (nothing written); one that ends while its transaction is under way
+// cannot, and says the outcome is unknown. A retry with the same IDs then
+// returns what was committed.
+func TestCancelMidAppend(t *testing.T) {
+	s := open(t, testRegistry(t))
+	release := stall(t, s)
+
+	short, cancel := context.WithTimeout(bg, 200*time.Millisecond)
+	defer cancel()
+	_, err := s.Append(short, "taken", ledger.ExpectNoStream, ledger.NewEvent{ID: tid(1), Data: testNote{Text: "taken"}})
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ledger.ErrUnknownOutcome) {
+		t.Fatalf("append cancelled in its transaction: %v; want DeadlineExceeded and ErrUnknownOutcome", err)
+	}
+	// The committer waits on the lock with the first append; this one waits in the queue.
+	qctx, qcancel := context.WithCancel(bg)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Append(qctx, "queued", ledger.ExpectNoStream, ledger.NewEvent{ID: tid(2), Data: testNote{Text: "queued"}})
+		done <- err
+	}()
+	waitFor(t, "the second append is queued", func() bool { return s.queued() == 1 })
+	qcancel()
+	if err := <-done; !errors.Is(err, context.Canceled) || errors.Is(err, ledger.ErrUnknownOutcome) {
+		t.Fatalf("append cancelled in the queue: %v; want Canceled and a known outcome", err)
+	}
+	release()
+	// The first one commits after all; its retry returns it.
+	r, err := s.Append(bg, "taken", ledger.ExpectNoStream, ledger.NewEvent{ID: tid(1), Data: testNote{Text: "taken"}})
+	if err != nil || r.First != 1 || r.Version() != 1 {
+		t.Fatalf("retry after the unknown outcome: %+v, %v; want position 1", r, err)
+	}
+	if _, err := s.EventByID(bg, tid(2)); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("the withdrawn append was written: %v", err)
+	}
+	if all := collect(t, s.ReadAll(bg, 0)); len(all) != 1 {
+		t.Fatalf("%d events stored, want 1", len(all))
+	}
+	// A context already ended writes nothing.
+	ended, cancel2 := context.WithCancel(bg)
+	cancel2()
+	if _, err := s.Append(ended, "x", ledger.ExpectAny, ledger.NewEvent{Data: testNote{}}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("append with an ended context: %v", err)
+	}
+}

@@ -1,0 +1,190 @@
+// Package pgledger is keyledger's event ledger on PostgreSQL: the storage
+// roles of package ledger (Log, Feed, StateStore, Verifier) for a vendor
+// running more than one backend process. Any number of processes open the
+// same database and share one log, with the guarantees of the ledger on
+// Pebble and the same hash chain, so a digest exported from one backend
+// checks on the other for the same events.
+//
+// # Usage
+//
+//	reg := ledger.NewRegistry()
+//	reg.Register("key.granted", 1, KeyGranted{})
+//	s, err := pgledger.Open(ctx, "postgres://app@db:5432/locks", &pgledger.Options{Registry: reg})
+//	res, err := s.Append(ctx, "key-42", ledger.ExpectNoStream, ledger.NewEvent{ID: id, Data: KeyGranted{...}})
+//	for ev, err := range s.Subscribe(ctx, "key-list") { ... } // one process at a time per name
+//
+// # When to choose it
+//
+// The ledger on Pebble is the default: embedded, nothing to run, and
+// several times the append throughput on one machine (BENCHMARKS.md). Choose PostgreSQL when
+// one process is not enough: several backend instances for availability,
+// deploys without downtime or load, all serving the same locks; or when
+// operations already run PostgreSQL (backups, replicas, monitoring) and want
+// the ledger there. Appends cost a network round trip or two and a WAL
+// flush on the server, shared by the appends of one batch.
+//
+// # Appends: one lock per batch
+//
+// Positions are global and gap-free, and each event's chain hash depends
+// on the one before, so appends are serialised by one transaction-level
+// advisory lock per ledger (its schema). A lock per append would serialise
+// every caller's round trips and WAL flush; instead each Store has one
+// committer goroutine that gathers the appends queued while its previous
+// transaction ran and commits them together, in two round trips:
+//
+//  1. BEGIN; pg_advisory_xact_lock; read the head row (last position and
+//     chain hash), the heads of the streams in the batch, and the stored
+//     events with the batch's event IDs.
+//  2. Check each append in queue order against what was read and what the
+//     appends before it in the batch did: a retry of a stored append gets
+//     the stored result, a failed expected version its *ConflictError,
+//     reused IDs ErrDuplicateID or *IDReusedError (none of these affects
+//     the others); assign positions and versions; compute each chain hash
+//     in Go (ledger.AppendCanonical, ledger.ChainHash); then INSERT the
+//     rows (unnest of arrays), upsert the stream heads, update the head
+//     row, COMMIT, and NOTIFY after it, pipelined.
+//
+// Every statement of step 1 after the lock takes its snapshot after the
+// lock is granted, so it sees every append committed before. Event IDs are
+// looked up under the lock, in the same round trip that takes it, rather
+// than before: that costs no extra round trip, and a lookup before would
+// have to be repeated under the lock anyway. UNIQUE(id) and
+// UNIQUE(stream, version) are the backstop should a writer ever skip the
+// lock. An append whose IDs were accepted earlier in the same batch (the
+// same append sent twice at once) waits for the next batch, where it is a
+// retry.
+//
+// # Guarantees
+//
+// Durability: an append or ApplyState returns after its COMMIT, which with
+// the server's synchronous_commit on (the default; Open logs a warning if
+// it is off) means its WAL is flushed; committed is durable, and every
+// reader, in any process, sees it.
+//
+// Atomicity and ordering: an append is in one transaction. Positions
+// follow commit order without gaps, and so does visibility: the advisory
+// lock is released only after the commit is visible, so a snapshot that
+// sees position p sees every position before it.
+//
+// Concurrency, idempotency, conditions, invalid arguments and limits: as on
+// the ledger on Pebble (see package ledger); the conformance suite
+// ledgertest.Run checks them, with a second Store on the same database
+// standing for a second process.
+//
+// # Failures and retries
+//
+// The caller learns what may have happened (see ledger's Retries):
+//
+//   - ledger.ErrUnavailable: the server could not be reached, or the
+//     connection broke or the server ended the session before the COMMIT
+//     was sent (nothing written; call again);
+//   - ledger.ErrUnknownOutcome: the connection broke or WriteTimeout passed
+//     after the COMMIT was sent; repeat the append with the same event IDs:
+//     if it committed, the retry returns its result, else it appends;
+//   - the caller's context ended: while the append waited in the queue, it
+//     is withdrawn and the error wraps ctx.Err() alone; once a batch took
+//     it, the error wraps ctx.Err() and ErrUnknownOutcome (the batch goes on
+//     for the others, and may commit it).
+//
+// After any error the committer closes its connection and opens a new one
+// for the next batch, so it recovers from a server restart by itself.
+//
+// # Reads and the feed
+//
+// Reads decode through the Registry exactly as the ledger on Pebble does.
+// ReadAll reads up to the head at its start, in chunks of 1024 events read
+// whole before any is yielded (no connection is held while a loop body
+// runs). Follow reads position > n in chunks; once caught up it waits for a
+// notification (each store LISTENs on one connection; appends NOTIFY the
+// new last position) or PollInterval, whichever comes first, and reads
+// again: a lost notification delays an event by at most PollInterval and
+// never loses it. Follow rides out an unreachable server, logging and
+// trying again every PollInterval. DurablePosition is what this store
+// knows to be committed: its own appends, events it read, notifications
+// and polls; WaitDurable asks the server before it waits.
+//
+// # Subscribers' leases
+//
+// Subscribe(name) holds a lease while it runs: a session advisory lock,
+// keyed by the schema and name, on a connection of its own, through which
+// it also reads. A second Subscribe of the name, in any process, waits
+// (trying every PollInterval) until the holder's iteration ends or its
+// connection closes, then resumes after the checkpoint the holder stored.
+// Two processes never apply the same events at the same time; delivery is
+// at least once, as on Pebble (events after the last checkpoint are
+// delivered again to the next holder).
+//
+// # State
+//
+// ApplyState runs a StateBatch's operations in order in one transaction;
+// a batch with SetNoSyncWait(true) sets synchronous_commit off for its
+// transaction only: atomic and visible at once, and a server crash may lose
+// the newest such batches, whole. Checkpoints are a table beside the state.
+//
+// # Erasure (crypto-shredding)
+//
+// Deleting a state row (a key that decrypts personal data) removes it from
+// what the database returns at once. It does not remove it from:
+// PostgreSQL's write-ahead log until the segment is recycled, WAL archives
+// (point-in-time recovery), base backups, physical and logical replicas and
+// their own WAL and backups, and the table's pages until VACUUM reclaims
+// the dead row version and the space is overwritten. CompactState runs
+// VACUUM on the state table, which removes dead row versions no
+// transaction can still see; it cannot reach the rest. On this backend,
+// erasure within a deadline therefore means: the retention of WAL
+// archives, backups and replicas bounds how long a deleted key survives,
+// and an operator must set it accordingly (or encrypt those copies with
+// keys rotated on that schedule). The ledger on Pebble, embedded, keeps
+// fewer copies (see package ledger).
+//
+// # Verification
+//
+// Head reads the head row. Verify reads the whole log in one repeatable
+// read snapshot, recomputing the chain, checking each stream's versions
+// and back-pointers, then the derived rows: the head row (an *IndexError
+// with Index "log head") and the stored stream heads (Index "head").
+// CheckDigest proves the log still begins with the history a saved digest
+// covers, whichever backend exported it.
+//
+// # Tables
+//
+// In Options.Schema (default "keyledger"), created and migrated by Open
+// under a session advisory lock, with the applied migrations in
+// schema_version (a database migrated by a newer version is
+// ledger.ErrUnknownFormat):
+//
+//	events       position PK, stream, version, id UNIQUE, type, schema, time (Unix ns),
+//	             payload (msgpack), prev_pos, hash, append_first, append_last;
+//	             UNIQUE (stream, version)
+//	streams      stream PK, version, last_pos    each stream's last event
+//	head         position, hash                  the log's last event (one row)
+//	checkpoints  name PK, position
+//	state        key PK, value                   bytea, ordered bytewise
+//
+// Each event row holds what its canonical record bytes are made of, so the
+// chain is recomputed from the rows alone; append_first and append_last
+// let a retry be told from a partial overlap. Advisory locks use the
+// two-key form: class 0x6b6c6101 (appends), 0x6b6c7301 (leases),
+// 0x6b6c6d01 (migrations), then a key derived from the schema (and the
+// subscriber's name). Applications sharing the database must not use those
+// classes.
+//
+// # Connections
+//
+// A pgxpool of Options.MaxConns for reads and state, plus one connection
+// each for the committer, the listener and every running Subscribe. The
+// DSN is pgx's (a postgres:// URL or key=value pairs); the query exec mode
+// must describe statements (the default does), since reads parse binary
+// results.
+//
+// # Observability
+//
+// Through Options.Logger (log/slog; nil logs nothing), never with a
+// payload or state value:
+//
+//	Error  an append transaction failed (err, appends, first, last); rate-limited
+//	Warn   the server was unreachable for the listener or a Follow (op, err); rate-limited
+//	Warn   Verify or CheckDigest found damage or could not finish (as the ledger on Pebble)
+//	Warn   at Open: synchronous_commit is off
+//	Info   a subscriber waits for its lease, or took it over (subscriber)
+package pgledger

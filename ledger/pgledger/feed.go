@@ -1,0 +1,301 @@
+package pgledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keyledger/keyledger/ledger"
+)
+
+// Follow yields events from position from, in order, and then waits for
+// new ones, until the context ends (the last value is ctx.Err()) or the
+// store closes (ErrClosed). It reads position > n in chunks; once caught
+// up it waits for a notification of a commit, or PollInterval, whichever
+// comes first, and reads again, so a lost notification delays an event by
+// at most PollInterval and never loses it. A server that cannot be reached
+// (ErrUnavailable) does not end it: it logs and tries again every
+// PollInterval.
+func (s *Store) Follow(ctx context.Context, from uint64) iter.Seq2[ledger.Event, error] {
+	return func(yield func(ledger.Event, error) bool) {
+		if err := s.enter(); err != nil {
+			yield(ledger.Event{}, err)
+			return
+		}
+		s.leave()
+		s.follow(ctx, nil, "", max(from, 1), yield)
+	}
+}
+
+// Subscribe follows the log from just after the named checkpoint (see
+// Checkpoint), holding the subscriber's lease meanwhile: a session advisory
+// lock on a connection of its own, keyed by the schema and name. While
+// another Store (any process) holds the lease, Subscribe waits, trying
+// again every PollInterval, and yields nothing; when the holder's iteration
+// ends or its connection closes, one waiter takes over and resumes after
+// the checkpoint the holder last stored. So two processes never apply the
+// same events at once. Events are read through the lease's connection: if
+// it breaks, the lease is gone and the iteration ends with ErrUnavailable
+// (an event delivered just before may be delivered to the next holder
+// again, since delivery is at least once, up to the checkpoint).
+func (s *Store) Subscribe(ctx context.Context, name string) iter.Seq2[ledger.Event, error] {
+	return func(yield func(ledger.Event, error) bool) {
+		if err := checkName(name); err != nil {
+			yield(ledger.Event{}, err)
+			return
+		}
+		if err := s.enter(); err != nil {
+			yield(ledger.Event{}, err)
+			return
+		}
+		s.leave()
+		conn, err := s.lease(ctx, name)
+		if err != nil {
+			yield(ledger.Event{}, err)
+			return
+		}
+		// Closing the session ends the lease; it is ended before the last
+		// value is yielded, so whoever sees the iteration end can subscribe
+		// again at once.
+		release := func() {
+			cctx, cancel := context.WithTimeout(context.Background(), s.poll)
+			_ = conn.Close(cctx)
+			cancel()
+		}
+		defer release()
+		cp, err := s.Checkpoint(ctx, name)
+		if err != nil {
+			release()
+			yield(ledger.Event{}, err)
+			return
+		}
+		s.follow(ctx, conn, name, cp+1, func(e ledger.Event, err error) bool {
+			if err != nil {
+				release()
+			}
+			return yield(e, err)
+		})
+	}
+}
+
+// follow yields from next on, reading through db (the pool if nil; a
+// subscriber's lease connection otherwise, named by sub).
+func (s *Store) follow(ctx context.Context, db querier, sub string, next uint64, yield func(ledger.Event, error) bool) {
+	for {
+		if err := ctx.Err(); err != nil {
+			yield(ledger.Event{}, err)
+			return
+		}
+		seen := s.durable.Load()
+		batch, err := s.chunk(ctx, db, next, 0)
+		for i, e := range batch {
+			if i > 0 && ctx.Err() != nil {
+				break // reported at the top of the loop
+			}
+			if !yield(e, nil) {
+				return
+			}
+			next = e.Position + 1
+		}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			continue
+		case err != nil && db == nil && errors.Is(err, ledger.ErrUnavailable):
+			s.logUnavailable("follow", err)
+			if err := s.pause(ctx); err != nil {
+				yield(ledger.Event{}, err)
+				return
+			}
+			continue
+		case err != nil && db != nil && errors.Is(err, ledger.ErrUnavailable):
+			yield(ledger.Event{}, fmt.Errorf("pgledger: subscriber %q lost its lease with its connection: %w", sub, err))
+			return
+		case err != nil:
+			yield(ledger.Event{}, err)
+			return
+		case len(batch) == readChunk:
+			continue
+		}
+		if err := s.waitPast(ctx, max(seen, next-1)); err != nil {
+			yield(ledger.Event{}, err)
+			return
+		}
+	}
+}
+
+// waitPast waits until the watermark passes pos, PollInterval passes, the
+// context ends or the store closes.
+func (s *Store) waitPast(ctx context.Context, pos uint64) error {
+	ch := s.notified()
+	if s.durable.Load() > pos {
+		return nil
+	}
+	return s.sleep(ctx, ch)
+}
+
+// pause waits PollInterval, unless ctx ends or the store closes.
+func (s *Store) pause(ctx context.Context) error { return s.sleep(ctx, nil) }
+
+func (s *Store) sleep(ctx context.Context, wake <-chan struct{}) error {
+	t := time.NewTimer(s.poll)
+	defer t.Stop()
+	select {
+	case <-wake:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closing:
+		return ledger.ErrClosed
+	}
+	return nil
+}
+
+// WaitDurable blocks until position pos is committed, the context ends or
+// the store closes. It asks the server first, then waits for notifications,
+// asking again every PollInterval.
+func (s *Store) WaitDurable(ctx context.Context, pos uint64) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	s.leave()
+	asked := false
+	for {
+		ch := s.notified()
+		if s.durable.Load() >= pos {
+			return nil
+		}
+		if !asked {
+			asked = true
+			_, _ = s.Head(ctx) // raises the watermark; an error only means waiting
+			continue
+		}
+		t := time.NewTimer(s.poll)
+		select {
+		case <-ch:
+		case <-t.C:
+			asked = false
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-s.closing:
+			t.Stop()
+			if s.durable.Load() >= pos {
+				return nil
+			}
+			return ledger.ErrClosed
+		}
+		t.Stop()
+	}
+}
+
+// listen keeps a connection LISTENing to the store's channel and raises the
+// watermark with each commit notified, asking for the head after every
+// PollInterval without one and after each reconnection.
+func (s *Store) listen(ctx context.Context) {
+	defer close(s.ldone)
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), s.poll)
+			_ = conn.Close(cctx)
+			cancel()
+		}
+	}()
+	for ctx.Err() == nil {
+		if conn == nil {
+			c, err := s.listenConn(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.logUnavailable("listen", err)
+				}
+				_ = s.sleep(ctx, nil)
+				continue
+			}
+			conn = c
+		}
+		wctx, cancel := context.WithTimeout(ctx, s.poll)
+		n, err := conn.WaitForNotification(wctx)
+		timedOut := wctx.Err() != nil
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil:
+			if p, err := strconv.ParseUint(n.Payload, 10, 64); err == nil {
+				s.advance(p)
+			}
+			continue
+		case timedOut && !conn.IsClosed():
+			if err = s.pollHead(ctx, conn); err == nil {
+				continue
+			}
+		}
+		s.logUnavailable("listen", err)
+		cctx, cancel := context.WithTimeout(context.Background(), s.poll)
+		_ = conn.Close(cctx)
+		cancel()
+		conn = nil
+	}
+}
+
+func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.connCfg.Copy())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.q.channel}.Sanitize()); err != nil {
+		_ = conn.Close(ctx)
+		return nil, err
+	}
+	if err := s.pollHead(ctx, conn); err != nil {
+		_ = conn.Close(ctx)
+		return nil, err
+	}
+	return conn, nil
+}
+
+func (s *Store) pollHead(ctx context.Context, conn *pgx.Conn) error {
+	d, err := scanHead(conn.QueryRow(ctx, s.q.head))
+	if err != nil {
+		return err
+	}
+	s.advance(d.Position)
+	return nil
+}
+
+// lease connects and takes the subscriber's lease, waiting while another
+// session holds it.
+func (s *Store) lease(ctx context.Context, name string) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.connCfg.Copy())
+	if err != nil {
+		return nil, readErr(ctx, "subscribe", err)
+	}
+	key := lockKey(s.schema + "\x00" + name)
+	logged := false
+	for {
+		var ok bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", classLease, key).Scan(&ok); err != nil {
+			_ = conn.Close(context.Background())
+			return nil, readErr(ctx, "subscribe: lease", err)
+		}
+		if ok {
+			if logged {
+				s.log.LogAttrs(ctx, slog.LevelInfo, "pgledger: subscriber took over its lease", slog.String("subscriber", name))
+			}
+			return conn, nil
+		}
+		if !logged {
+			logged = true
+			s.log.LogAttrs(ctx, slog.LevelInfo, "pgledger: subscriber waits: another process holds its lease", slog.String("subscriber", name))
+		}
+		if err := s.pause(ctx); err != nil {
+			_ = conn.Close(context.Background())
+			return nil, err
+		}
+	}
+}
