@@ -26,6 +26,13 @@ type Options struct {
 	// and demos. Open with dir "" is in memory too; InMemory with a
 	// directory is refused.
 	InMemory bool
+	// Backend is an opened storage backend to run on instead of the
+	// embedded ledger, such as the PostgreSQL one (pgledger.Open), with
+	// this catalogue registered (events.Register on the registry it was
+	// opened with). Open's dir must be "" and InMemory false. The stack
+	// owns it from then on: Stack.Close closes it, and so does a failed
+	// Open.
+	Backend ledger.Backend
 	// Clock is the time of every decision and event. Default time.Now.
 	Clock func() time.Time
 
@@ -70,6 +77,9 @@ func (o *Options) validate(dir string) error {
 	if o.InMemory && dir != "" {
 		bad("InMemory with the directory %q: choose one", dir)
 	}
+	if o.Backend != nil && (dir != "" || o.InMemory) {
+		bad("Backend with the directory %q or InMemory: choose one", dir)
+	}
 	if n := o.Root.Len(); n > 0 && n < secret.MinRootLen {
 		bad("Root has %d bytes, need at least %d", n, secret.MinRootLen)
 	}
@@ -94,13 +104,15 @@ func (o *Options) validate(dir string) error {
 // and the command service writing to it with read-your-writes. Use the
 // fields directly; Close releases them in order.
 type Stack struct {
-	Ledger      *ledger.Ledger
+	// Ledger is the storage: the embedded *ledger.Ledger (whose Stats,
+	// Backup and other methods a type assertion reaches) or Options.Backend.
+	Ledger      ledger.Backend
 	Projections *projections.Projections
 	Commands    *commands.Service
 }
 
 // Open opens (or creates) the ledger in dir — in memory if dir is "" or
-// opts.InMemory — and returns the whole stack over it: the event catalogue
+// opts.InMemory, or opts.Backend if set — and returns the whole stack over it: the event catalogue
 // registered, the read models caught up from their checkpoint and following
 // the log, and a command service that waits for them before a command
 // returns, with a vault over the root secret if opts.Root is set.
@@ -108,7 +120,8 @@ type Stack struct {
 // Errors: ErrInvalidOptions (all problems, joined) before anything is
 // opened; the ledger's errors from ledger.Open (ledger.ErrCorrupt,
 // ledger.ErrFailed, …) with the directory named; secret.ErrConfig for
-// Password parameters the vault refuses. On error nothing stays open.
+// Password parameters the vault refuses. On error nothing stays open,
+// opts.Backend included.
 func Open(dir string, opts *Options) (*Stack, error) {
 	if err := opts.validate(dir); err != nil {
 		return nil, err
@@ -116,6 +129,16 @@ func Open(dir string, opts *Options) (*Stack, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
+	}
+	if o.Backend != nil {
+		if err := checkCatalogue(o.Backend.Registry()); err != nil {
+			return nil, errors.Join(err, o.Backend.Close())
+		}
+		s, err := wire(o.Backend, &o)
+		if err != nil {
+			return nil, errors.Join(err, o.Backend.Close())
+		}
+		return s, nil
 	}
 	reg := ledger.NewRegistry()
 	if err := events.Register(reg); err != nil {
@@ -136,7 +159,7 @@ func Open(dir string, opts *Options) (*Stack, error) {
 }
 
 // wire builds the vault, the read models and the service over l.
-func wire(l *ledger.Ledger, o *Options) (*Stack, error) {
+func wire(l ledger.Backend, o *Options) (*Stack, error) {
 	var vault *secret.Vault
 	if !o.Root.IsZero() {
 		ks := o.Keystore
@@ -167,4 +190,20 @@ func wire(l *ledger.Ledger, o *Options) (*Stack, error) {
 // ledger.ErrClosed.
 func (s *Stack) Close() error {
 	return errors.Join(s.Projections.Close(), s.Ledger.Close())
+}
+
+// checkCatalogue reports the catalogue's event types reg lacks or registers
+// under another name or schema: the stack could not record them.
+func checkCatalogue(reg *ledger.Registry) error {
+	if reg == nil {
+		return fmt.Errorf("%w: Backend has no registry", ErrInvalidOptions)
+	}
+	var errs []error
+	for _, t := range events.Types() {
+		name, schema, ok := reg.Lookup(t.Prototype)
+		if !ok || name != t.Name || schema != t.Schema {
+			errs = append(errs, fmt.Errorf("%w: Backend's registry lacks event type %q schema %d (register events on it before opening the backend)", ErrInvalidOptions, t.Name, t.Schema))
+		}
+	}
+	return errors.Join(errs...)
 }

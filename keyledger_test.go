@@ -187,3 +187,58 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A stack runs on a backend the caller opened, owns it from then on, and
+// refuses one whose registry lacks the catalogue (closing it all the same).
+func TestOpenOnBackend(t *testing.T) {
+	reg := ledger.NewRegistry()
+	if err := events.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := keyledger.Open("", &keyledger.Options{Backend: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Ledger != ledger.Backend(l) {
+		t.Fatalf("Stack.Ledger = %T, want the backend passed in", st.Ledger)
+	}
+	if err := st.Commands.RegisterAccount(bg, commands.RegisterAccount{ID: commands.NewID(), Account: "ann", Name: "Ann", Email: "ann@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	pos := l.DurablePosition()
+	if pos == 0 {
+		t.Fatal("the command wrote nothing to the backend")
+	}
+	ctx, cancel := context.WithTimeout(bg, 5*time.Second)
+	defer cancel()
+	if err := st.Projections.WaitApplied(ctx, pos); err != nil {
+		t.Fatalf("the read models did not follow the backend to %d: %v", pos, err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.StreamVersion(bg, "x"); !errors.Is(err, ledger.ErrClosed) {
+		t.Fatalf("after Stack.Close the backend answers %v, want ledger.ErrClosed", err)
+	}
+
+	bare, err := ledger.Open("", &ledger.Options{InMemory: true, Registry: ledger.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = keyledger.Open("", &keyledger.Options{Backend: bare})
+	if !errors.Is(err, keyledger.ErrInvalidOptions) || !strings.Contains(err.Error(), `lacks event type "account.registered"`) {
+		t.Fatalf("backend without the catalogue: %v, want ErrInvalidOptions naming a type", err)
+	}
+	if _, err := bare.StreamVersion(bg, "x"); !errors.Is(err, ledger.ErrClosed) {
+		t.Fatalf("a refused backend is left open: %v", err)
+	}
+
+	_, err = keyledger.Open(t.TempDir(), &keyledger.Options{Backend: l})
+	if !errors.Is(err, keyledger.ErrInvalidOptions) || !strings.Contains(err.Error(), "Backend with the directory") {
+		t.Fatalf("backend and directory: %v", err)
+	}
+}

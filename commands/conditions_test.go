@@ -20,7 +20,7 @@ import (
 // writer's command lands between a decision's loads and its append. It
 // records every AppendMulti and its error.
 type racedStore struct {
-	*ledger.Ledger
+	ledger.Backend
 	mu     sync.Mutex
 	before func()
 	calls  []racedCall
@@ -39,7 +39,7 @@ func (s *racedStore) AppendMulti(ctx context.Context, appends ...ledger.StreamAp
 	if f != nil {
 		f()
 	}
-	res, err := s.Ledger.AppendMulti(ctx, appends...)
+	res, err := s.Backend.AppendMulti(ctx, appends...)
 	s.mu.Lock()
 	s.calls = append(s.calls, racedCall{appends, err})
 	s.mu.Unlock()
@@ -51,7 +51,7 @@ func (s *racedStore) AppendMulti(ctx context.Context, appends ...ledger.StreamAp
 // Service in this one).
 func raced(t *testing.T, e *env, issuer *lockproto.Issuer) (*commands.Service, *racedStore) {
 	t.Helper()
-	rs := &racedStore{Ledger: e.l}
+	rs := &racedStore{Backend: e.l}
 	svc, err := commands.New(rs, &commands.Options{Clock: func() time.Time { return e.now }, Vault: e.vault, Issuer: issuer})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/internal/testbackend"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
@@ -26,8 +27,8 @@ var bg = context.Background()
 // in-memory filesystem, with a settable clock and deterministic randomness.
 type env struct {
 	t     testing.TB
-	fs    vfs.FS
-	l     *ledger.Ledger
+	fs    vfs.FS // nil on the PostgreSQL backend
+	l     ledger.Backend
 	vault *secret.Vault
 	svc   *commands.Service
 	proj  *projections.Projections
@@ -44,16 +45,24 @@ var testRoot = []byte("keyledger test root secret, 32+ bytes long")
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, fs: vfs.NewMem(), now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	e := &env{t: t, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	reg := ledger.NewRegistry()
 	if err := events.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.Open("db", &ledger.Options{FS: e.fs, Registry: reg, Clock: func() time.Time { return e.now }})
-	if err != nil {
-		t.Fatal(err)
+	clock := func() time.Time { return e.now }
+	if testbackend.Postgres() {
+		e.l = testbackend.Open(t, reg, clock)
+	} else {
+		e.fs = vfs.NewMem()
+		l, err := ledger.Open("db", &ledger.Options{FS: e.fs, Registry: reg, Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.l = l
 	}
-	e.l = l
+	l := e.l
+	var err error
 	e.vault, err = secret.NewVault(&secret.Options{Root: secret.New(testRoot), Keystore: commands.NewLedgerKeystore(l),
 		Rand: seedRand{rand.NewChaCha8([32]byte{1})}})
 	if err != nil {
@@ -69,6 +78,14 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(e.close)
 	return e
+}
+
+// needFS skips a test that inspects the embedded ledger's files.
+func (e *env) needFS() {
+	e.t.Helper()
+	if e.fs == nil {
+		e.t.Skipf("inspects the embedded ledger's files; this run is on %s", testbackend.Name())
+	}
 }
 
 // close stops the projections and closes the ledger (idempotent).

@@ -22,7 +22,7 @@ import (
 // Ann a member).
 type reuseEnv struct {
 	svc *commands.Service
-	l   *ledger.Ledger
+	l   ledger.Backend
 	id  func() uuid.UUID
 	now *time.Time
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/internal/testbackend"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/projections"
 )
@@ -138,6 +139,15 @@ func TestAuditRebuildAndNoPlainKey(t *testing.T) {
 	page, err := e.proj.History(bg, projections.HistoryQuery{Key: "k1"})
 	if err != nil || len(page.Entries) == 0 {
 		t.Fatal(err)
+	}
+	if testbackend.Postgres() {
+		if err := e.l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if hits := testbackend.Find(t, e.l, e.pairing.AuditKey[:]); len(hits) > 0 {
+			t.Fatalf("tables %v hold the lock's audit key in plaintext", hits)
+		}
+		return
 	}
 	if err := e.l.Close(); err != nil { // flush everything to files
 		t.Fatal(err)

@@ -79,7 +79,7 @@ type secrets map[string][]byte
 func (s secrets) add(name string, b []byte) { s[fmt.Sprintf("%s #%d", name, len(s))] = b }
 
 // addSealed adds every sealed value and secret hash stored in the ledger's events.
-func (s secrets) addSealed(t testing.TB, l *ledger.Ledger) {
+func (s secrets) addSealed(t testing.TB, l ledger.Log) {
 	t.Helper()
 	for ev, err := range l.ReadAll(bg, 0) {
 		if err != nil {
@@ -211,7 +211,7 @@ func reissueScenario(t *testing.T, log *slog.Logger) *lockEnv {
 }
 
 // conflicting is a store on which every append meets a concurrent change.
-type conflicting struct{ *ledger.Ledger }
+type conflicting struct{ ledger.Backend }
 
 func (c conflicting) AppendMulti(_ context.Context, appends ...ledger.StreamAppend) (ledger.AppendResult, error) {
 	return ledger.AppendResult{}, &ledger.ConflictError{Stream: appends[0].Stream, Expected: appends[0].Expect, Actual: 99}

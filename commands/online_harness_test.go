@@ -15,6 +15,7 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/internal/testbackend"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/secret"
@@ -25,7 +26,7 @@ import (
 type onlineEnv struct {
 	t     testing.TB
 	dir   string
-	l     *ledger.Ledger
+	l     ledger.Backend
 	vault *secret.Vault
 	svc   *commands.Service
 	proj  *projections.Projections
@@ -72,15 +73,24 @@ func newOnlineEnvKeystore(t testing.TB, dir string, pw secret.PasswordParams, wr
 	if err := events.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	opts := &ledger.Options{Registry: reg, Clock: func() time.Time { return e.now }}
-	if dir == "" {
-		opts.FS, dir = vfs.NewMem(), "db"
-	}
-	l, err := ledger.Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
+	clock := func() time.Time { return e.now }
+	var l ledger.Backend
+	if testbackend.Postgres() {
+		e.dir = ""
+		l = testbackend.Open(t, reg, clock)
+	} else {
+		opts := &ledger.Options{Registry: reg, Clock: clock}
+		if dir == "" {
+			opts.FS, dir = vfs.NewMem(), "db"
+		}
+		pl, err := ledger.Open(dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l = pl
 	}
 	e.l = l
+	var err error
 	var ks secret.Keystore = commands.NewLedgerKeystore(l)
 	if wrap != nil {
 		ks = wrap(ks.(*commands.LedgerKeystore))
@@ -153,6 +163,16 @@ func (e *onlineEnv) setUpGarage() {
 // 10:00–12:00, and never at night (22:00–06:00), main door.
 func tuesdayClient() events.Settings {
 	return events.Settings{Name: "Client", Doors: access.Main | access.Inner, Policy: tuesday10to12()}
+}
+
+// stored lists where needle is stored: the files of e's ledger directory,
+// or the tables of its PostgreSQL store.
+func (e *onlineEnv) stored(needle []byte) []string {
+	e.t.Helper()
+	if testbackend.Postgres() {
+		return testbackend.Find(e.t, e.l, needle)
+	}
+	return onPebble(e.t, e.dir, needle)
 }
 
 // onPebble reports whether needle occurs in any file of the ledger directory.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger"
+	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/internal/testbackend"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/secret"
 	"github.com/keyledger/keyledger/secret/secrettest"
@@ -76,12 +78,17 @@ type TB interface {
 // secrettest.Root(0) and its password cost secret.TestPasswordParams.
 // Errors are keyledger.Open's.
 func Open(opts ...Option) (*Stack, error) {
+	return open(nil, NewClock(Start), opts)
+}
+
+// open opens the stack in memory, or on b if not nil; clock is the one b
+// was opened with.
+func open(b ledger.Backend, clock *Clock, opts []Option) (*Stack, error) {
 	var o keyledger.Options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	clock := NewClock(Start)
-	o.Clock, o.InMemory = clock.Now, true
+	o.Clock, o.InMemory, o.Backend = clock.Now, b == nil, b
 	if o.Root.IsZero() {
 		o.Root = secrettest.Root(0)
 	}
@@ -98,9 +105,22 @@ func Open(opts ...Option) (*Stack, error) {
 // New opens an in-memory stack for t (see Open) and closes it when t ends
 // (an error of that Close other than an earlier Close fails t). A failed
 // Open fails t. Inside rapid.Check, New(rt) gives each run its own stack.
+//
+// With KEYLEDGER_TEST_BACKEND=postgres in the environment the stack runs on
+// the PostgreSQL ledger instead, in a schema of its own on the server
+// KEYLEDGER_PG_DSN names: the same tests then check that backend.
 func New(t TB, opts ...Option) *Stack {
 	t.Helper()
-	st, err := Open(opts...)
+	clock := NewClock(Start)
+	var b ledger.Backend
+	if testbackend.Postgres() {
+		reg := ledger.NewRegistry()
+		if err := events.Register(reg); err != nil {
+			t.Fatalf("keyledgertest: %v", err)
+		}
+		b = testbackend.Open(t, reg, clock.Now)
+	}
+	st, err := open(b, clock, opts)
 	if err != nil {
 		t.Fatalf("keyledgertest: %v", err)
 	}

@@ -56,7 +56,34 @@ type Verifier interface {
 	CheckDigest(ctx context.Context, d Digest) error
 }
 
+// Leaser is implemented by a backend that several processes share: a named
+// lease one instance holds at a time, so that exactly one process applies a
+// subscriber's events while the others read what it wrote. A backend one
+// process owns (*Ledger) has no need of it.
+type Leaser interface {
+	// Lease blocks until this instance holds the lease name, or ctx ends.
+	// The returned context ends when ctx does, when the lease is lost (the
+	// backend can no longer guarantee it: a dropped connection) or when
+	// release is called; work done under the lease stops with it. The
+	// backend fences the lease: an ApplyState under held that sets the
+	// checkpoint name commits only while this instance still holds it, so
+	// two processes never both apply a subscriber's events.
+	Lease(ctx context.Context, name string) (held context.Context, release func(), err error)
+}
+
+// Backend is every role and Close: what a whole stack runs on (the root
+// package's Options.Backend). *Ledger is the embedded one; a backend on a
+// database server implements it and passes ledgertest.Run.
+type Backend interface {
+	Log
+	Feed
+	StateStore
+	Verifier
+	io.Closer
+}
+
 var (
+	_ Backend    = (*Ledger)(nil)
 	_ Log        = (*Ledger)(nil)
 	_ Feed       = (*Ledger)(nil)
 	_ StateStore = (*Ledger)(nil)

@@ -69,6 +69,17 @@
 // Read-your-writes: WaitApplied(pos) returns once every event up to
 // pos is applied; commands.Service calls it before a command returns.
 //
+// Several processes: on a store they share (one that implements
+// ledger.Leaser, such as the PostgreSQL backend) exactly one instance
+// applies the log at a time, the one holding the lease named after the
+// checkpoint; the others read its rows, and their WaitApplied polls the
+// shared checkpoint (every 1 ms, backing off to 20 ms) so a process still
+// reads its own writes. When the applying process stops or loses its lease
+// (the backend fences its writes), another takes over from the checkpoint
+// with fresh caches. A store that is unavailable ends a term, not the read
+// models: they apply again when it answers. Rebuild takes the lease, so it
+// waits for an applying process elsewhere to stop.
+//
 // Rebuild: Rebuild deletes every row under "p/" (StatePrefix) and
 // replays the whole log. The result equals what incremental application
 // produced row for row, byte for byte, except that history index rows group

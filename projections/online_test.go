@@ -22,7 +22,7 @@ type onlineEnv struct {
 	t     *testing.T
 	ctx   context.Context
 	clock *keyledgertest.Clock
-	l     *ledger.Ledger
+	l     ledger.Backend
 	p     *projections.Projections
 	svc   *commands.Service
 	n     uint64

@@ -12,6 +12,10 @@ import (
 	"github.com/keyledger/keyledger/ledger"
 )
 
+// ErrClosed is returned by WaitApplied and Rebuild after Close (queries
+// keep answering from what was applied).
+var ErrClosed = errors.New("projections: closed")
+
 // DefaultName is the checkpoint name of the read models.
 const DefaultName = "keyledger/projections"
 
@@ -57,6 +61,9 @@ type Projections struct {
 	notify  chan struct{}
 	failed  atomic.Pointer[error]
 
+	lease   ledger.Leaser // set if the store is shared: see lead
+	leading atomic.Bool   // this instance applies (holds the lease)
+
 	run    sync.Mutex // held while starting, stopping or rebuilding
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -81,6 +88,7 @@ func Open(store Store, opts *Options) (*Projections, error) {
 	}
 	p := &Projections{store: store, name: opts.Name, batch: opts.BatchSize, notify: make(chan struct{}),
 		log: opts.Logger, lagAlert: opts.LagAlert}
+	p.lease, _ = store.(ledger.Leaser)
 	if p.name == "" {
 		p.name = DefaultName
 	}
@@ -108,8 +116,93 @@ func (p *Projections) start() error {
 	p.rows = map[string]*KeyRow{}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
+	if p.lease != nil {
+		go p.lead(ctx, p.done)
+		return nil
+	}
 	go p.loop(ctx, cp, p.done, p.newLagWatch(cp))
 	return nil
+}
+
+// lead applies the log while this instance holds the lease of the read
+// models on a shared store, and waits for it otherwise: another process
+// applies, and the queries here read its rows (WaitApplied polls the shared
+// checkpoint). A lease lost or a store unavailable ends a term, not the
+// projections; the next term resumes from the checkpoint with fresh caches.
+func (p *Projections) lead(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	var backoff time.Duration
+	for {
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+		}
+		held, release, err := p.lease.Lease(ctx, p.name)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = nextBackoff(backoff)
+			p.log.Warn("projections: cannot take the lease of the read models; retrying", "name", p.name, "error", err, "retry_in", backoff)
+			continue
+		}
+		cp, err := p.store.Checkpoint(held, p.name)
+		if err == nil {
+			p.leading.Store(true)
+			p.applied.Store(cp)
+			p.signal()
+			p.rows = map[string]*KeyRow{}
+			term := make(chan struct{})
+			p.loop(held, cp, term, p.newLagWatch(cp))
+			p.leading.Store(false)
+			err = p.Err()
+		}
+		release()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil || retryable(err) {
+			if e := p.failed.Load(); e != nil && retryable(*e) {
+				p.failed.CompareAndSwap(e, nil)
+			}
+			backoff = nextBackoff(backoff)
+			if err != nil {
+				p.log.Warn("projections: lost the store; applying again when it answers", "name", p.name, "error", err, "retry_in", backoff)
+			}
+			continue
+		}
+		return // stopped for good: p.fail has logged why
+	}
+}
+
+// retryable reports an error of the store, not of the events: another term
+// may succeed.
+func retryable(err error) bool {
+	return errors.Is(err, ledger.ErrUnavailable) || errors.Is(err, ledger.ErrUnknownOutcome) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	return min(max(2*d, 10*time.Millisecond), time.Second)
+}
+
+// follow raises applied to the shared checkpoint when another process
+// applies (lead); it returns how long to wait before polling again.
+func (p *Projections) follow(ctx context.Context, last time.Duration) (<-chan time.Time, time.Duration) {
+	if p.lease == nil || p.leading.Load() {
+		return nil, 0
+	}
+	if last > 0 {
+		if cp, err := p.store.Checkpoint(ctx, p.name); err == nil {
+			for a := p.applied.Load(); cp > a && !p.applied.CompareAndSwap(a, cp); a = p.applied.Load() {
+			}
+		}
+	}
+	d := min(max(2*last, time.Millisecond), 20*time.Millisecond)
+	return time.After(d), d
 }
 
 func (p *Projections) stop() {
@@ -151,7 +244,10 @@ func (p *Projections) signal() {
 // WaitApplied blocks until the event at position pos has been applied (so a
 // query sees it), the context ends, or the projections failed or closed.
 func (p *Projections) WaitApplied(ctx context.Context, pos uint64) error {
+	var poll time.Duration
 	for {
+		tick, next := p.follow(ctx, poll)
+		poll = next
 		if p.applied.Load() >= pos {
 			return nil
 		}
@@ -165,10 +261,11 @@ func (p *Projections) WaitApplied(ctx context.Context, pos uint64) error {
 			return nil
 		}
 		if p.closed.Load() {
-			return errors.New("projections: closed")
+			return ErrClosed
 		}
 		select {
 		case <-ch:
+		case <-tick:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -286,13 +383,10 @@ func (p *Projections) Rebuild(ctx context.Context) error {
 	p.run.Lock()
 	defer p.run.Unlock()
 	if p.closed.Load() {
-		return errors.New("projections: closed")
+		return ErrClosed
 	}
 	p.stop()
-	var sb ledger.StateBatch
-	sb.DeletePrefix([]byte(prefix))
-	sb.SetCheckpoint(p.name, 0)
-	if err := p.store.ApplyState(ctx, &sb); err != nil {
+	if err := p.clear(ctx); err != nil {
 		return err
 	}
 	p.failed.Store(nil)
@@ -303,8 +397,29 @@ func (p *Projections) Rebuild(ctx context.Context) error {
 	return p.waitLocked(ctx, target)
 }
 
+// clear deletes the read models and their checkpoint; on a shared store
+// under the lease, so that no process applies meanwhile (it waits for the
+// lease: a process that leads gives it up only when it stops).
+func (p *Projections) clear(ctx context.Context) error {
+	if p.lease != nil {
+		held, release, err := p.lease.Lease(ctx, p.name)
+		if err != nil {
+			return err
+		}
+		defer release()
+		ctx = held
+	}
+	var sb ledger.StateBatch
+	sb.DeletePrefix([]byte(prefix))
+	sb.SetCheckpoint(p.name, 0)
+	return p.store.ApplyState(ctx, &sb)
+}
+
 func (p *Projections) waitLocked(ctx context.Context, pos uint64) error {
+	var poll time.Duration
 	for {
+		tick, next := p.follow(ctx, poll)
+		poll = next
 		if p.applied.Load() >= pos {
 			return nil
 		}
@@ -319,6 +434,7 @@ func (p *Projections) waitLocked(ctx context.Context, pos uint64) error {
 		}
 		select {
 		case <-ch:
+		case <-tick:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Second):

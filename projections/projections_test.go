@@ -23,7 +23,7 @@ var bg = context.Background()
 
 type env struct {
 	t     testing.TB
-	l     *ledger.Ledger
+	l     ledger.Backend
 	svc   *commands.Service
 	proj  *projections.Projections
 	clock *keyledgertest.Clock
@@ -63,7 +63,7 @@ func (e *env) setup() {
 }
 
 // dump returns every row of the read models.
-func dump(t testing.TB, l *ledger.Ledger) map[string]string {
+func dump(t testing.TB, l ledger.StateStore) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for e, err := range projections.Dump(bg, l) {

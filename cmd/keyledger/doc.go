@@ -13,6 +13,14 @@
 //	keyledger rebuild [-write] DIR
 //	keyledger help [COMMAND]
 //
+// DIR may also be a PostgreSQL DSN (postgres://user@host:port/database):
+// the commands then inspect the ledger a pgledger store keeps in that
+// database, in the schema KEYLEDGER_PG_SCHEMA names (default "keyledger").
+// A database without one is refused, and nothing is created. The read
+// models there are shared by running servers, so history and keys always
+// answer from a copy in memory, and 'rebuild -write' waits for the
+// servers' lease on them (stop the servers first).
+//
 // Times (T) are RFC 3339, such as 2026-03-02T09:00:00Z. Flags go before
 // the directory. Every command takes -h (or -help, --help); 'keyledger help
 // COMMAND' prints the same.

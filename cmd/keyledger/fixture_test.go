@@ -93,6 +93,12 @@ func copyFixture(t *testing.T, mode fixtureMode) string {
 }
 
 func buildFixture(dir string, mode fixtureMode) (err error) {
+	return buildFixtureOn(func(o *keyledger.Options) (*keyledger.Stack, error) { return keyledger.Open(dir, o) }, mode)
+}
+
+// buildFixtureOn builds the fixture on the stack open opens with the
+// options it is given.
+func buildFixtureOn(open func(*keyledger.Options) (*keyledger.Stack, error), mode fixtureMode) (err error) {
 	ctx := context.Background()
 	now := t0
 	clock := func() time.Time { return now }
@@ -102,7 +108,7 @@ func buildFixture(dir string, mode fixtureMode) (err error) {
 		return err
 	}
 	issuer := lockproto.NewIssuer(signer)
-	st, err := keyledger.Open(dir, &keyledger.Options{Clock: clock, Issuer: issuer,
+	st, err := open(&keyledger.Options{Clock: clock, Issuer: issuer,
 		Root: secret.New([]byte("keyledger cli fixture root secret, 32+ bytes"))})
 	if err != nil {
 		return err

@@ -14,23 +14,28 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/ledger/pgledger"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// openLedger opens an existing ledger directory read-only. It never creates
-// one: a missing or empty directory is an error, so a typo cannot make a new
-// ledger.
-func openLedger(dir string, reg *ledger.Registry) (*ledger.Ledger, error) {
+// openLedger opens an existing ledger read-only: a directory, or a
+// PostgreSQL database when dir is a DSN (see isDSN). It never creates one:
+// a missing or empty directory, or a database without a ledger, is an
+// error, so a typo cannot make a new ledger.
+func openLedger(dir string, reg *ledger.Registry) (ledger.Backend, error) {
 	return open(dir, reg, true)
 }
 
-// openWritable opens an existing ledger directory for writing (rebuild
-// -write). It takes the directory's lock like any writer.
-func openWritable(dir string, reg *ledger.Registry) (*ledger.Ledger, error) {
+// openWritable opens an existing ledger for writing (rebuild -write). On
+// a directory it takes the directory's lock like any writer.
+func openWritable(dir string, reg *ledger.Registry) (ledger.Backend, error) {
 	return open(dir, reg, false)
 }
 
-func open(dir string, reg *ledger.Registry, readOnly bool) (*ledger.Ledger, error) {
+func open(dir string, reg *ledger.Registry, readOnly bool) (ledger.Backend, error) {
+	if isDSN(dir) {
+		return openPostgres(dir, reg)
+	}
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -53,6 +58,33 @@ func open(dir string, reg *ledger.Registry, readOnly bool) (*ledger.Ledger, erro
 		return nil, err
 	}
 	return l, nil
+}
+
+// isDSN reports whether the ledger argument names a PostgreSQL database
+// (postgres:// or postgresql://) rather than a directory.
+func isDSN(arg string) bool {
+	return strings.HasPrefix(arg, "postgres://") || strings.HasPrefix(arg, "postgresql://")
+}
+
+// openPostgres opens the ledger in the database dsn names, in the schema
+// KEYLEDGER_PG_SCHEMA (default pgledger's), after checking that it holds
+// one: Open would create the tables. Nothing else is written; the commands
+// that only read never take the read models' lease.
+func openPostgres(dsn string, reg *ledger.Registry) (ledger.Backend, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	schema := os.Getenv("KEYLEDGER_PG_SCHEMA")
+	if schema == "" {
+		schema = pgledger.DefaultSchema
+	}
+	exists, err := pgledger.Exists(ctx, dsn, schema)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, fmt.Errorf("no ledger in that database: schema %q has no ledger tables (set KEYLEDGER_PG_SCHEMA for another)", schema)
+	}
+	return pgledger.Open(ctx, dsn, &pgledger.Options{Registry: reg, Schema: schema})
 }
 
 func isCorrupt(err error) bool { return errors.Is(err, ledger.ErrCorrupt) }

@@ -43,7 +43,9 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: keyledger <command> [flags] DIR")
-	fmt.Fprintln(w, "\nInspects a keyledger directory. Only 'rebuild -write' ever writes to it.")
+	fmt.Fprintln(w, "\nInspects a keyledger directory, or the ledger in a PostgreSQL database when DIR")
+	fmt.Fprintln(w, "is a postgres:// DSN (schema: KEYLEDGER_PG_SCHEMA, default keyledger).")
+	fmt.Fprintln(w, "Only 'rebuild -write' ever writes to it.")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, c := range subcommands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)

@@ -33,13 +33,13 @@ import (
 // ledger.
 type memStore struct {
 	ledger.StateStore                // the in-memory state space
-	log               *ledger.Ledger // read-only
+	log               ledger.Backend // read-only
 	state             *ledger.Ledger // what StateStore is
 }
 
 var _ projections.Store = (*memStore)(nil)
 
-func newMemStore(log *ledger.Ledger) (*memStore, error) {
+func newMemStore(log ledger.Backend) (*memStore, error) {
 	state, err := ledger.Open("", &ledger.Options{InMemory: true})
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func (s *served) Close() {
 // read from the stored read models; "" when it was.
 func (s *served) note() string {
 	switch {
-	case s.mem == nil:
+	case s.mem == nil, s.applied == 0:
 		return ""
 	case s.stored == 0:
 		return fmt.Sprintf("no stored read models: replayed %d events in memory (nothing written)", s.applied)
@@ -139,7 +139,7 @@ func (s *served) note() string {
 // openServed opens dir read-only with the commands catalogue, serves its
 // read models (see serve) and checks that the lock or key asked about
 // (what = "-lock" or "-key") exists. The caller closes s, then l.
-func openServed(ctx context.Context, dir string, replay bool, what, id string) (l *ledger.Ledger, s *served, err error) {
+func openServed(ctx context.Context, dir string, replay bool, what, id string) (l ledger.Backend, s *served, err error) {
 	reg, err := newRegistry()
 	if err != nil {
 		return nil, nil, err
@@ -162,8 +162,10 @@ func openServed(ctx context.Context, dir string, replay bool, what, id string) (
 // serve returns read models of l at its head without writing to l: the
 // stored ones if current, else a copy caught up in memory, or with replay
 // (or none stored) a full replay in memory. l must be read-only and opened
-// with newRegistry.
-func serve(ctx context.Context, l *ledger.Ledger, replay bool) (*served, error) {
+// with newRegistry. A store shared by processes (PostgreSQL) is always
+// served from a copy: read models over it would take their lease and
+// apply, which writes.
+func serve(ctx context.Context, l ledger.Backend, replay bool) (*served, error) {
 	s := &served{head: l.DurablePosition()}
 	cp, err := l.Checkpoint(ctx, projections.DefaultName)
 	if err != nil {
@@ -174,7 +176,8 @@ func serve(ctx context.Context, l *ledger.Ledger, replay bool) (*served, error) 
 		return nil, fmt.Errorf("stored read models claim position %d beyond the log head %d (run 'keyledger rebuild')", cp, s.head)
 	}
 	s.store = l
-	if replay || cp < s.head {
+	_, shared := l.(ledger.Leaser)
+	if replay || cp < s.head || shared {
 		if s.mem, err = newMemStore(l); err != nil {
 			return nil, err
 		}

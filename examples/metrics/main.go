@@ -62,7 +62,8 @@ func run(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	l, proj, svc := st.Ledger, st.Projections, st.Commands
+	l := st.Ledger.(*ledger.Ledger) // the embedded ledger: its Stats
+	proj, svc := st.Projections, st.Commands
 	if err := unlocks(ctx, svc); err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ const (
 type tour struct {
 	ctx   context.Context
 	w     io.Writer
-	l     *ledger.Ledger
+	l     ledger.Backend
 	proj  *projections.Projections
 	svc   *commands.Service
 	clock *clock

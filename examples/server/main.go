@@ -44,6 +44,15 @@
 //	curl localhost:8080/v1/keys/k1/share -H 'X-Account: bill' --json '{"method":"code"}'
 //	curl localhost:8080/v1/locks/front/keys -H 'X-Account: bill'
 //
+// With -pg DSN the server runs on the PostgreSQL ledger in that database
+// instead of a directory, and any number of servers may share it: each
+// reads its own writes and the others' (server_test.go starts two server
+// processes on one database), one of them applies the read models at a
+// time, and another takes over when it stops:
+//
+//	go run ./examples/server -addr 127.0.0.1:8080 -pg 'postgres://user@127.0.0.1:5432/locks'
+//	go run ./examples/server -addr 127.0.0.1:8081 -pg 'postgres://user@127.0.0.1:5432/locks'
+//
 // X-Account stands in for authentication (a real backend takes the account
 // from its session). The root secret comes from KEYLEDGER_ROOT (at least 32
 // bytes); without it the server makes an ephemeral one, and share codes,
@@ -68,32 +77,68 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger"
+	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/ledger/pgledger"
 	"github.com/keyledger/keyledger/secret"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	dir := flag.String("dir", "", "ledger directory (default: a temporary directory removed at exit)")
+	pg := flag.String("pg", "", "PostgreSQL DSN: run on the ledger in that database (shared by every server given it) instead of a directory")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *dir != "" && *pg != "" {
+		log.Error("choose -dir or -pg, not both")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, log, *addr, *dir); err != nil {
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Error("listen", "error", err)
+		os.Exit(1)
+	}
+	if err := serve(ctx, log, ln, storage{dir: *dir, dsn: *pg}); err != nil {
 		log.Error("server stopped", "error", err)
 		os.Exit(1)
 	}
 }
 
-// serve opens the ledger, serves the API on addr until ctx is done, then
+// storage is where the ledger is: a directory (a temporary one if both
+// are empty) or a PostgreSQL database.
+type storage struct{ dir, dsn string }
+
+// open opens the stack on st with the root secret root.
+func (st storage) open(ctx context.Context, log *slog.Logger, root []byte) (*keyledger.Stack, error) {
+	opts := &keyledger.Options{Root: secret.New(root), Logger: log}
+	if st.dsn == "" {
+		return keyledger.Open(st.dir, opts)
+	}
+	reg := ledger.NewRegistry()
+	if err := events.Register(reg); err != nil {
+		return nil, err
+	}
+	s, err := pgledger.Open(ctx, st.dsn, &pgledger.Options{Registry: reg, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	opts.Backend = s
+	return keyledger.Open("", opts)
+}
+
+// serve opens the ledger, serves the API on ln until ctx is done, then
 // shuts down gracefully.
-func serve(ctx context.Context, log *slog.Logger, addr, dir string) (err error) {
-	if dir == "" {
+func serve(ctx context.Context, log *slog.Logger, ln net.Listener, st storage) (err error) {
+	defer ln.Close()
+	if st.dir == "" && st.dsn == "" {
 		tmp, err := os.MkdirTemp("", "keyledger-server-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		dir = tmp
+		st.dir = tmp
 	}
 	root := []byte(os.Getenv("KEYLEDGER_ROOT"))
 	if len(root) == 0 {
@@ -104,7 +149,7 @@ func serve(ctx context.Context, log *slog.Logger, addr, dir string) (err error) 
 		}
 	}
 
-	stack, err := keyledger.Open(dir, &keyledger.Options{Root: secret.New(root)})
+	stack, err := st.open(ctx, log, root)
 	if err != nil {
 		return err
 	}
@@ -118,11 +163,11 @@ func serve(ctx context.Context, log *slog.Logger, addr, dir string) (err error) 
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
+	where := slog.String("dir", st.dir)
+	if st.dsn != "" {
+		where = slog.String("ledger", "postgres")
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "dir", dir)
+	log.Info("listening", slog.String("addr", ln.Addr().String()), where)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -444,7 +445,11 @@ func (s *syncBuffer) String() string {
 func TestServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), "127.0.0.1:0", t.TempDir()) }()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- serve(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), ln, storage{dir: t.TempDir()}) }()
 	time.Sleep(200 * time.Millisecond)
 	cancel()
 	select {

@@ -60,7 +60,7 @@ func openStack(dir string) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stack{l: st.Ledger, proj: st.Projections, svc: st.Commands}, nil
+	return &stack{l: st.Ledger.(*ledger.Ledger), proj: st.Projections, svc: st.Commands}, nil
 }
 
 // openStackFS wires the same stack by hand on fs: keyledger.Open takes no

@@ -43,6 +43,8 @@ func (s *Store) ApplyState(ctx context.Context, sb *ledger.StateBatch) error {
 	// later value, as the later operation wins.
 	var keys, vals [][]byte
 	at := map[string]int{}
+	checkpoint := ""
+
 	flush := func() {
 		if len(keys) > 0 {
 			pb.Queue(s.q.setState, keys, vals)
@@ -78,6 +80,7 @@ func (s *Store) ApplyState(ctx context.Context, sb *ledger.StateBatch) error {
 				pb.Queue(s.q.deleteRange, op.Key, end)
 			}
 		case ledger.OpSetCheckpoint:
+			checkpoint = op.Name
 			if op.Position == 0 {
 				pb.Queue(s.q.deleteCheckpoint, op.Name)
 			} else {
@@ -89,6 +92,9 @@ func (s *Store) ApplyState(ctx context.Context, sb *ledger.StateBatch) error {
 	}
 	flush()
 	pb.Queue("COMMIT")
+	if h := s.leaseOf(ctx, checkpoint); checkpoint != "" && h != nil {
+		return s.applyLeased(ctx, checkpoint, h, pb)
+	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return readErr(ctx, "apply state", err)
