@@ -130,6 +130,15 @@
 // at least once, as on Pebble (events after the last checkpoint are
 // delivered again to the next holder).
 //
+// Lease(name) (ledger.Leaser) takes the same lock without reading, for a
+// subscriber that follows the log itself, as the read models do: it
+// returns a context that ends when the lease is lost (its connection is
+// pinged every PollInterval) or released. An ApplyState under that context
+// whose batch sets the checkpoint name runs in the lease's own session, so
+// it commits only while the lock is held: a holder cut off from the server
+// can never write after another process took over (fencing, tested by
+// terminating the holder's session).
+//
 // # State
 //
 // ApplyState runs a StateBatch's operations in order in one transaction;
