@@ -504,5 +504,6 @@ func (s *Store) logAppendFailed(err error, b *batch) {
 
 // testHooks let tests break things at exact moments. Nil in production.
 type testHooks struct {
-	commitSent func(*pgx.Conn) // after the round trip carrying COMMIT is sent
+	commitSent func(*pgx.Conn) // after an append's round trip carrying COMMIT is sent
+	stateSent  func(*pgx.Conn) // after ApplyState's round trip is sent
 }

@@ -332,3 +332,27 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("Open of a newer schema: %v, want ErrUnknownFormat", err)
 	}
 }
+
+// A state batch whose connection is cut after it was sent has an unknown
+// outcome; applying the same batch again gives the state it describes.
+func TestApplyStateUnknownOutcome(t *testing.T) {
+	s := open(t, testRegistry(t))
+	var sb ledger.StateBatch
+	sb.Set([]byte("k/1"), []byte("one"))
+	sb.DeletePrefix([]byte("old/"))
+	sb.SetCheckpoint("proj", 7)
+	s.hooks.stateSent = func(c *pgx.Conn) { _ = c.PgConn().Conn().Close() }
+	if err := s.ApplyState(bg, &sb); !errors.Is(err, ledger.ErrUnknownOutcome) {
+		t.Fatalf("ApplyState with its connection cut after sending: %v, want ErrUnknownOutcome", err)
+	}
+	s.hooks.stateSent = nil
+	if err := s.ApplyState(bg, &sb); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.GetState(bg, []byte("k/1")); err != nil || string(v) != "one" {
+		t.Fatalf("GetState = %q, %v", v, err)
+	}
+	if p, err := s.Checkpoint(bg, "proj"); err != nil || p != 7 {
+		t.Fatalf("Checkpoint = %d, %v", p, err)
+	}
+}

@@ -101,6 +101,9 @@ func (s *Store) ApplyState(ctx context.Context, sb *ledger.StateBatch) error {
 	}
 	defer conn.Release()
 	br := conn.SendBatch(ctx, pb)
+	if h := s.hooks.stateSent; h != nil {
+		h(conn.Conn())
+	}
 	n := pb.Len()
 	for i := range n {
 		if _, err := br.Exec(); err != nil {
