@@ -80,14 +80,6 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
-// needFS skips a test that inspects the embedded ledger's files.
-func (e *env) needFS() {
-	e.t.Helper()
-	if e.fs == nil {
-		e.t.Skipf("inspects the embedded ledger's files; this run is on %s", testbackend.Name())
-	}
-}
-
 // close stops the projections and closes the ledger (idempotent).
 func (e *env) close() {
 	_ = e.proj.Close()
