@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/keyledger/keyledger/ledger"
 )
@@ -48,8 +49,9 @@ func commitErr(ctx context.Context, op string, err error, atCommit bool) error {
 	switch {
 	case err == nil:
 		return nil
-	case pgconn.SafeToRetry(err):
-		// Nothing reached the server.
+	case pgconn.SafeToRetry(err), errors.As(err, new(pgx.ErrPreprocessingBatch)):
+		// Nothing reached the server, or only statements to describe
+		// (a batch's prepare step, before any of it runs).
 		return readErr(ctx, op, err)
 	case errors.As(err, &pe) && (!atCommit || !serverGone(pe)):
 		// The server answered: a failed statement aborts the transaction,
