@@ -158,3 +158,34 @@ func TestIntercomKey(t *testing.T) {
 		t.Fatalf("key list after delete %+v", list)
 	}
 }
+
+// An intercom key can be edited at any time, also after it was revoked: the
+// edit is recorded, and the key stays revoked (editing does not bring it
+// back: a revoked key opens nothing).
+func TestIntercomKeyEditableAfterRevocation(t *testing.T) {
+	e := newEnv(t)
+	e.given(frontLock()...)
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: events.Settings{Name: "Cleaner"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RevokeKey(bg, commands.KeyCommand{ID: e.id(), Key: "i1", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	e.then(func() error {
+		return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "i1", By: "bill", Settings: commands.SettingsPatch{Name: new("Old cleaner")}})
+	}, events.KeyEdited{Key: "i1", Lock: "front", By: "bill", Settings: events.Settings{Name: "Old cleaner", Category: events.CategoryFriend,
+		Role: events.RoleUser, Doors: access.Main, Policy: policy.Policy{Zone: "Europe/Berlin"}}})
+	r, err := e.proj.Key(bg, "i1")
+	if err != nil || r.State != events.StateRevoked || r.Settings.Name != "Old cleaner" {
+		t.Fatalf("after the edit: %+v %v", r, err)
+	}
+	if u, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann", Source: "intercom"}); err != nil || u.Granted || u.Reason != access.Revoked {
+		t.Fatalf("a revoked key opened after an edit: %+v %v", u, err)
+	}
+}

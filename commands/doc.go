@@ -206,7 +206,8 @@
 //	share keys:    created → sharing → downloaded → reset | deactivation pending → deactivated
 //	               edit and revoke only before download; delete when not held at a lock
 //	digital keys:  delivered to their user on creation; edit, revoke, delete at any time
-//	intercom keys: created → sharing → downloaded; edit, revoke, delete at any time
+//	intercom keys: created → sharing → downloaded; edit at any time (also once
+//	               revoked), revoke and delete at any time
 //	online keys:   created (network management on); edit and delete at any time;
 //	               used by the members of the lock's group (UnlockOnline)
 //

@@ -36,12 +36,13 @@ var rules = map[events.Kind]map[events.State][]events.Action{
 		events.StateDownloaded: {events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock},
 		events.StateRevoked:    {events.ActDelete},
 	},
-	// Intercom keys may be edited and deleted at any time.
+	// Intercom keys may be edited at any time, also once revoked, and
+	// deleted at any time.
 	events.KindIntercom: {
 		events.StateCreated:    {events.ActShare, events.ActEdit, events.ActRevoke, events.ActDelete},
 		events.StateSharing:    {events.ActEdit, events.ActRevoke, events.ActDownload, events.ActDelete},
 		events.StateDownloaded: {events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock},
-		events.StateRevoked:    {events.ActDelete},
+		events.StateRevoked:    {events.ActEdit, events.ActDelete},
 	},
 }
 
