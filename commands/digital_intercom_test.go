@@ -2,7 +2,9 @@ package commands_test
 
 import (
 	"bytes"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
@@ -187,5 +189,67 @@ func TestIntercomKeyEditableAfterRevocation(t *testing.T) {
 	}
 	if u, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann", Source: "intercom"}); err != nil || u.Granted || u.Reason != access.Revoked {
 		t.Fatalf("a revoked key opened after an edit: %+v %v", u, err)
+	}
+}
+
+// Single-use and recurring intercom keys need a start and an expiry; an
+// unlimited one needs neither. A key that breaks the rule is refused with a
+// *ValidationError naming the missing field (ErrNeedsValidity, ErrInvalid)
+// on creation and on an edit, and nothing is recorded. Other kinds keep
+// their open-ended use limits.
+func TestIntercomSingleUseAndRecurringNeedStartAndExpiry(t *testing.T) {
+	start, end := time.Date(2026, 3, 3, 8, 0, 0, 0, time.UTC), time.Date(2026, 3, 3, 18, 0, 0, 0, time.UTC)
+	weekly := []policy.Window{{Days: policy.Days(time.Monday), From: 8 * 60, To: 12 * 60}}
+	for _, tc := range []struct {
+		name    string
+		kind    events.Kind
+		policy  policy.Policy
+		missing string // "" when the key is accepted
+	}{
+		{"an unlimited intercom key needs no dates", events.KindIntercom, policy.Policy{}, ""},
+		{"an unlimited intercom key may have dates", events.KindIntercom, policy.Policy{Start: start, End: end}, ""},
+		{"a single-use intercom key without dates", events.KindIntercom, policy.Policy{Uses: policy.SingleUse}, "start"},
+		{"a single-use intercom key without expiry", events.KindIntercom, policy.Policy{Start: start, Uses: policy.SingleUse}, "expiry"},
+		{"a single-use intercom key without start", events.KindIntercom, policy.Policy{End: end, Uses: policy.SingleUse}, "start"},
+		{"a single-use intercom key with both", events.KindIntercom, policy.Policy{Start: start, End: end, Uses: policy.SingleUse}, ""},
+		{"a three-use intercom key without expiry", events.KindIntercom, policy.Policy{Start: start, Uses: policy.UsesN(3)}, "expiry"},
+		{"a recurring intercom key without dates", events.KindIntercom, policy.Policy{Windows: weekly}, "start"},
+		{"a recurring intercom key without expiry", events.KindIntercom, policy.Policy{Start: start, Windows: weekly}, "expiry"},
+		{"a recurring intercom key with both", events.KindIntercom, policy.Policy{Start: start, End: end, Windows: weekly}, ""},
+		{"a single-use share key may be open-ended", events.KindShare, policy.Policy{Uses: policy.SingleUse}, ""},
+		{"a recurring digital key may be open-ended", events.KindDigital, policy.Policy{Windows: weekly}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.given(frontLock()...)
+			c := commands.CreateKey{ID: e.id(), Key: "k", Lock: "front", By: "bill", Kind: tc.kind, Settings: events.Settings{Name: "k", Policy: tc.policy}}
+			if tc.kind == events.KindDigital {
+				c.For = "ann"
+			}
+			create := func() error { _, err := e.svc.CreateKey(bg, c); return err }
+			if tc.missing == "" {
+				if err := create(); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			checkNeedsValidity(t, e.refused(create, commands.ErrNeedsValidity), tc.missing)
+			// The same policy given to an unlimited key by an edit.
+			if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k", Lock: "front", By: "bill", Kind: tc.kind, Settings: events.Settings{Name: "k"}}); err != nil {
+				t.Fatal(err)
+			}
+			err := e.refused(func() error {
+				return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k", By: "bill", Settings: commands.SettingsPatch{Policy: &tc.policy}})
+			}, commands.ErrNeedsValidity)
+			checkNeedsValidity(t, err, tc.missing)
+		})
+	}
+}
+
+func checkNeedsValidity(t *testing.T, err error, field string) {
+	t.Helper()
+	var ve *commands.ValidationError
+	if !errors.Is(err, commands.ErrInvalid) || !errors.As(err, &ve) || ve.Field != field {
+		t.Fatalf("error %v: want a *ValidationError for %q", err, field)
 	}
 }

@@ -89,10 +89,12 @@
 // ErrInvalid (*ValidationError naming the field; for a policy or blackouts
 // that do not validate its Err is policy's error, so errors.As(err,
 // new(*policy.ValidationError)) and errors.Is(err, policy.ErrInvalid) work
-// too), ErrExists, ErrNotPermitted, ErrNoSlot, ErrPINTaken, ErrBusy,
+// too), ErrExists, ErrNotPermitted, ErrNoSlot, ErrPINTaken,
+// ErrNeedsValidity (a *ValidationError for "start" or "expiry"), ErrBusy,
 // ErrIDReused (*IDReusedError naming the command ID and the field),
-// ErrAudit (*AuditError naming the lock), ErrShredded — use errors.Is and errors.As. An unlock that is refused is not an error: it
-// is recorded and returned as UnlockResult{Granted: false, Reason: …}.
+// ErrAudit (*AuditError naming the lock), ErrShredded — use errors.Is and
+// errors.As. An unlock that is refused is not an error: it is recorded and
+// returned as UnlockResult{Granted: false, Reason: …}.
 // A zone policy refuses ("Local", unknown names) is refused by
 // RegisterLock: *ValidationError for "zone", ErrInvalid and
 // policy.ErrUnknownZone.
@@ -207,7 +209,8 @@
 //	               edit and revoke only before download; delete when not held at a lock
 //	digital keys:  delivered to their user on creation; edit, revoke, delete at any time
 //	intercom keys: created → sharing → downloaded; edit at any time (also once
-//	               revoked), revoke and delete at any time
+//	               revoked), revoke and delete at any time; a single-use or
+//	               recurring one has a start and an expiry (ErrNeedsValidity)
 //	online keys:   created (network management on); edit and delete at any time;
 //	               used by the members of the lock's group (UnlockOnline)
 //

@@ -28,6 +28,11 @@ var (
 	ErrNoSlot = errors.New("commands: no free slot")
 	// ErrPINTaken means another key of the lock already has this PIN.
 	ErrPINTaken = errors.New("commands: PIN already used on this lock")
+	// ErrNeedsValidity means an intercom key that is not unlimited — single
+	// use (a use limit) or recurring (weekly windows) — was given no start
+	// or no expiry. It comes in a *ValidationError whose Field is "start"
+	// or "expiry".
+	ErrNeedsValidity = errors.New("commands: single-use and recurring intercom keys need a start and an expiry")
 	// ErrBusy means a command kept meeting concurrent changes and gave up
 	// after Options.MaxRetries attempts.
 	ErrBusy = errors.New("commands: too many concurrent changes; retry")
@@ -78,7 +83,8 @@ type ValidationError struct {
 	// *policy.ValidationError, each wrapping policy.ErrInvalid), for an
 	// offline credential's policy a *policy.CompactError, for Field "zone"
 	// policy.LoadZone's (wrapping policy.ErrUnknownZone), for a sealed
-	// value or secret given as input the vault's (internal: match ErrInvalid).
+	// value or secret given as input the vault's (internal: match ErrInvalid),
+	// for Field "start" or "expiry" of an intercom key ErrNeedsValidity.
 	Err error
 }
 

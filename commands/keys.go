@@ -11,6 +11,7 @@ import (
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/secret"
 )
 
@@ -111,6 +112,27 @@ func validateSettings(st *events.Settings, k events.Kind) error {
 		return invalid("doors", "%v unknown", st.Doors)
 	}
 	return firstErr(checkText("name", st.Name, MaxNameLen), checkText("welcome message", st.Welcome, MaxTextLen))
+}
+
+// needsValidity is the intercom product's rule: a key that is not
+// unlimited — single use (a use limit) or recurring (weekly windows) — has
+// a start and an expiry. It is checked on creation and on every edit, once
+// the policy itself validated.
+func needsValidity(k events.Kind, p policy.Policy) error {
+	if k != events.KindIntercom || !p.Uses.Limited && len(p.Windows) == 0 {
+		return nil
+	}
+	what := "a single-use"
+	if len(p.Windows) > 0 {
+		what = "a recurring"
+	}
+	switch {
+	case p.Start.IsZero():
+		return &ValidationError{Field: "start", Reason: what + " intercom key needs a start", Err: ErrNeedsValidity}
+	case p.End.IsZero():
+		return &ValidationError{Field: "expiry", Reason: what + " intercom key needs an expiry", Err: ErrNeedsValidity}
+	}
+	return nil
 }
 
 const maxPINDraws = 32
@@ -214,6 +236,9 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 		return invalid("doors", "lock %q has no %v door", c.Lock, c.Settings.Doors&^l.Doors)
 	}
 	if err := bindPolicy(&c.Settings, l); err != nil {
+		return err
+	}
+	if err := needsValidity(c.Kind, c.Settings.Policy); err != nil {
 		return err
 	}
 	rule := kindRules[c.Kind]

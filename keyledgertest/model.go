@@ -165,7 +165,8 @@ func NewModel(w World, now time.Time) *Model {
 // do.
 type Outcome struct {
 	// Err is nil when the command succeeds. Otherwise the model's is one
-	// of commands.ErrNotFound, ErrExists, ErrNoSlot and ErrNotPermitted, or
+	// of commands.ErrNotFound, ErrExists, ErrNoSlot, ErrNotPermitted and
+	// ErrNeedsValidity, or
 	// a *commands.StateError naming the key's state; the stack's matches
 	// it (errors.Is, or errors.As and equal fields).
 	Err error
@@ -260,7 +261,11 @@ func (m *Model) Apply(s Step) Outcome {
 		}
 		k.State, k.Holder, k.Downloaded = events.StateDownloaded, s.Account, true
 	case OpEdit:
-		k.Settings = m.withDefaults(applyPatch(k.Settings, s.Patch))
+		st := m.withDefaults(applyPatch(k.Settings, s.Patch))
+		if err := needsValidity(k.Kind, st.Policy); err != nil {
+			return Outcome{Err: err}
+		}
+		k.Settings = st
 	case OpRevoke:
 		k.State = events.StateRevoked
 		m.release(key, k, false)
@@ -282,6 +287,9 @@ func (m *Model) Apply(s Step) Outcome {
 // create adds a key: a share key takes the lowest free slot, a digital key
 // goes to its user at once (shared To ID).
 func (m *Model) create(s Step, k *Key) Outcome {
+	if err := needsValidity(s.Kind, s.Settings.Policy); err != nil {
+		return Outcome{Err: err}
+	}
 	if k != nil {
 		return Outcome{Err: commands.ErrExists}
 	}
@@ -306,6 +314,15 @@ func (m *Model) create(s Step, k *Key) Outcome {
 	}
 	m.Keys[s.Key] = n
 	return Outcome{Slot: n.Slot, Generation: n.Generation}
+}
+
+// needsValidity is the intercom rule: a key that is not unlimited — a use
+// limit, or weekly windows — has a start and an expiry.
+func needsValidity(kind events.Kind, p policy.Policy) error {
+	if kind == events.KindIntercom && (p.Uses.Limited || len(p.Windows) > 0) && (p.Start.IsZero() || p.End.IsZero()) {
+		return commands.ErrNeedsValidity
+	}
+	return nil
 }
 
 // release frees the key's slot, if it still holds it. A reset, or a

@@ -284,7 +284,7 @@ func TestKeysTableAtAnInstant(t *testing.T) {
 		"KEY       LOCK    KIND      NAME         STATE       SHARING  STATUS     USES  HOLDER  FROM                  UNTIL                 NEXT OPEN",
 		"ann-back  back    share     Ann offline  downloaded  shared   ACTIVE     1     ann     -                     -                     2026-03-01T00:00:00Z",
 		"ann-week  front   share     Ann's week   downloaded  shared   UPCOMING   1/3   ann     2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  2026-03-02T09:00:00Z",
-		"once      garage  intercom  Parcel       downloaded  shared   EXHAUSTED  1/1   ann     -                     -                     -",
+		"once      garage  intercom  Parcel       downloaded  shared   EXHAUSTED  1/1   ann     2026-02-23T09:00:00Z  2026-04-01T09:00:00Z  -",
 	)
 }
 

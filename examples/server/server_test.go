@@ -365,7 +365,7 @@ func TestEditKeepsWhatItOmits(t *testing.T) {
 	a := newAPI(t)
 	a.setup()
 	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"intercom","doors":["main","inner"],"welcome":"Hi",
-		"policy":{"windows":[{"days":["mon","wed","fri"],"from":"08:00","to":"18:00"}]}}`)
+		"policy":{"start":"2026-03-01T00:00:00Z","end":"2026-04-01T00:00:00Z","windows":[{"days":["mon","wed","fri"],"from":"08:00","to":"18:00"}]}}`)
 	before := a.must(200, "GET", "/v1/keys/k1", "bill", "")
 	edited := a.must(200, "PUT", "/v1/keys/k1/settings", "bill", `{"name":"x"}`)
 	st, was := edited["settings"].(map[string]any), before["settings"].(map[string]any)
