@@ -21,7 +21,7 @@ func TestDigitalKeyPIN(t *testing.T) {
 	st.Role = events.RoleAdmin
 	pos := e.l.DurablePosition()
 	res, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
-		For: "ann", Credential: events.CredentialPIN, Settings: st, Email: true})
+		For: "ann", Credential: events.CredentialPIN, Settings: st, Email: true, EmailPIN: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,4 +252,67 @@ func checkNeedsValidity(t *testing.T, err error, field string) {
 	if !errors.Is(err, commands.ErrInvalid) || !errors.As(err, &ve) || ve.Field != field {
 		t.Fatalf("error %v: want a *ValidationError for %q", err, field)
 	}
+}
+
+// What a digital key's user is e-mailed is two separate choices: the notice
+// that a key was made for them, and the PIN. Either, both or neither; the
+// PIN travels only sealed, and only when it was asked for.
+func TestDigitalKeyEmailAndPINAreSeparateChoices(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		email, emailPIN bool
+		topic           string // "" when nothing is e-mailed
+		sealed          bool
+	}{
+		{"neither: the manager passes the PIN on", false, false, "", false},
+		{"the notice alone, without the PIN", true, false, events.TopicKeyShared, false},
+		{"the PIN alone", false, true, events.TopicPIN, true},
+		{"the notice with the PIN", true, true, events.TopicKeyShared, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.given(frontLock()...)
+			pos := e.l.DurablePosition()
+			res, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
+				For: "ann", Credential: events.CredentialPIN, Settings: settings("d1"), Email: tc.email, EmailPIN: tc.emailPIN})
+			if err != nil || res.PIN.IsZero() {
+				t.Fatalf("create: %v (PIN given: %v)", err, !res.PIN.IsZero())
+			}
+			var notes []events.NotificationQueued
+			var created events.KeyCreated
+			for _, d := range e.eventsSince(pos) {
+				switch ev := d.(type) {
+				case events.NotificationQueued:
+					notes = append(notes, ev)
+				case events.KeyCreated:
+					created = ev
+				}
+			}
+			if tc.topic == "" {
+				if len(notes) != 0 || created.Email != "" {
+					t.Fatalf("nothing asked, e-mailed %+v (key e-mail %q)", notes, created.Email)
+				}
+				return
+			}
+			if len(notes) != 1 || notes[0].Topic != tc.topic || notes[0].Email != "ann@example.com" || created.Email != "ann@example.com" {
+				t.Fatalf("notifications %+v, key e-mail %q; want one %q to ann", notes, created.Email, tc.topic)
+			}
+			if got := len(notes[0].Secret) > 0; got != tc.sealed {
+				t.Fatalf("PIN sealed in the e-mail: %v, want %v", got, tc.sealed)
+			}
+			if tc.sealed {
+				if pin, err := e.svc.RevealNotificationSecret(bg, "d1", notes[0].Secret); err != nil || !pin.Equal(res.PIN) {
+					t.Fatalf("sealed PIN: %v", err)
+				}
+			}
+		})
+	}
+	// The PIN e-mail needs a PIN.
+	e := newEnv(t)
+	e.given(frontLock()...)
+	e.refused(func() error {
+		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
+			For: "ann", Settings: settings("d1"), EmailPIN: true})
+		return err
+	}, commands.ErrInvalid)
 }

@@ -28,13 +28,18 @@ type CreateKey struct {
 	Slot int
 	// Digital keys: the user it is made for (a registered account), the
 	// credential (default app), a PIN for CredentialPIN (zero: the library
-	// draws a unique one of PINDigits digits, default 6), and whether the user
-	// is e-mailed (with the PIN, sealed in the outbox).
+	// draws a unique one of PINDigits digits, default 6).
 	For        string
 	Credential events.Credential
 	PIN        secret.Secret
 	PINDigits  int
-	Email      bool
+	// What the user is e-mailed: two choices, either, both or neither.
+	// Email tells them a key was made for them (and how to get the app);
+	// EmailPIN shows them the PIN (CredentialPIN only), sealed in the
+	// outbox until the backend delivers it. With EmailPIN alone the
+	// notification's topic is events.TopicPIN, else TopicKeyShared.
+	Email    bool
+	EmailPIN bool
 }
 
 // CreateResult is what the owner sees once a key is created.
@@ -73,11 +78,14 @@ func (c *CreateKey) validate() error {
 		if err := checkID("for", c.For); err != nil {
 			return err
 		}
-	} else if c.For != "" || c.Email {
+	} else if c.For != "" || c.Email || c.EmailPIN {
 		return invalid("for", "only digital keys are made for a user on creation; share the key instead")
 	}
 	if c.Credential != events.CredentialPIN && !c.PIN.IsZero() {
 		return invalid("pin", "a PIN is only for the PIN credential")
+	}
+	if c.Credential != events.CredentialPIN && c.EmailPIN {
+		return invalid("email pin", "%v keys have no PIN to e-mail", c.Credential)
 	}
 	if !c.PIN.IsZero() {
 		if err := secret.ValidatePIN(c.PIN); err != nil {
@@ -171,7 +179,7 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 				return CreateResult{}, invalid("pin", "must be %d to %d digits", secret.MinPINDigits, secret.MaxPINDigits)
 			}
 			hash = h[:]
-			if c.Email {
+			if c.EmailPIN {
 				if sealed, err = s.vault.Seal(ctx, pin, notificationAAD(c.Key)); err != nil {
 					return CreateResult{}, vaultErr(err, "pin")
 				}
@@ -220,7 +228,9 @@ func (s *Service) sameCreate(c CreateKey, orig []ledger.Event) string {
 	if d := sameSettings(c.Settings, r.Settings); d != "" {
 		return d
 	}
-	return firstDiff(field{"slot", c.Slot == 0 || r.Slot == c.Slot}, field{"for", r.Holder == c.For}, field{"email", c.Email == (r.Email != "")},
+	n, noted := firstOf[events.NotificationQueued](orig)
+	return firstDiff(field{"slot", c.Slot == 0 || r.Slot == c.Slot}, field{"for", r.Holder == c.For},
+		field{"email", c.Email == (noted && n.Topic == events.TopicKeyShared)}, field{"email pin", c.EmailPIN == (noted && len(n.Secret) > 0)},
 		field{"pin", c.PIN.IsZero() || (s.vault != nil && len(r.PINHash) == len(secret.PINHash{}) && s.vault.CheckPIN(c.Lock, c.PIN, secret.PINHash(r.PINHash)))})
 }
 
@@ -283,10 +293,15 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 			return &NotFoundError{What: "account", ID: c.For}
 		}
 		ev.Holder = c.For
-		if c.Email {
+		switch {
+		case c.Email: // the notice that a key was made, with the PIN if asked
 			ev.Email = user.Email
 			notes = append(notes, events.NotificationQueued{Topic: events.TopicKeyShared, To: c.For, Email: user.Email,
 				Lock: c.Lock, Key: c.Key, Message: c.Settings.Welcome, Secret: sealedPIN})
+		case c.EmailPIN: // the PIN alone
+			ev.Email = user.Email
+			notes = append(notes, events.NotificationQueued{Topic: events.TopicPIN, To: c.For, Email: user.Email,
+				Lock: c.Lock, Key: c.Key, Secret: sealedPIN})
 		}
 	}
 	if pinHash != nil {

@@ -177,7 +177,7 @@ type KeyCreated struct {
 	Slot             int
 	Generation       uint32
 	Holder           string // digital keys: the user it is made for
-	Email            string // where the user is told, if the owner asked
+	Email            string // where the user is e-mailed (the notice, the PIN or both), if the owner asked
 	PINHash          []byte `msgpack:",omitempty"`
 }
 
@@ -255,6 +255,7 @@ type UnlockAttempted struct {
 const (
 	TopicKeyShared = "key_shared" // a key was shared with / made for someone
 	TopicWelcome   = "welcome"    // the owner's welcome message
+	TopicPIN       = "key_pin"    // a digital key's PIN, e-mailed without the key_shared notice
 )
 
 // NotificationQueued is appended atomically with the events that cause it.

@@ -174,6 +174,7 @@ func StepOf(op Op, w World, now time.Time) *rapid.Generator[Step] {
 				s.For = rapid.SampledFrom(w.Accounts).Draw(t, "for")
 				s.Credential = rapid.SampledFrom([]events.Credential{0, events.CredentialPIN, events.CredentialKeycard}).Draw(t, "credential")
 				s.Email = rapid.Bool().Draw(t, "email")
+				s.EmailPIN = s.Credential == events.CredentialPIN && rapid.Bool().Draw(t, "email PIN")
 			}
 		case OpEdit:
 			s.Patch = Patch(w, now).Draw(t, "patch")

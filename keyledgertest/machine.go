@@ -92,7 +92,7 @@ func (m *Machine) run(s Step) Outcome {
 		return Outcome{}
 	case OpCreate:
 		res, err := svc.CreateKey(ctx, commands.CreateKey{ID: m.ID(), Key: s.Key, Lock: w.Lock, By: w.Owner, Kind: s.Kind,
-			Settings: s.Settings, For: s.For, Credential: s.Credential, Email: s.Email})
+			Settings: s.Settings, For: s.For, Credential: s.Credential, Email: s.Email, EmailPIN: s.EmailPIN})
 		return Outcome{Err: err, Slot: res.Slot, Generation: res.Generation, PIN: res.PIN}
 	case OpShare:
 		c := commands.ShareKey{ID: m.ID(), Key: s.Key, By: w.Owner, Method: s.Method}

@@ -81,7 +81,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	for _, k := range keys {
 		res, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k.key, Lock: "office", By: "manager", Kind: events.KindDigital,
-			For: k.user, Credential: k.cred, Email: k.cred == events.CredentialPIN,
+			For: k.user, Credential: k.cred, Email: k.cred == events.CredentialPIN, EmailPIN: k.cred == events.CredentialPIN,
 			Settings: events.Settings{Name: k.desc, Role: k.role, Policy: validity(k.from, k.to)}})
 		if err != nil {
 			return err

@@ -485,7 +485,7 @@ func (t *tour) digitalKeys() error {
 	}
 	for _, k := range keys {
 		res, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: k.key, Lock: office, By: "mia", Kind: events.KindDigital,
-			For: k.user, Credential: k.cred, Email: k.cred == events.CredentialPIN,
+			For: k.user, Credential: k.cred, Email: k.cred == events.CredentialPIN, EmailPIN: k.cred == events.CredentialPIN,
 			Settings: events.Settings{Name: k.desc, Role: k.role, Policy: policy.Policy{Start: k.from, End: k.to}}})
 		if err := t.ok(fmt.Sprintf("Mia creates %s for %s (%v, ROLE-%v)", k.key, k.user, k.cred, k.role), err); err != nil {
 			return err

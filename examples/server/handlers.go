@@ -56,7 +56,7 @@ func (s *server) createKey(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	c := commands.CreateKey{Key: req.Key, Lock: r.PathValue("lock"), By: by, Slot: req.Slot, For: req.For, Email: req.Email}
+	c := commands.CreateKey{Key: req.Key, Lock: r.PathValue("lock"), By: by, Slot: req.Slot, For: req.For, Email: req.Email, EmailPIN: req.EmailPIN}
 	if req.Kind == "" {
 		return 0, nil, badField("kind", "required: share, digital or intercom")
 	}

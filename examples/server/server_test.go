@@ -248,7 +248,7 @@ func TestShareToCode(t *testing.T) {
 
 	// PINs: shown to the creator once, never in an error or a log line.
 	a.must(201, "POST", "/v1/accounts", "", `{"account":"tech","name":"Tech","email":"tech@example.com"}`)
-	pin := a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"d1","kind":"digital","for":"tech","credential":"pin","pin":"482913","email":true}`)
+	pin := a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"d1","kind":"digital","for":"tech","credential":"pin","pin":"482913","email":true,"email_pin":true}`)
 	if pin["pin"] != "482913" {
 		t.Errorf("digital key: %v", pin)
 	}

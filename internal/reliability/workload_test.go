@@ -373,7 +373,7 @@ func (k *worker) digitalKey(ctx context.Context) error {
 	svc, key, user := k.w.svc, k.keyID(), fmt.Sprintf("m-%d-1", k.g)
 	if err := k.step("create digital", func(id uuid.UUID) error {
 		c := commands.CreateKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(), Kind: events.KindDigital, For: user,
-			Credential: events.CredentialPIN, PINDigits: 6, Email: true, Settings: events.Settings{Name: "digital " + key}}
+			Credential: events.CredentialPIN, PINDigits: 6, Email: true, EmailPIN: true, Settings: events.Settings{Name: "digital " + key}}
 		res, err := svc.CreateKey(ctx, c)
 		k.w.secrets.add("PIN", res.PIN.Reveal())
 		return err
