@@ -133,6 +133,38 @@ func TestCommandIDRetriedIsANoOpAndReusedIsRefused(t *testing.T) {
 				res, err := r.svc.CreateKey(bg, c)
 				return fmt.Sprint(res.Key, res.Slot, res.Generation), err
 			}},
+		{name: "AddAccountManager", env: reuseBase, field: "account",
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				c := commands.AccountManager{ID: id, Lock: "front", By: "bill", Account: "ann"}
+				if other {
+					c.Account = "bob"
+				}
+				return "", r.svc.AddAccountManager(bg, c)
+			}},
+		{name: "AddAccountManager, then RemoveAccountManager", env: reuseBase, field: "command",
+			setup: func(t *testing.T, r reuseEnv) {
+				r.must(t, r.svc.AddAccountManager(bg, commands.AccountManager{ID: r.id(), Lock: "front", By: "bill", Account: "bob"}))
+			},
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				c := commands.AccountManager{ID: id, Lock: "front", By: "bill", Account: "ann"}
+				if other {
+					c.Account = "bob"
+					return "", r.svc.RemoveAccountManager(bg, c)
+				}
+				return "", r.svc.AddAccountManager(bg, c)
+			}},
+		{name: "CreateKey by an account manager", env: reuseBase, field: "by",
+			setup: func(t *testing.T, r reuseEnv) {
+				r.must(t, r.svc.AddAccountManager(bg, commands.AccountManager{ID: r.id(), Lock: "front", By: "bill", Account: "ann"}))
+			},
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				c := commands.CreateKey{ID: id, Key: "d1", Lock: "front", By: "ann", Kind: events.KindDigital, For: "bob"}
+				if other {
+					c.By = "bill"
+				}
+				res, err := r.svc.CreateKey(bg, c)
+				return res.Key, err
+			}},
 		{name: "CreateKey with a drawn PIN", env: reuseBase, field: "for",
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
 				c := commands.CreateKey{ID: id, Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital, For: "ann",

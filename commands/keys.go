@@ -15,8 +15,9 @@ import (
 	"github.com/keyledger/keyledger/secret"
 )
 
-// CreateKey creates a key for a lock. The lock's owner creates it. An
-// online key (KindOnline) needs the lock's network management on; its
+// CreateKey creates a key for a lock. The lock's owner creates any kind;
+// an account manager of the lock (AddAccountManager) creates digital keys.
+// An online key (KindOnline) needs the lock's network management on; its
 // Settings carry the policy the group's online unlocks are checked against.
 type CreateKey struct {
 	ID       uuid.UUID
@@ -221,7 +222,11 @@ func (s *Service) sameCreate(c CreateKey, orig []ledger.Event) string {
 	if !ok {
 		return otherCommand
 	}
-	if d := firstDiff(field{"key", r.Key == c.Key}, field{"lock", r.Lock == c.Lock}, field{"by", r.Owner == c.By},
+	creator := r.Owner
+	if r.By != "" {
+		creator = r.By
+	}
+	if d := firstDiff(field{"key", r.Key == c.Key}, field{"lock", r.Lock == c.Lock}, field{"by", creator == c.By},
 		field{"kind", r.Kind == c.Kind}, field{"credential", r.Credential == c.Credential}); d != "" {
 		return d
 	}
@@ -239,7 +244,7 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 	if err != nil {
 		return err
 	}
-	if err := ownerOf(l, c.Lock, c.By); err != nil {
+	if err := keyManager(l, c.Lock, c.By, c.Kind); err != nil {
 		return err
 	}
 	if c.Settings.Doors&^l.Doors != 0 {
@@ -264,7 +269,10 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 	if k.State != events.StateNone {
 		return exists("key", c.Key)
 	}
-	ev := events.KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: c.Kind, Credential: c.Credential, Settings: c.Settings}
+	ev := events.KeyCreated{Key: c.Key, Lock: c.Lock, Owner: l.Owner, Kind: c.Kind, Credential: c.Credential, Settings: c.Settings}
+	if c.By != l.Owner {
+		ev.By = c.By // an account manager
+	}
 	var lockEvs []any
 	if rule.slot {
 		slot := c.Slot
@@ -327,7 +335,8 @@ func notificationAAD(key string) []byte { return []byte("keyledger/outbox key " 
 // NotificationQueued about key with the vault.
 func NotificationAAD(key string) []byte { return notificationAAD(key) }
 
-// loadOwned loads a key and its lock and checks that by owns the lock.
+// loadOwned loads a key and its lock and checks that by manages the key:
+// the lock's owner, or for a digital key an account manager of the lock.
 func loadOwned(t *txn, key, by string) (*KeyState, *LockState, error) {
 	k, err := t.key(key)
 	if err != nil {
@@ -340,7 +349,7 @@ func loadOwned(t *txn, key, by string) (*KeyState, *LockState, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := ownerOf(l, k.Lock, by); err != nil {
+	if err := keyManager(l, k.Lock, by, k.Kind); err != nil {
 		return nil, nil, err
 	}
 	return k, l, nil
@@ -693,8 +702,9 @@ func (c EditKey) same(orig []ledger.Event) (string, error) {
 	return c.Settings.same(r.Settings), nil
 }
 
-// KeyCommand is a command on one key by its lock's owner: RevokeKey,
-// ResetKey, RequestDeactivation, ConfirmDeactivation, DeleteKey.
+// KeyCommand is a command on one key by its lock's owner (or, for a
+// digital key, an account manager of the lock): RevokeKey, ResetKey,
+// RequestDeactivation, ConfirmDeactivation, DeleteKey.
 type KeyCommand struct {
 	ID      uuid.UUID
 	Key, By string

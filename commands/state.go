@@ -76,6 +76,8 @@ type LockState struct {
 	// Credentials maps the credential ID of every key that ever held a
 	// slot of the lock to the key (audit records name credentials).
 	Credentials map[lockproto.CredentialID]string
+	// Managers are the lock's account managers (AddAccountManager).
+	Managers map[string]bool
 
 	blackouts *compiled // Blackouts in the lock's zone, compiled on first use
 }
@@ -120,6 +122,13 @@ func (l *LockState) evolve(ev ledger.Event) {
 		if len(e.Hash) == 32 {
 			delete(l.PINs, [32]byte(e.Hash))
 		}
+	case events.LockManagerAdded:
+		if l.Managers == nil {
+			l.Managers = map[string]bool{}
+		}
+		l.Managers[e.Account] = true
+	case events.LockManagerRemoved:
+		delete(l.Managers, e.Account)
 	case events.LockBlackoutsSet:
 		l.Blackouts = e.Blackouts
 		l.blackouts = &compiled{policy: policy.Policy{Blackouts: l.Blackouts, Zone: l.Zone}}
@@ -139,6 +148,7 @@ func (l *LockState) clone() aggregate {
 	c.PINs = maps.Clone(l.PINs)
 	c.Pending = slices.Clip(l.Pending) // evolve never writes in place
 	c.Credentials = maps.Clone(l.Credentials)
+	c.Managers = maps.Clone(l.Managers)
 	return &c
 }
 

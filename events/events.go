@@ -59,6 +59,9 @@ var catalogue = []Type{
 	{"lock.audit_recorded", 1, AuditRecorded{}},
 	{"lock.audit_gap", 1, AuditGap{}},
 	{"key.offline_unlocks_counted", 1, OfflineUnlocksCounted{}},
+	// Account managers of a lock.
+	{"lock.manager_added", 1, LockManagerAdded{}},
+	{"lock.manager_removed", 1, LockManagerRemoved{}},
 }
 
 // Type is one entry of the catalogue.
@@ -149,6 +152,19 @@ type PINReleased struct {
 	Hash      []byte
 }
 
+// LockManagerAdded: the lock's owner made Account an account manager of
+// the lock: it creates the lock's digital keys, for users registered in
+// the system, and manages them.
+type LockManagerAdded struct {
+	Lock, Account, By string
+}
+
+// LockManagerRemoved: Account no longer manages the lock's keys (the keys
+// it created stay, managed by the owner and the other managers).
+type LockManagerRemoved struct {
+	Lock, Account, By string
+}
+
 // LockBlackoutsSet replaces the lock-wide blackouts, which apply to
 // every key's online decision in addition to its own policy.
 type LockBlackoutsSet struct {
@@ -168,9 +184,11 @@ type Settings struct {
 
 // KeyCreated: a key for a lock with its kind, credential and settings.
 // Share keys carry their slot and its generation; digital keys their holder
-// (they are delivered on creation) and, for a PIN, its keyed hash.
+// (they are delivered on creation) and, for a PIN, its keyed hash. Owner is
+// the lock's owner; By, when set, the account manager who created the key.
 type KeyCreated struct {
 	Key, Lock, Owner string
+	By               string `msgpack:",omitempty"`
 	Kind             Kind
 	Credential       Credential
 	Settings         Settings

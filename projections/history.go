@@ -24,6 +24,13 @@ func describe(ev *ledger.Event, h *HistoryEntry) bool {
 		h.Lock, h.Account = e.Lock, e.By
 	case events.KeyCreated:
 		h.Lock, h.Key, h.Account, h.Subject = e.Lock, e.Key, e.Owner, e.Holder
+		if e.By != "" { // an account manager made it
+			h.Account = e.By
+		}
+	case events.LockManagerAdded:
+		h.Lock, h.Account, h.Subject = e.Lock, e.By, e.Account
+	case events.LockManagerRemoved:
+		h.Lock, h.Account, h.Subject = e.Lock, e.By, e.Account
 	case events.KeyShared:
 		h.Lock, h.Key, h.Account, h.Subject = e.Lock, e.Key, e.Owner, e.Account
 	case events.KeyDownloaded:

@@ -21,7 +21,9 @@ import (
 //	p/lk/<lock>/<key>               -> ""  keys of a lock
 //	p/ok/<owner>/<key>              -> ""  share keys of an owner
 //	p/hk/<account>/<key>            -> ""  keys shared with, downloaded by or (online) joined by an account
-//	p/dk/<owner>/<key>              -> ""  digital keys of a manager
+//	p/ml/<account>/<lock>           -> ""  locks an account owns or manages
+//	p/acct/<account>                -> AccountRow (msgpack)
+//	p/email/<e-mail, lower case>/<account> -> ""  accounts by e-mail address
 //	p/pd/<lock>/<key>               -> ""  deactivation pending at the lock
 //	p/net/<lock>                    -> end of network management's operating duration, unix ns (8 BE); absent when off
 //	p/h/<l|k|a>/<id>/<day 4 BE>/<first pos 8 BE> -> (pos 8 BE, unix ns 8 BE)...
@@ -60,6 +62,7 @@ type KeyRow struct {
 	State                            events.State
 	Method                           events.ShareMethod
 	Recipient, Holder                string
+	CreatedBy                        string   `msgpack:",omitempty"` // the account manager who created it ("" for the owner)
 	Members                          []string `msgpack:",omitempty"` // online keys: accounts that accepted an invitation, in order
 	Downloaded                       bool
 	Slot                             int
@@ -80,6 +83,12 @@ type LockRow struct {
 	Slots                   int
 	Doors                   access.Doors
 	Blackouts               []policy.Blackout
+	Managers                []string `msgpack:",omitempty"` // its account managers, by ID
+}
+
+// AccountRow is a registered account: a user of the system.
+type AccountRow struct {
+	Account, Name, Email string
 }
 
 // SlotRow is the occupant of a slot (Key "" = free) and its generation.
