@@ -3,6 +3,7 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -46,6 +47,32 @@ var (
 	// vault's own sentinel, re-exported.
 	ErrNotSerializable = secret.ErrNotSerializable
 )
+
+// ErrStillAtLock means a key cannot be deleted yet: it was taken away
+// (reset, revoked, deactivated), but its removal has not reached its lock,
+// and its credential may still open it (see AtLockError).
+var ErrStillAtLock = errors.New("commands: the key's removal has not reached its lock")
+
+// AtLockError reports a key whose removal its lock has not confirmed
+// (Sync removing), or refused (Sync failed): its credential may open the
+// lock until Until (zero: until the lock hears of the removal).
+type AtLockError struct {
+	Key, Lock string
+	Sync      events.LockSync
+	Until     time.Time
+}
+
+func (e *AtLockError) Error() string {
+	until := "until the lock applies its removal"
+	if !e.Until.IsZero() {
+		until = "until " + e.Until.UTC().Format(time.RFC3339) + " or until the lock applies its removal"
+	}
+	return fmt.Sprintf("commands: key %q is %s at lock %q and may open it %s", e.Key, e.Sync, e.Lock, until)
+}
+
+// Unwrap makes errors.Is(err, ErrStillAtLock) and errors.Is(err,
+// ErrForbidden) true.
+func (e *AtLockError) Unwrap() []error { return []error{ErrStillAtLock, ErrForbidden} }
 
 // StateError reports a forbidden transition and names the current state.
 type StateError struct {

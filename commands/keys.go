@@ -584,6 +584,7 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 				return notPermitted("wrong or missing share code for key %q", c.Key)
 			}
 		}
+		evs := []any{events.KeyDownloaded{Key: c.Key, Lock: k.Lock, Holder: c.By, Method: k.Method, HolderKey: lockKeyBytes(c.HolderKey)}}
 		if s.issuer != nil && c.HolderKey != ([32]byte{}) && kindRules[k.Kind].slot {
 			l, err := t.lock(k.Lock)
 			if err != nil {
@@ -592,11 +593,14 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 			if len(l.LockKey) != 32 {
 				return invalid("holder key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
 			}
-			if _, _, err := compactOf(k.Settings.Policy, l.Blackouts, t.now); err != nil {
+			compact, _, err := compactOf(k.Settings.Policy, l.Blackouts, t.now)
+			if err != nil {
 				return err // refused before anything is recorded: no credential could carry the policy
 			}
+			// The credential issued below is on its way to the lock, open
+			// until its own end whatever happens to the key.
+			evs = append(evs, events.LockSynced{Key: c.Key, Lock: k.Lock, Sync: events.SyncPending, Until: compactEnd(compact)})
 		}
-		evs := []any{events.KeyDownloaded{Key: c.Key, Lock: k.Lock, Holder: c.By, Method: k.Method, HolderKey: lockKeyBytes(c.HolderKey)}}
 		if k.Settings.Welcome != "" {
 			var email string
 			if a, err := t.account(c.By); err == nil && a.Exists() {
@@ -743,9 +747,12 @@ func (s *Service) ConfirmDeactivation(ctx context.Context, c KeyCommand) error {
 }
 
 // DeleteKey deletes a key where allowed (a downloaded share key must be
-// reset or deactivated first). Deleting an online key also removes its
-// members (their password hashes are shredded) and withdraws its open
-// invitations.
+// reset or deactivated first). A key taken away whose removal has not
+// reached its lock, so that its credential may still open it, is not
+// deleted until the lock confirms the removal or the credential ends on
+// its own: *AtLockError (ErrStillAtLock, ErrForbidden). Deleting an online
+// key also removes its members (their password hashes are shredded) and
+// withdraws its open invitations.
 func (s *Service) DeleteKey(ctx context.Context, c KeyCommand) error {
 	return s.keyCommand(ctx, c, events.ActDelete, func(k *KeyState, l *LockState) ([]any, []any, error) {
 		return []any{events.KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false), nil
@@ -800,6 +807,9 @@ func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a events.Action,
 		}
 		if err := checkAllowed(c.Key, k.Kind, k.State, a); err != nil {
 			return err
+		}
+		if a == events.ActDelete && k.AtLock.StillOpen(k.State, t.now) {
+			return &AtLockError{Key: c.Key, Lock: k.Lock, Sync: k.AtLock.Sync, Until: k.AtLock.Until}
 		}
 		kev, lev, err := decide(k, l)
 		if err != nil {

@@ -170,7 +170,8 @@ type KeyState struct {
 	DownloadedAt    time.Time // when (the credential's validity starts no earlier)
 	HolderKey       []byte
 	PINHash         []byte
-	Uses            uint32 // granted unlocks
+	Uses            uint32        // granted unlocks
+	AtLock          events.AtLock // where its credential stands at the lock
 
 	schedule *compiled // Settings.Policy, compiled on first use
 }
@@ -207,6 +208,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	case events.OfflineUnlocksCounted:
 		k.Uses = e.Uses
 	}
+	k.AtLock.Apply(ev.Data)
 }
 
 func (k *KeyState) clone() aggregate {

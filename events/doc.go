@@ -12,7 +12,8 @@
 //
 // Everything here that reaches the log is persisted: event names and schema
 // versions (the catalogue), the numeric values of Kind, Credential, Role,
-// Category, Doors, ShareMethod, State, InvitationState and Operations, and
+// Category, Doors, ShareMethod, State, LockSync, InvitationState and
+// Operations, and
 // the string constants (reasons, topics). The tables are append-only: a
 // value is never renumbered, renamed or reused. A payload whose shape
 // changes keeps its name, bumps its schema and registers an upcaster for

@@ -62,6 +62,8 @@ var catalogue = []Type{
 	// Account managers of a lock.
 	{"lock.manager_added", 1, LockManagerAdded{}},
 	{"lock.manager_removed", 1, LockManagerRemoved{}},
+	// Where a key's credential stands at its lock: types in sync.go.
+	{"key.lock_synced", 1, LockSynced{}},
 }
 
 // Type is one entry of the catalogue.

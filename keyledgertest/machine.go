@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
@@ -226,11 +227,11 @@ func (m *Machine) Compare() error {
 	return m.compareSlots()
 }
 
-// sameStatus compares statuses, NextOpen with Equal.
+// sameStatus compares statuses, NextOpen and OpenUntil with Equal.
 func sameStatus(a, b projections.KeyStatus) bool {
-	na, nb := a.NextOpen, b.NextOpen
-	a.NextOpen, b.NextOpen = time.Time{}, time.Time{}
-	return a == b && na.Equal(nb)
+	na, nb, ua, ub := a.NextOpen, b.NextOpen, a.OpenUntil, b.OpenUntil
+	a.NextOpen, b.NextOpen, a.OpenUntil, b.OpenUntil = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return a == b && na.Equal(nb) && ua.Equal(ub)
 }
 
 func compareRow(id string, k *Key, r *projections.KeyRow) error {
@@ -305,7 +306,7 @@ func (m *Machine) compareSlots() error {
 		if ms.Key == "" {
 			want.State = projections.SlotNotShared
 		}
-		if s != want {
+		if !reflect.DeepEqual(s, want) {
 			return mismatch("slot %d of lock %q: %+v, model %+v", i+1, w.Lock, s, want)
 		}
 	}

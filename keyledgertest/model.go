@@ -72,6 +72,11 @@ type Key struct {
 	Code       secret.Secret // To Code: the share code the stack generated
 	Uses       uint32        // granted unlocks
 	Settings   events.Settings
+	// AtLock is where the key stands at the lock. The model issues no
+	// offline credentials, so only a deactivation (asked of the lock,
+	// whatever holds the slot) puts it there: removing until confirmed,
+	// then removed.
+	AtLock events.LockSync
 }
 
 // Sharing is what users see of the key's sharing.
@@ -104,7 +109,10 @@ func (k *Key) terminal() bool {
 // never open, otherwise what its schedule says (package policy is the
 // schedule's model, tested on its own).
 func (k *Key) Status(at time.Time) projections.KeyStatus {
-	st := projections.KeyStatus{State: k.State, Sharing: k.Sharing(), Uses: k.Uses}
+	st := projections.KeyStatus{State: k.State, Sharing: k.Sharing(), Uses: k.Uses, AtLock: k.AtLock}
+	// Asked to deactivate the slot, the lock has not confirmed: the key's
+	// offline copy may open it, for as long as the lock does not hear.
+	st.OpenAtLock = k.AtLock == events.SyncRemoving
 	switch {
 	case k.State == events.StateDeleted:
 		st.Status = projections.StatusDeleted
@@ -273,9 +281,9 @@ func (m *Model) Apply(s Step) Outcome {
 		k.State = events.StateReset
 		m.release(key, k, true)
 	case OpRequestDeactivation:
-		k.State = events.StateDeactivationPending
+		k.State, k.AtLock = events.StateDeactivationPending, events.SyncRemoving
 	case OpConfirmDeactivation:
-		k.State = events.StateDeactivated
+		k.State, k.AtLock = events.StateDeactivated, events.SyncRemoved
 		m.release(key, k, true)
 	case OpDelete:
 		k.State = events.StateDeleted

@@ -242,15 +242,12 @@ func (b *batch) apply(ev *ledger.Event) error {
 	case events.KeyReset:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = events.StateReset })
 	case events.DeactivationRequested:
-		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
-			r.State = events.StateDeactivationPending
-			b.sb.Set(rowKey("pd", e.Lock, e.Key), nil)
-		})
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = events.StateDeactivationPending })
 	case events.DeactivationConfirmed:
-		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
-			r.State = events.StateDeactivated
-			b.sb.Delete(rowKey("pd", e.Lock, e.Key))
-		})
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = events.StateDeactivated })
+	case events.LockSynced:
+		_, err := b.keyUpdate(ev, e.Key, func(*KeyRow) {})
+		return err // bookkeeping, not history: the lock's records are
 	case events.KeyDeleted:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
 			r.State = events.StateDeleted
@@ -341,14 +338,30 @@ func emailKey(email string) string { return strings.ToLower(email) }
 
 // keyChange applies f to a key's row and records the history entry.
 func (b *batch) keyChange(ev *ledger.Event, key string, h *HistoryEntry, f func(*KeyRow)) error {
-	r, err := b.key(key)
-	if err != nil {
+	if _, err := b.keyUpdate(ev, key, f); err != nil {
 		return err
 	}
-	if r != nil {
-		f(r)
-		r.Updated = ev.Time
-		b.full[key] = true
-	}
 	return b.history(h)
+}
+
+// keyUpdate applies f and the event's move at the lock (events.AtLock) to
+// a key's row, and keeps the index of removals the lock has not confirmed.
+func (b *batch) keyUpdate(ev *ledger.Event, key string, f func(*KeyRow)) (*KeyRow, error) {
+	r, err := b.key(key)
+	if err != nil || r == nil {
+		return r, err
+	}
+	was := r.AtLock.RemovalPending(r.State)
+	f(r)
+	r.AtLock.Apply(ev.Data)
+	r.Updated = ev.Time
+	b.full[key] = true
+	if now := r.AtLock.RemovalPending(r.State); now != was {
+		if now {
+			b.sb.Set(rowKey("rm", r.Lock, r.Key), nil)
+		} else {
+			b.sb.Delete(rowKey("rm", r.Lock, r.Key))
+		}
+	}
+	return r, nil
 }

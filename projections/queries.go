@@ -270,14 +270,56 @@ func (p *Projections) Accounts(ctx context.Context, after string, limit int) ([]
 	return out, nil
 }
 
-// PendingDeactivations lists a lock's keys whose deactivation was requested
-// but not yet confirmed by the lock: the window in which a revoked offline
-// key may still open. *NotFoundError if the lock is not registered.
+// PendingRemovals lists the keys of a lock ("" for every lock) that were
+// taken away — reset, revoked, deactivated or deleted — whose removal has
+// not reached the lock (the lock has not confirmed it, or refused it) and
+// whose credential has not ended by at: they may still open the lock. Each
+// view's Status says until when (OpenUntil). By lock, then key ID;
+// *NotFoundError if the lock is not registered.
+func (p *Projections) PendingRemovals(ctx context.Context, lock string, at time.Time) ([]KeyView, error) {
+	still := func(r *KeyRow) bool { return r.AtLock.StillOpen(r.State, at) }
+	if lock != "" {
+		if err := p.lockExists(ctx, lock); err != nil {
+			return nil, err
+		}
+		return p.index(ctx, "rm", lock, at, still)
+	}
+	pre := append(rowKey("rm"), '/')
+	var out []KeyView
+	network := map[string]bool{}
+	for e, err := range p.store.ScanState(ctx, pre) {
+		if err != nil {
+			return nil, err
+		}
+		_, key, ok := strings.Cut(string(e.Key[len(pre):]), "/")
+		if !ok {
+			return nil, fmt.Errorf("%w: removal row %q", ErrCorrupt, e.Key)
+		}
+		r, err := keyRow(ctx, p.store, key)
+		if err != nil {
+			return nil, err
+		}
+		if r == nil || !still(r) {
+			continue
+		}
+		v := KeyView{KeyRow: *r}
+		if err := p.statusOf(ctx, r, at, &v.Status, network); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// PendingDeactivations lists a lock's keys whose deactivation was
+// requested but not yet confirmed by the lock: those of PendingRemovals
+// that wait for a deactivation, whatever their credential's end.
+// *NotFoundError if the lock is not registered.
 func (p *Projections) PendingDeactivations(ctx context.Context, lock string, at time.Time) ([]KeyView, error) {
 	if err := p.lockExists(ctx, lock); err != nil {
 		return nil, err
 	}
-	return p.index(ctx, "pd", lock, at, nil)
+	return p.index(ctx, "rm", lock, at, func(r *KeyRow) bool { return r.State == events.StateDeactivationPending })
 }
 
 // SlotState is what a slot shows ("Not Shared location").
@@ -288,6 +330,10 @@ const (
 	SlotSharing             SlotState = "Sharing"
 	SlotShared              SlotState = "Shared"
 	SlotDeactivationPending SlotState = "Deactivation pending"
+	// SlotRemoving: the slot is free to share again, but a key that was
+	// in it (reset or revoked) has not been removed at the lock yet and
+	// may still open it (SlotView.Removing).
+	SlotRemoving SlotState = "Removing"
 )
 
 // SlotView is one slot of a lock.
@@ -296,12 +342,21 @@ type SlotView struct {
 	Generation uint32
 	Key        string // "" when free
 	State      SlotState
+	// Removing are the keys once in the slot (not Key) whose removal the
+	// lock has not confirmed (events.AtLock.RemovalPending), by key ID:
+	// their credentials may still open the lock. A free slot with some is
+	// SlotRemoving.
+	Removing []string
 }
 
 // Slots lists every slot of a lock with its state; *NotFoundError if
 // the lock is not registered.
 func (p *Projections) Slots(ctx context.Context, lock string) ([]SlotView, error) {
 	l, err := p.Lock(ctx, lock)
+	if err != nil {
+		return nil, err
+	}
+	removing, err := p.removingBySlot(ctx, lock)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +387,37 @@ func (p *Projections) Slots(ctx context.Context, lock string) ([]SlotView, error
 				}
 			}
 		}
+		v.Removing = slices.DeleteFunc(removing[v.Slot], func(k string) bool { return k == v.Key })
+		if len(v.Removing) == 0 {
+			v.Removing = nil
+		} else if v.Key == "" {
+			v.State = SlotRemoving
+		}
 		out = append(out, v)
+	}
+	return out, nil
+}
+
+// removingBySlot maps each slot of a lock to the keys once in it whose
+// removal the lock has not confirmed, by key ID.
+func (p *Projections) removingBySlot(ctx context.Context, lock string) (map[int][]string, error) {
+	pre := append(rowKey("rm", lock), '/')
+	var out map[int][]string
+	for e, err := range p.store.ScanState(ctx, pre) {
+		if err != nil {
+			return nil, err
+		}
+		r, err := keyRow(ctx, p.store, string(e.Key[len(pre):]))
+		if err != nil {
+			return nil, err
+		}
+		if r == nil || r.Slot == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[int][]string{}
+		}
+		out[r.Slot] = append(out[r.Slot], r.Key)
 	}
 	return out, nil
 }

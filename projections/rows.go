@@ -24,7 +24,7 @@ import (
 //	p/ml/<account>/<lock>           -> ""  locks an account owns or manages
 //	p/acct/<account>                -> AccountRow (msgpack)
 //	p/email/<e-mail, lower case>/<account> -> ""  accounts by e-mail address
-//	p/pd/<lock>/<key>               -> ""  deactivation pending at the lock
+//	p/rm/<lock>/<key>               -> ""  removal not confirmed by the lock (events.AtLock.RemovalPending)
 //	p/net/<lock>                    -> end of network management's operating duration, unix ns (8 BE); absent when off
 //	p/h/<l|k|a>/<id>/<day 4 BE>/<first pos 8 BE> -> (pos 8 BE, unix ns 8 BE)...
 //	    the history index of a lock, key or account: the entries one batch
@@ -67,7 +67,8 @@ type KeyRow struct {
 	Downloaded                       bool
 	Slot                             int
 	Generation                       uint32
-	Uses                             uint32 `msgpack:"-"` // stored in the status row only
+	Uses                             uint32        `msgpack:"-"`          // stored in the status row only
+	AtLock                           events.AtLock `msgpack:",omitempty"` // where its credential stands at the lock
 	Created, Updated                 time.Time
 	SettingsAt                       uint64 // log position of the settings now in force
 }
