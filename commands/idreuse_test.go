@@ -256,6 +256,29 @@ func TestCommandIDRetriedIsANoOpAndReusedIsRefused(t *testing.T) {
 				res, err := r.svc.Unlock(bg, c)
 				return fmt.Sprintf("%+v", res), err
 			}},
+		{name: "UnlockByPIN, a right code", env: reuseBase, field: "pin", secret: "918273",
+			setup: func(t *testing.T, r reuseEnv) {
+				_, err := r.svc.CreateKey(bg, commands.CreateKey{ID: r.id(), Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
+					For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString("564738")})
+				r.must(t, err)
+			},
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				pin := "564738"
+				if other {
+					pin = "918273"
+				}
+				res, err := r.svc.UnlockByPIN(bg, commands.UnlockByPIN{ID: id, Lock: "front", Panel: "p1", PIN: secret.FromString(pin)})
+				return fmt.Sprintf("%+v", res), err
+			}},
+		{name: "UnlockByPIN, a wrong code", env: reuseBase, field: "panel", secret: "918273",
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				c := commands.UnlockByPIN{ID: id, Lock: "front", Panel: "p1", PIN: secret.FromString("564738")}
+				if other {
+					c.Panel, c.PIN = "p2", secret.FromString("918273")
+				}
+				res, err := r.svc.UnlockByPIN(bg, c)
+				return fmt.Sprintf("%+v", res), err
+			}},
 		{name: "TurnOnNetwork", env: reuseGroup, field: "master code", secret: "SECRET-MC-2",
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
 				code := "SECRET-MC-1"

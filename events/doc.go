@@ -35,7 +35,8 @@
 // lock's admin messages), "key-<id>" (a key's lifecycle, unlock attempts and
 // the notifications they cause), "outbox" (acknowledgements),
 // "sharecode-<hash>" (redeeming a code without knowing its key),
-// "group-<lock>" (network management, online keys, invitations, members)
-// and "lockaudit-<lock>" (the lock's uploaded audit records). Every key
+// "group-<lock>" (network management, online keys, invitations, members),
+// "lockaudit-<lock>" (the lock's uploaded audit records) and
+// "keypad-<lock>" (wrong codes and lockouts of the lock's keypads). Every key
 // event names its key and lock, so read models need no lookups.
 package events

@@ -64,6 +64,10 @@ var catalogue = []Type{
 	{"lock.manager_removed", 1, LockManagerRemoved{}},
 	// Where a key's credential stands at its lock: types in sync.go.
 	{"key.lock_synced", 1, LockSynced{}},
+	// Keypads that talk to the backend: types in keypad.go.
+	{"keypad.code_rejected", 1, KeypadCodeRejected{}},
+	{"keypad.locked_out", 1, KeypadLockedOut{}},
+	{"keypad.failures_cleared", 1, KeypadFailuresCleared{}},
 }
 
 // Type is one entry of the catalogue.
@@ -266,6 +270,7 @@ type UnlockAttempted struct {
 	Key, Lock, By string
 	Door          access.Doors // the door asked for, as a one-door set (the stored form)
 	Source        string       // e.g. "app", "keypad", "intercom"
+	Panel         string       `msgpack:",omitempty"` // the keypad the PIN was typed at (Source "keypad")
 	Granted       bool
 	Reason        access.Reason `msgpack:",omitempty"` // why denied; stored by name
 	Uses          uint32        // granted uses after this attempt

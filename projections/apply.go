@@ -297,6 +297,9 @@ func (b *batch) apply(ev *ledger.Event) error {
 		if ok, err := applyGroup(b, ev); ok || err != nil {
 			return err
 		}
+		if ok, err := applyKeypad(b, ev); ok || err != nil {
+			return err
+		}
 		_, err := applyAudit(b, ev)
 		return err
 	}

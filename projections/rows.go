@@ -114,6 +114,7 @@ type HistoryEntry struct {
 	Subject  string // who it concerns (recipient, holder, contact), if anyone
 	Door     access.Doors
 	Source   string
+	Panel    string `msgpack:",omitempty"` // the keypad of a code typed there (Source "keypad")
 	Granted  bool
 	Reason   access.Reason
 	// Records the lock made offline (commands.AuditRecorded): Time is

@@ -107,6 +107,7 @@ type tour struct {
 	issuer *lockproto.Issuer
 	door   *lockproto.Lock // the front door: lockproto's reference lock
 	phones map[string]*phone
+	pins   map[string]secret.Secret // the PINs the tour's users were told, by key
 }
 
 // run is the whole tour, written to w, on a ledger in keep (kept) or, if
@@ -492,6 +493,10 @@ func (t *tour) digitalKeys() error {
 		}
 		if !res.PIN.IsZero() {
 			t.say("    PIN %v (%d digits, shown to Mia once; e-mailed to %s sealed)", res.PIN, res.PIN.Len(), k.user)
+			if t.pins == nil {
+				t.pins = map[string]secret.Secret{}
+			}
+			t.pins[k.key] = res.PIN
 		}
 	}
 
@@ -525,7 +530,7 @@ func (t *tour) digitalKeys() error {
 	if err := t.unlockFrom("dk-clean", "cid", access.MainDoor, "app"); err != nil {
 		return err
 	}
-	if err := t.unlockFrom("dk-tech", "tech", access.MainDoor, "keypad"); err != nil {
+	if err := t.typePIN("dk-tech", "tech", office, "office-keypad", access.MainDoor); err != nil { // the keypad sends the digits
 		return err
 	}
 	return nil

@@ -371,19 +371,23 @@ func (k *worker) shareKey(ctx context.Context) error {
 // → unlock → edit → revoke → delete.
 func (k *worker) digitalKey(ctx context.Context) error {
 	svc, key, user := k.w.svc, k.keyID(), fmt.Sprintf("m-%d-1", k.g)
+	var pin secret.Secret
 	if err := k.step("create digital", func(id uuid.UUID) error {
 		c := commands.CreateKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(), Kind: events.KindDigital, For: user,
 			Credential: events.CredentialPIN, PINDigits: 6, Email: true, EmailPIN: true, Settings: events.Settings{Name: "digital " + key}}
 		res, err := svc.CreateKey(ctx, c)
 		k.w.secrets.add("PIN", res.PIN.Reveal())
+		if !res.PIN.IsZero() { // a retried command ID returns none: keep the first
+			pin = res.PIN
+		}
 		return err
 	}); err != nil {
 		return err
 	}
 	if err := k.step("unlock", func(id uuid.UUID) error {
-		res, err := svc.Unlock(ctx, commands.Unlock{ID: id, Key: key, By: user, Source: "keypad"})
-		if err == nil && !res.Granted {
-			err = fmt.Errorf("unlock of a digital key refused: %s", res.Reason)
+		res, err := svc.UnlockByPIN(ctx, commands.UnlockByPIN{ID: id, Lock: k.lock(), Panel: "keypad-" + user, PIN: pin})
+		if err == nil && (!res.Granted || res.Key != key) {
+			err = fmt.Errorf("the PIN of a digital key opened %q: %s", res.Key, res.Reason)
 		}
 		return err
 	}); err != nil {
