@@ -29,6 +29,8 @@ var (
 	ErrNoSlot = errors.New("commands: no free slot")
 	// ErrPINTaken means another key of the lock already has this PIN.
 	ErrPINTaken = errors.New("commands: PIN already used on this lock")
+	// ErrCardTaken means another key of the lock already names this card.
+	ErrCardTaken = errors.New("commands: card already used on this lock")
 	// ErrNeedsValidity means an intercom key that is not unlimited — single
 	// use (a use limit) or recurring (weekly windows) — was given no start
 	// or no expiry. It comes in a *ValidationError whose Field is "start"

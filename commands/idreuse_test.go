@@ -185,6 +185,16 @@ func TestCommandIDRetriedIsANoOpAndReusedIsRefused(t *testing.T) {
 					For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString(pin)})
 				return res.Key, err
 			}},
+		{name: "CreateKey with a card", env: reuseBase, field: "card", secret: "CARD-B",
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				card := "CARD-A"
+				if other {
+					card = "CARD-B"
+				}
+				res, err := r.svc.CreateKey(bg, commands.CreateKey{ID: id, Key: "c1", Lock: "front", By: "bill", Kind: events.KindDigital,
+					For: "ann", Credential: events.CredentialKeycard, Card: secret.FromString(card)})
+				return res.Key, err
+			}},
 		{name: "ShareKey to an account", env: reuseBase, field: "account",
 			setup: createShareKey("k1"),
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {

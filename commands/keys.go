@@ -34,6 +34,13 @@ type CreateKey struct {
 	Credential events.Credential
 	PIN        secret.Secret
 	PINDigits  int
+	// Card is the identifier (UID) of the card a CredentialKeycard key
+	// is, secret.MinCardUIDLen to MaxCardUIDLen bytes, unique on the
+	// lock: only its keyed hash is recorded (CardClaimed). A UID names a
+	// card; it proves nothing (it is read and copied from any distance a
+	// reader reaches): where cloning matters, the cards answer a
+	// challenge, and the UID only says which card a key is.
+	Card secret.Secret
 	// What the user is e-mailed: two choices, either, both or neither.
 	// Email tells them a key was made for them (and how to get the app);
 	// EmailPIN shows them the PIN (CredentialPIN only), sealed in the
@@ -87,6 +94,14 @@ func (c *CreateKey) validate() error {
 	}
 	if c.Credential != events.CredentialPIN && c.EmailPIN {
 		return invalid("email pin", "%v keys have no PIN to e-mail", c.Credential)
+	}
+	switch {
+	case c.Credential == events.CredentialKeycard && c.Card.IsZero():
+		return invalid("card", "a keycard key names its card: its identifier (UID) is required")
+	case c.Credential != events.CredentialKeycard && !c.Card.IsZero():
+		return invalid("card", "a card identifier is only for the keycard credential")
+	case c.Credential == events.CredentialKeycard && secret.ValidateCardUID(c.Card) != nil:
+		return invalid("card", "identifier (UID) of %d bytes, want %d to %d", c.Card.Len(), secret.MinCardUIDLen, secret.MaxCardUIDLen)
 	}
 	if !c.PIN.IsZero() {
 		if err := secret.ValidatePIN(c.PIN); err != nil {
@@ -158,10 +173,18 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 	if kindRules[c.Kind].group {
 		serial = groupStream(c.Lock)
 	}
-	if c.Credential == events.CredentialPIN {
+	var cardHash []byte
+	if c.Credential == events.CredentialPIN || c.Credential == events.CredentialKeycard {
 		if err := s.needVault(); err != nil {
 			return CreateResult{}, err
 		}
+	}
+	if c.Credential == events.CredentialKeycard {
+		h, err := s.vault.HashCard(c.Lock, c.Card)
+		if err != nil {
+			return CreateResult{}, invalid("card", "identifier (UID) of %d bytes, want %d to %d", c.Card.Len(), secret.MinCardUIDLen, secret.MaxCardUIDLen)
+		}
+		cardHash = h[:]
 	}
 	draw := c.Credential == events.CredentialPIN && c.PIN.IsZero()
 	for tries := 0; ; tries++ {
@@ -187,7 +210,7 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 			}
 		}
 		evs, err := s.executeOn(ctx, c.ID, serial, func(orig []ledger.Event) (string, error) { return s.sameCreate(c, orig), nil },
-			func(t *txn) error { return decideCreate(t, c, hash, sealed) })
+			func(t *txn) error { return decideCreate(t, c, hash, cardHash, sealed) })
 		if errors.Is(err, ErrPINTaken) && draw && tries < maxPINDraws {
 			continue
 		}
@@ -236,10 +259,11 @@ func (s *Service) sameCreate(c CreateKey, orig []ledger.Event) string {
 	n, noted := firstOf[events.NotificationQueued](orig)
 	return firstDiff(field{"slot", c.Slot == 0 || r.Slot == c.Slot}, field{"for", r.Holder == c.For},
 		field{"email", c.Email == (noted && n.Topic == events.TopicKeyShared)}, field{"email pin", c.EmailPIN == (noted && len(n.Secret) > 0)},
-		field{"pin", c.PIN.IsZero() || (s.vault != nil && len(r.PINHash) == len(secret.PINHash{}) && s.vault.CheckPIN(c.Lock, c.PIN, secret.PINHash(r.PINHash)))})
+		field{"pin", c.PIN.IsZero() || (s.vault != nil && len(r.PINHash) == len(secret.PINHash{}) && s.vault.CheckPIN(c.Lock, c.PIN, secret.PINHash(r.PINHash)))},
+		field{"card", c.Card.IsZero() || (s.vault != nil && len(r.CardHash) == len(secret.CardHash{}) && s.vault.CheckCard(c.Lock, c.Card, secret.CardHash(r.CardHash)))})
 }
 
-func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) error {
+func decideCreate(t *txn, c CreateKey, pinHash, cardHash []byte, sealedPIN secret.Sealed) error {
 	l, err := t.lock(c.Lock)
 	if err != nil {
 		return err
@@ -319,6 +343,13 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 		}
 		ev.PINHash = pinHash
 		lockEvs = append(lockEvs, events.PINClaimed{Lock: c.Lock, Key: c.Key, Hash: pinHash})
+	}
+	if cardHash != nil {
+		if _, taken := l.Cards[[32]byte(cardHash)]; taken {
+			return fmt.Errorf("%w: lock %q", ErrCardTaken, c.Lock)
+		}
+		ev.CardHash = cardHash
+		lockEvs = append(lockEvs, events.CardClaimed{Lock: c.Lock, Key: c.Key, Hash: cardHash})
 	}
 	t.emit(keyStream(c.Key), append([]any{ev}, notes...)...)
 	t.emit(lockStream(c.Lock), lockEvs...)
@@ -760,7 +791,7 @@ func (s *Service) DeleteKey(ctx context.Context, c KeyCommand) error {
 }
 
 // releaseAll returns the lock events that free what the key still holds: its
-// slot (at a new generation if bump) and its PIN.
+// slot (at a new generation if bump), its PIN and its card.
 func releaseAll(k *KeyState, l *LockState, bump bool) []any {
 	var out []any
 	if k.Slot > 0 && k.Slot <= len(l.SlotKeys) && l.SlotKeys[k.Slot-1] == k.ID {
@@ -772,6 +803,9 @@ func releaseAll(k *KeyState, l *LockState, bump bool) []any {
 	}
 	if len(k.PINHash) == 32 && l.PINs[[32]byte(k.PINHash)] == k.ID {
 		out = append(out, events.PINReleased{Lock: k.Lock, Key: k.ID, Hash: k.PINHash})
+	}
+	if len(k.CardHash) == 32 && l.Cards[[32]byte(k.CardHash)] == k.ID {
+		out = append(out, events.CardReleased{Lock: k.Lock, Key: k.ID, Hash: k.CardHash})
 	}
 	return out
 }

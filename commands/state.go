@@ -64,6 +64,7 @@ type LockState struct {
 	SlotKeys              []string            // key in slot i+1, "" = free
 	SlotGens              []uint32            // generation of slot i+1
 	PINs                  map[[32]byte]string // PIN hash -> key
+	Cards                 map[[32]byte]string // card identifier hash -> key
 	Blackouts             []policy.Blackout
 	AuditKey              secret.Sealed // the pairing's audit MAC key, sealed
 	// Admin messages to the lock (lockadmin.go): AdminSeq is the last
@@ -122,6 +123,18 @@ func (l *LockState) evolve(ev ledger.Event) {
 		if len(e.Hash) == 32 {
 			delete(l.PINs, [32]byte(e.Hash))
 		}
+	case events.CardClaimed:
+		if len(e.Hash) != 32 {
+			return
+		}
+		if l.Cards == nil {
+			l.Cards = map[[32]byte]string{}
+		}
+		l.Cards[[32]byte(e.Hash)] = e.Key
+	case events.CardReleased:
+		if len(e.Hash) == 32 {
+			delete(l.Cards, [32]byte(e.Hash))
+		}
 	case events.LockManagerAdded:
 		if l.Managers == nil {
 			l.Managers = map[string]bool{}
@@ -146,6 +159,7 @@ func (l *LockState) clone() aggregate {
 	c.SlotKeys = slices.Clone(l.SlotKeys)
 	c.SlotGens = slices.Clone(l.SlotGens)
 	c.PINs = maps.Clone(l.PINs)
+	c.Cards = maps.Clone(l.Cards)
 	c.Pending = slices.Clip(l.Pending) // evolve never writes in place
 	c.Credentials = maps.Clone(l.Credentials)
 	c.Managers = maps.Clone(l.Managers)
@@ -170,6 +184,7 @@ type KeyState struct {
 	DownloadedAt    time.Time // when (the credential's validity starts no earlier)
 	HolderKey       []byte
 	PINHash         []byte
+	CardHash        []byte
 	Uses            uint32        // granted unlocks
 	AtLock          events.AtLock // where its credential stands at the lock
 
@@ -180,7 +195,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	switch e := ev.Data.(type) {
 	case events.KeyCreated:
 		k.ID, k.Lock, k.Owner, k.Kind, k.Credential = e.Key, e.Lock, e.Owner, e.Kind, e.Credential
-		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash
+		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash, k.CardHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash, e.CardHash
 		k.schedule = &compiled{policy: k.Settings.Policy}
 		k.State = events.StateCreated
 		if e.Holder != "" { // delivered on creation

@@ -31,8 +31,8 @@
 // # Streams
 //
 // "account-<id>" (registration, address book), "lock-<id>" (owner, zone,
-// slots and their generations, PIN hashes in use, lock-wide blackouts, the
-// lock's admin messages), "key-<id>" (a key's lifecycle, unlock attempts and
+// slots and their generations, PIN and card hashes in use, account
+// managers, lock-wide blackouts, the lock's admin messages), "key-<id>" (a key's lifecycle, unlock attempts and
 // the notifications they cause), "outbox" (acknowledgements),
 // "sharecode-<hash>" (redeeming a code without knowing its key),
 // "group-<lock>" (network management, online keys, invitations, members),

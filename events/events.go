@@ -68,6 +68,9 @@ var catalogue = []Type{
 	{"keypad.code_rejected", 1, KeypadCodeRejected{}},
 	{"keypad.locked_out", 1, KeypadLockedOut{}},
 	{"keypad.failures_cleared", 1, KeypadFailuresCleared{}},
+	// Card identifiers in use on a lock.
+	{"lock.card_claimed", 1, CardClaimed{}},
+	{"lock.card_released", 1, CardReleased{}},
 }
 
 // Type is one entry of the catalogue.
@@ -171,6 +174,20 @@ type LockManagerRemoved struct {
 	Lock, Account, By string
 }
 
+// CardClaimed: a keycard key of the lock names the card whose identifier
+// has this keyed hash (secret.CardHash); the identifier itself is never
+// stored.
+type CardClaimed struct {
+	Lock, Key string
+	Hash      []byte
+}
+
+// CardReleased: the card is free again on the lock.
+type CardReleased struct {
+	Lock, Key string
+	Hash      []byte
+}
+
 // LockBlackoutsSet replaces the lock-wide blackouts, which apply to
 // every key's online decision in addition to its own policy.
 type LockBlackoutsSet struct {
@@ -190,8 +207,9 @@ type Settings struct {
 
 // KeyCreated: a key for a lock with its kind, credential and settings.
 // Share keys carry their slot and its generation; digital keys their holder
-// (they are delivered on creation) and, for a PIN, its keyed hash. Owner is
-// the lock's owner; By, when set, the account manager who created the key.
+// (they are delivered on creation) and, for a PIN or a keycard, the keyed
+// hash of the PIN or of the card's identifier. Owner is the lock's owner;
+// By, when set, the account manager who created the key.
 type KeyCreated struct {
 	Key, Lock, Owner string
 	By               string `msgpack:",omitempty"`
@@ -203,6 +221,7 @@ type KeyCreated struct {
 	Holder           string // digital keys: the user it is made for
 	Email            string // where the user is e-mailed (the notice, the PIN or both), if the owner asked
 	PINHash          []byte `msgpack:",omitempty"`
+	CardHash         []byte `msgpack:",omitempty"` // secret.CardHash
 }
 
 // KeyShared: shared To ID (Account) or To Code (CodeHash: the keyed hash of

@@ -93,7 +93,7 @@ func (m *Machine) run(s Step) Outcome {
 		return Outcome{}
 	case OpCreate:
 		res, err := svc.CreateKey(ctx, commands.CreateKey{ID: m.ID(), Key: s.Key, Lock: w.Lock, By: w.Owner, Kind: s.Kind,
-			Settings: s.Settings, For: s.For, Credential: s.Credential, Email: s.Email, EmailPIN: s.EmailPIN})
+			Settings: s.Settings, For: s.For, Credential: s.Credential, Email: s.Email, EmailPIN: s.EmailPIN, Card: s.Card})
 		return Outcome{Err: err, Slot: res.Slot, Generation: res.Generation, PIN: res.PIN}
 	case OpShare:
 		c := commands.ShareKey{ID: m.ID(), Key: s.Key, By: w.Owner, Method: s.Method}
@@ -175,8 +175,13 @@ func orOK(err error) any {
 	return err
 }
 
-// learn keeps what only the stack knows: the share code and PIN it generated.
+// learn keeps what only the stack knows: the share code and PIN it
+// generated; and the card identifiers steps gave, which no byte may hold
+// either.
 func (m *Machine) learn(s Step, got Outcome) {
+	if !s.Card.IsZero() && !slices.ContainsFunc(m.Model.Secrets, func(b []byte) bool { return bytes.Equal(b, s.Card.Reveal()) }) {
+		m.Model.Secrets = append(m.Model.Secrets, s.Card.Reveal())
+	}
 	if !got.PIN.IsZero() {
 		m.Model.Secrets = append(m.Model.Secrets, got.PIN.Reveal())
 	}

@@ -72,6 +72,7 @@ type Key struct {
 	Code       secret.Secret // To Code: the share code the stack generated
 	Uses       uint32        // granted unlocks
 	Settings   events.Settings
+	Card       string // keycard keys: the card's identifier, while the key holds it
 	// AtLock is where the key stands at the lock. The model issues no
 	// offline credentials, so only a deactivation (asked of the lock,
 	// whatever holds the slot) puts it there: removing until confirmed,
@@ -157,8 +158,9 @@ type Slot struct {
 type Model struct {
 	World World
 	Now   time.Time
-	Keys  map[string]*Key // by key ID; a deleted key stays, in StateDeleted
-	Slots []Slot          // slot i+1 of the lock
+	Keys  map[string]*Key   // by key ID; a deleted key stays, in StateDeleted
+	Slots []Slot            // slot i+1 of the lock
+	Cards map[string]string // card identifier -> the key that holds it on the lock
 	// Secrets are every share code and PIN the stack generated (codes also
 	// without their dashes): no byte of the ledger may hold one.
 	Secrets [][]byte
@@ -173,8 +175,8 @@ func NewModel(w World, now time.Time) *Model {
 // do.
 type Outcome struct {
 	// Err is nil when the command succeeds. Otherwise the model's is one
-	// of commands.ErrNotFound, ErrExists, ErrNoSlot, ErrNotPermitted and
-	// ErrNeedsValidity, or
+	// of commands.ErrNotFound, ErrExists, ErrNoSlot, ErrNotPermitted,
+	// ErrNeedsValidity and ErrCardTaken, or
 	// a *commands.StateError naming the key's state; the stack's matches
 	// it (errors.Is, or errors.As and equal fields).
 	Err error
@@ -320,6 +322,16 @@ func (m *Model) create(s Step, k *Key) Outcome {
 	if s.Kind == events.KindDigital {
 		n.State, n.Method, n.Recipient = events.StateSharing, events.ShareToID, s.For
 	}
+	if n.Credential == events.CredentialKeycard { // a card is one key's on the lock
+		card := string(s.Card.Reveal())
+		if _, taken := m.Cards[card]; taken {
+			return Outcome{Err: commands.ErrCardTaken}
+		}
+		if m.Cards == nil {
+			m.Cards = map[string]string{}
+		}
+		m.Cards[card], n.Card = s.Key, card
+	}
 	m.Keys[s.Key] = n
 	return Outcome{Slot: n.Slot, Generation: n.Generation}
 }
@@ -337,6 +349,9 @@ func needsValidity(kind events.Kind, p policy.Policy) error {
 // deactivation the lock confirmed, gives the slot a new generation: the
 // next key there overwrites this one at the lock.
 func (m *Model) release(id string, k *Key, reset bool) {
+	if k.Card != "" && m.Cards[k.Card] == id {
+		delete(m.Cards, k.Card)
+	}
 	if k.Slot == 0 || m.Slots[k.Slot-1].Key != id {
 		return
 	}

@@ -203,7 +203,7 @@ func (b *batch) apply(ev *ledger.Event) error {
 		return b.set(rowKey("slot", e.Lock, u32(uint32(e.Slot))), SlotRow{Key: e.Key, Generation: e.Generation})
 	case events.SlotReleased:
 		return b.set(rowKey("slot", e.Lock, u32(uint32(e.Slot))), SlotRow{Generation: e.Generation})
-	case events.PINClaimed, events.PINReleased:
+	case events.PINClaimed, events.PINReleased, events.CardClaimed, events.CardReleased:
 		return nil // no read model; never in history (hashes are not for display)
 	case events.KeyCreated:
 		r := &KeyRow{Key: e.Key, Lock: e.Lock, Owner: e.Owner, CreatedBy: e.By, Kind: e.Kind, Credential: e.Credential,

@@ -82,7 +82,7 @@ func run(ctx context.Context, w io.Writer) error {
 	pins := map[string]secret.Secret{} // what the users were told (the e-mail below)
 	for _, k := range keys {
 		res, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k.key, Lock: "office", By: "manager", Kind: events.KindDigital,
-			For: k.user, Credential: k.cred, Email: k.cred == events.CredentialPIN, EmailPIN: k.cred == events.CredentialPIN,
+			For: k.user, Credential: k.cred, Email: k.cred == events.CredentialPIN, EmailPIN: k.cred == events.CredentialPIN, Card: cardOf(k.cred),
 			Settings: events.Settings{Name: k.desc, Role: k.role, Policy: validity(k.from, k.to)}})
 		if err != nil {
 			return err
@@ -192,3 +192,12 @@ func run(ctx context.Context, w io.Writer) error {
 
 // validity is a key valid in [from, to) (the lock's zone is set by the library).
 func validity(from, to time.Time) policy.Policy { return policy.Policy{Start: from, End: to} }
+
+// cardOf is the card a keycard key names: its identifier (UID) as the
+// reader reads it, 7 bytes here. The ledger keeps only its keyed hash.
+func cardOf(c events.Credential) secret.Secret {
+	if c != events.CredentialKeycard {
+		return secret.Secret{}
+	}
+	return secret.New([]byte{0x04, 0x5f, 0x21, 0xa2, 0x6c, 0x3d, 0x80})
+}

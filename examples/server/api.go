@@ -83,6 +83,7 @@ type createKeyRequest struct {
 	For        string `json:"for,omitempty"`  // digital keys: the user
 	Credential string `json:"credential,omitempty"`
 	PIN        string `json:"pin,omitempty"`       // digital PIN keys; empty = the library draws one
+	Card       string `json:"card,omitempty"`      // digital keycard keys: the card's identifier (UID), hex
 	Email      bool   `json:"email,omitempty"`     // digital keys: e-mail the user that a key was made
 	EmailPIN   bool   `json:"email_pin,omitempty"` // digital PIN keys: e-mail the PIN (sealed in the outbox)
 	settingsJSON

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"net/http"
 	"time"
 
@@ -68,6 +69,13 @@ func (s *server) createKey(r *http.Request) (int, any, error) {
 	}
 	if req.PIN != "" {
 		c.PIN = secret.FromString(req.PIN)
+	}
+	if req.Card != "" {
+		uid, err := hex.DecodeString(req.Card)
+		if err != nil {
+			return 0, nil, badField("card", "the card's identifier in hex")
+		}
+		c.Card = secret.New(uid)
 	}
 	if c.Settings, err = req.settings(); err != nil {
 		return 0, nil, err

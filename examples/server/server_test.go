@@ -477,6 +477,8 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("%w: x", commands.ErrExists), 409, "exists"},
 		{commands.ErrNoSlot, 409, "no_free_slot"},
 		{commands.ErrPINTaken, 409, "pin_taken"},
+		{fmt.Errorf("%w: lock %q", commands.ErrCardTaken, "front"), 409, "card_taken"},
+		{&commands.AtLockError{Key: "k1", Lock: "front", Sync: events.SyncRemoving}, 409, "still_at_lock"},
 		{&commands.GroupFullError{Key: "k", Max: 5}, 409, "group_full"},
 		{commands.ErrNetworkOff, 409, "network_off"},
 		{&ledger.ConflictError{Stream: "s"}, 409, "conflict"},
