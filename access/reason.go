@@ -51,7 +51,7 @@ const (
 	NetworkOff     Reason = 33 // network management of the lock is off
 	NotMember      Reason = 34 // the caller is not a member of the key's group
 	WrongPassword  Reason = 35 // the personal password is wrong
-	LockedOut      Reason = 36 // too many wrong passwords; locked out for a while
+	LockedOut      Reason = 36 // too many wrong passwords (or codes at a keypad); locked out for a while
 	OpNotPermitted Reason = 37 // the member may not operate the lock
 	NotOnlineKey   Reason = 38 // the key is not an online key
 
@@ -62,6 +62,9 @@ const (
 	// Why network management of a lock ended (besides Expired).
 	TurnedOff Reason = 40 // turned off by the owner
 	Replaced  Reason = 41 // turned on again with a new master code
+
+	// WrongPIN: a code typed at a keypad that is no key's PIN on the lock.
+	WrongPIN Reason = 42
 
 	// Unknown stands for a name this version does not know (a newer
 	// library wrote it) and for a refusal that has no reason of its own.
@@ -114,6 +117,7 @@ var reasons = [...]struct{ name, text string }{
 	AuditRecordsMissing: {"audit_records_missing", "audit records missing"},
 	TurnedOff:           {"turned_off", "turned off"},
 	Replaced:            {"replaced", "replaced"},
+	WrongPIN:            {"wrong_pin", "wrong PIN"},
 }
 
 var byName = func() map[string]Reason {

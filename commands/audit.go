@@ -284,6 +284,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 	}
 	uses := map[string]*counted{}
 	var order []string
+	view := syncView{t: t, moved: map[string]events.LockSync{}}
 	pending := l.Pending // issued, not yet seen; shrinks as records show them
 	seen, nextSeq := l.AdminSeen, l.nextAdminSeq()-1
 	for i := range recs {
@@ -305,6 +306,12 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 			} else {
 				ev.Presented = owner
 			}
+			emit(stream, r.Seq, ev)
+			if ev.Key != "" { // the lock verified the credential: it is there
+				if err := view.move(ev.Key, c.Lock, r.Seq, events.SyncApplied, 0, emit); err != nil {
+					return err
+				}
+			}
 			if r.Granted && ev.Key != "" {
 				u := uses[ev.Key]
 				if u == nil {
@@ -315,7 +322,6 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				u.n++
 				u.last = r.Seq
 			}
-			emit(stream, r.Seq, ev)
 		case lockproto.AuditAdmin:
 			if r.AdminType != lockproto.TypeTimeSync {
 				ev.Slot = int(r.Slot) + 1
@@ -329,8 +335,8 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				// taken for passed and reissued; a deactivation it shows
 				// applied confirms the key now.
 				for _, p := range pending {
-					if p.Reissues == r.Value && p.Type == lockproto.TypeDeactivateSlot && r.Granted && p.Key != "" {
-						if err := s.confirmAtLock(t, c, l, p, r.Seq, emit, res); err != nil {
+					if p.Reissues == r.Value && p.Key != "" {
+						if err := s.adminAtLock(t, c, l, p, r, emit, res, &view); err != nil {
 							return err
 						}
 					}
@@ -349,8 +355,8 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 					passed = append(passed, p)
 					continue
 				}
-				if p.Type == lockproto.TypeDeactivateSlot && r.Granted && p.Key != "" {
-					if err := s.confirmAtLock(t, c, l, p, r.Seq, emit, res); err != nil {
+				if p.Key != "" {
+					if err := s.adminAtLock(t, c, l, p, r, emit, res, &view); err != nil {
 						return err
 					}
 				}
@@ -384,6 +390,67 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 		u := uses[key]
 		emit(keyStream(key), u.last, events.OfflineUnlocksCounted{Key: key, Lock: c.Lock, Granted: u.n, Uses: k.Uses + u.n, AuditSeq: u.last})
 	}
+	return nil
+}
+
+// adminAtLock records what the lock's admin record r says of the key the
+// message p concerns: a deactivation applied is confirmed (confirmAtLock),
+// a reset or revocation applied has removed the key's credential, and a
+// message the lock refused after its signature verified (revocation list
+// full, no such slot) failed: the credential stays where it was.
+func (s *Service) adminAtLock(t *txn, c UploadAudit, l *LockState, p events.AdminIssued, r *lockproto.AuditRecord,
+	emit func(string, uint32, any), res *AuditResult, view *syncView) error {
+	switch {
+	case !r.Granted:
+		return view.move(p.Key, c.Lock, r.Seq, events.SyncFailed, r.Reason, emit)
+	case p.Type == lockproto.TypeDeactivateSlot:
+		if err := s.confirmAtLock(t, c, l, p, r.Seq, emit, res); err != nil {
+			return err
+		}
+		view.moved[p.Key] = events.SyncRemoved
+		return nil
+	case p.Type == lockproto.TypeResetSlot, p.Type == lockproto.TypeRevoke:
+		return view.move(p.Key, c.Lock, r.Seq, events.SyncRemoved, 0, emit)
+	}
+	return nil
+}
+
+// syncView is where each key's credential stands at the lock within one
+// upload: as folded, then as the events decided so far move it.
+type syncView struct {
+	t     *txn
+	moved map[string]events.LockSync
+}
+
+// move appends a LockSynced when it is a step forward from where the key
+// stands: applied only from pending (a late record of a key since taken
+// away changes nothing), removed and failed only for a key whose
+// credential is at the lock or on its way out.
+func (v *syncView) move(key, lock string, seq uint32, to events.LockSync, why access.Reason, emit func(string, uint32, any)) error {
+	k, err := v.t.key(key)
+	if err != nil {
+		return err
+	}
+	if k.State == events.StateNone {
+		return nil
+	}
+	cur, ok := v.moved[key]
+	if !ok {
+		cur = k.AtLock.Sync
+	}
+	switch to {
+	case events.SyncApplied:
+		ok = cur == events.SyncPending
+	case events.SyncRemoved:
+		ok = cur == events.SyncRemoving || cur == events.SyncFailed
+	case events.SyncFailed:
+		ok = cur == events.SyncPending || cur == events.SyncApplied || cur == events.SyncRemoving
+	}
+	if !ok {
+		return nil
+	}
+	v.moved[key] = to
+	emit(keyStream(key), seq, events.LockSynced{Key: key, Lock: lock, Sync: to, Reason: why, AuditSeq: seq})
 	return nil
 }
 

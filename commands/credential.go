@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/policy"
 )
 
 // lockNamespace derives lockproto's 16-byte lock IDs from lock IDs.
@@ -64,6 +66,15 @@ func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, d
 	admin = pendingFrames(l)
 	download, err = lockproto.AppendDownload(nil, &lockproto.Download{LockKey: [32]byte(l.LockKey), Credential: cred, Admin: admin})
 	return cred, download, admin, narrowed, err
+}
+
+// compactEnd is when a credential carrying c stops opening on its own
+// (zero: never).
+func compactEnd(c policy.Compact) time.Time {
+	if c.NotAfter == 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(c.NotAfter), 0).UTC()
 }
 
 // credentialed reports whether a downloaded key holds an offline credential.

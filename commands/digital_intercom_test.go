@@ -2,7 +2,9 @@ package commands_test
 
 import (
 	"bytes"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
@@ -19,7 +21,7 @@ func TestDigitalKeyPIN(t *testing.T) {
 	st.Role = events.RoleAdmin
 	pos := e.l.DurablePosition()
 	res, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
-		For: "ann", Credential: events.CredentialPIN, Settings: st, Email: true})
+		For: "ann", Credential: events.CredentialPIN, Settings: st, Email: true, EmailPIN: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,4 +159,160 @@ func TestIntercomKey(t *testing.T) {
 	if len(list) != 1 || list[0].Key != "i2" {
 		t.Fatalf("key list after delete %+v", list)
 	}
+}
+
+// An intercom key can be edited at any time, also after it was revoked: the
+// edit is recorded, and the key stays revoked (editing does not bring it
+// back: a revoked key opens nothing).
+func TestIntercomKeyEditableAfterRevocation(t *testing.T) {
+	e := newEnv(t)
+	e.given(frontLock()...)
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom, Settings: events.Settings{Name: "Cleaner"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RevokeKey(bg, commands.KeyCommand{ID: e.id(), Key: "i1", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	e.then(func() error {
+		return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "i1", By: "bill", Settings: commands.SettingsPatch{Name: new("Old cleaner")}})
+	}, events.KeyEdited{Key: "i1", Lock: "front", By: "bill", Settings: events.Settings{Name: "Old cleaner", Category: events.CategoryFriend,
+		Role: events.RoleUser, Doors: access.Main, Policy: policy.Policy{Zone: "Europe/Berlin"}}})
+	r, err := e.proj.Key(bg, "i1")
+	if err != nil || r.State != events.StateRevoked || r.Settings.Name != "Old cleaner" {
+		t.Fatalf("after the edit: %+v %v", r, err)
+	}
+	if u, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann", Source: "intercom"}); err != nil || u.Granted || u.Reason != access.Revoked {
+		t.Fatalf("a revoked key opened after an edit: %+v %v", u, err)
+	}
+}
+
+// Single-use and recurring intercom keys need a start and an expiry; an
+// unlimited one needs neither. A key that breaks the rule is refused with a
+// *ValidationError naming the missing field (ErrNeedsValidity, ErrInvalid)
+// on creation and on an edit, and nothing is recorded. Other kinds keep
+// their open-ended use limits.
+func TestIntercomSingleUseAndRecurringNeedStartAndExpiry(t *testing.T) {
+	start, end := time.Date(2026, 3, 3, 8, 0, 0, 0, time.UTC), time.Date(2026, 3, 3, 18, 0, 0, 0, time.UTC)
+	weekly := []policy.Window{{Days: policy.Days(time.Monday), From: 8 * 60, To: 12 * 60}}
+	for _, tc := range []struct {
+		name    string
+		kind    events.Kind
+		policy  policy.Policy
+		missing string // "" when the key is accepted
+	}{
+		{"an unlimited intercom key needs no dates", events.KindIntercom, policy.Policy{}, ""},
+		{"an unlimited intercom key may have dates", events.KindIntercom, policy.Policy{Start: start, End: end}, ""},
+		{"a single-use intercom key without dates", events.KindIntercom, policy.Policy{Uses: policy.SingleUse}, "start"},
+		{"a single-use intercom key without expiry", events.KindIntercom, policy.Policy{Start: start, Uses: policy.SingleUse}, "expiry"},
+		{"a single-use intercom key without start", events.KindIntercom, policy.Policy{End: end, Uses: policy.SingleUse}, "start"},
+		{"a single-use intercom key with both", events.KindIntercom, policy.Policy{Start: start, End: end, Uses: policy.SingleUse}, ""},
+		{"a three-use intercom key without expiry", events.KindIntercom, policy.Policy{Start: start, Uses: policy.UsesN(3)}, "expiry"},
+		{"a recurring intercom key without dates", events.KindIntercom, policy.Policy{Windows: weekly}, "start"},
+		{"a recurring intercom key without expiry", events.KindIntercom, policy.Policy{Start: start, Windows: weekly}, "expiry"},
+		{"a recurring intercom key with both", events.KindIntercom, policy.Policy{Start: start, End: end, Windows: weekly}, ""},
+		{"a single-use share key may be open-ended", events.KindShare, policy.Policy{Uses: policy.SingleUse}, ""},
+		{"a recurring digital key may be open-ended", events.KindDigital, policy.Policy{Windows: weekly}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.given(frontLock()...)
+			c := commands.CreateKey{ID: e.id(), Key: "k", Lock: "front", By: "bill", Kind: tc.kind, Settings: events.Settings{Name: "k", Policy: tc.policy}}
+			if tc.kind == events.KindDigital {
+				c.For = "ann"
+			}
+			create := func() error { _, err := e.svc.CreateKey(bg, c); return err }
+			if tc.missing == "" {
+				if err := create(); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			checkNeedsValidity(t, e.refused(create, commands.ErrNeedsValidity), tc.missing)
+			// The same policy given to an unlimited key by an edit.
+			if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k", Lock: "front", By: "bill", Kind: tc.kind, Settings: events.Settings{Name: "k"}}); err != nil {
+				t.Fatal(err)
+			}
+			err := e.refused(func() error {
+				return e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "k", By: "bill", Settings: commands.SettingsPatch{Policy: &tc.policy}})
+			}, commands.ErrNeedsValidity)
+			checkNeedsValidity(t, err, tc.missing)
+		})
+	}
+}
+
+func checkNeedsValidity(t *testing.T, err error, field string) {
+	t.Helper()
+	var ve *commands.ValidationError
+	if !errors.Is(err, commands.ErrInvalid) || !errors.As(err, &ve) || ve.Field != field {
+		t.Fatalf("error %v: want a *ValidationError for %q", err, field)
+	}
+}
+
+// What a digital key's user is e-mailed is two separate choices: the notice
+// that a key was made for them, and the PIN. Either, both or neither; the
+// PIN travels only sealed, and only when it was asked for.
+func TestDigitalKeyEmailAndPINAreSeparateChoices(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		email, emailPIN bool
+		topic           string // "" when nothing is e-mailed
+		sealed          bool
+	}{
+		{"neither: the manager passes the PIN on", false, false, "", false},
+		{"the notice alone, without the PIN", true, false, events.TopicKeyShared, false},
+		{"the PIN alone", false, true, events.TopicPIN, true},
+		{"the notice with the PIN", true, true, events.TopicKeyShared, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.given(frontLock()...)
+			pos := e.l.DurablePosition()
+			res, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
+				For: "ann", Credential: events.CredentialPIN, Settings: settings("d1"), Email: tc.email, EmailPIN: tc.emailPIN})
+			if err != nil || res.PIN.IsZero() {
+				t.Fatalf("create: %v (PIN given: %v)", err, !res.PIN.IsZero())
+			}
+			var notes []events.NotificationQueued
+			var created events.KeyCreated
+			for _, d := range e.eventsSince(pos) {
+				switch ev := d.(type) {
+				case events.NotificationQueued:
+					notes = append(notes, ev)
+				case events.KeyCreated:
+					created = ev
+				}
+			}
+			if tc.topic == "" {
+				if len(notes) != 0 || created.Email != "" {
+					t.Fatalf("nothing asked, e-mailed %+v (key e-mail %q)", notes, created.Email)
+				}
+				return
+			}
+			if len(notes) != 1 || notes[0].Topic != tc.topic || notes[0].Email != "ann@example.com" || created.Email != "ann@example.com" {
+				t.Fatalf("notifications %+v, key e-mail %q; want one %q to ann", notes, created.Email, tc.topic)
+			}
+			if got := len(notes[0].Secret) > 0; got != tc.sealed {
+				t.Fatalf("PIN sealed in the e-mail: %v, want %v", got, tc.sealed)
+			}
+			if tc.sealed {
+				if pin, err := e.svc.RevealNotificationSecret(bg, "d1", notes[0].Secret); err != nil || !pin.Equal(res.PIN) {
+					t.Fatalf("sealed PIN: %v", err)
+				}
+			}
+		})
+	}
+	// The PIN e-mail needs a PIN.
+	e := newEnv(t)
+	e.given(frontLock()...)
+	e.refused(func() error {
+		_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
+			For: "ann", Settings: settings("d1"), EmailPIN: true})
+		return err
+	}, commands.ErrInvalid)
 }

@@ -3,6 +3,7 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -28,6 +29,13 @@ var (
 	ErrNoSlot = errors.New("commands: no free slot")
 	// ErrPINTaken means another key of the lock already has this PIN.
 	ErrPINTaken = errors.New("commands: PIN already used on this lock")
+	// ErrCardTaken means another key of the lock already names this card.
+	ErrCardTaken = errors.New("commands: card already used on this lock")
+	// ErrNeedsValidity means an intercom key that is not unlimited — single
+	// use (a use limit) or recurring (weekly windows) — was given no start
+	// or no expiry. It comes in a *ValidationError whose Field is "start"
+	// or "expiry".
+	ErrNeedsValidity = errors.New("commands: single-use and recurring intercom keys need a start and an expiry")
 	// ErrBusy means a command kept meeting concurrent changes and gave up
 	// after Options.MaxRetries attempts.
 	ErrBusy = errors.New("commands: too many concurrent changes; retry")
@@ -41,6 +49,32 @@ var (
 	// vault's own sentinel, re-exported.
 	ErrNotSerializable = secret.ErrNotSerializable
 )
+
+// ErrStillAtLock means a key cannot be deleted yet: it was taken away
+// (reset, revoked, deactivated), but its removal has not reached its lock,
+// and its credential may still open it (see AtLockError).
+var ErrStillAtLock = errors.New("commands: the key's removal has not reached its lock")
+
+// AtLockError reports a key whose removal its lock has not confirmed
+// (Sync removing), or refused (Sync failed): its credential may open the
+// lock until Until (zero: until the lock hears of the removal).
+type AtLockError struct {
+	Key, Lock string
+	Sync      events.LockSync
+	Until     time.Time
+}
+
+func (e *AtLockError) Error() string {
+	until := "until the lock applies its removal"
+	if !e.Until.IsZero() {
+		until = "until " + e.Until.UTC().Format(time.RFC3339) + " or until the lock applies its removal"
+	}
+	return fmt.Sprintf("commands: key %q is %s at lock %q and may open it %s", e.Key, e.Sync, e.Lock, until)
+}
+
+// Unwrap makes errors.Is(err, ErrStillAtLock) and errors.Is(err,
+// ErrForbidden) true.
+func (e *AtLockError) Unwrap() []error { return []error{ErrStillAtLock, ErrForbidden} }
 
 // StateError reports a forbidden transition and names the current state.
 type StateError struct {
@@ -78,7 +112,8 @@ type ValidationError struct {
 	// *policy.ValidationError, each wrapping policy.ErrInvalid), for an
 	// offline credential's policy a *policy.CompactError, for Field "zone"
 	// policy.LoadZone's (wrapping policy.ErrUnknownZone), for a sealed
-	// value or secret given as input the vault's (internal: match ErrInvalid).
+	// value or secret given as input the vault's (internal: match ErrInvalid),
+	// for Field "start" or "expiry" of an intercom key ErrNeedsValidity.
 	Err error
 }
 

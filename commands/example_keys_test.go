@@ -87,8 +87,8 @@ func ExampleService_Unlock() {
 	_ = svc.RegisterAccount(ctx, commands.RegisterAccount{ID: commands.NewID(), Account: "ann", Name: "Ann", Email: "ann@example.com"})
 	_ = svc.RegisterLock(ctx, commands.RegisterLock{ID: commands.NewID(), Lock: "building", Owner: "bill", Name: "Intercom", Zone: "Europe/Berlin"})
 	_, _ = svc.CreateKey(ctx, commands.CreateKey{ID: commands.NewID(), Key: "cleaner", Lock: "building", By: "bill", Kind: events.KindIntercom,
-		Settings: events.Settings{Policy: policy.Policy{Uses: policy.UsesN(2),
-			Windows: []policy.Window{{Days: policy.Workdays, From: 8 * 60, To: 12 * 60}}}}}) // weekdays 08:00-12:00 Berlin time
+		Settings: events.Settings{Policy: policy.Policy{Start: now, End: now.AddDate(0, 1, 0), Uses: policy.UsesN(2),
+			Windows: []policy.Window{{Days: policy.Workdays, From: 8 * 60, To: 12 * 60}}}}}) // a month, weekdays 08:00-12:00 Berlin time
 	_, _ = svc.ShareKey(ctx, commands.ShareKey{ID: commands.NewID(), Key: "cleaner", By: "bill", Method: events.ShareToID, Account: "ann"})
 	_, _ = svc.DownloadKey(ctx, commands.DownloadKey{ID: commands.NewID(), Key: "cleaner", By: "ann"})
 

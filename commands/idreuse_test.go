@@ -133,6 +133,38 @@ func TestCommandIDRetriedIsANoOpAndReusedIsRefused(t *testing.T) {
 				res, err := r.svc.CreateKey(bg, c)
 				return fmt.Sprint(res.Key, res.Slot, res.Generation), err
 			}},
+		{name: "AddAccountManager", env: reuseBase, field: "account",
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				c := commands.AccountManager{ID: id, Lock: "front", By: "bill", Account: "ann"}
+				if other {
+					c.Account = "bob"
+				}
+				return "", r.svc.AddAccountManager(bg, c)
+			}},
+		{name: "AddAccountManager, then RemoveAccountManager", env: reuseBase, field: "command",
+			setup: func(t *testing.T, r reuseEnv) {
+				r.must(t, r.svc.AddAccountManager(bg, commands.AccountManager{ID: r.id(), Lock: "front", By: "bill", Account: "bob"}))
+			},
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				c := commands.AccountManager{ID: id, Lock: "front", By: "bill", Account: "ann"}
+				if other {
+					c.Account = "bob"
+					return "", r.svc.RemoveAccountManager(bg, c)
+				}
+				return "", r.svc.AddAccountManager(bg, c)
+			}},
+		{name: "CreateKey by an account manager", env: reuseBase, field: "by",
+			setup: func(t *testing.T, r reuseEnv) {
+				r.must(t, r.svc.AddAccountManager(bg, commands.AccountManager{ID: r.id(), Lock: "front", By: "bill", Account: "ann"}))
+			},
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				c := commands.CreateKey{ID: id, Key: "d1", Lock: "front", By: "ann", Kind: events.KindDigital, For: "bob"}
+				if other {
+					c.By = "bill"
+				}
+				res, err := r.svc.CreateKey(bg, c)
+				return res.Key, err
+			}},
 		{name: "CreateKey with a drawn PIN", env: reuseBase, field: "for",
 			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
 				c := commands.CreateKey{ID: id, Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital, For: "ann",
@@ -151,6 +183,16 @@ func TestCommandIDRetriedIsANoOpAndReusedIsRefused(t *testing.T) {
 				}
 				res, err := r.svc.CreateKey(bg, commands.CreateKey{ID: id, Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
 					For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString(pin)})
+				return res.Key, err
+			}},
+		{name: "CreateKey with a card", env: reuseBase, field: "card", secret: "CARD-B",
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				card := "CARD-A"
+				if other {
+					card = "CARD-B"
+				}
+				res, err := r.svc.CreateKey(bg, commands.CreateKey{ID: id, Key: "c1", Lock: "front", By: "bill", Kind: events.KindDigital,
+					For: "ann", Credential: events.CredentialKeycard, Card: secret.FromString(card)})
 				return res.Key, err
 			}},
 		{name: "ShareKey to an account", env: reuseBase, field: "account",
@@ -222,6 +264,29 @@ func TestCommandIDRetriedIsANoOpAndReusedIsRefused(t *testing.T) {
 					c.Door = access.InnerDoor
 				}
 				res, err := r.svc.Unlock(bg, c)
+				return fmt.Sprintf("%+v", res), err
+			}},
+		{name: "UnlockByPIN, a right code", env: reuseBase, field: "pin", secret: "918273",
+			setup: func(t *testing.T, r reuseEnv) {
+				_, err := r.svc.CreateKey(bg, commands.CreateKey{ID: r.id(), Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
+					For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString("564738")})
+				r.must(t, err)
+			},
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				pin := "564738"
+				if other {
+					pin = "918273"
+				}
+				res, err := r.svc.UnlockByPIN(bg, commands.UnlockByPIN{ID: id, Lock: "front", Panel: "p1", PIN: secret.FromString(pin)})
+				return fmt.Sprintf("%+v", res), err
+			}},
+		{name: "UnlockByPIN, a wrong code", env: reuseBase, field: "panel", secret: "918273",
+			run: func(r reuseEnv, id uuid.UUID, other bool) (string, error) {
+				c := commands.UnlockByPIN{ID: id, Lock: "front", Panel: "p1", PIN: secret.FromString("564738")}
+				if other {
+					c.Panel, c.PIN = "p2", secret.FromString("918273")
+				}
+				res, err := r.svc.UnlockByPIN(bg, c)
 				return fmt.Sprintf("%+v", res), err
 			}},
 		{name: "TurnOnNetwork", env: reuseGroup, field: "master code", secret: "SECRET-MC-2",

@@ -11,11 +11,13 @@ import (
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/secret"
 )
 
-// CreateKey creates a key for a lock. The lock's owner creates it. An
-// online key (KindOnline) needs the lock's network management on; its
+// CreateKey creates a key for a lock. The lock's owner creates any kind;
+// an account manager of the lock (AddAccountManager) creates digital keys.
+// An online key (KindOnline) needs the lock's network management on; its
 // Settings carry the policy the group's online unlocks are checked against.
 type CreateKey struct {
 	ID       uuid.UUID
@@ -27,13 +29,25 @@ type CreateKey struct {
 	Slot int
 	// Digital keys: the user it is made for (a registered account), the
 	// credential (default app), a PIN for CredentialPIN (zero: the library
-	// draws a unique one of PINDigits digits, default 6), and whether the user
-	// is e-mailed (with the PIN, sealed in the outbox).
+	// draws a unique one of PINDigits digits, default 6).
 	For        string
 	Credential events.Credential
 	PIN        secret.Secret
 	PINDigits  int
-	Email      bool
+	// Card is the identifier (UID) of the card a CredentialKeycard key
+	// is, secret.MinCardUIDLen to MaxCardUIDLen bytes, unique on the
+	// lock: only its keyed hash is recorded (CardClaimed). A UID names a
+	// card; it proves nothing (it is read and copied from any distance a
+	// reader reaches): where cloning matters, the cards answer a
+	// challenge, and the UID only says which card a key is.
+	Card secret.Secret
+	// What the user is e-mailed: two choices, either, both or neither.
+	// Email tells them a key was made for them (and how to get the app);
+	// EmailPIN shows them the PIN (CredentialPIN only), sealed in the
+	// outbox until the backend delivers it. With EmailPIN alone the
+	// notification's topic is events.TopicPIN, else TopicKeyShared.
+	Email    bool
+	EmailPIN bool
 }
 
 // CreateResult is what the owner sees once a key is created.
@@ -72,11 +86,22 @@ func (c *CreateKey) validate() error {
 		if err := checkID("for", c.For); err != nil {
 			return err
 		}
-	} else if c.For != "" || c.Email {
+	} else if c.For != "" || c.Email || c.EmailPIN {
 		return invalid("for", "only digital keys are made for a user on creation; share the key instead")
 	}
 	if c.Credential != events.CredentialPIN && !c.PIN.IsZero() {
 		return invalid("pin", "a PIN is only for the PIN credential")
+	}
+	if c.Credential != events.CredentialPIN && c.EmailPIN {
+		return invalid("email pin", "%v keys have no PIN to e-mail", c.Credential)
+	}
+	switch {
+	case c.Credential == events.CredentialKeycard && c.Card.IsZero():
+		return invalid("card", "a keycard key names its card: its identifier (UID) is required")
+	case c.Credential != events.CredentialKeycard && !c.Card.IsZero():
+		return invalid("card", "a card identifier is only for the keycard credential")
+	case c.Credential == events.CredentialKeycard && secret.ValidateCardUID(c.Card) != nil:
+		return invalid("card", "identifier (UID) of %d bytes, want %d to %d", c.Card.Len(), secret.MinCardUIDLen, secret.MaxCardUIDLen)
 	}
 	if !c.PIN.IsZero() {
 		if err := secret.ValidatePIN(c.PIN); err != nil {
@@ -113,6 +138,27 @@ func validateSettings(st *events.Settings, k events.Kind) error {
 	return firstErr(checkText("name", st.Name, MaxNameLen), checkText("welcome message", st.Welcome, MaxTextLen))
 }
 
+// needsValidity is the intercom product's rule: a key that is not
+// unlimited — single use (a use limit) or recurring (weekly windows) — has
+// a start and an expiry. It is checked on creation and on every edit, once
+// the policy itself validated.
+func needsValidity(k events.Kind, p policy.Policy) error {
+	if k != events.KindIntercom || !p.Uses.Limited && len(p.Windows) == 0 {
+		return nil
+	}
+	what := "a single-use"
+	if len(p.Windows) > 0 {
+		what = "a recurring"
+	}
+	switch {
+	case p.Start.IsZero():
+		return &ValidationError{Field: "start", Reason: what + " intercom key needs a start", Err: ErrNeedsValidity}
+	case p.End.IsZero():
+		return &ValidationError{Field: "expiry", Reason: what + " intercom key needs an expiry", Err: ErrNeedsValidity}
+	}
+	return nil
+}
+
 const maxPINDraws = 32
 
 // CreateKey creates a key. Share keys take a slot; digital keys are delivered
@@ -127,10 +173,18 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 	if kindRules[c.Kind].group {
 		serial = groupStream(c.Lock)
 	}
-	if c.Credential == events.CredentialPIN {
+	var cardHash []byte
+	if c.Credential == events.CredentialPIN || c.Credential == events.CredentialKeycard {
 		if err := s.needVault(); err != nil {
 			return CreateResult{}, err
 		}
+	}
+	if c.Credential == events.CredentialKeycard {
+		h, err := s.vault.HashCard(c.Lock, c.Card)
+		if err != nil {
+			return CreateResult{}, invalid("card", "identifier (UID) of %d bytes, want %d to %d", c.Card.Len(), secret.MinCardUIDLen, secret.MaxCardUIDLen)
+		}
+		cardHash = h[:]
 	}
 	draw := c.Credential == events.CredentialPIN && c.PIN.IsZero()
 	for tries := 0; ; tries++ {
@@ -149,14 +203,14 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 				return CreateResult{}, invalid("pin", "must be %d to %d digits", secret.MinPINDigits, secret.MaxPINDigits)
 			}
 			hash = h[:]
-			if c.Email {
+			if c.EmailPIN {
 				if sealed, err = s.vault.Seal(ctx, pin, notificationAAD(c.Key)); err != nil {
 					return CreateResult{}, vaultErr(err, "pin")
 				}
 			}
 		}
 		evs, err := s.executeOn(ctx, c.ID, serial, func(orig []ledger.Event) (string, error) { return s.sameCreate(c, orig), nil },
-			func(t *txn) error { return decideCreate(t, c, hash, sealed) })
+			func(t *txn) error { return decideCreate(t, c, hash, cardHash, sealed) })
 		if errors.Is(err, ErrPINTaken) && draw && tries < maxPINDraws {
 			continue
 		}
@@ -191,29 +245,39 @@ func (s *Service) sameCreate(c CreateKey, orig []ledger.Event) string {
 	if !ok {
 		return otherCommand
 	}
-	if d := firstDiff(field{"key", r.Key == c.Key}, field{"lock", r.Lock == c.Lock}, field{"by", r.Owner == c.By},
+	creator := r.Owner
+	if r.By != "" {
+		creator = r.By
+	}
+	if d := firstDiff(field{"key", r.Key == c.Key}, field{"lock", r.Lock == c.Lock}, field{"by", creator == c.By},
 		field{"kind", r.Kind == c.Kind}, field{"credential", r.Credential == c.Credential}); d != "" {
 		return d
 	}
 	if d := sameSettings(c.Settings, r.Settings); d != "" {
 		return d
 	}
-	return firstDiff(field{"slot", c.Slot == 0 || r.Slot == c.Slot}, field{"for", r.Holder == c.For}, field{"email", c.Email == (r.Email != "")},
-		field{"pin", c.PIN.IsZero() || (s.vault != nil && len(r.PINHash) == len(secret.PINHash{}) && s.vault.CheckPIN(c.Lock, c.PIN, secret.PINHash(r.PINHash)))})
+	n, noted := firstOf[events.NotificationQueued](orig)
+	return firstDiff(field{"slot", c.Slot == 0 || r.Slot == c.Slot}, field{"for", r.Holder == c.For},
+		field{"email", c.Email == (noted && n.Topic == events.TopicKeyShared)}, field{"email pin", c.EmailPIN == (noted && len(n.Secret) > 0)},
+		field{"pin", c.PIN.IsZero() || (s.vault != nil && len(r.PINHash) == len(secret.PINHash{}) && s.vault.CheckPIN(c.Lock, c.PIN, secret.PINHash(r.PINHash)))},
+		field{"card", c.Card.IsZero() || (s.vault != nil && len(r.CardHash) == len(secret.CardHash{}) && s.vault.CheckCard(c.Lock, c.Card, secret.CardHash(r.CardHash)))})
 }
 
-func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) error {
+func decideCreate(t *txn, c CreateKey, pinHash, cardHash []byte, sealedPIN secret.Sealed) error {
 	l, err := t.lock(c.Lock)
 	if err != nil {
 		return err
 	}
-	if err := ownerOf(l, c.Lock, c.By); err != nil {
+	if err := keyManager(l, c.Lock, c.By, c.Kind); err != nil {
 		return err
 	}
 	if c.Settings.Doors&^l.Doors != 0 {
 		return invalid("doors", "lock %q has no %v door", c.Lock, c.Settings.Doors&^l.Doors)
 	}
 	if err := bindPolicy(&c.Settings, l); err != nil {
+		return err
+	}
+	if err := needsValidity(c.Kind, c.Settings.Policy); err != nil {
 		return err
 	}
 	rule := kindRules[c.Kind]
@@ -229,7 +293,10 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 	if k.State != events.StateNone {
 		return exists("key", c.Key)
 	}
-	ev := events.KeyCreated{Key: c.Key, Lock: c.Lock, Owner: c.By, Kind: c.Kind, Credential: c.Credential, Settings: c.Settings}
+	ev := events.KeyCreated{Key: c.Key, Lock: c.Lock, Owner: l.Owner, Kind: c.Kind, Credential: c.Credential, Settings: c.Settings}
+	if c.By != l.Owner {
+		ev.By = c.By // an account manager
+	}
 	var lockEvs []any
 	if rule.slot {
 		slot := c.Slot
@@ -258,10 +325,15 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 			return &NotFoundError{What: "account", ID: c.For}
 		}
 		ev.Holder = c.For
-		if c.Email {
+		switch {
+		case c.Email: // the notice that a key was made, with the PIN if asked
 			ev.Email = user.Email
 			notes = append(notes, events.NotificationQueued{Topic: events.TopicKeyShared, To: c.For, Email: user.Email,
 				Lock: c.Lock, Key: c.Key, Message: c.Settings.Welcome, Secret: sealedPIN})
+		case c.EmailPIN: // the PIN alone
+			ev.Email = user.Email
+			notes = append(notes, events.NotificationQueued{Topic: events.TopicPIN, To: c.For, Email: user.Email,
+				Lock: c.Lock, Key: c.Key, Secret: sealedPIN})
 		}
 	}
 	if pinHash != nil {
@@ -271,6 +343,13 @@ func decideCreate(t *txn, c CreateKey, pinHash []byte, sealedPIN secret.Sealed) 
 		}
 		ev.PINHash = pinHash
 		lockEvs = append(lockEvs, events.PINClaimed{Lock: c.Lock, Key: c.Key, Hash: pinHash})
+	}
+	if cardHash != nil {
+		if _, taken := l.Cards[[32]byte(cardHash)]; taken {
+			return fmt.Errorf("%w: lock %q", ErrCardTaken, c.Lock)
+		}
+		ev.CardHash = cardHash
+		lockEvs = append(lockEvs, events.CardClaimed{Lock: c.Lock, Key: c.Key, Hash: cardHash})
 	}
 	t.emit(keyStream(c.Key), append([]any{ev}, notes...)...)
 	t.emit(lockStream(c.Lock), lockEvs...)
@@ -287,7 +366,8 @@ func notificationAAD(key string) []byte { return []byte("keyledger/outbox key " 
 // NotificationQueued about key with the vault.
 func NotificationAAD(key string) []byte { return notificationAAD(key) }
 
-// loadOwned loads a key and its lock and checks that by owns the lock.
+// loadOwned loads a key and its lock and checks that by manages the key:
+// the lock's owner, or for a digital key an account manager of the lock.
 func loadOwned(t *txn, key, by string) (*KeyState, *LockState, error) {
 	k, err := t.key(key)
 	if err != nil {
@@ -300,7 +380,7 @@ func loadOwned(t *txn, key, by string) (*KeyState, *LockState, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := ownerOf(l, k.Lock, by); err != nil {
+	if err := keyManager(l, k.Lock, by, k.Kind); err != nil {
 		return nil, nil, err
 	}
 	return k, l, nil
@@ -535,6 +615,7 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 				return notPermitted("wrong or missing share code for key %q", c.Key)
 			}
 		}
+		evs := []any{events.KeyDownloaded{Key: c.Key, Lock: k.Lock, Holder: c.By, Method: k.Method, HolderKey: lockKeyBytes(c.HolderKey)}}
 		if s.issuer != nil && c.HolderKey != ([32]byte{}) && kindRules[k.Kind].slot {
 			l, err := t.lock(k.Lock)
 			if err != nil {
@@ -543,11 +624,14 @@ func (s *Service) DownloadKey(ctx context.Context, c DownloadKey) (DownloadResul
 			if len(l.LockKey) != 32 {
 				return invalid("holder key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
 			}
-			if _, _, err := compactOf(k.Settings.Policy, l.Blackouts, t.now); err != nil {
+			compact, _, err := compactOf(k.Settings.Policy, l.Blackouts, t.now)
+			if err != nil {
 				return err // refused before anything is recorded: no credential could carry the policy
 			}
+			// The credential issued below is on its way to the lock, open
+			// until its own end whatever happens to the key.
+			evs = append(evs, events.LockSynced{Key: c.Key, Lock: k.Lock, Sync: events.SyncPending, Until: compactEnd(compact)})
 		}
-		evs := []any{events.KeyDownloaded{Key: c.Key, Lock: k.Lock, Holder: c.By, Method: k.Method, HolderKey: lockKeyBytes(c.HolderKey)}}
 		if k.Settings.Welcome != "" {
 			var email string
 			if a, err := t.account(c.By); err == nil && a.Exists() {
@@ -653,8 +737,9 @@ func (c EditKey) same(orig []ledger.Event) (string, error) {
 	return c.Settings.same(r.Settings), nil
 }
 
-// KeyCommand is a command on one key by its lock's owner: RevokeKey,
-// ResetKey, RequestDeactivation, ConfirmDeactivation, DeleteKey.
+// KeyCommand is a command on one key by its lock's owner (or, for a
+// digital key, an account manager of the lock): RevokeKey, ResetKey,
+// RequestDeactivation, ConfirmDeactivation, DeleteKey.
 type KeyCommand struct {
 	ID      uuid.UUID
 	Key, By string
@@ -693,9 +778,12 @@ func (s *Service) ConfirmDeactivation(ctx context.Context, c KeyCommand) error {
 }
 
 // DeleteKey deletes a key where allowed (a downloaded share key must be
-// reset or deactivated first). Deleting an online key also removes its
-// members (their password hashes are shredded) and withdraws its open
-// invitations.
+// reset or deactivated first). A key taken away whose removal has not
+// reached its lock, so that its credential may still open it, is not
+// deleted until the lock confirms the removal or the credential ends on
+// its own: *AtLockError (ErrStillAtLock, ErrForbidden). Deleting an online
+// key also removes its members (their password hashes are shredded) and
+// withdraws its open invitations.
 func (s *Service) DeleteKey(ctx context.Context, c KeyCommand) error {
 	return s.keyCommand(ctx, c, events.ActDelete, func(k *KeyState, l *LockState) ([]any, []any, error) {
 		return []any{events.KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false), nil
@@ -703,7 +791,7 @@ func (s *Service) DeleteKey(ctx context.Context, c KeyCommand) error {
 }
 
 // releaseAll returns the lock events that free what the key still holds: its
-// slot (at a new generation if bump) and its PIN.
+// slot (at a new generation if bump), its PIN and its card.
 func releaseAll(k *KeyState, l *LockState, bump bool) []any {
 	var out []any
 	if k.Slot > 0 && k.Slot <= len(l.SlotKeys) && l.SlotKeys[k.Slot-1] == k.ID {
@@ -715,6 +803,9 @@ func releaseAll(k *KeyState, l *LockState, bump bool) []any {
 	}
 	if len(k.PINHash) == 32 && l.PINs[[32]byte(k.PINHash)] == k.ID {
 		out = append(out, events.PINReleased{Lock: k.Lock, Key: k.ID, Hash: k.PINHash})
+	}
+	if len(k.CardHash) == 32 && l.Cards[[32]byte(k.CardHash)] == k.ID {
+		out = append(out, events.CardReleased{Lock: k.Lock, Key: k.ID, Hash: k.CardHash})
 	}
 	return out
 }
@@ -750,6 +841,9 @@ func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a events.Action,
 		}
 		if err := checkAllowed(c.Key, k.Kind, k.State, a); err != nil {
 			return err
+		}
+		if a == events.ActDelete && k.AtLock.StillOpen(k.State, t.now) {
+			return &AtLockError{Key: c.Key, Lock: k.Lock, Sync: k.AtLock.Sync, Until: k.AtLock.Until}
 		}
 		kev, lev, err := decide(k, l)
 		if err != nil {

@@ -151,6 +151,90 @@ func (s *Service) SetLockBlackouts(ctx context.Context, c SetLockBlackouts) erro
 	return err
 }
 
+// keyManager checks that by may create and manage keys of kind k on lock
+// l: its owner any kind, an account manager of the lock digital keys.
+func keyManager(l *LockState, id, by string, k events.Kind) error {
+	if !l.Exists() {
+		return &NotFoundError{What: "lock", ID: id}
+	}
+	switch {
+	case l.Owner == by:
+		return nil
+	case l.Managers[by] && k == events.KindDigital:
+		return nil
+	case l.Managers[by]:
+		return notPermitted("%q manages the digital keys of lock %q; %v keys are its owner's", by, id, k)
+	}
+	return notPermitted("%q is not the owner of lock %q nor one of its account managers", by, id)
+}
+
+// AccountManager names an account manager of a lock for AddAccountManager
+// and RemoveAccountManager. Only the lock's owner (By) names them.
+type AccountManager struct {
+	ID       uuid.UUID
+	Lock, By string
+	Account  string // a registered account, not the owner
+}
+
+// AddAccountManager makes an account an account manager of a lock: it may
+// then create digital keys on the lock for any registered user, and edit,
+// revoke and delete the lock's digital keys. ErrExists if it already is
+// one; *NotFoundError for an unregistered account.
+func (s *Service) AddAccountManager(ctx context.Context, c AccountManager) error {
+	return s.accountManager(ctx, c, true)
+}
+
+// RemoveAccountManager ends an account's management of a lock; the keys it
+// made stay. *NotFoundError (What "account manager") if it is none.
+func (s *Service) RemoveAccountManager(ctx context.Context, c AccountManager) error {
+	return s.accountManager(ctx, c, false)
+}
+
+func (s *Service) accountManager(ctx context.Context, c AccountManager, add bool) error {
+	if err := firstErr(checkID("lock", c.Lock), checkID("by", c.By), checkID("account", c.Account)); err != nil {
+		return err
+	}
+	same := func(orig []ledger.Event) (string, error) {
+		switch r := orig[0].Data.(type) {
+		case events.LockManagerAdded:
+			return differs(field{"command", add}, field{"lock", r.Lock == c.Lock}, field{"by", r.By == c.By}, field{"account", r.Account == c.Account})
+		case events.LockManagerRemoved:
+			return differs(field{"command", !add}, field{"lock", r.Lock == c.Lock}, field{"by", r.By == c.By}, field{"account", r.Account == c.Account})
+		}
+		return otherCommand, nil
+	}
+	_, err := s.execute(ctx, c.ID, same, func(t *txn) error {
+		l, err := t.lock(c.Lock)
+		if err != nil {
+			return err
+		}
+		if err := ownerOf(l, c.Lock, c.By); err != nil {
+			return err
+		}
+		switch {
+		case !add && !l.Managers[c.Account]:
+			return &NotFoundError{What: "account manager", ID: c.Account}
+		case !add:
+			t.emit(lockStream(c.Lock), events.LockManagerRemoved{Lock: c.Lock, Account: c.Account, By: c.By})
+			return nil
+		case c.Account == l.Owner:
+			return invalid("account", "%q owns lock %q: an owner manages its keys already", c.Account, c.Lock)
+		case l.Managers[c.Account]:
+			return exists("account manager", c.Account)
+		}
+		a, err := t.account(c.Account)
+		if err != nil {
+			return err
+		}
+		if !a.Exists() {
+			return &NotFoundError{What: "account", ID: c.Account}
+		}
+		t.emit(lockStream(c.Lock), events.LockManagerAdded{Lock: c.Lock, Account: c.Account, By: c.By})
+		return nil
+	})
+	return err
+}
+
 func ownerOf(l *LockState, id, by string) error {
 	if !l.Exists() {
 		return &NotFoundError{What: "lock", ID: id}

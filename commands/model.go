@@ -37,8 +37,8 @@ type kindRule struct {
 
 // kindRules is the one table of lifecycle rules, from sharing to deletion:
 // share keys may be edited or revoked only before download; afterwards only
-// reset or deactivation at the lock. Intercom keys may be edited and deleted
-// at any time. Digital keys are delivered to their user on creation and
+// reset or deactivation at the lock. Intercom keys may be edited at any
+// time, also after they were revoked, and deleted at any time. Digital keys are delivered to their user on creation and
 // managed online. Online keys are never shared, downloaded or revoked: who
 // uses them is their lock group's business (invitations, UnlockOnline), and
 // the owner edits or deletes them at any time.
@@ -61,7 +61,7 @@ var kindRules = map[events.Kind]kindRule{
 		events.StateCreated:    acts(events.ActShare, events.ActEdit, events.ActRevoke, events.ActDelete),
 		events.StateSharing:    acts(events.ActEdit, events.ActRevoke, events.ActDownload, events.ActDelete),
 		events.StateDownloaded: acts(events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock),
-		events.StateRevoked:    acts(events.ActDelete),
+		events.StateRevoked:    acts(events.ActEdit, events.ActDelete),
 	}},
 	events.KindOnline: {group: true, allowed: map[events.State]actions{
 		events.StateCreated: acts(events.ActEdit, events.ActDelete),

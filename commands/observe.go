@@ -36,6 +36,10 @@ type Stats struct {
 	// PasswordsRejected counts wrong member passwords; Lockouts those of
 	// them that locked the member out (MaxPasswordFailures in a row).
 	PasswordsRejected, Lockouts uint64
+	// PINsRejected counts wrong codes at keypads (UnlockByPIN; also in
+	// Unlocks as access.WrongPIN); KeypadLockouts those of them that locked
+	// the keypad out (MaxPINFailures in a row).
+	PINsRejected, KeypadLockouts uint64
 	// AdminIssued counts the admin messages issued for locks, reissues
 	// included; AdminReissued the reissues (of messages a lock passed
 	// without applying them); AdminApplied the messages the locks' audit
@@ -51,6 +55,7 @@ type observer struct {
 	log                                 *slog.Logger
 	online, offline                     [256]atomic.Uint64 // by access.Reason
 	gaps, rejected, lockouts            atomic.Uint64
+	pinsRejected, keypadLockouts        atomic.Uint64
 	issued, reissued, applied, busyCmds atomic.Uint64
 }
 
@@ -70,6 +75,8 @@ func (s *Service) Stats() Stats {
 		AuditGaps:         o.gaps.Load(),
 		PasswordsRejected: o.rejected.Load(),
 		Lockouts:          o.lockouts.Load(),
+		PINsRejected:      o.pinsRejected.Load(),
+		KeypadLockouts:    o.keypadLockouts.Load(),
 		AdminIssued:       o.issued.Load(),
 		AdminReissued:     o.reissued.Load(),
 		AdminApplied:      o.applied.Load(),
@@ -113,6 +120,14 @@ func (s *Service) observe(ctx context.Context, evs []ledger.Event) {
 					slog.String("lock", e.Lock), slog.String("account", e.Account),
 					slog.Uint64("failures", uint64(e.Failures)), slog.Time("locked_until", e.LockedUntil))
 			}
+		case events.KeypadCodeRejected:
+			o.online[access.WrongPIN].Add(1)
+			o.pinsRejected.Add(1)
+		case events.KeypadLockedOut:
+			o.keypadLockouts.Add(1)
+			o.log.LogAttrs(ctx, slog.LevelWarn, "commands: keypad locked out after wrong codes",
+				slog.String("lock", e.Lock), slog.String("panel", e.Panel),
+				slog.Uint64("failures", uint64(e.Failures)), slog.Time("locked_until", e.Until))
 		case events.AdminIssued:
 			o.issued.Add(1)
 			if e.Reissues != 0 {

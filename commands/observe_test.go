@@ -156,6 +156,32 @@ func lockoutScenario(t *testing.T, log *slog.Logger, sec secrets) *env {
 
 // gapScenario: a key shared by code and a PIN key, then a phone that
 // visits the lock more often than its audit ring holds before uploading.
+// keypadScenario: a PIN key, its right code and enough wrong ones at a
+// keypad to lock it out (logged), every code a secret.
+func keypadScenario(t *testing.T, log *slog.Logger, sec secrets) *env {
+	e := newObservedEnv(t, log, tuesday9)
+	e.given(frontLock()...)
+	const right = "604918"
+	sec.add("PIN", []byte(right))
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
+		For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString(right), Settings: settings("d1")}); err != nil {
+		t.Fatal(err)
+	}
+	code := func(pin string) {
+		t.Helper()
+		if _, err := e.svc.UnlockByPIN(bg, commands.UnlockByPIN{ID: e.id(), Lock: "front", Panel: "panel-1", PIN: secret.FromString(pin)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code(right)
+	for i := range commands.MaxPINFailures {
+		wrong := fmt.Sprintf("73%04d", 1357*(i+1)%10000)
+		sec.add("wrong PIN", []byte(wrong))
+		code(wrong)
+	}
+	return e
+}
+
 func gapScenario(t *testing.T, log *slog.Logger, sec secrets) *lockEnv {
 	e := newObservedLockEnv(t, log)
 	ann := e.shareTo("k1", "ann", 1, settings("k1"))
@@ -310,11 +336,13 @@ func TestLogNoSecrets(t *testing.T) {
 	sec.addSealed(t, le.l)
 	le = reissueScenario(t, log)
 	sec.addSealed(t, le.l)
+	ke := keypadScenario(t, log, sec)
+	sec.addSealed(t, ke.l)
 	if _, err := busyScenario(t, log); !errors.Is(err, commands.ErrBusy) {
 		t.Fatal(err)
 	}
 	logged := c.Bytes()
-	for _, msg := range []string{"member locked out", "audit records missing", "admin message reissued", "gave up on a command", "ledger: pebble"} {
+	for _, msg := range []string{"member locked out", "keypad locked out", "audit records missing", "admin message reissued", "gave up on a command", "ledger: pebble"} {
 		if !slices.ContainsFunc(mustRecords(t, c), func(r logtest.Record) bool { return strings.Contains(r.Msg, msg) }) {
 			t.Fatalf("the scenarios logged no %q: the scan would prove little", msg)
 		}

@@ -21,7 +21,7 @@ func TestAckShredsSealedSecrets(t *testing.T) {
 	}
 	st := settings("d1")
 	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "d1", Lock: "front", By: "bill", Kind: events.KindDigital,
-		Settings: st, For: "ann", Credential: events.CredentialPIN, Email: true}); err != nil {
+		Settings: st, For: "ann", Credential: events.CredentialPIN, Email: true, EmailPIN: true}); err != nil {
 		t.Fatal(err)
 	}
 	pending, err := e.proj.Pending(bg, 10)

@@ -34,6 +34,7 @@ func TestSingleUseConcurrent(t *testing.T) {
 		e.given(frontLock()...)
 		st := settings("once")
 		st.Policy.Uses = policy.SingleUse
+		st.Policy.Start, st.Policy.End = e.now.Add(-time.Hour), e.now.AddDate(0, 0, 1) // a single-use intercom key is dated
 		heldIntercom(t, e, "once", st)
 		var wg sync.WaitGroup
 		results := make([]commands.UnlockResult, 2)
@@ -102,6 +103,7 @@ func TestSchedules(t *testing.T) {
 	// Weekly window: Tuesdays 10-12.
 	st := settings("tuesday")
 	st.Policy.Windows = []policy.Window{{Days: policy.Days(time.Tuesday), From: 10 * 60, To: 12 * 60}}
+	st.Policy.Start, st.Policy.End = day(1, 0), day(31, 0) // a recurring intercom key is dated
 	e.now = day(2, 9)
 	heldIntercom(t, e, "tuesday", st)
 	unlock := func(at time.Time) commands.UnlockResult {

@@ -64,7 +64,10 @@ func (p SettingsPatch) edit(k *KeyState, l *LockState) (events.Settings, error) 
 	if st.Doors&^l.Doors != 0 {
 		return st, invalid("doors", "lock %q has no %v door", k.Lock, st.Doors&^l.Doors)
 	}
-	return st, bindPolicy(&st, l)
+	if err := bindPolicy(&st, l); err != nil {
+		return st, err
+	}
+	return st, needsValidity(k.Kind, st.Policy)
 }
 
 // same compares the patch with the settings an edit recorded: applied to

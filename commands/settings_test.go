@@ -14,7 +14,8 @@ import (
 // monWedFri8to18 is the schedule of the defect a user met: renaming a key
 // open Mon/Wed/Fri 08–18 made it open at all times.
 func monWedFri8to18() policy.Policy {
-	return policy.Policy{Windows: []policy.Window{{Days: policy.Days(time.Monday, time.Wednesday, time.Friday), From: 8 * 60, To: 18 * 60}}}
+	return policy.Policy{Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), // recurring intercom keys are dated
+		Windows: []policy.Window{{Days: policy.Days(time.Monday, time.Wednesday, time.Friday), From: 8 * 60, To: 18 * 60}}}
 }
 
 // An edit never widens a key by leaving something out: the settings a

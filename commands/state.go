@@ -64,6 +64,7 @@ type LockState struct {
 	SlotKeys              []string            // key in slot i+1, "" = free
 	SlotGens              []uint32            // generation of slot i+1
 	PINs                  map[[32]byte]string // PIN hash -> key
+	Cards                 map[[32]byte]string // card identifier hash -> key
 	Blackouts             []policy.Blackout
 	AuditKey              secret.Sealed // the pairing's audit MAC key, sealed
 	// Admin messages to the lock (lockadmin.go): AdminSeq is the last
@@ -76,6 +77,8 @@ type LockState struct {
 	// Credentials maps the credential ID of every key that ever held a
 	// slot of the lock to the key (audit records name credentials).
 	Credentials map[lockproto.CredentialID]string
+	// Managers are the lock's account managers (AddAccountManager).
+	Managers map[string]bool
 
 	blackouts *compiled // Blackouts in the lock's zone, compiled on first use
 }
@@ -120,6 +123,25 @@ func (l *LockState) evolve(ev ledger.Event) {
 		if len(e.Hash) == 32 {
 			delete(l.PINs, [32]byte(e.Hash))
 		}
+	case events.CardClaimed:
+		if len(e.Hash) != 32 {
+			return
+		}
+		if l.Cards == nil {
+			l.Cards = map[[32]byte]string{}
+		}
+		l.Cards[[32]byte(e.Hash)] = e.Key
+	case events.CardReleased:
+		if len(e.Hash) == 32 {
+			delete(l.Cards, [32]byte(e.Hash))
+		}
+	case events.LockManagerAdded:
+		if l.Managers == nil {
+			l.Managers = map[string]bool{}
+		}
+		l.Managers[e.Account] = true
+	case events.LockManagerRemoved:
+		delete(l.Managers, e.Account)
 	case events.LockBlackoutsSet:
 		l.Blackouts = e.Blackouts
 		l.blackouts = &compiled{policy: policy.Policy{Blackouts: l.Blackouts, Zone: l.Zone}}
@@ -137,8 +159,10 @@ func (l *LockState) clone() aggregate {
 	c.SlotKeys = slices.Clone(l.SlotKeys)
 	c.SlotGens = slices.Clone(l.SlotGens)
 	c.PINs = maps.Clone(l.PINs)
+	c.Cards = maps.Clone(l.Cards)
 	c.Pending = slices.Clip(l.Pending) // evolve never writes in place
 	c.Credentials = maps.Clone(l.Credentials)
+	c.Managers = maps.Clone(l.Managers)
 	return &c
 }
 
@@ -160,7 +184,9 @@ type KeyState struct {
 	DownloadedAt    time.Time // when (the credential's validity starts no earlier)
 	HolderKey       []byte
 	PINHash         []byte
-	Uses            uint32 // granted unlocks
+	CardHash        []byte
+	Uses            uint32        // granted unlocks
+	AtLock          events.AtLock // where its credential stands at the lock
 
 	schedule *compiled // Settings.Policy, compiled on first use
 }
@@ -169,7 +195,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	switch e := ev.Data.(type) {
 	case events.KeyCreated:
 		k.ID, k.Lock, k.Owner, k.Kind, k.Credential = e.Key, e.Lock, e.Owner, e.Kind, e.Credential
-		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash
+		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash, k.CardHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash, e.CardHash
 		k.schedule = &compiled{policy: k.Settings.Policy}
 		k.State = events.StateCreated
 		if e.Holder != "" { // delivered on creation
@@ -197,6 +223,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	case events.OfflineUnlocksCounted:
 		k.Uses = e.Uses
 	}
+	k.AtLock.Apply(ev.Data)
 }
 
 func (k *KeyState) clone() aggregate {

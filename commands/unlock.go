@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/keyledger/keyledger/access"
@@ -15,7 +16,10 @@ type Unlock struct {
 	ID      uuid.UUID
 	Key, By string      // By: the account (or device) presenting the key
 	Door    access.Door // default access.MainDoor
-	Source  string      // e.g. "app", "keypad", "intercom"; default "app"
+	// Source is where the key was presented: "app" (the default),
+	// "intercom", … A keypad sends digits, not a key: UnlockByPIN, so
+	// "keypad" is refused here.
+	Source string
 }
 
 // UnlockResult is the decision.
@@ -63,6 +67,9 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 	}
 	if err := firstErr(checkID("key", c.Key), checkID("by", c.By), checkText("source", c.Source, MaxNameLen)); err != nil {
 		return UnlockResult{}, err
+	}
+	if strings.EqualFold(c.Source, "keypad") {
+		return UnlockResult{}, invalid("source", "%q: a keypad sends the digits typed, not a key; use UnlockByPIN", c.Source)
 	}
 	if c.Door != access.MainDoor && c.Door != access.InnerDoor {
 		return UnlockResult{}, invalid("door", "%v: want the main or the inner door", c.Door)

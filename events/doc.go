@@ -12,7 +12,8 @@
 //
 // Everything here that reaches the log is persisted: event names and schema
 // versions (the catalogue), the numeric values of Kind, Credential, Role,
-// Category, Doors, ShareMethod, State, InvitationState and Operations, and
+// Category, Doors, ShareMethod, State, LockSync, InvitationState and
+// Operations, and
 // the string constants (reasons, topics). The tables are append-only: a
 // value is never renumbered, renamed or reused. A payload whose shape
 // changes keeps its name, bumps its schema and registers an upcaster for
@@ -30,11 +31,12 @@
 // # Streams
 //
 // "account-<id>" (registration, address book), "lock-<id>" (owner, zone,
-// slots and their generations, PIN hashes in use, lock-wide blackouts, the
-// lock's admin messages), "key-<id>" (a key's lifecycle, unlock attempts and
+// slots and their generations, PIN and card hashes in use, account
+// managers, lock-wide blackouts, the lock's admin messages), "key-<id>" (a key's lifecycle, unlock attempts and
 // the notifications they cause), "outbox" (acknowledgements),
 // "sharecode-<hash>" (redeeming a code without knowing its key),
-// "group-<lock>" (network management, online keys, invitations, members)
-// and "lockaudit-<lock>" (the lock's uploaded audit records). Every key
+// "group-<lock>" (network management, online keys, invitations, members),
+// "lockaudit-<lock>" (the lock's uploaded audit records) and
+// "keypad-<lock>" (wrong codes and lockouts of the lock's keypads). Every key
 // event names its key and lock, so read models need no lookups.
 package events

@@ -59,6 +59,18 @@ var catalogue = []Type{
 	{"lock.audit_recorded", 1, AuditRecorded{}},
 	{"lock.audit_gap", 1, AuditGap{}},
 	{"key.offline_unlocks_counted", 1, OfflineUnlocksCounted{}},
+	// Account managers of a lock.
+	{"lock.manager_added", 1, LockManagerAdded{}},
+	{"lock.manager_removed", 1, LockManagerRemoved{}},
+	// Where a key's credential stands at its lock: types in sync.go.
+	{"key.lock_synced", 1, LockSynced{}},
+	// Keypads that talk to the backend: types in keypad.go.
+	{"keypad.code_rejected", 1, KeypadCodeRejected{}},
+	{"keypad.locked_out", 1, KeypadLockedOut{}},
+	{"keypad.failures_cleared", 1, KeypadFailuresCleared{}},
+	// Card identifiers in use on a lock.
+	{"lock.card_claimed", 1, CardClaimed{}},
+	{"lock.card_released", 1, CardReleased{}},
 }
 
 // Type is one entry of the catalogue.
@@ -149,6 +161,33 @@ type PINReleased struct {
 	Hash      []byte
 }
 
+// LockManagerAdded: the lock's owner made Account an account manager of
+// the lock: it creates the lock's digital keys, for users registered in
+// the system, and manages them.
+type LockManagerAdded struct {
+	Lock, Account, By string
+}
+
+// LockManagerRemoved: Account no longer manages the lock's keys (the keys
+// it created stay, managed by the owner and the other managers).
+type LockManagerRemoved struct {
+	Lock, Account, By string
+}
+
+// CardClaimed: a keycard key of the lock names the card whose identifier
+// has this keyed hash (secret.CardHash); the identifier itself is never
+// stored.
+type CardClaimed struct {
+	Lock, Key string
+	Hash      []byte
+}
+
+// CardReleased: the card is free again on the lock.
+type CardReleased struct {
+	Lock, Key string
+	Hash      []byte
+}
+
 // LockBlackoutsSet replaces the lock-wide blackouts, which apply to
 // every key's online decision in addition to its own policy.
 type LockBlackoutsSet struct {
@@ -168,17 +207,21 @@ type Settings struct {
 
 // KeyCreated: a key for a lock with its kind, credential and settings.
 // Share keys carry their slot and its generation; digital keys their holder
-// (they are delivered on creation) and, for a PIN, its keyed hash.
+// (they are delivered on creation) and, for a PIN or a keycard, the keyed
+// hash of the PIN or of the card's identifier. Owner is the lock's owner;
+// By, when set, the account manager who created the key.
 type KeyCreated struct {
 	Key, Lock, Owner string
+	By               string `msgpack:",omitempty"`
 	Kind             Kind
 	Credential       Credential
 	Settings         Settings
 	Slot             int
 	Generation       uint32
 	Holder           string // digital keys: the user it is made for
-	Email            string // where the user is told, if the owner asked
+	Email            string // where the user is e-mailed (the notice, the PIN or both), if the owner asked
 	PINHash          []byte `msgpack:",omitempty"`
+	CardHash         []byte `msgpack:",omitempty"` // secret.CardHash
 }
 
 // KeyShared: shared To ID (Account) or To Code (CodeHash: the keyed hash of
@@ -246,6 +289,7 @@ type UnlockAttempted struct {
 	Key, Lock, By string
 	Door          access.Doors // the door asked for, as a one-door set (the stored form)
 	Source        string       // e.g. "app", "keypad", "intercom"
+	Panel         string       `msgpack:",omitempty"` // the keypad the PIN was typed at (Source "keypad")
 	Granted       bool
 	Reason        access.Reason `msgpack:",omitempty"` // why denied; stored by name
 	Uses          uint32        // granted uses after this attempt
@@ -255,6 +299,7 @@ type UnlockAttempted struct {
 const (
 	TopicKeyShared = "key_shared" // a key was shared with / made for someone
 	TopicWelcome   = "welcome"    // the owner's welcome message
+	TopicPIN       = "key_pin"    // a digital key's PIN, e-mailed without the key_shared notice
 )
 
 // NotificationQueued is appended atomically with the events that cause it.

@@ -36,7 +36,7 @@ type Credential uint8
 const (
 	CredentialApp     Credential = 1 // phone app (default)
 	CredentialPIN     Credential = 2 // 4–6 digits, unique per lock
-	CredentialKeycard Credential = 3
+	CredentialKeycard Credential = 3 // a card, named by its identifier (UID), unique per lock
 )
 
 func (c Credential) String() string {

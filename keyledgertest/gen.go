@@ -7,6 +7,7 @@ import (
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/secret"
 	"pgregory.net/rapid"
 )
 
@@ -158,6 +159,15 @@ func Worlds() *rapid.Generator[World] {
 	})
 }
 
+// Cards are the card identifiers keycard keys are drawn with: few, so that
+// two keys meet on one card and the second is refused (ErrCardTaken); 7
+// bytes, as an ISO/IEC 14443 UID, never found in a ledger by chance.
+var Cards = [][]byte{
+	{0x04, 0x1c, 0x7e, 0x92, 0xd3, 0x5a, 0x80},
+	{0x04, 0x6b, 0x0f, 0x3a, 0xe1, 0x29, 0x81},
+	{0x04, 0xd8, 0x44, 0xc6, 0x17, 0xb0, 0x82},
+}
+
 // StepOf draws steps of op in w, with schedules near now: a key from
 // w.Keys; the kinds of w.Kinds; accounts, the device and doors of w.
 func StepOf(op Op, w World, now time.Time) *rapid.Generator[Step] {
@@ -174,6 +184,10 @@ func StepOf(op Op, w World, now time.Time) *rapid.Generator[Step] {
 				s.For = rapid.SampledFrom(w.Accounts).Draw(t, "for")
 				s.Credential = rapid.SampledFrom([]events.Credential{0, events.CredentialPIN, events.CredentialKeycard}).Draw(t, "credential")
 				s.Email = rapid.Bool().Draw(t, "email")
+				s.EmailPIN = s.Credential == events.CredentialPIN && rapid.Bool().Draw(t, "email PIN")
+				if s.Credential == events.CredentialKeycard {
+					s.Card = secret.New(rapid.SampledFrom(Cards).Draw(t, "card"))
+				}
 			}
 		case OpEdit:
 			s.Patch = Patch(w, now).Draw(t, "patch")

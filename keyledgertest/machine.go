@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
@@ -92,7 +93,7 @@ func (m *Machine) run(s Step) Outcome {
 		return Outcome{}
 	case OpCreate:
 		res, err := svc.CreateKey(ctx, commands.CreateKey{ID: m.ID(), Key: s.Key, Lock: w.Lock, By: w.Owner, Kind: s.Kind,
-			Settings: s.Settings, For: s.For, Credential: s.Credential, Email: s.Email})
+			Settings: s.Settings, For: s.For, Credential: s.Credential, Email: s.Email, EmailPIN: s.EmailPIN, Card: s.Card})
 		return Outcome{Err: err, Slot: res.Slot, Generation: res.Generation, PIN: res.PIN}
 	case OpShare:
 		c := commands.ShareKey{ID: m.ID(), Key: s.Key, By: w.Owner, Method: s.Method}
@@ -174,8 +175,13 @@ func orOK(err error) any {
 	return err
 }
 
-// learn keeps what only the stack knows: the share code and PIN it generated.
+// learn keeps what only the stack knows: the share code and PIN it
+// generated; and the card identifiers steps gave, which no byte may hold
+// either.
 func (m *Machine) learn(s Step, got Outcome) {
+	if !s.Card.IsZero() && !slices.ContainsFunc(m.Model.Secrets, func(b []byte) bool { return bytes.Equal(b, s.Card.Reveal()) }) {
+		m.Model.Secrets = append(m.Model.Secrets, s.Card.Reveal())
+	}
 	if !got.PIN.IsZero() {
 		m.Model.Secrets = append(m.Model.Secrets, got.PIN.Reveal())
 	}
@@ -226,11 +232,11 @@ func (m *Machine) Compare() error {
 	return m.compareSlots()
 }
 
-// sameStatus compares statuses, NextOpen with Equal.
+// sameStatus compares statuses, NextOpen and OpenUntil with Equal.
 func sameStatus(a, b projections.KeyStatus) bool {
-	na, nb := a.NextOpen, b.NextOpen
-	a.NextOpen, b.NextOpen = time.Time{}, time.Time{}
-	return a == b && na.Equal(nb)
+	na, nb, ua, ub := a.NextOpen, b.NextOpen, a.OpenUntil, b.OpenUntil
+	a.NextOpen, b.NextOpen, a.OpenUntil, b.OpenUntil = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return a == b && na.Equal(nb) && ua.Equal(ub)
 }
 
 func compareRow(id string, k *Key, r *projections.KeyRow) error {
@@ -305,7 +311,7 @@ func (m *Machine) compareSlots() error {
 		if ms.Key == "" {
 			want.State = projections.SlotNotShared
 		}
-		if s != want {
+		if !reflect.DeepEqual(s, want) {
 			return mismatch("slot %d of lock %q: %+v, model %+v", i+1, w.Lock, s, want)
 		}
 	}

@@ -36,12 +36,13 @@ var rules = map[events.Kind]map[events.State][]events.Action{
 		events.StateDownloaded: {events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock},
 		events.StateRevoked:    {events.ActDelete},
 	},
-	// Intercom keys may be edited and deleted at any time.
+	// Intercom keys may be edited at any time, also once revoked, and
+	// deleted at any time.
 	events.KindIntercom: {
 		events.StateCreated:    {events.ActShare, events.ActEdit, events.ActRevoke, events.ActDelete},
 		events.StateSharing:    {events.ActEdit, events.ActRevoke, events.ActDownload, events.ActDelete},
 		events.StateDownloaded: {events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock},
-		events.StateRevoked:    {events.ActDelete},
+		events.StateRevoked:    {events.ActEdit, events.ActDelete},
 	},
 }
 
@@ -71,6 +72,12 @@ type Key struct {
 	Code       secret.Secret // To Code: the share code the stack generated
 	Uses       uint32        // granted unlocks
 	Settings   events.Settings
+	Card       string // keycard keys: the card's identifier, while the key holds it
+	// AtLock is where the key stands at the lock. The model issues no
+	// offline credentials, so only a deactivation (asked of the lock,
+	// whatever holds the slot) puts it there: removing until confirmed,
+	// then removed.
+	AtLock events.LockSync
 }
 
 // Sharing is what users see of the key's sharing.
@@ -103,7 +110,10 @@ func (k *Key) terminal() bool {
 // never open, otherwise what its schedule says (package policy is the
 // schedule's model, tested on its own).
 func (k *Key) Status(at time.Time) projections.KeyStatus {
-	st := projections.KeyStatus{State: k.State, Sharing: k.Sharing(), Uses: k.Uses}
+	st := projections.KeyStatus{State: k.State, Sharing: k.Sharing(), Uses: k.Uses, AtLock: k.AtLock}
+	// Asked to deactivate the slot, the lock has not confirmed: the key's
+	// offline copy may open it, for as long as the lock does not hear.
+	st.OpenAtLock = k.AtLock == events.SyncRemoving
 	switch {
 	case k.State == events.StateDeleted:
 		st.Status = projections.StatusDeleted
@@ -148,8 +158,9 @@ type Slot struct {
 type Model struct {
 	World World
 	Now   time.Time
-	Keys  map[string]*Key // by key ID; a deleted key stays, in StateDeleted
-	Slots []Slot          // slot i+1 of the lock
+	Keys  map[string]*Key   // by key ID; a deleted key stays, in StateDeleted
+	Slots []Slot            // slot i+1 of the lock
+	Cards map[string]string // card identifier -> the key that holds it on the lock
 	// Secrets are every share code and PIN the stack generated (codes also
 	// without their dashes): no byte of the ledger may hold one.
 	Secrets [][]byte
@@ -164,7 +175,8 @@ func NewModel(w World, now time.Time) *Model {
 // do.
 type Outcome struct {
 	// Err is nil when the command succeeds. Otherwise the model's is one
-	// of commands.ErrNotFound, ErrExists, ErrNoSlot and ErrNotPermitted, or
+	// of commands.ErrNotFound, ErrExists, ErrNoSlot, ErrNotPermitted,
+	// ErrNeedsValidity and ErrCardTaken, or
 	// a *commands.StateError naming the key's state; the stack's matches
 	// it (errors.Is, or errors.As and equal fields).
 	Err error
@@ -259,7 +271,11 @@ func (m *Model) Apply(s Step) Outcome {
 		}
 		k.State, k.Holder, k.Downloaded = events.StateDownloaded, s.Account, true
 	case OpEdit:
-		k.Settings = m.withDefaults(applyPatch(k.Settings, s.Patch))
+		st := m.withDefaults(applyPatch(k.Settings, s.Patch))
+		if err := needsValidity(k.Kind, st.Policy); err != nil {
+			return Outcome{Err: err}
+		}
+		k.Settings = st
 	case OpRevoke:
 		k.State = events.StateRevoked
 		m.release(key, k, false)
@@ -267,9 +283,9 @@ func (m *Model) Apply(s Step) Outcome {
 		k.State = events.StateReset
 		m.release(key, k, true)
 	case OpRequestDeactivation:
-		k.State = events.StateDeactivationPending
+		k.State, k.AtLock = events.StateDeactivationPending, events.SyncRemoving
 	case OpConfirmDeactivation:
-		k.State = events.StateDeactivated
+		k.State, k.AtLock = events.StateDeactivated, events.SyncRemoved
 		m.release(key, k, true)
 	case OpDelete:
 		k.State = events.StateDeleted
@@ -281,6 +297,9 @@ func (m *Model) Apply(s Step) Outcome {
 // create adds a key: a share key takes the lowest free slot, a digital key
 // goes to its user at once (shared To ID).
 func (m *Model) create(s Step, k *Key) Outcome {
+	if err := needsValidity(s.Kind, s.Settings.Policy); err != nil {
+		return Outcome{Err: err}
+	}
 	if k != nil {
 		return Outcome{Err: commands.ErrExists}
 	}
@@ -303,14 +322,36 @@ func (m *Model) create(s Step, k *Key) Outcome {
 	if s.Kind == events.KindDigital {
 		n.State, n.Method, n.Recipient = events.StateSharing, events.ShareToID, s.For
 	}
+	if n.Credential == events.CredentialKeycard { // a card is one key's on the lock
+		card := string(s.Card.Reveal())
+		if _, taken := m.Cards[card]; taken {
+			return Outcome{Err: commands.ErrCardTaken}
+		}
+		if m.Cards == nil {
+			m.Cards = map[string]string{}
+		}
+		m.Cards[card], n.Card = s.Key, card
+	}
 	m.Keys[s.Key] = n
 	return Outcome{Slot: n.Slot, Generation: n.Generation}
+}
+
+// needsValidity is the intercom rule: a key that is not unlimited — a use
+// limit, or weekly windows — has a start and an expiry.
+func needsValidity(kind events.Kind, p policy.Policy) error {
+	if kind == events.KindIntercom && (p.Uses.Limited || len(p.Windows) > 0) && (p.Start.IsZero() || p.End.IsZero()) {
+		return commands.ErrNeedsValidity
+	}
+	return nil
 }
 
 // release frees the key's slot, if it still holds it. A reset, or a
 // deactivation the lock confirmed, gives the slot a new generation: the
 // next key there overwrites this one at the lock.
 func (m *Model) release(id string, k *Key, reset bool) {
+	if k.Card != "" && m.Cards[k.Card] == id {
+		delete(m.Cards, k.Card)
+	}
 	if k.Slot == 0 || m.Slots[k.Slot-1].Key != id {
 		return
 	}

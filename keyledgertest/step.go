@@ -80,6 +80,8 @@ type Step struct {
 	For        string            // digital keys: the account the key is for
 	Credential events.Credential // digital keys: 0 (app), PIN or keycard
 	Email      bool              // digital keys: e-mail the user; OpShare To Code: e-mail the code
+	EmailPIN   bool              // digital keys with a PIN: e-mail the PIN
+	Card       secret.Secret     // keycard keys: the card's identifier (one of Cards)
 
 	// OpEdit.
 	Patch commands.SettingsPatch
@@ -115,7 +117,10 @@ func (s Step) GoString() string {
 	case OpCreate:
 		fmt.Fprintf(&b, " %v", s.Kind)
 		if s.Kind == events.KindDigital {
-			fmt.Fprintf(&b, " for %q credential=%v email=%v", s.For, s.Credential, s.Email)
+			fmt.Fprintf(&b, " for %q credential=%v email=%v emailPIN=%v", s.For, s.Credential, s.Email, s.EmailPIN)
+			if !s.Card.IsZero() {
+				fmt.Fprintf(&b, " card=%x", s.Card.Reveal()) // test cards only: a model run may show them
+			}
 		}
 		fmt.Fprintf(&b, " %s", settingsString(s.Settings))
 	case OpEdit:

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
@@ -169,6 +171,10 @@ func (b *batch) apply(ev *ledger.Event) error {
 	describe(ev, h)
 	switch e := ev.Data.(type) {
 	case events.AccountRegistered:
+		if err := b.set(rowKey("acct", e.Account), AccountRow{Account: e.Account, Name: e.Name, Email: e.Email}); err != nil {
+			return err
+		}
+		b.sb.Set(rowKey("email", emailKey(e.Email), e.Account), nil)
 	case events.ContactAdded:
 		if err := b.set(rowKey("contact", e.Account, e.Contact), Contact{Account: e.Contact, Name: e.Name, Email: e.Email}); err != nil {
 			return err
@@ -177,6 +183,7 @@ func (b *batch) apply(ev *ledger.Event) error {
 		b.sb.Delete(rowKey("contact", e.Account, e.Contact))
 	case events.LockRegistered:
 		b.locks[e.Lock] = &LockRow{Lock: e.Lock, Owner: e.Owner, Name: e.Name, Zone: e.Zone, Slots: e.Slots, Doors: e.Doors}
+		b.sb.Set(rowKey("ml", e.Owner, e.Lock), nil)
 		for s := 1; s <= e.Slots; s++ {
 			if err := b.set(rowKey("slot", e.Lock, u32(uint32(s))), SlotRow{}); err != nil {
 				return err
@@ -188,14 +195,18 @@ func (b *batch) apply(ev *ledger.Event) error {
 			return err
 		}
 		l.Blackouts = e.Blackouts
+	case events.LockManagerAdded, events.LockManagerRemoved:
+		if err := b.manager(ev.Data); err != nil {
+			return err
+		}
 	case events.SlotAssigned:
 		return b.set(rowKey("slot", e.Lock, u32(uint32(e.Slot))), SlotRow{Key: e.Key, Generation: e.Generation})
 	case events.SlotReleased:
 		return b.set(rowKey("slot", e.Lock, u32(uint32(e.Slot))), SlotRow{Generation: e.Generation})
-	case events.PINClaimed, events.PINReleased:
+	case events.PINClaimed, events.PINReleased, events.CardClaimed, events.CardReleased:
 		return nil // no read model; never in history (hashes are not for display)
 	case events.KeyCreated:
-		r := &KeyRow{Key: e.Key, Lock: e.Lock, Owner: e.Owner, Kind: e.Kind, Credential: e.Credential,
+		r := &KeyRow{Key: e.Key, Lock: e.Lock, Owner: e.Owner, CreatedBy: e.By, Kind: e.Kind, Credential: e.Credential,
 			Settings: e.Settings, State: events.StateCreated, Slot: e.Slot, Generation: e.Generation,
 			Created: ev.Time, Updated: ev.Time, SettingsAt: ev.Position}
 		if l, err := b.lock(e.Lock); err != nil {
@@ -209,10 +220,7 @@ func (b *batch) apply(ev *ledger.Event) error {
 		}
 		b.keys[e.Key], b.full[e.Key] = r, true
 		b.sb.Set(rowKey("lk", e.Lock, e.Key), nil)
-		switch e.Kind {
-		case events.KindDigital:
-			b.sb.Set(rowKey("dk", e.Owner, e.Key), nil)
-		default:
+		if e.Kind != events.KindDigital { // digital keys are listed per lock (DigitalKeys)
 			b.sb.Set(rowKey("ok", e.Owner, e.Key), nil)
 		}
 	case events.KeyShared:
@@ -234,21 +242,17 @@ func (b *batch) apply(ev *ledger.Event) error {
 	case events.KeyReset:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = events.StateReset })
 	case events.DeactivationRequested:
-		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
-			r.State = events.StateDeactivationPending
-			b.sb.Set(rowKey("pd", e.Lock, e.Key), nil)
-		})
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = events.StateDeactivationPending })
 	case events.DeactivationConfirmed:
-		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
-			r.State = events.StateDeactivated
-			b.sb.Delete(rowKey("pd", e.Lock, e.Key))
-		})
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = events.StateDeactivated })
+	case events.LockSynced:
+		_, err := b.keyUpdate(ev, e.Key, func(*KeyRow) {})
+		return err // bookkeeping, not history: the lock's records are
 	case events.KeyDeleted:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
 			r.State = events.StateDeleted
 			b.sb.Delete(rowKey("lk", r.Lock, r.Key))
 			b.sb.Delete(rowKey("ok", r.Owner, r.Key))
-			b.sb.Delete(rowKey("dk", r.Owner, r.Key))
 			for _, a := range append([]string{r.Recipient, r.Holder}, r.Members...) {
 				if a != "" {
 					b.sb.Delete(rowKey("hk", a, r.Key))
@@ -293,22 +297,74 @@ func (b *batch) apply(ev *ledger.Event) error {
 		if ok, err := applyGroup(b, ev); ok || err != nil {
 			return err
 		}
+		if ok, err := applyKeypad(b, ev); ok || err != nil {
+			return err
+		}
 		_, err := applyAudit(b, ev)
 		return err
 	}
 	return b.history(h)
 }
 
-// keyChange applies f to a key's row and records the history entry.
-func (b *batch) keyChange(ev *ledger.Event, key string, h *HistoryEntry, f func(*KeyRow)) error {
-	r, err := b.key(key)
-	if err != nil {
+// manager applies an account manager's arrival or departure to the lock's
+// row and the account's index of the locks it manages.
+func (b *batch) manager(ev any) error {
+	var lock, account string
+	add := false
+	switch e := ev.(type) {
+	case events.LockManagerAdded:
+		lock, account, add = e.Lock, e.Account, true
+	case events.LockManagerRemoved:
+		lock, account = e.Lock, e.Account
+	}
+	l, err := b.lock(lock)
+	if err != nil || l == nil {
 		return err
 	}
-	if r != nil {
-		f(r)
-		r.Updated = ev.Time
-		b.full[key] = true
+	l.Managers = slices.DeleteFunc(slices.Clone(l.Managers), func(a string) bool { return a == account })
+	if add {
+		i, _ := slices.BinarySearch(l.Managers, account)
+		l.Managers = slices.Insert(l.Managers, i, account)
+		b.sb.Set(rowKey("ml", account, lock), nil)
+	} else {
+		b.sb.Delete(rowKey("ml", account, lock))
+	}
+	if len(l.Managers) == 0 {
+		l.Managers = nil
+	}
+	return nil
+}
+
+// emailKey is the form of an e-mail address its index is keyed by: lower
+// case, so a search finds it however it was capitalised.
+func emailKey(email string) string { return strings.ToLower(email) }
+
+// keyChange applies f to a key's row and records the history entry.
+func (b *batch) keyChange(ev *ledger.Event, key string, h *HistoryEntry, f func(*KeyRow)) error {
+	if _, err := b.keyUpdate(ev, key, f); err != nil {
+		return err
 	}
 	return b.history(h)
+}
+
+// keyUpdate applies f and the event's move at the lock (events.AtLock) to
+// a key's row, and keeps the index of removals the lock has not confirmed.
+func (b *batch) keyUpdate(ev *ledger.Event, key string, f func(*KeyRow)) (*KeyRow, error) {
+	r, err := b.key(key)
+	if err != nil || r == nil {
+		return r, err
+	}
+	was := r.AtLock.RemovalPending(r.State)
+	f(r)
+	r.AtLock.Apply(ev.Data)
+	r.Updated = ev.Time
+	b.full[key] = true
+	if now := r.AtLock.RemovalPending(r.State); now != was {
+		if now {
+			b.sb.Set(rowKey("rm", r.Lock, r.Key), nil)
+		} else {
+			b.sb.Delete(rowKey("rm", r.Lock, r.Key))
+		}
+	}
+	return r, nil
 }

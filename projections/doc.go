@@ -20,16 +20,37 @@
 //     its schedule gives but shows KeyStatus.NetworkOff, InWindow false
 //     and no NextOpen: UnlockOnline refuses it (network_off) until the
 //     owner turns network management on.
+//   - Where a key's credential stands at its lock (KeyStatus.AtLock,
+//     KeyRow.AtLock, folded with events.AtLock as the commands fold it):
+//     pending → applied at the lock → removing → removed, or failed. A key
+//     taken away — reset, revoked, deactivated or deleted — whose removal
+//     has not reached the lock (or that the lock refused) and whose
+//     credential has not ended shows REVOKED (or DELETED) with OpenAtLock
+//     and OpenUntil: "revoked, still open at the lock until <when>"
+//     (KeyStatus.Summary), in the status and in every list.
 //   - KeyList per lock, ShareKeyList per owner across locks, HolderKeys per
 //     holder ("my keys": keys shared with or downloaded by the account, and
 //     online keys it accepted an invitation to, KeyRow.Members),
-//     DigitalKeys per manager (ACTIVE / UPCOMING / EXPIRED at query time),
-//     Slots of a lock with "Not Shared" / "Sharing" / "Shared",
-//     PendingDeactivations (keys whose deactivation the lock has not yet
-//     confirmed, so they may still open it), Contacts (address book).
+//     DigitalKeys per account: the digital keys of every lock it owns or
+//     manages, one table for the owner and the account managers (ACTIVE /
+//     UPCOMING / EXPIRED at query time; KeyRow.CreatedBy names a manager
+//     who made one), Slots of a lock with "Not Shared" / "Sharing" /
+//     "Shared" / "Deactivation pending" and "Removing" (free again, but a
+//     key once in it may still open the lock: SlotView.Removing),
+//     PendingRemovals (every key of a lock, or of all locks, whose removal
+//     has not reached its lock and that may still open it;
+//     PendingDeactivations is the deactivations among them), Contacts
+//     (address book).
+//   - What an account manager picks from: ManagedLocks (the locks an
+//     account owns or manages), Accounts (the registered users, by ID,
+//     paginated), AccountsByEmail (a user found by e-mail, compared
+//     without regard to case) and Account.
 //   - History per lock, key or account by time range, paginated: every
 //     action and every unlock attempt, granted or denied, with reason,
-//     source and door.
+//     source and door. A code typed at a keypad that talks to the backend
+//     is the key's unlock attempt (Source "keypad", HistoryEntry.Panel); a
+//     wrong code is a lock history entry with reason wrong_pin, and a
+//     keypad's lockout an alarm entry with reason locked_out.
 //   - Pending: the outbox of notifications (the library sends none itself),
 //     drained by the backend and acknowledged with
 //     commands.Service.AckNotification (an event, so a rebuild keeps the
@@ -89,6 +110,13 @@
 // (one row per history entry) in which they are equal, and Compare
 // compares two stores in it (tested; the CLI's "keyledger rebuild" uses
 // it). Rebuild never touches commands.KeystorePrefix (the data keys).
+//
+// Upgrading: a version that adds rows (0.1.0 to this one: the registered
+// accounts and their e-mail index, the locks each account owns or manages,
+// the keys whose removal awaits their lock) fills them from the events it
+// applies from then on; rebuild the read models once (Rebuild, or
+// "keyledger rebuild -write") so they cover the log before it too. Status
+// rows of the older layout still read until then.
 //
 // Events of types this package does not know (other packages' events) are
 // skipped; the checkpoint still advances past them.

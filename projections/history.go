@@ -24,6 +24,13 @@ func describe(ev *ledger.Event, h *HistoryEntry) bool {
 		h.Lock, h.Account = e.Lock, e.By
 	case events.KeyCreated:
 		h.Lock, h.Key, h.Account, h.Subject = e.Lock, e.Key, e.Owner, e.Holder
+		if e.By != "" { // an account manager made it
+			h.Account = e.By
+		}
+	case events.LockManagerAdded:
+		h.Lock, h.Account, h.Subject = e.Lock, e.By, e.Account
+	case events.LockManagerRemoved:
+		h.Lock, h.Account, h.Subject = e.Lock, e.By, e.Account
 	case events.KeyShared:
 		h.Lock, h.Key, h.Account, h.Subject = e.Lock, e.Key, e.Owner, e.Account
 	case events.KeyDownloaded:
@@ -42,9 +49,9 @@ func describe(ev *ledger.Event, h *HistoryEntry) bool {
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
 	case events.UnlockAttempted:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
-		h.Door, h.Source, h.Granted, h.Reason = e.Door, e.Source, e.Granted, e.Reason
+		h.Door, h.Source, h.Panel, h.Granted, h.Reason = e.Door, e.Source, e.Panel, e.Granted, e.Reason
 	default:
-		return describeGroup(ev, h) || describeAudit(ev, h)
+		return describeGroup(ev, h) || describeAudit(ev, h) || describeKeypad(ev, h)
 	}
 	return true
 }

@@ -25,7 +25,10 @@ import (
 //   - commands.AdminIssued and AdminApplied are bookkeeping of the lock's
 //     pending admin messages (commands.Service.PendingAdmin): not history.
 //   - A deactivation the audit confirms is a commands.DeactivationConfirmed,
-//     applied like a manual one (PendingDeactivations drops it).
+//     applied like a manual one (PendingDeactivations drops it); what the
+//     audit shows of a key's credential (applied, removed, failed) is a
+//     key.lock_synced on the key's stream (KeyStatus.AtLock; a confirmed
+//     removal leaves PendingRemovals).
 
 // applyAudit applies a lock audit event; it reports false for other events.
 func applyAudit(b *batch, ev *ledger.Event) (bool, error) {

@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyledger/keyledger/events"
@@ -33,7 +35,7 @@ func (e *sentinel) Error() string { return e.msg }
 func (e *sentinel) Unwrap() error { return e.parent }
 
 // NotFoundError names what a query asked about that the read models do not
-// hold: What is "key" or "lock".
+// hold: What is "key", "lock" or "account".
 type NotFoundError struct {
 	What, ID string
 }
@@ -146,20 +148,178 @@ func (p *Projections) HolderKeys(ctx context.Context, holder string, at time.Tim
 	})
 }
 
-// DigitalKeys is the digital-keys table of an account manager: each key
-// with ACTIVE, UPCOMING or EXPIRED (or EXHAUSTED, REVOKED) at at.
-func (p *Projections) DigitalKeys(ctx context.Context, owner string, at time.Time) ([]KeyView, error) {
-	return p.index(ctx, "dk", owner, at, nil)
+// DigitalKeys is the digital-keys table of an account: the digital keys
+// of every lock it owns or manages (ManagedLocks), whoever of them made
+// each, by key ID, with ACTIVE, UPCOMING or EXPIRED (or EXHAUSTED,
+// REVOKED) at at.
+func (p *Projections) DigitalKeys(ctx context.Context, account string, at time.Time) ([]KeyView, error) {
+	var out []KeyView
+	for lock, err := range p.managedLocks(ctx, account) {
+		if err != nil {
+			return nil, err
+		}
+		keys, err := p.index(ctx, "lk", lock, at, func(r *KeyRow) bool { return r.Kind == events.KindDigital })
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, keys...)
+	}
+	slices.SortFunc(out, func(a, b KeyView) int { return cmp.Compare(a.Key, b.Key) })
+	return out, nil
 }
 
-// PendingDeactivations lists a lock's keys whose deactivation was requested
-// but not yet confirmed by the lock: the window in which a revoked offline
-// key may still open. *NotFoundError if the lock is not registered.
+// managedLocks yields the IDs of the locks an account owns or manages.
+func (p *Projections) managedLocks(ctx context.Context, account string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		pre := append(rowKey("ml", account), '/')
+		for e, err := range p.store.ScanState(ctx, pre) {
+			if err != nil {
+				yield("", err)
+				return
+			}
+			if !yield(string(e.Key[len(pre):]), nil) {
+				return
+			}
+		}
+	}
+}
+
+// ManagedLocks lists the locks an account owns or is an account manager
+// of, by lock ID: the locks it may make digital keys for.
+func (p *Projections) ManagedLocks(ctx context.Context, account string) ([]LockRow, error) {
+	var out []LockRow
+	for lock, err := range p.managedLocks(ctx, account) {
+		if err != nil {
+			return nil, err
+		}
+		l, err := p.Lock(ctx, lock)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Account returns a registered account; *NotFoundError (What "account")
+// if there is none.
+func (p *Projections) Account(ctx context.Context, account string) (AccountRow, error) {
+	r, err := getRow[AccountRow](ctx, p.store, rowKey("acct", account))
+	if err != nil {
+		return AccountRow{}, err
+	}
+	if r == nil {
+		return AccountRow{}, notFound("account", account)
+	}
+	return *r, nil
+}
+
+// AccountsByEmail finds the registered accounts with an e-mail address,
+// compared without regard to case, by account ID: how a manager finds the
+// user a key is for. Registration does not make addresses unique, so
+// there may be several; none is an empty list.
+func (p *Projections) AccountsByEmail(ctx context.Context, email string) ([]AccountRow, error) {
+	if email == "" {
+		return nil, fmt.Errorf("%w: empty e-mail address", ErrInvalid)
+	}
+	pre := append(rowKey("email", emailKey(email)), '/')
+	var out []AccountRow
+	for e, err := range p.store.ScanState(ctx, pre) {
+		if err != nil {
+			return nil, err
+		}
+		id := string(e.Key[len(pre):])
+		if strings.Contains(id, "/") { // another address that continues this one ("a/b@…" after "a")
+			continue
+		}
+		a, err := p.Account(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Accounts lists up to limit registered accounts (default 100, at most
+// 1000) by ID, from the first ID after after ("" from the start): the users
+// a manager picks from.
+func (p *Projections) Accounts(ctx context.Context, after string, limit int) ([]AccountRow, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	pre := append(rowKey("acct"), '/')
+	var out []AccountRow
+	for e, err := range p.store.ScanState(ctx, pre) {
+		if err != nil {
+			return nil, err
+		}
+		if string(e.Key[len(pre):]) <= after {
+			continue
+		}
+		var a AccountRow
+		if err := msgpack.Unmarshal(e.Value, &a); err != nil {
+			return nil, fmt.Errorf("%w: %q: %v", ErrCorrupt, e.Key, err)
+		}
+		out = append(out, a)
+		if len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// PendingRemovals lists the keys of a lock ("" for every lock) that were
+// taken away — reset, revoked, deactivated or deleted — whose removal has
+// not reached the lock (the lock has not confirmed it, or refused it) and
+// whose credential has not ended by at: they may still open the lock. Each
+// view's Status says until when (OpenUntil). By lock, then key ID;
+// *NotFoundError if the lock is not registered.
+func (p *Projections) PendingRemovals(ctx context.Context, lock string, at time.Time) ([]KeyView, error) {
+	still := func(r *KeyRow) bool { return r.AtLock.StillOpen(r.State, at) }
+	if lock != "" {
+		if err := p.lockExists(ctx, lock); err != nil {
+			return nil, err
+		}
+		return p.index(ctx, "rm", lock, at, still)
+	}
+	pre := append(rowKey("rm"), '/')
+	var out []KeyView
+	network := map[string]bool{}
+	for e, err := range p.store.ScanState(ctx, pre) {
+		if err != nil {
+			return nil, err
+		}
+		_, key, ok := strings.Cut(string(e.Key[len(pre):]), "/")
+		if !ok {
+			return nil, fmt.Errorf("%w: removal row %q", ErrCorrupt, e.Key)
+		}
+		r, err := keyRow(ctx, p.store, key)
+		if err != nil {
+			return nil, err
+		}
+		if r == nil || !still(r) {
+			continue
+		}
+		v := KeyView{KeyRow: *r}
+		if err := p.statusOf(ctx, r, at, &v.Status, network); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// PendingDeactivations lists a lock's keys whose deactivation was
+// requested but not yet confirmed by the lock: those of PendingRemovals
+// that wait for a deactivation, whatever their credential's end.
+// *NotFoundError if the lock is not registered.
 func (p *Projections) PendingDeactivations(ctx context.Context, lock string, at time.Time) ([]KeyView, error) {
 	if err := p.lockExists(ctx, lock); err != nil {
 		return nil, err
 	}
-	return p.index(ctx, "pd", lock, at, nil)
+	return p.index(ctx, "rm", lock, at, func(r *KeyRow) bool { return r.State == events.StateDeactivationPending })
 }
 
 // SlotState is what a slot shows ("Not Shared location").
@@ -170,6 +330,10 @@ const (
 	SlotSharing             SlotState = "Sharing"
 	SlotShared              SlotState = "Shared"
 	SlotDeactivationPending SlotState = "Deactivation pending"
+	// SlotRemoving: the slot is free to share again, but a key that was
+	// in it (reset or revoked) has not been removed at the lock yet and
+	// may still open it (SlotView.Removing).
+	SlotRemoving SlotState = "Removing"
 )
 
 // SlotView is one slot of a lock.
@@ -178,12 +342,21 @@ type SlotView struct {
 	Generation uint32
 	Key        string // "" when free
 	State      SlotState
+	// Removing are the keys once in the slot (not Key) whose removal the
+	// lock has not confirmed (events.AtLock.RemovalPending), by key ID:
+	// their credentials may still open the lock. A free slot with some is
+	// SlotRemoving.
+	Removing []string
 }
 
 // Slots lists every slot of a lock with its state; *NotFoundError if
 // the lock is not registered.
 func (p *Projections) Slots(ctx context.Context, lock string) ([]SlotView, error) {
 	l, err := p.Lock(ctx, lock)
+	if err != nil {
+		return nil, err
+	}
+	removing, err := p.removingBySlot(ctx, lock)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +387,37 @@ func (p *Projections) Slots(ctx context.Context, lock string) ([]SlotView, error
 				}
 			}
 		}
+		v.Removing = slices.DeleteFunc(removing[v.Slot], func(k string) bool { return k == v.Key })
+		if len(v.Removing) == 0 {
+			v.Removing = nil
+		} else if v.Key == "" {
+			v.State = SlotRemoving
+		}
 		out = append(out, v)
+	}
+	return out, nil
+}
+
+// removingBySlot maps each slot of a lock to the keys once in it whose
+// removal the lock has not confirmed, by key ID.
+func (p *Projections) removingBySlot(ctx context.Context, lock string) (map[int][]string, error) {
+	pre := append(rowKey("rm", lock), '/')
+	var out map[int][]string
+	for e, err := range p.store.ScanState(ctx, pre) {
+		if err != nil {
+			return nil, err
+		}
+		r, err := keyRow(ctx, p.store, string(e.Key[len(pre):]))
+		if err != nil {
+			return nil, err
+		}
+		if r == nil || r.Slot == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[int][]string{}
+		}
+		out[r.Slot] = append(out[r.Slot], r.Key)
 	}
 	return out, nil
 }

@@ -21,8 +21,10 @@ import (
 //	p/lk/<lock>/<key>               -> ""  keys of a lock
 //	p/ok/<owner>/<key>              -> ""  share keys of an owner
 //	p/hk/<account>/<key>            -> ""  keys shared with, downloaded by or (online) joined by an account
-//	p/dk/<owner>/<key>              -> ""  digital keys of a manager
-//	p/pd/<lock>/<key>               -> ""  deactivation pending at the lock
+//	p/ml/<account>/<lock>           -> ""  locks an account owns or manages
+//	p/acct/<account>                -> AccountRow (msgpack)
+//	p/email/<e-mail, lower case>/<account> -> ""  accounts by e-mail address
+//	p/rm/<lock>/<key>               -> ""  removal not confirmed by the lock (events.AtLock.RemovalPending)
 //	p/net/<lock>                    -> end of network management's operating duration, unix ns (8 BE); absent when off
 //	p/h/<l|k|a>/<id>/<day 4 BE>/<first pos 8 BE> -> (pos 8 BE, unix ns 8 BE)...
 //	    the history index of a lock, key or account: the entries one batch
@@ -60,11 +62,13 @@ type KeyRow struct {
 	State                            events.State
 	Method                           events.ShareMethod
 	Recipient, Holder                string
+	CreatedBy                        string   `msgpack:",omitempty"` // the account manager who created it ("" for the owner)
 	Members                          []string `msgpack:",omitempty"` // online keys: accounts that accepted an invitation, in order
 	Downloaded                       bool
 	Slot                             int
 	Generation                       uint32
-	Uses                             uint32 `msgpack:"-"` // stored in the status row only
+	Uses                             uint32        `msgpack:"-"`          // stored in the status row only
+	AtLock                           events.AtLock `msgpack:",omitempty"` // where its credential stands at the lock
 	Created, Updated                 time.Time
 	SettingsAt                       uint64 // log position of the settings now in force
 }
@@ -80,6 +84,12 @@ type LockRow struct {
 	Slots                   int
 	Doors                   access.Doors
 	Blackouts               []policy.Blackout
+	Managers                []string `msgpack:",omitempty"` // its account managers, by ID
+}
+
+// AccountRow is a registered account: a user of the system.
+type AccountRow struct {
+	Account, Name, Email string
 }
 
 // SlotRow is the occupant of a slot (Key "" = free) and its generation.
@@ -104,6 +114,7 @@ type HistoryEntry struct {
 	Subject  string // who it concerns (recipient, holder, contact), if anyone
 	Door     access.Doors
 	Source   string
+	Panel    string `msgpack:",omitempty"` // the keypad of a code typed there (Source "keypad")
 	Granted  bool
 	Reason   access.Reason
 	// Records the lock made offline (commands.AuditRecorded): Time is

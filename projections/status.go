@@ -43,17 +43,79 @@ type KeyStatus struct {
 	// makes of the key (ACTIVE, UPCOMING, …) once the owner turns network
 	// management on again.
 	NetworkOff bool
+	// AtLock is where the key's credential stands at its lock
+	// (events.SyncNone: nothing the ledger issued is there). OpenAtLock:
+	// the key was taken away (reset, revoked, deactivated or deleted), but
+	// its removal has not reached the lock (or the lock refused it) and its
+	// credential has not ended on its own, so it may still open the lock
+	// at the instant, until OpenUntil (zero: until the lock applies the
+	// removal). Summary says it as apps show it.
+	AtLock     events.LockSync
+	OpenAtLock bool
+	OpenUntil  time.Time
+}
+
+// Summary is the status in words, as apps show it: the status, and for a
+// key that may still open its lock although it was taken away, "still
+// open at the lock until <when>" (RFC 3339, UTC).
+func (s KeyStatus) Summary() string {
+	if !s.OpenAtLock {
+		return string(s.Status)
+	}
+	if s.OpenUntil.IsZero() {
+		return string(s.Status) + ", still open at the lock until it applies the removal"
+	}
+	return string(s.Status) + ", still open at the lock until " + s.OpenUntil.UTC().Format(time.RFC3339)
 }
 
 // statusRow is the fixed layout of p/st/<key>, decoded without allocating:
 //
-//	version(1)=1 | state(1) | sharing(1) | uses(4 BE) | settings position(8 BE)
-const statusRowLen = 15
+//	version(1)=2 | state(1) | sharing(1) | uses(4 BE) | settings position(8 BE) |
+//	sync at the lock(1) | the credential's own end, unix seconds (8 BE; 0 = none)
+//
+// Version 1 rows (15 bytes, before sync at the lock) still read, as
+// nothing at the lock.
+const (
+	statusRowLen   = 24
+	statusRowLenV1 = 15
+)
 
 func appendStatusRow(dst []byte, r *KeyRow) []byte {
-	dst = append(dst, 1, byte(r.State), byte(r.Sharing()))
+	dst = append(dst, 2, byte(r.State), byte(r.Sharing()))
 	dst = binary.BigEndian.AppendUint32(dst, r.Uses)
-	return binary.BigEndian.AppendUint64(dst, r.SettingsAt)
+	dst = binary.BigEndian.AppendUint64(dst, r.SettingsAt)
+	var until int64
+	if !r.AtLock.Until.IsZero() {
+		until = r.AtLock.Until.Unix()
+	}
+	dst = append(dst, byte(r.AtLock.Sync))
+	return binary.BigEndian.AppendUint64(dst, uint64(until))
+}
+
+// statusRowOK reports whether v is a status row of a version this package reads.
+func statusRowOK(v []byte) bool {
+	return len(v) == statusRowLen && v[0] == 2 || len(v) == statusRowLenV1 && v[0] == 1
+}
+
+// atLockOf decodes the sync at the lock of a status row.
+func atLockOf(v []byte) events.AtLock {
+	if len(v) < statusRowLen {
+		return events.AtLock{}
+	}
+	a := events.AtLock{Sync: events.LockSync(v[15])}
+	if u := int64(binary.BigEndian.Uint64(v[16:])); u != 0 {
+		a.Until = time.Unix(u, 0).UTC()
+	}
+	return a
+}
+
+// exposure fills in where the key stands at its lock and whether it may
+// still open it at at.
+func exposure(st *KeyStatus, a events.AtLock, at time.Time) {
+	st.AtLock = a.Sync
+	if a.StillOpen(st.State, at) {
+		st.OpenAtLock, st.OpenUntil = true, a.Until
+	}
 }
 
 // schedule is a key's compiled policy as of a settings position, cached in
@@ -140,11 +202,12 @@ func (p *Projections) KeyStatus(ctx context.Context, key string, at time.Time) (
 	if err != nil {
 		return st, err
 	}
-	if len(v) != statusRowLen || v[0] != 1 {
+	if !statusRowOK(v) {
 		return st, fmt.Errorf("%w: status row of key %q", ErrCorrupt, key)
 	}
 	st.State, st.Sharing = events.State(v[1]), events.Sharing(v[2])
 	st.Uses = binary.BigEndian.Uint32(v[3:])
+	exposure(&st, atLockOf(v), at)
 	if done := terminalStatus(&st); done {
 		return st, nil
 	}
@@ -193,6 +256,7 @@ func terminalStatus(st *KeyStatus) bool {
 // network state of the locks of online keys within one list.
 func (p *Projections) statusOf(ctx context.Context, r *KeyRow, at time.Time, st *KeyStatus, network map[string]bool) error {
 	st.State, st.Sharing, st.Uses = r.State, r.Sharing(), r.Uses
+	exposure(st, r.AtLock, at)
 	if terminalStatus(st) {
 		return nil
 	}
@@ -230,7 +294,7 @@ func keyRow(ctx context.Context, store ledger.StateStore, key string) (*KeyRow, 
 		}
 		return nil, err
 	}
-	if len(v) != statusRowLen || v[0] != 1 {
+	if !statusRowOK(v) {
 		return nil, fmt.Errorf("%w: status row of key %q", ErrCorrupt, key)
 	}
 	r.Uses = binary.BigEndian.Uint32(v[3:])

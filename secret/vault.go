@@ -50,6 +50,7 @@ type Vault struct {
 	kek     []byte // wraps data keys
 	codeKey []byte // HMAC key for share codes
 	pinKey  []byte // HMAC key for PINs
+	cardKey []byte // HMAC key for card identifiers
 	pw      PasswordParams
 	hashSem chan struct{}
 }
@@ -92,6 +93,7 @@ func NewVault(opts *Options) (*Vault, error) {
 	v.kek = derive(root, "data-key wrapping")
 	v.codeKey = derive(root, "share code hmac")
 	v.pinKey = derive(root, "pin hmac")
+	v.cardKey = derive(root, "card hmac")
 	return v, nil
 }
 

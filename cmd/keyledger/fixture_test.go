@@ -48,7 +48,8 @@ var fixtures struct {
 //	                    bob denied (not_holder), ann denied at t0+8d (expired)
 //	        guest-code  share To Code, downloaded by guest-phone, deactivation requested
 //	        bob-later   share from t0+30d, To ID bob, not downloaded (UPCOMING)
-//	garage: once        intercom, single use, To ID ann, downloaded; granted, then exhausted
+//	garage: once        intercom, single use, t0-7d..t0+30d, To ID ann, downloaded; granted,
+//	                    then exhausted
 //	        revoked-one intercom To ID bob, revoked
 //	        bob-digital digital for bob, until t0+2d; bob denied at t0+8d (expired)
 //	back:   ann-back    share To ID ann with an offline credential; at the reference
@@ -170,7 +171,7 @@ func buildFixtureOn(open func(*keyledger.Options) (*keyledger.Stack, error), mod
 	must(err)
 	create("bob-later", "front", events.KindShare, "Bob next month", policy.Policy{Start: t0.AddDate(0, 0, 30)}, "")
 	share("bob-later", "bob")
-	create("once", "garage", events.KindIntercom, "Parcel", policy.Policy{Uses: policy.SingleUse}, "")
+	create("once", "garage", events.KindIntercom, "Parcel", policy.Policy{Start: t0.AddDate(0, 0, -7), End: t0.AddDate(0, 0, 30), Uses: policy.SingleUse}, "")
 	share("once", "ann")
 	create("revoked-one", "garage", events.KindIntercom, "Old", policy.Policy{}, "")
 	share("revoked-one", "bob")

@@ -284,7 +284,7 @@ func TestKeysTableAtAnInstant(t *testing.T) {
 		"KEY       LOCK    KIND      NAME         STATE       SHARING  STATUS     USES  HOLDER  FROM                  UNTIL                 NEXT OPEN",
 		"ann-back  back    share     Ann offline  downloaded  shared   ACTIVE     1     ann     -                     -                     2026-03-01T00:00:00Z",
 		"ann-week  front   share     Ann's week   downloaded  shared   UPCOMING   1/3   ann     2026-03-02T09:00:00Z  2026-03-09T09:00:00Z  2026-03-02T09:00:00Z",
-		"once      garage  intercom  Parcel       downloaded  shared   EXHAUSTED  1/1   ann     -                     -                     -",
+		"once      garage  intercom  Parcel       downloaded  shared   EXHAUSTED  1/1   ann     2026-02-23T09:00:00Z  2026-04-01T09:00:00Z  -",
 	)
 }
 
@@ -443,9 +443,9 @@ func TestStaleOrMissingReadModelsAnswerAtTheHead(t *testing.T) {
 			args []string
 			note string
 		}{
-			{"behind", append(q, fixture(t, projBehind)), "stored read models are at position 43 of 45: applied the last 2 events in memory (nothing written)"},
-			{"none", append(q, fixture(t, projNone)), "no stored read models: replayed 45 events in memory (nothing written)"},
-			{"replay", append(append([]string{q[0], "-replay"}, q[1:]...), current), "replayed 45 events in memory (-replay; nothing written)"},
+			{"behind", append(q, fixture(t, projBehind)), "stored read models are at position 45 of 47: applied the last 2 events in memory (nothing written)"},
+			{"none", append(q, fixture(t, projNone)), "no stored read models: replayed 47 events in memory (nothing written)"},
+			{"replay", append(append([]string{q[0], "-replay"}, q[1:]...), current), "replayed 47 events in memory (-replay; nothing written)"},
 		} {
 			out, errOut := ok(t, c.args...)
 			if out != want {
@@ -460,12 +460,12 @@ func TestStaleOrMissingReadModelsAnswerAtTheHead(t *testing.T) {
 
 func TestRebuildComparesWithTheStoredReadModels(t *testing.T) {
 	out, _ := ok(t, "rebuild", fixture(t, projCurrent))
-	if l := lines(out); len(l) != 3 || !strings.HasPrefix(l[0], "replayed 45 events in ") || !strings.HasSuffix(l[0], " (in memory; nothing written)") ||
-		l[1] != "stored read models: at position 45 of 45" || !strings.HasPrefix(l[2], "agree: ") {
+	if l := lines(out); len(l) != 3 || !strings.HasPrefix(l[0], "replayed 47 events in ") || !strings.HasSuffix(l[0], " (in memory; nothing written)") ||
+		l[1] != "stored read models: at position 47 of 47" || !strings.HasPrefix(l[2], "agree: ") {
 		t.Fatalf("current: %q", out)
 	}
 	out, _ = ok(t, "rebuild", fixture(t, projBehind))
-	if !strings.Contains(out, "stored read models: at position 43 of 45 (caught up in memory for the comparison)\nagree: ") {
+	if !strings.Contains(out, "stored read models: at position 45 of 47 (caught up in memory for the comparison)\nagree: ") {
 		t.Fatalf("behind: %q", out)
 	}
 	out, _ = ok(t, "rebuild", fixture(t, projNone))
@@ -491,7 +491,7 @@ func TestRebuildComparesWithTheStoredReadModels(t *testing.T) {
 
 	// -write repairs them in place; afterwards they agree.
 	out, _ = ok(t, "rebuild", "-write", dir)
-	if !strings.HasPrefix(out, "rebuilt the read models in "+dir+": replayed 45 events in ") {
+	if !strings.HasPrefix(out, "rebuilt the read models in "+dir+": replayed 47 events in ") {
 		t.Fatalf("-write: %q", out)
 	}
 	out, _ = ok(t, "rebuild", dir)

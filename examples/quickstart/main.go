@@ -107,6 +107,7 @@ type tour struct {
 	issuer *lockproto.Issuer
 	door   *lockproto.Lock // the front door: lockproto's reference lock
 	phones map[string]*phone
+	pins   map[string]secret.Secret // the PINs the tour's users were told, by key
 }
 
 // run is the whole tour, written to w, on a ledger in keep (kept) or, if
@@ -485,13 +486,17 @@ func (t *tour) digitalKeys() error {
 	}
 	for _, k := range keys {
 		res, err := t.svc.CreateKey(t.ctx, commands.CreateKey{ID: t.id(), Key: k.key, Lock: office, By: "mia", Kind: events.KindDigital,
-			For: k.user, Credential: k.cred, Email: k.cred == events.CredentialPIN,
+			For: k.user, Credential: k.cred, Email: k.cred == events.CredentialPIN, EmailPIN: k.cred == events.CredentialPIN, Card: cardOf(k.cred),
 			Settings: events.Settings{Name: k.desc, Role: k.role, Policy: policy.Policy{Start: k.from, End: k.to}}})
 		if err := t.ok(fmt.Sprintf("Mia creates %s for %s (%v, ROLE-%v)", k.key, k.user, k.cred, k.role), err); err != nil {
 			return err
 		}
 		if !res.PIN.IsZero() {
 			t.say("    PIN %v (%d digits, shown to Mia once; e-mailed to %s sealed)", res.PIN, res.PIN.Len(), k.user)
+			if t.pins == nil {
+				t.pins = map[string]secret.Secret{}
+			}
+			t.pins[k.key] = res.PIN
 		}
 	}
 
@@ -525,7 +530,7 @@ func (t *tour) digitalKeys() error {
 	if err := t.unlockFrom("dk-clean", "cid", access.MainDoor, "app"); err != nil {
 		return err
 	}
-	if err := t.unlockFrom("dk-tech", "tech", access.MainDoor, "keypad"); err != nil {
+	if err := t.typePIN("dk-tech", "tech", office, "office-keypad", access.MainDoor); err != nil { // the keypad sends the digits
 		return err
 	}
 	return nil
@@ -828,4 +833,13 @@ func (t *tour) verify() error {
 	t.say("  head digest %s", head)
 	t.say("  (export it: an auditor's CheckDigest later proves the history was not rewritten)")
 	return nil
+}
+
+// cardOf is the card a keycard key names: its identifier (UID) as the
+// reader reads it, 7 bytes here. The ledger keeps only its keyed hash.
+func cardOf(c events.Credential) secret.Secret {
+	if c != events.CredentialKeycard {
+		return secret.Secret{}
+	}
+	return secret.New([]byte{0x04, 0x5f, 0x21, 0xa2, 0x6c, 0x3d, 0x80})
 }

@@ -184,6 +184,20 @@ func (t *tour) unlockFrom(key, by string, door access.Door, source string) error
 	return nil
 }
 
+// typePIN is key's user typing its PIN at a keypad of lock that talks to
+// the backend: the digits find the key.
+func (t *tour) typePIN(key, by, lock, panel string, door access.Door) error {
+	r, err := t.svc.UnlockByPIN(t.ctx, commands.UnlockByPIN{ID: t.id(), Lock: lock, Panel: panel, PIN: t.pins[key], Door: door})
+	if err != nil {
+		return err
+	}
+	if r.Key != key {
+		return fmt.Errorf("the PIN of %s found key %q", key, r.Key)
+	}
+	t.decision(key, by, door, "keypad", commands.UnlockResult{Key: r.Key, Granted: r.Granted, Reason: r.Reason, Uses: r.Uses})
+	return nil
+}
+
 // decision prints an unlock decision: a refusal is a recorded answer with a
 // reason, not an error.
 func (t *tour) decision(key, by string, door access.Door, source string, r commands.UnlockResult) {

@@ -82,8 +82,10 @@ type createKeyRequest struct {
 	Slot       int    `json:"slot,omitempty"` // share keys; 0 = lowest free
 	For        string `json:"for,omitempty"`  // digital keys: the user
 	Credential string `json:"credential,omitempty"`
-	PIN        string `json:"pin,omitempty"` // digital PIN keys; empty = the library draws one
-	Email      bool   `json:"email,omitempty"`
+	PIN        string `json:"pin,omitempty"`       // digital PIN keys; empty = the library draws one
+	Card       string `json:"card,omitempty"`      // digital keycard keys: the card's identifier (UID), hex
+	Email      bool   `json:"email,omitempty"`     // digital keys: e-mail the user that a key was made
+	EmailPIN   bool   `json:"email_pin,omitempty"` // digital PIN keys: e-mail the PIN (sealed in the outbox)
 	settingsJSON
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"net/http"
 	"time"
 
@@ -56,7 +57,7 @@ func (s *server) createKey(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	c := commands.CreateKey{Key: req.Key, Lock: r.PathValue("lock"), By: by, Slot: req.Slot, For: req.For, Email: req.Email}
+	c := commands.CreateKey{Key: req.Key, Lock: r.PathValue("lock"), By: by, Slot: req.Slot, For: req.For, Email: req.Email, EmailPIN: req.EmailPIN}
 	if req.Kind == "" {
 		return 0, nil, badField("kind", "required: share, digital or intercom")
 	}
@@ -68,6 +69,13 @@ func (s *server) createKey(r *http.Request) (int, any, error) {
 	}
 	if req.PIN != "" {
 		c.PIN = secret.FromString(req.PIN)
+	}
+	if req.Card != "" {
+		uid, err := hex.DecodeString(req.Card)
+		if err != nil {
+			return 0, nil, badField("card", "the card's identifier in hex")
+		}
+		c.Card = secret.New(uid)
 	}
 	if c.Settings, err = req.settings(); err != nil {
 		return 0, nil, err

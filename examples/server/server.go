@@ -159,8 +159,9 @@ type errorBody struct {
 //	401 unauthenticated                    no X-Account
 //	403 not_permitted                      not the owner / holder, wrong code
 //	404 not_found                          unknown account, lock, key
-//	409 forbidden_state, exists, no_free_slot, pin_taken, group_full,
-//	    network_off, conflict               the current state says no
+//	409 forbidden_state, exists, no_free_slot, pin_taken, card_taken,
+//	    still_at_lock, group_full, network_off,
+//	    conflict                            the current state says no
 //	413 too_large, 415 unsupported_media_type
 //	422 invalid_policy                     the schedule does not validate
 //	422 id_reused                          the Idempotency-Key already named
@@ -218,6 +219,10 @@ func classify(err error) *apiError {
 		return &apiError{status: http.StatusConflict, code: "no_free_slot", msg: err.Error()}
 	case errors.Is(err, commands.ErrPINTaken):
 		return &apiError{status: http.StatusConflict, code: "pin_taken", msg: "the PIN is already used on this lock"}
+	case errors.Is(err, commands.ErrCardTaken):
+		return &apiError{status: http.StatusConflict, code: "card_taken", msg: "the card is already used on this lock"}
+	case errors.Is(err, commands.ErrStillAtLock): // before ErrForbidden, which it wraps too
+		return &apiError{status: http.StatusConflict, code: "still_at_lock", msg: err.Error()}
 	case errors.Is(err, commands.ErrGroupFull):
 		return &apiError{status: http.StatusConflict, code: "group_full", msg: err.Error()}
 	case errors.Is(err, commands.ErrNetworkOff):

@@ -249,7 +249,7 @@ func TestShareToCode(t *testing.T) {
 
 	// PINs: shown to the creator once, never in an error or a log line.
 	a.must(201, "POST", "/v1/accounts", "", `{"account":"tech","name":"Tech","email":"tech@example.com"}`)
-	pin := a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"d1","kind":"digital","for":"tech","credential":"pin","pin":"482913","email":true}`)
+	pin := a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"d1","kind":"digital","for":"tech","credential":"pin","pin":"482913","email":true,"email_pin":true}`)
 	if pin["pin"] != "482913" {
 		t.Errorf("digital key: %v", pin)
 	}
@@ -366,7 +366,7 @@ func TestEditKeepsWhatItOmits(t *testing.T) {
 	a := newAPI(t)
 	a.setup()
 	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"intercom","doors":["main","inner"],"welcome":"Hi",
-		"policy":{"windows":[{"days":["mon","wed","fri"],"from":"08:00","to":"18:00"}]}}`)
+		"policy":{"start":"2026-03-01T00:00:00Z","end":"2026-04-01T00:00:00Z","windows":[{"days":["mon","wed","fri"],"from":"08:00","to":"18:00"}]}}`)
 	before := a.must(200, "GET", "/v1/keys/k1", "bill", "")
 	edited := a.must(200, "PUT", "/v1/keys/k1/settings", "bill", `{"name":"x"}`)
 	st, was := edited["settings"].(map[string]any), before["settings"].(map[string]any)
@@ -482,6 +482,8 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("%w: x", commands.ErrExists), 409, "exists"},
 		{commands.ErrNoSlot, 409, "no_free_slot"},
 		{commands.ErrPINTaken, 409, "pin_taken"},
+		{fmt.Errorf("%w: lock %q", commands.ErrCardTaken, "front"), 409, "card_taken"},
+		{&commands.AtLockError{Key: "k1", Lock: "front", Sync: events.SyncRemoving}, 409, "still_at_lock"},
 		{&commands.GroupFullError{Key: "k", Max: 5}, 409, "group_full"},
 		{commands.ErrNetworkOff, 409, "network_off"},
 		{&ledger.ConflictError{Stream: "s"}, 409, "conflict"},

@@ -155,7 +155,8 @@ func conflictRound(t *testing.T, round int) *conflictStats {
 	limits := map[string]uint32{"single-1": 1, "single-2": 1, "single-3": 1, "three-1": 3}
 	for k, n := range limits {
 		_, err := svc.CreateKey(ctx, commands.CreateKey{ID: id(), Key: k, Lock: "front", By: "bill", Kind: events.KindIntercom,
-			Settings: events.Settings{Name: k, Policy: policy.Policy{Uses: policy.UsesN(n)}}})
+			Settings: events.Settings{Name: k, Policy: policy.Policy{Uses: policy.UsesN(n),
+				Start: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}}}) // limited intercom keys are dated
 		must(err)
 		_, err = svc.ShareKey(ctx, commands.ShareKey{ID: id(), Key: k, By: "bill", Method: events.ShareToID, Account: "ann"})
 		must(err)

@@ -294,7 +294,7 @@ func (k *worker) scenario(ctx context.Context) error {
 func (k *worker) keyID() string { return fmt.Sprintf("k-%d-%d-%d", k.w.run, k.g, k.seq) }
 
 // shareKey: create → share (To ID or To Code) → edit → download with a
-// credential → unlock → reset or deactivate → delete.
+// credential → unlock → reset, or deactivate → delete.
 func (k *worker) shareKey(ctx context.Context) error {
 	svc, key, holder := k.w.svc, k.keyID(), fmt.Sprintf("m-%d-0", k.g)
 	if err := k.step("create share", func(id uuid.UUID) error {
@@ -353,16 +353,16 @@ func (k *worker) shareKey(ctx context.Context) error {
 	}
 	kc := func(id uuid.UUID) commands.KeyCommand { return commands.KeyCommand{ID: id, Key: key, By: k.owner()} }
 	if k.rng.IntN(2) == 0 {
-		if err := k.step("reset", func(id uuid.UUID) error { return svc.ResetKey(ctx, kc(id)) }); err != nil {
-			return err
-		}
-	} else {
-		if err := k.step("request deactivation", func(id uuid.UUID) error { return svc.RequestDeactivation(ctx, kc(id)) }); err != nil {
-			return err
-		}
-		if err := k.step("confirm deactivation", func(id uuid.UUID) error { return svc.ConfirmDeactivation(ctx, kc(id)) }); err != nil {
-			return err
-		}
+		// A reset key whose credential went to the lock cannot be deleted
+		// until the lock applies the reset (there is no lock here): its
+		// life ends with the reset.
+		return k.step("reset", func(id uuid.UUID) error { return svc.ResetKey(ctx, kc(id)) })
+	}
+	if err := k.step("request deactivation", func(id uuid.UUID) error { return svc.RequestDeactivation(ctx, kc(id)) }); err != nil {
+		return err
+	}
+	if err := k.step("confirm deactivation", func(id uuid.UUID) error { return svc.ConfirmDeactivation(ctx, kc(id)) }); err != nil {
+		return err
 	}
 	return k.step("delete", func(id uuid.UUID) error { return svc.DeleteKey(ctx, kc(id)) })
 }
@@ -371,19 +371,23 @@ func (k *worker) shareKey(ctx context.Context) error {
 // → unlock → edit → revoke → delete.
 func (k *worker) digitalKey(ctx context.Context) error {
 	svc, key, user := k.w.svc, k.keyID(), fmt.Sprintf("m-%d-1", k.g)
+	var pin secret.Secret
 	if err := k.step("create digital", func(id uuid.UUID) error {
 		c := commands.CreateKey{ID: id, Key: key, Lock: k.lock(), By: k.owner(), Kind: events.KindDigital, For: user,
-			Credential: events.CredentialPIN, PINDigits: 6, Email: true, Settings: events.Settings{Name: "digital " + key}}
+			Credential: events.CredentialPIN, PINDigits: 6, Email: true, EmailPIN: true, Settings: events.Settings{Name: "digital " + key}}
 		res, err := svc.CreateKey(ctx, c)
 		k.w.secrets.add("PIN", res.PIN.Reveal())
+		if !res.PIN.IsZero() { // a retried command ID returns none: keep the first
+			pin = res.PIN
+		}
 		return err
 	}); err != nil {
 		return err
 	}
 	if err := k.step("unlock", func(id uuid.UUID) error {
-		res, err := svc.Unlock(ctx, commands.Unlock{ID: id, Key: key, By: user, Source: "keypad"})
-		if err == nil && !res.Granted {
-			err = fmt.Errorf("unlock of a digital key refused: %s", res.Reason)
+		res, err := svc.UnlockByPIN(ctx, commands.UnlockByPIN{ID: id, Lock: k.lock(), Panel: "keypad-" + user, PIN: pin})
+		if err == nil && (!res.Granted || res.Key != key) {
+			err = fmt.Errorf("the PIN of a digital key opened %q: %s", res.Key, res.Reason)
 		}
 		return err
 	}); err != nil {
