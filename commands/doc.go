@@ -171,7 +171,12 @@
 // (*lockproto.AuditGapError), filled when a phone that drained them uploads
 // them later (they must chain to the records on both sides). The same batch
 // twice, an old batch, or overlapping batches from two phones (concurrently
-// too, in any order) add nothing twice and lose nothing.
+// too, in any order) add nothing twice and lose nothing. AuditResult.Ack
+// acknowledges the records stored without a gap: the phone delivers it to
+// the lock, which keeps every record until then (and, with none left to
+// keep more, refuses grants). A record of kind lockproto.AuditRefusals
+// stands for Value refused attempts the lock tallied (those refused before
+// any proof verified): shown with the last one's reason and presented key.
 // A batch that does not verify is *AuditError (ErrAudit, and lockproto's
 // ErrMAC, ErrMalformed or ErrWrongLock), an unknown lock *NotFoundError.
 //
