@@ -421,7 +421,7 @@ func (s *Service) reissue(p events.AdminIssued, seq uint32) (events.AdminIssued,
 		return events.AdminIssued{}, fmt.Errorf("commands: pending admin message %d of lock %q: %w", p.Seq, p.Lock, err)
 	}
 	a.Seq = seq
-	msg, err := s.issuer.Admin(a)
+	msg, err := s.signerFor(&a, p.Message).Admin(a)
 	if err != nil {
 		return events.AdminIssued{}, err
 	}

@@ -154,6 +154,13 @@
 // any phone downloading a key of that lock, and PendingAdmin lists them for
 // a phone that already has its credential.
 //
+// Issuer keys (rotation.go): every frame names the issuer key that signed
+// it. RotateIssuerKey sends a lock, signed by the key it trusts
+// (Options.RetiredIssuers), a rotation to Options.Issuer, pending like any
+// admin message, with a grace for credentials of the old key
+// (IssuerKeyRotated); RefreshCredential gives a holder the key's credential
+// under the current key.
+//
 // Audit upload: RegisterLock.AuditKey, the pairing's audit MAC key,
 // is sealed under its own data key before it is recorded (never in
 // plaintext). IngestAudit(UploadAudit{Lock, By, Batch}) verifies a batch

@@ -31,8 +31,9 @@
 //
 // "account-<id>" (registration, address book), "lock-<id>" (owner, zone,
 // slots and their generations, PIN hashes in use, lock-wide blackouts, the
-// lock's admin messages), "key-<id>" (a key's lifecycle, unlock attempts and
-// the notifications they cause), "outbox" (acknowledgements),
+// lock's admin messages and issuer key rotations), "key-<id>" (a key's
+// lifecycle, unlock attempts and the notifications they cause), "outbox"
+// (acknowledgements),
 // "sharecode-<hash>" (redeeming a code without knowing its key),
 // "group-<lock>" (network management, online keys, invitations, members)
 // and "lockaudit-<lock>" (the lock's uploaded audit records). Every key
