@@ -152,10 +152,12 @@
 // the lock consumed its sequence number; DownloadResult.Admin (and the
 // download frame) carry all pending messages of the lock, oldest first, to
 // any phone downloading a key of that lock, and PendingAdmin lists them for
-// a phone that already has its credential.
+// a phone that already has its credential (PendingAdminList says what each
+// is). A revocation the lock's full revocation list could not take is
+// issued as a reset of the key's slot instead (AdminIssued.Replaces).
 //
-// Issuer keys (rotation.go): every frame names the issuer key that signed
-// it. RotateIssuerKey sends a lock, signed by the key it trusts
+// Issuer keys (rotation.go): every credential names the issuer key that
+// signed it. RotateIssuerKey sends a lock, signed by the key it trusts
 // (Options.RetiredIssuers), a rotation to Options.Issuer, pending like any
 // admin message, with a grace for credentials of the old key
 // (IssuerKeyRotated); RefreshCredential gives a holder the key's credential

@@ -77,8 +77,10 @@ type LockState struct {
 	// slot of the lock to the key (audit records name credentials).
 	Credentials map[lockproto.CredentialID]string
 	// IssuerKey is the ID of the issuer key the lock trusts once the
-	// rotations sent to it arrive (rotation.go).
-	IssuerKey lockproto.KeyID
+	// rotations sent to it arrive; Revocations the revocation messages
+	// issued to it (rotation.go, revocations.go).
+	IssuerKey   lockproto.KeyID
+	Revocations []events.AdminIssued
 
 	blackouts *compiled // Blackouts in the lock's zone, compiled on first use
 }
@@ -129,6 +131,9 @@ func (l *LockState) evolve(ev ledger.Event) {
 	case events.AdminIssued:
 		l.AdminSeq = max(l.AdminSeq, e.Seq)
 		l.Pending = append(slices.Clip(l.Pending), e)
+		if e.Type == lockproto.TypeRevoke {
+			l.Revocations = append(slices.Clip(l.Revocations), e)
+		}
 	case events.IssuerKeyRotated:
 		l.IssuerKey = e.To
 	case events.AdminApplied:
