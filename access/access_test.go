@@ -38,6 +38,7 @@ func TestWireCodesKeepTheirNumbers(t *testing.T) {
 		access.Granted: 0, access.Malformed: 1, access.BadNonce: 5, access.Revoked: 6,
 		access.Superseded: 7, access.BadSignature: 8, access.NotYetValid: 13, access.Expired: 14,
 		access.OutsideWindow: 15, access.Exhausted: 16, access.WrongDoor: 17, access.Policy: 23,
+		access.OpNotPermitted: 37, access.AuditFull: 42, access.KeyRetired: 43, access.StorageFailed: 44,
 	} {
 		if uint8(r) != code {
 			t.Errorf("%v has code %d, want %d", r, uint8(r), code)

@@ -6,7 +6,9 @@ import "fmt"
 type Reason uint8
 
 // Reason codes. APPEND ONLY: never renumber or reuse a value. Codes 0–23
-// are the lock's wire codes (unlock responses, audit records).
+// and 42–44 are the lock's own wire codes (unlock responses, audit
+// records); a lock also sends OpNotPermitted for an action the credential's
+// role may not take.
 const (
 	Granted Reason = 0 // granted / applied
 
@@ -63,8 +65,12 @@ const (
 	TurnedOff Reason = 40 // turned off by the owner
 	Replaced  Reason = 41 // turned on again with a new master code
 
+	// Refusals at the lock added with the hardened reference lock.
+	AuditFull     Reason = 42 // the lock's audit holds as many unacknowledged records as it keeps: upload first
+	KeyRetired    Reason = 43 // signed by an issuer key the lock retired (for credentials: after its grace)
+	StorageFailed Reason = 44 // the lock could not persist its state, so it did not act
 	// WrongPIN: a code typed at a keypad that is no key's PIN on the lock.
-	WrongPIN Reason = 42
+	WrongPIN Reason = 45
 
 	// Unknown stands for a name this version does not know (a newer
 	// library wrote it) and for a refusal that has no reason of its own.
@@ -117,6 +123,9 @@ var reasons = [...]struct{ name, text string }{
 	AuditRecordsMissing: {"audit_records_missing", "audit records missing"},
 	TurnedOff:           {"turned_off", "turned off"},
 	Replaced:            {"replaced", "replaced"},
+	AuditFull:           {"lock_audit_full", "audit full: upload needed"},
+	KeyRetired:          {"lock_key_retired", "issuer key retired"},
+	StorageFailed:       {"lock_storage_failed", "lock storage failed"},
 	WrongPIN:            {"wrong_pin", "wrong PIN"},
 }
 

@@ -115,6 +115,12 @@ type AuditResult struct {
 	// Applied lists admin sequence numbers the lock consumed; Reissued those
 	// issued anew because the lock passed them without applying them.
 	Applied, Reissued []uint32
+	// Ack is the acknowledgement for the lock (lockproto.AuditAck) of every
+	// record now stored without a gap; the phone delivers it
+	// (Lock.HandleAuditAck). The lock keeps records until acknowledged and
+	// refuses grants when it holds no room for more. Nil when there is
+	// nothing to acknowledge.
+	Ack []byte
 }
 
 // IngestAudit verifies an audit batch with the lock's audit key (sealed at
@@ -274,6 +280,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 	}
 	res.Duplicates = len(recs) - len(fresh)
 	res.Cursor = st.cursor.Seq
+	res.Ack = ackFor(st, lockID, auditKey)
 	if len(fresh) == 0 {
 		return nil
 	}
@@ -298,10 +305,10 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 			ev.LockTime = time.Unix(int64(r.LockTime), 0).UTC()
 		}
 		switch r.Kind {
-		case lockproto.AuditUnlock:
+		case lockproto.AuditUnlock, lockproto.AuditRefusals: // refusals: Value attempts, the last one's credential as presented
 			ev.Door = access.Doors(1) << r.Door
 			owner := l.Credentials[lockproto.CredentialID(r.Credential)]
-			if verifiedUnlock(r.Reason) {
+			if r.Kind == lockproto.AuditUnlock && verifiedUnlock(r.Reason) {
 				ev.Key, ev.Slot = owner, int(r.Slot)+1
 			} else {
 				ev.Presented = owner
@@ -481,7 +488,7 @@ func (s *Service) reissue(p events.AdminIssued, seq uint32) (events.AdminIssued,
 		return events.AdminIssued{}, fmt.Errorf("commands: pending admin message %d of lock %q: %w", p.Seq, p.Lock, err)
 	}
 	a.Seq = seq
-	msg, err := s.issuer.Admin(a)
+	msg, err := s.signerFor(&a, p.Message).Admin(a)
 	if err != nil {
 		return events.AdminIssued{}, err
 	}

@@ -194,18 +194,20 @@ func TestAuditConcurrentUploads(t *testing.T) {
 	}
 }
 
-// Records the lock overwrote before upload are reported as a gap; the
-// records of the batch are recorded all the same.
+// Records a phone drained and never uploaded are reported as a gap; the
+// records of the batch are recorded all the same, and the acknowledgement
+// covers only what came before the gap, so the lock hands the missing
+// records out again and the next upload fills it.
 func TestAuditGap(t *testing.T) {
 	e := newLockEnv(t)
 	ann := e.shareTo("k1", "ann", 1, settings("k1"))
-	for range lockproto.AuditRingSize + 4 {
+	for range 20 {
 		e.now = e.now.Add(time.Second)
 		e.visit(e.lock, ann, 0)
 	}
-	b := e.lock.AuditFrom(1) // the oldest still in the ring: 7
-	r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: b})
-	if err != nil || r.Gap == nil || r.Gap.After != 2 || r.Gap.First != 7 || r.New != 16 {
+	e.lock.DrainAudit() // records 3..18: lost with the phone that drained them
+	r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: e.lock.DrainAudit()})
+	if err != nil || r.Gap == nil || r.Gap.After != 2 || r.Gap.First != 19 || r.New != 4 {
 		t.Fatalf("gap upload %+v %v", r, err)
 	}
 	if !errors.Is(r.Gap, lockproto.ErrAuditGap) {
@@ -224,8 +226,21 @@ func TestAuditGap(t *testing.T) {
 	if gaps != 1 {
 		t.Fatalf("%d gap entries in the lock's history", gaps)
 	}
-	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.Uses != 16 {
+	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.Uses != 4 {
 		t.Fatalf("uses %d: only the uploaded grants count", st.Uses)
+	}
+	ack, err := lockproto.DecodeAuditAck(r.Ack)
+	if err != nil || ack.Seq != 2 {
+		t.Fatalf("acknowledgement %+v %v: want up to the gap, record 2", ack, err)
+	}
+	if err := e.lock.HandleAuditAck(r.Ack); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.upload(e.lock, "front"); res.New != 16 || res.Cursor != 22 {
+		t.Fatalf("upload after the acknowledgement: %+v", res)
+	}
+	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.Uses != 20 {
+		t.Fatalf("uses %d after the gap was filled", st.Uses)
 	}
 }
 
@@ -275,14 +290,20 @@ func TestResetRidesWithAnotherDownload(t *testing.T) {
 	if p := e.pending("front"); len(p) != 0 {
 		t.Fatalf("still pending after the audit showed it: %d", len(p))
 	}
-	// The superseded attempt names ann's key as presented, not as verified.
+	// The superseded attempt (refused before any proof: tallied, recorded
+	// before the lock's next record) names ann's key as presented, not as
+	// verified.
+	if d := e.visit(e.lock, bob, 0); !d.Granted {
+		t.Fatalf("bob refused: %v", d.Reason)
+	}
+	e.upload(e.lock, "front")
 	page, err := e.proj.History(bg, projections.HistoryQuery{Lock: "front", Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := page.Entries[len(page.Entries)-1]
-	if !last.Offline || last.Reason != access.Superseded || last.Presented != "k1" || last.Key != "" {
-		t.Fatalf("superseded entry %+v", last)
+	tally := page.Entries[len(page.Entries)-2]
+	if !tally.Offline || tally.Reason != access.Superseded || tally.Presented != "k1" || tally.Key != "" {
+		t.Fatalf("superseded entry %+v", tally)
 	}
 	// A new Service on the same ledger (a restart) continues the sequence.
 	svc2, err := commands.New(e.l, &commands.Options{Clock: func() time.Time { return e.now }, Vault: e.vault, Projections: e.proj, Issuer: e.issuer})
@@ -418,7 +439,7 @@ func TestAuditErrors(t *testing.T) {
 	e.refused(upload("front", forged), lockproto.ErrMAC)
 	e.refused(upload("front", backBatch), lockproto.ErrWrongLock)
 	e.refused(upload("back", good), lockproto.ErrWrongLock)
-	e.refused(upload("front", []byte{1, 0x30, 0}), lockproto.ErrMalformed)
+	e.refused(upload("front", []byte{lockproto.Version, 0x30, 0}), lockproto.ErrMalformed)
 	e.refused(upload("front", nil), commands.ErrInvalid)
 	// A record that forks what was recorded (same sequence number, another
 	// tag) is refused: replaying another lock's or an old pairing's chain.
@@ -450,7 +471,7 @@ func TestAuditForkRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		impostor.HandleUnlock([]byte{1, 3, 0, 0}) // garbage: refused, recorded
+		impostorSync(e, impostor) // a record of its own history
 	}
 	e.refused(func() error {
 		_, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: impostor.AuditFrom(1)})
@@ -585,7 +606,7 @@ func TestAuditGapFilledByLateUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 7 {
-		impostor.HandleUnlock([]byte{1, 3, 0, 0})
+		impostorSync(e, impostor)
 	}
 	e.refused(func() error {
 		_, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "eve", Batch: impostor.AuditFrom(3)})
@@ -699,5 +720,17 @@ func TestOfflineRecordsInHolderHistory(t *testing.T) {
 		if err := e.proj.Rebuild(bg); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// impostorSync makes a lock write a record of its own: a time sync.
+func impostorSync(e *lockEnv, l *lockproto.Lock) {
+	e.t.Helper()
+	sync, err := e.issuer.TimeSync(commands.LockUUID("front"), e.challenge(l).Nonce, e.now)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := l.HandleAdmin(sync); err != nil {
+		e.t.Fatal(err)
 	}
 }

@@ -161,7 +161,16 @@
 // the lock consumed its sequence number; DownloadResult.Admin (and the
 // download frame) carry all pending messages of the lock, oldest first, to
 // any phone downloading a key of that lock, and PendingAdmin lists them for
-// a phone that already has its credential.
+// a phone that already has its credential (PendingAdminList says what each
+// is). A revocation the lock's full revocation list could not take is
+// issued as a reset of the key's slot instead (AdminIssued.Replaces).
+//
+// Issuer keys (rotation.go): every credential names the issuer key that
+// signed it. RotateIssuerKey sends a lock, signed by the key it trusts
+// (Options.RetiredIssuers), a rotation to Options.Issuer, pending like any
+// admin message, with a grace for credentials of the old key
+// (IssuerKeyRotated); RefreshCredential gives a holder the key's credential
+// under the current key.
 //
 // Account managers: the lock's owner names them (AddAccountManager,
 // RemoveAccountManager: lock.manager_added and lock.manager_removed on the
@@ -227,7 +236,12 @@
 // unlock of a pending credential, and an applied or refused removal, move
 // the key's credential at the lock (key.lock_synced). The same batch
 // twice, an old batch, or overlapping batches from two phones (concurrently
-// too, in any order) add nothing twice and lose nothing.
+// too, in any order) add nothing twice and lose nothing. AuditResult.Ack
+// acknowledges the records stored without a gap: the phone delivers it to
+// the lock, which keeps every record until then (and, with none left to
+// keep more, refuses grants). A record of kind lockproto.AuditRefusals
+// stands for Value refused attempts the lock tallied (those refused before
+// any proof verified): shown with the last one's reason and presented key.
 // A batch that does not verify is *AuditError (ErrAudit, and lockproto's
 // ErrMAC, ErrMalformed or ErrWrongLock), an unknown lock *NotFoundError.
 //

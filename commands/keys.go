@@ -818,7 +818,7 @@ func (s *Service) withAdmin(k *KeyState, l *LockState, typ lockproto.Type, keyEv
 		return nil, nil, err
 	}
 	if ok {
-		lockEvs = append(lockEvs, a)
+		lockEvs = append(withReplacement(lockEvs, a), a)
 	}
 	return keyEvs, lockEvs, nil
 }

@@ -46,6 +46,11 @@ func (s *Service) adminOf(k *KeyState, l *LockState, typ lockproto.Type) (events
 	case lockproto.TypeDeactivateSlot:
 		a.Message, err = s.issuer.DeactivateSlot(lock, a.Seq, slot, a.Generation)
 	case lockproto.TypeRevoke:
+		if l.revocationsFull() { // a reset does what the full list cannot (revocations.go)
+			a.Type, a.Replaces = lockproto.TypeResetSlot, lockproto.TypeRevoke
+			a.Message, err = s.issuer.ResetSlot(lock, a.Seq, slot, a.Generation)
+			break
+		}
 		// NotAfter 0: the lock keeps the entry until a reset of the slot
 		// makes it moot (the credential's end would need the compact form
 		// as issued, which depends on the time of the download).

@@ -187,6 +187,15 @@ func (e *lockEnv) upload(l *lockproto.Lock, lock string) commands.AuditResult {
 		if r.Gap != nil {
 			total.Gap = r.Gap
 		}
+		if r.Ack != nil { // the phone brings the acknowledgement back
+			if err := l.HandleAuditAck(r.Ack); err != nil {
+				var re *lockproto.RefusalError
+				if !errors.As(err, &re) || re.Reason != access.StaleSequence {
+					e.t.Fatalf("audit acknowledgement refused: %v", err)
+				}
+			}
+			total.Ack = r.Ack
+		}
 	}
 	return total
 }

@@ -129,6 +129,7 @@ func TestPropLockAgreesWithPolicy(t *testing.T) {
 			rt.Fatal(err)
 		}
 		var uses uint32
+		var mark int64 // the lock's high-water mark of time: syncs may go back, it does not
 		for i := range rapid.IntRange(1, 12).Draw(rt, "attempts") {
 			at := base.Add(time.Duration(rapid.IntRange(-24*60, 15*24*60).Draw(rt, "at")) * time.Minute)
 			sync, err := e.issuer.TimeSync(commands.LockUUID(lock), challenge().Nonce, at)
@@ -147,6 +148,15 @@ func TestPropLockAgreesWithPolicy(t *testing.T) {
 			off, ok := zr.OffsetAt(uint32(at.Unix()))
 			if !ok {
 				rt.Fatalf("zone rules do not cover %v", at)
+			}
+			mark = max(mark, at.Unix()+1) // the lock decides a second after the sync
+			if compact.NotAfter != 0 && mark >= int64(compact.NotAfter) {
+				// The lock once trusted a time past the credential's end:
+				// expired for good, whatever this sync says.
+				if d.Granted || d.Reason != access.Expired {
+					rt.Fatalf("attempt %d at %v after the lock saw %v past the end: %v", i, at, time.Unix(mark, 0), d.Reason)
+				}
+				continue
 			}
 			if cw := compact.Allowed(at, off, uses); d.Granted != (cw == access.Granted) {
 				rt.Fatalf("attempt %d at %v: lock %v, its credential's compact form %v", i, at, d.Reason, cw)

@@ -105,7 +105,7 @@ func (s *Service) RegisterLock(ctx context.Context, c RegisterLock) error {
 			return exists("lock", c.Lock)
 		}
 		t.emit(lockStream(c.Lock), events.LockRegistered{Lock: c.Lock, Owner: c.Owner, Name: c.Name, Zone: c.Zone, Slots: c.Slots, Doors: c.Doors,
-			LockKey: lockKeyBytes(c.LockKey), AuditKey: sealed})
+			LockKey: lockKeyBytes(c.LockKey), AuditKey: sealed, IssuerKey: s.issuerKeyID()})
 		return nil
 	})
 	if sealed != nil && (err != nil || isReplay(evs)) {

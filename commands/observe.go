@@ -104,8 +104,11 @@ func (s *Service) observe(ctx context.Context, evs []ledger.Event) {
 		case events.UnlockAttempted:
 			o.online[e.Reason].Add(1)
 		case events.AuditRecorded:
-			if e.Kind == lockproto.AuditUnlock {
+			switch e.Kind {
+			case lockproto.AuditUnlock:
 				o.offline[e.Reason].Add(1)
+			case lockproto.AuditRefusals: // one record for Value refused attempts
+				o.offline[e.Reason].Add(uint64(e.Value))
 			}
 		case events.AuditGap:
 			o.gaps.Add(1)

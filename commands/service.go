@@ -48,8 +48,12 @@ type Options struct {
 	// CacheStreams bounds the folded stream states kept in memory. Default 4096.
 	CacheStreams int
 	// Issuer, if set, signs an offline credential when a share key is
-	// downloaded with DownloadKey.HolderKey.
+	// downloaded with DownloadKey.HolderKey, and every admin message.
 	Issuer *lockproto.Issuer
+	// RetiredIssuers are earlier issuer keys locks may still trust:
+	// RotateIssuerKey signs a lock's move to Issuer with the key the lock
+	// trusts (rotation.go).
+	RetiredIssuers []*lockproto.Issuer
 	// Logger receives what an operator must see (see the package
 	// documentation, Observability). Default: nothing is logged.
 	Logger *slog.Logger
@@ -69,6 +73,7 @@ type Service struct {
 	cache   *stateCache
 	serial  keyLocks
 	issuer  *lockproto.Issuer
+	keys    map[lockproto.KeyID]*lockproto.Issuer // Issuer and RetiredIssuers by key ID
 	obs     observer
 }
 
@@ -85,7 +90,7 @@ func New(store Store, opts *Options) (*Service, error) {
 		return nil, fmt.Errorf("%w: the ledger's registry lacks the commands catalogue (call commands.Register)", ErrInvalid)
 	}
 	s := &Service{store: store, vault: opts.Vault, clock: opts.Clock, waiter: opts.Projections,
-		retries: opts.MaxRetries, cache: newStateCache(opts.CacheStreams), issuer: opts.Issuer}
+		retries: opts.MaxRetries, cache: newStateCache(opts.CacheStreams), issuer: opts.Issuer, keys: issuerKeys(opts)}
 	s.obs.init(opts.Logger)
 	if s.clock == nil {
 		s.clock = time.Now

@@ -79,6 +79,11 @@ type LockState struct {
 	Credentials map[lockproto.CredentialID]string
 	// Managers are the lock's account managers (AddAccountManager).
 	Managers map[string]bool
+	// IssuerKey is the ID of the issuer key the lock trusts once the
+	// rotations sent to it arrive; Revocations the revocation messages
+	// issued to it (rotation.go, revocations.go).
+	IssuerKey   lockproto.KeyID
+	Revocations []events.AdminIssued
 
 	blackouts *compiled // Blackouts in the lock's zone, compiled on first use
 }
@@ -96,7 +101,7 @@ func (l *LockState) evolve(ev ledger.Event) {
 	case events.LockRegistered:
 		l.ID, l.Owner, l.Name, l.Zone, l.Doors, l.LockKey = e.Lock, e.Owner, e.Name, e.Zone, e.Doors, e.LockKey
 		l.blackouts = &compiled{policy: policy.Policy{Blackouts: l.Blackouts, Zone: l.Zone}}
-		l.AuditKey = e.AuditKey
+		l.AuditKey, l.IssuerKey = e.AuditKey, e.IssuerKey
 		l.SlotKeys = make([]string, e.Slots)
 		l.SlotGens = make([]uint32, e.Slots)
 	case events.SlotAssigned: // slots are numbered from 1
@@ -148,6 +153,11 @@ func (l *LockState) evolve(ev ledger.Event) {
 	case events.AdminIssued:
 		l.AdminSeq = max(l.AdminSeq, e.Seq)
 		l.Pending = append(slices.Clip(l.Pending), e)
+		if e.Type == lockproto.TypeRevoke {
+			l.Revocations = append(slices.Clip(l.Revocations), e)
+		}
+	case events.IssuerKeyRotated:
+		l.IssuerKey = e.To
 	case events.AdminApplied:
 		l.AdminSeen = max(l.AdminSeen, e.Seq)
 		l.Pending = slices.DeleteFunc(slices.Clone(l.Pending), func(p events.AdminIssued) bool { return p.Seq <= e.Seq })

@@ -32,8 +32,9 @@
 //
 // "account-<id>" (registration, address book), "lock-<id>" (owner, zone,
 // slots and their generations, PIN and card hashes in use, account
-// managers, lock-wide blackouts, the lock's admin messages), "key-<id>" (a key's lifecycle, unlock attempts and
-// the notifications they cause), "outbox" (acknowledgements),
+// managers, lock-wide blackouts, the lock's admin messages and issuer key
+// rotations), "key-<id>" (a key's lifecycle, unlock attempts and the
+// notifications they cause), "outbox" (acknowledgements),
 // "sharecode-<hash>" (redeeming a code without knowing its key),
 // "group-<lock>" (network management, online keys, invitations, members),
 // "lockaudit-<lock>" (the lock's uploaded audit records) and

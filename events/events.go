@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/keyledger/keyledger/access"
+	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/secret"
 )
@@ -71,6 +72,8 @@ var catalogue = []Type{
 	// Card identifiers in use on a lock.
 	{"lock.card_claimed", 1, CardClaimed{}},
 	{"lock.card_released", 1, CardReleased{}},
+	// Issuer key rotation: types in issuer.go.
+	{"lock.issuer_key_rotated", 1, IssuerKeyRotated{}},
 }
 
 // Type is one entry of the catalogue.
@@ -132,6 +135,9 @@ type LockRegistered struct {
 	// AuditKey is the lock's audit MAC key from its pairing, sealed under its
 	// own data key (package secret); IngestAudit opens it.
 	AuditKey secret.Sealed `msgpack:",omitempty"`
+	// IssuerKey is the ID of the issuer key the lock was paired with
+	// (lockproto.Issuer.KeyID; 0 in events written before it was recorded).
+	IssuerKey lockproto.KeyID `msgpack:",omitempty"`
 }
 
 // SlotAssigned: a share key occupies a slot at the slot's current generation.

@@ -20,6 +20,10 @@ type AdminIssued struct {
 	// Reissues is the sequence number of the message this one repeats (the
 	// lock passed it without applying it, as far as the audit showed).
 	Reissues uint32 `msgpack:",omitempty"`
+	// Replaces is set when this message was issued in place of another
+	// type: a slot reset (Type) instead of a revocation (Replaces) when the
+	// lock's revocation list was full.
+	Replaces lockproto.Type `msgpack:",omitempty"`
 }
 
 // AdminApplied: the lock's audit record (AuditSeq) shows the lock consumed

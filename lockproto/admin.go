@@ -65,11 +65,15 @@ func (z *ZoneRules) validate() error {
 
 // Admin is an issuer-signed admin message. Which fields count depends on
 // Type; the others must be zero.
+//
+// Admin messages name no issuer key: only the lock's current key signs
+// them (a retired key signs credentials during its grace, nothing else).
 type Admin struct {
 	Type Type
 	Lock uuid.UUID
-	// Seq is strictly increasing per lock for every type but TypeTimeSync,
-	// which has Seq 0 and is bound to a lock nonce instead.
+	// Seq numbers every message but a time sync (0, bound to a lock nonce
+	// instead): the issuer hands them out strictly increasing per lock; the
+	// lock applies each at most once, in whatever order they arrive.
 	Seq        uint32
 	Slot       uint8        // reset, deactivate, revoke
 	Generation uint32       // reset, deactivate: the slot's new minimum; revoke: the credential's
@@ -78,17 +82,23 @@ type Admin struct {
 	Nonce      [16]byte     // time sync: the lock's challenge nonce
 	Time       uint32       // time sync: Unix seconds at signing
 	Zone       ZoneRules    // time zone
+	NewKeyID   KeyID        // rotate key: the ID of the key taking over (not the current key's)
+	NewKey     [32]byte     // rotate key: its Ed25519 public key
+	Until      uint32       // rotate key: credentials of the signing key open until this lock time (0 = no grace)
 	Signature  [64]byte
 }
 
-const adminFixedSize = 2 + 16 + 4 + signatureSize // 86
+const (
+	adminFixedSize = 2 + 16 + 4 + signatureSize // 86
+	rotateBodySize = 1 + 32 + 4                 // 37
+)
 
 // MaxAdminSize is the size of the largest admin frame (time-zone rules).
 const MaxAdminSize = adminFixedSize + 5 + MaxZoneTransitions*8 // 155
 
 func (a *Admin) validate() error {
 	switch a.Type {
-	case TypeResetSlot, TypeDeactivateSlot, TypeRevoke, TypeTimeZone:
+	case TypeResetSlot, TypeDeactivateSlot, TypeRevoke, TypeTimeZone, TypeRotateKey:
 		if a.Seq == 0 {
 			return invalidf("%v: sequence number 0", a.Type)
 		}
@@ -102,8 +112,16 @@ func (a *Admin) validate() error {
 	default:
 		return invalidf("%v is not an admin type", a.Type)
 	}
-	if a.Type == TypeTimeZone {
+	switch a.Type {
+	case TypeTimeZone:
 		return a.Zone.validate()
+	case TypeRotateKey:
+		switch {
+		case a.NewKeyID > MaxKeyID:
+			return invalidf("rotate-key: new key ID %d, at most %d", a.NewKeyID, MaxKeyID)
+		case a.NewKey == [32]byte{}:
+			return invalidf("rotate-key: no new key")
+		}
 	}
 	return nil
 }
@@ -132,6 +150,10 @@ func (a *Admin) appendUnsigned(dst []byte) []byte {
 			dst = le.AppendUint32(dst, a.Zone.Transitions[i].From)
 			dst = le.AppendUint32(dst, uint32(a.Zone.Transitions[i].Offset))
 		}
+	case TypeRotateKey:
+		dst = append(dst, byte(a.NewKeyID))
+		dst = append(dst, a.NewKey[:]...)
+		dst = le.AppendUint32(dst, a.Until)
 	}
 	return dst
 }
@@ -188,6 +210,10 @@ func DecodeAdmin(b []byte) (Admin, error) {
 			a.Zone.Transitions[i].From = r.u32()
 			a.Zone.Transitions[i].Offset = int32(r.u32())
 		}
+	case TypeRotateKey:
+		a.NewKeyID = KeyID(r.u8())
+		r.copy(a.NewKey[:])
+		a.Until = r.u32()
 	}
 	r.copy(a.Signature[:])
 	if err := r.end(); err != nil {
@@ -199,13 +225,16 @@ func DecodeAdmin(b []byte) (Admin, error) {
 	return a, nil
 }
 
+// adminSigned returns the bytes of an encoded admin frame its signature covers.
+func adminSigned(raw []byte) []byte { return raw[:len(raw)-signatureSize] }
+
 // VerifyAdmin decodes an admin frame and checks its issuer signature.
 func VerifyAdmin(raw []byte, issuer ed25519.PublicKey) (Admin, error) {
 	a, err := DecodeAdmin(raw)
 	if err != nil {
 		return a, err
 	}
-	if len(issuer) != ed25519.PublicKeySize || !ed25519.Verify(issuer, raw[:len(raw)-signatureSize], a.Signature[:]) {
+	if len(issuer) != ed25519.PublicKeySize || !ed25519.Verify(issuer, adminSigned(raw), a.Signature[:]) {
 		return a, fmt.Errorf("%w: %v seq %d", ErrSignature, a.Type, a.Seq)
 	}
 	return a, nil

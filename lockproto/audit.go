@@ -17,6 +17,12 @@ type AuditKind uint8
 const (
 	AuditUnlock AuditKind = 1 // an unlock attempt, granted or refused
 	AuditAdmin  AuditKind = 2 // an admin message applied or refused after its signature verified
+	// AuditRefusals stands for Value refused unlock attempts the lock did
+	// not record one by one: those refused before the holder's proof
+	// verified (anyone can send them), and, while the audit is nearly
+	// full, authenticated refusals too. Reason, Door and Credential are
+	// the last one's (the credential ID as presented, never verified).
+	AuditRefusals AuditKind = 3
 )
 
 // Audit sizes.
@@ -39,9 +45,14 @@ type AuditRecord struct {
 	Reason     access.Reason // ReasonGranted when Granted
 	Slot       uint8
 	Door       uint8
+	Action     Action       // unlock: what the request asked for (in the door byte)
 	Credential CredentialID // unlock: the credential ID as presented (verified only if the reason is past ReasonBadProof)
 	AdminType  Type         // admin records: which message
-	Value      uint32       // unlock: counted uses after it; admin: the message's sequence number
+	// Value: unlock — counted uses after it; admin — the message's sequence
+	// number, or for a time sync the seconds it moved the clock back past
+	// the lock's high-water mark when that exceeds the bound
+	// (Config.MaxClockStepBack), else 0; refusals — how many.
+	Value uint32
 	// Tag = HMAC-SHA256(audit key, version || 0x30 || lock ID || previous tag || record)[:16];
 	// the previous tag of record 1 is all zeros.
 	Tag [AuditTagSize]byte
@@ -54,7 +65,7 @@ func (a *AuditRecord) append(dst []byte) []byte {
 	if a.Granted {
 		g = 1
 	}
-	dst = append(dst, byte(a.Kind), g, byte(a.Reason), a.Slot, a.Door)
+	dst = append(dst, byte(a.Kind), g, byte(a.Reason), a.Slot, doorByte(a.Door, a.Action))
 	dst = append(dst, a.Credential[:]...)
 	dst = append(dst, byte(a.AdminType))
 	return le.AppendUint32(dst, a.Value)
@@ -68,7 +79,7 @@ func (a *AuditRecord) decode(r *reader) error {
 	g := r.u8()
 	a.Reason = access.Reason(r.u8())
 	a.Slot = r.u8()
-	a.Door = r.u8()
+	db := r.u8()
 	r.copy(a.Credential[:])
 	a.AdminType = Type(r.u8())
 	a.Value = r.u32()
@@ -77,15 +88,19 @@ func (a *AuditRecord) decode(r *reader) error {
 		return nil // end() reports it
 	}
 	a.Granted = g == 1
+	var known bool
+	a.Door, a.Action, known = splitDoor(db)
 	switch {
-	case a.Kind != AuditUnlock && a.Kind != AuditAdmin:
+	case a.Kind < AuditUnlock || a.Kind > AuditRefusals:
 		return r.failAt(at+8, ErrMalformed, fmt.Sprintf("record %d: kind %d", a.Seq, a.Kind))
 	case g > 1 || a.Granted != (a.Reason == access.Granted):
 		return r.failAt(at+9, ErrMalformed, fmt.Sprintf("record %d: granted byte %d with reason %d", a.Seq, g, a.Reason))
-	case a.Kind == AuditAdmin && !a.AdminType.IsAdmin(), a.Kind == AuditUnlock && a.AdminType != 0:
+	case a.Kind == AuditAdmin && !a.AdminType.IsAdmin(), a.Kind != AuditAdmin && a.AdminType != 0:
 		return r.failAt(at+21, ErrMalformed, fmt.Sprintf("record %d: admin type %v", a.Seq, a.AdminType))
-	case a.Door > 7:
-		return r.failAt(at+12, ErrMalformed, fmt.Sprintf("record %d: door %d", a.Seq, a.Door))
+	case !known || (a.Kind == AuditAdmin && db != 0):
+		return r.failAt(at+12, ErrMalformed, fmt.Sprintf("record %d: door byte 0x%02x", a.Seq, db))
+	case a.Kind == AuditRefusals && (a.Granted || a.Value == 0):
+		return r.failAt(at+22, ErrMalformed, fmt.Sprintf("record %d: %d refusals", a.Seq, a.Value))
 	case a.Seq == 0:
 		return r.failAt(at, ErrMalformed, "record sequence number 0")
 	}
@@ -100,6 +115,18 @@ type auditMAC struct {
 }
 
 func newAuditMAC(key [32]byte) *auditMAC { return &auditMAC{h: hmac.New(sha256.New, key[:])} }
+
+// ack = HMAC-SHA256(audit key, version || 0x31 || lock ID || seq || tag)[:16].
+func (m *auditMAC) ack(lock uuid.UUID, seq uint32, tag *[AuditTagSize]byte) (t [AuditTagSize]byte) {
+	b := appendHeader(m.buf[:0], TypeAuditAck)
+	b = append(b, lock[:]...)
+	b = le.AppendUint32(b, seq)
+	b = append(b, tag[:]...)
+	m.h.Reset()
+	m.h.Write(b)
+	copy(t[:], m.h.Sum(m.sum[:0]))
+	return t
+}
 
 func (m *auditMAC) tag(lock uuid.UUID, prev *[AuditTagSize]byte, rec *AuditRecord) (t [AuditTagSize]byte) {
 	b := appendHeader(m.buf[:0], TypeAuditBatch)
@@ -237,4 +264,58 @@ func VerifyAudit(auditKey [32]byte, lock uuid.UUID, after AuditCursor, batch []b
 		after = AuditCursor{Seq: last.Seq, Tag: last.Tag}
 	}
 	return out, after, gap
+}
+
+// AuditAckSize is the size of an audit acknowledgement frame.
+const AuditAckSize = 2 + 16 + 4 + AuditTagSize + AuditTagSize // 54
+
+// AuditAck tells a lock that the backend has stored every one of its
+// records up to Seq, whose tag is Tag (so the backend proves it holds that
+// very record). It is MACed under the pairing's audit key, which only the
+// lock and the backend hold. A lock keeps every record until an
+// acknowledgement covers it, and refuses grants rather than overwrite one.
+type AuditAck struct {
+	Lock uuid.UUID
+	Seq  uint32
+	Tag  [AuditTagSize]byte
+	MAC  [AuditTagSize]byte
+}
+
+// NewAuditAck acknowledges a lock's records up to cur, the backend's cursor
+// over the records stored without a gap.
+func NewAuditAck(auditKey [32]byte, lock uuid.UUID, cur AuditCursor) AuditAck {
+	a := AuditAck{Lock: lock, Seq: cur.Seq, Tag: cur.Tag}
+	a.MAC = newAuditMAC(auditKey).ack(lock, cur.Seq, &cur.Tag)
+	return a
+}
+
+// AppendAuditAck appends the encoded acknowledgement.
+func AppendAuditAck(dst []byte, a *AuditAck) []byte {
+	dst = appendHeader(dst, TypeAuditAck)
+	dst = append(dst, a.Lock[:]...)
+	dst = le.AppendUint32(dst, a.Seq)
+	dst = append(dst, a.Tag[:]...)
+	return append(dst, a.MAC[:]...)
+}
+
+// DecodeAuditAck decodes an acknowledgement without checking its MAC (the
+// lock does).
+func DecodeAuditAck(b []byte) (AuditAck, error) {
+	var a AuditAck
+	r := reader{b: b, name: "audit-ack"}
+	if err := r.header(TypeAuditAck); err != nil {
+		return a, err
+	}
+	r.copy(a.Lock[:])
+	at := r.off
+	a.Seq = r.u32()
+	r.copy(a.Tag[:])
+	r.copy(a.MAC[:])
+	if err := r.end(); err != nil {
+		return a, err
+	}
+	if a.Seq == 0 {
+		return a, r.failAt(at, ErrMalformed, "acknowledges record 0")
+	}
+	return a, nil
 }

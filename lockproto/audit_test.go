@@ -111,17 +111,3 @@ func TestAuditDetectsGapsTamperingAndForeignKeys(t *testing.T) {
 		t.Fatalf("fork: %v", err)
 	}
 }
-
-func TestAuditRingOverwriteShowsAsGap(t *testing.T) {
-	w := newWorld(t)
-	w.syncTime(0)
-	h, _ := w.holder(baseCredential(w.key))
-	for range AuditRingSize + 10 {
-		w.unlock(h, 0)
-	}
-	_, _, err := VerifyAudit(w.pairing.AuditKey, testLock, AuditCursor{}, w.lock.DrainAudit())
-	var gap *AuditGapError
-	if !errors.As(err, &gap) || gap.First != 13 {
-		t.Fatalf("after overwrite: %v", err)
-	}
-}

@@ -23,6 +23,10 @@ const (
 	RoleAdmin Role = 1
 )
 
+// maxRole is the largest role this version knows; a role shares its byte
+// with the key ID (low four bits), so there is room for 16.
+const maxRole = RoleAdmin
+
 // Credential sizes.
 const (
 	credentialFixedSize = 2 + 16 + 8 + 1 + 4 + 1 + 1 + 4 + 4 + 2 + 1 + 32 + 64 // 140
@@ -42,6 +46,7 @@ type Credential struct {
 	Generation uint32 // the slot's generation it was issued for
 	Doors      uint8  // bit i: door i may be opened
 	Role       Role
+	KeyID      KeyID // the issuer key that signed it (set by Issuer.IssueCredential)
 	Policy     policy.Compact
 	HolderKey  [32]byte // X25519 public key of the holder
 	Signature  [64]byte // Ed25519 by the issuer over every byte before it
@@ -58,8 +63,11 @@ func (c *Credential) validate() error {
 	if c.Doors == 0 {
 		return invalidf("credential %v opens no door", c.ID)
 	}
-	if c.Role > RoleAdmin {
+	if c.Role > maxRole {
 		return invalidf("credential %v: unknown role %d", c.ID, c.Role)
+	}
+	if c.KeyID > MaxKeyID {
+		return invalidf("credential %v: key ID %d, at most %d", c.ID, c.KeyID, MaxKeyID)
 	}
 	return validateCompact(&c.Policy)
 }
@@ -90,7 +98,7 @@ func (c *Credential) appendUnsigned(dst []byte) []byte {
 	dst = append(dst, c.ID[:]...)
 	dst = append(dst, c.Slot)
 	dst = le.AppendUint32(dst, c.Generation)
-	dst = append(dst, c.Doors, byte(c.Role))
+	dst = append(dst, c.Doors, byte(c.Role)&0x0f|byte(c.KeyID)<<4)
 	dst = appendCompact(dst, &c.Policy)
 	dst = append(dst, c.HolderKey[:]...)
 	return dst
@@ -147,7 +155,8 @@ func decodeCredentialBody(r *reader, c *Credential) error {
 	c.Slot = r.u8()
 	c.Generation = r.u32()
 	c.Doors = r.u8()
-	c.Role = Role(r.u8())
+	rk := r.u8()
+	c.Role, c.KeyID = Role(rk&0x0f), KeyID(rk>>4)
 	if err := decodeCompact(r, &c.Policy); err != nil {
 		return err
 	}

@@ -8,30 +8,48 @@
 // # Guarantees
 //
 //   - An offline credential (Credential, at most 160 bytes) is signed by the
-//     issuer with Ed25519; no byte of it can change without the lock noticing.
-//     It binds the lock, the slot and its generation, the doors, the role,
-//     the compact schedule (policy.Compact) and the holder's X25519 key.
-//   - An unlock answers a fresh 16-byte random challenge, single use, alive
-//     30 s, at most 4 outstanding. The proof is an HMAC under a key only the
-//     holder and this lock can derive (X25519 of the holder key and the
-//     lock's random key, through HKDF); it covers the version, type, lock,
-//     nonce, door and credential ID, so it cannot be replayed, moved to
-//     another lock or door, or relabelled as another version. A full request
-//     fits one BLE write at MTU 185 (at most 181 bytes).
-//   - The lock decides on its own clock, set only by issuer-signed time syncs
-//     bound to its nonce, and on its own use counters. It fails closed when
-//     it does not know the time, or, for credentials with weekly windows, its
-//     UTC offset. The phone's clock is never used.
-//   - Reset, deactivation, revocation, time sync and time-zone rules are
-//     issuer-signed admin messages any phone can deliver; all but the time
-//     sync carry a sequence number the lock only lets increase.
+//     issuer with Ed25519 and names the signing key's ID; no byte of it can
+//     change without the lock noticing. It binds the lock, the slot and its
+//     generation, the doors, the role, the compact schedule
+//     (policy.Compact) and the holder's X25519 key.
+//   - An unlock answers a fresh 16-byte challenge, single use, alive 30 s,
+//     at most 4 outstanding (a fifth evicts the oldest). The proof is an
+//     HMAC under a key only the holder and this lock can derive (X25519 of
+//     the holder key and the lock's random key, through HKDF); it covers the
+//     version, type, lock, nonce, door, action and credential ID, so it
+//     cannot be replayed, moved to another lock, door or action, or
+//     relabelled as another version. A full request fits one BLE write at
+//     MTU 185 (at most 181 bytes). The lock mixes a persisted boot counter
+//     into every nonce: no nonce of an earlier start is ever live again,
+//     even if the RNG restarts from the same state.
+//   - The lock decides on its own clock, set only by issuer-signed time
+//     syncs bound to its nonce and trusted only within the start it was
+//     set in, and on its own use counters. It fails closed for time-bound
+//     credentials when it does not know the time (after every restart,
+//     until a sync), or, for credentials with weekly windows, its UTC
+//     offset. A persisted high-water mark of time never goes down: a
+//     credential that ended before it stays expired whatever the clock
+//     says later. The phone's clock is never used.
+//   - The role is enforced per action: a user credential cannot take an
+//     admin's action.
+//   - Reset, deactivation, revocation, time zone and key rotation are
+//     issuer-signed admin messages any phone can deliver; each is applied
+//     at most once, and in any order they end in the same state (they state
+//     monotone facts). A time sync is bound to a nonce. A rotation signed by
+//     the current issuer key hands over to the next; the old key's
+//     credentials open until a stated grace, its admin messages never.
 //   - The lock writes every decision as an audit record with a sequence
 //     number, its time and an HMAC chained to the previous record under a
-//     per-lock audit key; VerifyAudit lets the backend check and ingest them
-//     idempotently and detect missing ones.
+//     per-lock audit key (refusals anyone can cause are tallied into one
+//     record); VerifyAudit lets the backend check and ingest them
+//     idempotently and detect missing ones. No record is overwritten before
+//     the backend acknowledges it (AuditAck): a full audit refuses grants.
+//   - With Config.Persist, use counts, the mark and audit records are on
+//     storage before the lock grants; a failed write refuses.
 //   - Decoders never panic, never read past their input and never allocate
 //     (except DecodeDownload's list); MACs are compared in constant time.
-//   - Failed attempts back off exponentially after 5 in a row.
+//   - Failed verifications back off exponentially per source after 5 in a
+//     row; nothing locks out a holder whose credential and proof are good.
 //
 // # The life of an unlock
 //
@@ -42,11 +60,15 @@
 // phone asks Lock.Challenge for a nonce, delivers pending admin messages
 // (Lock.HandleAdmin), and sends Holder.Unlock's request. Lock.HandleUnlock
 // checks it (the order is on that method), counts the use, writes an audit
-// record, and answers with a Response MACed under the session key, which
-// Holder.ReadResponse verifies. The lock caches the verified credential and
-// the session key, so the next unlock needs no public-key operation. Later a
-// phone carries Lock.DrainAudit's batch to the backend, which checks it with
-// VerifyAudit.
+// record, persists, and answers with a Response MACed under the session key,
+// which Holder.ReadResponse verifies. The lock caches the verified credential
+// and the session key, so the next unlock needs no public-key operation.
+// Later a phone carries Lock.DrainAudit's batch to the backend, which checks
+// it with VerifyAudit and returns an AuditAck for the phone to deliver
+// (Lock.HandleAuditAck), freeing the lock's records up to it.
+//
+// PROTOCOL.md documents every byte and holds the threat model: each attack
+// real locks fell to, the defence here, and the test that shows it.
 //
 // Frames larger than a link's writes travel as Fragment pieces and are put
 // back together by a Reassembler with a fixed buffer.

@@ -81,3 +81,7 @@ func (e *FragmentError) Unwrap() error { return ErrFragment }
 func invalidf(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
 }
+
+// ErrPersist: the lock's Config.Persist failed, so the lock did not act on
+// what it could not keep.
+var ErrPersist = errors.New("lockproto: persisting the lock's state failed")

@@ -8,6 +8,9 @@ import (
 // Version is the only protocol version this package speaks. Every frame starts
 // with it and every signature and MAC covers it, so a frame cannot be
 // relabelled as another version; a receiver refuses any other value.
+// Additions since 0.1.0 (key IDs, actions, key rotation, audit
+// acknowledgements) use values that were invalid before, so every earlier
+// frame still decodes to what it meant.
 const Version byte = 1
 
 // Type is the second byte of every frame: what the rest of it holds.
@@ -26,14 +29,17 @@ const (
 	TypeRevoke         Type = 0x12 // admin: deny one credential ID
 	TypeTimeSync       Type = 0x13 // admin: set the lock's clock, bound to a lock nonce
 	TypeTimeZone       Type = 0x14 // admin: UTC offset transitions of the lock's zone
+	TypeRotateKey      Type = 0x15 // admin: the current issuer key hands over to the next one
 	TypeAuditBatch     Type = 0x30 // lock -> phone -> backend: chained, MACed records
+	TypeAuditAck       Type = 0x31 // backend -> phone -> lock: records up to here are stored
 )
 
 var typeNames = map[Type]string{
 	TypeCredential: "credential", TypeChallenge: "challenge", TypeUnlock: "unlock",
 	TypeUnlockCached: "unlock-cached", TypeUnlockResponse: "unlock-response", TypeDownload: "download",
 	TypeResetSlot: "reset-slot", TypeDeactivateSlot: "deactivate-slot", TypeRevoke: "revoke",
-	TypeTimeSync: "time-sync", TypeTimeZone: "time-zone", TypeAuditBatch: "audit-batch",
+	TypeTimeSync: "time-sync", TypeTimeZone: "time-zone", TypeRotateKey: "rotate-key", TypeAuditBatch: "audit-batch",
+	TypeAuditAck: "audit-ack",
 }
 
 func (t Type) String() string {
@@ -44,7 +50,7 @@ func (t Type) String() string {
 }
 
 // IsAdmin reports whether t is an issuer-signed admin message type.
-func (t Type) IsAdmin() bool { return t >= TypeResetSlot && t <= TypeTimeZone }
+func (t Type) IsAdmin() bool { return t >= TypeResetSlot && t <= TypeRotateKey }
 
 const headerSize = 2
 

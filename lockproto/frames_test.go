@@ -84,8 +84,9 @@ func TestDecodeErrorsAreTyped(t *testing.T) {
 		want error
 	}{
 		{"empty", nil, ErrMalformed},
+		{"version 0", append([]byte{0}, raw[1:]...), ErrVersion},
 		{"version 2", append([]byte{2}, raw[1:]...), ErrVersion},
-		{"wrong type", append([]byte{1, 2}, raw[2:]...), ErrType},
+		{"wrong type", append([]byte{Version, 2}, raw[2:]...), ErrType},
 		{"truncated", raw[:len(raw)-1], ErrMalformed},
 		{"trailing", append(bytes.Clone(raw), 0), ErrMalformed},
 	}
@@ -103,6 +104,7 @@ func TestDecodeErrorsAreTyped(t *testing.T) {
 		func(b []byte) error { _, err := DecodeAdmin(b); return err },
 		func(b []byte) error { _, err := DecodeAuditBatch(b); return err },
 		func(b []byte) error { _, err := DecodeDownload(b); return err },
+		func(b []byte) error { _, err := DecodeAuditAck(b); return err },
 	} {
 		if err := dec([]byte{1}); !errors.Is(err, ErrMalformed) {
 			t.Errorf("one byte: %v", err)

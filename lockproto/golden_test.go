@@ -3,6 +3,7 @@ package lockproto
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -87,7 +88,76 @@ func goldenFrames(t *testing.T) []golden {
 	for i, f := range frags {
 		add(fmt.Sprintf("unlock-cached-fragment-%d", i), f)
 	}
+
+	// Frames of protocol version 2: key rotation, audit acknowledgement,
+	// an admin's action, a credential under another issuer key.
+	nextSigner, err := NewEd25519Signer(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32)))
+	w.must(err)
+	next, err := NewIssuerKey(nextSigner, 1)
+	w.must(err)
+	m, _ = w.issuer.RotateKey(testLock, 6, next, t0.Add(30*24*time.Hour))
+	add("rotate-key", m)
+	recs, cur, err := VerifyAudit(w.pairing.AuditKey, testLock, AuditCursor{}, out[13].b)
+	w.must(err)
+	if len(recs) == 0 {
+		t.Fatal("no audit records in the golden batch")
+	}
+	ack := NewAuditAck(w.pairing.AuditKey, testLock, cur)
+	add("audit-ack", AppendAuditAck(nil, &ack))
+	ch3b, _ := w.lock.Challenge()
+	ch3, _ := DecodeChallenge(ch3b)
+	req3, err := h.Request(ch3, 1, ActionHoldOpen, true)
+	w.must(err)
+	add("unlock-cached-hold-open", req3)
+	rawNext, err := next.IssueCredential(min)
+	w.must(err)
+	add("credential-key-1", rawNext)
 	return out
+}
+
+// fuzzSeeds names the golden frames each fuzz target's corpus in
+// testdata/fuzz starts from (each whole and cut in half); -update rewrites them.
+var fuzzSeeds = map[string][]string{
+	"FuzzDecodeAdmin":        {"revoke", "time-zone", "rotate-key"},
+	"FuzzDecodeAuditBatch":   {"audit-batch"},
+	"FuzzDecodeAuditAck":     {"audit-ack"},
+	"FuzzDecodeChallenge":    {"challenge"},
+	"FuzzDecodeCredential":   {"credential-four-windows", "credential-key-1"},
+	"FuzzDecodeDownload":     {"download"},
+	"FuzzDecodeResponse":     {"unlock-response-granted"},
+	"FuzzDecodeUnlock":       {"unlock", "unlock-cached", "unlock-cached-hold-open"},
+	"FuzzLockHandleAdmin":    {"reset-slot", "rotate-key"},
+	"FuzzLockHandleAuditAck": {"audit-ack"},
+	"FuzzLockHandleUnlock":   {"unlock"},
+}
+
+// corpusEntry is a fuzz corpus file holding b, every byte escaped.
+func corpusEntry(b []byte) []byte {
+	out := []byte("go test fuzz v1\n[]byte(\"")
+	for _, c := range b {
+		out = fmt.Appendf(out, "\\x%02x", c)
+	}
+	return append(out, "\")\n"...)
+}
+
+func writeFuzzCorpus(t *testing.T, frames map[string][]byte) {
+	for target, names := range fuzzSeeds {
+		dir := filepath.Join("testdata", "fuzz", target)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			b, ok := frames[name]
+			if !ok {
+				t.Fatalf("no golden frame %q", name)
+			}
+			for file, in := range map[string][]byte{name: b, name + "-truncated": b[:len(b)/2]} {
+				if err := os.WriteFile(filepath.Join(dir, file), corpusEntry(in), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 }
 
 func TestGoldenVectors(t *testing.T) {
@@ -103,6 +173,11 @@ func TestGoldenVectors(t *testing.T) {
 		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		frames := map[string][]byte{}
+		for _, g := range got {
+			frames[g.name] = g.b
+		}
+		writeFuzzCorpus(t, frames)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -166,7 +241,7 @@ func reencode(t *testing.T, b []byte) []byte {
 		checkErr(t, err)
 		out = appendHeader(nil, u.Type)
 		out = le.AppendUint16(out, u.Challenge)
-		out = append(out, u.Door)
+		out = append(out, doorByte(u.Door, u.Action))
 		if u.Type == TypeUnlock {
 			out = append(out, u.Credential...)
 		} else {
@@ -183,6 +258,10 @@ func reencode(t *testing.T, b []byte) []byte {
 			out, err = AppendAdmin(nil, &a)
 		}
 		checkErr(t, err)
+	case typ == TypeAuditAck:
+		a, err := DecodeAuditAck(b)
+		checkErr(t, err)
+		out = AppendAuditAck(nil, &a)
 	case typ == TypeAuditBatch:
 		a, err := DecodeAuditBatch(b)
 		if err == nil {
@@ -221,6 +300,8 @@ func TestFrameSizes(t *testing.T) {
 		{"unlock, cached", UnlockCachedSize, 29},
 		{"response", ResponseSize, 34},
 		{"admin, largest", MaxAdminSize, 155},
+		{"rotate key", adminFixedSize + rotateBodySize, 123},
+		{"audit acknowledgement", AuditAckSize, 54},
 		{"audit batch, largest", MaxAuditBatchSize, 707},
 	} {
 		if c.got != c.want {

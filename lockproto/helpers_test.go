@@ -44,7 +44,8 @@ type world struct {
 	lock    *Lock
 	key     *HolderKey
 	seq     uint32
-	serverT time.Time // the issuer's clock
+	serverT time.Time   // the issuer's clock
+	cursor  AuditCursor // what upload has verified
 }
 
 func newWorld(t testing.TB) *world { return newWorldConfig(t, Config{}) }
@@ -102,6 +103,31 @@ func (w *world) syncTime(offset int32) {
 	m, err = w.issuer.TimeZone(testLock, w.seq, z)
 	w.must(err)
 	w.must(w.lock.HandleAdmin(m))
+}
+
+// resync runs a time sync alone at the issuer's clock (a restarted lock
+// needs one).
+func (w *world) resync() {
+	w.t.Helper()
+	c := w.challenge()
+	m, err := w.issuer.TimeSync(testLock, c.Nonce, w.serverT)
+	w.must(err)
+	w.must(w.lock.HandleAdmin(m))
+}
+
+// upload drains the lock's audit as a phone does, verifies it as the
+// backend does, and delivers the acknowledgement.
+func (w *world) upload() {
+	w.t.Helper()
+	for b := w.lock.DrainAudit(); b != nil; b = w.lock.DrainAudit() {
+		_, cur, err := VerifyAudit(w.pairing.AuditKey, testLock, w.cursor, b)
+		w.must(err)
+		w.cursor = cur
+	}
+	if w.cursor.Seq > w.lock.State().AuditAcked {
+		ack := NewAuditAck(w.pairing.AuditKey, testLock, w.cursor)
+		w.must(w.lock.HandleAuditAck(AppendAuditAck(nil, &ack)))
+	}
 }
 
 // advance moves both the lock's RTC and the issuer's clock.

@@ -88,30 +88,41 @@ func (h *Holder) check(ch *Challenge, door uint8) error {
 
 // Unlock builds a full unlock request (credential included) answering ch.
 func (h *Holder) Unlock(ch Challenge, door uint8) ([]byte, error) {
-	if err := h.check(&ch, door); err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, MaxUnlockSize)
-	b = appendHeader(b, TypeUnlock)
-	b = le.AppendUint16(b, ch.ID)
-	b = append(b, door)
-	b = append(b, h.raw...)
-	p := h.s.proof(TypeUnlock, h.cred.Lock, &ch.Nonce, ch.ID, door, h.cred.ID)
-	return append(b, p[:]...), nil
+	return h.Request(ch, door, ActionOpen, false)
 }
 
 // UnlockCached builds the short request for a lock that has cached the
 // credential; a lock that has not answers ReasonNotCached.
 func (h *Holder) UnlockCached(ch Challenge, door uint8) ([]byte, error) {
+	return h.Request(ch, door, ActionOpen, true)
+}
+
+// Request builds an unlock request answering ch that asks for action a at
+// door: the full form, or (cached) the short one for a lock that has cached
+// the credential. The lock refuses an action the credential's role may not
+// take (access.OpNotPermitted).
+func (h *Holder) Request(ch Challenge, door uint8, a Action, cached bool) ([]byte, error) {
 	if err := h.check(&ch, door); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, UnlockCachedSize)
-	b = appendHeader(b, TypeUnlockCached)
+	if a > maxAction {
+		return nil, invalidf("unknown action %d", a)
+	}
+	db := doorByte(door, a)
+	t, size := TypeUnlock, unlockFixedSize+len(h.raw)
+	if cached {
+		t, size = TypeUnlockCached, UnlockCachedSize
+	}
+	b := make([]byte, 0, size)
+	b = appendHeader(b, t)
 	b = le.AppendUint16(b, ch.ID)
-	b = append(b, door)
-	b = append(b, h.cred.ID[:]...)
-	p := h.s.proof(TypeUnlockCached, h.cred.Lock, &ch.Nonce, ch.ID, door, h.cred.ID)
+	b = append(b, db)
+	if cached {
+		b = append(b, h.cred.ID[:]...)
+	} else {
+		b = append(b, h.raw...)
+	}
+	p := h.s.proof(t, h.cred.Lock, &ch.Nonce, ch.ID, db, h.cred.ID)
 	return append(b, p[:]...), nil
 }
 

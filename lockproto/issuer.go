@@ -49,16 +49,41 @@ func (s *Ed25519Signer) Sign(message []byte) ([]byte, error) {
 	return ed25519.Sign(s.key, message), nil
 }
 
-// Issuer signs credentials and admin messages with its Signer. It keeps no
-// state: the caller (the ledger side) chooses credential IDs and admin
-// sequence numbers and records what was issued.
-type Issuer struct{ signer Signer }
+// KeyID names an issuer key in every credential it signs, so a lock knows
+// which of the (at most two) keys it holds to verify with. The issuer
+// numbers its keys; IDs cycle through 0..MaxKeyID, and a lock never holds
+// two keys with the same ID. Admin messages need none: only the lock's
+// current key signs them.
+type KeyID uint8
 
-// NewIssuer returns an Issuer signing with s.
+// MaxKeyID is the largest key ID: a credential carries it in four bits.
+const MaxKeyID KeyID = 15
+
+// Issuer signs credentials (naming its key ID) and admin messages with its
+// Signer. It keeps no state: the caller (the ledger side) chooses
+// credential IDs and admin sequence numbers and records what was issued.
+type Issuer struct {
+	signer Signer
+	id     KeyID
+}
+
+// NewIssuer returns an Issuer signing with s under key ID 0.
 func NewIssuer(s Signer) *Issuer { return &Issuer{signer: s} }
+
+// NewIssuerKey returns an Issuer signing with s under key ID id (at most
+// MaxKeyID): the key a rotation (RotateKey) hands over to.
+func NewIssuerKey(s Signer, id KeyID) (*Issuer, error) {
+	if id > MaxKeyID {
+		return nil, invalidf("issuer key ID %d, at most %d", id, MaxKeyID)
+	}
+	return &Issuer{signer: s, id: id}, nil
+}
 
 // PublicKey is the key a lock is paired with.
 func (i *Issuer) PublicKey() ed25519.PublicKey { return i.signer.PublicKey() }
+
+// KeyID is the ID every frame this issuer signs names.
+func (i *Issuer) KeyID() KeyID { return i.id }
 
 func (i *Issuer) sign(dst []byte, sig *[64]byte) error {
 	s, err := i.signer.Sign(dst)
@@ -75,6 +100,7 @@ func (i *Issuer) sign(dst []byte, sig *[64]byte) error {
 // IssueCredential signs c (its Signature field is ignored) and returns the
 // credential frame.
 func (i *Issuer) IssueCredential(c Credential) ([]byte, error) {
+	c.KeyID = i.id
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -132,4 +158,30 @@ func (i *Issuer) TimeSync(lock uuid.UUID, nonce [16]byte, now time.Time) ([]byte
 // TimeZone gives the lock its UTC offset transitions.
 func (i *Issuer) TimeZone(lock uuid.UUID, seq uint32, rules ZoneRules) ([]byte, error) {
 	return i.Admin(Admin{Type: TypeTimeZone, Lock: lock, Seq: seq, Zone: rules})
+}
+
+// RotateKey hands a lock over from this issuer's key to next's: from the
+// message on, the lock verifies everything with next's key and refuses
+// admin messages signed by this one; credentials signed by this key still
+// open until graceUntil on the lock's clock (the zero time: not at all).
+// The lock keeps at most these two keys.
+func (i *Issuer) RotateKey(lock uuid.UUID, seq uint32, next *Issuer, graceUntil time.Time) ([]byte, error) {
+	var until uint32
+	if !graceUntil.IsZero() {
+		u := graceUntil.Unix()
+		if u <= 0 || u > 1<<32-1 {
+			return nil, invalidf("grace until %v outside uint32 Unix seconds", graceUntil)
+		}
+		until = uint32(u)
+	}
+	pub := next.PublicKey()
+	if len(pub) != ed25519.PublicKeySize {
+		return nil, invalidf("next issuer key of %d bytes", len(pub))
+	}
+	if next.id == i.id {
+		return nil, invalidf("next issuer key has the current key's ID %d", i.id)
+	}
+	a := Admin{Type: TypeRotateKey, Lock: lock, Seq: seq, NewKeyID: next.id, Until: until}
+	copy(a.NewKey[:], pub)
+	return i.Admin(a)
 }

@@ -182,7 +182,7 @@ func TestUnlockRefusals(t *testing.T) {
 		}, want: access.BadVersion},
 		{name: "downgrade: inner credential version", setup: func(w *world) ([]byte, Challenge, *Holder) {
 			req, ch, h := full(nil, 0, nil)(w)
-			req[5] = 2
+			req[5] = 2 // the credential relabelled as another protocol version
 			return req, ch, h
 		}, want: access.BadVersion},
 		{name: "oversized", setup: func(w *world) ([]byte, Challenge, *Holder) {
@@ -228,6 +228,13 @@ func TestUnlockRefusals(t *testing.T) {
 			}
 			if resp.Reason != tc.want || resp.Authenticated != tc.authed {
 				t.Fatalf("response reason %v authenticated %v, want %v %v", resp.Reason, resp.Authenticated, tc.want, tc.authed)
+			}
+			if !tc.authed && tc.want != access.Granted {
+				// Refused before the proof verified: tallied, not recorded on its own.
+				if u := w.lock.State().Unrecorded; d.AuditSeq != 0 || u.Count == 0 || u.Reason != tc.want {
+					t.Fatalf("audit seq %d, tally %+v; want none and a tally of %v", d.AuditSeq, u, tc.want)
+				}
+				return
 			}
 			rec := lastAudit(t, w)
 			if rec.Reason != tc.want || rec.Seq != d.AuditSeq || rec.Kind != AuditUnlock {
@@ -324,41 +331,46 @@ func TestTamperedGrantResponseIsRejectedByPhone(t *testing.T) {
 	}
 }
 
-func TestRateLimitBacksOffAndRecovers(t *testing.T) {
+// The backoff follows the source of failed verifications (these exact
+// forged bytes), not the lock: the forger backs off, a different forgery
+// and the honest holder do not.
+func TestBackoffFollowsTheFailingSource(t *testing.T) {
 	w := newWorld(t)
 	w.syncTime(0)
+	other, _ := GenerateEd25519Signer(newDetRand(9))
+	forged, err := NewIssuer(other).IssueCredential(baseCredential(w.key))
+	w.must(err)
+	fh, err := NewHolder(w.key, forged, w.lock.PublicKey())
+	w.must(err)
 	for i := range 5 {
-		if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != access.Malformed {
-			t.Fatalf("attempt %d: %v", i, d.Reason)
+		if d, _ := w.unlock(fh, 0); d.Reason != access.BadSignature {
+			t.Fatalf("forgery %d: %v", i, d.Reason)
 		}
 	}
-	_, err := w.lock.Challenge()
-	var re *RefusalError
-	if !errors.As(err, &re) || re.Reason != access.RateLimited {
-		t.Fatalf("challenge during backoff: %v", err)
+	if d, _ := w.unlock(fh, 0); d.Reason != access.RateLimited {
+		t.Fatalf("sixth forgery of the same bytes: %v, want rate limited", d.Reason)
 	}
-	if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != access.RateLimited || d.AuditSeq != 0 {
-		t.Fatalf("request during backoff: %+v", d)
+	c := baseCredential(w.key)
+	c.Generation = 9 // other bytes, another source
+	forged2, _ := NewIssuer(other).IssueCredential(c)
+	fh2, _ := NewHolder(w.key, forged2, w.lock.PublicKey())
+	if d, _ := w.unlock(fh2, 0); d.Reason != access.BadSignature {
+		t.Fatalf("another forgery: %v, want bad signature", d.Reason)
 	}
-	w.advance(time.Second)
-	if d := w.lock.HandleUnlock([]byte{1, 3, 0}); d.Reason != access.Malformed {
-		t.Fatal(d.Reason)
-	}
-	// The sixth failure doubles the wait.
-	w.advance(time.Second)
-	if _, err := w.lock.Challenge(); err == nil {
-		t.Fatal("challenge allowed one second into a two-second backoff")
-	}
-	w.advance(time.Second)
 	h, _ := w.holder(baseCredential(w.key))
 	if d, _ := w.unlock(h, 0); !d.Granted {
-		t.Fatal(d.Reason)
+		t.Fatalf("honest holder while a forger backs off: %v", d.Reason)
 	}
-	if f := w.lock.State().Failures; f != 0 {
-		t.Fatalf("failures after a grant = %d", f)
+	w.advance(time.Second)
+	if d, _ := w.unlock(fh, 0); d.Reason != access.BadSignature {
+		t.Fatalf("forgery after its backoff: %v", d.Reason)
+	}
+	w.advance(time.Second) // the next failure doubled the wait
+	if d, _ := w.unlock(fh, 0); d.Reason != access.RateLimited {
+		t.Fatalf("forgery one second into a two-second backoff: %v", d.Reason)
 	}
 	// Schedule refusals of an authentic holder do not count.
-	c := baseCredential(w.key)
+	c = baseCredential(w.key)
 	c.ID[0] = 9
 	c.Doors = 0b10
 	h2, _ := w.holder(c)
@@ -449,20 +461,26 @@ func TestAdminRefusals(t *testing.T) {
 	if r := reason(w.lock.HandleAdmin(ts2)); r != access.BadNonce {
 		t.Fatalf("time sync with an invented nonce: %v", r)
 	}
-	var v [MaxAdminSize + 1]byte
-	v[0], v[1] = 2, byte(TypeResetSlot)
-	if r := reason(w.lock.HandleAdmin(v[:])); r != access.BadVersion {
-		t.Fatalf("version 2: %v", r)
+	for _, version := range []byte{0, 2} {
+		v := reset(9, 1)
+		v[0] = version
+		if r := reason(w.lock.HandleAdmin(v)); r != access.BadVersion {
+			t.Fatalf("version %d: %v", version, r)
+		}
 	}
 }
 
+// Revocations of credentials with an end date fill the bounded list; a
+// full list refuses one more, and a reset that makes entries moot frees room.
 func TestRevocationListBoundedAndCleaned(t *testing.T) {
 	w := newWorld(t)
 	w.syncTime(0)
 	seq := w.seq
+	end := uint32(t0.Add(24 * time.Hour).Unix())
 	revoke := func(id byte, slot uint8, gen uint32) error {
 		seq++
 		c := Credential{ID: CredentialID{id}, Slot: slot, Generation: gen}
+		c.Policy.NotAfter = end
 		m, err := w.issuer.RevokeCredential(testLock, seq, c)
 		w.must(err)
 		return w.lock.HandleAdmin(m)
@@ -479,6 +497,53 @@ func TestRevocationListBoundedAndCleaned(t *testing.T) {
 	m, _ := w.issuer.ResetSlot(testLock, seq, 2, 2)
 	w.must(w.lock.HandleAdmin(m))
 	w.must(revoke(201, 4, 1))
+	if n := revocations(w.lock.State()); n != 1 {
+		t.Fatalf("%d entries after the reset, want 1", n)
+	}
+}
+
+func revocations(st State) int {
+	n := 0
+	for _, r := range st.Revoked {
+		if r.InUse {
+			n++
+		}
+	}
+	return n
+}
+
+// A revocation list full of credentials with no end date never refuses the
+// next revocation: the lock compacts those entries by generation (the
+// revoked credential's slot minimum rises past it), so the 33rd revoked
+// credential stops opening like the other 32.
+func TestRevocationBeyondTheListStillRevokes(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	seq := w.seq
+	for i := range MaxRevocations {
+		seq++
+		m, err := w.issuer.RevokeCredential(testLock, seq, Credential{ID: CredentialID{byte(i + 1), 0xee}, Slot: uint8(i % 3), Generation: 1})
+		w.must(err)
+		w.must(w.lock.HandleAdmin(m))
+	}
+	c := baseCredential(w.key)
+	h, _ := w.holder(c)
+	if d, _ := w.unlock(h, 0); !d.Granted {
+		t.Fatalf("before its revocation: %v", d.Reason)
+	}
+	seq++
+	m, err := w.issuer.RevokeCredential(testLock, seq, Credential{ID: c.ID, Slot: c.Slot, Generation: c.Generation})
+	w.must(err)
+	if err := w.lock.HandleAdmin(m); err != nil {
+		t.Fatalf("33rd revocation: %v", err)
+	}
+	if d, _ := w.unlock(h, 0); d.Granted {
+		t.Fatal("the 33rd revoked credential still opens")
+	}
+	st := w.lock.State()
+	if st.MinGen[0] != 2 || st.MinGen[1] != 2 || st.MinGen[2] != 2 || st.MinGen[c.Slot] != c.Generation+1 {
+		t.Fatalf("slot minimums %v after compaction", st.MinGen[:4])
+	}
 }
 
 func TestStateSurvivesRestart(t *testing.T) {
@@ -493,6 +558,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	l2, err := RestoreLock(w.lock.State(), &Config{Clock: w.clock.now, Rand: newDetRand(4)})
 	w.must(err)
 	w.lock = l2
+	w.resync()
 	if d, _ := w.unlock(h, 0); d.Reason != access.Exhausted {
 		t.Fatalf("single-use key after a restart: %v", d.Reason)
 	}
@@ -567,7 +633,7 @@ func TestIssuerRefusesWhatLockWouldRefuse(t *testing.T) {
 			t.Errorf("case %d: err = %v, want ErrInvalid", i, err)
 		}
 	}
-	if _, err := VerifyCredential([]byte{1, 1}, ed25519.PublicKey(make([]byte, 32))); !errors.Is(err, ErrMalformed) {
+	if _, err := VerifyCredential([]byte{Version, 1}, ed25519.PublicKey(make([]byte, 32))); !errors.Is(err, ErrMalformed) {
 		t.Errorf("short credential: %v", err)
 	}
 }

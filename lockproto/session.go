@@ -31,6 +31,12 @@ type ChallengeFlags uint8
 const (
 	FlagClockKnown ChallengeFlags = 1 << 0 // the lock trusts its clock
 	FlagZoneKnown  ChallengeFlags = 1 << 1 // the lock knows its UTC offset now
+	// FlagAuditUpload: at least half the lock's audit is unacknowledged:
+	// drain and upload it, and bring back the acknowledgement
+	// (AppendAuditAck). A full audit refuses grants (access.AuditFull).
+	FlagAuditUpload ChallengeFlags = 1 << 2
+
+	knownFlags = FlagClockKnown | FlagZoneKnown | FlagAuditUpload
 )
 
 // Challenge is the lock's fresh nonce for one unlock or one time sync.
@@ -67,7 +73,7 @@ func DecodeChallenge(b []byte) (Challenge, error) {
 	if err := r.end(); err != nil {
 		return c, err
 	}
-	if c.Flags&^(FlagClockKnown|FlagZoneKnown) != 0 {
+	if c.Flags&^knownFlags != 0 {
 		return c, r.failAt(ChallengeSize-1, ErrMalformed, fmt.Sprintf("unknown flags 0x%02x", uint8(c.Flags)))
 	}
 	return c, nil
@@ -79,6 +85,7 @@ type UnlockRequest struct {
 	Type         Type
 	Challenge    uint16
 	Door         uint8
+	Action       Action // with the door in one byte
 	CredentialID CredentialID
 	Credential   []byte // full requests: the credential frame, a subslice of the input
 	Proof        [ProofSize]byte
@@ -103,7 +110,7 @@ func DecodeUnlock(b []byte) (UnlockRequest, error) {
 	u.Type = t
 	r.off = headerSize
 	u.Challenge = r.u16()
-	u.Door = r.u8()
+	db := r.u8()
 	if t == TypeUnlockCached {
 		r.copy(u.CredentialID[:])
 	} else {
@@ -118,8 +125,9 @@ func DecodeUnlock(b []byte) (UnlockRequest, error) {
 	if err := r.end(); err != nil {
 		return u, err
 	}
-	if u.Door > 7 {
-		return u, r.failAt(4, ErrMalformed, fmt.Sprintf("door %d, doors are 0..7", u.Door))
+	var ok bool
+	if u.Door, u.Action, ok = splitDoor(db); !ok {
+		return u, r.failAt(4, ErrMalformed, fmt.Sprintf("unknown action %d", u.Action))
 	}
 	return u, nil
 }
@@ -217,8 +225,9 @@ func (s *session) tag(msg []byte) (t [ProofSize]byte) {
 	return t
 }
 
-// proof = HMAC(key, version || type || lock ID || nonce || challenge ID || door || credential ID)[:16].
-func (s *session) proof(t Type, lock uuid.UUID, nonce *[NonceSize]byte, chal uint16, door uint8, id CredentialID) [ProofSize]byte {
+// proof = HMAC(key, version || type || lock ID || nonce || challenge ID || door byte || credential ID)[:16];
+// the door byte carries the action too.
+func (s *session) proof(t Type, lock uuid.UUID, nonce *[NonceSize]byte, chal uint16, door byte, id CredentialID) [ProofSize]byte {
 	b := appendHeader(s.buf[:0], t)
 	b = append(b, lock[:]...)
 	b = append(b, nonce[:]...)

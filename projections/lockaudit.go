@@ -73,7 +73,7 @@ func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 		h.Offline, h.AuditSeq, h.Source = true, e.Seq, "lock"
 		h.Granted, h.Reason = e.Granted, e.Reason
 		switch {
-		case e.Kind == lockproto.AuditUnlock:
+		case e.Kind == lockproto.AuditUnlock, e.Kind == lockproto.AuditRefusals: // refusals: the last of e.Value tallied attempts
 			h.Door = e.Door
 		case e.AdminType == lockproto.TypeTimeSync:
 			h.Admin = e.AdminType.String()
