@@ -423,27 +423,32 @@ func (s *Service) adminAtLock(t *txn, c UploadAudit, l *LockState, p events.Admi
 }
 
 // syncView is where each key's credential stands at the lock within one
-// upload: as folded, then as the events decided so far move it.
+// upload: as folded, then as the events decided so far move it. Each key
+// is looked up once per upload (a batch names few keys many times).
 type syncView struct {
 	t     *txn
-	moved map[string]events.LockSync
+	moved map[string]events.LockSync // syncGone: no such key
 }
+
+// syncGone marks a key the upload found no stream for.
+const syncGone events.LockSync = 255
 
 // move appends a LockSynced when it is a step forward from where the key
 // stands: applied only from pending (a late record of a key since taken
 // away changes nothing), removed and failed only for a key whose
 // credential is at the lock or on its way out.
 func (v *syncView) move(key, lock string, seq uint32, to events.LockSync, why access.Reason, emit func(string, uint32, any)) error {
-	k, err := v.t.key(key)
-	if err != nil {
-		return err
-	}
-	if k.State == events.StateNone {
-		return nil
-	}
 	cur, ok := v.moved[key]
 	if !ok {
+		k, err := v.t.key(key)
+		if err != nil {
+			return err
+		}
 		cur = k.AtLock.Sync
+		if k.State == events.StateNone {
+			cur = syncGone
+		}
+		v.moved[key] = cur
 	}
 	switch to {
 	case events.SyncApplied:

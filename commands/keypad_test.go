@@ -3,12 +3,15 @@ package commands_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/secret"
 )
@@ -142,6 +145,14 @@ func TestWrongCodesLockTheKeypadOut(t *testing.T) {
 	if st := e.svc.Stats(); st.PINsRejected != 2*commands.MaxPINFailures || st.KeypadLockouts != 1 || st.Unlocks[access.WrongPIN] != 2*commands.MaxPINFailures {
 		t.Fatalf("stats %+v", st)
 	}
+	// A rebuild from the log alone gives the same rows.
+	before := dumpRows(t, e)
+	if err := e.proj.Rebuild(bg); err != nil {
+		t.Fatal(err)
+	}
+	if !deepEqual(before, dumpRows(t, e)) {
+		t.Fatal("a rebuild gives other rows")
+	}
 }
 
 // Bad input is a typed error and records nothing: a code of 3 or 7
@@ -201,6 +212,48 @@ func TestUnlockByKeyIDFromAKeypadIsRefused(t *testing.T) {
 		var ve *commands.ValidationError
 		if !errors.As(err, &ve) || ve.Field != "source" {
 			t.Fatalf("%v: want a *ValidationError for the source", err)
+		}
+	}
+}
+
+// Two keypads typing the PIN of a single-use key at once: exactly one is
+// granted, the other refused as exhausted, and the key shows one use.
+func TestUnlockByPINSingleUseConcurrent(t *testing.T) {
+	for round := range 5 {
+		e := newEnv(t)
+		e.given(frontLock()...)
+		st := settings("once")
+		st.Policy.Uses = policy.SingleUse
+		if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "once", Lock: "front", By: "bill", Kind: events.KindDigital,
+			For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString("482913"), Settings: st}); err != nil {
+			t.Fatal(err)
+		}
+		results := make([]commands.PINUnlockResult, 2)
+		var wg sync.WaitGroup
+		for i := range results {
+			id := e.id()
+			wg.Go(func() {
+				r, err := e.svc.UnlockByPIN(bg, commands.UnlockByPIN{ID: id, Lock: "front", Panel: fmt.Sprintf("panel-%d", i), PIN: secret.FromString("482913")})
+				if err != nil {
+					t.Error(err)
+				}
+				results[i] = r
+			})
+		}
+		wg.Wait()
+		granted := 0
+		for _, r := range results {
+			if r.Granted {
+				granted++
+			} else if r.Reason != access.Exhausted {
+				t.Fatalf("round %d: refused with %v", round, r.Reason)
+			}
+		}
+		if granted != 1 {
+			t.Fatalf("round %d: %d granted of a single-use key", round, granted)
+		}
+		if s, _ := e.proj.KeyStatus(bg, "once", e.now); s.Uses != 1 || s.Status != projections.StatusExhausted {
+			t.Fatalf("round %d: status %+v", round, s)
 		}
 	}
 }
