@@ -210,8 +210,7 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 	pb := &pgx.Batch{}
 	pb.Queue("BEGIN")
 	pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
-	pb.Queue(s.q.insertGuarded, b.positions, b.streams, b.versions, b.ids, b.types, b.schemas, b.times, b.payloads, b.prevs, b.hashes, b.firsts, b.lasts,
-		int64(v.pos), ids, absent)
+	b.queueInsert(pb, s.q.insertGuarded, s.q.insertOneGuarded, int64(v.pos), ids, absent)
 	pb.Queue("COMMIT")
 	pb.Queue(s.q.notify, s.q.channel)
 	br := conn.SendBatch(ctx, pb)
@@ -449,6 +448,17 @@ func (b *batch) truncate(n int) {
 	b.prevs, b.hashes = b.prevs[:n], b.hashes[:n]
 }
 
+// queueInsert queues the INSERT of b's rows: many as arrays, one as values.
+func (b *batch) queueInsert(pb *pgx.Batch, many, one string, guard ...any) {
+	if len(b.positions) == 1 {
+		pb.Queue(one, append([]any{b.positions[0], b.streams[0], b.versions[0], b.ids[0], b.types[0], b.schemas[0],
+			b.times[0], b.payloads[0], b.prevs[0], b.hashes[0], b.firsts[0], b.lasts[0]}, guard...)...)
+		return
+	}
+	pb.Queue(many, append([]any{b.positions, b.streams, b.versions, b.ids, b.types, b.schemas,
+		b.times, b.payloads, b.prevs, b.hashes, b.firsts, b.lasts}, guard...)...)
+}
+
 func check(e ledger.Expect, actual uint64) bool {
 	switch {
 	case e == ledger.ExpectAny:
@@ -467,7 +477,7 @@ func check(e ledger.Expect, actual uint64) bool {
 // connection only delays listeners until they poll.
 func (s *Store) write(ctx context.Context, conn *pgx.Conn, b *batch) error {
 	pb := &pgx.Batch{}
-	pb.Queue(s.q.insertEvents, b.positions, b.streams, b.versions, b.ids, b.types, b.schemas, b.times, b.payloads, b.prevs, b.hashes, b.firsts, b.lasts)
+	b.queueInsert(pb, s.q.insertEvents, s.q.insertOne)
 	pb.Queue("COMMIT")
 	commit := pb.Len() - 1
 	pb.Queue(s.q.notify, s.q.channel)

@@ -12,6 +12,7 @@ type queries struct {
 
 	lookupIDs, streamHeads, head string
 	insertEvents, insertGuarded  string
+	insertOne, insertOneGuarded  string
 	notify                       string
 
 	readFrom, readRange, readStream, eventAt, eventByID string
@@ -30,6 +31,17 @@ const (
 	fullCols = readCols + ", prev_pos, hash, append_first, append_last"
 )
 
+// An append's rows (fullCols), as 12 arrays (unnest) or 12 values.
+const (
+	eventArrays = "$1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::integer[], $7::bigint[], $8::bytea[], $9::bigint[], $10::bytea[], $11::bigint[], $12::bigint[]"
+	eventParams = "$1::bigint, $2::text, $3::bigint, $4::uuid, $5::text, $6::integer, $7::bigint, $8::bytea, $9::bigint, $10::bytea, $11::bigint, $12::bigint"
+	// guard is the condition of the one-round-trip path: the head is still
+	// $13, no event ID of $14 is stored and no stream of $15 has events.
+	guard = `(SELECT coalesce(max(position), 0) FROM §events) = $13
+		AND NOT EXISTS (SELECT 1 FROM §events WHERE id = ANY($14::uuid[]))
+		AND NOT EXISTS (SELECT 1 FROM §events WHERE stream = ANY($15::text[]))`
+)
+
 func newQueries(schema string) queries {
 	t := func(sql string) string {
 		return strings.ReplaceAll(sql, "§", pgx.Identifier{schema}.Sanitize()+".")
@@ -40,17 +52,13 @@ func newQueries(schema string) queries {
 		lookupIDs: t("SELECT " + fullCols + " FROM §events WHERE id = ANY($1::uuid[])"),
 		streamHeads: t(`SELECT s.stream, e.version, e.position FROM unnest($1::text[]) AS s (stream)
 			JOIN LATERAL (SELECT version, position FROM §events WHERE stream = s.stream ORDER BY version DESC LIMIT 1) e ON true`),
-		head: t("SELECT position, hash FROM §events ORDER BY position DESC LIMIT 1"),
-		insertEvents: t(`INSERT INTO §events (position, stream, version, id, type, schema, time, payload, prev_pos, hash, append_first, append_last)
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::integer[], $7::bigint[], $8::bytea[], $9::bigint[], $10::bytea[], $11::bigint[], $12::bigint[])`),
-		// The INSERT of the one-round-trip path: all rows if the head is
-		// still $13, no ID of $14 is stored and no stream of $15 has events;
-		// else none.
-		insertGuarded: t(`INSERT INTO §events (position, stream, version, id, type, schema, time, payload, prev_pos, hash, append_first, append_last)
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::integer[], $7::bigint[], $8::bytea[], $9::bigint[], $10::bytea[], $11::bigint[], $12::bigint[])
-			WHERE (SELECT coalesce(max(position), 0) FROM §events) = $13
-				AND NOT EXISTS (SELECT 1 FROM §events WHERE id = ANY($14::uuid[]))
-				AND NOT EXISTS (SELECT 1 FROM §events WHERE stream = ANY($15::text[]))`),
+		head:          t("SELECT position, hash FROM §events ORDER BY position DESC LIMIT 1"),
+		insertEvents:  t("INSERT INTO §events (" + fullCols + ") SELECT * FROM unnest(" + eventArrays + ")"),
+		insertGuarded: t("INSERT INTO §events (" + fullCols + ") SELECT * FROM unnest(" + eventArrays + ") WHERE " + guard),
+		// One row: a function scan of unnest per column costs more than the
+		// rest of a one-event append's transaction on the server.
+		insertOne:        t("INSERT INTO §events (" + fullCols + ") VALUES (" + eventParams + ")"),
+		insertOneGuarded: t("INSERT INTO §events (" + fullCols + ") SELECT " + eventParams + " WHERE " + guard),
 		// Sent after the COMMIT, in a transaction of its own: it names the
 		// last position committed, whatever the append's outcome.
 		notify: t("SELECT pg_notify($1, (SELECT coalesce(max(position), 0) FROM §events)::text)"),
