@@ -226,6 +226,13 @@ func (s *Store) writeConn(ctx context.Context) (*pgx.Conn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	// The events row type and its array, for batches of rows (eventRow).
+	types, err := c.LoadTypes(ctx, []string{s.schema + ".events", s.schema + "._events"})
+	if err != nil {
+		_ = c.Close(ctx)
+		return nil, false, err
+	}
+	c.TypeMap().RegisterTypes(types)
 	s.wconn, s.wused = c, now
 	return c, false, nil
 }

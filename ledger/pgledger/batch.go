@@ -38,12 +38,52 @@ type batch struct {
 	hash     [32]byte
 	canon    []byte
 
-	// Columns of the rows to insert.
-	positions, versions, times, prevs, firsts, lasts []int64
-	streams, types                                   []string
-	ids                                              [][16]byte
-	schemas                                          []int32
-	payloads, hashes                                 [][]byte
+	rows []eventRow // to insert
+}
+
+// eventRow is a row of the events table, encoded as the table's composite
+// type: a batch of rows is one array parameter, which the server unnests in
+// one function scan (twelve column arrays took twelve, each materialised
+// into a tuplestore). Its fields go in the table's column order: a
+// migration that adds a column must add it here.
+type eventRow struct {
+	pos, ver, time, prev, first, last int64
+	stream, typ                       string
+	id                                [16]byte
+	schema                            int32
+	payload, hash                     []byte
+}
+
+// IsNull and Index implement pgtype.CompositeIndexGetter, in the table's
+// column order (fullCols).
+func (r eventRow) IsNull() bool { return false }
+
+func (r eventRow) Index(i int) any {
+	switch i {
+	case 0:
+		return r.pos
+	case 1:
+		return r.stream
+	case 2:
+		return r.ver
+	case 3:
+		return r.id
+	case 4:
+		return r.typ
+	case 5:
+		return r.schema
+	case 6:
+		return r.time
+	case 7:
+		return r.payload
+	case 8:
+		return r.prev
+	case 9:
+		return r.hash
+	case 10:
+		return r.first
+	}
+	return r.last
 }
 
 // runBatch commits reqs in one transaction. The usual way takes two round
@@ -210,8 +250,7 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 	pb := &pgx.Batch{}
 	pb.Queue("BEGIN")
 	pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
-	pb.Queue(s.q.insertGuarded, b.positions, b.streams, b.versions, b.ids, b.types, b.schemas, b.times, b.payloads, b.prevs, b.hashes, b.firsts, b.lasts,
-		int64(v.pos), ids, absent)
+	b.queueInsert(pb, s.q.insertGuarded, s.q.insertOneGuarded, int64(v.pos), ids, absent)
 	pb.Queue("COMMIT")
 	pb.Queue(s.q.notify, s.q.channel)
 	br := conn.SendBatch(ctx, pb)
@@ -235,8 +274,8 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 		s.counts.missed.Add(1)
 		v.valid, v.skip = false, skipAfterOther
 		return false, nil
-	case wrote != int64(len(b.positions)):
-		return true, fmt.Errorf("pgledger: append: %w: the guarded insert wrote %d of %d rows", ledger.ErrUnknownOutcome, wrote, len(b.positions))
+	case wrote != int64(len(b.rows)):
+		return true, fmt.Errorf("pgledger: append: %w: the guarded insert wrote %d of %d rows", ledger.ErrUnknownOutcome, wrote, len(b.rows))
 	}
 	s.counts.oneTrip.Add(1)
 	s.remember(b)
@@ -388,7 +427,7 @@ func (s *Store) sequence(b *batch, r *appendReq, found map[uuid.UUID]*row) {
 	}
 	// Chain the events into local state first: nothing of b changes unless
 	// every event's canonical bytes are valid.
-	n := len(b.positions)
+	n := len(b.rows)
 	heads := make([]streamHead, len(r.appends))
 	for i, a := range r.appends {
 		heads[i] = b.heads[a.Stream]
@@ -408,22 +447,13 @@ func (s *Store) sequence(b *batch, r *appendReq, found map[uuid.UUID]*row) {
 		}
 		hash = ledger.ChainHash(hash, b.canon)
 		hashes = append(hashes, hash[:]...)
-		b.positions = append(b.positions, int64(ev.Position))
-		b.streams = append(b.streams, ev.Stream)
-		b.versions = append(b.versions, int64(ev.Version))
-		b.ids = append(b.ids, e.id)
-		b.types = append(b.types, e.typ)
-		b.schemas = append(b.schemas, int32(e.schema))
-		b.times = append(b.times, e.time)
-		b.payloads = append(b.payloads, e.payload)
-		b.prevs = append(b.prevs, int64(h.pos))
-		b.hashes = append(b.hashes, hashes[len(hashes)-32:])
+		b.rows = append(b.rows, eventRow{pos: int64(ev.Position), stream: ev.Stream, ver: int64(ev.Version), id: e.id,
+			typ: e.typ, schema: int32(e.schema), time: e.time, payload: e.payload, prev: int64(h.pos), hash: hashes[len(hashes)-32:]})
 		h.ver, h.pos = ev.Version, ev.Position
 	}
 	last := first + uint64(len(r.evs)) - 1
-	for range r.evs {
-		b.firsts = append(b.firsts, int64(first))
-		b.lasts = append(b.lasts, int64(last))
+	for i := n; i < len(b.rows); i++ {
+		b.rows[i].first, b.rows[i].last = int64(first), int64(last)
 	}
 	versions := make([]uint64, len(r.appends))
 	for i, a := range r.appends {
@@ -443,10 +473,17 @@ func (s *Store) sequence(b *batch, r *appendReq, found map[uuid.UUID]*row) {
 }
 
 // truncate drops the rows from n on (those of a request being refused).
-func (b *batch) truncate(n int) {
-	b.positions, b.streams, b.versions, b.ids = b.positions[:n], b.streams[:n], b.versions[:n], b.ids[:n]
-	b.types, b.schemas, b.times, b.payloads = b.types[:n], b.schemas[:n], b.times[:n], b.payloads[:n]
-	b.prevs, b.hashes = b.prevs[:n], b.hashes[:n]
+func (b *batch) truncate(n int) { b.rows = b.rows[:n] }
+
+// queueInsert queues the INSERT of b's rows: many as an array of rows, one
+// as values.
+func (b *batch) queueInsert(pb *pgx.Batch, many, one string, guard ...any) {
+	if len(b.rows) == 1 {
+		r := &b.rows[0]
+		pb.Queue(one, append([]any{r.pos, r.stream, r.ver, r.id, r.typ, r.schema, r.time, r.payload, r.prev, r.hash, r.first, r.last}, guard...)...)
+		return
+	}
+	pb.Queue(many, append([]any{b.rows}, guard...)...)
 }
 
 func check(e ledger.Expect, actual uint64) bool {
@@ -467,7 +504,7 @@ func check(e ledger.Expect, actual uint64) bool {
 // connection only delays listeners until they poll.
 func (s *Store) write(ctx context.Context, conn *pgx.Conn, b *batch) error {
 	pb := &pgx.Batch{}
-	pb.Queue(s.q.insertEvents, b.positions, b.streams, b.versions, b.ids, b.types, b.schemas, b.times, b.payloads, b.prevs, b.hashes, b.firsts, b.lasts)
+	b.queueInsert(pb, s.q.insertEvents, s.q.insertOne)
 	pb.Queue("COMMIT")
 	commit := pb.Len() - 1
 	pb.Queue(s.q.notify, s.q.channel)
@@ -499,7 +536,7 @@ func (s *Store) logAppendFailed(err error, b *batch) {
 		return
 	}
 	s.log.LogAttrs(context.Background(), slog.LevelError, "pgledger: append transaction failed",
-		slog.Any("err", err), slog.Int("appends", len(b.accepted)), slog.Uint64("first", uint64(b.positions[0])), slog.Uint64("last", b.pos))
+		slog.Any("err", err), slog.Int("appends", len(b.accepted)), slog.Uint64("first", uint64(b.rows[0].pos)), slog.Uint64("last", b.pos))
 }
 
 // testHooks let tests break things at exact moments. Nil in production.

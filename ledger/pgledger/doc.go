@@ -16,12 +16,19 @@
 // # When to choose it
 //
 // The ledger on Pebble is the default: embedded, nothing to run, and
-// several times the append throughput on one machine (BENCHMARKS.md). Choose PostgreSQL when
-// one process is not enough: several backend instances for availability,
+// several times this backend's append throughput on one machine (see the
+// benchmarks in this package, run beside it). Choose PostgreSQL when one
+// process is not enough: several backend instances for availability,
 // deploys without downtime or load, all serving the same locks; or when
-// operations already run PostgreSQL (backups, replicas, monitoring) and want
-// the ledger there. Appends cost a network round trip or two and a WAL
-// flush on the server, shared by the appends of one batch.
+// operations already run PostgreSQL (backups, replicas, monitoring) and
+// want the ledger there.
+//
+// What bounds it: every append of every process takes one lock, held from
+// the reads its checks need through its COMMIT's WAL flush. Appends
+// arriving meanwhile share the next transaction, so the log commits about
+// (appends per batch) / (flush time + a round trip) appends a second.
+// More processes do not add flushes in parallel: they split the appends
+// into smaller batches, each with a round trip more (see below).
 //
 // # Appends: one lock per batch
 //
@@ -41,7 +48,9 @@
 //     reused IDs ErrDuplicateID or *IDReusedError (none of these affects
 //     the others); assign positions and versions; compute each chain hash
 //     in Go (ledger.AppendCanonical, ledger.ChainHash); then INSERT the
-//     rows (unnest of arrays) and COMMIT, and NOTIFY after it, pipelined.
+//     rows (one array of the table's row type, unnested in one function
+//     scan; a single event as plain values) and COMMIT, and NOTIFY after
+//     it, pipelined.
 //
 // Every statement of step 1 after the lock takes its snapshot after the
 // lock is granted, so it sees every append committed before. Event IDs are
@@ -195,10 +204,10 @@
 // # Connections
 //
 // A pgxpool of Options.MaxConns for reads and state, plus one connection
-// each for the committer, the listener and every running Subscribe. The
-// DSN is pgx's (a postgres:// URL or key=value pairs); the query exec mode
-// must describe statements (the default does), since reads parse binary
-// results.
+// each for the committer (which loads the events row type when it
+// connects), the listener and every running Subscribe. The DSN is pgx's (a
+// postgres:// URL or key=value pairs); the query exec mode must describe
+// statements (the default does), since reads parse binary results.
 //
 // # Observability
 //

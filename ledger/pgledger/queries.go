@@ -1,6 +1,7 @@
 package pgledger
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -12,6 +13,7 @@ type queries struct {
 
 	lookupIDs, streamHeads, head string
 	insertEvents, insertGuarded  string
+	insertOne, insertOneGuarded  string
 	notify                       string
 
 	readFrom, readRange, readStream, eventAt, eventByID string
@@ -30,6 +32,19 @@ const (
 	fullCols = readCols + ", prev_pos, hash, append_first, append_last"
 )
 
+// An append's rows (fullCols), as an array of the table's row type or as
+// 12 values.
+const eventParams = "$1::bigint, $2::text, $3::bigint, $4::uuid, $5::text, $6::integer, $7::bigint, $8::bytea, $9::bigint, $10::bytea, $11::bigint, $12::bigint"
+
+// guard is the condition of the one-round-trip path, on parameters from
+// $n on: the head is still $n, no event ID of $n+1 is stored and no stream
+// of $n+2 has events.
+func guard(n int) string {
+	return fmt.Sprintf(`(SELECT coalesce(max(position), 0) FROM §events) = $%d
+		AND NOT EXISTS (SELECT 1 FROM §events WHERE id = ANY($%d::uuid[]))
+		AND NOT EXISTS (SELECT 1 FROM §events WHERE stream = ANY($%d::text[]))`, n, n+1, n+2)
+}
+
 func newQueries(schema string) queries {
 	t := func(sql string) string {
 		return strings.ReplaceAll(sql, "§", pgx.Identifier{schema}.Sanitize()+".")
@@ -40,17 +55,13 @@ func newQueries(schema string) queries {
 		lookupIDs: t("SELECT " + fullCols + " FROM §events WHERE id = ANY($1::uuid[])"),
 		streamHeads: t(`SELECT s.stream, e.version, e.position FROM unnest($1::text[]) AS s (stream)
 			JOIN LATERAL (SELECT version, position FROM §events WHERE stream = s.stream ORDER BY version DESC LIMIT 1) e ON true`),
-		head: t("SELECT position, hash FROM §events ORDER BY position DESC LIMIT 1"),
-		insertEvents: t(`INSERT INTO §events (position, stream, version, id, type, schema, time, payload, prev_pos, hash, append_first, append_last)
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::integer[], $7::bigint[], $8::bytea[], $9::bigint[], $10::bytea[], $11::bigint[], $12::bigint[])`),
-		// The INSERT of the one-round-trip path: all rows if the head is
-		// still $13, no ID of $14 is stored and no stream of $15 has events;
-		// else none.
-		insertGuarded: t(`INSERT INTO §events (position, stream, version, id, type, schema, time, payload, prev_pos, hash, append_first, append_last)
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::integer[], $7::bigint[], $8::bytea[], $9::bigint[], $10::bytea[], $11::bigint[], $12::bigint[])
-			WHERE (SELECT coalesce(max(position), 0) FROM §events) = $13
-				AND NOT EXISTS (SELECT 1 FROM §events WHERE id = ANY($14::uuid[]))
-				AND NOT EXISTS (SELECT 1 FROM §events WHERE stream = ANY($15::text[]))`),
+		head:          t("SELECT position, hash FROM §events ORDER BY position DESC LIMIT 1"),
+		insertEvents:  t("INSERT INTO §events (" + fullCols + ") SELECT (r).* FROM unnest($1::§events[]) r"),
+		insertGuarded: t("INSERT INTO §events (" + fullCols + ") SELECT (r).* FROM unnest($1::§events[]) r WHERE " + guard(2)),
+		// One row: even one function scan costs more than the rest of a
+		// one-event append's transaction on the server.
+		insertOne:        t("INSERT INTO §events (" + fullCols + ") VALUES (" + eventParams + ")"),
+		insertOneGuarded: t("INSERT INTO §events (" + fullCols + ") SELECT " + eventParams + " WHERE " + guard(13)),
 		// Sent after the COMMIT, in a transaction of its own: it names the
 		// last position committed, whatever the append's outcome.
 		notify: t("SELECT pg_notify($1, (SELECT coalesce(max(position), 0) FROM §events)::text)"),
