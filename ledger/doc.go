@@ -152,6 +152,13 @@
 // value of the registered type is decoded in memory of its own and handed
 // out in Data as it is, without the copy boxing it would make.
 //
+// Bulk reads: ReadAll, Follow and Subscribe read the log in chunks of 256
+// records, one Pebble iterator each, and yield each chunk's events from
+// memory they reuse. So Raw is valid only until the loop body returns (copy
+// it to keep it); Data, Stream and Type are the caller's. Between chunks no
+// iterator is open and no lock is held: a loop body may call any method,
+// Close included.
+//
 // Closed ledgers: every method returns ErrClosed after Close; none panics.
 // Close waits for operations in flight and stores the stream heads (a
 // failure there is ErrFailed; the next Open then replays the tail).

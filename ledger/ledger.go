@@ -155,8 +155,12 @@ type Event struct {
 	Type     string
 	Schema   uint16 // schema as stored (Data is upcast to the registered one)
 	Time     time.Time
-	Data     any    // decoded value of the registered type; nil if Type is unregistered
-	Raw      []byte // msgpack payload as stored
+	Data     any // decoded value of the registered type; nil if Type is unregistered
+	// Raw is the msgpack payload as stored. From ReadAll, Follow and
+	// Subscribe it is a view valid until the loop body returns: the ledger
+	// reuses its memory for later events, so copy it (bytes.Clone) to keep
+	// it. From the other reads it is the caller's.
+	Raw []byte
 }
 
 // Ledger is an append-only event log with a state space beside it, on Pebble.

@@ -1,20 +1,27 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 )
 
-// readChunk is how many events ReadAll reads per Pebble iterator (stream
-// reads are chunked by anchorEvery instead). Between
+// readChunk is how many events ReadAll, Follow and Subscribe read per Pebble
+// iterator (stream reads are chunked by anchorEvery instead). Between
 // chunks no Pebble iterator is open and no lock is held, so a loop body may
-// call any method (even Close) and long reads pin no memtables.
+// call any method (even Close) and long reads pin no memtables. Events are
+// yielded from the chunk's records and payloads as read, in memory reused
+// from chunk to chunk (Event.Raw is valid until the loop body returns); only
+// Data is allocated per event, and the names in Stream and Type once per run
+// of events that share them.
 const readChunk = 256
 
 func (l *Ledger) toEvent(r record) (Event, error) {
@@ -106,7 +113,8 @@ func (l *Ledger) beyondLog(pos uint64) bool {
 
 // ReadAll yields every durable event from position from (0 or 1 = the start)
 // up to the durable position when the iteration starts, in position order.
-// An error ends the iteration.
+// An error ends the iteration. Each event's Raw is valid until the loop body
+// returns; copy it to keep it.
 func (l *Ledger) ReadAll(ctx context.Context, from uint64) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		end := l.durable.Load()
@@ -117,6 +125,7 @@ func (l *Ledger) ReadAll(ctx context.Context, from uint64) iter.Seq2[Event, erro
 // Follow yields durable events from position from, in order, and then waits
 // for new ones, until the context ends (the last value is ctx.Err()), the
 // ledger closes (ErrClosed) or fails. Only durable events are delivered.
+// Raw is valid until the loop body returns, as with ReadAll.
 func (l *Ledger) Follow(ctx context.Context, from uint64) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		l.scan(ctx, max(from, 1), l.durable.Load, true, yield)
@@ -126,7 +135,8 @@ func (l *Ledger) Follow(ctx context.Context, from uint64) iter.Seq2[Event, error
 // Subscribe follows the log from just after the named checkpoint (see
 // Checkpoint). Subscribers record progress with StateBatch.SetCheckpoint in
 // the same ApplyState as their own writes, so a restart resumes exactly there
-// and delivery is at least once.
+// and delivery is at least once. Raw is valid until the loop body returns,
+// as with ReadAll.
 func (l *Ledger) Subscribe(ctx context.Context, name string) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		cp, err := l.Checkpoint(ctx, name)
@@ -139,6 +149,7 @@ func (l *Ledger) Subscribe(ctx context.Context, name string) iter.Seq2[Event, er
 }
 
 func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, follow bool, yield func(Event, error) bool) {
+	s := scanner{l: l}
 	for {
 		if err := ctx.Err(); err != nil {
 			yield(Event{}, err)
@@ -155,15 +166,26 @@ func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, fol
 			}
 			continue
 		}
-		batch, err := l.readChunk(next, end)
-		for i, e := range batch {
+		err := s.readChunk(next, end)
+		for i := range s.recs {
+			r := &s.recs[i]
 			if i > 0 && ctx.Err() != nil {
 				break // reported at the top of the loop
+			}
+			e := Event{Position: r.pos, Stream: r.stream, Version: r.version, ID: r.id, Type: r.typ, Schema: r.schema,
+				Time: time.Unix(0, r.time).UTC(), Raw: r.data}
+			if r.et != nil {
+				d, err := l.reg.decode(&s.dec, r.et, r.schema, r.data)
+				if err != nil {
+					yield(Event{}, fmt.Errorf("position %d: %w", r.pos, err))
+					return
+				}
+				e.Data = d
 			}
 			if !yield(e, nil) {
 				return
 			}
-			next = e.Position + 1
+			next = r.pos + 1
 		}
 		if err != nil && ctx.Err() == nil {
 			yield(Event{}, err)
@@ -172,62 +194,128 @@ func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, fol
 	}
 }
 
-// readChunk reads up to readChunk events in [from, end].
-func (l *Ledger) readChunk(from, end uint64) (evs []Event, err error) {
+// scanner is what a ReadAll, Follow or Subscribe keeps from chunk to chunk:
+// the records of the chunk just read and their payloads (both reused: an
+// Event's Raw is valid until the next chunk is read), the stream and type
+// names met, the registered types found and a payload decoder.
+type scanner struct {
+	l        *Ledger
+	recs     []scanRecord
+	payloads []byte
+	arena    []byte // stream and type names, never overwritten
+	types    map[string]*eventType
+	lastET   *eventType
+	dec      payloadDecoder
+	bounds   [2][9]byte
+}
+
+// scanRecord is a record of a chunk with what it keeps copied out of Pebble.
+type scanRecord struct {
+	pos, version uint64
+	id           uuid.UUID
+	time         int64
+	schema       uint16
+	et           *eventType // nil if typ is not registered
+	stream, typ  string
+	data         []byte
+}
+
+// readChunk reads up to readChunk events in [from, end] into s.recs. On an
+// error s.recs holds the records before the damage.
+func (s *scanner) readChunk(from, end uint64) (err error) {
+	l := s.l
+	s.recs, s.payloads = s.recs[:0], s.payloads[:0]
 	if err := l.enter(); err != nil {
-		return nil, err
+		return err
 	}
 	defer l.gate.RUnlock()
 	defer l.guard(&err, false)
 	hi := min(end, from+readChunk-1)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: logKey(from), UpperBound: logKey(hi + 1)})
+	lo, up := s.bounds[0][:0], s.bounds[1][:0]
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: appendLogKey(lo, from), UpperBound: appendLogKey(up, hi+1)})
 	if err != nil {
-		return nil, readErr(from, err)
+		return readErr(from, err)
 	}
 	defer it.Close()
-	evs = make([]Event, 0, hi-from+1)
 	want := from
-	var stream, typ string // interned: consecutive events mostly share them
-	var arena []byte       // payload copies for this chunk, one allocation at a time
+	var stream []byte // the previous record's stream name (in the arena) and type name
+	var streamStr, typ string
 	for ok := it.First(); ok; ok = it.Next() {
-		pos := u64(it.Key()[1:])
-		if pos != want {
-			return evs, &CorruptionError{Position: want, Reason: "record missing"}
+		k := it.Key()
+		if len(k) != 9 || u64(k[1:]) != want {
+			return &CorruptionError{Position: want, Reason: "record missing"}
 		}
-		r, err := parseRecord(it.Value())
-		if err == nil && r.pos != pos {
+		r, err := parseRecordFields(it.Value())
+		if err == nil && r.pos != want {
 			err = fmt.Errorf("record claims position %d", r.pos)
 		}
 		if err != nil {
-			return evs, &CorruptionError{Position: pos, Reason: err.Error()}
+			return &CorruptionError{Position: want, Reason: err.Error()}
 		}
-		if string(r.stream) != stream {
-			stream = string(r.stream)
+		sr := scanRecord{pos: want, version: r.version, id: r.id, time: r.time, schema: r.schema}
+		// Names repeat from record to record: only a new one is checked and copied.
+		if !bytes.Equal(r.stream, stream) {
+			if !validName(r.stream) {
+				return &CorruptionError{Position: want, Reason: "stream name is not valid UTF-8 without NUL"}
+			}
+			streamStr, stream = s.keep(r.stream)
 		}
+		sr.stream = streamStr
 		if string(r.typ) != typ {
-			typ = string(r.typ)
+			if !utf8.Valid(r.typ) {
+				return &CorruptionError{Position: want, Reason: "type name is not valid UTF-8"}
+			}
+			if et := s.lookup(r.typ); et != nil {
+				s.lastET, typ = et, et.name
+			} else {
+				s.lastET = nil
+				typ, _ = s.keep(r.typ)
+			}
 		}
-		if cap(arena)-len(arena) < len(r.data) {
-			arena = make([]byte, 0, max(16<<10, len(r.data)))
-		}
-		start := len(arena)
-		arena = append(arena, r.data...)
-		data := arena[start:len(arena):len(arena)] // full slice: appends to Raw cannot clobber a neighbour
-		e, err := l.toEvent(record{pos: pos, version: r.version, id: r.id, time: r.time, schema: r.schema,
-			stream: stream, typ: typ, data: data})
-		if err != nil {
-			return evs, err
-		}
-		evs = append(evs, e)
+		sr.typ, sr.et = typ, s.lastET
+		start := len(s.payloads)
+		s.payloads = append(s.payloads, r.data...)
+		sr.data = s.payloads[start:len(s.payloads):len(s.payloads)]
+		s.recs = append(s.recs, sr)
 		want++
 	}
 	if err := it.Error(); err != nil {
-		return evs, readErr(want, err)
+		return readErr(want, err)
 	}
 	if want != hi+1 {
-		return evs, &CorruptionError{Position: want, Reason: "record missing"}
+		return &CorruptionError{Position: want, Reason: "record missing"}
 	}
-	return evs, nil
+	return nil
+}
+
+// keep copies a name into the arena and returns the copy as a string and as
+// bytes. The arena's bytes are never written again, so the string stays
+// immutable; names repeat, so the arena grows slowly.
+func (s *scanner) keep(b []byte) (string, []byte) {
+	if cap(s.arena)-len(s.arena) < len(b) {
+		s.arena = make([]byte, 0, max(4<<10, len(b)))
+	}
+	start := len(s.arena)
+	s.arena = append(s.arena, b...)
+	c := s.arena[start:len(s.arena):len(s.arena)]
+	return unsafe.String(unsafe.SliceData(c), len(c)), c
+}
+
+// lookup returns the registered type of a stored type name, or nil. Types
+// found are remembered for the rest of the scan; an unregistered name is
+// looked up again (it may be registered meanwhile).
+func (s *scanner) lookup(name []byte) *eventType {
+	if et := s.types[string(name)]; et != nil {
+		return et
+	}
+	et := s.l.reg.byNameBytes(name)
+	if et != nil {
+		if s.types == nil {
+			s.types = map[string]*eventType{}
+		}
+		s.types[et.name] = et
+	}
+	return et
 }
 
 // ReadStream yields a stream's events from version from (0 or 1 = the start)
