@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,7 @@ type prepared struct {
 	typ    string
 	schema uint16
 	rec    []byte // record bytes without the hash; cap leaves room for it
+	chain  []byte // room for the previous chain hash, then rec
 	data   []byte // the payload inside rec
 	off    int    // offset of rec in prepare's buffer
 	pos    uint64 // set by the sequencer
@@ -46,11 +48,12 @@ type prepared struct {
 }
 
 // appendReq is one AppendMulti on its way through the sequencer.
+// The request's appends are passed beside it: held in it, they would escape
+// with its result.
 type appendReq struct {
-	appends []StreamAppend
-	evs     []prepared
-	seen    uint64 // l.assigned before the ID lookup
-	stored  bool   // an ID was found by the lookup
+	evs    []prepared
+	seen   uint64 // l.assigned before the ID lookup
+	stored bool   // an ID was found by the lookup
 
 	res   AppendResult
 	err   error
@@ -92,20 +95,22 @@ func (l *Ledger) appendMulti(ctx context.Context, appends []StreamAppend) (res A
 	if err := l.writable(); err != nil {
 		return res, err
 	}
-	evs, err := l.prepare(appends)
+	sc := scratches.Get().(*appendScratch)
+	defer sc.put()
+	evs, err := l.prepare(sc, appends)
 	if err != nil {
 		return res, err
 	}
 
 	// Look the IDs up before taking the sequencer lock; appends sequenced
 	// meanwhile are checked against the in-memory recent-ID window.
-	r := appendReq{appends: appends, evs: evs, seen: l.assigned.Load()}
+	r := appendReq{evs: evs, seen: l.assigned.Load()}
 	if r.stored, err = l.anyIDStored(evs); err != nil {
 		return res, err
 	}
 	var g group
 	l.seq.Lock()
-	written := l.sequenceOne(&r, &g)
+	written := l.sequenceOne(&r, &g, sc, appends)
 	l.seq.Unlock()
 	if written && g.err == nil {
 		// The lock is released: other appenders sequence their batches while
@@ -128,7 +133,7 @@ func (l *Ledger) appendMulti(ctx context.Context, appends []StreamAppend) (res A
 		return AppendResult{}, r.err
 	}
 	if r.retry {
-		res, err := l.retried(ctx, &r)
+		res, err := l.retried(ctx, &r, appends)
 		if err == nil {
 			l.stats.retries.Add(1)
 		}
@@ -149,11 +154,11 @@ func (l *Ledger) appendMulti(ctx context.Context, appends []StreamAppend) (res A
 // retried completes the result of a retry once the original append is
 // durable: the versions its condition-only streams were checked at, which
 // the stored events do not name.
-func (l *Ledger) retried(ctx context.Context, r *appendReq) (AppendResult, error) {
+func (l *Ledger) retried(ctx context.Context, r *appendReq, appends []StreamAppend) (AppendResult, error) {
 	if err := l.WaitDurable(context.WithoutCancel(ctx), r.res.Last); err != nil {
 		return AppendResult{}, err
 	}
-	for i, a := range r.appends {
+	for i, a := range appends {
 		if len(a.Events) > 0 {
 			continue
 		}
@@ -170,25 +175,25 @@ func (l *Ledger) retried(ctx context.Context, r *appendReq) (AppendResult, error
 // (seeing every append sequenced before, synced or not), assigns positions,
 // extends the hash chain and applies the batch without waiting for its sync.
 // It reports whether it applied a batch to g (if not, r.err or r.retry say why).
-func (l *Ledger) sequenceOne(r *appendReq, g *group) bool {
+func (l *Ledger) sequenceOne(r *appendReq, g *group, sc *appendScratch, appends []StreamAppend) bool {
 	if err := l.failure(); err != nil {
 		r.err = err
 		return false
 	}
 	if r.stored || l.recentHit(r.evs, r.seen) {
-		res, retry, err := l.findRetryGuarded(r.appends, r.evs)
+		res, retry, err := l.findRetryGuarded(appends, r.evs)
 		if err != nil || retry {
 			r.res, r.retry, r.err = res, retry, err
 			return false
 		}
 	}
 	g.b = l.db.NewBatch()
-	if err := l.sequence(g, r); err != nil {
+	if err := l.sequence(g, r, sc, appends); err != nil {
 		_ = g.b.Close()
 		r.err = err
 		return false
 	}
-	l.applyGroup(g, r)
+	l.applyGroup(g, r, appends)
 	return true
 }
 
@@ -199,10 +204,10 @@ func (l *Ledger) findRetryGuarded(appends []StreamAppend, evs []prepared) (res A
 
 // sequence checks one append's expected versions and adds its records to
 // g's batch. Nothing in the ledger changes if it returns an error.
-func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
+func (l *Ledger) sequence(g *group, r *appendReq, sc *appendScratch, appends []StreamAppend) (err error) {
 	defer l.guard(&err, false)
-	heads := make([]streamHead, len(r.appends))
-	for i, a := range r.appends {
+	heads := sc.heads[:0]
+	for _, a := range appends {
 		h, err := l.headLocked(a.Stream)
 		if err != nil {
 			return err
@@ -210,10 +215,11 @@ func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
 		if !a.Expect.check(h.ver) {
 			return &ConflictError{Stream: a.Stream, Expected: a.Expect, Actual: h.ver}
 		}
-		heads[i] = h
+		heads = append(heads, h)
 	}
+	sc.heads = heads
 	first := l.lastPos + 1
-	hash, key, h := l.lastHash, l.key[:0], l.hasher
+	hash, key := l.lastHash, l.key[:0]
 	for i := range r.evs {
 		e := &r.evs[i]
 		e.pos = first + uint64(i)
@@ -223,17 +229,17 @@ func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
 		putBE(e.rec[9:], e.ver)
 		putBE(e.rec[len(e.rec)-8:], sh.pos) // back-pointer to the stream's previous event
 		sh.ver, sh.pos = e.ver, e.pos
-		h.Reset()
-		h.Write(hash[:])
-		h.Write(e.rec)
-		h.Sum(hash[:0])
-		rec := append(e.rec, hash[:]...) // in place: prepare left room
+		// prepare left room for the previous hash before the record and
+		// for this one after it: the chain hash is one Sum256 in place.
+		copy(e.chain, hash[:])
+		hash = sha256.Sum256(e.chain[:chainRoom+len(e.rec)])
+		rec := append(e.rec, hash[:]...)
 		key = appendLogKey(key[:0], e.pos)
 		_ = g.b.Set(key, rec, nil)
 	}
 	l.key = key
 	l.lastPos, l.lastHash = first+uint64(len(r.evs))-1, hash
-	l.setHeadsLocked(r.appends, heads)
+	l.setHeadsLocked(appends, heads)
 	versions := make([]uint64, len(heads))
 	for i, h := range heads {
 		versions[i] = h.ver
@@ -253,14 +259,14 @@ func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
 // stream heads) and applies the batch without waiting for its sync. Log
 // records went in first and the index entries follow grouped by kind, so
 // Pebble's memtable inserts mostly land next to the previous one.
-func (l *Ledger) applyGroup(g *group, r *appendReq) {
+func (l *Ledger) applyGroup(g *group, r *appendReq, appends []StreamAppend) {
 	defer l.guard(&g.err, true)
 	key := l.key[:0]
 	var posVal [8]byte
 	for i := range r.evs {
 		e := &r.evs[i]
 		if e.ver%anchorEvery == 0 {
-			key = appendStreamKey(key[:0], r.appends[e.stream].Stream, e.ver)
+			key = appendStreamKey(key[:0], appends[e.stream].Stream, e.ver)
 			putBE(posVal[:], e.pos)
 			_ = g.b.Set(key, posVal[:], nil)
 		}
@@ -291,7 +297,7 @@ func (l *Ledger) applyGroup(g *group, r *appendReq) {
 	l.assigned.Store(g.t.last)
 }
 
-func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
+func (l *Ledger) prepare(sc *appendScratch, appends []StreamAppend) ([]prepared, error) {
 	if len(appends) == 0 {
 		return nil, invalidf("no streams to append to")
 	}
@@ -317,20 +323,21 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 		return nil, invalidf("%d events in one append, over the %d limit", n, maxEventsAppend)
 	}
 	now := l.clock().UnixNano()
-	evs := make([]prepared, n)
-	var random []byte // random IDs, drawn in one read
-	var ids map[uuid.UUID]bool
-	if n > 1 {
-		ids = make(map[uuid.UUID]bool, n)
+	if cap(sc.evs) < n {
+		sc.evs = make([]prepared, n)
 	}
-	// All records of the append share one buffer; each keeps room for its hash.
+	evs := sc.evs[:n]
+	clear(evs)
+	var random []byte // random IDs, drawn in one read
+	// All records of the append share one buffer; each has room for the
+	// previous chain hash before it and for its own after it.
 	size := 0
 	for _, a := range appends {
-		size += len(a.Events) * (recordFixedLen + 8 + len(a.Stream) + 96) // 96: type name and a small payload
+		size += len(a.Events) * (chainRoom + recordFixedLen + 8 + len(a.Stream) + 96) // 96: type name and a small payload
 	}
-	w := &appendWriter{b: make([]byte, 0, size)}
-	enc := msgpack.GetEncoder()
-	defer msgpack.PutEncoder(enc)
+	w := &sc.w
+	w.b = slices.Grow(w.b[:0], size)
+	enc := sc.encoder()
 	k := 0
 	for i, a := range appends {
 		for _, e := range a.Events {
@@ -339,7 +346,8 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 			p.stream, p.id = i, e.ID
 			if p.id == (uuid.UUID{}) {
 				if len(random) == 0 {
-					random = make([]byte, 16*(n-k+1))
+					sc.random = slices.Grow(sc.random[:0], 16*(n-k+1))[:16*(n-k+1)]
+					random = sc.random
 					if _, err := rand.Read(random); err != nil {
 						return nil, err
 					}
@@ -347,12 +355,6 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 				p.id = newV7(now, random[:16])
 				random = random[16:]
 				p.random = true
-			}
-			if ids != nil {
-				if ids[p.id] {
-					return nil, invalidf("event ID %s appears twice in one append", p.id)
-				}
-				ids[p.id] = true
 			}
 			t := now
 			if !e.Time.IsZero() {
@@ -363,8 +365,8 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 				return nil, fmt.Errorf("stream %q: %w: Go type %T is not registered", a.Stream, ErrUnknownType, e.Data)
 			}
 			p.typ, p.schema = et.name, et.schema
-			p.off = len(w.b)
-			b := w.b
+			b := append(w.b, make([]byte, chainRoom)...)
+			p.off = len(b)
 			b = append(b, recordFormat)
 			b = append(b, make([]byte, 16)...) // position, version: set by the sequencer
 			b = append(b, p.id[:]...)
@@ -391,15 +393,83 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 	for i := range evs {
 		end := len(w.b)
 		if i+1 < len(evs) {
-			end = evs[i+1].off
+			end = evs[i+1].off - chainRoom
 		}
 		rec := w.b[evs[i].off:end:end]
 		body := len(rec) - sha256.Size
 		p := &evs[i]
+		p.chain = w.b[p.off-chainRoom : p.off+body]
 		p.rec = rec[:body]
 		p.data = payloadOf(p.rec)
 	}
+	if err := sc.uniqueIDs(evs); err != nil {
+		return nil, err
+	}
 	return evs, nil
+}
+
+// chainRoom is the room prepare leaves before each record for the chain
+// hash of the record before it.
+const chainRoom = sha256.Size
+
+// appendScratch is the memory an append works in until its batch is
+// applied (Pebble copies the records into its batch): pooled, so an append
+// allocates only what it returns.
+type appendScratch struct {
+	evs    []prepared
+	w      appendWriter
+	enc    *msgpack.Encoder
+	random []byte
+	heads  []streamHead
+	ids    map[uuid.UUID]struct{}
+}
+
+var scratches = sync.Pool{New: func() any { return new(appendScratch) }}
+
+// maxScratch bounds the record buffer a pooled scratch keeps.
+const maxScratch = 1 << 20
+
+func (sc *appendScratch) encoder() *msgpack.Encoder {
+	if sc.enc == nil {
+		sc.enc = msgpack.NewEncoder(nil)
+	}
+	return sc.enc
+}
+
+func (sc *appendScratch) put() {
+	if cap(sc.w.b) > maxScratch || cap(sc.evs) > maxEventsAppend/4 {
+		return // a large append's memory is not kept
+	}
+	scratches.Put(sc) // it holds no caller's values: records are copies
+}
+
+// uniqueIDs reports a caller ID that appears twice in evs. Generated IDs
+// are unique by construction.
+func (sc *appendScratch) uniqueIDs(evs []prepared) error {
+	if len(evs) <= 16 {
+		for i := range evs {
+			for j := range i {
+				if !evs[i].random && evs[i].id == evs[j].id {
+					return invalidf("event ID %s appears twice in one append", evs[i].id)
+				}
+			}
+		}
+		return nil
+	}
+	if sc.ids == nil {
+		sc.ids = map[uuid.UUID]struct{}{}
+	}
+	defer clear(sc.ids)
+	for i := range evs {
+		if evs[i].random {
+			continue
+		}
+		if _, ok := sc.ids[evs[i].id]; ok {
+			return invalidf("event ID %s appears twice in one append", evs[i].id)
+		}
+		sc.ids[evs[i].id] = struct{}{}
+	}
+	return nil
 }
 
 // newV7 makes a UUIDv7 (RFC 9562): the Unix time in milliseconds, then

@@ -2,10 +2,8 @@ package ledger
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -204,7 +202,6 @@ type Ledger struct {
 	v1End        uint64        // last position of a format-1 record (0: none; see storedHead)
 	recent       recentIDs     // caller IDs sequenced lately, for the lookup done before the lock
 	maxID        maxIDs        // the largest ID sequenced, for the lookup done before the lock
-	hasher       hash.Hash     // SHA-256 for the chain
 	key          []byte        // scratch space
 	assigned     atomic.Uint64 // last position applied to Pebble, for readers
 
@@ -212,7 +209,7 @@ type Ledger struct {
 	wm          sync.Mutex
 	durableHash [32]byte
 	durable     atomic.Uint64
-	notify      chan struct{} // closed and replaced whenever durable advances or the ledger fails
+	notify      chan struct{} // made by a waiter; closed and cleared whenever durable advances or the ledger fails
 
 	stats stats // counters for Stats, apart from the fields above
 }
@@ -256,10 +253,8 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 		clock:      o.Clock,
 		log:        o.Logger,
 		closing:    make(chan struct{}),
-		notify:     make(chan struct{}),
 		heads:      map[string]headEntry{},
 		headsEvery: headsEvery,
-		hasher:     sha256.New(),
 	}
 	po := pebbleOptions()
 	if !o.ReadOnly {
@@ -535,8 +530,7 @@ func (l *Ledger) fail(cause error) error {
 		l.fs.freeze()
 	}
 	l.wm.Lock()
-	close(l.notify)
-	l.notify = make(chan struct{})
+	l.wakeLocked()
 	l.wm.Unlock()
 	l.logFailed(cause) // after the freeze: a slow logger must not let writes land
 	return err
@@ -618,6 +612,9 @@ func (l *Ledger) WaitDurable(ctx context.Context, pos uint64) error {
 			return err
 		}
 		l.wm.Lock()
+		if l.notify == nil {
+			l.notify = make(chan struct{})
+		}
 		ch := l.notify
 		l.wm.Unlock()
 		if l.durable.Load() >= pos {
@@ -655,6 +652,13 @@ func (l *Ledger) publish(t *ticket) {
 	}
 	l.durableHash = t.hash
 	l.durable.Store(t.last)
-	close(l.notify)
-	l.notify = make(chan struct{})
+	l.wakeLocked()
+}
+
+// wakeLocked wakes every waiter; the next one makes a new channel. Under wm.
+func (l *Ledger) wakeLocked() {
+	if l.notify != nil {
+		close(l.notify)
+		l.notify = nil
+	}
 }

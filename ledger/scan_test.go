@@ -85,3 +85,37 @@ func TestReadAllAllocations(t *testing.T) {
 		t.Fatalf("Registry.Decode: %.0f allocations, want 2", allocs)
 	}
 }
+
+// TestAppendAllocations pins what an append allocates: its result's
+// Versions and, for a large batch, one more in Pebble; nothing per event
+// (records are built in pooled memory). On disk: the in-memory filesystem
+// allocates as its files grow.
+func TestAppendAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	l, err := Open(t.TempDir(), &Options{Registry: testRegistry(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	one := []NewEvent{{Data: testNote{Text: "x"}}}
+	hundred := make([]NewEvent, 100)
+	for i := range hundred {
+		hundred[i] = NewEvent{Data: testNote{Text: "x"}}
+	}
+	for _, c := range []struct {
+		name string
+		evs  []NewEvent
+		max  float64
+	}{{"one event", one, 1}, {"100 events", hundred, 2}} {
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := l.Append(bg, "s", ExpectAny, c.evs...); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > c.max {
+			t.Errorf("%s: %.1f allocations per append, want at most %.0f", c.name, allocs, c.max)
+		}
+	}
+}
