@@ -34,17 +34,18 @@ func (l *Ledger) Append(ctx context.Context, stream string, expect Expect, event
 // prepared is an event encoded outside the sequencer: its record is complete
 // but for position, version and chain hash, which the sequencer fills in place.
 type prepared struct {
-	stream int // index into the request
-	id     uuid.UUID
-	random bool // ID generated here: nobody can retry with it, so no lookup
-	typ    string
-	schema uint16
-	rec    []byte // record bytes without the hash; cap leaves room for it
-	chain  []byte // room for the previous chain hash, then rec
-	data   []byte // the payload inside rec
-	off    int    // offset of rec in prepare's buffer
-	pos    uint64 // set by the sequencer
-	ver    uint64 // set by the sequencer
+	stream  int // index into the request
+	id      uuid.UUID
+	random  bool // ID generated here: nobody can retry with it, so no lookup
+	located bool // set by the sequencer: a generated ID naming its position, no index entry
+	typ     string
+	schema  uint16
+	rec     []byte // record bytes without the hash; cap leaves room for it
+	chain   []byte // room for the previous chain hash, then rec
+	data    []byte // the payload inside rec
+	off     int    // offset of rec in prepare's buffer
+	pos     uint64 // set by the sequencer
+	ver     uint64 // set by the sequencer
 }
 
 // appendReq is one AppendMulti on its way through the sequencer.
@@ -223,6 +224,10 @@ func (l *Ledger) sequence(g *group, r *appendReq, sc *appendScratch, appends []S
 	for i := range r.evs {
 		e := &r.evs[i]
 		e.pos = first + uint64(i)
+		if e.random && e.pos <= maxLocated {
+			e.id, e.located = locateID(e.id, e.pos, i == 0, i == len(r.evs)-1), true
+			copy(e.rec[recordIDOffset:], e.id[:])
+		}
 		sh := &heads[e.stream]
 		e.ver = sh.ver + 1
 		putBE(e.rec[1:], e.pos)
@@ -248,7 +253,9 @@ func (l *Ledger) sequence(g *group, r *appendReq, sc *appendScratch, appends []S
 		if !r.evs[i].random {
 			l.recent.add(r.evs[i].pos, r.evs[i].id)
 		}
-		l.maxID.raise(r.evs[i].id)
+		if !r.evs[i].located {
+			l.maxID.raise(r.evs[i].id)
+		}
 	}
 	r.res = AppendResult{First: first, Last: l.lastPos, Versions: versions}
 	g.t = ticket{last: l.lastPos, hash: hash}
@@ -276,6 +283,9 @@ func (l *Ledger) applyGroup(g *group, r *appendReq, appends []StreamAppend) {
 	putBE(idVal[16:], r.res.Last)
 	for i := range r.evs {
 		e := &r.evs[i]
+		if e.located {
+			continue // found through the position its ID names
+		}
 		putBE(idVal[:], e.pos)
 		key = append(key[:0], prefixID)
 		key = append(key, e.id[:]...)
@@ -472,21 +482,6 @@ func (sc *appendScratch) uniqueIDs(evs []prepared) error {
 	return nil
 }
 
-// newV7 makes a UUIDv7 (RFC 9562): the Unix time in milliseconds, then
-// random bits. Generated IDs therefore sort by append time, so their ID-index
-// entries land at the end of the index like records at the end of the log,
-// where Pebble's memtable inserts and compactions are cheapest; random v4 IDs
-// scattered them over the whole index.
-func newV7(unixNano int64, random []byte) uuid.UUID {
-	var id uuid.UUID
-	ms := uint64(max(unixNano, 0) / 1e6)
-	binary.BigEndian.PutUint64(id[:8], ms<<16) // 48 bits of time
-	copy(id[6:], random[6:16])
-	id[6] = id[6]&0x0f | 0x70 // version 7
-	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
-	return id
-}
-
 // payloadOf returns the payload inside canonical (format 2) record bytes built by prepare.
 func payloadOf(body []byte) []byte {
 	n := int(binary.BigEndian.Uint16(body[43:]))
@@ -532,40 +527,37 @@ func putBE(b []byte, v uint64) {
 func (l *Ledger) findRetry(appends []StreamAppend, evs []prepared) (AppendResult, bool, error) {
 	var res AppendResult
 	found := 0
-	var first, last uint64
+	var first, last uint64 // of the stored append; last is 0 until known
 	for i, e := range evs {
-		v, closer, err := l.db.Get(idKey(e.id))
-		if errors.Is(err, pebble.ErrNotFound) {
+		pos, f, la, ok, err := l.storedID(e.id)
+		if err != nil {
+			return res, false, err
+		}
+		if !ok {
 			if found > 0 {
 				return res, false, fmt.Errorf("%w: %s is stored but %s is not", ErrDuplicateID, evs[0].id, e.id)
 			}
 			continue
 		}
-		if err != nil {
-			return res, false, readErr(0, err)
-		}
-		if len(v) != 24 {
-			_ = closer.Close()
-			return res, false, &CorruptionError{Reason: fmt.Sprintf("event ID index for %s has %d bytes", e.id, len(v))}
-		}
-		pos, f, la := u64(v), u64(v[8:]), u64(v[16:])
-		_ = closer.Close()
 		if found != i {
 			return res, false, fmt.Errorf("%w: %s is stored but %s is not", ErrDuplicateID, e.id, evs[0].id)
 		}
 		if i == 0 {
-			first, last = f, la
+			first = f
 		}
-		if f != first || la != last || pos != first+uint64(i) {
-			return res, false, fmt.Errorf("%w: %s belongs to the append at positions %d..%d", ErrDuplicateID, e.id, f, la)
+		if f != first && f != 0 || pos != first+uint64(i) || la != 0 && last != 0 && la != last {
+			return res, false, fmt.Errorf("%w: %s belongs to another append (at position %d)", ErrDuplicateID, e.id, pos)
+		}
+		if la != 0 {
+			last = la
 		}
 		found++
 	}
 	if found == 0 {
 		return res, false, nil
 	}
-	if uint64(found) != last-first+1 {
-		return res, false, fmt.Errorf("%w: %s belongs to an append of %d events, not %d", ErrDuplicateID, evs[0].id, last-first+1, found)
+	if first == 0 || last != first+uint64(found)-1 {
+		return res, false, fmt.Errorf("%w: %s belongs to an append that is not these %d events", ErrDuplicateID, evs[0].id, found)
 	}
 	res = AppendResult{First: first, Last: last, Versions: make([]uint64, len(appends))}
 	for i, e := range evs {
@@ -579,6 +571,35 @@ func (l *Ledger) findRetry(appends []StreamAppend, evs []prepared) (AppendResult
 		res.Versions[e.stream] = rec.version
 	}
 	return res, true, nil
+}
+
+// storedID finds a stored event ID: its position and what is known of its
+// append's first and last positions (0 where unknown: a located ID knows
+// them only where it is its append's first or last event).
+func (l *Ledger) storedID(id uuid.UUID) (pos, first, last uint64, ok bool, err error) {
+	v, closer, err := l.db.Get(idKey(id))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		pos, ok, err := l.locatedAt(id)
+		if !ok || err != nil {
+			return 0, 0, 0, false, err
+		}
+		_, f, la := idLocation(id)
+		if f {
+			first = pos
+		}
+		if la {
+			last = pos
+		}
+		return pos, first, last, true, nil
+	case err != nil:
+		return 0, 0, 0, false, readErr(0, err)
+	}
+	defer closer.Close()
+	if len(v) != 24 {
+		return 0, 0, 0, false, &CorruptionError{Reason: fmt.Sprintf("event ID index for %s has %d bytes", id, len(v))}
+	}
+	return u64(v), u64(v[8:]), u64(v[16:]), true, nil
 }
 
 // sameEvent reports (as an *IDReusedError) how a retried event differs from
@@ -630,9 +651,12 @@ func (l *Ledger) getRecord(pos uint64) (record, error) {
 // anyIDStored reports whether any event ID is already in the index, using one
 // iterator over the sorted IDs.
 //
-// IDs above the largest one stored or sequenced are skipped without a read:
-// when a caller's IDs are all time-ordered (UUIDv7) that is nearly every new
-// one; one random ID anywhere raises the bound near the top and ends it.
+// IDs above the largest one in the index (stored or sequenced) are skipped
+// without a read: when a caller's IDs are all time-ordered (UUIDv7) that is
+// nearly every new one; one random ID anywhere raises the bound near the top
+// and ends it. Generated IDs, which name their position, have no entry and
+// do not raise it: an ID of their shape is looked up at the position it
+// names.
 func (l *Ledger) anyIDStored(evs []prepared) (found bool, err error) {
 	defer l.guard(&err, false)
 	var keys [][]byte
@@ -648,6 +672,16 @@ func (l *Ledger) anyIDStored(evs []prepared) (found bool, err error) {
 			buf = append(buf, prefixID)
 			buf = append(buf, evs[i].id[:]...)
 			keys = append(keys, buf[start:len(buf):len(buf)])
+		}
+	}
+	// A caller may append again an ID read back from the log that was
+	// generated there: such an ID has no entry, the position it names does.
+	for i := range evs {
+		if evs[i].random {
+			continue
+		}
+		if _, ok, err := l.locatedAt(evs[i].id); ok || err != nil {
+			return ok, err
 		}
 	}
 	switch len(keys) {

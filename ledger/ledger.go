@@ -44,8 +44,9 @@ func pebbleOptions() *pebble.Options {
 		FormatMajorVersion: pebbleFormat,
 		Logger:             quietLogger{},
 		CacheSize:          64 << 20,
-		// Each event is two keys (record, ID index); a larger
-		// memtable means fewer, larger flushes and less L0 compaction.
+		// Each event is one or two keys (record, ID index of a
+		// caller's ID); a larger memtable means fewer, larger flushes
+		// and less L0 compaction.
 		MemTableSize: 32 << 20,
 	}
 	// Every flushed or compacted table holds keys of one kind only (one
@@ -304,7 +305,7 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 // tail and rebuilds the heads not yet written (fewer than headsEvery
 // records). It never scans the log.
 func (l *Ledger) load(readOnly bool) error {
-	upgrade := false
+	upgrade, upgradeV2 := false, false
 	v, closer, err := l.db.Get(formatKey)
 	switch {
 	case err == nil:
@@ -312,6 +313,8 @@ func (l *Ledger) load(readOnly bool) error {
 		_ = closer.Close()
 		switch marker {
 		case formatMarker:
+		case formatMarkerV2:
+			upgradeV2 = true
 		case formatMarkerV1:
 			upgrade = true
 		default:
@@ -362,6 +365,18 @@ func (l *Ledger) load(readOnly bool) error {
 		}
 	} else if err := l.loadV1End(); err != nil {
 		return err
+	}
+	if upgradeV2 && !readOnly {
+		// Format 3 only adds events without an ID-index entry (generated
+		// IDs that name their position); a format-2 store is one already.
+		// The marker keeps older versions, which would miss those entries,
+		// from opening it.
+		if err := l.db.Set(formatKey, []byte(formatMarker), pebble.Sync); err != nil {
+			return err
+		}
+		if err := l.failure(); err != nil {
+			return err
+		}
 	}
 	if err := l.loadHeads(); err != nil {
 		return err

@@ -62,7 +62,8 @@ func (l *Ledger) eventAt(ctx context.Context, pos uint64) (Event, error) {
 	return l.toEvent(r)
 }
 
-// EventByID returns the event with the given ID.
+// EventByID returns the event with the given ID: through its ID-index
+// entry, or for a generated ID through the position it names.
 func (l *Ledger) EventByID(ctx context.Context, id uuid.UUID) (ev Event, err error) {
 	if err := l.enter(); err != nil {
 		return ev, err
@@ -71,7 +72,15 @@ func (l *Ledger) EventByID(ctx context.Context, id uuid.UUID) (ev Event, err err
 	defer l.guard(&err, false)
 	v, closer, err := l.db.Get(idKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return ev, fmt.Errorf("%w: event %s", ErrNotFound, id)
+		// A generated ID has no entry: it names its position.
+		pos, ok, err := l.locatedAt(id)
+		if err != nil {
+			return ev, err
+		}
+		if !ok {
+			return ev, fmt.Errorf("%w: event %s", ErrNotFound, id)
+		}
+		return l.eventAt(ctx, pos)
 	}
 	if err != nil {
 		return ev, readErr(0, err)
