@@ -161,9 +161,9 @@
 // value of the registered type is decoded in memory of its own and handed
 // out in Data as it is, without the copy boxing it would make.
 //
-// Bulk reads: ReadAll, Follow and Subscribe read the log in chunks of 256
-// records, one Pebble iterator each, and yield each chunk's events from
-// memory they reuse. So Raw is valid only until the loop body returns (copy
+// Bulk reads: ReadAll, Follow and Subscribe read the log in chunks of 1024
+// records (fewer once their payloads reach 1 MiB), one Pebble iterator
+// each, and yield each chunk's events from memory they reuse. So Raw is valid only until the loop body returns (copy
 // it to keep it); Data, Stream and Type are the caller's. Between chunks no
 // iterator is open and no lock is held: a loop body may call any method,
 // Close included.

@@ -22,7 +22,7 @@ import (
 // from chunk to chunk (Event.Raw is valid until the loop body returns); only
 // Data is allocated per event, and the names in Stream and Type once per run
 // of events that share them.
-const readChunk = 256
+const readChunk = 1024
 
 func (l *Ledger) toEvent(r record) (Event, error) {
 	e := Event{
@@ -176,15 +176,19 @@ func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, fol
 			continue
 		}
 		err := s.readChunk(next, end)
+		start := uint32(0)
 		for i := range s.recs {
 			r := &s.recs[i]
 			if i > 0 && ctx.Err() != nil {
 				break // reported at the top of the loop
 			}
-			e := Event{Position: r.pos, Stream: r.stream, Version: r.version, ID: r.id, Type: r.typ, Schema: r.schema,
-				Time: time.Unix(0, r.time).UTC(), Raw: r.data}
-			if r.et != nil {
-				d, err := l.reg.decode(&s.dec, r.et, r.schema, r.data)
+			nm := &s.names[r.name]
+			raw := s.payloads[start:r.end:r.end] // full slice: an append to it cannot reach the next payload
+			start = r.end
+			e := Event{Position: r.pos, Stream: nm.stream, Version: r.version, ID: r.id, Type: nm.typ, Schema: r.schema,
+				Time: time.Unix(0, r.time).UTC(), Raw: raw}
+			if nm.et != nil {
+				d, err := l.reg.decode(&s.dec, nm.et, r.schema, raw)
 				if err != nil {
 					yield(Event{}, fmt.Errorf("position %d: %w", r.pos, err))
 					return
@@ -204,36 +208,49 @@ func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, fol
 }
 
 // scanner is what a ReadAll, Follow or Subscribe keeps from chunk to chunk:
-// the records of the chunk just read and their payloads (both reused: an
-// Event's Raw is valid until the next chunk is read), the stream and type
+// the records of the chunk just read, their payloads and names (all reused:
+// an Event's Raw is valid until the next chunk is read), the stream and type
 // names met, the registered types found and a payload decoder.
 type scanner struct {
 	l        *Ledger
-	recs     []scanRecord
+	recs     []scanRecord // no pointers: filling it costs no write barriers
 	payloads []byte
+	names    []scanNames
 	arena    []byte // stream and type names, never overwritten
 	types    map[string]*eventType
-	lastET   *eventType
 	dec      payloadDecoder
 	bounds   [2][9]byte
 }
 
-// scanRecord is a record of a chunk with what it keeps copied out of Pebble.
+// scanRecord is a record of a chunk: its fields, its names (an index into
+// scanner.names) and where its payload ends in scanner.payloads (it starts
+// where the previous record's ends).
 type scanRecord struct {
 	pos, version uint64
 	id           uuid.UUID
 	time         int64
 	schema       uint16
-	et           *eventType // nil if typ is not registered
-	stream, typ  string
-	data         []byte
+	name         uint32
+	end          uint32
 }
 
-// readChunk reads up to readChunk events in [from, end] into s.recs. On an
-// error s.recs holds the records before the damage.
+// scanNames are a run of records' stream and type names, and the type's
+// registration (nil if it has none).
+type scanNames struct {
+	stream, typ string
+	et          *eventType
+}
+
+// maxChunkBytes ends a chunk early once its payloads reach it, so a chunk
+// of large events does not hold readChunk of them in memory.
+const maxChunkBytes = 1 << 20
+
+// readChunk reads up to readChunk events in [from, end] (fewer if their
+// payloads pass maxChunkBytes) into s.recs. On an error s.recs holds the
+// records before the damage.
 func (s *scanner) readChunk(from, end uint64) (err error) {
 	l := s.l
-	s.recs, s.payloads = s.recs[:0], s.payloads[:0]
+	s.recs, s.payloads, s.names = s.recs[:0], s.payloads[:0], s.names[:0]
 	if err := l.enter(); err != nil {
 		return err
 	}
@@ -247,8 +264,8 @@ func (s *scanner) readChunk(from, end uint64) (err error) {
 	}
 	defer it.Close()
 	want := from
-	var stream []byte // the previous record's stream name (in the arena) and type name
-	var streamStr, typ string
+	var stream []byte // the names of the current run (stream in the arena)
+	var typ string
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		if len(k) != 9 || u64(k[1:]) != want {
@@ -261,32 +278,42 @@ func (s *scanner) readChunk(from, end uint64) (err error) {
 		if err != nil {
 			return &CorruptionError{Position: want, Reason: err.Error()}
 		}
-		sr := scanRecord{pos: want, version: r.version, id: r.id, time: r.time, schema: r.schema}
-		// Names repeat from record to record: only a new one is checked and copied.
-		if !bytes.Equal(r.stream, stream) {
-			if !validName(r.stream) {
-				return &CorruptionError{Position: want, Reason: "stream name is not valid UTF-8 without NUL"}
-			}
-			streamStr, stream = s.keep(r.stream)
-		}
-		sr.stream = streamStr
-		if string(r.typ) != typ {
-			if !utf8.Valid(r.typ) {
-				return &CorruptionError{Position: want, Reason: "type name is not valid UTF-8"}
-			}
-			if et := s.lookup(r.typ); et != nil {
-				s.lastET, typ = et, et.name
+		// Names repeat from record to record: a new one is checked, copied
+		// and looked up once.
+		if len(s.names) == 0 || !bytes.Equal(r.stream, stream) || string(r.typ) != typ {
+			nm := scanNames{}
+			if len(s.names) > 0 && bytes.Equal(r.stream, stream) {
+				nm.stream = s.names[len(s.names)-1].stream
 			} else {
-				s.lastET = nil
-				typ, _ = s.keep(r.typ)
+				if !validName(r.stream) {
+					return &CorruptionError{Position: want, Reason: "stream name is not valid UTF-8 without NUL"}
+				}
+				nm.stream, stream = s.keep(r.stream)
 			}
+			if len(s.names) > 0 && string(r.typ) == typ {
+				prev := s.names[len(s.names)-1]
+				nm.typ, nm.et = prev.typ, prev.et
+			} else {
+				if !utf8.Valid(r.typ) {
+					return &CorruptionError{Position: want, Reason: "type name is not valid UTF-8"}
+				}
+				if nm.et = s.lookup(r.typ); nm.et != nil {
+					nm.typ = nm.et.name
+				} else {
+					nm.typ, _ = s.keep(r.typ)
+				}
+			}
+			typ = nm.typ
+			s.names = append(s.names, nm)
 		}
-		sr.typ, sr.et = typ, s.lastET
-		start := len(s.payloads)
 		s.payloads = append(s.payloads, r.data...)
-		sr.data = s.payloads[start:len(s.payloads):len(s.payloads)]
-		s.recs = append(s.recs, sr)
+		s.recs = append(s.recs, scanRecord{pos: want, version: r.version, id: r.id, time: r.time, schema: r.schema,
+			name: uint32(len(s.names) - 1), end: uint32(len(s.payloads))})
 		want++
+		if len(s.payloads) >= maxChunkBytes {
+			hi = want - 1
+			break
+		}
 	}
 	if err := it.Error(); err != nil {
 		return readErr(want, err)
