@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"reflect"
 	"slices"
 	"sync"
@@ -358,7 +359,7 @@ func (l *Ledger) prepare(sc *appendScratch, appends []StreamAppend) ([]prepared,
 				if len(random) == 0 {
 					sc.random = slices.Grow(sc.random[:0], 16*(n-k+1))[:16*(n-k+1)]
 					random = sc.random
-					if _, err := rand.Read(random); err != nil {
+					if err := sc.read(random); err != nil {
 						return nil, err
 					}
 				}
@@ -432,6 +433,20 @@ type appendScratch struct {
 	random []byte
 	heads  []streamHead
 	ids    map[uuid.UUID]struct{}
+	rng    *mrand.ChaCha8 // seeded from crypto/rand: cheaper than a read of it per append
+}
+
+// read fills b with random bytes.
+func (sc *appendScratch) read(b []byte) error {
+	if sc.rng == nil {
+		var seed [32]byte
+		if _, err := rand.Read(seed[:]); err != nil {
+			return err
+		}
+		sc.rng = mrand.NewChaCha8(seed)
+	}
+	_, err := sc.rng.Read(b)
+	return err
 }
 
 var scratches = sync.Pool{New: func() any { return new(appendScratch) }}
