@@ -8,8 +8,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,24 +35,27 @@ func (l *Ledger) Append(ctx context.Context, stream string, expect Expect, event
 // prepared is an event encoded outside the sequencer: its record is complete
 // but for position, version and chain hash, which the sequencer fills in place.
 type prepared struct {
-	stream int // index into the request
-	id     uuid.UUID
-	random bool // ID generated here: nobody can retry with it, so no lookup
-	typ    string
-	schema uint16
-	rec    []byte // record bytes without the hash; cap leaves room for it
-	data   []byte // the payload inside rec
-	off    int    // offset of rec in prepare's buffer
-	pos    uint64 // set by the sequencer
-	ver    uint64 // set by the sequencer
+	stream  int // index into the request
+	id      uuid.UUID
+	random  bool // ID generated here: nobody can retry with it, so no lookup
+	located bool // set by the sequencer: a generated ID naming its position, no index entry
+	typ     string
+	schema  uint16
+	rec     []byte // record bytes without the hash; cap leaves room for it
+	chain   []byte // room for the previous chain hash, then rec
+	data    []byte // the payload inside rec
+	off     int    // offset of rec in prepare's buffer
+	pos     uint64 // set by the sequencer
+	ver     uint64 // set by the sequencer
 }
 
 // appendReq is one AppendMulti on its way through the sequencer.
+// The request's appends are passed beside it: held in it, they would escape
+// with its result.
 type appendReq struct {
-	appends []StreamAppend
-	evs     []prepared
-	seen    uint64 // l.assigned before the ID lookup
-	stored  bool   // an ID was found by the lookup
+	evs    []prepared
+	seen   uint64 // l.assigned before the ID lookup
+	stored bool   // an ID was found by the lookup
 
 	res   AppendResult
 	err   error
@@ -92,20 +97,22 @@ func (l *Ledger) appendMulti(ctx context.Context, appends []StreamAppend) (res A
 	if err := l.writable(); err != nil {
 		return res, err
 	}
-	evs, err := l.prepare(appends)
+	sc := scratches.Get().(*appendScratch)
+	defer sc.put()
+	evs, err := l.prepare(sc, appends)
 	if err != nil {
 		return res, err
 	}
 
 	// Look the IDs up before taking the sequencer lock; appends sequenced
 	// meanwhile are checked against the in-memory recent-ID window.
-	r := appendReq{appends: appends, evs: evs, seen: l.assigned.Load()}
+	r := appendReq{evs: evs, seen: l.assigned.Load()}
 	if r.stored, err = l.anyIDStored(evs); err != nil {
 		return res, err
 	}
 	var g group
 	l.seq.Lock()
-	written := l.sequenceOne(&r, &g)
+	written := l.sequenceOne(&r, &g, sc, appends)
 	l.seq.Unlock()
 	if written && g.err == nil {
 		// The lock is released: other appenders sequence their batches while
@@ -128,7 +135,7 @@ func (l *Ledger) appendMulti(ctx context.Context, appends []StreamAppend) (res A
 		return AppendResult{}, r.err
 	}
 	if r.retry {
-		res, err := l.retried(ctx, &r)
+		res, err := l.retried(ctx, &r, appends)
 		if err == nil {
 			l.stats.retries.Add(1)
 		}
@@ -149,11 +156,11 @@ func (l *Ledger) appendMulti(ctx context.Context, appends []StreamAppend) (res A
 // retried completes the result of a retry once the original append is
 // durable: the versions its condition-only streams were checked at, which
 // the stored events do not name.
-func (l *Ledger) retried(ctx context.Context, r *appendReq) (AppendResult, error) {
+func (l *Ledger) retried(ctx context.Context, r *appendReq, appends []StreamAppend) (AppendResult, error) {
 	if err := l.WaitDurable(context.WithoutCancel(ctx), r.res.Last); err != nil {
 		return AppendResult{}, err
 	}
-	for i, a := range r.appends {
+	for i, a := range appends {
 		if len(a.Events) > 0 {
 			continue
 		}
@@ -170,25 +177,25 @@ func (l *Ledger) retried(ctx context.Context, r *appendReq) (AppendResult, error
 // (seeing every append sequenced before, synced or not), assigns positions,
 // extends the hash chain and applies the batch without waiting for its sync.
 // It reports whether it applied a batch to g (if not, r.err or r.retry say why).
-func (l *Ledger) sequenceOne(r *appendReq, g *group) bool {
+func (l *Ledger) sequenceOne(r *appendReq, g *group, sc *appendScratch, appends []StreamAppend) bool {
 	if err := l.failure(); err != nil {
 		r.err = err
 		return false
 	}
 	if r.stored || l.recentHit(r.evs, r.seen) {
-		res, retry, err := l.findRetryGuarded(r.appends, r.evs)
+		res, retry, err := l.findRetryGuarded(appends, r.evs)
 		if err != nil || retry {
 			r.res, r.retry, r.err = res, retry, err
 			return false
 		}
 	}
 	g.b = l.db.NewBatch()
-	if err := l.sequence(g, r); err != nil {
+	if err := l.sequence(g, r, sc, appends); err != nil {
 		_ = g.b.Close()
 		r.err = err
 		return false
 	}
-	l.applyGroup(g, r)
+	l.applyGroup(g, r, appends)
 	return true
 }
 
@@ -199,10 +206,10 @@ func (l *Ledger) findRetryGuarded(appends []StreamAppend, evs []prepared) (res A
 
 // sequence checks one append's expected versions and adds its records to
 // g's batch. Nothing in the ledger changes if it returns an error.
-func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
+func (l *Ledger) sequence(g *group, r *appendReq, sc *appendScratch, appends []StreamAppend) (err error) {
 	defer l.guard(&err, false)
-	heads := make([]streamHead, len(r.appends))
-	for i, a := range r.appends {
+	heads := sc.heads[:0]
+	for _, a := range appends {
 		h, err := l.headLocked(a.Stream)
 		if err != nil {
 			return err
@@ -210,30 +217,35 @@ func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
 		if !a.Expect.check(h.ver) {
 			return &ConflictError{Stream: a.Stream, Expected: a.Expect, Actual: h.ver}
 		}
-		heads[i] = h
+		heads = append(heads, h)
 	}
+	sc.heads = heads
 	first := l.lastPos + 1
-	hash, key, h := l.lastHash, l.key[:0], l.hasher
+	hash, key := l.lastHash, l.key[:0]
 	for i := range r.evs {
 		e := &r.evs[i]
 		e.pos = first + uint64(i)
+		if e.random && e.pos <= maxLocated {
+			e.id, e.located = locateID(e.id, e.pos, i == 0, i == len(r.evs)-1), true
+			copy(e.rec[recordIDOffset:], e.id[:])
+		}
 		sh := &heads[e.stream]
 		e.ver = sh.ver + 1
 		putBE(e.rec[1:], e.pos)
 		putBE(e.rec[9:], e.ver)
 		putBE(e.rec[len(e.rec)-8:], sh.pos) // back-pointer to the stream's previous event
 		sh.ver, sh.pos = e.ver, e.pos
-		h.Reset()
-		h.Write(hash[:])
-		h.Write(e.rec)
-		h.Sum(hash[:0])
-		rec := append(e.rec, hash[:]...) // in place: prepare left room
+		// prepare left room for the previous hash before the record and
+		// for this one after it: the chain hash is one Sum256 in place.
+		copy(e.chain, hash[:])
+		hash = sha256.Sum256(e.chain[:chainRoom+len(e.rec)])
+		rec := append(e.rec, hash[:]...)
 		key = appendLogKey(key[:0], e.pos)
 		_ = g.b.Set(key, rec, nil)
 	}
 	l.key = key
 	l.lastPos, l.lastHash = first+uint64(len(r.evs))-1, hash
-	l.setHeadsLocked(r.appends, heads)
+	l.setHeadsLocked(appends, heads)
 	versions := make([]uint64, len(heads))
 	for i, h := range heads {
 		versions[i] = h.ver
@@ -242,7 +254,9 @@ func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
 		if !r.evs[i].random {
 			l.recent.add(r.evs[i].pos, r.evs[i].id)
 		}
-		l.maxID.raise(r.evs[i].id)
+		if !r.evs[i].located {
+			l.maxID.raise(r.evs[i].id)
+		}
 	}
 	r.res = AppendResult{First: first, Last: l.lastPos, Versions: versions}
 	g.t = ticket{last: l.lastPos, hash: hash}
@@ -253,14 +267,14 @@ func (l *Ledger) sequence(g *group, r *appendReq) (err error) {
 // stream heads) and applies the batch without waiting for its sync. Log
 // records went in first and the index entries follow grouped by kind, so
 // Pebble's memtable inserts mostly land next to the previous one.
-func (l *Ledger) applyGroup(g *group, r *appendReq) {
+func (l *Ledger) applyGroup(g *group, r *appendReq, appends []StreamAppend) {
 	defer l.guard(&g.err, true)
 	key := l.key[:0]
 	var posVal [8]byte
 	for i := range r.evs {
 		e := &r.evs[i]
 		if e.ver%anchorEvery == 0 {
-			key = appendStreamKey(key[:0], r.appends[e.stream].Stream, e.ver)
+			key = appendStreamKey(key[:0], appends[e.stream].Stream, e.ver)
 			putBE(posVal[:], e.pos)
 			_ = g.b.Set(key, posVal[:], nil)
 		}
@@ -270,6 +284,9 @@ func (l *Ledger) applyGroup(g *group, r *appendReq) {
 	putBE(idVal[16:], r.res.Last)
 	for i := range r.evs {
 		e := &r.evs[i]
+		if e.located {
+			continue // found through the position its ID names
+		}
 		putBE(idVal[:], e.pos)
 		key = append(key[:0], prefixID)
 		key = append(key, e.id[:]...)
@@ -291,7 +308,7 @@ func (l *Ledger) applyGroup(g *group, r *appendReq) {
 	l.assigned.Store(g.t.last)
 }
 
-func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
+func (l *Ledger) prepare(sc *appendScratch, appends []StreamAppend) ([]prepared, error) {
 	if len(appends) == 0 {
 		return nil, invalidf("no streams to append to")
 	}
@@ -317,20 +334,21 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 		return nil, invalidf("%d events in one append, over the %d limit", n, maxEventsAppend)
 	}
 	now := l.clock().UnixNano()
-	evs := make([]prepared, n)
-	var random []byte // random IDs, drawn in one read
-	var ids map[uuid.UUID]bool
-	if n > 1 {
-		ids = make(map[uuid.UUID]bool, n)
+	if cap(sc.evs) < n {
+		sc.evs = make([]prepared, n)
 	}
-	// All records of the append share one buffer; each keeps room for its hash.
+	evs := sc.evs[:n]
+	clear(evs)
+	var random []byte // random IDs, drawn in one read
+	// All records of the append share one buffer; each has room for the
+	// previous chain hash before it and for its own after it.
 	size := 0
 	for _, a := range appends {
-		size += len(a.Events) * (recordFixedLen + 8 + len(a.Stream) + 96) // 96: type name and a small payload
+		size += len(a.Events) * (chainRoom + recordFixedLen + 8 + len(a.Stream) + 96) // 96: type name and a small payload
 	}
-	w := &appendWriter{b: make([]byte, 0, size)}
-	enc := msgpack.GetEncoder()
-	defer msgpack.PutEncoder(enc)
+	w := &sc.w
+	w.b = slices.Grow(w.b[:0], size)
+	enc := sc.encoder()
 	k := 0
 	for i, a := range appends {
 		for _, e := range a.Events {
@@ -339,20 +357,15 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 			p.stream, p.id = i, e.ID
 			if p.id == (uuid.UUID{}) {
 				if len(random) == 0 {
-					random = make([]byte, 16*(n-k+1))
-					if _, err := rand.Read(random); err != nil {
+					sc.random = slices.Grow(sc.random[:0], 16*(n-k+1))[:16*(n-k+1)]
+					random = sc.random
+					if err := sc.read(random); err != nil {
 						return nil, err
 					}
 				}
 				p.id = newV7(now, random[:16])
 				random = random[16:]
 				p.random = true
-			}
-			if ids != nil {
-				if ids[p.id] {
-					return nil, invalidf("event ID %s appears twice in one append", p.id)
-				}
-				ids[p.id] = true
 			}
 			t := now
 			if !e.Time.IsZero() {
@@ -363,8 +376,8 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 				return nil, fmt.Errorf("stream %q: %w: Go type %T is not registered", a.Stream, ErrUnknownType, e.Data)
 			}
 			p.typ, p.schema = et.name, et.schema
-			p.off = len(w.b)
-			b := w.b
+			b := append(w.b, make([]byte, chainRoom)...)
+			p.off = len(b)
 			b = append(b, recordFormat)
 			b = append(b, make([]byte, 16)...) // position, version: set by the sequencer
 			b = append(b, p.id[:]...)
@@ -391,30 +404,97 @@ func (l *Ledger) prepare(appends []StreamAppend) ([]prepared, error) {
 	for i := range evs {
 		end := len(w.b)
 		if i+1 < len(evs) {
-			end = evs[i+1].off
+			end = evs[i+1].off - chainRoom
 		}
 		rec := w.b[evs[i].off:end:end]
 		body := len(rec) - sha256.Size
 		p := &evs[i]
+		p.chain = w.b[p.off-chainRoom : p.off+body]
 		p.rec = rec[:body]
 		p.data = payloadOf(p.rec)
+	}
+	if err := sc.uniqueIDs(evs); err != nil {
+		return nil, err
 	}
 	return evs, nil
 }
 
-// newV7 makes a UUIDv7 (RFC 9562): the Unix time in milliseconds, then
-// random bits. Generated IDs therefore sort by append time, so their ID-index
-// entries land at the end of the index like records at the end of the log,
-// where Pebble's memtable inserts and compactions are cheapest; random v4 IDs
-// scattered them over the whole index.
-func newV7(unixNano int64, random []byte) uuid.UUID {
-	var id uuid.UUID
-	ms := uint64(max(unixNano, 0) / 1e6)
-	binary.BigEndian.PutUint64(id[:8], ms<<16) // 48 bits of time
-	copy(id[6:], random[6:16])
-	id[6] = id[6]&0x0f | 0x70 // version 7
-	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
-	return id
+// chainRoom is the room prepare leaves before each record for the chain
+// hash of the record before it.
+const chainRoom = sha256.Size
+
+// appendScratch is the memory an append works in until its batch is
+// applied (Pebble copies the records into its batch): pooled, so an append
+// allocates only what it returns.
+type appendScratch struct {
+	evs    []prepared
+	w      appendWriter
+	enc    *msgpack.Encoder
+	random []byte
+	heads  []streamHead
+	ids    map[uuid.UUID]struct{}
+	rng    *mrand.ChaCha8 // seeded from crypto/rand: cheaper than a read of it per append
+}
+
+// read fills b with random bytes.
+func (sc *appendScratch) read(b []byte) error {
+	if sc.rng == nil {
+		var seed [32]byte
+		if _, err := rand.Read(seed[:]); err != nil {
+			return err
+		}
+		sc.rng = mrand.NewChaCha8(seed)
+	}
+	_, err := sc.rng.Read(b)
+	return err
+}
+
+var scratches = sync.Pool{New: func() any { return new(appendScratch) }}
+
+// maxScratch bounds the record buffer a pooled scratch keeps.
+const maxScratch = 1 << 20
+
+func (sc *appendScratch) encoder() *msgpack.Encoder {
+	if sc.enc == nil {
+		sc.enc = msgpack.NewEncoder(nil)
+	}
+	return sc.enc
+}
+
+func (sc *appendScratch) put() {
+	if cap(sc.w.b) > maxScratch || cap(sc.evs) > maxEventsAppend/4 {
+		return // a large append's memory is not kept
+	}
+	scratches.Put(sc) // it holds no caller's values: records are copies
+}
+
+// uniqueIDs reports a caller ID that appears twice in evs. Generated IDs
+// are unique by construction.
+func (sc *appendScratch) uniqueIDs(evs []prepared) error {
+	if len(evs) <= 16 {
+		for i := range evs {
+			for j := range i {
+				if !evs[i].random && evs[i].id == evs[j].id {
+					return invalidf("event ID %s appears twice in one append", evs[i].id)
+				}
+			}
+		}
+		return nil
+	}
+	if sc.ids == nil {
+		sc.ids = map[uuid.UUID]struct{}{}
+	}
+	defer clear(sc.ids)
+	for i := range evs {
+		if evs[i].random {
+			continue
+		}
+		if _, ok := sc.ids[evs[i].id]; ok {
+			return invalidf("event ID %s appears twice in one append", evs[i].id)
+		}
+		sc.ids[evs[i].id] = struct{}{}
+	}
+	return nil
 }
 
 // payloadOf returns the payload inside canonical (format 2) record bytes built by prepare.
@@ -462,40 +542,37 @@ func putBE(b []byte, v uint64) {
 func (l *Ledger) findRetry(appends []StreamAppend, evs []prepared) (AppendResult, bool, error) {
 	var res AppendResult
 	found := 0
-	var first, last uint64
+	var first, last uint64 // of the stored append; last is 0 until known
 	for i, e := range evs {
-		v, closer, err := l.db.Get(idKey(e.id))
-		if errors.Is(err, pebble.ErrNotFound) {
+		pos, f, la, ok, err := l.storedID(e.id)
+		if err != nil {
+			return res, false, err
+		}
+		if !ok {
 			if found > 0 {
 				return res, false, fmt.Errorf("%w: %s is stored but %s is not", ErrDuplicateID, evs[0].id, e.id)
 			}
 			continue
 		}
-		if err != nil {
-			return res, false, readErr(0, err)
-		}
-		if len(v) != 24 {
-			_ = closer.Close()
-			return res, false, &CorruptionError{Reason: fmt.Sprintf("event ID index for %s has %d bytes", e.id, len(v))}
-		}
-		pos, f, la := u64(v), u64(v[8:]), u64(v[16:])
-		_ = closer.Close()
 		if found != i {
 			return res, false, fmt.Errorf("%w: %s is stored but %s is not", ErrDuplicateID, e.id, evs[0].id)
 		}
 		if i == 0 {
-			first, last = f, la
+			first = f
 		}
-		if f != first || la != last || pos != first+uint64(i) {
-			return res, false, fmt.Errorf("%w: %s belongs to the append at positions %d..%d", ErrDuplicateID, e.id, f, la)
+		if f != first && f != 0 || pos != first+uint64(i) || la != 0 && last != 0 && la != last {
+			return res, false, fmt.Errorf("%w: %s belongs to another append (at position %d)", ErrDuplicateID, e.id, pos)
+		}
+		if la != 0 {
+			last = la
 		}
 		found++
 	}
 	if found == 0 {
 		return res, false, nil
 	}
-	if uint64(found) != last-first+1 {
-		return res, false, fmt.Errorf("%w: %s belongs to an append of %d events, not %d", ErrDuplicateID, evs[0].id, last-first+1, found)
+	if first == 0 || last != first+uint64(found)-1 {
+		return res, false, fmt.Errorf("%w: %s belongs to an append that is not these %d events", ErrDuplicateID, evs[0].id, found)
 	}
 	res = AppendResult{First: first, Last: last, Versions: make([]uint64, len(appends))}
 	for i, e := range evs {
@@ -509,6 +586,35 @@ func (l *Ledger) findRetry(appends []StreamAppend, evs []prepared) (AppendResult
 		res.Versions[e.stream] = rec.version
 	}
 	return res, true, nil
+}
+
+// storedID finds a stored event ID: its position and what is known of its
+// append's first and last positions (0 where unknown: a located ID knows
+// them only where it is its append's first or last event).
+func (l *Ledger) storedID(id uuid.UUID) (pos, first, last uint64, ok bool, err error) {
+	v, closer, err := l.db.Get(idKey(id))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		pos, ok, err := l.locatedAt(id)
+		if !ok || err != nil {
+			return 0, 0, 0, false, err
+		}
+		_, f, la := idLocation(id)
+		if f {
+			first = pos
+		}
+		if la {
+			last = pos
+		}
+		return pos, first, last, true, nil
+	case err != nil:
+		return 0, 0, 0, false, readErr(0, err)
+	}
+	defer closer.Close()
+	if len(v) != 24 {
+		return 0, 0, 0, false, &CorruptionError{Reason: fmt.Sprintf("event ID index for %s has %d bytes", id, len(v))}
+	}
+	return u64(v), u64(v[8:]), u64(v[16:]), true, nil
 }
 
 // sameEvent reports (as an *IDReusedError) how a retried event differs from
@@ -560,9 +666,12 @@ func (l *Ledger) getRecord(pos uint64) (record, error) {
 // anyIDStored reports whether any event ID is already in the index, using one
 // iterator over the sorted IDs.
 //
-// IDs above the largest one stored or sequenced are skipped without a read:
-// when a caller's IDs are all time-ordered (UUIDv7) that is nearly every new
-// one; one random ID anywhere raises the bound near the top and ends it.
+// IDs above the largest one in the index (stored or sequenced) are skipped
+// without a read: when a caller's IDs are all time-ordered (UUIDv7) that is
+// nearly every new one; one random ID anywhere raises the bound near the top
+// and ends it. Generated IDs, which name their position, have no entry and
+// do not raise it: an ID of their shape is looked up at the position it
+// names.
 func (l *Ledger) anyIDStored(evs []prepared) (found bool, err error) {
 	defer l.guard(&err, false)
 	var keys [][]byte
@@ -578,6 +687,16 @@ func (l *Ledger) anyIDStored(evs []prepared) (found bool, err error) {
 			buf = append(buf, prefixID)
 			buf = append(buf, evs[i].id[:]...)
 			keys = append(keys, buf[start:len(buf):len(buf)])
+		}
+	}
+	// A caller may append again an ID read back from the log that was
+	// generated there: such an ID has no entry, the position it names does.
+	for i := range evs {
+		if evs[i].random {
+			continue
+		}
+		if _, ok, err := l.locatedAt(evs[i].id); ok || err != nil {
+			return ok, err
 		}
 	}
 	switch len(keys) {

@@ -49,14 +49,21 @@
 // compared as bytes, and if those differ (msgpack does not order map keys) as
 // decoded values. Event times are not compared (a retry is stamped anew). A
 // zero ID is replaced by a generated UUIDv7 (RFC 9562: the append's Unix
-// milliseconds from the ledger clock, then 74 random bits): no idempotency
-// for that event and no index lookup; generated IDs sort by append time (and
-// so reveal it). The lookup of caller IDs happens before the sequencer lock;
-// appends sequenced meanwhile are caught by an in-memory window of recent
-// caller IDs. An ID above the largest one stored or sequenced (kept in memory,
-// read from the index at Open) cannot be stored and is not looked up: that
-// saves the read when every ID a caller uses is time-ordered (UUIDv7), and
-// rarely otherwise, since one random (v4, v5) ID raises the bound near the top.
+// milliseconds from the ledger clock, 32 random bits, two bits marking the
+// append's first and last events, and the event's position in 40 bits; see
+// ids.go): no idempotency for that event and no index lookup; generated IDs
+// sort by append time and name their position (and so reveal both). Such an
+// ID needs no ID-index entry: EventByID and the check for stored IDs read
+// the record at the position it names, which must hold exactly that ID; an
+// append that repeats read-back generated IDs is a retry if they are one
+// whole earlier append (its first and last are marked). Past position 2^40
+// generated IDs are random and indexed. The lookup of caller IDs happens
+// before the sequencer lock; appends sequenced meanwhile are caught by an
+// in-memory window of recent caller IDs. An ID above the largest one in the
+// index (kept in memory, read from the index at Open) cannot be stored there
+// and is not looked up: that saves the read when every ID a caller uses is
+// time-ordered (UUIDv7), and rarely otherwise, since one random (v4, v5) ID
+// raises the bound near the top.
 //
 // Visibility: Pebble makes a batch readable before its sync completes. Readers
 // here never see such an event: ReadAll, Follow and Subscribe stop at
@@ -108,19 +115,21 @@
 // also names the position of its stream's previous event (inside the chain),
 // and Verify checks that every event follows its stream's previous one.
 // Indexes, stored heads and state are derived data outside the chain; Verify
-// also checks the indexes and heads against the log (every event has its
-// ID-index entry, and its stream-index entry where it has one, pointing at
-// it; no entry points at anything else; the stored heads are exactly the
+// also checks the indexes and heads against the log (every event but one
+// whose generated ID names its position has its ID-index entry, and its
+// stream-index entry where it has one, pointing at it; no entry points at
+// anything else; the stored heads are exactly the
 // streams' last events as of the position they were stored at — with at most
 // 262,144 streams and heads stored through a durable position, otherwise
 // each head is only checked to name its stream's event) and names a broken
 // entry in an *IndexError (errors.Is ErrCorrupt). State is not verified.
 //
-// Streams: an event is two keys, its record and its ID-index entry (plus a
+// Streams: an event with a caller's ID is two keys, its record and its
+// ID-index entry; with a generated ID, only its record (plus, either way, a
 // stream-index entry at every 256th version of its stream). There is no
 // per-event stream-index key (it was one of three keys per event, and the
-// 64-writer append throughput was bound by per-key CPU): a stream is the
-// chain of its records' back-pointers. The head of each stream (version,
+// 64-writer append throughput was bound by per-key CPU, as it is with two):
+// a stream is the chain of its records' back-pointers. The head of each stream (version,
 // position of the last event) is kept in memory and stored ('h' keys), with
 // the position the stored heads are complete through, in the batch of the
 // first append that ends 2048 or more positions after the last store, and at
@@ -147,7 +156,17 @@
 // schema runs the registered upcasters n -> n+1 up to the current one. An
 // event whose type is not registered is returned with Data nil and its Raw
 // payload, so a program can read logs written by a newer one; a known type with
-// an unknown (newer) schema or a failing upcaster is an error.
+// an unknown (newer) schema or a failing upcaster is an error. Decoding
+// allocates the value and what msgpack allocates inside it, nothing more: a
+// value of the registered type is decoded in memory of its own and handed
+// out in Data as it is, without the copy boxing it would make.
+//
+// Bulk reads: ReadAll, Follow and Subscribe read the log in chunks of 1024
+// records (fewer once their payloads reach 1 MiB), one Pebble iterator
+// each, and yield each chunk's events from memory they reuse. So Raw is valid only until the loop body returns (copy
+// it to keep it); Data, Stream and Type are the caller's. Between chunks no
+// iterator is open and no lock is held: a loop body may call any method,
+// Close included.
 //
 // Closed ledgers: every method returns ErrClosed after Close; none panics.
 // Close waits for operations in flight and stores the stream heads (a
@@ -167,14 +186,16 @@
 //
 // One Pebble database. Prefix bytes are persisted: never renumber or reuse.
 //
-//	0x00 "format"                 -> "keyledger/ledger v2" (v1 is upgraded, anything else refused)
+//	0x00 "format"                 -> "keyledger/ledger v3" (v1, v2 are upgraded, anything else refused)
 //	0x00 "heads"                  -> position(8) the 'h' entries are complete through
 //	0x00 "v1end"                  -> position(8) of the last format-1 record (upgraded stores)
 //	'l' position(8 BE)            -> record (layout in record.go), ends with its chain hash
 //	'h' stream                    -> version, position (2×8 BE)  stored stream head
 //	's' stream 0x00 version(8 BE) -> position(8)          stream index: versions that are a
 //	                                                      multiple of 256, and every format-1 event
-//	'i' event ID(16)              -> position, first, last of its append (3×8 BE)
+//	'i' event ID(16)              -> position, first, last of its append (3×8 BE), for every
+//	                                                      caller's ID and every generated ID of
+//	                                                      format 2 (and past position 2^40)
 //	'c' name                      -> position(8)          subscriber checkpoints
 //	'v' key                       -> value                state space
 //
@@ -190,15 +211,21 @@
 // heads complete through the last format-1 record, and a stream without an
 // 'h' entry takes its head from its last stream-index entry. A read-only
 // Open upgrades in memory only. Older versions of this package refuse an
-// upgraded store (its marker is v2).
+// upgraded store (its marker is v3).
+//
+// Format 2 gave every event an ID-index entry; format 3 writes none for a
+// generated ID that names its position. A format-2 store is a valid
+// format-3 store (its generated IDs are random, with entries), so Open only
+// rewrites its marker (read-write; one synced write), which keeps versions
+// that expect every entry from opening it.
 //
 // Open reads the format marker, the heads position and the format-1 end
 // marker, the last log record (for the tail position and chain hash), the
 // last ID-index key (if that read fails, the lookup skip is off until the
 // next Open; Verify names the damage) and the records after the stored heads
 // (none after a Close that stored them, fewer than 2048 after a crash);
-// opening a format-1 store read-write also writes the upgrade (one synced
-// batch). It never scans the log, so its time and memory do not grow with
+// opening a format-1 or format-2 store read-write also writes the upgrade
+// (one synced batch). It never scans the log, so its time and memory do not grow with
 // the log. Stream names are 1..1024 bytes of UTF-8 without NUL.
 //
 // # Storage roles

@@ -2,7 +2,11 @@ package ledger
 
 import (
 	"bytes"
+	"errors"
+	"reflect"
 	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 func FuzzDecodeRecord(f *testing.F) {
@@ -41,6 +45,43 @@ func FuzzParseDigest(f *testing.F) {
 		}
 		if d2, err := ParseDigest(d.String()); err != nil || d2 != d {
 			t.Fatalf("round trip of %q: %v, %v", s, d2, err)
+		}
+	})
+}
+
+// FuzzRegistryDecode: Registry.Decode gives what msgpack.Unmarshal gives
+// for a new value of the registered type, and an error exactly when it does.
+func FuzzRegistryDecode(f *testing.F) {
+	reg := NewRegistry()
+	if err := errors.Join(reg.Register("note", 1, testNote{}), reg.Register("nested", 1, &shapeNested{}),
+		reg.Register("map", 1, shapeMap{})); err != nil {
+		f.Fatal(err)
+	}
+	for _, v := range []any{testNote{Text: "hi"}, &shapeNested{Tags: []string{"a"}, Bytes: []byte{1}}, shapeMap{M: map[string]int{"k": 1}}} {
+		_, _, b, err := reg.Encode(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0xc0})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		for _, c := range []struct {
+			name string
+			want func() (any, error)
+		}{
+			{"note", func() (any, error) { var v testNote; err := msgpack.Unmarshal(payload, &v); return v, err }},
+			{"nested", func() (any, error) { v := new(shapeNested); err := msgpack.Unmarshal(payload, v); return v, err }},
+			{"map", func() (any, error) { var v shapeMap; err := msgpack.Unmarshal(payload, &v); return v, err }},
+		} {
+			got, err := reg.Decode(c.name, 1, payload)
+			want, wantErr := c.want()
+			if (err != nil) != (wantErr != nil) {
+				t.Fatalf("%s: Decode error %v, msgpack.Unmarshal error %v", c.name, err, wantErr)
+			}
+			if err == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: Decode = %#v, msgpack.Unmarshal = %#v", c.name, got, want)
+			}
 		}
 	})
 }

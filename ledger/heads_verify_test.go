@@ -18,13 +18,15 @@ func TestVerifyDuringHeadsApplyNoFalsePositive(t *testing.T) {
 	fill(t, l, 12)
 	l.seq.Lock()
 	l.headsEvery = 1 // the next append stores the heads
-	r := appendReq{appends: []StreamAppend{{Stream: "s1", Expect: ExpectAny, Events: []NewEvent{{Data: testNote{}}}}}}
+	appends := []StreamAppend{{Stream: "s1", Expect: ExpectAny, Events: []NewEvent{{Data: testNote{}}}}}
+	var r appendReq
 	var err error
-	if r.evs, err = l.prepare(r.appends); err != nil {
+	sc := new(appendScratch)
+	if r.evs, err = l.prepare(sc, appends); err != nil {
 		t.Fatal(err)
 	}
 	var g group
-	if !l.sequenceOne(&r, &g) || g.err != nil {
+	if !l.sequenceOne(&r, &g, sc, appends) || g.err != nil {
 		t.Fatal(r.err, g.err)
 	}
 	l.assigned.Store(12) // the sequencer has not yet reached assigned.Store

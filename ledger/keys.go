@@ -11,7 +11,7 @@ const (
 	prefixMeta       = 0x00 // 0x00 "format", "heads", "v1end" -> marker, positions (doc.go, "Keyspace")
 	prefixCheckpoint = 'c'  // 'c' name -> position (8, big-endian)
 	prefixHead       = 'h'  // 'h' stream -> version, position (2×8) as of the heads checkpoint
-	prefixID         = 'i'  // 'i' id(16) -> position, first, last of its append (3×8)
+	prefixID         = 'i'  // 'i' id(16) -> position, first, last of its append (3×8); not for located generated IDs (ids.go)
 	prefixLog        = 'l'  // 'l' position(8) -> record (record.go)
 	prefixStream     = 's'  // 's' stream 0x00 version(8) -> position(8): format-1 events, and every anchorEvery-th version
 	prefixState      = 'v'  // 'v' key -> value
@@ -24,9 +24,11 @@ var (
 )
 
 // formatMarker identifies this package's layout. A store with another marker
-// is refused, except formatMarkerV1, which Open upgrades (see doc.go).
+// is refused, except formatMarkerV1 and formatMarkerV2, which Open upgrades
+// (see doc.go).
 const (
-	formatMarker   = "keyledger/ledger v2"
+	formatMarker   = "keyledger/ledger v3"
+	formatMarkerV2 = "keyledger/ledger v2"
 	formatMarkerV1 = "keyledger/ledger v1"
 )
 

@@ -2,10 +2,8 @@ package ledger
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -46,8 +44,9 @@ func pebbleOptions() *pebble.Options {
 		FormatMajorVersion: pebbleFormat,
 		Logger:             quietLogger{},
 		CacheSize:          64 << 20,
-		// Each event is two keys (record, ID index); a larger
-		// memtable means fewer, larger flushes and less L0 compaction.
+		// Each event is one or two keys (record, ID index of a
+		// caller's ID); a larger memtable means fewer, larger flushes
+		// and less L0 compaction.
 		MemTableSize: 32 << 20,
 	}
 	// Every flushed or compacted table holds keys of one kind only (one
@@ -155,8 +154,12 @@ type Event struct {
 	Type     string
 	Schema   uint16 // schema as stored (Data is upcast to the registered one)
 	Time     time.Time
-	Data     any    // decoded value of the registered type; nil if Type is unregistered
-	Raw      []byte // msgpack payload as stored
+	Data     any // decoded value of the registered type; nil if Type is unregistered
+	// Raw is the msgpack payload as stored. From ReadAll, Follow and
+	// Subscribe it is a view valid until the loop body returns: the ledger
+	// reuses its memory for later events, so copy it (bytes.Clone) to keep
+	// it. From the other reads it is the caller's.
+	Raw []byte
 }
 
 // Ledger is an append-only event log with a state space beside it, on Pebble.
@@ -200,7 +203,6 @@ type Ledger struct {
 	v1End        uint64        // last position of a format-1 record (0: none; see storedHead)
 	recent       recentIDs     // caller IDs sequenced lately, for the lookup done before the lock
 	maxID        maxIDs        // the largest ID sequenced, for the lookup done before the lock
-	hasher       hash.Hash     // SHA-256 for the chain
 	key          []byte        // scratch space
 	assigned     atomic.Uint64 // last position applied to Pebble, for readers
 
@@ -208,7 +210,7 @@ type Ledger struct {
 	wm          sync.Mutex
 	durableHash [32]byte
 	durable     atomic.Uint64
-	notify      chan struct{} // closed and replaced whenever durable advances or the ledger fails
+	notify      chan struct{} // made by a waiter; closed and cleared whenever durable advances or the ledger fails
 
 	stats stats // counters for Stats, apart from the fields above
 }
@@ -252,10 +254,8 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 		clock:      o.Clock,
 		log:        o.Logger,
 		closing:    make(chan struct{}),
-		notify:     make(chan struct{}),
 		heads:      map[string]headEntry{},
 		headsEvery: headsEvery,
-		hasher:     sha256.New(),
 	}
 	po := pebbleOptions()
 	if !o.ReadOnly {
@@ -305,7 +305,7 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 // tail and rebuilds the heads not yet written (fewer than headsEvery
 // records). It never scans the log.
 func (l *Ledger) load(readOnly bool) error {
-	upgrade := false
+	upgrade, upgradeV2 := false, false
 	v, closer, err := l.db.Get(formatKey)
 	switch {
 	case err == nil:
@@ -313,6 +313,8 @@ func (l *Ledger) load(readOnly bool) error {
 		_ = closer.Close()
 		switch marker {
 		case formatMarker:
+		case formatMarkerV2:
+			upgradeV2 = true
 		case formatMarkerV1:
 			upgrade = true
 		default:
@@ -363,6 +365,18 @@ func (l *Ledger) load(readOnly bool) error {
 		}
 	} else if err := l.loadV1End(); err != nil {
 		return err
+	}
+	if upgradeV2 && !readOnly {
+		// Format 3 only adds events without an ID-index entry (generated
+		// IDs that name their position); a format-2 store is one already.
+		// The marker keeps older versions, which would miss those entries,
+		// from opening it.
+		if err := l.db.Set(formatKey, []byte(formatMarker), pebble.Sync); err != nil {
+			return err
+		}
+		if err := l.failure(); err != nil {
+			return err
+		}
 	}
 	if err := l.loadHeads(); err != nil {
 		return err
@@ -531,8 +545,7 @@ func (l *Ledger) fail(cause error) error {
 		l.fs.freeze()
 	}
 	l.wm.Lock()
-	close(l.notify)
-	l.notify = make(chan struct{})
+	l.wakeLocked()
 	l.wm.Unlock()
 	l.logFailed(cause) // after the freeze: a slow logger must not let writes land
 	return err
@@ -614,6 +627,9 @@ func (l *Ledger) WaitDurable(ctx context.Context, pos uint64) error {
 			return err
 		}
 		l.wm.Lock()
+		if l.notify == nil {
+			l.notify = make(chan struct{})
+		}
 		ch := l.notify
 		l.wm.Unlock()
 		if l.durable.Load() >= pos {
@@ -651,6 +667,13 @@ func (l *Ledger) publish(t *ticket) {
 	}
 	l.durableHash = t.hash
 	l.durable.Store(t.last)
-	close(l.notify)
-	l.notify = make(chan struct{})
+	l.wakeLocked()
+}
+
+// wakeLocked wakes every waiter; the next one makes a new channel. Under wm.
+func (l *Ledger) wakeLocked() {
+	if l.notify != nil {
+		close(l.notify)
+		l.notify = nil
+	}
 }

@@ -60,12 +60,16 @@ func (s *machine) open(fs *vfs.MemFS) {
 	s.fs, s.l = fs, l
 }
 
+// newEvents draws events with caller IDs or generated ones (a zero ID).
 func (s *machine) newEvents(t *rapid.T) []NewEvent {
 	n := rapid.IntRange(1, 3).Draw(t, "events")
 	evs := make([]NewEvent, n)
 	for i := range evs {
 		s.nextID++
 		evs[i] = tev(s.nextID)
+		if rapid.Bool().Draw(t, "generated") {
+			evs[i].ID = uuid.UUID{}
+		}
 	}
 	return evs
 }
@@ -123,6 +127,23 @@ func (s *machine) doAppend(t *rapid.T, req []StreamAppend) {
 	if res.First != first {
 		t.Fatalf("append landed at %d, want %d", res.First, first)
 	}
+	// Generated IDs are read back: the model keeps them, and a retry of the
+	// append repeats them.
+	req = slices.Clone(req)
+	pos := first
+	for i := range req {
+		req[i].Events = slices.Clone(req[i].Events)
+		for j := range req[i].Events {
+			if req[i].Events[j].ID == (uuid.UUID{}) {
+				ev, err := s.l.EventAt(bg, pos)
+				if err != nil {
+					t.Fatalf("EventAt(%d): %v", pos, err)
+				}
+				req[i].Events[j].ID = ev.ID
+			}
+			pos++
+		}
+	}
 	for i, a := range req {
 		for _, e := range a.Events {
 			s.m.versions[a.Stream]++
@@ -162,6 +183,11 @@ func (s *machine) check(t *rapid.T) {
 	d, err := s.l.Verify(bg)
 	if err != nil || d.Position != uint64(len(s.m.events)) {
 		t.Fatalf("Verify: %v, %v", d, err)
+	}
+	for i, m := range s.m.events {
+		if e, err := s.l.EventByID(bg, m.id); err != nil || e.Position != uint64(i+1) {
+			t.Fatalf("EventByID(%s) = position %d, %v; want %d", m.id, e.Position, err, i+1)
+		}
 	}
 	for _, stream := range modelStreams {
 		if v, err := s.l.StreamVersion(bg, stream); err != nil || v != s.m.versions[stream] {

@@ -1,21 +1,28 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 )
 
-// readChunk is how many events ReadAll reads per Pebble iterator (stream
-// reads are chunked by anchorEvery instead). Between
+// readChunk is how many events ReadAll, Follow and Subscribe read per Pebble
+// iterator (stream reads are chunked by anchorEvery instead). Between
 // chunks no Pebble iterator is open and no lock is held, so a loop body may
-// call any method (even Close) and long reads pin no memtables.
-const readChunk = 256
+// call any method (even Close) and long reads pin no memtables. Events are
+// yielded from the chunk's records and payloads as read, in memory reused
+// from chunk to chunk (Event.Raw is valid until the loop body returns); only
+// Data is allocated per event, and the names in Stream and Type once per run
+// of events that share them.
+const readChunk = 1024
 
 func (l *Ledger) toEvent(r record) (Event, error) {
 	e := Event{
@@ -55,7 +62,8 @@ func (l *Ledger) eventAt(ctx context.Context, pos uint64) (Event, error) {
 	return l.toEvent(r)
 }
 
-// EventByID returns the event with the given ID.
+// EventByID returns the event with the given ID: through its ID-index
+// entry, or for a generated ID through the position it names.
 func (l *Ledger) EventByID(ctx context.Context, id uuid.UUID) (ev Event, err error) {
 	if err := l.enter(); err != nil {
 		return ev, err
@@ -64,7 +72,15 @@ func (l *Ledger) EventByID(ctx context.Context, id uuid.UUID) (ev Event, err err
 	defer l.guard(&err, false)
 	v, closer, err := l.db.Get(idKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return ev, fmt.Errorf("%w: event %s", ErrNotFound, id)
+		// A generated ID has no entry: it names its position.
+		pos, ok, err := l.locatedAt(id)
+		if err != nil {
+			return ev, err
+		}
+		if !ok {
+			return ev, fmt.Errorf("%w: event %s", ErrNotFound, id)
+		}
+		return l.eventAt(ctx, pos)
 	}
 	if err != nil {
 		return ev, readErr(0, err)
@@ -106,7 +122,8 @@ func (l *Ledger) beyondLog(pos uint64) bool {
 
 // ReadAll yields every durable event from position from (0 or 1 = the start)
 // up to the durable position when the iteration starts, in position order.
-// An error ends the iteration.
+// An error ends the iteration. Each event's Raw is valid until the loop body
+// returns; copy it to keep it.
 func (l *Ledger) ReadAll(ctx context.Context, from uint64) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		end := l.durable.Load()
@@ -117,6 +134,7 @@ func (l *Ledger) ReadAll(ctx context.Context, from uint64) iter.Seq2[Event, erro
 // Follow yields durable events from position from, in order, and then waits
 // for new ones, until the context ends (the last value is ctx.Err()), the
 // ledger closes (ErrClosed) or fails. Only durable events are delivered.
+// Raw is valid until the loop body returns, as with ReadAll.
 func (l *Ledger) Follow(ctx context.Context, from uint64) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		l.scan(ctx, max(from, 1), l.durable.Load, true, yield)
@@ -126,7 +144,8 @@ func (l *Ledger) Follow(ctx context.Context, from uint64) iter.Seq2[Event, error
 // Subscribe follows the log from just after the named checkpoint (see
 // Checkpoint). Subscribers record progress with StateBatch.SetCheckpoint in
 // the same ApplyState as their own writes, so a restart resumes exactly there
-// and delivery is at least once.
+// and delivery is at least once. Raw is valid until the loop body returns,
+// as with ReadAll.
 func (l *Ledger) Subscribe(ctx context.Context, name string) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		cp, err := l.Checkpoint(ctx, name)
@@ -139,6 +158,7 @@ func (l *Ledger) Subscribe(ctx context.Context, name string) iter.Seq2[Event, er
 }
 
 func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, follow bool, yield func(Event, error) bool) {
+	s := scanner{l: l}
 	for {
 		if err := ctx.Err(); err != nil {
 			yield(Event{}, err)
@@ -155,15 +175,30 @@ func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, fol
 			}
 			continue
 		}
-		batch, err := l.readChunk(next, end)
-		for i, e := range batch {
+		err := s.readChunk(next, end)
+		start := uint32(0)
+		for i := range s.recs {
+			r := &s.recs[i]
 			if i > 0 && ctx.Err() != nil {
 				break // reported at the top of the loop
+			}
+			nm := &s.names[r.name]
+			raw := s.payloads[start:r.end:r.end] // full slice: an append to it cannot reach the next payload
+			start = r.end
+			e := Event{Position: r.pos, Stream: nm.stream, Version: r.version, ID: r.id, Type: nm.typ, Schema: r.schema,
+				Time: time.Unix(0, r.time).UTC(), Raw: raw}
+			if nm.et != nil {
+				d, err := l.reg.decode(&s.dec, nm.et, r.schema, raw)
+				if err != nil {
+					yield(Event{}, fmt.Errorf("position %d: %w", r.pos, err))
+					return
+				}
+				e.Data = d
 			}
 			if !yield(e, nil) {
 				return
 			}
-			next = e.Position + 1
+			next = r.pos + 1
 		}
 		if err != nil && ctx.Err() == nil {
 			yield(Event{}, err)
@@ -172,62 +207,151 @@ func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, fol
 	}
 }
 
-// readChunk reads up to readChunk events in [from, end].
-func (l *Ledger) readChunk(from, end uint64) (evs []Event, err error) {
+// scanner is what a ReadAll, Follow or Subscribe keeps from chunk to chunk:
+// the records of the chunk just read, their payloads and names (all reused:
+// an Event's Raw is valid until the next chunk is read), the stream and type
+// names met, the registered types found and a payload decoder.
+type scanner struct {
+	l        *Ledger
+	recs     []scanRecord // no pointers: filling it costs no write barriers
+	payloads []byte
+	names    []scanNames
+	arena    []byte // stream and type names, never overwritten
+	types    map[string]*eventType
+	dec      payloadDecoder
+	bounds   [2][9]byte
+}
+
+// scanRecord is a record of a chunk: its fields, its names (an index into
+// scanner.names) and where its payload ends in scanner.payloads (it starts
+// where the previous record's ends).
+type scanRecord struct {
+	pos, version uint64
+	id           uuid.UUID
+	time         int64
+	schema       uint16
+	name         uint32
+	end          uint32
+}
+
+// scanNames are a run of records' stream and type names, and the type's
+// registration (nil if it has none).
+type scanNames struct {
+	stream, typ string
+	et          *eventType
+}
+
+// maxChunkBytes ends a chunk early once its payloads reach it, so a chunk
+// of large events does not hold readChunk of them in memory.
+const maxChunkBytes = 1 << 20
+
+// readChunk reads up to readChunk events in [from, end] (fewer if their
+// payloads pass maxChunkBytes) into s.recs. On an error s.recs holds the
+// records before the damage.
+func (s *scanner) readChunk(from, end uint64) (err error) {
+	l := s.l
+	s.recs, s.payloads, s.names = s.recs[:0], s.payloads[:0], s.names[:0]
 	if err := l.enter(); err != nil {
-		return nil, err
+		return err
 	}
 	defer l.gate.RUnlock()
 	defer l.guard(&err, false)
 	hi := min(end, from+readChunk-1)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: logKey(from), UpperBound: logKey(hi + 1)})
+	lo, up := s.bounds[0][:0], s.bounds[1][:0]
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: appendLogKey(lo, from), UpperBound: appendLogKey(up, hi+1)})
 	if err != nil {
-		return nil, readErr(from, err)
+		return readErr(from, err)
 	}
 	defer it.Close()
-	evs = make([]Event, 0, hi-from+1)
 	want := from
-	var stream, typ string // interned: consecutive events mostly share them
-	var arena []byte       // payload copies for this chunk, one allocation at a time
+	var stream []byte // the names of the current run (stream in the arena)
+	var typ string
 	for ok := it.First(); ok; ok = it.Next() {
-		pos := u64(it.Key()[1:])
-		if pos != want {
-			return evs, &CorruptionError{Position: want, Reason: "record missing"}
+		k := it.Key()
+		if len(k) != 9 || u64(k[1:]) != want {
+			return &CorruptionError{Position: want, Reason: "record missing"}
 		}
-		r, err := parseRecord(it.Value())
-		if err == nil && r.pos != pos {
+		r, err := parseRecordFields(it.Value())
+		if err == nil && r.pos != want {
 			err = fmt.Errorf("record claims position %d", r.pos)
 		}
 		if err != nil {
-			return evs, &CorruptionError{Position: pos, Reason: err.Error()}
+			return &CorruptionError{Position: want, Reason: err.Error()}
 		}
-		if string(r.stream) != stream {
-			stream = string(r.stream)
+		// Names repeat from record to record: a new one is checked, copied
+		// and looked up once.
+		if len(s.names) == 0 || !bytes.Equal(r.stream, stream) || string(r.typ) != typ {
+			nm := scanNames{}
+			if len(s.names) > 0 && bytes.Equal(r.stream, stream) {
+				nm.stream = s.names[len(s.names)-1].stream
+			} else {
+				if !validName(r.stream) {
+					return &CorruptionError{Position: want, Reason: "stream name is not valid UTF-8 without NUL"}
+				}
+				nm.stream, stream = s.keep(r.stream)
+			}
+			if len(s.names) > 0 && string(r.typ) == typ {
+				prev := s.names[len(s.names)-1]
+				nm.typ, nm.et = prev.typ, prev.et
+			} else {
+				if !utf8.Valid(r.typ) {
+					return &CorruptionError{Position: want, Reason: "type name is not valid UTF-8"}
+				}
+				if nm.et = s.lookup(r.typ); nm.et != nil {
+					nm.typ = nm.et.name
+				} else {
+					nm.typ, _ = s.keep(r.typ)
+				}
+			}
+			typ = nm.typ
+			s.names = append(s.names, nm)
 		}
-		if string(r.typ) != typ {
-			typ = string(r.typ)
-		}
-		if cap(arena)-len(arena) < len(r.data) {
-			arena = make([]byte, 0, max(16<<10, len(r.data)))
-		}
-		start := len(arena)
-		arena = append(arena, r.data...)
-		data := arena[start:len(arena):len(arena)] // full slice: appends to Raw cannot clobber a neighbour
-		e, err := l.toEvent(record{pos: pos, version: r.version, id: r.id, time: r.time, schema: r.schema,
-			stream: stream, typ: typ, data: data})
-		if err != nil {
-			return evs, err
-		}
-		evs = append(evs, e)
+		s.payloads = append(s.payloads, r.data...)
+		s.recs = append(s.recs, scanRecord{pos: want, version: r.version, id: r.id, time: r.time, schema: r.schema,
+			name: uint32(len(s.names) - 1), end: uint32(len(s.payloads))})
 		want++
+		if len(s.payloads) >= maxChunkBytes {
+			hi = want - 1
+			break
+		}
 	}
 	if err := it.Error(); err != nil {
-		return evs, readErr(want, err)
+		return readErr(want, err)
 	}
 	if want != hi+1 {
-		return evs, &CorruptionError{Position: want, Reason: "record missing"}
+		return &CorruptionError{Position: want, Reason: "record missing"}
 	}
-	return evs, nil
+	return nil
+}
+
+// keep copies a name into the arena and returns the copy as a string and as
+// bytes. The arena's bytes are never written again, so the string stays
+// immutable; names repeat, so the arena grows slowly.
+func (s *scanner) keep(b []byte) (string, []byte) {
+	if cap(s.arena)-len(s.arena) < len(b) {
+		s.arena = make([]byte, 0, max(4<<10, len(b)))
+	}
+	start := len(s.arena)
+	s.arena = append(s.arena, b...)
+	c := s.arena[start:len(s.arena):len(s.arena)]
+	return unsafe.String(unsafe.SliceData(c), len(c)), c
+}
+
+// lookup returns the registered type of a stored type name, or nil. Types
+// found are remembered for the rest of the scan; an unregistered name is
+// looked up again (it may be registered meanwhile).
+func (s *scanner) lookup(name []byte) *eventType {
+	if et := s.types[string(name)]; et != nil {
+		return et
+	}
+	et := s.l.reg.byNameBytes(name)
+	if et != nil {
+		if s.types == nil {
+			s.types = map[string]*eventType{}
+		}
+		s.types[et.name] = et
+	}
+	return et
 }
 
 // ReadStream yields a stream's events from version from (0 or 1 = the start)

@@ -129,6 +129,16 @@ type recordView struct {
 // parseRecord parses a stored record without copying. It never panics; any
 // malformed input is an error.
 func parseRecord(b []byte) (recordView, error) {
+	r, err := parseRecordFields(b)
+	if err == nil && (!validName(r.stream) || !utf8.Valid(r.typ)) {
+		err = fmt.Errorf("stream or type name is not valid UTF-8 without NUL")
+	}
+	return r, err
+}
+
+// parseRecordFields is parseRecord without the check of the stream and type
+// names' bytes, which a caller that has seen the same names does once.
+func parseRecordFields(b []byte) (recordView, error) {
 	var r recordView
 	if len(b) < recordFixedLen {
 		return r, fmt.Errorf("record is %d bytes, shorter than the minimum %d", len(b), recordFixedLen)
@@ -165,9 +175,6 @@ func parseRecord(b []byte) (recordView, error) {
 	rest = rest[4:]
 	if uint64(d) > maxPayloadLen || uint64(len(rest)) != uint64(d)+uint64(tail) {
 		return r, fmt.Errorf("bad payload length %d for %d remaining bytes", d, len(rest))
-	}
-	if !validName(r.stream) || !utf8.Valid(r.typ) {
-		return r, fmt.Errorf("stream or type name is not valid UTF-8 without NUL")
 	}
 	if r.pos == 0 || r.version == 0 {
 		return r, fmt.Errorf("zero position or version")

@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"sync"
+	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -27,9 +29,76 @@ type Registry struct {
 type eventType struct {
 	name      string
 	schema    uint16
-	typ       reflect.Type // as registered: a struct or a pointer to one
-	upcasters map[uint16]Upcaster
+	typ       reflect.Type        // as registered: a struct or a pointer to one
+	upcasters map[uint16]Upcaster // under Registry.mu; the fields above never change
+
+	elem   reflect.Type   // the type decoded into: typ, or what typ points to
+	ptr    bool           // typ is a pointer: Data is the pointer decoded into
+	direct bool           // a value of typ is held in an interface word itself
+	rtype  unsafe.Pointer // typ's type word in an interface (see box)
 }
+
+// newEventType describes t for decoding. Values are decoded into memory of
+// their own (reflect.New) and handed out in an interface without a copy:
+// an interface holding a value that is not pointer-shaped points at a heap
+// copy of it, and the memory just decoded into is exactly such a copy, owned
+// by nobody else. Whether t is pointer-shaped (held in the interface word
+// itself) is read off a boxed zero value: its data word is then the nil
+// pointer, while a boxed copy is never at address nil.
+func newEventType(name string, schema uint16, t reflect.Type) *eventType {
+	et := &eventType{name: name, schema: schema, typ: t, upcasters: map[uint16]Upcaster{}, elem: t}
+	if t.Kind() == reflect.Pointer {
+		et.ptr, et.elem = true, t.Elem()
+	}
+	zero := reflect.Zero(t).Interface()
+	w := (*eface)(unsafe.Pointer(&zero))
+	et.rtype, et.direct = w.typ, w.data == nil
+	return et
+}
+
+// eface is the layout of an interface value with no methods (any).
+type eface struct{ typ, data unsafe.Pointer }
+
+// decode decodes a payload of the registered (current) schema into a new
+// value of et's type, with one allocation for the value itself (and those
+// msgpack makes for what it holds: strings, slices, maps).
+func (et *eventType) decode(d *payloadDecoder, payload []byte) (any, error) {
+	p := reflect.New(et.elem)
+	pi := p.Interface() // a pointer: boxed without an allocation
+	if err := d.decode(payload, pi); err != nil {
+		return nil, fmt.Errorf("ledger: decode %q schema %d: %w", et.name, et.schema, err)
+	}
+	switch {
+	case et.ptr:
+		return pi, nil
+	case et.direct:
+		return p.Elem().Interface(), nil // pointer-shaped: boxed without an allocation
+	}
+	var v any
+	w := (*eface)(unsafe.Pointer(&v))
+	w.typ, w.data = et.rtype, p.UnsafePointer()
+	return v, nil
+}
+
+// payloadDecoder is a msgpack decoder with its reader, reused from payload
+// to payload. decode resets both, so a decode behaves as msgpack.Unmarshal.
+type payloadDecoder struct {
+	dec *msgpack.Decoder
+	r   bytes.Reader
+}
+
+func (d *payloadDecoder) decode(payload []byte, v any) error {
+	if d.dec == nil {
+		d.dec = msgpack.NewDecoder(nil)
+	}
+	d.r.Reset(payload)
+	d.dec.Reset(&d.r)
+	err := d.dec.Decode(v)
+	d.r.Reset(nil)
+	return err
+}
+
+var decoders = sync.Pool{New: func() any { return new(payloadDecoder) }}
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
@@ -62,7 +131,7 @@ func (r *Registry) Register(name string, schema uint16, prototype any) error {
 			return fmt.Errorf("%w: Go type %v already registered as %q", ErrDuplicateType, t, old.name)
 		}
 	}
-	et := &eventType{name: name, schema: schema, typ: t, upcasters: map[uint16]Upcaster{}}
+	et := newEventType(name, schema, t)
 	r.byName[name] = et
 	for _, k := range typeKeys(t) {
 		r.byType[k] = et
@@ -159,41 +228,51 @@ func (r *Registry) Decode(name string, schema uint16, payload []byte) (any, erro
 	}
 	r.mu.RLock()
 	et := r.byName[name]
-	var ups []Upcaster
-	if et != nil && schema < et.schema {
-		for s := schema; s < et.schema; s++ {
-			up := et.upcasters[s]
-			if up == nil {
-				r.mu.RUnlock()
-				return nil, fmt.Errorf("%w: %q has no upcaster from schema %d", ErrUnknownType, name, s)
-			}
-			ups = append(ups, up)
-		}
-	}
 	r.mu.RUnlock()
 	if et == nil {
 		return nil, nil
 	}
-	if schema > et.schema {
-		return nil, fmt.Errorf("%w: %q schema %d is newer than the registered %d", ErrUnknownType, name, schema, et.schema)
+	d := decoders.Get().(*payloadDecoder)
+	v, err := r.decode(d, et, schema, payload)
+	decoders.Put(d)
+	return v, err
+}
+
+// decode is Decode of a registered type with the caller's decoder.
+func (r *Registry) decode(d *payloadDecoder, et *eventType, schema uint16, payload []byte) (any, error) {
+	if schema == et.schema {
+		return et.decode(d, payload)
 	}
+	if schema > et.schema {
+		return nil, fmt.Errorf("%w: %q schema %d is newer than the registered %d", ErrUnknownType, et.name, schema, et.schema)
+	}
+	var ups []Upcaster
+	r.mu.RLock()
+	for s := schema; s < et.schema; s++ {
+		up := et.upcasters[s]
+		if up == nil {
+			r.mu.RUnlock()
+			return nil, fmt.Errorf("%w: %q has no upcaster from schema %d", ErrUnknownType, et.name, s)
+		}
+		ups = append(ups, up)
+	}
+	r.mu.RUnlock()
 	for i, up := range ups {
 		var err error
 		if payload, err = up(payload); err != nil {
-			return nil, fmt.Errorf("ledger: upcast %q from schema %d: %w", name, int(schema)+i, err)
+			return nil, fmt.Errorf("ledger: upcast %q from schema %d: %w", et.name, int(schema)+i, err)
 		}
 	}
-	t := et.typ
-	ptr := t.Kind() == reflect.Pointer
-	if ptr {
-		t = t.Elem()
+	return et.decode(d, payload)
+}
+
+// byNameBytes returns the type registered under name, or nil.
+func (r *Registry) byNameBytes(name []byte) *eventType {
+	if r == nil {
+		return nil
 	}
-	v := reflect.New(t)
-	if err := msgpack.Unmarshal(payload, v.Interface()); err != nil {
-		return nil, fmt.Errorf("ledger: decode %q schema %d: %w", name, et.schema, err)
-	}
-	if ptr {
-		return v.Interface(), nil
-	}
-	return v.Elem().Interface(), nil
+	r.mu.RLock()
+	et := r.byName[string(name)]
+	r.mu.RUnlock()
+	return et
 }

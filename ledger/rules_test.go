@@ -406,7 +406,7 @@ func TestCloseWakesFollowers(t *testing.T) {
 // A loop body may call any method, including Close, without deadlocking.
 func TestCloseInsideReadLoop(t *testing.T) {
 	l := openMem(t)
-	fill(t, l, 600)
+	fill(t, l, readChunk+100) // two chunks: the second finds the ledger closed
 	n := 0
 	var last error
 	for _, err := range l.ReadAll(bg, 0) {

@@ -158,12 +158,15 @@ func (l *Ledger) ApplyState(ctx context.Context, sb *StateBatch) (err error) {
 	}
 	defer l.guard(&err, true)
 	b := l.db.NewBatch()
+	var key []byte // the batch copies keys: one buffer serves them all
 	for _, op := range sb.ops {
 		switch op.Kind {
 		case OpSet:
-			_ = b.Set(stateKey(op.Key), op.Value, nil)
+			key = append(append(key[:0], prefixState), op.Key...)
+			_ = b.Set(key, op.Value, nil)
 		case OpDelete:
-			_ = b.Delete(stateKey(op.Key), nil)
+			key = append(append(key[:0], prefixState), op.Key...)
+			_ = b.Delete(key, nil)
 		case OpDeletePrefix:
 			lo, hi := stateRange(op.Key)
 			_ = b.DeleteRange(lo, hi, nil)

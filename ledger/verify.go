@@ -76,8 +76,9 @@ func (l *Ledger) Head(ctx context.Context) (Digest, error) {
 // does not follow its stream's previous event.
 //
 // It also checks the derived data against the log: each event's ID-index
-// entry, and stream-index entry where it has one (format-1 events and every
-// anchorEvery-th version), must exist and point at it; no entry of either
+// entry (every event but one whose generated ID names its own position) and
+// stream-index entry where it has one (format-1 events and every
+// anchorEvery-th version) must exist and point at it; no entry of either
 // index may point at a position without that event; and the stored stream
 // heads must be exactly the streams' last events as of the position they are
 // complete through. A broken entry is an *IndexError (errors.Is ErrCorrupt)
@@ -125,7 +126,7 @@ func (l *Ledger) Verify(ctx context.Context) (d Digest, err error) {
 	if err := l.checkDangling(ctx, prefixStream, end, v.indexed); err != nil {
 		return Digest{}, err
 	}
-	if err := l.checkDangling(ctx, prefixID, end, end); err != nil {
+	if err := l.checkDangling(ctx, prefixID, end, v.ids); err != nil {
 		return Digest{}, err
 	}
 	return d, nil
@@ -139,6 +140,7 @@ type verifyState struct {
 	streams      map[string]streamHead // each stream's last event so far
 	overflow     bool                  // streams was cleared: it no longer holds every stream
 	indexed      uint64                // stream-index entries the events so far must have
+	ids          uint64                // ID-index entries the events so far have
 	snap         *pebble.Snapshot
 	through      uint64 // the heads' position in snap (0: none written)
 	headsChecked bool
@@ -308,7 +310,7 @@ func (l *Ledger) checkStreamOrder(r *record, v *verifyState) error {
 }
 
 // checkEntries checks that r's stream-index entry (if it has one) and
-// ID-index entry point at it.
+// ID-index entry (if it must have one, or has one) point at it.
 func (l *Ledger) checkEntries(r *record, st *verifyState) error {
 	bad := func(index, reason string) error {
 		return &IndexError{Index: index, Position: r.pos, Stream: r.stream, Version: r.version, ID: r.id, Reason: reason}
@@ -331,13 +333,20 @@ func (l *Ledger) checkEntries(r *record, st *verifyState) error {
 			return bad("stream", fmt.Sprintf("entry points at position %d", pos))
 		}
 	}
+	located := false
+	if p, _, _ := idLocation(r.id); p == r.pos {
+		located = true // a generated ID naming its position: an entry is optional
+	}
 	v, closer, err := l.db.Get(idKey(r.id))
 	switch {
+	case errors.Is(err, pebble.ErrNotFound) && located:
+		return nil
 	case errors.Is(err, pebble.ErrNotFound):
 		return bad("id", "entry missing")
 	case err != nil:
 		return readErr(r.pos, err)
 	}
+	st.ids++
 	var first, last, pos uint64
 	if len(v) == 24 {
 		pos, first, last = u64(v), u64(v[8:]), u64(v[16:])
@@ -470,8 +479,9 @@ func (l *Ledger) headChunk(s *pebble.Snapshot, lo []byte) (names []string, heads
 
 // checkDangling looks for entries of one index (prefixStream or prefixID)
 // that point at no event: Verify has already proved that each event through
-// end that must have an entry (every event in the ID index; format-1 events
-// and anchor versions in the stream index) has its own, and want counts them,
+// end that must have an entry (every event but those located by their
+// generated ID in the ID index, which may have one; format-1 events and
+// anchor versions in the stream index) has its own, and want counts them,
 // so any further entry pointing at a position up to end, or beyond every
 // position sequenced, is one. Entries beyond end but
 // sequenced belong to appends whose sync is still in flight.

@@ -24,12 +24,28 @@ type batch struct {
 	locks map[string]*LockRow
 	obi   map[[16]byte]uint64 // outbox entries queued in this batch
 	hist  map[string]*histRow // history rows by entity and day
+	hents []histEntry         // the history entries of the batch, in order
 	kbuf  []byte
+	vbuf  []byte       // the history rows' values, built at flush
 	h     HistoryEntry // scratch
 }
 
 func newBatch(ctx context.Context, p *Projections) *batch {
 	return &batch{ctx: ctx, p: p, keys: map[string]*KeyRow{}, full: map[string]bool{}, locks: map[string]*LockRow{}, obi: map[[16]byte]uint64{}, hist: map[string]*histRow{}}
+}
+
+// reset empties b for the next run of events, keeping its memory: the
+// applying goroutine reuses one batch.
+func (b *batch) reset(ctx context.Context) {
+	b.ctx = ctx
+	b.sb.Reset()
+	clear(b.keys)
+	clear(b.full)
+	clear(b.locks)
+	clear(b.obi)
+	clear(b.hist)
+	clear(b.hents) // drop the rows they point at
+	b.hents = b.hents[:0]
 }
 
 func getRow[T any](ctx context.Context, store ledger.StateStore, key []byte) (*T, error) {
@@ -98,8 +114,23 @@ func (b *batch) flush(last uint64) error {
 			return err
 		}
 	}
+	// Each row's entries are laid out in one buffer (StateBatch.Set copies
+	// them), in the order they were recorded.
+	off := 0
+	for _, r := range b.hist {
+		r.off, off = off, off+16*r.n
+		r.n = 0
+	}
+	b.vbuf = slices.Grow(b.vbuf[:0], off)[:off]
+	for _, e := range b.hents {
+		o := e.row.off + 16*e.row.n
+		binary.BigEndian.PutUint64(b.vbuf[o:], e.pos)
+		binary.BigEndian.PutUint64(b.vbuf[o+8:], uint64(e.ns))
+		e.row.n++
+	}
 	for k, r := range b.hist {
-		b.sb.Set(binary.BigEndian.AppendUint64(append([]byte(k), '/'), r.first), r.entries)
+		b.kbuf = binary.BigEndian.AppendUint64(append(append(b.kbuf[:0], k...), '/'), r.first)
+		b.sb.Set(b.kbuf, b.vbuf[r.off:r.off+16*r.n])
 	}
 	b.sb.SetCheckpoint(b.p.name, last)
 	// Rows and checkpoint are rebuildable from the log, so the batch does
@@ -147,8 +178,8 @@ func (b *batch) history(h *HistoryEntry) error {
 			r = &histRow{first: h.Position}
 			b.hist[string(k)] = r
 		}
-		r.entries = binary.BigEndian.AppendUint64(r.entries, h.Position)
-		r.entries = binary.BigEndian.AppendUint64(r.entries, uint64(h.Time.UnixNano()))
+		r.n++
+		b.hents = append(b.hents, histEntry{row: r, pos: h.Position, ns: h.Time.UnixNano()})
 	}
 	put("l", h.Lock)
 	put("k", h.Key)
@@ -159,10 +190,19 @@ func (b *batch) history(h *HistoryEntry) error {
 	return nil
 }
 
-// histRow is one history index row being built: (position, unix ns) pairs.
+// histRow is one history index row being built: its value is the
+// (position, unix ns) pairs of its entries, 16 bytes each.
 type histRow struct {
-	first   uint64
-	entries []byte
+	first uint64
+	n     int // entries; at flush, entries laid out so far
+	off   int // at flush: where its value starts in batch.vbuf
+}
+
+// histEntry is one entry of a history row.
+type histEntry struct {
+	row *histRow
+	pos uint64
+	ns  int64
 }
 
 func (b *batch) apply(ev *ledger.Event) error {

@@ -279,14 +279,24 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 	defer close(done)
 	// The reader hands over runs of events (up to 256, fewer once it has
 	// reached the durable head), so catching up costs one channel operation
-	// per run, not per event, and decoding overlaps applying.
+	// per run, not per event, and decoding overlaps applying. The applier
+	// copies a run into its batch and hands the run back for reuse.
 	ch := make(chan []ledger.Event, 8)
+	free := make(chan []ledger.Event, 16)
 	errc := make(chan error, 1)
 	fctx, fcancel := context.WithCancel(ctx)
 	defer fcancel()
 	go func() {
 		defer close(ch)
-		var run []ledger.Event
+		newRun := func() []ledger.Event {
+			select {
+			case run := <-free:
+				return run
+			default:
+				return make([]ledger.Event, 0, 256)
+			}
+		}
+		run := newRun()
 		for ev, err := range p.store.Follow(fctx, cp+1) {
 			if err != nil {
 				if fctx.Err() == nil {
@@ -294,19 +304,28 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 				}
 				return
 			}
+			ev.Raw = nil // valid only until the next event; no read model uses it
 			run = append(run, ev)
 			if len(run) < 256 && ev.Position < p.store.DurablePosition() {
 				continue
 			}
 			select {
 			case ch <- run:
-				run = nil
+				run = newRun()
 			case <-fctx.Done():
 				return
 			}
 		}
 	}()
+	recycle := func(run []ledger.Event) {
+		clear(run) // the run must not keep the events' values alive
+		select {
+		case free <- run[:0]:
+		default:
+		}
+	}
 	evs := make([]ledger.Event, 0, p.batch)
+	b := newBatch(ctx, p)
 	for {
 		evs = evs[:0]
 		run, ok := <-ch
@@ -319,6 +338,7 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 			return
 		}
 		evs = append(evs, run...)
+		recycle(run)
 	drain:
 		for len(evs) < p.batch {
 			select {
@@ -327,6 +347,7 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 					break drain
 				}
 				evs = append(evs, run...)
+				recycle(run)
 			default:
 				// Catching up (a rebuild, a restart): more durable events
 				// are on their way, so fill the batch rather than pay an
@@ -339,9 +360,10 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 					break drain
 				}
 				evs = append(evs, run...)
+				recycle(run)
 			}
 		}
-		if err := p.applyBatch(ctx, evs); err != nil {
+		if err := p.applyBatch(ctx, b, evs); err != nil {
 			if ctx.Err() == nil {
 				p.fail(err)
 			}
@@ -361,8 +383,8 @@ func (p *Projections) fail(err error) {
 	p.signal()
 }
 
-func (p *Projections) applyBatch(ctx context.Context, evs []ledger.Event) error {
-	b := newBatch(ctx, p)
+func (p *Projections) applyBatch(ctx context.Context, b *batch, evs []ledger.Event) error {
+	b.reset(ctx)
 	for i := range evs {
 		if err := b.apply(&evs[i]); err != nil {
 			return fmt.Errorf("event at position %d: %w", evs[i].Position, err)
