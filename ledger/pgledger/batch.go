@@ -252,7 +252,7 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 	pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
 	b.queueInsert(pb, s.q.insertGuarded, s.q.insertOneGuarded, int64(v.pos), ids, absent)
 	pb.Queue("COMMIT")
-	pb.Queue(s.q.notify, s.q.channel)
+	s.queueNotify(pb)
 	br := conn.SendBatch(ctx, pb)
 	if h := s.hooks.commitSent; h != nil {
 		h(conn)
@@ -268,7 +268,7 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 			wrote = tag.RowsAffected()
 		}
 	}
-	s.notifySent(br)
+	s.notifySent(br, pb.Len() > 4)
 	switch {
 	case wrote == 0:
 		s.counts.missed.Add(1)
@@ -507,7 +507,7 @@ func (s *Store) write(ctx context.Context, conn *pgx.Conn, b *batch) error {
 	b.queueInsert(pb, s.q.insertEvents, s.q.insertOne)
 	pb.Queue("COMMIT")
 	commit := pb.Len() - 1
-	pb.Queue(s.q.notify, s.q.channel)
+	s.queueNotify(pb)
 	br := conn.SendBatch(ctx, pb)
 	if h := s.hooks.commitSent; h != nil {
 		h(conn)
@@ -518,14 +518,26 @@ func (s *Store) write(ctx context.Context, conn *pgx.Conn, b *batch) error {
 			return commitErr(ctx, "append", err, i == commit)
 		}
 	}
-	s.notifySent(br)
+	s.notifySent(br, pb.Len() > commit+1)
 	return nil
 }
 
-// notifySent reads the result of the NOTIFY that follows a COMMIT. The
-// append has committed: a failure here costs listeners a notification.
-func (s *Store) notifySent(br pgx.BatchResults) {
-	_, err := br.Exec()
+// queueNotify queues the NOTIFY that follows a COMMIT, if another store
+// listens.
+func (s *Store) queueNotify(pb *pgx.Batch) {
+	if s.others.Load() {
+		pb.Queue(s.q.notify, s.q.channel)
+	}
+}
+
+// notifySent reads the result of the NOTIFY that follows a COMMIT, if
+// queued, and closes the results. The append has committed: a failure
+// here costs listeners a notification.
+func (s *Store) notifySent(br pgx.BatchResults, queued bool) {
+	var err error
+	if queued {
+		_, err = br.Exec()
+	}
 	if err = errors.Join(err, br.Close()); err != nil {
 		s.dropConn()
 	}

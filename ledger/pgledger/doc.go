@@ -123,8 +123,10 @@
 // notification (each store LISTENs on one connection; appends NOTIFY the
 // new last position) or PollInterval, whichever comes first, and reads
 // again: a lost notification delays an event by at most PollInterval and
-// never loses it. Follow rides out an unreachable server, logging and
-// trying again every PollInterval. DurablePosition is what this store
+// never loses it. A store that finds no other store listening (it looks
+// every PollInterval) skips the NOTIFY: it knows its own commits, and a
+// store that starts listening is noticed within PollInterval. Follow rides
+// out an unreachable server, logging and trying again every PollInterval. DurablePosition is what this store
 // knows to be committed: its own appends, events it read, notifications
 // and polls; WaitDurable asks the server before it waits.
 //

@@ -356,3 +356,65 @@ func TestApplyStateUnknownOutcome(t *testing.T) {
 		t.Fatalf("Checkpoint = %d, %v", p, err)
 	}
 }
+
+// A store alone skips the NOTIFY of its appends (it knows its own
+// commits); once another store listens it notifies again, so the other
+// follows at once rather than at its next poll.
+func TestNotifyOnlyWhenOthersListen(t *testing.T) {
+	reg := testRegistry(t)
+	dsn := pgtest.Database(t)
+	a := openDB(t, dsn, reg, &Options{PollInterval: 50 * time.Millisecond})
+	waitFor(t, "the lone store stops notifying", func() bool { return !a.others.Load() })
+	fctx, fcancel := context.WithCancel(bg)
+	defer fcancel()
+	mine, _ := deliver(a.Follow(fctx, 1))
+	r, err := a.Append(bg, "s", ledger.ExpectAny, ledger.NewEvent{Data: testNote{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-mine:
+		if e.Position != r.First {
+			t.Fatalf("own follower got %d, want %d", e.Position, r.First)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a lone store's follower missed its own append")
+	}
+	// b polls too rarely to explain a prompt delivery: it must be notified.
+	b := openDB(t, dsn, reg, &Options{PollInterval: time.Minute})
+	waitFor(t, "the first store sees the second listen", func() bool { return a.others.Load() })
+	got, _ := deliver(b.Follow(fctx, r.First+1))
+	r, err = a.Append(bg, "s", ledger.ExpectAny, ledger.NewEvent{Data: testNote{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-got:
+		if e.Position != r.First {
+			t.Fatalf("the other store followed %d, want %d", e.Position, r.First)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the other store was not notified of an append")
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first store sees it is alone again", func() bool { return !a.others.Load() })
+}
+
+// deliver runs seq on a goroutine, sending its events to got and the error
+// that ended it to done.
+func deliver(seq func(func(ledger.Event, error) bool)) (got chan ledger.Event, done chan error) {
+	got, done = make(chan ledger.Event, 100), make(chan error, 1)
+	go func() {
+		for e, err := range seq {
+			if err != nil {
+				done <- err
+				return
+			}
+			got <- e
+		}
+		done <- nil
+	}()
+	return got, done
+}

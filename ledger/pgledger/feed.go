@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/keyledger/keyledger/ledger"
 )
 
@@ -195,9 +196,11 @@ func (s *Store) WaitDurable(ctx context.Context, pos uint64) error {
 
 // listen keeps a connection LISTENing to the store's channel and raises the
 // watermark with each commit notified, asking for the head after every
-// PollInterval without one and after each reconnection.
+// PollInterval without one and after each reconnection. Every PollInterval
+// it also learns whether another store listens (see others).
 func (s *Store) listen(ctx context.Context) {
 	defer close(s.ldone)
+	defer s.others.Store(true)
 	var conn *pgx.Conn
 	defer func() {
 		if conn != nil {
@@ -206,8 +209,10 @@ func (s *Store) listen(ctx context.Context) {
 			cancel()
 		}
 	}()
+	var checked time.Time
 	for ctx.Err() == nil {
 		if conn == nil {
+			s.others.Store(true)
 			c, err := s.listenConn(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -216,12 +221,22 @@ func (s *Store) listen(ctx context.Context) {
 				_ = s.sleep(ctx, nil)
 				continue
 			}
-			conn = c
+			conn, checked = c, time.Time{}
 		}
-		wctx, cancel := context.WithTimeout(ctx, s.poll)
-		n, err := conn.WaitForNotification(wctx)
-		timedOut := wctx.Err() != nil
-		cancel()
+		var err error
+		if time.Since(checked) >= s.poll {
+			if err = s.countListeners(ctx, conn); err == nil {
+				checked = time.Now()
+			}
+		}
+		var n *pgconn.Notification
+		timedOut := false
+		if err == nil {
+			wctx, cancel := context.WithTimeout(ctx, s.poll)
+			n, err = conn.WaitForNotification(wctx)
+			timedOut = wctx.Err() != nil
+			cancel()
+		}
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -243,8 +258,28 @@ func (s *Store) listen(ctx context.Context) {
 	}
 }
 
+// listenerApp is the application_name of every store's listening session,
+// by which stores find each other (countListeners).
+func (s *Store) listenerApp() string { return "keyledger listener " + s.schema }
+
+// countListeners sets others: whether a session other than this store's
+// listener listens for this ledger's appends. Appends skip their NOTIFY
+// while none does: its only reader would be this store, which knows its
+// own commits. A store that starts listening is counted by the others
+// within PollInterval, and polls meanwhile, so it sees every commit, at
+// worst PollInterval late, while it is new.
+func (s *Store) countListeners(ctx context.Context, conn *pgx.Conn) error {
+	var n int
+	err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()",
+		s.listenerApp()).Scan(&n)
+	s.others.Store(err != nil || n > 0)
+	return err
+}
+
 func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, s.connCfg.Copy())
+	cfg := s.connCfg.Copy()
+	cfg.RuntimeParams["application_name"] = s.listenerApp()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -90,6 +90,7 @@ type Store struct {
 	idleAfter time.Duration // idleCheck; tests raise it
 	view      view          // the committer's view of the log; only it touches it
 	counts    batchCounts
+	others    atomic.Bool // another store listens: appends NOTIFY (see countListeners)
 	hooks     testHooks
 	logAt     logTimes
 	closer    sync.Once
@@ -142,6 +143,8 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		idleAfter: idleCheck,
 	}
 	s.appendKey = lockKey(o.Schema)
+	s.others.Store(true)
+	s.others.Store(true)
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgledger: open: %w", err)
