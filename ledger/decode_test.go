@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 )
 
@@ -93,5 +94,41 @@ func TestDecodeEveryShape(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Registering while others encode and decode is safe (run with -race):
+// lookups read a published snapshot of the types.
+func TestRegistryConcurrentUse(t *testing.T) {
+	reg := testRegistry(t)
+	name, schema, payload, err := reg.Encode(testNote{Text: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				if g == 0 {
+					_ = reg.Register(fmt.Sprintf("late.%d", i), 1, reflect.New(reflect.StructOf([]reflect.StructField{
+						{Name: fmt.Sprintf("F%d", i), Type: reflect.TypeOf(0)}})).Elem().Interface())
+					continue
+				}
+				if v, err := reg.Decode(name, schema, payload); err != nil || v != (testNote{Text: "x"}) {
+					t.Errorf("Decode = %v, %v", v, err)
+					return
+				}
+				if _, _, _, err := reg.Encode(testNote{Text: "y"}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if _, _, ok := reg.Lookup(reflect.New(reflect.StructOf([]reflect.StructField{{Name: "F199", Type: reflect.TypeOf(0)}})).Elem().Interface()); !ok {
+		t.Fatal("a type registered concurrently is not found")
 	}
 }

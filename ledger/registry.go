@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -21,9 +22,23 @@ type Upcaster func(payload []byte) ([]byte, error)
 // older schema still present in the log. Names are persisted: never rename or
 // reuse one.
 type Registry struct {
-	mu     sync.RWMutex
+	mu    sync.RWMutex // serialises registrations; upcasters are read under it
+	types atomic.Pointer[registryTypes]
+}
+
+// registryTypes is a snapshot of the registered types: never changed once
+// published (Register publishes a copy), so every append and read looks a
+// type up without a lock.
+type registryTypes struct {
 	byName map[string]*eventType
 	byType map[reflect.Type]*eventType
+}
+
+func (r *Registry) snapshot() *registryTypes {
+	if t := r.types.Load(); t != nil {
+		return t
+	}
+	return &registryTypes{}
 }
 
 type eventType struct {
@@ -101,9 +116,7 @@ func (d *payloadDecoder) decode(payload []byte, v any) error {
 var decoders = sync.Pool{New: func() any { return new(payloadDecoder) }}
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
-	return &Registry{byName: map[string]*eventType{}, byType: map[reflect.Type]*eventType{}}
-}
+func NewRegistry() *Registry { return &Registry{} }
 
 // Register binds name and schema (>= 1) to the Go type of prototype. Decoded
 // events carry a value of exactly that type (a pointer if prototype is one).
@@ -122,20 +135,28 @@ func (r *Registry) Register(name string, schema uint16, prototype any) error {
 	t := reflect.TypeOf(prototype)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.init()
-	if _, ok := r.byName[name]; ok {
+	old := r.snapshot()
+	if _, ok := old.byName[name]; ok {
 		return fmt.Errorf("%w: name %q", ErrDuplicateType, name)
 	}
 	for _, k := range typeKeys(t) {
-		if old, ok := r.byType[k]; ok {
+		if old, ok := old.byType[k]; ok {
 			return fmt.Errorf("%w: Go type %v already registered as %q", ErrDuplicateType, t, old.name)
 		}
 	}
 	et := newEventType(name, schema, t)
-	r.byName[name] = et
-	for _, k := range typeKeys(t) {
-		r.byType[k] = et
+	next := &registryTypes{byName: make(map[string]*eventType, len(old.byName)+1), byType: make(map[reflect.Type]*eventType, len(old.byType)+2)}
+	for k, v := range old.byName {
+		next.byName[k] = v
 	}
+	for k, v := range old.byType {
+		next.byType[k] = v
+	}
+	next.byName[name] = et
+	for _, k := range typeKeys(t) {
+		next.byType[k] = et
+	}
+	r.types.Store(next)
 	return nil
 }
 
@@ -147,8 +168,7 @@ func (r *Registry) RegisterUpcaster(name string, from uint16, up Upcaster) error
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.init()
-	et, ok := r.byName[name]
+	et, ok := r.snapshot().byName[name]
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownType, name)
 	}
@@ -171,13 +191,6 @@ func (r *Registry) Lookup(v any) (name string, schema uint16, ok bool) {
 	return et.name, et.schema, true
 }
 
-func (r *Registry) init() {
-	if r.byName == nil {
-		r.byName = map[string]*eventType{}
-		r.byType = map[reflect.Type]*eventType{}
-	}
-}
-
 // typeKeys returns the types under which t is found: the type and its pointer/elem.
 func typeKeys(t reflect.Type) []reflect.Type {
 	if t.Kind() == reflect.Pointer {
@@ -190,9 +203,7 @@ func (r *Registry) forValue(v any) *eventType {
 	if r == nil || v == nil {
 		return nil
 	}
-	r.mu.RLock()
-	et := r.byType[reflect.TypeOf(v)]
-	r.mu.RUnlock()
+	et := r.snapshot().byType[reflect.TypeOf(v)]
 	return et
 }
 
@@ -226,9 +237,7 @@ func (r *Registry) Decode(name string, schema uint16, payload []byte) (any, erro
 	if r == nil {
 		return nil, nil
 	}
-	r.mu.RLock()
-	et := r.byName[name]
-	r.mu.RUnlock()
+	et := r.snapshot().byName[name]
 	if et == nil {
 		return nil, nil
 	}
@@ -271,8 +280,6 @@ func (r *Registry) byNameBytes(name []byte) *eventType {
 	if r == nil {
 		return nil
 	}
-	r.mu.RLock()
-	et := r.byName[string(name)]
-	r.mu.RUnlock()
+	et := r.snapshot().byName[string(name)]
 	return et
 }
