@@ -1,0 +1,471 @@
+package asof_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger/access"
+	"github.com/keyledger/keyledger/asof"
+	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/keyledgertest"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/policy"
+	"pgregory.net/rapid"
+)
+
+var t0 = keyledgertest.Start
+
+// logged is an event of a generated log: its stream, time and payload.
+type logged struct {
+	stream string
+	at     time.Time
+	data   any
+}
+
+// genLog draws a log of raw events about two locks, five keys and three
+// people, in time order: key lifecycles in any order (the as-of fold must
+// not rely on the commands' rules), uses, where credentials stand at the
+// lock, and lock-wide blackouts.
+func genLog(t *rapid.T) []logged {
+	zones := map[string]string{"front": "Europe/Berlin", "garage": "UTC"}
+	doors := map[string]access.Doors{"front": access.MainInner, "garage": access.Main}
+	people := []string{"ann", "bob", "phone-1"}
+	keyIDs := []string{"k0", "k1", "k2", "k3"}
+	lockOf := map[string]string{}
+	uses := map[string]uint32{}
+	now := t0
+	log := []logged{
+		{"lock-front", now, events.LockRegistered{Lock: "front", Owner: "bill", Zone: zones["front"], Slots: 2, Doors: doors["front"]}},
+		{"lock-garage", now, events.LockRegistered{Lock: "garage", Owner: "bill", Zone: zones["garage"], Slots: 1, Doors: doors["garage"]}},
+		{"account-ann", now, events.AccountRegistered{Account: "ann"}},
+		{"account-bob", now, events.AccountRegistered{Account: "bob"}},
+	}
+	settings := func(lock string) events.Settings {
+		return events.Settings{Doors: rapid.SampledFrom([]access.Doors{0, access.Main, access.Inner, access.MainInner, access.MainInner}).Draw(t, "doors") & doors[lock],
+			Policy: policy.Policy{Zone: zones[lock]}}
+	}
+	settings = func(base func(string) events.Settings) func(string) events.Settings {
+		return func(lock string) events.Settings {
+			s := base(lock)
+			if rapid.Bool().Draw(t, "scheduled") { // else open at all times
+				s.Policy = keyledgertest.Policy(zones[lock], now).Draw(t, "policy")
+			}
+			return s
+		}
+	}(settings)
+	for range rapid.IntRange(3, 40).Draw(t, "events") {
+		now = now.Add(time.Duration(rapid.IntRange(0, 12*3600).Draw(t, "seconds later")) * time.Second)
+		k := rapid.SampledFrom(keyIDs).Draw(t, "key")
+		lock, ok := lockOf[k]
+		if !ok {
+			lock = rapid.SampledFrom([]string{"front", "garage"}).Draw(t, "lock")
+			lockOf[k] = lock
+			kind := rapid.SampledFrom([]events.Kind{events.KindShare, events.KindDigital, events.KindDigital, events.KindIntercom}).Draw(t, "kind")
+			e := events.KeyCreated{Key: k, Lock: lock, Owner: "bill", Kind: kind, Settings: settings(lock)}
+			if kind == events.KindDigital {
+				e.Holder = rapid.SampledFrom(people[:2]).Draw(t, "user")
+			}
+			log = append(log, logged{"key-" + k, now, e})
+			continue
+		}
+		var e any
+		switch rapid.IntRange(0, 17).Draw(t, "what") {
+		case 0:
+			e = events.KeyShared{Key: k, Lock: lock, Method: events.ShareToID, Account: rapid.SampledFrom(people[:2]).Draw(t, "to")}
+		case 1:
+			e = events.KeyShared{Key: k, Lock: lock, Method: events.ShareToCode}
+		case 2, 3:
+			e = events.KeyDownloaded{Key: k, Lock: lock, Holder: rapid.SampledFrom(people).Draw(t, "holder")}
+		case 13, 14:
+			e = events.LockSynced{Key: k, Lock: lock, Sync: events.SyncApplied}
+		case 15, 16:
+			e = events.KeyDownloaded{Key: k, Lock: lock, Holder: "ann"}
+		case 17: // held at the lock, then taken away: still open there
+			log = append(log, logged{"key-" + k, now, events.KeyDownloaded{Key: k, Lock: lock, Holder: "ann"}},
+				logged{"key-" + k, now, events.LockSynced{Key: k, Lock: lock, Sync: events.SyncApplied,
+					Until: rapid.SampledFrom([]time.Time{{}, now.Add(90 * time.Minute)}).Draw(t, "credential's end")}})
+			now = now.Add(time.Duration(rapid.IntRange(0, 3600).Draw(t, "seconds to the taking")) * time.Second)
+			e = rapid.SampledFrom([]any{events.KeyRevoked{Key: k, Lock: lock}, events.KeyReset{Key: k, Lock: lock},
+				events.DeactivationRequested{Key: k, Lock: lock}, events.KeyDeleted{Key: k, Lock: lock}}).Draw(t, "taken away")
+		case 4:
+			e = events.KeyEdited{Key: k, Lock: lock, Settings: settings(lock)}
+		case 5:
+			e = rapid.SampledFrom([]any{events.KeyRevoked{Key: k, Lock: lock}, events.KeyReset{Key: k, Lock: lock},
+				events.DeactivationRequested{Key: k, Lock: lock}, events.DeactivationConfirmed{Key: k, Lock: lock},
+				events.KeyDeleted{Key: k, Lock: lock}}).Draw(t, "taken")
+		case 6:
+			uses[k]++
+			e = events.UnlockAttempted{Key: k, Lock: lock, Granted: true, Uses: uses[k]}
+		case 8:
+			uses[k] += 2
+			e = events.OfflineUnlocksCounted{Key: k, Lock: lock, Granted: 2, Uses: uses[k]}
+		case 7, 9, 10:
+			s := events.LockSynced{Key: k, Lock: lock, Sync: events.LockSync(rapid.IntRange(0, 5).Draw(t, "sync"))}
+			if rapid.Bool().Draw(t, "until") {
+				s.Until = now.Add(time.Duration(rapid.IntRange(1, 72*60).Draw(t, "until minutes")) * time.Minute)
+			}
+			e = s
+		case 11:
+			var bs []policy.Blackout
+			if rapid.Bool().Draw(t, "some") {
+				s := now.Truncate(time.Minute).Add(time.Duration(rapid.IntRange(-600, 3000).Draw(t, "blackout from")) * time.Minute)
+				bs = append(bs, policy.Blackout{Start: s, End: s.Add(time.Duration(rapid.IntRange(1, 1440).Draw(t, "blackout minutes")) * time.Minute)})
+			}
+			log = append(log, logged{"lock-" + lock, now, events.LockBlackoutsSet{Lock: lock, Blackouts: bs}})
+			continue
+		case 12:
+			now = now.Add(time.Duration(rapid.IntRange(0, 3).Draw(t, "days later")) * 24 * time.Hour)
+			continue
+		}
+		log = append(log, logged{"key-" + k, now, e})
+	}
+	return log
+}
+
+// store appends the log to an in-memory ledger.
+func store(t testing.TB, log []logged) *ledger.Ledger {
+	reg := ledger.NewRegistry()
+	if err := events.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open("", &ledger.Options{InMemory: true, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	for _, e := range log {
+		if _, err := l.Append(context.Background(), e.stream, ledger.ExpectAny, ledger.NewEvent{Data: e.data, Time: e.at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l
+}
+
+// index opens an index of l, closed when t ends.
+func index(t testing.TB, l *ledger.Ledger) *asof.Index {
+	x, err := asof.Open(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	return x
+}
+
+// The brute-force model: replay the events recorded up to an instant
+// into plain structs and ask the policy, uncompiled, at that instant.
+
+type bruteKey struct {
+	lock       string
+	kind       events.Kind
+	state      events.State
+	settings   events.Settings
+	method     events.ShareMethod
+	recipient  string
+	holder     string
+	downloaded bool
+	taken      bool
+	uses       uint32
+	at         events.AtLock
+}
+
+// unlockStates is what the rules allow an unlock in, written plainly.
+var unlockStates = map[events.Kind][]events.State{
+	events.KindShare:    {events.StateDownloaded},
+	events.KindDigital:  {events.StateSharing, events.StateDownloaded},
+	events.KindIntercom: {events.StateDownloaded},
+}
+
+type bruteWorld struct {
+	keys      map[string]*bruteKey
+	blackouts map[string][]policy.Blackout
+	doors     map[string]access.Doors
+}
+
+func replay(log []logged, upTo time.Time) *bruteWorld {
+	w := &bruteWorld{keys: map[string]*bruteKey{}, blackouts: map[string][]policy.Blackout{}, doors: map[string]access.Doors{}}
+	for _, e := range log {
+		if e.at.After(upTo) {
+			break
+		}
+		w.apply(e.data)
+	}
+	return w
+}
+
+func (w *bruteWorld) apply(data any) {
+	key := func(id string) *bruteKey {
+		if k := w.keys[id]; k != nil {
+			return k
+		}
+		return &bruteKey{} // an event before the key's creation: dropped
+	}
+	switch e := data.(type) {
+	case events.LockRegistered:
+		w.doors[e.Lock] = e.Doors
+	case events.LockBlackoutsSet:
+		w.blackouts[e.Lock] = e.Blackouts
+	case events.KeyCreated:
+		k := &bruteKey{lock: e.Lock, kind: e.Kind, state: events.StateCreated, settings: e.Settings}
+		if e.Holder != "" {
+			k.state, k.method, k.recipient = events.StateSharing, events.ShareToID, e.Holder
+		}
+		w.keys[e.Key] = k
+	case events.KeyShared:
+		k := key(e.Key)
+		k.state, k.method, k.recipient = events.StateSharing, e.Method, e.Account
+	case events.KeyDownloaded:
+		k := key(e.Key)
+		k.state, k.holder, k.downloaded = events.StateDownloaded, e.Holder, true
+	case events.KeyEdited:
+		key(e.Key).settings = e.Settings
+	case events.KeyRevoked:
+		k := key(e.Key)
+		k.state, k.taken = events.StateRevoked, true
+	case events.KeyReset:
+		k := key(e.Key)
+		k.state, k.taken = events.StateReset, true
+	case events.DeactivationRequested:
+		k := key(e.Key)
+		k.state, k.taken = events.StateDeactivationPending, true
+	case events.DeactivationConfirmed:
+		k := key(e.Key)
+		k.state, k.taken = events.StateDeactivated, true
+	case events.KeyDeleted:
+		k := key(e.Key)
+		k.state, k.taken = events.StateDeleted, true
+	case events.UnlockAttempted:
+		key(e.Key).uses = e.Uses
+	case events.OfflineUnlocksCounted:
+		key(e.Key).uses = e.Uses
+	}
+	switch e := data.(type) {
+	case events.KeyShared, events.KeyDownloaded, events.KeyEdited, events.KeyRevoked, events.KeyReset,
+		events.DeactivationRequested, events.DeactivationConfirmed, events.KeyDeleted, events.LockSynced,
+		events.UnlockAttempted, events.OfflineUnlocksCounted:
+		if k := w.keys[keyOf(e)]; k != nil {
+			k.at.Apply(data)
+		}
+	}
+}
+
+func keyOf(e any) string {
+	switch e := e.(type) {
+	case events.KeyShared:
+		return e.Key
+	case events.KeyDownloaded:
+		return e.Key
+	case events.KeyEdited:
+		return e.Key
+	case events.KeyRevoked:
+		return e.Key
+	case events.KeyReset:
+		return e.Key
+	case events.DeactivationRequested:
+		return e.Key
+	case events.DeactivationConfirmed:
+		return e.Key
+	case events.KeyDeleted:
+		return e.Key
+	case events.LockSynced:
+		return e.Key
+	case events.UnlockAttempted:
+		return e.Key
+	case events.OfflineUnlocksCounted:
+		return e.Key
+	}
+	return ""
+}
+
+// opening is one brute-force answer: account, key, still at the lock.
+type opening struct {
+	lock    string
+	door    access.Door
+	account string
+	key     string
+	still   bool
+}
+
+func (w *bruteWorld) openings(at time.Time) []opening {
+	var out []opening
+	for id, k := range w.keys {
+		opener := ""
+		if k.downloaded {
+			opener = k.holder
+		} else if k.method == events.ShareToID {
+			opener = k.recipient
+		}
+		if opener == "" {
+			continue
+		}
+		still := false
+		if !slices.Contains(unlockStates[k.kind], k.state) {
+			if !k.taken || !k.at.StillOpen(k.state, at) {
+				continue
+			}
+			still = true
+		}
+		p := k.settings.Policy.WithBlackouts(w.blackouts[k.lock])
+		if p.Allowed(at, k.uses) != access.Granted {
+			continue
+		}
+		for d := access.Door(0); d < access.MaxDoors; d++ {
+			if k.settings.Doors.Has(d) && w.doors[k.lock].Has(d) {
+				out = append(out, opening{k.lock, d, opener, id, still})
+			}
+		}
+	}
+	slices.SortFunc(out, compareOpening)
+	return out
+}
+
+func compareOpening(a, b opening) int {
+	return cmpStrings(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+func cmpStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// instants draws instants around the log: before it, on its events'
+// times, between them, and after it.
+func instants(t *rapid.T, log []logged, label string) []time.Time {
+	last := log[len(log)-1].at
+	span := int(last.Sub(t0)/time.Second) + 24*3600
+	var out []time.Time
+	for range rapid.IntRange(1, 8).Draw(t, label+" count") {
+		if rapid.Bool().Draw(t, label+" on an event") {
+			out = append(out, rapid.SampledFrom(log).Draw(t, label+" event").at)
+			continue
+		}
+		out = append(out, t0.Add(time.Duration(rapid.IntRange(-3600, span).Draw(t, label)) * time.Second))
+	}
+	return out
+}
+
+// As-of access equals replaying the log to the instant and asking the
+// policy there.
+func TestWhoCouldOpenMatchesReplay(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		log := genLog(rt)
+		l := store(t, log)
+		x := index(t, l)
+		ctx := context.Background()
+		for _, at := range instants(rt, log, "at") {
+			want := replay(log, at).openings(at)
+			pos, err := x.PositionAt(ctx, at)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if scanned, err := asof.PositionAt(ctx, l, at); err != nil || scanned != pos {
+				rt.Fatalf("position at %v: index %d, scan %d (%v)", at, pos, scanned, err)
+			}
+			var got []opening
+			for _, q := range []struct {
+				lock string
+				door access.Door
+			}{{"front", access.MainDoor}, {"front", access.InnerDoor}, {"garage", access.MainDoor}} {
+				ans, err := x.WhoCouldOpen(ctx, q.lock, q.door, at)
+				if err != nil {
+					rt.Fatal(err)
+				}
+				for _, o := range ans.Openings {
+					got = append(got, opening{q.lock, q.door, o.Account, o.Key, o.StillAtLock})
+					checkCited(rt, o.Positions, ans.Position)
+					if o.Since.After(at) {
+						rt.Fatalf("%s at %v: since %v is after the instant", o.Key, at, o.Since)
+					}
+				}
+				if !slices.IsSorted(ans.Positions) || len(ans.Positions) == 0 {
+					rt.Fatalf("answer's positions %v: want ascending, at least the lock's registration", ans.Positions)
+				}
+			}
+			slices.SortFunc(got, compareOpening)
+			if !slices.Equal(got, want) {
+				rt.Fatalf("at %v:\n got %v\nwant %v", at, got, want)
+			}
+		}
+	})
+}
+
+// checkCited: positions ascending, within the prefix read, none zero.
+func checkCited(t *rapid.T, ps []uint64, prefix uint64) {
+	if len(ps) == 0 || !slices.IsSorted(ps) || ps[0] == 0 || ps[len(ps)-1] > prefix {
+		t.Fatalf("cited positions %v: want ascending, in 1..%d", ps, prefix)
+	}
+}
+
+// An account's intervals equal, minute by minute, the replayed log asked
+// at each minute.
+func TestCouldOpenMatchesReplayMinuteByMinute(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		log := genLog(rt)
+		x := index(t, store(t, log))
+		ctx := context.Background()
+		from := instants(rt, log, "from")[0]
+		to := from.Add(time.Duration(rapid.IntRange(0, 2*24*60).Draw(rt, "minutes")) * time.Minute).
+			Add(time.Duration(rapid.IntRange(0, 59).Draw(rt, "seconds")) * time.Second)
+		account := rapid.SampledFrom([]string{"ann", "ann", "bob", "phone-1"}).Draw(rt, "account")
+		ans, err := x.CouldOpen(ctx, account, from, to)
+		if account == "phone-1" && err != nil {
+			if !errorIsNotFound(err) {
+				rt.Fatal(err)
+			}
+			return // a device never given a key in the range's log prefix
+		}
+		if err != nil {
+			rt.Fatal(err)
+		}
+		for _, d := range ans.Doors {
+			checkCited(rt, d.Positions, ans.Position)
+			for i, iv := range d.Intervals {
+				if !iv.From.Before(iv.To) || iv.From.Before(from) || iv.To.After(to) || i > 0 && !d.Intervals[i-1].To.Before(iv.From) && d.Intervals[i-1].StillAtLock == iv.StillAtLock {
+					rt.Fatalf("%+v: intervals not disjoint, maximal and within the range", d)
+				}
+			}
+		}
+		// Sample every minute boundary in the range, its start, and a
+		// second past each minute.
+		samples := []time.Time{from}
+		for m := from.Truncate(time.Minute).Add(time.Minute); m.Before(to); m = m.Add(time.Minute) {
+			samples = append(samples, m, m.Add(17*time.Second))
+		}
+		w := &bruteWorld{keys: map[string]*bruteKey{}, blackouts: map[string][]policy.Blackout{}, doors: map[string]access.Doors{}}
+		next := 0
+		for _, at := range samples {
+			if !at.Before(to) {
+				continue
+			}
+			for next < len(log) && !log[next].at.After(at) {
+				w.apply(log[next].data)
+				next++
+			}
+			var want []opening
+			for _, o := range w.openings(at) {
+				if o.account == account {
+					want = append(want, o)
+				}
+			}
+			var got []opening
+			for _, d := range ans.Doors {
+				for _, iv := range d.Intervals {
+					if !at.Before(iv.From) && at.Before(iv.To) {
+						got = append(got, opening{d.Lock, d.Door, account, d.Key, iv.StillAtLock})
+					}
+				}
+			}
+			slices.SortFunc(got, compareOpening)
+			if !slices.Equal(got, want) {
+				rt.Fatalf("at %v:\n got %v\nwant %v", at, got, want)
+			}
+		}
+	})
+}
