@@ -346,7 +346,7 @@ func instants(t *rapid.T, log []logged, label string) []time.Time {
 			out = append(out, rapid.SampledFrom(log).Draw(t, label+" event").at)
 			continue
 		}
-		out = append(out, t0.Add(time.Duration(rapid.IntRange(-3600, span).Draw(t, label)) * time.Second))
+		out = append(out, t0.Add(time.Duration(rapid.IntRange(-3600, span).Draw(t, label))*time.Second))
 	}
 	return out
 }
