@@ -29,7 +29,11 @@ list. Times are UTC unless -tz names an IANA zone.
 their uses are those at the log head (the read models keep no past
 states), so -at in the past does not show a key as it was then; it shows
 what today's key would say at that instant (for "was it valid last
-Tuesday", read the key's history).
+Tuesday", read the key's history, or give -as-of).
+
+-as-of POSITION|TIME shows the keys as the app showed them then: the read
+models rebuilt in memory from the log up to that position (or up to the
+events recorded up to that time), with -at defaulting to that instant.
 
 ` + servingHelp
 
@@ -70,6 +74,7 @@ func runKeys(ctx context.Context, fs *flags, args []string, stdout, stderr io.Wr
 	tz := fs.String("tz", "", "IANA zone for the table's times (default UTC)")
 	asJSON := fs.Bool("json", false, "print JSON lines instead of a table")
 	replay := fs.Bool("replay", false, "ignore the stored read models: replay the whole log in memory")
+	asOf := fs.String("as-of", "", "the read models as of this log position or RFC 3339 time, rebuilt in memory")
 	dir, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -90,9 +95,12 @@ func runKeys(ctx context.Context, fs *flags, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	l, s, err := openServed(ctx, dir, *replay, what, id)
+	l, s, asOfAt, err := openServedAsOf(ctx, dir, *replay, *asOf, what, id, stderr)
 	if err != nil {
 		return err
+	}
+	if now && !asOfAt.IsZero() { // the read models' instant, unless -at gives another
+		when, now = asOfAt, false
 	}
 	defer l.Close()
 	defer s.Close()

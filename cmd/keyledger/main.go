@@ -31,8 +31,10 @@ func subcommands() []command {
 		{"events", "[-from POS] [-n COUNT] [-tail COUNT] DIR", "print events as JSON lines, oldest first", eventsHelp, runEvents},
 		{"history", "(-lock ID | -key ID | -account ID) [-since T] [-until T] [-n COUNT] [-by-position] [-tz ZONE] [-json] [-replay] DIR",
 			"print the history of a lock, key or account", historyHelp, runHistory},
-		{"keys", "(-lock ID | -owner ID | -holder ID) [-at T] [-tz ZONE] [-json] [-replay] DIR",
+		{"keys", "(-lock ID | -owner ID | -holder ID) [-at T] [-as-of POS|T] [-tz ZONE] [-json] [-replay] DIR",
 			"list keys with their status at an instant", keysHelp, runKeys},
+		{"access", "(-lock ID [-door D] [-at T] | -account ID -since T [-until T]) [-tz ZONE] [-json] DIR",
+			"who could open a door at an instant, or an account's doors over a range", accessHelp, runAccess},
 		{"rebuild", "[-write] DIR", "replay the log into the read models and compare with the stored ones", rebuildHelp, runRebuild},
 	}
 }
