@@ -34,6 +34,8 @@
 //	GET    /v1/keys/{key}/history
 //	GET    /v1/accounts/{account}/keys?role=     holder ("my keys") or owner
 //	GET    /v1/accounts/{account}/history
+//	GET    /v1/locks/{lock}/access?door=&at=     who could open the door then (package asof), on which events
+//	GET    /v1/accounts/{account}/access?from=&to= every door the account could open, as intervals
 //
 // Run it from the module root and try it with curl (7.82 or later for --json):
 //
@@ -77,6 +79,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger"
+	"github.com/keyledger/keyledger/asof"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/ledger/pgledger"
@@ -154,9 +157,14 @@ func serve(ctx context.Context, log *slog.Logger, ln net.Listener, st storage) (
 		return err
 	}
 	defer func() { err = errors.Join(err, stack.Close()) }()
+	index, err := asof.Open(stack.Ledger)
+	if err != nil {
+		return err
+	}
+	defer index.Close()
 
 	srv := &http.Server{
-		Handler:           newServer(stack.Commands, stack.Projections, withLogger(log)),
+		Handler:           newServer(stack.Commands, stack.Projections, withLogger(log), withAsOf(index)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/asof"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
@@ -37,6 +38,7 @@ type server struct {
 	log  *slog.Logger
 	now  func() time.Time // default instant of status queries
 	mux  *http.ServeMux
+	asof *asof.Index // access as of an instant (access.go); nil: those routes answer 501
 }
 
 // option configures newServer.
@@ -79,6 +81,8 @@ func newServer(svc *commands.Service, proj *projections.Projections, opts ...opt
 		{"GET /v1/keys/{key}/history", s.keyHistory},
 		{"GET /v1/accounts/{account}/keys", s.accountKeys},
 		{"GET /v1/accounts/{account}/history", s.accountHistory},
+		{"GET /v1/locks/{lock}/access", s.lockAccess},
+		{"GET /v1/accounts/{account}/access", s.accountAccess},
 	}
 	for _, r := range routes {
 		s.mux.Handle(r.pattern, s.endpoint(r.h))
