@@ -3,6 +3,7 @@ package asof
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -78,25 +79,46 @@ func (x *Index) Applied() uint64 {
 	return x.applied
 }
 
+// follow applies the log. An unavailable store (a networked backend
+// restarting) ends a pass, not the index: it follows again from after
+// what it applied, backing off up to a second.
 func (x *Index) follow(ctx context.Context) {
 	defer close(x.done)
-	var err error
-	for ev, ferr := range x.store.Follow(ctx, 1) {
-		if ferr != nil {
-			err = ferr
-			break
+	var backoff time.Duration
+	for {
+		x.mu.RLock()
+		from := x.applied + 1
+		x.mu.RUnlock()
+		var err error
+		for ev, ferr := range x.store.Follow(ctx, from) {
+			if ferr != nil {
+				err = ferr
+				break
+			}
+			backoff = 0
+			x.mu.Lock()
+			x.apply(&ev)
+			x.mu.Unlock()
+			if ev.Position >= x.store.DurablePosition() || ev.Position%256 == 0 {
+				x.signal(nil)
+			}
 		}
-		x.mu.Lock()
-		x.apply(&ev)
-		x.mu.Unlock()
-		if ev.Position >= x.store.DurablePosition() || ev.Position%256 == 0 {
-			x.signal(nil)
+		if ctx.Err() != nil || err == nil {
+			x.signal(ErrClosed)
+			return
+		}
+		if !errors.Is(err, ledger.ErrUnavailable) && !errors.Is(err, ledger.ErrUnknownOutcome) {
+			x.signal(fmt.Errorf("asof: index stopped after position %d: %w", x.Applied(), err))
+			return
+		}
+		backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
+		select {
+		case <-ctx.Done():
+			x.signal(ErrClosed)
+			return
+		case <-time.After(backoff):
 		}
 	}
-	if err == nil || ctx.Err() != nil {
-		err = ErrClosed
-	}
-	x.signal(err)
 }
 
 // signal wakes the waiters, recording err if not nil.
