@@ -86,13 +86,16 @@ func (x *Index) WhoCouldOpen(ctx context.Context, lock string, door access.Door,
 	}
 	pos := x.positionAt(at)
 	ans.Position = pos
-	ans.Positions = []uint64{l.registered}
 	if l.registered > pos { // registered after at: nobody could open it
+		ans.Positions = []uint64{l.registered}
 		return ans, nil
 	}
 	blackouts, blackoutsAt := l.blackoutsAt(pos)
 	ans.LockBlackouts = blackouts
 	n := sort.Search(len(l.keys), func(i int) bool { return l.keys[i].created() > pos })
+	ans.Openings = make([]Opening, 0, n)
+	ans.Positions = make([]uint64, 1, 1+5*n)
+	ans.Positions[0] = l.registered
 	for _, h := range l.keys[:n] {
 		k, uses, usesAt := h.at(pos)
 		if !k.settings.Doors.Has(door) {
@@ -112,9 +115,24 @@ func (x *Index) WhoCouldOpen(ctx context.Context, lock string, door access.Door,
 		ans.Positions = append(ans.Positions, o.Positions...)
 		ans.Openings = append(ans.Openings, o)
 	}
-	slices.SortFunc(ans.Openings, func(a, b Opening) int {
-		return cmp.Or(cmp.Compare(a.Account, b.Account), cmp.Compare(a.Key, b.Key))
-	})
+	sortOpenings(ans.Openings)
 	ans.Positions = sortedUnique(ans.Positions)
 	return ans, nil
+}
+
+// sortOpenings sorts by account, then key, moving each (large) opening
+// once: it sorts their indexes.
+func sortOpenings(ops []Opening) {
+	idx := make([]int32, len(ops))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int {
+		return cmp.Or(cmp.Compare(ops[a].Account, ops[b].Account), cmp.Compare(ops[a].Key, ops[b].Key))
+	})
+	sorted := make([]Opening, len(ops))
+	for i, j := range idx {
+		sorted[i] = ops[j]
+	}
+	copy(ops, sorted)
 }

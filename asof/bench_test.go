@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/access"
+	"github.com/keyledger/keyledger/asof"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/projections"
 )
 
 // lockWithKeys is a log of one lock with n keys, each created, delivered,
@@ -72,5 +74,44 @@ func BenchmarkReadAll1000Keys(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// BenchmarkKeyListNow1000Keys is the baseline of the instant query: the
+// live read models' key list of the same lock, with each key's status.
+func BenchmarkKeyListNow1000Keys(b *testing.B) {
+	l := store(b, lockWithKeys(1000))
+	p, err := projections.Open(l, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	if err := p.WaitApplied(ctx, l.DurablePosition()); err != nil {
+		b.Fatal(err)
+	}
+	at := t0.Add(2 * time.Hour)
+	b.ReportAllocs()
+	for b.Loop() {
+		keys, err := p.KeyList(ctx, "front", at)
+		if err != nil || len(keys) != 1000 {
+			b.Fatal(err, len(keys))
+		}
+	}
+}
+
+// BenchmarkReadModelsAtHalf rebuilds the read models as of the middle of
+// the log of a lock with 1,000 keys (about 2,050 events).
+func BenchmarkReadModelsAtHalf(b *testing.B) {
+	l := store(b, lockWithKeys(1000))
+	ctx := context.Background()
+	pos := l.DurablePosition() / 2
+	b.ReportAllocs()
+	for b.Loop() {
+		rm, err := asof.ReadModelsAt(ctx, l, pos)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rm.Close()
 	}
 }
