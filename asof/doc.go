@@ -49,6 +49,11 @@
 // still applies (the credential carries it). This is the exposure window
 // the read models show as "revoked, still open at the lock until …".
 //
+// The lock-wide blackouts are those of T, applied to every key as the
+// commands apply them to online decisions; an offline credential issued
+// before they were set carries the blackouts of its issuance instead, so
+// at the lock it may open during a newer blackout.
+//
 // Online keys (used through the lock group's online unlock) are not
 // answered here: who uses them is decided at each unlock by the group's
 // members and the network management, which this package does not fold.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -15,12 +16,15 @@ import (
 // ErrClosed is returned by the queries of a closed Index.
 var ErrClosed = errors.New("asof: index closed")
 
-// Store is what the as-of queries read: the log and its durable head.
+// Store is what the as-of queries read: the log, followed and read by
+// position, and a stream's version (is an account registered).
 // *ledger.Ledger and the PostgreSQL ledger implement it (any
 // ledger.Backend, such as keyledger.Stack.Ledger).
 type Store interface {
-	ledger.Log
 	ledger.Feed
+	ReadAll(ctx context.Context, from uint64) iter.Seq2[ledger.Event, error]
+	EventAt(ctx context.Context, pos uint64) (ledger.Event, error)
+	StreamVersion(ctx context.Context, stream string) (uint64, error)
 }
 
 var _ Store = (*ledger.Ledger)(nil)
