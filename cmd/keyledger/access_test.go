@@ -1,10 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/keyledger/keyledger"
+	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/internal/pgtest"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/ledger/pgledger"
 )
 
 // Who could open the front door at noon of the first day: Ann with her
@@ -112,6 +120,41 @@ func TestKeysAsOf(t *testing.T) {
 	} {
 		if _, errOut, code := cli(t, "keys", "-lock", "front", "-as-of", c.asOf, dir); code == 0 || strings.TrimSpace(errOut) != c.msg {
 			t.Errorf("-as-of %s: exit %d, stderr %q, want %q", c.asOf, code, errOut, c.msg)
+		}
+	}
+}
+
+// access and keys -as-of answer on a PostgreSQL ledger as on disk.
+func TestAccessOnPostgres(t *testing.T) {
+	dsn := pgtest.Database(t)
+	err := buildFixtureOn(func(o *keyledger.Options) (*keyledger.Stack, error) {
+		reg := ledger.NewRegistry()
+		if err := events.Register(reg); err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		s, err := pgledger.Open(ctx, dsn, &pgledger.Options{Registry: reg, Clock: o.Clock})
+		if err != nil {
+			return nil, err
+		}
+		o.Backend = s
+		return keyledger.Open("", o)
+	}, projCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := fixture(t, projCurrent)
+	for _, args := range [][]string{
+		{"access", "-lock", "front", "-at", "2026-03-02T12:00:00Z"},
+		{"access", "-account", "ann", "-since", "2026-03-02T00:00:00Z", "-until", "2026-03-12T00:00:00Z", "-json"},
+		{"keys", "-lock", "front", "-as-of", "2026-03-02T09:40:00Z"},
+		{"keys", "-holder", "ann", "-as-of", "30"},
+	} {
+		onDisk, _ := ok(t, append(args, dir)...)
+		onPG, _ := ok(t, append(args, dsn)...)
+		if onPG != onDisk {
+			t.Errorf("%s: on PostgreSQL\n%s\non disk\n%s", strings.Join(args, " "), onPG, onDisk)
 		}
 	}
 }
