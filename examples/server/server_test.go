@@ -449,7 +449,9 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { done <- serve(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), ln, storage{dir: t.TempDir()}) }()
+	go func() {
+		done <- serve(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), ln, storage{dir: t.TempDir()})
+	}()
 	time.Sleep(200 * time.Millisecond)
 	cancel()
 	select {
