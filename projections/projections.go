@@ -453,6 +453,10 @@ func (p *Projections) clear(ctx context.Context) error {
 	var sb ledger.StateBatch
 	sb.DeletePrefix([]byte(prefix))
 	sb.SetCheckpoint(p.name, 0)
+	// Like the batches that follow, the clearing need not wait for its
+	// sync: a crash loses it whole, with the rows written after it, and
+	// leaves the old rows with their checkpoint.
+	sb.SetNoSyncWait(true)
 	return p.store.ApplyState(ctx, &sb)
 }
 
