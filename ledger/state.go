@@ -14,6 +14,7 @@ import (
 // The zero value is empty and ready to use.
 type StateBatch struct {
 	ops        []StateOp
+	buf        []byte // the copies of keys and values, reused after Reset
 	noSyncWait bool
 }
 
@@ -43,7 +44,8 @@ func (k StateOpKind) String() string {
 }
 
 // StateOp is one operation of a StateBatch, as a backend applies it. Key
-// and Value belong to the batch: a backend must not modify them.
+// and Value belong to the batch: a backend must not modify them, nor keep
+// them past the batch's next Reset, which reuses their memory.
 type StateOp struct {
 	Kind     StateOpKind
 	Key      []byte // OpSet, OpDelete: the key; OpDeletePrefix: the prefix
@@ -54,18 +56,41 @@ type StateOp struct {
 
 // Set stores value under key. Both are copied.
 func (b *StateBatch) Set(key, value []byte) {
-	b.ops = append(b.ops, StateOp{Kind: OpSet, Key: clone(key), Value: clone(value)})
+	b.ops = append(b.ops, StateOp{Kind: OpSet, Key: b.keep(key), Value: b.keep(value)})
 }
 
 // Delete removes key.
 func (b *StateBatch) Delete(key []byte) {
-	b.ops = append(b.ops, StateOp{Kind: OpDelete, Key: clone(key)})
+	b.ops = append(b.ops, StateOp{Kind: OpDelete, Key: b.keep(key)})
 }
 
 // DeletePrefix removes every key starting with prefix (all state if empty).
 func (b *StateBatch) DeletePrefix(prefix []byte) {
-	b.ops = append(b.ops, StateOp{Kind: OpDeletePrefix, Key: clone(prefix)})
+	b.ops = append(b.ops, StateOp{Kind: OpDeletePrefix, Key: b.keep(prefix)})
 }
+
+// keep copies p into the batch's buffer. A full buffer is replaced, not
+// grown: the copies already made point into it. Empty input gives an
+// empty, non-nil slice, as a copy of it always did.
+func (b *StateBatch) keep(p []byte) []byte {
+	if len(p) == 0 {
+		return []byte{}
+	}
+	if cap(b.buf)-len(b.buf) < len(p) {
+		b.buf = make([]byte, 0, max(2*cap(b.buf), len(p), minStateBuf))
+	}
+	start := len(b.buf)
+	b.buf = append(b.buf, p...)
+	return b.buf[start:len(b.buf):len(b.buf)]
+}
+
+// minStateBuf and maxStateBuf bound the buffer a StateBatch keeps its
+// copies in: reused from Reset to Reset (read models apply one batch after
+// another), dropped by Reset when a large batch made it bigger than the max.
+const (
+	minStateBuf = 4 << 10
+	maxStateBuf = 1 << 20
+)
 
 // SetCheckpoint records that the named subscriber has processed every event up
 // to position pos. Zero removes the checkpoint.
@@ -125,10 +150,16 @@ func (b *StateBatch) SetNoSyncWait(on bool) { b.noSyncWait = on }
 // Len is the number of operations in the batch.
 func (b *StateBatch) Len() int { return len(b.ops) }
 
-// Reset empties the batch for reuse.
-func (b *StateBatch) Reset() { b.ops = b.ops[:0] }
-
-func clone(b []byte) []byte { return append([]byte{}, b...) }
+// Reset empties the batch for reuse. The memory of the keys and values
+// it copied is reused: a StateOp yielded by Ops is not valid after Reset.
+func (b *StateBatch) Reset() {
+	clear(b.ops) // drop the references to the old buffers
+	b.ops = b.ops[:0]
+	if cap(b.buf) > maxStateBuf {
+		b.buf = nil
+	}
+	b.buf = b.buf[:0]
+}
 
 // StateEntry is one key/value pair of the state space.
 type StateEntry struct {
@@ -372,3 +403,5 @@ func (l *Ledger) waitFlushed(ctx context.Context, flushed <-chan struct{}, seq u
 		}
 	}
 }
+
+func clone(b []byte) []byte { return append([]byte{}, b...) }

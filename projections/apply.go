@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -25,6 +26,7 @@ type batch struct {
 	obi   map[[16]byte]uint64 // outbox entries queued in this batch
 	hist  map[string]*histRow // history rows by entity and day
 	hents []histEntry         // the history entries of the batch, in order
+	hlast [4]histLast         // per role (lock, key, account, subject): the row last used
 	kbuf  []byte
 	vbuf  []byte       // the history rows' values, built at flush
 	h     HistoryEntry // scratch
@@ -46,6 +48,9 @@ func (b *batch) reset(ctx context.Context) {
 	clear(b.hist)
 	clear(b.hents) // drop the rows they point at
 	b.hents = b.hents[:0]
+	for i := range b.hlast {
+		b.hlast[i].row = nil
+	}
 }
 
 func getRow[T any](ctx context.Context, store ledger.StateStore, key []byte) (*T, error) {
@@ -166,28 +171,41 @@ const maxCachedRows = 1 << 14
 // (keyed by the batch's first position there), so a rebuild writes few rows.
 func (b *batch) history(h *HistoryEntry) error {
 	day := uint32(h.Time.Unix() / 86400)
-	put := func(kind, id string) {
+	put := func(role int, kind, id string) {
 		if id == "" {
 			return
 		}
 		k := append(append(append(append(b.kbuf[:0], prefix...), "h/"...), kind...), '/')
 		k = binary.BigEndian.AppendUint32(append(append(k, id...), '/'), day)
 		b.kbuf = k
-		r := b.hist[string(k)] // no allocation for the lookup
-		if r == nil {
-			r = &histRow{first: h.Position}
-			b.hist[string(k)] = r
+		// Runs of events concern the same lock, key and accounts on the
+		// same day: the row the role used last is most often the one.
+		last := &b.hlast[role]
+		r := last.row
+		if r == nil || !bytes.Equal(last.key, k) {
+			if r = b.hist[string(k)]; r == nil { // no allocation for the lookup
+				r = &histRow{first: h.Position}
+				b.hist[string(k)] = r
+			}
+			last.key, last.row = append(last.key[:0], k...), r
 		}
 		r.n++
 		b.hents = append(b.hents, histEntry{row: r, pos: h.Position, ns: h.Time.UnixNano()})
 	}
-	put("l", h.Lock)
-	put("k", h.Key)
-	put("a", h.Account)
+	put(0, "l", h.Lock)
+	put(1, "k", h.Key)
+	put(2, "a", h.Account)
 	if h.Subject != h.Account {
-		put("a", h.Subject)
+		put(3, "a", h.Subject)
 	}
 	return nil
+}
+
+// histLast is the history row a role of the entries (lock, key, account,
+// subject) used last in a batch, with its key.
+type histLast struct {
+	key []byte
+	row *histRow
 }
 
 // histRow is one history index row being built: its value is the

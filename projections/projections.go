@@ -69,7 +69,9 @@ type Projections struct {
 	done   chan struct{}
 	closed atomic.Bool
 	sched  scheduleCache
-	rows   map[string]*KeyRow // see maxCachedRows; only the applying goroutine
+	rows   map[string]*KeyRow  // see maxCachedRows; only the applying goroutine
+	runs   chan []ledger.Event // emptied runs of events, kept from loop to loop
+	apply  *batch              // the applying goroutine's batch, kept from loop to loop
 
 	log      *slog.Logger
 	lagAlert time.Duration
@@ -87,7 +89,7 @@ func Open(store Store, opts *Options) (*Projections, error) {
 		opts = &Options{}
 	}
 	p := &Projections{store: store, name: opts.Name, batch: opts.BatchSize, notify: make(chan struct{}),
-		log: opts.Logger, lagAlert: opts.LagAlert}
+		log: opts.Logger, lagAlert: opts.LagAlert, runs: make(chan []ledger.Event, 16)}
 	p.lease, _ = store.(ledger.Leaser)
 	if p.name == "" {
 		p.name = DefaultName
@@ -277,12 +279,14 @@ func (p *Projections) WaitApplied(ctx context.Context, pos uint64) error {
 // checkpoint together.
 func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, lag *lagWatch) {
 	defer close(done)
-	// The reader hands over runs of events (up to 256, fewer once it has
+	// The reader hands over runs of events (up to runLen, fewer once it has
 	// reached the durable head), so catching up costs one channel operation
 	// per run, not per event, and decoding overlaps applying. The applier
-	// copies a run into its batch and hands the run back for reuse.
+	// applies the runs in place and hands them back for reuse once their
+	// batch is written; emptied runs and the applier's batch outlive the
+	// loop, so a Rebuild reuses them.
 	ch := make(chan []ledger.Event, 8)
-	free := make(chan []ledger.Event, 16)
+	free := p.runs
 	errc := make(chan error, 1)
 	fctx, fcancel := context.WithCancel(ctx)
 	defer fcancel()
@@ -293,7 +297,7 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 			case run := <-free:
 				return run
 			default:
-				return make([]ledger.Event, 0, 256)
+				return make([]ledger.Event, 0, runLen)
 			}
 		}
 		run := newRun()
@@ -306,7 +310,7 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 			}
 			ev.Raw = nil // valid only until the next event; no read model uses it
 			run = append(run, ev)
-			if len(run) < 256 && ev.Position < p.store.DurablePosition() {
+			if len(run) < runLen && ev.Position < p.store.DurablePosition() {
 				continue
 			}
 			select {
@@ -317,17 +321,25 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 			}
 		}
 	}()
-	recycle := func(run []ledger.Event) {
-		clear(run) // the run must not keep the events' values alive
-		select {
-		case free <- run[:0]:
-		default:
-		}
+	if p.apply == nil {
+		p.apply = newBatch(ctx, p)
 	}
-	evs := make([]ledger.Event, 0, p.batch)
-	b := newBatch(ctx, p)
+	b := p.apply
+	var runs [][]ledger.Event // the runs of one batch
+	recycle := func() {
+		for i, run := range runs {
+			clear(run) // the run must not keep the events' values alive
+			select {
+			case free <- run[:0]:
+			default:
+			}
+			runs[i] = nil
+		}
+		runs = runs[:0]
+	}
+	defer recycle()
 	for {
-		evs = evs[:0]
+		recycle()
 		run, ok := <-ch
 		if !ok {
 			select {
@@ -337,43 +349,45 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 			}
 			return
 		}
-		evs = append(evs, run...)
-		recycle(run)
+		runs = append(runs, run)
+		n := len(run)
 	drain:
-		for len(evs) < p.batch {
+		for n < p.batch {
 			select {
 			case run, ok := <-ch:
 				if !ok {
 					break drain
 				}
-				evs = append(evs, run...)
-				recycle(run)
+				runs, n = append(runs, run), n+len(run)
 			default:
 				// Catching up (a rebuild, a restart): more durable events
 				// are on their way, so fill the batch rather than pay an
 				// ApplyState for a few. At the head, apply now.
-				if evs[len(evs)-1].Position >= p.store.DurablePosition() {
+				last := runs[len(runs)-1]
+				if last[len(last)-1].Position >= p.store.DurablePosition() {
 					break drain
 				}
 				run, ok := <-ch
 				if !ok {
 					break drain
 				}
-				evs = append(evs, run...)
-				recycle(run)
+				runs, n = append(runs, run), n+len(run)
 			}
 		}
-		if err := p.applyBatch(ctx, b, evs); err != nil {
+		if err := p.applyBatch(ctx, b, runs); err != nil {
 			if ctx.Err() == nil {
 				p.fail(err)
 			}
 			return
 		}
 		p.batches.Add(1)
-		p.events.Add(uint64(len(evs)))
+		p.events.Add(uint64(n))
 		lag.check(ctx)
 	}
 }
+
+// runLen is how many events the reader hands the applier at once.
+const runLen = 256
 
 func (p *Projections) fail(err error) {
 	err = fmt.Errorf("projections: stopped: %w", err)
@@ -383,14 +397,19 @@ func (p *Projections) fail(err error) {
 	p.signal()
 }
 
-func (p *Projections) applyBatch(ctx context.Context, b *batch, evs []ledger.Event) error {
+// applyBatch applies runs of events (none empty) and writes their rows with
+// the checkpoint in one ApplyState.
+func (p *Projections) applyBatch(ctx context.Context, b *batch, runs [][]ledger.Event) error {
 	b.reset(ctx)
-	for i := range evs {
-		if err := b.apply(&evs[i]); err != nil {
-			return fmt.Errorf("event at position %d: %w", evs[i].Position, err)
+	for _, evs := range runs {
+		for i := range evs {
+			if err := b.apply(&evs[i]); err != nil {
+				return fmt.Errorf("event at position %d: %w", evs[i].Position, err)
+			}
 		}
 	}
-	last := evs[len(evs)-1].Position
+	lastRun := runs[len(runs)-1]
+	last := lastRun[len(lastRun)-1].Position
 	if err := b.flush(last); err != nil {
 		return err
 	}
@@ -434,6 +453,10 @@ func (p *Projections) clear(ctx context.Context) error {
 	var sb ledger.StateBatch
 	sb.DeletePrefix([]byte(prefix))
 	sb.SetCheckpoint(p.name, 0)
+	// Like the batches that follow, the clearing need not wait for its
+	// sync: a crash loses it whole, with the rows written after it, and
+	// leaves the old rows with their checkpoint.
+	sb.SetNoSyncWait(true)
 	return p.store.ApplyState(ctx, &sb)
 }
 
