@@ -71,7 +71,7 @@ func Export(ctx context.Context, t *Tree, req Request) (*evidence.Bundle, error)
 		if err != nil {
 			return 0, err
 		}
-		if req.Render != nil && ev.Data != nil {
+		if req.Render != nil {
 			if e.Data, err = req.Render(ev); err != nil {
 				return 0, fmt.Errorf("proofs: render the event at position %d: %w", pos, err)
 			}
