@@ -180,7 +180,7 @@ func runExport(ctx context.Context, fs *flags, args []string, stdout, stderr io.
 	}
 	b, err := proofs.Export(ctx, tr, proofs.Request{
 		Positions: pos, Key: key, Since: sinceHeads,
-		Render: func(ev ledger.Event) (json.RawMessage, error) { return json.Marshal(toJSON(ev).Data) },
+		Render:  func(ev ledger.Event) (json.RawMessage, error) { return json.Marshal(toJSON(ev).Data) },
 		Confirm: func(ctx context.Context, ev ledger.Event) ([]uint64, error) { return auditConfirmations(ctx, l, ev) },
 	})
 	if err != nil {
