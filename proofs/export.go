@@ -148,17 +148,13 @@ func eventEvidence(ctx context.Context, t *Tree, pos, size uint64) (evidence.Eve
 	if err != nil {
 		return evidence.Event{}, ev, err
 	}
-	prev, err := previous(ctx, t.store, &ev)
+	stored, prev, err := t.nodeValue(ctx, leafID(pos))
 	if err != nil {
 		return evidence.Event{}, ev, err
 	}
 	rec, err := ledger.AppendCanonical(nil, &ev, prev)
 	if err != nil {
 		return evidence.Event{}, ev, &Error{Err: ErrIndex, Position: pos, Reason: "canonical bytes: " + err.Error()}
-	}
-	stored, err := t.node(ctx, leafID(pos))
-	if err != nil {
-		return evidence.Event{}, ev, err
 	}
 	if evidence.LeafHash(rec) != stored {
 		return evidence.Event{}, ev, &Error{Err: ErrIndex, Position: pos, Reason: "the stored leaf is not the event's: the log or the index changed"}
@@ -172,23 +168,6 @@ func eventEvidence(ctx context.Context, t *Tree, pos, size uint64) (evidence.Eve
 		return evidence.Event{}, ev, &Error{Err: ErrIndex, Position: pos, Reason: err.Error()}
 	}
 	return evidence.Event{Position: pos, Record: rec, Summary: r.Summary(), Proof: p}, ev, nil
-}
-
-// previous returns the position of the event before ev in its stream.
-func previous(ctx context.Context, log ledger.Log, ev *ledger.Event) (uint64, error) {
-	if ev.Version == 1 {
-		return 0, nil
-	}
-	for p, err := range log.ReadStream(ctx, ev.Stream, ev.Version-1) {
-		if err != nil {
-			return 0, err
-		}
-		if p.Version != ev.Version-1 {
-			break
-		}
-		return p.Position, nil
-	}
-	return 0, &Error{Err: ErrIndex, Position: ev.Position, Reason: fmt.Sprintf("stream %q has no version %d", ev.Stream, ev.Version-1)}
 }
 
 // StreamPositions returns the positions of a stream's events.

@@ -27,7 +27,9 @@ type Store interface {
 // State keys. Persisted layout of a rebuildable index: changing it means
 // a Rebuild, never a reinterpretation of old keys.
 //
-//	t/n level(1) index(8 BE) -> 32-byte hash of the complete subtree
+//	t/n level(1) index(8 BE) -> 32-byte hash of the complete subtree; a leaf
+//	                            (level 0) adds the position(8 BE) of the
+//	                            previous event of its stream
 //	t/s/<stream>              -> position(8 BE) of the stream's last event
 //
 // and the checkpoint "tree": the tree's size, the last position it covers.
@@ -122,7 +124,16 @@ func (t *Tree) Update(ctx context.Context) (uint64, error) {
 		}
 		return nil
 	}
-	visit := func(id compact.NodeID, h []byte) { b.Set(nodeKey(id), h) }
+	var prev uint64
+	var leafVal [40]byte
+	visit := func(id compact.NodeID, h []byte) {
+		if id.Level == 0 {
+			copy(leafVal[:], h)
+			binary.BigEndian.PutUint64(leafVal[32:], prev)
+			h = leafVal[:]
+		}
+		b.Set(nodeKey(id), h)
+	}
 	for ev, err := range t.store.ReadAll(ctx, size+1) {
 		if err != nil {
 			t.rng = nil
@@ -132,7 +143,7 @@ func (t *Tree) Update(ctx context.Context) (uint64, error) {
 			t.rng = nil
 			return 0, &Error{Err: ErrIndex, Position: ev.Position, Reason: fmt.Sprintf("the log yielded position %d after %d", ev.Position, t.rng.End())}
 		}
-		prev, err := t.prevOf(ctx, &ev, pending)
+		prev, err = t.prevOf(ctx, &ev)
 		if err != nil {
 			t.rng = nil
 			return 0, err
@@ -164,7 +175,7 @@ func (t *Tree) Update(ctx context.Context) (uint64, error) {
 
 // prevOf returns the position of the previous event of ev's stream: 0 at
 // version 1, else from memory or the index's stream entry.
-func (t *Tree) prevOf(ctx context.Context, ev *ledger.Event, pending map[string]uint64) (uint64, error) {
+func (t *Tree) prevOf(ctx context.Context, ev *ledger.Event) (uint64, error) {
 	if ev.Version == 1 {
 		return 0, nil
 	}
@@ -201,16 +212,30 @@ func (t *Tree) load(ctx context.Context, size uint64) error {
 }
 
 func (t *Tree) node(ctx context.Context, id compact.NodeID) (evidence.Hash, error) {
+	h, _, err := t.nodeValue(ctx, id)
+	return h, err
+}
+
+// nodeValue reads a stored node: its hash and, for a leaf, the position of
+// the previous event of the leaf's stream (so an export need not look for it).
+func (t *Tree) nodeValue(ctx context.Context, id compact.NodeID) (h evidence.Hash, prev uint64, err error) {
 	v, err := t.store.GetState(ctx, nodeKey(id))
+	want := 32
+	if id.Level == 0 {
+		want = 40
+	}
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
-		return evidence.Hash{}, &Error{Err: ErrIndex, Reason: fmt.Sprintf("node at level %d, index %d missing", id.Level, id.Index)}
+		return h, 0, &Error{Err: ErrIndex, Reason: fmt.Sprintf("node at level %d, index %d missing", id.Level, id.Index)}
 	case err != nil:
-		return evidence.Hash{}, err
-	case len(v) != 32:
-		return evidence.Hash{}, &Error{Err: ErrIndex, Reason: fmt.Sprintf("node at level %d, index %d has %d bytes", id.Level, id.Index, len(v))}
+		return h, 0, err
+	case len(v) != want:
+		return h, 0, &Error{Err: ErrIndex, Reason: fmt.Sprintf("node at level %d, index %d has %d bytes", id.Level, id.Index, len(v))}
 	}
-	return evidence.Hash(v), nil
+	if id.Level == 0 {
+		prev = binary.BigEndian.Uint64(v[32:])
+	}
+	return evidence.Hash(v[:32]), prev, nil
 }
 
 func (t *Tree) nodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
