@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"sync"
 	"testing"
 
@@ -20,9 +21,7 @@ func TestDamagedIndex(t *testing.T) {
 	appendN(t, store, 40, 3, 0)
 	tr := proofs.New(store, nil)
 	update(t, tr)
-	leaf := func(pos uint64) []byte {
-		return binary.BigEndian.AppendUint64([]byte("t/n\x00"), pos-1)
-	}
+	leaf := func(pos uint64) []byte { return nodeKey(0, pos-1) }
 	for name, damage := range map[string]func(*ledger.StateBatch){
 		"a leaf's hash": func(b *ledger.StateBatch) { b.Set(leaf(7), make([]byte, 40)) },
 		"a leaf's back-pointer": func(b *ledger.StateBatch) {
@@ -35,7 +34,7 @@ func TestDamagedIndex(t *testing.T) {
 		},
 		"a missing sibling": func(b *ledger.StateBatch) { b.Delete(leaf(8)) },
 		// Level 1, index 2: the sibling of the parent of leaf 6 (position 7).
-		"a malformed node": func(b *ledger.StateBatch) { b.Set(binary.BigEndian.AppendUint64([]byte("t/n\x01"), 2), []byte{1}) },
+		"a malformed node": func(b *ledger.StateBatch) { b.Set(nodeKey(1, 2), []byte{1}) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := &ledger.StateBatch{}
@@ -93,4 +92,12 @@ func TestConcurrentUpdatesAndProofs(t *testing.T) {
 	if r, err := tr.Root(ctx, n); err != nil || r != m.root(n) {
 		t.Fatalf("root %s (%v), want %s", r, err, m.root(n))
 	}
+}
+
+// nodeKey is the index's key of a node (see tree.go): its position in the
+// order nodes complete.
+func nodeKey(level uint, index uint64) []byte {
+	m := (index + 1) << level
+	seq := 2*m - uint64(bits.OnesCount64(m)) - 1 - (uint64(bits.TrailingZeros64(m)) - uint64(level))
+	return binary.BigEndian.AppendUint64([]byte("t/n"), seq)
 }

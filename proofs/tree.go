@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"sync"
 	"time"
 
@@ -27,7 +28,7 @@ type Store interface {
 // State keys. Persisted layout of a rebuildable index: changing it means
 // a Rebuild, never a reinterpretation of old keys.
 //
-//	t/n level(1) index(8 BE) -> 32-byte hash of the complete subtree; a leaf
+//	t/n seq(8 BE)             -> 32-byte hash of the complete subtree; a leaf
 //	                            (level 0) adds the position(8 BE) of the
 //	                            previous event of its stream
 //	t/s/<stream>              -> position(8 BE) of the stream's last event
@@ -65,7 +66,18 @@ type Tree struct {
 	mu      sync.Mutex // held while the index is written
 	rng     *compact.Range
 	streams map[string]uint64 // stream -> last position, as of rng.End()
+
+	// upper caches the nodes at cachedLevel and above, read once: they
+	// never change, there is one per 256 events, and they are the ones a
+	// random proof would otherwise read from as many scattered blocks.
+	umu   sync.RWMutex
+	upper map[compact.NodeID]evidence.Hash
 }
+
+const (
+	cachedLevel = 8
+	maxUpper    = 1 << 20 // 32 MiB of hashes: a log of 268M events
+)
 
 // New returns the tree over store's log. It reads nothing until used.
 func New(store Store, opts *Options) *Tree {
@@ -212,8 +224,27 @@ func (t *Tree) load(ctx context.Context, size uint64) error {
 }
 
 func (t *Tree) node(ctx context.Context, id compact.NodeID) (evidence.Hash, error) {
+	if id.Level < cachedLevel {
+		h, _, err := t.nodeValue(ctx, id)
+		return h, err
+	}
+	t.umu.RLock()
+	h, ok := t.upper[id]
+	t.umu.RUnlock()
+	if ok {
+		return h, nil
+	}
 	h, _, err := t.nodeValue(ctx, id)
-	return h, err
+	if err != nil {
+		return h, err
+	}
+	t.umu.Lock()
+	if len(t.upper) >= maxUpper || t.upper == nil {
+		t.upper = map[compact.NodeID]evidence.Hash{}
+	}
+	t.upper[id] = h
+	t.umu.Unlock()
+	return h, nil
 }
 
 // nodeValue reads a stored node: its hash and, for a leaf, the position of
@@ -354,6 +385,9 @@ func (t *Tree) Rebuild(ctx context.Context) (uint64, error) {
 	b.SetCheckpoint(checkpointName, 0)
 	err := t.store.ApplyState(ctx, b)
 	t.rng = nil
+	t.umu.Lock()
+	t.upper = nil
+	t.umu.Unlock()
 	t.mu.Unlock()
 	if err != nil {
 		return 0, err
@@ -396,11 +430,16 @@ func (t *Tree) follow(ctx context.Context) error {
 	}
 }
 
+// nodeKey numbers nodes in the order they become complete (post-order, as
+// Go's checksum database stores its tree): the leaves and subtrees an
+// append completes have keys above every earlier one, so the index grows
+// at the end of its key range and each batch's table overlaps no other.
+// Node (level L, index k) completes with leaf m-1, m = (k+1)<<L, after the
+// 2m - popcount(m) nodes of the tree of m leaves, less those above it.
 func nodeKey(id compact.NodeID) []byte {
-	k := make([]byte, 0, len(nodePrefix)+1+8)
-	k = append(k, nodePrefix...)
-	k = append(k, byte(id.Level))
-	return binary.BigEndian.AppendUint64(k, id.Index)
+	m := (id.Index + 1) << id.Level
+	seq := 2*m - uint64(bits.OnesCount64(m)) - 1 - (uint64(bits.TrailingZeros64(m)) - uint64(id.Level))
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(nodePrefix)+8), nodePrefix...), seq)
 }
 
 func streamKey(stream string) []byte { return append([]byte(streamPrefix), stream...) }
