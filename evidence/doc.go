@@ -37,7 +37,8 @@
 // "lockaudit-<lock>") holding the record's fields and its tag. An exported
 // event the lock confirmed (an admin message it applied, offline unlocks
 // it counted) lists those audit events in ConfirmedBy, and they are in the
-// bundle with their own proofs. Without the audit key a third party can
+// bundle with their own proofs; Verify refuses a ConfirmedBy that names
+// any other kind of event. Without the audit key a third party can
 // check that the ledger recorded those audit records in the signed log, in
 // that order, with those tags; it cannot check that the lock made them (a
 // tag is a MAC, not a signature) — the lock's owner, holding the key and

@@ -3,6 +3,15 @@ package evidence
 import (
 	"crypto/ed25519"
 	"fmt"
+	"strings"
+)
+
+// A lock's audit records are events of this type in a stream named with
+// this prefix and the lock's ID (as package commands appends them): the
+// only events that may confirm another.
+const (
+	AuditRecordType   = "lock.audit_recorded"
+	AuditStreamPrefix = "lockaudit-"
 )
 
 // Options is what the verifier trusts. Key is required.
@@ -27,8 +36,8 @@ type Report struct {
 
 // Verify checks a bundle: the head's signature under opts.Key; every
 // event's record against its summary and position, and its inclusion
-// under the head; and, with opts.Trusted, that the head extends the
-// trusted one. The first failure is returned as an *Error matching one of
+// under the head; that every event named in a ConfirmedBy is a lock audit
+// record; and, with opts.Trusted, that the head extends the trusted one. The first failure is returned as an *Error matching one of
 // the sentinels; a bundle that verifies returns a nil error.
 func Verify(b *Bundle, opts Options) (Report, error) {
 	if b.Format != FormatName || b.Version < 1 || b.Version > Version {
@@ -44,9 +53,18 @@ func Verify(b *Bundle, opts Options) (Report, error) {
 		return Report{}, err
 	}
 	rep := Report{Head: b.Head.Head, Events: len(b.Events)}
+	at := make(map[uint64]*Event, len(b.Events))
 	for i := range b.Events {
 		if err := verifyEvent(&b.Events[i], b.Head.Head); err != nil {
 			return Report{}, err
+		}
+		at[b.Events[i].Position] = &b.Events[i]
+	}
+	for _, e := range b.Events {
+		for _, p := range e.ConfirmedBy {
+			if s := at[p].Summary; s.Type != AuditRecordType || !strings.HasPrefix(s.Stream, AuditStreamPrefix) {
+				return Report{}, fail(ErrRecord, e.Position, "confirmed by position %d, a %q event of stream %q, not a lock audit record", p, s.Type, s.Stream)
+			}
 		}
 	}
 	if opts.Trusted != nil {

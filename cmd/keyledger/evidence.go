@@ -201,10 +201,6 @@ func runExport(ctx context.Context, fs *flags, args []string, stdout, stderr io.
 	return nil
 }
 
-// auditStreamPrefix names a lock's audit stream ("lockaudit-" + lock), as
-// package commands appends it.
-const auditStreamPrefix = "lockaudit-"
-
 // auditConfirmations finds the audit record an event cites: an event whose
 // payload names a Lock and an AuditSeq (an admin message the lock applied,
 // offline unlocks it counted: the last record counted) is confirmed by the
@@ -217,12 +213,12 @@ func auditConfirmations(ctx context.Context, log ledger.Log, ev ledger.Event) ([
 	if msgpack.Unmarshal(ev.Raw, &p) != nil || p.Lock == "" || p.AuditSeq == 0 {
 		return nil, nil
 	}
-	for r, err := range log.ReadStream(ctx, auditStreamPrefix+p.Lock, 1) {
+	for r, err := range log.ReadStream(ctx, evidence.AuditStreamPrefix+p.Lock, 1) {
 		if err != nil {
 			return nil, err
 		}
 		var rec struct{ Seq uint32 }
-		if r.Type == "lock.audit_recorded" && msgpack.Unmarshal(r.Raw, &rec) == nil && rec.Seq == p.AuditSeq {
+		if r.Type == evidence.AuditRecordType && msgpack.Unmarshal(r.Raw, &rec) == nil && rec.Seq == p.AuditSeq {
 			return []uint64{r.Position}, nil
 		}
 	}

@@ -51,12 +51,21 @@ func TestEvidenceExportAndVerify(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(tampered), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	notAudit := filepath.Join(t.TempDir(), "confirmed.json")
+	if err := os.WriteFile(notAudit, []byte(strings.Replace(string(data), `"confirmed_by": [
+    42
+   ]`, `"confirmed_by": [
+    3
+   ]`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, other := keygen(t)
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"-key", pub, bad}, "event at position 3: summary"},
+		{[]string{"-key", pub, notAudit}, `event at position 45: confirmed by position 3, a "account.registered" event`},
 		{[]string{"-key", other, bundle}, "evidence: wrong or missing log key"},
 	} {
 		_, errOut, code := cli(t, append([]string{"evidence", "verify"}, c.args...)...)
