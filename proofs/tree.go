@@ -113,76 +113,89 @@ func (t *Tree) Update(ctx context.Context) (uint64, error) {
 	if size >= end {
 		return size, nil
 	}
-	b := &ledger.StateBatch{}
-	b.SetNoSyncWait(true)
-	var buf []byte
-	pending := map[string]uint64{}
-	flush := func() error {
-		if b.Len() == 0 {
-			return nil
-		}
-		for s, p := range pending {
-			b.Set(streamKey(s), binary.BigEndian.AppendUint64(nil, p))
-		}
-		b.SetCheckpoint(checkpointName, t.rng.End())
-		if err := t.store.ApplyState(ctx, b); err != nil {
-			t.rng = nil // memory is ahead of the store: reload next time
-			return err
-		}
-		b.Reset()
-		clear(pending)
-		if len(t.streams) > maxStreamCache {
-			clear(t.streams)
-		}
-		return nil
-	}
-	var prev uint64
-	var leafVal [40]byte
-	visit := func(id compact.NodeID, h []byte) {
-		if id.Level == 0 {
-			copy(leafVal[:], h)
-			binary.BigEndian.PutUint64(leafVal[32:], prev)
-			h = leafVal[:]
-		}
-		b.Set(nodeKey(id), h)
-	}
+	w := &writer{t: t, b: &ledger.StateBatch{}, pending: map[string]uint64{}}
+	w.b.SetNoSyncWait(true)
 	for ev, err := range t.store.ReadAll(ctx, size+1) {
+		if err == nil {
+			err = w.add(ctx, &ev)
+		}
+		if err == nil && t.rng.End()%batchEvents == 0 {
+			err = w.flush(ctx)
+		}
 		if err != nil {
-			t.rng = nil
+			t.rng = nil // memory may be ahead of the store: reload next time
 			return 0, err
-		}
-		if ev.Position != t.rng.End()+1 {
-			t.rng = nil
-			return 0, &Error{Err: ErrIndex, Position: ev.Position, Reason: fmt.Sprintf("the log yielded position %d after %d", ev.Position, t.rng.End())}
-		}
-		prev, err = t.prevOf(ctx, &ev)
-		if err != nil {
-			t.rng = nil
-			return 0, err
-		}
-		if buf, err = ledger.AppendCanonical(buf[:0], &ev, prev); err != nil {
-			t.rng = nil
-			return 0, &Error{Err: ErrIndex, Position: ev.Position, Reason: "canonical bytes: " + err.Error()}
-		}
-		if err := t.rng.Append(hasher.HashLeaf(buf), visit); err != nil {
-			t.rng = nil
-			return 0, &Error{Err: ErrIndex, Position: ev.Position, Reason: err.Error()}
-		}
-		pending[ev.Stream] = ev.Position
-		t.streams[ev.Stream] = ev.Position
-		if t.rng.End()%batchEvents == 0 {
-			if err := flush(); err != nil {
-				return 0, err
-			}
 		}
 		if ev.Position >= end {
 			break
 		}
 	}
-	if err := flush(); err != nil {
+	if err := w.flush(ctx); err != nil {
+		t.rng = nil
 		return 0, err
 	}
 	return t.rng.End(), nil
+}
+
+// writer builds one Update's batches.
+type writer struct {
+	t       *Tree
+	b       *ledger.StateBatch
+	pending map[string]uint64 // streams' last positions not yet in b
+	canon   []byte
+	prev    uint64 // of the leaf being added
+	leaf    [40]byte
+}
+
+// add appends ev's leaf to the tree in memory and its new nodes to the batch.
+func (w *writer) add(ctx context.Context, ev *ledger.Event) (err error) {
+	t := w.t
+	if ev.Position != t.rng.End()+1 {
+		return &Error{Err: ErrIndex, Position: ev.Position, Reason: fmt.Sprintf("the log yielded position %d after %d", ev.Position, t.rng.End())}
+	}
+	if w.prev, err = t.prevOf(ctx, ev); err != nil {
+		return err
+	}
+	if w.canon, err = ledger.AppendCanonical(w.canon[:0], ev, w.prev); err != nil {
+		return &Error{Err: ErrIndex, Position: ev.Position, Reason: "canonical bytes: " + err.Error()}
+	}
+	if err := t.rng.Append(hasher.HashLeaf(w.canon), w.visit); err != nil {
+		return &Error{Err: ErrIndex, Position: ev.Position, Reason: err.Error()}
+	}
+	w.pending[ev.Stream] = ev.Position
+	t.streams[ev.Stream] = ev.Position
+	return nil
+}
+
+// visit stores a node the tree completed; a leaf with its stream's
+// previous position.
+func (w *writer) visit(id compact.NodeID, h []byte) {
+	if id.Level == 0 {
+		copy(w.leaf[:], h)
+		binary.BigEndian.PutUint64(w.leaf[32:], w.prev)
+		h = w.leaf[:]
+	}
+	w.b.Set(nodeKey(id), h)
+}
+
+// flush applies the batch with the streams' positions and the checkpoint.
+func (w *writer) flush(ctx context.Context) error {
+	if w.b.Len() == 0 {
+		return nil
+	}
+	for s, p := range w.pending {
+		w.b.Set(streamKey(s), binary.BigEndian.AppendUint64(nil, p))
+	}
+	w.b.SetCheckpoint(checkpointName, w.t.rng.End())
+	if err := w.t.store.ApplyState(ctx, w.b); err != nil {
+		return err
+	}
+	w.b.Reset()
+	clear(w.pending)
+	if len(w.t.streams) > maxStreamCache {
+		clear(w.t.streams)
+	}
+	return nil
 }
 
 // prevOf returns the position of the previous event of ev's stream: 0 at
