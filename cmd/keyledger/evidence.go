@@ -101,7 +101,17 @@ The tree is an index kept in the ledger's state (package proofs). Without
 is left as it was; -write stores it, so later exports read only O(log n)
 hashes per event.`
 
-func runExport(ctx context.Context, fs *flags, args []string, stdout, stderr io.Writer) error {
+// exportArgs is what export's flags ask for.
+type exportArgs struct {
+	dir, stream, out string
+	positions        []uint64
+	since, until     time.Time
+	key              ed25519.PrivateKey
+	trusted          []evidence.Head
+	write, byTime    bool
+}
+
+func parseExport(fs *flags, args []string) (*exportArgs, error) {
 	keyFile := fs.String("key", "", "file holding the log key's seed (hex), as keygen writes it")
 	positions := fs.String("positions", "", "comma-separated log positions to export")
 	stream := fs.String("stream", "", "export every event of this stream")
@@ -112,10 +122,11 @@ func runExport(ctx context.Context, fs *flags, args []string, stdout, stderr io.
 	write := fs.Bool("write", false, "store the tree index's new part in the ledger")
 	dir, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	a := &exportArgs{dir: dir, stream: *stream, out: *out, write: *write, byTime: *since != ""}
 	if *keyFile == "" {
-		return usageErr("-key is required: the log key that signs the head")
+		return nil, usageErr("-key is required: the log key that signs the head")
 	}
 	n := 0
 	for _, s := range []string{*positions, *stream, *since} {
@@ -124,53 +135,57 @@ func runExport(ctx context.Context, fs *flags, args []string, stdout, stderr io.
 		}
 	}
 	if n != 1 {
-		return usageErr("name exactly one of -positions, -stream, -since (got %d)", n)
+		return nil, usageErr("name exactly one of -positions, -stream, -since (got %d)", n)
 	}
 	if *until != "" && *since == "" {
-		return usageErr("-until needs -since")
+		return nil, usageErr("-until needs -since")
 	}
-	from, err := parseTime("-since", *since)
-	if err != nil {
-		return err
+	if a.since, err = parseTime("-since", *since); err != nil {
+		return nil, err
 	}
-	to, err := parseTime("-until", *until)
-	if err != nil {
-		return err
+	if a.until, err = parseTime("-until", *until); err != nil {
+		return nil, err
 	}
-	pos, err := parsePositions(*positions)
-	if err != nil {
-		return err
+	if a.positions, err = parsePositions(*positions); err != nil {
+		return nil, err
 	}
-	key, err := readKey(*keyFile)
-	if err != nil {
-		return err
+	if a.key, err = readKey(*keyFile); err != nil {
+		return nil, err
 	}
-	var sinceHeads []evidence.Head
 	if *trusted != "" {
 		h, err := readHead(*trusted)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		sinceHeads = append(sinceHeads, h.Head)
+		a.trusted = append(a.trusted, h.Head)
 	}
-	l, err := open(dir, rawRegistry(), !*write)
+	return a, nil
+}
+
+func runExport(ctx context.Context, fs *flags, args []string, stdout, stderr io.Writer) error {
+	a, err := parseExport(fs, args)
+	if err != nil {
+		return err
+	}
+	l, err := open(a.dir, rawRegistry(), !a.write)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
 	var store proofs.Store = l
-	if !*write {
+	if !a.write {
 		store = &overlay{Backend: l, rows: map[string][]byte{}, cps: map[string]uint64{}}
 	}
 	tr := proofs.New(store, nil)
 	if _, err := tr.Update(ctx); err != nil {
 		return err
 	}
+	pos := a.positions
 	switch {
-	case *stream != "":
-		pos, err = proofs.StreamPositions(ctx, l, *stream)
-	case *since != "":
-		pos, err = proofs.TimePositions(ctx, l, from, to)
+	case a.stream != "":
+		pos, err = proofs.StreamPositions(ctx, l, a.stream)
+	case a.byTime:
+		pos, err = proofs.TimePositions(ctx, l, a.since, a.until)
 	}
 	if err != nil {
 		return err
@@ -179,7 +194,7 @@ func runExport(ctx context.Context, fs *flags, args []string, stdout, stderr io.
 		return errors.New("no event matches: nothing to export")
 	}
 	b, err := proofs.Export(ctx, tr, proofs.Request{
-		Positions: pos, Key: key, Since: sinceHeads,
+		Positions: pos, Key: a.key, Since: a.trusted,
 		Render:  func(ev ledger.Event) (json.RawMessage, error) { return json.Marshal(toJSON(ev).Data) },
 		Confirm: func(ctx context.Context, ev ledger.Event) ([]uint64, error) { return auditConfirmations(ctx, l, ev) },
 	})
@@ -190,14 +205,14 @@ func runExport(ctx context.Context, fs *flags, args []string, stdout, stderr io.
 	if err := b.Encode(&buf); err != nil {
 		return err
 	}
-	if *out == "" {
+	if a.out == "" {
 		_, err = stdout.Write(buf.Bytes())
 		return err
 	}
-	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(a.out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d events under the head of size %d, root %s\n", *out, len(b.Events), b.Head.Size, b.Head.Root)
+	fmt.Fprintf(stdout, "wrote %s: %d events under the head of size %d, root %s\n", a.out, len(b.Events), b.Head.Size, b.Head.Root)
 	return nil
 }
 
