@@ -157,3 +157,23 @@ func TestEvidenceUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// A time range and a stream select the events they name.
+func TestEvidenceSelections(t *testing.T) {
+	dir := fixture(t, projCurrent)
+	key, pub := keygen(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-since", "2026-03-02T12:05:00Z", "-until", "2026-03-02T12:06:00Z"}, "ok: 5 events"},
+		{[]string{"-since", "2026-03-02T12:05:00Z"}, "ok: 7 events"},
+		{[]string{"-stream", "lockaudit-back"}, "ok: 3 events"},
+	} {
+		bundle := filepath.Join(t.TempDir(), "b.json")
+		ok(t, append(append([]string{"evidence", "export", "-key", key, "-o", bundle}, c.args...), dir)...)
+		if out, _ := ok(t, "evidence", "verify", "-key", pub, bundle); !strings.HasPrefix(out, c.want) {
+			t.Errorf("export %q: verify says %q, want %q", c.args, out, c.want)
+		}
+	}
+}
