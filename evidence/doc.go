@@ -26,7 +26,8 @@
 //
 // It does not check the rendering of a payload (Event.Data) nor any note:
 // only the payload's SHA-256 in the summary is bound to the record. A
-// decoder of the msgpack payload shows what the record holds.
+// decoder of the msgpack payload shows what the record holds ('keyledger
+// evidence verify' decodes it and refuses data that renders anything else).
 //
 // # Lock audit records
 //

@@ -59,6 +59,10 @@ func TestEvidenceExportAndVerify(t *testing.T) {
    ]`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	otherData := filepath.Join(t.TempDir(), "data.json")
+	if err := os.WriteFile(otherData, []byte(strings.Replace(string(data), `"Granted": 1`, `"Granted": 2`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, other := keygen(t)
 	for _, c := range []struct {
 		args []string
@@ -67,6 +71,7 @@ func TestEvidenceExportAndVerify(t *testing.T) {
 		{[]string{"-key", pub, bad}, "event at position 3: summary"},
 		{[]string{"-key", pub, notAudit}, `event at position 45: confirmed by position 3, a "account.registered" event`},
 		{[]string{"-key", other, bundle}, "evidence: wrong or missing log key"},
+		{[]string{"-key", pub, otherData}, "data does not render the record's payload: event at position 45"},
 	} {
 		_, errOut, code := cli(t, append([]string{"evidence", "verify"}, c.args...)...)
 		if code != exitFailed || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
