@@ -20,6 +20,17 @@
 // store several processes share (a ledger.Leaser), Run writes only while
 // it holds the lease "tree". Rebuild deletes the index and replays the log.
 //
+// # Usage
+//
+//	tree := proofs.New(stack.Ledger, nil) // any ledger.Backend
+//	go tree.Run(ctx)                      // follows the log; Update catches up once
+//	b, err := proofs.Export(ctx, tree, proofs.Request{Positions: cited, Key: logKey})
+//	err = b.Encode(w)                     // evidence.Decode and evidence.Verify read it
+//
+// Export takes positions, so any answer that cites log positions (who
+// could open a door at an instant, say) exports as it stands;
+// StreamPositions and TimePositions select by stream or time.
+//
 // # Keys
 //
 // Tree heads are signed with an Ed25519 private key the caller supplies.
