@@ -408,27 +408,43 @@ func (t *Tree) Rebuild(ctx context.Context) (uint64, error) {
 	return t.Update(ctx)
 }
 
-// Run keeps the tree up to date with the log until ctx ends. On a store
-// several processes share (a ledger.Leaser), it writes only while it holds
-// the tree's lease; the others read what it writes.
+// Run keeps the tree up to date with the log until ctx ends, and returns
+// ctx's error then, or the first error it cannot retry. On a store several
+// processes share (a ledger.Leaser), it writes only while it holds the
+// tree's lease; the others read what it writes. A lost lease or an
+// unavailable store ends a term, and Run takes the lease again after a
+// pause (up to a second).
 func (t *Tree) Run(ctx context.Context) error {
-	if l, ok := t.store.(ledger.Leaser); ok {
-		for {
-			held, release, err := l.Lease(ctx, checkpointName)
-			if err != nil {
-				return err
-			}
+	l, ok := t.store.(ledger.Leaser)
+	if !ok {
+		return t.follow(ctx)
+	}
+	var pause time.Duration
+	for {
+		held, release, err := l.Lease(ctx, checkpointName)
+		if err == nil {
 			err = t.follow(held)
 			release()
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, ledger.ErrUnavailable) && !errors.Is(err, ledger.ErrUnknownOutcome) {
-				return err
-			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !retryable(err) {
+			return err
+		}
+		pause = min(max(2*pause, 10*time.Millisecond), time.Second)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
 		}
 	}
-	return t.follow(ctx)
+}
+
+// retryable reports an error of the store or of the lease, not of the log.
+func retryable(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, ledger.ErrUnavailable) || errors.Is(err, ledger.ErrUnknownOutcome)
 }
 
 func (t *Tree) follow(ctx context.Context) error {
