@@ -30,11 +30,13 @@ type Bundle struct {
 	Events      []Event       `json:"events"`
 }
 
-// Consistency is a proof that the tree of From extends into the bundle's
-// head.
+// Consistency is a proof that the tree of the first FromSize events, of
+// root FromRoot, extends into the bundle's head. (No time: the proof is
+// about the tree, and the verifier holds the earlier head itself.)
 type Consistency struct {
-	From  Head   `json:"from"`
-	Proof []Hash `json:"proof"`
+	FromSize uint64 `json:"from_size"`
+	FromRoot Hash   `json:"from_root"`
+	Proof    []Hash `json:"proof"`
 }
 
 // Event is one event's evidence.
@@ -131,7 +133,7 @@ func (b *Bundle) check() error {
 	}
 	for _, c := range b.Consistency {
 		if len(c.Proof) > maxProof {
-			return fail(ErrFormat, 0, "consistency proof from size %d of %d hashes", c.From.Size, len(c.Proof))
+			return fail(ErrFormat, 0, "consistency proof from size %d of %d hashes", c.FromSize, len(c.Proof))
 		}
 	}
 	return nil

@@ -54,7 +54,7 @@
 //	  "version": 1,
 //	  "head": {"size": N, "root": HEX32, "time": RFC3339,
 //	           "key": HEX32 (Ed25519 public), "signature": BASE64},
-//	  "consistency": [{"from": {"size", "root", "time"}, "proof": [HEX32, …]}, …],
+//	  "consistency": [{"from_size": M, "from_root": HEX32, "proof": [HEX32, …]}, …],
 //	  "events": [{
 //	    "position": P,
 //	    "record":   BASE64 canonical record bytes,

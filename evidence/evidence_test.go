@@ -69,7 +69,7 @@ func TestParseRecordRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := b.Events[1].Record // version > 1: has a back-pointer
+	good := b.Events[2].Record // position 7, version 3: has a back-pointer
 	for name, rec := range map[string][]byte{
 		"empty":       nil,
 		"format 1":    append([]byte{1}, good[1:]...),

@@ -110,7 +110,7 @@ func extends(b *Bundle, opts Options) error {
 		return fail(ErrConsistency, 0, "trusted head of size %d is newer than the bundle's head of size %d", t.Size, b.Head.Size)
 	}
 	for _, c := range b.Consistency {
-		if c.From.Size == t.Size && c.From.Root == t.Root {
+		if c.FromSize == t.Size && c.FromRoot == t.Root {
 			return VerifyConsistency(t.Head, b.Head.Head, c.Proof)
 		}
 	}

@@ -135,7 +135,7 @@ func consistencyFrom(ctx context.Context, t *Tree, h evidence.Head, size uint64)
 	if err != nil {
 		return evidence.Consistency{}, err
 	}
-	return evidence.Consistency{From: h, Proof: p}, nil
+	return evidence.Consistency{FromSize: h.Size, FromRoot: h.Root, Proof: p}, nil
 }
 
 // eventEvidence reads the event at pos, its canonical bytes and its proof

@@ -116,7 +116,8 @@ func TestVerifyRefuses(t *testing.T) {
 
 // Any change to what a bundle proves (an event's record, summary or
 // position, a proof hash, the head's size, root, time or signature, a
-// consistency proof) makes Verify fail with a typed error.
+// consistency proof or the head it starts from) makes Verify fail with a
+// typed error.
 func TestTamperedBundleFails(t *testing.T) {
 	b, old := exported(t, 25, []uint64{2, 9, 17, 25}, 12)
 	pub := testKey.Public().(ed25519.PublicKey)
@@ -125,7 +126,7 @@ func TestTamperedBundleFails(t *testing.T) {
 		c, _ := roundTrip(rt, b)
 		e := &c.Events[rapid.IntRange(0, len(c.Events)-1).Draw(rt, "event")]
 		want := evidence.ErrRecord
-		switch rapid.IntRange(0, 10).Draw(rt, "what") {
+		switch rapid.IntRange(0, 12).Draw(rt, "what") {
 		case 0:
 			e.Record[rapid.IntRange(0, len(e.Record)-1).Draw(rt, "byte")] ^= 1 << rapid.IntRange(0, 7).Draw(rt, "bit")
 		case 1:
@@ -156,6 +157,12 @@ func TestTamperedBundleFails(t *testing.T) {
 		case 10:
 			p := c.Consistency[0].Proof
 			p[rapid.IntRange(0, len(p)-1).Draw(rt, "hash")][rapid.IntRange(0, 31).Draw(rt, "byte")] ^= 1
+			want = evidence.ErrConsistency
+		case 11:
+			c.Consistency[0].FromRoot[rapid.IntRange(0, 31).Draw(rt, "byte")] ^= 1
+			want = evidence.ErrConsistency
+		case 12:
+			c.Consistency[0].FromSize++
 			want = evidence.ErrConsistency
 		}
 		_, err := evidence.Verify(c, opts)
