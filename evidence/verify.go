@@ -37,7 +37,9 @@ type Report struct {
 // Verify checks a bundle: the head's signature under opts.Key; every
 // event's record against its summary and position, and its inclusion
 // under the head; that every event named in a ConfirmedBy is a lock audit
-// record; and, with opts.Trusted, that the head extends the trusted one. The first failure is returned as an *Error matching one of
+// record; every consistency proof (each shows the head extends the tree
+// it starts from); and, with opts.Trusted, that one of them starts from
+// the trusted head (or that the head is the trusted one). The first failure is returned as an *Error matching one of
 // the sentinels; a bundle that verifies returns a nil error.
 func Verify(b *Bundle, opts Options) (Report, error) {
 	if b.Format != FormatName || b.Version < 1 || b.Version > Version {
@@ -65,6 +67,11 @@ func Verify(b *Bundle, opts Options) (Report, error) {
 			if s := at[p].Summary; s.Type != AuditRecordType || !strings.HasPrefix(s.Stream, AuditStreamPrefix) {
 				return Report{}, fail(ErrRecord, e.Position, "confirmed by position %d, a %q event of stream %q, not a lock audit record", p, s.Type, s.Stream)
 			}
+		}
+	}
+	for _, c := range b.Consistency {
+		if err := VerifyConsistency(Head{Size: c.FromSize, Root: c.FromRoot}, b.Head.Head, c.Proof); err != nil {
+			return Report{}, err
 		}
 	}
 	if opts.Trusted != nil {
@@ -111,7 +118,7 @@ func extends(b *Bundle, opts Options) error {
 	}
 	for _, c := range b.Consistency {
 		if c.FromSize == t.Size && c.FromRoot == t.Root {
-			return VerifyConsistency(t.Head, b.Head.Head, c.Proof)
+			return nil // verified with the others
 		}
 	}
 	return fail(ErrConsistency, 0, "the bundle holds no consistency proof from the trusted head of size %d, root %s", t.Size, t.Root)
