@@ -43,7 +43,9 @@
 // check that the ledger recorded those audit records in the signed log, in
 // that order, with those tags; it cannot check that the lock made them (a
 // tag is a MAC, not a signature) — the lock's owner, holding the key and
-// the lock's own trail, can recompute the tags and compare.
+// the lock's own trail, can recompute the tags and compare. The event keeps
+// the record's decoded fields, not its 26 bytes (an unverified record's
+// slot, for one, is not kept), so tags are recomputed from the lock's copy.
 //
 // # Format, version 1
 //
