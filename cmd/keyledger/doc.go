@@ -11,6 +11,9 @@
 //	keyledger history (-lock ID | -key ID | -account ID) [-since T] [-until T] [-n COUNT] [-tz ZONE] [-by-position] [-json] [-replay] DIR
 //	keyledger keys    (-lock ID | -owner ID | -holder ID) [-at T] [-tz ZONE] [-json] [-replay] DIR
 //	keyledger rebuild [-write] DIR
+//	keyledger evidence keygen FILE
+//	keyledger evidence export -key FILE (-positions P,Q,… | -stream NAME | -since T [-until T]) [-trusted BUNDLE] [-o OUT] [-write] DIR
+//	keyledger evidence verify -key PUBHEX [-trusted BUNDLE] BUNDLE
 //	keyledger help [COMMAND]
 //
 // DIR may also be a PostgreSQL DSN (postgres://user@host:port/database):
@@ -52,9 +55,17 @@
 // stored read models with them row by row, printing the first difference;
 // with -write it rebuilds the stored read models in place.
 //
+// evidence export writes an evidence bundle (package evidence) of events
+// chosen by position, stream or time, with the lock audit records that
+// confirm them, under a tree head signed with a log key that evidence
+// keygen makes; evidence verify checks a bundle offline with the log's
+// public key, and with -trusted that the log only grew since an earlier
+// bundle. export builds the part of the Merkle tree index (package proofs)
+// the ledger lacks in memory, or stores it with -write.
+//
 // # Read-only guarantee
 //
-// Every command except 'rebuild -write' opens the directory read-only
+// Every command except 'rebuild -write' and 'evidence export -write' opens the directory read-only
 // (ledger.Options.ReadOnly): Pebble writes nothing and the ledger refuses
 // every write, so the directory is left byte for byte as it was (the tests
 // check every file). history and keys need read models at the log head; if

@@ -36,6 +36,7 @@ func subcommands() []command {
 		{"access", "(-lock ID [-door D] [-at T] | -account ID -since T [-until T]) [-tz ZONE] [-json] DIR",
 			"who could open a door at an instant, or an account's doors over a range", accessHelp, runAccess},
 		{"rebuild", "[-write] DIR", "replay the log into the read models and compare with the stored ones", rebuildHelp, runRebuild},
+		{"evidence", "(keygen | export | verify) [flags] …", "export events with offline-checkable proofs, and check them", evidenceHelp, runEvidence},
 	}
 }
 
@@ -47,7 +48,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: keyledger <command> [flags] DIR")
 	fmt.Fprintln(w, "\nInspects a keyledger directory, or the ledger in a PostgreSQL database when DIR")
 	fmt.Fprintln(w, "is a postgres:// DSN (schema: KEYLEDGER_PG_SCHEMA, default keyledger).")
-	fmt.Fprintln(w, "Only 'rebuild -write' ever writes to it.")
+	fmt.Fprintln(w, "Only 'rebuild -write' and 'evidence export -write' ever write to it.")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, c := range subcommands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
