@@ -96,6 +96,7 @@ func codeKey(auditKey *[32]byte, lock uuid.UUID, info string) ([]byte, error) {
 type codeMACs struct {
 	pin, card hash.Hash
 	sum       [sha256.Size]byte
+	buf       [1 + max(MaxPINDigits, MaxCardUIDLen)]byte
 }
 
 func (m *codeMACs) init(p *Pairing) error {
@@ -113,8 +114,10 @@ func (m *codeMACs) init(p *Pairing) error {
 
 func (m *codeMACs) digest(h hash.Hash, code []byte) (d CodeDigest) {
 	h.Reset()
-	h.Write([]byte{byte(len(code))})
-	h.Write(code)
+	m.buf[0] = byte(len(code))
+	n := copy(m.buf[1:], code)
+	h.Write(m.buf[:1+n])
+	clear(m.buf[:])
 	copy(d[:], h.Sum(m.sum[:0]))
 	return d
 }
