@@ -83,7 +83,7 @@ func (s *Service) codeSet(t *txn, c CreateKey, d lockproto.CodeDigest, length in
 	}
 	compact, _, err := compactOf(c.Settings.Policy, l.Blackouts, t.now)
 	if err != nil {
-		return err
+		return nil // no open minute the lock could hold: the key never opens, nothing to send
 	}
 	a := events.AdminIssued{Lock: c.Lock, Key: c.Key, Seq: l.nextAdminSeq(), Type: lockproto.TypeSetPIN}
 	if c.Credential == events.CredentialKeycard {
