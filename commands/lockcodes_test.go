@@ -202,3 +202,32 @@ func TestEditedPINKeyReachesTheLock(t *testing.T) {
 		t.Fatalf("revoked after an edit: %+v", d)
 	}
 }
+
+// A code granted at an intercom panel that talks to the backend becomes a
+// remote open too.
+func TestRemoteOpenAfterAPINAtAPanel(t *testing.T) {
+	e := newLockEnv(t)
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "p3", Lock: "front", By: "bill", Kind: events.KindDigital,
+		For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString("909090"), Settings: settings("p3")}); err != nil {
+		t.Fatal(err)
+	}
+	c := commands.UnlockByPIN{ID: e.id(), Lock: "front", Panel: "lobby", PIN: secret.FromString("909090")}
+	if r, err := e.svc.UnlockByPIN(bg, c); err != nil || !r.Granted {
+		t.Fatalf("%+v %v", r, err)
+	}
+	chb, err := e.lock.Challenge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame, err := e.svc.RemoteOpen(bg, commands.RemoteOpen{Decision: c.ID, Challenge: chb, Relay: lockproto.RelayIntercom})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(frame, []byte("909090")) {
+		t.Fatal("the PIN is in the remote open")
+	}
+	if d := e.lock.HandleRemoteOpen(frame); !d.Granted {
+		t.Fatalf("%+v", d)
+	}
+	e.upload(e.lock, "front")
+}
