@@ -23,8 +23,10 @@ import (
 // even when its key is refused (door, schedule, uses).
 //
 // Code sources added later (offline codes computed from a shared secret,
-// for one) hook in at keypadCheck's "no entry matched" point and report
-// through the same CodeDecision and wrong-code counter.
+// for one) hook in where EnterCode finds no table entry (just before it
+// calls wrongCode): a code they accept is decided there and clears the
+// count as a table match does; one they refuse falls through to wrongCode,
+// so every source shares one CodeDecision and one wrong-code counter.
 
 // EnterCode decides digits typed at the keypad for door (0..7), on the
 // lock's own clock. In order:
@@ -69,7 +71,7 @@ func (l *Lock) EnterCode(door uint8, digits []byte) CodeDecision {
 		dg := l.codes.digest(l.codes.pin, digits)
 		i = match(tab, &dg)
 	}
-	if i < 0 {
+	if i < 0 { // other code sources go here, before the wrong code is counted
 		l.wrongCode(&d, now, unix, known)
 		return d
 	}
