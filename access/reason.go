@@ -72,6 +72,12 @@ const (
 	// WrongPIN: a code typed at a keypad that is no key's PIN on the lock.
 	WrongPIN Reason = 45
 
+	// Keypads, cards and remote opens at the reference lock.
+	CodeInUse      Reason = 46 // the PIN or card is already another key's on the lock
+	UnknownCard    Reason = 47 // a card presented at the lock that is no key's card there
+	CodeSlotsFull  Reason = 48 // the lock has no room for another PIN or card
+	RemoteOpenLate Reason = 49 // a remote open that reached the lock after its validity
+
 	// Unknown stands for a name this version does not know (a newer
 	// library wrote it) and for a refusal that has no reason of its own.
 	Unknown Reason = 255
@@ -127,6 +133,10 @@ var reasons = [...]struct{ name, text string }{
 	KeyRetired:          {"lock_key_retired", "issuer key retired"},
 	StorageFailed:       {"lock_storage_failed", "lock storage failed"},
 	WrongPIN:            {"wrong_pin", "wrong PIN"},
+	CodeInUse:           {"lock_code_in_use", "PIN or card already in use on the lock"},
+	UnknownCard:         {"unknown_card", "unknown card"},
+	CodeSlotsFull:       {"lock_code_slots_full", "no room for another PIN or card"},
+	RemoteOpenLate:      {"lock_remote_open_late", "remote open arrived late"},
 }
 
 var byName = func() map[string]Reason {

@@ -181,6 +181,12 @@ type State struct {
 	AuditAcked uint32
 	AuditRing  [AuditRingSize]AuditEntry
 	Unrecorded Unrecorded
+	// PINs and Cards are the lock's code and card tables (set and clear
+	// admin messages); Keypad is the keypad's wrong-code count and lockout.
+	// All zero in a state written before they existed: no codes, no cards.
+	PINs   [MaxPINSlots]CodeSlot
+	Cards  [MaxCardSlots]CodeSlot
+	Keypad KeypadState
 }
 
 // Config tunes a Lock; the zero value (or nil) gives the defaults.
@@ -217,6 +223,14 @@ type Config struct {
 	// Backoff doubles with every failure past MaxFailures, up to MaxBackoff.
 	// Defaults 1 s and 5 min.
 	Backoff, MaxBackoff time.Duration
+	// PINSlots and CardSlots are how many PINs and cards this lock holds
+	// (its capability), at most MaxPINSlots and MaxCardSlots, the defaults.
+	// A set message beyond them is refused (access.CodeSlotsFull).
+	PINSlots, CardSlots int
+	// MaxCodeFailures wrong codes in a row at the keypad lock the keypad
+	// (only the keypad) out for CodeLockout. Defaults 5 and 15 min.
+	MaxCodeFailures int
+	CodeLockout     time.Duration
 }
 
 func (c *Config) withDefaults() Config {
@@ -249,6 +263,18 @@ func (c *Config) withDefaults() Config {
 	if out.MaxBackoff <= 0 {
 		out.MaxBackoff = 5 * time.Minute
 	}
+	if out.PINSlots <= 0 || out.PINSlots > MaxPINSlots {
+		out.PINSlots = MaxPINSlots
+	}
+	if out.CardSlots <= 0 || out.CardSlots > MaxCardSlots {
+		out.CardSlots = MaxCardSlots
+	}
+	if out.MaxCodeFailures <= 0 {
+		out.MaxCodeFailures = 5
+	}
+	if out.CodeLockout <= 0 {
+		out.CodeLockout = 15 * time.Minute
+	}
 	return out
 }
 
@@ -274,6 +300,10 @@ type Lock struct {
 	cache     [MaxCachedCredentials]cacheEntry
 	limiter   [LimiterSize]limitEntry
 	out       [ResponseSize]byte
+	codes     codeMACs
+	// keypadUntil is the RTC reading the keypad's lockout ends at (this
+	// start; a restart during a lockout starts a full one).
+	keypadUntil time.Duration
 }
 
 // NewLock starts a factory-fresh lock: no clock, no zone, no admin messages.
@@ -304,6 +334,12 @@ func RestoreLock(st State, cfg *Config) (*Lock, error) {
 	l.priv = k
 	copy(l.pub[:], k.PublicKey().Bytes())
 	l.audit = newAuditMAC(st.Pairing.AuditKey)
+	if err := l.codes.init(&st.Pairing); err != nil {
+		return nil, fmt.Errorf("%w: code keys: %v", ErrInvalid, err)
+	}
+	if l.st.Keypad.LockedOut {
+		l.keypadUntil = l.cfg.Clock() + l.cfg.CodeLockout
+	}
 	var b [2]byte
 	if _, err := io.ReadFull(l.cfg.Rand, b[:]); err != nil {
 		return nil, err

@@ -75,6 +75,12 @@ func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 		switch {
 		case e.Kind == lockproto.AuditUnlock, e.Kind == lockproto.AuditRefusals: // refusals: the last of e.Value tallied attempts
 			h.Door = e.Door
+		case e.Kind == lockproto.AuditKeypad, e.Kind == lockproto.AuditKeypadLockout:
+			h.Door, h.Source = e.Door, "lock keypad"
+		case e.Kind == lockproto.AuditCard:
+			h.Door, h.Source = e.Door, "lock card reader"
+		case e.Kind == lockproto.AuditRemoteOpen:
+			h.Door, h.Source = e.Door, "remote open"
 		case e.AdminType == lockproto.TypeTimeSync:
 			h.Admin = e.AdminType.String()
 		default:
