@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"sync/atomic"
 	"time"
 
@@ -195,7 +194,7 @@ type view struct {
 	hash  [32]byte
 	heads map[string]streamHead // {0, 0}: the stream had no event at pos
 	skip  int                   // batches to run the usual way: another process appends
-	gen   uint64                // changes when the view goes back on a pending batch
+	gen   uint64                // changes when the view is dropped
 }
 
 const (
@@ -238,19 +237,8 @@ type pending struct {
 	connBad   bool // the NOTIFY after the COMMIT failed: the connection is suspect
 	delivered bool // every row written: the reader gave the callers their results
 
-	gen uint64 // the view's when it was sent
-	// Sent while another batch was pending: what remember changed, to go
-	// back on if this one reached the lock first (see complete).
-	behind bool
-	undo   *viewUndo
-}
-
-// viewUndo is what a batch's remember changed in the view.
-type viewUndo struct {
-	pos   uint64
-	hash  [32]byte
-	heads map[string]streamHead // the streams' heads before
-	added []string              // streams the view did not know
+	gen    uint64 // the view's when it was sent
+	behind bool   // sent while another batch was pending
 }
 
 // tryFast sends reqs as one round trip if the committer's view may still
@@ -333,17 +321,6 @@ func (s *Store) tryFast(reqs []*appendReq) bool {
 	if len(s.pend) > 0 {
 		s.counts.pipelined.Add(1)
 		p.behind = true
-		if len(v.heads) <= viewStreams { // else remember starts over: nothing to go back to
-			u := &viewUndo{pos: v.pos, hash: v.hash, heads: make(map[string]streamHead, len(b.heads))}
-			for st := range b.heads {
-				if h, ok := v.heads[st]; ok {
-					u.heads[st] = h
-				} else {
-					u.added = append(u.added, st)
-				}
-			}
-			p.undo = u
-		}
 	}
 	s.pend = append(s.pend, p)
 	s.remember(b)
@@ -413,26 +390,18 @@ func (s *Store) complete() {
 		s.counts.missed.Add(1)
 		switch v := &s.view; {
 		case p.gen != v.gen:
-			// The view was dropped or went back over this batch since it
-			// was sent.
-		case p.behind && p.undo != nil && s.undoable():
-			// Every batch before it committed (a failure would have
-			// changed gen): the view goes back to what they left, with
-			// this batch and those sent behind it undone, exact unless
-			// another process appended (the next batch finds out). Most
-			// often this batch's backend took the lock before the one it
-			// was sent behind (the server runs the two connections'
-			// backends in parallel).
-			s.counts.reordered.Add(1)
-			for i := len(s.pend) - 1; i >= 0; i-- {
-				v.undo(s.pend[i].undo)
-			}
-			v.undo(p.undo)
-			v.gen++
+			// The view was dropped since this batch was sent.
 		default:
+			// Another process appended, or (sent behind another) this
+			// batch's backend took the lock first: the server runs the
+			// two connections' backends in parallel. The usual way reads
+			// what is there, and keeps to two trips only if another
+			// process appended.
 			s.forget()
 			if !p.behind {
 				v.skip = skipAfterOther
+			} else {
+				s.counts.reordered.Add(1)
 			}
 		}
 		if p.connBad {
@@ -455,26 +424,6 @@ func (s *Store) complete() {
 func (s *Store) drain() {
 	for len(s.pend) > 0 {
 		s.complete()
-	}
-}
-
-// undoable reports whether the view can go back over every batch still
-// pending (see complete).
-func (s *Store) undoable() bool {
-	for _, q := range s.pend {
-		if q.undo == nil {
-			return false
-		}
-	}
-	return true
-}
-
-// undo reverts what remember did for one batch.
-func (v *view) undo(u *viewUndo) {
-	v.pos, v.hash = u.pos, u.hash
-	maps.Copy(v.heads, u.heads)
-	for _, st := range u.added {
-		delete(v.heads, st)
 	}
 }
 
