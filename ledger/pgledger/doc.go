@@ -84,10 +84,12 @@
 // its WAL flush, and runs the instant the first commits, with no round
 // trip to the client in between. Its guard decides it: if the first
 // committed and nothing else was appended, the head is the one predicted
-// and it writes; if the first failed or another process appended, it
-// writes nothing and goes the usual way. At most two batches are in
-// flight; each caller gets its own batch's answer, and the durable
-// position advances only over batches known to have committed.
+// and it writes; if the first failed, another process appended, or its
+// backend took the lock before the first's (the server runs the two
+// backends in parallel), it writes nothing and its appends go the usual
+// way once, which always commits. At most two batches are in flight;
+// each caller gets its own batch's answer, and the durable position
+// advances only over batches known to have committed.
 //
 // The log has no derived tables: a stream's head is its highest version
 // and the log's head its highest position, each one descent of an index
