@@ -186,15 +186,10 @@ func (s *Store) requeue(rs []*appendReq) {
 }
 
 // commitLoop is the committer: it takes what is queued and commits it as
-// one batch, and again, until the store closes, the queue is empty and no
-// batch is pending.
+// one batch, and again, until the store closes and the queue is empty.
 func (s *Store) commitLoop() {
 	defer close(s.cdone)
-	defer func() {
-		for i := range s.wconns {
-			s.dropConn(i)
-		}
-	}()
+	defer s.dropConn()
 	for {
 		if reqs := s.take(); len(reqs) > 0 {
 			s.runBatch(reqs)
@@ -206,21 +201,11 @@ func (s *Store) commitLoop() {
 		if !empty {
 			continue
 		}
-		var answered <-chan struct{}
-		if len(s.pend) > 0 {
-			answered = s.pend[0].done
-		}
 		select {
 		case <-s.wake:
-		case <-answered:
-			s.complete()
 		case <-s.closing:
 			if reqs := s.take(); len(reqs) > 0 {
 				s.runBatch(reqs)
-				continue
-			}
-			if len(s.pend) > 0 {
-				s.drain() // may requeue
 				continue
 			}
 			return
@@ -228,15 +213,14 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// writeConn returns the committer's connection of slot, connecting if
-// needed, and whether it sat idle for longer than idleCheck since it was
-// last used.
-func (s *Store) writeConn(ctx context.Context, slot int) (*pgx.Conn, bool, error) {
+// writeConn returns the committer's connection, connecting if needed, and
+// whether it sat idle for longer than idleCheck since it was last used.
+func (s *Store) writeConn(ctx context.Context) (*pgx.Conn, bool, error) {
 	now := time.Now()
-	if c := s.wconns[slot]; c != nil && !c.IsClosed() {
-		idle := now.Sub(s.wused[slot]) > s.idleAfter
-		s.wused[slot] = now
-		return c, idle, nil
+	if s.wconn != nil && !s.wconn.IsClosed() {
+		idle := now.Sub(s.wused) > s.idleAfter
+		s.wused = now
+		return s.wconn, idle, nil
 	}
 	c, err := pgx.ConnectConfig(ctx, s.connCfg.Copy())
 	if err != nil {
@@ -249,18 +233,18 @@ func (s *Store) writeConn(ctx context.Context, slot int) (*pgx.Conn, bool, error
 		return nil, false, err
 	}
 	c.TypeMap().RegisterTypes(types)
-	s.wconns[slot], s.wused[slot] = c, now
+	s.wconn, s.wused = c, now
 	return c, false, nil
 }
 
-// dropConn closes the committer's connection of slot: after an error its
-// session state is unknown, and closing ends any transaction it left open.
-func (s *Store) dropConn(slot int) {
-	if c := s.wconns[slot]; c != nil {
+// dropConn closes the committer's connection: after an error its session
+// state is unknown, and closing ends any transaction it left open.
+func (s *Store) dropConn() {
+	if s.wconn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.poll)
-		_ = c.Close(ctx)
+		_ = s.wconn.Close(ctx)
 		cancel()
-		s.wconns[slot] = nil
+		s.wconn = nil
 	}
 }
 

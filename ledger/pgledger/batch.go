@@ -86,27 +86,13 @@ func (r eventRow) Index(i int) any {
 	return r.last
 }
 
-// runBatch commits reqs in one transaction. While no other process
-// appends, it sends the one-round-trip pipeline and returns with the batch
-// pending (see tryFast); its answer is delivered by complete. Otherwise it
-// waits for every pending batch and takes the usual two round trips:
-// BEGIN, the append lock, and the reads the checks need (the log's head,
-// the streams' heads, stored event IDs); then the rows, COMMIT and NOTIFY.
-// Every request leaves with its result or error, or goes back to the
-// queue.
+// runBatch commits reqs in one transaction. The usual way takes two round
+// trips: BEGIN, the append lock, and the reads the checks need (the log's
+// head, the streams' heads, stored event IDs); then the rows, COMMIT and
+// NOTIFY. While no other process appends, one round trip does (see
+// tryFast). Every request leaves with its result or error, or goes back to
+// the queue.
 func (s *Store) runBatch(reqs []*appendReq) {
-	for len(s.pend) >= maxPending {
-		s.complete()
-	}
-	if s.tryFast(reqs) {
-		return
-	}
-	s.drain()
-	s.runUsual(reqs)
-}
-
-// runUsual commits reqs the two-round-trip way, with no batch pending.
-func (s *Store) runUsual(reqs []*appendReq) {
 	var b *batch
 	ctx, cancel := context.WithTimeout(context.Background(), s.wtime)
 	defer cancel()
@@ -127,28 +113,38 @@ func (s *Store) runUsual(reqs []*appendReq) {
 			r.err = err
 		}
 	}
-	for _, r := range reqs {
-		r.res, r.err, r.retry = ledger.AppendResult{}, nil, false
-	}
 	b = newBatch(reqs)
-	conn, _, err := s.writeConn(ctx, 0)
+	conn, idle, err := s.writeConn(ctx)
 	if err != nil {
 		fail(readErr(ctx, "append", err), reqs)
 		return
 	}
+	if done, err := s.tryFast(ctx, conn, b, idle); done || err != nil {
+		if err != nil {
+			s.forget()
+			s.dropConn()
+			s.logAppendFailed(err, b)
+			fail(err, b.accepted)
+		}
+		return
+	}
+	for _, r := range reqs {
+		r.res, r.err, r.retry = ledger.AppendResult{}, nil, false
+	}
+	b = newBatch(reqs)
 	found, err := s.lockAndRead(ctx, conn, b)
 	if err != nil && connectionLost(err) && ctx.Err() == nil {
 		// Nothing was written: a connection the server dropped while it was
 		// idle (a restart, a timeout) is replaced once, unseen by callers.
-		s.dropConn(0)
-		if conn, _, err = s.writeConn(ctx, 0); err == nil {
+		s.dropConn()
+		if conn, _, err = s.writeConn(ctx); err == nil {
 			b = newBatch(reqs)
 			found, err = s.lockAndRead(ctx, conn, b)
 		}
 	}
 	if err != nil {
 		s.forget()
-		s.dropConn(0)
+		s.dropConn()
 		fail(readErr(ctx, "append", err), reqs)
 		return
 	}
@@ -157,13 +153,13 @@ func (s *Store) runUsual(reqs []*appendReq) {
 	}
 	if len(b.accepted) == 0 {
 		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
-			s.dropConn(0)
+			s.dropConn()
 		}
 		return
 	}
 	if err := s.write(ctx, conn, b); err != nil {
 		s.forget()
-		s.dropConn(0)
+		s.dropConn()
 		s.logAppendFailed(err, b)
 		fail(err, b.accepted)
 		return
@@ -173,12 +169,10 @@ func (s *Store) runUsual(reqs []*appendReq) {
 	s.advance(b.pos)
 }
 
-// batchCounts count committed batches by path, one-trip attempts that
-// found another process's appends (or, reordered, were sent behind another
-// and reached the lock first), and one-trip batches sent while another was
-// pending.
+// batchCounts count committed batches by path, and one-trip attempts that
+// found another process's appends.
 type batchCounts struct {
-	oneTrip, twoTrips, missed, pipelined, reordered atomic.Uint64
+	oneTrip, twoTrips, missed atomic.Uint64
 }
 
 func newBatch(reqs []*appendReq) *batch {
@@ -194,7 +188,6 @@ type view struct {
 	hash  [32]byte
 	heads map[string]streamHead // {0, 0}: the stream had no event at pos
 	skip  int                   // batches to run the usual way: another process appends
-	gen   uint64                // changes when the view is dropped
 }
 
 const (
@@ -212,74 +205,23 @@ const (
 	skipAfterOther = 16
 )
 
-// maxPending bounds the one-trip batches sent and not yet answered. The
-// second is sent on a connection of its own while the first holds the
-// append lock through its WAL flush: it waits for the lock on the server,
-// which runs it the instant the first commits, with no round trip to the
-// client in between. It is built on the view as the first leaves it, and
-// its guard checks the log's head position and chain hash: it writes
-// exactly when the first committed and nothing else was appended, and
-// otherwise nothing, and goes the usual way.
-const maxPending = 2
-
-// pending is a one-trip batch sent and not yet answered. Its reader
-// goroutine owns its connection until done is closed.
-type pending struct {
-	b      *batch
-	slot   int // its connection, s.wconns[slot]
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	// Set by the reader before done is closed.
-	wrote     int64 // rows the guarded INSERT wrote
-	err       error
-	connBad   bool // the NOTIFY after the COMMIT failed: the connection is suspect
-	delivered bool // every row written: the reader gave the callers their results
-
-	gen    uint64 // the view's when it was sent
-	behind bool   // sent while another batch was pending
-}
-
-// tryFast sends reqs as one round trip if the committer's view may still
-// be exact: BEGIN, the lock, an INSERT that writes all rows only if the
-// log's head (position and chain hash) is still the view's, none of the
-// event IDs is stored and none of the streams the view does not know has
-// events; COMMIT; NOTIFY. It sequences the batch on the view first and
-// gives up (false, nothing sent) unless every request is accepted: a
-// refusal, a retry or a repeated ID is decided by the usual way on what it
-// reads. It is not tried on a connection that sat idle (see idleCheck).
-// The batch is left pending, and the view advanced as if it committed. If
-// no connection can be had and nothing is pending, the requests fail
-// (true) as the usual way's would.
-func (s *Store) tryFast(reqs []*appendReq) bool {
+// tryFast commits b in one round trip if the committer's view may still be
+// exact: BEGIN, the lock, an INSERT that writes all rows only if the log's
+// head is still the view's, none of the event IDs is stored and none of
+// the streams the view does not know has events; COMMIT; NOTIFY. It
+// sequences b on the view first and gives up (done false, nothing sent)
+// unless every request is accepted: a refusal, a retry or a repeated ID is
+// decided by the usual way on what it reads. If the INSERT writes nothing,
+// another process appended: nothing was written, and the caller runs the
+// usual way. It is not tried on a connection that sat idle (see idleCheck).
+func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool) (done bool, err error) {
 	v := &s.view
-	if !v.valid || v.skip > 0 {
-		if v.skip > 0 && len(s.pend) == 0 {
+	if !v.valid || v.skip > 0 || idle {
+		if v.skip > 0 {
 			v.skip--
 		}
-		return false
+		return false, nil
 	}
-	slot := 0
-	if n := len(s.pend); n > 0 {
-		slot = 1 - s.pend[n-1].slot
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.wtime)
-	conn, idle, err := s.writeConn(ctx, slot)
-	if err != nil && len(s.pend) == 0 {
-		// As the usual way would fail: no second wait for a connection.
-		for _, r := range reqs {
-			r.err = readErr(ctx, "append", err)
-			close(r.done)
-		}
-		cancel()
-		return true
-	}
-	if err != nil || idle {
-		cancel()
-		return false
-	}
-	b := newBatch(reqs)
 	var absent []string
 	var ids [][16]byte
 	for _, r := range b.reqs {
@@ -302,129 +244,43 @@ func (s *Store) tryFast(reqs []*appendReq) bool {
 	for _, r := range b.reqs {
 		s.sequence(b, r, nil)
 		if r.err != nil || len(b.requeue) > 0 {
-			cancel()
-			return false
+			return false, nil
 		}
 	}
 	pb := &pgx.Batch{}
 	pb.Queue("BEGIN")
 	pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
-	b.queueInsert(pb, s.q.insertGuarded, s.q.insertOneGuarded, int64(v.pos), v.hash[:], ids, absent)
+	b.queueInsert(pb, s.q.insertGuarded, s.q.insertOneGuarded, int64(v.pos), ids, absent)
 	pb.Queue("COMMIT")
-	notify := s.queueNotify(pb)
-	p := &pending{b: b, slot: slot, gen: v.gen, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	s.queueNotify(pb)
 	br := conn.SendBatch(ctx, pb)
 	if h := s.hooks.commitSent; h != nil {
 		h(conn)
 	}
-	go s.read(p, br, notify)
-	if len(s.pend) > 0 {
-		s.counts.pipelined.Add(1)
-		p.behind = true
-	}
-	s.pend = append(s.pend, p)
-	s.remember(b)
-	return true
-}
-
-// read collects p's answers: BEGIN, the lock, the INSERT, the COMMIT, and
-// the NOTIFY if queued. If every row was written it delivers the results
-// itself, a goroutine switch sooner than the committer could; everything
-// else is left to complete, which alone touches the committer's state.
-func (s *Store) read(p *pending, br pgx.BatchResults, notify bool) {
-	defer close(p.done)
+	var wrote int64
 	for i := range 4 {
 		tag, err := br.Exec()
 		if err != nil {
 			_ = br.Close()
-			p.err = commitErr(p.ctx, "append", err, i == 3)
-			return
+			return true, commitErr(ctx, "append", err, i == 3)
 		}
 		if i == 2 {
-			p.wrote = tag.RowsAffected()
+			wrote = tag.RowsAffected()
 		}
 	}
-	var err error
-	if notify {
-		_, err = br.Exec()
-	}
-	p.connBad = errors.Join(err, br.Close()) != nil
-	if p.wrote > 0 && p.wrote == int64(len(p.b.rows)) {
-		s.counts.oneTrip.Add(1)
-		s.advance(p.b.pos)
-		for _, r := range p.b.reqs {
-			close(r.done)
-		}
-		p.delivered = true
-	}
-}
-
-// complete waits for the oldest pending batch's answer and delivers it. If
-// its guarded INSERT wrote nothing, another process appended (or the batch
-// before it did not commit): nothing was written, and its requests go back
-// to the front of the queue for the usual way.
-func (s *Store) complete() {
-	p := s.pend[0]
-	<-p.done
-	s.pend[0] = nil
-	s.pend = s.pend[1:]
-	p.cancel()
-	b := p.b
-	fail := func(err error) {
-		s.forget()
-		s.dropConn(p.slot)
-		s.logAppendFailed(err, b)
-		for _, r := range b.accepted {
-			r.err = err
-		}
-	}
+	s.notifySent(br, pb.Len() > 4)
 	switch {
-	case p.delivered:
-		if p.connBad {
-			s.dropConn(p.slot)
-		}
-		return
-	case p.err != nil:
-		fail(p.err)
-	case p.wrote == 0:
+	case wrote == 0:
 		s.counts.missed.Add(1)
-		switch v := &s.view; {
-		case p.gen != v.gen:
-			// The view was dropped since this batch was sent.
-		default:
-			// Another process appended, or (sent behind another) this
-			// batch's backend took the lock first: the server runs the
-			// two connections' backends in parallel. The usual way reads
-			// what is there, and keeps to two trips only if another
-			// process appended.
-			s.forget()
-			if !p.behind {
-				v.skip = skipAfterOther
-			} else {
-				s.counts.reordered.Add(1)
-			}
-		}
-		if p.connBad {
-			s.dropConn(p.slot)
-		}
-		for _, r := range b.reqs {
-			r.res, r.err, r.retry = ledger.AppendResult{}, nil, false
-		}
-		s.requeue(b.reqs)
-		return
-	default:
-		fail(fmt.Errorf("pgledger: append: %w: the guarded insert wrote %d of %d rows", ledger.ErrUnknownOutcome, p.wrote, len(b.rows)))
+		v.valid, v.skip = false, skipAfterOther
+		return false, nil
+	case wrote != int64(len(b.rows)):
+		return true, fmt.Errorf("pgledger: append: %w: the guarded insert wrote %d of %d rows", ledger.ErrUnknownOutcome, wrote, len(b.rows))
 	}
-	for _, r := range b.reqs {
-		close(r.done)
-	}
-}
-
-// drain completes every pending batch.
-func (s *Store) drain() {
-	for len(s.pend) > 0 {
-		s.complete()
-	}
+	s.counts.oneTrip.Add(1)
+	s.remember(b)
+	s.advance(b.pos)
+	return true, nil
 }
 
 // remember updates the view after b committed.
@@ -439,11 +295,9 @@ func (s *Store) remember(b *batch) {
 	v.valid, v.pos, v.hash = true, b.pos, b.hash
 }
 
-// forget drops the view after an error (the outcome may be unknown) or a
-// missed guard.
+// forget drops the view after an error: the outcome may be unknown.
 func (s *Store) forget() {
 	s.view.valid = false
-	s.view.gen++
 	clear(s.view.heads)
 }
 
@@ -669,13 +523,11 @@ func (s *Store) write(ctx context.Context, conn *pgx.Conn, b *batch) error {
 }
 
 // queueNotify queues the NOTIFY that follows a COMMIT, if another store
-// listens, and reports whether it did.
-func (s *Store) queueNotify(pb *pgx.Batch) bool {
+// listens.
+func (s *Store) queueNotify(pb *pgx.Batch) {
 	if s.others.Load() {
 		pb.Queue(s.q.notify, s.q.channel)
-		return true
 	}
-	return false
 }
 
 // notifySent reads the result of the NOTIFY that follows a COMMIT, if
@@ -687,7 +539,7 @@ func (s *Store) notifySent(br pgx.BatchResults, queued bool) {
 		_, err = br.Exec()
 	}
 	if err = errors.Join(err, br.Close()); err != nil {
-		s.dropConn(0)
+		s.dropConn()
 	}
 }
 

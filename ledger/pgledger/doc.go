@@ -25,13 +25,10 @@
 //
 // What bounds it: every append of every process takes one lock, held from
 // the reads its checks need through its COMMIT's WAL flush. Appends
-// arriving meanwhile share the next transaction, and while one process
-// appends alone its next transaction already waits for the lock on the
-// server (see below), so the log commits about (appends per batch) /
-// (flush time + the server's work for a batch) appends a second. More
-// processes do not add flushes in parallel: they split the appends into
-// smaller batches, each with a round trip more and no transaction waiting
-// behind it.
+// arriving meanwhile share the next transaction, so the log commits about
+// (appends per batch) / (flush time + a round trip) appends a second.
+// More processes do not add flushes in parallel: they split the appends
+// into smaller batches, each with a round trip more (see below).
 //
 // # Appends: one lock per batch
 //
@@ -68,28 +65,13 @@
 // the head and the stream heads it last read or wrote, which stay exact
 // until another process appends. It checks the batch against them, and
 // sends BEGIN, the lock, an INSERT guarded by one condition evaluated under
-// the lock (the head is still the one it knows, position and chain hash,
-// no event ID of the batch is stored, and no stream it does not know has
-// events), COMMIT and NOTIFY.
+// the lock (the head is still the one it knows, no event ID of the batch is
+// stored, and no stream it does not know has events), COMMIT and NOTIFY.
 // Only if every append is accepted on that view: a conflict, a retry or a
 // repeated ID goes the two-trip way, which decides it on what it reads. If
 // the guard fails, nothing was written and the batch goes the two-trip
 // way; after seeing another process's appends the committer keeps to two
 // trips until a read shows none since its own last commit.
-//
-// The committer does not wait for a one-trip batch's answer before it
-// sends the next: appends that arrive meanwhile go out at once as a second
-// one-trip batch on a second connection, built on the view as the first
-// leaves it. It waits on the server for the lock the first holds through
-// its WAL flush, and runs the instant the first commits, with no round
-// trip to the client in between. Its guard decides it: if the first
-// committed and nothing else was appended, the head is the one predicted
-// and it writes; if the first failed, another process appended, or its
-// backend took the lock before the first's (the server runs the two
-// backends in parallel), it writes nothing and its appends go the usual
-// way once, which always commits. At most two batches are in flight;
-// each caller gets its own batch's answer, and the durable position
-// advances only over batches known to have committed.
 //
 // The log has no derived tables: a stream's head is its highest version
 // and the log's head its highest position, each one descent of an index
@@ -223,10 +205,9 @@
 //
 // # Connections
 //
-// A pgxpool of Options.MaxConns for reads and state, plus up to two
-// connections for the committer (the second opened when a batch is first
-// sent while another is in flight; each loads the events row type when it
-// connects), one for the listener and one for every running Subscribe. The DSN is pgx's (a
+// A pgxpool of Options.MaxConns for reads and state, plus one connection
+// each for the committer (which loads the events row type when it
+// connects), the listener and every running Subscribe. The DSN is pgx's (a
 // postgres:// URL or key=value pairs); the query exec mode must describe
 // statements (the default does), since reads parse binary results.
 //

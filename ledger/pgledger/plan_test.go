@@ -34,8 +34,8 @@ func TestAppendStatementsUseIndexes(t *testing.T) {
 	defer conn.Exec(bg, "RESET plan_cache_mode")
 	const row = `1, 's', 1, '00000000-0000-0000-0000-000000000001', 't', 1, 1, '\x00', 0, '\x00', 1, 1`
 	for _, c := range []struct{ name, sql, args string }{
-		{"insertGuarded", s.q.insertGuarded, `'{}', 5000, '\x00', '{}', '{s-a,s-z}'`},
-		{"insertOneGuarded", s.q.insertOneGuarded, row + `, 5000, '\x00', '{}', '{}'`},
+		{"insertGuarded", s.q.insertGuarded, `'{}', 5000, '{}', '{s-a,s-z}'`},
+		{"insertOneGuarded", s.q.insertOneGuarded, row + `, 5000, '{}', '{}'`},
 		{"streamHeads", s.q.streamHeads, `'{s-a,s-z}'`},
 		{"lookupIDs", s.q.lookupIDs, `'{00000000-0000-0000-0000-000000000001}'`},
 		{"head", s.q.head, ``},

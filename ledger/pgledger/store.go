@@ -29,8 +29,8 @@ type Options struct {
 	// documentation, Observability). Default: nothing is logged.
 	Logger *slog.Logger
 	// MaxConns bounds the pool of connections for reads and state writes.
-	// Appends (up to two), the notification listener and each
-	// subscriber's lease use connections of their own beside it. Default: the DSN's
+	// Appends, the notification listener and each subscriber's lease use
+	// one connection of their own beside it. Default: the DSN's
 	// pool_max_conns, else 16.
 	MaxConns int32
 	// Schema is the PostgreSQL schema holding the ledger's tables (created
@@ -82,14 +82,13 @@ type Store struct {
 	// The append queue, drained by the committer goroutine.
 	qmu       sync.Mutex
 	queue     []*appendReq
-	wake      chan struct{}         // cap 1
-	cdone     chan struct{}         // closed when the committer has stopped
-	ldone     chan struct{}         // closed when the listener has stopped
-	wconns    [maxPending]*pgx.Conn // the committer's connections; only it touches them
-	wused     [maxPending]time.Time // when the committer last used each
-	pend      []*pending            // one-trip batches sent, oldest first (see tryFast)
-	idleAfter time.Duration         // idleCheck; tests raise it
-	view      view                  // the committer's view of the log; only it touches it
+	wake      chan struct{} // cap 1
+	cdone     chan struct{} // closed when the committer has stopped
+	ldone     chan struct{} // closed when the listener has stopped
+	wconn     *pgx.Conn     // the committer's connection; only it touches it
+	wused     time.Time     // when the committer last used wconn
+	idleAfter time.Duration // idleCheck; tests raise it
+	view      view          // the committer's view of the log; only it touches it
 	counts    batchCounts
 	others    atomic.Bool // another store listens: appends NOTIFY (see countListeners)
 	hooks     testHooks
@@ -144,6 +143,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		idleAfter: idleCheck,
 	}
 	s.appendKey = lockKey(o.Schema)
+	s.others.Store(true)
 	s.others.Store(true)
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
