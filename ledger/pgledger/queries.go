@@ -38,11 +38,15 @@ const eventParams = "$1::bigint, $2::text, $3::bigint, $4::uuid, $5::text, $6::i
 
 // guard is the condition of the one-round-trip path, on parameters from
 // $n on: the head is still $n, no event ID of $n+1 is stored and no stream
-// of $n+2 has events.
+// of $n+2 has events. Each stream is one probe of the (stream, version)
+// index: as "stream = ANY($n+2)", the generic plan the server settles on
+// for a prepared statement scanned the whole table, so every append got
+// slower as the log grew.
 func guard(n int) string {
 	return fmt.Sprintf(`(SELECT coalesce(max(position), 0) FROM §events) = $%d
 		AND NOT EXISTS (SELECT 1 FROM §events WHERE id = ANY($%d::uuid[]))
-		AND NOT EXISTS (SELECT 1 FROM §events WHERE stream = ANY($%d::text[]))`, n, n+1, n+2)
+		AND NOT EXISTS (SELECT 1 FROM unnest($%d::text[]) AS s (stream)
+			CROSS JOIN LATERAL (SELECT 1 FROM §events e WHERE e.stream = s.stream ORDER BY e.version LIMIT 1) x)`, n, n+1, n+2)
 }
 
 func newQueries(schema string) queries {
