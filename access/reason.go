@@ -5,8 +5,8 @@ import "fmt"
 // Reason is why access was granted or refused. Granted is the zero value.
 type Reason uint8
 
-// Reason codes. APPEND ONLY: never renumber or reuse a value. Codes 0–23
-// and 42–44 are the lock's own wire codes (unlock responses, audit
+// Reason codes. APPEND ONLY: never renumber or reuse a value. Codes 0–23,
+// 42–44 and 50–53 are the lock's own wire codes (unlock responses, audit
 // records); a lock also sends OpNotPermitted for an action the credential's
 // role may not take.
 const (
@@ -72,6 +72,13 @@ const (
 	// WrongPIN: a code typed at a keypad that is no key's PIN on the lock.
 	WrongPIN Reason = 45
 
+	// Refusals of an offline code typed at the lock's keypad (values 46–49
+	// are reserved for the keypad's own reasons).
+	CodeMalformed Reason = 50 // not the code's number of digits, or not digits
+	CodeInvalid   Reason = 51 // not a code of this lock: another lock's, mistyped or guessed
+	CodeUsed      Reason = 52 // a one-time code used before
+	CodeRevoked   Reason = 53 // revoked by an erase code or an admin message
+
 	// Unknown stands for a name this version does not know (a newer
 	// library wrote it) and for a refusal that has no reason of its own.
 	Unknown Reason = 255
@@ -127,18 +134,24 @@ var reasons = [...]struct{ name, text string }{
 	KeyRetired:          {"lock_key_retired", "issuer key retired"},
 	StorageFailed:       {"lock_storage_failed", "lock storage failed"},
 	WrongPIN:            {"wrong_pin", "wrong PIN"},
+	CodeMalformed:       {"code_malformed", "malformed offline code"},
+	CodeInvalid:         {"code_invalid", "not a code of this lock"},
+	CodeUsed:            {"code_used", "offline code already used"},
+	CodeRevoked:         {"code_revoked", "offline code revoked"},
 }
 
 var byName = func() map[string]Reason {
 	m := make(map[string]Reason, len(reasons))
 	for i, r := range reasons {
-		m[r.name] = Reason(i)
+		if i == 0 || r.name != "" { // skip codes not assigned yet
+			m[r.name] = Reason(i)
+		}
 	}
 	return m
 }()
 
 // Known reports whether r is a code of this version's table.
-func (r Reason) Known() bool { return int(r) < len(reasons) }
+func (r Reason) Known() bool { return int(r) < len(reasons) && (r == Granted || reasons[r].name != "") }
 
 // Name is the persisted name ("" for Granted). A code this version does not
 // know is named "reason_<code>".

@@ -85,6 +85,7 @@ type Admin struct {
 	NewKeyID   KeyID        // rotate key: the ID of the key taking over (not the current key's)
 	NewKey     [32]byte     // rotate key: its Ed25519 public key
 	Until      uint32       // rotate key: credentials of the signing key open until this lock time (0 = no grace)
+	CodeSeq    uint8        // revoke code: the offline code's sequence number (its end is NotAfter)
 	Signature  [64]byte
 }
 
@@ -98,7 +99,7 @@ const MaxAdminSize = adminFixedSize + 5 + MaxZoneTransitions*8 // 155
 
 func (a *Admin) validate() error {
 	switch a.Type {
-	case TypeResetSlot, TypeDeactivateSlot, TypeRevoke, TypeTimeZone, TypeRotateKey:
+	case TypeResetSlot, TypeDeactivateSlot, TypeRevoke, TypeTimeZone, TypeRotateKey, TypeRevokeCode:
 		if a.Seq == 0 {
 			return invalidf("%v: sequence number 0", a.Type)
 		}
@@ -115,6 +116,10 @@ func (a *Admin) validate() error {
 	switch a.Type {
 	case TypeTimeZone:
 		return a.Zone.validate()
+	case TypeRevokeCode:
+		if a.CodeSeq >= CodeSeqs || a.NotAfter == 0 {
+			return invalidf("revoke-code: code sequence %d (want below %d), end %d (want one)", a.CodeSeq, CodeSeqs, a.NotAfter)
+		}
 	case TypeRotateKey:
 		switch {
 		case a.NewKeyID > MaxKeyID:
@@ -154,6 +159,9 @@ func (a *Admin) appendUnsigned(dst []byte) []byte {
 		dst = append(dst, byte(a.NewKeyID))
 		dst = append(dst, a.NewKey[:]...)
 		dst = le.AppendUint32(dst, a.Until)
+	case TypeRevokeCode:
+		dst = append(dst, a.CodeSeq)
+		dst = le.AppendUint32(dst, a.NotAfter)
 	}
 	return dst
 }
@@ -214,6 +222,9 @@ func DecodeAdmin(b []byte) (Admin, error) {
 		a.NewKeyID = KeyID(r.u8())
 		r.copy(a.NewKey[:])
 		a.Until = r.u32()
+	case TypeRevokeCode:
+		a.CodeSeq = r.u8()
+		a.NotAfter = r.u32()
 	}
 	r.copy(a.Signature[:])
 	if err := r.end(); err != nil {

@@ -23,6 +23,10 @@ const (
 	// full, authenticated refusals too. Reason, Door and Credential are
 	// the last one's (the credential ID as presented, never verified).
 	AuditRefusals AuditKind = 3
+	// AuditCode is an offline code typed at the keypad whose MAC verified:
+	// Slot is its CodeKind, Value its sequence number, Door 0. (Digits
+	// that are no code are tallied as AuditRefusals.)
+	AuditCode AuditKind = 4
 )
 
 // Audit sizes.
@@ -91,7 +95,7 @@ func (a *AuditRecord) decode(r *reader) error {
 	var known bool
 	a.Door, a.Action, known = splitDoor(db)
 	switch {
-	case a.Kind < AuditUnlock || a.Kind > AuditRefusals:
+	case a.Kind < AuditUnlock || a.Kind > AuditCode:
 		return r.failAt(at+8, ErrMalformed, fmt.Sprintf("record %d: kind %d", a.Seq, a.Kind))
 	case g > 1 || a.Granted != (a.Reason == access.Granted):
 		return r.failAt(at+9, ErrMalformed, fmt.Sprintf("record %d: granted byte %d with reason %d", a.Seq, g, a.Reason))

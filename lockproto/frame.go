@@ -30,6 +30,7 @@ const (
 	TypeTimeSync       Type = 0x13 // admin: set the lock's clock, bound to a lock nonce
 	TypeTimeZone       Type = 0x14 // admin: UTC offset transitions of the lock's zone
 	TypeRotateKey      Type = 0x15 // admin: the current issuer key hands over to the next one
+	TypeRevokeCode     Type = 0x1A // admin: revoke an offline code by its sequence number (0x1B reserved with it)
 	TypeAuditBatch     Type = 0x30 // lock -> phone -> backend: chained, MACed records
 	TypeAuditAck       Type = 0x31 // backend -> phone -> lock: records up to here are stored
 )
@@ -39,7 +40,7 @@ var typeNames = map[Type]string{
 	TypeUnlockCached: "unlock-cached", TypeUnlockResponse: "unlock-response", TypeDownload: "download",
 	TypeResetSlot: "reset-slot", TypeDeactivateSlot: "deactivate-slot", TypeRevoke: "revoke",
 	TypeTimeSync: "time-sync", TypeTimeZone: "time-zone", TypeRotateKey: "rotate-key", TypeAuditBatch: "audit-batch",
-	TypeAuditAck: "audit-ack",
+	TypeAuditAck: "audit-ack", TypeRevokeCode: "revoke-code",
 }
 
 func (t Type) String() string {
@@ -50,7 +51,7 @@ func (t Type) String() string {
 }
 
 // IsAdmin reports whether t is an issuer-signed admin message type.
-func (t Type) IsAdmin() bool { return t >= TypeResetSlot && t <= TypeRotateKey }
+func (t Type) IsAdmin() bool { return t >= TypeResetSlot && t <= TypeRotateKey || t == TypeRevokeCode }
 
 const headerSize = 2
 

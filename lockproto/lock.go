@@ -42,6 +42,10 @@ type Pairing struct {
 	IssuerKeyID KeyID    // the ID it signs under (Issuer.KeyID)
 	LockKey     [32]byte // X25519 private key, random (never derived from an identifier)
 	AuditKey    [32]byte // HMAC key for audit records, shared with the backend
+	// CodeKey authenticates offline codes (CodeCipher), shared with the
+	// backend; zero in pairings made before offline codes, whose locks
+	// refuse every code.
+	CodeKey [32]byte
 }
 
 // NewPairing makes the secrets for a new lock from r (nil = crypto/rand),
@@ -69,6 +73,9 @@ func NewPairingKey(lock uuid.UUID, id KeyID, issuer ed25519.PublicKey, r io.Read
 		return p, err
 	}
 	if _, err := io.ReadFull(r, p.AuditKey[:]); err != nil {
+		return p, err
+	}
+	if _, err := io.ReadFull(r, p.CodeKey[:]); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -181,6 +188,9 @@ type State struct {
 	AuditAcked uint32
 	AuditRing  [AuditRingSize]AuditEntry
 	Unrecorded Unrecorded
+	// Codes is the offline codes' sequence window: per sequence number,
+	// the end up to which its codes are spent or revoked.
+	Codes [CodeSeqs]CodeSeqState
 }
 
 // Config tunes a Lock; the zero value (or nil) gives the defaults.
@@ -274,6 +284,7 @@ type Lock struct {
 	cache     [MaxCachedCredentials]cacheEntry
 	limiter   [LimiterSize]limitEntry
 	out       [ResponseSize]byte
+	codes     *CodeCipher // nil: the pairing has no code key
 }
 
 // NewLock starts a factory-fresh lock: no clock, no zone, no admin messages.
@@ -304,6 +315,11 @@ func RestoreLock(st State, cfg *Config) (*Lock, error) {
 	l.priv = k
 	copy(l.pub[:], k.PublicKey().Bytes())
 	l.audit = newAuditMAC(st.Pairing.AuditKey)
+	if st.Pairing.CodeKey != ([32]byte{}) {
+		if l.codes, err = NewCodeCipher(&st.Pairing.CodeKey); err != nil {
+			return nil, err
+		}
+	}
 	var b [2]byte
 	if _, err := io.ReadFull(l.cfg.Rand, b[:]); err != nil {
 		return nil, err
