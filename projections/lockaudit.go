@@ -75,6 +75,8 @@ func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 		switch {
 		case e.Kind == lockproto.AuditUnlock, e.Kind == lockproto.AuditRefusals: // refusals: the last of e.Value tallied attempts
 			h.Door = e.Door
+		case e.Kind == lockproto.AuditCode: // an offline code typed at the lock's keypad; Key is the code
+			h.Door, h.Source = e.Door, "lock keypad"
 		case e.AdminType == lockproto.TypeTimeSync:
 			h.Admin = e.AdminType.String()
 		default:
