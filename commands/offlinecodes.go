@@ -115,20 +115,33 @@ func (o *OfflineCodesState) freeSeq(from time.Time) (uint8, bool) {
 }
 
 // attribute returns the code a lock record of sequence number seq at lock
-// time at (zero: unknown) names: the one valid then, else the last issued
-// with it before then.
+// time at names: codes with one number follow each other in time, so it
+// is the one whose validity is nearest to at (holding it, or typed before
+// its start or after its end); the last issued when the lock did not know
+// the time.
 func (o *OfflineCodesState) attribute(seq uint32, at time.Time) string {
-	if seq >= lockproto.CodeSeqs {
+	if seq >= lockproto.CodeSeqs || len(o.BySeq[seq]) == 0 {
 		return ""
 	}
 	ids := o.BySeq[seq]
+	best, dist := ids[len(ids)-1], time.Duration(-1)
+	if at.IsZero() {
+		return best
+	}
 	for i := len(ids) - 1; i >= 0; i-- {
 		c := o.Codes[ids[i]]
-		if at.IsZero() || !c.From.After(at) {
-			return ids[i]
+		var d time.Duration
+		switch {
+		case at.Before(c.From):
+			d = c.From.Sub(at)
+		case !at.Before(c.To):
+			d = at.Sub(c.To) + 1
+		}
+		if dist < 0 || d < dist {
+			best, dist = ids[i], d
 		}
 	}
-	return ""
+	return best
 }
 
 func (t *txn) offlineCodes(lock string) (*OfflineCodesState, error) {
@@ -492,7 +505,7 @@ func (u *codeUpload) attribute(r *lockproto.AuditRecord, ev *events.AuditRecorde
 	if err := u.load(); err != nil {
 		return err
 	}
-	ev.Door = access.Main
+	ev.Door, ev.Slot = access.Main, int(r.Slot) // the code's kind
 	ev.Key = u.o.attribute(r.Value, ev.LockTime)
 	return nil
 }
