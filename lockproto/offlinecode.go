@@ -214,6 +214,14 @@ func (c *OfflineCode) Policy(zone string) policy.Policy {
 	return p
 }
 
+// Check reports whether the format can carry c (ErrInvalid if not).
+func (c *OfflineCode) Check() error {
+	if _, ok := c.index(); !ok {
+		return invalidf("offline code %+v: a field out of range", *c)
+	}
+	return nil
+}
+
 // index returns G, or false if a field is out of range.
 func (c *OfflineCode) index() (uint32, bool) {
 	if c.Seq >= CodeSeqs || c.Length == 0 {
