@@ -72,8 +72,13 @@ const (
 	// WrongPIN: a code typed at a keypad that is no key's PIN on the lock.
 	WrongPIN Reason = 45
 
-	// Refusals of an offline code typed at the lock's keypad (values 46–49
-	// are reserved for the keypad's own reasons).
+	// Keypads, cards and remote opens at the reference lock.
+	CodeInUse      Reason = 46 // the PIN or card is already another key's on the lock
+	UnknownCard    Reason = 47 // a card presented at the lock that is no key's card there
+	CodeSlotsFull  Reason = 48 // the lock has no room for another PIN or card
+	RemoteOpenLate Reason = 49 // a remote open that reached the lock after its validity
+
+	// Refusals of an offline code typed at the lock's keypad.
 	CodeMalformed Reason = 50 // not the code's number of digits, or not digits
 	CodeInvalid   Reason = 51 // not a code of this lock: another lock's, mistyped or guessed
 	CodeUsed      Reason = 52 // a one-time code used before
@@ -134,6 +139,10 @@ var reasons = [...]struct{ name, text string }{
 	KeyRetired:          {"lock_key_retired", "issuer key retired"},
 	StorageFailed:       {"lock_storage_failed", "lock storage failed"},
 	WrongPIN:            {"wrong_pin", "wrong PIN"},
+	CodeInUse:           {"lock_code_in_use", "PIN or card already in use on the lock"},
+	UnknownCard:         {"unknown_card", "unknown card"},
+	CodeSlotsFull:       {"lock_code_slots_full", "no room for another PIN or card"},
+	RemoteOpenLate:      {"lock_remote_open_late", "remote open arrived late"},
 	CodeMalformed:       {"code_malformed", "malformed offline code"},
 	CodeInvalid:         {"code_invalid", "not a code of this lock"},
 	CodeUsed:            {"code_used", "offline code already used"},

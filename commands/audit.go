@@ -338,6 +338,23 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 			if err := codes.granted(r, &ev, emit); err != nil {
 				return err
 			}
+		case lockproto.AuditKeypad, lockproto.AuditCard, lockproto.AuditRemoteOpen, lockproto.AuditKeypadLockout:
+			// Records of the lock's keypad, card reader and remote opens
+			// name the entry that matched (or the key a remote open was
+			// signed for); a lockout alarm names none.
+			ev.Door = access.Doors(1) << r.Door
+			ev.Key = l.Credentials[lockproto.CredentialID(r.Credential)]
+			emit(stream, r.Seq, ev)
+			if r.Granted && ev.Key != "" && r.Kind != lockproto.AuditRemoteOpen { // a remote open was counted when decided
+				u := uses[ev.Key]
+				if u == nil {
+					u = &counted{}
+					uses[ev.Key] = u
+					order = append(order, ev.Key)
+				}
+				u.n++
+				u.last = r.Seq
+			}
 		case lockproto.AuditAdmin:
 			if r.AdminType != lockproto.TypeTimeSync {
 				ev.Slot = int(r.Slot) + 1
@@ -430,8 +447,10 @@ func (s *Service) adminAtLock(t *txn, c UploadAudit, l *LockState, p events.Admi
 		}
 		view.moved[p.Key] = events.SyncRemoved
 		return nil
-	case p.Type == lockproto.TypeResetSlot, p.Type == lockproto.TypeRevoke:
+	case p.Type == lockproto.TypeResetSlot, p.Type == lockproto.TypeRevoke, p.Type == lockproto.TypeClearPIN, p.Type == lockproto.TypeClearCard:
 		return view.move(p.Key, c.Lock, r.Seq, events.SyncRemoved, 0, emit)
+	case p.Type == lockproto.TypeSetPIN, p.Type == lockproto.TypeSetCard:
+		return view.move(p.Key, c.Lock, r.Seq, events.SyncApplied, 0, emit)
 	}
 	return nil
 }

@@ -179,12 +179,19 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 			return CreateResult{}, err
 		}
 	}
+	var atLock lockproto.CodeDigest // the set message's digest (lockcodes.go)
+	var sendCode bool
 	if c.Credential == events.CredentialKeycard {
 		h, err := s.vault.HashCard(c.Lock, c.Card)
 		if err != nil {
 			return CreateResult{}, invalid("card", "identifier (UID) of %d bytes, want %d to %d", c.Card.Len(), secret.MinCardUIDLen, secret.MaxCardUIDLen)
 		}
 		cardHash = h[:]
+		if !kindRules[c.Kind].group {
+			if atLock, sendCode, err = s.codeDigest(ctx, c.Lock, c.Credential, c.Card); err != nil {
+				return CreateResult{}, err
+			}
+		}
 	}
 	draw := c.Credential == events.CredentialPIN && c.PIN.IsZero()
 	for tries := 0; ; tries++ {
@@ -203,6 +210,11 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 				return CreateResult{}, invalid("pin", "must be %d to %d digits", secret.MinPINDigits, secret.MaxPINDigits)
 			}
 			hash = h[:]
+			if !kindRules[c.Kind].group {
+				if atLock, sendCode, err = s.codeDigest(ctx, c.Lock, c.Credential, pin); err != nil {
+					return CreateResult{}, err
+				}
+			}
 			if c.EmailPIN {
 				if sealed, err = s.vault.Seal(ctx, pin, notificationAAD(c.Key)); err != nil {
 					return CreateResult{}, vaultErr(err, "pin")
@@ -210,7 +222,16 @@ func (s *Service) CreateKey(ctx context.Context, c CreateKey) (CreateResult, err
 			}
 		}
 		evs, err := s.executeOn(ctx, c.ID, serial, func(orig []ledger.Event) (string, error) { return s.sameCreate(c, orig), nil },
-			func(t *txn) error { return decideCreate(t, c, hash, cardHash, sealed) })
+			func(t *txn) error {
+				if err := decideCreate(t, c, hash, cardHash, sealed); err != nil || !sendCode {
+					return err
+				}
+				length := c.Card.Len()
+				if c.Credential == events.CredentialPIN {
+					length = pin.Len()
+				}
+				return s.codeSet(t, c, atLock, length)
+			})
 		if errors.Is(err, ErrPINTaken) && draw && tries < maxPINDraws {
 			continue
 		}
@@ -748,7 +769,8 @@ type KeyCommand struct {
 // RevokeKey cancels a share before download (intercom and digital keys at any time).
 func (s *Service) RevokeKey(ctx context.Context, c KeyCommand) error {
 	return s.keyCommand(ctx, c, events.ActRevoke, func(k *KeyState, l *LockState) ([]any, []any, error) {
-		return s.withAdmin(k, l, lockproto.TypeRevoke, []any{events.KeyRevoked{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false))
+		kev, lev, err := s.withAdmin(k, l, lockproto.TypeRevoke, []any{events.KeyRevoked{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false))
+		return s.withCodeClear(k, l, kev, lev, err)
 	})
 }
 
@@ -786,7 +808,7 @@ func (s *Service) ConfirmDeactivation(ctx context.Context, c KeyCommand) error {
 // withdraws its open invitations.
 func (s *Service) DeleteKey(ctx context.Context, c KeyCommand) error {
 	return s.keyCommand(ctx, c, events.ActDelete, func(k *KeyState, l *LockState) ([]any, []any, error) {
-		return []any{events.KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false), nil
+		return s.withCodeClear(k, l, []any{events.KeyDeleted{Key: c.Key, Lock: k.Lock, By: c.By}}, releaseAll(k, l, false), nil)
 	})
 }
 

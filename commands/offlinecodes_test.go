@@ -69,7 +69,7 @@ func TestOfflineCodeLifecycle(t *testing.T) {
 		t.Fatalf("retry: %+v, %v (want the same code without digits)", again, err)
 	}
 	digits := first.Digits.Reveal()
-	if d := e.lock.HandleCode(digits); !d.Granted {
+	if d := e.lock.EnterCode(0, digits); !d.Granted {
 		t.Fatalf("typed at the lock: %+v", d)
 	}
 	e.upload(e.lock, "front")
@@ -100,7 +100,7 @@ func TestOfflineCodeLifecycle(t *testing.T) {
 		t.Fatalf("after the revocation: %q, want %q", got, want)
 	}
 	e.deliver(e.lock, e.pending("front"))
-	if d := e.lock.HandleCode(digits); d.Reason != access.CodeRevoked {
+	if d := e.lock.EnterCode(0, digits); d.Reason != access.CodeRevoked {
 		t.Fatalf("after the message: %+v", d)
 	}
 	e.upload(e.lock, "front")
@@ -121,10 +121,10 @@ func TestOfflineCodeLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := e.lock.HandleCode(rev2.EraseCode.Reveal()); d.Granted || d.Reason != access.Granted || d.Kind != lockproto.CodeErase {
+	if d := e.lock.EnterCode(0, rev2.EraseCode.Reveal()); d.Granted || d.Reason != access.Granted || d.Kind != lockproto.CodeErase {
 		t.Fatalf("erase code: %+v", d)
 	}
-	if d := e.lock.HandleCode(second.Digits.Reveal()); d.Reason != access.CodeRevoked {
+	if d := e.lock.EnterCode(0, second.Digits.Reveal()); d.Reason != access.CodeRevoked {
 		t.Fatalf("erased code: %+v", d)
 	}
 	e.upload(e.lock, "front")

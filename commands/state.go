@@ -156,6 +156,12 @@ func (l *LockState) evolve(ev ledger.Event) {
 		if e.Type == lockproto.TypeRevoke {
 			l.Revocations = append(slices.Clip(l.Revocations), e)
 		}
+		if (e.Type == lockproto.TypeSetPIN || e.Type == lockproto.TypeSetCard) && e.Key != "" {
+			if l.Credentials == nil {
+				l.Credentials = map[lockproto.CredentialID]string{}
+			}
+			l.Credentials[codeID(e.Lock, e.Key)] = e.Key // audit records of the keypad and card reader name it
+		}
 	case events.IssuerKeyRotated:
 		l.IssuerKey = e.To
 	case events.AdminApplied:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/policy"
 )
 
 // MaxZoneTransitions bounds the time-zone table a lock keeps.
@@ -85,21 +86,41 @@ type Admin struct {
 	NewKeyID   KeyID        // rotate key: the ID of the key taking over (not the current key's)
 	NewKey     [32]byte     // rotate key: its Ed25519 public key
 	Until      uint32       // rotate key: credentials of the signing key open until this lock time (0 = no grace)
-	CodeSeq    uint8        // revoke code: the offline code's sequence number (its end is NotAfter)
-	Signature  [64]byte
+	// Set and clear PIN or card: Credential names the key's entry in the
+	// lock's code or card table and Generation orders its versions (set:
+	// this version's; clear: the entry's new minimum, the cleared
+	// generation + 1).
+	Doors     uint8          // set: the doors the code or card opens (0 is invalid)
+	Length    uint8          // set PIN: digits (MinPINDigits..MaxPINDigits); set card: identifier bytes (MinCardUIDLen..MaxCardUIDLen)
+	Mode      CardMode       // set card: how the card proves itself; set PIN: 0
+	Policy    policy.Compact // set: validity, use limit and weekly windows, as in a credential
+	Digest    CodeDigest     // set: PINDigest or CardDigest of the code or identifier, never the code itself
+	CodeSeq   uint8          // revoke code: the offline code's sequence number (its end is NotAfter)
+	Signature [64]byte
 }
 
 const (
 	adminFixedSize = 2 + 16 + 4 + signatureSize // 86
 	rotateBodySize = 1 + 32 + 4                 // 37
+	// SetCodeFixedSize is a set-PIN or set-card frame with no windows; each
+	// window adds 5 bytes (at most 148).
+	SetCodeFixedSize = adminFixedSize + 8 + 4 + 1 + 1 + 1 + 11 + CodeDigestSize // 128
+	// ClearCodeSize is a clear-PIN or clear-card frame.
+	ClearCodeSize = adminFixedSize + 8 + 4 // 98
 )
+
+// knownAdmin reports whether this version decodes admin type t.
+func knownAdmin(t Type) bool {
+	return (t >= TypeResetSlot && t <= TypeRotateKey) || (t >= TypeSetPIN && t <= TypeClearCard) || t == TypeRevokeCode
+}
 
 // MaxAdminSize is the size of the largest admin frame (time-zone rules).
 const MaxAdminSize = adminFixedSize + 5 + MaxZoneTransitions*8 // 155
 
 func (a *Admin) validate() error {
 	switch a.Type {
-	case TypeResetSlot, TypeDeactivateSlot, TypeRevoke, TypeTimeZone, TypeRotateKey, TypeRevokeCode:
+	case TypeResetSlot, TypeDeactivateSlot, TypeRevoke, TypeTimeZone, TypeRotateKey,
+		TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard, TypeRevokeCode:
 		if a.Seq == 0 {
 			return invalidf("%v: sequence number 0", a.Type)
 		}
@@ -127,8 +148,30 @@ func (a *Admin) validate() error {
 		case a.NewKey == [32]byte{}:
 			return invalidf("rotate-key: no new key")
 		}
+	case TypeSetPIN, TypeSetCard:
+		return a.validateSetCode()
+	case TypeClearPIN, TypeClearCard:
+		if a.Generation == 0 {
+			return invalidf("%v %v: new minimum generation 0 clears nothing", a.Type, a.Credential)
+		}
 	}
 	return nil
+}
+
+func (a *Admin) validateSetCode() error {
+	switch {
+	case a.Doors == 0:
+		return invalidf("%v %v opens no door", a.Type, a.Credential)
+	case a.Type == TypeSetPIN && (a.Length < MinPINDigits || a.Length > MaxPINDigits):
+		return invalidf("set-pin %v: PIN of %d digits, want %d to %d", a.Credential, a.Length, MinPINDigits, MaxPINDigits)
+	case a.Type == TypeSetPIN && a.Mode != 0:
+		return invalidf("set-pin %v: mode %d, must be 0", a.Credential, a.Mode)
+	case a.Type == TypeSetCard && (a.Length < MinCardUIDLen || a.Length > MaxCardUIDLen):
+		return invalidf("set-card %v: identifier of %d bytes, want %d to %d", a.Credential, a.Length, MinCardUIDLen, MaxCardUIDLen)
+	case a.Type == TypeSetCard && a.Mode > maxCardMode:
+		return invalidf("set-card %v: unknown mode %d", a.Credential, a.Mode)
+	}
+	return validateCompact(&a.Policy)
 }
 
 func (a *Admin) appendUnsigned(dst []byte) []byte {
@@ -159,6 +202,15 @@ func (a *Admin) appendUnsigned(dst []byte) []byte {
 		dst = append(dst, byte(a.NewKeyID))
 		dst = append(dst, a.NewKey[:]...)
 		dst = le.AppendUint32(dst, a.Until)
+	case TypeSetPIN, TypeSetCard:
+		dst = append(dst, a.Credential[:]...)
+		dst = le.AppendUint32(dst, a.Generation)
+		dst = append(dst, a.Doors, a.Length, byte(a.Mode))
+		dst = appendCompact(dst, &a.Policy)
+		dst = append(dst, a.Digest[:]...)
+	case TypeClearPIN, TypeClearCard:
+		dst = append(dst, a.Credential[:]...)
+		dst = le.AppendUint32(dst, a.Generation)
 	case TypeRevokeCode:
 		dst = append(dst, a.CodeSeq)
 		dst = le.AppendUint32(dst, a.NotAfter)
@@ -183,7 +235,7 @@ func DecodeAdmin(b []byte) (Admin, error) {
 		return a, err
 	}
 	r := reader{b: b, name: "admin"}
-	if !t.IsAdmin() {
+	if !knownAdmin(t) {
 		return a, r.failAt(1, ErrType, fmt.Sprintf("%v is not an admin type", t))
 	}
 	if len(b) > MaxAdminSize {
@@ -222,6 +274,19 @@ func DecodeAdmin(b []byte) (Admin, error) {
 		a.NewKeyID = KeyID(r.u8())
 		r.copy(a.NewKey[:])
 		a.Until = r.u32()
+	case TypeSetPIN, TypeSetCard:
+		r.copy(a.Credential[:])
+		a.Generation = r.u32()
+		a.Doors = r.u8()
+		a.Length = r.u8()
+		a.Mode = CardMode(r.u8())
+		if err := decodeCompact(&r, &a.Policy); err != nil {
+			return a, err
+		}
+		r.copy(a.Digest[:])
+	case TypeClearPIN, TypeClearCard:
+		r.copy(a.Credential[:])
+		a.Generation = r.u32()
 	case TypeRevokeCode:
 		a.CodeSeq = r.u8()
 		a.NotAfter = r.u32()

@@ -23,11 +23,25 @@ const (
 	// full, authenticated refusals too. Reason, Door and Credential are
 	// the last one's (the credential ID as presented, never verified).
 	AuditRefusals AuditKind = 3
+	// AuditKeypad is a PIN typed at the keypad that matched an entry,
+	// granted or refused (Slot: the code table entry, Credential: its ID).
+	// Wrong codes are tallied (AuditRefusals, reason WrongPIN).
+	AuditKeypad AuditKind = 4
+	// AuditCard is a card that matched an entry, granted or refused.
+	AuditCard AuditKind = 5
+	// AuditRemoteOpen is a remote open whose signature verified, granted
+	// or refused (Credential: the key's ID, Value: who relayed it).
+	AuditRemoteOpen AuditKind = 6
+	// AuditKeypadLockout is the alarm: Value wrong codes in a row locked
+	// the keypad out (reason LockedOut).
+	AuditKeypadLockout AuditKind = 7
 	// AuditCode is an offline code typed at the keypad whose MAC verified:
 	// Slot is its CodeKind, Value its sequence number, Door 0. (Digits
 	// that are no code are tallied as AuditRefusals.)
-	AuditCode AuditKind = 4
+	AuditCode AuditKind = 8
 )
+
+const maxAuditKind = AuditCode
 
 // Audit sizes.
 const (
@@ -95,7 +109,7 @@ func (a *AuditRecord) decode(r *reader) error {
 	var known bool
 	a.Door, a.Action, known = splitDoor(db)
 	switch {
-	case a.Kind < AuditUnlock || a.Kind > AuditCode:
+	case a.Kind < AuditUnlock || a.Kind > maxAuditKind:
 		return r.failAt(at+8, ErrMalformed, fmt.Sprintf("record %d: kind %d", a.Seq, a.Kind))
 	case g > 1 || a.Granted != (a.Reason == access.Granted):
 		return r.failAt(at+9, ErrMalformed, fmt.Sprintf("record %d: granted byte %d with reason %d", a.Seq, g, a.Reason))

@@ -77,17 +77,23 @@ func timeBound(p *policy.Compact) bool {
 // whatever the clock says; one bound to time needs a known clock, and one
 // with windows a known offset. An unbounded credential needs neither.
 func (l *Lock) when(c *Credential, unix uint32, known bool) (int, access.Reason) {
-	if c.Policy.NotAfter != 0 && c.Policy.NotAfter <= l.st.ClockMark {
+	return l.whenPolicy(&c.Policy, unix, known)
+}
+
+// whenPolicy is when for any holder of a compact schedule (a credential, a
+// PIN, a card).
+func (l *Lock) whenPolicy(p *policy.Compact, unix uint32, known bool) (int, access.Reason) {
+	if p.NotAfter != 0 && p.NotAfter <= l.st.ClockMark {
 		return 0, access.Expired
 	}
-	if !timeBound(&c.Policy) {
+	if !timeBound(p) {
 		return 0, access.Granted
 	}
 	if !known {
 		return 0, access.ClockUnknown
 	}
 	offset, ok := l.st.Zone.OffsetAt(unix)
-	if !ok && c.Policy.NumWindows > 0 {
+	if !ok && p.NumWindows > 0 {
 		return 0, access.ZoneUnknown
 	}
 	return offset, access.Granted

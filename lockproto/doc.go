@@ -50,6 +50,19 @@
 //     (except DecodeDownload's list); MACs are compared in constant time.
 //   - Failed verifications back off exponentially per source after 5 in a
 //     row; nothing locks out a holder whose credential and proof are good.
+//   - PINs and cards reach the lock as issuer-signed admin messages (set,
+//     clear) holding a keyed digest under a per-lock key derived from the
+//     audit key, never the code, with the key's ID, generation, doors,
+//     schedule and use limit. The keypad (Lock.EnterCode) and card reader
+//     (Lock.PresentCard) compare with every entry in constant time and
+//     decide on the lock's clock like a credential. Wrong codes lock the
+//     keypad, and only the keypad, out after 5 in a row, with an alarm in
+//     the audit. A card's bare identifier is clonable (PROTOCOL.md).
+//   - A remote open (Issuer.RemoteOpen, Lock.HandleRemoteOpen) is signed by
+//     the issuer after its own decision, bound to a lock nonce, names the
+//     key, the door and a validity of at most two minutes; any relay
+//     carries it, and the lock checks its own revocations and slot
+//     generation before it opens.
 //
 // # The life of an unlock
 //

@@ -24,12 +24,18 @@ const (
 	TypeUnlockCached   Type = 0x04 // phone -> lock: credential ID only + proof
 	TypeUnlockResponse Type = 0x05 // lock -> phone: decision, MACed
 	TypeDownload       Type = 0x06 // issuer -> phone: credential, lock key, pending admin messages
+	TypeRemoteOpen     Type = 0x07 // issuer -> phone, gateway or panel -> lock: open now, bound to a lock nonce
+	// 0x08 is reserved for a remote-open answer.
 	TypeResetSlot      Type = 0x10 // admin: raise a slot's minimum generation
 	TypeDeactivateSlot Type = 0x11 // admin: raise a slot's minimum generation, no new holder
 	TypeRevoke         Type = 0x12 // admin: deny one credential ID
 	TypeTimeSync       Type = 0x13 // admin: set the lock's clock, bound to a lock nonce
 	TypeTimeZone       Type = 0x14 // admin: UTC offset transitions of the lock's zone
 	TypeRotateKey      Type = 0x15 // admin: the current issuer key hands over to the next one
+	TypeSetPIN         Type = 0x16 // admin: put a PIN (its keyed digest) and its rules in the lock's code table
+	TypeClearPIN       Type = 0x17 // admin: take a PIN out of the code table
+	TypeSetCard        Type = 0x18 // admin: put a card (its identifier's keyed digest) and its rules in the card table
+	TypeClearCard      Type = 0x19 // admin: take a card out of the card table
 	TypeRevokeCode     Type = 0x1A // admin: revoke an offline code by its sequence number (0x1B reserved with it)
 	TypeAuditBatch     Type = 0x30 // lock -> phone -> backend: chained, MACed records
 	TypeAuditAck       Type = 0x31 // backend -> phone -> lock: records up to here are stored
@@ -40,7 +46,8 @@ var typeNames = map[Type]string{
 	TypeUnlockCached: "unlock-cached", TypeUnlockResponse: "unlock-response", TypeDownload: "download",
 	TypeResetSlot: "reset-slot", TypeDeactivateSlot: "deactivate-slot", TypeRevoke: "revoke",
 	TypeTimeSync: "time-sync", TypeTimeZone: "time-zone", TypeRotateKey: "rotate-key", TypeAuditBatch: "audit-batch",
-	TypeAuditAck: "audit-ack", TypeRevokeCode: "revoke-code",
+	TypeAuditAck: "audit-ack", TypeRemoteOpen: "remote-open", TypeSetPIN: "set-pin", TypeClearPIN: "clear-pin",
+	TypeSetCard: "set-card", TypeClearCard: "clear-card", TypeRevokeCode: "revoke-code",
 }
 
 func (t Type) String() string {
@@ -50,8 +57,10 @@ func (t Type) String() string {
 	return fmt.Sprintf("type(0x%02x)", uint8(t))
 }
 
-// IsAdmin reports whether t is an issuer-signed admin message type.
-func (t Type) IsAdmin() bool { return t >= TypeResetSlot && t <= TypeRotateKey || t == TypeRevokeCode }
+// IsAdmin reports whether t is in the range of issuer-signed admin message
+// types, 0x10..0x1F: types added later stay admin messages for the
+// audit's decoder, and DecodeAdmin refuses the ones it does not know.
+func (t Type) IsAdmin() bool { return t >= 0x10 && t <= 0x1F }
 
 const headerSize = 2
 

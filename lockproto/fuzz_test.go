@@ -3,6 +3,7 @@ package lockproto
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
 	"encoding/hex"
 	"os"
 	"path/filepath"
@@ -208,7 +209,7 @@ func FuzzLockHandleAdmin(f *testing.F) {
 		after := w.lock.State()
 		if after.MinGen != before.MinGen || after.Revoked != before.Revoked || after.Zone != before.Zone || after.Clock != before.Clock ||
 			after.Issuer != before.Issuer || after.Retired != before.Retired || after.AdminSeq != before.AdminSeq ||
-			after.AdminWindow != before.AdminWindow || after.AuditSeq != before.AuditSeq {
+			after.AdminWindow != before.AdminWindow || after.AuditSeq != before.AuditSeq || after.PINs != before.PINs || after.Cards != before.Cards {
 			t.Fatal("a refused admin message changed the lock's state")
 		}
 	})
@@ -232,6 +233,41 @@ func FuzzLockHandleAuditAck(f *testing.F) {
 		}
 		if after := w.lock.State(); after.AuditAcked != before.AuditAcked || after.AuditDrained != before.AuditDrained {
 			t.Fatal("a refused acknowledgement changed the lock's state")
+		}
+	})
+}
+
+func FuzzDecodeRemoteOpen(f *testing.F) {
+	seedGolden(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := DecodeRemoteOpen(exact(b))
+		if err != nil {
+			return
+		}
+		out, err := AppendRemoteOpen(nil, &o)
+		if err != nil || !bytes.Equal(out, b) {
+			t.Fatalf("accepted remote open does not re-encode: %v\n in %x\nout %x", err, b, out)
+		}
+	})
+}
+
+// No remote open opens unless the issuer signed it for this lock and one
+// of its live nonces; a refused one changes no state but the audit tally.
+func FuzzLockHandleRemote(f *testing.F) {
+	seedGolden(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		w, _ := fuzzLock(t)
+		before := w.lock.State()
+		d := w.lock.HandleRemoteOpen(exact(b))
+		if !d.Granted {
+			if after := w.lock.State(); after.AuditSeq != before.AuditSeq && d.AuditSeq == 0 {
+				t.Fatal("a refused remote open wrote a record without naming it")
+			}
+			return
+		}
+		o, err := DecodeRemoteOpen(b)
+		if err != nil || o.Lock != testLock || !ed25519.Verify(w.signer.PublicKey(), b[:len(b)-signatureSize], o.Signature[:]) {
+			t.Fatalf("granted a remote open nobody signed for this lock: %x", b)
 		}
 	})
 }

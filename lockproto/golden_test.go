@@ -112,13 +112,42 @@ func goldenFrames(t *testing.T) []golden {
 	rawNext, err := next.IssueCredential(min)
 	w.must(err)
 	add("credential-key-1", rawNext)
+
+	// PINs, cards and remote opens.
+	pin := w.pinEntry(1, "482915")
+	pin.Policy.UseLimit, pin.Policy.NumWindows = 3, 1
+	pin.Policy.Windows[0] = policy.CompactWindow{Days: 0b0111110, From: 7 * 60, To: 19 * 60}
+	m, _ = w.issuer.SetPIN(testLock, 7, pin)
+	add("set-pin", m)
+	w.must(w.lock.HandleAdmin(m))
+	m, _ = w.issuer.ClearPIN(testLock, 8, CredentialID{0xC0, 2}, 4)
+	add("clear-pin", m)
+	uid, _ := CardDigest(w.pairing.AuditKey, testLock, testUID)
+	card := CodeEntry{ID: CredentialID{0xCA, 1}, Generation: 2, Doors: 0b10, Length: uint8(len(testUID)), Mode: CardUID, Digest: uid}
+	m, _ = w.issuer.SetCard(testLock, 9, card)
+	add("set-card", m)
+	w.must(w.lock.HandleAdmin(m))
+	m, _ = w.issuer.ClearCard(testLock, 10, CredentialID{0xCA, 2}, 1)
+	add("clear-card", m)
+	ch4b, _ := w.lock.Challenge()
+	ch4, _ := DecodeChallenge(ch4b)
+	ro, err := w.issuer.RemoteOpen(RemoteOpen{Lock: testLock, Nonce: ch4.Nonce, Key: CredentialID{0xD0, 1}, Slot: NoSlot, Door: 1,
+		Doors: 0b11, NotAfter: uint32(w.serverT.Add(time.Minute).Unix()), Relay: RelayIntercom}, w.serverT)
+	w.must(err)
+	add("remote-open", ro)
+	w.lock.EnterCode(0, []byte("482915"))
+	w.lock.PresentCard(1, testUID)
+	w.lock.HandleRemoteOpen(ro)
+	add("audit-batch-codes", w.lock.AuditFrom(w.lock.State().AuditSeq-2))
 	return out
 }
 
 // fuzzSeeds names the golden frames each fuzz target's corpus in
 // testdata/fuzz starts from (each whole and cut in half); -update rewrites them.
 var fuzzSeeds = map[string][]string{
-	"FuzzDecodeAdmin":        {"revoke", "time-zone", "rotate-key"},
+	"FuzzDecodeAdmin":        {"revoke", "time-zone", "rotate-key", "set-pin", "clear-pin", "set-card"},
+	"FuzzDecodeRemoteOpen":   {"remote-open"},
+	"FuzzLockHandleRemote":   {"remote-open"},
 	"FuzzDecodeAuditBatch":   {"audit-batch"},
 	"FuzzDecodeAuditAck":     {"audit-ack"},
 	"FuzzDecodeChallenge":    {"challenge"},
@@ -268,6 +297,12 @@ func reencode(t *testing.T, b []byte) []byte {
 			out, err = AppendAuditBatch(nil, &a)
 		}
 		checkErr(t, err)
+	case typ == TypeRemoteOpen:
+		o, err := DecodeRemoteOpen(b)
+		if err == nil {
+			out, err = AppendRemoteOpen(nil, &o)
+		}
+		checkErr(t, err)
 	case typ == TypeDownload:
 		d, err := DecodeDownload(b)
 		if err == nil {
@@ -303,6 +338,10 @@ func TestFrameSizes(t *testing.T) {
 		{"rotate key", adminFixedSize + rotateBodySize, 123},
 		{"audit acknowledgement", AuditAckSize, 54},
 		{"audit batch, largest", MaxAuditBatchSize, 707},
+		{"set PIN or card, no windows", SetCodeFixedSize, 128},
+		{"set PIN or card, 4 windows", SetCodeFixedSize + 4*windowSize, 148},
+		{"clear PIN or card", ClearCodeSize, 98},
+		{"remote open", RemoteOpenSize, 118},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %d bytes, documented %d", c.name, c.got, c.want)

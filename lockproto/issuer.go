@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/policy"
 )
 
 // Signer holds the issuer's Ed25519 key. The embedding backend supplies it
@@ -192,4 +193,46 @@ func (i *Issuer) RotateKey(lock uuid.UUID, seq uint32, next *Issuer, graceUntil 
 	a := Admin{Type: TypeRotateKey, Lock: lock, Seq: seq, NewKeyID: next.id, Until: until}
 	copy(a.NewKey[:], pub)
 	return i.Admin(a)
+}
+
+// CodeEntry is what a set-PIN or set-card message puts in the lock's
+// table: the key's ID at the lock and generation, the doors, the schedule
+// and use limit, and the keyed digest of the code or card identifier
+// (PINDigest, CardDigest) with its length. Never the code itself.
+type CodeEntry struct {
+	ID         CredentialID
+	Generation uint32
+	Doors      uint8
+	Length     uint8    // PIN digits (4..6) or card identifier bytes (4..10)
+	Mode       CardMode // cards: how the card proves itself (CardUID)
+	Policy     policy.Compact
+	Digest     CodeDigest
+}
+
+func (i *Issuer) setCode(t Type, lock uuid.UUID, seq uint32, e CodeEntry) ([]byte, error) {
+	return i.Admin(Admin{Type: t, Lock: lock, Seq: seq, Credential: e.ID, Generation: e.Generation, Doors: e.Doors,
+		Length: e.Length, Mode: e.Mode, Policy: e.Policy, Digest: e.Digest})
+}
+
+// SetPIN puts a PIN in the lock's code table (or replaces the entry's
+// older generation). The lock refuses a digest another entry holds
+// (access.CodeInUse) and a full table (access.CodeSlotsFull).
+func (i *Issuer) SetPIN(lock uuid.UUID, seq uint32, e CodeEntry) ([]byte, error) {
+	return i.setCode(TypeSetPIN, lock, seq, e)
+}
+
+// SetCard puts a card in the lock's card table, as SetPIN.
+func (i *Issuer) SetCard(lock uuid.UUID, seq uint32, e CodeEntry) ([]byte, error) {
+	return i.setCode(TypeSetCard, lock, seq, e)
+}
+
+// ClearPIN takes the PIN of entry id out of the code table: generations
+// below minGen (the cleared one + 1) lose, whenever their set arrives.
+func (i *Issuer) ClearPIN(lock uuid.UUID, seq uint32, id CredentialID, minGen uint32) ([]byte, error) {
+	return i.Admin(Admin{Type: TypeClearPIN, Lock: lock, Seq: seq, Credential: id, Generation: minGen})
+}
+
+// ClearCard takes a card out of the card table, as ClearPIN.
+func (i *Issuer) ClearCard(lock uuid.UUID, seq uint32, id CredentialID, minGen uint32) ([]byte, error) {
+	return i.Admin(Admin{Type: TypeClearCard, Lock: lock, Seq: seq, Credential: id, Generation: minGen})
 }

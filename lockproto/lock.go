@@ -188,6 +188,12 @@ type State struct {
 	AuditAcked uint32
 	AuditRing  [AuditRingSize]AuditEntry
 	Unrecorded Unrecorded
+	// PINs and Cards are the lock's code and card tables (set and clear
+	// admin messages); Keypad is the keypad's wrong-code count and lockout.
+	// All zero in a state written before they existed: no codes, no cards.
+	PINs   [MaxPINSlots]CodeSlot
+	Cards  [MaxCardSlots]CodeSlot
+	Keypad KeypadState
 	// Codes is the offline codes' sequence window: per sequence number,
 	// the end up to which its codes are spent or revoked.
 	Codes [CodeSeqs]CodeSeqState
@@ -227,6 +233,14 @@ type Config struct {
 	// Backoff doubles with every failure past MaxFailures, up to MaxBackoff.
 	// Defaults 1 s and 5 min.
 	Backoff, MaxBackoff time.Duration
+	// PINSlots and CardSlots are how many PINs and cards this lock holds
+	// (its capability), at most MaxPINSlots and MaxCardSlots, the defaults.
+	// A set message beyond them is refused (access.CodeSlotsFull).
+	PINSlots, CardSlots int
+	// MaxCodeFailures wrong codes in a row at the keypad lock the keypad
+	// (only the keypad) out for CodeLockout. Defaults 5 and 15 min.
+	MaxCodeFailures int
+	CodeLockout     time.Duration
 }
 
 func (c *Config) withDefaults() Config {
@@ -259,6 +273,18 @@ func (c *Config) withDefaults() Config {
 	if out.MaxBackoff <= 0 {
 		out.MaxBackoff = 5 * time.Minute
 	}
+	if out.PINSlots <= 0 || out.PINSlots > MaxPINSlots {
+		out.PINSlots = MaxPINSlots
+	}
+	if out.CardSlots <= 0 || out.CardSlots > MaxCardSlots {
+		out.CardSlots = MaxCardSlots
+	}
+	if out.MaxCodeFailures <= 0 {
+		out.MaxCodeFailures = 5
+	}
+	if out.CodeLockout <= 0 {
+		out.CodeLockout = 15 * time.Minute
+	}
 	return out
 }
 
@@ -284,7 +310,11 @@ type Lock struct {
 	cache     [MaxCachedCredentials]cacheEntry
 	limiter   [LimiterSize]limitEntry
 	out       [ResponseSize]byte
-	codes     *CodeCipher // nil: the pairing has no code key
+	codes     codeMACs
+	// keypadUntil is the RTC reading the keypad's lockout ends at (this
+	// start; a restart during a lockout starts a full one).
+	keypadUntil time.Duration
+	offline     *CodeCipher // nil: the pairing has no code key
 }
 
 // NewLock starts a factory-fresh lock: no clock, no zone, no admin messages.
@@ -315,8 +345,14 @@ func RestoreLock(st State, cfg *Config) (*Lock, error) {
 	l.priv = k
 	copy(l.pub[:], k.PublicKey().Bytes())
 	l.audit = newAuditMAC(st.Pairing.AuditKey)
+	if err := l.codes.init(&st.Pairing); err != nil {
+		return nil, fmt.Errorf("%w: code keys: %v", ErrInvalid, err)
+	}
+	if l.st.Keypad.LockedOut {
+		l.keypadUntil = l.cfg.Clock() + l.cfg.CodeLockout
+	}
 	if st.Pairing.CodeKey != ([32]byte{}) {
-		if l.codes, err = NewCodeCipher(&st.Pairing.CodeKey); err != nil {
+		if l.offline, err = NewCodeCipher(&st.Pairing.CodeKey); err != nil {
 			return nil, err
 		}
 	}

@@ -71,7 +71,7 @@ func TestOfflineCodeMatchesPolicyProperty(t *testing.T) {
 		}
 		digits := w.code(c)
 		for use := uint32(0); use < 2; use++ {
-			d := w.lock.HandleCode(digits)
+			d := w.lock.EnterCode(0, digits)
 			want := sched.Allowed(at, use) == access.Granted && !revoke
 			if d.Granted != want {
 				rt.Fatalf("use %d of %+v at %v (revoked %v): lock %v (%v), policy %v", use, c, at, revoke, d.Granted, d.Reason, sched.Allowed(at, use))

@@ -121,7 +121,7 @@ func codeWorld(t *testing.T) *world {
 }
 
 // Every refusal has its reason and counts as a wrong code.
-func TestHandleCodeRefusals(t *testing.T) {
+func TestEnterOfflineCodeRefusals(t *testing.T) {
 	now := hourOf(t0)
 	period := OfflineCode{Kind: CodePeriod, Unit: CodeHour, Start: now - 1, Length: 4, Seq: 3}
 	flip := func(d []byte, i int) []byte {
@@ -136,8 +136,6 @@ func TestHandleCodeRefusals(t *testing.T) {
 	}{
 		{"nine digits", func(w *world) []byte { return w.code(period)[:9] }, access.CodeMalformed},
 		{"eleven digits", func(w *world) []byte { return append(w.code(period), '1') }, access.CodeMalformed},
-		{"a letter", func(w *world) []byte { b := w.code(period); b[4] = 'a'; return b }, access.CodeMalformed},
-		{"empty", func(w *world) []byte { return nil }, access.CodeMalformed},
 		{"first digit flipped", func(w *world) []byte { return flip(w.code(period), 0) }, access.CodeInvalid},
 		{"last digit flipped", func(w *world) []byte { return flip(w.code(period), 9) }, access.CodeInvalid},
 		{"two digits swapped", func(w *world) []byte {
@@ -167,14 +165,14 @@ func TestHandleCodeRefusals(t *testing.T) {
 		}, access.NotYetValid},
 		{"one-time, used before", func(w *world) []byte {
 			c := w.code(OfflineCode{Kind: CodeOneTime, Unit: CodeHour, Start: now, Length: 2, Seq: 4})
-			if d := w.lock.HandleCode(c); !d.Granted {
+			if d := w.lock.EnterCode(0, c); !d.Granted {
 				w.t.Fatalf("first use refused: %v", d.Reason)
 			}
 			return c
 		}, access.CodeUsed},
 		{"revoked by an erase code", func(w *world) []byte {
 			erase := w.code(OfflineCode{Kind: CodeErase, Unit: CodeDay, Start: dayOf(t0), Length: 1, Seq: 3})
-			if d := w.lock.HandleCode(erase); d.Reason != access.Granted || d.Granted {
+			if d := w.lock.EnterCode(0, erase); d.Reason != access.Granted || d.Granted {
 				w.t.Fatalf("erase code: %+v", d)
 			}
 			return w.code(period)
@@ -197,45 +195,75 @@ func TestHandleCodeRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := codeWorld(t)
-			d := w.lock.HandleCode(tc.typed(w))
-			if d.Granted || d.Reason != tc.want || !d.Wrong() {
+			d := w.lock.EnterCode(0, tc.typed(w))
+			if d.Granted || d.Reason != tc.want || d.Failures != 1 {
 				t.Fatalf("got %+v (%v), want refused with %v", d, d.Reason, tc.want)
 			}
 		})
 	}
 }
 
+// Offline codes share the keypad's wrong-code count and lockout: five bad
+// codes of any kind lock the keypad out, and then even a right code is
+// refused unread; a grant clears the count.
+func TestOfflineCodesCountTowardTheKeypadLockout(t *testing.T) {
+	w := codeWorld(t)
+	now := hourOf(t0)
+	good := w.code(OfflineCode{Kind: CodePeriod, Unit: CodeHour, Start: now, Length: 2, Seq: 1})
+	expired := w.code(OfflineCode{Kind: CodePeriod, Unit: CodeHour, Start: now - 2, Length: 1, Seq: 2})
+	bad := append([]byte(nil), good...)
+	bad[0] = '0' + (bad[0]-'0'+5)%10
+	for i, typed := range [][]byte{bad, []byte("1234567"), expired} {
+		if d := w.lock.EnterCode(0, typed); d.Granted || d.Failures != uint32(i+1) {
+			t.Fatalf("wrong code %d: %+v", i+1, d)
+		}
+	}
+	if d := w.lock.EnterCode(0, good); !d.Granted || d.Failures != 0 || w.lock.State().Keypad.Failures != 0 {
+		t.Fatalf("a right code after three wrong ones: %+v", d)
+	}
+	for i := 0; i < 5; i++ {
+		w.lock.EnterCode(0, bad)
+	}
+	if d := w.lock.EnterCode(0, good); d.Reason != access.LockedOut || !d.LockedOut {
+		t.Fatalf("a right code during the lockout: %+v", d)
+	}
+	w.advance(16 * time.Minute)
+	if d := w.lock.EnterCode(0, good); !d.Granted {
+		t.Fatalf("after the lockout: %+v", d)
+	}
+}
+
 // Without a time sync (a fresh or restarted lock) or, for weekly codes,
 // its zone, the lock does not know whether a code is valid: it refuses.
-func TestHandleCodeFailsClosedWithoutClockOrZone(t *testing.T) {
+func TestEnterOfflineCodeFailsClosedWithoutClockOrZone(t *testing.T) {
 	w := newWorld(t)
 	c := w.code(OfflineCode{Kind: CodePeriod, Unit: CodeDay, Start: dayOf(t0), Length: 1})
-	if d := w.lock.HandleCode(c); d.Reason != access.ClockUnknown || !d.Wrong() {
+	if d := w.lock.EnterCode(0, c); d.Reason != access.ClockUnknown || d.Failures != 1 {
 		t.Fatalf("no clock: %+v", d)
 	}
 	w.resync() // clock, no zone
 	weekly := w.code(OfflineCode{Kind: CodeWeekly, Unit: CodeWeek, Start: dayOf(t0) / 7, Length: 1, Days: CodeEveryDay})
-	if d := w.lock.HandleCode(weekly); d.Reason != access.ZoneUnknown {
+	if d := w.lock.EnterCode(0, weekly); d.Reason != access.ZoneUnknown {
 		t.Fatalf("no zone: %+v", d)
 	}
-	if d := w.lock.HandleCode(c); !d.Granted {
+	if d := w.lock.EnterCode(0, c); !d.Granted {
 		t.Fatalf("period code with the clock known: %+v", d)
 	}
 }
 
 // A lock paired before offline codes has no code key: it refuses every
 // code as not its own.
-func TestHandleCodeWithoutCodeKey(t *testing.T) {
+func TestEnterOfflineCodeWithoutCodeKey(t *testing.T) {
 	w := codeWorld(t)
 	c := w.code(OfflineCode{Kind: CodePeriod, Unit: CodeDay, Start: dayOf(t0), Length: 1})
 	st := w.lock.State()
 	st.Pairing.CodeKey = [32]byte{}
 	l, err := RestoreLock(st, &Config{Clock: w.clock.now})
 	w.must(err)
-	if d := l.HandleCode(c); d.Reason != access.CodeInvalid {
+	if d := l.EnterCode(0, c); d.Reason != access.CodeInvalid {
 		t.Fatalf("got %+v", d)
 	}
-	if d := l.HandleCode([]byte("12")); d.Reason != access.CodeMalformed {
+	if d := l.EnterCode(0, []byte("123456789")); d.Reason != access.CodeMalformed {
 		t.Fatalf("got %+v", d)
 	}
 }
@@ -243,21 +271,21 @@ func TestHandleCodeWithoutCodeKey(t *testing.T) {
 // A period code opens as often as typed within its validity; a one-time
 // code once; a weekly code in its window; each grant is an audit record
 // naming the code's kind and sequence number, which the backend verifies.
-func TestHandleCodeGrantsAndAudits(t *testing.T) {
+func TestEnterOfflineCodeGrantsAndAudits(t *testing.T) {
 	w := codeWorld(t)
 	now := hourOf(t0)
 	period := w.code(OfflineCode{Kind: CodePeriod, Unit: CodeHour, Start: now, Length: 1, Seq: 5})
 	for i := 0; i < 3; i++ {
-		if d := w.lock.HandleCode(period); !d.Granted || d.Kind != CodePeriod || d.Seq != 5 || d.AuditSeq == 0 {
+		if d := w.lock.EnterCode(0, period); !d.Granted || d.Kind != CodePeriod || d.Seq != 5 || d.AuditSeq == 0 {
 			t.Fatalf("period code, use %d: %+v", i, d)
 		}
 	}
 	weekly := w.code(OfflineCode{Kind: CodeWeekly, Unit: CodeWeek, Start: dayOf(t0) / 7, Length: 1, Days: time0Weekday(), Window: 5, Seq: 6})
-	if d := w.lock.HandleCode(weekly); !d.Granted {
+	if d := w.lock.EnterCode(0, weekly); !d.Granted {
 		t.Fatalf("weekly code at 11:00 local in 08–12: %+v", d)
 	}
 	w.advance(time.Hour) // 12:00 local
-	if d := w.lock.HandleCode(weekly); d.Reason != access.OutsideWindow {
+	if d := w.lock.EnterCode(0, weekly); d.Reason != access.OutsideWindow {
 		t.Fatalf("weekly code at 12:00 local: %+v", d)
 	}
 	var seen []string
@@ -290,23 +318,23 @@ func TestCodeRevocationOrderAndReuse(t *testing.T) {
 	w.seq++
 	m, err := w.issuer.RevokeCode(testLock, w.seq, 9, oldEnd)
 	w.must(err)
-	if d := w.lock.HandleCode(w.code(old)); !d.Granted {
+	if d := w.lock.EnterCode(0, w.code(old)); !d.Granted {
 		t.Fatalf("before the revocation: %+v", d)
 	}
 	w.must(w.lock.HandleAdmin(m))
-	if d := w.lock.HandleCode(w.code(old)); d.Reason != access.CodeRevoked {
+	if d := w.lock.EnterCode(0, w.code(old)); d.Reason != access.CodeRevoked {
 		t.Fatalf("after use and revocation: %+v", d)
 	}
 	w.advance(time.Hour)
 	next := OfflineCode{Kind: CodePeriod, Unit: CodeHour, Start: now + 1, Length: 1, Seq: 9}
-	if d := w.lock.HandleCode(w.code(next)); !d.Granted {
+	if d := w.lock.EnterCode(0, w.code(next)); !d.Granted {
 		t.Fatalf("the next code with the same number: %+v", d)
 	}
 }
 
 // A one-time code is spent on storage before the door opens: when the
 // write fails, the code is refused and still unspent.
-func TestHandleCodePersistsBeforeGranting(t *testing.T) {
+func TestEnterOfflineCodePersistsBeforeGranting(t *testing.T) {
 	fail := false
 	var saved State
 	w := newWorldConfig(t, Config{Persist: func(st *State) error {
@@ -319,14 +347,14 @@ func TestHandleCodePersistsBeforeGranting(t *testing.T) {
 	w.syncTime(0)
 	c := w.code(OfflineCode{Kind: CodeOneTime, Unit: CodeHour, Start: hourOf(t0), Length: 1, Seq: 2})
 	fail = true
-	if d := w.lock.HandleCode(c); d.Granted || d.Reason != access.StorageFailed {
+	if d := w.lock.EnterCode(0, c); d.Granted || d.Reason != access.StorageFailed {
 		t.Fatalf("failed write: %+v", d)
 	}
 	if w.lock.State().Codes[2] != (CodeSeqState{}) {
 		t.Fatalf("spent without a write: %+v", w.lock.State().Codes[2])
 	}
 	fail = false
-	if d := w.lock.HandleCode(c); !d.Granted {
+	if d := w.lock.EnterCode(0, c); !d.Granted {
 		t.Fatalf("after the write works: %+v", d)
 	}
 	if saved.Codes[2].Until == 0 {
@@ -336,13 +364,13 @@ func TestHandleCodePersistsBeforeGranting(t *testing.T) {
 	w.must(err)
 	l.st.Clock, l.st.Zone = w.lock.st.Clock, w.lock.st.Zone
 	l.st.Clock.Boot = l.st.Boot
-	if d := l.HandleCode(c); d.Reason != access.CodeUsed {
+	if d := l.EnterCode(0, c); d.Reason != access.CodeUsed {
 		t.Fatalf("after a restart: %+v", d)
 	}
 }
 
 // Validation at the lock allocates nothing, granted or refused.
-func TestHandleCodeAllocatesNothing(t *testing.T) {
+func TestEnterOfflineCodeAllocatesNothing(t *testing.T) {
 	w := codeWorld(t)
 	w.lock.st.AuditAcked = 1 << 31 // keep the ring from filling during the runs
 	now := hourOf(t0)
@@ -351,9 +379,9 @@ func TestHandleCodeAllocatesNothing(t *testing.T) {
 	wrong[3] ^= 1
 	cc := w.codeCipher()
 	for name, f := range map[string]func(){
-		"HandleCode(grant)":   func() { w.lock.HandleCode(period) },
-		"HandleCode(invalid)": func() { w.lock.HandleCode(wrong) },
-		"Decode":              func() { _, _ = cc.Decode(period) },
+		"EnterCode(grant)":   func() { w.lock.EnterCode(0, period) },
+		"EnterCode(invalid)": func() { w.lock.st.Keypad = KeypadState{}; w.lock.EnterCode(0, wrong) },
+		"Decode":             func() { _, _ = cc.Decode(period) },
 	} {
 		w.lock.st.AuditAcked = w.lock.st.AuditSeq
 		if n := testing.AllocsPerRun(100, f); n != 0 {
@@ -362,14 +390,14 @@ func TestHandleCodeAllocatesNothing(t *testing.T) {
 	}
 }
 
-func BenchmarkHandleCode(b *testing.B) {
+func BenchmarkEnterOfflineCode(b *testing.B) {
 	w := newWorld(b)
 	w.syncTime(0)
 	c := w.code(OfflineCode{Kind: CodePeriod, Unit: CodeDay, Start: dayOf(t0), Length: 30, Seq: 1})
 	b.ReportAllocs()
 	for b.Loop() {
 		w.lock.st.AuditAcked = w.lock.st.AuditSeq
-		if d := w.lock.HandleCode(c); !d.Granted {
+		if d := w.lock.EnterCode(0, c); !d.Granted {
 			b.Fatal(d.Reason)
 		}
 	}

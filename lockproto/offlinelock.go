@@ -17,23 +17,9 @@ type CodeSeqState struct {
 	Revoked bool
 }
 
-// CodeDecision is the lock's answer to digits typed at its keypad.
-type CodeDecision struct {
-	Granted bool          // the door opens (never for an erase code)
-	Reason  access.Reason // Granted when an erase code was applied
-	Kind    CodeKind      // 0 when the digits are no code of this lock
-	Seq     uint8
-	// AuditSeq is the audit record written (0: tallied with other
-	// refusals anyone can cause).
-	AuditSeq uint32
-}
-
-// Wrong reports whether the entry counts toward the keypad's wrong-code
-// limit: every refusal does, whatever its reason.
-func (d *CodeDecision) Wrong() bool { return d.Reason != access.Granted }
-
-// HandleCode decides digits typed as an offline code, on the lock's own
-// clock and state, without any prior message. Checks, in order:
+// offlineCode decides digits typed at the keypad (EnterCode, past the
+// lockout) as an offline code, on the lock's own clock and state, without
+// any prior message. Checks, in order:
 //
 //  1. ten digits (else CodeMalformed), a code of this lock: its MAC under
 //     the pairing's code key verifies (else CodeInvalid) — both tallied,
@@ -50,16 +36,15 @@ func (d *CodeDecision) Wrong() bool { return d.Reason != access.Granted }
 //     persist (Config.Persist) — only then grant (StorageFailed, undone,
 //     if that fails)
 //
-// Refusals from 2 on are audit records of their own. The caller counts
-// every refusal toward the keypad's wrong-code limit (Wrong) and keeps
-// the digits nowhere. It allocates nothing.
-func (l *Lock) HandleCode(digits []byte) CodeDecision {
-	_, unix, known := l.observe()
-	var d CodeDecision
+// Refusals from 2 on are audit records of their own. Every refusal is a
+// wrong code for the keypad's count and lockout; a grant or an applied
+// erase code clears the count. The code opens the door the keypad serves.
+// It allocates nothing.
+func (l *Lock) offlineCode(d *CodeDecision, digits []byte, now time.Duration, unix uint32, known bool) {
 	var code OfflineCode
 	err := ErrCodeInvalid
-	if l.codes != nil {
-		code, err = l.codes.Decode(digits)
+	if l.offline != nil {
+		code, err = l.offline.Decode(digits)
 	} else if !codeShaped(digits) {
 		err = ErrCodeFormat
 	}
@@ -68,18 +53,21 @@ func (l *Lock) HandleCode(digits []byte) CodeDecision {
 		if errors.Is(err, ErrCodeFormat) {
 			d.Reason = access.CodeMalformed
 		}
-		l.tally(&AuditRecord{Kind: AuditCode, Reason: d.Reason}, unix, known)
-		return d
+		l.tally(&AuditRecord{Kind: AuditCode, Reason: d.Reason, Door: d.Door}, unix, known)
+		l.countWrong(d, now, unix, known)
+		return
 	}
 	d.Kind, d.Seq = code.Kind, code.Seq
 	if r := l.codeRefusal(&code, unix, known); r != access.Granted {
-		return l.refuseCode(&d, r, unix, known)
+		l.refuseCode(d, r, now, unix, known)
+		return
 	}
 	if !l.room(classGrant) {
-		return l.refuseCode(&d, access.AuditFull, unix, known)
+		l.refuseCode(d, access.AuditFull, now, unix, known)
+		return
 	}
 	undo := l.begin(-1)
-	entry := l.st.Codes[code.Seq]
+	entry, keypad := l.st.Codes[code.Seq], l.st.Keypad
 	_, to := code.Validity()
 	switch code.Kind {
 	case CodeOneTime:
@@ -87,15 +75,15 @@ func (l *Lock) HandleCode(digits []byte) CodeDecision {
 	case CodeErase:
 		l.blockCode(code.Seq, to, true)
 	}
-	d.Granted, d.Reason = code.Kind != CodeErase, access.Granted
-	d.AuditSeq = l.record(classGrant, unix, known, AuditRecord{Kind: AuditCode, Slot: byte(code.Kind), Value: uint32(code.Seq)})
+	l.st.Keypad.Failures = 0
+	d.Granted, d.Reason, d.Failures = code.Kind != CodeErase, access.Granted, 0
+	d.AuditSeq = l.record(classGrant, unix, known, AuditRecord{Kind: AuditCode, Slot: byte(code.Kind), Door: d.Door, Value: uint32(code.Seq)})
 	if err := l.persist(); err != nil {
 		l.rollback(&undo)
-		l.st.Codes[code.Seq] = entry
-		d.Granted, d.AuditSeq = false, 0
-		return l.refuseCode(&d, access.StorageFailed, unix, known)
+		l.st.Codes[code.Seq], l.st.Keypad = entry, keypad
+		d.Granted, d.AuditSeq, d.Failures = false, 0, keypad.Failures
+		l.refuseCode(d, access.StorageFailed, now, unix, known)
 	}
-	return d
 }
 
 func codeShaped(digits []byte) bool {
@@ -110,7 +98,7 @@ func codeShaped(digits []byte) bool {
 	return true
 }
 
-// codeRefusal is checks 2 to 5 of HandleCode.
+// codeRefusal is checks 2 to 5 of offlineCode.
 func (l *Lock) codeRefusal(c *OfflineCode, unix uint32, known bool) access.Reason {
 	from, to := c.Validity()
 	switch {
@@ -155,11 +143,11 @@ func (c *OfflineCode) InWindow(unix uint32, offset int) bool {
 	return c.Days.Has(weekdayOf(day)) && hour >= w.From && hour < w.To
 }
 
-// refuseCode records a refusal of an authentic code.
-func (l *Lock) refuseCode(d *CodeDecision, r access.Reason, unix uint32, known bool) CodeDecision {
+// refuseCode records a refusal of an authentic code and counts it.
+func (l *Lock) refuseCode(d *CodeDecision, r access.Reason, now time.Duration, unix uint32, known bool) {
 	d.Reason = r
-	d.AuditSeq = l.record(classRefusal, unix, known, AuditRecord{Kind: AuditCode, Reason: r, Slot: byte(d.Kind), Value: uint32(d.Seq)})
-	return *d
+	d.AuditSeq = l.record(classRefusal, unix, known, AuditRecord{Kind: AuditCode, Reason: r, Slot: byte(d.Kind), Door: d.Door, Value: uint32(d.Seq)})
+	l.countWrong(d, now, unix, known)
 }
 
 // blockCode spends (revoked false) or revokes sequence number seq up to

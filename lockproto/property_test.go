@@ -60,3 +60,59 @@ func TestLockAgreesWithPolicy(t *testing.T) {
 		}
 	})
 }
+
+// The keypad decides a right code exactly as policy.Compact.Allowed on the
+// lock's own clock and offset, with its own use count (only grants count),
+// as it does a credential.
+func TestKeypadAgreesWithPolicy(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		w := newWorld(t)
+		offset := int32(rapid.IntRange(-48, 56).Draw(rt, "offsetQuarterHours") * 900)
+		w.syncTime(offset)
+		e := w.pinEntry(1, "482915")
+		e.Policy = drawCompact(rt, w.serverT)
+		card := rapid.Bool().Draw(rt, "card")
+		if card {
+			w.must(w.setCard(1, testUID, 0b01))
+			w.seq++
+			m, err := w.issuer.SetCard(testLock, w.seq, CodeEntry{ID: CredentialID{0xC0, 1}, Generation: 2, Doors: 0b01,
+				Length: uint8(len(testUID)), Policy: e.Policy, Digest: must(CardDigest(w.pairing.AuditKey, testLock, testUID))})
+			w.must(err)
+			w.must(w.lock.HandleAdmin(m))
+		} else {
+			w.must(w.setPIN(e))
+		}
+		var uses uint32
+		for i := range rapid.IntRange(1, 25).Draw(rt, "steps") {
+			w.advance(time.Duration(rapid.Int64Range(0, 24*3600).Draw(rt, "advanceSeconds")) * time.Second)
+			at := w.serverT
+			want := e.Policy.Allowed(at, int(offset), uses)
+			var d CodeDecision
+			if card {
+				d = w.lock.PresentCard(0, testUID)
+			} else {
+				d = w.lock.EnterCode(0, []byte("482915"))
+			}
+			if d.Granted != (want == access.Granted) {
+				rt.Fatalf("step %d at %v (offset %d, uses %d): lock %v, policy %v", i, at, offset, uses, d.Reason, want)
+			}
+			if !d.Granted && d.Reason != fromPolicy(want) {
+				rt.Fatalf("step %d: lock reason %v, policy reason %v", i, d.Reason, want)
+			}
+			if d.Granted && e.Policy.UseLimit > 0 {
+				uses++
+			}
+			if d.Uses != uses {
+				rt.Fatalf("step %d: lock counted %d uses, want %d", i, d.Uses, uses)
+			}
+			w.upload()
+		}
+	})
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -75,6 +75,12 @@ func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 		switch {
 		case e.Kind == lockproto.AuditUnlock, e.Kind == lockproto.AuditRefusals: // refusals: the last of e.Value tallied attempts
 			h.Door = e.Door
+		case e.Kind == lockproto.AuditKeypad, e.Kind == lockproto.AuditKeypadLockout:
+			h.Door, h.Source = e.Door, "lock keypad"
+		case e.Kind == lockproto.AuditCard:
+			h.Door, h.Source = e.Door, "lock card reader"
+		case e.Kind == lockproto.AuditRemoteOpen:
+			h.Door, h.Source = e.Door, "remote open"
 		case e.Kind == lockproto.AuditCode: // an offline code typed at the lock's keypad; Key is the code
 			h.Door, h.Source = e.Door, "lock keypad"
 			if lockproto.CodeKind(e.Slot) == lockproto.CodeErase {

@@ -208,7 +208,7 @@ func (d *demo) stay(*lockproto.Issuer) error {
 		{d.at(4, 10), "the cleaner, on a Wednesday", d.codes["cleaner"]},
 	} {
 		d.now = s.at
-		d.printf("%s %s: %s\n", d.when(d.now), s.who, decision(d.lock.HandleCode(s.digits)))
+		d.printf("%s %s: %s\n", d.when(d.now), s.who, decision(d.lock.EnterCode(0, s.digits)))
 	}
 	return nil
 }
@@ -226,11 +226,11 @@ func (d *demo) revoke(*lockproto.Issuer) error {
 		return err
 	}
 	d.now = d.at(5, 10)
-	d.printf("%s the neighbour types the erase code: %s\n", d.when(d.now), decision(d.lock.HandleCode(r.EraseCode.Reveal())))
+	d.printf("%s the neighbour types the erase code: %s\n", d.when(d.now), decision(d.lock.EnterCode(0, r.EraseCode.Reveal())))
 	d.now = d.at(5, 11)
-	d.printf("%s the Smiths come back: %s\n", d.when(d.now), decision(d.lock.HandleCode(d.codes["stay-smith"])))
+	d.printf("%s the Smiths come back: %s\n", d.when(d.now), decision(d.lock.EnterCode(0, d.codes["stay-smith"])))
 	d.now = d.at(7, 9)
-	d.printf("%s the cleaner, on Saturday: %s\n", d.when(d.now), decision(d.lock.HandleCode(d.codes["cleaner"])))
+	d.printf("%s the cleaner, on Saturday: %s\n", d.when(d.now), decision(d.lock.EnterCode(0, d.codes["cleaner"])))
 	return nil
 }
 

@@ -169,8 +169,11 @@ func (t *tour) uploadAudit() error {
 		if err != nil {
 			return err
 		}
-		t.say("  ✓ Bill's phone uploads the lock's audit: %d new record(s) up to #%d; deactivation confirmed by the lock: %s",
-			res.New, res.Cursor, strings.Join(res.Confirmed, ", "))
+		confirmed := ""
+		if len(res.Confirmed) > 0 {
+			confirmed = "; deactivation confirmed by the lock: " + strings.Join(res.Confirmed, ", ")
+		}
+		t.say("  ✓ Bill's phone uploads the lock's audit: %d new record(s) up to #%d%s", res.New, res.Cursor, confirmed)
 	}
 	return t.pendingAdmin()
 }

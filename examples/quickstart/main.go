@@ -17,6 +17,10 @@
 //   - Online keys: network management, a lock group with one
 //     invitation accepted and one declined, a weekly window and a night
 //     blackout, the group status.
+//   - The front door's own keypad, card reader and intercom: a PIN typed
+//     and a card presented at the reference lock, wrong codes locking out
+//     the keypad alone, a remote open relayed by an intercom panel, and a
+//     reset key shown as exposed until its lock hears of it.
 //   - Unlocks granted and denied with their reasons, the "Share key list"
 //     and "my keys", histories (offline records at the lock's time), the
 //     outbox (codes and PINs stay sealed) and the verified head digest.
@@ -159,7 +163,7 @@ func run(ctx context.Context, w io.Writer, keep string) error {
 		t.say("  ledger directory: %s (kept)", dir)
 	}
 	for _, section := range []func() error{
-		t.setup, t.shareKeys, t.digitalKeys, t.intercomKeys, t.onlineKeys,
+		t.setup, t.shareKeys, t.digitalKeys, t.intercomKeys, t.frontDoor, t.onlineKeys,
 		t.keyLists, t.histories, t.outbox, t.verify,
 	} {
 		if err := section(); err != nil {

@@ -68,6 +68,9 @@ func detail(h projections.HistoryEntry) string {
 		case !h.Granted:
 			what = fmt.Sprintf("%v door refused: %s", h.Door, h.Reason.Name())
 		}
+		if h.Source != "lock" {
+			what += ", " + h.Source
+		}
 		return fmt.Sprintf("%s (lock record #%d)", what, h.AuditSeq)
 	}
 	switch {
