@@ -132,6 +132,25 @@ func TestOfflineCodeLifecycle(t *testing.T) {
 		t.Fatalf("after the erase code's upload: %q", got)
 	}
 
+	// The read models rebuilt from the log equal the ones kept up to date.
+	dump := func() string {
+		var b strings.Builder
+		for r, err := range projections.Dump(bg, e.l) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%q=%q\n", r.Key, r.Value)
+		}
+		return b.String()
+	}
+	live := dump()
+	if err := e.proj.Rebuild(bg); err != nil {
+		t.Fatal(err)
+	}
+	if rebuilt := dump(); rebuilt != live || !strings.Contains(live, "oc/front/stay-2") {
+		t.Fatalf("rebuilt read models differ from the live ones")
+	}
+
 	// No event, anywhere, holds a code's digits.
 	for _, ev := range e.eventsSince(0) {
 		s := fmt.Sprintf("%+v", ev)
