@@ -467,3 +467,74 @@ func TestRevokeCodeFrame(t *testing.T) {
 		}
 	}
 }
+
+// The brute-force bound in PROTOCOL.md: at any instant of a week, in a
+// zone an hour east of UTC, at most 1,306 field combinations per sequence
+// number open — 41,792 of the 10^10 numbers with 32 sequence numbers —
+// and some hour reaches it.
+func TestOfflineCodesOpenAtOnce(t *testing.T) {
+	const offset = 3600
+	worst := 0
+	for h := uint32(0); h < 7*24; h++ {
+		at := uint32(CodeEpoch) + 52*7*86400 + h*3600 + 1800
+		n := 0
+		count := func(c OfflineCode) {
+			from, to := c.Validity()
+			if from <= at && at < to && c.InWindow(at, offset) {
+				n++
+			}
+		}
+		hour, day, week := (at-CodeEpoch)/3600, (at-CodeEpoch)/86400, (at-CodeEpoch)/(7*86400)
+		for _, kind := range []CodeKind{CodeOneTime, CodePeriod} {
+			for s := hour - 24; s <= hour; s++ {
+				for _, l := range codeHours {
+					count(OfflineCode{Kind: kind, Unit: CodeHour, Start: s, Length: l})
+				}
+			}
+		}
+		for s := day - 31; s <= day; s++ {
+			for _, l := range codeOneTimeDays {
+				count(OfflineCode{Kind: CodeOneTime, Unit: CodeDay, Start: s, Length: l})
+			}
+			for l := uint16(1); l <= maxCodeDays; l++ {
+				count(OfflineCode{Kind: CodePeriod, Unit: CodeDay, Start: s, Length: l})
+			}
+		}
+		for s := week - maxCodeWeeks; s <= week; s++ {
+			for l := uint16(1); l <= maxCodeWeeks; l++ {
+				for ds := CodeDays(0); ds < numCodeDays; ds++ {
+					for w := CodeWindow(0); w < numCodeWindows; w++ {
+						count(OfflineCode{Kind: CodeWeekly, Unit: CodeWeek, Start: s, Length: l, Days: ds, Window: w})
+					}
+				}
+			}
+		}
+		worst = max(worst, n)
+	}
+	if worst*CodeSeqs != 41_792 {
+		t.Fatalf("at worst %d combinations per sequence number open at once (%d numbers), PROTOCOL.md says 1,306 (41,792)", worst, worst*CodeSeqs)
+	}
+}
+
+// Whatever the keypad sends, the lock does not panic, and it opens only
+// for digits that decode to a code of this lock.
+func FuzzLockEnterOfflineCode(f *testing.F) {
+	w := newWorld(f)
+	w.syncTime(3600)
+	good := w.code(OfflineCode{Kind: CodePeriod, Unit: CodeDay, Start: dayOf(t0), Length: 2, Seq: 4})
+	f.Add(good)
+	f.Add([]byte("0000000000"))
+	f.Add([]byte("123456789"))
+	f.Add([]byte("12345678901"))
+	cc := w.codeCipher()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		w.lock.st.Keypad = KeypadState{}
+		w.lock.st.AuditAcked = w.lock.st.AuditSeq
+		d := w.lock.EnterCode(0, exact(b))
+		if d.Granted && len(b) == CodeDigits {
+			if _, err := cc.Decode(b); err != nil {
+				t.Fatalf("%q opened: %v", b, err)
+			}
+		}
+	})
+}
