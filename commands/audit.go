@@ -439,6 +439,8 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 func (s *Service) adminAtLock(t *txn, c UploadAudit, l *LockState, p events.AdminIssued, r *lockproto.AuditRecord,
 	emit func(string, uint32, any), res *AuditResult, view *syncView) error {
 	switch {
+	case !r.Granted && r.Reason == access.Superseded && (p.Type == lockproto.TypeSetPIN || p.Type == lockproto.TypeSetCard):
+		return nil // a newer generation of the key's code reached the lock first: it stands
 	case !r.Granted:
 		return view.move(p.Key, c.Lock, r.Seq, events.SyncFailed, r.Reason, emit)
 	case p.Type == lockproto.TypeDeactivateSlot:

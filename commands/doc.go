@@ -206,6 +206,24 @@
 // unrecorded); a right code clears the count. Card and phone users of the
 // lock are not affected.
 //
+// PINs and cards at the lock itself (lockcodes.go): with Options.Issuer
+// set and the lock registered with its audit key, creating a PIN or keycard
+// key queues the lock's set-PIN or set-card admin message (the code's keyed
+// digest under the lock's code key, lockproto.PINDigest, never the code)
+// and the key's sync status at the lock starts pending; an edit queues the
+// next generation (new doors and schedule); a revocation or deletion
+// queues the clear message. The reference lock's keypad
+// (lockproto.Lock.EnterCode) and card reader (PresentCard) then decide on
+// their own, and their audit records reach the history with the key.
+//
+// Remote open (remoteopen.go): RemoteOpen{Decision, Challenge, Relay}
+// returns the signed single-use frame that opens the door a granted Unlock,
+// UnlockOnline or UnlockByPIN (named by its command ID) was about, bound to
+// the nonce of a lock challenge a phone, gateway or intercom panel relays,
+// valid for RemoteOpenValidity. A refused decision is ErrNotGranted, an
+// unknown one *NotFoundError, a decision older than RemoteOpenValidity or a
+// challenge of another lock a *ValidationError.
+//
 // Credentials at the lock: where each key's credential stands at its lock
 // is folded from its events (events.AtLock, the same fold the read models
 // use), as lock platforms show it: pending once DownloadKey issues an

@@ -741,6 +741,9 @@ func (s *Service) EditKey(ctx context.Context, c EditKey) error {
 			return err
 		}
 		t.emit(keyStream(c.Key), events.KeyEdited{Key: c.Key, Lock: k.Lock, By: c.By, Settings: st})
+		if err := s.codeEdit(t, k, l, st); err != nil {
+			return err
+		}
 		return t.inGroup(k, events.ActEdit, c.By)
 	})
 	return err

@@ -106,13 +106,55 @@ func (s *Service) codeSet(t *txn, c CreateKey, d lockproto.CodeDigest, length in
 	return nil
 }
 
+// codeEdit stages, for an edit of a PIN or card key whose code the lock
+// holds or will, the set message of the next generation with the new
+// doors and schedule and the same digest (the lock keeps the key's use
+// count), and moves the key's sync status back to pending.
+func (s *Service) codeEdit(t *txn, k *KeyState, l *LockState, st events.Settings) error {
+	prev, ok := l.CodeSets[k.ID]
+	if s.issuer == nil || !ok {
+		return nil
+	}
+	old, err := lockproto.DecodeAdmin(prev.Message)
+	if err != nil {
+		return fmt.Errorf("commands: the set message of key %q: %w", k.ID, err)
+	}
+	compact, _, err := compactOf(st.Policy, l.Blackouts, t.now)
+	if err != nil {
+		return invalid("policy", "key %q: its PIN or card at the lock cannot carry it: %v", k.ID, err)
+	}
+	a := events.AdminIssued{Lock: k.Lock, Key: k.ID, Seq: l.nextAdminSeq(), Type: prev.Type, Generation: old.Generation + 1}
+	if a.Seq == 0 || a.Generation == 0 {
+		return invalid("admin sequence", "lock %q has used every sequence number", k.Lock)
+	}
+	e := lockproto.CodeEntry{ID: old.Credential, Generation: a.Generation, Doors: uint8(st.Doors), Length: old.Length, Mode: old.Mode,
+		Policy: compact, Digest: old.Digest}
+	if a.Type == lockproto.TypeSetPIN {
+		a.Message, err = s.issuer.SetPIN(LockUUID(k.Lock), a.Seq, e)
+	} else {
+		a.Message, err = s.issuer.SetCard(LockUUID(k.Lock), a.Seq, e)
+	}
+	if err != nil {
+		return err
+	}
+	t.emit(lockStream(k.Lock), a)
+	t.emit(keyStream(k.ID), events.LockSynced{Key: k.ID, Lock: k.Lock, Sync: events.SyncPending, Until: compactEnd(compact)})
+	return nil
+}
+
 // codeClear returns the clear message of a PIN or card key whose entry is
 // at its lock or on its way (pending or applied), if any.
 func (s *Service) codeClear(k *KeyState, l *LockState) (events.AdminIssued, bool, error) {
 	if s.issuer == nil || !k.AtLock.Held() || (len(k.PINHash) == 0 && len(k.CardHash) == 0) || s.credentialed(k) {
 		return events.AdminIssued{}, false, nil
 	}
-	a := events.AdminIssued{Lock: k.Lock, Key: k.ID, Seq: l.nextAdminSeq(), Type: lockproto.TypeClearPIN, Generation: 1}
+	gen := uint32(1)
+	if prev, ok := l.CodeSets[k.ID]; ok {
+		if old, err := lockproto.DecodeAdmin(prev.Message); err == nil && old.Generation < 1<<32-1 {
+			gen = old.Generation + 1
+		}
+	}
+	a := events.AdminIssued{Lock: k.Lock, Key: k.ID, Seq: l.nextAdminSeq(), Type: lockproto.TypeClearPIN, Generation: gen}
 	if len(k.CardHash) != 0 {
 		a.Type = lockproto.TypeClearCard
 	}
@@ -121,9 +163,9 @@ func (s *Service) codeClear(k *KeyState, l *LockState) (events.AdminIssued, bool
 	}
 	var err error
 	if a.Type == lockproto.TypeClearPIN {
-		a.Message, err = s.issuer.ClearPIN(LockUUID(k.Lock), a.Seq, codeID(k.Lock, k.ID), 1)
+		a.Message, err = s.issuer.ClearPIN(LockUUID(k.Lock), a.Seq, codeID(k.Lock, k.ID), gen)
 	} else {
-		a.Message, err = s.issuer.ClearCard(LockUUID(k.Lock), a.Seq, codeID(k.Lock, k.ID), 1)
+		a.Message, err = s.issuer.ClearCard(LockUUID(k.Lock), a.Seq, codeID(k.Lock, k.ID), gen)
 	}
 	if err != nil {
 		return events.AdminIssued{}, false, err

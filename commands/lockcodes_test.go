@@ -11,6 +11,7 @@ import (
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/secret"
 )
 
@@ -158,4 +159,75 @@ func TestRemoteOpenFollowsTheDecision(t *testing.T) {
 		t.Fatalf("a garbled challenge: %v", err)
 	}
 	_ = time.Second
+}
+
+// An edit of a PIN key reaches the lock as the next generation of its
+// entry: new doors and schedule, the same PIN, its uses carried on; a
+// later revocation clears that generation.
+func TestEditedPINKeyReachesTheLock(t *testing.T) {
+	e := newLockEnv(t)
+	st := settings("p2")
+	st.Policy.Uses = policy.UsesN(3)
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "p2", Lock: "front", By: "bill", Kind: events.KindDigital,
+		For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString("5151"), Settings: st}); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver(e.lock, e.pending("front"))
+	if d := e.lock.EnterCode(0, []byte("5151")); !d.Granted || d.Uses != 1 {
+		t.Fatalf("before the edit: %+v", d)
+	}
+	doors := access.Inner
+	if err := e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "p2", By: "bill", Settings: commands.SettingsPatch{Doors: &doors}}); err != nil {
+		t.Fatal(err)
+	}
+	if e.sync("p2") != events.SyncPending {
+		t.Fatalf("after the edit: %v", e.sync("p2"))
+	}
+	e.deliver(e.lock, e.pending("front"))
+	if d := e.lock.EnterCode(0, []byte("5151")); d.Reason != access.WrongDoor {
+		t.Fatalf("the main door after the edit: %+v", d)
+	}
+	if d := e.lock.EnterCode(1, []byte("5151")); !d.Granted || d.Uses != 2 {
+		t.Fatalf("the inner door after the edit: %+v", d)
+	}
+	e.upload(e.lock, "front")
+	if e.sync("p2") != events.SyncApplied {
+		t.Fatalf("after the upload: %v", e.sync("p2"))
+	}
+	if err := e.svc.RevokeKey(bg, commands.KeyCommand{ID: e.id(), Key: "p2", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver(e.lock, e.pending("front"))
+	if d := e.lock.EnterCode(1, []byte("5151")); d.Reason != access.WrongPIN {
+		t.Fatalf("revoked after an edit: %+v", d)
+	}
+}
+
+// A code granted at an intercom panel that talks to the backend becomes a
+// remote open too.
+func TestRemoteOpenAfterAPINAtAPanel(t *testing.T) {
+	e := newLockEnv(t)
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "p3", Lock: "front", By: "bill", Kind: events.KindDigital,
+		For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString("909090"), Settings: settings("p3")}); err != nil {
+		t.Fatal(err)
+	}
+	c := commands.UnlockByPIN{ID: e.id(), Lock: "front", Panel: "lobby", PIN: secret.FromString("909090")}
+	if r, err := e.svc.UnlockByPIN(bg, c); err != nil || !r.Granted {
+		t.Fatalf("%+v %v", r, err)
+	}
+	chb, err := e.lock.Challenge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame, err := e.svc.RemoteOpen(bg, commands.RemoteOpen{Decision: c.ID, Challenge: chb, Relay: lockproto.RelayIntercom})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(frame, []byte("909090")) {
+		t.Fatal("the PIN is in the remote open")
+	}
+	if d := e.lock.HandleRemoteOpen(frame); !d.Granted {
+		t.Fatalf("%+v", d)
+	}
+	e.upload(e.lock, "front")
 }

@@ -77,6 +77,10 @@ type LockState struct {
 	// Credentials maps the credential ID of every key that ever held a
 	// slot of the lock to the key (audit records name credentials).
 	Credentials map[lockproto.CredentialID]string
+	// CodeSets is the last set-PIN or set-card message issued for each
+	// key whose code the lock holds or will (lockcodes.go); a clear
+	// removes it.
+	CodeSets map[string]events.AdminIssued
 	// Managers are the lock's account managers (AddAccountManager).
 	Managers map[string]bool
 	// IssuerKey is the ID of the issuer key the lock trusts once the
@@ -161,6 +165,15 @@ func (l *LockState) evolve(ev ledger.Event) {
 				l.Credentials = map[lockproto.CredentialID]string{}
 			}
 			l.Credentials[codeID(e.Lock, e.Key)] = e.Key // audit records of the keypad and card reader name it
+			if l.CodeSets == nil {
+				l.CodeSets = map[string]events.AdminIssued{}
+			}
+			if prev, ok := l.CodeSets[e.Key]; !ok || e.Generation >= prev.Generation { // a reissued older set is not the latest
+				l.CodeSets[e.Key] = e
+			}
+		}
+		if e.Type == lockproto.TypeClearPIN || e.Type == lockproto.TypeClearCard {
+			delete(l.CodeSets, e.Key)
 		}
 	case events.IssuerKeyRotated:
 		l.IssuerKey = e.To
@@ -178,6 +191,7 @@ func (l *LockState) clone() aggregate {
 	c.Cards = maps.Clone(l.Cards)
 	c.Pending = slices.Clip(l.Pending) // evolve never writes in place
 	c.Credentials = maps.Clone(l.Credentials)
+	c.CodeSets = maps.Clone(l.CodeSets)
 	c.Managers = maps.Clone(l.Managers)
 	return &c
 }

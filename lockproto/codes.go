@@ -217,8 +217,8 @@ func (l *Lock) applyCode(a *Admin) (access.Reason, uint8) {
 		}
 	}
 	e := &tab[i]
-	uses := e.Uses
-	if !e.Live || e.Generation != a.Generation {
+	uses := e.Uses // a new generation of the same key (an edit) keeps its count
+	if !e.Live {
 		uses = 0
 	}
 	*e = CodeSlot{Live: true, ID: a.Credential, MinGen: max(e.MinGen, a.Generation), Generation: a.Generation, Doors: a.Doors,

@@ -271,3 +271,29 @@ func FuzzLockHandleRemote(f *testing.F) {
 		}
 	})
 }
+
+// Whatever is typed or presented, the lock never panics and opens only for
+// the PIN or card it holds, at the door it opens.
+func FuzzLockKeypadAndCard(f *testing.F) {
+	f.Add(uint8(0), []byte("482915"), false)
+	f.Add(uint8(0), testUID, true)
+	f.Add(uint8(9), []byte("48291"), false)
+	f.Fuzz(func(t *testing.T, door uint8, code []byte, card bool) {
+		w, _ := fuzzLock(t)
+		w.must(w.setPIN(w.pinEntry(1, "482915")))
+		w.must(w.setCard(2, testUID, 0b01))
+		var d CodeDecision
+		if card {
+			d = w.lock.PresentCard(door, exact(code))
+		} else {
+			d = w.lock.EnterCode(door, exact(code))
+		}
+		want := []byte("482915")
+		if card {
+			want = testUID
+		}
+		if d.Granted && (door != 0 || !bytes.Equal(code, want)) {
+			t.Fatalf("granted door %d for %x (card %v)", door, code, card)
+		}
+	})
+}
