@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
@@ -228,5 +231,44 @@ func TestOfflineCodeSequenceNumbers(t *testing.T) {
 	later := e.issueCode("later", lockproto.CodePeriod, e.now.Add(2*time.Hour), e.now.Add(3*time.Hour))
 	if later.Seq != 0 {
 		t.Fatalf("a code after the others ended got %d, want 0", later.Seq)
+	}
+}
+
+// Codes issued at once by racing callers never share a sequence number:
+// each decision appends with the exact version of the lock's code stream.
+func TestConcurrentIssuesTakeDistinctSequenceNumbers(t *testing.T) {
+	e := newLockEnv(t)
+	e.enableCodes()
+	const n = 8
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i] = e.id()
+	}
+	seqs := make(chan uint8, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r, err := e.svc.IssueOfflineCode(bg, commands.IssueOfflineCode{ID: ids[i], Lock: "front", By: "bill", Code: fmt.Sprint("race-", i),
+				Kind: lockproto.CodePeriod, Unit: lockproto.CodeHour, From: e.now, To: e.now.Add(time.Hour)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			seqs <- r.Seq
+		}(i)
+	}
+	wg.Wait()
+	close(seqs)
+	seen := map[uint8]bool{}
+	for s := range seqs {
+		if seen[s] {
+			t.Fatalf("sequence number %d issued twice", s)
+		}
+		seen[s] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d codes issued, want %d", len(seen), n)
 	}
 }
