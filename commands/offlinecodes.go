@@ -318,6 +318,13 @@ func (s *Service) IssueOfflineCode(ctx context.Context, c IssueOfflineCode) (Off
 		if _, ok := o.Codes[c.Code]; ok {
 			return exists("offline code", c.Code)
 		}
+		k, err := t.key(c.Code)
+		if err != nil {
+			return err
+		}
+		if k.State != events.StateNone { // history by key would mix the two
+			return exists("key with the offline code's ID", c.Code)
+		}
 		from, to := fields.Validity()
 		code := fields
 		var ok bool

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/secret"
@@ -203,6 +204,12 @@ func TestIssueOfflineCodeRefusals(t *testing.T) {
 		if err := try(tc.mod); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
+	}
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k1", Lock: "front", By: "bill", Kind: events.KindShare}); err != nil {
+		t.Fatal(err)
+	}
+	if err := try(func(c *commands.IssueOfflineCode) { c.Code = "k1" }); !errors.Is(err, commands.ErrExists) {
+		t.Fatalf("a key's ID as the code's: %v", err)
 	}
 	if err := try(func(*commands.IssueOfflineCode) {}); err != nil {
 		t.Fatal(err)
