@@ -5,8 +5,8 @@ import "fmt"
 // Reason is why access was granted or refused. Granted is the zero value.
 type Reason uint8
 
-// Reason codes. APPEND ONLY: never renumber or reuse a value. Codes 0–23
-// and 42–44 are the lock's own wire codes (unlock responses, audit
+// Reason codes. APPEND ONLY: never renumber or reuse a value. Codes 0–23,
+// 42–44 and 50–53 are the lock's own wire codes (unlock responses, audit
 // records); a lock also sends OpNotPermitted for an action the credential's
 // role may not take.
 const (
@@ -78,6 +78,12 @@ const (
 	CodeSlotsFull  Reason = 48 // the lock has no room for another PIN or card
 	RemoteOpenLate Reason = 49 // a remote open that reached the lock after its validity
 
+	// Refusals of an offline code typed at the lock's keypad.
+	CodeMalformed Reason = 50 // not the code's number of digits, or not digits
+	CodeInvalid   Reason = 51 // not a code of this lock: another lock's, mistyped or guessed
+	CodeUsed      Reason = 52 // a one-time code used before
+	CodeRevoked   Reason = 53 // revoked by an erase code or an admin message
+
 	// Unknown stands for a name this version does not know (a newer
 	// library wrote it) and for a refusal that has no reason of its own.
 	Unknown Reason = 255
@@ -137,18 +143,24 @@ var reasons = [...]struct{ name, text string }{
 	UnknownCard:         {"unknown_card", "unknown card"},
 	CodeSlotsFull:       {"lock_code_slots_full", "no room for another PIN or card"},
 	RemoteOpenLate:      {"lock_remote_open_late", "remote open arrived late"},
+	CodeMalformed:       {"code_malformed", "malformed offline code"},
+	CodeInvalid:         {"code_invalid", "not a code of this lock"},
+	CodeUsed:            {"code_used", "offline code already used"},
+	CodeRevoked:         {"code_revoked", "offline code revoked"},
 }
 
 var byName = func() map[string]Reason {
 	m := make(map[string]Reason, len(reasons))
 	for i, r := range reasons {
-		m[r.name] = Reason(i)
+		if i == 0 || r.name != "" { // skip codes not assigned yet
+			m[r.name] = Reason(i)
+		}
 	}
 	return m
 }()
 
 // Known reports whether r is a code of this version's table.
-func (r Reason) Known() bool { return int(r) < len(reasons) }
+func (r Reason) Known() bool { return int(r) < len(reasons) && (r == Granted || reasons[r].name != "") }
 
 // Name is the persisted name ("" for Granted). A code this version does not
 // know is named "reason_<code>".

@@ -294,6 +294,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 	view := syncView{t: t, moved: map[string]events.LockSync{}}
 	pending := l.Pending // issued, not yet seen; shrinks as records show them
 	seen, nextSeq := l.AdminSeen, l.nextAdminSeq()-1
+	codes := codeUpload{t: t, lock: c.Lock} // offlinecodes.go
 	for i := range recs {
 		r := &recs[i]
 		ev := events.AuditRecorded{Lock: c.Lock, By: c.By, Seq: r.Seq, Kind: r.Kind, Granted: r.Granted, Reason: r.Reason,
@@ -328,6 +329,14 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				}
 				u.n++
 				u.last = r.Seq
+			}
+		case lockproto.AuditCode:
+			if err := codes.attribute(r, &ev); err != nil {
+				return err
+			}
+			emit(stream, r.Seq, ev)
+			if err := codes.granted(r, &ev, emit); err != nil {
+				return err
 			}
 		case lockproto.AuditKeypad, lockproto.AuditCard, lockproto.AuditRemoteOpen, lockproto.AuditKeypadLockout:
 			// Records of the lock's keypad, card reader and remote opens
@@ -371,6 +380,11 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 			res.Applied = append(res.Applied, r.Value)
 			emit(lockStream(c.Lock), r.Seq, events.AdminApplied{Lock: c.Lock, Seq: r.Value, Type: r.AdminType, Applied: r.Granted,
 				Reason: ev.Reason, AuditSeq: r.Seq})
+			if r.AdminType == lockproto.TypeRevokeCode && r.Granted {
+				if err := codes.adminApplied(l.Pending, r, emit); err != nil {
+					return err
+				}
+			}
 			var passed []events.AdminIssued
 			for len(pending) > 0 && pending[0].Seq <= r.Value {
 				p := pending[0]

@@ -46,8 +46,10 @@
 // they cause), "outbox" (acknowledgements), "sharecode-<hash>" (redeeming a
 // code without knowing its key), "group-<lock>" (online keys, below),
 // "lockaudit-<lock>" (the lock's uploaded audit records; the lock stream
-// holds its admin messages) and "keypad-<lock>" (wrong codes and lockouts
-// of the lock's keypads). Rules across keys (a slot holds one key, a PIN or
+// holds its admin messages), "keypad-<lock>" (wrong codes and lockouts
+// of the lock's keypads) and "offlinecodes-<lock>" (the sealed code key,
+// the offline codes issued, revoked and used, and the sequence numbers
+// they hold). Rules across keys (a slot holds one key, a PIN or
 // a card is unique on its lock) live in the lock stream, and a command that
 // touches them appends to the key and the lock stream in one atomic
 // AppendMulti with an exact expected version for each.

@@ -74,6 +74,12 @@ var catalogue = []Type{
 	{"lock.card_released", 1, CardReleased{}},
 	// Issuer key rotation: types in issuer.go.
 	{"lock.issuer_key_rotated", 1, IssuerKeyRotated{}},
+	// Offline codes typed at a lock's keypad: types in offlinecode.go.
+	{"offline_code.enabled", 1, OfflineCodesEnabled{}},
+	{"offline_code.issued", 1, OfflineCodeIssued{}},
+	{"offline_code.revoked", 1, OfflineCodeRevoked{}},
+	{"offline_code.used", 1, OfflineCodeUsed{}},
+	{"offline_code.revocation_applied", 1, OfflineCodeRevocationApplied{}},
 }
 
 // Type is one entry of the catalogue.

@@ -56,7 +56,7 @@ type AuditRecorded struct {
 	Granted   bool
 	Reason    access.Reason `msgpack:",omitempty"` // stored by name
 	Code      uint8         // the reason's code as the lock sent it
-	Slot      int           // 1-based; 0 when the record names none
+	Slot      int           // 1-based; 0 when the record names none; offline-code records: the code's kind (lockproto.CodeKind)
 	Door      access.Doors  // unlock records
 	// Credential is the credential ID as presented (unlock) or revoked (admin).
 	Credential [8]byte

@@ -95,6 +95,7 @@ type Admin struct {
 	Mode      CardMode       // set card: how the card proves itself; set PIN: 0
 	Policy    policy.Compact // set: validity, use limit and weekly windows, as in a credential
 	Digest    CodeDigest     // set: PINDigest or CardDigest of the code or identifier, never the code itself
+	CodeSeq   uint8          // revoke code: the offline code's sequence number (its end is NotAfter)
 	Signature [64]byte
 }
 
@@ -110,7 +111,7 @@ const (
 
 // knownAdmin reports whether this version decodes admin type t.
 func knownAdmin(t Type) bool {
-	return (t >= TypeResetSlot && t <= TypeRotateKey) || (t >= TypeSetPIN && t <= TypeClearCard)
+	return (t >= TypeResetSlot && t <= TypeRotateKey) || (t >= TypeSetPIN && t <= TypeClearCard) || t == TypeRevokeCode
 }
 
 // MaxAdminSize is the size of the largest admin frame (time-zone rules).
@@ -119,7 +120,7 @@ const MaxAdminSize = adminFixedSize + 5 + MaxZoneTransitions*8 // 155
 func (a *Admin) validate() error {
 	switch a.Type {
 	case TypeResetSlot, TypeDeactivateSlot, TypeRevoke, TypeTimeZone, TypeRotateKey,
-		TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard:
+		TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard, TypeRevokeCode:
 		if a.Seq == 0 {
 			return invalidf("%v: sequence number 0", a.Type)
 		}
@@ -136,6 +137,10 @@ func (a *Admin) validate() error {
 	switch a.Type {
 	case TypeTimeZone:
 		return a.Zone.validate()
+	case TypeRevokeCode:
+		if a.CodeSeq >= CodeSeqs || a.NotAfter == 0 {
+			return invalidf("revoke-code: code sequence %d (want below %d), end %d (want one)", a.CodeSeq, CodeSeqs, a.NotAfter)
+		}
 	case TypeRotateKey:
 		switch {
 		case a.NewKeyID > MaxKeyID:
@@ -206,6 +211,9 @@ func (a *Admin) appendUnsigned(dst []byte) []byte {
 	case TypeClearPIN, TypeClearCard:
 		dst = append(dst, a.Credential[:]...)
 		dst = le.AppendUint32(dst, a.Generation)
+	case TypeRevokeCode:
+		dst = append(dst, a.CodeSeq)
+		dst = le.AppendUint32(dst, a.NotAfter)
 	}
 	return dst
 }
@@ -279,6 +287,9 @@ func DecodeAdmin(b []byte) (Admin, error) {
 	case TypeClearPIN, TypeClearCard:
 		r.copy(a.Credential[:])
 		a.Generation = r.u32()
+	case TypeRevokeCode:
+		a.CodeSeq = r.u8()
+		a.NotAfter = r.u32()
 	}
 	r.copy(a.Signature[:])
 	if err := r.end(); err != nil {

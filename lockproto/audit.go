@@ -35,9 +35,13 @@ const (
 	// AuditKeypadLockout is the alarm: Value wrong codes in a row locked
 	// the keypad out (reason LockedOut).
 	AuditKeypadLockout AuditKind = 7
+	// AuditCode is an offline code typed at the keypad whose MAC verified:
+	// Slot is its CodeKind, Value its sequence number, Door 0. (Digits
+	// that are no code are tallied as AuditRefusals.)
+	AuditCode AuditKind = 8
 )
 
-const maxAuditKind = AuditKeypadLockout
+const maxAuditKind = AuditCode
 
 // Audit sizes.
 const (

@@ -277,6 +277,11 @@ type CodeDecision struct {
 	// not affected).
 	Failures  uint32
 	LockedOut bool
+	// Kind and Seq are an offline code's (offlinecode.go) once its MAC
+	// verified; Kind is 0 for a PIN and for digits that are no code. An
+	// erase code applied is Reason Granted with Granted false.
+	Kind CodeKind
+	Seq  uint8
 }
 
 // decideCode runs the checks after a code or card matched entry i of tab:

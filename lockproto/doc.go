@@ -58,6 +58,14 @@
 //     decide on the lock's clock like a credential. Wrong codes lock the
 //     keypad, and only the keypad, out after 5 in a row, with an alarm in
 //     the audit. A card's bare identifier is clonable (PROTOCOL.md).
+//   - An offline code (OfflineCode, CodeCipher) is ten digits the lock
+//     decides at its keypad with no prior message: its kind, validity and
+//     sequence number under a truncated MAC with the pairing's code key,
+//     enciphered over all ten-digit numbers, so at most 41,792 numbers open
+//     at any instant (PROTOCOL.md has the brute-force arithmetic). One-time
+//     codes are spent in the state's sequence window before the door
+//     opens; an erase code or a revoke-code admin message revokes by
+//     sequence number; every refusal counts toward the keypad's lockout.
 //   - A remote open (Issuer.RemoteOpen, Lock.HandleRemoteOpen) is signed by
 //     the issuer after its own decision, bound to a lock nonce, names the
 //     key, the door and a validity of at most two minutes; any relay

@@ -36,6 +36,7 @@ const (
 	TypeClearPIN       Type = 0x17 // admin: take a PIN out of the code table
 	TypeSetCard        Type = 0x18 // admin: put a card (its identifier's keyed digest) and its rules in the card table
 	TypeClearCard      Type = 0x19 // admin: take a card out of the card table
+	TypeRevokeCode     Type = 0x1A // admin: revoke an offline code by its sequence number (0x1B reserved with it)
 	TypeAuditBatch     Type = 0x30 // lock -> phone -> backend: chained, MACed records
 	TypeAuditAck       Type = 0x31 // backend -> phone -> lock: records up to here are stored
 )
@@ -46,7 +47,7 @@ var typeNames = map[Type]string{
 	TypeResetSlot: "reset-slot", TypeDeactivateSlot: "deactivate-slot", TypeRevoke: "revoke",
 	TypeTimeSync: "time-sync", TypeTimeZone: "time-zone", TypeRotateKey: "rotate-key", TypeAuditBatch: "audit-batch",
 	TypeAuditAck: "audit-ack", TypeRemoteOpen: "remote-open", TypeSetPIN: "set-pin", TypeClearPIN: "clear-pin",
-	TypeSetCard: "set-card", TypeClearCard: "clear-card",
+	TypeSetCard: "set-card", TypeClearCard: "clear-card", TypeRevokeCode: "revoke-code",
 }
 
 func (t Type) String() string {

@@ -146,6 +146,14 @@ func (i *Issuer) RevokeCredential(lock uuid.UUID, seq uint32, c Credential) ([]b
 		Generation: c.Generation, NotAfter: c.Policy.NotAfter})
 }
 
+// RevokeCode revokes the offline code with sequence number codeSeq that
+// ends at notAfter (Unix seconds, OfflineCode.Validity): the lock refuses
+// codes with that number ending no later, which an erase code typed at the
+// keypad does too.
+func (i *Issuer) RevokeCode(lock uuid.UUID, seq uint32, codeSeq uint8, notAfter uint32) ([]byte, error) {
+	return i.Admin(Admin{Type: TypeRevokeCode, Lock: lock, Seq: seq, CodeSeq: codeSeq, NotAfter: notAfter})
+}
+
 // TimeSync sets the lock's clock to now; nonce is from a challenge the lock
 // issued moments ago, so the message works once and only at that lock.
 func (i *Issuer) TimeSync(lock uuid.UUID, nonce [16]byte, now time.Time) ([]byte, error) {

@@ -22,19 +22,19 @@ import (
 // typing codes cannot lock out anyone else. A right code clears the count
 // even when its key is refused (door, schedule, uses).
 //
-// Code sources added later (offline codes computed from a shared secret,
-// for one) hook in where EnterCode finds no table entry (just before it
-// calls wrongCode): a code they accept is decided there and clears the
-// count as a table match does; one they refuse falls through to wrongCode,
-// so every source shares one CodeDecision and one wrong-code counter.
+// Offline codes (ten digits, offlinecode.go) take the same entry point,
+// lockout and wrong-code counter, and report through the same
+// CodeDecision.
 
 // EnterCode decides digits typed at the keypad for door (0..7), on the
 // lock's own clock. In order:
 //
-//  1. input: door 0..7 and 1 to MaxPINDigits ASCII digits, else Malformed
-//     (a keypad cannot send anything else: a firmware fault, not counted)
+//  1. input: door 0..7 and 1 or more ASCII digits, else Malformed (a
+//     keypad cannot send anything else: a firmware fault, not counted)
 //  2. lockout: while the keypad is locked out every code is refused
 //     (LockedOut) without being looked at
+//  3. more than MaxPINDigits digits: an offline code (offlinecode.go;
+//     offlineCode's checks, every refusal a wrong code)
 //  3. the code table, in constant time; no match is a wrong code
 //     (WrongPIN, tallied in the audit, counted towards the lockout; the
 //     count reaching Config.MaxCodeFailures starts the lockout and records
@@ -46,7 +46,7 @@ import (
 func (l *Lock) EnterCode(door uint8, digits []byte) CodeDecision {
 	now, unix, known := l.observe()
 	d := CodeDecision{Door: door, Slot: -1, Failures: l.st.Keypad.Failures}
-	if door > 7 || len(digits) == 0 || len(digits) > MaxPINDigits {
+	if door > 7 || len(digits) == 0 {
 		d.Reason = access.Malformed
 		return d
 	}
@@ -64,6 +64,10 @@ func (l *Lock) EnterCode(door uint8, digits []byte) CodeDecision {
 		}
 		l.st.Keypad = KeypadState{} // persisted with the next write
 		d.Failures = 0
+	}
+	if len(digits) > MaxPINDigits {
+		l.offlineCode(&d, digits, now, unix, known)
+		return d
 	}
 	tab := l.st.PINs[:l.cfg.PINSlots]
 	i := -1
@@ -88,12 +92,18 @@ func (l *Lock) EnterCode(door uint8, digits []byte) CodeDecision {
 // lockout period), so it cannot take the room grants need.
 func (l *Lock) wrongCode(d *CodeDecision, now time.Duration, unix uint32, known bool) {
 	d.Reason = access.WrongPIN
+	l.tally(&AuditRecord{Kind: AuditKeypad, Reason: access.WrongPIN, Door: d.Door}, unix, known)
+	l.countWrong(d, now, unix, known)
+}
+
+// countWrong counts a wrong code of any source (d.Reason says why); the
+// limit starts the lockout and records the alarm.
+func (l *Lock) countWrong(d *CodeDecision, now time.Duration, unix uint32, known bool) {
 	k := &l.st.Keypad
 	if k.Failures < 1<<32-1 {
 		k.Failures++
 	}
 	d.Failures = k.Failures
-	l.tally(&AuditRecord{Kind: AuditKeypad, Reason: access.WrongPIN, Door: d.Door}, unix, known)
 	if int(k.Failures) < l.cfg.MaxCodeFailures {
 		return
 	}

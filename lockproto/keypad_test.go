@@ -74,7 +74,7 @@ func TestKeypadRefusals(t *testing.T) {
 	}{
 		{name: "wrong code", code: "111111", want: access.WrongPIN},
 		{name: "too short", code: "482", want: access.WrongPIN},
-		{name: "seven digits", code: "4829150", want: access.Malformed},
+		{name: "seven digits", code: "4829150", want: access.CodeMalformed}, // longer than a PIN: a mistyped offline code
 		{name: "not digits", code: "48a9", want: access.Malformed},
 		{name: "door the key lacks", code: "4829", door: 1, want: access.WrongDoor},
 		{name: "door past 7", code: "4829", door: 8, want: access.Malformed},

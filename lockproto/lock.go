@@ -42,6 +42,10 @@ type Pairing struct {
 	IssuerKeyID KeyID    // the ID it signs under (Issuer.KeyID)
 	LockKey     [32]byte // X25519 private key, random (never derived from an identifier)
 	AuditKey    [32]byte // HMAC key for audit records, shared with the backend
+	// CodeKey authenticates offline codes (CodeCipher), shared with the
+	// backend; zero in pairings made before offline codes, whose locks
+	// refuse every code.
+	CodeKey [32]byte
 }
 
 // NewPairing makes the secrets for a new lock from r (nil = crypto/rand),
@@ -69,6 +73,9 @@ func NewPairingKey(lock uuid.UUID, id KeyID, issuer ed25519.PublicKey, r io.Read
 		return p, err
 	}
 	if _, err := io.ReadFull(r, p.AuditKey[:]); err != nil {
+		return p, err
+	}
+	if _, err := io.ReadFull(r, p.CodeKey[:]); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -187,6 +194,9 @@ type State struct {
 	PINs   [MaxPINSlots]CodeSlot
 	Cards  [MaxCardSlots]CodeSlot
 	Keypad KeypadState
+	// Codes is the offline codes' sequence window: per sequence number,
+	// the end up to which its codes are spent or revoked.
+	Codes [CodeSeqs]CodeSeqState
 }
 
 // Config tunes a Lock; the zero value (or nil) gives the defaults.
@@ -304,6 +314,7 @@ type Lock struct {
 	// keypadUntil is the RTC reading the keypad's lockout ends at (this
 	// start; a restart during a lockout starts a full one).
 	keypadUntil time.Duration
+	offline     *CodeCipher // nil: the pairing has no code key
 }
 
 // NewLock starts a factory-fresh lock: no clock, no zone, no admin messages.
@@ -339,6 +350,11 @@ func RestoreLock(st State, cfg *Config) (*Lock, error) {
 	}
 	if l.st.Keypad.LockedOut {
 		l.keypadUntil = l.cfg.Clock() + l.cfg.CodeLockout
+	}
+	if st.Pairing.CodeKey != ([32]byte{}) {
+		if l.offline, err = NewCodeCipher(&st.Pairing.CodeKey); err != nil {
+			return nil, err
+		}
 	}
 	var b [2]byte
 	if _, err := io.ReadFull(l.cfg.Rand, b[:]); err != nil {

@@ -84,6 +84,8 @@ func (l *Lock) apply(now time.Duration, a *Admin) (access.Reason, uint32) {
 		l.raiseMinGen(a.Slot, a.Generation)
 	case TypeRevoke:
 		return l.revoke(a), 0
+	case TypeRevokeCode:
+		l.blockCode(a.CodeSeq, a.NotAfter, true)
 	case TypeTimeSync:
 		return access.Granted, l.setClock(now, a.Time)
 	case TypeTimeZone:

@@ -358,6 +358,9 @@ func (b *batch) apply(ev *ledger.Event) error {
 		if ok, err := applyKeypad(b, ev); ok || err != nil {
 			return err
 		}
+		if ok, err := applyOfflineCodes(b, ev); ok || err != nil {
+			return err
+		}
 		_, err := applyAudit(b, ev)
 		return err
 	}

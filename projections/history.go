@@ -51,7 +51,7 @@ func describe(ev *ledger.Event, h *HistoryEntry) bool {
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
 		h.Door, h.Source, h.Panel, h.Granted, h.Reason = e.Door, e.Source, e.Panel, e.Granted, e.Reason
 	default:
-		return describeGroup(ev, h) || describeAudit(ev, h) || describeKeypad(ev, h)
+		return describeGroup(ev, h) || describeAudit(ev, h) || describeKeypad(ev, h) || describeOfflineCode(ev, h)
 	}
 	return true
 }

@@ -81,6 +81,11 @@ func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 			h.Door, h.Source = e.Door, "lock card reader"
 		case e.Kind == lockproto.AuditRemoteOpen:
 			h.Door, h.Source = e.Door, "remote open"
+		case e.Kind == lockproto.AuditCode: // an offline code typed at the lock's keypad; Key is the code
+			h.Door, h.Source = e.Door, "lock keypad"
+			if lockproto.CodeKind(e.Slot) == lockproto.CodeErase {
+				h.Admin = "erase code" // revoked Key there: it did not open
+			}
 		case e.AdminType == lockproto.TypeTimeSync:
 			h.Admin = e.AdminType.String()
 		default:

@@ -510,7 +510,11 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 		}
 	case q.Key != "":
 		if _, err := p.store.GetState(ctx, rowKey("st", q.Key)); errors.Is(err, ledger.ErrNotFound) {
-			return HistoryPage{}, notFound("key", q.Key)
+			if code, err := p.isOfflineCode(ctx, q.Key); err != nil {
+				return HistoryPage{}, err
+			} else if !code { // an offline code's ID is its key in history
+				return HistoryPage{}, notFound("key", q.Key)
+			}
 		} else if err != nil {
 			return HistoryPage{}, err
 		}
