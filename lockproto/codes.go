@@ -79,6 +79,9 @@ type CodeSlot struct {
 type KeypadState struct {
 	Failures  uint32
 	LockedOut bool
+	// Lockouts counts the lockouts since the last right code: each lasts
+	// twice the one before, up to Config.MaxCodeLockout.
+	Lockouts uint32
 }
 
 const (

@@ -15,7 +15,8 @@ import (
 //
 // Wrong codes are counted (State.Keypad.Failures, shared by every code
 // source that goes through the keypad): Config.MaxCodeFailures in a row lock
-// the keypad out for Config.CodeLockout, and the lockout is an alarm record
+// the keypad out for Config.CodeLockout (each further lockout before a
+// right code twice as long, up to Config.MaxCodeLockout), and the lockout is an alarm record
 // of its own in the audit (AuditKeypadLockout), persisted at once. A
 // restart during a lockout starts a full one. The lockout is the keypad's
 // alone: cards, phones and remote opens decide as before, so a stranger
@@ -35,11 +36,11 @@ import (
 //     (LockedOut) without being looked at
 //  3. more than MaxPINDigits digits: an offline code (offlinecode.go;
 //     offlineCode's checks, every refusal a wrong code)
-//  3. the code table, in constant time; no match is a wrong code
+//  4. the code table, in constant time; no match is a wrong code
 //     (WrongPIN, tallied in the audit, counted towards the lockout; the
 //     count reaching Config.MaxCodeFailures starts the lockout and records
 //     the alarm)
-//  4. a match clears the wrong-code count, then: door, time (high-water
+//  5. a match clears the wrong-code count, then: door, time (high-water
 //     mark, clock, zone), schedule and use limit on the lock's clock,
 //     room in the audit; grants count the use, write the record and are
 //     persisted before they are returned
@@ -62,7 +63,7 @@ func (l *Lock) EnterCode(door uint8, digits []byte) CodeDecision {
 			l.tally(&AuditRecord{Kind: AuditKeypad, Reason: access.LockedOut, Door: door}, unix, known)
 			return d
 		}
-		l.st.Keypad = KeypadState{} // persisted with the next write
+		l.st.Keypad = KeypadState{Lockouts: l.st.Keypad.Lockouts} // persisted with the next write
 		d.Failures = 0
 	}
 	if len(digits) > MaxPINDigits {
@@ -79,12 +80,24 @@ func (l *Lock) EnterCode(door uint8, digits []byte) CodeDecision {
 		l.wrongCode(&d, now, unix, known)
 		return d
 	}
-	if l.st.Keypad.Failures > 0 {
-		l.st.Keypad.Failures = 0 // persisted with the record below
+	if l.st.Keypad.Failures > 0 || l.st.Keypad.Lockouts > 0 {
+		l.st.Keypad.Failures, l.st.Keypad.Lockouts = 0, 0 // persisted with the record below
 	}
 	d.Failures = 0
 	l.decideCode(&d, tab, i, AuditKeypad, unix, known)
 	return d
+}
+
+// lockoutFor is how long the n-th lockout in a row lasts: CodeLockout,
+// doubled for each one before it, at most MaxCodeLockout. Growing lockouts
+// bound what a guesser who comes back day after day can try (about five
+// codes a day once the cap is reached).
+func (l *Lock) lockoutFor(n uint32) time.Duration {
+	d := l.cfg.CodeLockout
+	for i := uint32(1); i < n && d < l.cfg.MaxCodeLockout; i++ {
+		d *= 2
+	}
+	return min(d, l.cfg.MaxCodeLockout)
 }
 
 // wrongCode counts a wrong code; the limit starts the lockout and records
@@ -105,10 +118,17 @@ func (l *Lock) countWrong(d *CodeDecision, now time.Duration, unix uint32, known
 	}
 	d.Failures = k.Failures
 	if int(k.Failures) < l.cfg.MaxCodeFailures {
+		// Persisted at every wrong code, or a power cycle would give a
+		// guesser fresh tries. Wrong codes are bounded by the lockout, so
+		// the writes are too. A failed write leaves the count in memory.
+		_ = l.persist()
 		return
 	}
 	k.LockedOut = true
-	l.keypadUntil = now + l.cfg.CodeLockout
+	if k.Lockouts < 1<<32-1 {
+		k.Lockouts++
+	}
+	l.keypadUntil = now + l.lockoutFor(k.Lockouts)
 	d.LockedOut = true
 	d.AuditSeq = l.record(classRefusal, unix, known, AuditRecord{Kind: AuditKeypadLockout, Reason: access.LockedOut, Door: d.Door, Value: k.Failures})
 	_ = l.persist() // the lockout holds in memory even if storage fails; a restart then forgets it

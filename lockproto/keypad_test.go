@@ -28,14 +28,6 @@ func (w *world) setPIN(e CodeEntry) error {
 	return w.lock.HandleAdmin(m)
 }
 
-func (w *world) clearPIN(id CredentialID, minGen uint32) error {
-	w.t.Helper()
-	w.seq++
-	m, err := w.issuer.ClearPIN(testLock, w.seq, id, minGen)
-	w.must(err)
-	return w.lock.HandleAdmin(m)
-}
-
 func refusal(err error) access.Reason {
 	var r *RefusalError
 	if errors.As(err, &r) {
@@ -158,6 +150,76 @@ func TestWrongCodesLockOutTheKeypadOnly(t *testing.T) {
 		t.Fatalf("after the lockout: %+v", d)
 	}
 	w.upload()
+}
+
+// A guesser who waits out each lockout gets fewer tries each time: every
+// further lockout before a right code lasts twice the one before, up to the
+// cap, and survives a restart at its current length; a right code starts
+// again from the first length.
+func TestLockoutsGrowUntilARightCode(t *testing.T) {
+	w := newWorldConfig(t, Config{MaxCodeFailures: 1, CodeLockout: time.Minute, MaxCodeLockout: 3 * time.Minute})
+	w.syncTime(0)
+	w.must(w.setPIN(w.pinEntry(1, "482915")))
+	lockedFor := func(want time.Duration) {
+		t.Helper()
+		if d := w.lock.EnterCode(0, []byte("000000")); !d.LockedOut || d.Reason != access.WrongPIN {
+			t.Fatalf("wrong code after a lockout ended: %+v", d)
+		}
+		w.advance(want - time.Second)
+		if d := w.lock.EnterCode(0, []byte("000000")); d.Reason != access.LockedOut {
+			t.Fatalf("a second before a %v lockout ends: %+v", want, d)
+		}
+		w.advance(2 * time.Second)
+	}
+	lockedFor(time.Minute)
+	lockedFor(2 * time.Minute)
+	lockedFor(3 * time.Minute) // 4 minutes, capped
+	if n := w.lock.State().Keypad.Lockouts; n != 3 {
+		t.Fatalf("lockouts in a row = %d, want 3", n)
+	}
+	lk, err := RestoreLock(w.lock.State(), &Config{Clock: w.clock.now, Rand: newDetRand(9), MaxCodeFailures: 1,
+		CodeLockout: time.Minute, MaxCodeLockout: 3 * time.Minute})
+	w.must(err)
+	w.lock = lk
+	w.resync()
+	if d := w.lock.EnterCode(0, []byte("482915")); d.Reason != access.LockedOut {
+		t.Fatalf("a restart starts a full lockout of the current length: %+v", d)
+	}
+	w.advance(3*time.Minute - time.Second)
+	if d := w.lock.EnterCode(0, []byte("482915")); d.Reason != access.LockedOut {
+		t.Fatalf("a second before the restarted lockout ends: %+v", d)
+	}
+	w.advance(2 * time.Second)
+	if d := w.lock.EnterCode(0, []byte("482915")); !d.Granted {
+		t.Fatalf("right code after the lockouts: %+v", d)
+	}
+	if n := w.lock.State().Keypad.Lockouts; n != 0 {
+		t.Fatalf("lockouts after a right code = %d, want 0", n)
+	}
+	lockedFor(time.Minute)
+}
+
+// The wrong-code count is written at every wrong code: a guesser who cuts
+// the power after four wrong codes is locked out by the fifth.
+func TestPowerCycleKeepsTheWrongCodeCount(t *testing.T) {
+	var saved State
+	cfg := Config{Persist: func(st *State) error { saved = *st; return nil }}
+	w := newWorldConfig(t, cfg)
+	w.syncTime(0)
+	w.must(w.setPIN(w.pinEntry(1, "482915")))
+	for range 4 {
+		w.lock.EnterCode(0, []byte("000000"))
+	}
+	if saved.Keypad.Failures != 4 {
+		t.Fatalf("persisted wrong codes = %d, want 4", saved.Keypad.Failures)
+	}
+	lk, err := RestoreLock(saved, &Config{Clock: w.clock.now, Rand: newDetRand(9), Persist: cfg.Persist})
+	w.must(err)
+	w.lock = lk
+	w.resync()
+	if d := w.lock.EnterCode(0, []byte("000000")); !d.LockedOut || d.Failures != 5 {
+		t.Fatalf("fifth wrong code after a power cycle: %+v", d)
+	}
 }
 
 func TestRightCodeClearsTheWrongCodeCount(t *testing.T) {

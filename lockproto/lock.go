@@ -238,9 +238,12 @@ type Config struct {
 	// A set message beyond them is refused (access.CodeSlotsFull).
 	PINSlots, CardSlots int
 	// MaxCodeFailures wrong codes in a row at the keypad lock the keypad
-	// (only the keypad) out for CodeLockout. Defaults 5 and 15 min.
+	// (only the keypad) out for CodeLockout; each further lockout before a
+	// right code lasts twice the one before, up to MaxCodeLockout. Defaults
+	// 5, 15 min and 24 h.
 	MaxCodeFailures int
 	CodeLockout     time.Duration
+	MaxCodeLockout  time.Duration
 }
 
 func (c *Config) withDefaults() Config {
@@ -284,6 +287,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.CodeLockout <= 0 {
 		out.CodeLockout = 15 * time.Minute
+	}
+	if out.MaxCodeLockout < out.CodeLockout {
+		out.MaxCodeLockout = max(24*time.Hour, out.CodeLockout)
 	}
 	return out
 }
@@ -349,7 +355,7 @@ func RestoreLock(st State, cfg *Config) (*Lock, error) {
 		return nil, fmt.Errorf("%w: code keys: %v", ErrInvalid, err)
 	}
 	if l.st.Keypad.LockedOut {
-		l.keypadUntil = l.cfg.Clock() + l.cfg.CodeLockout
+		l.keypadUntil = l.cfg.Clock() + l.lockoutFor(l.st.Keypad.Lockouts)
 	}
 	if st.Pairing.CodeKey != ([32]byte{}) {
 		if l.offline, err = NewCodeCipher(&st.Pairing.CodeKey); err != nil {

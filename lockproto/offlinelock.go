@@ -75,7 +75,7 @@ func (l *Lock) offlineCode(d *CodeDecision, digits []byte, now time.Duration, un
 	case CodeErase:
 		l.blockCode(code.Seq, to, true)
 	}
-	l.st.Keypad.Failures = 0
+	l.st.Keypad.Failures, l.st.Keypad.Lockouts = 0, 0
 	d.Granted, d.Reason, d.Failures = code.Kind != CodeErase, access.Granted, 0
 	d.AuditSeq = l.record(classGrant, unix, known, AuditRecord{Kind: AuditCode, Slot: byte(code.Kind), Door: d.Door, Value: uint32(code.Seq)})
 	if err := l.persist(); err != nil {
