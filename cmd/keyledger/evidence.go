@@ -411,7 +411,7 @@ func (o *overlay) ApplyState(ctx context.Context, b *ledger.StateBatch) error {
 	for op := range b.Ops() {
 		switch op.Kind {
 		case ledger.OpSet:
-			o.rows[string(op.Key)] = op.Value
+			o.rows[string(op.Key)] = bytes.Clone(op.Value) // the batch reuses its buffer after Reset
 		case ledger.OpSetCheckpoint:
 			o.cps[op.Name] = op.Position
 		default:
