@@ -34,7 +34,9 @@ const accessHelp = `Answers from the log who could open a door, and when:
 EVENTS lists the log positions each answer rests on (what 'keyledger
 events -from POS' prints). Online keys, which the lock group decides at
 each unlock, are not answered. Times are UTC unless -tz names an IANA zone.
-The directory is opened read-only; the log is folded in memory.`
+The directory is opened read-only; the log is folded in memory. 'keyledger
+evidence export' with the same -lock or -account flags exports an answer
+with proofs a third party checks offline.`
 
 // openingLine is one line of 'keyledger access -lock … -json'.
 type openingLine struct {
