@@ -34,6 +34,11 @@ type Opening struct {
 	// (zero: until the lock applies the removal).
 	StillAtLock bool
 	OpenUntil   time.Time
+	// Online: an online key, opened through the lock group's online
+	// unlock; Account is a member of its group, and the server decides at
+	// each unlock, with the member's password. Since then also counts the
+	// member's acceptance, permissions and network management's start.
+	Online bool
 	// Positions are the log positions of the events the answer rests on,
 	// ascending: the lock's registration, the key's creation, the event
 	// that gave it to the account, its last edit, the lock's blackouts,
@@ -96,9 +101,18 @@ func (x *Index) WhoCouldOpen(ctx context.Context, lock string, door access.Door,
 	ans.Openings = make([]Opening, 0, n)
 	ans.Positions = make([]uint64, 1, 1+5*n)
 	ans.Positions[0] = l.registered
+	g := l.groupAt(pos)
 	for _, h := range l.keys[:n] {
 		k, uses, usesAt := h.at(pos)
 		if !k.settings.Doors.Has(door) {
+			continue
+		}
+		if k.kind == events.KindOnline {
+			from := len(ans.Openings)
+			ans.Openings = x.onlineOpenings(ans.Openings, h, k, g, l, door, at, uses, usesAt, blackouts, blackoutsAt)
+			for _, o := range ans.Openings[from:] {
+				ans.Positions = append(ans.Positions, o.Positions...)
+			}
 			continue
 		}
 		ok, still := k.standing(at)

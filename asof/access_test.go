@@ -35,6 +35,7 @@ func genLog(t *rapid.T) []logged {
 	people := []string{"ann", "bob", "phone-1"}
 	keyIDs := []string{"k0", "k1", "k2", "k3"}
 	lockOf := map[string]string{}
+	kindOf := map[string]events.Kind{}
 	uses := map[string]uint32{}
 	now := t0
 	log := []logged{
@@ -63,12 +64,28 @@ func genLog(t *rapid.T) []logged {
 		if !ok {
 			lock = rapid.SampledFrom([]string{"front", "garage"}).Draw(t, "lock")
 			lockOf[k] = lock
-			kind := rapid.SampledFrom([]events.Kind{events.KindShare, events.KindDigital, events.KindDigital, events.KindIntercom}).Draw(t, "kind")
+			kind := rapid.SampledFrom([]events.Kind{events.KindShare, events.KindDigital, events.KindDigital, events.KindIntercom, events.KindOnline, events.KindOnline}).Draw(t, "kind")
+			kindOf[k] = kind
 			e := events.KeyCreated{Key: k, Lock: lock, Owner: "bill", Kind: kind, Settings: settings(lock)}
 			if kind == events.KindDigital {
 				e.Holder = rapid.SampledFrom(people[:2]).Draw(t, "user")
 			}
 			log = append(log, logged{"key-" + k, now, e})
+			continue
+		}
+		if kindOf[k] == events.KindOnline {
+			if rapid.IntRange(0, 3).Draw(t, "a member joins") == 0 { // network on, invited, accepted
+				who := rapid.SampledFrom([]string{"ann", "ann", "bob"}).Draw(t, "joins")
+				log = append(log, logged{"group-" + lock, now, events.NetworkManagementOn{Lock: lock, By: "bill", Until: now.Add(72 * time.Hour)}},
+					logged{"group-" + lock, now, events.MemberInvited{Lock: lock, Key: k, Account: who, By: "bill", Expires: now.Add(time.Hour), Permissions: events.DefaultPermissions}},
+					logged{"group-" + lock, now, events.InvitationAccepted{Lock: lock, Key: k, Account: who}})
+				if rapid.Bool().Draw(t, "then locked out") {
+					log = append(log, logged{"group-" + lock, now, events.PasswordRejected{Lock: lock, Account: who, Failures: 5,
+						LockedUntil: now.Add(time.Duration(rapid.IntRange(1, 600).Draw(t, "lockout minutes")) * time.Minute)}})
+				}
+				continue
+			}
+			log = append(log, onlineEvent(t, now, k, lock, uses, settings))
 			continue
 		}
 		var e any
@@ -123,6 +140,48 @@ func genLog(t *rapid.T) []logged {
 		log = append(log, logged{"key-" + k, now, e})
 	}
 	return log
+}
+
+// onlineEvent draws an event about online key k of lock: its group's
+// network management and members (invitations, acceptance, permissions,
+// lockouts, removal), online unlocks counting uses, an edit or deletion.
+func onlineEvent(t *rapid.T, now time.Time, k, lock string, uses map[string]uint32, settings func(string) events.Settings) logged {
+	group := "group-" + lock
+	who := rapid.SampledFrom([]string{"ann", "ann", "bob", "phone-1"}).Draw(t, "member")
+	perms := func() events.Permissions {
+		return events.Permissions{Doors: rapid.SampledFrom([]access.Doors{access.Main, access.Inner, access.MainInner}).Draw(t, "permitted doors"),
+			Ops: rapid.SampledFrom([]events.Operations{events.OpUnlock, events.OpUnlock | events.OpViewHistory, events.OpViewHistory}).Draw(t, "ops")}
+	}
+	switch rapid.IntRange(0, 12).Draw(t, "online what") {
+	case 0, 1:
+		return logged{group, now, events.NetworkManagementOn{Lock: lock, By: "bill",
+			Until: now.Add(time.Duration(rapid.IntRange(1, 96*60).Draw(t, "network minutes")) * time.Minute)}}
+	case 2:
+		return logged{group, now, events.NetworkManagementOff{Lock: lock, Reason: access.TurnedOff}}
+	case 3, 4:
+		return logged{group, now, events.MemberInvited{Lock: lock, Key: k, Account: who, By: "bill", Expires: now.Add(24 * time.Hour), Permissions: perms()}}
+	case 5, 6, 7:
+		return logged{group, now, events.InvitationAccepted{Lock: lock, Key: k, Account: who}}
+	case 8:
+		return logged{group, now, events.MemberPermissionsSet{Lock: lock, Account: who, By: "bill", Permissions: perms()}}
+	case 9:
+		e := events.PasswordRejected{Lock: lock, Account: who, Failures: 1}
+		if rapid.Bool().Draw(t, "locks out") {
+			e.LockedUntil = now.Add(time.Duration(rapid.IntRange(1, 120).Draw(t, "lockout minutes")) * time.Minute)
+		}
+		return logged{group, now, e}
+	case 10:
+		return logged{group, now, rapid.SampledFrom([]any{events.MemberRemoved{Lock: lock, Key: k, Account: who},
+			events.InvitationDeclined{Lock: lock, Key: k, Account: who}, events.InvitationWithdrawn{Lock: lock, Key: k, Account: who},
+			events.InvitationExpired{Lock: lock, Key: k, Account: who}}).Draw(t, "member leaves")}
+	case 11:
+		uses[k]++
+		return logged{group, now, events.UnlockAttempted{Key: k, Lock: lock, By: who, Door: access.Main, Granted: true, Uses: uses[k]}}
+	}
+	if rapid.Bool().Draw(t, "edit") {
+		return logged{"key-" + k, now, events.KeyEdited{Key: k, Lock: lock, Settings: settings(lock)}}
+	}
+	return logged{"key-" + k, now, events.KeyDeleted{Key: k, Lock: lock}}
 }
 
 // store appends the log to an in-memory ledger.
@@ -182,10 +241,70 @@ type bruteWorld struct {
 	keys      map[string]*bruteKey
 	blackouts map[string][]policy.Blackout
 	doors     map[string]access.Doors
+	groups    map[string]*bruteGroup
+}
+
+// bruteGroup is a lock's group: network management and members.
+type bruteGroup struct {
+	on      bool
+	until   time.Time
+	members map[string]*bruteMember
+}
+
+type bruteMember struct {
+	key         string
+	accepted    bool
+	perms       events.Permissions
+	lockedUntil time.Time
+}
+
+func newWorld() *bruteWorld {
+	return &bruteWorld{keys: map[string]*bruteKey{}, blackouts: map[string][]policy.Blackout{}, doors: map[string]access.Doors{},
+		groups: map[string]*bruteGroup{}}
+}
+
+// group folds an event of a lock group.
+func (w *bruteWorld) group(data any) {
+	g := func(lock string) *bruteGroup {
+		if w.groups[lock] == nil {
+			w.groups[lock] = &bruteGroup{members: map[string]*bruteMember{}}
+		}
+		return w.groups[lock]
+	}
+	m := func(lock, account string) *bruteMember {
+		if g(lock).members[account] == nil {
+			g(lock).members[account] = &bruteMember{}
+		}
+		return g(lock).members[account]
+	}
+	switch e := data.(type) {
+	case events.NetworkManagementOn:
+		g(e.Lock).on, g(e.Lock).until = true, e.Until
+	case events.NetworkManagementOff:
+		g(e.Lock).on = false
+	case events.MemberInvited:
+		g(e.Lock).members[e.Account] = &bruteMember{key: e.Key, perms: e.Permissions}
+	case events.InvitationAccepted:
+		m(e.Lock, e.Account).accepted = true
+	case events.MemberPermissionsSet:
+		m(e.Lock, e.Account).perms = e.Permissions
+	case events.PasswordRejected:
+		if !e.LockedUntil.IsZero() {
+			m(e.Lock, e.Account).lockedUntil = e.LockedUntil
+		}
+	case events.MemberRemoved:
+		*m(e.Lock, e.Account) = bruteMember{key: m(e.Lock, e.Account).key}
+	case events.InvitationDeclined:
+		m(e.Lock, e.Account).accepted = false
+	case events.InvitationWithdrawn:
+		m(e.Lock, e.Account).accepted = false
+	case events.InvitationExpired:
+		m(e.Lock, e.Account).accepted = false
+	}
 }
 
 func replay(log []logged, upTo time.Time) *bruteWorld {
-	w := &bruteWorld{keys: map[string]*bruteKey{}, blackouts: map[string][]policy.Blackout{}, doors: map[string]access.Doors{}}
+	w := newWorld()
 	for _, e := range log {
 		if e.at.After(upTo) {
 			break
@@ -202,6 +321,7 @@ func (w *bruteWorld) apply(data any) {
 		}
 		return &bruteKey{} // an event before the key's creation: dropped
 	}
+	w.group(data)
 	switch e := data.(type) {
 	case events.LockRegistered:
 		w.doors[e.Lock] = e.Doors
@@ -286,11 +406,16 @@ type opening struct {
 	account string
 	key     string
 	still   bool
+	online  bool
 }
 
 func (w *bruteWorld) openings(at time.Time) []opening {
 	var out []opening
 	for id, k := range w.keys {
+		if k.kind == events.KindOnline {
+			out = append(out, w.onlineOpenings(at, id, k)...)
+			continue
+		}
 		opener := ""
 		if k.downloaded {
 			opener = k.holder
@@ -313,11 +438,38 @@ func (w *bruteWorld) openings(at time.Time) []opening {
 		}
 		for d := access.Door(0); d < access.MaxDoors; d++ {
 			if k.settings.Doors.Has(d) && w.doors[k.lock].Has(d) {
-				out = append(out, opening{k.lock, d, opener, id, still})
+				out = append(out, opening{k.lock, d, opener, id, still, false})
 			}
 		}
 	}
 	slices.SortFunc(out, compareOpening)
+	return out
+}
+
+// onlineOpenings: an online key opens for each accepted member of its
+// group permitted to unlock, while network management is on and the
+// member is not locked out, at the doors the key, the permissions and the
+// lock share (an online unlock names the main or the inner door), unless
+// deleted or revoked, as its policy and the lock's blackouts allow.
+func (w *bruteWorld) onlineOpenings(at time.Time, id string, k *bruteKey) []opening {
+	g := w.groups[k.lock]
+	if g == nil || !g.on || !at.Before(g.until) || k.state == events.StateDeleted || k.state == events.StateRevoked {
+		return nil
+	}
+	if p := k.settings.Policy.WithBlackouts(w.blackouts[k.lock]); p.Allowed(at, k.uses) != access.Granted {
+		return nil
+	}
+	var out []opening
+	for account, m := range g.members {
+		if m.key != id || !m.accepted || m.perms.Ops&events.OpUnlock == 0 || at.Before(m.lockedUntil) {
+			continue
+		}
+		for _, d := range []access.Door{access.MainDoor, access.InnerDoor} {
+			if k.settings.Doors.Has(d) && m.perms.Doors.Has(d) && w.doors[k.lock].Has(d) {
+				out = append(out, opening{k.lock, d, account, id, false, true})
+			}
+		}
+	}
 	return out
 }
 
@@ -378,7 +530,7 @@ func TestWhoCouldOpenMatchesReplay(t *testing.T) {
 					rt.Fatal(err)
 				}
 				for _, o := range ans.Openings {
-					got = append(got, opening{q.lock, q.door, o.Account, o.Key, o.StillAtLock})
+					got = append(got, opening{q.lock, q.door, o.Account, o.Key, o.StillAtLock, o.Online})
 					checkCited(rt, o.Positions, ans.Position)
 					if o.Since.After(at) {
 						rt.Fatalf("%s at %v: since %v is after the instant", o.Key, at, o.Since)
@@ -438,7 +590,7 @@ func TestCouldOpenMatchesReplayMinuteByMinute(t *testing.T) {
 		for m := from.Truncate(time.Minute).Add(time.Minute); m.Before(to); m = m.Add(time.Minute) {
 			samples = append(samples, m, m.Add(17*time.Second))
 		}
-		w := &bruteWorld{keys: map[string]*bruteKey{}, blackouts: map[string][]policy.Blackout{}, doors: map[string]access.Doors{}}
+		w := newWorld()
 		next := 0
 		for _, at := range samples {
 			if !at.Before(to) {
@@ -458,7 +610,7 @@ func TestCouldOpenMatchesReplayMinuteByMinute(t *testing.T) {
 			for _, d := range ans.Doors {
 				for _, iv := range d.Intervals {
 					if !at.Before(iv.From) && at.Before(iv.To) {
-						got = append(got, opening{d.Lock, d.Door, account, d.Key, iv.StillAtLock})
+						got = append(got, opening{d.Lock, d.Door, account, d.Key, iv.StillAtLock, iv.Online})
 					}
 				}
 			}

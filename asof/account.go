@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger/access"
+	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/policy"
 )
 
@@ -16,6 +17,8 @@ type Interval struct {
 	// StillAtLock: the key had been taken away and opened only because
 	// its lock had not applied the removal (Opening.StillAtLock).
 	StillAtLock bool
+	// Online: through an online key (Opening.Online).
+	Online bool
 }
 
 // DoorSpan is a door an account could open, through one key, during a
@@ -106,17 +109,28 @@ func (x *Index) spansOf(h *keyHistory, account string, pos uint64, from, to time
 	l := x.locks[h.lock]
 	k, uses, usesAt := h.at(created)
 	blackouts, blackoutsAt := l.blackoutsAt(created)
+	g := l.groupAt(created)
 	start := h.versions[0].time
 	stretch := func(end time.Time) {
 		a, b := maxTime(start, from), minTime(end, to)
 		start = maxTime(start, end)
-		if a.Before(b) && k.opener() == account {
+		switch {
+		case !a.Before(b):
+		case k.kind == events.KindOnline:
+			h.onlineSpans(k, g, l, account, uses, usesAt, blackouts, blackoutsAt, a, b, spans)
+		case k.opener() == account:
 			h.spans(k, l, uses, usesAt, blackouts, blackoutsAt, a, b, spans)
 		}
 	}
-	vi, ui, bi := 1, lastAt(h.uses, created, usesPos)+1, lastAt(l.blackouts, created, blackoutPos)+1
+	vi, ui, bi, gi := 1, lastAt(h.uses, created, usesPos)+1, lastAt(l.blackouts, created, blackoutPos)+1, lastAt(l.groups, created, groupPos)+1
+	if k.kind != events.KindOnline {
+		gi = len(l.groups) // their changes change nothing for the key
+	}
 	for {
 		next, t := pos+1, time.Time{}
+		if gi < len(l.groups) && l.groups[gi].pos < next {
+			next, t = l.groups[gi].pos, l.groups[gi].time
+		}
 		if vi < len(h.versions) && h.versions[vi].pos < next {
 			next, t = h.versions[vi].pos, h.versions[vi].time
 		}
@@ -137,6 +151,9 @@ func (x *Index) spansOf(h *keyHistory, account string, pos uint64, from, to time
 		case ui < len(h.uses) && h.uses[ui].pos == next:
 			uses, usesAt = h.uses[ui].uses, next
 			ui++
+		case gi < len(l.groups) && l.groups[gi].pos == next:
+			g = &l.groups[gi]
+			gi++
 		default:
 			blackouts, blackoutsAt = l.blackouts[bi].blackouts, next
 			bi++
@@ -182,10 +199,45 @@ func (h *keyHistory) spans(k *keyState, l *lockHistory, uses uint32, usesAt uint
 	}
 }
 
+// onlineSpans adds the intervals of [a, b) during which account, a
+// member of online key k's group g, could open its doors online.
+func (h *keyHistory) onlineSpans(k *keyState, g *groupVersion, l *lockHistory, account string, uses uint32, usesAt uint64,
+	blackouts []policy.Blackout, blackoutsAt uint64, a, b time.Time, spans map[spanKey]*DoorSpan) {
+	doors, from, until, ok := onlineStanding(k, g, l, h.id, account)
+	if !ok {
+		return
+	}
+	a, b = maxTime(a, from), minTime(b, until)
+	var ivs []Interval
+	for iv := range openIntervals(h.schedule(k, blackouts, blackoutsAt), uses, a, b) {
+		iv.Online = true
+		ivs = append(ivs, iv)
+	}
+	if len(ivs) == 0 {
+		return
+	}
+	m := g.members[account]
+	for d := access.Door(0); d < access.MaxDoors; d++ {
+		if !doors.Has(d) {
+			continue
+		}
+		sk := spanKey{lock: l.id, key: h.id, door: d}
+		s := spans[sk]
+		if s == nil {
+			s = &DoorSpan{Lock: l.id, Door: d, Key: h.id}
+			spans[sk] = s
+		}
+		for _, iv := range ivs {
+			s.Intervals = appendInterval(s.Intervals, iv)
+		}
+		s.Positions = m.positions(k.positions(s.Positions, l, blackoutsAt, usesAt, false), g)
+	}
+}
+
 // appendInterval appends iv, merged with the last interval when they
 // touch and agree.
 func appendInterval(ivs []Interval, iv Interval) []Interval {
-	if n := len(ivs); n > 0 && ivs[n-1].To.Equal(iv.From) && ivs[n-1].StillAtLock == iv.StillAtLock {
+	if n := len(ivs); n > 0 && ivs[n-1].To.Equal(iv.From) && ivs[n-1].StillAtLock == iv.StillAtLock && ivs[n-1].Online == iv.Online {
 		ivs[n-1].To = iv.To
 		return ivs
 	}

@@ -54,9 +54,19 @@
 // before they were set carries the blackouts of its issuance instead, so
 // at the lock it may open during a newer blackout.
 //
-// Online keys (used through the lock group's online unlock) are not
-// answered here: who uses them is decided at each unlock by the group's
-// members and the network management, which this package does not fold.
+// Online keys are used through the lock group's online unlock, which the
+// server decides at each attempt with the member's password. Account A
+// could open door D of lock L at T through online key K (an answer marked
+// Online) when, in the log as of T: L's network management was on and its
+// operating duration not over at T; A was an accepted member of L's group
+// for K, permitted to unlock, and not locked out at T (a lockout from
+// wrong passwords ends at its instant); D (the main or the inner door) is
+// among K's doors, A's permitted doors and L's doors; K was neither
+// deleted nor revoked; and K's policy, with the lock's blackouts of then,
+// grants T with the online uses counted by then. Knowing the password is
+// assumed: the answer is who the server would let in with it. The group's
+// events are cited with the key's (network management's start, the
+// invitation, its acceptance, the last permissions, a lockout that ended).
 //
 // # Guarantees
 //
@@ -82,7 +92,8 @@
 //
 // The Index holds, in memory, every version of every key (one per
 // lifecycle change, edit or sync at the lock), every use count, each
-// lock's blackouts, and 8 bytes per log position (the running latest
+// lock's blackouts, every version of each lock group (a copy of its
+// members per group event), and 8 bytes per log position (the running latest
 // event time). A query at an instant picks each key's version by binary
 // search: for a lock with 1,000 keys it takes a few milliseconds (see
 // BENCHMARKS.md, "As-of queries"). ReadModelsAt costs a rebuild of the

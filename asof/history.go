@@ -2,6 +2,7 @@ package asof
 
 import (
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +19,8 @@ type lockHistory struct {
 	doors      access.Doors
 	registered uint64
 	blackouts  []blackoutVersion
-	keys       []*keyHistory // by creation position
+	groups     []groupVersion // its group's versions (online keys)
+	keys       []*keyHistory  // by creation position
 }
 
 type blackoutVersion struct {
@@ -213,6 +215,10 @@ func (x *Index) apply(ev *ledger.Event) {
 		x.keys[ev.Stream] = h
 		l.keys = append(l.keys, h)
 		x.opened(h, &k)
+		return
+	}
+	if strings.HasPrefix(ev.Stream, "group-") {
+		x.applyGroup(ev)
 		return
 	}
 	h := x.keys[ev.Stream]

@@ -14,6 +14,7 @@ import (
 	"github.com/keyledger/keyledger/keyledgertest"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // A day at Bill's front door, through the commands, on the stack's
@@ -160,5 +161,91 @@ func TestQueriesWhileFollowing(t *testing.T) {
 			return
 		default:
 		}
+	}
+}
+
+// An online key through the commands: at each step the index names a
+// member exactly when the server grants that member's online unlock with
+// the right password.
+func TestOnlineKeyAgreesWithTheServer(t *testing.T) {
+	st := keyledgertest.New(t)
+	ctx := context.Background()
+	x, err := asof.Open(st.Ledger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	svc := st.Commands
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := t0
+	st.Clock.Set(now)
+	later := func(d time.Duration) { now = now.Add(d); st.Clock.Set(now) }
+	for _, a := range []string{"bill", "ann", "bob"} {
+		must(svc.RegisterAccount(ctx, commands.RegisterAccount{ID: commands.NewID(), Account: a, Name: a, Email: a + "@example.com"}))
+	}
+	must(svc.RegisterLock(ctx, commands.RegisterLock{ID: commands.NewID(), Lock: "garage", Owner: "bill", Name: "Garage", Zone: "UTC", Slots: 2, Doors: access.MainInner}))
+	_, err = svc.TurnOnNetwork(ctx, commands.TurnOnNetwork{ID: commands.NewID(), Lock: "garage", By: "bill",
+		MasterCode: secret.FromString("731946"), Duration: 30 * 24 * time.Hour})
+	must(err)
+	_, err = svc.CreateKey(ctx, commands.CreateKey{ID: commands.NewID(), Key: "client", Lock: "garage", By: "bill", Kind: events.KindOnline,
+		Settings: events.Settings{Name: "Client", Doors: access.MainInner}})
+	must(err)
+	must(svc.InviteMember(ctx, commands.InviteMember{ID: commands.NewID(), Lock: "garage", Key: "client", Account: "ann", By: "bill"}))
+	later(time.Minute)
+	must(svc.AcceptInvitation(ctx, commands.AcceptInvitation{ID: commands.NewID(), Lock: "garage", Account: "ann",
+		Password: secret.FromString("ann's password"), LockName: "Bill's garage"}))
+
+	// step asks the index at now, then the server (which records the
+	// attempt, so the index is asked first).
+	step := func(name string, door access.Door, pw string, want bool) {
+		t.Helper()
+		ans, err := x.WhoCouldOpen(ctx, "garage", door, now)
+		must(err)
+		named := len(ans.Openings) == 1 && ans.Openings[0].Account == "ann" && ans.Openings[0].Online && ans.Openings[0].Key == "client"
+		if named != want || len(ans.Openings) > 1 {
+			t.Fatalf("%s: openings %+v, want ann online: %v", name, ans.Openings, want)
+		}
+		if named {
+			checkCitedPlain(t, ans.Openings[0].Positions, ans.Position)
+		}
+		r, err := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: commands.NewID(), Key: "client", By: "ann", Password: secret.FromString(pw), Door: door})
+		must(err)
+		if r.Granted != want {
+			t.Fatalf("%s: the server says granted %v (%v), the index %v", name, r.Granted, r.Reason, want)
+		}
+	}
+	step("a member", access.MainDoor, "ann's password", true)
+	step("a door not permitted", access.InnerDoor, "ann's password", false)
+	later(time.Minute)
+	for range commands.MaxPasswordFailures {
+		r, err := svc.UnlockOnline(ctx, commands.UnlockOnline{ID: commands.NewID(), Key: "client", By: "ann", Password: secret.FromString("a guess")})
+		must(err)
+		if r.Granted {
+			t.Fatal("a wrong password granted")
+		}
+	}
+	step("locked out", access.MainDoor, "ann's password", false)
+	later(commands.LockoutDuration)
+	step("the lockout over", access.MainDoor, "ann's password", true)
+	acc, err := x.CouldOpen(ctx, "ann", t0, now.Add(time.Minute))
+	must(err)
+	if len(acc.Doors) != 1 || len(acc.Doors[0].Intervals) != 2 || !acc.Doors[0].Intervals[0].Online ||
+		!acc.Doors[0].Intervals[0].To.Equal(t0.Add(2*time.Minute)) || !acc.Doors[0].Intervals[1].From.Equal(now) {
+		t.Fatalf("ann's doors: %+v, want the main door online, before and after the lockout", acc.Doors)
+	}
+	must(svc.TurnOffNetwork(ctx, commands.TurnOffNetwork{ID: commands.NewID(), Lock: "garage", By: "bill"}))
+	later(time.Minute)
+	step("network management off", access.MainDoor, "ann's password", false)
+}
+
+func checkCitedPlain(t *testing.T, ps []uint64, prefix uint64) {
+	t.Helper()
+	if len(ps) == 0 || !slices.IsSorted(ps) || ps[0] == 0 || ps[len(ps)-1] > prefix {
+		t.Fatalf("cited positions %v: want ascending, in 1..%d", ps, prefix)
 	}
 }

@@ -8,10 +8,12 @@ import (
 )
 
 // Bundle format identification. A decoder refuses any other name, and any
-// version above the one it knows; versions are only ever added.
+// version above the one it knows; versions are only ever added. Version 2
+// adds Question; Encode writes a bundle without one as version 1, which a
+// verifier of version 1 still reads.
 const (
 	FormatName = "keyledger/evidence"
-	Version    = 1
+	Version    = 2
 )
 
 // MaxBundleSize bounds what Decode reads.
@@ -28,6 +30,9 @@ type Bundle struct {
 	// earlier size; Verify uses the one from the head it trusts.
 	Consistency []Consistency `json:"consistency,omitempty"`
 	Events      []Event       `json:"events"`
+	// Question, from version 2, is the question the bundle answers; its
+	// positions are events of the bundle.
+	Question *Question `json:"question,omitempty"`
 }
 
 // Consistency is a proof that the tree of the first FromSize events, of
@@ -61,9 +66,13 @@ type Event struct {
 	Note string `json:"note,omitempty"`
 }
 
-// Encode writes b as indented JSON, with Format and Version set.
+// Encode writes b as indented JSON, with Format and Version set: version 2
+// with a Question, else 1.
 func (b *Bundle) Encode(w io.Writer) error {
-	b.Format, b.Version = FormatName, Version
+	b.Format, b.Version = FormatName, 1
+	if b.Question != nil {
+		b.Version = 2
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")
 	return enc.Encode(b)
@@ -128,6 +137,19 @@ func (b *Bundle) check() error {
 		for _, p := range e.ConfirmedBy {
 			if !seen[p] || p == e.Position {
 				return fail(ErrFormat, e.Position, "confirmed by position %d, which is not another event of the bundle", p)
+			}
+		}
+	}
+	if q := b.Question; q != nil {
+		if b.Version < 2 {
+			return fail(ErrFormat, 0, "a question in a version %d bundle (questions are version 2)", b.Version)
+		}
+		for i, p := range q.Positions {
+			if !seen[p] {
+				return fail(ErrFormat, 0, "the question cites position %d, which is not an event of the bundle", p)
+			}
+			if i > 0 && p <= q.Positions[i-1] {
+				return fail(ErrFormat, 0, "the question's positions are not ascending and unique at %d", p)
 			}
 		}
 	}

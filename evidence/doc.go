@@ -47,7 +47,19 @@
 // the record's decoded fields, not its 26 bytes (an unverified record's
 // slot, for one, is not kept), so tags are recomputed from the lock's copy.
 //
-// # Format, version 1
+// # A question and its answer
+//
+// A bundle may say which question it answers (Bundle.Question, from
+// version 2): "who could open the main door of lock front at T", say, the
+// answer's lines, and the log positions the answer cites, every one an
+// event of the bundle. The log key signs the question with the bundle's
+// head, so Verify refuses a question, answer or citation altered after
+// export. What is proved is that the operator gave this answer from that
+// log and that every cited event is in it; whether the answer follows
+// from the events is the exporter's rule (package asof), which a reader
+// can check against the events' data.
+//
+// # Format, versions 1 and 2
 //
 // A bundle is one JSON object (at most MaxBundleSize bytes):
 //
@@ -66,13 +78,19 @@
 //	    "proof":    [HEX32, …] (RFC 9162 inclusion proof of leaf P-1),
 //	    "confirmed_by": [positions of events in this bundle],
 //	    "note":     text (not verified)
-//	  }, …]
+//	  }, …],
+//	  "question": {"ask": text, "answer": [text, …],        (version 2 only)
+//	               "positions": [P, …], "signature": BASE64}
 //	}
 //
 // The head's signature covers Head.Message: "keyledger/tree-head v1\n",
 // size and time in Unix nanoseconds (8 bytes big-endian each), root.
-// Unknown fields are refused; a later version adds fields and bumps the
-// version, and this decoder refuses versions it does not know.
+// A question's signature covers Question.Message: "keyledger/question
+// v1\n", the head's size, time and root as above, then the question, its
+// answer lines and its positions, each length-prefixed. Unknown fields
+// are refused; a later version adds fields and bumps the version, and
+// this decoder refuses versions it does not know. Version 2 added the
+// question; a bundle without one is written as version 1.
 //
 // # Errors
 //

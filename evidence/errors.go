@@ -29,6 +29,10 @@ var (
 	// the verifier trusts: no proof from that size, or a proof that fails
 	// (the log was rewritten, or a fork was shown to someone).
 	ErrConsistency = errors.New("evidence: signed head not proved consistent with the trusted head")
+	// ErrQuestion means a bundle's question does not verify under the log
+	// key with its head: the question, its answer or the positions it
+	// cites were altered, or it was signed for another head.
+	ErrQuestion = errors.New("evidence: question's signature does not verify")
 )
 
 // Error is the typed error of Decode and Verify. Err is one of the

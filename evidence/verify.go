@@ -32,15 +32,20 @@ type Report struct {
 	// ExtendsTrusted is set when Options.Trusted was given and the head
 	// is it or is proved to extend it.
 	ExtendsTrusted bool
+	// Question is set when the bundle holds a question (Bundle.Question)
+	// and its signature verified.
+	Question bool
 }
 
 // Verify checks a bundle: the head's signature under opts.Key; every
 // event's record against its summary and position, and its inclusion
 // under the head; that every event named in a ConfirmedBy is a lock audit
-// record; every consistency proof (each shows the head extends the tree
-// it starts from); and, with opts.Trusted, that one of them starts from
-// the trusted head (or that the head is the trusted one). The first failure is returned as an *Error matching one of
-// the sentinels; a bundle that verifies returns a nil error.
+// record; the question's signature, if it has one; every consistency
+// proof (each shows the head extends the tree it starts from); and, with
+// opts.Trusted, that one of them starts from the trusted head (or that
+// the head is the trusted one). The first failure is returned as an
+// *Error matching one of the sentinels; a bundle that verifies returns a
+// nil error.
 func Verify(b *Bundle, opts Options) (Report, error) {
 	if b.Format != FormatName || b.Version < 1 || b.Version > Version {
 		return Report{}, fail(ErrFormat, 0, "format %q version %d", b.Format, b.Version)
@@ -68,6 +73,12 @@ func Verify(b *Bundle, opts Options) (Report, error) {
 				return Report{}, fail(ErrRecord, e.Position, "confirmed by position %d, a %q event of stream %q, not a lock audit record", p, s.Type, s.Stream)
 			}
 		}
+	}
+	if b.Question != nil {
+		if err := b.Question.check(opts.Key, b.Head.Head); err != nil {
+			return Report{}, err
+		}
+		rep.Question = true
 	}
 	for _, c := range b.Consistency {
 		if err := VerifyConsistency(Head{Size: c.FromSize, Root: c.FromRoot}, b.Head.Head, c.Proof); err != nil {

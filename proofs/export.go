@@ -31,12 +31,17 @@ type Request struct {
 	// ev (a lock's audit records of it); they are exported too, each with
 	// its own proof.
 	Confirm func(ctx context.Context, ev ledger.Event) ([]uint64, error)
+	// Question, if set, is the question the bundle answers (its Ask,
+	// Answer and the Positions the answer cites; no Signature). Its
+	// positions are exported with the others, and Key signs it with the
+	// head.
+	Question *evidence.Question
 }
 
 // Export builds an evidence bundle: every requested event (and those that
 // confirm it) with its canonical record bytes, its summary and its
 // inclusion proof, under a head of the tree signed with req.Key, and
-// consistency proofs from req.Since. The tree must cover every position
+// consistency proofs from req.Since, and req.Question signed. The tree must cover every position
 // (Update it first); each proof costs O(log size) reads.
 func Export(ctx context.Context, t *Tree, req Request) (*evidence.Bundle, error) {
 	size := req.Size
@@ -59,6 +64,10 @@ func Export(ctx context.Context, t *Tree, req Request) (*evidence.Bundle, error)
 		b.Consistency = append(b.Consistency, c)
 	}
 	positions := slices.Clone(req.Positions)
+	if q := req.Question; q != nil {
+		b.Question = evidence.SignQuestion(*q, head.Head, req.Key)
+		positions = append(positions, q.Positions...)
+	}
 	slices.Sort(positions)
 	positions = slices.Compact(positions)
 	index := map[uint64]int{}

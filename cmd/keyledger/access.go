@@ -32,9 +32,13 @@ const accessHelp = `Answers from the log who could open a door, and when:
       as intervals, per lock, door and key.
 
 EVENTS lists the log positions each answer rests on (what 'keyledger
-events -from POS' prints). Online keys, which the lock group decides at
-each unlock, are not answered. Times are UTC unless -tz names an IANA zone.
-The directory is opened read-only; the log is folded in memory.`
+events -from POS' prints). An online key answers for each member of the
+lock's group who could unlock with it then (network management on,
+permitted, not locked out), listed with AT LOCK "online (password)": the
+server decides each such unlock with the member's password. Times are UTC unless -tz names an IANA zone.
+The directory is opened read-only; the log is folded in memory. 'keyledger
+evidence export' with the same -lock or -account flags exports an answer
+with proofs a third party checks offline.`
 
 // openingLine is one line of 'keyledger access -lock … -json'.
 type openingLine struct {
@@ -51,6 +55,7 @@ type openingLine struct {
 	State       string   `json:"state"`
 	StillAtLock bool     `json:"still_at_lock,omitempty"`
 	OpenUntil   string   `json:"open_until,omitempty"`
+	Online      bool     `json:"online,omitempty"`
 	Positions   []uint64 `json:"positions"`
 }
 
@@ -63,6 +68,7 @@ type spanLine struct {
 	From        string   `json:"from"`
 	Until       string   `json:"until"`
 	StillAtLock bool     `json:"still_at_lock,omitempty"`
+	Online      bool     `json:"online,omitempty"`
 	Positions   []uint64 `json:"positions"`
 }
 
@@ -184,7 +190,7 @@ func printOpenings(w io.Writer, ans asof.DoorAnswer, asJSON bool, loc *time.Loca
 		for _, o := range ans.Openings {
 			line := openingLine{Lock: ans.Lock, Door: ans.Door.String(), At: rfc3339(ans.At), Account: o.Account, Key: o.Key,
 				Kind: o.Kind.String(), Since: rfc3339(o.Since), Schedule: describePolicy(o.Policy, ans.LockBlackouts), Uses: o.Uses,
-				State: o.State.String(), StillAtLock: o.StillAtLock, OpenUntil: rfc3339(o.OpenUntil), Positions: o.Positions}
+				State: o.State.String(), StillAtLock: o.StillAtLock, OpenUntil: rfc3339(o.OpenUntil), Online: o.Online, Positions: o.Positions}
 			if o.Credential != 0 {
 				line.Credential = o.Credential.String()
 			}
@@ -199,6 +205,9 @@ func printOpenings(w io.Writer, ans asof.DoorAnswer, asJSON bool, loc *time.Loca
 	fmt.Fprintln(tw, "ACCOUNT\tKEY\tKIND\tSINCE\tSCHEDULE\tUSES\tAT LOCK\tEVENTS")
 	for _, o := range ans.Openings {
 		atLock := "-"
+		if o.Online {
+			atLock = "online (password)"
+		}
 		if o.StillAtLock {
 			atLock = "still open (" + o.State.String() + ")"
 			if !o.OpenUntil.IsZero() {
@@ -217,7 +226,7 @@ func printSpans(w io.Writer, ans asof.AccountAnswer, asJSON bool, loc *time.Loca
 		for _, d := range ans.Doors {
 			for _, iv := range d.Intervals {
 				if err := enc.Encode(spanLine{Account: ans.Account, Lock: d.Lock, Door: d.Door.String(), Key: d.Key,
-					From: rfc3339(iv.From), Until: rfc3339(iv.To), StillAtLock: iv.StillAtLock, Positions: d.Positions}); err != nil {
+					From: rfc3339(iv.From), Until: rfc3339(iv.To), StillAtLock: iv.StillAtLock, Online: iv.Online, Positions: d.Positions}); err != nil {
 					return err
 				}
 			}
@@ -230,8 +239,11 @@ func printSpans(w io.Writer, ans asof.AccountAnswer, asJSON bool, loc *time.Loca
 	for _, d := range ans.Doors {
 		for _, iv := range d.Intervals {
 			atLock := "-"
-			if iv.StillAtLock {
+			switch {
+			case iv.StillAtLock:
 				atLock = "still open"
+			case iv.Online:
+				atLock = "online (password)"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Lock, d.Door, d.Key, stamp(iv.From, loc), stamp(iv.To, loc), atLock, positions(d.Positions))
 		}

@@ -11,8 +11,11 @@
 //	keyledger history (-lock ID | -key ID | -account ID) [-since T] [-until T] [-n COUNT] [-tz ZONE] [-by-position] [-json] [-replay] DIR
 //	keyledger keys    (-lock ID | -owner ID | -holder ID) [-at T] [-tz ZONE] [-json] [-replay] DIR
 //	keyledger rebuild [-write] DIR
+//	keyledger access  (-lock ID [-door D] [-at T] | -account ID -since T1 [-until T2]) [-tz ZONE] [-json] DIR
 //	keyledger evidence keygen FILE
-//	keyledger evidence export -key FILE (-positions P,Q,… | -stream NAME | -since T [-until T]) [-trusted BUNDLE] [-o OUT] [-write] DIR
+//	keyledger evidence export -key FILE (-positions P,Q,… | -stream NAME | -since T [-until T] |
+//	                          -lock ID [-door D] [-at T] | -account ID -since T1 [-until T2])
+//	                          [-trusted BUNDLE] [-o OUT] [-write] DIR
 //	keyledger evidence verify -key PUBHEX [-trusted BUNDLE] BUNDLE
 //	keyledger help [COMMAND]
 //
@@ -55,8 +58,14 @@
 // stored read models with them row by row, printing the first difference;
 // with -write it rebuilds the stored read models in place.
 //
+// access answers from the log (package asof) who could open a door of a
+// lock at an instant, or every door an account could open during a range,
+// each answer citing the log positions it rests on.
+//
 // evidence export writes an evidence bundle (package evidence) of events
-// chosen by position, stream or time, with the lock audit records that
+// chosen by position, stream or time, or of the events an access answer
+// cites (-lock or -account: the bundle then holds the question and the
+// answer, signed with the head), with the lock audit records that
 // confirm them, under a tree head signed with a log key that evidence
 // keygen makes; evidence verify checks a bundle offline with the log's
 // public key, and with -trusted that the log only grew since an earlier

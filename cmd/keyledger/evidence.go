@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
+	"github.com/keyledger/keyledger/asof"
 	"github.com/keyledger/keyledger/evidence"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/proofs"
@@ -29,10 +32,13 @@ const evidenceHelp = `Exports events with proofs a third party checks offline, a
       write a new Ed25519 log key (its seed, hex) to FILE, mode 0600, and
       print its public key: publish that, keep FILE to sign tree heads
   keyledger evidence export -key FILE (-positions P,Q,… | -stream NAME |
-      -since T [-until T]) [-trusted BUNDLE] [-o OUT] [-write] DIR
+      -since T [-until T] | -lock ID [-door D] [-at T] |
+      -account ID -since T1 [-until T2]) [-trusted BUNDLE] [-o OUT] [-write] DIR
       write an evidence bundle: the events, each with its inclusion proof
       under a tree head signed with the log key, and the lock's audit
-      records that confirm them
+      records that confirm them; with -lock or -account, the events an
+      as-of answer cites ('keyledger access'), and the question and answer
+      signed with the head
   keyledger evidence verify -key PUBHEX [-trusted BUNDLE] BUNDLE
       check a bundle without the ledger: the head's signature, every
       event's inclusion, and consistency with a bundle trusted before
@@ -45,8 +51,8 @@ func runEvidence(ctx context.Context, fs *flags, args []string, stdout, stderr i
 	}
 	sub := map[string]command{
 		"keygen": {name: "evidence keygen", args: "FILE", summary: "write a new Ed25519 log key and print its public key", help: keygenHelp, run: runKeygen},
-		"export": {name: "evidence export", args: "-key FILE (-positions P,Q,… | -stream NAME | -since T [-until T]) [-trusted BUNDLE] [-o OUT] [-write] DIR",
-			summary: "write an evidence bundle of events", help: exportHelp, run: runExport},
+		"export": {name: "evidence export", args: "-key FILE (-positions P,Q,… | -stream NAME | -since T [-until T] | -lock ID [-door D] [-at T] | -account ID -since T1 [-until T2]) [-trusted BUNDLE] [-o OUT] [-write] DIR",
+			summary: "write an evidence bundle of events, or of an as-of answer", help: exportHelp, run: runExport},
 		"verify": {name: "evidence verify", args: "-key PUBHEX [-trusted BUNDLE] BUNDLE", summary: "check an evidence bundle offline", help: evidenceVerifyHelp, run: runEvidenceVerify},
 	}
 	c, ok := sub[args[0]]
@@ -97,6 +103,14 @@ record confirms (an admin message applied, offline unlocks counted) brings
 that audit record along, with its own proof. -trusted adds a proof that
 the head extends the head of a bundle exported before.
 
+-lock ID [-door D] [-at T] asks who could open the door (default main) of
+the lock at instant T (default now), -account ID -since T1 [-until T2]
+every door the account could open during [T1, T2) (T2 default now), as
+'keyledger access' answers them; the bundle holds every event the answer
+cites, and the question with the answer's lines (format version 2),
+signed with the head, so 'evidence verify' refuses them altered. With
+-account, -since and -until bound the question's range, not the events.
+
 The tree is an index kept in the ledger's state (package proofs). Without
 -write the part the stored index lacks is built in memory and the ledger
 is left as it was; -write stores it, so later exports read only O(log n)
@@ -110,6 +124,9 @@ type exportArgs struct {
 	key              ed25519.PrivateKey
 	trusted          []evidence.Head
 	write, byTime    bool
+	lock, account    string // an as-of question instead of a selection
+	door             access.Door
+	at               time.Time
 }
 
 func parseExport(fs *flags, args []string) (*exportArgs, error) {
@@ -121,30 +138,58 @@ func parseExport(fs *flags, args []string) (*exportArgs, error) {
 	trusted := fs.String("trusted", "", "a bundle exported before: prove this head extends its head")
 	out := fs.String("o", "", "write the bundle to this file (default: standard output)")
 	write := fs.Bool("write", false, "store the tree index's new part in the ledger")
+	lock := fs.String("lock", "", "export the answer to who could open a door of this lock")
+	door := fs.String("door", "", "with -lock: the door, main, inner or its number (default main)")
+	at := fs.String("at", "", "with -lock: the instant, RFC 3339 (default now)")
+	account := fs.String("account", "", "export the answer to every door this account could open in [-since, -until)")
 	dir, err := parse(fs, args)
 	if err != nil {
 		return nil, err
 	}
-	a := &exportArgs{dir: dir, stream: *stream, out: *out, write: *write, byTime: *since != ""}
+	a := &exportArgs{dir: dir, stream: *stream, out: *out, write: *write, byTime: *since != "" && *account == "" && *lock == "",
+		lock: *lock, account: *account}
 	if *keyFile == "" {
 		return nil, usageErr("-key is required: the log key that signs the head")
 	}
 	n := 0
-	for _, s := range []string{*positions, *stream, *since} {
+	for _, s := range []string{*positions, *stream, *lock, *account} {
 		if s != "" {
 			n++
 		}
 	}
-	if n != 1 {
-		return nil, usageErr("name exactly one of -positions, -stream, -since (got %d)", n)
+	if a.byTime {
+		n++
 	}
-	if *until != "" && *since == "" {
+	if n != 1 {
+		return nil, usageErr("name exactly one of -positions, -stream, -since, -lock, -account (got %d)", n)
+	}
+	switch {
+	case (*door != "" || *at != "") && *lock == "":
+		return nil, usageErr("-door and -at go with -lock")
+	case *lock != "" && (*since != "" || *until != ""):
+		return nil, usageErr("-since and -until go with -account, not -lock")
+	case *account != "" && *since == "":
+		return nil, usageErr("-account needs -since")
+	case *until != "" && *since == "":
 		return nil, usageErr("-until needs -since")
+	}
+	if *lock != "" {
+		if a.door, err = doorFlag(cmp.Or(*door, "main")); err != nil {
+			return nil, err
+		}
+		if a.at, err = instantFlag("-at", *at); err != nil {
+			return nil, err
+		}
 	}
 	if a.since, err = parseTime("-since", *since); err != nil {
 		return nil, err
 	}
-	if a.until, err = parseTime("-until", *until); err != nil {
+	if *account != "" {
+		a.until, err = instantFlag("-until", *until)
+	} else {
+		a.until, err = parseTime("-until", *until)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if a.positions, err = parsePositions(*positions); err != nil {
@@ -168,7 +213,13 @@ func runExport(ctx context.Context, fs *flags, args []string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	l, err := open(a.dir, rawRegistry(), !a.write)
+	reg := rawRegistry()
+	if a.lock != "" || a.account != "" {
+		if reg, err = newRegistry(); err != nil { // the as-of index decodes events
+			return err
+		}
+	}
+	l, err := open(a.dir, reg, !a.write)
 	if err != nil {
 		return err
 	}
@@ -182,20 +233,26 @@ func runExport(ctx context.Context, fs *flags, args []string, stdout, stderr io.
 		return err
 	}
 	pos := a.positions
+	var q *evidence.Question
 	switch {
 	case a.stream != "":
 		pos, err = proofs.StreamPositions(ctx, l, a.stream)
 	case a.byTime:
 		pos, err = proofs.TimePositions(ctx, l, a.since, a.until)
+	case a.lock != "" || a.account != "":
+		q, err = askAsOf(ctx, l, a)
+		if q != nil && len(q.Positions) == 0 {
+			return fmt.Errorf("%s: the answer cites no event: nothing to export", q.Ask)
+		}
 	}
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 {
+	if len(pos) == 0 && q == nil {
 		return errors.New("no event matches: nothing to export")
 	}
 	b, err := proofs.Export(ctx, tr, proofs.Request{
-		Positions: pos, Key: a.key, Since: a.trusted,
+		Positions: pos, Key: a.key, Since: a.trusted, Question: q,
 		Render:  func(ev ledger.Event) (json.RawMessage, error) { return json.Marshal(toJSON(ev).Data) },
 		Confirm: func(ctx context.Context, ev ledger.Event) ([]uint64, error) { return auditConfirmations(ctx, l, ev) },
 	})
@@ -215,6 +272,45 @@ func runExport(ctx context.Context, fs *flags, args []string, stdout, stderr io.
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d events under the head of size %d, root %s\n", a.out, len(b.Events), b.Head.Size, b.Head.Root)
 	return nil
+}
+
+// askAsOf answers export's question from the as-of index, as 'keyledger
+// access' does: the question in words, the answer's table (times in UTC)
+// as its lines, and the positions the answer cites.
+func askAsOf(ctx context.Context, l ledger.Backend, a *exportArgs) (*evidence.Question, error) {
+	x, err := asof.Open(l)
+	if err != nil {
+		return nil, err
+	}
+	defer x.Close()
+	var (
+		q   evidence.Question
+		buf bytes.Buffer
+	)
+	if a.lock != "" {
+		q.Ask = fmt.Sprintf("who could open the %s door of lock %s at %s", a.door, a.lock, rfc3339(a.at))
+		ans, err := x.WhoCouldOpen(ctx, a.lock, a.door, a.at)
+		if err != nil {
+			return nil, accessErr(err)
+		}
+		err = printOpenings(&buf, ans, false, time.UTC)
+		q.Positions = ans.Positions
+	} else {
+		q.Ask = fmt.Sprintf("which doors could account %s open from %s until %s", a.account, rfc3339(a.since), rfc3339(a.until))
+		ans, err := x.CouldOpen(ctx, a.account, a.since, a.until)
+		if err != nil {
+			return nil, accessErr(err)
+		}
+		err = printSpans(&buf, ans, false, time.UTC)
+		q.Positions = ans.Positions
+	}
+	if err != nil {
+		return nil, err
+	}
+	for line := range strings.Lines(buf.String()) {
+		q.Answer = append(q.Answer, strings.TrimRight(line, " \n"))
+	}
+	return &q, nil
 }
 
 // auditConfirmations finds the audit record an event cites: an event whose
@@ -245,8 +341,11 @@ const evidenceVerifyHelp = `Checks an evidence bundle offline, without the ledge
 signature under the log key given with -key (never the key the bundle
 names), every event's record against its summary and its inclusion proof
 under the head, each event's data against its record's payload, and with
--trusted that the head is or extends the head of a bundle checked before. Prints the head and one line per event; exits 1
-naming the first thing that fails.`
+-trusted that the head is or extends the head of a bundle checked before.
+A bundle of an as-of answer (export -lock or -account) also holds the
+question and the answer's lines, signed with the head: an altered question,
+answer or citation is refused. Prints the head, the question and answer if
+any, and one line per event; exits 1 naming the first thing that fails.`
 
 func runEvidenceVerify(ctx context.Context, fs *flags, args []string, stdout, stderr io.Writer) error {
 	pubHex := fs.String("key", "", "the log's public key (64 hex digits), from its operator")
@@ -287,6 +386,12 @@ func runEvidenceVerify(ctx context.Context, fs *flags, args []string, stdout, st
 		rep.Events, rep.Head.Size, rep.Head.Root, rep.Head.Time.UTC().Format(time.RFC3339))
 	if rep.ExtendsTrusted {
 		fmt.Fprintf(stdout, "the head extends the trusted head of size %d\n", opts.Trusted.Size)
+	}
+	if q := b.Question; q != nil {
+		fmt.Fprintf(stdout, "question (signed with the head, citing %s): %s\n", positions(q.Positions), q.Ask)
+		for _, line := range q.Answer {
+			fmt.Fprintln(stdout, "  "+line)
+		}
 	}
 	for _, e := range b.Events {
 		s := e.Summary

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,7 +151,13 @@ func TestEvidenceUsageErrors(t *testing.T) {
 		{[]string{"evidence"}, exitUsage, "name a subcommand: keygen, export or verify"},
 		{[]string{"evidence", "frob"}, exitUsage, `unknown subcommand "frob"`},
 		{[]string{"evidence", "export", "-positions", "1", dir}, exitUsage, "-key is required"},
-		{[]string{"evidence", "export", "-key", key, dir}, exitUsage, "name exactly one of -positions, -stream, -since (got 0)"},
+		{[]string{"evidence", "export", "-key", key, dir}, exitUsage, "name exactly one of -positions, -stream, -since, -lock, -account (got 0)"},
+		{[]string{"evidence", "export", "-key", key, "-lock", "front", "-since", "2026-03-02T00:00:00Z", dir}, exitUsage, "-since and -until go with -account"},
+		{[]string{"evidence", "export", "-key", key, "-account", "ann", dir}, exitUsage, "-account needs -since"},
+		{[]string{"evidence", "export", "-key", key, "-at", "2026-03-02T00:00:00Z", "-positions", "1", dir}, exitUsage, "-door and -at go with -lock"},
+		{[]string{"evidence", "export", "-key", key, "-lock", "front", "-account", "ann", "-since", "2026-03-02T00:00:00Z", dir}, exitUsage, "name exactly one of"},
+		{[]string{"evidence", "export", "-key", key, "-lock", "nope", dir}, exitFailed, `unknown lock "nope"`},
+		{[]string{"evidence", "export", "-key", key, "-account", "ann", "-since", "2026-01-01T00:00:00Z", "-until", "2026-01-02T00:00:00Z", dir}, exitFailed, "the answer cites no event"},
 		{[]string{"evidence", "export", "-key", key, "-positions", "1,x", dir}, exitUsage, `-positions: "x" is not a log position`},
 		{[]string{"evidence", "export", "-key", key, "-until", "2026-03-02T00:00:00Z", "-positions", "1", dir}, exitUsage, "-until needs -since"},
 		{[]string{"evidence", "export", "-key", key, "-positions", "48", dir}, exitFailed, "position 48: not in the exported tree of size 47"},
@@ -218,5 +225,77 @@ func TestEvidenceExportOfALongLogInMemory(t *testing.T) {
 	out, _ := ok(t, "evidence", "verify", "-key", pub, bundle)
 	if !strings.HasPrefix(out, "ok: 5 events included in the log of size 9000") {
 		t.Fatalf("verify: %s", out)
+	}
+}
+
+// An as-of answer exported as evidence: the bundle holds every event the
+// answer cites and the question and answer signed with the head; a
+// verifier offline accepts it and refuses it with the answer, the
+// question or a citation altered.
+func TestEvidenceOfAnAnswer(t *testing.T) {
+	dir := fixture(t, projCurrent)
+	before := snapshot(t, dir)
+	key, pub := keygen(t)
+	bundle := filepath.Join(t.TempDir(), "who.json")
+	ok(t, "evidence", "export", "-key", key, "-lock", "front", "-at", "2026-03-02T12:00:00Z", "-o", bundle, dir)
+	if after := snapshot(t, dir); after != before {
+		t.Fatal("export of an answer changed the ledger directory")
+	}
+	access, _ := ok(t, "access", "-lock", "front", "-at", "2026-03-02T12:00:00Z", dir)
+	out, _ := ok(t, "evidence", "verify", "-key", pub, bundle)
+	want := []string{
+		"ok: 7 events included in the log of size 47, root " + field(t, bundle, "root") + ", signed " + field(t, bundle, "time"),
+		"question (signed with the head, citing 4,6,10,25,26,29,33): who could open the main door of lock front at 2026-03-02T12:00:00Z",
+	}
+	for _, l := range lines(access) {
+		want = append(want, "  "+strings.TrimRight(l, " "))
+	}
+	got := lines(out)
+	if len(got) != len(want)+7 || !slices.Equal(got[:len(want)], want) {
+		t.Fatalf("verify printed\n%s\nwant it to start with\n%s\nthen 7 events", out, strings.Join(want, "\n"))
+	}
+	if !strings.HasPrefix(got[len(want)], "4 2026-03-02T09:00:00Z lock-front v1 ") {
+		t.Errorf("first event line %q", got[len(want)])
+	}
+	var b struct{ Version int }
+	data, err := os.ReadFile(bundle)
+	if err != nil || json.Unmarshal(data, &b) != nil || b.Version != 2 {
+		t.Fatalf("bundle version %d (%v), want 2: a question is version 2", b.Version, err)
+	}
+
+	tamper := func(old, new string) string {
+		t.Helper()
+		if !strings.Contains(string(data), old) {
+			t.Fatalf("bundle lacks %q", old)
+		}
+		f := filepath.Join(t.TempDir(), "tampered.json")
+		if err := os.WriteFile(f, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for _, c := range []struct {
+		name, file, want string
+	}{
+		{"an answer line", tamper(`"ann          ann-week`, `"bob          ann-week`), "question's signature does not verify"},
+		{"the question", tamper(`lock front at`, `lock back at`), "question's signature does not verify"},
+		{"a citation dropped", tamper("\n   10,\n", "\n"), "question's signature does not verify"},
+		{"a citation outside the bundle", tamper("\n   10,\n", "\n   11,\n"), "the question cites position 11, which is not an event of the bundle"},
+		{"the version", tamper(`"version": 2`, `"version": 1`), "a question in a version 1 bundle"},
+		{"an event", tamper(`"stream": "lock-front"`, `"stream": "lock-back"`), "event at position 4: summary"},
+	} {
+		_, errOut, code := cli(t, "evidence", "verify", "-key", pub, c.file)
+		if code != exitFailed || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%s altered: exit %d, stderr %q, want one line with %q", c.name, code, errOut, c.want)
+		}
+	}
+
+	// Every door Ann could open over ten days.
+	acct := filepath.Join(t.TempDir(), "ann.json")
+	ok(t, "evidence", "export", "-key", key, "-account", "ann", "-since", "2026-03-02T00:00:00Z", "-until", "2026-03-12T00:00:00Z", "-o", acct, dir)
+	out, _ = ok(t, "evidence", "verify", "-key", pub, acct)
+	if !strings.Contains(out, "question (signed with the head, citing 4,5,6,18,25,27,29,34,35,39): which doors could account ann open from 2026-03-02T00:00:00Z until 2026-03-12T00:00:00Z\n") ||
+		!strings.Contains(out, "\n  garage  main  once      2026-03-02T09:30:00Z  2026-03-02T11:00:00Z  -        5,18,27\n") {
+		t.Errorf("verify of ann's doors:\n%s", out)
 	}
 }
