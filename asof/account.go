@@ -45,19 +45,28 @@ type AccountAnswer struct {
 	Positions      []uint64   // every position cited, ascending
 }
 
+// MaxRange is the longest range CouldOpen answers. Intervals are found by
+// walking the range, so the cost (and the time the index is held for
+// reading, which delays following the log) grows with its length.
+const MaxRange = 366 * 24 * time.Hour
+
 // CouldOpen answers every door account could open during [from, to), as
 // intervals, from the events of the log recorded up to to: at every
 // instant t of an interval, WhoCouldOpen(lock, door, t) names the account
 // through the span's key, and at no other instant of the range. It first
 // waits for the index to apply the log's durable head.
 //
-// Errors: *RangeError (ErrRange) when to is before from; *NotFoundError
+// Errors: *RangeError (ErrRange) when to is before from or the range is
+// longer than MaxRange; the context's error between keys; *NotFoundError
 // (ErrNotFound) for an account neither registered nor ever given a key;
 // ErrClosed; the log's errors.
 func (x *Index) CouldOpen(ctx context.Context, account string, from, to time.Time) (AccountAnswer, error) {
 	ans := AccountAnswer{Account: account, From: from, To: to}
 	if to.Before(from) {
 		return ans, &RangeError{From: from, To: to}
+	}
+	if to.Sub(from) > MaxRange {
+		return ans, &RangeError{From: from, To: to, Max: MaxRange}
 	}
 	if err := x.atHead(ctx); err != nil {
 		return ans, err
@@ -68,6 +77,10 @@ func (x *Index) CouldOpen(ctx context.Context, account string, from, to time.Tim
 	ans.Position = pos
 	spans := map[spanKey]*DoorSpan{}
 	for _, h := range keys {
+		if err := ctx.Err(); err != nil {
+			x.mu.RUnlock()
+			return ans, err
+		}
 		x.spansOf(h, account, pos, from, to, spans)
 	}
 	x.mu.RUnlock()

@@ -103,6 +103,6 @@
 //
 // Bad input is typed: *NotFoundError (ErrNotFound) for an unknown lock,
 // door or account, *RangeError (ErrRange) for a range that ends before it
-// starts, *PositionError (ErrBeyondHead) for a position past the log
+// starts or is longer than MaxRange (a year and a day), *PositionError (ErrBeyondHead) for a position past the log
 // head. ErrClosed after Close. Errors of the log pass through.
 package asof

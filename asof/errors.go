@@ -32,10 +32,18 @@ func (e *NotFoundError) Error() string {
 
 func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 
-// RangeError is a range [From, To] with To before From.
-type RangeError struct{ From, To time.Time }
+// RangeError is a range [From, To] with To before From, or, when Max is
+// set, one longer than Max.
+type RangeError struct {
+	From, To time.Time
+	Max      time.Duration
+}
 
 func (e *RangeError) Error() string {
+	if e.Max > 0 {
+		return fmt.Sprintf("asof: range from %s to %s is longer than %v",
+			e.From.UTC().Format(time.RFC3339Nano), e.To.UTC().Format(time.RFC3339Nano), e.Max)
+	}
 	return fmt.Sprintf("asof: range ends at %s, before it starts at %s",
 		e.To.UTC().Format(time.RFC3339Nano), e.From.UTC().Format(time.RFC3339Nano))
 }

@@ -34,6 +34,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown account", second(x.CouldOpen(ctx, "zed", t0, t0.Add(time.Hour))), &nf, `asof: unknown account "zed"`},
 		{"range backwards", second(x.CouldOpen(ctx, "ann", t0, t0.Add(-time.Second))), &re,
 			"asof: range ends at 2026-03-02T08:59:59Z, before it starts at 2026-03-02T09:00:00Z"},
+		{"range too long", second(x.CouldOpen(ctx, "ann", t0, t0.Add(asof.MaxRange+time.Minute))), &re,
+			"asof: range from 2026-03-02T09:00:00Z to 2027-03-03T09:01:00Z is longer than 8784h0m0s"},
 		{"beyond the head", second(asof.ReadModelsAt(ctx, l, 3)), &pe, "asof: position 3 is beyond the log head 2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
