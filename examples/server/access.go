@@ -27,6 +27,7 @@ type openingView struct {
 	Since       time.Time   `json:"since"`
 	State       string      `json:"state"`
 	StillAtLock bool        `json:"still_at_lock"`
+	Online      bool        `json:"online,omitempty"` // the server decides, with the member's password
 	OpenUntil   time.Time   `json:"open_until,omitzero"`
 	Positions   []uint64    `json:"positions"`
 }
@@ -45,6 +46,7 @@ type intervalView struct {
 	From        time.Time `json:"from"`
 	To          time.Time `json:"to"`
 	StillAtLock bool      `json:"still_at_lock,omitempty"`
+	Online      bool      `json:"online,omitempty"`
 }
 
 type doorSpanView struct {
@@ -96,7 +98,7 @@ func (s *server) lockAccess(r *http.Request) (int, any, error) {
 	for _, o := range ans.Openings {
 		v.Openings = append(v.Openings, openingView{Account: o.Account, Key: o.Key, Kind: o.Kind.String(), Doors: doorList(o.Doors),
 			Policy: settingsOut(events.Settings{Policy: o.Policy}).Policy, Uses: o.Uses, Since: o.Since, State: o.State.String(),
-			StillAtLock: o.StillAtLock, OpenUntil: o.OpenUntil, Positions: o.Positions})
+			StillAtLock: o.StillAtLock, Online: o.Online, OpenUntil: o.OpenUntil, Positions: o.Positions})
 	}
 	return http.StatusOK, v, nil
 }
@@ -135,7 +137,7 @@ func (s *server) accountAccess(r *http.Request) (int, any, error) {
 	for _, d := range ans.Doors {
 		dv := doorSpanView{Lock: d.Lock, Door: d.Door.String(), Key: d.Key, Positions: d.Positions}
 		for _, iv := range d.Intervals {
-			dv.Intervals = append(dv.Intervals, intervalView{From: iv.From, To: iv.To, StillAtLock: iv.StillAtLock})
+			dv.Intervals = append(dv.Intervals, intervalView{From: iv.From, To: iv.To, StillAtLock: iv.StillAtLock, Online: iv.Online})
 		}
 		v.Doors = append(v.Doors, dv)
 	}
