@@ -293,7 +293,9 @@ func askAsOf(ctx context.Context, l ledger.Backend, a *exportArgs) (*evidence.Qu
 		if err != nil {
 			return nil, accessErr(err)
 		}
-		err = printOpenings(&buf, ans, false, time.UTC)
+		if err := printOpenings(&buf, ans, false, time.UTC); err != nil {
+			return nil, err
+		}
 		q.Positions = ans.Positions
 	} else {
 		q.Ask = fmt.Sprintf("which doors could account %s open from %s until %s", a.account, rfc3339(a.since), rfc3339(a.until))
@@ -301,11 +303,10 @@ func askAsOf(ctx context.Context, l ledger.Backend, a *exportArgs) (*evidence.Qu
 		if err != nil {
 			return nil, accessErr(err)
 		}
-		err = printSpans(&buf, ans, false, time.UTC)
+		if err := printSpans(&buf, ans, false, time.UTC); err != nil {
+			return nil, err
+		}
 		q.Positions = ans.Positions
-	}
-	if err != nil {
-		return nil, err
 	}
 	for line := range strings.Lines(buf.String()) {
 		q.Answer = append(q.Answer, strings.TrimRight(line, " \n"))
