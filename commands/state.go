@@ -75,7 +75,8 @@ type LockState struct {
 	AdminSeen uint32
 	Pending   []events.AdminIssued
 	// Credentials maps the credential ID of every key that ever held a
-	// slot of the lock to the key (audit records name credentials).
+	// slot of the lock, had a PIN or card set at it or a remote open signed
+	// for it, to the key (audit records name credentials).
 	Credentials map[lockproto.CredentialID]string
 	// CodeSets is the last set-PIN or set-card message issued for each
 	// key whose code the lock holds or will (lockcodes.go); a clear
@@ -177,6 +178,11 @@ func (l *LockState) evolve(ev ledger.Event) {
 		}
 	case events.IssuerKeyRotated:
 		l.IssuerKey = e.To
+	case events.RemoteOpenIssued:
+		if l.Credentials == nil {
+			l.Credentials = map[lockproto.CredentialID]string{}
+		}
+		l.Credentials[e.Credential] = e.Key // the lock's audit record of the open names it
 	case events.AdminApplied:
 		l.AdminSeen = max(l.AdminSeen, e.Seq)
 		l.Pending = slices.DeleteFunc(slices.Clone(l.Pending), func(p events.AdminIssued) bool { return p.Seq <= e.Seq })

@@ -32,8 +32,8 @@
 //
 // "account-<id>" (registration, address book), "lock-<id>" (owner, zone,
 // slots and their generations, PIN and card hashes in use, account
-// managers, lock-wide blackouts, the lock's admin messages and issuer key
-// rotations), "key-<id>" (a key's lifecycle, unlock attempts and the
+// managers, lock-wide blackouts, the lock's admin messages, issuer key
+// rotations and the remote opens signed for it), "key-<id>" (a key's lifecycle, unlock attempts and the
 // notifications they cause), "outbox" (acknowledgements),
 // "sharecode-<hash>" (redeeming a code without knowing its key),
 // "group-<lock>" (network management, online keys, invitations, members),

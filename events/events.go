@@ -80,6 +80,8 @@ var catalogue = []Type{
 	{"offline_code.revoked", 1, OfflineCodeRevoked{}},
 	{"offline_code.used", 1, OfflineCodeUsed{}},
 	{"offline_code.revocation_applied", 1, OfflineCodeRevocationApplied{}},
+	// Remote opens signed for granted unlocks: type in lock.go.
+	{"lock.remote_open_issued", 1, RemoteOpenIssued{}},
 }
 
 // Type is one entry of the catalogue.

@@ -84,3 +84,23 @@ type OfflineUnlocksCounted struct {
 	Uses      uint32
 	AuditSeq  uint32 // the last record counted
 }
+
+// RemoteOpenIssued: the service signed the remote open that carries the
+// granted unlock Decision (its command ID) of Key to the lock, bound to the
+// nonce of the lock's challenge. A decision yields one: the event's ID
+// derives from the decision. Credential is the ID the frame names, so the
+// lock's audit record of the open names the key; Slot is 1-based (0 for a
+// key without a slot). Nothing here is secret: the nonce came from the lock
+// in clear.
+type RemoteOpenIssued struct {
+	Lock, Key  string
+	Decision   string
+	Nonce      [lockproto.NonceSize]byte
+	Credential lockproto.CredentialID
+	Slot       int
+	Generation uint32
+	Door       access.Doors // the door opened (one)
+	Doors      access.Doors // the doors the key opened when signed
+	NotAfter   time.Time    // the lock refuses the frame from then on
+	Relay      lockproto.Relay
+}
