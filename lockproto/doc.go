@@ -69,8 +69,11 @@
 //   - A remote open (Issuer.RemoteOpen, Lock.HandleRemoteOpen) is signed by
 //     the issuer after its own decision, bound to a lock nonce, names the
 //     key, the door and a validity of at most two minutes; any relay
-//     carries it, and the lock checks its own revocations and slot
-//     generation before it opens.
+//     carries it, and the lock checks the signature, the nonce, the door
+//     and, for a key with a slot, its revocations and slot generation
+//     before it opens. That a decision yields one frame, and only while
+//     the key may unlock, is the backend's guarantee (commands.RemoteOpen):
+//     a key without a slot is on no revocation list of the lock.
 //
 // # The life of an unlock
 //
