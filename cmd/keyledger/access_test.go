@@ -1,18 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/keyledger/keyledger"
-	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/internal/pgtest"
-	"github.com/keyledger/keyledger/ledger"
-	"github.com/keyledger/keyledger/ledger/pgledger"
 )
 
 // Who could open the front door at noon of the first day: Ann with her
@@ -127,23 +121,7 @@ func TestKeysAsOf(t *testing.T) {
 // access and keys -as-of answer on a PostgreSQL ledger as on disk.
 func TestAccessOnPostgres(t *testing.T) {
 	dsn := pgtest.Database(t)
-	err := buildFixtureOn(func(o *keyledger.Options) (*keyledger.Stack, error) {
-		reg := ledger.NewRegistry()
-		if err := events.Register(reg); err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		s, err := pgledger.Open(ctx, dsn, &pgledger.Options{Registry: reg, Clock: o.Clock})
-		if err != nil {
-			return nil, err
-		}
-		o.Backend = s
-		return keyledger.Open("", o)
-	}, projCurrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pgFixture(t, dsn)
 	dir := fixture(t, projCurrent)
 	for _, args := range [][]string{
 		{"access", "-lock", "front", "-at", "2026-03-02T12:00:00Z"},

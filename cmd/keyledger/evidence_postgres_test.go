@@ -6,10 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/keyledger/keyledger"
-	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/evidence"
 	"github.com/keyledger/keyledger/internal/pgtest"
 	"github.com/keyledger/keyledger/ledger"
@@ -20,23 +17,7 @@ import (
 // export without -write leaves the database without a tree index.
 func TestEvidenceFromPostgres(t *testing.T) {
 	dsn := pgtest.Database(t)
-	err := buildFixtureOn(func(o *keyledger.Options) (*keyledger.Stack, error) {
-		reg := ledger.NewRegistry()
-		if err := events.Register(reg); err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		s, err := pgledger.Open(ctx, dsn, &pgledger.Options{Registry: reg, Clock: o.Clock})
-		if err != nil {
-			return nil, err
-		}
-		o.Backend = s
-		return keyledger.Open("", o)
-	}, projCurrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pgFixture(t, dsn)
 	key, pub := keygen(t)
 	tmp := t.TempDir()
 	fromDir, fromPG := filepath.Join(tmp, "dir.json"), filepath.Join(tmp, "pg.json")

@@ -24,23 +24,7 @@ func TestInspectAPostgresLedger(t *testing.T) {
 	if ok, err := pgledger.Exists(context.Background(), dsn, pgledger.DefaultSchema); err != nil || ok {
 		t.Fatalf("after inspecting an empty database it holds a ledger (%v, %v): the command wrote", ok, err)
 	}
-	err := buildFixtureOn(func(o *keyledger.Options) (*keyledger.Stack, error) {
-		reg := ledger.NewRegistry()
-		if err := events.Register(reg); err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		s, err := pgledger.Open(ctx, dsn, &pgledger.Options{Registry: reg, Clock: o.Clock})
-		if err != nil {
-			return nil, err
-		}
-		o.Backend = s
-		return keyledger.Open("", o)
-	}, projCurrent)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pgFixture(t, dsn)
 	dir := fixture(t, projCurrent)
 
 	out, errOut := ok(t, "verify", dsn)
@@ -65,5 +49,28 @@ func TestInspectAPostgresLedger(t *testing.T) {
 	out, _ = ok(t, "rebuild", dsn)
 	if !strings.Contains(out, "agree") {
 		t.Fatalf("rebuild on PostgreSQL: %q", out)
+	}
+}
+
+// pgFixture builds the CLI fixture's ledger (with current read models) in
+// the PostgreSQL database at dsn.
+func pgFixture(t *testing.T, dsn string) {
+	t.Helper()
+	err := buildFixtureOn(func(o *keyledger.Options) (*keyledger.Stack, error) {
+		reg := ledger.NewRegistry()
+		if err := events.Register(reg); err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		s, err := pgledger.Open(ctx, dsn, &pgledger.Options{Registry: reg, Clock: o.Clock})
+		if err != nil {
+			return nil, err
+		}
+		o.Backend = s
+		return keyledger.Open("", o)
+	}, projCurrent)
+	if err != nil {
+		t.Fatal(err)
 	}
 }
