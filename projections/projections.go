@@ -380,8 +380,6 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 			}
 			return
 		}
-		p.batches.Add(1)
-		p.events.Add(uint64(n))
 		lag.check(ctx)
 	}
 }
@@ -413,6 +411,14 @@ func (p *Projections) applyBatch(ctx context.Context, b *batch, runs [][]ledger.
 	if err := b.flush(last); err != nil {
 		return err
 	}
+	// Counted before the position is published, so Stats read after
+	// WaitApplied counts every event applied up to it.
+	n := 0
+	for _, evs := range runs {
+		n += len(evs)
+	}
+	p.batches.Add(1)
+	p.events.Add(uint64(n))
 	p.applied.Store(last)
 	p.signal()
 	return nil
