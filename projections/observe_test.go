@@ -175,13 +175,26 @@ func TestLogProjectionsFallingBehind(t *testing.T) {
 // ends, never as falling behind.
 func TestLogProjectionsCatchUp(t *testing.T) {
 	s := newSlowStore(t)
+	// The log is applied first by projections of their own: with a 1 ms
+	// alert, applying the appends as they come may rightly log falling
+	// behind (on a slow machine), and that must not count as the rebuild's.
+	first, err := projections.Open(s, &projections.Options{BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	register(t, s.Ledger, 0, 20)
+	if err := first.WaitApplied(bg, 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
 	log, c := logtest.New()
 	p, err := projections.Open(s, &projections.Options{Logger: log, BatchSize: 1, LagAlert: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	register(t, s.Ledger, 0, 20)
 	if err := p.WaitApplied(bg, 20); err != nil {
 		t.Fatal(err)
 	}
