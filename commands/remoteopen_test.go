@@ -163,10 +163,12 @@ func TestRemoteOpenAuditNamesTheKey(t *testing.T) {
 }
 
 // Relays racing with their own challenges for one decision: one frame.
+// (As many relays as the lock keeps challenges live: an older challenge
+// is evicted, and a frame bound to it would rightly be refused.)
 func TestRemoteOpenRacesYieldOneFrame(t *testing.T) {
 	e := newLockEnv(t)
 	decision := e.grantedAppUnlock("d1", settings("d1"))
-	const n = 8
+	const n = lockproto.MaxOutstandingNonces
 	chs := make([][]byte, n)
 	for i := range chs {
 		chs[i] = e.lockChallenge()
