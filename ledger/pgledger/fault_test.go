@@ -76,6 +76,17 @@ func TestSessionsKilled(t *testing.T) {
 	defer admin.Close(bg)
 	kill := func() {
 		t.Helper()
+		// The follower connects on its own goroutine: wait until every
+		// session is there before ending them all.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var sessions int
+			if err := admin.QueryRow(bg, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").Scan(&sessions); err != nil {
+				t.Fatal(err)
+			}
+			if sessions >= 4 || time.Now().After(deadline) {
+				break
+			}
+		}
 		var killed int
 		if err := admin.QueryRow(bg, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").Scan(&killed); err != nil {
 			t.Fatal(err)
