@@ -192,24 +192,9 @@ func (h *keyHistory) spans(k *keyState, l *lockHistory, uses uint32, usesAt uint
 		iv.StillAtLock = still
 		ivs = append(ivs, iv)
 	}
-	if len(ivs) == 0 {
-		return
-	}
-	for d := access.Door(0); d < access.MaxDoors; d++ {
-		if !doors.Has(d) {
-			continue
-		}
-		sk := spanKey{lock: l.id, key: h.id, door: d}
-		s := spans[sk]
-		if s == nil {
-			s = &DoorSpan{Lock: l.id, Door: d, Key: h.id}
-			spans[sk] = s
-		}
-		for _, iv := range ivs {
-			s.Intervals = appendInterval(s.Intervals, iv)
-		}
-		s.Positions = k.positions(s.Positions, l, blackoutsAt, usesAt, still)
-	}
+	addSpans(spans, l.id, h.id, doors, ivs, func(pos []uint64) []uint64 {
+		return k.positions(pos, l, blackoutsAt, usesAt, still)
+	})
 }
 
 // onlineSpans adds the intervals of [a, b) during which account, a
@@ -226,24 +211,32 @@ func (h *keyHistory) onlineSpans(k *keyState, g *groupVersion, l *lockHistory, a
 		iv.Online = true
 		ivs = append(ivs, iv)
 	}
+	m := g.members[account]
+	addSpans(spans, l.id, h.id, doors, ivs, func(pos []uint64) []uint64 {
+		return m.positions(k.positions(pos, l, blackoutsAt, usesAt, false), g)
+	})
+}
+
+// addSpans adds the intervals ivs (none: nothing) of key at lock to the
+// span of each of doors; cite adds the positions the span rests on.
+func addSpans(spans map[spanKey]*DoorSpan, lock, key string, doors access.Doors, ivs []Interval, cite func([]uint64) []uint64) {
 	if len(ivs) == 0 {
 		return
 	}
-	m := g.members[account]
 	for d := access.Door(0); d < access.MaxDoors; d++ {
 		if !doors.Has(d) {
 			continue
 		}
-		sk := spanKey{lock: l.id, key: h.id, door: d}
+		sk := spanKey{lock: lock, key: key, door: d}
 		s := spans[sk]
 		if s == nil {
-			s = &DoorSpan{Lock: l.id, Door: d, Key: h.id}
+			s = &DoorSpan{Lock: lock, Door: d, Key: key}
 			spans[sk] = s
 		}
 		for _, iv := range ivs {
 			s.Intervals = appendInterval(s.Intervals, iv)
 		}
-		s.Positions = m.positions(k.positions(s.Positions, l, blackoutsAt, usesAt, false), g)
+		s.Positions = cite(s.Positions)
 	}
 }
 
