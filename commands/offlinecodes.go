@@ -152,6 +152,23 @@ func (t *txn) offlineCodes(lock string) (*OfflineCodesState, error) {
 	return a.(*OfflineCodesState), nil
 }
 
+// managedCodes loads lock and its offline codes for by, who must be one
+// who may make digital keys there.
+func (t *txn) managedCodes(lock, by string) (*LockState, *OfflineCodesState, error) {
+	l, err := t.lock(lock)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := keyManager(l, lock, by, events.KindDigital); err != nil {
+		return nil, nil, err
+	}
+	o, err := t.offlineCodes(lock)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, o, nil
+}
+
 // EnableOfflineCodes gives the backend a lock's code key.
 type EnableOfflineCodes struct {
 	ID       uuid.UUID
@@ -301,14 +318,7 @@ func (s *Service) IssueOfflineCode(ctx context.Context, c IssueOfflineCode) (Off
 			field{"validity", r.Start == fields.Start && r.Length == fields.Length}, field{"days", r.Days == c.Days}, field{"window", r.Window == c.Window})
 	}
 	evs, err := s.executeOn(ctx, c.ID, offlineCodesStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		if err := keyManager(l, c.Lock, c.By, events.KindDigital); err != nil {
-			return err
-		}
-		o, err := t.offlineCodes(c.Lock)
+		_, o, err := t.managedCodes(c.Lock, c.By)
 		if err != nil {
 			return err
 		}
@@ -414,14 +424,7 @@ func (s *Service) RevokeOfflineCode(ctx context.Context, c RevokeOfflineCode) (R
 		return differs(field{"lock", r.Lock == c.Lock}, field{"by", r.By == c.By}, field{"code", r.Code == c.Code})
 	}
 	evs, err := s.executeOn(ctx, c.ID, offlineCodesStream(c.Lock), same, func(t *txn) error {
-		l, err := t.lock(c.Lock)
-		if err != nil {
-			return err
-		}
-		if err := keyManager(l, c.Lock, c.By, events.KindDigital); err != nil {
-			return err
-		}
-		o, err := t.offlineCodes(c.Lock)
+		l, o, err := t.managedCodes(c.Lock, c.By)
 		if err != nil {
 			return err
 		}
