@@ -39,7 +39,9 @@
 //
 // Options has only what a backend chooses: the clock, the root secret and
 // where its keys live, the randomness, the password cost, the issuer of
-// offline credentials and the read models' batch size. Anything else (a
+// offline credentials, the read models' batch size, and whether to keep
+// the as-of index (Stack.AsOf) and the Merkle tree for evidence
+// (Stack.Proofs) following the log. Anything else (a
 // crash-testing filesystem, a read-only ledger for inspection tools) means
 // opening the layers one by one, as Open does.
 //

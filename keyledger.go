@@ -1,17 +1,20 @@
 package keyledger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
+	"github.com/keyledger/keyledger/asof"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/proofs"
 	"github.com/keyledger/keyledger/secret"
 )
 
@@ -63,6 +66,17 @@ type Options struct {
 	// Logger receives what an operator must see from the ledger, the read
 	// models and the commands (never a secret). Default nil: silent.
 	Logger *slog.Logger
+
+	// AsOf keeps the as-of index (Stack.AsOf): who could open a door at
+	// any instant, every door an account could open during a range. It
+	// follows the log in memory, from the first event at every Open.
+	AsOf bool
+	// Proofs keeps the Merkle tree over the log up to date in the
+	// background (Stack.Proofs), so evidence bundles export without a
+	// catch-up first. It is an index in the ledger's state space: it
+	// resumes where it stopped, and on a backend several processes share
+	// only the process holding its lease writes it.
+	Proofs bool
 }
 
 // validate returns every problem of o (nil is valid), joined.
@@ -109,6 +123,14 @@ type Stack struct {
 	Ledger      ledger.Backend
 	Projections *projections.Projections
 	Commands    *commands.Service
+	// AsOf is the as-of index (Options.AsOf), else nil.
+	AsOf *asof.Index
+	// Proofs is the Merkle tree over the log (Options.Proofs), else nil.
+	// It is being kept up to date; Update waits for it to cover the head.
+	Proofs *proofs.Tree
+
+	stopProofs context.CancelFunc
+	proofsDone chan struct{}
 }
 
 // Open opens (or creates) the ledger in dir — in memory if dir is "" or
@@ -180,16 +202,53 @@ func wire(l ledger.Backend, o *Options) (*Stack, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("keyledger: command service: %w", err), proj.Close())
 	}
-	return &Stack{Ledger: l, Projections: proj, Commands: svc}, nil
+	s := &Stack{Ledger: l, Projections: proj, Commands: svc}
+	if o.AsOf {
+		x, err := asof.Open(l)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("keyledger: as-of index: %w", err), proj.Close())
+		}
+		s.AsOf = x
+	}
+	if o.Proofs {
+		s.runProofs(o.Logger)
+	}
+	return s, nil
 }
 
-// Close stops the read models, then closes the ledger (which stores what it
+// runProofs follows the log with the Merkle tree until Close. An error
+// Run cannot retry (a damaged index, a corrupt log) is logged and ends
+// the following; Stack.Proofs still answers for what it covers, and
+// Update reports the error.
+func (s *Stack) runProofs(log *slog.Logger) {
+	s.Proofs = proofs.New(s.Ledger, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopProofs, s.proofsDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.proofsDone)
+		if err := s.Proofs.Run(ctx); err != nil && ctx.Err() == nil && log != nil {
+			log.Error("keyledger: the Merkle tree stopped following the log", "err", err)
+		}
+	}()
+}
+
+// Close stops the Merkle tree and the as-of index (if kept) and the read
+// models, then closes the ledger (which stores what it
 // keeps for a fast reopen). Call it after the last command has returned: a
 // command still running fails, and may have been recorded without its read
 // models applied (they catch up at the next Open). A second Close returns
 // ledger.ErrClosed.
 func (s *Stack) Close() error {
-	return errors.Join(s.Projections.Close(), s.Ledger.Close())
+	if s.stopProofs != nil {
+		s.stopProofs()
+		<-s.proofsDone
+		s.stopProofs = nil
+	}
+	var x error
+	if s.AsOf != nil {
+		x = s.AsOf.Close()
+	}
+	return errors.Join(x, s.Projections.Close(), s.Ledger.Close())
 }
 
 // checkCatalogue reports the catalogue's event types reg lacks or registers

@@ -3,6 +3,7 @@ package keyledger_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,7 +14,9 @@ import (
 	"github.com/keyledger/keyledger"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/evidence"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/proofs"
 	"github.com/keyledger/keyledger/secret"
 	"github.com/keyledger/keyledger/secret/secrettest"
 )
@@ -240,5 +243,56 @@ func TestOpenOnBackend(t *testing.T) {
 	_, err = keyledger.Open(t.TempDir(), &keyledger.Options{Backend: l})
 	if !errors.Is(err, keyledger.ErrInvalidOptions) || !strings.Contains(err.Error(), "Backend with the directory") {
 		t.Fatalf("backend and directory: %v", err)
+	}
+}
+
+// With AsOf and Proofs the stack keeps the as-of index and the Merkle tree
+// following the log: both cover every event a command recorded, the tree
+// signs a head that evidence verifies, and after a reopen the tree resumes
+// from what it stored.
+func TestOpenKeepsAsOfAndProofs(t *testing.T) {
+	dir := t.TempDir()
+	opts := &keyledger.Options{AsOf: true, Proofs: true}
+	st, err := keyledger.Open(dir, opts)
+	must(t, err)
+	svc := st.Commands
+	must(t, svc.RegisterAccount(bg, commands.RegisterAccount{ID: commands.NewID(), Account: "bill", Name: "Bill", Email: "bill@example.com"}))
+	must(t, svc.RegisterLock(bg, commands.RegisterLock{ID: commands.NewID(), Lock: "front", Owner: "bill", Name: "Front", Zone: "UTC", Slots: 2}))
+	head := st.Ledger.DurablePosition()
+	must(t, st.AsOf.WaitApplied(bg, head))
+	waitTree(t, st, head)
+	pub, key, err := ed25519.GenerateKey(nil)
+	must(t, err)
+	b, err := proofs.Export(bg, st.Proofs, proofs.Request{Positions: []uint64{1, head}, Key: key})
+	must(t, err)
+	if rep, err := evidence.Verify(b, evidence.Options{Key: pub}); err != nil || rep.Events != 2 || rep.Head.Size != head {
+		t.Fatalf("bundle from the kept tree: %+v, %v; want 2 events under a head of size %d", rep, err, head)
+	}
+	must(t, st.Close())
+
+	st, err = keyledger.Open(dir, opts)
+	must(t, err)
+	defer st.Close()
+	if n, err := st.Proofs.Size(bg); err != nil || n < head {
+		t.Fatalf("tree after reopen covers %d events (%v), want at least the %d it stored", n, err, head)
+	}
+	must(t, st.Commands.RegisterAccount(bg, commands.RegisterAccount{ID: commands.NewID(), Account: "ann", Name: "Ann", Email: "ann@example.com"}))
+	waitTree(t, st, st.Ledger.DurablePosition())
+}
+
+// waitTree waits until the kept tree covers size events.
+func waitTree(t *testing.T, st *keyledger.Stack, size uint64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n, err := st.Proofs.Size(bg)
+		must(t, err)
+		if n >= size {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the tree covers %d events after 20 s, want %d", n, size)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

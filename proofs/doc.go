@@ -24,6 +24,7 @@
 //
 //	tree := proofs.New(stack.Ledger, nil) // any ledger.Backend
 //	go tree.Run(ctx)                      // follows the log; Update catches up once
+//	// or keyledger.Options{Proofs: true}: stack.Proofs, kept by the stack
 //	b, err := proofs.Export(ctx, tree, proofs.Request{Positions: cited, Key: logKey})
 //	err = b.Encode(w)                     // evidence.Decode and evidence.Verify read it
 //

@@ -79,7 +79,6 @@ import (
 	"time"
 
 	"github.com/keyledger/keyledger"
-	"github.com/keyledger/keyledger/asof"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/ledger/pgledger"
@@ -115,7 +114,7 @@ type storage struct{ dir, dsn string }
 
 // open opens the stack on st with the root secret root.
 func (st storage) open(ctx context.Context, log *slog.Logger, root []byte) (*keyledger.Stack, error) {
-	opts := &keyledger.Options{Root: secret.New(root), Logger: log}
+	opts := &keyledger.Options{Root: secret.New(root), Logger: log, AsOf: true}
 	if st.dsn == "" {
 		return keyledger.Open(st.dir, opts)
 	}
@@ -157,14 +156,9 @@ func serve(ctx context.Context, log *slog.Logger, ln net.Listener, st storage) (
 		return err
 	}
 	defer func() { err = errors.Join(err, stack.Close()) }()
-	index, err := asof.Open(stack.Ledger)
-	if err != nil {
-		return err
-	}
-	defer index.Close()
 
 	srv := &http.Server{
-		Handler:           newServer(stack.Commands, stack.Projections, withLogger(log), withAsOf(index)),
+		Handler:           newServer(stack.Commands, stack.Projections, withLogger(log), withAsOf(stack.AsOf)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
