@@ -314,6 +314,11 @@ func decideCreate(t *txn, c CreateKey, pinHash, cardHash []byte, sealedPIN secre
 	if k.State != events.StateNone {
 		return exists("key", c.Key)
 	}
+	if codes, err := t.offlineCodes(c.Lock); err != nil {
+		return err
+	} else if _, ok := codes.Codes[c.Key]; ok { // history by key would mix the two
+		return exists("offline code with the key's ID", c.Key)
+	}
 	ev := events.KeyCreated{Key: c.Key, Lock: c.Lock, Owner: l.Owner, Kind: c.Kind, Credential: c.Credential, Settings: c.Settings}
 	if c.By != l.Owner {
 		ev.By = c.By // an account manager

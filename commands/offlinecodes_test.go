@@ -217,6 +217,9 @@ func TestIssueOfflineCodeRefusals(t *testing.T) {
 	if err := try(func(*commands.IssueOfflineCode) {}); !errors.Is(err, commands.ErrExists) {
 		t.Fatalf("the same code ID again: %v", err)
 	}
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: c.Code, Lock: "front", By: "bill", Kind: events.KindShare}); !errors.Is(err, commands.ErrExists) {
+		t.Fatalf("a key with the offline code's ID: %v", err)
+	}
 }
 
 // Sequence numbers: at most lockproto.CodeSeqs codes live at once; a
