@@ -91,6 +91,9 @@ type LockState struct {
 	Revocations []events.AdminIssued
 
 	blackouts *compiled // Blackouts in the lock's zone, compiled on first use
+	// Passage is the last passage schedule set (passage.go); zero: none.
+	Passage events.PassageSet
+	passage *passage // Passage compiled on first use
 }
 
 // Exists reports whether the lock is registered.
@@ -152,6 +155,8 @@ func (l *LockState) evolve(ev ledger.Event) {
 		l.Managers[e.Account] = true
 	case events.LockManagerRemoved:
 		delete(l.Managers, e.Account)
+	case events.PassageSet:
+		l.Passage, l.passage = e, &passage{set: e}
 	case events.LockBlackoutsSet:
 		l.Blackouts = e.Blackouts
 		l.blackouts = &compiled{policy: policy.Policy{Blackouts: l.Blackouts, Zone: l.Zone}}
