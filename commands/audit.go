@@ -411,6 +411,9 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				if s.issuer == nil {
 					break
 				}
+				if l.supersededPassage(p) {
+					continue
+				}
 				nextSeq++
 				again, err := s.reissue(p, nextSeq)
 				if err != nil {

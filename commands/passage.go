@@ -187,6 +187,13 @@ func passageWindows(p *lockproto.Passage) int {
 	return lockproto.PassageSize(int(p.N), w)
 }
 
+// supersededPassage reports a passage message a later one replaced: the
+// lock passed it without applying it, and issuing it again (with a higher
+// sequence number) would put the older schedule back in force.
+func (l *LockState) supersededPassage(p events.AdminIssued) bool {
+	return p.Type == lockproto.TypePassage && p.Seq < l.passageSeq
+}
+
 func samePeriods(recorded, given []policy.Policy) bool {
 	if len(recorded) != len(given) {
 		return false
@@ -265,7 +272,7 @@ func (s *Service) PassageAt(ctx context.Context, lock string, door access.Door, 
 	if door >= access.MaxDoors {
 		return PassageStatus{}, invalid("door", "%d, want 0..%d", door, access.MaxDoors-1)
 	}
-	st := PassageStatus{Doors: l.Passage.Doors, Periods: slices.Clone(l.Passage.Periods), Narrowed: l.Passage.Narrowed}
+	st := PassageStatus{Doors: l.Passage.Doors, Periods: clonePeriods(l.Passage.Periods), Narrowed: l.Passage.Narrowed}
 	if !l.Passage.Doors.Has(door) || l.passage == nil {
 		return st, nil
 	}
@@ -280,6 +287,19 @@ func (s *Service) PassageAt(ctx context.Context, lock string, door access.Door, 
 		}
 	}
 	return st, nil
+}
+
+// clonePeriods copies periods deeply: the state they come from is shared.
+func clonePeriods(ps []policy.Policy) []policy.Policy {
+	if ps == nil {
+		return nil
+	}
+	out := make([]policy.Policy, len(ps))
+	for i, p := range ps {
+		p.Windows, p.Blackouts = slices.Clone(p.Windows), slices.Clone(p.Blackouts)
+		out[i] = p
+	}
+	return out
 }
 
 func freeAt(ss []*policy.Schedule, at time.Time) bool {

@@ -198,3 +198,47 @@ func TestPassageEndToEnd(t *testing.T) {
 		t.Fatalf("asof outside: %+v, %v", ans.Passage, err)
 	}
 }
+
+// A passage schedule the lock passed because a newer one arrived first is
+// not issued again: a higher sequence number would put the older schedule
+// back in force. A passed schedule that is still the latest is.
+func TestPassedPassageReissuedOnlyIfLatest(t *testing.T) {
+	e := newLockEnv(t)
+	set := func(p policy.Policy) []byte {
+		res, err := e.svc.SetPassageMode(bg, commands.SetPassageMode{ID: e.id(), Lock: "front", By: "bill", Doors: access.Main, Periods: []policy.Policy{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Message
+	}
+	set(office())
+	newer := set(policy.Policy{}) // free at all times
+	e.deliver(e.lock, [][]byte{newer})
+	res := e.upload(e.lock, "front")
+	if len(res.Reissued) != 0 || len(e.pending("front")) != 0 {
+		t.Fatalf("reissued %v, pending %d", res.Reissued, len(e.pending("front")))
+	}
+	e.now = e.now.Add(10 * time.Hour) // 21:00 in Berlin: only the newer schedule frees the door
+	if free, r := e.lock.Passage(0); !free {
+		t.Fatalf("the newer schedule is not in force: %v", r)
+	}
+
+	latest := set(office())
+	if _, err := e.svc.SendZoneRules(bg, commands.SendZoneRules{ID: e.id(), Lock: "front", By: "bill", From: e.now, Until: e.now.AddDate(1, 0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.pending("front")
+	e.deliver(e.lock, p[1:]) // the zone rules first: the lock passes the schedule
+	res = e.upload(e.lock, "front")
+	if len(res.Reissued) != 1 {
+		t.Fatalf("the latest schedule, passed, reissued %v", res.Reissued)
+	}
+	again := e.pending("front")
+	if len(again) != 1 || string(again[0]) == string(latest) {
+		t.Fatalf("pending %d", len(again))
+	}
+	e.deliver(e.lock, again)
+	if free, _ := e.lock.Passage(0); free {
+		t.Fatal("at 21:00 the reissued office hours still free the door")
+	}
+}

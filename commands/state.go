@@ -94,6 +94,9 @@ type LockState struct {
 	// Passage is the last passage schedule set (passage.go); zero: none.
 	Passage events.PassageSet
 	passage *passage // Passage compiled on first use
+	// passageSeq is the sequence number of the last passage message
+	// issued: an older one the lock passed is not issued again.
+	passageSeq uint32
 }
 
 // Exists reports whether the lock is registered.
@@ -162,6 +165,9 @@ func (l *LockState) evolve(ev ledger.Event) {
 		l.blackouts = &compiled{policy: policy.Policy{Blackouts: l.Blackouts, Zone: l.Zone}}
 	case events.AdminIssued:
 		l.AdminSeq = max(l.AdminSeq, e.Seq)
+		if e.Type == lockproto.TypePassage {
+			l.passageSeq = max(l.passageSeq, e.Seq)
+		}
 		l.Pending = append(slices.Clip(l.Pending), e)
 		if e.Type == lockproto.TypeRevoke {
 			l.Revocations = append(slices.Clip(l.Revocations), e)
