@@ -293,7 +293,8 @@
 // none clears), recorded on the lock stream (lock.passage_set, no secret)
 // with, given an issuer, the signed message lockproto.TypePassage queued
 // as a pending admin message in the same append (confirmed by the lock's
-// audit like the others). The lock's compact form may be narrower
+// audit like the others; one the lock passed is issued again only while
+// no newer schedule was issued, or it would undo the newer). The lock's compact form may be narrower
 // (PassageResult.Narrowed, as for credentials); a period no compact form
 // can express is refused. PassageAt answers "is door D free at T" and
 // until or from when, for apps. Passage mode widens no key: UnlockOnline,

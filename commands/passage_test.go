@@ -242,3 +242,36 @@ func TestPassedPassageReissuedOnlyIfLatest(t *testing.T) {
 		t.Fatal("at 21:00 the reissued office hours still free the door")
 	}
 }
+
+// PassageAt compiles the schedule on first use, once, while other readers
+// and a new schedule race it (run with -race).
+func TestPassageAtConcurrent(t *testing.T) {
+	e := newLockEnv(t)
+	if _, err := e.svc.SetPassageMode(bg, commands.SetPassageMode{ID: e.id(), Lock: "front", By: "bill", Doors: access.Main, Periods: []policy.Policy{office()}}); err != nil {
+		t.Fatal(err)
+	}
+	at := e.now
+	done := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 20 {
+				if _, err := e.svc.PassageAt(bg, "front", access.MainDoor, at); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	if _, err := e.svc.SetPassageMode(bg, commands.SetPassageMode{ID: e.id(), Lock: "front", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := e.svc.PassageAt(bg, "front", access.MainDoor, at); err != nil || st.Free {
+		t.Fatalf("after the clear: %+v, %v", st, err)
+	}
+}
