@@ -200,8 +200,10 @@ func samePeriods(recorded, given []policy.Policy) bool {
 	}
 	for i := range given {
 		g := given[i]
-		g.Zone = recorded[i].Zone // recorded in the lock's zone; a different given zone was refused
-		if !samePolicy(recorded[i], g) {
+		if g.Zone == "" {
+			g.Zone = recorded[i].Zone // recorded in the lock's zone
+		}
+		if g.Zone != recorded[i].Zone || !samePolicy(recorded[i], g) {
 			return false
 		}
 	}

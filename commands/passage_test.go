@@ -82,6 +82,15 @@ func TestSetPassageModeQueuesAndReplays(t *testing.T) {
 	if err != nil || string(again.Message) != string(res.Message) || len(e.eventsSince(pos)) != 2 {
 		t.Fatalf("retry: %+v, %v", again, err)
 	}
+	named := c
+	named.Periods = []policy.Policy{want} // the lock's zone named: the same command
+	if again, err := e.svc.SetPassageMode(bg, named); err != nil || string(again.Message) != string(res.Message) {
+		t.Fatalf("retry naming the zone: %+v, %v", again, err)
+	}
+	utc := c
+	utc.Periods = []policy.Policy{office()}
+	utc.Periods[0].Zone = "UTC"
+	e.refused(func() error { _, err := e.svc.SetPassageMode(bg, utc); return err }, commands.ErrIDReused)
 	c.Doors = access.Main
 	e.refused(func() error { _, err := e.svc.SetPassageMode(bg, c); return err }, commands.ErrIDReused)
 }
