@@ -84,6 +84,10 @@ const (
 	CodeUsed      Reason = 52 // a one-time code used before
 	CodeRevoked   Reason = 53 // revoked by an erase code or an admin message
 
+	// NotInPassage: a handle used while its door is not free (the lock's
+	// passage mode; also a lock wire code, in the audit's tally).
+	NotInPassage Reason = 58
+
 	// Unknown stands for a name this version does not know (a newer
 	// library wrote it) and for a refusal that has no reason of its own.
 	Unknown Reason = 255
@@ -147,6 +151,7 @@ var reasons = [...]struct{ name, text string }{
 	CodeInvalid:         {"code_invalid", "not a code of this lock"},
 	CodeUsed:            {"code_used", "offline code already used"},
 	CodeRevoked:         {"code_revoked", "offline code revoked"},
+	NotInPassage:        {"not_in_passage", "the door is not in passage mode now"},
 }
 
 var byName = func() map[string]Reason {

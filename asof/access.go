@@ -64,6 +64,11 @@ type DoorAnswer struct {
 	// Positions is every position the openings cite, and the lock's
 	// registration, ascending.
 	Positions []uint64
+	// Passage is set when the lock's passage schedule freed the door at
+	// At: anyone could open it, no key needed (its position is in
+	// Positions). It is no key, so it is not an Opening, and CouldOpen
+	// (an account's doors) never includes it.
+	Passage *PassageOpening
 }
 
 // WhoCouldOpen answers who could open door of lock at instant at, through
@@ -128,6 +133,9 @@ func (x *Index) WhoCouldOpen(ctx context.Context, lock string, door access.Door,
 		o.Positions = sortedUnique(k.positions(nil, l, blackoutsAt, usesAt, still))
 		ans.Positions = append(ans.Positions, o.Positions...)
 		ans.Openings = append(ans.Openings, o)
+	}
+	if ans.Passage = l.passageAt(pos, door, at); ans.Passage != nil {
+		ans.Positions = append(ans.Positions, ans.Passage.Position)
 	}
 	sortOpenings(ans.Openings)
 	ans.Positions = sortedUnique(ans.Positions)

@@ -68,6 +68,15 @@
 // events are cited with the key's (network management's start, the
 // invitation, its acceptance, the last permissions, a lockout that ended).
 //
+// Passage mode: when the lock's passage schedule of T (the last
+// lock.passage_set recorded by then) frees D at T (a period's policy
+// grants T), anyone could open it, no key needed: DoorAnswer.Passage says
+// so, with the periods, since when, and the event's position (also in
+// DoorAnswer.Positions). It is no key and names no account, so it is not
+// an Opening, and CouldOpen (an account's doors) never includes it. Like
+// keys, it follows the schedule as recorded; the lock's compact form may
+// free the door for less time (events.PassageSet.Narrowed).
+//
 // # Guarantees
 //
 //   - WhoCouldOpen(L, D, T) equals replaying the log to T and asking the

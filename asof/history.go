@@ -19,8 +19,9 @@ type lockHistory struct {
 	doors      access.Doors
 	registered uint64
 	blackouts  []blackoutVersion
-	groups     []groupVersion // its group's versions (online keys)
-	keys       []*keyHistory  // by creation position
+	groups     []groupVersion   // its group's versions (online keys)
+	keys       []*keyHistory    // by creation position
+	passages   []passageVersion // its passage schedules (passage.go)
 }
 
 type blackoutVersion struct {
@@ -198,6 +199,11 @@ func (x *Index) apply(ev *ledger.Event) {
 	case events.LockBlackoutsSet:
 		if l := x.locks[e.Lock]; l != nil {
 			l.blackouts = append(l.blackouts, blackoutVersion{ev.Position, ev.Time, e.Blackouts})
+		}
+		return
+	case events.PassageSet:
+		if l := x.locks[e.Lock]; l != nil {
+			l.applyPassage(ev, e)
 		}
 		return
 	case events.KeyCreated:

@@ -355,6 +355,10 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				u.n++
 				u.last = r.Seq
 			}
+		case lockproto.AuditPassage:
+			// A door opened in passage mode: no key, no account.
+			ev.Door = access.Doors(1) << r.Door
+			emit(stream, r.Seq, ev)
 		case lockproto.AuditAdmin:
 			if r.AdminType != lockproto.TypeTimeSync {
 				ev.Slot = int(r.Slot) + 1
@@ -406,6 +410,9 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 			for _, p := range passed {
 				if s.issuer == nil {
 					break
+				}
+				if l.supersededPassage(p) {
+					continue
 				}
 				nextSeq++
 				again, err := s.reissue(p, nextSeq)

@@ -287,6 +287,22 @@
 // no callers, so a backend asks CanViewHistory(lock, account) first — the
 // owner always, a member only while accepted and granted OpViewHistory.
 //
+// Passage mode: SetPassageMode (the lock's owner) sets the doors a lock
+// frees to anyone during up to MaxPassagePeriods periods (policies with
+// validity, weekly windows and blackouts in the lock's zone, no use limit;
+// none clears), recorded on the lock stream (lock.passage_set, no secret)
+// with, given an issuer, the signed message lockproto.TypePassage queued
+// as a pending admin message in the same append (confirmed by the lock's
+// audit like the others; one the lock passed is issued again only while
+// no newer schedule was issued, or it would undo the newer). The lock's compact form may be narrower
+// (PassageResult.Narrowed, as for credentials); a period no compact form
+// can express is refused. PassageAt answers "is door D free at T" and
+// until or from when, for apps. Passage mode widens no key: UnlockOnline,
+// Unlock and UnlockByPIN still decide a key by its own rules (a refused
+// key at a free door is still refused online; at the door the handle
+// opens anyway). Opens in passage mode reach history through the audit
+// upload (record kind lockproto.AuditPassage: no key, no account).
+//
 // Outbox secrets: AckNotification shreds the acknowledged notification's
 // sealed code or PIN (crypto-shredding): it can never be revealed again
 // (ErrShredded).

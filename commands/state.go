@@ -91,6 +91,12 @@ type LockState struct {
 	Revocations []events.AdminIssued
 
 	blackouts *compiled // Blackouts in the lock's zone, compiled on first use
+	// Passage is the last passage schedule set (passage.go); zero: none.
+	Passage events.PassageSet
+	passage *passage // Passage compiled on first use
+	// passageSeq is the sequence number of the last passage message
+	// issued: an older one the lock passed is not issued again.
+	passageSeq uint32
 }
 
 // Exists reports whether the lock is registered.
@@ -152,11 +158,16 @@ func (l *LockState) evolve(ev ledger.Event) {
 		l.Managers[e.Account] = true
 	case events.LockManagerRemoved:
 		delete(l.Managers, e.Account)
+	case events.PassageSet:
+		l.Passage, l.passage = e, &passage{set: e}
 	case events.LockBlackoutsSet:
 		l.Blackouts = e.Blackouts
 		l.blackouts = &compiled{policy: policy.Policy{Blackouts: l.Blackouts, Zone: l.Zone}}
 	case events.AdminIssued:
 		l.AdminSeq = max(l.AdminSeq, e.Seq)
+		if e.Type == lockproto.TypePassage {
+			l.passageSeq = max(l.passageSeq, e.Seq)
+		}
 		l.Pending = append(slices.Clip(l.Pending), e)
 		if e.Type == lockproto.TypeRevoke {
 			l.Revocations = append(slices.Clip(l.Revocations), e)

@@ -82,6 +82,8 @@ var catalogue = []Type{
 	{"offline_code.revocation_applied", 1, OfflineCodeRevocationApplied{}},
 	// Remote opens signed for granted unlocks: type in lock.go.
 	{"lock.remote_open_issued", 1, RemoteOpenIssued{}},
+	// A lock's passage schedule: type in passage.go.
+	{"lock.passage_set", 1, PassageSet{}},
 }
 
 // Type is one entry of the catalogue.

@@ -97,6 +97,7 @@ type Admin struct {
 	Digest    CodeDigest     // set: PINDigest or CardDigest of the code or identifier, never the code itself
 	CodeSeq   uint8          // revoke code: the offline code's sequence number (its end is NotAfter)
 	Signature [64]byte
+	Passage   Passage // passage: the doors freed and the periods (passage.go)
 }
 
 const (
@@ -111,16 +112,18 @@ const (
 
 // knownAdmin reports whether this version decodes admin type t.
 func knownAdmin(t Type) bool {
-	return (t >= TypeResetSlot && t <= TypeRotateKey) || (t >= TypeSetPIN && t <= TypeClearCard) || t == TypeRevokeCode
+	return (t >= TypeResetSlot && t <= TypeRotateKey) || (t >= TypeSetPIN && t <= TypeClearCard) || t == TypeRevokeCode ||
+		t == TypePassage
 }
 
-// MaxAdminSize is the size of the largest admin frame (time-zone rules).
-const MaxAdminSize = adminFixedSize + 5 + MaxZoneTransitions*8 // 155
+// MaxAdminSize is the size of the largest admin frame (a passage schedule
+// of four periods with four windows each; time-zone rules take 155).
+const MaxAdminSize = maxPassageSize // 212
 
 func (a *Admin) validate() error {
 	switch a.Type {
 	case TypeResetSlot, TypeDeactivateSlot, TypeRevoke, TypeTimeZone, TypeRotateKey,
-		TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard, TypeRevokeCode:
+		TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard, TypeRevokeCode, TypePassage:
 		if a.Seq == 0 {
 			return invalidf("%v: sequence number 0", a.Type)
 		}
@@ -137,6 +140,8 @@ func (a *Admin) validate() error {
 	switch a.Type {
 	case TypeTimeZone:
 		return a.Zone.validate()
+	case TypePassage:
+		return a.Passage.validate()
 	case TypeRevokeCode:
 		if a.CodeSeq >= CodeSeqs || a.NotAfter == 0 {
 			return invalidf("revoke-code: code sequence %d (want below %d), end %d (want one)", a.CodeSeq, CodeSeqs, a.NotAfter)
@@ -214,6 +219,8 @@ func (a *Admin) appendUnsigned(dst []byte) []byte {
 	case TypeRevokeCode:
 		dst = append(dst, a.CodeSeq)
 		dst = le.AppendUint32(dst, a.NotAfter)
+	case TypePassage:
+		dst = a.Passage.append(dst)
 	}
 	return dst
 }
@@ -290,6 +297,10 @@ func DecodeAdmin(b []byte) (Admin, error) {
 	case TypeRevokeCode:
 		a.CodeSeq = r.u8()
 		a.NotAfter = r.u32()
+	case TypePassage:
+		if err := a.Passage.decode(&r); err != nil {
+			return a, err
+		}
 	}
 	r.copy(a.Signature[:])
 	if err := r.end(); err != nil {

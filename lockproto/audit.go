@@ -39,9 +39,12 @@ const (
 	// Slot is its CodeKind, Value its sequence number, Door 0. (Digits
 	// that are no code are tallied as AuditRefusals.)
 	AuditCode AuditKind = 8
+	// AuditPassage is a door opened in passage mode (OpenFree): no key,
+	// the door in the door byte. Refused attempts are tallied.
+	AuditPassage AuditKind = 10
 )
 
-const maxAuditKind = AuditCode
+const maxAuditKind = AuditPassage
 
 // Audit sizes.
 const (

@@ -74,6 +74,13 @@
 //     before it opens. That a decision yields one frame, and only while
 //     the key may unlock, is the backend's guarantee (commands.RemoteOpen):
 //     a key without a slot is on no revocation list of the lock.
+//   - A passage schedule (Passage, admin message TypePassage) frees doors
+//     to anyone during up to four compact periods: Lock.Passage says
+//     whether a door is free now on the lock's clock and zone, failing
+//     closed when either is unknown, and Lock.OpenFree (the handle) opens
+//     only then, writing and persisting an audit record (AuditPassage)
+//     before it grants; refusals are tallied. A newer schedule replaces an
+//     older one, never the reverse. It widens no credential.
 //
 // # The life of an unlock
 //

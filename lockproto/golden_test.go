@@ -334,7 +334,7 @@ func TestFrameSizes(t *testing.T) {
 		{"unlock, largest", MaxUnlockSize, 181},
 		{"unlock, cached", UnlockCachedSize, 29},
 		{"response", ResponseSize, 34},
-		{"admin, largest", MaxAdminSize, 155},
+		{"admin, largest", MaxAdminSize, 212},
 		{"rotate key", adminFixedSize + rotateBodySize, 123},
 		{"audit acknowledgement", AuditAckSize, 54},
 		{"audit batch, largest", MaxAuditBatchSize, 707},

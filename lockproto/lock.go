@@ -197,6 +197,10 @@ type State struct {
 	// Codes is the offline codes' sequence window: per sequence number,
 	// the end up to which its codes are spent or revoked.
 	Codes [CodeSeqs]CodeSeqState
+	// Passage is the passage schedule (passage.go) and PassageSeq the
+	// sequence number of the message that set it; zero: none.
+	Passage    Passage
+	PassageSeq uint32
 }
 
 // Config tunes a Lock; the zero value (or nil) gives the defaults.

@@ -92,6 +92,10 @@ func (l *Lock) apply(now time.Duration, a *Admin) (access.Reason, uint32) {
 		if a.Seq > l.st.ZoneSeq { // an older table arriving late changes nothing
 			l.st.Zone, l.st.ZoneSeq = a.Zone, a.Seq
 		}
+	case TypePassage:
+		if a.Seq > l.st.PassageSeq { // an older schedule arriving late changes nothing
+			l.st.Passage, l.st.PassageSeq = a.Passage, a.Seq
+		}
 	case TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard:
 		r, i := l.applyCode(a)
 		a.Slot = i // the audit record names the table entry

@@ -253,6 +253,12 @@ func (b *batch) apply(ev *ledger.Event) error {
 			return err
 		}
 		l.Blackouts = e.Blackouts
+	case events.PassageSet:
+		l, err := b.lock(e.Lock)
+		if err != nil || l == nil {
+			return err
+		}
+		l.PassageDoors, l.Passage, l.PassageNarrowed = e.Doors, e.Periods, e.Narrowed
 	case events.LockManagerAdded, events.LockManagerRemoved:
 		if err := b.manager(ev.Data); err != nil {
 			return err

@@ -22,6 +22,8 @@ func describe(ev *ledger.Event, h *HistoryEntry) bool {
 		h.Lock, h.Account = e.Lock, e.Owner
 	case events.LockBlackoutsSet:
 		h.Lock, h.Account = e.Lock, e.By
+	case events.PassageSet:
+		h.Lock, h.Account, h.Door = e.Lock, e.By, e.Doors
 	case events.KeyCreated:
 		h.Lock, h.Key, h.Account, h.Subject = e.Lock, e.Key, e.Owner, e.Holder
 		if e.By != "" { // an account manager made it

@@ -86,6 +86,8 @@ func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 			if lockproto.CodeKind(e.Slot) == lockproto.CodeErase {
 				h.Admin = "erase code" // revoked Key there: it did not open
 			}
+		case e.Kind == lockproto.AuditPassage: // opened in passage mode: no key, no account
+			h.Door, h.Source = e.Door, "passage mode"
 		case e.AdminType == lockproto.TypeTimeSync:
 			h.Admin = e.AdminType.String()
 		default:

@@ -85,6 +85,12 @@ type LockRow struct {
 	Doors                   access.Doors
 	Blackouts               []policy.Blackout
 	Managers                []string `msgpack:",omitempty"` // its account managers, by ID
+	// The passage schedule (commands.SetPassageMode): the doors free to
+	// anyone during any of the periods; PassageNarrowed says what the
+	// lock's compact form of them loses ("" = exact).
+	PassageDoors    access.Doors    `msgpack:",omitempty"`
+	Passage         []policy.Policy `msgpack:",omitempty"`
+	PassageNarrowed string          `msgpack:",omitempty"`
 }
 
 // AccountRow is a registered account: a user of the system.

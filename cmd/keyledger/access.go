@@ -35,7 +35,9 @@ EVENTS lists the log positions each answer rests on (what 'keyledger
 events -from POS' prints). An online key answers for each member of the
 lock's group who could unlock with it then (network management on,
 permitted, not locked out), listed with AT LOCK "online (password)": the
-server decides each such unlock with the member's password. Times are UTC unless -tz names an IANA zone.
+server decides each such unlock with the member's password. A door the
+lock's passage schedule freed then is listed first as "(anyone)", KIND
+passage, AT LOCK "passage mode": no key was needed. Times are UTC unless -tz names an IANA zone.
 The directory is opened read-only; the log is folded in memory. 'keyledger
 evidence export' with the same -lock or -account flags exports an answer
 with proofs a third party checks offline.`
@@ -57,6 +59,9 @@ type openingLine struct {
 	OpenUntil   string   `json:"open_until,omitempty"`
 	Online      bool     `json:"online,omitempty"`
 	Positions   []uint64 `json:"positions"`
+	// Passage: the lock's passage schedule freed the door, to anyone (no
+	// account, no key).
+	Passage bool `json:"passage,omitempty"`
 }
 
 // spanLine is one line of 'keyledger access -account … -json'.
@@ -187,6 +192,12 @@ func accessErr(err error) error {
 func printOpenings(w io.Writer, ans asof.DoorAnswer, asJSON bool, loc *time.Location) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
+		if p := ans.Passage; p != nil {
+			if err := enc.Encode(openingLine{Lock: ans.Lock, Door: ans.Door.String(), At: rfc3339(ans.At), Kind: "passage",
+				Since: rfc3339(p.Since), Schedule: describePassage(p.Periods), State: "passage mode", Positions: []uint64{p.Position}, Passage: true}); err != nil {
+				return err
+			}
+		}
 		for _, o := range ans.Openings {
 			line := openingLine{Lock: ans.Lock, Door: ans.Door.String(), At: rfc3339(ans.At), Account: o.Account, Key: o.Key,
 				Kind: o.Kind.String(), Since: rfc3339(o.Since), Schedule: describePolicy(o.Policy, ans.LockBlackouts), Uses: o.Uses,
@@ -203,6 +214,9 @@ func printOpenings(w io.Writer, ans asof.DoorAnswer, asJSON bool, loc *time.Loca
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "# %s door of %s at %s: log position %d of %d\n", ans.Door, ans.Lock, stamp(ans.At, loc), ans.Position, ans.Head)
 	fmt.Fprintln(tw, "ACCOUNT\tKEY\tKIND\tSINCE\tSCHEDULE\tUSES\tAT LOCK\tEVENTS")
+	if p := ans.Passage; p != nil {
+		fmt.Fprintf(tw, "(anyone)\t-\tpassage\t%s\t%s\t-\tpassage mode\t%d\n", stamp(p.Since, loc), describePassage(p.Periods), p.Position)
+	}
 	for _, o := range ans.Openings {
 		atLock := "-"
 		if o.Online {
@@ -288,6 +302,15 @@ func describePolicy(p policy.Policy, lock []policy.Blackout) string {
 		return "always"
 	}
 	return strings.Join(parts, " ")
+}
+
+// describePassage says a passage schedule's periods, " or " between them.
+func describePassage(periods []policy.Policy) string {
+	s := make([]string, len(periods))
+	for i, p := range periods {
+		s[i] = describePolicy(p, nil)
+	}
+	return strings.Join(s, " or ")
 }
 
 func days(d policy.Weekdays) string {

@@ -185,6 +185,7 @@ var words = map[string]string{
 	"account.contact_deleted":      "contact deleted",
 	"lock.registered":              "lock registered",
 	"lock.blackouts_set":           "lock blackouts set",
+	"lock.passage_set":             "passage mode set",
 	"key.created":                  "key created",
 	"key.shared":                   "key shared",
 	"key.downloaded":               "key downloaded",
