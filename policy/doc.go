@@ -110,7 +110,9 @@
 // validity narrowed to [first start, last end), and up to MaxCompactPeriods
 // carried (a single one is validity itself and carries none). With a nil error Compact.Allowed grants exactly when
 // Schedule.Allowed does, given the zone's offset at that instant. Reasons may
-// differ: a weekly blackout reads as OutsideWindow on the lock.
+// differ: a weekly blackout reads as OutsideWindow on the lock, and an
+// instant before the first or after the last dated period as NotYetValid or
+// Expired.
 //
 // Lost, reported as a *CompactError wrapping ErrLossy together with a result
 // that is narrower, never wider:
