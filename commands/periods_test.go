@@ -9,6 +9,7 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/policy"
+	"github.com/keyledger/keyledger/projections"
 )
 
 // online unlocks key as ann at the env's current time.
@@ -49,6 +50,19 @@ func TestDatedPeriodsOnlineAndAtLock(t *testing.T) {
 			t.Errorf("lock at t0+%v: %v, want %v", c.at, d.Reason, c.want)
 		}
 	}
+	for _, c := range []struct {
+		at     time.Duration
+		status projections.Status
+		next   time.Time
+	}{
+		{36 * time.Hour, projections.StatusActive, t0.Add(72 * time.Hour)}, // between the periods: the next one
+		{100 * time.Hour, projections.StatusExpired, time.Time{}},          // after the last
+	} {
+		s, err := e.proj.KeyStatus(bg, "k1", t0.Add(c.at))
+		if err != nil || s.Status != c.status || s.InWindow || !s.NextOpen.Equal(c.next) {
+			t.Errorf("status at t0+%v: %+v %v, want %v next %v", c.at, s, err, c.status, c.next)
+		}
+	}
 }
 
 // A key that expires 2 h after its first use opens online for 2 h after
@@ -66,6 +80,17 @@ func TestAfterFirstUseOnlineAndAtLock(t *testing.T) {
 		t.Fatalf("download: narrowed %v, want the expiry after first use counted from issuance", k1.res.Narrowed)
 	}
 	k2 := e.shareTo("k2", "ann", 0, st)
+	status := func(key string) projections.KeyStatus {
+		t.Helper()
+		s, err := e.proj.KeyStatus(bg, key, e.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := status("k1"); s.AfterFirstUse != 2*time.Hour || !s.End.IsZero() || s.Summary() != "ACTIVE, expires 2 h after first use" {
+		t.Fatalf("before the first use: %+v (%q)", s, s.Summary())
+	}
 
 	// k2 is first used at the lock, 30 min after issuance; the audit
 	// reaches the ledger half an hour later and names the lock's time.
@@ -77,6 +102,18 @@ func TestAfterFirstUseOnlineAndAtLock(t *testing.T) {
 	e.upload(e.lock, "front")
 	if r := e.online("k1"); !r.Granted { // k1's first use
 		t.Fatalf("first use online: %v", r.Reason)
+	}
+	if s := status("k1"); s.AfterFirstUse != 0 || !s.End.Equal(t0.Add(3*time.Hour)) || s.Summary() != "ACTIVE" {
+		t.Fatalf("after the first use: %+v", s)
+	}
+	list, err := e.proj.KeyList(bg, "front", e.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range list {
+		if v.Key == "k2" && (!v.FirstUsed.Equal(t0.Add(30*time.Minute)) || !v.Status.End.Equal(t0.Add(150*time.Minute))) {
+			t.Fatalf("k2 in the key list: first used %v, end %v", v.FirstUsed, v.Status.End)
+		}
 	}
 	e.now = t0.Add(2*time.Hour + 20*time.Minute)
 	if r := e.online("k2"); !r.Granted {
@@ -95,5 +132,8 @@ func TestAfterFirstUseOnlineAndAtLock(t *testing.T) {
 	e.now = t0.Add(3 * time.Hour)
 	if r := e.online("k1"); r.Reason != access.Expired {
 		t.Fatalf("2h after the first use: %v, want Expired", r.Reason)
+	}
+	if s := status("k1"); s.Status != projections.StatusExpired {
+		t.Fatalf("status 2h after the first use: %v", s.Status)
 	}
 }
