@@ -134,7 +134,11 @@ func (s *Service) codeEdit(t *txn, k *KeyState, l *LockState, st events.Settings
 	if err != nil {
 		return fmt.Errorf("commands: the set message of key %q: %w", k.ID, err)
 	}
-	compact, _, err := compactOf(codePolicy(k, st.Policy), l.Blackouts, t.now)
+	p := codePolicy(k, st.Policy)
+	if p.AfterFirstUse != st.Policy.AfterFirstUse && !p.End.After(t.now) {
+		return nil // its end at the lock, counted from the first use or the creation, is past: nothing to send
+	}
+	compact, _, err := compactOf(p, l.Blackouts, t.now)
 	if err != nil {
 		return invalid("policy", "key %q: its PIN or card at the lock cannot carry it: %v", k.ID, err)
 	}

@@ -8,8 +8,11 @@ import (
 
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
+	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/projections"
+	"github.com/keyledger/keyledger/secret"
 )
 
 // online unlocks key as ann at the env's current time.
@@ -135,5 +138,53 @@ func TestAfterFirstUseOnlineAndAtLock(t *testing.T) {
 	}
 	if s := status("k1"); s.Status != projections.StatusExpired {
 		t.Fatalf("status 2h after the first use: %v", s.Status)
+	}
+}
+
+// A PIN key that expires an hour after its first use: its set message ends
+// an hour after the key's creation; an edit after an online first use
+// sends the end counted from that use, and an edit once that end is past
+// sends nothing (and is not refused).
+func TestAfterFirstUsePINKeyEdits(t *testing.T) {
+	e := newLockEnv(t)
+	t0 := e.now
+	st := settings("pin")
+	st.Policy.AfterFirstUse = time.Hour
+	if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "p1", Lock: "front", By: "bill", Kind: events.KindDigital,
+		For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString("5151"), Settings: st}); err != nil {
+		t.Fatal(err)
+	}
+	setEnd := func() time.Time {
+		t.Helper()
+		m := e.pending("front")
+		a, err := lockproto.DecodeAdmin(m[len(m)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Unix(int64(a.Policy.NotAfter), 0)
+	}
+	if end := setEnd(); !end.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("set message ends %v, want creation + 1h", end)
+	}
+	e.now = t0.Add(30 * time.Minute)
+	if r, err := e.svc.UnlockByPIN(bg, commands.UnlockByPIN{ID: e.id(), Lock: "front", Panel: "panel", PIN: secret.FromString("5151")}); err != nil || !r.Granted {
+		t.Fatalf("first use online: %+v %v", r, err)
+	}
+	e.now = t0.Add(45 * time.Minute)
+	doors := access.Inner
+	if err := e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "p1", By: "bill", Settings: commands.SettingsPatch{Doors: &doors}}); err != nil {
+		t.Fatal(err)
+	}
+	if end := setEnd(); !end.Equal(t0.Add(90 * time.Minute)) {
+		t.Fatalf("edited set message ends %v, want first use + 1h", end)
+	}
+	before := len(e.pending("front"))
+	e.now = t0.Add(2 * time.Hour)
+	doors = access.Main
+	if err := e.svc.EditKey(bg, commands.EditKey{ID: e.id(), Key: "p1", By: "bill", Settings: commands.SettingsPatch{Doors: &doors}}); err != nil {
+		t.Fatalf("edit after the end: %v", err)
+	}
+	if n := len(e.pending("front")); n != before {
+		t.Fatalf("an edit after the end sent a set message (%d pending, was %d)", n, before)
 	}
 }
