@@ -6,7 +6,7 @@ import "fmt"
 type Reason uint8
 
 // Reason codes. APPEND ONLY: never renumber or reuse a value. Codes 0–23,
-// 42–44 and 50–53 are the lock's own wire codes (unlock responses, audit
+// 42–44, 50–53 and 56 are the lock's own wire codes (unlock responses, audit
 // records); a lock also sends OpNotPermitted for an action the credential's
 // role may not take.
 const (
@@ -84,6 +84,9 @@ const (
 	CodeUsed      Reason = 52 // a one-time code used before
 	CodeRevoked   Reason = 53 // revoked by an erase code or an admin message
 
+	// OutsidePeriods: inside validity but outside every dated period of the
+	// key (policy.Period); a lock reports it too (compact form's periods).
+	OutsidePeriods Reason = 56
 	// NotInPassage: a handle used while its door is not free (the lock's
 	// passage mode; also a lock wire code, in the audit's tally).
 	NotInPassage Reason = 58
@@ -151,6 +154,7 @@ var reasons = [...]struct{ name, text string }{
 	CodeInvalid:         {"code_invalid", "not a code of this lock"},
 	CodeUsed:            {"code_used", "offline code already used"},
 	CodeRevoked:         {"code_revoked", "offline code revoked"},
+	OutsidePeriods:      {"outside_periods", "outside the key's dated periods"},
 	NotInPassage:        {"not_in_passage", "the door is not in passage mode now"},
 }
 
@@ -206,10 +210,11 @@ func (r *Reason) UnmarshalText(b []byte) error {
 }
 
 // Scheduled reports whether the reason is a schedule's refusal (validity,
-// use limit, windows, blackouts): the key is authentic, it is not its time.
+// use limit, dated periods, windows, blackouts): the key is authentic, it is
+// not its time.
 func (r Reason) Scheduled() bool {
 	switch r {
-	case NotYetValid, Expired, OutsideWindow, Exhausted, Policy, InBlackout, LockBlackout:
+	case NotYetValid, Expired, OutsideWindow, Exhausted, Policy, InBlackout, LockBlackout, OutsidePeriods:
 		return true
 	}
 	return false

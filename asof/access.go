@@ -121,7 +121,7 @@ func (x *Index) WhoCouldOpen(ctx context.Context, lock string, door access.Door,
 			continue
 		}
 		ok, still := k.standing(at)
-		if !ok || h.schedule(k, blackouts, blackoutsAt).Allowed(at, uses) != access.Granted {
+		if !ok || h.schedule(k, blackouts, blackoutsAt, usesAt).Allowed(at, uses) != access.Granted {
 			continue
 		}
 		o := Opening{Account: k.opener(), Key: h.id, Kind: k.kind, Credential: k.credential,

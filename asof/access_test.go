@@ -54,6 +54,11 @@ func genLog(t *rapid.T) []logged {
 			if rapid.Bool().Draw(t, "scheduled") { // else open at all times
 				s.Policy = keyledgertest.Policy(zones[lock], now).Draw(t, "policy")
 			}
+			for range rapid.SampledFrom([]int{0, 0, 1, 2}).Draw(t, "periods") {
+				from := now.Add(time.Duration(rapid.IntRange(-24*60*60, 48*60*60).Draw(t, "period start")) * time.Second)
+				s.Policy.Periods = append(s.Policy.Periods, policy.Period{Start: from, End: from.Add(time.Duration(rapid.IntRange(1, 24*60).Draw(t, "period minutes")) * time.Minute)})
+			}
+			s.Policy.AfterFirstUse = rapid.SampledFrom([]time.Duration{0, 0, 30 * time.Minute, 2 * time.Hour}).Draw(t, "after first use")
 			return s
 		}
 	}(settings)
@@ -118,7 +123,11 @@ func genLog(t *rapid.T) []logged {
 			e = events.UnlockAttempted{Key: k, Lock: lock, Granted: true, Uses: uses[k]}
 		case 8:
 			uses[k] += 2
-			e = events.OfflineUnlocksCounted{Key: k, Lock: lock, Granted: 2, Uses: uses[k]}
+			c := events.OfflineUnlocksCounted{Key: k, Lock: lock, Granted: 2, Uses: uses[k]}
+			if rapid.Bool().Draw(t, "lock time") { // the lock's time of the first, before the upload
+				c.First = now.Add(-time.Duration(rapid.IntRange(0, 3*60).Draw(t, "first use minutes before")) * time.Minute)
+			}
+			e = c
 		case 7, 9, 10:
 			s := events.LockSynced{Key: k, Lock: lock, Sync: events.LockSync(rapid.IntRange(0, 5).Draw(t, "sync"))}
 			if rapid.Bool().Draw(t, "until") {
@@ -228,6 +237,15 @@ type bruteKey struct {
 	taken      bool
 	uses       uint32
 	at         events.AtLock
+	firstUse   time.Time // the first granted use the log holds (zero: none)
+}
+
+// policy is the key's policy, narrowed by its first use once known.
+func (k *bruteKey) policy() policy.Policy {
+	if k.firstUse.IsZero() {
+		return k.settings.Policy
+	}
+	return k.settings.Policy.FirstUsed(k.firstUse)
 }
 
 // unlockStates is what the rules allow an unlock in, written plainly.
@@ -309,12 +327,12 @@ func replay(log []logged, upTo time.Time) *bruteWorld {
 		if e.at.After(upTo) {
 			break
 		}
-		w.apply(e.data)
+		w.apply(e.data, e.at)
 	}
 	return w
 }
 
-func (w *bruteWorld) apply(data any) {
+func (w *bruteWorld) apply(data any, at time.Time) {
 	key := func(id string) *bruteKey {
 		if k := w.keys[id]; k != nil {
 			return k
@@ -357,9 +375,20 @@ func (w *bruteWorld) apply(data any) {
 		k := key(e.Key)
 		k.state, k.taken = events.StateDeleted, true
 	case events.UnlockAttempted:
-		key(e.Key).uses = e.Uses
+		k := key(e.Key)
+		k.uses = e.Uses
+		if e.Granted && k.firstUse.IsZero() {
+			k.firstUse = at
+		}
 	case events.OfflineUnlocksCounted:
-		key(e.Key).uses = e.Uses
+		k := key(e.Key)
+		k.uses = e.Uses
+		if e.Granted > 0 && k.firstUse.IsZero() {
+			k.firstUse = e.First
+			if k.firstUse.IsZero() {
+				k.firstUse = at
+			}
+		}
 	}
 	switch e := data.(type) {
 	case events.KeyShared, events.KeyDownloaded, events.KeyEdited, events.KeyRevoked, events.KeyReset,
@@ -432,7 +461,7 @@ func (w *bruteWorld) openings(at time.Time) []opening {
 			}
 			still = true
 		}
-		p := k.settings.Policy.WithBlackouts(w.blackouts[k.lock])
+		p := k.policy().WithBlackouts(w.blackouts[k.lock])
 		if p.Allowed(at, k.uses) != access.Granted {
 			continue
 		}
@@ -456,7 +485,7 @@ func (w *bruteWorld) onlineOpenings(at time.Time, id string, k *bruteKey) []open
 	if g == nil || !g.on || !at.Before(g.until) || k.state == events.StateDeleted || k.state == events.StateRevoked {
 		return nil
 	}
-	if p := k.settings.Policy.WithBlackouts(w.blackouts[k.lock]); p.Allowed(at, k.uses) != access.Granted {
+	if p := k.policy().WithBlackouts(w.blackouts[k.lock]); p.Allowed(at, k.uses) != access.Granted {
 		return nil
 	}
 	var out []opening
@@ -597,7 +626,7 @@ func TestCouldOpenMatchesReplayMinuteByMinute(t *testing.T) {
 				continue
 			}
 			for next < len(log) && !log[next].at.After(at) {
-				w.apply(log[next].data)
+				w.apply(log[next].data, log[next].at)
 				next++
 			}
 			var want []opening

@@ -188,7 +188,7 @@ func (h *keyHistory) spans(k *keyState, l *lockHistory, uses uint32, usesAt uint
 		b = minTime(b, u)
 	}
 	var ivs []Interval
-	for iv := range openIntervals(h.schedule(k, blackouts, blackoutsAt), uses, a, b) {
+	for iv := range openIntervals(h.schedule(k, blackouts, blackoutsAt, usesAt), uses, a, b) {
 		iv.StillAtLock = still
 		ivs = append(ivs, iv)
 	}
@@ -207,7 +207,7 @@ func (h *keyHistory) onlineSpans(k *keyState, g *groupVersion, l *lockHistory, a
 	}
 	a, b = maxTime(a, from), minTime(b, until)
 	var ivs []Interval
-	for iv := range openIntervals(h.schedule(k, blackouts, blackoutsAt), uses, a, b) {
+	for iv := range openIntervals(h.schedule(k, blackouts, blackoutsAt, usesAt), uses, a, b) {
 		iv.Online = true
 		ivs = append(ivs, iv)
 	}
@@ -287,7 +287,8 @@ func openIntervals(s *policy.Schedule, uses uint32, a, b time.Time) func(func(In
 
 // nextEdge is the first instant after t at which a schedule's decision
 // can change: the next wall-clock minute in loc or an absolute instant of
-// p (its start, end, or a blackout's), whichever comes first.
+// p (its start, end, a dated period's or a blackout's), whichever comes
+// first.
 func nextEdge(t time.Time, p *policy.Policy, loc *time.Location) time.Time {
 	_, off := t.In(loc).Zone()
 	u := t.Unix()
@@ -299,6 +300,10 @@ func nextEdge(t time.Time, p *policy.Policy, loc *time.Location) time.Time {
 	}
 	edge(p.Start)
 	edge(p.End)
+	for i := range p.Periods {
+		edge(p.Periods[i].Start)
+		edge(p.Periods[i].End)
+	}
 	for i := range p.Blackouts {
 		if p.Blackouts[i].Days == 0 {
 			edge(p.Blackouts[i].Start)

@@ -39,7 +39,10 @@
 //     key from its delivery), or StillAtLock below;
 //   - K's policy, with the lock-wide blackouts of then, grants T with the
 //     use count recorded by then (package policy decides, as the commands
-//     do).
+//     do) — its dated periods included, and an expiry after first use
+//     counted from the first use recorded by then (the first granted
+//     unlock, or the lock's time of the first offline use its audit
+//     counted; policy.Policy.FirstUsed).
 //
 // StillAtLock: a key reset, revoked, deactivated or deleted before T
 // still opens at the lock until the lock hears of it. When its removal

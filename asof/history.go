@@ -1,6 +1,7 @@
 package asof
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -49,6 +50,20 @@ type keyHistory struct {
 	openers  []string      // every account that was its opener
 
 	sched atomic.Pointer[compiled] // the last schedule compiled
+
+	// The key's first granted use (events.UnlockAttempted, or
+	// OfflineUnlocksCounted at the lock's time of it), first in the log:
+	// the position that recorded it (0: none) and its time.
+	firstPos uint64
+	firstUse time.Time
+}
+
+// used records a use count; a granted one at at may be the first use.
+func (h *keyHistory) used(ev *ledger.Event, uses uint32, granted bool, at time.Time) {
+	h.uses = append(h.uses, usesVersion{ev.Position, ev.Time, uses})
+	if granted && h.firstPos == 0 {
+		h.firstPos, h.firstUse = ev.Position, at
+	}
 }
 
 type keyVersion struct {
@@ -88,18 +103,27 @@ func (h *keyHistory) at(pos uint64) (*keyState, uint32, uint64) {
 // the settings of version settingsAt and the blackouts set at blackoutsAt.
 type compiled struct {
 	settingsAt, blackoutsAt uint64
+	firstUsed               bool             // the policy narrowed by the first use (policy.Policy.FirstUsed)
 	sched                   *policy.Schedule // nil: does not validate (never opens, as commands decide)
 }
 
 // schedule returns the key's policy with the blackouts, compiled (nil if
 // it does not validate), reusing the last one compiled when it matches.
-func (h *keyHistory) schedule(k *keyState, blackouts []policy.Blackout, blackoutsAt uint64) *policy.Schedule {
+// With an expiry after first use, the policy is narrowed by the first use
+// once the log as of the use count at usesAt records it, as the commands
+// decide.
+func (h *keyHistory) schedule(k *keyState, blackouts []policy.Blackout, blackoutsAt, usesAt uint64) *policy.Schedule {
 	at := max(k.editAt, k.created)
-	if c := h.sched.Load(); c != nil && c.settingsAt == at && c.blackoutsAt == blackoutsAt {
+	first := k.settings.Policy.AfterFirstUse != 0 && h.firstPos != 0 && usesAt >= h.firstPos
+	if c := h.sched.Load(); c != nil && c.settingsAt == at && c.blackoutsAt == blackoutsAt && c.firstUsed == first {
 		return c.sched
 	}
-	s, _ := policy.Compile(k.settings.Policy.WithBlackouts(blackouts))
-	h.sched.Store(&compiled{settingsAt: at, blackoutsAt: blackoutsAt, sched: s})
+	p := k.settings.Policy
+	if first {
+		p = p.FirstUsed(h.firstUse)
+	}
+	s, _ := policy.Compile(p.WithBlackouts(blackouts))
+	h.sched.Store(&compiled{settingsAt: at, blackoutsAt: blackoutsAt, firstUsed: first, sched: s})
 	return s
 }
 
@@ -233,10 +257,10 @@ func (x *Index) apply(ev *ledger.Event) {
 	}
 	switch e := ev.Data.(type) {
 	case events.UnlockAttempted:
-		h.uses = append(h.uses, usesVersion{ev.Position, ev.Time, e.Uses})
+		h.used(ev, e.Uses, e.Granted, ev.Time)
 		return
 	case events.OfflineUnlocksCounted:
-		h.uses = append(h.uses, usesVersion{ev.Position, ev.Time, e.Uses})
+		h.used(ev, e.Uses, e.Granted > 0, cmp.Or(e.First, ev.Time))
 		return
 	}
 	k := h.versions[len(h.versions)-1].k

@@ -78,7 +78,7 @@ func (x *Index) applyGroup(ev *ledger.Event) {
 		lock = e.Lock
 	case events.UnlockAttempted:
 		if h := x.keys["key-"+e.Key]; h != nil && h.lock == e.Lock {
-			h.uses = append(h.uses, usesVersion{ev.Position, ev.Time, e.Uses})
+			h.used(ev, e.Uses, e.Granted, ev.Time)
 		}
 		return
 	default:
@@ -155,7 +155,7 @@ func (x *Index) onlineOpenings(dst []Opening, h *keyHistory, k *keyState, g *gro
 	for account, m := range g.members {
 		doors, from, until, ok := onlineStanding(k, g, l, h.id, account)
 		if !ok || !doors.Has(door) || at.Before(from) || !at.Before(until) ||
-			h.schedule(k, blackouts, blackoutsAt).Allowed(at, uses) != access.Granted {
+			h.schedule(k, blackouts, blackoutsAt, usesAt).Allowed(at, uses) != access.Granted {
 			continue
 		}
 		since := maxTime(maxTime(m.acceptedT, m.permsT), maxTime(g.net.since, from))

@@ -288,6 +288,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 	recs = fresh
 	type counted struct {
 		n, last uint32
+		first   time.Time // lock time of the first granted record that had one
 	}
 	uses := map[string]*counted{}
 	var order []string
@@ -329,6 +330,9 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				}
 				u.n++
 				u.last = r.Seq
+				if u.first.IsZero() && r.LockTime != 0 {
+					u.first = time.Unix(int64(r.LockTime), 0).UTC()
+				}
 			}
 		case lockproto.AuditCode:
 			if err := codes.attribute(r, &ev); err != nil {
@@ -354,6 +358,9 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				}
 				u.n++
 				u.last = r.Seq
+				if u.first.IsZero() && r.LockTime != 0 {
+					u.first = time.Unix(int64(r.LockTime), 0).UTC()
+				}
 			}
 		case lockproto.AuditPassage:
 			// A door opened in passage mode: no key, no account.
@@ -433,7 +440,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 			continue
 		}
 		u := uses[key]
-		emit(keyStream(key), u.last, events.OfflineUnlocksCounted{Key: key, Lock: c.Lock, Granted: u.n, Uses: k.Uses + u.n, AuditSeq: u.last})
+		emit(keyStream(key), u.last, events.OfflineUnlocksCounted{Key: key, Lock: c.Lock, Granted: u.n, Uses: k.Uses + u.n, AuditSeq: u.last, First: u.first})
 	}
 	return nil
 }

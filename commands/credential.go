@@ -50,7 +50,7 @@ func (s *Service) issue(ctx context.Context, k *KeyState, l *LockState) (cred, d
 	if len(l.LockKey) != 32 {
 		return nil, nil, nil, nil, invalid("lock key", "lock %q was registered without its public key; no credential can be issued", k.Lock)
 	}
-	compact, narrowed, err := compactOf(k.Settings.Policy, l.Blackouts, k.DownloadedAt)
+	compact, narrowed, err := compactOf(k.Settings.Policy, l.Blackouts, k.DownloadedAt) // as at the download: the same bytes, AfterFirstUse counted from it
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

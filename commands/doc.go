@@ -135,8 +135,18 @@
 // then. Unlock asks policy's Allowed with the uses granted so far and then
 // the lock-wide blackouts (SetLockBlackouts); a denial is recorded with the
 // reason (ReasonNotYetValid, ReasonExpired, ReasonExhausted,
-// ReasonOutsideWindow, ReasonBlackout, ReasonLockBlackout, or a lifecycle,
-// holder or door reason).
+// ReasonOutsideWindow, ReasonBlackout, ReasonLockBlackout,
+// access.OutsidePeriods, or a lifecycle, holder or door reason).
+//
+// Expiry after first use (Policy.AfterFirstUse): the key's first granted
+// use — its first granted UnlockAttempted, or its first offline use counted
+// from the lock's audit (OfflineUnlocksCounted.First, the lock's time of
+// it), whichever the log holds first — is KeyState.FirstUsedAt, and every
+// decision uses KeyState.Policy, the settings' policy narrowed by
+// policy.Policy.FirstUsed. The lock cannot know the first use: a credential
+// counts N from its download, a PIN or card set message from the key's
+// creation (its first set message) until the first use is known, so the
+// lock's end is never later than the first use + N.
 //
 // Offline credentials: with Options.Issuer set and the lock registered with
 // its public key (RegisterLock.LockKey), downloading a share key with the

@@ -129,9 +129,14 @@ func sameSettings(want, got events.Settings) string {
 // samePolicy compares the rules of two policies, instants by Equal (a
 // decoded instant has another location), zones not at all.
 func samePolicy(a, b policy.Policy) bool {
-	if !a.Start.Equal(b.Start) || !a.End.Equal(b.End) || a.Uses != b.Uses ||
-		len(a.Windows) != len(b.Windows) || len(a.Blackouts) != len(b.Blackouts) {
+	if !a.Start.Equal(b.Start) || !a.End.Equal(b.End) || a.Uses != b.Uses || a.AfterFirstUse != b.AfterFirstUse ||
+		len(a.Windows) != len(b.Windows) || len(a.Blackouts) != len(b.Blackouts) || len(a.Periods) != len(b.Periods) {
 		return false
+	}
+	for i := range a.Periods {
+		if !a.Periods[i].Start.Equal(b.Periods[i].Start) || !a.Periods[i].End.Equal(b.Periods[i].End) {
+			return false
+		}
 	}
 	for i := range a.Windows {
 		x, y := a.Windows[i], b.Windows[i]

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/secret"
 )
 
@@ -106,6 +107,20 @@ func (s *Service) codeSet(t *txn, c CreateKey, d lockproto.CodeDigest, length in
 	return nil
 }
 
+// codePolicy is what a PIN or card key's next set message carries: with
+// an expiry after first use, the end counts from the first use once it is
+// known, else from the key's creation — its first set message, before any
+// use — never from this later issuance.
+func codePolicy(k *KeyState, p policy.Policy) policy.Policy {
+	if p.AfterFirstUse == 0 {
+		return p
+	}
+	if !k.FirstUsedAt.IsZero() {
+		return p.FirstUsed(k.FirstUsedAt)
+	}
+	return p.FirstUsed(k.CreatedAt)
+}
+
 // codeEdit stages, for an edit of a PIN or card key whose code the lock
 // holds or will, the set message of the next generation with the new
 // doors and schedule and the same digest (the lock keeps the key's use
@@ -119,7 +134,11 @@ func (s *Service) codeEdit(t *txn, k *KeyState, l *LockState, st events.Settings
 	if err != nil {
 		return fmt.Errorf("commands: the set message of key %q: %w", k.ID, err)
 	}
-	compact, _, err := compactOf(st.Policy, l.Blackouts, t.now)
+	p := codePolicy(k, st.Policy)
+	if p.AfterFirstUse != st.Policy.AfterFirstUse && !p.End.After(t.now) {
+		return nil // its end at the lock, counted from the first use or the creation, is past: nothing to send
+	}
+	compact, _, err := compactOf(p, l.Blackouts, t.now)
 	if err != nil {
 		return invalid("policy", "key %q: its PIN or card at the lock cannot carry it: %v", k.ID, err)
 	}

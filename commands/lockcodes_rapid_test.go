@@ -107,10 +107,10 @@ func TestPropKeypadAgreesWithServer(t *testing.T) {
 				rt.Fatal(err)
 			}
 			switch {
-			case cerr == nil && (d.Granted != r.Granted || (d.Reason != r.Reason && len(pol.Blackouts) == 0)):
-				// (with blackouts only the decisions must agree: a blackout reaches
-				// the lock as the windows or validity around it, so its reason
-				// differs)
+			case cerr == nil && (d.Granted != r.Granted || (d.Reason != r.Reason && len(pol.Blackouts) == 0 && len(pol.Periods) == 0)):
+				// (with blackouts or dated periods only the decisions must agree:
+				// a blackout reaches the lock as the windows or validity around
+				// it, dated periods narrow its validity, so the reason differs)
 				rt.Fatalf("attempt %d at %v: lock %v (uses %d), server %v (uses %d); compact %+v", i, at, d.Reason, d.Uses, r.Reason, r.Uses, compact)
 			case d.Granted && !r.Granted:
 				rt.Fatalf("attempt %d at %v: the lock granted what the server refuses (%v)", i, at, r.Reason)

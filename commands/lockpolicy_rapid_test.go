@@ -186,9 +186,10 @@ func TestPropLockAgreesWithPolicy(t *testing.T) {
 // documentedLoss reports whether the compact form's refusal r of an instant
 // the policy allows is one of the losses policy/doc.go lists: validity cut
 // at the start of an absolute blackout after the start (Expired at a
-// NotAfter equal to such a blackout's start), or windows dropped because
+// NotAfter equal to such a blackout's start), windows dropped because
 // more than MaxCompactWindows remained (OutsideWindow with every window
-// slot used).
+// slot used), or dated periods dropped because more than
+// MaxCompactPeriods remained (Expired at the end of the last one kept).
 func documentedLoss(p *policy.Policy, c *policy.Compact, r access.Reason) bool {
 	switch r {
 	case access.Expired:
@@ -196,6 +197,10 @@ func documentedLoss(p *policy.Policy, c *policy.Compact, r access.Reason) bool {
 			if b.Days == 0 && c.NotAfter != 0 && b.Start.Unix() == int64(c.NotAfter) {
 				return true
 			}
+		}
+		// more dated periods than fit: validity ends with the last one kept
+		if c.NumPeriods == policy.MaxCompactPeriods && c.NotAfter == c.Periods[policy.MaxCompactPeriods-1].To {
+			return true
 		}
 	case access.OutsideWindow:
 		return c.NumWindows == policy.MaxCompactWindows
@@ -262,6 +267,10 @@ func drawKeyPolicy(t *rapid.T) (policy.Policy, time.Time) {
 	if rapid.Bool().Draw(t, "absBlackout") {
 		s := base.Add(time.Duration(rapid.IntRange(0, 10*24*60).Draw(t, "absStart")) * time.Minute)
 		p.Blackouts = append(p.Blackouts, policy.Blackout{Start: s, End: s.Add(time.Duration(rapid.IntRange(1, 3*24*60).Draw(t, "absLen")) * time.Minute)})
+	}
+	for i := rapid.SampledFrom([]int{0, 0, 1, 2, 3, 4}).Draw(t, "periods"); i > 0; i-- { // 4: more than a credential holds
+		s := base.Add(time.Duration(rapid.IntRange(-24*60, 13*24*60).Draw(t, "periodStart")) * time.Minute)
+		p.Periods = append(p.Periods, policy.Period{Start: s, End: s.Add(time.Duration(rapid.IntRange(1, 3*24*60).Draw(t, "periodLen")) * time.Minute)})
 	}
 	if err := p.Validate(); err != nil {
 		t.Fatalf("drawn policy invalid: %v", err)

@@ -25,7 +25,8 @@ const MaxPassagePeriods = lockproto.MaxPassagePeriods
 // Periods the Doors are free, anyone may open them with no key. Each
 // period is a policy restricted to validity (Start, End), weekly Windows
 // and Blackouts (weekly or absolute), in the lock's zone (Zone empty or
-// the lock's); Uses must be Unlimited. No Periods clears the schedule
+// the lock's); Uses must be Unlimited, and Periods and AfterFirstUse
+// unset (each passage period is one dated range). No Periods clears the schedule
 // (Doors is then ignored). Only the lock's owner may.
 type SetPassageMode struct {
 	ID       uuid.UUID
@@ -65,6 +66,12 @@ func (c *SetPassageMode) validate() error {
 	for i, p := range c.Periods {
 		if p.Uses != policy.Unlimited {
 			return invalid(fmt.Sprintf("periods[%d].uses", i), "%+v: a passage period has no use limit", p.Uses)
+		}
+		if len(p.Periods) > 0 {
+			return invalid(fmt.Sprintf("periods[%d].periods", i), "%d dated periods: a passage period has one (Start, End); give one passage period per range", len(p.Periods))
+		}
+		if p.AfterFirstUse != 0 {
+			return invalid(fmt.Sprintf("periods[%d].after_first_use", i), "%v: a passage period has no first use", p.AfterFirstUse)
 		}
 		if err := p.Validate(); err != nil {
 			return &ValidationError{Field: fmt.Sprintf("periods[%d]", i), Reason: err.Error(), Err: err}

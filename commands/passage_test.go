@@ -29,6 +29,10 @@ func TestSetPassageModeRules(t *testing.T) {
 	otherZone := office()
 	otherZone.Zone = "UTC"
 	five := []policy.Policy{office(), office(), office(), office(), office()}
+	dated := office()
+	dated.Periods = []policy.Period{{Start: e.now, End: e.now.Add(24 * time.Hour)}}
+	firstUse := office()
+	firstUse.AfterFirstUse = time.Hour
 	for _, c := range []struct {
 		name   string
 		cmd    commands.SetPassageMode
@@ -39,6 +43,8 @@ func TestSetPassageModeRules(t *testing.T) {
 		{"no doors", commands.SetPassageMode{Lock: "front", By: "bill", Periods: []policy.Policy{office()}}, commands.ErrInvalid, "doors"},
 		{"unknown door", commands.SetPassageMode{Lock: "front", By: "bill", Doors: 0b100, Periods: []policy.Policy{office()}}, commands.ErrInvalid, "doors"},
 		{"use limit", commands.SetPassageMode{Lock: "front", By: "bill", Doors: access.Main, Periods: []policy.Policy{limited}}, commands.ErrInvalid, "periods[0].uses"},
+		{"dated periods", commands.SetPassageMode{Lock: "front", By: "bill", Doors: access.Main, Periods: []policy.Policy{dated}}, commands.ErrInvalid, "periods[0].periods"},
+		{"after first use", commands.SetPassageMode{Lock: "front", By: "bill", Doors: access.Main, Periods: []policy.Policy{firstUse}}, commands.ErrInvalid, "periods[0].after_first_use"},
 		{"invalid window", commands.SetPassageMode{Lock: "front", By: "bill", Doors: access.Main, Periods: []policy.Policy{badWindow}}, policy.ErrInvalid, "periods[0]"},
 		{"another zone", commands.SetPassageMode{Lock: "front", By: "bill", Doors: access.Main, Periods: []policy.Policy{otherZone}}, commands.ErrInvalid, "periods[0].zone"},
 		{"already over", commands.SetPassageMode{Lock: "front", By: "bill", Doors: access.Main, Periods: []policy.Policy{over}}, policy.ErrNotCompact, "periods[0]"},

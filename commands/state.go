@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"sync"
@@ -234,8 +235,32 @@ type KeyState struct {
 	CardHash        []byte
 	Uses            uint32        // granted unlocks
 	AtLock          events.AtLock // where its credential stands at the lock
+	// CreatedAt is when the key was created (no issuance to a lock
+	// precedes it); FirstUsedAt its first granted use, online or counted
+	// from the lock's audit, whichever the log holds first (zero: none).
+	CreatedAt, FirstUsedAt time.Time
 
-	schedule *compiled // Settings.Policy, compiled on first use
+	schedule *compiled // Policy(), compiled on first use
+}
+
+// Policy is the policy the key is decided by: its settings' policy, with
+// the expiry after first use made concrete once the first use is known
+// (policy.Policy.FirstUsed).
+func (k *KeyState) Policy() policy.Policy {
+	if !k.FirstUsedAt.IsZero() {
+		return k.Settings.Policy.FirstUsed(k.FirstUsedAt)
+	}
+	return k.Settings.Policy
+}
+
+// used records the key's first use at at, if it has none yet.
+func (k *KeyState) used(at time.Time) {
+	if k.FirstUsedAt.IsZero() && !at.IsZero() {
+		k.FirstUsedAt = at
+		if k.Settings.Policy.AfterFirstUse != 0 {
+			k.schedule = &compiled{policy: k.Policy()}
+		}
+	}
 }
 
 func (k *KeyState) evolve(ev ledger.Event) {
@@ -243,7 +268,8 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	case events.KeyCreated:
 		k.ID, k.Lock, k.Owner, k.Kind, k.Credential = e.Key, e.Lock, e.Owner, e.Kind, e.Credential
 		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash, k.CardHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash, e.CardHash
-		k.schedule = &compiled{policy: k.Settings.Policy}
+		k.CreatedAt = ev.Time
+		k.schedule = &compiled{policy: k.Policy()}
 		k.State = events.StateCreated
 		if e.Holder != "" { // delivered on creation
 			k.State, k.Method, k.Recipient = events.StateSharing, events.ShareToID, e.Holder
@@ -254,7 +280,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 		k.State, k.Holder, k.Downloaded, k.HolderKey, k.DownloadedAt = events.StateDownloaded, e.Holder, true, e.HolderKey, ev.Time
 	case events.KeyEdited:
 		k.Settings = e.Settings
-		k.schedule = &compiled{policy: k.Settings.Policy}
+		k.schedule = &compiled{policy: k.Policy()}
 	case events.KeyRevoked:
 		k.State = events.StateRevoked
 	case events.KeyReset:
@@ -267,8 +293,14 @@ func (k *KeyState) evolve(ev ledger.Event) {
 		k.State = events.StateDeleted
 	case events.UnlockAttempted:
 		k.Uses = e.Uses
+		if e.Granted {
+			k.used(ev.Time)
+		}
 	case events.OfflineUnlocksCounted:
 		k.Uses = e.Uses
+		if e.Granted > 0 {
+			k.used(cmp.Or(e.First, ev.Time)) // the lock's time of the first, when it knew it
+		}
 	}
 	k.AtLock.Apply(ev.Data)
 }
@@ -298,7 +330,7 @@ func (c *compiled) get() *policy.Schedule {
 // validate).
 func (k *KeyState) compiledSchedule() *policy.Schedule {
 	if k.schedule == nil { // a state not folded from events
-		s, _ := policy.Compile(k.Settings.Policy)
+		s, _ := policy.Compile(k.Policy())
 		return s
 	}
 	return k.schedule.get()

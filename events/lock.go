@@ -83,6 +83,9 @@ type OfflineUnlocksCounted struct {
 	Granted   uint32
 	Uses      uint32
 	AuditSeq  uint32 // the last record counted
+	// First is the lock's time of the first granted record counted (zero
+	// if the lock did not know it): the key's first use when it has none.
+	First time.Time `msgpack:",omitempty"`
 }
 
 // RemoteOpenIssued: the service signed the remote open that carries the

@@ -234,9 +234,9 @@ func (m *Machine) Compare() error {
 
 // sameStatus compares statuses, NextOpen and OpenUntil with Equal.
 func sameStatus(a, b projections.KeyStatus) bool {
-	na, nb, ua, ub := a.NextOpen, b.NextOpen, a.OpenUntil, b.OpenUntil
-	a.NextOpen, b.NextOpen, a.OpenUntil, b.OpenUntil = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	return a == b && na.Equal(nb) && ua.Equal(ub)
+	na, nb, ua, ub, ea, eb := a.NextOpen, b.NextOpen, a.OpenUntil, b.OpenUntil, a.End, b.End
+	a.NextOpen, b.NextOpen, a.OpenUntil, b.OpenUntil, a.End, b.End = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return a == b && na.Equal(nb) && ua.Equal(ub) && ea.Equal(eb)
 }
 
 func compareRow(id string, k *Key, r *projections.KeyRow) error {
@@ -268,9 +268,14 @@ func compareRow(id string, k *Key, r *projections.KeyRow) error {
 // samePolicy compares policies by value, instants with Equal (a stored
 // instant may come back in another location).
 func samePolicy(a, b policy.Policy) bool {
-	if !a.Start.Equal(b.Start) || !a.End.Equal(b.End) || a.Uses != b.Uses || a.Zone != b.Zone ||
-		!slices.Equal(a.Windows, b.Windows) || len(a.Blackouts) != len(b.Blackouts) {
+	if !a.Start.Equal(b.Start) || !a.End.Equal(b.End) || a.Uses != b.Uses || a.Zone != b.Zone || a.AfterFirstUse != b.AfterFirstUse ||
+		!slices.Equal(a.Windows, b.Windows) || len(a.Blackouts) != len(b.Blackouts) || len(a.Periods) != len(b.Periods) {
 		return false
+	}
+	for i, x := range a.Periods {
+		if !x.Start.Equal(b.Periods[i].Start) || !x.End.Equal(b.Periods[i].End) {
+			return false
+		}
 	}
 	for i, x := range a.Blackouts {
 		y := b.Blackouts[i]

@@ -78,6 +78,9 @@ type Key struct {
 	// whatever holds the slot) puts it there: removing until confirmed,
 	// then removed.
 	AtLock events.LockSync
+	// FirstUsed is the key's first granted unlock (zero: none): an expiry
+	// after first use counts from it (policy.Policy.FirstUsed).
+	FirstUsed time.Time
 }
 
 // Sharing is what users see of the key's sharing.
@@ -122,11 +125,22 @@ func (k *Key) Status(at time.Time) projections.KeyStatus {
 		st.Status = projections.StatusRevoked
 		return st
 	}
-	s := k.Settings.Policy.Status(at, k.Uses)
+	p := k.policy()
+	s := p.Status(at, k.Uses)
 	st.Status = map[policy.State]projections.Status{policy.StateUpcoming: projections.StatusUpcoming, policy.StateActive: projections.StatusActive,
 		policy.StateExpired: projections.StatusExpired, policy.StateExhausted: projections.StatusExhausted}[s.State]
 	st.InWindow, st.NextOpen = s.InWindow, s.Next
+	st.End, st.AfterFirstUse = p.End, p.AfterFirstUse
 	return st
+}
+
+// policy is the key's policy, its expiry after first use made concrete
+// once it was first used.
+func (k *Key) policy() policy.Policy {
+	if k.FirstUsed.IsZero() {
+		return k.Settings.Policy
+	}
+	return k.Settings.Policy.FirstUsed(k.FirstUsed)
 }
 
 // unlock is the decision on an unlock by by at door at an instant: the
@@ -142,9 +156,10 @@ func (k *Key) unlock(by string, door access.Door, at time.Time) access.Reason {
 	case !k.Settings.Doors.Has(door):
 		return access.WrongDoor
 	}
+	p := k.policy()
 	return map[access.Reason]access.Reason{access.Granted: access.Granted, access.NotYetValid: access.NotYetValid,
 		access.Expired: access.Expired, access.Exhausted: access.Exhausted, access.OutsideWindow: access.OutsideWindow,
-		access.InBlackout: access.InBlackout, access.InvalidPolicy: access.InvalidPolicy}[k.Settings.Policy.Allowed(at, k.Uses)]
+		access.InBlackout: access.InBlackout, access.InvalidPolicy: access.InvalidPolicy, access.OutsidePeriods: access.OutsidePeriods}[p.Allowed(at, k.Uses)]
 }
 
 // Slot is the model of one share-key slot of the lock.
@@ -252,6 +267,9 @@ func (m *Model) Apply(s Step) Outcome {
 		r := k.unlock(s.Account, s.Door, m.Now)
 		if r == access.Granted {
 			k.Uses++
+			if k.FirstUsed.IsZero() {
+				k.FirstUsed = m.Now
+			}
 		}
 		return Outcome{Granted: r == access.Granted, Reason: r, Uses: k.Uses}
 	}

@@ -103,8 +103,8 @@ type Admin struct {
 const (
 	adminFixedSize = 2 + 16 + 4 + signatureSize // 86
 	rotateBodySize = 1 + 32 + 4                 // 37
-	// SetCodeFixedSize is a set-PIN or set-card frame with no windows; each
-	// window adds 5 bytes (at most 148).
+	// SetCodeFixedSize is a set-PIN or set-card frame with no windows or
+	// dated periods; each window adds 5 bytes, each period 8 (at most 172).
 	SetCodeFixedSize = adminFixedSize + 8 + 4 + 1 + 1 + 1 + 11 + CodeDigestSize // 128
 	// ClearCodeSize is a clear-PIN or clear-card frame.
 	ClearCodeSize = adminFixedSize + 8 + 4 // 98
@@ -116,9 +116,11 @@ func knownAdmin(t Type) bool {
 		t == TypePassage
 }
 
-// MaxAdminSize is the size of the largest admin frame (a passage schedule
-// of four periods with four windows each; time-zone rules take 155).
-const MaxAdminSize = maxPassageSize // 212
+// MaxAdminSize is the size of the largest admin frame: a passage schedule
+// of four periods with four windows each (a set-PIN or set-card frame
+// with every window and dated period takes 172, time-zone rules 155).
+const MaxAdminSize = max(maxPassageSize, adminFixedSize+5+MaxZoneTransitions*8,
+	SetCodeFixedSize+policy.MaxCompactWindows*windowSize+policy.MaxCompactPeriods*periodSize) // 212
 
 func (a *Admin) validate() error {
 	switch a.Type {

@@ -68,7 +68,7 @@ func (l *Lock) setClock(now time.Duration, unix uint32) uint32 {
 
 // timeBound reports whether a credential's decision depends on the time.
 func timeBound(p *policy.Compact) bool {
-	return p.NotBefore != 0 || p.NotAfter != 0 || p.NumWindows > 0
+	return p.NotBefore != 0 || p.NotAfter != 0 || p.NumWindows > 0 || p.NumPeriods > 0
 }
 
 // when is check 12 of HandleUnlock: it returns the reason to refuse c on

@@ -31,8 +31,10 @@ const maxRole = RoleAdmin
 const (
 	credentialFixedSize = 2 + 16 + 8 + 1 + 4 + 1 + 1 + 4 + 4 + 2 + 1 + 32 + 64 // 140
 	windowSize          = 5
-	// MaxCredentialSize is the size of a credential with the most windows.
-	MaxCredentialSize = credentialFixedSize + policy.MaxCompactWindows*windowSize // 160
+	periodSize          = 8
+	// MaxCredentialSize is the size of a credential with the most windows
+	// and dated periods.
+	MaxCredentialSize = credentialFixedSize + policy.MaxCompactWindows*windowSize + policy.MaxCompactPeriods*periodSize // 184
 	signatureSize     = ed25519.SignatureSize
 	minutesPerDay     = 1440
 )
@@ -54,7 +56,12 @@ type Credential struct {
 
 // Size is the encoded size of c.
 func (c *Credential) Size() int {
-	return credentialFixedSize + int(c.Policy.NumWindows)*windowSize
+	return credentialFixedSize + compactExtra(&c.Policy)
+}
+
+// compactExtra is what windows and dated periods add to a compact schedule.
+func compactExtra(p *policy.Compact) int {
+	return int(p.NumWindows)*windowSize + int(p.NumPeriods)*periodSize
 }
 
 // validate checks the fields the encoder would otherwise write in a form the
@@ -88,6 +95,18 @@ func validateCompact(p *policy.Compact) error {
 			return invalidf("window %d: minutes [%d, %d)", i, w.From, w.To)
 		}
 	}
+	if int(p.NumPeriods) > policy.MaxCompactPeriods {
+		return invalidf("%d dated periods, at most %d", p.NumPeriods, policy.MaxCompactPeriods)
+	}
+	for i := 0; i < int(p.NumPeriods); i++ {
+		d := p.Periods[i]
+		if d.From >= d.To {
+			return invalidf("dated period %d: [%d, %d) is empty", i, d.From, d.To)
+		}
+		if i > 0 && d.From < p.Periods[i-1].To {
+			return invalidf("dated period %d starts at %d, before period %d ends (%d)", i, d.From, i-1, p.Periods[i-1].To)
+		}
+	}
 	return nil
 }
 
@@ -109,12 +128,17 @@ func appendCompact(dst []byte, p *policy.Compact) []byte {
 	dst = le.AppendUint32(dst, p.NotAfter)
 	dst = le.AppendUint16(dst, p.UseLimit)
 	n := min(int(p.NumWindows), policy.MaxCompactWindows)
-	dst = append(dst, byte(n))
+	np := min(int(p.NumPeriods), policy.MaxCompactPeriods)
+	dst = append(dst, byte(n)|byte(np)<<4)
 	for i := 0; i < n; i++ {
 		w := p.Windows[i]
 		dst = append(dst, byte(w.Days))
 		dst = le.AppendUint16(dst, w.From)
 		dst = le.AppendUint16(dst, w.To)
+	}
+	for i := 0; i < np; i++ {
+		dst = le.AppendUint32(dst, p.Periods[i].From)
+		dst = le.AppendUint32(dst, p.Periods[i].To)
 	}
 	return dst
 }
@@ -176,15 +200,25 @@ func decodeCompact(r *reader, p *policy.Compact) error {
 	p.NotAfter = r.u32()
 	p.UseLimit = r.u16()
 	start := r.off
-	n := r.u8()
+	b := r.u8()
+	// Low four bits: windows. Bits 4-5: dated periods (0.1.0 required them
+	// 0, so it refuses such frames). Bits 6-7 must be 0.
+	n, np := b&0x0f, b>>4&0x03
+	if b&0xc0 != 0 {
+		return r.failAt(start, ErrMalformed, fmt.Sprintf("window count byte 0x%02x: bits 6-7 set", b))
+	}
 	if int(n) > policy.MaxCompactWindows {
 		return r.failAt(start, ErrMalformed, fmt.Sprintf("%d windows, at most %d", n, policy.MaxCompactWindows))
 	}
-	p.NumWindows = n
+	p.NumWindows, p.NumPeriods = n, np
 	for i := 0; i < int(n); i++ {
 		p.Windows[i].Days = policy.Weekdays(r.u8())
 		p.Windows[i].From = r.u16()
 		p.Windows[i].To = r.u16()
+	}
+	for i := 0; i < int(np); i++ {
+		p.Periods[i].From = r.u32()
+		p.Periods[i].To = r.u32()
 	}
 	return nil
 }

@@ -7,9 +7,9 @@
 //
 // # Guarantees
 //
-//   - An offline credential (Credential, at most 160 bytes) is signed by the
-//     issuer with Ed25519 and names the signing key's ID; no byte of it can
-//     change without the lock noticing. It binds the lock, the slot and its
+//   - An offline credential (Credential, at most 184 bytes; 160 without
+//     dated periods) is signed by the issuer with Ed25519 and names the
+//     signing key's ID; no byte of it can change without the lock noticing. It binds the lock, the slot and its
 //     generation, the doors, the role, the compact schedule
 //     (policy.Compact) and the holder's X25519 key.
 //   - An unlock answers a fresh 16-byte challenge, single use, alive 30 s,
@@ -19,7 +19,8 @@
 //     version, type, lock, nonce, door, action and credential ID, so it
 //     cannot be replayed, moved to another lock, door or action, or
 //     relabelled as another version. A full request fits one BLE write at
-//     MTU 185 (at most 181 bytes). The lock mixes a persisted boot counter
+//     MTU 185 (at most 181 bytes) unless its credential carries dated
+//     periods (up to 205 bytes: Fragment it). The lock mixes a persisted boot counter
 //     into every nonce: no nonce of an earlier start is ever live again,
 //     even if the RNG restarts from the same state.
 //   - The lock decides on its own clock, set only by issuer-signed time

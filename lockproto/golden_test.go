@@ -139,19 +139,39 @@ func goldenFrames(t *testing.T) []golden {
 	w.lock.PresentCard(1, testUID)
 	w.lock.HandleRemoteOpen(ro)
 	add("audit-batch-codes", w.lock.AuditFrom(w.lock.State().AuditSeq-2))
+
+	// Dated periods (byte 43 bits 4-5): the largest credential and a
+	// set-PIN frame with two periods, signed only (the lock is not changed).
+	cp := c
+	cp.ID = CredentialID{0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8}
+	cp.Policy.NumPeriods = 3
+	for i := range 3 {
+		s := uint32(t0.Add(time.Duration(i) * 7 * 24 * time.Hour).Unix())
+		cp.Policy.Periods[i] = policy.CompactPeriod{From: s, To: s + 2*24*3600}
+	}
+	rawPeriods, err := w.issuer.IssueCredential(cp)
+	w.must(err)
+	add("credential-periods", rawPeriods)
+	pinP := w.pinEntry(2, "739164")
+	pinP.Policy.NumPeriods = 2
+	pinP.Policy.Periods[0] = policy.CompactPeriod{From: uint32(t0.Unix()), To: uint32(t0.Add(24 * time.Hour).Unix())}
+	pinP.Policy.Periods[1] = policy.CompactPeriod{From: uint32(t0.Add(72 * time.Hour).Unix()), To: uint32(t0.Add(96 * time.Hour).Unix())}
+	m, err = w.issuer.SetPIN(testLock, 11, pinP)
+	w.must(err)
+	add("set-pin-periods", m)
 	return out
 }
 
 // fuzzSeeds names the golden frames each fuzz target's corpus in
 // testdata/fuzz starts from (each whole and cut in half); -update rewrites them.
 var fuzzSeeds = map[string][]string{
-	"FuzzDecodeAdmin":        {"revoke", "time-zone", "rotate-key", "set-pin", "clear-pin", "set-card"},
+	"FuzzDecodeAdmin":        {"revoke", "time-zone", "rotate-key", "set-pin", "clear-pin", "set-card", "set-pin-periods"},
 	"FuzzDecodeRemoteOpen":   {"remote-open"},
 	"FuzzLockHandleRemote":   {"remote-open"},
 	"FuzzDecodeAuditBatch":   {"audit-batch"},
 	"FuzzDecodeAuditAck":     {"audit-ack"},
 	"FuzzDecodeChallenge":    {"challenge"},
-	"FuzzDecodeCredential":   {"credential-four-windows", "credential-key-1"},
+	"FuzzDecodeCredential":   {"credential-four-windows", "credential-key-1", "credential-periods"},
 	"FuzzDecodeDownload":     {"download"},
 	"FuzzDecodeResponse":     {"unlock-response-granted"},
 	"FuzzDecodeUnlock":       {"unlock", "unlock-cached", "unlock-cached-hold-open"},
@@ -329,17 +349,21 @@ func TestFrameSizes(t *testing.T) {
 		got, want int
 	}{
 		{"credential, no windows", credentialFixedSize, 140},
-		{"credential, 4 windows", MaxCredentialSize, 160},
+		{"credential, 4 windows", credentialFixedSize + 4*windowSize, 160},
+		{"credential, 4 windows, 3 dated periods", MaxCredentialSize, 184},
 		{"challenge", ChallengeSize, 41},
-		{"unlock, largest", MaxUnlockSize, 181},
+		{"unlock, largest", MaxUnlockSize, 205},
 		{"unlock, cached", UnlockCachedSize, 29},
 		{"response", ResponseSize, 34},
 		{"admin, largest", MaxAdminSize, 212},
+		{"set PIN, largest", SetCodeFixedSize + policy.MaxCompactWindows*windowSize + policy.MaxCompactPeriods*periodSize, 172},
+		{"time-zone rules, largest", adminFixedSize + 5 + MaxZoneTransitions*8, 155},
 		{"rotate key", adminFixedSize + rotateBodySize, 123},
 		{"audit acknowledgement", AuditAckSize, 54},
 		{"audit batch, largest", MaxAuditBatchSize, 707},
 		{"set PIN or card, no windows", SetCodeFixedSize, 128},
 		{"set PIN or card, 4 windows", SetCodeFixedSize + 4*windowSize, 148},
+		{"set PIN or card, 4 windows, 3 dated periods", SetCodeFixedSize + 4*windowSize + 3*periodSize, 172},
 		{"clear PIN or card", ClearCodeSize, 98},
 		{"remote open", RemoteOpenSize, 118},
 	} {
@@ -347,7 +371,10 @@ func TestFrameSizes(t *testing.T) {
 			t.Errorf("%s: %d bytes, documented %d", c.name, c.got, c.want)
 		}
 	}
-	if MaxUnlockSize > 182 {
-		t.Errorf("largest unlock request %d bytes does not fit one BLE write at MTU 185", MaxUnlockSize)
+	// Without dated periods a full unlock request is one BLE write at MTU
+	// 185; with them it is fragmented (only the first request of a
+	// credential carries it: later ones are cached, 29 bytes).
+	if n := unlockFixedSize + credentialFixedSize + 4*windowSize; n > 182 {
+		t.Errorf("largest unlock request without dated periods %d bytes does not fit one BLE write at MTU 185", n)
 	}
 }

@@ -195,6 +195,10 @@ func TestUnlockRefusals(t *testing.T) {
 			for i := range 4 {
 				c.Policy.Windows[i] = policy.CompactWindow{Days: 0x7f, From: 0, To: 1440}
 			}
+			c.Policy.NumPeriods = 3
+			for i := range 3 {
+				c.Policy.Periods[i] = policy.CompactPeriod{From: c.Policy.NotBefore + uint32(i)*10, To: c.Policy.NotBefore + uint32(i)*10 + 5}
+			}
 			req, ch, h := full(func(x *Credential) { *x = c }, 0, nil)(w)
 			if len(req) != MaxUnlockSize {
 				w.t.Fatalf("largest request %d bytes, want %d", len(req), MaxUnlockSize)

@@ -60,6 +60,9 @@ func (p *Passage) validate() error {
 		if c.UseLimit != 0 {
 			return invalidf("passage: period %d: use limit %d, must be 0", i, c.UseLimit)
 		}
+		if c.NumPeriods != 0 {
+			return invalidf("passage: period %d: %d dated periods, must be 0", i, c.NumPeriods)
+		}
 		if err := validateCompact(c); err != nil {
 			return fmt.Errorf("passage: period %d: %w", i, err)
 		}
@@ -90,8 +93,12 @@ func (p *Passage) decode(r *reader) error {
 	}
 	p.N = n
 	for i := 0; i < int(n); i++ {
+		at := r.off
 		if err := decodeCompact(r, &p.Periods[i]); err != nil {
 			return err
+		}
+		if p.Periods[i].NumPeriods != 0 { // keeps the frame within a download's one-byte length
+			return r.failAt(at, ErrMalformed, fmt.Sprintf("passage period %d has %d dated periods, must be 0", i, p.Periods[i].NumPeriods))
 		}
 	}
 	return nil

@@ -40,6 +40,8 @@ func TestPassageValidate(t *testing.T) {
 	badWindow := ok
 	badWindow.Windows[0].From = 1440
 	empty := policy.Compact{NotBefore: 10, NotAfter: 10}
+	dated := ok
+	dated.NumPeriods, dated.Periods[0] = 1, policy.CompactPeriod{From: 100, To: 200}
 	for _, c := range []struct {
 		name string
 		p    Passage
@@ -52,6 +54,7 @@ func TestPassageValidate(t *testing.T) {
 		{"clear naming doors", Passage{Doors: 1}, "no period"},
 		{"periods freeing no door", Passage{N: 1, Periods: [4]policy.Compact{ok}}, "free no door"},
 		{"use limit", Passage{Doors: 1, N: 1, Periods: [4]policy.Compact{limited}}, "use limit 1"},
+		{"dated periods", Passage{Doors: 1, N: 1, Periods: [4]policy.Compact{dated}}, "1 dated periods"},
 		{"bad window", Passage{Doors: 1, N: 1, Periods: [4]policy.Compact{badWindow}}, "period 0: "},
 		{"empty validity", Passage{Doors: 1, N: 1, Periods: [4]policy.Compact{empty}}, "is empty"},
 		{"period past n", Passage{Doors: 1, N: 1, Periods: [4]policy.Compact{ok, ok}}, "period 1 set past"},

@@ -29,6 +29,14 @@ func drawCompact(t *rapid.T, base time.Time) policy.Compact {
 		to := uint16(rapid.IntRange(1, 1440).Filter(func(v int) bool { return v != int(from) }).Draw(t, "to"))
 		p.Windows[i] = policy.CompactWindow{Days: policy.Weekdays(rapid.IntRange(1, 127).Draw(t, "days")), From: from, To: to}
 	}
+	// Dated periods: sorted, disjoint, around the steps' two weeks.
+	p.NumPeriods = uint8(rapid.IntRange(0, policy.MaxCompactPeriods).Draw(t, "periods"))
+	at := base.Unix() - day
+	for i := 0; i < int(p.NumPeriods); i++ {
+		from := at + rapid.Int64Range(0, 4*day).Draw(t, "periodGap")
+		at = from + rapid.Int64Range(1, 3*day).Draw(t, "periodLen")
+		p.Periods[i] = policy.CompactPeriod{From: uint32(from), To: uint32(at)}
+	}
 	return p
 }
 

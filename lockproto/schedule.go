@@ -7,8 +7,8 @@ import (
 	"github.com/keyledger/keyledger/policy"
 )
 
-// schedule is check 12 of HandleUnlock: validity, weekly windows and use
-// limit by policy.Compact.Allowed (the one schedule evaluator) on the lock's
+// schedule is check 12 of HandleUnlock: validity, use limit, dated periods
+// and weekly windows by policy.Compact.Allowed (the one schedule evaluator) on the lock's
 // own clock and UTC offset, with the uses it counted.
 func (l *Lock) schedule(c *Credential, unix uint32, offset int, used uint32) access.Reason {
 	return fromPolicy(c.Policy.Allowed(time.Unix(int64(unix), 0), offset, used))
@@ -19,7 +19,7 @@ func (l *Lock) schedule(c *Credential, unix uint32, offset int, used uint32) acc
 // blackout, a later reason) is access.Policy.
 func fromPolicy(r access.Reason) access.Reason {
 	switch r {
-	case access.Granted, access.NotYetValid, access.Expired, access.Exhausted, access.OutsideWindow:
+	case access.Granted, access.NotYetValid, access.Expired, access.Exhausted, access.OutsideWindow, access.OutsidePeriods:
 		return r
 	}
 	return access.Policy

@@ -18,7 +18,7 @@ const (
 	ProofSize         = 16                                    // truncated HMAC-SHA256
 	ChallengeSize     = 2 + 16 + 2 + NonceSize + 4 + 1        // 41
 	unlockFixedSize   = 2 + 2 + 1 + ProofSize                 // 21 + credential or ID
-	MaxUnlockSize     = unlockFixedSize + MaxCredentialSize   // 181: one BLE write at MTU 185
+	MaxUnlockSize     = unlockFixedSize + MaxCredentialSize   // 205; 181 without dated periods: one BLE write at MTU 185
 	UnlockCachedSize  = unlockFixedSize + 8                   // 29
 	ResponseSize      = 2 + 2 + 1 + 1 + 4 + 4 + 4 + ProofSize // 34
 	sessionInfoPrefix = "keyledger/lockproto v1 session"

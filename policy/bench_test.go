@@ -87,6 +87,8 @@ func BenchmarkNextOpen(b *testing.B) {
 // into a Schedule on the stack).
 func TestAllowedAllocs(t *testing.T) {
 	p := benchPolicy(t)
+	p.Periods = []Period{{Start: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 5, 0, 0, 0, 0, time.UTC)},
+		{Start: time.Date(2026, 6, 14, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 20, 0, 0, 0, 0, time.UTC)}}
 	s := mustCompile(t, p)
 	at := time.Date(2026, 6, 12, 19, 30, 0, 0, time.UTC)
 	for name, f := range map[string]func(){
@@ -115,4 +117,20 @@ func BenchmarkBaselineInClock(b *testing.B) {
 		h, _, _ = t.Add(time.Duration(i&1023) * time.Minute).In(loc).Clock()
 	}
 	sinkReason = access.Reason(h)
+}
+
+// Schedule.Allowed with 8 dated periods (the instant in the fifth): against
+// BenchmarkAllowed, the cost of the periods.
+func BenchmarkAllowedPeriods8(b *testing.B) {
+	p := benchPolicy(b)
+	t := time.Date(2026, 6, 10, 9, 30, 0, 0, time.UTC)
+	for d := -4; d < 4; d++ {
+		s := t.AddDate(0, 0, 7*d).Add(-time.Hour)
+		p.Periods = append(p.Periods, Period{Start: s, End: s.AddDate(0, 0, 3)})
+	}
+	s := mustCompile(b, p)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		sinkReason = s.Allowed(t.Add(time.Duration(i&1023)*time.Minute), 3)
+	}
 }

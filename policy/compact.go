@@ -24,4 +24,15 @@ type Compact struct {
 	UseLimit   uint16 // 0 = unlimited
 	NumWindows uint8  // 0 = no weekly restriction
 	Windows    [MaxCompactWindows]CompactWindow
+	NumPeriods uint8 // 0 = no date restriction beyond validity
+	Periods    [MaxCompactPeriods]CompactPeriod
+}
+
+// MaxCompactPeriods is how many dated periods an offline credential carries.
+const MaxCompactPeriods = 3
+
+// CompactPeriod is one dated period in the compact form: Unix seconds
+// [From, To). A period with From >= To covers nothing.
+type CompactPeriod struct {
+	From, To uint32
 }

@@ -14,7 +14,7 @@ import (
 // offset (seconds east), by the same wall-clock rule as Schedule.Allowed.
 // A malformed form fails closed (InvalidPolicy).
 func (c *Compact) Allowed(at time.Time, utcOffsetSeconds int, usesSoFar uint32) access.Reason {
-	if int(c.NumWindows) > MaxCompactWindows {
+	if int(c.NumWindows) > MaxCompactWindows || int(c.NumPeriods) > MaxCompactPeriods {
 		return access.InvalidPolicy
 	}
 	u := at.Unix()
@@ -26,6 +26,9 @@ func (c *Compact) Allowed(at time.Time, utcOffsetSeconds int, usesSoFar uint32) 
 	}
 	if c.UseLimit != 0 && usesSoFar >= uint32(c.UseLimit) {
 		return access.Exhausted
+	}
+	if c.NumPeriods != 0 && !c.inPeriods(u) {
+		return access.OutsidePeriods
 	}
 	if c.NumWindows == 0 {
 		return access.Granted
@@ -50,12 +53,14 @@ func (s *Schedule) Compact() (Compact, error) {
 	if s == nil || s.tz == nil {
 		return Compact{}, &CompactError{What: "no compiled schedule", Err: ErrNotCompact}
 	}
-	return s.compact(s.start)
+	return s.compact(s.start, s.start)
 }
 
 // CompactFrom is Compact for a credential issued at now: validity starts no
-// earlier than now (whole seconds), so absolute blackouts already over cost
-// nothing. Issuers should use it rather than Compact.
+// earlier than now (whole seconds), so absolute blackouts and dated periods
+// already over cost nothing, and AfterFirstUse counts from now (every use
+// comes after the issuance). Issuers should use it rather than Compact,
+// with now the key's first issuance to the lock.
 func (s *Schedule) CompactFrom(now time.Time) (Compact, error) {
 	if s == nil || s.tz == nil {
 		return Compact{}, &CompactError{What: "no compiled schedule", Err: ErrNotCompact}
@@ -64,7 +69,7 @@ func (s *Schedule) CompactFrom(now time.Time) (Compact, error) {
 	if n := now.Truncate(time.Second); start.IsZero() || start.Before(n) {
 		start = n
 	}
-	return s.compact(start)
+	return s.compact(start, now)
 }
 
 // Compact is Schedule.Compact for p, compiled on each call. An invalid
@@ -92,8 +97,9 @@ func notCompact(p *Policy) error {
 	return fmt.Errorf("%w: %w", ErrNotCompact, p.Validate())
 }
 
-// compact converts s with validity starting at start.
-func (s *Schedule) compact(start time.Time) (Compact, error) {
+// compact converts s with validity starting at start, counting
+// AfterFirstUse from issued (zero: unknown).
+func (s *Schedule) compact(start, issued time.Time) (Compact, error) {
 	var c Compact
 	var lossy []string
 	// Validity, in whole seconds, narrowed inward.
@@ -115,6 +121,25 @@ func (s *Schedule) compact(start time.Time) (Compact, error) {
 		if na > math.MaxUint32 {
 			na = math.MaxUint32
 			lossy = append(lossy, "End after 2106 narrowed to 2106-02-07")
+		}
+	}
+	// Expiry after first use: counted from the issuance, which precedes
+	// every use, so the lock's end is never later than first use + N.
+	if d := s.afterUse; d != 0 {
+		if issued.IsZero() {
+			return Compact{}, &CompactError{What: "expires after first use: no issuance or Start to count from", Err: ErrNotCompact}
+		}
+		if e := issued.Add(d).Unix(); e > 0 && e <= math.MaxUint32 && (na == 0 || e < na) {
+			na = e
+			lossy = append(lossy, "expires after first use: counted from issuance at the lock")
+		}
+	}
+	// Dated periods: validity shrinks to [first start, last end), exactly.
+	var ps []secs
+	if len(s.periods) != 0 {
+		var err error
+		if ps, nb, na, err = clipPeriods(s.periods, nb, na, &lossy); err != nil {
+			return Compact{}, err
 		}
 	}
 	// Absolute blackouts: narrow validity around them.
@@ -147,6 +172,12 @@ func (s *Schedule) compact(start time.Time) (Compact, error) {
 	}
 	if na != 0 && nb >= na {
 		return Compact{}, &CompactError{What: "never valid", Err: ErrNotCompact}
+	}
+	if len(s.periods) != 0 {
+		var err error
+		if nb, na, err = c.setPeriods(ps, nb, na, &lossy); err != nil {
+			return Compact{}, err
+		}
 	}
 	c.NotBefore, c.NotAfter = uint32(nb), uint32(na)
 	if s.uses.Limited { // N > 0: Compile refuses a limit of 0

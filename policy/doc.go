@@ -10,8 +10,23 @@
 // restriction) and Blackouts that override windows: weekly ones (Days set,
 // e.g. 22:00–06:00 every day, "invalid at night") and absolute instant
 // ranges (Days zero, [Start, End)). Lock-wide blackouts join a key's with
-// WithBlackouts. Allowed checks in this order and returns the first failure:
-// NotYetValid, Expired, Exhausted, OutsideWindow, InBlackout.
+// WithBlackouts. Dated Periods (Matter's year-day schedules: [Start, End),
+// both required, at most MaxPeriods) are OR-combined with each other and
+// AND-combined with the rest; none = no date restriction. Allowed checks in
+// this order and returns the first failure: NotYetValid, Expired, Exhausted,
+// OutsidePeriods, OutsideWindow, InBlackout. Periods come after the use
+// limit and before the weekly rules: like validity they are dates, and a key
+// between two periods is told so ("outside the key's dated periods") rather
+// than that it is outside its weekly window. Status counts the periods as
+// validity: a key is UPCOMING before its first period and EXPIRED after its
+// last.
+//
+// AfterFirstUse ("expires N after first use", whole minutes, 1 minute to
+// 366 days) needs the first use, which the policy model does not know: the
+// key opens as if it were unset until the caller, who records the first
+// granted use, decides with FirstUsed(at) — the policy with End = min(End,
+// at + N) and AfterFirstUse cleared (package commands does; so do the read
+// models and asof).
 //
 // Zone is the lock's IANA zone name ("" = UTC), stored as a string so a
 // Policy serialises (msgpack, exported fields). Validate reports every
@@ -76,8 +91,9 @@
 // the week's bits in wall time, zone offset changes, absolute blackout ends,
 // Start), not minute by minute, and allocates nothing. It reports none when
 // the key is exhausted, expired, or has no open minute within 15 days after
-// the later of after/Start and the last absolute blackout (the weekly pattern
-// repeats, so it then never opens). Status adds the key's state (UPCOMING,
+// the later of after/Start, the last absolute blackout and the last period
+// start (the weekly pattern repeats, so it then never opens), and after the
+// last dated period. Status adds the key's state (UPCOMING,
 // ACTIVE, EXPIRED, EXHAUSTED), whether the key may open now, and NextOpen.
 //
 // # The compact form and what it loses
@@ -88,10 +104,15 @@
 // down), use limits up to 65535, weekly windows with weekly blackouts
 // subtracted (computed on a minute map of the week, then re-split into at
 // most MaxCompactWindows windows, merging equal daily ranges across days),
-// and absolute blackouts that cover the start of validity (NotBefore moves
-// to their end). With a nil error Compact.Allowed grants exactly when
+// absolute blackouts that cover the start of validity (NotBefore moves
+// to their end), and dated periods: in whole seconds like validity, clipped
+// to validity (so those already over cost nothing), merged where they touch,
+// validity narrowed to [first start, last end), and up to MaxCompactPeriods
+// carried (a single one is validity itself and carries none). With a nil error Compact.Allowed grants exactly when
 // Schedule.Allowed does, given the zone's offset at that instant. Reasons may
-// differ: a weekly blackout reads as OutsideWindow on the lock.
+// differ: a weekly blackout reads as OutsideWindow on the lock, and an
+// instant before the first or after the last dated period as NotYetValid or
+// Expired.
 //
 // Lost, reported as a *CompactError wrapping ErrLossy together with a result
 // that is narrower, never wider:
@@ -99,6 +120,18 @@
 //     issuer reissues after the blackout, or keeps the key online-only);
 //   - more distinct windows than fit: the smallest (in minutes per week) are
 //     dropped;
+//   - more dated periods than fit: the first MaxCompactPeriods from the
+//     issuance on are kept, the later ones dropped (the issuer reissues
+//     once they are over);
+//   - expires after first use: the lock does not record a key's first use,
+//     so CompactFrom(now) counts from the issuance instead: NotAfter =
+//     min(End, now + AfterFirstUse). Every use comes after the issuance, so
+//     the lock's end is never later than first use + N; it is earlier by
+//     the time between issuance and first use. Issuers pass the key's first
+//     issuance to that lock as now (commands: the download, or the first
+//     PIN/card set message) and, once the first use is known, the policy
+//     FirstUsed returns (exact). Compact counts from Start, and refuses
+//     (ErrNotCompact) without one;
 //   - a use limit above 65535: 65535; an End after 2106: 2106-02-07.
 //
 // Refused with ErrNotCompact (zero result, must not be issued): an End

@@ -132,6 +132,7 @@ func FuzzFromTTLock(f *testing.F) {
 func TestMsgpackRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		p, s, _ := drawPolicy(t)
+		p.AfterFirstUse = time.Duration(rapid.IntRange(0, 3).Draw(t, "afterFirstUseH")) * time.Hour
 		b, err := msgpack.Marshal(&p)
 		if err != nil {
 			t.Fatal(err)
@@ -145,8 +146,14 @@ func TestMsgpackRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !q.Start.Equal(p.Start) || !q.End.Equal(p.End) || q.Uses != p.Uses || q.Zone != p.Zone ||
-			!reflect.DeepEqual(q.Windows, p.Windows) || len(q.Blackouts) != len(p.Blackouts) {
+			!reflect.DeepEqual(q.Windows, p.Windows) || len(q.Blackouts) != len(p.Blackouts) ||
+			len(q.Periods) != len(p.Periods) || q.AfterFirstUse != p.AfterFirstUse {
 			t.Fatalf("round trip\n%+v\n%+v", p, q)
+		}
+		for i := range p.Periods {
+			if a, b := p.Periods[i], q.Periods[i]; !a.Start.Equal(b.Start) || !a.End.Equal(b.End) {
+				t.Fatalf("period %d: %+v vs %+v", i, a, b)
+			}
 		}
 		for i := range p.Blackouts {
 			a, b := p.Blackouts[i], q.Blackouts[i]

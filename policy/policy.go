@@ -83,7 +83,9 @@ type Blackout struct {
 // Policy is the schedule of one key, as plain data: it serialises as it is
 // and holds nothing derived. Zone is the lock's IANA zone name ("" = UTC).
 // All conditions are AND-combined; Windows are OR-combined (none = no weekly
-// restriction); Blackouts override windows. Compile turns a valid Policy
+// restriction), and so are Periods (none = no date restriction); Blackouts
+// override windows. AfterFirstUse ends the key that long after its first
+// use, which only the caller knows (FirstUsed). Compile turns a valid Policy
 // into a *Schedule, the form that decides.
 type Policy struct {
 	Start, End time.Time // validity [Start, End); zero = open side
@@ -91,6 +93,9 @@ type Policy struct {
 	Windows    []Window
 	Blackouts  []Blackout
 	Zone       string
+	Periods    []Period `msgpack:",omitempty" json:",omitempty"` // dated periods, OR-combined; at most MaxPeriods
+	// AfterFirstUse: whole minutes, 1m..MaxAfterFirstUse; 0 = no such limit.
+	AfterFirstUse time.Duration `msgpack:",omitempty" json:",omitempty"`
 }
 
 // LoadZone resolves an IANA zone name, caching the result. "" is UTC;
@@ -177,6 +182,8 @@ func (p *Policy) validate() (*zone, error) {
 			bad(f+".End", b.End, "not after Start "+b.Start.Format(time.RFC3339Nano))
 		}
 	}
+	validatePeriods(p.Periods, bad)
+	validateAfterFirstUse(p.AfterFirstUse, bad)
 	z, err := loadZone(p.Zone)
 	if err != nil {
 		errs = append(errs, err)
@@ -203,6 +210,9 @@ func (p *Policy) valid() (*zone, bool) {
 		if !blackoutOK(&p.Blackouts[i]) {
 			return nil, false
 		}
+	}
+	if !periodsOK(p.Periods) || !afterFirstUseOK(p.AfterFirstUse) {
+		return nil, false
 	}
 	z, err := loadZone(p.Zone)
 	return z, err == nil

@@ -65,6 +65,7 @@ func drawPolicy(t *rapid.T) (Policy, *Schedule, time.Time) {
 		s := base.Add(time.Duration(rapid.IntRange(0, 10*24*60).Draw(t, "absStart")) * time.Minute)
 		p.Blackouts = append(p.Blackouts, Blackout{Start: s, End: s.Add(time.Duration(rapid.IntRange(1, 3*24*60).Draw(t, "absLen")) * time.Minute)})
 	}
+	p.Periods = drawPeriods(t, base)
 	s, err := Compile(p)
 	if err != nil {
 		t.Fatalf("drawn policy invalid: %v", err)
@@ -72,9 +73,33 @@ func drawPolicy(t *rapid.T) (Policy, *Schedule, time.Time) {
 	return p, s, base
 }
 
+// drawPeriods draws 0..5 dated periods (half the time none) in the two
+// weeks from base, some overlapping, some with seconds.
+func drawPeriods(t *rapid.T, base time.Time) []Period {
+	var ps []Period
+	if !rapid.Bool().Draw(t, "periods") {
+		return nil
+	}
+	for i := rapid.IntRange(1, 5).Draw(t, "nPeriods"); i > 0; i-- {
+		s := base.Add(time.Duration(rapid.IntRange(-24*60, 13*24*60).Draw(t, "pStart")) * time.Minute)
+		if rapid.IntRange(0, 3).Draw(t, "pSec") == 0 {
+			s = s.Add(time.Duration(rapid.IntRange(1, 59).Draw(t, "pSecs")) * time.Second)
+		}
+		ps = append(ps, Period{Start: s, End: s.Add(time.Duration(rapid.IntRange(1, 4*24*60).Draw(t, "pLen")) * time.Minute)})
+	}
+	return ps
+}
+
 // naive is an independent evaluation: calendar fields of t.In(loc).
 func naive(p *Policy, at time.Time, uses uint32) bool {
 	if !p.Start.IsZero() && at.Before(p.Start) || !p.End.IsZero() && !at.Before(p.End) {
+		return false
+	}
+	inPeriod := len(p.Periods) == 0
+	for _, q := range p.Periods {
+		inPeriod = inPeriod || !at.Before(q.Start) && at.Before(q.End)
+	}
+	if !inPeriod {
 		return false
 	}
 	if p.Uses.Limited && uses >= p.Uses.N {
@@ -132,6 +157,12 @@ func TestPropNextOpenIsFirstOpenMinute(t *testing.T) {
 			if c := from.Add(time.Duration(m) * time.Minute); s.Allowed(c, uses) == access.Granted {
 				want = c
 				break
+			}
+		}
+		for _, q := range p.Periods { // a period may start between whole minutes
+			if !q.Start.Before(from) && !q.Start.After(from.Add(horizon*time.Minute)) &&
+				(want.IsZero() || q.Start.Before(want)) && s.Allowed(q.Start, uses) == access.Granted {
+				want = q.Start
 			}
 		}
 		got, ok := s.NextOpen(from, uses)
@@ -275,6 +306,16 @@ func TestPropValidityAgrees(t *testing.T) {
 				From: uint16(edgeMinutes.Draw(t, "bfrom")), To: uint16(edgeMinutes.Draw(t, "bto")),
 				Start: instant(t, "bstart"), End: instant(t, "bend")})
 		}
+		for i := rapid.IntRange(0, 2).Draw(t, "periods"); i > 0; i-- {
+			p.Periods = append(p.Periods, Period{Start: instant(t, "pstart"), End: instant(t, "pend")})
+		}
+		if rapid.Bool().Draw(t, "manyPeriods") {
+			for range MaxPeriods {
+				p.Periods = append(p.Periods, Period{Start: t0, End: t0.Add(time.Hour)})
+			}
+		}
+		p.AfterFirstUse = rapid.SampledFrom([]time.Duration{0, 0, time.Minute, 90 * time.Second, -time.Hour, time.Second,
+			2 * time.Hour, MaxAfterFirstUse, MaxAfterFirstUse + time.Minute}).Draw(t, "afterFirstUse")
 		verr := p.Validate()
 		_, ok := p.valid()
 		if ok != (verr == nil) {

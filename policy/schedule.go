@@ -15,10 +15,12 @@ import (
 type Schedule struct {
 	start, end time.Time // validity [start, end); zero = open side
 	uses       Uses
-	tz         *zone      // shared per zone name (zone.go); nil only in a zero Schedule
-	blackouts  []Blackout // checked by instant if absolute; weekly ones are in black
-	src        Policy     // what Compile was given (its own slices)
-	absolute   bool       // some blackout is absolute
+	tz         *zone         // shared per zone name (zone.go); nil only in a zero Schedule
+	blackouts  []Blackout    // checked by instant if absolute; weekly ones are in black
+	src        Policy        // what Compile was given (its own slices)
+	absolute   bool          // some blackout is absolute
+	periods    []Period      // dated periods (none = no date restriction)
+	afterUse   time.Duration // AfterFirstUse: only the compact form uses it
 	// Last, so the garbage collector's view of a Schedule ends before them.
 	open  weekBits // minutes some window covers (every minute without windows)
 	black weekBits // minutes some weekly blackout covers
@@ -34,6 +36,7 @@ func Compile(p Policy) (*Schedule, error) {
 	}
 	s := &Schedule{src: p}
 	s.src.Windows, s.src.Blackouts = slices.Clone(p.Windows), slices.Clone(p.Blackouts)
+	s.src.Periods = slices.Clone(p.Periods)
 	s.build(&s.src, z)
 	return s, nil
 }
@@ -51,6 +54,7 @@ func (p *Policy) compileTo(s *Schedule) bool {
 
 func (s *Schedule) build(p *Policy, z *zone) {
 	s.start, s.end, s.uses, s.tz, s.blackouts = p.Start, p.End, p.Uses, z, p.Blackouts
+	s.periods, s.afterUse = p.Periods, p.AfterFirstUse
 	if len(p.Windows) == 0 {
 		s.open.setRange(0, weekMinutes)
 	}
@@ -74,6 +78,7 @@ func (s *Schedule) Policy() Policy {
 	}
 	p := s.src
 	p.Windows, p.Blackouts = slices.Clone(p.Windows), slices.Clone(p.Blackouts)
+	p.Periods = slices.Clone(p.Periods)
 	return p
 }
 
@@ -87,7 +92,8 @@ func (s *Schedule) Location() *time.Location {
 
 // Allowed reports whether the key may open at the instant, given how many
 // uses were granted so far; otherwise the first failing reason in the order
-// NotYetValid, Expired, Exhausted, OutsideWindow, InBlackout. It allocates
+// NotYetValid, Expired, Exhausted, OutsidePeriods, OutsideWindow, InBlackout.
+// AfterFirstUse restricts nothing here (see Policy.FirstUsed). It allocates
 // nothing (except a 24-byte record when the instant falls into another UTC
 // offset period than the zone's last lookup, see zone.go).
 func (s *Schedule) Allowed(at time.Time, usesSoFar uint32) access.Reason {
@@ -102,6 +108,9 @@ func (s *Schedule) Allowed(at time.Time, usesSoFar uint32) access.Reason {
 	}
 	if s.uses.Limited && usesSoFar >= s.uses.N {
 		return access.Exhausted
+	}
+	if len(s.periods) != 0 && !inPeriods(s.periods, at) {
+		return access.OutsidePeriods
 	}
 	u := at.Unix()
 	var off int

@@ -39,7 +39,17 @@ type Status struct {
 	Next     time.Time     // NextOpen from the instant; zero if none
 }
 
-func stateAt(start, end time.Time, uses Uses, at time.Time, usesSoFar uint32) State {
+// stateAt: dated periods narrow validity to [first start, last end), so a
+// key is UPCOMING before its first period and EXPIRED after its last.
+func stateAt(start, end time.Time, periods []Period, uses Uses, at time.Time, usesSoFar uint32) State {
+	if first, last := periodBounds(periods); !first.IsZero() {
+		if start.IsZero() || first.After(start) {
+			start = first
+		}
+		if end.IsZero() || last.Before(end) {
+			end = last
+		}
+	}
 	switch {
 	case !start.IsZero() && at.Before(start):
 		return StateUpcoming
@@ -58,7 +68,7 @@ func (s *Schedule) Status(at time.Time, usesSoFar uint32) Status {
 	if s == nil || s.tz == nil {
 		return Status{Reason: access.InvalidPolicy}
 	}
-	st := Status{State: stateAt(s.start, s.end, s.uses, at, usesSoFar), Reason: s.Allowed(at, usesSoFar)}
+	st := Status{State: stateAt(s.start, s.end, s.periods, s.uses, at, usesSoFar), Reason: s.Allowed(at, usesSoFar)}
 	st.InWindow = st.Reason == access.Granted
 	if next, ok := s.NextOpen(at, usesSoFar); ok {
 		st.Next = next
@@ -72,7 +82,7 @@ func (s *Schedule) Status(at time.Time, usesSoFar uint32) Status {
 func (p *Policy) Status(at time.Time, usesSoFar uint32) Status {
 	var s Schedule
 	if !p.compileTo(&s) {
-		return Status{State: stateAt(p.Start, p.End, p.Uses, at, usesSoFar), Reason: access.InvalidPolicy}
+		return Status{State: stateAt(p.Start, p.End, nil, p.Uses, at, usesSoFar), Reason: access.InvalidPolicy}
 	}
 	return s.Status(at, usesSoFar)
 }
@@ -83,9 +93,10 @@ func (p *Policy) Status(at time.Time, usesSoFar uint32) Status {
 const horizon = 15 * 24 * time.Hour
 
 // NextOpen returns the first instant >= after at which Allowed is Granted,
-// or false if there is none (expired, exhausted, or never opens). It jumps
-// from instant to instant — the next open minute of the week's bits, a zone
-// offset change, the end of an absolute blackout — and allocates nothing.
+// or false if there is none (expired, exhausted, after the last dated period,
+// or never opens). It jumps from instant to instant — the next open minute
+// of the week's bits, a zone offset change, the end of an absolute blackout,
+// the start of the next dated period — and allocates nothing.
 func (s *Schedule) NextOpen(after time.Time, usesSoFar uint32) (time.Time, bool) {
 	if s == nil || s.tz == nil || s.uses.Limited && usesSoFar >= s.uses.N {
 		return time.Time{}, false
@@ -100,11 +111,26 @@ func (s *Schedule) NextOpen(after time.Time, usesSoFar uint32) (time.Time, bool)
 			limit = b.End.Add(horizon)
 		}
 	}
+	for i := range s.periods {
+		if p := &s.periods[i]; p.Start.Add(horizon).After(limit) {
+			limit = p.Start.Add(horizon)
+		}
+	}
 	// Each step moves t past a closed stretch, an offset change or an
 	// absolute blackout, so steps are few; the bound only guards the loop.
 	for n := 0; n < 100000; n++ {
 		if !s.end.IsZero() && !t.Before(s.end) || t.After(limit) {
 			return time.Time{}, false
+		}
+		if len(s.periods) != 0 {
+			p, ok := periodFrom(s.periods, t)
+			if !ok {
+				return time.Time{}, false // after the last period
+			}
+			if !p.Equal(t) {
+				t = p
+				continue
+			}
 		}
 		u := t.Unix()
 		zp := s.tz.period(t)

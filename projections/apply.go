@@ -330,6 +330,9 @@ func (b *batch) apply(ev *ledger.Event) error {
 		}
 		if r != nil {
 			r.Uses = e.Uses // the status row alone records it
+			if e.Granted {
+				b.used(r, ev.Time, ev.Position)
+			}
 		}
 		return b.history(h)
 	case events.NotificationQueued:

@@ -19,7 +19,16 @@
 //     lock's network management is off at the instant keeps the status
 //     its schedule gives but shows KeyStatus.NetworkOff, InWindow false
 //     and no NextOpen: UnlockOnline refuses it (network_off) until the
-//     owner turns network management on.
+//     owner turns network management on. Dated periods (policy.Period)
+//     count as validity: UPCOMING before the first, EXPIRED after the last,
+//     NextOpen the next period's opening in between.
+//   - Expiry after first use: KeyRow.FirstUsed is the key's first granted
+//     use, dated as the commands date it (online unlock, or the lock's
+//     time of the first offline use its audit counted); the status is
+//     computed with KeyRow.Policy, the policy narrowed by it. Before the
+//     first use KeyStatus.AfterFirstUse is set ("ACTIVE, expires 2 h after
+//     first use", KeyStatus.Summary); after it KeyStatus.End is concrete.
+//     Recording it rewrites the key's row once.
 //   - Where a key's credential stands at its lock (KeyStatus.AtLock,
 //     KeyRow.AtLock, folded with events.AtLock as the commands fold it):
 //     pending → applied at the lock → removing → removed, or failed. A key

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/keyledger/keyledger/access"
@@ -40,6 +41,9 @@ func applyAudit(b *batch, ev *ledger.Event) (bool, error) {
 		}
 		if r != nil {
 			r.Uses = e.Uses // the status row alone records it
+			if e.Granted > 0 {
+				b.used(r, cmp.Or(e.First, ev.Time), ev.Position) // as the commands date the first use
+			}
 		}
 		return true, nil
 	case events.AdminIssued, events.AdminApplied:

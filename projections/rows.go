@@ -70,7 +70,20 @@ type KeyRow struct {
 	Uses                             uint32        `msgpack:"-"`          // stored in the status row only
 	AtLock                           events.AtLock `msgpack:",omitempty"` // where its credential stands at the lock
 	Created, Updated                 time.Time
-	SettingsAt                       uint64 // log position of the settings now in force
+	SettingsAt                       uint64 // log position of the settings now in force, or of the first use that made the policy's end concrete
+	// FirstUsed is the key's first granted use (an online unlock, or the
+	// lock's time of the first offline use its audit counted); zero: none.
+	FirstUsed time.Time `msgpack:",omitempty"`
+}
+
+// Policy is the policy the key is decided by: its settings' policy with
+// the expiry after first use made concrete once the first use is known
+// (policy.Policy.FirstUsed), as the commands decide.
+func (r *KeyRow) Policy() policy.Policy {
+	if !r.FirstUsed.IsZero() {
+		return r.Settings.Policy.FirstUsed(r.FirstUsed)
+	}
+	return r.Settings.Policy
 }
 
 // Sharing is the sharing state users see.

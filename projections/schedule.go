@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/keyledger/keyledger/policy"
@@ -28,4 +29,19 @@ func evalStatus(st *KeyStatus, sc *schedule, at time.Time) {
 		st.Status = StatusActive
 	}
 	st.InWindow, st.NextOpen = s.InWindow, s.Next
+	st.End, st.AfterFirstUse = sc.end, sc.afterFirstUse
+}
+
+// spoken is a duration as a key list shows it: "3 days", "2 h", "90 min".
+func spoken(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		if d == 24*time.Hour {
+			return "1 day"
+		}
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + " days"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + " h"
+	}
+	return strconv.FormatInt(int64(d/time.Minute), 10) + " min"
 }

@@ -53,6 +53,11 @@ type KeyStatus struct {
 	AtLock     events.LockSync
 	OpenAtLock bool
 	OpenUntil  time.Time
+	// AfterFirstUse: the key expires this long after its first use, which
+	// has not happened yet (zero once it has: End is then concrete).
+	// End is when the policy in force ends (zero: no end).
+	AfterFirstUse time.Duration
+	End           time.Time
 }
 
 // Summary is the status in words, as apps show it: the status, and for a
@@ -60,6 +65,9 @@ type KeyStatus struct {
 // open at the lock until <when>" (RFC 3339, UTC).
 func (s KeyStatus) Summary() string {
 	if !s.OpenAtLock {
+		if s.AfterFirstUse != 0 && (s.Status == StatusActive || s.Status == StatusUpcoming) {
+			return string(s.Status) + ", expires " + spoken(s.AfterFirstUse) + " after first use"
+		}
 		return string(s.Status)
 	}
 	if s.OpenUntil.IsZero() {
@@ -125,6 +133,9 @@ type schedule struct {
 	sched  *policy.Schedule // nil if the policy does not validate
 	policy policy.Policy    // kept when sched is nil: its dates and uses still give a state
 	online string           // the lock of an online key; "" for other kinds
+	// The policy's end and its expiry after first use (if still to come).
+	end           time.Time
+	afterFirstUse time.Duration
 }
 
 // maxSchedules bounds the schedules cached (a compiled one is about 2.7 KB):
@@ -172,10 +183,11 @@ func (c *scheduleCache) put(key string, sc *schedule) {
 
 // compileSchedule compiles a key's policy as of its settings position.
 func compileSchedule(r *KeyRow) *schedule {
-	sc := &schedule{at: r.SettingsAt}
+	p := r.Policy()
+	sc := &schedule{at: r.SettingsAt, end: p.End, afterFirstUse: p.AfterFirstUse}
 	var err error
-	if sc.sched, err = policy.Compile(r.Settings.Policy); err != nil {
-		sc.policy = r.Settings.Policy // an invalid policy fails closed (evalStatus)
+	if sc.sched, err = policy.Compile(p); err != nil {
+		sc.policy = p // an invalid policy fails closed (evalStatus)
 	}
 	if r.Kind == events.KindOnline {
 		sc.online = r.Lock
@@ -263,7 +275,8 @@ func (p *Projections) statusOf(ctx context.Context, r *KeyRow, at time.Time, st 
 	if sc := p.sched.get(r.Key, r.SettingsAt); sc != nil {
 		evalStatus(st, sc, at)
 	} else { // compiled for this call only (no allocation), not cached: a list may be longer than the cache
-		evalStatus(st, &schedule{policy: r.Settings.Policy}, at)
+		p := r.Policy()
+		evalStatus(st, &schedule{policy: p, end: p.End, afterFirstUse: p.AfterFirstUse}, at)
 	}
 	if r.Kind != events.KindOnline {
 		return nil

@@ -61,9 +61,13 @@ type keyLine struct {
 	Slot       int    `json:"slot,omitempty"`
 	Generation uint32 `json:"generation,omitempty"`
 	ValidFrom  string `json:"valid_from,omitempty"`
-	ValidUntil string `json:"valid_until,omitempty"`
-	Created    string `json:"created"`
-	Updated    string `json:"updated"`
+	ValidUntil string `json:"valid_until,omitempty"` // after the key's first use, counting its expiry after first use
+	// AfterFirstUse: the key expires this long after its first use, still
+	// to come (Go duration); FirstUsed: its first use.
+	AfterFirstUse string `json:"after_first_use,omitempty"`
+	FirstUsed     string `json:"first_used,omitempty"`
+	Created       string `json:"created"`
+	Updated       string `json:"updated"`
 }
 
 func runKeys(ctx context.Context, fs *flags, args []string, stdout, stderr io.Writer) error {
@@ -141,10 +145,10 @@ func runKeys(ctx context.Context, fs *flags, args []string, stdout, stderr io.Wr
 	w := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "KEY\tLOCK\tKIND\tNAME\tSTATE\tSHARING\tSTATUS\tUSES\tHOLDER\tFROM\tUNTIL\tNEXT OPEN")
 	for _, k := range keys {
-		p := k.Settings.Policy
+		p := k.Policy()
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Key, k.Lock, k.Kind, dash(k.Settings.Name),
 			k.State, k.Status.Sharing, k.Status.Status, uses(k), dash(holderOf(k)),
-			stamp(p.Start, loc), stamp(p.End, loc), nextOpen(k, now, loc))
+			stamp(p.Start, loc), until(&p, loc), nextOpen(k, now, loc))
 	}
 	return w.Flush()
 }
@@ -179,6 +183,18 @@ func nextOpen(k projections.KeyView, now bool, loc *time.Location) string {
 	return stamp(k.Status.NextOpen, loc)
 }
 
+// until is the UNTIL column: the end, and an expiry after first use still
+// to come ("2h0m0s after first use").
+func until(p *policy.Policy, loc *time.Location) string {
+	switch {
+	case p.AfterFirstUse == 0:
+		return stamp(p.End, loc)
+	case p.End.IsZero():
+		return p.AfterFirstUse.String() + " after first use"
+	}
+	return stamp(p.End, loc) + " or " + p.AfterFirstUse.String() + " after first use"
+}
+
 func stamp(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return "-"
@@ -199,8 +215,11 @@ func toKeyLine(k projections.KeyView, at time.Time) keyLine {
 		Sharing: k.Status.Sharing.String(), Status: string(k.Status.Status), At: rfc3339(at),
 		InWindow: k.Status.InWindow, NextOpen: rfc3339(k.Status.NextOpen), NetworkOff: k.Status.NetworkOff, Uses: k.Status.Uses,
 		Recipient: k.Recipient, Holder: k.Holder, Slot: k.Slot, Generation: k.Generation,
-		ValidFrom: rfc3339(k.Settings.Policy.Start), ValidUntil: rfc3339(k.Settings.Policy.End),
+		ValidFrom: rfc3339(k.Settings.Policy.Start), ValidUntil: rfc3339(k.Policy().End), FirstUsed: rfc3339(k.FirstUsed),
 		Created: rfc3339(k.Created), Updated: rfc3339(k.Updated)}
+	if d := k.Policy().AfterFirstUse; d != 0 {
+		kl.AfterFirstUse = d.String()
+	}
 	if u := k.Settings.Policy.Uses; u.Limited {
 		kl.UseLimit = u.N
 	}

@@ -59,6 +59,15 @@ type policyJSON struct {
 	Uses      uint32         `json:"uses,omitempty"` // 0 = unlimited
 	Windows   []windowJSON   `json:"windows,omitempty"`
 	Blackouts []blackoutJSON `json:"blackouts,omitempty"`
+	Periods   []periodJSON   `json:"periods,omitempty"` // dated periods, OR-combined
+	// AfterFirstUse: the key expires this many minutes after its first use (0 = no such limit).
+	AfterFirstUse int `json:"after_first_use_minutes,omitempty"`
+}
+
+// periodJSON is a dated period [start, end).
+type periodJSON struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 type windowJSON struct {
@@ -155,6 +164,8 @@ type keyJSON struct {
 	InWindow   bool         `json:"in_window"`
 	NextOpen   time.Time    `json:"next_open,omitzero"`
 	NetworkOff bool         `json:"network_off,omitempty"` // online key whose lock's network management is off
+	FirstUsed  time.Time    `json:"first_used,omitzero"`   // its first granted use
+	End        time.Time    `json:"end,omitzero"`          // when the policy in force ends (after the first use: concrete)
 	Members    []string     `json:"members,omitempty"`     // online key: accounts that joined
 	Uses       uint32       `json:"uses"`
 	Slot       int          `json:"slot,omitempty"`
@@ -389,6 +400,10 @@ func (p policyJSON) policy() (policy.Policy, error) {
 		}
 		out.Blackouts = append(out.Blackouts, pb)
 	}
+	for _, d := range p.Periods {
+		out.Periods = append(out.Periods, policy.Period{Start: d.Start, End: d.End})
+	}
+	out.AfterFirstUse = time.Duration(p.AfterFirstUse) * time.Minute
 	return out, nil
 }
 
@@ -415,7 +430,11 @@ func settingsOut(st events.Settings) settingsJSON {
 		}
 		pj.Blackouts = append(pj.Blackouts, bj)
 	}
-	if pj.Start.IsZero() && pj.End.IsZero() && pj.Uses == 0 && pj.Windows == nil && pj.Blackouts == nil {
+	for _, d := range p.Periods {
+		pj.Periods = append(pj.Periods, periodJSON{Start: d.Start, End: d.End})
+	}
+	pj.AfterFirstUse = int(p.AfterFirstUse / time.Minute)
+	if pj.Start.IsZero() && pj.End.IsZero() && pj.Uses == 0 && pj.Windows == nil && pj.Blackouts == nil && pj.Periods == nil && pj.AfterFirstUse == 0 {
 		pj = nil // unlimited
 	}
 	out.Policy = pj
@@ -425,7 +444,7 @@ func settingsOut(st events.Settings) settingsJSON {
 func keyOut(k projections.KeyRow, st projections.KeyStatus) keyJSON {
 	out := keyJSON{Key: k.Key, Lock: k.Lock, LockName: k.LockName, Owner: k.Owner, Kind: k.Kind.String(),
 		State: k.State.String(), Sharing: st.Sharing.String(), Status: string(st.Status), InWindow: st.InWindow,
-		NextOpen: st.NextOpen, NetworkOff: st.NetworkOff, Members: k.Members, Uses: st.Uses, Slot: k.Slot, Generation: k.Generation, Recipient: k.Recipient,
+		NextOpen: st.NextOpen, NetworkOff: st.NetworkOff, FirstUsed: k.FirstUsed, End: st.End, Members: k.Members, Uses: st.Uses, Slot: k.Slot, Generation: k.Generation, Recipient: k.Recipient,
 		Holder: k.Holder, Downloaded: k.Downloaded, Settings: settingsOut(k.Settings)}
 	if k.Kind == events.KindDigital {
 		out.Credential = strings.ToLower(k.Credential.String())

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+)
+
+// A key's dated periods and expiry after first use go in and come out of
+// the API as they were sent; a bad period is refused with its field.
+func TestPolicyPeriodsAndFirstUseJSON(t *testing.T) {
+	a := newAPI(t)
+	a.setup()
+	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"share","name":"two weekends",
+		"policy":{"periods":[{"start":"2026-03-07T00:00:00Z","end":"2026-03-09T00:00:00Z"},{"start":"2026-03-14T00:00:00Z","end":"2026-03-16T00:00:00Z"}],
+		"after_first_use_minutes":120}}`)
+	k := a.must(200, "GET", "/v1/keys/k1", "bill", "")
+	p := k["settings"].(map[string]any)["policy"].(map[string]any)
+	if fmt.Sprint(p["periods"]) != "[map[end:2026-03-09T00:00:00Z start:2026-03-07T00:00:00Z] map[end:2026-03-16T00:00:00Z start:2026-03-14T00:00:00Z]]" ||
+		p["after_first_use_minutes"] != 120.0 {
+		t.Fatalf("policy out: %v", p)
+	}
+	r := a.do("POST", "/v1/locks/front/keys", "bill", `{"key":"k2","kind":"share","policy":{"periods":[{"start":"2026-03-09T00:00:00Z","end":"2026-03-07T00:00:00Z"}]}}`)
+	if r.status != 422 {
+		t.Fatalf("an empty period: status %d %s", r.status, r.body)
+	}
+}

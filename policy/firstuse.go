@@ -1,0 +1,33 @@
+package policy
+
+import "time"
+
+// MaxAfterFirstUse is the longest AfterFirstUse a policy may hold.
+const MaxAfterFirstUse = 366 * 24 * time.Hour
+
+// FirstUsed returns p as it stands once the key was first used at at: End
+// becomes the earlier of End and at + AfterFirstUse, and AfterFirstUse is
+// cleared. A policy without AfterFirstUse is returned as it is. The policy
+// model does not know the first use: whoever records it (the commands, from
+// the first granted use in the log) decides with the policy FirstUsed
+// returns. Before that, AfterFirstUse restricts nothing.
+func (p Policy) FirstUsed(at time.Time) Policy {
+	if p.AfterFirstUse == 0 {
+		return p
+	}
+	if end := at.Add(p.AfterFirstUse); p.End.IsZero() || end.Before(p.End) {
+		p.End = end
+	}
+	p.AfterFirstUse = 0
+	return p
+}
+
+func afterFirstUseOK(d time.Duration) bool {
+	return d == 0 || d >= time.Minute && d <= MaxAfterFirstUse && d%time.Minute == 0
+}
+
+func validateAfterFirstUse(d time.Duration, bad func(string, any, string)) {
+	if !afterFirstUseOK(d) {
+		bad("AfterFirstUse", d, "want whole minutes from 1m to 366 days (0 = none)")
+	}
+}
