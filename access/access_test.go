@@ -44,6 +44,7 @@ func TestWireCodesKeepTheirNumbers(t *testing.T) {
 		access.OutsideWindow: 15, access.Exhausted: 16, access.WrongDoor: 17, access.Policy: 23,
 		access.OpNotPermitted: 37, access.AuditFull: 42, access.KeyRetired: 43, access.StorageFailed: 44,
 		access.CodeMalformed: 50, access.CodeInvalid: 51, access.CodeUsed: 52, access.CodeRevoked: 53,
+		access.KeySuspended: 54, access.LockReset: 55,
 	} {
 		if uint8(r) != code {
 			t.Errorf("%v has code %d, want %d", r, uint8(r), code)

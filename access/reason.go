@@ -84,6 +84,10 @@ const (
 	CodeUsed      Reason = 52 // a one-time code used before
 	CodeRevoked   Reason = 53 // revoked by an erase code or an admin message
 
+	// Key lifecycle across a lock.
+	KeySuspended Reason = 54 // the key is suspended (its settings kept; resuming it restores it)
+	LockReset    Reason = 55 // every key of the lock was reset
+
 	// Unknown stands for a name this version does not know (a newer
 	// library wrote it) and for a refusal that has no reason of its own.
 	Unknown Reason = 255
@@ -147,6 +151,8 @@ var reasons = [...]struct{ name, text string }{
 	CodeInvalid:         {"code_invalid", "not a code of this lock"},
 	CodeUsed:            {"code_used", "offline code already used"},
 	CodeRevoked:         {"code_revoked", "offline code revoked"},
+	KeySuspended:        {"key_suspended", "the key is suspended"},
+	LockReset:           {"lock_reset", "every key of the lock was reset"},
 }
 
 var byName = func() map[string]Reason {

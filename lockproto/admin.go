@@ -97,6 +97,17 @@ type Admin struct {
 	Digest    CodeDigest     // set: PINDigest or CardDigest of the code or identifier, never the code itself
 	CodeSeq   uint8          // revoke code: the offline code's sequence number (its end is NotAfter)
 	Signature [64]byte
+	// Suspend (suspend.go): Credential names the key at the lock (its
+	// credential ID, or its PIN or card entry ID), Change counts the key's
+	// suspend and resume changes so far (the highest wins), Suspended says
+	// which this one is.
+	Change    uint32
+	Suspended bool
+	// Reset every key (resetall.go): Epoch, strictly increasing per lock;
+	// MinGens, every slot's new minimum generation; NotAfter, the time
+	// until which every offline-code sequence number is revoked (0: none).
+	Epoch   uint32
+	MinGens [MaxSlots]uint32
 }
 
 const (
@@ -111,16 +122,18 @@ const (
 
 // knownAdmin reports whether this version decodes admin type t.
 func knownAdmin(t Type) bool {
-	return (t >= TypeResetSlot && t <= TypeRotateKey) || (t >= TypeSetPIN && t <= TypeClearCard) || t == TypeRevokeCode
+	return (t >= TypeResetSlot && t <= TypeRotateKey) || (t >= TypeSetPIN && t <= TypeClearCard) || t == TypeRevokeCode ||
+		t == TypeSuspend || t == TypeResetAll
 }
 
-// MaxAdminSize is the size of the largest admin frame (time-zone rules).
-const MaxAdminSize = adminFixedSize + 5 + MaxZoneTransitions*8 // 155
+// MaxAdminSize is the size of the largest admin frame (reset every key;
+// it fits the download frame's length byte).
+const MaxAdminSize = ResetAllSize // 222
 
 func (a *Admin) validate() error {
 	switch a.Type {
 	case TypeResetSlot, TypeDeactivateSlot, TypeRevoke, TypeTimeZone, TypeRotateKey,
-		TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard, TypeRevokeCode:
+		TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard, TypeRevokeCode, TypeSuspend, TypeResetAll:
 		if a.Seq == 0 {
 			return invalidf("%v: sequence number 0", a.Type)
 		}
@@ -154,6 +167,10 @@ func (a *Admin) validate() error {
 		if a.Generation == 0 {
 			return invalidf("%v %v: new minimum generation 0 clears nothing", a.Type, a.Credential)
 		}
+	case TypeSuspend:
+		return a.validateSuspend()
+	case TypeResetAll:
+		return a.validateResetAll()
 	}
 	return nil
 }
@@ -214,6 +231,10 @@ func (a *Admin) appendUnsigned(dst []byte) []byte {
 	case TypeRevokeCode:
 		dst = append(dst, a.CodeSeq)
 		dst = le.AppendUint32(dst, a.NotAfter)
+	case TypeSuspend:
+		dst = a.appendSuspend(dst)
+	case TypeResetAll:
+		dst = a.appendResetAll(dst)
 	}
 	return dst
 }
@@ -290,6 +311,12 @@ func DecodeAdmin(b []byte) (Admin, error) {
 	case TypeRevokeCode:
 		a.CodeSeq = r.u8()
 		a.NotAfter = r.u32()
+	case TypeSuspend:
+		if err := a.decodeSuspend(&r); err != nil {
+			return a, err
+		}
+	case TypeResetAll:
+		a.decodeResetAll(&r)
 	}
 	r.copy(a.Signature[:])
 	if err := r.end(); err != nil {

@@ -197,6 +197,14 @@ type State struct {
 	// Codes is the offline codes' sequence window: per sequence number,
 	// the end up to which its codes are spent or revoked.
 	Codes [CodeSeqs]CodeSeqState
+	// Suspended is the suspension table (suspend.go). ResetSeq is the
+	// sequence number of the latest reset of every key applied (resetall.go):
+	// code, card and suspension entries from older messages are gone and
+	// such messages change nothing; ResetEpoch is the highest epoch applied.
+	// All zero in a state written before they existed.
+	Suspended  [MaxSuspensions]Suspension
+	ResetSeq   uint32
+	ResetEpoch uint32
 }
 
 // Config tunes a Lock; the zero value (or nil) gives the defaults.

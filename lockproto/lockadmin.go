@@ -92,7 +92,14 @@ func (l *Lock) apply(now time.Duration, a *Admin) (access.Reason, uint32) {
 		if a.Seq > l.st.ZoneSeq { // an older table arriving late changes nothing
 			l.st.Zone, l.st.ZoneSeq = a.Zone, a.Seq
 		}
+	case TypeSuspend:
+		return l.applySuspend(a), 0
+	case TypeResetAll:
+		l.applyResetAll(a)
 	case TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard:
+		if r, old := l.beforeReset(a); old {
+			return r, 0
+		}
 		r, i := l.applyCode(a)
 		a.Slot = i // the audit record names the table entry
 		return r, 0
