@@ -82,6 +82,10 @@ var catalogue = []Type{
 	{"offline_code.revocation_applied", 1, OfflineCodeRevocationApplied{}},
 	// Remote opens signed for granted unlocks: type in lock.go.
 	{"lock.remote_open_issued", 1, RemoteOpenIssued{}},
+	// Suspending a key, resetting every key of a lock: types in suspend.go.
+	{"key.suspended", 1, KeySuspended{}},
+	{"key.resumed", 1, KeyResumed{}},
+	{"lock.reset", 1, LockReset{}},
 }
 
 // Type is one entry of the catalogue.
@@ -270,6 +274,9 @@ type KeyEdited struct {
 // KeyRevoked: the share (or key) is cancelled.
 type KeyRevoked struct {
 	Key, Lock, By string
+	// Reason is access.LockReset when the lock's reset ended the key (0:
+	// the owner revoked it; RevokedBy says which).
+	Reason access.Reason `msgpack:",omitempty"`
 }
 
 // KeyReset: after download, the slot got a new generation; the next holder's
