@@ -71,6 +71,9 @@ type KeyRow struct {
 	AtLock                           events.AtLock `msgpack:",omitempty"` // where its credential stands at the lock
 	Created, Updated                 time.Time
 	SettingsAt                       uint64 // log position of the settings now in force
+	// Suspended: commands.Service.SuspendKey stopped the key until
+	// ResumeKey (its settings kept).
+	Suspended bool `msgpack:",omitempty"`
 }
 
 // Sharing is the sharing state users see.
