@@ -89,7 +89,7 @@ func genLog(t *rapid.T) []logged {
 			continue
 		}
 		var e any
-		switch rapid.IntRange(0, 17).Draw(t, "what") {
+		switch rapid.IntRange(0, 19).Draw(t, "what") {
 		case 0:
 			e = events.KeyShared{Key: k, Lock: lock, Method: events.ShareToID, Account: rapid.SampledFrom(people[:2]).Draw(t, "to")}
 		case 1:
@@ -136,6 +136,10 @@ func genLog(t *rapid.T) []logged {
 		case 12:
 			now = now.Add(time.Duration(rapid.IntRange(0, 3).Draw(t, "days later")) * 24 * time.Hour)
 			continue
+		case 18:
+			e = events.KeySuspended{Key: k, Lock: lock}
+		case 19:
+			e = events.KeyResumed{Key: k, Lock: lock}
 		}
 		log = append(log, logged{"key-" + k, now, e})
 	}
@@ -217,6 +221,7 @@ func index(t testing.TB, l *ledger.Ledger) *asof.Index {
 // into plain structs and ask the policy, uncompiled, at that instant.
 
 type bruteKey struct {
+	suspended  bool
 	lock       string
 	kind       events.Kind
 	state      events.State
@@ -360,6 +365,10 @@ func (w *bruteWorld) apply(data any) {
 		key(e.Key).uses = e.Uses
 	case events.OfflineUnlocksCounted:
 		key(e.Key).uses = e.Uses
+	case events.KeySuspended:
+		key(e.Key).suspended = true
+	case events.KeyResumed:
+		key(e.Key).suspended = false
 	}
 	switch e := data.(type) {
 	case events.KeyShared, events.KeyDownloaded, events.KeyEdited, events.KeyRevoked, events.KeyReset,
@@ -426,8 +435,13 @@ func (w *bruteWorld) openings(at time.Time) []opening {
 			continue
 		}
 		still := false
-		if !slices.Contains(unlockStates[k.kind], k.state) {
-			if !k.taken || !k.at.StillOpen(k.state, at) {
+		if allowed := slices.Contains(unlockStates[k.kind], k.state); !allowed || k.suspended {
+			// Taken away or suspended: open at the lock only while the
+			// lock may not know (no suspend message is in this log).
+			switch {
+			case k.taken && k.at.StillOpen(k.state, at):
+			case k.suspended && allowed && k.at.Held() && (k.at.Until.IsZero() || at.Before(k.at.Until)):
+			default:
 				continue
 			}
 			still = true
@@ -453,7 +467,7 @@ func (w *bruteWorld) openings(at time.Time) []opening {
 // deleted or revoked, as its policy and the lock's blackouts allow.
 func (w *bruteWorld) onlineOpenings(at time.Time, id string, k *bruteKey) []opening {
 	g := w.groups[k.lock]
-	if g == nil || !g.on || !at.Before(g.until) || k.state == events.StateDeleted || k.state == events.StateRevoked {
+	if g == nil || !g.on || !at.Before(g.until) || k.state == events.StateDeleted || k.state == events.StateRevoked || k.suspended {
 		return nil
 	}
 	if p := k.settings.Policy.WithBlackouts(w.blackouts[k.lock]); p.Allowed(at, k.uses) != access.Granted {

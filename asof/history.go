@@ -122,6 +122,14 @@ type keyState struct {
 	editTime  time.Time //
 	takenAt   uint64    // the reset, revocation, deactivation or deletion (0: none)
 	syncedAt  uint64    // the last LockSynced (0: none)
+
+	// Suspension (suspend.go): suspended since suspendAt (or resumed
+	// then); the lock's suspend message suspendSeq pending, or shown
+	// applied (suspendApplied).
+	suspended      bool
+	suspendAt      uint64
+	suspendSeq     uint32
+	suspendApplied bool
 }
 
 // opener is the account that may use the key: its holder once downloaded,
@@ -139,7 +147,7 @@ func (k *keyState) opener() string {
 // usable reports whether the key's opener may use it: the commands' rules
 // table allows an unlock in its state.
 func (k *keyState) usable() bool {
-	return k.opener() != "" && commands.Allows(k.kind, k.state, events.ActUnlock)
+	return k.opener() != "" && !k.suspended && commands.Allows(k.kind, k.state, events.ActUnlock)
 }
 
 // standing is whether the key's opener could open with it at t as far as
@@ -150,6 +158,9 @@ func (k *keyState) standing(t time.Time) (ok, still bool) {
 		return true, false
 	}
 	if k.takenAt != 0 && k.opener() != "" && k.atLock.StillOpen(k.state, t) {
+		return true, true
+	}
+	if k.suspendedAtLock(t) {
 		return true, true
 	}
 	return false, false
@@ -178,7 +189,7 @@ func (k *keyState) positions(dst []uint64, l *lockHistory, blackoutsAt, usesAt u
 	if still {
 		dst = append(dst, k.takenAt, k.syncedAt)
 	}
-	return dst
+	return append(dst, k.suspendAt)
 }
 
 // apply folds one event into the index. Write lock held.
@@ -199,6 +210,9 @@ func (x *Index) apply(ev *ledger.Event) {
 		if l := x.locks[e.Lock]; l != nil {
 			l.blackouts = append(l.blackouts, blackoutVersion{ev.Position, ev.Time, e.Blackouts})
 		}
+		return
+	case events.AdminIssued, events.AdminApplied:
+		x.applySuspendAdmin(ev)
 		return
 	case events.KeyCreated:
 		l := x.locks[e.Lock]
@@ -254,6 +268,10 @@ func (x *Index) apply(ev *ledger.Event) {
 		k.state, k.takenAt = events.StateDeleted, ev.Position
 	case events.LockSynced:
 		k.syncedAt = ev.Position
+	case events.KeySuspended:
+		k.suspended, k.suspendAt, k.suspendApplied = true, ev.Position, false
+	case events.KeyResumed:
+		k.suspended, k.suspendAt = false, ev.Position
 	default:
 		return // changes nothing this index keeps
 	}
