@@ -74,6 +74,15 @@
 //     before it opens. That a decision yields one frame, and only while
 //     the key may unlock, is the backend's guarantee (commands.RemoteOpen):
 //     a key without a slot is on no revocation list of the lock.
+//   - A key is suspended and resumed without losing anything (Issuer.Suspend,
+//     suspend.go): the lock keeps a 16-entry table of key IDs with their
+//     highest change counter and refuses a suspended credential, PIN, card
+//     or remote open (KeySuspended); a resume restores it as it was, use
+//     count included. Every key of the lock is reset by one message
+//     (Issuer.ResetAll, resetall.go): every slot's minimum generation, the
+//     PIN, card and suspension tables and the offline codes, behind a
+//     sequence-number mark, so no older message brings anything back and
+//     keys made afterwards work. Both commute with every other message.
 //
 // # The life of an unlock
 //

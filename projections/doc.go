@@ -19,7 +19,11 @@
 //     lock's network management is off at the instant keeps the status
 //     its schedule gives but shows KeyStatus.NetworkOff, InWindow false
 //     and no NextOpen: UnlockOnline refuses it (network_off) until the
-//     owner turns network management on.
+//     owner turns network management on. A suspended key
+//     (commands.Service.SuspendKey) is SUSPENDED, with KeyStatus.Suspended
+//     and KeyRow.Suspended set, InWindow false and no NextOpen, until it is
+//     resumed; the key lists show it the same way and the history shows the
+//     suspension, the resume and a lock's reset of every key (lock_reset).
 //   - Where a key's credential stands at its lock (KeyStatus.AtLock,
 //     KeyRow.AtLock, folded with events.AtLock as the commands fold it):
 //     pending → applied at the lock → removing → removed, or failed. A key
