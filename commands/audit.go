@@ -450,11 +450,17 @@ func (s *Service) adminAtLock(t *txn, c UploadAudit, l *LockState, p events.Admi
 	case !r.Granted:
 		return view.move(p.Key, c.Lock, r.Seq, events.SyncFailed, r.Reason, emit)
 	case p.Type == lockproto.TypeDeactivateSlot:
+		n := len(res.Confirmed)
 		if err := s.confirmAtLock(t, c, l, p, r.Seq, emit, res); err != nil {
 			return err
 		}
-		view.moved[p.Key] = events.SyncRemoved
-		return nil
+		if len(res.Confirmed) > n { // DeactivationConfirmed moved it
+			view.moved[p.Key] = events.SyncRemoved
+			return nil
+		}
+		// Confirmed by hand already, or revoked since (a reset of every
+		// key): the slot is off the lock all the same.
+		return view.move(p.Key, c.Lock, r.Seq, events.SyncRemoved, 0, emit)
 	case p.Type == lockproto.TypeResetSlot, p.Type == lockproto.TypeRevoke, p.Type == lockproto.TypeClearPIN, p.Type == lockproto.TypeClearCard:
 		return view.move(p.Key, c.Lock, r.Seq, events.SyncRemoved, 0, emit)
 	case p.Type == lockproto.TypeSetPIN, p.Type == lockproto.TypeSetCard:

@@ -109,11 +109,14 @@ func (s *Service) decideReset(t *txn, c ResetLock, keys []string) error {
 		if err != nil {
 			return err
 		}
-		if k.Lock != c.Lock || !live(k) {
+		if k.Lock != c.Lock {
 			continue
 		}
-		if k.AtLock.Held() {
-			held = append(held, id)
+		if k.AtLock.Held() || k.AtLock.RemovalPending(k.State) {
+			held = append(held, id) // the reset takes it off the lock too
+		}
+		if !live(k) {
+			continue
 		}
 		ended = append(ended, id)
 		reset.Keys = append(reset.Keys, id)
@@ -167,11 +170,12 @@ func (s *Service) decideReset(t *txn, c ResetLock, keys []string) error {
 }
 
 // live reports whether a key is still in force: not revoked, reset,
-// deactivated (or asked to be) or deleted.
+// deactivated or deleted. A deactivation not confirmed yet is ended by
+// the reset (its slot is freed now, so a later confirmation cannot free
+// the slot of a key made after the reset).
 func live(k *KeyState) bool {
 	switch k.State {
-	case events.StateNone, events.StateRevoked, events.StateReset, events.StateDeactivationPending,
-		events.StateDeactivated, events.StateDeleted:
+	case events.StateNone, events.StateRevoked, events.StateReset, events.StateDeactivated, events.StateDeleted:
 		return false
 	}
 	return true

@@ -428,3 +428,38 @@ func TestKeyOlderThanAResetItMissedIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A deactivation still pending when the lock is reset ends with the
+// reset: its slot is free at once, and the lock applying the reset
+// removes every key that was at the lock, the ones already on their way
+// out too.
+func TestResetLockEndsAPendingDeactivation(t *testing.T) {
+	e := newLockEnv(t)
+	e.shareTo("k1", "ann", 1, settings("k1"))
+	e.shareTo("k2", "bob", 2, settings("k2"))
+	e.deliver(e.lock, e.pending("front"))
+	if err := e.svc.RequestDeactivation(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.ResetKey(bg, commands.KeyCommand{ID: e.id(), Key: "k2", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.ResetLock(bg, commands.ResetLock{ID: e.id(), Lock: "front", By: "bill"})
+	if err != nil || len(res.Keys) != 1 || res.Keys[0] != "k1" {
+		t.Fatalf("reset: %+v, %v", res, err)
+	}
+	fresh := e.shareTo("k3", "bob", 1, settings("k3")) // k1's slot
+	e.deliver(e.lock, e.pending("front"))
+	e.upload(e.lock, "front")
+	for _, k := range []string{"k1", "k2"} {
+		if got := e.sync(k); got != events.SyncRemoved {
+			t.Errorf("%s after the reset reached the lock: %v", k, got)
+		}
+	}
+	if d := e.visit(e.lock, fresh, 0); !d.Granted {
+		t.Fatalf("the key made after the reset: %+v", d)
+	}
+	if s := e.status("k3"); s.State != events.StateDownloaded {
+		t.Fatalf("k3: %+v", s)
+	}
+}
