@@ -12,6 +12,7 @@ import (
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/keyledgertest"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"pgregory.net/rapid"
 )
@@ -37,6 +38,7 @@ func genLog(t *rapid.T) []logged {
 	lockOf := map[string]string{}
 	kindOf := map[string]events.Kind{}
 	uses := map[string]uint32{}
+	adminSeq := map[string]uint32{}
 	now := t0
 	log := []logged{
 		{"lock-front", now, events.LockRegistered{Lock: "front", Owner: "bill", Zone: zones["front"], Slots: 2, Doors: doors["front"]}},
@@ -89,7 +91,7 @@ func genLog(t *rapid.T) []logged {
 			continue
 		}
 		var e any
-		switch rapid.IntRange(0, 19).Draw(t, "what") {
+		switch rapid.IntRange(0, 21).Draw(t, "what") {
 		case 0:
 			e = events.KeyShared{Key: k, Lock: lock, Method: events.ShareToID, Account: rapid.SampledFrom(people[:2]).Draw(t, "to")}
 		case 1:
@@ -136,10 +138,24 @@ func genLog(t *rapid.T) []logged {
 		case 12:
 			now = now.Add(time.Duration(rapid.IntRange(0, 3).Draw(t, "days later")) * 24 * time.Hour)
 			continue
-		case 18:
+		case 18, 20:
 			e = events.KeySuspended{Key: k, Lock: lock}
+			if rapid.Bool().Draw(t, "suspend message") { // the lock's, pending in its admin queue
+				adminSeq[lock]++
+				log = append(log, logged{"key-" + k, now, e},
+					logged{"lock-" + lock, now, events.AdminIssued{Lock: lock, Key: k, Seq: adminSeq[lock], Type: lockproto.TypeSuspend}})
+				continue
+			}
 		case 19:
 			e = events.KeyResumed{Key: k, Lock: lock}
+		case 21: // the lock's audit shows admin messages consumed up to a number, the last applied or refused
+			if adminSeq[lock] == 0 {
+				continue
+			}
+			seq := uint32(rapid.IntRange(1, int(adminSeq[lock])).Draw(t, "consumed up to"))
+			log = append(log, logged{"lock-" + lock, now, events.AdminApplied{Lock: lock, Seq: seq, Type: lockproto.TypeSuspend,
+				Applied: rapid.Bool().Draw(t, "applied")}})
+			continue
 		}
 		log = append(log, logged{"key-" + k, now, e})
 	}
@@ -222,6 +238,8 @@ func index(t testing.TB, l *ledger.Ledger) *asof.Index {
 
 type bruteKey struct {
 	suspended  bool
+	suspendSeq uint32 // the suspend message pending at the lock
+	applied    bool   // the lock was shown applying it
 	lock       string
 	kind       events.Kind
 	state      events.State
@@ -366,9 +384,21 @@ func (w *bruteWorld) apply(data any) {
 	case events.OfflineUnlocksCounted:
 		key(e.Key).uses = e.Uses
 	case events.KeySuspended:
-		key(e.Key).suspended = true
+		k := key(e.Key)
+		k.suspended, k.applied = true, false
 	case events.KeyResumed:
 		key(e.Key).suspended = false
+	case events.AdminIssued:
+		if k := w.keys[e.Key]; k != nil && e.Type == lockproto.TypeSuspend {
+			k.suspendSeq, k.applied = e.Seq, false
+		}
+	case events.AdminApplied:
+		for _, k := range w.keys {
+			if k.lock == e.Lock && k.suspendSeq != 0 && k.suspendSeq <= e.Seq {
+				k.applied = k.suspendSeq == e.Seq && e.Applied
+				k.suspendSeq = 0
+			}
+		}
 	}
 	switch e := data.(type) {
 	case events.KeyShared, events.KeyDownloaded, events.KeyEdited, events.KeyRevoked, events.KeyReset,
@@ -440,7 +470,7 @@ func (w *bruteWorld) openings(at time.Time) []opening {
 			// lock may not know (no suspend message is in this log).
 			switch {
 			case k.taken && k.at.StillOpen(k.state, at):
-			case k.suspended && allowed && k.at.Held() && (k.at.Until.IsZero() || at.Before(k.at.Until)):
+			case k.suspended && allowed && !k.applied && k.at.Held() && (k.at.Until.IsZero() || at.Before(k.at.Until)):
 			default:
 				continue
 			}
