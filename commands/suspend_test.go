@@ -463,3 +463,33 @@ func TestResetLockEndsAPendingDeactivation(t *testing.T) {
 		t.Fatalf("k3: %+v", s)
 	}
 }
+
+// A reset revokes every offline code of the lock, at the lock too; a code
+// issued afterwards must end after the last end the reset revoked.
+func TestResetLockRevokesOfflineCodes(t *testing.T) {
+	e := newLockEnv(t)
+	e.enableCodes()
+	old := e.issueCode("stay-1", lockproto.CodePeriod, e.now, e.now.Add(3*time.Hour))
+	if d := e.lock.EnterCode(0, old.Digits.Reveal()); !d.Granted {
+		t.Fatalf("before the reset: %+v", d)
+	}
+	if _, err := e.svc.ResetLock(bg, commands.ResetLock{ID: e.id(), Lock: "front", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.codeStatus("stay-1"); s == "active" {
+		t.Fatalf("the code after the reset: %s", s)
+	}
+	e.deliver(e.lock, e.pending("front"))
+	if d := e.lock.EnterCode(0, old.Digits.Reveal()); d.Reason != access.CodeRevoked {
+		t.Fatalf("at the lock after the reset: %+v", d)
+	}
+	_, err := e.svc.IssueOfflineCode(bg, commands.IssueOfflineCode{ID: e.id(), Lock: "front", By: "bill", Code: "stay-2",
+		Kind: lockproto.CodePeriod, Unit: lockproto.CodeHour, From: e.now, To: e.now.Add(2 * time.Hour)})
+	if !errors.Is(err, commands.ErrInvalid) {
+		t.Fatalf("a code ending before the reset's end: %v", err)
+	}
+	fresh := e.issueCode("stay-3", lockproto.CodePeriod, e.now, e.now.Add(5*time.Hour))
+	if d := e.lock.EnterCode(0, fresh.Digits.Reveal()); !d.Granted {
+		t.Fatalf("a code issued after the reset: %+v", d)
+	}
+}
