@@ -44,6 +44,7 @@ func TestWireCodesKeepTheirNumbers(t *testing.T) {
 		access.OutsideWindow: 15, access.Exhausted: 16, access.WrongDoor: 17, access.Policy: 23,
 		access.OpNotPermitted: 37, access.AuditFull: 42, access.KeyRetired: 43, access.StorageFailed: 44,
 		access.CodeMalformed: 50, access.CodeInvalid: 51, access.CodeUsed: 52, access.CodeRevoked: 53,
+		access.KeySuspended: 54, access.LockReset: 55,
 	} {
 		if uint8(r) != code {
 			t.Errorf("%v has code %d, want %d", r, uint8(r), code)
@@ -86,11 +87,11 @@ func TestDoors(t *testing.T) {
 // Codes reserved but not assigned are unknown and take no name: a gap in
 // the table never reads back as Granted.
 func TestReservedCodesAreUnknown(t *testing.T) {
-	r := access.Reason(54)
+	r := access.Reason(57) // left free between assigned codes
 	if r.Known() {
 		t.Fatalf("reserved code %d is known", r)
 	}
-	if got := r.Name(); got != "reason_54" {
+	if got := r.Name(); got != "reason_57" {
 		t.Fatalf("reserved code's name %q", got)
 	}
 	if got, ok := access.ParseReason(""); !ok || got != access.Granted {

@@ -84,6 +84,9 @@ const (
 	CodeUsed      Reason = 52 // a one-time code used before
 	CodeRevoked   Reason = 53 // revoked by an erase code or an admin message
 
+	// Key lifecycle across a lock.
+	KeySuspended Reason = 54 // the key is suspended (its settings kept; resuming it restores it)
+	LockReset    Reason = 55 // every key of the lock was reset
 	// OutsidePeriods: inside validity but outside every dated period of the
 	// key (policy.Period); a lock reports it too (compact form's periods).
 	OutsidePeriods Reason = 56
@@ -154,6 +157,8 @@ var reasons = [...]struct{ name, text string }{
 	CodeInvalid:         {"code_invalid", "not a code of this lock"},
 	CodeUsed:            {"code_used", "offline code already used"},
 	CodeRevoked:         {"code_revoked", "offline code revoked"},
+	KeySuspended:        {"key_suspended", "the key is suspended"},
+	LockReset:           {"lock_reset", "every key of the lock was reset"},
 	OutsidePeriods:      {"outside_periods", "outside the key's dated periods"},
 	NotInPassage:        {"not_in_passage", "the door is not in passage mode now"},
 }

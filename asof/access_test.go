@@ -12,6 +12,7 @@ import (
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/keyledgertest"
 	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/policy"
 	"pgregory.net/rapid"
 )
@@ -37,6 +38,7 @@ func genLog(t *rapid.T) []logged {
 	lockOf := map[string]string{}
 	kindOf := map[string]events.Kind{}
 	uses := map[string]uint32{}
+	adminSeq := map[string]uint32{}
 	now := t0
 	log := []logged{
 		{"lock-front", now, events.LockRegistered{Lock: "front", Owner: "bill", Zone: zones["front"], Slots: 2, Doors: doors["front"]}},
@@ -94,7 +96,7 @@ func genLog(t *rapid.T) []logged {
 			continue
 		}
 		var e any
-		switch rapid.IntRange(0, 17).Draw(t, "what") {
+		switch rapid.IntRange(0, 21).Draw(t, "what") {
 		case 0:
 			e = events.KeyShared{Key: k, Lock: lock, Method: events.ShareToID, Account: rapid.SampledFrom(people[:2]).Draw(t, "to")}
 		case 1:
@@ -144,6 +146,24 @@ func genLog(t *rapid.T) []logged {
 			continue
 		case 12:
 			now = now.Add(time.Duration(rapid.IntRange(0, 3).Draw(t, "days later")) * 24 * time.Hour)
+			continue
+		case 18, 20:
+			e = events.KeySuspended{Key: k, Lock: lock}
+			if rapid.Bool().Draw(t, "suspend message") { // the lock's, pending in its admin queue
+				adminSeq[lock]++
+				log = append(log, logged{"key-" + k, now, e},
+					logged{"lock-" + lock, now, events.AdminIssued{Lock: lock, Key: k, Seq: adminSeq[lock], Type: lockproto.TypeSuspend}})
+				continue
+			}
+		case 19:
+			e = events.KeyResumed{Key: k, Lock: lock}
+		case 21: // the lock's audit shows admin messages consumed up to a number, the last applied or refused
+			if adminSeq[lock] == 0 {
+				continue
+			}
+			seq := uint32(rapid.IntRange(1, int(adminSeq[lock])).Draw(t, "consumed up to"))
+			log = append(log, logged{"lock-" + lock, now, events.AdminApplied{Lock: lock, Seq: seq, Type: lockproto.TypeSuspend,
+				Applied: rapid.Bool().Draw(t, "applied")}})
 			continue
 		}
 		log = append(log, logged{"key-" + k, now, e})
@@ -226,6 +246,9 @@ func index(t testing.TB, l *ledger.Ledger) *asof.Index {
 // into plain structs and ask the policy, uncompiled, at that instant.
 
 type bruteKey struct {
+	suspended  bool
+	suspendSeq uint32 // the suspend message pending at the lock
+	applied    bool   // the lock was shown applying it
 	lock       string
 	kind       events.Kind
 	state      events.State
@@ -389,6 +412,22 @@ func (w *bruteWorld) apply(data any, at time.Time) {
 				k.firstUse = at
 			}
 		}
+	case events.KeySuspended:
+		k := key(e.Key)
+		k.suspended, k.applied = true, false
+	case events.KeyResumed:
+		key(e.Key).suspended = false
+	case events.AdminIssued:
+		if k := w.keys[e.Key]; k != nil && e.Type == lockproto.TypeSuspend {
+			k.suspendSeq, k.applied = e.Seq, false
+		}
+	case events.AdminApplied:
+		for _, k := range w.keys {
+			if k.lock == e.Lock && k.suspendSeq != 0 && k.suspendSeq <= e.Seq {
+				k.applied = k.suspendSeq == e.Seq && e.Applied
+				k.suspendSeq = 0
+			}
+		}
 	}
 	switch e := data.(type) {
 	case events.KeyShared, events.KeyDownloaded, events.KeyEdited, events.KeyRevoked, events.KeyReset,
@@ -455,8 +494,13 @@ func (w *bruteWorld) openings(at time.Time) []opening {
 			continue
 		}
 		still := false
-		if !slices.Contains(unlockStates[k.kind], k.state) {
-			if !k.taken || !k.at.StillOpen(k.state, at) {
+		if allowed := slices.Contains(unlockStates[k.kind], k.state); !allowed || k.suspended {
+			// Taken away or suspended: open at the lock only while the
+			// lock may not know (no suspend message is in this log).
+			switch {
+			case k.taken && k.at.StillOpen(k.state, at):
+			case k.suspended && allowed && !k.applied && k.at.Held() && (k.at.Until.IsZero() || at.Before(k.at.Until)):
+			default:
 				continue
 			}
 			still = true
@@ -482,7 +526,7 @@ func (w *bruteWorld) openings(at time.Time) []opening {
 // deleted or revoked, as its policy and the lock's blackouts allow.
 func (w *bruteWorld) onlineOpenings(at time.Time, id string, k *bruteKey) []opening {
 	g := w.groups[k.lock]
-	if g == nil || !g.on || !at.Before(g.until) || k.state == events.StateDeleted || k.state == events.StateRevoked {
+	if g == nil || !g.on || !at.Before(g.until) || k.state == events.StateDeleted || k.state == events.StateRevoked || k.suspended {
 		return nil
 	}
 	if p := k.policy().WithBlackouts(w.blackouts[k.lock]); p.Allowed(at, k.uses) != access.Granted {

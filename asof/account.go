@@ -181,7 +181,8 @@ func (h *keyHistory) spans(k *keyState, l *lockHistory, uses uint32, usesAt uint
 	a, b time.Time, spans map[spanKey]*DoorSpan) {
 	doors := k.settings.Doors & l.doors
 	still := !k.usable()
-	if doors == 0 || still && (k.takenAt == 0 || !k.atLock.RemovalPending(k.state)) {
+	suspended := still && k.suspendedAtLock(a) // the lock has not applied the suspension
+	if doors == 0 || still && !suspended && (k.takenAt == 0 || !k.atLock.RemovalPending(k.state)) {
 		return
 	}
 	if u := k.atLock.Until; still && !u.IsZero() {

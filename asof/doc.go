@@ -52,6 +52,14 @@
 // still applies (the credential carries it). This is the exposure window
 // the read models show as "revoked, still open at the lock until …".
 //
+// Suspended keys: a key suspended at T (commands.Service.SuspendKey) is no
+// answer, except that one holding a credential, PIN or card at its lock
+// (events.AtLock pending or applied) is an answer marked StillAtLock until
+// the lock's audit shows the suspend message applied (the lock stream's
+// AdminApplied; a refused message leaves it open there) or its credential
+// ends. A reset of every key of a lock revokes each key (KeyRevoked), so
+// the rule for keys taken away applies to it.
+//
 // The lock-wide blackouts are those of T, applied to every key as the
 // commands apply them to online decisions; an offline credential issued
 // before they were set carries the blackouts of its issuance instead, so

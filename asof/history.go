@@ -147,6 +147,14 @@ type keyState struct {
 	editTime  time.Time //
 	takenAt   uint64    // the reset, revocation, deactivation or deletion (0: none)
 	syncedAt  uint64    // the last LockSynced (0: none)
+
+	// Suspension (suspend.go): suspended since suspendAt (or resumed
+	// then); the lock's suspend message suspendSeq pending, or shown
+	// applied (suspendApplied).
+	suspended      bool
+	suspendAt      uint64
+	suspendSeq     uint32
+	suspendApplied bool
 }
 
 // opener is the account that may use the key: its holder once downloaded,
@@ -164,7 +172,7 @@ func (k *keyState) opener() string {
 // usable reports whether the key's opener may use it: the commands' rules
 // table allows an unlock in its state.
 func (k *keyState) usable() bool {
-	return k.opener() != "" && commands.Allows(k.kind, k.state, events.ActUnlock)
+	return k.opener() != "" && !k.suspended && commands.Allows(k.kind, k.state, events.ActUnlock)
 }
 
 // standing is whether the key's opener could open with it at t as far as
@@ -175,6 +183,9 @@ func (k *keyState) standing(t time.Time) (ok, still bool) {
 		return true, false
 	}
 	if k.takenAt != 0 && k.opener() != "" && k.atLock.StillOpen(k.state, t) {
+		return true, true
+	}
+	if k.suspendedAtLock(t) {
 		return true, true
 	}
 	return false, false
@@ -203,7 +214,7 @@ func (k *keyState) positions(dst []uint64, l *lockHistory, blackoutsAt, usesAt u
 	if still {
 		dst = append(dst, k.takenAt, k.syncedAt)
 	}
-	return dst
+	return append(dst, k.suspendAt)
 }
 
 // apply folds one event into the index. Write lock held.
@@ -229,6 +240,8 @@ func (x *Index) apply(ev *ledger.Event) {
 		if l := x.locks[e.Lock]; l != nil {
 			l.applyPassage(ev, e)
 		}
+	case events.AdminIssued, events.AdminApplied:
+		x.applySuspendAdmin(ev)
 		return
 	case events.KeyCreated:
 		l := x.locks[e.Lock]
@@ -284,6 +297,10 @@ func (x *Index) apply(ev *ledger.Event) {
 		k.state, k.takenAt = events.StateDeleted, ev.Position
 	case events.LockSynced:
 		k.syncedAt = ev.Position
+	case events.KeySuspended:
+		k.suspended, k.suspendAt, k.suspendApplied = true, ev.Position, false
+	case events.KeyResumed:
+		k.suspended, k.suspendAt = false, ev.Position
 	default:
 		return // changes nothing this index keeps
 	}

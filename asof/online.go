@@ -134,7 +134,7 @@ const onlineDoors = access.Main | access.Inner
 // through group g, and the instants [from, until) its membership and the
 // network allow that in (zero until: no end); ok false: none.
 func onlineStanding(k *keyState, g *groupVersion, l *lockHistory, keyID, account string) (doors access.Doors, from, until time.Time, ok bool) {
-	if g == nil || !g.net.on || k.state == events.StateDeleted || k.state == events.StateRevoked {
+	if g == nil || !g.net.on || k.state == events.StateDeleted || k.state == events.StateRevoked || k.suspended {
 		return 0, from, until, false
 	}
 	m, found := g.members[account]

@@ -408,6 +408,10 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 					if err := s.adminAtLock(t, c, l, p, r, emit, res, &view); err != nil {
 						return err
 					}
+				} else if p.Type == lockproto.TypeResetAll {
+					if err := s.resetAtLock(l, p, r, emit, &view, c.Lock); err != nil {
+						return err
+					}
 				}
 			}
 			// The lock passed these without applying them (a phone
@@ -453,16 +457,24 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 func (s *Service) adminAtLock(t *txn, c UploadAudit, l *LockState, p events.AdminIssued, r *lockproto.AuditRecord,
 	emit func(string, uint32, any), res *AuditResult, view *syncView) error {
 	switch {
+	case p.Type == lockproto.TypeSuspend:
+		return nil // the credential stays where it is; AdminApplied says whether the lock took the suspension
 	case !r.Granted && r.Reason == access.Superseded && (p.Type == lockproto.TypeSetPIN || p.Type == lockproto.TypeSetCard):
 		return nil // a newer generation of the key's code reached the lock first: it stands
 	case !r.Granted:
 		return view.move(p.Key, c.Lock, r.Seq, events.SyncFailed, r.Reason, emit)
 	case p.Type == lockproto.TypeDeactivateSlot:
+		n := len(res.Confirmed)
 		if err := s.confirmAtLock(t, c, l, p, r.Seq, emit, res); err != nil {
 			return err
 		}
-		view.moved[p.Key] = events.SyncRemoved
-		return nil
+		if len(res.Confirmed) > n { // DeactivationConfirmed moved it
+			view.moved[p.Key] = events.SyncRemoved
+			return nil
+		}
+		// Confirmed by hand already, or revoked since (a reset of every
+		// key): the slot is off the lock all the same.
+		return view.move(p.Key, c.Lock, r.Seq, events.SyncRemoved, 0, emit)
 	case p.Type == lockproto.TypeResetSlot, p.Type == lockproto.TypeRevoke, p.Type == lockproto.TypeClearPIN, p.Type == lockproto.TypeClearCard:
 		return view.move(p.Key, c.Lock, r.Seq, events.SyncRemoved, 0, emit)
 	case p.Type == lockproto.TypeSetPIN, p.Type == lockproto.TypeSetCard:
@@ -557,7 +569,7 @@ func verifiedUnlock(r access.Reason) bool {
 	switch r {
 	case access.Granted, access.ClockUnknown, access.ZoneUnknown, access.NotYetValid,
 		access.Expired, access.OutsideWindow, access.Exhausted, access.WrongDoor,
-		access.UseTableFull, access.Policy:
+		access.UseTableFull, access.Policy, access.KeySuspended:
 		return true
 	}
 	return false

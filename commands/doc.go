@@ -98,6 +98,9 @@
 // new(*policy.ValidationError)) and errors.Is(err, policy.ErrInvalid) work
 // too), ErrExists, ErrNotPermitted, ErrNoSlot, ErrPINTaken, ErrCardTaken,
 // ErrNeedsValidity (a *ValidationError for "start" or "expiry"),
+// ErrSuspended and ErrNotSuspended (*SuspensionError, also ErrForbidden;
+// a StateError's Reason names a suspension or reset that refused a key
+// its state allows),
 // ErrStillAtLock (*AtLockError, also ErrForbidden: a key whose removal has
 // not reached its lock is not deleted), ErrBusy,
 // ErrIDReused (*IDReusedError naming the command ID and the field),
@@ -234,6 +237,40 @@
 // unknown one *NotFoundError, a decision older than RemoteOpenValidity or a
 // challenge of another lock a *ValidationError.
 //
+// Suspending a key (suspend.go): SuspendKey and ResumeKey (KeyCommands,
+// authorised like the others) stop a key and let it open again without
+// touching its settings, holder, slot, use count, credential, PIN or card
+// (key.suspended, key.resumed, with the key's change counter). Which
+// states allow them is the rules table's (ActSuspend, ActResume: where an
+// unlock is allowed); a suspend of a suspended key or a resume of one
+// that is not is a *SuspensionError (ErrSuspended, ErrNotSuspended, and
+// ErrForbidden). Every online decision refuses a suspended key with
+// access.KeySuspended, so no remote open is signed for it. A key that
+// holds something at its lock also queues the lock's suspend message
+// (lockproto.TypeSuspend: its ID there, the change counter, suspended or
+// not), pending like every admin message; the lock refuses the key's
+// credential, PIN, card and remote opens once it applied it. A lock whose
+// 16-entry suspension table is full refuses the message (AdminApplied
+// says so: Applied false, lock_revocations_full) and the key keeps
+// opening there: revoke or reset it if it must not.
+//
+// Resetting every key of a lock (lockreset.go): ResetLock, the owner's,
+// ends every key of the lock — every kind — with a KeyRevoked whose
+// Reason is access.LockReset (Unlock and the others refuse it with that
+// reason), frees their slots at a new generation, their PINs and cards,
+// revokes every offline code still in force, and appends one lock.reset
+// naming the epoch (the lock's resets counted from 1), all in one atomic
+// append. The lock's reset message (lockproto.TypeResetAll: every slot's
+// new minimum generation, every offline code revoked until the latest
+// end of any issued) is queued as pending; once the lock's audit shows it
+// applied, the keys it took from the lock are removed there (deletable).
+// The lock stays registered; keys made afterwards take the new
+// generations and work. The keys of the lock are found by reading the
+// log for their creation; a key created while the reset was decided is
+// refused (access.LockReset) by every decision as if it had been named,
+// though its own stream records no revocation. After a reset, a new
+// offline code must end after the end the reset revoked codes until.
+//
 // Credentials at the lock: where each key's credential stands at its lock
 // is folded from its events (events.AtLock, the same fold the read models
 // use), as lock platforms show it: pending once DownloadKey issues an
@@ -325,6 +362,8 @@
 //	               or its credential ended)
 //	digital keys:  delivered to their user on creation; edit, revoke, delete at any time;
 //	               made and managed by the lock's owner and account managers
+//	every kind:    suspend and resume where it may unlock (its state stays); ResetLock
+//	               revokes every key of the lock, whatever the table says
 //	intercom keys: created → sharing → downloaded; edit at any time (also once
 //	               revoked), revoke and delete at any time; a single-use or
 //	               recurring one has a start and an expiry (ErrNeedsValidity)

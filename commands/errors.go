@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/secret"
@@ -82,9 +83,15 @@ type StateError struct {
 	Kind   events.Kind
 	State  events.State
 	Action events.Action
+	// Reason, when set, is why a key its state would allow is refused:
+	// access.KeySuspended, access.LockReset.
+	Reason access.Reason
 }
 
 func (e *StateError) Error() string {
+	if e.Reason != access.Granted {
+		return fmt.Sprintf("commands: cannot %s %s key %q: %s", e.Action, e.Kind, e.Key, e.Reason)
+	}
 	return fmt.Sprintf("commands: cannot %s %s key %q: it is %s", e.Action, e.Kind, e.Key, e.State)
 }
 

@@ -173,7 +173,9 @@ func decideUnlockByPIN(t *txn, c UnlockByPIN, h secret.PINHash, refused *PINUnlo
 	ev := events.UnlockAttempted{Key: key, Lock: c.Lock, By: holderOf(k), Door: c.Door.Set(), Source: "keypad", Panel: c.Panel, Uses: k.Uses}
 	switch {
 	case !Allows(k.Kind, k.State, events.ActUnlock):
-		ev.Reason = stateReason(k.State)
+		ev.Reason = keyStateReason(k)
+	case refusedFor(k, l) != access.Granted:
+		ev.Reason = refusedFor(k, l)
 	case !k.Settings.Doors.Has(c.Door):
 		ev.Reason = access.WrongDoor
 	default:

@@ -918,6 +918,10 @@ func keyActionOf(d any) (events.Action, string, string) {
 		return events.ActConfirmDeactivation, e.Key, e.By
 	case events.KeyDeleted:
 		return events.ActDelete, e.Key, e.By
+	case events.KeySuspended:
+		return events.ActSuspend, e.Key, e.By
+	case events.KeyResumed:
+		return events.ActResume, e.Key, e.By
 	}
 	return 0, "", ""
 }

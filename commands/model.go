@@ -46,25 +46,27 @@ var kindRules = map[events.Kind]kindRule{
 	events.KindShare: {slot: true, toCode: true, toID: true, allowed: map[events.State]actions{
 		events.StateCreated:             acts(events.ActShare, events.ActEdit, events.ActDelete),
 		events.StateSharing:             acts(events.ActEdit, events.ActRevoke, events.ActDownload, events.ActDelete),
-		events.StateDownloaded:          acts(events.ActReset, events.ActRequestDeactivation, events.ActUnlock),
+		events.StateDownloaded:          acts(events.ActReset, events.ActRequestDeactivation, events.ActUnlock, events.ActSuspend, events.ActResume),
 		events.StateRevoked:             acts(events.ActDelete),
 		events.StateReset:               acts(events.ActDelete),
 		events.StateDeactivationPending: acts(events.ActConfirmDeactivation),
 		events.StateDeactivated:         acts(events.ActDelete),
 	}},
 	events.KindDigital: {toID: true, delivery: true, allowed: map[events.State]actions{
-		events.StateSharing:    acts(events.ActEdit, events.ActRevoke, events.ActDownload, events.ActDelete, events.ActUnlock),
-		events.StateDownloaded: acts(events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock),
+		events.StateSharing:    acts(events.ActEdit, events.ActRevoke, events.ActDownload, events.ActDelete, events.ActUnlock, events.ActSuspend, events.ActResume),
+		events.StateDownloaded: acts(events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock, events.ActSuspend, events.ActResume),
 		events.StateRevoked:    acts(events.ActDelete),
 	}},
 	events.KindIntercom: {toCode: true, toID: true, allowed: map[events.State]actions{
 		events.StateCreated:    acts(events.ActShare, events.ActEdit, events.ActRevoke, events.ActDelete),
 		events.StateSharing:    acts(events.ActEdit, events.ActRevoke, events.ActDownload, events.ActDelete),
-		events.StateDownloaded: acts(events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock),
+		events.StateDownloaded: acts(events.ActEdit, events.ActRevoke, events.ActDelete, events.ActUnlock, events.ActSuspend, events.ActResume),
 		events.StateRevoked:    acts(events.ActEdit, events.ActDelete),
 	}},
 	events.KindOnline: {group: true, allowed: map[events.State]actions{
-		events.StateCreated: acts(events.ActEdit, events.ActDelete),
+		events.StateCreated: acts(events.ActEdit, events.ActDelete, events.ActSuspend, events.ActResume),
+		// Revoked only by a reset of every key of the lock (ResetLock).
+		events.StateRevoked: acts(events.ActDelete),
 	}},
 }
 

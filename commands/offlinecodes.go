@@ -39,6 +39,9 @@ type OfflineCodesState struct {
 	Codes map[string]OfflineCodeState
 	// BySeq lists the codes issued with each sequence number, in order.
 	BySeq [lockproto.CodeSeqs][]string
+	// ResetUntil: a reset of every key of the lock (ResetLock) revoked
+	// every sequence number until then; a new code must end after it.
+	ResetUntil time.Time
 }
 
 // OfflineCodeState is one code as the ledger knows it.
@@ -79,6 +82,10 @@ func (o *OfflineCodesState) evolve(ev ledger.Event) {
 			o.BySeq[e.Seq] = append(slices.Clip(o.BySeq[e.Seq]), e.Code)
 		}
 	case events.OfflineCodeRevoked:
+		if e.Code == "" { // every code of the lock (ResetLock): every sequence number until Until
+			o.ResetUntil = e.Until
+			return
+		}
 		set(e.Code, func(c *OfflineCodeState) { c.Revoked, c.RevokedUntil = true, e.Until })
 	case events.OfflineCodeUsed:
 		set(e.Code, func(c *OfflineCodeState) { c.Used = true })
@@ -336,6 +343,9 @@ func (s *Service) IssueOfflineCode(ctx context.Context, c IssueOfflineCode) (Off
 			return exists("key with the offline code's ID", c.Code)
 		}
 		from, to := fields.Validity()
+		if !o.ResetUntil.IsZero() && int64(to) <= o.ResetUntil.Unix() {
+			return invalid("to", "lock %q was reset: it refuses every code ending by %v", c.Lock, o.ResetUntil.UTC())
+		}
 		code := fields
 		var ok bool
 		if code.Seq, ok = o.freeSeq(time.Unix(int64(from), 0)); !ok {

@@ -240,11 +240,14 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 	case !m.Permissions.Doors.Has(c.Door), !k.Settings.Doors.Has(c.Door):
 		return deny(access.WrongDoor)
 	case k.State == events.StateDeleted || k.State == events.StateRevoked:
-		return deny(stateReason(k.State))
+		return deny(keyStateReason(k))
 	}
 	l, err := t.lock(k.Lock)
 	if err != nil {
 		return err
+	}
+	if r := refusedFor(k, l); r != access.Granted {
+		return deny(r)
 	}
 	if r := decideSchedule(k, l, t.now, ev.Uses); r != access.Granted {
 		return deny(r)

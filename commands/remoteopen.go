@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/lockproto"
@@ -142,8 +143,12 @@ func (s *Service) RemoteOpen(ctx context.Context, c RemoteOpen) ([]byte, error) 
 		if at.Door&^k.Settings.Doors != 0 {
 			return invalid("door", "key %q no longer opens %v", at.Key, at.Door)
 		}
-		if _, err := t.lock(at.Lock); err != nil {
+		l, err := t.lock(at.Lock)
+		if err != nil {
 			return err
+		}
+		if r := refusedFor(k, l); r != access.Granted { // suspended (or reset) since the decision
+			return &StateError{Key: at.Key, Kind: k.Kind, State: k.State, Action: events.ActUnlock, Reason: r}
 		}
 		ev := events.RemoteOpenIssued{Lock: at.Lock, Key: at.Key, Decision: c.Decision.String(), Nonce: ch.Nonce,
 			Credential: codeID(at.Lock, at.Key), Door: at.Door, Doors: k.Settings.Doors,

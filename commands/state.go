@@ -98,6 +98,15 @@ type LockState struct {
 	// passageSeq is the sequence number of the last passage message
 	// issued: an older one the lock passed is not issued again.
 	passageSeq uint32
+
+	// Resets of every key (lockreset.go): ResetEpoch is the last epoch,
+	// ResetAt the log position of its LockReset (keys created before it
+	// are ended), ResetKeys the keys each epoch removed from the lock
+	// itself (their credential, PIN or card was there), confirmed removed
+	// when the lock's audit shows the reset applied.
+	ResetEpoch uint32
+	ResetAt    uint64
+	ResetKeys  map[uint32][]string
 }
 
 // Exists reports whether the lock is registered.
@@ -195,6 +204,8 @@ func (l *LockState) evolve(ev ledger.Event) {
 			l.Credentials = map[lockproto.CredentialID]string{}
 		}
 		l.Credentials[e.Credential] = e.Key // the lock's audit record of the open names it
+	case events.LockReset:
+		l.resetAll(ev.Position, e)
 	case events.AdminApplied:
 		l.AdminSeen = max(l.AdminSeen, e.Seq)
 		l.Pending = slices.DeleteFunc(slices.Clone(l.Pending), func(p events.AdminIssued) bool { return p.Seq <= e.Seq })
@@ -211,6 +222,7 @@ func (l *LockState) clone() aggregate {
 	c.Credentials = maps.Clone(l.Credentials)
 	c.CodeSets = maps.Clone(l.CodeSets)
 	c.Managers = maps.Clone(l.Managers)
+	c.ResetKeys = maps.Clone(l.ResetKeys)
 	return &c
 }
 
@@ -241,6 +253,15 @@ type KeyState struct {
 	CreatedAt, FirstUsedAt time.Time
 
 	schedule *compiled // Policy(), compiled on first use
+
+	// Suspended: SuspendKey stopped the key (suspend.go); Changes counts
+	// its suspend and resume changes. CreatedPos is the log position of its
+	// creation; RevokedBy why it was revoked (access.LockReset for a reset
+	// of its lock).
+	Suspended  bool
+	Changes    uint32
+	CreatedPos uint64
+	RevokedBy  access.Reason
 }
 
 // Policy is the policy the key is decided by: its settings' policy, with
@@ -268,7 +289,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	case events.KeyCreated:
 		k.ID, k.Lock, k.Owner, k.Kind, k.Credential = e.Key, e.Lock, e.Owner, e.Kind, e.Credential
 		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash, k.CardHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash, e.CardHash
-		k.CreatedAt = ev.Time
+		k.CreatedAt, k.CreatedPos = ev.Time, ev.Position
 		k.schedule = &compiled{policy: k.Policy()}
 		k.State = events.StateCreated
 		if e.Holder != "" { // delivered on creation
@@ -282,7 +303,11 @@ func (k *KeyState) evolve(ev ledger.Event) {
 		k.Settings = e.Settings
 		k.schedule = &compiled{policy: k.Policy()}
 	case events.KeyRevoked:
-		k.State = events.StateRevoked
+		k.State, k.RevokedBy = events.StateRevoked, e.RevokedBy()
+	case events.KeySuspended:
+		k.Suspended, k.Changes = true, e.Change
+	case events.KeyResumed:
+		k.Suspended, k.Changes = false, e.Change
 	case events.KeyReset:
 		k.State = events.StateReset
 	case events.DeactivationRequested:

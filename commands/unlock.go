@@ -91,7 +91,9 @@ func (s *Service) Unlock(ctx context.Context, c Unlock) (UnlockResult, error) {
 		case c.By != holderOf(k):
 			ev.Reason = access.NotHolder
 		case !Allows(k.Kind, k.State, events.ActUnlock):
-			ev.Reason = stateReason(k.State)
+			ev.Reason = keyStateReason(k)
+		case refusedFor(k, l) != access.Granted:
+			ev.Reason = refusedFor(k, l)
 		case !k.Settings.Doors.Has(c.Door):
 			ev.Reason = access.WrongDoor
 		case k.Settings.Policy.Uses.Limited && s.credentialed(k):

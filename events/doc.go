@@ -33,7 +33,8 @@
 // "account-<id>" (registration, address book), "lock-<id>" (owner, zone,
 // slots and their generations, PIN and card hashes in use, account
 // managers, lock-wide blackouts, the lock's admin messages, issuer key
-// rotations and the remote opens signed for it), "key-<id>" (a key's lifecycle, unlock attempts and the
+// rotations, the remote opens signed for it and its resets of every key,
+// lock.reset), "key-<id>" (a key's lifecycle and suspensions, unlock attempts and the
 // notifications they cause), "outbox" (acknowledgements),
 // "sharecode-<hash>" (redeeming a code without knowing its key),
 // "group-<lock>" (network management, online keys, invitations, members),

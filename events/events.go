@@ -84,6 +84,10 @@ var catalogue = []Type{
 	{"lock.remote_open_issued", 1, RemoteOpenIssued{}},
 	// A lock's passage schedule: type in passage.go.
 	{"lock.passage_set", 1, PassageSet{}},
+	// Suspending a key, resetting every key of a lock: types in suspend.go.
+	{"key.suspended", 1, KeySuspended{}},
+	{"key.resumed", 1, KeyResumed{}},
+	{"lock.reset", 1, LockReset{}},
 }
 
 // Type is one entry of the catalogue.
@@ -272,6 +276,9 @@ type KeyEdited struct {
 // KeyRevoked: the share (or key) is cancelled.
 type KeyRevoked struct {
 	Key, Lock, By string
+	// Reason is access.LockReset when the lock's reset ended the key (0:
+	// the owner revoked it; RevokedBy says which).
+	Reason access.Reason `msgpack:",omitempty"`
 }
 
 // KeyReset: after download, the slot got a new generation; the next holder's

@@ -179,10 +179,12 @@ const (
 	ActConfirmDeactivation
 	ActDelete
 	ActUnlock
+	ActSuspend // commands.SuspendKey
+	ActResume  // commands.ResumeKey
 )
 
 var actionNames = [...]string{"", "share", "download", "edit", "revoke", "reset",
-	"request deactivation", "confirm deactivation", "delete", "unlock"}
+	"request deactivation", "confirm deactivation", "delete", "unlock", "suspend", "resume"}
 
 func (a Action) String() string {
 	if int(a) < len(actionNames) && a != 0 {

@@ -39,6 +39,9 @@ type OfflineCodeIssued struct {
 // number is free again (the code's end, or the erase code's if later);
 // AdminSeq is the revoke-code admin message queued for the lock (0 when
 // the service has no issuer: only the erase code revokes it then).
+//
+// Code is empty for the revocation of every code of the lock by a reset of
+// every key (commands.ResetLock): every sequence number until Until.
 type OfflineCodeRevoked struct {
 	Lock, Code, By string
 	Seq            uint8

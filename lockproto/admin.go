@@ -98,6 +98,17 @@ type Admin struct {
 	CodeSeq   uint8          // revoke code: the offline code's sequence number (its end is NotAfter)
 	Signature [64]byte
 	Passage   Passage // passage: the doors freed and the periods (passage.go)
+	// Suspend (suspend.go): Credential names the key at the lock (its
+	// credential ID, or its PIN or card entry ID), Change counts the key's
+	// suspend and resume changes so far (the highest wins), Suspended says
+	// which this one is.
+	Change    uint32
+	Suspended bool
+	// Reset every key (resetall.go): Epoch, strictly increasing per lock;
+	// MinGens, every slot's new minimum generation; NotAfter, the time
+	// until which every offline-code sequence number is revoked (0: none).
+	Epoch   uint32
+	MinGens [MaxSlots]uint32
 }
 
 const (
@@ -113,19 +124,20 @@ const (
 // knownAdmin reports whether this version decodes admin type t.
 func knownAdmin(t Type) bool {
 	return (t >= TypeResetSlot && t <= TypeRotateKey) || (t >= TypeSetPIN && t <= TypeClearCard) || t == TypeRevokeCode ||
-		t == TypePassage
+		t == TypePassage || t == TypeSuspend || t == TypeResetAll
 }
 
-// MaxAdminSize is the size of the largest admin frame: a passage schedule
-// of four periods with four windows each (a set-PIN or set-card frame
-// with every window and dated period takes 172, time-zone rules 155).
-const MaxAdminSize = max(maxPassageSize, adminFixedSize+5+MaxZoneTransitions*8,
-	SetCodeFixedSize+policy.MaxCompactWindows*windowSize+policy.MaxCompactPeriods*periodSize) // 212
+// MaxAdminSize is the size of the largest admin frame: a reset of every
+// key (a passage schedule of four periods with four windows each takes
+// 212, a set-PIN or set-card frame with every window and dated period
+// 172, time-zone rules 155). Every one fits a download's length byte.
+const MaxAdminSize = max(ResetAllSize, maxPassageSize, adminFixedSize+5+MaxZoneTransitions*8,
+	SetCodeFixedSize+policy.MaxCompactWindows*windowSize+policy.MaxCompactPeriods*periodSize) // 222
 
 func (a *Admin) validate() error {
 	switch a.Type {
 	case TypeResetSlot, TypeDeactivateSlot, TypeRevoke, TypeTimeZone, TypeRotateKey,
-		TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard, TypeRevokeCode, TypePassage:
+		TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard, TypeRevokeCode, TypePassage, TypeSuspend, TypeResetAll:
 		if a.Seq == 0 {
 			return invalidf("%v: sequence number 0", a.Type)
 		}
@@ -161,6 +173,10 @@ func (a *Admin) validate() error {
 		if a.Generation == 0 {
 			return invalidf("%v %v: new minimum generation 0 clears nothing", a.Type, a.Credential)
 		}
+	case TypeSuspend:
+		return a.validateSuspend()
+	case TypeResetAll:
+		return a.validateResetAll()
 	}
 	return nil
 }
@@ -223,6 +239,10 @@ func (a *Admin) appendUnsigned(dst []byte) []byte {
 		dst = le.AppendUint32(dst, a.NotAfter)
 	case TypePassage:
 		dst = a.Passage.append(dst)
+	case TypeSuspend:
+		dst = a.appendSuspend(dst)
+	case TypeResetAll:
+		dst = a.appendResetAll(dst)
 	}
 	return dst
 }
@@ -303,6 +323,12 @@ func DecodeAdmin(b []byte) (Admin, error) {
 		if err := a.Passage.decode(&r); err != nil {
 			return a, err
 		}
+	case TypeSuspend:
+		if err := a.decodeSuspend(&r); err != nil {
+			return a, err
+		}
+	case TypeResetAll:
+		a.decodeResetAll(&r)
 	}
 	r.copy(a.Signature[:])
 	if err := r.end(); err != nil {

@@ -75,13 +75,18 @@ func (c *counterRand) Read(p []byte) (int, error) {
 }
 
 // benchUnlock times Lock.Challenge + Lock.HandleUnlock only; the phone's
-// requests are built ahead in chunks with the timer stopped.
-func benchUnlock(b *testing.B, ncreds int, cached bool) {
+// requests are built ahead in chunks with the timer stopped. prepare, if
+// any, changes the lock's state first.
+func benchUnlock(b *testing.B, ncreds int, cached bool, prepare ...func(*State)) {
 	w := newWorld(b)
 	w.syncTime(3600)
 	lockClock := w.clock.now
+	st := w.lock.State()
+	for _, p := range prepare {
+		p(&st)
+	}
 	mk := func() *Lock {
-		l, err := RestoreLock(w.lock.State(), &Config{Clock: lockClock, Rand: &counterRand{}})
+		l, err := RestoreLock(st, &Config{Clock: lockClock, Rand: &counterRand{}})
 		w.must(err)
 		return l
 	}

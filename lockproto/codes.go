@@ -200,7 +200,7 @@ func (l *Lock) applyCode(a *Admin) (access.Reason, uint8) {
 			tab[i] = CodeSlot{ID: a.Credential}
 		}
 		e := &tab[i]
-		e.MinGen, e.Seq = max(e.MinGen, a.Generation), a.Seq
+		e.MinGen, e.Seq = max(e.MinGen, a.Generation), max(e.Seq, a.Seq) // an older clear arriving late leaves a newer set's mark
 		if e.Live && e.Generation < e.MinGen {
 			*e = CodeSlot{ID: e.ID, MinGen: e.MinGen, Seq: e.Seq}
 		}
@@ -298,6 +298,10 @@ func (l *Lock) decideCode(d *CodeDecision, tab []CodeSlot, i int, kind AuditKind
 	refuse := func(r access.Reason) {
 		d.Reason, rec.Reason = r, r
 		d.AuditSeq = l.record(classRefusal, unix, known, rec)
+	}
+	if l.suspended(e.ID) {
+		refuse(access.KeySuspended)
+		return
 	}
 	if e.Doors&(1<<d.Door) == 0 {
 		refuse(access.WrongDoor)

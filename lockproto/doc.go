@@ -82,6 +82,15 @@
 //     only then, writing and persisting an audit record (AuditPassage)
 //     before it grants; refusals are tallied. A newer schedule replaces an
 //     older one, never the reverse. It widens no credential.
+//   - A key is suspended and resumed without losing anything (Issuer.Suspend,
+//     suspend.go): the lock keeps a 16-entry table of key IDs with their
+//     highest change counter and refuses a suspended credential, PIN, card
+//     or remote open (KeySuspended); a resume restores it as it was, use
+//     count included. Every key of the lock is reset by one message
+//     (Issuer.ResetAll, resetall.go): every slot's minimum generation, the
+//     PIN, card and suspension tables and the offline codes, behind a
+//     sequence-number mark, so no older message brings anything back and
+//     keys made afterwards work. Both commute with every other message.
 //
 // # The life of an unlock
 //

@@ -37,6 +37,8 @@ const (
 	TypeSetCard        Type = 0x18 // admin: put a card (its identifier's keyed digest) and its rules in the card table
 	TypeClearCard      Type = 0x19 // admin: take a card out of the card table
 	TypeRevokeCode     Type = 0x1A // admin: revoke an offline code by its sequence number (0x1B reserved with it)
+	TypeSuspend        Type = 0x1C // admin: suspend or resume one key (credential, PIN or card entry)
+	TypeResetAll       Type = 0x1D // admin: reset every key of the lock (an epoch)
 	TypePassage        Type = 0x1E // admin: the lock's passage schedule (doors free to anyone during periods)
 	TypeAuditBatch     Type = 0x30 // lock -> phone -> backend: chained, MACed records
 	TypeAuditAck       Type = 0x31 // backend -> phone -> lock: records up to here are stored
@@ -49,7 +51,7 @@ var typeNames = map[Type]string{
 	TypeTimeSync: "time-sync", TypeTimeZone: "time-zone", TypeRotateKey: "rotate-key", TypeAuditBatch: "audit-batch",
 	TypeAuditAck: "audit-ack", TypeRemoteOpen: "remote-open", TypeSetPIN: "set-pin", TypeClearPIN: "clear-pin",
 	TypeSetCard: "set-card", TypeClearCard: "clear-card", TypeRevokeCode: "revoke-code",
-	TypePassage: "passage",
+	TypePassage: "passage", TypeSuspend: "suspend", TypeResetAll: "reset-all",
 }
 
 func (t Type) String() string {

@@ -159,6 +159,13 @@ func goldenFrames(t *testing.T) []golden {
 	m, err = w.issuer.SetPIN(testLock, 11, pinP)
 	w.must(err)
 	add("set-pin-periods", m)
+	// Suspending a key and resetting every key of the lock.
+	m, _ = w.issuer.Suspend(testLock, 11, CredentialID{0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8}, 3, true)
+	add("suspend", m)
+	var gens [MaxSlots]uint32
+	gens[0], gens[3], gens[MaxSlots-1] = 2, 9, 1
+	m, _ = w.issuer.ResetAll(testLock, 12, 1, gens, uint32(t0.Add(7*24*time.Hour).Unix()))
+	add("reset-all", m)
 	return out
 }
 
@@ -178,6 +185,7 @@ var fuzzSeeds = map[string][]string{
 	"FuzzLockHandleAdmin":    {"reset-slot", "rotate-key"},
 	"FuzzLockHandleAuditAck": {"audit-ack"},
 	"FuzzLockHandleUnlock":   {"unlock"},
+	"FuzzSuspendAndResetAll": {"suspend", "reset-all"},
 }
 
 // corpusEntry is a fuzz corpus file holding b, every byte escaped.
@@ -355,7 +363,8 @@ func TestFrameSizes(t *testing.T) {
 		{"unlock, largest", MaxUnlockSize, 205},
 		{"unlock, cached", UnlockCachedSize, 29},
 		{"response", ResponseSize, 34},
-		{"admin, largest", MaxAdminSize, 212},
+		{"admin, largest", MaxAdminSize, 222},
+		{"passage, largest", maxPassageSize, 212},
 		{"set PIN, largest", SetCodeFixedSize + policy.MaxCompactWindows*windowSize + policy.MaxCompactPeriods*periodSize, 172},
 		{"time-zone rules, largest", adminFixedSize + 5 + MaxZoneTransitions*8, 155},
 		{"rotate key", adminFixedSize + rotateBodySize, 123},
@@ -366,6 +375,8 @@ func TestFrameSizes(t *testing.T) {
 		{"set PIN or card, 4 windows, 3 dated periods", SetCodeFixedSize + 4*windowSize + 3*periodSize, 172},
 		{"clear PIN or card", ClearCodeSize, 98},
 		{"remote open", RemoteOpenSize, 118},
+		{"suspend", SuspendSize, 99},
+		{"reset every key", ResetAllSize, 222},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %d bytes, documented %d", c.name, c.got, c.want)

@@ -201,6 +201,14 @@ type State struct {
 	// sequence number of the message that set it; zero: none.
 	Passage    Passage
 	PassageSeq uint32
+	// Suspended is the suspension table (suspend.go). ResetSeq is the
+	// sequence number of the latest reset of every key applied (resetall.go):
+	// code, card and suspension entries from older messages are gone and
+	// such messages change nothing; ResetEpoch is the highest epoch applied.
+	// All zero in a state written before they existed.
+	Suspended  [MaxSuspensions]Suspension
+	ResetSeq   uint32
+	ResetEpoch uint32
 }
 
 // Config tunes a Lock; the zero value (or nil) gives the defaults.

@@ -96,7 +96,14 @@ func (l *Lock) apply(now time.Duration, a *Admin) (access.Reason, uint32) {
 		if a.Seq > l.st.PassageSeq { // an older schedule arriving late changes nothing
 			l.st.Passage, l.st.PassageSeq = a.Passage, a.Seq
 		}
+	case TypeSuspend:
+		return l.applySuspend(a), 0
+	case TypeResetAll:
+		l.applyResetAll(a)
 	case TypeSetPIN, TypeClearPIN, TypeSetCard, TypeClearCard:
+		if r, old := l.beforeReset(a); old {
+			return r, 0
+		}
 		r, i := l.applyCode(a)
 		a.Slot = i // the audit record names the table entry
 		return r, 0

@@ -252,8 +252,8 @@ func TestPassageGolden(t *testing.T) {
 		}
 	}
 	m, err := NewIssuer(newWorld(t).signer).Passage(testLock, 1, full)
-	if err != nil || len(m) != MaxAdminSize || len(m) > 255 {
-		t.Fatalf("largest passage frame: %d bytes, %v", len(m), err)
+	if err != nil || len(m) != maxPassageSize || len(m) > MaxAdminSize {
+		t.Fatalf("largest passage frame: %d bytes, %v; want %d, within MaxAdminSize %d", len(m), err, maxPassageSize, MaxAdminSize)
 	}
 }
 

@@ -168,7 +168,7 @@ type RemoteDecision struct {
 //  5. room in the audit
 //  6. the source's backoff
 //  7. the current issuer key's signature (a retired key signs none)
-//  8. the door among the key's doors
+//  8. the key is not suspended (suspend.go), the door among the key's doors
 //  9. validity: at or before the high-water mark of time, or past on a
 //     known clock, is RemoteOpenLate (with an unknown clock the nonce's
 //     lifetime is the bound)
@@ -218,6 +218,9 @@ func (l *Lock) HandleRemoteOpen(frame []byte) RemoteDecision {
 		d.Reason, rec.Reason = r, r
 		d.AuditSeq = l.record(classRefusal, unix, known, rec)
 		return d
+	}
+	if l.suspended(o.Key) {
+		return refuse(access.KeySuspended)
 	}
 	if o.Doors&(1<<o.Door) == 0 {
 		return refuse(access.WrongDoor)

@@ -62,7 +62,8 @@ func reasonOf(err error) access.Reason {
 //  9. issuer signature (skipped if these exact bytes are cached)
 //  10. holder proof (X25519 + HKDF skipped if cached) — then cache it, and a
 //     higher generation raises the slot's minimum (the new holder overwrites)
-//  11. the credential's role permits the action
+//  11. the credential's role permits the action (a suspended credential,
+//     suspend.go, is refused first: KeySuspended)
 //  12. time: an end at or before the high-water mark is expired; a
 //     time-bound credential needs a known clock, one with windows a known
 //     UTC offset
@@ -161,6 +162,9 @@ func (l *Lock) HandleUnlock(req []byte) Decision {
 	l.raiseMinGen(cred.Slot, cred.Generation)
 	auth := &authed{s: s, nonce: &l.nonce, cred: cred}
 
+	if l.suspended(cred.ID) {
+		return l.refuse(&d, access.KeySuspended, u.Challenge, auth, nil, unix, known)
+	}
 	if !cred.Role.permits(u.Action) {
 		return l.refuse(&d, access.OpNotPermitted, u.Challenge, auth, nil, unix, known)
 	}

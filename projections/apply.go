@@ -303,6 +303,12 @@ func (b *batch) apply(ev *ledger.Event) error {
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.Settings, r.SettingsAt = e.Settings, ev.Position })
 	case events.KeyRevoked:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = events.StateRevoked })
+	case events.KeySuspended:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.Suspended = true })
+	case events.KeyResumed:
+		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.Suspended = false })
+	case events.LockReset:
+		return b.history(h) // each key it ended has its own KeyRevoked
 	case events.KeyReset:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) { r.State = events.StateReset })
 	case events.DeactivationRequested:

@@ -29,6 +29,11 @@
 //     first use KeyStatus.AfterFirstUse is set ("ACTIVE, expires 2 h after
 //     first use", KeyStatus.Summary); after it KeyStatus.End is concrete.
 //     Recording it rewrites the key's row once.
+//   - A suspended key
+//     (commands.Service.SuspendKey) is SUSPENDED, with KeyStatus.Suspended
+//     and KeyRow.Suspended set, InWindow false and no NextOpen, until it is
+//     resumed; the key lists show it the same way and the history shows the
+//     suspension, the resume and a lock's reset of every key (lock_reset).
 //   - Where a key's credential stands at its lock (KeyStatus.AtLock,
 //     KeyRow.AtLock, folded with events.AtLock as the commands fold it):
 //     pending → applied at the lock → removing → removed, or failed. A key

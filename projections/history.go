@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/ledger"
 )
@@ -41,6 +42,16 @@ func describe(ev *ledger.Event, h *HistoryEntry) bool {
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
 	case events.KeyRevoked:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
+		if e.Reason != 0 {
+			h.Reason = e.Reason // the reset of every key of the lock
+		}
+	case events.KeySuspended:
+		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
+		h.Reason = access.KeySuspended
+	case events.KeyResumed:
+		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
+	case events.LockReset:
+		h.Lock, h.Account, h.Reason = e.Lock, e.By, access.LockReset
 	case events.KeyReset:
 		h.Lock, h.Key, h.Account = e.Lock, e.Key, e.By
 	case events.DeactivationRequested:

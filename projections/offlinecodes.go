@@ -36,6 +36,9 @@ func applyOfflineCodes(b *batch, ev *ledger.Event) (bool, error) {
 			return true, err
 		}
 	case events.OfflineCodeRevoked:
+		if e.Code == "" { // every code of the lock (a reset of every key): each live one has its own
+			break
+		}
 		if err := b.set(rowKey("ocr", e.Lock, e.Code), e); err != nil {
 			return true, err
 		}

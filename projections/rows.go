@@ -74,6 +74,9 @@ type KeyRow struct {
 	// FirstUsed is the key's first granted use (an online unlock, or the
 	// lock's time of the first offline use its audit counted); zero: none.
 	FirstUsed time.Time `msgpack:",omitempty"`
+	// Suspended: commands.Service.SuspendKey stopped the key until
+	// ResumeKey (its settings kept).
+	Suspended bool `msgpack:",omitempty"`
 }
 
 // Policy is the policy the key is decided by: its settings' policy with

@@ -23,6 +23,9 @@ const (
 	StatusExhausted Status = "EXHAUSTED"
 	StatusRevoked   Status = "REVOKED"
 	StatusDeleted   Status = "DELETED"
+	// StatusSuspended: the key is suspended (commands.Service.SuspendKey):
+	// it opens nothing until resumed, whatever its schedule says.
+	StatusSuspended Status = "SUSPENDED"
 )
 
 // KeyStatus is a key's status at an instant: the status, the sharing state, whether the
@@ -58,6 +61,9 @@ type KeyStatus struct {
 	// End is when the policy in force ends (zero: no end).
 	AfterFirstUse time.Duration
 	End           time.Time
+	// Suspended: the key is suspended (Status SUSPENDED unless it was
+	// revoked or deleted since); InWindow is false and NextOpen zero.
+	Suspended bool
 }
 
 // Summary is the status in words, as apps show it: the status, and for a
@@ -78,18 +84,21 @@ func (s KeyStatus) Summary() string {
 
 // statusRow is the fixed layout of p/st/<key>, decoded without allocating:
 //
-//	version(1)=2 | state(1) | sharing(1) | uses(4 BE) | settings position(8 BE) |
-//	sync at the lock(1) | the credential's own end, unix seconds (8 BE; 0 = none)
+//	version(1)=3 | state(1) | sharing(1) | uses(4 BE) | settings position(8 BE) |
+//	sync at the lock(1) | the credential's own end, unix seconds (8 BE; 0 = none) |
+//	flags(1): bit 0 suspended
 //
-// Version 1 rows (15 bytes, before sync at the lock) still read, as
-// nothing at the lock.
+// Version 2 rows (24 bytes, before the flags) read as not suspended;
+// version 1 rows (15 bytes, before sync at the lock) also as nothing at
+// the lock.
 const (
-	statusRowLen   = 24
+	statusRowLen   = 25
+	statusRowLenV2 = 24
 	statusRowLenV1 = 15
 )
 
 func appendStatusRow(dst []byte, r *KeyRow) []byte {
-	dst = append(dst, 2, byte(r.State), byte(r.Sharing()))
+	dst = append(dst, 3, byte(r.State), byte(r.Sharing()))
 	dst = binary.BigEndian.AppendUint32(dst, r.Uses)
 	dst = binary.BigEndian.AppendUint64(dst, r.SettingsAt)
 	var until int64
@@ -97,17 +106,38 @@ func appendStatusRow(dst []byte, r *KeyRow) []byte {
 		until = r.AtLock.Until.Unix()
 	}
 	dst = append(dst, byte(r.AtLock.Sync))
-	return binary.BigEndian.AppendUint64(dst, uint64(until))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(until))
+	var flags byte
+	if r.Suspended {
+		flags |= 1
+	}
+	return append(dst, flags)
 }
 
 // statusRowOK reports whether v is a status row of a version this package reads.
 func statusRowOK(v []byte) bool {
-	return len(v) == statusRowLen && v[0] == 2 || len(v) == statusRowLenV1 && v[0] == 1
+	return len(v) == statusRowLen && v[0] == 3 || len(v) == statusRowLenV2 && v[0] == 2 || len(v) == statusRowLenV1 && v[0] == 1
+}
+
+// suspendedOf decodes the suspension of a status row.
+func suspendedOf(v []byte) bool { return len(v) == statusRowLen && v[statusRowLenV2]&1 != 0 }
+
+// suspend marks a key's status as suspended once the schedule gave its
+// own: a suspended key opens nothing (revoked and deleted keys keep theirs).
+func suspend(st *KeyStatus, suspended bool) {
+	if !suspended {
+		return
+	}
+	st.Suspended = true
+	if st.Status == StatusRevoked || st.Status == StatusDeleted {
+		return
+	}
+	st.Status, st.InWindow, st.NextOpen = StatusSuspended, false, time.Time{}
 }
 
 // atLockOf decodes the sync at the lock of a status row.
 func atLockOf(v []byte) events.AtLock {
-	if len(v) < statusRowLen {
+	if len(v) < statusRowLenV2 {
 		return events.AtLock{}
 	}
 	a := events.AtLock{Sync: events.LockSync(v[15])}
@@ -235,6 +265,7 @@ func (p *Projections) KeyStatus(ctx context.Context, key string, at time.Time) (
 		}
 		onlineStatus(&st, on)
 	}
+	suspend(&st, suspendedOf(v))
 	return st, nil
 }
 
@@ -278,6 +309,7 @@ func (p *Projections) statusOf(ctx context.Context, r *KeyRow, at time.Time, st 
 		p := r.Policy()
 		evalStatus(st, &schedule{policy: p, end: p.End, afterFirstUse: p.AfterFirstUse}, at)
 	}
+	defer suspend(st, r.Suspended)
 	if r.Kind != events.KindOnline {
 		return nil
 	}
