@@ -82,6 +82,8 @@ var catalogue = []Type{
 	{"offline_code.revocation_applied", 1, OfflineCodeRevocationApplied{}},
 	// Remote opens signed for granted unlocks: type in lock.go.
 	{"lock.remote_open_issued", 1, RemoteOpenIssued{}},
+	// A lock's clock and zone table as its audit showed them: type in clock.go.
+	{"lock.clock_observed", 1, ClockObserved{}},
 }
 
 // Type is one entry of the catalogue.
