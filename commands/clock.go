@@ -49,10 +49,12 @@ const (
 // observeClock folds what an upload's new records show of the lock's
 // clock onto prev. batchLast is the sequence number of the batch's last
 // record; readAt is zero when the phone did not say; receipt is the
-// service's time.
+// service's time. evidence says the records held a clock reading, a record
+// with lock time 0 or a refusal for an unknown zone: records with a known
+// lock time alone say nothing of the offset.
 func observeClock(prev events.ClockObserved, lock string, recs []lockproto.AuditRecord, batchLast uint32,
-	readAt, receipt time.Time, tolerance time.Duration) events.ClockObserved {
-	o := prev
+	readAt, receipt time.Time, tolerance time.Duration) (o events.ClockObserved, evidence bool) {
+	o = prev
 	o.Lock = lock
 	for i := range recs {
 		r := &recs[i]
@@ -64,13 +66,15 @@ func observeClock(prev events.ClockObserved, lock string, recs []lockproto.Audit
 			// Set from the issuer's clock: in time as of this record.
 			o.Offset, o.Bound, o.ReadAt, o.MeasuredAt = 0, false, false, lt
 		case !r.Granted && r.Reason == access.ZoneUnknown:
-			o.ZoneKnown = false
+			o.ZoneKnown, o.ZoneReported, evidence = false, true, true
 		}
+		evidence = evidence || !o.Known
 		c, ok := r.Clock()
 		if !ok {
 			continue
 		}
-		o.ZoneTable, o.ZoneKnown = c.Flags&lockproto.ClockZoneTable != 0, c.Flags&lockproto.ClockZoneKnown != 0
+		evidence = true
+		o.ZoneTable, o.ZoneKnown, o.ZoneReported = c.Flags&lockproto.ClockZoneTable != 0, c.Flags&lockproto.ClockZoneKnown != 0, true
 		o.ZoneSeq, o.ZoneValidUntil = c.ZoneSeq, time.Time{}
 		if c.ZoneValidUntil != 0 {
 			o.ZoneValidUntil = time.Unix(int64(c.ZoneValidUntil), 0).UTC()
@@ -93,13 +97,17 @@ func observeClock(prev events.ClockObserved, lock string, recs []lockproto.Audit
 		}
 	}
 	o.SyncNeeded = !o.Known || o.Offset > tolerance || o.Offset < -tolerance
-	return o
+	return o, evidence
 }
 
-// clockChanged reports whether o is worth a ClockObserved after prev.
-func clockChanged(prev, o events.ClockObserved) bool {
+// clockChanged reports whether o is worth a ClockObserved after prev: the
+// first once there is evidence, then a meaningful change.
+func clockChanged(prev, o events.ClockObserved, evidence bool) bool {
+	if prev.Lock == "" {
+		return evidence
+	}
 	d := o.Offset - prev.Offset
-	return prev.Lock == "" || o.Known != prev.Known || o.SyncNeeded != prev.SyncNeeded ||
+	return o.Known != prev.Known || o.SyncNeeded != prev.SyncNeeded ||
 		o.ZoneTable != prev.ZoneTable || o.ZoneKnown != prev.ZoneKnown || !o.ZoneValidUntil.Equal(prev.ZoneValidUntil) ||
 		o.ZoneSeq != prev.ZoneSeq || d >= clockJitter || d <= -clockJitter
 }
@@ -111,12 +119,12 @@ func clockChanged(prev, o events.ClockObserved) bool {
 // common span (the zone's rules changed, e.g. new tzdata).
 func zoneStale(o events.ClockObserved, sent *lockproto.ZoneRules, sentSeq uint32, want *lockproto.ZoneRules, now time.Time, renew time.Duration) string {
 	switch {
-	case o.Lock == "":
+	case o.Lock == "" || !o.ZoneReported:
 		return "" // the audit has not shown the lock's table yet
+	case o.Known && !o.ZoneKnown:
+		return "the lock has no zone offset for its time"
 	case !o.ZoneTable:
 		return "the lock holds no zone table"
-	case o.Known && !o.ZoneKnown:
-		return "the lock's zone table gives no offset for its time"
 	case !o.ZoneValidUntil.IsZero() && o.ZoneValidUntil.Sub(now) < renew:
 		return fmt.Sprintf("the lock's zone table ends %s", o.ZoneValidUntil.Format(time.RFC3339))
 	case sent != nil && want != nil && o.ZoneSeq == sentSeq && !sameOffsets(sent, want, now):
@@ -212,8 +220,13 @@ type clockUpload struct {
 // time-zone message is still on its way.
 func (s *Service) decideClock(t *txn, l *LockState, c UploadAudit, recs []lockproto.AuditRecord, batchLast, nextSeq uint32, zonePending bool) (clockUpload, error) {
 	var u clockUpload
-	u.obs = observeClock(l.Clock, c.Lock, recs, batchLast, c.ReadAt, t.now, s.clockOpts.tolerance)
-	u.changed = clockChanged(l.Clock, u.obs)
+	var evidence bool
+	u.obs, evidence = observeClock(l.Clock, c.Lock, recs, batchLast, c.ReadAt, t.now, s.clockOpts.tolerance)
+	u.changed = clockChanged(l.Clock, u.obs, evidence)
+	if l.Clock.Lock == "" && !evidence {
+		u.obs = l.Clock // nothing known yet: nothing to judge
+		return u, nil
+	}
 	sent, sentSeq := sentZone(l)
 	var want *lockproto.ZoneRules
 	if sent != nil {
@@ -298,8 +311,11 @@ type ClockHealth struct {
 	// SyncNeeded: the clock is unknown or off by more than the tolerance;
 	// SyncClock returns the time sync for the next phone's challenge.
 	SyncNeeded bool
-	// The lock's zone table: whether it holds one, whether it gave an
-	// offset for the lock's time, and where it ends (zero: never).
+	// The lock's zone table, once ZoneReported (a clock reading or a
+	// refusal for an unknown zone said it): whether it holds one, whether
+	// it gave an offset for the lock's time, and where it ends (zero:
+	// never).
+	ZoneReported   bool
 	ZoneTable      bool
 	ZoneKnown      bool
 	ZoneValidUntil time.Time
@@ -325,7 +341,7 @@ func (s *Service) ClockHealth(ctx context.Context, lock string) (ClockHealth, er
 		return ClockHealth{}, &NotFoundError{What: "lock", ID: lock}
 	}
 	o := l.Clock
-	h := ClockHealth{Lock: lock, Observed: o.Lock != "", Known: o.Known, Offset: o.Offset, Bound: o.Bound,
+	h := ClockHealth{Lock: lock, Observed: o.Lock != "", ZoneReported: o.ZoneReported, Known: o.Known, Offset: o.Offset, Bound: o.Bound,
 		MeasuredAt: o.MeasuredAt, SyncNeeded: o.SyncNeeded, ZoneTable: o.ZoneTable, ZoneKnown: o.ZoneKnown,
 		ZoneValidUntil: o.ZoneValidUntil, ZonePending: zonePending(l.Pending, 0)}
 	now := s.clock()

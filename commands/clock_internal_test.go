@@ -82,7 +82,10 @@ func TestObserveClockRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			last := tc.recs[len(tc.recs)-1].Seq
-			o := observeClock(tc.prev, "front", tc.recs, last, tc.readAt, receipt, DefaultClockTolerance)
+			o, evidence := observeClock(tc.prev, "front", tc.recs, last, tc.readAt, receipt, DefaultClockTolerance)
+			if !evidence && tc.prev.Lock == "" {
+				t.Fatal("no evidence")
+			}
 			if o.Offset != tc.offset || o.Bound != tc.bound || o.Known != tc.known || o.SyncNeeded != tc.syncNeeded || o.ZoneKnown != tc.zoneKnown {
 				t.Fatalf("got offset %v bound %v known %v sync %v zone %v; want %v %v %v %v %v", o.Offset, o.Bound, o.Known, o.SyncNeeded,
 					o.ZoneKnown, tc.offset, tc.bound, tc.known, tc.syncNeeded, tc.zoneKnown)
@@ -113,12 +116,19 @@ func TestClockChangedRules(t *testing.T) {
 	} {
 		o := base
 		tc.edit(&o)
-		if got := clockChanged(base, o); got != tc.want {
+		if got := clockChanged(base, o, false); got != tc.want {
 			t.Errorf("%s: changed %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if !clockChanged(events.ClockObserved{}, base) {
+	if !clockChanged(events.ClockObserved{}, base, true) {
 		t.Error("the first observation is not recorded")
+	}
+	// Records that only carry a known lock time (a lock that writes no
+	// clock readings) say nothing of its offset: nothing is recorded.
+	o, evidence := observeClock(events.ClockObserved{}, "front", []lockproto.AuditRecord{unlockAt(3, clockT0, access.Granted)}, 3,
+		time.Time{}, clockT0, DefaultClockTolerance)
+	if evidence || clockChanged(events.ClockObserved{}, o, evidence) {
+		t.Error("a known lock time alone was recorded")
 	}
 }
 
@@ -136,7 +146,7 @@ func TestZoneStaleRules(t *testing.T) {
 	want, _ := lockproto.ZoneRulesFor(loc, now, now.AddDate(1, 0, 0))
 	changed := sent // new tzdata: summer time starts a week later
 	changed.Transitions[1].From += 7 * 24 * 3600
-	fresh := events.ClockObserved{Lock: "front", Known: true, ZoneTable: true, ZoneKnown: true, ZoneSeq: 2,
+	fresh := events.ClockObserved{Lock: "front", Known: true, ZoneTable: true, ZoneKnown: true, ZoneSeq: 2, ZoneReported: true,
 		ZoneValidUntil: time.Unix(int64(sent.ValidUntil), 0)}
 	for _, tc := range []struct {
 		name  string
@@ -146,6 +156,7 @@ func TestZoneStaleRules(t *testing.T) {
 	}{
 		{"fresh", func(*events.ClockObserved) {}, &sent, false},
 		{"never observed", func(o *events.ClockObserved) { *o = events.ClockObserved{} }, &sent, false},
+		{"not reported by a reading", func(o *events.ClockObserved) { o.ZoneReported, o.ZoneTable, o.ZoneKnown = false, false, false }, nil, false},
 		{"no table", func(o *events.ClockObserved) { o.ZoneTable, o.ZoneKnown, o.ZoneSeq = false, false, 0 }, nil, true},
 		{"zone unknown at the lock's time", func(o *events.ClockObserved) { o.ZoneKnown = false }, &sent, true},
 		{"zone unknown with the clock unknown", func(o *events.ClockObserved) { o.Known, o.ZoneKnown = false, false }, &sent, false},
