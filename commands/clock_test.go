@@ -83,6 +83,10 @@ func TestClockDriftFlaggedAndSynced(t *testing.T) {
 		t.Fatalf("%d clock events, want %d", n, before+1)
 	}
 
+	if row, err := e.proj.Lock(bg, "front"); err != nil || row.Clock == nil || !row.Clock.SyncNeeded || row.Clock.Offset != 10*time.Minute {
+		t.Fatalf("lock row %+v %v", row, err)
+	}
+
 	// Another upload a minute later (a record and a reading) changes
 	// nothing worth recording.
 	e.now = e.now.Add(time.Minute)
@@ -115,6 +119,9 @@ func TestClockDriftFlaggedAndSynced(t *testing.T) {
 	}
 	if h := e.clockHealth("front"); h.SyncNeeded || h.Offset != 0 || !h.Known {
 		t.Fatalf("clock health after the sync %+v", h)
+	}
+	if row, err := e.proj.Lock(bg, "front"); err != nil || row.Clock == nil || row.Clock.SyncNeeded {
+		t.Fatalf("lock row after the sync %+v %v", row, err)
 	}
 	chb, _ = e.lock.Challenge()
 	if m, err := e.svc.SyncClock(bg, "front", chb, false); err != nil || m != nil {

@@ -25,7 +25,7 @@ import (
 //   - A clock reading the lock wrote as a phone drained it
 //     (lockproto.AuditClock) is recorded for the audit chain and read by
 //     commands.Service.ClockHealth; it is not history. Nor is
-//     lock.clock_observed.
+//     commands.ClockObserved: it sets LockRow.Clock (Projections.Lock).
 //   - commands.AdminIssued and AdminApplied are bookkeeping of the lock's
 //     pending admin messages (commands.Service.PendingAdmin): not history.
 //   - A deactivation the audit confirms is a commands.DeactivationConfirmed,
@@ -47,6 +47,13 @@ func applyAudit(b *batch, ev *ledger.Event) (bool, error) {
 		}
 		return true, nil
 	case events.AdminIssued, events.AdminApplied:
+		return true, nil
+	case events.ClockObserved:
+		l, err := b.lock(e.Lock)
+		if err != nil || l == nil {
+			return true, err
+		}
+		l.Clock = &e
 		return true, nil
 	case events.AuditRecorded, events.AuditGap:
 		h := &HistoryEntry{}

@@ -85,6 +85,10 @@ type LockRow struct {
 	Doors                   access.Doors
 	Blackouts               []policy.Blackout
 	Managers                []string `msgpack:",omitempty"` // its account managers, by ID
+	// Clock is the lock's clock and zone table as its audit last showed
+	// them (commands.ClockObserved; nil before any). Whether its zone
+	// rules are stale needs the service's tzdata: commands.ClockHealth.
+	Clock *events.ClockObserved `msgpack:",omitempty"`
 }
 
 // AccountRow is a registered account: a user of the system.
