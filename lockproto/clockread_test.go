@@ -103,8 +103,8 @@ func TestClockReadingLeavesTheReserve(t *testing.T) {
 	for b := w.lock.DrainAudit(); b != nil; b = w.lock.DrainAudit() {
 	}
 	st := w.lock.State()
-	if st.AuditSeq != AuditRingSize-AuditReserve {
-		t.Fatalf("%d records: a reading took a place of the reserve", st.AuditSeq)
+	if st.AuditSeq != AuditRingSize-AuditReserve || st.Unrecorded.Count != 0 {
+		t.Fatalf("%d records, %d tallied: a reading took a place of the reserve", st.AuditSeq, st.Unrecorded.Count)
 	}
 	for _, e := range st.AuditRing[:st.AuditSeq] {
 		if e.Record.Kind == AuditClock {
