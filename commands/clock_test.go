@@ -2,11 +2,13 @@ package commands_test
 
 import (
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/internal/logtest"
 	"github.com/keyledger/keyledger/lockproto"
 )
 
@@ -194,5 +196,27 @@ func TestZoneRulesReissuedOnceWhenStale(t *testing.T) {
 	}
 	if h := e.clockHealth("front"); h.ZoneStale != "" || h.ZonePending || !h.ZoneKnown {
 		t.Fatalf("after the fresh rules: %+v", h)
+	}
+}
+
+// An upload that flags a lock for a time sync is logged once, with the
+// offset; the unchanged upload after it is not.
+func TestLogClockNeedsASync(t *testing.T) {
+	log, c := logtest.New()
+	e := newObservedLockEnv(t, log)
+	ch := e.challenge(e.lock)
+	fast, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now.Add(10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lock.HandleAdmin(fast); err != nil {
+		t.Fatal(err)
+	}
+	e.uploadAt(e.lock, "front", e.now)
+	e.lock.HandleUnlock([]byte{lockproto.Version, 3, 0})
+	e.uploadAt(e.lock, "front", e.now)
+	r := only(t, c, slog.LevelWarn, "lock clock needs a time sync")
+	if r.String("lock") != "front" || r.String("offset_seconds") != "600" || r.String("known") != "true" || r.String("lower_bound") != "false" {
+		t.Fatalf("logged as %+v", r)
 	}
 }

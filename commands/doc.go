@@ -343,6 +343,8 @@
 //	Warn  an audit upload recorded a gap: lock records that have not
 //	      reached the ledger (lock, by, after, first, missing)
 //	Warn  a command gave up with ErrBusy (command ID, attempts)
+//	Warn  an audit upload shows a lock's clock unknown or off by more than
+//	      the tolerance (lock, known, offset_seconds, lower_bound)
 //	Info  an admin message reissued because the lock passed it (lock, key,
 //	      type, seq, reissues: the sequence number it repeats)
 //
