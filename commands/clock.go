@@ -34,7 +34,7 @@ import (
 // in bounds; SyncClock signs the time sync for the next phone's challenge.
 // A lock whose zone table is stale (zoneStale) gets fresh zone rules in its
 // admin queue from the ingestion itself, once: not while a time-zone
-// message is pending.
+// message is pending, nor while a lock holding a table needs a time sync.
 
 // Defaults of the clock options.
 const (
@@ -235,7 +235,10 @@ func (s *Service) decideClock(t *txn, l *LockState, c UploadAudit, recs []lockpr
 		}
 	}
 	u.zoneWhy = zoneStale(u.obs, sent, sentSeq, want, t.now, s.clockOpts.renewBefore)
-	if u.zoneWhy == "" || zonePending || s.issuer == nil {
+	// A lock with a table and a wrong clock may find no offset only because
+	// of its clock: fresh rules wait for the sync.
+	wrongClock := u.obs.SyncNeeded && u.obs.ZoneTable
+	if u.zoneWhy == "" || zonePending || wrongClock || s.issuer == nil {
 		return u, nil
 	}
 	rules, err := zoneRulesFor(l, t.now, t.now.Add(s.clockOpts.ahead))

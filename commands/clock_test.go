@@ -220,3 +220,24 @@ func TestLogClockNeedsASync(t *testing.T) {
 		t.Fatalf("logged as %+v", r)
 	}
 }
+
+// A lock whose clock is far off finds no offset in a table that is
+// fine: no zone rules are queued until its clock is synced.
+func TestZoneRulesWaitForTheClock(t *testing.T) {
+	e := newLockEnv(t)
+	ch := e.challenge(e.lock)
+	far, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now.AddDate(3, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lock.HandleAdmin(far); err != nil {
+		t.Fatal(err)
+	}
+	r := e.uploadAt(e.lock, "front", e.now)
+	if !r.SyncNeeded || r.ZoneQueued != 0 {
+		t.Fatalf("upload %+v: want a sync needed and no zone rules", r)
+	}
+	if h := e.clockHealth("front"); h.ZoneStale == "" || h.ZoneKnown || h.ZonePending {
+		t.Fatalf("clock health %+v", h)
+	}
+}
