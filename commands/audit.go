@@ -98,6 +98,11 @@ type UploadAudit struct {
 	Lock  string
 	By    string // the account or device that carried it
 	Batch []byte
+	// ReadAt is when the phone read the batch from the lock, on its
+	// network time; zero if it does not know. With it the lock's clock
+	// reading gives its offset; without it the upload's receipt bounds it
+	// (clock.go).
+	ReadAt time.Time
 }
 
 // AuditResult is what an upload added.
@@ -121,6 +126,12 @@ type AuditResult struct {
 	// refuses grants when it holds no room for more. Nil when there is
 	// nothing to acknowledge.
 	Ack []byte
+	// SyncNeeded: the lock's clock is unknown or off by more than
+	// Options.ClockTolerance (ClockHealth); SyncClock signs its time sync.
+	SyncNeeded bool
+	// ZoneQueued is the sequence number of fresh zone rules this upload
+	// queued for the lock because its table was stale (0: none).
+	ZoneQueued uint32
 }
 
 // IngestAudit verifies an audit batch with the lock's audit key (sealed at
@@ -215,6 +226,8 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 	}
 	st := a.clone().(*auditState) // evolved below with the events decided
 	res.Cursor = st.cursor.Seq
+	res.SyncNeeded = l.Clock.SyncNeeded
+	before := st.cursor.Seq
 	// Every tag and the chain inside the batch under the lock's key; how the
 	// batch joins what is recorded is checked below.
 	recs, _, verr := lockproto.VerifyAudit(*auditKey, lockID, lockproto.AuditCursor{}, c.Batch)
@@ -296,6 +309,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 	pending := l.Pending // issued, not yet seen; shrinks as records show them
 	seen, nextSeq := l.AdminSeen, l.nextAdminSeq()-1
 	codes := codeUpload{t: t, lock: c.Lock} // offlinecodes.go
+	zoneAgain := false                      // a time-zone message was issued again
 	for i := range recs {
 		r := &recs[i]
 		ev := events.AuditRecorded{Lock: c.Lock, By: c.By, Seq: r.Seq, Kind: r.Kind, Granted: r.Granted, Reason: r.Reason,
@@ -342,6 +356,8 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 			if err := codes.granted(r, &ev, emit); err != nil {
 				return err
 			}
+		case lockproto.AuditClock: // read by decideClock below
+			emit(stream, r.Seq, ev)
 		case lockproto.AuditKeypad, lockproto.AuditCard, lockproto.AuditRemoteOpen, lockproto.AuditKeypadLockout:
 			// Records of the lock's keypad, card reader and remote opens
 			// name the entry that matched (or the key a remote open was
@@ -431,9 +447,14 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 					return err
 				}
 				res.Reissued = append(res.Reissued, again.Seq)
+				zoneAgain = zoneAgain || again.Type == lockproto.TypeTimeZone
 				emit(lockStream(c.Lock), r.Seq, again)
 			}
 		}
+	}
+	if err := s.clockAfterAudit(t, l, c, recs, before, b.Records[b.N-1].Seq, max(nextSeq, seen),
+		zoneAgain || zonePending(pending, seen), emit, res); err != nil {
+		return err
 	}
 	for _, key := range order {
 		k, err := t.key(key)

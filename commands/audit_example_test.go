@@ -73,7 +73,7 @@ func ExampleService_IngestAudit() {
 	// Output:
 	// offline unlock granted: true
 	// offline unlock granted: true
-	// new: 3 already recorded: 0 <nil>
-	// new: 0 already recorded: 3 <nil>
+	// new: 4 already recorded: 0 <nil>
+	// new: 0 already recorded: 4 <nil>
 	// uses: 2
 }

@@ -20,6 +20,7 @@ func FuzzIngestAudit(f *testing.F) {
 	}
 	f.Add(e.lock.AuditFrom(1))
 	f.Add(e.lock.AuditFrom(3))
+	f.Add(e.lock.DrainAudit()) // ends with the drain's clock reading
 	f.Add([]byte{1, 0x30})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, batch []byte) {

@@ -44,8 +44,9 @@ func TestAuditOfflineUsesCount(t *testing.T) {
 	}
 	e.now = e.now.Add(24 * time.Hour) // uploaded a day later
 	res := e.upload(e.lock, "front")
-	// 3 grants, wrong door, exhausted (1 and 2 were uploaded at pairing)
-	if res.New != 5 || res.Gap != nil || res.Cursor != 7 {
+	// 3 grants, wrong door, exhausted and the drain's clock reading (1..3
+	// were uploaded at pairing)
+	if res.New != 6 || res.Gap != nil || res.Cursor != 9 {
 		t.Fatalf("upload %+v", res)
 	}
 	st, err := e.proj.KeyStatus(bg, "k1", e.now)
@@ -73,7 +74,7 @@ func TestAuditOfflineUsesCount(t *testing.T) {
 		t.Fatalf("offline entries in the key's history: %+v", offline)
 	}
 	for i, h := range offline[:3] {
-		if !h.Granted || !h.Time.Equal(lockTimes[i]) || h.AuditSeq != uint32(3+i) || h.Door != access.Main || !h.Uploaded.Equal(e.now) {
+		if !h.Granted || !h.Time.Equal(lockTimes[i]) || h.AuditSeq != uint32(4+i) || h.Door != access.Main || !h.Uploaded.Equal(e.now) {
 			t.Fatalf("offline unlock %d: %+v", i, h)
 		}
 	}
@@ -104,28 +105,28 @@ func TestAuditIdempotent(t *testing.T) {
 		e.now = e.now.Add(time.Minute)
 		e.visit(e.lock, ann, 0)
 	}
-	first := e.lock.AuditFrom(1) // records 1..6, 1 and 2 uploaded at pairing
+	first := e.lock.AuditFrom(1) // records 1..7, 1..3 uploaded at pairing
 	r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: first})
-	if err != nil || r.New != 4 || r.Duplicates != 2 {
+	if err != nil || r.New != 4 || r.Duplicates != 3 {
 		t.Fatalf("first upload %+v %v", r, err)
 	}
 	pos := e.l.DurablePosition()
 	again, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "bob", Batch: first})
-	if err != nil || again.New != 0 || again.Duplicates != 6 || again.Cursor != 6 {
+	if err != nil || again.New != 0 || again.Duplicates != 7 || again.Cursor != 7 {
 		t.Fatalf("same batch again %+v %v", again, err)
 	}
 	for range 2 {
 		e.now = e.now.Add(time.Minute)
 		e.visit(e.lock, ann, 0)
 	}
-	overlap := e.lock.AuditFrom(4) // 4..8: 4..6 known
+	overlap := e.lock.AuditFrom(4) // 4..9: 4..7 known
 	r, err = e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "bob", Batch: overlap})
-	if err != nil || r.New != 2 || r.Duplicates != 3 || r.Cursor != 8 {
+	if err != nil || r.New != 2 || r.Duplicates != 4 || r.Cursor != 9 {
 		t.Fatalf("overlapping batch %+v %v", r, err)
 	}
 	old := e.lock.AuditFrom(2)
 	r, err = e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: old})
-	if err != nil || r.New != 0 || r.Duplicates != 7 {
+	if err != nil || r.New != 0 || r.Duplicates != 8 {
 		t.Fatalf("old batch %+v %v", r, err)
 	}
 	var recs, counted int
@@ -142,7 +143,7 @@ func TestAuditIdempotent(t *testing.T) {
 			counted++
 		}
 	}
-	if recs != 2 || !slices.Equal(seqs, []uint32{7, 8}) || counted != 1 {
+	if recs != 2 || !slices.Equal(seqs, []uint32{8, 9}) || counted != 1 {
 		t.Fatalf("after the first upload: %d records %v, %d counts", recs, seqs, counted)
 	}
 	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.Uses != 6 {
@@ -181,8 +182,8 @@ func TestAuditConcurrentUploads(t *testing.T) {
 			seen[d.Seq]++
 		}
 	}
-	if len(seen) != 16 {
-		t.Fatalf("%d records recorded, want 16", len(seen))
+	if len(seen) != 17 { // 3 at pairing (time sync, zone, clock reading), 14 unlocks
+		t.Fatalf("%d records recorded, want 17", len(seen))
 	}
 	for s, n := range seen {
 		if n != 1 {
@@ -205,9 +206,10 @@ func TestAuditGap(t *testing.T) {
 		e.now = e.now.Add(time.Second)
 		e.visit(e.lock, ann, 0)
 	}
-	e.lock.DrainAudit() // records 3..18: lost with the phone that drained them
+	e.lock.DrainAudit() // records 4..19: lost with the phone that drained them
+	// 20..23 and the drain's clock reading
 	r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: e.lock.DrainAudit()})
-	if err != nil || r.Gap == nil || r.Gap.After != 2 || r.Gap.First != 19 || r.New != 4 {
+	if err != nil || r.Gap == nil || r.Gap.After != 3 || r.Gap.First != 20 || r.New != 5 {
 		t.Fatalf("gap upload %+v %v", r, err)
 	}
 	if !errors.Is(r.Gap, lockproto.ErrAuditGap) {
@@ -230,13 +232,13 @@ func TestAuditGap(t *testing.T) {
 		t.Fatalf("uses %d: only the uploaded grants count", st.Uses)
 	}
 	ack, err := lockproto.DecodeAuditAck(r.Ack)
-	if err != nil || ack.Seq != 2 {
-		t.Fatalf("acknowledgement %+v %v: want up to the gap, record 2", ack, err)
+	if err != nil || ack.Seq != 3 {
+		t.Fatalf("acknowledgement %+v %v: want up to the gap, record 3", ack, err)
 	}
 	if err := e.lock.HandleAuditAck(r.Ack); err != nil {
 		t.Fatal(err)
 	}
-	if res := e.upload(e.lock, "front"); res.New != 16 || res.Cursor != 22 {
+	if res := e.upload(e.lock, "front"); res.New != 16 || res.Cursor != 24 {
 		t.Fatalf("upload after the acknowledgement: %+v", res)
 	}
 	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.Uses != 20 {
@@ -589,13 +591,14 @@ func TestAuditGapFilledByLateUpload(t *testing.T) {
 		}
 		return e.lock.DrainAudit()
 	}
-	first, second, third := drain(5), drain(5), drain(5) // records 3..7, 8..12, 13..17
+	// records 4..8, 10..14, 16..20, each batch ending with a clock reading
+	first, second, third := drain(5), drain(5), drain(5)
 	r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "bob", Batch: third})
-	if err != nil || r.Gap == nil || r.Gap.After != 2 || r.Gap.First != 13 || r.New != 5 {
+	if err != nil || r.Gap == nil || r.Gap.After != 3 || r.Gap.First != 16 || r.New != 6 {
 		t.Fatalf("third first: %+v %v", r, err)
 	}
 	r, err = e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: second})
-	if err != nil || r.New != 5 || r.Duplicates != 0 || r.Gap != nil || r.Cursor != 17 {
+	if err != nil || r.New != 6 || r.Duplicates != 0 || r.Gap != nil || r.Cursor != 21 {
 		t.Fatalf("second fills the end of the gap: %+v %v", r, err)
 	}
 	// A forged run claiming to be records 3..7 (another lock's chain under
@@ -613,7 +616,7 @@ func TestAuditGapFilledByLateUpload(t *testing.T) {
 		return err
 	}, lockproto.ErrMAC)
 	r, err = e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: first})
-	if err != nil || r.New != 5 || r.Cursor != 17 {
+	if err != nil || r.New != 6 || r.Cursor != 21 {
 		t.Fatalf("first fills the rest: %+v %v", r, err)
 	}
 	r, err = e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: e.lock.AuditFrom(1)})
@@ -632,7 +635,7 @@ func TestAuditGapFilledByLateUpload(t *testing.T) {
 			seen[d.Seq]++
 		}
 	}
-	for s := uint32(1); s <= 17; s++ {
+	for s := uint32(1); s <= 21; s++ {
 		if seen[s] != 1 {
 			t.Fatalf("record %d recorded %d times", s, seen[s])
 		}

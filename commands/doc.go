@@ -312,6 +312,32 @@
 // A batch that does not verify is *AuditError (ErrAudit, and lockproto's
 // ErrMAC, ErrMalformed or ErrWrongLock), an unknown lock *NotFoundError.
 //
+// Lock clocks: a drain writes a clock reading at the end of its batch
+// (lockproto.AuditClock) and the phone says when it read the batch
+// (UploadAudit.ReadAt, its network time). The reading minus ReadAt is the
+// lock's offset, give or take the BLE exchange; without ReadAt only the
+// upload's receipt bounds it, which proves a lock ahead by at least the
+// difference and can never show one behind. A time sync the lock applied
+// puts it in time as of its record; records with lock time 0 say it lost
+// (or never had) its clock; refusals for an unknown zone say its table
+// gives no offset. The fold is a lock.clock_observed on the lock's stream,
+// appended only when the state changed or the offset moved by 30 s or
+// more. ClockHealth(lock) reads it: the offset, when and how it was
+// measured, SyncNeeded (clock unknown, or off by more than
+// Options.ClockTolerance, 2 min by default, until a later reading is in
+// bounds), and ZoneStale when the lock's table is missing, gives no offset,
+// ends within Options.ZoneRenewBefore (30 days), or differs from what the
+// lock's zone gives now while the lock holds the table last sent (new
+// tzdata). The upload that finds the table stale queues fresh zone rules
+// itself (the same message as SendZoneRules, for Options.ZoneRulesAhead),
+// once: not while a time-zone message is pending, nor while a lock that
+// holds a table needs a time sync (its clock may be why it finds no
+// offset) (AuditResult.ZoneQueued).
+// A time sync cannot be queued (it answers one challenge): the app calls
+// SyncClock(lock, challenge, force) on its visit, which signs one for that
+// challenge's nonce when the lock is flagged or its challenge says its
+// clock is unknown (else nil, unless forced).
+//
 // Online keys: every operation is authorised online
 // against the lock's group stream "group-<lock>". TurnOnNetwork seals the
 // lock's master code for an operating duration; TurnOffNetwork (or the
@@ -384,6 +410,8 @@
 //	Warn  an audit upload recorded a gap: lock records that have not
 //	      reached the ledger (lock, by, after, first, missing)
 //	Warn  a command gave up with ErrBusy (command ID, attempts)
+//	Warn  an audit upload shows a lock's clock unknown or off by more than
+//	      the tolerance (lock, known, offset_seconds, lower_bound)
 //	Info  an admin message reissued because the lock passed it (lock, key,
 //	      type, seq, reissues: the sequence number it repeats)
 //

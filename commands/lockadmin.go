@@ -134,19 +134,12 @@ func (s *Service) SendZoneRules(ctx context.Context, c SendZoneRules) ([]byte, e
 		if err := ownerOf(l, c.Lock, c.By); err != nil {
 			return err
 		}
-		loc, err := policy.LoadZone(l.Zone)
+		rules, err := zoneRulesFor(l, c.From, c.Until)
 		if err != nil {
-			return invalid("zone", "lock %q: %q: %v", c.Lock, l.Zone, err)
+			return err
 		}
-		rules, err := lockproto.ZoneRulesFor(loc, c.From, c.Until)
+		a, err := s.zoneMessage(l, l.nextAdminSeq(), rules)
 		if err != nil {
-			return invalid("zone", "lock %q: %v", c.Lock, err)
-		}
-		a := events.AdminIssued{Lock: c.Lock, Seq: l.nextAdminSeq(), Type: lockproto.TypeTimeZone}
-		if a.Seq == 0 {
-			return invalid("admin sequence", "lock %q has used every sequence number", c.Lock)
-		}
-		if a.Message, err = s.issuer.TimeZone(LockUUID(c.Lock), a.Seq, rules); err != nil {
 			return err
 		}
 		t.emit(lockStream(c.Lock), a)

@@ -141,6 +141,12 @@ func (s *Service) observe(ctx context.Context, evs []ledger.Event) {
 			}
 		case events.AdminApplied:
 			o.applied.Add(1)
+		case events.ClockObserved:
+			if e.SyncNeeded {
+				o.log.LogAttrs(ctx, slog.LevelWarn, "commands: lock clock needs a time sync",
+					slog.String("lock", e.Lock), slog.Bool("known", e.Known), slog.Int64("offset_seconds", int64(e.Offset.Seconds())),
+					slog.Bool("lower_bound", e.Bound))
+			}
 		}
 	}
 }

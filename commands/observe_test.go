@@ -288,7 +288,7 @@ func TestLogAuditGap(t *testing.T) {
 	log, c := logtest.New()
 	e := gapScenario(t, log, secrets{})
 	r := only(t, c, slog.LevelWarn, "audit records missing")
-	if r.String("lock") != "front" || r.String("by") != "ann" || r.String("after") != "2" || r.String("first") != "19" || r.String("missing") != "16" {
+	if r.String("lock") != "front" || r.String("by") != "ann" || r.String("after") != "3" || r.String("first") != "20" || r.String("missing") != "16" {
 		t.Fatalf("gap logged as %+v", r)
 	}
 	st := e.svc.Stats()

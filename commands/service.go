@@ -57,6 +57,15 @@ type Options struct {
 	// Logger receives what an operator must see (see the package
 	// documentation, Observability). Default: nothing is logged.
 	Logger *slog.Logger
+	// ClockTolerance: a lock whose audit shows its clock off by more is
+	// flagged for a time sync (clock.go). Default 2 min.
+	ClockTolerance time.Duration
+	// ZoneRenewBefore: a lock's zone table that ends sooner than this is
+	// stale and fresh rules are queued. Default 30 days.
+	ZoneRenewBefore time.Duration
+	// ZoneRulesAhead: the span of the zone rules the audit's re-issue
+	// queues, from the upload on. Default 365 days.
+	ZoneRulesAhead time.Duration
 }
 
 // Service executes commands: it loads the streams a command reads (folded
@@ -75,6 +84,8 @@ type Service struct {
 	issuer  *lockproto.Issuer
 	keys    map[lockproto.KeyID]*lockproto.Issuer // Issuer and RetiredIssuers by key ID
 	obs     observer
+	// clockOpts are the clock thresholds (clock.go).
+	clockOpts clockOptions
 }
 
 // New returns a service over store, whose registry must hold the catalogue
@@ -92,6 +103,7 @@ func New(store Store, opts *Options) (*Service, error) {
 	s := &Service{store: store, vault: opts.Vault, clock: opts.Clock, waiter: opts.Projections,
 		retries: opts.MaxRetries, cache: newStateCache(opts.CacheStreams), issuer: opts.Issuer, keys: issuerKeys(opts)}
 	s.obs.init(opts.Logger)
+	s.clockOpts = clockOptionsOf(opts)
 	if s.clock == nil {
 		s.clock = time.Now
 	}

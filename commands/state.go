@@ -90,6 +90,10 @@ type LockState struct {
 	// issued to it (rotation.go, revocations.go).
 	IssuerKey   lockproto.KeyID
 	Revocations []events.AdminIssued
+	// Clock is the lock's clock and zone table as its audit last showed
+	// them (clock.go); ZoneSent the last time-zone message issued to it.
+	Clock    events.ClockObserved
+	ZoneSent events.AdminIssued
 
 	blackouts *compiled // Blackouts in the lock's zone, compiled on first use
 	// Passage is the last passage schedule set (passage.go); zero: none.
@@ -197,6 +201,9 @@ func (l *LockState) evolve(ev ledger.Event) {
 		if e.Type == lockproto.TypeClearPIN || e.Type == lockproto.TypeClearCard {
 			delete(l.CodeSets, e.Key)
 		}
+		if e.Type == lockproto.TypeTimeZone {
+			l.ZoneSent = e
+		}
 	case events.IssuerKeyRotated:
 		l.IssuerKey = e.To
 	case events.RemoteOpenIssued:
@@ -206,6 +213,8 @@ func (l *LockState) evolve(ev ledger.Event) {
 		l.Credentials[e.Credential] = e.Key // the lock's audit record of the open names it
 	case events.LockReset:
 		l.resetAll(ev.Position, e)
+	case events.ClockObserved:
+		l.Clock = e
 	case events.AdminApplied:
 		l.AdminSeen = max(l.AdminSeen, e.Seq)
 		l.Pending = slices.DeleteFunc(slices.Clone(l.Pending), func(p events.AdminIssued) bool { return p.Seq <= e.Seq })

@@ -39,6 +39,11 @@ const (
 	// Slot is its CodeKind, Value its sequence number, Door 0. (Digits
 	// that are no code are tallied as AuditRefusals.)
 	AuditCode AuditKind = 8
+	// AuditClock is a clock reading the lock writes as a phone drains its
+	// audit (clockread.go): LockTime is its time (0: unknown), Value its
+	// boot counter, Slot the ClockFlags, Credential the zone table's
+	// valid-until and sequence number.
+	AuditClock AuditKind = 9
 	// AuditPassage is a door opened in passage mode (OpenFree): no key,
 	// the door in the door byte. Refused attempts are tallied.
 	AuditPassage AuditKind = 10
@@ -122,6 +127,10 @@ func (a *AuditRecord) decode(r *reader) error {
 		return r.failAt(at+12, ErrMalformed, fmt.Sprintf("record %d: door byte 0x%02x", a.Seq, db))
 	case a.Kind == AuditRefusals && (a.Granted || a.Value == 0):
 		return r.failAt(at+22, ErrMalformed, fmt.Sprintf("record %d: %d refusals", a.Seq, a.Value))
+	case a.Kind == AuditClock:
+		if err := a.checkClock(); err != "" {
+			return r.failAt(at+8, ErrMalformed, fmt.Sprintf("record %d: clock reading: %s", a.Seq, err))
+		}
 	case a.Seq == 0:
 		return r.failAt(at, ErrMalformed, "record sequence number 0")
 	}

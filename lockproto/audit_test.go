@@ -36,9 +36,14 @@ func TestAuditRecordsVerifyChainAndConfirmAdmin(t *testing.T) {
 	m, _ := w.issuer.DeactivateSlot(testLock, 2, 3, 2)
 	w.must(w.lock.HandleAdmin(m))
 
+	// 24 records, then the clock reading the last drain appended (the
+	// first drain's batch was full: no room for one).
 	recs, cur := drainAll(t, w, AuditCursor{})
-	if len(recs) != 24 || cur.Seq != 24 {
-		t.Fatalf("%d records, cursor %d; want 24", len(recs), cur.Seq)
+	if len(recs) != 25 || cur.Seq != 25 {
+		t.Fatalf("%d records, cursor %d; want 25", len(recs), cur.Seq)
+	}
+	if r := recs[24]; r.Kind != AuditClock || r.LockTime != uint32(t0.Unix()) || ClockFlags(r.Slot) != ClockKnown|ClockZoneKnown|ClockZoneTable {
+		t.Fatalf("clock reading %+v", r)
 	}
 	for i, r := range recs {
 		if r.Seq != uint32(i+1) {
@@ -80,7 +85,7 @@ func TestAuditDetectsGapsTamperingAndForeignKeys(t *testing.T) {
 	third := w.lock.DrainAudit()
 	recs, cur3, err := VerifyAudit(w.pairing.AuditKey, testLock, cur, third)
 	var gap *AuditGapError
-	if !errors.As(err, &gap) || gap.After != 16 || gap.First != 33 || len(recs) != 10 || cur3.Seq != 42 {
+	if !errors.As(err, &gap) || gap.After != 16 || gap.First != 33 || len(recs) != 11 || cur3.Seq != 43 || recs[10].Kind != AuditClock {
 		t.Fatalf("gap: %v, %d records, cursor %d", err, len(recs), cur3.Seq)
 	}
 	// The lost batch is still in the lock's ring: resend it.

@@ -92,8 +92,11 @@ func (l *Lock) write(unix uint32, known bool, r AuditRecord) uint32 {
 // so records drained by a phone that never delivered them are handed out
 // again. Records are persisted before they are handed out (nil if that
 // fails), so a record the backend has can never be written again
-// differently after a power cut.
+// differently after a power cut. A drain may first append a clock reading
+// (AuditClock, clockread.go) so the batch says what time the lock thinks
+// it is now.
 func (l *Lock) DrainAudit() []byte {
+	l.clockReading()
 	b := l.auditFrom(l.st.AuditDrained + 1)
 	if b == nil {
 		return nil

@@ -45,6 +45,11 @@
 //     record); VerifyAudit lets the backend check and ingest them
 //     idempotently and detect missing ones. No record is overwritten before
 //     the backend acknowledges it (AuditAck): a full audit refuses grants.
+//   - A drain may first append a clock reading (AuditClock: the lock's
+//     time, zone table end and boot counter), at most one per other record
+//     plus one per Config.ClockReadingInterval and start, never in the
+//     places the ring keeps for grants: the backend measures the lock's
+//     clock drift from it (AuditRecord.Clock).
 //   - With Config.Persist, use counts, the mark and audit records are on
 //     storage before the lock grants; a failed write refuses.
 //   - Decoders never panic, never read past their input and never allocate

@@ -351,9 +351,10 @@ func TestAuditKeepsGrantsUntilAcknowledged(t *testing.T) {
 	if d, _ := w.unlock(h, 0); !d.Granted {
 		t.Fatalf("after the acknowledgement: %v", d.Reason)
 	}
-	// The refusals while full were tallied and are recorded now, in order.
+	// The refusals while full were tallied and are recorded now, in order,
+	// then the drain's clock reading (none while the ring was full).
 	recs, _ = drainAll(t, w, cur)
-	if len(recs) != 2 || recs[0].Kind != AuditRefusals || recs[0].Value != uint32(AuditRingSize+10-granted) || recs[0].Reason != access.AuditFull || !recs[1].Granted {
+	if len(recs) != 3 || recs[2].Kind != AuditClock || recs[0].Kind != AuditRefusals || recs[0].Value != uint32(AuditRingSize+10-granted) || recs[0].Reason != access.AuditFull || !recs[1].Granted {
 		t.Fatalf("records after the acknowledgement: %+v", recs)
 	}
 }
@@ -427,7 +428,7 @@ func TestTalliedRefusalsAreRecordedAsOne(t *testing.T) {
 		t.Fatal(d.Reason)
 	}
 	recs, _ := drainAll(t, w, AuditCursor{})
-	if r := recs[len(recs)-2]; r.Kind != AuditRefusals || r.Value != 7 || r.Reason != access.Malformed {
+	if r := recs[len(recs)-3]; r.Kind != AuditRefusals || r.Value != 7 || r.Reason != access.Malformed {
 		t.Fatalf("tally record %+v", r)
 	}
 	if w.lock.State().Unrecorded.Count != 0 {

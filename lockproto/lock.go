@@ -256,6 +256,10 @@ type Config struct {
 	MaxCodeFailures int
 	CodeLockout     time.Duration
 	MaxCodeLockout  time.Duration
+	// ClockReadingInterval: a drain with nothing new to hand out writes a
+	// clock reading (AuditClock) only when the last one of this start is
+	// at least this old on the RTC. Default 6 h.
+	ClockReadingInterval time.Duration
 }
 
 func (c *Config) withDefaults() Config {
@@ -303,6 +307,9 @@ func (c *Config) withDefaults() Config {
 	if out.MaxCodeLockout < out.CodeLockout {
 		out.MaxCodeLockout = max(24*time.Hour, out.CodeLockout)
 	}
+	if out.ClockReadingInterval <= 0 {
+		out.ClockReadingInterval = 6 * time.Hour
+	}
 	return out
 }
 
@@ -333,6 +340,10 @@ type Lock struct {
 	// start; a restart during a lockout starts a full one).
 	keypadUntil time.Duration
 	offline     *CodeCipher // nil: the pairing has no code key
+	// reading is the RTC of the last clock reading written this start
+	// (clockread.go); readOnce says there was one.
+	reading  time.Duration
+	readOnce bool
 }
 
 // NewLock starts a factory-fresh lock: no clock, no zone, no admin messages.

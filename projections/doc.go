@@ -80,6 +80,10 @@
 //     entry with ReasonAuditGap. Offline uses
 //     (commands.OfflineUnlocksCounted) set the key's use count, so KeyStatus
 //     shows EXHAUSTED once the lock's grants used the key up.
+//   - The lock's clock readings (lockproto.AuditClock) are not history;
+//     the clock and zone table its audit last showed
+//     (commands.ClockObserved) are LockRow.Clock (Lock). Whether the zone
+//     rules are stale needs tzdata: commands.Service.ClockHealth.
 //   - History order: by time — the lock's time for offline records, the
 //     event time otherwise — ties by log position, so offline records merge
 //     in at the lock's time, across pages too. A cursor is the last

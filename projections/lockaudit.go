@@ -23,6 +23,10 @@ import (
 //     lock's history with reason "audit_records_missing".
 //   - commands.OfflineUnlocksCounted sets the key's use count (the status
 //     shows EXHAUSTED once used up); the records themselves are the history.
+//   - A clock reading the lock wrote as a phone drained it
+//     (lockproto.AuditClock) is recorded for the audit chain and read by
+//     commands.Service.ClockHealth; it is not history. Nor is
+//     commands.ClockObserved: it sets LockRow.Clock (Projections.Lock).
 //   - commands.AdminIssued and AdminApplied are bookkeeping of the lock's
 //     pending admin messages (commands.Service.PendingAdmin): not history.
 //   - A deactivation the audit confirms is a commands.DeactivationConfirmed,
@@ -48,9 +52,18 @@ func applyAudit(b *batch, ev *ledger.Event) (bool, error) {
 		return true, nil
 	case events.AdminIssued, events.AdminApplied:
 		return true, nil
+	case events.ClockObserved:
+		l, err := b.lock(e.Lock)
+		if err != nil || l == nil {
+			return true, err
+		}
+		l.Clock = &e
+		return true, nil
 	case events.AuditRecorded, events.AuditGap:
 		h := &HistoryEntry{}
-		describeAudit(ev, h)
+		if !describeAudit(ev, h) {
+			return true, nil // a clock reading: not history
+		}
 		if h.Key != "" {
 			r, err := b.key(h.Key)
 			if err != nil {
@@ -68,6 +81,9 @@ func applyAudit(b *batch, ev *ledger.Event) (bool, error) {
 func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 	switch e := ev.Data.(type) {
 	case events.AuditRecorded:
+		if e.Kind == lockproto.AuditClock {
+			return false
+		}
 		h.Position, h.Type, h.Uploaded = ev.Position, ev.Type, ev.Time
 		h.Time = e.LockTime
 		if h.Time.IsZero() {

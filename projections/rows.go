@@ -107,6 +107,10 @@ type LockRow struct {
 	PassageDoors    access.Doors    `msgpack:",omitempty"`
 	Passage         []policy.Policy `msgpack:",omitempty"`
 	PassageNarrowed string          `msgpack:",omitempty"`
+	// Clock is the lock's clock and zone table as its audit last showed
+	// them (commands.ClockObserved; nil before any). Whether its zone
+	// rules are stale needs the service's tzdata: commands.ClockHealth.
+	Clock *events.ClockObserved `msgpack:",omitempty"`
 }
 
 // AccountRow is a registered account: a user of the system.

@@ -14,7 +14,7 @@ import (
 func TestPhoneLock(t *testing.T) {
 	out := golden.Twice(t, func(w *bytes.Buffer) error { return run(context.Background(), w) })
 	golden.Check(t, "phone-lock", out)
-	for _, s := range []string{"refused: superseded", "0 new, 8 already known", "k-alice: reset, REVOKED, 2 use(s) counted"} {
+	for _, s := range []string{"refused: superseded", "0 new, 10 already known", "k-alice: reset, REVOKED, 2 use(s) counted"} {
 		if !bytes.Contains(out, []byte(s)) {
 			t.Errorf("the output lacks %q", s)
 		}
