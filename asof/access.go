@@ -64,9 +64,10 @@ type DoorAnswer struct {
 	// Positions is every position the openings cite, and the lock's
 	// registration, ascending.
 	Positions []uint64
-	// Passage is set when the lock's passage schedule freed the door at
-	// At: anyone could open it, no key needed (its position is in
-	// Positions). It is no key, so it is not an Opening, and CouldOpen
+	// Passage is set when a passage schedule of the lock freed the door at
+	// At: anyone could open it, no key needed (its positions are in
+	// Positions). The lock's applied schedule answers first, else the
+	// latest set (see the package documentation). It is no key, so it is not an Opening, and CouldOpen
 	// (an account's doors) never includes it.
 	Passage *PassageOpening
 }
@@ -135,7 +136,7 @@ func (x *Index) WhoCouldOpen(ctx context.Context, lock string, door access.Door,
 		ans.Openings = append(ans.Openings, o)
 	}
 	if ans.Passage = l.passageAt(pos, door, at); ans.Passage != nil {
-		ans.Positions = append(ans.Positions, ans.Passage.Position)
+		ans.Positions = append(ans.Positions, ans.Passage.Positions...)
 	}
 	sortOpenings(ans.Openings)
 	ans.Positions = sortedUnique(ans.Positions)

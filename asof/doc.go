@@ -79,14 +79,27 @@
 // events are cited with the key's (network management's start, the
 // invitation, its acceptance, the last permissions, a lockout that ended).
 //
-// Passage mode: when the lock's passage schedule of T (the last
-// lock.passage_set recorded by then) frees D at T (a period's policy
-// grants T), anyone could open it, no key needed: DoorAnswer.Passage says
-// so, with the periods, since when, and the event's position (also in
-// DoorAnswer.Positions). It is no key and names no account, so it is not
-// an Opening, and CouldOpen (an account's doors) never includes it. Like
-// keys, it follows the schedule as recorded; the lock's compact form may
-// free the door for less time (events.PassageSet.Narrowed).
+// Passage mode: a door is free to anyone at T, no key needed, when a
+// passage schedule that could be in force at the lock then frees D at T (a
+// period's policy grants T). A schedule reaches the lock as an admin
+// message (events.AdminIssued, type passage) and is in force there once
+// applied; the lock's audit shows that (the lock stream's AdminApplied),
+// and the lock replaces its schedule only by a higher sequence number. So,
+// in the log as of T: the schedule of the highest message the audit showed
+// applied is the lock's, and answers first; while a newer schedule was set
+// and not yet shown applied, it is marked StillAtLock and also cites the
+// newer one. Otherwise the latest schedule set (the last lock.passage_set
+// recorded by T), when the audit had not shown it applied, answers marked
+// NotYetAtLock: a phone may have delivered it already, and "could open"
+// must leave out no door that may have been free, as a key counts from its
+// delivery and until its removal reaches the lock. A schedule set with no
+// issuer never reaches the lock: it stays NotYetAtLock. DoorAnswer.Passage
+// says so, with the periods, since when, and the events it rests on (set
+// event, messages, AdminApplied; also in DoorAnswer.Positions). It is no
+// key and names no account, so it is not an Opening, and CouldOpen (an
+// account's doors) never includes it. Like keys, it follows the schedule
+// as recorded; the lock's compact form may free the door for less time
+// (events.PassageSet.Narrowed).
 //
 // # Guarantees
 //

@@ -23,6 +23,8 @@ type lockHistory struct {
 	groups     []groupVersion   // its group's versions (online keys)
 	keys       []*keyHistory    // by creation position
 	passages   []passageVersion // its passage schedules (passage.go)
+	// passageApplied: the lock's audit showing passage messages applied.
+	passageApplied []passageApplied
 }
 
 type blackoutVersion struct {
@@ -242,6 +244,7 @@ func (x *Index) apply(ev *ledger.Event) {
 		}
 	case events.AdminIssued, events.AdminApplied:
 		x.applySuspendAdmin(ev)
+		x.applyLockPassageAdmin(ev)
 		return
 	case events.KeyCreated:
 		l := x.locks[e.Lock]

@@ -132,6 +132,9 @@ type AuditResult struct {
 	// ZoneQueued is the sequence number of fresh zone rules this upload
 	// queued for the lock because its table was stale (0: none).
 	ZoneQueued uint32
+	// PassageOpens is how many opens in passage mode the new records stand
+	// for: a record may tally many (AuditRecorded.Value).
+	PassageOpens int
 }
 
 // IngestAudit verifies an audit batch with the lock's audit key (sealed at
@@ -379,8 +382,12 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 				}
 			}
 		case lockproto.AuditPassage:
-			// A door opened in passage mode: no key, no account.
+			// A door opened in passage mode: no key, no account. Value is
+			// how many opens the record stands for (a tally), 0 in records
+			// from before tallies: one.
 			ev.Door = access.Doors(1) << r.Door
+			ev.Value = max(r.Value, 1)
+			res.PassageOpens += int(ev.Value)
 			emit(stream, r.Seq, ev)
 		case lockproto.AuditAdmin:
 			if r.AdminType != lockproto.TypeTimeSync {

@@ -374,7 +374,12 @@
 // Unlock and UnlockByPIN still decide a key by its own rules (a refused
 // key at a free door is still refused online; at the door the handle
 // opens anyway). Opens in passage mode reach history through the audit
-// upload (record kind lockproto.AuditPassage: no key, no account).
+// upload (record kind lockproto.AuditPassage: no key, no account). The
+// lock tallies opens once its audit is nearly full (anyone can turn a
+// handle), so one record may stand for many opens: its
+// AuditRecorded.Value says how many (at least 1), AuditResult.PassageOpens
+// sums them, and history shows one entry per record with that count
+// (projections.HistoryEntry.Opens), not one entry per open.
 //
 // Outbox secrets: AckNotification shreds the acknowledged notification's
 // sealed code or PIN (crypto-shredding): it can never be revealed again

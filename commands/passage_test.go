@@ -214,6 +214,56 @@ func TestPassageEndToEnd(t *testing.T) {
 	}
 }
 
+// Anyone can turn a handle: 200 opens without an upload leave the lock's
+// audit room for keys and admin messages (the lock tallies them), and the
+// upload accounts for every one of them in the result and in history.
+func TestPassageOpensTalliedAndCounted(t *testing.T) {
+	e := newLockEnv(t)
+	if _, err := e.svc.SetPassageMode(bg, commands.SetPassageMode{ID: e.id(), Lock: "front", By: "bill", Doors: access.Main, Periods: []policy.Policy{office()}}); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver(e.lock, e.pending("front"))
+	const opens = 200
+	for i := range opens {
+		if d := e.lock.OpenFree(0); !d.Granted {
+			t.Fatalf("open %d: %+v", i, d)
+		}
+	}
+	counted := 0
+	for b := e.lock.DrainAudit(); b != nil; b = e.lock.DrainAudit() {
+		r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counted += r.PassageOpens
+		if r.Ack != nil {
+			if err := e.lock.HandleAuditAck(r.Ack); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if counted != opens {
+		t.Fatalf("the uploads account for %d passage opens, want %d", counted, opens)
+	}
+	if err := e.proj.WaitApplied(bg, e.l.DurablePosition()); err != nil {
+		t.Fatal(err)
+	}
+	page, err := e.proj.History(bg, projections.HistoryQuery{Lock: "front", Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, entries := 0, 0
+	for _, h := range page.Entries {
+		if h.Source == "passage mode" {
+			total += int(h.Opens)
+			entries++
+		}
+	}
+	if total != opens || entries >= opens {
+		t.Fatalf("history: %d opens in %d entries, want %d in fewer entries", total, entries, opens)
+	}
+}
+
 // A passage schedule the lock passed because a newer one arrived first is
 // not issued again: a higher sequence number would put the older schedule
 // back in force. A passed schedule that is still the latest is.

@@ -61,7 +61,7 @@ type AuditRecorded struct {
 	// Credential is the credential ID as presented (unlock) or revoked (admin).
 	Credential [8]byte
 	AdminType  lockproto.Type               `msgpack:",omitempty"`
-	Value      uint32                       // unlock: the lock's use count after it; admin: the message's sequence number
+	Value      uint32                       // unlock: the lock's use count after it; admin: the message's sequence number; passage: how many opens (≥ 1)
 	Tag        [lockproto.AuditTagSize]byte // how later uploads are checked against this one
 }
 

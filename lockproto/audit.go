@@ -45,7 +45,9 @@ const (
 	// valid-until and sequence number.
 	AuditClock AuditKind = 9
 	// AuditPassage is a door opened in passage mode (OpenFree): no key,
-	// the door in the door byte. Refused attempts are tallied.
+	// the door in the door byte, Value how many opens it stands for (more
+	// than 1 for opens tallied while the audit was nearly full; 0, in
+	// records written before, means 1). Refused attempts are tallied.
 	AuditPassage AuditKind = 10
 )
 

@@ -16,7 +16,13 @@ import (
 // AuditRefusals record when there is room again. Refusals reached before
 // the holder's proof verified (malformed, replayed, revoked, forged …) are
 // always tallied, never recorded one by one: anyone can send them, so they
-// must not be able to push out a record of who opened the door. When the
+// must not be able to push out a record of who opened the door. Opens in
+// passage mode (OpenFree) need no key either: each gets a record of its
+// own only while a refusal would, after which they are tallied
+// (State.Passed) and written as one AuditPassage record whose Value is how
+// many opens it stands for, when there is room again; the door still opens
+// (passage mode is an office door), and the tally is persisted before it
+// does. When the
 // ring holds AuditRingSize unacknowledged records the lock refuses grants
 // (access.AuditFull) and admin messages until an acknowledgement arrives:
 // an open nobody can audit is what the log exists to prevent, and a
@@ -42,14 +48,25 @@ func limitOf(c recClass) uint32 {
 // room reports whether a record of class c may be written now.
 func (l *Lock) room(c recClass) bool { return l.unacked() < limitOf(c) }
 
-// record writes r, after the tally of unrecorded refusals if there is room
-// for both, and returns its sequence number. A refusal with no room left is
-// tallied instead (0); grants and admin messages check room first.
+// flushable reports whether a tally may be written now, before a record of
+// class c: a tally takes a place a refusal could, and leaves one for r.
+func (l *Lock) flushable(c recClass) bool {
+	return l.room(classRefusal) && l.unacked()+1 < limitOf(c)
+}
+
+// record writes r, after the tallies of unrecorded refusals and passage
+// opens while there is room for them and r, and returns its sequence
+// number. A refusal with no room left is tallied instead (0); grants and
+// admin messages check room first.
 func (l *Lock) record(c recClass, unix uint32, known bool, r AuditRecord) uint32 {
-	if t := &l.st.Unrecorded; t.Count > 0 && l.room(classRefusal) && l.unacked()+1 < limitOf(c) {
+	if t := &l.st.Unrecorded; t.Count > 0 && l.flushable(c) {
 		l.write(t.LockTime, t.LockTime != 0, AuditRecord{Kind: AuditRefusals, Reason: t.Reason, Door: t.Door,
 			Action: t.Action, Credential: t.Credential, Value: t.Count})
 		*t = Unrecorded{}
+	}
+	if p := &l.st.Passed; p.Count > 0 && l.flushable(c) {
+		l.write(p.LockTime, p.LockTime != 0, AuditRecord{Kind: AuditPassage, Door: p.Door, Value: p.Count})
+		*p = PassageTally{}
 	}
 	if !l.room(c) {
 		l.tally(&r, unix, known)

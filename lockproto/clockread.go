@@ -84,9 +84,12 @@ func (a *AuditRecord) checkClock() string {
 // allow one.
 func (l *Lock) clockReading() {
 	undrained := l.st.AuditSeq - min(l.st.AuditDrained, l.st.AuditSeq)
-	need := uint32(1)
+	need := uint32(1) // record writes the tallies first
 	if l.st.Unrecorded.Count > 0 {
-		need = 2 // record writes the tally first
+		need++
+	}
+	if l.st.Passed.Count > 0 {
+		need++
 	}
 	if undrained+need > MaxAuditBatch || l.unacked()+need > limitOf(classRefusal) {
 		return
@@ -94,7 +97,7 @@ func (l *Lock) clockReading() {
 	now, unix, known := l.observe()
 	recent := l.readOnce && now >= l.reading && now-l.reading < l.cfg.ClockReadingInterval
 	newest := l.st.AuditSeq > 0 && l.st.AuditRing[(l.st.AuditSeq-1)%AuditRingSize].Record.Kind == AuditClock
-	other := undrained > 0 || l.st.Unrecorded.Count > 0
+	other := undrained > 0 || l.st.Unrecorded.Count > 0 || l.st.Passed.Count > 0
 	if recent && (!other || newest) {
 		return
 	}

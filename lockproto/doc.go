@@ -84,8 +84,12 @@
 //     to anyone during up to four compact periods: Lock.Passage says
 //     whether a door is free now on the lock's clock and zone, failing
 //     closed when either is unknown, and Lock.OpenFree (the handle) opens
-//     only then, writing and persisting an audit record (AuditPassage)
-//     before it grants; refusals are tallied. A newer schedule replaces an
+//     only then, persisting an audit record (AuditPassage) before it
+//     grants. Anyone can turn a handle, so opens take records only while
+//     refusals may (more than AuditReserve places left), then are tallied
+//     and written as one record of their count: they never keep a key or
+//     an admin message out of the audit, and the door keeps opening;
+//     refusals are tallied. A newer schedule replaces an
 //     older one, never the reverse. It widens no credential.
 //   - A key is suspended and resumed without losing anything (Issuer.Suspend,
 //     suspend.go): the lock keeps a 16-entry table of key IDs with their

@@ -149,6 +149,15 @@ type Unrecorded struct {
 	LockTime   uint32
 }
 
+// PassageTally counts opens in passage mode not yet written as a record
+// (the audit was within AuditReserve places of full): how many, and the
+// last one's door and lock time (0 if unknown).
+type PassageTally struct {
+	Count    uint32
+	Door     uint8
+	LockTime uint32
+}
+
 // State is everything a lock must keep across power cycles. A firmware port
 // mirrors it field by field; Config.Persist (or Lock.State) gets it out and
 // RestoreLock puts it back.
@@ -201,6 +210,9 @@ type State struct {
 	// sequence number of the message that set it; zero: none.
 	Passage    Passage
 	PassageSeq uint32
+	// Passed tallies opens in passage mode that got no record of their own
+	// (auditlog.go). All zero in a state written before it existed.
+	Passed PassageTally
 	// Suspended is the suspension table (suspend.go). ResetSeq is the
 	// sequence number of the latest reset of every key applied (resetall.go):
 	// code, card and suspension entries from older messages are gone and

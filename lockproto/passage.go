@@ -152,18 +152,21 @@ type PassageDecision struct {
 	Door     uint8
 	Granted  bool
 	Reason   access.Reason
-	AuditSeq uint32 // the grant's audit record; 0 for a refusal (tallied)
+	AuditSeq uint32 // the open's audit record; 0 for a refusal or a tallied open
 }
 
 // OpenFree is what the firmware calls when the handle of door (0..7) is
-// used: granted only while the door is free (Passage). A grant writes an
-// audit record (AuditPassage, the door in the door byte) and is persisted
-// before it is returned; with no room in the audit it is refused
-// (AuditFull), and when Persist fails the record is undone and the open
-// refused (StorageFailed). A refusal (NotInPassage, ClockUnknown,
-// ZoneUnknown, AuditFull, StorageFailed) is tallied like the refusals
-// anyone can cause, so turning a handle cannot push a record out; a door
-// past 7 is Malformed and not tallied (a firmware fault).
+// used: granted only while the door is free (Passage). Anyone can turn a
+// handle, so an open gets an audit record of its own (AuditPassage, the
+// door in the door byte, Value 1) only while a refusal would (more than
+// AuditReserve places left); past that it is tallied in State.Passed and
+// written later as one record of the count, so passage opens never use the
+// places kept for keys and admin messages, and the door keeps opening. The
+// record or tally is persisted before the grant is returned; when Persist
+// fails it is undone and the open refused (StorageFailed). A refusal
+// (NotInPassage, ClockUnknown, ZoneUnknown, StorageFailed) is tallied like
+// the refusals anyone can cause; a door past 7 is Malformed and not
+// tallied (a firmware fault).
 func (l *Lock) OpenFree(door uint8) PassageDecision {
 	_, unix, known := l.observe()
 	d := PassageDecision{Door: door}
@@ -171,20 +174,26 @@ func (l *Lock) OpenFree(door uint8) PassageDecision {
 		d.Reason = access.Malformed
 		return d
 	}
-	rec := AuditRecord{Kind: AuditPassage, Door: door}
 	refuse := func(r access.Reason) PassageDecision {
-		d.Reason, rec.Reason = r, r
-		l.tally(&rec, unix, known)
+		d.Reason = r
+		l.tally(&AuditRecord{Kind: AuditPassage, Door: door, Reason: r}, unix, known)
 		return d
 	}
 	if r := l.passageAt(door, unix, known); r != access.Granted {
 		return refuse(r)
 	}
-	if !l.room(classGrant) {
-		return refuse(access.AuditFull)
-	}
 	undo := l.begin(-1)
-	d.AuditSeq = l.record(classGrant, unix, known, rec)
+	if p := &l.st.Passed; l.room(classRefusal) && (p.Count == 0 || l.flushable(classRefusal)) {
+		d.AuditSeq = l.record(classRefusal, unix, known, AuditRecord{Kind: AuditPassage, Door: door, Value: 1})
+	} else {
+		if p.Count < 1<<32-1 {
+			p.Count++
+		}
+		p.Door, p.LockTime = door, 0
+		if known {
+			p.LockTime = unix
+		}
+	}
 	if err := l.persist(); err != nil {
 		l.rollback(&undo)
 		d.AuditSeq = 0

@@ -93,17 +93,17 @@ func TestOpenFree(t *testing.T) {
 		{"zone unknown", func(w *world) { w.resync(); w.must(w.setPassage(inside)) }, 0, access.ZoneUnknown, false},
 		{"validity only, zone unknown", func(w *world) { w.resync(); w.must(w.setPassage(validity)) }, 0, access.Granted, true},
 		{"validity over", func(w *world) { w.resync(); w.must(w.setPassage(validity)); w.advance(time.Hour) }, 0, access.NotInPassage, false},
-		{"audit full", func(w *world) {
+		{"audit full", func(w *world) { // opens, tallied (checked in TestPassageOpensCannotFillTheAudit)
 			w.syncTime(0)
 			w.must(w.setPassage(inside))
 			w.lock.st.AuditSeq, w.lock.st.AuditAcked = AuditRingSize+5, 5
-		}, 0, access.AuditFull, false},
+		}, 0, access.Granted, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t)
 			c.setup(w)
 			free, r := w.lock.Passage(c.door)
-			if want := c.want == access.Granted || c.want == access.AuditFull; free != want {
+			if want := c.want == access.Granted; free != want {
 				t.Errorf("Passage(%d) = %v, %v; want free %v", c.door, free, r, want)
 			}
 			seq, unrec := w.lock.st.AuditSeq, w.lock.st.Unrecorded.Count
@@ -114,8 +114,12 @@ func TestOpenFree(t *testing.T) {
 			switch {
 			case c.record:
 				e := w.lock.st.AuditRing[(d.AuditSeq-1)%AuditRingSize].Record
-				if d.AuditSeq != seq+1 || e.Kind != AuditPassage || e.Door != c.door || !e.Granted || e.Credential != (CredentialID{}) {
+				if d.AuditSeq != seq+1 || e.Kind != AuditPassage || e.Door != c.door || !e.Granted || e.Value != 1 || e.Credential != (CredentialID{}) {
 					t.Fatalf("record %d: %+v", d.AuditSeq, e)
+				}
+			case c.want == access.Granted: // tallied: no record of its own
+				if d.AuditSeq != 0 || w.lock.st.AuditSeq != seq || w.lock.st.Passed.Count != 1 || w.lock.st.Passed.Door != c.door {
+					t.Fatalf("tallied open: %+v, seq %d -> %d, tally %+v", d, seq, w.lock.st.AuditSeq, w.lock.st.Passed)
 				}
 			case c.want == access.Malformed:
 				if w.lock.st.AuditSeq != seq || w.lock.st.Unrecorded.Count != unrec {
@@ -156,6 +160,62 @@ func TestOpenFreePersistsBeforeGranting(t *testing.T) {
 	d := w.lock.OpenFree(0)
 	if !d.Granted || saved.AuditSeq != d.AuditSeq || saved.AuditRing[(d.AuditSeq-1)%AuditRingSize].Record.Kind != AuditPassage {
 		t.Fatalf("after the write works: %+v, saved seq %d", d, saved.AuditSeq)
+	}
+}
+
+// Anyone can turn a handle: opens in passage mode use only the places a
+// refusal may, then are tallied, so a key still opens and an admin message
+// still applies however often the door was opened, and the audit still
+// accounts for every open.
+func TestPassageOpensCannotFillTheAudit(t *testing.T) {
+	var saved State
+	w := newWorldConfig(t, Config{Persist: func(st *State) error { saved = *st; return nil }})
+	w.syncTime(0)
+	w.must(w.setPassage(Passage{Doors: 0b11, N: 1, Periods: [4]policy.Compact{officeHours()}}))
+	h, _ := w.holder(baseCredential(w.key))
+	const opens = 200
+	for i := range opens {
+		d := w.lock.OpenFree(uint8(i % 2))
+		if !d.Granted {
+			t.Fatalf("open %d: %v", i, d.Reason)
+		}
+		if saved.Passed != w.lock.st.Passed || saved.AuditSeq != w.lock.st.AuditSeq {
+			t.Fatalf("open %d granted before its record or tally was persisted", i)
+		}
+	}
+	if u := w.lock.unacked(); u != AuditRingSize-AuditReserve {
+		t.Fatalf("%d records unacknowledged, want the refusal limit %d", u, AuditRingSize-AuditReserve)
+	}
+	if d, _ := w.unlock(h, 0); !d.Granted {
+		t.Fatalf("a key after %d passage opens: %v", opens, d.Reason)
+	}
+	w.seq++
+	m, err := w.issuer.ResetSlot(testLock, w.seq, 3, 1)
+	w.must(err)
+	if err := w.lock.HandleAdmin(m); err != nil {
+		t.Fatalf("a slot reset after %d passage opens: %v", opens, err)
+	}
+	recs, cur := drainAll(t, w, AuditCursor{})
+	ack := NewAuditAck(w.pairing.AuditKey, testLock, cur)
+	w.must(w.lock.HandleAuditAck(AppendAuditAck(nil, &ack)))
+	more, _ := drainAll(t, w, cur) // the tally is written once there is room
+	total, tallies := 0, 0
+	for _, r := range append(recs, more...) {
+		if r.Kind == AuditPassage {
+			if !r.Granted || r.Value == 0 {
+				t.Fatalf("passage record %+v", r)
+			}
+			total += int(r.Value)
+			if r.Value > 1 {
+				tallies++
+				if r.Door != 1 || r.LockTime == 0 { // the last open's door and time
+					t.Fatalf("tally record %+v", r)
+				}
+			}
+		}
+	}
+	if total != opens || tallies != 1 {
+		t.Fatalf("the audit accounts for %d opens in %d tally records, want %d in 1", total, tallies, opens)
 	}
 }
 

@@ -235,12 +235,13 @@ type grantUndo struct {
 	seq      uint32
 	tag      [AuditTagSize]byte
 	unrec    Unrecorded
-	ring     [2]AuditEntry // the entries the grant (and a tally flushed before it) may overwrite
-	ringSlot [2]int
+	passed   PassageTally
+	ring     [3]AuditEntry // the entries the grant (and the tallies flushed before it) may overwrite
+	ringSlot [3]int
 }
 
 func (l *Lock) begin(uc int) grantUndo {
-	u := grantUndo{uc: uc, seq: l.st.AuditSeq, tag: l.st.AuditTag, unrec: l.st.Unrecorded}
+	u := grantUndo{uc: uc, seq: l.st.AuditSeq, tag: l.st.AuditTag, unrec: l.st.Unrecorded, passed: l.st.Passed}
 	if uc >= 0 {
 		u.counter = l.st.Uses[uc]
 	}
@@ -255,7 +256,7 @@ func (l *Lock) rollback(u *grantUndo) {
 	if u.uc >= 0 {
 		l.st.Uses[u.uc] = u.counter
 	}
-	l.st.AuditSeq, l.st.AuditTag, l.st.Unrecorded = u.seq, u.tag, u.unrec
+	l.st.AuditSeq, l.st.AuditTag, l.st.Unrecorded, l.st.Passed = u.seq, u.tag, u.unrec, u.passed
 	for i := range u.ring {
 		l.st.AuditRing[u.ringSlot[i]] = u.ring[i]
 	}

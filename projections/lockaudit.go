@@ -107,7 +107,7 @@ func describeAudit(ev *ledger.Event, h *HistoryEntry) bool {
 				h.Admin = "erase code" // revoked Key there: it did not open
 			}
 		case e.Kind == lockproto.AuditPassage: // opened in passage mode: no key, no account
-			h.Door, h.Source = e.Door, "passage mode"
+			h.Door, h.Source, h.Opens = e.Door, "passage mode", max(e.Value, 1)
 		case e.AdminType == lockproto.TypeTimeSync:
 			h.Admin = e.AdminType.String()
 		default:

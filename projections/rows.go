@@ -153,6 +153,9 @@ type HistoryEntry struct {
 	Uploaded  time.Time `msgpack:",omitempty"`
 	Presented string    `msgpack:",omitempty"`
 	Admin     string    `msgpack:",omitempty"` // admin records: the message, e.g. "reset-slot seq 2"
+	// Opens: a passage-mode entry (Source "passage mode") stands for this
+	// many opens; the lock tallies them once its audit is nearly full.
+	Opens uint32 `msgpack:",omitempty"`
 }
 
 // Notification is a pending outbox entry.

@@ -39,7 +39,20 @@ type doorAccessView struct {
 	Position  uint64        `json:"position"` // the log prefix the answer read
 	Head      uint64        `json:"head"`
 	Openings  []openingView `json:"openings"`
+	Passage   *passageView  `json:"passage"` // null: no passage schedule freed the door
 	Positions []uint64      `json:"positions"`
+}
+
+// passageView is a passage schedule that freed the door to anyone, no key
+// needed (asof.PassageOpening).
+type passageView struct {
+	Doors        []string      `json:"doors"`
+	Since        time.Time     `json:"since"`
+	Periods      []*policyJSON `json:"periods"` // OR-combined; null: at all times
+	StillAtLock  bool          `json:"still_at_lock"`
+	NotYetAtLock bool          `json:"not_yet_at_lock"`
+	Position     uint64        `json:"position"` // the schedule's set event
+	Positions    []uint64      `json:"positions"`
 }
 
 type intervalView struct {
@@ -99,6 +112,13 @@ func (s *server) lockAccess(r *http.Request) (int, any, error) {
 		v.Openings = append(v.Openings, openingView{Account: o.Account, Key: o.Key, Kind: o.Kind.String(), Doors: doorList(o.Doors),
 			Policy: settingsOut(events.Settings{Policy: o.Policy}).Policy, Uses: o.Uses, Since: o.Since, State: o.State.String(),
 			StillAtLock: o.StillAtLock, Online: o.Online, OpenUntil: o.OpenUntil, Positions: o.Positions})
+	}
+	if p := ans.Passage; p != nil {
+		v.Passage = &passageView{Doors: doorList(p.Doors), Since: p.Since, Periods: []*policyJSON{}, StillAtLock: p.StillAtLock,
+			NotYetAtLock: p.NotYetAtLock, Position: p.Position, Positions: p.Positions}
+		for _, q := range p.Periods {
+			v.Passage.Periods = append(v.Passage.Periods, settingsOut(events.Settings{Policy: q}).Policy)
+		}
 	}
 	return http.StatusOK, v, nil
 }

@@ -1,19 +1,31 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/keyledger/keyledger"
+	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/asof"
+	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/keyledgertest"
+	"github.com/keyledger/keyledger/policy"
 	"github.com/keyledger/keyledger/secret"
 )
 
 // newAsOfAPI is newAPI with an as-of index, and the stack's clock.
 func newAsOfAPI(t *testing.T) (*api, *keyledgertest.Clock) {
+	t.Helper()
+	a, st := newAsOfStack(t)
+	return a, st.Clock
+}
+
+// newAsOfStack is newAsOfAPI with the whole stack.
+func newAsOfStack(t *testing.T) (*api, *keyledgertest.Stack) {
 	t.Helper()
 	st := keyledgertest.New(t, func(o *keyledger.Options) { o.Root = secret.New([]byte("server test root secret, 32 bytes or more")) })
 	st.Clock.Set(start)
@@ -26,7 +38,41 @@ func newAsOfAPI(t *testing.T) (*api, *keyledgertest.Clock) {
 	srv := httptest.NewServer(newServer(st.Commands, st.Projections, withClock(st.Clock.Now),
 		withLogger(slog.New(slog.NewTextHandler(logs, nil))), withAsOf(x)))
 	t.Cleanup(srv.Close)
-	return &api{t: t, srv: srv, logs: logs, now: start}, st.Clock
+	return &api{t: t, srv: srv, logs: logs, now: start}, st
+}
+
+// The door access answer says when a passage schedule freed the door to
+// anyone: doors, since, periods, whether the lock has it, and positions.
+func TestAccessAsOfPassage(t *testing.T) {
+	a, st := newAsOfStack(t)
+	a.setup()
+	office := policy.Policy{Windows: []policy.Window{{Days: 0b0111110, From: 8 * 60, To: 18 * 60}}}
+	if _, err := st.Commands.SetPassageMode(context.Background(), commands.SetPassageMode{ID: uuid.New(), Lock: "front", By: "bill",
+		Doors: access.Main, Periods: []policy.Policy{office}}); err != nil {
+		t.Fatal(err)
+	}
+	got := a.must(200, "GET", "/v1/locks/front/access?door=main&at=2026-03-02T10:00:00Z", "bill", "")
+	p, ok := got["passage"].(map[string]any)
+	if !ok {
+		t.Fatalf("no passage answer inside office hours: %v", got)
+	}
+	doors, _ := p["doors"].([]any)
+	periods, _ := p["periods"].([]any)
+	pos, _ := p["position"].(float64)
+	if len(doors) != 1 || doors[0] != "main" || p["since"] != "2026-03-02T08:00:00Z" || len(periods) != 1 || pos == 0 ||
+		p["still_at_lock"] != false || p["not_yet_at_lock"] != true || len(p["positions"].([]any)) == 0 || p["positions"].([]any)[0] != pos {
+		t.Fatalf("passage answer: %v", p)
+	}
+	w := periods[0].(map[string]any)["windows"].([]any)[0].(map[string]any)
+	if w["from"] != "08:00" || w["to"] != "18:00" {
+		t.Fatalf("passage period: %v", periods[0])
+	}
+	if got := a.must(200, "GET", "/v1/locks/front/access?door=inner&at=2026-03-02T10:00:00Z", "bill", ""); got["passage"] != nil {
+		t.Fatalf("the inner door is not freed: %v", got["passage"])
+	}
+	if got := a.must(200, "GET", "/v1/locks/front/access?door=main&at=2026-03-02T20:00:00Z", "bill", ""); got["passage"] != nil {
+		t.Fatalf("outside office hours: %v", got["passage"])
+	}
 }
 
 func TestAccessAsOf(t *testing.T) {
