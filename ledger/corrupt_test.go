@@ -321,8 +321,10 @@ func TestVerifyNamesBrokenIndexEntry(t *testing.T) {
 func TestReadsThroughDamagedIndex(t *testing.T) {
 	const n, at = headsEvery, 767 // s2 version 256, an anchor; s2's head is 2048, version 683
 	atStream, atVersion := "s2", uint64(at/3+1)
-	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
-	defer cancel()
+	// Each case gets its own deadline (set below, before its read): a
+	// read that waits instead of failing ends there, and a slow machine
+	// (the race detector under load) does not eat later cases' time.
+	var ctx context.Context
 	for _, tc := range []struct {
 		name   string
 		tamper func(l *Ledger)
@@ -401,6 +403,9 @@ func TestReadsThroughDamagedIndex(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, l := reopenedLedger(t)
 			tc.tamper(l)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(bg, 10*time.Second)
+			defer cancel()
 			err := tc.read(l)
 			var ie *IndexError
 			if !errors.As(err, &ie) || !errors.Is(err, ErrCorrupt) {
