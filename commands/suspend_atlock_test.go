@@ -97,7 +97,10 @@ func TestSuspendedKeyStillOpenAtTheLock(t *testing.T) {
 				}
 			}
 			if tc.upload {
-				e.upload(e.lock, "front")
+				r := e.upload(e.lock, "front")
+				if refused := slices.Contains(r.SuspensionsRefused, "p"); refused != tc.full {
+					t.Fatalf("upload names refused suspensions %v", r.SuspensionsRefused)
+				}
 			}
 			if d := e.lock.EnterCode(0, []byte("482915")); d.Granted != tc.open {
 				t.Fatalf("at the lock: %+v, want granted %v", d, tc.open)
@@ -134,3 +137,47 @@ func TestSuspendedKeyStillOpenAtTheLock(t *testing.T) {
 	}
 }
 
+// The owner's fallback for a suspension the lock refused: revoking the key
+// clears its PIN through the code table, not the full suspension table,
+// so the lock stops opening for it and nothing is still open there.
+func TestRevokeAfterARefusedSuspension(t *testing.T) {
+	e := newLockEnv(t)
+	e.pinKey("p", "482915", time.Time{})
+	for i := range lockproto.MaxSuspensions {
+		e.pinKey(fmt.Sprintf("f%02d", i), fmt.Sprintf("5%05d", i), time.Time{})
+	}
+	e.deliver(e.lock, e.pending("front"))
+	e.upload(e.lock, "front")
+	for i := range lockproto.MaxSuspensions {
+		e.suspendKey(fmt.Sprintf("f%02d", i))
+	}
+	e.deliver(e.lock, e.pending("front"))
+	e.upload(e.lock, "front")
+	e.suspendKey("p")
+	for _, m := range e.pending("front") {
+		if err := e.lock.HandleAdmin(m); !errors.Is(err, lockproto.ErrRefused) {
+			t.Fatalf("the 17th suspension: %v, want refused", err)
+		}
+	}
+	if r := e.upload(e.lock, "front"); !slices.Equal(r.SuspensionsRefused, []string{"p"}) {
+		t.Fatalf("refused suspensions %v", r.SuspensionsRefused)
+	}
+	if s := e.status("p"); !s.OpenAtLock || s.AtLock != events.SyncFailed ||
+		s.Summary() != "SUSPENDED, still open at the lock: it refused the suspension" {
+		t.Fatalf("status %+v %q", s, s.Summary())
+	}
+	if err := e.svc.RevokeKey(bg, commands.KeyCommand{ID: e.id(), Key: "p", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.status("p"); s.Status != projections.StatusRevoked || !s.OpenAtLock {
+		t.Fatalf("revoked, before the lock heard of it: %+v", s)
+	}
+	e.deliver(e.lock, e.pending("front"))
+	if d := e.lock.EnterCode(0, []byte("482915")); d.Granted {
+		t.Fatalf("the lock still opens for the revoked PIN: %+v", d)
+	}
+	e.upload(e.lock, "front")
+	if s := e.status("p"); s.OpenAtLock || s.AtLock != events.SyncRemoved {
+		t.Fatalf("revoked at the lock: %+v", s)
+	}
+}
