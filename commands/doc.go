@@ -257,7 +257,7 @@
 // applied). Only the message of the key's current suspension counts: a
 // resume ends the question, since the key then opens as it may anyway.
 //
-// A suspension the lock refuses: a lock whose 16-entry suspension table
+// A suspension the lock refuses: a lock whose 32-entry suspension table
 // is full refuses the message (AdminApplied: Applied false,
 // lock_revocations_full). The key keeps opening there, so the audit
 // upload records it (key.suspension_synced, failed, with the lock's
