@@ -135,6 +135,12 @@ type AuditResult struct {
 	// PassageOpens is how many opens in passage mode the new records stand
 	// for: a record may tally many (AuditRecorded.Value).
 	PassageOpens int
+	// SuspensionsRefused lists keys whose suspension the lock refused
+	// (access.RevocationsFull: its suspension table is full). They still
+	// open there, though refused online: apps prompt the owner to revoke,
+	// deactivate or reset the key, or to reset every key of the lock
+	// (doc.go, "A suspension the lock refuses").
+	SuspensionsRefused []string
 }
 
 // IngestAudit verifies an audit batch with the lock's audit key (sealed at
@@ -486,7 +492,7 @@ func (s *Service) adminAtLock(t *txn, c UploadAudit, l *LockState, p events.Admi
 	emit func(string, uint32, any), res *AuditResult, view *syncView) error {
 	switch {
 	case p.Type == lockproto.TypeSuspend:
-		return nil // the credential stays where it is; AdminApplied says whether the lock took the suspension
+		return s.suspensionAtLock(t, c.Lock, p, r, emit, res) // the credential stays where it is
 	case !r.Granted && r.Reason == access.Superseded && (p.Type == lockproto.TypeSetPIN || p.Type == lockproto.TypeSetCard):
 		return nil // a newer generation of the key's code reached the lock first: it stands
 	case !r.Granted:
@@ -508,6 +514,36 @@ func (s *Service) adminAtLock(t *txn, c UploadAudit, l *LockState, p events.Admi
 	case p.Type == lockproto.TypeSetPIN, p.Type == lockproto.TypeSetCard:
 		return view.move(p.Key, c.Lock, r.Seq, events.SyncApplied, 0, emit)
 	}
+	return nil
+}
+
+// suspensionAtLock records what the lock's admin record r says of the
+// suspend message p: applied, or refused (its suspension table full), for
+// the key's current suspension only — a message of an earlier change, or
+// a resume, leaves nothing open beyond what the key may do anyway. A
+// refusal is listed in res.SuspensionsRefused: the key still opens there.
+func (s *Service) suspensionAtLock(t *txn, lock string, p events.AdminIssued, r *lockproto.AuditRecord,
+	emit func(string, uint32, any), res *AuditResult) error {
+	a, err := lockproto.DecodeAdmin(p.Message)
+	if err != nil {
+		return fmt.Errorf("commands: pending admin message %d of lock %q: %w", p.Seq, p.Lock, err)
+	}
+	k, err := t.key(p.Key)
+	if err != nil {
+		return err
+	}
+	if !a.Suspended || !k.Suspended || k.Changes != a.Change || k.AtLock.Suspension == events.SyncNone {
+		return nil
+	}
+	ev := events.SuspensionSynced{Key: p.Key, Lock: lock, Change: a.Change, Sync: events.SyncApplied, AuditSeq: r.Seq}
+	if !r.Granted {
+		ev.Sync, ev.Reason = events.SyncFailed, r.Reason
+		res.SuspensionsRefused = append(res.SuspensionsRefused, p.Key)
+	}
+	if ev.Sync == k.AtLock.Suspension && ev.Reason == k.AtLock.SuspensionReason {
+		return nil // shown already (a message issued again)
+	}
+	emit(keyStream(p.Key), r.Seq, ev)
 	return nil
 }
 

@@ -249,10 +249,28 @@
 // holds something at its lock also queues the lock's suspend message
 // (lockproto.TypeSuspend: its ID there, the change counter, suspended or
 // not), pending like every admin message; the lock refuses the key's
-// credential, PIN, card and remote opens once it applied it. A lock whose
-// 16-entry suspension table is full refuses the message (AdminApplied
-// says so: Applied false, lock_revocations_full) and the key keeps
-// opening there: revoke or reset it if it must not.
+// credential, PIN, card and remote opens once it applied it. Until then
+// the key still opens there: its events.AtLock.Suspension is pending, and
+// the read models show it as they show a key taken away ("SUSPENDED,
+// still open at the lock until <its credential's own end>") until the
+// lock's audit shows the message applied (key.suspension_synced,
+// applied). Only the message of the key's current suspension counts: a
+// resume ends the question, since the key then opens as it may anyway.
+//
+// A suspension the lock refuses: a lock whose 32-entry suspension table
+// is full refuses the message (AdminApplied: Applied false,
+// lock_revocations_full). The key keeps opening there, so the audit
+// upload records it (key.suspension_synced, failed, with the lock's
+// reason: the status shows SUSPENDED, still open at the lock, sync
+// failed) and names it in AuditResult.SuspensionsRefused. The backend
+// does not take the key away on its own: a revocation cannot be undone,
+// and a suspension is the owner's promise that a resume restores the key.
+// Apps prompt the owner, who picks the fallback: RevokeKey or ResetKey
+// (the lock's revocation list, or the slot's generation, not its
+// suspension table), RequestDeactivation for a slot key, ResetLock for every
+// key of the lock; or resume keys no longer worth suspending and, once
+// their entries have left the table, suspend this one again (resume, then
+// suspend: a new message).
 //
 // Resetting every key of a lock (lockreset.go): ResetLock, the owner's,
 // ends every key of the lock — every kind — with a KeyRevoked whose

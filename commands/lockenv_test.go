@@ -184,6 +184,7 @@ func (e *lockEnv) upload(l *lockproto.Lock, lock string) commands.AuditResult {
 		total.Confirmed = append(total.Confirmed, r.Confirmed...)
 		total.Applied = append(total.Applied, r.Applied...)
 		total.Reissued = append(total.Reissued, r.Reissued...)
+		total.SuspensionsRefused = append(total.SuspensionsRefused, r.SuspensionsRefused...)
 		if r.Gap != nil {
 			total.Gap = r.Gap
 		}

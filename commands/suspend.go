@@ -21,7 +21,12 @@ import (
 // in the same atomic append: its ID at the lock, the key's change counter
 // (its suspend and resume changes so far, this one included) and whether
 // it is now suspended. Phones deliver it like every other pending admin
-// message, in any order; the lock keeps the highest change it saw.
+// message, in any order; the lock keeps the highest change it saw. Until
+// the lock's audit shows it applied the key may still open there
+// (events.AtLock.Suspension pending); a lock whose suspension table is
+// full refuses it, the key keeps opening there (failed), and IngestAudit
+// names the key in AuditResult.SuspensionsRefused (doc.go says what the
+// owner may do then).
 //
 // Which states allow the two actions is the rules table's (kindRules):
 // the states in which a key may unlock. A suspended key may still be

@@ -87,6 +87,7 @@ var catalogue = []Type{
 	// Suspending a key, resetting every key of a lock: types in suspend.go.
 	{"key.suspended", 1, KeySuspended{}},
 	{"key.resumed", 1, KeyResumed{}},
+	{"key.suspension_synced", 1, SuspensionSynced{}},
 	{"lock.reset", 1, LockReset{}},
 	// A lock's clock and zone table as its audit showed them: type in clock.go.
 	{"lock.clock_observed", 1, ClockObserved{}},

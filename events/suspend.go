@@ -21,6 +21,20 @@ type KeyResumed struct {
 	Change        uint32
 }
 
+// SuspensionSynced: a lock's audit showed the suspend message of the key's
+// current suspension (Change, its change counter) applied (Sync
+// SyncApplied: the key opens nothing there any more) or refused
+// (SyncFailed, Reason the lock's refusal: access.RevocationsFull when its
+// suspension table is full; the key still opens there). AtLock.Apply
+// folds it.
+type SuspensionSynced struct {
+	Key, Lock string
+	Change    uint32
+	Sync      LockSync
+	Reason    access.Reason `msgpack:",omitempty"` // failed: the lock's refusal; stored by name
+	AuditSeq  uint32        `msgpack:",omitempty"` // the lock's audit record that showed it
+}
+
 // LockReset: every key of the lock was reset (Matter's "clear all
 // credentials"). Epoch counts the lock's resets from 1. Keys are the keys
 // it ended (each has its own KeyRevoked with Reason access.LockReset in

@@ -57,6 +57,12 @@ type AtLock struct {
 	Sync   LockSync
 	Until  time.Time     // the credential's own end at the lock (zero: none)
 	Reason access.Reason // SyncFailed: why the lock refused
+	// Suspension is where the key's suspension stands at the lock while
+	// it is suspended and holds something there: pending (the suspend
+	// message is on its way), applied (the lock's audit showed it), failed
+	// (the lock refused it, SuspensionReason why). SyncNone otherwise.
+	Suspension       LockSync      `msgpack:",omitempty"`
+	SuspensionReason access.Reason `msgpack:",omitempty"`
 }
 
 // Apply folds one event of the key's stream:
@@ -66,7 +72,10 @@ type AtLock struct {
 //   - a deactivation request starts it whatever the ledger issued (the
 //     lock is asked to clear the slot, whatever holds it): removing;
 //   - a confirmed deactivation (by the lock's audit or the owner's phone
-//     at the lock) ends it: removed.
+//     at the lock) ends it: removed;
+//   - a suspension of a key held at its lock is pending until a
+//     SuspensionSynced says the lock applied or refused it; a resume
+//     clears it.
 func (a *AtLock) Apply(ev any) {
 	switch e := ev.(type) {
 	case LockSynced:
@@ -82,6 +91,17 @@ func (a *AtLock) Apply(ev any) {
 		a.Sync, a.Reason = SyncRemoving, 0
 	case DeactivationConfirmed:
 		a.Sync, a.Reason = SyncRemoved, 0
+	case KeySuspended:
+		a.Suspension, a.SuspensionReason = SyncNone, 0
+		if a.Held() {
+			a.Suspension = SyncPending
+		}
+	case KeyResumed:
+		a.Suspension, a.SuspensionReason = SyncNone, 0
+	case SuspensionSynced:
+		if a.Suspension != SyncNone {
+			a.Suspension, a.SuspensionReason = e.Sync, e.Reason
+		}
 	}
 }
 
@@ -113,4 +133,13 @@ func (a AtLock) RemovalPending(st State) bool {
 // "revoked, still open at the lock until Until".
 func (a AtLock) StillOpen(st State, at time.Time) bool {
 	return a.RemovalPending(st) && (a.Until.IsZero() || at.Before(a.Until))
+}
+
+// SuspendedOpen reports whether a suspended key may still open its lock at
+// instant at: it holds something there (Held), the lock has not been
+// shown applying its suspension (pending, or failed: the lock refused it)
+// and its credential has not ended on its own. Apps show it as they show a
+// removal pending: "suspended, still open at the lock until Until".
+func (a AtLock) SuspendedOpen(at time.Time) bool {
+	return (a.Suspension == SyncPending || a.Suspension == SyncFailed) && a.Held() && (a.Until.IsZero() || at.Before(a.Until))
 }

@@ -64,3 +64,49 @@ func TestAtLockFoldsTheKeysEvents(t *testing.T) {
 		})
 	}
 }
+
+// A suspension of a key held at its lock leaves it open there until the
+// lock's audit shows the suspension applied; a refused one (the lock's
+// suspension table full) leaves it open, failed; a resume, or a key the
+// lock never held, leaves nothing open beyond what the key may do anyway.
+func TestAtLockFoldsTheSuspension(t *testing.T) {
+	end := time.Date(2026, 3, 9, 9, 0, 0, 0, time.UTC)
+	before, after := end.Add(-time.Minute), end
+	held := events.LockSynced{Sync: events.SyncPending, Until: end}
+	suspend := events.KeySuspended{Change: 1}
+	applied := events.SuspensionSynced{Change: 1, Sync: events.SyncApplied, AuditSeq: 5}
+	refused := events.SuspensionSynced{Change: 1, Sync: events.SyncFailed, Reason: access.RevocationsFull, AuditSeq: 5}
+	for _, tc := range []struct {
+		name string
+		evs  []any
+		want events.LockSync
+		open bool // still open at the lock just before the credential's end
+	}{
+		{"suspend on its way", []any{held, suspend}, events.SyncPending, true},
+		{"suspend applied", []any{held, suspend, applied}, events.SyncApplied, false},
+		{"suspend refused: table full", []any{held, suspend, refused}, events.SyncFailed, true},
+		{"resumed before the lock saw it", []any{held, suspend, events.KeyResumed{Change: 2}}, events.SyncNone, false},
+		{"resumed after a refusal", []any{held, suspend, refused, events.KeyResumed{Change: 2}}, events.SyncNone, false},
+		{"nothing held at the lock", []any{suspend}, events.SyncNone, false},
+		{"a late record of an old suspension after the resume", []any{held, suspend, events.KeyResumed{Change: 2}, applied}, events.SyncNone, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var a events.AtLock
+			for _, ev := range tc.evs {
+				a.Apply(ev)
+			}
+			if a.Suspension != tc.want || a.SuspendedOpen(before) != tc.open {
+				t.Fatalf("%+v: suspension %v open %v; want %v %v", a, a.Suspension, a.SuspendedOpen(before), tc.want, tc.open)
+			}
+			if a.Suspension == events.SyncFailed && a.SuspensionReason != access.RevocationsFull {
+				t.Fatalf("refusal reason %v", a.SuspensionReason)
+			}
+			if a.SuspendedOpen(after) {
+				t.Fatalf("open at the credential's end %v", end)
+			}
+			if a.Sync != events.SyncPending && len(tc.evs) > 0 && tc.evs[0] == any(held) {
+				t.Fatalf("the suspension moved the credential's sync to %v", a.Sync)
+			}
+		})
+	}
+}

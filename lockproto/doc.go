@@ -92,7 +92,7 @@
 //     refusals are tallied. A newer schedule replaces an
 //     older one, never the reverse. It widens no credential.
 //   - A key is suspended and resumed without losing anything (Issuer.Suspend,
-//     suspend.go): the lock keeps a 16-entry table of key IDs with their
+//     suspend.go): the lock keeps a 32-entry table of key IDs with their
 //     highest change counter and refuses a suspended credential, PIN, card
 //     or remote open (KeySuspended); a resume restores it as it was, use
 //     count included. Every key of the lock is reset by one message

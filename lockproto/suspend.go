@@ -26,7 +26,7 @@ import (
 // resumed tombstones). A suspend message that finds it full is refused
 // with access.RevocationsFull, like a revocation the list cannot take:
 // the table is the revocation list's temporary part.
-const MaxSuspensions = 16
+const MaxSuspensions = 32
 
 // SuspendSize is a suspend frame.
 const SuspendSize = adminFixedSize + 8 + 4 + 1 // 99

@@ -318,6 +318,9 @@ func (b *batch) apply(ev *ledger.Event) error {
 	case events.LockSynced:
 		_, err := b.keyUpdate(ev, e.Key, func(*KeyRow) {})
 		return err // bookkeeping, not history: the lock's records are
+	case events.SuspensionSynced:
+		_, err := b.keyUpdate(ev, e.Key, func(*KeyRow) {})
+		return err // as LockSynced
 	case events.KeyDeleted:
 		return b.keyChange(ev, e.Key, h, func(r *KeyRow) {
 			r.State = events.StateDeleted

@@ -34,6 +34,14 @@
 //     and KeyRow.Suspended set, InWindow false and no NextOpen, until it is
 //     resumed; the key lists show it the same way and the history shows the
 //     suspension, the resume and a lock's reset of every key (lock_reset).
+//     Online it opens nothing at once, but at its lock a key that holds
+//     something there opens until the lock applies the suspend message:
+//     until the lock's audit shows it applied (events.SuspensionSynced),
+//     KeyStatus.AtLock is the suspension's sync (pending, or failed when
+//     the lock refused it, its suspension table full) with OpenAtLock and
+//     OpenUntil the credential's own end: "SUSPENDED, still open at the
+//     lock until <when>". A resume ends it: the key then opens as it may
+//     anyway.
 //   - Where a key's credential stands at its lock (KeyStatus.AtLock,
 //     KeyRow.AtLock, folded with events.AtLock as the commands fold it):
 //     pending → applied at the lock → removing → removed, or failed. A key

@@ -47,12 +47,15 @@ type KeyStatus struct {
 	// management on again.
 	NetworkOff bool
 	// AtLock is where the key's credential stands at its lock
-	// (events.SyncNone: nothing the ledger issued is there). OpenAtLock:
-	// the key was taken away (reset, revoked, deactivated or deleted), but
-	// its removal has not reached the lock (or the lock refused it) and its
+	// (events.SyncNone: nothing the ledger issued is there); for a
+	// suspended key that holds something there, where its suspension
+	// stands: pending, applied, or failed (the lock refused it, its
+	// suspension table full). OpenAtLock: the key was taken away (reset,
+	// revoked, deactivated or deleted) or suspended, but its removal or
+	// suspension has not reached the lock (or the lock refused it) and its
 	// credential has not ended on its own, so it may still open the lock
 	// at the instant, until OpenUntil (zero: until the lock applies the
-	// removal). Summary says it as apps show it.
+	// removal or suspension). Summary says it as apps show it.
 	AtLock     events.LockSync
 	OpenAtLock bool
 	OpenUntil  time.Time
@@ -77,7 +80,13 @@ func (s KeyStatus) Summary() string {
 		return string(s.Status)
 	}
 	if s.OpenUntil.IsZero() {
-		return string(s.Status) + ", still open at the lock until it applies the removal"
+		switch {
+		case s.Status != StatusSuspended:
+			return string(s.Status) + ", still open at the lock until it applies the removal"
+		case s.AtLock == events.SyncFailed:
+			return string(s.Status) + ", still open at the lock: it refused the suspension"
+		}
+		return string(s.Status) + ", still open at the lock until it applies the suspension"
 	}
 	return string(s.Status) + ", still open at the lock until " + s.OpenUntil.UTC().Format(time.RFC3339)
 }
@@ -86,7 +95,7 @@ func (s KeyStatus) Summary() string {
 //
 //	version(1)=3 | state(1) | sharing(1) | uses(4 BE) | settings position(8 BE) |
 //	sync at the lock(1) | the credential's own end, unix seconds (8 BE; 0 = none) |
-//	flags(1): bit 0 suspended
+//	flags(1): bit 0 suspended, bits 1-3 the suspension at the lock (events.LockSync)
 //
 // Version 2 rows (24 bytes, before the flags) read as not suspended;
 // version 1 rows (15 bytes, before sync at the lock) also as nothing at
@@ -107,7 +116,7 @@ func appendStatusRow(dst []byte, r *KeyRow) []byte {
 	}
 	dst = append(dst, byte(r.AtLock.Sync))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(until))
-	var flags byte
+	flags := byte(r.AtLock.Suspension&7) << 1
 	if r.Suspended {
 		flags |= 1
 	}
@@ -144,15 +153,25 @@ func atLockOf(v []byte) events.AtLock {
 	if u := int64(binary.BigEndian.Uint64(v[16:])); u != 0 {
 		a.Until = time.Unix(u, 0).UTC()
 	}
+	if len(v) == statusRowLen {
+		a.Suspension = events.LockSync(v[statusRowLenV2]>>1) & 7
+	}
 	return a
 }
 
 // exposure fills in where the key stands at its lock and whether it may
-// still open it at at.
+// still open it at at: taken away but its removal not applied there, or
+// suspended but its suspension not applied there (pending or refused).
 func exposure(st *KeyStatus, a events.AtLock, at time.Time) {
 	st.AtLock = a.Sync
-	if a.StillOpen(st.State, at) {
+	switch {
+	case a.StillOpen(st.State, at):
 		st.OpenAtLock, st.OpenUntil = true, a.Until
+	case a.Suspension != events.SyncNone && a.Held():
+		st.AtLock = a.Suspension
+		if a.SuspendedOpen(at) {
+			st.OpenAtLock, st.OpenUntil = true, a.Until
+		}
 	}
 }
 
