@@ -131,6 +131,7 @@ func TestClockReadingDecodeRules(t *testing.T) {
 		{"time without known", func(r *AuditRecord) { r.Slot = uint8(ClockZoneTable) }, false},
 		{"zone known without table", func(r *AuditRecord) { r.Slot = uint8(ClockKnown | ClockZoneKnown) }, false},
 		{"zone fields without table", func(r *AuditRecord) { r.Slot = uint8(ClockKnown) }, false},
+		{"sequence number 0, like any record", func(r *AuditRecord) { r.Seq = 0 }, false},
 	} {
 		r := good
 		tc.edit(&r)
