@@ -21,8 +21,11 @@ import (
 // service clock) is the only reference, and it is later than the read by
 // an unknown delay: lock time − receipt then only proves the lock is ahead
 // by at least that much; a lock behind cannot be told from one in time. A
-// reading that does not end its batch (handed out before, a rewind) is
-// treated the same way, as a lower bound. A time sync the lock applied
+// reading that does not end its batch is treated the same way, as a lower
+// bound. One that ends it is taken as written at the read: a lock whose
+// newest reading is handed out again after a rewind writes a fresh one
+// after it when the old one is more than a minute old (lockproto), so only
+// that minute goes unseen. A time sync the lock applied
 // sets the offset to zero at its record; records with lock time 0 say
 // the lock does not know the time (it lost its clock, or never had one);
 // refusals for an unknown zone say its table gives no offset.

@@ -134,6 +134,41 @@ func TestClockDriftFlaggedAndSynced(t *testing.T) {
 	}
 }
 
+// A batch a phone drained and lost is handed out again hours later, after
+// another phone delivered the last acknowledgement again: the lock, in
+// time, is not taken for hours behind.
+func TestRewoundDrainKeepsALockInTime(t *testing.T) {
+	e := newLockEnv(t)
+	e.now = e.now.Add(7 * time.Hour)
+	e.lock.HandleUnlock([]byte{lockproto.Version, 3, 0})
+	ack := e.uploadAt(e.lock, "front", e.now).Ack
+	if ack == nil {
+		t.Fatal("no acknowledgement")
+	}
+	e.now = e.now.Add(time.Minute)
+	ch := e.challenge(e.lock)
+	sync, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lock.HandleAdmin(sync); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.lock.DrainAudit(); b == nil { // a phone drains it and never uploads
+		t.Fatal("nothing drained")
+	}
+	e.now = e.now.Add(3 * time.Hour)
+	if err := e.lock.HandleAuditAck(ack); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.uploadAt(e.lock, "front", e.now); r.SyncNeeded {
+		t.Fatalf("upload %+v: a lock in time needs a sync", r)
+	}
+	if h := e.clockHealth("front"); h.SyncNeeded || h.Offset != 0 || h.Bound {
+		t.Fatalf("clock health %+v, want measured in time", h)
+	}
+}
+
 // A lock whose clock is unknown (a restart) is flagged from its reading;
 // the challenge alone also asks for a sync.
 func TestClockLostNeedsASync(t *testing.T) {
