@@ -47,6 +47,9 @@ const (
 	// clockJitter: an offset that moved less than this since the last
 	// ClockObserved is not recorded again.
 	clockJitter = 30 * time.Second
+	// zoneRulesBefore: re-issued zone rules start at least this long
+	// before the upload (twice the tolerance if longer).
+	zoneRulesBefore = 24 * time.Hour
 )
 
 // observeClock folds what an upload's new records show of the lock's
@@ -182,6 +185,14 @@ func zoneRulesFor(l *LockState, from, until time.Time) (lockproto.ZoneRules, err
 	return rules, nil
 }
 
+// reissueRules derives the rules the ingestion re-issues to lock l at now:
+// from well before now (a lock a little behind needs offsets for its own
+// time, or its fresh table is stale at once) to ZoneRulesAhead after.
+func (s *Service) reissueRules(l *LockState, now time.Time) (lockproto.ZoneRules, error) {
+	before := max(zoneRulesBefore, 2*s.clockOpts.tolerance)
+	return zoneRulesFor(l, now.Add(-before), now.Add(s.clockOpts.ahead))
+}
+
 // zoneMessage signs lock l's zone rules as admin message seq: what
 // SendZoneRules and the ingestion's re-issue queue.
 func (s *Service) zoneMessage(l *LockState, seq uint32, rules lockproto.ZoneRules) (events.AdminIssued, error) {
@@ -233,7 +244,7 @@ func (s *Service) decideClock(t *txn, l *LockState, c UploadAudit, recs []lockpr
 	sent, sentSeq := sentZone(l)
 	var want *lockproto.ZoneRules
 	if sent != nil {
-		if w, err := zoneRulesFor(l, t.now, t.now.Add(s.clockOpts.ahead)); err == nil {
+		if w, err := s.reissueRules(l, t.now); err == nil {
 			want = &w
 		}
 	}
@@ -244,7 +255,7 @@ func (s *Service) decideClock(t *txn, l *LockState, c UploadAudit, recs []lockpr
 	if u.zoneWhy == "" || zonePending || wrongClock || s.issuer == nil {
 		return u, nil
 	}
-	rules, err := zoneRulesFor(l, t.now, t.now.Add(s.clockOpts.ahead))
+	rules, err := s.reissueRules(l, t.now)
 	if err != nil {
 		return u, nil // a zone the service cannot derive: shown, not queued
 	}
@@ -286,7 +297,10 @@ type clockOptions struct {
 	tolerance, renewBefore, ahead time.Duration
 }
 
-func clockOptionsOf(o *Options) clockOptions {
+// clockOptionsOf fills in the defaults. Rules that reach no further than
+// ZoneRenewBefore would be stale as they are sent, and re-issued on every
+// upload: that is a *ValidationError for field "ZoneRulesAhead".
+func clockOptionsOf(o *Options) (clockOptions, error) {
 	c := clockOptions{tolerance: o.ClockTolerance, renewBefore: o.ZoneRenewBefore, ahead: o.ZoneRulesAhead}
 	if c.tolerance <= 0 {
 		c.tolerance = DefaultClockTolerance
@@ -297,7 +311,11 @@ func clockOptionsOf(o *Options) clockOptions {
 	if c.ahead <= 0 {
 		c.ahead = DefaultZoneRulesAhead
 	}
-	return c
+	if c.ahead <= c.renewBefore {
+		return c, invalid("ZoneRulesAhead", "%v is not longer than ZoneRenewBefore, %v: every zone table sent would be stale at once",
+			c.ahead, c.renewBefore)
+	}
+	return c, nil
 }
 
 // ClockHealth is a lock's clock and zone table as its audit uploads
@@ -354,7 +372,7 @@ func (s *Service) ClockHealth(ctx context.Context, lock string) (ClockHealth, er
 	sent, sentSeq := sentZone(l)
 	var want *lockproto.ZoneRules
 	if sent != nil {
-		if w, err := zoneRulesFor(l, now, now.Add(s.clockOpts.ahead)); err == nil {
+		if w, err := s.reissueRules(l, now); err == nil {
 			want = &w
 		}
 	}

@@ -234,6 +234,59 @@ func TestZoneRulesReissuedOnceWhenStale(t *testing.T) {
 	}
 }
 
+// A lock 90 s behind (inside the tolerance) whose table ends soon gets
+// fresh rules once: they start well before the upload, so the lock finds
+// an offset for its own time and the table is not stale again.
+func TestZoneRulesReissuedOnceToALockALittleBehind(t *testing.T) {
+	e := newLockEnv(t)
+	ch := e.challenge(e.lock)
+	slow, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now.Add(-90*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lock.HandleAdmin(slow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SendZoneRules(bg, commands.SendZoneRules{ID: e.id(), Lock: "front", By: "bill",
+		From: e.now.AddDate(0, 0, -1), Until: e.now.AddDate(0, 0, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver(e.lock, e.pending("front"))
+	if r := e.uploadAt(e.lock, "front", e.now); r.ZoneQueued == 0 || r.SyncNeeded {
+		t.Fatalf("upload %+v: want fresh zone rules and no sync", r)
+	}
+	for i := range 3 {
+		e.now = e.now.Add(10 * time.Second)
+		e.deliver(e.lock, e.pending("front"))
+		if r := e.uploadAt(e.lock, "front", e.now); r.ZoneQueued != 0 {
+			t.Fatalf("upload %d after the fresh rules: queued again, %+v", i, r)
+		}
+		if h := e.clockHealth("front"); h.ZoneStale != "" || !h.ZoneKnown {
+			t.Fatalf("upload %d after the fresh rules: %+v", i, h)
+		}
+	}
+}
+
+// Zone rules that reach no further than the renewal margin would be stale
+// as they are sent: New refuses them.
+func TestNewRefusesZoneRulesShorterThanTheRenewal(t *testing.T) {
+	e := newEnv(t)
+	for _, o := range []commands.Options{
+		{ZoneRulesAhead: 30 * 24 * time.Hour},
+		{ZoneRenewBefore: 400 * 24 * time.Hour},
+		{ZoneRulesAhead: time.Hour, ZoneRenewBefore: 2 * time.Hour},
+	} {
+		_, err := commands.New(e.l, &o)
+		var ve *commands.ValidationError
+		if !errors.Is(err, commands.ErrInvalid) || !errors.As(err, &ve) || ve.Field != "ZoneRulesAhead" {
+			t.Errorf("ahead %v, renew %v: %v", o.ZoneRulesAhead, o.ZoneRenewBefore, err)
+		}
+	}
+	if _, err := commands.New(e.l, &commands.Options{ZoneRulesAhead: 31 * 24 * time.Hour}); err != nil {
+		t.Errorf("rules reaching past the renewal: %v", err)
+	}
+}
+
 // An upload that flags a lock for a time sync is logged once, with the
 // offset; the unchanged upload after it is not.
 func TestLogClockNeedsASync(t *testing.T) {

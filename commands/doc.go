@@ -329,10 +329,12 @@
 // ends within Options.ZoneRenewBefore (30 days), or differs from what the
 // lock's zone gives now while the lock holds the table last sent (new
 // tzdata). The upload that finds the table stale queues fresh zone rules
-// itself (the same message as SendZoneRules, for Options.ZoneRulesAhead),
-// once: not while a time-zone message is pending, nor while a lock that
-// holds a table needs a time sync (its clock may be why it finds no
-// offset) (AuditResult.ZoneQueued).
+// itself (the same message as SendZoneRules, from a day before the upload,
+// so a lock a little behind finds an offset for its own time, to
+// Options.ZoneRulesAhead after it, which New requires to be longer than
+// ZoneRenewBefore), once: not while a time-zone message is pending, nor
+// while a lock that holds a table needs a time sync (its clock may be why
+// it finds no offset) (AuditResult.ZoneQueued).
 // A time sync cannot be queued (it answers one challenge): the app calls
 // SyncClock(lock, challenge, force) on its visit, which signs one for that
 // challenge's nonce when the lock is flagged or its challenge says its
