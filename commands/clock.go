@@ -17,18 +17,20 @@ import (
 // drains its audit; the phone notes when it read the batch
 // (UploadAudit.ReadAt, network time). The reading that ends its batch was
 // written at that drain, so lock time − ReadAt is the lock's offset, give
-// or take the BLE exchange. Without ReadAt the upload's receipt (the
-// service clock) is the only reference, and it is later than the read by
-// an unknown delay: lock time − receipt then only proves the lock is ahead
-// by at least that much; a lock behind cannot be told from one in time. A
-// reading that does not end its batch is treated the same way, as a lower
-// bound. One that ends it is taken as written at the read: a lock whose
-// newest reading is handed out again after a rewind writes a fresh one
-// after it when the old one is more than a minute old (lockproto), so only
-// that minute goes unseen. A time sync the lock applied
-// sets the offset to zero at its record; records with lock time 0 say
-// the lock does not know the time (it lost its clock, or never had one);
-// refusals for an unknown zone say its table gives no offset.
+// or take the BLE exchange. A ReadAt more than a minute after the upload's
+// receipt is ignored: it would let a phone hide a lock ahead (one that
+// backdates ReadAt can still hide a lock behind). Without ReadAt the
+// upload's receipt (the service clock) is the only reference, and it is
+// later than the read by an unknown delay: lock time − receipt then only
+// proves the lock is ahead by at least that much; a lock behind cannot be
+// told from one in time. A reading that does not end its batch is treated
+// the same way, as a lower bound. One that ends it is taken as written at
+// the read: a lock whose newest reading is handed out again after a rewind
+// writes a fresh one after it when the old one is more than a minute old
+// (lockproto). A time sync the lock applied sets the offset to zero at its
+// record; records with lock time 0 say the lock does not know the time (it
+// lost its clock, or never had one); refusals for an unknown zone say its
+// table gives no offset.
 //
 // The fold is recorded as events.ClockObserved on the lock's stream only
 // when it changed meaningfully (clockChanged), so the log does not grow
@@ -47,6 +49,10 @@ const (
 	// clockJitter: an offset that moved less than this since the last
 	// ClockObserved is not recorded again.
 	clockJitter = 30 * time.Second
+	// readAtSkew: a ReadAt later than the upload's receipt by more is not
+	// believed (a phone cannot read a batch after uploading it; a lie
+	// would hide a lock ahead).
+	readAtSkew = time.Minute
 	// zoneRulesBefore: re-issued zone rules start at least this long
 	// before the upload (twice the tolerance if longer).
 	zoneRulesBefore = 24 * time.Hour
@@ -55,11 +61,15 @@ const (
 // observeClock folds what an upload's new records show of the lock's
 // clock onto prev. batchLast is the sequence number of the batch's last
 // record; readAt is zero when the phone did not say; receipt is the
-// service's time. evidence says the records held a clock reading, a record
-// with lock time 0 or a refusal for an unknown zone: records with a known
-// lock time alone say nothing of the offset.
+// service's time; a readAt later than receipt + readAtSkew is ignored.
+// evidence says the records held a clock reading, a record with lock time
+// 0 or a refusal for an unknown zone: records with a known lock time alone
+// say nothing of the offset.
 func observeClock(prev events.ClockObserved, lock string, recs []lockproto.AuditRecord, batchLast uint32,
 	readAt, receipt time.Time, tolerance time.Duration) (o events.ClockObserved, evidence bool) {
+	if readAt.After(receipt.Add(readAtSkew)) {
+		readAt = time.Time{}
+	}
 	o = prev
 	o.Lock = lock
 	for i := range recs {

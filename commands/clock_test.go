@@ -169,6 +169,34 @@ func TestRewoundDrainKeepsALockInTime(t *testing.T) {
 	}
 }
 
+// A phone that says it read the batch ten minutes after the service
+// received it cannot hide a lock ten minutes ahead: the read time is
+// ignored and the receipt shows the lock ahead.
+func TestReadTimeAfterTheReceiptCannotHideALockAhead(t *testing.T) {
+	e := newLockEnv(t)
+	ch := e.challenge(e.lock)
+	fast, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now.Add(10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lock.HandleAdmin(fast); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.uploadAt(e.lock, "front", e.now.Add(10*time.Minute)); !r.SyncNeeded {
+		t.Fatalf("upload %+v: a lock 10 min ahead needs no sync", r)
+	}
+	if h := e.clockHealth("front"); !h.SyncNeeded || !h.Bound || h.Offset != 10*time.Minute {
+		t.Fatalf("clock health %+v, want at least 10 min ahead", h)
+	}
+	chb, err := e.lock.Challenge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := e.svc.SyncClock(bg, "front", chb, false); err != nil || m == nil {
+		t.Fatalf("sync clock: %d bytes, %v", len(m), err)
+	}
+}
+
 // A lock whose clock is unknown (a restart) is flagged from its reading;
 // the challenge alone also asks for a sync.
 func TestClockLostNeedsASync(t *testing.T) {
