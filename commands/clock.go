@@ -36,7 +36,9 @@ import (
 // when it changed meaningfully (clockChanged), so the log does not grow
 // per upload. A lock whose clock is unknown or off by more than
 // Options.ClockTolerance is flagged (SyncNeeded) until a later reading is
-// in bounds; SyncClock signs the time sync for the next phone's challenge.
+// off by less than half the tolerance (a lock around the tolerance would
+// flip the flag, its warning and its event on every upload); SyncClock
+// signs the time sync for the next phone's challenge.
 // A lock whose zone table is stale (zoneStale) gets fresh zone rules in its
 // admin queue from the ingestion itself, once: not while a time-zone
 // message is pending, nor while a lock holding a table needs a time sync.
@@ -112,8 +114,22 @@ func observeClock(prev events.ClockObserved, lock string, recs []lockproto.Audit
 			o.Offset, o.Bound, o.ReadAt, o.MeasuredAt = max(b, 0), true, !readAt.IsZero(), ref
 		}
 	}
-	o.SyncNeeded = !o.Known || o.Offset > tolerance || o.Offset < -tolerance
+	o.SyncNeeded = syncNeeded(prev.SyncNeeded, o.Known, o.Offset, tolerance)
 	return o, evidence
+}
+
+// syncNeeded flags a clock that is unknown or off by more than tolerance;
+// a flag already set clears only below half the tolerance, so a lock
+// drifting around the tolerance does not flip it on every upload.
+func syncNeeded(flagged, known bool, offset, tolerance time.Duration) bool {
+	offset = max(offset, -offset)
+	switch {
+	case !known:
+		return true
+	case flagged:
+		return offset >= tolerance/2
+	}
+	return offset > tolerance
 }
 
 // clockChanged reports whether o is worth a ClockObserved after prev: the
@@ -342,8 +358,9 @@ type ClockHealth struct {
 	Offset     time.Duration
 	Bound      bool
 	MeasuredAt time.Time
-	// SyncNeeded: the clock is unknown or off by more than the tolerance;
-	// SyncClock returns the time sync for the next phone's challenge.
+	// SyncNeeded: the clock is unknown or off by more than the tolerance
+	// (once set, until it is off by less than half); SyncClock returns the
+	// time sync for the next phone's challenge.
 	SyncNeeded bool
 	// The lock's zone table, once ZoneReported (a clock reading or a
 	// refusal for an unknown zone said it): whether it holds one, whether

@@ -101,6 +101,50 @@ func TestObserveClockRules(t *testing.T) {
 	}
 }
 
+// A flagged lock stays flagged until its clock is off by less than half
+// the tolerance; an unflagged one is flagged past the tolerance.
+func TestSyncNeededHysteresis(t *testing.T) {
+	tol := DefaultClockTolerance
+	for _, tc := range []struct {
+		flagged bool
+		offset  time.Duration
+		want    bool
+	}{
+		{false, tol, false},
+		{false, -tol, false},
+		{false, tol + time.Second, true},
+		{false, -tol - time.Second, true},
+		{true, tol, true},
+		{true, tol / 2, true},
+		{true, -tol / 2, true},
+		{true, tol/2 - time.Second, false},
+		{true, -tol/2 + time.Second, false},
+	} {
+		prev := events.ClockObserved{Lock: "front", Known: true, ZoneTable: true, ZoneKnown: true, SyncNeeded: tc.flagged}
+		o, _ := observeClock(prev, "front", []lockproto.AuditRecord{reading(5, clockT0.Add(tc.offset), time.Time{})}, 5,
+			clockT0, clockT0, tol)
+		if o.SyncNeeded != tc.want {
+			t.Errorf("flagged %v, offset %v: sync needed %v, want %v", tc.flagged, tc.offset, o.SyncNeeded, tc.want)
+		}
+	}
+
+	// A lock drifting around the tolerance is flagged once and recorded
+	// once, not on every upload.
+	prev := events.ClockObserved{Lock: "front", Known: true, ZoneTable: true, ZoneKnown: true, ZoneReported: true, ZoneSeq: 2}
+	changes := 0
+	for i, d := range []time.Duration{125, 115, 125, 115, 125, 115} {
+		o, evidence := observeClock(prev, "front", []lockproto.AuditRecord{reading(uint32(5+i), clockT0.Add(d*time.Second), time.Time{})},
+			uint32(5+i), clockT0, clockT0, tol)
+		if clockChanged(prev, o, evidence) {
+			changes++
+			prev = o
+		}
+	}
+	if changes != 1 || !prev.SyncNeeded {
+		t.Errorf("%d clock events around the tolerance, flagged %v; want 1, flagged", changes, prev.SyncNeeded)
+	}
+}
+
 // Only a meaningful change is recorded again.
 func TestClockChangedRules(t *testing.T) {
 	base := events.ClockObserved{Lock: "front", Known: true, Offset: time.Minute, ZoneTable: true, ZoneKnown: true}

@@ -324,8 +324,9 @@
 // appended only when the state changed or the offset moved by 30 s or
 // more. ClockHealth(lock) reads it: the offset, when and how it was
 // measured, SyncNeeded (clock unknown, or off by more than
-// Options.ClockTolerance, 2 min by default, until a later reading is in
-// bounds), and ZoneStale when the lock's table is missing, gives no offset,
+// Options.ClockTolerance, 2 min by default, until a later reading is off
+// by less than half of it, so a lock around the tolerance does not flip
+// the flag on every upload), and ZoneStale when the lock's table is missing, gives no offset,
 // ends within Options.ZoneRenewBefore (30 days), or differs from what the
 // lock's zone gives now while the lock holds the table last sent (new
 // tzdata). The upload that finds the table stale queues fresh zone rules
