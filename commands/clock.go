@@ -17,21 +17,28 @@ import (
 // drains its audit; the phone notes when it read the batch
 // (UploadAudit.ReadAt, network time). The reading that ends its batch was
 // written at that drain, so lock time − ReadAt is the lock's offset, give
-// or take the BLE exchange. Without ReadAt the upload's receipt (the
-// service clock) is the only reference, and it is later than the read by
-// an unknown delay: lock time − receipt then only proves the lock is ahead
-// by at least that much; a lock behind cannot be told from one in time. A
-// reading that does not end its batch (handed out before, a rewind) is
-// treated the same way, as a lower bound. A time sync the lock applied
-// sets the offset to zero at its record; records with lock time 0 say
-// the lock does not know the time (it lost its clock, or never had one);
-// refusals for an unknown zone say its table gives no offset.
+// or take the BLE exchange. A ReadAt more than a minute after the upload's
+// receipt is ignored: it would let a phone hide a lock ahead (one that
+// backdates ReadAt can still hide a lock behind). Without ReadAt the
+// upload's receipt (the service clock) is the only reference, and it is
+// later than the read by an unknown delay: lock time − receipt then only
+// proves the lock is ahead by at least that much; a lock behind cannot be
+// told from one in time. A reading that does not end its batch is treated
+// the same way, as a lower bound. One that ends it is taken as written at
+// the read: a lock whose newest reading is handed out again after a rewind
+// writes a fresh one after it when the old one is more than a minute old
+// (lockproto). A time sync the lock applied sets the offset to zero at its
+// record; records with lock time 0 say the lock does not know the time (it
+// lost its clock, or never had one); refusals for an unknown zone say its
+// table gives no offset.
 //
 // The fold is recorded as events.ClockObserved on the lock's stream only
 // when it changed meaningfully (clockChanged), so the log does not grow
 // per upload. A lock whose clock is unknown or off by more than
 // Options.ClockTolerance is flagged (SyncNeeded) until a later reading is
-// in bounds; SyncClock signs the time sync for the next phone's challenge.
+// off by less than half the tolerance (a lock around the tolerance would
+// flip the flag, its warning and its event on every upload); SyncClock
+// signs the time sync for the next phone's challenge.
 // A lock whose zone table is stale (zoneStale) gets fresh zone rules in its
 // admin queue from the ingestion itself, once: not while a time-zone
 // message is pending, nor while a lock holding a table needs a time sync.
@@ -44,16 +51,27 @@ const (
 	// clockJitter: an offset that moved less than this since the last
 	// ClockObserved is not recorded again.
 	clockJitter = 30 * time.Second
+	// readAtSkew: a ReadAt later than the upload's receipt by more is not
+	// believed (a phone cannot read a batch after uploading it; a lie
+	// would hide a lock ahead).
+	readAtSkew = time.Minute
+	// zoneRulesBefore: re-issued zone rules start at least this long
+	// before the upload (twice the tolerance if longer).
+	zoneRulesBefore = 24 * time.Hour
 )
 
 // observeClock folds what an upload's new records show of the lock's
 // clock onto prev. batchLast is the sequence number of the batch's last
 // record; readAt is zero when the phone did not say; receipt is the
-// service's time. evidence says the records held a clock reading, a record
-// with lock time 0 or a refusal for an unknown zone: records with a known
-// lock time alone say nothing of the offset.
+// service's time; a readAt later than receipt + readAtSkew is ignored.
+// evidence says the records held a clock reading, a record with lock time
+// 0 or a refusal for an unknown zone: records with a known lock time alone
+// say nothing of the offset.
 func observeClock(prev events.ClockObserved, lock string, recs []lockproto.AuditRecord, batchLast uint32,
 	readAt, receipt time.Time, tolerance time.Duration) (o events.ClockObserved, evidence bool) {
+	if readAt.After(receipt.Add(readAtSkew)) {
+		readAt = time.Time{}
+	}
 	o = prev
 	o.Lock = lock
 	for i := range recs {
@@ -96,8 +114,22 @@ func observeClock(prev events.ClockObserved, lock string, recs []lockproto.Audit
 			o.Offset, o.Bound, o.ReadAt, o.MeasuredAt = max(b, 0), true, !readAt.IsZero(), ref
 		}
 	}
-	o.SyncNeeded = !o.Known || o.Offset > tolerance || o.Offset < -tolerance
+	o.SyncNeeded = syncNeeded(prev.SyncNeeded, o.Known, o.Offset, tolerance)
 	return o, evidence
+}
+
+// syncNeeded flags a clock that is unknown or off by more than tolerance;
+// a flag already set clears only below half the tolerance, so a lock
+// drifting around the tolerance does not flip it on every upload.
+func syncNeeded(flagged, known bool, offset, tolerance time.Duration) bool {
+	offset = max(offset, -offset)
+	switch {
+	case !known:
+		return true
+	case flagged:
+		return offset >= tolerance/2
+	}
+	return offset > tolerance
 }
 
 // clockChanged reports whether o is worth a ClockObserved after prev: the
@@ -179,6 +211,14 @@ func zoneRulesFor(l *LockState, from, until time.Time) (lockproto.ZoneRules, err
 	return rules, nil
 }
 
+// reissueRules derives the rules the ingestion re-issues to lock l at now:
+// from well before now (a lock a little behind needs offsets for its own
+// time, or its fresh table is stale at once) to ZoneRulesAhead after.
+func (s *Service) reissueRules(l *LockState, now time.Time) (lockproto.ZoneRules, error) {
+	before := max(zoneRulesBefore, 2*s.clockOpts.tolerance)
+	return zoneRulesFor(l, now.Add(-before), now.Add(s.clockOpts.ahead))
+}
+
 // zoneMessage signs lock l's zone rules as admin message seq: what
 // SendZoneRules and the ingestion's re-issue queue.
 func (s *Service) zoneMessage(l *LockState, seq uint32, rules lockproto.ZoneRules) (events.AdminIssued, error) {
@@ -230,7 +270,7 @@ func (s *Service) decideClock(t *txn, l *LockState, c UploadAudit, recs []lockpr
 	sent, sentSeq := sentZone(l)
 	var want *lockproto.ZoneRules
 	if sent != nil {
-		if w, err := zoneRulesFor(l, t.now, t.now.Add(s.clockOpts.ahead)); err == nil {
+		if w, err := s.reissueRules(l, t.now); err == nil {
 			want = &w
 		}
 	}
@@ -241,7 +281,7 @@ func (s *Service) decideClock(t *txn, l *LockState, c UploadAudit, recs []lockpr
 	if u.zoneWhy == "" || zonePending || wrongClock || s.issuer == nil {
 		return u, nil
 	}
-	rules, err := zoneRulesFor(l, t.now, t.now.Add(s.clockOpts.ahead))
+	rules, err := s.reissueRules(l, t.now)
 	if err != nil {
 		return u, nil // a zone the service cannot derive: shown, not queued
 	}
@@ -283,7 +323,10 @@ type clockOptions struct {
 	tolerance, renewBefore, ahead time.Duration
 }
 
-func clockOptionsOf(o *Options) clockOptions {
+// clockOptionsOf fills in the defaults. Rules that reach no further than
+// ZoneRenewBefore would be stale as they are sent, and re-issued on every
+// upload: that is a *ValidationError for field "ZoneRulesAhead".
+func clockOptionsOf(o *Options) (clockOptions, error) {
 	c := clockOptions{tolerance: o.ClockTolerance, renewBefore: o.ZoneRenewBefore, ahead: o.ZoneRulesAhead}
 	if c.tolerance <= 0 {
 		c.tolerance = DefaultClockTolerance
@@ -294,7 +337,11 @@ func clockOptionsOf(o *Options) clockOptions {
 	if c.ahead <= 0 {
 		c.ahead = DefaultZoneRulesAhead
 	}
-	return c
+	if c.ahead <= c.renewBefore {
+		return c, invalid("ZoneRulesAhead", "%v is not longer than ZoneRenewBefore, %v: every zone table sent would be stale at once",
+			c.ahead, c.renewBefore)
+	}
+	return c, nil
 }
 
 // ClockHealth is a lock's clock and zone table as its audit uploads
@@ -311,8 +358,9 @@ type ClockHealth struct {
 	Offset     time.Duration
 	Bound      bool
 	MeasuredAt time.Time
-	// SyncNeeded: the clock is unknown or off by more than the tolerance;
-	// SyncClock returns the time sync for the next phone's challenge.
+	// SyncNeeded: the clock is unknown or off by more than the tolerance
+	// (once set, until it is off by less than half); SyncClock returns the
+	// time sync for the next phone's challenge.
 	SyncNeeded bool
 	// The lock's zone table, once ZoneReported (a clock reading or a
 	// refusal for an unknown zone said it): whether it holds one, whether
@@ -351,7 +399,7 @@ func (s *Service) ClockHealth(ctx context.Context, lock string) (ClockHealth, er
 	sent, sentSeq := sentZone(l)
 	var want *lockproto.ZoneRules
 	if sent != nil {
-		if w, err := zoneRulesFor(l, now, now.Add(s.clockOpts.ahead)); err == nil {
+		if w, err := s.reissueRules(l, now); err == nil {
 			want = &w
 		}
 	}

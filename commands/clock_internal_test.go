@@ -64,6 +64,10 @@ func TestObserveClockRules(t *testing.T) {
 			offset: 0, bound: true, known: true, zoneKnown: true},
 		{name: "ahead of the receipt without a read time", recs: []lockproto.AuditRecord{reading(5, receipt.Add(10*time.Minute), time.Time{})},
 			offset: 10 * time.Minute, bound: true, known: true, syncNeeded: true, zoneKnown: true},
+		{name: "a read time after the receipt is ignored", recs: []lockproto.AuditRecord{reading(5, receipt.Add(10*time.Minute), time.Time{})},
+			readAt: receipt.Add(10 * time.Minute), offset: 10 * time.Minute, bound: true, known: true, syncNeeded: true, zoneKnown: true},
+		{name: "a read time within a minute after the receipt stands", recs: []lockproto.AuditRecord{reading(5, receipt.Add(90*time.Second), time.Time{})},
+			readAt: receipt.Add(time.Minute), offset: 30 * time.Second, known: true, zoneKnown: true},
 		{name: "an earlier measurement agreeing with a bound stands", prev: measured,
 			recs:   []lockproto.AuditRecord{reading(5, receipt.Add(-time.Hour), time.Time{})},
 			offset: -5 * time.Minute, known: true, syncNeeded: true, zoneKnown: true},
@@ -94,6 +98,50 @@ func TestObserveClockRules(t *testing.T) {
 				t.Fatalf("audit seq %d, want %d", o.AuditSeq, last)
 			}
 		})
+	}
+}
+
+// A flagged lock stays flagged until its clock is off by less than half
+// the tolerance; an unflagged one is flagged past the tolerance.
+func TestSyncNeededHysteresis(t *testing.T) {
+	tol := DefaultClockTolerance
+	for _, tc := range []struct {
+		flagged bool
+		offset  time.Duration
+		want    bool
+	}{
+		{false, tol, false},
+		{false, -tol, false},
+		{false, tol + time.Second, true},
+		{false, -tol - time.Second, true},
+		{true, tol, true},
+		{true, tol / 2, true},
+		{true, -tol / 2, true},
+		{true, tol/2 - time.Second, false},
+		{true, -tol/2 + time.Second, false},
+	} {
+		prev := events.ClockObserved{Lock: "front", Known: true, ZoneTable: true, ZoneKnown: true, SyncNeeded: tc.flagged}
+		o, _ := observeClock(prev, "front", []lockproto.AuditRecord{reading(5, clockT0.Add(tc.offset), time.Time{})}, 5,
+			clockT0, clockT0, tol)
+		if o.SyncNeeded != tc.want {
+			t.Errorf("flagged %v, offset %v: sync needed %v, want %v", tc.flagged, tc.offset, o.SyncNeeded, tc.want)
+		}
+	}
+
+	// A lock drifting around the tolerance is flagged once and recorded
+	// once, not on every upload.
+	prev := events.ClockObserved{Lock: "front", Known: true, ZoneTable: true, ZoneKnown: true, ZoneReported: true, ZoneSeq: 2}
+	changes := 0
+	for i, d := range []time.Duration{125, 115, 125, 115, 125, 115} {
+		o, evidence := observeClock(prev, "front", []lockproto.AuditRecord{reading(uint32(5+i), clockT0.Add(d*time.Second), time.Time{})},
+			uint32(5+i), clockT0, clockT0, tol)
+		if clockChanged(prev, o, evidence) {
+			changes++
+			prev = o
+		}
+	}
+	if changes != 1 || !prev.SyncNeeded {
+		t.Errorf("%d clock events around the tolerance, flagged %v; want 1, flagged", changes, prev.SyncNeeded)
 	}
 }
 

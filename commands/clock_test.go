@@ -134,6 +134,69 @@ func TestClockDriftFlaggedAndSynced(t *testing.T) {
 	}
 }
 
+// A batch a phone drained and lost is handed out again hours later, after
+// another phone delivered the last acknowledgement again: the lock, in
+// time, is not taken for hours behind.
+func TestRewoundDrainKeepsALockInTime(t *testing.T) {
+	e := newLockEnv(t)
+	e.now = e.now.Add(7 * time.Hour)
+	e.lock.HandleUnlock([]byte{lockproto.Version, 3, 0})
+	ack := e.uploadAt(e.lock, "front", e.now).Ack
+	if ack == nil {
+		t.Fatal("no acknowledgement")
+	}
+	e.now = e.now.Add(time.Minute)
+	ch := e.challenge(e.lock)
+	sync, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lock.HandleAdmin(sync); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.lock.DrainAudit(); b == nil { // a phone drains it and never uploads
+		t.Fatal("nothing drained")
+	}
+	e.now = e.now.Add(3 * time.Hour)
+	if err := e.lock.HandleAuditAck(ack); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.uploadAt(e.lock, "front", e.now); r.SyncNeeded {
+		t.Fatalf("upload %+v: a lock in time needs a sync", r)
+	}
+	if h := e.clockHealth("front"); h.SyncNeeded || h.Offset != 0 || h.Bound {
+		t.Fatalf("clock health %+v, want measured in time", h)
+	}
+}
+
+// A phone that says it read the batch ten minutes after the service
+// received it cannot hide a lock ten minutes ahead: the read time is
+// ignored and the receipt shows the lock ahead.
+func TestReadTimeAfterTheReceiptCannotHideALockAhead(t *testing.T) {
+	e := newLockEnv(t)
+	ch := e.challenge(e.lock)
+	fast, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now.Add(10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lock.HandleAdmin(fast); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.uploadAt(e.lock, "front", e.now.Add(10*time.Minute)); !r.SyncNeeded {
+		t.Fatalf("upload %+v: a lock 10 min ahead needs no sync", r)
+	}
+	if h := e.clockHealth("front"); !h.SyncNeeded || !h.Bound || h.Offset != 10*time.Minute {
+		t.Fatalf("clock health %+v, want at least 10 min ahead", h)
+	}
+	chb, err := e.lock.Challenge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := e.svc.SyncClock(bg, "front", chb, false); err != nil || m == nil {
+		t.Fatalf("sync clock: %d bytes, %v", len(m), err)
+	}
+}
+
 // A lock whose clock is unknown (a restart) is flagged from its reading;
 // the challenge alone also asks for a sync.
 func TestClockLostNeedsASync(t *testing.T) {
@@ -196,6 +259,59 @@ func TestZoneRulesReissuedOnceWhenStale(t *testing.T) {
 	}
 	if h := e.clockHealth("front"); h.ZoneStale != "" || h.ZonePending || !h.ZoneKnown {
 		t.Fatalf("after the fresh rules: %+v", h)
+	}
+}
+
+// A lock 90 s behind (inside the tolerance) whose table ends soon gets
+// fresh rules once: they start well before the upload, so the lock finds
+// an offset for its own time and the table is not stale again.
+func TestZoneRulesReissuedOnceToALockALittleBehind(t *testing.T) {
+	e := newLockEnv(t)
+	ch := e.challenge(e.lock)
+	slow, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now.Add(-90*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lock.HandleAdmin(slow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SendZoneRules(bg, commands.SendZoneRules{ID: e.id(), Lock: "front", By: "bill",
+		From: e.now.AddDate(0, 0, -1), Until: e.now.AddDate(0, 0, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver(e.lock, e.pending("front"))
+	if r := e.uploadAt(e.lock, "front", e.now); r.ZoneQueued == 0 || r.SyncNeeded {
+		t.Fatalf("upload %+v: want fresh zone rules and no sync", r)
+	}
+	for i := range 3 {
+		e.now = e.now.Add(10 * time.Second)
+		e.deliver(e.lock, e.pending("front"))
+		if r := e.uploadAt(e.lock, "front", e.now); r.ZoneQueued != 0 {
+			t.Fatalf("upload %d after the fresh rules: queued again, %+v", i, r)
+		}
+		if h := e.clockHealth("front"); h.ZoneStale != "" || !h.ZoneKnown {
+			t.Fatalf("upload %d after the fresh rules: %+v", i, h)
+		}
+	}
+}
+
+// Zone rules that reach no further than the renewal margin would be stale
+// as they are sent: New refuses them.
+func TestNewRefusesZoneRulesShorterThanTheRenewal(t *testing.T) {
+	e := newEnv(t)
+	for _, o := range []commands.Options{
+		{ZoneRulesAhead: 30 * 24 * time.Hour},
+		{ZoneRenewBefore: 400 * 24 * time.Hour},
+		{ZoneRulesAhead: time.Hour, ZoneRenewBefore: 2 * time.Hour},
+	} {
+		_, err := commands.New(e.l, &o)
+		var ve *commands.ValidationError
+		if !errors.Is(err, commands.ErrInvalid) || !errors.As(err, &ve) || ve.Field != "ZoneRulesAhead" {
+			t.Errorf("ahead %v, renew %v: %v", o.ZoneRulesAhead, o.ZoneRenewBefore, err)
+		}
+	}
+	if _, err := commands.New(e.l, &commands.Options{ZoneRulesAhead: 31 * 24 * time.Hour}); err != nil {
+		t.Errorf("rules reaching past the renewal: %v", err)
 	}
 }
 

@@ -342,15 +342,18 @@
 // appended only when the state changed or the offset moved by 30 s or
 // more. ClockHealth(lock) reads it: the offset, when and how it was
 // measured, SyncNeeded (clock unknown, or off by more than
-// Options.ClockTolerance, 2 min by default, until a later reading is in
-// bounds), and ZoneStale when the lock's table is missing, gives no offset,
+// Options.ClockTolerance, 2 min by default, until a later reading is off
+// by less than half of it, so a lock around the tolerance does not flip
+// the flag on every upload), and ZoneStale when the lock's table is missing, gives no offset,
 // ends within Options.ZoneRenewBefore (30 days), or differs from what the
 // lock's zone gives now while the lock holds the table last sent (new
 // tzdata). The upload that finds the table stale queues fresh zone rules
-// itself (the same message as SendZoneRules, for Options.ZoneRulesAhead),
-// once: not while a time-zone message is pending, nor while a lock that
-// holds a table needs a time sync (its clock may be why it finds no
-// offset) (AuditResult.ZoneQueued).
+// itself (the same message as SendZoneRules, from a day before the upload,
+// so a lock a little behind finds an offset for its own time, to
+// Options.ZoneRulesAhead after it, which New requires to be longer than
+// ZoneRenewBefore), once: not while a time-zone message is pending, nor
+// while a lock that holds a table needs a time sync (its clock may be why
+// it finds no offset) (AuditResult.ZoneQueued).
 // A time sync cannot be queued (it answers one challenge): the app calls
 // SyncClock(lock, challenge, force) on its visit, which signs one for that
 // challenge's nonce when the lock is flagged or its challenge says its

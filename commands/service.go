@@ -63,8 +63,9 @@ type Options struct {
 	// ZoneRenewBefore: a lock's zone table that ends sooner than this is
 	// stale and fresh rules are queued. Default 30 days.
 	ZoneRenewBefore time.Duration
-	// ZoneRulesAhead: the span of the zone rules the audit's re-issue
-	// queues, from the upload on. Default 365 days.
+	// ZoneRulesAhead: how far past the upload the zone rules the audit's
+	// re-issue queues reach (they start a day before it). Default 365
+	// days; it must be longer than ZoneRenewBefore.
 	ZoneRulesAhead time.Duration
 }
 
@@ -103,7 +104,10 @@ func New(store Store, opts *Options) (*Service, error) {
 	s := &Service{store: store, vault: opts.Vault, clock: opts.Clock, waiter: opts.Projections,
 		retries: opts.MaxRetries, cache: newStateCache(opts.CacheStreams), issuer: opts.Issuer, keys: issuerKeys(opts)}
 	s.obs.init(opts.Logger)
-	s.clockOpts = clockOptionsOf(opts)
+	var err error
+	if s.clockOpts, err = clockOptionsOf(opts); err != nil {
+		return nil, err
+	}
 	if s.clock == nil {
 		s.clock = time.Now
 	}

@@ -129,12 +129,12 @@ func (a *AuditRecord) decode(r *reader) error {
 		return r.failAt(at+12, ErrMalformed, fmt.Sprintf("record %d: door byte 0x%02x", a.Seq, db))
 	case a.Kind == AuditRefusals && (a.Granted || a.Value == 0):
 		return r.failAt(at+22, ErrMalformed, fmt.Sprintf("record %d: %d refusals", a.Seq, a.Value))
+	case a.Seq == 0:
+		return r.failAt(at, ErrMalformed, "record sequence number 0")
 	case a.Kind == AuditClock:
 		if err := a.checkClock(); err != "" {
 			return r.failAt(at+8, ErrMalformed, fmt.Sprintf("record %d: clock reading: %s", a.Seq, err))
 		}
-	case a.Seq == 0:
-		return r.failAt(at, ErrMalformed, "record sequence number 0")
 	}
 	return nil
 }

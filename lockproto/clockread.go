@@ -2,6 +2,7 @@ package lockproto
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/keyledger/keyledger/access"
 )
@@ -18,15 +19,19 @@ import (
 // (it never takes a place kept for grants), and either there are other
 // records to hand out and the newest record is not already a reading, or
 // the last reading of this start is at least Config.ClockReadingInterval
-// old on the RTC (or there was none this start). So a phone draining
-// again and again, or delivering the same acknowledgement again and again
-// to rewind the drain position, adds at most one reading per interval
-// beyond one per other record.
+// old on the RTC (or there was none this start).
 //
 // A reading handed out again after an acknowledgement rewound the drain
-// position is as old as when it was written; a backend that takes the
-// hand-out time for its reading time sees the lock behind by the delay.
-// The harm is a time sync that was not needed.
+// position is as old as when it was written; a backend that took the
+// hand-out time for its reading time would see the lock behind by the
+// delay. So when the newest record is a reading more than a minute old on
+// the RTC and there is something to hand out, the lock writes a fresh one
+// after it — unless the record before it is a reading the backend has not
+// acknowledged: two readings in a row need an acknowledgement in between.
+// So a phone draining again and again, or delivering the same
+// acknowledgement again and again to rewind the drain position, adds at
+// most one reading per interval beyond one per other record and one per
+// acknowledgement.
 
 // ClockFlags is the slot byte of a clock reading.
 type ClockFlags uint8
@@ -80,6 +85,15 @@ func (a *AuditRecord) checkClock() string {
 	return ""
 }
 
+// staleReading: a reading handed out again that is older than this on the
+// RTC is followed by a fresh one.
+const staleReading = time.Minute
+
+// isReading reports whether record seq (0: none) is a clock reading.
+func (l *Lock) isReading(seq uint32) bool {
+	return seq > 0 && l.st.AuditRing[(seq-1)%AuditRingSize].Record.Kind == AuditClock
+}
+
 // clockReading appends a clock reading before a drain when the rules above
 // allow one.
 func (l *Lock) clockReading() {
@@ -96,9 +110,15 @@ func (l *Lock) clockReading() {
 	}
 	now, unix, known := l.observe()
 	recent := l.readOnce && now >= l.reading && now-l.reading < l.cfg.ClockReadingInterval
-	newest := l.st.AuditSeq > 0 && l.st.AuditRing[(l.st.AuditSeq-1)%AuditRingSize].Record.Kind == AuditClock
+	newest := l.isReading(l.st.AuditSeq)
 	other := undrained > 0 || l.st.Unrecorded.Count > 0 || l.st.Passed.Count > 0
-	if recent && (!other || newest) {
+	switch {
+	case !recent, other && !newest:
+	case other && now-l.reading > staleReading && (l.st.AuditSeq-1 <= l.st.AuditAcked || !l.isReading(l.st.AuditSeq-1)):
+		// The newest record is a reading handed out again (a rewind), too
+		// old to end the batch: a fresh one follows it, once per
+		// acknowledgement past the reading before.
+	default:
 		return
 	}
 	r := AuditRecord{Kind: AuditClock, Value: l.st.Boot}

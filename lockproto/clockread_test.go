@@ -91,6 +91,53 @@ func TestClockReadingsAreBounded(t *testing.T) {
 	}
 }
 
+// A reading handed out again after a rewind, hours after it was written,
+// is followed by a fresh one, so the batch does not end with a stale time;
+// a second fresh one needs an acknowledgement of the reading before.
+func TestStaleReadingHandedOutAgainIsFollowedByAFreshOne(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	h, _ := w.holder(baseCredential(w.key))
+	w.unlock(h, 0)
+	w.upload() // acknowledged up to the reading, 4
+	acked := w.cursor
+	ack := func(c AuditCursor) {
+		a := NewAuditAck(w.pairing.AuditKey, testLock, c)
+		w.must(w.lock.HandleAuditAck(AppendAuditAck(nil, &a)))
+	}
+	w.unlock(h, 0)
+	if b := w.lock.DrainAudit(); b == nil { // record 5 and a reading, 6: lost
+		t.Fatal("nothing drained")
+	}
+	w.advance(3 * time.Hour)
+	ack(acked) // another phone delivers the last acknowledgement again
+
+	recs, _, err := VerifyAudit(w.pairing.AuditKey, testLock, acked, w.lock.DrainAudit())
+	w.must(err)
+	if len(recs) != 3 || recs[1].Kind != AuditClock || recs[2].Kind != AuditClock {
+		t.Fatalf("%d records handed out, want the unlock, the old reading and a fresh one", len(recs))
+	}
+	if got, want := recs[2].LockTime, uint32(w.serverT.Unix()); got != want {
+		t.Fatalf("the batch ends with lock time %d, want now, %d", got, want)
+	}
+
+	// Rewound again: the reading before the newest is not acknowledged,
+	// so no third one.
+	w.advance(3 * time.Hour)
+	ack(acked)
+	w.lock.DrainAudit()
+	if st := w.lock.State(); st.AuditSeq != 7 {
+		t.Fatalf("%d records after a second rewind, want 7", st.AuditSeq)
+	}
+	// The backend acknowledges up to the old reading: the next rewound
+	// drain may refresh again.
+	ack(AuditCursor{Seq: 6, Tag: recs[1].Tag})
+	w.lock.DrainAudit()
+	if st := w.lock.State(); st.AuditSeq != 8 || lastRecord(w.lock).LockTime != uint32(w.serverT.Unix()) {
+		t.Fatalf("%d records after an acknowledgement, want a fresh reading, 8", st.AuditSeq)
+	}
+}
+
 // A reading never takes one of the places the ring keeps for grants, and
 // waits for the batch that can carry it.
 func TestClockReadingLeavesTheReserve(t *testing.T) {
@@ -131,6 +178,7 @@ func TestClockReadingDecodeRules(t *testing.T) {
 		{"time without known", func(r *AuditRecord) { r.Slot = uint8(ClockZoneTable) }, false},
 		{"zone known without table", func(r *AuditRecord) { r.Slot = uint8(ClockKnown | ClockZoneKnown) }, false},
 		{"zone fields without table", func(r *AuditRecord) { r.Slot = uint8(ClockKnown) }, false},
+		{"sequence number 0, like any record", func(r *AuditRecord) { r.Seq = 0 }, false},
 	} {
 		r := good
 		tc.edit(&r)
@@ -151,8 +199,8 @@ func TestClockReadingDecodeRules(t *testing.T) {
 // refusals, restarts and time keeps the ring's promises: the chain
 // verifies, a drain writes at most one reading and only outside the
 // reserve and inside the batch it hands out, readings never outnumber the
-// other records plus one per interval and start, and no unacknowledged
-// record is overwritten.
+// other records plus one per interval, start and acknowledgement that
+// moved, and no unacknowledged record is overwritten.
 func TestClockReadingsKeepTheRingInvariants(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		w := newWorld(t)
@@ -160,7 +208,7 @@ func TestClockReadingsKeepTheRingInvariants(t *testing.T) {
 		h, _ := w.holder(baseCredential(w.key))
 		interval := 6 * time.Hour
 		var cur, lastAck AuditCursor
-		readings, others, starts := 0, 2, 1
+		readings, others, starts, acks := 0, 2, 1, 0
 		var elapsed time.Duration
 		count := func(before uint32) (int, int) {
 			st := w.lock.State()
@@ -219,6 +267,9 @@ func TestClockReadingsKeepTheRingInvariants(t *testing.T) {
 				if cur.Seq > lastAck.Seq || rapid.Bool().Draw(rt, "repeat") {
 					a := NewAuditAck(w.pairing.AuditKey, testLock, cur)
 					if err := w.lock.HandleAuditAck(AppendAuditAck(nil, &a)); err == nil {
+						if cur.Seq > lastAck.Seq {
+							acks++
+						}
 						lastAck = cur
 					}
 				}
@@ -243,8 +294,8 @@ func TestClockReadingsKeepTheRingInvariants(t *testing.T) {
 		if st.AuditSeq-st.AuditAcked > AuditRingSize {
 			rt.Fatalf("%d unacknowledged records in a ring of %d", st.AuditSeq-st.AuditAcked, AuditRingSize)
 		}
-		if bound := others + starts + int(elapsed/interval); readings > bound {
-			rt.Fatalf("%d readings, %d other records, %d starts, %v", readings, others, starts, elapsed)
+		if bound := others + starts + acks + int(elapsed/interval); readings > bound {
+			rt.Fatalf("%d readings, %d other records, %d starts, %d acknowledgements, %v", readings, others, starts, acks, elapsed)
 		}
 	})
 }

@@ -47,9 +47,10 @@
 //     the backend acknowledges it (AuditAck): a full audit refuses grants.
 //   - A drain may first append a clock reading (AuditClock: the lock's
 //     time, zone table end and boot counter), at most one per other record
-//     plus one per Config.ClockReadingInterval and start, never in the
-//     places the ring keeps for grants: the backend measures the lock's
-//     clock drift from it (AuditRecord.Clock).
+//     plus one per Config.ClockReadingInterval, start and acknowledgement
+//     (a stale reading handed out again is followed by a fresh one), never
+//     in the places the ring keeps for grants: the backend measures the
+//     lock's clock drift from it (AuditRecord.Clock).
 //   - With Config.Persist, use counts, the mark and audit records are on
 //     storage before the lock grants; a failed write refuses.
 //   - Decoders never panic, never read past their input and never allocate
