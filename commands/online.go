@@ -139,6 +139,9 @@ type GroupState struct {
 	Keys    map[string]bool   // online keys of the lock
 	Members map[string]Member // by account; never changed in place
 	Uses    map[string]uint32 // granted online unlocks per key
+	// FirstUsed is each online key's earliest granted online unlock: they
+	// are recorded here, not on the key's stream (KeyState.FirstUsedAt).
+	FirstUsed map[string]time.Time
 }
 
 func (g *GroupState) evolve(ev ledger.Event) {
@@ -203,6 +206,12 @@ func (g *GroupState) evolve(ev ledger.Event) {
 				g.Uses = map[string]uint32{}
 			}
 			g.Uses[e.Key] = e.Uses
+			if at, ok := g.FirstUsed[e.Key]; !ok || ev.Time.Before(at) {
+				if g.FirstUsed == nil {
+					g.FirstUsed = map[string]time.Time{}
+				}
+				g.FirstUsed[e.Key] = ev.Time
+			}
 		}
 	}
 }
@@ -212,6 +221,7 @@ func (g *GroupState) clone() aggregate {
 	c.Keys = maps.Clone(g.Keys)
 	c.Members = maps.Clone(g.Members)
 	c.Uses = maps.Clone(g.Uses)
+	c.FirstUsed = maps.Clone(g.FirstUsed)
 	return &c
 }
 
