@@ -141,6 +141,7 @@ type GroupState struct {
 	Uses    map[string]uint32 // granted online unlocks per key
 	// FirstUsed is each online key's earliest granted online unlock: they
 	// are recorded here, not on the key's stream (KeyState.FirstUsedAt).
+	// It is replaced, never changed in place: clones share it.
 	FirstUsed map[string]time.Time
 }
 
@@ -207,10 +208,10 @@ func (g *GroupState) evolve(ev ledger.Event) {
 			}
 			g.Uses[e.Key] = e.Uses
 			if at, ok := g.FirstUsed[e.Key]; !ok || ev.Time.Before(at) {
-				if g.FirstUsed == nil {
-					g.FirstUsed = map[string]time.Time{}
-				}
-				g.FirstUsed[e.Key] = ev.Time
+				m := make(map[string]time.Time, len(g.FirstUsed)+1) // copied on write: clones share it
+				maps.Copy(m, g.FirstUsed)
+				m[e.Key] = ev.Time
+				g.FirstUsed = m
 			}
 		}
 	}
@@ -221,7 +222,6 @@ func (g *GroupState) clone() aggregate {
 	c.Keys = maps.Clone(g.Keys)
 	c.Members = maps.Clone(g.Members)
 	c.Uses = maps.Clone(g.Uses)
-	c.FirstUsed = maps.Clone(g.FirstUsed)
 	return &c
 }
 
