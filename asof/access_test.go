@@ -260,7 +260,14 @@ type bruteKey struct {
 	taken      bool
 	uses       uint32
 	at         events.AtLock
-	firstUse   time.Time // the first granted use the log holds (zero: none)
+	firstUse   time.Time // the earliest granted use the log holds (zero: none)
+}
+
+// usedAt records a granted use at at: the first use is the earliest.
+func (k *bruteKey) usedAt(at time.Time) {
+	if k.firstUse.IsZero() || at.Before(k.firstUse) {
+		k.firstUse = at
+	}
 }
 
 // policy is the key's policy, narrowed by its first use once known.
@@ -400,16 +407,17 @@ func (w *bruteWorld) apply(data any, at time.Time) {
 	case events.UnlockAttempted:
 		k := key(e.Key)
 		k.uses = e.Uses
-		if e.Granted && k.firstUse.IsZero() {
-			k.firstUse = at
+		if e.Granted {
+			k.usedAt(at)
 		}
 	case events.OfflineUnlocksCounted:
 		k := key(e.Key)
 		k.uses = e.Uses
-		if e.Granted > 0 && k.firstUse.IsZero() {
-			k.firstUse = e.First
-			if k.firstUse.IsZero() {
-				k.firstUse = at
+		if e.Granted > 0 {
+			if e.First.IsZero() {
+				k.usedAt(at)
+			} else {
+				k.usedAt(e.First)
 			}
 		}
 	case events.KeySuspended:

@@ -40,9 +40,10 @@
 //   - K's policy, with the lock-wide blackouts of then, grants T with the
 //     use count recorded by then (package policy decides, as the commands
 //     do) — its dated periods included, and an expiry after first use
-//     counted from the first use recorded by then (the first granted
-//     unlock, or the lock's time of the first offline use its audit
-//     counted; policy.Policy.FirstUsed).
+//     counted from the first use recorded by then (the earliest granted
+//     unlock, or lock's time of an offline use an audit counted, that the
+//     log holds by then: an audit uploaded late may move it earlier;
+//     policy.Policy.FirstUsed).
 //
 // StillAtLock: a key reset, revoked, deactivated or deleted before T
 // still opens at the lock until the lock hears of it. When its removal

@@ -53,18 +53,25 @@ type keyHistory struct {
 
 	sched atomic.Pointer[compiled] // the last schedule compiled
 
-	// The key's first granted use (events.UnlockAttempted, or
-	// OfflineUnlocksCounted at the lock's time of it), first in the log:
-	// the position that recorded it (0: none) and its time.
-	firstPos uint64
-	firstUse time.Time
+	// firsts are the key's first use as the log grows: the earliest granted
+	// use (events.UnlockAttempted, or OfflineUnlocksCounted at the lock's
+	// time of it) recorded up to each position that made it earlier (an
+	// audit uploaded late may bring an earlier use), in log order.
+	firsts []firstUse
 }
+
+type firstUse struct {
+	pos uint64
+	at  time.Time
+}
+
+func firstPos(v *firstUse) uint64 { return v.pos }
 
 // used records a use count; a granted one at at may be the first use.
 func (h *keyHistory) used(ev *ledger.Event, uses uint32, granted bool, at time.Time) {
 	h.uses = append(h.uses, usesVersion{ev.Position, ev.Time, uses})
-	if granted && h.firstPos == 0 {
-		h.firstPos, h.firstUse = ev.Position, at
+	if n := len(h.firsts); granted && !at.IsZero() && (n == 0 || at.Before(h.firsts[n-1].at)) {
+		h.firsts = append(h.firsts, firstUse{ev.Position, at})
 	}
 }
 
@@ -105,7 +112,7 @@ func (h *keyHistory) at(pos uint64) (*keyState, uint32, uint64) {
 // the settings of version settingsAt and the blackouts set at blackoutsAt.
 type compiled struct {
 	settingsAt, blackoutsAt uint64
-	firstUsed               bool             // the policy narrowed by the first use (policy.Policy.FirstUsed)
+	first                   int              // the index in firsts of the first use that narrowed the policy (policy.Policy.FirstUsed); -1: none
 	sched                   *policy.Schedule // nil: does not validate (never opens, as commands decide)
 }
 
@@ -116,16 +123,19 @@ type compiled struct {
 // decide.
 func (h *keyHistory) schedule(k *keyState, blackouts []policy.Blackout, blackoutsAt, usesAt uint64) *policy.Schedule {
 	at := max(k.editAt, k.created)
-	first := k.settings.Policy.AfterFirstUse != 0 && h.firstPos != 0 && usesAt >= h.firstPos
-	if c := h.sched.Load(); c != nil && c.settingsAt == at && c.blackoutsAt == blackoutsAt && c.firstUsed == first {
+	first := -1
+	if k.settings.Policy.AfterFirstUse != 0 {
+		first = lastAt(h.firsts, usesAt, firstPos)
+	}
+	if c := h.sched.Load(); c != nil && c.settingsAt == at && c.blackoutsAt == blackoutsAt && c.first == first {
 		return c.sched
 	}
 	p := k.settings.Policy
-	if first {
-		p = p.FirstUsed(h.firstUse)
+	if first >= 0 {
+		p = p.FirstUsed(h.firsts[first].at)
 	}
 	s, _ := policy.Compile(p.WithBlackouts(blackouts))
-	h.sched.Store(&compiled{settingsAt: at, blackoutsAt: blackoutsAt, firstUsed: first, sched: s})
+	h.sched.Store(&compiled{settingsAt: at, blackoutsAt: blackoutsAt, first: first, sched: s})
 	return s
 }
 

@@ -141,15 +141,31 @@
 // ReasonOutsideWindow, ReasonBlackout, ReasonLockBlackout,
 // access.OutsidePeriods, or a lifecycle, holder or door reason).
 //
-// Expiry after first use (Policy.AfterFirstUse): the key's first granted
-// use — its first granted UnlockAttempted, or its first offline use counted
-// from the lock's audit (OfflineUnlocksCounted.First, the lock's time of
-// it), whichever the log holds first — is KeyState.FirstUsedAt, and every
+// Expiry after first use (Policy.AfterFirstUse): the key's first use is
+// its earliest granted use the log holds — a granted UnlockAttempted (an
+// online key's are on its lock's group stream, GroupState.FirstUsed; the
+// others' on the key's stream, KeyState.FirstUsedAt), or an offline use
+// counted from the lock's audit (OfflineUnlocksCounted.First, the lock's
+// time of it). An audit uploaded late may bring a use earlier than one
+// already recorded: the first use then moves earlier, and every later
 // decision uses KeyState.Policy, the settings' policy narrowed by
-// policy.Policy.FirstUsed. The lock cannot know the first use: a credential
-// counts N from its download, a PIN or card set message from the key's
-// creation (its first set message) until the first use is known, so the
-// lock's end is never later than the first use + N.
+// policy.Policy.FirstUsed at the earliest. A lock record without the
+// lock's time (its clock unset) is dated at its upload, later than the
+// real use: such a use cannot move the first use earlier than an online
+// use already recorded. The lock cannot know the first use: a credential
+// counts N from its download and a PIN or card's first set message from
+// the key's creation, or from a later Start or first dated period
+// (policy.CompactFrom); a set message an edit re-sends counts from the
+// creation, never from a first use the server learnt of (an unreported
+// use at the lock may precede it). So the lock's end is never later than
+// the first use + N. An edit after which that end is already past is
+// refused while the PIN or card still opens at the lock (as an End edit
+// into the past is: revoke the key to stop it); once the lock's end has
+// passed too, it sends nothing. An edit of a key whose Start is later
+// than its creation + N is refused for the same reason. A PIN
+// or card key whose policy its lock could never carry (no open minute,
+// never valid) is refused at CreateKey (*ValidationError wrapping
+// policy.ErrNotCompact).
 //
 // Offline credentials: with Options.Issuer set and the lock registered with
 // its public key (RegisterLock.LockKey), downloading a share key with the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"time"
 
 	"github.com/keyledger/keyledger/events"
 	"github.com/keyledger/keyledger/lockproto"
@@ -84,7 +85,7 @@ func (s *Service) codeSet(t *txn, c CreateKey, d lockproto.CodeDigest, length in
 	}
 	compact, _, err := compactOf(c.Settings.Policy, l.Blackouts, t.now)
 	if err != nil {
-		return nil // no open minute the lock could hold: the key never opens, nothing to send
+		return err // the lock could never open with it: a *ValidationError wrapping policy.ErrNotCompact
 	}
 	a := events.AdminIssued{Lock: c.Lock, Key: c.Key, Seq: l.nextAdminSeq(), Type: lockproto.TypeSetPIN}
 	if c.Credential == events.CredentialKeycard {
@@ -107,16 +108,14 @@ func (s *Service) codeSet(t *txn, c CreateKey, d lockproto.CodeDigest, length in
 	return nil
 }
 
-// codePolicy is what a PIN or card key's next set message carries: with
-// an expiry after first use, the end counts from the first use once it is
-// known, else from the key's creation — its first set message, before any
-// use — never from this later issuance.
+// codePolicy is what a PIN or card key's set messages carry: with an
+// expiry after first use, the end counts from the key's creation (its
+// first set message, before any use), also when an edit re-sends it, and
+// never from a first use the server learnt of: a use at the lock not yet
+// uploaded may be earlier.
 func codePolicy(k *KeyState, p policy.Policy) policy.Policy {
 	if p.AfterFirstUse == 0 {
 		return p
-	}
-	if !k.FirstUsedAt.IsZero() {
-		return p.FirstUsed(k.FirstUsedAt)
 	}
 	return p.FirstUsed(k.CreatedAt)
 }
@@ -124,7 +123,11 @@ func codePolicy(k *KeyState, p policy.Policy) policy.Policy {
 // codeEdit stages, for an edit of a PIN or card key whose code the lock
 // holds or will, the set message of the next generation with the new
 // doors and schedule and the same digest (the lock keeps the key's use
-// count), and moves the key's sync status back to pending.
+// count), and moves the key's sync status back to pending. An edit the
+// lock's entry cannot carry (an end already past, as an End edit into the
+// past, or creation + AfterFirstUse past) is refused while the entry
+// there still opens; once that entry has ended too there is nothing to
+// send.
 func (s *Service) codeEdit(t *txn, k *KeyState, l *LockState, st events.Settings) error {
 	prev, ok := l.CodeSets[k.ID]
 	if s.issuer == nil || !ok {
@@ -135,8 +138,12 @@ func (s *Service) codeEdit(t *txn, k *KeyState, l *LockState, st events.Settings
 		return fmt.Errorf("commands: the set message of key %q: %w", k.ID, err)
 	}
 	p := codePolicy(k, st.Policy)
-	if p.AfterFirstUse != st.Policy.AfterFirstUse && !p.End.After(t.now) {
-		return nil // its end at the lock, counted from the first use or the creation, is past: nothing to send
+	if st.Policy.AfterFirstUse != 0 && !p.End.After(t.now) {
+		if e := compactEnd(old.Policy); !e.IsZero() && !e.After(t.now) {
+			return nil // the lock's entry has ended, and the new one would have: nothing to send
+		}
+		return invalid("policy", "key %q: expires %v after first use, which the lock counts from the key's creation at %v: over at %v, but its PIN or card there opens until %v; revoke the key to stop it",
+			k.ID, st.Policy.AfterFirstUse, k.CreatedAt.UTC().Format(time.RFC3339), p.End.UTC().Format(time.RFC3339), endText(compactEnd(old.Policy)))
 	}
 	compact, _, err := compactOf(p, l.Blackouts, t.now)
 	if err != nil {
@@ -206,4 +213,11 @@ func (s *Service) withCodeClear(k *KeyState, l *LockState, keyEvs, lockEvs []any
 		lockEvs = append(lockEvs, a)
 	}
 	return keyEvs, lockEvs, nil
+}
+
+func endText(t time.Time) string {
+	if t.IsZero() {
+		return "no end"
+	}
+	return t.Format(time.RFC3339)
 }

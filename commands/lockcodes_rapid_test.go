@@ -54,19 +54,23 @@ func TestPropKeypadAgreesWithServer(t *testing.T) {
 		st := settings("kp")
 		st.Policy = pol
 		compact, cerr := pol.CompactFrom(e.now)
-		if _, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k" + lock, Lock: lock, By: "bill", Kind: events.KindDigital,
-			For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString("271828"), Settings: st}); err != nil {
-			rt.Fatalf("create: %v", err)
-		}
-		pending, err := e.svc.PendingAdmin(bg, lock)
-		if err != nil {
-			rt.Fatal(err)
+		_, err = e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "k" + lock, Lock: lock, By: "bill", Kind: events.KindDigital,
+			For: "ann", Credential: events.CredentialPIN, PIN: secret.FromString("271828"), Settings: st})
+		pending, perr := e.svc.PendingAdmin(bg, lock)
+		if perr != nil {
+			rt.Fatal(perr)
 		}
 		if errors.Is(cerr, policy.ErrNotCompact) {
+			if !errors.Is(err, policy.ErrNotCompact) || !errors.Is(err, commands.ErrInvalid) {
+				rt.Fatalf("a PIN its lock can never open: create returned %v, want a refusal wrapping policy.ErrNotCompact", err)
+			}
 			if len(pending) != 1 { // the zone rules only
 				rt.Fatalf("a PIN that never opens was sent to the lock")
 			}
 			return
+		}
+		if err != nil {
+			rt.Fatalf("create: %v", err)
 		}
 		for _, m := range pending {
 			if err := l.HandleAdmin(m); err != nil {

@@ -139,6 +139,10 @@ type GroupState struct {
 	Keys    map[string]bool   // online keys of the lock
 	Members map[string]Member // by account; never changed in place
 	Uses    map[string]uint32 // granted online unlocks per key
+	// FirstUsed is each online key's earliest granted online unlock: they
+	// are recorded here, not on the key's stream (KeyState.FirstUsedAt).
+	// It is replaced, never changed in place: clones share it.
+	FirstUsed map[string]time.Time
 }
 
 func (g *GroupState) evolve(ev ledger.Event) {
@@ -203,6 +207,12 @@ func (g *GroupState) evolve(ev ledger.Event) {
 				g.Uses = map[string]uint32{}
 			}
 			g.Uses[e.Key] = e.Uses
+			if at, ok := g.FirstUsed[e.Key]; !ok || ev.Time.Before(at) {
+				m := make(map[string]time.Time, len(g.FirstUsed)+1) // copied on write: clones share it
+				maps.Copy(m, g.FirstUsed)
+				m[e.Key] = ev.Time
+				g.FirstUsed = m
+			}
 		}
 	}
 }

@@ -249,11 +249,25 @@ func decideUnlockOnline(t *txn, c UnlockOnline, pw passwordCheck) error {
 	if r := refusedFor(k, l); r != access.Granted {
 		return deny(r)
 	}
-	if r := decideSchedule(k, l, t.now, ev.Uses); r != access.Granted {
+	if r := decideSchedule(onlineUses(k, g), l, t.now, ev.Uses); r != access.Granted {
 		return deny(r)
 	}
 	ev.Granted = true
 	ev.Uses++
 	t.emit(groupStream(k.Lock), ev)
 	return nil
+}
+
+// onlineUses is k with its first use on the group stream folded in: an
+// online key's unlocks are recorded there, not on the key's stream, and
+// an expiry after first use counts from the earliest. k is shared with
+// the cache: a changed state is a copy.
+func onlineUses(k *KeyState, g *GroupState) *KeyState {
+	at, ok := g.FirstUsed[k.ID]
+	if !ok || k.Settings.Policy.AfterFirstUse == 0 || !k.FirstUsedAt.IsZero() && !at.Before(k.FirstUsedAt) {
+		return k
+	}
+	c := *k
+	c.used(at)
+	return &c
 }

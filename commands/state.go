@@ -257,8 +257,9 @@ type KeyState struct {
 	Uses            uint32        // granted unlocks
 	AtLock          events.AtLock // where its credential stands at the lock
 	// CreatedAt is when the key was created (no issuance to a lock
-	// precedes it); FirstUsedAt its first granted use, online or counted
-	// from the lock's audit, whichever the log holds first (zero: none).
+	// precedes it); FirstUsedAt its earliest granted use the log holds,
+	// online or counted from the lock's audit (zero: none). The key's
+	// stream holds every use but an online key's (see Service.UnlockOnline).
 	CreatedAt, FirstUsedAt time.Time
 
 	schedule *compiled // Policy(), compiled on first use
@@ -283,9 +284,10 @@ func (k *KeyState) Policy() policy.Policy {
 	return k.Settings.Policy
 }
 
-// used records the key's first use at at, if it has none yet.
+// used records a granted use at at: the first use is the earliest, which
+// an audit uploaded late may move earlier.
 func (k *KeyState) used(at time.Time) {
-	if k.FirstUsedAt.IsZero() && !at.IsZero() {
+	if !at.IsZero() && (k.FirstUsedAt.IsZero() || at.Before(k.FirstUsedAt)) {
 		k.FirstUsedAt = at
 		if k.Settings.Policy.AfterFirstUse != 0 {
 			k.schedule = &compiled{policy: k.Policy()}

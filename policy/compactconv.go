@@ -58,9 +58,10 @@ func (s *Schedule) Compact() (Compact, error) {
 
 // CompactFrom is Compact for a credential issued at now: validity starts no
 // earlier than now (whole seconds), so absolute blackouts and dated periods
-// already over cost nothing, and AfterFirstUse counts from now (every use
-// comes after the issuance). Issuers should use it rather than Compact,
-// with now the key's first issuance to the lock.
+// already over cost nothing, and AfterFirstUse counts from the latest of
+// now, Start and the first dated period's start (no use comes before
+// them). Issuers should use it rather than Compact, with now the key's
+// first issuance to the lock.
 func (s *Schedule) CompactFrom(now time.Time) (Compact, error) {
 	if s == nil || s.tz == nil {
 		return Compact{}, &CompactError{What: "no compiled schedule", Err: ErrNotCompact}
@@ -123,23 +124,26 @@ func (s *Schedule) compact(start, issued time.Time) (Compact, error) {
 			lossy = append(lossy, "End after 2106 narrowed to 2106-02-07")
 		}
 	}
-	// Expiry after first use: counted from the issuance, which precedes
-	// every use, so the lock's end is never later than first use + N.
-	if d := s.afterUse; d != 0 {
-		if issued.IsZero() {
-			return Compact{}, &CompactError{What: "expires after first use: no issuance or Start to count from", Err: ErrNotCompact}
-		}
-		if e := issued.Add(d).Unix(); e > 0 && e <= math.MaxUint32 && (na == 0 || e < na) {
-			na = e
-			lossy = append(lossy, "expires after first use: counted from issuance at the lock")
-		}
-	}
 	// Dated periods: validity shrinks to [first start, last end), exactly.
 	var ps []secs
 	if len(s.periods) != 0 {
 		var err error
 		if ps, nb, na, err = clipPeriods(s.periods, nb, na, &lossy); err != nil {
 			return Compact{}, err
+		}
+	}
+	// Expiry after first use: counted from the latest of the issuance, the
+	// start and the first dated period's start, in whole seconds rounded
+	// down. No use precedes any of them, so the lock's end is never later
+	// than first use + N.
+	if d := s.afterUse; d != 0 {
+		from := s.earliestUse(start, issued)
+		if from <= 0 {
+			return Compact{}, &CompactError{What: "expires after first use: no issuance, Start or dated period to count from", Err: ErrNotCompact}
+		}
+		if e := from + int64(d/time.Second); e <= math.MaxUint32 && (na == 0 || e < na) {
+			na = e
+			lossy = append(lossy, "expires after first use: counted from issuance at the lock")
 		}
 	}
 	// Absolute blackouts: narrow validity around them.
@@ -218,6 +222,32 @@ func (s *Schedule) compact(start, issued time.Time) (Compact, error) {
 		return c, &CompactError{What: what, Err: ErrLossy}
 	}
 	return c, nil
+}
+
+// earliestUse is the Unix second (rounded down) before which no use of a
+// credential valid from start and issued at issued (zero: unknown) can be
+// granted: the latest of both and the start of the first dated period
+// still open at start. 0: none known.
+func (s *Schedule) earliestUse(start, issued time.Time) int64 {
+	var from int64
+	if !start.IsZero() {
+		from = start.Unix()
+	}
+	if !issued.IsZero() {
+		from = max(from, issued.Unix())
+	}
+	first, ok := int64(0), false
+	for _, p := range s.periods {
+		if start.IsZero() || p.End.After(start) {
+			if f := p.Start.Unix(); !ok || f < first {
+				first, ok = f, true
+			}
+		}
+	}
+	if ok {
+		from = max(from, first)
+	}
+	return from
 }
 
 func (w CompactWindow) size() int {

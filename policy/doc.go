@@ -26,7 +26,9 @@
 // key opens as if it were unset until the caller, who records the first
 // granted use, decides with FirstUsed(at) — the policy with End = min(End,
 // at + N) and AfterFirstUse cleared (package commands does; so do the read
-// models and asof).
+// models and asof). The first use is the earliest granted use the caller
+// knows of, not the first it learnt of: a use at the lock reported later
+// may be earlier than one already recorded.
 //
 // Zone is the lock's IANA zone name ("" = UTC), stored as a string so a
 // Policy serialises (msgpack, exported fields). Validate reports every
@@ -124,14 +126,17 @@
 //     issuance on are kept, the later ones dropped (the issuer reissues
 //     once they are over);
 //   - expires after first use: the lock does not record a key's first use,
-//     so CompactFrom(now) counts from the issuance instead: NotAfter =
-//     min(End, now + AfterFirstUse). Every use comes after the issuance, so
-//     the lock's end is never later than first use + N; it is earlier by
-//     the time between issuance and first use. Issuers pass the key's first
-//     issuance to that lock as now (commands: the download, or the first
-//     PIN/card set message) and, once the first use is known, the policy
-//     FirstUsed returns (exact). Compact counts from Start, and refuses
-//     (ErrNotCompact) without one;
+//     so CompactFrom(now) counts from the earliest instant a use can be
+//     granted — the latest of now, Start and the first dated period's start
+//     still open (whole seconds, rounded down): NotAfter = min(End, that +
+//     AfterFirstUse). No use comes earlier, so the lock's end is never later
+//     than first use + N; it is earlier by the time between that instant
+//     and the first use. Issuers pass the key's first issuance to that lock
+//     as now (commands: the download, or the key's creation for PIN/card
+//     set messages), also when they re-send, and never a first use they
+//     learnt of: an earlier use at the lock may not have been reported yet.
+//     Compact counts from Start or the first period, and refuses
+//     (ErrNotCompact) without either;
 //   - a use limit above 65535: 65535; an End after 2106: 2106-02-07.
 //
 // Refused with ErrNotCompact (zero result, must not be issued): an End

@@ -9,8 +9,10 @@ const MaxAfterFirstUse = 366 * 24 * time.Hour
 // becomes the earlier of End and at + AfterFirstUse, and AfterFirstUse is
 // cleared. A policy without AfterFirstUse is returned as it is. The policy
 // model does not know the first use: whoever records it (the commands, from
-// the first granted use in the log) decides with the policy FirstUsed
-// returns. Before that, AfterFirstUse restricts nothing.
+// the earliest granted use in the log) decides with the policy FirstUsed
+// returns. Before that, AfterFirstUse restricts nothing. Offline forms
+// never count from it (CompactFrom): a use at the lock not yet reported may
+// be earlier.
 func (p Policy) FirstUsed(at time.Time) Policy {
 	if p.AfterFirstUse == 0 {
 		return p

@@ -243,6 +243,9 @@ func TestPropCompactAfterFirstUseNeverWider(t *testing.T) {
 			return
 		}
 		first := issued.Add(time.Duration(rapid.IntRange(0, 5*24*60).Draw(t, "firstMin")) * time.Minute)
+		if !possibleFirstUse(t, p, &c, first) {
+			return
+		}
 		s, cerr := Compile(p.FirstUsed(first))
 		if cerr != nil {
 			t.Fatal(cerr)
@@ -253,6 +256,115 @@ func TestPropCompactAfterFirstUseNeverWider(t *testing.T) {
 			if c.Allowed(at, off, 0) == access.Granted && s.Allowed(at, 0) != access.Granted {
 				t.Fatalf("at %v: lock grants (%+v, %v), policy after first use %v: %v", at, c, err, first, s.Allowed(at, 0))
 			}
+		}
+	})
+}
+
+// possibleFirstUse reports whether a first use at at could be granted:
+// online by p (AfterFirstUse restricts nothing before it) or at the lock
+// by c.
+func possibleFirstUse(t *rapid.T, p Policy, c *Compact, at time.Time) bool {
+	s, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, off := at.In(s.Location()).Zone()
+	return s.Allowed(at, 0) == access.Granted || c.Allowed(at, off, 0) == access.Granted
+}
+
+// A start or a dated period later than the issuance: the lock's end
+// counts from it (no use comes earlier), not from the issuance, so the
+// key is valid at the lock for N from then.
+func TestCompactFromAfterFirstUseCountsFromLaterStart(t *testing.T) {
+	now := pJun1
+	week := 7 * 24 * time.Hour
+	for _, tc := range []struct {
+		name string
+		p    Policy
+		from time.Time
+	}{
+		{"Start", Policy{Start: now.Add(week), End: now.Add(2 * week), AfterFirstUse: 24 * time.Hour}, now.Add(week)},
+		{"first period", Policy{Periods: []Period{{Start: now.Add(week), End: now.Add(week + 48*time.Hour)}}, AfterFirstUse: 24 * time.Hour}, now.Add(week)},
+		{"issuance", Policy{Start: now.Add(-week), AfterFirstUse: 24 * time.Hour}, now},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tc.p.CompactFrom(now)
+			if !errors.Is(err, ErrLossy) {
+				t.Fatalf("CompactFrom: %+v, %v; want a narrower form", c, err)
+			}
+			if c.NotBefore != uint32(tc.from.Unix()) || c.NotAfter != uint32(tc.from.Add(24*time.Hour).Unix()) {
+				t.Fatalf("valid [%d, %d), want [%d, +24h)", c.NotBefore, c.NotAfter, tc.from.Unix())
+			}
+		})
+	}
+}
+
+// CompactFrom never grants where the policy, narrowed at any possible
+// first use, refuses: checked at every edge (to the nanosecond) of
+// periods with sub-second bounds, blackouts and the result itself.
+func TestPropCompactFromAfterFirstUseNeverWiderAtEdges(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p, _, base := drawPolicy(t)
+		for i := rapid.IntRange(0, 5).Draw(t, "extraPeriods"); i > 0; i-- {
+			s := base.Add(time.Duration(rapid.Int64Range(-86400e9, 14*86400e9).Draw(t, "periodStart")))
+			p.Periods = append(p.Periods, Period{Start: s, End: s.Add(time.Duration(rapid.Int64Range(1, 3*86400e9).Draw(t, "periodLen")))})
+		}
+		if len(p.Periods) > MaxPeriods {
+			p.Periods = p.Periods[:MaxPeriods]
+		}
+		if rapid.Bool().Draw(t, "afterFirstUse") {
+			p.AfterFirstUse = time.Duration(rapid.IntRange(1, 3*24*60).Draw(t, "afterMin")) * time.Minute
+		}
+		s, err := Compile(p)
+		if err != nil {
+			return // an invalid draw (overlapping periods)
+		}
+		now := base.Add(time.Duration(rapid.Int64Range(-86400e9, 10*86400e9).Draw(t, "now")))
+		c, cerr := s.CompactFrom(now)
+		if errors.Is(cerr, ErrNotCompact) {
+			return
+		}
+		first := now.Add(time.Duration(rapid.Int64Range(0, 5*86400e9).Draw(t, "first")))
+		ref := p
+		if p.AfterFirstUse != 0 {
+			if !possibleFirstUse(t, p, &c, first) {
+				return
+			}
+			ref = p.FirstUsed(first)
+		}
+		rs, err := Compile(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var edges []time.Time
+		for _, q := range p.Periods {
+			edges = append(edges, q.Start, q.End)
+		}
+		for _, b := range p.Blackouts {
+			if b.Days == 0 {
+				edges = append(edges, b.Start, b.End)
+			}
+		}
+		edges = append(edges, time.Unix(int64(c.NotBefore), 0), time.Unix(int64(c.NotAfter), 0))
+		for i := 0; i < int(c.NumPeriods); i++ {
+			edges = append(edges, time.Unix(int64(c.Periods[i].From), 0), time.Unix(int64(c.Periods[i].To), 0))
+		}
+		check := func(at time.Time) {
+			if p.AfterFirstUse != 0 && at.Before(first) {
+				return
+			}
+			_, off := at.In(s.Location()).Zone()
+			if c.Allowed(at, off, 0) == access.Granted && rs.Allowed(at, 0) != access.Granted {
+				t.Fatalf("at %v: the lock grants (%+v, %v), the policy %v", at, c, cerr, rs.Allowed(at, 0))
+			}
+		}
+		for _, e := range edges {
+			for _, d := range []time.Duration{-time.Second, -time.Nanosecond, 0, time.Nanosecond, time.Second / 2, time.Second} {
+				check(e.Add(d))
+			}
+		}
+		for i := 0; i < 100; i++ {
+			check(base.Add(time.Duration(rapid.Int64Range(-86400e9, 15*86400e9).Draw(t, "at"))))
 		}
 	})
 }

@@ -22,13 +22,14 @@
 //     owner turns network management on. Dated periods (policy.Period)
 //     count as validity: UPCOMING before the first, EXPIRED after the last,
 //     NextOpen the next period's opening in between.
-//   - Expiry after first use: KeyRow.FirstUsed is the key's first granted
-//     use, dated as the commands date it (online unlock, or the lock's
-//     time of the first offline use its audit counted); the status is
-//     computed with KeyRow.Policy, the policy narrowed by it. Before the
-//     first use KeyStatus.AfterFirstUse is set ("ACTIVE, expires 2 h after
-//     first use", KeyStatus.Summary); after it KeyStatus.End is concrete.
-//     Recording it rewrites the key's row once.
+//   - Expiry after first use: KeyRow.FirstUsed is the key's earliest
+//     granted use, dated as the commands date it (online unlock, or the
+//     lock's time of the first offline use an audit counted; an audit
+//     uploaded late may move it earlier); the status is computed with
+//     KeyRow.Policy, the policy narrowed by it. Before the first use
+//     KeyStatus.AfterFirstUse is set ("ACTIVE, expires 2 h after first
+//     use", KeyStatus.Summary); after it KeyStatus.End is concrete.
+//     Recording it rewrites the key's row, once per earlier use.
 //   - A suspended key
 //     (commands.Service.SuspendKey) is SUSPENDED, with KeyStatus.Suspended
 //     and KeyRow.Suspended set, InWindow false and no NextOpen, until it is

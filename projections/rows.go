@@ -71,8 +71,8 @@ type KeyRow struct {
 	AtLock                           events.AtLock `msgpack:",omitempty"` // where its credential stands at the lock
 	Created, Updated                 time.Time
 	SettingsAt                       uint64 // log position of the settings now in force, or of the first use that made the policy's end concrete
-	// FirstUsed is the key's first granted use (an online unlock, or the
-	// lock's time of the first offline use its audit counted); zero: none.
+	// FirstUsed is the key's earliest granted use (an online unlock, or the
+	// lock's time of the first offline use an audit counted); zero: none.
 	FirstUsed time.Time `msgpack:",omitempty"`
 	// Suspended: commands.Service.SuspendKey stopped the key until
 	// ResumeKey (its settings kept).

@@ -403,6 +403,11 @@ func (p policyJSON) policy() (policy.Policy, error) {
 	for _, d := range p.Periods {
 		out.Periods = append(out.Periods, policy.Period{Start: d.Start, End: d.End})
 	}
+	// Checked before multiplying: a large count would overflow a Duration
+	// and wrap to a value the policy accepts.
+	if max := int(policy.MaxAfterFirstUse / time.Minute); p.AfterFirstUse < 0 || p.AfterFirstUse > max {
+		return out, badField("policy.after_first_use_minutes", "%d: want 0 (none) to %d minutes", p.AfterFirstUse, max)
+	}
 	out.AfterFirstUse = time.Duration(p.AfterFirstUse) * time.Minute
 	return out, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -23,4 +24,18 @@ func TestPolicyPeriodsAndFirstUseJSON(t *testing.T) {
 	if r.status != 422 {
 		t.Fatalf("an empty period: status %d %s", r.status, r.body)
 	}
+}
+
+// An expiry after first use outside 0 to 366 days is refused with its
+// field before it is turned into a duration (a huge count would wrap).
+func TestAfterFirstUseMinutesOutOfRange(t *testing.T) {
+	a := newAPI(t)
+	a.setup()
+	for i, minutes := range []string{"-1", "527041", "153722867280912930"} {
+		r := a.do("POST", "/v1/locks/front/keys", "bill", fmt.Sprintf(`{"key":"r%d","kind":"share","policy":{"after_first_use_minutes":%s}}`, i, minutes))
+		if r.status != 400 || !strings.Contains(string(r.body), `"policy.after_first_use_minutes"`) || !strings.Contains(string(r.body), `"invalid"`) {
+			t.Errorf("%s minutes: status %d %s, want 400 invalid for the field", minutes, r.status, r.body)
+		}
+	}
+	a.must(201, "POST", "/v1/locks/front/keys", "bill", `{"key":"k1","kind":"share","policy":{"after_first_use_minutes":527040}}`)
 }
