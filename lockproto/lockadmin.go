@@ -161,9 +161,19 @@ func (l *Lock) insertRevocation(e Revocation) bool {
 	return false
 }
 
-// adminWindow is how many sequence numbers below the highest applied the
-// lock remembers individually.
-const adminWindow = 64
+// AdminWindow is how many sequence numbers below the highest applied the
+// lock remembers individually: a message at most AdminWindow below it is
+// still applied if it was not yet; one further below is refused as stale
+// (access.StaleSequence) and never applied. An issuer that wants such a
+// message applied must sign it again under a new sequence number.
+const AdminWindow = 64
+
+const adminWindow = AdminWindow
+
+// AdminTooOld reports whether a lock whose highest applied admin sequence
+// number is highest can no longer apply message seq (unless it already
+// did): seq is more than AdminWindow below highest.
+func AdminTooOld(seq, highest uint32) bool { return seq < highest && highest-seq > AdminWindow }
 
 // adminApplied reports whether message seq was applied, or is too old to tell.
 func (l *Lock) adminApplied(seq uint32) bool {

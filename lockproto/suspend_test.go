@@ -211,6 +211,46 @@ func TestResetAll(t *testing.T) {
 	}
 }
 
+// A reset signed again under a new sequence number (the lock could no
+// longer apply the first) keeps its mark: a PIN and a suspension set by
+// messages issued after the first reset survive it, older ones do not.
+func TestResetAllIssuedAgainKeepsItsMark(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	w.seq = 10
+	old := w.pinEntry(1, "1111")
+	w.must(w.setPIN(old)) // 11: before the reset
+	var gens [MaxSlots]uint32
+	first, err := w.issuer.ResetAll(testLock, 12, 1, gens, 0)
+	w.must(err)
+	w.seq = 12
+	w.must(w.setPIN(w.pinEntry(2, "482915")))      // 13: after it
+	w.must(w.suspend(CredentialID{0xAC}, 1, true)) // 14
+	a, err := DecodeAdmin(first)
+	w.must(err)
+	a.Seq = 15
+	again, err := w.issuer.Admin(a)
+	w.must(err)
+	w.must(w.lock.HandleAdmin(again))
+	if d := w.lock.EnterCode(0, []byte("482915")); !d.Granted {
+		t.Errorf("a PIN set after the first reset, after it was issued again: %v", d.Reason)
+	}
+	if d := w.lock.EnterCode(0, []byte("1111")); d.Granted {
+		t.Error("a PIN set before the reset still opens")
+	}
+	if !w.lock.suspended(CredentialID{0xAC}) {
+		t.Error("a suspension made after the first reset was undone")
+	}
+	if st := w.lock.State(); st.ResetSeq != 12 {
+		t.Errorf("reset mark %d, want 12", st.ResetSeq)
+	}
+	// The first, delivered too, changes nothing more.
+	w.must(w.lock.HandleAdmin(first))
+	if d := w.lock.EnterCode(0, []byte("482915")); !d.Granted {
+		t.Errorf("after the first too: %v", d.Reason)
+	}
+}
+
 // normalized is the lock state the admin messages decide, with table
 // entries keyed by ID (which index an entry takes depends on arrival).
 type normalized struct {
@@ -313,7 +353,8 @@ func TestSuspendAndResetAllFramesRoundTrip(t *testing.T) {
 	for _, a := range []Admin{
 		{Type: TypeSuspend, Lock: testLock, Seq: 7, Credential: CredentialID{1, 2}, Change: 3, Suspended: true},
 		{Type: TypeSuspend, Lock: testLock, Seq: 8, Credential: CredentialID{1, 2}, Change: 4},
-		{Type: TypeResetAll, Lock: testLock, Seq: 9, Epoch: 2, MinGens: [MaxSlots]uint32{0: 4, 31: 1<<32 - 1}, NotAfter: 12345},
+		{Type: TypeResetAll, Lock: testLock, Seq: 9, Epoch: 2, Mark: 9, MinGens: [MaxSlots]uint32{0: 4, 31: 1<<32 - 1}, NotAfter: 12345},
+		{Type: TypeResetAll, Lock: testLock, Seq: 90, Epoch: 2, Mark: 9}, // issued again
 	} {
 		raw, err := w.issuer.Admin(a)
 		w.must(err)
@@ -330,7 +371,9 @@ func TestSuspendAndResetAllFramesRoundTrip(t *testing.T) {
 	for _, bad := range []Admin{
 		{Type: TypeSuspend, Lock: testLock, Seq: 1, Change: 1},                      // no key
 		{Type: TypeSuspend, Lock: testLock, Seq: 1, Credential: CredentialID{1}},    // change 0
-		{Type: TypeResetAll, Lock: testLock, Seq: 1},                                // epoch 0
+		{Type: TypeResetAll, Lock: testLock, Seq: 1, Mark: 1},                       // epoch 0
+		{Type: TypeResetAll, Lock: testLock, Seq: 1, Epoch: 1},                      // mark 0
+		{Type: TypeResetAll, Lock: testLock, Seq: 5, Epoch: 1, Mark: 6},             // mark above its sequence number
 		{Type: TypeSuspend, Lock: testLock, Credential: CredentialID{1}, Change: 1}, // seq 0
 	} {
 		if _, err := w.issuer.Admin(bad); err == nil {
