@@ -118,7 +118,7 @@ func (l *Lock) apply(now time.Duration, a *Admin) (access.Reason, uint32) {
 }
 
 // revoke adds a credential to the revocation list, unless a reset or its
-// end already made it moot. When the list is full, revocations of
+// end already made it moot, and frees its suspension entry. When the list is full, revocations of
 // credentials with no end are compacted by generation: the revoked
 // credential's slot minimum rises past it (the issuer never gives two
 // holders the same slot and generation, and older generations of a slot
@@ -128,6 +128,7 @@ func (l *Lock) revoke(a *Admin) access.Reason {
 	if int(a.Slot) >= MaxSlots {
 		return access.BadSlot
 	}
+	l.unsuspend(a.Credential) // refused by the revocation from now on (or its slot's generation)
 	if l.moot(a.Slot, a.Generation, a.NotAfter) || l.isRevoked(a.Credential) {
 		return access.Granted
 	}

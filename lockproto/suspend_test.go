@@ -251,19 +251,88 @@ func TestResetAllIssuedAgainKeepsItsMark(t *testing.T) {
 	}
 }
 
+// The suspension table does not fill up with ended keys: a revocation of
+// a suspended credential or a clear of a suspended PIN frees its entry,
+// and a suspend arriving after either adds none.
+func TestEndedKeysFreeTheirSuspensions(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	w.seq = 10
+	var late [][]byte
+	for i := range byte(MaxSuspensions) {
+		id := CredentialID{0xAB, i}
+		if i%2 == 1 {
+			id = CredentialID{0xC0, i}
+		}
+		w.seq++
+		m, err := w.issuer.Suspend(testLock, w.seq, id, 1, true)
+		w.must(err)
+		late = append(late, m)
+		w.must(w.lock.HandleAdmin(m))
+	}
+	full := CredentialID{0xEE}
+	if r := refusal(w.suspend(full, 1, true)); r != access.RevocationsFull {
+		t.Fatalf("a 17th suspension: %v", r)
+	}
+	for i := range byte(MaxSuspensions) {
+		w.seq++
+		var m []byte
+		var err error
+		if i%2 == 1 {
+			m, err = w.issuer.ClearPIN(testLock, w.seq, CredentialID{0xC0, i}, 2)
+		} else {
+			m, err = w.issuer.RevokeCredential(testLock, w.seq, Credential{ID: CredentialID{0xAB, i}, Slot: i, Generation: 5})
+		}
+		w.must(err)
+		w.must(w.lock.HandleAdmin(m))
+	}
+	for i := range w.lock.State().Suspended {
+		if e := w.lock.State().Suspended[i]; e.InUse {
+			t.Fatalf("entry of an ended key kept: %+v", e)
+		}
+	}
+	w.must(w.suspend(full, 1, true))
+	if !w.lock.suspended(full) {
+		t.Fatal("a suspension after the ended keys' entries were freed did not take")
+	}
+
+	// Delivered in the other order: the suspensions after the ends.
+	w2 := newWorld(t)
+	w2.syncTime(0)
+	m, err := w2.issuer.RevokeCredential(testLock, 20, Credential{ID: CredentialID{0xAB, 0}, Slot: 0, Generation: 5})
+	w2.must(err)
+	w2.must(w2.lock.HandleAdmin(m))
+	m, err = w2.issuer.ClearPIN(testLock, 21, CredentialID{0xC0, 1}, 2)
+	w2.must(err)
+	w2.must(w2.lock.HandleAdmin(m))
+	w2.must(w2.lock.HandleAdmin(late[0]))
+	w2.must(w2.lock.HandleAdmin(late[1]))
+	for i := range w2.lock.State().Suspended {
+		if e := w2.lock.State().Suspended[i]; e.InUse {
+			t.Fatalf("a suspend after its key's end added %+v", e)
+		}
+	}
+}
+
 // normalized is the lock state the admin messages decide, with table
 // entries keyed by ID (which index an entry takes depends on arrival).
 type normalized struct {
 	MinGen               [MaxSlots]uint32
 	Suspended            map[CredentialID]Suspension
 	PINs                 map[CredentialID]CodeSlot
+	Revoked              map[CredentialID]Revocation
 	Codes                [CodeSeqs]CodeSeqState
 	ResetSeq, ResetEpoch uint32
 }
 
 func normalize(st State) normalized {
 	n := normalized{MinGen: st.MinGen, Codes: st.Codes, ResetSeq: st.ResetSeq, ResetEpoch: st.ResetEpoch,
-		Suspended: map[CredentialID]Suspension{}, PINs: map[CredentialID]CodeSlot{}}
+		Suspended: map[CredentialID]Suspension{}, PINs: map[CredentialID]CodeSlot{}, Revoked: map[CredentialID]Revocation{}}
+	for _, e := range st.Revoked {
+		if e.InUse {
+			n.Revoked[e.Credential] = e
+		}
+	}
 	for _, e := range st.Suspended {
 		if e.InUse {
 			n.Suspended[e.ID] = e
@@ -278,39 +347,77 @@ func normalize(st State) normalized {
 }
 
 // Order does not matter: whatever order phones deliver suspend, resume,
-// set-PIN, clear-PIN and reset-every-key messages in, the lock ends in the
-// same state as when they arrive in sequence order.
+// set-PIN, clear-PIN, revoke and reset-every-key messages in (a reset also
+// signed again under a later sequence number with its mark), the lock ends
+// in the same state as when they arrive in sequence order. The messages
+// are what an issuer sends: a key is revoked or its PIN cleared after its
+// last suspend or set.
 func TestSuspendAndResetCommute(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		w := newWorld(t)
 		var msgs [][]byte
-		changes := map[byte]uint32{}
+		changes := map[CredentialID]uint32{}
+		ended := map[CredentialID]bool{}
 		codeGen := map[byte]uint32{}
 		epoch := uint32(0)
+		var resets []Admin
 		for range rapid.IntRange(1, 24).Draw(rt, "messages") {
 			w.seq++
 			var m []byte
 			var err error
-			switch rapid.IntRange(0, 9).Draw(rt, "kind") {
+			switch rapid.IntRange(0, 11).Draw(rt, "kind") {
 			case 0, 1, 2, 3, 4:
 				k := byte(rapid.IntRange(0, 3).Draw(rt, "key"))
-				changes[k]++
-				m, err = w.issuer.Suspend(testLock, w.seq, CredentialID{0xAB, k}, changes[k], rapid.Bool().Draw(rt, "suspended"))
+				id := CredentialID{0xAB, k}
+				if rapid.Bool().Draw(rt, "a PIN's entry") {
+					id = CredentialID{0xC0, k % 3}
+				}
+				if ended[id] {
+					w.seq--
+					continue
+				}
+				changes[id]++
+				m, err = w.issuer.Suspend(testLock, w.seq, id, changes[id], rapid.Bool().Draw(rt, "suspended"))
 			case 5, 6:
 				k := byte(rapid.IntRange(0, 2).Draw(rt, "pin"))
+				if ended[CredentialID{0xC0, k}] {
+					w.seq--
+					continue
+				}
 				codeGen[k]++
 				e := w.pinEntry(k, []string{"1111", "2222", "3333"}[k])
 				e.Generation = codeGen[k]
 				m, err = w.issuer.SetPIN(testLock, w.seq, e)
 			case 7:
 				k := byte(rapid.IntRange(0, 2).Draw(rt, "pin"))
+				ended[CredentialID{0xC0, k}] = true
 				codeGen[k]++
 				m, err = w.issuer.ClearPIN(testLock, w.seq, CredentialID{0xC0, k}, codeGen[k])
+			case 8:
+				k := byte(rapid.IntRange(0, 3).Draw(rt, "key"))
+				ended[CredentialID{0xAB, k}] = true
+				// A generation no reset here raises a slot past.
+				m, err = w.issuer.RevokeCredential(testLock, w.seq, Credential{ID: CredentialID{0xAB, k}, Slot: k, Generation: 1 << 20})
+			case 9:
+				if len(resets) == 0 {
+					w.seq--
+					continue
+				}
+				a := resets[rapid.IntRange(0, len(resets)-1).Draw(rt, "reset issued again")]
+				a.Seq = w.seq
+				m, err = w.issuer.Admin(a)
 			default:
 				epoch++
 				var gens [MaxSlots]uint32
 				gens[rapid.IntRange(0, MaxSlots-1).Draw(rt, "slot")] = epoch
 				m, err = w.issuer.ResetAll(testLock, w.seq, epoch, gens, uint32(t0.Unix())+epoch)
+				if err == nil {
+					a, derr := DecodeAdmin(m)
+					if derr != nil {
+						rt.Fatal(derr)
+					}
+					resets = append(resets, a)
+				}
 			}
 			if err != nil {
 				rt.Fatal(err)
@@ -334,7 +441,7 @@ func TestSuspendAndResetCommute(t *testing.T) {
 		want := deliver(inOrder)
 		got := deliver(rapid.Permutation(inOrder).Draw(rt, "order"))
 		if want.MinGen != got.MinGen || want.Codes != got.Codes || want.ResetSeq != got.ResetSeq || want.ResetEpoch != got.ResetEpoch ||
-			!maps.Equal(want.Suspended, got.Suspended) || !maps.EqualFunc(want.PINs, got.PINs, sameCode) {
+			!maps.Equal(want.Suspended, got.Suspended) || !maps.EqualFunc(want.PINs, got.PINs, sameCode) || !maps.Equal(want.Revoked, got.Revoked) {
 			rt.Fatalf("delivery order changed the lock's state:\nin order %+v\npermuted %+v", want, got)
 		}
 	})
