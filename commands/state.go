@@ -100,7 +100,7 @@ type LockState struct {
 	Passage events.PassageSet
 	passage *passage // Passage compiled on first use
 	// passageSeq is the sequence number of the last passage message
-	// issued: an older one the lock passed is not issued again.
+	// issued: an older one the lock can no longer apply is not issued again.
 	passageSeq uint32
 
 	// Resets of every key (lockreset.go): ResetEpoch is the last epoch,
