@@ -437,13 +437,16 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 			// Anything nearer stays pending: the lock applies it whenever
 			// it arrives.
 			var lost []events.AdminIssued
-			pending = slices.DeleteFunc(slices.Clone(pending), func(p events.AdminIssued) bool {
-				if lockproto.AdminTooOld(p.Seq, seen) {
-					lost = append(lost, p)
-					return true
-				}
-				return false
-			})
+			tooOld := func(p events.AdminIssued) bool { return lockproto.AdminTooOld(p.Seq, seen) }
+			if slices.ContainsFunc(pending, tooOld) { // rare: copy only then
+				pending = slices.DeleteFunc(slices.Clone(pending), func(p events.AdminIssued) bool {
+					if tooOld(p) {
+						lost = append(lost, p)
+						return true
+					}
+					return false
+				})
+			}
 			nextSeq = max(nextSeq, seen)
 			for _, p := range lost {
 				if s.issuer == nil {
