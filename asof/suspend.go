@@ -14,9 +14,10 @@ import (
 // events.AtLock pending or applied) opens until the lock applies the
 // suspend message: as for a key taken away, it is an answer marked
 // StillAtLock until the lock's audit shows the message applied (the lock
-// stream's AdminApplied at or past the message's sequence number, applied
-// — a refused one leaves the key open there), or its credential ends on
-// its own. A reset of every key is no special case: it revokes each key
+// stream's AdminApplied of the message's sequence number, applied — a
+// refused one leaves the key open there; one applied above it leaves it
+// pending while the lock can still apply it, lockproto.AdminTooOld), or
+// its credential ends on its own. A reset of every key is no special case: it revokes each key
 // (KeyRevoked), so the taken-away rule applies.
 
 // suspendedAtLock reports whether a suspended key k may still open its
@@ -46,11 +47,11 @@ func (x *Index) applySuspendAdmin(ev *ledger.Event) {
 		}
 		for _, h := range l.keys {
 			x.changeKey(ev, "key-"+h.id, func(k *keyState) bool {
-				if k.suspendSeq == 0 || k.suspendSeq > e.Seq {
+				if k.suspendSeq == 0 || (k.suspendSeq != e.Seq && !lockproto.AdminTooOld(k.suspendSeq, e.Seq)) {
 					return false
 				}
-				// Passed without being applied (a lower number): it is
-				// issued again, and that AdminIssued follows.
+				// Too old for the lock to apply it: it is issued again,
+				// and that AdminIssued follows (or it is no longer wanted).
 				k.suspendApplied = k.suspendSeq == e.Seq && e.Applied
 				k.suspendSeq, k.syncedAt = 0, ev.Position
 				return true

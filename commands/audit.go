@@ -118,7 +118,8 @@ type AuditResult struct {
 	// Confirmed lists keys whose deactivation the lock confirmed.
 	Confirmed []string
 	// Applied lists admin sequence numbers the lock consumed; Reissued those
-	// issued anew because the lock passed them without applying them.
+	// issued anew because the lock can no longer apply the pending message
+	// (more than its window below the highest it applied).
 	Applied, Reissued []uint32
 	// Ack is the acknowledgement for the lock (lockproto.AuditAck) of every
 	// record now stored without a gap; the phone delivers it
@@ -157,8 +158,12 @@ type AuditResult struct {
 //   - admin messages the lock consumed stop being pending (AdminApplied); a
 //     deactivation it applied confirms the key's deactivation
 //     (DeactivationConfirmed, the slot freed at the next generation);
-//   - pending messages the lock passed without applying (a phone delivered a
-//     later one first) are issued again under new sequence numbers;
+//   - a pending message below one the lock applied stays pending while the
+//     lock can still apply it (a phone delivered a later one first: the lock
+//     applies the earlier one whenever it arrives, and its record counts
+//     as applied then); once it is older than the lock's window of sequence
+//     numbers (lockproto.AdminTooOld) it is issued again under a new
+//     sequence number, if it still states what is wanted (stillWanted);
 //   - records missing before the batch are an AuditGap event and
 //     AuditResult.Gap; a later upload of them fills the gap (records of a
 //     gap must chain to the recorded ones on both sides, or the batch is
@@ -403,20 +408,26 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 			if r.AdminType == lockproto.TypeTimeSync {
 				continue
 			}
-			if r.Value <= seen {
-				// An older record, from a gap filled late: the message was
-				// taken for passed and reissued; a deactivation it shows
-				// applied confirms the key now.
+			i := slices.IndexFunc(pending, func(p events.AdminIssued) bool { return p.Seq == r.Value })
+			if i < 0 && r.Value <= seen {
+				// Not pending: a record from a gap filled late of a message
+				// the lock could no longer apply by the time a later upload
+				// showed it, which was issued again. What it shows applied
+				// is recorded now (the reissue, applied too, changes nothing).
 				for _, p := range pending {
-					if p.Reissues == r.Value && p.Key != "" {
-						if err := s.adminAtLock(t, c, l, p, r, emit, res, &view); err != nil {
-							return err
-						}
+					if p.Reissues != r.Value {
+						continue
+					}
+					if err := s.appliedAtLock(t, c, l, p, r, emit, res, &view, &codes); err != nil {
+						return err
 					}
 				}
 				continue
 			}
-			seen = r.Value
+			// Pending, or signed outside this ledger: applied. A record of
+			// a message below one already seen is a reversed delivery, not
+			// a duplicate (the lock applies each sequence number once).
+			seen = max(seen, r.Value)
 			res.Applied = append(res.Applied, r.Value)
 			emit(lockStream(c.Lock), r.Seq, events.AdminApplied{Lock: c.Lock, Seq: r.Value, Type: r.AdminType, Applied: r.Granted,
 				Reason: ev.Reason, AuditSeq: r.Seq})
@@ -425,33 +436,38 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 					return err
 				}
 			}
-			var passed []events.AdminIssued
-			for len(pending) > 0 && pending[0].Seq <= r.Value {
-				p := pending[0]
-				pending = pending[1:]
-				if p.Seq < r.Value {
-					passed = append(passed, p)
-					continue
-				}
-				if p.Key != "" {
-					if err := s.adminAtLock(t, c, l, p, r, emit, res, &view); err != nil {
-						return err
-					}
-				} else if p.Type == lockproto.TypeResetAll {
-					if err := s.resetAtLock(l, p, r, emit, &view, c.Lock); err != nil {
-						return err
-					}
+			if i >= 0 {
+				p := pending[i]
+				pending = slices.Concat(pending[:i:i], pending[i+1:])
+				if err := s.appliedAtLock(t, c, l, p, r, emit, res, &view, &codes); err != nil {
+					return err
 				}
 			}
-			// The lock passed these without applying them (a phone
-			// delivered a later message first): issue them again, above
-			// what the lock consumed. (Without an issuer they are dropped.)
+			// Messages more than the lock's window below the highest it
+			// applied can no longer be applied (lockproto.AdminTooOld):
+			// issue them again above what the lock consumed, if they still
+			// say what is wanted. (Without an issuer they are dropped.)
+			// Anything nearer stays pending: the lock applies it whenever
+			// it arrives.
+			var lost []events.AdminIssued
+			tooOld := func(p events.AdminIssued) bool { return lockproto.AdminTooOld(p.Seq, seen) }
+			if slices.ContainsFunc(pending, tooOld) { // rare: copy only then
+				pending = slices.DeleteFunc(slices.Clone(pending), func(p events.AdminIssued) bool {
+					if tooOld(p) {
+						lost = append(lost, p)
+						return true
+					}
+					return false
+				})
+			}
 			nextSeq = max(nextSeq, seen)
-			for _, p := range passed {
+			for _, p := range lost {
 				if s.issuer == nil {
 					break
 				}
-				if l.supersededPassage(p) {
+				if ok, err := stillWanted(t, l, p); err != nil {
+					return err
+				} else if !ok {
 					continue
 				}
 				nextSeq++
@@ -466,7 +482,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 		}
 	}
 	if err := s.clockAfterAudit(t, l, c, recs, before, b.Records[b.N-1].Seq, max(nextSeq, seen),
-		zoneAgain || zonePending(pending, seen), emit, res); err != nil {
+		zoneAgain || zonePending(pending, 0), emit, res); err != nil {
 		return err
 	}
 	for _, key := range order {
@@ -481,6 +497,60 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 		emit(keyStream(key), u.last, events.OfflineUnlocksCounted{Key: key, Lock: c.Lock, Granted: u.n, Uses: k.Uses + u.n, AuditSeq: u.last, First: u.first})
 	}
 	return nil
+}
+
+// appliedAtLock records what the lock's record r of the pending message p
+// (or of the message p issues again) says: of its key (adminAtLock), or of
+// the keys and codes a reset of every key took from the lock.
+func (s *Service) appliedAtLock(t *txn, c UploadAudit, l *LockState, p events.AdminIssued, r *lockproto.AuditRecord,
+	emit func(string, uint32, any), res *AuditResult, view *syncView, codes *codeUpload) error {
+	switch {
+	case p.Key != "":
+		return s.adminAtLock(t, c, l, p, r, emit, res, view)
+	case p.Type == lockproto.TypeResetAll:
+		if err := s.resetAtLock(l, p, r, emit, view, c.Lock); err != nil {
+			return err
+		}
+		return codes.resetApplied(p, r, emit)
+	}
+	return nil
+}
+
+// stillWanted reports whether a message the lock can no longer apply still
+// states what is wanted, so issuing it again (newer than everything issued
+// since) changes nothing decided after it: a set-PIN or set-card only if
+// it is its live key's latest, a suspend or resume only if its live key
+// made no change since, a passage or zone table only if none replaced it.
+// Slot resets, deactivations, revocations and resets of every key only
+// take away (a reset keeps its mark), so they are always issued again.
+func stillWanted(t *txn, l *LockState, p events.AdminIssued) (bool, error) {
+	switch p.Type {
+	case lockproto.TypePassage:
+		return !l.supersededPassage(p), nil
+	case lockproto.TypeTimeZone:
+		return p.Seq >= l.ZoneSent.Seq, nil
+	case lockproto.TypeSetPIN, lockproto.TypeSetCard, lockproto.TypeSuspend:
+		if p.Key == "" {
+			return false, nil
+		}
+		k, err := t.key(p.Key)
+		if err != nil {
+			return false, err
+		}
+		if !live(k) {
+			return false, nil
+		}
+		if p.Type != lockproto.TypeSuspend {
+			set, ok := l.CodeSets[p.Key]
+			return ok && set.Seq == p.Seq, nil
+		}
+		a, err := lockproto.DecodeAdmin(p.Message)
+		if err != nil {
+			return false, fmt.Errorf("commands: pending admin message %d of lock %q: %w", p.Seq, p.Lock, err)
+		}
+		return a.Change == k.Changes, nil
+	}
+	return true, nil
 }
 
 // adminAtLock records what the lock's admin record r says of the key the

@@ -367,44 +367,6 @@ func TestDeactivationConfirmedByAudit(t *testing.T) {
 	}
 }
 
-// A phone that delivers a later admin message first makes the lock pass
-// the earlier one: the audit shows it, and the ledger issues it again.
-func TestPassedAdminIsReissued(t *testing.T) {
-	e := newLockEnv(t)
-	ann := e.shareTo("k1", "ann", 1, settings("k1"))
-	bob := e.shareTo("k2", "bob", 2, settings("k2"))
-	if err := e.svc.ResetKey(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.RequestDeactivation(bg, commands.KeyCommand{ID: e.id(), Key: "k2", By: "bill"}); err != nil {
-		t.Fatal(err)
-	}
-	pend := e.pending("front") // seq 2 (reset k1), 3 (deactivate k2)
-	if len(pend) != 2 {
-		t.Fatalf("%d pending", len(pend))
-	}
-	e.deliver(e.lock, pend[1:])
-	res := e.upload(e.lock, "front")
-	if !slices.Equal(res.Confirmed, []string{"k2"}) || !slices.Equal(res.Reissued, []uint32{4}) {
-		t.Fatalf("upload %+v", res)
-	}
-	again := e.pending("front")
-	if a, _ := lockproto.DecodeAdmin(again[0]); len(again) != 1 || a.Seq != 4 || a.Type != lockproto.TypeResetSlot || a.Slot != 0 {
-		t.Fatalf("reissued %+v", a)
-	}
-	if d := e.visit(e.lock, ann, 0); !d.Granted {
-		t.Fatalf("the reset never reached the lock, ann still opens: %v", d.Reason)
-	}
-	e.deliver(e.lock, again)
-	if d := e.visit(e.lock, ann, 0); d.Granted {
-		t.Fatal("the reissued reset did not take")
-	}
-	_ = bob
-	if res := e.upload(e.lock, "front"); !slices.Equal(res.Applied, []uint32{4}) || len(e.pending("front")) != 0 {
-		t.Fatalf("second upload %+v", res)
-	}
-}
-
 // Refused uploads: unknown lock, forged or altered batch, batch from
 // another lock, garbage, a lock without audit key; nothing is appended.
 func TestAuditErrors(t *testing.T) {
@@ -643,9 +605,8 @@ func TestAuditGapFilledByLateUpload(t *testing.T) {
 }
 
 // A deactivation applied at the lock whose record reaches the ledger only
-// after a later record (two phones, the later batch first) still confirms
-// the key: the message was reissued in between, and the late record of the
-// original confirms it.
+// after a later record (two phones, the later batch first) confirms the key
+// when it arrives: the message stayed pending meanwhile.
 func TestLateDeactivationRecordConfirms(t *testing.T) {
 	e := newLockEnv(t)
 	e.shareTo("k1", "ann", 1, settings("k1"))
@@ -662,7 +623,33 @@ func TestLateDeactivationRecordConfirms(t *testing.T) {
 	e.deliver(e.lock, pend[1:])
 	phoneB := e.lock.DrainAudit()
 	r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "bob", Batch: phoneB})
-	if err != nil || r.Gap == nil || len(r.Confirmed) != 0 || !slices.Equal(r.Reissued, []uint32{4}) {
+	if err != nil || r.Gap == nil || len(r.Confirmed) != 0 || len(r.Reissued) != 0 || len(e.pending("front")) != 1 {
+		t.Fatalf("later batch first: %+v %v", r, err)
+	}
+	r, err = e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: phoneA})
+	if err != nil || !slices.Equal(r.Confirmed, []string{"k1"}) || len(e.pending("front")) != 0 {
+		t.Fatalf("late record: %+v %v", r, err)
+	}
+	if st, _ := e.proj.KeyStatus(bg, "k1", e.now); st.State != events.StateDeactivated {
+		t.Fatalf("k1 %v", st.State)
+	}
+}
+
+// The same when the later batch shows the lock beyond its window: the
+// deactivation was issued again in between, and the late record of the
+// original confirms the key all the same.
+func TestLateDeactivationRecordConfirmsAfterReissue(t *testing.T) {
+	e := newLockEnv(t)
+	e.shareTo("k1", "ann", 1, settings("k1"))
+	if err := e.svc.RequestDeactivation(bg, commands.KeyCommand{ID: e.id(), Key: "k1", By: "bill"}); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver(e.lock, e.pending("front"))
+	phoneA := e.lock.DrainAudit()
+	top := e.outrun(e.lock)
+	phoneB := e.lock.DrainAudit()
+	r, err := e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "bob", Batch: phoneB})
+	if err != nil || r.Gap == nil || len(r.Confirmed) != 0 || !slices.Equal(r.Reissued, []uint32{top + 1}) {
 		t.Fatalf("later batch first: %+v %v", r, err)
 	}
 	r, err = e.svc.IngestAudit(bg, commands.UploadAudit{Lock: "front", By: "ann", Batch: phoneA})

@@ -330,7 +330,9 @@
 // (OfflineUnlocksCounted), so status and online unlocks respect them;
 // consumed admin messages stop being pending (AdminApplied); an applied
 // deactivation confirms the key's (DeactivationConfirmed, slot freed);
-// messages the lock passed without applying are issued again; records
+// messages the lock can no longer apply (more than its window of 64
+// sequence numbers below the highest it applied) are issued again if they
+// still state what is wanted, nearer ones stay pending; records
 // missing before a batch are an AuditGap event and AuditResult.Gap
 // (*lockproto.AuditGapError), filled when a phone that drained them uploads
 // them later (they must chain to the records on both sides); a verified
@@ -403,7 +405,7 @@
 // none clears), recorded on the lock stream (lock.passage_set, no secret)
 // with, given an issuer, the signed message lockproto.TypePassage queued
 // as a pending admin message in the same append (confirmed by the lock's
-// audit like the others; one the lock passed is issued again only while
+// audit like the others; one the lock can no longer apply is issued again only while
 // no newer schedule was issued, or it would undo the newer). The lock's compact form may be narrower
 // (PassageResult.Narrowed, as for credentials); a period no compact form
 // can express is refused. PassageAt answers "is door D free at T" and
@@ -454,7 +456,7 @@
 //	Warn  a command gave up with ErrBusy (command ID, attempts)
 //	Warn  an audit upload shows a lock's clock unknown or off by more than
 //	      the tolerance (lock, known, offset_seconds, lower_bound)
-//	Info  an admin message reissued because the lock passed it (lock, key,
+//	Info  an admin message reissued because the lock can no longer apply it (lock, key,
 //	      type, seq, reissues: the sequence number it repeats)
 //
 // No line holds a code, PIN, password, master code or sealed value: the

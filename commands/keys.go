@@ -786,8 +786,8 @@ func (s *Service) RevokeKey(ctx context.Context, c KeyCommand) error {
 // slot is free to share again and the next holder's key overwrites this one.
 func (s *Service) ResetKey(ctx context.Context, c KeyCommand) error {
 	return s.keyCommand(ctx, c, events.ActReset, func(k *KeyState, l *LockState) ([]any, []any, error) {
-		return s.withAdmin(k, l, lockproto.TypeResetSlot,
-			[]any{events.KeyReset{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true))
+		return s.withSuspendedRevoke(k, l)(s.withAdmin(k, l, lockproto.TypeResetSlot,
+			[]any{events.KeyReset{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot, Generation: k.Generation + 1}}, releaseAll(k, l, true)))
 	})
 }
 
@@ -795,7 +795,7 @@ func (s *Service) ResetKey(ctx context.Context, c KeyCommand) error {
 // downloaded key's slot. The key is listed as pending until confirmed.
 func (s *Service) RequestDeactivation(ctx context.Context, c KeyCommand) error {
 	return s.keyCommand(ctx, c, events.ActRequestDeactivation, func(k *KeyState, l *LockState) ([]any, []any, error) {
-		return s.withAdmin(k, l, lockproto.TypeDeactivateSlot, []any{events.DeactivationRequested{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot}}, nil)
+		return s.withSuspendedRevoke(k, l)(s.withAdmin(k, l, lockproto.TypeDeactivateSlot, []any{events.DeactivationRequested{Key: c.Key, Lock: k.Lock, By: c.By, Slot: k.Slot}}, nil))
 	})
 }
 
@@ -851,6 +851,35 @@ func (s *Service) withAdmin(k *KeyState, l *LockState, typ lockproto.Type, keyEv
 		lockEvs = append(withReplacement(lockEvs, a), a)
 	}
 	return keyEvs, lockEvs, nil
+}
+
+// withSuspendedRevoke adds to the slot reset or deactivation of a
+// suspended key (what withAdmin returned) a revocation of its credential:
+// the lock frees a key's suspension entry only for a revoke naming it (a
+// slot's new generation names no credential), and a table full of ended
+// keys' entries would refuse every later suspension. Nothing when the
+// revocation list is full (the slot's new generation refuses the key all
+// the same).
+func (s *Service) withSuspendedRevoke(k *KeyState, l *LockState) func(keyEvs, lockEvs []any, err error) ([]any, []any, error) {
+	return func(keyEvs, lockEvs []any, err error) ([]any, []any, error) {
+		if err != nil || !k.Suspended || l.revocationsFull() {
+			return keyEvs, lockEvs, err
+		}
+		next := *l // the revocation takes the sequence number after the message above
+		for _, ev := range lockEvs {
+			if a, ok := ev.(events.AdminIssued); ok {
+				next.AdminSeq = max(next.AdminSeq, a.Seq)
+			}
+		}
+		a, ok, err := s.adminOf(k, &next, lockproto.TypeRevoke)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			lockEvs = append(lockEvs, a)
+		}
+		return keyEvs, lockEvs, nil
+	}
 }
 
 func (s *Service) keyCommand(ctx context.Context, c KeyCommand, a events.Action, decide func(*KeyState, *LockState) (keyEvs, lockEvs []any, err error)) error {

@@ -27,8 +27,13 @@ import (
 // (a reset is rare; the log is read once per command, not per retry) and
 // then decided from their streams with exact versions. A key created while
 // the reset is decided, which the reading cannot have seen, is older than
-// the LockReset in the log: every decision refuses such a key with
-// access.LockReset as if it had been named (refusedFor).
+// the LockReset in the log: a key that holds a slot, PIN or card wrote the
+// lock stream and made the reset's append conflict, but an app, online or
+// intercom key writes only its own streams. Every decision refuses such a
+// key with access.LockReset as if it had been named (refusedFor), and once
+// the reset is appended the log after the reading is read again up to the
+// LockReset: a key created in between is revoked for the reset in a second
+// append (endMissed; a retry of the command does it again if it was lost).
 
 // ResetLock is the owner's reset of every key of a lock.
 type ResetLock struct {
@@ -52,7 +57,7 @@ func (s *Service) ResetLock(ctx context.Context, c ResetLock) (ResetLockResult, 
 	if err := firstErr(checkID("lock", c.Lock), checkID("by", c.By)); err != nil {
 		return ResetLockResult{}, err
 	}
-	keys, err := s.keysOfLock(ctx, c.Lock)
+	keys, end, err := s.keysOfLock(ctx, c.Lock, 0, 0)
 	if err != nil {
 		return ResetLockResult{}, err
 	}
@@ -68,6 +73,9 @@ func (s *Service) ResetLock(ctx context.Context, c ResetLock) (ResetLockResult, 
 		return ResetLockResult{}, err
 	}
 	r, _ := firstOf[events.LockReset](evs)
+	if err := s.endMissed(ctx, c, r, evs[0].Position, keys, end); err != nil {
+		return ResetLockResult{}, err
+	}
 	res := ResetLockResult{Epoch: r.Epoch, Keys: r.Keys}
 	if a, ok := firstOf[events.AdminIssued](evs); ok {
 		res.Admin = a.Message
@@ -75,19 +83,62 @@ func (s *Service) ResetLock(ctx context.Context, c ResetLock) (ResetLockResult, 
 	return res, nil
 }
 
-// keysOfLock reads the log for the keys created for lock, sorted.
-func (s *Service) keysOfLock(ctx context.Context, lock string) ([]string, error) {
+// keysOfLock reads the log from position from for the keys created for
+// lock, sorted, and returns the position after the last event read. With
+// before > 0 it stops at that position.
+func (s *Service) keysOfLock(ctx context.Context, lock string, from, before uint64) ([]string, uint64, error) {
 	var keys []string
-	for ev, err := range s.store.ReadAll(ctx, 0) {
+	end := from
+	for ev, err := range s.store.ReadAll(ctx, from) {
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		if before > 0 && ev.Position >= before {
+			break
+		}
+		end = max(end, ev.Position+1)
 		if e, ok := ev.Data.(events.KeyCreated); ok && e.Lock == lock {
 			keys = append(keys, e.Key)
 		}
 	}
 	slices.Sort(keys)
-	return slices.Compact(keys), nil
+	return slices.Compact(keys), end, nil
+}
+
+// endMissed revokes, for the reset r appended at position at, the keys of
+// the lock created before it that it did not end: those created after the
+// reading of the log (from end on) and, for a retried command, any the
+// first reading missed. Only keys still live are ended.
+func (s *Service) endMissed(ctx context.Context, c ResetLock, r events.LockReset, at uint64, keys []string, end uint64) error {
+	more, _, err := s.keysOfLock(ctx, c.Lock, end, at)
+	if err != nil {
+		return err
+	}
+	var missed []string
+	for _, k := range slices.Concat(keys, more) {
+		if !slices.Contains(r.Keys, k) && !slices.Contains(missed, k) {
+			missed = append(missed, k)
+		}
+	}
+	if len(missed) == 0 {
+		return nil
+	}
+	slices.Sort(missed)
+	cmd := uuid.NewSHA1(c.ID, []byte("keys the reset missed"))
+	_, err = s.executeOn(ctx, cmd, "", nil, func(t *txn) error {
+		for _, id := range missed {
+			k, err := t.key(id)
+			if err != nil {
+				return err
+			}
+			if k.Lock != c.Lock || !live(k) || k.CreatedPos >= at {
+				continue
+			}
+			t.emit(keyStream(id), events.KeyRevoked{Key: id, Lock: c.Lock, By: r.By, Reason: access.LockReset})
+		}
+		return nil
+	})
+	return err
 }
 
 func (s *Service) decideReset(t *txn, c ResetLock, keys []string) error {

@@ -41,8 +41,8 @@ type Stats struct {
 	// the keypad out (MaxPINFailures in a row).
 	PINsRejected, KeypadLockouts uint64
 	// AdminIssued counts the admin messages issued for locks, reissues
-	// included; AdminReissued the reissues (of messages a lock passed
-	// without applying them); AdminApplied the messages the locks' audit
+	// included; AdminReissued the reissues (of messages a lock can no
+	// longer apply); AdminApplied the messages the locks' audit
 	// showed consumed.
 	AdminIssued, AdminReissued, AdminApplied uint64
 	// Busy counts the commands that gave up with ErrBusy.

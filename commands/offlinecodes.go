@@ -51,6 +51,7 @@ type OfflineCodeState struct {
 	Revoked      bool
 	RevokedUntil time.Time // when its sequence number is free again
 	Applied      bool      // the lock showed it applied the revocation
+	AdminSeq     uint32    // the admin message carrying the revocation (0: none)
 }
 
 // busyUntil is when the code's sequence number is free again.
@@ -86,7 +87,7 @@ func (o *OfflineCodesState) evolve(ev ledger.Event) {
 			o.ResetUntil = e.Until
 			return
 		}
-		set(e.Code, func(c *OfflineCodeState) { c.Revoked, c.RevokedUntil = true, e.Until })
+		set(e.Code, func(c *OfflineCodeState) { c.Revoked, c.RevokedUntil, c.AdminSeq = true, e.Until, e.AdminSeq })
 	case events.OfflineCodeUsed:
 		set(e.Code, func(c *OfflineCodeState) { c.Used = true })
 	case events.OfflineCodeRevocationApplied:
@@ -556,6 +557,30 @@ func (u *codeUpload) revocationApplied(id string, seq uint32, erased bool, emit 
 	}
 	u.applied[id] = true
 	emit(offlineCodesStream(u.lock), seq, events.OfflineCodeRevocationApplied{Lock: u.lock, Code: id, Seq: c.Seq, Erased: erased, AuditSeq: seq})
+}
+
+// resetApplied records the revocation of every code a reset of every key
+// (message p, or p issuing it again: its mark is the first) carried, now
+// that the lock's record r shows it applied.
+func (u *codeUpload) resetApplied(p events.AdminIssued, r *lockproto.AuditRecord, emit func(string, uint32, any)) error {
+	if !r.Granted {
+		return nil
+	}
+	a, err := lockproto.DecodeAdmin(p.Message)
+	if err != nil {
+		return fmt.Errorf("commands: the reset message %d of lock %q: %w", p.Seq, u.lock, err)
+	}
+	if err := u.load(); err != nil {
+		return err
+	}
+	for _, ids := range u.o.BySeq {
+		for _, id := range ids {
+			if u.o.Codes[id].AdminSeq == a.Mark {
+				u.revocationApplied(id, r.Seq, false, emit)
+			}
+		}
+	}
+	return nil
 }
 
 // adminApplied records the revocation a revoke-code message the lock

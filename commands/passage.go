@@ -195,7 +195,7 @@ func passageWindows(p *lockproto.Passage) int {
 }
 
 // supersededPassage reports a passage message a later one replaced: the
-// lock passed it without applying it, and issuing it again (with a higher
+// lock can no longer apply it, and issuing it again (with a higher
 // sequence number) would put the older schedule back in force.
 func (l *LockState) supersededPassage(p events.AdminIssued) bool {
 	return p.Type == lockproto.TypePassage && p.Seq < l.passageSeq

@@ -264,9 +264,10 @@ func TestPassageOpensTalliedAndCounted(t *testing.T) {
 	}
 }
 
-// A passage schedule the lock passed because a newer one arrived first is
-// not issued again: a higher sequence number would put the older schedule
-// back in force. A passed schedule that is still the latest is.
+// A passage schedule the lock can no longer apply, because a newer one
+// arrived first and the lock moved beyond its window, is not issued again:
+// a higher sequence number would put the older schedule back in force.
+// One that is still the latest is.
 func TestPassedPassageReissuedOnlyIfLatest(t *testing.T) {
 	e := newLockEnv(t)
 	set := func(p policy.Policy) []byte {
@@ -279,6 +280,7 @@ func TestPassedPassageReissuedOnlyIfLatest(t *testing.T) {
 	set(office())
 	newer := set(policy.Policy{}) // free at all times
 	e.deliver(e.lock, [][]byte{newer})
+	e.outrun(e.lock)
 	res := e.upload(e.lock, "front")
 	if len(res.Reissued) != 0 || len(e.pending("front")) != 0 {
 		t.Fatalf("reissued %v, pending %d", res.Reissued, len(e.pending("front")))
@@ -293,7 +295,8 @@ func TestPassedPassageReissuedOnlyIfLatest(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := e.pending("front")
-	e.deliver(e.lock, p[1:]) // the zone rules first: the lock passes the schedule
+	e.deliver(e.lock, p[1:]) // the zone rules first, then too much for the lock to apply the schedule
+	e.outrun(e.lock)
 	res = e.upload(e.lock, "front")
 	if len(res.Reissued) != 1 {
 		t.Fatalf("the latest schedule, passed, reissued %v", res.Reissued)

@@ -100,7 +100,7 @@ type LockState struct {
 	Passage events.PassageSet
 	passage *passage // Passage compiled on first use
 	// passageSeq is the sequence number of the last passage message
-	// issued: an older one the lock passed is not issued again.
+	// issued: an older one the lock can no longer apply is not issued again.
 	passageSeq uint32
 
 	// Resets of every key (lockreset.go): ResetEpoch is the last epoch,
@@ -179,6 +179,9 @@ func (l *LockState) evolve(ev ledger.Event) {
 		l.blackouts = &compiled{policy: policy.Policy{Blackouts: l.Blackouts, Zone: l.Zone}}
 	case events.AdminIssued:
 		l.AdminSeq = max(l.AdminSeq, e.Seq)
+		if e.Reissues != 0 { // it replaces the message it issues again
+			l.Pending = slices.DeleteFunc(slices.Clone(l.Pending), func(p events.AdminIssued) bool { return p.Seq == e.Reissues })
+		}
 		if e.Type == lockproto.TypePassage {
 			l.passageSeq = max(l.passageSeq, e.Seq)
 		}
@@ -216,8 +219,13 @@ func (l *LockState) evolve(ev ledger.Event) {
 	case events.ClockObserved:
 		l.Clock = e
 	case events.AdminApplied:
+		// A message below it stays pending while the lock can still apply
+		// it; once too old it leaves (IngestAudit issued it again or
+		// dropped it in the same append).
 		l.AdminSeen = max(l.AdminSeen, e.Seq)
-		l.Pending = slices.DeleteFunc(slices.Clone(l.Pending), func(p events.AdminIssued) bool { return p.Seq <= e.Seq })
+		l.Pending = slices.DeleteFunc(slices.Clone(l.Pending), func(p events.AdminIssued) bool {
+			return p.Seq == e.Seq || lockproto.AdminTooOld(p.Seq, l.AdminSeen)
+		})
 	}
 }
 

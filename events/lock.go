@@ -18,7 +18,8 @@ type AdminIssued struct {
 	Generation uint32 // reset/deactivate: the slot's new minimum generation
 	Message    []byte
 	// Reissues is the sequence number of the message this one repeats (the
-	// lock passed it without applying it, as far as the audit showed).
+	// lock can no longer apply it: it is more than the lock's window below
+	// the highest the audit showed applied).
 	Reissues uint32 `msgpack:",omitempty"`
 	// Replaces is set when this message was issued in place of another
 	// type: a slot reset (Type) instead of a revocation (Replaces) when the

@@ -105,9 +105,12 @@ type Admin struct {
 	Change    uint32
 	Suspended bool
 	// Reset every key (resetall.go): Epoch, strictly increasing per lock;
-	// MinGens, every slot's new minimum generation; NotAfter, the time
-	// until which every offline-code sequence number is revoked (0: none).
+	// Mark, the sequence number it was first issued under (1..Seq: the
+	// lock empties its tables of what older messages set); MinGens, every
+	// slot's new minimum generation; NotAfter, the time until which every
+	// offline-code sequence number is revoked (0: none).
 	Epoch   uint32
+	Mark    uint32
 	MinGens [MaxSlots]uint32
 }
 
@@ -132,7 +135,7 @@ func knownAdmin(t Type) bool {
 // 212, a set-PIN or set-card frame with every window and dated period
 // 172, time-zone rules 155). Every one fits a download's length byte.
 const MaxAdminSize = max(ResetAllSize, maxPassageSize, adminFixedSize+5+MaxZoneTransitions*8,
-	SetCodeFixedSize+policy.MaxCompactWindows*windowSize+policy.MaxCompactPeriods*periodSize) // 222
+	SetCodeFixedSize+policy.MaxCompactWindows*windowSize+policy.MaxCompactPeriods*periodSize) // 226
 
 func (a *Admin) validate() error {
 	switch a.Type {

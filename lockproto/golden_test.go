@@ -363,7 +363,7 @@ func TestFrameSizes(t *testing.T) {
 		{"unlock, largest", MaxUnlockSize, 205},
 		{"unlock, cached", UnlockCachedSize, 29},
 		{"response", ResponseSize, 34},
-		{"admin, largest", MaxAdminSize, 222},
+		{"admin, largest", MaxAdminSize, 226},
 		{"passage, largest", maxPassageSize, 212},
 		{"set PIN, largest", SetCodeFixedSize + policy.MaxCompactWindows*windowSize + policy.MaxCompactPeriods*periodSize, 172},
 		{"time-zone rules, largest", adminFixedSize + 5 + MaxZoneTransitions*8, 155},
@@ -376,7 +376,7 @@ func TestFrameSizes(t *testing.T) {
 		{"clear PIN or card", ClearCodeSize, 98},
 		{"remote open", RemoteOpenSize, 118},
 		{"suspend", SuspendSize, 99},
-		{"reset every key", ResetAllSize, 222},
+		{"reset every key", ResetAllSize, 226},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %d bytes, documented %d", c.name, c.got, c.want)

@@ -214,7 +214,8 @@ type State struct {
 	// (auditlog.go). All zero in a state written before it existed.
 	Passed PassageTally
 	// Suspended is the suspension table (suspend.go). ResetSeq is the
-	// sequence number of the latest reset of every key applied (resetall.go):
+	// mark of the latest reset of every key applied (resetall.go: the
+	// sequence number it was first issued under):
 	// code, card and suspension entries from older messages are gone and
 	// such messages change nothing; ResetEpoch is the highest epoch applied.
 	// All zero in a state written before they existed.

@@ -118,7 +118,7 @@ func (l *Lock) apply(now time.Duration, a *Admin) (access.Reason, uint32) {
 }
 
 // revoke adds a credential to the revocation list, unless a reset or its
-// end already made it moot. When the list is full, revocations of
+// end already made it moot, and frees its suspension entry. When the list is full, revocations of
 // credentials with no end are compacted by generation: the revoked
 // credential's slot minimum rises past it (the issuer never gives two
 // holders the same slot and generation, and older generations of a slot
@@ -128,6 +128,7 @@ func (l *Lock) revoke(a *Admin) access.Reason {
 	if int(a.Slot) >= MaxSlots {
 		return access.BadSlot
 	}
+	l.unsuspend(a.Credential) // refused by the revocation from now on (or its slot's generation)
 	if l.moot(a.Slot, a.Generation, a.NotAfter) || l.isRevoked(a.Credential) {
 		return access.Granted
 	}
@@ -161,9 +162,19 @@ func (l *Lock) insertRevocation(e Revocation) bool {
 	return false
 }
 
-// adminWindow is how many sequence numbers below the highest applied the
-// lock remembers individually.
-const adminWindow = 64
+// AdminWindow is how many sequence numbers below the highest applied the
+// lock remembers individually: a message at most AdminWindow below it is
+// still applied if it was not yet; one further below is refused as stale
+// (access.StaleSequence) and never applied. An issuer that wants such a
+// message applied must sign it again under a new sequence number.
+const AdminWindow = 64
+
+const adminWindow = AdminWindow
+
+// AdminTooOld reports whether a lock whose highest applied admin sequence
+// number is highest can no longer apply message seq (unless it already
+// did): seq is more than AdminWindow below highest.
+func AdminTooOld(seq, highest uint32) bool { return seq < highest && highest-seq > AdminWindow }
 
 // adminApplied reports whether message seq was applied, or is too old to tell.
 func (l *Lock) adminApplied(seq uint32) bool {

@@ -16,7 +16,11 @@ import (
 // about the key changes, so resuming it restores it as it was.
 //
 // Messages about one key commute: the entry keeps the highest change
-// counter it saw (and the highest sequence number, for its tombstone). A
+// counter it saw (and the highest sequence number, for its tombstone).
+// A revocation of the key's credential, or a clear of its PIN or card
+// entry, frees its entry, and a suspend arriving after either adds none:
+// the issuer ends a key after its last suspend, so either order ends with
+// no entry and the key refused by its revocation or clear. A
 // resumed entry stays as a tombstone until the highest message that
 // touched it is more than the admin window below the highest applied —
 // the rule the code tables' cleared entries follow (codes.go) — so a
@@ -83,8 +87,11 @@ func (i *Issuer) Suspend(lock uuid.UUID, seq uint32, id CredentialID, change uin
 
 // applySuspend applies a verified suspend message. A message older than
 // the last reset of every key changes nothing: the reset emptied the table.
+// Nor does one naming a key that ended at the lock — a revoked credential,
+// a cleared PIN or card entry —: its revocation or clear, which the issuer
+// sends after every suspend of the key, freed the entry or will on arrival.
 func (l *Lock) applySuspend(a *Admin) access.Reason {
-	if a.Seq < l.st.ResetSeq {
+	if a.Seq < l.st.ResetSeq || l.isRevoked(a.Credential) || l.codeCleared(a.Credential) {
 		return access.Granted
 	}
 	l.dropResumed()
@@ -113,6 +120,28 @@ func (l *Lock) applySuspend(a *Admin) access.Reason {
 	}
 	l.st.Suspended[free] = Suspension{InUse: true, ID: a.Credential, Change: a.Change, Suspended: a.Suspended, Seq: a.Seq}
 	return access.Granted
+}
+
+// unsuspend frees the suspension entry of a key that ended at the lock.
+func (l *Lock) unsuspend(id CredentialID) {
+	for i := range l.st.Suspended {
+		if e := &l.st.Suspended[i]; e.InUse && e.ID == id {
+			*e = Suspension{}
+		}
+	}
+}
+
+// codeCleared reports whether id names a PIN or card entry cleared (its
+// tombstone: every set or suspend of it older than the clear is stale).
+func (l *Lock) codeCleared(id CredentialID) bool {
+	for _, tab := range [][]CodeSlot{l.st.PINs[:], l.st.Cards[:]} {
+		for j := range tab {
+			if e := &tab[j]; !e.Live && e.MinGen > 0 && e.ID == id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // dropResumed frees resumed entries whose last message is below the admin

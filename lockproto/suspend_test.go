@@ -211,19 +211,128 @@ func TestResetAll(t *testing.T) {
 	}
 }
 
+// A reset signed again under a new sequence number (the lock could no
+// longer apply the first) keeps its mark: a PIN and a suspension set by
+// messages issued after the first reset survive it, older ones do not.
+func TestResetAllIssuedAgainKeepsItsMark(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	w.seq = 10
+	old := w.pinEntry(1, "1111")
+	w.must(w.setPIN(old)) // 11: before the reset
+	var gens [MaxSlots]uint32
+	first, err := w.issuer.ResetAll(testLock, 12, 1, gens, 0)
+	w.must(err)
+	w.seq = 12
+	w.must(w.setPIN(w.pinEntry(2, "482915")))      // 13: after it
+	w.must(w.suspend(CredentialID{0xAC}, 1, true)) // 14
+	a, err := DecodeAdmin(first)
+	w.must(err)
+	a.Seq = 15
+	again, err := w.issuer.Admin(a)
+	w.must(err)
+	w.must(w.lock.HandleAdmin(again))
+	if d := w.lock.EnterCode(0, []byte("482915")); !d.Granted {
+		t.Errorf("a PIN set after the first reset, after it was issued again: %v", d.Reason)
+	}
+	if d := w.lock.EnterCode(0, []byte("1111")); d.Granted {
+		t.Error("a PIN set before the reset still opens")
+	}
+	if !w.lock.suspended(CredentialID{0xAC}) {
+		t.Error("a suspension made after the first reset was undone")
+	}
+	if st := w.lock.State(); st.ResetSeq != 12 {
+		t.Errorf("reset mark %d, want 12", st.ResetSeq)
+	}
+	// The first, delivered too, changes nothing more.
+	w.must(w.lock.HandleAdmin(first))
+	if d := w.lock.EnterCode(0, []byte("482915")); !d.Granted {
+		t.Errorf("after the first too: %v", d.Reason)
+	}
+}
+
+// The suspension table does not fill up with ended keys: a revocation of
+// a suspended credential or a clear of a suspended PIN frees its entry,
+// and a suspend arriving after either adds none.
+func TestEndedKeysFreeTheirSuspensions(t *testing.T) {
+	w := newWorld(t)
+	w.syncTime(0)
+	w.seq = 10
+	var late [][]byte
+	for i := range byte(MaxSuspensions) {
+		id := CredentialID{0xAB, i}
+		if i%2 == 1 {
+			id = CredentialID{0xC0, i}
+		}
+		w.seq++
+		m, err := w.issuer.Suspend(testLock, w.seq, id, 1, true)
+		w.must(err)
+		late = append(late, m)
+		w.must(w.lock.HandleAdmin(m))
+	}
+	full := CredentialID{0xEE}
+	if r := refusal(w.suspend(full, 1, true)); r != access.RevocationsFull {
+		t.Fatalf("a 17th suspension: %v", r)
+	}
+	for i := range byte(MaxSuspensions) {
+		w.seq++
+		var m []byte
+		var err error
+		if i%2 == 1 {
+			m, err = w.issuer.ClearPIN(testLock, w.seq, CredentialID{0xC0, i}, 2)
+		} else {
+			m, err = w.issuer.RevokeCredential(testLock, w.seq, Credential{ID: CredentialID{0xAB, i}, Slot: i, Generation: 5})
+		}
+		w.must(err)
+		w.must(w.lock.HandleAdmin(m))
+	}
+	for i := range w.lock.State().Suspended {
+		if e := w.lock.State().Suspended[i]; e.InUse {
+			t.Fatalf("entry of an ended key kept: %+v", e)
+		}
+	}
+	w.must(w.suspend(full, 1, true))
+	if !w.lock.suspended(full) {
+		t.Fatal("a suspension after the ended keys' entries were freed did not take")
+	}
+
+	// Delivered in the other order: the suspensions after the ends.
+	w2 := newWorld(t)
+	w2.syncTime(0)
+	m, err := w2.issuer.RevokeCredential(testLock, 20, Credential{ID: CredentialID{0xAB, 0}, Slot: 0, Generation: 5})
+	w2.must(err)
+	w2.must(w2.lock.HandleAdmin(m))
+	m, err = w2.issuer.ClearPIN(testLock, 21, CredentialID{0xC0, 1}, 2)
+	w2.must(err)
+	w2.must(w2.lock.HandleAdmin(m))
+	w2.must(w2.lock.HandleAdmin(late[0]))
+	w2.must(w2.lock.HandleAdmin(late[1]))
+	for i := range w2.lock.State().Suspended {
+		if e := w2.lock.State().Suspended[i]; e.InUse {
+			t.Fatalf("a suspend after its key's end added %+v", e)
+		}
+	}
+}
+
 // normalized is the lock state the admin messages decide, with table
 // entries keyed by ID (which index an entry takes depends on arrival).
 type normalized struct {
 	MinGen               [MaxSlots]uint32
 	Suspended            map[CredentialID]Suspension
 	PINs                 map[CredentialID]CodeSlot
+	Revoked              map[CredentialID]Revocation
 	Codes                [CodeSeqs]CodeSeqState
 	ResetSeq, ResetEpoch uint32
 }
 
 func normalize(st State) normalized {
 	n := normalized{MinGen: st.MinGen, Codes: st.Codes, ResetSeq: st.ResetSeq, ResetEpoch: st.ResetEpoch,
-		Suspended: map[CredentialID]Suspension{}, PINs: map[CredentialID]CodeSlot{}}
+		Suspended: map[CredentialID]Suspension{}, PINs: map[CredentialID]CodeSlot{}, Revoked: map[CredentialID]Revocation{}}
+	for _, e := range st.Revoked {
+		if e.InUse {
+			n.Revoked[e.Credential] = e
+		}
+	}
 	for _, e := range st.Suspended {
 		if e.InUse {
 			n.Suspended[e.ID] = e
@@ -238,39 +347,77 @@ func normalize(st State) normalized {
 }
 
 // Order does not matter: whatever order phones deliver suspend, resume,
-// set-PIN, clear-PIN and reset-every-key messages in, the lock ends in the
-// same state as when they arrive in sequence order.
+// set-PIN, clear-PIN, revoke and reset-every-key messages in (a reset also
+// signed again under a later sequence number with its mark), the lock ends
+// in the same state as when they arrive in sequence order. The messages
+// are what an issuer sends: a key is revoked or its PIN cleared after its
+// last suspend or set.
 func TestSuspendAndResetCommute(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		w := newWorld(t)
 		var msgs [][]byte
-		changes := map[byte]uint32{}
+		changes := map[CredentialID]uint32{}
+		ended := map[CredentialID]bool{}
 		codeGen := map[byte]uint32{}
 		epoch := uint32(0)
+		var resets []Admin
 		for range rapid.IntRange(1, 24).Draw(rt, "messages") {
 			w.seq++
 			var m []byte
 			var err error
-			switch rapid.IntRange(0, 9).Draw(rt, "kind") {
+			switch rapid.IntRange(0, 11).Draw(rt, "kind") {
 			case 0, 1, 2, 3, 4:
 				k := byte(rapid.IntRange(0, 3).Draw(rt, "key"))
-				changes[k]++
-				m, err = w.issuer.Suspend(testLock, w.seq, CredentialID{0xAB, k}, changes[k], rapid.Bool().Draw(rt, "suspended"))
+				id := CredentialID{0xAB, k}
+				if rapid.Bool().Draw(rt, "a PIN's entry") {
+					id = CredentialID{0xC0, k % 3}
+				}
+				if ended[id] {
+					w.seq--
+					continue
+				}
+				changes[id]++
+				m, err = w.issuer.Suspend(testLock, w.seq, id, changes[id], rapid.Bool().Draw(rt, "suspended"))
 			case 5, 6:
 				k := byte(rapid.IntRange(0, 2).Draw(rt, "pin"))
+				if ended[CredentialID{0xC0, k}] {
+					w.seq--
+					continue
+				}
 				codeGen[k]++
 				e := w.pinEntry(k, []string{"1111", "2222", "3333"}[k])
 				e.Generation = codeGen[k]
 				m, err = w.issuer.SetPIN(testLock, w.seq, e)
 			case 7:
 				k := byte(rapid.IntRange(0, 2).Draw(rt, "pin"))
+				ended[CredentialID{0xC0, k}] = true
 				codeGen[k]++
 				m, err = w.issuer.ClearPIN(testLock, w.seq, CredentialID{0xC0, k}, codeGen[k])
+			case 8:
+				k := byte(rapid.IntRange(0, 3).Draw(rt, "key"))
+				ended[CredentialID{0xAB, k}] = true
+				// A generation no reset here raises a slot past.
+				m, err = w.issuer.RevokeCredential(testLock, w.seq, Credential{ID: CredentialID{0xAB, k}, Slot: k, Generation: 1 << 20})
+			case 9:
+				if len(resets) == 0 {
+					w.seq--
+					continue
+				}
+				a := resets[rapid.IntRange(0, len(resets)-1).Draw(rt, "reset issued again")]
+				a.Seq = w.seq
+				m, err = w.issuer.Admin(a)
 			default:
 				epoch++
 				var gens [MaxSlots]uint32
 				gens[rapid.IntRange(0, MaxSlots-1).Draw(rt, "slot")] = epoch
 				m, err = w.issuer.ResetAll(testLock, w.seq, epoch, gens, uint32(t0.Unix())+epoch)
+				if err == nil {
+					a, derr := DecodeAdmin(m)
+					if derr != nil {
+						rt.Fatal(derr)
+					}
+					resets = append(resets, a)
+				}
 			}
 			if err != nil {
 				rt.Fatal(err)
@@ -294,7 +441,7 @@ func TestSuspendAndResetCommute(t *testing.T) {
 		want := deliver(inOrder)
 		got := deliver(rapid.Permutation(inOrder).Draw(rt, "order"))
 		if want.MinGen != got.MinGen || want.Codes != got.Codes || want.ResetSeq != got.ResetSeq || want.ResetEpoch != got.ResetEpoch ||
-			!maps.Equal(want.Suspended, got.Suspended) || !maps.EqualFunc(want.PINs, got.PINs, sameCode) {
+			!maps.Equal(want.Suspended, got.Suspended) || !maps.EqualFunc(want.PINs, got.PINs, sameCode) || !maps.Equal(want.Revoked, got.Revoked) {
 			rt.Fatalf("delivery order changed the lock's state:\nin order %+v\npermuted %+v", want, got)
 		}
 	})
@@ -313,7 +460,8 @@ func TestSuspendAndResetAllFramesRoundTrip(t *testing.T) {
 	for _, a := range []Admin{
 		{Type: TypeSuspend, Lock: testLock, Seq: 7, Credential: CredentialID{1, 2}, Change: 3, Suspended: true},
 		{Type: TypeSuspend, Lock: testLock, Seq: 8, Credential: CredentialID{1, 2}, Change: 4},
-		{Type: TypeResetAll, Lock: testLock, Seq: 9, Epoch: 2, MinGens: [MaxSlots]uint32{0: 4, 31: 1<<32 - 1}, NotAfter: 12345},
+		{Type: TypeResetAll, Lock: testLock, Seq: 9, Epoch: 2, Mark: 9, MinGens: [MaxSlots]uint32{0: 4, 31: 1<<32 - 1}, NotAfter: 12345},
+		{Type: TypeResetAll, Lock: testLock, Seq: 90, Epoch: 2, Mark: 9}, // issued again
 	} {
 		raw, err := w.issuer.Admin(a)
 		w.must(err)
@@ -330,7 +478,9 @@ func TestSuspendAndResetAllFramesRoundTrip(t *testing.T) {
 	for _, bad := range []Admin{
 		{Type: TypeSuspend, Lock: testLock, Seq: 1, Change: 1},                      // no key
 		{Type: TypeSuspend, Lock: testLock, Seq: 1, Credential: CredentialID{1}},    // change 0
-		{Type: TypeResetAll, Lock: testLock, Seq: 1},                                // epoch 0
+		{Type: TypeResetAll, Lock: testLock, Seq: 1, Mark: 1},                       // epoch 0
+		{Type: TypeResetAll, Lock: testLock, Seq: 1, Epoch: 1},                      // mark 0
+		{Type: TypeResetAll, Lock: testLock, Seq: 5, Epoch: 1, Mark: 6},             // mark above its sequence number
 		{Type: TypeSuspend, Lock: testLock, Credential: CredentialID{1}, Change: 1}, // seq 0
 	} {
 		if _, err := w.issuer.Admin(bad); err == nil {
