@@ -182,16 +182,16 @@ func (s *Service) IngestAudit(ctx context.Context, c UploadAudit) (AuditResult, 
 	if err := s.needVault(); err != nil {
 		return AuditResult{}, err
 	}
-	le, err := s.cache.get(ctx, s.store, lockStream(c.Lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, c.Lock)
 	if err != nil {
 		return AuditResult{}, err
 	}
-	if l := le.state.(*LockState); !l.Exists() {
+	if !l.Exists() {
 		return AuditResult{}, &NotFoundError{What: "lock", ID: c.Lock}
 	} else if len(l.AuditKey) == 0 {
 		return AuditResult{}, invalid("lock", "%q was registered without its audit key (RegisterLock.AuditKey)", c.Lock)
 	}
-	key, err := s.vault.Open(ctx, le.state.(*LockState).AuditKey, auditAAD(c.Lock))
+	key, err := s.vault.Open(ctx, l.AuditKey, auditAAD(c.Lock))
 	if err != nil {
 		return AuditResult{}, vaultErr(err, "")
 	}

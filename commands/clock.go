@@ -383,11 +383,10 @@ func (s *Service) ClockHealth(ctx context.Context, lock string) (ClockHealth, er
 	if err := checkID("lock", lock); err != nil {
 		return ClockHealth{}, err
 	}
-	e, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, lock)
 	if err != nil {
 		return ClockHealth{}, err
 	}
-	l := e.state.(*LockState)
 	if !l.Exists() {
 		return ClockHealth{}, &NotFoundError{What: "lock", ID: lock}
 	}
@@ -440,11 +439,10 @@ func (s *Service) SyncClock(ctx context.Context, lock string, challenge []byte, 
 	if s.issuer == nil {
 		return nil, invalid("issuer", "a time sync is signed: set Options.Issuer")
 	}
-	e, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, lock)
 	if err != nil {
 		return nil, err
 	}
-	l := e.state.(*LockState)
 	if !l.Exists() {
 		return nil, &NotFoundError{What: "lock", ID: lock}
 	}

@@ -231,12 +231,12 @@ func (s *Service) sameUnlockByPIN(ctx context.Context, c UnlockByPIN, orig []led
 		if d := firstDiff(field{"lock", r.Lock == c.Lock}, field{"panel", r.Panel == c.Panel}, field{"door", r.Door == c.Door.Set()}); d != "" {
 			return d, nil
 		}
-		le, err := s.cache.get(ctx, s.store, lockStream(c.Lock), func() aggregate { return &LockState{} })
+		le, err := s.lockNow(ctx, c.Lock)
 		if err != nil {
 			return "", err
 		}
 		h, err := s.vault.HashPIN(c.Lock, c.PIN)
-		_, right := le.state.(*LockState).PINs[[32]byte(h)]
+		_, right := le.PINs[[32]byte(h)]
 		return firstDiff(field{"pin", err == nil && !right}), nil
 	}
 	return otherCommand, nil

@@ -709,12 +709,12 @@ func (s *Service) downloadResult(ctx context.Context, key string, evs []ledger.E
 		return DownloadResult{}, err
 	}
 	k := e.state.(*KeyState)
-	l, err := s.cache.get(ctx, s.store, lockStream(k.Lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, k.Lock)
 	if err != nil {
 		return DownloadResult{}, err
 	}
 	res := DownloadResult{Key: d.Key, Lock: d.Lock, Slot: k.Slot, Generation: k.Generation, Settings: k.Settings}
-	res.Credential, res.Download, res.Admin, res.Narrowed, err = s.issue(ctx, k, l.state.(*LockState))
+	res.Credential, res.Download, res.Admin, res.Narrowed, err = s.issue(ctx, k, l)
 	return res, err
 }
 

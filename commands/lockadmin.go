@@ -94,11 +94,10 @@ func (s *Service) PendingAdmin(ctx context.Context, lock string) ([][]byte, erro
 	if err := checkID("lock", lock); err != nil {
 		return nil, err
 	}
-	e, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, lock)
 	if err != nil {
 		return nil, err
 	}
-	l := e.state.(*LockState)
 	if !l.Exists() {
 		return nil, &NotFoundError{What: "lock", ID: lock}
 	}
@@ -163,11 +162,10 @@ func (s *Service) sameZoneRules(ctx context.Context, c SendZoneRules, orig []led
 	if r.Lock != c.Lock {
 		return "lock", nil
 	}
-	e, err := s.cache.get(ctx, s.store, lockStream(c.Lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, c.Lock)
 	if err != nil {
 		return "", err
 	}
-	l := e.state.(*LockState)
 	if l.Owner != c.By {
 		return "by", nil
 	}

@@ -39,11 +39,10 @@ func (s *Service) codeDigest(ctx context.Context, lock string, cred events.Crede
 	if s.issuer == nil || s.vault == nil || (cred != events.CredentialPIN && cred != events.CredentialKeycard) {
 		return d, false, nil
 	}
-	e, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, lock)
 	if err != nil {
 		return d, false, err
 	}
-	l := e.state.(*LockState)
 	if !l.Exists() || len(l.AuditKey) == 0 {
 		return d, false, nil
 	}

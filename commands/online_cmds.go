@@ -248,11 +248,11 @@ func (s *Service) RevealMasterCode(ctx context.Context, lock, by string) (secret
 	if err := s.needVault(); err != nil {
 		return secret.Secret{}, err
 	}
-	l, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, lock)
 	if err != nil {
 		return secret.Secret{}, err
 	}
-	if err := ownerOf(l.state.(*LockState), lock, by); err != nil {
+	if err := ownerOf(l, lock, by); err != nil {
 		return secret.Secret{}, err
 	}
 	g, err := s.groupState(ctx, lock)

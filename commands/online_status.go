@@ -51,11 +51,10 @@ func (s *Service) GroupStatus(ctx context.Context, lock string, at time.Time) (G
 	if err := checkID("lock", lock); err != nil {
 		return GroupStatus{}, err
 	}
-	le, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, lock)
 	if err != nil {
 		return GroupStatus{}, err
 	}
-	l := le.state.(*LockState)
 	if !l.Exists() {
 		return GroupStatus{}, &NotFoundError{What: "lock", ID: lock}
 	}
@@ -114,11 +113,10 @@ func (s *Service) CanViewHistory(ctx context.Context, lock, by string) error {
 	if err := checkID("account", by); err != nil {
 		return err
 	}
-	le, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, lock)
 	if err != nil {
 		return err
 	}
-	l := le.state.(*LockState)
 	if !l.Exists() {
 		return &NotFoundError{What: "lock", ID: lock}
 	}

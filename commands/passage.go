@@ -270,11 +270,10 @@ func (s *Service) PassageAt(ctx context.Context, lock string, door access.Door, 
 	if err := checkID("lock", lock); err != nil {
 		return PassageStatus{}, err
 	}
-	e, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, lock)
 	if err != nil {
 		return PassageStatus{}, err
 	}
-	l := e.state.(*LockState)
 	if !l.Exists() {
 		return PassageStatus{}, &NotFoundError{What: "lock", ID: lock}
 	}

@@ -54,11 +54,10 @@ func (s *Service) PendingAdminList(ctx context.Context, lock string) ([]events.A
 	if err := checkID("lock", lock); err != nil {
 		return nil, err
 	}
-	e, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	l, err := s.lockNow(ctx, lock)
 	if err != nil {
 		return nil, err
 	}
-	l := e.state.(*LockState)
 	if !l.Exists() {
 		return nil, &NotFoundError{What: "lock", ID: lock}
 	}

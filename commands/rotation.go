@@ -161,11 +161,11 @@ func (s *Service) RefreshCredential(ctx context.Context, c RefreshCredential) (D
 	if !s.credentialed(k) {
 		return DownloadResult{}, invalid("key", "%q holds no offline credential", c.Key)
 	}
-	le, err := s.cache.get(ctx, s.store, lockStream(k.Lock), func() aggregate { return &LockState{} })
+	le, err := s.lockNow(ctx, k.Lock)
 	if err != nil {
 		return DownloadResult{}, err
 	}
 	res := DownloadResult{Key: k.ID, Lock: k.Lock, Slot: k.Slot, Generation: k.Generation, Settings: k.Settings}
-	res.Credential, res.Download, res.Admin, res.Narrowed, err = s.issue(ctx, k, le.state.(*LockState))
+	res.Credential, res.Download, res.Admin, res.Narrowed, err = s.issue(ctx, k, le)
 	return res, err
 }

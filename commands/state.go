@@ -2,6 +2,7 @@ package commands
 
 import (
 	"cmp"
+	"context"
 	"maps"
 	"slices"
 	"sync"
@@ -389,4 +390,14 @@ func (l *LockState) blackoutSchedule(zone string) *policy.Schedule {
 		c = &compiled{policy: policy.Policy{Blackouts: l.Blackouts, Zone: zone}}
 	}
 	return c.get()
+}
+
+// lockNow is a lock's state as the cache holds it (a lock that does not
+// exist folds to a zero state): for reads outside a command.
+func (s *Service) lockNow(ctx context.Context, lock string) (*LockState, error) {
+	e, err := s.cache.get(ctx, s.store, lockStream(lock), func() aggregate { return &LockState{} })
+	if err != nil {
+		return nil, err
+	}
+	return e.state.(*LockState), nil
 }
