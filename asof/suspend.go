@@ -47,11 +47,13 @@ func (x *Index) applySuspendAdmin(ev *ledger.Event) {
 		}
 		for _, h := range l.keys {
 			x.changeKey(ev, "key-"+h.id, func(k *keyState) bool {
-				if k.suspendSeq == 0 || (k.suspendSeq != e.Seq && !lockproto.AdminTooOld(k.suspendSeq, e.Seq)) {
+				rotated := e.Type == lockproto.TypeRotateKey && e.Applied && k.suspendSeq < e.Seq
+				if k.suspendSeq == 0 || (k.suspendSeq != e.Seq && !lockproto.AdminTooOld(k.suspendSeq, e.Seq) && !rotated) {
 					return false
 				}
-				// Too old for the lock to apply it: it is issued again,
-				// and that AdminIssued follows (or it is no longer wanted).
+				// Too old for the lock to apply it, or signed by the key a
+				// rotation retired: it is issued again, and that
+				// AdminIssued follows (or it is no longer wanted).
 				k.suspendApplied = k.suspendSeq == e.Seq && e.Applied
 				k.suspendSeq, k.syncedAt = 0, ev.Position
 				return true

@@ -321,7 +321,7 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 	var order []string
 	view := syncView{t: t, moved: map[string]events.LockSync{}}
 	pending := l.Pending // issued, not yet seen; shrinks as records show them
-	seen, nextSeq := l.AdminSeen, l.nextAdminSeq()-1
+	seen, nextSeq, rotated := l.AdminSeen, l.nextAdminSeq()-1, l.Rotated
 	codes := codeUpload{t: t, lock: c.Lock} // offlinecodes.go
 	zoneAgain := false                      // a time-zone message was issued again
 	for i := range recs {
@@ -450,7 +450,10 @@ func (s *Service) decideAudit(t *txn, c UploadAudit, lockID uuid.UUID, auditKey 
 			// Anything nearer stays pending: the lock applies it whenever
 			// it arrives.
 			var lost []events.AdminIssued
-			tooOld := func(p events.AdminIssued) bool { return lockproto.AdminTooOld(p.Seq, seen) }
+			if r.AdminType == lockproto.TypeRotateKey && r.Granted {
+				rotated = max(rotated, r.Value)
+			}
+			tooOld := func(p events.AdminIssued) bool { return adminLost(p.Seq, seen, rotated) }
 			if slices.ContainsFunc(pending, tooOld) { // rare: copy only then
 				pending = slices.DeleteFunc(slices.Clone(pending), func(p events.AdminIssued) bool {
 					if tooOld(p) {

@@ -75,7 +75,11 @@ type LockState struct {
 	// number the audit showed the lock consumed.
 	AdminSeq  uint32
 	AdminSeen uint32
-	Pending   []events.AdminIssued
+	// Rotated is the sequence number of the last issuer-key rotation the
+	// lock applied: it refuses every message below it signed by the key
+	// it retired, so those are lost (adminLost).
+	Rotated uint32
+	Pending []events.AdminIssued
 	// Credentials maps the credential ID of every key that ever held a
 	// slot of the lock, had a PIN or card set at it or a remote open signed
 	// for it, to the key (audit records name credentials).
@@ -224,8 +228,11 @@ func (l *LockState) evolve(ev ledger.Event) {
 		// it; once too old it leaves (IngestAudit issued it again or
 		// dropped it in the same append).
 		l.AdminSeen = max(l.AdminSeen, e.Seq)
+		if e.Type == lockproto.TypeRotateKey && e.Applied {
+			l.Rotated = max(l.Rotated, e.Seq)
+		}
 		l.Pending = slices.DeleteFunc(slices.Clone(l.Pending), func(p events.AdminIssued) bool {
-			return p.Seq == e.Seq || lockproto.AdminTooOld(p.Seq, l.AdminSeen)
+			return p.Seq == e.Seq || adminLost(p.Seq, l.AdminSeen, l.Rotated)
 		})
 	}
 }
@@ -400,4 +407,14 @@ func (s *Service) lockNow(ctx context.Context, lock string) (*LockState, error) 
 		return nil, err
 	}
 	return e.state.(*LockState), nil
+}
+
+// adminLost reports whether a pending admin message can no longer be
+// applied by a lock whose highest applied message is highest: it is more
+// than the lock's window below (lockproto.AdminTooOld), or below the last
+// key rotation the lock applied (rotated), so signed by the retired key,
+// which signs no admin message. A lost message is issued again if it is
+// still wanted.
+func adminLost(seq, highest, rotated uint32) bool {
+	return lockproto.AdminTooOld(seq, highest) || seq < rotated
 }
