@@ -13,16 +13,17 @@ import (
 func (e *lockEnv) suspendedAtLock() int {
 	n := 0
 	for _, s := range e.lock.State().Suspended {
-		if s.InUse {
+		if s.InUse && s.Suspended {
 			n++
 		}
 	}
 	return n
 }
 
-// Suspended PIN keys deleted afterwards leave no entry in the lock's
-// suspension table: once more keys than it holds were suspended and
-// deleted, a suspension still takes at the lock.
+// Suspended PIN keys deleted afterwards leave no suspended entry in the
+// lock's suspension table (only tombstones a new suspension evicts): once
+// more keys than it holds were suspended and deleted, a suspension still
+// takes at the lock.
 func TestDeletedSuspendedPINKeysFreeTheLocksTable(t *testing.T) {
 	e := newLockEnv(t)
 	for i := range lockproto.MaxSuspensions {
@@ -52,7 +53,8 @@ func TestDeletedSuspendedPINKeysFreeTheLocksTable(t *testing.T) {
 }
 
 // A suspended share key whose slot is reset or deactivated has its
-// credential revoked too, which frees its suspension entry at the lock.
+// credential revoked too, which turns its suspension entry at the lock
+// into a tombstone.
 func TestSlotResetOfSuspendedKeysFreesTheLocksTable(t *testing.T) {
 	e := newLockEnv(t)
 	for i := range lockproto.MaxSuspensions {

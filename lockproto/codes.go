@@ -193,7 +193,7 @@ func (l *Lock) applyCode(a *Admin) (access.Reason, uint8) {
 		}
 	}
 	if a.Type == TypeClearPIN || a.Type == TypeClearCard {
-		l.unsuspend(a.Credential) // the entry is cleared: nothing left to suspend
+		l.unsuspend(a.Credential, a.Seq) // the entry is cleared: nothing left to suspend
 		if i < 0 {
 			if i = freeCode(tab); i < 0 {
 				return access.Granted, 0 // nothing to clear, no room to remember it: an older set finds no room either

@@ -128,7 +128,7 @@ func (l *Lock) revoke(a *Admin) access.Reason {
 	if int(a.Slot) >= MaxSlots {
 		return access.BadSlot
 	}
-	l.unsuspend(a.Credential) // refused by the revocation from now on (or its slot's generation)
+	l.unsuspend(a.Credential, a.Seq) // refused by the revocation from now on (or its slot's generation)
 	if l.moot(a.Slot, a.Generation, a.NotAfter) || l.isRevoked(a.Credential) {
 		return access.Granted
 	}

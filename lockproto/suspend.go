@@ -18,9 +18,10 @@ import (
 // Messages about one key commute: the entry keeps the highest change
 // counter it saw (and the highest sequence number, for its tombstone).
 // A revocation of the key's credential, or a clear of its PIN or card
-// entry, frees its entry, and a suspend arriving after either adds none:
-// the issuer ends a key after its last suspend, so either order ends with
-// no entry and the key refused by its revocation or clear. A
+// entry, turns its entry into a tombstone no change can raise, and a
+// suspend arriving after either changes nothing: the issuer ends a key
+// after its last suspend, so either order ends with the key refused by
+// its revocation or clear and its entry freed with the tombstones. A
 // resumed entry stays as a tombstone until the highest message that
 // touched it is more than the admin window below the highest applied —
 // the rule the code tables' cleared entries follow (codes.go) — so a
@@ -112,6 +113,9 @@ func (l *Lock) applySuspend(a *Admin) access.Reason {
 			return access.Granted
 		}
 	}
+	if free < 0 && a.Suspended {
+		free = l.evictTombstone()
+	}
 	if free < 0 {
 		if !a.Suspended {
 			return access.Granted // nothing to resume, no room to remember it: an older suspend finds no room either
@@ -122,13 +126,48 @@ func (l *Lock) applySuspend(a *Admin) access.Reason {
 	return access.Granted
 }
 
-// unsuspend frees the suspension entry of a key that ended at the lock.
-func (l *Lock) unsuspend(id CredentialID) {
+// unsuspend ends the suspension of a key that ended at the lock (a revoke
+// or clear applied under seq): its entry becomes a tombstone that no
+// later change of the key can raise, freed with the resumed ones once seq
+// is below the admin window, so a suspend delivered after the revoke or
+// clear — even one that is moot at the lock, or compacted away — adds no
+// entry that would never leave. A key with no entry gets a tombstone if
+// there is room (a suspend then finding the table full evicts the oldest
+// tombstone first: a leftover entry costs a place, a refused suspension
+// leaves a key open).
+func (l *Lock) unsuspend(id CredentialID, seq uint32) {
+	if seq < l.st.ResetSeq {
+		return // the reset of every key emptied the table after it
+	}
+	free := -1
 	for i := range l.st.Suspended {
-		if e := &l.st.Suspended[i]; e.InUse && e.ID == id {
-			*e = Suspension{}
+		e := &l.st.Suspended[i]
+		if e.InUse && e.ID == id {
+			*e = Suspension{InUse: true, ID: id, Change: ^uint32(0), Seq: max(e.Seq, seq)}
+			return
+		}
+		if !e.InUse && free < 0 {
+			free = i
 		}
 	}
+	if free >= 0 {
+		l.st.Suspended[free] = Suspension{InUse: true, ID: id, Change: ^uint32(0), Seq: seq}
+	}
+}
+
+// evictTombstone frees the resumed or ended entry with the oldest message,
+// if any, and reports its index (-1: every entry is suspended).
+func (l *Lock) evictTombstone() int {
+	at := -1
+	for i := range l.st.Suspended {
+		if e := &l.st.Suspended[i]; e.InUse && !e.Suspended && (at < 0 || e.Seq < l.st.Suspended[at].Seq) {
+			at = i
+		}
+	}
+	if at >= 0 {
+		l.st.Suspended[at] = Suspension{}
+	}
+	return at
 }
 
 // codeCleared reports whether id names a PIN or card entry cleared (its
