@@ -107,16 +107,21 @@ func (s *Service) codeSet(t *txn, c CreateKey, d lockproto.CodeDigest, length in
 	return nil
 }
 
-// codePolicy is what a PIN or card key's set messages carry: with an
-// expiry after first use, the end counts from the key's creation (its
-// first set message, before any use), also when an edit re-sends it, and
-// never from a first use the server learnt of: a use at the lock not yet
-// uploaded may be earlier.
-func codePolicy(k *KeyState, p policy.Policy) policy.Policy {
+// codePolicy is what a PIN or card key's set messages carry when an edit
+// re-sends them at now: with an expiry after first use, the end counts
+// from the earliest instant any version of the key could be used at the
+// lock (KeyState.UseFrom, and this version's policy.EarliestUse), as the
+// first set message counted from its own — never from a first use the
+// server learnt of: a use at the lock not yet uploaded may be earlier.
+func codePolicy(k *KeyState, p policy.Policy, now time.Time) policy.Policy {
 	if p.AfterFirstUse == 0 {
 		return p
 	}
-	return p.FirstUsed(k.CreatedAt)
+	from := earlier(k.UseFrom, p.EarliestUse(now))
+	if from.IsZero() {
+		from = k.CreatedAt
+	}
+	return p.FirstUsed(from)
 }
 
 // codeEdit stages, for an edit of a PIN or card key whose code the lock
@@ -124,7 +129,7 @@ func codePolicy(k *KeyState, p policy.Policy) policy.Policy {
 // doors and schedule and the same digest (the lock keeps the key's use
 // count), and moves the key's sync status back to pending. An edit the
 // lock's entry cannot carry (an end already past, as an End edit into the
-// past, or creation + AfterFirstUse past) is refused while the entry
+// past, or the earliest use allowed + AfterFirstUse past) is refused while the entry
 // there still opens; once that entry has ended too there is nothing to
 // send.
 func (s *Service) codeEdit(t *txn, k *KeyState, l *LockState, st events.Settings) error {
@@ -136,13 +141,13 @@ func (s *Service) codeEdit(t *txn, k *KeyState, l *LockState, st events.Settings
 	if err != nil {
 		return fmt.Errorf("commands: the set message of key %q: %w", k.ID, err)
 	}
-	p := codePolicy(k, st.Policy)
+	p := codePolicy(k, st.Policy, t.now)
 	if st.Policy.AfterFirstUse != 0 && !p.End.After(t.now) {
 		if e := compactEnd(old.Policy); !e.IsZero() && !e.After(t.now) {
 			return nil // the lock's entry has ended, and the new one would have: nothing to send
 		}
-		return invalid("policy", "key %q: expires %v after first use, which the lock counts from the key's creation at %v: over at %v, but its PIN or card there opens until %v; revoke the key to stop it",
-			k.ID, st.Policy.AfterFirstUse, k.CreatedAt.UTC().Format(time.RFC3339), p.End.UTC().Format(time.RFC3339), endText(compactEnd(old.Policy)))
+		return invalid("policy", "key %q: expires %v after first use, which the lock counts from the earliest use it allowed, %v: over at %v, but its PIN or card there opens until %v; revoke the key to stop it",
+			k.ID, st.Policy.AfterFirstUse, p.End.Add(-st.Policy.AfterFirstUse).UTC().Format(time.RFC3339), p.End.UTC().Format(time.RFC3339), endText(compactEnd(old.Policy)))
 	}
 	compact, _, err := compactOf(p, l.Blackouts, t.now)
 	if err != nil {

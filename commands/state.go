@@ -277,6 +277,11 @@ type KeyState struct {
 	// online or counted from the lock's audit (zero: none). The key's
 	// stream holds every use but an online key's (see Service.UnlockOnline).
 	CreatedAt, FirstUsedAt time.Time
+	// UseFrom is the earliest instant any version of the key's settings
+	// let it be used at its lock (policy.Policy.EarliestUse of each from
+	// when it was recorded): no use there precedes it, so a PIN or card's
+	// expiry after first use is counted from it.
+	UseFrom time.Time
 
 	schedule *compiled // Policy(), compiled on first use
 
@@ -317,6 +322,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 		k.ID, k.Lock, k.Owner, k.Kind, k.Credential = e.Key, e.Lock, e.Owner, e.Kind, e.Credential
 		k.Settings, k.Slot, k.Generation, k.Email, k.PINHash, k.CardHash = e.Settings, e.Slot, e.Generation, e.Email, e.PINHash, e.CardHash
 		k.CreatedAt, k.CreatedPos = ev.Time, ev.Position
+		k.UseFrom = e.Settings.Policy.EarliestUse(ev.Time)
 		k.schedule = &compiled{policy: k.Policy()}
 		k.State = events.StateCreated
 		if e.Holder != "" { // delivered on creation
@@ -329,6 +335,7 @@ func (k *KeyState) evolve(ev ledger.Event) {
 	case events.KeyEdited:
 		k.Settings = e.Settings
 		k.schedule = &compiled{policy: k.Policy()}
+		k.UseFrom = earlier(k.UseFrom, e.Settings.Policy.EarliestUse(ev.Time))
 	case events.KeyRevoked:
 		k.State, k.RevokedBy = events.StateRevoked, e.RevokedBy()
 	case events.KeySuspended:
@@ -417,4 +424,12 @@ func (s *Service) lockNow(ctx context.Context, lock string) (*LockState, error) 
 // still wanted.
 func adminLost(seq, highest, rotated uint32) bool {
 	return lockproto.AdminTooOld(seq, highest) || seq < rotated
+}
+
+// earlier is the earlier of two instants, a zero one standing for none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }

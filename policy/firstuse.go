@@ -33,3 +33,21 @@ func validateAfterFirstUse(d time.Duration, bad func(string, any, string)) {
 		bad("AfterFirstUse", d, "want whole minutes from 1m to 366 days (0 = none)")
 	}
 }
+
+// EarliestUse is the earliest instant a key with policy p, issued to a lock
+// at issued, can be used there: the latest of issued, Start and the start
+// of the first dated period that ends after Start, in whole seconds
+// rounded down (zero: none known). CompactFrom counts AfterFirstUse from
+// it; a backend that issues again after an edit counts from the earliest
+// of every version's, since a use under an older one may precede it. An
+// invalid policy gives issued.
+func (p Policy) EarliestUse(issued time.Time) time.Time {
+	s, err := Compile(p)
+	if err != nil {
+		return issued
+	}
+	if u := s.earliestUse(s.start, issued); u > 0 {
+		return time.Unix(u, 0)
+	}
+	return time.Time{}
+}

@@ -368,3 +368,37 @@ func TestPropCompactFromAfterFirstUseNeverWiderAtEdges(t *testing.T) {
 		}
 	})
 }
+
+// EarliestUse: the latest of the issuance, Start and the first dated
+// period still open at Start, in whole seconds; CompactFrom counts an
+// expiry after first use from the same instant.
+func TestEarliestUse(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 500, time.UTC)
+	day := 24 * time.Hour
+	for _, c := range []struct {
+		name string
+		p    Policy
+		want time.Time
+	}{
+		{"issuance", Policy{AfterFirstUse: time.Hour}, t0.Truncate(time.Second)},
+		{"a later Start", Policy{Start: t0.Add(7 * day), AfterFirstUse: time.Hour}, t0.Add(7 * day).Truncate(time.Second)},
+		{"a later first period", Policy{Periods: []Period{{Start: t0.Add(3 * day), End: t0.Add(4 * day)}, {Start: t0.Add(9 * day), End: t0.Add(10 * day)}}},
+			t0.Add(3 * day).Truncate(time.Second)},
+		{"a period over before Start", Policy{Start: t0.Add(5 * day), Periods: []Period{{Start: t0.Add(3 * day), End: t0.Add(4 * day)}, {Start: t0.Add(9 * day), End: t0.Add(10 * day)}}},
+			t0.Add(9 * day).Truncate(time.Second)},
+	} {
+		if got := c.p.EarliestUse(t0); !got.Equal(c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+		if c.p.AfterFirstUse == 0 {
+			continue
+		}
+		cp, err := c.p.CompactFrom(t0)
+		if err != nil && !errors.Is(err, ErrLossy) {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if want := uint32(c.want.Add(c.p.AfterFirstUse).Unix()); cp.NotAfter != want {
+			t.Errorf("%s: CompactFrom ends at %d, want EarliestUse + AfterFirstUse %d", c.name, cp.NotAfter, want)
+		}
+	}
+}
