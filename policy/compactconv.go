@@ -229,6 +229,11 @@ func (s *Schedule) compact(start, issued time.Time) (Compact, error) {
 // granted: the latest of both and the start of the first dated period
 // still open at start. 0: none known.
 func (s *Schedule) earliestUse(start, issued time.Time) int64 {
+	return earliestUse(start, issued, s.periods)
+}
+
+// earliestUse is Schedule.earliestUse over the dated periods given.
+func earliestUse(start, issued time.Time, periods []Period) int64 {
 	var from int64
 	if !start.IsZero() {
 		from = start.Unix()
@@ -237,7 +242,7 @@ func (s *Schedule) earliestUse(start, issued time.Time) int64 {
 		from = max(from, issued.Unix())
 	}
 	first, ok := int64(0), false
-	for _, p := range s.periods {
+	for _, p := range periods {
 		if start.IsZero() || p.End.After(start) {
 			if f := p.Start.Unix(); !ok || f < first {
 				first, ok = f, true

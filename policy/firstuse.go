@@ -42,11 +42,10 @@ func validateAfterFirstUse(d time.Duration, bad func(string, any, string)) {
 // of every version's, since a use under an older one may precede it. An
 // invalid policy gives issued.
 func (p Policy) EarliestUse(issued time.Time) time.Time {
-	s, err := Compile(p)
-	if err != nil {
+	if _, ok := p.valid(); !ok {
 		return issued
 	}
-	if u := s.earliestUse(s.start, issued); u > 0 {
+	if u := earliestUse(p.Start, issued, p.Periods); u > 0 {
 		return time.Unix(u, 0)
 	}
 	return time.Time{}
