@@ -27,7 +27,9 @@ const prefix = "p/"
 type Options struct {
 	// Name is the checkpoint name. Default DefaultName.
 	Name string
-	// BatchSize bounds the events applied per ApplyState. Default 1024.
+	// BatchSize bounds the events applied per ApplyState. Default 4096
+	// (catching up, each ApplyState costs a commit and a WAL sync; at the
+	// head of the log batches are as small as what has arrived).
 	BatchSize int
 	// Logger receives what an operator must see: the projections stopping
 	// on an error, falling behind the log, catching up (see the package
@@ -101,7 +103,7 @@ func Open(store Store, opts *Options) (*Projections, error) {
 		p.lagAlert = defaultLagAlert
 	}
 	if p.batch <= 0 {
-		p.batch = 1024
+		p.batch = 4096
 	}
 	if err := p.start(); err != nil {
 		return nil, err
