@@ -145,7 +145,9 @@
 // "keyledger rebuild -write") so they cover the log before it too. Status
 // rows and history index rows of the older layouts still read until then
 // (history rows are now written with each entry as differences from the
-// previous one, about 6 bytes instead of 16).
+// previous one, about 6 bytes instead of 16). Going back to a version
+// before that needs a rebuild: it reports the new history rows as
+// damaged (ErrCorrupt).
 //
 // Events of types this package does not know (other packages' events) are
 // skipped; the checkpoint still advances past them.
