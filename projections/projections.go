@@ -91,7 +91,7 @@ func Open(store Store, opts *Options) (*Projections, error) {
 		opts = &Options{}
 	}
 	p := &Projections{store: store, name: opts.Name, batch: opts.BatchSize, notify: make(chan struct{}),
-		log: opts.Logger, lagAlert: opts.LagAlert, runs: make(chan []ledger.Event, 16)}
+		log: opts.Logger, lagAlert: opts.LagAlert, runs: make(chan []ledger.Event, freeRuns)}
 	p.lease, _ = store.(ledger.Leaser)
 	if p.name == "" {
 		p.name = DefaultName
@@ -388,6 +388,10 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 
 // runLen is how many events the reader hands the applier at once.
 const runLen = 256
+
+// freeRuns bounds the emptied runs kept for reuse: a default batch's 16,
+// the 8 the reader may have queued and the one it fills (about 1 MiB).
+const freeRuns = 32
 
 func (p *Projections) fail(err error) {
 	err = fmt.Errorf("projections: stopped: %w", err)
