@@ -40,14 +40,21 @@ const pebbleFormat = pebble.FormatValueSeparation
 // pebbleOptions are the Pebble settings of every ledger (the benchmarks'
 // raw-Pebble baselines use them too).
 func pebbleOptions() *pebble.Options {
+	const memTable = 32 << 20
 	po := &pebble.Options{
 		FormatMajorVersion: pebbleFormat,
 		Logger:             quietLogger{},
-		CacheSize:          64 << 20,
+		// Pebble counts its memtables against the block cache: the one
+		// being written and the one it keeps for reuse after a flush
+		// reserve 2 × memTable of it. Without room for them the cache
+		// holds no block once the first memtable has been flushed, and
+		// every read of a table (a rebuild's scan of the log) reads
+		// and decompresses its blocks again.
+		CacheSize: 64<<20 + 2*memTable,
 		// Each event is one or two keys (record, ID index of a
 		// caller's ID); a larger memtable means fewer, larger flushes
 		// and less L0 compaction.
-		MemTableSize: 32 << 20,
+		MemTableSize: memTable,
 	}
 	// Every flushed or compacted table holds keys of one kind only (one
 	// first byte: log, stream index, ID index, state ...). The log and the ID

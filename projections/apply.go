@@ -120,22 +120,25 @@ func (b *batch) flush(last uint64) error {
 		}
 	}
 	// Each row's entries are laid out in one buffer (StateBatch.Set copies
-	// them), in the order they were recorded.
+	// them), in the order they were recorded, in the compact layout
+	// (histEntries): each row gets room for its entries at their largest.
 	off := 0
 	for _, r := range b.hist {
-		r.off, off = off, off+16*r.n
-		r.n = 0
+		r.off, off = off, off+1+maxHistEntry*r.n
+		r.end, r.pos, r.ns = r.off+1, 0, 0
 	}
 	b.vbuf = slices.Grow(b.vbuf[:0], off)[:off]
+	for _, r := range b.hist {
+		b.vbuf[r.off] = histCompact
+	}
 	for _, e := range b.hents {
-		o := e.row.off + 16*e.row.n
-		binary.BigEndian.PutUint64(b.vbuf[o:], e.pos)
-		binary.BigEndian.PutUint64(b.vbuf[o+8:], uint64(e.ns))
-		e.row.n++
+		r := e.row
+		r.end = len(appendHistEntry(b.vbuf[:r.end], r.pos, r.ns, e.pos, e.ns)) // in place: within the row's room
+		r.pos, r.ns = e.pos, e.ns
 	}
 	for k, r := range b.hist {
 		b.kbuf = binary.BigEndian.AppendUint64(append(append(b.kbuf[:0], k...), '/'), r.first)
-		b.sb.Set(b.kbuf, b.vbuf[r.off:r.off+16*r.n])
+		b.sb.Set(b.kbuf, b.vbuf[r.off:r.end])
 	}
 	b.sb.SetCheckpoint(b.p.name, last)
 	// Rows and checkpoint are rebuildable from the log, so the batch does
@@ -208,12 +211,16 @@ type histLast struct {
 	row *histRow
 }
 
-// histRow is one history index row being built: its value is the
-// (position, unix ns) pairs of its entries, 16 bytes each.
+// histRow is one history index row being built: its value is its
+// entries' (position, unix ns) pairs in the compact layout (histEntries).
 type histRow struct {
 	first uint64
-	n     int // entries; at flush, entries laid out so far
-	off   int // at flush: where its value starts in batch.vbuf
+	n     int // entries
+	// At flush: where its value starts and ends so far in batch.vbuf, and
+	// the last entry written.
+	off, end int
+	pos      uint64
+	ns       int64
 }
 
 // histEntry is one entry of a history row.

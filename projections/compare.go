@@ -39,6 +39,7 @@ func Dump(ctx context.Context, s ledger.StateStore) iter.Seq2[ledger.StateEntry,
 		// are gathered and sorted, so the order never depends on batches.
 		var group []byte
 		var entries [][16]byte
+		var refs []histRef
 		flush := func() bool {
 			slices.SortFunc(entries, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
 			for _, e := range entries {
@@ -55,6 +56,9 @@ func Dump(ctx context.Context, s ledger.StateStore) iter.Seq2[ledger.StateEntry,
 				return
 			}
 			g, ok := historyGroup(e)
+			if ok {
+				refs, ok = histEntries(refs[:0], e.Value)
+			}
 			if !ok || !bytes.Equal(g, group) {
 				if !flush() {
 					return
@@ -67,8 +71,8 @@ func Dump(ctx context.Context, s ledger.StateStore) iter.Seq2[ledger.StateEntry,
 				continue
 			}
 			group = g
-			for v := e.Value; len(v) >= 16; v = v[16:] {
-				entries = append(entries, [16]byte(v[:16]))
+			for _, r := range refs {
+				entries = append(entries, r.canonical())
 			}
 		}
 		flush()
@@ -77,13 +81,41 @@ func Dump(ctx context.Context, s ledger.StateStore) iter.Seq2[ledger.StateEntry,
 
 var historyPrefix = []byte(prefix + "h/")
 
-// historyGroup returns the entity-and-day part of a well-formed history
-// index row's key (everything but the batch position).
+// historyGroup returns the entity-and-day part of a history index row's key
+// (everything but the batch position). Rows whose value is not one of the
+// layouts (histEntries) are compared as they are.
 func historyGroup(e ledger.StateEntry) ([]byte, bool) {
-	if !bytes.HasPrefix(e.Key, historyPrefix) || len(e.Key) < len(historyPrefix)+8 || len(e.Value)%16 != 0 {
-		return nil, false // malformed rows are compared as they are
+	if !bytes.HasPrefix(e.Key, historyPrefix) || len(e.Key) < len(historyPrefix)+8 {
+		return nil, false
 	}
 	return e.Key[:len(e.Key)-8], true
+}
+
+// canonical is the entry's part of its canonical key (Dump).
+func (r histRef) canonical() (c [16]byte) {
+	binary.BigEndian.PutUint64(c[:], r.pos)
+	binary.BigEndian.PutUint64(c[8:], uint64(r.ns))
+	return c
+}
+
+// CanonicalRows appends a read-model row in the canonical form of Dump to
+// dst: a history index row as one row per entry (in the row's order), any
+// other row as it is. Dump also orders each entity and day's entries; a
+// caller that needs no order (a set of rows) can use this row by row.
+func CanonicalRows(dst []ledger.StateEntry, e ledger.StateEntry) []ledger.StateEntry {
+	g, ok := historyGroup(e)
+	var refs []histRef
+	if ok {
+		refs, ok = histEntries(nil, e.Value)
+	}
+	if !ok {
+		return append(dst, e)
+	}
+	for _, r := range refs {
+		c := r.canonical()
+		dst = append(dst, ledger.StateEntry{Key: append(slices.Clip(g), c[:]...), Value: []byte{}})
+	}
+	return dst
 }
 
 // Comparison is what Compare found.

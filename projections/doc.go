@@ -143,7 +143,10 @@
 // the keys whose removal awaits their lock) fills them from the events it
 // applies from then on; rebuild the read models once (Rebuild, or
 // "keyledger rebuild -write") so they cover the log before it too. Status
-// rows of the older layout still read until then.
+// rows and history index rows of the older layouts still read until then
+// (history rows are now written with each entry as differences from the
+// previous one, about 6 bytes instead of 16). Going back to a version
+// before that needs a rebuild: it cannot read the new history rows.
 //
 // Events of types this package does not know (other packages' events) are
 // skipped; the checkpoint still advances past them.

@@ -435,3 +435,82 @@ func TestCompareRebuild(t *testing.T) {
 		t.Fatalf("after dropping %q: %+v, first %v", dropped, c, c.First)
 	}
 }
+
+// History rows an older version wrote (16 bytes per entry) read as before
+// next to the compact rows this one writes, in every query and in Dump, so
+// read models upgrade without a rebuild; a rebuild rewrites them.
+func TestHistoryRowsOfTheOlderLayout(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
+	e.must(err)
+	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
+	e.must(err)
+	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
+	e.must(err)
+	unlock := func(n int) {
+		for range n {
+			e.clock.Advance(5 * time.Hour)
+			_, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann"})
+			e.must(err)
+		}
+	}
+	unlock(12)
+	e.must(e.proj.Rebuild(bg)) // batches of 7: rows of several entries
+	queries := []projections.HistoryQuery{{Lock: "front"}, {Key: "i1"}, {Account: "ann"}, {Key: "i1", ByPosition: true},
+		{Key: "i1", Limit: 4}, {Account: "ann", From: e.clock.Now().Add(-30 * time.Hour)}}
+	histories := func() string {
+		var b strings.Builder
+		for _, q := range queries {
+			p, err := e.proj.History(bg, q)
+			e.must(err)
+			fmt.Fprintf(&b, "%+v\n", p)
+		}
+		return b.String()
+	}
+	want, wantRows := histories(), dump(t, e.l)
+
+	// Write every history row as the older version did.
+	var sb ledger.StateBatch
+	rows := 0
+	for r, err := range e.l.ScanState(bg, []byte(projections.StatePrefix+"h/")) {
+		e.must(err)
+		var old []byte
+		for _, c := range projections.CanonicalRows(nil, r) {
+			old = append(old, c.Key[len(c.Key)-16:]...)
+		}
+		if len(old) <= len(r.Value) {
+			t.Fatalf("row %q: %d bytes, in the older layout %d", r.Key, len(r.Value), len(old))
+		}
+		sb.Set(r.Key, old)
+		rows++
+	}
+	if rows == 0 {
+		t.Fatal("no history rows")
+	}
+	e.must(e.l.ApplyState(bg, &sb))
+	if got := histories(); got != want {
+		t.Fatalf("older layout:\n%s\nwant\n%s", got, want)
+	}
+	if got := dump(t, e.l); fmt.Sprint(got) != fmt.Sprint(wantRows) {
+		t.Fatal("Dump differs with rows of the older layout")
+	}
+
+	// New events add compact rows next to the older ones.
+	unlock(5)
+	p, err := e.proj.History(bg, projections.HistoryQuery{Key: "i1", Limit: 1000})
+	e.must(err)
+	if len(p.Entries) != 3+17 {
+		t.Fatalf("%d entries, want 20", len(p.Entries))
+	}
+	for i := 1; i < len(p.Entries); i++ {
+		if p.Entries[i].Time.Before(p.Entries[i-1].Time) || (i >= 3 && !p.Entries[i].Time.After(p.Entries[i-1].Time)) {
+			t.Fatalf("entry %d at %v after %v", i, p.Entries[i].Time, p.Entries[i-1].Time)
+		}
+	}
+	mixed := dump(t, e.l)
+	e.must(e.proj.Rebuild(bg))
+	if got := dump(t, e.l); fmt.Sprint(got) != fmt.Sprint(mixed) {
+		t.Fatal("a rebuild differs from the read models of mixed layouts")
+	}
+}

@@ -550,7 +550,7 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 	// Entries of one UTC day are collected from its rows and ordered by
 	// time, then position (the day is the time's, so this is time order
 	// across days too), or with ByPosition by position.
-	var day []histRef
+	var day, ents []histRef // ents: the entries of one row
 	dayOf := uint32(0)
 	flush := func() (bool, error) {
 		slices.SortFunc(day, func(a, b histRef) int {
@@ -589,7 +589,8 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 		if err != nil {
 			return HistoryPage{}, err
 		}
-		if len(e.Key) < len(pre)+4 || len(e.Value)%16 != 0 {
+		var ok bool
+		if ents, ok = histEntries(ents[:0], e.Value); !ok || len(e.Key) < len(pre)+4 {
 			return HistoryPage{}, fmt.Errorf("%w: history row %q", ErrCorrupt, e.Key)
 		}
 		d := binary.BigEndian.Uint32(e.Key[len(pre):])
@@ -602,8 +603,7 @@ func (p *Projections) History(ctx context.Context, q HistoryQuery) (HistoryPage,
 			break
 		}
 		dayOf = d
-		for v := e.Value; len(v) >= 16; v = v[16:] {
-			r := histRef{pos: binary.BigEndian.Uint64(v), ns: int64(binary.BigEndian.Uint64(v[8:]))}
+		for _, r := range ents {
 			r.key = uint64(r.ns) ^ 1<<63 // sign flipped: orders as the number
 			if q.ByPosition {
 				r.key = r.pos

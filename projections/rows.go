@@ -26,12 +26,15 @@ import (
 //	p/email/<e-mail, lower case>/<account> -> ""  accounts by e-mail address
 //	p/rm/<lock>/<key>               -> ""  removal not confirmed by the lock (events.AtLock.RemovalPending)
 //	p/net/<lock>                    -> end of network management's operating duration, unix ns (8 BE); absent when off
-//	p/h/<l|k|a>/<id>/<day 4 BE>/<first pos 8 BE> -> (pos 8 BE, unix ns 8 BE)...
+//	p/h/<l|k|a>/<id>/<day 4 BE>/<first pos 8 BE> -> 0x01 (pos delta uvarint, unix ns delta varint)...
 //	    the history index of a lock, key or account: the entries one batch
 //	    indexed for that entity and UTC day (of the entry's time), in
-//	    position order, keyed by the first one's position. No copy of the
-//	    event: History reads it from the log by position. The grouping
-//	    depends on batch boundaries; Dump expands it to one row per entry.
+//	    position order, keyed by the first one's position; each entry's
+//	    position and time as the difference from the previous entry's
+//	    (histEntries; rows of the older layout, (pos 8 BE, unix ns 8 BE)...,
+//	    still read). No copy of the event: History reads it from the log
+//	    by position. The grouping depends on batch boundaries; Dump expands
+//	    it to one row per entry.
 //	p/ob/<pos 8 BE>                 -> Notification (pending)
 //	p/obi/<event ID 16>             -> pos (8 BE)
 func rowKey(parts ...string) []byte {

@@ -1,7 +1,6 @@
 package reliability
 
 import (
-	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
@@ -546,15 +545,11 @@ func dumpProjections(ctx context.Context, l ledger.StateStore) (map[string]strin
 }
 
 // normalizeRow adds a read-model row to out, a history bucket as its
-// entries (keyed without the bucket's first position).
+// entries (keyed without the bucket's first position: the canonical rows of
+// projections.Dump).
 func normalizeRow(out map[string]string, key, value []byte) {
-	if !bytes.HasPrefix(key, []byte("p/h/")) || len(key) < 8 {
-		out[string(key)] = string(value)
-		return
-	}
-	row := key[:len(key)-8]
-	for v := value; len(v) >= 16; v = v[16:] {
-		out[string(row)+string(v[:16])] = ""
+	for _, r := range projections.CanonicalRows(nil, ledger.StateEntry{Key: key, Value: value}) {
+		out[string(r.Key)] = string(r.Value)
 	}
 }
 
