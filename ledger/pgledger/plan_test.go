@@ -4,14 +4,33 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/keyledger/keyledger/ledger"
 )
 
 // An append's statements that run under the append lock probe indexes
 // under the generic plan the server settles on for a prepared statement:
-// a sequential scan would make every append slower as the log grows.
+// a sequential scan would make every append slower as the log grows. The
+// plan is checked on an empty ledger, because a connection keeps the plan
+// it made then until the table's statistics change (autovacuum's first
+// look at a new ledger), and on a ledger of 5,000 events analyzed.
 func TestAppendStatementsUseIndexes(t *testing.T) {
 	s := open(t, testRegistry(t))
+	conn, err := s.pool.Acquire(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := conn.Exec(bg, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec("SET plan_cache_mode = force_generic_plan")
+	defer conn.Exec(bg, "RESET plan_cache_mode")
+	checkAppendPlans(t, s, conn.Conn(), "empty")
 	evs := make([]ledger.NewEvent, 1000)
 	for i := range evs {
 		evs[i] = ledger.NewEvent{Data: testNote{Text: "x"}}
@@ -21,26 +40,21 @@ func TestAppendStatementsUseIndexes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	conn, err := s.pool.Acquire(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	for _, sql := range []string{"ANALYZE " + s.schema + ".events", "SET plan_cache_mode = force_generic_plan"} {
-		if _, err := conn.Exec(bg, sql); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer conn.Exec(bg, "RESET plan_cache_mode")
+	exec("ANALYZE " + s.schema + ".events")
+	checkAppendPlans(t, s, conn.Conn(), "5000 events")
+}
+
+func checkAppendPlans(t *testing.T, s *Store, conn *pgx.Conn, stats string) {
 	const row = `1, 's', 1, '00000000-0000-0000-0000-000000000001', 't', 1, 1, '\x00', 0, '\x00', 1, 1`
 	for _, c := range []struct{ name, sql, args string }{
 		{"insertGuarded", s.q.insertGuarded, `'{}', 5000, '{}', '{s-a,s-z}'`},
+		{"insertGuarded with IDs", s.q.insertGuarded, `'{}', 5000, '{00000000-0000-0000-0000-000000000001}', '{s-a,s-z}'`},
 		{"insertOneGuarded", s.q.insertOneGuarded, row + `, 5000, '{}', '{}'`},
 		{"streamHeads", s.q.streamHeads, `'{s-a,s-z}'`},
 		{"lookupIDs", s.q.lookupIDs, `'{00000000-0000-0000-0000-000000000001}'`},
 		{"head", s.q.head, ``},
 	} {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(stats+"/"+c.name, func(t *testing.T) {
 			if _, err := conn.Exec(bg, "PREPARE plan_check AS "+c.sql); err != nil {
 				t.Fatal(err)
 			}
