@@ -5,17 +5,17 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-
 	"github.com/keyledger/keyledger/ledger"
 )
 
-// An append's statements that run under the append lock probe indexes
-// under the generic plan the server settles on for a prepared statement:
-// a sequential scan would make every append slower as the log grows. The
-// plan is checked on an empty ledger, because a connection keeps the plan
-// it made then until the table's statistics change (autovacuum's first
-// look at a new ledger), and on a ledger of 5,000 events analyzed.
-func TestAppendStatementsUseIndexes(t *testing.T) {
+// The statements of appends (those under the append lock above all) and of
+// reads probe indexes under the generic plan the server settles on for a
+// prepared statement: a sequential scan would make every append or read
+// slower as the log grows. The plans are checked on an empty ledger,
+// because a connection keeps the plan it made then until the table's
+// statistics change (autovacuum's first look at a new ledger), and on a
+// ledger of 5,000 events analyzed.
+func TestStatementsUseIndexes(t *testing.T) {
 	s := open(t, testRegistry(t))
 	conn, err := s.pool.Acquire(bg)
 	if err != nil {
@@ -30,7 +30,7 @@ func TestAppendStatementsUseIndexes(t *testing.T) {
 	}
 	exec("SET plan_cache_mode = force_generic_plan")
 	defer conn.Exec(bg, "RESET plan_cache_mode")
-	checkAppendPlans(t, s, conn.Conn(), "empty")
+	checkPlans(t, s, conn.Conn(), "empty")
 	evs := make([]ledger.NewEvent, 1000)
 	for i := range evs {
 		evs[i] = ledger.NewEvent{Data: testNote{Text: "x"}}
@@ -41,10 +41,10 @@ func TestAppendStatementsUseIndexes(t *testing.T) {
 		}
 	}
 	exec("ANALYZE " + s.schema + ".events")
-	checkAppendPlans(t, s, conn.Conn(), "5000 events")
+	checkPlans(t, s, conn.Conn(), "5000 events")
 }
 
-func checkAppendPlans(t *testing.T, s *Store, conn *pgx.Conn, stats string) {
+func checkPlans(t *testing.T, s *Store, conn *pgx.Conn, stats string) {
 	const row = `1, 's', 1, '00000000-0000-0000-0000-000000000001', 't', 1, 1, '\x00', 0, '\x00', 1, 1`
 	for _, c := range []struct{ name, sql, args string }{
 		{"insertGuarded", s.q.insertGuarded, `'{}', 5000, '{}', '{s-a,s-z}'`},
@@ -53,6 +53,16 @@ func checkAppendPlans(t *testing.T, s *Store, conn *pgx.Conn, stats string) {
 		{"streamHeads", s.q.streamHeads, `'{s-a,s-z}'`},
 		{"lookupIDs", s.q.lookupIDs, `'{00000000-0000-0000-0000-000000000001}'`},
 		{"head", s.q.head, ``},
+		{"readFrom", s.q.readFrom, `1, 100`},
+		{"readRange", s.q.readRange, `1, 100, 100`},
+		{"readStream", s.q.readStream, `'s-a', 1, 100, 100`},
+		{"eventAt", s.q.eventAt, `7`},
+		{"eventByID", s.q.eventByID, `'00000000-0000-0000-0000-000000000001'`},
+		{"streamVersion", s.q.streamVersion, `'s-a'`},
+		{"versionBefore", s.q.versionBefore, `'s-a', 7`},
+		{"verifyChunk", s.q.verifyChunk, `1, 100`},
+		{"eventStreamAt", s.q.eventStreamAt, `7`},
+		{"notify", s.q.notify, `'c'`},
 	} {
 		t.Run(stats+"/"+c.name, func(t *testing.T) {
 			if _, err := conn.Exec(bg, "PREPARE plan_check AS "+c.sql); err != nil {
