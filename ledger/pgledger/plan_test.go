@@ -1,10 +1,14 @@
 package pgledger
 
 import (
+	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/keyledger/keyledger/ledger"
 )
 
@@ -93,4 +97,85 @@ func checkPlans(t *testing.T, s *Store, conn *pgx.Conn, stats string) {
 			}
 		})
 	}
+}
+
+// The statements inside append_rebased probe indexes too, under the
+// generic plans PL/pgSQL keeps for a session: on an empty ledger, and with
+// the head moved past the batch's base on an analyzed one. auto_explain
+// (a contrib module shipped with the server) logs each nested statement's
+// plan to this session.
+func TestRebasedAppendUsesIndexes(t *testing.T) {
+	s := open(t, testRegistry(t))
+	var mu sync.Mutex
+	var plans []string
+	cfg := s.connCfg.Copy()
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		mu.Lock()
+		plans = append(plans, n.Message)
+		mu.Unlock()
+	}
+	conn, err := pgx.ConnectConfig(bg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(bg)
+	if _, err := conn.Exec(bg, "LOAD 'auto_explain'"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("auto_explain: %v", err)
+		}
+		t.Skipf("auto_explain cannot be loaded here: %v", err)
+	}
+	for _, sql := range []string{"SET auto_explain.log_min_duration = 0", "SET auto_explain.log_nested_statements = on",
+		"SET client_min_messages = log", "SET plan_cache_mode = force_generic_plan"} {
+		if _, err := conn.Exec(bg, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call := func(name string, base, head, version, prev int) {
+		t.Helper()
+		mu.Lock()
+		plans = nil
+		mu.Unlock()
+		row := fmt.Sprintf(`ROW(%d, 's-a', %d, '00000000-0000-0000-0000-000000000001', 't', 1, 1, '\x00', %d, '\x00', %d, %d)::%s.events`,
+			base+1, version+1, prev, base+1, base+1, s.schema)
+		tx, err := conn.Begin(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(bg)
+		var before *int64
+		err = tx.QueryRow(bg, fmt.Sprintf(`SELECT head_before FROM %s.append_rebased(%d, '\x02', ARRAY[%s], ARRAY['\x00'::bytea],
+			ARRAY['00000000-0000-0000-0000-000000000001'::uuid], ARRAY['s-z'], ARRAY['s-a'], ARRAY[%d::bigint])`, s.schema, base, row, version),
+			pgx.QueryExecModeSimpleProtocol).Scan(&before)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if before == nil || *before != int64(head) {
+			t.Fatalf("%s: written after %v, want %d", name, before, head)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(plans) < 4 {
+			t.Fatalf("%s: %d plans logged, want one per statement", name, len(plans))
+		}
+		for _, p := range plans {
+			if strings.Contains(p, "Seq Scan on events") {
+				t.Errorf("%s: a statement of append_rebased scans the events table:\n%s", name, p)
+			}
+		}
+	}
+	call("empty", 0, 0, 0, 0)
+	evs := make([]ledger.NewEvent, 1000)
+	for i := range evs {
+		evs[i] = ledger.NewEvent{Data: testNote{Text: "x"}}
+	}
+	for i := range 5 {
+		if _, err := s.Append(bg, "s-"+string(rune('a'+i)), ledger.ExpectAny, evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(bg, "ANALYZE "+s.schema+".events"); err != nil {
+		t.Fatal(err)
+	}
+	call("5000 events", 4000, 5000, 1000, 1000)
 }

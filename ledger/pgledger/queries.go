@@ -14,6 +14,7 @@ type queries struct {
 	lookupIDs, streamHeads, head string
 	insertEvents, insertGuarded  string
 	insertOne, insertOneGuarded  string
+	appendRebased                string
 	notify                       string
 
 	readFrom, readRange, readStream, eventAt, eventByID string
@@ -70,6 +71,7 @@ func newQueries(schema string) queries {
 		// one-event append's transaction on the server.
 		insertOne:        t("INSERT INTO §events (" + fullCols + ") VALUES (" + eventParams + ")"),
 		insertOneGuarded: t("INSERT INTO §events (" + fullCols + ") SELECT " + eventParams + " WHERE " + guard(13)),
+		appendRebased:    t("SELECT head_before, head_hash FROM §append_rebased($1, $2, $3, $4, $5, $6, $7, $8)"),
 		// Sent after the COMMIT, in a transaction of its own: it names the
 		// last position committed, whatever the append's outcome.
 		notify: t("SELECT pg_notify($1, (SELECT coalesce(max(position), 0) FROM §events)::text)"),
