@@ -125,7 +125,9 @@ func (s *Store) runBatch(reqs []*appendReq) {
 		fail(readErr(ctx, "append", err), reqs)
 		return
 	}
-	if done, err := s.tryFast(ctx, conn, b, idle); done || err != nil {
+	done, err := s.tryFast(ctx, conn, b, idle)
+	reqs = b.reqs // with those it took while waiting for the lock
+	if done || err != nil {
 		if err != nil {
 			s.forget()
 			s.dropConn()
@@ -238,7 +240,9 @@ const (
 //     migration), which lets the head have moved: it checks the IDs, the
 //     streams the view does not know and the versions of those it knows,
 //     then writes the rows after the head, computing positions,
-//     back-pointers and chain hashes again if it moved.
+//     back-pointers and chain hashes again if it moved. Before it the
+//     lock is taken in a round trip of its own (lockFirst), so the batch
+//     takes in what queued while other processes held the lock.
 //
 // If the view did not hold, nothing was written, and the caller runs the
 // usual way. It is not tried on a connection that sat idle (see idleCheck).
@@ -255,6 +259,15 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 		// view's position: none is.
 		clear(v.heads)
 		v.inexact = false
+	}
+	rebasing := v.others > 0 || v.inexact
+	if rebasing {
+		// Other processes take the lock in turn: wait for it first, and
+		// take into the batch what queued meanwhile (about doubling it).
+		if err := s.lockFirst(ctx, conn, b); err != nil {
+			b.accepted = b.reqs // none was written
+			return true, err
+		}
 	}
 	var absent, known []string
 	var knownVer []int64
@@ -283,13 +296,20 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 	for _, r := range b.reqs {
 		s.sequence(b, r, nil)
 		if r.err != nil || len(b.requeue) > 0 {
+			if rebasing {
+				// The usual way starts a transaction of its own.
+				if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+					s.dropConn()
+				}
+			}
 			return false, nil
 		}
 	}
-	rebasing := v.others > 0 || v.inexact
 	pb := &pgx.Batch{}
-	pb.Queue("BEGIN")
-	pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
+	if !rebasing {
+		pb.Queue("BEGIN")
+		pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
+	}
 	if rebasing {
 		pb.Queue(s.q.appendRebased, int64(base), []byte{b.canon[0]}, b.rows, b.midSlices(), ids, absent, known, knownVer)
 	} else {
@@ -301,7 +321,7 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 	if h := s.hooks.commitSent; h != nil {
 		h(conn)
 	}
-	for range 2 {
+	for range pb.Len() - 2 - s.notifies(pb) {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
 			return true, commitErr(ctx, "append", err, false)
@@ -330,7 +350,7 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 		_ = br.Close()
 		return true, commitErr(ctx, "append", err, true)
 	}
-	s.notifySent(br, pb.Len() > 4)
+	s.notifySent(br, s.notifies(pb) > 0)
 	switch {
 	case after == nil && rebasing:
 		// The streams moved: another process writes them too.
@@ -356,6 +376,25 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 	s.remember(b)
 	s.advance(b.pos)
 	return true, nil
+}
+
+// lockFirst begins b's transaction and waits for the append lock, then
+// adds to b what queued meanwhile, up to the batch bounds. Nothing is
+// written: an error is ErrUnavailable, and the connection is dropped.
+func (s *Store) lockFirst(ctx context.Context, conn *pgx.Conn, b *batch) error {
+	pb := &pgx.Batch{}
+	pb.Queue("BEGIN")
+	pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
+	if err := conn.SendBatch(ctx, pb).Close(); err != nil {
+		s.dropConn()
+		return readErr(ctx, "append", err)
+	}
+	n, size := 0, 0
+	for _, r := range b.reqs {
+		n, size = n+len(r.evs), size+r.size
+	}
+	b.reqs = append(b.reqs, s.takeUpTo(n, size)...)
+	return nil
 }
 
 // rebase moves b's results, sequenced after base, by d positions, as
@@ -676,4 +715,12 @@ func (s *Store) logAppendFailed(err error, b *batch) {
 type testHooks struct {
 	commitSent func(*pgx.Conn) // after an append's round trip carrying COMMIT is sent
 	stateSent  func(*pgx.Conn) // after ApplyState's round trip is sent
+}
+
+// notifies is 1 if pb ends with the NOTIFY queueNotify adds, else 0.
+func (s *Store) notifies(pb *pgx.Batch) int {
+	if n := len(pb.QueuedQueries); n > 0 && pb.QueuedQueries[n-1].SQL == s.q.notify {
+		return 1
+	}
+	return 0
 }

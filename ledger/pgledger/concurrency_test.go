@@ -462,3 +462,58 @@ func TestOneTripForgetsMovedStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// While other processes take the append lock in turn, the committer waits
+// for the lock before it seals its batch: appends that queue meanwhile
+// share the transaction instead of waiting for the next turn.
+func TestBatchTakesAppendsQueuedForTheLock(t *testing.T) {
+	reg := testRegistry(t)
+	a := open(t, reg)
+	b := second(t, a, reg)
+	a.idleAfter = time.Hour
+	if _, err := a.Append(bg, "a", ledger.ExpectAny, ledger.NewEvent{Data: testNote{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Append(bg, "b", ledger.ExpectAny, ledger.NewEvent{Data: testNote{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Append(bg, "a", ledger.ExpectAny, ledger.NewEvent{Data: testNote{}}); err != nil {
+		t.Fatal(err) // a has now seen b's append
+	}
+	// Another session holds the append lock.
+	holder, err := b.pool.Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(bg)
+	if _, err := holder.Exec(bg, "SELECT pg_advisory_xact_lock($1, $2)", classAppend, a.appendKey); err != nil {
+		t.Fatal(err)
+	}
+	before := a.counts.rebased.Load() + a.counts.oneTrip.Load() + a.counts.twoTrips.Load()
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := a.Append(bg, fmt.Sprintf("q-%d", i), ledger.ExpectNoStream, ledger.NewEvent{Data: testNote{}})
+			errs <- err
+		}()
+		if i == 0 {
+			time.Sleep(200 * time.Millisecond) // the first batch waits for the lock
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := holder.Rollback(bg); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := a.counts.rebased.Load() + a.counts.oneTrip.Load() + a.counts.twoTrips.Load() - before; got != 1 {
+		t.Fatalf("%d appends queued behind another session's lock took %d transactions, want 1", n, got)
+	}
+	if _, err := a.Verify(bg); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -86,8 +86,11 @@
 //     checks the IDs, the streams the view does not know and the versions
 //     of those it knows, then writes the rows after the current head,
 //     moving positions and back-pointers and computing the chain hashes
-//     again (SHA-256 in SQL over the canonical bytes this side encodes), so
-//     the lock is never held across a round trip to a client.
+//     again (SHA-256 in SQL over the canonical bytes this side encodes).
+//     In this mode the committer first waits for the lock (BEGIN and the
+//     lock, one round trip) and only then seals the batch, taking in the
+//     appends that queued while other processes held it: a turn at the
+//     lock commits about twice the appends, for one round trip under it.
 //
 // If the view does not hold, nothing was written and the batch goes the
 // two-trip way; after a batch found a stream it knew moved by another
