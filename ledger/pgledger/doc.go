@@ -209,14 +209,17 @@
 //
 // In Options.Schema (default "keyledger"), created and migrated by Open
 // under a session advisory lock, with the applied migrations in
-// schema_version (a database migrated by a newer version is
-// ledger.ErrUnknownFormat):
+// schema_version. A database migrated by a newer version is
+// ledger.ErrUnknownFormat to an older one: processes already running keep
+// working while a newer one migrates at its Open, but an older process
+// started afterwards refuses the database, so a deploy rolls forward.
 //
-//	events       position PK, stream, version, id UNIQUE, type, schema, time (Unix ns),
-//	             payload (msgpack), prev_pos, hash, append_first, append_last;
-//	             UNIQUE (stream, version)
-//	checkpoints  name PK, position
-//	state        key PK, value                   bytea, ordered bytewise
+//	events          position PK, stream, version, id UNIQUE, type, schema, time (Unix ns),
+//	                payload (msgpack), prev_pos, hash, append_first, append_last;
+//	                UNIQUE (stream, version)
+//	checkpoints     name PK, position
+//	state           key PK, value                   bytea, ordered bytewise
+//	append_rebased  the function that writes a batch past other processes' appends
 //
 // Each event row holds what its canonical record bytes are made of, so the
 // chain is recomputed from the rows alone; append_first and append_last
