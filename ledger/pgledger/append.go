@@ -150,14 +150,17 @@ func (s *Store) signal() {
 }
 
 // take removes queued requests up to the batch bounds, skipping withdrawn ones.
-func (s *Store) take() []*appendReq {
+func (s *Store) take() []*appendReq { return s.takeUpTo(0, 0) }
+
+// takeUpTo is take for a batch that already holds n events of size bytes.
+func (s *Store) takeUpTo(n, size int) []*appendReq {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	var out []*appendReq
-	n, size, i := 0, 0, 0
+	had, i := n > 0, 0
 	for ; i < len(s.queue); i++ {
 		r := s.queue[i]
-		if len(out) > 0 && (n+len(r.evs) > maxBatchEvents || size+r.size > maxBatchBytes) {
+		if (had || len(out) > 0) && (n+len(r.evs) > maxBatchEvents || size+r.size > maxBatchBytes) {
 			break
 		}
 		if r.state.CompareAndSwap(reqQueued, reqTaken) {

@@ -163,6 +163,78 @@ func BenchmarkBareInsert64(b *testing.B) {
 	})
 }
 
+// BenchmarkBareLockedBatches: connections taking turns at one advisory
+// lock, each committing a batch of rows per transaction (BEGIN, the lock,
+// one INSERT of the batch, COMMIT, pipelined), as the committers of stores
+// on one database do: the floor under the ledger's multi-process figure.
+// One connection with batches of 32 is what one store with 64 appenders
+// commits; four with batches of 8, four stores with 16 each (a committer
+// takes what was queued while its previous batch ran, about half its
+// appenders). ns/op is per row.
+func BenchmarkBareLockedBatches(b *testing.B) {
+	for _, c := range []struct{ conns, rows int }{{1, 32}, {4, 8}} {
+		b.Run(fmt.Sprintf("conns=%d/rows=%d", c.conns, c.rows), func(b *testing.B) {
+			dsn := baselineDB(b)
+			conns := make([]*pgx.Conn, c.conns)
+			for i := range conns {
+				conns[i] = baselineConn(b, dsn)
+			}
+			var pos, left atomic.Int64
+			left.Store(int64(b.N))
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for w, conn := range conns {
+				wg.Go(func() {
+					ctx := context.Background()
+					version := int64(0)
+					for left.Add(-int64(c.rows)) > -int64(c.rows) {
+						pb := &pgx.Batch{}
+						pb.Queue("BEGIN")
+						pb.Queue("SELECT pg_advisory_xact_lock(1, 2)")
+						rows := make([][]any, c.rows)
+						for i := range rows {
+							version++
+							rows[i] = baselineArgs(pos.Add(1), fmt.Sprintf("writer-%d-%d", w, i), version, 0)
+						}
+						pb.Queue(baselineBatchInsert, columns(rows)...)
+						pb.Queue("COMMIT")
+						if err := conn.SendBatch(ctx, pb).Close(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// baselineBatchInsert inserts the rows of columns(rows).
+const baselineBatchInsert = `INSERT INTO events
+	(position, stream, version, id, type, schema, time, payload, prev_pos, hash, append_first, append_last)
+	SELECT p, s, v, i, 'bench.note', 1, t, pl, pr, h, p, p
+	FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::bigint[], $6::bytea[], $7::bigint[], $8::bytea[])
+		AS r (p, s, v, i, t, pl, pr, h)`
+
+// columns turns rows of baselineArgs into its eight columns.
+func columns(rows [][]any) []any {
+	var (
+		pos, ver, tm, prev []int64
+		stream             []string
+		id                 [][16]byte
+		payload, hash      [][]byte
+	)
+	for _, r := range rows {
+		pos, stream, ver = append(pos, r[0].(int64)), append(stream, r[1].(string)), append(ver, r[2].(int64))
+		id, tm, payload = append(id, r[3].([16]byte)), append(tm, r[4].(int64)), append(payload, r[5].([]byte))
+		prev, hash = append(prev, r[6].(int64)), append(hash, r[7].([]byte))
+	}
+	return []any{pos, stream, ver, id, tm, payload, prev, hash}
+}
+
 // BenchmarkRawSelectDecode: one SELECT of all 10,000 rows in position
 // order, every column scanned and the payload msgpack-decoded: what a
 // catch-up read does with no ledger in the way.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/keyledger/keyledger/ledger"
 )
 
@@ -39,6 +40,11 @@ type batch struct {
 	canon    []byte
 
 	rows []eventRow // to insert
+	// Each row's canonical bytes between its version and its back-pointer
+	// (the part that does not move when the batch is rebased, see tryFast):
+	// mids[midEnd[i-1]:midEnd[i]] for row i.
+	mids   []byte
+	midEnd []int
 }
 
 // eventRow is a row of the events table, encoded as the table's composite
@@ -119,7 +125,9 @@ func (s *Store) runBatch(reqs []*appendReq) {
 		fail(readErr(ctx, "append", err), reqs)
 		return
 	}
-	if done, err := s.tryFast(ctx, conn, b, idle); done || err != nil {
+	done, err := s.tryFast(ctx, conn, b, idle)
+	reqs = b.reqs // with those it took while waiting for the lock
+	if done || err != nil {
 		if err != nil {
 			s.forget()
 			s.dropConn()
@@ -172,7 +180,7 @@ func (s *Store) runBatch(reqs []*appendReq) {
 // batchCounts count committed batches by path, and one-trip attempts that
 // found another process's appends.
 type batchCounts struct {
-	oneTrip, twoTrips, missed atomic.Uint64
+	oneTrip, rebased, twoTrips, missed atomic.Uint64
 }
 
 func newBatch(reqs []*appendReq) *batch {
@@ -180,14 +188,20 @@ func newBatch(reqs []*appendReq) *batch {
 }
 
 // The committer's view of the log, for the one-round-trip path: the head
-// and the heads of streams it read or wrote, exact as of pos as long as no
-// other process has appended since.
+// as of its last batch, and the heads of streams it read or wrote, exact as
+// of pos unless inexact (another process appended after they were read).
 type view struct {
 	valid bool
 	pos   uint64
 	hash  [32]byte
 	heads map[string]streamHead // {0, 0}: the stream had no event at pos
-	skip  int                   // batches to run the usual way: another process appends
+	skip  int                   // batches to run the usual way: another process writes the same streams
+	// others counts down the batches to send with append_rebased after
+	// another process's append was last seen; at 0, the guarded insert.
+	others int
+	// inexact: the stream heads may have moved since they were read, so
+	// only append_rebased, which checks them, may rely on them.
+	inexact bool
 }
 
 const (
@@ -199,20 +213,38 @@ const (
 	idleCheck = time.Second
 	// viewStreams bounds the streams the view keeps; past it, it starts over.
 	viewStreams = 1 << 16
-	// skipAfterOther is how many batches take two round trips after one found
-	// another process's appends: while processes take turns, the one-trip
-	// path would mostly fail and cost a round trip.
+	// skipAfterOther is how many batches take two round trips after a batch
+	// found a stream it knew moved by another process: while processes
+	// take turns at the same streams, the one-trip path would mostly fail
+	// and cost a round trip.
 	skipAfterOther = 16
+	// othersFor is how many batches are sent with append_rebased after one
+	// saw another process's appends: the guarded insert is a little
+	// cheaper, but fails whenever the head has moved.
+	othersFor = 64
 )
 
-// tryFast commits b in one round trip if the committer's view may still be
-// exact: BEGIN, the lock, an INSERT that writes all rows only if the log's
-// head is still the view's, none of the event IDs is stored and none of
-// the streams the view does not know has events; COMMIT; NOTIFY. It
-// sequences b on the view first and gives up (done false, nothing sent)
-// unless every request is accepted: a refusal, a retry or a repeated ID is
-// decided by the usual way on what it reads. If the INSERT writes nothing,
-// another process appended: nothing was written, and the caller runs the
+// tryFast commits b in one round trip if the committer's view of the log
+// may still hold where b depends on it. It sequences b on the view first
+// (the head and chain hash it knows, the versions of the streams it knows,
+// no events in the others) and gives up (done false, nothing sent) unless
+// every request is accepted: a refusal, a retry or a repeated ID is
+// decided by the usual way on what it reads. Then it sends BEGIN, the
+// lock, one statement that writes the rows only if the view still holds,
+// COMMIT and NOTIFY:
+//
+//   - while no other process appends, an INSERT guarded by the view being
+//     exact: the head is still the view's, no event ID is stored and no
+//     stream the view does not know has events;
+//   - once another has (see view.others), append_rebased (the second
+//     migration), which lets the head have moved: it checks the IDs, the
+//     streams the view does not know and the versions of those it knows,
+//     then writes the rows after the head, computing positions,
+//     back-pointers and chain hashes again if it moved. Before it the
+//     lock is taken in a round trip of its own (lockFirst), so the batch
+//     takes in what queued while other processes held the lock.
+//
+// If the view did not hold, nothing was written, and the caller runs the
 // usual way. It is not tried on a connection that sat idle (see idleCheck).
 func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool) (done bool, err error) {
 	v := &s.view
@@ -222,15 +254,34 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 		}
 		return false, nil
 	}
-	var absent []string
+	if v.others == 0 && v.inexact {
+		// Back to the guarded insert, which needs heads exact as of the
+		// view's position: none is.
+		clear(v.heads)
+		v.inexact = false
+	}
+	rebasing := v.others > 0 || v.inexact
+	if rebasing {
+		// Other processes take the lock in turn: wait for it first, and
+		// take into the batch what queued meanwhile (about doubling it).
+		if err := s.lockFirst(ctx, conn, b); err != nil {
+			b.accepted = b.reqs // none was written
+			return true, err
+		}
+	}
+	var absent, known []string
+	var knownVer []int64
 	var ids [][16]byte
 	for _, r := range b.reqs {
 		for _, a := range r.appends {
+			if _, seen := b.heads[a.Stream]; seen {
+				continue
+			}
 			h, ok := v.heads[a.Stream]
-			if !ok {
-				if _, seen := b.heads[a.Stream]; !seen {
-					absent = append(absent, a.Stream)
-				}
+			if ok {
+				known, knownVer = append(known, a.Stream), append(knownVer, int64(h.ver))
+			} else {
+				absent = append(absent, a.Stream)
 			}
 			b.heads[a.Stream] = h
 		}
@@ -240,47 +291,127 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 			}
 		}
 	}
-	b.pos, b.hash = v.pos, v.hash
+	base := v.pos
+	b.pos, b.hash = base, v.hash
 	for _, r := range b.reqs {
 		s.sequence(b, r, nil)
 		if r.err != nil || len(b.requeue) > 0 {
+			if rebasing {
+				// The usual way starts a transaction of its own.
+				if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+					s.dropConn()
+				}
+			}
 			return false, nil
 		}
 	}
 	pb := &pgx.Batch{}
-	pb.Queue("BEGIN")
-	pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
-	b.queueInsert(pb, s.q.insertGuarded, s.q.insertOneGuarded, int64(v.pos), ids, absent)
+	if !rebasing {
+		pb.Queue("BEGIN")
+		pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
+	}
+	if rebasing {
+		pb.Queue(s.q.appendRebased, int64(base), []byte{b.canon[0]}, b.rows, b.midSlices(), ids, absent, known, knownVer)
+	} else {
+		b.queueInsert(pb, s.q.insertGuarded, s.q.insertOneGuarded, int64(base), ids, absent)
+	}
 	pb.Queue("COMMIT")
 	s.queueNotify(pb)
 	br := conn.SendBatch(ctx, pb)
 	if h := s.hooks.commitSent; h != nil {
 		h(conn)
 	}
-	var wrote int64
-	for i := range 4 {
-		tag, err := br.Exec()
-		if err != nil {
+	for range pb.Len() - 2 - s.notifies(pb) {
+		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			return true, commitErr(ctx, "append", err, i == 3)
-		}
-		if i == 2 {
-			wrote = tag.RowsAffected()
+			return true, commitErr(ctx, "append", err, false)
 		}
 	}
-	s.notifySent(br, pb.Len() > 4)
+	// After: the head the rows were written after, nil if none was.
+	var after *int64
+	var hash []byte
+	if rebasing {
+		err = br.QueryRow().Scan(&after, &hash)
+	} else {
+		var tag pgconn.CommandTag
+		if tag, err = br.Exec(); err == nil && tag.RowsAffected() > 0 {
+			if tag.RowsAffected() != int64(len(b.rows)) {
+				_ = br.Close()
+				return true, fmt.Errorf("pgledger: append: %w: the guarded insert wrote %d of %d rows", ledger.ErrUnknownOutcome, tag.RowsAffected(), len(b.rows))
+			}
+			after = new(int64(base))
+		}
+	}
+	if err != nil {
+		_ = br.Close()
+		return true, commitErr(ctx, "append", err, false)
+	}
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return true, commitErr(ctx, "append", err, true)
+	}
+	s.notifySent(br, s.notifies(pb) > 0)
 	switch {
-	case wrote == 0:
+	case after == nil && rebasing:
+		// The streams moved: another process writes them too.
 		s.counts.missed.Add(1)
 		v.valid, v.skip = false, skipAfterOther
 		return false, nil
-	case wrote != int64(len(b.rows)):
-		return true, fmt.Errorf("pgledger: append: %w: the guarded insert wrote %d of %d rows", ledger.ErrUnknownOutcome, wrote, len(b.rows))
+	case after == nil:
+		// Most likely the head moved: another process appends.
+		s.counts.missed.Add(1)
+		v.valid, v.others = false, othersFor
+		return false, nil
+	case *after == int64(base):
+		s.counts.oneTrip.Add(1)
+		v.others = max(v.others-1, 0)
+	case *after > int64(base) && len(hash) == 32:
+		s.counts.rebased.Add(1)
+		v.others = othersFor
+		b.rebase(base, uint64(*after)-base, [32]byte(hash))
+	default:
+		return true, fmt.Errorf("pgledger: append: %w: the batch sequenced after position %d was written after %d with a %d-byte hash",
+			ledger.ErrUnknownOutcome, base, *after, len(hash))
 	}
-	s.counts.oneTrip.Add(1)
 	s.remember(b)
 	s.advance(b.pos)
 	return true, nil
+}
+
+// lockFirst begins b's transaction and waits for the append lock, then
+// adds to b what queued meanwhile, up to the batch bounds. Nothing is
+// written: an error is ErrUnavailable, and the connection is dropped.
+func (s *Store) lockFirst(ctx context.Context, conn *pgx.Conn, b *batch) error {
+	pb := &pgx.Batch{}
+	pb.Queue("BEGIN")
+	pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
+	if err := conn.SendBatch(ctx, pb).Close(); err != nil {
+		s.dropConn()
+		return readErr(ctx, "append", err)
+	}
+	n, size := 0, 0
+	for _, r := range b.reqs {
+		n, size = n+len(r.evs), size+r.size
+	}
+	b.reqs = append(b.reqs, s.takeUpTo(n, size)...)
+	return nil
+}
+
+// rebase moves b's results, sequenced after base, by d positions, as
+// append_rebased wrote them, ending in the chain hash hash.
+func (b *batch) rebase(base, d uint64, hash [32]byte) {
+	for _, r := range b.accepted {
+		r.res.First += d
+		r.res.Last += d
+	}
+	for st, h := range b.heads {
+		if h.pos > base {
+			h.pos += d
+			b.heads[st] = h
+		}
+	}
+	b.pos += d
+	b.hash = hash
 }
 
 // remember updates the view after b committed.
@@ -297,7 +428,7 @@ func (s *Store) remember(b *batch) {
 
 // forget drops the view after an error: the outcome may be unknown.
 func (s *Store) forget() {
-	s.view.valid = false
+	s.view.valid, s.view.inexact = false, false
 	clear(s.view.heads)
 }
 
@@ -305,12 +436,18 @@ func (s *Store) forget() {
 // streams are the batch's streams; b.heads holds those that have events.
 func (s *Store) observe(b *batch, streams []string) {
 	v := &s.view
-	if v.valid && b.pos != v.pos {
-		v.skip = skipAfterOther // another process appended since this one did
-	} else if v.valid {
+	switch {
+	case !v.valid:
+		// Dropped after a batch found it wrong: the streams it knows may
+		// have moved.
+		v.inexact = len(v.heads) > 0
+	case b.pos != v.pos:
+		// Another process appended since this one did.
+		v.others, v.inexact = othersFor, true
+	default:
 		v.skip = 0
 	}
-	if !v.valid || b.pos != v.pos || v.heads == nil || len(v.heads) > viewStreams {
+	if v.heads == nil || len(v.heads) > viewStreams {
 		v.heads = make(map[string]streamHead, len(streams))
 	}
 	for _, st := range streams {
@@ -446,6 +583,8 @@ func (s *Store) sequence(b *batch, r *appendReq, found map[uuid.UUID]*row) {
 			return
 		}
 		hash = ledger.ChainHash(hash, b.canon)
+		b.mids = append(b.mids, b.canon[canonFixed:len(b.canon)-8]...)
+		b.midEnd = append(b.midEnd, len(b.mids))
 		hashes = append(hashes, hash[:]...)
 		b.rows = append(b.rows, eventRow{pos: int64(ev.Position), stream: ev.Stream, ver: int64(ev.Version), id: e.id,
 			typ: e.typ, schema: int32(e.schema), time: e.time, payload: e.payload, prev: int64(h.pos), hash: hashes[len(hashes)-32:]})
@@ -473,7 +612,28 @@ func (s *Store) sequence(b *batch, r *appendReq, found map[uuid.UUID]*row) {
 }
 
 // truncate drops the rows from n on (those of a request being refused).
-func (b *batch) truncate(n int) { b.rows = b.rows[:n] }
+func (b *batch) truncate(n int) {
+	b.rows, b.midEnd = b.rows[:n], b.midEnd[:min(n, len(b.midEnd))]
+	b.mids = b.mids[:0]
+	if n > 0 {
+		b.mids = b.mids[:b.midEnd[n-1]]
+	}
+}
+
+// canonFixed is the length of the canonical bytes before an event's ID:
+// the record format, the position and the version.
+const canonFixed = 1 + 8 + 8
+
+// midSlices returns each row's canonical middle (see batch.mids).
+func (b *batch) midSlices() [][]byte {
+	out := make([][]byte, len(b.midEnd))
+	from := 0
+	for i, to := range b.midEnd {
+		out[i] = b.mids[from:to:to]
+		from = to
+	}
+	return out
+}
 
 // queueInsert queues the INSERT of b's rows: many as an array of rows, one
 // as values.
@@ -555,4 +715,12 @@ func (s *Store) logAppendFailed(err error, b *batch) {
 type testHooks struct {
 	commitSent func(*pgx.Conn) // after an append's round trip carrying COMMIT is sent
 	stateSent  func(*pgx.Conn) // after ApplyState's round trip is sent
+}
+
+// notifies is 1 if pb ends with the NOTIFY queueNotify adds, else 0.
+func (s *Store) notifies(pb *pgx.Batch) int {
+	if n := len(pb.QueuedQueries); n > 0 && pb.QueuedQueries[n-1].SQL == s.q.notify {
+		return 1
+	}
+	return 0
 }

@@ -361,3 +361,159 @@ func TestOneTripSeesOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// While another process appends to streams of its own, the one-round-trip
+// path still holds: the server moves the batch past the other's appends,
+// with positions, back-pointers and chain hashes computed again, and each
+// caller gets the positions its events were written at.
+func TestOneTripRebasesPastOthers(t *testing.T) {
+	reg := testRegistry(t)
+	a := open(t, reg)
+	b := second(t, a, reg)
+	a.idleAfter = time.Hour // a slow machine must not send a's batches the two-trip way
+	n := uint64(0)
+	ev := func() ledger.NewEvent {
+		n++
+		return ledger.NewEvent{ID: tid(n), Data: testCount{N: int(n)}}
+	}
+	if _, err := a.Append(bg, "a-1", ledger.ExpectNoStream, ev()); err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		res ledger.AppendResult
+		ids []uuid.UUID
+	}
+	var wants []want
+	for i := range 20 {
+		if _, err := b.Append(bg, fmt.Sprintf("b-%d", i%3), ledger.ExpectAny, ev(), ev()); err != nil {
+			t.Fatal(err)
+		}
+		e1, e2, e3 := ev(), ev(), ev()
+		res, err := a.AppendMulti(bg,
+			ledger.StreamAppend{Stream: "a-1", Expect: ledger.ExpectVersion(uint64(1 + 2*i)), Events: []ledger.NewEvent{e1, e2}},
+			ledger.StreamAppend{Stream: fmt.Sprintf("a-new-%d", i), Expect: ledger.ExpectNoStream, Events: []ledger.NewEvent{e3}},
+			ledger.StreamAppend{Stream: "never", Expect: ledger.ExpectNoStream})
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		if want := []uint64{uint64(3 + 2*i), 1, 0}; !slices.Equal(res.Versions, want) {
+			t.Fatalf("append %d: versions %v, want %v", i, res.Versions, want)
+		}
+		wants = append(wants, want{res, []uuid.UUID{e1.ID, e2.ID, e3.ID}})
+	}
+	if got := a.counts.rebased.Load(); got < 15 {
+		t.Fatalf("%d batches moved past the other process's appends, want most of 20 (one trip %d, two trips %d, missed %d)",
+			got, a.counts.oneTrip.Load(), a.counts.twoTrips.Load(), a.counts.missed.Load())
+	}
+	for _, w := range wants {
+		for i, id := range w.ids {
+			e, err := a.EventByID(bg, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Position != w.res.First+uint64(i) {
+				t.Fatalf("event %s at position %d, its append was told %d..%d", id, e.Position, w.res.First, w.res.Last)
+			}
+		}
+	}
+	if _, err := a.Verify(bg); err != nil {
+		t.Fatal(err)
+	}
+	// The view a keeps after moved batches is exact: its next batch takes
+	// one trip and its expected version holds.
+	before := a.counts.oneTrip.Load()
+	if _, err := a.Append(bg, "a-1", ledger.ExpectVersion(41), ev()); err != nil {
+		t.Fatal(err)
+	}
+	if a.counts.oneTrip.Load() != before+1 {
+		t.Fatal("the batch after moved ones did not take one trip on an exact view")
+	}
+}
+
+// A stream head the view learned before another process moved the stream
+// is never trusted by the guarded insert, however long this process then
+// appends alone.
+func TestOneTripForgetsMovedStreams(t *testing.T) {
+	reg := testRegistry(t)
+	a := open(t, reg)
+	b := second(t, a, reg)
+	a.idleAfter = time.Hour
+	n := uint64(100)
+	app := func(s *Store, stream string, e ledger.Expect) ledger.AppendResult {
+		t.Helper()
+		n++
+		res, err := s.Append(bg, stream, e, ledger.NewEvent{ID: tid(n), Data: testCount{N: int(n)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	app(a, "x", ledger.ExpectNoStream)
+	app(a, "x", ledger.ExpectVersion(1)) // a knows x at version 2
+	app(b, "x", ledger.ExpectVersion(2))
+	app(a, "y", ledger.ExpectNoStream) // a sees the head moved
+	for range othersFor + 2 {
+		app(a, "y", ledger.ExpectAny)
+	}
+	if res := app(a, "x", ledger.ExpectAny); res.Versions[0] != 4 {
+		t.Fatalf("x appended at version %d, want 4", res.Versions[0])
+	}
+	if _, err := a.Verify(bg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// While other processes take the append lock in turn, the committer waits
+// for the lock before it seals its batch: appends that queue meanwhile
+// share the transaction instead of waiting for the next turn.
+func TestBatchTakesAppendsQueuedForTheLock(t *testing.T) {
+	reg := testRegistry(t)
+	a := open(t, reg)
+	b := second(t, a, reg)
+	a.idleAfter = time.Hour
+	if _, err := a.Append(bg, "a", ledger.ExpectAny, ledger.NewEvent{Data: testNote{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Append(bg, "b", ledger.ExpectAny, ledger.NewEvent{Data: testNote{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Append(bg, "a", ledger.ExpectAny, ledger.NewEvent{Data: testNote{}}); err != nil {
+		t.Fatal(err) // a has now seen b's append
+	}
+	// Another session holds the append lock.
+	holder, err := b.pool.Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(bg)
+	if _, err := holder.Exec(bg, "SELECT pg_advisory_xact_lock($1, $2)", classAppend, a.appendKey); err != nil {
+		t.Fatal(err)
+	}
+	before := a.counts.rebased.Load() + a.counts.oneTrip.Load() + a.counts.twoTrips.Load()
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := a.Append(bg, fmt.Sprintf("q-%d", i), ledger.ExpectNoStream, ledger.NewEvent{Data: testNote{}})
+			errs <- err
+		}()
+		if i == 0 {
+			time.Sleep(200 * time.Millisecond) // the first batch waits for the lock
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := holder.Rollback(bg); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := a.counts.rebased.Load() + a.counts.oneTrip.Load() + a.counts.twoTrips.Load() - before; got != 1 {
+		t.Fatalf("%d appends queued behind another session's lock took %d transactions, want 1", n, got)
+	}
+	if _, err := a.Verify(bg); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -13,6 +13,9 @@
 //	res, err := s.Append(ctx, "key-42", ledger.ExpectNoStream, ledger.NewEvent{ID: id, Data: KeyGranted{...}})
 //	for ev, err := range s.Subscribe(ctx, "key-list") { ... } // one process at a time per name
 //
+// It needs PostgreSQL 11 or later (the SQL function sha256); CI runs it on
+// PostgreSQL 15.
+//
 // # When to choose it
 //
 // The ledger on Pebble is the default: embedded, nothing to run, and
@@ -23,12 +26,15 @@
 // operations already run PostgreSQL (backups, replicas, monitoring) and
 // want the ledger there.
 //
-// What bounds it: every append of every process takes one lock, held from
-// the reads its checks need through its COMMIT's WAL flush. Appends
-// arriving meanwhile share the next transaction, so the log commits about
-// (appends per batch) / (flush time + a round trip) appends a second.
-// More processes do not add flushes in parallel: they split the appends
-// into smaller batches, each with a round trip more (see below).
+// What bounds it: every append of every process takes one lock, held
+// through its COMMIT's WAL flush. Appends arriving meanwhile share the next
+// transaction, so the log commits about (appends per batch) / (flush time
+// + the server's work on a batch) appends a second. More processes do not
+// add flushes in parallel: they split the appends into smaller batches,
+// and the lock passes between server processes for each, so several
+// processes together commit fewer appends than one with as many callers
+// (see BENCHMARKS.md for the figures, beside the same turns taken with
+// pgx alone).
 //
 // # Appends: one lock per batch
 //
@@ -37,7 +43,8 @@
 // advisory lock per ledger (its schema). A lock per append would serialise
 // every caller's round trips and WAL flush; instead each Store has one
 // committer goroutine that gathers the appends queued while its previous
-// transaction ran and commits them together, in two round trips:
+// transaction ran and commits them together. The general way takes two
+// round trips:
 //
 //  1. BEGIN; pg_advisory_xact_lock; read the log's head (its last position
 //     and chain hash), the heads of the streams in the batch, and the
@@ -61,17 +68,33 @@
 // were accepted earlier in the same batch (the same append sent twice at
 // once) waits for the next batch, where it is a retry.
 //
-// While no other process appends, one round trip does: the committer keeps
-// the head and the stream heads it last read or wrote, which stay exact
-// until another process appends. It checks the batch against them, and
-// sends BEGIN, the lock, an INSERT guarded by one condition evaluated under
-// the lock (the head is still the one it knows, no event ID of the batch is
-// stored, and no stream it does not know has events), COMMIT and NOTIFY.
-// Only if every append is accepted on that view: a conflict, a retry or a
-// repeated ID goes the two-trip way, which decides it on what it reads. If
-// the guard fails, nothing was written and the batch goes the two-trip
-// way; after seeing another process's appends the committer keeps to two
-// trips until a read shows none since its own last commit.
+// Most batches take one round trip: the committer keeps a view of the log
+// (the head and chain hash it last read or wrote, and the heads of the
+// streams it read or wrote), checks the batch against it and sequences it
+// there, and sends BEGIN, the lock, one statement that writes the rows only
+// if the view still holds where the batch depends on it, COMMIT and
+// NOTIFY. Only if every append is accepted on the view: a conflict, a
+// retry or a repeated ID goes the two-trip way, which decides it on what it
+// reads. That statement is one of two:
+//
+//   - while no other process appends, an INSERT guarded by the view being
+//     exact: the head is still the one it knows, no event ID of the batch
+//     is stored, and no stream it does not know has events;
+//   - once another process's append has been seen (and for the next 64
+//     batches after the last one seen), the server function
+//     append_rebased, which lets the head have moved: under the lock it
+//     checks the IDs, the streams the view does not know and the versions
+//     of those it knows, then writes the rows after the current head,
+//     moving positions and back-pointers and computing the chain hashes
+//     again (SHA-256 in SQL over the canonical bytes this side encodes).
+//     In this mode the committer first waits for the lock (BEGIN and the
+//     lock, one round trip) and only then seals the batch, taking in the
+//     appends that queued while other processes held it: a turn at the
+//     lock commits about twice the appends, for one round trip under it.
+//
+// If the view does not hold, nothing was written and the batch goes the
+// two-trip way; after a batch found a stream it knew moved by another
+// process, the committer keeps to two trips for 16 batches.
 //
 // The log has no derived tables: a stream's head is its highest version
 // and the log's head its highest position, each one descent of an index
@@ -186,14 +209,17 @@
 //
 // In Options.Schema (default "keyledger"), created and migrated by Open
 // under a session advisory lock, with the applied migrations in
-// schema_version (a database migrated by a newer version is
-// ledger.ErrUnknownFormat):
+// schema_version. A database migrated by a newer version is
+// ledger.ErrUnknownFormat to an older one: processes already running keep
+// working while a newer one migrates at its Open, but an older process
+// started afterwards refuses the database, so a deploy rolls forward.
 //
-//	events       position PK, stream, version, id UNIQUE, type, schema, time (Unix ns),
-//	             payload (msgpack), prev_pos, hash, append_first, append_last;
-//	             UNIQUE (stream, version)
-//	checkpoints  name PK, position
-//	state        key PK, value                   bytea, ordered bytewise
+//	events          position PK, stream, version, id UNIQUE, type, schema, time (Unix ns),
+//	                payload (msgpack), prev_pos, hash, append_first, append_last;
+//	                UNIQUE (stream, version)
+//	checkpoints     name PK, position
+//	state           key PK, value                   bytea, ordered bytewise
+//	append_rebased  the function that writes a batch past other processes' appends
 //
 // Each event row holds what its canonical record bytes are made of, so the
 // chain is recomputed from the rows alone; append_first and append_last

@@ -14,6 +14,7 @@ type queries struct {
 	lookupIDs, streamHeads, head string
 	insertEvents, insertGuarded  string
 	insertOne, insertOneGuarded  string
+	appendRebased                string
 	notify                       string
 
 	readFrom, readRange, readStream, eventAt, eventByID string
@@ -38,13 +39,16 @@ const eventParams = "$1::bigint, $2::text, $3::bigint, $4::uuid, $5::text, $6::i
 
 // guard is the condition of the one-round-trip path, on parameters from
 // $n on: the head is still $n, no event ID of $n+1 is stored and no stream
-// of $n+2 has events. Each stream is one probe of the (stream, version)
-// index: as "stream = ANY($n+2)", the generic plan the server settles on
-// for a prepared statement scanned the whole table, so every append got
-// slower as the log grew.
+// of $n+2 has events. Each ID and each stream is one probe of an index, in
+// a LIMIT 1 subquery the planner cannot flatten into a join: as
+// "id = ANY($n+1)", the generic plan the server settles on for a prepared
+// statement scanned the whole table whenever its statistics were of a
+// smaller table (a new ledger's first minutes), and did so for an empty
+// array too, so every append got slower as the log grew.
 func guard(n int) string {
 	return fmt.Sprintf(`(SELECT coalesce(max(position), 0) FROM §events) = $%d
-		AND NOT EXISTS (SELECT 1 FROM §events WHERE id = ANY($%d::uuid[]))
+		AND NOT EXISTS (SELECT 1 FROM unnest($%d::uuid[]) AS i (id)
+			CROSS JOIN LATERAL (SELECT 1 FROM §events e WHERE e.id = i.id LIMIT 1) y)
 		AND NOT EXISTS (SELECT 1 FROM unnest($%d::text[]) AS s (stream)
 			CROSS JOIN LATERAL (SELECT 1 FROM §events e WHERE e.stream = s.stream ORDER BY e.version LIMIT 1) x)`, n, n+1, n+2)
 }
@@ -56,7 +60,8 @@ func newQueries(schema string) queries {
 	return queries{
 		channel: "keyledger_" + schema,
 
-		lookupIDs: t("SELECT " + fullCols + " FROM §events WHERE id = ANY($1::uuid[])"),
+		lookupIDs: t(`SELECT e.* FROM unnest($1::uuid[]) AS i (id)
+			CROSS JOIN LATERAL (SELECT ` + fullCols + ` FROM §events WHERE id = i.id LIMIT 1) e`),
 		streamHeads: t(`SELECT s.stream, e.version, e.position FROM unnest($1::text[]) AS s (stream)
 			JOIN LATERAL (SELECT version, position FROM §events WHERE stream = s.stream ORDER BY version DESC LIMIT 1) e ON true`),
 		head:          t("SELECT position, hash FROM §events ORDER BY position DESC LIMIT 1"),
@@ -66,6 +71,7 @@ func newQueries(schema string) queries {
 		// one-event append's transaction on the server.
 		insertOne:        t("INSERT INTO §events (" + fullCols + ") VALUES (" + eventParams + ")"),
 		insertOneGuarded: t("INSERT INTO §events (" + fullCols + ") SELECT " + eventParams + " WHERE " + guard(13)),
+		appendRebased:    t("SELECT head_before, head_hash FROM §append_rebased($1, $2, $3, $4, $5, $6, $7, $8)"),
 		// Sent after the COMMIT, in a transaction of its own: it names the
 		// last position committed, whatever the append's outcome.
 		notify: t("SELECT pg_notify($1, (SELECT coalesce(max(position), 0) FROM §events)::text)"),
