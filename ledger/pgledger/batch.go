@@ -40,11 +40,13 @@ type batch struct {
 	canon    []byte
 
 	rows []eventRow // to insert
-	// Each row's canonical bytes between its version and its back-pointer
-	// (the part that does not move when the batch is rebased, see tryFast):
+	// If rebasing (see tryFast), each row's canonical bytes between its
+	// version and its back-pointer, the part that does not move when the
+	// batch is written past other processes' appends:
 	// mids[midEnd[i-1]:midEnd[i]] for row i.
-	mids   []byte
-	midEnd []int
+	rebasing bool
+	mids     []byte
+	midEnd   []int
 }
 
 // eventRow is a row of the events table, encoded as the table's composite
@@ -261,6 +263,7 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 		v.inexact = false
 	}
 	rebasing := v.others > 0 || v.inexact
+	b.rebasing = rebasing
 	if rebasing {
 		// Other processes take the lock in turn: wait for it first, and
 		// take into the batch what queued meanwhile (about doubling it).
@@ -367,7 +370,8 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 		v.others = max(v.others-1, 0)
 	case *after > int64(base) && len(hash) == 32:
 		s.counts.rebased.Add(1)
-		v.others = othersFor
+		// The streams outside b may have moved with the head.
+		v.others, v.inexact = othersFor, true
 		b.rebase(base, uint64(*after)-base, [32]byte(hash))
 	default:
 		return true, fmt.Errorf("pgledger: append: %w: the batch sequenced after position %d was written after %d with a %d-byte hash",
@@ -583,8 +587,10 @@ func (s *Store) sequence(b *batch, r *appendReq, found map[uuid.UUID]*row) {
 			return
 		}
 		hash = ledger.ChainHash(hash, b.canon)
-		b.mids = append(b.mids, b.canon[canonFixed:len(b.canon)-8]...)
-		b.midEnd = append(b.midEnd, len(b.mids))
+		if b.rebasing {
+			b.mids = append(b.mids, b.canon[canonFixed:len(b.canon)-8]...)
+			b.midEnd = append(b.midEnd, len(b.mids))
+		}
 		hashes = append(hashes, hash[:]...)
 		b.rows = append(b.rows, eventRow{pos: int64(ev.Position), stream: ev.Stream, ver: int64(ev.Version), id: e.id,
 			typ: e.typ, schema: int32(e.schema), time: e.time, payload: e.payload, prev: int64(h.pos), hash: hashes[len(hashes)-32:]})
@@ -613,10 +619,13 @@ func (s *Store) sequence(b *batch, r *appendReq, found map[uuid.UUID]*row) {
 
 // truncate drops the rows from n on (those of a request being refused).
 func (b *batch) truncate(n int) {
-	b.rows, b.midEnd = b.rows[:n], b.midEnd[:min(n, len(b.midEnd))]
-	b.mids = b.mids[:0]
-	if n > 0 {
-		b.mids = b.mids[:b.midEnd[n-1]]
+	b.rows = b.rows[:n]
+	if b.rebasing {
+		b.midEnd = b.midEnd[:n]
+		b.mids = b.mids[:0]
+		if n > 0 {
+			b.mids = b.mids[:b.midEnd[n-1]]
+		}
 	}
 }
 

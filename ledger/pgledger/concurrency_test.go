@@ -517,3 +517,44 @@ func TestBatchTakesAppendsQueuedForTheLock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A batch written past another process's appends leaves the view's other
+// stream heads possibly moved: after this process then appends alone long
+// enough to go back to the guarded insert, that insert does not trust
+// them.
+func TestOneTripForgetsStreamsAfterRebasing(t *testing.T) {
+	reg := testRegistry(t)
+	a := open(t, reg)
+	b := second(t, a, reg)
+	a.idleAfter = time.Hour
+	n := uint64(1000)
+	app := func(s *Store, stream string) ledger.AppendResult {
+		t.Helper()
+		n++
+		res, err := s.Append(bg, stream, ledger.ExpectAny, ledger.NewEvent{ID: tid(n), Data: testCount{N: int(n)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	app(a, "x")
+	app(a, "x")
+	app(b, "z")
+	app(a, "x") // a sees the head moved
+	for range othersFor + 1 {
+		app(a, "x")
+	}
+	app(b, "q")
+	app(a, "w") // a knows w, and only w
+	app(b, "w") // w moves to version 2
+	app(a, "v") // written past b's append
+	for range othersFor + 1 {
+		app(a, "v")
+	}
+	if res := app(a, "w"); res.Versions[0] != 3 {
+		t.Fatalf("w appended at version %d, want 3", res.Versions[0])
+	}
+	if _, err := a.Verify(bg); err != nil {
+		t.Fatal(err)
+	}
+}

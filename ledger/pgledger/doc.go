@@ -80,8 +80,8 @@
 //   - while no other process appends, an INSERT guarded by the view being
 //     exact: the head is still the one it knows, no event ID of the batch
 //     is stored, and no stream it does not know has events;
-//   - once another process's append has been seen (and for the next 64
-//     batches after the last one seen), the server function
+//   - once another process's append has been seen, until 64 batches in a
+//     row find the head where this process left it, the server function
 //     append_rebased, which lets the head have moved: under the lock it
 //     checks the IDs, the streams the view does not know and the versions
 //     of those it knows, then writes the rows after the current head,
@@ -93,8 +93,9 @@
 //     lock commits about twice the appends, for one round trip under it.
 //
 // If the view does not hold, nothing was written and the batch goes the
-// two-trip way; after a batch found a stream it knew moved by another
-// process, the committer keeps to two trips for 16 batches.
+// two-trip way; after append_rebased found it wrong (a stream it knew
+// moved by another process, a stored event ID, a stream it did not know
+// with events), the committer keeps to two trips for 16 batches.
 //
 // The log has no derived tables: a stream's head is its highest version
 // and the log's head its highest position, each one descent of an index
