@@ -61,7 +61,7 @@ type Options struct {
 	// downloads carry no credential.
 	Issuer *lockproto.Issuer
 	// BatchSize bounds the events the read models apply per batch while they
-	// catch up with the log. Default 4096.
+	// catch up with the log. Default 1024.
 	BatchSize int
 	// Logger receives what an operator must see from the ledger, the read
 	// models and the commands (never a secret). Default nil: silent.

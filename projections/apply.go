@@ -136,6 +136,16 @@ func (b *batch) flush(last uint64) error {
 		r.end = len(appendHistEntry(b.vbuf[:r.end], r.pos, r.ns, e.pos, e.ns)) // in place: within the row's room
 		r.pos, r.ns = e.pos, e.ns
 	}
+	for _, r := range b.hist {
+		if (r.end-r.off)%16 == 0 {
+			// A row of whole 16-byte entries is what versions before the
+			// compact layout read: pad it so they report it corrupt
+			// instead of reading wrong entries. It fits: a row's room is
+			// odd (1 + maxHistEntry*n) and it is full only at its room.
+			b.vbuf[r.end] = histPad
+			r.end++
+		}
+	}
 	for k, r := range b.hist {
 		b.kbuf = binary.BigEndian.AppendUint64(append(append(b.kbuf[:0], k...), '/'), r.first)
 		b.sb.Set(b.kbuf, b.vbuf[r.off:r.end])

@@ -146,7 +146,8 @@
 // rows and history index rows of the older layouts still read until then
 // (history rows are now written with each entry as differences from the
 // previous one, about 6 bytes instead of 16). Going back to a version
-// before that needs a rebuild: it cannot read the new history rows.
+// before that needs a rebuild: it reports the new history rows as corrupt
+// (ledger.ErrCorrupt) until then.
 //
 // Events of types this package does not know (other packages' events) are
 // skipped; the checkpoint still advances past them.

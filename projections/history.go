@@ -82,9 +82,14 @@ func describe(ev *ledger.Event, h *HistoryEntry) bool {
 //
 // This version writes the second: entries of a row are a run of a batch's
 // events, so a position costs a byte and a time 5 to 6, against 16. Rows of
-// the older layout keep reading until a rebuild rewrites them.
+// the older layout keep reading until a rebuild rewrites them. A compact
+// row that would be a multiple of 16 bytes long ends in one byte 0x00 (no
+// entry starts with it: a position always increases), so versions that
+// know only the older layout find every compact row corrupt rather than
+// reading it as entries of theirs.
 const (
 	histCompact = 0x01
+	histPad     = 0x00
 	// maxHistEntry bounds the bytes of one compact entry.
 	maxHistEntry = 2 * binary.MaxVarintLen64
 )
@@ -111,6 +116,9 @@ func histEntries(dst []histRef, v []byte) (_ []histRef, ok bool) {
 	var pos uint64
 	var ns int64
 	for v = v[1:]; len(v) > 0; {
+		if len(v) == 1 && v[0] == histPad {
+			break // a position step is never 0: the row's padding
+		}
 		dp, n := binary.Uvarint(v)
 		if n <= 0 || dp == 0 || pos+dp < pos {
 			return dst, false

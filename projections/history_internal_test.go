@@ -31,7 +31,7 @@ func TestHistoryRowLayouts(t *testing.T) {
 		if len(compact) > 1+maxHistEntry*n {
 			t.Fatalf("%d entries took %d bytes", n, len(compact))
 		}
-		for _, v := range [][]byte{compact, old} {
+		for _, v := range [][]byte{compact, append(slices.Clip(compact), histPad), old} {
 			got, ok := histEntries(nil, v)
 			if !ok || !slices.Equal(got, want) {
 				t.Fatalf("%x: got %v %v, want %v", v, got, ok, want)
@@ -47,6 +47,7 @@ func TestHistoryRowsMalformed(t *testing.T) {
 		{histCompact, 0x80},       // position cut short
 		{histCompact, 1},          // no time
 		{histCompact, 1, 2, 0, 2}, // position does not increase
+		{histCompact, 1, 2, 0, 0}, // padding before the end
 		append([]byte{histCompact, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0), // position past 2^64
 	} {
 		if got, ok := histEntries(nil, v); ok {

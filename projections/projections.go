@@ -27,9 +27,7 @@ const prefix = "p/"
 type Options struct {
 	// Name is the checkpoint name. Default DefaultName.
 	Name string
-	// BatchSize bounds the events applied per ApplyState. Default 4096
-	// (catching up, each ApplyState costs a commit and a WAL sync; at the
-	// head of the log batches are as small as what has arrived).
+	// BatchSize bounds the events applied per ApplyState. Default 1024.
 	BatchSize int
 	// Logger receives what an operator must see: the projections stopping
 	// on an error, falling behind the log, catching up (see the package
@@ -91,7 +89,7 @@ func Open(store Store, opts *Options) (*Projections, error) {
 		opts = &Options{}
 	}
 	p := &Projections{store: store, name: opts.Name, batch: opts.BatchSize, notify: make(chan struct{}),
-		log: opts.Logger, lagAlert: opts.LagAlert, runs: make(chan []ledger.Event, freeRuns)}
+		log: opts.Logger, lagAlert: opts.LagAlert, runs: make(chan []ledger.Event, 16)}
 	p.lease, _ = store.(ledger.Leaser)
 	if p.name == "" {
 		p.name = DefaultName
@@ -103,7 +101,7 @@ func Open(store Store, opts *Options) (*Projections, error) {
 		p.lagAlert = defaultLagAlert
 	}
 	if p.batch <= 0 {
-		p.batch = 4096
+		p.batch = 1024
 	}
 	if err := p.start(); err != nil {
 		return nil, err
@@ -388,10 +386,6 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 
 // runLen is how many events the reader hands the applier at once.
 const runLen = 256
-
-// freeRuns bounds the emptied runs kept for reuse: a default batch's 16,
-// the 8 the reader may have queued and the one it fills (about 1 MiB).
-const freeRuns = 32
 
 func (p *Projections) fail(err error) {
 	err = fmt.Errorf("projections: stopped: %w", err)

@@ -514,3 +514,37 @@ func TestHistoryRowsOfTheOlderLayout(t *testing.T) {
 		t.Fatal("a rebuild differs from the read models of mixed layouts")
 	}
 }
+
+// No history row is a whole number of 16-byte entries: versions before the
+// compact layout read such a value as entries of theirs, and would answer
+// wrong instead of reporting the read model corrupt until a rebuild.
+func TestHistoryRowsNeverLookOld(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
+	e.must(err)
+	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
+	e.must(err)
+	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
+	e.must(err)
+	// Gaps of different sizes give entries of 3 to 7 bytes; a rebuild after
+	// each unlock gives rows of one more entry each time.
+	gaps := []time.Duration{time.Microsecond, time.Millisecond, time.Second, time.Hour, 3 * time.Minute, 90 * time.Millisecond, 5 * time.Microsecond}
+	lengths := map[int]bool{}
+	for i := range 60 {
+		e.clock.Advance(gaps[(i*i+i/3)%len(gaps)])
+		_, err := e.svc.Unlock(bg, commands.Unlock{ID: e.id(), Key: "i1", By: "ann"})
+		e.must(err)
+		e.must(e.proj.Rebuild(bg))
+		for r, err := range e.l.ScanState(bg, []byte(projections.StatePrefix+"h/")) {
+			e.must(err)
+			if len(r.Value)%16 == 0 {
+				t.Fatalf("row %q is %d bytes, a whole number of 16-byte entries", r.Key, len(r.Value))
+			}
+			lengths[len(r.Value)] = true
+		}
+	}
+	if len(lengths) < 100 {
+		t.Fatalf("rows of %d lengths, want many", len(lengths))
+	}
+}
