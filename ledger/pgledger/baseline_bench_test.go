@@ -25,6 +25,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keyledger/keyledger/internal/pgtest"
+	"github.com/keyledger/keyledger/ledger"
+	"github.com/keyledger/keyledger/ledger/pgledger"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -121,6 +123,43 @@ func BenchmarkBareInsert1(b *testing.B) {
 	}
 	b.ReportMetric(float64(percentile(lat, 50).Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkAppend1BesideBareInsert: one appender on the ledger and one bare
+// synced INSERT taking turns within each iteration, against the same
+// server, so both meet the same machine (on a shared machine two
+// benchmarks run a minute apart do not); x-bare is the ratio of their
+// median latencies, the figure the one-appender target is set on.
+func BenchmarkAppend1BesideBareInsert(b *testing.B) {
+	ctx := context.Background()
+	conn := baselineConn(b, baselineDB(b))
+	reg := ledger.NewRegistry()
+	if err := reg.Register("bench.note", 1, baselineNote{}); err != nil {
+		b.Fatal(err)
+	}
+	s, err := pgledger.Open(ctx, pgtest.Database(b), &pgledger.Options{Registry: reg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	note := baselineNote{Text: strings.Repeat("k", 64)}
+	var ours, bare []time.Duration
+	b.ReportAllocs()
+	for pos := int64(1); b.Loop(); pos++ {
+		start := time.Now()
+		if _, err := s.Append(ctx, "s", ledger.ExpectAny, ledger.NewEvent{Data: note}); err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		if _, err := conn.Exec(ctx, baselineInsert, baselineArgs(pos, "s", pos, pos-1)...); err != nil {
+			b.Fatal(err)
+		}
+		ours, bare = append(ours, mid.Sub(start)), append(bare, time.Since(mid))
+	}
+	po, pb := percentile(ours, 50), percentile(bare, 50)
+	b.ReportMetric(float64(po.Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(pb.Nanoseconds()), "bare-p50-ns")
+	b.ReportMetric(float64(po)/float64(pb), "x-bare")
 }
 
 // BenchmarkBareInsert64: 64 connections, each doing single-row synced
