@@ -68,14 +68,14 @@
 // were accepted earlier in the same batch (the same append sent twice at
 // once) waits for the next batch, where it is a retry.
 //
-// Most batches take one round trip: the committer keeps a view of the log
-// (the head and chain hash it last read or wrote, and the heads of the
-// streams it read or wrote), checks the batch against it and sequences it
-// there, and sends BEGIN, the lock, one statement that writes the rows only
-// if the view still holds where the batch depends on it, COMMIT and
-// NOTIFY. Only if every append is accepted on the view: a conflict, a
-// retry or a repeated ID goes the two-trip way, which decides it on what it
-// reads. That statement is one of two:
+// Most batches skip the reads: the committer keeps a view of the log (the
+// head and chain hash it last read or wrote, and the heads of the streams
+// it read or wrote), checks the batch against it and sequences it there,
+// and sends, in one round trip, BEGIN, the lock, one statement that writes
+// the rows only if the view still holds where the batch depends on it,
+// COMMIT and NOTIFY. Only if every append is accepted on the view: a
+// conflict, a retry or a repeated ID goes the two-trip way, which decides
+// it on what it reads. That statement is one of two:
 //
 //   - while no other process appends, an INSERT guarded by the view being
 //     exact: the head is still the one it knows, no event ID of the batch
@@ -88,9 +88,10 @@
 //     moving positions and back-pointers and computing the chain hashes
 //     again (SHA-256 in SQL over the canonical bytes this side encodes).
 //     In this mode the committer first waits for the lock (BEGIN and the
-//     lock, one round trip) and only then seals the batch, taking in the
-//     appends that queued while other processes held it: a turn at the
-//     lock commits about twice the appends, for one round trip under it.
+//     lock, a round trip of their own) and only then seals the batch,
+//     taking in the appends that queued while other processes held it: a
+//     turn at the lock commits about twice the appends, for one round trip
+//     under it.
 //
 // If the view does not hold, nothing was written and the batch goes the
 // two-trip way; after append_rebased found it wrong (a stream it knew
