@@ -227,7 +227,9 @@ type ticket struct {
 	hash [32]byte
 }
 
-// Open opens or creates the ledger in dir. See Options for defaults.
+// Open opens or creates the ledger in dir. See Options for defaults. An open
+// ledger holds up to about 128 MiB in Pebble: two 32 MiB memtables and a
+// 64 MiB block cache.
 func Open(dir string, opts *Options) (l *Ledger, err error) {
 	var o Options
 	if opts != nil {
