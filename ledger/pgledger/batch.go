@@ -183,6 +183,7 @@ func (s *Store) runBatch(reqs []*appendReq) {
 // found another process's appends.
 type batchCounts struct {
 	oneTrip, rebased, twoTrips, missed atomic.Uint64
+	lockFirst                          atomic.Uint64 // lock taken before the batch was sealed
 }
 
 func newBatch(reqs []*appendReq) *batch {
@@ -204,6 +205,9 @@ type view struct {
 	// inexact: the stream heads may have moved since they were read, so
 	// only append_rebased, which checks them, may rely on them.
 	inexact bool
+	// lockFirstOff counts down the rebasing batches sent without waiting
+	// for the lock first, after a wait that found nothing queued.
+	lockFirstOff int
 }
 
 const (
@@ -224,6 +228,10 @@ const (
 	// saw another process's appends: the guarded insert is a little
 	// cheaper, but fails whenever the head has moved.
 	othersFor = 64
+	// lockFirstPause is how many rebasing batches skip waiting for the
+	// lock first after such a wait found no appends queued behind it: the
+	// extra round trip pays only while other processes hold the lock.
+	lockFirstPause = 8
 )
 
 // tryFast commits b in one round trip if the committer's view of the log
@@ -244,7 +252,9 @@ const (
 //     then writes the rows after the head, computing positions,
 //     back-pointers and chain hashes again if it moved. Before it the
 //     lock is taken in a round trip of its own (lockFirst), so the batch
-//     takes in what queued while other processes held the lock.
+//     takes in what queued while other processes held the lock; after
+//     such a wait found nothing queued, the next lockFirstPause batches
+//     skip it.
 //
 // If the view did not hold, nothing was written, and the caller runs the
 // usual way. It is not tried on a connection that sat idle (see idleCheck).
@@ -264,12 +274,24 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 	}
 	rebasing := v.others > 0 || v.inexact
 	b.rebasing = rebasing
-	if rebasing {
+	locked := false // the lock was taken in a round trip of its own
+	switch {
+	case rebasing && v.lockFirstOff > 0:
+		v.lockFirstOff--
+	case rebasing:
 		// Other processes take the lock in turn: wait for it first, and
 		// take into the batch what queued meanwhile (about doubling it).
+		n := len(b.reqs)
 		if err := s.lockFirst(ctx, conn, b); err != nil {
 			b.accepted = b.reqs // none was written
 			return true, err
+		}
+		locked = true
+		s.counts.lockFirst.Add(1)
+		if len(b.reqs) == n {
+			// Nothing queued meanwhile: the lock was not contended, and
+			// the round trip bought nothing. Try again later.
+			v.lockFirstOff = lockFirstPause
 		}
 	}
 	var absent, known []string
@@ -299,7 +321,7 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 	for _, r := range b.reqs {
 		s.sequence(b, r, nil)
 		if r.err != nil || len(b.requeue) > 0 {
-			if rebasing {
+			if locked {
 				// The usual way starts a transaction of its own.
 				if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
 					s.dropConn()
@@ -309,7 +331,7 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 		}
 	}
 	pb := &pgx.Batch{}
-	if !rebasing {
+	if !locked {
 		pb.Queue("BEGIN")
 		pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
 	}

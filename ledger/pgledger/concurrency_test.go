@@ -558,3 +558,31 @@ func TestOneTripForgetsStreamsAfterRebasing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// While other processes have appended but none holds the lock, a lone
+// appender does not pay a round trip for a lock nobody contends: after a
+// wait that found nothing queued, its batches go in one round trip.
+func TestLoneAppenderSkipsWaitingForTheLock(t *testing.T) {
+	reg := testRegistry(t)
+	a := open(t, reg)
+	b := second(t, a, reg)
+	a.idleAfter = time.Hour
+	for _, s := range []*Store{a, b, a} { // a sees b's append: it rebases from now on
+		if _, err := s.Append(bg, "s", ledger.ExpectAny, ledger.NewEvent{Data: testNote{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waits, rebased := a.counts.lockFirst.Load(), a.counts.rebased.Load()+a.counts.oneTrip.Load()
+	const n = 27
+	for range n {
+		if _, err := a.Append(bg, "s", ledger.ExpectAny, ledger.NewEvent{Data: testNote{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := a.counts.rebased.Load() + a.counts.oneTrip.Load() - rebased; got != n {
+		t.Fatalf("%d of %d lone appends took one trip", got, n)
+	}
+	if got := a.counts.lockFirst.Load() - waits; got > n/(lockFirstPause+1)+1 {
+		t.Fatalf("%d of %d lone appends waited for the lock in a round trip of its own, want at most %d", got, n, n/(lockFirstPause+1)+1)
+	}
+}

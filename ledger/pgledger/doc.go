@@ -91,7 +91,8 @@
 //     lock, a round trip of their own) and only then seals the batch,
 //     taking in the appends that queued while other processes held it: a
 //     turn at the lock commits about twice the appends, for one round trip
-//     under it.
+//     under it. A wait that found nothing queued (the lock was free) pauses
+//     this for the next 8 batches, so a lone append costs one round trip.
 //
 // If the view does not hold, nothing was written and the batch goes the
 // two-trip way; after append_rebased found it wrong (a stream it knew
