@@ -132,14 +132,8 @@ func TestListsAndRebuild(t *testing.T) {
 }
 
 func TestHistoryPagination(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
-	e.must(err)
-	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
-	e.must(err)
-	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
-	e.must(err)
+	e := annIntercom(t)
+	var err error
 	start := e.clock.Now()
 	for i := range 25 { // one unlock every 6 hours over about a week
 		e.clock.Set(start.Add(time.Duration(i) * 6 * time.Hour))
@@ -247,14 +241,7 @@ func TestCatchUpAfterRestart(t *testing.T) {
 // A rebuild while commands run: commands keep returning (their waits end
 // once the replay reaches them) and the result equals a quiet rebuild.
 func TestRebuildDuringCommands(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
-	e.must(err)
-	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
-	e.must(err)
-	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
-	e.must(err)
+	e := annIntercom(t)
 	ids := make([]uuid.UUID, 40)
 	for i := range ids {
 		ids[i] = e.id()
@@ -440,14 +427,8 @@ func TestCompareRebuild(t *testing.T) {
 // next to the compact rows this one writes, in every query and in Dump, so
 // read models upgrade without a rebuild; a rebuild rewrites them.
 func TestHistoryRowsOfTheOlderLayout(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
-	e.must(err)
-	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
-	e.must(err)
-	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
-	e.must(err)
+	e := annIntercom(t)
+	var err error
 	unlock := func(n int) {
 		for range n {
 			e.clock.Advance(5 * time.Hour)
@@ -519,14 +500,7 @@ func TestHistoryRowsOfTheOlderLayout(t *testing.T) {
 // compact layout read such a value as entries of theirs, and would answer
 // wrong instead of reporting the read model corrupt until a rebuild.
 func TestHistoryRowsNeverLookOld(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
-	e.must(err)
-	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
-	e.must(err)
-	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
-	e.must(err)
+	e := annIntercom(t)
 	// Gaps of different sizes give entries of 3 to 7 bytes; a rebuild after
 	// each unlock gives rows of one more entry each time.
 	gaps := []time.Duration{time.Microsecond, time.Millisecond, time.Second, time.Hour, 3 * time.Minute, 90 * time.Millisecond, 5 * time.Microsecond}
@@ -547,4 +521,19 @@ func TestHistoryRowsNeverLookOld(t *testing.T) {
 	if len(lengths) < 100 {
 		t.Fatalf("rows of %d lengths, want many", len(lengths))
 	}
+}
+
+// annIntercom is an env after setup in which bill's intercom key i1 of the
+// front lock is shared with ann and downloaded by her.
+func annIntercom(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	e.setup()
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
+	e.must(err)
+	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
+	e.must(err)
+	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
+	e.must(err)
+	return e
 }
