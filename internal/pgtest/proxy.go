@@ -159,8 +159,11 @@ func (p *Proxy) Refuse(on bool) {
 // a message for which match is true, the proxy forwards that message and
 // then extra more bytes of the client's (or, with ThroughSync, its messages
 // through the next Sync), drops everything the server sends from the match
-// on, and closes the connection on both sides. Arming again replaces an
-// armed rule that has not fired; match must be safe for concurrent use.
+// on, and closes the connection on both sides. Once a cut has fired, the
+// proxy drops every cancel request (pgx sends one when a connection breaks,
+// which could otherwise abort on the server what the cut let through).
+// Arming again replaces an armed rule that has not fired; match must be
+// safe for concurrent use.
 func (p *Proxy) CutAfter(match func(Message) bool, extra int) {
 	p.mu.Lock()
 	p.rule = &cutRule{match: match, extra: extra}
@@ -250,7 +253,11 @@ type proxyConn struct {
 	cutting bool // a match fired on this connection
 	cutLeft int  // bytes still to forward before the cut (cutSync false)
 	cutSync bool // cut after the next Sync
+	drop    bool // the message that ended the scan is not forwarded
 }
+
+// cancelRequestCode opens a CancelRequest, sent on a connection of its own.
+const cancelRequestCode = 80877102
 
 // maxKeptBody bounds what the proxy keeps of one message to read its SQL.
 const maxKeptBody = 64 << 10
@@ -351,7 +358,11 @@ func (c *proxyConn) hold() bool {
 // scan parses the client's bytes into messages and returns the part of
 // chunk to forward, and whether to cut the connection after it.
 func (c *proxyConn) scan(chunk []byte) ([]byte, bool) {
+	start := 0 // where the current message began in chunk
 	for i := 0; i < len(chunk); {
+		if c.left == 0 && len(c.hdr) == 0 {
+			start = i
+		}
 		if c.cutting && !c.cutSync { // counting down the extra bytes
 			k := min(c.cutLeft, len(chunk)-i)
 			c.cutLeft -= k
@@ -386,6 +397,9 @@ func (c *proxyConn) scan(chunk []byte) ([]byte, bool) {
 			}
 		}
 		if c.endMessage() {
+			if c.drop {
+				return chunk[:start], true
+			}
 			return chunk[:i], true
 		}
 	}
@@ -411,6 +425,14 @@ func (c *proxyConn) endMessage() bool {
 		if len(body) >= 4 {
 			code := binary.BigEndian.Uint32(body)
 			c.started = code != 80877103 && code != 80877104
+			if code == cancelRequestCode && c.p.Cuts() > 0 {
+				// A client whose connection was cut asks the server to
+				// cancel what it ran (pgx does when a connection breaks).
+				// The network that lost the connection loses this too: the
+				// cut's point is what the server ran without an answer.
+				c.drop = true
+				return true
+			}
 		}
 		return false
 	}

@@ -375,6 +375,36 @@ func TestProxyCutAfterSplitWrites(t *testing.T) {
 	}
 }
 
+// A cancel request reaches the server until a cut has fired, and not after:
+// pgx sends one when a connection breaks, and on a loaded machine it could
+// abort on the server the transaction the cut let through.
+func TestProxyDropsCancelsAfterACut(t *testing.T) {
+	u := newUpstream(t, func([]byte) []byte { return nil })
+	p := NewProxy(t, u.ln.Addr().String())
+	cancel := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 16), cancelRequestCode), 42), 7)
+	c := dial(t, p.Addr())
+	if _, err := c.Write(cancel); err != nil {
+		t.Fatal(err)
+	}
+	if got := u.waitConn(t, 0, len(cancel), false); !bytes.Equal(got, cancel) {
+		t.Fatalf("before any cut the server got %q, want the cancel request", got)
+	}
+	p.CutAfter(ExecutesCommit, ThroughSync)
+	c2 := dial(t, p.Addr())
+	if _, err := c2.Write(concat(startupMsg(), query("commit"))); err != nil {
+		t.Fatal(err)
+	}
+	u.waitConn(t, 1, 1, true)
+	c3 := dial(t, p.Addr())
+	if _, err := c3.Write(cancel); err != nil {
+		t.Fatal(err)
+	}
+	got := u.waitConn(t, 2, 0, true)
+	if len(got) != 0 {
+		t.Fatalf("after a cut the server got %q from a cancel request", got)
+	}
+}
+
 func TestProxyDSN(t *testing.T) {
 	u := newUpstream(t, echo)
 	p := NewProxy(t, u.ln.Addr().String())
