@@ -335,18 +335,19 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 		pb.Queue("BEGIN")
 		pb.Queue("SELECT pg_advisory_xact_lock($1, $2)", classAppend, s.appendKey)
 	}
+	lead := pb.Len() // BEGIN and the lock, unless lockFirst took it
 	if rebasing {
 		pb.Queue(s.q.appendRebased, int64(base), []byte{b.canon[0]}, b.rows, b.midSlices(), ids, absent, known, knownVer)
 	} else {
 		b.queueInsert(pb, s.q.insertGuarded, s.q.insertOneGuarded, int64(base), ids, absent)
 	}
 	pb.Queue("COMMIT")
-	s.queueNotify(pb)
+	notify := s.queueNotify(pb)
 	br := conn.SendBatch(ctx, pb)
 	if h := s.hooks.commitSent; h != nil {
 		h(conn)
 	}
-	for range pb.Len() - 2 - s.notifies(pb) {
+	for range lead {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
 			return true, commitErr(ctx, "append", err, false)
@@ -375,7 +376,7 @@ func (s *Store) tryFast(ctx context.Context, conn *pgx.Conn, b *batch, idle bool
 		_ = br.Close()
 		return true, commitErr(ctx, "append", err, true)
 	}
-	s.notifySent(br, s.notifies(pb) > 0)
+	s.notifySent(br, notify)
 	switch {
 	case after == nil && rebasing:
 		// The streams moved: another process writes them too.
@@ -698,7 +699,7 @@ func (s *Store) write(ctx context.Context, conn *pgx.Conn, b *batch) error {
 	b.queueInsert(pb, s.q.insertEvents, s.q.insertOne)
 	pb.Queue("COMMIT")
 	commit := pb.Len() - 1
-	s.queueNotify(pb)
+	notify := s.queueNotify(pb)
 	br := conn.SendBatch(ctx, pb)
 	if h := s.hooks.commitSent; h != nil {
 		h(conn)
@@ -709,16 +710,18 @@ func (s *Store) write(ctx context.Context, conn *pgx.Conn, b *batch) error {
 			return commitErr(ctx, "append", err, i == commit)
 		}
 	}
-	s.notifySent(br, pb.Len() > commit+1)
+	s.notifySent(br, notify)
 	return nil
 }
 
 // queueNotify queues the NOTIFY that follows a COMMIT, if another store
-// listens.
-func (s *Store) queueNotify(pb *pgx.Batch) {
-	if s.others.Load() {
-		pb.Queue(s.q.notify, s.q.channel)
+// listens, and reports whether it did.
+func (s *Store) queueNotify(pb *pgx.Batch) bool {
+	if !s.others.Load() {
+		return false
 	}
+	pb.Queue(s.q.notify, s.q.channel)
+	return true
 }
 
 // notifySent reads the result of the NOTIFY that follows a COMMIT, if
@@ -746,12 +749,4 @@ func (s *Store) logAppendFailed(err error, b *batch) {
 type testHooks struct {
 	commitSent func(*pgx.Conn) // after an append's round trip carrying COMMIT is sent
 	stateSent  func(*pgx.Conn) // after ApplyState's round trip is sent
-}
-
-// notifies is 1 if pb ends with the NOTIFY queueNotify adds, else 0.
-func (s *Store) notifies(pb *pgx.Batch) int {
-	if n := len(pb.QueuedQueries); n > 0 && pb.QueuedQueries[n-1].SQL == s.q.notify {
-		return 1
-	}
-	return 0
 }
