@@ -64,14 +64,7 @@ func TestClockDriftFlaggedAndSynced(t *testing.T) {
 	if h := e.clockHealth("front"); !h.Observed || !h.Known || h.SyncNeeded || h.ZoneStale != "" || h.Offset != 0 {
 		t.Fatalf("after pairing: %+v", h)
 	}
-	ch := e.challenge(e.lock)
-	fast, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now.Add(10*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.lock.HandleAdmin(fast); err != nil {
-		t.Fatal(err)
-	}
+	e.setLockClock(e.now.Add(10 * time.Minute))
 	e.now = e.now.Add(time.Hour)
 	before := e.clockEvents("front")
 	if r := e.uploadAt(e.lock, "front", e.now); !r.SyncNeeded {
@@ -146,14 +139,7 @@ func TestRewoundDrainKeepsALockInTime(t *testing.T) {
 		t.Fatal("no acknowledgement")
 	}
 	e.now = e.now.Add(time.Minute)
-	ch := e.challenge(e.lock)
-	sync, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.lock.HandleAdmin(sync); err != nil {
-		t.Fatal(err)
-	}
+	e.setLockClock(e.now)
 	if b := e.lock.DrainAudit(); b == nil { // a phone drains it and never uploads
 		t.Fatal("nothing drained")
 	}
@@ -174,14 +160,7 @@ func TestRewoundDrainKeepsALockInTime(t *testing.T) {
 // ignored and the receipt shows the lock ahead.
 func TestReadTimeAfterTheReceiptCannotHideALockAhead(t *testing.T) {
 	e := newLockEnv(t)
-	ch := e.challenge(e.lock)
-	fast, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now.Add(10*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.lock.HandleAdmin(fast); err != nil {
-		t.Fatal(err)
-	}
+	e.setLockClock(e.now.Add(10 * time.Minute))
 	if r := e.uploadAt(e.lock, "front", e.now.Add(10*time.Minute)); !r.SyncNeeded {
 		t.Fatalf("upload %+v: a lock 10 min ahead needs no sync", r)
 	}
@@ -267,14 +246,7 @@ func TestZoneRulesReissuedOnceWhenStale(t *testing.T) {
 // an offset for its own time and the table is not stale again.
 func TestZoneRulesReissuedOnceToALockALittleBehind(t *testing.T) {
 	e := newLockEnv(t)
-	ch := e.challenge(e.lock)
-	slow, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now.Add(-90*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.lock.HandleAdmin(slow); err != nil {
-		t.Fatal(err)
-	}
+	e.setLockClock(e.now.Add(-90 * time.Second))
 	if _, err := e.svc.SendZoneRules(bg, commands.SendZoneRules{ID: e.id(), Lock: "front", By: "bill",
 		From: e.now.AddDate(0, 0, -1), Until: e.now.AddDate(0, 0, 10)}); err != nil {
 		t.Fatal(err)
@@ -320,14 +292,7 @@ func TestNewRefusesZoneRulesShorterThanTheRenewal(t *testing.T) {
 func TestLogClockNeedsASync(t *testing.T) {
 	log, c := logtest.New()
 	e := newObservedLockEnv(t, log)
-	ch := e.challenge(e.lock)
-	fast, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now.Add(10*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.lock.HandleAdmin(fast); err != nil {
-		t.Fatal(err)
-	}
+	e.setLockClock(e.now.Add(10 * time.Minute))
 	e.uploadAt(e.lock, "front", e.now)
 	e.lock.HandleUnlock([]byte{lockproto.Version, 3, 0})
 	e.uploadAt(e.lock, "front", e.now)
@@ -341,14 +306,7 @@ func TestLogClockNeedsASync(t *testing.T) {
 // fine: no zone rules are queued until its clock is synced.
 func TestZoneRulesWaitForTheClock(t *testing.T) {
 	e := newLockEnv(t)
-	ch := e.challenge(e.lock)
-	far, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, e.now.AddDate(3, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.lock.HandleAdmin(far); err != nil {
-		t.Fatal(err)
-	}
+	e.setLockClock(e.now.AddDate(3, 0, 0))
 	r := e.uploadAt(e.lock, "front", e.now)
 	if !r.SyncNeeded || r.ZoneQueued != 0 {
 		t.Fatalf("upload %+v: want a sync needed and no zone rules", r)

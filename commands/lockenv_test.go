@@ -86,6 +86,41 @@ func (e *lockEnv) pair(lock string) (lockproto.Pairing, *lockproto.Lock) {
 	return p, l
 }
 
+// setLockClock sets the front lock's clock to at with a time sync signed
+// for its current challenge, as a phone delivers one.
+func (e *lockEnv) setLockClock(at time.Time) {
+	e.t.Helper()
+	ch := e.challenge(e.lock)
+	sync, err := e.issuer.TimeSync(commands.LockUUID("front"), ch.Nonce, at)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.lock.HandleAdmin(sync); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// startWithNextIssuer restarts the service with a new issuer key (key ID
+// 1), the current one retired, as an operator rotating keys does, and
+// returns the new issuer.
+func (e *lockEnv) startWithNextIssuer() *lockproto.Issuer {
+	e.t.Helper()
+	signer, err := lockproto.GenerateEd25519Signer(e.rnd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	next, err := lockproto.NewIssuerKey(signer, 1)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.svc, err = commands.New(e.l, &commands.Options{Clock: func() time.Time { return e.now }, Vault: e.vault, Projections: e.proj,
+		Issuer: next, RetiredIssuers: []*lockproto.Issuer{e.issuer}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return next
+}
+
 func (e *lockEnv) challenge(l *lockproto.Lock) lockproto.Challenge {
 	e.t.Helper()
 	b, err := l.Challenge()

@@ -7,7 +7,6 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
-	"github.com/keyledger/keyledger/lockproto"
 	"github.com/keyledger/keyledger/secret"
 )
 
@@ -27,19 +26,7 @@ func TestMessagesBelowAnAppliedRotationAreIssuedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := e.pending("front") // the clear, signed by the key about to retire
-	nextSigner, err := lockproto.GenerateEd25519Signer(e.rnd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next, err := lockproto.NewIssuerKey(nextSigner, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc, err = commands.New(e.l, &commands.Options{Clock: func() time.Time { return e.now }, Vault: e.vault, Projections: e.proj,
-		Issuer: next, RetiredIssuers: []*lockproto.Issuer{e.issuer}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.startWithNextIssuer()
 	rot, err := e.svc.RotateIssuerKey(bg, commands.RotateIssuerKey{ID: e.id(), Lock: "front", By: "ops", Grace: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -88,19 +88,7 @@ func TestIssuerKeyRotationAcrossAFleet(t *testing.T) {
 	}
 
 	// The operator starts the service with the new key, the old one retired.
-	nextSigner, err := lockproto.GenerateEd25519Signer(e.rnd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next, err := lockproto.NewIssuerKey(nextSigner, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc, err = commands.New(e.l, &commands.Options{Clock: func() time.Time { return e.now }, Vault: e.vault, Projections: e.proj,
-		Issuer: next, RetiredIssuers: []*lockproto.Issuer{e.issuer}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	next := e.startWithNextIssuer()
 	const grace = 7 * 24 * time.Hour
 	for name := range fleet {
 		id := e.id()
@@ -110,7 +98,7 @@ func TestIssuerKeyRotationAcrossAFleet(t *testing.T) {
 		}
 		a, err := lockproto.VerifyAdmin(msg, e.issuer.PublicKey()) // signed by the key the lock trusts
 		if err != nil || a.Type != lockproto.TypeRotateKey || a.NewKeyID != 1 ||
-			a.Until != uint32(e.now.Add(grace).Unix()) || [32]byte(nextSigner.PublicKey()) != a.NewKey {
+			a.Until != uint32(e.now.Add(grace).Unix()) || [32]byte(next.PublicKey()) != a.NewKey {
 			t.Fatalf("%s: rotation %+v %v", name, a, err)
 		}
 		again, err := e.svc.RotateIssuerKey(bg, commands.RotateIssuerKey{ID: id, Lock: name, By: "ops", Grace: grace}) // a retry
@@ -165,7 +153,7 @@ func TestIssuerKeyRotationAcrossAFleet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c, err := lockproto.VerifyCredential(res.Credential, nextSigner.PublicKey()); err != nil || c.KeyID != 1 {
+		if c, err := lockproto.VerifyCredential(res.Credential, next.PublicKey()); err != nil || c.KeyID != 1 {
 			t.Fatalf("%s: refreshed credential %+v %v", name, c, err)
 		}
 		p.take(e, res)
