@@ -161,6 +161,22 @@
 // value of the registered type is decoded in memory of its own and handed
 // out in Data as it is, without the copy boxing it would make.
 //
+// A registered struct is decoded by a plan made when it is registered: its
+// strings, numbers, booleans, byte slices and arrays, nested structs and
+// fields decoded by UnmarshalText are read straight from the payload, with
+// msgpack's rules (nil is the zero value, integers are cut to the field's
+// width, unknown keys are skipped, a struct may be a map or an array). The
+// other fields (times, slices, maps, types with their own decoders) go to
+// msgpack's decoder. msgpack looks a type's decoder up in process-wide maps
+// on every value, which for a small event cost as much as the decoding
+// itself. A struct with embedded structs, tag options other than omitempty
+// or a decoder of its own is decoded by msgpack alone. A decoder set for
+// the type or a field's type with msgpack.Register or msgpack.RegisterExt is
+// not seen by a plan: give the type a DecodeMsgpack method instead. Either way a payload is checked to be one
+// whole msgpack value before msgpack reads it, so a length that claims more
+// than the payload holds is an error, not an allocation of that size, and a
+// panic inside msgpack (it panics on nil for a time) is an error.
+//
 // Bulk reads: ReadAll, Follow and Subscribe read the log in chunks of 1024
 // records (fewer once their payloads reach 1 MiB), one Pebble iterator
 // each, and yield each chunk's events from memory they reuse. So Raw is valid only until the loop body returns (copy

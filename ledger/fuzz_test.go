@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"errors"
-	"reflect"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -54,7 +53,7 @@ func FuzzParseDigest(f *testing.F) {
 func FuzzRegistryDecode(f *testing.F) {
 	reg := NewRegistry()
 	if err := errors.Join(reg.Register("note", 1, testNote{}), reg.Register("nested", 1, &shapeNested{}),
-		reg.Register("map", 1, shapeMap{})); err != nil {
+		reg.Register("map", 1, shapeMap{}), reg.Register("every", 1, shapeEvery{}), reg.Register("embeds", 1, shapeEmbeds{})); err != nil {
 		f.Fatal(err)
 	}
 	for _, v := range []any{testNote{Text: "hi"}, &shapeNested{Tags: []string{"a"}, Bytes: []byte{1}}, shapeMap{M: map[string]int{"k": 1}}} {
@@ -65,6 +64,7 @@ func FuzzRegistryDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{0xc0})
+	f.Add([]byte{0x81, 0xa2, 'A', 't', 0xc0})
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		for _, c := range []struct {
 			name string
@@ -73,13 +73,29 @@ func FuzzRegistryDecode(f *testing.F) {
 			{"note", func() (any, error) { var v testNote; err := msgpack.Unmarshal(payload, &v); return v, err }},
 			{"nested", func() (any, error) { v := new(shapeNested); err := msgpack.Unmarshal(payload, v); return v, err }},
 			{"map", func() (any, error) { var v shapeMap; err := msgpack.Unmarshal(payload, &v); return v, err }},
+			{"every", func() (any, error) {
+				var v shapeEvery
+				err := guard(func() error { return msgpack.Unmarshal(payload, &v) })
+				return v, err
+			}},
+			{"embeds", func() (any, error) {
+				var v shapeEmbeds
+				err := guard(func() error { return msgpack.Unmarshal(payload, &v) })
+				return v, err
+			}},
 		} {
 			got, err := reg.Decode(c.name, 1, payload)
+			if !wellFormed(payload) {
+				if err == nil {
+					t.Fatalf("%s: % x is ill-formed, but Decode gave %#v", c.name, payload, got)
+				}
+				continue
+			}
 			want, wantErr := c.want()
 			if (err != nil) != (wantErr != nil) {
 				t.Fatalf("%s: Decode error %v, msgpack.Unmarshal error %v", c.name, err, wantErr)
 			}
-			if err == nil && !reflect.DeepEqual(got, want) {
+			if err == nil && !sameValue(got, want) {
 				t.Fatalf("%s: Decode = %#v, msgpack.Unmarshal = %#v", c.name, got, want)
 			}
 		}

@@ -51,6 +51,7 @@ type eventType struct {
 	ptr    bool           // typ is a pointer: Data is the pointer decoded into
 	direct bool           // a value of typ is held in an interface word itself
 	rtype  unsafe.Pointer // typ's type word in an interface (see box)
+	plan   *structPlan    // decodes elem without msgpack's type lookups; nil: msgpack decodes
 }
 
 // newEventType describes t for decoding. Values are decoded into memory of
@@ -65,6 +66,7 @@ func newEventType(name string, schema uint16, t reflect.Type) *eventType {
 	if t.Kind() == reflect.Pointer {
 		et.ptr, et.elem = true, t.Elem()
 	}
+	et.plan = newStructPlan(et.elem)
 	zero := reflect.Zero(t).Interface()
 	w := (*eface)(unsafe.Pointer(&zero))
 	et.rtype, et.direct = w.typ, w.data == nil
@@ -80,7 +82,13 @@ type eface struct{ typ, data unsafe.Pointer }
 func (et *eventType) decode(d *payloadDecoder, payload []byte) (any, error) {
 	p := reflect.New(et.elem)
 	pi := p.Interface() // a pointer: boxed without an allocation
-	if err := d.decode(payload, pi); err != nil {
+	var err error
+	if et.plan != nil {
+		err = et.plan.decode(d, payload, p.UnsafePointer())
+	} else {
+		err = d.decode(payload, pi)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("ledger: decode %q schema %d: %w", et.name, et.schema, err)
 	}
 	switch {
@@ -103,12 +111,15 @@ type payloadDecoder struct {
 }
 
 func (d *payloadDecoder) decode(payload []byte, v any) error {
+	if err := (&planReader{b: payload}).skip(); err != nil {
+		return err // msgpack would first allocate what its lengths claim
+	}
 	if d.dec == nil {
 		d.dec = msgpack.NewDecoder(nil)
 	}
 	d.r.Reset(payload)
 	d.dec.Reset(&d.r)
-	err := d.dec.Decode(v)
+	err := guard(func() error { return d.dec.Decode(v) })
 	d.r.Reset(nil)
 	return err
 }
