@@ -17,12 +17,14 @@ import (
 	"github.com/keyledger/keyledger/access"
 	"github.com/keyledger/keyledger/commands"
 	"github.com/keyledger/keyledger/events"
+	"github.com/keyledger/keyledger/internal/testbackend"
 	"github.com/keyledger/keyledger/ledger"
 	"github.com/keyledger/keyledger/projections"
 	"github.com/keyledger/keyledger/secret"
 )
 
-// diskEnv is a service and projections over an on-disk (durable) ledger.
+// diskEnv is a service and projections over an on-disk (durable) ledger,
+// or over PostgreSQL when the run selects it (internal/testbackend).
 func diskEnv(b *testing.B) *env {
 	b.Helper()
 	e := &env{t: b, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
@@ -30,11 +32,17 @@ func diskEnv(b *testing.B) *env {
 	if err := events.Register(reg); err != nil {
 		b.Fatal(err)
 	}
-	l, err := ledger.Open(b.TempDir(), &ledger.Options{Registry: reg})
-	if err != nil {
-		b.Fatal(err)
+	var err error
+	if testbackend.Postgres() {
+		e.l = testbackend.Open(b, reg, nil)
+	} else {
+		l, err := ledger.Open(b.TempDir(), &ledger.Options{Registry: reg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.l = l
 	}
-	e.l = l
+	l := e.l
 	if e.proj, err = projections.Open(l, nil); err != nil {
 		b.Fatal(err)
 	}
