@@ -167,15 +167,19 @@
 // msgpack's rules (nil is the zero value, integers are cut to the field's
 // width, unknown keys are skipped, a struct may be a map or an array). The
 // other fields (times, slices, maps, types with their own decoders) go to
-// msgpack's decoder. msgpack looks a type's decoder up in process-wide maps
-// on every value, which for a small event cost as much as the decoding
-// itself. A struct with embedded structs, tag options other than omitempty
-// or a decoder of its own is decoded by msgpack alone. A decoder set for
-// the type or a field's type with msgpack.Register or msgpack.RegisterExt is
-// not seen by a plan: give the type a DecodeMsgpack method instead. Either way a payload is checked to be one
-// whole msgpack value before msgpack reads it, so a length that claims more
-// than the payload holds is an error, not an allocation of that size, and a
-// panic inside msgpack (it panics on nil for a time) is an error.
+// msgpack's decoder. msgpack looks a type's decoder up in process-wide maps on
+// every value, which for a small event cost as much as the decoding itself. A
+// struct with embedded structs, tag options other than omitempty or a decoder
+// of its own is decoded by msgpack alone. A decoder set for the type or a
+// field's type with msgpack.Register or msgpack.RegisterExtDecoder is not seen
+// by a plan: give the type a DecodeMsgpack method instead. Either way a value
+// is checked to be whole msgpack before msgpack reads it, so a length that
+// claims more than the payload holds is an error, not an allocation of that
+// size, and a panic inside msgpack (it panics on nil for a time), or in an
+// UnmarshalText method, is an error. The strings and byte slices a plan reads
+// are copied into the value's own allocation, after the value, when they fit
+// the room the type's previous event needed: an event of text fields is one
+// allocation, and a string kept from it keeps the whole event alive.
 //
 // Bulk reads: ReadAll, Follow and Subscribe read the log in chunks of 1024
 // records (fewer once their payloads reach 1 MiB), one Pebble iterator

@@ -80,14 +80,17 @@ type eface struct{ typ, data unsafe.Pointer }
 // value of et's type, with one allocation for the value itself (and those
 // msgpack makes for what it holds: strings, slices, maps).
 func (et *eventType) decode(d *payloadDecoder, payload []byte) (any, error) {
-	p := reflect.New(et.elem)
-	pi := p.Interface() // a pointer: boxed without an allocation
+	var p reflect.Value
 	var err error
 	if et.plan != nil {
-		err = et.plan.decode(d, payload, p.UnsafePointer())
+		var base unsafe.Pointer
+		base, err = et.plan.decode(d, payload)
+		p = reflect.NewAt(et.elem, base)
 	} else {
-		err = d.decode(payload, pi)
+		p = reflect.New(et.elem)
+		err = d.decode(payload, p.Interface())
 	}
+	pi := p.Interface() // a pointer: boxed without an allocation
 	if err != nil {
 		return nil, fmt.Errorf("ledger: decode %q schema %d: %w", et.name, et.schema, err)
 	}

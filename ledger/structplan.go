@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"reflect"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -23,6 +25,8 @@ import (
 type structPlan struct {
 	typ    reflect.Type
 	fields []fieldPlan
+	room   atomic.Int32                             // log2 of the text room of the next block; 0: no block
+	blocks [bits.UintSize]atomic.Pointer[blockType] // by log2 of the text room
 }
 
 type fieldKind uint8
@@ -188,10 +192,24 @@ var errArrayStruct = errors.New("msgpack: number of fields in array-encoded stru
 // planReader reads a payload for a plan; msgpack's decoder takes over at
 // its position for the fields the plan does not read itself.
 type planReader struct {
-	b   []byte
-	i   int
-	d   *payloadDecoder
-	dec bool // d reads b: reset once per payload
+	b     []byte
+	i     int
+	d     *payloadDecoder
+	dec   bool   // d reads b: reset once per payload
+	arena []byte // room left in the value's block for text
+	need  int    // text read, in the block or not
+}
+
+// text returns a copy of b, in the block's room if it fits.
+func (r *planReader) text(b []byte) []byte {
+	r.need += len(b)
+	if len(b) > len(r.arena) {
+		return append(make([]byte, 0, len(b)), b...)
+	}
+	c := r.arena[:len(b):len(b)]
+	copy(c, b)
+	r.arena = r.arena[len(b):]
+	return c
 }
 
 func (r *planReader) byte() (byte, error) {
@@ -236,7 +254,8 @@ func (r *planReader) msgpack(fn func(*msgpack.Decoder) error) error {
 	if err := r.skip(); err != nil {
 		return err
 	}
-	r.d.r.Reset(r.b[start:r.i])
+	r.i = start
+	r.d.r.Reset(r.b[start:]) // a type's own decoder may read several values
 	if !r.dec {
 		if r.d.dec == nil {
 			r.d.dec = msgpack.NewDecoder(nil)
@@ -244,7 +263,9 @@ func (r *planReader) msgpack(fn func(*msgpack.Decoder) error) error {
 		r.d.dec.Reset(&r.d.r)
 		r.dec = true
 	}
-	return guard(func() error { return fn(r.d.dec) })
+	err := guard(func() error { return fn(r.d.dec) })
+	r.i = len(r.b) - r.d.r.Len()
+	return err
 }
 
 // guard turns a panic of msgpack's decoder into an error: it panics on
@@ -391,41 +412,79 @@ func (r *planReader) integer(c byte, what string) (uint64, error) {
 	return 0, fmt.Errorf("msgpack: invalid code=%x decoding %s", c, what)
 }
 
-// decode decodes payload into the zeroed struct at base.
-func (p *structPlan) decode(d *payloadDecoder, payload []byte, base unsafe.Pointer) error {
+// decode decodes payload into a new value of the plan's type and returns
+// its address. The strings and byte slices the plan reads share one
+// allocation with the value when they fit its block (see block), whose
+// room is what the type's previous payload needed.
+func (p *structPlan) decode(d *payloadDecoder, payload []byte) (unsafe.Pointer, error) {
 	r := planReader{b: payload, d: d}
+	var base unsafe.Pointer
+	shift := int(p.room.Load())
+	if shift > 0 {
+		base, r.arena = p.block(shift)
+	} else {
+		base = reflect.New(p.typ).UnsafePointer()
+	}
 	err := p.decodeFrom(&r, base)
 	if r.dec {
 		d.r.Reset(nil) // a pooled decoder keeps no payload
 	}
-	return err
+	want := 0
+	if r.need > 0 && r.need <= maxBlockText {
+		want = max(bits.Len(uint(r.need-1)), 4)
+	}
+	if want != shift {
+		p.room.Store(int32(want))
+	}
+	return base, err
+}
+
+// structHeader reads a struct's header: its number of entries (-1 for
+// nil), and whether they are the array form, every field in order.
+func (r *planReader) structHeader() (n int64, array bool, err error) {
+	c, err := r.byte()
+	if err != nil {
+		return 0, false, err
+	}
+	var u uint64
+	switch {
+	case c == codeNil:
+		return -1, false, nil
+	case c >= 0x80 && c <= 0x8f:
+		return int64(c & 0x0f), false, nil
+	case c >= 0x90 && c <= 0x9f:
+		return int64(c & 0x0f), true, nil
+	case c == codeMap16, c == codeArray16:
+		u, err = r.uint(2)
+	case c == codeMap32, c == codeArray32:
+		u, err = r.uint(4)
+	default:
+		return 0, false, fmt.Errorf("msgpack: unexpected code=%x decoding map length", c)
+	}
+	return int64(u), c == codeArray16 || c == codeArray32, err
 }
 
 func (p *structPlan) decodeFrom(r *planReader, base unsafe.Pointer) error {
-	c, err := r.byte()
+	n, array, err := r.structHeader()
 	if err != nil {
 		return err
 	}
-	var n uint64
-	switch {
-	case c == codeNil:
+	if n < 0 || array && n == 0 {
 		p.zero(base)
 		return nil
-	case c >= 0x80 && c <= 0x8f:
-		n = uint64(c & 0x0f)
-	case c == codeMap16:
-		n, err = r.uint(2)
-	case c == codeMap32:
-		n, err = r.uint(4)
-	case c >= 0x90 && c <= 0x9f, c == codeArray16, c == codeArray32:
-		return p.decodeArray(r, c, base)
-	default:
-		return fmt.Errorf("msgpack: unexpected code=%x decoding map length", c)
 	}
-	if err != nil {
-		return err
+	if array {
+		if n != int64(len(p.fields)) {
+			return errArrayStruct
+		}
+		for i := range p.fields {
+			if err := p.fields[i].decode(r, base); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	for k := uint64(0); k < n; k++ {
+	for k := range n {
 		name, err := r.bytes()
 		if err != nil {
 			return err
@@ -444,6 +503,39 @@ func (p *structPlan) decodeFrom(r *planReader, base unsafe.Pointer) error {
 	return nil
 }
 
+// maxBlockText bounds the text a block holds: past it, each string is
+// an allocation of its own, as its size would dominate anyway.
+const maxBlockText = 64 << 10
+
+// A block is one allocation holding a value of the plan's type and, after
+// it, room for its strings and byte slices: decoding an event whose
+// fields are text is then one allocation, not one per field. The block's
+// type is a struct of the two, made once per power-of-two size, so the
+// collector sees the value's pointers; a string or slice points inside
+// the block and keeps all of it alive, which costs no more than the event.
+// The room is what the type's previous payload needed (events of one type
+// are alike); text that does not fit is allocated on its own.
+type blockType struct {
+	typ reflect.Type
+	off uintptr // of the text room
+}
+
+// block allocates a block with room for 1<<shift bytes of text and returns
+// the value's address and the room.
+func (p *structPlan) block(shift int) (unsafe.Pointer, []byte) {
+	bt := p.blocks[shift].Load()
+	if bt == nil {
+		t := reflect.StructOf([]reflect.StructField{
+			{Name: "Value", Type: p.typ},
+			{Name: "Text", Type: reflect.ArrayOf(1<<shift, reflect.TypeFor[byte]())},
+		})
+		bt = &blockType{typ: t, off: t.Field(1).Offset}
+		p.blocks[shift].Store(bt)
+	}
+	base := reflect.New(bt.typ).UnsafePointer()
+	return base, unsafe.Slice((*byte)(unsafe.Add(base, bt.off)), 1<<shift)
+}
+
 // field returns the field named name; encoders write the fields in order,
 // so the k-th is tried first.
 func (p *structPlan) field(name []byte, k int) *fieldPlan {
@@ -453,34 +545,6 @@ func (p *structPlan) field(name []byte, k int) *fieldPlan {
 	for i := range p.fields {
 		if p.fields[i].name == string(name) {
 			return &p.fields[i]
-		}
-	}
-	return nil
-}
-
-// decodeArray decodes the array form: every field, in order.
-func (p *structPlan) decodeArray(r *planReader, c byte, base unsafe.Pointer) error {
-	n := uint64(c & 0x0f)
-	var err error
-	switch c {
-	case codeArray16:
-		n, err = r.uint(2)
-	case codeArray32:
-		n, err = r.uint(4)
-	}
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		p.zero(base)
-		return nil
-	}
-	if n != uint64(len(p.fields)) {
-		return errArrayStruct
-	}
-	for i := range p.fields {
-		if err := p.fields[i].decode(r, base); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -516,7 +580,8 @@ func (f *fieldPlan) decode(r *planReader, base unsafe.Pointer) error {
 			if err != nil {
 				return err
 			}
-			s = string(b)
+			c := r.text(b)
+			s = unsafe.String(unsafe.SliceData(c), len(c))
 		}
 		*(*string)(at) = s
 	case fieldBytes, fieldText:
@@ -534,10 +599,15 @@ func (f *fieldPlan) decode(r *planReader, base unsafe.Pointer) error {
 			if err != nil {
 				return err
 			}
-			b = append(make([]byte, 0, n), s...)
+			if f.kind == fieldText || n == 0 {
+				b = append(make([]byte, 0, n), s...) // an unmarshaler may keep it
+			} else {
+				b = r.text(s)
+			}
 		}
 		if f.kind == fieldText {
-			return reflect.NewAt(f.typ, at).Interface().(encoding.TextUnmarshaler).UnmarshalText(b)
+			u := reflect.NewAt(f.typ, at).Interface().(encoding.TextUnmarshaler)
+			return guard(func() error { return u.UnmarshalText(b) })
 		}
 		*(*[]byte)(at) = b
 	case fieldByteArray:
