@@ -174,7 +174,7 @@ type Event struct {
 type Ledger struct {
 	db    *pebble.DB
 	reg   *Registry
-	clock func() time.Time
+	clock func() time.Time // nil: the wall clock, read once per append (see prepare)
 
 	// gate is held shared by every operation while it touches Pebble and
 	// exclusively by Close, so Close never pulls the DB from under a caller.
@@ -248,9 +248,6 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 			return nil, invalidf("empty directory for an on-disk ledger")
 		}
 		dir = "ledger"
-	}
-	if o.Clock == nil {
-		o.Clock = time.Now
 	}
 	if o.Registry == nil {
 		o.Registry = NewRegistry()
@@ -669,6 +666,9 @@ func (l *Ledger) WaitDurable(ctx context.Context, pos uint64) error {
 // returned from SyncWait: the watermark moves over the whole prefix up to t
 // without waiting for those goroutines to be scheduled.
 func (l *Ledger) publish(t *ticket) {
+	if t.last <= l.durable.Load() {
+		return // a sync covering a later batch got here first
+	}
 	l.wm.Lock()
 	defer l.wm.Unlock()
 	if l.failed.Load() != nil || t.last <= l.durable.Load() {
