@@ -59,8 +59,10 @@ func pebbleOptions() *pebble.Options {
 	// Every flushed or compacted table holds keys of one kind only (one
 	// first byte: log, stream index, ID index, state ...). The log and the ID
 	// index of time-ordered IDs then grow at their ends in tables that
-	// overlap nothing, so compactions move them instead of rewriting them, and
-	// looking up a new ID probes no table.
+	// overlap nothing, so looking up a new ID probes no table and compactions
+	// below L0 move them instead of rewriting them (an L0 compaction that
+	// overlapping heads or stream-index tables start may take the log's new
+	// L0 tables with it: see the Keyspace section of doc.go).
 	po.Experimental.SpanPolicyFunc = splitByKind
 	for i := range po.Levels {
 		// Bloom filters make the idempotency lookup of a new event ID cheap.
