@@ -81,12 +81,12 @@ type group struct {
 // nothing and have no position (StreamVersion reads a version).
 func (l *Ledger) AppendMulti(ctx context.Context, appends ...StreamAppend) (AppendResult, error) {
 	start := time.Now()
-	res, err := l.appendMulti(ctx, appends)
+	res, err := l.appendMulti(ctx, appends, start)
 	l.stats.appended(start, err)
 	return res, err
 }
 
-func (l *Ledger) appendMulti(ctx context.Context, appends []StreamAppend) (res AppendResult, err error) {
+func (l *Ledger) appendMulti(ctx context.Context, appends []StreamAppend, start time.Time) (res AppendResult, err error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -99,7 +99,7 @@ func (l *Ledger) appendMulti(ctx context.Context, appends []StreamAppend) (res A
 	}
 	sc := scratches.Get().(*appendScratch)
 	defer sc.put()
-	evs, err := l.prepare(sc, appends)
+	evs, err := l.prepare(sc, appends, start)
 	if err != nil {
 		return res, err
 	}
@@ -308,7 +308,10 @@ func (l *Ledger) applyGroup(g *group, r *appendReq, appends []StreamAppend) {
 	l.assigned.Store(g.t.last)
 }
 
-func (l *Ledger) prepare(sc *appendScratch, appends []StreamAppend) ([]prepared, error) {
+// prepare validates an append and builds its records. Events without a
+// Time are stamped with start, the time the append began, unless the
+// ledger has a clock of its own (Options.Clock).
+func (l *Ledger) prepare(sc *appendScratch, appends []StreamAppend, start time.Time) ([]prepared, error) {
 	if len(appends) == 0 {
 		return nil, invalidf("no streams to append to")
 	}
@@ -333,7 +336,10 @@ func (l *Ledger) prepare(sc *appendScratch, appends []StreamAppend) ([]prepared,
 	if n > maxEventsAppend {
 		return nil, invalidf("%d events in one append, over the %d limit", n, maxEventsAppend)
 	}
-	now := l.clock().UnixNano()
+	now := start.UnixNano() // read once for the latency statistic and the events' time
+	if l.clock != nil {
+		now = l.clock().UnixNano()
+	}
 	if cap(sc.evs) < n {
 		sc.evs = make([]prepared, n)
 	}

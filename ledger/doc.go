@@ -222,8 +222,16 @@
 // Every table Pebble flushes or compacts holds keys of one kind (one prefix
 // byte; Options.Experimental.SpanPolicyFunc ends a table where the prefix
 // changes). The log, and the ID index of time-ordered IDs, then grow at their
-// ends in tables that overlap no other, so compactions move those tables
-// instead of rewriting them and a lookup of a new ID probes none of them.
+// ends in tables that overlap no other, so a lookup of a new ID probes none of
+// them and compactions below L0 move those tables instead of rewriting them.
+// An L0 compaction may rewrite the log's newest tables once: the stored stream
+// heads (and the stream-index entries of many streams) overlap from one flush
+// to the next, two such flushes make L0 two sublevels deep, which starts a
+// compaction (L0CompactionThreshold 4), and Pebble widens it over the L0
+// tables between its neighbours in the level below, log tables included where
+// no log table there stands between (in a young store, or when the compaction
+// starts above the log). A store of log tables alone has a one-sublevel L0 and
+// is not compacted that way.
 //
 // Format 1 (before the back-pointers) wrote a stream-index entry for every
 // event and no heads. Open upgrades such a store in place without rewriting

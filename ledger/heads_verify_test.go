@@ -22,7 +22,7 @@ func TestVerifyDuringHeadsApplyNoFalsePositive(t *testing.T) {
 	var r appendReq
 	var err error
 	sc := new(appendScratch)
-	if r.evs, err = l.prepare(sc, appends); err != nil {
+	if r.evs, err = l.prepare(sc, appends, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	var g group

@@ -59,8 +59,10 @@ func pebbleOptions() *pebble.Options {
 	// Every flushed or compacted table holds keys of one kind only (one
 	// first byte: log, stream index, ID index, state ...). The log and the ID
 	// index of time-ordered IDs then grow at their ends in tables that
-	// overlap nothing, so compactions move them instead of rewriting them, and
-	// looking up a new ID probes no table.
+	// overlap nothing, so looking up a new ID probes no table and compactions
+	// below L0 move them instead of rewriting them (an L0 compaction that
+	// overlapping heads or stream-index tables start may take the log's new
+	// L0 tables with it: see the Keyspace section of doc.go).
 	po.Experimental.SpanPolicyFunc = splitByKind
 	for i := range po.Levels {
 		// Bloom filters make the idempotency lookup of a new event ID cheap.
@@ -174,7 +176,7 @@ type Event struct {
 type Ledger struct {
 	db    *pebble.DB
 	reg   *Registry
-	clock func() time.Time
+	clock func() time.Time // nil: the wall clock, read once per append (see prepare)
 
 	// gate is held shared by every operation while it touches Pebble and
 	// exclusively by Close, so Close never pulls the DB from under a caller.
@@ -248,9 +250,6 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 			return nil, invalidf("empty directory for an on-disk ledger")
 		}
 		dir = "ledger"
-	}
-	if o.Clock == nil {
-		o.Clock = time.Now
 	}
 	if o.Registry == nil {
 		o.Registry = NewRegistry()
@@ -669,6 +668,9 @@ func (l *Ledger) WaitDurable(ctx context.Context, pos uint64) error {
 // returned from SyncWait: the watermark moves over the whole prefix up to t
 // without waiting for those goroutines to be scheduled.
 func (l *Ledger) publish(t *ticket) {
+	if t.last <= l.durable.Load() {
+		return // a sync covering a later batch got here first
+	}
 	l.wm.Lock()
 	defer l.wm.Unlock()
 	if l.failed.Load() != nil || t.last <= l.durable.Load() {
