@@ -175,11 +175,13 @@
 // by a plan: give the type a DecodeMsgpack method instead. Either way a value
 // is checked to be whole msgpack before msgpack reads it, so a length that
 // claims more than the payload holds is an error, not an allocation of that
-// size, and a panic inside msgpack (it panics on nil for a time), or in an
-// UnmarshalText method, is an error. The strings and byte slices a plan reads
-// are copied into the value's own allocation, after the value, when they fit
-// the room the type's previous event needed: an event of text fields is one
-// allocation, and a string kept from it keeps the whole event alive.
+// size (a type's own DecodeMsgpack that reads on past its first value reads
+// unchecked, as it always did), and a panic inside msgpack (it panics on nil
+// for a time), or in an UnmarshalText method, is an error. The strings and
+// byte slices a plan reads are copied into the value's own allocation, after
+// the value, when they fit the room the type's previous event needed (up to
+// 1 KiB of text): an event of text fields is one allocation, and a string
+// kept from it keeps that whole allocation alive.
 //
 // Bulk reads: ReadAll, Follow and Subscribe read the log in chunks of 1024
 // records (fewer once their payloads reach 1 MiB), one Pebble iterator

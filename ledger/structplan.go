@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
 	"reflect"
 	"sync/atomic"
 	"unsafe"
@@ -25,8 +24,8 @@ import (
 type structPlan struct {
 	typ    reflect.Type
 	fields []fieldPlan
-	room   atomic.Int32                             // log2 of the text room of the next block; 0: no block
-	blocks [bits.UintSize]atomic.Pointer[blockType] // by log2 of the text room
+	room   atomic.Int32                                // text room class of the next block (roomClass); 0: no block
+	blocks [blockClasses + 1]atomic.Pointer[blockType] // by room class
 }
 
 type fieldKind uint8
@@ -419,9 +418,9 @@ func (r *planReader) integer(c byte, what string) (uint64, error) {
 func (p *structPlan) decode(d *payloadDecoder, payload []byte) (unsafe.Pointer, error) {
 	r := planReader{b: payload, d: d}
 	var base unsafe.Pointer
-	shift := int(p.room.Load())
-	if shift > 0 {
-		base, r.arena = p.block(shift)
+	class := int(p.room.Load())
+	if class > 0 {
+		base, r.arena = p.block(class)
 	} else {
 		base = reflect.New(p.typ).UnsafePointer()
 	}
@@ -429,11 +428,7 @@ func (p *structPlan) decode(d *payloadDecoder, payload []byte) (unsafe.Pointer, 
 	if r.dec {
 		d.r.Reset(nil) // a pooled decoder keeps no payload
 	}
-	want := 0
-	if r.need > 0 && r.need <= maxBlockText {
-		want = max(bits.Len(uint(r.need-1)), 4)
-	}
-	if want != shift {
+	if want := roomClass(r.need); want != class {
 		p.room.Store(int32(want))
 	}
 	return base, err
@@ -503,37 +498,62 @@ func (p *structPlan) decodeFrom(r *planReader, base unsafe.Pointer) error {
 	return nil
 }
 
-// maxBlockText bounds the text a block holds: past it, each string is
-// an allocation of its own, as its size would dominate anyway.
-const maxBlockText = 64 << 10
+// Text rooms come in classes: multiples of 16 bytes up to 256, then of 64
+// up to maxBlockText, so a room is at most 63 bytes larger than the text
+// the type's previous payload needed, and a plan makes at most
+// blockClasses block types.
+const (
+	maxBlockText = 1 << 10
+	blockClasses = 256/16 + (maxBlockText-256)/64
+)
+
+// roomClass returns the class of the room for n bytes of text, 0 for none.
+func roomClass(n int) int {
+	switch {
+	case n <= 0 || n > maxBlockText:
+		return 0
+	case n <= 256:
+		return (n + 15) / 16
+	}
+	return 256/16 + (n-256+63)/64
+}
+
+// roomSize is the size of a room of class c.
+func roomSize(c int) int {
+	if c <= 256/16 {
+		return 16 * c
+	}
+	return 256 + 64*(c-256/16)
+}
 
 // A block is one allocation holding a value of the plan's type and, after
 // it, room for its strings and byte slices: decoding an event whose
 // fields are text is then one allocation, not one per field. The block's
-// type is a struct of the two, made once per power-of-two size, so the
-// collector sees the value's pointers; a string or slice points inside
-// the block and keeps all of it alive, which costs no more than the event.
-// The room is what the type's previous payload needed (events of one type
-// are alike); text that does not fit is allocated on its own.
+// type is a struct of the two, made once per room class, so the collector
+// sees the value's pointers. The room is what the type's previous payload
+// needed, rounded up (events of one type are alike); text that does not
+// fit is allocated on its own, and past maxBlockText all of it is. A
+// string or slice points inside the block and keeps all of it alive: the
+// value and its room, at most maxBlockText more than its own text.
 type blockType struct {
 	typ reflect.Type
 	off uintptr // of the text room
 }
 
-// block allocates a block with room for 1<<shift bytes of text and returns
-// the value's address and the room.
-func (p *structPlan) block(shift int) (unsafe.Pointer, []byte) {
-	bt := p.blocks[shift].Load()
+// block allocates a block with a room of class c and returns the value's
+// address and the room.
+func (p *structPlan) block(c int) (unsafe.Pointer, []byte) {
+	bt := p.blocks[c].Load()
 	if bt == nil {
 		t := reflect.StructOf([]reflect.StructField{
 			{Name: "Value", Type: p.typ},
-			{Name: "Text", Type: reflect.ArrayOf(1<<shift, reflect.TypeFor[byte]())},
+			{Name: "Text", Type: reflect.ArrayOf(roomSize(c), reflect.TypeFor[byte]())},
 		})
 		bt = &blockType{typ: t, off: t.Field(1).Offset}
-		p.blocks[shift].Store(bt)
+		p.blocks[c].Store(bt)
 	}
 	base := reflect.New(bt.typ).UnsafePointer()
-	return base, unsafe.Slice((*byte)(unsafe.Add(base, bt.off)), 1<<shift)
+	return base, unsafe.Slice((*byte)(unsafe.Add(base, bt.off)), roomSize(c))
 }
 
 // field returns the field named name; encoders write the fields in order,

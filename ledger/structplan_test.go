@@ -185,13 +185,16 @@ func TestStructPlanDecodesAsMsgpack(t *testing.T) {
 	}
 }
 
+// everyPlan is shared, as a registered type's is: decodes after the first
+// put their text in a block sized by the one before.
+var everyPlan = newStructPlan(reflect.TypeFor[shapeEvery]())
+
 // assertDecodesAsMsgpack decodes payload into shapeEvery with its plan and
 // with msgpack.Unmarshal: the same value, or an error from both.
 func assertDecodesAsMsgpack(t *testing.T, payload []byte) {
 	t.Helper()
-	plan := newStructPlan(reflect.TypeFor[shapeEvery]())
 	var want shapeEvery
-	base, err := plan.decode(new(payloadDecoder), payload)
+	base, err := everyPlan.decode(new(payloadDecoder), payload)
 	got := *(*shapeEvery)(base)
 	if !wellFormed(payload) {
 		if err == nil {
@@ -287,8 +290,10 @@ func TestBlockTextOutlivesItsValue(t *testing.T) {
 	plan := newStructPlan(reflect.TypeFor[shapeEvery]())
 	var texts []string
 	var slices [][]byte
+	var holders []*shapeEvery // their Tags are msgpack's, reachable only through the block
 	for i := range 2000 {
-		payload, err := msgpack.Marshal(shapeEvery{S: fmt.Sprintf("text %d", i), Bytes: []byte(fmt.Sprintf("bytes %d", i)), Renamed: "r"})
+		payload, err := msgpack.Marshal(shapeEvery{S: fmt.Sprintf("text %d", i), Bytes: []byte(fmt.Sprintf("bytes %d", i)),
+			Tags: []string{fmt.Sprintf("tag %d", i)}, Renamed: "r"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,6 +303,7 @@ func TestBlockTextOutlivesItsValue(t *testing.T) {
 		}
 		v := (*shapeEvery)(base)
 		texts, slices = append(texts, v.S), append(slices, v.Bytes)
+		holders = append(holders, v)
 		if cap(v.Bytes) != len(v.Bytes) {
 			t.Fatalf("Bytes has room past its end (cap %d, len %d): an append would write over the next field's text", cap(v.Bytes), len(v.Bytes))
 		}
@@ -310,11 +316,26 @@ func TestBlockTextOutlivesItsValue(t *testing.T) {
 		slices[i][0] = 'B'
 	}
 	for i := range texts {
+		if want := fmt.Sprintf("tag %d", i); len(holders[i].Tags) != 1 || holders[i].Tags[0] != want {
+			t.Fatalf("value %d has tags %q after collections, want [%q]", i, holders[i].Tags, want)
+		}
 		if want := fmt.Sprintf("text %d", i); texts[i] != want {
 			t.Fatalf("text %d is %q after collections, want %q", i, texts[i], want)
 		}
 		if want := fmt.Sprintf("Bytes %d", i); string(slices[i]) != want {
 			t.Fatalf("bytes %d are %q, want %q", i, slices[i], want)
+		}
+	}
+}
+
+func TestRoomClasses(t *testing.T) {
+	if roomClass(0) != 0 || roomClass(maxBlockText+1) != 0 {
+		t.Fatalf("roomClass(0) = %d, roomClass(%d) = %d, want 0 and 0", roomClass(0), maxBlockText+1, roomClass(maxBlockText+1))
+	}
+	for n := 1; n <= maxBlockText; n++ {
+		c := roomClass(n)
+		if size := roomSize(c); c < 1 || c > blockClasses || size < n || size >= n+64 {
+			t.Fatalf("%d bytes of text: class %d of %d bytes, want a class in 1..%d of %d..%d bytes", n, c, size, blockClasses, n, n+63)
 		}
 	}
 }
