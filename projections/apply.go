@@ -120,7 +120,9 @@ func (b *batch) set(key []byte, v any) error {
 	return nil
 }
 
-func (b *batch) flush(last uint64) error {
+// flush writes the batch's rows with the checkpoint last. more says that
+// durable events follow it, which the next batch applies at once.
+func (b *batch) flush(last uint64, more bool) error {
 	for id, r := range b.keys {
 		if b.full[id] {
 			if err := b.set(rowKey("key", id), r); err != nil {
@@ -177,8 +179,13 @@ func (b *batch) flush(last uint64) error {
 	// checkpoint, never rows without it nor it without them: Open resumes
 	// from the older checkpoint and applies those events again. Nothing
 	// here must outlive a crash on its own (the secret keystore writes
-	// through its own synced ApplyState).
+	// through its own synced ApplyState). While catching up, a batch that
+	// more follow asks for no sync at all (ledger.StateBatch.SetNoSync):
+	// the sync of the batch at the head of the log covers it, so a rebuild
+	// pays one sync, not one per batch; a crash before it loses those
+	// batches the same way, whole and in order.
 	b.sb.SetNoSyncWait(true)
+	b.sb.SetNoSync(more)
 	if err := b.p.store.ApplyState(b.ctx, &b.sb); err != nil {
 		clear(b.p.rows) // they may hold changes that were not written
 		return err

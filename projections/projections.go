@@ -407,7 +407,7 @@ func (p *Projections) applyBatch(ctx context.Context, b *batch, runs [][]ledger.
 	}
 	lastRun := runs[len(runs)-1]
 	last := lastRun[len(lastRun)-1].Position
-	if err := b.flush(last); err != nil {
+	if err := b.flush(last, last < p.store.DurablePosition()); err != nil {
 		return err
 	}
 	// Counted before the position is published, so Stats read after
