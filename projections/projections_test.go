@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,13 +243,13 @@ func TestCatchUpAfterRestart(t *testing.T) {
 // WAL sync (not marked ledger.StateBatch.SetNoSync).
 type syncCounter struct {
 	ledger.Backend
-	batches, syncs int
+	batches, syncs atomic.Int64
 }
 
 func (s *syncCounter) ApplyState(ctx context.Context, b *ledger.StateBatch) error {
-	s.batches++
+	s.batches.Add(1)
 	if !b.NoSync() {
-		s.syncs++
+		s.syncs.Add(1)
 	}
 	return s.Backend.ApplyState(ctx, b)
 }
@@ -279,10 +280,11 @@ func TestRebuildSyncsOnce(t *testing.T) {
 	e.must(err)
 	defer p.Close()
 	e.must(p.WaitApplied(bg, e.l.DurablePosition()))
-	*s = syncCounter{Backend: e.l}
+	batches, syncs := s.batches.Load(), s.syncs.Load()
 	e.must(p.Rebuild(bg))
-	if s.batches < 4 || s.syncs != 2 {
-		t.Fatalf("a rebuild applied %d state batches, %d of them asking for a sync; want 2 (the clearing, the last)", s.batches, s.syncs)
+	batches, syncs = s.batches.Load()-batches, s.syncs.Load()-syncs
+	if batches < 4 || syncs != 2 {
+		t.Fatalf("a rebuild applied %d state batches, %d of them asking for a sync; want 2 (the clearing, the last)", batches, syncs)
 	}
 }
 
