@@ -23,7 +23,10 @@
 // others. The exception is ApplyState of a batch marked
 // StateBatch.SetNoSyncWait, meant for rebuildable read models: atomic and
 // visible at once, durable shortly after; a crash can lose the newest such
-// batches, whole, but never a ledger event (see SetNoSyncWait).
+// batches, whole, but never a ledger event (see SetNoSyncWait). A batch
+// marked StateBatch.SetNoSync asks for no sync at all: durable with the
+// next write that syncs (read models catching up mark every batch but
+// the last).
 //
 // Atomicity: one append — any number of events on any number of streams — is
 // one Pebble batch: after a crash it is entirely there or entirely absent.

@@ -161,3 +161,103 @@ func TestApplyStateNoSyncWaitClose(t *testing.T) {
 	}
 	checkRows(t, l2, 10)
 }
+
+// ApplyState with SetNoSync asks for no sync: its rows and checkpoint are
+// visible at once, a crash loses only the newest such batches, whole and
+// in order, and the next synced write (or Close) makes them durable.
+func TestApplyStateNoSync(t *testing.T) {
+	base := vfs.NewCrashableMem()
+	reg := testRegistry(t)
+	l, err := Open("db", &Options{FS: base, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := uint64(1); i <= 3; i++ {
+		if _, err := l.Append(bg, "s", ExpectAny, tev(i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.ApplyState(bg, rowsAt(int(i), false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncs := l.Stats().WALSyncs
+	for k := 4; k <= 6; k++ {
+		b := rowsAt(k, true)
+		b.SetNoSync(true)
+		if err := l.ApplyState(bg, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cp, err := l.Checkpoint(bg, "p"); err != nil || cp != 6 {
+		t.Fatalf("checkpoint = %d, %v; want 6 visible at once", cp, err)
+	}
+	checkRows(t, l, 6)
+	if n := l.Stats().WALSyncs - syncs; n != 0 {
+		t.Fatalf("%d WAL syncs for three batches with SetNoSync, want none", n)
+	}
+
+	// A crash now: synced data only, then random parts of what was not synced.
+	for seed := range uint64(40) {
+		cfg := vfs.CrashCloneCfg{}
+		if seed > 0 {
+			cfg = vfs.CrashCloneCfg{UnsyncedDataPercent: int(seed * 5 % 101), RNG: rand.New(rand.NewPCG(seed, 5))}
+		}
+		l2, err := Open("db", &Options{FS: base.CrashClone(cfg), Registry: reg})
+		if err != nil {
+			t.Fatalf("seed %d: reopen: %v", seed, err)
+		}
+		cp, err := l2.Checkpoint(bg, "p")
+		if err != nil || cp < 3 || cp > 6 || (seed == 0 && cp != 3) {
+			t.Fatalf("seed %d: checkpoint after the crash %d, %v", seed, cp, err)
+		}
+		checkRows(t, l2, cp)
+		if n := len(readAll(t, l2)); n != 3 {
+			t.Fatalf("seed %d: %d events after the crash, want the 3 acknowledged", seed, n)
+		}
+		_ = l2.Close()
+	}
+
+	// The sync of a later batch covers the batches before it.
+	if err := l.ApplyState(bg, rowsAt(7, false)); err != nil {
+		t.Fatal(err)
+	}
+	l3, err := Open("db", &Options{FS: base.CrashClone(vfs.CrashCloneCfg{}), Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l3.Close()
+	if cp, err := l3.Checkpoint(bg, "p"); err != nil || cp != 7 {
+		t.Fatalf("checkpoint after a later synced batch = %d, %v; want 7", cp, err)
+	}
+	checkRows(t, l3, 7)
+}
+
+// Close syncs what SetNoSync batches left unsynced.
+func TestApplyStateNoSyncClose(t *testing.T) {
+	base := vfs.NewCrashableMem()
+	reg := testRegistry(t)
+	l, err := Open("db", &Options{FS: base, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 1; k <= 10; k++ {
+		b := rowsAt(k, false)
+		b.SetNoSync(true)
+		if err := l.ApplyState(bg, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Open("db", &Options{FS: base.CrashClone(vfs.CrashCloneCfg{}), Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if cp, err := l2.Checkpoint(bg, "p"); err != nil || cp != 10 {
+		t.Fatalf("checkpoint after Close = %d, %v; want 10", cp, err)
+	}
+	checkRows(t, l2, 10)
+}

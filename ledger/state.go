@@ -16,6 +16,7 @@ type StateBatch struct {
 	ops        []StateOp
 	buf        []byte // the copies of keys and values, reused after Reset
 	noSyncWait bool
+	noSync     bool
 }
 
 // StateOpKind says what a StateOp does.
@@ -147,6 +148,20 @@ func (b *StateBatch) Validate() error {
 // the ledger as a failed append does (Err, and ErrFailed from later writes).
 func (b *StateBatch) SetNoSyncWait(on bool) { b.noSyncWait = on }
 
+// SetNoSync(true) makes ApplyState write the batch without asking for a
+// write-ahead-log sync at all: it is durable once a later write syncs the
+// log (an Append, an ApplyState without SetNoSync), or when the ledger
+// closes. It is for a run of batches of rebuildable state applied one
+// after another, such as read models catching up with the log: the sync
+// of the run's last batch covers the others, so the run pays one sync
+// instead of one per batch. What a crash can lose is what SetNoSyncWait
+// says, over a longer window: only the newest batches, whole and in
+// order. A backend may sync the batch anyway. Reset keeps the setting.
+func (b *StateBatch) SetNoSync(on bool) { b.noSync = on }
+
+// NoSync reports the SetNoSync setting.
+func (b *StateBatch) NoSync() bool { return b.noSync }
+
 // Len is the number of operations in the batch.
 func (b *StateBatch) Len() int { return len(b.ops) }
 
@@ -169,7 +184,8 @@ type StateEntry struct {
 // ApplyState commits the batch atomically and durably (synced), in order of
 // the calls that built it. State is not part of the hash chain. A batch with
 // SetNoSyncWait(true) is atomic and visible at once but not waited for: see
-// SetNoSyncWait for what a crash can then lose.
+// SetNoSyncWait for what a crash can then lose; one with SetNoSync(true) is
+// not synced at all (see SetNoSync).
 func (l *Ledger) ApplyState(ctx context.Context, sb *StateBatch) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -208,6 +224,13 @@ func (l *Ledger) ApplyState(ctx context.Context, sb *StateBatch) (err error) {
 				_ = b.Set(checkpointKey(op.Name), putU64(op.Position), nil)
 			}
 		}
+	}
+	if sb.noSync {
+		defer b.Close()
+		if err := l.db.Apply(b, pebble.NoSync); err != nil {
+			return fmt.Errorf("ledger: apply state: %w", err)
+		}
+		return nil
 	}
 	if !sb.noSyncWait {
 		defer b.Close()

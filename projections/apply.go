@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -24,16 +23,21 @@ type batch struct {
 	full  map[string]bool // keys whose row changed beyond the use count
 	locks map[string]*LockRow
 	obi   map[[16]byte]uint64 // outbox entries queued in this batch
-	hist  map[string]*histRow // history rows by entity and day
-	hents []histEntry         // the history entries of the batch, in order
-	hlast [4]histLast         // per role (lock, key, account, subject): the row last used
-	kbuf  []byte
-	vbuf  []byte       // the history rows' values, built at flush
-	h     HistoryEntry // scratch
+	hist  map[string]int32    // history rows by entity and day: index in hrows
+	hrows []histRow
+	hents []histEntry // the history entries of the batch, in order
+	hlast [4]histLast // per role (lock, key, account, subject): the row last used
+	last  struct {    // the key row b.key returned last
+		id  string
+		row *KeyRow
+	}
+	kbuf []byte
+	vbuf []byte       // the history rows' values, built at flush
+	h    HistoryEntry // scratch
 }
 
 func newBatch(ctx context.Context, p *Projections) *batch {
-	return &batch{ctx: ctx, p: p, keys: map[string]*KeyRow{}, full: map[string]bool{}, locks: map[string]*LockRow{}, obi: map[[16]byte]uint64{}, hist: map[string]*histRow{}}
+	return &batch{ctx: ctx, p: p, keys: map[string]*KeyRow{}, full: map[string]bool{}, locks: map[string]*LockRow{}, obi: map[[16]byte]uint64{}, hist: map[string]int32{}}
 }
 
 // reset empties b for the next run of events, keeping its memory: the
@@ -46,11 +50,9 @@ func (b *batch) reset(ctx context.Context) {
 	clear(b.locks)
 	clear(b.obi)
 	clear(b.hist)
-	clear(b.hents) // drop the rows they point at
-	b.hents = b.hents[:0]
-	for i := range b.hlast {
-		b.hlast[i].row = nil
-	}
+	b.hrows, b.hents = b.hrows[:0], b.hents[:0]
+	b.hlast = [4]histLast{}
+	b.last.id, b.last.row = "", nil
 }
 
 func getRow[T any](ctx context.Context, store ledger.StateStore, key []byte) (*T, error) {
@@ -69,6 +71,19 @@ func getRow[T any](ctx context.Context, store ledger.StateStore, key []byte) (*T
 }
 
 func (b *batch) key(id string) (*KeyRow, error) {
+	// Runs of events concern one key: the row asked for last is most
+	// often the one (a string compare instead of a map lookup).
+	if b.last.row != nil && b.last.id == id {
+		return b.last.row, nil
+	}
+	r, err := b.lookupKey(id)
+	if r != nil {
+		b.last.id, b.last.row = id, r
+	}
+	return r, err
+}
+
+func (b *batch) lookupKey(id string) (*KeyRow, error) {
 	if r, ok := b.keys[id]; ok {
 		return r, nil
 	}
@@ -105,7 +120,9 @@ func (b *batch) set(key []byte, v any) error {
 	return nil
 }
 
-func (b *batch) flush(last uint64) error {
+// flush writes the batch's rows with the checkpoint last. more says that
+// durable events follow it, which the next batch applies at once.
+func (b *batch) flush(last uint64, more bool) error {
 	for id, r := range b.keys {
 		if b.full[id] {
 			if err := b.set(rowKey("key", id), r); err != nil {
@@ -123,20 +140,22 @@ func (b *batch) flush(last uint64) error {
 	// them), in the order they were recorded, in the compact layout
 	// (histEntries): each row gets room for its entries at their largest.
 	off := 0
-	for _, r := range b.hist {
+	for i := range b.hrows {
+		r := &b.hrows[i]
 		r.off, off = off, off+1+maxHistEntry*r.n
 		r.end, r.pos, r.ns = r.off+1, 0, 0
 	}
 	b.vbuf = slices.Grow(b.vbuf[:0], off)[:off]
-	for _, r := range b.hist {
-		b.vbuf[r.off] = histCompact
+	for i := range b.hrows {
+		b.vbuf[b.hrows[i].off] = histCompact
 	}
 	for _, e := range b.hents {
-		r := e.row
+		r := &b.hrows[e.row]
 		r.end = len(appendHistEntry(b.vbuf[:r.end], r.pos, r.ns, e.pos, e.ns)) // in place: within the row's room
 		r.pos, r.ns = e.pos, e.ns
 	}
-	for _, r := range b.hist {
+	for i := range b.hrows {
+		r := &b.hrows[i]
 		if (r.end-r.off)%16 == 0 {
 			// A row of whole 16-byte entries is what versions before the
 			// compact layout read: pad it so they report it corrupt
@@ -146,7 +165,8 @@ func (b *batch) flush(last uint64) error {
 			r.end++
 		}
 	}
-	for k, r := range b.hist {
+	for k, i := range b.hist {
+		r := &b.hrows[i]
 		b.kbuf = binary.BigEndian.AppendUint64(append(append(b.kbuf[:0], k...), '/'), r.first)
 		b.sb.Set(b.kbuf, b.vbuf[r.off:r.end])
 	}
@@ -159,8 +179,13 @@ func (b *batch) flush(last uint64) error {
 	// checkpoint, never rows without it nor it without them: Open resumes
 	// from the older checkpoint and applies those events again. Nothing
 	// here must outlive a crash on its own (the secret keystore writes
-	// through its own synced ApplyState).
+	// through its own synced ApplyState). While catching up, a batch that
+	// more follow asks for no sync at all (ledger.StateBatch.SetNoSync):
+	// the sync of the batch at the head of the log covers it, so a rebuild
+	// pays one sync, not one per batch; a crash before it loses those
+	// batches the same way, whole and in order.
 	b.sb.SetNoSyncWait(true)
+	b.sb.SetNoSync(more)
 	if err := b.p.store.ApplyState(b.ctx, &b.sb); err != nil {
 		clear(b.p.rows) // they may hold changes that were not written
 		return err
@@ -184,26 +209,30 @@ const maxCachedRows = 1 << 14
 // (keyed by the batch's first position there), so a rebuild writes few rows.
 func (b *batch) history(h *HistoryEntry) error {
 	day := uint32(h.Time.Unix() / 86400)
+	ns := h.Time.UnixNano()
 	put := func(role int, kind, id string) {
 		if id == "" {
 			return
 		}
-		k := append(append(append(append(b.kbuf[:0], prefix...), "h/"...), kind...), '/')
-		k = binary.BigEndian.AppendUint32(append(append(k, id...), '/'), day)
-		b.kbuf = k
 		// Runs of events concern the same lock, key and accounts on the
-		// same day: the row the role used last is most often the one.
+		// same day: the row the role used last is most often the one, and
+		// comparing its ID and day costs less than building its key.
 		last := &b.hlast[role]
-		r := last.row
-		if r == nil || !bytes.Equal(last.key, k) {
-			if r = b.hist[string(k)]; r == nil { // no allocation for the lookup
-				r = &histRow{first: h.Position}
-				b.hist[string(k)] = r
+		if last.row == 0 || last.day != day || last.id != id {
+			k := append(append(append(append(b.kbuf[:0], prefix...), "h/"...), kind...), '/')
+			k = binary.BigEndian.AppendUint32(append(append(k, id...), '/'), day)
+			b.kbuf = k
+			i, ok := b.hist[string(k)] // no allocation for the lookup
+			if !ok {
+				i = int32(len(b.hrows))
+				b.hrows = append(b.hrows, histRow{first: h.Position})
+				b.hist[string(k)] = i
 			}
-			last.key, last.row = append(last.key[:0], k...), r
+			last.id, last.day, last.row = id, day, i+1
 		}
-		r.n++
-		b.hents = append(b.hents, histEntry{row: r, pos: h.Position, ns: h.Time.UnixNano()})
+		i := last.row - 1
+		b.hrows[i].n++
+		b.hents = append(b.hents, histEntry{row: i, pos: h.Position, ns: ns})
 	}
 	put(0, "l", h.Lock)
 	put(1, "k", h.Key)
@@ -215,10 +244,11 @@ func (b *batch) history(h *HistoryEntry) error {
 }
 
 // histLast is the history row a role of the entries (lock, key, account,
-// subject) used last in a batch, with its key.
+// subject) used last in a batch, with its entity's ID and the day.
 type histLast struct {
-	key []byte
-	row *histRow
+	id  string
+	day uint32
+	row int32 // index in batch.hrows + 1; 0: none
 }
 
 // histRow is one history index row being built: its value is its
@@ -233,9 +263,10 @@ type histRow struct {
 	ns       int64
 }
 
-// histEntry is one entry of a history row.
+// histEntry is one entry of a history row (batch.hrows[row]); it holds no
+// pointer, so appending entries costs the garbage collector nothing.
 type histEntry struct {
-	row *histRow
+	row int32
 	pos uint64
 	ns  int64
 }
@@ -300,6 +331,7 @@ func (b *batch) apply(ev *ledger.Event) error {
 			b.sb.Set(rowKey("hk", e.Holder, e.Key), nil)
 		}
 		b.keys[e.Key], b.full[e.Key] = r, true
+		b.last.row = nil // it may have been the row of an earlier key of that ID
 		b.sb.Set(rowKey("lk", e.Lock, e.Key), nil)
 		if e.Kind != events.KindDigital { // digital keys are listed per lock (DigitalKeys)
 			b.sb.Set(rowKey("ok", e.Owner, e.Key), nil)

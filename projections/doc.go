@@ -112,7 +112,9 @@
 // a crash can lose the newest batches, whole and with their checkpoint,
 // and Open applies those events again (tested with a crash before the
 // sync); acknowledged events are never lost, only their read models
-// redone.
+// redone. While catching up (a rebuild, a restart) only the batch that
+// reaches the head of the log asks for a sync, which covers the batches
+// before it (ledger.StateBatch.SetNoSync).
 //
 // Read-your-writes: WaitApplied(pos) returns once every event up to
 // pos is applied; commands.Service calls it before a command returns.

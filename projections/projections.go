@@ -103,27 +103,26 @@ func Open(store Store, opts *Options) (*Projections, error) {
 	if p.batch <= 0 {
 		p.batch = 1024
 	}
-	if err := p.start(); err != nil {
+	cp, err := store.Checkpoint(context.Background(), p.name)
+	if err != nil {
 		return nil, err
 	}
+	p.start(cp)
 	return p, nil
 }
 
-func (p *Projections) start() error {
-	cp, err := p.store.Checkpoint(context.Background(), p.name)
-	if err != nil {
-		return err
-	}
+// start follows the log from after checkpoint cp (on a shared store, from
+// the checkpoint read under the lease).
+func (p *Projections) start(cp uint64) {
 	p.applied.Store(cp)
 	p.rows = map[string]*KeyRow{}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
 	if p.lease != nil {
 		go p.lead(ctx, p.done)
-		return nil
+		return
 	}
 	go p.loop(ctx, cp, p.done, p.newLagWatch(cp))
-	return nil
 }
 
 // lead applies the log while this instance holds the lease of the read
@@ -408,7 +407,7 @@ func (p *Projections) applyBatch(ctx context.Context, b *batch, runs [][]ledger.
 	}
 	lastRun := runs[len(runs)-1]
 	last := lastRun[len(lastRun)-1].Position
-	if err := b.flush(last); err != nil {
+	if err := b.flush(last, last < p.store.DurablePosition()); err != nil {
 		return err
 	}
 	// Counted before the position is published, so Stats read after
@@ -438,9 +437,9 @@ func (p *Projections) Rebuild(ctx context.Context) error {
 	}
 	p.failed.Store(nil)
 	target := p.store.DurablePosition()
-	if err := p.start(); err != nil {
-		return err
-	}
+	// The checkpoint is the one clear just removed: reading it back would
+	// step over every version of it the memtables still hold.
+	p.start(0)
 	return p.waitLocked(ctx, target)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -235,6 +236,55 @@ func TestCatchUpAfterRestart(t *testing.T) {
 		if after[k] != v {
 			t.Fatalf("row %q differs", k)
 		}
+	}
+}
+
+// syncCounter counts the state batches applied and those that ask for a
+// WAL sync (not marked ledger.StateBatch.SetNoSync).
+type syncCounter struct {
+	ledger.Backend
+	batches, syncs atomic.Int64
+}
+
+func (s *syncCounter) ApplyState(ctx context.Context, b *ledger.StateBatch) error {
+	s.batches.Add(1)
+	if !b.NoSync() {
+		s.syncs.Add(1)
+	}
+	return s.Backend.ApplyState(ctx, b)
+}
+
+// A rebuild asks for a WAL sync only when it clears the read models and
+// when it reaches the head of the log: the sync of the last batch covers
+// the batches before it.
+func TestRebuildSyncsOnce(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
+	e.must(err)
+	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
+	e.must(err)
+	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
+	e.must(err)
+	for i := range 6 { // more events than the reader hands over at once
+		evs := make([]ledger.NewEvent, 100)
+		for j := range evs {
+			evs[j] = ledger.NewEvent{Data: events.UnlockAttempted{Key: "i1", Lock: "front", By: "ann", Door: access.Main,
+				Source: "app", Granted: true, Uses: uint32(i*100 + j + 1)}}
+		}
+		_, err := e.l.Append(bg, "key-i1", ledger.ExpectAny, evs...)
+		e.must(err)
+	}
+	s := &syncCounter{Backend: e.l}
+	p, err := projections.Open(s, &projections.Options{Name: "sync-count", BatchSize: 7})
+	e.must(err)
+	defer p.Close()
+	e.must(p.WaitApplied(bg, e.l.DurablePosition()))
+	batches, syncs := s.batches.Load(), s.syncs.Load()
+	e.must(p.Rebuild(bg))
+	batches, syncs = s.batches.Load()-batches, s.syncs.Load()-syncs
+	if batches < 4 || syncs != 2 {
+		t.Fatalf("a rebuild applied %d state batches, %d of them asking for a sync; want 2 (the clearing, the last)", batches, syncs)
 	}
 }
 

@@ -91,6 +91,16 @@ func testState(t *testing.T, s ledger.StateStore) {
 	if v, err := s.GetState(ctx, []byte("fast")); err != nil || string(v) != "1" {
 		t.Fatalf("GetState after a batch not waited for = %q, %v", v, err)
 	}
+	// So is a batch applied without asking for a sync.
+	b.Reset()
+	b.SetNoSync(true)
+	b.Set([]byte("fast"), []byte("2"))
+	if err := s.ApplyState(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.GetState(ctx, []byte("fast")); err != nil || string(v) != "2" {
+		t.Fatalf("GetState after a batch not synced = %q, %v", v, err)
+	}
 }
 
 func testCheckpoints(t *testing.T, s ledger.StateStore) {
