@@ -176,6 +176,11 @@
 // can never write after another process took over (fencing, tested by
 // terminating the holder's session).
 //
+// A lease ends by unlocking, before its release (or the iteration) returns,
+// so it can be taken again at once: a rebuild gives up and takes its lease
+// twice. The session is kept, idle, for the next lease of the Store (at
+// most spareLeases of them), which starts without a connection to set up.
+//
 // # State
 //
 // ApplyState runs a StateBatch's operations in order in one transaction;

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,19 +57,14 @@ func (s *Store) Subscribe(ctx context.Context, name string) iter.Seq2[ledger.Eve
 			return
 		}
 		s.leave()
-		conn, err := s.lease(ctx, name)
+		conn, key, err := s.lease(ctx, name)
 		if err != nil {
 			yield(ledger.Event{}, err)
 			return
 		}
-		// Closing the session ends the lease; it is ended before the last
-		// value is yielded, so whoever sees the iteration end can subscribe
-		// again at once.
-		release := func() {
-			cctx, cancel := context.WithTimeout(context.Background(), s.poll)
-			_ = conn.Close(cctx)
-			cancel()
-		}
+		// The lease is ended before the last value is yielded, so whoever
+		// sees the iteration end can subscribe again at once.
+		release := sync.OnceFunc(func() { s.endLease(conn, key) })
 		defer release()
 		cp, err := s.Checkpoint(ctx, name)
 		if err != nil {
@@ -303,12 +300,27 @@ func (s *Store) pollHead(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-// lease connects and takes the subscriber's lease, waiting while another
-// session holds it.
-func (s *Store) lease(ctx context.Context, name string) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, s.connCfg.Copy())
-	if err != nil {
-		return nil, readErr(ctx, "subscribe", err)
+// spareLeases bounds the sessions a Store keeps, idle, after their leases
+// ended, each for at most spareIdle. A lease taken again soon, as a rebuild
+// does, starts on one of them: no connection to set up, no cold caches in
+// a new server process, and no wait for the server to notice that a closed
+// session's lock is free (it frees it asynchronously, so the lease would
+// be found held, and taken a PollInterval later).
+const (
+	spareLeases = 2
+	spareIdle   = time.Second
+)
+
+// lease takes the subscriber's lease on a session of its own (a spare one
+// if any), waiting while another session holds it. It returns the session
+// and the lock's key, for endLease.
+func (s *Store) lease(ctx context.Context, name string) (*pgx.Conn, int32, error) {
+	conn, spare := s.spareLease()
+	if conn == nil {
+		var err error
+		if conn, err = pgx.ConnectConfig(ctx, s.connCfg.Copy()); err != nil {
+			return nil, 0, readErr(ctx, "subscribe", err)
+		}
 	}
 	key := lockKey(s.schema + "\x00" + name)
 	logged := false
@@ -316,13 +328,22 @@ func (s *Store) lease(ctx context.Context, name string) (*pgx.Conn, error) {
 		var ok bool
 		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", classLease, key).Scan(&ok); err != nil {
 			_ = conn.Close(context.Background())
-			return nil, readErr(ctx, "subscribe: lease", err)
+			if spare && ctx.Err() == nil {
+				// It may have been cut while it idled: start on a new one.
+				spare = false
+				if conn, err = pgx.ConnectConfig(ctx, s.connCfg.Copy()); err != nil {
+					return nil, 0, readErr(ctx, "subscribe", err)
+				}
+				continue
+			}
+			return nil, 0, readErr(ctx, "subscribe: lease", err)
 		}
+		spare = false
 		if ok {
 			if logged {
 				s.log.LogAttrs(ctx, slog.LevelInfo, "pgledger: subscriber took over its lease", slog.String("subscriber", name))
 			}
-			return conn, nil
+			return conn, key, nil
 		}
 		if !logged {
 			logged = true
@@ -330,7 +351,75 @@ func (s *Store) lease(ctx context.Context, name string) (*pgx.Conn, error) {
 		}
 		if err := s.pause(ctx); err != nil {
 			_ = conn.Close(context.Background())
-			return nil, err
+			return nil, 0, err
 		}
+	}
+}
+
+// spareLease takes a spare lease session, if there is one.
+func (s *Store) spareLease() (*pgx.Conn, bool) {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	if n := len(s.spare); n > 0 {
+		conn := s.spare[n-1]
+		s.spare[n-1] = nil
+		s.spare = s.spare[:n-1]
+		return conn, true
+	}
+	return nil, false
+}
+
+// endLease ends a lease taken by lease: it unlocks and keeps the session
+// as a spare, or, if it cannot unlock or keep it, closes it (the server
+// then frees the lock when it notices). The caller must not use conn after.
+func (s *Store) endLease(conn *pgx.Conn, key int32) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.poll)
+	defer cancel()
+	var unlocked bool
+	if !conn.IsClosed() && conn.PgConn().TxStatus() == 'I' {
+		if err := conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1, $2)", classLease, key).Scan(&unlocked); err != nil {
+			unlocked = false
+		}
+	}
+	if unlocked {
+		s.lmu.Lock()
+		kept := !s.stopping.Load() && len(s.spare) < spareLeases
+		if kept {
+			s.spare = append(s.spare, conn)
+		}
+		s.lmu.Unlock()
+		if kept {
+			time.AfterFunc(spareIdle, func() { s.dropSpare(conn) })
+			return
+		}
+	}
+	_ = conn.Close(ctx)
+}
+
+// dropSpare closes conn if it is still a spare.
+func (s *Store) dropSpare(conn *pgx.Conn) {
+	s.lmu.Lock()
+	i := slices.Index(s.spare, conn)
+	if i >= 0 {
+		s.spare = slices.Delete(s.spare, i, i+1)
+	}
+	s.lmu.Unlock()
+	if i >= 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), s.poll)
+		_ = conn.Close(ctx)
+		cancel()
+	}
+}
+
+// closeSpares closes the spare lease sessions (Close).
+func (s *Store) closeSpares() {
+	s.lmu.Lock()
+	spare := s.spare
+	s.spare = nil
+	s.lmu.Unlock()
+	for _, conn := range spare {
+		ctx, cancel := context.WithTimeout(context.Background(), s.poll)
+		_ = conn.Close(ctx)
+		cancel()
 	}
 }

@@ -21,7 +21,7 @@ var _ ledger.Leaser = (*Store)(nil)
 // server releases the lock and no later write of this holder commits.
 type held struct {
 	mu     sync.Mutex // serialises the connection's users
-	conn   *pgx.Conn
+	conn   *pgx.Conn  // nil once released: the session may serve another lease
 	cancel context.CancelFunc
 }
 
@@ -61,7 +61,7 @@ func (s *Store) Lease(ctx context.Context, name string) (context.Context, func()
 		return nil, nil, err
 	}
 	s.leave()
-	conn, err := s.lease(ctx, name)
+	conn, key, err := s.lease(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -71,9 +71,8 @@ func (s *Store) Lease(ctx context.Context, name string) (context.Context, func()
 	release := sync.OnceFunc(func() {
 		cancel()
 		h.mu.Lock()
-		cctx, ccancel := context.WithTimeout(context.Background(), s.poll)
-		_ = h.conn.Close(cctx) // ends the session: the server releases the lock
-		ccancel()
+		s.endLease(h.conn, key)
+		h.conn = nil
 		h.mu.Unlock()
 	})
 	stop := context.AfterFunc(hctx, release)
@@ -96,6 +95,10 @@ func (s *Store) watchLease(ctx context.Context, name string, h *held, lost func(
 		case <-t.C:
 		}
 		h.mu.Lock()
+		if h.conn == nil { // released
+			h.mu.Unlock()
+			return
+		}
 		pctx, cancel := context.WithTimeout(ctx, max(s.poll, time.Second))
 		err := h.conn.Ping(pctx)
 		cancel()
@@ -112,7 +115,7 @@ func (s *Store) watchLease(ctx context.Context, name string, h *held, lost func(
 func (s *Store) applyLeased(ctx context.Context, name string, h *held, pb *pgx.Batch) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.conn.IsClosed() {
+	if h.conn == nil || h.conn.IsClosed() {
 		return fmt.Errorf("pgledger: apply state: the lease %q is no longer held: %w", name, ledger.ErrUnavailable)
 	}
 	br := h.conn.SendBatch(ctx, pb)

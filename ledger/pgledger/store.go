@@ -95,6 +95,11 @@ type Store struct {
 	logAt     logTimes
 	closer    sync.Once
 
+	// Sessions kept after their leases ended (see spareLeases); none is
+	// added once stopping is set.
+	lmu   sync.Mutex
+	spare []*pgx.Conn
+
 	// The durable watermark: every position up to it is committed.
 	wm      sync.Mutex
 	durable atomic.Uint64
@@ -278,6 +283,7 @@ func (s *Store) Close() error {
 	s.stopBG()
 	<-s.ldone
 	s.pool.Close()
+	s.closeSpares()
 	return nil
 }
 
