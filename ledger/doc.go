@@ -287,7 +287,8 @@
 // from the zero hash before position 1, and Head is the last one. It applies
 // a StateBatch by iterating Ops in order, all or none (Validate reports what
 // ApplyState refuses; NoSyncWait says whether the caller waits for
-// durability).
+// durability, NoSync whether it asks for a sync at all: a backend may sync
+// either kind of batch anyway).
 //
 // # Retries
 //

@@ -218,3 +218,29 @@ func TestLogProjectionsCatchUp(t *testing.T) {
 		}
 	}
 }
+
+// A rebuild whose clearing fails leaves the read models as they were and
+// following the log: later commands' waits end, nothing hangs.
+func TestRebuildThatCannotClearKeepsFollowing(t *testing.T) {
+	s := newSlowStore(t)
+	register(t, s.Ledger, 0, 3)
+	p, err := projections.Open(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.WaitApplied(bg, s.DurablePosition()); err != nil {
+		t.Fatal(err)
+	}
+	s.fail.Store(true)
+	if err := p.Rebuild(bg); !errors.Is(err, errInjected) {
+		t.Fatalf("Rebuild with a store refusing the clearing = %v, want the store's error", err)
+	}
+	s.fail.Store(false)
+	register(t, s.Ledger, 3, 2)
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	if err := p.WaitApplied(ctx, s.DurablePosition()); err != nil {
+		t.Fatalf("WaitApplied after a failed Rebuild: %v (Err %v)", err, p.Err())
+	}
+}

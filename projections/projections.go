@@ -433,6 +433,14 @@ func (p *Projections) Rebuild(ctx context.Context) error {
 	}
 	p.stop()
 	if err := p.clear(ctx); err != nil {
+		// Nothing was cleared: follow the log again from the stored
+		// checkpoint, so that commands waiting on the read models go on.
+		cp, cerr := p.store.Checkpoint(context.Background(), p.name)
+		if cerr != nil {
+			p.fail(cerr)
+			return errors.Join(err, cerr)
+		}
+		p.start(cp)
 		return err
 	}
 	p.failed.Store(nil)
