@@ -179,7 +179,8 @@
 // A lease ends by unlocking, before its release (or the iteration) returns,
 // so it can be taken again at once: a rebuild gives up and takes its lease
 // twice. The session is kept, idle, for the next lease of the Store (at
-// most spareLeases of them), which starts without a connection to set up.
+// most two such sessions per Store, each for at most a second of idling),
+// which starts without a connection to set up.
 //
 // # State
 //
@@ -241,7 +242,9 @@
 //
 // A pgxpool of Options.MaxConns for reads and state, plus one connection
 // each for the committer (which loads the events row type when it
-// connects), the listener and every running Subscribe. The DSN is pgx's (a
+// connects), the listener, every running Subscribe and every Lease held,
+// and up to two idle sessions per Store for a second after leases end
+// (see "Subscribers' leases"). The DSN is pgx's (a
 // postgres:// URL or key=value pairs); the query exec mode must describe
 // statements (the default does), since reads parse binary results.
 //

@@ -311,6 +311,13 @@ const (
 	spareIdle   = time.Second
 )
 
+// spareConn is a spare lease session and its turn as a spare: the timer of
+// an earlier turn must not close it.
+type spareConn struct {
+	conn *pgx.Conn
+	turn uint64
+}
+
 // lease takes the subscriber's lease on a session of its own (a spare one
 // if any), waiting while another session holds it. It returns the session
 // and the lock's key, for endLease.
@@ -361,8 +368,8 @@ func (s *Store) spareLease() (*pgx.Conn, bool) {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
 	if n := len(s.spare); n > 0 {
-		conn := s.spare[n-1]
-		s.spare[n-1] = nil
+		conn := s.spare[n-1].conn
+		s.spare[n-1] = spareConn{}
 		s.spare = s.spare[:n-1]
 		return conn, true
 	}
@@ -384,29 +391,32 @@ func (s *Store) endLease(conn *pgx.Conn, key int32) {
 	if unlocked {
 		s.lmu.Lock()
 		kept := !s.stopping.Load() && len(s.spare) < spareLeases
+		s.spares++
+		sc := spareConn{conn: conn, turn: s.spares}
 		if kept {
-			s.spare = append(s.spare, conn)
+			s.spare = append(s.spare, sc)
 		}
 		s.lmu.Unlock()
 		if kept {
-			time.AfterFunc(spareIdle, func() { s.dropSpare(conn) })
+			time.AfterFunc(spareIdle, func() { s.dropSpare(sc) })
 			return
 		}
 	}
 	_ = conn.Close(ctx)
 }
 
-// dropSpare closes conn if it is still a spare.
-func (s *Store) dropSpare(conn *pgx.Conn) {
+// dropSpare closes a spare session if it is still a spare in the same turn
+// (idle since then).
+func (s *Store) dropSpare(sc spareConn) {
 	s.lmu.Lock()
-	i := slices.Index(s.spare, conn)
+	i := slices.Index(s.spare, sc)
 	if i >= 0 {
 		s.spare = slices.Delete(s.spare, i, i+1)
 	}
 	s.lmu.Unlock()
 	if i >= 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), s.poll)
-		_ = conn.Close(ctx)
+		_ = sc.conn.Close(ctx)
 		cancel()
 	}
 }
@@ -417,9 +427,9 @@ func (s *Store) closeSpares() {
 	spare := s.spare
 	s.spare = nil
 	s.lmu.Unlock()
-	for _, conn := range spare {
+	for _, sc := range spare {
 		ctx, cancel := context.WithTimeout(context.Background(), s.poll)
-		_ = conn.Close(ctx)
+		_ = sc.conn.Close(ctx)
 		cancel()
 	}
 }

@@ -97,8 +97,9 @@ type Store struct {
 
 	// Sessions kept after their leases ended (see spareLeases); none is
 	// added once stopping is set.
-	lmu   sync.Mutex
-	spare []*pgx.Conn
+	lmu    sync.Mutex
+	spare  []spareConn
+	spares uint64 // sessions made spare so far: tells a spare's turns apart
 
 	// The durable watermark: every position up to it is committed.
 	wm      sync.Mutex
