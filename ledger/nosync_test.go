@@ -87,29 +87,7 @@ func TestApplyStateNoSyncWait(t *testing.T) {
 	}
 	checkRows(t, l, 5)
 
-	// A crash now: synced data only, then random parts of what was not synced.
-	for seed := range uint64(40) {
-		cfg := vfs.CrashCloneCfg{}
-		if seed > 0 {
-			cfg = vfs.CrashCloneCfg{UnsyncedDataPercent: int(seed * 5 % 101), RNG: rand.New(rand.NewPCG(seed, 3))}
-		}
-		l2, err := Open("db", &Options{FS: base.CrashClone(cfg), Registry: reg})
-		if err != nil {
-			t.Fatalf("seed %d: reopen: %v", seed, err)
-		}
-		cp, err := l2.Checkpoint(bg, "p")
-		if err != nil || cp < 3 || cp > 5 || (seed == 0 && cp != 3) {
-			t.Fatalf("seed %d: checkpoint after the crash %d, %v", seed, cp, err)
-		}
-		checkRows(t, l2, cp)
-		if n := len(readAll(t, l2)); n != 3 {
-			t.Fatalf("seed %d: %d events after the crash, want the 3 acknowledged", seed, n)
-		}
-		if _, err := l2.Verify(bg); err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		_ = l2.Close()
-	}
+	crashClones(t, base, reg, 3, 5, 3)
 
 	gate.open()
 
@@ -120,46 +98,11 @@ func TestApplyStateNoSyncWait(t *testing.T) {
 	if _, err := l.Append(bg, "s", ExpectAny, tev(4)); err != nil {
 		t.Fatal(err)
 	}
-	l3, err := Open("db", &Options{FS: base.CrashClone(vfs.CrashCloneCfg{}), Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l3 := reopenAt(t, base, reg, 6)
 	defer l3.Close()
-	if cp, err := l3.Checkpoint(bg, "p"); err != nil || cp != 6 {
-		t.Fatalf("checkpoint after a later acknowledged append = %d, %v; want 6", cp, err)
-	}
-	checkRows(t, l3, 6)
 	if n := len(readAll(t, l3)); n != 4 {
 		t.Fatalf("%d events, want 4", n)
 	}
-}
-
-// Close waits for the outstanding syncs of SetNoSyncWait batches, so a clean
-// close keeps them all.
-func TestApplyStateNoSyncWaitClose(t *testing.T) {
-	base := vfs.NewCrashableMem()
-	reg := testRegistry(t)
-	l, err := Open("db", &Options{FS: base, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := 1; k <= 10; k++ {
-		if err := l.ApplyState(bg, rowsAt(k, true)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l2, err := Open("db", &Options{FS: base.CrashClone(vfs.CrashCloneCfg{}), Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l2.Close()
-	if cp, err := l2.Checkpoint(bg, "p"); err != nil || cp != 10 {
-		t.Fatalf("checkpoint after Close = %d, %v; want 10", cp, err)
-	}
-	checkRows(t, l2, 10)
 }
 
 // ApplyState with SetNoSync asks for no sync: its rows and checkpoint are
@@ -197,67 +140,89 @@ func TestApplyStateNoSync(t *testing.T) {
 		t.Fatalf("%d WAL syncs for three batches with SetNoSync, want none", n)
 	}
 
-	// A crash now: synced data only, then random parts of what was not synced.
+	crashClones(t, base, reg, 3, 6, 5)
+
+	// The sync of a later batch covers the batches before it.
+	if err := l.ApplyState(bg, rowsAt(7, false)); err != nil {
+		t.Fatal(err)
+	}
+	reopenAt(t, base, reg, 7).Close()
+}
+
+// Close makes every batch durable: it waits for the outstanding syncs of
+// SetNoSyncWait batches and syncs what SetNoSync batches left unsynced.
+func TestApplyStateCloseKeepsUnsyncedBatches(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mark func(*StateBatch)
+	}{
+		{"SetNoSyncWait", func(b *StateBatch) { b.SetNoSyncWait(true) }},
+		{"SetNoSync", func(b *StateBatch) { b.SetNoSync(true) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base := vfs.NewCrashableMem()
+			reg := testRegistry(t)
+			l, err := Open("db", &Options{FS: base, Registry: reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := 1; k <= 10; k++ {
+				b := rowsAt(k, false)
+				c.mark(b)
+				if err := l.ApplyState(bg, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			reopenAt(t, base, reg, 10).Close()
+		})
+	}
+}
+
+// reopenAt opens a crash clone of base with its synced data only, and
+// checks it holds checkpoint cp and exactly the rows up to it.
+func reopenAt(t *testing.T, base *vfs.MemFS, reg *Registry, cp uint64) *Ledger {
+	t.Helper()
+	l, err := Open("db", &Options{FS: base.CrashClone(vfs.CrashCloneCfg{}), Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := l.Checkpoint(bg, "p"); err != nil || got != cp {
+		l.Close()
+		t.Fatalf("checkpoint after reopening = %d, %v; want %d", got, err, cp)
+	}
+	checkRows(t, l, cp)
+	return l
+}
+
+// crashClones reopens crash clones of base, with synced data only and then
+// with random parts of what was not synced: each must hold the 3 events
+// acknowledged before, verify, and have a checkpoint in lo..hi (lo with
+// synced data only) with exactly the rows up to it.
+func crashClones(t *testing.T, base *vfs.MemFS, reg *Registry, lo, hi uint64, salt uint64) {
+	t.Helper()
 	for seed := range uint64(40) {
 		cfg := vfs.CrashCloneCfg{}
 		if seed > 0 {
-			cfg = vfs.CrashCloneCfg{UnsyncedDataPercent: int(seed * 5 % 101), RNG: rand.New(rand.NewPCG(seed, 5))}
+			cfg = vfs.CrashCloneCfg{UnsyncedDataPercent: int(seed * 5 % 101), RNG: rand.New(rand.NewPCG(seed, salt))}
 		}
 		l2, err := Open("db", &Options{FS: base.CrashClone(cfg), Registry: reg})
 		if err != nil {
 			t.Fatalf("seed %d: reopen: %v", seed, err)
 		}
 		cp, err := l2.Checkpoint(bg, "p")
-		if err != nil || cp < 3 || cp > 6 || (seed == 0 && cp != 3) {
-			t.Fatalf("seed %d: checkpoint after the crash %d, %v", seed, cp, err)
+		if err != nil || cp < lo || cp > hi || (seed == 0 && cp != lo) {
+			t.Fatalf("seed %d: checkpoint after the crash %d, %v; want %d..%d", seed, cp, err, lo, hi)
 		}
 		checkRows(t, l2, cp)
 		if n := len(readAll(t, l2)); n != 3 {
 			t.Fatalf("seed %d: %d events after the crash, want the 3 acknowledged", seed, n)
 		}
+		if _, err := l2.Verify(bg); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
 		_ = l2.Close()
 	}
-
-	// The sync of a later batch covers the batches before it.
-	if err := l.ApplyState(bg, rowsAt(7, false)); err != nil {
-		t.Fatal(err)
-	}
-	l3, err := Open("db", &Options{FS: base.CrashClone(vfs.CrashCloneCfg{}), Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l3.Close()
-	if cp, err := l3.Checkpoint(bg, "p"); err != nil || cp != 7 {
-		t.Fatalf("checkpoint after a later synced batch = %d, %v; want 7", cp, err)
-	}
-	checkRows(t, l3, 7)
-}
-
-// Close syncs what SetNoSync batches left unsynced.
-func TestApplyStateNoSyncClose(t *testing.T) {
-	base := vfs.NewCrashableMem()
-	reg := testRegistry(t)
-	l, err := Open("db", &Options{FS: base, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := 1; k <= 10; k++ {
-		b := rowsAt(k, false)
-		b.SetNoSync(true)
-		if err := l.ApplyState(bg, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l2, err := Open("db", &Options{FS: base.CrashClone(vfs.CrashCloneCfg{}), Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l2.Close()
-	if cp, err := l2.Checkpoint(bg, "p"); err != nil || cp != 10 {
-		t.Fatalf("checkpoint after Close = %d, %v; want 10", cp, err)
-	}
-	checkRows(t, l2, 10)
 }

@@ -258,14 +258,7 @@ func (s *syncCounter) ApplyState(ctx context.Context, b *ledger.StateBatch) erro
 // when it reaches the head of the log: the sync of the last batch covers
 // the batches before it.
 func TestRebuildSyncsOnce(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
-	e.must(err)
-	_, err = e.svc.ShareKey(bg, commands.ShareKey{ID: e.id(), Key: "i1", By: "bill", Method: events.ShareToID, Account: "ann"})
-	e.must(err)
-	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
-	e.must(err)
+	e := annIntercom(t)
 	for i := range 6 { // more events than the reader hands over at once
 		evs := make([]ledger.NewEvent, 100)
 		for j := range evs {
