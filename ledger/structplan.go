@@ -151,7 +151,8 @@ func kindOf(t reflect.Type) fieldKind {
 	return fieldOther
 }
 
-// msgpack's codes, as far as the plan reads them.
+// msgpack's codes, as far as the plan reads them (msgpcode has them as
+// variables, which a switch cannot make a jump table of).
 const (
 	codeNil      = 0xc0
 	codeFalse    = 0xc2
