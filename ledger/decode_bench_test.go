@@ -18,7 +18,9 @@ type unlockLike struct {
 }
 
 // BenchmarkRegistryDecode: one payload decoded into a new value, through
-// the type's plan, against msgpack.Unmarshal into a new value.
+// the type's plan, against msgpack.Unmarshal into a new value; and by a
+// Decoder into memory it reuses (a run of 256 values, as the read models'
+// catch-up holds).
 func BenchmarkRegistryDecode(b *testing.B) {
 	reg := NewRegistry()
 	if err := reg.Register("unlock", 1, unlockLike{}); err != nil {
@@ -41,6 +43,19 @@ func BenchmarkRegistryDecode(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := reg.Decode(name, schema, payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decoder-reused", func(b *testing.B) {
+		dec := NewDecoder(reg)
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			if n++; n%256 == 0 {
+				dec.Reset()
+			}
+			if _, err := dec.Decode(name, schema, payload); err != nil {
 				b.Fatal(err)
 			}
 		}

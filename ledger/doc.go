@@ -186,6 +186,15 @@
 // 1 KiB of text): an event of text fields is one allocation, and a string
 // kept from it keeps that whole allocation alive.
 //
+// A reader that holds only a bounded number of events at a time can decode
+// them with a Decoder instead, into memory it reuses: once it has held as
+// many values of each type, decoding allocates nothing (its strings come
+// from a small table of text already seen, so repeated names are shared),
+// and the collector has no garbage to chase. The read models' catch-up does
+// (a rebuild of unlock events then allocates nothing per event): it follows
+// the log with FollowRaw, which leaves Data to the reader (the RawFeed
+// role), and decodes each run of events into the run's own Decoder.
+//
 // Bulk reads: ReadAll, Follow and Subscribe read the log in chunks of 1024
 // records (fewer once their payloads reach 1 MiB), one Pebble iterator
 // each, and yield each chunk's events from memory they reuse. So Raw is valid only until the loop body returns (copy
@@ -263,12 +272,14 @@
 //
 // # Storage roles
 //
-// The code above the ledger sees it through four small interfaces, and each
+// The code above the ledger sees it through small interfaces, and each
 // consumer declares the ones it uses (commands: Log and StateStore;
-// projections: Feed, StateStore and EventAt):
+// projections: Feed, StateStore and EventAt, and RawFeed where a backend
+// has it):
 //
 //	Log         Append, AppendMulti, ReadStream, StreamVersion, ReadAll, EventAt, EventByID, Registry
 //	Feed        Follow, Subscribe, DurablePosition, WaitDurable
+//	RawFeed     FollowRaw, Registry (optional: Follow without decoding)
 //	StateStore  GetState, ScanState, ApplyState, CompactState, Checkpoint
 //	Verifier    Head, Verify, CheckDigest
 //

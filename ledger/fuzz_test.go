@@ -49,7 +49,8 @@ func FuzzParseDigest(f *testing.F) {
 }
 
 // FuzzRegistryDecode: Registry.Decode gives what msgpack.Unmarshal gives
-// for a new value of the registered type, and an error exactly when it does.
+// for a new value of the registered type, and an error exactly when it does;
+// a Decoder reusing its values' memory gives the same.
 func FuzzRegistryDecode(f *testing.F) {
 	reg := NewRegistry()
 	if err := errors.Join(reg.Register("note", 1, testNote{}), reg.Register("nested", 1, &shapeNested{}),
@@ -65,7 +66,9 @@ func FuzzRegistryDecode(f *testing.F) {
 	}
 	f.Add([]byte{0xc0})
 	f.Add([]byte{0x81, 0xa2, 'A', 't', 0xc0})
+	dec := NewDecoder(reg) // reused from input to input, as a run's decoder is
 	f.Fuzz(func(t *testing.T, payload []byte) {
+		dec.Reset()
 		for _, c := range []struct {
 			name string
 			want func() (any, error)
@@ -85,6 +88,10 @@ func FuzzRegistryDecode(f *testing.F) {
 			}},
 		} {
 			got, err := reg.Decode(c.name, 1, payload)
+			dgot, derr := dec.Decode(c.name, 1, payload)
+			if (err != nil) != (derr != nil) || err == nil && !sameValue(got, dgot) {
+				t.Fatalf("%s: Decoder gave %#v (%v), Registry.Decode %#v (%v)", c.name, dgot, derr, got, err)
+			}
 			if !wellFormed(payload) {
 				if err == nil {
 					t.Fatalf("%s: % x is ill-formed, but Decode gave %#v", c.name, payload, got)

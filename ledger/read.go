@@ -127,7 +127,7 @@ func (l *Ledger) beyondLog(pos uint64) bool {
 func (l *Ledger) ReadAll(ctx context.Context, from uint64) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		end := l.durable.Load()
-		l.scan(ctx, max(from, 1), func() uint64 { return end }, false, yield)
+		l.scan(ctx, max(from, 1), func() uint64 { return end }, false, false, yield)
 	}
 }
 
@@ -137,7 +137,16 @@ func (l *Ledger) ReadAll(ctx context.Context, from uint64) iter.Seq2[Event, erro
 // Raw is valid until the loop body returns, as with ReadAll.
 func (l *Ledger) Follow(ctx context.Context, from uint64) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
-		l.scan(ctx, max(from, 1), l.durable.Load, true, yield)
+		l.scan(ctx, max(from, 1), l.durable.Load, true, false, yield)
+	}
+}
+
+// FollowRaw is Follow with every event's Data left nil: a reader that
+// decodes the payloads itself (with a Decoder, see RawFeed) reads Raw,
+// valid until the loop body returns.
+func (l *Ledger) FollowRaw(ctx context.Context, from uint64) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		l.scan(ctx, max(from, 1), l.durable.Load, true, true, yield)
 	}
 }
 
@@ -153,11 +162,11 @@ func (l *Ledger) Subscribe(ctx context.Context, name string) iter.Seq2[Event, er
 			yield(Event{}, err)
 			return
 		}
-		l.scan(ctx, cp+1, l.durable.Load, true, yield)
+		l.scan(ctx, cp+1, l.durable.Load, true, false, yield)
 	}
 }
 
-func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, follow bool, yield func(Event, error) bool) {
+func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, follow, undecoded bool, yield func(Event, error) bool) {
 	s := scanner{l: l}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -187,7 +196,7 @@ func (l *Ledger) scan(ctx context.Context, next uint64, limit func() uint64, fol
 			start = r.end
 			e := Event{Position: r.pos, Stream: nm.stream, Version: r.version, ID: r.id, Type: nm.typ, Schema: r.schema,
 				Time: time.Unix(0, r.time).UTC(), Raw: raw}
-			if nm.et != nil {
+			if nm.et != nil && !undecoded {
 				d, err := l.reg.decode(&s.dec, nm.et, r.schema, raw)
 				if err != nil {
 					yield(Event{}, fmt.Errorf("position %d: %w", r.pos, err))

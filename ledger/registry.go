@@ -92,7 +92,7 @@ func (et *eventType) decode(d *payloadDecoder, payload []byte) (any, error) {
 	}
 	pi := p.Interface() // a pointer: boxed without an allocation
 	if err != nil {
-		return nil, fmt.Errorf("ledger: decode %q schema %d: %w", et.name, et.schema, err)
+		return nil, decodeErr(et, err)
 	}
 	switch {
 	case et.ptr:
@@ -104,6 +104,10 @@ func (et *eventType) decode(d *payloadDecoder, payload []byte) (any, error) {
 	w := (*eface)(unsafe.Pointer(&v))
 	w.typ, w.data = et.rtype, p.UnsafePointer()
 	return v, nil
+}
+
+func decodeErr(et *eventType, err error) error {
+	return fmt.Errorf("ledger: decode %q schema %d: %w", et.name, et.schema, err)
 }
 
 // payloadDecoder is a msgpack decoder with its reader, reused from payload
@@ -263,8 +267,17 @@ func (r *Registry) Decode(name string, schema uint16, payload []byte) (any, erro
 
 // decode is Decode of a registered type with the caller's decoder.
 func (r *Registry) decode(d *payloadDecoder, et *eventType, schema uint16, payload []byte) (any, error) {
+	payload, err := r.upcast(et, schema, payload)
+	if err != nil {
+		return nil, err
+	}
+	return et.decode(d, payload)
+}
+
+// upcast runs et's upcasters on a payload of an older schema.
+func (r *Registry) upcast(et *eventType, schema uint16, payload []byte) ([]byte, error) {
 	if schema == et.schema {
-		return et.decode(d, payload)
+		return payload, nil
 	}
 	if schema > et.schema {
 		return nil, fmt.Errorf("%w: %q schema %d is newer than the registered %d", ErrUnknownType, et.name, schema, et.schema)
@@ -286,7 +299,7 @@ func (r *Registry) decode(d *payloadDecoder, et *eventType, schema uint16, paylo
 			return nil, fmt.Errorf("ledger: upcast %q from schema %d: %w", et.name, int(schema)+i, err)
 		}
 	}
-	return et.decode(d, payload)
+	return payload, nil
 }
 
 // byNameBytes returns the type registered under name, or nil.

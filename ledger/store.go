@@ -38,6 +38,16 @@ type Feed interface {
 	WaitDurable(ctx context.Context, pos uint64) error
 }
 
+// RawFeed is implemented by a Feed that can hand over payloads undecoded,
+// for a reader that decodes them with a Decoder of its own and so reuses
+// the memory of the values (the read models' catch-up does): FollowRaw is
+// Follow with every Event's Data nil, Raw valid until the loop body
+// returns. Registry is the feed's, to decode with.
+type RawFeed interface {
+	FollowRaw(ctx context.Context, from uint64) iter.Seq2[Event, error]
+	Registry() *Registry
+}
+
 // StateStore is the mutable key/value space beside the log, outside the
 // hash chain, with the subscribers' checkpoints: ApplyState commits rows and
 // a checkpoint as one, so a subscriber resumes exactly after what it wrote.

@@ -198,6 +198,17 @@ type planReader struct {
 	dec   bool   // d reads b: reset once per payload
 	arena []byte // room left in the value's block for text
 	need  int    // text read, in the block or not
+	strs  *strCache
+}
+
+// str returns b as a string: from the cache of a reusing Decoder, or
+// copied as text.
+func (r *planReader) str(b []byte) string {
+	if r.strs != nil {
+		return r.strs.get(b)
+	}
+	c := r.text(b)
+	return unsafe.String(unsafe.SliceData(c), len(c))
 }
 
 // text returns a copy of b, in the block's room if it fits.
@@ -435,6 +446,19 @@ func (p *structPlan) decode(d *payloadDecoder, payload []byte) (unsafe.Pointer, 
 	return base, err
 }
 
+// decodeInto decodes payload into the value at base, zeroed first (so
+// msgpack makes new slices and maps instead of filling those of the value
+// decoded there before). Strings come from strs; byte slices are new.
+func (p *structPlan) decodeInto(d *payloadDecoder, payload []byte, base unsafe.Pointer, strs *strCache) error {
+	clear(unsafe.Slice((*byte)(base), p.typ.Size()))
+	r := planReader{b: payload, d: d, strs: strs}
+	err := p.decodeFrom(&r, base)
+	if r.dec {
+		d.r.Reset(nil)
+	}
+	return err
+}
+
 // structHeader reads a struct's header: its number of entries (-1 for
 // nil), and whether they are the array form, every field in order.
 func (r *planReader) structHeader() (n int64, array bool, err error) {
@@ -601,8 +625,7 @@ func (f *fieldPlan) decode(r *planReader, base unsafe.Pointer) error {
 			if err != nil {
 				return err
 			}
-			c := r.text(b)
-			s = unsafe.String(unsafe.SliceData(c), len(c))
+			s = r.str(b)
 		}
 		*(*string)(at) = s
 	case fieldBytes, fieldText:

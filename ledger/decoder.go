@@ -1,0 +1,116 @@
+package ledger
+
+import (
+	"reflect"
+	"unsafe"
+)
+
+// A Decoder decodes payloads as Registry.Decode does, into memory it
+// reuses: a reader that holds a bounded number of decoded events at a time
+// (a run of events between two batches) keeps one Decoder per run and calls
+// Reset when it reuses the run, and decoding allocates nothing once the
+// Decoder has held as many values of each type.
+//
+// A value Decode returns is valid until the Decoder's next Reset; after it,
+// Decode overwrites it. What the value holds is not overwritten: its strings
+// are shared, immutable copies (the same text gives the same string, so
+// repeated names cost nothing), its byte slices, slices and maps are new. A
+// reader that copies a value's fields (a type switch does) may keep them.
+//
+// Types registered as pointers, types whose payload msgpack decodes alone
+// and payloads of older schemas that an upcaster rewrites to a different
+// layout still decode as Registry.Decode does (the value is the caller's).
+// A Decoder is not safe for concurrent use.
+type Decoder struct {
+	reg   *Registry
+	d     payloadDecoder
+	strs  strCache
+	slots map[*eventType]*typeSlots
+	last  *eventType
+}
+
+// typeSlots are a Decoder's values of one type: next is the first not in
+// use since the last Reset.
+type typeSlots struct {
+	vals []unsafe.Pointer
+	next int
+}
+
+// NewDecoder returns a Decoder of the types registered in r.
+func NewDecoder(r *Registry) *Decoder {
+	return &Decoder{reg: r, slots: map[*eventType]*typeSlots{}}
+}
+
+// Decode returns a stored payload as a value of the type registered under
+// name, as Registry.Decode does, in memory valid until the next Reset.
+func (dc *Decoder) Decode(name string, schema uint16, payload []byte) (any, error) {
+	if dc.reg == nil {
+		return nil, nil
+	}
+	et := dc.last
+	if et == nil || et.name != name {
+		if et = dc.reg.snapshot().byName[name]; et == nil {
+			return nil, nil
+		}
+		dc.last = et
+	}
+	if et.plan == nil || et.ptr {
+		return dc.reg.decode(&dc.d, et, schema, payload)
+	}
+	payload, err := dc.reg.upcast(et, schema, payload)
+	if err != nil {
+		return nil, err
+	}
+	ts := dc.slots[et]
+	if ts == nil {
+		ts = &typeSlots{}
+		dc.slots[et] = ts
+	}
+	if ts.next == len(ts.vals) {
+		ts.vals = append(ts.vals, reflect.New(et.elem).UnsafePointer())
+	}
+	base := ts.vals[ts.next]
+	ts.next++
+	if err := et.plan.decodeInto(&dc.d, payload, base, &dc.strs); err != nil {
+		return nil, decodeErr(et, err)
+	}
+	if et.direct {
+		return reflect.NewAt(et.elem, base).Elem().Interface(), nil
+	}
+	var v any
+	w := (*eface)(unsafe.Pointer(&v))
+	w.typ, w.data = et.rtype, base
+	return v, nil
+}
+
+// Reset makes the memory of every value Decode has returned reusable.
+func (dc *Decoder) Reset() {
+	for _, ts := range dc.slots {
+		ts.next = 0
+	}
+}
+
+// strCache maps text to a string made once, in a small table indexed by a
+// hash of the text: names repeat from event to event (a key, a lock, an
+// account), so most lookups find their string.
+type strCache struct {
+	s [512]string
+}
+
+// maxCachedStr bounds the strings kept: longer text is copied each time.
+const maxCachedStr = 64
+
+func (c *strCache) get(b []byte) string {
+	if len(b) > maxCachedStr {
+		return string(b)
+	}
+	h := uint32(len(b))
+	for _, x := range b {
+		h = h*31 + uint32(x)
+	}
+	e := &c.s[(h^h>>9)%uint32(len(c.s))]
+	if *e != string(b) {
+		*e = string(b)
+	}
+	return *e
+}
