@@ -116,6 +116,14 @@
 // reaches the head of the log asks for a sync, which covers the batches
 // before it (ledger.StateBatch.SetNoSync).
 //
+// Memory: one goroutine reads the log and hands runs of 256 events to the
+// one that applies them, so reading overlaps applying. On a store that
+// hands payloads over undecoded (ledger.RawFeed: the embedded ledger), each
+// run decodes its events with a ledger.Decoder of its own, reused with the
+// run once its batch is written: a read model keeps copies of an event's
+// fields, never the event's value, so catching up allocates almost nothing
+// per event and leaves the collector little to do.
+//
 // Read-your-writes: WaitApplied(pos) returns once every event up to
 // pos is applied; commands.Service calls it before a command returns.
 //

@@ -69,9 +69,9 @@ type Projections struct {
 	done   chan struct{}
 	closed atomic.Bool
 	sched  scheduleCache
-	rows   map[string]*KeyRow  // see maxCachedRows; only the applying goroutine
-	runs   chan []ledger.Event // emptied runs of events, kept from loop to loop
-	apply  *batch              // the applying goroutine's batch, kept from loop to loop
+	rows   map[string]*KeyRow // see maxCachedRows; only the applying goroutine
+	runs   chan *run          // emptied runs of events, kept from loop to loop
+	apply  *batch             // the applying goroutine's batch, kept from loop to loop
 
 	log      *slog.Logger
 	lagAlert time.Duration
@@ -89,7 +89,7 @@ func Open(store Store, opts *Options) (*Projections, error) {
 		opts = &Options{}
 	}
 	p := &Projections{store: store, name: opts.Name, batch: opts.BatchSize, notify: make(chan struct{}),
-		log: opts.Logger, lagAlert: opts.LagAlert, runs: make(chan []ledger.Event, 16)}
+		log: opts.Logger, lagAlert: opts.LagAlert, runs: make(chan *run, 16)}
 	p.lease, _ = store.(ledger.Leaser)
 	if p.name == "" {
 		p.name = DefaultName
@@ -283,38 +283,58 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 	// per run, not per event, and decoding overlaps applying. The applier
 	// applies the runs in place and hands them back for reuse once their
 	// batch is written; emptied runs and the applier's batch outlive the
-	// loop, so a Rebuild reuses them.
-	ch := make(chan []ledger.Event, 8)
+	// loop, so a Rebuild reuses them. On a store that hands payloads over
+	// undecoded, each run decodes its events into memory of its own, reused
+	// with the run (no read model keeps an event's value, only copies of
+	// its fields): catching up then allocates nothing per event.
+	ch := make(chan *run, 8)
 	free := p.runs
 	errc := make(chan error, 1)
 	fctx, fcancel := context.WithCancel(ctx)
 	defer fcancel()
 	go func() {
 		defer close(ch)
-		newRun := func() []ledger.Event {
+		seq := p.store.Follow(fctx, cp+1)
+		var reg *ledger.Registry
+		if raw, ok := p.store.(ledger.RawFeed); ok {
+			seq, reg = raw.FollowRaw(fctx, cp+1), raw.Registry()
+		}
+		newRun := func() *run {
 			select {
-			case run := <-free:
-				return run
+			case r := <-free:
+				if r.dec != nil {
+					r.dec.Reset()
+				}
+				return r
 			default:
-				return make([]ledger.Event, 0, runLen)
+				return &run{evs: make([]ledger.Event, 0, runLen)}
 			}
 		}
-		run := newRun()
-		for ev, err := range p.store.Follow(fctx, cp+1) {
+		r := newRun()
+		for ev, err := range seq {
 			if err != nil {
 				if fctx.Err() == nil {
 					errc <- err
 				}
 				return
 			}
+			if reg != nil {
+				if r.dec == nil {
+					r.dec = ledger.NewDecoder(reg)
+				}
+				if ev.Data, err = r.dec.Decode(ev.Type, ev.Schema, ev.Raw); err != nil {
+					errc <- fmt.Errorf("position %d: %w", ev.Position, err)
+					return
+				}
+			}
 			ev.Raw = nil // valid only until the next event; no read model uses it
-			run = append(run, ev)
-			if len(run) < runLen && ev.Position < p.store.DurablePosition() {
+			r.evs = append(r.evs, ev)
+			if len(r.evs) < runLen && ev.Position < p.store.DurablePosition() {
 				continue
 			}
 			select {
-			case ch <- run:
-				run = newRun()
+			case ch <- r:
+				r = newRun()
 			case <-fctx.Done():
 				return
 			}
@@ -324,12 +344,13 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 		p.apply = newBatch(ctx, p)
 	}
 	b := p.apply
-	var runs [][]ledger.Event // the runs of one batch
+	var runs []*run // the runs of one batch
 	recycle := func() {
-		for i, run := range runs {
-			clear(run) // the run must not keep the events' values alive
+		for i, r := range runs {
+			clear(r.evs) // the run must not keep the events' values alive
+			r.evs = r.evs[:0]
 			select {
-			case free <- run[:0]:
+			case free <- r:
 			default:
 			}
 			runs[i] = nil
@@ -349,7 +370,7 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 			return
 		}
 		runs = append(runs, run)
-		n := len(run)
+		n := len(run.evs)
 	drain:
 		for n < p.batch {
 			select {
@@ -357,12 +378,12 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 				if !ok {
 					break drain
 				}
-				runs, n = append(runs, run), n+len(run)
+				runs, n = append(runs, run), n+len(run.evs)
 			default:
 				// Catching up (a rebuild, a restart): more durable events
 				// are on their way, so fill the batch rather than pay an
 				// ApplyState for a few. At the head, apply now.
-				last := runs[len(runs)-1]
+				last := runs[len(runs)-1].evs
 				if last[len(last)-1].Position >= p.store.DurablePosition() {
 					break drain
 				}
@@ -370,7 +391,7 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 				if !ok {
 					break drain
 				}
-				runs, n = append(runs, run), n+len(run)
+				runs, n = append(runs, run), n+len(run.evs)
 			}
 		}
 		if err := p.applyBatch(ctx, b, runs); err != nil {
@@ -386,6 +407,13 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 // runLen is how many events the reader hands the applier at once.
 const runLen = 256
 
+// run is a run of events the reader hands the applier, and the decoder
+// that holds their values (nil if the store decodes them).
+type run struct {
+	evs []ledger.Event
+	dec *ledger.Decoder
+}
+
 func (p *Projections) fail(err error) {
 	err = fmt.Errorf("projections: stopped: %w", err)
 	if p.failed.CompareAndSwap(nil, &err) {
@@ -396,16 +424,16 @@ func (p *Projections) fail(err error) {
 
 // applyBatch applies runs of events (none empty) and writes their rows with
 // the checkpoint in one ApplyState.
-func (p *Projections) applyBatch(ctx context.Context, b *batch, runs [][]ledger.Event) error {
+func (p *Projections) applyBatch(ctx context.Context, b *batch, runs []*run) error {
 	b.reset(ctx)
-	for _, evs := range runs {
-		for i := range evs {
-			if err := b.apply(&evs[i]); err != nil {
-				return fmt.Errorf("event at position %d: %w", evs[i].Position, err)
+	for _, r := range runs {
+		for i := range r.evs {
+			if err := b.apply(&r.evs[i]); err != nil {
+				return fmt.Errorf("event at position %d: %w", r.evs[i].Position, err)
 			}
 		}
 	}
-	lastRun := runs[len(runs)-1]
+	lastRun := runs[len(runs)-1].evs
 	last := lastRun[len(lastRun)-1].Position
 	if err := b.flush(last, last < p.store.DurablePosition()); err != nil {
 		return err
@@ -413,8 +441,8 @@ func (p *Projections) applyBatch(ctx context.Context, b *batch, runs [][]ledger.
 	// Counted before the position is published, so Stats read after
 	// WaitApplied counts every event applied up to it.
 	n := 0
-	for _, evs := range runs {
-		n += len(evs)
+	for _, r := range runs {
+		n += len(r.evs)
 	}
 	p.batches.Add(1)
 	p.events.Add(uint64(n))
