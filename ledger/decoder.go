@@ -8,8 +8,8 @@ import (
 // A Decoder decodes payloads as Registry.Decode does, into memory it
 // reuses: a reader that holds a bounded number of decoded events at a time
 // (a run of events between two batches) keeps one Decoder per run and calls
-// Reset when it reuses the run, and decoding allocates nothing once the
-// Decoder has held as many values of each type.
+// Reset when it reuses the run, and decoding allocates nothing while the
+// run's mix of types repeats.
 //
 // A value Decode returns is valid until the Decoder's next Reset; after it,
 // Decode overwrites it. What the value holds is not overwritten: its strings
@@ -83,10 +83,18 @@ func (dc *Decoder) Decode(name string, schema uint16, payload []byte) (any, erro
 	return v, nil
 }
 
-// Reset makes the memory of every value Decode has returned reusable.
+// Reset makes the memory of every value Decode has returned reusable. It
+// keeps as many values of each type as were decoded since the previous
+// Reset and lets the others go, so what a Decoder holds follows what its
+// reader holds, whatever mix of types came before.
 func (dc *Decoder) Reset() {
-	for _, ts := range dc.slots {
-		ts.next = 0
+	for et, ts := range dc.slots {
+		if ts.next == 0 {
+			delete(dc.slots, et)
+			continue
+		}
+		clear(ts.vals[ts.next:])
+		ts.vals, ts.next = ts.vals[:ts.next], 0
 	}
 }
 

@@ -150,6 +150,43 @@ func TestDecoderAllocations(t *testing.T) {
 	}
 }
 
+// A Decoder holds as many values as its reader held between its last two
+// Resets, not the most it ever held of each type.
+func TestDecoderResetLetsGo(t *testing.T) {
+	reg := decoderRegistry(t)
+	dec := NewDecoder(reg)
+	note, err := msgpack.Marshal(testNote{Text: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := msgpack.Marshal(shapeHolder{Name: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := func() (n int) {
+		for _, ts := range dec.slots {
+			n += len(ts.vals)
+		}
+		return n
+	}
+	for range 256 {
+		if _, err := dec.Decode("note", 2, note); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dec.Reset()
+	if _, err := dec.Decode("holder", 1, holder); err != nil {
+		t.Fatal(err)
+	}
+	if n := held(); n != 257 {
+		t.Fatalf("before the second Reset: %d values held, want 257", n)
+	}
+	dec.Reset()
+	if n := held(); n != 1 {
+		t.Fatalf("after a round of one value: %d values held, want 1", n)
+	}
+}
+
 // FollowRaw delivers what Follow delivers, with Data left to the reader.
 func TestFollowRaw(t *testing.T) {
 	l := openMem(t)
