@@ -8,8 +8,10 @@ import (
 // A Decoder decodes payloads as Registry.Decode does, into memory it
 // reuses: a reader that holds a bounded number of decoded events at a time
 // (a run of events between two batches) keeps one Decoder per run and calls
-// Reset when it reuses the run, and decoding allocates nothing while the
-// run's mix of types repeats.
+// Reset when it reuses the run. While the run's mix of types repeats, a
+// value costs no allocation, nor does short text already seen; byte slices,
+// text of fields decoded by UnmarshalText and what msgpack decodes (slices,
+// maps, times) are allocated as Registry.Decode allocates them.
 //
 // A value Decode returns is valid until the Decoder's next Reset; after it,
 // Decode overwrites it. What the value holds is not overwritten: its strings
@@ -17,10 +19,11 @@ import (
 // repeated names cost nothing), its byte slices, slices and maps are new. A
 // reader that copies a value's fields (a type switch does) may keep them.
 //
-// Types registered as pointers, types whose payload msgpack decodes alone
-// and payloads of older schemas that an upcaster rewrites to a different
-// layout still decode as Registry.Decode does (the value is the caller's).
-// A Decoder is not safe for concurrent use.
+// Types registered as pointers and types whose payload msgpack decodes
+// alone decode as Registry.Decode does (the value is the caller's). A
+// payload of an older schema goes through the upcasters first, as there,
+// and its value is reused like any other. A Decoder is not safe for
+// concurrent use.
 type Decoder struct {
 	reg   *Registry
 	d     payloadDecoder

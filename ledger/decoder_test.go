@@ -1,11 +1,16 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -74,6 +79,7 @@ func TestDecoderDecodesAsRegistry(t *testing.T) {
 	dec := NewDecoder(reg)
 	for round := range 3 {
 		for i, c := range cases {
+			dec.Reset() // each value goes where the case before put one
 			got, err := dec.Decode(c.name, c.schema, c.b)
 			want, wantErr := reg.Decode(c.name, c.schema, c.b)
 			if (err != nil) != (wantErr != nil) || err != nil && err.Error() != wantErr.Error() {
@@ -83,7 +89,6 @@ func TestDecoderDecodesAsRegistry(t *testing.T) {
 				t.Fatalf("round %d, case %d (%s): Decoder = %#v, Registry = %#v", round, i, c.name, got, want)
 			}
 		}
-		dec.Reset()
 	}
 }
 
@@ -219,4 +224,84 @@ func TestFollowRaw(t *testing.T) {
 			break
 		}
 	}
+}
+
+// gcShape holds a byte slice: a pointer the zeroing of a reused value
+// overwrites.
+type gcShape struct {
+	Bytes []byte
+	N     int
+}
+
+// A byte slice copied out of a value and held only on the reader's stack
+// stays alive when the Decoder zeroes the value for reuse during a
+// collection: the zeroing goes through the collector's write barrier. The
+// check runs in a child process with GODEBUG=gccheckmark=1, under which the
+// collector verifies it marked everything reachable (a miss is fatal).
+func TestDecoderReuseIsCollectorSafe(t *testing.T) {
+	if os.Getenv("KEYLEDGER_DECODER_GC_CHILD") == "1" {
+		decoderGCStress(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestDecoderReuseIsCollectorSafe$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "KEYLEDGER_DECODER_GC_CHILD=1", "GODEBUG=gccheckmark=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("reusing values during collections: %v\n%s", err, out)
+	}
+}
+
+func decoderGCStress(t *testing.T) {
+	reg := NewRegistry()
+	if err := reg.Register("gc", 1, gcShape{}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2048
+	payloads := make([][]byte, n)
+	for i := range payloads {
+		b, err := msgpack.Marshal(gcShape{Bytes: []byte(fmt.Sprintf("bytes of value %d", i)), N: i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		payloads[i] = b
+	}
+	// A large heap of pointers makes each collection mark for a while.
+	ballast := make([]*[8]int, 1<<20)
+	for i := range ballast {
+		ballast[i] = new([8]int)
+	}
+	dec := NewDecoder(reg)
+	for round := range 10 {
+		var vals [n]any
+		for i := range vals {
+			v, err := dec.Decode("gc", 1, payloads[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals[i] = v
+		}
+		// While the collector marks, the slices move from the values to
+		// the stack (scanned already, perhaps) and the values are zeroed.
+		done := make(chan struct{})
+		go func() { runtime.GC(); close(done) }()
+		time.Sleep(time.Millisecond) // this stack is scanned meanwhile
+		var kept [n][]byte           // on the stack only
+		for i := range kept {
+			kept[i], vals[i] = vals[i].(gcShape).Bytes, nil
+		}
+		dec.Reset()
+		for i := range kept {
+			if _, err := dec.Decode("gc", 1, payloads[(i+1)%n]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		<-done
+		runtime.GC()
+		for i := range kept {
+			if !bytes.Equal(kept[i], []byte(fmt.Sprintf("bytes of value %d", i))) {
+				t.Fatalf("round %d: value %d's bytes changed after its value was reused", round, i)
+			}
+		}
+		dec.Reset()
+	}
+	runtime.KeepAlive(ballast)
 }

@@ -448,9 +448,10 @@ func (p *structPlan) decode(d *payloadDecoder, payload []byte) (unsafe.Pointer, 
 
 // decodeInto decodes payload into the value at base, zeroed first (so
 // msgpack makes new slices and maps instead of filling those of the value
-// decoded there before). Strings come from strs; byte slices are new.
+// decoded there before; the zeroing is typed, so the collector sees the
+// pointers it overwrites). Strings come from strs; byte slices are new.
 func (p *structPlan) decodeInto(d *payloadDecoder, payload []byte, base unsafe.Pointer, strs *strCache) error {
-	clear(unsafe.Slice((*byte)(base), p.typ.Size()))
+	p.zero(base)
 	r := planReader{b: payload, d: d, strs: strs}
 	err := p.decodeFrom(&r, base)
 	if r.dec {

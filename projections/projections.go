@@ -286,7 +286,9 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 	// loop, so a Rebuild reuses them. On a store that hands payloads over
 	// undecoded, each run decodes its events into memory of its own, reused
 	// with the run (no read model keeps an event's value, only copies of
-	// its fields): catching up then allocates nothing per event.
+	// its fields): catching up then allocates almost nothing per event. A
+	// run's decoder keeps the values it last held (at most runLen) until
+	// the run is reused.
 	ch := make(chan *run, 8)
 	free := p.runs
 	errc := make(chan error, 1)
