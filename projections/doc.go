@@ -118,7 +118,7 @@
 //
 // Memory: one goroutine reads the log and hands runs of 256 events to the
 // one that applies them, so reading overlaps applying. On a store that
-// hands payloads over undecoded (ledger.RawFeed: the embedded ledger), each
+// hands payloads over undecoded (ledger.RawFeed: both backends do), each
 // run decodes its events with a ledger.Decoder of its own, reused with the
 // run once its batch is written: a read model keeps copies of an event's
 // fields, never the event's value, so catching up allocates almost nothing

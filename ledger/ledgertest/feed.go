@@ -3,6 +3,9 @@ package ledgertest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"iter"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -44,6 +47,69 @@ func testDurable(t *testing.T, s feedStore) {
 	if err := <-done; err != nil {
 		t.Fatalf("WaitDurable for the next append: %v", err)
 	}
+}
+
+// testFollowRaw: a backend that offers FollowRaw (ledger.RawFeed) delivers
+// what Follow delivers with Data left nil, and its payloads decode to what
+// ReadAll decodes; it waits for new events as Follow does.
+func testFollowRaw(t *testing.T, s feedStore) {
+	raw, ok := s.(ledger.RawFeed)
+	if !ok {
+		t.Skip("the backend does not offer FollowRaw")
+	}
+	mustAppend(t, s, "a", ledger.ExpectAny, evs(1, 5)...)
+	mustAppend(t, s, "b", ledger.ExpectAny, ledger.NewEvent{Data: Noted{Text: "note"}})
+	var want []ledger.Event
+	for e, err := range s.ReadAll(ctx, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, e)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got, done := deliverRaw(raw.FollowRaw(fctx, 1), raw.Registry())
+	for _, w := range want {
+		e := next(t, got)
+		if e.Position != w.Position || e.Stream != w.Stream || e.Version != w.Version || e.ID != w.ID || e.Type != w.Type || !e.Time.Equal(w.Time) {
+			t.Fatalf("FollowRaw gave %+v where ReadAll gave %+v", e, w)
+		}
+		if !reflect.DeepEqual(e.Data, w.Data) {
+			t.Fatalf("position %d: FollowRaw's payload decodes to %#v, ReadAll's Data is %#v", e.Position, e.Data, w.Data)
+		}
+	}
+	r := mustAppend(t, s, "a", ledger.ExpectAny, ev(6))
+	if e := next(t, got); e.Position != r.First {
+		t.Fatalf("FollowRaw gave position %d after the new append at %d", e.Position, r.First)
+	}
+	cancel()
+	<-done
+}
+
+// deliverRaw is deliver for FollowRaw: each event's Data must be nil, and
+// is filled by decoding its Raw (valid only in the loop body) with reg.
+func deliverRaw(seq iter.Seq2[ledger.Event, error], reg *ledger.Registry) (<-chan ledger.Event, <-chan error) {
+	got, done := make(chan ledger.Event, 64), make(chan error, 1)
+	go func() {
+		for e, err := range seq {
+			if err != nil {
+				done <- err
+				return
+			}
+			if e.Data != nil {
+				done <- fmt.Errorf("position %d: FollowRaw delivered Data %#v", e.Position, e.Data)
+				return
+			}
+			if e.Data, err = reg.Decode(e.Type, e.Schema, e.Raw); err != nil {
+				done <- err
+				return
+			}
+			e.Raw = nil
+			got <- e
+		}
+		done <- nil
+	}()
+	return got, done
 }
 
 // next receives from got or fails after wait.

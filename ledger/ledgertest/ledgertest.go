@@ -101,6 +101,7 @@ func RunFeed[S interface {
 }](t *testing.T, b Backend[S]) {
 	t.Run("Durable", func(t *testing.T) { testDurable(t, open(t, b)) })
 	t.Run("Subscribe", func(t *testing.T) { testSubscribe(t, open(t, b)) })
+	t.Run("FollowRaw", func(t *testing.T) { testFollowRaw(t, open(t, b)) })
 	t.Run("Closed", func(t *testing.T) { s := open(t, b); testFeedClosed(t, s, s) })
 	t.Run("TwoInstances", func(t *testing.T) {
 		s, s2 := openTwo(t, b)

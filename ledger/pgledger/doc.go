@@ -152,7 +152,9 @@
 // never loses it. A store that finds no other store listening (it looks
 // every PollInterval) skips the NOTIFY: it knows its own commits, and a
 // store that starts listening is noticed within PollInterval. Follow rides
-// out an unreachable server, logging and trying again every PollInterval. DurablePosition is what this store
+// out an unreachable server, logging and trying again every PollInterval;
+// FollowRaw is Follow without decoding (ledger.RawFeed), for the read
+// models, which decode into memory they reuse. DurablePosition is what this store
 // knows to be committed: its own appends, events it read, notifications
 // and polls; WaitDurable asks the server before it waits.
 //

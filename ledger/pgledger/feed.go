@@ -31,7 +31,20 @@ func (s *Store) Follow(ctx context.Context, from uint64) iter.Seq2[ledger.Event,
 			return
 		}
 		s.leave()
-		s.follow(ctx, nil, "", max(from, 1), yield)
+		s.follow(ctx, nil, "", max(from, 1), false, yield)
+	}
+}
+
+// FollowRaw is Follow with every event's Data left nil, for a reader that
+// decodes the payloads itself (see ledger.RawFeed).
+func (s *Store) FollowRaw(ctx context.Context, from uint64) iter.Seq2[ledger.Event, error] {
+	return func(yield func(ledger.Event, error) bool) {
+		if err := s.enter(); err != nil {
+			yield(ledger.Event{}, err)
+			return
+		}
+		s.leave()
+		s.follow(ctx, nil, "", max(from, 1), true, yield)
 	}
 }
 
@@ -72,7 +85,7 @@ func (s *Store) Subscribe(ctx context.Context, name string) iter.Seq2[ledger.Eve
 			yield(ledger.Event{}, err)
 			return
 		}
-		s.follow(ctx, conn, name, cp+1, func(e ledger.Event, err error) bool {
+		s.follow(ctx, conn, name, cp+1, false, func(e ledger.Event, err error) bool {
 			if err != nil {
 				release()
 			}
@@ -83,14 +96,14 @@ func (s *Store) Subscribe(ctx context.Context, name string) iter.Seq2[ledger.Eve
 
 // follow yields from next on, reading through db (the pool if nil; a
 // subscriber's lease connection otherwise, named by sub).
-func (s *Store) follow(ctx context.Context, db querier, sub string, next uint64, yield func(ledger.Event, error) bool) {
+func (s *Store) follow(ctx context.Context, db querier, sub string, next uint64, undecoded bool, yield func(ledger.Event, error) bool) {
 	for {
 		if err := ctx.Err(); err != nil {
 			yield(ledger.Event{}, err)
 			return
 		}
 		seen := s.durable.Load()
-		batch, err := s.chunk(ctx, db, next, 0)
+		batch, err := s.chunk(ctx, db, next, 0, undecoded)
 		for i, e := range batch {
 			if i > 0 && ctx.Err() != nil {
 				break // reported at the top of the loop

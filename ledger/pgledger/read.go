@@ -100,10 +100,14 @@ func (rd *rowReader) read(rows pgx.Rows, full bool) (row, error) {
 	return w, nil
 }
 
-// event decodes a row through the registry, as the ledger on Pebble does.
-func (s *Store) event(w *row) (ledger.Event, error) {
+// event decodes a row through the registry, as the ledger on Pebble does
+// (unless undecoded: FollowRaw leaves Data nil).
+func (s *Store) event(w *row, undecoded bool) (ledger.Event, error) {
 	e := ledger.Event{Position: w.pos, Stream: w.stream, Version: w.ver, ID: w.id, Type: w.typ,
 		Schema: w.schema, Time: time.Unix(0, w.time).UTC(), Raw: w.payload}
+	if undecoded {
+		return e, nil
+	}
 	d, err := s.reg.Decode(w.typ, w.schema, w.payload)
 	if err != nil {
 		return ledger.Event{}, fmt.Errorf("position %d: %w", w.pos, err)
@@ -118,7 +122,7 @@ type querier interface {
 }
 
 // events runs a query of readCols rows and decodes them.
-func (s *Store) events(ctx context.Context, db querier, op, sql string, args ...any) ([]ledger.Event, error) {
+func (s *Store) events(ctx context.Context, db querier, op string, undecoded bool, sql string, args ...any) ([]ledger.Event, error) {
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, readErr(ctx, op, err)
@@ -131,7 +135,7 @@ func (s *Store) events(ctx context.Context, db querier, op, sql string, args ...
 		if err != nil {
 			return nil, err
 		}
-		e, err := s.event(&w)
+		e, err := s.event(&w, undecoded)
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +152,7 @@ func (s *Store) events(ctx context.Context, db querier, op, sql string, args ...
 
 // chunk reads up to readChunk events from position next (to end, if not 0)
 // and raises the watermark to the last one: it is committed.
-func (s *Store) chunk(ctx context.Context, db querier, next, end uint64) ([]ledger.Event, error) {
+func (s *Store) chunk(ctx context.Context, db querier, next, end uint64, undecoded bool) ([]ledger.Event, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
@@ -159,9 +163,9 @@ func (s *Store) chunk(ctx context.Context, db querier, next, end uint64) ([]ledg
 	var evs []ledger.Event
 	var err error
 	if end == 0 {
-		evs, err = s.events(ctx, db, "read", s.q.readFrom, int64(next), readChunk)
+		evs, err = s.events(ctx, db, "read", undecoded, s.q.readFrom, int64(next), readChunk)
 	} else {
-		evs, err = s.events(ctx, db, "read", s.q.readRange, int64(next), int64(end), readChunk)
+		evs, err = s.events(ctx, db, "read", undecoded, s.q.readRange, int64(next), int64(end), readChunk)
 	}
 	if err != nil {
 		return nil, err
@@ -198,7 +202,7 @@ func (s *Store) scan(ctx context.Context, next, end uint64, yield func(ledger.Ev
 			yield(ledger.Event{}, err)
 			return
 		}
-		batch, err := s.chunk(ctx, nil, next, end)
+		batch, err := s.chunk(ctx, nil, next, end, false)
 		for _, e := range batch {
 			if !yield(e, nil) {
 				return
@@ -251,7 +255,7 @@ func (s *Store) streamChunk(ctx context.Context, stream string, from, head uint6
 		return nil, err
 	}
 	defer s.leave()
-	evs, err := s.events(ctx, s.pool, "read stream", s.q.readStream, stream, int64(from), int64(head), readChunk)
+	evs, err := s.events(ctx, s.pool, "read stream", false, s.q.readStream, stream, int64(from), int64(head), readChunk)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +313,7 @@ func (s *Store) one(ctx context.Context, op, sql, what string, arg any) (ledger.
 		return ledger.Event{}, err
 	}
 	defer s.leave()
-	evs, err := s.events(ctx, s.pool, op, sql, arg)
+	evs, err := s.events(ctx, s.pool, op, false, sql, arg)
 	if err != nil {
 		return ledger.Event{}, err
 	}
