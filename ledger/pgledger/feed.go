@@ -25,26 +25,23 @@ import (
 // (ErrUnavailable) does not end it: it logs and tries again every
 // PollInterval.
 func (s *Store) Follow(ctx context.Context, from uint64) iter.Seq2[ledger.Event, error] {
-	return func(yield func(ledger.Event, error) bool) {
-		if err := s.enter(); err != nil {
-			yield(ledger.Event{}, err)
-			return
-		}
-		s.leave()
-		s.follow(ctx, nil, "", max(from, 1), false, yield)
-	}
+	return s.followFrom(ctx, from, false)
 }
 
 // FollowRaw is Follow with every event's Data left nil, for a reader that
 // decodes the payloads itself (see ledger.RawFeed).
 func (s *Store) FollowRaw(ctx context.Context, from uint64) iter.Seq2[ledger.Event, error] {
+	return s.followFrom(ctx, from, true)
+}
+
+func (s *Store) followFrom(ctx context.Context, from uint64, undecoded bool) iter.Seq2[ledger.Event, error] {
 	return func(yield func(ledger.Event, error) bool) {
 		if err := s.enter(); err != nil {
 			yield(ledger.Event{}, err)
 			return
 		}
 		s.leave()
-		s.follow(ctx, nil, "", max(from, 1), true, yield)
+		s.follow(ctx, nil, "", max(from, 1), undecoded, yield)
 	}
 }
 
