@@ -244,7 +244,8 @@ func TestDecoderReuseIsCollectorSafe(t *testing.T) {
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestDecoderReuseIsCollectorSafe$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "KEYLEDGER_DECODER_GC_CHILD=1", "GODEBUG=gccheckmark=1")
+	// Two processors at least, so the collector marks while values are reused.
+	cmd.Env = append(os.Environ(), "KEYLEDGER_DECODER_GC_CHILD=1", "GODEBUG=gccheckmark=1", "GOMAXPROCS=2")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("reusing values during collections: %v\n%s", err, out)
 	}

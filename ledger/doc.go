@@ -187,10 +187,10 @@
 // kept from it keeps that whole allocation alive.
 //
 // A reader that holds only a bounded number of events at a time can decode
-// them with a Decoder instead, into memory it reuses: a value costs no
-// allocation once the Decoder has held one of its type, and its strings
-// come from a small table of text already seen (names repeat from event to
-// event), so the collector has little garbage to chase. The read models'
+// them with a Decoder instead, into memory it reuses: while the mix of
+// types between two Resets repeats, a value costs no allocation, and its
+// strings come from a small table of text already seen (names repeat from
+// event to event), so the collector has little garbage to chase. The read models'
 // catch-up does (a rebuild of granted unlocks allocates nothing per event):
 // it follows the log with FollowRaw, which leaves Data to the reader (the
 // RawFeed role), and decodes each run of events into the run's own Decoder.

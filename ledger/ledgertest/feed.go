@@ -70,7 +70,7 @@ func testFollowRaw(t *testing.T, s feedStore) {
 	defer cancel()
 	got, done := deliverRaw(raw.FollowRaw(fctx, 1), raw.Registry())
 	for _, w := range want {
-		e := next(t, got)
+		e := nextRaw(t, got, done)
 		if e.Position != w.Position || e.Stream != w.Stream || e.Version != w.Version || e.ID != w.ID || e.Type != w.Type || !e.Time.Equal(w.Time) {
 			t.Fatalf("FollowRaw gave %+v where ReadAll gave %+v", e, w)
 		}
@@ -79,7 +79,7 @@ func testFollowRaw(t *testing.T, s feedStore) {
 		}
 	}
 	r := mustAppend(t, s, "a", ledger.ExpectAny, ev(6))
-	if e := next(t, got); e.Position != r.First {
+	if e := nextRaw(t, got, done); e.Position != r.First {
 		t.Fatalf("FollowRaw gave position %d after the new append at %d", e.Position, r.First)
 	}
 	cancel()
@@ -110,6 +110,20 @@ func deliverRaw(seq iter.Seq2[ledger.Event, error], reg *ledger.Registry) (<-cha
 		done <- nil
 	}()
 	return got, done
+}
+
+// nextRaw is next for deliverRaw: an error it reports fails the test.
+func nextRaw(t *testing.T, got <-chan ledger.Event, done <-chan error) ledger.Event {
+	t.Helper()
+	select {
+	case e := <-got:
+		return e
+	case err := <-done:
+		t.Fatalf("FollowRaw ended: %v", err)
+	case <-time.After(wait):
+		t.Fatal("FollowRaw delivered nothing")
+	}
+	return ledger.Event{}
 }
 
 // next receives from got or fails after wait.
