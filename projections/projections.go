@@ -291,6 +291,9 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 	// the run is reused.
 	ch := make(chan *run, 8)
 	free := p.runs
+	// A run is at most a batch: the applier takes another run only while
+	// a whole one still fits, so no batch passes BatchSize.
+	maxRun := min(runLen, p.batch)
 	errc := make(chan error, 1)
 	fctx, fcancel := context.WithCancel(ctx)
 	defer fcancel()
@@ -331,7 +334,7 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 			}
 			ev.Raw = nil // valid only until the next event; no read model uses it
 			r.evs = append(r.evs, ev)
-			if len(r.evs) < runLen && ev.Position < p.store.DurablePosition() {
+			if len(r.evs) < maxRun && ev.Position < p.store.DurablePosition() {
 				continue
 			}
 			select {
@@ -374,7 +377,7 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 		runs = append(runs, run)
 		n := len(run.evs)
 	drain:
-		for n < p.batch {
+		for n+maxRun <= p.batch {
 			select {
 			case run, ok := <-ch:
 				if !ok {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,7 +36,13 @@ type env struct {
 // tests cross batch boundaries.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	st := keyledgertest.New(t, func(o *keyledger.Options) { o.BatchSize = 7 })
+	return newEnvBatch(t, 7)
+}
+
+// newEnvBatch is newEnv with batches of size events.
+func newEnvBatch(t testing.TB, size int) *env {
+	t.Helper()
+	st := keyledgertest.New(t, func(o *keyledger.Options) { o.BatchSize = size })
 	st.Clock.Set(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
 	return &env{t: t, l: st.Ledger, svc: st.Commands, proj: st.Projections, clock: st.Clock}
 }
@@ -543,9 +550,10 @@ func TestHistoryRowsOfTheOlderLayout(t *testing.T) {
 // compact layout read such a value as entries of theirs, and would answer
 // wrong instead of reporting the read model corrupt until a rebuild.
 func TestHistoryRowsNeverLookOld(t *testing.T) {
-	e := annIntercom(t)
+	e := annIntercomIn(newEnvBatch(t, 1024))
 	// Gaps of different sizes give entries of 3 to 7 bytes; a rebuild after
-	// each unlock gives rows of one more entry each time.
+	// each unlock gives rows of one more entry each time (every event is in
+	// the rebuild's one batch).
 	gaps := []time.Duration{time.Microsecond, time.Millisecond, time.Second, time.Hour, 3 * time.Minute, 90 * time.Millisecond, 5 * time.Microsecond}
 	lengths := map[int]bool{}
 	for i := range 60 {
@@ -570,7 +578,12 @@ func TestHistoryRowsNeverLookOld(t *testing.T) {
 // front lock is shared with ann and downloaded by her.
 func annIntercom(t *testing.T) *env {
 	t.Helper()
-	e := newEnv(t)
+	return annIntercomIn(newEnv(t))
+}
+
+// annIntercomIn sets e up as annIntercom does.
+func annIntercomIn(e *env) *env {
+	e.t.Helper()
 	e.setup()
 	_, err := e.svc.CreateKey(bg, commands.CreateKey{ID: e.id(), Key: "i1", Lock: "front", By: "bill", Kind: events.KindIntercom})
 	e.must(err)
@@ -579,4 +592,55 @@ func annIntercom(t *testing.T) *env {
 	_, err = e.svc.DownloadKey(bg, commands.DownloadKey{ID: e.id(), Key: "i1", By: "ann"})
 	e.must(err)
 	return e
+}
+
+// checkpointSteps records how far each ApplyState moves the checkpoint
+// name: the events of each batch.
+type checkpointSteps struct {
+	ledger.Backend
+	name string
+	mu   sync.Mutex
+	last uint64
+	max  uint64
+}
+
+func (s *checkpointSteps) ApplyState(ctx context.Context, b *ledger.StateBatch) error {
+	for op := range b.Ops() {
+		if op.Kind == ledger.OpSetCheckpoint && op.Name == s.name {
+			s.mu.Lock()
+			if op.Position > s.last {
+				s.max = max(s.max, op.Position-s.last)
+			}
+			s.last = op.Position
+			s.mu.Unlock()
+		}
+	}
+	return s.Backend.ApplyState(ctx, b)
+}
+
+// Options.BatchSize bounds the events of every batch, below and above the
+// number the reader hands over at once.
+func TestBatchSizeBoundsBatches(t *testing.T) {
+	e := annIntercom(t)
+	for i := range 7 {
+		evs := make([]ledger.NewEvent, 100)
+		for j := range evs {
+			evs[j] = ledger.NewEvent{Data: events.UnlockAttempted{Key: "i1", Lock: "front", By: "ann", Door: access.Main,
+				Source: "app", Granted: true, Uses: uint32(i*100 + j + 1)}}
+		}
+		_, err := e.l.Append(bg, "key-i1", ledger.ExpectAny, evs...)
+		e.must(err)
+	}
+	for _, size := range []int{1, 5, 300, 1024} {
+		name := fmt.Sprintf("batch-%d", size)
+		s := &checkpointSteps{Backend: e.l, name: name}
+		p, err := projections.Open(s, &projections.Options{Name: name, BatchSize: size})
+		e.must(err)
+		e.must(p.WaitApplied(bg, e.l.DurablePosition()))
+		e.must(p.Rebuild(bg))
+		e.must(p.Close())
+		if s.max == 0 || s.max > uint64(size) {
+			t.Errorf("BatchSize %d: a batch applied %d events", size, s.max)
+		}
+	}
 }
