@@ -261,12 +261,11 @@ func (s *syncCounter) ApplyState(ctx context.Context, b *ledger.StateBatch) erro
 	return s.Backend.ApplyState(ctx, b)
 }
 
-// A rebuild asks for a WAL sync only when it clears the read models and
-// when it reaches the head of the log: the sync of the last batch covers
-// the batches before it.
-func TestRebuildSyncsOnce(t *testing.T) {
-	e := annIntercom(t)
-	for i := range 6 { // more events than the reader hands over at once
+// unlocks appends n granted unlocks of i1 (a multiple of 100), 100 per
+// append.
+func (e *env) unlocks(n int) {
+	e.t.Helper()
+	for i := range n / 100 {
 		evs := make([]ledger.NewEvent, 100)
 		for j := range evs {
 			evs[j] = ledger.NewEvent{Data: events.UnlockAttempted{Key: "i1", Lock: "front", By: "ann", Door: access.Main,
@@ -275,6 +274,14 @@ func TestRebuildSyncsOnce(t *testing.T) {
 		_, err := e.l.Append(bg, "key-i1", ledger.ExpectAny, evs...)
 		e.must(err)
 	}
+}
+
+// A rebuild asks for a WAL sync only when it clears the read models and
+// when it reaches the head of the log: the sync of the last batch covers
+// the batches before it.
+func TestRebuildSyncsOnce(t *testing.T) {
+	e := annIntercom(t)
+	e.unlocks(600) // more events than the reader hands over at once
 	s := &syncCounter{Backend: e.l}
 	p, err := projections.Open(s, &projections.Options{Name: "sync-count", BatchSize: 7})
 	e.must(err)
@@ -622,15 +629,7 @@ func (s *checkpointSteps) ApplyState(ctx context.Context, b *ledger.StateBatch) 
 // number the reader hands over at once.
 func TestBatchSizeBoundsBatches(t *testing.T) {
 	e := annIntercom(t)
-	for i := range 7 {
-		evs := make([]ledger.NewEvent, 100)
-		for j := range evs {
-			evs[j] = ledger.NewEvent{Data: events.UnlockAttempted{Key: "i1", Lock: "front", By: "ann", Door: access.Main,
-				Source: "app", Granted: true, Uses: uint32(i*100 + j + 1)}}
-		}
-		_, err := e.l.Append(bg, "key-i1", ledger.ExpectAny, evs...)
-		e.must(err)
-	}
+	e.unlocks(700)
 	for _, size := range []int{1, 5, 300, 1024} {
 		name := fmt.Sprintf("batch-%d", size)
 		s := &checkpointSteps{Backend: e.l, name: name}
