@@ -77,13 +77,7 @@ func (dc *Decoder) Decode(name string, schema uint16, payload []byte) (any, erro
 	if err := et.plan.decodeInto(&dc.d, payload, base, &dc.strs); err != nil {
 		return nil, decodeErr(et, err)
 	}
-	if et.direct {
-		return reflect.NewAt(et.elem, base).Elem().Interface(), nil
-	}
-	var v any
-	w := (*eface)(unsafe.Pointer(&v))
-	w.typ, w.data = et.rtype, base
-	return v, nil
+	return et.value(base), nil
 }
 
 // Reset makes the memory of every value Decode has returned reusable. It

@@ -94,16 +94,23 @@ func (et *eventType) decode(d *payloadDecoder, payload []byte) (any, error) {
 	if err != nil {
 		return nil, decodeErr(et, err)
 	}
-	switch {
-	case et.ptr:
+	if et.ptr {
 		return pi, nil
-	case et.direct:
-		return p.Elem().Interface(), nil // pointer-shaped: boxed without an allocation
+	}
+	return et.value(p.UnsafePointer()), nil
+}
+
+// value boxes the value of et's (non-pointer) type at base without copying
+// it: a pointer-shaped value is held in the interface word itself, any
+// other is pointed at.
+func (et *eventType) value(base unsafe.Pointer) any {
+	if et.direct {
+		return reflect.NewAt(et.elem, base).Elem().Interface()
 	}
 	var v any
 	w := (*eface)(unsafe.Pointer(&v))
-	w.typ, w.data = et.rtype, p.UnsafePointer()
-	return v, nil
+	w.typ, w.data = et.rtype, base
+	return v
 }
 
 func decodeErr(et *eventType, err error) error {

@@ -284,11 +284,11 @@ func (p *Projections) loop(ctx context.Context, cp uint64, done chan struct{}, l
 	// applies the runs in place and hands them back for reuse once their
 	// batch is written; emptied runs and the applier's batch outlive the
 	// loop, so a Rebuild reuses them. On a store that hands payloads over
-	// undecoded (ledger.RawFeed), each run decodes its events into memory of its own, reused
-	// with the run (no read model keeps an event's value, only copies of
-	// its fields): catching up then allocates almost nothing per event. A
-	// run's decoder keeps the values it last held (at most runLen) until
-	// the run is reused.
+	// undecoded (ledger.RawFeed), each run decodes its events into memory
+	// of its own, reused with the run (no read model keeps an event's
+	// value, only copies of its fields): catching up then allocates almost
+	// nothing per event. A run's decoder keeps the values it last held (at
+	// most runLen) until the run is reused.
 	ch := make(chan *run, 8)
 	free := p.runs
 	// A run is at most a batch: the applier takes another run only while

@@ -68,7 +68,7 @@ func testFollowRaw(t *testing.T, s feedStore) {
 	}
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	got, done := deliverRaw(raw.FollowRaw(fctx, 1), raw.Registry())
+	got, done := deliver(decoded(raw.FollowRaw(fctx, 1), raw.Registry()))
 	for _, w := range want {
 		e := nextRaw(t, got, done)
 		if e.Position != w.Position || e.Stream != w.Stream || e.Version != w.Version || e.ID != w.ID || e.Type != w.Type || !e.Time.Equal(w.Time) {
@@ -86,33 +86,30 @@ func testFollowRaw(t *testing.T, s feedStore) {
 	<-done
 }
 
-// deliverRaw is deliver for FollowRaw: each event's Data must be nil, and
-// is filled by decoding its Raw (valid only in the loop body) with reg.
-func deliverRaw(seq iter.Seq2[ledger.Event, error], reg *ledger.Registry) (<-chan ledger.Event, <-chan error) {
-	got, done := make(chan ledger.Event, 64), make(chan error, 1)
-	go func() {
+// decoded yields seq's events with Data decoded from Raw (valid only in the
+// loop body) by reg; an event that comes with Data is an error.
+func decoded(seq iter.Seq2[ledger.Event, error], reg *ledger.Registry) iter.Seq2[ledger.Event, error] {
+	return func(yield func(ledger.Event, error) bool) {
 		for e, err := range seq {
+			if err == nil && e.Data != nil {
+				err = fmt.Errorf("position %d: FollowRaw delivered Data %#v", e.Position, e.Data)
+			}
+			if err == nil {
+				e.Data, err = reg.Decode(e.Type, e.Schema, e.Raw)
+				e.Raw = nil
+			}
 			if err != nil {
-				done <- err
+				yield(ledger.Event{}, err)
 				return
 			}
-			if e.Data != nil {
-				done <- fmt.Errorf("position %d: FollowRaw delivered Data %#v", e.Position, e.Data)
+			if !yield(e, nil) {
 				return
 			}
-			if e.Data, err = reg.Decode(e.Type, e.Schema, e.Raw); err != nil {
-				done <- err
-				return
-			}
-			e.Raw = nil
-			got <- e
 		}
-		done <- nil
-	}()
-	return got, done
+	}
 }
 
-// nextRaw is next for deliverRaw: an error it reports fails the test.
+// nextRaw is next that fails the test on the error deliver reports.
 func nextRaw(t *testing.T, got <-chan ledger.Event, done <-chan error) ledger.Event {
 	t.Helper()
 	select {
