@@ -293,9 +293,9 @@ func (l *Ledger) applyGroup(g *group, r *appendReq, appends []StreamAppend) {
 		_ = g.b.Set(key, idVal[:], nil)
 	}
 	l.key = key
-	storeHeads := l.headsDue(g.t.last)
+	storeHeads, merged := l.headsDue(g.t.last), false
 	if storeHeads {
-		l.writeHeadsLocked(g.b, g.t.last)
+		merged = l.storeHeadsLocked(g.b, g.t.last, false)
 	}
 	l.stats.sequenced(len(r.evs))
 	if err := l.db.ApplyNoSyncWait(g.b, pebble.Sync); err != nil {
@@ -303,7 +303,7 @@ func (l *Ledger) applyGroup(g *group, r *appendReq, appends []StreamAppend) {
 		return
 	}
 	if storeHeads {
-		l.headsWrittenLocked(g.t.last)
+		l.headsStoredLocked(g.t.last, merged)
 	}
 	l.assigned.Store(g.t.last)
 }

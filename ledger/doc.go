@@ -121,8 +121,8 @@
 // also checks the indexes and heads against the log (every event but one
 // whose generated ID names its position has its ID-index entry, and its
 // stream-index entry where it has one, pointing at it; no entry points at
-// anything else; the stored heads are exactly the
-// streams' last events as of the position they were stored at — with at most
+// anything else; the stored heads, entries and latest snapshot, are exactly
+// the streams' last events as of the positions they were stored at — with at most
 // 262,144 streams and heads stored through a durable position, otherwise
 // each head is only checked to name its stream's event) and names a broken
 // entry in an *IndexError (errors.Is ErrCorrupt). State is not verified.
@@ -133,16 +133,18 @@
 // per-event stream-index key (it was one of three keys per event, and the
 // 64-writer append throughput was bound by per-key CPU, as it is with two):
 // a stream is the chain of its records' back-pointers. The head of each stream (version,
-// position of the last event) is kept in memory and stored ('h' keys), with
-// the position the stored heads are complete through, in the batch of the
-// first append that ends 2048 or more positions after the last store, and at
-// Close; after a crash Open replays the records after that position (fewer
-// than 2048) to find the newer heads. ReadStream starts at the head and
+// position of the last event) is kept in memory and stored in the batch of
+// the first append that ends 2048 or more positions after the last store:
+// as a snapshot (one key named by that position, holding every head that
+// changed since the last merge) while it stays small, else merged into the
+// streams' 'h' entries, and merged at Close. After a crash Open reads the
+// latest snapshot and replays the records after it (fewer than 2048) to find
+// the newer heads. ReadStream starts at the head and
 // walks back; every 256th version of a stream has a stream-index entry, so
 // each chunk of a read starts at one (the last at the head) and the walk
 // never goes back further than a chunk.
 //
-// If the stored heads position is damaged or a record Open must replay
+// If the stored heads position or snapshot is damaged or a record Open must replay
 // cannot be read, Open still succeeds (so Verify can name it), and
 // ReadStream, StreamVersion, Append and AppendMulti return that error on
 // every stream. Appends and StreamVersion check that a stored head they load
@@ -220,11 +222,14 @@
 //
 // One Pebble database. Prefix bytes are persisted: never renumber or reuse.
 //
-//	0x00 "format"                 -> "keyledger/ledger v3" (v1, v2 are upgraded, anything else refused)
+//	0x00 "format"                 -> "keyledger/ledger v4" (v1 to v3 are upgraded, anything else refused)
 //	0x00 "heads"                  -> position(8) the 'h' entries are complete through
 //	0x00 "v1end"                  -> position(8) of the last format-1 record (upgraded stores)
 //	'l' position(8 BE)            -> record (layout in record.go), ends with its chain hash
 //	'h' stream                    -> version, position (2×8 BE)  stored stream head
+//	'H' position(8 BE)            -> heads snapshot: the 'h' position(8), then per head that
+//	                                                      changed after it: stream length (uvarint),
+//	                                                      stream, version, position (2×8 BE)
 //	's' stream 0x00 version(8 BE) -> position(8)          stream index: versions that are a
 //	                                                      multiple of 256, and every format-1 event
 //	'i' event ID(16)              -> position, first, last of its append (3×8 BE), for every
@@ -238,14 +243,20 @@
 // changes). The log, and the ID index of time-ordered IDs, then grow at their
 // ends in tables that overlap no other, so a lookup of a new ID probes none of
 // them and compactions below L0 move those tables instead of rewriting them.
-// An L0 compaction may rewrite the log's newest tables once: the stored stream
-// heads (and the stream-index entries of many streams) overlap from one flush
-// to the next, two such flushes make L0 two sublevels deep, which starts a
+// Keys stored under the same name again (heads entries, the heads position,
+// the stream-index entries of many streams, state) overlap from one flush to
+// the next; two such flushes make L0 two sublevels deep, which starts a
 // compaction (L0CompactionThreshold 4), and Pebble widens it over the L0
-// tables between its neighbours in the level below, log tables included where
-// no log table there stands between (in a young store, or when the compaction
-// starts above the log). A store of log tables alone has a one-sublevel L0 and
-// is not compacted that way.
+// tables between its neighbours in the level below, log tables included
+// where no log table there stands between: the log's newest tables are then
+// rewritten once. That is why the heads are stored as snapshots under keys
+// that only grow, like the log's: a log of a few busy streams then flushes
+// tables that overlap nothing, its L0 stays one sublevel deep and is not
+// compacted, as with raw Pebble. A snapshot is at most 64 KiB; the
+// snapshots written since the last merge at most 4 MiB (the merge deletes
+// them); past either, the heads are merged into their entries, which is
+// what many streams changing at once (whose stream-index entries overlap
+// anyway) cost before.
 //
 // Format 1 (before the back-pointers) wrote a stream-index entry for every
 // event and no heads. Open upgrades such a store in place without rewriting
@@ -253,22 +264,24 @@
 // heads complete through the last format-1 record, and a stream without an
 // 'h' entry takes its head from its last stream-index entry. A read-only
 // Open upgrades in memory only. Older versions of this package refuse an
-// upgraded store (its marker is v3).
+// upgraded store (its marker is v4).
 //
 // Format 2 gave every event an ID-index entry; format 3 writes none for a
-// generated ID that names its position. A format-2 store is a valid
-// format-3 store (its generated IDs are random, with entries), so Open only
-// rewrites its marker (read-write; one synced write), which keeps versions
-// that expect every entry from opening it.
+// generated ID that names its position; format 4 stores heads snapshots. A
+// format-2 or format-3 store is a valid format-4 store (its generated IDs
+// have entries, it has no snapshot), so Open only rewrites its marker
+// (read-write; one synced write), which keeps versions that expect every
+// entry, or no snapshot, from opening it.
 //
-// Open reads the format marker, the heads position and the format-1 end
-// marker, the last log record (for the tail position and chain hash), the
-// last ID-index key (if that read fails, the lookup skip is off until the
-// next Open; Verify names the damage) and the records after the stored heads
-// (none after a Close that stored them, fewer than 2048 after a crash);
-// opening a format-1 or format-2 store read-write also writes the upgrade
-// (one synced batch). It never scans the log, so its time and memory do not grow with
-// the log. Stream names are 1..1024 bytes of UTF-8 without NUL.
+// Open reads the format marker, the heads position, the latest heads
+// snapshot and the format-1 end marker, the last log record (for the tail
+// position and chain hash), the last ID-index key (if that read fails, the
+// lookup skip is off until the next Open; Verify names the damage) and the
+// records after the stored heads (none after a Close, fewer than 2048 after
+// a crash); opening a store of an older format read-write also writes the
+// upgrade (one synced batch). It never scans the log, so its time and memory
+// do not grow with the log. Stream names are 1..1024 bytes of UTF-8 without
+// NUL.
 //
 // # Storage roles
 //

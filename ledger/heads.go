@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -11,22 +12,42 @@ import (
 // Stream heads. A stream's head is its last version and that event's
 // position. Appends need it for the expected-version check and the new
 // record's back-pointer; reads start walking there. Heads are kept in memory
-// and written to Pebble ('h' keys), with the position they are complete
-// through (headsKey), in the batch of the first append that ends headsEvery
-// or more positions after the last write, and at Close. So an event costs two
-// keys (record and ID index), not three. Open replays the records after that
-// position, fewer than headsEvery, to rebuild the heads not yet written.
+// and stored, in the batch of the first append that ends headsEvery or more
+// positions after the last store, in one of two ways:
+//
+//   - a snapshot: one 'H' key named by the position it is complete through,
+//     holding every head that differs from its 'h' entry, and the position
+//     the 'h' entries are complete through. Snapshot keys only grow, like log
+//     keys, so a log of a few busy streams writes no key that overlaps an
+//     earlier flush's and Pebble never compacts its L0 (doc.go, "Keyspace");
+//   - a merge: those heads are written to their 'h' entries, the position to
+//     headsKey, and every snapshot is deleted. It is taken when the snapshot
+//     would be larger than snapMax, when the snapshots since the last merge
+//     would pass snapBudget, and at Close.
+//
+// So an event costs two keys (record and ID index), not three. A head that
+// differs from its 'h' entry (dirty) stays in memory until a merge. Open
+// reads the 'h' position, the latest snapshot and the records after it,
+// fewer than headsEvery, to rebuild the heads not yet stored.
 
 // headsEvery: the append whose batch reaches headsEvery positions past the
 // last write of the heads carries them, so Open replays fewer than headsEvery
 // records.
 const headsEvery = 2048
 
+// A snapshot holds every dirty head, so it grows until a merge. These bound
+// the memory Open reads into (pinned until the next merge) and the bytes of
+// snapshots that only the next merge deletes.
+const (
+	maxSnapshot  = 64 << 10
+	maxSnapBytes = 4 << 20
+)
+
 // streamHead is a stream's version and the position of its last event.
 type streamHead struct{ ver, pos uint64 }
 
-// headEntry is a cached head; dirty if it changed since the heads were last
-// written (then it must stay in memory until they are written again).
+// headEntry is a cached head; dirty if it differs from its 'h' entry (then
+// it must stay in memory until the next merge writes it).
 type headEntry struct {
 	streamHead
 	dirty bool
@@ -109,9 +130,18 @@ func (l *Ledger) setHeadsLocked(streams []StreamAppend, heads []streamHead) {
 // headsDue reports whether the batch ending at last should carry the heads.
 func (l *Ledger) headsDue(last uint64) bool { return last-l.headsThrough >= l.headsEvery }
 
-// writeHeadsLocked adds every dirty head and the position they are complete
-// through to b. Under l.seq.
-func (l *Ledger) writeHeadsLocked(b *pebble.Batch, through uint64) {
+// storeHeadsLocked adds the heads, complete through position through, to b:
+// a snapshot unless merge is set or a snapshot is too large, else a merge.
+// It reports whether it merged. Under l.seq.
+func (l *Ledger) storeHeadsLocked(b *pebble.Batch, through uint64, merge bool) (merged bool) {
+	if !merge {
+		if snap, ok := l.encodeSnapshot(); ok && l.snapBytes+len(snap) <= l.snapBudget {
+			l.key = appendSnapKey(l.key[:0], through)
+			_ = b.Set(l.key, snap, nil)
+			l.snapLen = len(snap)
+			return false
+		}
+	}
 	key := l.key[:0]
 	var v [16]byte
 	for _, s := range l.dirty {
@@ -123,12 +153,67 @@ func (l *Ledger) writeHeadsLocked(b *pebble.Batch, through uint64) {
 	}
 	putBE(v[:], through)
 	_ = b.Set(headsKey, v[:8], nil)
+	if l.snapBytes > 0 {
+		_ = b.DeleteRange([]byte{prefixHeadsSnap}, []byte{prefixHeadsSnap + 1}, nil)
+	}
 	l.key = key
+	return true
 }
 
-// headsWrittenLocked marks the dirty heads clean once the batch carrying them
-// is applied (Pebble now serves them to a reader that misses the cache).
-func (l *Ledger) headsWrittenLocked(through uint64) {
+// encodeSnapshot encodes the dirty heads into l.snap: the position the 'h'
+// entries are complete through (8), then per head the stream's length
+// (uvarint), the stream, version and position (2×8). ok is false if it
+// would be longer than l.snapMax.
+func (l *Ledger) encodeSnapshot() (snap []byte, ok bool) {
+	snap = binary.BigEndian.AppendUint64(l.snap[:0], l.mergedThrough)
+	for _, s := range l.dirty {
+		if len(snap) > l.snapMax {
+			break
+		}
+		h := l.heads[s]
+		snap = binary.AppendUvarint(snap, uint64(len(s)))
+		snap = append(snap, s...)
+		snap = binary.BigEndian.AppendUint64(snap, h.ver)
+		snap = binary.BigEndian.AppendUint64(snap, h.pos)
+	}
+	l.snap = snap
+	return snap, len(snap) <= l.snapMax
+}
+
+// decodeSnapshot calls f for each head in a snapshot and returns the
+// position the 'h' entries were complete through when it was written.
+func decodeSnapshot(v []byte, f func(stream string, h streamHead) error) (merged uint64, err error) {
+	if len(v) < 8 {
+		return 0, errors.New("shorter than its 8-byte position")
+	}
+	merged, v = u64(v), v[8:]
+	for len(v) > 0 {
+		n, w := binary.Uvarint(v)
+		if w <= 0 || n == 0 || n > uint64(len(v)-w) || uint64(len(v)-w)-n < 16 {
+			return 0, fmt.Errorf("head entry truncated or with a bad length %d", n)
+		}
+		s := v[w : w+int(n)]
+		v = v[w+int(n):]
+		h := streamHead{ver: u64(v), pos: u64(v[8:])}
+		v = v[16:]
+		if h.ver == 0 || h.pos == 0 {
+			return 0, fmt.Errorf("head of %q has version %d at position %d", s, h.ver, h.pos)
+		}
+		if err := f(string(s), h); err != nil {
+			return 0, err
+		}
+	}
+	return merged, nil
+}
+
+// headsStoredLocked records that the batch carrying the heads is applied
+// (Pebble now serves a merge's entries to a reader that misses the cache).
+func (l *Ledger) headsStoredLocked(through uint64, merged bool) {
+	l.headsThrough = through
+	if !merged {
+		l.snapBytes += l.snapLen
+		return
+	}
 	l.hmu.Lock()
 	for _, s := range l.dirty {
 		e := l.heads[s]
@@ -138,13 +223,14 @@ func (l *Ledger) headsWrittenLocked(through uint64) {
 	l.hmu.Unlock()
 	clear(l.dirty)
 	l.dirty = l.dirty[:0]
-	l.headsThrough = through
+	l.mergedThrough, l.snapBytes = through, 0
 }
 
-// writeHeadsOnClose stores the heads not yet written, so the next Open
-// replays nothing. Every append has returned (Close holds the gate), so the
-// whole log is durable. A failure fails the ledger (Close returns ErrFailed)
-// but loses nothing: the next Open replays the tail.
+// writeHeadsOnClose merges the heads not yet in 'h' entries, so the next
+// Open reads no snapshot and replays nothing. Every append has returned
+// (Close holds the gate), so the whole log is durable. A failure fails the
+// ledger (Close returns ErrFailed) but loses nothing: the next Open reads
+// the latest snapshot and replays the tail.
 func (l *Ledger) writeHeadsOnClose() (err error) {
 	if l.readOnly || l.failure() != nil || l.headsErr != nil || len(l.dirty) == 0 {
 		return nil
@@ -154,14 +240,14 @@ func (l *Ledger) writeHeadsOnClose() (err error) {
 	defer l.seq.Unlock()
 	b := l.db.NewBatch()
 	defer b.Close()
-	l.writeHeadsLocked(b, l.lastPos)
+	l.storeHeadsLocked(b, l.lastPos, true)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return l.fail(fmt.Errorf("write heads: %w", err))
 	}
 	if err := l.failure(); err != nil {
 		return err
 	}
-	l.headsWrittenLocked(l.lastPos)
+	l.headsStoredLocked(l.lastPos, true)
 	return nil
 }
 
@@ -227,10 +313,11 @@ func (l *Ledger) lastIndexed(stream string) (h streamHead, err error) {
 	return h, readErr(0, it.Error())
 }
 
-// loadHeads reads the heads checkpoint and replays the records after it into
-// the cache as dirty heads. A record it cannot read does not fail Open (Verify
-// must still be able to name it): every head lookup returns the error instead,
-// so nothing is appended on top of heads that may be wrong.
+// loadHeads reads the heads position and the latest snapshot, and replays
+// the records after them into the cache as dirty heads. A record it cannot
+// read does not fail Open (Verify must still be able to name it): every head
+// lookup returns the error instead, so nothing is appended on top of heads
+// that may be wrong.
 func (l *Ledger) loadHeads() error {
 	v, closer, err := l.db.Get(headsKey)
 	switch {
@@ -247,6 +334,10 @@ func (l *Ledger) loadHeads() error {
 	case errors.Is(err, pebble.ErrNotFound):
 	default:
 		return readErr(0, err)
+	}
+	l.mergedThrough = l.headsThrough
+	if err := l.loadSnapshot(); err != nil || l.headsErr != nil {
+		return err
 	}
 	if l.lastPos == l.headsThrough {
 		return nil
@@ -283,6 +374,51 @@ func (l *Ledger) loadHeads() error {
 		clear(l.heads)
 		l.dirty = nil
 	}
+	return nil
+}
+
+// loadSnapshot reads the latest heads snapshot, if there is one, into the
+// cache as dirty heads.
+func (l *Ledger) loadSnapshot() error {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHeadsSnap}, UpperBound: []byte{prefixHeadsSnap + 1}})
+	if err != nil {
+		return readErr(0, err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		return readErr(0, it.Error())
+	}
+	k, v := it.Key(), it.Value()
+	if len(k) != 9 {
+		l.headsErr = &CorruptionError{Reason: fmt.Sprintf("heads snapshot key %x is malformed", k)}
+		return nil
+	}
+	at := u64(k[1:])
+	merged, err := decodeSnapshot(v, func(s string, h streamHead) error {
+		if h.pos > at {
+			return fmt.Errorf("head of %q at position %d", s, h.pos)
+		}
+		l.heads[s] = headEntry{streamHead: h, dirty: true}
+		l.dirty = append(l.dirty, s)
+		return nil
+	})
+	switch {
+	case err != nil:
+	case at <= l.mergedThrough || at > l.lastPos:
+		err = fmt.Errorf("position outside (%d, %d]", l.mergedThrough, l.lastPos)
+	case merged != l.mergedThrough:
+		err = fmt.Errorf("extends heads stored through %d, not %d", merged, l.mergedThrough)
+	}
+	if err != nil {
+		clear(l.heads)
+		l.dirty = nil
+		l.headsErr = &CorruptionError{Position: at, Reason: "heads snapshot: " + err.Error()}
+		return nil
+	}
+	l.headsThrough = at
+	// At most one snapshot per headsEvery positions since the merge, none
+	// larger than the latest.
+	l.snapBytes = int((at-merged)/l.headsEvery+1) * len(v)
 	return nil
 }
 

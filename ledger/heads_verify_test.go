@@ -14,7 +14,15 @@ import (
 // holds the new heads (through > end), and a head past l.assigned must be
 // checked again under l.seq, not reported as pointing at no event.
 func TestVerifyDuringHeadsApplyNoFalsePositive(t *testing.T) {
+	t.Run("snapshot", func(t *testing.T) { verifyDuringHeadsApply(t, false) })
+	t.Run("merge", func(t *testing.T) { verifyDuringHeadsApply(t, true) })
+}
+
+func verifyDuringHeadsApply(t *testing.T, merge bool) {
 	l := openMem(t)
+	if merge {
+		l.snapMax = 0 // the heads go to their 'h' entries
+	}
 	fill(t, l, 12)
 	l.seq.Lock()
 	l.headsEvery = 1 // the next append stores the heads

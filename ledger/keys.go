@@ -10,7 +10,8 @@ import (
 const (
 	prefixMeta       = 0x00 // 0x00 "format", "heads", "v1end" -> marker, positions (doc.go, "Keyspace")
 	prefixCheckpoint = 'c'  // 'c' name -> position (8, big-endian)
-	prefixHead       = 'h'  // 'h' stream -> version, position (2×8) as of the heads checkpoint
+	prefixHead       = 'h'  // 'h' stream -> version, position (2×8) as of headsKey's position
+	prefixHeadsSnap  = 'H'  // 'H' position(8) -> the heads that differ from their 'h' entries at position (heads.go)
 	prefixID         = 'i'  // 'i' id(16) -> position, first, last of its append (3×8); not for located generated IDs (ids.go)
 	prefixLog        = 'l'  // 'l' position(8) -> record (record.go)
 	prefixStream     = 's'  // 's' stream 0x00 version(8) -> position(8): format-1 events, and every anchorEvery-th version
@@ -24,10 +25,11 @@ var (
 )
 
 // formatMarker identifies this package's layout. A store with another marker
-// is refused, except formatMarkerV1 and formatMarkerV2, which Open upgrades
+// is refused, except formatMarkerV1, V2 and V3, which Open upgrades
 // (see doc.go).
 const (
-	formatMarker   = "keyledger/ledger v3"
+	formatMarker   = "keyledger/ledger v4"
+	formatMarkerV3 = "keyledger/ledger v3"
 	formatMarkerV2 = "keyledger/ledger v2"
 	formatMarkerV1 = "keyledger/ledger v1"
 )
@@ -42,6 +44,11 @@ func headKey(stream string) []byte {
 	k := make([]byte, 0, len(stream)+1)
 	k = append(k, prefixHead)
 	return append(k, stream...)
+}
+
+func appendSnapKey(dst []byte, pos uint64) []byte {
+	dst = append(dst, prefixHeadsSnap)
+	return binary.BigEndian.AppendUint64(dst, pos)
 }
 
 func logKey(pos uint64) []byte {

@@ -204,16 +204,24 @@ type Ledger struct {
 	lastHash [32]byte
 	heads    map[string]headEntry // cached heads, including unsynced ones; written under seq and hmu
 	hmu      sync.RWMutex         // guards heads for readers
-	dirty    []string             // streams whose head changed since headsThrough
-	// headsThrough is the position the stored heads ('h') are complete through.
-	headsThrough uint64
-	headsEvery   uint64        // headsEvery; tests lower it
-	headsErr     error         // set at Open if the heads position is damaged or the records after it could not be replayed
-	v1End        uint64        // last position of a format-1 record (0: none; see storedHead)
-	recent       recentIDs     // caller IDs sequenced lately, for the lookup done before the lock
-	maxID        maxIDs        // the largest ID sequenced, for the lookup done before the lock
-	key          []byte        // scratch space
-	assigned     atomic.Uint64 // last position applied to Pebble, for readers
+	dirty    []string             // streams whose head differs from its 'h' entry
+	// headsThrough is the position the stored heads ('h' entries and the
+	// latest snapshot) are complete through; mergedThrough the one the 'h'
+	// entries are.
+	headsThrough  uint64
+	mergedThrough uint64
+	snapBytes     int           // bytes of the snapshots written since the last merge (an upper bound after Open)
+	snapLen       int           // the encoding of the snapshot in the batch being applied
+	snapMax       int           // maxSnapshot; tests lower it (0: every store is a merge)
+	snapBudget    int           // maxSnapBytes; tests lower it
+	snap          []byte        // scratch space for a snapshot
+	headsEvery    uint64        // headsEvery; tests lower it
+	headsErr      error         // set at Open if the heads position is damaged or the records after it could not be replayed
+	v1End         uint64        // last position of a format-1 record (0: none; see storedHead)
+	recent        recentIDs     // caller IDs sequenced lately, for the lookup done before the lock
+	maxID         maxIDs        // the largest ID sequenced, for the lookup done before the lock
+	key           []byte        // scratch space
+	assigned      atomic.Uint64 // last position applied to Pebble, for readers
 
 	// Durable watermark, under wm.
 	wm          sync.Mutex
@@ -264,6 +272,8 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 		closing:    make(chan struct{}),
 		heads:      map[string]headEntry{},
 		headsEvery: headsEvery,
+		snapMax:    maxSnapshot,
+		snapBudget: maxSnapBytes,
 	}
 	po := pebbleOptions()
 	if !o.ReadOnly {
@@ -313,7 +323,7 @@ func Open(dir string, opts *Options) (l *Ledger, err error) {
 // tail and rebuilds the heads not yet written (fewer than headsEvery
 // records). It never scans the log.
 func (l *Ledger) load(readOnly bool) error {
-	upgrade, upgradeV2 := false, false
+	upgrade, rewriteMarker := false, false
 	v, closer, err := l.db.Get(formatKey)
 	switch {
 	case err == nil:
@@ -321,8 +331,8 @@ func (l *Ledger) load(readOnly bool) error {
 		_ = closer.Close()
 		switch marker {
 		case formatMarker:
-		case formatMarkerV2:
-			upgradeV2 = true
+		case formatMarkerV2, formatMarkerV3:
+			rewriteMarker = true
 		case formatMarkerV1:
 			upgrade = true
 		default:
@@ -374,11 +384,12 @@ func (l *Ledger) load(readOnly bool) error {
 	} else if err := l.loadV1End(); err != nil {
 		return err
 	}
-	if upgradeV2 && !readOnly {
+	if rewriteMarker && !readOnly {
 		// Format 3 only adds events without an ID-index entry (generated
-		// IDs that name their position); a format-2 store is one already.
-		// The marker keeps older versions, which would miss those entries,
-		// from opening it.
+		// IDs that name their position), format 4 heads snapshots; a
+		// format-2 or format-3 store is a format-4 one already. The marker
+		// keeps older versions, which would miss those entries and
+		// snapshots, from opening it.
 		if err := l.db.Set(formatKey, []byte(formatMarker), pebble.Sync); err != nil {
 			return err
 		}
@@ -404,7 +415,7 @@ func (l *Ledger) load(readOnly bool) error {
 // last format-1 record, where the stream index serves them (storedHead).
 // Read-only, the upgrade happens in memory only.
 func (l *Ledger) upgradeV1(readOnly bool) error {
-	l.v1End, l.headsThrough = l.lastPos, l.lastPos
+	l.v1End, l.headsThrough, l.mergedThrough = l.lastPos, l.lastPos, l.lastPos
 	if readOnly {
 		return nil
 	}

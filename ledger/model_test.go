@@ -42,6 +42,9 @@ type machine struct {
 	// headsEvery is lowered so the heads are stored every few events, and
 	// crashes land before, at and after their writes.
 	headsEvery uint64
+	// snapMax and snapBudget are lowered so stores switch between
+	// snapshots and merges.
+	snapMax, snapBudget int
 }
 
 var modelStreams = []string{"a", "b", "c", "d"}
@@ -56,7 +59,7 @@ func (s *machine) open(fs *vfs.MemFS) {
 	if l.lastPos-l.headsThrough >= s.headsEvery+9 {
 		s.t.Fatalf("open: heads stored through %d of %d (every %d)", l.headsThrough, l.lastPos, s.headsEvery)
 	}
-	l.headsEvery = s.headsEvery
+	l.headsEvery, l.snapMax, l.snapBudget = s.headsEvery, s.snapMax, s.snapBudget
 	s.fs, s.l = fs, l
 }
 
@@ -200,6 +203,8 @@ func TestModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := &machine{t: t, reg: testRegistry(t), m: model{versions: map[string]uint64{}}}
 		s.headsEvery = rapid.Uint64Range(1, 12).Draw(t, "headsEvery")
+		s.snapMax = rapid.SampledFrom([]int{0, 30, 60, maxSnapshot}).Draw(t, "snapMax")
+		s.snapBudget = rapid.SampledFrom([]int{100, maxSnapBytes}).Draw(t, "snapBudget")
 		s.open(vfs.NewCrashableMem())
 		defer func() { _ = s.l.Close() }()
 		t.Repeat(map[string]func(*rapid.T){

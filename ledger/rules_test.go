@@ -516,7 +516,12 @@ func TestGeneratedIDsAreV7(t *testing.T) {
 // the two indexes and the state space never share a table (see splitByKind).
 func TestTablesHoldOneKind(t *testing.T) {
 	l := openMem(t)
-	for i := range 21 { // 2100 events: the heads are stored at 2100
+	l.headsEvery = 1000
+	for i := range 21 { // 2100 events: the heads merged at 1000, a snapshot at 2000
+		l.snapMax = maxSnapshot
+		if i == 9 {
+			l.snapMax = 0
+		}
 		evs := make([]NewEvent, 100)
 		for j := range evs {
 			evs[j] = tev(uint64(i*100 + j + 1))
@@ -553,7 +558,7 @@ func TestTablesHoldOneKind(t *testing.T) {
 			kinds[lo[0]] = true
 		}
 	}
-	for _, k := range []byte{prefixMeta, prefixCheckpoint, prefixHead, prefixID, prefixLog, prefixStream, prefixState} {
+	for _, k := range []byte{prefixMeta, prefixCheckpoint, prefixHead, prefixHeadsSnap, prefixID, prefixLog, prefixStream, prefixState} {
 		if !kinds[k] {
 			t.Fatalf("no table holds keys of kind %q (have %v)", k, kinds)
 		}

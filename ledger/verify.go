@@ -115,12 +115,22 @@ func (l *Ledger) Verify(ctx context.Context) (d Digest, err error) {
 		// Open would refuse to append on such heads.
 		return Digest{}, &IndexError{Index: "head", Position: v.through, Reason: "heads stored through a position past the log"}
 	}
+	if err := l.snapSnapshot(v); err != nil {
+		return Digest{}, err
+	}
 	if d, err = l.walk(ctx, end, v); err != nil {
 		return Digest{}, err
 	}
 	if !v.headsChecked {
 		if err := l.checkHeadPointers(ctx, v, end); err != nil {
 			return Digest{}, err
+		}
+	}
+	if v.snapAt > 0 && !v.snapChecked {
+		for s, h := range v.snapHeads {
+			if err := l.checkHeadPointer(s, h, end); err != nil {
+				return Digest{}, err
+			}
 		}
 	}
 	if err := l.checkDangling(ctx, prefixStream, end, v.indexed); err != nil {
@@ -144,6 +154,9 @@ type verifyState struct {
 	snap         *pebble.Snapshot
 	through      uint64 // the heads' position in snap (0: none written)
 	headsChecked bool
+	snapAt       uint64                // the latest heads snapshot's position in snap (0: none)
+	snapHeads    map[string]streamHead // its heads
+	snapChecked  bool
 }
 
 func (l *Ledger) closeSnapshot(s *pebble.Snapshot) (err error) {
@@ -210,6 +223,12 @@ func (l *Ledger) walk(ctx context.Context, end uint64, v *verifyState) (Digest, 
 			}
 			v.headsChecked = true
 		}
+		if v != nil && v.snapAt > 0 && !v.snapChecked && next == v.snapAt+1 && v.snapAt <= end && !v.overflow {
+			if err := v.checkSnapshot(); err != nil {
+				return Digest{}, err
+			}
+			v.snapChecked = true
+		}
 		if next > end {
 			break
 		}
@@ -219,6 +238,9 @@ func (l *Ledger) walk(ctx context.Context, end uint64, v *verifyState) (Digest, 
 		hi := min(end, next+4095)
 		if v != nil && v.through >= next && v.through < hi {
 			hi = v.through
+		}
+		if v != nil && v.snapAt >= next && v.snapAt < hi {
+			hi = v.snapAt
 		}
 		var err error
 		next, prev, err = l.verifyChunk(next, hi, prev, v)
@@ -401,18 +423,95 @@ func (l *Ledger) checkHeads(ctx context.Context, v *verifyState) error {
 // not run: each entry up to end must point at its stream's event.
 func (l *Ledger) checkHeadPointers(ctx context.Context, v *verifyState, end uint64) error {
 	return l.eachHead(ctx, v.snap, func(stream string, h streamHead) error {
-		if h.pos > end {
-			if l.beyondLog(h.pos) {
-				return &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver, Reason: "entry points at no event"}
-			}
-			return nil // an append in flight
-		}
-		if err := l.enter(); err != nil {
-			return err
-		}
-		defer l.gate.RUnlock()
-		return l.headAtEvent(stream, h)
+		return l.checkHeadPointer(stream, h, end)
 	})
+}
+
+// checkHeadPointer checks that a stored head up to end points at its
+// stream's event, and that one past end is an append in flight.
+func (l *Ledger) checkHeadPointer(stream string, h streamHead, end uint64) error {
+	if h.pos > end {
+		if l.beyondLog(h.pos) {
+			return &IndexError{Index: "head", Position: h.pos, Stream: stream, Version: h.ver, Reason: "entry points at no event"}
+		}
+		return nil // an append in flight
+	}
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.gate.RUnlock()
+	return l.headAtEvent(stream, h)
+}
+
+// snapSnapshot reads the latest heads snapshot in v.snap into v. It must
+// extend the 'h' entries (v.through) and lie inside the log.
+func (l *Ledger) snapSnapshot(v *verifyState) (err error) {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.gate.RUnlock()
+	defer l.guard(&err, false)
+	it, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHeadsSnap}, UpperBound: []byte{prefixHeadsSnap + 1}})
+	if err != nil {
+		return readErr(0, err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		return readErr(0, it.Error())
+	}
+	k := it.Key()
+	if len(k) != 9 {
+		return &IndexError{Index: "head", Reason: fmt.Sprintf("malformed heads snapshot key %x", k)}
+	}
+	at := u64(k[1:])
+	bad := func(reason string) error {
+		return &IndexError{Index: "head", Position: at, Reason: "heads snapshot " + reason}
+	}
+	heads := map[string]streamHead{}
+	merged, err := decodeSnapshot(it.Value(), func(s string, h streamHead) error {
+		if _, ok := heads[s]; ok {
+			return fmt.Errorf("names %q twice", s)
+		}
+		heads[s] = h
+		return nil
+	})
+	switch {
+	case err != nil:
+		return bad("malformed: " + err.Error())
+	case merged != v.through:
+		return bad(fmt.Sprintf("extends heads stored through %d, not %d", merged, v.through))
+	case at <= v.through:
+		return bad(fmt.Sprintf("not past the heads stored through %d", v.through))
+	case l.beyondLog(at):
+		return bad("past the log")
+	}
+	v.snapAt, v.snapHeads = at, heads
+	return nil
+}
+
+// checkSnapshot compares the latest heads snapshot with the streams' last
+// events up to its position (the walk has just passed it): it names exactly
+// the streams with an event after the 'h' entries' position, at their last
+// event.
+func (v *verifyState) checkSnapshot() error {
+	for s, h := range v.snapHeads {
+		last, ok := v.streams[s]
+		if !ok || last != h {
+			return &IndexError{Index: "head", Position: h.pos, Stream: s, Version: h.ver,
+				Reason: fmt.Sprintf("heads snapshot at %d differs from the stream's last event (version %d at %d)", v.snapAt, last.ver, last.pos)}
+		}
+		if h.pos <= v.through {
+			return &IndexError{Index: "head", Position: h.pos, Stream: s, Version: h.ver,
+				Reason: fmt.Sprintf("heads snapshot at %d names a head the entries stored through %d hold", v.snapAt, v.through)}
+		}
+	}
+	for s, h := range v.streams {
+		if _, ok := v.snapHeads[s]; !ok && h.pos > v.through {
+			return &IndexError{Index: "head", Position: h.pos, Stream: s, Version: h.ver,
+				Reason: fmt.Sprintf("missing from the heads snapshot at %d", v.snapAt)}
+		}
+	}
+	return nil
 }
 
 func (l *Ledger) hasHead(s *pebble.Snapshot, stream string) bool {
