@@ -243,16 +243,20 @@
 // changes). The log, and the ID index of time-ordered IDs, then grow at their
 // ends in tables that overlap no other, so a lookup of a new ID probes none of
 // them and compactions below L0 move those tables instead of rewriting them.
-// Keys stored under the same name again (heads entries, the heads position,
-// the stream-index entries of many streams, state) overlap from one flush to
-// the next; two such flushes make L0 two sublevels deep, which starts a
+// Keys that fall in a range an earlier flush covered (heads entries and the
+// heads position, rewritten under the same keys; the stream-index entries
+// of streams appended together; state) overlap from one flush to the next;
+// two such flushes make L0 two sublevels deep, which starts a
 // compaction (L0CompactionThreshold 4), and Pebble widens it over the L0
 // tables between its neighbours in the level below, log tables included
 // where no log table there stands between: the log's newest tables are then
 // rewritten once. That is why the heads are stored as snapshots under keys
-// that only grow, like the log's: a log of a few busy streams then flushes
-// tables that overlap nothing, its L0 stays one sublevel deep and is not
-// compacted, as with raw Pebble. A snapshot is at most 64 KiB; the
+// that only grow, like the log's: a log appended to one stream at a time
+// (one busy stream, or streams that take turns between flushes) then
+// flushes tables that overlap nothing, its L0 stays one sublevel deep and
+// is not compacted, as with raw Pebble. Streams appended to in the same
+// flush still overlap through their stream-index entries (every 256th
+// version), and state rows overlap. A snapshot is at most 64 KiB; the
 // snapshots written since the last merge at most 4 MiB (the merge deletes
 // them); past either, the heads are merged into their entries, which is
 // what many streams changing at once (whose stream-index entries overlap

@@ -18,8 +18,8 @@ import (
 //   - a snapshot: one 'H' key named by the position it is complete through,
 //     holding every head that differs from its 'h' entry, and the position
 //     the 'h' entries are complete through. Snapshot keys only grow, like log
-//     keys, so a log of a few busy streams writes no key that overlaps an
-//     earlier flush's and Pebble never compacts its L0 (doc.go, "Keyspace");
+//     keys, so the heads add no key that overlaps an earlier flush's (doc.go,
+//     "Keyspace");
 //   - a merge: those heads are written to their 'h' entries, the position to
 //     headsKey, and every snapshot is deleted. It is taken when the snapshot
 //     would be larger than snapMax, when the snapshots since the last merge
@@ -27,8 +27,10 @@ import (
 //
 // So an event costs two keys (record and ID index), not three. A head that
 // differs from its 'h' entry (dirty) stays in memory until a merge. Open
-// reads the 'h' position, the latest snapshot and the records after it,
-// fewer than headsEvery, to rebuild the heads not yet stored.
+// reads the 'h' position, the latest snapshot (a head in it is checked to
+// name its stream's event when first used, as one read from its entry is)
+// and the records after it, fewer than headsEvery, to rebuild the heads not
+// yet stored.
 
 // headsEvery: the append whose batch reaches headsEvery positions past the
 // last write of the heads carries them, so Open replays fewer than headsEvery
@@ -47,10 +49,12 @@ const (
 type streamHead struct{ ver, pos uint64 }
 
 // headEntry is a cached head; dirty if it differs from its 'h' entry (then
-// it must stay in memory until the next merge writes it).
+// it must stay in memory until the next merge writes it); unchecked if Open
+// read it from a snapshot and it is not yet checked to name its stream's
+// event (checked on first use, as a head read from its entry is).
 type headEntry struct {
 	streamHead
-	dirty bool
+	dirty, unchecked bool
 }
 
 // maxCachedHeads: when the cache reaches it, clean heads (already stored)
@@ -61,6 +65,15 @@ const maxCachedHeads = 1 << 16
 // synced. Under l.seq (the only writer of l.heads, so it reads without hmu).
 func (l *Ledger) headLocked(stream string) (streamHead, error) {
 	if e, ok := l.heads[stream]; ok {
+		if e.unchecked {
+			if err := l.headAtEvent(stream, e.streamHead); err != nil {
+				return e.streamHead, err
+			}
+			e.unchecked = false
+			l.hmu.Lock()
+			l.heads[stream] = e
+			l.hmu.Unlock()
+		}
 		return e.streamHead, nil
 	}
 	if l.headsErr != nil {
@@ -135,10 +148,10 @@ func (l *Ledger) headsDue(last uint64) bool { return last-l.headsThrough >= l.he
 // It reports whether it merged. Under l.seq.
 func (l *Ledger) storeHeadsLocked(b *pebble.Batch, through uint64, merge bool) (merged bool) {
 	if !merge {
-		if snap, ok := l.encodeSnapshot(); ok && l.snapBytes+len(snap) <= l.snapBudget {
+		if snap, ok := l.encodeSnapshot(); ok && l.snapBytes+9+len(snap) <= l.snapBudget {
 			l.key = appendSnapKey(l.key[:0], through)
 			_ = b.Set(l.key, snap, nil)
-			l.snapLen = len(snap)
+			l.snapLen = len(l.key) + len(snap)
 			return false
 		}
 	}
@@ -253,13 +266,14 @@ func (l *Ledger) writeHeadsOnClose() (err error) {
 
 // headOf returns a stream's head for a reader: the cached one (maybe not yet
 // durable: the caller waits for it), else the stored one (stored is true),
-// checked here only to lie inside the log.
+// checked here only to lie inside the log. A head Open read from a snapshot
+// and not yet checked also counts as stored.
 func (l *Ledger) headOf(stream string) (h streamHead, stored bool, err error) {
 	l.hmu.RLock()
 	e, ok := l.heads[stream]
 	l.hmu.RUnlock()
 	if ok {
-		return e.streamHead, false, nil
+		return e.streamHead, e.unchecked, nil
 	}
 	if l.headsErr != nil {
 		return streamHead{}, false, l.headsErr
@@ -395,10 +409,13 @@ func (l *Ledger) loadSnapshot() error {
 	}
 	at := u64(k[1:])
 	merged, err := decodeSnapshot(v, func(s string, h streamHead) error {
-		if h.pos > at {
-			return fmt.Errorf("head of %q at position %d", s, h.pos)
+		if _, ok := l.heads[s]; ok {
+			return fmt.Errorf("names %q twice", s)
 		}
-		l.heads[s] = headEntry{streamHead: h, dirty: true}
+		if h.pos > at || h.pos <= l.mergedThrough {
+			return fmt.Errorf("head of %q at position %d, outside (%d, %d]", s, h.pos, l.mergedThrough, at)
+		}
+		l.heads[s] = headEntry{streamHead: h, dirty: true, unchecked: true}
 		l.dirty = append(l.dirty, s)
 		return nil
 	})
@@ -418,7 +435,7 @@ func (l *Ledger) loadSnapshot() error {
 	l.headsThrough = at
 	// At most one snapshot per headsEvery positions since the merge, none
 	// larger than the latest.
-	l.snapBytes = int((at-merged)/l.headsEvery+1) * len(v)
+	l.snapBytes = int((at-merged)/l.headsEvery+1) * (len(k) + len(v))
 	return nil
 }
 

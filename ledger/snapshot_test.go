@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -178,6 +179,11 @@ func TestOpenWithDamagedSnapshot(t *testing.T) {
 		{"other merge", "heads snapshot: extends heads stored through 4", appendSnapKey(nil, 10), snapValue(4, good)},
 		{"head past it", "heads snapshot: head of \"s1\" at position 10", appendSnapKey(nil, 9), snapValue(0, good)},
 		{"zero version", "heads snapshot: head of \"s1\" has version 0", appendSnapKey(nil, 10), snapValue(0, map[string]streamHead{"s1": {0, 10}})},
+		{"stream twice", "heads snapshot: names \"s1\" twice", appendSnapKey(nil, 10),
+			append(snapValue(0, map[string]streamHead{"s1": {4, 10}}), snapValue(0, map[string]streamHead{"s1": {4, 10}})[8:]...)},
+		// Position 9 holds s0's event: an append must not chain to it.
+		{"head at another stream's event", "entry points at position 9, which holds \"s0\"", appendSnapKey(nil, 10),
+			snapValue(0, map[string]streamHead{"s0": {3, 9}, "s1": {4, 9}, "s2": {3, 8}})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs, reg := crashedTail(t, func(l *Ledger) {
@@ -190,9 +196,8 @@ func TestOpenWithDamagedSnapshot(t *testing.T) {
 			}
 			defer l.Close()
 			_, err = l.StreamVersion(bg, "s1")
-			var ce *CorruptionError
-			if !errors.As(err, &ce) || !strings.HasPrefix(ce.Reason, tc.reason) {
-				t.Fatalf("StreamVersion: %v, want a CorruptionError %q…", err, tc.reason)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tc.reason) {
+				t.Fatalf("StreamVersion: %v, want ErrCorrupt saying %q", err, tc.reason)
 			}
 		})
 	}
@@ -355,5 +360,59 @@ func TestUpgradeFromV3(t *testing.T) {
 	}
 	if _, err := l.Verify(bg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// While an append that stores a snapshot is applied but not yet durable,
+// Verify cannot compare the snapshot with the log; it checks each head in it
+// to name its stream's event, or an append in flight.
+func TestVerifySnapshotPointersDuringInFlightAppend(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stream string
+		h      streamHead
+		reason string
+	}{
+		{"head at another stream's event", "s1", streamHead{4, 6}, "which holds"},
+		{"head past the log", "ghost", streamHead{1, 500}, "points at no event"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, gate := gatedLedger(t, vfs.NewMem(), testRegistry(t))
+			l.headsEvery = 10
+			fill(t, l, 12) // a snapshot at 10
+			gate.block()
+			done := make(chan error, 1)
+			go func() {
+				var as []StreamAppend
+				for i := range 10 {
+					as = append(as, StreamAppend{Stream: fmt.Sprintf("n%d", i), Events: []NewEvent{{Data: testNote{}}}})
+				}
+				_, err := l.AppendMulti(bg, as...) // 13..22, a snapshot at 22
+				done <- err
+			}()
+			for deadline := time.Now().Add(10 * time.Second); l.assigned.Load() < 22; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the append was not applied")
+				}
+			}
+			if d, err := l.Verify(bg); err != nil || d.Position != 12 {
+				t.Fatalf("Verify before tampering: %v, %v", d, err)
+			}
+			heads := map[string]streamHead{"s0": {4, 12}, "s1": {4, 10}, "s2": {4, 11}}
+			for i := range 10 {
+				heads[fmt.Sprintf("n%d", i)] = streamHead{1, uint64(13 + i)}
+			}
+			heads[tc.stream] = tc.h
+			_ = l.db.Set(appendSnapKey(nil, 22), snapValue(0, heads), pebble.NoSync)
+			_, err := l.Verify(bg)
+			var ie *IndexError
+			if !errors.As(err, &ie) || ie.Index != "head" || ie.Stream != tc.stream || !strings.Contains(ie.Reason, tc.reason) {
+				t.Errorf("Verify: %v, want a head IndexError for %s (%s)", err, tc.stream, tc.reason)
+			}
+			gate.open()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
