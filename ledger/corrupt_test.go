@@ -229,6 +229,24 @@ func TestVerifyCatchesDamagedTable(t *testing.T) {
 	}
 }
 
+// wantIndexError checks that err is the IndexError want, its Reason matched
+// as a prefix.
+func wantIndexError(t *testing.T, err error, want IndexError) {
+	t.Helper()
+	var ie *IndexError
+	if !errors.As(err, &ie) || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Verify after tampering: %v, want an IndexError", err)
+	}
+	got := *ie
+	if !strings.HasPrefix(got.Reason, want.Reason) {
+		t.Fatalf("reason %q, want %q…", got.Reason, want.Reason)
+	}
+	got.Reason = want.Reason
+	if got != want {
+		t.Fatalf("Verify named %+v, want %+v", got, want)
+	}
+}
+
 // Verify checks the indexes and stored heads against the log: an entry
 // missing or pointing at the wrong event is named with the event's position,
 // stream and ID; an entry pointing at nothing is named with its own key.
@@ -296,18 +314,7 @@ func TestVerifyNamesBrokenIndexEntry(t *testing.T) {
 			}
 			tc.tamper(t, l)
 			_, err = l.Verify(bg)
-			var ie *IndexError
-			if !errors.As(err, &ie) || !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("Verify after tampering: %v, want an IndexError", err)
-			}
-			got := *ie
-			if !strings.HasPrefix(got.Reason, tc.want.Reason) {
-				t.Fatalf("reason %q, want %q…", got.Reason, tc.want.Reason)
-			}
-			got.Reason = tc.want.Reason
-			if got != tc.want {
-				t.Fatalf("Verify named %+v, want %+v", got, tc.want)
-			}
+			wantIndexError(t, err, tc.want)
 			// The chain is intact: CheckDigest does not look at indexes.
 			if err := l.CheckDigest(bg, before); err != nil {
 				t.Fatal(err)

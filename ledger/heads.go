@@ -394,7 +394,48 @@ func (l *Ledger) loadHeads() error {
 // loadSnapshot reads the latest heads snapshot, if there is one, into the
 // cache as dirty heads.
 func (l *Ledger) loadSnapshot() error {
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHeadsSnap}, UpperBound: []byte{prefixHeadsSnap + 1}})
+	return lastSnapshot(l.db, func(k, v []byte) error {
+		if len(k) != 9 {
+			l.headsErr = &CorruptionError{Reason: fmt.Sprintf("heads snapshot key %x is malformed", k)}
+			return nil
+		}
+		at := u64(k[1:])
+		merged, err := decodeSnapshot(v, func(s string, h streamHead) error {
+			if _, ok := l.heads[s]; ok {
+				return fmt.Errorf("names %q twice", s)
+			}
+			if h.pos > at || h.pos <= l.mergedThrough {
+				return fmt.Errorf("head of %q at position %d, outside (%d, %d]", s, h.pos, l.mergedThrough, at)
+			}
+			l.heads[s] = headEntry{streamHead: h, dirty: true, unchecked: true}
+			l.dirty = append(l.dirty, s)
+			return nil
+		})
+		switch {
+		case err != nil:
+		case at <= l.mergedThrough || at > l.lastPos:
+			err = fmt.Errorf("position outside (%d, %d]", l.mergedThrough, l.lastPos)
+		case merged != l.mergedThrough:
+			err = fmt.Errorf("extends heads stored through %d, not %d", merged, l.mergedThrough)
+		}
+		if err != nil {
+			clear(l.heads)
+			l.dirty = nil
+			l.headsErr = &CorruptionError{Position: at, Reason: "heads snapshot: " + err.Error()}
+			return nil
+		}
+		l.headsThrough = at
+		// At most one snapshot per headsEvery positions since the merge, none
+		// larger than the latest.
+		l.snapBytes = int((at-merged)/l.headsEvery+1) * (len(k) + len(v))
+		return nil
+	})
+}
+
+// lastSnapshot calls f with the key and value of the latest heads snapshot
+// in r, if there is one (valid only while f runs).
+func lastSnapshot(r pebble.Reader, f func(k, v []byte) error) error {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHeadsSnap}, UpperBound: []byte{prefixHeadsSnap + 1}})
 	if err != nil {
 		return readErr(0, err)
 	}
@@ -402,41 +443,7 @@ func (l *Ledger) loadSnapshot() error {
 	if !it.Last() {
 		return readErr(0, it.Error())
 	}
-	k, v := it.Key(), it.Value()
-	if len(k) != 9 {
-		l.headsErr = &CorruptionError{Reason: fmt.Sprintf("heads snapshot key %x is malformed", k)}
-		return nil
-	}
-	at := u64(k[1:])
-	merged, err := decodeSnapshot(v, func(s string, h streamHead) error {
-		if _, ok := l.heads[s]; ok {
-			return fmt.Errorf("names %q twice", s)
-		}
-		if h.pos > at || h.pos <= l.mergedThrough {
-			return fmt.Errorf("head of %q at position %d, outside (%d, %d]", s, h.pos, l.mergedThrough, at)
-		}
-		l.heads[s] = headEntry{streamHead: h, dirty: true, unchecked: true}
-		l.dirty = append(l.dirty, s)
-		return nil
-	})
-	switch {
-	case err != nil:
-	case at <= l.mergedThrough || at > l.lastPos:
-		err = fmt.Errorf("position outside (%d, %d]", l.mergedThrough, l.lastPos)
-	case merged != l.mergedThrough:
-		err = fmt.Errorf("extends heads stored through %d, not %d", merged, l.mergedThrough)
-	}
-	if err != nil {
-		clear(l.heads)
-		l.dirty = nil
-		l.headsErr = &CorruptionError{Position: at, Reason: "heads snapshot: " + err.Error()}
-		return nil
-	}
-	l.headsThrough = at
-	// At most one snapshot per headsEvery positions since the merge, none
-	// larger than the latest.
-	l.snapBytes = int((at-merged)/l.headsEvery+1) * (len(k) + len(v))
-	return nil
+	return f(it.Key(), it.Value())
 }
 
 // versionBefore returns a stream's version just before position pos: the

@@ -324,9 +324,10 @@ func TestReadStreamHeadAtAnchor(t *testing.T) {
 	}
 }
 
-// While the heads are stored by an append whose sync is still in
-// flight (Verify cannot compare them exactly), each is still checked to point
-// at its stream's event.
+// While the heads are stored by an append whose sync is still in flight
+// (Verify cannot compare them exactly), each is still checked to point at
+// its stream's event, whether they went to their 'h' entries or to a
+// snapshot.
 func TestVerifyHeadPointersDuringInFlightAppend(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -337,39 +338,52 @@ func TestVerifyHeadPointersDuringInFlightAppend(t *testing.T) {
 		{"head at another stream's event", "s1", 4, 6, "which holds"},
 		{"head past the log", "ghost", 1, 500, "points at no event"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l, gate := gatedLedger(t, vfs.NewMem(), testRegistry(t))
-			l.headsEvery = 10
-			l.snapMax = 0  // the heads go to their 'h' entries
-			fill(t, l, 12) // heads stored through 10
-			gate.block()
-			done := make(chan error, 1)
-			go func() {
-				var as []StreamAppend
-				for i := range 10 {
-					as = append(as, StreamAppend{Stream: fmt.Sprintf("n%d", i), Events: []NewEvent{{Data: testNote{}}}})
+		for _, merge := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/merge=%v", tc.name, merge), func(t *testing.T) {
+				l, gate := gatedLedger(t, vfs.NewMem(), testRegistry(t))
+				l.headsEvery = 10
+				if merge {
+					l.snapMax = 0 // the heads go to their 'h' entries
 				}
-				_, err := l.AppendMulti(bg, as...) // 13..22, stores the heads through 22
-				done <- err
-			}()
-			for deadline := time.Now().Add(10 * time.Second); l.assigned.Load() < 22; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("the append was not applied")
+				fill(t, l, 12) // heads stored through 10
+				gate.block()
+				done := make(chan error, 1)
+				go func() {
+					var as []StreamAppend
+					for i := range 10 {
+						as = append(as, StreamAppend{Stream: fmt.Sprintf("n%d", i), Events: []NewEvent{{Data: testNote{}}}})
+					}
+					_, err := l.AppendMulti(bg, as...) // 13..22, stores the heads through 22
+					done <- err
+				}()
+				for deadline := time.Now().Add(10 * time.Second); l.assigned.Load() < 22; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the append was not applied")
+					}
 				}
-			}
-			if d, err := l.Verify(bg); err != nil || d.Position != 12 {
-				t.Fatalf("Verify before tampering: %v, %v", d, err)
-			}
-			_ = l.db.Set(headKey(tc.stream), headVal(tc.ver, tc.pos), pebble.NoSync)
-			_, err := l.Verify(bg)
-			var ie *IndexError
-			if !errors.As(err, &ie) || ie.Index != "head" || ie.Stream != tc.stream || !strings.Contains(ie.Reason, tc.reason) {
-				t.Fatalf("Verify: %v, want a head IndexError for %s (%s)", err, tc.stream, tc.reason)
-			}
-			gate.open()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-		})
+				if d, err := l.Verify(bg); err != nil || d.Position != 12 {
+					t.Fatalf("Verify before tampering: %v, %v", d, err)
+				}
+				if merge {
+					_ = l.db.Set(headKey(tc.stream), headVal(tc.ver, tc.pos), pebble.NoSync)
+				} else {
+					heads := map[string]streamHead{"s0": {4, 12}, "s1": {4, 10}, "s2": {4, 11}}
+					for i := range 10 {
+						heads[fmt.Sprintf("n%d", i)] = streamHead{1, uint64(13 + i)}
+					}
+					heads[tc.stream] = streamHead{tc.ver, tc.pos}
+					_ = l.db.Set(appendSnapKey(nil, 22), snapValue(0, heads), pebble.NoSync)
+				}
+				_, err := l.Verify(bg)
+				var ie *IndexError
+				if !errors.As(err, &ie) || ie.Index != "head" || ie.Stream != tc.stream || !strings.Contains(ie.Reason, tc.reason) {
+					t.Fatalf("Verify: %v, want a head IndexError for %s (%s)", err, tc.stream, tc.reason)
+				}
+				gate.open()
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"runtime"
 	"testing"
 
@@ -25,6 +26,17 @@ func testRegistry(t interface {
 		t.Fatal(err)
 	}
 	return reg
+}
+
+// openFS opens the ledger "db" on fs and closes it when the test ends.
+func openFS(t testing.TB, fs vfs.FS, reg *Registry) *Ledger {
+	t.Helper()
+	l, err := Open("db", &Options{FS: fs, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return l
 }
 
 func openMem(t testing.TB) *Ledger {

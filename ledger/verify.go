@@ -451,42 +451,35 @@ func (l *Ledger) snapSnapshot(v *verifyState) (err error) {
 	}
 	defer l.gate.RUnlock()
 	defer l.guard(&err, false)
-	it, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHeadsSnap}, UpperBound: []byte{prefixHeadsSnap + 1}})
-	if err != nil {
-		return readErr(0, err)
-	}
-	defer it.Close()
-	if !it.Last() {
-		return readErr(0, it.Error())
-	}
-	k := it.Key()
-	if len(k) != 9 {
-		return &IndexError{Index: "head", Reason: fmt.Sprintf("malformed heads snapshot key %x", k)}
-	}
-	at := u64(k[1:])
-	bad := func(reason string) error {
-		return &IndexError{Index: "head", Position: at, Reason: "heads snapshot " + reason}
-	}
-	heads := map[string]streamHead{}
-	merged, err := decodeSnapshot(it.Value(), func(s string, h streamHead) error {
-		if _, ok := heads[s]; ok {
-			return fmt.Errorf("names %q twice", s)
+	return lastSnapshot(v.snap, func(k, val []byte) error {
+		if len(k) != 9 {
+			return &IndexError{Index: "head", Reason: fmt.Sprintf("malformed heads snapshot key %x", k)}
 		}
-		heads[s] = h
+		at := u64(k[1:])
+		bad := func(reason string) error {
+			return &IndexError{Index: "head", Position: at, Reason: "heads snapshot " + reason}
+		}
+		heads := map[string]streamHead{}
+		merged, err := decodeSnapshot(val, func(s string, h streamHead) error {
+			if _, ok := heads[s]; ok {
+				return fmt.Errorf("names %q twice", s)
+			}
+			heads[s] = h
+			return nil
+		})
+		switch {
+		case err != nil:
+			return bad("malformed: " + err.Error())
+		case merged != v.through:
+			return bad(fmt.Sprintf("extends heads stored through %d, not %d", merged, v.through))
+		case at <= v.through:
+			return bad(fmt.Sprintf("not past the heads stored through %d", v.through))
+		case l.beyondLog(at):
+			return bad("past the log")
+		}
+		v.snapAt, v.snapHeads = at, heads
 		return nil
 	})
-	switch {
-	case err != nil:
-		return bad("malformed: " + err.Error())
-	case merged != v.through:
-		return bad(fmt.Sprintf("extends heads stored through %d, not %d", merged, v.through))
-	case at <= v.through:
-		return bad(fmt.Sprintf("not past the heads stored through %d", v.through))
-	case l.beyondLog(at):
-		return bad("past the log")
-	}
-	v.snapAt, v.snapHeads = at, heads
-	return nil
 }
 
 // checkSnapshot compares the latest heads snapshot with the streams' last
