@@ -147,8 +147,9 @@
 // If the stored heads position or snapshot is damaged or a record Open must replay
 // cannot be read, Open still succeeds (so Verify can name it), and
 // ReadStream, StreamVersion, Append and AppendMulti return that error on
-// every stream. Appends and StreamVersion check that a stored head they load
-// names its stream's event at that version. A stored head that is well
+// every stream. Appends, retries, StreamVersion and ReadStream check that a
+// stored head they load (an 'h' entry, or a head Open read from a snapshot)
+// names its stream's event at that version before they rely on it. A stored head that is well
 // formed but stale (an earlier event of the stream, which only damage to the
 // store produces) is not caught there: ReadStream and StreamVersion end at
 // that version without an error, and an append on it writes a second event

@@ -454,7 +454,10 @@ func lastSnapshot(r pebble.Reader, f func(k, v []byte) error) error {
 // inside an operation (l.enter), not under l.seq.
 func (l *Ledger) versionBefore(ctx context.Context, stream string, pos uint64) (v uint64, err error) {
 	defer l.guard(&err, false)
-	h, _, err := l.headOf(stream)
+	h, stored, err := l.headOf(stream)
+	if err == nil && stored && h.ver > 0 && h.pos < pos {
+		err = l.headAtEvent(stream, h) // not walked to: checked as StreamVersion does
+	}
 	if err != nil || h.pos < pos {
 		return h.ver, err
 	}

@@ -180,8 +180,9 @@ func crashedTail(t *testing.T, tamper func(l *Ledger)) (vfs.FS, *Registry) {
 	return crashed, reg
 }
 
-// replayRefused checks that a ledger whose heads could not be replayed
-// refuses appends (on any stream) and reports corruption to stream reads.
+// replayRefused checks that a ledger whose stored heads are damaged refuses
+// appends to s1 and reports corruption to its stream reads (on every stream
+// when the heads could not be replayed at all).
 func replayRefused(t *testing.T, fs vfs.FS, reg *Registry, lastPos uint64) {
 	t.Helper()
 	l, err := Open("db", &Options{FS: fs, Registry: reg})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -380,7 +381,7 @@ func (l *Ledger) ReadStream(ctx context.Context, stream string, from uint64) ite
 			yield(Event{}, err)
 			return
 		}
-		head, err := l.readStreamHead(ctx, stream, false)
+		head, err := l.readStreamHead(ctx, stream, max(from, 1))
 		if err != nil {
 			yield(Event{}, err)
 			return
@@ -414,14 +415,15 @@ func (l *Ledger) StreamVersion(ctx context.Context, stream string) (uint64, erro
 	if err := checkStream(stream); err != nil {
 		return 0, err
 	}
-	h, err := l.readStreamHead(ctx, stream, true)
+	h, err := l.readStreamHead(ctx, stream, math.MaxUint64)
 	return h.ver, err
 }
 
-// readStreamHead returns a stream's head once it is durable. With check, a
-// head read from the store is checked to name its stream's event (ReadStream
+// readStreamHead returns a stream's head once it is durable. A head read from
+// the store (or from a snapshot and not yet checked) is checked to name its
+// stream's event unless the caller walks to it from version from (ReadStream
 // checks every event it walks to, the head first).
-func (l *Ledger) readStreamHead(ctx context.Context, stream string, check bool) (h streamHead, err error) {
+func (l *Ledger) readStreamHead(ctx context.Context, stream string, from uint64) (h streamHead, err error) {
 	if err := l.enter(); err != nil {
 		return h, err
 	}
@@ -434,7 +436,7 @@ func (l *Ledger) readStreamHead(ctx context.Context, stream string, check bool) 
 	if err := l.WaitDurable(ctx, h.pos); err != nil {
 		return streamHead{}, err
 	}
-	if check && stored && h.ver > 0 {
+	if stored && h.ver > 0 && from > h.ver {
 		if err := l.headAtEvent(stream, h); err != nil {
 			return streamHead{}, err
 		}

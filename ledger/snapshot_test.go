@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -106,8 +107,8 @@ func TestHeadsMergeWhenSnapshotsGrow(t *testing.T) {
 			e, s, p, l.mergedThrough, len(l.dirty))
 	}
 	fillMore(t, l, 10) // 30: a snapshot again
-	if _, s, _ := storedKinds(t, l); s != 1 || l.snapBytes == 0 {
-		t.Fatalf("after the merge: %d snapshots (%d bytes); want 1", s, l.snapBytes)
+	if _, s, _ := storedKinds(t, l); s != 1 || l.snapBytes != 9+len(l.snap) {
+		t.Fatalf("after the merge: %d snapshots (%d bytes); want 1 of %d bytes, key included", s, l.snapBytes, 9+len(l.snap))
 	}
 	l.snapBytes = l.snapBudget - 10
 	fillMore(t, l, 10) // 40: past the budget
@@ -162,22 +163,28 @@ func TestOpenWithDamagedSnapshot(t *testing.T) {
 		name, reason string
 		key          []byte
 		val          []byte
+		merged       uint64 // the heads position, if stored
 	}{
-		{"malformed key", "heads snapshot key", []byte{prefixHeadsSnap, 1}, snapValue(0, good)},
-		{"past the log", "heads snapshot: position outside (0, 10]", appendSnapKey(nil, 11), snapValue(0, good)},
-		{"truncated", "heads snapshot: head entry truncated", appendSnapKey(nil, 10), snapValue(0, good)[:30]},
-		{"short", "heads snapshot: shorter than", appendSnapKey(nil, 10), []byte{1}},
-		{"other merge", "heads snapshot: extends heads stored through 4", appendSnapKey(nil, 10), snapValue(4, good)},
-		{"head past it", "heads snapshot: head of \"s1\" at position 10", appendSnapKey(nil, 9), snapValue(0, good)},
-		{"zero version", "heads snapshot: head of \"s1\" has version 0", appendSnapKey(nil, 10), snapValue(0, map[string]streamHead{"s1": {0, 10}})},
+		{"malformed key", "heads snapshot key", []byte{prefixHeadsSnap, 1}, snapValue(0, good), 0},
+		{"past the log", "heads snapshot: position outside (0, 10]", appendSnapKey(nil, 11), snapValue(0, good), 0},
+		{"truncated", "heads snapshot: head entry truncated", appendSnapKey(nil, 10), snapValue(0, good)[:30], 0},
+		{"short", "heads snapshot: shorter than", appendSnapKey(nil, 10), []byte{1}, 0},
+		{"other merge", "heads snapshot: extends heads stored through 4", appendSnapKey(nil, 10), snapValue(4, good), 0},
+		{"head past it", "heads snapshot: head of \"s1\" at position 10", appendSnapKey(nil, 9), snapValue(0, good), 0},
+		{"zero version", "heads snapshot: head of \"s1\" has version 0", appendSnapKey(nil, 10), snapValue(0, map[string]streamHead{"s1": {0, 10}}), 0},
+		{"head the entries hold", "heads snapshot: head of \"s1\" at position 4, outside (5, 10]", appendSnapKey(nil, 10),
+			snapValue(5, map[string]streamHead{"s1": {2, 4}}), 5},
 		{"stream twice", "heads snapshot: names \"s1\" twice", appendSnapKey(nil, 10),
-			append(snapValue(0, map[string]streamHead{"s1": {4, 10}}), snapValue(0, map[string]streamHead{"s1": {4, 10}})[8:]...)},
+			append(snapValue(0, map[string]streamHead{"s1": {4, 10}}), snapValue(0, map[string]streamHead{"s1": {4, 10}})[8:]...), 0},
 		// Position 9 holds s0's event: an append must not chain to it.
 		{"head at another stream's event", "entry points at position 9, which holds \"s0\"", appendSnapKey(nil, 10),
-			snapValue(0, map[string]streamHead{"s0": {3, 9}, "s1": {4, 9}, "s2": {3, 8}})},
+			snapValue(0, map[string]streamHead{"s0": {3, 9}, "s1": {4, 9}, "s2": {3, 8}}), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs, reg := crashedTail(t, func(l *Ledger) {
+				if tc.merged > 0 {
+					_ = l.db.Set(headsKey, putU64(tc.merged), pebble.Sync)
+				}
 				_ = l.db.Set(tc.key, tc.val, pebble.Sync)
 			})
 			replayRefused(t, fs, reg, 10)
@@ -332,6 +339,103 @@ func TestUpgradeFromV3(t *testing.T) {
 	if e, s, _ := storedKinds(t, l); e != 3 || s != 1 || l.mergedThrough != 25 || l.headsThrough != 35 {
 		t.Fatalf("%d entries, %d snapshots, merged through %d, heads through %d; want 3, 1, 25, 35",
 			e, s, l.mergedThrough, l.headsThrough)
+	}
+	if _, err := l.Verify(bg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A snapshot head that names another stream's event (position 9 holds s0's)
+// is refused by every path that would trust it without walking to it: an
+// append, StreamVersion, ReadStream from past it, and the retry of an append
+// whose result it would change.
+func TestDamagedSnapshotHeadNotTrusted(t *testing.T) {
+	bad := snapValue(0, map[string]streamHead{"s0": {3, 9}, "s1": {3, 9}, "s2": {3, 8}}) // s1 is 4 at 10
+	retry := []StreamAppend{
+		{Stream: "s0", Expect: ExpectAny, Events: []NewEvent{{ID: tid(1000), Data: testNote{}}}},
+		{Stream: "s1", Expect: ExpectVersion(4)}, // a condition only
+	}
+	for _, tc := range []struct {
+		name string
+		do   func(l *Ledger) error
+	}{
+		{"append", func(l *Ledger) error {
+			_, err := l.Append(bg, "s1", ExpectAny, NewEvent{Data: testNote{}})
+			return err
+		}},
+		{"stream version", func(l *Ledger) error {
+			_, err := l.StreamVersion(bg, "s1")
+			return err
+		}},
+		{"read from past the head", func(l *Ledger) error {
+			for _, err := range l.ReadStream(bg, "s1", 4) {
+				return err
+			}
+			return nil
+		}},
+		{"retry", func(l *Ledger) error {
+			_, err := l.AppendMulti(bg, retry...)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, reg := crashedTail(t, func(l *Ledger) {
+				_ = l.db.Set(appendSnapKey(nil, 10), bad, pebble.Sync)
+				if tc.name == "retry" {
+					if _, err := l.AppendMulti(bg, retry...); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			l := openFS(t, fs, reg)
+			if err := tc.do(l); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("%v, want ErrCorrupt", err)
+			}
+			if err := tc.do(l); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("again: %v, want ErrCorrupt", err)
+			}
+		})
+	}
+}
+
+// Readers and the first appends after Open share the heads read from a
+// snapshot (run with the race detector); the appends leave none unchecked.
+func TestSnapshotHeadsCheckedUnderConcurrency(t *testing.T) {
+	fs, reg := crashedTail(t, func(l *Ledger) {
+		_ = l.db.Set(appendSnapKey(nil, 10), snapValue(0, map[string]streamHead{"s0": {3, 9}, "s1": {4, 10}, "s2": {3, 8}}), pebble.Sync)
+	})
+	l := openFS(t, fs, reg)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		s := fmt.Sprintf("s%d", i)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if _, err := l.StreamVersion(bg, s); err != nil {
+					t.Error(err)
+				}
+				for _, err := range l.ReadStream(bg, s, 1) {
+					if err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if _, err := l.Append(bg, s, ExpectAny, NewEvent{Data: testNote{}}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for s, e := range l.heads {
+		if e.unchecked {
+			t.Errorf("%s still unchecked after appends", s)
+		}
 	}
 	if _, err := l.Verify(bg); err != nil {
 		t.Fatal(err)
