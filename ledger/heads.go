@@ -148,10 +148,9 @@ func (l *Ledger) headsDue(last uint64) bool { return last-l.headsThrough >= l.he
 // It reports whether it merged. Under l.seq.
 func (l *Ledger) storeHeadsLocked(b *pebble.Batch, through uint64, merge bool) (merged bool) {
 	if !merge {
-		if snap, ok := l.encodeSnapshot(); ok && l.snapBytes+9+len(snap) <= l.snapBudget {
+		if snap, ok := l.encodeSnapshot(); ok && l.snapBytes+snapKeyLen+len(snap) <= l.snapBudget {
 			l.key = appendSnapKey(l.key[:0], through)
 			_ = b.Set(l.key, snap, nil)
-			l.snapLen = len(l.key) + len(snap)
 			return false
 		}
 	}
@@ -224,7 +223,7 @@ func decodeSnapshot(v []byte, f func(stream string, h streamHead) error) (merged
 func (l *Ledger) headsStoredLocked(through uint64, merged bool) {
 	l.headsThrough = through
 	if !merged {
-		l.snapBytes += l.snapLen
+		l.snapBytes += snapKeyLen + len(l.snap) // l.snap is the snapshot in the batch
 		return
 	}
 	l.hmu.Lock()
@@ -395,7 +394,7 @@ func (l *Ledger) loadHeads() error {
 // cache as dirty heads.
 func (l *Ledger) loadSnapshot() error {
 	return lastSnapshot(l.db, func(k, v []byte) error {
-		if len(k) != 9 {
+		if len(k) != snapKeyLen {
 			l.headsErr = &CorruptionError{Reason: fmt.Sprintf("heads snapshot key %x is malformed", k)}
 			return nil
 		}

@@ -46,6 +46,9 @@ func headKey(stream string) []byte {
 	return append(k, stream...)
 }
 
+// snapKeyLen is the length of a heads snapshot's key ('H' position).
+const snapKeyLen = 9
+
 func appendSnapKey(dst []byte, pos uint64) []byte {
 	dst = append(dst, prefixHeadsSnap)
 	return binary.BigEndian.AppendUint64(dst, pos)

@@ -211,7 +211,6 @@ type Ledger struct {
 	headsThrough  uint64
 	mergedThrough uint64
 	snapBytes     int           // bytes of the snapshots written since the last merge (an upper bound after Open)
-	snapLen       int           // the encoding of the snapshot in the batch being applied
 	snapMax       int           // maxSnapshot; tests lower it (0: every store is a merge)
 	snapBudget    int           // maxSnapBytes; tests lower it
 	snap          []byte        // scratch space for a snapshot

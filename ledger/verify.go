@@ -452,7 +452,7 @@ func (l *Ledger) snapSnapshot(v *verifyState) (err error) {
 	defer l.gate.RUnlock()
 	defer l.guard(&err, false)
 	return lastSnapshot(v.snap, func(k, val []byte) error {
-		if len(k) != 9 {
+		if len(k) != snapKeyLen {
 			return &IndexError{Index: "head", Reason: fmt.Sprintf("malformed heads snapshot key %x", k)}
 		}
 		at := u64(k[1:])
